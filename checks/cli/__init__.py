@@ -1,0 +1,66 @@
+"""The ``checks`` command line: one typer app, one module per command, errors mapped in one place.
+
+Command modules import only typer at module level; each command imports the library (and,
+where it must, Great Expectations) when it runs, so that ``checks --help`` stays instant.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import typer
+
+from checks.errors import EXIT_BAD_INPUT, ChecksError
+
+app = typer.Typer(
+    name="checks",
+    help=(
+        "Data-quality checks for customer user-summary feeds.\n\n"
+        "Exit codes: 0 all checks pass, 1 a check failed, 2 bad input or usage."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module defines ``register(app)``.
+_COMMAND_MODULES = (
+    "checks.cli.run",
+    "checks.cli.validate",
+    "checks.cli.dedup",
+    "checks.cli.diagnose",
+    "checks.cli.report",
+    "checks.cli.ingest",
+    "checks.cli.audit",
+    "checks.cli.gate",
+    "checks.cli.sample",
+)
+
+for _name in _COMMAND_MODULES:
+    if importlib.util.find_spec(_name) is not None:
+        importlib.import_module(_name).register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the app and turn every ``ChecksError`` into one line on stderr and its exit code."""
+    try:
+        app(args=argv, prog_name="checks", standalone_mode=True)
+    except SystemExit as exit_:
+        code = exit_.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_BAD_INPUT)
+    except ChecksError as error:
+        from checks.output import print_error
+
+        print_error(str(error))
+        return error.exit_code
+    except KeyboardInterrupt:
+        from checks.output import print_error
+
+        print_error("interrupted")
+        return 130
+    return 0
+
+
+def entrypoint() -> None:
+    sys.exit(main())

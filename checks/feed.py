@@ -1,0 +1,183 @@
+"""Reading the feed: finding delta files in numeric order and reading CSV tables as text.
+
+Nothing here coerces a value: cells stay strings until validation decides what they are.
+Row numbers are file line numbers (the header is line 1), as a spreadsheet shows them.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from checks.errors import BadInputError
+
+COLUMNS: tuple[str, ...] = ("user_id", "total_spend", "count_saved_items", "loyalty_credits", "batch_id")
+INTEGER_PATTERN = r"^[+-]?[0-9]+$"
+
+_DELTA_NAME = re.compile(r"delta[_-]?(\d+)\.csv$", re.IGNORECASE)
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+@dataclass(frozen=True)
+class DeltaFile:
+    """One delta file of a feed; ``number`` orders the feed (``delta10`` after ``delta9``)."""
+
+    path: Path
+    number: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A CSV file read as text with its header normalised; the index is the file line number."""
+
+    name: str
+    frame: pd.DataFrame
+    warnings: tuple[str, ...] = field(default=())
+
+
+def delta_number(file_name: str) -> int | None:
+    """The number in a delta file name (``Delta10.CSV`` -> 10), or None if it is not a delta."""
+    match = _DELTA_NAME.search(file_name)
+    return int(match.group(1)) if match else None
+
+
+def discover_deltas(directory: str | Path) -> list[DeltaFile]:
+    """Every delta file in ``directory``, ordered by the number in its name, never lexicographically."""
+    directory = Path(directory)
+    if not directory.exists():
+        raise BadInputError("feed folder not found", file=directory)
+    if not directory.is_dir():
+        raise BadInputError("feed must be a folder of delta CSV files", file=directory)
+    deltas = []
+    for path in directory.iterdir():
+        number = delta_number(path.name)
+        if number is not None and path.is_file():
+            deltas.append(DeltaFile(path=path, number=number))
+    if not deltas:
+        raise BadInputError("no delta files (named like delta0.csv, delta1.csv, ...) in the feed folder", file=directory)
+    deltas.sort(key=lambda delta: delta.number)
+    for previous, current in zip(deltas, deltas[1:]):
+        if previous.number == current.number:
+            raise BadInputError(
+                f"two delta files share the number {current.number}: {previous.name} and {current.name}",
+                file=directory,
+            )
+    return deltas
+
+
+def read_raw(path: str | Path, *, columns: tuple[str, ...] = COLUMNS) -> RawTable:
+    """Read a CSV file as strings, checking that its header names exactly ``columns``.
+
+    A UTF-8 byte-order mark is dropped and a header in another letter case is normalised,
+    each with a warning; CRLF line endings are read as they are (the customer's exports use them).
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    warnings: list[str] = []
+    if data.startswith(_UTF16_BOMS):
+        raise BadInputError("file is UTF-16 encoded; export it as UTF-8 CSV", file=path)
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM):]
+        warnings.append("UTF-8 byte-order mark ignored")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadInputError(f"not UTF-8 text (byte {error.start})", file=path) from error
+    if not text.strip():
+        raise BadInputError("file has no header and no rows", file=path)
+
+    header = next(csv.reader(io.StringIO(text)))
+    normalised = [name.strip().lower() for name in header]
+    _check_header(path, normalised, columns)
+    for original, name in zip(header, normalised):
+        if original != name:
+            warnings.append(f"column {original!r} read as {name!r}")
+
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=True,
+        )
+    except (pd.errors.ParserError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise BadInputError(f"malformed CSV: {first_line}", file=path) from error
+    frame.columns = normalised
+    frame = frame[list(columns)]
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")
+    return RawTable(name=path.name, frame=frame, warnings=tuple(warnings))
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a loaded table (platform's or customer's) as int64 columns; any non-integer cell is bad input."""
+    raw = read_raw(path)
+    typed, bad_cells = to_integers(raw.frame)
+    if len(bad_cells):
+        first = bad_cells.iloc[0]
+        raise BadInputError(
+            f"{len(bad_cells)} non-integer value(s); first {first['value']!r} at row {first['row']}",
+            file=path,
+            column=str(first["column"]),
+        )
+    return typed.astype("int64")
+
+
+def to_integers(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse text cells as integers without coercion.
+
+    Returns the frame as nullable Int64 (cells that are not integers become <NA>) and a tidy
+    frame of those cells with columns ``row, column, value``.
+    """
+    typed = {}
+    bad = []
+    for column in frame.columns:
+        text = frame[column].astype(str)
+        is_integer = text.str.fullmatch(INTEGER_PATTERN)
+        numbers = pd.to_numeric(text.where(is_integer), errors="coerce")
+        typed[column] = numbers.astype("Int64")
+        if not is_integer.all():
+            offending = text[~is_integer]
+            bad.append(pd.DataFrame({"row": offending.index, "column": column, "value": offending.to_numpy()}))
+    typed_frame = pd.DataFrame(typed, index=frame.index)
+    bad_cells = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(columns=["row", "column", "value"])
+    return typed_frame, bad_cells.sort_values(["row", "column"], ignore_index=True)
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.exists():
+        raise BadInputError("file not found", file=path)
+    if path.is_dir():
+        raise BadInputError("expected a CSV file, found a folder", file=path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise BadInputError(f"cannot read file: {error.strerror}", file=path) from error
+    if not data:
+        raise BadInputError("empty file (0 bytes)", file=path)
+    return data
+
+
+def _check_header(path: Path, header: list[str], columns: tuple[str, ...]) -> None:
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        raise BadInputError(f"duplicate column(s) in header: {', '.join(duplicated)}", file=path)
+    missing = [name for name in columns if name not in header]
+    unexpected = [name for name in header if name not in columns]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s): {', '.join(missing)}")
+        if unexpected:
+            parts.append(f"unexpected column(s): {', '.join(repr(name) for name in unexpected)}")
+        raise BadInputError("; ".join(parts) + f" (expected: {', '.join(columns)})", file=path)
