@@ -1,0 +1,60 @@
+"""Deduplicating the feed: one row per user, the one with the numerically largest ``batch_id``, with lineage."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from checks.errors import DeduplicationError
+from checks.feed import COLUMNS
+from checks.validate import Delta
+
+SOURCE_FILE = "source_file"
+SOURCE_ROW = "source_row"
+LINEAGE_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW)
+
+
+def stack_feed(deltas: Sequence[Delta]) -> pd.DataFrame:
+    """All rows of the feed in feed order, each with the file and line it came from."""
+    if not deltas:
+        return pd.DataFrame({column: pd.Series(dtype="int64") for column in COLUMNS}).assign(
+            **{SOURCE_FILE: pd.Series(dtype=object), SOURCE_ROW: pd.Series(dtype="int64")}
+        )
+    parts = [
+        delta.frame.loc[:, list(COLUMNS)].assign(
+            **{SOURCE_FILE: delta.name, SOURCE_ROW: delta.frame.index.to_numpy(dtype="int64")}
+        )
+        for delta in deltas
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def latest_batches(deltas: Sequence[Delta]) -> pd.Series:
+    """Each user's largest ``batch_id`` anywhere in the feed, indexed by ``user_id``."""
+    return stack_feed(deltas).groupby("user_id")["batch_id"].max()
+
+
+def deduplicate(deltas: Sequence[Delta]) -> pd.DataFrame:
+    """Keep, per user, the row with the largest ``batch_id``; two such rows for one user is an error.
+
+    Returns the five columns plus ``source_file`` and ``source_row``, sorted by ``user_id``.
+    """
+    feed = stack_feed(deltas)
+    is_latest = feed["batch_id"].eq(feed.groupby("user_id")["batch_id"].transform("max"))
+    latest = feed[is_latest]
+    tied = latest[latest["user_id"].duplicated(keep=False)]
+    if not tied.empty:
+        raise DeduplicationError(_describe_ties(tied), check="unique_latest_batch")
+    return latest.sort_values("user_id", ignore_index=True)
+
+
+def _describe_ties(tied: pd.DataFrame) -> str:
+    users = tied["user_id"].nunique()
+    first_user = tied["user_id"].min()
+    places = tied[tied["user_id"] == first_user]
+    where = " and ".join(f"{file} row {row}" for file, row in zip(places[SOURCE_FILE], places[SOURCE_ROW]))
+    batch = places["batch_id"].iloc[0]
+    return (
+        f"{users} user(s) have two rows with their largest batch_id, so the latest row is ambiguous; "
+        f"e.g. user {first_user} has batch_id {batch} in {where}"
+    )

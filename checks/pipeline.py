@@ -1,0 +1,61 @@
+"""The feed check as one call: discover, read, validate each delta, quarantine, check across files, deduplicate."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from checks.crossfeed import check_feed
+from checks.dedup import deduplicate
+from checks.feed import DeltaFile, discover_deltas
+from checks.validate import Delta, DeltaValidation, empty_failures, read_and_validate
+
+
+@dataclass(frozen=True)
+class FeedCheck:
+    """Everything known about a feed after its checks; ``deltas`` are the files that passed, in order."""
+
+    validations: tuple[DeltaValidation, ...]
+    feed_failures: pd.DataFrame
+    deltas: tuple[Delta, ...]
+    quarantined: tuple[str, ...]
+    deduplicated: pd.DataFrame
+
+    @property
+    def passed(self) -> bool:
+        return not self.quarantined and self.feed_failures.empty
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """Every failure of every file and of the feed as a whole, in one tidy frame."""
+        frames = [validation.failures for validation in self.validations if not validation.failures.empty]
+        if not self.feed_failures.empty:
+            frames.append(self.feed_failures)
+        return pd.concat(frames, ignore_index=True) if frames else empty_failures()
+
+
+def check_feed_folder(
+    directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None
+) -> FeedCheck:
+    """Check every delta in ``directory``; files that fail are quarantined and never deduplicated."""
+    validations = []
+    for delta_file in discover_deltas(directory):
+        if on_file is not None:
+            on_file(delta_file)
+        validations.append(read_and_validate(delta_file))
+    return check_validations(validations)
+
+
+def check_validations(validations: list[DeltaValidation] | tuple[DeltaValidation, ...]) -> FeedCheck:
+    """Cross-file checks and dedup over already validated deltas (feed order)."""
+    deltas = tuple(validation.delta for validation in validations if validation.delta is not None)
+    quarantined = tuple(validation.name for validation in validations if validation.delta is None)
+    return FeedCheck(
+        validations=tuple(validations),
+        feed_failures=check_feed(deltas),
+        deltas=deltas,
+        quarantined=quarantined,
+        deduplicated=deduplicate(deltas),
+    )

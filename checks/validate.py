@@ -1,0 +1,122 @@
+"""Validating one delta file: Pandera schemas for its text and its values, every failure collected.
+
+Validation runs in two passes so that no bad value hides another: the text pass finds every cell
+that is not an integer (no silent float or string coercion), the value pass checks ranges and keys
+on the cells that are. Failures come back as one tidy frame with ``FAILURE_COLUMNS``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile, RawTable, read_raw, to_integers
+
+FAILURE_COLUMNS: tuple[str, ...] = ("file", "row", "column", "check", "value")
+_IS_INTEGER = "is_integer"
+
+
+class DeltaTextModel(pa.DataFrameModel):
+    """A delta as read from disk: exactly the five columns, every cell an integer literal."""
+
+    user_id: Series[str] = pa.Field(str_matches=INTEGER_PATTERN)
+    total_spend: Series[str] = pa.Field(str_matches=INTEGER_PATTERN)
+    count_saved_items: Series[str] = pa.Field(str_matches=INTEGER_PATTERN)
+    loyalty_credits: Series[str] = pa.Field(str_matches=INTEGER_PATTERN)
+    batch_id: Series[str] = pa.Field(str_matches=INTEGER_PATTERN)
+
+    class Config:
+        strict = True
+        ordered = True
+
+    @pa.dataframe_check(name="not_empty")
+    def _not_empty(cls, frame: pd.DataFrame) -> bool:
+        return len(frame) > 0
+
+
+class DeltaModel(pa.DataFrameModel):
+    """A delta's values. Nullable only because cells that failed the text pass are blanked, not dropped."""
+
+    user_id: Series[pd.Int64Dtype] = pa.Field(gt=0, unique=True, nullable=True)
+    total_spend: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    count_saved_items: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    loyalty_credits: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    batch_id: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+
+    class Config:
+        strict = True
+        ordered = True
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A delta that passed validation: its file name, its place in the feed, its rows as int64."""
+
+    name: str
+    number: int
+    frame: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class DeltaValidation:
+    """The outcome of validating one delta file; ``delta`` is None when the file is quarantined."""
+
+    name: str
+    number: int
+    delta: Delta | None
+    failures: pd.DataFrame
+    warnings: tuple[str, ...] = ()
+    rows: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return self.delta is not None
+
+
+def validate_delta(raw: RawTable, number: int) -> DeltaValidation:
+    """Validate one delta read as text; collect every failure, never stop at the first."""
+    text_failures = _run_lazily(DeltaTextModel, raw.frame, raw.name)
+    typed, _ = to_integers(raw.frame)
+    value_failures = _run_lazily(DeltaModel, typed, raw.name)
+    failures = pd.concat([text_failures, value_failures], ignore_index=True)
+    failures = failures.sort_values(["row", "column", "check"], na_position="first", ignore_index=True)
+    delta = None
+    if failures.empty:
+        delta = Delta(name=raw.name, number=number, frame=typed.astype("int64"))
+    return DeltaValidation(
+        name=raw.name, number=number, delta=delta, failures=failures, warnings=raw.warnings, rows=len(raw.frame)
+    )
+
+
+def read_and_validate(delta_file: DeltaFile) -> DeltaValidation:
+    """Read a delta file from disk and validate it."""
+    return validate_delta(read_raw(delta_file.path), delta_file.number)
+
+
+def empty_failures() -> pd.DataFrame:
+    """A failures frame with no rows and the fixed columns."""
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in FAILURE_COLUMNS})
+
+
+def _run_lazily(model: type[pa.DataFrameModel], frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
+    try:
+        model.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        return _tidy(errors.failure_cases, file_name)
+    return empty_failures()
+
+
+def _tidy(failure_cases: pd.DataFrame, file_name: str) -> pd.DataFrame:
+    """Pandera's failure cases as (file, row, column, check, value) with names a person reads."""
+    check = failure_cases["check"].astype(str)
+    check = check.where(~check.str.startswith("str_matches"), _IS_INTEGER)
+    row = pd.to_numeric(failure_cases["index"], errors="coerce").astype("Int64")
+    # Frame-wide checks (e.g. not_empty) name the schema as their column and have no cell value.
+    frame_wide = failure_cases["schema_context"].astype(str).eq("DataFrameSchema")
+    column = failure_cases["column"].astype(object).where(~frame_wide, None)
+    value = failure_cases["failure_case"].astype(str).astype(object).where(~frame_wide, None)
+    return pd.DataFrame(
+        {"file": file_name, "row": row, "column": column, "check": check.astype(object), "value": value}
+    ).astype({"file": object})
