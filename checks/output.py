@@ -59,3 +59,99 @@ def progress_step(description: str) -> Iterator[None]:
         return
     with stderr.status(escape(description), spinner="dots"):
         yield
+
+
+def failures_to_records(failures: Any) -> list[dict[str, Any]]:
+    """A failures frame as JSON-ready records (row numbers as ints, missing values as null)."""
+    records = []
+    for record in failures.astype(object).where(failures.notna(), None).to_dict(orient="records"):
+        records.append({key: (int(value) if key == "row" and value is not None else value) for key, value in record.items()})
+    return records
+
+
+def show_failures(failures: Any, *, limit: int = 20) -> None:
+    """The first ``limit`` failures as a table, and how many more there are."""
+    from rich.table import Table
+
+    if failures.empty:
+        return
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in failures.columns:
+        table.add_column(str(column))
+    for record in failures.head(limit).astype(object).where(failures.head(limit).notna(), "").itertuples(index=False):
+        # Cells come from input files: never let them be read as rich markup.
+        table.add_row(*(escape(str(cell)) for cell in record))
+    stdout.print(table)
+    if len(failures) > limit:
+        stdout.print(f"... and {len(failures) - limit} more failure(s); use --json or --failures-csv for all")
+
+
+def show_validations(validations: Any) -> None:
+    """One line per delta file: passed or quarantined, with row and failure counts and warnings."""
+    for validation in validations:
+        for warning in validation.warnings:
+            print_warning(f"{validation.name}: {warning}")
+        if validation.passed:
+            stdout.print(f"[green]pass[/]  {escape(validation.name)}  {validation.rows:,} rows")
+        else:
+            stdout.print(
+                f"[red]FAIL[/]  {escape(validation.name)}  {validation.rows:,} rows, "
+                f"{len(validation.failures):,} failure(s): quarantined"
+            )
+
+
+@contextmanager
+def stage_progress() -> Iterator[Any]:
+    """Yield a callback that shows the running stage as a spinner line (only at a terminal)."""
+    if not progress_enabled():
+        yield lambda name: None
+        return
+    with stderr.status("starting", spinner="dots") as status:
+        yield lambda name: status.update(escape(name))
+
+
+def show_run(result: Any) -> None:
+    """The human summary of ``checks run``: files, feed failures, suites per table, the diagnosis, outputs."""
+    show_validations(result.feed.validations)
+    failures = result.feed.failures
+    if not failures.empty:
+        stdout.print(f"{len(failures):,} failure(s) in the feed")
+        show_failures(failures)
+    deduplicated = result.feed.deduplicated
+    stdout.print(
+        f"deduplicated: {len(deduplicated):,} users, total_spend {int(deduplicated['total_spend'].sum()):,}"
+    )
+    if result.suites is not None:
+        for table in result.suites.results:
+            verdict = "[green]pass[/]" if table.success else "[red]FAIL[/]"
+            stdout.print(f"{verdict}  suite on {escape(table.table)}")
+            for outcome in table.failed():
+                column = f" ({escape(str(outcome.column))})" if outcome.column else ""
+                stdout.print(
+                    f"      {escape(outcome.expectation)}{column}: observed {escape(_short(outcome.observed))}, "
+                    f"expected {escape(_short(outcome.expected))}"
+                )
+    if result.diagnosis is not None:
+        show_diagnosis(result.diagnosis.to_dict())
+    for name, path in result.outputs.items():
+        stdout.print(f"[dim]{escape(name)}: {escape(str(path))}[/]")
+    stdout.print("[green]all checks passed[/]" if result.passed else "[red]checks failed[/]")
+
+
+def show_diagnosis(diagnosis: dict[str, Any]) -> None:
+    """Totals, then each root cause with the dollars and users it explains."""
+    totals = diagnosis.get("totals", {})
+    parts = [f"{key} {value:,}" for key, value in totals.items() if isinstance(value, int)]
+    stdout.print("totals: " + escape(", ".join(parts)))
+    for cause in diagnosis.get("root_causes", []):
+        file = f" {cause['file']}" if cause.get("file") else ""
+        stdout.print(
+            f"[bold]root cause[/] {escape(cause['kind'])}{escape(file)}: {cause['users']:,} users, "
+            f"${cause['revenue_gap']:,} ({cause['share_of_gap']:.1%} of the gap)"
+        )
+        stdout.print(f"      {escape(cause['evidence'])}")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -24,6 +24,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """Data-quality checks for customer user-summary feeds."""
+
+
 # Each module defines ``register(app)``.
 _COMMAND_MODULES = (
     "checks.cli.run",

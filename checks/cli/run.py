@@ -1,0 +1,65 @@
+"""``checks run``: the whole check of a case; with no arguments, the synthetic sample in ``data/``."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+
+
+def run(
+    case: Annotated[
+        Optional[Path], typer.Option(help="Case file naming feed, tables and finance total [default: data/case.toml].")
+    ] = None,
+    feed: Annotated[Optional[Path], typer.Option(help="Folder of delta CSV files.")] = None,
+    platform: Annotated[Optional[Path], typer.Option(help="The platform's loaded table (CSV).")] = None,
+    customer: Annotated[Optional[Path], typer.Option(help="The customer's own export (CSV).")] = None,
+    finance_total: Annotated[
+        Optional[int], typer.Option(min=0, help="Total spend finance reported, in dollars.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for outputs (dedup CSV/Parquet, report, summary).")] = Path("out"),
+    gx_dir: Annotated[Path, typer.Option(help="Great Expectations project folder.")] = Path("gx"),
+    docs: Annotated[bool, typer.Option(help="Build the Data Docs site.")] = True,
+    customer_company: Annotated[str, typer.Option(help="Customer's company name, for the report.")] = "the customer",
+    customer_contact: Annotated[str, typer.Option(help="Customer's contact, addressed in their email.")] = "",
+    platform_company: Annotated[str, typer.Option(help="Platform's company name, for the report.")] = "the platform",
+    engineer_name: Annotated[str, typer.Option(help="Platform's backend engineer, addressed in their email.")] = "",
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")] = False,
+) -> None:
+    """Validate the feed, deduplicate it, run the expectation suites on every table and explain any gap.
+
+    Exit 0 when everything passes, 1 when a check fails, 2 on bad input.
+    """
+    from checks import output
+    from checks.config import DEFAULT_CASE, Case, load_case
+    from checks.runner import run_case
+
+    if case is None and feed is None:
+        case = DEFAULT_CASE
+    chosen = load_case(case) if case is not None else Case()
+    chosen = chosen.override(feed=feed, platform=platform, customer=customer, finance_total=finance_total)
+    names = _report_names(customer_company, customer_contact, platform_company, engineer_name)
+    with output.stage_progress() as on_stage:
+        result = run_case(chosen, out_dir=out, gx_dir=gx_dir, build_docs=docs, report_names=names, on_stage=on_stage)
+    if json:
+        output.print_json(result.to_dict())
+    else:
+        output.show_run(result)
+    raise typer.Exit(0 if result.passed else 1)
+
+
+def _report_names(customer_company: str, customer_contact: str, platform_company: str, engineer_name: str):
+    from checks.report import ReportNames
+
+    values = {
+        "customer_company": customer_company,
+        "customer_contact": customer_contact,
+        "platform_company": platform_company,
+        "engineer_name": engineer_name,
+    }
+    # Options left empty keep the report's own defaults.
+    return ReportNames(**{key: value for key, value in values.items() if value})

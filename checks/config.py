@@ -1,0 +1,60 @@
+"""Case files: a small TOML that names a feed, its tables and the finance total, so runs need no long command lines.
+
+Paths in a case file are relative to the file itself. Command-line options override every key.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from checks.errors import BadInputError
+
+DEFAULT_CASE = Path("data/case.toml")
+_KEYS = {"feed", "platform", "customer", "finance_total"}
+
+
+@dataclass(frozen=True)
+class Case:
+    """Where a run reads from; any field may be None when not given."""
+
+    feed: Path | None = None
+    platform: Path | None = None
+    customer: Path | None = None
+    finance_total: int | None = None
+
+    def override(self, **values: object) -> Case:
+        """This case with every given (not None) value replacing its own."""
+        return replace(self, **{key: value for key, value in values.items() if value is not None})
+
+
+def load_case(path: str | Path) -> Case:
+    """Read a case file; unknown keys and wrong types are bad input."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError("case file not found", file=path)
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise BadInputError(f"not a valid TOML case file: {error}", file=path) from error
+    unknown = sorted(set(values) - _KEYS)
+    if unknown:
+        raise BadInputError(f"unknown key(s) in case file: {', '.join(unknown)}", file=path)
+    finance_total = values.get("finance_total")
+    if finance_total is not None and (not isinstance(finance_total, int) or isinstance(finance_total, bool)):
+        raise BadInputError("finance_total must be a whole number of dollars", file=path)
+
+    def resolve(key: str) -> Path | None:
+        value = values.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise BadInputError(f"{key} must be a path", file=path)
+        return (path.parent / value).resolve() if not Path(value).is_absolute() else Path(value)
+
+    return Case(
+        feed=resolve("feed"),
+        platform=resolve("platform"),
+        customer=resolve("customer"),
+        finance_total=finance_total,
+    )

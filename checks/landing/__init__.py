@@ -1,0 +1,6 @@
+"""The landing zone: where customer drops arrive (a folder or S3), how they are fetched, decrypted, recorded and audited.
+
+Stages, one module each: ``source`` (list and fetch), ``decrypt`` (GnuPG), ``ledger`` (SQLite record of
+every object version), ``ingest`` (fetch every new object into staging), ``audit`` (what is missing or
+wrong) and ``gate`` (audit + feed checks + expectation suites: is the load safe).
+"""

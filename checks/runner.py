@@ -1,0 +1,141 @@
+"""The whole check of one case, stage by stage: feed checks, dedup output, expectation suites, diagnosis, report.
+
+This is what ``checks run`` does; the gate and the benchmarks call it too. Stages are timed so
+that a slow one shows up in ``summary.json``.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from checks.config import Case
+from checks.errors import UsageError
+from checks.feed import COLUMNS, read_table
+from checks.pipeline import FeedCheck, check_feed_folder
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run found and wrote; ``passed`` is the load decision."""
+
+    case: Case
+    feed: FeedCheck
+    suites: Any | None
+    diagnosis: Any | None
+    outputs: dict[str, Path]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        suites_pass = self.suites is None or all(result.success for result in self.suites.results)
+        return self.feed.passed and suites_pass
+
+    def to_dict(self) -> dict[str, Any]:
+        from checks.output import failures_to_records
+
+        return {
+            "passed": self.passed,
+            "feed": {
+                "folder": str(self.case.feed),
+                "files": [
+                    {"file": v.name, "rows": v.rows, "passed": v.passed, "failures": len(v.failures), "warnings": list(v.warnings)}
+                    for v in self.feed.validations
+                ],
+                "quarantined": list(self.feed.quarantined),
+                "users": len(self.feed.deduplicated),
+                "total_spend": int(self.feed.deduplicated["total_spend"].sum()),
+                "failures": failures_to_records(self.feed.failures.head(1000)),
+                "failure_count": len(self.feed.failures),
+            },
+            "suites": self.suites.to_dict() if self.suites is not None else None,
+            "diagnosis": self.diagnosis.to_dict() if self.diagnosis is not None else None,
+            "outputs": {name: str(path) for name, path in self.outputs.items()},
+            "timings_seconds": {name: round(seconds, 3) for name, seconds in self.timings.items()},
+        }
+
+
+def run_case(
+    case: Case,
+    *,
+    out_dir: Path,
+    gx_dir: Path,
+    build_docs: bool = True,
+    report_names: Any | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Check the feed, write the deduplicated output, run the suites on every table, diagnose the platform's."""
+    if case.feed is None:
+        raise UsageError("no feed given: pass --feed DIR or a case file with feed = ...")
+    timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        if on_stage is not None:
+            on_stage(name)
+        started = time.perf_counter()
+        yield
+        timings[name] = time.perf_counter() - started
+
+    with stage("validate"):
+        feed = check_feed_folder(case.feed)
+        platform = read_table(case.platform) if case.platform is not None else None
+        customer = read_table(case.customer) if case.customer is not None else None
+
+    with stage("write outputs"):
+        outputs = _write_outputs(feed, out_dir)
+
+    with stage("expectation suites"):
+        from checks.dedup import latest_batches
+        from checks.suites import run_suites
+
+        tables: dict[str, pd.DataFrame] = {"deduplicated": feed.deduplicated[list(COLUMNS)]}
+        if platform is not None:
+            tables["platform"] = platform
+        if customer is not None:
+            tables["customer"] = customer
+        suites = run_suites(
+            tables,
+            latest_batch=latest_batches(feed.deltas),
+            finance_total=case.finance_total,
+            expected_users=len(feed.deduplicated),
+            gx_dir=gx_dir,
+            build_docs=build_docs,
+        )
+        if suites.docs_index is not None:
+            outputs["data_docs"] = suites.docs_index
+
+    diagnosis = None
+    if platform is not None:
+        with stage("diagnosis"):
+            from checks.diagnose import diagnose
+            from checks.report import ReportNames, write_incident_report
+
+            diagnosis = diagnose(feed.deltas, platform, customer, finance_total=case.finance_total)
+            written = write_incident_report(
+                diagnosis, out_dir, names=report_names or ReportNames(), docs_index=suites.docs_index
+            )
+            outputs.update({path.name: path for path in written})
+
+    result = RunResult(case=case, feed=feed, suites=suites, diagnosis=diagnosis, outputs=outputs, timings=timings)
+    from checks.writers import atomic_write_text
+    import json
+
+    outputs["summary"] = out_dir / "summary.json"
+    atomic_write_text(outputs["summary"], json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+    return result
+
+
+def _write_outputs(feed: FeedCheck, out_dir: Path) -> dict[str, Path]:
+    from checks.writers import atomic_write_frame
+
+    return {
+        "deduplicated_csv": atomic_write_frame(out_dir / "deduplicated.csv", feed.deduplicated),
+        "deduplicated_parquet": atomic_write_frame(out_dir / "deduplicated.parquet", feed.deduplicated),
+        "failures_csv": atomic_write_frame(out_dir / "failures.csv", feed.failures),
+    }

@@ -1,0 +1,93 @@
+"""Validating new delta files against the history already on disk (what ``checks validate`` does)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from checks.crossfeed import check_feed
+from checks.errors import BadInputError
+from checks.feed import DeltaFile, delta_number, discover_deltas
+from checks.validate import Delta, DeltaValidation, empty_failures, read_and_validate
+
+
+@dataclass(frozen=True)
+class HistoryValidation:
+    """The new files' validations and the feed-wide checks of history plus the new files."""
+
+    validations: tuple[DeltaValidation, ...]
+    history: tuple[Delta, ...]
+    feed_failures: pd.DataFrame
+    skipped_history: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(validation.passed for validation in self.validations) and self.feed_failures.empty
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        frames = [v.failures for v in self.validations if not v.failures.empty]
+        if not self.feed_failures.empty:
+            frames.append(self.feed_failures)
+        return pd.concat(frames, ignore_index=True) if frames else empty_failures()
+
+    def to_dict(self) -> dict[str, Any]:
+        from checks.output import failures_to_records
+
+        return {
+            "passed": self.passed,
+            "files": [
+                {
+                    "file": v.name,
+                    "rows": v.rows,
+                    "passed": v.passed,
+                    "failures": len(v.failures),
+                    "warnings": list(v.warnings),
+                }
+                for v in self.validations
+            ],
+            "history": [delta.name for delta in self.history],
+            "skipped_history": list(self.skipped_history),
+            "failures": failures_to_records(self.failures),
+        }
+
+
+def validate_against_history(files: list[Path], history_dir: Path | None) -> HistoryValidation:
+    """Validate each file; then run the feed-wide checks on the valid history plus the valid new files."""
+    new_files = [_as_delta_file(path) for path in files]
+    validations = tuple(read_and_validate(delta_file) for delta_file in new_files)
+    history: list[Delta] = []
+    skipped: list[str] = []
+    if history_dir is not None:
+        new_paths = {delta_file.path.resolve() for delta_file in new_files}
+        new_numbers = {delta_file.number: delta_file for delta_file in new_files}
+        for delta_file in discover_deltas(history_dir):
+            if delta_file.path.resolve() in new_paths:
+                continue
+            if delta_file.number in new_numbers:
+                raise BadInputError(
+                    f"history already has delta number {delta_file.number} ({delta_file.name})",
+                    file=new_numbers[delta_file.number].path,
+                )
+            validation = read_and_validate(delta_file)
+            if validation.delta is None:
+                skipped.append(delta_file.name)
+            else:
+                history.append(validation.delta)
+    new_deltas = [validation.delta for validation in validations if validation.delta is not None]
+    feed = sorted([*history, *new_deltas], key=lambda delta: delta.number)
+    feed_failures = check_feed(feed) if feed else empty_failures()
+    return HistoryValidation(
+        validations=validations, history=tuple(history), feed_failures=feed_failures, skipped_history=tuple(skipped)
+    )
+
+
+def _as_delta_file(path: Path) -> DeltaFile:
+    if not path.is_file():
+        raise BadInputError("file not found" if not path.exists() else "expected a CSV file", file=path)
+    number = delta_number(path.name)
+    if number is None:
+        raise BadInputError("not a delta file name (expected e.g. delta5.csv)", file=path)
+    return DeltaFile(path=path, number=number)
