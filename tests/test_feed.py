@@ -1,0 +1,126 @@
+"""Reading the feed: delta ordering, CSV quirks, malformed files."""
+from __future__ import annotations
+
+import pytest
+
+from checks.errors import BadInputError
+from checks.feed import COLUMNS, delta_number, discover_deltas, read_raw, read_table
+from tests.conftest import write_csv
+
+HEADER = ",".join(COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("name", "number"),
+    [
+        ("delta0.csv", 0),
+        ("delta10.csv", 10),
+        ("DELTA9.CSV", 9),
+        ("Delta_3.csv", 3),
+        ("user-summary-delta12.csv", 12),
+        ("delta.csv", None),
+        ("delta1.txt", None),
+        ("AIQ-user-summary.csv", None),
+    ],
+)
+def test_delta_number(name, number):
+    assert delta_number(name) == number
+
+
+def test_deltas_are_ordered_numerically_not_lexicographically(tmp_path):
+    for name in ["delta10.csv", "delta9.csv", "Delta2.CSV", "delta1.csv", "notes.txt", "platform.csv"]:
+        (tmp_path / name).write_text(HEADER + "\n")
+    assert [delta.name for delta in discover_deltas(tmp_path)] == ["delta1.csv", "Delta2.CSV", "delta9.csv", "delta10.csv"]
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        ([], "no delta files"),
+        (["notes.txt"], "no delta files"),
+        (["delta1.csv", "DELTA1.csv"], "share the number 1"),
+    ],
+)
+def test_discover_rejects_bad_folders(tmp_path, names, message):
+    for name in names:
+        (tmp_path / name).write_text(HEADER + "\n")
+    with pytest.raises(BadInputError, match=message):
+        discover_deltas(tmp_path)
+
+
+def test_discover_rejects_missing_folder(tmp_path):
+    with pytest.raises(BadInputError, match="feed folder not found"):
+        discover_deltas(tmp_path / "nowhere")
+
+
+def test_crlf_and_bom_are_read_with_a_warning_for_the_bom(tmp_path):
+    path = write_csv(tmp_path / "delta0.csv", f"{HEADER}\n1,2,3,4,5\n", newline="\r\n", bom=True)
+    raw = read_raw(path)
+    assert raw.frame.loc[2].tolist() == ["1", "2", "3", "4", "5"]
+    assert raw.warnings == ("UTF-8 byte-order mark ignored",)
+
+
+def test_header_case_is_normalised_with_a_warning(tmp_path):
+    path = write_csv(tmp_path / "delta0.csv", "user_id,Total_spend,count_saved_items,loyalty_credits,batch_id\n1,2,3,4,5\n")
+    raw = read_raw(path)
+    assert list(raw.frame.columns) == list(COLUMNS)
+    assert raw.warnings == ("column 'Total_spend' read as 'total_spend'",)
+
+
+def test_columns_in_another_order_are_reordered(tmp_path):
+    path = write_csv(tmp_path / "delta0.csv", "batch_id,user_id,total_spend,count_saved_items,loyalty_credits\n9,1,2,3,4\n")
+    assert read_raw(path).frame.loc[2].tolist() == ["1", "2", "3", "4", "9"]
+
+
+def test_row_index_is_the_file_line_number(tmp_path):
+    path = write_csv(tmp_path / "delta0.csv", f"{HEADER}\n1,2,3,4,5\n2,2,3,4,5\n")
+    assert read_raw(path).frame.index.tolist() == [2, 3]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty file"),
+        (b"\n\n", "no header"),
+        (b"user_id,total_spend,count_saved_items,loyalty_credits\n1,2,3,4\n", "missing column.*batch_id"),
+        ((HEADER + ",extra\n1,2,3,4,5,6\n").encode(), "unexpected column.*'extra'"),
+        ((HEADER + ",user_id\n1,2,3,4,5,6\n").encode(), "duplicate column.*user_id"),
+        (("\ufeff" + HEADER).encode("utf-16"), "UTF-16"),
+        (b"user_id,total_spend,count_saved_items,loyalty_credits,batch_id\n1,\xff,3,4,5\n", "not UTF-8"),
+        ((HEADER + '\n1,2,3,4,"5\n').encode(), "malformed CSV"),
+    ],
+)
+def test_read_raw_rejects_malformed_files(tmp_path, content, message):
+    path = tmp_path / "delta0.csv"
+    path.write_bytes(content)
+    with pytest.raises(BadInputError, match=message):
+        read_raw(path)
+
+
+def test_read_raw_rejects_missing_file_and_folder(tmp_path):
+    with pytest.raises(BadInputError, match="file not found"):
+        read_raw(tmp_path / "nope.csv")
+    with pytest.raises(BadInputError, match="found a folder"):
+        read_raw(tmp_path)
+
+
+@pytest.mark.parametrize("bad_value", ["1.5", "abc", "", "1e3", " 7"])
+def test_read_table_rejects_non_integer_cells(tmp_path, bad_value):
+    path = write_csv(tmp_path / "platform.csv", f"{HEADER}\n1,2,3,4,5\n2,{bad_value},3,4,5\n")
+    with pytest.raises(BadInputError, match=r"1 non-integer value\(s\); first .* at row 3") as error:
+        read_table(path)
+    assert error.value.column == "total_spend"
+
+
+def test_read_table_gives_int64_columns(tmp_path):
+    path = write_csv(tmp_path / "platform.csv", f"{HEADER}\n1,-2,3,4,5\n")
+    table = read_table(path)
+    assert table.dtypes.astype(str).tolist() == ["int64"] * 5
+    assert table["total_spend"].tolist() == [-2]
+
+
+def test_reading_never_modifies_the_input(tmp_path):
+    path = write_csv(tmp_path / "delta0.csv", "User_ID,total_spend,count_saved_items,loyalty_credits,batch_id\n1,2,3,4,5\n", newline="\r\n", bom=True)
+    before = path.read_bytes()
+    read_raw(path)
+    assert path.read_bytes() == before
