@@ -8,6 +8,7 @@ raises ``DecryptionError`` and no byte of the partial output is kept.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,14 +80,22 @@ def decrypt(data: bytes, keys: Keyring, *, name: str = "") -> bytes:
     return bytes(result.data)
 
 
+_GPG_ERR_BAD_PASSPHRASE = 11
+_PKDECRYPT_FAILED = re.compile(r"ERROR pkdecrypt_failed (\d+)")
+
+
 def _reason(status: str | None, stderr: str, keys: Keyring) -> str:
     """gpg's status lines turned into the one reason a person needs."""
-    if "NO_SECKEY" in stderr and "DECRYPTION_OKAY" not in stderr:
-        return "no secret key for this file in the keyring (encrypted to another key)"
-    if "BAD_PASSPHRASE" in stderr:
-        return "wrong passphrase for the secret key"
     if status == "need passphrase" or ("NEED_PASSPHRASE" in stderr and keys.passphrase is None):
         return f"the secret key needs a passphrase (set {PASSPHRASE_VARIABLE} or a passphrase file)"
+    failed = _PKDECRYPT_FAILED.search(stderr)
+    # The low 16 bits of a libgpg-error code are the error number.
+    if "BAD_PASSPHRASE" in stderr or (failed and int(failed.group(1)) & 0xFFFF == _GPG_ERR_BAD_PASSPHRASE):
+        return "wrong passphrase for the secret key"
+    if failed:
+        return "the secret key could not decrypt this file"
+    if "NO_SECKEY" in stderr:
+        return "no secret key for this file in the keyring (encrypted to another key)"
     if "NODATA" in stderr and "BEGIN_DECRYPTION" not in stderr:
         return "not an OpenPGP message"
     if "BEGIN_DECRYPTION" in stderr:

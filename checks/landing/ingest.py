@@ -1,0 +1,361 @@
+"""Ingesting the landing zone: fetch every object not ingested before, verify, decrypt, validate, stage.
+
+Each object goes seen -> fetched -> (decrypted) -> validated -> staged, or ends quarantined with a
+one-line reason; a fetch that fails for a passing reason (object gone, transfer short) is ``failed``
+and retried by the next run. Plaintext is written only inside the staging folder: first under
+``.incoming/`` while it is checked, then renamed to ``<stage>/deltaN.csv``; the ledger is updated
+after each rename, so a kill at any point is repaired by the next run, which redoes the unfinished
+object and never stages it twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from checks.errors import BadInputError, SourceError
+from checks.feed import delta_number, read_raw
+from checks.landing.decrypt import DecryptionError, Keyring, decrypt, is_encrypted, keyring, plaintext_name
+from checks.landing.ledger import Ledger, ObjectRecord
+from checks.landing.source import ObjectInfo, ObjectVanishedError, Source, md5_etag
+from checks.validate import Delta, validate_delta
+
+INCOMING = ".incoming"
+QUARANTINE = ".quarantine"
+
+# Outcomes of one object in one run.
+STAGED = "staged"
+QUARANTINED = "quarantined"
+FAILED = "failed"
+SKIPPED = "skipped"
+
+BeforeRecord = Callable[[str, ObjectInfo], None]
+Select = Callable[[list[ObjectInfo]], list[ObjectInfo]]
+
+
+@dataclass(frozen=True)
+class ObjectOutcome:
+    """What one run did with one object."""
+
+    key: str
+    outcome: str
+    reason: str = ""
+    staged_name: str | None = None
+    rows: int | None = None
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """One ingest run: every listed object and what became of it."""
+
+    source: str
+    stage_dir: Path
+    listed: int
+    outcomes: tuple[ObjectOutcome, ...]
+    warnings: tuple[str, ...] = ()
+
+    def _with(self, outcome: str) -> tuple[ObjectOutcome, ...]:
+        return tuple(item for item in self.outcomes if item.outcome == outcome)
+
+    @property
+    def staged(self) -> tuple[ObjectOutcome, ...]:
+        return self._with(STAGED)
+
+    @property
+    def quarantined(self) -> tuple[ObjectOutcome, ...]:
+        return self._with(QUARANTINED)
+
+    @property
+    def failed(self) -> tuple[ObjectOutcome, ...]:
+        return self._with(FAILED)
+
+    @property
+    def skipped(self) -> tuple[ObjectOutcome, ...]:
+        return self._with(SKIPPED)
+
+    @property
+    def passed(self) -> bool:
+        return not self.quarantined and not self.failed
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "stage": str(self.stage_dir),
+            "listed": self.listed,
+            "passed": self.passed,
+            "objects": [item.__dict__ for item in self.outcomes],
+            "warnings": list(self.warnings),
+        }
+
+
+class _Quarantine(Exception):
+    """Internal: this object's content is unusable; ``flag`` marks re-uploads, duplicates and conflicts."""
+
+    def __init__(self, reason: str, flag: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.flag = flag
+
+
+class _Failed(Exception):
+    """Internal: this object could not be fetched intact this time; the next run tries again."""
+
+
+def ingest(
+    source: Source,
+    stage_dir: str | Path,
+    ledger: Ledger,
+    *,
+    keys: Keyring | None = None,
+    keep_staging: bool = True,
+    select: Select | None = None,
+    before_record: BeforeRecord | None = None,
+    lock_timeout: float = 60.0,
+) -> IngestReport:
+    """Ingest every object of ``source`` that the ledger has not seen to a final state.
+
+    ``select`` narrows the listed objects (a poller that takes only some); ``before_record(step, object)``
+    is called just before each ledger step is written (a hook for fault-injection tests).
+    """
+    stage_dir = Path(stage_dir)
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    with ledger.lock(timeout=lock_timeout):
+        # Left over from a killed run: never trusted, always redone.
+        shutil.rmtree(stage_dir / INCOMING, ignore_errors=True)
+        listed = source.list_objects()
+        chosen = select(list(listed)) if select is not None else listed
+        run = _Run(source, stage_dir, ledger, keys, before_record or (lambda step, info: None))
+        outcomes = tuple(run.object(info) for info in sorted(chosen, key=_feed_order))
+        if not keep_staging:
+            run.remove_plaintext()
+        shutil.rmtree(stage_dir / INCOMING, ignore_errors=True)
+    return IngestReport(
+        source=source.url, stage_dir=stage_dir, listed=len(listed), outcomes=outcomes, warnings=tuple(run.warnings)
+    )
+
+
+def staged_deltas(stage_dir: Path, records: Sequence[ObjectRecord]) -> tuple[list[Delta], list[str]]:
+    """The staged deltas the ledger vouches for (feed order), and a warning per staged file that is missing."""
+    deltas, missing = [], []
+    for record in sorted((r for r in records if r.status == STAGED), key=lambda r: r.delta_number or 0):
+        path = stage_dir / str(record.staged_name)
+        if not path.is_file():
+            missing.append(f"{record.staged_name}: staged file not in {stage_dir} (staging not kept)")
+            continue
+        validation = validate_delta(read_raw(path), int(record.delta_number or 0))
+        if validation.delta is not None:
+            deltas.append(validation.delta)
+    return deltas, missing
+
+
+def _feed_order(info: ObjectInfo) -> tuple[bool, int, str, str]:
+    number = delta_number(plaintext_name(info.name))
+    return (number is None, number or 0, info.last_modified.isoformat(), info.key)
+
+
+class _Run:
+    """The state of one ingest run: the staged history grows as objects are staged."""
+
+    def __init__(self, source: Source, stage_dir: Path, ledger: Ledger, keys: Keyring | None, hook: BeforeRecord):
+        self.source = source
+        self.stage_dir = stage_dir
+        self.ledger = ledger
+        self.keys = keys
+        self.hook = hook
+        self.warnings: list[str] = []
+        self.staged_now: list[Path] = []
+        self._history: list[Delta] | None = None
+
+    def object(self, info: ObjectInfo) -> ObjectOutcome:
+        record = self.ledger.see(self.source.url, info)
+        if record.final:
+            return ObjectOutcome(info.key, SKIPPED, f"already {record.status}", record.staged_name, record.rows)
+        try:
+            return self._ingest(info, record)
+        except _Quarantine as quarantine:
+            self.hook("quarantined", info)
+            self.ledger.record(record.id, "quarantined", quarantine.reason, reason=quarantine.reason, flag=quarantine.flag)
+            return ObjectOutcome(info.key, QUARANTINED, quarantine.reason)
+        except _Failed as failure:
+            reason = str(failure)
+            self.hook("failed", info)
+            self.ledger.record(record.id, "failed", reason, reason=reason)
+            return ObjectOutcome(info.key, FAILED, reason)
+
+    def _ingest(self, info: ObjectInfo, record: ObjectRecord) -> ObjectOutcome:
+        name = plaintext_name(info.name)
+        number = delta_number(name)
+        if number is None:
+            raise _Quarantine("not a delta CSV (expected a name like delta0.csv or delta0.csv.gpg)")
+        if info.size == 0:
+            raise _Quarantine("empty object (0 bytes)")
+
+        data, version_id = self._fetch(info)
+        sha256 = hashlib.sha256(data).hexdigest()
+        self.hook("fetched", info)
+        self.ledger.record(
+            record.id, "fetched", fetched_size=len(data), sha256=sha256, version_id=version_id, delta_number=number
+        )
+        self._refuse_reupload(info)
+
+        plaintext = data
+        if is_encrypted(info.name):
+            try:
+                plaintext = decrypt(data, self.keys or keyring(), name=info.key)
+            except DecryptionError as error:
+                raise _Quarantine(error.message) from error
+            if not plaintext:
+                raise _Quarantine("decrypted to an empty file")
+        plaintext_sha256 = hashlib.sha256(plaintext).hexdigest()
+        self._refuse_duplicate(info, plaintext_sha256, number)
+        if is_encrypted(info.name):
+            self.hook("decrypted", info)
+            self.ledger.record(
+                record.id, "decrypted", plaintext_size=len(plaintext), plaintext_sha256=plaintext_sha256
+            )
+
+        staged_name = f"delta{number}.csv"
+        incoming = _write_incoming(self.stage_dir / INCOMING / str(record.id) / staged_name, plaintext)
+        try:
+            delta = self._validate(incoming, number)
+        except _Quarantine:
+            self._keep_quarantined(incoming, record.id)
+            raise
+        batches = pd.Series(delta.frame["batch_id"].unique()).sort_values()
+        self.hook("validated", info)
+        self.ledger.record(
+            record.id,
+            "validated",
+            plaintext_size=len(plaintext),
+            plaintext_sha256=plaintext_sha256,
+            rows=len(delta.frame),
+            batch_min=int(batches.min()),
+            batch_max=int(batches.max()),
+            batch_step=int(batches.diff().max()) if len(batches) > 1 else 0,
+        )
+
+        target = self.stage_dir / staged_name
+        os.replace(incoming, target)
+        _sync_folder(self.stage_dir)
+        self.staged_now.append(target)
+        self._history_deltas().append(delta)
+        self.hook("staged", info)
+        self.ledger.record(record.id, "staged", staged_name=staged_name)
+        return ObjectOutcome(info.key, STAGED, staged_name=staged_name, rows=len(delta.frame))
+
+    def _fetch(self, info: ObjectInfo) -> tuple[bytes, str | None]:
+        try:
+            fetched = self.source.fetch(info)
+        except ObjectVanishedError as error:
+            raise _Failed(error.message) from error
+        except SourceError as error:
+            raise _Failed(error.message) from error
+        data = fetched.data
+        if len(data) != info.size:
+            raise _Failed(f"size mismatch: listed {info.size} bytes, fetched {len(data)}")
+        if fetched.etag and fetched.etag != info.etag:
+            raise _Failed("replaced between listing and fetch (ETag changed)")
+        # A one-part upload's ETag is the MD5 of its bytes; multipart ETags ("...-N") are not.
+        if "-" not in info.etag and len(info.etag) == 32 and md5_etag(data) != info.etag:
+            raise _Failed("checksum mismatch: fetched bytes do not match the listed ETag")
+        return data, fetched.version_id
+
+    def _refuse_reupload(self, info: ObjectInfo) -> None:
+        for other in self._final_records():
+            if other.key == info.key and other.status == STAGED and other.etag != info.etag:
+                raise _Quarantine(
+                    f"re-uploaded with different content (ETag {info.etag}); the version ingested at "
+                    f"{other.staged_at} (sha256 {str(other.sha256)[:12]}) stays staged",
+                    flag="reuploaded",
+                )
+
+    def _refuse_duplicate(self, info: ObjectInfo, plaintext_sha256: str, number: int) -> None:
+        for other in self._final_records():
+            if other.status != STAGED or other.key == info.key:
+                continue
+            if other.plaintext_sha256 == plaintext_sha256:
+                raise _Quarantine(f"duplicate upload: same content as {other.key}, already staged", flag="duplicate")
+            if other.delta_number == number:
+                raise _Quarantine(
+                    f"delta number {number} is already staged from {other.key} with different content",
+                    flag="conflict",
+                )
+
+    def _validate(self, path: Path, number: int) -> Delta:
+        try:
+            raw = read_raw(path)
+        except BadInputError as error:
+            raise _Quarantine(error.message) from error
+        validation = validate_delta(raw, number)
+        if validation.delta is None:
+            raise _Quarantine(_first_failure("validation", validation.failures))
+        history = self._history_deltas()
+        before = _feed_failures(history)
+        after = _feed_failures([*history, validation.delta])
+        # Only failures this delta brings count against it; older ones were reported when they arrived.
+        new = after[~_failure_keys(after).isin(set(_failure_keys(before)))]
+        if not new.empty:
+            raise _Quarantine(_first_failure("feed check", new))
+        return validation.delta
+
+    def _history_deltas(self) -> list[Delta]:
+        if self._history is None:
+            deltas, missing = staged_deltas(self.stage_dir, self._final_records())
+            if missing:
+                self.warnings.append(
+                    f"feed checks ran without {len(missing)} earlier delta(s) whose staged file is gone"
+                )
+            self._history = deltas
+        return self._history
+
+    def _final_records(self) -> list[ObjectRecord]:
+        return [record for record in self.ledger.records(self.source.url) if record.final]
+
+    def _keep_quarantined(self, incoming: Path, object_id: int) -> None:
+        target = self.stage_dir / QUARANTINE / f"{object_id}-{incoming.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(incoming, target)
+
+    def remove_plaintext(self) -> None:
+        for path in self.staged_now:
+            path.unlink(missing_ok=True)
+        shutil.rmtree(self.stage_dir / QUARANTINE, ignore_errors=True)
+
+
+def _feed_failures(deltas: Sequence[Delta]) -> pd.DataFrame:
+    from checks.crossfeed import check_feed
+
+    ordered = sorted(deltas, key=lambda delta: delta.number)
+    return check_feed(ordered)
+
+
+def _failure_keys(failures: pd.DataFrame) -> pd.Series:
+    return failures["file"].astype(str) + ":" + failures["row"].astype(str) + ":" + failures["check"].astype(str)
+
+
+def _first_failure(stage: str, failures: pd.DataFrame) -> str:
+    first = failures.iloc[0]
+    where = f"row {first['row']}" if pd.notna(first["row"]) else "file"
+    column = f" column {first['column']}" if pd.notna(first["column"]) and first["column"] else ""
+    value = f" value {first['value']!s}" if pd.notna(first["value"]) else ""
+    return f"{len(failures)} {stage} failure(s); first: {where}{column} {first['check']}{value}"
+
+
+def _write_incoming(path: Path, plaintext: bytes) -> Path:
+    from checks.writers import atomic_write_bytes
+
+    return atomic_write_bytes(path, plaintext)
+
+
+def _sync_folder(folder: Path) -> None:
+    # The rename is durable only once the folder entry is on disk.
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,185 @@
+"""Real parts for landing-zone tests: one moto S3 server on loopback and one throwaway GnuPG key per session.
+
+Faults the tests plant (one test each, see the test modules): an empty bucket, a non-CSV object, a
+zero-byte object, a duplicated upload, an object deleted between list and get, a file encrypted to
+another key, a truncated ciphertext, a missing passphrase, a delta whose batch range overlaps the
+previous one, a kill between fetch and ledger write, two ingests at once, a re-upload with new content.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CASE = Path(__file__).resolve().parents[2] / ".." / "shared" / "cases" / "johnnys-jeans"
+HEADER = "user_id,total_spend,count_saved_items,loyalty_credits,batch_id\r\n"
+PASSPHRASE = "correct horse battery staple"
+
+_bucket_numbers = itertools.count()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server over HTTP on loopback, shared by the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """Point boto3 at the moto server through the standard variables only, with dummy credentials."""
+    values = {
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing-key-id",
+        "AWS_SECRET_ACCESS_KEY": "testing-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        # Keep the developer's own ~/.aws out of the tests.
+        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
+    }
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@dataclass
+class Bucket:
+    """A fresh bucket on the moto server; ``url`` is the source URL of its ``drops/`` prefix."""
+
+    name: str
+    client: object
+    prefix: str = "drops/"
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.name}/{self.prefix}"
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.name, Key=self.prefix + key, Body=data)
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.name, Key=self.prefix + key)
+
+
+@pytest.fixture
+def bucket(aws_env: dict[str, str]) -> Bucket:
+    import boto3
+
+    client = boto3.session.Session().client("s3")
+    name = f"landing-{next(_bucket_numbers)}-{os.getpid()}"
+    client.create_bucket(Bucket=name)
+    return Bucket(name=name, client=client)
+
+
+@dataclass(frozen=True)
+class GpgKeys:
+    """A throwaway keyring: ``home`` holds the recipient's secret key (protected by ``PASSPHRASE``)."""
+
+    home: Path
+    fingerprint: str
+    other_home: Path
+    other_fingerprint: str
+
+    def encrypt(self, plaintext: bytes, *, to_other: bool = False) -> bytes:
+        import gnupg
+
+        gpg = gnupg.GPG(gnupghome=str(self.home))
+        fingerprint = self.other_fingerprint if to_other else self.fingerprint
+        result = gpg.encrypt(plaintext, fingerprint, always_trust=True, armor=False)
+        assert result.ok, result.status
+        return bytes(result.data)
+
+
+def _new_key(home: Path, passphrase: str | None) -> str:
+    import gnupg
+
+    home.mkdir(mode=0o700)
+    # The agent must not remember a passphrase, or the missing-passphrase test would pass by luck.
+    (home / "gpg-agent.conf").write_text("default-cache-ttl 0\nmax-cache-ttl 0\n")
+    gpg = gnupg.GPG(gnupghome=str(home), options=["--pinentry-mode", "loopback"])
+    settings = gpg.gen_key_input(
+        key_type="EDDSA", key_curve="ed25519", subkey_type="ECDH", subkey_curve="cv25519",
+        name_email="landing-test@example.invalid", expire_date=0,
+        **({"passphrase": passphrase} if passphrase else {"no_protection": True}),
+    )
+    key = gpg.gen_key(settings)
+    assert key.fingerprint, key.stderr
+    return str(key.fingerprint)
+
+
+@pytest.fixture(scope="session")
+def gpg_keys() -> Iterator[GpgKeys]:
+    if shutil.which("gpg") is None:
+        pytest.fail("the gpg program is required (Debian: apt-get install gnupg)")
+    # Short path: gpg-agent's socket path must stay under the Unix limit.
+    root = Path(tempfile.mkdtemp(prefix="gpg-"))
+    home, other_home = root / "recipient", root / "other"
+    fingerprint = _new_key(home, PASSPHRASE)
+    other_fingerprint = _new_key(other_home, None)
+    # The recipient's keyring knows the other public key, so we can encrypt to a key it cannot open.
+    exported = subprocess.run(
+        ["gpg", "--homedir", str(other_home), "--export", other_fingerprint], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["gpg", "--homedir", str(home), "--import"], input=exported, check=True, capture_output=True)
+    try:
+        yield GpgKeys(home, fingerprint, other_home, other_fingerprint)
+    finally:
+        for folder in (home, other_home):
+            subprocess.run(["gpgconf", "--homedir", str(folder), "--kill", "gpg-agent"], check=False, capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def gpg_env(gpg_keys: GpgKeys, monkeypatch: pytest.MonkeyPatch) -> GpgKeys:
+    """The keyring and passphrase set the way production sets them: environment variables."""
+    monkeypatch.setenv("CHECKS_GNUPGHOME", str(gpg_keys.home))
+    monkeypatch.setenv("CHECKS_GPG_PASSPHRASE", PASSPHRASE)
+    monkeypatch.delenv("CHECKS_GPG_PASSPHRASE_FILE", raising=False)
+    return gpg_keys
+
+
+def delta_csv(rows: list[tuple[int, int, int, int, int]]) -> bytes:
+    """A delta file as the customer writes it (CRLF), from (user, spend, saved, credits, batch) rows."""
+    return (HEADER + "".join(",".join(map(str, row)) + "\r\n" for row in rows)).encode()
+
+
+def small_feed(deltas: int = 3, users: int = 4, batches_per_delta: int = 10) -> list[bytes]:
+    """A valid feed: delta k holds batches [k*batches_per_delta, ...), spend rising with the batch."""
+    feed = []
+    for number in range(deltas):
+        first = number * batches_per_delta
+        rows = [(user, 100 * (first + user), user, user, first + user) for user in range(1, users + 1)]
+        feed.append(delta_csv(rows))
+    return feed
+
+
+def case_dir() -> Path:
+    """The shared incident files; missing files fail in CI and skip elsewhere."""
+    if not (CASE / "delta0.csv").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared case files missing: {CASE}")
+        pytest.skip("shared case files not present")
+    return CASE
