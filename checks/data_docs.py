@@ -1,0 +1,203 @@
+"""Making the Great Expectations Data Docs site self-contained: local assets, no URL fetched at page load.
+
+Stock Data Docs pages load jQuery, Bootstrap, Font Awesome, bootstrap-table and Vega from public
+CDNs and a logo whose URL carries the context id. This module rewrites the HTML that GX built so
+that every page uses copies installed with the package's dependencies (xstatic-jquery,
+xstatic-bootstrap, fontawesomefree) and a small local stand-in for bootstrap-table that renders the
+index lists as plain rows. It does not import great_expectations.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from checks.errors import SuiteError
+
+VENDOR_DIR = Path("static") / "vendor"
+_MARKER = "checks-assets-v1"
+
+# Where each asset comes from: (python package, folder inside it), copied under static/vendor/<name>.
+_ASSET_SOURCES = {
+    "jquery": ("xstatic.pkg.jquery", "data"),
+    "bootstrap": ("xstatic.pkg.bootstrap", "data"),
+    "fontawesome": ("fontawesomefree", "static/fontawesomefree"),
+}
+_ASSET_FILES = {
+    "jquery": ("jquery.min.js",),
+    "bootstrap": ("css/bootstrap.min.css", "js/bootstrap.bundle.min.js"),
+    "fontawesome": (
+        "css/all.min.css",
+        "webfonts/fa-solid-900.woff2",
+        "webfonts/fa-solid-900.ttf",
+        "webfonts/fa-regular-400.woff2",
+        "webfonts/fa-regular-400.ttf",
+        "webfonts/fa-brands-400.woff2",
+        "webfonts/fa-brands-400.ttf",
+        "webfonts/fa-v4compatibility.woff2",
+        "webfonts/fa-v4compatibility.ttf",
+    ),
+}
+
+# CDN asset (matched by the end of its URL) -> local file under static/vendor, or None to drop it.
+# Popper comes inside bootstrap.bundle; the datepicker, filter-control and dark-theme assets only
+# serve bootstrap-table's filters, which the local stand-in does not offer; no page of our suite
+# draws a Vega chart.
+_CDN_ASSETS: tuple[tuple[str, str | None], ...] = (
+    ("jquery-3.7.1.min.js", "jquery/jquery.min.js"),
+    ("bootstrap/4.3.1/js/bootstrap.min.js", "bootstrap/js/bootstrap.bundle.min.js"),
+    ("bootstrap/4.3.1/css/bootstrap.min.css", "bootstrap/css/bootstrap.min.css"),
+    ("font-awesome/6.6.0/css/all.min.css", "fontawesome/css/all.min.css"),
+    ("bootstrap-table@1.19.1/dist/bootstrap-table.min.js", "checks-table.js"),
+    ("bootstrap-table@1.19.1/dist/bootstrap-table.min.css", "checks-table.css"),
+)
+
+_EXTERNAL_TAG = re.compile(
+    r"""<(script|link)\b[^>]*?\b(?:src|href)=["'](https?://[^"']+)["'][^>]*>(?:\s*</script>)?""",
+    re.IGNORECASE,
+)
+_EXTERNAL_IMG = re.compile(r"""<img\b[^>]*?\bsrc=["']https?://[^"']*?([\w-]+\.png)[^"']*["'][^>]*>""", re.IGNORECASE)
+_EXTERNAL_CSS_URL = re.compile(r"""url\(\s*['"]?https?://[^)]*\)""", re.IGNORECASE)
+_EXTERNAL_ANCHOR = re.compile(r"""<a\b([^>]*?)\shref=["']https?://[^"']*["']([^>]*)>""", re.IGNORECASE)
+_FOOTER = re.compile(r"<footer>.*?</footer>", re.IGNORECASE | re.DOTALL)
+_ANY_URL = re.compile(r"https?://[^\s\"'<>)]+", re.IGNORECASE)
+
+# A stand-in for bootstrap-table: GX's index page builds its lists by calling
+# $(table).bootstrapTable({columns, data, sortName, sortOrder, rowAttributes, ...}).
+_TABLE_JS = """\
+/* checks: offline stand-in for bootstrap-table in GX Data Docs; renders the rows GX passes. */
+(function ($) {
+  "use strict";
+  function sortKey(options) {
+    var column = (options.columns || []).find(function (c) { return c.field === options.sortName; });
+    return (column && column.sortName) || options.sortName;
+  }
+  $.fn.bootstrapTable = function (options) {
+    if (typeof options !== "object") { return this; }  /* methods: clearFilterControl, resetSearch */
+    var columns = options.columns || [];
+    var rows = (options.data || []).slice();
+    var key = sortKey(options);
+    if (key) {
+      rows.sort(function (a, b) { return a[key] < b[key] ? -1 : (a[key] > b[key] ? 1 : 0); });
+      if (options.sortOrder === "desc") { rows.reverse(); }
+    }
+    var rowAttributes = window[options.rowAttributes];
+    if (options.toolbar) { $(options.toolbar).hide(); }
+    return this.each(function () {
+      var table = $(this);
+      var head = $("<tr>");
+      columns.forEach(function (c) { head.append($("<th>").text(c.title || c.field)); });
+      var body = $("<tbody>");
+      rows.forEach(function (row, index) {
+        var tr = $("<tr>");
+        if (typeof rowAttributes === "function") { tr.attr(rowAttributes(row, index)); }
+        columns.forEach(function (c) {
+          var cell = $("<td>").html(row[c.field] === undefined ? "" : String(row[c.field]));
+          if (c.align) { cell.css("text-align", c.align); }
+          tr.append(cell);
+        });
+        body.append(tr);
+      });
+      table.empty().addClass("table table-hover checks-table").append($("<thead>").append(head), body);
+      table.on("click", "tr[data-href]", function (event) {
+        if (!$(event.target).closest("a").length) { window.location = $(this).data("href"); }
+      });
+    });
+  };
+})(jQuery);
+"""
+_TABLE_CSS = """\
+/* checks: styles for the offline bootstrap-table stand-in. */
+.checks-table tbody tr[data-href] { cursor: pointer; }
+.checks-table td, .checks-table th { vertical-align: middle; }
+"""
+
+
+def make_self_contained(site_dir: Path, pages: Iterable[Path]) -> None:
+    """Copy the local assets into ``site_dir`` (once) and rewrite ``pages`` to load nothing remote."""
+    site_dir = Path(site_dir)
+    _install_assets(site_dir)
+    for page in pages:
+        page = Path(page)
+        if page.exists():
+            _rewrite_page(site_dir, page)
+
+
+def external_urls(site_dir: Path) -> list[tuple[Path, str]]:
+    """Every http(s) URL left in the site's HTML pages, as (page, url): the offline check."""
+    found = []
+    for page in sorted(Path(site_dir).rglob("*.html")):
+        found.extend((page, url) for url in _ANY_URL.findall(page.read_text(encoding="utf-8")))
+    return found
+
+
+def offline_html(html: str, static_prefix: str) -> str:
+    """``html`` with CDN assets pointed at ``static_prefix``/vendor, and remote images, links and footer removed."""
+    vendor = f"{static_prefix}vendor/"
+
+    def local_tag(match: re.Match[str]) -> str:
+        kind, url = match.group(1).lower(), match.group(2)
+        for suffix, local in _CDN_ASSETS:
+            if url.split("?")[0].endswith(suffix) and local is not None:
+                if kind == "script":
+                    return f'<script src="{vendor}{local}"></script>'
+                return f'<link rel="stylesheet" href="{vendor}{local}">'
+        return ""  # an unknown remote asset is dropped rather than fetched
+
+    html = _EXTERNAL_TAG.sub(local_tag, html)
+    html = _EXTERNAL_IMG.sub(
+        lambda match: f'<img src="{static_prefix}images/{match.group(1)}" alt="Great Expectations" '
+        'style="width: auto; height: 50px">',
+        html,
+    )
+    html = _EXTERNAL_CSS_URL.sub("none", html)
+    html = _FOOTER.sub("", html)
+    return _EXTERNAL_ANCHOR.sub(r"<a\1\2>", html)
+
+
+def _rewrite_page(site_dir: Path, page: Path) -> None:
+    html = page.read_text(encoding="utf-8")
+    if not _ANY_URL.search(html):
+        return  # already rewritten by an earlier run
+    static_prefix = Path(os.path.relpath(site_dir / "static", page.parent)).as_posix() + "/"
+    _write_text(page, offline_html(html, static_prefix))
+
+
+def _install_assets(site_dir: Path) -> None:
+    vendor = site_dir / VENDOR_DIR
+    if (vendor / _MARKER).exists():
+        return
+    for name, (module_name, folder) in _ASSET_SOURCES.items():
+        source = _package_dir(module_name) / folder
+        for relative in _ASSET_FILES[name]:
+            target = vendor / name / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.copyfile(source / relative, target)
+            except OSError as error:
+                raise SuiteError(
+                    f"Data Docs asset {relative} missing from package {module_name}: {error.strerror}"
+                ) from error
+    _write_text(vendor / "checks-table.js", _TABLE_JS)
+    _write_text(vendor / "checks-table.css", _TABLE_CSS)
+    _write_text(vendor / _MARKER, "assets copied from xstatic-jquery, xstatic-bootstrap, fontawesomefree\n")
+
+
+def _package_dir(module_name: str) -> Path:
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise SuiteError(
+            f"Data Docs need the package providing {module_name} (install the project's dependencies)"
+        ) from error
+    return Path(module.__file__).parent
+
+
+def _write_text(path: Path, text: str) -> None:
+    # Same-folder temp file then rename: a crash never leaves a half-written page.
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)

@@ -1,0 +1,410 @@
+"""Great Expectations: the user-summary suite run through one Checkpoint over every table, and its Data Docs.
+
+The only module that imports great_expectations (lazily, inside functions). The suite is read from
+``expectations/user_summary.json``; the GX project is ``gx/`` (stores and Data Docs under
+``gx/uncommitted/``). Each table is validated as its own validation definition, named for the table,
+in one Checkpoint run. Traps of GX 1.x guarded here: case-insensitive column matching, expectations
+silently dropped when a suite loads, expectations that report an exception instead of a result,
+expectations that do not run on pandas, and GX's own progress bars and usage statistics.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from checks.errors import BadInputError, SuiteError
+from checks.feed import COLUMNS
+
+SUITE_PATH = Path(__file__).resolve().parent.parent / "expectations" / "user_summary.json"
+FEED_LATEST_BATCH = "feed_latest_batch_id"
+LINEAGE_COLUMNS = ("source_file", "source_row")
+RUN_NAME = "checks"
+KEEP_RUNS = 20
+DOCS_INDEX = Path("uncommitted") / "data_docs" / "local_site" / "index.html"
+
+# Suite parameter -> the expectation ("check" in its meta) skipped when the parameter is not given.
+_OPTIONAL_PARAMETERS = {"finance_total": "revenue_total"}
+# Expectations that GX accepts but cannot run on pandas: they report failure without raising.
+_NOT_ON_PANDAS = frozenset({"unexpected_rows_expectation"})
+_RESULT_FORMAT = {
+    "result_format": "SUMMARY",
+    "unexpected_index_column_names": ["user_id"],
+    "partial_unexpected_count": 20,
+}
+_DATASOURCE = "tables"
+_SITE = "local_site"
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """One expectation's result on one table; ``check`` is the suite's short name for it."""
+
+    expectation: str
+    column: str | None
+    success: bool
+    observed: Any
+    expected: Any
+    unexpected_examples: tuple = ()
+    check: str = ""
+    unexpected_count: int | None = None
+
+
+@dataclass(frozen=True)
+class TableResult:
+    """The suite's result on one table (one validation result in GX, named for the table)."""
+
+    table: str
+    success: bool
+    outcomes: tuple[ExpectationOutcome, ...]
+    skipped: tuple[str, ...] = ()
+
+    def failed(self) -> tuple[ExpectationOutcome, ...]:
+        return tuple(outcome for outcome in self.outcomes if not outcome.success)
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """Every table's result from one Checkpoint run, and the Data Docs index (None when not built)."""
+
+    results: tuple[TableResult, ...]
+    docs_index: Path | None
+    skipped: tuple[str, ...] = field(default=())
+    run_time: str = ""
+
+    @property
+    def success(self) -> bool:
+        return all(result.success for result in self.results)
+
+    def to_dict(self) -> dict:
+        return {
+            "success": self.success,
+            "run_time": self.run_time,
+            "docs_index": str(self.docs_index) if self.docs_index is not None else None,
+            "skipped": list(self.skipped),
+            "tables": [
+                {
+                    "table": result.table,
+                    "success": result.success,
+                    "skipped": list(result.skipped),
+                    "outcomes": [
+                        {
+                            "check": outcome.check,
+                            "expectation": outcome.expectation,
+                            "column": outcome.column,
+                            "success": outcome.success,
+                            "observed": outcome.observed,
+                            "expected": outcome.expected,
+                            "unexpected_count": outcome.unexpected_count,
+                            "unexpected_examples": list(outcome.unexpected_examples),
+                        }
+                        for outcome in result.outcomes
+                    ],
+                }
+                for result in self.results
+            ],
+        }
+
+
+def run_suites(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    latest_batch: pd.Series,
+    finance_total: int | None,
+    expected_users: int,
+    gx_dir: Path = Path("gx"),
+    build_docs: bool = True,
+    suite_path: Path | None = None,
+    keep_runs: int = KEEP_RUNS,
+) -> SuiteRun:
+    """Validate every table with the suite in one Checkpoint run; build self-contained Data Docs.
+
+    ``latest_batch`` is each user's largest batch_id across the feed (index user_id); it is joined
+    as the column ``feed_latest_batch_id`` for the batch-currency expectation. When
+    ``finance_total`` is None the revenue-total expectation is skipped (and listed in ``skipped``).
+    Raises SuiteError when the suite is incomplete or an expectation could not be evaluated.
+    """
+    if not tables:
+        raise SuiteError("no tables to validate")
+    declared = load_suite_json(suite_path or SUITE_PATH)
+    parameters = {"expected_users": int(expected_users), "finance_total": finance_total}
+    expectations, skipped = _expectations_to_run(declared, parameters)
+    frames = {name: prepare_table(name, frame, latest_batch) for name, frame in tables.items()}
+
+    gx = _import_gx()
+    gx_dir = Path(gx_dir).resolve()
+    context = _open_context(gx, gx_dir)
+    suite = _build_suite(gx, declared["name"], expectations)
+    run_time = datetime.now(timezone.utc)
+    tables_dir = gx_dir / "uncommitted" / "tables"
+    checkpoint = _build_checkpoint(gx, context, suite, frames, tables_dir, build_docs=build_docs)
+    if build_docs:
+        _prune_runs(gx_dir, declared["name"], keep_runs - 1)  # before GX builds the index from the store
+    try:
+        result = checkpoint.run(
+            expectation_parameters={key: value for key, value in parameters.items() if value is not None},
+            run_id=gx.core.run_identifier.RunIdentifier(run_name=RUN_NAME, run_time=run_time),
+        )
+    except Exception as error:  # GX raises many unrelated types; all mean the suite did not run
+        raise SuiteError(f"the Great Expectations checkpoint failed: {error}") from error
+
+    by_table = {}
+    for identifier, validation in result.run_results.items():
+        table = identifier.batch_identifier.removeprefix(f"{_DATASOURCE}-")
+        by_table[table] = _table_result(table, validation, skipped)
+    results = tuple(by_table[name] for name in frames)
+
+    docs_index = None
+    if build_docs:
+        docs_index = _finish_docs(gx_dir, declared["name"], run_time)
+    return SuiteRun(results=results, docs_index=docs_index, skipped=skipped, run_time=run_time.isoformat())
+
+
+def load_suite_json(path: Path) -> dict:
+    """The suite as declared in version control: a name and a list of expectations, each with a check name."""
+    path = Path(path)
+    try:
+        declared = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise SuiteError("expectation suite file not found", file=path) from error
+    except (OSError, json.JSONDecodeError) as error:
+        raise SuiteError(f"cannot read the expectation suite: {error}", file=path) from error
+    if not isinstance(declared, dict) or not isinstance(declared.get("expectations"), list) or not declared.get("name"):
+        raise SuiteError("expectation suite must be an object with a name and a list of expectations", file=path)
+    for number, expectation in enumerate(declared["expectations"], start=1):
+        if not isinstance(expectation, dict) or not expectation.get("type"):
+            raise SuiteError(f"expectation {number} has no type", file=path)
+        if expectation["type"] in _NOT_ON_PANDAS:
+            raise SuiteError(
+                f"expectation {number} ({expectation['type']}) does not run on pandas in GX 1.x; "
+                "it would report failure without checking anything",
+                file=path,
+            )
+    return declared
+
+
+def prepare_table(name: str, frame: pd.DataFrame, latest_batch: pd.Series) -> pd.DataFrame:
+    """The frame GX validates: the five columns as given, plus each user's latest batch_id in the feed.
+
+    GX resolves column names case-insensitively, so a ``Total_spend`` column would silently pass
+    for ``total_spend``; any column set other than exactly the five (lineage columns aside) is
+    refused here. Column order is left to the suite's ordered-list expectation.
+    """
+    columns = [column for column in frame.columns if column not in LINEAGE_COLUMNS]
+    missing = [column for column in COLUMNS if column not in columns]
+    unexpected = [column for column in columns if column not in COLUMNS]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(missing)}")
+        if unexpected:
+            parts.append(f"unexpected column(s) {', '.join(repr(column) for column in unexpected)}")
+        casefolded = {column.casefold() for column in COLUMNS}
+        if any(str(column).casefold() in casefolded for column in unexpected):
+            parts.append("column names are case-sensitive (GX would match them case-insensitively)")
+        raise BadInputError(f"table {name!r}: " + "; ".join(parts))
+    latest = frame["user_id"].map(latest_batch).astype("Int64")
+    return frame.loc[:, columns].assign(**{FEED_LATEST_BATCH: latest.to_numpy()}).reset_index(drop=True)
+
+
+def _expectations_to_run(declared: dict, parameters: Mapping[str, Any]) -> tuple[list[dict], tuple[str, ...]]:
+    skip = {check for parameter, check in _OPTIONAL_PARAMETERS.items() if parameters.get(parameter) is None}
+    expectations = [
+        expectation for expectation in declared["expectations"] if _check_name(expectation) not in skip
+    ]
+    return expectations, tuple(sorted(skip))
+
+
+def _check_name(expectation: Mapping[str, Any]) -> str:
+    meta = expectation.get("meta") or {}
+    return str(meta.get("check") or expectation.get("type"))
+
+
+def _import_gx() -> Any:
+    # Before the import: GX reads these at import time.
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    import great_expectations as gx
+    import great_expectations.core.run_identifier  # noqa: F401  (gx.core.run_identifier below)
+
+    return gx
+
+
+def _open_context(gx: Any, gx_dir: Path) -> Any:
+    """The committed project config with its store folders resolved against ``gx_dir``.
+
+    Data sources, suite and checkpoint live in memory so the committed files never change.
+    """
+    import yaml
+    from great_expectations.data_context.types.base import DataContextConfig
+
+    config_path = gx_dir / "great_expectations.yml"
+    try:
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise SuiteError("Great Expectations project config not found", file=config_path) from error
+    except (OSError, yaml.YAMLError) as error:
+        raise SuiteError(f"cannot read the Great Expectations config: {error}", file=config_path) from error
+    config["analytics_enabled"] = False
+    config["progress_bars"] = {"globally": False, "metric_calculations": False}
+    backends = [store["store_backend"] for store in config.get("stores", {}).values()]
+    backends += [site["store_backend"] for site in config.get("data_docs_sites", {}).values()]
+    for backend in backends:
+        if "base_directory" in backend:
+            backend["base_directory"] = str(gx_dir / backend["base_directory"])
+    return gx.get_context(mode="ephemeral", project_config=DataContextConfig(**config))
+
+
+def _build_suite(gx: Any, name: str, expectations: list[dict]) -> Any:
+    """The GX suite from the declared expectations; SuiteError if GX dropped or changed any."""
+    suite = gx.ExpectationSuite(name=name, expectations=[dict(expectation) for expectation in expectations])
+    declared = Counter((expectation["type"], _check_name(expectation)) for expectation in expectations)
+    loaded = Counter(
+        (expectation.expectation_type, _check_name({"type": expectation.expectation_type, "meta": expectation.meta}))
+        for expectation in suite.expectations
+    )
+    if loaded != declared:
+        lost = sorted(f"{check} ({kind})" for kind, check in (declared - loaded).elements())
+        extra = sorted(f"{check} ({kind})" for kind, check in (loaded - declared).elements())
+        detail = "; ".join(
+            part for part in (f"dropped: {', '.join(lost)}" if lost else "", f"added: {', '.join(extra)}" if extra else "") if part
+        )
+        raise SuiteError(
+            f"suite {name!r} loaded {len(suite.expectations)} of {len(expectations)} declared expectations "
+            f"({detail}); an unknown or invalid expectation (e.g. a custom class not imported) was dropped by GX"
+        )
+    return suite
+
+
+def _build_checkpoint(
+    gx: Any,
+    context: Any,
+    suite: Any,
+    frames: Mapping[str, pd.DataFrame],
+    tables_dir: Path,
+    *,
+    build_docs: bool,
+) -> Any:
+    """One validation definition per table in one Checkpoint.
+
+    A Checkpoint run passes the same batch parameters to every validation definition, so each
+    table is handed to GX as a Parquet file of its own rather than as an in-memory dataframe.
+    """
+    shutil.rmtree(tables_dir, ignore_errors=True)
+    tables_dir.mkdir(parents=True)
+    suite = context.suites.add(suite)
+    datasource = context.data_sources.add_pandas_filesystem(_DATASOURCE, base_directory=tables_dir)
+    definitions = []
+    for name, frame in frames.items():
+        file_name = f"{name}.parquet"
+        frame.to_parquet(tables_dir / file_name, index=False)
+        asset = datasource.add_parquet_asset(name)
+        batch_definition = asset.add_batch_definition_path(name, path=file_name)
+        definitions.append(
+            context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
+        )
+    actions = [gx.checkpoint.UpdateDataDocsAction(name="update_data_docs", site_names=[_SITE])] if build_docs else []
+    return context.checkpoints.add(
+        gx.Checkpoint(
+            name=suite.name, validation_definitions=definitions, actions=actions, result_format=_RESULT_FORMAT
+        )
+    )
+
+
+def _table_result(table: str, validation: Any, skipped: tuple[str, ...]) -> TableResult:
+    outcomes = []
+    for result in validation.results:
+        config = result.expectation_config
+        exception = result.exception_info or {}
+        if exception.get("raised_exception"):
+            raise SuiteError(
+                f"table {table!r}: expectation {config.type} could not be evaluated: "
+                f"{str(exception.get('exception_message')).splitlines()[0]}"
+            )
+        outcomes.append(_outcome(config, result))
+    return TableResult(table=table, success=bool(validation.success), outcomes=tuple(outcomes), skipped=skipped)
+
+
+def _outcome(config: Any, result: Any) -> ExpectationOutcome:
+    kwargs = dict(config.kwargs)
+    details = result.result or {}
+    column = kwargs.get("column") or (
+        f"{kwargs['column_A']}={kwargs['column_B']}" if "column_A" in kwargs else None
+    )
+    if "observed_value" in details:
+        observed = details["observed_value"]
+    else:
+        observed = f"{details.get('unexpected_count', 0)} unexpected of {details.get('element_count', 0)}"
+    examples = details.get("partial_unexpected_index_list") or details.get("partial_unexpected_list") or []
+    return ExpectationOutcome(
+        expectation=config.type,
+        column=column,
+        success=bool(result.success),
+        observed=_plain(observed),
+        expected=_plain(_expected(config.type, kwargs)),
+        unexpected_examples=tuple(_plain(example) for example in examples),
+        check=_check_name({"type": config.type, "meta": config.meta}),
+        unexpected_count=_plain(details.get("unexpected_count")),
+    )
+
+
+def _expected(kind: str, kwargs: Mapping[str, Any]) -> Any:
+    if "value" in kwargs:
+        return kwargs["value"]
+    if "column_list" in kwargs:
+        return list(kwargs["column_list"])
+    if "type_" in kwargs:
+        return kwargs["type_"]
+    if "column_B" in kwargs:
+        return f"equal to {kwargs['column_B']}"
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if low is not None and low == high:
+        # Suite parameters come back as floats; a sum or count is a whole number.
+        return int(low) if isinstance(low, float) and low.is_integer() else low
+    if low is not None or high is not None:
+        return {"min": low, "max": high}
+    return {"unique": True} if "unique" in kind else {"not_null": True} if "null" in kind else None
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: numpy scalars to Python, tuples to lists, missing values to None."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value
+
+
+def _prune_runs(gx_dir: Path, suite_name: str, keep_runs: int) -> None:
+    """Keep the last ``keep_runs`` runs' results and pages: GX's index reads every stored result."""
+    store = gx_dir / "uncommitted" / "validations" / suite_name / RUN_NAME
+    pages = gx_dir / "uncommitted" / "data_docs" / _SITE / "validations" / suite_name / RUN_NAME
+    if not store.is_dir():
+        return
+    runs = sorted(path.name for path in store.iterdir() if path.is_dir())
+    for run in runs[: max(len(runs) - keep_runs, 0)]:
+        shutil.rmtree(store / run, ignore_errors=True)
+        shutil.rmtree(pages / run, ignore_errors=True)
+
+
+def _finish_docs(gx_dir: Path, suite_name: str, run_time: datetime) -> Path:
+    """Make the pages GX wrote in this run (its validation pages, the index, the suite page) self-contained."""
+    from checks.data_docs import make_self_contained
+
+    site_dir = gx_dir / "uncommitted" / "data_docs" / _SITE
+    run_folder = site_dir / "validations" / suite_name / RUN_NAME / run_time.strftime("%Y%m%dT%H%M%S.%fZ")
+    pages = [site_dir / "index.html", *sorted(run_folder.glob("*.html")), *sorted((site_dir / "expectations").glob("*.html"))]
+    make_self_contained(site_dir, pages)
+    return gx_dir / DOCS_INDEX
