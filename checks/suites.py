@@ -235,7 +235,47 @@ def _import_gx() -> Any:
     import great_expectations as gx
     import great_expectations.core.run_identifier  # noqa: F401  (gx.core.run_identifier below)
 
+    _register_custom_expectations()
     return gx
+
+
+_CUSTOM_EXPECTATIONS: dict[str, type] = {}
+
+
+def _register_custom_expectations() -> None:
+    """Define (once) the suite's custom expectation; GX registers it by its snake-case type on definition.
+
+    The suite must only be loaded after this: GX drops an unknown expectation type with a log line.
+    """
+    if _CUSTOM_EXPECTATIONS:
+        return
+    from great_expectations.expectations import ExpectColumnPairValuesToBeEqual
+    from great_expectations.render import LegacyDiagnosticRendererType, RenderedTableContent
+    from great_expectations.render.renderer.renderer import renderer
+
+    class ExpectBatchIdToBeLatestInFeed(ExpectColumnPairValuesToBeEqual):
+        """Batch currency: each row's batch_id equals that user's largest batch_id across the feed."""
+
+        @classmethod
+        @renderer(renderer_type=LegacyDiagnosticRendererType.UNEXPECTED_TABLE)
+        def _diagnostic_unexpected_table_renderer(cls, configuration=None, result=None, runtime_configuration=None):
+            # The stock table prints each (batch_id, latest) pair run together; show the rows instead.
+            details = (result.result or {}) if result is not None else {}
+            rows = details.get("partial_unexpected_index_list") or []
+            if not rows:
+                return None
+            kwargs = result.expectation_config.kwargs
+            columns = ["user_id", kwargs["column_A"], kwargs["column_B"]]
+            return [
+                RenderedTableContent(
+                    content_block_type="table",
+                    header_row=["user_id", f"{kwargs['column_A']} in table", "latest batch_id in feed"],
+                    table=[[row.get(column) for column in columns] for row in rows],
+                    styling={"body": {"classes": ["table-bordered", "table-sm", "mt-3"]}},
+                )
+            ]
+
+    _CUSTOM_EXPECTATIONS["expect_batch_id_to_be_latest_in_feed"] = ExpectBatchIdToBeLatestInFeed
 
 
 def _open_context(gx: Any, gx_dir: Path) -> Any:
