@@ -363,14 +363,25 @@ def _table_result(table: str, validation: Any, skipped: tuple[str, ...]) -> Tabl
     outcomes = []
     for result in validation.results:
         config = result.expectation_config
-        exception = result.exception_info or {}
-        if exception.get("raised_exception"):
-            raise SuiteError(
-                f"table {table!r}: expectation {config.type} could not be evaluated: "
-                f"{str(exception.get('exception_message')).splitlines()[0]}"
-            )
+        message = _raised_exception(result.exception_info)
+        if message is not None:
+            raise SuiteError(f"table {table!r}: expectation {config.type} could not be evaluated: {message}")
         outcomes.append(_outcome(config, result))
     return TableResult(table=table, success=bool(validation.success), outcomes=tuple(outcomes), skipped=skipped)
+
+
+def _raised_exception(info: Any) -> str | None:
+    """The first line of the exception GX caught for a result, if any.
+
+    GX 1.x stores either one record or a dict of records keyed by metric.
+    """
+    if not isinstance(info, dict):
+        return None
+    records = [info] if "raised_exception" in info else [record for record in info.values() if isinstance(record, dict)]
+    for record in records:
+        if record.get("raised_exception"):
+            return (str(record.get("exception_message") or "unknown error").strip().splitlines() or ["?"])[0]
+    return None
 
 
 def _outcome(config: Any, result: Any) -> ExpectationOutcome:

@@ -1,0 +1,192 @@
+"""Tests for checks.suites: the user-summary suite through one Checkpoint, and the GX 1.x traps it guards."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from checks.errors import BadInputError, SuiteError
+from checks.feed import COLUMNS, read_table
+from checks.suites import SUITE_PATH, load_suite_json, prepare_table
+
+PROJECT_GX = Path(__file__).resolve().parent.parent / "gx"
+# The incident's figures (issue 2); the tests also derive them from the files.
+PLATFORM_TOTAL = 29_162_044
+FINANCE_TOTAL = 33_904_525
+
+
+def _gx_dir(tmp_path: Path) -> Path:
+    """A fresh GX project made of the committed config, as a fresh clone has it."""
+    gx_dir = tmp_path / "gx"
+    gx_dir.mkdir()
+    shutil.copy(PROJECT_GX / "great_expectations.yml", gx_dir)
+    return gx_dir
+
+
+def _small_feed() -> tuple[pd.DataFrame, pd.Series]:
+    table = pd.DataFrame(
+        {"user_id": [1, 2, 3], "total_spend": [10, 20, 30], "count_saved_items": [1, 2, 3],
+         "loyalty_credits": [0, 5, 9], "batch_id": [7, 8, 9]},
+        dtype="int64",
+    )
+    latest = table.set_index("user_id")["batch_id"]
+    return table, latest
+
+
+def _write_suite(tmp_path: Path, change) -> Path:
+    declared = json.loads(SUITE_PATH.read_text())
+    change(declared["expectations"])
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps(declared))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("rename", "message"),
+    [
+        ({"total_spend": "Total_spend"}, "case-sensitive"),
+        ({"batch_id": "batch"}, "missing column.*batch_id"),
+    ],
+)
+def test_prepare_table_refuses_other_column_names(rename, message):
+    table, latest = _small_feed()
+    with pytest.raises(BadInputError, match=message):
+        prepare_table("platform", table.rename(columns=rename), latest)
+
+
+def test_prepare_table_drops_lineage_and_joins_latest_batch():
+    table, latest = _small_feed()
+    with_lineage = table.assign(source_file="delta0.csv", source_row=range(2, 5))
+    latest = latest.copy()
+    latest[2] = 99
+    prepared = prepare_table("deduplicated", with_lineage, latest)
+    assert list(prepared.columns) == [*COLUMNS, "feed_latest_batch_id"]
+    assert prepared["feed_latest_batch_id"].tolist() == [7, 99, 9]
+    assert "source_file" in with_lineage.columns  # input not mutated
+
+
+def test_suite_json_declares_every_check_once():
+    declared = load_suite_json(SUITE_PATH)
+    checks = [expectation["meta"]["check"] for expectation in declared["expectations"]]
+    assert len(checks) == len(set(checks))
+    assert {"column_set", "row_count", "user_id_unique", "revenue_total", "batch_currency"} <= set(checks)
+
+
+def test_suite_json_refuses_unexpected_rows_expectation(tmp_path):
+    path = _write_suite(
+        tmp_path, lambda expectations: expectations.append({"type": "unexpected_rows_expectation", "kwargs": {}})
+    )
+    with pytest.raises(SuiteError, match="does not run on pandas"):
+        load_suite_json(path)
+
+
+@pytest.mark.slow
+def test_gx_matches_column_names_case_insensitively_which_is_why_we_refuse_them():
+    """The trap itself: GX validates ``Total_spend`` as ``total_spend`` without a word."""
+    from checks.suites import _import_gx
+
+    gx = _import_gx()
+    context = gx.get_context(mode="ephemeral")
+    frame = pd.DataFrame({"user_id": [1, 2], "Total_spend": [3, 4]})
+    batch = context.data_sources.add_pandas("p").add_dataframe_asset("t").add_batch_definition_whole_dataframe("t")
+    result = batch.get_batch(batch_parameters={"dataframe": frame}).validate(
+        gx.expectations.ExpectColumnSumToBeBetween(column="total_spend", min_value=7, max_value=7)
+    )
+    assert result.success  # summed the wrong column
+    with pytest.raises(BadInputError, match="case-sensitive"):
+        prepare_table("t", _small_feed()[0].rename(columns={"total_spend": "Total_spend"}), _small_feed()[1])
+
+
+@pytest.mark.slow
+def test_custom_expectation_dropped_on_load_fails_loudly(tmp_path):
+    table, latest = _small_feed()
+    path = _write_suite(
+        tmp_path,
+        lambda expectations: expectations.append(
+            {"type": "expect_custom_thing_never_imported", "kwargs": {"column": "user_id"}, "meta": {"check": "custom"}}
+        ),
+    )
+    from checks.suites import run_suites
+
+    with pytest.raises(SuiteError, match=r"dropped: custom \(expect_custom_thing_never_imported\)"):
+        run_suites({"t": table}, latest_batch=latest, finance_total=60, expected_users=3,
+                   gx_dir=_gx_dir(tmp_path), suite_path=path)
+
+
+@pytest.mark.slow
+def test_expectation_that_raises_inside_gx_fails_loudly(tmp_path):
+    table, latest = _small_feed()
+    path = _write_suite(
+        tmp_path,
+        lambda expectations: expectations.append(
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "spend"}, "meta": {"check": "typo"}}
+        ),
+    )
+    from checks.suites import run_suites
+
+    with pytest.raises(SuiteError, match="could not be evaluated"):
+        run_suites({"t": table}, latest_batch=latest, finance_total=60, expected_users=3,
+                   gx_dir=_gx_dir(tmp_path), suite_path=path)
+
+
+@pytest.mark.slow
+def test_small_tables_pass_and_fail_as_planted(tmp_path):
+    from checks.suites import run_suites
+
+    table, latest = _small_feed()
+    stale = table.assign(batch_id=[7, 3, 9], total_spend=[10, 20, -1])  # user 2 stale, user 3 negative
+    run = run_suites({"good": table, "stale": stale}, latest_batch=latest, finance_total=None,
+                     expected_users=3, gx_dir=_gx_dir(tmp_path), build_docs=False)
+    assert run.skipped == ("revenue_total",)
+    good, bad = run.results
+    assert (good.table, good.success) == ("good", True)
+    assert "revenue_total" not in {outcome.check for outcome in good.outcomes}
+    failed = {outcome.check: outcome for outcome in bad.failed()}
+    assert set(failed) == {"batch_currency", "total_spend_non_negative"}
+    assert failed["batch_currency"].unexpected_examples == ({"user_id": 2, "batch_id": 3, "feed_latest_batch_id": 8},)
+    assert run.docs_index is None
+    json.dumps(run.to_dict())  # JSON-ready
+
+
+@pytest.fixture(scope="module")
+def real_case_run(johnnys_jeans, tmp_path_factory):
+    """The real incident through run_suites: deduplicated feed, platform table, customer export."""
+    from checks.dedup import latest_batches
+    from checks.pipeline import check_feed_folder
+    from checks.suites import run_suites
+
+    feed = check_feed_folder(johnnys_jeans)
+    tables = {
+        "deduplicated": feed.deduplicated,
+        "platform": read_table(johnnys_jeans / "AIQ-user-summary.csv"),
+        "customer": read_table(johnnys_jeans / "Johnny-user-summary.csv"),
+    }
+    latest = latest_batches(feed.deltas)
+    run = run_suites(tables, latest_batch=latest, finance_total=FINANCE_TOTAL, expected_users=latest.size,
+                     gx_dir=_gx_dir(tmp_path_factory.mktemp("real")))
+    return run, tables, latest
+
+
+@pytest.mark.slow
+def test_real_case_platform_fails_revenue_and_batch_currency(real_case_run):
+    run, tables, latest = real_case_run
+    platform = {result.table: result for result in run.results}["platform"]
+    failed = {outcome.check: outcome for outcome in platform.failed()}
+    assert set(failed) == {"revenue_total", "batch_currency"}
+    assert failed["revenue_total"].observed == int(tables["platform"]["total_spend"].sum()) == PLATFORM_TOTAL
+    assert failed["revenue_total"].expected == int(tables["customer"]["total_spend"].sum()) == FINANCE_TOTAL
+    stale = tables["platform"]["batch_id"].ne(tables["platform"]["user_id"].map(latest))
+    assert failed["batch_currency"].unexpected_count == int(stale.sum()) > 0
+    example = failed["batch_currency"].unexpected_examples[0]
+    assert example["batch_id"] < example["feed_latest_batch_id"] == latest[example["user_id"]]
+
+
+@pytest.mark.slow
+def test_real_case_deduplicated_and_customer_pass(real_case_run):
+    run, _, _ = real_case_run
+    verdicts = {result.table: result.success for result in run.results}
+    assert verdicts == {"deduplicated": True, "platform": False, "customer": True}
+    assert run.docs_index is not None and run.docs_index.is_file()
