@@ -1,0 +1,31 @@
+"""checks: data-quality validation for customer user-summary feeds.
+
+The names a library user needs, loaded on first use so that ``checks --help`` imports nothing heavy.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "COLUMNS": "checks.feed",
+    "discover_deltas": "checks.feed",
+    "read_raw": "checks.feed",
+    "read_table": "checks.feed",
+    "ChecksError": "checks.errors",
+    "Delta": "checks.validate",
+    "DeltaValidation": "checks.validate",
+    "validate_delta": "checks.validate",
+    "check_feed": "checks.crossfeed",
+    "deduplicate": "checks.dedup",
+    "FeedCheck": "checks.pipeline",
+    "check_feed_folder": "checks.pipeline",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'checks' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -16,8 +16,9 @@ import pandas as pd
 
 from checks.config import Case
 from checks.errors import UsageError
-from checks.feed import COLUMNS, read_table
-from checks.pipeline import FeedCheck, check_feed_folder
+from checks.feed import COLUMNS, discover_deltas, read_table
+from checks.pipeline import FeedCheck, check_validations
+from checks.validate import read_and_validate
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,15 @@ def run_case(
         yield
         timings[name] = time.perf_counter() - started
 
-    with stage("validate"):
-        feed = check_feed_folder(case.feed)
+    with stage("read tables"):
         platform = read_table(case.platform) if case.platform is not None else None
         customer = read_table(case.customer) if case.customer is not None else None
+
+    with stage("validate deltas"):
+        validations = [read_and_validate(delta_file) for delta_file in discover_deltas(case.feed)]
+
+    with stage("feed checks and dedup"):
+        feed = check_validations(validations)
 
     with stage("write outputs"):
         outputs = _write_outputs(feed, out_dir)

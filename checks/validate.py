@@ -6,11 +6,17 @@ on the cells that are. Failures come back as one tidy frame with ``FAILURE_COLUM
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
+
+with warnings.catch_warnings():
+    # With PySpark installed (the spark engine), pandera imports pyspark.pandas, which warns
+    # that it does not support pandas 3; nothing of ours uses pyspark.pandas.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    import pandera.pandas as pa
+    from pandera.typing import Series
 
 from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile, RawTable, read_raw, to_integers
 
