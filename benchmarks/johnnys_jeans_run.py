@@ -1,0 +1,95 @@
+"""Time `checks run` on the real incident stage by stage, next to a bare pandas read-dedup-compare.
+
+    .venv/bin/python benchmarks/johnnys_jeans_run.py [--repeat 3]
+
+Prints: the cost of importing Great Expectations alone, `checks --help`, `checks validate` of one
+delta against its history, `checks run` end to end with its stage timings (from summary.json), and
+the bare pandas baseline, all measured in this run. Targets (issue 2): --help and validate under
+1.5 s without importing GX; `checks run` at most 1.5 s above the GX import.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+CASE = ROOT.parent / "shared" / "cases" / "johnnys-jeans"
+COLUMNS = ["user_id", "total_spend", "count_saved_items", "loyalty_credits", "batch_id"]
+
+
+def timed_command(args: list[str], repeat: int) -> tuple[float, subprocess.CompletedProcess]:
+    """Median wall time of a fresh process running ``args``."""
+    times, result = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def bare_pandas() -> tuple[int, int]:
+    """Read every delta, keep the latest row per user, compare with the platform's table."""
+    feed = pd.concat(pd.read_csv(CASE / f"delta{number}.csv") for number in range(5))
+    latest = feed.sort_values("batch_id").drop_duplicates("user_id", keep="last")
+    platform = pd.read_csv(CASE / "AIQ-user-summary.csv")
+    compared = latest.merge(platform, on="user_id", suffixes=("", "_platform"))
+    stale = int((compared["batch_id"] != compared["batch_id_platform"]).sum())
+    return int(latest["total_spend"].sum()), stale
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    python = sys.executable
+    rows = []
+
+    gx_import, _ = timed_command([python, "-c", "import great_expectations"], args.repeat)
+    rows.append(("import great_expectations (alone)", gx_import))
+    help_time, _ = timed_command([python, "-m", "checks", "--help"], args.repeat)
+    rows.append(("checks --help", help_time))
+    validate_time, result = timed_command(
+        [python, "-m", "checks", "validate", str(CASE / "delta4.csv"), "--history", str(CASE)], args.repeat
+    )
+    assert result.returncode == 0, result.stderr
+    rows.append(("checks validate delta4 --history", validate_time))
+
+    with tempfile.TemporaryDirectory() as scratch:
+        out, gx_dir = Path(scratch) / "out", Path(scratch) / "gx"
+        command = [
+            python, "-m", "checks", "run", "--case", str(ROOT / "cases" / "johnnys-jeans.toml"),
+            "--out", str(out), "--gx-dir", str(gx_dir), "--json",
+        ]
+        run_time, result = timed_command(command, args.repeat)
+        assert result.returncode in (0, 1), result.stderr
+        stages = json.loads(result.stdout)["timings_seconds"]
+    rows.append(("checks run (end to end)", run_time))
+    rows.extend((f"  stage: {name}", seconds) for name, seconds in stages.items())
+
+    started = time.perf_counter()
+    for _ in range(args.repeat):
+        total, stale = bare_pandas()
+    baseline = (time.perf_counter() - started) / args.repeat
+    rows.append((f"bare pandas read-dedup-compare (sum {total:,}, {stale:,} stale)", baseline))
+
+    width = max(len(name) for name, _ in rows)
+    print(f"{'measure':<{width}}  seconds")
+    for name, seconds in rows:
+        print(f"{name:<{width}}  {seconds:7.3f}")
+    print()
+    print(f"checks run - GX import: {run_time - gx_import:.3f} s (target <= 1.5 s)")
+    print(f"checks run / bare pandas: {run_time / baseline:.1f}x")
+    print(f"--help {'meets' if help_time < 1.5 else 'MISSES'} the 1.5 s target; "
+          f"validate {'meets' if validate_time < 1.5 else 'MISSES'} it")
+
+
+if __name__ == "__main__":
+    main()
