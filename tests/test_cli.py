@@ -125,3 +125,27 @@ def test_validate_of_one_delta_is_fast(history):
     assert result.returncode == 0
     # The target is 1.5 s; allow slack for a loaded CI machine.
     assert elapsed < (3.0 if os.environ.get("CI") else 1.5), elapsed
+
+
+def test_dedup_writes_csv_and_parquet_equal_to_each_other(tmp_path, sample_case):
+    import pandas as pd
+
+    from checks.sample import write_feed
+
+    write_feed(sample_case.deltas, tmp_path / "feed")
+    assert main(["dedup", "--feed", str(tmp_path / "feed"), "--out", str(tmp_path / "out")]) == 0
+    csv = pd.read_csv(tmp_path / "out" / "deduplicated.csv")
+    parquet = pd.read_parquet(tmp_path / "out" / "deduplicated.parquet")
+    pd.testing.assert_frame_equal(csv, parquet, check_dtype=False)
+    assert csv["total_spend"].sum() == sample_case.finance_total
+    assert set(csv["source_file"]) <= {delta.name for delta in sample_case.deltas}
+
+
+def test_dedup_quarantines_a_broken_file(tmp_path, sample_case, broken_delta_text):
+    from checks.sample import write_feed
+
+    write_feed(sample_case.deltas, tmp_path / "feed")
+    (tmp_path / "feed" / "delta9.csv").write_text(broken_delta_text)
+    assert main(["dedup", "--feed", str(tmp_path / "feed"), "--out", str(tmp_path / "out")]) == 1
+    written = (tmp_path / "out" / "deduplicated.csv").read_text()
+    assert "delta9.csv" not in written

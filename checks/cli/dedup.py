@@ -1,0 +1,50 @@
+"""``checks dedup``: validate a feed and write its deduplicated table with lineage, without the suites."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dedup")(dedup)
+
+
+def dedup(
+    feed: Annotated[Path, typer.Option(help="Folder of delta CSV files.")],
+    out: Annotated[Path, typer.Option(help="Folder for deduplicated.csv and deduplicated.parquet.")] = Path("out"),
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")] = False,
+) -> None:
+    """Keep each user's row with the largest batch_id; quarantined files are left out.
+
+    Exit 0 when the feed passes every check, 1 when a file was quarantined or a feed check failed.
+    """
+    from checks import output
+    from checks.pipeline import check_feed_folder
+    from checks.writers import atomic_write_frame
+
+    result = check_feed_folder(feed)
+    written = [
+        atomic_write_frame(out / "deduplicated.csv", result.deduplicated),
+        atomic_write_frame(out / "deduplicated.parquet", result.deduplicated),
+    ]
+    if json:
+        output.print_json(
+            {
+                "passed": result.passed,
+                "users": len(result.deduplicated),
+                "total_spend": int(result.deduplicated["total_spend"].sum()),
+                "quarantined": list(result.quarantined),
+                "feed_failures": len(result.feed_failures),
+                "outputs": [str(path) for path in written],
+            }
+        )
+    else:
+        output.show_validations(result.validations)
+        output.show_failures(result.failures)
+        output.print_line(
+            f"{len(result.deduplicated):,} users, total_spend {int(result.deduplicated['total_spend'].sum()):,}"
+            f" -> {', '.join(str(path) for path in written)}"
+        )
+    raise typer.Exit(0 if result.passed else 1)
