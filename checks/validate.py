@@ -11,12 +11,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-with warnings.catch_warnings():
-    # With PySpark installed (the spark engine), pandera imports pyspark.pandas, which warns
-    # that it does not support pandas 3; nothing of ours uses pyspark.pandas.
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-    import pandera.pandas as pa
-    from pandera.typing import Series
+import pandera.pandas as pa
+from pandera.typing import Series
 
 from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile, RawTable, read_raw, to_integers
 
@@ -56,6 +52,14 @@ class DeltaModel(pa.DataFrameModel):
         ordered = True
 
 
+with warnings.catch_warnings():
+    # With PySpark installed (the spark engine), pandera imports pyspark.pandas while it builds a
+    # schema, which warns that it does not support pandas 3; nothing of ours uses pyspark.pandas.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    _TEXT_SCHEMA = DeltaTextModel.to_schema()
+    _VALUE_SCHEMA = DeltaModel.to_schema()
+
+
 @dataclass(frozen=True)
 class Delta:
     """A delta that passed validation: its file name, its place in the feed, its rows as int64."""
@@ -83,9 +87,9 @@ class DeltaValidation:
 
 def validate_delta(raw: RawTable, number: int) -> DeltaValidation:
     """Validate one delta read as text; collect every failure, never stop at the first."""
-    text_failures = _run_lazily(DeltaTextModel, raw.frame, raw.name)
+    text_failures = _run_lazily(_TEXT_SCHEMA, raw.frame, raw.name)
     typed, _ = to_integers(raw.frame)
-    value_failures = _run_lazily(DeltaModel, typed, raw.name)
+    value_failures = _run_lazily(_VALUE_SCHEMA, typed, raw.name)
     failures = pd.concat([text_failures, value_failures], ignore_index=True)
     failures = failures.sort_values(["row", "column", "check"], na_position="first", ignore_index=True)
     delta = None
@@ -106,9 +110,9 @@ def empty_failures() -> pd.DataFrame:
     return pd.DataFrame({column: pd.Series(dtype=object) for column in FAILURE_COLUMNS})
 
 
-def _run_lazily(model: type[pa.DataFrameModel], frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
+def _run_lazily(schema: pa.DataFrameSchema, frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
     try:
-        model.validate(frame, lazy=True)
+        schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         return _tidy(errors.failure_cases, file_name)
     return empty_failures()
