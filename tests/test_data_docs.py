@@ -102,7 +102,7 @@ def test_index_and_platform_page_render_offline_in_chromium(real_case_docs, tmp_
     # (the raw page carries the rows only as script data; rendered rows carry data-href)
     link = Path(os.path.relpath(platform_pages[0], site)).as_posix()
     assert f'data-href="{link}"' in index_dom
-    assert index_dom.count('class="clickable-row"') == len(run.results)
+    assert index_dom.count('class="clickable-row" data-href="validations/') == len(run.results)
 
     page_dom = _browse(chromium, platform_pages[0], tmp_path, "--dump-dom").stdout.decode()
     observed = int(tables["platform"]["total_spend"].sum())
