@@ -19,7 +19,7 @@ import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW, deduplicate, stack_feed
 from checks.feed import COLUMNS
-from checks.lineage import trace_lineage
+from checks.lineage import first_feed_row, row_keys, trace_lineage
 from checks.reconcile import MATCH, SPEND_GAP, Reconciliation, reconcile
 from checks.validate import Delta
 
@@ -57,6 +57,8 @@ class RootCause:
     evidence: str
     examples: pd.DataFrame = field(repr=False, compare=False)
     absolute_gap: int = 0
+    # Facts the reports use (rows in the file, rows kept, users also in later files, the load order).
+    details: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -193,9 +195,9 @@ class _Engine:
         file_position = np.repeat(np.arange(len(deltas)), [len(delta.frame) for delta in deltas])
         row_position = np.concatenate([np.arange(len(delta.frame)) for delta in deltas]) if deltas else np.array([], int)
         feed_user = np.searchsorted(universe, feed["user_id"].to_numpy())
-        feed_hash = _row_hash(feed)
+        feed_hash = row_keys(feed)
         platform_user = np.searchsorted(universe, platform["user_id"].to_numpy())
-        platform_hash = _row_hash(platform)
+        platform_hash = row_keys(platform)
         size = len(universe)
         platform_table = _Table(
             count=np.bincount(platform_user, minlength=size),
@@ -224,13 +226,14 @@ class _Engine:
         engine.platform_source = engine._platform_source()
         return engine
 
-    # Which feed row (first in feed order) each platform row equals, -1 when none.
+    # Which feed row (first in feed order) each platform row equals, -1 when none (keys hold user_id too).
     def _platform_source(self) -> np.ndarray:
-        feed_keys = pd.DataFrame({"u": self.feed_user, "h": self.feed_hash, "row": np.arange(len(self.feed_user))})
-        feed_keys = feed_keys.drop_duplicates(["u", "h"], keep="first")
-        probe = pd.DataFrame({"u": self.platform_user, "h": self.platform_hash})
-        found = probe.merge(feed_keys, on=["u", "h"], how="left")
-        return found["row"].fillna(-1).to_numpy(dtype="int64")
+        position = first_feed_row(self.feed_hash, self.platform_hash)
+        source = np.maximum(position, 0)
+        exact = position >= 0
+        for column in COLUMNS:
+            exact &= self.feed[column].to_numpy()[source] == self.platform[column].to_numpy()
+        return np.where(exact, position, -1)
 
     def share(self, users: np.ndarray) -> float:
         total = self.absolute[self.discrepant].sum()
@@ -289,8 +292,9 @@ class _Engine:
 
     # -- hypotheses ------------------------------------------------------------------------------------
 
-    def hypotheses(self, model: _Model, table: _Table) -> list[_Hypothesis]:
-        found = []
+    def hypotheses(self, model: _Model, table: _Table) -> tuple[list[_Hypothesis], list[_Hypothesis]]:
+        """The changes worth trying next: to the files read, and to the way one row per user is chosen."""
+        found, rules = [], []
         for position, name in enumerate(self.names):
             in_file = model.keep & (self.file_position == position)
             if not in_file.any():
@@ -303,12 +307,12 @@ class _Engine:
                 note = {"kept": kept_rows, "total": total_rows}
                 found.append(_Hypothesis(FILE_PARTIALLY_INGESTED, position, _Model(keep, model.rule), note))
         if model.rule == ("numeric",):
-            found.append(_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.keep, ("string",)), {"rule": "string"}))
+            rules.append(_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.keep, ("string",)), {"rule": "string"}))
             for order in self._candidate_orders():
                 note = {"rule": "order", "order": [self.names[position] for position in order]}
-                found.append(_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.keep, ("order", order)), note))
-            found.append(_Hypothesis(DUPLICATE_ROWS, None, _Model(model.keep, ("none",)), {"rule": "none"}))
-        return found
+                rules.append(_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.keep, ("order", order)), note))
+            rules.append(_Hypothesis(DUPLICATE_ROWS, None, _Model(model.keep, ("none",)), {"rule": "none"}))
+        return found, rules
 
     def _truncation_point(self, position: int, in_file: np.ndarray, table: _Table) -> tuple[int, int, int] | None:
         """Where the platform stopped reading a file: the cut that best splits rows it shows from rows it lacks."""
@@ -356,16 +360,10 @@ class _Engine:
         cause_of = np.full(len(self.universe), -1)
         chosen: list[tuple[_Hypothesis, _Table]] = []
         while True:
-            best = None
-            for hypothesis in self.hypotheses(model, table):
-                candidate = self.simulate(hypothesis.model)
-                now = self.agrees(candidate)
-                gained, lost = now & ~agrees, agrees & ~now
-                if not gained.any() or lost.sum() > _MAX_BROKEN_SHARE * gained.sum():
-                    continue
-                score = (int(self.absolute[gained].sum() - self.absolute[lost].sum()), int(gained.sum() - lost.sum()))
-                if score > (0, 0) and (best is None or score > best[0]):
-                    best = (score, hypothesis, candidate, now, gained, lost)
+            # Files first: a missing or cut file is the simpler story, and a load order that puts
+            # a file last can mimic a file never loaded.
+            file_level, rule_level = self.hypotheses(model, table)
+            best = self._best(file_level, agrees) or self._best(rule_level, agrees)
             if best is None:
                 break
             _, hypothesis, candidate, now, gained, lost = best
@@ -383,6 +381,20 @@ class _Engine:
         causes.extend(residual)
         causes.sort(key=lambda cause: (-cause.absolute_gap, -cause.users, cause.kind))
         return causes, unexplained
+
+    def _best(self, hypotheses: list[_Hypothesis], agrees: np.ndarray) -> tuple | None:
+        """The hypothesis that explains the most dollars (then users) while breaking almost no agreeing user."""
+        best = None
+        for hypothesis in hypotheses:
+            candidate = self.simulate(hypothesis.model)
+            now = self.agrees(candidate)
+            gained, lost = now & ~agrees, agrees & ~now
+            if not gained.any() or lost.sum() > _MAX_BROKEN_SHARE * gained.sum():
+                continue
+            score = (int(self.absolute[gained].sum() - self.absolute[lost].sum()), int(gained.sum() - lost.sum()))
+            if score > (0, 0) and (best is None or score > best[0]):
+                best = (score, hypothesis, candidate, now, gained, lost)
+        return best
 
     def _residual_causes(self, table: _Table, left: np.ndarray) -> tuple[list[RootCause], np.ndarray]:
         """Sort what no simulation reproduced into dropped, unexpected, duplicated and changed users."""
@@ -412,9 +424,27 @@ class _Engine:
         def evidence(users: np.ndarray, examples: pd.DataFrame) -> str:
             return self._simulation_evidence(hypothesis, name, users, examples, after)
 
-        return self._cause(hypothesis.kind, users, before, name, evidence)
+        details = dict(hypothesis.note)
+        if hypothesis.file is not None:
+            details |= self._file_facts(hypothesis.file)
+        return self._cause(hypothesis.kind, users, before, name, evidence, details)
 
-    def _cause(self, kind: str, users: np.ndarray, table: _Table, file: str | None, evidence) -> RootCause:
+    def _file_facts(self, position: int) -> dict[str, Any]:
+        """How big the file is, its batch range, and how many of its users later files update again."""
+        in_file = self.file_position == position
+        batches = self.feed["batch_id"].to_numpy()[in_file]
+        later = np.zeros(len(self.universe), dtype=bool)
+        later[self.feed_user[self.file_position > position]] = True
+        return {
+            "rows": int(in_file.sum()),
+            "first_batch": int(batches.min()),
+            "last_batch": int(batches.max()),
+            "users_in_later_files": int(later[self.feed_user[in_file]].sum()),
+        }
+
+    def _cause(
+        self, kind: str, users: np.ndarray, table: _Table, file: str | None, evidence, details: dict | None = None
+    ) -> RootCause:
         examples = self._examples(users, table)
         return RootCause(
             kind=kind,
@@ -425,6 +455,7 @@ class _Engine:
             evidence=evidence(users, examples) if users.any() else "",
             examples=examples,
             absolute_gap=int(self.absolute[users].sum()),
+            details=details or {},
         )
 
     def _examples(self, users: np.ndarray, table: _Table) -> pd.DataFrame:
@@ -573,12 +604,6 @@ def _integer(value: Any) -> str:
 def _dollars(value: Any) -> str:
     value = int(value)
     return f"-${-value:,}" if value < 0 else f"${value:,}"
-
-
-def _row_hash(frame: pd.DataFrame) -> np.ndarray:
-    """A 64-bit hash of each row's five values; equal rows, equal hashes, in any table."""
-    values = frame.loc[:, list(COLUMNS)].astype("int64")
-    return pd.util.hash_pandas_object(values, index=False).to_numpy(dtype="uint64")
 
 
 def _sum_hashes(users: np.ndarray, hashes: np.ndarray, size: int) -> np.ndarray:

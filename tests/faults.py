@@ -1,0 +1,101 @@
+"""Faulty platform tables built from a generated feed, one function per fault the diagnosis must name.
+
+Each function takes the feed (``checks.sample.generate_feed``) and returns what a platform with that
+fault would have loaded, as a table with the five columns in shuffled order (exports have no order).
+The tests derive the expected answer (users, dollars) from the feed and the planted fault, never by hand.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from checks.dedup import deduplicate, stack_feed
+from checks.feed import COLUMNS
+from checks.validate import Delta
+
+
+def loaded(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """A table as an export: five int64 columns, rows shuffled, index = file line number."""
+    table = frame.loc[:, list(COLUMNS)].sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    table.index = pd.RangeIndex(2, len(table) + 2, name="row")
+    return table.astype("int64")
+
+
+def expected(feed: Sequence[Delta]) -> pd.DataFrame:
+    return loaded(deduplicate(feed))
+
+
+def without_file(feed: Sequence[Delta], number: int) -> pd.DataFrame:
+    """The platform never ingested delta ``number``."""
+    return loaded(deduplicate([delta for delta in feed if delta.number != number]))
+
+
+def truncated(feed: Sequence[Delta], number: int, rows: int) -> pd.DataFrame:
+    """The platform read only the first ``rows`` rows of delta ``number``."""
+    cut = [
+        Delta(delta.name, delta.number, delta.frame.iloc[:rows]) if delta.number == number else delta
+        for delta in feed
+    ]
+    return loaded(deduplicate(cut))
+
+
+def string_dedup(feed: Sequence[Delta]) -> pd.DataFrame:
+    """The platform kept, per user, the row whose batch_id is largest as text."""
+    stacked = stack_feed(feed).assign(batch_text=lambda frame: frame["batch_id"].astype(str))
+    latest = stacked.sort_values(["user_id", "batch_text"], kind="stable").drop_duplicates("user_id", keep="last")
+    return loaded(latest)
+
+
+def last_file_wins(feed: Sequence[Delta], order: Sequence[int]) -> pd.DataFrame:
+    """The platform loaded files in ``order`` (delta numbers) and each file overwrote the users it holds."""
+    by_number = {delta.number: delta for delta in feed}
+    stacked = stack_feed([by_number[number] for number in order])
+    return loaded(stacked.drop_duplicates("user_id", keep="last"))
+
+
+def not_deduplicated(feed: Sequence[Delta]) -> pd.DataFrame:
+    """The platform appended every row of every file."""
+    return loaded(stack_feed(feed))
+
+
+def with_duplicates(feed: Sequence[Delta], users: int, seed: int) -> pd.DataFrame:
+    """The right table plus a second, older row for ``users`` users that have one."""
+    stacked = stack_feed(feed)
+    latest = deduplicate(feed)
+    older = stacked[stacked["batch_id"].lt(stacked["user_id"].map(latest.set_index("user_id")["batch_id"]))]
+    older = older.drop_duplicates("user_id").sample(n=users, random_state=seed)
+    return loaded(pd.concat([latest, older]))
+
+
+def dropped(feed: Sequence[Delta], users: int, seed: int) -> pd.DataFrame:
+    """The right table without ``users`` random users."""
+    latest = deduplicate(feed)
+    return loaded(latest.drop(latest.sample(n=users, random_state=seed).index))
+
+
+def with_strangers(feed: Sequence[Delta], users: int, seed: int) -> pd.DataFrame:
+    """The right table plus ``users`` users the feed never had."""
+    latest = deduplicate(feed)
+    rng = np.random.default_rng(seed)
+    first = int(latest["user_id"].max()) + 1
+    strangers = pd.DataFrame(
+        {
+            "user_id": np.arange(first, first + users),
+            "total_spend": rng.integers(1, 5_000, users),
+            "count_saved_items": rng.integers(0, 50, users),
+            "loyalty_credits": rng.integers(0, 800, users),
+            "batch_id": rng.integers(0, 9_000, users),
+        }
+    )
+    return loaded(pd.concat([latest, strangers]))
+
+
+def drifted(feed: Sequence[Delta], users: int, seed: int, column: str = "total_spend") -> pd.DataFrame:
+    """The right table with ``column`` changed for ``users`` users (batch_id untouched)."""
+    latest = deduplicate(feed).loc[:, list(COLUMNS)].copy()
+    rng = np.random.default_rng(seed)
+    chosen = latest.sample(n=users, random_state=seed).index
+    latest.loc[chosen, column] = latest.loc[chosen, column] + rng.integers(1, 100, users)
+    return loaded(latest)
