@@ -11,8 +11,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-import pandera.pandas as pa
-from pandera.typing import Series
+with warnings.catch_warnings():
+    # With PySpark installed (the spark engine), pandera imports pyspark.pandas, which warns that
+    # it does not support pandas 3; nothing of ours uses pyspark.pandas.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    import pandera.pandas as pa
+    from pandera.typing import Series
 
 from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile, RawTable, read_raw, to_integers
 
@@ -53,8 +57,7 @@ class DeltaModel(pa.DataFrameModel):
 
 
 with warnings.catch_warnings():
-    # With PySpark installed (the spark engine), pandera imports pyspark.pandas while it builds a
-    # schema, which warns that it does not support pandas 3; nothing of ours uses pyspark.pandas.
+    # Building a schema imports more of pyspark.pandas (see above).
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     _TEXT_SCHEMA = DeltaTextModel.to_schema()
     _VALUE_SCHEMA = DeltaModel.to_schema()
