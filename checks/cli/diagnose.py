@@ -1,0 +1,81 @@
+"""``checks diagnose``: reconcile the platform's table with the feed and name the root causes of the gap."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from checks.diagnose import Diagnosis
+
+
+def register(app: typer.Typer) -> None:
+    app.command("diagnose")(diagnose_command)
+
+
+def diagnose_command(
+    feed: Annotated[Path, typer.Option(help="Folder of delta CSV files (delta0.csv, delta1.csv, ...).")],
+    platform: Annotated[Path, typer.Option(help="The platform's loaded table (CSV).")],
+    customer: Annotated[Optional[Path], typer.Option(help="The customer's own export (CSV).")] = None,
+    finance_total: Annotated[Optional[int], typer.Option(help="The customer's finance total, in dollars.")] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")] = False,
+) -> None:
+    """Classify every user, attribute the gap to root causes by simulating faults on the feed.
+
+    Exit 0 when the platform matches the feed, 1 when it does not, 2 on bad input.
+    """
+    from checks import output
+
+    diagnosis = load_and_diagnose(feed, platform, customer, finance_total)
+    if json:
+        output.print_json(diagnosis.to_dict())
+    else:
+        _show(diagnosis)
+    raise typer.Exit(1 if diagnosis.discrepancy else 0)
+
+
+def load_and_diagnose(
+    feed: Path, platform: Path, customer: Path | None = None, finance_total: int | None = None
+) -> Diagnosis:
+    """Read the feed (quarantining files that fail validation) and both tables, then diagnose."""
+    from checks import output
+    from checks.diagnose import diagnose
+    from checks.feed import read_table
+    from checks.pipeline import check_feed_folder
+
+    with output.progress_step("checking the feed"):
+        checked = check_feed_folder(feed)
+    for name in checked.quarantined:
+        output.print_warning(f"{name} failed validation and is left out of the expected table")
+    platform_table = read_table(platform)
+    customer_table = read_table(customer) if customer is not None else None
+    with output.progress_step("reconciling and testing hypotheses"):
+        return diagnose(checked.deltas, platform_table, customer_table, finance_total)
+
+
+def _show(diagnosis: Diagnosis) -> None:
+    from checks import output
+
+    totals = diagnosis.to_dict()["totals"]
+    for key in ("expected", "platform", "customer", "finance", "gap"):
+        if key in totals:
+            output.print_line(f"{key:>9}: ${totals[key]:,}")
+    output.print_line("")
+    for summary in diagnosis.reconciliation.classes:
+        if summary.users:
+            output.print_line(f"{summary.name:>14}: {summary.users:,} users, ${summary.revenue_gap:,}")
+    if not diagnosis.discrepancy:
+        output.print_line("[green]the platform's table matches the feed[/]", markup=True)
+        return
+    output.print_line("")
+    for index, cause in enumerate(diagnosis.root_causes, start=1):
+        where = f" {cause.file}" if cause.file else ""
+        output.print_line(
+            f"{index}. {cause.kind}{where}: {cause.users:,} users, ${cause.revenue_gap:,} ({cause.share_of_gap:.1%} of the gap)"
+        )
+        output.print_line(f"   {cause.evidence}")
+    output.print_line(
+        f"unexplained: {diagnosis.unexplained_users:,} users, ${diagnosis.unexplained_gap:,} ({diagnosis.unexplained_share:.1%})"
+    )
+    output.print_line("[red]the platform's table does not match the feed[/]", markup=True)
