@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-with warnings.catch_warnings():
-    # With PySpark installed (the spark engine), pandera imports pyspark.pandas, which warns that
-    # it does not support pandas 3; nothing of ours uses pyspark.pandas.
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-    import pandera.pandas as pa
-    from pandera.typing import Series
+# With PySpark installed (the spark engine), pandera imports pyspark.pandas on import and again
+# when it registers backends; each time it warns that it does not support pandas 3. Nothing of
+# ours uses pyspark.pandas, so that one message is silenced for the process.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+
+import pandera.pandas as pa  # noqa: E402
+from pandera.typing import Series  # noqa: E402
 
 from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile, RawTable, read_raw, to_integers
 
@@ -56,11 +57,8 @@ class DeltaModel(pa.DataFrameModel):
         ordered = True
 
 
-with warnings.catch_warnings():
-    # Building a schema imports more of pyspark.pandas (see above).
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-    _TEXT_SCHEMA = DeltaTextModel.to_schema()
-    _VALUE_SCHEMA = DeltaModel.to_schema()
+_TEXT_SCHEMA = DeltaTextModel.to_schema()
+_VALUE_SCHEMA = DeltaModel.to_schema()
 
 
 @dataclass(frozen=True)
