@@ -1,0 +1,175 @@
+"""Diagnosis: each planted fault is named with its kind, its file and its dollars; the real case in full.
+
+Planted faults (tests/faults.py), each on a generated feed: a file never ingested (two different
+files), a file cut short (two files), batch_id compared as text, files loaded in a wrong order with
+last-file-wins, no dedup at all, extra older rows, dropped users, strangers, changed values.
+"""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from checks.cli import main
+from checks.dedup import deduplicate
+from checks.diagnose import KINDS, diagnose
+from checks.feed import COLUMNS, read_table
+from checks.sample import generate_feed, write_feed
+from tests import faults
+
+FEED = generate_feed(1500, 5, seed=31)
+EXPECTED_TOTAL = int(deduplicate(FEED)["total_spend"].sum())
+
+
+def _changed_users(platform: pd.DataFrame) -> int:
+    """Users whose rows on the platform are not exactly their latest row, computed without the library."""
+    expected = deduplicate(FEED).loc[:, list(COLUMNS)]
+    both = expected.merge(platform, how="outer", indicator=True)
+    return both.loc[both["_merge"].ne("both"), "user_id"].nunique()
+
+
+CASES = [
+    ("file_not_ingested", "delta2.csv", faults.without_file(FEED, 2)),
+    ("file_not_ingested", "delta4.csv", faults.without_file(FEED, 4)),
+    ("file_partially_ingested", "delta1.csv", faults.truncated(FEED, 1, 120)),
+    ("file_partially_ingested", "delta3.csv", faults.truncated(FEED, 3, 300)),
+    ("wrong_dedup_order", None, faults.string_dedup(FEED)),
+    ("wrong_dedup_order", None, faults.last_file_wins(FEED, [0, 1, 3, 2, 4])),
+    ("duplicate_rows", None, faults.not_deduplicated(FEED)),
+    ("duplicate_rows", "delta0.csv", faults.with_duplicates(FEED, 25, seed=3)),
+    ("missing_users", None, faults.dropped(FEED, 40, seed=3)),
+    ("unexpected_users", None, faults.with_strangers(FEED, 9, seed=3)),
+    ("value_drift", None, faults.drifted(FEED, 11, seed=3)),
+]
+
+
+@pytest.mark.parametrize(("kind", "file", "platform"), CASES, ids=[f"{k}-{f}" for k, f, _ in CASES])
+def test_a_single_fault_is_named_with_its_file_and_its_dollars(kind, file, platform):
+    diagnosis = diagnose(FEED, platform)
+    gap = EXPECTED_TOTAL - int(platform["total_spend"].sum())
+    assert diagnosis.gap == gap
+    assert [cause.kind for cause in diagnosis.root_causes] == [kind]
+    cause = diagnosis.root_causes[0]
+    assert cause.file == file
+    assert cause.revenue_gap == gap
+    assert cause.users == _changed_users(platform)
+    assert cause.share_of_gap == pytest.approx(1.0)
+    assert diagnosis.unexplained_users == 0
+    assert str(cause.users) in cause.evidence.replace(",", "")
+
+
+def test_two_files_never_ingested_are_two_causes_that_add_up():
+    platform = faults.loaded(deduplicate([delta for delta in FEED if delta.number not in (1, 3)]))
+    diagnosis = diagnose(FEED, platform)
+    assert {(cause.kind, cause.file) for cause in diagnosis.root_causes} == {
+        ("file_not_ingested", "delta1.csv"),
+        ("file_not_ingested", "delta3.csv"),
+    }
+    assert sum(cause.revenue_gap for cause in diagnosis.root_causes) == diagnosis.gap
+    assert sum(cause.share_of_gap for cause in diagnosis.root_causes) == pytest.approx(1.0)
+
+
+def test_faults_together_are_separated_and_the_rest_left_unexplained():
+    platform = faults.without_file(FEED, 3).reset_index(drop=True)
+    platform = platform.drop(index=range(10))  # users dropped on top of the missing file
+    platform.loc[100:104, "total_spend"] += 50  # values changed
+    platform.loc[200:202, "batch_id"] += 7  # a batch nobody sent, with other values kept: unexplained
+    diagnosis = diagnose(FEED, platform)
+    kinds = {cause.kind for cause in diagnosis.root_causes}
+    assert {"file_not_ingested", "missing_users", "value_drift"} <= kinds
+    main = diagnosis.root_causes[0]
+    assert (main.kind, main.file) == ("file_not_ingested", "delta3.csv")
+    explained = sum(cause.revenue_gap for cause in diagnosis.root_causes)
+    assert explained + diagnosis.unexplained_gap == diagnosis.gap
+    assert 0 < diagnosis.unexplained_users <= 3
+    dollars = [cause.absolute_gap for cause in diagnosis.root_causes]
+    assert dollars == sorted(dollars, reverse=True)
+
+
+def test_gaps_that_cancel_out_are_still_attributed():
+    platform = faults.drifted(FEED, 20, seed=8).reset_index(drop=True)
+    up = platform.index[:10]
+    platform.loc[up, "total_spend"] -= 2 * (platform.loc[up, "total_spend"] - deduplicate(FEED).set_index("user_id").loc[platform.loc[up, "user_id"], "total_spend"].to_numpy())
+    diagnosis = diagnose(FEED, platform)
+    assert diagnosis.root_causes[0].kind == "value_drift"
+    assert diagnosis.root_causes[0].share_of_gap == pytest.approx(1.0)
+
+
+def test_no_discrepancy_means_no_causes():
+    diagnosis = diagnose(FEED, faults.expected(FEED))
+    assert not diagnosis.discrepancy and diagnosis.root_causes == ()
+    assert diagnosis.to_dict()["totals"]["gap"] == 0
+
+
+def test_json_shape():
+    payload = diagnose(FEED, faults.without_file(FEED, 2), finance_total=EXPECTED_TOTAL).to_dict()
+    assert set(payload) == {"totals", "classes", "root_causes"}
+    assert {"expected", "platform", "finance", "gap"} <= set(payload["totals"])
+    assert all(set(value) == {"users", "revenue_gap"} for value in payload["classes"].values())
+    cause = payload["root_causes"][0]
+    assert set(cause) == {"kind", "file", "users", "revenue_gap", "share_of_gap", "evidence"}
+    assert cause["kind"] in KINDS
+    json.dumps(payload)
+
+
+def test_johnnys_jeans_whole_gap_is_one_missing_file(johnnys_jeans):
+    from checks.pipeline import check_feed_folder
+
+    platform = read_table(johnnys_jeans / "AIQ-user-summary.csv")
+    customer = read_table(johnnys_jeans / "Johnny-user-summary.csv")
+    finance = int(customer["total_spend"].sum())
+    diagnosis = diagnose(check_feed_folder(johnnys_jeans).deltas, platform, customer, finance)
+    assert diagnosis.gap == finance - int(platform["total_spend"].sum())
+    assert diagnosis.unexplained_share < 0.001
+    assert len(diagnosis.root_causes) == 1
+    cause = diagnosis.root_causes[0]
+    assert cause.kind == "file_not_ingested" and cause.file.startswith("delta")
+    assert cause.revenue_gap == diagnosis.gap
+    assert cause.users == diagnosis.reconciliation.discrepant_users
+    assert not cause.examples.empty and cause.file in cause.evidence
+
+
+# --- command line ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def case_on_disk(tmp_path):
+    write_feed(FEED, tmp_path / "feed")
+    platform = tmp_path / "platform.csv"
+    faults.without_file(FEED, 2).to_csv(platform, index=False)
+    return tmp_path, platform
+
+
+def test_cli_json_exit_1_on_a_discrepancy(case_on_disk, capsys):
+    folder, platform = case_on_disk
+    code = main(["diagnose", "--feed", str(folder / "feed"), "--platform", str(platform), "--json"])
+    payload = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert payload["root_causes"][0]["file"] == "delta2.csv"
+
+
+def test_cli_exit_0_when_the_table_matches(tmp_path, capsys):
+    write_feed(FEED, tmp_path / "feed")
+    faults.expected(FEED).to_csv(tmp_path / "platform.csv", index=False)
+    assert main(["diagnose", "--feed", str(tmp_path / "feed"), "--platform", str(tmp_path / "platform.csv")]) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("user_id,total_spend,count_saved_items,loyalty_credits\n1,2,3,4\n", "missing column"),
+        ("user_id,total_spend,count_saved_items,loyalty_credits,batch_id,batch_id\n1,2,3,4,5,5\n", "duplicate column"),
+        ("user_id,total_spend,count_saved_items,loyalty_credits,batch_id\n1,<script>alert(1)</script>,3,4,5\n", "non-integer"),
+        ("user_id,total_spend,count_saved_items,loyalty_credits,batch_id\n1,\"=HYPERLINK(\"\"x\"\")\",3,4,5\n", "non-integer"),
+    ],
+)
+def test_cli_bad_platform_table_is_exit_2_with_the_value_as_plain_text(case_on_disk, capsys, text, message):
+    folder, platform = case_on_disk
+    platform.write_text(text)
+    code = main(["diagnose", "--feed", str(folder / "feed"), "--platform", str(platform)])
+    error = capsys.readouterr().err
+    assert code == 2
+    assert message in error and "Traceback" not in error
+    if "<script>" in text:
+        assert "<script>alert(1)</script>" in error  # shown as the text it is, not interpreted

@@ -1,0 +1,39 @@
+"""Lineage: each platform row traced to the delta file and line holding exactly its values."""
+from __future__ import annotations
+
+import pandas as pd
+
+from checks.lineage import trace_lineage, unmatched_rows
+from checks.sample import generate_feed
+from tests import faults
+
+FEED = generate_feed(300, 4, seed=5)
+
+
+def test_every_row_of_a_correct_table_comes_from_the_file_holding_the_latest_row():
+    from checks.dedup import deduplicate
+
+    expected = deduplicate(FEED)
+    lineage = trace_lineage(faults.expected(FEED), FEED)
+    merged = lineage.merge(expected, on="user_id", suffixes=("", "_expected"))
+    assert len(merged) == len(expected)
+    assert (merged["source_file"] == merged["source_file_expected"]).all()
+    assert (merged["source_row"].astype("int64") == merged["source_row_expected"]).all()
+    assert unmatched_rows(lineage).empty
+
+
+def test_changed_rows_match_no_file_and_keep_their_line_numbers():
+    platform = faults.drifted(FEED, 4, seed=1)
+    lineage = trace_lineage(platform, FEED)
+    unmatched = unmatched_rows(lineage)
+    assert len(unmatched) == 4
+    assert unmatched["source_row"].isna().all() and (unmatched["matches"] == 0).all()
+    assert list(lineage["platform_row"]) == list(platform.index)
+
+
+def test_a_row_repeated_in_two_files_points_at_the_first_and_counts_both():
+    first = FEED[0]
+    row = first.frame.iloc[[0]]
+    repeated = [*FEED[:-1], type(first)(FEED[-1].name, FEED[-1].number, pd.concat([FEED[-1].frame, row]))]
+    lineage = trace_lineage(row, repeated)
+    assert lineage["source_file"].iloc[0] == first.name and lineage["matches"].iloc[0] == 2

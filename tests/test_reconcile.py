@@ -1,0 +1,109 @@
+"""Reconciliation: every user in exactly one class, class gaps adding up to the total gap."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from checks.dedup import deduplicate
+from checks.reconcile import CLASSES, reconcile
+from checks.sample import generate_feed
+from tests import faults
+
+FEED = generate_feed(600, 5, seed=21)
+
+
+def _reconciled(platform: pd.DataFrame, customer: pd.DataFrame | None = None):
+    return reconcile(deduplicate(FEED), platform, customer, feed=FEED)
+
+
+def _naive_classes(platform: pd.DataFrame) -> dict[int, str]:
+    """The same classification, one user at a time, to compare against the vectorised one."""
+    expected = {row.user_id: row for row in deduplicate(FEED).itertuples()}
+    pairs = {(row.user_id, row.batch_id) for delta in FEED for row in delta.frame.itertuples()}
+    answer = {}
+    for user in set(expected) | set(platform["user_id"]):
+        rows = platform[platform["user_id"] == user]
+        if len(rows) > 1:
+            answer[user] = "duplicated"
+        elif len(rows) == 0:
+            answer[user] = "missing"
+        elif user not in expected:
+            answer[user] = "unexpected"
+        else:
+            mine, want = rows.iloc[0], expected[user]
+            values = ("total_spend", "count_saved_items", "loyalty_credits", "batch_id")
+            if all(mine[v] == getattr(want, v) for v in values):
+                answer[user] = "match"
+            elif mine["batch_id"] == want.batch_id:
+                answer[user] = "value_drift"
+            elif (user, mine["batch_id"]) in pairs and mine["batch_id"] < want.batch_id:
+                answer[user] = "stale"
+            else:
+                answer[user] = "unknown_batch"
+    return answer
+
+
+def _mixed_platform() -> pd.DataFrame:
+    """Missed delta2, then some users dropped, some duplicated, some drifted, strangers and a future batch."""
+    table = faults.without_file(FEED, 2).reset_index(drop=True)
+    table = table.drop(index=range(0, 10))
+    table.loc[20:24, "total_spend"] += 3
+    table.loc[30:32, "batch_id"] += 100_000
+    strangers = faults.with_strangers(FEED, 4, seed=1).nlargest(4, "user_id")
+    duplicates = table.iloc[40:45]
+    return pd.concat([table, strangers, duplicates], ignore_index=True)
+
+
+def test_every_user_is_classified_like_the_naive_loop():
+    platform = _mixed_platform()
+    users = _reconciled(platform).users
+    assert dict(zip(users["user_id"], users["class"])) == _naive_classes(platform)
+
+
+def test_class_gaps_add_up_to_the_total_gap():
+    platform = _mixed_platform()
+    result = _reconciled(platform)
+    assert sum(summary.revenue_gap for summary in result.classes) == result.gap
+    assert result.gap == deduplicate(FEED)["total_spend"].sum() - platform["total_spend"].sum()
+    assert sum(summary.users for summary in result.classes) == len(result.users)
+    assert [summary.name for summary in result.classes] == list(CLASSES)
+
+
+@pytest.mark.parametrize(
+    ("platform", "expected_class"),
+    [
+        (faults.without_file(FEED, 3), "stale"),
+        (faults.dropped(FEED, 7, seed=2), "missing"),
+        (faults.with_strangers(FEED, 5, seed=2), "unexpected"),
+        (faults.with_duplicates(FEED, 6, seed=2), "duplicated"),
+        (faults.drifted(FEED, 8, seed=2), "value_drift"),
+    ],
+)
+def test_one_fault_lands_in_its_class(platform, expected_class):
+    result = _reconciled(platform)
+    off = result.users[result.users["class"].ne("match")]
+    assert set(off["class"]) == {expected_class}
+    assert result.summary(expected_class).revenue_gap == result.gap
+    assert len(result.summary(expected_class).examples) == min(5, len(off))
+
+
+def test_a_batch_the_feed_never_had_is_unknown_and_marked_ahead():
+    platform = faults.expected(FEED).reset_index(drop=True)
+    platform.loc[0, "batch_id"] += 1_000_000
+    users = _reconciled(platform).users
+    row = users[users["class"].eq("unknown_batch")]
+    assert len(row) == 1 and row["detail"].iloc[0] == "ahead"
+
+
+def test_customer_export_is_compared_with_the_expected_rows():
+    customer = faults.drifted(FEED, 3, seed=4)
+    result = _reconciled(faults.expected(FEED), customer)
+    assert result.users["customer_class"].value_counts().to_dict() == {"match": len(result.users) - 3, "differs": 3}
+    assert result.customer_total == customer["total_spend"].sum()
+
+
+def test_inputs_are_not_mutated():
+    platform = _mixed_platform()
+    before = platform.copy()
+    _reconciled(platform)
+    pd.testing.assert_frame_equal(platform, before)
