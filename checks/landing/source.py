@@ -78,7 +78,8 @@ class FolderSource:
 
     @property
     def url(self) -> str:
-        return str(self.root)
+        # Absolute, so that the ledger knows one folder by one name whatever the working directory.
+        return str(self.root.resolve())
 
     def list_objects(self) -> list[ObjectInfo]:
         if not self.root.is_dir():

@@ -117,8 +117,6 @@ def _new_key(home: Path, passphrase: str | None) -> str:
     import gnupg
 
     home.mkdir(mode=0o700)
-    # The agent must not remember a passphrase, or the missing-passphrase test would pass by luck.
-    (home / "gpg-agent.conf").write_text("default-cache-ttl 0\nmax-cache-ttl 0\n")
     gpg = gnupg.GPG(gnupghome=str(home), options=["--pinentry-mode", "loopback"])
     settings = gpg.gen_key_input(
         key_type="EDDSA", key_curve="ed25519", subkey_type="ECDH", subkey_curve="cv25519",
@@ -127,6 +125,10 @@ def _new_key(home: Path, passphrase: str | None) -> str:
     )
     key = gpg.gen_key(settings)
     assert key.fingerprint, key.stderr
+    # From now on the agent must not remember a passphrase, or the missing-passphrase tests would
+    # pass by luck; key generation itself needs the cache, so the setting comes after it.
+    (home / "gpg-agent.conf").write_text("default-cache-ttl 0\nmax-cache-ttl 0\n")
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False, capture_output=True)
     return str(key.fingerprint)
 
 

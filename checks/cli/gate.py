@@ -1,0 +1,74 @@
+"""``checks gate``: exit 0 only when the staged feed is safe to load (audit, feed checks, dedup, expectations)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from checks.cli._landing import (
+    DEFAULT_CADENCE,
+    DEFAULT_LEDGER,
+    DEFAULT_STAGE,
+    BatchGapOption,
+    CadenceOption,
+    JsonOption,
+    LedgerOption,
+    SourceOption,
+    StageOption,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("gate")(gate)
+
+
+def gate(
+    source: SourceOption,
+    stage: StageOption = DEFAULT_STAGE,
+    ledger: LedgerOption = DEFAULT_LEDGER,
+    out: Annotated[Path, typer.Option(help="Folder for gate.json, the dedup output and the run summary.")] = Path(
+        "out/gate"
+    ),
+    gx_dir: Annotated[Path, typer.Option(help="Great Expectations project folder.")] = Path("gx"),
+    finance_total: Annotated[
+        Optional[int], typer.Option(min=0, help="Total spend finance reported, in dollars.")
+    ] = None,
+    cadence: CadenceOption = DEFAULT_CADENCE,
+    batch_gap: BatchGapOption = None,
+    docs: Annotated[bool, typer.Option(help="Build the Data Docs site.")] = True,
+    json: JsonOption = False,
+) -> None:
+    """Audit the landing zone, check and deduplicate the staged feed, run the expectation suites.
+
+    Writes gate.json and the Data Docs whatever the outcome. Exit 0: safe to load; 1: refuse the
+    load (one line per reason); 2: bad input or usage (the gate could not decide).
+    """
+    from checks import output
+    from checks.landing.audit import parse_cadence
+    from checks.landing.gate import gate as run_gate
+    from checks.landing.ledger import Ledger
+    from checks.landing.source import source as open_source
+
+    with Ledger(ledger) as book, output.progress_step("checking the landing zone"):
+        report = run_gate(
+            open_source(source),
+            book,
+            stage,
+            out_dir=out,
+            gx_dir=gx_dir,
+            finance_total=finance_total,
+            cadence=parse_cadence(cadence),
+            batch_gap=batch_gap,
+            build_docs=docs,
+        )
+    if json:
+        output.print_json(report.to_dict())
+    else:
+        for finding in report.all_findings:
+            output.print_line(str(finding))
+        decision = "safe to load" if report.passed else f"refuse the load ({len(report.all_findings)} finding(s))"
+        output.print_line(f"gate: {decision}; results in {report.results_path}")
+        if report.docs_index is not None:
+            output.print_line(f"Data Docs: {report.docs_index}")
+    raise typer.Exit(0 if report.passed else 1)

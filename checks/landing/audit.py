@@ -1,0 +1,200 @@
+"""The completeness audit: the landing zone compared with the ledger and with the feed's own numbering.
+
+It finds what checks on fetched files cannot see: objects never ingested, objects that failed or were
+quarantined, gaps in delta numbering, gaps or overlaps in batch ranges between consecutive staged
+deltas, and a source that has gone quiet for longer than the customer's cadence. It reads only the
+listing and the ledger; nothing is fetched.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+from checks.errors import UsageError
+from checks.feed import delta_number
+from checks.landing.decrypt import plaintext_name
+from checks.landing.ledger import Ledger, ObjectRecord
+from checks.landing.source import ObjectInfo, Source
+
+DEFAULT_CADENCE = timedelta(days=35)
+
+# Finding kinds, in the order they are reported.
+EMPTY_SOURCE = "empty_source"
+NEVER_INGESTED = "never_ingested"
+INGEST_UNFINISHED = "ingest_unfinished"
+FAILED = "failed"
+QUARANTINED = "quarantined"
+NUMBERING_GAP = "numbering_gap"
+BATCH_OVERLAP = "batch_overlap"
+BATCH_GAP = "batch_gap"
+STALE = "stale"
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([wdhm])\s*$", re.IGNORECASE)
+_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with the landing zone, as one line: ``key`` is the object or delta it is about."""
+
+    kind: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.key}: {self.message}"
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The audit of one source at one moment; ``passed`` only when there are no findings."""
+
+    source: str
+    checked_at: datetime
+    listed: int
+    staged: tuple[str, ...]
+    findings: tuple[Finding, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "checked_at": self.checked_at.isoformat(),
+            "passed": self.passed,
+            "listed": self.listed,
+            "staged": list(self.staged),
+            "findings": [asdict(finding) for finding in self.findings],
+        }
+
+
+def parse_cadence(text: str) -> timedelta | None:
+    """``35d``, ``4w``, ``24h``, ``90m``; ``off`` (or ``0``) disables the freshness check."""
+    if text.strip().lower() in ("off", "none", "0"):
+        return None
+    match = _DURATION.match(text)
+    if not match:
+        raise UsageError(f"cadence must look like 35d, 4w, 24h, 90m or off, not {text!r}")
+    return timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+
+
+def audit(
+    source: Source,
+    ledger: Ledger,
+    *,
+    cadence: timedelta | None = DEFAULT_CADENCE,
+    batch_gap: int | None = None,
+    now: datetime | None = None,
+) -> AuditReport:
+    """Audit ``source`` against ``ledger``.
+
+    ``batch_gap`` is the largest jump between the last batch_id of a delta and the first of the next
+    that is not a gap; by default the largest jump seen between consecutive batch ids inside any
+    staged delta (the feed's own rhythm).
+    """
+    now = now or datetime.now(tz=UTC)
+    listed = source.list_objects()
+    records = ledger.records(source.url)
+    staged = sorted((r for r in records if r.status == "staged"), key=lambda r: r.delta_number or 0)
+    findings = [
+        *_objects(listed, records),
+        *_numbering(listed, staged),
+        *_batch_ranges(staged, batch_gap),
+        *_freshness(listed, cadence, now, source.url),
+    ]
+    return AuditReport(
+        source=source.url,
+        checked_at=now,
+        listed=len(listed),
+        staged=tuple(str(record.staged_name) for record in staged),
+        findings=tuple(findings),
+    )
+
+
+def _objects(listed: list[ObjectInfo], records: list[ObjectRecord]) -> list[Finding]:
+    """Every listed object that the ledger does not show as staged."""
+    by_identity = {(r.key, r.etag, r.size): r for r in records}
+    findings = []
+    for info in sorted(listed, key=lambda info: (info.last_modified, info.key)):
+        record = by_identity.get((info.key, info.etag, info.size))
+        uploaded = info.last_modified.isoformat(timespec="seconds")
+        if record is None:
+            findings.append(Finding(NEVER_INGESTED, info.key, f"uploaded {uploaded}, never ingested"))
+        elif record.status == "failed":
+            findings.append(Finding(FAILED, info.key, f"{record.reason} (retried by the next ingest)"))
+        elif record.status == "quarantined":
+            findings.append(Finding(record.flag or QUARANTINED, info.key, str(record.reason)))
+        elif record.status != "staged":
+            findings.append(
+                Finding(INGEST_UNFINISHED, info.key, f"ingest stopped after step '{record.status}'; run ingest again")
+            )
+    return findings
+
+
+def _numbering(listed: list[ObjectInfo], staged: list[ObjectRecord]) -> list[Finding]:
+    """Missing numbers in the staged feed (delta0, delta1, ...), naming the object that would fill each."""
+    numbers = [int(record.delta_number) for record in staged if record.delta_number is not None]
+    if not numbers:
+        return []
+    in_source: dict[int, list[str]] = {}
+    for info in listed:
+        number = delta_number(plaintext_name(info.name))
+        if number is not None:
+            in_source.setdefault(number, []).append(info.key)
+    present = set(numbers)
+    findings = []
+    for missing in range(0, max(numbers)):
+        if missing in present:
+            continue
+        before = max((n for n in present if n < missing), default=None)
+        after = min(n for n in present if n > missing)
+        between = f"between delta{before} and delta{after}" if before is not None else f"before delta{after}"
+        keys = in_source.get(missing)
+        where = f"the source has {', '.join(sorted(keys))}" if keys else "no object with this number in the source"
+        findings.append(Finding(NUMBERING_GAP, f"delta{missing}", f"missing from the staged feed {between}; {where}"))
+    return findings
+
+
+def _batch_ranges(staged: list[ObjectRecord], batch_gap: int | None) -> list[Finding]:
+    """Consecutive staged deltas must continue each other's batch range: no overlap, no hole."""
+    ranged = [r for r in staged if r.batch_min is not None and r.batch_max is not None]
+    if batch_gap is None:
+        batch_gap = max((int(r.batch_step or 0) for r in ranged), default=0)
+    findings = []
+    for previous, current in zip(ranged, ranged[1:]):
+        pair = f"{previous.staged_name} -> {current.staged_name}"
+        last, first = int(previous.batch_max), int(current.batch_min)  # type: ignore[arg-type]
+        if first <= last:
+            findings.append(
+                Finding(BATCH_OVERLAP, pair, f"batch ranges overlap: {current.staged_name} starts at {first}, "
+                        f"{previous.staged_name} ends at {last}")
+            )
+        elif first - last > batch_gap:
+            findings.append(
+                Finding(BATCH_GAP, pair, f"batch ids {last + 1}..{first - 1} are in no staged delta "
+                        f"({first - last - 1} ids; the feed's largest step inside a delta is {batch_gap})")
+            )
+    return findings
+
+
+def _freshness(listed: list[ObjectInfo], cadence: timedelta | None, now: datetime, url: str) -> list[Finding]:
+    if not listed:
+        return [Finding(EMPTY_SOURCE, url, "no objects in the source")]
+    if cadence is None:
+        return []
+    newest = max(listed, key=lambda info: info.last_modified)
+    age = now - newest.last_modified
+    if age <= cadence:
+        return []
+    return [
+        Finding(STALE, newest.key, f"newest drop is {_days(age)} old (uploaded "
+                f"{newest.last_modified.isoformat(timespec='seconds')}); expected one every {_days(cadence)}")
+    ]
+
+
+def _days(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
