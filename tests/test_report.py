@@ -1,0 +1,97 @@
+"""Reports: every file written, numbers from the diagnosis, and text from files or names never becomes markup or a formula."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pandas as pd
+import pytest
+
+from checks.cli import main
+from checks.diagnose import diagnose
+from checks.report import ReportNames, neutralise_formulas, render_customer_email, render_engineer_email, write_incident_report
+from checks.sample import generate_feed, write_feed
+from checks.validate import Delta
+from tests import faults
+
+FEED = generate_feed(500, 4, seed=41)
+HOSTILE = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def diagnosis():
+    return diagnose(FEED, faults.without_file(FEED, 2))
+
+
+def test_every_file_is_written_and_linked(diagnosis, tmp_path):
+    docs = tmp_path / "docs" / "index.html"
+    docs.parent.mkdir()
+    docs.write_text("<html></html>")
+    written = write_incident_report(diagnosis, tmp_path / "out", names=ReportNames(), docs_index=docs)
+    names = {path.name for path in written}
+    assert {"incident.md", "email-engineer.md", "email-customer.md", "incident.html", "discrepancies.csv"} <= names
+    assert {"gap-by-root-cause.png", "gap-by-root-cause.svg", "gap-by-file.png", "stale-users-by-batch.svg"} <= names
+    assert all(path.stat().st_size > 0 for path in written)
+    assert (docs.parent / "incident.html").exists()
+    incident = (tmp_path / "out" / "incident.md").read_text()
+    assert "gap-by-root-cause.png" in incident and "index.html" in incident
+    page = (docs.parent / "incident.html").read_text()
+    assert 'href="index.html"' in page and "gap-by-root-cause.png" in page
+
+
+def test_emails_carry_the_diagnosis_numbers_and_the_names(diagnosis):
+    names = ReportNames(engineer_name="Priya", customer_contact="Ms Rivera", customer_company="Acme Denim", platform_company="AIQ")
+    cause = diagnosis.root_causes[0]
+    engineer = render_engineer_email(diagnosis, names)
+    customer = render_customer_email(diagnosis, names)
+    assert f"${diagnosis.gap:,}" in engineer and f"${diagnosis.expected_total:,}" in customer
+    assert f"{cause.users:,}" in engineer and f"{cause.users:,}" in customer
+    assert cause.file in engineer and "poller" in engineer and "```python" in engineer
+    assert "Hi Priya" in engineer and "Dear Ms Rivera" in customer and "AIQ" in customer
+    # The customer gets plain language, no pipeline jargon.
+    for jargon in ("batch_id", "dedup", "delta", ".csv", "ingest"):
+        assert jargon not in customer
+
+
+def test_hostile_names_and_file_names_stay_text(tmp_path):
+    renamed = [Delta(name=f"{HOSTILE}delta{d.number}.csv" if d.number == 2 else d.name, number=d.number, frame=d.frame) for d in FEED]
+    diagnosis = diagnose(renamed, faults.without_file(FEED, 2))
+    assert diagnosis.root_causes[0].file.startswith(HOSTILE)
+    names = ReportNames(engineer_name=HOSTILE, customer_contact="=HYPERLINK(\"http://x\")", customer_company=HOSTILE)
+    docs = tmp_path / "index.html"
+    write_incident_report(diagnosis, tmp_path, names=names, docs_index=docs)
+    for name in ("incident.md", "email-engineer.md", "email-customer.md", "incident.html"):
+        text = (tmp_path / name).read_text()
+        assert HOSTILE not in text.split("```")[0] + "".join(text.split("```")[2::2]), name
+        if name != "email-customer.md":  # the customer's email names neither files nor the company
+            assert "&lt;script&gt;" in text, name
+    svg = (tmp_path / "gap-by-root-cause.svg").read_text()
+    assert HOSTILE not in svg and "&lt;script&gt;" in svg
+
+
+def test_csv_cells_that_look_like_formulas_are_neutralised(tmp_path):
+    frame = pd.DataFrame({"text": ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "plain", HOSTILE], "number": [-1, 2, 3, 4, 5, 6]})
+    safe = neutralise_formulas(frame)
+    assert list(safe["text"]) == ["'=HYPERLINK(\"x\")", "'+1", "'-2", "'@SUM(A1)", "plain", HOSTILE]
+    assert list(safe["number"]) == [-1, 2, 3, 4, 5, 6]  # numbers are numbers, never formulas
+    assert frame["text"].iloc[0].startswith("=")  # the input is not changed
+
+
+def test_discrepancies_csv_neutralises_file_names(tmp_path):
+    renamed = [Delta(name=f"=HYPERLINK(\"x\")delta{d.number}.csv" if d.number == 2 else d.name, number=d.number, frame=d.frame) for d in FEED]
+    write_incident_report(diagnose(renamed, faults.without_file(FEED, 2)), tmp_path, names=ReportNames())
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "discrepancies.csv").read_text())))
+    files = {row["source_file"] for row in rows}
+    assert "'=HYPERLINK(\"x\")delta2.csv" in files and not any(name.startswith("=") for name in files)
+
+
+def test_report_command_writes_the_files(tmp_path):
+    write_feed(FEED, tmp_path / "feed")
+    faults.without_file(FEED, 1).to_csv(tmp_path / "platform.csv", index=False)
+    code = main([
+        "report", "--feed", str(tmp_path / "feed"), "--platform", str(tmp_path / "platform.csv"),
+        "--out", str(tmp_path / "out"), "--customer-company", "Acme", "--engineer-name", "Sam",
+    ])
+    assert code == 1
+    assert "Hi Sam" in (tmp_path / "out" / "email-engineer.md").read_text()
+    assert "delta1.csv" in (tmp_path / "out" / "incident.md").read_text()
