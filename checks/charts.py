@@ -102,6 +102,7 @@ def _bars(axes, labels: list[str], values: list[int], colours: list[str]) -> Non
     axes.invert_yaxis()
     axes.axvline(0, color="black", linewidth=0.8)
     axes.set_xlabel("dollars (expected minus platform)")
+    axes.xaxis.set_major_formatter(lambda value, _: f"${value:,.0f}")
     for position, value in zip(positions, values):
         axes.annotate(f" ${value:,} ", (value, position), va="center", ha="left" if value >= 0 else "right")
     axes.margins(x=0.25)
