@@ -1,0 +1,23 @@
+"""Engines that check a feed folder: the same ``FeedCheck`` from pandas, Polars (the fast default) or Spark.
+
+Every engine module offers ``check_feed_folder(directory, *, on_file=None) -> FeedCheck`` and
+``read_table(path) -> DataFrame`` with exactly the answers of the pandas path (``checks.pipeline``);
+only the speed and the memory differ. Engines are imported on first use: Polars and PySpark stay
+out of ``checks --help``.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from checks.errors import UsageError
+
+ENGINES: tuple[str, ...] = ("pandas", "polars", "spark")
+DEFAULT_ENGINE = "polars"
+
+
+def get_engine(name: str) -> ModuleType:
+    """The engine module called ``name`` (one of ``ENGINES``)."""
+    if name not in ENGINES:
+        raise UsageError(f"unknown engine {name!r} (choose one of: {', '.join(ENGINES)})")
+    return importlib.import_module(f"checks.engines.{name}")

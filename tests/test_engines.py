@@ -1,0 +1,266 @@
+"""Differential tests: every engine returns the pandas path's FeedCheck on the same seeded feeds.
+
+Planted faults (one per case of ``FAULTS``, each written into a generated feed's CSV text): a cell that
+is not an integer, a negative value, a user repeated inside one delta, a batch_id below an earlier
+delta's (batch overlap), a lifetime spend that falls, a tie on a user's latest batch, and the
+reading quirks only the pandas path settles (blank line, empty cell, BOM with an upper-case
+header, CRLF, an integer beyond int64, a delta with no rows, a reordered header).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from checks.engines import ENGINES, get_engine
+from checks.errors import ChecksError, UsageError
+from checks.feed import COLUMNS
+from checks.pipeline import FeedCheck
+from checks.sample import generate_feed, write_feed
+
+FAST_ENGINES = ("polars",)
+
+
+def assert_same_feed_check(actual: FeedCheck, expected: FeedCheck) -> None:
+    """Field by field, frame by frame: the engines must agree on content and dtypes."""
+    assert [v.name for v in actual.validations] == [v.name for v in expected.validations]
+    for mine, reference in zip(actual.validations, expected.validations):
+        assert (mine.number, mine.rows, mine.warnings, mine.passed) == (
+            reference.number, reference.rows, reference.warnings, reference.passed
+        ), mine.name
+        pd.testing.assert_frame_equal(mine.failures, reference.failures, obj=f"failures of {mine.name}")
+    pd.testing.assert_frame_equal(actual.feed_failures, expected.feed_failures, obj="feed failures")
+    assert [delta.name for delta in actual.deltas] == [delta.name for delta in expected.deltas]
+    for mine, reference in zip(actual.deltas, expected.deltas):
+        assert mine.number == reference.number
+        pd.testing.assert_frame_equal(mine.frame, reference.frame, obj=f"rows of {mine.name}")
+    assert actual.quarantined == expected.quarantined
+    pd.testing.assert_frame_equal(actual.deduplicated, expected.deduplicated, obj="deduplicated")
+
+
+def run_both(engine: str, folder: Path) -> None:
+    """Run the pandas path and ``engine`` on ``folder``; same FeedCheck, or the same error."""
+    try:
+        expected = get_engine("pandas").check_feed_folder(folder)
+    except Exception as reference_error:  # noqa: BLE001 - the engine must fail exactly as the reference does
+        with pytest.raises(type(reference_error)) as raised:
+            get_engine(engine).check_feed_folder(folder)
+        assert str(raised.value) == str(reference_error)
+        return
+    assert_same_feed_check(get_engine(engine).check_feed_folder(folder), expected)
+
+
+def write_generated_feed(folder: Path, *, users: int = 300, seed: int = 5) -> Path:
+    write_feed(generate_feed(users, 5, seed=seed), folder)
+    return folder
+
+
+def edit_cell(folder: Path, file: str, line: int, column: str, value: str) -> None:
+    path = folder / file
+    lines = path.read_text().split("\n")
+    cells = lines[line - 1].split(",")
+    cells[COLUMNS.index(column)] = value
+    lines[line - 1] = ",".join(cells)
+    path.write_text("\n".join(lines))
+
+
+def cell(folder: Path, file: str, line: int, column: str) -> str:
+    return (folder / file).read_text().split("\n")[line - 1].split(",")[COLUMNS.index(column)]
+
+
+def find_line(folder: Path, file: str, user_id: str) -> int:
+    lines = (folder / file).read_text().split("\n")
+    return next(number for number, text in enumerate(lines, start=1) if text.split(",")[0] == user_id)
+
+
+def _bad_cell(folder: Path) -> None:
+    edit_cell(folder, "delta2.csv", 7, "total_spend", "12x")
+    edit_cell(folder, "delta2.csv", 9, "user_id", "7.0")
+
+
+def _negative_value(folder: Path) -> None:
+    edit_cell(folder, "delta1.csv", 4, "loyalty_credits", "-3")
+    edit_cell(folder, "delta3.csv", 5, "user_id", "0")
+
+
+def _repeated_user(folder: Path) -> None:
+    edit_cell(folder, "delta2.csv", 6, "user_id", cell(folder, "delta2.csv", 3, "user_id"))
+
+
+def _batch_overlap(folder: Path) -> None:
+    edit_cell(folder, "delta3.csv", 2, "batch_id", cell(folder, "delta1.csv", 2, "batch_id"))
+
+
+def _spend_decrease(folder: Path) -> None:
+    user = cell(folder, "delta4.csv", 3, "user_id")
+    edit_cell(folder, "delta4.csv", 3, "total_spend", "0")
+    edit_cell(folder, "delta0.csv", find_line(folder, "delta0.csv", user), "total_spend", "5")
+
+
+def _tie(folder: Path) -> None:
+    # delta4's row 2 again in delta3 with the same batch_id: a repeated pair and a tie on the latest row.
+    row = (folder / "delta4.csv").read_text().split("\n")[1]
+    with open(folder / "delta3.csv", "a") as handle:
+        handle.write(row + "\n")
+
+
+def _repeated_pair_not_latest(folder: Path) -> None:
+    row = (folder / "delta1.csv").read_text().split("\n")[1]
+    with open(folder / "delta2.csv", "a") as handle:
+        handle.write(row + "\n")
+
+
+def _blank_line(folder: Path) -> None:
+    path = folder / "delta1.csv"
+    lines = path.read_text().split("\n")
+    path.write_text("\n".join([*lines[:4], "", *lines[4:]]))
+    edit_cell(folder, "delta1.csv", 9, "batch_id", "x")
+
+
+def _empty_cell(folder: Path) -> None:
+    edit_cell(folder, "delta2.csv", 3, "count_saved_items", "")
+
+
+def _bom_and_upper_case_header(folder: Path) -> None:
+    path = folder / "delta1.csv"
+    text = path.read_text()
+    header, _, body = text.partition("\n")
+    path.write_bytes(b"\xef\xbb\xbf" + (header.upper().replace("USER_ID", " User_ID") + "\n" + body).encode())
+
+
+def _crlf(folder: Path) -> None:
+    path = folder / "delta2.csv"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+
+
+def _integer_beyond_int64(folder: Path) -> None:
+    edit_cell(folder, "delta2.csv", 4, "total_spend", "99999999999999999999")
+
+
+def _no_rows(folder: Path) -> None:
+    (folder / "delta3.csv").write_text(",".join(COLUMNS) + "\n")
+
+
+def _reordered_header(folder: Path) -> None:
+    path = folder / "delta1.csv"
+    frame = pd.read_csv(path, dtype=str)
+    frame[list(reversed(COLUMNS))].to_csv(path, index=False)
+
+
+def _missing_column(folder: Path) -> None:
+    path = folder / "delta1.csv"
+    pd.read_csv(path, dtype=str).drop(columns="batch_id").to_csv(path, index=False)
+
+
+def _quoted_cells_and_spaces(folder: Path) -> None:
+    edit_cell(folder, "delta1.csv", 3, "total_spend", '"15"')
+    edit_cell(folder, "delta1.csv", 4, "total_spend", " 15")
+    edit_cell(folder, "delta1.csv", 5, "batch_id", "+7000")
+
+
+FAULTS: dict[str, Callable[[Path], None]] = {
+    "bad cell": _bad_cell,
+    "negative value": _negative_value,
+    "repeated user": _repeated_user,
+    "batch overlap": _batch_overlap,
+    "spend decrease": _spend_decrease,
+    "tie": _tie,
+    "repeated pair, not the latest": _repeated_pair_not_latest,
+    "blank line": _blank_line,
+    "empty cell": _empty_cell,
+    "BOM and upper-case header": _bom_and_upper_case_header,
+    "CRLF": _crlf,
+    "integer beyond int64": _integer_beyond_int64,
+    "no rows": _no_rows,
+    "reordered header": _reordered_header,
+    "missing column": _missing_column,
+    "quoted cells, spaces, plus sign": _quoted_cells_and_spaces,
+}
+
+
+@pytest.mark.parametrize("engine", FAST_ENGINES)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_valid_feed_matches_pandas(engine: str, seed: int, tmp_path: Path) -> None:
+    folder = write_generated_feed(tmp_path / "feed", seed=seed)
+    expected = get_engine("pandas").check_feed_folder(folder)
+    assert expected.passed and len(expected.deduplicated) == 300
+    assert_same_feed_check(get_engine(engine).check_feed_folder(folder), expected)
+
+
+@pytest.mark.parametrize("engine", FAST_ENGINES)
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_planted_fault_matches_pandas(engine: str, fault: str, tmp_path: Path) -> None:
+    folder = write_generated_feed(tmp_path / "feed")
+    FAULTS[fault](folder)
+    run_both(engine, folder)
+
+
+@pytest.mark.parametrize("fault", ["bad cell", "batch overlap", "spend decrease", "tie", "repeated user"])
+def test_planted_faults_are_found(fault: str, tmp_path: Path) -> None:
+    """Guard for the differential tests: each planted fault really fails the reference."""
+    folder = write_generated_feed(tmp_path / "feed")
+    FAULTS[fault](folder)
+    try:
+        result = get_engine("pandas").check_feed_folder(folder)
+    except ChecksError:
+        assert fault == "tie"
+        return
+    assert not result.passed
+
+
+@pytest.mark.parametrize("engine", FAST_ENGINES)
+def test_progress_callback_sees_every_file_in_order(engine: str, tmp_path: Path) -> None:
+    folder = write_generated_feed(tmp_path / "feed", users=50)
+    seen: list[str] = []
+    get_engine(engine).check_feed_folder(folder, on_file=lambda delta_file: seen.append(delta_file.name))
+    assert seen == [f"delta{number}.csv" for number in range(5)]
+
+
+@pytest.mark.parametrize("engine", FAST_ENGINES)
+def test_read_table_matches_pandas(engine: str, sample_case, tmp_path: Path) -> None:
+    path = tmp_path / "platform.csv"
+    sample_case.platform.to_csv(path, index=False)
+    pd.testing.assert_frame_equal(get_engine(engine).read_table(path), get_engine("pandas").read_table(path))
+    text = path.read_text().split("\n")
+    text[5] = text[5].replace(",", ",x", 1)
+    path.write_text("\n".join(text))
+    with pytest.raises(ChecksError) as reference:
+        get_engine("pandas").read_table(path)
+    with pytest.raises(type(reference.value), match="non-integer") as raised:
+        get_engine(engine).read_table(path)
+    assert str(raised.value) == str(reference.value)
+
+
+@pytest.mark.parametrize("engine", FAST_ENGINES)
+def test_check_feed_on_deltas_matches_pandas(engine: str) -> None:
+    from checks.crossfeed import check_feed
+
+    feed = generate_feed(200, 4, seed=9)
+    broken = feed[2].frame.copy()
+    broken.iloc[0, COLUMNS.index("batch_id")] = 3
+    feed[2] = type(feed[2])(name=feed[2].name, number=2, frame=broken)
+    expected = check_feed(feed)
+    assert not expected.empty
+    pd.testing.assert_frame_equal(get_engine(engine).check_feed(feed), expected)
+
+
+def test_unknown_engine_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="unknown engine 'dask'"):
+        get_engine("dask")
+    assert set(ENGINES) >= {"pandas", "polars", "spark"}
+
+
+@pytest.mark.parametrize("engine", FAST_ENGINES)
+def test_real_case_matches_pandas(engine: str, johnnys_jeans: Path) -> None:
+    run_both(engine, johnnys_jeans)
+
+
+def test_shared_case_required_in_ci() -> None:
+    """The real case is part of the differential test in CI, never silently skipped."""
+    if os.environ.get("CI"):
+        from tests.conftest import SHARED_CASE
+
+        assert (SHARED_CASE / "delta0.csv").is_file()
