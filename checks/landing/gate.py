@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from checks.errors import ChecksError
+from checks.errors import EXIT_CHECKS_FAILED, BadInputError, ChecksError
 from checks.feed import delta_number
 from checks.landing.audit import DEFAULT_CADENCE, AuditReport, Finding, audit
 from checks.landing.ledger import Ledger
@@ -72,11 +72,15 @@ def gate(
     stage_dir, out_dir = Path(stage_dir), Path(out_dir)
     audit_report = audit(source, ledger, cadence=cadence, batch_gap=batch_gap)
     findings = list(_staging(stage_dir, ledger, source.url))
-    run_summary, docs_index = None, None
+    run_summary, docs_index, broken = None, None, None
     try:
         result = _run(stage_dir, out_dir, Path(gx_dir), finance_total, build_docs)
     except ChecksError as error:
         findings.append(Finding(RUN_ERROR, str(stage_dir), str(error)))
+        # An unusable staged feed (nothing staged, ambiguous dedup) is a reason to refuse the load;
+        # a broken suite or GX project means the gate cannot decide: exit 2 after writing gate.json.
+        if not isinstance(error, BadInputError) and error.exit_code != EXIT_CHECKS_FAILED:
+            broken = error
     else:
         run_summary = result.to_dict()
         docs_index = result.suites.docs_index if result.suites is not None else None
@@ -91,6 +95,8 @@ def gate(
     from checks.writers import atomic_write_text
 
     atomic_write_text(report.results_path, json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+    if broken is not None:
+        raise broken
     return report
 
 

@@ -168,12 +168,11 @@ def delta_csv(rows: list[tuple[int, int, int, int, int]]) -> bytes:
     return (HEADER + "".join(",".join(map(str, row)) + "\r\n" for row in rows)).encode()
 
 
-def small_feed(deltas: int = 3, users: int = 4, batches_per_delta: int = 10) -> list[bytes]:
-    """A valid feed: delta k holds batches [k*batches_per_delta, ...), spend rising with the batch."""
+def small_feed(deltas: int = 3, users: int = 4) -> list[bytes]:
+    """A valid, gap-free feed: delta k holds batches k*users+1 .. (k+1)*users, spend rising with the batch."""
     feed = []
     for number in range(deltas):
-        first = number * batches_per_delta
-        rows = [(user, 100 * (first + user), user, user, first + user) for user in range(1, users + 1)]
+        rows = [(user, 100 * (number * users + user), user, user, number * users + user) for user in range(1, users + 1)]
         feed.append(delta_csv(rows))
     return feed
 

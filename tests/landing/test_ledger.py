@@ -1,0 +1,103 @@
+"""The ledger: one row per object version, transitions with times, events, and the lock."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from checks.errors import SourceError
+from checks.landing.ledger import Ledger, LedgerBusyError
+from checks.landing.source import ObjectInfo
+
+SOURCE = "s3://bucket/drops/"
+
+
+def _info(key: str = "delta0.csv", etag: str = "a" * 32, size: int = 10) -> ObjectInfo:
+    return ObjectInfo(key=key, size=size, etag=etag, last_modified=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_one_row_per_object_version(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        first = ledger.see(SOURCE, _info())
+        again = ledger.see(SOURCE, _info())
+        new_version = ledger.see(SOURCE, _info(etag="b" * 32))
+        other_source = ledger.see("s3://other/", _info())
+
+        assert first.id == again.id
+        assert len({first.id, new_version.id, other_source.id}) == 3
+        assert [event[1] for event in ledger.events()] == ["seen", "seen", "seen"]
+
+
+def test_transitions_record_time_values_and_event(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        record = ledger.see(SOURCE, _info())
+        fetched = ledger.record(record.id, "fetched", fetched_size=10, sha256="f" * 64)
+        staged = ledger.record(fetched.id, "staged", staged_name="delta0.csv")
+
+    assert fetched.status == "fetched" and fetched.fetched_at and fetched.sha256 == "f" * 64
+    assert staged.final and staged.staged_at >= fetched.fetched_at and staged.fetched_size == 10
+
+
+def test_survives_reopening(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        ledger.record(ledger.see(SOURCE, _info()).id, "quarantined", "bad", reason="bad")
+    with Ledger(tmp_path / "ledger.sqlite") as reopened:
+        (record,) = reopened.records(SOURCE)
+    assert record.status == "quarantined" and record.reason == "bad"
+
+
+@pytest.mark.parametrize(
+    ("step", "values", "message"),
+    [("loaded", {}, "unknown ledger step"), ("fetched", {"colour": "red"}, "not ledger columns"),
+     ("fetched", {"key": "other"}, "not ledger columns")],
+)
+def test_bad_transitions_are_refused(tmp_path: Path, step: str, values: dict, message: str) -> None:
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        record = ledger.see(SOURCE, _info())
+        with pytest.raises(ValueError, match=message):
+            ledger.record(record.id, step, **values)
+        assert ledger.get(record.id).status == "seen"
+
+
+def test_failed_transaction_leaves_no_trace(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        record = ledger.see(SOURCE, _info())
+        with pytest.raises(sqlite3.Error):
+            ledger.record(record.id, "fetched", fetched_size=object())  # not storable: the UPDATE fails
+        assert ledger.get(record.id).status == "seen"
+        assert [event[1] for event in ledger.events(record.id)] == ["seen"]
+
+
+@pytest.mark.parametrize("content", [b"this is not a database" * 100, None])
+def test_unusable_ledger_path(tmp_path: Path, content: bytes | None) -> None:
+    path = tmp_path / "ledger.sqlite"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(SourceError, match="ledger"):
+        Ledger(path)
+
+
+def test_lock_excludes_a_second_holder(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    other = Ledger(tmp_path / "ledger.sqlite")
+    acquired = []
+    with ledger.lock():
+        thread = threading.Thread(target=lambda: _try_lock(other, acquired))
+        thread.start()
+        thread.join()
+    assert acquired == ["busy"]
+    with other.lock(timeout=0.1):
+        pass
+
+
+def _try_lock(ledger: Ledger, acquired: list[str]) -> None:
+    try:
+        with ledger.lock(timeout=0.1):
+            acquired.append("held")
+    except LedgerBusyError:
+        acquired.append("busy")
