@@ -146,9 +146,8 @@ def run_suites(
     suite = _build_suite(gx, declared["name"], expectations)
     run_time = datetime.now(timezone.utc)
     tables_dir = gx_dir / "uncommitted" / "tables"
-    checkpoint = _build_checkpoint(gx, context, suite, frames, tables_dir, build_docs=build_docs)
-    if build_docs:
-        _prune_runs(gx_dir, declared["name"], keep_runs - 1)  # before GX builds the index from the store
+    checkpoint = _build_checkpoint(gx, context, suite, frames, tables_dir)
+    _prune_runs(gx_dir, declared["name"], keep_runs - 1)  # before GX builds the index from the store
     try:
         result = checkpoint.run(
             expectation_parameters={key: value for key, value in parameters.items() if value is not None},
@@ -165,7 +164,7 @@ def run_suites(
 
     docs_index = None
     if build_docs:
-        docs_index = _finish_docs(gx_dir, declared["name"], run_time)
+        docs_index = _build_docs(gx, context, gx_dir, declared["name"], list(result.run_results), run_time)
     return SuiteRun(results=results, docs_index=docs_index, skipped=skipped, run_time=run_time.isoformat())
 
 
@@ -330,8 +329,6 @@ def _build_checkpoint(
     suite: Any,
     frames: Mapping[str, pd.DataFrame],
     tables_dir: Path,
-    *,
-    build_docs: bool,
 ) -> Any:
     """One validation definition per table in one Checkpoint.
 
@@ -351,11 +348,10 @@ def _build_checkpoint(
         definitions.append(
             context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
         )
-    actions = [gx.checkpoint.UpdateDataDocsAction(name="update_data_docs", site_names=[_SITE])] if build_docs else []
+    # No UpdateDataDocsAction: it rebuilds the site (and re-reads every stored result for the
+    # index) once per validation result; run_suites builds it once for the whole run instead.
     return context.checkpoints.add(
-        gx.Checkpoint(
-            name=suite.name, validation_definitions=definitions, actions=actions, result_format=_RESULT_FORMAT
-        )
+        gx.Checkpoint(name=suite.name, validation_definitions=definitions, actions=[], result_format=_RESULT_FORMAT)
     )
 
 
@@ -439,7 +435,11 @@ def _plain(value: Any) -> Any:
 
 
 def _prune_runs(gx_dir: Path, suite_name: str, keep_runs: int) -> None:
-    """Keep the last ``keep_runs`` runs' results and pages: GX's index reads every stored result."""
+    """Keep the last ``keep_runs`` runs' results and pages.
+
+    GX's index page loads every stored result (about 3 ms each), so an unbounded history would
+    make every docs build slower than the last.
+    """
     store = gx_dir / "uncommitted" / "validations" / suite_name / RUN_NAME
     pages = gx_dir / "uncommitted" / "data_docs" / _SITE / "validations" / suite_name / RUN_NAME
     if not store.is_dir():
@@ -450,9 +450,20 @@ def _prune_runs(gx_dir: Path, suite_name: str, keep_runs: int) -> None:
         shutil.rmtree(pages / run, ignore_errors=True)
 
 
-def _finish_docs(gx_dir: Path, suite_name: str, run_time: datetime) -> Path:
-    """Make the pages GX wrote in this run (its validation pages, the index, the suite page) self-contained."""
+def _build_docs(
+    gx: Any, context: Any, gx_dir: Path, suite_name: str, result_ids: list, run_time: datetime
+) -> Path:
+    """Render only this run's pages, the suite page and the index, then make them self-contained."""
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
     from checks.data_docs import make_self_contained
+
+    try:
+        context.build_data_docs(
+            site_names=[_SITE], resource_identifiers=[*result_ids, ExpectationSuiteIdentifier(name=suite_name)]
+        )
+    except Exception as error:  # a broken renderer must not pass for a built site
+        raise SuiteError(f"building Data Docs failed: {error}") from error
 
     site_dir = gx_dir / "uncommitted" / "data_docs" / _SITE
     run_folder = site_dir / "validations" / suite_name / RUN_NAME / run_time.strftime("%Y%m%dT%H%M%S.%fZ")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -133,7 +134,7 @@ def test_expectation_that_raises_inside_gx_fails_loudly(tmp_path):
 
 
 @pytest.mark.slow
-def test_small_tables_pass_and_fail_as_planted(tmp_path):
+def test_small_tables_pass_and_fail_as_planted(tmp_path, capsys):
     from checks.suites import run_suites
 
     table, latest = _small_feed()
@@ -149,6 +150,30 @@ def test_small_tables_pass_and_fail_as_planted(tmp_path):
     assert failed["batch_currency"].unexpected_examples == ({"user_id": 2, "batch_id": 3, "feed_latest_batch_id": 8},)
     assert run.docs_index is None
     json.dumps(run.to_dict())  # JSON-ready
+    assert "Calculating Metrics" not in capsys.readouterr().err  # GX's tqdm bars are off
+    assert os.environ["GX_ANALYTICS_ENABLED"] == "false"
+
+
+@pytest.mark.slow
+def test_history_is_pruned_to_the_last_runs(tmp_path):
+    from checks.suites import run_suites
+
+    table, latest = _small_feed()
+    gx_dir = _gx_dir(tmp_path)
+    runs = [
+        run_suites({"t": table}, latest_batch=latest, finance_total=60, expected_users=3, gx_dir=gx_dir, keep_runs=2)
+        for _ in range(3)
+    ]
+    stored = sorted((gx_dir / "uncommitted" / "validations" / "user_summary" / "checks").iterdir())
+    pages = sorted((runs[-1].docs_index.parent / "validations" / "user_summary" / "checks").iterdir())
+    assert [path.name for path in stored] == [path.name for path in pages]
+    assert len(stored) == 2
+    index = runs[-1].docs_index.read_text()
+    assert stored[0].name in index and stored[1].name in index
+    from datetime import datetime
+
+    oldest = datetime.fromisoformat(runs[0].run_time).strftime("%Y%m%dT%H%M%S.%fZ")
+    assert oldest not in index and oldest not in {path.name for path in stored}
 
 
 @pytest.fixture(scope="module")
