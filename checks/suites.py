@@ -10,6 +10,7 @@ expectations that do not run on pandas, and GX's own progress bars and usage sta
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from collections import Counter
@@ -434,6 +435,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class _ErrorRecords(logging.Handler):
+    """Collects the messages of ERROR records logged while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def _prune_runs(gx_dir: Path, suite_name: str, keep_runs: int) -> None:
     """Keep the last ``keep_runs`` runs' results and pages.
 
@@ -458,12 +470,21 @@ def _build_docs(
 
     from checks.data_docs import make_self_contained
 
+    # GX logs a renderer's exception and leaves that part of the page out; treat it as a failure.
+    errors = _ErrorRecords()
+    gx_logger = logging.getLogger("great_expectations")
+    gx_logger.addHandler(errors)
     try:
         context.build_data_docs(
             site_names=[_SITE], resource_identifiers=[*result_ids, ExpectationSuiteIdentifier(name=suite_name)]
         )
     except Exception as error:  # a broken renderer must not pass for a built site
         raise SuiteError(f"building Data Docs failed: {error}") from error
+    finally:
+        gx_logger.removeHandler(errors)
+    if errors.messages:
+        detail = next((line for line in errors.messages[0].splitlines() if "Error" in line), errors.messages[0])
+        raise SuiteError(f"building Data Docs failed: {detail.strip()[:300]}")
 
     site_dir = gx_dir / "uncommitted" / "data_docs" / _SITE
     run_folder = site_dir / "validations" / suite_name / RUN_NAME / run_time.strftime("%Y%m%dT%H%M%S.%fZ")

@@ -215,3 +215,25 @@ def test_real_case_deduplicated_and_customer_pass(real_case_run):
     verdicts = {result.table: result.success for result in run.results}
     assert verdicts == {"deduplicated": True, "platform": False, "customer": True}
     assert run.docs_index is not None and run.docs_index.is_file()
+
+
+@pytest.mark.slow
+def test_renderer_error_swallowed_by_gx_fails_the_docs_build(tmp_path, monkeypatch):
+    from great_expectations.expectations import registry
+    from great_expectations.render import LegacyDiagnosticRendererType
+
+    from checks.suites import _import_gx, run_suites
+
+    _import_gx()
+    renderers = registry._registered_renderers["expect_batch_id_to_be_latest_in_feed"]
+    key = LegacyDiagnosticRendererType.UNEXPECTED_TABLE
+    owner, _ = renderers[key]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("renderer exploded")
+
+    monkeypatch.setitem(renderers, key, (owner, broken))
+    table, latest = _small_feed()
+    stale = table.assign(batch_id=[7, 3, 9])
+    with pytest.raises(SuiteError, match="Data Docs failed.*renderer exploded"):
+        run_suites({"stale": stale}, latest_batch=latest, finance_total=60, expected_users=3, gx_dir=_gx_dir(tmp_path))
