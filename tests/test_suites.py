@@ -237,3 +237,11 @@ def test_renderer_error_swallowed_by_gx_fails_the_docs_build(tmp_path, monkeypat
     stale = table.assign(batch_id=[7, 3, 9])
     with pytest.raises(SuiteError, match="Data Docs failed.*renderer exploded"):
         run_suites({"stale": stale}, latest_batch=latest, finance_total=60, expected_users=3, gx_dir=_gx_dir(tmp_path))
+
+
+def test_importing_the_suites_module_does_not_import_gx():
+    import subprocess
+    import sys
+
+    code = "import sys, checks.suites, checks.data_docs; sys.exit('great_expectations' in sys.modules)"
+    assert subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=False).returncode == 0
