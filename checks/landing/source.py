@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -122,6 +122,8 @@ class S3Source:
     bucket: str
     prefix: str
     page_size: int | None = None
+    # One client per source: building one costs more than a small fetch.
+    _clients: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_url(cls, url: str, *, page_size: int | None = None) -> S3Source:
@@ -141,7 +143,7 @@ class S3Source:
 
     def _iter_objects(self) -> Iterator[ObjectInfo]:
         botocore_exceptions = _botocore_exceptions()
-        paginator = _client().get_paginator("list_objects_v2")
+        paginator = self._client().get_paginator("list_objects_v2")
         config = {"PageSize": self.page_size} if self.page_size else {}
         try:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix, PaginationConfig=config):
@@ -160,11 +162,20 @@ class S3Source:
         except botocore_exceptions.ClientError as error:
             raise SourceError(f"cannot list: {_describe(error)}", file=self.url) from error
 
+    def _client(self):  # noqa: ANN202 - boto3's client type is generated at run time
+        if "s3" not in self._clients:
+            # Lazy: boto3 is heavy and only S3 sources need it. No arguments: endpoint, region and
+            # credentials come from AWS_* variables and ~/.aws config only.
+            import boto3
+
+            self._clients["s3"] = boto3.session.Session().client("s3")
+        return self._clients["s3"]
+
     def fetch(self, info: ObjectInfo) -> FetchedObject:
         botocore_exceptions = _botocore_exceptions()
         try:
             # IfMatch: an object replaced since it was listed is refused, not silently fetched.
-            response = _client().get_object(Bucket=self.bucket, Key=self.prefix + info.key, IfMatch=f'"{info.etag}"')
+            response = self._client().get_object(Bucket=self.bucket, Key=self.prefix + info.key, IfMatch=f'"{info.etag}"')
             data = response["Body"].read()
         except botocore_exceptions.ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
@@ -181,14 +192,6 @@ class S3Source:
             etag=str(response.get("ETag", "")).strip('"'),
             version_id=response.get("VersionId"),
         )
-
-
-def _client():  # noqa: ANN202 - boto3's client type is generated at run time
-    # Lazy: boto3 is heavy and only S3 sources need it. No arguments: endpoint, region and
-    # credentials come from AWS_* variables and ~/.aws config only.
-    import boto3
-
-    return boto3.session.Session().client("s3")
 
 
 def _botocore_exceptions():  # noqa: ANN202

@@ -313,8 +313,8 @@ def test_two_ingests_at_once_ingest_each_object_once(bucket, gpg_env, tmp_path: 
     feed = small_feed(deltas=3)
     _upload_encrypted(bucket, gpg_env, feed)
 
-    first = _ingest_process(bucket, tmp_path, pause=0.3)
-    second = _ingest_process(bucket, tmp_path, pause=0.3)
+    first = _ingest_process(bucket, tmp_path, pause=0.2)
+    second = _ingest_process(bucket, tmp_path, pause=0.2)
     results = [process.communicate(timeout=120) for process in (first, second)]
 
     assert [process.returncode for process in (first, second)] == [0, 0], [err.decode()[-500:] for _, err in results]
