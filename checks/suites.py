@@ -283,15 +283,15 @@ def _open_context(gx: Any, gx_dir: Path) -> Any:
 
     Data sources, suite and checkpoint live in memory so the committed files never change.
     """
-    import yaml
     from great_expectations.data_context.types.base import DataContextConfig
+    from ruamel.yaml import YAML, YAMLError  # GX's own YAML library
 
     config_path = gx_dir / "great_expectations.yml"
     try:
-        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        config = YAML(typ="safe", pure=True).load(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
         raise SuiteError("Great Expectations project config not found", file=config_path) from error
-    except (OSError, yaml.YAMLError) as error:
+    except (OSError, YAMLError) as error:
         raise SuiteError(f"cannot read the Great Expectations config: {error}", file=config_path) from error
     config["analytics_enabled"] = False
     config["progress_bars"] = {"globally": False, "metric_calculations": False}

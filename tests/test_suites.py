@@ -245,3 +245,29 @@ def test_importing_the_suites_module_does_not_import_gx():
 
     code = "import sys, checks.suites, checks.data_docs; sys.exit('great_expectations' in sys.modules)"
     assert subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=False).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (None, "suite file not found"),
+        ("{not json", "cannot read the expectation suite"),
+        ('{"name": "s"}', "a name and a list of expectations"),
+        ('{"name": "s", "expectations": [{"kwargs": {}}]}', "expectation 1 has no type"),
+    ],
+)
+def test_broken_suite_file_is_a_suite_error(tmp_path, text, message):
+    path = tmp_path / "suite.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(SuiteError, match=message):
+        load_suite_json(path)
+
+
+@pytest.mark.slow
+def test_missing_gx_project_config_is_a_suite_error(tmp_path):
+    from checks.suites import run_suites
+
+    table, latest = _small_feed()
+    with pytest.raises(SuiteError, match="project config not found"):
+        run_suites({"t": table}, latest_batch=latest, finance_total=None, expected_users=3, gx_dir=tmp_path / "gx")
