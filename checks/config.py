@@ -11,7 +11,22 @@ from pathlib import Path
 from checks.errors import BadInputError
 
 DEFAULT_CASE = Path("data/case.toml")
-_KEYS = {"feed", "platform", "customer", "finance_total"}
+_PATH_KEYS = ("feed", "platform", "customer")
+_NAME_KEYS = ("customer_company", "customer_contact", "platform_company", "engineer_name")
+_KEYS = {*_PATH_KEYS, *_NAME_KEYS, "finance_total"}
+
+
+@dataclass(frozen=True)
+class Names:
+    """Who the report and emails name; None keeps the report's own wording."""
+
+    customer_company: str | None = None
+    customer_contact: str | None = None
+    platform_company: str | None = None
+    engineer_name: str | None = None
+
+    def override(self, **values: str | None) -> Names:
+        return replace(self, **{key: value for key, value in values.items() if value is not None})
 
 
 @dataclass(frozen=True)
@@ -22,6 +37,7 @@ class Case:
     platform: Path | None = None
     customer: Path | None = None
     finance_total: int | None = None
+    names: Names = Names()
 
     def override(self, **values: object) -> Case:
         """This case with every given (not None) value replacing its own."""
@@ -52,9 +68,13 @@ def load_case(path: str | Path) -> Case:
             raise BadInputError(f"{key} must be a path", file=path)
         return (path.parent / value).resolve() if not Path(value).is_absolute() else Path(value)
 
+    for key in _NAME_KEYS:
+        if key in values and not isinstance(values[key], str):
+            raise BadInputError(f"{key} must be text", file=path)
     return Case(
         feed=resolve("feed"),
         platform=resolve("platform"),
         customer=resolve("customer"),
         finance_total=finance_total,
+        names=Names(**{key: values[key] for key in _NAME_KEYS if key in values}),
     )

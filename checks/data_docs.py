@@ -201,3 +201,26 @@ def _write_text(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
+
+
+_BANNER = re.compile(r"<!-- checks-banner -->.*?<!-- /checks-banner -->", re.DOTALL)
+
+
+def link_from_index(index: Path, target: Path, text: str) -> None:
+    """Put a link to ``target`` at the top of the Data Docs index (replacing an earlier one).
+
+    Used to set the explanation of a failure (the incident page) beside the failing expectations.
+    ``text`` is the suite's own wording, escaped all the same.
+    """
+    from html import escape
+
+    index = Path(index)
+    html = _BANNER.sub("", index.read_text(encoding="utf-8"))
+    href = Path(os.path.relpath(target, index.parent)).as_posix()
+    banner = (
+        '<!-- checks-banner --><div class="alert alert-danger" role="alert" style="margin: 1em">'
+        f'<a class="alert-link" href="{escape(href)}">{escape(text)}</a></div><!-- /checks-banner -->'
+    )
+    html, inserted = re.subn(r"(<body[^>]*>)", lambda match: match.group(1) + banner, html, count=1)
+    if inserted:
+        _write_text(index, html)

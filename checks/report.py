@@ -46,7 +46,7 @@ class ReportNames:
     """Who the emails go to and who sends them; every default reads sensibly when nobody is named."""
 
     engineer_name: str = "team"
-    customer_contact: str = "there"
+    customer_contact: str = ""
     customer_company: str = "your company"
     platform_company: str = "our platform"
     sender_name: str = "Integration Engineering"
@@ -356,7 +356,7 @@ def _reproduction(diagnosis: Diagnosis, names: ReportNames) -> list[str]:
 def render_customer_email(diagnosis: Diagnosis, names: ReportNames) -> str:
     """A plain-language email to the customer: what happened, their data is safe, the corrected total, what next."""
     company = _md(names.customer_company)
-    lines = [f"**Subject:** The difference in your total spend figures", "", f"Dear {_md(names.customer_contact)},", ""]
+    lines = [f"**Subject:** The difference in your total spend figures", "", f"Dear {_md(names.customer_contact)}," if names.customer_contact else "Hello,", ""]
     if not diagnosis.discrepancy:
         lines += [
             "Thank you for raising the question about your figures. We checked every customer record we hold for "

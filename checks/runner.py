@@ -67,7 +67,6 @@ def run_case(
     out_dir: Path,
     gx_dir: Path,
     build_docs: bool = True,
-    report_names: Any | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Check the feed, write the deduplicated output, run the suites on every table, diagnose the platform's."""
@@ -123,10 +122,21 @@ def run_case(
             from checks.report import ReportNames, write_incident_report
 
             diagnosis = diagnose(feed.deltas, platform, customer, finance_total=case.finance_total)
+            names = {key: value for key, value in vars(case.names).items() if value is not None}
             written = write_incident_report(
-                diagnosis, out_dir, names=report_names or ReportNames(), docs_index=suites.docs_index
+                diagnosis,
+                out_dir,
+                names=ReportNames(**names, platform_file=case.platform.name),
+                docs_index=suites.docs_index,
             )
             outputs.update({path.name: path for path in written})
+            incident_page = next((path for path in written if path.name == "incident.html"), None)
+            if suites.docs_index is not None and incident_page is not None and diagnosis.to_dict()["root_causes"]:
+                from checks.data_docs import link_from_index
+
+                link_from_index(
+                    suites.docs_index, incident_page, "Why the platform's table fails these expectations: the diagnosis"
+                )
 
     result = RunResult(case=case, feed=feed, suites=suites, diagnosis=diagnosis, outputs=outputs, timings=timings)
     from checks.writers import atomic_write_text

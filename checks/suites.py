@@ -27,6 +27,7 @@ from checks.errors import BadInputError, SuiteError
 from checks.feed import COLUMNS
 
 SUITE_PATH = Path(__file__).resolve().parent.parent / "expectations" / "user_summary.json"
+DEFAULT_GX_CONFIG = Path(__file__).resolve().parent.parent / "gx" / "great_expectations.yml"
 FEED_LATEST_BATCH = "feed_latest_batch_id"
 LINEAGE_COLUMNS = ("source_file", "source_row")
 RUN_NAME = "checks"
@@ -287,6 +288,9 @@ def _open_context(gx: Any, gx_dir: Path) -> Any:
     from ruamel.yaml import YAML, YAMLError  # GX's own YAML library
 
     config_path = gx_dir / "great_expectations.yml"
+    if not config_path.exists():
+        # A fresh --gx-dir starts from the project's committed configuration.
+        config_path = DEFAULT_GX_CONFIG
     try:
         config = YAML(typ="safe", pure=True).load(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:

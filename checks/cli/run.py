@@ -24,10 +24,10 @@ def run(
     out: Annotated[Path, typer.Option(help="Folder for outputs (dedup CSV/Parquet, report, summary).")] = Path("out"),
     gx_dir: Annotated[Path, typer.Option(help="Great Expectations project folder.")] = Path("gx"),
     docs: Annotated[bool, typer.Option(help="Build the Data Docs site.")] = True,
-    customer_company: Annotated[str, typer.Option(help="Customer's company name, for the report.")] = "the customer",
-    customer_contact: Annotated[str, typer.Option(help="Customer's contact, addressed in their email.")] = "",
-    platform_company: Annotated[str, typer.Option(help="Platform's company name, for the report.")] = "the platform",
-    engineer_name: Annotated[str, typer.Option(help="Platform's backend engineer, addressed in their email.")] = "",
+    customer_company: Annotated[Optional[str], typer.Option(help="Customer's company name, for the report.")] = None,
+    customer_contact: Annotated[Optional[str], typer.Option(help="Customer's contact, addressed in their email.")] = None,
+    platform_company: Annotated[Optional[str], typer.Option(help="Platform's company name, for the report.")] = None,
+    engineer_name: Annotated[Optional[str], typer.Option(help="Platform's backend engineer, addressed in their email.")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")] = False,
 ) -> None:
     """Validate the feed, deduplicate it, run the expectation suites on every table and explain any gap.
@@ -42,24 +42,17 @@ def run(
         case = DEFAULT_CASE
     chosen = load_case(case) if case is not None else Case()
     chosen = chosen.override(feed=feed, platform=platform, customer=customer, finance_total=finance_total)
-    names = _report_names(customer_company, customer_contact, platform_company, engineer_name)
+    names = chosen.names.override(
+        customer_company=customer_company,
+        customer_contact=customer_contact,
+        platform_company=platform_company,
+        engineer_name=engineer_name,
+    )
+    chosen = chosen.override(names=names)
     with output.stage_progress() as on_stage:
-        result = run_case(chosen, out_dir=out, gx_dir=gx_dir, build_docs=docs, report_names=names, on_stage=on_stage)
+        result = run_case(chosen, out_dir=out, gx_dir=gx_dir, build_docs=docs, on_stage=on_stage)
     if json:
         output.print_json(result.to_dict())
     else:
         output.show_run(result)
     raise typer.Exit(0 if result.passed else 1)
-
-
-def _report_names(customer_company: str, customer_contact: str, platform_company: str, engineer_name: str):
-    from checks.report import ReportNames
-
-    values = {
-        "customer_company": customer_company,
-        "customer_contact": customer_contact,
-        "platform_company": platform_company,
-        "engineer_name": engineer_name,
-    }
-    # Options left empty keep the report's own defaults.
-    return ReportNames(**{key: value for key, value in values.items() if value})
