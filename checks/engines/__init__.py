@@ -1,9 +1,15 @@
 """Engines that check a feed folder: the same ``FeedCheck`` from pandas, Polars (the fast default) or Spark.
 
-Every engine module offers ``check_feed_folder(directory, *, on_file=None) -> FeedCheck`` and
-``read_table(path) -> DataFrame`` with exactly the answers of the pandas path (``checks.pipeline``);
-only the speed and the memory differ. Engines are imported on first use: Polars and PySpark stay
-out of ``checks --help``.
+Every engine module offers the pandas path's functions with exactly its answers; only the speed
+and the memory differ:
+
+- ``check_feed_folder(directory, *, on_file=None) -> FeedCheck``  (``checks.pipeline``)
+- ``check_validations(validations) -> FeedCheck``                  (``checks.pipeline``)
+- ``read_and_validate(delta_file) -> DeltaValidation``             (``checks.validate``)
+- ``check_feed(deltas) -> failures``                               (``checks.crossfeed``)
+- ``read_table(path) -> DataFrame``                                (``checks.feed``)
+
+Engines are imported on first use: Polars and PySpark stay out of ``checks --help``.
 """
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """The pandas engine: the reference path of ``checks.pipeline``, which the other engines must match."""
 from __future__ import annotations
 
+from checks.crossfeed import check_feed
 from checks.feed import read_table
-from checks.pipeline import check_feed_folder
+from checks.pipeline import check_feed_folder, check_validations
+from checks.validate import read_and_validate
 
 NAME = "pandas"
 
-__all__ = ["NAME", "check_feed_folder", "read_table"]
+__all__ = ["NAME", "check_feed", "check_feed_folder", "check_validations", "read_and_validate", "read_table"]

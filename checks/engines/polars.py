@@ -14,8 +14,10 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import polars as pl
 
@@ -37,7 +39,7 @@ with warnings.catch_warnings():
 NAME = "polars"
 
 _ROW = "row"
-_FILE_INDEX = "_file_index"
+_POSITION = "_position"
 _PYTHON_INTEGER = re.compile(INTEGER_PATTERN)
 
 
@@ -77,7 +79,20 @@ def check_feed_folder(directory: str | Path, *, on_file: Callable[[DeltaFile], N
         if table is not None:
             tables.append(table)
     deltas = tuple(validation.delta for validation in validations if validation.delta is not None)
-    feed_failures, deduplicated = _check_and_deduplicate(_stack(tables), [delta.name for delta in deltas])
+    feed_failures, deduplicated = _check_and_deduplicate(_stack(tables, deltas))
+    return FeedCheck(
+        validations=tuple(validations),
+        feed_failures=feed_failures,
+        deltas=deltas,
+        quarantined=tuple(validation.name for validation in validations if validation.delta is None),
+        deduplicated=deduplicated,
+    )
+
+
+def check_validations(validations: Sequence[DeltaValidation]) -> FeedCheck:
+    """``checks.pipeline.check_validations`` on Polars: cross-file checks and dedup over validated deltas."""
+    deltas = tuple(validation.delta for validation in validations if validation.delta is not None)
+    feed_failures, deduplicated = _check_and_deduplicate(_stack([_from_delta(delta) for delta in deltas], deltas))
     return FeedCheck(
         validations=tuple(validations),
         feed_failures=feed_failures,
@@ -94,8 +109,7 @@ def read_and_validate(delta_file: DeltaFile) -> DeltaValidation:
 
 def check_feed(deltas: Sequence[Delta]) -> pd.DataFrame:
     """``checks.crossfeed.check_feed`` on Polars, for deltas already in memory (e.g. new files plus history)."""
-    feed = _stack([_from_delta(delta) for delta in deltas])
-    return _check_and_deduplicate(feed, [delta.name for delta in deltas], deduplicate=False)[0]
+    return _check_and_deduplicate(_stack([_from_delta(delta) for delta in deltas], deltas), deduplicate=False)[0]
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -111,7 +125,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if typed.null_count().sum_horizontal().item():
         # The pandas path names the first bad cell exactly; bad tables are rare, so let it.
         return _read_table_pandas(path)
-    return _to_pandas_int64(typed)
+    return _to_pandas_int64(typed.rechunk())
 
 
 def _read_and_validate(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataFrame | None]:
@@ -140,8 +154,8 @@ def _validate_fast(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataFrame
     failures = _frames.combine_validation_failures(text_failures, value_failures)
     delta, table = None, None
     if failures.empty:
-        table = typed
-        delta = Delta(name=name, number=delta_file.number, frame=_to_pandas_int64(typed))
+        table = typed.select(COLUMNS).rechunk()  # one buffer per column, shared with the pandas frame
+        delta = Delta(name=name, number=delta_file.number, frame=_to_pandas_int64(table))
     validation = DeltaValidation(
         name=name, number=delta_file.number, delta=delta, failures=failures, warnings=header.warnings, rows=typed.height
     )
@@ -218,145 +232,189 @@ def _value_failures(typed: pl.DataFrame, name: str) -> pd.DataFrame:
 
 
 def _from_delta(delta: Delta) -> pl.DataFrame:
-    frame = pl.from_pandas(delta.frame.loc[:, list(COLUMNS)].reset_index(drop=True))
-    return frame.with_columns(pl.Series(_ROW, delta.frame.index.to_numpy(dtype="int64"))).select(_ROW, *COLUMNS)
+    return pl.from_pandas(delta.frame.loc[:, list(COLUMNS)].reset_index(drop=True))
 
 
 def _to_pandas_int64(typed: pl.DataFrame) -> pd.DataFrame:
-    frame = typed.select(COLUMNS).to_pandas()
-    frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")
-    return frame
+    """COLUMNS as numpy int64 columns that share the Polars buffers (no copy: pandas copies on write)."""
+    columns = {column: typed[column].to_numpy(allow_copy=False) for column in COLUMNS}
+    return pd.DataFrame(columns, index=pd.RangeIndex(2, typed.height + 2, name="row"), copy=False)
 
 
-def _stack(tables: Sequence[pl.DataFrame]) -> pl.DataFrame:
-    """All passed deltas' rows in feed order, each with its file's position and its line number."""
-    if not tables:
-        schema = {column: pl.Int64 for column in COLUMNS} | {_FILE_INDEX: pl.Int32, _ROW: pl.Int64}
-        return pl.DataFrame(schema=schema)
-    return pl.concat(
-        [table.with_columns(pl.lit(index, dtype=pl.Int32).alias(_FILE_INDEX)) for index, table in enumerate(tables)],
-        rechunk=False,
+@dataclass(frozen=True)
+class _Feed:
+    """The passed deltas stacked in feed order; a row's place in ``frame`` tells its file and line."""
+
+    frame: pl.DataFrame
+    names: tuple[str, ...]
+    offsets: np.ndarray
+    lines: tuple[np.ndarray | None, ...]
+
+    def locate(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """File index and line number of each position in ``frame``."""
+        positions = np.asarray(positions, dtype="int64")
+        files = np.searchsorted(self.offsets, positions, side="right") - 1
+        rows = positions - self.offsets[files] + 2
+        for index, lines in enumerate(self.lines):
+            if lines is not None:
+                mine = files == index
+                rows[mine] = lines[positions[mine] - self.offsets[index]]
+        return files, rows
+
+    def file_names(self, files: np.ndarray) -> list[str]:
+        return [self.names[index] for index in files]
+
+
+def _stack(tables: Sequence[pl.DataFrame], deltas: Sequence[Delta]) -> _Feed:
+    """The deltas' rows in feed order, without a copy; line numbers are kept only where they are not 2, 3, ..."""
+    heights = [table.height for table in tables]
+    lines = tuple(
+        None if delta.frame.index.equals(pd.RangeIndex(2, len(delta.frame) + 2)) else delta.frame.index.to_numpy(dtype="int64")
+        for delta in deltas
+    )
+    frame = (
+        pl.concat([table.select(COLUMNS) for table in tables], rechunk=False)
+        if tables
+        else pl.DataFrame(schema={column: pl.Int64 for column in COLUMNS})
+    )
+    return _Feed(
+        frame=frame,
+        names=tuple(delta.name for delta in deltas),
+        offsets=np.cumsum([0, *heights], dtype="int64"),
+        lines=lines,
     )
 
 
-def _check_and_deduplicate(
-    feed: pl.DataFrame, names: Sequence[str], *, deduplicate: bool = True
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def _check_and_deduplicate(feed: _Feed, *, deduplicate: bool = True) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The feed-wide failures (as ``checks.crossfeed``) and the deduplicated table (as ``checks.dedup``)."""
-    if feed.is_empty():
+    if feed.frame.is_empty():
         return empty_failures(), (_deduplicate_pandas([]) if deduplicate else None)
-    file_names = dict(enumerate(names))
-    # Stable: rows with the same (user_id, batch_id) stay in feed order, so the first of a run is the first seen.
-    ordered = feed.sort(["user_id", "batch_id"], maintain_order=True).with_columns(
+    ordered = _sort_by_user_and_batch(feed.frame).with_columns(
         (pl.col("user_id") == pl.col("user_id").shift(1)).fill_null(False).alias("_same_user"),
         (pl.col("batch_id") == pl.col("batch_id").shift(1)).fill_null(False).alias("_same_batch"),
     )
     failures = _frames.combine_feed_failures(
-        [
-            _batch_monotonicity(feed, names),
-            _repeated_user_batch(ordered, file_names),
-            _spend_decreases(ordered, file_names),
-        ]
+        [_batch_monotonicity(feed), _repeated_user_batch(ordered, feed), _spend_decreases(ordered, feed)]
     )
     if not deduplicate:
         return failures, None
-    return failures, _latest_rows(ordered, file_names)
+    return failures, _latest_rows(ordered, feed)
 
 
-def _name_of(column: str, file_names: dict[int, str]) -> pl.Expr:
-    return pl.col(column).replace_strict(file_names, return_dtype=pl.String)
+def _sort_by_user_and_batch(frame: pl.DataFrame) -> pl.DataFrame:
+    """(user_id, batch_id, _position) sorted by (user_id, batch_id), stable: equal pairs stay in feed order.
 
-
-def _batch_monotonicity(feed: pl.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    maxima = feed.group_by(_FILE_INDEX).agg(pl.col("batch_id").max()).sort(_FILE_INDEX)["batch_id"].to_list()
-    bounds, setters = _frames.earlier_batches(names, maxima)
-    limits = pl.DataFrame(
-        {_FILE_INDEX: list(range(len(names))), "_bound": bounds, "_setter": setters},
-        schema={_FILE_INDEX: pl.Int32, "_bound": pl.Int64, "_setter": pl.String},
-    )
-    offending = (
-        feed.join(limits, on=_FILE_INDEX, how="left", maintain_order="left")
-        .filter(pl.col("batch_id") <= pl.col("_bound"))
-        .select(
-            _name_of(_FILE_INDEX, dict(enumerate(names))).alias("file"),
-            _ROW,
-            pl.format("{} <= {} (largest batch_id in {})", "batch_id", "_bound", "_setter").alias("value"),
+    Only the keys and each row's position are sorted; the other columns are gathered later for the
+    few rows (or the one row per user) that need them.
+    """
+    position = pl.int_range(pl.len(), dtype=pl.UInt32 if frame.height < 2**32 else pl.UInt64).alias(_POSITION)
+    bounds = frame.select(
+        pl.col("user_id").min().alias("user_min"), pl.col("user_id").max().alias("user_max"),
+        pl.col("batch_id").min().alias("batch_min"), pl.col("batch_id").max().alias("batch_max"),
+    ).row(0, named=True)
+    if bounds["user_min"] >= 0 and bounds["user_max"] < 2**32 and bounds["batch_min"] >= 0 and bounds["batch_max"] < 2**31:
+        # One int64 key sorts about twice as fast as two columns; validated ids are small and non-negative.
+        key = (pl.col("user_id") * 2**31 + pl.col("batch_id")).alias("_key")
+        ordered = frame.select(key, position).sort("_key", maintain_order=True)
+        return ordered.select(
+            (pl.col("_key") // 2**31).alias("user_id"), (pl.col("_key") % 2**31).alias("batch_id"), _POSITION
         )
-    )
-    return _feed_failures(offending, column="batch_id", check="batch_monotonic")
+    return frame.select("user_id", "batch_id", position).sort(["user_id", "batch_id"], maintain_order=True)
 
 
-def _repeated_user_batch(ordered: pl.DataFrame, file_names: dict[int, str]) -> pd.DataFrame:
+def _batch_monotonicity(feed: _Feed) -> pd.DataFrame:
+    maxima = [
+        feed.frame.slice(start, stop - start)["batch_id"].max() for start, stop in zip(feed.offsets, feed.offsets[1:])
+    ]
+    bounds, setters = _frames.earlier_batches(feed.names, maxima)
+    files, rows, values = [], [], []
+    for index, (bound, setter) in enumerate(zip(bounds, setters)):
+        if bound is None:
+            continue
+        start = int(feed.offsets[index])
+        batches = feed.frame.slice(start, int(feed.offsets[index + 1]) - start)["batch_id"]
+        positions = (batches <= bound).arg_true().to_numpy().astype("int64") + start
+        if len(positions):
+            _, lines = feed.locate(positions)
+            files.extend([feed.names[index]] * len(positions))
+            rows.extend(lines.tolist())
+            values.extend(f"{batch} <= {bound} (largest batch_id in {setter})" for batch in batches.gather(positions - start))
+    if not files:
+        return empty_failures()
+    return _frames.feed_failures(files, rows, column="batch_id", check="batch_monotonic", values=values)
+
+
+def _repeated_user_batch(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
     repeat = pl.col("_same_user") & pl.col("_same_batch")
     offending = (
-        ordered.with_columns(
-            pl.when(~repeat).then(pl.col(_FILE_INDEX)).forward_fill().alias("_first_file"),
-            pl.when(~repeat).then(pl.col(_ROW)).forward_fill().alias("_first_row"),
-        )
+        ordered.with_columns(pl.when(~repeat).then(pl.col(_POSITION)).forward_fill().alias("_first"))
         .filter(repeat)
-        .sort([_FILE_INDEX, _ROW])  # back to feed order, as pandas' duplicated() reports them
-        .select(
-            _name_of(_FILE_INDEX, file_names).alias("file"),
-            _ROW,
-            pl.format(
-                "user_id {}, batch_id {} already in {} row {}",
-                "user_id",
-                "batch_id",
-                _name_of("_first_file", file_names),
-                "_first_row",
-            ).alias("value"),
-        )
+        .sort(_POSITION)  # back to feed order, as pandas' duplicated() reports them
     )
-    return _feed_failures(offending, column="batch_id", check="user_batch_unique_across_files")
-
-
-def _spend_decreases(ordered: pl.DataFrame, file_names: dict[int, str]) -> pd.DataFrame:
-    offending = (
-        ordered.with_columns(
-            pl.col("total_spend").shift(1).alias("_previous_spend"),
-            pl.col("batch_id").shift(1).alias("_previous_batch"),
-            pl.col(_FILE_INDEX).shift(1).alias("_previous_file"),
-        )
-        .filter(pl.col("_same_user") & (pl.col("total_spend") < pl.col("_previous_spend")))
-        .select(
-            _name_of(_FILE_INDEX, file_names).alias("file"),
-            _ROW,
-            pl.format(
-                "{} < {} at batch_id {} ({})",
-                "total_spend",
-                "_previous_spend",
-                "_previous_batch",
-                _name_of("_previous_file", file_names),
-            ).alias("value"),
-        )
-    )
-    return _feed_failures(offending, column="total_spend", check="spend_never_decreases")
-
-
-def _feed_failures(offending: pl.DataFrame, *, column: str, check: str) -> pd.DataFrame:
     if offending.is_empty():
         return empty_failures()
+    files, rows = feed.locate(offending[_POSITION].to_numpy())
+    first_files, first_rows = feed.locate(offending["_first"].to_numpy())
+    values = [
+        f"user_id {user}, batch_id {batch} already in {feed.names[first_file]} row {first_row}"
+        for user, batch, first_file, first_row in zip(
+            offending["user_id"].to_list(), offending["batch_id"].to_list(), first_files, first_rows
+        )
+    ]
     return _frames.feed_failures(
-        offending["file"].to_list(), offending[_ROW].to_numpy(), column=column, check=check, values=offending["value"].to_list()
+        feed.file_names(files), rows, column="batch_id", check="user_batch_unique_across_files", values=values
     )
 
 
-def _latest_rows(ordered: pl.DataFrame, file_names: dict[int, str]) -> pd.DataFrame:
+def _spend_decreases(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
+    spend = feed.frame["total_spend"].gather(ordered[_POSITION])
+    falls = (ordered["_same_user"] & (spend < spend.shift(1))).fill_null(False)
+    if not falls.any():
+        return empty_failures()
+    at = falls.arg_true()
+    positions = ordered[_POSITION].gather(at).to_numpy()
+    previous_positions = ordered[_POSITION].gather(at - 1).to_numpy()
+    files, rows = feed.locate(positions)
+    previous_files, _ = feed.locate(previous_positions)
+    values = [
+        f"{now} < {before} at batch_id {batch} ({feed.names[previous_file]})"
+        for now, before, batch, previous_file in zip(
+            spend.gather(at).to_list(),
+            spend.gather(at - 1).to_list(),
+            ordered["batch_id"].gather(at - 1).to_list(),
+            previous_files,
+        )
+    ]
+    return _frames.feed_failures(feed.file_names(files), rows, column="total_spend", check="spend_never_decreases", values=values)
+
+
+def _latest_rows(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
     """One row per user, the last of its (user_id, batch_id) run; a tie at the top is a DeduplicationError."""
     is_last = (pl.col("user_id") != pl.col("user_id").shift(-1)).fill_null(True)
     tied = ordered.filter(is_last & pl.col("_same_user") & pl.col("_same_batch"))
     if not tied.is_empty():
-        _raise_ties(ordered, tied, file_names)
-    latest = ordered.filter(is_last).select(
-        *COLUMNS, _name_of(_FILE_INDEX, file_names).alias(SOURCE_FILE), pl.col(_ROW).alias(SOURCE_ROW)
-    )
-    return latest.to_pandas()
+        _raise_ties(ordered, tied, feed)
+    positions = ordered.filter(is_last)[_POSITION]
+    latest = feed.frame.select(pl.col(column).gather(positions) for column in COLUMNS).rechunk()
+    columns = {column: latest[column].to_numpy(allow_copy=False) for column in COLUMNS}
+    files, rows = feed.locate(positions.to_numpy())
+    columns[SOURCE_FILE] = _file_name_array(files, feed.names)
+    columns[SOURCE_ROW] = rows
+    return pd.DataFrame(columns, copy=False)
 
 
-def _raise_ties(ordered: pl.DataFrame, tied: pl.DataFrame, file_names: dict[int, str]) -> None:
+def _file_name_array(files: np.ndarray, names: Sequence[str]) -> pd.api.extensions.ExtensionArray:
+    """The file name of each row as pandas' default string dtype, decoded from codes by Arrow, not per row in Python."""
+    import pyarrow as pa
+
+    codes = pa.array(files.astype("int32"))
+    return pd.array(pa.DictionaryArray.from_arrays(codes, pa.array(list(names))).cast(pa.large_string()), dtype="str")
+
+
+def _raise_ties(ordered: pl.DataFrame, tied: pl.DataFrame, feed: _Feed) -> None:
     first_user = tied["user_id"].min()
     batch = tied.filter(pl.col("user_id") == first_user)["batch_id"].item()
     places = ordered.filter((pl.col("user_id") == first_user) & (pl.col("batch_id") == batch))
-    where = [(file_names[index], row) for index, row in zip(places[_FILE_INDEX].to_list(), places[_ROW].to_list())]
-    message = _frames.describe_ties(tied.height, first_user, batch, where)
+    files, rows = feed.locate(places[_POSITION].to_numpy())
+    message = _frames.describe_ties(tied.height, first_user, batch, list(zip(feed.file_names(files), rows.tolist())))
     raise DeduplicationError(message, check="unique_latest_batch")

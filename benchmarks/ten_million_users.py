@@ -1,0 +1,255 @@
+"""Ten million users: the engine's feed check and `checks run` against DuckDB's bare read-and-dedup, in one run.
+
+    .venv/bin/python benchmarks/ten_million_users.py [--users 10000000] [--engine polars] [--seed 7]
+        [--skip pandas,run] [--keep DIR] [--data DIR]
+
+Generates (seeded) a feed of ``--users`` users (a base delta with every user and four updates of a
+quarter of them each), the platform's loaded table (one update delta never ingested) and the
+customer's export, as CSV in a temporary folder outside the repository (deleted afterwards unless
+``--keep``; ``--data`` reuses a kept one). Each measurement runs in its own process, so its peak
+memory is that process's maximum resident set (``wait4``'s ru_maxrss). Prints time, peak memory and
+the ratio to DuckDB's read-and-dedup measured in the same run (each child reports its own ru_maxrss,
+and its children's for Spark's JVM). Targets (issue 5): `checks run`
+within 3x DuckDB's time and under 3 GB; `checks validate` of one update delta against the history
+under 5 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DELTAS = 5
+MEASUREMENTS = (
+    "duckdb read-and-dedup",
+    "polars read-and-dedup",
+    "pandas read-and-dedup",
+    "engine: check_feed_folder",
+    "engine: read both tables",
+    "engine: validate delta4 against history",
+    "pandas: checks validate delta4 against history",
+    "checks run end to end",
+)
+
+
+def generate(directory: Path, users: int, seed: int) -> dict[str, object]:
+    """Write the feed, the platform table, the customer export and case.toml; return what was planted."""
+    import numpy as np
+    import polars as pl
+
+    from checks.sample import generate_feed
+
+    feed = generate_feed(users, DELTAS, seed=seed)
+    (directory / "feed").mkdir(parents=True)
+    stacked = []
+    for number, delta in enumerate(feed):
+        frame = pl.from_pandas(delta.frame.reset_index(drop=True))
+        frame.write_csv(directory / "feed" / delta.name)
+        stacked.append(frame.with_columns(pl.lit(number).alias("_delta")))
+    del feed
+    rows = pl.concat(stacked)
+    skipped = int(np.random.default_rng(seed + 1).integers(1, DELTAS))
+
+    def latest(frame: pl.DataFrame, shuffle_seed: int) -> pl.DataFrame:
+        newest = frame.sort("batch_id").unique("user_id", keep="last").drop("_delta")
+        return newest.sample(fraction=1.0, shuffle=True, seed=shuffle_seed)
+
+    customer = latest(rows, seed)
+    latest(rows.filter(pl.col("_delta") != skipped), seed + 2).write_csv(directory / "platform-user-summary.csv")
+    customer.write_csv(directory / "customer-user-summary.csv")
+    finance_total = int(customer["total_spend"].sum())
+    (directory / "case.toml").write_text(
+        'feed = "feed"\nplatform = "platform-user-summary.csv"\ncustomer = "customer-user-summary.csv"\n'
+        f"finance_total = {finance_total}\n"
+    )
+    return {"skipped": f"delta{skipped}.csv", "finance_total": finance_total}
+
+
+def measure(name: str, data: Path, engine: str, spark_master: str) -> dict[str, object]:
+    """One measurement, run in this (child) process; returns what it found, for a sanity check."""
+    feed = data / "feed"
+    if name == "duckdb read-and-dedup":
+        import duckdb
+
+        connection = duckdb.connect()
+        connection.execute(
+            f"create table latest as select * from read_csv('{feed}/delta*.csv') "
+            "qualify row_number() over (partition by user_id order by batch_id desc) = 1"
+        )
+        users, spend = connection.execute("select count(*), sum(total_spend) from latest").fetchone()
+        return {"users": users, "total_spend": int(spend)}
+    if name == "polars read-and-dedup":
+        import polars as pl
+
+        latest = (
+            pl.scan_csv(f"{feed}/delta*.csv").sort("batch_id").unique("user_id", keep="last").collect()
+        )
+        return {"users": latest.height, "total_spend": int(latest["total_spend"].sum())}
+    if name == "pandas read-and-dedup":
+        import pandas as pd
+
+        rows = pd.concat([pd.read_csv(feed / f"delta{number}.csv") for number in range(DELTAS)], ignore_index=True)
+        latest = rows.sort_values("batch_id").drop_duplicates("user_id", keep="last")
+        return {"users": len(latest), "total_spend": int(latest["total_spend"].sum())}
+
+    module = _engine(engine, spark_master)
+    if name == "engine: check_feed_folder":
+        result = module.check_feed_folder(feed)
+        return {"users": len(result.deduplicated), "total_spend": int(result.deduplicated["total_spend"].sum()),
+                "passed": result.passed}
+    if name == "engine: read both tables":
+        platform = module.read_table(data / "platform-user-summary.csv")
+        customer = module.read_table(data / "customer-user-summary.csv")
+        return {"platform": len(platform), "customer": len(customer)}
+    if name == "engine: validate delta4 against history":
+        from checks.feed import discover_deltas
+
+        validations = [module.read_and_validate(delta_file) for delta_file in discover_deltas(feed)]
+        failures = module.check_feed([v.delta for v in validations if v.delta is not None])
+        return {"failures": len(failures), "passed": all(v.passed for v in validations)}
+    if name == "pandas: checks validate delta4 against history":
+        from checks.validation_run import validate_against_history
+
+        result = validate_against_history([feed / f"delta{DELTAS - 1}.csv"], feed)
+        return {"failures": len(result.failures), "passed": result.passed}
+    if name == "checks run end to end":
+        return _run_case(data, module)
+    raise ValueError(f"unknown measurement {name!r}")
+
+
+def _engine(engine: str, spark_master: str):
+    from checks.engines import get_engine
+
+    module = get_engine(engine)
+    if engine == "spark":
+        module.configure(master=spark_master)
+    return module
+
+
+def _run_case(data: Path, module) -> dict[str, object]:
+    """`checks run` as the CLI runs it, with this engine underneath (wired here until the runner takes one)."""
+    import inspect
+
+    from checks import runner
+    from checks.config import load_case
+
+    case = load_case(data / "case.toml")
+    out_dir, gx_dir = data / "out", data / "gx"
+    if "engine" in inspect.signature(runner.run_case).parameters:
+        result = runner.run_case(case, out_dir=out_dir, gx_dir=gx_dir, build_docs=True, engine=module.NAME)
+    else:
+        # The runner does not take an engine yet: put this engine's functions where it looks them up.
+        for name in ("read_table", "read_and_validate", "check_validations", "check_feed_folder"):
+            if hasattr(runner, name):
+                setattr(runner, name, getattr(module, name))
+        result = runner.run_case(case, out_dir=out_dir, gx_dir=gx_dir, build_docs=True)
+    return {"passed": result.passed, "users": len(result.feed.deduplicated),
+            "timings": {name: round(seconds, 2) for name, seconds in result.timings.items()}}
+
+
+def run_child(name: str, data: Path, engine: str, spark_master: str, timeout: float) -> dict[str, object]:
+    """Run one measurement in a fresh process; its wall time and peak resident memory."""
+    command = [sys.executable, __file__, "--child", name, "--data", str(data), "--engine", engine,
+               "--spark-master", spark_master]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        return {"name": name, "error": f"timed out after {timeout:.0f} s"}
+    seconds = time.perf_counter() - started
+    lines = stdout.strip().splitlines()
+    if process.returncode != 0 or not lines:
+        return {"name": name, "error": (stderr.strip().splitlines() or ["no output"])[-1], "seconds": seconds}
+    report = json.loads(lines[-1])
+    return {"name": name, "seconds": report["seconds"], "process_seconds": seconds,
+            "peak_mb": report["peak_mb"], "found": report["found"]}
+
+
+def child(name: str, data: Path, engine: str, spark_master: str) -> None:
+    import resource
+
+    started = time.perf_counter()
+    found = measure(name, data, engine, spark_master)
+    seconds = time.perf_counter() - started
+    # ru_maxrss of this process (KiB on Linux); Spark's JVM is a child of this one, counted apart.
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({"seconds": seconds, "peak_mb": round(max(peak_kib, children_kib) / 1024), "found": found},
+                     default=str))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=10_000_000)
+    parser.add_argument("--engine", default="polars", choices=("pandas", "polars", "spark"))
+    parser.add_argument("--spark-master", default="local[*]")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip", default="", help="comma-separated words; measurements containing one are skipped")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per measurement")
+    parser.add_argument("--keep", type=Path, help="generate into this folder and keep it")
+    parser.add_argument("--data", type=Path, help="reuse a folder generated before with --keep")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child == "generate":
+        print(json.dumps(generate(args.data, args.users, args.seed)))
+        return
+    if args.child:
+        child(args.child, args.data, args.engine, args.spark_master)
+        return
+
+    temporary = None
+    if args.data is not None:
+        data = args.data
+        print(f"reusing {data}")
+    else:
+        data = args.keep or Path(tempfile.mkdtemp(prefix="checks-ten-million-"))
+        temporary = None if args.keep else data
+        started = time.perf_counter()
+        # In a child: this process stays small, so the children it starts inherit no large peak.
+        planted = json.loads(subprocess.run(
+            [sys.executable, __file__, "--child", "generate", "--data", str(data), "--users", str(args.users),
+             "--seed", str(args.seed)], cwd=ROOT, check=True, capture_output=True, text=True,
+        ).stdout.strip().splitlines()[-1])
+        size = sum(path.stat().st_size for path in (data / "feed").iterdir()) / 1e6
+        print(f"generated {args.users:,} users, feed {size:,.0f} MB, in {time.perf_counter() - started:.1f} s "
+              f"into {data} (planted: {planted})")
+    print(f"engine {args.engine}; load average before: {os.getloadavg()[0]:.2f}; cores: {os.cpu_count()}")
+    skip = [word.strip() for word in args.skip.split(",") if word.strip()]
+    results = []
+    try:
+        for name in MEASUREMENTS:
+            if any(word in name for word in skip):
+                continue
+            result = run_child(name, data, args.engine, args.spark_master, args.timeout)
+            result["load"] = round(os.getloadavg()[0], 2)
+            results.append(result)
+            _print_row(result, results[0])
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _print_row(result: dict[str, object], baseline: dict[str, object]) -> None:
+    if "error" in result:
+        print(f"{result['name']:<48} ERROR {result['error']}", flush=True)
+        return
+    ratio = result["seconds"] / baseline["seconds"] if baseline.get("seconds") else float("nan")
+    print(
+        f"{result['name']:<48} {result['seconds']:7.2f} s  {result['peak_mb']:6,} MB peak  "
+        f"{ratio:5.2f}x duckdb  (load {result['load']})  {json.dumps(result['found'], default=str)}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,406 @@
+"""The Spark engine: the same feed check on PySpark (local mode by default, a cluster by ``--spark-master``).
+
+Every check is Spark SQL that yields the pandas path's failure rows: a regular expression for the
+text pass (Java's ``^...$`` matches what Python's ``re.match`` does), range and uniqueness queries
+for the value pass, window functions for the checks across files and for the dedup. Pandera's
+PySpark backend reports a count per check, not the offending rows with their line numbers, so it
+cannot produce ``FAILURE_COLUMNS``; the SQL does. Line numbers come from each file's read splits
+(``input_file_block_start`` and the row's position in its split). Paths may be local or ``s3a://``
+(with hadoop-aws on the classpath and credentials in the Spark configuration). Files the SQL cannot
+read as the pandas path would (a row with too many fields, an integer beyond int64) go to the pandas path.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from checks.dedup import SOURCE_FILE, SOURCE_ROW
+from checks.dedup import deduplicate as _deduplicate_pandas
+from checks.engines import _frames
+from checks.errors import DeduplicationError
+from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile, discover_deltas
+from checks.feed import read_table as _read_table_pandas
+from checks.pipeline import FeedCheck
+from checks.validate import Delta, DeltaValidation, empty_failures
+from checks.validate import read_and_validate as _read_and_validate_pandas
+
+NAME = "spark"
+DEFAULT_MASTER = "local[*]"
+
+_ROW = "row"
+_FILE_INDEX = "file_index"
+_settings: dict[str, str] = {"master": DEFAULT_MASTER}
+
+
+class _NeedsPandasPath(Exception):
+    """This file has something only the pandas path reads exactly as the reference does."""
+
+
+def configure(*, master: str = DEFAULT_MASTER) -> None:
+    """Choose the Spark master (``local[*]``, ``spark://host:7077``, ...) before the first session starts."""
+    _settings["master"] = master
+
+
+def session() -> Any:
+    """The one Spark session of this process, started on first use."""
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+    return (
+        SparkSession.builder.master(_settings["master"])
+        .appName("checks")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", os.environ.get("CHECKS_SPARK_PARTITIONS", "8"))
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+
+
+def check_feed_folder(directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None) -> FeedCheck:
+    """Check every delta in ``directory`` as ``checks.pipeline.check_feed_folder`` does, on Spark."""
+    validations = []
+    tables = []
+    for delta_file in discover_deltas(directory):
+        if on_file is not None:
+            on_file(delta_file)
+        validation, table = _read_and_validate(delta_file)
+        validations.append(validation)
+        if table is not None:
+            tables.append(table)
+    return _feed_check(validations, tables)
+
+
+def check_validations(validations: Sequence[DeltaValidation]) -> FeedCheck:
+    """``checks.pipeline.check_validations`` on Spark, for deltas already validated."""
+    tables = [_from_delta(validation.delta) for validation in validations if validation.delta is not None]
+    return _feed_check(list(validations), tables)
+
+
+def read_and_validate(delta_file: DeltaFile) -> DeltaValidation:
+    """``checks.validate.read_and_validate`` on Spark."""
+    return _read_and_validate(delta_file)[0]
+
+
+def check_feed(deltas: Sequence[Delta]) -> pd.DataFrame:
+    """``checks.crossfeed.check_feed`` on Spark, for deltas already in memory."""
+    if not deltas:
+        return empty_failures()
+    feed = _stack([_from_delta(delta) for delta in deltas])
+    return _feed_failures(feed, [delta.name for delta in deltas])
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """``checks.feed.read_table`` on Spark: int64 columns; a table with a bad cell goes to the pandas path for its message."""
+    from pyspark.sql import functions as F
+
+    path = Path(path)
+    header = _frames.read_header(path)
+    if header is None:
+        return _read_table_pandas(path)
+    try:
+        text = _read_text(path, header)
+    except _NeedsPandasPath:
+        return _read_table_pandas(path)
+    not_integer = F.lit(False)
+    for c in COLUMNS:
+        not_integer = not_integer | F.col(c).isNull() | ~_is_integer(F.col(c))
+    if text.filter(not_integer).limit(1).count() or _has_overflow(text):
+        return _read_table_pandas(path)  # the pandas path names the first bad cell exactly
+    return _to_pandas_int64(_typed(text))
+
+
+def _feed_check(validations: list[DeltaValidation], tables: list[Any]) -> FeedCheck:
+    deltas = tuple(validation.delta for validation in validations if validation.delta is not None)
+    names = [delta.name for delta in deltas]
+    if tables:
+        feed = _stack(tables).cache()
+        feed_failures = _feed_failures(feed, names)
+        deduplicated = _deduplicate(feed, names)
+        feed.unpersist()
+    else:
+        feed_failures, deduplicated = empty_failures(), _deduplicate_pandas([])
+    return FeedCheck(
+        validations=tuple(validations),
+        feed_failures=feed_failures,
+        deltas=deltas,
+        quarantined=tuple(validation.name for validation in validations if validation.delta is None),
+        deduplicated=deduplicated,
+    )
+
+
+def _read_and_validate(delta_file: DeltaFile) -> tuple[DeltaValidation, Any | None]:
+    try:
+        return _validate(delta_file)
+    except _NeedsPandasPath:
+        validation = _read_and_validate_pandas(delta_file)
+        table = _from_delta(validation.delta) if validation.delta is not None else None
+        return validation, table
+
+
+def _validate(delta_file: DeltaFile) -> tuple[DeltaValidation, Any | None]:
+    header = _frames.read_header(delta_file.path)
+    if header is None:
+        raise _NeedsPandasPath
+    text = _read_text(delta_file.path, header).cache()
+    rows = text.count()
+    if rows == 0:
+        raise _NeedsPandasPath  # the not_empty failure, as the pandas path words it
+    name = delta_file.name
+    text_failures = _text_failures(text, name)
+    if _has_overflow(text):
+        raise _NeedsPandasPath  # an integer literal beyond int64: the pandas path decides what happens
+    typed = _typed(text).cache()
+    value_failures = _value_failures(typed, name)
+    failures = _frames.combine_validation_failures(text_failures, value_failures)
+    text.unpersist()
+    delta, table = None, None
+    if failures.empty:
+        table = typed
+        delta = Delta(name=name, number=delta_file.number, frame=_to_pandas_int64(typed))
+    else:
+        typed.unpersist()
+    validation = DeltaValidation(
+        name=name, number=delta_file.number, delta=delta, failures=failures, warnings=header.warnings, rows=rows
+    )
+    return validation, table
+
+
+def _read_text(path: Path, header: _frames.Header) -> Any:
+    """The file's records as text with their line numbers (the header is line 1 and is dropped)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    schema = StructType([StructField(name, StringType()) for name in header.names])
+    try:
+        records = (
+            session()
+            .read.schema(schema)
+            .option("header", "false")
+            .option("mode", "FAILFAST")
+            .option("encoding", "UTF-8")
+            .csv(str(path))
+            .withColumn("_block", F.input_file_block_start())
+            .withColumn("_id", F.monotonically_increasing_id())
+        )
+        # Each split's records in file order; the splits ordered by where they start in the file.
+        splits = records.groupBy("_block").agg(F.count("*").alias("_n"), F.min("_id").alias("_first")).collect()
+    except Exception as error:  # noqa: BLE001 - Py4J wraps every JVM error; the pandas path reports it exactly
+        raise _NeedsPandasPath from error
+    offset = 1
+    starts = []
+    for split in sorted(splits, key=lambda split: split["_block"]):
+        starts.append((split["_block"], split["_first"], offset))
+        offset += split["_n"]
+    offsets = session().createDataFrame(starts, "_block long, _first long, _offset long")
+    return (
+        records.join(F.broadcast(offsets), on="_block")
+        .select((F.col("_offset") + F.col("_id") - F.col("_first")).alias(_ROW), *COLUMNS)
+        .filter(F.col(_ROW) > 1)
+    )
+
+
+def _is_integer(cell: Any) -> Any:
+    return cell.rlike(INTEGER_PATTERN)
+
+
+def _typed(text: Any) -> Any:
+    from pyspark.sql import functions as F
+
+    return text.select(
+        F.col(_ROW),
+        *[F.when(_is_integer(F.col(c)), F.expr(f"try_cast({c} as bigint)")).alias(c) for c in COLUMNS],
+    )
+
+
+def _has_overflow(text: Any) -> bool:
+    from pyspark.sql import functions as F
+
+    condition = F.lit(False)
+    for c in COLUMNS:
+        condition = condition | (_is_integer(F.col(c)) & F.expr(f"try_cast({c} as bigint)").isNull())
+    return bool(text.filter(condition).limit(1).count())
+
+
+def _text_failures(text: Any, name: str) -> pd.DataFrame:
+    from pyspark.sql import functions as F
+
+    parts = [
+        # Spark reads an empty or missing cell as null; pandas reads it as "".
+        text.filter(F.col(c).isNull() | ~_is_integer(F.col(c))).select(
+            _ROW, F.lit(c).alias("column"), F.coalesce(F.col(c), F.lit("")).alias("value")
+        )
+        for c in COLUMNS
+    ]
+    found = _union(parts).toArrow().to_pandas()
+    if found.empty:
+        return empty_failures()
+    return _frames.validation_failures(
+        name, found[_ROW].tolist(), found["column"].tolist(), [_frames.IS_INTEGER] * len(found), found["value"].tolist()
+    )
+
+
+def _value_failures(typed: Any, name: str) -> pd.DataFrame:
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    parts = [
+        typed.filter(F.col(c) <= 0 if c == "user_id" else F.col(c) < 0).select(
+            _ROW, F.lit(c).alias("column"), F.lit(_frames.VALUE_CHECKS[c]).alias("check"), F.col(c).cast("string").alias("value")
+        )
+        for c in COLUMNS
+    ]
+    repeats = (
+        typed.filter(F.col("user_id").isNotNull())
+        .withColumn("_n", F.count("*").over(Window.partitionBy("user_id")))
+        .filter(F.col("_n") > 1)
+        .select(_ROW, F.lit("user_id").alias("column"), F.lit(_frames.FIELD_UNIQUENESS).alias("check"),
+                F.col("user_id").cast("string").alias("value"))
+    )
+    found = _union([*parts, repeats]).toArrow().to_pandas()
+    if found.empty:
+        return empty_failures()
+    return _frames.validation_failures(
+        name, found[_ROW].tolist(), found["column"].tolist(), found["check"].tolist(), found["value"].tolist()
+    )
+
+
+def _union(parts: Sequence[Any]) -> Any:
+    result = parts[0]
+    for part in parts[1:]:
+        result = result.unionByName(part)
+    return result
+
+
+def _from_delta(delta: Delta) -> Any:
+    frame = delta.frame.loc[:, list(COLUMNS)].reset_index(drop=True)
+    frame.insert(0, _ROW, delta.frame.index.to_numpy(dtype="int64"))
+    return session().createDataFrame(frame)
+
+
+def _to_pandas_int64(typed: Any) -> pd.DataFrame:
+    frame = typed.orderBy(_ROW).select(*COLUMNS).toArrow().to_pandas().astype("int64")
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")
+    return frame
+
+
+def _stack(tables: Sequence[Any]) -> Any:
+    from pyspark.sql import functions as F
+
+    return _union([table.select(*COLUMNS, _ROW).withColumn(_FILE_INDEX, F.lit(index)) for index, table in enumerate(tables)])
+
+
+def _file_names(names: Sequence[str]) -> Any:
+    from pyspark.sql import functions as F
+
+    return F.create_map(*[item for index, name in enumerate(names) for item in (F.lit(index), F.lit(name))])
+
+
+def _feed_failures(feed: Any, names: Sequence[str]) -> pd.DataFrame:
+    return _frames.combine_feed_failures(
+        [_batch_monotonicity(feed, names), _repeated_user_batch(feed, names), _spend_decreases(feed, names)]
+    )
+
+
+def _collect_failures(offending: Any, order: list[str], *, column: str, check: str) -> pd.DataFrame:
+    found = offending.orderBy(*order).select("file", _ROW, "value").toArrow().to_pandas()
+    if found.empty:
+        return empty_failures()
+    return _frames.feed_failures(found["file"].tolist(), found[_ROW].to_numpy(), column=column, check=check,
+                                 values=found["value"].tolist())
+
+
+def _batch_monotonicity(feed: Any, names: Sequence[str]) -> pd.DataFrame:
+    from pyspark.sql import functions as F
+
+    maxima = {row[_FILE_INDEX]: row["_max"] for row in feed.groupBy(_FILE_INDEX).agg(F.max("batch_id").alias("_max")).collect()}
+    bounds, setters = _frames.earlier_batches(names, [maxima[index] for index in range(len(names))])
+    limits = session().createDataFrame(
+        [(index, bound, setter) for index, (bound, setter) in enumerate(zip(bounds, setters)) if bound is not None],
+        f"{_FILE_INDEX} int, _bound long, _setter string",
+    )
+    offending = feed.join(F.broadcast(limits), on=_FILE_INDEX).filter(F.col("batch_id") <= F.col("_bound")).select(
+        _FILE_INDEX,
+        _ROW,
+        _file_names(names)[F.col(_FILE_INDEX)].alias("file"),
+        F.format_string("%d <= %d (largest batch_id in %s)", "batch_id", "_bound", "_setter").alias("value"),
+    )
+    return _collect_failures(offending, [_FILE_INDEX, _ROW], column="batch_id", check="batch_monotonic")
+
+
+def _repeated_user_batch(feed: Any, names: Sequence[str]) -> pd.DataFrame:
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    pair = Window.partitionBy("user_id", "batch_id").orderBy(_FILE_INDEX, _ROW)
+    files = _file_names(names)
+    offending = (
+        feed.withColumn("_seen", F.row_number().over(pair))
+        .withColumn("_first_file", F.first(_FILE_INDEX).over(pair))
+        .withColumn("_first_row", F.first(_ROW).over(pair))
+        .filter(F.col("_seen") > 1)
+        .select(
+            _FILE_INDEX,
+            _ROW,
+            files[F.col(_FILE_INDEX)].alias("file"),
+            F.format_string("user_id %d, batch_id %d already in %s row %d", "user_id", "batch_id",
+                            files[F.col("_first_file")], "_first_row").alias("value"),
+        )
+    )
+    return _collect_failures(offending, [_FILE_INDEX, _ROW], column="batch_id", check="user_batch_unique_across_files")
+
+
+def _spend_decreases(feed: Any, names: Sequence[str]) -> pd.DataFrame:
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    # (batch_id, file, row) within a user is pandas' stable sort by (user_id, batch_id) of the stacked feed.
+    history = Window.partitionBy("user_id").orderBy("batch_id", _FILE_INDEX, _ROW)
+    files = _file_names(names)
+    offending = (
+        feed.withColumn("_previous_spend", F.lag("total_spend").over(history))
+        .withColumn("_previous_batch", F.lag("batch_id").over(history))
+        .withColumn("_previous_file", F.lag(_FILE_INDEX).over(history))
+        .filter(F.col("total_spend") < F.col("_previous_spend"))
+        .select(
+            "user_id",
+            "batch_id",
+            _FILE_INDEX,
+            _ROW,
+            files[F.col(_FILE_INDEX)].alias("file"),
+            F.format_string("%d < %d at batch_id %d (%s)", "total_spend", "_previous_spend", "_previous_batch",
+                            files[F.col("_previous_file")]).alias("value"),
+        )
+    )
+    return _collect_failures(offending, ["user_id", "batch_id", _FILE_INDEX, _ROW], column="total_spend",
+                             check="spend_never_decreases")
+
+
+def _deduplicate(feed: Any, names: Sequence[str]) -> pd.DataFrame:
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    latest = (
+        feed.withColumn("_max", F.max("batch_id").over(Window.partitionBy("user_id")))
+        .filter(F.col("batch_id") == F.col("_max"))
+        .withColumn("_n", F.count("*").over(Window.partitionBy("user_id")))
+    )
+    tied = latest.filter(F.col("_n") > 1)
+    users, first_user = tied.agg(F.countDistinct("user_id"), F.min("user_id")).first()
+    if users:
+        places = tied.filter(F.col("user_id") == first_user).orderBy(_FILE_INDEX, _ROW).collect()
+        message = _frames.describe_ties(
+            users, first_user, places[0]["batch_id"], [(names[place[_FILE_INDEX]], place[_ROW]) for place in places]
+        )
+        raise DeduplicationError(message, check="unique_latest_batch")
+    frame = (
+        latest.orderBy("user_id")
+        .select(*COLUMNS, _file_names(names)[F.col(_FILE_INDEX)].alias(SOURCE_FILE), F.col(_ROW).alias(SOURCE_ROW))
+        .toArrow().to_pandas()
+    )
+    frame = frame.astype({column: "int64" for column in (*COLUMNS, SOURCE_ROW)})
+    frame[SOURCE_FILE] = frame[SOURCE_FILE].astype("str")
+    return frame
