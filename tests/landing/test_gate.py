@@ -97,7 +97,10 @@ def test_gate_refuses_a_staged_file_the_ledger_does_not_know(bucket, tmp_path: P
 
 
 @pytest.mark.slow
-def test_gate_without_a_gx_project_cannot_decide(bucket, tmp_path: Path, capsys) -> None:
+def test_gate_with_a_broken_gx_project_cannot_decide(bucket, tmp_path: Path, capsys) -> None:
+    broken = tmp_path / "broken-gx"
+    broken.mkdir()
+    (broken / "great_expectations.yml").write_text("stores: [unclosed\n")
     for number, data in enumerate(small_feed(deltas=1)):
         bucket.put(f"delta{number}.csv", data)
     stage, ledger_path = tmp_path / "stage", tmp_path / "ledger.sqlite"
@@ -105,10 +108,10 @@ def test_gate_without_a_gx_project_cannot_decide(bucket, tmp_path: Path, capsys)
         ingest(source(bucket.url), stage, ledger)
 
     code = main(["gate", "--source", bucket.url, "--ledger", str(ledger_path), "--stage", str(stage),
-                 "--out", str(tmp_path / "out"), "--gx-dir", str(tmp_path / "no-gx")])
+                 "--out", str(tmp_path / "out"), "--gx-dir", str(broken)])
 
     assert code == 2
-    assert "Great Expectations project config not found" in capsys.readouterr().err
+    assert "cannot read the Great Expectations config" in capsys.readouterr().err
     assert json.loads((tmp_path / "out" / "gate.json").read_text())["decision"] == "refuse"
 
 

@@ -1,0 +1,82 @@
+"""`checks run` on the real first incident: the dedup reproduces the customer's export, the platform's
+table fails exactly the revenue-total and batch-currency expectations, Data Docs and the report exist."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from checks.cli import main
+from checks.feed import COLUMNS
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def real_run(johnnys_jeans, tmp_path_factory):
+    scratch = tmp_path_factory.mktemp("real-run")
+    out, gx_dir = scratch / "out", scratch / "gx"
+    code = main(
+        ["run", "--case", str(PROJECT_ROOT / "cases" / "johnnys-jeans.toml"), "--out", str(out), "--gx-dir", str(gx_dir)]
+    )
+    return code, out, gx_dir, json.loads((out / "summary.json").read_text())
+
+
+def test_run_fails_because_the_platform_table_is_wrong(real_run):
+    code, _, _, summary = real_run
+    assert code == 1
+    assert summary["passed"] is False
+    assert summary["feed"]["quarantined"] == []
+    by_table = {table["table"]: table for table in summary["suites"]["tables"]}
+    assert by_table["deduplicated"]["success"] and by_table["customer"]["success"]
+    assert not by_table["platform"]["success"]
+
+
+def test_deduplicated_output_reproduces_the_customer_export(real_run, johnnys_jeans):
+    _, out, _, _ = real_run
+    customer = pd.read_csv(johnnys_jeans / "Johnny-user-summary.csv")
+    for deduplicated in (pd.read_csv(out / "deduplicated.csv"), pd.read_parquet(out / "deduplicated.parquet")):
+        assert len(deduplicated) == 10_000
+        assert deduplicated["total_spend"].sum() == 33_904_525
+        pd.testing.assert_frame_equal(
+            deduplicated[list(COLUMNS)].sort_values("user_id", ignore_index=True),
+            customer[list(COLUMNS)].sort_values("user_id", ignore_index=True),
+            check_dtype=False,
+        )
+        assert deduplicated["source_file"].str.fullmatch(r"delta[0-4]\.csv").all()
+
+
+def test_platform_fails_revenue_total_and_batch_currency_with_observed_values(real_run):
+    _, _, _, summary = real_run
+    platform = next(table for table in summary["suites"]["tables"] if table["table"] == "platform")
+    failed = {outcome["check"]: outcome for outcome in platform["outcomes"] if not outcome["success"]}
+    assert set(failed) == {"revenue_total", "batch_currency"}
+    assert failed["revenue_total"]["observed"] == 29_162_044
+    assert failed["revenue_total"]["expected"] == 33_904_525
+    assert failed["batch_currency"]["unexpected_count"] == 1_841
+    assert failed["batch_currency"]["unexpected_examples"]
+
+
+def test_data_docs_and_the_incident_report_are_written(real_run):
+    _, out, gx_dir, summary = real_run
+    index = gx_dir / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    assert index.is_file()
+    assert 'href="incident.html"' in index.read_text()
+    assert (index.parent / "incident.html").is_file()
+    causes = summary["diagnosis"]["root_causes"]
+    assert [(cause["kind"], cause["file"]) for cause in causes] == [("file_not_ingested", "delta3.csv")]
+    assert summary["diagnosis"]["totals"]["gap"] == 4_742_481
+    customer_email = (out / "email-customer.md").read_text()
+    assert "$33,904,525" in customer_email and "Dear Marketing Director," in customer_email
+    assert "batch_id" not in customer_email  # plain language for the customer
+    engineer_email = (out / "email-engineer.md").read_text()
+    assert "delta3.csv" in engineer_email and "$4,742,481" in engineer_email
+
+
+def test_inputs_are_not_modified(real_run, johnnys_jeans):
+    # The shared files are read-only in CI; here we check nothing was written beside them.
+    assert sorted(path.name for path in johnnys_jeans.iterdir()) == sorted(
+        ["AIQ-user-summary.csv", "Johnny-user-summary.csv"] + [f"delta{number}.csv" for number in range(5)]
+    )
