@@ -172,12 +172,18 @@ def _check_header(path: Path, header: list[str], columns: tuple[str, ...]) -> No
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise BadInputError(f"duplicate column(s) in header: {', '.join(duplicated)}", file=path)
-    missing = [name for name in columns if name not in header]
-    unexpected = [name for name in header if name not in columns]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing column(s): {', '.join(missing)}")
-        if unexpected:
-            parts.append(f"unexpected column(s): {', '.join(repr(name) for name in unexpected)}")
-        raise BadInputError("; ".join(parts) + f" (expected: {', '.join(columns)})", file=path)
+    differences = column_differences(header, columns)
+    if differences:
+        raise BadInputError("; ".join(differences) + f" (expected: {', '.join(columns)})", file=path)
+
+
+def column_differences(found: list[str], expected: tuple[str, ...] = COLUMNS) -> list[str]:
+    """What separates ``found`` from ``expected`` as phrases (missing, then unexpected); empty when equal as sets."""
+    missing = [name for name in expected if name not in found]
+    unexpected = [name for name in found if name not in expected]
+    parts = []
+    if missing:
+        parts.append(f"missing column(s): {', '.join(missing)}")
+    if unexpected:
+        parts.append(f"unexpected column(s): {', '.join(repr(name) for name in unexpected)}")
+    return parts

@@ -10,7 +10,7 @@ import pandas as pd
 from checks.crossfeed import check_feed
 from checks.dedup import deduplicate
 from checks.feed import DeltaFile, discover_deltas
-from checks.validate import Delta, DeltaValidation, empty_failures, read_and_validate
+from checks.validate import Delta, DeltaValidation, collect_failures, read_and_validate
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,7 @@ class FeedCheck:
     @property
     def failures(self) -> pd.DataFrame:
         """Every failure of every file and of the feed as a whole, in one tidy frame."""
-        frames = [validation.failures for validation in self.validations if not validation.failures.empty]
-        if not self.feed_failures.empty:
-            frames.append(self.feed_failures)
-        return pd.concat(frames, ignore_index=True) if frames else empty_failures()
+        return collect_failures(self.validations, self.feed_failures)
 
 
 def check_feed_folder(

@@ -44,10 +44,7 @@ class RunResult:
             "passed": self.passed,
             "feed": {
                 "folder": str(self.case.feed),
-                "files": [
-                    {"file": v.name, "rows": v.rows, "passed": v.passed, "failures": len(v.failures), "warnings": list(v.warnings)}
-                    for v in self.feed.validations
-                ],
+                "files": [validation.summary() for validation in self.feed.validations],
                 "quarantined": list(self.feed.quarantined),
                 "users": len(self.feed.deduplicated),
                 "total_spend": int(self.feed.deduplicated["total_spend"].sum()),

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from checks.errors import BadInputError, SuiteError
-from checks.feed import COLUMNS
+from checks.feed import COLUMNS, column_differences
 
 SUITE_PATH = Path(__file__).resolve().parent.parent / "expectations" / "user_summary.json"
 DEFAULT_GX_CONFIG = Path(__file__).resolve().parent.parent / "gx" / "great_expectations.yml"
@@ -201,14 +201,9 @@ def prepare_table(name: str, frame: pd.DataFrame, latest_batch: pd.Series) -> pd
     refused here. Column order is left to the suite's ordered-list expectation.
     """
     columns = [column for column in frame.columns if column not in LINEAGE_COLUMNS]
-    missing = [column for column in COLUMNS if column not in columns]
-    unexpected = [column for column in columns if column not in COLUMNS]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing column(s) {', '.join(missing)}")
-        if unexpected:
-            parts.append(f"unexpected column(s) {', '.join(repr(column) for column in unexpected)}")
+    parts = column_differences([str(column) for column in columns])
+    if parts:
+        unexpected = [column for column in columns if column not in COLUMNS]
         casefolded = {column.casefold() for column in COLUMNS}
         if any(str(column).casefold() in casefolded for column in unexpected):
             parts.append("column names are case-sensitive (GX would match them case-insensitively)")

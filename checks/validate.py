@@ -7,6 +7,7 @@ on the cells that are. Failures come back as one tidy frame with ``FAILURE_COLUM
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -85,6 +86,16 @@ class DeltaValidation:
     def passed(self) -> bool:
         return self.delta is not None
 
+    def summary(self) -> dict[str, object]:
+        """The file's verdict as JSON-ready data (the failures themselves are listed elsewhere)."""
+        return {
+            "file": self.name,
+            "rows": self.rows,
+            "passed": self.passed,
+            "failures": len(self.failures),
+            "warnings": list(self.warnings),
+        }
+
 
 def validate_delta(raw: RawTable, number: int) -> DeltaValidation:
     """Validate one delta read as text; collect every failure, never stop at the first."""
@@ -104,6 +115,14 @@ def validate_delta(raw: RawTable, number: int) -> DeltaValidation:
 def read_and_validate(delta_file: DeltaFile) -> DeltaValidation:
     """Read a delta file from disk and validate it."""
     return validate_delta(read_raw(delta_file.path), delta_file.number)
+
+
+def collect_failures(validations: Iterable[DeltaValidation], feed_failures: pd.DataFrame) -> pd.DataFrame:
+    """Every failure of every file, then those across the feed, in one tidy frame."""
+    frames = [validation.failures for validation in validations if not validation.failures.empty]
+    if not feed_failures.empty:
+        frames.append(feed_failures)
+    return pd.concat(frames, ignore_index=True) if frames else empty_failures()
 
 
 def empty_failures() -> pd.DataFrame:

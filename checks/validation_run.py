@@ -10,7 +10,7 @@ import pandas as pd
 from checks.crossfeed import check_feed
 from checks.errors import BadInputError
 from checks.feed import DeltaFile, delta_number, discover_deltas
-from checks.validate import Delta, DeltaValidation, empty_failures, read_and_validate
+from checks.validate import Delta, DeltaValidation, collect_failures, empty_failures, read_and_validate
 
 
 @dataclass(frozen=True)
@@ -28,26 +28,14 @@ class HistoryValidation:
 
     @property
     def failures(self) -> pd.DataFrame:
-        frames = [v.failures for v in self.validations if not v.failures.empty]
-        if not self.feed_failures.empty:
-            frames.append(self.feed_failures)
-        return pd.concat(frames, ignore_index=True) if frames else empty_failures()
+        return collect_failures(self.validations, self.feed_failures)
 
     def to_dict(self) -> dict[str, Any]:
         from checks.output import failures_to_records
 
         return {
             "passed": self.passed,
-            "files": [
-                {
-                    "file": v.name,
-                    "rows": v.rows,
-                    "passed": v.passed,
-                    "failures": len(v.failures),
-                    "warnings": list(v.warnings),
-                }
-                for v in self.validations
-            ],
+            "files": [validation.summary() for validation in self.validations],
             "history": [delta.name for delta in self.history],
             "skipped_history": list(self.skipped_history),
             "failures": failures_to_records(self.failures),

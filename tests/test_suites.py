@@ -265,9 +265,11 @@ def test_broken_suite_file_is_a_suite_error(tmp_path, text, message):
 
 
 @pytest.mark.slow
-def test_missing_gx_project_config_is_a_suite_error(tmp_path):
+def test_a_fresh_gx_dir_starts_from_the_committed_project_config(tmp_path):
     from checks.suites import run_suites
 
     table, latest = _small_feed()
-    with pytest.raises(SuiteError, match="project config not found"):
-        run_suites({"t": table}, latest_batch=latest, finance_total=None, expected_users=3, gx_dir=tmp_path / "gx")
+    run = run_suites({"t": table}, latest_batch=latest, finance_total=None, expected_users=3, gx_dir=tmp_path / "gx")
+    assert run.docs_index == tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    assert run.docs_index.is_file()
+    assert not (tmp_path / "gx" / "great_expectations.yml").exists()  # nothing written outside uncommitted/
