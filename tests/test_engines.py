@@ -264,3 +264,42 @@ def test_shared_case_required_in_ci() -> None:
         from tests.conftest import SHARED_CASE
 
         assert (SHARED_CASE / "delta0.csv").is_file()
+
+
+def _cell_faults(folder: Path) -> None:
+    for fault in ("bad cell", "negative value", "repeated user", "empty cell"):
+        FAULTS[fault](folder)
+
+
+def _feed_faults(folder: Path) -> None:
+    for fault in ("batch overlap", "spend decrease", "repeated pair, not the latest", "BOM and upper-case header"):
+        FAULTS[fault](folder)
+
+
+SPARK_CASES: dict[str, Callable[[Path], None]] = {
+    "cell faults": _cell_faults,
+    "feed faults": _feed_faults,
+    "tie": _tie,
+}
+
+
+@pytest.fixture(scope="session")
+def spark_engine():
+    """One local Spark session for the whole test session: starting one costs seconds."""
+    engine = get_engine("spark")
+    engine.session()
+    yield engine
+    engine.session().stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(SPARK_CASES))
+def test_spark_matches_pandas(spark_engine, case: str, tmp_path: Path) -> None:
+    folder = write_generated_feed(tmp_path / "feed", users=120)
+    SPARK_CASES[case](folder)
+    run_both("spark", folder)
+
+
+@pytest.mark.slow
+def test_spark_matches_pandas_on_real_case(spark_engine, johnnys_jeans: Path) -> None:
+    run_both("spark", johnnys_jeans)

@@ -33,6 +33,7 @@ DEFAULT_MASTER = "local[*]"
 
 _ROW = "row"
 _FILE_INDEX = "file_index"
+_OVERFLOW = "_beyond_int64"
 _settings: dict[str, str] = {"master": DEFAULT_MASTER}
 
 
@@ -95,20 +96,15 @@ def check_feed(deltas: Sequence[Delta]) -> pd.DataFrame:
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """``checks.feed.read_table`` on Spark: int64 columns; a table with a bad cell goes to the pandas path for its message."""
-    from pyspark.sql import functions as F
-
     path = Path(path)
     header = _frames.read_header(path)
     if header is None:
         return _read_table_pandas(path)
     try:
-        text = _read_text(path, header)
+        text, _ = _read_text(path, header)
     except _NeedsPandasPath:
         return _read_table_pandas(path)
-    not_integer = F.lit(False)
-    for c in COLUMNS:
-        not_integer = not_integer | F.col(c).isNull() | ~_is_integer(F.col(c))
-    if text.filter(not_integer).limit(1).count() or _has_overflow(text):
+    if _union([_text_failures(text), _overflows(text)]).limit(1).count():
         return _read_table_pandas(path)  # the pandas path names the first bad cell exactly
     return _to_pandas_int64(_typed(text))
 
@@ -121,6 +117,8 @@ def _feed_check(validations: list[DeltaValidation], tables: list[Any]) -> FeedCh
         feed_failures = _feed_failures(feed, names)
         deduplicated = _deduplicate(feed, names)
         feed.unpersist()
+        for table in tables:
+            table.unpersist()
     else:
         feed_failures, deduplicated = empty_failures(), _deduplicate_pandas([])
     return FeedCheck(
@@ -145,32 +143,40 @@ def _validate(delta_file: DeltaFile) -> tuple[DeltaValidation, Any | None]:
     header = _frames.read_header(delta_file.path)
     if header is None:
         raise _NeedsPandasPath
-    text = _read_text(delta_file.path, header).cache()
-    rows = text.count()
+    text, rows = _read_text(delta_file.path, header)
     if rows == 0:
         raise _NeedsPandasPath  # the not_empty failure, as the pandas path words it
-    name = delta_file.name
-    text_failures = _text_failures(text, name)
-    if _has_overflow(text):
+    text = text.cache()
+    typed = _typed(text)
+    # Both passes and the int64 overflow guard in one Spark job.
+    found = _union([_text_failures(text), _overflows(text), _value_failures(typed)]).toArrow().to_pandas()
+    if (found["check"] == _OVERFLOW).any():
+        text.unpersist()
         raise _NeedsPandasPath  # an integer literal beyond int64: the pandas path decides what happens
-    typed = _typed(text).cache()
-    value_failures = _value_failures(typed, name)
-    failures = _frames.combine_validation_failures(text_failures, value_failures)
-    text.unpersist()
+    name = delta_file.name
+    is_text = found["check"] == _frames.IS_INTEGER
+    failures = _frames.combine_validation_failures(_failure_frame(name, found[is_text]), _failure_frame(name, found[~is_text]))
     delta, table = None, None
     if failures.empty:
-        table = typed
-        delta = Delta(name=name, number=delta_file.number, frame=_to_pandas_int64(typed))
-    else:
-        typed.unpersist()
+        table = typed.cache()
+        delta = Delta(name=name, number=delta_file.number, frame=_to_pandas_int64(table))
+    text.unpersist()
     validation = DeltaValidation(
         name=name, number=delta_file.number, delta=delta, failures=failures, warnings=header.warnings, rows=rows
     )
     return validation, table
 
 
-def _read_text(path: Path, header: _frames.Header) -> Any:
-    """The file's records as text with their line numbers (the header is line 1 and is dropped)."""
+def _failure_frame(name: str, found: pd.DataFrame) -> pd.DataFrame:
+    if found.empty:
+        return empty_failures()
+    return _frames.validation_failures(
+        name, found[_ROW].tolist(), found["column"].tolist(), found["check"].tolist(), found["value"].tolist()
+    )
+
+
+def _read_text(path: Path, header: _frames.Header) -> tuple[Any, int]:
+    """The file's records as text with their line numbers (the header is line 1 and is dropped), and how many."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
@@ -196,11 +202,12 @@ def _read_text(path: Path, header: _frames.Header) -> Any:
         starts.append((split["_block"], split["_first"], offset))
         offset += split["_n"]
     offsets = session().createDataFrame(starts, "_block long, _first long, _offset long")
-    return (
+    text = (
         records.join(F.broadcast(offsets), on="_block")
         .select((F.col("_offset") + F.col("_id") - F.col("_first")).alias(_ROW), *COLUMNS)
         .filter(F.col(_ROW) > 1)
     )
+    return text, offset - 2
 
 
 def _is_integer(cell: Any) -> Any:
@@ -216,34 +223,32 @@ def _typed(text: Any) -> Any:
     )
 
 
-def _has_overflow(text: Any) -> bool:
+def _overflows(text: Any) -> Any:
+    """Cells that are integer literals beyond int64, as pseudo-failures that send the file to the pandas path."""
     from pyspark.sql import functions as F
 
-    condition = F.lit(False)
-    for c in COLUMNS:
-        condition = condition | (_is_integer(F.col(c)) & F.expr(f"try_cast({c} as bigint)").isNull())
-    return bool(text.filter(condition).limit(1).count())
-
-
-def _text_failures(text: Any, name: str) -> pd.DataFrame:
-    from pyspark.sql import functions as F
-
-    parts = [
-        # Spark reads an empty or missing cell as null; pandas reads it as "".
-        text.filter(F.col(c).isNull() | ~_is_integer(F.col(c))).select(
-            _ROW, F.lit(c).alias("column"), F.coalesce(F.col(c), F.lit("")).alias("value")
+    return _union([
+        text.filter(_is_integer(F.col(c)) & F.expr(f"try_cast({c} as bigint)").isNull()).select(
+            _ROW, F.lit(c).alias("column"), F.lit(_OVERFLOW).alias("check"), F.col(c).alias("value")
         )
         for c in COLUMNS
-    ]
-    found = _union(parts).toArrow().to_pandas()
-    if found.empty:
-        return empty_failures()
-    return _frames.validation_failures(
-        name, found[_ROW].tolist(), found["column"].tolist(), [_frames.IS_INTEGER] * len(found), found["value"].tolist()
-    )
+    ])
 
 
-def _value_failures(typed: Any, name: str) -> pd.DataFrame:
+def _text_failures(text: Any) -> Any:
+    from pyspark.sql import functions as F
+
+    return _union([
+        # Spark reads an empty or missing cell as null; pandas reads it as "".
+        text.filter(F.col(c).isNull() | ~_is_integer(F.col(c))).select(
+            _ROW, F.lit(c).alias("column"), F.lit(_frames.IS_INTEGER).alias("check"),
+            F.coalesce(F.col(c), F.lit("")).alias("value"),
+        )
+        for c in COLUMNS
+    ])
+
+
+def _value_failures(typed: Any) -> Any:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -260,12 +265,7 @@ def _value_failures(typed: Any, name: str) -> pd.DataFrame:
         .select(_ROW, F.lit("user_id").alias("column"), F.lit(_frames.FIELD_UNIQUENESS).alias("check"),
                 F.col("user_id").cast("string").alias("value"))
     )
-    found = _union([*parts, repeats]).toArrow().to_pandas()
-    if found.empty:
-        return empty_failures()
-    return _frames.validation_failures(
-        name, found[_ROW].tolist(), found["column"].tolist(), found["check"].tolist(), found["value"].tolist()
-    )
+    return _union([*parts, repeats])
 
 
 def _union(parts: Sequence[Any]) -> Any:
@@ -300,20 +300,37 @@ def _file_names(names: Sequence[str]) -> Any:
 
 
 def _feed_failures(feed: Any, names: Sequence[str]) -> pd.DataFrame:
-    return _frames.combine_feed_failures(
+    """The three feed-wide checks in one Spark job, each ordered as ``checks.crossfeed`` orders it."""
+    found = _union(
         [_batch_monotonicity(feed, names), _repeated_user_batch(feed, names), _spend_decreases(feed, names)]
+    ).toArrow().to_pandas()
+    frames = []
+    for check, column, order in _FEED_CHECKS:
+        rows = found[found["check"] == check].sort_values(order, kind="stable")
+        if not rows.empty:
+            frames.append(_frames.feed_failures(rows["file"].tolist(), rows[_ROW].to_numpy(), column=column, check=check,
+                                                values=rows["value"].tolist()))
+    return _frames.combine_feed_failures(frames)
+
+
+_FEED_CHECKS = (
+    ("batch_monotonic", "batch_id", [_FILE_INDEX, _ROW]),
+    ("user_batch_unique_across_files", "batch_id", [_FILE_INDEX, _ROW]),
+    # pandas' stable sort by (user_id, batch_id) of the stacked feed.
+    ("spend_never_decreases", "total_spend", ["user_id", "batch_id", _FILE_INDEX, _ROW]),
+)
+
+
+def _failure_rows(frame: Any, check: str, value: Any, names: Sequence[str]) -> Any:
+    from pyspark.sql import functions as F
+
+    return frame.select(
+        F.lit(check).alias("check"), "user_id", "batch_id", _FILE_INDEX, _ROW,
+        _file_names(names)[F.col(_FILE_INDEX)].alias("file"), value.alias("value"),
     )
 
 
-def _collect_failures(offending: Any, order: list[str], *, column: str, check: str) -> pd.DataFrame:
-    found = offending.orderBy(*order).select("file", _ROW, "value").toArrow().to_pandas()
-    if found.empty:
-        return empty_failures()
-    return _frames.feed_failures(found["file"].tolist(), found[_ROW].to_numpy(), column=column, check=check,
-                                 values=found["value"].tolist())
-
-
-def _batch_monotonicity(feed: Any, names: Sequence[str]) -> pd.DataFrame:
+def _batch_monotonicity(feed: Any, names: Sequence[str]) -> Any:
     from pyspark.sql import functions as F
 
     maxima = {row[_FILE_INDEX]: row["_max"] for row in feed.groupBy(_FILE_INDEX).agg(F.max("batch_id").alias("_max")).collect()}
@@ -322,85 +339,67 @@ def _batch_monotonicity(feed: Any, names: Sequence[str]) -> pd.DataFrame:
         [(index, bound, setter) for index, (bound, setter) in enumerate(zip(bounds, setters)) if bound is not None],
         f"{_FILE_INDEX} int, _bound long, _setter string",
     )
-    offending = feed.join(F.broadcast(limits), on=_FILE_INDEX).filter(F.col("batch_id") <= F.col("_bound")).select(
-        _FILE_INDEX,
-        _ROW,
-        _file_names(names)[F.col(_FILE_INDEX)].alias("file"),
-        F.format_string("%d <= %d (largest batch_id in %s)", "batch_id", "_bound", "_setter").alias("value"),
-    )
-    return _collect_failures(offending, [_FILE_INDEX, _ROW], column="batch_id", check="batch_monotonic")
+    offending = feed.join(F.broadcast(limits), on=_FILE_INDEX).filter(F.col("batch_id") <= F.col("_bound"))
+    value = F.format_string("%d <= %d (largest batch_id in %s)", "batch_id", "_bound", "_setter")
+    return _failure_rows(offending, "batch_monotonic", value, names)
 
 
-def _repeated_user_batch(feed: Any, names: Sequence[str]) -> pd.DataFrame:
+def _repeated_user_batch(feed: Any, names: Sequence[str]) -> Any:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     pair = Window.partitionBy("user_id", "batch_id").orderBy(_FILE_INDEX, _ROW)
-    files = _file_names(names)
     offending = (
         feed.withColumn("_seen", F.row_number().over(pair))
         .withColumn("_first_file", F.first(_FILE_INDEX).over(pair))
         .withColumn("_first_row", F.first(_ROW).over(pair))
         .filter(F.col("_seen") > 1)
-        .select(
-            _FILE_INDEX,
-            _ROW,
-            files[F.col(_FILE_INDEX)].alias("file"),
-            F.format_string("user_id %d, batch_id %d already in %s row %d", "user_id", "batch_id",
-                            files[F.col("_first_file")], "_first_row").alias("value"),
-        )
     )
-    return _collect_failures(offending, [_FILE_INDEX, _ROW], column="batch_id", check="user_batch_unique_across_files")
+    value = F.format_string("user_id %d, batch_id %d already in %s row %d", "user_id", "batch_id",
+                            _file_names(names)[F.col("_first_file")], "_first_row")
+    return _failure_rows(offending, "user_batch_unique_across_files", value, names)
 
 
-def _spend_decreases(feed: Any, names: Sequence[str]) -> pd.DataFrame:
+def _spend_decreases(feed: Any, names: Sequence[str]) -> Any:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     # (batch_id, file, row) within a user is pandas' stable sort by (user_id, batch_id) of the stacked feed.
     history = Window.partitionBy("user_id").orderBy("batch_id", _FILE_INDEX, _ROW)
-    files = _file_names(names)
     offending = (
         feed.withColumn("_previous_spend", F.lag("total_spend").over(history))
         .withColumn("_previous_batch", F.lag("batch_id").over(history))
         .withColumn("_previous_file", F.lag(_FILE_INDEX).over(history))
         .filter(F.col("total_spend") < F.col("_previous_spend"))
-        .select(
-            "user_id",
-            "batch_id",
-            _FILE_INDEX,
-            _ROW,
-            files[F.col(_FILE_INDEX)].alias("file"),
-            F.format_string("%d < %d at batch_id %d (%s)", "total_spend", "_previous_spend", "_previous_batch",
-                            files[F.col("_previous_file")]).alias("value"),
-        )
     )
-    return _collect_failures(offending, ["user_id", "batch_id", _FILE_INDEX, _ROW], column="total_spend",
-                             check="spend_never_decreases")
+    value = F.format_string("%d < %d at batch_id %d (%s)", "total_spend", "_previous_spend", "_previous_batch",
+                            _file_names(names)[F.col("_previous_file")])
+    return _failure_rows(offending, "spend_never_decreases", value, names)
 
 
 def _deduplicate(feed: Any, names: Sequence[str]) -> pd.DataFrame:
+    """Each user's rows at its largest batch_id, collected once; more than one for a user is a tie."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     latest = (
         feed.withColumn("_max", F.max("batch_id").over(Window.partitionBy("user_id")))
         .filter(F.col("batch_id") == F.col("_max"))
-        .withColumn("_n", F.count("*").over(Window.partitionBy("user_id")))
+        .orderBy("user_id", _FILE_INDEX, _ROW)
+        .select(*COLUMNS, _FILE_INDEX, _ROW)
+        .toArrow()
+        .to_pandas()
     )
-    tied = latest.filter(F.col("_n") > 1)
-    users, first_user = tied.agg(F.countDistinct("user_id"), F.min("user_id")).first()
-    if users:
-        places = tied.filter(F.col("user_id") == first_user).orderBy(_FILE_INDEX, _ROW).collect()
+    tied = latest[latest["user_id"].duplicated(keep=False)]
+    if not tied.empty:
+        first_user = tied["user_id"].min()
+        places = tied[tied["user_id"] == first_user]
         message = _frames.describe_ties(
-            users, first_user, places[0]["batch_id"], [(names[place[_FILE_INDEX]], place[_ROW]) for place in places]
+            tied["user_id"].nunique(), first_user, places["batch_id"].iloc[0],
+            [(names[index], row) for index, row in zip(places[_FILE_INDEX], places[_ROW])],
         )
         raise DeduplicationError(message, check="unique_latest_batch")
-    frame = (
-        latest.orderBy("user_id")
-        .select(*COLUMNS, _file_names(names)[F.col(_FILE_INDEX)].alias(SOURCE_FILE), F.col(_ROW).alias(SOURCE_ROW))
-        .toArrow().to_pandas()
-    )
-    frame = frame.astype({column: "int64" for column in (*COLUMNS, SOURCE_ROW)})
-    frame[SOURCE_FILE] = frame[SOURCE_FILE].astype("str")
+    frame = latest.loc[:, list(COLUMNS)].astype("int64").reset_index(drop=True)
+    frame[SOURCE_FILE] = pd.array([names[index] for index in latest[_FILE_INDEX]], dtype="str")
+    frame[SOURCE_ROW] = latest[_ROW].to_numpy(dtype="int64")
     return frame
