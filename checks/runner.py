@@ -10,15 +10,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
 
 from checks.config import Case
 from checks.errors import UsageError
-from checks.feed import COLUMNS, discover_deltas, read_table
-from checks.pipeline import FeedCheck, check_validations
-from checks.validate import read_and_validate
+from checks.feed import COLUMNS, discover_deltas
+from checks.pipeline import FeedCheck
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ def run_case(
     out_dir: Path,
     gx_dir: Path,
     build_docs: bool = True,
+    engine: ModuleType | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Check the feed, write the deduplicated output, run the suites on every table, diagnose the platform's."""
@@ -79,21 +80,25 @@ def run_case(
         yield
         timings[name] = time.perf_counter() - started
 
+    if engine is None:
+        from checks.engines import DEFAULT_ENGINE, get_engine
+
+        engine = get_engine(DEFAULT_ENGINE)
+
     with stage("read tables"):
-        platform = read_table(case.platform) if case.platform is not None else None
-        customer = read_table(case.customer) if case.customer is not None else None
+        platform = engine.read_table(case.platform) if case.platform is not None else None
+        customer = engine.read_table(case.customer) if case.customer is not None else None
 
     with stage("validate deltas"):
-        validations = [read_and_validate(delta_file) for delta_file in discover_deltas(case.feed)]
+        validations = [engine.read_and_validate(delta_file) for delta_file in discover_deltas(case.feed)]
 
     with stage("feed checks and dedup"):
-        feed = check_validations(validations)
+        feed = engine.check_validations(validations)
 
     with stage("write outputs"):
         outputs = _write_outputs(feed, out_dir)
 
     with stage("expectation suites"):
-        from checks.dedup import latest_batches
         from checks.suites import run_suites
 
         tables: dict[str, pd.DataFrame] = {"deduplicated": feed.deduplicated[list(COLUMNS)]}
@@ -103,7 +108,8 @@ def run_case(
             tables["customer"] = customer
         suites = run_suites(
             tables,
-            latest_batch=latest_batches(feed.deltas),
+            # The deduplicated table holds each user's latest batch_id already.
+            latest_batch=feed.deduplicated.set_index("user_id")["batch_id"],
             finance_total=case.finance_total,
             expected_users=len(feed.deduplicated),
             gx_dir=gx_dir,

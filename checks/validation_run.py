@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
 
-from checks.crossfeed import check_feed
 from checks.errors import BadInputError
 from checks.feed import DeltaFile, delta_number, discover_deltas
-from checks.validate import Delta, DeltaValidation, collect_failures, empty_failures, read_and_validate
+from checks.validate import Delta, DeltaValidation, collect_failures, empty_failures
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,13 @@ class HistoryValidation:
         }
 
 
-def validate_against_history(files: list[Path], history_dir: Path | None) -> HistoryValidation:
+def validate_against_history(
+    files: list[Path], history_dir: Path | None, *, engine: ModuleType | None = None
+) -> HistoryValidation:
     """Validate each file; then run the feed-wide checks on the valid history plus the valid new files."""
+    engine = engine or _pandas_engine()
     new_files = [_as_delta_file(path) for path in files]
-    validations = tuple(read_and_validate(delta_file) for delta_file in new_files)
+    validations = tuple(engine.read_and_validate(delta_file) for delta_file in new_files)
     history: list[Delta] = []
     skipped: list[str] = []
     if history_dir is not None:
@@ -59,17 +62,23 @@ def validate_against_history(files: list[Path], history_dir: Path | None) -> His
                     f"history already has delta number {delta_file.number} ({delta_file.name})",
                     file=new_numbers[delta_file.number].path,
                 )
-            validation = read_and_validate(delta_file)
+            validation = engine.read_and_validate(delta_file)
             if validation.delta is None:
                 skipped.append(delta_file.name)
             else:
                 history.append(validation.delta)
     new_deltas = [validation.delta for validation in validations if validation.delta is not None]
     feed = sorted([*history, *new_deltas], key=lambda delta: delta.number)
-    feed_failures = check_feed(feed) if feed else empty_failures()
+    feed_failures = engine.check_feed(feed) if feed else empty_failures()
     return HistoryValidation(
         validations=validations, history=tuple(history), feed_failures=feed_failures, skipped_history=tuple(skipped)
     )
+
+
+def _pandas_engine() -> ModuleType:
+    from checks.engines import get_engine
+
+    return get_engine("pandas")
 
 
 def _as_delta_file(path: Path) -> DeltaFile:

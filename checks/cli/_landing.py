@@ -6,6 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from checks.cli._options import JsonOption  # noqa: F401  (re-exported for the landing commands)
+
 SourceOption = Annotated[
     str,
     typer.Option(
@@ -28,7 +30,6 @@ BatchGapOption = Annotated[
         "[default: the largest jump inside any staged delta].",
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
 
 DEFAULT_LEDGER = Path("landing/ledger.sqlite")
 DEFAULT_STAGE = Path("landing/stage")

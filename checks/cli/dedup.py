@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from checks.cli._options import DEFAULT_ENGINE, DEFAULT_SPARK_MASTER, EngineOption, JsonOption, SparkMasterOption
+
 
 def register(app: typer.Typer) -> None:
     app.command("dedup")(dedup)
@@ -14,17 +16,19 @@ def register(app: typer.Typer) -> None:
 def dedup(
     feed: Annotated[Path, typer.Option(help="Folder of delta CSV files.")],
     out: Annotated[Path, typer.Option(help="Folder for deduplicated.csv and deduplicated.parquet.")] = Path("out"),
-    json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")] = False,
+    engine: EngineOption = DEFAULT_ENGINE,
+    spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
+    json: JsonOption = False,
 ) -> None:
     """Keep each user's row with the largest batch_id; quarantined files are left out.
 
     Exit 0 when the feed passes every check, 1 when a file was quarantined or a feed check failed.
     """
     from checks import output
-    from checks.pipeline import check_feed_folder
+    from checks.cli._options import engine_module
     from checks.writers import atomic_write_frame
 
-    result = check_feed_folder(feed)
+    result = engine_module(engine, spark_master).check_feed_folder(feed)
     written = [
         atomic_write_frame(out / "deduplicated.csv", result.deduplicated),
         atomic_write_frame(out / "deduplicated.parquet", result.deduplicated),

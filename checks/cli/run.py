@@ -6,6 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from checks.cli._options import DEFAULT_ENGINE, DEFAULT_SPARK_MASTER, EngineOption, JsonOption, SparkMasterOption
+
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
@@ -28,7 +30,9 @@ def run(
     customer_contact: Annotated[Optional[str], typer.Option(help="Customer's contact, addressed in their email.")] = None,
     platform_company: Annotated[Optional[str], typer.Option(help="Platform's company name, for the report.")] = None,
     engineer_name: Annotated[Optional[str], typer.Option(help="Platform's backend engineer, addressed in their email.")] = None,
-    json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")] = False,
+    engine: EngineOption = DEFAULT_ENGINE,
+    spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
+    json: JsonOption = False,
 ) -> None:
     """Validate the feed, deduplicate it, run the expectation suites on every table and explain any gap.
 
@@ -36,6 +40,7 @@ def run(
     """
     from checks import output
     from checks.config import DEFAULT_CASE, Case, load_case
+    from checks.cli._options import engine_module
     from checks.runner import run_case
 
     if case is None and feed is None:
@@ -50,7 +55,14 @@ def run(
     )
     chosen = chosen.override(names=names)
     with output.stage_progress() as on_stage:
-        result = run_case(chosen, out_dir=out, gx_dir=gx_dir, build_docs=docs, on_stage=on_stage)
+        result = run_case(
+            chosen,
+            out_dir=out,
+            gx_dir=gx_dir,
+            build_docs=docs,
+            engine=engine_module(engine, spark_master),
+            on_stage=on_stage,
+        )
     if json:
         output.print_json(result.to_dict())
     else:

@@ -6,6 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from checks.cli._options import DEFAULT_ENGINE, DEFAULT_SPARK_MASTER, EngineOption, JsonOption, SparkMasterOption
+
 
 def register(app: typer.Typer) -> None:
     app.command("validate")(validate)
@@ -16,7 +18,9 @@ def validate(
     history: Annotated[
         Optional[Path], typer.Option(help="Folder of deltas already received; the files are checked against it.")
     ] = None,
-    json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")] = False,
+    engine: EngineOption = DEFAULT_ENGINE,
+    spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
+    json: JsonOption = False,
     failures_csv: Annotated[Optional[Path], typer.Option(help="Write every failure to this CSV file.")] = None,
 ) -> None:
     """Validate delta files with the per-delta schema and the checks across the feed.
@@ -24,10 +28,11 @@ def validate(
     Exit 0 when every file passes, 1 when a check fails, 2 on bad input.
     """
     from checks import output
+    from checks.cli._options import engine_module
     from checks.validation_run import validate_against_history
     from checks.writers import atomic_write_frame
 
-    result = validate_against_history(files, history)
+    result = validate_against_history(files, history, engine=engine_module(engine, spark_master))
     failures = result.failures
     if failures_csv is not None:
         atomic_write_frame(failures_csv, failures)

@@ -1,0 +1,32 @@
+"""Options shared by several commands; typer only, so ``checks --help`` stays instant."""
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Annotated
+
+import typer
+
+from checks.engines import DEFAULT_ENGINE  # noqa: F401  (the commands' default)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="What reads, validates and deduplicates the feed: polars (fast, default), pandas, or spark.",
+    ),
+]
+SparkMasterOption = Annotated[
+    str, typer.Option("--spark-master", help="Spark master URL, with --engine spark (local[*], spark://host:7077).")
+]
+DEFAULT_SPARK_MASTER = "local[*]"
+
+
+def engine_module(engine: str, spark_master: str = DEFAULT_SPARK_MASTER) -> ModuleType:
+    """The engine module for ``--engine``, with Spark pointed at ``--spark-master``."""
+    from checks.engines import get_engine
+
+    module = get_engine(engine)
+    if engine == "spark":
+        module.configure(master=spark_master)
+    return module
