@@ -140,6 +140,11 @@ def _integer_beyond_int64(folder: Path) -> None:
     edit_cell(folder, "delta2.csv", 4, "total_spend", "99999999999999999999")
 
 
+def _integer_beyond_int64_beside_a_bad_cell(folder: Path) -> None:
+    _integer_beyond_int64(folder)
+    edit_cell(folder, "delta2.csv", 4, "batch_id", "n/a")
+
+
 def _no_rows(folder: Path) -> None:
     (folder / "delta3.csv").write_text(",".join(COLUMNS) + "\n")
 
@@ -174,6 +179,7 @@ FAULTS: dict[str, Callable[[Path], None]] = {
     "BOM and upper-case header": _bom_and_upper_case_header,
     "CRLF": _crlf,
     "integer beyond int64": _integer_beyond_int64,
+    "integer beyond int64 beside a bad cell": _integer_beyond_int64_beside_a_bad_cell,
     "no rows": _no_rows,
     "reordered header": _reordered_header,
     "missing column": _missing_column,

@@ -199,8 +199,8 @@ def _text_failures(path: Path, header: _frames.Header, typed: pl.DataFrame, name
     values = cases["failure_case"].to_list()
     if any(_PYTHON_INTEGER.match(value) for value in values):
         raise _NeedsPandasPath  # e.g. "5\n": Python's ``$`` matches before a final newline, Rust's does not
-    if cases["index"].n_unique() != text.height:
-        raise _NeedsPandasPath  # a suspect row without a text failure holds an integer beyond int64
+    if len(cases) != typed.null_count().sum_horizontal().item():
+        raise _NeedsPandasPath  # a cell that did not cast yet is no text failure: an integer beyond int64
     return _frames.validation_failures(name, rows, cases["column"].to_list(), [_frames.IS_INTEGER] * len(rows), values)
 
 
