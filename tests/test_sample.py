@@ -35,3 +35,4 @@ def test_case_file_paths_resolve_beside_it():
     assert case.feed == (PROJECT_ROOT / "data" / "feed").resolve()
     assert case.platform.is_file() and case.customer.is_file()
     assert case.finance_total > 0
+
