@@ -183,11 +183,26 @@ def child(name: str, data: Path, engine: str, spark_master: str) -> None:
     started = time.perf_counter()
     found = measure(name, data, engine, spark_master)
     seconds = time.perf_counter() - started
+    if "pyspark" in sys.modules:
+        _stop_spark()  # so that the JVM's peak is in RUSAGE_CHILDREN
     # ru_maxrss of this process (KiB on Linux); Spark's JVM is a child of this one, counted apart.
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps({"seconds": seconds, "peak_mb": round(max(peak_kib, children_kib) / 1024), "found": found},
                      default=str))
+
+
+def _stop_spark() -> None:
+    """Stop the session and wait for the JVM to exit (it does when its stdin closes)."""
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    if SparkContext._active_spark_context is not None:
+        SparkContext._active_spark_context.stop()
+    process = getattr(gateway, "proc", None)
+    if process is not None:
+        process.stdin.close()
+        process.wait(timeout=120)
 
 
 def main() -> None:

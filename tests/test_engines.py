@@ -307,5 +307,18 @@ def test_spark_matches_pandas(spark_engine, case: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_spark_check_feed_on_deltas_matches_pandas(spark_engine) -> None:
+    from checks.crossfeed import check_feed
+
+    feed = generate_feed(150, 4, seed=9)
+    broken = feed[3].frame.copy()
+    broken.iloc[0, COLUMNS.index("total_spend")] = 0
+    feed[3] = type(feed[3])(name=feed[3].name, number=3, frame=broken)
+    expected = check_feed(feed)
+    assert not expected.empty
+    pd.testing.assert_frame_equal(spark_engine.check_feed(feed), expected)
+
+
+@pytest.mark.slow
 def test_spark_matches_pandas_on_real_case(spark_engine, johnnys_jeans: Path) -> None:
     run_both("spark", johnnys_jeans)

@@ -278,9 +278,12 @@ def _union(parts: Sequence[Any]) -> Any:
 
 
 def _from_delta(delta: Delta) -> Any:
+    """A delta held in pandas as a Spark frame, handed over as one Arrow table rather than row by row."""
+    import pyarrow as pa
+
     frame = delta.frame.loc[:, list(COLUMNS)].reset_index(drop=True)
     frame.insert(0, _ROW, delta.frame.index.to_numpy(dtype="int64"))
-    return session().createDataFrame(frame)
+    return session().createDataFrame(pa.Table.from_pandas(frame, preserve_index=False))
 
 
 def _to_pandas_int64(typed: Any) -> pd.DataFrame:
