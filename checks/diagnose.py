@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW, deduplicate, stack_feed
+from checks.dedup import SOURCE_FILE, SOURCE_ROW, deduplicate
 from checks.feed import COLUMNS
-from checks.lineage import first_feed_row, row_keys, trace_lineage
-from checks.reconcile import MATCH, SPEND_GAP, Reconciliation, reconcile
+from checks.lineage import FeedRows, UserIndex, lineage_of, platform_sources, row_keys
+from checks.reconcile import MATCH, SPEND_GAP, Reconciliation, reconcile_rows
 from checks.validate import Delta
 
 FILE_NOT_INGESTED = "file_not_ingested"
@@ -135,10 +135,15 @@ def diagnose(
 ) -> Diagnosis:
     """Reconcile the platform's table with the feed and attribute every dollar of the gap that the data explains."""
     deltas = tuple(deltas)
-    expected = deduplicate(deltas)
-    reconciliation = reconcile(expected, platform, customer, feed=deltas)
-    lineage = trace_lineage(platform, deltas)
-    engine = _Engine.build(deltas, platform, reconciliation)
+    rows = FeedRows.stack(deltas)
+    users = UserIndex(rows.user_id, platform["user_id"].to_numpy(dtype="int64"))
+    feed_user = users.locate(rows.user_id)
+    expected = _deduplicate(deltas, rows, users, feed_user)
+    reconciliation = reconcile_rows(expected, platform, customer, rows=rows, users=users)
+    del expected
+    source, matches = platform_sources(platform, rows, users)
+    lineage = lineage_of(platform, rows, users, source, matches)
+    engine = _Engine.build(rows, feed_user, platform, source, reconciliation)
     causes, unexplained = engine.attribute()
     return Diagnosis(
         reconciliation=reconciliation,
@@ -150,6 +155,23 @@ def diagnose(
         files=tuple(delta.name for delta in deltas),
         lineage=lineage,
     )
+
+
+def _deduplicate(deltas: tuple[Delta, ...], rows: FeedRows, users: UserIndex, feed_user: np.ndarray) -> pd.DataFrame:
+    """``checks.dedup.deduplicate`` on the stacked arrays; on a tie, the reference raises its error."""
+    size = len(users)
+    latest = np.full(size, np.iinfo("int64").min, dtype="int64")
+    np.maximum.at(latest, feed_user, rows.batch_id)
+    is_latest = rows.batch_id == latest[feed_user]
+    if np.bincount(feed_user[is_latest], minlength=size).max(initial=0) > 1:
+        return deduplicate(deltas)
+    pick = np.full(size, -1, dtype="int64")
+    pick[feed_user[is_latest]] = np.flatnonzero(is_latest)
+    pick = pick[pick >= 0]
+    columns = {column: rows.column(column, pick) for column in COLUMNS}
+    columns[SOURCE_FILE] = rows.file_names(pick)
+    columns[SOURCE_ROW] = rows.column(SOURCE_ROW, pick)
+    return pd.DataFrame(columns)
 
 
 # --- simulation -------------------------------------------------------------------------------------
@@ -165,11 +187,12 @@ class _Model:
 
 @dataclass(frozen=True)
 class _Table:
-    """A simulated table, per user: how many rows, a hash of those rows, and the row picked (-1 if not one)."""
+    """A simulated table, per user: how many rows, a hash of those rows, the row picked and the runner-up (-1 if none)."""
 
     count: np.ndarray
     signature: np.ndarray
     pick: np.ndarray
+    runner_up: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -178,6 +201,7 @@ class _Hypothesis:
     file: int | None
     model: _Model
     note: dict
+    removed: np.ndarray | None = None  # the feed rows a file-level change stops reading
 
 
 class _Engine:
@@ -185,55 +209,42 @@ class _Engine:
 
     def __init__(self, **arrays: Any) -> None:
         self.__dict__.update(arrays)
-        self._orders: dict[tuple, np.ndarray] = {}
+        self._priorities: dict[tuple, np.ndarray] = {}
 
     @classmethod
-    def build(cls, deltas: tuple[Delta, ...], platform: pd.DataFrame, reconciliation: Reconciliation) -> _Engine:
+    def build(
+        cls, rows: FeedRows, feed_user: np.ndarray, platform: pd.DataFrame, source: np.ndarray, reconciliation: Reconciliation
+    ) -> _Engine:
         users = reconciliation.users
         universe = users["user_id"].to_numpy(dtype="int64")
-        feed = stack_feed(deltas)
-        file_position = np.repeat(np.arange(len(deltas)), [len(delta.frame) for delta in deltas])
-        row_position = np.concatenate([np.arange(len(delta.frame)) for delta in deltas]) if deltas else np.array([], int)
-        feed_user = np.searchsorted(universe, feed["user_id"].to_numpy())
-        feed_hash = row_keys(feed)
-        platform_user = np.searchsorted(universe, platform["user_id"].to_numpy())
-        platform_hash = row_keys(platform)
         size = len(universe)
+        platform_user = np.searchsorted(universe, platform["user_id"].to_numpy(dtype="int64"))
+        platform_hash = row_keys(platform)
         platform_table = _Table(
             count=np.bincount(platform_user, minlength=size),
             signature=_sum_hashes(platform_user, platform_hash, size),
             pick=np.full(size, -1),
+            runner_up=np.full(size, -1),
         )
         gap = users[SPEND_GAP].to_numpy(dtype="int64")
-        engine = cls(
-            deltas=deltas,
-            names=tuple(delta.name for delta in deltas),
+        return cls(
+            rows=rows,
+            names=rows.names,
             universe=universe,
-            feed=feed,
             feed_user=feed_user,
-            feed_hash=feed_hash,
-            file_position=file_position,
-            row_position=row_position,
+            feed_hash=rows.hash,
+            file_position=rows.file,
+            row_position=rows.position,
             platform=platform,
             platform_user=platform_user,
             platform_hash=platform_hash,
+            platform_source=source,
             observed=platform_table,
             users=users,
             gap=gap,
             absolute=np.abs(gap),
             discrepant=users["class"].ne(MATCH).to_numpy(),
         )
-        engine.platform_source = engine._platform_source()
-        return engine
-
-    # Which feed row (first in feed order) each platform row equals, -1 when none (keys hold user_id too).
-    def _platform_source(self) -> np.ndarray:
-        position = first_feed_row(self.feed_hash, self.platform_hash)
-        source = np.maximum(position, 0)
-        exact = position >= 0
-        for column in COLUMNS:
-            exact &= self.feed[column].to_numpy()[source] == self.platform[column].to_numpy()
-        return np.where(exact, position, -1)
 
     def share(self, users: np.ndarray) -> float:
         total = self.absolute[self.discrepant].sum()
@@ -255,40 +266,74 @@ class _Engine:
                 count=np.bincount(users, minlength=size),
                 signature=_sum_hashes(users, self.feed_hash[model.keep], size),
                 pick=np.full(size, -1),
+                runner_up=np.full(size, -1),
             )
-        order = self._order(model.rule)
-        order = order[model.keep[order]]
-        users = self.feed_user[order]
-        last = np.ones(len(order), dtype=bool)
-        last[:-1] = users[1:] != users[:-1]
-        picks = order[last]
-        picked_users = self.feed_user[picks]
+        priority = self._priority(model.rule)
+        pick = self._best_rows(priority, model.keep)
+        picked = np.flatnonzero(pick >= 0)
+        # The runner-up is the pick once the picked rows are gone: what a user falls back to without a file.
+        others = model.keep.copy()
+        others[pick[picked]] = False
+        runner_up = self._best_rows(priority, others)
         count = np.zeros(size, dtype="int64")
-        count[picked_users] = 1
+        count[picked] = 1
         signature = np.zeros(size, dtype="uint64")
-        signature[picked_users] = self.feed_hash[picks]
-        pick = np.full(size, -1)
-        pick[picked_users] = picks
-        return _Table(count=count, signature=signature, pick=pick)
+        signature[picked] = self.feed_hash[pick[picked]]
+        return _Table(count=count, signature=signature, pick=pick, runner_up=runner_up)
 
-    def _order(self, rule: tuple) -> np.ndarray:
-        """Feed rows sorted by user, then by the rule's priority (the last row of each user wins)."""
-        if rule not in self._orders:
-            batch = self.feed["batch_id"].to_numpy()
-            if rule[0] == "numeric":
-                keys = (self.row_position, self.file_position, batch)
-            elif rule[0] == "string":
-                distinct = np.unique(batch)
-                as_text = distinct.astype(str)
+    def _best_rows(self, priority: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """Per user, the kept feed row with the highest priority (-1 when none is kept)."""
+        best = np.full(len(self.universe), -1, dtype="int64")
+        np.maximum.at(best, self.feed_user, np.where(keep, priority, -1))
+        wins = keep & (priority == best[self.feed_user])
+        pick = np.full(len(self.universe), -1, dtype="int64")
+        pick[self.feed_user[wins]] = np.flatnonzero(wins)
+        return pick
+
+    def _priority(self, rule: tuple) -> np.ndarray:
+        """One int64 per feed row ordering it within its user by the rule (the highest wins); all distinct."""
+        if rule in self._priorities:
+            return self._priorities[rule]
+        batch = self.rows.batch_id
+        files = max(len(self.names), 1)
+        within = int(self.row_position.max(initial=0)) + 1
+        if rule[0] == "order":
+            primary = np.zeros(len(batch), dtype="int64")
+            file_rank = np.empty(files, dtype="int64")
+            file_rank[list(rule[1])] = np.arange(files)
+            file_key = file_rank[self.file_position]
+        else:
+            file_key = self.file_position
+            if rule[0] == "string":
+                distinct = pd.unique(batch)
                 text_rank = np.empty(len(distinct), dtype="int64")
-                text_rank[np.argsort(as_text, kind="stable")] = np.arange(len(distinct))
-                keys = (self.row_position, self.file_position, text_rank[np.searchsorted(distinct, batch)])
+                text_rank[np.argsort(distinct.astype(str), kind="stable")] = np.arange(len(distinct))
+                primary = text_rank[pd.Index(distinct).get_indexer(batch)]
             else:
-                priority = np.empty(len(self.deltas), dtype="int64")
-                priority[list(rule[1])] = np.arange(len(self.deltas))
-                keys = (self.row_position, priority[self.file_position])
-            self._orders[rule] = np.lexsort((*keys, self.feed_user))
-        return self._orders[rule]
+                primary = batch
+            if primary.min(initial=0) < 0 or int(primary.max(initial=0)) >= (2**62) // (files * within):
+                primary = np.unique(primary, return_inverse=True)[1].astype("int64")
+        priority = (primary * files + file_key) * within + self.row_position
+        if rule == ("numeric",):
+            self._priorities[rule] = priority
+        return priority
+
+    def _effect(self, hypothesis: _Hypothesis, table: _Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The users a hypothesis changes, with their simulated row counts and signatures."""
+        removed = hypothesis.removed
+        if removed is None or not self.rows.one_row_per_user_and_file:
+            candidate = self.simulate(hypothesis.model)
+            return np.arange(len(self.universe)), candidate.count, candidate.signature
+        users = self.feed_user[removed]
+        if hypothesis.model.rule[0] == "none":
+            # Each removed row is one row fewer for its user (one row per user and file).
+            return users, table.count[users] - 1, table.signature[users] - self.feed_hash[removed]
+        lost_pick = table.pick[users] == removed
+        users = users[lost_pick]
+        fallback = table.runner_up[users]
+        count = (fallback >= 0).astype("int64")
+        signature = np.where(fallback >= 0, self.feed_hash[np.maximum(fallback, 0)], np.uint64(0))
+        return users, count, signature
 
     # -- hypotheses ------------------------------------------------------------------------------------
 
@@ -299,13 +344,17 @@ class _Engine:
             in_file = model.keep & (self.file_position == position)
             if not in_file.any():
                 continue
-            found.append(_Hypothesis(FILE_NOT_INGESTED, position, _Model(model.keep & ~in_file, model.rule), {}))
+            removed = np.flatnonzero(in_file)
+            found.append(_Hypothesis(FILE_NOT_INGESTED, position, _Model(model.keep & ~in_file, model.rule), {}, removed))
             cut = self._truncation_point(position, in_file, table)
             if cut is not None:
                 kept_rows, total_rows, first_row = cut
-                keep = model.keep & ~(in_file & (self.row_position >= first_row))
+                cut_off = in_file & (self.row_position >= first_row)
                 note = {"kept": kept_rows, "total": total_rows}
-                found.append(_Hypothesis(FILE_PARTIALLY_INGESTED, position, _Model(keep, model.rule), note))
+                hypothesis = _Hypothesis(
+                    FILE_PARTIALLY_INGESTED, position, _Model(model.keep & ~cut_off, model.rule), note, np.flatnonzero(cut_off)
+                )
+                found.append(hypothesis)
         if model.rule == ("numeric",):
             rules.append(_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.keep, ("string",)), {"rule": "string"}))
             for order in self._candidate_orders():
@@ -333,7 +382,7 @@ class _Engine:
 
     def _candidate_orders(self) -> list[tuple[int, ...]]:
         """Load orders to try for "last file loaded wins": the one the platform's rows imply, and the reverse."""
-        files = len(self.deltas)
+        files = len(self.names)
         if files < 2:
             return []
         source = self.platform_source
@@ -358,23 +407,25 @@ class _Engine:
         table = self.simulate(model)
         agrees = self.agrees(table)
         cause_of = np.full(len(self.universe), -1)
-        chosen: list[tuple[_Hypothesis, _Table]] = []
+        chosen: list[tuple[_Hypothesis, int]] = []
         while True:
             # Files first: a missing or cut file is the simpler story, and a load order that puts
             # a file last can mimic a file never loaded.
             file_level, rule_level = self.hypotheses(model, table)
-            best = self._best(file_level, agrees) or self._best(rule_level, agrees)
+            best = self._best(file_level, agrees, table) or self._best(rule_level, agrees, table)
             if best is None:
                 break
-            _, hypothesis, candidate, now, gained, lost = best
+            _, hypothesis, gained, lost = best
+            table = self.simulate(hypothesis.model)
+            agrees = self.agrees(table)
             cause_of[lost] = -1
             cause_of[gained] = len(chosen)
-            chosen.append((hypothesis, table))
-            model, table, agrees = hypothesis.model, candidate, now
+            chosen.append((hypothesis, int(agrees.sum())))
+            model = hypothesis.model
 
         causes = [
-            self._simulated_cause(hypothesis, before, cause_of == index)
-            for index, (hypothesis, before) in enumerate(chosen)
+            self._simulated_cause(hypothesis, agreeing, cause_of == index)
+            for index, (hypothesis, agreeing) in enumerate(chosen)
         ]
         causes = [cause for cause in causes if cause.users]
         residual, unexplained = self._residual_causes(table, ~agrees)
@@ -382,57 +433,63 @@ class _Engine:
         causes.sort(key=lambda cause: (-cause.absolute_gap, -cause.users, cause.kind))
         return causes, unexplained
 
-    def _best(self, hypotheses: list[_Hypothesis], agrees: np.ndarray) -> tuple | None:
-        """The hypothesis that explains the most dollars (then users) while breaking almost no agreeing user."""
+    def _best(self, hypotheses: list[_Hypothesis], agrees: np.ndarray, table: _Table) -> tuple | None:
+        """The hypothesis that explains the most dollars (then users) while breaking almost no agreeing user.
+
+        Only the users a hypothesis changes are compared, so trying a file costs its rows, not the feed's.
+        """
         best = None
         for hypothesis in hypotheses:
-            candidate = self.simulate(hypothesis.model)
-            now = self.agrees(candidate)
-            gained, lost = now & ~agrees, agrees & ~now
-            if not gained.any() or lost.sum() > _MAX_BROKEN_SHARE * gained.sum():
+            users, count, signature = self._effect(hypothesis, table)
+            now = (count == self.observed.count[users]) & (signature == self.observed.signature[users])
+            before = agrees[users]
+            gained, lost = users[now & ~before], users[before & ~now]
+            if not len(gained) or len(lost) > _MAX_BROKEN_SHARE * len(gained):
                 continue
-            score = (int(self.absolute[gained].sum() - self.absolute[lost].sum()), int(gained.sum() - lost.sum()))
+            score = (
+                int(self.absolute[gained].sum() - self.absolute[lost].sum()),
+                len(gained) - len(lost),
+            )
             if score > (0, 0) and (best is None or score > best[0]):
-                best = (score, hypothesis, candidate, now, gained, lost)
+                best = (score, hypothesis, gained, lost)
         return best
 
     def _residual_causes(self, table: _Table, left: np.ndarray) -> tuple[list[RootCause], np.ndarray]:
         """Sort what no simulation reproduced into dropped, unexpected, duplicated and changed users."""
         observed = self.observed
         platform_first = self._platform_first_row()
-        picked_batch = self.feed["batch_id"].to_numpy()[np.maximum(table.pick, 0)]
+        picked_batch = self.rows.batch_id[np.maximum(table.pick, 0)]
         platform_batch = self.platform["batch_id"].to_numpy()[np.maximum(platform_first, 0)]
         missing = left & (observed.count == 0) & (table.count > 0)
         unexpected = left & (table.count == 0) & (observed.count > 0)
         duplicated = left & (observed.count > 1)
         drifted = left & (observed.count == 1) & (table.pick >= 0) & (picked_batch == platform_batch)
         causes = [
-            self._cause(MISSING_USERS, missing, table, self._file_of_picks(table, missing), self._missing_evidence),
-            self._cause(UNEXPECTED_USERS, unexpected, table, self._file_of_platform(unexpected), self._unexpected_evidence),
-            self._cause(DUPLICATE_ROWS, duplicated, table, self._file_of_extra_rows(table, duplicated), self._duplicate_evidence),
-            self._cause(VALUE_DRIFT, drifted, table, self._file_of_picks(table, drifted), self._drift_evidence),
+            self._cause(MISSING_USERS, missing, self._file_of_picks(table, missing), self._missing_evidence),
+            self._cause(UNEXPECTED_USERS, unexpected, self._file_of_platform(unexpected), self._unexpected_evidence),
+            self._cause(DUPLICATE_ROWS, duplicated, self._file_of_extra_rows(table, duplicated), self._duplicate_evidence),
+            self._cause(VALUE_DRIFT, drifted, self._file_of_picks(table, drifted), self._drift_evidence),
         ]
         explained = missing | unexpected | duplicated | drifted
         return [cause for cause in causes if cause.users], left & ~explained
 
     # -- building root causes --------------------------------------------------------------------------
 
-    def _simulated_cause(self, hypothesis: _Hypothesis, before: _Table, users: np.ndarray) -> RootCause:
+    def _simulated_cause(self, hypothesis: _Hypothesis, agreeing: int, users: np.ndarray) -> RootCause:
         name = None if hypothesis.file is None else self.names[hypothesis.file]
-        after = self.simulate(hypothesis.model)
 
         def evidence(users: np.ndarray, examples: pd.DataFrame) -> str:
-            return self._simulation_evidence(hypothesis, name, users, examples, after)
+            return self._simulation_evidence(hypothesis, name, users, examples, agreeing)
 
         details = dict(hypothesis.note)
         if hypothesis.file is not None:
             details |= self._file_facts(hypothesis.file)
-        return self._cause(hypothesis.kind, users, before, name, evidence, details)
+        return self._cause(hypothesis.kind, users, name, evidence, details)
 
     def _file_facts(self, position: int) -> dict[str, Any]:
         """How big the file is, its batch range, and how many of its users later files update again."""
         in_file = self.file_position == position
-        batches = self.feed["batch_id"].to_numpy()[in_file]
+        batches = self.rows.batch_id[in_file]
         later = np.zeros(len(self.universe), dtype=bool)
         later[self.feed_user[self.file_position > position]] = True
         return {
@@ -443,9 +500,9 @@ class _Engine:
         }
 
     def _cause(
-        self, kind: str, users: np.ndarray, table: _Table, file: str | None, evidence, details: dict | None = None
+        self, kind: str, users: np.ndarray, file: str | None, evidence, details: dict | None = None
     ) -> RootCause:
-        examples = self._examples(users, table)
+        examples = self._examples(users)
         return RootCause(
             kind=kind,
             file=file,
@@ -458,17 +515,16 @@ class _Engine:
             details=details or {},
         )
 
-    def _examples(self, users: np.ndarray, table: _Table) -> pd.DataFrame:
+    def _examples(self, users: np.ndarray) -> pd.DataFrame:
         """A few users with the largest gaps: the platform's row, the expected row, and where each lives."""
         members = np.flatnonzero(users)
         members = members[np.argsort(-self.absolute[members], kind="stable")][:EXAMPLES_PER_CAUSE]
         frame = self.users.iloc[members].reset_index(drop=True)
         platform_first = self._platform_first_row()[members]
         source = np.where(platform_first >= 0, self.platform_source[np.maximum(platform_first, 0)], -1)
-        frame["platform_file"] = [
-            self.feed[SOURCE_FILE].iat[row] if row >= 0 else None for row in source
-        ]
-        frame["platform_source_row"] = [int(self.feed[SOURCE_ROW].iat[row]) if row >= 0 else None for row in source]
+        lines = self.rows.column(SOURCE_ROW, np.maximum(source, 0))
+        frame["platform_file"] = [self.names[self.file_position[row]] if row >= 0 else None for row in source]
+        frame["platform_source_row"] = [int(line) if row >= 0 else None for row, line in zip(source, lines)]
         return frame
 
     def _platform_first_row(self) -> np.ndarray:
@@ -506,10 +562,9 @@ class _Engine:
     # -- evidence sentences ----------------------------------------------------------------------------
 
     def _simulation_evidence(
-        self, hypothesis: _Hypothesis, name: str | None, users: np.ndarray, examples: pd.DataFrame, after: _Table
+        self, hypothesis: _Hypothesis, name: str | None, users: np.ndarray, examples: pd.DataFrame, agree: int
     ) -> str:
         count, dollars = int(users.sum()), int(self.gap[users].sum())
-        agree = int(self.agrees(after).sum())
         whole = f"with it, the simulated table agrees with the platform for {agree:,} of {len(self.universe):,} users"
         example = _example_sentence(examples)
         if hypothesis.kind == FILE_NOT_INGESTED:

@@ -1,12 +1,18 @@
-"""Lineage of the platform's table: which delta file and line each loaded row came from, by exact match."""
+"""Lineage of the platform's table: which delta file and line each loaded row came from, by exact match.
+
+Also owns ``FeedRows``, the feed as flat arrays over one dense user index, which reconciliation and
+diagnosis share so that a 10 M-user feed is stacked, hashed and indexed once.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW, stack_feed
+from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.feed import COLUMNS
 from checks.validate import Delta
 
@@ -14,26 +20,153 @@ PLATFORM_ROW = "platform_row"
 MATCHES = "matches"
 
 
+class UserIndex:
+    """Sorted distinct user ids and a linear-time lookup from a user id to its position among them."""
+
+    def __init__(self, *user_arrays: np.ndarray) -> None:
+        arrays = [np.asarray(users, dtype="int64") for users in user_arrays if len(users)]
+        if not arrays:
+            self.ids = np.array([], dtype="int64")
+            self._table = None
+            return
+        low = min(int(users.min()) for users in arrays)
+        high = max(int(users.max()) for users in arrays)
+        total = sum(len(users) for users in arrays)
+        if high - low <= 4 * total + 1_000_000:
+            # Dense enough ids: a lookup table instead of sorting and binary search.
+            present = np.zeros(high - low + 1, dtype=bool)
+            for users in arrays:
+                present[users - low] = True
+            self.ids = np.flatnonzero(present).astype("int64") + low
+            self._table = np.full(high - low + 1, -1, dtype="int64")
+            self._table[self.ids - low] = np.arange(len(self.ids))
+            self._low = low
+        else:
+            self.ids = np.unique(np.concatenate(arrays))
+            self._table = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def locate(self, users: np.ndarray) -> np.ndarray:
+        """Positions of ``users`` (all present in the index)."""
+        users = np.asarray(users, dtype="int64")
+        if self._table is not None:
+            return self._table[users - self._low]
+        return np.searchsorted(self.ids, users)
+
+
+@dataclass(frozen=True)
+class FeedRows:
+    """All rows of the feed in feed order as arrays: the row ``g`` is line ``position[g]`` (0-based) of file ``file[g]``."""
+
+    deltas: tuple[Delta, ...]
+    names: tuple[str, ...]
+    user_id: np.ndarray
+    batch_id: np.ndarray
+    file: np.ndarray
+    position: np.ndarray
+    offsets: np.ndarray  # first row of each file, and the total at the end
+
+    @classmethod
+    def stack(cls, deltas: Sequence[Delta]) -> FeedRows:
+        deltas = tuple(deltas)
+        sizes = np.array([len(delta.frame) for delta in deltas], dtype="int64")
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype("int64")
+        return cls(
+            deltas=deltas,
+            names=tuple(delta.name for delta in deltas),
+            user_id=_concat([delta.frame["user_id"].to_numpy(dtype="int64") for delta in deltas]),
+            batch_id=_concat([delta.frame["batch_id"].to_numpy(dtype="int64") for delta in deltas]),
+            file=np.repeat(np.arange(len(deltas), dtype="int64"), sizes),
+            position=_concat([np.arange(size, dtype="int64") for size in sizes]),
+            offsets=offsets,
+        )
+
+    def __len__(self) -> int:
+        return len(self.user_id)
+
+    def column(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """Values of one column at the given feed rows, gathered file by file (no stacked copy)."""
+        out = np.empty(len(rows), dtype="int64")
+        file = self.file[rows]
+        for number, delta in enumerate(self.deltas):
+            mine = file == number
+            if mine.any():
+                values = delta.frame.index if name == SOURCE_ROW else delta.frame[name]
+                out[mine] = values.to_numpy(dtype="int64")[rows[mine] - self.offsets[number]]
+        return out
+
+    def file_names(self, rows: np.ndarray) -> np.ndarray:
+        """The file name of each row as an object array, None where ``rows`` is -1."""
+        names = np.array([*self.names, None], dtype=object)
+        return names[np.where(rows >= 0, self.file[np.maximum(rows, 0)], len(self.names))]
+
+    @cached_property
+    def hash(self) -> np.ndarray:
+        return _concat([row_keys(delta.frame) for delta in self.deltas], dtype="uint64")
+
+    @cached_property
+    def one_row_per_user_and_file(self) -> bool:
+        """True when no file holds a user twice (always so for validated deltas)."""
+        return all(delta.frame["user_id"].is_unique for delta in self.deltas)
+
+
 def trace_lineage(platform: pd.DataFrame, feed: Sequence[Delta]) -> pd.DataFrame:
     """One row per platform row: its line, its values, the first file/line in feed order holding exactly
     those five values (``source_file`` is None when no file does), and how many feed rows match."""
-    stacked = stack_feed(feed)
-    # One 64-bit key per row instead of a five-column join; every match is then checked column by column.
-    feed_keys = row_keys(stacked)
-    counts = pd.Series(feed_keys).value_counts()
-    platform_keys = row_keys(platform)
-    position = first_feed_row(feed_keys, platform_keys)
+    rows = FeedRows.stack(feed)
+    users = UserIndex(rows.user_id, platform["user_id"].to_numpy(dtype="int64"))
+    return lineage_of(platform, rows, users, *platform_sources(platform, rows, users))
+
+
+def lineage_of(
+    platform: pd.DataFrame, rows: FeedRows, users: UserIndex, source: np.ndarray, matches: np.ndarray
+) -> pd.DataFrame:
+    """The lineage frame from each platform row's source feed row (-1 for none) and match count."""
+    traced = platform.loc[:, list(COLUMNS)].reset_index(drop=True)
+    traced.insert(0, PLATFORM_ROW, platform.index.to_numpy())
+    exact = source >= 0
+    traced[SOURCE_FILE] = rows.file_names(source)
+    traced[SOURCE_ROW] = pd.array(np.where(exact, rows.column(SOURCE_ROW, np.maximum(source, 0)), 0), dtype="Int64")
+    traced.loc[~exact, SOURCE_ROW] = pd.NA
+    traced[MATCHES] = matches
+    return traced
+
+
+def platform_sources(platform: pd.DataFrame, rows: FeedRows, users: UserIndex) -> tuple[np.ndarray, np.ndarray]:
+    """For each platform row, the first feed row (in feed order) equal to it or -1, and how many feed rows are."""
+    platform_hash = row_keys(platform)
+    if rows.one_row_per_user_and_file:
+        position, count = _first_equal_row_per_file(platform, platform_hash, rows, users)
+    else:
+        position = first_feed_row(rows.hash, platform_hash)
+        count = pd.Series(rows.hash).value_counts().reindex(platform_hash).fillna(0).to_numpy().astype("int64")
     source = np.maximum(position, 0)
     exact = position >= 0
     for column in COLUMNS:
-        exact &= stacked[column].to_numpy()[source] == platform[column].to_numpy()
-    traced = platform.loc[:, list(COLUMNS)].reset_index(drop=True)
-    traced.insert(0, PLATFORM_ROW, platform.index.to_numpy())
-    traced[SOURCE_FILE] = np.where(exact, stacked[SOURCE_FILE].to_numpy()[source], None)
-    traced[SOURCE_ROW] = pd.array(np.where(exact, stacked[SOURCE_ROW].to_numpy()[source], 0), dtype="Int64")
-    traced.loc[~exact, SOURCE_ROW] = pd.NA
-    traced[MATCHES] = np.where(exact, counts.reindex(platform_keys).fillna(0).to_numpy(), 0).astype("int64")
-    return traced
+        exact &= rows.column(column, source) == platform[column].to_numpy(dtype="int64")
+    return np.where(exact, position, -1), np.where(exact, count, 0).astype("int64")
+
+
+def _first_equal_row_per_file(
+    platform: pd.DataFrame, platform_hash: np.ndarray, rows: FeedRows, users: UserIndex
+) -> tuple[np.ndarray, np.ndarray]:
+    # A row's key includes its user, so a platform row can only equal its user's row in each file.
+    platform_user = users.locate(platform["user_id"].to_numpy(dtype="int64"))
+    position = np.full(len(platform), -1, dtype="int64")
+    count = np.zeros(len(platform), dtype="int64")
+    row_of_user = np.full(len(users), -1, dtype="int64")
+    for number in range(len(rows.names)):
+        start, stop = rows.offsets[number], rows.offsets[number + 1]
+        file_users = users.locate(rows.user_id[start:stop])
+        row_of_user[file_users] = np.arange(start, stop)
+        candidate = row_of_user[platform_user]
+        equal = (candidate >= 0) & (rows.hash[np.maximum(candidate, 0)] == platform_hash)
+        position = np.where(equal & (position < 0), candidate, position)
+        count += equal
+        row_of_user[file_users] = -1
+    return position, count
 
 
 def first_feed_row(feed_keys: np.ndarray, platform_keys: np.ndarray) -> np.ndarray:
@@ -53,3 +186,7 @@ def row_keys(frame: pd.DataFrame) -> np.ndarray:
 def unmatched_rows(lineage: pd.DataFrame) -> pd.DataFrame:
     """The platform rows that no delta file holds."""
     return lineage[lineage[SOURCE_FILE].isna()]
+
+
+def _concat(arrays: list[np.ndarray], dtype: str = "int64") -> np.ndarray:
+    return np.concatenate(arrays) if arrays else np.array([], dtype=dtype)

@@ -1,7 +1,8 @@
 """Reconciling the platform's loaded table (and the customer's export) with the deduplicated feed, user by user.
 
 Every user lands in exactly one class; the per-user spend gaps of all classes add up to the
-total gap (expected total minus platform total). Everything is a hash merge on ``user_id``.
+total gap (expected total minus platform total). Every user has one position in a dense index, so each
+step is a gather or a scatter over arrays: linear in rows, no merge, no sort of the feed.
 """
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW, stack_feed
+from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.feed import COLUMNS
+from checks.lineage import FeedRows, UserIndex
 from checks.validate import Delta
 
 MATCH = "match"
@@ -77,106 +79,144 @@ def reconcile(
     feed: Sequence[Delta],
 ) -> Reconciliation:
     """Classify every user of the expected and platform tables; ``feed`` tells stale from unknown batches."""
-    platform_rows = _platform_per_user(platform)
-    users = _prefixed(expected, "expected_").merge(platform_rows, on="user_id", how="outer", sort=True)
-    users[PLATFORM_ROWS] = users[PLATFORM_ROWS].fillna(0).astype("int64")
-    users["class"], users["detail"] = _classify(users, _known_pairs(users, feed))
-    expected_spend = users["expected_total_spend"].fillna(0).astype("int64")
-    users[SPEND_GAP] = expected_spend - users["platform_spend_sum"].fillna(0).astype("int64")
-    users = users.drop(columns="platform_spend_sum")
+    rows = FeedRows.stack(feed)
+    users = UserIndex(expected["user_id"].to_numpy(dtype="int64"), platform["user_id"].to_numpy(dtype="int64"))
+    return reconcile_rows(expected, platform, customer, rows=rows, users=users)
+
+
+def reconcile_rows(
+    expected: pd.DataFrame,
+    platform: pd.DataFrame,
+    customer: pd.DataFrame | None,
+    *,
+    rows: FeedRows,
+    users: UserIndex,
+) -> Reconciliation:
+    """``reconcile`` on a feed already stacked and a user index covering the expected and platform users."""
+    size = len(users)
+    columns: dict[str, np.ndarray] = {"user_id": users.ids}
+    expected_at = users.locate(expected["user_id"].to_numpy(dtype="int64"))
+    in_expected = np.zeros(size, dtype=bool)
+    in_expected[expected_at] = True
+    expected_values = {}
+    for column in (*VALUES, *[c for c in (SOURCE_FILE, SOURCE_ROW) if c in expected.columns]):
+        values = expected[column].to_numpy(dtype=object if column == SOURCE_FILE else "int64")
+        expected_values[column] = _spread(values, expected_at, size)
+        name = "expected_" + column if column in VALUES else column
+        columns[name] = _nullable(expected_values[column], in_expected)
+
+    platform_user = users.locate(platform["user_id"].to_numpy(dtype="int64"))
+    count = np.bincount(platform_user, minlength=size).astype("int64")
+    has_platform = count > 0
+    first = np.full(size, -1, dtype="int64")
+    first[platform_user[::-1]] = np.arange(len(platform_user) - 1, -1, -1)
+    first_row = np.maximum(first, 0)
+    platform_values = {}
+    for column in VALUES:
+        values = platform[column].to_numpy(dtype="int64")
+        platform_values[column] = values[first_row] if len(values) else np.zeros(size, dtype="int64")
+        columns["platform_" + column] = _nullable(platform_values[column], has_platform)
+    line = platform.index.to_numpy()
+    columns[PLATFORM_ROW] = _nullable(line[first_row] if len(line) else np.zeros(size, dtype="int64"), has_platform)
+    columns[PLATFORM_ROWS] = count
+
+    known = _known_pairs(rows, users, platform_values["batch_id"], has_platform)
+    classes = _classify(in_expected, has_platform, count, expected_values, platform_values, known)
+    columns["class"] = np.array(CLASSES, dtype=object)[classes]
+    ahead = platform_values["batch_id"] > expected_values["batch_id"]
+    columns["detail"] = np.where(classes == CLASSES.index(UNKNOWN_BATCH), np.where(ahead, "ahead", "unknown"), "").astype(object)
+    platform_spend = np.zeros(size, dtype="int64")
+    np.add.at(platform_spend, platform_user, platform["total_spend"].to_numpy(dtype="int64"))
+    gap = np.where(in_expected, expected_values["total_spend"], 0) - platform_spend
+    columns[SPEND_GAP] = gap
 
     customer_total = None
     if customer is not None:
-        users = _with_customer(users, customer)
+        columns |= _customer_columns(customer, users, in_expected, expected_values)
         customer_total = int(customer["total_spend"].sum())
 
     return Reconciliation(
-        users=users,
-        classes=tuple(_summarise(users, name) for name in CLASSES),
+        users=(table := pd.DataFrame(columns)),
+        classes=tuple(_summarise(table, classes, gap, code, name) for code, name in enumerate(CLASSES)),
         expected_total=int(expected["total_spend"].sum()),
         platform_total=int(platform["total_spend"].sum()),
         customer_total=customer_total,
     )
 
 
-def _prefixed(expected: pd.DataFrame, prefix: str) -> pd.DataFrame:
-    columns = [*COLUMNS, *[c for c in (SOURCE_FILE, SOURCE_ROW) if c in expected.columns]]
-    frame = expected.loc[:, columns]
-    return frame.rename(columns={column: prefix + column for column in VALUES})
+def _spread(values: np.ndarray, at: np.ndarray, size: int) -> np.ndarray:
+    out = np.full(size, None, dtype=object) if values.dtype == object else np.zeros(size, dtype="int64")
+    out[at] = values
+    return out
 
 
-def _platform_per_user(platform: pd.DataFrame) -> pd.DataFrame:
-    """The platform's first row per user (by file line), how many rows it holds, and their total spend."""
-    rows = platform.loc[:, list(COLUMNS)].assign(**{PLATFORM_ROW: platform.index.to_numpy()})
-    grouped = rows.groupby("user_id", sort=False)
-    first = rows.drop_duplicates("user_id", keep="first").set_index("user_id")
-    first = first.rename(columns={column: "platform_" + column for column in VALUES})
-    first[PLATFORM_ROWS] = grouped.size()
-    first["platform_spend_sum"] = grouped["total_spend"].sum()
-    return first.reset_index()
+def _nullable(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """As an outer merge leaves a column: integers when every user has a value, else floats with NaN."""
+    if present.all():
+        return values
+    if values.dtype == object:
+        return np.where(present, values, np.nan)
+    return np.where(present, values.astype("float64"), np.nan)
 
 
-def _known_pairs(users: pd.DataFrame, feed: Sequence[Delta]) -> np.ndarray:
+def _known_pairs(rows: FeedRows, users: UserIndex, platform_batch: np.ndarray, has_platform: np.ndarray) -> np.ndarray:
     """Whether each user's platform batch_id is one the feed holds for that user."""
-    pairs = stack_feed(feed).loc[:, ["user_id", "batch_id"]].drop_duplicates()
-    pairs = pairs.rename(columns={"batch_id": "platform_batch_id"})
-    probe = users.loc[:, ["user_id", "platform_batch_id"]].dropna().astype("int64")
-    found = probe.merge(pairs, on=["user_id", "platform_batch_id"], how="left", indicator=True)
-    known = pd.Series(False, index=users.index)
-    known.loc[probe.index] = found["_merge"].eq("both").to_numpy()
-    return known.to_numpy()
+    feed_user = users.locate(rows.user_id)
+    found = has_platform[feed_user] & (rows.batch_id == platform_batch[feed_user])
+    known = np.zeros(len(users), dtype=bool)
+    known[feed_user[found]] = True
+    return known
 
 
-def _classify(users: pd.DataFrame, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    in_expected = users["expected_batch_id"].notna().to_numpy()
-    count = users[PLATFORM_ROWS].to_numpy()
-    same = np.ones(len(users), dtype=bool)
+def _classify(in_expected, has_platform, count, expected_values, platform_values, known) -> np.ndarray:
+    """Each user's class as its position in ``CLASSES``."""
+    both = in_expected & has_platform
+    same = both.copy()
     for column in VALUES:
-        same &= (users["expected_" + column] == users["platform_" + column]).fillna(False).to_numpy()
-    expected_batch = users["expected_batch_id"].to_numpy(dtype="float64", na_value=np.nan)
-    platform_batch = users["platform_batch_id"].to_numpy(dtype="float64", na_value=np.nan)
-    same_batch = expected_batch == platform_batch
-    conditions = [
-        count > 1,
-        count == 0,
-        ~in_expected,
-        same,
-        same_batch,
-        known & (platform_batch < expected_batch),
-    ]
-    classes = np.select(conditions, [DUPLICATED, MISSING, UNEXPECTED, MATCH, VALUE_DRIFT, STALE], UNKNOWN_BATCH)
-    detail = np.where(
-        classes == UNKNOWN_BATCH, np.where(platform_batch > expected_batch, "ahead", "unknown"), ""
-    )
-    return classes.astype(object), detail.astype(object)
+        same &= expected_values[column] == platform_values[column]
+    same_batch = both & (expected_values["batch_id"] == platform_values["batch_id"])
+    stale = both & known & (platform_values["batch_id"] < expected_values["batch_id"])
+    conditions = [count > 1, count == 0, ~in_expected, same, same_batch, stale]
+    codes = [CLASSES.index(name) for name in (DUPLICATED, MISSING, UNEXPECTED, MATCH, VALUE_DRIFT, STALE)]
+    return np.select(conditions, codes, CLASSES.index(UNKNOWN_BATCH)).astype("int64")
 
 
-def _with_customer(users: pd.DataFrame, customer: pd.DataFrame) -> pd.DataFrame:
-    """Add the customer's row per user and whether it agrees with the expected row."""
-    rows = customer.loc[:, list(COLUMNS)].drop_duplicates("user_id", keep="first")
-    rows = rows.rename(columns={column: "customer_" + column for column in VALUES})
+def _customer_columns(customer, users, in_expected, expected_values) -> dict[str, np.ndarray]:
+    """The customer's first row per user and whether it agrees with the expected row."""
+    size = len(users)
+    customer_ids = customer["user_id"].to_numpy(dtype="int64")
     # Users only the customer holds are neither expected nor loaded; the totals still count them.
-    merged = users.merge(rows, on="user_id", how="left")
-    in_expected = merged["expected_batch_id"].notna()
-    in_customer = merged["customer_batch_id"].notna()
-    agrees = pd.Series(True, index=merged.index)
+    inside = np.isin(customer_ids, users.ids, kind="sort") if len(customer_ids) else np.zeros(0, dtype=bool)
+    where = np.flatnonzero(inside)
+    at = users.locate(customer_ids[where])
+    first = np.full(size, -1, dtype="int64")
+    first[at[::-1]] = where[::-1]
+    in_customer = first >= 0
+    agrees = in_expected & in_customer
+    columns = {}
     for column in VALUES:
-        agrees &= (merged["expected_" + column] == merged["customer_" + column]).fillna(False)
-    merged["customer_class"] = np.select(
-        [in_expected & in_customer & agrees, in_expected & in_customer, in_expected],
-        ["match", "differs", "missing"],
-        "not expected",
+        values = customer[column].to_numpy(dtype="int64")
+        picked = values[np.maximum(first, 0)] if len(values) else np.zeros(size, dtype="int64")
+        agrees &= picked == expected_values[column]
+        columns["customer_" + column] = _nullable(picked, in_customer)
+    columns["customer_class"] = np.select(
+        [agrees, in_expected & in_customer, in_expected], ["match", "differs", "missing"], "not expected"
     ).astype(object)
-    return merged
+    return columns
 
 
-def _summarise(users: pd.DataFrame, name: str) -> ClassSummary:
-    members = users[users["class"].eq(name)]
+def _summarise(users: pd.DataFrame, classes: np.ndarray, gap: np.ndarray, code: int, name: str) -> ClassSummary:
+    members = np.flatnonzero(classes == code)
     # The largest gaps first: they are the examples a person wants to see.
-    order = members[SPEND_GAP].abs().sort_values(ascending=False, kind="stable").index[:EXAMPLES_PER_CLASS]
+    size = np.abs(gap[members])
+    if len(members) > EXAMPLES_PER_CLASS:
+        threshold = np.partition(size, len(size) - EXAMPLES_PER_CLASS)[len(size) - EXAMPLES_PER_CLASS]
+        keep = size >= threshold
+        members, size = members[keep], size[keep]
+    order = members[np.argsort(-size, kind="stable")][:EXAMPLES_PER_CLASS]
     return ClassSummary(
         name=name,
-        users=len(members),
-        revenue_gap=int(members[SPEND_GAP].sum()),
-        examples=members.loc[order].reset_index(drop=True),
+        users=int(len(np.flatnonzero(classes == code))),
+        revenue_gap=int(gap[classes == code].sum()),
+        examples=users.iloc[order].reset_index(drop=True),
     )

@@ -1,0 +1,614 @@
+"""Diagnosing a discrepancy: which explicit faults, simulated on the feed, reproduce the platform's table.
+
+Each hypothesis (a file never ingested, a file cut short, the wrong dedup order, no dedup) is a
+change to how the platform would have built its table from the feed. We simulate it, compare the
+result with the platform row by row, and keep greedily the change that explains the most dollars
+without breaking users that already agreed. What no simulation reproduces is then sorted into
+dropped users, unexpected users, duplicate rows and values changed in transit, or left unexplained.
+Nothing here looks at file names or at any known case: every answer comes from the rows.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from checks.dedup import SOURCE_FILE, SOURCE_ROW, deduplicate, stack_feed
+from checks.feed import COLUMNS
+from tests.reference.lineage import first_feed_row, row_keys, trace_lineage
+from tests.reference.reconcile import MATCH, SPEND_GAP, Reconciliation, reconcile
+from checks.validate import Delta
+
+FILE_NOT_INGESTED = "file_not_ingested"
+FILE_PARTIALLY_INGESTED = "file_partially_ingested"
+WRONG_DEDUP_ORDER = "wrong_dedup_order"
+DUPLICATE_ROWS = "duplicate_rows"
+MISSING_USERS = "missing_users"
+UNEXPECTED_USERS = "unexpected_users"
+VALUE_DRIFT = "value_drift"
+KINDS: tuple[str, ...] = (
+    FILE_NOT_INGESTED,
+    FILE_PARTIALLY_INGESTED,
+    WRONG_DEDUP_ORDER,
+    DUPLICATE_ROWS,
+    MISSING_USERS,
+    UNEXPECTED_USERS,
+    VALUE_DRIFT,
+)
+EXAMPLES_PER_CAUSE = 5
+# A hypothesis may break at most this share of the users it explains (users that already agreed).
+_MAX_BROKEN_SHARE = 0.01
+_VALUE_COLUMNS = ("total_spend", "count_saved_items", "loyalty_credits", "batch_id")
+
+
+@dataclass(frozen=True)
+class RootCause:
+    """One explanation: what happened, to which file, how many users and dollars it accounts for."""
+
+    kind: str
+    file: str | None
+    users: int
+    revenue_gap: int
+    share_of_gap: float
+    evidence: str
+    examples: pd.DataFrame = field(repr=False, compare=False)
+    absolute_gap: int = 0
+    # Facts the reports use (rows in the file, rows kept, users also in later files, the load order).
+    details: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "file": self.file,
+            "users": self.users,
+            "revenue_gap": self.revenue_gap,
+            "share_of_gap": round(self.share_of_gap, 6),
+            "evidence": self.evidence,
+        }
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The reconciliation, the root causes ordered by dollars explained, and what is left unexplained."""
+
+    reconciliation: Reconciliation
+    root_causes: tuple[RootCause, ...]
+    unexplained_users: int
+    unexplained_gap: int
+    unexplained_share: float
+    finance_total: int | None
+    files: tuple[str, ...]
+    lineage: pd.DataFrame = field(repr=False, compare=False)
+
+    @property
+    def discrepancy(self) -> bool:
+        return self.reconciliation.discrepant_users > 0
+
+    @property
+    def expected_total(self) -> int:
+        return self.reconciliation.expected_total
+
+    @property
+    def platform_total(self) -> int:
+        return self.reconciliation.platform_total
+
+    @property
+    def gap(self) -> int:
+        return self.reconciliation.gap
+
+    def to_dict(self) -> dict[str, Any]:
+        reconciliation = self.reconciliation
+        totals: dict[str, Any] = {
+            "expected": reconciliation.expected_total,
+            "platform": reconciliation.platform_total,
+        }
+        if reconciliation.customer_total is not None:
+            totals["customer"] = reconciliation.customer_total
+        if self.finance_total is not None:
+            totals["finance"] = self.finance_total
+        totals |= {
+            "gap": reconciliation.gap,
+            "discrepant_users": reconciliation.discrepant_users,
+            "unexplained_users": self.unexplained_users,
+            "unexplained_gap": self.unexplained_gap,
+            "unexplained_share": round(self.unexplained_share, 6),
+        }
+        return {
+            "totals": totals,
+            "classes": {
+                summary.name: {"users": summary.users, "revenue_gap": summary.revenue_gap}
+                for summary in reconciliation.classes
+            },
+            "root_causes": [cause.to_dict() for cause in self.root_causes],
+        }
+
+
+def diagnose(
+    deltas: Sequence[Delta],
+    platform: pd.DataFrame,
+    customer: pd.DataFrame | None = None,
+    finance_total: int | None = None,
+) -> Diagnosis:
+    """Reconcile the platform's table with the feed and attribute every dollar of the gap that the data explains."""
+    deltas = tuple(deltas)
+    expected = deduplicate(deltas)
+    reconciliation = reconcile(expected, platform, customer, feed=deltas)
+    lineage = trace_lineage(platform, deltas)
+    engine = _Engine.build(deltas, platform, reconciliation)
+    causes, unexplained = engine.attribute()
+    return Diagnosis(
+        reconciliation=reconciliation,
+        root_causes=tuple(causes),
+        unexplained_users=int(unexplained.sum()),
+        unexplained_gap=int(engine.gap[unexplained].sum()),
+        unexplained_share=engine.share(unexplained),
+        finance_total=None if finance_total is None else int(finance_total),
+        files=tuple(delta.name for delta in deltas),
+        lineage=lineage,
+    )
+
+
+# --- simulation -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Model:
+    """How the platform built its table: which feed rows it read and how it picked one per user."""
+
+    keep: np.ndarray  # bool per feed row
+    rule: tuple  # ("numeric",) | ("string",) | ("order", file positions, lowest priority first) | ("none",)
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A simulated table, per user: how many rows, a hash of those rows, and the row picked (-1 if not one)."""
+
+    count: np.ndarray
+    signature: np.ndarray
+    pick: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Hypothesis:
+    kind: str
+    file: int | None
+    model: _Model
+    note: dict
+
+
+class _Engine:
+    """The feed and the platform as arrays over one dense user index, so each simulation is linear."""
+
+    def __init__(self, **arrays: Any) -> None:
+        self.__dict__.update(arrays)
+        self._orders: dict[tuple, np.ndarray] = {}
+
+    @classmethod
+    def build(cls, deltas: tuple[Delta, ...], platform: pd.DataFrame, reconciliation: Reconciliation) -> _Engine:
+        users = reconciliation.users
+        universe = users["user_id"].to_numpy(dtype="int64")
+        feed = stack_feed(deltas)
+        file_position = np.repeat(np.arange(len(deltas)), [len(delta.frame) for delta in deltas])
+        row_position = np.concatenate([np.arange(len(delta.frame)) for delta in deltas]) if deltas else np.array([], int)
+        feed_user = np.searchsorted(universe, feed["user_id"].to_numpy())
+        feed_hash = row_keys(feed)
+        platform_user = np.searchsorted(universe, platform["user_id"].to_numpy())
+        platform_hash = row_keys(platform)
+        size = len(universe)
+        platform_table = _Table(
+            count=np.bincount(platform_user, minlength=size),
+            signature=_sum_hashes(platform_user, platform_hash, size),
+            pick=np.full(size, -1),
+        )
+        gap = users[SPEND_GAP].to_numpy(dtype="int64")
+        engine = cls(
+            deltas=deltas,
+            names=tuple(delta.name for delta in deltas),
+            universe=universe,
+            feed=feed,
+            feed_user=feed_user,
+            feed_hash=feed_hash,
+            file_position=file_position,
+            row_position=row_position,
+            platform=platform,
+            platform_user=platform_user,
+            platform_hash=platform_hash,
+            observed=platform_table,
+            users=users,
+            gap=gap,
+            absolute=np.abs(gap),
+            discrepant=users["class"].ne(MATCH).to_numpy(),
+        )
+        engine.platform_source = engine._platform_source()
+        return engine
+
+    # Which feed row (first in feed order) each platform row equals, -1 when none (keys hold user_id too).
+    def _platform_source(self) -> np.ndarray:
+        position = first_feed_row(self.feed_hash, self.platform_hash)
+        source = np.maximum(position, 0)
+        exact = position >= 0
+        for column in COLUMNS:
+            exact &= self.feed[column].to_numpy()[source] == self.platform[column].to_numpy()
+        return np.where(exact, position, -1)
+
+    def share(self, users: np.ndarray) -> float:
+        total = self.absolute[self.discrepant].sum()
+        if total > 0:
+            return float(self.absolute[users].sum() / total)
+        discrepant = self.discrepant.sum()
+        return float(users.sum() / discrepant) if discrepant else 0.0
+
+    def agrees(self, table: _Table) -> np.ndarray:
+        return (table.count == self.observed.count) & (table.signature == self.observed.signature)
+
+    # -- simulating ------------------------------------------------------------------------------------
+
+    def simulate(self, model: _Model) -> _Table:
+        size = len(self.universe)
+        if model.rule[0] == "none":
+            users = self.feed_user[model.keep]
+            return _Table(
+                count=np.bincount(users, minlength=size),
+                signature=_sum_hashes(users, self.feed_hash[model.keep], size),
+                pick=np.full(size, -1),
+            )
+        order = self._order(model.rule)
+        order = order[model.keep[order]]
+        users = self.feed_user[order]
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = users[1:] != users[:-1]
+        picks = order[last]
+        picked_users = self.feed_user[picks]
+        count = np.zeros(size, dtype="int64")
+        count[picked_users] = 1
+        signature = np.zeros(size, dtype="uint64")
+        signature[picked_users] = self.feed_hash[picks]
+        pick = np.full(size, -1)
+        pick[picked_users] = picks
+        return _Table(count=count, signature=signature, pick=pick)
+
+    def _order(self, rule: tuple) -> np.ndarray:
+        """Feed rows sorted by user, then by the rule's priority (the last row of each user wins)."""
+        if rule not in self._orders:
+            batch = self.feed["batch_id"].to_numpy()
+            if rule[0] == "numeric":
+                keys = (self.row_position, self.file_position, batch)
+            elif rule[0] == "string":
+                distinct = np.unique(batch)
+                as_text = distinct.astype(str)
+                text_rank = np.empty(len(distinct), dtype="int64")
+                text_rank[np.argsort(as_text, kind="stable")] = np.arange(len(distinct))
+                keys = (self.row_position, self.file_position, text_rank[np.searchsorted(distinct, batch)])
+            else:
+                priority = np.empty(len(self.deltas), dtype="int64")
+                priority[list(rule[1])] = np.arange(len(self.deltas))
+                keys = (self.row_position, priority[self.file_position])
+            self._orders[rule] = np.lexsort((*keys, self.feed_user))
+        return self._orders[rule]
+
+    # -- hypotheses ------------------------------------------------------------------------------------
+
+    def hypotheses(self, model: _Model, table: _Table) -> tuple[list[_Hypothesis], list[_Hypothesis]]:
+        """The changes worth trying next: to the files read, and to the way one row per user is chosen."""
+        found, rules = [], []
+        for position, name in enumerate(self.names):
+            in_file = model.keep & (self.file_position == position)
+            if not in_file.any():
+                continue
+            found.append(_Hypothesis(FILE_NOT_INGESTED, position, _Model(model.keep & ~in_file, model.rule), {}))
+            cut = self._truncation_point(position, in_file, table)
+            if cut is not None:
+                kept_rows, total_rows, first_row = cut
+                keep = model.keep & ~(in_file & (self.row_position >= first_row))
+                note = {"kept": kept_rows, "total": total_rows}
+                found.append(_Hypothesis(FILE_PARTIALLY_INGESTED, position, _Model(keep, model.rule), note))
+        if model.rule == ("numeric",):
+            rules.append(_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.keep, ("string",)), {"rule": "string"}))
+            for order in self._candidate_orders():
+                note = {"rule": "order", "order": [self.names[position] for position in order]}
+                rules.append(_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.keep, ("order", order)), note))
+            rules.append(_Hypothesis(DUPLICATE_ROWS, None, _Model(model.keep, ("none",)), {"rule": "none"}))
+        return found, rules
+
+    def _truncation_point(self, position: int, in_file: np.ndarray, table: _Table) -> tuple[int, int, int] | None:
+        """Where the platform stopped reading a file: the cut that best splits rows it shows from rows it lacks."""
+        rows = np.flatnonzero(in_file)
+        rows = rows[np.argsort(self.row_position[rows], kind="stable")]
+        users = self.feed_user[rows]
+        shown = (self.observed.count[users] == 1) & (self.observed.signature[users] == self.feed_hash[rows])
+        lacking = (table.pick[users] == rows) & ~shown
+        if not lacking.any():
+            return None
+        shown_before = np.concatenate([[0], np.cumsum(shown)])
+        lacking_after = lacking.sum() - np.concatenate([[0], np.cumsum(lacking)])
+        score = shown_before + lacking_after
+        cut = len(score) - 1 - int(np.argmax(score[::-1]))  # the largest prefix among the best
+        if cut == 0 or cut == len(rows):
+            return None
+        return cut, len(rows), int(self.row_position[rows[cut]])
+
+    def _candidate_orders(self) -> list[tuple[int, ...]]:
+        """Load orders to try for "last file loaded wins": the one the platform's rows imply, and the reverse."""
+        files = len(self.deltas)
+        if files < 2:
+            return []
+        source = self.platform_source
+        single = self.observed.count[self.platform_user] == 1
+        chosen_file = np.where((source >= 0) & single, self.file_position[np.maximum(source, 0)], -1)
+        # For users in several files, how often the platform kept each file's row.
+        in_files = np.zeros((len(self.universe),), dtype="int64")
+        np.add.at(in_files, self.feed_user, 1)
+        multi = in_files[self.feed_user] > 1
+        appearances = np.bincount(self.file_position[multi], minlength=files)
+        winner = chosen_file[(chosen_file >= 0) & (in_files[self.platform_user] > 1)]
+        wins = np.bincount(winner, minlength=files)
+        rate = np.where(appearances > 0, wins / np.maximum(appearances, 1), 0.0)
+        inferred = tuple(int(p) for p in np.lexsort((np.arange(files), rate)))
+        orders = [inferred, tuple(range(files - 1, -1, -1))]
+        return [order for index, order in enumerate(orders) if order not in orders[:index]]
+
+    # -- attribution -----------------------------------------------------------------------------------
+
+    def attribute(self) -> tuple[list[RootCause], np.ndarray]:
+        model = _Model(np.ones(len(self.feed_user), dtype=bool), ("numeric",))
+        table = self.simulate(model)
+        agrees = self.agrees(table)
+        cause_of = np.full(len(self.universe), -1)
+        chosen: list[tuple[_Hypothesis, _Table]] = []
+        while True:
+            # Files first: a missing or cut file is the simpler story, and a load order that puts
+            # a file last can mimic a file never loaded.
+            file_level, rule_level = self.hypotheses(model, table)
+            best = self._best(file_level, agrees) or self._best(rule_level, agrees)
+            if best is None:
+                break
+            _, hypothesis, candidate, now, gained, lost = best
+            cause_of[lost] = -1
+            cause_of[gained] = len(chosen)
+            chosen.append((hypothesis, table))
+            model, table, agrees = hypothesis.model, candidate, now
+
+        causes = [
+            self._simulated_cause(hypothesis, before, cause_of == index)
+            for index, (hypothesis, before) in enumerate(chosen)
+        ]
+        causes = [cause for cause in causes if cause.users]
+        residual, unexplained = self._residual_causes(table, ~agrees)
+        causes.extend(residual)
+        causes.sort(key=lambda cause: (-cause.absolute_gap, -cause.users, cause.kind))
+        return causes, unexplained
+
+    def _best(self, hypotheses: list[_Hypothesis], agrees: np.ndarray) -> tuple | None:
+        """The hypothesis that explains the most dollars (then users) while breaking almost no agreeing user."""
+        best = None
+        for hypothesis in hypotheses:
+            candidate = self.simulate(hypothesis.model)
+            now = self.agrees(candidate)
+            gained, lost = now & ~agrees, agrees & ~now
+            if not gained.any() or lost.sum() > _MAX_BROKEN_SHARE * gained.sum():
+                continue
+            score = (int(self.absolute[gained].sum() - self.absolute[lost].sum()), int(gained.sum() - lost.sum()))
+            if score > (0, 0) and (best is None or score > best[0]):
+                best = (score, hypothesis, candidate, now, gained, lost)
+        return best
+
+    def _residual_causes(self, table: _Table, left: np.ndarray) -> tuple[list[RootCause], np.ndarray]:
+        """Sort what no simulation reproduced into dropped, unexpected, duplicated and changed users."""
+        observed = self.observed
+        platform_first = self._platform_first_row()
+        picked_batch = self.feed["batch_id"].to_numpy()[np.maximum(table.pick, 0)]
+        platform_batch = self.platform["batch_id"].to_numpy()[np.maximum(platform_first, 0)]
+        missing = left & (observed.count == 0) & (table.count > 0)
+        unexpected = left & (table.count == 0) & (observed.count > 0)
+        duplicated = left & (observed.count > 1)
+        drifted = left & (observed.count == 1) & (table.pick >= 0) & (picked_batch == platform_batch)
+        causes = [
+            self._cause(MISSING_USERS, missing, table, self._file_of_picks(table, missing), self._missing_evidence),
+            self._cause(UNEXPECTED_USERS, unexpected, table, self._file_of_platform(unexpected), self._unexpected_evidence),
+            self._cause(DUPLICATE_ROWS, duplicated, table, self._file_of_extra_rows(table, duplicated), self._duplicate_evidence),
+            self._cause(VALUE_DRIFT, drifted, table, self._file_of_picks(table, drifted), self._drift_evidence),
+        ]
+        explained = missing | unexpected | duplicated | drifted
+        return [cause for cause in causes if cause.users], left & ~explained
+
+    # -- building root causes --------------------------------------------------------------------------
+
+    def _simulated_cause(self, hypothesis: _Hypothesis, before: _Table, users: np.ndarray) -> RootCause:
+        name = None if hypothesis.file is None else self.names[hypothesis.file]
+        after = self.simulate(hypothesis.model)
+
+        def evidence(users: np.ndarray, examples: pd.DataFrame) -> str:
+            return self._simulation_evidence(hypothesis, name, users, examples, after)
+
+        details = dict(hypothesis.note)
+        if hypothesis.file is not None:
+            details |= self._file_facts(hypothesis.file)
+        return self._cause(hypothesis.kind, users, before, name, evidence, details)
+
+    def _file_facts(self, position: int) -> dict[str, Any]:
+        """How big the file is, its batch range, and how many of its users later files update again."""
+        in_file = self.file_position == position
+        batches = self.feed["batch_id"].to_numpy()[in_file]
+        later = np.zeros(len(self.universe), dtype=bool)
+        later[self.feed_user[self.file_position > position]] = True
+        return {
+            "rows": int(in_file.sum()),
+            "first_batch": int(batches.min()),
+            "last_batch": int(batches.max()),
+            "users_in_later_files": int(later[self.feed_user[in_file]].sum()),
+        }
+
+    def _cause(
+        self, kind: str, users: np.ndarray, table: _Table, file: str | None, evidence, details: dict | None = None
+    ) -> RootCause:
+        examples = self._examples(users, table)
+        return RootCause(
+            kind=kind,
+            file=file,
+            users=int(users.sum()),
+            revenue_gap=int(self.gap[users].sum()),
+            share_of_gap=self.share(users),
+            evidence=evidence(users, examples) if users.any() else "",
+            examples=examples,
+            absolute_gap=int(self.absolute[users].sum()),
+            details=details or {},
+        )
+
+    def _examples(self, users: np.ndarray, table: _Table) -> pd.DataFrame:
+        """A few users with the largest gaps: the platform's row, the expected row, and where each lives."""
+        members = np.flatnonzero(users)
+        members = members[np.argsort(-self.absolute[members], kind="stable")][:EXAMPLES_PER_CAUSE]
+        frame = self.users.iloc[members].reset_index(drop=True)
+        platform_first = self._platform_first_row()[members]
+        source = np.where(platform_first >= 0, self.platform_source[np.maximum(platform_first, 0)], -1)
+        frame["platform_file"] = [
+            self.feed[SOURCE_FILE].iat[row] if row >= 0 else None for row in source
+        ]
+        frame["platform_source_row"] = [int(self.feed[SOURCE_ROW].iat[row]) if row >= 0 else None for row in source]
+        return frame
+
+    def _platform_first_row(self) -> np.ndarray:
+        """Per user, the position of its first platform row (-1 when the platform has none)."""
+        if not hasattr(self, "_first_rows"):
+            first = np.full(len(self.universe), -1)
+            positions = np.arange(len(self.platform_user))
+            first[self.platform_user[::-1]] = positions[::-1]
+            self._first_rows = first
+        return self._first_rows
+
+    def _file_of_picks(self, table: _Table, users: np.ndarray) -> str | None:
+        picks = table.pick[users]
+        return self._single_file(self.file_position[picks[picks >= 0]])
+
+    def _file_of_platform(self, users: np.ndarray) -> str | None:
+        rows = np.flatnonzero(users[self.platform_user])
+        source = self.platform_source[rows]
+        if (source < 0).any():
+            return None
+        return self._single_file(self.file_position[source])
+
+    def _file_of_extra_rows(self, table: _Table, users: np.ndarray) -> str | None:
+        rows = np.flatnonzero(users[self.platform_user])
+        extra = rows[self.platform_hash[rows] != table.signature[self.platform_user[rows]]]
+        source = self.platform_source[extra]
+        if not len(source) or (source < 0).any():
+            return None
+        return self._single_file(self.file_position[source])
+
+    def _single_file(self, positions: np.ndarray) -> str | None:
+        distinct = np.unique(positions)
+        return self.names[int(distinct[0])] if len(distinct) == 1 else None
+
+    # -- evidence sentences ----------------------------------------------------------------------------
+
+    def _simulation_evidence(
+        self, hypothesis: _Hypothesis, name: str | None, users: np.ndarray, examples: pd.DataFrame, after: _Table
+    ) -> str:
+        count, dollars = int(users.sum()), int(self.gap[users].sum())
+        agree = int(self.agrees(after).sum())
+        whole = f"with it, the simulated table agrees with the platform for {agree:,} of {len(self.universe):,} users"
+        example = _example_sentence(examples)
+        if hypothesis.kind == FILE_NOT_INGESTED:
+            return (
+                f"{count:,} users hold an older row instead of their latest one in {name}, as if {name} had never "
+                f"been loaded; together they are {_dollars(dollars)} short. Rebuilding the table from the feed "
+                f"without {name} reproduces these rows exactly ({whole}).{example}"
+            )
+        if hypothesis.kind == FILE_PARTIALLY_INGESTED:
+            note = hypothesis.note
+            return (
+                f"Only the first {note['kept']:,} of {note['total']:,} rows of {name} reached the platform: "
+                f"{count:,} users whose latest row is further down the file hold an older row, "
+                f"{_dollars(dollars)} in all ({whole}).{example}"
+            )
+        if hypothesis.kind == WRONG_DEDUP_ORDER:
+            if hypothesis.note["rule"] == "string":
+                how = "comparing batch_id as text (so 999 beats 1500) instead of as a number"
+            else:
+                how = "keeping the row of the last file loaded, with files loaded in the order " + ", ".join(
+                    hypothesis.note["order"]
+                )
+            return (
+                f"{count:,} users hold a row that is not their latest; deduplicating the feed by {how} "
+                f"reproduces them exactly, {_dollars(dollars)} in all ({whole}).{example}"
+            )
+        return (
+            f"{count:,} users appear once per feed row instead of once: the table equals the feed without "
+            f"deduplication for them, {_dollars(-dollars)} counted twice or more ({whole}).{example}"
+        )
+
+    def _missing_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
+        ids = _id_list(examples)
+        return (
+            f"{int(users.sum()):,} users of the feed are absent from the platform's table, "
+            f"{_dollars(int(self.gap[users].sum()))} of spend (e.g. user {ids})."
+        )
+
+    def _unexpected_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
+        rows = np.flatnonzero(users[self.platform_user])
+        no_file = int((self.platform_source[rows] < 0).sum())
+        return (
+            f"{int(users.sum()):,} users on the platform should not be there ({no_file:,} of their rows match no delta "
+            f"file), adding {_dollars(-int(self.gap[users].sum()))} (e.g. user {_id_list(examples)})."
+        )
+
+    def _duplicate_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
+        extra = int((self.observed.count[users] - 1).sum())
+        return (
+            f"{int(users.sum()):,} users appear more than once on the platform ({extra:,} extra rows), "
+            f"counting {_dollars(-int(self.gap[users].sum()))} more than once (e.g. user {_id_list(examples)})."
+        )
+
+    def _drift_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
+        members = self.users[users]
+        changed = [
+            f"{column} for {int(count):,}"
+            for column in _VALUE_COLUMNS[:-1]
+            if (count := members[f"expected_{column}"].ne(members[f"platform_{column}"]).sum())
+        ]
+        return (
+            f"{int(users.sum()):,} users hold the right batch_id with different values ({', '.join(changed)} users), "
+            f"{_dollars(int(self.gap[users].sum()))} in all (e.g. user {_id_list(examples)})."
+        )
+
+
+def _example_sentence(examples: pd.DataFrame) -> str:
+    if examples.empty:
+        return ""
+    row = examples.iloc[0]
+    platform = (
+        f"batch_id {_integer(row['platform_batch_id'])}, spend {_dollars(row['platform_total_spend'])}"
+        if pd.notna(row["platform_batch_id"])
+        else "no row"
+    )
+    where = f" from {row['platform_file']}" if row["platform_file"] else ""
+    return (
+        f" For example, user {int(row['user_id'])} has {platform}{where} on the platform, but its latest row is "
+        f"batch_id {_integer(row['expected_batch_id'])}, spend {_dollars(row['expected_total_spend'])}, "
+        f"in {row[SOURCE_FILE]} row {_integer(row[SOURCE_ROW])}."
+    )
+
+
+def _id_list(examples: pd.DataFrame) -> str:
+    return ", ".join(str(int(user)) for user in examples["user_id"].head(3))
+
+
+def _integer(value: Any) -> str:
+    return "?" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{int(value)}"
+
+
+def _dollars(value: Any) -> str:
+    value = int(value)
+    return f"-${-value:,}" if value < 0 else f"${value:,}"
+
+
+def _sum_hashes(users: np.ndarray, hashes: np.ndarray, size: int) -> np.ndarray:
+    """Per user, the sum (mod 2**64) of its rows' hashes: an order-free signature of a set of rows."""
+    low = np.bincount(users, weights=(hashes & np.uint64(0xFFFFFFFF)).astype("float64"), minlength=size)
+    high = np.bincount(users, weights=(hashes >> np.uint64(32)).astype("float64"), minlength=size)
+    # Exact: each half is below 2**32 and no user has 2**21 rows.
+    return (high.astype("uint64") << np.uint64(32)) + low.astype("uint64")
