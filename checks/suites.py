@@ -6,6 +6,13 @@ The only module that imports great_expectations (lazily, inside functions). The 
 in one Checkpoint run. Traps of GX 1.x guarded here: case-insensitive column matching, expectations
 silently dropped when a suite loads, expectations that report an exception instead of a result,
 expectations that do not run on pandas, and GX's own progress bars and usage statistics.
+
+At scale GX never sees a full table: the suite's figures (row count, sum, each expectation's
+unexpected and missing counts) are computed once per table in Polars, GX validates a small
+evidence frame (the first rows plus the first unexpected rows of every expectation, in table
+order), and its results are completed with the full table's figures before they are stored and
+rendered, so the validation results and Data Docs read as for the whole table. An expectation the
+fast path cannot compute sends that table through GX whole.
 """
 from __future__ import annotations
 
@@ -140,7 +147,9 @@ def run_suites(
     declared = load_suite_json(suite_path or SUITE_PATH)
     parameters = {"expected_users": int(expected_users), "finance_total": finance_total}
     expectations, skipped = _expectations_to_run(declared, parameters)
-    frames = {name: prepare_table(name, frame, latest_batch) for name, frame in tables.items()}
+    frames, figures = {}, {}
+    for name, frame in tables.items():
+        frames[name], figures[name] = _evidence(name, frame, latest_batch, expectations, parameters)
 
     gx = _import_gx()
     gx_dir = Path(gx_dir).resolve()
@@ -161,7 +170,11 @@ def run_suites(
     by_table = {}
     for identifier, validation in result.run_results.items():
         table = identifier.batch_identifier.removeprefix(f"{_DATASOURCE}-")
-        by_table[table] = _table_result(table, validation, skipped)
+        by_table[table] = _table_result(table, validation, skipped)  # raises on exception_info first
+        if figures[table] is not None:
+            _complete(validation, figures[table])
+            context.validation_results_store.set(identifier, validation)  # the docs render the stored result
+            by_table[table] = _table_result(table, validation, skipped)
     results = tuple(by_table[name] for name in frames)
 
     docs_index = None
@@ -200,6 +213,13 @@ def prepare_table(name: str, frame: pd.DataFrame, latest_batch: pd.Series) -> pd
     for ``total_spend``; any column set other than exactly the five (lineage columns aside) is
     refused here. Column order is left to the suite's ordered-list expectation.
     """
+    columns = _table_columns(name, frame)
+    latest = frame["user_id"].map(latest_batch).astype("Int64")
+    return frame.loc[:, columns].assign(**{FEED_LATEST_BATCH: latest.to_numpy()}).reset_index(drop=True)
+
+
+def _table_columns(name: str, frame: pd.DataFrame) -> list:
+    """The table's columns without lineage; BadInputError unless they are exactly the five (any order)."""
     columns = [column for column in frame.columns if column not in LINEAGE_COLUMNS]
     parts = column_differences([str(column) for column in columns])
     if parts:
@@ -208,8 +228,7 @@ def prepare_table(name: str, frame: pd.DataFrame, latest_batch: pd.Series) -> pd
         if any(str(column).casefold() in casefolded for column in unexpected):
             parts.append("column names are case-sensitive (GX would match them case-insensitively)")
         raise BadInputError(f"table {name!r}: " + "; ".join(parts))
-    latest = frame["user_id"].map(latest_batch).astype("Int64")
-    return frame.loc[:, columns].assign(**{FEED_LATEST_BATCH: latest.to_numpy()}).reset_index(drop=True)
+    return columns
 
 
 def _expectations_to_run(declared: dict, parameters: Mapping[str, Any]) -> tuple[list[dict], tuple[str, ...]]:
@@ -223,6 +242,228 @@ def _expectations_to_run(declared: dict, parameters: Mapping[str, Any]) -> tuple
 def _check_name(expectation: Mapping[str, Any]) -> str:
     meta = expectation.get("meta") or {}
     return str(meta.get("check") or expectation.get("type"))
+
+
+# Expectation types whose full-table figures the fast path computes, with the kwargs it understands.
+# Map expectations get counts; aggregates an observed value; "as is" ones read only the columns and
+# dtypes, which the evidence frame shares with the table.
+_RANGE_KWARGS = frozenset({"column", "min_value", "max_value", "strict_min", "strict_max"})
+_PAIR_KWARGS = frozenset({"column_A", "column_B", "ignore_row_if", "mostly"})
+_MAP_KWARGS = {
+    "expect_column_values_to_not_be_null": frozenset({"column", "mostly"}),
+    "expect_column_values_to_be_unique": frozenset({"column", "mostly"}),
+    "expect_column_values_to_be_between": _RANGE_KWARGS | {"mostly"},
+    "expect_column_pair_values_to_be_equal": _PAIR_KWARGS,
+    "expect_batch_id_to_be_latest_in_feed": _PAIR_KWARGS,
+}
+_AGGREGATE_KWARGS = {
+    "expect_table_row_count_to_equal": frozenset({"value"}),
+    "expect_column_sum_to_be_between": _RANGE_KWARGS,
+}
+_AS_IS_KWARGS = {
+    "expect_table_columns_to_match_ordered_list": frozenset({"column_list"}),
+    "expect_column_values_to_be_of_type": frozenset({"column", "type_"}),
+}
+_FIRST_ROWS = 20  # always in the evidence, so that no expectation sees an empty table
+_PARTIAL = _RESULT_FORMAT["partial_unexpected_count"]
+
+
+@dataclass(frozen=True)
+class _Figures:
+    """One table's full-table figures, by check: map counts and aggregate observed values."""
+
+    rows: int
+    counts: Mapping[str, tuple[int, int, bool]]  # check -> (rows considered, unexpected, nulls skipped)
+    observed: Mapping[str, Any]  # check -> observed value
+
+
+def _evidence(
+    name: str,
+    frame: pd.DataFrame,
+    latest_batch: pd.Series,
+    expectations: list[dict],
+    parameters: Mapping[str, Any],
+) -> tuple[pd.DataFrame, _Figures | None]:
+    """The frame GX validates for a table, and the full-table figures to complete its results with.
+
+    The evidence is the table's first rows and, for every map expectation, its first unexpected rows
+    (for uniqueness, with the rows they repeat), in table order, so GX lists the same examples as
+    on the whole table. Figures are None when the fast path does not apply: GX gets the whole table.
+    """
+    columns = _table_columns(name, frame)
+    _refuse_unknown_columns(name, expectations, [*columns, FEED_LATEST_BATCH])
+    if not _fast_path_applies(frame, columns, expectations):
+        return prepare_table(name, frame, latest_batch), None
+    import polars as pl
+
+    # Zero-copy for numpy int64 columns.
+    table = pl.from_pandas(frame.loc[:, columns].reset_index(drop=True))
+    latest = pl.DataFrame(
+        {"user_id": latest_batch.index.to_numpy(), FEED_LATEST_BATCH: latest_batch.to_numpy()}
+    ).cast({"user_id": table.schema["user_id"]})
+    joined = table.join(latest, on="user_id", how="left", maintain_order="left")
+    if joined.height != table.height:  # latest_batch repeats a user: let pandas refuse it as before
+        return prepare_table(name, frame, latest_batch), None
+
+    rows = pl.int_range(pl.len(), dtype=pl.Int64)
+    aggregates, map_checks = [pl.len().alias("__rows")], []
+    for expectation in expectations:
+        check, kind = _check_name(expectation), expectation["type"]
+        kwargs = {key: _resolve(value, parameters) for key, value in expectation.get("kwargs", {}).items()}
+        if kind in _MAP_KWARGS:
+            considered, unexpected = _map_masks(kind, kwargs)
+            map_checks.append((check, kind, kwargs))
+            aggregates += [
+                considered.sum().alias(f"{check}|considered"),
+                unexpected.sum().alias(f"{check}|unexpected"),
+                rows.filter(unexpected).head(_PARTIAL).implode().alias(f"{check}|first"),
+            ]
+        elif kind == "expect_column_sum_to_be_between":
+            aggregates.append(pl.col(kwargs["column"]).sum().alias(f"{check}|observed"))
+    found = joined.select(aggregates).row(0, named=True)
+
+    positions = set(range(min(_FIRST_ROWS, joined.height)))
+    counts = {}
+    for check, kind, kwargs in map_checks:
+        first = found[f"{check}|first"]
+        positions.update(first)
+        if kind == "expect_column_values_to_be_unique" and first:
+            positions.update(_first_repeats(joined, kwargs["column"], first))
+        nulls_skipped = kind == "expect_column_values_to_not_be_null"
+        counts[check] = (int(found[f"{check}|considered"]), int(found[f"{check}|unexpected"]), nulls_skipped)
+    observed = {
+        _check_name(expectation): int(found["__rows"])
+        for expectation in expectations
+        if expectation["type"] == "expect_table_row_count_to_equal"
+    }
+    observed |= {key.removesuffix("|observed"): _plain(value) for key, value in found.items() if key.endswith("|observed")}
+
+    taken = sorted(positions)
+    evidence = frame.loc[:, columns].iloc[taken].reset_index(drop=True)
+    latest_values = joined[FEED_LATEST_BATCH].gather(taken).to_pandas().astype("Int64")
+    evidence = evidence.assign(**{FEED_LATEST_BATCH: latest_values.to_numpy()})
+    return evidence, _Figures(rows=int(found["__rows"]), counts=counts, observed=observed)
+
+
+def _fast_path_applies(frame: pd.DataFrame, columns: list, expectations: list[dict]) -> bool:
+    known = _MAP_KWARGS | _AGGREGATE_KWARGS | _AS_IS_KWARGS
+    checks = [_check_name(expectation) for expectation in expectations]
+    if len(checks) != len(set(checks)):  # results are matched to figures by check name
+        return False
+    for expectation in expectations:
+        allowed = known.get(expectation["type"])
+        if allowed is None or not set(expectation.get("kwargs", {})) <= allowed:
+            return False
+        kwargs = expectation.get("kwargs", {})
+        if "column_A" in kwargs and kwargs.get("ignore_row_if") != "either_value_is_missing":
+            return False  # GX's handling of one missing value in a pair is not reproduced here
+    return all(pd.api.types.is_integer_dtype(frame[column].dtype) for column in columns)
+
+
+def _refuse_unknown_columns(name: str, expectations: list[dict], columns: list) -> None:
+    """GX would resolve ``Total_spend`` in a suite to ``total_spend`` silently; a name must match exactly."""
+    for expectation in expectations:
+        kwargs = expectation.get("kwargs", {})
+        for key in ("column", "column_A", "column_B"):
+            column = kwargs.get(key)
+            if isinstance(column, str) and column not in columns:
+                raise SuiteError(
+                    f"table {name!r}: expectation {expectation['type']} could not be evaluated: "
+                    f"no column {column!r} (column names are case-sensitive)"
+                )
+
+
+def _resolve(value: Any, parameters: Mapping[str, Any]) -> Any:
+    if isinstance(value, dict) and set(value) == {"$PARAMETER"}:
+        return parameters.get(value["$PARAMETER"])
+    return value
+
+
+def _map_masks(kind: str, kwargs: Mapping[str, Any]) -> tuple[Any, Any]:
+    """(rows GX considers, rows it counts unexpected) for a map expectation, as Polars expressions."""
+    import polars as pl
+
+    if "column_A" in kwargs:  # ignore_row_if == either_value_is_missing (see _fast_path_applies)
+        first, second = pl.col(kwargs["column_A"]), pl.col(kwargs["column_B"])
+        considered = first.is_not_null() & second.is_not_null()
+        return considered, considered & (first != second)
+    column = pl.col(kwargs["column"])
+    if kind == "expect_column_values_to_not_be_null":
+        return pl.repeat(True, pl.len()), column.is_null()
+    considered = column.is_not_null()
+    if kind == "expect_column_values_to_be_unique":
+        return considered, considered & column.is_duplicated()
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    inside = pl.lit(True)
+    if low is not None:
+        inside = inside & (column > low if kwargs.get("strict_min") else column >= low)
+    if high is not None:
+        inside = inside & (column < high if kwargs.get("strict_max") else column <= high)
+    return considered, considered & ~inside
+
+
+def _first_repeats(joined: Any, column: str, first: list[int]) -> list[int]:
+    """Positions of the first two rows of each value among ``first``: each listed row's repeat is then in the evidence."""
+    import polars as pl
+
+    values = joined[column].gather(first).unique()
+    repeats = (
+        joined.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("__row"), pl.col(column))
+        .filter(pl.col(column).is_in(values.implode()))
+        .group_by(column, maintain_order=True)
+        .head(2)
+    )
+    return repeats["__row"].to_list()
+
+
+def _complete(validation: Any, figures: _Figures) -> None:
+    """Replace the evidence frame's counts and observed values with the full table's, and the verdicts with them."""
+    for result in validation.results:
+        config = result.expectation_config
+        check = _check_name({"type": config.type, "meta": config.meta})
+        details = result.result
+        if check in figures.counts:
+            considered, unexpected, nulls_skipped = figures.counts[check]
+            details.update(_map_counts(figures.rows, considered, unexpected, nulls_skipped, "missing_count" in details))
+            mostly = config.kwargs.get("mostly") or 1.0
+            result.success = figures.rows == 0 or considered == 0 or (considered - unexpected) / considered >= mostly
+        elif check in figures.observed:
+            details["observed_value"] = figures.observed[check]
+            result.success = _within(figures.observed[check], config.kwargs)
+    evaluated = len(validation.results)
+    successful = sum(bool(result.success) for result in validation.results)
+    validation.success = successful == evaluated
+    validation.statistics.update(
+        evaluated_expectations=evaluated,
+        successful_expectations=successful,
+        unsuccessful_expectations=evaluated - successful,
+        success_percent=successful / evaluated * 100 if evaluated else None,
+    )
+
+
+def _map_counts(rows: int, considered: int, unexpected: int, nulls_skipped: bool, with_missing: bool) -> dict:
+    """The count fields of a map expectation's result, by GX's own formulas (_format_map_output)."""
+    counts: dict[str, Any] = {"element_count": rows, "unexpected_count": unexpected}
+    total = unexpected / rows * 100 if rows else None
+    if nulls_skipped or not with_missing:
+        return counts | {"unexpected_percent": total}
+    nonmissing = unexpected / considered * 100 if rows and considered else None
+    return counts | {
+        "missing_count": rows - considered,
+        "missing_percent": (rows - considered) / rows * 100 if rows else None,
+        "unexpected_percent": nonmissing,
+        "unexpected_percent_total": total,
+        "unexpected_percent_nonmissing": nonmissing,
+    }
+
+
+def _within(observed: Any, kwargs: Mapping[str, Any]) -> bool:
+    if "value" in kwargs:
+        return observed == kwargs["value"]
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if low is not None and (observed <= low if kwargs.get("strict_min") else observed < low):
+        return False
+    return not (high is not None and (observed >= high if kwargs.get("strict_max") else observed > high))
 
 
 def _import_gx() -> Any:
@@ -428,7 +669,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
     if value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
     return value

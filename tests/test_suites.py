@@ -273,3 +273,57 @@ def test_a_fresh_gx_dir_starts_from_the_committed_project_config(tmp_path):
     assert run.docs_index == tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     assert run.docs_index.is_file()
     assert not (tmp_path / "gx" / "great_expectations.yml").exists()  # nothing written outside uncommitted/
+
+
+def _planted_table(seed: int, users: int = 500) -> tuple[pd.DataFrame, pd.Series]:
+    """A shuffled table with more than a page of examples for each fault: stale batches, repeated and
+    unknown users, negatives, and (nullable Int64) missing values; plus each user's latest batch_id."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    latest = pd.Series(rng.integers(10, 90, size=users), index=pd.Index(range(1, users + 1), name="user_id"))
+    table = pd.DataFrame(
+        {"user_id": rng.permutation(users) + 1, "total_spend": rng.integers(0, 1_000, size=users),
+         "count_saved_items": rng.integers(0, 9, size=users), "loyalty_credits": rng.integers(0, 9, size=users)},
+        dtype="int64",
+    )
+    table["batch_id"] = table["user_id"].map(latest).to_numpy()
+    faults = rng.choice(users, size=(5, 30), replace=False)
+    table.loc[faults[0], "batch_id"] -= 1
+    table.loc[faults[1], "user_id"] = table.loc[faults[1] - 1, "user_id"].to_numpy()
+    table.loc[faults[2], "user_id"] += users  # not in the feed
+    table.loc[faults[3], "loyalty_credits"] = -1
+    table = table.astype("Int64")
+    table.loc[faults[4], ["total_spend", "batch_id"]] = pd.NA
+    return table, latest
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [3, 4])
+def test_fast_path_reports_what_gx_reports_on_the_whole_table(tmp_path, monkeypatch, seed):
+    """Differential: GX over an evidence frame completed with Polars figures == GX over every row."""
+    import checks.suites as suites
+
+    table, latest = _planted_table(seed)
+    plain = table.dropna().astype("int64")
+    tables = {"planted": table, "plain": plain, "empty": plain.iloc[:0]}
+    runs, stored = {}, {}
+    for path in ("fast", "whole"):
+        if path == "whole":
+            monkeypatch.setattr(suites, "_fast_path_applies", lambda *args: False)
+        (tmp_path / path).mkdir()
+        gx_dir = _gx_dir(tmp_path / path)
+        run = suites.run_suites(tables, latest_batch=latest, finance_total=int(plain["total_spend"].sum()) + 1,
+                                expected_users=latest.size, gx_dir=gx_dir, build_docs=False)
+        runs[path] = [result for result in run.to_dict()["tables"]]
+        stored[path] = {
+            file.name: [(result["success"], result["result"]) for result in json.loads(file.read_text())["results"]]
+            for file in (gx_dir / "uncommitted" / "validations").rglob("*.json")
+        }
+    assert runs["fast"] == runs["whole"]
+    assert stored["fast"] == stored["whole"]
+    planted = {outcome["check"]: outcome for outcome in runs["fast"][0]["outcomes"]}
+    failing = {check for check, outcome in planted.items() if not outcome["success"]}
+    assert {"batch_currency", "user_id_unique", "user_in_feed", "loyalty_credits_non_negative",
+            "total_spend_not_null", "revenue_total"} <= failing
+    assert planted["batch_currency"]["unexpected_count"] > len(planted["batch_currency"]["unexpected_examples"])
