@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -123,8 +122,9 @@ def test_validate_of_one_delta_is_fast(history):
     result = run_cli("validate", str(history / "delta3.csv"), "--history", str(history))
     elapsed = time.perf_counter() - started
     assert result.returncode == 0
-    # The target is 1.5 s; allow slack for a loaded CI machine.
-    assert elapsed < (3.0 if os.environ.get("CI") else 1.5), elapsed
+    # The target is 1.5 s on an idle machine (benchmarks/johnnys_jeans_run.py measures it); the
+    # test allows twice that because other work may share the two cores while it runs.
+    assert elapsed < 3.0, elapsed
 
 
 def test_dedup_writes_csv_and_parquet_equal_to_each_other(tmp_path, sample_case):
