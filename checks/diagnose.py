@@ -135,15 +135,14 @@ def diagnose(
 ) -> Diagnosis:
     """Reconcile the platform's table with the feed and attribute every dollar of the gap that the data explains."""
     deltas = tuple(deltas)
-    rows = FeedRows.stack(deltas)
-    users = UserIndex(rows.user_id, platform["user_id"].to_numpy(dtype="int64"))
-    feed_user = users.locate(rows.user_id)
-    expected = _deduplicate(deltas, rows, users, feed_user)
+    users = UserIndex(*[delta.frame["user_id"].to_numpy() for delta in deltas], platform["user_id"].to_numpy())
+    rows = FeedRows.stack(deltas, users)
+    expected = _deduplicate(deltas, rows)
     reconciliation = reconcile_rows(expected, platform, customer, rows=rows, users=users)
     del expected
     source, matches = platform_sources(platform, rows, users)
     lineage = lineage_of(platform, rows, users, source, matches)
-    engine = _Engine.build(rows, feed_user, platform, source, reconciliation)
+    engine = _Engine.build(rows, platform, source, reconciliation)
     causes, unexplained = engine.attribute()
     return Diagnosis(
         reconciliation=reconciliation,
@@ -157,9 +156,9 @@ def diagnose(
     )
 
 
-def _deduplicate(deltas: tuple[Delta, ...], rows: FeedRows, users: UserIndex, feed_user: np.ndarray) -> pd.DataFrame:
+def _deduplicate(deltas: tuple[Delta, ...], rows: FeedRows) -> pd.DataFrame:
     """``checks.dedup.deduplicate`` on the stacked arrays; on a tie, the reference raises its error."""
-    size = len(users)
+    size, feed_user = rows.users, rows.user
     latest = np.full(size, np.iinfo("int64").min, dtype="int64")
     np.maximum.at(latest, feed_user, rows.batch_id)
     is_latest = rows.batch_id == latest[feed_user]
@@ -212,9 +211,7 @@ class _Engine:
         self._priorities: dict[tuple, np.ndarray] = {}
 
     @classmethod
-    def build(
-        cls, rows: FeedRows, feed_user: np.ndarray, platform: pd.DataFrame, source: np.ndarray, reconciliation: Reconciliation
-    ) -> _Engine:
+    def build(cls, rows: FeedRows, platform: pd.DataFrame, source: np.ndarray, reconciliation: Reconciliation) -> _Engine:
         users = reconciliation.users
         universe = users["user_id"].to_numpy(dtype="int64")
         size = len(universe)
@@ -227,18 +224,31 @@ class _Engine:
             runner_up=np.full(size, -1),
         )
         gap = users[SPEND_GAP].to_numpy(dtype="int64")
+        # The engine's row r is the feed's row original[r]: rows sorted by user, so that per-user
+        # maxima are segment reductions over memory read in order.
+        original = rows.by_user
+        inverse = np.empty_like(original)
+        inverse[original] = np.arange(len(original))
+        feed_user = rows.user[original]
+        counts = np.bincount(feed_user, minlength=size)
         return cls(
             rows=rows,
             names=rows.names,
             universe=universe,
+            original=original,
+            inverse=inverse,
             feed_user=feed_user,
-            feed_hash=rows.hash,
-            file_position=rows.file,
-            row_position=rows.position,
+            segment_users=np.flatnonzero(counts),
+            segment_starts=(np.cumsum(counts) - counts)[counts > 0],
+            segment_sizes=counts[counts > 0],
+            feed_hash=rows.hash[original],
+            batch=rows.batch_id[original],
+            file_position=rows.file[original],
+            row_position=rows.position[original],
             platform=platform,
             platform_user=platform_user,
             platform_hash=platform_hash,
-            platform_source=source,
+            platform_source=np.where(source >= 0, inverse[np.maximum(source, 0)], -1),
             observed=platform_table,
             users=users,
             gap=gap,
@@ -283,10 +293,11 @@ class _Engine:
 
     def _best_rows(self, priority: np.ndarray, keep: np.ndarray) -> np.ndarray:
         """Per user, the kept feed row with the highest priority (-1 when none is kept)."""
-        best = np.full(len(self.universe), -1, dtype="int64")
-        np.maximum.at(best, self.feed_user, np.where(keep, priority, -1))
-        wins = keep & (priority == best[self.feed_user])
         pick = np.full(len(self.universe), -1, dtype="int64")
+        if not len(priority):
+            return pick
+        best = np.maximum.reduceat(np.where(keep, priority, -1), self.segment_starts)
+        wins = keep & (priority == np.repeat(best, self.segment_sizes))
         pick[self.feed_user[wins]] = np.flatnonzero(wins)
         return pick
 
@@ -294,7 +305,7 @@ class _Engine:
         """One int64 per feed row ordering it within its user by the rule (the highest wins); all distinct."""
         if rule in self._priorities:
             return self._priorities[rule]
-        batch = self.rows.batch_id
+        batch = self.batch
         files = max(len(self.names), 1)
         within = int(self.row_position.max(initial=0)) + 1
         if rule[0] == "order":
@@ -365,8 +376,8 @@ class _Engine:
 
     def _truncation_point(self, position: int, in_file: np.ndarray, table: _Table) -> tuple[int, int, int] | None:
         """Where the platform stopped reading a file: the cut that best splits rows it shows from rows it lacks."""
-        rows = np.flatnonzero(in_file)
-        rows = rows[np.argsort(self.row_position[rows], kind="stable")]
+        in_order = self.inverse[self.rows.offsets[position] : self.rows.offsets[position + 1]]
+        rows = in_order[in_file[in_order]]
         users = self.feed_user[rows]
         shown = (self.observed.count[users] == 1) & (self.observed.signature[users] == self.feed_hash[rows])
         lacking = (table.pick[users] == rows) & ~shown
@@ -389,8 +400,7 @@ class _Engine:
         single = self.observed.count[self.platform_user] == 1
         chosen_file = np.where((source >= 0) & single, self.file_position[np.maximum(source, 0)], -1)
         # For users in several files, how often the platform kept each file's row.
-        in_files = np.zeros((len(self.universe),), dtype="int64")
-        np.add.at(in_files, self.feed_user, 1)
+        in_files = np.bincount(self.feed_user, minlength=len(self.universe))
         multi = in_files[self.feed_user] > 1
         appearances = np.bincount(self.file_position[multi], minlength=files)
         winner = chosen_file[(chosen_file >= 0) & (in_files[self.platform_user] > 1)]
@@ -458,7 +468,7 @@ class _Engine:
         """Sort what no simulation reproduced into dropped, unexpected, duplicated and changed users."""
         observed = self.observed
         platform_first = self._platform_first_row()
-        picked_batch = self.rows.batch_id[np.maximum(table.pick, 0)]
+        picked_batch = self.batch[np.maximum(table.pick, 0)]
         platform_batch = self.platform["batch_id"].to_numpy()[np.maximum(platform_first, 0)]
         missing = left & (observed.count == 0) & (table.count > 0)
         unexpected = left & (table.count == 0) & (observed.count > 0)
@@ -489,7 +499,7 @@ class _Engine:
     def _file_facts(self, position: int) -> dict[str, Any]:
         """How big the file is, its batch range, and how many of its users later files update again."""
         in_file = self.file_position == position
-        batches = self.rows.batch_id[in_file]
+        batches = self.batch[in_file]
         later = np.zeros(len(self.universe), dtype=bool)
         later[self.feed_user[self.file_position > position]] = True
         return {
@@ -522,7 +532,7 @@ class _Engine:
         frame = self.users.iloc[members].reset_index(drop=True)
         platform_first = self._platform_first_row()[members]
         source = np.where(platform_first >= 0, self.platform_source[np.maximum(platform_first, 0)], -1)
-        lines = self.rows.column(SOURCE_ROW, np.maximum(source, 0))
+        lines = self.rows.column(SOURCE_ROW, self.original[np.maximum(source, 0)])
         frame["platform_file"] = [self.names[self.file_position[row]] if row >= 0 else None for row in source]
         frame["platform_source_row"] = [int(line) if row >= 0 else None for row, line in zip(source, lines)]
         return frame

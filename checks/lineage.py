@@ -58,65 +58,85 @@ class UserIndex:
 
 @dataclass(frozen=True)
 class FeedRows:
-    """All rows of the feed in feed order as arrays: the row ``g`` is line ``position[g]`` (0-based) of file ``file[g]``."""
+    """All rows of the feed in feed order as arrays: the row ``g`` is line ``position[g]`` (0-based) of file ``file[g]``.
+
+    ``user`` is each row's position in the user index that ``stack`` was given.
+    """
 
     deltas: tuple[Delta, ...]
     names: tuple[str, ...]
     user_id: np.ndarray
+    user: np.ndarray
     batch_id: np.ndarray
     file: np.ndarray
     position: np.ndarray
     offsets: np.ndarray  # first row of each file, and the total at the end
+    users: int  # size of the user index
+    one_row_per_user_and_file: bool  # always so for validated deltas; shortcuts rely on it
 
     @classmethod
-    def stack(cls, deltas: Sequence[Delta]) -> FeedRows:
+    def stack(cls, deltas: Sequence[Delta], users: UserIndex) -> FeedRows:
         deltas = tuple(deltas)
         sizes = np.array([len(delta.frame) for delta in deltas], dtype="int64")
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype("int64")
+        user_id = _concat([delta.frame["user_id"].to_numpy(dtype="int64") for delta in deltas])
+        user = users.locate(user_id)
+        unique = all(
+            np.bincount(user[start:stop]).max(initial=0) <= 1 for start, stop in zip(offsets[:-1], offsets[1:])
+        )
         return cls(
             deltas=deltas,
             names=tuple(delta.name for delta in deltas),
-            user_id=_concat([delta.frame["user_id"].to_numpy(dtype="int64") for delta in deltas]),
+            user_id=user_id,
+            user=user,
             batch_id=_concat([delta.frame["batch_id"].to_numpy(dtype="int64") for delta in deltas]),
             file=np.repeat(np.arange(len(deltas), dtype="int64"), sizes),
             position=_concat([np.arange(size, dtype="int64") for size in sizes]),
             offsets=offsets,
+            users=len(users),
+            one_row_per_user_and_file=unique,
         )
 
     def __len__(self) -> int:
         return len(self.user_id)
 
     def column(self, name: str, rows: np.ndarray) -> np.ndarray:
-        """Values of one column at the given feed rows, gathered file by file (no stacked copy)."""
-        out = np.empty(len(rows), dtype="int64")
-        file = self.file[rows]
-        for number, delta in enumerate(self.deltas):
-            mine = file == number
-            if mine.any():
-                values = delta.frame.index if name == SOURCE_ROW else delta.frame[name]
-                out[mine] = values.to_numpy(dtype="int64")[rows[mine] - self.offsets[number]]
-        return out
+        """Values of one column at the given feed rows."""
+        if not len(rows):
+            return np.array([], dtype="int64")
+        values = [(delta.frame.index if name == SOURCE_ROW else delta.frame[name]).to_numpy(dtype="int64") for delta in self.deltas]
+        return np.concatenate(values)[rows]
 
-    def file_names(self, rows: np.ndarray) -> np.ndarray:
-        """The file name of each row as an object array, None where ``rows`` is -1."""
-        names = np.array([*self.names, None], dtype=object)
-        return names[np.where(rows >= 0, self.file[np.maximum(rows, 0)], len(self.names))]
+    def file_names(self, rows: np.ndarray) -> pd.Series:
+        """The file name of each row as text, missing where ``rows`` is -1."""
+        return text_column(np.where(rows >= 0, self.file[np.maximum(rows, 0)], -1), self.names)
 
     @cached_property
     def hash(self) -> np.ndarray:
         return _concat([row_keys(delta.frame) for delta in self.deltas], dtype="uint64")
 
     @cached_property
-    def one_row_per_user_and_file(self) -> bool:
-        """True when no file holds a user twice (always so for validated deltas)."""
-        return all(delta.frame["user_id"].is_unique for delta in self.deltas)
+    def by_user(self) -> np.ndarray:
+        """The rows ordered by user, then feed order: per-user work then reads memory in sequence."""
+        if not self.one_row_per_user_and_file:
+            return np.argsort(self.user, kind="stable")
+        # A counting sort: each file adds at most one row per user, so the slots never collide.
+        counts = np.bincount(self.user, minlength=self.users)
+        slot = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype("int64")
+        order = np.empty(len(self.user), dtype="int64")
+        for start, stop in zip(self.offsets[:-1], self.offsets[1:]):
+            users = self.user[start:stop]
+            order[slot[users]] = np.arange(start, stop)
+            slot[users] += 1
+        return order
 
 
 def trace_lineage(platform: pd.DataFrame, feed: Sequence[Delta]) -> pd.DataFrame:
     """One row per platform row: its line, its values, the first file/line in feed order holding exactly
     those five values (``source_file`` is None when no file does), and how many feed rows match."""
-    rows = FeedRows.stack(feed)
-    users = UserIndex(rows.user_id, platform["user_id"].to_numpy(dtype="int64"))
+    feed = tuple(feed)
+    users = UserIndex(*[delta.frame["user_id"].to_numpy() for delta in feed], platform["user_id"].to_numpy())
+    rows = FeedRows.stack(feed, users)
     return lineage_of(platform, rows, users, *platform_sources(platform, rows, users))
 
 
@@ -159,7 +179,7 @@ def _first_equal_row_per_file(
     row_of_user = np.full(len(users), -1, dtype="int64")
     for number in range(len(rows.names)):
         start, stop = rows.offsets[number], rows.offsets[number + 1]
-        file_users = users.locate(rows.user_id[start:stop])
+        file_users = rows.user[start:stop]
         row_of_user[file_users] = np.arange(start, stop)
         candidate = row_of_user[platform_user]
         equal = (candidate >= 0) & (rows.hash[np.maximum(candidate, 0)] == platform_hash)
@@ -190,3 +210,13 @@ def unmatched_rows(lineage: pd.DataFrame) -> pd.DataFrame:
 
 def _concat(arrays: list[np.ndarray], dtype: str = "int64") -> np.ndarray:
     return np.concatenate(arrays) if arrays else np.array([], dtype=dtype)
+
+
+def text_column(codes: np.ndarray, names: Sequence[str]) -> pd.Series:
+    """``names[code]`` per row (missing where the code is -1) as pandas' text dtype, built by Arrow, not from objects."""
+    import pyarrow as pa
+
+    codes = np.asarray(codes, dtype="int32")
+    indices = pa.array(codes, mask=codes < 0)
+    text = pa.DictionaryArray.from_arrays(indices, pa.array(list(names), type=pa.large_string()))
+    return pd.Series(pd.array(text.cast(pa.large_string()), dtype=pd.StringDtype("pyarrow", na_value=np.nan)))

@@ -14,7 +14,7 @@ import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.feed import COLUMNS
-from checks.lineage import FeedRows, UserIndex
+from checks.lineage import FeedRows, UserIndex, text_column
 from checks.validate import Delta
 
 MATCH = "match"
@@ -79,8 +79,14 @@ def reconcile(
     feed: Sequence[Delta],
 ) -> Reconciliation:
     """Classify every user of the expected and platform tables; ``feed`` tells stale from unknown batches."""
-    rows = FeedRows.stack(feed)
     users = UserIndex(expected["user_id"].to_numpy(dtype="int64"), platform["user_id"].to_numpy(dtype="int64"))
+    # Feed rows of users in neither table cannot tell anything about the platform's batches.
+    listed = [delta.frame["user_id"].isin(users.ids).to_numpy() for delta in feed]
+    feed = [
+        delta if inside.all() else Delta(delta.name, delta.number, delta.frame[inside])
+        for delta, inside in zip(feed, listed)
+    ]
+    rows = FeedRows.stack(feed, users)
     return reconcile_rows(expected, platform, customer, rows=rows, users=users)
 
 
@@ -94,14 +100,18 @@ def reconcile_rows(
 ) -> Reconciliation:
     """``reconcile`` on a feed already stacked and a user index covering the expected and platform users."""
     size = len(users)
-    columns: dict[str, np.ndarray] = {"user_id": users.ids}
+    columns: dict = {"user_id": users.ids}
     expected_at = users.locate(expected["user_id"].to_numpy(dtype="int64"))
     in_expected = np.zeros(size, dtype=bool)
     in_expected[expected_at] = True
     expected_values = {}
     for column in (*VALUES, *[c for c in (SOURCE_FILE, SOURCE_ROW) if c in expected.columns]):
-        values = expected[column].to_numpy(dtype=object if column == SOURCE_FILE else "int64")
-        expected_values[column] = _spread(values, expected_at, size)
+        if column == SOURCE_FILE:
+            # Text from codes: building a 10 M-row text column from Python objects takes seconds.
+            codes, names = pd.factorize(expected[column])
+            columns[column] = text_column(_spread(codes, expected_at, size, fill=-1), list(names))
+            continue
+        expected_values[column] = _spread(expected[column].to_numpy(dtype="int64"), expected_at, size)
         name = "expected_" + column if column in VALUES else column
         columns[name] = _nullable(expected_values[column], in_expected)
 
@@ -122,11 +132,15 @@ def reconcile_rows(
 
     known = _known_pairs(rows, users, platform_values["batch_id"], has_platform)
     classes = _classify(in_expected, has_platform, count, expected_values, platform_values, known)
-    columns["class"] = np.array(CLASSES, dtype=object)[classes]
+    columns["class"] = text_column(classes, CLASSES)
     ahead = platform_values["batch_id"] > expected_values["batch_id"]
-    columns["detail"] = np.where(classes == CLASSES.index(UNKNOWN_BATCH), np.where(ahead, "ahead", "unknown"), "").astype(object)
-    platform_spend = np.zeros(size, dtype="int64")
-    np.add.at(platform_spend, platform_user, platform["total_spend"].to_numpy(dtype="int64"))
+    detail = np.where(classes == CLASSES.index(UNKNOWN_BATCH), np.where(ahead, 1, 2), 0)
+    columns["detail"] = text_column(detail, ("", "ahead", "unknown"))
+    if count.max(initial=0) <= 1:
+        platform_spend = np.where(has_platform, platform_values["total_spend"], 0)
+    else:
+        platform_spend = np.zeros(size, dtype="int64")
+        np.add.at(platform_spend, platform_user, platform["total_spend"].to_numpy(dtype="int64"))
     gap = np.where(in_expected, expected_values["total_spend"], 0) - platform_spend
     columns[SPEND_GAP] = gap
 
@@ -144,8 +158,8 @@ def reconcile_rows(
     )
 
 
-def _spread(values: np.ndarray, at: np.ndarray, size: int) -> np.ndarray:
-    out = np.full(size, None, dtype=object) if values.dtype == object else np.zeros(size, dtype="int64")
+def _spread(values: np.ndarray, at: np.ndarray, size: int, fill: int = 0) -> np.ndarray:
+    out = np.full(size, fill, dtype="int64")
     out[at] = values
     return out
 
@@ -154,14 +168,12 @@ def _nullable(values: np.ndarray, present: np.ndarray) -> np.ndarray:
     """As an outer merge leaves a column: integers when every user has a value, else floats with NaN."""
     if present.all():
         return values
-    if values.dtype == object:
-        return np.where(present, values, np.nan)
     return np.where(present, values.astype("float64"), np.nan)
 
 
 def _known_pairs(rows: FeedRows, users: UserIndex, platform_batch: np.ndarray, has_platform: np.ndarray) -> np.ndarray:
     """Whether each user's platform batch_id is one the feed holds for that user."""
-    feed_user = users.locate(rows.user_id)
+    feed_user = rows.user
     found = has_platform[feed_user] & (rows.batch_id == platform_batch[feed_user])
     known = np.zeros(len(users), dtype=bool)
     known[feed_user[found]] = True
@@ -181,7 +193,7 @@ def _classify(in_expected, has_platform, count, expected_values, platform_values
     return np.select(conditions, codes, CLASSES.index(UNKNOWN_BATCH)).astype("int64")
 
 
-def _customer_columns(customer, users, in_expected, expected_values) -> dict[str, np.ndarray]:
+def _customer_columns(customer, users, in_expected, expected_values) -> dict:
     """The customer's first row per user and whether it agrees with the expected row."""
     size = len(users)
     customer_ids = customer["user_id"].to_numpy(dtype="int64")
@@ -199,9 +211,8 @@ def _customer_columns(customer, users, in_expected, expected_values) -> dict[str
         picked = values[np.maximum(first, 0)] if len(values) else np.zeros(size, dtype="int64")
         agrees &= picked == expected_values[column]
         columns["customer_" + column] = _nullable(picked, in_customer)
-    columns["customer_class"] = np.select(
-        [agrees, in_expected & in_customer, in_expected], ["match", "differs", "missing"], "not expected"
-    ).astype(object)
+    customer_class = np.select([agrees, in_expected & in_customer, in_expected], [0, 1, 2], 3)
+    columns["customer_class"] = text_column(customer_class, ("match", "differs", "missing", "not expected"))
     return columns
 
 
