@@ -148,8 +148,9 @@ def run_suites(
     parameters = {"expected_users": int(expected_users), "finance_total": finance_total}
     expectations, skipped = _expectations_to_run(declared, parameters)
     frames, figures = {}, {}
+    by_user = _latest_by_user(latest_batch)
     for name, frame in tables.items():
-        frames[name], figures[name] = _evidence(name, frame, latest_batch, expectations, parameters)
+        frames[name], figures[name] = _evidence(name, frame, latest_batch, by_user, expectations, parameters)
 
     gx = _import_gx()
     gx_dir = Path(gx_dir).resolve()
@@ -281,6 +282,7 @@ def _evidence(
     name: str,
     frame: pd.DataFrame,
     latest_batch: pd.Series,
+    by_user: _LatestByUser | None,
     expectations: list[dict],
     parameters: Mapping[str, Any],
 ) -> tuple[pd.DataFrame, _Figures | None]:
@@ -298,12 +300,14 @@ def _evidence(
 
     # Zero-copy for numpy int64 columns.
     table = pl.from_pandas(frame.loc[:, columns].reset_index(drop=True))
-    latest = pl.DataFrame(
-        {"user_id": latest_batch.index.to_numpy(), FEED_LATEST_BATCH: latest_batch.to_numpy()}
-    ).cast({"user_id": table.schema["user_id"]})
-    joined = table.join(latest, on="user_id", how="left", maintain_order="left")
-    if joined.height != table.height:  # latest_batch repeats a user: let pandas refuse it as before
-        return prepare_table(name, frame, latest_batch), None
+    joined = _join_latest(table, frame["user_id"], by_user)
+    if joined is None:
+        latest = pl.DataFrame(
+            {"user_id": latest_batch.index.to_numpy(), FEED_LATEST_BATCH: latest_batch.to_numpy()}
+        ).cast({"user_id": table.schema["user_id"]})
+        joined = table.join(latest, on="user_id", how="left", maintain_order="left")
+        if joined.height != table.height:  # latest_batch repeats a user: let pandas refuse it as before
+            return prepare_table(name, frame, latest_batch), None
 
     rows = pl.int_range(pl.len(), dtype=pl.Int64)
     aggregates, map_checks = [pl.len().alias("__rows")], []
@@ -311,7 +315,7 @@ def _evidence(
         check, kind = _check_name(expectation), expectation["type"]
         kwargs = {key: _resolve(value, parameters) for key, value in expectation.get("kwargs", {}).items()}
         if kind in _MAP_KWARGS:
-            considered, unexpected = _map_masks(kind, kwargs)
+            considered, unexpected = _map_masks(kind, kwargs, joined.columns)
             map_checks.append((check, kind, kwargs))
             aggregates += [
                 considered.sum().alias(f"{check}|considered"),
@@ -343,6 +347,67 @@ def _evidence(
     latest_values = joined[FEED_LATEST_BATCH].gather(taken).to_pandas().astype("Int64")
     evidence = evidence.assign(**{FEED_LATEST_BATCH: latest_values.to_numpy()})
     return evidence, _Figures(rows=int(found["__rows"]), counts=counts, observed=observed)
+
+
+_REPEATED = "__repeated_"  # a precomputed "value occurs more than once" column, e.g. __repeated_user_id
+# Direct addressing by user_id when ids are this dense: an array of max id + 1 entries per lookup.
+_DENSE_IDS_PER_USER, _DENSE_IDS_SLACK = 4, 1_000_000
+
+
+_UNKNOWN = np.iinfo(np.int64).min  # no user: the lookup needs one random read per row, not two
+
+
+@dataclass(frozen=True)
+class _LatestByUser:
+    """Each user's latest batch_id at position user_id (``_UNKNOWN`` where none): lookups without a hash join."""
+
+    batch: np.ndarray
+    users: int
+
+    @property
+    def limit(self) -> int:
+        return _DENSE_IDS_PER_USER * self.users + _DENSE_IDS_SLACK
+
+
+def _latest_by_user(latest_batch: pd.Series) -> _LatestByUser | None:
+    """None unless user ids are non-negative, dense enough, unique, and batch ids plain integers."""
+    users = latest_batch.index
+    if not (users.dtype == np.int64 and latest_batch.dtype == np.int64) or latest_batch.empty:
+        return None
+    ids, batches = users.to_numpy(), latest_batch.to_numpy()
+    if ids.min() < 0 or ids.max() > _DENSE_IDS_PER_USER * ids.size + _DENSE_IDS_SLACK or batches.min() == _UNKNOWN:
+        return None
+    batch = np.full(ids.max() + 1, _UNKNOWN, dtype=np.int64)
+    batch[ids] = batches
+    if int(np.count_nonzero(batch != _UNKNOWN)) != ids.size:  # a user twice: the join path leaves the refusal to pandas
+        return None
+    return _LatestByUser(batch=batch, users=ids.size)
+
+
+def _join_latest(table: Any, user_ids: pd.Series, by_user: _LatestByUser | None) -> Any:
+    """``table`` with each row's latest batch_id in the feed (null if unknown) and whether its user_id repeats.
+
+    None when ids do not suit direct addressing; the caller joins instead.
+    """
+    import polars as pl
+    import pyarrow as pa
+
+    if by_user is None or user_ids.dtype != np.int64 or user_ids.empty:
+        return None
+    ids = user_ids.to_numpy()
+    if ids.min() < 0 or ids.max() > by_user.limit:
+        return None
+    if ids.max() < by_user.batch.size:
+        batch = by_user.batch[ids]
+    else:
+        batch = np.full(ids.size, _UNKNOWN, dtype=np.int64)
+        inside = ids < by_user.batch.size
+        batch[inside] = by_user.batch[ids[inside]]
+    latest = pl.from_arrow(pa.array(batch, mask=batch == _UNKNOWN))
+    counts = np.bincount(ids)
+    # Usually every id is distinct, and the per-row read of the counts can be skipped.
+    repeated = counts[ids] > 1 if np.count_nonzero(counts) < ids.size else np.zeros(ids.size, dtype=bool)
+    return table.with_columns(latest.alias(FEED_LATEST_BATCH), pl.Series(f"{_REPEATED}user_id", repeated))
 
 
 def _fast_path_applies(frame: pd.DataFrame, columns: list, expectations: list[dict]) -> bool:
@@ -379,7 +444,7 @@ def _resolve(value: Any, parameters: Mapping[str, Any]) -> Any:
     return value
 
 
-def _map_masks(kind: str, kwargs: Mapping[str, Any]) -> tuple[Any, Any]:
+def _map_masks(kind: str, kwargs: Mapping[str, Any], columns: list[str]) -> tuple[Any, Any]:
     """(rows GX considers, rows it counts unexpected) for a map expectation, as Polars expressions."""
     import polars as pl
 
@@ -392,7 +457,8 @@ def _map_masks(kind: str, kwargs: Mapping[str, Any]) -> tuple[Any, Any]:
         return pl.repeat(True, pl.len()), column.is_null()
     considered = column.is_not_null()
     if kind == "expect_column_values_to_be_unique":
-        return considered, considered & column.is_duplicated()
+        repeated = f"{_REPEATED}{kwargs['column']}"
+        return considered, considered & (pl.col(repeated) if repeated in columns else column.is_duplicated())
     low, high = kwargs.get("min_value"), kwargs.get("max_value")
     inside = pl.lit(True)
     if low is not None:
