@@ -140,9 +140,10 @@ def diagnose(
     expected = _deduplicate(deltas, rows)
     reconciliation = reconcile_rows(expected, platform, customer, rows=rows, users=users)
     del expected
-    source, matches = platform_sources(platform, rows, users)
+    platform_hash = row_keys(platform)
+    source, matches = platform_sources(platform, rows, users, platform_hash)
     lineage = lineage_of(platform, rows, users, source, matches)
-    engine = _Engine.build(rows, platform, source, reconciliation)
+    engine = _Engine.build(rows, platform, platform_hash, source, reconciliation)
     causes, unexplained = engine.attribute()
     return Diagnosis(
         reconciliation=reconciliation,
@@ -211,12 +212,13 @@ class _Engine:
         self._priorities: dict[tuple, np.ndarray] = {}
 
     @classmethod
-    def build(cls, rows: FeedRows, platform: pd.DataFrame, source: np.ndarray, reconciliation: Reconciliation) -> _Engine:
+    def build(
+        cls, rows: FeedRows, platform: pd.DataFrame, platform_hash: np.ndarray, source: np.ndarray, reconciliation: Reconciliation
+    ) -> _Engine:
         users = reconciliation.users
         universe = users["user_id"].to_numpy(dtype="int64")
         size = len(universe)
         platform_user = np.searchsorted(universe, platform["user_id"].to_numpy(dtype="int64"))
-        platform_hash = row_keys(platform)
         platform_table = _Table(
             count=np.bincount(platform_user, minlength=size),
             signature=_sum_hashes(platform_user, platform_hash, size),
@@ -268,7 +270,7 @@ class _Engine:
 
     # -- simulating ------------------------------------------------------------------------------------
 
-    def simulate(self, model: _Model) -> _Table:
+    def simulate(self, model: _Model, *, runner_up: bool = True) -> _Table:
         size = len(self.universe)
         if model.rule[0] == "none":
             users = self.feed_user[model.keep]
@@ -282,22 +284,28 @@ class _Engine:
         pick = self._best_rows(priority, model.keep)
         picked = np.flatnonzero(pick >= 0)
         # The runner-up is the pick once the picked rows are gone: what a user falls back to without a file.
-        others = model.keep.copy()
-        others[pick[picked]] = False
-        runner_up = self._best_rows(priority, others)
+        if runner_up:
+            others = model.keep.copy()
+            others[pick[picked]] = False
+            fallback = self._best_rows(priority, others)
+        else:
+            fallback = np.full(size, -1)
         count = np.zeros(size, dtype="int64")
         count[picked] = 1
         signature = np.zeros(size, dtype="uint64")
         signature[picked] = self.feed_hash[pick[picked]]
-        return _Table(count=count, signature=signature, pick=pick, runner_up=runner_up)
+        return _Table(count=count, signature=signature, pick=pick, runner_up=fallback)
 
     def _best_rows(self, priority: np.ndarray, keep: np.ndarray) -> np.ndarray:
         """Per user, the kept feed row with the highest priority (-1 when none is kept)."""
         pick = np.full(len(self.universe), -1, dtype="int64")
         if not len(priority):
             return pick
-        best = np.maximum.reduceat(np.where(keep, priority, -1), self.segment_starts)
-        wins = keep & (priority == np.repeat(best, self.segment_sizes))
+        everything = bool(keep.all())
+        best = np.maximum.reduceat(priority if everything else np.where(keep, priority, -1), self.segment_starts)
+        wins = priority == np.repeat(best, self.segment_sizes)
+        if not everything:
+            wins &= keep
         pick[self.feed_user[wins]] = np.flatnonzero(wins)
         return pick
 
@@ -333,7 +341,8 @@ class _Engine:
         """The users a hypothesis changes, with their simulated row counts and signatures."""
         removed = hypothesis.removed
         if removed is None or not self.rows.one_row_per_user_and_file:
-            candidate = self.simulate(hypothesis.model)
+            # Only the winner needs runner-ups; it is simulated again once chosen.
+            candidate = self.simulate(hypothesis.model, runner_up=False)
             return np.arange(len(self.universe)), candidate.count, candidate.signature
         users = self.feed_user[removed]
         if hypothesis.model.rule[0] == "none":

@@ -90,8 +90,8 @@ class FeedRows:
             user_id=user_id,
             user=user,
             batch_id=_concat([delta.frame["batch_id"].to_numpy(dtype="int64") for delta in deltas]),
-            file=np.repeat(np.arange(len(deltas), dtype="int64"), sizes),
-            position=_concat([np.arange(size, dtype="int64") for size in sizes]),
+            file=np.repeat(np.arange(len(deltas), dtype="int32"), sizes),
+            position=_concat([np.arange(size, dtype="int32") for size in sizes], dtype="int32"),
             offsets=offsets,
             users=len(users),
             one_row_per_user_and_file=unique,
@@ -154,9 +154,11 @@ def lineage_of(
     return traced
 
 
-def platform_sources(platform: pd.DataFrame, rows: FeedRows, users: UserIndex) -> tuple[np.ndarray, np.ndarray]:
+def platform_sources(
+    platform: pd.DataFrame, rows: FeedRows, users: UserIndex, platform_hash: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """For each platform row, the first feed row (in feed order) equal to it or -1, and how many feed rows are."""
-    platform_hash = row_keys(platform)
+    platform_hash = row_keys(platform) if platform_hash is None else platform_hash
     if rows.one_row_per_user_and_file:
         position, count = _first_equal_row_per_file(platform, platform_hash, rows, users)
     else:

@@ -150,7 +150,8 @@ def reconcile_rows(
         customer_total = int(customer["total_spend"].sum())
 
     return Reconciliation(
-        users=(table := pd.DataFrame(columns)),
+        # The arrays are this function's own: no copy into one 2-D block (1.3 GB at 10 M users).
+        users=(table := pd.DataFrame(columns, copy=False)),
         classes=tuple(_summarise(table, classes, gap, code, name) for code, name in enumerate(CLASSES)),
         expected_total=int(expected["total_spend"].sum()),
         platform_total=int(platform["total_spend"].sum()),
