@@ -11,7 +11,8 @@ memory is that process's maximum resident set (ru_maxrss); the figure includes t
 frames, printed separately. ``before`` runs `checks/suites.py` as committed at ``--before`` (loaded
 from git into a temporary folder), ``after`` the working tree's. The baseline, timed in the same
 run: the suite's aggregates (row count, nulls, minimums, sum, duplicate user_ids, stale rows)
-computed bare in Polars. Prints the load average: other benchmarks may share the machine.
+computed bare in Polars (a hash join on user_id) and in numpy (user_id as an array position, as
+`run_suites` does when ids are dense). Prints the load average: other benchmarks may share the machine.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MEASUREMENTS = ("polars aggregates", "after, no docs", "after, with docs", "before, no docs", "before, with docs")
+MEASUREMENTS = ("polars aggregates", "numpy aggregates", "after, no docs", "after, with docs", "before, no docs", "before, with docs")
 
 
 def build_tables(users: int, seed: int):
@@ -80,6 +81,30 @@ def polars_aggregates(tables, latest) -> dict:
     return {name: {"stale": facts["stale"], "sum": facts["sum"]} for name, facts in found.items()}
 
 
+def numpy_aggregates(tables, latest) -> dict:
+    """The same facts with user_id as an array position (no hash join), as the fast path reads them."""
+    import numpy as np
+
+    missing = np.iinfo(np.int64).min
+    lookup = np.full(latest.index.max() + 1, missing, dtype=np.int64)
+    lookup[latest.index.to_numpy()] = latest.to_numpy()
+    found = {}
+    for name, table in tables.items():
+        user_id, batch_id = table["user_id"].to_numpy(), table["batch_id"].to_numpy()
+        inside = user_id < lookup.size
+        latest_batch = np.where(inside, lookup[np.where(inside, user_id, 0)], missing)
+        counts = np.bincount(user_id)
+        found[name] = {
+            "rows": len(table),
+            "sum": int(table["total_spend"].to_numpy().sum()),
+            "minimums": [int(table[column].to_numpy().min()) for column in table.columns],
+            "duplicates": int(np.count_nonzero(counts[user_id] > 1)),
+            "stale": int(np.count_nonzero((latest_batch != batch_id) & (latest_batch != missing))),
+            "unknown": int(np.count_nonzero(latest_batch == missing)),
+        }
+    return {name: {"stale": facts["stale"], "sum": facts["sum"]} for name, facts in found.items()}
+
+
 def _suites_module(before: str | None):
     if before is None:
         from checks import suites
@@ -103,9 +128,9 @@ def measure(name: str, users: int, seed: int, before: str) -> dict:
     """One measurement in this (child) process."""
     tables, latest, finance_total = build_tables(users, seed)
     input_rss = _peak_mb()
-    if name == "polars aggregates":
+    if name.endswith("aggregates"):
         started = time.perf_counter()
-        found = polars_aggregates(tables, latest)
+        found = (polars_aggregates if name.startswith("polars") else numpy_aggregates)(tables, latest)
         seconds = time.perf_counter() - started
         return {"seconds": seconds, "found": found, "input_mb": input_rss, "peak_mb": _peak_mb()}
     module = _suites_module(before if name.startswith("before") else None)
@@ -153,9 +178,11 @@ def main() -> None:
             continue
         figures[name] = result = json.loads(child.stdout.strip().splitlines()[-1])
         peak = result["peak_mb"]
-        ratio = ""
-        if "polars aggregates" in figures and name != "polars aggregates":
-            ratio = f"  {result['seconds'] / figures['polars aggregates']['seconds']:5.1f}x polars"
+        ratio = "".join(
+            f"  {result['seconds'] / figures[baseline]['seconds']:5.1f}x {baseline.split()[0]}"
+            for baseline in ("polars aggregates", "numpy aggregates")
+            if baseline in figures and not name.endswith("aggregates")
+        )
         print(
             f"{name:<20} {result['seconds']:7.2f} s  peak {peak:6.0f} MB (inputs {result['input_mb']:5.0f} MB)"
             f"{ratio}  load {_load()}"

@@ -149,13 +149,12 @@ def run_suites(
     expectations, skipped = _expectations_to_run(declared, parameters)
     frames, figures = {}, {}
     by_user = _latest_by_user(latest_batch)
-    for name, frame in tables.items():
-        frames[name], figures[name] = _evidence(name, frame, latest_batch, by_user, expectations, parameters)
-
     gx = _import_gx()
     gx_dir = Path(gx_dir).resolve()
     context = _open_context(gx, gx_dir)
-    suite = _build_suite(gx, declared["name"], expectations)
+    suite = _build_suite(gx, declared["name"], expectations)  # GX checks every expectation's kwargs first
+    for name, frame in tables.items():
+        frames[name], figures[name] = _evidence(name, frame, latest_batch, by_user, expectations, parameters)
     run_time = datetime.now(timezone.utc)
     tables_dir = gx_dir / "uncommitted" / "tables"
     checkpoint = _build_checkpoint(gx, context, suite, frames, tables_dir)
@@ -324,7 +323,10 @@ def _evidence(
             ]
         elif kind == "expect_column_sum_to_be_between":
             aggregates.append(pl.col(kwargs["column"]).sum().alias(f"{check}|observed"))
-    found = joined.select(aggregates).row(0, named=True)
+    try:
+        found = joined.select(aggregates).row(0, named=True)
+    except pl.exceptions.PolarsError as error:  # e.g. a bound of the wrong type for the column
+        raise SuiteError(f"table {name!r}: the suite's figures could not be computed: {_first_line(error)}") from error
 
     positions = set(range(min(_FIRST_ROWS, joined.height)))
     counts = {}
@@ -491,7 +493,7 @@ def _complete(validation: Any, figures: _Figures) -> None:
         if check in figures.counts:
             considered, unexpected, nulls_skipped = figures.counts[check]
             details.update(_map_counts(figures.rows, considered, unexpected, nulls_skipped, "missing_count" in details))
-            mostly = config.kwargs.get("mostly") or 1.0
+            mostly = 1.0 if config.kwargs.get("mostly") is None else config.kwargs["mostly"]
             result.success = figures.rows == 0 or considered == 0 or (considered - unexpected) / considered >= mostly
         elif check in figures.observed:
             details["observed_value"] = figures.observed[check]
@@ -530,6 +532,10 @@ def _within(observed: Any, kwargs: Mapping[str, Any]) -> bool:
     if low is not None and (observed <= low if kwargs.get("strict_min") else observed < low):
         return False
     return not (high is not None and (observed >= high if kwargs.get("strict_max") else observed > high))
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _import_gx() -> Any:
@@ -611,7 +617,12 @@ def _open_context(gx: Any, gx_dir: Path) -> Any:
 
 def _build_suite(gx: Any, name: str, expectations: list[dict]) -> Any:
     """The GX suite from the declared expectations; SuiteError if GX dropped or changed any."""
-    suite = gx.ExpectationSuite(name=name, expectations=[dict(expectation) for expectation in expectations])
+    try:
+        suite = gx.ExpectationSuite(name=name, expectations=[dict(expectation) for expectation in expectations])
+    except Exception as error:  # pydantic's ValidationError and GX's own errors for a malformed expectation
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+        detail = lines[0] + (f" (field {lines[1]})" if len(lines) > 1 else "")  # pydantic: the field is line 2
+        raise SuiteError(f"suite {name!r} has an invalid expectation: {detail}") from error
     declared = Counter((expectation["type"], _check_name(expectation)) for expectation in expectations)
     loaded = Counter(
         (expectation.expectation_type, _check_name({"type": expectation.expectation_type, "meta": expectation.meta}))

@@ -118,19 +118,58 @@ def test_custom_expectation_dropped_on_load_fails_loudly(tmp_path):
 
 
 @pytest.mark.slow
-def test_expectation_that_raises_inside_gx_fails_loudly(tmp_path):
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [("spend", "could not be evaluated"), ("Total_spend", "could not be evaluated.*case-sensitive")],
+)
+def test_expectation_on_a_column_the_table_lacks_fails_loudly(tmp_path, column, message):
+    """GX raises for ``spend`` but would sum ``total_spend`` for ``Total_spend``: both are refused."""
     table, latest = _small_feed()
     path = _write_suite(
         tmp_path,
         lambda expectations: expectations.append(
-            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "spend"}, "meta": {"check": "typo"}}
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": column}, "meta": {"check": "typo"}}
         ),
     )
     from checks.suites import run_suites
 
-    with pytest.raises(SuiteError, match="could not be evaluated"):
+    with pytest.raises(SuiteError, match=message):
         run_suites({"t": table}, latest_batch=latest, finance_total=60, expected_users=3,
                    gx_dir=_gx_dir(tmp_path), suite_path=path)
+
+
+@pytest.mark.slow
+def test_expectation_with_a_bound_of_the_wrong_type_is_a_suite_error(tmp_path):
+    table, latest = _small_feed()
+    path = _write_suite(
+        tmp_path,
+        lambda expectations: expectations.append(
+            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "total_spend", "min_value": "abc"},
+             "meta": {"check": "typo"}}
+        ),
+    )
+    from checks.suites import run_suites
+
+    with pytest.raises(SuiteError, match=r"invalid expectation: .*ExpectColumnValuesToBeBetween \(field min_value\)"):
+        run_suites({"t": table}, latest_batch=latest, finance_total=60, expected_users=3,
+                   gx_dir=_gx_dir(tmp_path), suite_path=path)
+
+
+@pytest.mark.parametrize(
+    ("info", "message"),
+    [
+        ({"raised_exception": True, "exception_message": "KeyError: spend\nTraceback", "exception_traceback": ""},
+         "KeyError: spend"),
+        ({"column_values.nonnull.unexpected_count": {"raised_exception": True, "exception_message": "boom"}}, "boom"),
+        ({"raised_exception": False, "exception_message": None}, None),
+        (None, None),
+    ],
+)
+def test_exception_info_in_either_shape_gx_1x_stores_it(info, message):
+    """GX 1.x keeps one record or one per metric; a raised one fails the run (see _table_result)."""
+    from checks.suites import _raised_exception
+
+    assert _raised_exception(info) == message
 
 
 @pytest.mark.slow
