@@ -20,7 +20,7 @@ import pandas as pd
 from checks.dedup import SOURCE_FILE, SOURCE_ROW, deduplicate
 from checks.feed import COLUMNS
 from checks.lineage import FeedRows, UserIndex, lineage_of, platform_sources, row_keys
-from checks.reconcile import MATCH, SPEND_GAP, Reconciliation, reconcile_rows
+from checks.reconcile import MATCH, SPEND_GAP, ExpectedRows, Reconciliation, reconcile_rows
 from checks.validate import Delta
 
 FILE_NOT_INGESTED = "file_not_ingested"
@@ -157,21 +157,22 @@ def diagnose(
     )
 
 
-def _deduplicate(deltas: tuple[Delta, ...], rows: FeedRows) -> pd.DataFrame:
-    """``checks.dedup.deduplicate`` on the stacked arrays; on a tie, the reference raises its error."""
+def _deduplicate(deltas: tuple[Delta, ...], rows: FeedRows) -> ExpectedRows:
+    """``checks.dedup.deduplicate`` on the stacked arrays, per user; on a tie, the reference raises its error."""
     size, feed_user = rows.users, rows.user
     latest = np.full(size, np.iinfo("int64").min, dtype="int64")
     np.maximum.at(latest, feed_user, rows.batch_id)
     is_latest = rows.batch_id == latest[feed_user]
+    del latest
     if np.bincount(feed_user[is_latest], minlength=size).max(initial=0) > 1:
-        return deduplicate(deltas)
+        deduplicate(deltas)  # two latest rows for a user: the reference raises its error, naming them
     pick = np.full(size, -1, dtype="int64")
     pick[feed_user[is_latest]] = np.flatnonzero(is_latest)
-    pick = pick[pick >= 0]
-    columns = {column: rows.column(column, pick) for column in COLUMNS}
-    columns[SOURCE_FILE] = rows.file_names(pick)
-    columns[SOURCE_ROW] = rows.column(SOURCE_ROW, pick)
-    return pd.DataFrame(columns)
+    present = pick >= 0
+    row = np.maximum(pick, 0)
+    values = {column: np.where(present, rows.column(column, row), 0) for column in (*_VALUE_COLUMNS, SOURCE_ROW)}
+    source_file = np.where(present, rows.file[row], -1)
+    return ExpectedRows(present, values, int(values["total_spend"].sum()), source_file, rows.names)
 
 
 # --- simulation -------------------------------------------------------------------------------------
@@ -402,6 +403,12 @@ class _Engine:
 
     def _candidate_orders(self) -> list[tuple[int, ...]]:
         """Load orders to try for "last file loaded wins": the one the platform's rows imply, and the reverse."""
+        # They depend on the feed and the platform only, not on the model: computed once.
+        if not hasattr(self, "_orders"):
+            self._orders = self._inferred_orders()
+        return self._orders
+
+    def _inferred_orders(self) -> list[tuple[int, ...]]:
         files = len(self.names)
         if files < 2:
             return []

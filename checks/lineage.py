@@ -201,8 +201,11 @@ def first_feed_row(feed_keys: np.ndarray, platform_keys: np.ndarray) -> np.ndarr
 
 def row_keys(frame: pd.DataFrame) -> np.ndarray:
     """A 64-bit hash of each row's five values: equal rows have equal keys in any table."""
-    values = frame.loc[:, list(COLUMNS)].astype("int64")
-    return pd.util.hash_pandas_object(values, index=False).to_numpy(dtype="uint64")
+    import polars as pl
+
+    # Polars hashes on all cores without building a frame of objects; seeds fixed, so keys are stable.
+    values = pl.DataFrame({column: frame[column].to_numpy(dtype="int64") for column in COLUMNS})
+    return values.hash_rows(seed=0).to_numpy()
 
 
 def unmatched_rows(lineage: pd.DataFrame) -> pd.DataFrame:

@@ -87,11 +87,36 @@ def reconcile(
         for delta, inside in zip(feed, listed)
     ]
     rows = FeedRows.stack(feed, users)
-    return reconcile_rows(expected, platform, customer, rows=rows, users=users)
+    return reconcile_rows(ExpectedRows.spread(expected, users), platform, customer, rows=rows, users=users)
+
+
+@dataclass(frozen=True)
+class ExpectedRows:
+    """The expected table spread over a user index: which users it holds, their values, and their lineage."""
+
+    present: np.ndarray  # bool per user
+    values: dict[str, np.ndarray]  # VALUES (and SOURCE_ROW when known), int64 per user
+    total: int
+    source_file: np.ndarray | None = None  # code per user into ``file_names``, -1 when absent
+    file_names: tuple[str, ...] = ()
+
+    @classmethod
+    def spread(cls, expected: pd.DataFrame, users: UserIndex) -> ExpectedRows:
+        at = users.locate(expected["user_id"].to_numpy(dtype="int64"))
+        present = np.zeros(len(users), dtype=bool)
+        present[at] = True
+        columns = [*VALUES, *([SOURCE_ROW] if SOURCE_ROW in expected.columns else [])]
+        values = {column: _spread(expected[column].to_numpy(dtype="int64"), at, len(users)) for column in columns}
+        source_file, names = None, ()
+        if SOURCE_FILE in expected.columns:
+            # Text from codes: building a 10 M-row text column from Python objects takes seconds.
+            codes, uniques = pd.factorize(expected[SOURCE_FILE])
+            source_file, names = _spread(codes, at, len(users), fill=-1), tuple(uniques)
+        return cls(present, values, int(expected["total_spend"].sum()), source_file, names)
 
 
 def reconcile_rows(
-    expected: pd.DataFrame,
+    expected: ExpectedRows,
     platform: pd.DataFrame,
     customer: pd.DataFrame | None,
     *,
@@ -101,19 +126,14 @@ def reconcile_rows(
     """``reconcile`` on a feed already stacked and a user index covering the expected and platform users."""
     size = len(users)
     columns: dict = {"user_id": users.ids}
-    expected_at = users.locate(expected["user_id"].to_numpy(dtype="int64"))
-    in_expected = np.zeros(size, dtype=bool)
-    in_expected[expected_at] = True
-    expected_values = {}
-    for column in (*VALUES, *[c for c in (SOURCE_FILE, SOURCE_ROW) if c in expected.columns]):
-        if column == SOURCE_FILE:
-            # Text from codes: building a 10 M-row text column from Python objects takes seconds.
-            codes, names = pd.factorize(expected[column])
-            columns[column] = text_column(_spread(codes, expected_at, size, fill=-1), list(names))
-            continue
-        expected_values[column] = _spread(expected[column].to_numpy(dtype="int64"), expected_at, size)
-        name = "expected_" + column if column in VALUES else column
-        columns[name] = _nullable(expected_values[column], in_expected)
+    in_expected = expected.present
+    expected_values = expected.values
+    for column in VALUES:
+        columns["expected_" + column] = _nullable(expected_values[column], in_expected)
+    if expected.source_file is not None:
+        columns[SOURCE_FILE] = text_column(expected.source_file, expected.file_names)
+    if SOURCE_ROW in expected_values:
+        columns[SOURCE_ROW] = _nullable(expected_values[SOURCE_ROW], in_expected)
 
     platform_user = users.locate(platform["user_id"].to_numpy(dtype="int64"))
     count = np.bincount(platform_user, minlength=size).astype("int64")
@@ -153,7 +173,7 @@ def reconcile_rows(
         # The arrays are this function's own: no copy into one 2-D block (1.3 GB at 10 M users).
         users=(table := pd.DataFrame(columns, copy=False)),
         classes=tuple(_summarise(table, classes, gap, code, name) for code, name in enumerate(CLASSES)),
-        expected_total=int(expected["total_spend"].sum()),
+        expected_total=expected.total,
         platform_total=int(platform["total_spend"].sum()),
         customer_total=customer_total,
     )

@@ -233,3 +233,14 @@ def test_a_file_holding_a_user_twice_gets_the_reference_answer():
     older = last.frame.iloc[:30].assign(batch_id=lambda frame: frame["batch_id"] - 1)
     feed = [*FEED[:-1], Delta(last.name, last.number, pd.concat([last.frame, older]))]
     _assert_same_diagnosis(feed, faults.without_file(feed, 2))
+
+
+def test_two_latest_rows_for_a_user_is_the_dedup_error():
+    from checks.errors import DeduplicationError
+
+    last = FEED[-1]
+    # The last file's first row again with another spend: same user, same (largest) batch_id.
+    tied = last.frame.iloc[:1].assign(total_spend=lambda frame: frame["total_spend"] + 1)
+    feed = [*FEED[:-1], Delta(last.name, last.number, pd.concat([last.frame, tied]))]
+    with pytest.raises(DeduplicationError, match="latest row is ambiguous"):
+        diagnose(feed, faults.expected(FEED))
