@@ -1,13 +1,18 @@
 """The Spark engine: the same feed check on PySpark (local mode by default, a cluster by ``--spark-master``).
 
 Every check is Spark SQL that yields the pandas path's failure rows: a regular expression for the
-text pass (Java's ``^...$`` matches what Python's ``re.match`` does), range and uniqueness queries
+text pass (Java's ``^...$`` behaves as Python's ``re.match`` here, but for line terminators other than
+``\n`` at the end of a cell), range and uniqueness queries
 for the value pass, window functions for the checks across files and for the dedup. Pandera's
 PySpark backend reports a count per check, not the offending rows with their line numbers, so it
 cannot produce ``FAILURE_COLUMNS``; the SQL does. Line numbers come from each file's read splits
-(``input_file_block_start`` and the row's position in its split). Paths may be local or ``s3a://``
-(with hadoop-aws on the classpath and credentials in the Spark configuration). Files the SQL cannot
-read as the pandas path would (a row with too many fields, an integer beyond int64) go to the pandas path.
+(``input_file_block_start`` and the row's position in its split). Files the SQL cannot read as the
+pandas path would (a row with too many fields, an integer beyond int64) go to the pandas path.
+
+Paths are local for now: the folder is listed and each header read with the standard library.
+For ``s3a://`` the reads themselves already go through Spark; what remains is listing the folder and
+reading the header line through Spark (``spark.read.text(path).first()``), with hadoop-aws on the
+classpath (``spark.jars.packages``) and the credentials in ``spark.hadoop.fs.s3a.*``.
 """
 from __future__ import annotations
 
