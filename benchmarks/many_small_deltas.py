@@ -38,7 +38,7 @@ def measure(name: str, folder: Path) -> dict[str, object]:
     if name == "duckdb":
         import duckdb
 
-        users, spend = duckdb.sql(
+        users, spend = duckdb.connect().execute(
             "select count(*), sum(total_spend) from (select arg_max(total_spend, batch_id) as total_spend "
             f"from read_csv('{folder}/delta*.csv') group by user_id)"
         ).fetchone()
