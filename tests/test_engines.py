@@ -2,9 +2,11 @@
 
 Planted faults (one per case of ``FAULTS``, each written into a generated feed's CSV text): a cell that
 is not an integer, a negative value, a user repeated inside one delta, a batch_id below an earlier
-delta's (batch overlap), a lifetime spend that falls, a tie on a user's latest batch, and the
-reading quirks only the pandas path settles (blank line, empty cell, BOM with an upper-case
-header, CRLF, an integer beyond int64, a delta with no rows, a reordered header).
+delta's (batch overlap), a lifetime spend that falls, a tie on a user's latest batch, a (user,
+batch) pair repeated in a later file, and the reading quirks the fast engines hand to the pandas
+path (blank line, empty cell, BOM with an upper-case header, CRLF, an integer beyond int64 alone or
+beside a bad cell, a delta with no rows, a reordered header, a missing column, quoted cells,
+leading spaces, a plus sign). Spark runs a few combined feeds (``SPARK_CASES``) in one session.
 """
 from __future__ import annotations
 
