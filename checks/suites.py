@@ -147,6 +147,8 @@ def run_suites(
     declared = load_suite_json(suite_path or SUITE_PATH)
     parameters = {"expected_users": int(expected_users), "finance_total": finance_total}
     expectations, skipped = _expectations_to_run(declared, parameters)
+    for name, frame in tables.items():
+        _table_columns(name, frame)  # a wrong column set is bad input: refuse it before GX's import
     frames, figures = {}, {}
     by_user = _latest_by_user(latest_batch)
     gx = _import_gx()
