@@ -223,15 +223,15 @@ class _Engine:
         platform_table = _Table(
             count=np.bincount(platform_user, minlength=size),
             signature=_sum_hashes(platform_user, platform_hash, size),
-            pick=np.full(size, -1),
-            runner_up=np.full(size, -1),
+            pick=_none(size),
+            runner_up=_none(size),
         )
         gap = users[SPEND_GAP].to_numpy(dtype="int64")
         # The engine's row r is the feed's row original[r]: rows sorted by user, so that per-user
         # maxima are segment reductions over memory read in order.
-        original = rows.by_user
+        original = rows.by_user()
         inverse = np.empty_like(original)
-        inverse[original] = np.arange(len(original))
+        inverse[original] = np.arange(len(original), dtype=original.dtype)
         feed_user = rows.user[original]
         counts = np.bincount(feed_user, minlength=size)
         return cls(
@@ -241,7 +241,6 @@ class _Engine:
             original=original,
             inverse=inverse,
             feed_user=feed_user,
-            segment_users=np.flatnonzero(counts),
             segment_starts=(np.cumsum(counts) - counts)[counts > 0],
             segment_sizes=counts[counts > 0],
             feed_hash=rows.hash[original],
@@ -278,8 +277,8 @@ class _Engine:
             return _Table(
                 count=np.bincount(users, minlength=size),
                 signature=_sum_hashes(users, self.feed_hash[model.keep], size),
-                pick=np.full(size, -1),
-                runner_up=np.full(size, -1),
+                pick=_none(size),
+                runner_up=_none(size),
             )
         priority = self._priority(model.rule)
         pick = self._best_rows(priority, model.keep)
@@ -290,7 +289,7 @@ class _Engine:
             others[pick[picked]] = False
             fallback = self._best_rows(priority, others)
         else:
-            fallback = np.full(size, -1)
+            fallback = _none(size)
         count = np.zeros(size, dtype="int64")
         count[picked] = 1
         signature = np.zeros(size, dtype="uint64")
@@ -685,6 +684,11 @@ def _integer(value: Any) -> str:
 def _dollars(value: Any) -> str:
     value = int(value)
     return f"-${-value:,}" if value < 0 else f"${value:,}"
+
+
+def _none(size: int) -> np.ndarray:
+    """-1 for every user, as a read-only view that takes no memory."""
+    return np.broadcast_to(np.int64(-1), (size,))
 
 
 def _sum_hashes(users: np.ndarray, hashes: np.ndarray, size: int) -> np.ndarray:

@@ -60,12 +60,11 @@ class UserIndex:
 class FeedRows:
     """All rows of the feed in feed order as arrays: the row ``g`` is line ``position[g]`` (0-based) of file ``file[g]``.
 
-    ``user`` is each row's position in the user index that ``stack`` was given.
+    ``user`` is each row's position (not its id) in the user index that ``stack`` was given.
     """
 
     deltas: tuple[Delta, ...]
     names: tuple[str, ...]
-    user_id: np.ndarray
     user: np.ndarray
     batch_id: np.ndarray
     file: np.ndarray
@@ -79,15 +78,13 @@ class FeedRows:
         deltas = tuple(deltas)
         sizes = np.array([len(delta.frame) for delta in deltas], dtype="int64")
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype("int64")
-        user_id = _concat([delta.frame["user_id"].to_numpy(dtype="int64") for delta in deltas])
-        user = users.locate(user_id)
+        user = _concat([users.locate(delta.frame["user_id"].to_numpy(dtype="int64")) for delta in deltas])
         unique = all(
             np.bincount(user[start:stop]).max(initial=0) <= 1 for start, stop in zip(offsets[:-1], offsets[1:])
         )
         return cls(
             deltas=deltas,
             names=tuple(delta.name for delta in deltas),
-            user_id=user_id,
             user=user,
             batch_id=_concat([delta.frame["batch_id"].to_numpy(dtype="int64") for delta in deltas]),
             file=np.repeat(np.arange(len(deltas), dtype="int32"), sizes),
@@ -98,7 +95,7 @@ class FeedRows:
         )
 
     def __len__(self) -> int:
-        return len(self.user_id)
+        return len(self.user)
 
     def column(self, name: str, rows: np.ndarray) -> np.ndarray:
         """Values of one column at the given feed rows."""
@@ -115,7 +112,6 @@ class FeedRows:
     def hash(self) -> np.ndarray:
         return _concat([row_keys(delta.frame) for delta in self.deltas], dtype="uint64")
 
-    @cached_property
     def by_user(self) -> np.ndarray:
         """The rows ordered by user, then feed order: per-user work then reads memory in sequence."""
         if not self.one_row_per_user_and_file:
@@ -123,10 +119,11 @@ class FeedRows:
         # A counting sort: each file adds at most one row per user, so the slots never collide.
         counts = np.bincount(self.user, minlength=self.users)
         slot = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype("int64")
-        order = np.empty(len(self.user), dtype="int64")
+        small = "int32" if len(self.user) < 2**31 else "int64"
+        order = np.empty(len(self.user), dtype=small)
         for start, stop in zip(self.offsets[:-1], self.offsets[1:]):
             users = self.user[start:stop]
-            order[slot[users]] = np.arange(start, stop)
+            order[slot[users]] = np.arange(start, stop, dtype=small)
             slot[users] += 1
         return order
 
