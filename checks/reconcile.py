@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW
-from checks.feed import COLUMNS
 from checks.lineage import FeedRows, UserIndex, text_column
 from checks.validate import Delta
 

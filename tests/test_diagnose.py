@@ -3,6 +3,8 @@
 Planted faults (tests/faults.py), each on a generated feed: a file never ingested (two different
 files), a file cut short (two files), batch_id compared as text, files loaded in a wrong order with
 last-file-wins, no dedup at all, extra older rows, dropped users, strangers, changed values.
+Differential: seeded random feeds with a random fault plus noise, diagnosed by this module and by
+the reference implementation (``tests/reference``), must give equal JSON, frames and examples.
 """
 from __future__ import annotations
 
