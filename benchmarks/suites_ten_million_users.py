@@ -1,7 +1,7 @@
 """Ten million users through the expectation suites: `run_suites` on three 10 M-row tables, against bare Polars.
 
     .venv/bin/python benchmarks/suites_ten_million_users.py [--users 10000000] [--seed 7]
-        [--before REV] [--skip before-docs,after-nodocs]
+        [--before REV] [--skip before-withdocs,before-nodocs,polarsaggregates]
 
 Builds (seeded, in memory, nothing written into the repository) the three tables `checks run` hands
 to the suites at scale: the deduplicated feed, the platform's table (a quarter of its users stuck on
@@ -113,12 +113,13 @@ def _suites_module(before: str | None):
     source = subprocess.run(
         ["git", "show", f"{before}:checks/suites.py"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    path = Path(tempfile.mkdtemp(prefix="suites-before-")) / "suites_before.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("checks.suites_before", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    with tempfile.TemporaryDirectory(prefix="suites-before-") as folder:
+        path = Path(folder) / "suites_before.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location("checks.suites_before", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
     module.SUITE_PATH = ROOT / "expectations" / "user_summary.json"  # paths it derives from its own location
     module.DEFAULT_GX_CONFIG = ROOT / "gx" / "great_expectations.yml"
     return module
@@ -157,7 +158,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--before", default="5db89ba", help="git revision of the full-frame suites.py")
-    parser.add_argument("--skip", default="", help="comma-separated measurement names to skip")
+    parser.add_argument("--skip", default="", help="comma-separated measurements to skip, e.g. before-withdocs")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
