@@ -38,7 +38,6 @@ DISCREPANCIES_CSV = "discrepancies.csv"
 # A share of the gap below this is reported as "fully explained".
 EXPLAINED_TOLERANCE = 0.001
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]|])")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -474,21 +473,13 @@ def render_incident_html(
 
 
 def discrepancies_table(diagnosis: Diagnosis) -> pd.DataFrame:
-    """Every user that does not match, with its rows; text cells neutralised for spreadsheets."""
+    """Every user that does not match, with its rows, largest gap first.
+
+    Text cells are neutralised for spreadsheets where the CSV is written (``checks.writers``).
+    """
     users = diagnosis.reconciliation.users
     off = users[users["class"].ne(MATCH)].sort_values(SPEND_GAP, key=lambda gap: -gap.abs(), kind="stable")
-    return neutralise_formulas(off.reset_index(drop=True))
-
-
-def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy in which every text cell that a spreadsheet would run as a formula starts with a quote."""
-    safe = frame.copy()
-    for column in safe.columns:
-        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-            text = safe[column]
-            risky = text.map(lambda value: isinstance(value, str) and value.startswith(_FORMULA_START))
-            safe[column] = text.where(~risky, "'" + text.astype(str))
-    return safe
+    return off.reset_index(drop=True)
 
 
 # --- helpers ------------------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ import pytest
 
 from checks.cli import main
 from checks.diagnose import diagnose
-from checks.report import ReportNames, neutralise_formulas, render_customer_email, render_engineer_email, write_incident_report
+from checks.report import ReportNames, render_customer_email, render_engineer_email, write_incident_report
 from checks.sample import generate_feed, write_feed
 from checks.validate import Delta
+from checks.writers import neutralise_formulas
 from tests import faults
 
 FEED = generate_feed(500, 4, seed=41)
