@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from checks.errors import BadInputError
 COLUMNS: tuple[str, ...] = ("user_id", "total_spend", "count_saved_items", "loyalty_credits", "batch_id")
 INTEGER_PATTERN = r"^[+-]?[0-9]+$"
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_INT64_SAFE_DIGITS = 18  # every literal of up to 18 digits fits in int64
 _DELTA_NAME = re.compile(r"delta[_-]?(\d+)\.csv$", re.IGNORECASE)
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -82,12 +85,12 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] = COLUMNS) -> RawTabl
     """
     path = Path(path)
     data = _read_bytes(path)
-    warnings: list[str] = []
+    notes: list[str] = []
     if data.startswith(_UTF16_BOMS):
         raise BadInputError("file is UTF-16 encoded; export it as UTF-8 CSV", file=path)
     if data.startswith(_UTF8_BOM):
         data = data[len(_UTF8_BOM):]
-        warnings.append("UTF-8 byte-order mark ignored")
+        notes.append("UTF-8 byte-order mark ignored")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -100,23 +103,31 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] = COLUMNS) -> RawTabl
     _check_header(path, normalised, columns)
     for original, name in zip(header, normalised):
         if original != name:
-            warnings.append(f"column {original!r} read as {name!r}")
+            notes.append(f"column {original!r} read as {name!r}")
 
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=True,
-        )
+        with warnings.catch_warnings():
+            # pandas only warns (and drops cells) when a row has more fields than the header.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text),
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=True,
+                # A row with more fields than the header must be an error, never a shifted index.
+                index_col=False,
+            )
+    except pd.errors.ParserWarning as error:
+        line = _first_long_row(text, len(header))
+        raise BadInputError(f"row has more fields than the header ({len(header)})", file=path, row=line) from error
     except (pd.errors.ParserError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0]
         raise BadInputError(f"malformed CSV: {first_line}", file=path) from error
     frame.columns = normalised
     frame = frame[list(columns)]
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")
-    return RawTable(name=path.name, frame=frame, warnings=tuple(warnings))
+    return RawTable(name=path.name, frame=frame, warnings=tuple(notes))
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -139,19 +150,40 @@ def to_integers(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     Returns the frame as nullable Int64 (cells that are not integers become <NA>) and a tidy
     frame of those cells with columns ``row, column, value``.
     """
+    import pyarrow as pa
+
     typed = {}
     bad = []
     for column in frame.columns:
         text = frame[column].astype(str)
         is_integer = text.str.fullmatch(INTEGER_PATTERN)
-        numbers = pd.to_numeric(text.where(is_integer), errors="coerce")
-        typed[column] = numbers.astype("Int64")
+        longest = text.str.lstrip("+-").str.len()
+        beyond = is_integer & longest.gt(_INT64_SAFE_DIGITS)
+        if beyond.any():
+            # Rare: a literal this long may not fit in int64; Python's ints decide exactly.
+            is_integer = is_integer.copy()
+            is_integer[beyond] = text[beyond].map(lambda literal: _INT64_MIN <= int(literal) <= _INT64_MAX)
+        # Arrow parses the literals straight to int64 (never through float64, which loses
+        # precision above 2**53); it does not take a leading "+".
+        literals = text.where(is_integer).str.removeprefix("+")
+        numbers = pa.array(literals, type=pa.string(), from_pandas=True).cast(pa.int64())
+        typed[column] = pd.Series(
+            numbers.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array, index=frame.index, name=column
+        )
         if not is_integer.all():
             offending = text[~is_integer]
             bad.append(pd.DataFrame({"row": offending.index, "column": column, "value": offending.to_numpy()}))
     typed_frame = pd.DataFrame(typed, index=frame.index)
     bad_cells = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(columns=["row", "column", "value"])
     return typed_frame, bad_cells.sort_values(["row", "column"], ignore_index=True)
+
+
+def _first_long_row(text: str, fields: int) -> int | None:
+    """The line number of the first row with more than ``fields`` fields (only called on that error)."""
+    for line, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if len(row) > fields:
+            return line
+    return None
 
 
 def _read_bytes(path: Path) -> bytes:

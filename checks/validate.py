@@ -100,9 +100,10 @@ class DeltaValidation:
 def validate_delta(raw: RawTable, number: int) -> DeltaValidation:
     """Validate one delta read as text; collect every failure, never stop at the first."""
     text_failures = _run_lazily(_TEXT_SCHEMA, raw.frame, raw.name)
-    typed, _ = to_integers(raw.frame)
+    typed, bad_cells = to_integers(raw.frame)
     value_failures = _run_lazily(_VALUE_SCHEMA, typed, raw.name)
-    failures = pd.concat([text_failures, value_failures], ignore_index=True)
+    unparsed = _unreported_cells(bad_cells, text_failures, raw.name)
+    failures = pd.concat([text_failures, unparsed, value_failures], ignore_index=True)
     failures = failures.sort_values(["row", "column", "check"], na_position="first", ignore_index=True)
     delta = None
     if failures.empty:
@@ -128,6 +129,24 @@ def collect_failures(validations: Iterable[DeltaValidation], feed_failures: pd.D
 def empty_failures() -> pd.DataFrame:
     """A failures frame with no rows and the fixed columns."""
     return pd.DataFrame({column: pd.Series(dtype=object) for column in FAILURE_COLUMNS})
+
+
+def _unreported_cells(bad_cells: pd.DataFrame, text_failures: pd.DataFrame, file_name: str) -> pd.DataFrame:
+    """Cells the text pass let through that still are no int64 (``5\\n``, 99999999999999999999).
+
+    Every cell left blank in the typed frame must be reported, or the delta would pass with a hole.
+    """
+    if bad_cells.empty:
+        return empty_failures()
+    reported = pd.MultiIndex.from_frame(text_failures[["row", "column"]].astype({"row": "Int64", "column": object}))
+    found = pd.MultiIndex.from_frame(bad_cells[["row", "column"]].astype({"row": "Int64", "column": object}))
+    missing = bad_cells[~found.isin(reported)]
+    if missing.empty:
+        return empty_failures()
+    return pd.DataFrame(
+        {"file": file_name, "row": missing["row"].to_numpy(), "column": missing["column"].to_numpy(),
+         "check": _IS_INTEGER, "value": missing["value"].to_numpy()}
+    ).astype(object)
 
 
 def _run_lazily(schema: pa.DataFrameSchema, frame: pd.DataFrame, file_name: str) -> pd.DataFrame:

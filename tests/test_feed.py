@@ -124,3 +124,22 @@ def test_reading_never_modifies_the_input(tmp_path):
     before = path.read_bytes()
     read_raw(path)
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        # pandas would take a first long row as an index column and shift every value.
+        ("1,2,3,4,5,6\n2,2,3,4,5\n", r"row 2: row has more fields than the header \(5\)"),
+        ("1,2,3,4,5\n2,2,3,4,5,6\n", r"Expected 5 fields in line 3, saw 6"),
+    ],
+)
+def test_a_row_with_more_fields_than_the_header_is_bad_input(tmp_path, body, message):
+    path = write_csv(tmp_path / "delta0.csv", f"{HEADER}\n{body}")
+    with pytest.raises(BadInputError, match=message):
+        read_raw(path)
+
+
+def test_a_short_row_leaves_empty_cells_for_validation_to_report(tmp_path):
+    path = write_csv(tmp_path / "delta0.csv", f"{HEADER}\n1,2,3,4\n")
+    assert read_raw(path).frame.loc[2, "batch_id"] == ""

@@ -99,3 +99,31 @@ def test_generated_valid_deltas_always_pass(users, deltas, seed):
     for delta in generate_feed(users, deltas, seed=seed):
         text = delta.frame.astype(str)
         assert validate_delta(RawTable(name=delta.name, frame=text), delta.number).passed
+
+
+@pytest.mark.parametrize(
+    ("value", "reported"),
+    [
+        ("5\n", True),  # passes a `$`-anchored pattern, is no integer
+        ("99999999999999999999", True),  # beyond int64
+        ("-9223372036854775809", True),  # one below int64's smallest
+        ("9223372036854775807", False),  # int64's largest is fine
+    ],
+)
+def test_cells_that_do_not_fit_int64_are_reported_not_crashed_on(value, reported):
+    validation = validate_delta(raw_delta(with_(total_spend=value), with_(user_id="2")), 1)
+    failures = validation.failures[["row", "column", "check", "value"]].values.tolist()
+    if reported:
+        assert failures == [[2, "total_spend", "is_integer", value]]
+    else:
+        assert validation.passed and validation.delta.frame["total_spend"].iloc[0] == int(value)
+
+
+def test_large_integers_keep_their_precision_beside_a_bad_cell():
+    # With a bad cell in the column, parsing through float64 would turn 2**53 + 1 into 2**53.
+    validation = validate_delta(raw_delta(with_(total_spend=str(2**53 + 1)), with_(user_id="2", total_spend="x")), 1)
+    assert validation.failures["row"].tolist() == [3]
+    from checks.feed import to_integers
+
+    typed, _ = to_integers(raw_delta(with_(total_spend=str(2**53 + 1)), with_(user_id="2", total_spend="x")).frame)
+    assert typed["total_spend"].iloc[0] == 2**53 + 1
