@@ -136,22 +136,13 @@ def _engine(engine: str, spark_master: str):
 
 
 def _run_case(data: Path, module) -> dict[str, object]:
-    """`checks run` as the CLI runs it, with this engine underneath (wired here until the runner takes one)."""
-    import inspect
-
+    """`checks run` as the CLI runs it, with this engine underneath."""
     from checks import runner
     from checks.config import load_case
 
     case = load_case(data / "case.toml")
     out_dir, gx_dir = data / "out", data / "gx"
-    if "engine" in inspect.signature(runner.run_case).parameters:
-        result = runner.run_case(case, out_dir=out_dir, gx_dir=gx_dir, build_docs=True, engine=module.NAME)
-    else:
-        # The runner does not take an engine yet: put this engine's functions where it looks them up.
-        for name in ("read_table", "read_and_validate", "check_validations", "check_feed_folder"):
-            if hasattr(runner, name):
-                setattr(runner, name, getattr(module, name))
-        result = runner.run_case(case, out_dir=out_dir, gx_dir=gx_dir, build_docs=True)
+    result = runner.run_case(case, out_dir=out_dir, gx_dir=gx_dir, build_docs=True, engine=module)
     return {"passed": result.passed, "users": len(result.feed.deduplicated),
             "timings": {name: round(seconds, 2) for name, seconds in result.timings.items()}}
 
