@@ -5,6 +5,7 @@ that a slow one shows up in ``summary.json``.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from checks.config import Case
 from checks.errors import UsageError
 from checks.feed import COLUMNS, discover_deltas
 from checks.pipeline import FeedCheck
+from checks.writers import atomic_write_frame, atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,11 @@ def run_case(
         customer = engine.read_table(case.customer) if case.customer is not None else None
 
     with stage("validate deltas"):
-        validations = [engine.read_and_validate(delta_file) for delta_file in discover_deltas(case.feed)]
+        validations = []
+        for delta_file in discover_deltas(case.feed):
+            if on_stage is not None:
+                on_stage(f"validating {delta_file.name}")
+            validations.append(engine.read_and_validate(delta_file))
 
     with stage("feed checks and dedup"):
         feed = engine.check_validations(validations)
@@ -122,9 +128,12 @@ def run_case(
     if platform is not None:
         with stage("diagnosis"):
             from checks.diagnose import diagnose
-            from checks.report import ReportNames, write_incident_report
 
             diagnosis = diagnose(feed.deltas, platform, customer, finance_total=case.finance_total)
+
+        with stage("report"):
+            from checks.report import ReportNames, write_incident_report
+
             names = {key: value for key, value in vars(case.names).items() if value is not None}
             written = write_incident_report(
                 diagnosis,
@@ -142,17 +151,12 @@ def run_case(
                 )
 
     result = RunResult(case=case, feed=feed, suites=suites, diagnosis=diagnosis, outputs=outputs, timings=timings)
-    from checks.writers import atomic_write_text
-    import json
-
     outputs["summary"] = out_dir / "summary.json"
     atomic_write_text(outputs["summary"], json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     return result
 
 
 def _write_outputs(feed: FeedCheck, out_dir: Path) -> dict[str, Path]:
-    from checks.writers import atomic_write_frame
-
     return {
         "deduplicated_csv": atomic_write_frame(out_dir / "deduplicated.csv", feed.deduplicated),
         "deduplicated_parquet": atomic_write_frame(out_dir / "deduplicated.parquet", feed.deduplicated),
