@@ -147,7 +147,7 @@ def diagnose(
     platform_hash = row_keys(platform)
     source, matches = platform_sources(platform, rows, users, platform_hash)
     lineage = lineage_of(platform, rows, users, source, matches)
-    engine = _Engine.build(rows, platform, platform_hash, source, reconciliation)
+    engine = _Engine.build(rows, users, platform, platform_hash, source, reconciliation)
     causes, unexplained = engine.attribute()
     return Diagnosis(
         reconciliation=reconciliation,
@@ -218,12 +218,18 @@ class _Engine:
 
     @classmethod
     def build(
-        cls, rows: FeedRows, platform: pd.DataFrame, platform_hash: np.ndarray, source: np.ndarray, reconciliation: Reconciliation
+        cls,
+        rows: FeedRows,
+        user_index: UserIndex,
+        platform: pd.DataFrame,
+        platform_hash: np.ndarray,
+        source: np.ndarray,
+        reconciliation: Reconciliation,
     ) -> _Engine:
         users = reconciliation.users
         universe = users["user_id"].to_numpy(dtype="int64")
         size = len(universe)
-        platform_user = np.searchsorted(universe, platform["user_id"].to_numpy(dtype="int64"))
+        platform_user = user_index.locate(platform["user_id"].to_numpy(dtype="int64"))
         platform_table = _Table(
             count=np.bincount(platform_user, minlength=size),
             signature=_sum_hashes(platform_user, platform_hash, size),

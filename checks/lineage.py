@@ -55,6 +55,17 @@ class UserIndex:
             return self._table[users - self._low]
         return np.searchsorted(self.ids, users)
 
+    def find(self, users: np.ndarray) -> np.ndarray:
+        """Positions of ``users``, -1 for those not in the index."""
+        users = np.asarray(users, dtype="int64")
+        if self._table is not None:
+            inside = (users >= self._low) & (users < self._low + len(self._table))
+            return np.where(inside, self._table[np.where(inside, users - self._low, 0)], -1)
+        at = np.minimum(np.searchsorted(self.ids, users), max(len(self.ids) - 1, 0))
+        if not len(self.ids):
+            return np.full(len(users), -1, dtype="int64")
+        return np.where(self.ids[at] == users, at, -1)
+
 
 @dataclass(frozen=True)
 class FeedRows:

@@ -218,9 +218,9 @@ def _customer_columns(customer, users, in_expected, expected_values) -> dict:
     size = len(users)
     customer_ids = customer["user_id"].to_numpy(dtype="int64")
     # Users only the customer holds are neither expected nor loaded; the totals still count them.
-    inside = np.isin(customer_ids, users.ids, kind="sort") if len(customer_ids) else np.zeros(0, dtype=bool)
-    where = np.flatnonzero(inside)
-    at = users.locate(customer_ids[where])
+    found = users.find(customer_ids)
+    where = np.flatnonzero(found >= 0)
+    at = found[where]
     first = np.full(size, -1, dtype="int64")
     first[at[::-1]] = where[::-1]
     in_customer = first >= 0

@@ -1,9 +1,11 @@
 """Lineage: each platform row traced to the delta file and line holding exactly its values."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
-from checks.lineage import trace_lineage, unmatched_rows
+from checks.lineage import UserIndex, trace_lineage, unmatched_rows
 from checks.sample import generate_feed
 from tests import faults
 
@@ -37,3 +39,18 @@ def test_a_row_repeated_in_two_files_points_at_the_first_and_counts_both():
     repeated = [*FEED[:-1], type(first)(FEED[-1].name, FEED[-1].number, pd.concat([FEED[-1].frame, row]))]
     lineage = trace_lineage(row, repeated)
     assert lineage["source_file"].iloc[0] == first.name and lineage["matches"].iloc[0] == 2
+
+
+@pytest.mark.parametrize(
+    "indexed, asked",
+    [
+        ([5, 7, 9], [9, 4, 7, 10, 5, -3]),  # dense ids: a lookup table
+        ([3, 10**15, 2], [10**15, 4, 2, 10**16, 1]),  # sparse ids: binary search
+        ([], [1, 2]),
+    ],
+)
+def test_find_gives_each_id_its_position_and_minus_one_when_absent(indexed, asked):
+    users = UserIndex(np.array(indexed, dtype="int64"))
+    found = users.find(np.array(asked, dtype="int64"))
+    ids = list(users.ids)
+    assert list(found) == [ids.index(user) if user in ids else -1 for user in asked]
