@@ -395,10 +395,14 @@ class _Engine:
 
     def _truncation_point(self, position: int, in_file: np.ndarray, table: _Table) -> tuple[int, int, int] | None:
         """Where the platform stopped reading a file: the cut that best splits rows it shows from rows it lacks."""
-        in_order = self.inverse[self.rows.offsets[position] : self.rows.offsets[position + 1]]
-        rows = in_order[in_file[in_order]]
-        users = self.feed_user[rows]
-        shown = (self.observed.count[users] == 1) & (self.observed.signature[users] == self.feed_hash[rows])
+        # The file's rows in file order, read from the feed-order arrays: only per-user lookups jump around.
+        start, stop = self.rows.offsets[position], self.rows.offsets[position + 1]
+        rows = self.inverse[start:stop]
+        kept = in_file[rows]
+        users, hashes, lines = self.rows.user[start:stop], self.rows.hash[start:stop], self.rows.position[start:stop]
+        if not kept.all():
+            rows, users, hashes, lines = rows[kept], users[kept], hashes[kept], lines[kept]
+        shown = (self.observed.count[users] == 1) & (self.observed.signature[users] == hashes)
         lacking = (table.pick[users] == rows) & ~shown
         if not lacking.any():
             return None
@@ -408,7 +412,7 @@ class _Engine:
         cut = len(score) - 1 - int(np.argmax(score[::-1]))  # the largest prefix among the best
         if cut == 0 or cut == len(rows):
             return None
-        return cut, len(rows), int(self.row_position[rows[cut]])
+        return cut, len(rows), int(lines[cut])
 
     def _candidate_orders(self) -> list[tuple[int, ...]]:
         """Load orders to try for "last file loaded wins": the one the platform's rows imply, and the reverse."""
