@@ -136,12 +136,17 @@ def diagnose(
     platform: pd.DataFrame,
     customer: pd.DataFrame | None = None,
     finance_total: int | None = None,
+    *,
+    deduplicated: pd.DataFrame | None = None,
 ) -> Diagnosis:
-    """Reconcile the platform's table with the feed and attribute every dollar of the gap that the data explains."""
+    """Reconcile the platform's table with the feed and attribute every dollar of the gap that the data explains.
+
+    ``deduplicated`` is ``checks.dedup.deduplicate(deltas)`` when the caller already has it (not computed again).
+    """
     deltas = tuple(deltas)
     users = UserIndex(*[delta.frame["user_id"].to_numpy() for delta in deltas], platform["user_id"].to_numpy())
     rows = FeedRows.stack(deltas, users)
-    expected = _deduplicate(deltas, rows)
+    expected = _deduplicate(deltas, rows) if deduplicated is None else ExpectedRows.spread(deduplicated, users)
     reconciliation = reconcile_rows(expected, platform, customer, rows=rows, users=users)
     del expected
     platform_hash = row_keys(platform)
@@ -230,9 +235,10 @@ class _Engine:
         universe = users["user_id"].to_numpy(dtype="int64")
         size = len(universe)
         platform_user = user_index.locate(platform["user_id"].to_numpy(dtype="int64"))
+        platform_count = np.bincount(platform_user, minlength=size)
         platform_table = _Table(
-            count=np.bincount(platform_user, minlength=size),
-            signature=_sum_hashes(platform_user, platform_hash, size),
+            count=platform_count,
+            signature=_sum_hashes(platform_user, platform_hash, size, distinct=platform_count.max(initial=0) <= 1),
             pick=_none(size),
             runner_up=_none(size),
         )
@@ -705,8 +711,21 @@ def _none(size: int) -> np.ndarray:
     return np.broadcast_to(np.int64(-1), (size,))
 
 
-def _sum_hashes(users: np.ndarray, hashes: np.ndarray, size: int) -> np.ndarray:
-    """Per user, the sum (mod 2**64) of its rows' hashes: an order-free signature of a set of rows."""
+def _sum_hashes(users: np.ndarray, hashes: np.ndarray, size: int, *, distinct: bool = False) -> np.ndarray:
+    """Per user, the sum (mod 2**64) of its rows' hashes: an order-free signature of a set of rows.
+
+    ``distinct`` says no user repeats; users in ascending order are summed by segments.
+    """
+    if distinct or not len(users):
+        signature = np.zeros(size, dtype="uint64")
+        signature[users] = hashes
+        return signature
+    if (users[1:] >= users[:-1]).all():
+        # Unsigned integer sums wrap around, so they are the sums mod 2**64.
+        starts = np.flatnonzero(np.concatenate([[True], users[1:] != users[:-1]]))
+        signature = np.zeros(size, dtype="uint64")
+        signature[users[starts]] = np.add.reduceat(hashes, starts)
+        return signature
     low = np.bincount(users, weights=(hashes & np.uint64(0xFFFFFFFF)).astype("float64"), minlength=size)
     high = np.bincount(users, weights=(hashes >> np.uint64(32)).astype("float64"), minlength=size)
     # Exact: each half is below 2**32 and no user has 2**21 rows.

@@ -206,7 +206,12 @@ def _random_platform(feed, seed: int) -> pd.DataFrame:
 def _assert_same_diagnosis(feed, platform, customer=None):
     from tests.reference.diagnose import diagnose as reference
 
-    fast, slow = diagnose(feed, platform, customer, 123), reference(feed, platform, customer, 123)
+    slow = reference(feed, platform, customer, 123)
+    for deduplicated in (None, deduplicate(feed)):
+        _assert_same_as_reference(diagnose(feed, platform, customer, 123, deduplicated=deduplicated), slow)
+
+
+def _assert_same_as_reference(fast, slow):
     assert fast.to_dict() == slow.to_dict()
     pd.testing.assert_frame_equal(fast.reconciliation.users, slow.reconciliation.users)
     pd.testing.assert_frame_equal(fast.lineage, slow.lineage)
