@@ -129,7 +129,9 @@ def run_case(
         with stage("diagnosis"):
             from checks.diagnose import diagnose
 
-            diagnosis = diagnose(feed.deltas, platform, customer, finance_total=case.finance_total)
+            diagnosis = diagnose(
+                feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated
+            )
 
         with stage("report"):
             from checks.report import ReportNames, write_incident_report
