@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,14 +23,8 @@ from tests.reference.lineage import first_feed_row, row_keys, trace_lineage
 from tests.reference.reconcile import MATCH, SPEND_GAP, Reconciliation, reconcile
 from checks.validate import Delta
 
-FILE_NOT_INGESTED = "file_not_ingested"
-FILE_PARTIALLY_INGESTED = "file_partially_ingested"
-WRONG_DEDUP_ORDER = "wrong_dedup_order"
-DUPLICATE_ROWS = "duplicate_rows"
-MISSING_USERS = "missing_users"
-UNEXPECTED_USERS = "unexpected_users"
-VALUE_DRIFT = "value_drift"
-KINDS: tuple[str, ...] = (
+# The kinds, constants and result classes are the production ones: only the algorithm is the reference.
+from checks.diagnose import (  # noqa: E402
     FILE_NOT_INGESTED,
     FILE_PARTIALLY_INGESTED,
     WRONG_DEDUP_ORDER,
@@ -38,93 +32,16 @@ KINDS: tuple[str, ...] = (
     MISSING_USERS,
     UNEXPECTED_USERS,
     VALUE_DRIFT,
+    EXAMPLES_PER_CAUSE,
+    _MAX_BROKEN_SHARE,
+    _VALUE_COLUMNS,
+    RootCause,
+    Diagnosis,
+    _dollars,
+    _example_sentence,
+    _id_list,
+    _integer,
 )
-EXAMPLES_PER_CAUSE = 5
-# A hypothesis may break at most this share of the users it explains (users that already agreed).
-_MAX_BROKEN_SHARE = 0.01
-_VALUE_COLUMNS = ("total_spend", "count_saved_items", "loyalty_credits", "batch_id")
-
-
-@dataclass(frozen=True)
-class RootCause:
-    """One explanation: what happened, to which file, how many users and dollars it accounts for."""
-
-    kind: str
-    file: str | None
-    users: int
-    revenue_gap: int
-    share_of_gap: float
-    evidence: str
-    examples: pd.DataFrame = field(repr=False, compare=False)
-    absolute_gap: int = 0
-    # Facts the reports use (rows in the file, rows kept, users also in later files, the load order).
-    details: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "file": self.file,
-            "users": self.users,
-            "revenue_gap": self.revenue_gap,
-            "share_of_gap": round(self.share_of_gap, 6),
-            "evidence": self.evidence,
-        }
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    """The reconciliation, the root causes ordered by dollars explained, and what is left unexplained."""
-
-    reconciliation: Reconciliation
-    root_causes: tuple[RootCause, ...]
-    unexplained_users: int
-    unexplained_gap: int
-    unexplained_share: float
-    finance_total: int | None
-    files: tuple[str, ...]
-    lineage: pd.DataFrame = field(repr=False, compare=False)
-
-    @property
-    def discrepancy(self) -> bool:
-        return self.reconciliation.discrepant_users > 0
-
-    @property
-    def expected_total(self) -> int:
-        return self.reconciliation.expected_total
-
-    @property
-    def platform_total(self) -> int:
-        return self.reconciliation.platform_total
-
-    @property
-    def gap(self) -> int:
-        return self.reconciliation.gap
-
-    def to_dict(self) -> dict[str, Any]:
-        reconciliation = self.reconciliation
-        totals: dict[str, Any] = {
-            "expected": reconciliation.expected_total,
-            "platform": reconciliation.platform_total,
-        }
-        if reconciliation.customer_total is not None:
-            totals["customer"] = reconciliation.customer_total
-        if self.finance_total is not None:
-            totals["finance"] = self.finance_total
-        totals |= {
-            "gap": reconciliation.gap,
-            "discrepant_users": reconciliation.discrepant_users,
-            "unexplained_users": self.unexplained_users,
-            "unexplained_gap": self.unexplained_gap,
-            "unexplained_share": round(self.unexplained_share, 6),
-        }
-        return {
-            "totals": totals,
-            "classes": {
-                summary.name: {"users": summary.users, "revenue_gap": summary.revenue_gap}
-                for summary in reconciliation.classes
-            },
-            "root_causes": [cause.to_dict() for cause in self.root_causes],
-        }
 
 
 def diagnose(
@@ -574,36 +491,6 @@ class _Engine:
             f"{int(users.sum()):,} users hold the right batch_id with different values ({', '.join(changed)} users), "
             f"{_dollars(int(self.gap[users].sum()))} in all (e.g. user {_id_list(examples)})."
         )
-
-
-def _example_sentence(examples: pd.DataFrame) -> str:
-    if examples.empty:
-        return ""
-    row = examples.iloc[0]
-    platform = (
-        f"batch_id {_integer(row['platform_batch_id'])}, spend {_dollars(row['platform_total_spend'])}"
-        if pd.notna(row["platform_batch_id"])
-        else "no row"
-    )
-    where = f" from {row['platform_file']}" if row["platform_file"] else ""
-    return (
-        f" For example, user {int(row['user_id'])} has {platform}{where} on the platform, but its latest row is "
-        f"batch_id {_integer(row['expected_batch_id'])}, spend {_dollars(row['expected_total_spend'])}, "
-        f"in {row[SOURCE_FILE]} row {_integer(row[SOURCE_ROW])}."
-    )
-
-
-def _id_list(examples: pd.DataFrame) -> str:
-    return ", ".join(str(int(user)) for user in examples["user_id"].head(3))
-
-
-def _integer(value: Any) -> str:
-    return "?" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{int(value)}"
-
-
-def _dollars(value: Any) -> str:
-    value = int(value)
-    return f"-${-value:,}" if value < 0 else f"${value:,}"
 
 
 def _sum_hashes(users: np.ndarray, hashes: np.ndarray, size: int) -> np.ndarray:
