@@ -103,7 +103,8 @@ def validate_delta(raw: RawTable, number: int) -> DeltaValidation:
     typed, bad_cells = to_integers(raw.frame)
     value_failures = _run_lazily(_VALUE_SCHEMA, typed, raw.name)
     unparsed = _unreported_cells(bad_cells, text_failures, raw.name)
-    failures = pd.concat([text_failures, unparsed, value_failures], ignore_index=True)
+    parts = [text_failures, value_failures] if unparsed.empty else [text_failures, unparsed, value_failures]
+    failures = pd.concat(parts, ignore_index=True)
     failures = failures.sort_values(["row", "column", "check"], na_position="first", ignore_index=True)
     delta = None
     if failures.empty:
