@@ -62,7 +62,11 @@ def main() -> None:
             "from checks.suites import _import_gx\n_import_gx()\nprint(time.perf_counter() - t)\n"
         )
         samples = [float(timed_command([python, str(probe)], 1)[1].stdout.split()[-1]) for _ in range(args.repeat)]
+        only_gx = Path(scratch) / "only_gx.py"
+        only_gx.write_text("import great_expectations\n")
+        gx_process, _ = timed_command([python, str(only_gx)], args.repeat)
     gx_import = statistics.median(samples)
+    rows.append(("a process that only imports GX (wall)", gx_process))
     rows.append(("GX import inside checks (in process)", gx_import))
     help_time, _ = timed_command([python, "-m", "checks", "--help"], args.repeat)
     rows.append(("checks --help", help_time))
@@ -95,7 +99,8 @@ def main() -> None:
     for name, seconds in rows:
         print(f"{name:<{width}}  {seconds:7.3f}")
     print()
-    print(f"checks run - GX import: {run_time - gx_import:.3f} s (target <= 1.5 s)")
+    print(f"checks run - a process that only imports GX: {run_time - gx_process:.3f} s (target <= 1.5 s)")
+    print(f"checks run - GX import inside checks: {run_time - gx_import:.3f} s")
     print(f"checks run / bare pandas: {run_time / baseline:.1f}x")
     print(f"--help {'meets' if help_time < 1.5 else 'MISSES'} the 1.5 s target; "
           f"validate {'meets' if validate_time < 1.5 else 'MISSES'} it")
