@@ -149,3 +149,10 @@ def test_dedup_quarantines_a_broken_file(tmp_path, sample_case, broken_delta_tex
     assert main(["dedup", "--feed", str(tmp_path / "feed"), "--out", str(tmp_path / "out")]) == 1
     written = (tmp_path / "out" / "deduplicated.csv").read_text()
     assert "delta9.csv" not in written
+
+
+def test_console_script_flushes_its_output_before_leaving(history):
+    # The entry point skips interpreter teardown; whatever it printed must still arrive whole.
+    result = run_cli("validate", str(history / "delta3.csv"), "--history", str(history), "--json")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["passed"] is True
