@@ -6,11 +6,13 @@ one row per offending line, so a new file can be checked against the history alr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW, stack_feed
-from checks.validate import FAILURE_COLUMNS, Delta, empty_failures
+from checks.validate import FAILURE_COLUMNS, Delta, concat_failures, empty_failures
 
 BATCH_MONOTONIC = "batch_monotonic"
 PAIR_UNIQUE = "user_batch_unique_across_files"
@@ -25,10 +27,7 @@ def check_feed(deltas: Sequence[Delta]) -> pd.DataFrame:
         _repeated_user_batch(feed),
         _spend_decreases(feed),
     ]
-    failures = [frame for frame in failures if not frame.empty]
-    if not failures:
-        return empty_failures()
-    return pd.concat(failures, ignore_index=True)
+    return concat_failures(failures)
 
 
 def _batch_monotonicity(feed: pd.DataFrame, deltas: Sequence[Delta]) -> pd.DataFrame:
@@ -86,13 +85,18 @@ def _spend_decreases(feed: pd.DataFrame) -> pd.DataFrame:
 
 
 def _failures(rows: pd.DataFrame, *, column: str, check: str, value: pd.Series) -> pd.DataFrame:
+    return failure_rows(rows[SOURCE_FILE], rows[SOURCE_ROW], column=column, check=check, values=value)
+
+
+def failure_rows(files: Any, rows: Any, *, column: str, check: str, values: Any) -> pd.DataFrame:
+    """Failures of one feed-wide check as ``FAILURE_COLUMNS``: one row per offending line (every engine's shape)."""
     return pd.DataFrame(
         {
-            "file": rows[SOURCE_FILE].to_numpy(),
-            "row": rows[SOURCE_ROW].to_numpy(),
+            "file": np.asarray(files, dtype=object),
+            "row": np.asarray(rows, dtype="int64"),
             "column": column,
             "check": check,
-            "value": value.to_numpy(),
+            "value": np.asarray(values, dtype=object),
         },
         columns=list(FAILURE_COLUMNS),
     )

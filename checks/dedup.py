@@ -49,11 +49,19 @@ def deduplicate(deltas: Sequence[Delta]) -> pd.DataFrame:
 
 
 def _describe_ties(tied: pd.DataFrame) -> str:
-    users = tied["user_id"].nunique()
     first_user = tied["user_id"].min()
     places = tied[tied["user_id"] == first_user]
-    where = " and ".join(f"{file} row {row}" for file, row in zip(places[SOURCE_FILE], places[SOURCE_ROW]))
-    batch = places["batch_id"].iloc[0]
+    return describe_ties(
+        tied["user_id"].nunique(),
+        first_user,
+        places["batch_id"].iloc[0],
+        list(zip(places[SOURCE_FILE], places[SOURCE_ROW])),
+    )
+
+
+def describe_ties(users: int, first_user: int, batch: int, places: list[tuple[str, int]]) -> str:
+    """The DeduplicationError message for users whose latest batch_id is on two rows (every engine's words)."""
+    where = " and ".join(f"{file} row {row}" for file, row in places)
     return (
         f"{users} user(s) have two rows with their largest batch_id, so the latest row is ambiguous; "
         f"e.g. user {first_user} has batch_id {batch} in {where}"

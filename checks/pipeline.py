@@ -1,7 +1,7 @@
 """The feed check as one call: discover, read, validate each delta, quarantine, check across files, deduplicate."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +32,24 @@ class FeedCheck:
         """Every failure of every file and of the feed as a whole, in one tidy frame."""
         return collect_failures(self.validations, self.feed_failures)
 
+    @classmethod
+    def assemble(
+        cls, validations: Sequence[DeltaValidation], feed_failures: pd.DataFrame, deduplicated: pd.DataFrame
+    ) -> FeedCheck:
+        """A FeedCheck from the per-file validations and what an engine found across the passing files."""
+        return cls(
+            validations=tuple(validations),
+            feed_failures=feed_failures,
+            deltas=passed_deltas(validations),
+            quarantined=tuple(validation.name for validation in validations if validation.delta is None),
+            deduplicated=deduplicated,
+        )
+
+
+def passed_deltas(validations: Sequence[DeltaValidation]) -> tuple[Delta, ...]:
+    """The deltas that passed validation, in feed order: the only ones merged into the output."""
+    return tuple(validation.delta for validation in validations if validation.delta is not None)
+
 
 def check_feed_folder(
     directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None
@@ -45,14 +63,7 @@ def check_feed_folder(
     return check_validations(validations)
 
 
-def check_validations(validations: list[DeltaValidation] | tuple[DeltaValidation, ...]) -> FeedCheck:
+def check_validations(validations: Sequence[DeltaValidation]) -> FeedCheck:
     """Cross-file checks and dedup over already validated deltas (feed order)."""
-    deltas = tuple(validation.delta for validation in validations if validation.delta is not None)
-    quarantined = tuple(validation.name for validation in validations if validation.delta is None)
-    return FeedCheck(
-        validations=tuple(validations),
-        feed_failures=check_feed(deltas),
-        deltas=deltas,
-        quarantined=quarantined,
-        deduplicated=deduplicate(deltas),
-    )
+    deltas = passed_deltas(validations)
+    return FeedCheck.assemble(validations, check_feed(deltas), deduplicate(deltas))

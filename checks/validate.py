@@ -20,7 +20,7 @@ warnings.filterwarnings("ignore", message="PySpark does not yet fully support pa
 import pandera.pandas as pa  # noqa: E402
 from pandera.typing import Series  # noqa: E402
 
-from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile, RawTable, read_raw, to_integers
+from checks.feed import INTEGER_PATTERN, DeltaFile, RawTable, read_raw, to_integers
 
 FAILURE_COLUMNS: tuple[str, ...] = ("file", "row", "column", "check", "value")
 _IS_INTEGER = "is_integer"
@@ -104,8 +104,7 @@ def validate_delta(raw: RawTable, number: int) -> DeltaValidation:
     value_failures = _run_lazily(_VALUE_SCHEMA, typed, raw.name)
     unparsed = _unreported_cells(bad_cells, text_failures, raw.name)
     parts = [text_failures, value_failures] if unparsed.empty else [text_failures, unparsed, value_failures]
-    failures = pd.concat(parts, ignore_index=True)
-    failures = failures.sort_values(["row", "column", "check"], na_position="first", ignore_index=True)
+    failures = order_failures(pd.concat(parts, ignore_index=True))
     delta = None
     if failures.empty:
         delta = Delta(name=raw.name, number=number, frame=typed.astype("int64"))
@@ -121,10 +120,18 @@ def read_and_validate(delta_file: DeltaFile) -> DeltaValidation:
 
 def collect_failures(validations: Iterable[DeltaValidation], feed_failures: pd.DataFrame) -> pd.DataFrame:
     """Every failure of every file, then those across the feed, in one tidy frame."""
-    frames = [validation.failures for validation in validations if not validation.failures.empty]
-    if not feed_failures.empty:
-        frames.append(feed_failures)
+    return concat_failures([*(validation.failures for validation in validations), feed_failures])
+
+
+def concat_failures(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The non-empty failure frames one after the other, or an empty failures frame."""
+    frames = [frame for frame in frames if not frame.empty]
     return pd.concat(frames, ignore_index=True) if frames else empty_failures()
+
+
+def order_failures(failures: pd.DataFrame) -> pd.DataFrame:
+    """A delta's failures in reading order: by row (frame-wide ones first), column, check."""
+    return failures.sort_values(["row", "column", "check"], na_position="first", ignore_index=True)
 
 
 def empty_failures() -> pd.DataFrame:

@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from checks.feed import COLUMNS
-from checks.validate import FAILURE_COLUMNS, empty_failures
+from checks.crossfeed import failure_rows as feed_failures  # noqa: F401  (the engines' name for it)
+from checks.dedup import describe_ties  # noqa: F401  (the engines raise the same message)
+from checks.feed import COLUMNS, DeltaFile, discover_deltas
+from checks.validate import DeltaValidation, empty_failures, order_failures
 
 IS_INTEGER = "is_integer"
 NOT_EMPTY = "not_empty"
@@ -70,6 +73,23 @@ def read_header(path: Path) -> Header | None:
     return Header(names=names, warnings=tuple(warnings))
 
 
+def validate_folder(
+    directory: str | Path,
+    read_and_validate: Callable[[DeltaFile], tuple[DeltaValidation, Any | None]],
+    on_file: Callable[[DeltaFile], None] | None = None,
+) -> tuple[list[DeltaValidation], list[Any]]:
+    """Validate every delta of a feed folder in order; the engine's tables of those that passed."""
+    validations, tables = [], []
+    for delta_file in discover_deltas(directory):
+        if on_file is not None:
+            on_file(delta_file)
+        validation, table = read_and_validate(delta_file)
+        validations.append(validation)
+        if table is not None:
+            tables.append(table)
+    return validations, tables
+
+
 def validation_failures(
     file_name: str, rows: Sequence[int], columns: Sequence[str], checks: Sequence[str], values: Sequence[str | None]
 ) -> pd.DataFrame:
@@ -89,32 +109,7 @@ def validation_failures(
 
 def combine_validation_failures(text_failures: pd.DataFrame, value_failures: pd.DataFrame) -> pd.DataFrame:
     """Both passes' failures in one frame, ordered as ``checks.validate.validate_delta`` orders them."""
-    failures = pd.concat([text_failures, value_failures], ignore_index=True)
-    return failures.sort_values(["row", "column", "check"], na_position="first", ignore_index=True)
-
-
-def feed_failures(
-    files: Sequence[str], rows: Sequence[int], *, column: str, check: str, values: Sequence[str]
-) -> pd.DataFrame:
-    """Failures of one feed-wide check, typed like ``checks.crossfeed``'s."""
-    return pd.DataFrame(
-        {
-            "file": np.asarray(files, dtype=object),
-            "row": np.asarray(rows, dtype="int64"),
-            "column": column,
-            "check": check,
-            "value": np.asarray(values, dtype=object),
-        },
-        columns=list(FAILURE_COLUMNS),
-    )
-
-
-def combine_feed_failures(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """The feed-wide checks' failures in the order ``checks.crossfeed.check_feed`` returns them."""
-    frames = [frame for frame in frames if not frame.empty]
-    if not frames:
-        return empty_failures()
-    return pd.concat(frames, ignore_index=True)
+    return order_failures(pd.concat([text_failures, value_failures], ignore_index=True))
 
 
 def earlier_batches(names: Sequence[str], maxima: Sequence[int]) -> tuple[list[int | None], list[str | None]]:
@@ -130,12 +125,3 @@ def earlier_batches(names: Sequence[str], maxima: Sequence[int]) -> tuple[list[i
             # ``>=``: when two files share the running maximum, the later one is named, as in crossfeed.
             running, setter = maximum, name
     return bounds, setters
-
-
-def describe_ties(users: int, first_user: int, batch: int, places: Sequence[tuple[str, int]]) -> str:
-    """The message of ``checks.dedup``'s DeduplicationError for tied latest rows."""
-    where = " and ".join(f"{file} row {row}" for file, row in places)
-    return (
-        f"{users} user(s) have two rows with their largest batch_id, so the latest row is ambiguous; "
-        f"e.g. user {first_user} has batch_id {batch} in {where}"
-    )

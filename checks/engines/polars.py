@@ -25,10 +25,10 @@ from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames
 from checks.errors import DeduplicationError
-from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile, discover_deltas
+from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile
 from checks.feed import read_table as _read_table_pandas
-from checks.pipeline import FeedCheck
-from checks.validate import Delta, DeltaValidation, empty_failures
+from checks.pipeline import FeedCheck, passed_deltas
+from checks.validate import Delta, DeltaValidation, concat_failures, empty_failures
 from checks.validate import read_and_validate as _read_and_validate_pandas
 
 with warnings.catch_warnings():
@@ -69,37 +69,14 @@ class _NeedsPandasPath(Exception):
 
 def check_feed_folder(directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None) -> FeedCheck:
     """Check every delta in ``directory`` as ``checks.pipeline.check_feed_folder`` does, on Polars."""
-    validations = []
-    tables = []
-    for delta_file in discover_deltas(directory):
-        if on_file is not None:
-            on_file(delta_file)
-        validation, table = _read_and_validate(delta_file)
-        validations.append(validation)
-        if table is not None:
-            tables.append(table)
-    deltas = tuple(validation.delta for validation in validations if validation.delta is not None)
-    feed_failures, deduplicated = _check_and_deduplicate(_stack(tables, deltas))
-    return FeedCheck(
-        validations=tuple(validations),
-        feed_failures=feed_failures,
-        deltas=deltas,
-        quarantined=tuple(validation.name for validation in validations if validation.delta is None),
-        deduplicated=deduplicated,
-    )
+    validations, tables = _frames.validate_folder(directory, _read_and_validate, on_file)
+    return FeedCheck.assemble(validations, *_check_and_deduplicate(_stack(tables, passed_deltas(validations))))
 
 
 def check_validations(validations: Sequence[DeltaValidation]) -> FeedCheck:
     """``checks.pipeline.check_validations`` on Polars: cross-file checks and dedup over validated deltas."""
-    deltas = tuple(validation.delta for validation in validations if validation.delta is not None)
-    feed_failures, deduplicated = _check_and_deduplicate(_stack([_from_delta(delta) for delta in deltas], deltas))
-    return FeedCheck(
-        validations=tuple(validations),
-        feed_failures=feed_failures,
-        deltas=deltas,
-        quarantined=tuple(validation.name for validation in validations if validation.delta is None),
-        deduplicated=deduplicated,
-    )
+    deltas = passed_deltas(validations)
+    return FeedCheck.assemble(validations, *_check_and_deduplicate(_stack([_from_delta(delta) for delta in deltas], deltas)))
 
 
 def read_and_validate(delta_file: DeltaFile) -> DeltaValidation:
@@ -293,7 +270,7 @@ def _check_and_deduplicate(feed: _Feed, *, deduplicate: bool = True) -> tuple[pd
         (pl.col("user_id") == pl.col("user_id").shift(1)).fill_null(False).alias("_same_user"),
         (pl.col("batch_id") == pl.col("batch_id").shift(1)).fill_null(False).alias("_same_batch"),
     )
-    failures = _frames.combine_feed_failures(
+    failures = concat_failures(
         [_batch_monotonicity(feed), _repeated_user_batch(ordered, feed), _spend_decreases(ordered, feed)]
     )
     if not deduplicate:

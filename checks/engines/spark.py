@@ -27,10 +27,10 @@ from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames
 from checks.errors import DeduplicationError
-from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile, discover_deltas
+from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile
 from checks.feed import read_table as _read_table_pandas
-from checks.pipeline import FeedCheck
-from checks.validate import Delta, DeltaValidation, empty_failures
+from checks.pipeline import FeedCheck, passed_deltas
+from checks.validate import Delta, DeltaValidation, concat_failures, empty_failures
 from checks.validate import read_and_validate as _read_and_validate_pandas
 
 NAME = "spark"
@@ -70,16 +70,7 @@ def session() -> Any:
 
 def check_feed_folder(directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None) -> FeedCheck:
     """Check every delta in ``directory`` as ``checks.pipeline.check_feed_folder`` does, on Spark."""
-    validations = []
-    tables = []
-    for delta_file in discover_deltas(directory):
-        if on_file is not None:
-            on_file(delta_file)
-        validation, table = _read_and_validate(delta_file)
-        validations.append(validation)
-        if table is not None:
-            tables.append(table)
-    return _feed_check(validations, tables)
+    return _feed_check(*_frames.validate_folder(directory, _read_and_validate, on_file))
 
 
 def check_validations(validations: Sequence[DeltaValidation]) -> FeedCheck:
@@ -117,8 +108,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def _feed_check(validations: list[DeltaValidation], tables: list[Any]) -> FeedCheck:
-    deltas = tuple(validation.delta for validation in validations if validation.delta is not None)
-    names = [delta.name for delta in deltas]
+    names = [delta.name for delta in passed_deltas(validations)]
     if tables:
         feed = _stack(tables).cache()
         feed_failures = _feed_failures(feed, names)
@@ -128,13 +118,7 @@ def _feed_check(validations: list[DeltaValidation], tables: list[Any]) -> FeedCh
             table.unpersist()
     else:
         feed_failures, deduplicated = empty_failures(), _deduplicate_pandas([])
-    return FeedCheck(
-        validations=tuple(validations),
-        feed_failures=feed_failures,
-        deltas=deltas,
-        quarantined=tuple(validation.name for validation in validations if validation.delta is None),
-        deduplicated=deduplicated,
-    )
+    return FeedCheck.assemble(validations, feed_failures, deduplicated)
 
 
 def _read_and_validate(delta_file: DeltaFile) -> tuple[DeltaValidation, Any | None]:
@@ -320,7 +304,7 @@ def _feed_failures(feed: Any, names: Sequence[str]) -> pd.DataFrame:
         if not rows.empty:
             frames.append(_frames.feed_failures(rows["file"].tolist(), rows[_ROW].to_numpy(), column=column, check=check,
                                                 values=rows["value"].tolist()))
-    return _frames.combine_feed_failures(frames)
+    return concat_failures(frames)
 
 
 _FEED_CHECKS = (

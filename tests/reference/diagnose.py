@@ -9,7 +9,6 @@ Nothing here looks at file names or at any known case: every answer comes from t
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any

@@ -6,7 +6,6 @@ total gap (expected total minus platform total). Everything is a hash merge on `
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
