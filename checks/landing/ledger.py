@@ -120,14 +120,24 @@ class Ledger:
         if self.path.is_dir():
             raise SourceError("ledger path is a folder; give a file such as ledger.sqlite", file=self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        import filelock
+
+        # Switching to WAL takes an exclusive lock that SQLite's busy timeout does not wait for, so two
+        # processes opening a new ledger at once could see "database is locked": set up one at a time.
+        # A lock of its own, not the ingest lock, so that an audit can open the ledger while an ingest runs.
         try:
-            # Autocommit mode: transactions are opened explicitly in _transaction.
-            self._connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.execute("PRAGMA synchronous=FULL")
-            self._connection.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as error:
-            raise SourceError(f"not a usable ledger database: {error}", file=self.path) from error
+            setup_lock = filelock.FileLock(str(self.path) + ".setup.lock").acquire(timeout=30)
+        except filelock.Timeout as error:
+            raise LedgerBusyError("another process has been setting up the ledger for over 30 s", file=self.path) from error
+        with setup_lock:
+            try:
+                # Autocommit mode: transactions are opened explicitly in _transaction.
+                self._connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+                self._connection.execute("PRAGMA journal_mode=WAL")
+                self._connection.execute("PRAGMA synchronous=FULL")
+                self._connection.executescript(_SCHEMA)
+            except sqlite3.DatabaseError as error:
+                raise SourceError(f"not a usable ledger database: {error}", file=self.path) from error
 
     def __enter__(self) -> Ledger:
         return self

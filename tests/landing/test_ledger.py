@@ -101,3 +101,32 @@ def _try_lock(ledger: Ledger, acquired: list[str]) -> None:
             acquired.append("held")
     except LedgerBusyError:
         acquired.append("busy")
+
+
+_OPEN_NEW_LEDGERS = """
+import sys, time
+from pathlib import Path
+from checks.landing.ledger import Ledger
+folder, start = Path(sys.argv[1]), float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+for round in range(int(sys.argv[3])):
+    with Ledger(folder / f"round{round}" / "ledger.sqlite") as ledger:
+        ledger.records()
+"""
+
+
+def test_processes_opening_a_new_ledger_at_once_all_succeed(tmp_path: Path) -> None:
+    # Regression: switching a new database to WAL is not covered by SQLite's busy timeout, so two
+    # ingests started together used to fail with "database is locked".
+    import subprocess
+    import sys
+    import time
+
+    start = time.time() + 1.5  # past the interpreters' start-up, so that the openings overlap
+    processes = [
+        subprocess.Popen([sys.executable, "-c", _OPEN_NEW_LEDGERS, str(tmp_path), str(start), "40"], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors = [process.communicate(timeout=60)[1].decode() for process in processes]
+
+    assert [process.returncode for process in processes] == [0] * 4, [error[-300:] for error in errors]
