@@ -1,11 +1,15 @@
 """The whole check of one case, stage by stage: feed checks, dedup output, expectation suites, diagnosis, report.
 
-This is what ``checks run`` does; the gate and the benchmarks call it too. Stages are timed so
-that a slow one shows up in ``summary.json``.
+This is what ``checks run`` does; the gate and the benchmarks call it too. Stages are timed, and
+the process's peak memory is noted after each, so that a slow or greedy one shows up in
+``summary.json``.
 """
 from __future__ import annotations
 
+import importlib
 import json
+import resource
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +37,7 @@ class RunResult:
     diagnosis: Any | None
     outputs: dict[str, Path]
     timings: dict[str, float] = field(default_factory=dict)
+    peak_memory_mb: dict[str, int] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -57,6 +62,7 @@ class RunResult:
             "diagnosis": self.diagnosis.to_dict() if self.diagnosis is not None else None,
             "outputs": {name: str(path) for name, path in self.outputs.items()},
             "timings_seconds": {name: round(seconds, 3) for name, seconds in self.timings.items()},
+            "peak_memory_mb_after": self.peak_memory_mb,
         }
 
 
@@ -73,6 +79,7 @@ def run_case(
     if case.feed is None:
         raise UsageError("no feed given: pass --feed DIR or a case file with feed = ...")
     timings: dict[str, float] = {}
+    peak_memory_mb: dict[str, int] = {}
 
     @contextmanager
     def stage(name: str) -> Iterator[None]:
@@ -81,6 +88,9 @@ def run_case(
         started = time.perf_counter()
         yield
         timings[name] = time.perf_counter() - started
+        peak_memory_mb[name] = _peak_memory_mb()
+
+    gx_import = _import_in_background("checks.suites", "preload")
 
     if engine is None:
         from checks.engines import DEFAULT_ENGINE, get_engine
@@ -105,6 +115,7 @@ def run_case(
         outputs = _write_outputs(feed, out_dir)
 
     with stage("expectation suites"):
+        gx_import.join()
         from checks.suites import run_suites
 
         tables: dict[str, pd.DataFrame] = {"deduplicated": feed.deduplicated[list(COLUMNS)]}
@@ -152,7 +163,15 @@ def run_case(
                     suites.docs_index, incident_page, "Why the platform's table fails these expectations: the diagnosis"
                 )
 
-    result = RunResult(case=case, feed=feed, suites=suites, diagnosis=diagnosis, outputs=outputs, timings=timings)
+    result = RunResult(
+        case=case,
+        feed=feed,
+        suites=suites,
+        diagnosis=diagnosis,
+        outputs=outputs,
+        timings=timings,
+        peak_memory_mb=peak_memory_mb,
+    )
     outputs["summary"] = out_dir / "summary.json"
     atomic_write_text(outputs["summary"], json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     return result
@@ -164,3 +183,25 @@ def _write_outputs(feed: FeedCheck, out_dir: Path) -> dict[str, Path]:
         "deduplicated_parquet": atomic_write_frame(out_dir / "deduplicated.parquet", feed.deduplicated),
         "failures_csv": atomic_write_frame(out_dir / "failures.csv", feed.failures),
     }
+
+
+def _import_in_background(module: str, function: str) -> threading.Thread:
+    """Call ``module.function`` in a daemon thread; join it before using the module.
+
+    Importing Great Expectations costs seconds of mostly Python work; the feed is read meanwhile by
+    engines that release the GIL. Any error is left for the foreground import to raise and report.
+    """
+    def load() -> None:
+        try:
+            getattr(importlib.import_module(module), function)()
+        except Exception:  # noqa: BLE001  the foreground import reports it
+            pass
+
+    thread = threading.Thread(target=load, name=f"import {module}", daemon=True)
+    thread.start()
+    return thread
+
+
+def _peak_memory_mb() -> int:
+    """This process's peak resident memory so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024

@@ -540,6 +540,11 @@ def _first_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
+def preload() -> None:
+    """Import Great Expectations and define the custom expectation ahead of use (the runner does it in a thread)."""
+    _import_gx()
+
+
 def _import_gx() -> Any:
     # Before the import: GX reads these at import time.
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
