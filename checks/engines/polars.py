@@ -5,8 +5,9 @@ Each delta is scanned with the streaming engine and cast to Int64 in one pass, s
 ``checks.feed.INTEGER_PATTERN`` accepts, so a cell that casts is a cell that passes the text pass;
 only the rows with a cell that does not cast go to Pandera's Polars backend, which names every
 failure. The value pass asks one aggregate query first and runs Pandera on the whole delta only
-when it says something fails. The feed-wide checks and the dedup share one stable sort by
-(user_id, batch_id). A file the fast path cannot read as the pandas path would (a blank line, a
+when it says something fails. On a clean feed (batch ranges rising file by file, dense user ids)
+the feed-wide checks and the dedup take one pass over the files in order; otherwise they share one
+stable sort by (user_id, batch_id), which also names every offending row. A file the fast path cannot read as the pandas path would (a blank line, a
 ragged row, an odd header, an integer beyond int64) goes to the pandas path, which has the last word.
 """
 from __future__ import annotations
@@ -266,16 +267,48 @@ def _check_and_deduplicate(feed: _Feed, *, deduplicate: bool = True) -> tuple[pd
     """The feed-wide failures (as ``checks.crossfeed``) and the deduplicated table (as ``checks.dedup``)."""
     if feed.frame.is_empty():
         return empty_failures(), (_deduplicate_pandas([]) if deduplicate else None)
+    monotonicity = _batch_monotonicity(feed)
+    if monotonicity.empty:
+        latest = _latest_in_feed_order(feed)
+        if latest is not None:
+            return empty_failures(), (_latest_frame(latest, feed) if deduplicate else None)
     ordered = _sort_by_user_and_batch(feed.frame).with_columns(
         (pl.col("user_id") == pl.col("user_id").shift(1)).fill_null(False).alias("_same_user"),
         (pl.col("batch_id") == pl.col("batch_id").shift(1)).fill_null(False).alias("_same_batch"),
     )
-    failures = concat_failures(
-        [_batch_monotonicity(feed), _repeated_user_batch(ordered, feed), _spend_decreases(ordered, feed)]
-    )
+    failures = concat_failures([monotonicity, _repeated_user_batch(ordered, feed), _spend_decreases(ordered, feed)])
     if not deduplicate:
         return failures, None
     return failures, _latest_rows(ordered, feed)
+
+
+def _latest_in_feed_order(feed: _Feed) -> np.ndarray | None:
+    """Each user's latest row (feed positions, by ascending user_id) when the feed is clean; None otherwise.
+
+    The shortcut past the sort, for the common case. With every delta's batch ids above all earlier
+    ones, a user's rows in feed order are in batch order, and with user ids unique in each file no
+    (user_id, batch_id) pair can repeat: one pass over the files in order, with an array indexed by
+    user_id, finds each user's latest row and whether spend ever falls. Returns None (the caller
+    sorts, and reports exactly what is wrong) when spend falls, a user repeats within a file, or
+    user ids are too sparse for an array of twice the feed's rows.
+    """
+    bounds = feed.frame.select(pl.col("user_id").min().alias("low"), pl.col("user_id").max().alias("high")).row(0)
+    if bounds[0] < 0 or bounds[1] >= 2 * feed.frame.height + 1024:
+        return None
+    latest = np.full(bounds[1] + 1, -1, dtype="int64")
+    last_spend = np.zeros(bounds[1] + 1, dtype="int64")
+    for index, (start, stop) in enumerate(zip(feed.offsets.tolist(), feed.offsets[1:].tolist())):
+        rows = feed.frame.slice(start, stop - start)
+        users, spend = rows["user_id"].to_numpy(), rows["total_spend"].to_numpy()
+        seen = latest[users] >= 0
+        if (spend[seen] < last_spend[users[seen]]).any():
+            return None
+        positions = np.arange(start, stop, dtype="int64")
+        latest[users] = positions
+        if not np.array_equal(latest[users], positions):
+            return None  # a user twice in one file: only the sort says where
+        last_spend[users] = spend
+    return latest[latest >= 0]
 
 
 def _sort_by_user_and_batch(frame: pl.DataFrame) -> pl.DataFrame:
@@ -371,10 +404,14 @@ def _latest_rows(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
     tied = ordered.filter(is_last & pl.col("_same_user") & pl.col("_same_batch"))
     if not tied.is_empty():
         _raise_ties(ordered, tied, feed)
-    positions = ordered.filter(is_last)[_POSITION]
+    return _latest_frame(ordered.filter(is_last)[_POSITION].to_numpy(), feed)
+
+
+def _latest_frame(positions: np.ndarray, feed: _Feed) -> pd.DataFrame:
+    """The deduplicated table: the feed's rows at ``positions`` (one per user, by user_id) with their lineage."""
     latest = feed.frame.select(pl.col(column).gather(positions) for column in COLUMNS).rechunk()
     columns = {column: latest[column].to_numpy(allow_copy=False) for column in COLUMNS}
-    files, rows = feed.locate(positions.to_numpy())
+    files, rows = feed.locate(positions)
     columns[SOURCE_FILE] = _file_name_array(files, feed.names)
     columns[SOURCE_ROW] = rows
     return pd.DataFrame(columns, copy=False)

@@ -1,0 +1,55 @@
+"""The Polars engine's one-pass shortcut for clean feeds: taken when it may be, and the same answers as the sort."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from checks.engines import get_engine
+from checks.engines import polars as polars_engine
+from tests.test_engines import FAULTS, assert_same_feed_check, run_both, write_generated_feed
+
+
+@pytest.fixture
+def sorts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the engine's sorts by (user_id, batch_id)."""
+    calls: list[int] = []
+    original = polars_engine._sort_by_user_and_batch
+
+    def counting(frame):
+        calls.append(frame.height)
+        return original(frame)
+
+    monkeypatch.setattr(polars_engine, "_sort_by_user_and_batch", counting)
+    return calls
+
+
+def test_clean_dense_feed_takes_one_pass_without_the_sort(sorts: list[int], tmp_path: Path) -> None:
+    folder = write_generated_feed(tmp_path / "feed")
+    result = polars_engine.check_feed_folder(folder)
+    assert result.passed and sorts == []
+    assert_same_feed_check(result, get_engine("pandas").check_feed_folder(folder))
+
+
+def _spread_user_ids(folder: Path, factor: int) -> None:
+    for path in folder.glob("delta*.csv"):
+        frame = pd.read_csv(path)
+        frame["user_id"] *= factor
+        frame.to_csv(path, index=False)
+
+
+def test_sparse_user_ids_fall_back_to_the_sort(sorts: list[int], tmp_path: Path) -> None:
+    folder = write_generated_feed(tmp_path / "feed")
+    _spread_user_ids(folder, 10_000)
+    result = polars_engine.check_feed_folder(folder)
+    assert result.passed and len(sorts) == 1
+    assert_same_feed_check(result, get_engine("pandas").check_feed_folder(folder))
+
+
+@pytest.mark.parametrize("fault", ["spend decrease", "batch overlap", "tie"])
+def test_faults_go_to_the_sort_and_match_pandas(sorts: list[int], fault: str, tmp_path: Path) -> None:
+    folder = write_generated_feed(tmp_path / "feed")
+    FAULTS[fault](folder)
+    run_both("polars", folder)
+    assert sorts, "a faulty feed must be reported by the sort, which names every offending row"
