@@ -53,3 +53,13 @@ def test_faults_go_to_the_sort_and_match_pandas(sorts: list[int], fault: str, tm
     FAULTS[fault](folder)
     run_both("polars", folder)
     assert sorts, "a faulty feed must be reported by the sort, which names every offending row"
+
+
+@pytest.mark.parametrize("factor", [1, 10_000], ids=["dense ids", "sparse ids"])
+def test_repeated_user_in_a_file_is_found_whatever_the_id_spread(factor: int, tmp_path: Path) -> None:
+    folder = write_generated_feed(tmp_path / "feed")
+    _spread_user_ids(folder, factor)
+    FAULTS["repeated user"](folder)
+    result = polars_engine.check_feed_folder(folder)
+    assert not result.passed and "field_uniqueness" in set(result.failures["check"])
+    run_both("polars", folder)
