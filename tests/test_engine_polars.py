@@ -63,3 +63,31 @@ def test_repeated_user_in_a_file_is_found_whatever_the_id_spread(factor: int, tm
     result = polars_engine.check_feed_folder(folder)
     assert not result.passed and "field_uniqueness" in set(result.failures["check"])
     run_both("polars", folder)
+
+
+@pytest.mark.parametrize("cell", [" 15", "\t15", "  -3", "15 ", '"15"', "", "1e3"])
+def test_cells_the_integer_parser_might_take_are_judged_as_the_text_pass_does(cell: str, tmp_path: Path) -> None:
+    # Polars' CSV integer parser takes " 15" and "\t15"; the text pass must still refuse them.
+    from tests.test_engines import edit_cell
+
+    folder = write_generated_feed(tmp_path / "feed")
+    edit_cell(folder, "delta2.csv", 4, "total_spend", cell)
+    run_both("polars", folder)
+
+
+def test_blank_line_alone_matches_pandas(tmp_path: Path) -> None:
+    folder = write_generated_feed(tmp_path / "feed")
+    path = folder / "delta1.csv"
+    lines = path.read_text().split("\n")
+    path.write_text("\n".join([*lines[:4], "", *lines[4:]]))
+    run_both("polars", folder)
+
+
+def test_clean_files_are_parsed_as_integers_straight(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    folder = write_generated_feed(tmp_path / "feed")
+
+    def refuse(*_args):
+        raise AssertionError("a clean file was read as text")
+
+    monkeypatch.setattr(polars_engine, "_scan_typed", refuse)
+    assert polars_engine.check_feed_folder(folder).passed

@@ -97,7 +97,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if header is None:
         return _read_table_pandas(path)
     try:
-        typed = _scan_typed(path, header).collect(engine="streaming")
+        typed = _read_typed(path, header)
     except pl.exceptions.PolarsError:
         return _read_table_pandas(path)
     if typed.null_count().sum_horizontal().item():
@@ -121,7 +121,7 @@ def _validate_fast(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataFrame
     if header is None:
         raise _NeedsPandasPath
     try:
-        typed = _scan_typed(delta_file.path, header).collect(engine="streaming")
+        typed = _read_typed(delta_file.path, header)
     except pl.exceptions.PolarsError as error:
         raise _NeedsPandasPath from error
     if typed.height == 0:
@@ -138,6 +138,43 @@ def _validate_fast(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataFrame
         name=name, number=delta_file.number, delta=delta, failures=failures, warnings=header.warnings, rows=typed.height
     )
     return validation, table
+
+
+def _read_typed(path: Path, header: _frames.Header) -> pl.DataFrame:
+    """The file's cells as Int64 (null where a cell is not an integer literal), with its line numbers.
+
+    Parsing integers straight from the CSV is about twice as fast as reading text and casting it,
+    and gives the same cells except that it also takes a number after spaces or tabs (" 15"), which
+    the text pass refuses; it errors on any other non-integer. So a file without a space or a tab
+    is read straight, and any file it errors on is read as text and cast.
+    """
+    if not _has_blanks(path):
+        try:
+            return _scan_integers(path, header).collect(engine="streaming")
+        except pl.exceptions.PolarsError:
+            pass  # a cell that is no integer: the text read finds it
+    return _scan_typed(path, header).collect(engine="streaming")
+
+
+def _has_blanks(path: Path) -> bool:
+    import mmap
+
+    with path.open("rb") as handle:
+        if handle.seek(0, 2) == 0:
+            return False
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return data.find(b" ") >= 0 or data.find(b"\t") >= 0
+
+
+def _scan_integers(path: Path, header: _frames.Header) -> pl.LazyFrame:
+    return pl.scan_csv(
+        path,
+        has_header=False,
+        skip_rows=1,
+        schema={name: pl.Int64 for name in header.names},
+        row_index_name=_ROW,
+        row_index_offset=2,
+    ).select(pl.col(_ROW).cast(pl.Int64), *COLUMNS)
 
 
 def _scan_typed(path: Path, header: _frames.Header) -> pl.LazyFrame:
