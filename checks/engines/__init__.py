@@ -18,7 +18,7 @@ from types import ModuleType
 
 from checks.errors import UsageError
 
-ENGINES: tuple[str, ...] = ("pandas", "polars", "spark")
+ENGINES: tuple[str, ...] = ("pandas", "polars", "spark", "duckdb")
 DEFAULT_ENGINE = "polars"
 
 
