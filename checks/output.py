@@ -102,12 +102,39 @@ def show_validations(validations: Any) -> None:
 
 @contextmanager
 def stage_progress() -> Iterator[Any]:
-    """Yield a callback that shows the running stage as a spinner line (only at a terminal)."""
+    """Yield ``on_stage(name, done=None, total=None)``: each stage on its own line with its elapsed time.
+
+    A stage with a ``total`` (files to validate) gets a bar; a finished stage keeps its line and its
+    time, so a slow stage is visible afterwards. Silent when not at a terminal.
+    """
     if not progress_enabled():
-        yield lambda name: None
+        yield lambda name, done=None, total=None: None
         return
-    with stderr.status("starting", spinner="dots") as status:
-        yield lambda name: status.update(escape(name))
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (
+        SpinnerColumn(finished_text="[green]✓[/]"),
+        TextColumn("{task.description:<24}"),
+        BarColumn(bar_width=24),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=stderr) as progress:
+        tasks: dict[str, Any] = {}
+
+        def finish_others(current: str) -> None:
+            for name, task in tasks.items():
+                if name != current and not progress.tasks[task].finished:
+                    progress.update(task, total=1, completed=1)
+
+        def on_stage(name: str, done: int | None = None, total: int | None = None) -> None:
+            finish_others(name)
+            if name not in tasks:
+                tasks[name] = progress.add_task(escape(name), total=total)
+            progress.update(tasks[name], total=total, completed=done or 0)
+
+        yield on_stage
+        finish_others("")
 
 
 def show_run(result: Any) -> None:

@@ -73,9 +73,13 @@ def run_case(
     gx_dir: Path,
     build_docs: bool = True,
     engine: ModuleType | None = None,
-    on_stage: Callable[[str], None] | None = None,
+    on_stage: Callable[..., None] | None = None,
 ) -> RunResult:
-    """Check the feed, write the deduplicated output, run the suites on every table, diagnose the platform's."""
+    """Check the feed, write the deduplicated output, run the suites on every table, diagnose the platform's.
+
+    ``on_stage(name, done=None, total=None)`` is called as each stage starts, and with counts as the
+    deltas are validated one by one.
+    """
     if case.feed is None:
         raise UsageError("no feed given: pass --feed DIR or a case file with feed = ...")
     timings: dict[str, float] = {}
@@ -103,10 +107,13 @@ def run_case(
 
     with stage("validate deltas"):
         validations = []
-        for delta_file in discover_deltas(case.feed):
+        delta_files = discover_deltas(case.feed)
+        for done, delta_file in enumerate(delta_files):
             if on_stage is not None:
-                on_stage(f"validating {delta_file.name}")
+                on_stage("validate deltas", done, len(delta_files))
             validations.append(engine.read_and_validate(delta_file))
+        if on_stage is not None:
+            on_stage("validate deltas", len(delta_files), len(delta_files))
 
     with stage("feed checks and dedup"):
         feed = engine.check_validations(validations)
