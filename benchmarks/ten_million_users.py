@@ -33,9 +33,9 @@ MEASUREMENTS = (
     "pandas read-and-dedup",
     "engine: check_feed_folder",
     "engine: read both tables",
-    "engine: validate delta4 against history",
+    "checks validate delta4 --history (command)",
     "pandas: checks validate delta4 against history",
-    "checks run end to end",
+    "checks run end to end (command)",
 )
 
 
@@ -110,19 +110,16 @@ def measure(name: str, data: Path, engine: str, spark_master: str) -> dict[str, 
         platform = module.read_table(data / "platform-user-summary.csv")
         customer = module.read_table(data / "customer-user-summary.csv")
         return {"platform": len(platform), "customer": len(customer)}
-    if name == "engine: validate delta4 against history":
-        from checks.feed import discover_deltas
-
-        validations = [module.read_and_validate(delta_file) for delta_file in discover_deltas(feed)]
-        failures = module.check_feed([v.delta for v in validations if v.delta is not None])
-        return {"failures": len(failures), "passed": all(v.passed for v in validations)}
+    if name == "checks validate delta4 --history (command)":
+        found = _command(["validate", str(feed / f"delta{DELTAS - 1}.csv"), "--history", str(feed), "--json"], engine, spark_master)
+        return {"exit": found["exit"], "passed": found["output"]["passed"], "failures": len(found["output"]["failures"])}
     if name == "pandas: checks validate delta4 against history":
         from checks.validation_run import validate_against_history
 
         result = validate_against_history([feed / f"delta{DELTAS - 1}.csv"], feed)
         return {"failures": len(result.failures), "passed": result.passed}
-    if name == "checks run end to end":
-        return _run_case(data, module)
+    if name == "checks run end to end (command)":
+        return _run_command(data, engine, spark_master)
     raise ValueError(f"unknown measurement {name!r}")
 
 
@@ -135,16 +132,26 @@ def _engine(engine: str, spark_master: str):
     return module
 
 
-def _run_case(data: Path, module) -> dict[str, object]:
-    """`checks run` as the CLI runs it, with this engine underneath."""
-    from checks import runner
-    from checks.config import load_case
+def _command(arguments: list[str], engine: str, spark_master: str) -> dict[str, object]:
+    """A `checks` command as a user runs it (its own process, the console script's start-up included)."""
+    command = [sys.executable, "-c", "from checks.cli import entrypoint; entrypoint()", *arguments, "--engine", engine]
+    if engine == "spark":
+        command += ["--spark-master", spark_master]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"checks {arguments[0]} exited {done.returncode}: {done.stderr.strip()[-300:]}")
+    return {"exit": done.returncode, "output": json.loads(done.stdout)}
 
-    case = load_case(data / "case.toml")
+
+def _run_command(data: Path, engine: str, spark_master: str) -> dict[str, object]:
+    """`checks run` on the case, with the stage times and the peak memory after each stage from its summary."""
     out_dir, gx_dir = data / "out", data / "gx"
-    result = runner.run_case(case, out_dir=out_dir, gx_dir=gx_dir, build_docs=True, engine=module)
-    return {"passed": result.passed, "users": len(result.feed.deduplicated),
-            "timings": {name: round(seconds, 2) for name, seconds in result.timings.items()}}
+    found = _command(["run", "--case", str(data / "case.toml"), "--out", str(out_dir), "--gx-dir", str(gx_dir), "--json"],
+                     engine, spark_master)
+    summary = found["output"]
+    return {"exit": found["exit"], "users": summary["feed"]["users"],
+            "timings": {name: round(seconds, 2) for name, seconds in summary["timings_seconds"].items()},
+            "peak_mb_after": summary["peak_memory_mb_after"]}
 
 
 def run_child(name: str, data: Path, engine: str, spark_master: str, timeout: float) -> dict[str, object]:
