@@ -9,10 +9,12 @@ from __future__ import annotations
 import html
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW
@@ -61,19 +63,23 @@ def write_incident_report(
     from checks.charts import render_charts
 
     out_dir = Path(out_dir)
-    charts = render_charts(diagnosis, out_dir)
     html_path = (Path(docs_index).parent if docs_index else out_dir) / INCIDENT_HTML
-    chart_pngs = {name: paths[0] for name, paths in charts.items()}
-    written = [path for paths in charts.values() for path in paths]
-    written.append(
-        atomic_write_text(
-            out_dir / INCIDENT_MD,
-            render_incident(diagnosis, names, charts=_relative(chart_pngs, out_dir), docs_index=_link(docs_index, out_dir)),
+    # The per-user table (millions of rows at scale) is sorted and written by Arrow and Polars, which
+    # release the GIL, while matplotlib draws the charts here; leaving the block waits for it either way.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="discrepancies") as pool:
+        table = pool.submit(_write_discrepancies, diagnosis, out_dir / DISCREPANCIES_CSV)
+        charts = render_charts(diagnosis, out_dir)
+        chart_pngs = {name: paths[0] for name, paths in charts.items()}
+        written = [path for paths in charts.values() for path in paths]
+        written.append(
+            atomic_write_text(
+                out_dir / INCIDENT_MD,
+                render_incident(diagnosis, names, charts=_relative(chart_pngs, out_dir), docs_index=_link(docs_index, out_dir)),
+            )
         )
-    )
-    written.append(atomic_write_text(out_dir / EMAIL_ENGINEER, render_engineer_email(diagnosis, names)))
-    written.append(atomic_write_text(out_dir / EMAIL_CUSTOMER, render_customer_email(diagnosis, names)))
-    written.append(atomic_write_frame(out_dir / DISCREPANCIES_CSV, discrepancies_table(diagnosis)))
+        written.append(atomic_write_text(out_dir / EMAIL_ENGINEER, render_engineer_email(diagnosis, names)))
+        written.append(atomic_write_text(out_dir / EMAIL_CUSTOMER, render_customer_email(diagnosis, names)))
+        written.append(table.result())
     written.append(
         atomic_write_text(
             html_path,
@@ -198,12 +204,14 @@ def _source(file: Any, row: Any) -> str:
 
 
 def _lineage_table(diagnosis: Diagnosis) -> str:
-    lineage = diagnosis.lineage
-    where = lineage[SOURCE_FILE].astype(object).where(lineage[SOURCE_FILE].notna(), "no delta file")
-    counts = where.value_counts()
-    order = [name for name in diagnosis.files if name in counts.index] + [n for n in counts.index if n not in diagnosis.files]
+    # Counted where the rows are (no text object per platform row), most rows first.
+    counts: dict[str, int] = {}
+    for name, rows in diagnosis.lineage[SOURCE_FILE].value_counts(dropna=False).items():
+        label = "no delta file" if pd.isna(name) else str(name)
+        counts[label] = counts.get(label, 0) + int(rows)
+    order = [name for name in diagnosis.files if name in counts] + [name for name in counts if name not in diagnosis.files]
     lines = ["| source of the platform row | rows |", "|---|---:|"]
-    lines += [f"| {_md(str(name))} | {int(counts[name]):,} |" for name in order]
+    lines += [f"| {_md(name)} | {counts[name]:,} |" for name in order]
     return "\n".join(lines)
 
 
@@ -477,9 +485,21 @@ def discrepancies_table(diagnosis: Diagnosis) -> pd.DataFrame:
 
     Text cells are neutralised for spreadsheets where the CSV is written (``checks.writers``).
     """
+    return diagnosis.reconciliation.users.take(_discrepancy_order(diagnosis)).reset_index(drop=True)
+
+
+def _write_discrepancies(diagnosis: Diagnosis, path: Path) -> Path:
+    """``discrepancies_table`` written straight from the users' columns, without building it."""
+    return atomic_write_frame(path, diagnosis.reconciliation.users, rows=_discrepancy_order(diagnosis))
+
+
+def _discrepancy_order(diagnosis: Diagnosis) -> np.ndarray:
+    """Positions of the users that do not match, largest absolute gap first, ties in user order."""
     users = diagnosis.reconciliation.users
-    off = users[users["class"].ne(MATCH)].sort_values(SPEND_GAP, key=lambda gap: -gap.abs(), kind="stable")
-    return off.reset_index(drop=True)
+    off = np.flatnonzero(users["class"].ne(MATCH).to_numpy(dtype=bool))
+    gap = users[SPEND_GAP].to_numpy()[off]
+    # A sort of the few discrepant users' keys, not of the table.
+    return off[np.argsort(-np.abs(gap), kind="stable")]
 
 
 # --- helpers ------------------------------------------------------------------------------------------
