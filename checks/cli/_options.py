@@ -1,8 +1,9 @@
 """Options shared by several commands; typer only, so ``checks --help`` stays instant."""
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -20,6 +21,12 @@ SparkMasterOption = Annotated[
     str, typer.Option("--spark-master", help="Spark master URL, with --engine spark (local[*], spark://host:7077).")
 ]
 DEFAULT_SPARK_MASTER = "local[*]"
+FinanceTotalOption = Annotated[
+    Optional[int], typer.Option("--finance-total", min=0, help="Total spend finance reported, in dollars.")
+]
+GxDirOption = Annotated[Path, typer.Option("--gx-dir", help="Great Expectations project folder.")]
+DEFAULT_GX_DIR = Path("gx")
+DocsOption = Annotated[bool, typer.Option("--docs/--no-docs", help="Build the Data Docs site.")]
 
 
 def engine_module(engine: str, spark_master: str = DEFAULT_SPARK_MASTER) -> ModuleType:

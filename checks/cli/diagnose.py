@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from checks.cli._options import FinanceTotalOption, JsonOption
+
 if TYPE_CHECKING:
     from checks.diagnose import Diagnosis
 
@@ -18,8 +20,8 @@ def diagnose_command(
     feed: Annotated[Path, typer.Option(help="Folder of delta CSV files (delta0.csv, delta1.csv, ...).")],
     platform: Annotated[Path, typer.Option(help="The platform's loaded table (CSV).")],
     customer: Annotated[Optional[Path], typer.Option(help="The customer's own export (CSV).")] = None,
-    finance_total: Annotated[Optional[int], typer.Option(help="The customer's finance total, in dollars.")] = None,
-    json: Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")] = False,
+    finance_total: FinanceTotalOption = None,
+    json: JsonOption = False,
 ) -> None:
     """Classify every user, attribute the gap to root causes by simulating faults on the feed.
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,6 +17,7 @@ from checks.cli._landing import (
     SourceOption,
     StageOption,
 )
+from checks.cli._options import DEFAULT_GX_DIR, DocsOption, FinanceTotalOption, GxDirOption
 
 
 def register(app: typer.Typer) -> None:
@@ -30,13 +31,11 @@ def gate(
     out: Annotated[Path, typer.Option(help="Folder for gate.json, the dedup output and the run summary.")] = Path(
         "out/gate"
     ),
-    gx_dir: Annotated[Path, typer.Option(help="Great Expectations project folder.")] = Path("gx"),
-    finance_total: Annotated[
-        Optional[int], typer.Option(min=0, help="Total spend finance reported, in dollars.")
-    ] = None,
+    gx_dir: GxDirOption = DEFAULT_GX_DIR,
+    finance_total: FinanceTotalOption = None,
     cadence: CadenceOption = DEFAULT_CADENCE,
     batch_gap: BatchGapOption = None,
-    docs: Annotated[bool, typer.Option(help="Build the Data Docs site.")] = True,
+    docs: DocsOption = True,
     json: JsonOption = False,
 ) -> None:
     """Audit the landing zone, check and deduplicate the staged feed, run the expectation suites.

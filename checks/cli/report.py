@@ -6,6 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from checks.cli._options import FinanceTotalOption
+
 
 def register(app: typer.Typer) -> None:
     app.command("report")(report_command)
@@ -16,7 +18,7 @@ def report_command(
     platform: Annotated[Path, typer.Option(help="The platform's loaded table (CSV).")],
     out: Annotated[Path, typer.Option(help="Folder to write incident.md, the emails and the charts into.")],
     customer: Annotated[Optional[Path], typer.Option(help="The customer's own export (CSV).")] = None,
-    finance_total: Annotated[Optional[int], typer.Option(help="The customer's finance total, in dollars.")] = None,
+    finance_total: FinanceTotalOption = None,
     engineer_name: Annotated[str, typer.Option(help="Greeting name of the platform's backend engineer.")] = "team",
     customer_contact: Annotated[str, typer.Option(help="Greeting name of the customer's contact.")] = "there",
     customer_company: Annotated[str, typer.Option(help="The customer's company name.")] = "your company",

@@ -6,7 +6,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from checks.cli._options import DEFAULT_ENGINE, DEFAULT_SPARK_MASTER, EngineOption, JsonOption, SparkMasterOption
+from checks.cli._options import (
+    DEFAULT_ENGINE,
+    DEFAULT_GX_DIR,
+    DEFAULT_SPARK_MASTER,
+    DocsOption,
+    EngineOption,
+    FinanceTotalOption,
+    GxDirOption,
+    JsonOption,
+    SparkMasterOption,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -20,12 +30,10 @@ def run(
     feed: Annotated[Optional[Path], typer.Option(help="Folder of delta CSV files.")] = None,
     platform: Annotated[Optional[Path], typer.Option(help="The platform's loaded table (CSV).")] = None,
     customer: Annotated[Optional[Path], typer.Option(help="The customer's own export (CSV).")] = None,
-    finance_total: Annotated[
-        Optional[int], typer.Option(min=0, help="Total spend finance reported, in dollars.")
-    ] = None,
+    finance_total: FinanceTotalOption = None,
     out: Annotated[Path, typer.Option(help="Folder for outputs (dedup CSV/Parquet, report, summary).")] = Path("out"),
-    gx_dir: Annotated[Path, typer.Option(help="Great Expectations project folder.")] = Path("gx"),
-    docs: Annotated[bool, typer.Option(help="Build the Data Docs site.")] = True,
+    gx_dir: GxDirOption = DEFAULT_GX_DIR,
+    docs: DocsOption = True,
     customer_company: Annotated[Optional[str], typer.Option(help="Customer's company name, for the report.")] = None,
     customer_contact: Annotated[Optional[str], typer.Option(help="Customer's contact, addressed in their email.")] = None,
     platform_company: Annotated[Optional[str], typer.Option(help="Platform's company name, for the report.")] = None,
