@@ -7,15 +7,17 @@ without breaking users that already agreed. What no simulation reproduces is the
 dropped users, unexpected users, duplicate rows and values changed in transit, or left unexplained.
 Nothing here looks at file names or at any known case: every answer comes from the rows.
 
-At 10 M users everything is arrays over one dense user index, with the feed's rows ordered by user:
-a simulation keeps each user's best and runner-up row, so a file read or cut short is tried by
-looking only at that file's rows (a user who loses its pick falls back to its runner-up).
+At 10 M users everything is arrays over one dense user index, and the feed stays in the deltas' own
+frames: a delta holds each user once, so a simulation is one gather and scatter per row and file.
+The first table is the deduplicated one; a file left out or cut short changes only the users whose
+pick it holds, who fall back to their runner-up row, computed only for users whose platform row the
+feed holds elsewhere (the others cannot come to agree). While every user agrees, nothing is tried.
 ``tests/reference`` holds the earlier pandas version; the tests hold both to the same answers.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW, deduplicate
-from checks.lineage import FeedRows, UserIndex, lineage_of, platform_sources, row_keys
+from checks.feed import COLUMNS
+from checks.lineage import Feed, Matches, Part, PlatformRows, UserIndex, lineage_of, match_rows, position_dtype, row_keys
 from checks.reconcile import MATCH, SPEND_GAP, ExpectedRows, Reconciliation, reconcile_rows
 from checks.validate import Delta
 
@@ -144,15 +147,26 @@ def diagnose(
     ``deduplicated`` is ``checks.dedup.deduplicate(deltas)`` when the caller already has it (not computed again).
     """
     deltas = tuple(deltas)
-    users = UserIndex(*[delta.frame["user_id"].to_numpy() for delta in deltas], platform["user_id"].to_numpy())
-    rows = FeedRows.stack(deltas, users)
-    expected = _deduplicate(deltas, rows) if deduplicated is None else ExpectedRows.spread(deduplicated, users)
-    reconciliation = reconcile_rows(expected, platform, customer, rows=rows, users=users)
+    platform_ids = platform["user_id"].to_numpy(dtype="int64")
+    if deduplicated is not None:
+        users = UserIndex.around(deduplicated["user_id"].to_numpy(dtype="int64"), platform_ids)
+    else:
+        users = UserIndex(*[delta.frame["user_id"].to_numpy() for delta in deltas], platform_ids)
+    feed = Feed.stack(deltas, users)
+    platform_rows = PlatformRows.build(platform, users)
+    matches = match_rows(feed, platform_rows)
+    expected = None if deduplicated is None else ExpectedRows.spread(deduplicated, users)
+    # The first table is the deduplicated one, read from its lineage when that names feed rows.
+    picks = None if expected is None else _picks_of(expected, feed)
+    if picks is None:
+        picks = _Scan(feed, ("numeric",), _all_rows(feed)).best(ties=True)
+        if picks.tied:
+            deduplicate(deltas)  # two latest rows for a user: the reference raises its error, naming them
+        expected = _expected_rows(feed, picks) if expected is None else expected
+    reconciliation = reconcile_rows(expected, platform_rows, customer, known=matches.known_batch, users=users)
     del expected
-    platform_hash = row_keys(platform)
-    source, matches = platform_sources(platform, rows, users, platform_hash)
-    lineage = lineage_of(platform, rows, users, source, matches)
-    engine = _Engine.build(rows, users, platform, platform_hash, source, reconciliation)
+    lineage = lineage_of(feed, matches, platform)
+    engine = _Engine(feed, platform_rows, matches, reconciliation, picks)
     causes, unexplained = engine.attribute()
     return Diagnosis(
         reconciliation=reconciliation,
@@ -166,43 +180,30 @@ def diagnose(
     )
 
 
-def _deduplicate(deltas: tuple[Delta, ...], rows: FeedRows) -> ExpectedRows:
-    """``checks.dedup.deduplicate`` on the stacked arrays, per user; on a tie, the reference raises its error."""
-    size, feed_user = rows.users, rows.user
-    latest = np.full(size, np.iinfo("int64").min, dtype="int64")
-    np.maximum.at(latest, feed_user, rows.batch_id)
-    is_latest = rows.batch_id == latest[feed_user]
-    del latest
-    if np.bincount(feed_user[is_latest], minlength=size).max(initial=0) > 1:
-        deduplicate(deltas)  # two latest rows for a user: the reference raises its error, naming them
-    pick = np.full(size, -1, dtype="int64")
-    pick[feed_user[is_latest]] = np.flatnonzero(is_latest)
-    present = pick >= 0
-    row = np.maximum(pick, 0)
-    values = {column: np.where(present, rows.column(column, row), 0) for column in (*_VALUE_COLUMNS, SOURCE_ROW)}
-    source_file = np.where(present, rows.file[row], -1)
-    return ExpectedRows(present, values, int(values["total_spend"].sum()), source_file, rows.names)
-
-
 # --- simulation -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Model:
-    """How the platform built its table: which feed rows it read and how it picked one per user."""
+    """How the platform built its table: how many leading rows of each file it read, how it picked one per user."""
 
-    keep: np.ndarray  # bool per feed row
+    cuts: tuple[int, ...]  # per file: rows at positions below the cut were read
     rule: tuple  # ("numeric",) | ("string",) | ("order", file positions, lowest priority first) | ("none",)
 
 
 @dataclass(frozen=True)
 class _Table:
-    """A simulated table, per user: how many rows, a hash of those rows, the row picked and the runner-up (-1 if none)."""
+    """A simulated table, per user: the part and file position of the row picked (-1 if none); without
+    dedup (rule "none") how many rows and the sum of their hashes instead."""
 
+    part: np.ndarray | None
+    position: np.ndarray | None
     count: np.ndarray
-    signature: np.ndarray
-    pick: np.ndarray
-    runner_up: np.ndarray
+    model: _Model
+    signature: np.ndarray | None = None
+    tied: bool = False
+    # Derived once per table: users by the part of their pick, and runner-up rows found so far.
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -211,234 +212,402 @@ class _Hypothesis:
     file: int | None
     model: _Model
     note: dict
-    removed: np.ndarray | None = None  # the feed rows a file-level change stops reading
+
+
+def _all_rows(feed: Feed) -> tuple[int, ...]:
+    return tuple(feed.rows(file) for file in range(len(feed.names)))
+
+
+def _kept(part: Part, cut: int) -> slice | np.ndarray:
+    """A part's rows that a model with this cut for its file read (a slice when the part is the whole file)."""
+    if part.position is None:
+        return slice(0, min(cut, len(part)))
+    return np.flatnonzero(part.position < cut)
+
+
+def _file_positions(part: Part, rows: np.ndarray) -> np.ndarray:
+    """File positions of a part's rows given as indexes into the part."""
+    return rows if part.position is None else part.position[rows]
+
+
+class _Scan:
+    """Per user, the highest row under a rule among the rows a model reads: parts in feed order, and a later
+    part wins a tie (the priority is the rule's key, then the file, then the line)."""
+
+    def __init__(self, feed: Feed, rule: tuple, cuts: tuple[int, ...], keys: Callable | None = None) -> None:
+        self.feed, self.rule, self.cuts = feed, rule, cuts
+        self._keys = keys or (lambda part, index: feed.values(part, "batch_id"))
+
+    def key(self, index: int, part: Part) -> np.ndarray | None:
+        """The rule's key of each row of a part; None under a load order, where the last file loaded wins."""
+        return None if self.rule[0] == "order" else self._keys(part, index)
+
+    def parts(self) -> Iterator[tuple[int, Part]]:
+        """The parts in the order they are read: the feed's, or the load order's (a file's parts stay in order)."""
+        parts = list(enumerate(self.feed.parts))
+        if self.rule[0] == "order":
+            rank = {file: at for at, file in enumerate(self.rule[1])}
+            parts.sort(key=lambda item: rank[item[1].file])
+        return iter(parts)
+
+    def best(self, *, ties: bool = False) -> _Table:
+        """The whole table: one pass over the read rows, a gather and a scatter per row."""
+        size = self.feed.users
+        key = np.full(size, np.iinfo("int64").min, dtype="int64")
+        dtype = np.dtype("int16") if len(self.feed.parts) < 2**15 else np.dtype("int32")
+        part_of = np.full(size, -1, dtype=dtype)
+        position = np.full(size, -1, dtype="int64")
+        tied = np.zeros(size, dtype=bool) if ties else None
+        for index, part in self.parts():
+            rows = _kept(part, self.cuts[part.file])
+            users = part.user[rows]
+            keys = self.key(index, part)
+            if keys is None:
+                wins = np.arange(len(users))
+                winners = users
+            else:
+                keys = keys[rows]
+                wins = np.flatnonzero(keys >= key[users])
+                winners = users[wins]
+                if ties:
+                    tied[winners] = (keys[wins] == key[winners]) & (part_of[winners] >= 0)
+                key[winners] = keys[wins]
+            part_of[winners] = index
+            position[winners] = _file_positions(part, wins if isinstance(rows, slice) else rows[wins])
+        model = _Model(self.cuts, self.rule)
+        return _Table(part_of, position, part_of >= 0, model, tied=bool(ties and tied.any()))
+
+    def runner_up(self, table: _Table, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For ``users`` (sorted), the highest read row other than their pick: what they fall back to when
+        their pick's file is left out (a part holds a user once, so the rest of the file goes with it)."""
+        feed = self.feed
+        slot = np.full(feed.users, -1, dtype=position_dtype(len(users)))
+        slot[users] = np.arange(len(users), dtype=slot.dtype)
+        picked = table.part[users]
+        key = np.full(len(users), np.iinfo("int64").min, dtype="int64")
+        part_of = np.full(len(users), -1, dtype=table.part.dtype)
+        position = np.full(len(users), -1, dtype="int64")
+        for index, part in self.parts():
+            rows = _kept(part, self.cuts[part.file])
+            at = slot[part.user[rows]]
+            hits = np.flatnonzero(at >= 0)
+            at = at[hits]
+            other = picked[at] != index
+            hits, at = hits[other], at[other]
+            keys = self.key(index, part)
+            if keys is not None:
+                keys = keys[rows][hits]
+                wins = keys >= key[at]
+                hits, at = hits[wins], at[wins]
+                key[at] = keys[wins]
+            part_of[at] = index
+            position[at] = _file_positions(part, hits if isinstance(rows, slice) else rows[hits])
+        return part_of, position
+
+
+def _picks_of(expected: ExpectedRows, feed: Feed) -> _Table | None:
+    """The deduplicated table's rows as picks: the file and line it names for each user, as part and position
+    (None when it has no lineage or a file's line numbers repeat)."""
+    indexes = [delta.frame.index for delta in feed.deltas]
+    if expected.source_file is None or SOURCE_ROW not in expected.values or not all(index.is_unique for index in indexes):
+        return None
+    file = expected.file_codes(feed.names)
+    lines = expected.values[SOURCE_ROW]
+    position = np.full(len(file), -1, dtype="int64")
+    if all(isinstance(index, pd.RangeIndex) for index in indexes):
+        start = np.array([index.start for index in indexes] or [0], dtype="int64")
+        step = np.array([index.step for index in indexes] or [1], dtype="int64")
+        known = np.maximum(file, 0)
+        position = np.where(file >= 0, (lines - start[known]) // step[known], -1)
+    else:
+        for number, index in enumerate(indexes):
+            at = np.flatnonzero(file == number)
+            position[at] = pd.Index(index).get_indexer(lines[at])
+    if feed.one_row_per_user_and_file:
+        part = file.astype("int16" if len(feed.parts) < 2**15 else "int32")
+    else:
+        part = np.full(len(file), -1, dtype="int32")
+        for index, candidate in enumerate(feed.parts):
+            at = np.flatnonzero(file == candidate.file)
+            rows = candidate.positions()
+            found = np.searchsorted(rows, position[at])
+            inside = found < len(rows)
+            hit = at[inside][rows[found[inside]] == position[at[inside]]]
+            part[hit] = index
+    return _Table(part, position, part >= 0, _Model(_all_rows(feed), ("numeric",)))
+
+
+def _expected_rows(feed: Feed, picks: _Table) -> ExpectedRows:
+    """``checks.dedup.deduplicate`` spread over the user index, from the numeric scan's picks."""
+    size = feed.users
+    present = picks.part >= 0
+    values = {column: np.zeros(size, dtype="int64") for column in (*_VALUE_COLUMNS, SOURCE_ROW)}
+    file = np.full(size, -1, dtype="int32")
+    for index, users in _groups(picks.part, len(feed.parts)):
+        part = feed.parts[index]
+        position = picks.position[users]
+        for column in _VALUE_COLUMNS:
+            values[column][users] = feed.column(part.file, column)[position]
+        values[SOURCE_ROW][users] = feed.lines(np.full(len(users), part.file), position)
+        file[users] = part.file
+    return ExpectedRows(present, values, int(values["total_spend"].sum()), file, feed.names)
 
 
 class _Engine:
-    """The feed and the platform as arrays over one dense user index, so each simulation is linear."""
+    """The feed and the platform as arrays over one dense user index; a file left out or cut short is tried
+    on the users whose pick it holds, falling back to their runner-up row."""
 
-    def __init__(self, **arrays: Any) -> None:
-        self.__dict__.update(arrays)
-        self._priorities: dict[tuple, np.ndarray] = {}
+    def __init__(self, feed: Feed, platform: PlatformRows, matches: Matches, reconciliation: Reconciliation, picks: _Table) -> None:
+        self.feed, self.platform, self.matches = feed, platform, matches
+        self.names = feed.names
+        self.users = reconciliation.users
+        self.size = len(self.users)
+        self.gap = self.users[SPEND_GAP].to_numpy(dtype="int64")
+        self.absolute = np.abs(self.gap)
+        self.discrepant = self.users["class"].ne(MATCH).to_numpy()
+        self.initial = picks
+        self.initial_agrees = ~self.discrepant
+        self._total_absolute = int(self.absolute[self.discrepant].sum())
+        self._part_files = np.array([part.file for part in feed.parts], dtype="int64")
+        self._cache: dict = {}
 
-    @classmethod
-    def build(
-        cls,
-        rows: FeedRows,
-        user_index: UserIndex,
-        platform: pd.DataFrame,
-        platform_hash: np.ndarray,
-        source: np.ndarray,
-        reconciliation: Reconciliation,
-    ) -> _Engine:
-        users = reconciliation.users
-        universe = users["user_id"].to_numpy(dtype="int64")
-        size = len(universe)
-        platform_user = user_index.locate(platform["user_id"].to_numpy(dtype="int64"))
-        platform_count = np.bincount(platform_user, minlength=size)
-        platform_table = _Table(
-            count=platform_count,
-            signature=_sum_hashes(platform_user, platform_hash, size, distinct=platform_count.max(initial=0) <= 1),
-            pick=_none(size),
-            runner_up=_none(size),
-        )
-        gap = users[SPEND_GAP].to_numpy(dtype="int64")
-        # The engine's row r is the feed's row original[r]: rows sorted by user, so that per-user
-        # maxima are segment reductions over memory read in order.
-        original = rows.by_user()
-        inverse = np.empty_like(original)
-        inverse[original] = np.arange(len(original), dtype=original.dtype)
-        feed_user = rows.user[original]
-        counts = np.bincount(feed_user, minlength=size)
-        return cls(
-            rows=rows,
-            names=rows.names,
-            universe=universe,
-            original=original,
-            inverse=inverse,
-            feed_user=feed_user,
-            segment_starts=(np.cumsum(counts) - counts)[counts > 0],
-            segment_sizes=counts[counts > 0],
-            feed_hash=rows.hash[original],
-            batch=rows.batch_id[original],
-            file_position=rows.file[original],
-            row_position=rows.position[original],
-            platform=platform,
-            platform_user=platform_user,
-            platform_hash=platform_hash,
-            platform_source=np.where(source >= 0, inverse[np.maximum(source, 0)], -1),
-            observed=platform_table,
-            users=users,
-            gap=gap,
-            absolute=np.abs(gap),
-            discrepant=users["class"].ne(MATCH).to_numpy(),
-        )
+    @property
+    def observed_count(self) -> np.ndarray:
+        return self.platform.count
 
     def share(self, users: np.ndarray) -> float:
-        total = self.absolute[self.discrepant].sum()
-        if total > 0:
-            return float(self.absolute[users].sum() / total)
+        if self._total_absolute > 0:
+            return float(self.absolute[users].sum() / self._total_absolute)
         discrepant = self.discrepant.sum()
         return float(users.sum() / discrepant) if discrepant else 0.0
 
-    def agrees(self, table: _Table) -> np.ndarray:
-        return (table.count == self.observed.count) & (table.signature == self.observed.signature)
+    # -- agreement -------------------------------------------------------------------------------------
+
+    def _agree(self, users: np.ndarray, part: np.ndarray, position: np.ndarray) -> np.ndarray:
+        """Whether each user's simulated row (part, file position; -1 none) is exactly its platform row."""
+        count = self.observed_count[users]
+        agree = (count == 0) & (part < 0)
+        check = np.flatnonzero((count == 1) & (part >= 0))
+        for index, at in _groups(part[check], len(self.feed.parts)):
+            at = check[at]
+            file = self.feed.parts[index].file
+            rows = position[at]
+            same = np.ones(len(at), dtype=bool)
+            for column in _VALUE_COLUMNS:
+                same &= self.feed.column(file, column)[rows] == self.platform.values(column)[users[at]]
+            agree[at] = same
+        return agree
+
+    def _agree_without_dedup(self, table: _Table) -> np.ndarray:
+        observed_count, observed_signature = self._observed_signature()
+        return (table.count == observed_count) & (table.signature == observed_signature)
+
+    def _observed_signature(self) -> tuple[np.ndarray, np.ndarray]:
+        if "observed" not in self._cache:
+            hashes = row_keys(self.platform.frame)
+            distinct = self.observed_count.max(initial=0) <= 1
+            self._cache["observed"] = (
+                self.observed_count,
+                _sum_hashes(self.platform.user, hashes, self.size, distinct=distinct),
+            )
+        return self._cache["observed"]
+
+    def _feed_hashes(self, index: int) -> np.ndarray:
+        key = ("hash", index)
+        if key not in self._cache:
+            part = self.feed.parts[index]
+            frame = {column: self.feed.values(part, column) for column in COLUMNS}
+            self._cache[key] = row_keys(frame)
+        return self._cache[key]
 
     # -- simulating ------------------------------------------------------------------------------------
 
-    def simulate(self, model: _Model, *, runner_up: bool = True) -> _Table:
-        size = len(self.universe)
+    def simulate(self, model: _Model) -> _Table:
         if model.rule[0] == "none":
-            users = self.feed_user[model.keep]
-            return _Table(
-                count=np.bincount(users, minlength=size),
-                signature=_sum_hashes(users, self.feed_hash[model.keep], size),
-                pick=_none(size),
-                runner_up=_none(size),
+            users, hashes = [], []
+            for index, part in enumerate(self.feed.parts):
+                rows = _kept(part, model.cuts[part.file])
+                users.append(part.user[rows])
+                hashes.append(self._feed_hashes(index)[rows])
+            users, hashes = np.concatenate(users), np.concatenate(hashes)
+            count = np.bincount(users, minlength=self.size)
+            return _Table(None, None, count, model, _sum_hashes(users, hashes, self.size))
+        return self._scan(model).best()
+
+    def _scan(self, model: _Model) -> _Scan:
+        return _Scan(self.feed, model.rule, model.cuts, self._text_keys if model.rule[0] == "string" else None)
+
+    def _text_keys(self, part: Part, index: int) -> np.ndarray:
+        """batch_id ordered as text: "999" after "1500"; equal keys for equal text."""
+        key = ("text", index)
+        if key not in self._cache:
+            batches = [self.feed.values(candidate, "batch_id") for candidate in self.feed.parts]
+            for number, keys in enumerate(_text_order(batches)):
+                self._cache[("text", number)] = keys
+        return self._cache[key]
+
+    def _changed(self, table: _Table, candidate: _Table) -> np.ndarray:
+        """Users whose simulated rows differ between two tables."""
+        if candidate.signature is not None or table.signature is not None:
+            return np.arange(self.size)
+        return np.flatnonzero((candidate.part != table.part) | (candidate.position != table.position))
+
+    def _effect(self, hypothesis: _Hypothesis, table: _Table, agrees: np.ndarray) -> tuple[np.ndarray, np.ndarray, _Table | None]:
+        """The users a hypothesis changes, whether each then agrees with the platform, and the new table when
+        it had to be simulated whole."""
+        model = hypothesis.model
+        if model.rule[0] != "none" and table.signature is None and hypothesis.file is not None and self.feed.one_row_per_user_and_file:
+            users = self._losing_pick(hypothesis, table)
+            # Only users without a platform row, or whose platform row the feed holds besides their pick,
+            # can agree once they fall back to their runner-up.
+            observed, held = self.observed_count[users], self.matches.user_count[users]
+            could = (observed == 0) | ((observed == 1) & (held >= 1) & (~agrees[users] | (held >= 2)))
+            now = np.zeros(len(users), dtype=bool)
+            candidates = np.flatnonzero(could)
+            part, position = self._fallback(table, users[candidates])
+            now[candidates] = self._agree(users[candidates], part, position)
+            return users, now, None
+        candidate = self.simulate(model)
+        if candidate.signature is not None:
+            return np.arange(self.size), self._agree_without_dedup(candidate), candidate
+        users = self._changed(table, candidate)
+        return users, self._agree(users, candidate.part[users], candidate.position[users]), candidate
+
+    def _losing_pick(self, hypothesis: _Hypothesis, table: _Table) -> np.ndarray:
+        """Users whose pick is in the rows a file-level hypothesis stops reading (sorted)."""
+        file = hypothesis.file
+        users = self._picking(table, file)
+        cut = hypothesis.model.cuts[file]
+        if cut > 0:
+            users = users[table.position[users] >= cut]
+        return users
+
+    def _picking(self, table: _Table, file: int) -> np.ndarray:
+        """The users whose pick is in a file (one part per file here), in order."""
+        if "groups" not in table.cache:
+            table.cache["groups"] = dict(_groups(table.part, len(self.feed.parts)))
+        return table.cache["groups"].get(file, np.array([], dtype="int64"))
+
+    def _fallback(self, table: _Table, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The runner-up rows of ``users`` (sorted) under a table, each user's computed once per table."""
+        if "fallback" not in table.cache:
+            table.cache["fallback"] = (
+                np.full(self.size, -1, dtype=table.part.dtype),
+                np.full(self.size, -1, dtype="int64"),
+                np.zeros(self.size, dtype=bool),
             )
-        priority = self._priority(model.rule)
-        pick = self._best_rows(priority, model.keep)
-        picked = np.flatnonzero(pick >= 0)
-        # The runner-up is the pick once the picked rows are gone: what a user falls back to without a file.
-        if runner_up:
-            others = model.keep.copy()
-            others[pick[picked]] = False
-            fallback = self._best_rows(priority, others)
-        else:
-            fallback = _none(size)
-        count = np.zeros(size, dtype="int64")
-        count[picked] = 1
-        signature = np.zeros(size, dtype="uint64")
-        signature[picked] = self.feed_hash[pick[picked]]
-        return _Table(count=count, signature=signature, pick=pick, runner_up=fallback)
-
-    def _best_rows(self, priority: np.ndarray, keep: np.ndarray) -> np.ndarray:
-        """Per user, the kept feed row with the highest priority (-1 when none is kept)."""
-        pick = np.full(len(self.universe), -1, dtype="int64")
-        if not len(priority):
-            return pick
-        everything = bool(keep.all())
-        best = np.maximum.reduceat(priority if everything else np.where(keep, priority, -1), self.segment_starts)
-        wins = priority == np.repeat(best, self.segment_sizes)
-        if not everything:
-            wins &= keep
-        pick[self.feed_user[wins]] = np.flatnonzero(wins)
-        return pick
-
-    def _priority(self, rule: tuple) -> np.ndarray:
-        """One int64 per feed row ordering it within its user by the rule (the highest wins); all distinct."""
-        if rule in self._priorities:
-            return self._priorities[rule]
-        batch = self.batch
-        files = max(len(self.names), 1)
-        within = int(self.row_position.max(initial=0)) + 1
-        if rule[0] == "order":
-            primary = np.zeros(len(batch), dtype="int64")
-            file_rank = np.empty(files, dtype="int64")
-            file_rank[list(rule[1])] = np.arange(files)
-            file_key = file_rank[self.file_position]
-        else:
-            file_key = self.file_position
-            if rule[0] == "string":
-                distinct = pd.unique(batch)
-                text_rank = np.empty(len(distinct), dtype="int64")
-                text_rank[np.argsort(distinct.astype(str), kind="stable")] = np.arange(len(distinct))
-                primary = text_rank[pd.Index(distinct).get_indexer(batch)]
-            else:
-                primary = batch
-            if primary.min(initial=0) < 0 or int(primary.max(initial=0)) >= (2**62) // (files * within):
-                primary = np.unique(primary, return_inverse=True)[1].astype("int64")
-        priority = (primary * files + file_key) * within + self.row_position
-        if rule == ("numeric",):
-            self._priorities[rule] = priority
-        return priority
-
-    def _effect(self, hypothesis: _Hypothesis, table: _Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The users a hypothesis changes, with their simulated row counts and signatures."""
-        removed = hypothesis.removed
-        if removed is None or not self.rows.one_row_per_user_and_file:
-            # Only the winner needs runner-ups; it is simulated again once chosen.
-            candidate = self.simulate(hypothesis.model, runner_up=False)
-            return np.arange(len(self.universe)), candidate.count, candidate.signature
-        users = self.feed_user[removed]
-        if hypothesis.model.rule[0] == "none":
-            # Each removed row is one row fewer for its user (one row per user and file).
-            return users, table.count[users] - 1, table.signature[users] - self.feed_hash[removed]
-        lost_pick = table.pick[users] == removed
-        users = users[lost_pick]
-        fallback = table.runner_up[users]
-        count = (fallback >= 0).astype("int64")
-        signature = np.where(fallback >= 0, self.feed_hash[np.maximum(fallback, 0)], np.uint64(0))
-        return users, count, signature
+        part, position, known = table.cache["fallback"]
+        missing = users[~known[users]]
+        if len(missing):
+            found_part, found_position = self._scan(table.model).runner_up(table, missing)
+            part[missing], position[missing], known[missing] = found_part, found_position, True
+        return part[users], position[users]
 
     # -- hypotheses ------------------------------------------------------------------------------------
 
-    def hypotheses(self, model: _Model, table: _Table) -> tuple[list[_Hypothesis], list[_Hypothesis]]:
-        """The changes worth trying next: to the files read, and to the way one row per user is chosen."""
-        found, rules = [], []
-        for position, name in enumerate(self.names):
-            in_file = model.keep & (self.file_position == position)
-            if not in_file.any():
+    def _file_hypotheses(self, model: _Model, table: _Table, agrees: np.ndarray) -> list[_Hypothesis]:
+        """The changes worth trying first: a file left out, or cut short where the platform stopped reading it."""
+        found = []
+        for file in range(len(self.names)):
+            if not min(model.cuts[file], self.feed.rows(file)):
                 continue
-            removed = np.flatnonzero(in_file)
-            found.append(_Hypothesis(FILE_NOT_INGESTED, position, _Model(model.keep & ~in_file, model.rule), {}, removed))
-            cut = self._truncation_point(position, in_file, table)
+            cuts = model.cuts[:file] + (0,) + model.cuts[file + 1 :]
+            found.append(_Hypothesis(FILE_NOT_INGESTED, file, _Model(cuts, model.rule), {}))
+            cut = self._truncation_point(file, model, table, agrees)
             if cut is not None:
                 kept_rows, total_rows, first_row = cut
-                cut_off = in_file & (self.row_position >= first_row)
+                cuts = model.cuts[:file] + (first_row,) + model.cuts[file + 1 :]
                 note = {"kept": kept_rows, "total": total_rows}
-                hypothesis = _Hypothesis(
-                    FILE_PARTIALLY_INGESTED, position, _Model(model.keep & ~cut_off, model.rule), note, np.flatnonzero(cut_off)
-                )
-                found.append(hypothesis)
-        if model.rule == ("numeric",):
-            rules.append(_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.keep, ("string",)), {"rule": "string"}))
-            for order in self._candidate_orders():
-                note = {"rule": "order", "order": [self.names[position] for position in order]}
-                rules.append(_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.keep, ("order", order)), note))
-            rules.append(_Hypothesis(DUPLICATE_ROWS, None, _Model(model.keep, ("none",)), {"rule": "none"}))
-        return found, rules
+                found.append(_Hypothesis(FILE_PARTIALLY_INGESTED, file, _Model(cuts, model.rule), note))
+        return found
 
-    def _truncation_point(self, position: int, in_file: np.ndarray, table: _Table) -> tuple[int, int, int] | None:
+    def _rule_hypotheses(self, model: _Model) -> list[_Hypothesis]:
+        """Then the way one row per user is chosen: batch_id as text, a load order, or no dedup at all."""
+        if model.rule != ("numeric",):
+            return []
+        rules = [_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.cuts, ("string",)), {"rule": "string"})]
+        files = len(self.names)
+        for order in self._candidate_orders():
+            rank = np.empty(files, dtype="int64")
+            rank[list(order)] = np.arange(files)
+            note = {"rule": "order", "order": [self.names[position] for position in order]}
+            rules.append(_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.cuts, ("order", order, tuple(int(r) for r in rank))), note))
+        rules.append(_Hypothesis(DUPLICATE_ROWS, None, _Model(model.cuts, ("none",)), {"rule": "none"}))
+        return rules
+
+    def _truncation_point(self, file: int, model: _Model, table: _Table, agrees: np.ndarray) -> tuple[int, int, int] | None:
         """Where the platform stopped reading a file: the cut that best splits rows it shows from rows it lacks."""
-        # The file's rows in file order, read from the feed-order arrays: only per-user lookups jump around.
-        start, stop = self.rows.offsets[position], self.rows.offsets[position + 1]
-        rows = self.inverse[start:stop]
-        kept = in_file[rows]
-        users, hashes, lines = self.rows.user[start:stop], self.rows.hash[start:stop], self.rows.position[start:stop]
-        if not kept.all():
-            rows, users, hashes, lines = rows[kept], users[kept], hashes[kept], lines[kept]
-        shown = (self.observed.count[users] == 1) & (self.observed.signature[users] == hashes)
-        lacking = (table.pick[users] == rows) & ~shown
+        if table.signature is None and self.feed.one_row_per_user_and_file:
+            # A row is lacking only where its user's pick is in this file and disagrees.
+            picking = self._picking(table, file)
+            if agrees[picking].all():
+                return None
+        parts = [(index, part) for index, part in enumerate(self.feed.parts) if part.file == file]
+        cut = model.cuts[file]
+        if len(parts) == 1 and parts[0][1].position is None:
+            index, part = parts[0]
+            users = part.user[: min(cut, len(part))]
+            positions = np.arange(len(users))
+            part_of = np.full(len(users), index)
+        else:
+            chunks = [(index, part, _kept(part, cut)) for index, part in parts]
+            users = np.concatenate([part.user[rows] for _, part, rows in chunks])
+            positions = np.concatenate([_file_positions(part, np.arange(len(part))[rows]) for _, part, rows in chunks])
+            part_of = np.concatenate([np.full(len(part.user[rows]), index) for index, part, rows in chunks])
+            order = np.argsort(positions, kind="stable")
+            users, positions, part_of = users[order], positions[order], part_of[order]
+        shown = self._shows(file, users, positions)
+        if table.signature is None:
+            lacking = (table.part[users] == part_of) & ~shown
+        else:
+            lacking = np.zeros(len(users), dtype=bool)
         if not lacking.any():
             return None
         shown_before = np.concatenate([[0], np.cumsum(shown)])
         lacking_after = lacking.sum() - np.concatenate([[0], np.cumsum(lacking)])
         score = shown_before + lacking_after
         cut = len(score) - 1 - int(np.argmax(score[::-1]))  # the largest prefix among the best
-        if cut == 0 or cut == len(rows):
+        if cut == 0 or cut == len(users):
             return None
-        return cut, len(rows), int(lines[cut])
+        return cut, len(users), int(positions[cut])
+
+    def _shows(self, file: int, users: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Whether the platform holds exactly these rows of a file (one platform row for the user, equal to it)."""
+        matches = self.matches
+        count = matches.user_count[users]
+        shown = (matches.user_file[users] == file) & (count == 1)
+        if not self.feed.one_row_per_user_and_file:
+            return self._agree_rows(file, users, positions)
+        several = np.flatnonzero(count > 1)
+        if len(several):
+            shown[several] = self._agree_rows(file, users[several], positions[several])
+        return shown
+
+    def _agree_rows(self, file: int, users: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        same = self.observed_count[users] == 1
+        for column in _VALUE_COLUMNS:
+            same &= self.feed.column(file, column)[positions] == self.platform.values(column)[users]
+        return same
 
     def _candidate_orders(self) -> list[tuple[int, ...]]:
         """Load orders to try for "last file loaded wins": the one the platform's rows imply, and the reverse."""
-        # They depend on the feed and the platform only, not on the model: computed once.
-        if not hasattr(self, "_orders"):
-            self._orders = self._inferred_orders()
-        return self._orders
+        if "orders" not in self._cache:
+            self._cache["orders"] = self._inferred_orders()
+        return self._cache["orders"]
 
     def _inferred_orders(self) -> list[tuple[int, ...]]:
         files = len(self.names)
         if files < 2:
             return []
-        source = self.platform_source
-        single = self.observed.count[self.platform_user] == 1
-        chosen_file = np.where((source >= 0) & single, self.file_position[np.maximum(source, 0)], -1)
+        platform = self.platform
+        single = self.observed_count[platform.user] == 1
+        chosen_file = np.where((self.matches.file >= 0) & single, self.matches.file, -1)
         # For users in several files, how often the platform kept each file's row.
-        in_files = np.bincount(self.feed_user, minlength=len(self.universe))
-        multi = in_files[self.feed_user] > 1
-        appearances = np.bincount(self.file_position[multi], minlength=files)
-        winner = chosen_file[(chosen_file >= 0) & (in_files[self.platform_user] > 1)]
+        in_files = np.bincount(np.concatenate([part.user for part in self.feed.parts]), minlength=self.size)
+        appearances = np.zeros(files, dtype="int64")
+        for part in self.feed.parts:
+            appearances[part.file] += int((in_files[part.user] > 1).sum())
+        winner = chosen_file[(chosen_file >= 0) & (in_files[platform.user] > 1)]
         wins = np.bincount(winner, minlength=files)
         rate = np.where(appearances > 0, wins / np.maximum(appearances, 1), 0.0)
         inferred = tuple(int(p) for p in np.lexsort((np.arange(files), rate)))
@@ -448,21 +617,23 @@ class _Engine:
     # -- attribution -----------------------------------------------------------------------------------
 
     def attribute(self) -> tuple[list[RootCause], np.ndarray]:
-        model = _Model(np.ones(len(self.feed_user), dtype=bool), ("numeric",))
-        table = self.simulate(model)
-        agrees = self.agrees(table)
-        cause_of = np.full(len(self.universe), -1)
+        table, agrees = self.initial, self.initial_agrees
+        model = table.model
+        cause_of = np.full(self.size, -1, dtype="int32")
         chosen: list[tuple[_Hypothesis, int]] = []
-        while True:
+        # While some user disagrees: a change can only gain users that disagree.
+        while not agrees.all():
             # Files first: a missing or cut file is the simpler story, and a load order that puts
             # a file last can mimic a file never loaded.
-            file_level, rule_level = self.hypotheses(model, table)
-            best = self._best(file_level, agrees, table) or self._best(rule_level, agrees, table)
+            best = self._best(self._file_hypotheses(model, table, agrees), agrees, table)
+            if best is None:
+                best = self._best(self._rule_hypotheses(model), agrees, table)
             if best is None:
                 break
-            _, hypothesis, gained, lost = best
-            table = self.simulate(hypothesis.model)
-            agrees = self.agrees(table)
+            _, hypothesis, gained, lost, users, now, candidate = best
+            table = self._apply(hypothesis, table, users, candidate)
+            agrees = agrees.copy()
+            agrees[users] = now
             cause_of[lost] = -1
             cause_of[gained] = len(chosen)
             chosen.append((hypothesis, int(agrees.sum())))
@@ -478,15 +649,22 @@ class _Engine:
         causes.sort(key=lambda cause: (-cause.absolute_gap, -cause.users, cause.kind))
         return causes, unexplained
 
+    def _apply(self, hypothesis: _Hypothesis, table: _Table, users: np.ndarray, candidate: _Table | None) -> _Table:
+        if candidate is not None:
+            return candidate
+        part, position = self._fallback(table, users)
+        new_part, new_position = table.part.copy(), table.position.copy()
+        new_part[users], new_position[users] = part, position
+        return _Table(new_part, new_position, new_part >= 0, hypothesis.model)
+
     def _best(self, hypotheses: list[_Hypothesis], agrees: np.ndarray, table: _Table) -> tuple | None:
         """The hypothesis that explains the most dollars (then users) while breaking almost no agreeing user.
 
-        Only the users a hypothesis changes are compared, so trying a file costs its rows, not the feed's.
+        Only the users a hypothesis changes are compared, so trying a file costs the users it holds, not the feed.
         """
         best = None
         for hypothesis in hypotheses:
-            users, count, signature = self._effect(hypothesis, table)
-            now = (count == self.observed.count[users]) & (signature == self.observed.signature[users])
+            users, now, candidate = self._effect(hypothesis, table, agrees)
             before = agrees[users]
             gained, lost = users[now & ~before], users[before & ~now]
             if not len(gained) or len(lost) > _MAX_BROKEN_SHARE * len(gained):
@@ -496,19 +674,21 @@ class _Engine:
                 len(gained) - len(lost),
             )
             if score > (0, 0) and (best is None or score > best[0]):
-                best = (score, hypothesis, gained, lost)
+                best = (score, hypothesis, gained, lost, users, now, candidate)
         return best
 
     def _residual_causes(self, table: _Table, left: np.ndarray) -> tuple[list[RootCause], np.ndarray]:
         """Sort what no simulation reproduced into dropped, unexpected, duplicated and changed users."""
-        observed = self.observed
-        platform_first = self._platform_first_row()
-        picked_batch = self.batch[np.maximum(table.pick, 0)]
-        platform_batch = self.platform["batch_id"].to_numpy()[np.maximum(platform_first, 0)]
-        missing = left & (observed.count == 0) & (table.count > 0)
-        unexpected = left & (table.count == 0) & (observed.count > 0)
-        duplicated = left & (observed.count > 1)
-        drifted = left & (observed.count == 1) & (table.pick >= 0) & (picked_batch == platform_batch)
+        observed_count = self.observed_count
+        simulated_count = table.count
+        missing = left & (observed_count == 0) & (simulated_count > 0)
+        unexpected = left & (simulated_count == 0) & (observed_count > 0)
+        duplicated = left & (observed_count > 1)
+        drifted = np.zeros(self.size, dtype=bool)
+        if table.part is not None:
+            candidates = np.flatnonzero(left & (observed_count == 1) & (table.part >= 0))
+            picked_batch = self._picked_values(table, candidates, "batch_id")
+            drifted[candidates[picked_batch == self.platform.values("batch_id")[candidates]]] = True
         causes = [
             self._cause(MISSING_USERS, missing, self._file_of_picks(table, missing), self._missing_evidence),
             self._cause(UNEXPECTED_USERS, unexpected, self._file_of_platform(unexpected), self._unexpected_evidence),
@@ -517,6 +697,12 @@ class _Engine:
         ]
         explained = missing | unexpected | duplicated | drifted
         return [cause for cause in causes if cause.users], left & ~explained
+
+    def _picked_values(self, table: _Table, users: np.ndarray, column: str) -> np.ndarray:
+        values = np.zeros(len(users), dtype="int64")
+        for index, at in _groups(table.part[users], len(self.feed.parts)):
+            values[at] = self.feed.column(self.feed.parts[index].file, column)[table.position[users[at]]]
+        return values
 
     # -- building root causes --------------------------------------------------------------------------
 
@@ -533,15 +719,17 @@ class _Engine:
 
     def _file_facts(self, position: int) -> dict[str, Any]:
         """How big the file is, its batch range, and how many of its users later files update again."""
-        in_file = self.file_position == position
-        batches = self.batch[in_file]
-        later = np.zeros(len(self.universe), dtype=bool)
-        later[self.feed_user[self.file_position > position]] = True
+        batches = self.feed.column(position, "batch_id")
+        later = np.zeros(self.size, dtype=bool)
+        for part in self.feed.parts:
+            if part.file > position:
+                later[part.user] = True
+        again = sum(int(later[part.user].sum()) for part in self.feed.parts if part.file == position)
         return {
-            "rows": int(in_file.sum()),
+            "rows": self.feed.rows(position),
             "first_batch": int(batches.min()),
             "last_batch": int(batches.max()),
-            "users_in_later_files": int(later[self.feed_user[in_file]].sum()),
+            "users_in_later_files": again,
         }
 
     def _cause(
@@ -565,40 +753,49 @@ class _Engine:
         members = np.flatnonzero(users)
         members = members[np.argsort(-self.absolute[members], kind="stable")][:EXAMPLES_PER_CAUSE]
         frame = self.users.iloc[members].reset_index(drop=True)
-        platform_first = self._platform_first_row()[members]
-        source = np.where(platform_first >= 0, self.platform_source[np.maximum(platform_first, 0)], -1)
-        lines = self.rows.column(SOURCE_ROW, self.original[np.maximum(source, 0)])
-        frame["platform_file"] = [self.names[self.file_position[row]] if row >= 0 else None for row in source]
-        frame["platform_source_row"] = [int(line) if row >= 0 else None for row, line in zip(source, lines)]
+        platform_first = self.platform.first[members]
+        row = np.maximum(platform_first, 0)
+        file = np.where(platform_first >= 0, self.matches.file[row], -1) if len(self.matches.file) else np.full(len(members), -1)
+        position = self.matches.position[row] if len(self.matches.position) else np.zeros(len(members), dtype="int64")
+        lines = self.feed.lines(file, position)
+        frame["platform_file"] = [self.names[code] if code >= 0 else None for code in file]
+        frame["platform_source_row"] = [int(line) if code >= 0 else None for code, line in zip(file, lines)]
         return frame
 
-    def _platform_first_row(self) -> np.ndarray:
-        """Per user, the position of its first platform row (-1 when the platform has none)."""
-        if not hasattr(self, "_first_rows"):
-            first = np.full(len(self.universe), -1)
-            positions = np.arange(len(self.platform_user))
-            first[self.platform_user[::-1]] = positions[::-1]
-            self._first_rows = first
-        return self._first_rows
-
     def _file_of_picks(self, table: _Table, users: np.ndarray) -> str | None:
-        picks = table.pick[users]
-        return self._single_file(self.file_position[picks[picks >= 0]])
+        if table.part is None or not users.any():
+            return None
+        picks = table.part[users]
+        return self._single_file(self._part_files[picks[picks >= 0]])
 
     def _file_of_platform(self, users: np.ndarray) -> str | None:
-        rows = np.flatnonzero(users[self.platform_user])
-        source = self.platform_source[rows]
+        if not users.any():
+            return None
+        rows = np.flatnonzero(users[self.platform.user])
+        source = self.matches.file[rows]
         if (source < 0).any():
             return None
-        return self._single_file(self.file_position[source])
+        return self._single_file(source)
 
     def _file_of_extra_rows(self, table: _Table, users: np.ndarray) -> str | None:
-        rows = np.flatnonzero(users[self.platform_user])
-        extra = rows[self.platform_hash[rows] != table.signature[self.platform_user[rows]]]
-        source = self.platform_source[extra]
+        if not users.any():
+            return None
+        rows = np.flatnonzero(users[self.platform.user])
+        owners = self.platform.user[rows]
+        hashes = row_keys(self.platform.frame.iloc[rows])
+        if table.signature is not None:
+            signature = table.signature[owners]
+        else:
+            # A one-row table's signature is its pick's hash (none without a pick).
+            signature = np.zeros(len(rows), dtype="uint64")
+            picked = np.flatnonzero(table.part[owners] >= 0)
+            values = {column: self._picked_values(table, owners[picked], column) for column in COLUMNS if column != "user_id"}
+            values["user_id"] = self.platform.frame["user_id"].to_numpy(dtype="int64")[rows[picked]]
+            signature[picked] = row_keys(values)
+        source = self.matches.file[rows[hashes != signature]]
         if not len(source) or (source < 0).any():
             return None
-        return self._single_file(self.file_position[source])
+        return self._single_file(source)
 
     def _single_file(self, positions: np.ndarray) -> str | None:
         distinct = np.unique(positions)
@@ -610,7 +807,7 @@ class _Engine:
         self, hypothesis: _Hypothesis, name: str | None, users: np.ndarray, examples: pd.DataFrame, agree: int
     ) -> str:
         count, dollars = int(users.sum()), int(self.gap[users].sum())
-        whole = f"with it, the simulated table agrees with the platform for {agree:,} of {len(self.universe):,} users"
+        whole = f"with it, the simulated table agrees with the platform for {agree:,} of {self.size:,} users"
         example = _example_sentence(examples)
         if hypothesis.kind == FILE_NOT_INGESTED:
             return (
@@ -649,15 +846,15 @@ class _Engine:
         )
 
     def _unexpected_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
-        rows = np.flatnonzero(users[self.platform_user])
-        no_file = int((self.platform_source[rows] < 0).sum())
+        rows = np.flatnonzero(users[self.platform.user])
+        no_file = int((self.matches.file[rows] < 0).sum())
         return (
             f"{int(users.sum()):,} users on the platform should not be there ({no_file:,} of their rows match no delta "
             f"file), adding {_dollars(-int(self.gap[users].sum()))} (e.g. user {_id_list(examples)})."
         )
 
     def _duplicate_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
-        extra = int((self.observed.count[users] - 1).sum())
+        extra = int((self.observed_count[users] - 1).sum())
         return (
             f"{int(users.sum()):,} users appear more than once on the platform ({extra:,} extra rows), "
             f"counting {_dollars(-int(self.gap[users].sum()))} more than once (e.g. user {_id_list(examples)})."
@@ -706,9 +903,36 @@ def _dollars(value: Any) -> str:
     return f"-${-value:,}" if value < 0 else f"${value:,}"
 
 
-def _none(size: int) -> np.ndarray:
-    """-1 for every user, as a read-only view that takes no memory."""
-    return np.broadcast_to(np.int64(-1), (size,))
+def _groups(codes: np.ndarray, size: int) -> list[tuple[int, np.ndarray]]:
+    """For each code from 0 to ``size`` - 1 present in ``codes``, where it occurs (ascending)."""
+    if not len(codes):
+        return []
+    small = codes.astype("int16") if size < 2**15 else codes  # 16-bit keys sort by radix: linear
+    order = np.argsort(small, kind="stable")
+    bounds = np.searchsorted(small[order], np.arange(size + 1))
+    return [(code, order[start:stop]) for code, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])) if stop > start]
+
+
+def _text_order(batches: list[np.ndarray]) -> list[np.ndarray]:
+    """Keys ordering each part's batch_ids as their decimal text does ("1500" before "999"; equal text, equal key)."""
+    present = [values for values in batches if len(values)]
+    lowest = min((int(values.min()) for values in present), default=0)
+    highest = max((int(values.max()) for values in present), default=0)
+    if lowest >= 0 and highest < 10**17:
+        # The digits shifted to a common width, then the length: a prefix sorts before its extensions.
+        digits = len(str(highest))
+        powers = 10 ** np.arange(digits + 1, dtype="int64")
+
+        def key(values: np.ndarray) -> np.ndarray:
+            length = np.maximum(np.searchsorted(powers, values, side="right"), 1)
+            return values * powers[digits - length] * (digits + 1) + length
+
+        return [key(values) for values in batches]
+    distinct = pd.unique(np.concatenate(batches)) if batches else np.array([], dtype="int64")
+    rank = np.empty(len(distinct), dtype="int64")
+    rank[np.argsort(distinct.astype(str), kind="stable")] = np.arange(len(distinct))
+    index = pd.Index(distinct)
+    return [rank[index.get_indexer(values)] for values in batches]
 
 
 def _sum_hashes(users: np.ndarray, hashes: np.ndarray, size: int, *, distinct: bool = False) -> np.ndarray:

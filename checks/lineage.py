@@ -1,13 +1,13 @@
 """Lineage of the platform's table: which delta file and line each loaded row came from, by exact match.
 
-Also owns ``FeedRows``, the feed as flat arrays over one dense user index, which reconciliation and
-diagnosis share so that a 10 M-user feed is stacked, hashed and indexed once.
+Also owns the shapes that reconciliation and diagnosis share, so that a 10 M-user feed is indexed once:
+``UserIndex`` (user ids to dense positions), ``Feed`` (each delta's users as positions in that index,
+the columns left in the deltas' own frames) and ``PlatformRows`` (the platform's rows per user).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,14 @@ from checks.validate import Delta
 
 PLATFORM_ROW = "platform_row"
 MATCHES = "matches"
+# Dense positions (of users, of rows) are int32 below this size: half the memory of int64 at 10 M users.
+INT32_LIMIT = 2**31 - 1
+_VALUES = ("total_spend", "count_saved_items", "loyalty_credits")  # compared after batch_id
+
+
+def position_dtype(size: int) -> np.dtype:
+    """The smallest integer type that holds every position below ``size`` and -1."""
+    return np.dtype("int32") if size <= INT32_LIMIT else np.dtype("int64")
 
 
 class UserIndex:
@@ -25,9 +33,10 @@ class UserIndex:
 
     def __init__(self, *user_arrays: np.ndarray) -> None:
         arrays = [np.asarray(users, dtype="int64") for users in user_arrays if len(users)]
+        self._table = None
+        self._low = 0
         if not arrays:
-            self.ids = np.array([], dtype="int64")
-            self._table = None
+            self._set_ids(np.array([], dtype="int64"))
             return
         low = min(int(users.min()) for users in arrays)
         high = max(int(users.max()) for users in arrays)
@@ -37,13 +46,34 @@ class UserIndex:
             present = np.zeros(high - low + 1, dtype=bool)
             for users in arrays:
                 present[users - low] = True
-            self.ids = np.flatnonzero(present).astype("int64") + low
-            self._table = np.full(high - low + 1, -1, dtype="int64")
-            self._table[self.ids - low] = np.arange(len(self.ids))
-            self._low = low
+            self._set_ids(np.flatnonzero(present).astype("int64") + low)
+            if not self._contiguous:
+                self._low = low
+                self._table = np.full(high - low + 1, -1, dtype=self.dtype)
+                self._table[self.ids - low] = np.arange(len(self.ids), dtype=self.dtype)
         else:
-            self.ids = np.unique(np.concatenate(arrays))
-            self._table = None
+            self._set_ids(np.unique(np.concatenate(arrays)))
+
+    @classmethod
+    def around(cls, ids: np.ndarray, *others: np.ndarray) -> UserIndex:
+        """The index of sorted distinct ``ids`` (e.g. the deduplicated table's) and ``others``; when ``ids``
+        run without gaps and hold the others, they are the index as they are (no copy, no table)."""
+        ids = np.asarray(ids, dtype="int64")
+        if len(ids) and int(ids[-1]) - int(ids[0]) == len(ids) - 1 and (ids[1:] > ids[:-1]).all():
+            low, high = int(ids[0]), int(ids[-1])
+            if all(not len(users) or (users.min() >= low and users.max() <= high) for users in others):
+                index = cls.__new__(cls)
+                index._table, index._low = None, low
+                index._set_ids(ids)
+                return index
+        return cls(ids, *others)
+
+    def _set_ids(self, ids: np.ndarray) -> None:
+        self.ids = ids
+        self.dtype = position_dtype(len(ids))
+        self._contiguous = bool(len(ids)) and int(ids[-1]) - int(ids[0]) == len(ids) - 1
+        if self._contiguous:
+            self._low = int(ids[0])
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -51,92 +81,269 @@ class UserIndex:
     def locate(self, users: np.ndarray) -> np.ndarray:
         """Positions of ``users`` (all present in the index)."""
         users = np.asarray(users, dtype="int64")
+        if self._contiguous:
+            return (users - self._low).astype(self.dtype, copy=False)
         if self._table is not None:
             return self._table[users - self._low]
-        return np.searchsorted(self.ids, users)
+        return np.searchsorted(self.ids, users).astype(self.dtype, copy=False)
 
     def find(self, users: np.ndarray) -> np.ndarray:
         """Positions of ``users``, -1 for those not in the index."""
         users = np.asarray(users, dtype="int64")
-        if self._table is not None:
-            inside = (users >= self._low) & (users < self._low + len(self._table))
-            return np.where(inside, self._table[np.where(inside, users - self._low, 0)], -1)
-        at = np.minimum(np.searchsorted(self.ids, users), max(len(self.ids) - 1, 0))
         if not len(self.ids):
-            return np.full(len(users), -1, dtype="int64")
-        return np.where(self.ids[at] == users, at, -1)
+            return np.full(len(users), -1, dtype=self.dtype)
+        if self._contiguous or self._table is not None:
+            offset = users - self._low
+            size = len(self.ids) if self._contiguous else len(self._table)
+            inside = (offset >= 0) & (offset < size)
+            if self._contiguous:
+                return np.where(inside, offset, -1).astype(self.dtype, copy=False)
+            return np.where(inside, self._table[np.where(inside, offset, 0)], -1).astype(self.dtype, copy=False)
+        at = np.minimum(np.searchsorted(self.ids, users), len(self.ids) - 1)
+        return np.where(self.ids[at] == users, at, -1).astype(self.dtype, copy=False)
 
 
 @dataclass(frozen=True)
-class FeedRows:
-    """All rows of the feed in feed order as arrays: the row ``g`` is line ``position[g]`` (0-based) of file ``file[g]``.
+class Part:
+    """Rows of one delta file that hold each user at most once: their users, and their positions in the file
+    (``None``: every row of the file, in order). A validated delta is one part; a file holding a user twice
+    is split into parts by occurrence, each in file order."""
 
-    ``user`` is each row's position (not its id) in the user index that ``stack`` was given.
-    """
-
-    deltas: tuple[Delta, ...]
-    names: tuple[str, ...]
+    file: int
     user: np.ndarray
-    batch_id: np.ndarray
-    file: np.ndarray
-    position: np.ndarray
-    offsets: np.ndarray  # first row of each file, and the total at the end
-    users: int  # size of the user index
-    one_row_per_user_and_file: bool  # always so for validated deltas; shortcuts rely on it
-
-    @classmethod
-    def stack(cls, deltas: Sequence[Delta], users: UserIndex) -> FeedRows:
-        deltas = tuple(deltas)
-        sizes = np.array([len(delta.frame) for delta in deltas], dtype="int64")
-        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype("int64")
-        user = _concat([users.locate(delta.frame["user_id"].to_numpy(dtype="int64")) for delta in deltas])
-        unique = all(
-            np.bincount(user[start:stop]).max(initial=0) <= 1 for start, stop in zip(offsets[:-1], offsets[1:])
-        )
-        return cls(
-            deltas=deltas,
-            names=tuple(delta.name for delta in deltas),
-            user=user,
-            batch_id=_concat([delta.frame["batch_id"].to_numpy(dtype="int64") for delta in deltas]),
-            file=np.repeat(np.arange(len(deltas), dtype="int32"), sizes),
-            position=_concat([np.arange(size, dtype="int32") for size in sizes], dtype="int32"),
-            offsets=offsets,
-            users=len(users),
-            one_row_per_user_and_file=unique,
-        )
+    position: np.ndarray | None
 
     def __len__(self) -> int:
         return len(self.user)
 
-    def column(self, name: str, rows: np.ndarray) -> np.ndarray:
-        """Values of one column at the given feed rows."""
-        if not len(rows):
-            return np.array([], dtype="int64")
-        values = [(delta.frame.index if name == SOURCE_ROW else delta.frame[name]).to_numpy(dtype="int64") for delta in self.deltas]
-        return np.concatenate(values)[rows]
+    def positions(self) -> np.ndarray:
+        return np.arange(len(self.user)) if self.position is None else self.position
 
-    def file_names(self, rows: np.ndarray) -> pd.Series:
-        """The file name of each row as text, missing where ``rows`` is -1."""
-        return text_column(np.where(rows >= 0, self.file[np.maximum(rows, 0)], -1), self.names)
 
-    @cached_property
-    def hash(self) -> np.ndarray:
-        return _concat([row_keys(delta.frame) for delta in self.deltas], dtype="uint64")
+@dataclass(frozen=True)
+class Feed:
+    """The feed over a user index: parts in feed order (by file, then by occurrence), values read from the deltas."""
 
-    def by_user(self) -> np.ndarray:
-        """The rows ordered by user, then feed order: per-user work then reads memory in sequence."""
-        if not self.one_row_per_user_and_file:
-            return np.argsort(self.user, kind="stable")
-        # A counting sort: each file adds at most one row per user, so the slots never collide.
-        counts = np.bincount(self.user, minlength=self.users)
-        slot = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype("int64")
-        small = "int32" if len(self.user) < 2**31 else "int64"
-        order = np.empty(len(self.user), dtype=small)
-        for start, stop in zip(self.offsets[:-1], self.offsets[1:]):
-            users = self.user[start:stop]
-            order[slot[users]] = np.arange(start, stop, dtype=small)
-            slot[users] += 1
-        return order
+    deltas: tuple[Delta, ...]
+    names: tuple[str, ...]
+    parts: tuple[Part, ...]
+    users: int  # size of the user index
+    _columns: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def stack(cls, deltas: Sequence[Delta], users: UserIndex, *, only_indexed: bool = False) -> Feed:
+        """``only_indexed`` leaves out rows of users not in the index (else every user must be in it)."""
+        deltas = tuple(deltas)
+        parts: list[Part] = []
+        seen = np.zeros(len(users), dtype=bool)
+        for number, delta in enumerate(deltas):
+            ids = delta.frame["user_id"].to_numpy(dtype="int64")
+            position = None
+            if only_indexed:
+                found = users.find(ids)
+                if (found < 0).any():
+                    position = np.flatnonzero(found >= 0)
+                    found = found[position]
+                user = found
+            else:
+                user = users.locate(ids)
+            parts.extend(_split_by_occurrence(number, user, position, seen))
+        return cls(deltas, tuple(delta.name for delta in deltas), tuple(parts), len(users))
+
+    @property
+    def one_row_per_user_and_file(self) -> bool:
+        return len({part.file for part in self.parts}) == len(self.parts)
+
+    def column(self, file: int, name: str) -> np.ndarray:
+        """One column of a delta file as int64 (the frame's own array when it is int64 already)."""
+        key = (file, name)
+        if key not in self._columns:
+            self._columns[key] = self.deltas[file].frame[name].to_numpy(dtype="int64")
+        return self._columns[key]
+
+    def values(self, part: Part, name: str, rows: np.ndarray | slice | None = None) -> np.ndarray:
+        """Values of a column at a part's rows (all of them, or the part's own ``rows``)."""
+        values = self.column(part.file, name)
+        if part.position is not None:
+            if rows is None:
+                return values[part.position]
+            return values[part.position[rows]]
+        if rows is None:
+            return values[: len(part)]
+        return values[rows]
+
+    def lines(self, files: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """The line numbers (the deltas' index, ``source_row``) of rows at ``positions`` in ``files`` (0 where -1)."""
+        files, positions = np.asarray(files), np.asarray(positions, dtype="int64")
+        indexes = [delta.frame.index for delta in self.deltas]
+        if all(isinstance(index, pd.RangeIndex) for index in indexes):
+            # Line numbers are arithmetic: no gather from a materialised index.
+            start = np.array([index.start for index in indexes] or [0], dtype="int64")
+            step = np.array([index.step for index in indexes] or [1], dtype="int64")
+            known = np.maximum(files, 0)
+            return np.where(files >= 0, start[known] + positions * step[known], 0)
+        lines = np.zeros(len(files), dtype="int64")
+        order = np.argsort(files, kind="stable")
+        bounds = np.searchsorted(files[order], np.arange(len(indexes) + 1))
+        for file, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+            at = order[start:stop]
+            lines[at] = indexes[file].to_numpy(dtype="int64")[positions[at]]
+        return lines
+
+    def rows(self, file: int) -> int:
+        return len(self.deltas[file].frame)
+
+
+def _split_by_occurrence(number: int, user: np.ndarray, position: np.ndarray | None, seen: np.ndarray) -> list[Part]:
+    """One part when every user occurs once (``seen`` is scratch space, left all False), else one per occurrence."""
+    seen[user] = True
+    distinct = int(np.count_nonzero(seen))
+    seen[user] = False
+    if distinct == len(user):
+        return [Part(number, user, position)]
+    rows = np.arange(len(user)) if position is None else position
+    occurrence = pd.Series(user).groupby(user, sort=False).cumcount().to_numpy()
+    return [
+        Part(number, user[occurrence == k], rows[occurrence == k]) for k in range(int(occurrence.max()) + 1)
+    ]
+
+
+@dataclass(frozen=True)
+class PlatformRows:
+    """The platform's table over a user index: each row's user, and per user how many rows and the first one."""
+
+    frame: pd.DataFrame
+    user: np.ndarray  # per platform row
+    count: np.ndarray  # per user, int64
+    first: np.ndarray  # per user: the position of its first row, -1 when none
+    _values: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def build(cls, platform: pd.DataFrame, users: UserIndex) -> PlatformRows:
+        user = users.locate(platform["user_id"].to_numpy(dtype="int64"))
+        count = np.bincount(user, minlength=len(users)).astype("int64", copy=False)
+        dtype = position_dtype(len(platform))
+        first = np.full(len(users), -1, dtype=dtype)
+        if count.max(initial=0) <= 1:
+            first[user] = np.arange(len(user), dtype=dtype)
+        else:
+            first[user[::-1]] = np.arange(len(user) - 1, -1, -1, dtype=dtype)
+        return cls(platform, user, count, first)
+
+    def values(self, column: str) -> np.ndarray:
+        """Per user, the value in its first row (0 for users without a row)."""
+        if column not in self._values:
+            values = self.frame[column].to_numpy(dtype="int64")
+            if not len(values):
+                self._values[column] = np.zeros(len(self.first), dtype="int64")
+            elif self.count.min(initial=1) > 0:
+                self._values[column] = values[self.first]
+            else:
+                self._values[column] = np.where(self.first >= 0, values[np.maximum(self.first, 0)], 0)
+        return self._values[column]
+
+    def lines(self, rows: np.ndarray) -> np.ndarray:
+        index = self.frame.index
+        rows = np.asarray(rows, dtype="int64")
+        if isinstance(index, pd.RangeIndex):
+            return index.start + rows * index.step
+        return index.to_numpy(dtype="int64")[rows]
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Which feed rows equal the platform's rows, and which of the platform's batch_ids the feed holds.
+
+    Per platform row: the first equal feed row in feed order (``file``, -1 when none, and ``position``) and
+    how many feed rows are equal. Per user with one platform row: the same (``user_file``, ``user_count``),
+    and ``known_batch``: the feed holds a row of that user with the platform's batch_id.
+    """
+
+    file: np.ndarray
+    position: np.ndarray
+    count: np.ndarray
+    user_file: np.ndarray
+    user_count: np.ndarray
+    known_batch: np.ndarray
+
+
+def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
+    """Each feed row compared with its user's platform row: linear in rows, one pass per part."""
+    size = feed.users
+    single = platform.count == 1
+    batch = platform.values("batch_id")
+    lowest = min((int(feed.values(part, "batch_id").min()) for part in feed.parts if len(part)), default=0)
+    # Users without exactly one platform row get a batch_id no feed row holds (they are matched row by row).
+    exact_sentinel = lowest > np.iinfo("int64").min
+    wanted = np.where(single, batch, lowest - 1 if exact_sentinel else 0)
+    hit_users, hit_keys, known = [], [], np.zeros(size, dtype=bool)
+    for part in feed.parts:
+        user = part.user
+        hits = np.flatnonzero(feed.values(part, "batch_id") == wanted[user])
+        if not exact_sentinel:
+            hits = hits[single[user[hits]]]
+        found = user[hits]
+        known[found] = True
+        same = np.ones(len(hits), dtype=bool)
+        for column in _VALUES:
+            same &= feed.values(part, column, hits) == platform.values(column)[found]
+        hit_users.append(found[same])
+        hit_keys.append(_key(part.file, part.positions()[hits[same]]))
+    users, keys = _concat(hit_users, platform.user.dtype), _concat(hit_keys, "int64")
+    del hit_users, hit_keys
+    user_count = np.bincount(users, minlength=size).astype("int64", copy=False)
+    first_key = np.full(size, -1, dtype="int64")
+    first_key[users[::-1]] = keys[::-1]  # the first in feed order wins
+    del users, keys
+    row_key = first_key[platform.user]
+    row_count = user_count[platform.user]
+    if platform.count.max(initial=0) > 1:
+        _match_repeated_users(feed, platform, row_key, row_count)
+    file, position = _unkey(row_key)
+    user_file = _unkey(first_key)[0]
+    return Matches(file, position, row_count, user_file, user_count, known)
+
+
+def _match_repeated_users(feed: Feed, platform: PlatformRows, row_key: np.ndarray, row_count: np.ndarray) -> None:
+    """Rows of users the platform holds several times, compared one by one with that user's feed rows."""
+    repeated = platform.count > 1
+    rows = np.flatnonzero(repeated[platform.user])
+    order = np.argsort(platform.user[rows], kind="stable")
+    rows, row_users = rows[order], platform.user[rows[order]]
+    platform_values = {column: platform.frame[column].to_numpy(dtype="int64") for column in ("batch_id", *_VALUES)}
+    row_key[rows], row_count[rows] = -1, 0
+    for part in feed.parts:
+        hits = np.flatnonzero(repeated[part.user])
+        start = np.searchsorted(row_users, part.user[hits], side="left")
+        stop = np.searchsorted(row_users, part.user[hits], side="right")
+        feed_row = np.repeat(hits, stop - start)
+        platform_row = rows[_ranges(start, stop)]
+        same = np.ones(len(feed_row), dtype=bool)
+        for column, values in platform_values.items():
+            same &= feed.values(part, column, feed_row) == values[platform_row]
+        platform_row, keys = platform_row[same], _key(part.file, part.positions()[feed_row[same]])
+        np.add.at(row_count, platform_row, 1)
+        unset = row_key[platform_row] < 0
+        # A part holds a user once, so each platform row is set at most once per part; earlier parts win.
+        row_key[platform_row[unset]] = keys[unset]
+
+
+def _ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """The concatenation of ``arange(start[i], stop[i])``."""
+    lengths = stop - start
+    if not lengths.sum():
+        return np.array([], dtype="int64")
+    offsets = np.repeat(start - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(int(lengths.sum())) + offsets
+
+
+def _key(file: int, positions: np.ndarray) -> np.ndarray:
+    return (np.int64(file) << np.int64(32)) + positions.astype("int64")
+
+
+def _unkey(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """File and position of packed keys; the key -1 unpacks to file -1 (the shift keeps the sign)."""
+    return (keys >> np.int64(32)).astype("int32"), keys & np.int64(0xFFFFFFFF)
 
 
 def trace_lineage(platform: pd.DataFrame, feed: Sequence[Delta]) -> pd.DataFrame:
@@ -144,76 +351,19 @@ def trace_lineage(platform: pd.DataFrame, feed: Sequence[Delta]) -> pd.DataFrame
     those five values (``source_file`` is None when no file does), and how many feed rows match."""
     feed = tuple(feed)
     users = UserIndex(*[delta.frame["user_id"].to_numpy() for delta in feed], platform["user_id"].to_numpy())
-    rows = FeedRows.stack(feed, users)
-    return lineage_of(platform, rows, users, *platform_sources(platform, rows, users))
+    rows = Feed.stack(feed, users)
+    return lineage_of(rows, match_rows(rows, PlatformRows.build(platform, users)), platform)
 
 
-def lineage_of(
-    platform: pd.DataFrame, rows: FeedRows, users: UserIndex, source: np.ndarray, matches: np.ndarray
-) -> pd.DataFrame:
-    """The lineage frame from each platform row's source feed row (-1 for none) and match count."""
+def lineage_of(feed: Feed, matches: Matches, platform: pd.DataFrame) -> pd.DataFrame:
+    """The lineage frame from each platform row's first equal feed row and match count."""
     traced = platform.loc[:, list(COLUMNS)].reset_index(drop=True)
     traced.insert(0, PLATFORM_ROW, platform.index.to_numpy())
-    exact = source >= 0
-    traced[SOURCE_FILE] = rows.file_names(source)
-    traced[SOURCE_ROW] = pd.array(np.where(exact, rows.column(SOURCE_ROW, np.maximum(source, 0)), 0), dtype="Int64")
-    traced.loc[~exact, SOURCE_ROW] = pd.NA
-    traced[MATCHES] = matches
+    exact = matches.file >= 0
+    traced[SOURCE_FILE] = text_column(matches.file, feed.names)
+    traced[SOURCE_ROW] = pd.arrays.IntegerArray(feed.lines(matches.file, matches.position), ~exact)
+    traced[MATCHES] = matches.count
     return traced
-
-
-def platform_sources(
-    platform: pd.DataFrame, rows: FeedRows, users: UserIndex, platform_hash: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each platform row, the first feed row (in feed order) equal to it or -1, and how many feed rows are."""
-    platform_hash = row_keys(platform) if platform_hash is None else platform_hash
-    if rows.one_row_per_user_and_file:
-        position, count = _first_equal_row_per_file(platform, platform_hash, rows, users)
-    else:
-        position = first_feed_row(rows.hash, platform_hash)
-        count = pd.Series(rows.hash).value_counts().reindex(platform_hash).fillna(0).to_numpy().astype("int64")
-    source = np.maximum(position, 0)
-    exact = position >= 0
-    for column in COLUMNS:
-        exact &= rows.column(column, source) == platform[column].to_numpy(dtype="int64")
-    return np.where(exact, position, -1), np.where(exact, count, 0).astype("int64")
-
-
-def _first_equal_row_per_file(
-    platform: pd.DataFrame, platform_hash: np.ndarray, rows: FeedRows, users: UserIndex
-) -> tuple[np.ndarray, np.ndarray]:
-    # A row's key includes its user, so a platform row can only equal its user's row in each file.
-    platform_user = users.locate(platform["user_id"].to_numpy(dtype="int64"))
-    position = np.full(len(platform), -1, dtype="int64")
-    count = np.zeros(len(platform), dtype="int64")
-    row_of_user = np.full(len(users), -1, dtype="int64")
-    for number in range(len(rows.names)):
-        start, stop = rows.offsets[number], rows.offsets[number + 1]
-        file_users = rows.user[start:stop]
-        row_of_user[file_users] = np.arange(start, stop)
-        candidate = row_of_user[platform_user]
-        equal = (candidate >= 0) & (rows.hash[np.maximum(candidate, 0)] == platform_hash)
-        position = np.where(equal & (position < 0), candidate, position)
-        count += equal
-        row_of_user[file_users] = -1
-    return position, count
-
-
-def first_feed_row(feed_keys: np.ndarray, platform_keys: np.ndarray) -> np.ndarray:
-    """For each platform key, the position of the first feed row with that key, or -1."""
-    unique = ~pd.Index(feed_keys).duplicated(keep="first")
-    index = pd.Index(feed_keys[unique])
-    found = index.get_indexer(platform_keys)
-    return np.where(found >= 0, np.flatnonzero(unique)[np.maximum(found, 0)], -1)
-
-
-def row_keys(frame: pd.DataFrame) -> np.ndarray:
-    """A 64-bit hash of each row's five values: equal rows have equal keys in any table."""
-    import polars as pl
-
-    # Polars hashes on all cores without building a frame of objects; seeds fixed, so keys are stable.
-    values = pl.DataFrame({column: frame[column].to_numpy(dtype="int64") for column in COLUMNS})
-    return values.hash_rows(seed=0).to_numpy()
 
 
 def unmatched_rows(lineage: pd.DataFrame) -> pd.DataFrame:
@@ -221,7 +371,16 @@ def unmatched_rows(lineage: pd.DataFrame) -> pd.DataFrame:
     return lineage[lineage[SOURCE_FILE].isna()]
 
 
-def _concat(arrays: list[np.ndarray], dtype: str = "int64") -> np.ndarray:
+def row_keys(frame: pd.DataFrame) -> np.ndarray:
+    """A 64-bit hash of each row's five values: equal rows have equal keys in any table."""
+    import polars as pl
+
+    # Polars hashes on all cores without building a frame of objects; seeds fixed, so keys are stable.
+    values = pl.DataFrame({column: np.asarray(frame[column], dtype="int64") for column in COLUMNS})
+    return values.hash_rows(seed=0).to_numpy()
+
+
+def _concat(arrays: list[np.ndarray], dtype) -> np.ndarray:
     return np.concatenate(arrays) if arrays else np.array([], dtype=dtype)
 
 

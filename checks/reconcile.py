@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW
-from checks.lineage import FeedRows, UserIndex, text_column
+from checks.lineage import Feed, PlatformRows, UserIndex, match_rows, position_dtype, text_column
 from checks.validate import Delta
 
 MATCH = "match"
@@ -80,13 +80,10 @@ def reconcile(
     """Classify every user of the expected and platform tables; ``feed`` tells stale from unknown batches."""
     users = UserIndex(expected["user_id"].to_numpy(dtype="int64"), platform["user_id"].to_numpy(dtype="int64"))
     # Feed rows of users in neither table cannot tell anything about the platform's batches.
-    listed = [delta.frame["user_id"].isin(users.ids).to_numpy() for delta in feed]
-    feed = [
-        delta if inside.all() else Delta(delta.name, delta.number, delta.frame[inside])
-        for delta, inside in zip(feed, listed)
-    ]
-    rows = FeedRows.stack(feed, users)
-    return reconcile_rows(ExpectedRows.spread(expected, users), platform, customer, rows=rows, users=users)
+    rows = Feed.stack(feed, users, only_indexed=True)
+    platform_rows = PlatformRows.build(platform, users)
+    known = match_rows(rows, platform_rows).known_batch
+    return reconcile_rows(ExpectedRows.spread(expected, users), platform_rows, customer, known=known, users=users)
 
 
 @dataclass(frozen=True)
@@ -96,71 +93,93 @@ class ExpectedRows:
     present: np.ndarray  # bool per user
     values: dict[str, np.ndarray]  # VALUES (and SOURCE_ROW when known), int64 per user
     total: int
-    source_file: np.ndarray | None = None  # code per user into ``file_names``, -1 when absent
+    source_file: np.ndarray | pd.Series | None = None  # codes per user into ``file_names`` (-1 when absent), or text
     file_names: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Every user of the index is expected (its values are then plain int64 columns)."""
+        return bool(self.present.all())
 
     @classmethod
     def spread(cls, expected: pd.DataFrame, users: UserIndex) -> ExpectedRows:
-        at = users.locate(expected["user_id"].to_numpy(dtype="int64"))
+        ids = expected["user_id"].to_numpy(dtype="int64")
+        columns = [*VALUES, *([SOURCE_ROW] if SOURCE_ROW in expected.columns else [])]
+        total = int(expected["total_spend"].sum())
+        if len(ids) == len(users) and np.array_equal(ids, users.ids):
+            # The table is the index, in its order: its own columns, no copy.
+            present = np.ones(len(users), dtype=bool)
+            values = {column: expected[column].to_numpy(dtype="int64") for column in columns}
+            source_file = expected[SOURCE_FILE].reset_index(drop=True) if SOURCE_FILE in expected.columns else None
+            return cls(present, values, total, source_file)
+        at = users.locate(ids)
         present = np.zeros(len(users), dtype=bool)
         present[at] = True
-        columns = [*VALUES, *([SOURCE_ROW] if SOURCE_ROW in expected.columns else [])]
         values = {column: _spread(expected[column].to_numpy(dtype="int64"), at, len(users)) for column in columns}
         source_file, names = None, ()
         if SOURCE_FILE in expected.columns:
             # Text from codes: building a 10 M-row text column from Python objects takes seconds.
             codes, uniques = pd.factorize(expected[SOURCE_FILE])
             source_file, names = _spread(codes, at, len(users), fill=-1), tuple(uniques)
-        return cls(present, values, int(expected["total_spend"].sum()), source_file, names)
+        return cls(present, values, total, source_file, names)
+
+    def file_codes(self, names: Sequence[str]) -> np.ndarray:
+        """Per user, the position in ``names`` of the file its expected row comes from (-1 when none)."""
+        if isinstance(self.source_file, pd.Series):
+            import pyarrow as pa
+
+            encoded = pa.chunked_array(pd.array(self.source_file, dtype=pd.StringDtype("pyarrow")).__arrow_array__()).combine_chunks().dictionary_encode()
+            indices = encoded.indices.to_numpy(zero_copy_only=False)
+            dictionary = encoded.dictionary.to_pylist()
+        else:
+            indices, dictionary = self.source_file, list(self.file_names)
+        lookup = np.array([names.index(name) if name in names else -1 for name in dictionary] + [-1], dtype="int32")
+        return lookup[np.where(np.asarray(indices) >= 0, indices, len(dictionary))]
 
 
 def reconcile_rows(
     expected: ExpectedRows,
-    platform: pd.DataFrame,
+    platform: PlatformRows,
     customer: pd.DataFrame | None,
     *,
-    rows: FeedRows,
+    known: np.ndarray,
     users: UserIndex,
 ) -> Reconciliation:
-    """``reconcile`` on a feed already stacked and a user index covering the expected and platform users."""
+    """``reconcile`` on tables already spread over a user index; ``known`` says, per user, that the feed holds
+    the platform's batch_id for it (``checks.lineage.match_rows``)."""
     size = len(users)
     columns: dict = {"user_id": users.ids}
     in_expected = expected.present
     expected_values = expected.values
     for column in VALUES:
         columns["expected_" + column] = _nullable(expected_values[column], in_expected)
-    if expected.source_file is not None:
+    if isinstance(expected.source_file, pd.Series):
+        columns[SOURCE_FILE] = expected.source_file
+    elif expected.source_file is not None:
         columns[SOURCE_FILE] = text_column(expected.source_file, expected.file_names)
     if SOURCE_ROW in expected_values:
         columns[SOURCE_ROW] = _nullable(expected_values[SOURCE_ROW], in_expected)
 
-    platform_user = users.locate(platform["user_id"].to_numpy(dtype="int64"))
-    count = np.bincount(platform_user, minlength=size).astype("int64")
+    count = platform.count
     has_platform = count > 0
-    first = np.full(size, -1, dtype="int64")
-    first[platform_user[::-1]] = np.arange(len(platform_user) - 1, -1, -1)
-    first_row = np.maximum(first, 0)
-    platform_values = {}
+    platform_values = {column: platform.values(column) for column in VALUES}
     for column in VALUES:
-        values = platform[column].to_numpy(dtype="int64")
-        platform_values[column] = values[first_row] if len(values) else np.zeros(size, dtype="int64")
         columns["platform_" + column] = _nullable(platform_values[column], has_platform)
-    line = platform.index.to_numpy()
-    columns[PLATFORM_ROW] = _nullable(line[first_row] if len(line) else np.zeros(size, dtype="int64"), has_platform)
+    columns[PLATFORM_ROW] = _nullable(platform.lines(np.maximum(platform.first, 0)), has_platform)
     columns[PLATFORM_ROWS] = count
 
-    known = _known_pairs(rows, users, platform_values["batch_id"], has_platform)
     classes = _classify(in_expected, has_platform, count, expected_values, platform_values, known)
     columns["class"] = text_column(classes, CLASSES)
-    ahead = platform_values["batch_id"] > expected_values["batch_id"]
-    detail = np.where(classes == CLASSES.index(UNKNOWN_BATCH), np.where(ahead, 1, 2), 0)
+    unknown = np.flatnonzero(classes == CLASSES.index(UNKNOWN_BATCH))
+    detail = np.zeros(size, dtype="int8")
+    detail[unknown] = np.where(platform_values["batch_id"][unknown] > expected_values["batch_id"][unknown], 1, 2)
     columns["detail"] = text_column(detail, ("", "ahead", "unknown"))
     if count.max(initial=0) <= 1:
-        platform_spend = np.where(has_platform, platform_values["total_spend"], 0)
+        platform_spend = platform_values["total_spend"]  # 0 for users without a row
     else:
         platform_spend = np.zeros(size, dtype="int64")
-        np.add.at(platform_spend, platform_user, platform["total_spend"].to_numpy(dtype="int64"))
-    gap = np.where(in_expected, expected_values["total_spend"], 0) - platform_spend
+        np.add.at(platform_spend, platform.user, platform.frame["total_spend"].to_numpy(dtype="int64"))
+    gap = (expected_values["total_spend"] if expected.complete else np.where(in_expected, expected_values["total_spend"], 0)) - platform_spend
     columns[SPEND_GAP] = gap
 
     customer_total = None
@@ -168,12 +187,14 @@ def reconcile_rows(
         columns |= _customer_columns(customer, users, in_expected, expected_values)
         customer_total = int(customer["total_spend"].sum())
 
+    # The arrays are this function's own or its inputs' (never written to): no copy into one 2-D block.
+    table = pd.DataFrame(columns, copy=False)
+    members = np.bincount(classes, minlength=len(CLASSES))
     return Reconciliation(
-        # The arrays are this function's own: no copy into one 2-D block (1.3 GB at 10 M users).
-        users=(table := pd.DataFrame(columns, copy=False)),
-        classes=tuple(_summarise(table, classes, gap, code, name) for code, name in enumerate(CLASSES)),
+        users=table,
+        classes=tuple(_summarise(table, classes, gap, code, name, int(members[code])) for code, name in enumerate(CLASSES)),
         expected_total=expected.total,
-        platform_total=int(platform["total_spend"].sum()),
+        platform_total=int(platform.frame["total_spend"].sum()),
         customer_total=customer_total,
     )
 
@@ -191,26 +212,20 @@ def _nullable(values: np.ndarray, present: np.ndarray) -> np.ndarray:
     return np.where(present, values.astype("float64"), np.nan)
 
 
-def _known_pairs(rows: FeedRows, users: UserIndex, platform_batch: np.ndarray, has_platform: np.ndarray) -> np.ndarray:
-    """Whether each user's platform batch_id is one the feed holds for that user."""
-    feed_user = rows.user
-    found = has_platform[feed_user] & (rows.batch_id == platform_batch[feed_user])
-    known = np.zeros(len(users), dtype=bool)
-    known[feed_user[found]] = True
-    return known
-
-
 def _classify(in_expected, has_platform, count, expected_values, platform_values, known) -> np.ndarray:
-    """Each user's class as its position in ``CLASSES``."""
-    both = in_expected & has_platform
-    same = both.copy()
-    for column in VALUES:
+    """Each user's class as its position in ``CLASSES`` (int8)."""
+    same_batch = expected_values["batch_id"] == platform_values["batch_id"]
+    same = same_batch.copy()
+    for column in VALUES[:-1]:
         same &= expected_values[column] == platform_values[column]
-    same_batch = both & (expected_values["batch_id"] == platform_values["batch_id"])
-    stale = both & known & (platform_values["batch_id"] < expected_values["batch_id"])
-    conditions = [count > 1, count == 0, ~in_expected, same, same_batch, stale]
-    codes = [CLASSES.index(name) for name in (DUPLICATED, MISSING, UNEXPECTED, MATCH, VALUE_DRIFT, STALE)]
-    return np.select(conditions, codes, CLASSES.index(UNKNOWN_BATCH)).astype("int64")
+    stale = known & (platform_values["batch_id"] < expected_values["batch_id"])
+    # In the order of the conditions: later ones only where no earlier one holds.
+    classes = np.full(len(count), CLASSES.index(UNKNOWN_BATCH), dtype="int8")
+    for condition, name in reversed(
+        [(count > 1, DUPLICATED), (count == 0, MISSING), (~in_expected, UNEXPECTED), (same, MATCH), (same_batch, VALUE_DRIFT), (stale, STALE)]
+    ):
+        classes[condition] = CLASSES.index(name)
+    return classes
 
 
 def _customer_columns(customer, users, in_expected, expected_values) -> dict:
@@ -219,35 +234,47 @@ def _customer_columns(customer, users, in_expected, expected_values) -> dict:
     customer_ids = customer["user_id"].to_numpy(dtype="int64")
     # Users only the customer holds are neither expected nor loaded; the totals still count them.
     found = users.find(customer_ids)
-    where = np.flatnonzero(found >= 0)
-    at = found[where]
-    first = np.full(size, -1, dtype="int64")
-    first[at[::-1]] = where[::-1]
+    first = np.full(size, -1, dtype=position_dtype(len(customer_ids)))
+    if (found >= 0).all():
+        first[found[::-1]] = np.arange(len(found) - 1, -1, -1, dtype=first.dtype)
+    else:
+        where = np.flatnonzero(found >= 0)
+        first[found[where][::-1]] = where[::-1]
+    del found
     in_customer = first >= 0
     agrees = in_expected & in_customer
     columns = {}
+    row = np.maximum(first, 0)
     for column in VALUES:
         values = customer[column].to_numpy(dtype="int64")
-        picked = values[np.maximum(first, 0)] if len(values) else np.zeros(size, dtype="int64")
+        picked = values[row] if len(values) else np.zeros(size, dtype="int64")
         agrees &= picked == expected_values[column]
         columns["customer_" + column] = _nullable(picked, in_customer)
-    customer_class = np.select([agrees, in_expected & in_customer, in_expected], [0, 1, 2], 3)
+    customer_class = np.full(size, 3, dtype="int8")
+    customer_class[in_expected] = 2
+    customer_class[in_expected & in_customer] = 1
+    customer_class[agrees] = 0
     columns["customer_class"] = text_column(customer_class, ("match", "differs", "missing", "not expected"))
     return columns
 
 
-def _summarise(users: pd.DataFrame, classes: np.ndarray, gap: np.ndarray, code: int, name: str) -> ClassSummary:
-    members = np.flatnonzero(classes == code)
+def _summarise(users: pd.DataFrame, classes: np.ndarray, gap: np.ndarray, code: int, name: str, members: int) -> ClassSummary:
+    if not members:
+        return ClassSummary(name=name, users=0, revenue_gap=0, examples=users.iloc[:0].reset_index(drop=True))
+    where = np.flatnonzero(classes == code)
+    gaps = gap[where]
     # The largest gaps first: they are the examples a person wants to see.
-    size = np.abs(gap[members])
-    if len(members) > EXAMPLES_PER_CLASS:
+    size = np.abs(gaps)
+    if len(where) > EXAMPLES_PER_CLASS:
         threshold = np.partition(size, len(size) - EXAMPLES_PER_CLASS)[len(size) - EXAMPLES_PER_CLASS]
         keep = size >= threshold
-        members, size = members[keep], size[keep]
-    order = members[np.argsort(-size, kind="stable")][:EXAMPLES_PER_CLASS]
+        chosen, size = where[keep], size[keep]
+    else:
+        chosen = where
+    order = chosen[np.argsort(-size, kind="stable")][:EXAMPLES_PER_CLASS]
     return ClassSummary(
         name=name,
-        users=int(len(np.flatnonzero(classes == code))),
-        revenue_gap=int(gap[classes == code].sum()),
+        users=members,
+        revenue_gap=int(gaps.sum()),
         examples=users.iloc[order].reset_index(drop=True),
     )
