@@ -13,6 +13,11 @@ evidence frame (the first rows plus the first unexpected rows of every expectati
 order), and its results are completed with the full table's figures before they are stored and
 rendered, so the validation results and Data Docs read as for the whole table. An expectation the
 fast path cannot compute sends that table through GX whole.
+
+On the Spark engine (``engine="spark"``) the same happens on Spark: the figures come from Spark SQL
+(``checks.engines.spark_suites``), GX validates the evidence as a Spark DataFrame through its Spark
+datasource (one whole-dataframe batch and one Checkpoint per table, one run id), and the suite's
+numpy type names are translated to Spark's for GX and back in its results.
 """
 from __future__ import annotations
 
@@ -21,7 +26,8 @@ import logging
 import os
 import shutil
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -134,54 +140,73 @@ def run_suites(
     build_docs: bool = True,
     suite_path: Path | None = None,
     keep_runs: int = KEEP_RUNS,
+    engine: str | None = None,
 ) -> SuiteRun:
     """Validate every table with the suite in one Checkpoint run; build self-contained Data Docs.
 
     ``latest_batch`` is each user's largest batch_id across the feed (index user_id); it is joined
     as the column ``feed_latest_batch_id`` for the batch-currency expectation. When
     ``finance_total`` is None the revenue-total expectation is skipped (and listed in ``skipped``).
+    ``engine="spark"`` validates Spark DataFrames through GX's Spark datasource, the figures computed
+    in Spark SQL; any other engine validates pandas frames. Same results and Data Docs either way.
     Raises SuiteError when the suite is incomplete or an expectation could not be evaluated.
     """
     if not tables:
         raise SuiteError("no tables to validate")
+    on_spark = engine == "spark"
     declared = load_suite_json(suite_path or SUITE_PATH)
     parameters = {"expected_users": int(expected_users), "finance_total": finance_total}
     expectations, skipped = _expectations_to_run(declared, parameters)
     for name, frame in tables.items():
         _table_columns(name, frame)  # a wrong column set is bad input: refuse it before GX's import
     frames, figures = {}, {}
-    by_user = _latest_by_user(latest_batch)
+    by_user = None if on_spark else _latest_by_user(latest_batch)
     gx = _import_gx()
     gx_dir = Path(gx_dir).resolve()
     context = _open_context(gx, gx_dir)
-    suite = _build_suite(gx, declared["name"], expectations)  # GX checks every expectation's kwargs first
+    # GX checks every expectation's kwargs first.
+    suite = _build_suite(gx, declared["name"], _spark_types(expectations) if on_spark else expectations)
+    evidence = _spark_evidence if on_spark else _evidence
     for name, frame in tables.items():
-        frames[name], figures[name] = _evidence(name, frame, latest_batch, by_user, expectations, parameters)
+        frames[name], figures[name] = evidence(name, frame, latest_batch, by_user, expectations, parameters)
     run_time = datetime.now(timezone.utc)
-    tables_dir = gx_dir / "uncommitted" / "tables"
-    checkpoint = _build_checkpoint(gx, context, suite, frames, tables_dir)
+    if on_spark:
+        runs = _build_spark_checkpoints(gx, context, suite, frames)
+    else:
+        runs = [(_build_checkpoint(gx, context, suite, frames, gx_dir / "uncommitted" / "tables"), None)]
     _prune_runs(gx_dir, declared["name"], keep_runs - 1)  # before GX builds the index from the store
+    run_id = gx.core.run_identifier.RunIdentifier(run_name=RUN_NAME, run_time=run_time)
+    run_results = {}
     try:
-        result = checkpoint.run(
-            expectation_parameters={key: value for key, value in parameters.items() if value is not None},
-            run_id=gx.core.run_identifier.RunIdentifier(run_name=RUN_NAME, run_time=run_time),
-        )
+        with _few_spark_partitions(on_spark):
+            for checkpoint, dataframe in runs:
+                result = checkpoint.run(
+                    batch_parameters=None if dataframe is None else {"dataframe": dataframe},
+                    expectation_parameters={key: value for key, value in parameters.items() if value is not None},
+                    run_id=run_id,
+                )
+                run_results.update(result.run_results)
     except Exception as error:  # GX raises many unrelated types; all mean the suite did not run
         raise SuiteError(f"the Great Expectations checkpoint failed: {error}") from error
 
     by_table = {}
-    for identifier, validation in result.run_results.items():
+    for identifier, validation in run_results.items():
         table = identifier.batch_identifier.removeprefix(f"{_DATASOURCE}-")
         by_table[table] = _table_result(table, validation, skipped)  # raises on exception_info first
+        if on_spark:
+            _declared_types(validation)
         if figures[table] is not None:
             _complete(validation, figures[table])
+        if on_spark or figures[table] is not None:
             context.validation_results_store.set(identifier, validation)  # the docs render the stored result
             by_table[table] = _table_result(table, validation, skipped)
     results = tuple(by_table[name] for name in frames)
 
     docs_index = None
     if build_docs:
-        docs_index = _build_docs(gx, context, gx_dir, declared["name"], list(result.run_results), run_time)
+        if on_spark:
+            _declared_suite_types(suite)
+        docs_index = _build_docs(gx, context, gx_dir, declared["name"], list(run_results), run_time)
     return SuiteRun(results=results, docs_index=docs_index, skipped=skipped, run_time=run_time.isoformat())
 
 
@@ -351,6 +376,61 @@ def _evidence(
     latest_values = joined[FEED_LATEST_BATCH].gather(taken).to_pandas().astype("Int64")
     evidence = evidence.assign(**{FEED_LATEST_BATCH: latest_values.to_numpy()})
     return evidence, _Figures(rows=int(found["__rows"]), counts=counts, observed=observed)
+
+
+def _spark_evidence(
+    name: str,
+    frame: pd.DataFrame,
+    latest_batch: pd.Series,
+    by_user: _LatestByUser | None,
+    expectations: list[dict],
+    parameters: Mapping[str, Any],
+) -> tuple[Any, _Figures | None]:
+    """``_evidence`` on Spark: the evidence as a small Spark DataFrame, the figures from Spark SQL.
+
+    Figures are None when the fast path does not apply: GX then gets the whole table as a Spark DataFrame.
+    """
+    from checks.engines import spark_suites as sql
+
+    columns = _table_columns(name, frame)
+    _refuse_unknown_columns(name, expectations, [*columns, FEED_LATEST_BATCH])
+    if not latest_batch.index.is_unique:
+        return prepare_table(name, frame, latest_batch), None  # pandas refuses a user repeated in the feed's latest
+    joined = sql.join_latest(sql.table_frame(frame, columns), latest_batch)
+    if not _fast_path_applies(frame, columns, expectations):
+        return sql.whole(joined), None
+    map_checks, sums = [], {}
+    for expectation in expectations:
+        check, kind = _check_name(expectation), expectation["type"]
+        kwargs = {key: _resolve(value, parameters) for key, value in expectation.get("kwargs", {}).items()}
+        if kind in _MAP_KWARGS:
+            map_checks.append(sql.MapCheck(check, kind, kwargs))
+        elif kind == "expect_column_sum_to_be_between":
+            sums[check] = kwargs["column"]
+    joined = joined.cache()
+    try:
+        found = sql.figures(joined, map_checks, sums, partial=_PARTIAL)
+        positions = set(range(min(_FIRST_ROWS, found.rows)))
+        counts = {}
+        for map_check in map_checks:
+            first = found.first_unexpected[map_check.check]
+            positions.update(first)
+            if map_check.kind == "expect_column_values_to_be_unique" and first:
+                positions.update(sql.first_repeats(joined, map_check.kwargs["column"], first))
+            nulls_skipped = map_check.kind == "expect_column_values_to_not_be_null"
+            counts[map_check.check] = (*found.counts[map_check.check], nulls_skipped)
+        evidence = sql.evidence(joined, positions)
+    except Exception as error:  # noqa: BLE001 - Py4J wraps every JVM error, e.g. a bound of the wrong type
+        raise SuiteError(f"table {name!r}: the suite's figures could not be computed: {_first_line(error)}") from error
+    finally:
+        joined.unpersist()
+    observed = {
+        _check_name(expectation): found.rows
+        for expectation in expectations
+        if expectation["type"] == "expect_table_row_count_to_equal"
+    }
+    observed |= {check: _plain(value) for check, value in found.sums.items()}
+    return evidence, _Figures(rows=found.rows, counts=counts, observed=observed)
 
 
 _REPEATED = "__repeated_"  # a precomputed "value occurs more than once" column, e.g. __repeated_user_id
@@ -678,6 +758,84 @@ def _build_checkpoint(
     return context.checkpoints.add(
         gx.Checkpoint(name=suite.name, validation_definitions=definitions, actions=[], result_format=_RESULT_FORMAT)
     )
+
+
+def _build_spark_checkpoints(gx: Any, context: Any, suite: Any, frames: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+    """One Checkpoint per table on GX's Spark datasource, each with the Spark DataFrame it runs on.
+
+    A Checkpoint passes the same batch parameters (here the dataframe) to every validation
+    definition, so each table gets its own; they all run under one run id.
+    """
+    suite = context.suites.add(suite)
+    datasource = context.data_sources.add_spark(_DATASOURCE)
+    runs = []
+    for name, frame in frames.items():
+        batch_definition = datasource.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
+        )
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(name=f"{suite.name}-{name}", validation_definitions=[definition], actions=[],
+                          result_format=_RESULT_FORMAT)
+        )
+        runs.append((checkpoint, frame))
+    return runs
+
+
+@contextmanager
+def _few_spark_partitions(on_spark: bool) -> Iterator[None]:
+    """GX computes each metric as its own Spark job; on the small evidence frames one shuffle partition is fastest."""
+    if not on_spark:
+        yield
+        return
+    from checks.engines.spark import session
+
+    conf = session().conf
+    before = conf.get("spark.sql.shuffle.partitions")
+    conf.set("spark.sql.shuffle.partitions", "1")
+    try:
+        yield
+    finally:
+        conf.set("spark.sql.shuffle.partitions", before)
+
+
+# GX on Spark compares a column's type with Spark's type names; the suite names numpy's. The suite is
+# translated for GX, and its results and stored suite back, so that everything reads as on pandas.
+_SPARK_TYPES = {
+    "int64": "LongType", "int32": "IntegerType", "int16": "ShortType", "int8": "ByteType",
+    "float64": "DoubleType", "float32": "FloatType", "bool": "BooleanType",
+}
+_DECLARED_TYPES = {spark: declared for declared, spark in _SPARK_TYPES.items()}
+_OF_TYPE = "expect_column_values_to_be_of_type"
+
+
+def _spark_types(expectations: list[dict]) -> list[dict]:
+    translated = []
+    for expectation in expectations:
+        kwargs = expectation.get("kwargs", {})
+        if expectation["type"] == _OF_TYPE and kwargs.get("type_") in _SPARK_TYPES:
+            expectation = {**expectation, "kwargs": {**kwargs, "type_": _SPARK_TYPES[kwargs["type_"]]}}
+        translated.append(expectation)
+    return translated
+
+
+def _declared_types(validation: Any) -> None:
+    for result in validation.results:
+        config = result.expectation_config
+        if config.type != _OF_TYPE or config.kwargs.get("type_") not in _DECLARED_TYPES:
+            continue
+        config.kwargs["type_"] = _DECLARED_TYPES[config.kwargs["type_"]]
+        observed = (result.result or {}).get("observed_value")
+        if observed in _DECLARED_TYPES:
+            result.result["observed_value"] = _DECLARED_TYPES[observed]
+
+
+def _declared_suite_types(suite: Any) -> None:
+    """The stored suite (its Data Docs page) with the declared type names again."""
+    for expectation in suite.expectations:
+        if expectation.expectation_type == _OF_TYPE and expectation.type_ in _DECLARED_TYPES:
+            expectation.type_ = _DECLARED_TYPES[expectation.type_]
+    suite.save()
 
 
 def _table_result(table: str, validation: Any, skipped: tuple[str, ...]) -> TableResult:

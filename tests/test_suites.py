@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -366,3 +367,86 @@ def test_fast_path_reports_what_gx_reports_on_the_whole_table(tmp_path, monkeypa
     assert {"batch_currency", "user_id_unique", "user_in_feed", "loyalty_credits_non_negative",
             "total_spend_not_null", "revenue_total"} <= failing
     assert planted["batch_currency"]["unexpected_count"] > len(planted["batch_currency"]["unexpected_examples"])
+
+
+@pytest.fixture(scope="module")
+def spark_session():
+    """One local Spark session for this module's Spark tests, stopped at its end."""
+    from checks.engines import get_engine
+
+    engine = get_engine("spark")
+    yield engine.session()
+    engine.session().stop()
+
+
+# GX's Spark engine lists the same unexpected values as its pandas engine, but uniqueness examples
+# by value rather than in table order, missing values counted once rather than once per row, and
+# integers as integers where pandas makes them floats (a row with a missing cell).
+_EXAMPLE_FIELDS = ("partial_unexpected_list", "partial_unexpected_index_list", "partial_unexpected_counts")
+
+
+def _whole_numbers(item):
+    """pandas' GX reports a row's integers as floats when another cell of the row is missing."""
+    if isinstance(item, dict):
+        return {key: _whole_numbers(value) for key, value in item.items()}
+    if isinstance(item, list):
+        return [_whole_numbers(value) for value in item]
+    return int(item) if isinstance(item, float) and item.is_integer() else item
+
+
+def _as_multiset(items: list) -> list:
+    return sorted(json.dumps(_whole_numbers(item), sort_keys=True) for item in items)
+
+
+def _comparable(result: dict) -> dict:
+    details = dict(result["result"])
+    for key in _EXAMPLE_FIELDS:
+        if key == "partial_unexpected_counts" and key in details:
+            counts = Counter()
+            for entry in details[key]:
+                counts[json.dumps(_whole_numbers(entry["value"]))] += entry["count"]
+            details[key] = sorted(counts.items())
+        elif key in details:
+            details[key] = _as_multiset(details[key])
+    return {"success": result["success"], "result": details, "kwargs": result["expectation_config"]["kwargs"]}
+
+
+@pytest.mark.slow
+def test_spark_path_reports_what_the_pandas_path_reports(tmp_path, spark_session):
+    """Differential: the same tables through GX's Spark datasource (figures in Spark SQL) and through pandas."""
+    import checks.suites as suites
+
+    table, latest = _planted_table(3, users=300)
+    plain = table.dropna().astype("int64")
+    tables = {"planted": table, "plain": plain, "empty": plain.iloc[:0]}
+    runs, stored, pages = {}, {}, {}
+    for engine in ("polars", "spark"):
+        (tmp_path / engine).mkdir()
+        gx_dir = _gx_dir(tmp_path / engine)
+        run = suites.run_suites(tables, latest_batch=latest, finance_total=int(plain["total_spend"].sum()) + 1,
+                                expected_users=latest.size, gx_dir=gx_dir, engine=engine)
+        runs[engine] = run.to_dict()["tables"]
+        stored[engine] = {
+            file.name: [_comparable(result) for result in json.loads(file.read_text())["results"]]
+            for file in (gx_dir / "uncommitted" / "validations").rglob("*.json")
+        }
+        pages[engine] = sorted(path.name for path in run.docs_index.parent.rglob("*.html"))
+    for mine, reference in zip(runs["spark"], runs["polars"], strict=True):
+        assert (mine["table"], mine["success"]) == (reference["table"], reference["success"])
+        for outcome, expected in zip(mine["outcomes"], reference["outcomes"], strict=True):
+            mine_examples, reference_examples = (
+                _as_multiset(item["unexpected_examples"]) for item in (outcome, expected)
+            )
+            assert {**outcome, "unexpected_examples": None} == {**expected, "unexpected_examples": None}
+            assert mine_examples == reference_examples, outcome["check"]
+    assert stored["spark"].keys() == stored["polars"].keys()
+    for file, results in stored["spark"].items():
+        for mine, reference in zip(results, stored["polars"][file], strict=True):
+            assert mine == reference, (file, mine["kwargs"])
+    assert pages["spark"] == pages["polars"]
+    planted = {outcome["check"]: outcome for outcome in runs["spark"][0]["outcomes"]}
+    failing = {check for check, outcome in planted.items() if not outcome["success"]}
+    assert {"batch_currency", "user_id_unique", "user_in_feed", "loyalty_credits_non_negative",
+            "total_spend_not_null", "revenue_total"} <= failing
+    assert planted["batch_currency"]["unexpected_count"] > len(planted["batch_currency"]["unexpected_examples"])
+    assert planted["user_id_integer"]["observed"] == "int64"  # Spark's LongType, in the suite's words

@@ -60,6 +60,7 @@ def session() -> Any:
         SparkSession.builder.master(_settings["master"])
         .appName("checks")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")  # only checks.output draws on the terminal
         # The FeedCheck comes back to the driver as pandas frames (via Arrow): give the driver room.
         .config("spark.driver.memory", os.environ.get("CHECKS_SPARK_DRIVER_MEMORY", "4g"))
         .config("spark.sql.shuffle.partitions", os.environ.get("CHECKS_SPARK_PARTITIONS", "8"))
