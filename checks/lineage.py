@@ -180,6 +180,8 @@ class Feed:
             # Line numbers are arithmetic: no gather from a materialised index.
             start = np.array([index.start for index in indexes] or [0], dtype="int64")
             step = np.array([index.step for index in indexes] or [1], dtype="int64")
+            if (step == 1).all() and (start == start[0]).all():
+                return np.where(files >= 0, positions + start[0], 0)
             known = np.maximum(files, 0)
             return np.where(files >= 0, start[known] + positions * step[known], 0)
         lines = np.zeros(len(files), dtype="int64")
