@@ -273,13 +273,16 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
     """Each feed row compared with its user's platform row: linear in rows, one pass per part."""
     size = feed.users
     single = platform.count == 1
-    batch = platform.values("batch_id")
     lowest = min((int(feed.values(part, "batch_id").min()) for part in feed.parts if len(part)), default=0)
     # Users without exactly one platform row get a batch_id no feed row holds (they are matched row by row).
     exact_sentinel = lowest > np.iinfo("int64").min
-    wanted = np.where(single, batch, lowest - 1 if exact_sentinel else 0)
-    hit_users, hit_keys, known = [], [], np.zeros(size, dtype=bool)
-    for part in feed.parts:
+    wanted = np.where(single, platform.values("batch_id"), lowest - 1 if exact_sentinel else 0)
+    known = np.zeros(size, dtype=bool)
+    user_count = np.zeros(size, dtype="int32")
+    user_file = np.full(size, -1, dtype="int32")
+    user_position = np.full(size, -1, dtype=position_dtype(max((feed.rows(file) for file in range(len(feed.names))), default=0)))
+    # Last part first, so that the first equal row in feed order is the one left.
+    for part in reversed(feed.parts):
         user = part.user
         hits = np.flatnonzero(feed.values(part, "batch_id") == wanted[user])
         if not exact_sentinel:
@@ -289,31 +292,28 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
         same = np.ones(len(hits), dtype=bool)
         for column in _VALUES:
             same &= feed.values(part, column, hits) == platform.values(column)[found]
-        hit_users.append(found[same])
-        hit_keys.append(_key(part.file, part.positions()[hits[same]]))
-    users, keys = _concat(hit_users, platform.user.dtype), _concat(hit_keys, "int64")
-    del hit_users, hit_keys
-    user_count = np.bincount(users, minlength=size).astype("int64", copy=False)
-    first_key = np.full(size, -1, dtype="int64")
-    first_key[users[::-1]] = keys[::-1]  # the first in feed order wins
-    del users, keys
-    row_key = first_key[platform.user]
-    row_count = user_count[platform.user]
+        hits, found = hits[same], found[same]
+        user_count[found] += 1  # a part holds a user once: no index repeats
+        user_file[found] = part.file
+        user_position[found] = part.positions()[hits] if part.position is not None else hits
+    del wanted
+    file, position = user_file[platform.user], user_position[platform.user]
+    count = user_count[platform.user].astype("int64")
     if platform.count.max(initial=0) > 1:
-        _match_repeated_users(feed, platform, row_key, row_count)
-    file, position = _unkey(row_key)
-    user_file = _unkey(first_key)[0]
-    return Matches(file, position, row_count, user_file, user_count, known)
+        _match_repeated_users(feed, platform, file, position, count)
+    return Matches(file, position, count, user_file, user_count, known)
 
 
-def _match_repeated_users(feed: Feed, platform: PlatformRows, row_key: np.ndarray, row_count: np.ndarray) -> None:
+def _match_repeated_users(
+    feed: Feed, platform: PlatformRows, file: np.ndarray, position: np.ndarray, count: np.ndarray
+) -> None:
     """Rows of users the platform holds several times, compared one by one with that user's feed rows."""
     repeated = platform.count > 1
     rows = np.flatnonzero(repeated[platform.user])
     order = np.argsort(platform.user[rows], kind="stable")
     rows, row_users = rows[order], platform.user[rows[order]]
     platform_values = {column: platform.frame[column].to_numpy(dtype="int64") for column in ("batch_id", *_VALUES)}
-    row_key[rows], row_count[rows] = -1, 0
+    file[rows], position[rows], count[rows] = -1, -1, 0
     for part in feed.parts:
         hits = np.flatnonzero(repeated[part.user])
         start = np.searchsorted(row_users, part.user[hits], side="left")
@@ -323,11 +323,11 @@ def _match_repeated_users(feed: Feed, platform: PlatformRows, row_key: np.ndarra
         same = np.ones(len(feed_row), dtype=bool)
         for column, values in platform_values.items():
             same &= feed.values(part, column, feed_row) == values[platform_row]
-        platform_row, keys = platform_row[same], _key(part.file, part.positions()[feed_row[same]])
-        np.add.at(row_count, platform_row, 1)
-        unset = row_key[platform_row] < 0
-        # A part holds a user once, so each platform row is set at most once per part; earlier parts win.
-        row_key[platform_row[unset]] = keys[unset]
+        platform_row, feed_row = platform_row[same], feed_row[same]
+        count[platform_row] += 1  # a part holds a user once, so each platform row at most once per part
+        unset = file[platform_row] < 0  # earlier parts first: the first equal row in feed order is kept
+        file[platform_row[unset]] = part.file
+        position[platform_row[unset]] = part.positions()[feed_row[unset]]
 
 
 def _ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
@@ -337,15 +337,6 @@ def _ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
         return np.array([], dtype="int64")
     offsets = np.repeat(start - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
     return np.arange(int(lengths.sum())) + offsets
-
-
-def _key(file: int, positions: np.ndarray) -> np.ndarray:
-    return (np.int64(file) << np.int64(32)) + positions.astype("int64")
-
-
-def _unkey(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """File and position of packed keys; the key -1 unpacks to file -1 (the shift keeps the sign)."""
-    return (keys >> np.int64(32)).astype("int32"), keys & np.int64(0xFFFFFFFF)
 
 
 def trace_lineage(platform: pd.DataFrame, feed: Sequence[Delta]) -> pd.DataFrame:
