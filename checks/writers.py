@@ -103,7 +103,11 @@ def _write_csv(frame: pd.DataFrame, path: Path, rows: np.ndarray | None) -> None
 
     def part(start: int) -> Callable[[], bytes]:
         def format_part() -> bytes:
-            chunk = table.slice(start, _CHUNK_ROWS) if rows is None else table.take(rows[start:start + _CHUNK_ROWS])
+            if rows is None:
+                chunk = table.slice(start, _CHUNK_ROWS)
+            else:
+                # One Arrow index for all columns: given numpy positions, Arrow converts them per column.
+                chunk = table.take(pa.array(rows[start:start + _CHUNK_ROWS]))
             return _format_csv(chunk)
 
         return format_part

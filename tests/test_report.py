@@ -3,16 +3,28 @@ from __future__ import annotations
 
 import csv
 import io
+from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from checks.charts import _gap_by_file
 from checks.cli import main
 from checks.diagnose import diagnose
-from checks.report import ReportNames, render_customer_email, render_engineer_email, write_incident_report
+from checks.report import (
+    ReportNames,
+    _discrepancy_order,
+    _lineage_table,
+    _md,
+    discrepancies_table,
+    render_customer_email,
+    render_engineer_email,
+    write_incident_report,
+)
 from checks.sample import generate_feed, write_feed
 from checks.validate import Delta
-from checks.writers import neutralise_formulas
+from checks.writers import atomic_write_frame, neutralise_formulas
 from tests import faults
 
 FEED = generate_feed(500, 4, seed=41)
@@ -96,3 +108,51 @@ def test_report_command_writes_the_files(tmp_path):
     assert code == 1
     assert "Hi Sam" in (tmp_path / "out" / "email-engineer.md").read_text()
     assert "delta1.csv" in (tmp_path / "out" / "incident.md").read_text()
+
+
+def _users(gaps, classes) -> SimpleNamespace:
+    """A diagnosis stand-in holding only the per-user table the ordering reads."""
+    users = pd.DataFrame({"user_id": np.arange(len(gaps)), "class": pd.array(classes, dtype="str"), "spend_gap": np.asarray(gaps, dtype="int64")})
+    return SimpleNamespace(reconciliation=SimpleNamespace(users=users))
+
+
+@pytest.mark.parametrize("scale", [1, 100, 10_000_000])  # 16-bit keys (radix sort) and wider ones
+def test_discrepancies_are_ordered_by_gap_like_a_stable_sort(scale):
+    rng = np.random.default_rng(scale)
+    gaps = rng.integers(-50, 50, 400) * scale
+    classes = np.where(rng.random(400) < 0.3, "match", "stale")
+    fake = _users(gaps, classes)
+    users = fake.reconciliation.users
+    reference = users[users["class"].ne("match")].sort_values("spend_gap", key=lambda gap: -gap.abs(), kind="stable")
+    assert list(_discrepancy_order(fake)) == list(reference.index)
+
+
+def test_discrepancies_csv_is_the_table(diagnosis, tmp_path):
+    write_incident_report(diagnosis, tmp_path)
+    table = discrepancies_table(diagnosis)
+    users = diagnosis.reconciliation.users
+    assert len(table) == int(users["class"].ne("match").sum()) > 0
+    assert table["spend_gap"].abs().is_monotonic_decreasing
+    assert (tmp_path / "discrepancies.csv").read_bytes() == atomic_write_frame(tmp_path / "reference.csv", table).read_bytes()
+
+
+def test_lineage_and_chart_sums_count_every_row(diagnosis):
+    lineage = diagnosis.lineage
+    naive = lineage["source_file"].astype(object).where(lineage["source_file"].notna(), "no delta file").value_counts()
+    table = _lineage_table(diagnosis)
+    assert table.count("\n") == 1 + len(naive)
+    for name, rows in naive.items():
+        assert f"| {_md(name)} | {rows:,} |" in table
+    users = diagnosis.reconciliation.users
+    off = users[users["class"].ne("match")]
+    by_file = _gap_by_file(diagnosis)
+    assert sum(by_file.values()) == off["spend_gap"].sum() == diagnosis.gap
+    assert by_file == {name: int(off.loc[off["source_file"].eq(name), "spend_gap"].sum()) for name in by_file}
+
+
+def test_the_same_diagnosis_writes_the_same_bytes(diagnosis, tmp_path):
+    first = write_incident_report(diagnosis, tmp_path / "first")
+    second = write_incident_report(diagnosis, tmp_path / "second")
+    assert [path.name for path in first] == [path.name for path in second]
+    for one, other in zip(first, second):
+        assert one.read_bytes() == other.read_bytes(), one.name

@@ -1,11 +1,16 @@
 """Writers: atomic outputs, CSV that a spreadsheet cannot run, permissions like a plain open()."""
 from __future__ import annotations
 
+import io
 import os
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as arrow_csv
 import pytest
 
+from checks import writers
 from checks.writers import atomic_path, atomic_write_frame, atomic_write_text
 
 
@@ -47,3 +52,108 @@ def test_outputs_get_the_umask_permissions(tmp_path):
 def test_parquet_round_trips(tmp_path):
     frame = pd.DataFrame({"user_id": [1, 2], "source_file": ["delta0.csv", "delta1.csv"]})
     pd.testing.assert_frame_equal(pd.read_parquet(atomic_write_frame(tmp_path / "t.parquet", frame)), frame, check_dtype=False)
+
+
+def _mixed_frame(rows: int = 50, seed: int = 3) -> pd.DataFrame:
+    """Every column type an output holds: integers, integral and fractional floats with gaps, text with
+    gaps and empty cells, categoricals, nullable integers and booleans."""
+    rng = np.random.default_rng(seed)
+    spend = rng.integers(-500, 5_000, rows)
+    names = np.array(["delta0.csv", "delta1.csv", "", "delta 2.csv", "ünïcode.csv"])
+    return pd.DataFrame(
+        {
+            "user_id": np.arange(1, rows + 1, dtype="int64"),
+            "spend": spend,
+            "platform_spend": np.where(rng.random(rows) < 0.2, np.nan, spend.astype("float64")),
+            "share": np.round(rng.random(rows), 3),
+            "source_file": pd.array(np.where(rng.random(rows) < 0.1, None, names[rng.integers(0, 5, rows)]), dtype="str"),
+            "kind": pd.Categorical(names[rng.integers(0, 2, rows)]),
+            "source_row": pd.array(np.where(rng.random(rows) < 0.2, None, rng.integers(2, 900, rows)), dtype="Int64"),
+            "matches": rng.random(rows) < 0.5,
+        }
+    )
+
+
+def _arrow_csv(frame: pd.DataFrame) -> bytes:
+    """The reference: Arrow's own CSV writer, unquoted, with missing and empty text both written as nothing."""
+    buffer = io.BytesIO()
+    buffer.write((",".join(frame.columns) + "\n").encode())
+    options = arrow_csv.WriteOptions(include_header=False, quoting_style="none")
+    arrow_csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), buffer, write_options=options)
+    return buffer.getvalue()
+
+
+def test_csv_cells_read_as_arrow_writes_them(tmp_path):
+    frame = _mixed_frame()
+    assert atomic_write_frame(tmp_path / "out.csv", frame).read_bytes() == _arrow_csv(frame)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 7, 50, 1000])
+def test_rows_are_written_in_the_order_given_whatever_the_chunking(tmp_path, monkeypatch, chunk_rows):
+    monkeypatch.setattr(writers, "_CHUNK_ROWS", chunk_rows)
+    frame = _mixed_frame()
+    rows = np.random.default_rng(chunk_rows).permutation(len(frame))[:31]
+    written = atomic_write_frame(tmp_path / "rows.csv", frame, rows=rows)
+    assert written.read_bytes() == _arrow_csv(frame.iloc[rows])
+    parquet = atomic_write_frame(tmp_path / "rows.parquet", frame, rows=rows)
+    pd.testing.assert_frame_equal(pd.read_parquet(parquet), frame.iloc[rows].reset_index(drop=True))
+
+
+def test_an_empty_frame_is_its_header(tmp_path):
+    frame = _mixed_frame().iloc[:0]
+    assert atomic_write_frame(tmp_path / "empty.csv", frame).read_text() == ",".join(frame.columns) + "\n"
+    assert atomic_write_frame(tmp_path / "none.csv", _mixed_frame(), rows=np.array([], dtype=int)).read_text().count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "cells, expected",
+    [
+        (["=1+2", "plain"], ["'=1+2", "plain"]),
+        (["+1", "-1", "@SUM(A1)", "\tx"], ["'+1", "'-1", "'@SUM(A1)", "'\tx"]),
+        (["ok=", "a-b", None, ""], ["ok=", "a-b", "", ""]),
+        (["ü=", "=ü"], ["ü=", "'=ü"]),
+    ],
+)
+def test_text_cells_never_start_a_formula(tmp_path, cells, expected):
+    """Arrow-backed text (the 10 M-row path) gets the same treatment as the pandas neutraliser."""
+    frame = pd.DataFrame({"cell": pd.array(cells, dtype="str"), "number": np.arange(len(cells)) - 1})
+    lines = atomic_write_frame(tmp_path / "cells.csv", frame).read_text().splitlines()[1:]
+    assert [line.rsplit(",", 1)[0].strip('"') for line in lines] == expected
+    assert [int(line.rsplit(",", 1)[1]) for line in lines] == list(frame["number"])  # -1 stays a number
+
+
+def test_text_needing_quotes_is_quoted_like_pandas(tmp_path):
+    frame = pd.DataFrame({"cell": pd.array(["a,b", 'say "hi"', "two\nlines", None], dtype="str"), "n": [1, 2, 3, 4]})
+    written = atomic_write_frame(tmp_path / "quoted.csv", frame).read_text()
+    assert written == frame.to_csv(index=False, lineterminator="\n")
+    assert pd.read_csv(tmp_path / "quoted.csv")["cell"].iloc[:3].tolist() == ["a,b", 'say "hi"', "two\nlines"]
+
+
+def test_mixed_python_objects_go_through_pandas(tmp_path):
+    frame = pd.DataFrame({"file": ["delta0.csv", "delta1.csv"], "row": pd.array([3, "x"], dtype=object), "value": ["=1", "2"]})
+    assert atomic_write_frame(tmp_path / "failures.csv", frame).read_text().splitlines() == ["file,row,value", "delta0.csv,3,'=1", "delta1.csv,x,2"]
+
+
+@pytest.mark.parametrize("frame", [_mixed_frame(), _mixed_frame()[["user_id", "spend", "share", "source_file", "matches"]]])
+def test_parquet_reads_back_as_the_frame_was(tmp_path, frame):
+    """Plain columns go through Polars, the rest through pandas; either way pandas reads back the same frame."""
+    pd.testing.assert_frame_equal(pd.read_parquet(atomic_write_frame(tmp_path / "t.parquet", frame)), frame)
+
+
+def test_a_failing_chunk_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+    target = atomic_write_text(tmp_path / "out.csv", "old\n")
+    formatted = writers._format_csv
+    calls = []
+
+    def fail_on_the_third(chunk):
+        calls.append(chunk.num_rows)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return formatted(chunk)
+
+    monkeypatch.setattr(writers, "_CHUNK_ROWS", 5)
+    monkeypatch.setattr(writers, "_format_csv", fail_on_the_third)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_frame(target, _mixed_frame())
+    assert target.read_text() == "old\n"
+    assert list(tmp_path.iterdir()) == [target]
