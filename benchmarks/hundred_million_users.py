@@ -1,17 +1,19 @@
-"""A hundred million users out of core: the feed check's passing path with memory bounded by a limit, not by the feed.
+"""A hundred million users out of core: the DuckDB engine's ``checks dedup`` against DuckDB's bare read-and-dedup.
 
-    .venv/bin/python benchmarks/hundred_million_users.py [--users 100000000] [--memory-limit 4GB] [--seed 7]
-        [--keep DIR] [--data DIR]
+    flock /tmp/tm/heavy.lock .venv/bin/python benchmarks/hundred_million_users.py [--users 100000000]
+        [--memory-limit 2.5GB] [--seed 7] [--keep DIR] [--data DIR] [--polars]
 
-The in-memory engines return a ``FeedCheck`` whose deltas and deduplicated table are pandas frames:
-at 100 M users that alone is ~12 GB, so no engine can keep that contract within bounded memory.
-This measures the design that does: Polars streams each delta CSV to typed Parquet with its line
-numbers (one pass, bounded buffers; the cells that do not cast are counted), then DuckDB, with a
-memory limit and a spill folder, runs the per-delta range and key checks, the feed-wide checks
-and the dedup as SQL and writes the deduplicated table to Parquet. Failure rows would come from
-the same queries (as the Spark engine's); here only their counts are printed. The generated feed
-(a base delta with every user and four updates of a quarter each, like ``checks.sample``'s, drawn
-in chunks so that generating it is bounded too) lives in a temporary folder outside the repository.
+The in-memory engines return a ``FeedCheck`` whose deltas and deduplicated table are pandas frames
+(about 12 GB at 100 M users); the DuckDB engine (``checks.engines.duckdb.deduplicate_feed_folder``)
+keeps the rows on disk, with DuckDB's memory limit and a spill folder, and writes the deduplicated
+table straight to Parquet and CSV as ``checks dedup`` does. This runs it end to end on a generated
+feed (seeded: a base delta with every user and four updates of a quarter each, drawn in chunks so
+that generating it is bounded too), then DuckDB's bare read-and-dedup of the same CSV (arg_max per
+user into a table, as ``ten_million_users``) with the same memory limit, and with ``--polars`` the
+Polars engine's in-memory check and write. Each runs in its own process; its peak memory is that
+process's maximum resident set (ru_maxrss, itself and its children). Prints the times, the peaks,
+the ratio to DuckDB and the load average. The feed lives outside the repository (a temporary folder
+unless ``--keep``; ``--data`` reuses a kept one); the outputs and spill go to a folder beside it.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DELTAS = 5
 CHUNK = 5_000_000
 BATCHES_PER_DELTA = 1500
+BASELINE = "duckdb read-and-dedup"
+MEASUREMENTS = (BASELINE, "duckdb engine: checks dedup", "polars engine: checks dedup")
 
 
 def generate(directory: Path, users: int, seed: int) -> None:
@@ -61,134 +65,124 @@ def generate(directory: Path, users: int, seed: int) -> None:
         del chosen
 
 
-def check_out_of_core(data: Path, memory_limit: str) -> dict[str, object]:
-    """Stream to Parquet with Polars, check and deduplicate with DuckDB out of core; counts of what failed."""
-    import duckdb
-    import polars as pl
+def measure(name: str, feed: Path, work: Path, memory_limit: str) -> dict[str, object]:
+    """Run one measurement in this process; what it found (to compare the runs by)."""
+    out = work / "out"
+    if name == BASELINE:
+        import duckdb
 
-    from checks.engines import _frames
-    from checks.engines.polars import _scan_typed
-    from checks.feed import COLUMNS, discover_deltas
-
-    work = data / "work"
-    work.mkdir(exist_ok=True)
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    parts = []
-    for delta_file in discover_deltas(data / "feed"):
-        header = _frames.read_header(delta_file.path)
-        part = work / f"{delta_file.path.stem}.parquet"
-        _scan_typed(delta_file.path, header).sink_parquet(part)  # streaming: bounded buffers
-        parts.append((delta_file.name, part))
-    timings["stream CSV to typed Parquet"] = time.perf_counter() - started
-
-    connection = duckdb.connect()
-    connection.execute(f"set memory_limit = '{memory_limit}'")
-    connection.execute(f"set temp_directory = '{work / 'spill'}'")
-    connection.execute("set preserve_insertion_order = false")
-    started = time.perf_counter()
-    per_delta = {}
-    for index, (name, part) in enumerate(parts):
-        nulls = " + ".join(f"count(*) filter (where {column} is null)" for column in COLUMNS)
-        negatives = " + ".join(f"count(*) filter (where {column} < 0)" for column in COLUMNS[1:])
-        per_delta[name] = connection.execute(
-            f"select count(*), {nulls}, count(*) filter (where user_id <= 0) + {negatives}, "
-            f"count(user_id) - count(distinct user_id), max(batch_id) from read_parquet('{part}')"
-        ).fetchone()
-    timings["per-delta checks (SQL aggregates)"] = time.perf_counter() - started
-
-    union = " union all ".join(
-        f"select *, {index} as file_index from read_parquet('{part}')" for index, (_, part) in enumerate(parts)
-    )
-    connection.execute(f"create view feed as {union}")
-    started = time.perf_counter()
-    maxima = [per_delta[name][4] for name, _ in parts]
-    bounds, _ = _frames.earlier_batches([name for name, _ in parts], maxima)
-    monotonic = sum(
+        connection = duckdb.connect(
+            config={"memory_limit": memory_limit, "temp_directory": str(work / "spill"), "preserve_insertion_order": False}
+        )
         connection.execute(
-            f"select count(*) from read_parquet('{part}') where batch_id <= {bound}"
-        ).fetchone()[0]
-        for (_, part), bound in zip(parts, bounds) if bound is not None
-    )
-    repeated, decreases = connection.execute(
-        "select count(*) filter (where same_pair), count(*) filter (where same_user and total_spend < previous_spend) from ("
-        " select user_id = lag(user_id) over w as same_user,"
-        "        user_id = lag(user_id) over w and batch_id = lag(batch_id) over w as same_pair,"
-        "        total_spend, lag(total_spend) over w as previous_spend"
-        " from feed window w as (order by user_id, batch_id, file_index, row))"
-    ).fetchone()
-    timings["feed-wide checks (SQL windows)"] = time.perf_counter() - started
+            "create table latest as select user_id, max(batch_id) as batch_id, "
+            + ", ".join(f"arg_max({column}, batch_id) as {column}" for column in ("total_spend", "count_saved_items", "loyalty_credits"))
+            + f" from read_csv('{feed}/delta*.csv') group by user_id"
+        )
+        users, spend = connection.execute("select count(*), sum(total_spend) from latest").fetchone()
+        return {"users": users, "total_spend": int(spend)}
+    if name == "duckdb engine: checks dedup":
+        from checks.engines import get_engine
 
-    started = time.perf_counter()
-    out = work / "deduplicated.parquet"
-    connection.execute(
-        f"copy (select {', '.join(COLUMNS)}, file_index as source_file, row as source_row from feed "
-        "qualify row_number() over (partition by user_id order by batch_id desc) = 1 order by user_id) "
-        f"to '{out}' (format parquet)"
+        seen = []
+        result = get_engine("duckdb").deduplicate_feed_folder(
+            feed, [out / "deduplicated.csv", out / "deduplicated.parquet"], memory_limit=memory_limit,
+            spill_directory=work, on_file=lambda delta_file: seen.append((delta_file.name, time.perf_counter())),
+        )
+        return {
+            "users": result.users, "total_spend": result.total_spend, "passed": result.passed,
+            "failures": len(result.failures), "output_mb": round(sum(path.stat().st_size for path in result.outputs) / 1e6),
+            "files_started_at": {name: round(at - STARTED, 1) for name, at in seen},
+        }
+    if name == "polars engine: checks dedup":
+        from checks.engines import get_engine
+        from checks.writers import atomic_write_frame
+
+        result = get_engine("polars").check_feed_folder(feed)
+        atomic_write_frame(out / "deduplicated.csv", result.deduplicated)
+        atomic_write_frame(out / "deduplicated.parquet", result.deduplicated)
+        return {
+            "users": len(result.deduplicated), "total_spend": int(result.deduplicated["total_spend"].sum()),
+            "passed": result.passed, "failures": len(result.failures),
+        }
+    raise ValueError(name)
+
+
+STARTED = time.perf_counter()
+
+
+def run_child(name: str, feed: Path, work: Path, memory_limit: str) -> dict[str, object]:
+    """One measurement in a fresh process: its time, its peak memory and what it found."""
+    load = os.getloadavg()[0]
+    result = subprocess.run(
+        [sys.executable, __file__, "--child", name, "--data", str(feed), "--work", str(work), "--memory-limit", memory_limit],
+        check=True, cwd=ROOT, capture_output=True, text=True,
     )
-    ties = connection.execute(
-        "select count(*) from (select user_id from (select user_id from feed "
-        "qualify batch_id = max(batch_id) over (partition by user_id)) group by user_id having count(*) > 1)"
-    ).fetchone()[0]
-    users, spend = connection.execute(f"select count(*), sum(total_spend) from read_parquet('{out}')").fetchone()
-    timings["dedup to Parquet (SQL)"] = time.perf_counter() - started
-    return {
-        "rows_per_delta": {name: values[0] for name, values in per_delta.items()},
-        "cells_not_integer": sum(values[1] for values in per_delta.values()),
-        "values_out_of_range": sum(values[2] for values in per_delta.values()),
-        "repeated_user_ids": sum(values[3] for values in per_delta.values()),
-        "batch_monotonic_failures": monotonic,
-        "repeated_pairs": repeated,
-        "spend_decreases": decreases,
-        "tied_users": ties,
-        "users": users,
-        "total_spend": int(spend),
-        "timings": {name: round(seconds, 1) for name, seconds in timings.items()},
-        "parquet_mb": round(sum(path.stat().st_size for path in work.glob("*.parquet")) / 1e6),
-    }
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    found["load"] = f"{load:.2f} -> {os.getloadavg()[0]:.2f}"
+    return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=100_000_000)
-    parser.add_argument("--memory-limit", default="4GB")
+    parser.add_argument("--memory-limit", default=None, help="DuckDB's memory_limit (default: the engine's)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--keep", type=Path)
-    parser.add_argument("--data", type=Path)
+    parser.add_argument("--keep", type=Path, help="generate into this folder and keep it")
+    parser.add_argument("--data", type=Path, help="reuse a feed generated before (DIR/feed)")
+    parser.add_argument("--polars", action="store_true", help="also run the Polars engine (needs the feed in memory)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "generate":
         generate(args.data, args.users, args.seed)
         return
-    if args.child == "check":
+    if args.child:
         import resource
 
-        started = time.perf_counter()
-        found = check_out_of_core(args.data, args.memory_limit)
-        found["seconds"] = round(time.perf_counter() - started, 1)
-        found["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        found = measure(args.child, args.data, args.work, args.memory_limit)
+        found["seconds"] = round(time.perf_counter() - STARTED, 1)
+        peaks = [resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        found["peak_mb"] = round(max(peaks) / 1024)
         print(json.dumps(found))
         return
 
+    if args.memory_limit is None:
+        from checks.engines.duckdb import DEFAULT_MEMORY_LIMIT
+
+        args.memory_limit = DEFAULT_MEMORY_LIMIT
     data = args.data or args.keep or Path(tempfile.mkdtemp(prefix="checks-hundred-million-"))
     temporary = None if (args.data or args.keep) else data
+    # Beside the data, not in it: a kept feed folder stays as it was.
+    work = Path(tempfile.mkdtemp(prefix="checks-hundred-million-work-", dir=data.parent))
     try:
         if args.data is None:
             started = time.perf_counter()
             subprocess.run([sys.executable, __file__, "--child", "generate", "--data", str(data), "--users",
                             str(args.users), "--seed", str(args.seed)], check=True, cwd=ROOT)
-            size = sum(path.stat().st_size for path in (data / "feed").iterdir()) / 1e9
-            print(f"generated {args.users:,} users, feed {size:.2f} GB, in {time.perf_counter() - started:.0f} s into {data}")
-        print(f"load average before: {os.getloadavg()[0]:.2f}; cores: {os.cpu_count()}; memory limit {args.memory_limit}")
-        result = subprocess.run([sys.executable, __file__, "--child", "check", "--data", str(data), "--memory-limit",
-                                 args.memory_limit], check=True, cwd=ROOT, capture_output=True, text=True)
-        print(json.dumps(json.loads(result.stdout.strip().splitlines()[-1]), indent=2))
-        print(f"load average after: {os.getloadavg()[0]:.2f}")
+            print(f"generated {args.users:,} users in {time.perf_counter() - started:.0f} s into {data}")
+        feed = data / "feed"
+        size = sum(path.stat().st_size for path in feed.iterdir()) / 1e9
+        print(f"feed {size:.2f} GB; cores {os.cpu_count()}; memory limit {args.memory_limit}", flush=True)
+        names = [name for name in MEASUREMENTS if args.polars or not name.startswith("polars")]
+        results = {}
+        for name in names:
+            results[name] = run_child(name, feed, work, args.memory_limit)
+            shutil.rmtree(work / "out", ignore_errors=True)
+            baseline = results[BASELINE]["seconds"]
+            result = results[name]
+            print(
+                f"{name:32s} {result['seconds']:7.1f} s  peak {result['peak_mb'] / 1024:5.2f} GB"
+                f"  {result['seconds'] / baseline:5.2f}x duckdb  (load {result['load']})"
+                f"  {json.dumps({key: value for key, value in result.items() if key not in ('seconds', 'peak_mb', 'load')})}",
+                flush=True,
+            )
+        answers = {(results[name]["users"], results[name]["total_spend"]) for name in names}
+        print("same users and total spend in every run" if len(answers) == 1 else f"runs disagree: {answers}")
     finally:
+        shutil.rmtree(work, ignore_errors=True)
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
-        else:
-            shutil.rmtree(data / "work", ignore_errors=True)
 
 
 if __name__ == "__main__":

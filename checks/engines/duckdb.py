@@ -1,7 +1,7 @@
 """The DuckDB engine: a feed checked out of core, its memory bounded by a limit, not by the size of the feed.
 
 Polars streams each delta CSV to typed Parquet with its line numbers (the Polars engine's own reading,
-so the same cells fail and the same odd files go to the pandas path). DuckDB, with ``memory_limit``
+so the same cells fail and the same odd files go to the pandas path, which holds such a file whole). DuckDB, with ``memory_limit``
 and a spill folder, then asks of those files what the other engines ask of frames: the value
 failures of each delta, the failures across the feed (batch monotonicity, repeated (user, batch)
 pairs, spend never decreasing, from one window over the users) and the deduplicated table with its
@@ -261,7 +261,7 @@ class _Session:
         if header is None:
             raise _polars_engine._NeedsPandasPath
         try:
-            _polars_engine._scan_typed(delta_file.path, header).sink_parquet(part, compression=_PART_COMPRESSION)
+            _sink_typed(delta_file.path, header, part)
         except pl.exceptions.PolarsError as error:
             raise _polars_engine._NeedsPandasPath from error
         stats = self._delta_statistics(part)
@@ -349,13 +349,21 @@ class _Session:
         """``checks.crossfeed``'s failures over the passed deltas; a tie on a latest batch raises first, as in dedup."""
         if not feed.parts:
             return empty_failures()
-        # One window over each user's rows in (batch_id, feed) order keeps only the rows that break something.
+        # One window over each user's rows in (batch_id, feed) order finds the users with a repeated
+        # pair or a falling spend; the rows that break something are then taken from those users only.
+        # (One comparison per row is about four times cheaper than carrying every lag through the window.)
+        window = f"window w as (partition by user_id order by batch_id, {_FILE}, {_ROW})"
+        self.sql(
+            f"create or replace temp table odd_users as select distinct user_id from ("
+            f" select user_id, batch_id = lag(batch_id) over w or total_spend < lag(total_spend) over w as odd"
+            f" from feed {window}) where odd"
+        )
         self.sql(
             f"create or replace temp table anomalies as select * from ("
             f" select user_id, batch_id, {_FILE}, {_ROW}, total_spend,"
             f"  lag(total_spend) over w as previous_spend, lag(batch_id) over w as previous_batch,"
             f"  lag({_FILE}) over w as previous_file, lead(user_id) over w is null as last"
-            f" from feed window w as (partition by user_id order by batch_id, {_FILE}, {_ROW}))"
+            f" from feed semi join odd_users using (user_id) {window})"
             f" where batch_id = previous_batch or total_spend < previous_spend"
         )
         if raise_ties:
@@ -433,12 +441,15 @@ class _Session:
 
     # The deduplicated table --------------------------------------------------------------------
 
-    def _deduplicated_query(self, names: str = "name") -> str:
+    def _deduplicated_query(self) -> str:
         """One row per user, its largest batch_id (ties were refused before), with lineage, sorted by user_id."""
+        # arg_max per user is about five times faster than a window with QUALIFY; with the ties refused,
+        # every arg_max of a user picks the same row.
+        latest = ", ".join(f"arg_max({column}, batch_id) as {column}" for column in (*COLUMNS[1:4], _FILE, _ROW))
         return (
             f"select latest.user_id, latest.total_spend, latest.count_saved_items, latest.loyalty_credits, latest.batch_id,"
-            f" names.{names} as {SOURCE_FILE}, latest.{_ROW} as {SOURCE_ROW}"
-            f" from (select * from feed qualify row_number() over (partition by user_id order by batch_id desc) = 1) latest"
+            f" names.name as {SOURCE_FILE}, latest.{_ROW} as {SOURCE_ROW}"
+            f" from (select user_id, max(batch_id) as batch_id, {latest} from feed group by user_id) latest"
             f" join names using ({_FILE}) order by latest.user_id"
         )
 
@@ -484,6 +495,21 @@ class _Session:
         path = self.folder / "deduplicated.parquet"
         self.write_deduplicated(feed, [path])
         return pd.read_parquet(path)
+
+
+def _sink_typed(path: Path, header: _frames.Header, part: Path) -> None:
+    """Stream the delta's cells as Int64 to ``part``, read as the Polars engine reads them (``_read_typed``).
+
+    A file without spaces or tabs is parsed as integers straight from the CSV (twice as fast); if
+    that errors on a cell that is no integer, the file is read as text and cast, nulls marking the cells.
+    """
+    if not _polars_engine._has_blanks(path):
+        try:
+            _polars_engine._scan_integers(path, header).sink_parquet(part, compression=_PART_COMPRESSION)
+            return
+        except pl.exceptions.PolarsError:
+            pass  # a cell that is no integer: the text read finds it
+    _polars_engine._scan_typed(path, header).sink_parquet(part, compression=_PART_COMPRESSION)
 
 
 def _values_fail(stats: dict[str, int | None]) -> bool:
