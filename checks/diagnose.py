@@ -27,7 +27,7 @@ import pandas as pd
 from checks.dedup import SOURCE_FILE, SOURCE_ROW, deduplicate
 from checks.feed import COLUMNS
 from checks.lineage import Feed, Matches, Part, PlatformRows, UserIndex, lineage_of, match_rows, position_dtype, row_keys
-from checks.reconcile import MATCH, SPEND_GAP, ExpectedRows, Reconciliation, reconcile_rows
+from checks.reconcile import MATCH, SPEND_GAP, ExpectedRows, Reconciliation, largest, reconcile_rows
 from checks.validate import Delta
 
 FILE_NOT_INGESTED = "file_not_ingested"
@@ -755,7 +755,8 @@ class _Engine:
 
     def _examples(self, users: np.ndarray) -> pd.DataFrame:
         """A few users with the largest gaps: the platform's row, the expected row, and where each lives."""
-        members = _largest(np.flatnonzero(users), self.absolute, EXAMPLES_PER_CAUSE)
+        members = np.flatnonzero(users)
+        members = members[largest(self.absolute[members], EXAMPLES_PER_CAUSE)]
         frame = self.users.iloc[members].reset_index(drop=True)
         platform_first = self.platform.first[members]
         row = np.maximum(platform_first, 0)
@@ -905,16 +906,6 @@ def _integer(value: Any) -> str:
 def _dollars(value: Any) -> str:
     value = int(value)
     return f"-${-value:,}" if value < 0 else f"${value:,}"
-
-
-def _largest(members: np.ndarray, size: np.ndarray, count: int) -> np.ndarray:
-    """The ``count`` members with the largest ``size``, ties in member order (a stable sort's first ``count``)."""
-    sizes = size[members]
-    if len(members) > count:
-        # Only members at or above the count-th largest size can be among them: no sort of all members.
-        keep = sizes >= np.partition(sizes, len(sizes) - count)[len(sizes) - count]
-        members, sizes = members[keep], sizes[keep]
-    return members[np.argsort(-sizes, kind="stable")][:count]
 
 
 def _groups(codes: np.ndarray, size: int) -> list[tuple[int, np.ndarray]]:

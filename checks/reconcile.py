@@ -128,8 +128,10 @@ class ExpectedRows:
         if isinstance(self.source_file, pd.Series):
             import pyarrow as pa
 
-            encoded = pa.chunked_array(pd.array(self.source_file, dtype=pd.StringDtype("pyarrow")).__arrow_array__()).combine_chunks().dictionary_encode()
+            # The column's own Arrow array (no copy), dictionary-encoded by Arrow.
+            encoded = pa.array(self.source_file.array).dictionary_encode()
             indices = encoded.indices.to_numpy(zero_copy_only=False)
+            indices = np.where(encoded.indices.is_null().to_numpy(zero_copy_only=False), -1, indices) if encoded.indices.null_count else indices
             dictionary = encoded.dictionary.to_pylist()
         else:
             indices, dictionary = self.source_file, list(self.file_names)
@@ -235,21 +237,22 @@ def _customer_columns(customer, users, in_expected, expected_values) -> dict:
     # Users only the customer holds are neither expected nor loaded; the totals still count them.
     found = users.find(customer_ids)
     first = np.full(size, -1, dtype=position_dtype(len(customer_ids)))
-    if (found >= 0).all():
+    if found.min(initial=0) >= 0:
         first[found[::-1]] = np.arange(len(found) - 1, -1, -1, dtype=first.dtype)
     else:
         where = np.flatnonzero(found >= 0)
         first[found[where][::-1]] = where[::-1]
     del found
     in_customer = first >= 0
+    everyone = bool(in_customer.all())
     agrees = in_expected & in_customer
     columns = {}
-    row = np.maximum(first, 0)
+    row = first if everyone else np.maximum(first, 0)
     for column in VALUES:
         values = customer[column].to_numpy(dtype="int64")
         picked = values[row] if len(values) else np.zeros(size, dtype="int64")
         agrees &= picked == expected_values[column]
-        columns["customer_" + column] = _nullable(picked, in_customer)
+        columns["customer_" + column] = picked if everyone else _nullable(picked, in_customer)
     customer_class = np.full(size, 3, dtype="int8")
     customer_class[in_expected] = 2
     customer_class[in_expected & in_customer] = 1
@@ -264,17 +267,21 @@ def _summarise(users: pd.DataFrame, classes: np.ndarray, gap: np.ndarray, code: 
     where = np.flatnonzero(classes == code)
     gaps = gap[where]
     # The largest gaps first: they are the examples a person wants to see.
-    size = np.abs(gaps)
-    if len(where) > EXAMPLES_PER_CLASS:
-        threshold = np.partition(size, len(size) - EXAMPLES_PER_CLASS)[len(size) - EXAMPLES_PER_CLASS]
-        keep = size >= threshold
-        chosen, size = where[keep], size[keep]
-    else:
-        chosen = where
-    order = chosen[np.argsort(-size, kind="stable")][:EXAMPLES_PER_CLASS]
+    order = where[largest(np.abs(gaps), EXAMPLES_PER_CLASS)]
     return ClassSummary(
         name=name,
         users=members,
         revenue_gap=int(gaps.sum()),
         examples=users.iloc[order].reset_index(drop=True),
     )
+
+
+def largest(sizes: np.ndarray, count: int) -> np.ndarray:
+    """Positions of the ``count`` largest ``sizes``, as a stable sort by decreasing size would list them first."""
+    if len(sizes) <= count:
+        return np.argsort(-sizes, kind="stable")
+    threshold = np.partition(sizes, len(sizes) - count)[len(sizes) - count]
+    # All above the threshold, then the first ties in order: no sort of a class full of equal gaps.
+    above = np.flatnonzero(sizes > threshold)
+    above = above[np.argsort(-sizes[above], kind="stable")]
+    return np.concatenate([above, np.flatnonzero(sizes == threshold)[: count - len(above)]])
