@@ -912,6 +912,9 @@ def _groups(codes: np.ndarray, size: int) -> list[tuple[int, np.ndarray]]:
     """For each code from 0 to ``size`` - 1 present in ``codes``, where it occurs (ascending)."""
     if not len(codes):
         return []
+    if size <= 16:
+        # A pass per code beats a sort when the codes are few (a file each).
+        return [(code, where) for code in range(size) if len(where := np.flatnonzero(codes == code))]
     small = codes.astype("int16") if size < 2**15 else codes  # 16-bit keys sort by radix: linear
     order = np.argsort(small, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(small + 1, minlength=size + 1))])[1:]

@@ -92,6 +92,8 @@ class UserIndex:
         users = np.asarray(users, dtype="int64")
         if not len(self.ids):
             return np.full(len(users), -1, dtype=self.dtype)
+        if self._contiguous and len(users) and users.min() >= self._low and users.max() < self._low + len(self.ids):
+            return (users - self._low).astype(self.dtype, copy=False)
         if self._contiguous or self._table is not None:
             offset = users - self._low
             size = len(self.ids) if self._contiguous else len(self._table)
@@ -277,10 +279,11 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
     # Users without exactly one platform row get a batch_id no feed row holds (they are matched row by row).
     exact_sentinel = lowest > np.iinfo("int64").min
     wanted = np.where(single, platform.values("batch_id"), lowest - 1 if exact_sentinel else 0)
+    packing = _Packing.of(feed, platform)
+    platform_key = packing.pack({column: platform.values(column) for column in _VALUES}) if packing else None
     known = np.zeros(size, dtype=bool)
-    user_count = np.zeros(size, dtype="int32")
-    user_file = np.full(size, -1, dtype="int32")
-    user_position = np.full(size, -1, dtype=position_dtype(max((feed.rows(file) for file in range(len(feed.names))), default=0)))
+    user_count = np.zeros(size, dtype="uint8" if len(feed.parts) < 2**8 else "int32")
+    first_key = np.full(size, -1, dtype="int64")  # file and position of the first equal row, packed
     # Last part first, so that the first equal row in feed order is the one left.
     for part in reversed(feed.parts):
         user = part.user
@@ -289,19 +292,60 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
             hits = hits[single[user[hits]]]
         found = user[hits]
         known[found] = True
-        same = np.ones(len(hits), dtype=bool)
-        for column in _VALUES:
-            same &= feed.values(part, column, hits) == platform.values(column)[found]
+        if packing:
+            # One gather per row instead of one per column.
+            same = packing.pack({column: feed.values(part, column, hits) for column in _VALUES}) == platform_key[found]
+        else:
+            same = np.ones(len(hits), dtype=bool)
+            for column in _VALUES:
+                same &= feed.values(part, column, hits) == platform.values(column)[found]
         hits, found = hits[same], found[same]
         user_count[found] += 1  # a part holds a user once: no index repeats
-        user_file[found] = part.file
-        user_position[found] = part.positions()[hits] if part.position is not None else hits
-    del wanted
-    file, position = user_file[platform.user], user_position[platform.user]
+        positions = part.positions()[hits] if part.position is not None else hits
+        first_key[found] = (np.int64(part.file) << np.int64(32)) | positions
+    del wanted, platform_key
+    row_key = first_key[platform.user]
     count = user_count[platform.user].astype("int64")
+    longest = max((feed.rows(file) for file in range(len(feed.names))), default=0)
+    file, position = _unpack_row(row_key, position_dtype(longest))
     if platform.count.max(initial=0) > 1:
         _match_repeated_users(feed, platform, file, position, count)
+    user_file = _unpack_row(first_key, position.dtype)[0]
     return Matches(file, position, count, user_file, user_count, known)
+
+
+@dataclass(frozen=True)
+class _Packing:
+    """The three value columns packed exactly into one int64 (when their ranges allow), to compare rows at once."""
+
+    lows: tuple[int, ...]
+    spans: tuple[int, ...]
+
+    @classmethod
+    def of(cls, feed: Feed, platform: PlatformRows) -> _Packing | None:
+        lows, spans, room = [], [], 1
+        for column in _VALUES:
+            arrays = [platform.frame[column].to_numpy(dtype="int64")] + [feed.values(part, column) for part in feed.parts]
+            arrays = [values for values in arrays if len(values)]
+            if not arrays:
+                return None
+            low, high = min(int(values.min()) for values in arrays), max(int(values.max()) for values in arrays)
+            lows.append(low)
+            spans.append(high - low + 1)
+            room *= high - low + 1
+        return cls(tuple(lows), tuple(spans)) if room < 2**62 else None
+
+    def pack(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        packed = None
+        for column, low, span in zip(_VALUES, self.lows, self.spans):
+            shifted = values[column] - low
+            packed = shifted if packed is None else packed * span + shifted
+        return packed
+
+
+def _unpack_row(keys: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """File and position of packed first rows; -1 unpacks to file -1 (the shift keeps the sign)."""
+    return (keys >> np.int64(32)).astype("int32"), (keys & np.int64(0xFFFFFFFF)).astype(dtype)
 
 
 def _match_repeated_users(

@@ -280,6 +280,8 @@ def largest(sizes: np.ndarray, count: int) -> np.ndarray:
     """Positions of the ``count`` largest ``sizes``, as a stable sort by decreasing size would list them first."""
     if len(sizes) <= count:
         return np.argsort(-sizes, kind="stable")
+    if sizes.min() == sizes.max():
+        return np.arange(count)  # all tied (a class of matches): the first ones
     threshold = np.partition(sizes, len(sizes) - count)[len(sizes) - count]
     # All above the threshold, then the first ties in order: no sort of a class full of equal gaps.
     above = np.flatnonzero(sizes > threshold)
