@@ -251,3 +251,56 @@ def test_two_latest_rows_for_a_user_is_the_dedup_error():
     feed = [*FEED[:-1], Delta(last.name, last.number, pd.concat([last.frame, tied]))]
     with pytest.raises(DeduplicationError, match="latest row is ambiguous"):
         diagnose(feed, faults.expected(FEED))
+
+
+# --- the shortcuts for large feeds step aside when their assumptions do not hold --------------------
+
+
+def _renumbered(feed, platform, users):
+    """The same feed and table with every user id sent through ``users`` (a strictly increasing map)."""
+    def renumber(frame):
+        return frame.assign(user_id=users(frame["user_id"].to_numpy()))
+
+    return [Delta(delta.name, delta.number, renumber(delta.frame)) for delta in feed], renumber(platform)
+
+
+@pytest.mark.parametrize(
+    "users",
+    [lambda ids: ids * 3 + 7, lambda ids: ids * 10**12 + 5],
+    ids=["ids with gaps: a lookup table", "sparse ids: binary search"],
+)
+def test_user_ids_with_gaps_get_the_reference_answer(users):
+    feed, platform = _renumbered(FEED, faults.without_file(FEED, 3), users)
+    _assert_same_diagnosis(feed, platform)
+
+
+def test_positions_beyond_the_int32_limit_fall_back_to_int64(monkeypatch):
+    import checks.lineage
+
+    # With a limit of a few rows, every index and row position is "too large" for int32.
+    monkeypatch.setattr(checks.lineage, "INT32_LIMIT", 7)
+    users = checks.lineage.UserIndex(np.arange(1, 100, dtype="int64"))
+    assert users.locate(np.array([1, 99])).dtype == np.int64
+    platform = faults.truncated(FEED, 2, 200)
+    _assert_same_diagnosis(FEED, platform, faults.drifted(FEED, 3, seed=1))
+
+
+def test_values_too_wide_to_pack_get_the_reference_answer():
+    # A spend near 2**62 leaves no room to pack three columns into one integer.
+    wide = [Delta(d.name, d.number, d.frame.assign(total_spend=d.frame["total_spend"] * 2**40)) for d in FEED]
+    _assert_same_diagnosis(wide, faults.last_file_wins(wide, [0, 2, 1, 3, 4]))
+
+
+def test_batch_ids_too_long_for_text_keys_get_the_reference_answer():
+    # Beyond 17 digits the text order is found by sorting the distinct batch_ids as strings.
+    long = [Delta(d.name, d.number, d.frame.assign(batch_id=d.frame["batch_id"] * 10**15)) for d in FEED]
+    _assert_same_diagnosis(long, faults.string_dedup(long))
+
+
+def test_a_file_holding_a_user_twice_with_distinct_line_numbers_gets_the_reference_answer():
+    last = FEED[-1]
+    older = last.frame.iloc[:30].assign(batch_id=lambda frame: frame["batch_id"] - 1)
+    both = pd.concat([last.frame, older], ignore_index=True)
+    both.index = pd.RangeIndex(2, len(both) + 2, name="row")
+    feed = [*FEED[:-1], Delta(last.name, last.number, both)]
+    _assert_same_diagnosis(feed, faults.truncated(feed, 4, 260))
