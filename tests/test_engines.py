@@ -291,13 +291,22 @@ SPARK_CASES: dict[str, Callable[[Path], None]] = {
 }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spark_engine():
-    """One local Spark session for the whole test session: starting one costs seconds."""
+    """One local Spark session for this module: starting one costs seconds.
+
+    The test feeds are tiny: one shuffle partition saves a task per partition in every job.
+    """
+    before = os.environ.get("CHECKS_SPARK_PARTITIONS")
+    os.environ["CHECKS_SPARK_PARTITIONS"] = "1"
     engine = get_engine("spark")
-    engine.session()
+    spark = engine.session()
     yield engine
-    engine.session().stop()
+    spark.stop()
+    if before is None:
+        del os.environ["CHECKS_SPARK_PARTITIONS"]
+    else:
+        os.environ["CHECKS_SPARK_PARTITIONS"] = before
 
 
 @pytest.mark.slow
@@ -324,3 +333,56 @@ def test_spark_check_feed_on_deltas_matches_pandas(spark_engine) -> None:
 @pytest.mark.slow
 def test_spark_matches_pandas_on_real_case(spark_engine, johnnys_jeans: Path) -> None:
     run_both("spark", johnnys_jeans)
+
+
+def _spark_cells(spark_engine, path: Path):
+    """A delta's cells as the Spark engine reads them: as text, and as bigint."""
+    from checks.engines import _frames
+
+    text, _ = spark_engine._read_text(path, _frames.read_header(path))
+    return text, spark_engine._typed(text)
+
+
+@pytest.mark.slow
+def test_pandera_pyspark_fails_exactly_the_planted_checks(spark_engine, broken_delta_text, tmp_path: Path) -> None:
+    from checks.engines.spark_schemas import pandera_failures
+    from checks.feed import DeltaFile
+    from tests.conftest import BROKEN_DELTA_CELLS, BROKEN_DELTA_FAILURES, write_csv
+
+    path = write_csv(tmp_path / "delta0.csv", broken_delta_text)
+    planted = {(column, check) for _, column, check, _ in BROKEN_DELTA_CELLS}
+    assert pandera_failures(*_spark_cells(spark_engine, path)) == planted
+    # The engine asks Pandera too, and its rows are the planted ones.
+    validation = spark_engine.read_and_validate(DeltaFile(path, 0))
+    assert len(validation.failures) == BROKEN_DELTA_FAILURES
+    assert set(zip(validation.failures["column"], validation.failures["check"])) == planted
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("disagreement", ["SQL misses a check", "SQL fails a check Pandera passes"])
+def test_pandera_and_sql_disagreeing_is_an_error(spark_engine, broken_delta_text, tmp_path: Path, disagreement: str) -> None:
+    from checks.engines.spark_schemas import EngineDisagreementError, confirm
+    from tests.conftest import BROKEN_DELTA_CELLS, write_csv
+
+    path = write_csv(tmp_path / "delta0.csv", broken_delta_text)
+    rows = [{"row": line, "column": column, "check": check, "value": value} for line, column, check, value in BROKEN_DELTA_CELLS]
+    if disagreement == "SQL misses a check":
+        rows = [row for row in rows if row["check"] != "greater_than(0)"]
+        message = "only Pandera fails user_id greater_than\\(0\\); only the SQL fails nothing"
+    else:
+        rows.append({"row": 2, "column": "count_saved_items", "check": "greater_than_or_equal_to(0)", "value": "1"})
+        message = "only Pandera fails nothing; only the SQL fails count_saved_items greater_than_or_equal_to\\(0\\)"
+    with pytest.raises(EngineDisagreementError, match=message):
+        confirm("delta0.csv", *_spark_cells(spark_engine, path), pd.DataFrame(rows))
+
+
+@pytest.mark.slow
+def test_a_check_pandera_cannot_run_is_an_error_not_a_pass(spark_engine, tmp_path: Path) -> None:
+    from checks.engines.spark_schemas import EngineDisagreementError, pandera_failures
+    from tests.conftest import write_csv
+
+    path = write_csv(tmp_path / "delta0.csv", ",".join(COLUMNS) + "\n1,2,3,4,5\n")
+    text, _ = _spark_cells(spark_engine, path)
+    # Text where Pandera's value model expects bigint: its range checks cannot run on it.
+    with pytest.raises(EngineDisagreementError, match="could not run greater_than"):
+        pandera_failures(text, text)

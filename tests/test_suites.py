@@ -374,9 +374,9 @@ def spark_session():
     """One local Spark session for this module's Spark tests, stopped at its end."""
     from checks.engines import get_engine
 
-    engine = get_engine("spark")
-    yield engine.session()
-    engine.session().stop()
+    spark = get_engine("spark").session()
+    yield spark
+    spark.stop()
 
 
 # GX's Spark engine lists the same unexpected values as its pandas engine, but uniqueness examples

@@ -4,8 +4,10 @@ Every check is Spark SQL that yields the pandas path's failure rows: a regular e
 text pass (Java's ``^...$`` behaves as Python's ``re.match`` here, but for line terminators other than
 ``\n`` at the end of a cell), range and uniqueness queries
 for the value pass, window functions for the checks across files and for the dedup. Pandera's
-PySpark backend reports a count per check, not the offending rows with their line numbers, so it
-cannot produce ``FAILURE_COLUMNS``; the SQL does. Line numbers come from each file's read splits
+PySpark backend reports one verdict per check, not the offending rows with their line numbers, so it
+cannot produce ``FAILURE_COLUMNS``; the SQL does. Pandera stays the schema authority: each delta also
+goes through its PySpark models (``checks.engines.spark_schemas``), and a delta where Pandera and the
+SQL name different failed checks is an error, never a pass. Line numbers come from each file's read splits
 (``input_file_block_start`` and the row's position in its split). Files the SQL cannot read as the
 pandas path would (a row with too many fields, an integer beyond int64) go to the pandas path.
 
@@ -25,7 +27,7 @@ import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.dedup import deduplicate as _deduplicate_pandas
-from checks.engines import _frames
+from checks.engines import _frames, spark_schemas
 from checks.errors import DeduplicationError
 from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile
 from checks.feed import read_table as _read_table_pandas
@@ -146,6 +148,7 @@ def _validate(delta_file: DeltaFile) -> tuple[DeltaValidation, Any | None]:
         text.unpersist()
         raise _NeedsPandasPath  # an integer literal beyond int64: the pandas path decides what happens
     name = delta_file.name
+    spark_schemas.confirm(name, text, typed, found)  # Pandera's verdict per check must match the SQL's rows
     is_text = found["check"] == _frames.IS_INTEGER
     failures = _frames.combine_validation_failures(_failure_frame(name, found[is_text]), _failure_frame(name, found[~is_text]))
     delta, table = None, None

@@ -1,0 +1,197 @@
+"""Pandera's PySpark backend as the schema authority on the Spark engine: which checks a delta fails.
+
+``checks.engines.spark`` finds the failing cells with Spark SQL (Pandera's PySpark backend reports
+one verdict per check, not the rows). The same delta then goes through the PySpark models below,
+the counterparts of ``checks.validate``'s text and value models, and the two must name the same
+failed (column, check) pairs: ``confirm`` raises ``EngineDisagreementError`` otherwise, so a gap in
+either never passes a delta silently.
+
+pyspark 4.3 cannot import its pandas API (``pyspark.pandas``) beside pandas 3, and pandera's PySpark
+backend imports it only to name its classes in type unions; ``_import_pandera_pyspark`` lends it a
+stand-in module for that one import when the real one fails.
+"""
+
+import importlib
+import sys
+import types
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+import pandas as pd
+
+from checks.engines import _frames
+from checks.errors import ChecksError
+from checks.feed import COLUMNS, INTEGER_PATTERN
+
+UNIQUE_USER = ("user_id", _frames.FIELD_UNIQUENESS)
+
+
+class EngineDisagreementError(ChecksError):
+    """Pandera's PySpark backend and the Spark SQL checks disagree about a delta: neither verdict can be trusted."""
+
+
+def pandera_failures(text: Any, typed: Any) -> frozenset[tuple[str, str]]:
+    """The (column, check) pairs Pandera's PySpark models find failing, named as ``checks.validate`` names them.
+
+    ``text`` holds the delta's cells as strings (an empty cell is null), ``typed`` the same cells as
+    bigint (null where the text pass failed); both may carry more columns (the row number).
+    """
+    from pandera.config import ValidationDepth, config_context
+
+    from pyspark.sql import functions as F
+
+    models = _models()
+    cells = [*COLUMNS]
+    # An empty cell is null on Spark and "" on pandas: read as "", it fails the pattern as on pandas.
+    as_read = text.select(*[F.coalesce(F.col(cell), F.lit("")).alias(cell) for cell in cells])
+    with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
+        found = [
+            *_errors(models.text.validate(as_read)),
+            *_errors(models.values.validate(typed.select(*cells))),
+            # Pandera's uniqueness groups nulls together; the checks count only the ids present.
+            *_errors(models.keys.validate(typed.select("user_id").filter(typed["user_id"].isNotNull()))),
+        ]
+    return frozenset(found)
+
+
+def confirm(file_name: str, text: Any, typed: Any, failures: pd.DataFrame) -> None:
+    """Raise unless Pandera fails exactly the (column, check) pairs of ``failures`` (the SQL's cell failures)."""
+    by_sql = frozenset(zip(failures["column"], failures["check"]))
+    by_pandera = pandera_failures(text, typed)
+    if by_sql != by_pandera:
+        raise EngineDisagreementError(
+            "Pandera's PySpark backend and the Spark SQL checks disagree: "
+            f"only Pandera fails {_describe(by_pandera - by_sql)}; only the SQL fails {_describe(by_sql - by_pandera)}",
+            file=file_name,
+        )
+
+
+def _describe(pairs: Iterable[tuple[str, str]]) -> str:
+    return ", ".join(f"{column} {check}" for column, check in sorted(pairs)) or "nothing"
+
+
+def _errors(validated: Any) -> list[tuple[str, str]]:
+    """Each failed check of a validated frame as (column, check) in ``checks.validate``'s names."""
+    found = []
+    for by_type in validated.pandera.errors.values():
+        for reason, entries in by_type.items():
+            for entry in entries:
+                if reason == "CHECK_ERROR":  # the check raised: it said nothing about the data
+                    raise EngineDisagreementError(
+                        f"Pandera's PySpark backend could not run {entry.get('check')} on column "
+                        f"{entry.get('column')!r}: {entry.get('error')}"
+                    )
+                found.append(_our_name(entry.get("column"), str(entry.get("check"))))
+    return found
+
+
+def _our_name(column: str | None, check: str) -> tuple[str, str]:
+    if check.startswith("str_matches("):
+        return column, _frames.IS_INTEGER
+    if check == "unique":
+        return UNIQUE_USER
+    return column, check  # greater_than(0) etc. share Pandera's names; anything else is a disagreement
+
+
+class _Models(types.SimpleNamespace):
+    text: Any
+    values: Any
+    keys: Any
+
+
+@cache
+def _models() -> _Models:
+    """The PySpark models, defined on first use: importing pandera's PySpark backend starts nothing, but costs."""
+    pa = _import_pandera_pyspark()
+    from pyspark.sql import types as T
+
+    def text_field() -> Any:
+        return pa.Field(str_matches=INTEGER_PATTERN, nullable=True)  # nulls are read as "" (pandera_failures)
+
+    class DeltaText(pa.DataFrameModel):
+        """A delta as read: every cell an integer literal."""
+
+        user_id: T.StringType() = text_field()
+        total_spend: T.StringType() = text_field()
+        count_saved_items: T.StringType() = text_field()
+        loyalty_credits: T.StringType() = text_field()
+        batch_id: T.StringType() = text_field()
+
+    class DeltaValues(pa.DataFrameModel):
+        """A delta's values; null where the text pass failed."""
+
+        user_id: T.LongType() = pa.Field(gt=0, nullable=True)
+        total_spend: T.LongType() = pa.Field(ge=0, nullable=True)
+        count_saved_items: T.LongType() = pa.Field(ge=0, nullable=True)
+        loyalty_credits: T.LongType() = pa.Field(ge=0, nullable=True)
+        batch_id: T.LongType() = pa.Field(ge=0, nullable=True)
+
+    class DeltaKeys(pa.DataFrameModel):
+        """The user ids present in a delta, each once."""
+
+        user_id: T.LongType() = pa.Field()
+
+        class Config:
+            unique = ["user_id"]
+
+    return _Models(text=DeltaText, values=DeltaValues, keys=DeltaKeys)
+
+
+@contextmanager
+def _pyspark_pandas_stand_in() -> Iterator[None]:
+    """A stand-in ``pyspark.pandas`` while pandera imports and registers its PySpark backend, if the real one fails."""
+    try:
+        import pyspark.pandas  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        yield
+        return
+    stand_in = types.ModuleType("pyspark.pandas")
+    for name in ("DataFrame", "Series", "Index"):
+        setattr(stand_in, name, type(name, (), {}))
+    sys.modules["pyspark.pandas"] = stand_in
+    try:
+        typing = sys.modules.get("pandera.typing.pyspark")
+        if typing is not None and not hasattr(typing, "DataFrame"):
+            importlib.reload(typing)  # imported with pandera when pyspark.pandas failed: define its classes now
+        yield
+    finally:
+        del sys.modules["pyspark.pandas"]
+
+
+def _import_pandera_pyspark() -> Any:
+    with _pyspark_pandas_stand_in(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+        import pandera.pyspark as pa
+    _route_spark_frames_to_the_pyspark_backend()
+    return pa
+
+
+def _route_spark_frames_to_the_pyspark_backend() -> None:
+    """Register a Spark frame's check backends as pandera's own dispatch does, without its pandas-like detour.
+
+    Before that dispatch pandera asks whether the frame's class is pandas-like, which for any
+    ``pyspark.*`` class imports ``pyspark.pandas``; the ImportError it raises with pandas 3 would
+    turn every check into a CHECK_ERROR.
+    """
+    from pandera.backends import register_checks
+
+    original = register_checks.register_default_check_backends
+    if getattr(original, "_checks_routes_spark", False):
+        return
+
+    def register_default_check_backends(check_obj_cls: type) -> None:
+        if getattr(check_obj_cls, "__module__", "").startswith("pyspark.sql"):
+            from pandera.backends.pyspark.register import register_pyspark_backends
+            from pandera.config import CONFIG
+
+            register_pyspark_backends(use_narwhals_backend=CONFIG.use_narwhals_backend)
+            return
+        original(check_obj_cls)
+
+    register_default_check_backends._checks_routes_spark = True
+    register_checks.register_default_check_backends = register_default_check_backends
