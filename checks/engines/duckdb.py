@@ -55,7 +55,7 @@ read_and_validate = _polars_engine.read_and_validate
 
 
 class OutOfMemoryError(ChecksError):
-    """DuckDB could not finish within its memory limit and the disk left for spilling."""
+    """DuckDB could not finish within its memory limit and the disk left for spilling (exit 2, like bad usage)."""
 
 
 @dataclass(frozen=True)
@@ -222,7 +222,7 @@ class _Session:
             )
         except duckdb.Error as error:
             self._stack.close()
-            raise UsageError(f"DuckDB refused the memory limit {self._memory_limit!r}: {error}") from error
+            raise UsageError(f"DuckDB refused the memory limit {self._memory_limit!r}: {_first_line(error)}") from error
         self._stack.callback(self.connection.close)
         self._parts = 0
         return self
@@ -234,9 +234,11 @@ class _Session:
         """Run ``query``; running out of memory or disk is an error the CLI names in one line."""
         try:
             return self.connection.execute(query, list(parameters)).fetchall()
-        except duckdb.OutOfMemoryException as error:
+        except (duckdb.OutOfMemoryException, duckdb.IOException) as error:
+            # IOException: the spill folder's disk is full (or gone); raising the limit or freeing disk helps.
             raise OutOfMemoryError(
-                f"DuckDB ran out of memory within memory_limit {self._memory_limit} (spilling to {self.folder}): {error}"
+                f"DuckDB ran out of memory or disk within memory_limit {self._memory_limit} (spilling to {self.folder}):"
+                f" {_first_line(error)}"
             ) from error
 
     def _new_part(self) -> Path:
@@ -530,6 +532,11 @@ def _read_part(part: Path) -> pd.DataFrame:
     if not np.array_equal(rows, index.to_numpy()):
         index = pd.Index(rows, name="row", dtype="int64")
     return pd.DataFrame({column: table[column].to_numpy() for column in COLUMNS}, index=index)
+
+
+def _first_line(error: Exception) -> str:
+    """DuckDB's message without its hints: the CLI prints an error as one line."""
+    return str(error).strip().splitlines()[0]
 
 
 def _literal(value: object) -> str:
