@@ -386,3 +386,33 @@ def test_a_check_pandera_cannot_run_is_an_error_not_a_pass(spark_engine, tmp_pat
     # Text where Pandera's value model expects bigint: its range checks cannot run on it.
     with pytest.raises(EngineDisagreementError, match="could not run greater_than"):
         pandera_failures(text, text)
+
+
+@pytest.mark.parametrize(
+    ("path", "is_s3a", "uri"),
+    [
+        ("s3a://bucket/feeds/johnny", True, "s3a://bucket/feeds/johnny"),
+        (Path("s3a://bucket/feeds/johnny"), True, "s3a://bucket/feeds/johnny"),  # Path folds the double slash
+        ("s3://bucket/feeds", False, None),
+        (Path("/data/feed"), False, None),
+    ],
+)
+def test_s3a_paths_are_recognised_in_either_spelling(path, is_s3a: bool, uri: str | None) -> None:
+    from checks.engines import spark_s3a
+
+    assert spark_s3a.is_s3a(path) is is_s3a
+    if is_s3a:
+        assert spark_s3a.uri(path) == uri
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("call", ["check_feed_folder", "discover_deltas", "read_table"])
+def test_s3a_without_the_connector_is_one_clear_usage_error(spark_engine, monkeypatch, call: str) -> None:
+    from checks.engines.spark_s3a import MissingConnectorError, has_connector
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "planted-secret")
+    assert not has_connector(spark_engine.session())  # pyspark ships no hadoop-aws
+    with pytest.raises(MissingConnectorError, match=r"s3a://bucket/feed: .*hadoop-aws-3\.5\.0\.jar") as raised:
+        getattr(spark_engine, call)(Path("s3a://bucket/feed"))
+    assert raised.value.exit_code == 2
+    assert "\n" not in str(raised.value) and "planted-secret" not in str(raised.value)

@@ -11,10 +11,11 @@ SQL name different failed checks is an error, never a pass. Line numbers come fr
 (``input_file_block_start`` and the row's position in its split). Files the SQL cannot read as the
 pandas path would (a row with too many fields, an integer beyond int64) go to the pandas path.
 
-Paths are local for now: the folder is listed and each header read with the standard library.
-For ``s3a://`` the reads themselves already go through Spark; what remains is listing the folder and
-reading the header line through Spark (``spark.read.text(path).first()``), with hadoop-aws on the
-classpath (``spark.jars.packages``) and the credentials in ``spark.hadoop.fs.s3a.*``.
+Paths are local: the folder is listed and each header read with the standard library. An
+``s3a://`` path is refused in one line naming what is missing (``checks.engines.spark_s3a``):
+pyspark ships no S3A connector and this installation cannot fetch one. With the connector on the
+classpath the reads themselves already go through Spark; what remains is listing the folder and
+reading each header through Hadoop's FileSystem API instead of the standard library.
 """
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.dedup import deduplicate as _deduplicate_pandas
-from checks.engines import _frames, spark_schemas
-from checks.errors import DeduplicationError
+from checks.engines import _frames, spark_s3a, spark_schemas
+from checks.errors import DeduplicationError, UsageError
 from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile
+from checks.feed import discover_deltas as _discover_deltas_locally
 from checks.feed import read_table as _read_table_pandas
 from checks.pipeline import FeedCheck, passed_deltas
 from checks.validate import Delta, DeltaValidation, concat_failures, empty_failures
@@ -73,7 +75,14 @@ def session() -> Any:
 
 def check_feed_folder(directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None) -> FeedCheck:
     """Check every delta in ``directory`` as ``checks.pipeline.check_feed_folder`` does, on Spark."""
+    _refuse_without_connector(directory)
     return _feed_check(*_frames.validate_folder(directory, _read_and_validate, on_file))
+
+
+def discover_deltas(directory: str | Path) -> list[DeltaFile]:
+    """``checks.feed.discover_deltas``; for an ``s3a://`` feed, first the check that Spark can read S3 at all."""
+    _refuse_without_connector(directory)
+    return _discover_deltas_locally(directory)
 
 
 def check_validations(validations: Sequence[DeltaValidation]) -> FeedCheck:
@@ -84,6 +93,7 @@ def check_validations(validations: Sequence[DeltaValidation]) -> FeedCheck:
 
 def read_and_validate(delta_file: DeltaFile) -> DeltaValidation:
     """``checks.validate.read_and_validate`` on Spark."""
+    _refuse_without_connector(delta_file.path)
     return _read_and_validate(delta_file)[0]
 
 
@@ -97,6 +107,7 @@ def check_feed(deltas: Sequence[Delta]) -> pd.DataFrame:
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """``checks.feed.read_table`` on Spark: int64 columns; a table with a bad cell goes to the pandas path for its message."""
+    _refuse_without_connector(path)
     path = Path(path)
     header = _frames.read_header(path)
     if header is None:
@@ -108,6 +119,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if _union([_text_failures(text), _overflows(text)]).limit(1).count():
         return _read_table_pandas(path)  # the pandas path names the first bad cell exactly
     return _to_pandas_int64(_typed(text))
+
+
+def _refuse_without_connector(path: str | Path) -> None:
+    if spark_s3a.is_s3a(path):
+        spark_s3a.require_connector(session(), path)
+        # With the connector, listing and headers still go through the local file system (below).
+        raise UsageError(f"cannot read {spark_s3a.uri(path)}: listing an s3a:// feed is not implemented yet")
 
 
 def _feed_check(validations: list[DeltaValidation], tables: list[Any]) -> FeedCheck:
