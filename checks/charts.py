@@ -103,10 +103,11 @@ def _stale(axes, diagnosis: Diagnosis) -> None:
         return
     platform = users["platform_batch_id"].to_numpy()[stale].astype("float64")
     latest = users["expected_batch_id"].to_numpy()[stale].astype("float64")
-    edges = np.histogram_bin_edges(np.concatenate([platform, latest]), bins=30)
-    # matplotlib draws the counts; it need not see the millions of users behind them.
+    span = (min(platform.min(), latest.min()), max(platform.max(), latest.max()))
+    # matplotlib draws the counts; it need not see the millions of users behind them. Equal bins over
+    # the span are counted arithmetically (numpy keeps them consistent with the edges it returns).
     for batches, colour, label in ((platform, _RED, "batch_id the platform holds"), (latest, _BLUE, "latest batch_id in the feed")):
-        counts, _ = np.histogram(batches, bins=edges)
+        counts, edges = np.histogram(batches, bins=30, range=span)
         axes.hist(edges[:-1], bins=edges, weights=counts, color=colour, alpha=0.7, label=label)
     axes.legend(frameon=False)
 
