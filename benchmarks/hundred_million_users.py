@@ -71,12 +71,14 @@ def measure(name: str, feed: Path, work: Path, memory_limit: str) -> dict[str, o
     if name == BASELINE:
         import duckdb
 
+        from checks.feed import COLUMNS
+
         connection = duckdb.connect(
             config={"memory_limit": memory_limit, "temp_directory": str(work / "spill"), "preserve_insertion_order": False}
         )
         connection.execute(
             "create table latest as select user_id, max(batch_id) as batch_id, "
-            + ", ".join(f"arg_max({column}, batch_id) as {column}" for column in ("total_spend", "count_saved_items", "loyalty_credits"))
+            + ", ".join(f"arg_max({column}, batch_id) as {column}" for column in COLUMNS[1:4])
             + f" from read_csv('{feed}/delta*.csv') group by user_id"
         )
         users, spend = connection.execute("select count(*), sum(total_spend) from latest").fetchone()

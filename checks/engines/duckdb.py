@@ -290,7 +290,8 @@ class _Session:
         if validation.delta is not None:
             part = self._new_part()
             frame = validation.delta.frame
-            columns = {_ROW: frame.index.to_numpy(dtype="int64")} | {column: frame[column].to_numpy(dtype="int64") for column in COLUMNS}
+            columns = {_ROW: frame.index.to_numpy(dtype="int64")}
+            columns.update({column: frame[column].to_numpy(dtype="int64") for column in COLUMNS})
             pl.DataFrame(columns).write_parquet(part, compression=_PART_COMPRESSION)
         verdict = DeltaVerdict(
             name=validation.name, number=validation.number, passed=validation.passed, failures=validation.failures,
@@ -333,7 +334,9 @@ class _Session:
         parts = tuple(entry.part for entry in checked)
         names = tuple(entry.verdict.name for entry in checked)
         if parts:
-            scans = [f"select *, {index}::integer as {_FILE} from read_parquet({_literal(part)})" for index, part in enumerate(parts)]
+            scans = [
+                f"select *, {index}::integer as {_FILE} from read_parquet({_literal(part)})" for index, part in enumerate(parts)
+            ]
             self.sql(f"create or replace temp view feed as {' union all '.join(scans)}")
             maxima = self.sql(f"select {_FILE}, max(batch_id) from feed group by {_FILE} order by {_FILE}")
         else:
