@@ -214,6 +214,11 @@ class _Hypothesis:
     note: dict
 
 
+def _row_dtype(feed: Feed) -> np.dtype:
+    """Positions of rows within a file: int32 unless a file is too long for it."""
+    return position_dtype(max(_all_rows(feed), default=0))
+
+
 def _all_rows(feed: Feed) -> tuple[int, ...]:
     return tuple(feed.rows(file) for file in range(len(feed.names)))
 
@@ -256,7 +261,7 @@ class _Scan:
         key = np.full(size, np.iinfo("int64").min, dtype="int64")
         dtype = np.dtype("int16") if len(self.feed.parts) < 2**15 else np.dtype("int32")
         part_of = np.full(size, -1, dtype=dtype)
-        position = np.full(size, -1, dtype="int64")
+        position = np.full(size, -1, dtype=_row_dtype(self.feed))
         tied = np.zeros(size, dtype=bool) if ties else None
         for index, part in self.parts():
             rows = _kept(part, self.cuts[part.file])
@@ -288,7 +293,7 @@ class _Scan:
         picked = table.part[users]
         key = np.full(len(users), np.iinfo("int64").min, dtype="int64")
         part_of = np.full(len(users), -1, dtype=table.part.dtype)
-        position = np.full(len(users), -1, dtype="int64")
+        position = np.full(len(users), -1, dtype=table.position.dtype)
         for index, part in self.parts():
             rows = _kept(part, self.cuts[part.file])
             owners = part.user[rows]
@@ -339,7 +344,7 @@ def _picks_of(expected: ExpectedRows, feed: Feed) -> _Table | None:
             inside = found < len(rows)
             hit = at[inside][rows[found[inside]] == position[at[inside]]]
             part[hit] = index
-    return _Table(part, position, part >= 0, _Model(_all_rows(feed), ("numeric",)))
+    return _Table(part, position.astype(_row_dtype(feed)), part >= 0, _Model(_all_rows(feed), ("numeric",)))
 
 
 def _expected_rows(feed: Feed, picks: _Table) -> ExpectedRows:
@@ -368,13 +373,16 @@ class _Engine:
         self.users = reconciliation.users
         self.size = len(self.users)
         self.gap = self.users[SPEND_GAP].to_numpy(dtype="int64")
-        self.absolute = np.abs(self.gap)
         self.discrepant = self.users["class"].ne(MATCH).to_numpy()
         self.initial = picks
         self.initial_agrees = ~self.discrepant
-        self._total_absolute = int(self.absolute[self.discrepant].sum())
+        self._total_absolute = int(np.abs(self.gap[self.discrepant]).sum())
         self._part_files = np.array([part.file for part in feed.parts], dtype="int64")
         self._cache: dict = {}
+
+    def _absolute(self, users: np.ndarray) -> np.ndarray:
+        """The size of the spend gap of some users (by mask or position): no second 10 M-user array."""
+        return np.abs(self.gap[users])
 
     @property
     def observed_count(self) -> np.ndarray:
@@ -382,7 +390,7 @@ class _Engine:
 
     def share(self, users: np.ndarray) -> float:
         if self._total_absolute > 0:
-            return float(self.absolute[users].sum() / self._total_absolute)
+            return float(self._absolute(users).sum() / self._total_absolute)
         discrepant = self.discrepant.sum()
         return float(users.sum() / discrepant) if discrepant else 0.0
 
@@ -498,7 +506,7 @@ class _Engine:
         if "fallback" not in table.cache:
             table.cache["fallback"] = (
                 np.full(self.size, -1, dtype=table.part.dtype),
-                np.full(self.size, -1, dtype="int64"),
+                np.full(self.size, -1, dtype=table.position.dtype),
                 np.zeros(self.size, dtype=bool),
             )
         part, position, known = table.cache["fallback"]
@@ -675,7 +683,7 @@ class _Engine:
             if not len(gained) or len(lost) > _MAX_BROKEN_SHARE * len(gained):
                 continue
             score = (
-                int(self.absolute[gained].sum() - self.absolute[lost].sum()),
+                int(self._absolute(gained).sum() - self._absolute(lost).sum()),
                 len(gained) - len(lost),
             )
             if score > (0, 0) and (best is None or score > best[0]):
@@ -749,14 +757,14 @@ class _Engine:
             share_of_gap=self.share(users),
             evidence=evidence(users, examples) if users.any() else "",
             examples=examples,
-            absolute_gap=int(self.absolute[users].sum()),
+            absolute_gap=int(self._absolute(users).sum()),
             details=details or {},
         )
 
     def _examples(self, users: np.ndarray) -> pd.DataFrame:
         """A few users with the largest gaps: the platform's row, the expected row, and where each lives."""
         members = np.flatnonzero(users)
-        members = members[largest(self.absolute[members], EXAMPLES_PER_CAUSE)]
+        members = members[largest(self._absolute(members), EXAMPLES_PER_CAUSE)]
         frame = self.users.iloc[members].reset_index(drop=True)
         platform_first = self.platform.first[members]
         row = np.maximum(platform_first, 0)
