@@ -21,6 +21,7 @@ import pandas as pd
 if TYPE_CHECKING:
     import pyarrow as pa
 
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed."""
@@ -59,7 +60,8 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 def atomic_write_frame(path: str | Path, frame: pd.DataFrame, *, rows: np.ndarray | None = None) -> Path:
     """Write a frame as CSV or Parquet, chosen by the file suffix.
 
-    ``rows`` (positions) writes only those rows, in that order, without building the subset frame.
+    ``rows`` (positions) writes only those rows, in that order, gathered column by column in Arrow
+    rather than as a pandas frame.
     """
     path = Path(path)
     if path.suffix not in (".csv", ".parquet"):
@@ -115,15 +117,16 @@ def _write_csv(frame: pd.DataFrame, path: Path, rows: np.ndarray | None) -> None
 
     try:
         table = pa.Table.from_pandas(frame, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError):  # e.g. a repeated name
         table = None
-    if table is None or not all(_csv_ready_type(field.type) for field in table.schema):
+    names = [str(name) for name in frame.columns]
+    if table is None or len(set(names)) < len(names) or not all(_csv_ready_type(field.type) for field in table.schema):
         chosen = frame if rows is None else frame.iloc[rows]
         neutralise_formulas(chosen).to_csv(path, index=False, lineterminator="\n")
         return
     if rows is not None:
         table = table.take(pa.array(np.asarray(rows, dtype="int64")))
-    cells = pa.table([_csv_column(column) for column in table.columns], names=[str(name) for name in frame.columns])
+    cells = pa.table([_csv_column(column) for column in table.columns], names=names)
     # Polars opens the path itself: its threads write without taking Python's lock batch by batch.
     pl.from_arrow(cells).write_csv(path)
 
