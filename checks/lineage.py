@@ -238,12 +238,14 @@ class PlatformRows:
         """Per user, the value in its first row (0 for users without a row)."""
         if column not in self._values:
             values = self.frame[column].to_numpy(dtype="int64")
-            if not len(values):
-                self._values[column] = np.zeros(len(self.first), dtype="int64")
-            elif self.count.min(initial=1) > 0:
-                self._values[column] = values[self.first]
+            spread = np.zeros(len(self.first), dtype="int64")
+            # A scatter in row order (random writes) is cheaper than a gather by first row (random reads);
+            # backwards, so that a user's first row is written last.
+            if self.count.max(initial=0) <= 1:
+                spread[self.user] = values
             else:
-                self._values[column] = np.where(self.first >= 0, values[np.maximum(self.first, 0)], 0)
+                spread[self.user[::-1]] = values[::-1]
+            self._values[column] = spread
         return self._values[column]
 
     def lines(self, rows: np.ndarray) -> np.ndarray:
@@ -338,8 +340,13 @@ class _Packing:
     def pack(self, values: dict[str, np.ndarray]) -> np.ndarray:
         packed = None
         for column, low, span in zip(_VALUES, self.lows, self.spans):
-            shifted = values[column] - low
-            packed = shifted if packed is None else packed * span + shifted
+            if packed is None:
+                packed = values[column] - low
+            else:
+                # In place: no temporary per step at 10 M rows.
+                packed *= span
+                packed += values[column]
+                packed -= low
         return packed
 
 

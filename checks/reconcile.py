@@ -233,24 +233,20 @@ def _classify(in_expected, has_platform, count, expected_values, platform_values
 def _customer_columns(customer, users, in_expected, expected_values) -> dict:
     """The customer's first row per user and whether it agrees with the expected row."""
     size = len(users)
-    customer_ids = customer["user_id"].to_numpy(dtype="int64")
     # Users only the customer holds are neither expected nor loaded; the totals still count them.
-    found = users.find(customer_ids)
-    first = np.full(size, -1, dtype=position_dtype(len(customer_ids)))
-    if found.min(initial=0) >= 0:
-        first[found[::-1]] = np.arange(len(found) - 1, -1, -1, dtype=first.dtype)
-    else:
-        where = np.flatnonzero(found >= 0)
-        first[found[where][::-1]] = where[::-1]
-    del found
-    in_customer = first >= 0
+    found = users.find(customer["user_id"].to_numpy(dtype="int64"))
+    rows = slice(None) if found.min(initial=0) >= 0 else np.flatnonzero(found >= 0)
+    found = found[rows]
+    in_customer = np.zeros(size, dtype=bool)
+    in_customer[found] = True
+    # Scattered backwards (random writes are cheaper than random reads): a user's first row is written last.
+    found = found[::-1]
     everyone = bool(in_customer.all())
     agrees = in_expected & in_customer
     columns = {}
-    row = first if everyone else np.maximum(first, 0)
     for column in VALUES:
-        values = customer[column].to_numpy(dtype="int64")
-        picked = values[row] if len(values) else np.zeros(size, dtype="int64")
+        picked = np.zeros(size, dtype="int64")
+        picked[found] = customer[column].to_numpy(dtype="int64")[rows][::-1]
         agrees &= picked == expected_values[column]
         columns["customer_" + column] = picked if everyone else _nullable(picked, in_customer)
     customer_class = np.full(size, 3, dtype="int8")
