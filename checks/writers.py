@@ -215,22 +215,23 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
     Only text columns change; numbers stay numbers, so ``-5`` in an integer column is untouched.
     """
-    text_columns = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column])]
+    # Columns by position: a name may repeat.
+    text_columns = [at for at in range(frame.shape[1]) if not pd.api.types.is_numeric_dtype(frame.iloc[:, at])]
     if not text_columns:
         return frame
     safe = frame.copy(deep=False)
-    for column in text_columns:
-        cells = safe[column]
+    for at in text_columns:
+        cells = safe.iloc[:, at]
         if isinstance(cells.dtype, pd.CategoricalDtype):
             # Lineage columns are categorical at scale: fix the few categories, not the 10 M cells.
             categories = cells.cat.categories.astype(str)
             risky = categories.str.startswith(_FORMULA_PREFIXES)
             if risky.any():
-                safe[column] = cells.cat.rename_categories(categories.where(~risky, "'" + categories))
+                safe.isetitem(at, cells.cat.rename_categories(categories.where(~risky, "'" + categories)))
             continue
         risky = cells.astype(str).str.startswith(_FORMULA_PREFIXES) & cells.notna()
         if risky.any():
-            safe[column] = cells.astype(object).where(~risky, "'" + cells.astype(str))
+            safe.isetitem(at, cells.astype(object).where(~risky, "'" + cells.astype(str)))
     return safe
 
 

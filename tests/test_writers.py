@@ -175,5 +175,5 @@ def test_a_background_write_error_is_raised_by_wait_after_the_other_writes(tmp_p
 
 
 def test_repeated_column_names_are_written_as_they_are(tmp_path):
-    frame = pd.DataFrame([[1, 2], [3, 4]], columns=["n", "n"])
-    assert atomic_write_frame(tmp_path / "twice.csv", frame).read_text() == "n,n\n1,2\n3,4\n"
+    frame = pd.DataFrame([[1, "=a"], [3, "b"]], columns=["n", "n"])
+    assert atomic_write_frame(tmp_path / "twice.csv", frame).read_text() == "n,n\n1,'=a\n3,b\n"
