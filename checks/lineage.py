@@ -183,7 +183,9 @@ class Feed:
             start = np.array([index.start for index in indexes] or [0], dtype="int64")
             step = np.array([index.step for index in indexes] or [1], dtype="int64")
             if (step == 1).all() and (start == start[0]).all():
-                return np.where(files >= 0, positions + start[0], 0)
+                lines = positions + start[0]
+                lines[files < 0] = 0
+                return lines
             known = np.maximum(files, 0)
             return np.where(files >= 0, start[known] + positions * step[known], 0)
         lines = np.zeros(len(files), dtype="int64")
@@ -432,7 +434,9 @@ def text_column(codes: np.ndarray, names: Sequence[str]) -> pd.Series:
     """``names[code]`` per row (missing where the code is -1) as pandas' text dtype, built by Arrow, not from objects."""
     import pyarrow as pa
 
-    codes = np.asarray(codes, dtype="int32")
-    indices = pa.array(codes, mask=codes < 0)
+    codes = np.asarray(codes)
+    codes = codes.astype("int8" if len(names) < 2**7 else "int32", copy=False)
+    # Small indices, and a validity mask only when some code is missing.
+    indices = pa.array(codes, mask=codes < 0) if codes.min(initial=0) < 0 else pa.array(codes)
     text = pa.DictionaryArray.from_arrays(indices, pa.array(list(names), type=pa.large_string()))
     return pd.Series(pd.array(text.cast(pa.large_string()), dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
