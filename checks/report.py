@@ -489,7 +489,7 @@ def discrepancies_table(diagnosis: Diagnosis) -> pd.DataFrame:
 
 
 def _write_discrepancies(diagnosis: Diagnosis, path: Path) -> Path:
-    """``discrepancies_table`` written straight from the users' columns, without building it."""
+    """``discrepancies_table`` written from the users' columns, its rows gathered in Arrow rather than as a pandas frame."""
     return atomic_write_frame(path, diagnosis.reconciliation.users, rows=_discrepancy_order(diagnosis))
 
 
