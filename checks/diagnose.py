@@ -539,12 +539,9 @@ class _Engine:
         if model.rule != ("numeric",):
             return []
         rules = [_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.cuts, ("string",)), {"rule": "string"})]
-        files = len(self.names)
         for order in self._candidate_orders():
-            rank = np.empty(files, dtype="int64")
-            rank[list(order)] = np.arange(files)
             note = {"rule": "order", "order": [self.names[position] for position in order]}
-            rules.append(_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.cuts, ("order", order, tuple(int(r) for r in rank))), note))
+            rules.append(_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.cuts, ("order", order)), note))
         rules.append(_Hypothesis(DUPLICATE_ROWS, None, _Model(model.cuts, ("none",)), {"rule": "none"}))
         return rules
 

@@ -227,13 +227,14 @@ class PlatformRows:
     @classmethod
     def build(cls, platform: pd.DataFrame, users: UserIndex) -> PlatformRows:
         user = users.locate(platform["user_id"].to_numpy(dtype="int64"))
-        count = np.bincount(user, minlength=len(users)).astype("int64", copy=False)
         dtype = position_dtype(len(platform))
         first = np.full(len(users), -1, dtype=dtype)
-        if count.max(initial=0) <= 1:
-            first[user] = np.arange(len(user), dtype=dtype)
+        first[user[::-1]] = np.arange(len(user) - 1, -1, -1, dtype=dtype)  # backwards: the first row is written last
+        present = first >= 0
+        if np.count_nonzero(present) == len(user):
+            count = present.astype("int64")  # one row per user: no counting by random increments
         else:
-            first[user[::-1]] = np.arange(len(user) - 1, -1, -1, dtype=dtype)
+            count = np.bincount(user, minlength=len(users)).astype("int64", copy=False)
         return cls(platform, user, count, first)
 
     def values(self, column: str) -> np.ndarray:
