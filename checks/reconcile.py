@@ -95,6 +95,8 @@ class ExpectedRows:
     total: int
     source_file: np.ndarray | pd.Series | None = None  # codes per user into ``file_names`` (-1 when absent), or text
     file_names: tuple[str, ...] = ()
+    # The table's own columns when it is the index in its order: shared by the users frame, copied on write.
+    shared: dict[str, pd.Series] | None = None
 
     @property
     def complete(self) -> bool:
@@ -109,9 +111,9 @@ class ExpectedRows:
         if len(ids) == len(users) and np.array_equal(ids, users.ids):
             # The table is the index, in its order: its own columns, no copy.
             present = np.ones(len(users), dtype=bool)
-            values = {column: expected[column].to_numpy(dtype="int64") for column in columns}
-            source_file = expected[SOURCE_FILE].reset_index(drop=True) if SOURCE_FILE in expected.columns else None
-            return cls(present, values, total, source_file)
+            shared = {column: expected[column].reset_index(drop=True) for column in expected.columns}
+            values = {column: shared[column].to_numpy(dtype="int64") for column in columns}
+            return cls(present, values, total, shared.get(SOURCE_FILE), shared=shared)
         at = users.locate(ids)
         present = np.zeros(len(users), dtype=bool)
         present[at] = True
@@ -150,17 +152,19 @@ def reconcile_rows(
     """``reconcile`` on tables already spread over a user index; ``known`` says, per user, that the feed holds
     the platform's batch_id for it (``checks.lineage.match_rows``)."""
     size = len(users)
-    columns: dict = {"user_id": users.ids}
     in_expected = expected.present
     expected_values = expected.values
+    shared = expected.shared or {}
+    # Shared columns go in as Series: the frame then copies them on write instead of writing into the input.
+    columns: dict = {"user_id": shared.get("user_id", users.ids)}
     for column in VALUES:
-        columns["expected_" + column] = _nullable(expected_values[column], in_expected)
+        columns["expected_" + column] = shared.get(column, _nullable(expected_values[column], in_expected))
     if isinstance(expected.source_file, pd.Series):
         columns[SOURCE_FILE] = expected.source_file
     elif expected.source_file is not None:
         columns[SOURCE_FILE] = text_column(expected.source_file, expected.file_names)
     if SOURCE_ROW in expected_values:
-        columns[SOURCE_ROW] = _nullable(expected_values[SOURCE_ROW], in_expected)
+        columns[SOURCE_ROW] = shared.get(SOURCE_ROW, _nullable(expected_values[SOURCE_ROW], in_expected))
 
     count = platform.count
     has_platform = count > 0

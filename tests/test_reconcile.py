@@ -107,3 +107,13 @@ def test_inputs_are_not_mutated():
     before = platform.copy()
     _reconciled(platform)
     pd.testing.assert_frame_equal(platform, before)
+
+
+def test_the_users_frame_can_be_changed_without_changing_the_expected_table():
+    # The frame shares the deduplicated table's columns (no copy at 10 M users) but copies them on write.
+    expected = deduplicate(FEED)
+    before = expected.copy()
+    users = reconcile(expected, faults.expected(FEED), feed=FEED).users
+    users.loc[0, "expected_total_spend"] += 1
+    users.loc[0, "user_id"] += 1
+    pd.testing.assert_frame_equal(expected, before)
