@@ -116,9 +116,13 @@ def read_table(path: str | Path) -> pd.DataFrame:
         text, _ = _read_text(path, header)
     except _NeedsPandasPath:
         return _read_table_pandas(path)
-    if _union([_text_failures(text), _overflows(text)]).limit(1).count():
-        return _read_table_pandas(path)  # the pandas path names the first bad cell exactly
-    return _to_pandas_int64(_typed(text))
+    text = text.cache()  # read once for the check and once more for the rows, not three times
+    try:
+        if _union([_text_failures(text), _overflows(text)]).limit(1).count():
+            return _read_table_pandas(path)  # the pandas path names the first bad cell exactly
+        return _to_pandas_int64(_typed(text))
+    finally:
+        text.unpersist()
 
 
 def _refuse_without_connector(path: str | Path) -> None:
