@@ -229,6 +229,11 @@ def test_progress_callback_sees_every_file_in_order(engine: str, tmp_path: Path)
 
 @pytest.mark.parametrize("engine", FAST_ENGINES)
 def test_read_table_matches_pandas(engine: str, sample_case, tmp_path: Path) -> None:
+    read_table_matches_pandas(engine, sample_case, tmp_path)
+
+
+def read_table_matches_pandas(engine: str, sample_case, tmp_path: Path) -> None:
+    """A good table reads as on pandas; a table with a bad cell fails with the pandas path's message."""
     path = tmp_path / "platform.csv"
     sample_case.platform.to_csv(path, index=False)
     pd.testing.assert_frame_equal(get_engine(engine).read_table(path), get_engine("pandas").read_table(path))
@@ -335,6 +340,11 @@ def test_spark_check_feed_on_deltas_matches_pandas(spark_engine) -> None:
 @pytest.mark.slow
 def test_spark_matches_pandas_on_real_case(spark_engine, johnnys_jeans: Path) -> None:
     run_both("spark", johnnys_jeans)
+
+
+@pytest.mark.slow
+def test_spark_read_table_matches_pandas(spark_engine, sample_case, tmp_path: Path) -> None:
+    read_table_matches_pandas("spark", sample_case, tmp_path)
 
 
 def _spark_cells(spark_engine, path: Path):
