@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW
-from checks.lineage import Feed, PlatformRows, UserIndex, match_rows, position_dtype, text_column
+from checks.lineage import Feed, PlatformRows, UserIndex, match_rows, text_column
 from checks.validate import Delta
 
 MATCH = "match"
