@@ -21,6 +21,9 @@ import pandas as pd
 if TYPE_CHECKING:
     import pyarrow as pa
 
+# Rows per CSV chunk: about 90 MB of 21 columns in flight at most.
+_CHUNK_ROWS = 1 << 19
+
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -60,7 +63,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 def atomic_write_frame(path: str | Path, frame: pd.DataFrame, *, rows: np.ndarray | None = None) -> Path:
     """Write a frame as CSV or Parquet, chosen by the file suffix.
 
-    ``rows`` (positions) writes only those rows, in that order, gathered column by column in Arrow
+    ``rows`` (positions) writes only those rows, in that order, gathered a chunk at a time in Arrow
     rather than as a pandas frame.
     """
     path = Path(path)
@@ -125,10 +128,18 @@ def _write_csv(frame: pd.DataFrame, path: Path, rows: np.ndarray | None) -> None
         neutralise_formulas(chosen).to_csv(path, index=False, lineterminator="\n")
         return
     if rows is not None:
-        table = table.take(pa.array(np.asarray(rows, dtype="int64")))
-    cells = pa.table([_csv_column(column) for column in table.columns], names=names)
-    # Polars opens the path itself: its threads write without taking Python's lock batch by batch.
-    pl.from_arrow(cells).write_csv(path)
+        rows = np.asarray(rows, dtype="int64")
+    size = table.num_rows if rows is None else len(rows)
+    with open(path, "wb") as sink:
+        # In chunks, so that gathered rows and formatted text stay bounded whatever the table's size;
+        # large batches keep Polars from coming back to Python (and its lock) every thousand rows.
+        for start in range(0, max(size, 1), _CHUNK_ROWS):
+            if rows is None:
+                chunk = table.slice(start, _CHUNK_ROWS)
+            else:
+                chunk = table.take(pa.array(rows[start:start + _CHUNK_ROWS]))
+            cells = pa.table([_csv_column(column) for column in chunk.columns], names=names)
+            pl.from_arrow(cells).write_csv(sink, include_header=start == 0, batch_size=1 << 16)
 
 
 def _csv_ready_type(kind: pa.DataType) -> bool:

@@ -88,10 +88,12 @@ def test_csv_cells_read_as_arrow_writes_them(tmp_path):
     assert atomic_write_frame(tmp_path / "out.csv", frame).read_bytes() == _arrow_csv(frame)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_rows_are_written_in_the_order_given(tmp_path, seed):
+@pytest.mark.parametrize("chunk_rows", [1, 7, 31, 1000])
+def test_rows_are_written_in_the_order_given_whatever_the_chunks(tmp_path, monkeypatch, chunk_rows):
+    monkeypatch.setattr(writers, "_CHUNK_ROWS", chunk_rows)
     frame = _mixed_frame()
-    rows = np.random.default_rng(seed).permutation(len(frame))[:31]
+    assert atomic_write_frame(tmp_path / "all.csv", frame).read_bytes() == _arrow_csv(frame)
+    rows = np.random.default_rng(chunk_rows).permutation(len(frame))[:31]
     written = atomic_write_frame(tmp_path / "rows.csv", frame, rows=rows)
     assert written.read_bytes() == _arrow_csv(frame.iloc[rows])
     parquet = atomic_write_frame(tmp_path / "rows.parquet", frame, rows=rows)
