@@ -412,19 +412,23 @@ def _comparable(result: dict) -> dict:
 
 
 @pytest.mark.slow
-def test_spark_path_reports_what_the_pandas_path_reports(tmp_path, spark_session):
-    """Differential: the same tables through GX's Spark datasource (figures in Spark SQL) and through pandas."""
+def test_spark_path_reports_what_the_pandas_path_reports(tmp_path, monkeypatch, spark_session):
+    """Differential: the same tables through GX's Spark datasource (figures in Spark SQL) and through pandas;
+    and GX on the whole Spark tables (the fallback) gives the same verdicts and counts."""
     import checks.suites as suites
 
     table, latest = _planted_table(3, users=300)
     plain = table.dropna().astype("int64")
     tables = {"planted": table, "plain": plain, "empty": plain.iloc[:0]}
     runs, stored, pages = {}, {}, {}
-    for engine in ("polars", "spark"):
+    for engine in ("polars", "spark", "spark whole"):
+        if engine == "spark whole":  # one table is enough for the fallback, and GX row by row on Spark is slow
+            monkeypatch.setattr(suites, "_fast_path_applies", lambda *args: False)
+            tables = {"planted": table}
         (tmp_path / engine).mkdir()
         gx_dir = _gx_dir(tmp_path / engine)
         run = suites.run_suites(tables, latest_batch=latest, finance_total=int(plain["total_spend"].sum()) + 1,
-                                expected_users=latest.size, gx_dir=gx_dir, engine=engine)
+                                expected_users=latest.size, gx_dir=gx_dir, engine=engine.split()[0])
         runs[engine] = run.to_dict()["tables"]
         stored[engine] = {
             file.name: [_comparable(result) for result in json.loads(file.read_text())["results"]]
@@ -439,6 +443,11 @@ def test_spark_path_reports_what_the_pandas_path_reports(tmp_path, spark_session
             )
             assert {**outcome, "unexpected_examples": None} == {**expected, "unexpected_examples": None}
             assert mine_examples == reference_examples, outcome["check"]
+    for whole, fast in zip(runs["spark whole"], runs["spark"][:1], strict=True):
+        # GX picks its own examples from a whole Spark table (uniqueness by value): only their number is compared.
+        assert [{**outcome, "unexpected_examples": len(outcome["unexpected_examples"])} for outcome in whole["outcomes"]] == [
+            {**outcome, "unexpected_examples": len(outcome["unexpected_examples"])} for outcome in fast["outcomes"]
+        ]
     assert stored["spark"].keys() == stored["polars"].keys()
     for file, results in stored["spark"].items():
         for mine, reference in zip(results, stored["polars"][file], strict=True):
