@@ -151,6 +151,36 @@ def test_dedup_quarantines_a_broken_file(tmp_path, sample_case, broken_delta_tex
     assert "delta9.csv" not in written
 
 
+@pytest.mark.parametrize("broken", [False, True], ids=["clean feed", "broken delta"])
+def test_dedup_out_of_core_writes_what_the_default_engine_writes(tmp_path, sample_case, broken_delta_text, broken):
+    from checks.sample import write_feed
+
+    write_feed(sample_case.deltas, tmp_path / "feed")
+    if broken:
+        (tmp_path / "feed" / "delta9.csv").write_text(broken_delta_text)
+    feed = str(tmp_path / "feed")
+    default = main(["dedup", "--feed", feed, "--out", str(tmp_path / "polars")])
+    out_of_core = main(["dedup", "--feed", feed, "--out", str(tmp_path / "duckdb"), "--engine", "duckdb", "--memory-limit", "200MB"])
+    assert out_of_core == default == (1 if broken else 0)
+    assert (tmp_path / "duckdb" / "deduplicated.csv").read_bytes() == (tmp_path / "polars" / "deduplicated.csv").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--engine", "polars", "--memory-limit", "1GB"], "--memory-limit applies to --engine duckdb only"),
+        (["--engine", "duckdb", "--memory-limit", "lots"], "memory"),
+    ],
+)
+def test_dedup_memory_limit_misuse_is_one_line(tmp_path, sample_case, capsys, arguments, message):
+    from checks.sample import write_feed
+
+    write_feed(sample_case.deltas, tmp_path / "feed")
+    assert main(["dedup", "--feed", str(tmp_path / "feed"), "--out", str(tmp_path / "out"), *arguments]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and message in error and "Traceback" not in error
+
+
 def test_console_script_flushes_its_output_before_leaving(history):
     # The entry point skips interpreter teardown; whatever it printed must still arrive whole.
     result = run_cli("validate", str(history / "delta3.csv"), "--history", str(history), "--json")

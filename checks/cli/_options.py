@@ -14,7 +14,7 @@ EngineOption = Annotated[
     str,
     typer.Option(
         "--engine",
-        help="What reads, validates and deduplicates the feed: polars (fast, default), pandas, or spark.",
+        help="What reads, validates and deduplicates the feed: polars (fast, default), pandas, duckdb (out of core, bounded memory), or spark.",
     ),
 ]
 SparkMasterOption = Annotated[
