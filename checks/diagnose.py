@@ -400,7 +400,13 @@ class _Engine:
         """Whether each user's simulated row (part, file position; -1 none) is exactly its platform row."""
         count = self.observed_count[users]
         agree = (count == 0) & (part < 0)
-        check = np.flatnonzero((count == 1) & (part >= 0))
+        held = self.matches.user_count[users]
+        # Where the feed holds the platform row once, agreeing is being that row: no values compared.
+        once = np.flatnonzero((count == 1) & (part >= 0) & (held == 1))
+        agree[once] = (self._part_files[part[once]] == self.matches.user_file[users[once]]) & (
+            position[once] == self.matches.user_position[users[once]]
+        )
+        check = np.flatnonzero((count == 1) & (part >= 0) & (held > 1))
         for index, at in _groups(part[check], len(self.feed.parts)):
             at = check[at]
             file = self.feed.parts[index].file

@@ -137,7 +137,8 @@ class Feed:
         """``only_indexed`` leaves out rows of users not in the index (else every user must be in it)."""
         deltas = tuple(deltas)
         parts: list[Part] = []
-        seen = np.zeros(len(users), dtype=bool)
+        # Scratch space to tell whether a delta holds a user twice: each delta stamps its number on its users.
+        stamp = np.full(len(users), -1, dtype="int16" if len(deltas) < 2**15 else "int32")
         for number, delta in enumerate(deltas):
             ids = delta.frame["user_id"].to_numpy(dtype="int64")
             position = None
@@ -149,7 +150,7 @@ class Feed:
                 user = found
             else:
                 user = users.locate(ids)
-            parts.extend(_split_by_occurrence(number, user, position, seen))
+            parts.extend(_split_by_occurrence(number, user, position, stamp))
         return cls(deltas, tuple(delta.name for delta in deltas), tuple(parts), len(users))
 
     @property
@@ -200,11 +201,10 @@ class Feed:
         return len(self.deltas[file].frame)
 
 
-def _split_by_occurrence(number: int, user: np.ndarray, position: np.ndarray | None, seen: np.ndarray) -> list[Part]:
-    """One part when every user occurs once (``seen`` is scratch space, left all False), else one per occurrence."""
-    seen[user] = True
-    distinct = int(np.count_nonzero(seen))
-    seen[user] = False
+def _split_by_occurrence(number: int, user: np.ndarray, position: np.ndarray | None, stamp: np.ndarray) -> list[Part]:
+    """One part when every user occurs once, else one per occurrence (``stamp`` holds no ``number`` yet)."""
+    stamp[user] = number
+    distinct = int(np.count_nonzero(stamp == number))  # a sequential count, not a second scatter
     if distinct == len(user):
         return [Part(number, user, position)]
     rows = np.arange(len(user)) if position is None else position
@@ -264,14 +264,15 @@ class Matches:
     """Which feed rows equal the platform's rows, and which of the platform's batch_ids the feed holds.
 
     Per platform row: the first equal feed row in feed order (``file``, -1 when none, and ``position``) and
-    how many feed rows are equal. Per user with one platform row: the same (``user_file``, ``user_count``),
-    and ``known_batch``: the feed holds a row of that user with the platform's batch_id.
+    how many feed rows are equal. Per user with one platform row: the same (``user_file``, ``user_position``,
+    ``user_count``), and ``known_batch``: the feed holds a row of that user with the platform's batch_id.
     """
 
     file: np.ndarray
     position: np.ndarray
     count: np.ndarray
     user_file: np.ndarray
+    user_position: np.ndarray
     user_count: np.ndarray
     known_batch: np.ndarray
 
@@ -315,8 +316,8 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
     file, position = _unpack_row(row_key, position_dtype(longest))
     if platform.count.max(initial=0) > 1:
         _match_repeated_users(feed, platform, file, position, count)
-    user_file = _unpack_row(first_key, position.dtype)[0]
-    return Matches(file, position, count, user_file, user_count, known)
+    user_file, user_position = _unpack_row(first_key, position.dtype)
+    return Matches(file, position, count, user_file, user_position, user_count, known)
 
 
 @dataclass(frozen=True)

@@ -264,6 +264,10 @@ def _customer_columns(customer, users, in_expected, expected_values) -> dict:
 def _summarise(users: pd.DataFrame, classes: np.ndarray, gap: np.ndarray, code: int, name: str, members: int) -> ClassSummary:
     if not members:
         return ClassSummary(name=name, users=0, revenue_gap=0, examples=users.iloc[:0].reset_index(drop=True))
+    if name == MATCH:
+        # A match has one platform row equal to the expected one: no gap, so the examples are the first ones.
+        first = _first_positions(classes, code, EXAMPLES_PER_CLASS)
+        return ClassSummary(name=name, users=members, revenue_gap=0, examples=users.iloc[first].reset_index(drop=True))
     where = np.flatnonzero(classes == code)
     gaps = gap[where]
     # The largest gaps first: they are the examples a person wants to see.
@@ -274,6 +278,15 @@ def _summarise(users: pd.DataFrame, classes: np.ndarray, gap: np.ndarray, code: 
         revenue_gap=int(gaps.sum()),
         examples=users.iloc[order].reset_index(drop=True),
     )
+
+
+def _first_positions(codes: np.ndarray, code: int, count: int) -> np.ndarray:
+    """The first ``count`` positions holding ``code``, reading no further than needed."""
+    found, start, step = [], 0, 4096
+    while start < len(codes) and sum(map(len, found)) < count:
+        found.append(start + np.flatnonzero(codes[start : start + step] == code))
+        start, step = start + step, step * 4
+    return np.concatenate(found)[:count] if found else np.array([], dtype="int64")
 
 
 def largest(sizes: np.ndarray, count: int) -> np.ndarray:
