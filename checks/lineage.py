@@ -284,7 +284,10 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
     lowest = min((int(feed.values(part, "batch_id").min()) for part in feed.parts if len(part)), default=0)
     # Users without exactly one platform row get a batch_id no feed row holds (they are matched row by row).
     exact_sentinel = lowest > np.iinfo("int64").min
-    wanted = np.where(single, platform.values("batch_id"), lowest - 1 if exact_sentinel else 0)
+    if single.all():
+        wanted = platform.values("batch_id")
+    else:
+        wanted = np.where(single, platform.values("batch_id"), lowest - 1 if exact_sentinel else 0)
     packing = _Packing.of(feed, platform)
     platform_key = packing.pack({column: platform.values(column) for column in _VALUES}) if packing else None
     known = np.zeros(size, dtype=bool)
