@@ -10,7 +10,8 @@ read as ``checks run`` reads it, with the default engine, and diagnosed with its
 
 Each measurement runs in its own subprocess. ``diagnose()`` is timed alone (wall and CPU), and its
 memory is the peak resident size while it runs above what the process held before (the feed, the
-tables and the deduplicated table): the kernel's peak counter is reset just before the call. The
+tables and the deduplicated table): the kernel's peak counter is reset just before the call; what is
+still resident after it returns is what the result (its users and lineage frames) keeps. The
 baseline is the least any tool must do with the same data: Polars reading (for a case folder) and
 deduplicating the feed by largest batch_id and joining it with the platform table on user_id to
 count differing users. The load average is printed because other work may share the machine.
@@ -87,12 +88,14 @@ def _measure(what: str, source: str) -> dict:
     diagnosis = diagnose(feed, platform, customer, finance, deduplicated=deduplicated)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = _resident_gib("VmHWM") if exact else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    gc.collect()
+    kept = _resident_gib("VmRSS") - held  # what the Diagnosis holds: its frames
     if source.isdigit():
         cause = diagnosis.root_causes[0]
         assert cause.file == f"delta{SKIPPED}.csv" and diagnosis.unexplained_users == 0, diagnosis.to_dict()
     causes = [(cause.kind, cause.file, cause.users) for cause in diagnosis.root_causes]
     return {
-        "seconds": seconds, "cpu": cpu, "held_gib": held, "above_gib": peak - held,
+        "seconds": seconds, "cpu": cpu, "held_gib": held, "above_gib": peak - held, "kept_gib": kept,
         "discrepant": diagnosis.reconciliation.discrepant_users, "causes": causes,
     }
 
@@ -136,8 +139,8 @@ def diagnose_ten_million_users(sources: list[str]) -> None:
         name = f"{int(source):,} users" if source.isdigit() else source
         print(
             f"{name} (load {load:.2f} -> {os.getloadavg()[0]:.2f}): diagnose {diagnosis['seconds']:.1f} s "
-            f"(CPU {diagnosis['cpu']:.1f} s), {diagnosis['above_gib']:.2f} GiB above its inputs "
-            f"({diagnosis['held_gib']:.2f} GiB held before); Polars {'dedup+join' if source.isdigit() else 'read+dedup+join'} "
+            f"(CPU {diagnosis['cpu']:.1f} s), peak {diagnosis['above_gib']:.2f} GiB above its inputs "
+            f"({diagnosis['held_gib']:.2f} GiB held before), {diagnosis['kept_gib']:.2f} GiB kept in the result; Polars {'dedup+join' if source.isdigit() else 'read+dedup+join'} "
             f"{baseline['seconds']:.1f} s, peak {baseline['peak_gib']:.2f} GiB; ratio x{diagnosis['seconds'] / baseline['seconds']:.1f}; "
             f"{diagnosis['discrepant']:,} discrepant users (Polars: {baseline['discrepant']:,}); causes {diagnosis['causes']}",
             flush=True,
