@@ -66,6 +66,8 @@ def load_case(path: str | Path) -> Case:
             return None
         if not isinstance(value, str):
             raise BadInputError(f"{key} must be a path", file=path)
+        if "://" in value:  # a URI (s3a://bucket/prefix): the engine reads it as given
+            return Path(value)
         return (path.parent / value).resolve() if not Path(value).is_absolute() else Path(value)
 
     for key in _NAME_KEYS:

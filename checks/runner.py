@@ -107,7 +107,8 @@ def run_case(
 
     with stage("validate deltas"):
         validations = []
-        delta_files = discover_deltas(case.feed)
+        # An engine may list the feed itself (Spark: s3a:// folders).
+        delta_files = getattr(engine, "discover_deltas", discover_deltas)(case.feed)
         for done, delta_file in enumerate(delta_files):
             if on_stage is not None:
                 on_stage("validate deltas", done, len(delta_files))
@@ -138,6 +139,7 @@ def run_case(
             expected_users=len(feed.deduplicated),
             gx_dir=gx_dir,
             build_docs=build_docs,
+            engine=getattr(engine, "NAME", None),
         )
         if suites.docs_index is not None:
             outputs["data_docs"] = suites.docs_index

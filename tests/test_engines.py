@@ -428,3 +428,26 @@ def test_s3a_without_the_connector_is_one_clear_usage_error(spark_engine, monkey
         getattr(spark_engine, call)(Path("s3a://bucket/feed"))
     assert raised.value.exit_code == 2
     assert "\n" not in str(raised.value) and "planted-secret" not in str(raised.value)
+
+
+@pytest.mark.slow
+def test_spark_run_writes_what_the_default_engine_writes(spark_engine, tmp_path: Path) -> None:
+    """`checks run` end to end on the sample: the same verdicts, suites, diagnosis and files from either engine."""
+    from checks.config import load_case
+    from checks.runner import run_case
+
+    case = load_case(Path(__file__).resolve().parent.parent / "data" / "case.toml")
+    results = {
+        name: run_case(case, out_dir=tmp_path / name / "out", gx_dir=tmp_path / name / "gx", engine=get_engine(name))
+        for name in ("polars", "spark")
+    }
+    summaries = {name: result.to_dict() for name, result in results.items()}
+    for summary in summaries.values():
+        for varying in ("timings_seconds", "peak_memory_mb_after", "outputs"):
+            del summary[varying]
+    assert summaries["spark"]["diagnosis"] == summaries["polars"]["diagnosis"]
+    assert summaries["spark"]["feed"] == summaries["polars"]["feed"]
+    assert [r.success for r in results["spark"].suites.results] == [r.success for r in results["polars"].suites.results]
+    assert not results["polars"].passed
+    for written in ("deduplicated.csv", "discrepancies.csv", "incident.md", "email-customer.md"):
+        assert (tmp_path / "spark" / "out" / written).read_bytes() == (tmp_path / "polars" / "out" / written).read_bytes(), written
