@@ -304,3 +304,17 @@ def test_a_file_holding_a_user_twice_with_distinct_line_numbers_gets_the_referen
     both.index = pd.RangeIndex(2, len(both) + 2, name="row")
     feed = [*FEED[:-1], Delta(last.name, last.number, both)]
     _assert_same_diagnosis(feed, faults.truncated(feed, 4, 260))
+
+
+@pytest.mark.parametrize("stalls", [True, False])
+def test_huge_pages_are_left_as_they_were_after_a_diagnosis(monkeypatch, stalls):
+    import checks.diagnose
+
+    multiarray = np._core.multiarray
+    before = multiarray._get_madvise_hugepage()
+    monkeypatch.setattr(checks.diagnose, "_defrag_stalls", lambda: stalls)
+    with checks.diagnose._plain_pages():
+        assert multiarray._get_madvise_hugepage() == (before and not stalls)
+    assert multiarray._get_madvise_hugepage() == before
+    diagnose(FEED, faults.without_file(FEED, 1))
+    assert multiarray._get_madvise_hugepage() == before
