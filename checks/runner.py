@@ -6,6 +6,7 @@ the process's peak memory is noted after each, so that a slow or greedy one show
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import resource
@@ -24,7 +25,7 @@ from checks.config import Case
 from checks.errors import UsageError
 from checks.feed import COLUMNS, discover_deltas
 from checks.pipeline import FeedCheck
-from checks.writers import atomic_write_frame, atomic_write_text
+from checks.writers import atomic_write_text, write_frames
 
 
 @dataclass(frozen=True)
@@ -119,58 +120,74 @@ def run_case(
     with stage("feed checks and dedup"):
         feed = engine.check_validations(validations)
 
+    # The outputs are written on a background thread while the suites and the diagnosis run.
     with stage("write outputs"):
-        outputs = _write_outputs(feed, out_dir)
-
-    with stage("expectation suites"):
-        gx_import.join()
-        from checks.suites import run_suites
-
-        tables: dict[str, pd.DataFrame] = {"deduplicated": feed.deduplicated[list(COLUMNS)]}
-        if platform is not None:
-            tables["platform"] = platform
-        if customer is not None:
-            tables["customer"] = customer
-        suites = run_suites(
-            tables,
-            # The deduplicated table holds each user's latest batch_id already.
-            latest_batch=feed.deduplicated.set_index("user_id")["batch_id"],
-            finance_total=case.finance_total,
-            expected_users=len(feed.deduplicated),
-            gx_dir=gx_dir,
-            build_docs=build_docs,
-            engine=getattr(engine, "NAME", None),
+        pending = write_frames(
+            {
+                "deduplicated_csv": (out_dir / "deduplicated.csv", feed.deduplicated),
+                "deduplicated_parquet": (out_dir / "deduplicated.parquet", feed.deduplicated),
+                "failures_csv": (out_dir / "failures.csv", feed.failures),
+            }
         )
-        if suites.docs_index is not None:
-            outputs["data_docs"] = suites.docs_index
+    outputs: dict[str, Path] = {}
+    try:
+        with stage("expectation suites"):
+            gx_import.join()
+            from checks.suites import run_suites
 
-    diagnosis = None
-    if platform is not None:
-        with stage("diagnosis"):
-            from checks.diagnose import diagnose
-
-            diagnosis = diagnose(
-                feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated
+            tables: dict[str, pd.DataFrame] = {"deduplicated": feed.deduplicated[list(COLUMNS)]}
+            if platform is not None:
+                tables["platform"] = platform
+            if customer is not None:
+                tables["customer"] = customer
+            suites = run_suites(
+                tables,
+                # The deduplicated table holds each user's latest batch_id already.
+                latest_batch=feed.deduplicated.set_index("user_id")["batch_id"],
+                finance_total=case.finance_total,
+                expected_users=len(feed.deduplicated),
+                gx_dir=gx_dir,
+                build_docs=build_docs,
+                engine=getattr(engine, "NAME", None),
             )
+            if suites.docs_index is not None:
+                outputs["data_docs"] = suites.docs_index
 
-        with stage("report"):
-            from checks.report import ReportNames, write_incident_report
+        diagnosis = None
+        if platform is not None:
+            _import_in_background("checks.charts", "import_matplotlib")  # for the report, while the diagnosis runs
+            with stage("diagnosis"):
+                from checks.diagnose import diagnose
 
-            names = {key: value for key, value in vars(case.names).items() if value is not None}
-            written = write_incident_report(
-                diagnosis,
-                out_dir,
-                names=ReportNames(**names, platform_file=case.platform.name),
-                docs_index=suites.docs_index,
-            )
-            outputs.update({path.name: path for path in written})
-            incident_page = next((path for path in written if path.name == "incident.html"), None)
-            if suites.docs_index is not None and incident_page is not None and diagnosis.to_dict()["root_causes"]:
-                from checks.data_docs import link_from_index
-
-                link_from_index(
-                    suites.docs_index, incident_page, "Why the platform's table fails these expectations: the diagnosis"
+                diagnosis = diagnose(
+                    feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated
                 )
+
+            with stage("report"):
+                from checks.report import ReportNames, write_incident_report
+
+                names = {key: value for key, value in vars(case.names).items() if value is not None}
+                written = write_incident_report(
+                    diagnosis,
+                    out_dir,
+                    names=ReportNames(**names, platform_file=case.platform.name),
+                    docs_index=suites.docs_index,
+                )
+                outputs.update({path.name: path for path in written})
+                incident_page = next((path for path in written if path.name == "incident.html"), None)
+                if suites.docs_index is not None and incident_page is not None and diagnosis.root_causes:
+                    from checks.data_docs import link_from_index
+
+                    link_from_index(
+                        suites.docs_index, incident_page, "Why the platform's table fails these expectations: the diagnosis"
+                    )
+    except BaseException:
+        # Let the writes end before the error leaves: the console script does not wait for threads.
+        with contextlib.suppress(Exception):
+            pending.wait()
+        raise
+    with stage("write outputs (rest)"):
+        outputs = {**pending.wait(), **outputs}
 
     result = RunResult(
         case=case,
@@ -184,14 +201,6 @@ def run_case(
     outputs["summary"] = out_dir / "summary.json"
     atomic_write_text(outputs["summary"], json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     return result
-
-
-def _write_outputs(feed: FeedCheck, out_dir: Path) -> dict[str, Path]:
-    return {
-        "deduplicated_csv": atomic_write_frame(out_dir / "deduplicated.csv", feed.deduplicated),
-        "deduplicated_parquet": atomic_write_frame(out_dir / "deduplicated.parquet", feed.deduplicated),
-        "failures_csv": atomic_write_frame(out_dir / "failures.csv", feed.failures),
-    }
 
 
 def _import_in_background(module: str, function: str) -> threading.Thread:

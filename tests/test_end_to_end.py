@@ -80,3 +80,23 @@ def test_inputs_are_not_modified(real_run, johnnys_jeans):
     assert sorted(path.name for path in johnnys_jeans.iterdir()) == sorted(
         ["AIQ-user-summary.csv", "Johnny-user-summary.csv"] + [f"delta{number}.csv" for number in range(5)]
     )
+
+
+def test_outputs_written_in_the_background_are_whole_when_a_later_stage_fails(tmp_path, monkeypatch):
+    import checks.suites
+    from checks.config import load_case
+    from checks.errors import SuiteError
+    from checks.runner import run_case
+
+    def broken_suites(*_args, **_kwargs):
+        raise SuiteError("the suite could not run")
+
+    monkeypatch.setattr(checks.suites, "run_suites", broken_suites)
+    case = load_case(PROJECT_ROOT / "data" / "case.toml")
+    with pytest.raises(SuiteError):
+        run_case(case, out_dir=tmp_path / "out", gx_dir=tmp_path / "gx")
+
+    written = sorted(path.name for path in (tmp_path / "out").iterdir())
+    assert written == ["deduplicated.csv", "deduplicated.parquet", "failures.csv"]
+    csv = pd.read_csv(tmp_path / "out" / "deduplicated.csv")
+    pd.testing.assert_frame_equal(csv, pd.read_parquet(tmp_path / "out" / "deduplicated.parquet"), check_dtype=False)
