@@ -1,4 +1,4 @@
-"""Engines that check a feed folder: the same ``FeedCheck`` from pandas, Polars (the fast default) or Spark.
+"""Engines that check a feed folder: the same ``FeedCheck`` from pandas, Polars (the fast default), DuckDB or Spark.
 
 Every engine module offers the pandas path's functions with exactly its answers; only the speed
 and the memory differ:
@@ -8,6 +8,10 @@ and the memory differ:
 - ``read_and_validate(delta_file) -> DeltaValidation``             (``checks.validate``)
 - ``check_feed(deltas) -> failures``                               (``checks.crossfeed``)
 - ``read_table(path) -> DataFrame``                                (``checks.feed``)
+
+An engine may add ``deduplicate_feed_folder(directory, outputs, ...)`` (DuckDB: out of core, the
+table written without being held), ``discover_deltas(location)`` (Spark: its own listing) and
+``NAME`` (the suites pick GX's Spark datasource by it).
 
 Engines are imported on first use: Polars and PySpark stay out of ``checks --help``.
 """
