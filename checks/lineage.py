@@ -6,7 +6,7 @@ the columns left in the deltas' own frames) and ``PlatformRows`` (the platform's
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -295,23 +295,25 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
     first_key = np.full(size, -1, dtype="int64")  # file and position of the first equal row, packed
     # Last part first, so that the first equal row in feed order is the one left.
     for part in reversed(feed.parts):
-        user = part.user
-        hits = np.flatnonzero(feed.values(part, "batch_id") == wanted[user])
-        if not exact_sentinel:
-            hits = hits[single[user[hits]]]
-        found = user[hits]
-        known[found] = True
-        if packing:
-            # One gather per row instead of one per column.
-            same = packing.pack({column: feed.values(part, column, hits) for column in _VALUES}) == platform_key[found]
-        else:
-            same = np.ones(len(hits), dtype=bool)
-            for column in _VALUES:
-                same &= feed.values(part, column, hits) == platform.values(column)[found]
-        hits, found = hits[same], found[same]
-        user_count[found] += 1  # a part holds a user once: no index repeats
-        positions = part.positions()[hits] if part.position is not None else hits
-        first_key[found] = (np.int64(part.file) << np.int64(32)) | positions
+        for rows in _chunks(len(part)):
+            user = part.user[rows]
+            hits = np.flatnonzero(feed.values(part, "batch_id", rows) == wanted[user])
+            if not exact_sentinel:
+                hits = hits[single[user[hits]]]
+            found = user[hits]
+            known[found] = True
+            at = hits + rows.start
+            if packing:
+                # One gather per row instead of one per column.
+                same = packing.pack({column: feed.values(part, column, at) for column in _VALUES}) == platform_key[found]
+            else:
+                same = np.ones(len(hits), dtype=bool)
+                for column in _VALUES:
+                    same &= feed.values(part, column, at) == platform.values(column)[found]
+            at, found = at[same], found[same]
+            user_count[found] += 1  # a part holds a user once: no index repeats
+            positions = part.positions()[at] if part.position is not None else at
+            first_key[found] = (np.int64(part.file) << np.int64(32)) | positions
     del wanted, platform_key
     row_key = first_key[platform.user]
     count = user_count[platform.user].astype("int64")
@@ -360,6 +362,15 @@ class _Packing:
 def _unpack_row(keys: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     """File and position of packed first rows; -1 unpacks to file -1 (the shift keeps the sign)."""
     return (keys >> np.int64(32)).astype("int32"), (keys & np.int64(0xFFFFFFFF)).astype(dtype)
+
+
+# Rows per chunk of a pass over a part: temporaries of a few MB are reused by the allocator, where
+# arrays of a whole 10 M-row delta would be fresh memory (page faults) every time.
+CHUNK_ROWS = 2**20
+
+
+def _chunks(rows: int) -> Iterator[slice]:
+    return (slice(start, min(start + CHUNK_ROWS, rows)) for start in range(0, rows, CHUNK_ROWS))
 
 
 def _match_repeated_users(

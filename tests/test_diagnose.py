@@ -318,3 +318,10 @@ def test_huge_pages_are_left_as_they_were_after_a_diagnosis(monkeypatch, stalls)
     assert multiarray._get_madvise_hugepage() == before
     diagnose(FEED, faults.without_file(FEED, 1))
     assert multiarray._get_madvise_hugepage() == before
+
+
+def test_passes_in_small_chunks_get_the_reference_answer(monkeypatch):
+    import checks.lineage
+
+    monkeypatch.setattr(checks.lineage, "CHUNK_ROWS", 64)  # many chunks per delta, a last one cut short
+    _assert_same_diagnosis(FEED, faults.with_duplicates(FEED, 25, seed=3), faults.drifted(FEED, 2, seed=5))
