@@ -78,11 +78,15 @@ class UserIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def _offsets(self, users: np.ndarray) -> np.ndarray:
+        """``users`` minus the lowest id, written straight into the position type (no int64 temporary)."""
+        return np.subtract(users, self._low, out=np.empty(len(users), dtype=self.dtype), casting="unsafe")
+
     def locate(self, users: np.ndarray) -> np.ndarray:
         """Positions of ``users`` (all present in the index)."""
         users = np.asarray(users, dtype="int64")
         if self._contiguous:
-            return (users - self._low).astype(self.dtype, copy=False)
+            return self._offsets(users)
         if self._table is not None:
             return self._table[users - self._low]
         return np.searchsorted(self.ids, users).astype(self.dtype, copy=False)
@@ -93,7 +97,7 @@ class UserIndex:
         if not len(self.ids):
             return np.full(len(users), -1, dtype=self.dtype)
         if self._contiguous and len(users) and users.min() >= self._low and users.max() < self._low + len(self.ids):
-            return (users - self._low).astype(self.dtype, copy=False)
+            return self._offsets(users)
         if self._contiguous or self._table is not None:
             offset = users - self._low
             size = len(self.ids) if self._contiguous else len(self._table)
