@@ -364,7 +364,8 @@ def _picks_of(expected: ExpectedRows, feed: Feed) -> _Table | None:
         start = np.array([index.start for index in indexes] or [0], dtype="int64")
         step = np.array([index.step for index in indexes] or [1], dtype="int64")
         if (step == 1).all() and (start == start[0]).all():
-            position = np.where(file >= 0, lines - start[0], -1)
+            position = np.subtract(lines, start[0], out=np.empty(len(lines), dtype=_row_dtype(feed)), casting="unsafe")
+            position[file < 0] = -1
         else:
             known = np.maximum(file, 0)
             position = np.where(file >= 0, (lines - start[known]) // step[known], -1)
@@ -383,7 +384,7 @@ def _picks_of(expected: ExpectedRows, feed: Feed) -> _Table | None:
             inside = found < len(rows)
             hit = at[inside][rows[found[inside]] == position[at[inside]]]
             part[hit] = index
-    return _Table(part, position.astype(_row_dtype(feed)), part >= 0, _Model(_all_rows(feed), ("numeric",)))
+    return _Table(part, position.astype(_row_dtype(feed), copy=False), part >= 0, _Model(_all_rows(feed), ("numeric",)))
 
 
 def _expected_rows(feed: Feed, picks: _Table) -> ExpectedRows:

@@ -181,16 +181,17 @@ class Feed:
 
     def lines(self, files: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """The line numbers (the deltas' index, ``source_row``) of rows at ``positions`` in ``files`` (0 where -1)."""
-        files, positions = np.asarray(files), np.asarray(positions, dtype="int64")
+        files, positions = np.asarray(files), np.asarray(positions)
         indexes = [delta.frame.index for delta in self.deltas]
         if all(isinstance(index, pd.RangeIndex) for index in indexes):
             # Line numbers are arithmetic: no gather from a materialised index.
             start = np.array([index.start for index in indexes] or [0], dtype="int64")
             step = np.array([index.step for index in indexes] or [1], dtype="int64")
             if (step == 1).all() and (start == start[0]).all():
-                lines = positions + start[0]
+                lines = np.add(positions, start[0], out=np.empty(len(positions), dtype="int64"), casting="unsafe")
                 lines[files < 0] = 0
                 return lines
+            positions = positions.astype("int64", copy=False)
             known = np.maximum(files, 0)
             return np.where(files >= 0, start[known] + positions * step[known], 0)
         lines = np.zeros(len(files), dtype="int64")
@@ -257,9 +258,10 @@ class PlatformRows:
 
     def lines(self, rows: np.ndarray) -> np.ndarray:
         index = self.frame.index
-        rows = np.asarray(rows, dtype="int64")
         if isinstance(index, pd.RangeIndex):
-            return index.start + rows * index.step
+            lines = np.multiply(rows, index.step, out=np.empty(len(rows), dtype="int64"), casting="unsafe")
+            lines += index.start
+            return lines
         return index.to_numpy(dtype="int64")[rows]
 
 
@@ -364,8 +366,11 @@ class _Packing:
 
 
 def _unpack_row(keys: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """File and position of packed first rows; -1 unpacks to file -1 (the shift keeps the sign)."""
-    return (keys >> np.int64(32)).astype("int32"), (keys & np.int64(0xFFFFFFFF)).astype(dtype)
+    """File and position of packed first rows; -1 unpacks to file -1 (the shift keeps the sign), whose
+    position is never read. Written straight into the narrow types: no int64 temporaries."""
+    file = np.right_shift(keys, 32, out=np.empty(len(keys), dtype="int32"), casting="unsafe")
+    position = np.bitwise_and(keys, 0xFFFFFFFF, out=np.empty(len(keys), dtype=dtype), casting="unsafe")
+    return file, position
 
 
 # Rows per chunk of a pass over a part: temporaries of a few MB are reused by the allocator, where

@@ -171,7 +171,8 @@ def reconcile_rows(
     platform_values = {column: platform.values(column) for column in VALUES}
     for column in VALUES:
         columns["platform_" + column] = _nullable(platform_values[column], has_platform)
-    columns[PLATFORM_ROW] = _nullable(platform.lines(np.maximum(platform.first, 0)), has_platform)
+    first = platform.first if has_platform.all() else np.maximum(platform.first, 0)
+    columns[PLATFORM_ROW] = _nullable(platform.lines(first), has_platform)
     columns[PLATFORM_ROWS] = count
 
     classes = _classify(in_expected, has_platform, count, expected_values, platform_values, known)
