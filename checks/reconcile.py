@@ -196,7 +196,7 @@ def reconcile_rows(
 
     # The arrays are this function's own or its inputs' (never written to): no copy into one 2-D block.
     table = pd.DataFrame(columns, copy=False)
-    members = np.bincount(classes, minlength=len(CLASSES))
+    members = [int(np.count_nonzero(classes == code)) for code in range(len(CLASSES))]  # no 10 M-row intp copy
     return Reconciliation(
         users=table,
         classes=tuple(_summarise(table, classes, gap, code, name, int(members[code])) for code, name in enumerate(CLASSES)),
