@@ -43,17 +43,19 @@ def load_and_diagnose(
     """Read the feed (quarantining files that fail validation) and both tables, then diagnose."""
     from checks import output
     from checks.diagnose import diagnose
-    from checks.feed import read_table
-    from checks.pipeline import check_feed_folder
+    from checks.engines import DEFAULT_ENGINE, get_engine
 
+    engine = get_engine(DEFAULT_ENGINE)
     with output.progress_step("checking the feed"):
-        checked = check_feed_folder(feed)
+        checked = engine.check_feed_folder(feed)
     for name in checked.quarantined:
         output.print_warning(f"{name} failed validation and is left out of the expected table")
-    platform_table = read_table(platform)
-    customer_table = read_table(customer) if customer is not None else None
+    platform_table = engine.read_table(platform)
+    customer_table = engine.read_table(customer) if customer is not None else None
     with output.progress_step("reconciling and testing hypotheses"):
-        return diagnose(checked.deltas, platform_table, customer_table, finance_total)
+        return diagnose(
+            checked.deltas, platform_table, customer_table, finance_total, deduplicated=checked.deduplicated
+        )
 
 
 def _show(diagnosis: Diagnosis) -> None:
