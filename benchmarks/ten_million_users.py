@@ -134,7 +134,8 @@ def _engine(engine: str, spark_master: str):
 
 def _command(arguments: list[str], engine: str, spark_master: str) -> dict[str, object]:
     """A `checks` command as a user runs it (its own process, the console script's start-up included)."""
-    command = [sys.executable, "-c", "from checks.cli import entrypoint; entrypoint()", *arguments, "--engine", engine]
+    # -m, not -c: under -c PySpark's connect module (imported by GX) exits the process when it finds no __main__ file.
+    command = [sys.executable, "-m", "checks", *arguments, "--engine", engine]
     if engine == "spark":
         command += ["--spark-master", spark_master]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)

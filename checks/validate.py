@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -87,14 +88,18 @@ class DeltaValidation:
         return self.delta is not None
 
     def summary(self) -> dict[str, object]:
-        """The file's verdict as JSON-ready data (the failures themselves are listed elsewhere)."""
-        return {
-            "file": self.name,
-            "rows": self.rows,
-            "passed": self.passed,
-            "failures": len(self.failures),
-            "warnings": list(self.warnings),
-        }
+        return file_summary(self)
+
+
+def file_summary(validation: DeltaValidation | Any) -> dict[str, object]:
+    """A file's verdict as JSON-ready data (the failures themselves are listed elsewhere); any engine's verdict."""
+    return {
+        "file": validation.name,
+        "rows": validation.rows,
+        "passed": validation.passed,
+        "failures": len(validation.failures),
+        "warnings": list(validation.warnings),
+    }
 
 
 def validate_delta(raw: RawTable, number: int) -> DeltaValidation:

@@ -38,6 +38,7 @@ from checks.validate import (
     collect_failures,
     concat_failures,
     empty_failures,
+    file_summary,
 )
 from checks.validate import read_and_validate as _read_and_validate_pandas
 from checks.writers import atomic_path, neutralise_formulas
@@ -70,14 +71,7 @@ class DeltaVerdict:
     rows: int = 0
 
     def summary(self) -> dict[str, object]:
-        """The file's verdict as JSON-ready data (as ``DeltaValidation.summary``)."""
-        return {
-            "file": self.name,
-            "rows": self.rows,
-            "passed": self.passed,
-            "failures": len(self.failures),
-            "warnings": list(self.warnings),
-        }
+        return file_summary(self)
 
 
 @dataclass(frozen=True)

@@ -167,14 +167,7 @@ def _has_blanks(path: Path) -> bool:
 
 
 def _scan_integers(path: Path, header: _frames.Header) -> pl.LazyFrame:
-    return pl.scan_csv(
-        path,
-        has_header=False,
-        skip_rows=1,
-        schema={name: pl.Int64 for name in header.names},
-        row_index_name=_ROW,
-        row_index_offset=2,
-    ).select(pl.col(_ROW).cast(pl.Int64), *COLUMNS)
+    return _scan(path, header, pl.Int64)
 
 
 def _scan_typed(path: Path, header: _frames.Header) -> pl.LazyFrame:
@@ -183,11 +176,16 @@ def _scan_typed(path: Path, header: _frames.Header) -> pl.LazyFrame:
 
 
 def _scan_text(path: Path, header: _frames.Header) -> pl.LazyFrame:
+    return _scan(path, header, pl.String)
+
+
+def _scan(path: Path, header: _frames.Header, dtype: type[pl.DataType]) -> pl.LazyFrame:
+    """Every cell of the file's body read as ``dtype``, with its line number (the header is line 1)."""
     return pl.scan_csv(
         path,
         has_header=False,
         skip_rows=1,
-        schema={name: pl.String for name in header.names},
+        schema={name: dtype for name in header.names},
         row_index_name=_ROW,
         row_index_offset=2,
         encoding="utf8",
