@@ -1,14 +1,16 @@
 """The Polars engine: read, validate, check across the feed and deduplicate columnar, with the pandas path's answers.
 
-Each delta is scanned with the streaming engine and cast to Int64 in one pass, so the text of a
-10 M-row file is never held whole. Polars' cast accepts exactly the integer literals that
+Each delta is scanned with the streaming engine into Int64 in one pass, so the text of a 10 M-row
+file is never held whole: parsed as integers straight from the CSV when the file has no blanks,
+else read as text and cast. Polars' cast accepts exactly the integer literals that
 ``checks.feed.INTEGER_PATTERN`` accepts, so a cell that casts is a cell that passes the text pass;
 only the rows with a cell that does not cast go to Pandera's Polars backend, which names every
 failure. The value pass asks one aggregate query first and runs Pandera on the whole delta only
 when it says something fails. On a clean feed (batch ranges rising file by file, dense user ids)
-the feed-wide checks and the dedup take one pass over the files in order; otherwise they share one
-stable sort by (user_id, batch_id), which also names every offending row. A file the fast path cannot read as the pandas path would (a blank line, a
-ragged row, an odd header, an integer beyond int64) goes to the pandas path, which has the last word.
+the feed-wide checks and the dedup take one pass over the files in order; otherwise they share
+one stable sort by (user_id, batch_id), which also names every offending row. A file the fast
+path cannot read as the pandas path would (a blank line, a ragged row, an odd header, an integer
+beyond int64) goes to the pandas path, which has the last word.
 """
 from __future__ import annotations
 
