@@ -862,72 +862,95 @@ class _Engine:
     def _simulation_evidence(
         self, hypothesis: _Hypothesis, name: str | None, users: np.ndarray, examples: pd.DataFrame, agree: int
     ) -> str:
-        count, dollars = int(users.sum()), int(self.gap[users].sum())
-        whole = f"with it, the simulated table agrees with the platform for {agree:,} of {self.size:,} users"
-        example = _example_sentence(examples)
-        if hypothesis.kind == FILE_NOT_INGESTED:
-            return (
-                f"{count:,} users hold an older row instead of their latest one in {name}, as if {name} had never "
-                f"been loaded; together they are {_dollars(dollars)} short. Rebuilding the table from the feed "
-                f"without {name} reproduces these rows exactly ({whole}).{example}"
-            )
-        if hypothesis.kind == FILE_PARTIALLY_INGESTED:
-            note = hypothesis.note
-            return (
-                f"Only the first {note['kept']:,} of {note['total']:,} rows of {name} reached the platform: "
-                f"{count:,} users whose latest row is further down the file hold an older row, "
-                f"{_dollars(dollars)} in all ({whole}).{example}"
-            )
-        if hypothesis.kind == WRONG_DEDUP_ORDER:
-            if hypothesis.note["rule"] == "string":
-                how = "comparing batch_id as text (so 999 beats 1500) instead of as a number"
-            else:
-                how = "keeping the row of the last file loaded, with files loaded in the order " + ", ".join(
-                    hypothesis.note["order"]
-                )
-            return (
-                f"{count:,} users hold a row that is not their latest; deduplicating the feed by {how} "
-                f"reproduces them exactly, {_dollars(dollars)} in all ({whole}).{example}"
-            )
-        return (
-            f"{count:,} users appear once per feed row instead of once: the table equals the feed without "
-            f"deduplication for them, {_dollars(-dollars)} counted twice or more ({whole}).{example}"
+        dollars = int(self.gap[users].sum())
+        return _simulation_sentence(
+            hypothesis.kind, hypothesis.note, name, int(users.sum()), dollars, agree, self.size, examples
         )
 
     def _missing_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
-        ids = _id_list(examples)
-        return (
-            f"{int(users.sum()):,} users of the feed are absent from the platform's table, "
-            f"{_dollars(int(self.gap[users].sum()))} of spend (e.g. user {ids})."
-        )
+        return _missing_sentence(int(users.sum()), int(self.gap[users].sum()), examples)
 
     def _unexpected_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
         rows = np.flatnonzero(users[self.platform.user])
         no_file = int((self.matches.file[rows] < 0).sum())
-        return (
-            f"{int(users.sum()):,} users on the platform should not be there ({no_file:,} of their rows match no delta "
-            f"file), adding {_dollars(-int(self.gap[users].sum()))} (e.g. user {_id_list(examples)})."
-        )
+        return _unexpected_sentence(int(users.sum()), no_file, int(self.gap[users].sum()), examples)
 
     def _duplicate_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
         extra = int((self.observed_count[users] - 1).sum())
-        return (
-            f"{int(users.sum()):,} users appear more than once on the platform ({extra:,} extra rows), "
-            f"counting {_dollars(-int(self.gap[users].sum()))} more than once (e.g. user {_id_list(examples)})."
-        )
+        return _duplicate_sentence(int(users.sum()), extra, int(self.gap[users].sum()), examples)
 
     def _drift_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
-        members = self.users[users]
-        changed = [
-            f"{column} for {int(count):,}"
-            for column in _VALUE_COLUMNS[:-1]
-            if (count := members[f"expected_{column}"].ne(members[f"platform_{column}"]).sum())
-        ]
-        return (
-            f"{int(users.sum()):,} users hold the right batch_id with different values ({', '.join(changed)} users), "
-            f"{_dollars(int(self.gap[users].sum()))} in all (e.g. user {_id_list(examples)})."
-        )
+        return _drift_sentence(self.users[users], int(self.gap[users].sum()), examples)
 
+
+# -- evidence sentences (the reference diagnosis in tests/ words its findings with these too) -------------
+
+
+def _simulation_sentence(
+    kind: str, note: dict, name: str | None, count: int, dollars: int, agree: int, size: int, examples: pd.DataFrame
+) -> str:
+    """What a simulated fault reproduces: ``count`` users, ``dollars`` of gap; ``agree`` of ``size`` users agree with it."""
+    whole = f"with it, the simulated table agrees with the platform for {agree:,} of {size:,} users"
+    example = _example_sentence(examples)
+    if kind == FILE_NOT_INGESTED:
+        return (
+            f"{count:,} users hold an older row instead of their latest one in {name}, as if {name} had never "
+            f"been loaded; together they are {_dollars(dollars)} short. Rebuilding the table from the feed "
+            f"without {name} reproduces these rows exactly ({whole}).{example}"
+        )
+    if kind == FILE_PARTIALLY_INGESTED:
+        return (
+            f"Only the first {note['kept']:,} of {note['total']:,} rows of {name} reached the platform: "
+            f"{count:,} users whose latest row is further down the file hold an older row, "
+            f"{_dollars(dollars)} in all ({whole}).{example}"
+        )
+    if kind == WRONG_DEDUP_ORDER:
+        if note["rule"] == "string":
+            how = "comparing batch_id as text (so 999 beats 1500) instead of as a number"
+        else:
+            how = "keeping the row of the last file loaded, with files loaded in the order " + ", ".join(note["order"])
+        return (
+            f"{count:,} users hold a row that is not their latest; deduplicating the feed by {how} "
+            f"reproduces them exactly, {_dollars(dollars)} in all ({whole}).{example}"
+        )
+    return (
+        f"{count:,} users appear once per feed row instead of once: the table equals the feed without "
+        f"deduplication for them, {_dollars(-dollars)} counted twice or more ({whole}).{example}"
+    )
+
+
+def _missing_sentence(count: int, dollars: int, examples: pd.DataFrame) -> str:
+    return (
+        f"{count:,} users of the feed are absent from the platform's table, "
+        f"{_dollars(dollars)} of spend (e.g. user {_id_list(examples)})."
+    )
+
+
+def _unexpected_sentence(count: int, no_file: int, dollars: int, examples: pd.DataFrame) -> str:
+    return (
+        f"{count:,} users on the platform should not be there ({no_file:,} of their rows match no delta "
+        f"file), adding {_dollars(-dollars)} (e.g. user {_id_list(examples)})."
+    )
+
+
+def _duplicate_sentence(count: int, extra: int, dollars: int, examples: pd.DataFrame) -> str:
+    return (
+        f"{count:,} users appear more than once on the platform ({extra:,} extra rows), "
+        f"counting {_dollars(-dollars)} more than once (e.g. user {_id_list(examples)})."
+    )
+
+
+def _drift_sentence(members: pd.DataFrame, dollars: int, examples: pd.DataFrame) -> str:
+    """``members``: the drifting users' rows of the per-user table (expected_* and platform_* columns)."""
+    changed = [
+        f"{column} for {int(count):,}"
+        for column in _VALUE_COLUMNS[:-1]
+        if (count := members[f"expected_{column}"].ne(members[f"platform_{column}"]).sum())
+    ]
+    return (
+        f"{len(members):,} users hold the right batch_id with different values ({', '.join(changed)} users), "
+        f"{_dollars(dollars)} in all (e.g. user {_id_list(examples)})."
+    )
 
 def _example_sentence(examples: pd.DataFrame) -> str:
     if examples.empty:

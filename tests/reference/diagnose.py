@@ -33,13 +33,13 @@ from checks.diagnose import (  # noqa: E402
     VALUE_DRIFT,
     EXAMPLES_PER_CAUSE,
     _MAX_BROKEN_SHARE,
-    _VALUE_COLUMNS,
     RootCause,
     Diagnosis,
-    _dollars,
-    _example_sentence,
-    _id_list,
-    _integer,
+    _drift_sentence,
+    _duplicate_sentence,
+    _missing_sentence,
+    _simulation_sentence,
+    _unexpected_sentence,
 )
 
 
@@ -424,73 +424,25 @@ class _Engine:
     def _simulation_evidence(
         self, hypothesis: _Hypothesis, name: str | None, users: np.ndarray, examples: pd.DataFrame, after: _Table
     ) -> str:
-        count, dollars = int(users.sum()), int(self.gap[users].sum())
-        agree = int(self.agrees(after).sum())
-        whole = f"with it, the simulated table agrees with the platform for {agree:,} of {len(self.universe):,} users"
-        example = _example_sentence(examples)
-        if hypothesis.kind == FILE_NOT_INGESTED:
-            return (
-                f"{count:,} users hold an older row instead of their latest one in {name}, as if {name} had never "
-                f"been loaded; together they are {_dollars(dollars)} short. Rebuilding the table from the feed "
-                f"without {name} reproduces these rows exactly ({whole}).{example}"
-            )
-        if hypothesis.kind == FILE_PARTIALLY_INGESTED:
-            note = hypothesis.note
-            return (
-                f"Only the first {note['kept']:,} of {note['total']:,} rows of {name} reached the platform: "
-                f"{count:,} users whose latest row is further down the file hold an older row, "
-                f"{_dollars(dollars)} in all ({whole}).{example}"
-            )
-        if hypothesis.kind == WRONG_DEDUP_ORDER:
-            if hypothesis.note["rule"] == "string":
-                how = "comparing batch_id as text (so 999 beats 1500) instead of as a number"
-            else:
-                how = "keeping the row of the last file loaded, with files loaded in the order " + ", ".join(
-                    hypothesis.note["order"]
-                )
-            return (
-                f"{count:,} users hold a row that is not their latest; deduplicating the feed by {how} "
-                f"reproduces them exactly, {_dollars(dollars)} in all ({whole}).{example}"
-            )
-        return (
-            f"{count:,} users appear once per feed row instead of once: the table equals the feed without "
-            f"deduplication for them, {_dollars(-dollars)} counted twice or more ({whole}).{example}"
+        dollars, agree = int(self.gap[users].sum()), int(self.agrees(after).sum())
+        return _simulation_sentence(
+            hypothesis.kind, hypothesis.note, name, int(users.sum()), dollars, agree, len(self.universe), examples
         )
 
     def _missing_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
-        ids = _id_list(examples)
-        return (
-            f"{int(users.sum()):,} users of the feed are absent from the platform's table, "
-            f"{_dollars(int(self.gap[users].sum()))} of spend (e.g. user {ids})."
-        )
+        return _missing_sentence(int(users.sum()), int(self.gap[users].sum()), examples)
 
     def _unexpected_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
         rows = np.flatnonzero(users[self.platform_user])
         no_file = int((self.platform_source[rows] < 0).sum())
-        return (
-            f"{int(users.sum()):,} users on the platform should not be there ({no_file:,} of their rows match no delta "
-            f"file), adding {_dollars(-int(self.gap[users].sum()))} (e.g. user {_id_list(examples)})."
-        )
+        return _unexpected_sentence(int(users.sum()), no_file, int(self.gap[users].sum()), examples)
 
     def _duplicate_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
         extra = int((self.observed.count[users] - 1).sum())
-        return (
-            f"{int(users.sum()):,} users appear more than once on the platform ({extra:,} extra rows), "
-            f"counting {_dollars(-int(self.gap[users].sum()))} more than once (e.g. user {_id_list(examples)})."
-        )
+        return _duplicate_sentence(int(users.sum()), extra, int(self.gap[users].sum()), examples)
 
     def _drift_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
-        members = self.users[users]
-        changed = [
-            f"{column} for {int(count):,}"
-            for column in _VALUE_COLUMNS[:-1]
-            if (count := members[f"expected_{column}"].ne(members[f"platform_{column}"]).sum())
-        ]
-        return (
-            f"{int(users.sum()):,} users hold the right batch_id with different values ({', '.join(changed)} users), "
-            f"{_dollars(int(self.gap[users].sum()))} in all (e.g. user {_id_list(examples)})."
-        )
-
+        return _drift_sentence(self.users[users], int(self.gap[users].sum()), examples)
 
 def _sum_hashes(users: np.ndarray, hashes: np.ndarray, size: int) -> np.ndarray:
     """Per user, the sum (mod 2**64) of its rows' hashes: an order-free signature of a set of rows."""
