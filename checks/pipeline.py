@@ -13,15 +13,13 @@ from checks.feed import DeltaFile, discover_deltas
 from checks.validate import Delta, DeltaValidation, collect_failures, read_and_validate
 
 
-@dataclass(frozen=True)
-class FeedCheck:
-    """Everything known about a feed after its checks; ``deltas`` are the files that passed, in order."""
+class FeedVerdict:
+    """``passed`` and ``failures`` of a checked feed, for any result with ``validations``, ``feed_failures``
+    and ``quarantined`` (``FeedCheck``, and the out-of-core engine's result that holds no rows)."""
 
-    validations: tuple[DeltaValidation, ...]
+    validations: Sequence
     feed_failures: pd.DataFrame
-    deltas: tuple[Delta, ...]
     quarantined: tuple[str, ...]
-    deduplicated: pd.DataFrame
 
     @property
     def passed(self) -> bool:
@@ -31,6 +29,17 @@ class FeedCheck:
     def failures(self) -> pd.DataFrame:
         """Every failure of every file and of the feed as a whole, in one tidy frame."""
         return collect_failures(self.validations, self.feed_failures)
+
+
+@dataclass(frozen=True)
+class FeedCheck(FeedVerdict):
+    """Everything known about a feed after its checks; ``deltas`` are the files that passed, in order."""
+
+    validations: tuple[DeltaValidation, ...]
+    feed_failures: pd.DataFrame
+    deltas: tuple[Delta, ...]
+    quarantined: tuple[str, ...]
+    deduplicated: pd.DataFrame
 
     @classmethod
     def assemble(

@@ -31,11 +31,10 @@ from checks.engines import _frames
 from checks.engines import polars as _polars_engine
 from checks.errors import ChecksError, DeduplicationError, UsageError
 from checks.feed import COLUMNS, DeltaFile, discover_deltas
-from checks.pipeline import FeedCheck
+from checks.pipeline import FeedCheck, FeedVerdict
 from checks.validate import (
     Delta,
     DeltaValidation,
-    collect_failures,
     concat_failures,
     empty_failures,
     file_summary,
@@ -75,7 +74,7 @@ class DeltaVerdict:
 
 
 @dataclass(frozen=True)
-class DeduplicatedFeed:
+class DeduplicatedFeed(FeedVerdict):
     """A feed checked and deduplicated out of core: verdicts, failures and counts; the table is only in ``outputs``."""
 
     validations: tuple[DeltaVerdict, ...]
@@ -87,15 +86,6 @@ class DeduplicatedFeed:
     @property
     def quarantined(self) -> tuple[str, ...]:
         return tuple(validation.name for validation in self.validations if not validation.passed)
-
-    @property
-    def passed(self) -> bool:
-        return not self.quarantined and self.feed_failures.empty
-
-    @property
-    def failures(self) -> pd.DataFrame:
-        """Every failure of every file and of the feed as a whole, in one tidy frame."""
-        return collect_failures(self.validations, self.feed_failures)
 
 
 def deduplicate_feed_folder(
