@@ -60,6 +60,15 @@ def write_generated_feed(folder: Path, *, users: int = 300, seed: int = 5) -> Pa
     return folder
 
 
+def feed_with_cell(users: int, *, delta: int, column: str, value: int) -> list:
+    """A generated in-memory feed (4 deltas, seed 9) whose delta ``delta`` has ``value`` in ``column`` of its first row."""
+    feed = generate_feed(users, 4, seed=9)
+    broken = feed[delta].frame.copy()
+    broken.iloc[0, COLUMNS.index(column)] = value
+    feed[delta] = type(feed[delta])(name=feed[delta].name, number=delta, frame=broken)
+    return feed
+
+
 def edit_cell(folder: Path, file: str, line: int, column: str, value: str) -> None:
     path = folder / file
     lines = path.read_text().split("\n")
@@ -251,10 +260,7 @@ def read_table_matches_pandas(engine: str, sample_case, tmp_path: Path) -> None:
 def test_check_feed_on_deltas_matches_pandas(engine: str) -> None:
     from checks.crossfeed import check_feed
 
-    feed = generate_feed(200, 4, seed=9)
-    broken = feed[2].frame.copy()
-    broken.iloc[0, COLUMNS.index("batch_id")] = 3
-    feed[2] = type(feed[2])(name=feed[2].name, number=2, frame=broken)
+    feed = feed_with_cell(200, delta=2, column="batch_id", value=3)
     expected = check_feed(feed)
     assert not expected.empty
     pd.testing.assert_frame_equal(get_engine(engine).check_feed(feed), expected)
@@ -328,10 +334,7 @@ def test_spark_matches_pandas(spark_engine, case: str, tmp_path: Path) -> None:
 def test_spark_check_feed_on_deltas_matches_pandas(spark_engine) -> None:
     from checks.crossfeed import check_feed
 
-    feed = generate_feed(150, 4, seed=9)
-    broken = feed[3].frame.copy()
-    broken.iloc[0, COLUMNS.index("total_spend")] = 0
-    feed[3] = type(feed[3])(name=feed[3].name, number=3, frame=broken)
+    feed = feed_with_cell(150, delta=3, column="total_spend", value=0)
     expected = check_feed(feed)
     assert not expected.empty
     pd.testing.assert_frame_equal(spark_engine.check_feed(feed), expected)
