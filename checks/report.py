@@ -238,7 +238,7 @@ def render_engineer_email(diagnosis: Diagnosis, names: ReportNames) -> str:
         f"{_md(names.customer_company)} reported that our numbers don't match theirs, and they are right. The loaded table "
         f"({_md(names.platform_file)}) totals {_money(diagnosis.platform_total)}; rebuilding it from the "
         f"{len(diagnosis.files)} delta files (latest numeric batch_id per user) gives {_money(diagnosis.expected_total)}"
-        + (f", which is also the customer's finance total" if diagnosis.finance_total == diagnosis.expected_total else "")
+        + (", which is also the customer's finance total" if diagnosis.finance_total == diagnosis.expected_total else "")
         + f". The gap is {_money(diagnosis.gap)} across {_discrepant_users(diagnosis):,} of "
         f"{len(reconciliation.users):,} users.",
         "",
@@ -363,7 +363,7 @@ def _reproduction(diagnosis: Diagnosis, names: ReportNames) -> list[str]:
 def render_customer_email(diagnosis: Diagnosis, names: ReportNames) -> str:
     """A plain-language email to the customer: what happened, their data is safe, the corrected total, what next."""
     company = _md(names.customer_company)
-    lines = [f"**Subject:** The difference in your total spend figures", "", f"Dear {_md(names.customer_contact)}," if names.customer_contact else "Hello,", ""]
+    lines = ["**Subject:** The difference in your total spend figures", "", f"Dear {_md(names.customer_contact)}," if names.customer_contact else "Hello,", ""]
     if not _discrepant_users(diagnosis):
         lines += [
             "Thank you for raising the question about your figures. We checked every customer record we hold for "

@@ -207,8 +207,6 @@ def _first_bytes(array: pa.Array) -> np.ndarray:
 
     The formula prefixes are ASCII, and in UTF-8 no other character starts with an ASCII byte.
     """
-    import pyarrow as pa
-
     validity, offsets, data = array.buffers()[:3]
     ends = np.frombuffer(offsets, dtype="int64")[array.offset:array.offset + len(array) + 1]
     starts, stops = ends[:-1], ends[1:]
