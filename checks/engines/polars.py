@@ -252,9 +252,14 @@ def _unique_user_ids(users: pl.Series, largest: int | None, nulls: int) -> bool:
         users = users.drop_nulls()
     if largest is None:
         return True
-    if largest < 2 * len(users) + 1024:
+    if _dense_ids(largest, len(users)):
         return bool(np.bincount(users.to_numpy(), minlength=1).max() <= 1)
     return users.n_unique() == len(users)
+
+
+def _dense_ids(largest: int, rows: int) -> bool:
+    """Whether an array indexed by user id (up to ``largest``) is small next to the ``rows`` it counts."""
+    return largest < 2 * rows + 1024
 
 
 def _from_delta(delta: Delta) -> pl.DataFrame:
@@ -341,7 +346,7 @@ def _latest_in_feed_order(feed: _Feed) -> np.ndarray | None:
     user ids are too sparse for an array of twice the feed's rows.
     """
     bounds = feed.frame.select(pl.col("user_id").min().alias("low"), pl.col("user_id").max().alias("high")).row(0)
-    if bounds[0] < 0 or bounds[1] >= 2 * feed.frame.height + 1024:
+    if bounds[0] < 0 or not _dense_ids(bounds[1], feed.frame.height):
         return None
     latest = np.full(bounds[1] + 1, -1, dtype="int64")
     last_spend = np.zeros(bounds[1] + 1, dtype="int64")
