@@ -242,7 +242,15 @@ def prepare_table(name: str, frame: pd.DataFrame, latest_batch: pd.Series) -> pd
     """
     columns = _table_columns(name, frame)
     latest = frame["user_id"].map(latest_batch).astype("Int64")
-    return frame.loc[:, columns].assign(**{FEED_LATEST_BATCH: latest.to_numpy()}).reset_index(drop=True)
+    table = _declared_types_of(frame.loc[:, columns])
+    return table.assign(**{FEED_LATEST_BATCH: latest.to_numpy()}).reset_index(drop=True)
+
+
+def _declared_types_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with int32 columns as int64: an engine holds an int64 column as int32 when every value fits
+    (losslessly), and GX must see, and report, the type the file had."""
+    narrowed = [column for column in frame.columns if frame[column].dtype == np.int32]
+    return frame.astype(dict.fromkeys(narrowed, "int64")) if narrowed else frame
 
 
 def _table_columns(name: str, frame: pd.DataFrame) -> list:
@@ -335,7 +343,6 @@ def _evidence(
         if joined.height != table.height:  # latest_batch repeats a user: let pandas refuse it as before
             return prepare_table(name, frame, latest_batch), None
 
-    rows = pl.int_range(pl.len(), dtype=pl.Int64)
     aggregates, map_checks = [pl.len().alias("__rows")], []
     for expectation in expectations:
         check, kind = _check_name(expectation), expectation["type"]
@@ -346,10 +353,11 @@ def _evidence(
             aggregates += [
                 considered.sum().alias(f"{check}|considered"),
                 unexpected.sum().alias(f"{check}|unexpected"),
-                rows.filter(unexpected).head(_PARTIAL).implode().alias(f"{check}|first"),
+                unexpected.arg_true().head(_PARTIAL).implode().alias(f"{check}|first"),
             ]
         elif kind == "expect_column_sum_to_be_between":
-            aggregates.append(pl.col(kwargs["column"]).sum().alias(f"{check}|observed"))
+            # An Int32 column's sum stays Int32 in Polars and would overflow.
+            aggregates.append(pl.col(kwargs["column"]).cast(pl.Int64).sum().alias(f"{check}|observed"))
     try:
         found = joined.select(aggregates).row(0, named=True)
     except pl.exceptions.PolarsError as error:  # e.g. a bound of the wrong type for the column
@@ -372,7 +380,7 @@ def _evidence(
     observed |= {key.removesuffix("|observed"): _plain(value) for key, value in found.items() if key.endswith("|observed")}
 
     taken = sorted(positions)
-    evidence = frame.loc[:, columns].iloc[taken].reset_index(drop=True)
+    evidence = _declared_types_of(frame.loc[:, columns].iloc[taken].reset_index(drop=True))
     latest_values = joined[FEED_LATEST_BATCH].gather(taken).to_pandas().astype("Int64")
     evidence = evidence.assign(**{FEED_LATEST_BATCH: latest_values.to_numpy()})
     return evidence, _Figures(rows=int(found["__rows"]), counts=counts, observed=observed)
@@ -438,15 +446,22 @@ _REPEATED = "__repeated_"  # a precomputed "value occurs more than once" column,
 _DENSE_IDS_PER_USER, _DENSE_IDS_SLACK = 4, 1_000_000
 
 
-_UNKNOWN = np.iinfo(np.int64).min  # no user: the lookup needs one random read per row, not two
-
-
 @dataclass(frozen=True)
 class _LatestByUser:
-    """Each user's latest batch_id at position user_id (``_UNKNOWN`` where none): lookups without a hash join."""
+    """Each user's latest batch_id at position ``user_id - first``: lookups without a hash join.
+
+    When the feed's users are consecutive ids in order (the deduplicated table of a dense feed,
+    sorted by user_id) ``batch`` is the latest batch_ids as given, not a copy; otherwise an array
+    indexed by user_id holding ``unknown`` where the feed has no such user.
+    """
 
     batch: np.ndarray
+    first: int
     users: int
+
+    @property
+    def unknown(self) -> int:
+        return int(np.iinfo(self.batch.dtype).min)  # never a batch_id: they are narrowed to 2**30 at most
 
     @property
     def limit(self) -> int:
@@ -456,16 +471,31 @@ class _LatestByUser:
 def _latest_by_user(latest_batch: pd.Series) -> _LatestByUser | None:
     """None unless user ids are non-negative, dense enough, unique, and batch ids plain integers."""
     users = latest_batch.index
-    if not (users.dtype == np.int64 and latest_batch.dtype == np.int64) or latest_batch.empty:
+    if not (_plain_integers(users.dtype) and _plain_integers(latest_batch.dtype)) or latest_batch.empty:
         return None
-    ids, batches = users.to_numpy(), latest_batch.to_numpy()
-    if ids.min() < 0 or ids.max() > _DENSE_IDS_PER_USER * ids.size + _DENSE_IDS_SLACK or batches.min() == _UNKNOWN:
+    batches = latest_batch.to_numpy()
+    unknown = np.iinfo(batches.dtype).min
+    if batches.min() == unknown:
         return None
-    batch = np.full(ids.max() + 1, _UNKNOWN, dtype=np.int64)
+    if isinstance(users, pd.RangeIndex):
+        if users.step == 1 and users.start >= 0:
+            return _LatestByUser(batch=batches, first=users.start, users=batches.size)
+        return None
+    ids = users.to_numpy()
+    if ids[0] >= 0 and ids[-1] - ids[0] == ids.size - 1 and bool((ids[1:] > ids[:-1]).all()):
+        return _LatestByUser(batch=batches, first=int(ids[0]), users=ids.size)  # consecutive ids, in order
+    if ids.min() < 0 or ids.max() > _DENSE_IDS_PER_USER * ids.size + _DENSE_IDS_SLACK:
+        return None
+    batch = np.full(ids.max() + 1, unknown, dtype=batches.dtype)
     batch[ids] = batches
-    if int(np.count_nonzero(batch != _UNKNOWN)) != ids.size:  # a user twice: the join path leaves the refusal to pandas
+    if int(np.count_nonzero(batch != unknown)) != ids.size:  # a user twice: the join path leaves the refusal to pandas
         return None
-    return _LatestByUser(batch=batch, users=ids.size)
+    return _LatestByUser(batch=batch, first=0, users=ids.size)
+
+
+def _plain_integers(dtype: Any) -> bool:
+    """A numpy int32 or int64 dtype: no missing values, direct addressing possible."""
+    return dtype in (np.dtype(np.int64), np.dtype(np.int32))
 
 
 def _join_latest(table: Any, user_ids: pd.Series, by_user: _LatestByUser | None) -> Any:
@@ -476,22 +506,46 @@ def _join_latest(table: Any, user_ids: pd.Series, by_user: _LatestByUser | None)
     import polars as pl
     import pyarrow as pa
 
-    if by_user is None or user_ids.dtype != np.int64 or user_ids.empty:
+    if by_user is None or not _plain_integers(user_ids.dtype) or user_ids.empty:
         return None
     ids = user_ids.to_numpy()
-    if ids.min() < 0 or ids.max() > by_user.limit:
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high > by_user.limit:
         return None
-    if ids.max() < by_user.batch.size:
-        batch = by_user.batch[ids]
-    else:
-        batch = np.full(ids.size, _UNKNOWN, dtype=np.int64)
-        inside = ids < by_user.batch.size
-        batch[inside] = by_user.batch[ids[inside]]
-    latest = pl.from_arrow(pa.array(batch, mask=batch == _UNKNOWN))
-    counts = np.bincount(ids)
-    # Usually every id is distinct, and the per-row read of the counts can be skipped.
-    repeated = counts[ids] > 1 if np.count_nonzero(counts) < ids.size else np.zeros(ids.size, dtype=bool)
-    return table.with_columns(latest.alias(FEED_LATEST_BATCH), pl.Series(f"{_REPEATED}user_id", repeated))
+    # Consecutive ids in order (the deduplicated table): each once, and their latest batches a slice.
+    in_order = (
+        int(ids[0]) == low and int(ids[-1]) == high and high - low == ids.size - 1 and bool((ids[1:] > ids[:-1]).all())
+    )
+    start, stop = low - by_user.first, high - by_user.first + 1
+    if 0 <= start and stop <= by_user.batch.size:
+        batches = pl.Series(values=by_user.batch)
+        latest = batches.slice(start, stop - start) if in_order else batches.gather(ids - by_user.first)
+        unknown = latest == by_user.unknown
+        if unknown.any():
+            latest = latest.set(unknown, None)
+    else:  # some ids lie outside the feed's: unknown
+        positions = ids - by_user.first
+        batch = np.full(ids.size, by_user.unknown, dtype=by_user.batch.dtype)
+        inside = (positions >= 0) & (positions < by_user.batch.size)
+        batch[inside] = by_user.batch[positions[inside]]
+        latest = pl.from_arrow(pa.array(batch, mask=batch == by_user.unknown))
+    repeated = pl.lit(False) if in_order else _repeated(ids, high)
+    return table.with_columns(latest.alias(FEED_LATEST_BATCH), repeated.alias(f"{_REPEATED}user_id"))
+
+
+def _repeated(ids: np.ndarray, high: int) -> Any:
+    """Whether each row's id occurs more than once in ``ids`` (all non-negative, at most ``high``).
+
+    Usually every id is distinct: one bit of memory per possible id tells, and the column is a constant.
+    """
+    import polars as pl
+
+    seen = np.zeros(high + 1, dtype=bool)
+    seen[ids] = True
+    if np.count_nonzero(seen) == ids.size:
+        return pl.lit(False)
+    del seen
+    return pl.Series(np.bincount(ids)[ids] > 1)
 
 
 def _fast_path_applies(frame: pd.DataFrame, columns: list, expectations: list[dict]) -> bool:

@@ -459,3 +459,98 @@ def test_spark_path_reports_what_the_pandas_path_reports(tmp_path, monkeypatch, 
             "total_spend_not_null", "revenue_total"} <= failing
     assert planted["batch_currency"]["unexpected_count"] > len(planted["batch_currency"]["unexpected_examples"])
     assert planted["user_id_integer"]["observed"] == "int64"  # Spark's LongType, in the suite's words
+
+
+def _narrowed(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as the engines hold it under the frame contract: int64 columns within 2**30 as int32."""
+    fits = [column for column in frame.columns if frame[column].dtype == "int64" and frame[column].abs().max() < 2**30]
+    return frame.astype(dict.fromkeys(fits, "int32"))
+
+
+@pytest.mark.slow
+def test_int32_tables_report_what_int64_tables_report(tmp_path):
+    """Engines narrow int64 columns to int32 when every value fits: same results, same stored results,
+    the declared int64 type observed, and a spend total beyond int32 summed without overflow."""
+    from checks.suites import run_suites
+
+    table, latest = _planted_table(5)
+    plain = table.dropna().astype("int64")
+    plain["total_spend"] = plain["total_spend"] + 2**30 - 1_000  # still fits int32; the sum does not
+    tables = {"plain": plain, "deduplicated": plain.sort_values("user_id").drop_duplicates("user_id")}
+    finance_total = int(plain["total_spend"].sum())
+    narrowed_latest = latest.astype("int32").set_axis(latest.index.astype("int32"))
+    runs, stored = {}, {}
+    for width, given, feed_latest in (
+        ("int64", tables, latest),
+        ("int32", {name: _narrowed(frame) for name, frame in tables.items()}, narrowed_latest),
+    ):
+        (tmp_path / width).mkdir()
+        gx_dir = _gx_dir(tmp_path / width)
+        run = run_suites(given, latest_batch=feed_latest, finance_total=finance_total, expected_users=latest.size,
+                         gx_dir=gx_dir)
+        runs[width] = run.to_dict()["tables"]
+        stored[width] = {
+            file.name: [(result["success"], result["result"]) for result in json.loads(file.read_text())["results"]]
+            for file in (gx_dir / "uncommitted" / "validations").rglob("*.json")
+        }
+    assert set(_narrowed(plain).dtypes.astype(str)) == {"int32"}
+    assert runs["int32"] == runs["int64"]
+    assert stored["int32"] == stored["int64"]
+    outcomes = {outcome["check"]: outcome for outcome in runs["int32"][0]["outcomes"]}
+    assert outcomes["revenue_total"]["observed"] == finance_total > 2**31
+    assert outcomes["total_spend_integer"]["success"] and outcomes["total_spend_integer"]["observed"] == "int64"
+
+
+@pytest.mark.slow
+def test_a_float_column_still_fails_the_integer_type(tmp_path):
+    from checks.suites import run_suites
+
+    table, latest = _small_feed()
+    run = run_suites({"t": _narrowed(table).astype({"total_spend": "float64"})}, latest_batch=latest, finance_total=60,
+                     expected_users=3, gx_dir=_gx_dir(tmp_path), build_docs=False)
+    failed = {outcome.check: outcome for outcome in run.results[0].failed()}
+    assert set(failed) == {"total_spend_integer"}
+    assert failed["total_spend_integer"].observed == "float64"
+
+
+def _user_ids(kind: str, users: int) -> list[int]:
+    ids = {
+        "consecutive": list(range(3, 3 + users)),
+        "gaps": list(range(1, 3 * users, 3)),
+        "sparse": [10**12 + user for user in range(users)],
+    }
+    return ids[kind]
+
+
+@pytest.mark.parametrize("feed_ids", ["consecutive", "gaps", "sparse"])
+@pytest.mark.parametrize("table_order", ["as the feed", "shuffled", "repeats and strangers"])
+@pytest.mark.parametrize("dtype", ["int64", "int32"])
+def test_latest_batch_lookup_matches_a_map(feed_ids, table_order, dtype):
+    """Each row's latest batch in the feed, by every lookup path (slice, gather, scatter array, join
+    fallback), for int64 and narrowed int32 columns: what pandas' map gives."""
+    import numpy as np
+    import polars as pl
+
+    from checks.suites import FEED_LATEST_BATCH, _join_latest, _latest_by_user
+
+    rng = np.random.default_rng(7)
+    ids = _user_ids(feed_ids, 50)
+    latest = pd.Series(rng.integers(0, 99, size=len(ids)), index=pd.Index(ids, name="user_id"), dtype="int64")
+    user_id = pd.Series(ids, dtype="int64")
+    if table_order != "as the feed":
+        user_id = pd.Series(rng.permutation(user_id.to_numpy()))
+    if table_order == "repeats and strangers":
+        user_id.iloc[:5] = user_id.iloc[5:10].to_numpy()
+        user_id.iloc[10:13] = [0, max(ids) + 1, max(ids) + 10**6]
+    if dtype == "int32" and feed_ids != "sparse":
+        latest = latest.astype("int32").set_axis(latest.index.astype("int32"))
+        user_id = user_id.astype("int32")
+    table = pl.DataFrame({"user_id": user_id.to_numpy()})
+    joined = _join_latest(table, user_id, _latest_by_user(latest))
+    if feed_ids == "sparse":
+        assert joined is None  # too sparse to address directly: the caller joins
+        return
+    expected = user_id.map(latest).astype("Int64")
+    assert joined[FEED_LATEST_BATCH].to_pandas().astype("Int64").tolist() == expected.tolist()
+    repeated = joined.select(pl.col("__repeated_user_id").cast(pl.Boolean)).to_series()
+    assert repeated.to_list() == user_id.duplicated(keep=False).tolist()
