@@ -419,7 +419,7 @@ def test_spark_path_reports_what_the_pandas_path_reports(tmp_path, monkeypatch, 
 
     table, latest = _planted_table(3, users=300)
     plain = table.dropna().astype("int64")
-    tables = {"planted": table, "plain": plain, "empty": plain.iloc[:0]}
+    tables = {"planted": table, "plain": plain, "empty": plain.iloc[:0], "narrowed": _narrowed(plain)}
     runs, stored, pages = {}, {}, {}
     for engine in ("polars", "spark", "spark whole"):
         if engine == "spark whole":  # one table is enough for the fallback, and GX row by row on Spark is slow
@@ -459,6 +459,8 @@ def test_spark_path_reports_what_the_pandas_path_reports(tmp_path, monkeypatch, 
             "total_spend_not_null", "revenue_total"} <= failing
     assert planted["batch_currency"]["unexpected_count"] > len(planted["batch_currency"]["unexpected_examples"])
     assert planted["user_id_integer"]["observed"] == "int64"  # Spark's LongType, in the suite's words
+    by_table = {result["table"]: result for result in runs["spark"]}
+    assert {**by_table["narrowed"], "table": "plain"} == by_table["plain"]  # int32 columns read as the file's int64
 
 
 def _narrowed(frame: pd.DataFrame) -> pd.DataFrame:

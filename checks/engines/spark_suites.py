@@ -44,6 +44,10 @@ def table_frame(frame: pd.DataFrame, columns: Sequence[str]) -> Any:
     from checks.engines.spark import session
 
     table = pa.Table.from_pandas(frame.loc[:, list(columns)].reset_index(drop=True), preserve_index=False)
+    # An engine holds an int64 column as int32 when every value fits: Spark must see the file's LongType.
+    table = table.cast(pa.schema([
+        field.with_type(pa.int64()) if field.type == pa.int32() else field for field in table.schema
+    ]))
     table = table.append_column(POSITION, pa.array(np.arange(len(frame), dtype=np.int64)))
     return session().createDataFrame(table)
 
