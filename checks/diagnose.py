@@ -27,8 +27,19 @@ import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW, deduplicate
 from checks.feed import COLUMNS
-from checks.lineage import Feed, Matches, Part, PlatformRows, UserIndex, lineage_of, match_rows, position_dtype, row_keys
-from checks.reconcile import MATCH, SPEND_GAP, ExpectedRows, Reconciliation, largest, reconcile_rows
+from checks.lineage import (
+    Feed,
+    Matches,
+    Part,
+    PlatformRows,
+    UserIndex,
+    lineage_counts,
+    lineage_of,
+    match_rows,
+    position_dtype,
+    row_keys,
+)
+from checks.reconcile import CLASSES, MATCH, ExpectedRows, Reconciliation, UserRows, largest, reconcile_users
 from checks.validate import Delta
 
 FILE_NOT_INGESTED = "file_not_ingested"
@@ -90,7 +101,10 @@ class Diagnosis:
     unexplained_share: float
     finance_total: int | None
     files: tuple[str, ...]
+    # The lineage of the platform rows of the users ``reconciliation.users`` lists (``checks.lineage.lineage_of``).
     lineage: pd.DataFrame = field(repr=False, compare=False)
+    # How many of all the platform's rows each delta file is the source of (None: no file), in feed order.
+    lineage_counts: dict[str | None, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def discrepancy(self) -> bool:
@@ -158,9 +172,9 @@ def _diagnose(
     finance_total: int | None,
     deduplicated: pd.DataFrame | None,
 ) -> Diagnosis:
-    platform_ids = platform["user_id"].to_numpy(dtype="int64")
+    platform_ids = platform["user_id"].to_numpy()
     if deduplicated is not None:
-        users = UserIndex.around(deduplicated["user_id"].to_numpy(dtype="int64"), platform_ids)
+        users = UserIndex.around(deduplicated["user_id"].to_numpy(), platform_ids)
     else:
         users = UserIndex(*[delta.frame["user_id"].to_numpy() for delta in deltas], platform_ids)
     feed = Feed.stack(deltas, users)
@@ -174,10 +188,13 @@ def _diagnose(
         if picks.tied:
             deduplicate(deltas)  # two latest rows for a user: the reference raises its error, naming them
         expected = _expected_rows(feed, picks) if expected is None else expected
-    reconciliation = reconcile_rows(expected, platform_rows, customer, known=matches.known_batch, users=users)
+    reconciliation, rows = reconcile_users(
+        expected, platform_rows, customer, known=matches.known_batch, users=users, packing=matches.packing
+    )
     del expected
-    lineage = lineage_of(feed, matches, platform)
-    engine = _Engine(feed, platform_rows, matches, reconciliation, picks)
+    # Only the listed users' platform rows keep their lineage; every row is counted.
+    lineage = lineage_of(feed, matches, platform, np.flatnonzero(rows.listed()[platform_rows.user]))
+    engine = _Engine(feed, platform_rows, matches, rows, picks)
     causes, unexplained = engine.attribute()
     return Diagnosis(
         reconciliation=reconciliation,
@@ -188,6 +205,7 @@ def _diagnose(
         finance_total=None if finance_total is None else int(finance_total),
         files=tuple(delta.name for delta in deltas),
         lineage=lineage,
+        lineage_counts=lineage_counts(feed, matches),
     )
 
 
@@ -407,13 +425,13 @@ class _Engine:
     """The feed and the platform as arrays over one dense user index; a file left out or cut short is tried
     on the users whose pick it holds, falling back to their runner-up row."""
 
-    def __init__(self, feed: Feed, platform: PlatformRows, matches: Matches, reconciliation: Reconciliation, picks: _Table) -> None:
+    def __init__(self, feed: Feed, platform: PlatformRows, matches: Matches, rows: UserRows, picks: _Table) -> None:
         self.feed, self.platform, self.matches = feed, platform, matches
         self.names = feed.names
-        self.users = reconciliation.users
-        self.size = len(self.users)
-        self.gap = self.users[SPEND_GAP].to_numpy(dtype="int64")
-        self.discrepant = self.users["class"].ne(MATCH).to_numpy()
+        self.rows = rows
+        self.size = len(rows)
+        self.gap = rows.gap
+        self.discrepant = rows.classes != CLASSES.index(MATCH)
         self.initial = picks
         self.initial_agrees = ~self.discrepant
         self._total_absolute = int(np.abs(self.gap[self.discrepant]).sum())
@@ -453,7 +471,7 @@ class _Engine:
             rows = position[at]
             same = np.ones(len(at), dtype=bool)
             for column in _VALUE_COLUMNS:
-                same &= self.feed.column(file, column)[rows] == self.platform.values(column)[users[at]]
+                same &= self.feed.column(file, column)[rows] == self.platform.values_at(column, users[at])
             agree[at] = same
         return agree
 
@@ -642,7 +660,7 @@ class _Engine:
     def _agree_rows(self, file: int, users: np.ndarray, positions: np.ndarray) -> np.ndarray:
         same = self.observed_count[users] == 1
         for column in _VALUE_COLUMNS:
-            same &= self.feed.column(file, column)[positions] == self.platform.values(column)[users]
+            same &= self.feed.column(file, column)[positions] == self.platform.values_at(column, users)
         return same
 
     def _candidate_orders(self) -> list[tuple[int, ...]]:
@@ -744,7 +762,7 @@ class _Engine:
         if table.part is not None:
             candidates = np.flatnonzero(left & (observed_count == 1) & (table.part >= 0))
             picked_batch = self._picked_values(table, candidates, "batch_id")
-            drifted[candidates[picked_batch == self.platform.values("batch_id")[candidates]]] = True
+            drifted[candidates[picked_batch == self.platform.values_at("batch_id", candidates)]] = True
         causes = [
             self._cause(MISSING_USERS, missing, self._file_of_picks(table, missing), self._missing_evidence),
             self._cause(UNEXPECTED_USERS, unexpected, self._file_of_platform(unexpected), self._unexpected_evidence),
@@ -808,7 +826,7 @@ class _Engine:
         """A few users with the largest gaps: the platform's row, the expected row, and where each lives."""
         members = np.flatnonzero(users)
         members = members[largest(self._absolute(members), EXAMPLES_PER_CAUSE)]
-        frame = self.users.iloc[members].reset_index(drop=True)
+        frame = self.rows.frame(members)
         platform_first = self.platform.first[members]
         row = np.maximum(platform_first, 0)
         file = np.where(platform_first >= 0, self.matches.file[row], -1) if len(self.matches.file) else np.full(len(members), -1)
@@ -846,7 +864,7 @@ class _Engine:
             signature = np.zeros(len(rows), dtype="uint64")
             picked = np.flatnonzero(table.part[owners] >= 0)
             values = {column: self._picked_values(table, owners[picked], column) for column in COLUMNS if column != "user_id"}
-            values["user_id"] = self.platform.frame["user_id"].to_numpy(dtype="int64")[rows[picked]]
+            values["user_id"] = self.platform.frame["user_id"].to_numpy()[rows[picked]]
             signature[picked] = row_keys(values)
         source = self.matches.file[rows[hashes != signature]]
         if not len(source) or (source < 0).any():
@@ -880,7 +898,7 @@ class _Engine:
         return _duplicate_sentence(int(users.sum()), extra, int(self.gap[users].sum()), examples)
 
     def _drift_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
-        return _drift_sentence(self.users[users], int(self.gap[users].sum()), examples)
+        return _drift_sentence(self.rows.frame(np.flatnonzero(users)), int(self.gap[users].sum()), examples)
 
 
 # -- evidence sentences (the reference diagnosis in tests/ words its findings with these too) -------------

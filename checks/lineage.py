@@ -6,7 +6,7 @@ the columns left in the deltas' own frames) and ``PlatformRows`` (the platform's
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +32,7 @@ class UserIndex:
     """Sorted distinct user ids and a linear-time lookup from a user id to its position among them."""
 
     def __init__(self, *user_arrays: np.ndarray) -> None:
-        arrays = [np.asarray(users, dtype="int64") for users in user_arrays if len(users)]
+        arrays = [_integers(users) for users in user_arrays if len(users)]
         self._table = None
         self._low = 0
         if not arrays:
@@ -45,7 +45,7 @@ class UserIndex:
             # Dense enough ids: a lookup table instead of sorting and binary search.
             present = np.zeros(high - low + 1, dtype=bool)
             for users in arrays:
-                present[users - low] = True
+                present[_minus(users, low, position_dtype(high - low + 1))] = True
             self._set_ids(np.flatnonzero(present).astype("int64") + low)
             if not self._contiguous:
                 self._low = low
@@ -58,7 +58,7 @@ class UserIndex:
     def around(cls, ids: np.ndarray, *others: np.ndarray) -> UserIndex:
         """The index of sorted distinct ``ids`` (e.g. the deduplicated table's) and ``others``; when ``ids``
         run without gaps and hold the others, they are the index as they are (no copy, no table)."""
-        ids = np.asarray(ids, dtype="int64")
+        ids = _integers(ids)
         if len(ids) and int(ids[-1]) - int(ids[0]) == len(ids) - 1 and (ids[1:] > ids[:-1]).all():
             low, high = int(ids[0]), int(ids[-1])
             if all(not len(users) or (users.min() >= low and users.max() <= high) for users in others):
@@ -80,33 +80,47 @@ class UserIndex:
 
     def _offsets(self, users: np.ndarray) -> np.ndarray:
         """``users`` minus the lowest id, written straight into the position type (no int64 temporary)."""
-        return np.subtract(users, self._low, out=np.empty(len(users), dtype=self.dtype), casting="unsafe")
+        return _minus(users, self._low, self.dtype)
 
     def locate(self, users: np.ndarray) -> np.ndarray:
         """Positions of ``users`` (all present in the index)."""
-        users = np.asarray(users, dtype="int64")
+        users = _integers(users)
         if self._contiguous:
             return self._offsets(users)
         if self._table is not None:
-            return self._table[users - self._low]
+            return self._table[_minus(users, self._low, position_dtype(len(self._table)))]
         return np.searchsorted(self.ids, users).astype(self.dtype, copy=False)
 
     def find(self, users: np.ndarray) -> np.ndarray:
         """Positions of ``users``, -1 for those not in the index."""
-        users = np.asarray(users, dtype="int64")
+        users = _integers(users)
         if not len(self.ids):
             return np.full(len(users), -1, dtype=self.dtype)
         if self._contiguous and len(users) and users.min() >= self._low and users.max() < self._low + len(self.ids):
             return self._offsets(users)
         if self._contiguous or self._table is not None:
-            offset = users - self._low
             size = len(self.ids) if self._contiguous else len(self._table)
-            inside = (offset >= 0) & (offset < size)
+            # Compared before subtracting: an offset of an id far outside would not fit the narrow type.
+            inside = (users >= self._low) & (users < self._low + size)
+            offset = np.where(inside, users, self._low)
+            offset = _minus(offset, self._low, position_dtype(size))
             if self._contiguous:
                 return np.where(inside, offset, -1).astype(self.dtype, copy=False)
-            return np.where(inside, self._table[np.where(inside, offset, 0)], -1).astype(self.dtype, copy=False)
+            return np.where(inside, self._table[offset], -1).astype(self.dtype, copy=False)
         at = np.minimum(np.searchsorted(self.ids, users), len(self.ids) - 1)
         return np.where(self.ids[at] == users, at, -1).astype(self.dtype, copy=False)
+
+
+def _integers(values) -> np.ndarray:
+    """An integer array as it is (int32 or int64: no widening copy)."""
+    values = np.asarray(values)
+    return values if values.dtype.kind in "iu" else values.astype("int64")
+
+
+def _minus(values: np.ndarray, low: int, dtype: np.dtype) -> np.ndarray:
+    """``values - low`` written straight into ``dtype``: computed in int64 a buffer at a time, never a whole
+    int64 copy (every result fits ``dtype``)."""
+    return np.subtract(values, np.int64(low), out=np.empty(len(values), dtype=dtype), casting="unsafe")
 
 
 @dataclass(frozen=True)
@@ -144,7 +158,7 @@ class Feed:
         # Scratch space to tell whether a delta holds a user twice: each delta stamps its number on its users.
         stamp = np.full(len(users), -1, dtype="int16" if len(deltas) < 2**15 else "int32")
         for number, delta in enumerate(deltas):
-            ids = delta.frame["user_id"].to_numpy(dtype="int64")
+            ids = delta.frame["user_id"].to_numpy()
             position = None
             if only_indexed:
                 found = users.find(ids)
@@ -162,10 +176,10 @@ class Feed:
         return len({part.file for part in self.parts}) == len(self.parts)
 
     def column(self, file: int, name: str) -> np.ndarray:
-        """One column of a delta file as int64 (the frame's own array when it is int64 already)."""
+        """One column of a delta file: the frame's own array, int32 or int64 (compare freely; widen before arithmetic)."""
         key = (file, name)
         if key not in self._columns:
-            self._columns[key] = self.deltas[file].frame[name].to_numpy(dtype="int64")
+            self._columns[key] = _integers(self.deltas[file].frame[name].to_numpy())
         return self._columns[key]
 
     def values(self, part: Part, name: str, rows: np.ndarray | slice | None = None) -> np.ndarray:
@@ -225,36 +239,63 @@ class PlatformRows:
 
     frame: pd.DataFrame
     user: np.ndarray  # per platform row
-    count: np.ndarray  # per user, int64
+    count: np.ndarray  # per user, int32
     first: np.ndarray  # per user: the position of its first row, -1 when none
     _values: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, platform: pd.DataFrame, users: UserIndex) -> PlatformRows:
-        user = users.locate(platform["user_id"].to_numpy(dtype="int64"))
+        user = users.locate(platform["user_id"].to_numpy())
         dtype = position_dtype(len(platform))
         first = np.full(len(users), -1, dtype=dtype)
         first[user[::-1]] = np.arange(len(user) - 1, -1, -1, dtype=dtype)  # backwards: the first row is written last
         present = first >= 0
         if np.count_nonzero(present) == len(user):
-            count = present.astype("int64")  # one row per user: no counting by random increments
+            count = present.astype("int32")  # one row per user: no counting by random increments
         else:
-            count = np.bincount(user, minlength=len(users)).astype("int64", copy=False)
+            count = np.bincount(user, minlength=len(users)).astype("int32")
         return cls(platform, user, count, first)
 
     def values(self, column: str) -> np.ndarray:
-        """Per user, the value in its first row (0 for users without a row)."""
+        """Per user, the value in its first row (0 for users without a row), in the column's own type."""
         if column not in self._values:
-            values = self.frame[column].to_numpy(dtype="int64")
-            spread = np.zeros(len(self.first), dtype="int64")
-            # A scatter in row order (random writes) is cheaper than a gather by first row (random reads);
-            # backwards, so that a user's first row is written last.
-            if self.count.max(initial=0) <= 1:
-                spread[self.user] = values
-            else:
-                spread[self.user[::-1]] = values[::-1]
-            self._values[column] = spread
+            values = _integers(self.frame[column].to_numpy())
+            self._values[column] = self._spread(lambda rows: values[rows], values.dtype)
         return self._values[column]
+
+    def packed(self, packing: Packing) -> np.ndarray:
+        """Per user, its first row's value columns packed into one int64 (0 for users without a row): one
+        scatter instead of one per column."""
+        key = ("packed", packing)
+        if key not in self._values:
+            columns = {column: self.frame[column].to_numpy() for column in packing.columns}
+            self._values[key] = self._spread(lambda rows: packing.pack({name: values[rows] for name, values in columns.items()}), np.dtype("int64"))
+        return self._values[key]
+
+    def values_at(self, column: str, users: np.ndarray) -> np.ndarray:
+        """The value in the first row of each of ``users`` (0 for users without a row): a gather for a few
+        users rather than a column spread over every user."""
+        if column in self._values:
+            return self._values[column][users]
+        first = self.first[users]
+        values = _integers(self.frame[column].to_numpy())[np.maximum(first, 0)]
+        values[first < 0] = 0
+        return values
+
+    def _spread(self, rows_of: Callable[[slice], np.ndarray], dtype: np.dtype) -> np.ndarray:
+        """Per user, ``rows_of`` at its first row, a chunk of rows at a time. A scatter in row order (random
+        writes) is cheaper than a gather by first row (random reads); backwards where a user has several
+        rows, so that its first row is written last."""
+        spread = np.zeros(len(self.first), dtype=dtype)
+        repeats = self.count.max(initial=0) > 1
+        chunks = list(_chunks(len(self.user)))
+        for rows in reversed(chunks) if repeats else chunks:
+            values = rows_of(rows)
+            if repeats:
+                spread[self.user[rows][::-1]] = values[::-1]
+            else:
+                spread[self.user[rows]] = values
+        return spread
 
     def lines(self, rows: np.ndarray) -> np.ndarray:
         index = self.frame.index
@@ -270,7 +311,7 @@ class Matches:
     """Which feed rows equal the platform's rows, and which of the platform's batch_ids the feed holds.
 
     Per platform row: the first equal feed row in feed order (``file``, -1 when none, and ``position``) and
-    how many feed rows are equal. Per user with one platform row: the same (``user_file``, ``user_position``,
+    how many feed rows are equal (a small integer type). Per user with one platform row: the same (``user_file``, ``user_position``,
     ``user_count``), and ``known_batch``: the feed holds a row of that user with the platform's batch_id.
     """
 
@@ -281,6 +322,7 @@ class Matches:
     user_position: np.ndarray
     user_count: np.ndarray
     known_batch: np.ndarray
+    packing: Packing | None = None  # the value columns' packing the rows were compared with
 
 
 def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
@@ -290,12 +332,13 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
     lowest = min((int(feed.values(part, "batch_id").min()) for part in feed.parts if len(part)), default=0)
     # Users without exactly one platform row get a batch_id no feed row holds (they are matched row by row).
     exact_sentinel = lowest > np.iinfo("int64").min
-    if single.all():
-        wanted = platform.values("batch_id")
-    else:
-        wanted = np.where(single, platform.values("batch_id"), lowest - 1 if exact_sentinel else 0)
-    packing = _Packing.of(feed, platform)
-    platform_key = packing.pack({column: platform.values(column) for column in _VALUES}) if packing else None
+    wanted = platform.values("batch_id")
+    if not single.all():
+        sentinel = lowest - 1 if exact_sentinel else 0
+        wanted = wanted.astype(np.result_type(wanted.dtype, np.min_scalar_type(sentinel)))  # a copy, wide enough
+        wanted[~single] = sentinel
+    packing = Packing.of(feed, platform)
+    platform_key = platform.packed(packing) if packing else None
     known = np.zeros(size, dtype=bool)
     user_count = np.zeros(size, dtype="uint8" if len(feed.parts) < 2**8 else "int32")
     first_key = np.full(size, -1, dtype="int64")  # file and position of the first equal row, packed
@@ -321,28 +364,30 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
             positions = part.positions()[at] if part.position is not None else at
             first_key[found] = (np.int64(part.file) << np.int64(32)) | positions
     del wanted, platform_key
-    row_key = first_key[platform.user]
-    count = user_count[platform.user].astype("int64")
     longest = max((feed.rows(file) for file in range(len(feed.names))), default=0)
-    file, position = _unpack_row(row_key, position_dtype(longest))
+    user_file, user_position = _unpack_row(first_key, position_dtype(longest))
+    del first_key
+    file, position, count = user_file[platform.user], user_position[platform.user], user_count[platform.user]
     if platform.count.max(initial=0) > 1:
+        count = count.astype("int32")
         _match_repeated_users(feed, platform, file, position, count)
-    user_file, user_position = _unpack_row(first_key, position.dtype)
-    return Matches(file, position, count, user_file, user_position, user_count, known)
+    return Matches(file, position, count, user_file, user_position, user_count, known, packing)
 
 
 @dataclass(frozen=True)
-class _Packing:
+class Packing:
     """The three value columns packed exactly into one int64 (when their ranges allow), to compare rows at once."""
 
     lows: tuple[int, ...]
     spans: tuple[int, ...]
+    columns: tuple[str, ...] = _VALUES
 
     @classmethod
-    def of(cls, feed: Feed, platform: PlatformRows) -> _Packing | None:
+    def of(cls, feed: Feed, platform: PlatformRows) -> Packing | None:
+        """The packing of every value of the feed and the platform's table (None when they span too much)."""
         lows, spans, room = [], [], 1
         for column in _VALUES:
-            arrays = [platform.frame[column].to_numpy(dtype="int64")] + [feed.values(part, column) for part in feed.parts]
+            arrays = [platform.frame[column].to_numpy()] + [feed.values(part, column) for part in feed.parts]
             arrays = [values for values in arrays if len(values)]
             if not arrays:
                 return None
@@ -352,11 +397,18 @@ class _Packing:
             room *= high - low + 1
         return cls(tuple(lows), tuple(spans)) if room < 2**62 else None
 
+    def covers(self, values: dict[str, np.ndarray]) -> bool:
+        """Whether every value lies in the packed ranges (so that equal keys mean equal values)."""
+        return all(
+            not len(values[column]) or (int(values[column].min()) >= low and int(values[column].max()) < low + span)
+            for column, low, span in zip(self.columns, self.lows, self.spans)
+        )
+
     def pack(self, values: dict[str, np.ndarray]) -> np.ndarray:
         packed = None
-        for column, low, span in zip(_VALUES, self.lows, self.spans):
+        for column, low, span in zip(self.columns, self.lows, self.spans):
             if packed is None:
-                packed = values[column] - low
+                packed = np.subtract(values[column], np.int64(low), dtype="int64")  # int32 columns widen here
             else:
                 # In place: no temporary per step at 10 M rows.
                 packed *= span
@@ -390,7 +442,7 @@ def _match_repeated_users(
     rows = np.flatnonzero(repeated[platform.user])
     order = np.argsort(platform.user[rows], kind="stable")
     rows, row_users = rows[order], platform.user[rows[order]]
-    platform_values = {column: platform.frame[column].to_numpy(dtype="int64") for column in ("batch_id", *_VALUES)}
+    platform_values = {column: platform.frame[column].to_numpy() for column in ("batch_id", *_VALUES)}
     file[rows], position[rows], count[rows] = -1, -1, 0
     for part in feed.parts:
         hits = np.flatnonzero(repeated[part.user])
@@ -426,15 +478,27 @@ def trace_lineage(platform: pd.DataFrame, feed: Sequence[Delta]) -> pd.DataFrame
     return lineage_of(rows, match_rows(rows, PlatformRows.build(platform, users)), platform)
 
 
-def lineage_of(feed: Feed, matches: Matches, platform: pd.DataFrame) -> pd.DataFrame:
-    """The lineage frame from each platform row's first equal feed row and match count."""
-    traced = platform.loc[:, list(COLUMNS)].reset_index(drop=True)
-    traced.insert(0, PLATFORM_ROW, platform.index.to_numpy())
-    exact = matches.file >= 0
-    traced[SOURCE_FILE] = text_column(matches.file, feed.names)
-    traced[SOURCE_ROW] = pd.arrays.IntegerArray(feed.lines(matches.file, matches.position), ~exact)
-    traced[MATCHES] = matches.count
+def lineage_of(feed: Feed, matches: Matches, platform: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """The lineage frame from each platform row's first equal feed row and match count: of every row, or of
+    the platform rows at positions ``rows`` (ascending)."""
+    every = rows is None
+    traced = platform.loc[:, list(COLUMNS)] if every else platform.iloc[rows].loc[:, list(COLUMNS)]
+    platform_rows = traced.index.to_numpy()
+    traced = traced.reset_index(drop=True)
+    traced.insert(0, PLATFORM_ROW, platform_rows)
+    file = matches.file if every else matches.file[rows]
+    position = matches.position if every else matches.position[rows]
+    traced[SOURCE_FILE] = text_column(file, feed.names)
+    traced[SOURCE_ROW] = pd.arrays.IntegerArray(feed.lines(file, position), file < 0)
+    traced[MATCHES] = (matches.count if every else matches.count[rows]).astype("int64")
     return traced
+
+
+def lineage_counts(feed: Feed, matches: Matches) -> dict[str | None, int]:
+    """How many platform rows each delta file is the source of (None: no file holds the row), in feed order."""
+    counts = np.bincount(matches.file + 1, minlength=len(feed.names) + 1)
+    found = {name: int(rows) for name, rows in zip(feed.names, counts[1:]) if rows}
+    return found | ({None: int(counts[0])} if counts[0] else {})
 
 
 def unmatched_rows(lineage: pd.DataFrame) -> pd.DataFrame:
@@ -456,10 +520,14 @@ def _concat(arrays: list[np.ndarray], dtype) -> np.ndarray:
 
 
 def text_column(codes: np.ndarray, names: Sequence[str]) -> pd.Series:
-    """``names[code]`` per row (missing where the code is -1) as pandas' text dtype, built by Arrow, not from objects."""
+    """``names[code]`` per row (missing where the code is -1) as a categorical: a code per row, no string per row
+    (pandas' text dtype, built by Arrow, when names repeat)."""
     import pyarrow as pa
 
     codes = np.asarray(codes)
+    if len(set(names)) == len(names):
+        small = codes.astype("int8" if len(names) < 2**7 else "int32", copy=False)
+        return pd.Series(pd.Categorical.from_codes(small, categories=pd.Index(list(names), dtype="str")))
     codes = codes.astype("int8" if len(names) < 2**7 else "int32", copy=False)
     # Small indices, and a validity mask only when some code is missing.
     indices = pa.array(codes, mask=codes < 0) if codes.min(initial=0) < 0 else pa.array(codes)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW
-from checks.lineage import Feed, PlatformRows, UserIndex, match_rows, text_column
+from checks.lineage import Feed, Packing, PlatformRows, UserIndex, match_rows, position_dtype, text_column
 from checks.validate import Delta
 
 MATCH = "match"
@@ -24,6 +24,8 @@ UNEXPECTED = "unexpected"
 DUPLICATED = "duplicated"
 VALUE_DRIFT = "value_drift"
 CLASSES: tuple[str, ...] = (MATCH, STALE, UNKNOWN_BATCH, MISSING, UNEXPECTED, DUPLICATED, VALUE_DRIFT)
+DETAILS: tuple[str, ...] = ("", "ahead", "unknown")  # of an unknown batch: beyond the feed's, or never in it
+CUSTOMER_CLASSES: tuple[str, ...] = ("match", "differs", "missing", "not expected")
 
 VALUES: tuple[str, ...] = ("total_spend", "count_saved_items", "loyalty_credits", "batch_id")
 PLATFORM_ROW = "platform_row"
@@ -44,12 +46,15 @@ class ClassSummary:
 
 @dataclass(frozen=True)
 class Reconciliation:
-    """Every user with its class, its expected, platform and customer rows, and the spend gap.
+    """Every class with its users and dollars, the totals, and the rows of the users that do not match.
 
-    ``users`` has one row per user_id with ``class``, ``detail`` (``ahead``/``unknown`` for an
+    ``users`` has one row per user whose class (or, given a customer export, whose ``customer_class``)
+    is not ``match``, in user_id order, with ``class``, ``detail`` (``ahead``/``unknown`` for an
     unknown batch), ``expected_*``, ``source_file``/``source_row``, ``platform_*``, ``platform_row``,
     ``platform_rows`` (how many rows the platform holds), ``customer_*`` and ``customer_class``
-    when a customer export is given, and ``spend_gap`` (expected minus platform spend).
+    when a customer export is given, and ``spend_gap`` (expected minus platform spend). Users that
+    match are counted (``user_count``, the match class) but not listed: at 10 M users they are most
+    of the table and say nothing the feed does not.
     """
 
     users: pd.DataFrame
@@ -57,6 +62,7 @@ class Reconciliation:
     expected_total: int
     platform_total: int
     customer_total: int | None
+    user_count: int
 
     @property
     def gap(self) -> int:
@@ -64,7 +70,7 @@ class Reconciliation:
 
     @property
     def discrepant_users(self) -> int:
-        return int(self.users["class"].ne(MATCH).sum())
+        return sum(summary.users for summary in self.classes if summary.name != MATCH)
 
     def summary(self, name: str) -> ClassSummary:
         return next(summary for summary in self.classes if summary.name == name)
@@ -78,12 +84,14 @@ def reconcile(
     feed: Sequence[Delta],
 ) -> Reconciliation:
     """Classify every user of the expected and platform tables; ``feed`` tells stale from unknown batches."""
-    users = UserIndex(expected["user_id"].to_numpy(dtype="int64"), platform["user_id"].to_numpy(dtype="int64"))
+    users = UserIndex(expected["user_id"].to_numpy(), platform["user_id"].to_numpy())
     # Feed rows of users in neither table cannot tell anything about the platform's batches.
     rows = Feed.stack(feed, users, only_indexed=True)
     platform_rows = PlatformRows.build(platform, users)
-    known = match_rows(rows, platform_rows).known_batch
-    return reconcile_rows(ExpectedRows.spread(expected, users), platform_rows, customer, known=known, users=users)
+    matches = match_rows(rows, platform_rows)
+    return reconcile_users(
+        ExpectedRows.spread(expected, users), platform_rows, customer, known=matches.known_batch, users=users, packing=matches.packing
+    )[0]
 
 
 @dataclass(frozen=True)
@@ -91,54 +99,102 @@ class ExpectedRows:
     """The expected table spread over a user index: which users it holds, their values, and their lineage."""
 
     present: np.ndarray  # bool per user
-    values: dict[str, np.ndarray]  # VALUES (and SOURCE_ROW when known), int64 per user
+    values: dict[str, np.ndarray]  # VALUES (and SOURCE_ROW when known) per user, int32 or int64 as the table has them
     total: int
-    source_file: np.ndarray | pd.Series | None = None  # codes per user into ``file_names`` (-1 when absent), or text
+    source_file: np.ndarray | None = None  # codes per user into ``file_names`` (-1 when absent)
     file_names: tuple[str, ...] = ()
-    # The table's own columns when it is the index in its order: shared by the users frame, copied on write.
-    shared: dict[str, pd.Series] | None = None
 
     @property
     def complete(self) -> bool:
-        """Every user of the index is expected (its values are then plain int64 columns)."""
+        """Every user of the index is expected (its values are then plain integer columns)."""
         return bool(self.present.all())
 
     @classmethod
     def spread(cls, expected: pd.DataFrame, users: UserIndex) -> ExpectedRows:
-        ids = expected["user_id"].to_numpy(dtype="int64")
+        ids = expected["user_id"].to_numpy()
         columns = [*VALUES, *([SOURCE_ROW] if SOURCE_ROW in expected.columns else [])]
         total = int(expected["total_spend"].sum())
+        # Text from codes: a 10 M-row text column is hashed once, never held as a string per user.
+        codes, names = _file_codes(expected[SOURCE_FILE]) if SOURCE_FILE in expected.columns else (None, ())
         if len(ids) == len(users) and np.array_equal(ids, users.ids):
             # The table is the index, in its order: its own columns, no copy.
             present = np.ones(len(users), dtype=bool)
-            shared = {column: expected[column].reset_index(drop=True) for column in expected.columns}
-            values = {column: shared[column].to_numpy(dtype="int64") for column in columns}
-            return cls(present, values, total, shared.get(SOURCE_FILE), shared=shared)
+            return cls(present, {column: expected[column].to_numpy() for column in columns}, total, codes, names)
         at = users.locate(ids)
         present = np.zeros(len(users), dtype=bool)
         present[at] = True
-        values = {column: _spread(expected[column].to_numpy(dtype="int64"), at, len(users)) for column in columns}
-        source_file, names = None, ()
-        if SOURCE_FILE in expected.columns:
-            # Text from codes: building a 10 M-row text column from Python objects takes seconds.
-            codes, uniques = pd.factorize(expected[SOURCE_FILE])
-            source_file, names = _spread(codes, at, len(users), fill=-1), tuple(uniques)
+        values = {column: _spread(expected[column].to_numpy(), at, len(users)) for column in columns}
+        source_file = None if codes is None else _spread(codes, at, len(users), fill=-1)
         return cls(present, values, total, source_file, names)
 
     def file_codes(self, names: Sequence[str]) -> np.ndarray:
         """Per user, the position in ``names`` of the file its expected row comes from (-1 when none)."""
-        if isinstance(self.source_file, pd.Series):
-            import pyarrow as pa
+        lookup = np.array([names.index(name) if name in names else -1 for name in self.file_names] + [-1], dtype="int32")
+        return lookup[np.where(self.source_file >= 0, self.source_file, len(self.file_names))]
 
-            # The column's own Arrow array (no copy), dictionary-encoded by Arrow.
-            encoded = pa.array(self.source_file.array).dictionary_encode()
-            indices = encoded.indices.to_numpy(zero_copy_only=False)
-            indices = np.where(encoded.indices.is_null().to_numpy(zero_copy_only=False), -1, indices) if encoded.indices.null_count else indices
-            dictionary = encoded.dictionary.to_pylist()
-        else:
-            indices, dictionary = self.source_file, list(self.file_names)
-        lookup = np.array([names.index(name) if name in names else -1 for name in dictionary] + [-1], dtype="int32")
-        return lookup[np.where(np.asarray(indices) >= 0, indices, len(dictionary))]
+
+def _file_codes(files: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Each row's file as a small code into the distinct names (-1 where missing)."""
+    codes, names = pd.factorize(files)
+    return codes.astype("int8" if len(names) < 2**7 else "int32"), tuple(str(name) for name in names)
+
+
+@dataclass(frozen=True)
+class UserRows:
+    """Every user's class and spend gap as arrays over the user index, and any users' rows of the table that
+    ``Reconciliation.users`` lists (``frame``), built from the inputs only for the users asked for."""
+
+    ids: np.ndarray
+    expected: ExpectedRows
+    platform: PlatformRows
+    classes: np.ndarray  # int8 positions in CLASSES
+    detail: np.ndarray  # int8 positions in DETAILS
+    gap: np.ndarray  # expected minus platform spend
+    customer: pd.DataFrame | None = None
+    customer_first: np.ndarray | None = None  # per user, the customer's first row (-1 when none)
+    customer_class: np.ndarray | None = None  # int8 positions in CUSTOMER_CLASSES
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def listed(self) -> np.ndarray:
+        """Per user, whether ``Reconciliation.users`` lists it: its class, or its customer class, is not a match."""
+        listed = self.classes != CLASSES.index(MATCH)
+        if self.customer_class is not None:
+            listed |= self.customer_class != 0
+        return listed
+
+    def frame(self, users: np.ndarray) -> pd.DataFrame:
+        """The rows of the users at positions ``users``, in that order; a column holds floats with NaN where
+        some user of the whole index lacks a value (as an outer merge of every user would leave it)."""
+        users = np.asarray(users, dtype="int64")
+        expected, platform = self.expected, self.platform
+        whole = expected.complete
+        in_expected = expected.present[users]
+        columns: dict = {"user_id": self.ids[users]}
+        for column in VALUES:
+            columns["expected_" + column] = _nullable(expected.values[column][users], in_expected, whole)
+        if expected.source_file is not None:
+            columns[SOURCE_FILE] = text_column(expected.source_file[users], expected.file_names)
+        if SOURCE_ROW in expected.values:
+            columns[SOURCE_ROW] = _nullable(expected.values[SOURCE_ROW][users], in_expected, whole)
+        count = platform.count[users]
+        loaded, every = count > 0, bool(platform.first.min(initial=0) >= 0)
+        for column in VALUES:
+            columns["platform_" + column] = _nullable(platform.values_at(column, users), loaded, every)
+        columns[PLATFORM_ROW] = _nullable(platform.lines(np.maximum(platform.first[users], 0)), loaded, every)
+        columns[PLATFORM_ROWS] = count.astype("int64")
+        columns["class"] = text_column(self.classes[users], CLASSES)
+        columns["detail"] = text_column(self.detail[users], DETAILS)
+        columns[SPEND_GAP] = self.gap[users]
+        if self.customer is not None:
+            first = self.customer_first[users]
+            held, every = first >= 0, bool(self.customer_first.min(initial=0) >= 0)
+            at = np.maximum(first, 0)
+            for column in VALUES:
+                columns["customer_" + column] = _nullable(self.customer[column].to_numpy()[at], held, every)
+            columns["customer_class"] = text_column(self.customer_class[users], CUSTOMER_CLASSES)
+        return pd.DataFrame(columns)
 
 
 def reconcile_rows(
@@ -151,81 +207,95 @@ def reconcile_rows(
 ) -> Reconciliation:
     """``reconcile`` on tables already spread over a user index; ``known`` says, per user, that the feed holds
     the platform's batch_id for it (``checks.lineage.match_rows``)."""
+    return reconcile_users(expected, platform, customer, known=known, users=users)[0]
+
+
+def reconcile_users(
+    expected: ExpectedRows,
+    platform: PlatformRows,
+    customer: pd.DataFrame | None,
+    *,
+    known: np.ndarray,
+    users: UserIndex,
+    packing: Packing | None = None,
+) -> tuple[Reconciliation, UserRows]:
+    """``reconcile_rows`` and every user's class, gap and rows on demand (what the diagnosis reads).
+
+    ``packing`` (``Matches.packing``) compares the value columns of a row at once where it covers them.
+    """
     size = len(users)
     in_expected = expected.present
     expected_values = expected.values
-    shared = expected.shared or {}
-    # Shared columns go in as Series: the frame then copies them on write instead of writing into the input.
-    columns: dict = {"user_id": shared.get("user_id", users.ids)}
-    for column in VALUES:
-        columns["expected_" + column] = shared.get(column, _nullable(expected_values[column], in_expected))
-    if isinstance(expected.source_file, pd.Series):
-        columns[SOURCE_FILE] = expected.source_file
-    elif expected.source_file is not None:
-        columns[SOURCE_FILE] = text_column(expected.source_file, expected.file_names)
-    if SOURCE_ROW in expected_values:
-        columns[SOURCE_ROW] = shared.get(SOURCE_ROW, _nullable(expected_values[SOURCE_ROW], in_expected))
-
     count = platform.count
-    has_platform = count > 0
-    platform_values = {column: platform.values(column) for column in VALUES}
-    for column in VALUES:
-        columns["platform_" + column] = _nullable(platform_values[column], has_platform)
-    first = platform.first if has_platform.all() else np.maximum(platform.first, 0)
-    columns[PLATFORM_ROW] = _nullable(platform.lines(first), has_platform)
-    columns[PLATFORM_ROWS] = count
-
-    classes = _classify(in_expected, has_platform, count, expected_values, platform_values, known)
-    columns["class"] = text_column(classes, CLASSES)
+    if packing is not None and not packing.covers(expected_values):
+        packing = None
+    expected_key = packing.pack(expected_values) if packing else None
+    classes = _classify(in_expected, count, expected_values, platform, known, packing, expected_key)
+    platform_batch = platform.values("batch_id")
     unknown = np.flatnonzero(classes == CLASSES.index(UNKNOWN_BATCH))
     detail = np.zeros(size, dtype="int8")
-    detail[unknown] = np.where(platform_values["batch_id"][unknown] > expected_values["batch_id"][unknown], 1, 2)
-    columns["detail"] = text_column(detail, ("", "ahead", "unknown"))
-    if count.max(initial=0) <= 1:
-        platform_spend = platform_values["total_spend"]  # 0 for users without a row
-    else:
-        platform_spend = np.zeros(size, dtype="int64")
-        np.add.at(platform_spend, platform.user, platform.frame["total_spend"].to_numpy(dtype="int64"))
-    gap = (expected_values["total_spend"] if expected.complete else np.where(in_expected, expected_values["total_spend"], 0)) - platform_spend
-    columns[SPEND_GAP] = gap
+    detail[unknown] = np.where(platform_batch[unknown] > expected_values["batch_id"][unknown], 1, 2)
+    gap = _gap(expected, platform, classes)
 
-    customer_total = None
+    customer_total, customer_first, customer_class = None, None, None
     if customer is not None:
-        columns |= _customer_columns(customer, users, in_expected, expected_values)
+        customer_first, customer_class = _customer_rows(customer, users, in_expected, expected_values, packing, expected_key)
         customer_total = int(customer["total_spend"].sum())
+    del expected_key
+    rows = UserRows(users.ids, expected, platform, classes, detail, gap, customer, customer_first, customer_class)
 
-    # The arrays are this function's own or its inputs' (never written to): no copy into one 2-D block.
-    table = pd.DataFrame(columns, copy=False)
     members = [int(np.count_nonzero(classes == code)) for code in range(len(CLASSES))]  # no 10 M-row intp copy
-    return Reconciliation(
-        users=table,
-        classes=tuple(_summarise(table, classes, gap, code, name, int(members[code])) for code, name in enumerate(CLASSES)),
+    reconciliation = Reconciliation(
+        users=rows.frame(np.flatnonzero(rows.listed())),
+        classes=tuple(_summarise(rows, code, name, members[code]) for code, name in enumerate(CLASSES)),
         expected_total=expected.total,
         platform_total=int(platform.frame["total_spend"].sum()),
         customer_total=customer_total,
+        user_count=size,
     )
+    return reconciliation, rows
 
 
 def _spread(values: np.ndarray, at: np.ndarray, size: int, fill: int = 0) -> np.ndarray:
-    out = np.full(size, fill, dtype="int64")
+    out = np.full(size, fill, dtype=values.dtype)
     out[at] = values
     return out
 
 
-def _nullable(values: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """As an outer merge leaves a column: integers when every user has a value, else floats with NaN."""
-    if present.all():
+def _nullable(values: np.ndarray, present: np.ndarray, whole: bool) -> np.ndarray:
+    """As an outer merge leaves a column: integers when every user (``whole``) has a value, else floats with NaN."""
+    if whole:
         return values
     return np.where(present, values.astype("float64"), np.nan)
 
 
-def _classify(in_expected, has_platform, count, expected_values, platform_values, known) -> np.ndarray:
+def _gap(expected: ExpectedRows, platform: PlatformRows, classes: np.ndarray) -> np.ndarray:
+    """Per user, expected minus platform spend. A match has none: only the other users' spends are read."""
+    expected_spend = expected.values["total_spend"]
+    platform_spend = platform.frame["total_spend"].to_numpy()
+    # Two narrowed (int32) spends differ by less than 2**31: the gap stays int32 then.
+    gap = np.zeros(len(classes), dtype=np.result_type(expected_spend, platform_spend))
+    if platform.count.max(initial=0) > 1:
+        gap = gap.astype("int64")
+        np.subtract.at(gap, platform.user, platform_spend)  # every row of a user counts
+        gap += np.where(expected.present, expected_spend, 0)
+        return gap
+    off = np.flatnonzero(classes != CLASSES.index(MATCH))
+    gap[off] = np.where(expected.present[off], expected_spend[off], 0) - platform.values_at("total_spend", off)
+    return gap
+
+
+def _classify(in_expected, count, expected_values, platform, known, packing, expected_key) -> np.ndarray:
     """Each user's class as its position in ``CLASSES`` (int8)."""
-    same_batch = expected_values["batch_id"] == platform_values["batch_id"]
+    platform_batch = platform.values("batch_id")
+    same_batch = expected_values["batch_id"] == platform_batch
     same = same_batch.copy()
-    for column in VALUES[:-1]:
-        same &= expected_values[column] == platform_values[column]
-    stale = known & (platform_values["batch_id"] < expected_values["batch_id"])
+    if packing is not None:
+        same &= expected_key == platform.packed(packing)
+    else:
+        for column in VALUES[:-1]:
+            same &= expected_values[column] == platform.values(column)
+    stale = known & (platform_batch < expected_values["batch_id"])
     # In the order of the conditions: later ones only where no earlier one holds.
     classes = np.full(len(count), CLASSES.index(UNKNOWN_BATCH), dtype="int8")
     for condition, name in reversed(
@@ -235,50 +305,51 @@ def _classify(in_expected, has_platform, count, expected_values, platform_values
     return classes
 
 
-def _customer_columns(customer, users, in_expected, expected_values) -> dict:
-    """The customer's first row per user and whether it agrees with the expected row."""
-    size = len(users)
+def _customer_rows(customer, users, in_expected, expected_values, packing, expected_key) -> tuple[np.ndarray, np.ndarray]:
+    """Per user, the customer's first row (-1 when none) and whether it agrees with the expected row."""
     # Users only the customer holds are neither expected nor loaded; the totals still count them.
-    found = users.find(customer["user_id"].to_numpy(dtype="int64"))
-    rows = slice(None) if found.min(initial=0) >= 0 else np.flatnonzero(found >= 0)
-    found = found[rows]
-    in_customer = np.zeros(size, dtype=bool)
-    in_customer[found] = True
-    # Scattered backwards (random writes are cheaper than random reads): a user's first row is written last.
-    found = found[::-1]
-    everyone = bool(in_customer.all())
-    agrees = in_expected & in_customer
-    columns = {}
-    for column in VALUES:
-        picked = np.zeros(size, dtype="int64")
-        picked[found] = customer[column].to_numpy(dtype="int64")[rows][::-1]
-        agrees &= picked == expected_values[column]
-        columns["customer_" + column] = picked if everyone else _nullable(picked, in_customer)
-    customer_class = np.full(size, 3, dtype="int8")
+    found = users.find(customer["user_id"].to_numpy())
+    dtype = position_dtype(len(found))
+    rows = np.arange(len(found), dtype=dtype)
+    if found.min(initial=0) < 0:
+        rows = rows[found >= 0]
+        found = found[rows]
+    first = np.full(len(users), -1, dtype=dtype)
+    first[found[::-1]] = rows[::-1]  # backwards: a user's first row is written last
+    held = first >= 0
+    agrees = in_expected & held
+    at = np.maximum(first, 0)
+    columns = {column: customer[column].to_numpy() for column in VALUES}
+    if packing is not None and packing.covers(columns):
+        # Compared row by row in the customer's order, the values packed: two gathers instead of four.
+        chosen = slice(None) if len(rows) == len(customer) else rows  # every row: no copy of the columns
+        same = np.zeros(len(customer), dtype=bool)
+        same[chosen] = (packing.pack({column: columns[column][chosen] for column in packing.columns}) == expected_key[found]) & (
+            columns["batch_id"][chosen] == expected_values["batch_id"][found]
+        )
+        agrees &= same[at]
+    else:
+        for column in VALUES:
+            agrees &= columns[column][at] == expected_values[column]
+    customer_class = np.full(len(users), 3, dtype="int8")
     customer_class[in_expected] = 2
-    customer_class[in_expected & in_customer] = 1
+    customer_class[in_expected & held] = 1
     customer_class[agrees] = 0
-    columns["customer_class"] = text_column(customer_class, ("match", "differs", "missing", "not expected"))
-    return columns
+    return first, customer_class
 
 
-def _summarise(users: pd.DataFrame, classes: np.ndarray, gap: np.ndarray, code: int, name: str, members: int) -> ClassSummary:
+def _summarise(rows: UserRows, code: int, name: str, members: int) -> ClassSummary:
     if not members:
-        return ClassSummary(name=name, users=0, revenue_gap=0, examples=users.iloc[:0].reset_index(drop=True))
+        return ClassSummary(name=name, users=0, revenue_gap=0, examples=rows.frame(np.array([], dtype="int64")))
     if name == MATCH:
         # A match has one platform row equal to the expected one: no gap, so the examples are the first ones.
-        first = _first_positions(classes, code, EXAMPLES_PER_CLASS)
-        return ClassSummary(name=name, users=members, revenue_gap=0, examples=users.iloc[first].reset_index(drop=True))
-    where = np.flatnonzero(classes == code)
-    gaps = gap[where]
+        first = _first_positions(rows.classes, code, EXAMPLES_PER_CLASS)
+        return ClassSummary(name=name, users=members, revenue_gap=0, examples=rows.frame(first))
+    where = np.flatnonzero(rows.classes == code)
+    gaps = rows.gap[where]
     # The largest gaps first: they are the examples a person wants to see.
     order = where[largest(np.abs(gaps), EXAMPLES_PER_CLASS)]
-    return ClassSummary(
-        name=name,
-        users=members,
-        revenue_gap=int(gaps.sum()),
-        examples=users.iloc[order].reset_index(drop=True),
-    )
+    return ClassSummary(name=name, users=members, revenue_gap=int(gaps.sum()), examples=rows.frame(order))
 
 
 def _first_positions(codes: np.ndarray, code: int, count: int) -> np.ndarray:

@@ -147,7 +147,7 @@ def render_incident(
 
 def _headline(diagnosis: Diagnosis) -> str:
     if not _discrepant_users(diagnosis):
-        return f"No discrepancy: all {len(diagnosis.reconciliation.users):,} users match; both totals are {_money(diagnosis.expected_total)}."
+        return f"No discrepancy: all {diagnosis.reconciliation.user_count:,} users match; both totals are {_money(diagnosis.expected_total)}."
     causes = diagnosis.root_causes
     explained = 1 - diagnosis.unexplained_share
     main = causes[0] if causes else None
@@ -204,10 +204,10 @@ def _source(file: Any, row: Any) -> str:
 
 
 def _lineage_table(diagnosis: Diagnosis) -> str:
-    # Counted where the rows are (no text object per platform row), most rows first.
+    # Most rows first, as a count of the sources would list them.
     counts: dict[str, int] = {}
-    for name, rows in diagnosis.lineage[SOURCE_FILE].value_counts(dropna=False).items():
-        label = "no delta file" if pd.isna(name) else str(name)
+    for name, rows in sorted(diagnosis.lineage_counts.items(), key=lambda item: -item[1]):
+        label = "no delta file" if name is None else str(name)
         counts[label] = counts.get(label, 0) + int(rows)
     order = [name for name in diagnosis.files if name in counts] + [name for name in counts if name not in diagnosis.files]
     lines = ["| source of the platform row | rows |", "|---|---:|"]
@@ -240,7 +240,7 @@ def render_engineer_email(diagnosis: Diagnosis, names: ReportNames) -> str:
         f"{len(diagnosis.files)} delta files (latest numeric batch_id per user) gives {_money(diagnosis.expected_total)}"
         + (", which is also the customer's finance total" if diagnosis.finance_total == diagnosis.expected_total else "")
         + f". The gap is {_money(diagnosis.gap)} across {_discrepant_users(diagnosis):,} of "
-        f"{len(reconciliation.users):,} users.",
+        f"{reconciliation.user_count:,} users.",
         "",
     ]
     for cause in diagnosis.root_causes:

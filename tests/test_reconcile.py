@@ -56,8 +56,13 @@ def _mixed_platform() -> pd.DataFrame:
 
 def test_every_user_is_classified_like_the_naive_loop():
     platform = _mixed_platform()
-    users = _reconciled(platform).users
-    assert dict(zip(users["user_id"], users["class"])) == _naive_classes(platform)
+    result = _reconciled(platform)
+    naive = _naive_classes(platform)
+    # The users that do not match are listed; the matches are only counted.
+    users = result.users
+    assert dict(zip(users["user_id"], users["class"].astype(str))) == {user: name for user, name in naive.items() if name != "match"}
+    assert result.summary("match").users == sum(name == "match" for name in naive.values())
+    assert result.user_count == len(naive)
 
 
 def test_class_gaps_add_up_to_the_total_gap():
@@ -65,7 +70,8 @@ def test_class_gaps_add_up_to_the_total_gap():
     result = _reconciled(platform)
     assert sum(summary.revenue_gap for summary in result.classes) == result.gap
     assert result.gap == deduplicate(FEED)["total_spend"].sum() - platform["total_spend"].sum()
-    assert sum(summary.users for summary in result.classes) == len(result.users)
+    assert sum(summary.users for summary in result.classes) == result.user_count
+    assert result.discrepant_users == len(result.users) == result.user_count - result.summary("match").users
     assert [summary.name for summary in result.classes] == list(CLASSES)
 
 
@@ -98,7 +104,9 @@ def test_a_batch_the_feed_never_had_is_unknown_and_marked_ahead():
 def test_customer_export_is_compared_with_the_expected_rows():
     customer = faults.drifted(FEED, 3, seed=4)
     result = _reconciled(faults.expected(FEED), customer)
-    assert result.users["customer_class"].value_counts().to_dict() == {"match": len(result.users) - 3, "differs": 3}
+    # Users that match the platform but not the customer are listed too.
+    assert result.discrepant_users == 0
+    assert result.users["customer_class"].astype(str).value_counts().to_dict() == {"differs": 3}
     assert result.customer_total == customer["total_spend"].sum()
 
 
@@ -110,10 +118,11 @@ def test_inputs_are_not_mutated():
 
 
 def test_the_users_frame_can_be_changed_without_changing_the_expected_table():
-    # The frame shares the deduplicated table's columns (no copy at 10 M users) but copies them on write.
+    # The frame is built from the deduplicated table's own columns (no copy of them at 10 M users).
     expected = deduplicate(FEED)
     before = expected.copy()
-    users = reconcile(expected, faults.expected(FEED), feed=FEED).users
+    users = reconcile(expected, faults.without_file(FEED, 3), feed=FEED).users
+    assert len(users)
     users.loc[0, "expected_total_spend"] += 1
     users.loc[0, "user_id"] += 1
     pd.testing.assert_frame_equal(expected, before)

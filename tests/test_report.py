@@ -137,7 +137,9 @@ def test_discrepancies_csv_is_the_table(diagnosis, tmp_path):
 
 
 def test_lineage_and_chart_sums_count_every_row(diagnosis):
-    lineage = diagnosis.lineage
+    from checks.lineage import trace_lineage
+
+    lineage = trace_lineage(faults.without_file(FEED, 2), FEED)  # every platform row, not only the listed users'
     naive = lineage["source_file"].astype(object).where(lineage["source_file"].notna(), "no delta file").value_counts()
     table = _lineage_table(diagnosis)
     assert table.count("\n") == 1 + len(naive)
@@ -155,4 +157,23 @@ def test_the_same_diagnosis_writes_the_same_bytes(diagnosis, tmp_path):
     second = write_incident_report(diagnosis, tmp_path / "second")
     assert [path.name for path in first] == [path.name for path in second]
     for one, other in zip(first, second):
+        assert one.read_bytes() == other.read_bytes(), one.name
+
+
+def test_int32_frames_write_the_same_bytes(tmp_path):
+    # The engines hold a table as int32 when its values allow: every file reads as it does from int64.
+    from checks.dedup import deduplicate
+    from checks.feed import COLUMNS
+
+    def narrowed(frame):
+        return frame.astype({column: "int32" for column in COLUMNS})
+
+    platform, customer = faults.without_file(FEED, 2), faults.drifted(FEED, 3, seed=2)
+    wide = diagnose(FEED, platform, customer, deduplicated=deduplicate(FEED))
+    narrow_feed = [Delta(delta.name, delta.number, narrowed(delta.frame)) for delta in FEED]
+    narrow = diagnose(narrow_feed, narrowed(platform), narrowed(customer), deduplicated=deduplicate(narrow_feed))
+    assert narrow.reconciliation.users["expected_total_spend"].dtype == np.int32  # held as given, not widened
+    first = write_incident_report(wide, tmp_path / "int64")
+    second = write_incident_report(narrow, tmp_path / "int32")
+    for one, other in zip(first, second, strict=True):
         assert one.read_bytes() == other.read_bytes(), one.name

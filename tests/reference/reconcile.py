@@ -61,6 +61,7 @@ def reconcile(
         expected_total=int(expected["total_spend"].sum()),
         platform_total=int(platform["total_spend"].sum()),
         customer_total=customer_total,
+        user_count=len(users),
     )
 
 
