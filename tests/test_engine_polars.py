@@ -91,3 +91,38 @@ def test_clean_files_are_parsed_as_integers_straight(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(polars_engine, "_scan_typed", refuse)
     assert polars_engine.check_feed_folder(folder).passed
+
+
+def _set_cell(folder: Path, name: str, row: int, column: str, value: int) -> None:
+    frame = pd.read_csv(folder / name)
+    frame.loc[row, column] = value
+    frame.to_csv(folder / name, index=False)
+
+
+def test_columns_are_narrowed_only_where_every_value_fits(tmp_path: Path) -> None:
+    folder = write_generated_feed(tmp_path / "feed")
+    # delta4 is the last word for its users: a spend at the bound keeps its column wide there only.
+    _set_cell(folder, "delta4.csv", 0, "total_spend", polars_engine.NARROW_LIMIT)
+    result = polars_engine.check_feed_folder(folder)
+    kinds = {delta.name: delta.frame.dtypes.astype(str).to_dict() for delta in result.deltas}
+    assert kinds["delta4.csv"]["total_spend"] == "int64"
+    assert kinds["delta3.csv"]["total_spend"] == "int32" and kinds["delta4.csv"]["user_id"] == "int32"
+    # Files narrowed differently are stacked at the wider type: the same table and figures as pandas.
+    assert result.deduplicated["total_spend"].dtype == "int64"
+    assert result.deduplicated["total_spend"].max() == polars_engine.NARROW_LIMIT
+    assert_same_feed_check(result, get_engine("pandas").check_feed_folder(folder))
+
+
+def test_a_narrowed_table_is_written_with_int64_columns(tmp_path: Path) -> None:
+    from checks.writers import atomic_write_frame
+
+    folder = write_generated_feed(tmp_path / "feed")
+    deduplicated = polars_engine.check_feed_folder(folder).deduplicated
+    assert (deduplicated.dtypes == "int32").sum() == 5
+    reference = get_engine("pandas").check_feed_folder(folder).deduplicated
+    atomic_write_frame(tmp_path / "polars.parquet", deduplicated)
+    atomic_write_frame(tmp_path / "pandas.parquet", reference)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "polars.parquet"), pd.read_parquet(tmp_path / "pandas.parquet"))
+    atomic_write_frame(tmp_path / "polars.csv", deduplicated)
+    atomic_write_frame(tmp_path / "pandas.csv", reference)
+    assert (tmp_path / "polars.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()

@@ -40,6 +40,8 @@ with warnings.catch_warnings():
     import pandera.polars as pa
 
 NAME = "polars"
+# Integer columns whose values all lie in [-NARROW_LIMIT, NARROW_LIMIT) are held as int32 (see ``_narrowed``).
+NARROW_LIMIT = 2**30
 
 _ROW = "row"
 _POSITION = "_position"
@@ -105,7 +107,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if typed.null_count().sum_horizontal().item():
         # The pandas path names the first bad cell exactly; bad tables are rare, so let it.
         return _read_table_pandas(path)
-    return _to_pandas_int64(typed.rechunk())
+    return _to_pandas(_narrowed(typed))
 
 
 def _read_and_validate(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataFrame | None]:
@@ -134,8 +136,8 @@ def _validate_fast(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataFrame
     failures = _frames.combine_validation_failures(text_failures, value_failures)
     delta, table = None, None
     if failures.empty:
-        table = typed.select(COLUMNS).rechunk()  # one buffer per column, shared with the pandas frame
-        delta = Delta(name=name, number=delta_file.number, frame=_to_pandas_int64(table))
+        table = _narrowed(typed)  # one buffer per column, shared with the pandas frame
+        delta = Delta(name=name, number=delta_file.number, frame=_to_pandas(table))
     validation = DeltaValidation(
         name=name, number=delta_file.number, delta=delta, failures=failures, warnings=header.warnings, rows=typed.height
     )
@@ -266,8 +268,28 @@ def _from_delta(delta: Delta) -> pl.DataFrame:
     return pl.from_pandas(delta.frame.loc[:, list(COLUMNS)].reset_index(drop=True))
 
 
-def _to_pandas_int64(typed: pl.DataFrame) -> pd.DataFrame:
-    """COLUMNS as numpy int64 columns that share the Polars buffers (no copy: pandas copies on write)."""
+def _narrowed(typed: pl.DataFrame) -> pl.DataFrame:
+    """COLUMNS in one buffer each, as Int32 where every value lies within ``NARROW_LIMIT``, else Int64.
+
+    Lossless, and it halves the memory of a 10 M-row table: user ids, batches, counts and most
+    spends fit. The bound leaves room for the difference of any two values to fit Int32 too.
+    """
+    bounds = typed.select(
+        *[pl.col(column).min().alias(f"{column}_min") for column in COLUMNS],
+        *[pl.col(column).max().alias(f"{column}_max") for column in COLUMNS],
+    ).row(0, named=True)
+    narrow = {
+        column
+        for column in COLUMNS
+        if bounds[f"{column}_min"] is not None
+        and -NARROW_LIMIT <= bounds[f"{column}_min"]
+        and bounds[f"{column}_max"] < NARROW_LIMIT
+    }
+    return typed.select(pl.col(column).cast(pl.Int32) if column in narrow else pl.col(column) for column in COLUMNS).rechunk()
+
+
+def _to_pandas(typed: pl.DataFrame) -> pd.DataFrame:
+    """COLUMNS as numpy columns that share the Polars buffers (no copy: pandas copies on write)."""
     columns = {column: typed[column].to_numpy(allow_copy=False) for column in COLUMNS}
     return pd.DataFrame(columns, index=pd.RangeIndex(2, typed.height + 2, name="row"), copy=False)
 
@@ -285,12 +307,16 @@ class _Feed:
         """File index and line number of each position in ``frame``."""
         positions = np.asarray(positions, dtype="int64")
         files = np.searchsorted(self.offsets, positions, side="right") - 1
-        rows = positions - self.offsets[files] + 2
+        return files, self.line_numbers(files, positions - self.offsets[files])
+
+    def line_numbers(self, files: np.ndarray, places: np.ndarray) -> np.ndarray:
+        """Line number (int64) of the row at ``places`` (0-based, within its file) of each of ``files``."""
+        rows = places.astype("int64") + 2
         for index, lines in enumerate(self.lines):
             if lines is not None:
                 mine = files == index
-                rows[mine] = lines[positions[mine] - self.offsets[index]]
-        return files, rows
+                rows[mine] = lines[places[mine]]
+        return rows
 
     def file_names(self, files: np.ndarray) -> list[str]:
         return [self.names[index] for index in files]
@@ -303,8 +329,13 @@ def _stack(tables: Sequence[pl.DataFrame], deltas: Sequence[Delta]) -> _Feed:
         None if delta.frame.index.equals(pd.RangeIndex(2, len(delta.frame) + 2)) else delta.frame.index.to_numpy(dtype="int64")
         for delta in deltas
     )
+    # A column narrowed in some files only is widened where narrow (a copy of those files' column).
+    wide = {column for table in tables for column in COLUMNS if table.schema[column] == pl.Int64}
     frame = (
-        pl.concat([table.select(COLUMNS) for table in tables], rechunk=False)
+        pl.concat(
+            [table.select(pl.col(column).cast(pl.Int64) if column in wide else pl.col(column) for column in COLUMNS) for table in tables],
+            rechunk=False,
+        )
         if tables
         else pl.DataFrame(schema={column: pl.Int64 for column in COLUMNS})
     )
@@ -322,9 +353,9 @@ def _check_and_deduplicate(feed: _Feed, *, deduplicate: bool = True) -> tuple[pd
         return empty_failures(), (_deduplicate_pandas([]) if deduplicate else None)
     monotonicity = _batch_monotonicity(feed)
     if monotonicity.empty:
-        latest = _latest_in_feed_order(feed)
+        latest = _latest_in_feed_order(feed, deduplicate=deduplicate)
         if latest is not None:
-            return empty_failures(), (_latest_frame(latest, feed) if deduplicate else None)
+            return empty_failures(), (latest if deduplicate else None)
     ordered = _sort_by_user_and_batch(feed.frame).with_columns(
         (pl.col("user_id") == pl.col("user_id").shift(1)).fill_null(False).alias("_same_user"),
         (pl.col("batch_id") == pl.col("batch_id").shift(1)).fill_null(False).alias("_same_batch"),
@@ -335,33 +366,52 @@ def _check_and_deduplicate(feed: _Feed, *, deduplicate: bool = True) -> tuple[pd
     return failures, _latest_rows(ordered, feed)
 
 
-def _latest_in_feed_order(feed: _Feed) -> np.ndarray | None:
-    """Each user's latest row (feed positions, by ascending user_id) when the feed is clean; None otherwise.
+def _latest_in_feed_order(feed: _Feed, *, deduplicate: bool) -> pd.DataFrame | None:
+    """The deduplicated table (or an empty frame when not ``deduplicate``) when the feed is clean; None otherwise.
 
     The shortcut past the sort, for the common case. With every delta's batch ids above all earlier
     ones, a user's rows in feed order are in batch order, and with user ids unique in each file no
-    (user_id, batch_id) pair can repeat: one pass over the files in order, with an array indexed by
-    user_id, finds each user's latest row and whether spend ever falls. Returns None (the caller
-    sorts, and reports exactly what is wrong) when spend falls, a user repeats within a file, or
-    user ids are too sparse for an array of twice the feed's rows.
+    (user_id, batch_id) pair can repeat: one pass over the files in order, scattering each row's
+    values into arrays indexed by user_id, leaves each user's latest row there and shows whether
+    spend ever falls. Returns None (the caller sorts, and reports exactly what is wrong) when spend
+    falls, a user repeats within a file, or user ids are too sparse for arrays of twice the feed's rows.
     """
-    bounds = feed.frame.select(pl.col("user_id").min().alias("low"), pl.col("user_id").max().alias("high")).row(0)
-    if bounds[0] < 0 or not _dense_ids(bounds[1], feed.frame.height):
+    low, high = feed.frame.select(pl.col("user_id").min().alias("low"), pl.col("user_id").max().alias("high")).row(0)
+    if low < 0 or not _dense_ids(high, feed.frame.height):
         return None
-    latest = np.full(bounds[1] + 1, -1, dtype="int64")
-    last_spend = np.zeros(bounds[1] + 1, dtype="int64")
+    # Per user: the file of its latest row so far (-1: none yet) and that row's place in the file.
+    which = np.full(high + 1, -1, dtype=np.int16 if len(feed.names) < 2**15 else np.int32)
+    place = np.empty(high + 1, dtype=np.int32 if feed.frame.height < 2**31 else np.int64)
+    kept = COLUMNS[1:] if deduplicate else ("total_spend",)
+    by_user = {column: np.empty(high + 1, dtype=_numpy_type(feed.frame, column)) for column in kept}
+    spend = by_user["total_spend"]
+    spend.fill(np.iinfo(spend.dtype).min)  # below any spend: no user has a row yet
     for index, (start, stop) in enumerate(zip(feed.offsets.tolist(), feed.offsets[1:].tolist())):
         rows = feed.frame.slice(start, stop - start)
-        users, spend = rows["user_id"].to_numpy(), rows["total_spend"].to_numpy()
-        seen = latest[users] >= 0
-        if (spend[seen] < last_spend[users[seen]]).any():
+        users = rows["user_id"].to_numpy()
+        if (rows["total_spend"].to_numpy() < spend[users]).any():
             return None
-        positions = np.arange(start, stop, dtype="int64")
-        latest[users] = positions
-        if not np.array_equal(latest[users], positions):
+        places = np.arange(stop - start, dtype=place.dtype)
+        place[users] = places
+        if not np.array_equal(place[users], places):
             return None  # a user twice in one file: only the sort says where
-        last_spend[users] = spend
-    return latest[latest >= 0]
+        which[users] = index
+        for column in kept:
+            by_user[column][users] = rows[column].to_numpy()
+    if not deduplicate:
+        return empty_failures()
+    present = which >= 0
+    if present[low:].all():
+        ids, pick = np.arange(low, high + 1, dtype=_numpy_type(feed.frame, "user_id")), slice(low, None)  # views
+    else:
+        ids = np.flatnonzero(present).astype(_numpy_type(feed.frame, "user_id"))
+        pick = ids
+    columns = {"user_id": ids, **{column: by_user[column][pick] for column in kept}}
+    return _with_lineage(columns, which[pick], feed.line_numbers(which[pick], place[pick]), feed)
+
+
+def _numpy_type(frame: pl.DataFrame, column: str) -> np.dtype:
+    return np.dtype(np.int32) if frame.schema[column] == pl.Int32 else np.dtype(np.int64)
 
 
 def _sort_by_user_and_batch(frame: pl.DataFrame) -> pl.DataFrame:
@@ -377,7 +427,7 @@ def _sort_by_user_and_batch(frame: pl.DataFrame) -> pl.DataFrame:
     ).row(0, named=True)
     if bounds["user_min"] >= 0 and bounds["user_max"] < 2**32 and bounds["batch_min"] >= 0 and bounds["batch_max"] < 2**31:
         # One int64 key sorts about twice as fast as two columns; validated ids are small and non-negative.
-        key = (pl.col("user_id") * 2**31 + pl.col("batch_id")).alias("_key")
+        key = (pl.col("user_id").cast(pl.Int64) * 2**31 + pl.col("batch_id")).alias("_key")
         ordered = frame.select(key, position).sort("_key", maintain_order=True)
         return ordered.select(
             (pl.col("_key") // 2**31).alias("user_id"), (pl.col("_key") % 2**31).alias("batch_id"), _POSITION
@@ -463,8 +513,12 @@ def _latest_rows(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
 def _latest_frame(positions: np.ndarray, feed: _Feed) -> pd.DataFrame:
     """The deduplicated table: the feed's rows at ``positions`` (one per user, by user_id) with their lineage."""
     latest = feed.frame.select(pl.col(column).gather(positions) for column in COLUMNS).rechunk()
-    columns = {column: latest[column].to_numpy(allow_copy=False) for column in COLUMNS}
     files, rows = feed.locate(positions)
+    return _with_lineage({column: latest[column].to_numpy(allow_copy=False) for column in COLUMNS}, files, rows, feed)
+
+
+def _with_lineage(columns: dict[str, np.ndarray], files: np.ndarray, rows: np.ndarray, feed: _Feed) -> pd.DataFrame:
+    """COLUMNS of the latest rows, with the file (index into ``feed.names``) and line each comes from."""
     columns[SOURCE_FILE] = _file_name_array(files, feed.names)
     columns[SOURCE_ROW] = rows
     return pd.DataFrame(columns, copy=False)
