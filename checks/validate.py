@@ -65,7 +65,7 @@ _VALUE_SCHEMA = DeltaModel.to_schema()
 
 @dataclass(frozen=True)
 class Delta:
-    """A delta that passed validation: its file name, its place in the feed, its rows as int64."""
+    """A delta that passed validation: its file name, its place in the feed, its rows as int64 (or int32, see ``checks.engines``)."""
 
     name: str
     number: int

@@ -1,7 +1,10 @@
 """Engines that check a feed folder: the same ``FeedCheck`` from pandas, Polars (the fast default), DuckDB or Spark.
 
 Every engine module offers the pandas path's functions with exactly its answers; only the speed
-and the memory differ:
+and the memory differ. An engine may hold an integer column as int32 instead of int64 when every
+value of it lies within ``checks.engines.polars.NARROW_LIMIT`` (2**30): lossless, half the memory,
+and the difference of any two values still fits. Everything downstream sums in int64 and writes
+such a column as int64, so no answer or output depends on it.
 
 - ``check_feed_folder(directory, *, on_file=None) -> FeedCheck``  (``checks.pipeline``)
 - ``check_validations(validations) -> FeedCheck``                  (``checks.pipeline``)
