@@ -192,6 +192,7 @@ def _diagnose(
         expected, platform_rows, customer, known=matches.known_batch, users=users, packing=matches.packing
     )
     del expected
+    platform_rows.forget_packed()
     # Only the listed users' platform rows keep their lineage; every row is counted.
     lineage = lineage_of(feed, matches, platform, np.flatnonzero(rows.listed()[platform_rows.user]))
     engine = _Engine(feed, platform_rows, matches, rows, picks)
@@ -675,7 +676,8 @@ class _Engine:
             return []
         platform = self.platform
         single = self.observed_count[platform.user] == 1
-        chosen_file = np.where((self.matches.file >= 0) & single, self.matches.file, -1)
+        source = self.matches.rows()[0]
+        chosen_file = np.where((source >= 0) & single, source, -1)
         # For users in several files, how often the platform kept each file's row.
         in_files = np.bincount(np.concatenate([part.user for part in self.feed.parts]), minlength=self.size)
         appearances = np.zeros(files, dtype="int64")
@@ -829,8 +831,11 @@ class _Engine:
         frame = self.rows.frame(members)
         platform_first = self.platform.first[members]
         row = np.maximum(platform_first, 0)
-        file = np.where(platform_first >= 0, self.matches.file[row], -1) if len(self.matches.file) else np.full(len(members), -1)
-        position = self.matches.position[row] if len(self.matches.position) else np.zeros(len(members), dtype="int64")
+        if len(self.platform.user):
+            file, position, _ = self.matches.rows(row)
+            file = np.where(platform_first >= 0, file, -1)
+        else:
+            file, position = np.full(len(members), -1), np.zeros(len(members), dtype="int64")
         lines = self.feed.lines(file, position)
         frame["platform_file"] = [self.names[code] if code >= 0 else None for code in file]
         frame["platform_source_row"] = [int(line) if code >= 0 else None for code, line in zip(file, lines)]
@@ -846,7 +851,7 @@ class _Engine:
         if not users.any():
             return None
         rows = np.flatnonzero(users[self.platform.user])
-        source = self.matches.file[rows]
+        source = self.matches.rows(rows)[0]
         if (source < 0).any():
             return None
         return self._single_file(source)
@@ -866,7 +871,7 @@ class _Engine:
             values = {column: self._picked_values(table, owners[picked], column) for column in COLUMNS if column != "user_id"}
             values["user_id"] = self.platform.frame["user_id"].to_numpy()[rows[picked]]
             signature[picked] = row_keys(values)
-        source = self.matches.file[rows[hashes != signature]]
+        source = self.matches.rows(rows[hashes != signature])[0]
         if not len(source) or (source < 0).any():
             return None
         return self._single_file(source)
@@ -890,7 +895,7 @@ class _Engine:
 
     def _unexpected_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
         rows = np.flatnonzero(users[self.platform.user])
-        no_file = int((self.matches.file[rows] < 0).sum())
+        no_file = int((self.matches.rows(rows)[0] < 0).sum())
         return _unexpected_sentence(int(users.sum()), no_file, int(self.gap[users].sum()), examples)
 
     def _duplicate_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
@@ -1006,7 +1011,8 @@ def _groups(codes: np.ndarray, size: int) -> list[tuple[int, np.ndarray]]:
         return []
     if size <= 16:
         # A pass per code beats a sort when the codes are few (a file each).
-        return [(code, where) for code in range(size) if len(where := np.flatnonzero(codes == code))]
+        narrow = position_dtype(len(codes))  # positions of 10 M users: half the memory as int32
+        return [(code, where.astype(narrow)) for code in range(size) if len(where := np.flatnonzero(codes == code))]
     small = codes.astype("int16") if size < 2**15 else codes  # 16-bit keys sort by radix: linear
     order = np.argsort(small, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(small + 1, minlength=size + 1))])[1:]

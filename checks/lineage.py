@@ -239,7 +239,7 @@ class PlatformRows:
 
     frame: pd.DataFrame
     user: np.ndarray  # per platform row
-    count: np.ndarray  # per user, int32
+    count: np.ndarray  # per user: int8 below 128 rows a user, else int32
     first: np.ndarray  # per user: the position of its first row, -1 when none
     _values: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -251,9 +251,10 @@ class PlatformRows:
         first[user[::-1]] = np.arange(len(user) - 1, -1, -1, dtype=dtype)  # backwards: the first row is written last
         present = first >= 0
         if np.count_nonzero(present) == len(user):
-            count = present.astype("int32")  # one row per user: no counting by random increments
+            count = present.astype("int8")  # one row per user: no counting by random increments
         else:
-            count = np.bincount(user, minlength=len(users)).astype("int32")
+            count = np.bincount(user, minlength=len(users))
+            count = count.astype("int8" if count.max(initial=0) < 2**7 else "int32")
         return cls(platform, user, count, first)
 
     def values(self, column: str) -> np.ndarray:
@@ -272,6 +273,11 @@ class PlatformRows:
             self._values[key] = self._spread(lambda rows: packing.pack({name: values[rows] for name, values in columns.items()}), np.dtype("int64"))
         return self._values[key]
 
+    def forget_packed(self) -> None:
+        """Drop the packed keys (80 MB at 10 M users) once the rows have been compared."""
+        for key in [key for key in self._values if isinstance(key, tuple)]:
+            del self._values[key]
+
     def values_at(self, column: str, users: np.ndarray) -> np.ndarray:
         """The value in the first row of each of ``users`` (0 for users without a row): a gather for a few
         users rather than a column spread over every user."""
@@ -288,7 +294,7 @@ class PlatformRows:
         rows, so that its first row is written last."""
         spread = np.zeros(len(self.first), dtype=dtype)
         repeats = self.count.max(initial=0) > 1
-        chunks = list(_chunks(len(self.user)))
+        chunks = list(row_chunks(len(self.user)))
         for rows in reversed(chunks) if repeats else chunks:
             values = rows_of(rows)
             if repeats:
@@ -310,19 +316,27 @@ class PlatformRows:
 class Matches:
     """Which feed rows equal the platform's rows, and which of the platform's batch_ids the feed holds.
 
-    Per platform row: the first equal feed row in feed order (``file``, -1 when none, and ``position``) and
-    how many feed rows are equal (a small integer type). Per user with one platform row: the same (``user_file``, ``user_position``,
-    ``user_count``), and ``known_batch``: the feed holds a row of that user with the platform's batch_id.
+    Per user with one platform row: the first equal feed row in feed order (``user_file``, -1 when none, and
+    ``user_position``) and how many feed rows are equal (``user_count``), and ``known_batch``: the feed holds a
+    row of that user with the platform's batch_id. Per platform row the same comes from ``rows``: its user's,
+    kept per row only where the platform holds a user several times.
     """
 
-    file: np.ndarray
-    position: np.ndarray
-    count: np.ndarray
     user_file: np.ndarray
     user_position: np.ndarray
     user_count: np.ndarray
     known_batch: np.ndarray
+    platform_user: np.ndarray  # per platform row, its user (``PlatformRows.user``)
     packing: Packing | None = None  # the value columns' packing the rows were compared with
+    repeated: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # per platform row, where users repeat
+
+    def rows(self, at: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per platform row (every one, or those at positions ``at``): the file (-1 when none) and position of
+        the first equal feed row in feed order, and how many feed rows are equal (a small integer type)."""
+        if self.repeated is not None:
+            return tuple(values if at is None else values[at] for values in self.repeated)
+        users = self.platform_user if at is None else self.platform_user[at]
+        return self.user_file[users], self.user_position[users], self.user_count[users]
 
 
 def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
@@ -344,7 +358,7 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
     first_key = np.full(size, -1, dtype="int64")  # file and position of the first equal row, packed
     # Last part first, so that the first equal row in feed order is the one left.
     for part in reversed(feed.parts):
-        for rows in _chunks(len(part)):
+        for rows in row_chunks(len(part)):
             user = part.user[rows]
             hits = np.flatnonzero(feed.values(part, "batch_id", rows) == wanted[user])
             if not exact_sentinel:
@@ -367,16 +381,17 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
     longest = max((feed.rows(file) for file in range(len(feed.names))), default=0)
     user_file, user_position = _unpack_row(first_key, position_dtype(longest))
     del first_key
-    file, position, count = user_file[platform.user], user_position[platform.user], user_count[platform.user]
+    repeated = None
     if platform.count.max(initial=0) > 1:
-        count = count.astype("int32")
+        file, position, count = user_file[platform.user], user_position[platform.user], user_count[platform.user].astype("int32")
         _match_repeated_users(feed, platform, file, position, count)
-    return Matches(file, position, count, user_file, user_position, user_count, known, packing)
+        repeated = (file, position, count)
+    return Matches(user_file, user_position, user_count, known, platform.user, packing, repeated)
 
 
 @dataclass(frozen=True)
 class Packing:
-    """The three value columns packed exactly into one int64 (when their ranges allow), to compare rows at once."""
+    """Value columns packed exactly into one int64 (when their ranges allow), to compare rows at once."""
 
     lows: tuple[int, ...]
     spans: tuple[int, ...]
@@ -384,18 +399,24 @@ class Packing:
 
     @classmethod
     def of(cls, feed: Feed, platform: PlatformRows) -> Packing | None:
-        """The packing of every value of the feed and the platform's table (None when they span too much)."""
+        """The packing of the three value columns over the feed and the platform's table."""
+        return cls.spanning(
+            {column: [platform.frame[column].to_numpy()] + [feed.values(part, column) for part in feed.parts] for column in _VALUES}
+        )
+
+    @classmethod
+    def spanning(cls, arrays: dict[str, list[np.ndarray]]) -> Packing | None:
+        """The packing of every value of the arrays given per column (None when they span too much)."""
         lows, spans, room = [], [], 1
-        for column in _VALUES:
-            arrays = [platform.frame[column].to_numpy()] + [feed.values(part, column) for part in feed.parts]
-            arrays = [values for values in arrays if len(values)]
-            if not arrays:
+        for column, values in arrays.items():
+            values = [array for array in values if len(array)]
+            if not values:
                 return None
-            low, high = min(int(values.min()) for values in arrays), max(int(values.max()) for values in arrays)
+            low, high = min(int(array.min()) for array in values), max(int(array.max()) for array in values)
             lows.append(low)
             spans.append(high - low + 1)
             room *= high - low + 1
-        return cls(tuple(lows), tuple(spans)) if room < 2**62 else None
+        return cls(tuple(lows), tuple(spans), tuple(arrays)) if room < 2**62 else None
 
     def covers(self, values: dict[str, np.ndarray]) -> bool:
         """Whether every value lies in the packed ranges (so that equal keys mean equal values)."""
@@ -430,7 +451,7 @@ def _unpack_row(keys: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarr
 CHUNK_ROWS = 2**20
 
 
-def _chunks(rows: int) -> Iterator[slice]:
+def row_chunks(rows: int) -> Iterator[slice]:
     return (slice(start, min(start + CHUNK_ROWS, rows)) for start in range(0, rows, CHUNK_ROWS))
 
 
@@ -486,17 +507,26 @@ def lineage_of(feed: Feed, matches: Matches, platform: pd.DataFrame, rows: np.nd
     platform_rows = traced.index.to_numpy()
     traced = traced.reset_index(drop=True)
     traced.insert(0, PLATFORM_ROW, platform_rows)
-    file = matches.file if every else matches.file[rows]
-    position = matches.position if every else matches.position[rows]
+    file, position, count = matches.rows(rows)
     traced[SOURCE_FILE] = text_column(file, feed.names)
     traced[SOURCE_ROW] = pd.arrays.IntegerArray(feed.lines(file, position), file < 0)
-    traced[MATCHES] = (matches.count if every else matches.count[rows]).astype("int64")
+    traced[MATCHES] = count.astype("int64")
     return traced
 
 
 def lineage_counts(feed: Feed, matches: Matches) -> dict[str | None, int]:
     """How many platform rows each delta file is the source of (None: no file holds the row), in feed order."""
-    counts = np.bincount(matches.file + 1, minlength=len(feed.names) + 1)
+    if matches.repeated is None:
+        # A row per user: counted over the users (those without a row never match, so they count as no file).
+        files, extra = matches.user_file, len(matches.user_file) - len(matches.platform_user)
+    else:
+        files, extra = matches.repeated[0], 0
+    if len(feed.names) <= 16:
+        # A pass per file beats bincount's copy of every code as a 64-bit integer.
+        counts = np.array([len(files) - np.count_nonzero(files >= 0)] + [np.count_nonzero(files == file) for file in range(len(feed.names))])
+    else:
+        counts = np.bincount(files + 1, minlength=len(feed.names) + 1)
+    counts[0] -= extra
     found = {name: int(rows) for name, rows in zip(feed.names, counts[1:]) if rows}
     return found | ({None: int(counts[0])} if counts[0] else {})
 

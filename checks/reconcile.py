@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW
-from checks.lineage import Feed, Packing, PlatformRows, UserIndex, match_rows, position_dtype, text_column
+from checks.lineage import Feed, Packing, PlatformRows, UserIndex, match_rows, position_dtype, row_chunks, text_column
 from checks.validate import Delta
 
 MATCH = "match"
@@ -134,9 +134,27 @@ class ExpectedRows:
 
 
 def _file_codes(files: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Each row's file as a small code into the distinct names (-1 where missing)."""
-    codes, names = pd.factorize(files)
-    return codes.astype("int8" if len(names) < 2**7 else "int32"), tuple(str(name) for name in names)
+    """Each row's file as a small code into the distinct names (-1 where missing), in order of appearance.
+
+    Arrow encodes the column where it lives (a third of the time of ``pd.factorize``, no int64 codes).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(files.dtype, pd.CategoricalDtype):
+        codes, names = pd.factorize(files)
+        return codes.astype("int32"), tuple(str(name) for name in names)
+    array = files.array
+    text = array.__arrow_array__() if hasattr(array, "__arrow_array__") else pa.array(files.to_numpy(dtype=object), from_pandas=True)
+    if isinstance(text, pa.Array):
+        text = pa.chunked_array([text])
+    encoded = pc.dictionary_encode(text).unify_dictionaries().combine_chunks()
+    names = tuple(str(name) for name in encoded.dictionary.to_pylist())
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    codes = codes.astype("int8" if len(names) < 2**7 else "int32")  # a copy: Arrow's buffers go back now
+    del text, encoded
+    pa.default_memory_pool().release_unused()
+    return codes, names
 
 
 @dataclass(frozen=True)
@@ -153,6 +171,8 @@ class UserRows:
     customer: pd.DataFrame | None = None
     customer_first: np.ndarray | None = None  # per user, the customer's first row (-1 when none)
     customer_class: np.ndarray | None = None  # int8 positions in CUSTOMER_CLASSES
+    # Whether every user has an expected, a platform and a customer row (else those columns hold NaN).
+    complete: tuple[bool, bool, bool] = (True, True, True)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -169,32 +189,35 @@ class UserRows:
         some user of the whole index lacks a value (as an outer merge of every user would leave it)."""
         users = np.asarray(users, dtype="int64")
         expected, platform = self.expected, self.platform
-        whole = expected.complete
+        all_expected, all_loaded, all_held = self.complete
         in_expected = expected.present[users]
         columns: dict = {"user_id": self.ids[users]}
         for column in VALUES:
-            columns["expected_" + column] = _nullable(expected.values[column][users], in_expected, whole)
+            columns["expected_" + column] = _nullable(expected.values[column][users], in_expected, all_expected)
         if expected.source_file is not None:
             columns[SOURCE_FILE] = text_column(expected.source_file[users], expected.file_names)
         if SOURCE_ROW in expected.values:
-            columns[SOURCE_ROW] = _nullable(expected.values[SOURCE_ROW][users], in_expected, whole)
+            columns[SOURCE_ROW] = _nullable(expected.values[SOURCE_ROW][users], in_expected, all_expected)
         count = platform.count[users]
-        loaded, every = count > 0, bool(platform.first.min(initial=0) >= 0)
+        # Each user's first row, gathered once for every column (a user without one gets NaN).
+        first = np.maximum(platform.first[users], 0)
+        loaded = count > 0
         for column in VALUES:
-            columns["platform_" + column] = _nullable(platform.values_at(column, users), loaded, every)
-        columns[PLATFORM_ROW] = _nullable(platform.lines(np.maximum(platform.first[users], 0)), loaded, every)
+            columns["platform_" + column] = _nullable(platform.frame[column].to_numpy()[first], loaded, all_loaded)
+        columns[PLATFORM_ROW] = _nullable(platform.lines(first), loaded, all_loaded)
         columns[PLATFORM_ROWS] = count.astype("int64")
         columns["class"] = text_column(self.classes[users], CLASSES)
         columns["detail"] = text_column(self.detail[users], DETAILS)
         columns[SPEND_GAP] = self.gap[users]
         if self.customer is not None:
             first = self.customer_first[users]
-            held, every = first >= 0, bool(self.customer_first.min(initial=0) >= 0)
-            at = np.maximum(first, 0)
+            held = first >= 0
+            first = np.maximum(first, 0)
             for column in VALUES:
-                columns["customer_" + column] = _nullable(self.customer[column].to_numpy()[at], held, every)
+                columns["customer_" + column] = _nullable(self.customer[column].to_numpy()[first], held, all_held)
             columns["customer_class"] = text_column(self.customer_class[users], CUSTOMER_CLASSES)
-        return pd.DataFrame(columns)
+        # The arrays are this frame's own: no copy into 2-D blocks.
+        return pd.DataFrame(columns, copy=False)
 
 
 def reconcile_rows(
@@ -229,8 +252,7 @@ def reconcile_users(
     count = platform.count
     if packing is not None and not packing.covers(expected_values):
         packing = None
-    expected_key = packing.pack(expected_values) if packing else None
-    classes = _classify(in_expected, count, expected_values, platform, known, packing, expected_key)
+    classes = _classify(in_expected, count, expected_values, platform, known, packing)
     platform_batch = platform.values("batch_id")
     unknown = np.flatnonzero(classes == CLASSES.index(UNKNOWN_BATCH))
     detail = np.zeros(size, dtype="int8")
@@ -239,10 +261,14 @@ def reconcile_users(
 
     customer_total, customer_first, customer_class = None, None, None
     if customer is not None:
-        customer_first, customer_class = _customer_rows(customer, users, in_expected, expected_values, packing, expected_key)
+        customer_first, customer_class = _customer_rows(customer, users, in_expected, expected_values)
         customer_total = int(customer["total_spend"].sum())
-    del expected_key
-    rows = UserRows(users.ids, expected, platform, classes, detail, gap, customer, customer_first, customer_class)
+    complete = (
+        expected.complete,
+        bool(platform.first.min(initial=0) >= 0),
+        customer_first is None or bool(customer_first.min(initial=0) >= 0),
+    )
+    rows = UserRows(users.ids, expected, platform, classes, detail, gap, customer, customer_first, customer_class, complete)
 
     members = [int(np.count_nonzero(classes == code)) for code in range(len(CLASSES))]  # no 10 M-row intp copy
     reconciliation = Reconciliation(
@@ -285,13 +311,15 @@ def _gap(expected: ExpectedRows, platform: PlatformRows, classes: np.ndarray) ->
     return gap
 
 
-def _classify(in_expected, count, expected_values, platform, known, packing, expected_key) -> np.ndarray:
+def _classify(in_expected, count, expected_values, platform, known, packing) -> np.ndarray:
     """Each user's class as its position in ``CLASSES`` (int8)."""
     platform_batch = platform.values("batch_id")
     same_batch = expected_values["batch_id"] == platform_batch
     same = same_batch.copy()
     if packing is not None:
-        same &= expected_key == platform.packed(packing)
+        platform_key = platform.packed(packing)
+        for users in row_chunks(len(same)):  # the expected rows packed a chunk at a time
+            same[users] &= packing.pack({column: expected_values[column][users] for column in packing.columns}) == platform_key[users]
     else:
         for column in VALUES[:-1]:
             same &= expected_values[column] == platform.values(column)
@@ -305,7 +333,7 @@ def _classify(in_expected, count, expected_values, platform, known, packing, exp
     return classes
 
 
-def _customer_rows(customer, users, in_expected, expected_values, packing, expected_key) -> tuple[np.ndarray, np.ndarray]:
+def _customer_rows(customer, users, in_expected, expected_values) -> tuple[np.ndarray, np.ndarray]:
     """Per user, the customer's first row (-1 when none) and whether it agrees with the expected row."""
     # Users only the customer holds are neither expected nor loaded; the totals still count them.
     found = users.find(customer["user_id"].to_numpy())
@@ -320,14 +348,12 @@ def _customer_rows(customer, users, in_expected, expected_values, packing, expec
     agrees = in_expected & held
     at = np.maximum(first, 0)
     columns = {column: customer[column].to_numpy() for column in VALUES}
-    if packing is not None and packing.covers(columns):
-        # Compared row by row in the customer's order, the values packed: two gathers instead of four.
-        chosen = slice(None) if len(rows) == len(customer) else rows  # every row: no copy of the columns
-        same = np.zeros(len(customer), dtype=bool)
-        same[chosen] = (packing.pack({column: columns[column][chosen] for column in packing.columns}) == expected_key[found]) & (
-            columns["batch_id"][chosen] == expected_values["batch_id"][found]
-        )
-        agrees &= same[at]
+    packing = Packing.spanning({column: [columns[column], expected_values[column]] for column in VALUES})
+    if packing is not None:
+        # The four values packed into one integer per row: one gather per user instead of four.
+        rows_key = packing.pack(columns)
+        for chunk in row_chunks(len(users)):
+            agrees[chunk] &= rows_key[at[chunk]] == packing.pack({column: expected_values[column][chunk] for column in VALUES})
     else:
         for column in VALUES:
             agrees &= columns[column][at] == expected_values[column]
