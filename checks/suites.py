@@ -338,7 +338,7 @@ def _evidence(
     if joined is None:
         latest = pl.DataFrame(
             {"user_id": latest_batch.index.to_numpy(), FEED_LATEST_BATCH: latest_batch.to_numpy()}
-        ).cast({"user_id": table.schema["user_id"]})
+        ).cast({"user_id": table.schema["user_id"]}, strict=False)  # a feed id beyond an int32 table's matches none
         joined = table.join(latest, on="user_id", how="left", maintain_order="left")
         if joined.height != table.height:  # latest_batch repeats a user: let pandas refuse it as before
             return prepare_table(name, frame, latest_batch), None
@@ -460,7 +460,7 @@ class _LatestByUser:
 
     @property
     def unknown(self) -> int:
-        return int(np.iinfo(self.batch.dtype).min)  # never a batch_id: they are narrowed to 2**30 at most
+        return int(np.iinfo(self.batch.dtype).min)  # never a batch_id (checked when built)
 
     @property
     def limit(self) -> int:

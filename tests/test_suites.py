@@ -556,3 +556,25 @@ def test_latest_batch_lookup_matches_a_map(feed_ids, table_order, dtype):
     assert joined[FEED_LATEST_BATCH].to_pandas().astype("Int64").tolist() == expected.tolist()
     repeated = joined.select(pl.col("__repeated_user_id").cast(pl.Boolean)).to_series()
     assert repeated.to_list() == user_id.duplicated(keep=False).tolist()
+
+
+@pytest.mark.parametrize("feed", ["dense", "sparse"])
+def test_evidence_of_an_int32_table_is_that_of_its_int64_table(feed):
+    """The evidence rows and full-table figures (direct lookup or join, a sum beyond int32) do not
+    depend on the engine having narrowed the table's columns."""
+    from checks.suites import _evidence, _expectations_to_run, _latest_by_user
+
+    table, latest = _planted_table(4)
+    plain = table.dropna().astype("int64")
+    plain["total_spend"] += 2**29
+    if feed == "sparse":  # one far-away user: too sparse to address, the table is joined (an int32 key to int64 ids)
+        latest = pd.concat([latest, pd.Series([5], index=pd.Index([10**12], name="user_id"))])
+    parameters = {"expected_users": latest.size, "finance_total": 1}
+    expectations, _ = _expectations_to_run(load_suite_json(SUITE_PATH), parameters)
+    by_user = _latest_by_user(latest)
+    assert (by_user is None) == (feed == "sparse")
+    wide = _evidence("t", plain, latest, by_user, expectations, parameters)
+    narrow = _evidence("t", _narrowed(plain), latest, by_user, expectations, parameters)
+    pd.testing.assert_frame_equal(narrow[0], wide[0])
+    assert narrow[1] == wide[1]
+    assert wide[1].observed["revenue_total"] == int(plain["total_spend"].sum()) > 2**31
