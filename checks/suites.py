@@ -12,7 +12,10 @@ unexpected and missing counts) are computed once per table in Polars, GX validat
 evidence frame (the first rows plus the first unexpected rows of every expectation, in table
 order), and its results are completed with the full table's figures before they are stored and
 rendered, so the validation results and Data Docs read as for the whole table. An expectation the
-fast path cannot compute sends that table through GX whole.
+fast path cannot compute sends that table through GX whole. Each row's latest batch in the feed is
+looked up by user_id in the deduplicated table's own batch_ids (no join, no copy). A column an
+engine narrowed to int32 (every value fits) is int64 in what GX sees and summed in int64, so results
+and Data Docs are those of the file's int64 columns.
 
 On the Spark engine (``engine="spark"``) the same happens on Spark: the figures come from Spark SQL
 (``checks.engines.spark_suites``), GX validates the evidence as a Spark DataFrame through its Spark
