@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,7 @@ from checks.lineage import (
     position_dtype,
     row_keys,
 )
-from checks.reconcile import CLASSES, MATCH, ExpectedRows, Reconciliation, UserRows, largest, reconcile_users
+from checks.reconcile import CLASSES, MATCH, ExpectedRows, Reconciliation, UserRows, compare_customer, largest, reconcile_users
 from checks.validate import Delta
 
 FILE_NOT_INGESTED = "file_not_ingested"
@@ -177,26 +178,40 @@ def _diagnose(
         users = UserIndex.around(deduplicated["user_id"].to_numpy(), platform_ids)
     else:
         users = UserIndex(*[delta.frame["user_id"].to_numpy() for delta in deltas], platform_ids)
-    feed = Feed.stack(deltas, users)
-    platform_rows = PlatformRows.build(platform, users)
-    matches = match_rows(feed, platform_rows)
     expected = None if deduplicated is None else ExpectedRows.spread(deduplicated, users)
-    # The first table is the deduplicated one, read from its lineage when that names feed rows.
-    picks = None if expected is None else _picks_of(expected, feed)
-    if picks is None:
-        picks = _Scan(feed, ("numeric",), _all_rows(feed)).best(ties=True)
-        if picks.tied:
-            deduplicate(deltas)  # two latest rows for a user: the reference raises its error, naming them
-        expected = _expected_rows(feed, picks) if expected is None else expected
-    reconciliation, rows = reconcile_users(
-        expected, platform_rows, customer, known=matches.known_batch, users=users, packing=matches.packing
-    )
-    del expected
-    platform_rows.forget_packed()
-    # Only the listed users' platform rows keep their lineage; every row is counted.
-    lineage = lineage_of(feed, matches, platform, np.flatnonzero(rows.listed()[platform_rows.user]))
-    engine = _Engine(feed, platform_rows, matches, rows, picks)
-    causes, unexplained = engine.attribute()
+    # The customer's export is compared with the expected rows on a second core while the feed is matched
+    # with the platform's rows (NumPy's gathers and scatters release the GIL).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnosis") as pool:
+        customer_rows = None
+        if customer is not None and expected is not None:
+            customer_rows = pool.submit(compare_customer, customer, expected, users)
+        feed = Feed.stack(deltas, users)
+        platform_rows = PlatformRows.build(platform, users)
+        matches = match_rows(feed, platform_rows)
+        # The first table is the deduplicated one, read from its lineage when that names feed rows.
+        picks = None if expected is None else _picks_of(expected, feed)
+        if picks is None:
+            picks = _Scan(feed, ("numeric",), _all_rows(feed)).best(ties=True)
+            if picks.tied:
+                deduplicate(deltas)  # two latest rows for a user: the reference raises its error, naming them
+            expected = _expected_rows(feed, picks) if expected is None else expected
+        reconciliation, rows = reconcile_users(
+            expected,
+            platform_rows,
+            customer,
+            known=matches.known_batch,
+            users=users,
+            packing=matches.packing,
+            customer_rows=None if customer_rows is None else customer_rows.result(),
+        )
+        del expected, customer_rows
+        platform_rows.forget_packed()
+        # Only the listed users' platform rows keep their lineage (every row is counted), traced meanwhile.
+        lineage = pool.submit(lineage_of, feed, matches, platform, np.flatnonzero(rows.listed()[platform_rows.user]))
+        engine = _Engine(feed, platform_rows, matches, rows, picks)
+        del picks
+        causes, unexplained = engine.attribute()
+        lineage = lineage.result()
     return Diagnosis(
         reconciliation=reconciliation,
         root_causes=tuple(causes),
@@ -694,8 +709,9 @@ class _Engine:
 
     def attribute(self) -> tuple[list[RootCause], np.ndarray]:
         table, agrees = self.initial, self.initial_agrees
+        self.initial = None  # the first table goes once a change replaces it (its caches are 100 MB at 10 M users)
         model = table.model
-        cause_of = np.full(self.size, -1, dtype="int32")
+        cause_of = np.full(self.size, -1, dtype="int16")  # a position among the chosen changes: a few
         chosen: list[tuple[_Hypothesis, int]] = []
         # While some user disagrees: a change can only gain users that disagree.
         while not agrees.all():
@@ -711,6 +727,8 @@ class _Engine:
             agrees = agrees.copy()
             agrees[users] = now
             cause_of[lost] = -1
+            if len(chosen) == np.iinfo(cause_of.dtype).max:
+                cause_of = cause_of.astype("int32")
             cause_of[gained] = len(chosen)
             chosen.append((hypothesis, int(agrees.sum())))
             model = hypothesis.model

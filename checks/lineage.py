@@ -364,7 +364,6 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
             if not exact_sentinel:
                 hits = hits[single[user[hits]]]
             found = user[hits]
-            known[found] = True
             at = hits + rows.start
             if packing:
                 # One gather per row instead of one per column.
@@ -373,13 +372,15 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
                 same = np.ones(len(hits), dtype=bool)
                 for column in _VALUES:
                     same &= feed.values(part, column, at) == platform.values(column)[found]
+            known[found[~same]] = True  # the batch without the values; equal rows are counted below
             at, found = at[same], found[same]
             user_count[found] += 1  # a part holds a user once: no index repeats
             positions = part.positions()[at] if part.position is not None else at
             first_key[found] = (np.int64(part.file) << np.int64(32)) | positions
     del wanted, platform_key
+    known |= user_count > 0
     longest = max((feed.rows(file) for file in range(len(feed.names))), default=0)
-    user_file, user_position = _unpack_row(first_key, position_dtype(longest))
+    user_file, user_position = _unpack_row(first_key, position_dtype(longest), len(feed.names))
     del first_key
     repeated = None
     if platform.count.max(initial=0) > 1:
@@ -438,10 +439,12 @@ class Packing:
         return packed
 
 
-def _unpack_row(keys: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+def _unpack_row(keys: np.ndarray, dtype: np.dtype, files: int) -> tuple[np.ndarray, np.ndarray]:
     """File and position of packed first rows; -1 unpacks to file -1 (the shift keeps the sign), whose
-    position is never read. Written straight into the narrow types: no int64 temporaries."""
-    file = np.right_shift(keys, 32, out=np.empty(len(keys), dtype="int32"), casting="unsafe")
+    position is never read. Written straight into the narrow types (int8 files when fewer than 128): no
+    int64 temporaries."""
+    file_dtype = "int8" if files < 2**7 else "int16" if files < 2**15 else "int32"
+    file = np.right_shift(keys, 32, out=np.empty(len(keys), dtype=file_dtype), casting="unsafe")
     position = np.bitwise_and(keys, 0xFFFFFFFF, out=np.empty(len(keys), dtype=dtype), casting="unsafe")
     return file, position
 

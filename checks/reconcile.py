@@ -241,10 +241,12 @@ def reconcile_users(
     known: np.ndarray,
     users: UserIndex,
     packing: Packing | None = None,
+    customer_rows: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[Reconciliation, UserRows]:
     """``reconcile_rows`` and every user's class, gap and rows on demand (what the diagnosis reads).
 
-    ``packing`` (``Matches.packing``) compares the value columns of a row at once where it covers them.
+    ``packing`` (``Matches.packing``) compares the value columns of a row at once where it covers them;
+    ``customer_rows`` is ``compare_customer(customer, expected, users)`` when the caller has it already.
     """
     size = len(users)
     in_expected = expected.present
@@ -261,7 +263,7 @@ def reconcile_users(
 
     customer_total, customer_first, customer_class = None, None, None
     if customer is not None:
-        customer_first, customer_class = _customer_rows(customer, users, in_expected, expected_values)
+        customer_first, customer_class = customer_rows or compare_customer(customer, expected, users)
         customer_total = int(customer["total_spend"].sum())
     complete = (
         expected.complete,
@@ -333,8 +335,10 @@ def _classify(in_expected, count, expected_values, platform, known, packing) -> 
     return classes
 
 
-def _customer_rows(customer, users, in_expected, expected_values) -> tuple[np.ndarray, np.ndarray]:
-    """Per user, the customer's first row (-1 when none) and whether it agrees with the expected row."""
+def compare_customer(customer: pd.DataFrame, expected: ExpectedRows, users: UserIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Per user, the customer's first row (-1 when none) and its class: the position in ``CUSTOMER_CLASSES``
+    of whether that row agrees with the expected row (independent of the platform: it may run meanwhile)."""
+    in_expected, expected_values = expected.present, expected.values
     # Users only the customer holds are neither expected nor loaded; the totals still count them.
     found = users.find(customer["user_id"].to_numpy())
     dtype = position_dtype(len(found))
