@@ -375,3 +375,14 @@ def test_int32_frames_are_not_copied_to_int64():
     for file, delta in enumerate(narrow):
         for column in ("total_spend", "batch_id"):
             assert np.shares_memory(feed.column(file, column), delta.frame[column].to_numpy())
+
+
+def test_int32_feed_and_a_platform_id_too_wide_for_int32_get_the_reference_answer():
+    from tests.reference.diagnose import diagnose as reference
+
+    platform = faults.without_file(FEED, 2)
+    platform = pd.concat([platform, platform.iloc[:2].assign(user_id=[2**40, -(2**40)])], ignore_index=True)
+    slow = reference(FEED, platform)
+    narrow = [Delta(delta.name, delta.number, _narrowed(delta.frame)) for delta in FEED]
+    for deduplicated in (None, _narrowed(deduplicate(FEED))):
+        _assert_same_as_reference(diagnose(narrow, platform, deduplicated=deduplicated), slow, check_dtype=False)

@@ -54,3 +54,23 @@ def test_find_gives_each_id_its_position_and_minus_one_when_absent(indexed, aske
     found = users.find(np.array(asked, dtype="int64"))
     ids = list(users.ids)
     assert list(found) == [ids.index(user) if user in ids else -1 for user in asked]
+
+
+@pytest.mark.parametrize("index_dtype", ["int32", "int64"])
+@pytest.mark.parametrize(
+    "indexed, asked",
+    [
+        ([5, 7, 9], [9, 4, 7, 10, 5, -(2**31), 2**31 - 1]),  # contiguous or dense ids, asked far outside
+        ([5, 6, 7], [7, 5, 8, 4, 2**31 - 1, -(2**31)]),
+        ([3, 2**30 - 1, 2], [2**30 - 1, 4, 2, -(2**30), 1]),  # sparse ids: binary search
+    ],
+)
+def test_int32_ids_are_found_like_int64_ones(index_dtype, indexed, asked):
+    # The engines hold ids as int32 when they fit: no widening copy, and an id far outside the index
+    # must not wrap around into it.
+    users = UserIndex(np.array(indexed, dtype=index_dtype))
+    ids = [int(user) for user in users.ids]
+    expected = [ids.index(user) if user in ids else -1 for user in asked]
+    assert list(users.find(np.array(asked, dtype="int32"))) == expected == list(users.find(np.array(asked, dtype="int64")))
+    present = [user for user in asked if user in ids]
+    assert list(users.locate(np.array(present, dtype="int32"))) == [ids.index(user) for user in present]
