@@ -40,7 +40,17 @@ from checks.lineage import (
     position_dtype,
     row_keys,
 )
-from checks.reconcile import CLASSES, MATCH, ExpectedRows, Reconciliation, UserRows, compare_customer, largest, reconcile_users
+from checks.reconcile import (
+    CLASSES,
+    MATCH,
+    ExpectedRows,
+    Reconciliation,
+    UserRows,
+    classify_users,
+    compare_customer,
+    largest,
+    summarise_users,
+)
 from checks.validate import Delta
 
 FILE_NOT_INGESTED = "file_not_ingested"
@@ -195,7 +205,7 @@ def _diagnose(
             if picks.tied:
                 deduplicate(deltas)  # two latest rows for a user: the reference raises its error, naming them
             expected = _expected_rows(feed, picks) if expected is None else expected
-        reconciliation, rows = reconcile_users(
+        rows = classify_users(
             expected,
             platform_rows,
             customer,
@@ -206,11 +216,15 @@ def _diagnose(
         )
         del expected, customer_rows
         platform_rows.forget_packed()
-        # Only the listed users' platform rows keep their lineage (every row is counted), traced meanwhile.
-        lineage = pool.submit(lineage_of, feed, matches, platform, np.flatnonzero(rows.listed()[platform_rows.user]))
+        # The listed users' rows, and their platform rows' lineage (every row is counted), built meanwhile.
+        listed = rows.listed()
+        listing = pool.submit(rows.frame, np.flatnonzero(listed))
+        lineage = pool.submit(lineage_of, feed, matches, platform, np.flatnonzero(listed[platform_rows.user]))
+        del listed
         engine = _Engine(feed, platform_rows, matches, rows, picks)
         del picks
         causes, unexplained = engine.attribute()
+        reconciliation = summarise_users(rows, listing.result())
         lineage = lineage.result()
     return Diagnosis(
         reconciliation=reconciliation,

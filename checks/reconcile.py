@@ -89,9 +89,11 @@ def reconcile(
     rows = Feed.stack(feed, users, only_indexed=True)
     platform_rows = PlatformRows.build(platform, users)
     matches = match_rows(rows, platform_rows)
-    return reconcile_users(
-        ExpectedRows.spread(expected, users), platform_rows, customer, known=matches.known_batch, users=users, packing=matches.packing
-    )[0]
+    return summarise_users(
+        classify_users(
+            ExpectedRows.spread(expected, users), platform_rows, customer, known=matches.known_batch, users=users, packing=matches.packing
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -230,10 +232,10 @@ def reconcile_rows(
 ) -> Reconciliation:
     """``reconcile`` on tables already spread over a user index; ``known`` says, per user, that the feed holds
     the platform's batch_id for it (``checks.lineage.match_rows``)."""
-    return reconcile_users(expected, platform, customer, known=known, users=users)[0]
+    return summarise_users(classify_users(expected, platform, customer, known=known, users=users))
 
 
-def reconcile_users(
+def classify_users(
     expected: ExpectedRows,
     platform: PlatformRows,
     customer: pd.DataFrame | None,
@@ -242,8 +244,8 @@ def reconcile_users(
     users: UserIndex,
     packing: Packing | None = None,
     customer_rows: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[Reconciliation, UserRows]:
-    """``reconcile_rows`` and every user's class, gap and rows on demand (what the diagnosis reads).
+) -> UserRows:
+    """Every user's class and gap (``summarise_users`` makes the ``Reconciliation`` of them).
 
     ``packing`` (``Matches.packing``) compares the value columns of a row at once where it covers them;
     ``customer_rows`` is ``compare_customer(customer, expected, users)`` when the caller has it already.
@@ -261,27 +263,29 @@ def reconcile_users(
     detail[unknown] = np.where(platform_batch[unknown] > expected_values["batch_id"][unknown], 1, 2)
     gap = _gap(expected, platform, classes)
 
-    customer_total, customer_first, customer_class = None, None, None
+    customer_first, customer_class = None, None
     if customer is not None:
         customer_first, customer_class = customer_rows or compare_customer(customer, expected, users)
-        customer_total = int(customer["total_spend"].sum())
     complete = (
         expected.complete,
         bool(platform.first.min(initial=0) >= 0),
         customer_first is None or bool(customer_first.min(initial=0) >= 0),
     )
-    rows = UserRows(users.ids, expected, platform, classes, detail, gap, customer, customer_first, customer_class, complete)
+    return UserRows(users.ids, expected, platform, classes, detail, gap, customer, customer_first, customer_class, complete)
 
-    members = [int(np.count_nonzero(classes == code)) for code in range(len(CLASSES))]  # no 10 M-row intp copy
-    reconciliation = Reconciliation(
-        users=rows.frame(np.flatnonzero(rows.listed())),
+
+def summarise_users(rows: UserRows, listed: pd.DataFrame | None = None) -> Reconciliation:
+    """The reconciliation of classified users: each class with a few examples, the totals, and the listed
+    users' rows (``listed``: ``rows.frame(np.flatnonzero(rows.listed()))`` when the caller built it already)."""
+    members = [int(np.count_nonzero(rows.classes == code)) for code in range(len(CLASSES))]  # no 10 M-row intp copy
+    return Reconciliation(
+        users=rows.frame(np.flatnonzero(rows.listed())) if listed is None else listed,
         classes=tuple(_summarise(rows, code, name, members[code]) for code, name in enumerate(CLASSES)),
-        expected_total=expected.total,
-        platform_total=int(platform.frame["total_spend"].sum()),
-        customer_total=customer_total,
-        user_count=size,
+        expected_total=rows.expected.total,
+        platform_total=int(rows.platform.frame["total_spend"].sum()),
+        customer_total=None if rows.customer is None else int(rows.customer["total_spend"].sum()),
+        user_count=len(rows),
     )
-    return reconciliation, rows
 
 
 def _spread(values: np.ndarray, at: np.ndarray, size: int, fill: int = 0) -> np.ndarray:
