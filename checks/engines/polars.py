@@ -256,13 +256,16 @@ def _value_failures(typed: pl.DataFrame, name: str) -> pd.DataFrame:
 
 
 def _unique_user_ids(users: pl.Series, largest: int | None, nulls: int) -> bool:
-    """Whether no user id repeats (missing ones aside); counted in an array indexed by id when ids are dense."""
+    """Whether no user id repeats (missing ones aside); flagged in an array indexed by id when ids are dense enough."""
     if nulls:
         users = users.drop_nulls()
     if largest is None:
         return True
-    if _dense_ids(largest, len(users)):
-        return bool(np.bincount(users.to_numpy(), minlength=1).max() <= 1)
+    if largest < 16 * len(users) + 2**20:
+        # One byte per possible id (a 2.5 M-row update among 10 M users: 10 MB), several times faster than hashing.
+        seen = np.zeros(largest + 1, dtype=bool)
+        seen[users.to_numpy()] = True
+        return int(np.count_nonzero(seen)) == len(users)
     return users.n_unique() == len(users)
 
 
@@ -402,7 +405,8 @@ def _latest_in_feed_order(feed: _Feed, *, deduplicate: bool) -> pd.DataFrame | N
         place[users] = places
         if not np.array_equal(place[users], places):
             return None  # a user twice in one file: only the sort says where
-        which[users] = index
+        if deduplicate:
+            which[users] = index
         for column in kept:
             by_user[column][users] = rows[column].to_numpy()
     if not deduplicate:
