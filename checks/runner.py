@@ -169,7 +169,7 @@ def run_case(
                     feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated
                 )
 
-        with stage("expectation suites (rest)"):
+        with stage("suites, finishing"):
             suites = suites_run.result()
             if suites.docs_index is not None:
                 outputs["data_docs"] = suites.docs_index
@@ -201,7 +201,7 @@ def run_case(
         with contextlib.suppress(Exception):
             pending.wait()
         raise
-    with stage("write outputs (rest)"):
+    with stage("outputs, finishing"):
         outputs = {**pending.wait(), **outputs}
 
     result = RunResult(
