@@ -222,19 +222,6 @@ class UserRows:
         return pd.DataFrame(columns, copy=False)
 
 
-def reconcile_rows(
-    expected: ExpectedRows,
-    platform: PlatformRows,
-    customer: pd.DataFrame | None,
-    *,
-    known: np.ndarray,
-    users: UserIndex,
-) -> Reconciliation:
-    """``reconcile`` on tables already spread over a user index; ``known`` says, per user, that the feed holds
-    the platform's batch_id for it (``checks.lineage.match_rows``)."""
-    return summarise_users(classify_users(expected, platform, customer, known=known, users=users))
-
-
 def classify_users(
     expected: ExpectedRows,
     platform: PlatformRows,
@@ -245,8 +232,9 @@ def classify_users(
     packing: Packing | None = None,
     customer_rows: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> UserRows:
-    """Every user's class and gap (``summarise_users`` makes the ``Reconciliation`` of them).
+    """Every user's class and gap over a user index (``summarise_users`` makes the ``Reconciliation`` of them).
 
+    ``known`` says, per user, that the feed holds the platform's batch_id for it (``checks.lineage.match_rows``);
     ``packing`` (``Matches.packing``) compares the value columns of a row at once where it covers them;
     ``customer_rows`` is ``compare_customer(customer, expected, users)`` when the caller has it already.
     """
