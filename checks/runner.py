@@ -117,8 +117,13 @@ def run_case(
     # The tables are read on a background thread while the feed is checked and deduplicated: that
     # keeps one core busy, the CSV parser takes the other.
     tables = _in_background("read tables", _read_tables, engine, case.platform, case.customer)
-    with stage("feed checks and dedup"):
-        feed = engine.check_validations(validations)
+    try:
+        with stage("feed checks and dedup"):
+            feed = engine.check_validations(validations)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            tables.result()  # the feed's error is the one to report, once the read has ended
+        raise
 
     with stage("read tables"):
         platform, customer = tables.result()
