@@ -13,7 +13,6 @@ import resource
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +102,10 @@ def run_case(
 
         engine = get_engine(DEFAULT_ENGINE)
 
+    with stage("read tables"):
+        platform = engine.read_table(case.platform) if case.platform is not None else None
+        customer = engine.read_table(case.customer) if case.customer is not None else None
+
     with stage("validate deltas"):
         validations = []
         # An engine may list the feed itself (Spark: s3a:// folders).
@@ -114,19 +117,8 @@ def run_case(
         if on_stage is not None:
             on_stage("validate deltas", len(delta_files), len(delta_files))
 
-    # The tables are read on a background thread while the feed is checked and deduplicated: that
-    # keeps one core busy, the CSV parser takes the other.
-    tables = _in_background("read tables", _read_tables, engine, case.platform, case.customer)
-    try:
-        with stage("feed checks and dedup"):
-            feed = engine.check_validations(validations)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            tables.result()  # the feed's error is the one to report, once the read has ended
-        raise
-
-    with stage("read tables"):
-        platform, customer = tables.result()
+    with stage("feed checks and dedup"):
+        feed = engine.check_validations(validations)
 
     # The outputs are written on a background thread while the suites and the diagnosis run.
     with stage("write outputs"):
@@ -138,7 +130,6 @@ def run_case(
             }
         )
     outputs: dict[str, Path] = {}
-    suites_run: Future[Any] | None = None
     try:
         with stage("expectation suites"):
             gx_import.join()
@@ -149,11 +140,7 @@ def run_case(
                 tables["platform"] = platform
             if customer is not None:
                 tables["customer"] = customer
-            # On a thread of its own, while the diagnosis runs: Great Expectations is mostly Python,
-            # the diagnosis mostly NumPy, which lets go of the interpreter lock.
-            suites_run = _in_background(
-                "expectation suites",
-                run_suites,
+            suites = run_suites(
                 tables,
                 # The deduplicated table holds each user's latest batch_id already.
                 latest_batch=feed.deduplicated.set_index("user_id")["batch_id"],
@@ -163,6 +150,8 @@ def run_case(
                 build_docs=build_docs,
                 engine=getattr(engine, "NAME", None),
             )
+            if suites.docs_index is not None:
+                outputs["data_docs"] = suites.docs_index
 
         diagnosis = None
         if platform is not None:
@@ -174,12 +163,6 @@ def run_case(
                     feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated
                 )
 
-        with stage("suites, finishing"):
-            suites = suites_run.result()
-            if suites.docs_index is not None:
-                outputs["data_docs"] = suites.docs_index
-
-        if diagnosis is not None:
             with stage("report"):
                 from checks.report import ReportNames, write_incident_report
 
@@ -199,14 +182,11 @@ def run_case(
                         suites.docs_index, incident_page, "Why the platform's table fails these expectations: the diagnosis"
                     )
     except BaseException:
-        # Let the suites and the writes end before the error leaves: the console script does not wait for threads.
-        with contextlib.suppress(Exception):
-            if suites_run is not None:
-                suites_run.result()
+        # Let the writes end before the error leaves: the console script does not wait for threads.
         with contextlib.suppress(Exception):
             pending.wait()
         raise
-    with stage("outputs, finishing"):
+    with stage("write outputs (rest)"):
         outputs = {**pending.wait(), **outputs}
 
     result = RunResult(
@@ -221,18 +201,6 @@ def run_case(
     outputs["summary"] = out_dir / "summary.json"
     atomic_write_text(outputs["summary"], json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     return result
-
-
-def _read_tables(engine: ModuleType, *paths: Path | None) -> list[pd.DataFrame | None]:
-    return [None if path is None else engine.read_table(path) for path in paths]
-
-
-def _in_background(name: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
-    """``function(*args, **kwargs)`` on a thread of its own; ``result()`` returns or raises what it did."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-    future = pool.submit(function, *args, **kwargs)
-    pool.shutdown(wait=False)
-    return future
 
 
 def _import_in_background(module: str, function: str) -> threading.Thread:

@@ -101,32 +101,3 @@ def test_outputs_written_in_the_background_are_whole_when_a_later_stage_fails(tm
     csv = pd.read_csv(tmp_path / "out" / "deduplicated.csv")
     pd.testing.assert_frame_equal(csv, pd.read_parquet(tmp_path / "out" / "deduplicated.parquet"), check_dtype=False)
 
-
-def test_a_failed_diagnosis_waits_for_the_suites_running_beside_it(tmp_path, monkeypatch):
-    import threading
-
-    import checks.diagnose
-    import checks.suites
-    from checks.config import load_case
-    from checks.errors import BadInputError
-    from checks.runner import run_case
-
-    suites_ended = threading.Event()
-    real_run_suites = checks.suites.run_suites
-
-    def slow_suites(*args, **kwargs):
-        result = real_run_suites(*args, **kwargs)
-        suites_ended.set()
-        return result
-
-    def broken_diagnosis(*_args, **_kwargs):
-        raise BadInputError("the diagnosis could not run")
-
-    monkeypatch.setattr(checks.suites, "run_suites", slow_suites)
-    monkeypatch.setattr(checks.diagnose, "diagnose", broken_diagnosis)
-    case = load_case(PROJECT_ROOT / "data" / "case.toml")
-    with pytest.raises(BadInputError, match="the diagnosis could not run"):
-        run_case(case, out_dir=tmp_path / "out", gx_dir=tmp_path / "gx")
-    # The suites ran to their end (Data Docs written) before the error left run_case.
-    assert suites_ended.is_set()
-    assert (tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html").is_file()
