@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +27,7 @@ import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW, deduplicate
 from checks.feed import COLUMNS
+from checks.pages import plain_pages
 from checks.lineage import (
     Feed,
     Matches,
@@ -172,7 +172,7 @@ def diagnose(
 
     ``deduplicated`` is ``checks.dedup.deduplicate(deltas)`` when the caller already has it (not computed again).
     """
-    with _plain_pages():
+    with plain_pages():
         return _diagnose(tuple(deltas), platform, customer, finance_total, deduplicated)
 
 
@@ -237,34 +237,6 @@ def _diagnose(
         lineage=lineage,
         lineage_counts=lineage_counts(feed, matches),
     )
-
-
-@contextmanager
-def _plain_pages() -> Iterator[None]:
-    """Plain memory pages for NumPy's arrays meanwhile, where the kernel would stall to find huge ones.
-
-    NumPy asks for transparent huge pages on large arrays; with the kernel's defrag setting "madvise"
-    a fresh array waits for synchronous compaction when none is free (numpy/numpy#31590). At 10 M users
-    on the 2-core machine that was 5.1 s of kernel time in an 8.9 s diagnosis, 2.3 s with plain pages.
-    """
-    toggle = getattr(getattr(getattr(np, "_core", None), "multiarray", None), "_set_madvise_hugepage", None)
-    if toggle is None or not _defrag_stalls():
-        yield
-        return
-    previous = toggle(False)
-    try:
-        yield
-    finally:
-        toggle(previous)
-
-
-def _defrag_stalls() -> bool:
-    try:
-        with open("/sys/kernel/mm/transparent_hugepage/defrag") as setting:
-            chosen = setting.read().split("[")[1].split("]")[0]
-    except (OSError, IndexError):
-        return False
-    return chosen in ("madvise", "defer+madvise")
 
 
 # --- simulation -------------------------------------------------------------------------------------

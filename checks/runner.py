@@ -24,6 +24,7 @@ import pandas as pd
 from checks.config import Case
 from checks.errors import UsageError
 from checks.feed import COLUMNS, discover_deltas
+from checks.pages import plain_pages
 from checks.pipeline import FeedCheck
 from checks.writers import atomic_write_text, write_frames
 
@@ -83,6 +84,19 @@ def run_case(
     """
     if case.feed is None:
         raise UsageError("no feed given: pass --feed DIR or a case file with feed = ...")
+    with plain_pages():  # every stage makes fresh arrays of millions of rows
+        return _run_case(case, out_dir=out_dir, gx_dir=gx_dir, build_docs=build_docs, engine=engine, on_stage=on_stage)
+
+
+def _run_case(
+    case: Case,
+    *,
+    out_dir: Path,
+    gx_dir: Path,
+    build_docs: bool,
+    engine: ModuleType | None,
+    on_stage: Callable[..., None] | None,
+) -> RunResult:
     timings: dict[str, float] = {}
     peak_memory_mb: dict[str, int] = {}
 

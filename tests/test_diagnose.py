@@ -325,12 +325,12 @@ def test_a_file_holding_a_user_twice_with_distinct_line_numbers_gets_the_referen
 
 @pytest.mark.parametrize("stalls", [True, False])
 def test_huge_pages_are_left_as_they_were_after_a_diagnosis(monkeypatch, stalls):
-    import checks.diagnose
+    import checks.pages
 
     multiarray = np._core.multiarray
     before = multiarray._get_madvise_hugepage()
-    monkeypatch.setattr(checks.diagnose, "_defrag_stalls", lambda: stalls)
-    with checks.diagnose._plain_pages():
+    monkeypatch.setattr(checks.pages, "defrag_stalls", lambda: stalls)
+    with checks.pages.plain_pages():
         assert multiarray._get_madvise_hugepage() == (before and not stalls)
     assert multiarray._get_madvise_hugepage() == before
     diagnose(FEED, faults.without_file(FEED, 1))

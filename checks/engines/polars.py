@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from checks.engines import _frames
 from checks.errors import DeduplicationError
 from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile
 from checks.feed import read_table as _read_table_pandas
+from checks.pages import plain_pages
 from checks.pipeline import FeedCheck, passed_deltas
 from checks.validate import Delta, DeltaValidation, concat_failures, empty_failures
 from checks.validate import read_and_validate as _read_and_validate_pandas
@@ -359,6 +361,11 @@ def _stack(tables: Sequence[pl.DataFrame], deltas: Sequence[Delta]) -> _Feed:
 
 def _check_and_deduplicate(feed: _Feed, *, deduplicate: bool = True) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The feed-wide failures (as ``checks.crossfeed``) and the deduplicated table (as ``checks.dedup``)."""
+    with plain_pages():  # fresh per-user arrays of 10 M users: no stall for huge pages
+        return _check_and_deduplicate_feed(feed, deduplicate=deduplicate)
+
+
+def _check_and_deduplicate_feed(feed: _Feed, *, deduplicate: bool) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     if feed.frame.is_empty():
         return empty_failures(), (_deduplicate_pandas([]) if deduplicate else None)
     monotonicity = _batch_monotonicity(feed)
@@ -396,19 +403,37 @@ def _latest_in_feed_order(feed: _Feed, *, deduplicate: bool) -> pd.DataFrame | N
     by_user = {column: np.empty(high + 1, dtype=_numpy_type(feed.frame, column)) for column in kept}
     spend = by_user["total_spend"]
     spend.fill(np.iinfo(spend.dtype).min)  # below any spend: no user has a row yet
-    for index, (start, stop) in enumerate(zip(feed.offsets.tolist(), feed.offsets[1:].tolist())):
-        rows = feed.frame.slice(start, stop - start)
-        users = rows["user_id"].to_numpy()
+
+    def spend_rises(index: int, users: np.ndarray, rows: pl.DataFrame) -> bool:
+        """Whether no user's spend falls in this file; then its spend (and file, and batch) recorded."""
         if (rows["total_spend"].to_numpy() < spend[users]).any():
-            return None
-        places = np.arange(stop - start, dtype=place.dtype)
-        place[users] = places
-        if not np.array_equal(place[users], places):
-            return None  # a user twice in one file: only the sort says where
+            return False
+        for column in ("total_spend", "batch_id"):
+            if column in by_user:
+                by_user[column][users] = rows[column].to_numpy()
         if deduplicate:
             which[users] = index
-        for column in kept:
-            by_user[column][users] = rows[column].to_numpy()
+        return True
+
+    def users_once(users: np.ndarray, rows: pl.DataFrame) -> bool:
+        """Whether no user is twice in this file; its other values and row places recorded."""
+        places = np.arange(len(users), dtype=place.dtype)
+        place[users] = places
+        for column in ("count_saved_items", "loyalty_credits"):
+            if column in by_user:
+                by_user[column][users] = rows[column].to_numpy()
+        return np.array_equal(place[users], places)
+
+    # NumPy lets go of the interpreter lock while it scatters: the two halves of each file's work run
+    # on the two cores (a file's halves touch different arrays; the next file waits for both).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup") as helper:
+        for index, (start, stop) in enumerate(zip(feed.offsets.tolist(), feed.offsets[1:].tolist())):
+            rows = feed.frame.slice(start, stop - start)
+            users = rows["user_id"].to_numpy()
+            other_half = helper.submit(users_once, users, rows)
+            rises = spend_rises(index, users, rows)
+            if not (other_half.result() and rises):
+                return None  # spend falls, or a user is twice in one file: only the sort says where
     if not deduplicate:
         return empty_failures()
     present = which >= 0
