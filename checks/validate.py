@@ -6,61 +6,16 @@ on the cells that are. Failures come back as one tidy frame with ``FAILURE_COLUM
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-# With PySpark installed (the spark engine), pandera imports pyspark.pandas on import and again
-# when it registers backends; each time it warns that it does not support pandas 3. Nothing of
-# ours uses pyspark.pandas, so that one message is silenced for the process.
-warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-
-import pandera.pandas as pa  # noqa: E402
-from pandera.typing import Series  # noqa: E402
-
-from checks.feed import INTEGER_PATTERN, DeltaFile, RawTable, read_raw, to_integers
+from checks.feed import DeltaFile, RawTable, read_raw, to_integers
 
 FAILURE_COLUMNS: tuple[str, ...] = ("file", "row", "column", "check", "value")
 _IS_INTEGER = "is_integer"
-
-
-class DeltaTextModel(pa.DataFrameModel):
-    """A delta as read from disk: exactly the five columns, every cell an integer literal."""
-
-    user_id: Series[str] = pa.Field(str_matches=INTEGER_PATTERN)
-    total_spend: Series[str] = pa.Field(str_matches=INTEGER_PATTERN)
-    count_saved_items: Series[str] = pa.Field(str_matches=INTEGER_PATTERN)
-    loyalty_credits: Series[str] = pa.Field(str_matches=INTEGER_PATTERN)
-    batch_id: Series[str] = pa.Field(str_matches=INTEGER_PATTERN)
-
-    class Config:
-        strict = True
-        ordered = True
-
-    @pa.dataframe_check(name="not_empty")
-    def _not_empty(cls, frame: pd.DataFrame) -> bool:
-        return len(frame) > 0
-
-
-class DeltaModel(pa.DataFrameModel):
-    """A delta's values. Nullable only because cells that failed the text pass are blanked, not dropped."""
-
-    user_id: Series[pd.Int64Dtype] = pa.Field(gt=0, unique=True, nullable=True)
-    total_spend: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-    count_saved_items: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-    loyalty_credits: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-    batch_id: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
-
-    class Config:
-        strict = True
-        ordered = True
-
-
-_TEXT_SCHEMA = DeltaTextModel.to_schema()
-_VALUE_SCHEMA = DeltaModel.to_schema()
 
 
 @dataclass(frozen=True)
@@ -104,9 +59,11 @@ def file_summary(validation: DeltaValidation | Any) -> dict[str, object]:
 
 def validate_delta(raw: RawTable, number: int) -> DeltaValidation:
     """Validate one delta read as text; collect every failure, never stop at the first."""
-    text_failures = _run_lazily(_TEXT_SCHEMA, raw.frame, raw.name)
+    from checks.schemas import TEXT_SCHEMA, VALUE_SCHEMA
+
+    text_failures = _run_lazily(TEXT_SCHEMA, raw.frame, raw.name)
     typed, bad_cells = to_integers(raw.frame)
-    value_failures = _run_lazily(_VALUE_SCHEMA, typed, raw.name)
+    value_failures = _run_lazily(VALUE_SCHEMA, typed, raw.name)
     unparsed = _unreported_cells(bad_cells, text_failures, raw.name)
     parts = [text_failures, value_failures] if unparsed.empty else [text_failures, unparsed, value_failures]
     failures = order_failures(pd.concat(parts, ignore_index=True))
@@ -162,10 +119,12 @@ def _unreported_cells(bad_cells: pd.DataFrame, text_failures: pd.DataFrame, file
     ).astype(object)
 
 
-def _run_lazily(schema: pa.DataFrameSchema, frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
+def _run_lazily(schema: Any, frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
+    from pandera.errors import SchemaErrors
+
     try:
         schema.validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as errors:
+    except SchemaErrors as errors:
         return _tidy(errors.failure_cases, file_name)
     return empty_failures()
 

@@ -23,7 +23,7 @@ from checks.validate import DeltaValidation, empty_failures, order_failures
 IS_INTEGER = "is_integer"
 NOT_EMPTY = "not_empty"
 FIELD_UNIQUENESS = "field_uniqueness"
-# The value checks of ``checks.validate.DeltaModel`` by the names Pandera gives them.
+# The value checks of ``checks.schemas.DeltaModel`` by the names Pandera gives them.
 VALUE_CHECKS: dict[str, str] = {
     "user_id": "greater_than(0)",
     "total_spend": "greater_than_or_equal_to(0)",

@@ -1,6 +1,6 @@
 """The Polars engine: read, validate, check across the feed and deduplicate columnar, with the pandas path's answers.
 
-Each delta is scanned with the streaming engine into Int64 in one pass, so the text of a 10 M-row
+Each delta is scanned with the streaming engine into integers in one pass, so the text of a 10 M-row
 file is never held whole: parsed as integers straight from the CSV when the file has no blanks,
 else read as text and cast. Polars' cast accepts exactly the integer literals that
 ``checks.feed.INTEGER_PATTERN`` accepts, so a cell that casts is a cell that passes the text pass;
@@ -15,7 +15,6 @@ beyond int64) goes to the pandas path, which has the last word.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,11 +35,6 @@ from checks.pipeline import FeedCheck, passed_deltas
 from checks.validate import Delta, DeltaValidation, concat_failures, empty_failures
 from checks.validate import read_and_validate as _read_and_validate_pandas
 
-with warnings.catch_warnings():
-    # pandera imports pyspark.pandas when PySpark is installed, which warns about pandas 3.
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-    import pandera.polars as pa
-
 NAME = "polars"
 # Integer columns whose values all lie in [-NARROW_LIMIT, NARROW_LIMIT) are held as int32 (see ``_narrowed``).
 NARROW_LIMIT = 2**30
@@ -48,26 +42,6 @@ NARROW_LIMIT = 2**30
 _ROW = "row"
 _POSITION = "_position"
 _PYTHON_INTEGER = re.compile(INTEGER_PATTERN)
-
-
-class DeltaTextModel(pa.DataFrameModel):
-    """A delta's cells as text: every one an integer literal (``checks.validate.DeltaTextModel`` on Polars)."""
-
-    user_id: str = pa.Field(str_matches=INTEGER_PATTERN)
-    total_spend: str = pa.Field(str_matches=INTEGER_PATTERN)
-    count_saved_items: str = pa.Field(str_matches=INTEGER_PATTERN)
-    loyalty_credits: str = pa.Field(str_matches=INTEGER_PATTERN)
-    batch_id: str = pa.Field(str_matches=INTEGER_PATTERN)
-
-
-class DeltaModel(pa.DataFrameModel):
-    """A delta's values (``checks.validate.DeltaModel`` on Polars); cells that failed the text pass are null."""
-
-    user_id: pl.Int64 = pa.Field(gt=0, unique=True, nullable=True)
-    total_spend: pl.Int64 = pa.Field(ge=0, nullable=True)
-    count_saved_items: pl.Int64 = pa.Field(ge=0, nullable=True)
-    loyalty_credits: pl.Int64 = pa.Field(ge=0, nullable=True)
-    batch_id: pl.Int64 = pa.Field(ge=0, nullable=True)
 
 
 class _NeedsPandasPath(Exception):
@@ -215,9 +189,12 @@ def _text_failures(path: Path, header: _frames.Header, typed: pl.DataFrame, name
         raise _NeedsPandasPath  # a blank line: pandas skips it and renumbers the rows after it
     # Polars reads an empty or missing cell as null; pandas reads it as "".
     text = text.with_columns(pl.col(column).fill_null("") for column in COLUMNS)
+    from checks.engines.polars_schemas import DeltaTextModel
+    from pandera.errors import SchemaErrors
+
     try:
         DeltaTextModel.validate(text.select(COLUMNS), lazy=True)
-    except pa.errors.SchemaErrors as errors:
+    except SchemaErrors as errors:
         cases = errors.failure_cases
     else:
         raise _NeedsPandasPath  # a cell that matches the pattern but not int64: the pandas path decides
@@ -243,9 +220,12 @@ def _value_failures(typed: pl.DataFrame, name: str) -> pd.DataFrame:
     )
     if in_range and _unique_user_ids(typed["user_id"], minima["_user_max"], minima["_user_nulls"]):
         return empty_failures()
+    from checks.engines.polars_schemas import DeltaModel
+    from pandera.errors import SchemaErrors
+
     try:
         DeltaModel.validate(typed.select(pl.col(column).cast(pl.Int64) for column in COLUMNS), lazy=True)
-    except pa.errors.SchemaErrors as errors:
+    except SchemaErrors as errors:
         cases = errors.failure_cases
     else:
         return empty_failures()

@@ -1,0 +1,56 @@
+"""The Pandera schemas of a delta on pandas: its text, then its values (``checks.validate`` runs them).
+
+Apart from ``checks.validate`` so that Pandera is imported only when a delta is validated on
+pandas: the fast engines ask one aggregate query first and need Pandera only for a failing file.
+"""
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+
+# With PySpark installed (the spark engine), pandera imports pyspark.pandas on import and again
+# when it registers backends; each time it warns that it does not support pandas 3. Nothing of
+# ours uses pyspark.pandas, so that one message is silenced for the process.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+
+import pandera.pandas as pa  # noqa: E402
+from pandera.typing import Series  # noqa: E402
+
+from checks.feed import INTEGER_PATTERN  # noqa: E402
+
+
+class DeltaTextModel(pa.DataFrameModel):
+    """A delta as read from disk: exactly the five columns, every cell an integer literal."""
+
+    user_id: Series[str] = pa.Field(str_matches=INTEGER_PATTERN)
+    total_spend: Series[str] = pa.Field(str_matches=INTEGER_PATTERN)
+    count_saved_items: Series[str] = pa.Field(str_matches=INTEGER_PATTERN)
+    loyalty_credits: Series[str] = pa.Field(str_matches=INTEGER_PATTERN)
+    batch_id: Series[str] = pa.Field(str_matches=INTEGER_PATTERN)
+
+    class Config:
+        strict = True
+        ordered = True
+
+    @pa.dataframe_check(name="not_empty")
+    def _not_empty(cls, frame: pd.DataFrame) -> bool:
+        return len(frame) > 0
+
+
+class DeltaModel(pa.DataFrameModel):
+    """A delta's values. Nullable only because cells that failed the text pass are blanked, not dropped."""
+
+    user_id: Series[pd.Int64Dtype] = pa.Field(gt=0, unique=True, nullable=True)
+    total_spend: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    count_saved_items: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    loyalty_credits: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    batch_id: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+
+    class Config:
+        strict = True
+        ordered = True
+
+
+TEXT_SCHEMA = DeltaTextModel.to_schema()
+VALUE_SCHEMA = DeltaModel.to_schema()
