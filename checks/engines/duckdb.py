@@ -493,11 +493,15 @@ def _sink_typed(path: Path, header: _frames.Header, part: Path) -> None:
     that errors on a cell that is no integer, the file is read as text and cast, nulls marking the cells.
     """
     if not _polars_engine._has_blanks(path):
+        # A file of its own: a sink that failed may still finish writing after the error is raised
+        # (seen as a part DuckDB could not read, now and then), and must not land on the part.
+        straight = part.with_name(f"{part.stem}-straight.parquet")
         try:
-            _polars_engine._scan_integers(path, header).sink_parquet(part, compression=_PART_COMPRESSION)
+            _polars_engine._scan_integers(path, header).sink_parquet(straight, compression=_PART_COMPRESSION)
+            straight.replace(part)
             return
         except pl.exceptions.PolarsError:
-            pass  # a cell that is no integer: the text read finds it
+            pass  # a cell that is no integer: the text read finds it (the session folder removes the attempt)
     _polars_engine._scan_typed(path, header).sink_parquet(part, compression=_PART_COMPRESSION)
 
 
