@@ -15,7 +15,7 @@ import numpy as np
 
 @contextmanager
 def plain_pages() -> Iterator[None]:
-    """NumPy's huge-page requests off meanwhile, where they stall; as they were afterwards.
+    """NumPy's huge-page requests off meanwhile, where they stall; as they were afterwards (a decorator too).
 
     The switch is NumPy's private ``_set_madvise_hugepage``: where a NumPy release drops it, nothing changes.
     """

@@ -68,6 +68,7 @@ class RunResult:
         }
 
 
+@plain_pages()  # every stage makes fresh arrays of millions of rows
 def run_case(
     case: Case,
     *,
@@ -84,19 +85,6 @@ def run_case(
     """
     if case.feed is None:
         raise UsageError("no feed given: pass --feed DIR or a case file with feed = ...")
-    with plain_pages():  # every stage makes fresh arrays of millions of rows
-        return _run_case(case, out_dir=out_dir, gx_dir=gx_dir, build_docs=build_docs, engine=engine, on_stage=on_stage)
-
-
-def _run_case(
-    case: Case,
-    *,
-    out_dir: Path,
-    gx_dir: Path,
-    build_docs: bool,
-    engine: ModuleType | None,
-    on_stage: Callable[..., None] | None,
-) -> RunResult:
     timings: dict[str, float] = {}
     peak_memory_mb: dict[str, int] = {}
 

@@ -83,7 +83,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if typed.null_count().sum_horizontal().item():
         # The pandas path names the first bad cell exactly; bad tables are rare, so let it.
         return _read_table_pandas(path)
-    return _to_pandas(_narrowed(typed))
+    return _to_pandas(_narrowed(typed, _bounds(typed)))
 
 
 def _read_and_validate(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataFrame | None]:
@@ -108,11 +108,12 @@ def _validate_fast(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataFrame
         raise _NeedsPandasPath  # the not_empty failure, as the pandas path words it
     name = delta_file.name
     text_failures = _text_failures(delta_file.path, header, typed, name)
-    value_failures = _value_failures(typed, name)
+    bounds = _bounds(typed)
+    value_failures = _value_failures(typed, name, bounds)
     failures = _frames.combine_validation_failures(text_failures, value_failures)
     delta, table = None, None
     if failures.empty:
-        table = _narrowed(typed)  # one buffer per column, shared with the pandas frame
+        table = _narrowed(typed, bounds)  # one buffer per column, shared with the pandas frame
         delta = Delta(name=name, number=delta_file.number, frame=_to_pandas(table))
     validation = DeltaValidation(
         name=name, number=delta_file.number, delta=delta, failures=failures, warnings=header.warnings, rows=typed.height
@@ -207,18 +208,22 @@ def _text_failures(path: Path, header: _frames.Header, typed: pl.DataFrame, name
     return _frames.validation_failures(name, rows, cases["column"].to_list(), [_frames.IS_INTEGER] * len(rows), values)
 
 
-def _value_failures(typed: pl.DataFrame, name: str) -> pd.DataFrame:
-    """Pandera's value pass; skipped when one aggregate query shows every range and key holds."""
-    minima = typed.select(
-        *[pl.col(column).min().alias(column) for column in COLUMNS],
-        pl.col("user_id").max().alias("_user_max"),
-        pl.col("user_id").null_count().alias("_user_nulls"),
+def _bounds(typed: pl.DataFrame) -> dict[str, int | None]:
+    """Each column's ``{column}_min`` and ``{column}_max``, and ``user_nulls``, in one aggregate query."""
+    return typed.select(
+        *[pl.col(column).min().alias(f"{column}_min") for column in COLUMNS],
+        *[pl.col(column).max().alias(f"{column}_max") for column in COLUMNS],
+        pl.col("user_id").null_count().alias("user_nulls"),
     ).row(0, named=True)
+
+
+def _value_failures(typed: pl.DataFrame, name: str, bounds: dict[str, int | None]) -> pd.DataFrame:
+    """Pandera's value pass; skipped when the ``_bounds`` query shows every range and key holds."""
     in_range = all(
-        minima[column] is None or minima[column] > 0 if column == "user_id" else minima[column] is None or minima[column] >= 0
+        (lowest := bounds[f"{column}_min"]) is None or (lowest > 0 if column == "user_id" else lowest >= 0)
         for column in COLUMNS
     )
-    if in_range and _unique_user_ids(typed["user_id"], minima["_user_max"], minima["_user_nulls"]):
+    if in_range and _unique_user_ids(typed["user_id"], bounds["user_id_max"], bounds["user_nulls"]):
         return empty_failures()
     from checks.engines.polars_schemas import DeltaModel
     from pandera.errors import SchemaErrors
@@ -260,16 +265,13 @@ def _from_delta(delta: Delta) -> pl.DataFrame:
     return pl.from_pandas(delta.frame.loc[:, list(COLUMNS)].reset_index(drop=True))
 
 
-def _narrowed(typed: pl.DataFrame) -> pl.DataFrame:
+def _narrowed(typed: pl.DataFrame, bounds: dict[str, int | None]) -> pl.DataFrame:
     """COLUMNS in one buffer each, as Int32 where every value lies within ``NARROW_LIMIT``, else Int64.
 
     Lossless, and it halves the memory of a 10 M-row table: user ids, batches, counts and most
     spends fit. The bound leaves room for the difference of any two values to fit Int32 too.
+    ``bounds`` is ``_bounds(typed)``.
     """
-    bounds = typed.select(
-        *[pl.col(column).min().alias(f"{column}_min") for column in COLUMNS],
-        *[pl.col(column).max().alias(f"{column}_max") for column in COLUMNS],
-    ).row(0, named=True)
     narrow = {
         column
         for column in COLUMNS
@@ -339,13 +341,9 @@ def _stack(tables: Sequence[pl.DataFrame], deltas: Sequence[Delta]) -> _Feed:
     )
 
 
+@plain_pages()  # fresh per-user arrays of 10 M users: no stall for huge pages
 def _check_and_deduplicate(feed: _Feed, *, deduplicate: bool = True) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The feed-wide failures (as ``checks.crossfeed``) and the deduplicated table (as ``checks.dedup``)."""
-    with plain_pages():  # fresh per-user arrays of 10 M users: no stall for huge pages
-        return _check_and_deduplicate_feed(feed, deduplicate=deduplicate)
-
-
-def _check_and_deduplicate_feed(feed: _Feed, *, deduplicate: bool) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     if feed.frame.is_empty():
         return empty_failures(), (_deduplicate_pandas([]) if deduplicate else None)
     monotonicity = _batch_monotonicity(feed)
