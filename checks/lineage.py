@@ -117,6 +117,14 @@ def _integers(values) -> np.ndarray:
     return values if values.dtype.kind in "iu" else values.astype("int64")
 
 
+def at_rows(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``values[rows]`` where a row of -1 (none) may give anything: the caller masks those. An empty table
+    (a platform that loaded nothing) gives zeros instead of an index error."""
+    if not len(values):
+        return np.zeros(len(rows), dtype=values.dtype)
+    return values[np.maximum(rows, 0)]
+
+
 def _minus(values: np.ndarray, low: int, dtype: np.dtype) -> np.ndarray:
     """``values - low`` written straight into ``dtype``: computed in int64 a buffer at a time, never a whole
     int64 copy (every result fits ``dtype``)."""
@@ -284,7 +292,7 @@ class PlatformRows:
         if column in self._values:
             return self._values[column][users]
         first = self.first[users]
-        values = _integers(self.frame[column].to_numpy())[np.maximum(first, 0)]
+        values = at_rows(_integers(self.frame[column].to_numpy()), first)
         values[first < 0] = 0
         return values
 
@@ -309,7 +317,7 @@ class PlatformRows:
             lines = np.multiply(rows, index.step, out=np.empty(len(rows), dtype="int64"), casting="unsafe")
             lines += index.start
             return lines
-        return index.to_numpy(dtype="int64")[rows]
+        return at_rows(index.to_numpy(dtype="int64"), rows)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,17 @@ import numpy as np
 import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW
-from checks.lineage import Feed, Packing, PlatformRows, UserIndex, match_rows, position_dtype, row_chunks, text_column
+from checks.lineage import (
+    Feed,
+    Packing,
+    PlatformRows,
+    UserIndex,
+    at_rows,
+    match_rows,
+    position_dtype,
+    row_chunks,
+    text_column,
+)
 from checks.validate import Delta
 
 MATCH = "match"
@@ -205,7 +215,7 @@ class UserRows:
         first = np.maximum(platform.first[users], 0)
         loaded = count > 0
         for column in VALUES:
-            columns["platform_" + column] = _nullable(platform.frame[column].to_numpy()[first], loaded, all_loaded)
+            columns["platform_" + column] = _nullable(at_rows(platform.frame[column].to_numpy(), first), loaded, all_loaded)
         columns[PLATFORM_ROW] = _nullable(platform.lines(first), loaded, all_loaded)
         columns[PLATFORM_ROWS] = count.astype("int64")
         columns["class"] = text_column(self.classes[users], CLASSES)
@@ -214,9 +224,8 @@ class UserRows:
         if self.customer is not None:
             first = self.customer_first[users]
             held = first >= 0
-            first = np.maximum(first, 0)
             for column in VALUES:
-                columns["customer_" + column] = _nullable(self.customer[column].to_numpy()[first], held, all_held)
+                columns["customer_" + column] = _nullable(at_rows(self.customer[column].to_numpy(), first), held, all_held)
             columns["customer_class"] = text_column(self.customer_class[users], CUSTOMER_CLASSES)
         # The arrays are this frame's own: no copy into 2-D blocks.
         return pd.DataFrame(columns, copy=False)
@@ -342,17 +351,16 @@ def compare_customer(customer: pd.DataFrame, expected: ExpectedRows, users: User
     first[found[::-1]] = rows[::-1]  # backwards: a user's first row is written last
     held = first >= 0
     agrees = in_expected & held
-    at = np.maximum(first, 0)
     columns = {column: customer[column].to_numpy() for column in VALUES}
     packing = Packing.spanning({column: [columns[column], expected_values[column]] for column in VALUES})
     if packing is not None:
         # The four values packed into one integer per row: one gather per user instead of four.
         rows_key = packing.pack(columns)
         for chunk in row_chunks(len(users)):
-            agrees[chunk] &= rows_key[at[chunk]] == packing.pack({column: expected_values[column][chunk] for column in VALUES})
+            agrees[chunk] &= at_rows(rows_key, first[chunk]) == packing.pack({column: expected_values[column][chunk] for column in VALUES})
     else:
         for column in VALUES:
-            agrees &= columns[column][at] == expected_values[column]
+            agrees &= at_rows(columns[column], first) == expected_values[column]
     customer_class = np.full(len(users), 3, dtype="int8")
     customer_class[in_expected] = 2
     customer_class[in_expected & held] = 1

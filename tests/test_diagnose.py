@@ -386,3 +386,11 @@ def test_int32_feed_and_a_platform_id_too_wide_for_int32_get_the_reference_answe
     narrow = [Delta(delta.name, delta.number, _narrowed(delta.frame)) for delta in FEED]
     for deduplicated in (None, _narrowed(deduplicate(FEED))):
         _assert_same_as_reference(diagnose(narrow, platform, deduplicated=deduplicated), slow, check_dtype=False)
+
+
+def test_an_empty_platform_table_is_diagnosed_not_a_crash():
+    diagnosis = diagnose(FEED, faults.expected(FEED).iloc[:0])
+    assert diagnosis.platform_total == 0
+    assert diagnosis.reconciliation.summary("missing").users == len(deduplicate(FEED))
+    explained = sum(cause.revenue_gap for cause in diagnosis.root_causes)
+    assert explained + diagnosis.unexplained_gap == diagnosis.gap > 0

@@ -126,3 +126,12 @@ def test_the_users_frame_can_be_changed_without_changing_the_expected_table():
     users.loc[0, "expected_total_spend"] += 1
     users.loc[0, "user_id"] += 1
     pd.testing.assert_frame_equal(expected, before)
+
+
+def test_an_empty_platform_table_and_export_leave_every_user_missing():
+    empty = faults.expected(FEED).iloc[:0]
+    result = _reconciled(empty, empty)
+    assert result.summary("missing").users == result.user_count == len(deduplicate(FEED))
+    assert (result.platform_total, result.customer_total) == (0, 0)
+    assert result.gap == result.expected_total == result.summary("missing").revenue_gap
+    assert (result.users["customer_class"] == "missing").all()
