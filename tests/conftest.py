@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from checks.engines import get_engine
 from checks.sample import SampleCase, generate_case
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -65,3 +66,23 @@ def write_csv(path: Path, text: str, *, newline: str = "\n", bom: bool = False) 
     data = text.replace("\n", newline).encode("utf-8")
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
     return path
+
+
+@pytest.fixture(scope="module")
+def spark_engine():
+    """The Spark engine with one local Spark session for the module using it: starting one costs seconds.
+
+    The test feeds are tiny: one shuffle partition saves a task per partition in every job, and
+    adaptive query execution only adds planning time (about a sixth of these tests' time).
+    """
+    before = os.environ.get("CHECKS_SPARK_PARTITIONS")
+    os.environ["CHECKS_SPARK_PARTITIONS"] = "1"
+    engine = get_engine("spark")
+    spark = engine.session()
+    spark.conf.set("spark.sql.adaptive.enabled", "false")
+    yield engine
+    spark.stop()
+    if before is None:
+        del os.environ["CHECKS_SPARK_PARTITIONS"]
+    else:
+        os.environ["CHECKS_SPARK_PARTITIONS"] = before

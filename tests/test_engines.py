@@ -303,26 +303,6 @@ SPARK_CASES: dict[str, Callable[[Path], None]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def spark_engine():
-    """One local Spark session for this module: starting one costs seconds.
-
-    The test feeds are tiny: one shuffle partition saves a task per partition in every job, and
-    adaptive query execution only adds planning time (about a sixth of these tests' time).
-    """
-    before = os.environ.get("CHECKS_SPARK_PARTITIONS")
-    os.environ["CHECKS_SPARK_PARTITIONS"] = "1"
-    engine = get_engine("spark")
-    spark = engine.session()
-    spark.conf.set("spark.sql.adaptive.enabled", "false")
-    yield engine
-    spark.stop()
-    if before is None:
-        del os.environ["CHECKS_SPARK_PARTITIONS"]
-    else:
-        os.environ["CHECKS_SPARK_PARTITIONS"] = before
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("case", list(SPARK_CASES))
 def test_spark_matches_pandas(spark_engine, case: str, tmp_path: Path) -> None:

@@ -1,0 +1,299 @@
+"""Reconciliation in Spark SQL: every user's class, spend gap and customer class computed where the rows are.
+
+``checks.reconcile.reconcile`` does this over NumPy arrays on one machine. Here the same rules are
+one query over the deduplicated feed, the platform's table, the customer's export and the feed's
+(user_id, batch_id) pairs; the counts, dollars and totals are aggregates of it. Only the users a
+person must see come back to the driver: those that do not match (``Reconciliation.users``) and
+each class's examples. Their rows are then laid out by ``checks.reconcile.UserRows.frame``, the
+default engine's own code, so that both engines give the same frames to the last dtype.
+
+The rules, in order (the first that holds): more than one platform row is ``duplicated``; none is
+``missing``; not in the deduplicated feed is ``unexpected``; all four values equal is a ``match``;
+the same batch_id with other values is ``value_drift``; an older batch_id that the feed holds for
+that user is ``stale``; anything else is an ``unknown_batch`` (``ahead`` of the feed's, or never in it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from checks.dedup import SOURCE_FILE, SOURCE_ROW
+from checks.feed import COLUMNS
+from checks.lineage import PlatformRows
+from checks.reconcile import (
+    CLASSES,
+    CUSTOMER_CLASSES,
+    DETAILS,
+    DUPLICATED,
+    EXAMPLES_PER_CLASS,
+    MATCH,
+    MISSING,
+    STALE,
+    UNEXPECTED,
+    UNKNOWN_BATCH,
+    VALUE_DRIFT,
+    VALUES,
+    ClassSummary,
+    ExpectedRows,
+    Reconciliation,
+    UserRows,
+)
+
+POSITION = "_position"  # a table row's place in the table: the first row of a user is the lowest
+LINE = "_line"  # a table row's line number in its file (the pandas frame's index)
+
+_CODE = "_class"
+_DETAIL = "_detail"
+_CUSTOMER_CODE = "_customer_class"
+_GAP = "_gap"
+_EXAMPLE = "_example"
+
+
+def table(frame: pd.DataFrame) -> Any:
+    """A table held in pandas as a Spark frame with each row's ``POSITION`` and ``LINE``, handed over as Arrow."""
+    import pyarrow as pa
+
+    from checks.engines.spark import session
+
+    columns = {column: frame[column].to_numpy(dtype="int64") for column in COLUMNS}
+    columns[POSITION] = np.arange(len(frame), dtype="int64")
+    columns[LINE] = frame.index.to_numpy(dtype="int64")
+    return session().createDataFrame(pa.table(columns))
+
+
+def expected_table(deduplicated: pd.DataFrame) -> Any:
+    """The deduplicated feed (with its lineage) as a Spark frame."""
+    import pyarrow as pa
+
+    from checks.engines.spark import session
+
+    columns: dict[str, Any] = {column: deduplicated[column].to_numpy(dtype="int64") for column in COLUMNS}
+    columns[SOURCE_FILE] = pa.array(deduplicated[SOURCE_FILE].astype(str).to_numpy(dtype=object), type=pa.string())
+    columns[SOURCE_ROW] = deduplicated[SOURCE_ROW].to_numpy(dtype="int64")
+    return session().createDataFrame(pa.table(columns))
+
+
+def reconcile(expected: Any, platform: Any, customer: Any | None = None, *, feed: Any) -> Reconciliation:
+    """``checks.reconcile.reconcile`` over Spark frames: ``expected`` (COLUMNS, ``source_file``, ``source_row``),
+    ``platform`` and ``customer`` (COLUMNS, ``POSITION``, ``LINE``), ``feed`` (at least user_id and batch_id)."""
+    users = _classified(expected, platform, customer, feed).cache()
+    try:
+        facts = _facts(users, expected, platform, customer)
+        chosen = _chosen(users, customer is not None)
+        return _reconciliation(chosen, facts, customer is not None)
+    finally:
+        users.unpersist()
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """The whole-table aggregates: per class its users and dollars, the totals, and which columns have gaps."""
+
+    members: dict[int, int]
+    gaps: dict[int, int]
+    user_count: int
+    expected_total: int
+    platform_total: int
+    customer_total: int | None
+    complete: tuple[bool, bool, bool]  # every user has an expected, a platform and a customer row
+    file_names: tuple[str, ...]  # the expected rows' files, in order of first appearance by user_id
+
+
+def _first_rows(frame: Any, prefix: str, extra: tuple[str, ...] = ()) -> Any:
+    """Per user, the values of its first row (lowest ``POSITION``) as ``prefix``-named columns, and its row count."""
+    from pyspark.sql import functions as F
+
+    first = F.min_by(F.struct(*[F.col(column) for column in (*VALUES, *extra)]), F.col(POSITION))
+    grouped = frame.groupBy("user_id").agg(
+        first.alias("_first"), F.count("*").alias(prefix + "count"), F.sum("total_spend").alias(prefix + "spend_sum")
+    )
+    return grouped.select(
+        "user_id", prefix + "count", prefix + "spend_sum",
+        *[F.col("_first." + column).alias(prefix + column) for column in (*VALUES, *extra)],
+    )
+
+
+def _classified(expected: Any, platform: Any, customer: Any | None, feed: Any) -> Any:
+    """One row per user of the expected and platform tables, with its class, detail, gap and customer class."""
+    from pyspark.sql import functions as F
+
+    wanted = expected.select(
+        "user_id", *[F.col(column).alias("e_" + column) for column in VALUES],
+        F.col(SOURCE_FILE).alias("e_file"), F.col(SOURCE_ROW).alias("e_row"), F.lit(True).alias("e_present"),
+    )
+    loaded = _first_rows(platform, "p_", (LINE,))
+    users = wanted.join(loaded, on="user_id", how="full_outer")
+    # The feed holds a row of this user at the platform's batch_id (read for users with one platform row).
+    pairs = feed.select("user_id", F.col("batch_id").alias("p_batch_id")).distinct().withColumn("_known", F.lit(True))
+    users = users.join(pairs, on=["user_id", "p_batch_id"], how="left")
+
+    count = F.coalesce(F.col("p_count"), F.lit(0))
+    in_expected = F.col("e_present").isNotNull()
+    same_batch = F.col("e_batch_id") == F.col("p_batch_id")
+    same = same_batch
+    for column in VALUES[:-1]:
+        same = same & (F.col("e_" + column) == F.col("p_" + column))
+    stale = F.col("_known").isNotNull() & (F.col("p_batch_id") < F.col("e_batch_id"))
+    code = (
+        F.when(count > 1, CLASSES.index(DUPLICATED))
+        .when(count == 0, CLASSES.index(MISSING))
+        .when(~in_expected, CLASSES.index(UNEXPECTED))
+        .when(same, CLASSES.index(MATCH))
+        .when(same_batch, CLASSES.index(VALUE_DRIFT))
+        .when(stale, CLASSES.index(STALE))
+        .otherwise(CLASSES.index(UNKNOWN_BATCH))
+    )
+    detail = F.when(F.col(_CODE) != CLASSES.index(UNKNOWN_BATCH), 0).when(
+        F.col("p_batch_id") > F.col("e_batch_id"), DETAILS.index("ahead")
+    ).otherwise(DETAILS.index("unknown"))
+    users = (
+        users.withColumn("p_count", count)
+        .withColumn(_CODE, code)
+        .withColumn(_DETAIL, detail)
+        # Every platform row of a user counts against its expected spend.
+        .withColumn(_GAP, F.coalesce(F.col("e_total_spend"), F.lit(0)) - F.coalesce(F.col("p_spend_sum"), F.lit(0)))
+    )
+    if customer is None:
+        return users
+    held = _first_rows(customer, "c_").drop("c_count", "c_spend_sum").withColumn("c_present", F.lit(True))
+    users = users.join(held, on="user_id", how="left")
+    agrees = F.lit(True)
+    for column in VALUES:
+        agrees = agrees & (F.col("c_" + column) == F.col("e_" + column))
+    customer_code = (
+        F.when(~in_expected, CUSTOMER_CLASSES.index("not expected"))
+        .when(F.col("c_present").isNull(), CUSTOMER_CLASSES.index("missing"))
+        .when(agrees, CUSTOMER_CLASSES.index("match"))
+        .otherwise(CUSTOMER_CLASSES.index("differs"))
+    )
+    return users.withColumn(_CUSTOMER_CODE, customer_code)
+
+
+def _facts(users: Any, expected: Any, platform: Any, customer: Any | None) -> _Facts:
+    from pyspark.sql import functions as F
+
+    per_class = users.groupBy(_CODE).agg(F.count("*").alias("_users"), F.sum(_GAP).alias("_dollars")).collect()
+    whole = users.agg(
+        F.count("*").alias("users"),
+        F.count("e_present").alias("expected"),
+        F.sum(F.when(F.col("p_count") > 0, 1).otherwise(0)).alias("loaded"),
+        F.sum(F.coalesce(F.col("e_total_spend"), F.lit(0))).alias("expected_total"),
+        F.sum(F.coalesce(F.col("p_spend_sum"), F.lit(0))).alias("platform_total"),
+        *([F.count("c_present").alias("held")] if customer is not None else []),
+    ).first()
+    customer_total = None
+    if customer is not None:
+        customer_total = int(customer.agg(F.sum("total_spend")).first()[0] or 0)
+    # pandas' encoding of the expected table's file column: names in order of first appearance, by user_id.
+    files = expected.groupBy(SOURCE_FILE).agg(F.min("user_id").alias("_first")).orderBy("_first").collect()
+    size = int(whole["users"])
+    return _Facts(
+        members={int(row[_CODE]): int(row["_users"]) for row in per_class},
+        gaps={int(row[_CODE]): int(row["_dollars"]) for row in per_class},
+        user_count=size,
+        expected_total=int(whole["expected_total"] or 0),
+        platform_total=int(whole["platform_total"] or 0),
+        customer_total=customer_total,
+        complete=(
+            int(whole["expected"]) == size,
+            int(whole["loaded"] or 0) == size,
+            customer is None or int(whole["held"]) == size,
+        ),
+        file_names=tuple(str(row[SOURCE_FILE]) for row in files),
+    )
+
+
+def _chosen(users: Any, with_customer: bool) -> pd.DataFrame:
+    """The rows of the users that are listed or are among their class's first examples, in user_id order."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    # A class's examples: the largest gaps first, then the lowest user_ids (a match has no gap: the first users).
+    by_gap = Window.partitionBy(_CODE).orderBy(F.abs(F.col(_GAP)).desc(), F.col("user_id"))
+    listed = F.col(_CODE) != CLASSES.index(MATCH)
+    if with_customer:
+        listed = listed | (F.col(_CUSTOMER_CODE) != CUSTOMER_CLASSES.index("match"))
+    users = users.withColumn(_EXAMPLE, F.row_number().over(by_gap))
+    chosen = users.filter(listed | (F.col(_EXAMPLE) <= EXAMPLES_PER_CLASS)).withColumn("_listed", listed)
+    return chosen.orderBy("user_id").toArrow().to_pandas()
+
+
+def _reconciliation(chosen: pd.DataFrame, facts: _Facts, with_customer: bool) -> Reconciliation:
+    rows = _user_rows(chosen, facts, with_customer)
+    codes = chosen[_CODE].to_numpy()
+    rank = chosen[_EXAMPLE].to_numpy()
+    classes = []
+    for code, name in enumerate(CLASSES):
+        examples = np.flatnonzero((codes == code) & (rank <= EXAMPLES_PER_CLASS))
+        examples = examples[np.argsort(rank[examples], kind="stable")]
+        dollars = 0 if name == MATCH else facts.gaps.get(code, 0)
+        classes.append(ClassSummary(name=name, users=facts.members.get(code, 0), revenue_gap=dollars, examples=rows.frame(examples)))
+    return Reconciliation(
+        users=rows.frame(np.flatnonzero(chosen["_listed"].to_numpy(dtype=bool))),
+        classes=tuple(classes),
+        expected_total=facts.expected_total,
+        platform_total=facts.platform_total,
+        customer_total=facts.customer_total,
+        user_count=facts.user_count,
+    )
+
+
+def _user_rows(chosen: pd.DataFrame, facts: _Facts, with_customer: bool) -> UserRows:
+    """The chosen users as the default engine's ``UserRows``, so that its ``frame`` lays out their rows."""
+    ids = chosen["user_id"].to_numpy(dtype="int64")
+    present = chosen["e_present"].notna().to_numpy()
+    values = {column: _integers(chosen["e_" + column]) for column in VALUES}
+    values[SOURCE_ROW] = _integers(chosen["e_row"])
+    lookup = {name: code for code, name in enumerate(facts.file_names)}
+    files = np.array([lookup[name] if isinstance(name, str) else -1 for name in chosen["e_file"]], dtype="int32")
+    expected = ExpectedRows(present, values, facts.expected_total, files, facts.file_names)
+    platform = _first_row_table(chosen, "p_", (LINE,))
+    loaded = chosen["p_count"].to_numpy(dtype="int64") > 0
+    platform_rows = PlatformRows(
+        platform.set_index(pd.Index(platform["p_" + LINE].to_numpy(dtype="int64"))).drop(columns="p_" + LINE),
+        np.flatnonzero(loaded),
+        chosen["p_count"].to_numpy(dtype="int64"),
+        _positions(loaded),
+    )
+    customer, customer_first, customer_class = None, None, None
+    if with_customer:
+        held = chosen["c_present"].notna().to_numpy()
+        customer = _first_row_table(chosen, "c_")
+        customer_first = _positions(held)
+        customer_class = chosen[_CUSTOMER_CODE].to_numpy().astype("int8")
+    return UserRows(
+        ids, expected, platform_rows,
+        chosen[_CODE].to_numpy().astype("int8"), chosen[_DETAIL].to_numpy().astype("int8"),
+        chosen[_GAP].to_numpy(dtype="int64"),
+        customer, customer_first, customer_class, facts.complete,
+    )
+
+
+def _first_row_table(chosen: pd.DataFrame, prefix: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The chosen users' first rows of a table (of those that have one), named as the table names them.
+
+    One row of zeros stands in when none has a row: ``UserRows.frame`` gathers a row for every user
+    and masks those without one.
+    """
+    held = chosen[prefix + VALUES[0]].notna().to_numpy()
+    frame = pd.DataFrame({column: _integers(chosen.loc[held, prefix + column]) for column in VALUES})
+    for column in extra:
+        frame[prefix + column] = _integers(chosen.loc[held, prefix + column])
+    if frame.empty:
+        frame = pd.DataFrame({column: np.zeros(1, dtype="int64") for column in frame.columns})
+    return frame
+
+
+def _positions(present: np.ndarray) -> np.ndarray:
+    """Per user, the position of its row among the users that have one (-1 for those without)."""
+    positions = np.full(len(present), -1, dtype="int64")
+    positions[present] = np.arange(int(present.sum()), dtype="int64")
+    return positions
+
+
+def _integers(column: pd.Series) -> np.ndarray:
+    """A collected column as int64, 0 where the user has no row (the masks say which)."""
+    return column.fillna(0).to_numpy(dtype="int64")

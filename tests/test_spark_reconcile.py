@@ -1,0 +1,89 @@
+"""Reconciliation in Spark SQL gives exactly the default engine's ``Reconciliation``: a differential test per fault."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+
+from checks.dedup import deduplicate, stack_feed
+from checks.reconcile import Reconciliation, reconcile
+from tests import faults
+from tests.test_reconcile import FEED, _mixed_platform
+
+pytestmark = pytest.mark.slow
+
+
+def _unknown_batches() -> pd.DataFrame:
+    """Three users loaded at a batch_id just below their latest: a batch the feed never had for them."""
+    table = faults.expected(FEED)
+    table.iloc[:3, table.columns.get_loc("batch_id")] -= 1
+    return table
+
+
+def _empty() -> pd.DataFrame:
+    return faults.expected(FEED).iloc[:0]
+
+
+PLATFORMS: dict[str, Callable[[], pd.DataFrame]] = {
+    "every user matches": lambda: faults.expected(FEED),
+    "mixed faults": _mixed_platform,
+    "file not ingested": lambda: faults.without_file(FEED, 2),
+    "file cut short": lambda: faults.truncated(FEED, 3, 40),
+    "batch_id compared as text": lambda: faults.string_dedup(FEED),
+    "last file loaded wins": lambda: faults.last_file_wins(FEED, [0, 3, 1, 4, 2]),
+    "not deduplicated": lambda: faults.not_deduplicated(FEED),
+    "duplicate rows": lambda: faults.with_duplicates(FEED, 7, seed=3),
+    "dropped users": lambda: faults.dropped(FEED, 9, seed=4),
+    "strangers": lambda: faults.with_strangers(FEED, 5, seed=5),
+    "drifted values": lambda: faults.drifted(FEED, 6, seed=6, column="count_saved_items"),
+    "unknown batches": _unknown_batches,
+    "empty table": _empty,
+}
+CUSTOMERS: dict[str, Callable[[], pd.DataFrame]] = {
+    "customer matches": lambda: faults.expected(FEED),
+    "customer dropped and drifted": lambda: faults.drifted(FEED, 4, seed=8).drop(index=[5, 6, 7]),
+    "customer with strangers and repeats": lambda: pd.concat(
+        [faults.with_strangers(FEED, 3, seed=9), faults.expected(FEED).iloc[:4]]
+    ),
+}
+
+
+def _both(spark_engine, platform: pd.DataFrame, customer: pd.DataFrame | None = None) -> tuple[Reconciliation, Reconciliation]:
+    from checks.engines import spark_reconcile as sql
+
+    expected = deduplicate(FEED)
+    default = reconcile(expected, platform, customer, feed=FEED)
+    on_spark = sql.reconcile(
+        sql.expected_table(expected),
+        sql.table(platform),
+        None if customer is None else sql.table(customer),
+        feed=spark_engine.session().createDataFrame(stack_feed(FEED).loc[:, ["user_id", "batch_id"]]),
+    )
+    return on_spark, default
+
+
+def _assert_same(mine: Reconciliation, reference: Reconciliation) -> None:
+    assert (mine.expected_total, mine.platform_total, mine.customer_total, mine.user_count) == (
+        reference.expected_total, reference.platform_total, reference.customer_total, reference.user_count
+    )
+    pd.testing.assert_frame_equal(mine.users, reference.users)
+    assert [summary.name for summary in mine.classes] == [summary.name for summary in reference.classes]
+    for summary, expected in zip(mine.classes, reference.classes, strict=True):
+        assert (summary.users, summary.revenue_gap) == (expected.users, expected.revenue_gap), summary.name
+        pd.testing.assert_frame_equal(summary.examples, expected.examples, obj=f"examples of {summary.name}")
+
+
+@pytest.mark.parametrize("platform", list(PLATFORMS))
+def test_spark_reconciliation_matches_the_default_engine(spark_engine, platform: str) -> None:
+    mine, reference = _both(spark_engine, PLATFORMS[platform]())
+    _assert_same(mine, reference)
+    if platform != "every user matches":
+        assert reference.discrepant_users > 0  # the case exercises something
+
+
+@pytest.mark.parametrize("customer", list(CUSTOMERS))
+def test_spark_reconciliation_with_a_customer_export_matches_the_default_engine(spark_engine, customer: str) -> None:
+    mine, reference = _both(spark_engine, _mixed_platform(), CUSTOMERS[customer]())
+    _assert_same(mine, reference)
+
