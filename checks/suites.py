@@ -5,7 +5,8 @@ The only module that imports great_expectations (lazily, inside functions). The 
 ``gx/uncommitted/``). Each table is validated as its own validation definition, named for the table,
 in one Checkpoint run. Traps of GX 1.x guarded here: case-insensitive column matching, expectations
 silently dropped when a suite loads, expectations that report an exception instead of a result,
-expectations that do not run on pandas, and GX's own progress bars and usage statistics.
+expectations that do not run on pandas, sums and counts Data Docs would print rounded (≈2.014667295e+10),
+and GX's own progress bars and usage statistics.
 
 At scale GX never sees a full table: the suite's figures (row count, sum, each expectation's
 unexpected and missing counts) are computed once per table in Polars, GX validates a small
@@ -200,9 +201,9 @@ def run_suites(
             _declared_types(validation)
         if figures[table] is not None:
             _complete(validation, figures[table])
-        if on_spark or figures[table] is not None:
-            context.validation_results_store.set(identifier, validation)  # the docs render the stored result
-            by_table[table] = _table_result(table, validation, skipped)
+        _whole_number_bounds(validation)
+        context.validation_results_store.set(identifier, validation)  # the docs render the stored result
+        by_table[table] = _table_result(table, validation, skipped)
     results = tuple(by_table[name] for name in frames)
 
     docs_index = None
@@ -663,6 +664,18 @@ def _complete(validation: Any, figures: _Figures) -> None:
     )
 
 
+def _whole_number_bounds(validation: Any) -> None:
+    """A row count's or a column sum's bounds as the whole numbers given: GX's bound fields are floats
+    (33904525 becomes 33904525.0), and Data Docs print them as stored."""
+    for result in validation.results:
+        config = result.expectation_config
+        if config.type in _AGGREGATE_KWARGS:
+            for key in ("value", "min_value", "max_value"):
+                bound = config.kwargs.get(key)
+                if isinstance(bound, float) and bound.is_integer():
+                    config.kwargs[key] = int(bound)
+
+
 def _map_counts(rows: int, considered: int, unexpected: int, nulls_skipped: bool, with_missing: bool) -> dict:
     """The count fields of a map expectation's result, by GX's own formulas (_format_map_output)."""
     counts: dict[str, Any] = {"element_count": rows, "unexpected_count": unexpected}
@@ -711,9 +724,10 @@ _CUSTOM_EXPECTATIONS: dict[str, type] = {}
 
 
 def _register_custom_expectations() -> None:
-    """Define (once) the suite's custom expectation; GX registers it by its snake-case type on definition.
+    """Define (once) the suite's custom expectation, and the renderers that print whole sums in full.
 
-    The suite must only be loaded after this: GX drops an unknown expectation type with a log line.
+    GX registers the expectation by its snake-case type on definition. The suite must only be loaded
+    after this: GX drops an unknown expectation type with a log line.
     """
     if _CUSTOM_EXPECTATIONS:
         return
@@ -744,6 +758,49 @@ def _register_custom_expectations() -> None:
             ]
 
     _CUSTOM_EXPECTATIONS["expect_batch_id_to_be_latest_in_feed"] = ExpectBatchIdToBeLatestInFeed
+    _register_exact_observed_values()
+
+
+def _register_exact_observed_values() -> None:
+    """Data Docs show a row count's or a column sum's observed value with every digit.
+
+    GX prints every observed number with num_to_str(precision=10): a sum of 11 digits or more reads
+    "≈2.014667295e+10". It has no setting for that, only a renderer per expectation type, so the
+    observed-value renderer of the stock expectations whose observed value is a whole number is
+    replaced by one that prints the integer as is (anything else still goes to GX's own).
+    """
+    from great_expectations.expectations.registry import get_renderer_impl, register_renderer
+    from great_expectations.render import LegacyDiagnosticRendererType
+
+    registry_log = logging.getLogger("great_expectations.expectations.registry")
+    registry_log.addFilter(_drop_record)  # its warning "Overwriting declaration of ... renderer" is the point here
+    try:
+        for kind in _AGGREGATE_KWARGS:
+            stock = get_renderer_impl(kind, LegacyDiagnosticRendererType.OBSERVED_VALUE)
+            register_renderer(kind, stock.expectation, _exact_observed_value(stock.renderer))
+    finally:
+        registry_log.removeFilter(_drop_record)
+
+
+def _drop_record(record: logging.LogRecord) -> bool:
+    return False
+
+
+def _exact_observed_value(stock: Any) -> Any:
+    """An observed-value renderer: a whole number in all its digits, anything else as ``stock`` renders it."""
+    from great_expectations.render import LegacyDiagnosticRendererType
+    from great_expectations.render.renderer.renderer import renderer
+
+    @renderer(renderer_type=LegacyDiagnosticRendererType.OBSERVED_VALUE)
+    def render(configuration: Any = None, result: Any = None, runtime_configuration: Any = None) -> str:
+        observed = (result.result or {}).get("observed_value") if result is not None else None
+        if isinstance(observed, float) and observed.is_integer():
+            observed = int(observed)  # a sum GX took over a float column
+        if isinstance(observed, int) and not isinstance(observed, bool):
+            return str(observed)
+        return stock(result=result)
+
+    return render
 
 
 def _open_context(gx: Any, gx_dir: Path) -> Any:

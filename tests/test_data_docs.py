@@ -1,7 +1,9 @@
-"""Tests for checks.data_docs: the Data Docs site works offline and fetches nothing, checked in headless Chromium."""
+"""Tests for checks.data_docs: the Data Docs site works offline and fetches nothing, checked in headless Chromium,
+and shows large dollar sums in every digit."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -115,3 +117,43 @@ def test_index_and_platform_page_render_offline_in_chromium(real_case_docs, tmp_
     _browse(chromium, platform_pages[0], tmp_path, f"--screenshot={screenshot}", "--window-size=1400,1400")
     data = screenshot.read_bytes()
     assert data.startswith(_PNG_MAGIC) and len(data) > 20_000
+
+
+# GX prints an observed number to 10 significant digits: 11-digit dollar sums are where it rounds.
+_SCIENTIFIC = re.compile(r"\d(?:\.\d+)?[eE][+-]?\d+")
+_SPEND_SCALE = 10_000_019  # turns the sample's dollars into sums of 11 and more digits, not round ones
+
+
+def _rendered_row(page_html: str, wording: str) -> tuple[str, str]:
+    """(expectation text, observed value) of the expectation row on a validation page whose text has ``wording``."""
+    rows = [row for row in re.findall(r"<tr\b.*?</tr>", page_html, re.DOTALL) if wording in row]
+    assert len(rows) == 1, f"{len(rows)} rows with {wording!r}"
+    cells = re.findall(r"<td\b[^>]*>(.*?)</td>", rows[0], re.DOTALL)
+    cells = [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in cells]
+    return cells[-2], cells[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("whole_table", [False, True], ids=["figures", "whole-table"])
+def test_a_large_spend_sum_and_its_bounds_show_every_digit(sample_case, tmp_path, whole_table):
+    from checks.dedup import latest_batches
+    from checks.suites import run_suites
+
+    platform = sample_case.platform.assign(total_spend=sample_case.platform["total_spend"] * _SPEND_SCALE)
+    if whole_table:  # a float column: the suite's fast path does not apply and GX validates the table itself
+        platform = platform.assign(count_saved_items=platform["count_saved_items"].astype("float64"))
+    finance_total = sample_case.finance_total * _SPEND_SCALE
+    observed = int(platform["total_spend"].sum())
+    assert observed >= 10**10 and observed != finance_total
+    gx_dir = tmp_path / "gx"
+    gx_dir.mkdir()
+    shutil.copy(PROJECT_GX / "great_expectations.yml", gx_dir)
+    latest = latest_batches(sample_case.deltas)
+    run = run_suites({"platform": platform}, latest_batch=latest, finance_total=finance_total,
+                     expected_users=latest.size, gx_dir=gx_dir)
+
+    (page,) = run.docs_index.parent.glob("validations/*/*/*/*platform.html")
+    expectation, shown = _rendered_row(page.read_text(encoding="utf-8"), "sum must be")
+    assert shown.replace(",", "") == str(observed)
+    assert expectation.replace(",", "").count(f" {finance_total} ") == 2  # both bounds, without ".0"
+    assert _SCIENTIFIC.findall(expectation + " " + shown) == []
