@@ -167,13 +167,16 @@ def diagnose(
     finance_total: int | None = None,
     *,
     deduplicated: pd.DataFrame | None = None,
+    reconciliation: Reconciliation | None = None,
 ) -> Diagnosis:
     """Reconcile the platform's table with the feed and attribute every dollar of the gap that the data explains.
 
-    ``deduplicated`` is ``checks.dedup.deduplicate(deltas)`` when the caller already has it (not computed again).
+    ``deduplicated`` is ``checks.dedup.deduplicate(deltas)`` when the caller already has it (not computed again);
+    ``reconciliation`` is the one an engine computed already (Spark: ``checks.engines.spark_reconcile``), taken
+    as it is.
     """
     with plain_pages():
-        return _diagnose(tuple(deltas), platform, customer, finance_total, deduplicated)
+        return _diagnose(tuple(deltas), platform, customer, finance_total, deduplicated, reconciliation)
 
 
 def _diagnose(
@@ -182,6 +185,7 @@ def _diagnose(
     customer: pd.DataFrame | None,
     finance_total: int | None,
     deduplicated: pd.DataFrame | None,
+    reconciliation: Reconciliation | None,
 ) -> Diagnosis:
     platform_ids = platform["user_id"].to_numpy()
     if deduplicated is not None:
@@ -218,13 +222,14 @@ def _diagnose(
         platform_rows.forget_packed()
         # The listed users' rows, and their platform rows' lineage (every row is counted), built meanwhile.
         listed = rows.listed()
-        listing = pool.submit(rows.frame, np.flatnonzero(listed))
+        listing = None if reconciliation is not None else pool.submit(rows.frame, np.flatnonzero(listed))
         lineage = pool.submit(lineage_of, feed, matches, platform, np.flatnonzero(listed[platform_rows.user]))
         del listed
         engine = _Engine(feed, platform_rows, matches, rows, picks)
         del picks
         causes, unexplained = engine.attribute()
-        reconciliation = summarise_users(rows, listing.result())
+        if reconciliation is None:
+            reconciliation = summarise_users(rows, listing.result())
         lineage = lineage.result()
     return Diagnosis(
         reconciliation=reconciliation,

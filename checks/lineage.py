@@ -515,13 +515,19 @@ def lineage_of(feed: Feed, matches: Matches, platform: pd.DataFrame, rows: np.nd
     the platform rows at positions ``rows`` (ascending)."""
     every = rows is None
     traced = platform.loc[:, list(COLUMNS)] if every else platform.iloc[rows].loc[:, list(COLUMNS)]
+    file, position, count = matches.rows(rows)
+    return lineage_frame(traced, file, feed.lines(file, position), count, feed.names)
+
+
+def lineage_frame(traced: pd.DataFrame, file: np.ndarray, lines: np.ndarray, count: np.ndarray, names: Sequence[str]) -> pd.DataFrame:
+    """Platform rows (index: their line numbers) with the file (a position in ``names``, -1 for none) and line of
+    their first equal feed row, and how many feed rows equal them."""
     platform_rows = traced.index.to_numpy()
     traced = traced.reset_index(drop=True)
     traced.insert(0, PLATFORM_ROW, platform_rows)
-    file, position, count = matches.rows(rows)
-    traced[SOURCE_FILE] = text_column(file, feed.names)
-    traced[SOURCE_ROW] = pd.arrays.IntegerArray(feed.lines(file, position), file < 0)
-    traced[MATCHES] = count.astype("int64")
+    traced[SOURCE_FILE] = text_column(file, names)
+    traced[SOURCE_ROW] = pd.arrays.IntegerArray(np.asarray(lines, dtype="int64"), np.asarray(file) < 0)
+    traced[MATCHES] = np.asarray(count).astype("int64")
     return traced
 
 

@@ -1,4 +1,4 @@
-"""Reconciliation in Spark SQL gives exactly the default engine's ``Reconciliation``: a differential test per fault."""
+"""Reconciliation in Spark SQL gives exactly the default engine's ``Reconciliation`` and ``Diagnosis``: differential tests."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from checks.dedup import deduplicate, stack_feed
+from checks.diagnose import diagnose
 from checks.reconcile import Reconciliation, reconcile
 from tests import faults
 from tests.test_reconcile import FEED, _mixed_platform
@@ -87,3 +88,29 @@ def test_spark_reconciliation_with_a_customer_export_matches_the_default_engine(
     mine, reference = _both(spark_engine, _mixed_platform(), CUSTOMERS[customer]())
     _assert_same(mine, reference)
 
+
+
+DIAGNOSES: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | None]] = {
+    "clean table": (PLATFORMS["every user matches"], None),
+    "clean table, the export disagrees": (PLATFORMS["every user matches"], CUSTOMERS["customer dropped and drifted"]),
+    "clean table, the export has strangers": (PLATFORMS["every user matches"], CUSTOMERS["customer with strangers and repeats"]),
+    "file not ingested": (PLATFORMS["file not ingested"], CUSTOMERS["customer matches"]),
+    "mixed faults": (PLATFORMS["mixed faults"], None),
+}
+
+
+@pytest.mark.parametrize("case", list(DIAGNOSES))
+def test_spark_diagnosis_matches_the_default_engine(spark_engine, case: str) -> None:
+    platform, customer = (make() if make is not None else None for make in DIAGNOSES[case])
+    deduplicated = deduplicate(FEED)
+    mine = spark_engine.diagnose(FEED, platform, customer, 1_000_000, deduplicated=deduplicated)
+    reference = diagnose(FEED, platform, customer, 1_000_000, deduplicated=deduplicated)
+    assert mine.to_dict() == reference.to_dict()
+    _assert_same(mine.reconciliation, reference.reconciliation)
+    pd.testing.assert_frame_equal(mine.lineage, reference.lineage)
+    assert list(mine.lineage_counts.items()) == list(reference.lineage_counts.items())
+    assert (mine.files, mine.finance_total) == (reference.files, reference.finance_total)
+    if case.startswith("clean table"):
+        assert not mine.discrepancy and len(mine.lineage_counts) > 1
+    if case.endswith("disagrees"):
+        assert len(mine.lineage) > 0  # the users only the export disagrees on are traced

@@ -125,6 +125,20 @@ def read_table(path: str | Path) -> pd.DataFrame:
         text.unpersist()
 
 
+def diagnose(
+    deltas: Sequence[Delta],
+    platform: pd.DataFrame,
+    customer: pd.DataFrame | None = None,
+    finance_total: int | None = None,
+    *,
+    deduplicated: pd.DataFrame | None = None,
+) -> Any:
+    """``checks.diagnose.diagnose`` with the reconciliation and the lineage in Spark SQL (``checks.engines.spark_reconcile``)."""
+    from checks.engines import spark_reconcile
+
+    return spark_reconcile.diagnose(deltas, platform, customer, finance_total, deduplicated=deduplicated)
+
+
 def _refuse_without_connector(path: str | Path) -> None:
     if spark_s3a.is_s3a(path):
         spark_s3a.require_connector(session(), path)

@@ -14,15 +14,17 @@ that user is ``stale``; anything else is an ``unknown_batch`` (``ahead`` of the 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW
+from checks.dedup import SOURCE_FILE, SOURCE_ROW, deduplicate
+from checks.diagnose import Diagnosis
 from checks.feed import COLUMNS
-from checks.lineage import PlatformRows
+from checks.lineage import PlatformRows, lineage_frame
 from checks.reconcile import (
     CLASSES,
     CUSTOMER_CLASSES,
@@ -41,7 +43,9 @@ from checks.reconcile import (
     Reconciliation,
     UserRows,
 )
+from checks.validate import Delta
 
+FILE = "_file"  # a feed row's delta, as its place in the feed
 POSITION = "_position"  # a table row's place in the table: the first row of a user is the lowest
 LINE = "_line"  # a table row's line number in its file (the pandas frame's index)
 
@@ -76,6 +80,73 @@ def expected_table(deduplicated: pd.DataFrame) -> Any:
     return session().createDataFrame(pa.table(columns))
 
 
+def feed_table(deltas: Sequence[Delta]) -> Any:
+    """The deltas stacked as one Spark frame with each row's ``FILE`` (its delta's place in the feed) and ``LINE``."""
+    import pyarrow as pa
+
+    from checks.engines.spark import session
+
+    parts = [
+        pa.table({
+            **{column: delta.frame[column].to_numpy(dtype="int64") for column in COLUMNS},
+            FILE: np.full(len(delta.frame), number, dtype="int32"),
+            LINE: delta.frame.index.to_numpy(dtype="int64"),
+        })
+        for number, delta in enumerate(deltas)
+    ]
+    schema = pa.schema([(column, pa.int64()) for column in COLUMNS] + [(FILE, pa.int32()), (LINE, pa.int64())])
+    return session().createDataFrame(pa.concat_tables(parts) if parts else schema.empty_table())
+
+
+def diagnose(
+    deltas: Sequence[Delta],
+    platform: pd.DataFrame,
+    customer: pd.DataFrame | None = None,
+    finance_total: int | None = None,
+    *,
+    deduplicated: pd.DataFrame | None = None,
+) -> Diagnosis:
+    """``checks.diagnose.diagnose`` with the reconciliation and the lineage in Spark SQL.
+
+    When every user matches, that is the whole diagnosis: nothing more comes to the driver than the
+    users the customer's export disagrees on. Otherwise the search for the faults that explain the gap
+    runs on the driver, over the deltas' frames, as on the default engine.
+    """
+    from checks.diagnose import diagnose as diagnose_on_driver
+
+    deltas = tuple(deltas)
+    if deduplicated is None:
+        deduplicated = deduplicate(deltas)
+    feed = feed_table(deltas).cache()
+    loaded = table(platform).cache()
+    try:
+        reconciliation = reconcile(
+            expected_table(deduplicated), loaded, None if customer is None else table(customer), feed=feed
+        )
+        if reconciliation.discrepant_users:
+            return diagnose_on_driver(
+                deltas, platform, customer, finance_total, deduplicated=deduplicated, reconciliation=reconciliation
+            )
+        names = tuple(delta.name for delta in deltas)
+        # Users listed for the customer's export alone: each has one platform row, its lineage is reported.
+        listed = reconciliation.users["user_id"].to_numpy(dtype="int64")
+        lineage, counts = _lineage(loaded, feed, listed, platform, names)
+    finally:
+        feed.unpersist()
+        loaded.unpersist()
+    return Diagnosis(
+        reconciliation=reconciliation,
+        root_causes=(),
+        unexplained_users=0,
+        unexplained_gap=0,
+        unexplained_share=0.0,
+        finance_total=None if finance_total is None else int(finance_total),
+        files=names,
+        lineage=lineage,
+        lineage_counts=counts,
+    )
+
+
 def reconcile(expected: Any, platform: Any, customer: Any | None = None, *, feed: Any) -> Reconciliation:
     """``checks.reconcile.reconcile`` over Spark frames: ``expected`` (COLUMNS, ``source_file``, ``source_row``),
     ``platform`` and ``customer`` (COLUMNS, ``POSITION``, ``LINE``), ``feed`` (at least user_id and batch_id)."""
@@ -86,6 +157,39 @@ def reconcile(expected: Any, platform: Any, customer: Any | None = None, *, feed
         return _reconciliation(chosen, facts, customer is not None)
     finally:
         users.unpersist()
+
+
+def _lineage(
+    loaded: Any, feed: Any, users: np.ndarray, platform: pd.DataFrame, names: tuple[str, ...]
+) -> tuple[pd.DataFrame, dict[str | None, int]]:
+    """Per platform row, its first equal feed row (a delta holds a user once: the lowest file) and how many
+    there are: the count of rows per source file, and the lineage frame of the rows of ``users`` (one each)."""
+    import pyarrow as pa
+    from pyspark.sql import functions as F
+
+    from checks.engines.spark import session
+
+    rows = feed.select(*COLUMNS, FILE, F.col(LINE).alias("_source_line"))
+    sources = (
+        loaded.join(rows, on=list(COLUMNS), how="left")
+        .groupBy(POSITION, "user_id")
+        .agg(F.min(F.struct(FILE, "_source_line")).alias("_first"), F.count(FILE).alias("_matches"))
+        .select(POSITION, "user_id", F.col("_first." + FILE).alias(FILE), F.col("_first._source_line").alias("_source_line"), "_matches")
+        .cache()
+    )
+    try:
+        per_file = {row[FILE]: int(row["count"]) for row in sources.groupBy(FILE).count().collect()}
+        wanted = session().createDataFrame(pa.table({"user_id": np.asarray(users, dtype="int64")}))
+        traced = sources.join(F.broadcast(wanted), on="user_id").orderBy(POSITION).toArrow().to_pandas()
+    finally:
+        sources.unpersist()
+    counts: dict[str | None, int] = {name: per_file[number] for number, name in enumerate(names) if per_file.get(number)}
+    if per_file.get(None):
+        counts[None] = per_file[None]
+    file = traced[FILE].fillna(-1).to_numpy(dtype="int64")
+    rows = platform.iloc[traced[POSITION].to_numpy(dtype="int64")].loc[:, list(COLUMNS)]
+    lineage = lineage_frame(rows, file, traced["_source_line"].fillna(0).to_numpy(dtype="int64"), traced["_matches"].to_numpy(), names)
+    return lineage, counts
 
 
 @dataclass(frozen=True)
@@ -124,7 +228,7 @@ def _classified(expected: Any, platform: Any, customer: Any | None, feed: Any) -
         "user_id", *[F.col(column).alias("e_" + column) for column in VALUES],
         F.col(SOURCE_FILE).alias("e_file"), F.col(SOURCE_ROW).alias("e_row"), F.lit(True).alias("e_present"),
     )
-    loaded = _first_rows(platform, "p_", (LINE,))
+    loaded = _first_rows(platform, "p_", (LINE, POSITION))
     users = wanted.join(loaded, on="user_id", how="full_outer")
     # The feed holds a row of this user at the platform's batch_id (read for users with one platform row).
     pairs = feed.select("user_id", F.col("batch_id").alias("p_batch_id")).distinct().withColumn("_known", F.lit(True))
