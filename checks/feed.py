@@ -9,6 +9,7 @@ import csv
 import io
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,9 @@ import pandas as pd
 from checks.errors import BadInputError
 
 COLUMNS: tuple[str, ...] = ("user_id", "total_spend", "count_saved_items", "loyalty_credits", "batch_id")
+# A scheme of two letters at least: "C:/" is a drive, not a URI.
+_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")
+_ONLY_ON_SPARK = "a location with a scheme (s3a://, hdfs://, file://) is read by --engine spark only; give a local path"
 INTEGER_PATTERN = r"^[+-]?[0-9]+$"
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -55,15 +59,27 @@ def delta_number(file_name: str) -> int | None:
 
 def discover_deltas(directory: str | Path) -> list[DeltaFile]:
     """Every delta file in ``directory``, ordered by the number in its name, never lexicographically."""
+    if is_uri(directory):
+        raise BadInputError(_ONLY_ON_SPARK, file=directory)
     directory = Path(directory)
     if not directory.exists():
         raise BadInputError("feed folder not found", file=directory)
     if not directory.is_dir():
         raise BadInputError("feed must be a folder of delta CSV files", file=directory)
+    return order_deltas(directory, [path for path in directory.iterdir() if path.is_file()])
+
+
+def is_uri(path: str | Path) -> bool:
+    """Whether ``path`` is a URI (``s3a://...``, ``file:///...``; ``Path`` folds ``//`` to ``/``) rather than a local path."""
+    return _URI.match(str(path)) is not None
+
+
+def order_deltas(directory: str | Path, files: Iterable[Path]) -> list[DeltaFile]:
+    """The delta files among the ``files`` of a feed folder, ordered by number (an engine may list the folder itself)."""
     deltas = []
-    for path in directory.iterdir():
+    for path in files:
         number = delta_number(path.name)
-        if number is not None and path.is_file():
+        if number is not None:
             deltas.append(DeltaFile(path=path, number=number))
     if not deltas:
         raise BadInputError("no delta files (named like delta0.csv, delta1.csv, ...) in the feed folder", file=directory)
@@ -187,6 +203,8 @@ def _first_long_row(text: str, fields: int) -> int | None:
 
 
 def _read_bytes(path: Path) -> bytes:
+    if is_uri(path):
+        raise BadInputError(_ONLY_ON_SPARK, file=path)
     if not path.exists():
         raise BadInputError("file not found", file=path)
     if path.is_dir():

@@ -5,7 +5,7 @@ is not an integer, a negative value, a user repeated inside one delta, a batch_i
 delta's (batch overlap), a lifetime spend that falls, a tie on a user's latest batch, a (user,
 batch) pair repeated in a later file, and the reading quirks the fast engines hand to the pandas
 path (blank line, empty cell, BOM with an upper-case header, CRLF, an integer beyond int64 alone or
-beside a bad cell, a delta with no rows, a reordered header, a missing column, quoted cells,
+beside a bad cell, a delta with no rows, a row with too many fields, a reordered header, a missing column, quoted cells,
 leading spaces, a plus sign). Spark runs a few combined feeds (``SPARK_CASES``) in one session.
 """
 from __future__ import annotations
@@ -161,6 +161,13 @@ def _no_rows(folder: Path) -> None:
     (folder / "delta3.csv").write_text(",".join(COLUMNS) + "\n")
 
 
+def _too_many_fields(folder: Path) -> None:
+    path = folder / "delta2.csv"
+    lines = path.read_text().split("\n")
+    lines[3] += ",9"
+    path.write_text("\n".join(lines))
+
+
 def _reordered_header(folder: Path) -> None:
     path = folder / "delta1.csv"
     frame = pd.read_csv(path, dtype=str)
@@ -193,6 +200,7 @@ FAULTS: dict[str, Callable[[Path], None]] = {
     "integer beyond int64": _integer_beyond_int64,
     "integer beyond int64 beside a bad cell": _integer_beyond_int64_beside_a_bad_cell,
     "no rows": _no_rows,
+    "too many fields": _too_many_fields,
     "reordered header": _reordered_header,
     "missing column": _missing_column,
     "quoted cells, spaces, plus sign": _quoted_cells_and_spaces,
@@ -300,6 +308,7 @@ SPARK_CASES: dict[str, Callable[[Path], None]] = {
     "cell faults": _cell_faults,
     "feed faults": _feed_faults,
     "tie": _tie,
+    "too many fields": _too_many_fields,
 }
 
 
@@ -435,3 +444,55 @@ def test_spark_run_writes_what_the_default_engine_writes(spark_engine, tmp_path:
     assert not results["polars"].passed
     for written in ("deduplicated.csv", "discrepancies.csv", "incident.md", "email-customer.md"):
         assert (tmp_path / "spark" / "out" / written).read_bytes() == (tmp_path / "polars" / "out" / written).read_bytes(), written
+
+
+@pytest.mark.slow
+def test_spark_reads_a_feed_at_a_uri_as_at_a_local_path(spark_engine, tmp_path: Path) -> None:
+    """A ``file://`` feed goes through Hadoop's FileSystem API, as an ``s3a://`` one would; a file only the
+    pandas path reads (no rows) is copied out, and still gives the pandas path's answer."""
+    folder = write_generated_feed(tmp_path / "feed", users=120)
+    for fault in ("bad cell", "spend decrease", "BOM and upper-case header", "no rows"):
+        FAULTS[fault](folder)
+    expected = get_engine("pandas").check_feed_folder(folder)
+    assert not expected.passed
+    assert_same_feed_check(spark_engine.check_feed_folder(folder.as_uri()), expected)
+    broken = write_generated_feed(tmp_path / "broken", users=120)
+    FAULTS["missing column"](broken)
+    with pytest.raises(ChecksError) as reference:
+        get_engine("pandas").check_feed_folder(broken)
+    with pytest.raises(ChecksError) as raised:
+        spark_engine.check_feed_folder(broken.as_uri())
+    assert str(raised.value) == str(reference.value).replace(str(broken), broken.as_uri())  # the URI, not a copy
+
+
+@pytest.mark.slow
+def test_spark_reads_a_table_at_a_uri_and_names_the_uri_in_errors(spark_engine, sample_case, tmp_path: Path) -> None:
+    path = tmp_path / "platform.csv"
+    sample_case.platform.to_csv(path, index=False)
+    assert_same_rows(spark_engine.read_table(path.as_uri()), get_engine("pandas").read_table(path))
+    broken = tmp_path / "broken.csv"
+    broken.write_text(path.read_text().replace("\n", "\nx,", 1))  # a row of six fields: the pandas path's message
+    with pytest.raises(ChecksError, match="more fields than the header") as raised:
+        spark_engine.read_table(broken.as_uri())
+    assert str(raised.value).startswith(f"{broken.as_uri()}, row 2: ")
+    with pytest.raises(ChecksError, match="file not found") as raised:
+        spark_engine.read_table((tmp_path / "absent.csv").as_uri())
+    assert raised.value.exit_code == 2
+    with pytest.raises(ChecksError, match="feed folder not found"):
+        spark_engine.discover_deltas((tmp_path / "nowhere").as_uri())
+
+
+@pytest.mark.parametrize(
+    ("given", "read_as"),
+    [
+        (Path("s3a://bucket/feed"), "s3a://bucket/feed"),
+        (Path("hdfs://namenode:8020/feed"), "hdfs://namenode:8020/feed"),
+        (Path("file:///srv/feed"), "file:///srv/feed"),
+        ("file:///srv/feed", "file:///srv/feed"),
+        (Path("/srv/feed"), "/srv/feed"),
+    ],
+)
+def test_a_folded_uri_is_unfolded_for_hadoop(given, read_as: str) -> None:
+    from checks.engines.spark_files import location
+
+    assert location(given) == read_as

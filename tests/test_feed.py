@@ -143,3 +143,18 @@ def test_a_row_with_more_fields_than_the_header_is_bad_input(tmp_path, body, mes
 def test_a_short_row_leaves_empty_cells_for_validation_to_report(tmp_path):
     path = write_csv(tmp_path / "delta0.csv", f"{HEADER}\n1,2,3,4\n")
     assert read_raw(path).frame.loc[2, "batch_id"] == ""
+
+
+@pytest.mark.parametrize("location", ["s3a://bucket/feed", "hdfs://namenode:8020/feed", "file:///srv/feed"])
+def test_a_uri_is_refused_off_spark_with_one_clear_line(location):
+    from pathlib import Path
+
+    for read in (discover_deltas, read_table, read_raw):
+        with pytest.raises(BadInputError, match=r"--engine spark only"):
+            read(Path(location))  # Path folds s3a:// into s3a:/, as the command line hands it over
+
+
+def test_a_windows_drive_is_not_a_uri():
+    from checks.feed import is_uri
+
+    assert not is_uri("C:/feeds/delta0.csv") and is_uri("s3a:/bucket/feed") and not is_uri("feeds/s3a:/x")

@@ -33,7 +33,7 @@ VALUE_CHECKS: dict[str, str] = {
 }
 
 _UTF8_BOM = b"\xef\xbb\xbf"
-_HEADER_BYTES = 64 * 1024
+HEADER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,14 @@ def read_header(path: Path) -> Header | None:
     """
     try:
         with open(path, "rb") as handle:
-            start = handle.read(_HEADER_BYTES)
+            start = handle.read(HEADER_BYTES)
     except OSError:
         return None
+    return header_of(start)
+
+
+def header_of(start: bytes) -> Header | None:
+    """``read_header`` of a file's first ``HEADER_BYTES`` (an engine may read them itself)."""
     warnings = []
     if start.startswith(_UTF8_BOM):
         start = start[len(_UTF8_BOM):]
@@ -77,10 +82,11 @@ def validate_folder(
     directory: str | Path,
     read_and_validate: Callable[[DeltaFile], tuple[DeltaValidation, Any | None]],
     on_file: Callable[[DeltaFile], None] | None = None,
+    discover: Callable[[str | Path], list[DeltaFile]] = discover_deltas,
 ) -> tuple[list[DeltaValidation], list[Any]]:
     """Validate every delta of a feed folder in order; the engine's tables of those that passed."""
     validations, tables = [], []
-    for delta_file in discover_deltas(directory):
+    for delta_file in discover(directory):
         if on_file is not None:
             on_file(delta_file)
         validation, table = read_and_validate(delta_file)

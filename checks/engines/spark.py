@@ -11,11 +11,10 @@ SQL name different failed checks is an error, never a pass. Line numbers come fr
 (``input_file_block_start`` and the row's position in its split). Files the SQL cannot read as the
 pandas path would (a row with too many fields, an integer beyond int64) go to the pandas path.
 
-Paths are local: the folder is listed and each header read with the standard library. An
-``s3a://`` path is refused in one line naming what is missing (``checks.engines.spark_s3a``):
-pyspark ships no S3A connector and this installation cannot fetch one. With the connector on the
-classpath the reads themselves already go through Spark; what remains is listing the folder and
-reading each header through Hadoop's FileSystem API instead of the standard library.
+A feed or table is a local path or any URI Spark reads (``s3a://``, ``hdfs://``, ``file://``): such a
+folder is listed, and each header read, through Hadoop's FileSystem API (``checks.engines.spark_files``).
+An ``s3a://`` path without the S3A connector on the classpath is refused in one line naming what is
+missing (``checks.engines.spark_s3a``): pyspark ships no S3A connector.
 """
 from __future__ import annotations
 
@@ -28,8 +27,8 @@ import pandas as pd
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.dedup import deduplicate as _deduplicate_pandas
-from checks.engines import _frames, spark_s3a, spark_schemas
-from checks.errors import DeduplicationError, UsageError
+from checks.engines import _frames, spark_files, spark_s3a, spark_schemas
+from checks.errors import ChecksError, DeduplicationError
 from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile
 from checks.feed import discover_deltas as _discover_deltas_locally
 from checks.feed import read_table as _read_table_pandas
@@ -76,12 +75,14 @@ def session() -> Any:
 def check_feed_folder(directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None) -> FeedCheck:
     """Check every delta in ``directory`` as ``checks.pipeline.check_feed_folder`` does, on Spark."""
     _refuse_without_connector(directory)
-    return _feed_check(*_frames.validate_folder(directory, _read_and_validate, on_file))
+    return _feed_check(*_frames.validate_folder(directory, _read_and_validate, on_file, discover=discover_deltas))
 
 
 def discover_deltas(directory: str | Path) -> list[DeltaFile]:
-    """``checks.feed.discover_deltas``; for an ``s3a://`` feed, first the check that Spark can read S3 at all."""
+    """``checks.feed.discover_deltas``, of a local folder or one at a URI (listed by Hadoop)."""
     _refuse_without_connector(directory)
+    if spark_files.is_uri(directory):
+        return spark_files.discover_deltas(directory)
     return _discover_deltas_locally(directory)
 
 
@@ -108,19 +109,22 @@ def check_feed(deltas: Sequence[Delta]) -> pd.DataFrame:
 def read_table(path: str | Path) -> pd.DataFrame:
     """``checks.feed.read_table`` on Spark: int64 columns; a table with a bad cell goes to the pandas path for its message."""
     _refuse_without_connector(path)
-    path = Path(path)
-    header = _frames.read_header(path)
+    header = spark_files.read_header(path)
     if header is None:
-        return _read_table_pandas(path)
+        return _read_table_on_pandas(path)
     try:
         text, _ = _read_text(path, header)
     except _NeedsPandasPath:
-        return _read_table_pandas(path)
+        return _read_table_on_pandas(path)
     text = text.cache()  # read once for the check and once more for the rows, not three times
     try:
         if _union([_text_failures(text), _overflows(text)]).limit(1).count():
-            return _read_table_pandas(path)  # the pandas path names the first bad cell exactly
+            return _read_table_on_pandas(path)  # the pandas path names the first bad cell exactly
         return _to_pandas_int64(_typed(text))
+    except Exception as error:  # noqa: BLE001 - a malformed row (too many fields): the pandas path words it
+        if isinstance(error, ChecksError):
+            raise
+        return _read_table_on_pandas(path)
     finally:
         text.unpersist()
 
@@ -142,8 +146,11 @@ def diagnose(
 def _refuse_without_connector(path: str | Path) -> None:
     if spark_s3a.is_s3a(path):
         spark_s3a.require_connector(session(), path)
-        # With the connector, listing and headers still go through the local file system (below).
-        raise UsageError(f"cannot read {spark_s3a.uri(path)}: listing an s3a:// feed is not implemented yet")
+
+
+def _read_table_on_pandas(path: str | Path) -> pd.DataFrame:
+    with spark_files.readable(path) as local:
+        return _read_table_pandas(local)
 
 
 def _feed_check(validations: list[DeltaValidation], tables: list[Any]) -> FeedCheck:
@@ -164,13 +171,14 @@ def _read_and_validate(delta_file: DeltaFile) -> tuple[DeltaValidation, Any | No
     try:
         return _validate(delta_file)
     except _NeedsPandasPath:
-        validation = _read_and_validate_pandas(delta_file)
+        with spark_files.readable(delta_file.path) as local:
+            validation = _read_and_validate_pandas(DeltaFile(local, delta_file.number))
         table = _from_delta(validation.delta) if validation.delta is not None else None
         return validation, table
 
 
 def _validate(delta_file: DeltaFile) -> tuple[DeltaValidation, Any | None]:
-    header = _frames.read_header(delta_file.path)
+    header = spark_files.read_header(delta_file.path)
     if header is None:
         raise _NeedsPandasPath
     text, rows = _read_text(delta_file.path, header)
@@ -179,7 +187,11 @@ def _validate(delta_file: DeltaFile) -> tuple[DeltaValidation, Any | None]:
     text = text.cache()
     typed = _typed(text)
     # Both passes and the int64 overflow guard in one Spark job.
-    found = _union([_text_failures(text), _overflows(text), _value_failures(typed)]).toArrow().to_pandas()
+    try:
+        found = _union([_text_failures(text), _overflows(text), _value_failures(typed)]).toArrow().to_pandas()
+    except Exception as error:  # noqa: BLE001 - a malformed row (too many fields) fails the first job reading every column
+        text.unpersist()
+        raise _NeedsPandasPath from error
     if (found["check"] == _OVERFLOW).any():
         text.unpersist()
         raise _NeedsPandasPath  # an integer literal beyond int64: the pandas path decides what happens
@@ -206,7 +218,7 @@ def _failure_frame(name: str, found: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _read_text(path: Path, header: _frames.Header) -> tuple[Any, int]:
+def _read_text(path: str | Path, header: _frames.Header) -> tuple[Any, int]:
     """The file's records as text with their line numbers (the header is line 1 and is dropped), and how many."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
@@ -219,7 +231,7 @@ def _read_text(path: Path, header: _frames.Header) -> tuple[Any, int]:
             .option("header", "false")
             .option("mode", "FAILFAST")
             .option("encoding", "UTF-8")
-            .csv(str(path))
+            .csv(spark_files.location(path))
             .withColumn("_block", F.input_file_block_start())
             .withColumn("_id", F.monotonically_increasing_id())
         )

@@ -1,0 +1,115 @@
+"""Files the Spark engine reads through Hadoop's FileSystem API: a feed folder or a table at any URI Spark reads.
+
+An ``s3a://bucket/feed``, ``hdfs://namenode/feed`` or ``file:///data/feed`` is listed, its headers
+read and, for the pandas path's exact messages, a file copied to a local folder, all through the
+Hadoop connector that Spark's own reads use. Plain local paths keep the standard library. The
+FileSystem API is the same for every scheme, so the tests run this on ``file://`` URIs; an
+``s3a://`` feed needs only the S3A connector on Spark's classpath (``checks.engines.spark_s3a``).
+"""
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from checks.engines import _frames
+from checks.errors import BadInputError, ChecksError
+from checks.feed import DeltaFile, is_uri, order_deltas
+
+
+def location(path: str | Path) -> str:
+    """``path`` as Hadoop reads it: ``Path`` folds ``s3a://b/k`` into ``s3a:/b/k``, and this unfolds it."""
+    text = str(path)
+    if not is_uri(text):
+        return text
+    scheme, rest = text.split(":", 1)
+    rest = rest.lstrip("/")
+    return f"file:///{rest}" if scheme.lower() == "file" else f"{scheme}://{rest}"
+
+
+def discover_deltas(directory: str | Path) -> list[DeltaFile]:
+    """``checks.feed.discover_deltas`` of a folder at a URI, listed by Hadoop."""
+    filesystem, folder = _filesystem(directory)
+    where = location(directory)
+    with _hadoop_errors("cannot list the feed folder", where):
+        if not filesystem.exists(folder):
+            raise BadInputError("feed folder not found", file=where)
+        if not filesystem.getFileStatus(folder).isDirectory():
+            raise BadInputError("feed must be a folder of delta CSV files", file=where)
+        names = [status.getPath().getName() for status in filesystem.listStatus(folder) if status.isFile()]
+    return order_deltas(where, [Path(f"{where.rstrip('/')}/{name}") for name in names])
+
+
+def read_header(path: str | Path) -> _frames.Header | None:
+    """``checks.engines._frames.read_header`` of a local path or a URI (None: let the pandas path say why)."""
+    if not is_uri(path):
+        return _frames.read_header(Path(path))
+    filesystem, file = _filesystem(path)
+    try:
+        length = min(_frames.HEADER_BYTES, filesystem.getFileStatus(file).getLen())
+        stream = filesystem.open(file)
+        try:
+            start = _jvm().org.apache.commons.io.IOUtils.toByteArray(stream, length)
+        finally:
+            stream.close()
+    except Exception:  # noqa: BLE001 - Py4J wraps every JVM error; the pandas path reports it exactly
+        return None
+    return _frames.header_of(bytes(start))
+
+
+@contextmanager
+def readable(path: str | Path) -> Iterator[Path]:
+    """A local path to read ``path`` with the standard library: itself, or a copy of the file at a URI.
+
+    An error naming the copy names the URI instead.
+    """
+    if not is_uri(path):
+        yield Path(path)
+        return
+    filesystem, file = _filesystem(path)
+    where = location(path)
+    with tempfile.TemporaryDirectory(prefix="checks-spark-") as folder:
+        local = Path(folder) / Path(where).name
+        with _hadoop_errors("cannot read", where):
+            if not filesystem.exists(file):
+                raise BadInputError("file not found", file=where)
+            # The raw local file system writes no .crc file beside the copy.
+            filesystem.copyToLocalFile(False, file, _jvm().org.apache.hadoop.fs.Path(local.as_uri()), True)
+        try:
+            yield local
+        except ChecksError as error:
+            if error.file == str(local):
+                error.file = where
+            raise
+
+
+def _jvm() -> Any:
+    from checks.engines.spark import session
+
+    return session().sparkContext._jvm
+
+
+def _filesystem(path: str | Path) -> tuple[Any, Any]:
+    """Hadoop's FileSystem for ``path``'s scheme, configured as Spark's reads are, and the path itself."""
+    from checks.engines.spark import session
+
+    context = session().sparkContext
+    hadoop_path = context._jvm.org.apache.hadoop.fs.Path(location(path))
+    with _hadoop_errors("cannot open", location(path)):
+        return hadoop_path.getFileSystem(context._jsc.hadoopConfiguration()), hadoop_path
+
+
+@contextmanager
+def _hadoop_errors(doing: str, where: str) -> Iterator[None]:
+    """A JVM error as one line naming the path (its first line: a Java stack trace says nothing more to a user)."""
+    from py4j.protocol import Py4JError, Py4JJavaError
+
+    try:
+        yield
+    except Py4JJavaError as error:
+        cause = str(error.java_exception).splitlines()[0] if error.java_exception is not None else "a JVM error"
+        raise BadInputError(f"{doing}: {cause}", file=where) from error
+    except Py4JError as error:
+        raise BadInputError(f"{doing}: {str(error).splitlines()[0]}", file=where) from error
