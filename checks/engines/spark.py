@@ -28,6 +28,8 @@ import pandas as pd
 from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames, spark_files, spark_s3a, spark_schemas
+# The diagnosis with the reconciliation and the lineage in Spark SQL.
+from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
 from checks.errors import ChecksError, DeduplicationError
 from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile
 from checks.feed import discover_deltas as _discover_deltas_locally
@@ -127,20 +129,6 @@ def read_table(path: str | Path) -> pd.DataFrame:
         return _read_table_on_pandas(path)
     finally:
         text.unpersist()
-
-
-def diagnose(
-    deltas: Sequence[Delta],
-    platform: pd.DataFrame,
-    customer: pd.DataFrame | None = None,
-    finance_total: int | None = None,
-    *,
-    deduplicated: pd.DataFrame | None = None,
-) -> Any:
-    """``checks.diagnose.diagnose`` with the reconciliation and the lineage in Spark SQL (``checks.engines.spark_reconcile``)."""
-    from checks.engines import spark_reconcile
-
-    return spark_reconcile.diagnose(deltas, platform, customer, finance_total, deduplicated=deduplicated)
 
 
 def _refuse_without_connector(path: str | Path) -> None:
