@@ -53,7 +53,7 @@ _CODE = "_class"
 _DETAIL = "_detail"
 _CUSTOMER_CODE = "_customer_class"
 _GAP = "_gap"
-_EXAMPLE = "_example"
+_LISTED = "_listed"
 
 
 def table(frame: pd.DataFrame) -> Any:
@@ -311,32 +311,33 @@ def _facts(users: Any, expected: Any, platform: Any, customer: Any | None) -> _F
 
 
 def _chosen(users: Any, with_customer: bool) -> pd.DataFrame:
-    """The rows of the users that are listed or are among their class's first examples, in user_id order."""
-    from pyspark.sql import Window
+    """The rows of the users that are listed, and of the first matching users (the match class's examples),
+    in user_id order. A listed class holds all its users here, so its examples are picked on the driver."""
     from pyspark.sql import functions as F
 
-    # A class's examples: the largest gaps first, then the lowest user_ids (a match has no gap: the first users).
-    by_gap = Window.partitionBy(_CODE).orderBy(F.abs(F.col(_GAP)).desc(), F.col("user_id"))
     listed = F.col(_CODE) != CLASSES.index(MATCH)
     if with_customer:
         listed = listed | (F.col(_CUSTOMER_CODE) != CUSTOMER_CLASSES.index("match"))
-    users = users.withColumn(_EXAMPLE, F.row_number().over(by_gap))
-    chosen = users.filter(listed | (F.col(_EXAMPLE) <= EXAMPLES_PER_CLASS)).withColumn("_listed", listed)
-    return chosen.orderBy("user_id").toArrow().to_pandas()
+    users = users.withColumn(_LISTED, listed)
+    rows = users.filter(F.col(_LISTED)).toArrow().to_pandas()
+    # The first matching users by user_id: a top-k per partition, not a sort of every user.
+    first = users.filter(F.col(_CODE) == CLASSES.index(MATCH)).orderBy("user_id").limit(EXAMPLES_PER_CLASS)
+    rows = pd.concat([rows, first.toArrow().to_pandas()], ignore_index=True)
+    return rows.drop_duplicates("user_id").sort_values("user_id", kind="stable").reset_index(drop=True)
 
 
 def _reconciliation(chosen: pd.DataFrame, facts: _Facts, with_customer: bool) -> Reconciliation:
     rows = _user_rows(chosen, facts, with_customer)
     codes = chosen[_CODE].to_numpy()
-    rank = chosen[_EXAMPLE].to_numpy()
+    # Each class's examples: the largest gaps first, then the lowest user_ids (a match has no gap: the first users).
+    order = np.lexsort((chosen["user_id"].to_numpy(), -np.abs(chosen[_GAP].to_numpy(dtype="int64")), codes))
     classes = []
     for code, name in enumerate(CLASSES):
-        examples = np.flatnonzero((codes == code) & (rank <= EXAMPLES_PER_CLASS))
-        examples = examples[np.argsort(rank[examples], kind="stable")]
+        examples = order[codes[order] == code][:EXAMPLES_PER_CLASS]
         dollars = 0 if name == MATCH else facts.gaps.get(code, 0)
         classes.append(ClassSummary(name=name, users=facts.members.get(code, 0), revenue_gap=dollars, examples=rows.frame(examples)))
     return Reconciliation(
-        users=rows.frame(np.flatnonzero(chosen["_listed"].to_numpy(dtype=bool))),
+        users=rows.frame(np.flatnonzero(chosen[_LISTED].to_numpy(dtype=bool))),
         classes=tuple(classes),
         expected_total=facts.expected_total,
         platform_total=facts.platform_total,
