@@ -6,10 +6,15 @@ Planted faults in the fixtures (the tests assert against these):
 - ``broken_delta_text``: one delta file with exactly ``BROKEN_DELTA_FAILURES`` planted cell failures
   (listed in ``BROKEN_DELTA_CELLS``).
 - ``johnnys_jeans``: the real first incident in ``../shared/cases/johnnys-jeans``; required in CI.
+
+And real parts: ``spark_engine`` (a local Spark session per module) and ``s3_endpoint`` (a moto S3
+server on loopback per test session).
 """
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -86,3 +91,23 @@ def spark_engine():
         del os.environ["CHECKS_SPARK_PARTITIONS"]
     else:
         os.environ["CHECKS_SPARK_PARTITIONS"] = before
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server over HTTP on loopback, shared by the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

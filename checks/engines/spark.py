@@ -61,7 +61,7 @@ def session() -> Any:
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-    return (
+    builder = (
         SparkSession.builder.master(_settings["master"])
         .appName("checks")
         .config("spark.ui.enabled", "false")
@@ -70,8 +70,10 @@ def session() -> Any:
         .config("spark.driver.memory", os.environ.get("CHECKS_SPARK_DRIVER_MEMORY", "4g"))
         .config("spark.sql.shuffle.partitions", os.environ.get("CHECKS_SPARK_PARTITIONS", "8"))
         .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
+        # The S3A connector, when given; set even when empty: PySpark's builder keeps options between sessions.
+        .config("spark.jars", ",".join(spark_s3a.jars()))
     )
+    return builder.getOrCreate()
 
 
 def check_feed_folder(directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None) -> FeedCheck:

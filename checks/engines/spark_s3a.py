@@ -1,15 +1,23 @@
-"""Feeds on S3 for the Spark engine (``s3a://bucket/prefix``): what Hadoop needs to read them, and a clear error without it.
+"""Feeds on S3 for the Spark engine (``s3a://bucket/prefix``): the connector Hadoop needs, and a clear error without it.
 
-Spark reads ``s3a://`` through Hadoop's S3A connector: ``hadoop-aws`` of the same version as the
-Hadoop client inside pyspark (3.5.0 for pyspark 4.3) and the AWS SDK v2 bundle it depends on.
-pyspark ships neither, and they come only from Maven repositories, which this installation cannot
-reach; ``require_connector`` says so in one line (exit code 2) rather than letting a JVM
-ClassNotFoundException through. Credentials are never passed by checks: S3A's default provider chain
-reads the standard AWS environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
-``AWS_SESSION_TOKEN``, ``AWS_REGION``) or the instance profile, so they appear on no command line and in no log.
+Spark reads ``s3a://`` through Hadoop's S3A connector (``hadoop-aws`` and the AWS SDK it was built
+with). pyspark ships neither; ``CHECKS_SPARK_JARS`` (comma-separated paths) puts them on Spark's
+classpath, and ``bash scripts/dev setup`` installs the one copy a package registry here holds:
+hadoop-aws 3.3.1 with the AWS SDK v1 bundle, from the sagemaker-pyspark sdist. Without them,
+``require_connector`` says so in one line (exit code 2) rather than letting a JVM
+ClassNotFoundException through.
+
+That connector is older than pyspark's Hadoop 3.5 client, whose defaults it cannot read (durations
+written "60s", credential providers of SDK v2): ``configure_connector`` gives it the same settings
+in the forms it reads. An endpoint other than AWS (a local S3 server, MinIO) comes from the standard
+``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``, as boto3 reads it. Credentials are never passed by
+checks: S3A's provider chain reads the standard AWS environment (``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``) or the instance profile, so they appear on no
+command line and in no log.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +25,24 @@ from checks.errors import UsageError
 
 SCHEME = "s3a"
 CONNECTOR_CLASS = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+JARS_VARIABLE = "CHECKS_SPARK_JARS"
+
+_SDK_V1_CLASS = "com.amazonaws.auth.EnvironmentVariableCredentialsProvider"
+_SDK_V2_CLASS = "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider"
+# Hadoop 3.5's defaults as a connector built for 3.3 reads them: plain numbers (milliseconds for the
+# connection timeouts, seconds for the rest) and its default providers with SDK v1's environment one.
+_SDK_V1_SETTINGS = {
+    "fs.s3a.connection.establish.timeout": "30000",
+    "fs.s3a.connection.timeout": "200000",
+    "fs.s3a.threads.keepalivetime": "60",
+    "fs.s3a.multipart.purge.age": "86400",
+    "fs.s3a.aws.credentials.provider": ",".join([
+        "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider",
+        "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+        "com.amazonaws.auth.EnvironmentVariableCredentialsProvider",
+        "org.apache.hadoop.fs.s3a.auth.IAMInstanceCredentialsProvider",
+    ]),
+}
 
 
 class MissingConnectorError(UsageError):
@@ -35,24 +61,49 @@ def uri(path: str | Path) -> str:
     return f"{SCHEME}://{rest}"
 
 
+def jars() -> list[str]:
+    """The jars ``CHECKS_SPARK_JARS`` names for Spark's classpath (the S3A connector, say)."""
+    return [path.strip() for path in os.environ.get(JARS_VARIABLE, "").split(",") if path.strip()]
+
+
 def require_connector(spark: Any, path: str | Path) -> None:
-    """Raise ``MissingConnectorError`` unless the JVM behind ``spark`` can load the S3A filesystem."""
+    """Raise ``MissingConnectorError`` unless the JVM behind ``spark`` can load the S3A filesystem; configure it."""
     if has_connector(spark):
+        configure_connector(spark)
         return
     raise MissingConnectorError(
         f"cannot read {uri(path)}: --engine spark reads s3a:// through Hadoop's S3A connector, and Spark's "
-        "classpath lacks it (hadoop-aws-3.5.0.jar, matching pyspark's Hadoop 3.5.0 client, and the AWS SDK v2 "
-        "bundle.jar); add both jars with spark.jars (e.g. PYSPARK_SUBMIT_ARGS='--jars a.jar,b.jar pyspark-shell') "
-        "or copy the feed to a local folder"
+        f"classpath lacks it: set {JARS_VARIABLE} to the hadoop-aws jar and the AWS SDK bundle it was built with "
+        "(`bash scripts/dev setup` installs hadoop-aws-3.3.1.jar and aws-java-sdk-bundle-1.11.901.jar into "
+        ".venv/share/checks/s3a-jars), or copy the feed to a local folder"
     )
+
+
+def configure_connector(spark: Any) -> None:
+    """Settings S3A reads when it first opens a bucket: the endpoint from the AWS environment, and for the
+    older connector Hadoop 3.5's defaults in the forms it reads."""
+    context = spark.sparkContext
+    settings = context._jsc.hadoopConfiguration()
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        settings.set("fs.s3a.endpoint", endpoint)
+        settings.set("fs.s3a.path.style.access", "true")  # a local server has no bucket host names
+        settings.set("fs.s3a.connection.ssl.enabled", str(endpoint.startswith("https:")).lower())
+    if _loads(context, _SDK_V1_CLASS) and not _loads(context, _SDK_V2_CLASS):
+        for key, value in _SDK_V1_SETTINGS.items():
+            settings.set(key, value)
 
 
 def has_connector(spark: Any) -> bool:
     """Whether Hadoop's S3A filesystem class loads in Spark's JVM (the jars of ``spark.jars`` included)."""
-    jvm = spark.sparkContext._jvm
+    return _loads(spark.sparkContext, CONNECTOR_CLASS)
+
+
+def _loads(context: Any, name: str) -> bool:
+    jvm = context._jvm
     loader = jvm.Thread.currentThread().getContextClassLoader()
     try:
-        jvm.java.lang.Class.forName(CONNECTOR_CLASS, False, loader)
+        jvm.java.lang.Class.forName(name, False, loader)
     except Exception:  # noqa: BLE001 - Py4J raises its own error for the JVM's ClassNotFoundException
         return False
     return True

@@ -1,4 +1,4 @@
-"""Real parts for landing-zone tests: one moto S3 server on loopback and one throwaway GnuPG key per session.
+"""Real parts for landing-zone tests: the moto S3 server on loopback (``tests/conftest.py``) and one throwaway GnuPG key per session.
 
 Faults the tests plant (one test each, see the test modules): an empty bucket, a non-CSV object, a
 zero-byte object, a duplicated upload, an object deleted between list and get, a file encrypted to
@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -24,26 +23,6 @@ HEADER = "user_id,total_spend,count_saved_items,loyalty_credits,batch_id\r\n"
 PASSPHRASE = "correct horse battery staple"
 
 _bucket_numbers = itertools.count()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server over HTTP on loopback, shared by the whole session."""
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -1,0 +1,132 @@
+"""``--engine spark`` on ``s3a://``: a feed and tables on a moto S3 server on loopback, read through Hadoop's S3A
+connector (installed by ``bash scripts/dev setup``), give what the same files give from a local folder."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from checks.cli import main
+from checks.engines import get_engine
+from checks.errors import ChecksError
+from checks.sample import generate_case, write_case
+from tests.test_engines import FAULTS, assert_same_feed_check
+from tests.frames import assert_same_rows
+
+pytestmark = pytest.mark.slow
+
+CONNECTOR = Path(sys.prefix) / "share" / "checks" / "s3a-jars"
+BUCKET = "feeds"
+
+
+@pytest.fixture(scope="module")
+def s3a_engine(s3_endpoint: str) -> Iterator:
+    """The Spark engine with the S3A connector on its classpath, pointed at the moto server by the AWS environment."""
+    jars = sorted(str(path) for path in CONNECTOR.glob("*.jar"))
+    if len(jars) < 2:
+        if os.environ.get("CI"):
+            pytest.fail(f"S3A connector missing in CI: {CONNECTOR} (bash scripts/dev setup installs it)")
+        pytest.skip("S3A connector not installed (bash scripts/dev setup)")
+    values = {
+        "CHECKS_SPARK_JARS": ",".join(jars),
+        "CHECKS_SPARK_PARTITIONS": "1",
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing-key-id",
+        "AWS_SECRET_ACCESS_KEY": "testing-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    saved = {name: os.environ.get(name) for name in (*values, "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN")}
+    os.environ.update(values)
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    _fresh_jvm()  # jars join the driver's classpath only when its JVM starts
+    engine = get_engine("spark")
+    spark = engine.session()
+    try:
+        yield engine
+    finally:
+        spark.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _fresh_jvm() -> None:
+    """Stop the JVM an earlier test module's Spark session left running, so that the next session starts one."""
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is not None:
+        SparkContext._active_spark_context.stop()
+    gateway = SparkContext._gateway
+    if gateway is not None:
+        process = getattr(gateway, "proc", None)  # the JVM pyspark launched
+        gateway.shutdown()
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=60)
+            if process.stdin is not None:
+                process.stdin.close()
+        SparkContext._gateway = None
+        SparkContext._jvm = None
+
+
+@pytest.fixture(scope="module")
+def local_case(tmp_path_factory) -> Path:
+    """A seeded case with a planted fault in the platform's table and a few faults in the feed, on disk."""
+    folder = tmp_path_factory.mktemp("case")
+    write_case(generate_case(users=150, deltas=5, seed=23), folder)
+    for fault in ("bad cell", "spend decrease", "no rows"):
+        FAULTS[fault](folder / "feed")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def bucket(s3a_engine, s3_endpoint: str, local_case: Path) -> str:
+    """The case uploaded under ``s3a://feeds/case/``."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    client.create_bucket(Bucket=BUCKET)
+    for path in local_case.rglob("*.csv"):
+        client.upload_file(str(path), BUCKET, f"case/{path.relative_to(local_case).as_posix()}")
+    return f"s3a://{BUCKET}/case"
+
+
+def test_a_feed_on_s3_is_checked_as_the_same_feed_on_disk(s3a_engine, bucket: str, local_case: Path) -> None:
+    expected = get_engine("pandas").check_feed_folder(local_case / "feed")
+    assert not expected.passed and "delta3.csv" in expected.quarantined  # the faults are there to find
+    assert_same_feed_check(s3a_engine.check_feed_folder(f"{bucket}/feed"), expected)
+
+
+def test_a_table_on_s3_reads_as_on_disk_and_a_missing_one_is_one_line(s3a_engine, bucket: str, local_case: Path) -> None:
+    name = "platform-user-summary.csv"
+    assert_same_rows(s3a_engine.read_table(f"{bucket}/{name}"), get_engine("pandas").read_table(local_case / name))
+    with pytest.raises(ChecksError, match=rf"^s3a://{BUCKET}/case/absent.csv: file not found$"):
+        s3a_engine.read_table(f"{bucket}/absent.csv")
+    with pytest.raises(ChecksError, match="feed folder not found"):
+        s3a_engine.discover_deltas(f"s3a://{BUCKET}/nowhere")
+
+
+def test_checks_run_on_s3_writes_what_a_local_run_writes(s3a_engine, bucket: str, local_case: Path, tmp_path: Path) -> None:
+    """`checks run --engine spark` with every input on S3 against the default engine on the same files on disk."""
+    runs = {}
+    for name, engine, root in (("s3", "spark", bucket), ("local", "polars", str(local_case))):
+        out = tmp_path / name
+        code = main([
+            "run", "--engine", engine, "--no-docs", "--json", "--out", str(out / "out"), "--gx-dir", str(out / "gx"),
+            "--feed", f"{root}/feed", "--platform", f"{root}/platform-user-summary.csv",
+            "--customer", f"{root}/customer-user-summary.csv",
+        ])
+        assert code == 1  # the planted fault fails the checks
+        runs[name] = json.loads((out / "out" / "summary.json").read_text())
+    assert runs["s3"]["diagnosis"] == runs["local"]["diagnosis"]
+    assert runs["s3"]["diagnosis"]["root_causes"]
+    assert runs["s3"]["feed"]["files"] == runs["local"]["feed"]["files"]
+    for written in ("deduplicated.csv", "discrepancies.csv", "email-engineer.md"):
+        assert (tmp_path / "s3" / "out" / written).read_bytes() == (tmp_path / "local" / "out" / written).read_bytes()
