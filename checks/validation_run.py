@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from checks.errors import BadInputError
-from checks.feed import DeltaFile, delta_number, discover_deltas
+from checks.feed import DeltaFile, delta_number, discover_deltas, is_uri
 from checks.validate import Delta, DeltaValidation, collect_failures, empty_failures
 
 
@@ -54,7 +54,8 @@ def validate_against_history(
     if history_dir is not None:
         new_paths = {delta_file.path.resolve() for delta_file in new_files}
         new_numbers = {delta_file.number: delta_file for delta_file in new_files}
-        for delta_file in discover_deltas(history_dir):
+        # An engine may list the folder itself (Spark: s3a:// and other URIs).
+        for delta_file in getattr(engine, "discover_deltas", discover_deltas)(history_dir):
             if delta_file.path.resolve() in new_paths:
                 continue
             if delta_file.number in new_numbers:
@@ -82,7 +83,7 @@ def _pandas_engine() -> ModuleType:
 
 
 def _as_delta_file(path: Path) -> DeltaFile:
-    if not path.is_file():
+    if not is_uri(path) and not path.is_file():  # a URI is for the engine to open, and to report
         raise BadInputError("file not found" if not path.exists() else "expected a CSV file", file=path)
     number = delta_number(path.name)
     if number is None:

@@ -80,17 +80,20 @@ def spark_engine():
     The test feeds are tiny: one shuffle partition saves a task per partition in every job, and
     adaptive query execution only adds planning time (about a sixth of these tests' time).
     """
-    before = os.environ.get("CHECKS_SPARK_PARTITIONS")
-    os.environ["CHECKS_SPARK_PARTITIONS"] = "1"
+    # No S3A connector: one test asserts the error without it (``tests/test_spark_s3a.py`` has its own session).
+    settings = {"CHECKS_SPARK_PARTITIONS": "1", "CHECKS_SPARK_JARS": ""}
+    before = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     engine = get_engine("spark")
     spark = engine.session()
     spark.conf.set("spark.sql.adaptive.enabled", "false")
     yield engine
     spark.stop()
-    if before is None:
-        del os.environ["CHECKS_SPARK_PARTITIONS"]
-    else:
-        os.environ["CHECKS_SPARK_PARTITIONS"] = before
+    for name, value in before.items():
+        if value is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = value
 
 
 def _free_port() -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,29 +18,29 @@ from tests.frames import assert_same_rows
 
 pytestmark = pytest.mark.slow
 
-CONNECTOR = Path(sys.prefix) / "share" / "checks" / "s3a-jars"
 BUCKET = "feeds"
 
 
 @pytest.fixture(scope="module")
 def s3a_engine(s3_endpoint: str) -> Iterator:
     """The Spark engine with the S3A connector on its classpath, pointed at the moto server by the AWS environment."""
-    jars = sorted(str(path) for path in CONNECTOR.glob("*.jar"))
-    if len(jars) < 2:
+    from checks.engines.spark_s3a import INSTALLED_JARS
+
+    if len(list(INSTALLED_JARS.glob("*.jar"))) < 2:
         if os.environ.get("CI"):
-            pytest.fail(f"S3A connector missing in CI: {CONNECTOR} (bash scripts/dev setup installs it)")
+            pytest.fail(f"S3A connector missing in CI: {INSTALLED_JARS} (bash scripts/dev setup installs it)")
         pytest.skip("S3A connector not installed (bash scripts/dev setup)")
     values = {
-        "CHECKS_SPARK_JARS": ",".join(jars),
         "CHECKS_SPARK_PARTITIONS": "1",
         "AWS_ENDPOINT_URL": s3_endpoint,
         "AWS_ACCESS_KEY_ID": "testing-key-id",
         "AWS_SECRET_ACCESS_KEY": "testing-secret",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    saved = {name: os.environ.get(name) for name in (*values, "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN")}
+    unset = ("CHECKS_SPARK_JARS", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN")  # the installed connector, found by default
+    saved = {name: os.environ.get(name) for name in (*values, *unset)}
     os.environ.update(values)
-    for name in ("AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"):
+    for name in unset:
         os.environ.pop(name, None)
     _fresh_jvm()  # jars join the driver's classpath only when its JVM starts
     engine = get_engine("spark")
@@ -130,3 +129,12 @@ def test_checks_run_on_s3_writes_what_a_local_run_writes(s3a_engine, bucket: str
     assert runs["s3"]["feed"]["files"] == runs["local"]["feed"]["files"]
     for written in ("deduplicated.csv", "discrepancies.csv", "email-engineer.md"):
         assert (tmp_path / "s3" / "out" / written).read_bytes() == (tmp_path / "local" / "out" / written).read_bytes()
+
+
+def test_checks_validate_a_delta_on_s3_against_its_history(s3a_engine, bucket: str, local_case: Path, capsys) -> None:
+    answers = {}
+    for name, engine, root in (("s3", "spark", f"{bucket}/feed"), ("local", "pandas", str(local_case / "feed"))):
+        code = main(["validate", "--engine", engine, "--json", f"{root}/delta4.csv", "--history", root])
+        answers[name] = (code, json.loads(capsys.readouterr().out))
+    assert answers["s3"] == answers["local"]
+    assert answers["local"][0] == 1 and answers["local"][1]["skipped_history"]  # the planted faults show

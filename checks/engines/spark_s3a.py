@@ -1,9 +1,10 @@
 """Feeds on S3 for the Spark engine (``s3a://bucket/prefix``): the connector Hadoop needs, and a clear error without it.
 
 Spark reads ``s3a://`` through Hadoop's S3A connector (``hadoop-aws`` and the AWS SDK it was built
-with). pyspark ships neither; ``CHECKS_SPARK_JARS`` (comma-separated paths) puts them on Spark's
-classpath, and ``bash scripts/dev setup`` installs the one copy a package registry here holds:
-hadoop-aws 3.3.1 with the AWS SDK v1 bundle, from the sagemaker-pyspark sdist. Without them,
+with). pyspark ships neither. ``bash scripts/dev setup`` installs the one copy a package registry
+here holds, hadoop-aws 3.3.1 with the AWS SDK v1 bundle from the sagemaker-pyspark sdist, into this
+environment, where the engine finds it; ``CHECKS_SPARK_JARS`` (comma-separated paths) names other
+jars instead. Without them,
 ``require_connector`` says so in one line (exit code 2) rather than letting a JVM
 ClassNotFoundException through.
 
@@ -18,6 +19,7 @@ command line and in no log.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from checks.errors import UsageError
 SCHEME = "s3a"
 CONNECTOR_CLASS = "org.apache.hadoop.fs.s3a.S3AFileSystem"
 JARS_VARIABLE = "CHECKS_SPARK_JARS"
+INSTALLED_JARS = Path(sys.prefix) / "share" / "checks" / "s3a-jars"  # where `bash scripts/dev setup` puts them
 
 _SDK_V1_CLASS = "com.amazonaws.auth.EnvironmentVariableCredentialsProvider"
 _SDK_V2_CLASS = "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider"
@@ -62,8 +65,12 @@ def uri(path: str | Path) -> str:
 
 
 def jars() -> list[str]:
-    """The jars ``CHECKS_SPARK_JARS`` names for Spark's classpath (the S3A connector, say)."""
-    return [path.strip() for path in os.environ.get(JARS_VARIABLE, "").split(",") if path.strip()]
+    """The jars for Spark's classpath: those ``CHECKS_SPARK_JARS`` names (comma-separated; empty for none),
+    else the S3A connector installed into this environment, if it is."""
+    given = os.environ.get(JARS_VARIABLE)
+    if given is None:
+        return sorted(str(path) for path in INSTALLED_JARS.glob("*.jar"))
+    return [path.strip() for path in given.split(",") if path.strip()]
 
 
 def require_connector(spark: Any, path: str | Path) -> None:
@@ -73,9 +80,9 @@ def require_connector(spark: Any, path: str | Path) -> None:
         return
     raise MissingConnectorError(
         f"cannot read {uri(path)}: --engine spark reads s3a:// through Hadoop's S3A connector, and Spark's "
-        f"classpath lacks it: set {JARS_VARIABLE} to the hadoop-aws jar and the AWS SDK bundle it was built with "
-        "(`bash scripts/dev setup` installs hadoop-aws-3.3.1.jar and aws-java-sdk-bundle-1.11.901.jar into "
-        ".venv/share/checks/s3a-jars), or copy the feed to a local folder"
+        "classpath lacks it: `bash scripts/dev setup` installs it (hadoop-aws-3.3.1.jar and "
+        f"aws-java-sdk-bundle-1.11.901.jar, into {INSTALLED_JARS}), or set {JARS_VARIABLE} to a hadoop-aws jar "
+        "and the AWS SDK bundle it was built with, or copy the feed to a local folder"
     )
 
 
