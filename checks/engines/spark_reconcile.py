@@ -194,7 +194,7 @@ def _lineage(
 
 @dataclass(frozen=True)
 class _Facts:
-    """The whole-table aggregates: per class its users and dollars, the totals, and which columns have gaps."""
+    """The whole-table aggregates: per class its users and dollars, the totals, which tables hold every user."""
 
     members: dict[int, int]
     gaps: dict[int, int]
