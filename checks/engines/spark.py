@@ -30,7 +30,7 @@ from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames, spark_files, spark_s3a, spark_schemas
 # The diagnosis with the reconciliation and the lineage in Spark SQL.
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
-from checks.errors import ChecksError, DeduplicationError
+from checks.errors import DeduplicationError
 from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile
 from checks.feed import discover_deltas as _discover_deltas_locally
 from checks.feed import read_table as _read_table_pandas
@@ -61,7 +61,7 @@ def session() -> Any:
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-    builder = (
+    return (
         SparkSession.builder.master(_settings["master"])
         .appName("checks")
         .config("spark.ui.enabled", "false")
@@ -72,8 +72,8 @@ def session() -> Any:
         .config("spark.sql.session.timeZone", "UTC")
         # The S3A connector, when given; set even when empty: PySpark's builder keeps options between sessions.
         .config("spark.jars", ",".join(spark_s3a.jars()))
+        .getOrCreate()
     )
-    return builder.getOrCreate()
 
 
 def check_feed_folder(directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None) -> FeedCheck:
@@ -122,15 +122,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
         return _read_table_on_pandas(path)
     text = text.cache()  # read once for the check and once more for the rows, not three times
     try:
-        if _union([_text_failures(text), _overflows(text)]).limit(1).count():
-            return _read_table_on_pandas(path)  # the pandas path names the first bad cell exactly
-        return _to_pandas_int64(_typed(text))
-    except Exception as error:  # noqa: BLE001 - a malformed row (too many fields): the pandas path words it
-        if isinstance(error, ChecksError):
-            raise
-        return _read_table_on_pandas(path)
+        # A bad cell, or a malformed row (too many fields) failing the job: the pandas path words it exactly.
+        bad = _union([_text_failures(text), _overflows(text)]).limit(1).count()
+        rows = None if bad else _to_pandas_int64(_typed(text))
+    except Exception:  # noqa: BLE001 - Py4J wraps every JVM error
+        rows = None
     finally:
         text.unpersist()
+    return _read_table_on_pandas(path) if rows is None else rows
 
 
 def _refuse_without_connector(path: str | Path) -> None:
