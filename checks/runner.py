@@ -159,12 +159,9 @@ def run_case(
         if platform is not None:
             _import_in_background("checks.charts", "import_matplotlib")  # for the report, while the diagnosis runs
             with stage("diagnosis"):
-                # An engine may reconcile where its rows are (Spark); the default diagnosis works on the frames.
-                diagnose = getattr(engine, "diagnose", None)
-                if diagnose is None:
-                    from checks.diagnose import diagnose
+                from checks.engines import diagnose_on
 
-                diagnosis = diagnose(
+                diagnosis = diagnose_on(engine)(
                     feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated
                 )
 

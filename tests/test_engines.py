@@ -496,3 +496,20 @@ def test_a_folded_uri_is_unfolded_for_hadoop(given, read_as: str) -> None:
     from checks.engines.spark_files import location
 
     assert location(given) == read_as
+
+
+@pytest.mark.slow
+def test_checks_diagnose_on_spark_prints_the_default_engine_s_diagnosis(spark_engine, sample_case, tmp_path: Path, capsys) -> None:
+    from checks.cli import main
+    from checks.sample import write_case
+
+    write_case(sample_case, tmp_path)
+    printed = {}
+    for engine in ("polars", "spark"):
+        code = main([
+            "diagnose", "--engine", engine, "--json", "--feed", str(tmp_path / "feed"),
+            "--platform", str(tmp_path / "platform-user-summary.csv"), "--customer", str(tmp_path / "customer-user-summary.csv"),
+        ])
+        printed[engine] = (code, capsys.readouterr().out)
+    assert printed["spark"] == printed["polars"]
+    assert printed["polars"][0] == 1 and sample_case.skipped_file in printed["polars"][1]

@@ -2,11 +2,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from checks.cli._options import FinanceTotalOption, JsonOption
+from checks.cli._options import (
+    DEFAULT_ENGINE,
+    DEFAULT_SPARK_MASTER,
+    EngineOption,
+    FinanceTotalOption,
+    JsonOption,
+    SparkMasterOption,
+)
 
 if TYPE_CHECKING:
     from checks.diagnose import Diagnosis
@@ -21,6 +29,8 @@ def diagnose_command(
     platform: Annotated[Path, typer.Option(help="The platform's loaded table (CSV).")],
     customer: Annotated[Optional[Path], typer.Option(help="The customer's own export (CSV).")] = None,
     finance_total: FinanceTotalOption = None,
+    engine: EngineOption = DEFAULT_ENGINE,
+    spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
     json: JsonOption = False,
 ) -> None:
     """Classify every user, attribute the gap to root causes by simulating faults on the feed.
@@ -29,7 +39,9 @@ def diagnose_command(
     """
     from checks import output
 
-    diagnosis = load_and_diagnose(feed, platform, customer, finance_total)
+    from checks.cli._options import engine_module
+
+    diagnosis = load_and_diagnose(feed, platform, customer, finance_total, engine=engine_module(engine, spark_master))
     if json:
         output.print_json(diagnosis.to_dict())
     else:
@@ -38,14 +50,19 @@ def diagnose_command(
 
 
 def load_and_diagnose(
-    feed: Path, platform: Path, customer: Path | None = None, finance_total: int | None = None
+    feed: Path,
+    platform: Path,
+    customer: Path | None = None,
+    finance_total: int | None = None,
+    *,
+    engine: ModuleType | None = None,
 ) -> Diagnosis:
-    """Read the feed (quarantining files that fail validation) and both tables, then diagnose."""
+    """Read the feed (quarantining files that fail validation) and both tables, then diagnose, on ``engine``
+    (the default one when None; Spark reconciles in Spark SQL)."""
     from checks import output
-    from checks.diagnose import diagnose
-    from checks.engines import DEFAULT_ENGINE, get_engine
+    from checks.engines import DEFAULT_ENGINE, diagnose_on, get_engine
 
-    engine = get_engine(DEFAULT_ENGINE)
+    engine = engine or get_engine(DEFAULT_ENGINE)
     with output.progress_step("checking the feed"):
         checked = engine.check_feed_folder(feed)
     for name in checked.quarantined:
@@ -53,7 +70,7 @@ def load_and_diagnose(
     platform_table = engine.read_table(platform)
     customer_table = engine.read_table(customer) if customer is not None else None
     with output.progress_step("reconciling and testing hypotheses"):
-        return diagnose(
+        return diagnose_on(engine)(
             checked.deltas, platform_table, customer_table, finance_total, deduplicated=checked.deduplicated
         )
 

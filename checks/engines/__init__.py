@@ -15,7 +15,7 @@ such a column as int64, so no answer or output depends on it.
 An engine may add ``deduplicate_feed_folder(directory, outputs, ...)`` (DuckDB: out of core, the
 table written without being held), ``discover_deltas(location)`` (Spark: its own listing),
 ``diagnose(deltas, platform, customer, finance_total, deduplicated=...)`` (Spark: the reconciliation
-in Spark SQL, ``checks.diagnose.diagnose``'s answers) and ``NAME`` (the suites pick GX's Spark
+in Spark SQL, ``checks.diagnose.diagnose``'s answers; ``diagnose_on(engine)`` picks it) and ``NAME`` (the suites pick GX's Spark
 datasource by it).
 
 Engines are imported on first use: Polars and PySpark stay out of ``checks --help``.
@@ -23,7 +23,9 @@ Engines are imported on first use: Polars and PySpark stay out of ``checks --hel
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 from checks.errors import UsageError
 
@@ -36,3 +38,11 @@ def get_engine(name: str) -> ModuleType:
     if name not in ENGINES:
         raise UsageError(f"unknown engine {name!r} (choose one of: {', '.join(ENGINES)})")
     return importlib.import_module(f"checks.engines.{name}")
+
+
+def diagnose_on(engine: ModuleType) -> Callable[..., Any]:
+    """The engine's ``diagnose`` (Spark: the reconciliation in Spark SQL), else ``checks.diagnose.diagnose``."""
+    diagnose = getattr(engine, "diagnose", None)
+    if diagnose is None:
+        from checks.diagnose import diagnose
+    return diagnose
