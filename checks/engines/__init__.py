@@ -15,8 +15,8 @@ such a column as int64, so no answer or output depends on it.
 An engine may add ``deduplicate_feed_folder(directory, outputs, ...)`` (DuckDB: out of core, the
 table written without being held), ``discover_deltas(location)`` (Spark: its own listing),
 ``diagnose(deltas, platform, customer, finance_total, deduplicated=...)`` (Spark: the reconciliation
-in Spark SQL, ``checks.diagnose.diagnose``'s answers; ``diagnose_on(engine)`` picks it) and ``NAME`` (the suites pick GX's Spark
-datasource by it).
+in Spark SQL, ``checks.diagnose.diagnose``'s answers; ``diagnose_on(engine)`` picks it) and
+``NAME`` (the suites pick GX's Spark datasource by it).
 
 Engines are imported on first use: Polars and PySpark stay out of ``checks --help``.
 """
