@@ -900,8 +900,9 @@ class _Engine:
         self, hypothesis: _Hypothesis, name: str | None, users: np.ndarray, examples: pd.DataFrame, agree: int
     ) -> str:
         dollars = int(self.gap[users].sum())
+        without_row = int(np.count_nonzero(self.observed_count[users] == 0))
         return _simulation_sentence(
-            hypothesis.kind, hypothesis.note, name, int(users.sum()), dollars, agree, self.size, examples
+            hypothesis.kind, hypothesis.note, name, int(users.sum()), dollars, agree, self.size, examples, without_row
         )
 
     def _missing_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
@@ -924,21 +925,31 @@ class _Engine:
 
 
 def _simulation_sentence(
-    kind: str, note: dict, name: str | None, count: int, dollars: int, agree: int, size: int, examples: pd.DataFrame
+    kind: str,
+    note: dict,
+    name: str | None,
+    count: int,
+    dollars: int,
+    agree: int,
+    size: int,
+    examples: pd.DataFrame,
+    without_row: int = 0,
 ) -> str:
-    """What a simulated fault reproduces: ``count`` users, ``dollars`` of gap; ``agree`` of ``size`` users agree with it."""
+    """What a simulated fault reproduces: ``count`` users (``without_row`` of them left with no row at all),
+    ``dollars`` of gap; ``agree`` of ``size`` users agree with it."""
     whole = f"with it, the simulated table agrees with the platform for {agree:,} of {size:,} users"
     example = _example_sentence(examples)
     if kind == FILE_NOT_INGESTED:
+        lacking = _older_or_none(count, without_row, "users", f" instead of their latest one in {name}")
         return (
-            f"{count:,} users hold an older row instead of their latest one in {name}, as if {name} had never "
+            f"{lacking}, as if {name} had never "
             f"been loaded; together they are {_dollars(dollars)} short. Rebuilding the table from the feed "
             f"without {name} reproduces these rows exactly ({whole}).{example}"
         )
     if kind == FILE_PARTIALLY_INGESTED:
         return (
             f"Only the first {note['kept']:,} of {note['total']:,} rows of {name} reached the platform: "
-            f"{count:,} users whose latest row is further down the file hold an older row, "
+            f"{_older_or_none(count, without_row, 'users whose latest row is further down the file')}, "
             f"{_dollars(dollars)} in all ({whole}).{example}"
         )
     if kind == WRONG_DEDUP_ORDER:
@@ -954,6 +965,17 @@ def _simulation_sentence(
         f"{count:,} users appear once per feed row instead of once: the table equals the feed without "
         f"deduplication for them, {_dollars(-dollars)} counted twice or more ({whole}).{example}"
     )
+
+
+def _older_or_none(count: int, without_row: int, who: str, instead: str = "") -> str:
+    """``count`` ``who`` that hold an older row (``instead`` of what), or none at all: their only rows went unread."""
+    older = f"hold an older row{instead}"
+    none = "have no row at all (no other row of theirs was loaded)"
+    if not without_row:
+        return f"{count:,} {who} {older}"
+    if without_row == count:
+        return f"{count:,} {who} {none}"
+    return f"{count:,} {who} lack their latest row: {count - without_row:,} {older} and {without_row:,} {none}"
 
 
 def _missing_sentence(count: int, dollars: int, examples: pd.DataFrame) -> str:

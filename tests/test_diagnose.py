@@ -394,3 +394,19 @@ def test_an_empty_platform_table_is_diagnosed_not_a_crash():
     assert diagnosis.reconciliation.summary("missing").users == len(deduplicate(FEED))
     explained = sum(cause.revenue_gap for cause in diagnosis.root_causes)
     assert explained + diagnosis.unexplained_gap == diagnosis.gap > 0
+
+
+def test_users_a_missed_file_leaves_without_any_row_are_not_said_to_hold_an_older_one():
+    """A file holding some users' only rows: the evidence counts those users apart."""
+    newcomers = FEED[2].frame.copy()
+    newcomers["user_id"] += int(max(delta.frame["user_id"].max() for delta in FEED))  # users only delta2 has
+    rows = pd.concat([FEED[2].frame, newcomers])
+    feed = [*FEED[:2], Delta(FEED[2].name, 2, rows.set_axis(range(2, 2 + len(rows)))), *FEED[3:]]
+    diagnosis = diagnose(feed, faults.without_file(feed, 2))
+    cause = next(cause for cause in diagnosis.root_causes if cause.kind == "file_not_ingested")
+    latest_there, none = int((deduplicate(feed)["source_file"] == "delta2.csv").sum()), len(newcomers)
+    assert cause.users == latest_there
+    assert (
+        f"{latest_there:,} users lack their latest row: {latest_there - none:,} hold an older row instead of their "
+        f"latest one in delta2.csv and {none:,} have no row at all"
+    ) in cause.evidence

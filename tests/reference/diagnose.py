@@ -425,8 +425,9 @@ class _Engine:
         self, hypothesis: _Hypothesis, name: str | None, users: np.ndarray, examples: pd.DataFrame, after: _Table
     ) -> str:
         dollars, agree = int(self.gap[users].sum()), int(self.agrees(after).sum())
+        without_row = int((users & (self.observed.count == 0)).sum())
         return _simulation_sentence(
-            hypothesis.kind, hypothesis.note, name, int(users.sum()), dollars, agree, len(self.universe), examples
+            hypothesis.kind, hypothesis.note, name, int(users.sum()), dollars, agree, len(self.universe), examples, without_row
         )
 
     def _missing_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
