@@ -34,12 +34,13 @@ _SDK_V1_CLASS = "com.amazonaws.auth.EnvironmentVariableCredentialsProvider"
 _SDK_V2_CLASS = "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider"
 # Hadoop 3.5's defaults as a connector built for 3.3 reads them: plain numbers (milliseconds for the
 # connection timeouts, seconds for the rest) and its default providers with SDK v1's environment one.
+_PROVIDERS = "fs.s3a.aws.credentials.provider"
 _SDK_V1_SETTINGS = {
     "fs.s3a.connection.establish.timeout": "30000",
     "fs.s3a.connection.timeout": "200000",
     "fs.s3a.threads.keepalivetime": "60",
     "fs.s3a.multipart.purge.age": "86400",
-    "fs.s3a.aws.credentials.provider": ",".join([
+    _PROVIDERS: ",".join([
         "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider",
         "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
         "com.amazonaws.auth.EnvironmentVariableCredentialsProvider",
@@ -98,7 +99,10 @@ def configure_connector(spark: Any) -> None:
         settings.set("fs.s3a.connection.ssl.enabled", str(endpoint.startswith("https:")).lower())
     if _loads(context, _SDK_V1_CLASS) and not _loads(context, _SDK_V2_CLASS):
         for key, value in _SDK_V1_SETTINGS.items():
-            settings.set(key, value)
+            current = settings.get(key) or ""
+            # Only Hadoop 3.5's own forms are replaced ("60s", SDK v2 classes): a value set by the user stays.
+            if not current.strip().isdigit() and (key != _PROVIDERS or "software.amazon.awssdk" in current):
+                settings.set(key, value)
 
 
 def has_connector(spark: Any) -> bool:
