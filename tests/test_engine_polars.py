@@ -8,6 +8,7 @@ import pytest
 
 from checks.engines import get_engine
 from checks.engines import polars as polars_engine
+from checks.engines import polars_csv
 from tests.test_engines import FAULTS, assert_same_feed_check, run_both, write_generated_feed
 
 
@@ -89,7 +90,7 @@ def test_clean_files_are_parsed_as_integers_straight(monkeypatch: pytest.MonkeyP
     def refuse(*_args):
         raise AssertionError("a clean file was read as text")
 
-    monkeypatch.setattr(polars_engine, "_scan_typed", refuse)
+    monkeypatch.setattr(polars_csv, "scan_typed", refuse)
     assert polars_engine.check_feed_folder(folder).passed
 
 

@@ -27,7 +27,7 @@ import polars as pl
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.dedup import deduplicate as _deduplicate_pandas
-from checks.engines import _frames
+from checks.engines import _frames, polars_csv
 from checks.engines import polars as _polars_engine
 from checks.errors import ChecksError, DeduplicationError, UsageError
 from checks.feed import COLUMNS, DeltaFile, discover_deltas
@@ -46,7 +46,7 @@ NAME = "duckdb"
 # DuckDB's own buffers; Polars' streaming reader, Python and the failures come on top (about 1 GB at 100 M users).
 DEFAULT_MEMORY_LIMIT = "2.5GB"
 
-_ROW = "row"
+_ROW = polars_csv.ROW
 _FILE = "file_index"
 _PART_COMPRESSION = "lz4"  # the parts are read once or twice, right away: speed over size
 
@@ -238,26 +238,26 @@ class _Session:
         part = self._new_part()
         try:
             return self._validate_streaming(delta_file, part)
-        except _polars_engine._NeedsPandasPath:
+        except polars_csv.NeedsPandasPath:
             part.unlink(missing_ok=True)
             return self.add(_read_and_validate_pandas(delta_file))
 
     def _validate_streaming(self, delta_file: DeltaFile, part: Path) -> _Checked:
         header = _frames.read_header(delta_file.path)
         if header is None:
-            raise _polars_engine._NeedsPandasPath
+            raise polars_csv.NeedsPandasPath
         try:
             _sink_typed(delta_file.path, header, part)
         except pl.exceptions.PolarsError as error:
-            raise _polars_engine._NeedsPandasPath from error
+            raise polars_csv.NeedsPandasPath from error
         stats = self._delta_statistics(part)
         if stats["rows"] == 0:
-            raise _polars_engine._NeedsPandasPath  # the not_empty failure, as the pandas path words it
+            raise polars_csv.NeedsPandasPath  # the not_empty failure, as the pandas path words it
         name = delta_file.name
         text_failures = empty_failures()
         if stats["nulls"]:
             suspects = pl.scan_parquet(part).filter(pl.any_horizontal(pl.col(column).is_null() for column in COLUMNS))
-            text_failures = _polars_engine._text_failures(delta_file.path, header, suspects.collect(), name)
+            text_failures = polars_csv.text_failures(delta_file.path, header, suspects.collect(), name)
         value_failures = self._value_failures(part, name) if _values_fail(stats) else empty_failures()
         failures = _frames.combine_validation_failures(text_failures, value_failures)
         passed = failures.empty
@@ -492,17 +492,17 @@ def _sink_typed(path: Path, header: _frames.Header, part: Path) -> None:
     A file without spaces or tabs is parsed as integers straight from the CSV (twice as fast); if
     that errors on a cell that is no integer, the file is read as text and cast, nulls marking the cells.
     """
-    if not _polars_engine._has_blanks(path):
+    if not polars_csv.has_blanks(path):
         # A file of its own: a sink that failed may still finish writing after the error is raised
         # (seen as a part DuckDB could not read, now and then), and must not land on the part.
         straight = part.with_name(f"{part.stem}-straight.parquet")
         try:
-            _polars_engine._scan_integers(path, header).sink_parquet(straight, compression=_PART_COMPRESSION)
+            polars_csv.scan_integers(path, header).sink_parquet(straight, compression=_PART_COMPRESSION)
             straight.replace(part)
             return
         except pl.exceptions.PolarsError:
             pass  # a cell that is no integer: the text read finds it (the session folder removes the attempt)
-    _polars_engine._scan_typed(path, header).sink_parquet(part, compression=_PART_COMPRESSION)
+    polars_csv.scan_typed(path, header).sink_parquet(part, compression=_PART_COMPRESSION)
 
 
 def _values_fail(stats: dict[str, int | None]) -> bool:

@@ -26,7 +26,7 @@ import polars as pl
 
 from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.dedup import deduplicate as _deduplicate_pandas
-from checks.engines import _frames
+from checks.engines import _frames, polars_csv
 from checks.errors import DeduplicationError
 from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile
 from checks.feed import read_table as _read_table_pandas
@@ -39,13 +39,9 @@ NAME = "polars"
 # Integer columns whose values all lie in [-NARROW_LIMIT, NARROW_LIMIT) are held as int32 (see ``_narrowed``).
 NARROW_LIMIT = 2**30
 
-_ROW = "row"
+_ROW = polars_csv.ROW
 _POSITION = "_position"
 _PYTHON_INTEGER = re.compile(INTEGER_PATTERN)
-
-
-class _NeedsPandasPath(Exception):
-    """This file has something only the pandas path reads exactly as the reference does."""
 
 
 def check_feed_folder(directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None) -> FeedCheck:
@@ -77,7 +73,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if header is None:
         return _read_table_pandas(path)
     try:
-        typed = _read_typed(path, header)
+        typed = polars_csv.read_typed(path, header)
     except pl.exceptions.PolarsError:
         return _read_table_pandas(path)
     if typed.null_count().sum_horizontal().item():
@@ -90,7 +86,7 @@ def _read_and_validate(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataF
     """The validation and, when the delta passed, its rows as Polars (COLUMNS + row)."""
     try:
         return _validate_fast(delta_file)
-    except _NeedsPandasPath:
+    except polars_csv.NeedsPandasPath:
         validation = _read_and_validate_pandas(delta_file)
         table = _from_delta(validation.delta) if validation.delta is not None else None
         return validation, table
@@ -99,15 +95,15 @@ def _read_and_validate(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataF
 def _validate_fast(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataFrame | None]:
     header = _frames.read_header(delta_file.path)
     if header is None:
-        raise _NeedsPandasPath
+        raise polars_csv.NeedsPandasPath
     try:
-        typed = _read_typed(delta_file.path, header)
+        typed = polars_csv.read_typed(delta_file.path, header)
     except pl.exceptions.PolarsError as error:
-        raise _NeedsPandasPath from error
+        raise polars_csv.NeedsPandasPath from error
     if typed.height == 0:
-        raise _NeedsPandasPath  # the not_empty failure, as the pandas path words it
+        raise polars_csv.NeedsPandasPath  # the not_empty failure, as the pandas path words it
     name = delta_file.name
-    text_failures = _text_failures(delta_file.path, header, typed, name)
+    text_failures = polars_csv.text_failures(delta_file.path, header, typed, name)
     bounds = _bounds(typed)
     value_failures = _value_failures(typed, name, bounds)
     failures = _frames.combine_validation_failures(text_failures, value_failures)
@@ -119,93 +115,6 @@ def _validate_fast(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataFrame
         name=name, number=delta_file.number, delta=delta, failures=failures, warnings=header.warnings, rows=typed.height
     )
     return validation, table
-
-
-def _read_typed(path: Path, header: _frames.Header) -> pl.DataFrame:
-    """The file's cells as integers (null where a cell is not an integer literal), with its line numbers.
-
-    Parsing integers straight from the CSV is about twice as fast as reading text and casting it,
-    and gives the same cells except that it also takes a number after spaces or tabs (" 15"), which
-    the text pass refuses; it errors on any other non-integer, or one beyond the type. So a file
-    without a space or a tab is read straight, as Int32 and if that errors as Int64, and any file
-    both error on is read as text and cast to Int64. ``_narrowed`` settles each column's type.
-    """
-    if not _has_blanks(path):
-        # Int32 first: most columns fit, and the file is then never held at twice the size.
-        for scan in (_scan_int32, _scan_integers):
-            try:
-                return scan(path, header).collect(engine="streaming")
-            except pl.exceptions.PolarsError:
-                pass  # a value beyond the type, or a cell that is no integer: the text read finds it
-    return _scan_typed(path, header).collect(engine="streaming")
-
-
-def _has_blanks(path: Path) -> bool:
-    import mmap
-
-    with path.open("rb") as handle:
-        if handle.seek(0, 2) == 0:
-            return False
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            return data.find(b" ") >= 0 or data.find(b"\t") >= 0
-
-
-def _scan_int32(path: Path, header: _frames.Header) -> pl.LazyFrame:
-    return _scan(path, header, pl.Int32)
-
-
-def _scan_integers(path: Path, header: _frames.Header) -> pl.LazyFrame:
-    return _scan(path, header, pl.Int64)
-
-
-def _scan_typed(path: Path, header: _frames.Header) -> pl.LazyFrame:
-    """The file's cells cast to Int64 (null where a cell is not an integer literal), with its line numbers."""
-    return _scan_text(path, header).select(_ROW, *[pl.col(column).cast(pl.Int64, strict=False) for column in COLUMNS])
-
-
-def _scan_text(path: Path, header: _frames.Header) -> pl.LazyFrame:
-    return _scan(path, header, pl.String)
-
-
-def _scan(path: Path, header: _frames.Header, dtype: type[pl.DataType]) -> pl.LazyFrame:
-    """Every cell of the file's body read as ``dtype``, with its line number (the header is line 1)."""
-    return pl.scan_csv(
-        path,
-        has_header=False,
-        skip_rows=1,
-        schema={name: dtype for name in header.names},
-        row_index_name=_ROW,
-        row_index_offset=2,
-        encoding="utf8",
-    ).select(pl.col(_ROW).cast(pl.Int64), *COLUMNS)
-
-
-def _text_failures(path: Path, header: _frames.Header, typed: pl.DataFrame, name: str) -> pd.DataFrame:
-    """Pandera's text pass, run only on the rows with a cell that did not cast."""
-    suspect_rows = typed.filter(pl.any_horizontal(pl.col(column).is_null() for column in COLUMNS))[_ROW]
-    if suspect_rows.is_empty():
-        return empty_failures()
-    text = _scan_text(path, header).filter(pl.col(_ROW).is_in(suspect_rows.implode())).collect()
-    if text.select(pl.all_horizontal(pl.col(column).is_null() for column in COLUMNS)).to_series().any():
-        raise _NeedsPandasPath  # a blank line: pandas skips it and renumbers the rows after it
-    # Polars reads an empty or missing cell as null; pandas reads it as "".
-    text = text.with_columns(pl.col(column).fill_null("") for column in COLUMNS)
-    from checks.engines.polars_schemas import DeltaTextModel
-    from pandera.errors import SchemaErrors
-
-    try:
-        DeltaTextModel.validate(text.select(COLUMNS), lazy=True)
-    except SchemaErrors as errors:
-        cases = errors.failure_cases
-    else:
-        raise _NeedsPandasPath  # a cell that matches the pattern but not int64: the pandas path decides
-    rows = text[_ROW].gather(cases["index"]).to_list()
-    values = cases["failure_case"].to_list()
-    if any(_PYTHON_INTEGER.match(value) for value in values):
-        raise _NeedsPandasPath  # e.g. "5\n": Python's ``$`` matches before a final newline, Rust's does not
-    if len(cases) != typed.null_count().sum_horizontal().item():
-        raise _NeedsPandasPath  # a cell that did not cast yet is no text failure: an integer beyond int64
-    return _frames.validation_failures(name, rows, cases["column"].to_list(), [_frames.IS_INTEGER] * len(rows), values)
 
 
 def _bounds(typed: pl.DataFrame) -> dict[str, int | None]:
