@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -452,6 +453,11 @@ class _Engine:
     @property
     def observed_count(self) -> np.ndarray:
         return self.platform.count
+
+    @cached_property
+    def _without_row(self) -> np.ndarray:
+        """The users the platform holds no row of (usually few: counting them among others is then cheap)."""
+        return np.flatnonzero(self.observed_count == 0)
 
     def share(self, users: np.ndarray) -> float:
         if self._total_absolute > 0:
@@ -900,7 +906,7 @@ class _Engine:
         self, hypothesis: _Hypothesis, name: str | None, users: np.ndarray, examples: pd.DataFrame, agree: int
     ) -> str:
         dollars = int(self.gap[users].sum())
-        without_row = int(np.count_nonzero(self.observed_count[users] == 0))
+        without_row = int(np.count_nonzero(users[self._without_row]))  # ``users``: a mask
         return _simulation_sentence(
             hypothesis.kind, hypothesis.note, name, int(users.sum()), dollars, agree, self.size, examples, without_row
         )
