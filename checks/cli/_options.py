@@ -14,7 +14,10 @@ EngineOption = Annotated[
     str,
     typer.Option(
         "--engine",
-        help="What reads, validates and deduplicates the feed: polars (fast, default), pandas, duckdb (out of core, bounded memory), or spark.",
+        help=(
+            "What reads, validates and deduplicates the feed: polars (fast, default), pandas, duckdb (out of core, "
+            "bounded memory), or spark (also reads s3a://, hdfs:// and file:// locations)."
+        ),
     ),
 ]
 SparkMasterOption = Annotated[
