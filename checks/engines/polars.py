@@ -14,7 +14,6 @@ beyond int64) goes to the pandas path, which has the last word.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames, polars_csv
 from checks.errors import DeduplicationError
-from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile
+from checks.feed import COLUMNS, DeltaFile
 from checks.feed import read_table as _read_table_pandas
 from checks.pages import plain_pages
 from checks.pipeline import FeedCheck, passed_deltas
@@ -41,7 +40,6 @@ NARROW_LIMIT = 2**30
 
 _ROW = polars_csv.ROW
 _POSITION = "_position"
-_PYTHON_INTEGER = re.compile(INTEGER_PATTERN)
 
 
 def check_feed_folder(directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None) -> FeedCheck:
