@@ -404,10 +404,11 @@ def test_a_check_pandera_cannot_run_is_an_error_not_a_pass(spark_engine, tmp_pat
 )
 def test_s3a_paths_are_recognised_in_either_spelling(path, is_s3a: bool, uri: str | None) -> None:
     from checks.engines import spark_s3a
+    from checks.engines.spark_files import location
 
     assert spark_s3a.is_s3a(path) is is_s3a
     if is_s3a:
-        assert spark_s3a.uri(path) == uri
+        assert location(path) == uri
 
 
 @pytest.mark.slow

@@ -4,9 +4,8 @@ Spark reads ``s3a://`` through Hadoop's S3A connector (``hadoop-aws`` and the AW
 with). pyspark ships neither. ``bash scripts/dev setup`` installs the one copy a package registry
 here holds, hadoop-aws 3.3.1 with the AWS SDK v1 bundle from the sagemaker-pyspark sdist, into this
 environment, where the engine finds it; ``CHECKS_SPARK_JARS`` (comma-separated paths) names other
-jars instead. Without them,
-``require_connector`` says so in one line (exit code 2) rather than letting a JVM
-ClassNotFoundException through.
+jars instead. Without them, ``require_connector`` says so in one line (exit code 2) rather than
+letting a JVM ClassNotFoundException through.
 
 That connector is older than pyspark's Hadoop 3.5 client, whose defaults it cannot read (durations
 written "60s", credential providers of SDK v2): ``configure_connector`` gives it the same settings
@@ -23,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from checks.engines.spark_files import location
 from checks.errors import UsageError
 
 SCHEME = "s3a"
@@ -58,13 +58,6 @@ def is_s3a(path: str | Path) -> bool:
     return str(path).startswith(f"{SCHEME}:/")
 
 
-def uri(path: str | Path) -> str:
-    """The ``s3a://bucket/key`` form of ``path``, whether or not ``Path`` folded its double slash."""
-    text = str(path)
-    rest = text[len(f"{SCHEME}:"):].lstrip("/")
-    return f"{SCHEME}://{rest}"
-
-
 def jars() -> list[str]:
     """The jars for Spark's classpath: those ``CHECKS_SPARK_JARS`` names (comma-separated; empty for none),
     else the S3A connector installed into this environment, if it is."""
@@ -80,7 +73,7 @@ def require_connector(spark: Any, path: str | Path) -> None:
         configure_connector(spark)
         return
     raise MissingConnectorError(
-        f"cannot read {uri(path)}: --engine spark reads s3a:// through Hadoop's S3A connector, and Spark's "
+        f"cannot read {location(path)}: --engine spark reads s3a:// through Hadoop's S3A connector, and Spark's "
         "classpath lacks it: `bash scripts/dev setup` installs it (hadoop-aws-3.3.1.jar and "
         f"aws-java-sdk-bundle-1.11.901.jar, into {INSTALLED_JARS}), or set {JARS_VARIABLE} to a hadoop-aws jar "
         "and the AWS SDK bundle it was built with, or copy the feed to a local folder"
