@@ -5,7 +5,13 @@ The names a library user needs, loaded on first use so that ``checks --help`` im
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
+
+# With PySpark installed (the spark engine), Pandera and Great Expectations import it, and PySpark warns
+# on every import that it does not fully support pandas 3. Nothing here uses pyspark.pandas and the
+# Spark engine hands PySpark Arrow tables, so that one message is silenced for the process, here once.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 _EXPORTS = {
     "COLUMNS": "checks.feed",

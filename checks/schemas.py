@@ -5,19 +5,11 @@ pandas: the fast engines ask one aggregate query first and need Pandera only for
 """
 from __future__ import annotations
 
-import warnings
-
 import pandas as pd
+import pandera.pandas as pa  # PySpark's warning on this import is silenced by ``checks`` itself
+from pandera.typing import Series
 
-# With PySpark installed (the spark engine), pandera imports pyspark.pandas on import and again
-# when it registers backends; each time it warns that it does not support pandas 3. Nothing of
-# ours uses pyspark.pandas, so that one message is silenced for the process.
-warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-
-import pandera.pandas as pa  # noqa: E402
-from pandera.typing import Series  # noqa: E402
-
-from checks.feed import INTEGER_PATTERN  # noqa: E402
+from checks.feed import INTEGER_PATTERN
 
 
 class DeltaTextModel(pa.DataFrameModel):

@@ -10,7 +10,6 @@ import importlib
 import importlib.util
 import os
 import sys
-import warnings
 
 import typer
 
@@ -54,9 +53,6 @@ for _name in _COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the app and turn every ``ChecksError`` into one line on stderr and its exit code."""
-    # Great Expectations imports PySpark when it is installed, and PySpark warns on every import that it
-    # does not fully support pandas 3: the Spark engine hands PySpark Arrow tables, never pandas frames.
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     try:
         app(args=argv, prog_name="checks", standalone_mode=True)
     except SystemExit as exit_:

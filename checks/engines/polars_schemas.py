@@ -1,17 +1,10 @@
 """The Pandera schemas of a delta on Polars (``checks.schemas`` on Polars); imported only for a failing file."""
 from __future__ import annotations
 
-import warnings
-
+import pandera.polars as pa  # PySpark's warning on this import is silenced by ``checks`` itself
 import polars as pl
 
 from checks.feed import INTEGER_PATTERN
-
-# As in ``checks.schemas``: pandera imports pyspark.pandas when PySpark is installed, on import and
-# when it registers backends, which warns about pandas 3 each time; silenced for the process.
-warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-
-import pandera.polars as pa  # noqa: E402
 
 
 class DeltaTextModel(pa.DataFrameModel):

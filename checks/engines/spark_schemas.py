@@ -14,7 +14,6 @@ stand-in module for that one import when the real one fails.
 import importlib
 import sys
 import types
-import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -164,8 +163,7 @@ def _pyspark_pandas_stand_in() -> Iterator[None]:
 
 
 def _import_pandera_pyspark() -> Any:
-    with _pyspark_pandas_stand_in(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    with _pyspark_pandas_stand_in():
         import pandera.pyspark as pa
     _route_spark_frames_to_the_pyspark_backend()
     return pa
