@@ -57,45 +57,40 @@ _LISTED = "_listed"
 
 
 def table(frame: pd.DataFrame) -> Any:
-    """A table held in pandas as a Spark frame with each row's ``POSITION`` and ``LINE``, handed over as Arrow."""
-    import pyarrow as pa
-
-    from checks.engines.spark import session
-
+    """A table held in pandas as a Spark frame with each row's ``POSITION`` and ``LINE``."""
     columns = {column: frame[column].to_numpy(dtype="int64") for column in COLUMNS}
     columns[POSITION] = np.arange(len(frame), dtype="int64")
     columns[LINE] = frame.index.to_numpy(dtype="int64")
-    return session().createDataFrame(pa.table(columns))
+    return _spark_frame(columns)
 
 
 def expected_table(deduplicated: pd.DataFrame) -> Any:
     """The deduplicated feed (with its lineage) as a Spark frame."""
-    import pyarrow as pa
-
-    from checks.engines.spark import session
-
     columns: dict[str, Any] = {column: deduplicated[column].to_numpy(dtype="int64") for column in COLUMNS}
-    columns[SOURCE_FILE] = pa.array(deduplicated[SOURCE_FILE].astype(str).to_numpy(dtype=object), type=pa.string())
+    columns[SOURCE_FILE] = deduplicated[SOURCE_FILE].astype(str).to_numpy(dtype=object)
     columns[SOURCE_ROW] = deduplicated[SOURCE_ROW].to_numpy(dtype="int64")
-    return session().createDataFrame(pa.table(columns))
+    return _spark_frame(columns)
 
 
 def feed_table(deltas: Sequence[Delta]) -> Any:
     """The deltas stacked as one Spark frame with each row's ``FILE`` (its delta's place in the feed) and ``LINE``."""
+    frames = [delta.frame for delta in deltas]
+    columns: dict[str, Any] = {
+        column: np.concatenate([frame[column].to_numpy(dtype="int64") for frame in frames] or [np.empty(0, "int64")])
+        for column in COLUMNS
+    }
+    columns[FILE] = np.repeat(np.arange(len(frames), dtype="int32"), [len(frame) for frame in frames])
+    columns[LINE] = np.concatenate([frame.index.to_numpy(dtype="int64") for frame in frames] or [np.empty(0, "int64")])
+    return _spark_frame(columns)
+
+
+def _spark_frame(columns: dict[str, Any]) -> Any:
+    """Columns handed to Spark as one Arrow table (not row by row)."""
     import pyarrow as pa
 
     from checks.engines.spark import session
 
-    parts = [
-        pa.table({
-            **{column: delta.frame[column].to_numpy(dtype="int64") for column in COLUMNS},
-            FILE: np.full(len(delta.frame), number, dtype="int32"),
-            LINE: delta.frame.index.to_numpy(dtype="int64"),
-        })
-        for number, delta in enumerate(deltas)
-    ]
-    schema = pa.schema([(column, pa.int64()) for column in COLUMNS] + [(FILE, pa.int32()), (LINE, pa.int64())])
-    return session().createDataFrame(pa.concat_tables(parts) if parts else schema.empty_table())
+    return session().createDataFrame(pa.table(columns))
 
 
 def diagnose(
@@ -164,10 +159,7 @@ def _lineage(
 ) -> tuple[pd.DataFrame, dict[str | None, int]]:
     """Per platform row, its first equal feed row (a delta holds a user once: the lowest file) and how many
     there are: the count of rows per source file, and the lineage frame of the rows of ``users`` (one each)."""
-    import pyarrow as pa
     from pyspark.sql import functions as F
-
-    from checks.engines.spark import session
 
     rows = feed.select(*COLUMNS, FILE, F.col(LINE).alias("_source_line"))
     sources = (
@@ -179,7 +171,7 @@ def _lineage(
     )
     try:
         per_file = {row[FILE]: int(row["count"]) for row in sources.groupBy(FILE).count().collect()}
-        wanted = session().createDataFrame(pa.table({"user_id": np.asarray(users, dtype="int64")}))
+        wanted = _spark_frame({"user_id": np.asarray(users, dtype="int64")})
         traced = sources.join(F.broadcast(wanted), on="user_id").orderBy(POSITION).toArrow().to_pandas()
     finally:
         sources.unpersist()
