@@ -44,6 +44,7 @@ _COMMAND_MODULES = (
     "checks.cli.audit",
     "checks.cli.gate",
     "checks.cli.sample",
+    "checks.cli.contract",
 )
 
 for _name in _COMMAND_MODULES:
