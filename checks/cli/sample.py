@@ -16,9 +16,26 @@ def sample(
     users: Annotated[int, typer.Option(min=1, help="Number of users in the base delta.")] = 1000,
     deltas: Annotated[int, typer.Option(min=2, help="Number of delta files (delta0 is the base).")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same files.")] = 7,
+    shape: Annotated[
+        str, typer.Option(help="user-summary (the first customer's five integers) or accounts (string key, timestamps, decimals).")
+    ] = "user-summary",
 ) -> None:
     """Generate a synthetic feed, customer export and a platform table with one planted fault."""
     from checks import output
+    from checks.errors import UsageError
+
+    if shape == "accounts":
+        from checks.sample_accounts import generate_accounts_case, write_accounts_case
+
+        accounts = generate_accounts_case(users, deltas, seed=seed)
+        case_file = write_accounts_case(accounts, out)
+        output.print_line(
+            f"wrote {len(accounts.files)} files, platform and customer tables to {out} "
+            f"(planted fault: {accounts.skipped_file} never ingested); case file {case_file}"
+        )
+        return
+    if shape != "user-summary":
+        raise UsageError(f"unknown shape {shape!r} (choose user-summary or accounts)")
     from checks.sample import generate_case, write_case
 
     case = generate_case(users, deltas, seed=seed)
