@@ -14,17 +14,17 @@ from typing import Any
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 _EXPORTS = {
-    "COLUMNS": "checks.feed",
+    "COLUMNS": "checks.model",
+    "Delta": "checks.model",
+    "DeltaValidation": "checks.results",
+    "FeedCheck": "checks.results",
     "discover_deltas": "checks.feed",
     "read_raw": "checks.feed",
     "read_table": "checks.feed",
     "ChecksError": "checks.errors",
-    "Delta": "checks.validate",
-    "DeltaValidation": "checks.validate",
     "validate_delta": "checks.validate",
     "check_feed": "checks.crossfeed",
     "deduplicate": "checks.dedup",
-    "FeedCheck": "checks.pipeline",
     "check_feed_folder": "checks.pipeline",
 }
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from checks.dedup import SOURCE_FILE
 from checks.diagnose import Diagnosis
-from checks.reconcile import MATCH, STALE, SPEND_GAP
+from checks.model import SOURCE_FILE
+from checks.reconcile import MATCH, SPEND_GAP, STALE
 from checks.writers import atomic_write_bytes
 
 GAP_BY_ROOT_CAUSE = "gap-by-root-cause"

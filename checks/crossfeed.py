@@ -1,18 +1,15 @@
 """Checks across the feed's history: batch ids move forward, no (user, batch) repeats, spend never falls.
 
-Each check looks at the deltas in feed order and returns failures as rows with ``FAILURE_COLUMNS``,
+Each check looks at the deltas in feed order and returns failures as rows with ``checks.model.FAILURE_COLUMNS``,
 one row per offending line, so a new file can be checked against the history already on disk.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW, stack_feed
-from checks.validate import FAILURE_COLUMNS, Delta, concat_failures, empty_failures
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, concat_failures, empty_failures, failure_rows, stack_feed
 
 BATCH_MONOTONIC = "batch_monotonic"
 PAIR_UNIQUE = "user_batch_unique_across_files"
@@ -86,17 +83,3 @@ def _spend_decreases(feed: pd.DataFrame) -> pd.DataFrame:
 
 def _failures(rows: pd.DataFrame, *, column: str, check: str, value: pd.Series) -> pd.DataFrame:
     return failure_rows(rows[SOURCE_FILE], rows[SOURCE_ROW], column=column, check=check, values=value)
-
-
-def failure_rows(files: Any, rows: Any, *, column: str, check: str, values: Any) -> pd.DataFrame:
-    """Failures of one feed-wide check as ``FAILURE_COLUMNS``: one row per offending line (every engine's shape)."""
-    return pd.DataFrame(
-        {
-            "file": np.asarray(files, dtype=object),
-            "row": np.asarray(rows, dtype="int64"),
-            "column": column,
-            "check": check,
-            "value": np.asarray(values, dtype=object),
-        },
-        columns=list(FAILURE_COLUMNS),
-    )

@@ -6,27 +6,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from checks.errors import DeduplicationError
-from checks.feed import COLUMNS
-from checks.validate import Delta
-
-SOURCE_FILE = "source_file"
-SOURCE_ROW = "source_row"
-LINEAGE_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW)
-
-
-def stack_feed(deltas: Sequence[Delta]) -> pd.DataFrame:
-    """All rows of the feed in feed order, each with the file and line it came from."""
-    if not deltas:
-        return pd.DataFrame({column: pd.Series(dtype="int64") for column in COLUMNS}).assign(
-            **{SOURCE_FILE: pd.Series(dtype=object), SOURCE_ROW: pd.Series(dtype="int64")}
-        )
-    parts = [
-        delta.frame.loc[:, list(COLUMNS)].assign(
-            **{SOURCE_FILE: delta.name, SOURCE_ROW: delta.frame.index.to_numpy(dtype="int64")}
-        )
-        for delta in deltas
-    ]
-    return pd.concat(parts, ignore_index=True)
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, stack_feed
 
 
 def latest_batches(deltas: Sequence[Delta]) -> pd.Series:

@@ -26,9 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW, deduplicate
-from checks.feed import COLUMNS
-from checks.pages import plain_pages
+from checks.dedup import deduplicate
 from checks.lineage import (
     Feed,
     Matches,
@@ -41,6 +39,8 @@ from checks.lineage import (
     position_dtype,
     row_keys,
 )
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta
+from checks.pages import plain_pages
 from checks.reconcile import (
     CLASSES,
     MATCH,
@@ -52,7 +52,6 @@ from checks.reconcile import (
     largest,
     summarise_users,
 )
-from checks.validate import Delta
 
 FILE_NOT_INGESTED = "file_not_ingested"
 FILE_PARTIALLY_INGESTED = "file_partially_ingested"

@@ -10,14 +10,13 @@ import io
 import re
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from checks.errors import BadInputError
+from checks.model import COLUMNS, DeltaFile, RawTable
 
-COLUMNS: tuple[str, ...] = ("user_id", "total_spend", "count_saved_items", "loyalty_credits", "batch_id")
 # A scheme of two letters at least: "C:/" is a drive, not a URI.
 _URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")
 _ONLY_ON_SPARK = "a location with a scheme (s3a://, hdfs://, file://) is read by --engine spark only; give a local path"
@@ -28,27 +27,6 @@ _INT64_SAFE_DIGITS = 18  # every literal of up to 18 digits fits in int64
 _DELTA_NAME = re.compile(r"delta[_-]?(\d+)\.csv$", re.IGNORECASE)
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-
-
-@dataclass(frozen=True)
-class DeltaFile:
-    """One delta file of a feed; ``number`` orders the feed (``delta10`` after ``delta9``)."""
-
-    path: Path
-    number: int
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-
-@dataclass(frozen=True)
-class RawTable:
-    """A CSV file read as text with its header normalised; the index is the file line number."""
-
-    name: str
-    frame: pd.DataFrame
-    warnings: tuple[str, ...] = field(default=())
 
 
 def delta_number(file_name: str) -> int | None:

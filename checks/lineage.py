@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW
-from checks.feed import COLUMNS
-from checks.validate import Delta
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta
 
 PLATFORM_ROW = "platform_row"
 MATCHES = "matches"

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.lineage import (
     Feed,
     Packing,
@@ -24,7 +23,7 @@ from checks.lineage import (
     row_chunks,
     text_column,
 )
-from checks.validate import Delta
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta
 
 MATCH = "match"
 STALE = "stale"

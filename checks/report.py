@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.diagnose import (
     DUPLICATE_ROWS,
     FILE_NOT_INGESTED,
@@ -29,6 +28,7 @@ from checks.diagnose import (
     Diagnosis,
     RootCause,
 )
+from checks.model import SOURCE_FILE, SOURCE_ROW
 from checks.reconcile import MATCH, SPEND_GAP
 from checks.writers import atomic_write_frame, atomic_write_text
 

@@ -23,9 +23,10 @@ import pandas as pd
 
 from checks.config import Case
 from checks.errors import UsageError
-from checks.feed import COLUMNS, discover_deltas
+from checks.feed import discover_deltas
+from checks.model import COLUMNS
 from checks.pages import plain_pages
-from checks.pipeline import FeedCheck
+from checks.results import FeedCheck
 from checks.writers import atomic_write_text, write_frames
 
 

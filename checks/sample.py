@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from checks.feed import COLUMNS
-from checks.validate import Delta
+from checks.model import COLUMNS, Delta
 
 _BATCHES_PER_DELTA = 1500
 

@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 
 from checks.errors import BadInputError, SuiteError
-from checks.feed import COLUMNS, column_differences
+from checks.feed import column_differences
+from checks.model import COLUMNS
 
 SUITE_PATH = Path(__file__).resolve().parent.parent / "expectations" / "user_summary.json"
 DEFAULT_GX_CONFIG = Path(__file__).resolve().parent.parent / "gx" / "great_expectations.yml"

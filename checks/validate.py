@@ -2,59 +2,19 @@
 
 Validation runs in two passes so that no bad value hides another: the text pass finds every cell
 that is not an integer (no silent float or string coercion), the value pass checks ranges and keys
-on the cells that are. Failures come back as one tidy frame with ``FAILURE_COLUMNS``.
+on the cells that are. Failures come back as one tidy frame with ``checks.model.FAILURE_COLUMNS``.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from checks.feed import DeltaFile, RawTable, read_raw, to_integers
+from checks.feed import read_raw, to_integers
+from checks.model import Delta, DeltaFile, RawTable, empty_failures, order_failures
+from checks.results import DeltaValidation
 
-FAILURE_COLUMNS: tuple[str, ...] = ("file", "row", "column", "check", "value")
 _IS_INTEGER = "is_integer"
-
-
-@dataclass(frozen=True)
-class Delta:
-    """A delta that passed validation: its file name, its place in the feed, its rows as int64 (or int32, see ``checks.engines``)."""
-
-    name: str
-    number: int
-    frame: pd.DataFrame
-
-
-@dataclass(frozen=True)
-class DeltaValidation:
-    """The outcome of validating one delta file; ``delta`` is None when the file is quarantined."""
-
-    name: str
-    number: int
-    delta: Delta | None
-    failures: pd.DataFrame
-    warnings: tuple[str, ...] = ()
-    rows: int = 0
-
-    @property
-    def passed(self) -> bool:
-        return self.delta is not None
-
-    def summary(self) -> dict[str, object]:
-        return file_summary(self)
-
-
-def file_summary(validation: DeltaValidation | Any) -> dict[str, object]:
-    """A file's verdict as JSON-ready data (the failures themselves are listed elsewhere); any engine's verdict."""
-    return {
-        "file": validation.name,
-        "rows": validation.rows,
-        "passed": validation.passed,
-        "failures": len(validation.failures),
-        "warnings": list(validation.warnings),
-    }
 
 
 def validate_delta(raw: RawTable, number: int) -> DeltaValidation:
@@ -78,27 +38,6 @@ def validate_delta(raw: RawTable, number: int) -> DeltaValidation:
 def read_and_validate(delta_file: DeltaFile) -> DeltaValidation:
     """Read a delta file from disk and validate it."""
     return validate_delta(read_raw(delta_file.path), delta_file.number)
-
-
-def collect_failures(validations: Iterable[DeltaValidation], feed_failures: pd.DataFrame) -> pd.DataFrame:
-    """Every failure of every file, then those across the feed, in one tidy frame."""
-    return concat_failures([*(validation.failures for validation in validations), feed_failures])
-
-
-def concat_failures(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """The non-empty failure frames one after the other, or an empty failures frame."""
-    frames = [frame for frame in frames if not frame.empty]
-    return pd.concat(frames, ignore_index=True) if frames else empty_failures()
-
-
-def order_failures(failures: pd.DataFrame) -> pd.DataFrame:
-    """A delta's failures in reading order: by row (frame-wide ones first), column, check."""
-    return failures.sort_values(["row", "column", "check"], na_position="first", ignore_index=True)
-
-
-def empty_failures() -> pd.DataFrame:
-    """A failures frame with no rows and the fixed columns."""
-    return pd.DataFrame({column: pd.Series(dtype=object) for column in FAILURE_COLUMNS})
 
 
 def _unreported_cells(bad_cells: pd.DataFrame, text_failures: pd.DataFrame, file_name: str) -> pd.DataFrame:

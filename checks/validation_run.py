@@ -9,8 +9,9 @@ from typing import Any
 import pandas as pd
 
 from checks.errors import BadInputError
-from checks.feed import DeltaFile, delta_number, discover_deltas, is_uri
-from checks.validate import Delta, DeltaValidation, collect_failures, empty_failures
+from checks.feed import delta_number, discover_deltas, is_uri
+from checks.model import Delta, DeltaFile, empty_failures
+from checks.results import DeltaValidation, collect_failures
 
 
 @dataclass(frozen=True)

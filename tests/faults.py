@@ -11,9 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from checks.dedup import deduplicate, stack_feed
-from checks.feed import COLUMNS
-from checks.validate import Delta
+from checks.dedup import deduplicate
+from checks.model import COLUMNS, Delta, stack_feed
 
 
 def loaded(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:

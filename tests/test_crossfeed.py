@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from checks.crossfeed import BATCH_MONOTONIC, PAIR_UNIQUE, SPEND_NEVER_DECREASES, check_feed
+from checks.model import Delta
 from checks.sample import generate_feed
-from checks.validate import Delta
 
 
 def delta(number: int, rows: list[tuple[int, int, int]]) -> Delta:

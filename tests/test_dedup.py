@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW, deduplicate, latest_batches
+from checks.dedup import deduplicate, latest_batches
 from checks.errors import DeduplicationError
-from checks.feed import COLUMNS
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW
 from checks.sample import generate_feed
 from tests.test_crossfeed import delta
 

@@ -17,9 +17,9 @@ import pytest
 from checks.cli import main
 from checks.dedup import deduplicate
 from checks.diagnose import KINDS, diagnose
-from checks.feed import COLUMNS, read_table
+from checks.feed import read_table
+from checks.model import COLUMNS, Delta
 from checks.sample import generate_feed, write_feed
-from checks.validate import Delta
 from tests import faults
 
 FEED = generate_feed(1500, 5, seed=31)

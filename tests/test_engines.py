@@ -19,8 +19,8 @@ import pytest
 
 from checks.engines import ENGINES, get_engine
 from checks.errors import ChecksError, UsageError
-from checks.feed import COLUMNS
-from checks.pipeline import FeedCheck
+from checks.model import COLUMNS
+from checks.results import FeedCheck
 from checks.sample import generate_feed, write_feed
 from tests.frames import assert_same_rows
 
@@ -351,7 +351,7 @@ def _spark_cells(spark_engine, path: Path):
 @pytest.mark.slow
 def test_pandera_pyspark_fails_exactly_the_planted_checks(spark_engine, broken_delta_text, tmp_path: Path) -> None:
     from checks.engines.spark_schemas import pandera_failures
-    from checks.feed import DeltaFile
+    from checks.model import DeltaFile
     from tests.conftest import BROKEN_DELTA_CELLS, BROKEN_DELTA_FAILURES, write_csv
 
     path = write_csv(tmp_path / "delta0.csv", broken_delta_text)

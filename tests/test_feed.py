@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from checks.errors import BadInputError
-from checks.feed import COLUMNS, delta_number, discover_deltas, read_raw, read_table
+from checks.feed import delta_number, discover_deltas, read_raw, read_table
+from checks.model import COLUMNS
 from tests.conftest import write_csv
 
 HEADER = ",".join(COLUMNS)

@@ -12,6 +12,7 @@ import pytest
 from checks.charts import _gap_by_file
 from checks.cli import main
 from checks.diagnose import diagnose
+from checks.model import Delta
 from checks.report import (
     ReportNames,
     _discrepancy_order,
@@ -23,7 +24,6 @@ from checks.report import (
     write_incident_report,
 )
 from checks.sample import generate_feed, write_feed
-from checks.validate import Delta
 from checks.writers import atomic_write_frame, neutralise_formulas
 from tests import faults
 
@@ -163,7 +163,7 @@ def test_the_same_diagnosis_writes_the_same_bytes(diagnosis, tmp_path):
 def test_int32_frames_write_the_same_bytes(tmp_path):
     # The engines hold a table as int32 when its values allow: every file reads as it does from int64.
     from checks.dedup import deduplicate
-    from checks.feed import COLUMNS
+    from checks.model import COLUMNS
 
     def narrowed(frame):
         return frame.astype({column: "int32" for column in COLUMNS})

@@ -6,8 +6,9 @@ from collections.abc import Callable
 import pandas as pd
 import pytest
 
-from checks.dedup import deduplicate, stack_feed
+from checks.dedup import deduplicate
 from checks.diagnose import diagnose
+from checks.model import stack_feed
 from checks.reconcile import Reconciliation, reconcile
 from tests import faults
 from tests.test_reconcile import FEED, _mixed_platform

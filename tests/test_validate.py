@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.feed import COLUMNS, RawTable, read_raw
+from checks.feed import read_raw
+from checks.model import COLUMNS, FAILURE_COLUMNS, RawTable
 from checks.sample import generate_feed
-from checks.validate import FAILURE_COLUMNS, validate_delta
+from checks.validate import validate_delta
 from tests.conftest import BROKEN_DELTA_CELLS, BROKEN_DELTA_FAILURES
 
 GOOD_ROW = {"user_id": "1", "total_spend": "10", "count_saved_items": "2", "loyalty_credits": "3", "batch_id": "4"}

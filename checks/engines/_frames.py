@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from checks.crossfeed import failure_rows as feed_failures  # noqa: F401  (the engines' name for it)
 from checks.dedup import describe_ties  # noqa: F401  (the engines raise the same message)
-from checks.feed import COLUMNS, DeltaFile, discover_deltas
-from checks.validate import DeltaValidation, empty_failures, order_failures
+from checks.feed import discover_deltas
+from checks.model import COLUMNS, DeltaFile, empty_failures, order_failures
+from checks.results import DeltaValidation
 
 IS_INTEGER = "is_integer"
 NOT_EMPTY = "not_empty"

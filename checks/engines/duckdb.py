@@ -25,20 +25,13 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames, polars_csv
 from checks.engines import polars as _polars_engine
 from checks.errors import ChecksError, DeduplicationError, UsageError
-from checks.feed import COLUMNS, DeltaFile, discover_deltas
-from checks.pipeline import FeedCheck, FeedVerdict
-from checks.validate import (
-    Delta,
-    DeltaValidation,
-    concat_failures,
-    empty_failures,
-    file_summary,
-)
+from checks.feed import discover_deltas
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
+from checks.results import DeltaValidation, FeedCheck, FeedVerdict, file_summary
 from checks.validate import read_and_validate as _read_and_validate_pandas
 from checks.writers import atomic_path, neutralise_formulas
 
@@ -374,7 +367,7 @@ class _Session:
             values.extend(f"{batch} <= {bound} (largest batch_id in {setter})" for _, batch in found)
         if not files:
             return empty_failures()
-        return _frames.feed_failures(files, rows, column="batch_id", check="batch_monotonic", values=values)
+        return failure_rows(files, rows, column="batch_id", check="batch_monotonic", values=values)
 
     def _repeated_user_batch(self, feed: _Feed) -> pd.DataFrame:
         """Every occurrence of a (user_id, batch_id) pair after its first in feed order, naming the first."""
@@ -394,7 +387,7 @@ class _Session:
             f"user_id {user}, batch_id {batch} already in {feed.names[first_file]} row {first_row}"
             for _, _, user, batch, first_file, first_row in found
         ]
-        return _frames.feed_failures(
+        return failure_rows(
             [feed.names[file] for file, *_ in found], [row for _, row, *_ in found],
             column="batch_id", check="user_batch_unique_across_files", values=values,
         )
@@ -410,7 +403,7 @@ class _Session:
             f"{now} < {before} at batch_id {batch} ({feed.names[previous_file]})"
             for _, _, now, before, batch, previous_file in found
         ]
-        return _frames.feed_failures(
+        return failure_rows(
             [feed.names[file] for file, *_ in found], [row for _, row, *_ in found],
             column="total_spend", check="spend_never_decreases", values=values,
         )

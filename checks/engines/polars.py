@@ -23,15 +23,13 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames, polars_csv
 from checks.errors import DeduplicationError
-from checks.feed import COLUMNS, DeltaFile
 from checks.feed import read_table as _read_table_pandas
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
 from checks.pages import plain_pages
-from checks.pipeline import FeedCheck, passed_deltas
-from checks.validate import Delta, DeltaValidation, concat_failures, empty_failures
+from checks.results import DeltaValidation, FeedCheck, passed_deltas
 from checks.validate import read_and_validate as _read_and_validate_pandas
 
 NAME = "polars"
@@ -375,7 +373,7 @@ def _batch_monotonicity(feed: _Feed) -> pd.DataFrame:
             values.extend(f"{batch} <= {bound} (largest batch_id in {setter})" for batch in batches.gather(positions - start))
     if not files:
         return empty_failures()
-    return _frames.feed_failures(files, rows, column="batch_id", check="batch_monotonic", values=values)
+    return failure_rows(files, rows, column="batch_id", check="batch_monotonic", values=values)
 
 
 def _repeated_user_batch(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
@@ -395,7 +393,7 @@ def _repeated_user_batch(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
             offending["user_id"].to_list(), offending["batch_id"].to_list(), first_files, first_rows
         )
     ]
-    return _frames.feed_failures(
+    return failure_rows(
         feed.file_names(files), rows, column="batch_id", check="user_batch_unique_across_files", values=values
     )
 
@@ -419,7 +417,7 @@ def _spend_decreases(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
             previous_files,
         )
     ]
-    return _frames.feed_failures(feed.file_names(files), rows, column="total_spend", check="spend_never_decreases", values=values)
+    return failure_rows(feed.file_names(files), rows, column="total_spend", check="spend_never_decreases", values=values)
 
 
 def _latest_rows(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:

@@ -13,8 +13,8 @@ import pandas as pd
 import polars as pl
 
 from checks.engines import _frames
-from checks.feed import COLUMNS, INTEGER_PATTERN
-from checks.validate import empty_failures
+from checks.feed import INTEGER_PATTERN
+from checks.model import COLUMNS, empty_failures
 
 ROW = "row"  # each row's line number in its file (the header is line 1)
 _PYTHON_INTEGER = re.compile(INTEGER_PATTERN)

@@ -25,17 +25,16 @@ from typing import Any
 
 import pandas as pd
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW
 from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames, spark_files, spark_s3a, spark_schemas
 # The diagnosis with the reconciliation and the lineage in Spark SQL.
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
 from checks.errors import DeduplicationError
-from checks.feed import COLUMNS, INTEGER_PATTERN, DeltaFile
+from checks.feed import INTEGER_PATTERN
 from checks.feed import discover_deltas as _discover_deltas_locally
 from checks.feed import read_table as _read_table_pandas
-from checks.pipeline import FeedCheck, passed_deltas
-from checks.validate import Delta, DeltaValidation, concat_failures, empty_failures
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
+from checks.results import DeltaValidation, FeedCheck, passed_deltas
 from checks.validate import read_and_validate as _read_and_validate_pandas
 
 NAME = "spark"
@@ -343,8 +342,8 @@ def _feed_failures(feed: Any, names: Sequence[str]) -> pd.DataFrame:
     for check, column, order in _FEED_CHECKS:
         rows = found[found["check"] == check].sort_values(order, kind="stable")
         if not rows.empty:
-            frames.append(_frames.feed_failures(rows["file"].tolist(), rows[_ROW].to_numpy(), column=column, check=check,
-                                                values=rows["value"].tolist()))
+            frames.append(failure_rows(rows["file"].tolist(), rows[_ROW].to_numpy(), column=column, check=check,
+                                       values=rows["value"].tolist()))
     return concat_failures(frames)
 
 

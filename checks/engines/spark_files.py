@@ -16,7 +16,8 @@ from typing import Any
 
 from checks.engines import _frames
 from checks.errors import BadInputError, ChecksError
-from checks.feed import DeltaFile, is_uri, order_deltas
+from checks.feed import is_uri, order_deltas
+from checks.model import DeltaFile
 
 
 def location(path: str | Path) -> str:

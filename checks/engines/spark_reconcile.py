@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW, deduplicate
+from checks.dedup import deduplicate
 from checks.diagnose import Diagnosis
-from checks.feed import COLUMNS
 from checks.lineage import PlatformRows, lineage_frame
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta
 from checks.reconcile import (
     CLASSES,
     CUSTOMER_CLASSES,
@@ -36,14 +36,13 @@ from checks.reconcile import (
     STALE,
     UNEXPECTED,
     UNKNOWN_BATCH,
-    VALUE_DRIFT,
     VALUES,
+    VALUE_DRIFT,
     ClassSummary,
     ExpectedRows,
     Reconciliation,
     UserRows,
 )
-from checks.validate import Delta
 
 FILE = "_file"  # a feed row's delta, as its place in the feed
 POSITION = "_position"  # a table row's place in the table: the first row of a user is the lowest

@@ -23,7 +23,8 @@ import pandas as pd
 
 from checks.engines import _frames
 from checks.errors import ChecksError
-from checks.feed import COLUMNS, INTEGER_PATTERN
+from checks.feed import INTEGER_PATTERN
+from checks.model import COLUMNS
 
 UNIQUE_USER = ("user_id", _frames.FIELD_UNIQUENESS)
 

@@ -23,7 +23,8 @@ from checks.feed import delta_number, read_raw
 from checks.landing.decrypt import DecryptionError, Keyring, decrypt, is_encrypted, keyring, plaintext_name
 from checks.landing.ledger import Ledger, ObjectRecord
 from checks.landing.source import ObjectInfo, ObjectVanishedError, Source, md5_etag
-from checks.validate import Delta, validate_delta
+from checks.model import Delta
+from checks.validate import validate_delta
 
 INCOMING = ".incoming"
 QUARANTINE = ".quarantine"

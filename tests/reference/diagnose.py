@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW, deduplicate, stack_feed
-from checks.feed import COLUMNS
+from checks.dedup import deduplicate
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, stack_feed
 from tests.reference.lineage import first_feed_row, row_keys, trace_lineage
 from tests.reference.reconcile import MATCH, SPEND_GAP, Reconciliation, reconcile
-from checks.validate import Delta
+from checks.model import Delta
 
 # The kinds, constants and result classes are the production ones: only the algorithm is the reference.
 from checks.diagnose import (  # noqa: E402

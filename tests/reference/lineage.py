@@ -6,9 +6,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW, stack_feed
-from checks.feed import COLUMNS
-from checks.validate import Delta
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, stack_feed
 
 PLATFORM_ROW = "platform_row"
 MATCHES = "matches"

@@ -10,9 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from checks.dedup import SOURCE_FILE, SOURCE_ROW, stack_feed
-from checks.feed import COLUMNS
-from checks.validate import Delta
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, stack_feed
 
 # The classes, column names and result types are the production ones: only the algorithm is the reference.
 from checks.reconcile import (  # noqa: E402

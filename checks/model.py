@@ -1,0 +1,96 @@
+"""The feed's shared types, below every stage: its columns, a delta file, a raw table, a delta, lineage and failures.
+
+Every stage and engine builds on these; none of them imports a stage. Failures are one tidy frame
+with ``FAILURE_COLUMNS`` (file, row, column, check, value), built and ordered by the helpers here.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+COLUMNS: tuple[str, ...] = ("user_id", "total_spend", "count_saved_items", "loyalty_credits", "batch_id")
+# Lineage: the delta file and line each row of the feed comes from.
+SOURCE_FILE = "source_file"
+SOURCE_ROW = "source_row"
+LINEAGE_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW)
+FAILURE_COLUMNS: tuple[str, ...] = ("file", "row", "column", "check", "value")
+
+
+@dataclass(frozen=True)
+class DeltaFile:
+    """One delta file of a feed; ``number`` orders the feed (``delta10`` after ``delta9``)."""
+
+    path: Path
+    number: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A CSV file read as text with its header normalised; the index is the file line number."""
+
+    name: str
+    frame: pd.DataFrame
+    warnings: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A delta that passed validation: its file name, its place in the feed, its rows as int64 (or int32, see ``checks.engines``)."""
+
+    name: str
+    number: int
+    frame: pd.DataFrame
+
+
+def stack_feed(deltas: Sequence[Delta]) -> pd.DataFrame:
+    """All rows of the feed in feed order, each with the file and line it came from."""
+    if not deltas:
+        return pd.DataFrame({column: pd.Series(dtype="int64") for column in COLUMNS}).assign(
+            **{SOURCE_FILE: pd.Series(dtype=object), SOURCE_ROW: pd.Series(dtype="int64")}
+        )
+    parts = [
+        delta.frame.loc[:, list(COLUMNS)].assign(
+            **{SOURCE_FILE: delta.name, SOURCE_ROW: delta.frame.index.to_numpy(dtype="int64")}
+        )
+        for delta in deltas
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def empty_failures() -> pd.DataFrame:
+    """A failures frame with no rows and the fixed columns."""
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in FAILURE_COLUMNS})
+
+
+def order_failures(failures: pd.DataFrame) -> pd.DataFrame:
+    """A delta's failures in reading order: by row (frame-wide ones first), column, check."""
+    return failures.sort_values(["row", "column", "check"], na_position="first", ignore_index=True)
+
+
+def concat_failures(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The non-empty failure frames one after the other, or an empty failures frame."""
+    frames = [frame for frame in frames if not frame.empty]
+    return pd.concat(frames, ignore_index=True) if frames else empty_failures()
+
+
+def failure_rows(files: Any, rows: Any, *, column: str, check: str, values: Any) -> pd.DataFrame:
+    """Failures of one feed-wide check as ``FAILURE_COLUMNS``: one row per offending line (every engine's shape)."""
+    return pd.DataFrame(
+        {
+            "file": np.asarray(files, dtype=object),
+            "row": np.asarray(rows, dtype="int64"),
+            "column": column,
+            "check": check,
+            "value": np.asarray(values, dtype=object),
+        },
+        columns=list(FAILURE_COLUMNS),
+    )

@@ -1,0 +1,95 @@
+"""What the checks hand on, below every stage: one delta's validation, and a checked feed.
+
+Frozen results whatever the engine; rendering them is left to ``checks.output`` and the reports.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from checks.model import Delta, concat_failures
+
+
+@dataclass(frozen=True)
+class DeltaValidation:
+    """The outcome of validating one delta file; ``delta`` is None when the file is quarantined."""
+
+    name: str
+    number: int
+    delta: Delta | None
+    failures: pd.DataFrame
+    warnings: tuple[str, ...] = ()
+    rows: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return self.delta is not None
+
+    def summary(self) -> dict[str, object]:
+        return file_summary(self)
+
+
+def file_summary(validation: DeltaValidation | Any) -> dict[str, object]:
+    """A file's verdict as JSON-ready data (the failures themselves are listed elsewhere); any engine's verdict."""
+    return {
+        "file": validation.name,
+        "rows": validation.rows,
+        "passed": validation.passed,
+        "failures": len(validation.failures),
+        "warnings": list(validation.warnings),
+    }
+
+
+def collect_failures(validations: Iterable[DeltaValidation], feed_failures: pd.DataFrame) -> pd.DataFrame:
+    """Every failure of every file, then those across the feed, in one tidy frame."""
+    return concat_failures([*(validation.failures for validation in validations), feed_failures])
+
+
+class FeedVerdict:
+    """``passed`` and ``failures`` of a checked feed, for any result with ``validations``, ``feed_failures``
+    and ``quarantined`` (``FeedCheck``, and the out-of-core engine's result that holds no rows)."""
+
+    validations: Sequence
+    feed_failures: pd.DataFrame
+    quarantined: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.quarantined and self.feed_failures.empty
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """Every failure of every file and of the feed as a whole, in one tidy frame."""
+        return collect_failures(self.validations, self.feed_failures)
+
+
+@dataclass(frozen=True)
+class FeedCheck(FeedVerdict):
+    """Everything known about a feed after its checks; ``deltas`` are the files that passed, in order."""
+
+    validations: tuple[DeltaValidation, ...]
+    feed_failures: pd.DataFrame
+    deltas: tuple[Delta, ...]
+    quarantined: tuple[str, ...]
+    deduplicated: pd.DataFrame
+
+    @classmethod
+    def assemble(
+        cls, validations: Sequence[DeltaValidation], feed_failures: pd.DataFrame, deduplicated: pd.DataFrame
+    ) -> FeedCheck:
+        """A FeedCheck from the per-file validations and what an engine found across the passing files."""
+        return cls(
+            validations=tuple(validations),
+            feed_failures=feed_failures,
+            deltas=passed_deltas(validations),
+            quarantined=tuple(validation.name for validation in validations if validation.delta is None),
+            deduplicated=deduplicated,
+        )
+
+
+def passed_deltas(validations: Sequence[DeltaValidation]) -> tuple[Delta, ...]:
+    """The deltas that passed validation, in feed order: the only ones merged into the output."""
+    return tuple(validation.delta for validation in validations if validation.delta is not None)
