@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from checks.errors import BadInputError
+from checks.model import Shape
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 DEFAULT_CONTRACT_PATH = CONTRACTS_DIR / "user-summary.yaml"
@@ -72,6 +73,7 @@ class Column:
     decimal: tuple[int, int] | None = None  # (precision, scale) of a ``number`` with physicalType decimal(p,s)
     role: str | None = None
     never_decreases: bool = False
+    business_name: str | None = None  # the word people use for it ("user" for user_id)
 
     @property
     def exact(self) -> bool:
@@ -196,6 +198,12 @@ class Contract:
         """Every column but the key and the version: what a row says about its key."""
         return tuple(column for column in self.columns if not column.primary_key and column.role != "version")
 
+    @property
+    def shape(self) -> Shape:
+        """The columns by role, as every stage reads them."""
+        amount = self.amount
+        return Shape(self.names, self.key.name, self.version_column.name, amount.name if amount else None)
+
     def column(self, name: str) -> Column:
         for column in self.columns:
             if column.name == name:
@@ -246,6 +254,11 @@ def default_contract() -> Contract:
 
 def contract_or_default(path: str | Path | None) -> Contract:
     return default_contract() if path is None else load_contract(path)
+
+
+def shape_or_default(shape: Shape | None) -> Shape:
+    """``shape``, or the first customer's when none is given (library calls that predate contracts)."""
+    return default_contract().shape if shape is None else shape
 
 
 def parse_contract(text: str, path: Path | None = None) -> Contract:
@@ -430,6 +443,7 @@ def _column_of(prop: Any, where: str, bad: Any) -> Column:
         decimal=decimal,
         role=role,
         never_decreases=never_decreases,
+        business_name=prop.businessName or None,
     )
 
 
@@ -442,8 +456,9 @@ def _decimal_of(physical: str | None, kind: str, where: str, bad: Any) -> tuple[
     if kind != "number":
         raise bad(f"{where}.physicalType: {physical} is for a number, not a {kind}")
     precision, scale = int(match.group(1)), int(match.group(2))
-    if not 0 < precision <= 38 or scale > precision:
-        raise bad(f"{where}.physicalType: {physical}: precision must be 1 to 38 and scale at most the precision")
+    if not 0 < precision <= 18 or scale > precision:
+        # Held exactly as an int64 count of 10**-scale units (checks.encoding): 18 digits always fit.
+        raise bad(f"{where}.physicalType: {physical}: precision must be 1 to 18 and scale at most the precision")
     return precision, scale
 
 
@@ -479,8 +494,10 @@ def _check_roles(columns: Sequence[Column], where: str, bad: Any) -> None:
                 raise bad(f"{where}.properties[{column.name}]: a {role} column must be {' or '.join(allowed)}")
             if column.primary_key:
                 raise bad(f"{where}.properties[{column.name}]: the key cannot also be the {role}")
-            if role == "version" and not column.required:
-                raise bad(f"{where}.properties[{column.name}]: the version column must be required")
+            if not column.required:
+                raise bad(f"{where}.properties[{column.name}]: the {role} column must be required")
+            if role == "amount" and column.logical_type == "number" and column.decimal is None:
+                raise bad(f"{where}.properties[{column.name}]: an amount must be exact: integer, or number with physicalType decimal(p,s)")
 
 
 def _rules_of(items: Any, column: str | None, where: str, bad: Any) -> list[QualityRule]:

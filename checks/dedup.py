@@ -6,35 +6,39 @@ from collections.abc import Sequence
 import pandas as pd
 
 from checks.errors import DeduplicationError
-from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, stack_feed
+from checks.contract import shape_or_default
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, Shape, stack_feed
 
 
-def latest_batches(deltas: Sequence[Delta]) -> pd.Series:
-    """Each user's largest ``batch_id`` anywhere in the feed, indexed by ``user_id``."""
-    return stack_feed(deltas).groupby("user_id")["batch_id"].max()
+def latest_batches(deltas: Sequence[Delta], shape: Shape | None = None) -> pd.Series:
+    """Each key's largest version anywhere in the feed, indexed by the key."""
+    shape = shape_or_default(shape)
+    return stack_feed(deltas, shape.names).groupby(shape.key)[shape.version].max()
 
 
-def deduplicate(deltas: Sequence[Delta]) -> pd.DataFrame:
-    """Keep, per user, the row with the largest ``batch_id``; two such rows for one user is an error.
+def deduplicate(deltas: Sequence[Delta], shape: Shape | None = None) -> pd.DataFrame:
+    """Keep, per key, the row with the largest version; two such rows for one key is an error.
 
-    Returns the five columns plus ``source_file`` and ``source_row``, sorted by ``user_id``.
+    Returns the contract's columns plus ``source_file`` and ``source_row``, sorted by the key.
     """
-    feed = stack_feed(deltas)
-    is_latest = feed["batch_id"].eq(feed.groupby("user_id")["batch_id"].transform("max"))
+    shape = shape_or_default(shape)
+    feed = stack_feed(deltas, shape.names)
+    key, version = shape.key, shape.version
+    is_latest = feed[version].eq(feed.groupby(key)[version].transform("max"))
     latest = feed[is_latest]
-    tied = latest[latest["user_id"].duplicated(keep=False)]
+    tied = latest[latest[key].duplicated(keep=False)]
     if not tied.empty:
-        raise DeduplicationError(_describe_ties(tied), check="unique_latest_batch")
-    return latest.sort_values("user_id", ignore_index=True)
+        raise DeduplicationError(_describe_ties(tied, shape), check="unique_latest_batch")
+    return latest.sort_values(key, ignore_index=True)
 
 
-def _describe_ties(tied: pd.DataFrame) -> str:
-    first_user = tied["user_id"].min()
-    places = tied[tied["user_id"] == first_user]
+def _describe_ties(tied: pd.DataFrame, shape: Shape) -> str:
+    first_user = tied[shape.key].min()
+    places = tied[tied[shape.key] == first_user]
     return describe_ties(
-        tied["user_id"].nunique(),
+        tied[shape.key].nunique(),
         first_user,
-        places["batch_id"].iloc[0],
+        places[shape.version].iloc[0],
         list(zip(places[SOURCE_FILE], places[SOURCE_ROW])),
     )
 

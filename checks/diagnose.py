@@ -39,7 +39,8 @@ from checks.lineage import (
     position_dtype,
     row_keys,
 )
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta
+from checks.encoding import Encoding
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta
 from checks.pages import plain_pages
 from checks.reconcile import (
     CLASSES,
@@ -50,8 +51,10 @@ from checks.reconcile import (
     classify_users,
     compare_customer,
     largest,
+    compared,
     summarise_users,
 )
+from checks.wording import Words, default_words
 
 FILE_NOT_INGESTED = "file_not_ingested"
 FILE_PARTIALLY_INGESTED = "file_partially_ingested"
@@ -72,7 +75,6 @@ KINDS: tuple[str, ...] = (
 EXAMPLES_PER_CAUSE = 5
 # A hypothesis may break at most this share of the users it explains (users that already agreed).
 _MAX_BROKEN_SHARE = 0.01
-_VALUE_COLUMNS = ("total_spend", "count_saved_items", "loyalty_credits", "batch_id")
 
 
 @dataclass(frozen=True)
@@ -168,15 +170,17 @@ def diagnose(
     *,
     deduplicated: pd.DataFrame | None = None,
     reconciliation: Reconciliation | None = None,
+    encoding: Encoding | None = None,
 ) -> Diagnosis:
     """Reconcile the platform's table with the feed and attribute every dollar of the gap that the data explains.
 
     ``deduplicated`` is ``checks.dedup.deduplicate(deltas)`` when the caller already has it (not computed again);
     ``reconciliation`` is the one an engine computed already (Spark: ``checks.engines.spark_reconcile``), taken
-    as it is.
+    as it is; ``encoding`` is the run's (the feed's contract and its dictionaries; default: the first customer's).
     """
+    words = default_words() if encoding is None else Words.of(encoding)
     with plain_pages():
-        return _diagnose(tuple(deltas), platform, customer, finance_total, deduplicated, reconciliation)
+        return _diagnose(tuple(deltas), platform, customer, finance_total, deduplicated, reconciliation, words)
 
 
 def _diagnose(
@@ -186,28 +190,30 @@ def _diagnose(
     finance_total: int | None,
     deduplicated: pd.DataFrame | None,
     reconciliation: Reconciliation | None,
+    words: Words,
 ) -> Diagnosis:
-    platform_ids = platform["user_id"].to_numpy()
+    shape = words.encoding.contract.shape
+    platform_ids = platform[shape.key].to_numpy()
     if deduplicated is not None:
-        users = UserIndex.around(deduplicated["user_id"].to_numpy(), platform_ids)
+        users = UserIndex.around(deduplicated[shape.key].to_numpy(), platform_ids)
     else:
-        users = UserIndex(*[delta.frame["user_id"].to_numpy() for delta in deltas], platform_ids)
-    expected = None if deduplicated is None else ExpectedRows.spread(deduplicated, users)
+        users = UserIndex(*[delta.frame[shape.key].to_numpy() for delta in deltas], platform_ids)
+    expected = None if deduplicated is None else ExpectedRows.spread(deduplicated, users, shape)
     # The customer's export is compared with the expected rows on a second core while the feed is matched
     # with the platform's rows (NumPy's gathers and scatters release the GIL).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnosis") as pool:
         customer_rows = None
         if customer is not None and expected is not None:
             customer_rows = pool.submit(compare_customer, customer, expected, users)
-        feed = Feed.stack(deltas, users)
-        platform_rows = PlatformRows.build(platform, users)
+        feed = Feed.stack(deltas, users, shape=shape)
+        platform_rows = PlatformRows.build(platform, users, shape.key)
         matches = match_rows(feed, platform_rows)
         # The first table is the deduplicated one, read from its lineage when that names feed rows.
         picks = None if expected is None else _picks_of(expected, feed)
         if picks is None:
             picks = _Scan(feed, ("numeric",), _all_rows(feed)).best(ties=True)
             if picks.tied:
-                deduplicate(deltas)  # two latest rows for a user: the reference raises its error, naming them
+                deduplicate(deltas, shape)  # two latest rows for a user: the reference raises its error, naming them
             expected = _expected_rows(feed, picks) if expected is None else expected
         rows = classify_users(
             expected,
@@ -225,7 +231,7 @@ def _diagnose(
         listing = None if reconciliation is not None else pool.submit(rows.frame, np.flatnonzero(listed))
         lineage = pool.submit(lineage_of, feed, matches, platform, np.flatnonzero(listed[platform_rows.user]))
         del listed
-        engine = _Engine(feed, platform_rows, matches, rows, picks)
+        engine = _Engine(feed, platform_rows, matches, rows, picks, words)
         del picks
         causes, unexplained = engine.attribute()
         if reconciliation is None:
@@ -305,7 +311,7 @@ class _Scan:
 
     def __init__(self, feed: Feed, rule: tuple, cuts: tuple[int, ...], keys: Callable | None = None) -> None:
         self.feed, self.rule, self.cuts = feed, rule, cuts
-        self._keys = keys or (lambda part, index: feed.values(part, "batch_id"))
+        self._keys = keys or (lambda part, index: feed.values(part, feed.shape.version))
 
     def key(self, index: int, part: Part) -> np.ndarray | None:
         """The rule's key of each row of a part; None under a load order, where the last file loaded wins."""
@@ -416,24 +422,27 @@ def _expected_rows(feed: Feed, picks: _Table) -> ExpectedRows:
     """``checks.dedup.deduplicate`` spread over the user index, from the numeric scan's picks."""
     size = feed.users
     present = picks.part >= 0
-    values = {column: np.zeros(size, dtype="int64") for column in (*_VALUE_COLUMNS, SOURCE_ROW)}
+    columns = compared(feed.shape)
+    values = {column: np.zeros(size, dtype="int64") for column in (*columns, SOURCE_ROW)}
     file = np.full(size, -1, dtype="int32")
     for index, users in _groups(picks.part, len(feed.parts)):
         part = feed.parts[index]
         position = picks.position[users]
-        for column in _VALUE_COLUMNS:
+        for column in columns:
             values[column][users] = feed.column(part.file, column)[position]
         values[SOURCE_ROW][users] = feed.lines(np.full(len(users), part.file), position)
         file[users] = part.file
-    return ExpectedRows(present, values, int(values["total_spend"].sum()), file, feed.names)
+    total = int(values[feed.shape.amount].sum()) if feed.shape.amount else 0
+    return ExpectedRows(present, values, total, feed.shape, file, feed.names)
 
 
 class _Engine:
     """The feed and the platform as arrays over one dense user index; a file left out or cut short is tried
     on the users whose pick it holds, falling back to their runner-up row."""
 
-    def __init__(self, feed: Feed, platform: PlatformRows, matches: Matches, rows: UserRows, picks: _Table) -> None:
-        self.feed, self.platform, self.matches = feed, platform, matches
+    def __init__(self, feed: Feed, platform: PlatformRows, matches: Matches, rows: UserRows, picks: _Table, words: Words) -> None:
+        self.feed, self.platform, self.matches, self.words = feed, platform, matches, words
+        self.compared = compared(feed.shape)
         self.names = feed.names
         self.rows = rows
         self.size = len(rows)
@@ -482,7 +491,7 @@ class _Engine:
             file = self.feed.parts[index].file
             rows = position[at]
             same = np.ones(len(at), dtype=bool)
-            for column in _VALUE_COLUMNS:
+            for column in self.compared:
                 same &= self.feed.column(file, column)[rows] == self.platform.values_at(column, users[at])
             agree[at] = same
         return agree
@@ -493,7 +502,7 @@ class _Engine:
 
     def _observed_signature(self) -> tuple[np.ndarray, np.ndarray]:
         if "observed" not in self._cache:
-            hashes = row_keys(self.platform.frame)
+            hashes = row_keys(self.platform.frame, self.feed.shape.names)
             distinct = self.observed_count.max(initial=0) <= 1
             self._cache["observed"] = (
                 self.observed_count,
@@ -505,8 +514,8 @@ class _Engine:
         key = ("hash", index)
         if key not in self._cache:
             part = self.feed.parts[index]
-            frame = {column: self.feed.values(part, column) for column in COLUMNS}
-            self._cache[key] = row_keys(frame)
+            frame = {column: self.feed.values(part, column) for column in self.feed.shape.names}
+            self._cache[key] = row_keys(frame, self.feed.shape.names)
         return self._cache[key]
 
     # -- simulating ------------------------------------------------------------------------------------
@@ -530,7 +539,7 @@ class _Engine:
         """batch_id ordered as text: "999" after "1500"; equal keys for equal text."""
         key = ("text", index)
         if key not in self._cache:
-            batches = [self.feed.values(candidate, "batch_id") for candidate in self.feed.parts]
+            batches = [self.feed.values(candidate, self.feed.shape.version) for candidate in self.feed.parts]
             for number, keys in enumerate(_text_order(batches)):
                 self._cache[("text", number)] = keys
         return self._cache[key]
@@ -676,7 +685,7 @@ class _Engine:
 
     def _agree_rows(self, file: int, users: np.ndarray, positions: np.ndarray) -> np.ndarray:
         same = self.observed_count[users] == 1
-        for column in _VALUE_COLUMNS:
+        for column in self.compared:
             same &= self.feed.column(file, column)[positions] == self.platform.values_at(column, users)
         return same
 
@@ -782,8 +791,9 @@ class _Engine:
         drifted = np.zeros(self.size, dtype=bool)
         if table.part is not None:
             candidates = np.flatnonzero(left & (observed_count == 1) & (table.part >= 0))
-            picked_batch = self._picked_values(table, candidates, "batch_id")
-            drifted[candidates[picked_batch == self.platform.values_at("batch_id", candidates)]] = True
+            version = self.feed.shape.version
+            picked_batch = self._picked_values(table, candidates, version)
+            drifted[candidates[picked_batch == self.platform.values_at(version, candidates)]] = True
         causes = [
             self._cause(MISSING_USERS, missing, self._file_of_picks(table, missing), self._missing_evidence),
             self._cause(UNEXPECTED_USERS, unexpected, self._file_of_platform(unexpected), self._unexpected_evidence),
@@ -814,7 +824,7 @@ class _Engine:
 
     def _file_facts(self, position: int) -> dict[str, Any]:
         """How big the file is, its batch range, and how many of its users later files update again."""
-        batches = self.feed.column(position, "batch_id")
+        batches = self.feed.column(position, self.feed.shape.version)
         later = np.zeros(self.size, dtype=bool)
         for part in self.feed.parts:
             if part.file > position:
@@ -880,16 +890,18 @@ class _Engine:
             return None
         rows = np.flatnonzero(users[self.platform.user])
         owners = self.platform.user[rows]
-        hashes = row_keys(self.platform.frame.iloc[rows])
+        names = self.feed.shape.names
+        hashes = row_keys(self.platform.frame.iloc[rows], names)
         if table.signature is not None:
             signature = table.signature[owners]
         else:
             # A one-row table's signature is its pick's hash (none without a pick).
             signature = np.zeros(len(rows), dtype="uint64")
             picked = np.flatnonzero(table.part[owners] >= 0)
-            values = {column: self._picked_values(table, owners[picked], column) for column in COLUMNS if column != "user_id"}
-            values["user_id"] = self.platform.frame["user_id"].to_numpy()[rows[picked]]
-            signature[picked] = row_keys(values)
+            key = self.feed.shape.key
+            values = {column: self._picked_values(table, owners[picked], column) for column in names if column != key}
+            values[key] = self.platform.frame[key].to_numpy()[rows[picked]]
+            signature[picked] = row_keys(values, names)
         source = self.matches.rows(rows[hashes != signature])[0]
         if not len(source) or (source < 0).any():
             return None
@@ -907,23 +919,23 @@ class _Engine:
         dollars = int(self.gap[users].sum())
         without_row = int(np.count_nonzero(users[self._without_row]))  # ``users``: a mask
         return _simulation_sentence(
-            hypothesis.kind, hypothesis.note, name, int(users.sum()), dollars, agree, self.size, examples, without_row
+            hypothesis.kind, hypothesis.note, name, int(users.sum()), dollars, agree, self.size, examples, without_row, self.words
         )
 
     def _missing_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
-        return _missing_sentence(int(users.sum()), int(self.gap[users].sum()), examples)
+        return _missing_sentence(int(users.sum()), int(self.gap[users].sum()), examples, self.words)
 
     def _unexpected_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
         rows = np.flatnonzero(users[self.platform.user])
         no_file = int((self.matches.rows(rows)[0] < 0).sum())
-        return _unexpected_sentence(int(users.sum()), no_file, int(self.gap[users].sum()), examples)
+        return _unexpected_sentence(int(users.sum()), no_file, int(self.gap[users].sum()), examples, self.words)
 
     def _duplicate_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
         extra = int((self.observed_count[users] - 1).sum())
-        return _duplicate_sentence(int(users.sum()), extra, int(self.gap[users].sum()), examples)
+        return _duplicate_sentence(int(users.sum()), extra, int(self.gap[users].sum()), examples, self.words)
 
     def _drift_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
-        return _drift_sentence(self.rows.frame(np.flatnonzero(users)), int(self.gap[users].sum()), examples)
+        return _drift_sentence(self.rows.frame(np.flatnonzero(users)), int(self.gap[users].sum()), examples, self.words)
 
 
 # -- evidence sentences (the reference diagnosis in tests/ words its findings with these too) -------------
@@ -939,36 +951,38 @@ def _simulation_sentence(
     size: int,
     examples: pd.DataFrame,
     without_row: int = 0,
+    words: Words | None = None,
 ) -> str:
-    """What a simulated fault reproduces: ``count`` users (``without_row`` of them left with no row at all),
-    ``dollars`` of gap; ``agree`` of ``size`` users agree with it."""
-    whole = f"with it, the simulated table agrees with the platform for {agree:,} of {size:,} users"
-    example = _example_sentence(examples)
+    """What a simulated fault reproduces: ``count`` keys (``without_row`` of them left with no row at all),
+    ``dollars`` of gap; ``agree`` of ``size`` keys agree with it."""
+    w = words or default_words()
+    whole = f"with it, the simulated table agrees with the platform for {agree:,} of {size:,} {w.keys}"
+    example = _example_sentence(examples, w)
     if kind == FILE_NOT_INGESTED:
-        lacking = _older_or_none(count, without_row, "users", f" instead of their latest one in {name}")
+        lacking = _older_or_none(count, without_row, w.keys, f" instead of their latest one in {name}")
         return (
             f"{lacking}, as if {name} had never "
-            f"been loaded; together they are {_dollars(dollars)} short. Rebuilding the table from the feed "
+            f"been loaded; together they are {w.money(dollars)} short. Rebuilding the table from the feed "
             f"without {name} reproduces these rows exactly ({whole}).{example}"
         )
     if kind == FILE_PARTIALLY_INGESTED:
         return (
             f"Only the first {note['kept']:,} of {note['total']:,} rows of {name} reached the platform: "
-            f"{_older_or_none(count, without_row, 'users whose latest row is further down the file')}, "
-            f"{_dollars(dollars)} in all ({whole}).{example}"
+            f"{_older_or_none(count, without_row, f'{w.keys} whose latest row is further down the file')}, "
+            f"{w.money(dollars)} in all ({whole}).{example}"
         )
     if kind == WRONG_DEDUP_ORDER:
         if note["rule"] == "string":
-            how = "comparing batch_id as text (so 999 beats 1500) instead of as a number"
+            how = f"comparing {w.version} as text (so 999 beats 1500) instead of by its value"
         else:
             how = "keeping the row of the last file loaded, with files loaded in the order " + ", ".join(note["order"])
         return (
-            f"{count:,} users hold a row that is not their latest; deduplicating the feed by {how} "
-            f"reproduces them exactly, {_dollars(dollars)} in all ({whole}).{example}"
+            f"{count:,} {w.keys} hold a row that is not their latest; deduplicating the feed by {how} "
+            f"reproduces them exactly, {w.money(dollars)} in all ({whole}).{example}"
         )
     return (
-        f"{count:,} users appear once per feed row instead of once: the table equals the feed without "
-        f"deduplication for them, {_dollars(-dollars)} counted twice or more ({whole}).{example}"
+        f"{count:,} {w.keys} appear once per feed row instead of once: the table equals the feed without "
+        f"deduplication for them, {w.money(-dollars)} counted twice or more ({whole}).{example}"
     )
 
 
@@ -983,67 +997,70 @@ def _older_or_none(count: int, without_row: int, who: str, instead: str = "") ->
     return f"{count:,} {who} lack their latest row: {count - without_row:,} {older} and {without_row:,} {none}"
 
 
-def _missing_sentence(count: int, dollars: int, examples: pd.DataFrame) -> str:
+def _missing_sentence(count: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
+    w = words or default_words()
     return (
-        f"{count:,} users of the feed are absent from the platform's table, "
-        f"{_dollars(dollars)} of spend (e.g. user {_id_list(examples)})."
+        f"{count:,} {w.keys} of the feed are absent from the platform's table, "
+        f"{w.money(dollars)} of {w.amount_word} (e.g. {w.key_word} {_id_list(examples, w)})."
     )
 
 
-def _unexpected_sentence(count: int, no_file: int, dollars: int, examples: pd.DataFrame) -> str:
+def _unexpected_sentence(count: int, no_file: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
+    w = words or default_words()
     return (
-        f"{count:,} users on the platform should not be there ({no_file:,} of their rows match no delta "
-        f"file), adding {_dollars(-dollars)} (e.g. user {_id_list(examples)})."
+        f"{count:,} {w.keys} on the platform should not be there ({no_file:,} of their rows match no delta "
+        f"file), adding {w.money(-dollars)} (e.g. {w.key_word} {_id_list(examples, w)})."
     )
 
 
-def _duplicate_sentence(count: int, extra: int, dollars: int, examples: pd.DataFrame) -> str:
+def _duplicate_sentence(count: int, extra: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
+    w = words or default_words()
     return (
-        f"{count:,} users appear more than once on the platform ({extra:,} extra rows), "
-        f"counting {_dollars(-dollars)} more than once (e.g. user {_id_list(examples)})."
+        f"{count:,} {w.keys} appear more than once on the platform ({extra:,} extra rows), "
+        f"counting {w.money(-dollars)} more than once (e.g. {w.key_word} {_id_list(examples, w)})."
     )
 
 
-def _drift_sentence(members: pd.DataFrame, dollars: int, examples: pd.DataFrame) -> str:
-    """``members``: the drifting users' rows of the per-user table (expected_* and platform_* columns)."""
+def _drift_sentence(members: pd.DataFrame, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
+    """``members``: the drifting keys' rows of the per-key table (expected_* and platform_* columns)."""
+    w = words or default_words()
     changed = [
         f"{column} for {int(count):,}"
-        for column in _VALUE_COLUMNS[:-1]
+        for column in w.encoding.contract.shape.values
         if (count := members[f"expected_{column}"].ne(members[f"platform_{column}"]).sum())
     ]
     return (
-        f"{len(members):,} users hold the right batch_id with different values ({', '.join(changed)} users), "
-        f"{_dollars(dollars)} in all (e.g. user {_id_list(examples)})."
+        f"{len(members):,} {w.keys} hold the right {w.version} with different values ({', '.join(changed)} {w.keys}), "
+        f"{w.money(dollars)} in all (e.g. {w.key_word} {_id_list(examples, w)})."
     )
 
-def _example_sentence(examples: pd.DataFrame) -> str:
+
+def _example_sentence(examples: pd.DataFrame, words: Words | None = None) -> str:
     if examples.empty:
         return ""
+    w = words or default_words()
+    version, amount = w.version, w.encoding.contract.shape.amount
     row = examples.iloc[0]
-    platform = (
-        f"batch_id {_integer(row['platform_batch_id'])}, spend {_dollars(row['platform_total_spend'])}"
-        if pd.notna(row["platform_batch_id"])
-        else "no row"
-    )
+
+    def state(prefix: str) -> str:
+        held = f"{version} {w.version_value(row[f'{prefix}_{version}'])}"
+        return held + (f", {w.amount_word} {w.money(row[f'{prefix}_{amount}'])}" if amount else "")
+
+    platform = state("platform") if pd.notna(row[f"platform_{version}"]) else "no row"
     where = f" from {row['platform_file']}" if row["platform_file"] else ""
     return (
-        f" For example, user {int(row['user_id'])} has {platform}{where} on the platform, but its latest row is "
-        f"batch_id {_integer(row['expected_batch_id'])}, spend {_dollars(row['expected_total_spend'])}, "
-        f"in {row[SOURCE_FILE]} row {_integer(row[SOURCE_ROW])}."
+        f" For example, {w.key_word} {w.key(row[w.key_name])} has {platform}{where} on the platform, but its latest "
+        f"row is {state('expected')}, in {row[SOURCE_FILE]} row {_integer(row[SOURCE_ROW])}."
     )
 
 
-def _id_list(examples: pd.DataFrame) -> str:
-    return ", ".join(str(int(user)) for user in examples["user_id"].head(3))
+def _id_list(examples: pd.DataFrame, words: Words | None = None) -> str:
+    w = words or default_words()
+    return ", ".join(w.key(key) for key in examples[w.key_name].head(3))
 
 
 def _integer(value: Any) -> str:
     return "?" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{int(value)}"
-
-
-def _dollars(value: Any) -> str:
-    value = int(value)
-    return f"-${-value:,}" if value < 0 else f"${value:,}"
 
 
 def _groups(codes: np.ndarray, size: int) -> list[tuple[int, np.ndarray]]:

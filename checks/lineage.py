@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta
+from checks.contract import shape_or_default
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, Shape
 
 PLATFORM_ROW = "platform_row"
 MATCHES = "matches"
 # Dense positions (of users, of rows) are int32 below this size: half the memory of int64 at 10 M users.
 INT32_LIMIT = 2**31 - 1
-_VALUES = ("total_spend", "count_saved_items", "loyalty_credits")  # compared after batch_id
 
 
 def position_dtype(size: int) -> np.dtype:
@@ -154,17 +154,19 @@ class Feed:
     names: tuple[str, ...]
     parts: tuple[Part, ...]
     users: int  # size of the user index
+    shape: Shape
     _columns: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def stack(cls, deltas: Sequence[Delta], users: UserIndex, *, only_indexed: bool = False) -> Feed:
+    def stack(cls, deltas: Sequence[Delta], users: UserIndex, *, shape: Shape | None = None, only_indexed: bool = False) -> Feed:
         """``only_indexed`` leaves out rows of users not in the index (else every user must be in it)."""
+        shape = shape_or_default(shape)
         deltas = tuple(deltas)
         parts: list[Part] = []
         # Scratch space to tell whether a delta holds a user twice: each delta stamps its number on its users.
         stamp = np.full(len(users), -1, dtype="int16" if len(deltas) < 2**15 else "int32")
         for number, delta in enumerate(deltas):
-            ids = delta.frame["user_id"].to_numpy()
+            ids = delta.frame[shape.key].to_numpy()
             position = None
             if only_indexed:
                 found = users.find(ids)
@@ -175,7 +177,7 @@ class Feed:
             else:
                 user = users.locate(ids)
             parts.extend(_split_by_occurrence(number, user, position, stamp))
-        return cls(deltas, tuple(delta.name for delta in deltas), tuple(parts), len(users))
+        return cls(deltas, tuple(delta.name for delta in deltas), tuple(parts), len(users), shape)
 
     @property
     def one_row_per_user_and_file(self) -> bool:
@@ -250,8 +252,8 @@ class PlatformRows:
     _values: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def build(cls, platform: pd.DataFrame, users: UserIndex) -> PlatformRows:
-        user = users.locate(platform["user_id"].to_numpy())
+    def build(cls, platform: pd.DataFrame, users: UserIndex, key: str | None = None) -> PlatformRows:
+        user = users.locate(platform[key or shape_or_default(None).key].to_numpy())
         dtype = position_dtype(len(platform))
         first = np.full(len(users), -1, dtype=dtype)
         first[user[::-1]] = np.arange(len(user) - 1, -1, -1, dtype=dtype)  # backwards: the first row is written last
@@ -349,10 +351,11 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
     """Each feed row compared with its user's platform row: linear in rows, one pass per part."""
     size = feed.users
     single = platform.count == 1
-    lowest = min((int(feed.values(part, "batch_id").min()) for part in feed.parts if len(part)), default=0)
+    version, values = feed.shape.version, feed.shape.values
+    lowest = min((int(feed.values(part, version).min()) for part in feed.parts if len(part)), default=0)
     # Users without exactly one platform row get a batch_id no feed row holds (they are matched row by row).
     exact_sentinel = lowest > np.iinfo("int64").min
-    wanted = platform.values("batch_id")
+    wanted = platform.values(version)
     if not single.all():
         sentinel = lowest - 1 if exact_sentinel else 0
         wanted = wanted.astype(np.result_type(wanted.dtype, np.min_scalar_type(sentinel)))  # a copy, wide enough
@@ -366,17 +369,17 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
     for part in reversed(feed.parts):
         for rows in row_chunks(len(part)):
             user = part.user[rows]
-            hits = np.flatnonzero(feed.values(part, "batch_id", rows) == wanted[user])
+            hits = np.flatnonzero(feed.values(part, version, rows) == wanted[user])
             if not exact_sentinel:
                 hits = hits[single[user[hits]]]
             found = user[hits]
             at = hits + rows.start
             if packing:
                 # One gather per row instead of one per column.
-                same = packing.pack({column: feed.values(part, column, at) for column in _VALUES}) == platform_key[found]
+                same = packing.pack({column: feed.values(part, column, at) for column in values}) == platform_key[found]
             else:
                 same = np.ones(len(hits), dtype=bool)
-                for column in _VALUES:
+                for column in values:
                     same &= feed.values(part, column, at) == platform.values(column)[found]
             known[found[~same]] = True  # the batch without the values; equal rows are counted below
             at, found = at[same], found[same]
@@ -402,13 +405,14 @@ class Packing:
 
     lows: tuple[int, ...]
     spans: tuple[int, ...]
-    columns: tuple[str, ...] = _VALUES
+    columns: tuple[str, ...]
 
     @classmethod
     def of(cls, feed: Feed, platform: PlatformRows) -> Packing | None:
-        """The packing of the three value columns over the feed and the platform's table."""
+        """The packing of the value columns over the feed and the platform's table."""
         return cls.spanning(
-            {column: [platform.frame[column].to_numpy()] + [feed.values(part, column) for part in feed.parts] for column in _VALUES}
+            {column: [platform.frame[column].to_numpy()] + [feed.values(part, column) for part in feed.parts]
+             for column in feed.shape.values}
         )
 
     @classmethod
@@ -472,7 +476,7 @@ def _match_repeated_users(
     rows = np.flatnonzero(repeated[platform.user])
     order = np.argsort(platform.user[rows], kind="stable")
     rows, row_users = rows[order], platform.user[rows[order]]
-    platform_values = {column: platform.frame[column].to_numpy() for column in ("batch_id", *_VALUES)}
+    platform_values = {column: platform.frame[column].to_numpy() for column in (feed.shape.version, *feed.shape.values)}
     file[rows], position[rows], count[rows] = -1, -1, 0
     for part in feed.parts:
         hits = np.flatnonzero(repeated[part.user])
@@ -499,20 +503,21 @@ def _ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     return np.arange(int(lengths.sum())) + offsets
 
 
-def trace_lineage(platform: pd.DataFrame, feed: Sequence[Delta]) -> pd.DataFrame:
+def trace_lineage(platform: pd.DataFrame, feed: Sequence[Delta], shape: Shape | None = None) -> pd.DataFrame:
     """One row per platform row: its line, its values, the first file/line in feed order holding exactly
-    those five values (``source_file`` is None when no file does), and how many feed rows match."""
-    feed = tuple(feed)
-    users = UserIndex(*[delta.frame["user_id"].to_numpy() for delta in feed], platform["user_id"].to_numpy())
-    rows = Feed.stack(feed, users)
-    return lineage_of(rows, match_rows(rows, PlatformRows.build(platform, users)), platform)
+    those values (``source_file`` is None when no file does), and how many feed rows match."""
+    feed, shape = tuple(feed), shape_or_default(shape)
+    users = UserIndex(*[delta.frame[shape.key].to_numpy() for delta in feed], platform[shape.key].to_numpy())
+    rows = Feed.stack(feed, users, shape=shape)
+    return lineage_of(rows, match_rows(rows, PlatformRows.build(platform, users, shape.key)), platform)
 
 
 def lineage_of(feed: Feed, matches: Matches, platform: pd.DataFrame, rows: np.ndarray | None = None) -> pd.DataFrame:
     """The lineage frame from each platform row's first equal feed row and match count: of every row, or of
     the platform rows at positions ``rows`` (ascending)."""
     every = rows is None
-    traced = platform.loc[:, list(COLUMNS)] if every else platform.iloc[rows].loc[:, list(COLUMNS)]
+    names = list(feed.shape.names)
+    traced = platform.loc[:, names] if every else platform.iloc[rows].loc[:, names]
     file, position, count = matches.rows(rows)
     return lineage_frame(traced, file, feed.lines(file, position), count, feed.names)
 
@@ -551,12 +556,13 @@ def unmatched_rows(lineage: pd.DataFrame) -> pd.DataFrame:
     return lineage[lineage[SOURCE_FILE].isna()]
 
 
-def row_keys(frame: pd.DataFrame) -> np.ndarray:
-    """A 64-bit hash of each row's five values: equal rows have equal keys in any table."""
+def row_keys(frame: pd.DataFrame, names: Sequence[str] | None = None) -> np.ndarray:
+    """A 64-bit hash of each row's values (the contract's columns): equal rows have equal keys in any table."""
     import polars as pl
 
     # Polars hashes on all cores without building a frame of objects; seeds fixed, so keys are stable.
-    values = pl.DataFrame({column: np.asarray(frame[column], dtype="int64") for column in COLUMNS})
+    names = shape_or_default(None).names if names is None else names
+    values = pl.DataFrame({column: np.asarray(frame[column], dtype="int64") for column in names})
     return values.hash_rows(seed=0).to_numpy()
 
 

@@ -14,6 +14,25 @@ import numpy as np
 import pandas as pd
 
 COLUMNS: tuple[str, ...] = ("user_id", "total_spend", "count_saved_items", "loyalty_credits", "batch_id")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A feed's columns by role, as its contract declares them (``checks.contract.Contract.shape``).
+
+    ``values`` are every column but the key and the version, in the contract's order: what a row
+    says about its key. ``amount`` (one of them, or None) is the money the totals speak of.
+    """
+
+    names: tuple[str, ...]
+    key: str
+    version: str
+    amount: str | None
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(name for name in self.names if name not in (self.key, self.version))
+
 # Lineage: the delta file and line each row of the feed comes from.
 SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
@@ -51,14 +70,14 @@ class Delta:
     frame: pd.DataFrame
 
 
-def stack_feed(deltas: Sequence[Delta]) -> pd.DataFrame:
-    """All rows of the feed in feed order, each with the file and line it came from."""
+def stack_feed(deltas: Sequence[Delta], names: Sequence[str] = COLUMNS) -> pd.DataFrame:
+    """All rows of the feed in feed order (the contract's columns ``names``), each with the file and line it came from."""
     if not deltas:
-        return pd.DataFrame({column: pd.Series(dtype="int64") for column in COLUMNS}).assign(
+        return pd.DataFrame({column: pd.Series(dtype="int64") for column in names}).assign(
             **{SOURCE_FILE: pd.Series(dtype=object), SOURCE_ROW: pd.Series(dtype="int64")}
         )
     parts = [
-        delta.frame.loc[:, list(COLUMNS)].assign(
+        delta.frame.loc[:, list(names)].assign(
             **{SOURCE_FILE: delta.name, SOURCE_ROW: delta.frame.index.to_numpy(dtype="int64")}
         )
         for delta in deltas

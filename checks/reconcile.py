@@ -23,7 +23,8 @@ from checks.lineage import (
     row_chunks,
     text_column,
 )
-from checks.model import SOURCE_FILE, SOURCE_ROW, Delta
+from checks.contract import shape_or_default
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, Shape
 
 MATCH = "match"
 STALE = "stale"
@@ -36,7 +37,6 @@ CLASSES: tuple[str, ...] = (MATCH, STALE, UNKNOWN_BATCH, MISSING, UNEXPECTED, DU
 DETAILS: tuple[str, ...] = ("", "ahead", "unknown")  # of an unknown batch: beyond the feed's, or never in it
 CUSTOMER_CLASSES: tuple[str, ...] = ("match", "differs", "missing", "not expected")
 
-VALUES: tuple[str, ...] = ("total_spend", "count_saved_items", "loyalty_credits", "batch_id")
 PLATFORM_ROW = "platform_row"
 PLATFORM_ROWS = "platform_rows"
 SPEND_GAP = "spend_gap"
@@ -91,18 +91,31 @@ def reconcile(
     customer: pd.DataFrame | None = None,
     *,
     feed: Sequence[Delta],
+    shape: Shape | None = None,
 ) -> Reconciliation:
     """Classify every user of the expected and platform tables; ``feed`` tells stale from unknown batches."""
-    users = UserIndex(expected["user_id"].to_numpy(), platform["user_id"].to_numpy())
+    shape = shape_or_default(shape)
+    users = UserIndex(expected[shape.key].to_numpy(), platform[shape.key].to_numpy())
     # Feed rows of users in neither table cannot tell anything about the platform's batches.
-    rows = Feed.stack(feed, users, only_indexed=True)
-    platform_rows = PlatformRows.build(platform, users)
+    rows = Feed.stack(feed, users, shape=shape, only_indexed=True)
+    platform_rows = PlatformRows.build(platform, users, shape.key)
     matches = match_rows(rows, platform_rows)
     return summarise_users(
         classify_users(
-            ExpectedRows.spread(expected, users), platform_rows, customer, known=matches.known_batch, users=users, packing=matches.packing
+            ExpectedRows.spread(expected, users, shape), platform_rows, customer, known=matches.known_batch, users=users,
+            packing=matches.packing,
         )
     )
+
+
+def compared(shape: Shape) -> tuple[str, ...]:
+    """The columns a row is compared on, the version last: what ``expected_*``, ``platform_*`` and ``customer_*`` hold."""
+    return (*shape.values, shape.version)
+
+
+def amount_total(frame: pd.DataFrame, shape: Shape) -> int:
+    """The sum of the amount column in its computing form (0 when the contract declares none)."""
+    return int(frame[shape.amount].sum()) if shape.amount is not None else 0
 
 
 @dataclass(frozen=True)
@@ -110,8 +123,9 @@ class ExpectedRows:
     """The expected table spread over a user index: which users it holds, their values, and their lineage."""
 
     present: np.ndarray  # bool per user
-    values: dict[str, np.ndarray]  # VALUES (and SOURCE_ROW when known) per user, int32 or int64 as the table has them
+    values: dict[str, np.ndarray]  # ``compared(shape)`` (and SOURCE_ROW when known) per user, int32 or int64 as the table has them
     total: int
+    shape: Shape
     source_file: np.ndarray | None = None  # codes per user into ``file_names`` (-1 when absent)
     file_names: tuple[str, ...] = ()
 
@@ -121,22 +135,23 @@ class ExpectedRows:
         return bool(self.present.all())
 
     @classmethod
-    def spread(cls, expected: pd.DataFrame, users: UserIndex) -> ExpectedRows:
-        ids = expected["user_id"].to_numpy()
-        columns = [*VALUES, *([SOURCE_ROW] if SOURCE_ROW in expected.columns else [])]
-        total = int(expected["total_spend"].sum())
+    def spread(cls, expected: pd.DataFrame, users: UserIndex, shape: Shape | None = None) -> ExpectedRows:
+        shape = shape_or_default(shape)
+        ids = expected[shape.key].to_numpy()
+        columns = [*compared(shape), *([SOURCE_ROW] if SOURCE_ROW in expected.columns else [])]
+        total = amount_total(expected, shape)
         # Text from codes: a 10 M-row text column is hashed once, never held as a string per user.
         codes, names = _file_codes(expected[SOURCE_FILE]) if SOURCE_FILE in expected.columns else (None, ())
         if len(ids) == len(users) and np.array_equal(ids, users.ids):
             # The table is the index, in its order: its own columns, no copy.
             present = np.ones(len(users), dtype=bool)
-            return cls(present, {column: expected[column].to_numpy() for column in columns}, total, codes, names)
+            return cls(present, {column: expected[column].to_numpy() for column in columns}, total, shape, codes, names)
         at = users.locate(ids)
         present = np.zeros(len(users), dtype=bool)
         present[at] = True
         values = {column: _spread(expected[column].to_numpy(), at, len(users)) for column in columns}
         source_file = None if codes is None else _spread(codes, at, len(users), fill=-1)
-        return cls(present, values, total, source_file, names)
+        return cls(present, values, total, shape, source_file, names)
 
     def file_codes(self, names: Sequence[str]) -> np.ndarray:
         """Per user, the position in ``names`` of the file its expected row comes from (-1 when none)."""
@@ -202,8 +217,9 @@ class UserRows:
         expected, platform = self.expected, self.platform
         all_expected, all_loaded, all_held = self.complete
         in_expected = expected.present[users]
-        columns: dict = {"user_id": self.ids[users]}
-        for column in VALUES:
+        shape = expected.shape
+        columns: dict = {shape.key: self.ids[users]}
+        for column in compared(shape):
             columns["expected_" + column] = _nullable(expected.values[column][users], in_expected, all_expected)
         if expected.source_file is not None:
             columns[SOURCE_FILE] = text_column(expected.source_file[users], expected.file_names)
@@ -213,7 +229,7 @@ class UserRows:
         # Each user's first row, gathered once for every column (a user without one gets NaN).
         first = np.maximum(platform.first[users], 0)
         loaded = count > 0
-        for column in VALUES:
+        for column in compared(shape):
             columns["platform_" + column] = _nullable(at_rows(platform.frame[column].to_numpy(), first), loaded, all_loaded)
         columns[PLATFORM_ROW] = _nullable(platform.lines(first), loaded, all_loaded)
         columns[PLATFORM_ROWS] = count.astype("int64")
@@ -223,7 +239,7 @@ class UserRows:
         if self.customer is not None:
             first = self.customer_first[users]
             held = first >= 0
-            for column in VALUES:
+            for column in compared(shape):
                 columns["customer_" + column] = _nullable(at_rows(self.customer[column].to_numpy(), first), held, all_held)
             columns["customer_class"] = text_column(self.customer_class[users], CUSTOMER_CLASSES)
         # The arrays are this frame's own: no copy into 2-D blocks.
@@ -252,11 +268,12 @@ def classify_users(
     count = platform.count
     if packing is not None and not packing.covers(expected_values):
         packing = None
-    classes = _classify(in_expected, count, expected_values, platform, known, packing)
-    platform_batch = platform.values("batch_id")
+    version = expected.shape.version
+    classes = _classify(in_expected, count, expected, platform, known, packing)
+    platform_batch = platform.values(version)
     unknown = np.flatnonzero(classes == CLASSES.index(UNKNOWN_BATCH))
     detail = np.zeros(size, dtype="int8")
-    detail[unknown] = np.where(platform_batch[unknown] > expected_values["batch_id"][unknown], 1, 2)
+    detail[unknown] = np.where(platform_batch[unknown] > expected_values[version][unknown], 1, 2)
     gap = _gap(expected, platform, classes)
 
     customer_first, customer_class = None, None
@@ -278,8 +295,8 @@ def summarise_users(rows: UserRows, listed: pd.DataFrame | None = None) -> Recon
         users=rows.frame(np.flatnonzero(rows.listed())) if listed is None else listed,
         classes=tuple(_summarise(rows, code, name, members[code]) for code, name in enumerate(CLASSES)),
         expected_total=rows.expected.total,
-        platform_total=int(rows.platform.frame["total_spend"].sum()),
-        customer_total=None if rows.customer is None else int(rows.customer["total_spend"].sum()),
+        platform_total=amount_total(rows.platform.frame, rows.expected.shape),
+        customer_total=None if rows.customer is None else amount_total(rows.customer, rows.expected.shape),
         user_count=len(rows),
     )
 
@@ -298,9 +315,12 @@ def _nullable(values: np.ndarray, present: np.ndarray, whole: bool) -> np.ndarra
 
 
 def _gap(expected: ExpectedRows, platform: PlatformRows, classes: np.ndarray) -> np.ndarray:
-    """Per user, expected minus platform spend. A match has none: only the other users' spends are read."""
-    expected_spend = expected.values["total_spend"]
-    platform_spend = platform.frame["total_spend"].to_numpy()
+    """Per user, expected minus platform amount. A match has none: only the other users' amounts are read."""
+    amount = expected.shape.amount
+    if amount is None:
+        return np.zeros(len(classes), dtype="int64")
+    expected_spend = expected.values[amount]
+    platform_spend = platform.frame[amount].to_numpy()
     # Two narrowed (int32) spends differ by less than 2**31: the gap stays int32 then.
     gap = np.zeros(len(classes), dtype=np.result_type(expected_spend, platform_spend))
     if platform.count.max(initial=0) > 1:
@@ -309,23 +329,24 @@ def _gap(expected: ExpectedRows, platform: PlatformRows, classes: np.ndarray) ->
         gap += np.where(expected.present, expected_spend, 0)
         return gap
     off = np.flatnonzero(classes != CLASSES.index(MATCH))
-    gap[off] = np.where(expected.present[off], expected_spend[off], 0) - platform.values_at("total_spend", off)
+    gap[off] = np.where(expected.present[off], expected_spend[off], 0) - platform.values_at(amount, off)
     return gap
 
 
-def _classify(in_expected, count, expected_values, platform, known, packing) -> np.ndarray:
+def _classify(in_expected, count, expected, platform, known, packing) -> np.ndarray:
     """Each user's class as its position in ``CLASSES`` (int8)."""
-    platform_batch = platform.values("batch_id")
-    same_batch = expected_values["batch_id"] == platform_batch
+    expected_values, version = expected.values, expected.shape.version
+    platform_batch = platform.values(version)
+    same_batch = expected_values[version] == platform_batch
     same = same_batch.copy()
     if packing is not None:
         platform_key = platform.packed(packing)
         for users in row_chunks(len(same)):  # the expected rows packed a chunk at a time
             same[users] &= packing.pack({column: expected_values[column][users] for column in packing.columns}) == platform_key[users]
     else:
-        for column in VALUES[:-1]:
+        for column in expected.shape.values:
             same &= expected_values[column] == platform.values(column)
-    stale = known & (platform_batch < expected_values["batch_id"])
+    stale = known & (platform_batch < expected_values[version])
     # In the order of the conditions: later ones only where no earlier one holds.
     classes = np.full(len(count), CLASSES.index(UNKNOWN_BATCH), dtype="int8")
     for condition, name in reversed(
@@ -339,8 +360,9 @@ def compare_customer(customer: pd.DataFrame, expected: ExpectedRows, users: User
     """Per user, the customer's first row (-1 when none) and its class: the position in ``CUSTOMER_CLASSES``
     of whether that row agrees with the expected row (independent of the platform: it may run meanwhile)."""
     in_expected, expected_values = expected.present, expected.values
+    columns_compared = compared(expected.shape)
     # Users only the customer holds are neither expected nor loaded; the totals still count them.
-    found = users.find(customer["user_id"].to_numpy())
+    found = users.find(customer[expected.shape.key].to_numpy())
     dtype = position_dtype(len(found))
     rows = np.arange(len(found), dtype=dtype)
     if found.min(initial=0) < 0:
@@ -350,15 +372,15 @@ def compare_customer(customer: pd.DataFrame, expected: ExpectedRows, users: User
     first[found[::-1]] = rows[::-1]  # backwards: a user's first row is written last
     held = first >= 0
     agrees = in_expected & held
-    columns = {column: customer[column].to_numpy() for column in VALUES}
-    packing = Packing.spanning({column: [columns[column], expected_values[column]] for column in VALUES})
+    columns = {column: customer[column].to_numpy() for column in columns_compared}
+    packing = Packing.spanning({column: [columns[column], expected_values[column]] for column in columns_compared})
     if packing is not None:
-        # The four values packed into one integer per row: one gather per user instead of four.
+        # The values packed into one integer per row: one gather per user instead of one per column.
         rows_key = packing.pack(columns)
         for chunk in row_chunks(len(users)):
-            agrees[chunk] &= at_rows(rows_key, first[chunk]) == packing.pack({column: expected_values[column][chunk] for column in VALUES})
+            agrees[chunk] &= at_rows(rows_key, first[chunk]) == packing.pack({column: expected_values[column][chunk] for column in columns_compared})
     else:
-        for column in VALUES:
+        for column in columns_compared:
             agrees &= at_rows(columns[column], first) == expected_values[column]
     customer_class = np.full(len(users), 3, dtype="int8")
     customer_class[in_expected] = 2

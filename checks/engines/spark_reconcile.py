@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from checks.dedup import deduplicate
+from checks.contract import default_contract
 from checks.diagnose import Diagnosis
 from checks.lineage import PlatformRows, lineage_frame
 from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta
@@ -36,12 +37,12 @@ from checks.reconcile import (
     STALE,
     UNEXPECTED,
     UNKNOWN_BATCH,
-    VALUES,
     VALUE_DRIFT,
     ClassSummary,
     ExpectedRows,
     Reconciliation,
     UserRows,
+    compared,
 )
 
 FILE = "_file"  # a feed row's delta, as its place in the feed
@@ -53,6 +54,8 @@ _DETAIL = "_detail"
 _CUSTOMER_CODE = "_customer_class"
 _GAP = "_gap"
 _LISTED = "_listed"
+# The first customer's columns: the Spark reconciliation reads that contract's shape only (README, "Feed contracts").
+VALUES = compared(default_contract().shape)
 
 
 def table(frame: pd.DataFrame) -> Any:
@@ -345,7 +348,7 @@ def _user_rows(chosen: pd.DataFrame, facts: _Facts, with_customer: bool) -> User
     values[SOURCE_ROW] = _integers(chosen["e_row"])
     lookup = {name: code for code, name in enumerate(facts.file_names)}
     files = np.array([lookup[name] if isinstance(name, str) else -1 for name in chosen["e_file"]], dtype="int32")
-    expected = ExpectedRows(present, values, facts.expected_total, files, facts.file_names)
+    expected = ExpectedRows(present, values, facts.expected_total, default_contract().shape, files, facts.file_names)
     platform = _first_row_table(chosen, "p_", (LINE,))
     loaded = chosen["p_count"].to_numpy(dtype="int64") > 0
     platform_rows = PlatformRows(

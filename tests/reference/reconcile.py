@@ -26,10 +26,13 @@ from checks.reconcile import (  # noqa: E402
     SPEND_GAP,
     EXAMPLES_PER_CLASS,
     CLASSES,
-    VALUES,
+    compared,
     ClassSummary,
     Reconciliation,
 )
+from checks.contract import default_contract  # noqa: E402
+
+VALUES = compared(default_contract().shape)
 
 
 def reconcile(

@@ -1,0 +1,237 @@
+"""The form every stage computes on: each contract column as int64 (float64 for a floating number), decoded only at the edges.
+
+Stages compare, sort, sum and index columns as NumPy arrays, whatever the customer's shape; this
+module is the one place that knows how each logical type maps to integers and back, exactly:
+
+| logical type | held as |
+|---|---|
+| integer | the value |
+| number, ``decimal(p,s)`` | the value times 10**s (exact: sums reach the last decimal); p <= 18 |
+| number (floating) | float64 |
+| date | days since 1970-01-01 |
+| timestamp | microseconds since 1970-01-01T00:00:00Z (a time without an offset is read as UTC) |
+| boolean | 0 or 1 |
+| string | a code from a ``Dictionary`` shared by every frame of one run, in first-seen order |
+
+An empty cell of a column that may be empty is ``NULL`` (the smallest int64; NaN for floats).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from checks.contract import Column, Contract
+
+NULL = np.iinfo(np.int64).min
+INTEGER_PATTERN = r"^[+-]?[0-9]+$"
+_INT64_SAFE_DIGITS = 18  # every literal of up to 18 digits fits in int64
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_FLOAT_PATTERN = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_TIMESTAMP_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?$"
+)
+_BOOLEAN_PATTERN = r"^(?i:true|false)$"
+_MICROSECONDS_PER_DAY = 86_400_000_000
+
+
+class Dictionary:
+    """Strings to codes and back, shared by every frame one run reads, so that equal text gets equal codes."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, int] = {}
+        self._texts: list[str] = []
+
+    def encode(self, texts: np.ndarray) -> np.ndarray:
+        codes, uniques = pd.factorize(texts, use_na_sentinel=True)
+        lookup = np.fromiter((self._code(text) for text in uniques), dtype=np.int64, count=len(uniques))
+        encoded = lookup[codes] if len(lookup) else np.full(len(codes), NULL, dtype=np.int64)
+        encoded[codes < 0] = NULL
+        return encoded
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        texts = np.asarray(self._texts + [""], dtype=object)
+        return texts[np.where(codes == NULL, len(self._texts), codes)]
+
+    def _code(self, text: str) -> int:
+        code = self._codes.get(text)
+        if code is None:
+            code = self._codes[text] = len(self._texts)
+            self._texts.append(text)
+        return code
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How one column's text becomes its computing form and back."""
+
+    column: Column
+    dictionary: Dictionary | None = None
+
+    @property
+    def check(self) -> str:
+        """The name of the text check a cell fails when it is no literal of the column's type."""
+        return "is_decimal" if self.column.decimal else f"is_{self.column.logical_type}"
+
+    @property
+    def literal(self) -> str | None:
+        """The regular expression every non-empty cell must match (None for text: any text is a string)."""
+        kind = self.column.logical_type
+        if kind == "integer":
+            return INTEGER_PATTERN
+        if kind == "number" and self.column.decimal is not None:
+            precision, scale = self.column.decimal
+            whole = precision - scale
+            fraction = rf"(?:\.[0-9]{{0,{scale}}})?" if scale else ""
+            return rf"^[+-]?0*[0-9]{{1,{whole}}}{fraction}$" if whole else rf"^[+-]?0*(?:0)?{fraction}$"
+        return {"number": _FLOAT_PATTERN, "date": _DATE_PATTERN, "timestamp": _TIMESTAMP_PATTERN,
+                "boolean": _BOOLEAN_PATTERN}.get(kind)
+
+    @property
+    def dtype(self) -> str:
+        return "float64" if self.column.logical_type == "number" and self.column.decimal is None else "int64"
+
+    def parse(self, text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """The column's values in computing form and a mask of the cells that hold a valid literal.
+
+        An empty cell is valid (and ``NULL``) exactly when the column is not required; every invalid
+        cell is ``NULL`` too, to be reported by the text pass.
+        """
+        text = text.astype(str)
+        empty = text.eq("").to_numpy()
+        kind = self.column.logical_type
+        if kind == "string":
+            values = self.dictionary.encode(np.where(empty, None, text.to_numpy(dtype=object)))
+            valid = ~empty if self.column.required else np.ones(len(text), dtype=bool)
+            return values, valid
+        literal = self.literal
+        matches = (text.str.fullmatch(literal).to_numpy(dtype=bool) if literal else True) & ~empty
+        values, parsed = self._parse_literals(text, matches)
+        valid = parsed | (empty & (not self.column.required))
+        if self.dtype == "float64":
+            values = np.where(parsed, values, np.nan)
+        else:
+            values = np.where(parsed, values, NULL).astype(np.int64)
+        return values, valid
+
+    def _parse_literals(self, text: pd.Series, matches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        kind = self.column.logical_type
+        if kind == "integer":
+            return _integers(text, matches)
+        if kind == "number" and self.column.decimal is not None:
+            return _scaled(text, matches, self.column.decimal[1])
+        if kind == "number":
+            values = pd.to_numeric(text.where(matches), errors="coerce").to_numpy(dtype="float64")
+            return values, matches & np.isfinite(values)
+        if kind == "boolean":
+            return text.str.lower().eq("true").to_numpy(dtype=np.int64), matches
+        if kind == "date":
+            days = pd.to_datetime(text.where(matches), format="%Y-%m-%d", errors="coerce")
+            return days.to_numpy(dtype="datetime64[D]").astype(np.int64), matches & days.notna().to_numpy()
+        moments = pd.to_datetime(text.where(matches), utc=True, format="ISO8601", errors="coerce")
+        return moments.dt.tz_localize(None).to_numpy(dtype="datetime64[us]").astype(np.int64), matches & moments.notna().to_numpy()
+
+    def render(self, values: np.ndarray | pd.Series) -> np.ndarray:
+        """Computing form back to text as a CSV would hold it; ``NULL`` (or NaN) as an empty cell."""
+        values = np.asarray(values)
+        kind = self.column.logical_type
+        if self.dtype == "float64":
+            return np.where(np.isnan(values), "", np.char.mod("%r", values.astype(float))).astype(object)
+        null = values == NULL
+        if kind == "string":
+            return self.dictionary.decode(values)
+        if kind == "integer":
+            text = values.astype(str).astype(object)
+        elif kind == "number":
+            text = np.asarray([_decimal_text(int(value), self.column.decimal[1]) for value in values], dtype=object)
+        elif kind == "boolean":
+            text = np.where(values == 1, "true", "false").astype(object)
+        elif kind == "date":
+            text = np.datetime_as_string(np.where(null, 0, values).astype("datetime64[D]")).astype(object)
+        else:
+            text = np.char.add(np.datetime_as_string(np.where(null, 0, values).astype("datetime64[us]"), unit="s"), "Z").astype(object)
+        text[null] = ""
+        return text
+
+    def value(self, stored: Any) -> Any:
+        """One stored value as Python reads it (int, Decimal, date text...), for reports and JSON."""
+        if self.column.logical_type in ("integer",):
+            return int(stored)
+        if self.column.decimal is not None:
+            return Decimal(int(stored)).scaleb(-self.column.decimal[1])
+        return self.render(np.asarray([stored]))[0]
+
+    def stored(self, value: int | Decimal | float | None) -> int | float | None:
+        """A bound from the contract (``minimum``, ``maximum``) in computing form."""
+        if value is None:
+            return None
+        if self.column.decimal is not None:
+            return int(Decimal(value).scaleb(self.column.decimal[1]))
+        return float(value) if self.dtype == "float64" else int(value)
+
+
+@dataclass
+class Encoding:
+    """Every column's codec for one run: readers encode with it, writers and reports decode with it."""
+
+    contract: Contract
+    codecs: Mapping[str, Codec] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, contract: Contract) -> Encoding:
+        return cls(contract, {
+            column.name: Codec(column, Dictionary() if column.logical_type == "string" else None)
+            for column in contract.columns
+        })
+
+    @property
+    def plain(self) -> bool:
+        """Whether every column is an integer column, held as itself: nothing to encode or decode."""
+        return all(column.logical_type == "integer" for column in self.contract.columns)
+
+    def decode(self, frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """``frame`` with the contract's columns (or ``columns``) as text; other columns as they are."""
+        names = [name for name in (columns or self.codecs) if name in frame.columns]
+        if self.plain and columns is None:
+            return frame
+        return frame.assign(**{name: self.codecs[name].render(frame[name].to_numpy()) for name in names
+                               if self.codecs[name].column.logical_type != "integer"})
+
+
+def _integers(text: pd.Series, matches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer literals to int64 without passing through float (which loses digits above 2**53)."""
+    import pyarrow as pa
+
+    matches = matches.copy()
+    longest = text.str.lstrip("+-").str.len().to_numpy()
+    beyond = matches & (longest > _INT64_SAFE_DIGITS)
+    if beyond.any():  # rare: Python's ints decide exactly whether a long literal fits int64
+        for position in np.flatnonzero(beyond):
+            literal = text.iloc[position]
+            matches[position] = len(literal) < 25 and _INT64_MIN <= int(literal) <= _INT64_MAX
+    literals = text.where(matches).str.removeprefix("+")
+    numbers = pa.array(literals, type=pa.string(), from_pandas=True).cast(pa.int64())
+    return np.asarray(numbers.fill_null(NULL)).astype(np.int64, copy=False), matches
+
+
+def _scaled(text: pd.Series, matches: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decimal literals as integers of 10**-scale units, exactly (``12.5`` at scale 2 is 1250)."""
+    literal = text.where(matches, "0")
+    negative = literal.str.startswith("-").to_numpy()
+    parts = literal.str.lstrip("+-").str.partition(".")
+    fraction = parts[2].str.ljust(scale, "0") if scale else parts[2].str.slice(0, 0)
+    digits = parts[0].str.cat(fraction).str.lstrip("0").replace("", "0")
+    values, fits = _integers(digits, matches)
+    return np.where(negative, -values, values), fits
+
+
+def _decimal_text(value: int, scale: int) -> str:
+    if value == NULL:
+        return ""
+    return format(Decimal(value).scaleb(-scale), "f") if scale else str(value)
+

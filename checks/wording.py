@@ -1,0 +1,91 @@
+"""How a feed's keys, versions and amounts read in sentences, from its contract: the one place that words them.
+
+A property's ``businessName`` is the word people use for it (the first customer's ``user_id`` is a
+"user", its ``total_spend`` "spend"); without one, the column's name is used. Values are shown as
+the file wrote them (``checks.encoding`` decodes them); amounts as dollars with the contract's decimals.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from checks.encoding import Encoding
+
+
+@dataclass(frozen=True)
+class Words:
+    """The words and value formats of one feed."""
+
+    encoding: Encoding
+    key_word: str  # "user"
+    amount_word: str  # "spend"
+
+    @classmethod
+    def of(cls, encoding: Encoding) -> Words:
+        contract = encoding.contract
+        amount = contract.amount
+        return cls(
+            encoding,
+            key_word=contract.key.business_name or contract.key.name,
+            amount_word=(amount.business_name or amount.name) if amount else "amount",
+        )
+
+    @property
+    def keys(self) -> str:
+        """The key's word in the plural: "users"."""
+        return self.key_word if self.key_word.endswith("s") else f"{self.key_word}s"
+
+    @property
+    def key_name(self) -> str:
+        return self.encoding.contract.key.name
+
+    @property
+    def version(self) -> str:
+        """The version column's name: "batch_id"."""
+        return self.encoding.contract.version_column.name
+
+    def key(self, stored: Any) -> str:
+        """One key as the file wrote it."""
+        return self._text(self.key_name, stored)
+
+    def version_value(self, stored: Any) -> str:
+        if stored is None or (isinstance(stored, float) and math.isnan(stored)):
+            return "?"
+        return self._text(self.version, stored)
+
+    def value(self, column: str, stored: Any) -> str:
+        return self._text(column, stored)
+
+    def money(self, stored: Any) -> str:
+        """An amount (or a gap of amounts) in its computing form as dollars: ``$1,234`` or ``-$12.50``."""
+        amount = self.encoding.contract.amount
+        scale = amount.decimal[1] if amount is not None and amount.decimal else 0
+        value = Decimal(int(stored)).scaleb(-scale) if scale else Decimal(int(stored))
+        text = f"{abs(value):,.{scale}f}"
+        return f"-${text}" if value < 0 else f"${text}"
+
+    def plain_amount(self, stored: Any) -> int | str:
+        """An amount for JSON: an int for integer amounts, the exact decimal as text for decimal ones."""
+        amount = self.encoding.contract.amount
+        if amount is None or not amount.decimal:
+            return int(stored)
+        return format(Decimal(int(stored)).scaleb(-amount.decimal[1]), "f")
+
+    def _text(self, column: str, stored: Any) -> str:
+        codec = self.encoding.codecs[column]
+        if codec.column.logical_type == "integer":
+            return str(int(stored))
+        return str(codec.render(np.asarray([int(stored)], dtype="int64"))[0])
+
+
+@functools.cache
+def default_words() -> Words:
+    """The first customer's words (library calls that predate contracts)."""
+    from checks.contract import default_contract
+
+    return Words.of(Encoding.of(default_contract()))
