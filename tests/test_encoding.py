@@ -1,0 +1,107 @@
+"""Every logical type to its computing form and back, exactly; invalid literals flagged, never coerced."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from checks.contract import Column
+from checks.encoding import NULL, Codec, Dictionary
+from checks.wording import Words, default_words
+
+
+def codec(logical_type: str, *, required: bool = True, decimal=None) -> Codec:
+    column = Column(name="c", logical_type=logical_type, required=required, decimal=decimal)
+    return Codec(column, Dictionary() if logical_type == "string" else None)
+
+
+@pytest.mark.parametrize(
+    ("logical_type", "decimal", "cells", "stored"),
+    [
+        ("integer", None, ["0", "-7", "+12", "9223372036854775807"], [0, -7, 12, 2**63 - 1]),
+        ("number", (14, 2), ["0.00", "12.5", "-0.25", "1234567.89"], [0, 1250, -25, 123456789]),
+        ("number", (5, 0), ["12", "007"], [12, 7]),
+        ("date", None, ["1970-01-02", "2026-03-01"], [1, 20513]),
+        ("timestamp", None, ["1970-01-01T00:00:01Z", "1970-01-01T01:00:00+01:00", "1970-01-01 00:00"], [1_000_000, 0, 0]),
+        ("boolean", None, ["true", "FALSE"], [1, 0]),
+    ],
+)
+def test_literals_parse_exactly(logical_type, decimal, cells, stored):
+    values, valid = codec(logical_type, decimal=decimal).parse(pd.Series(cells))
+    assert valid.all()
+    assert values.tolist() == stored
+
+
+@pytest.mark.parametrize(
+    ("logical_type", "decimal", "cell"),
+    [
+        ("integer", None, "12.0"), ("integer", None, "1e3"), ("integer", None, ""), ("integer", None, "99999999999999999999"),
+        ("number", (5, 2), "1.234"), ("number", (5, 2), "1234.5"), ("number", (5, 2), "abc"), ("number", (5, 2), "1e3"),
+        ("date", None, "2026-02-30"), ("date", None, "2026-1-1"), ("timestamp", None, "yesterday"),
+        ("timestamp", None, "2026-13-01T00:00:00Z"), ("boolean", None, "yes"), ("string", None, ""),
+    ],
+)
+def test_a_cell_that_is_no_literal_of_its_type_is_flagged_and_null(logical_type, decimal, cell):
+    values, valid = codec(logical_type, decimal=decimal).parse(pd.Series([cell]))
+    assert not valid[0] and values[0] == NULL
+
+
+@pytest.mark.parametrize("logical_type", ["integer", "date", "timestamp", "string", "boolean"])
+def test_an_empty_cell_of_an_optional_column_is_null_and_valid(logical_type):
+    values, valid = codec(logical_type, required=False).parse(pd.Series(["", ""]))
+    assert valid.all() and (values == NULL).all()
+
+
+@pytest.mark.parametrize(
+    ("logical_type", "decimal", "cells"),
+    [
+        ("integer", None, ["5", "-3", ""]),
+        ("number", (14, 2), ["5.00", "-0.25", "1234.50", ""]),
+        ("date", None, ["2026-01-31", ""]),
+        ("timestamp", None, ["2026-01-31T23:59:59Z", ""]),
+        ("string", None, ["AC-1", "", "AC-2", "AC-1"]),
+        ("boolean", None, ["true", "false", ""]),
+    ],
+)
+def test_render_gives_back_the_canonical_text(logical_type, decimal, cells):
+    column_codec = codec(logical_type, required=False, decimal=decimal)
+    values, _ = column_codec.parse(pd.Series(cells))
+    assert column_codec.render(values).tolist() == cells
+
+
+def test_one_dictionary_gives_equal_text_equal_codes_across_frames():
+    dictionary = Dictionary()
+    first = dictionary.encode(np.array(["b", "a", "b"], dtype=object))
+    second = dictionary.encode(np.array(["a", "c", None], dtype=object))
+    assert first.tolist() == [0, 1, 0]
+    assert second.tolist() == [1, 2, NULL]
+    assert dictionary.decode(second).tolist() == ["a", "c", ""]
+
+
+def test_decimal_bounds_and_sums_stay_exact():
+    amount = codec("number", decimal=(18, 2))
+    values, _ = amount.parse(pd.Series(["0.10", "0.20", "9999999999999999.99"]))
+    assert Decimal(int(values.sum())).scaleb(-2) == Decimal("10000000000000000.29")
+    assert amount.stored(Decimal("1.5")) == 150
+
+
+def test_words_of_the_first_customer_read_as_before():
+    words = default_words()
+    assert (words.key_word, words.keys, words.amount_word, words.version) == ("user", "users", "spend", "batch_id")
+    assert words.money(229544) == "$229,544" and words.money(-5) == "-$5"
+
+
+def test_words_of_another_shape_decode_keys_and_money():
+    from checks.contract import load_contract
+    from checks.encoding import Encoding
+    from checks.sample_accounts import CONTRACT_PATH
+
+    encoding = Encoding.of(load_contract(CONTRACT_PATH))
+    keys, _ = encoding.codecs["account_id"].parse(pd.Series(["AC-000001", "AC-000002"]))
+    words = Words.of(encoding)
+    assert (words.key_word, words.keys, words.amount_word) == ("account", "accounts", "lifetime value")
+    assert words.key(keys[1]) == "AC-000002"
+    assert words.money(123456) == "$1,234.56" and words.money(-5) == "-$0.05"
+    assert words.plain_amount(123456) == "1234.56"
