@@ -34,8 +34,8 @@ ROLES: tuple[str, ...] = ("version", "amount")
 
 # The logicalTypeOptions each type may carry; any other is refused rather than ignored.
 _TYPE_OPTIONS: dict[str, frozenset[str]] = {
-    "integer": frozenset({"minimum", "maximum"}),
-    "number": frozenset({"minimum", "maximum"}),
+    "integer": frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}),
+    "number": frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}),
     "string": frozenset({"pattern", "minLength", "maxLength"}),
     "date": frozenset(),
     "timestamp": frozenset(),
@@ -67,6 +67,8 @@ class Column:
     primary_key: bool = False
     minimum: int | Decimal | None = None
     maximum: int | Decimal | None = None
+    exclusive_minimum: bool = False  # the bound itself is out (ODCS exclusiveMinimum)
+    exclusive_maximum: bool = False
     pattern: str | None = None
     min_length: int | None = None
     max_length: int | None = None
@@ -91,9 +93,9 @@ class Column:
         if self.role:
             parts.append(self.role)
         if self.minimum is not None:
-            parts.append(f">= {self.minimum}")
+            parts.append(f"{'>' if self.exclusive_minimum else '>='} {self.minimum}")
         if self.maximum is not None:
-            parts.append(f"<= {self.maximum}")
+            parts.append(f"{'<' if self.exclusive_maximum else '<='} {self.maximum}")
         if self.pattern is not None:
             parts.append(f"matches {self.pattern}")
         if self.min_length is not None:
@@ -421,7 +423,13 @@ def _column_of(prop: Any, where: str, bad: Any) -> Column:
     decimal = _decimal_of(prop.physicalType, kind, where, bad)
     if never_decreases and kind not in ("integer", "number", "date", "timestamp"):
         raise bad(f"{where}: checks.neverDecreases needs an ordered type (integer, number, date, timestamp)")
-    bounds = [_bound(options.get(name), kind, decimal, f"{where}.logicalTypeOptions.{name}", bad) for name in ("minimum", "maximum")]
+    for inclusive, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        if inclusive in options and exclusive in options:
+            raise bad(f"{where}.logicalTypeOptions: give {inclusive} or {exclusive}, not both")
+    bounds = [
+        _bound(options.get(name, options.get(exclusive)), kind, decimal, f"{where}.logicalTypeOptions.{name}", bad)
+        for name, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum"))
+    ]
     pattern = options.get("pattern")
     if pattern is not None:
         try:
@@ -437,6 +445,8 @@ def _column_of(prop: Any, where: str, bad: Any) -> Column:
         primary_key=primary_key,
         minimum=bounds[0],
         maximum=bounds[1],
+        exclusive_minimum="exclusiveMinimum" in options,
+        exclusive_maximum="exclusiveMaximum" in options,
         pattern=pattern,
         min_length=options.get("minLength"),
         max_length=options.get("maxLength"),

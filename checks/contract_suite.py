@@ -101,12 +101,15 @@ def _bounds(column: Column) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"column": column.name}
     if column.minimum is not None:
         kwargs["min_value"] = _number(column.minimum)
+        if column.exclusive_minimum:
+            kwargs["strict_min"] = True
     if column.maximum is not None:
         kwargs["max_value"] = _number(column.maximum)
+        if column.exclusive_maximum:
+            kwargs["strict_max"] = True
     if column.maximum is None and column.minimum == 0:
-        return _expectation("expect_column_values_to_be_between", kwargs, f"{column.name}_non_negative", "Never negative.")
-    if column.maximum is None and column.minimum == 1:
-        return _expectation("expect_column_values_to_be_between", kwargs, f"{column.name}_positive", "1 or more.")
+        check, notes = ("positive", "Above 0.") if column.exclusive_minimum else ("non_negative", "Never negative.")
+        return _expectation("expect_column_values_to_be_between", kwargs, f"{column.name}_{check}", notes)
     return _expectation("expect_column_values_to_be_between", kwargs, f"{column.name}_in_range", column.describe())
 
 

@@ -31,7 +31,8 @@ class TextRule:
 
 @dataclass(frozen=True)
 class ValueRule:
-    """A rule on a parsed value: ``kind`` is minimum, maximum, unique or valid_values; ``argument`` in computing form."""
+    """A rule on a parsed value: ``kind`` is minimum, above, maximum, below, unique or valid_values; ``argument`` in
+    computing form."""
 
     column: str
     check: str
@@ -61,10 +62,15 @@ def value_rules(encoding: Encoding) -> list[ValueRule]:
     contract = encoding.contract
     for column in contract.columns:
         codec = encoding.codecs[column.name]
+        # Named as Pandera names its own bound checks: greater_than(0), less_than_or_equal_to(100)...
         if column.minimum is not None:
-            rules.append(ValueRule(column.name, f"greater_than_or_equal_to({column.minimum})", "minimum", codec.stored(column.minimum)))
+            exclusive = column.exclusive_minimum
+            check = f"greater_than{'' if exclusive else '_or_equal_to'}({column.minimum})"
+            rules.append(ValueRule(column.name, check, "above" if exclusive else "minimum", codec.stored(column.minimum)))
         if column.maximum is not None:
-            rules.append(ValueRule(column.name, f"less_than_or_equal_to({column.maximum})", "maximum", codec.stored(column.maximum)))
+            exclusive = column.exclusive_maximum
+            check = f"less_than{'' if exclusive else '_or_equal_to'}({column.maximum})"
+            rules.append(ValueRule(column.name, check, "below" if exclusive else "maximum", codec.stored(column.maximum)))
         if column.unique:
             rules.append(ValueRule(column.name, FIELD_UNIQUENESS, "unique"))
         for rule in contract.quality:

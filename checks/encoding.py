@@ -17,6 +17,7 @@ An empty cell of a column that may be empty is ``NULL`` (the smallest int64; NaN
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -141,6 +142,7 @@ class Codec:
         values = np.asarray(values)
         kind = self.column.logical_type
         if self.dtype == "float64":
+            values = values.view(np.float64) if values.dtype == np.int64 else values
             return np.where(np.isnan(values), "", np.char.mod("%r", values.astype(float))).astype(object)
         null = values == NULL
         if kind == "string":
@@ -175,7 +177,7 @@ class Codec:
         return float(value) if self.dtype == "float64" else int(value)
 
 
-@dataclass
+@dataclass(eq=False)  # one per run, hashed by identity (schemas are cached per encoding)
 class Encoding:
     """Every column's codec for one run: readers encode with it, writers and reports decode with it."""
 
@@ -193,6 +195,31 @@ class Encoding:
     def plain(self) -> bool:
         """Whether every column is an integer column, held as itself: nothing to encode or decode."""
         return all(column.logical_type == "integer" for column in self.contract.columns)
+
+    def parse_frame(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """A delta or table read as text, parsed: ``stored`` (computing form, int64 with ``NULL`` for empty or
+        invalid cells; a floating column's float64 bits), ``typed`` (the same as nullable columns, for the
+        value checks) and ``bad`` (the invalid cells: row, column, value)."""
+        stored, typed, bad = {}, {}, []
+        for name in self.contract.names:
+            codec = self.codecs[name]
+            text = frame[name]
+            values, valid = codec.parse(text)
+            if codec.dtype == "float64":
+                typed[name] = pd.array(values, dtype="Float64")
+                stored[name] = values.view(np.int64)
+            else:
+                typed[name] = pd.arrays.IntegerArray(values, values == NULL)
+                stored[name] = values
+            if not valid.all():
+                offending = text[~valid]
+                bad.append(pd.DataFrame({"row": offending.index, "column": name, "value": offending.to_numpy()}))
+        bad_cells = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(columns=["row", "column", "value"])
+        return (
+            pd.DataFrame(stored, index=frame.index),
+            pd.DataFrame(typed, index=frame.index),
+            bad_cells.sort_values(["row", "column"], ignore_index=True),
+        )
 
     def decode(self, frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
         """``frame`` with the contract's columns (or ``columns``) as text; other columns as they are."""
@@ -235,3 +262,10 @@ def _decimal_text(value: int, scale: int) -> str:
         return ""
     return format(Decimal(value).scaleb(-scale), "f") if scale else str(value)
 
+
+@functools.cache
+def default_encoding() -> Encoding:
+    """The first customer's encoding: integers held as themselves, no dictionaries (safe to share)."""
+    from checks.contract import default_contract
+
+    return Encoding.of(default_contract())

@@ -2,7 +2,7 @@
 
 Validation runs in two passes so that no bad value hides another: the text pass finds every cell
 that is not an integer (no silent float or string coercion), the value pass checks ranges and keys
-on the cells that are. Failures come back as one tidy frame with ``checks.model.FAILURE_COLUMNS``.
+on the cells that are. The rules and their names come from the feed's contract (``checks.delta_rules``). Failures come back as one tidy frame with ``checks.model.FAILURE_COLUMNS``.
 """
 from __future__ import annotations
 
@@ -10,38 +10,54 @@ from typing import Any
 
 import pandas as pd
 
-from checks.feed import read_raw, to_integers
+from checks.encoding import Encoding, default_encoding
+from checks.feed import read_raw
 from checks.model import Delta, DeltaFile, RawTable, empty_failures, order_failures
 from checks.results import DeltaValidation
 
-_IS_INTEGER = "is_integer"
 
+def validate_delta(raw: RawTable, number: int | str, encoding: Encoding | None = None) -> DeltaValidation:
+    """Validate one delta read as text against its contract's rules; collect every failure, never stop at the first.
 
-def validate_delta(raw: RawTable, number: int) -> DeltaValidation:
-    """Validate one delta read as text; collect every failure, never stop at the first."""
-    from checks.schemas import TEXT_SCHEMA, VALUE_SCHEMA
+    ``encoding`` is the run's (the contract and its dictionaries; default: the first customer's). A delta that
+    passes holds its columns in computing form (``checks.encoding``).
+    """
+    from checks.schemas import delta_schemas
 
-    text_failures = _run_lazily(TEXT_SCHEMA, raw.frame, raw.name)
-    typed, bad_cells = to_integers(raw.frame)
-    value_failures = _run_lazily(VALUE_SCHEMA, typed, raw.name)
-    unparsed = _unreported_cells(bad_cells, text_failures, raw.name)
+    encoding = encoding or default_encoding()
+    text_schema, value_schema = delta_schemas(encoding)
+    text_failures = _run_lazily(text_schema, raw.frame, raw.name)
+    stored, typed, bad_cells = encoding.parse_frame(raw.frame)
+    value_failures = _as_written(_run_lazily(value_schema, typed, raw.name), raw.frame, encoding)
+    unparsed = _unreported_cells(bad_cells, text_failures, raw.name, encoding)
     parts = [text_failures, value_failures] if unparsed.empty else [text_failures, unparsed, value_failures]
     failures = order_failures(pd.concat(parts, ignore_index=True))
     delta = None
     if failures.empty:
-        delta = Delta(name=raw.name, number=number, frame=typed.astype("int64"))
+        delta = Delta(name=raw.name, number=number, frame=stored)
     return DeltaValidation(
         name=raw.name, number=number, delta=delta, failures=failures, warnings=raw.warnings, rows=len(raw.frame)
     )
 
 
-def read_and_validate(delta_file: DeltaFile) -> DeltaValidation:
+def read_and_validate(delta_file: DeltaFile, encoding: Encoding | None = None) -> DeltaValidation:
     """Read a delta file from disk and validate it."""
-    return validate_delta(read_raw(delta_file.path), delta_file.number)
+    encoding = encoding or default_encoding()
+    return validate_delta(read_raw(delta_file.path, columns=encoding.contract.names), delta_file.number, encoding)
 
 
-def _unreported_cells(bad_cells: pd.DataFrame, text_failures: pd.DataFrame, file_name: str) -> pd.DataFrame:
-    """Cells the text pass let through that still are no int64 (``5\\n``, 99999999999999999999).
+def _as_written(failures: pd.DataFrame, text: pd.DataFrame, encoding: Encoding) -> pd.DataFrame:
+    """Value failures of columns held in another form (decimals, dates...) show the cell as the file wrote it."""
+    if failures.empty or encoding.plain:
+        return failures
+    encoded = failures["column"].map(lambda name: name in encoding.codecs and encoding.codecs[name].column.logical_type != "integer")
+    for at in failures.index[encoded.fillna(False).astype(bool)]:
+        failures.at[at, "value"] = text.at[int(failures.at[at, "row"]), failures.at[at, "column"]]
+    return failures
+
+
+def _unreported_cells(bad_cells: pd.DataFrame, text_failures: pd.DataFrame, file_name: str, encoding: Encoding) -> pd.DataFrame:
+    """Cells the text pass let through that still hold no value of their type (``5\\n``, 99999999999999999999).
 
     Every cell left blank in the typed frame must be reported, or the delta would pass with a hole.
     """
@@ -54,7 +70,7 @@ def _unreported_cells(bad_cells: pd.DataFrame, text_failures: pd.DataFrame, file
         return empty_failures()
     return pd.DataFrame(
         {"file": file_name, "row": missing["row"].to_numpy(), "column": missing["column"].to_numpy(),
-         "check": _IS_INTEGER, "value": missing["value"].to_numpy()}
+         "check": [encoding.codecs[name].check for name in missing["column"]], "value": missing["value"].to_numpy()}
     ).astype(object)
 
 
@@ -71,7 +87,6 @@ def _run_lazily(schema: Any, frame: pd.DataFrame, file_name: str) -> pd.DataFram
 def _tidy(failure_cases: pd.DataFrame, file_name: str) -> pd.DataFrame:
     """Pandera's failure cases as (file, row, column, check, value) with names a person reads."""
     check = failure_cases["check"].astype(str)
-    check = check.where(~check.str.startswith("str_matches"), _IS_INTEGER)
     row = pd.to_numeric(failure_cases["index"], errors="coerce").astype("Int64")
     # Frame-wide checks (e.g. not_empty) name the schema as their column and have no cell value.
     frame_wide = failure_cases["schema_context"].astype(str).eq("DataFrameSchema")

@@ -86,6 +86,6 @@ class Words:
 @functools.cache
 def default_words() -> Words:
     """The first customer's words (library calls that predate contracts)."""
-    from checks.contract import default_contract
+    from checks.encoding import default_encoding
 
-    return Words.of(Encoding.of(default_contract()))
+    return Words.of(default_encoding())

@@ -38,7 +38,7 @@ def test_the_first_customers_contract_declares_its_feed():
     assert contract.names == ("user_id", "total_spend", "count_saved_items", "loyalty_credits", "batch_id")
     assert (contract.key.name, contract.version_column.name, contract.amount.name) == ("user_id", "batch_id", "total_spend")
     assert contract.column("total_spend").never_decreases
-    assert contract.column("user_id").minimum == 1 and contract.column("batch_id").minimum == 0
+    assert contract.column("user_id").minimum == 0 and contract.column("user_id").exclusive_minimum and contract.column("batch_id").minimum == 0
     assert [column.name for column in contract.value_columns] == ["total_spend", "count_saved_items", "loyalty_credits"]
 
 
@@ -81,6 +81,7 @@ def test_file_names_are_matched_whole_in_any_case(name, order):
         (lambda d: prop(d, "user_id").update(logicalTypeOptions={"minimum": 1, "multipleOf": 2}),
          r"logicalTypeOptions: multipleOf not supported for integer"),
         (lambda d: prop(d, "user_id").update(logicalTypeOptions={"minimum": 1.5}), r"whole number"),
+        (lambda d: prop(d, "user_id").update(logicalTypeOptions={"minimum": 1, "exclusiveMinimum": 0}), r"give minimum or exclusiveMinimum, not both"),
         (lambda d: prop(d, "user_id").update(logicalType="number"), r"a key must be an integer or a string"),
         (lambda d: prop(d, "total_spend").update(logicalType="number"), r"an amount must be exact"),
         (lambda d: prop(d, "total_spend").update(required=False), r"the amount column must be required"),
