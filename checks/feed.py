@@ -14,29 +14,36 @@ from pathlib import Path
 
 import pandas as pd
 
+from checks.contract import Contract, default_contract
+from checks.encoding import INTEGER_PATTERN, Encoding, default_encoding  # noqa: F401  (engines read the pattern here)
 from checks.errors import BadInputError
 from checks.model import COLUMNS, DeltaFile, RawTable
 
 # A scheme of two letters at least: "C:/" is a drive, not a URI.
 _URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")
 _ONLY_ON_SPARK = "a location with a scheme (s3a://, hdfs://, file://) is read by --engine spark only; give a local path"
-INTEGER_PATTERN = r"^[+-]?[0-9]+$"
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_INT64_SAFE_DIGITS = 18  # every literal of up to 18 digits fits in int64
-_DELTA_NAME = re.compile(r"delta[_-]?(\d+)\.csv$", re.IGNORECASE)
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def delta_number(file_name: str) -> int | None:
-    """The number in a delta file name (``Delta10.CSV`` -> 10), or None if it is not a delta."""
-    match = _DELTA_NAME.search(file_name)
-    return int(match.group(1)) if match else None
+def delta_number(file_name: str, contract: Contract | None = None) -> int | str | None:
+    """Where a delta file stands in its feed, by its name and the contract's ``checks.files`` pattern: the
+    ``order`` group as a number when it is all digits (``Delta10.CSV`` -> 10), else as text
+    (``accounts_2026-01-03.csv`` -> ``"2026-01-03"``); None if the file is no delta."""
+    found = (contract or default_contract()).file_order(file_name)
+    if found is None:
+        return None
+    return int(found.order) if found.numeric else found.order
 
 
-def discover_deltas(directory: str | Path) -> list[DeltaFile]:
-    """Every delta file in ``directory``, ordered by the number in its name, never lexicographically."""
+def order_key(number: int | str) -> tuple[int, int | str]:
+    """A sort key for delta numbers: numbers in numeric order (``delta10`` after ``delta9``), then text in text order."""
+    return (0, number) if isinstance(number, int) else (1, number)
+
+
+def discover_deltas(directory: str | Path, contract: Contract | None = None) -> list[DeltaFile]:
+    """Every delta file in ``directory``, ordered by its name's ``order`` group, never lexicographically by name."""
     if is_uri(directory):
         raise BadInputError(_ONLY_ON_SPARK, file=directory)
     directory = Path(directory)
@@ -44,7 +51,7 @@ def discover_deltas(directory: str | Path) -> list[DeltaFile]:
         raise BadInputError("feed folder not found", file=directory)
     if not directory.is_dir():
         raise BadInputError("feed must be a folder of delta CSV files", file=directory)
-    return order_deltas(directory, [path for path in directory.iterdir() if path.is_file()])
+    return order_deltas(directory, [path for path in directory.iterdir() if path.is_file()], contract)
 
 
 def is_uri(path: str | Path) -> bool:
@@ -52,16 +59,19 @@ def is_uri(path: str | Path) -> bool:
     return _URI.match(str(path)) is not None
 
 
-def order_deltas(directory: str | Path, files: Iterable[Path]) -> list[DeltaFile]:
-    """The delta files among the ``files`` of a feed folder, ordered by number (an engine may list the folder itself)."""
+def order_deltas(directory: str | Path, files: Iterable[Path], contract: Contract | None = None) -> list[DeltaFile]:
+    """The delta files among the ``files`` of a feed folder, in feed order (an engine may list the folder itself)."""
+    contract = contract or default_contract()
     deltas = []
     for path in files:
-        number = delta_number(path.name)
+        number = delta_number(path.name, contract)
         if number is not None:
             deltas.append(DeltaFile(path=path, number=number))
     if not deltas:
-        raise BadInputError("no delta files (named like delta0.csv, delta1.csv, ...) in the feed folder", file=directory)
-    deltas.sort(key=lambda delta: delta.number)
+        raise BadInputError(
+            f"no delta files (names matching the contract's pattern {contract.files.pattern}) in the feed folder", file=directory
+        )
+    deltas.sort(key=lambda delta: order_key(delta.number))
     for previous, current in zip(deltas, deltas[1:]):
         if previous.number == current.number:
             raise BadInputError(
@@ -124,52 +134,22 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] = COLUMNS) -> RawTabl
     return RawTable(name=path.name, frame=frame, warnings=tuple(notes))
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a loaded table (platform's or customer's) as int64 columns; any non-integer cell is bad input."""
-    raw = read_raw(path)
-    typed, bad_cells = to_integers(raw.frame)
+def read_table(path: str | Path, encoding: Encoding | None = None) -> pd.DataFrame:
+    """Read a loaded table (platform's or customer's) in computing form (``checks.encoding``); any cell that is
+    no value of its column's type is bad input."""
+    encoding = encoding or default_encoding()
+    raw = read_raw(path, columns=encoding.contract.names)
+    stored, _, bad_cells = encoding.parse_frame(raw.frame)
     if len(bad_cells):
         first = bad_cells.iloc[0]
+        column = encoding.codecs[str(first["column"])].column
+        kind = "non-integer" if column.logical_type == "integer" else f"invalid {column.logical_type}"
         raise BadInputError(
-            f"{len(bad_cells)} non-integer value(s); first {first['value']!r} at row {first['row']}",
+            f"{len(bad_cells)} {kind} value(s); first {first['value']!r} at row {first['row']}",
             file=path,
-            column=str(first["column"]),
+            column=column.name,
         )
-    return typed.astype("int64")
-
-
-def to_integers(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Parse text cells as integers without coercion.
-
-    Returns the frame as nullable Int64 (cells that are not integers become <NA>) and a tidy
-    frame of those cells with columns ``row, column, value``.
-    """
-    import pyarrow as pa
-
-    typed = {}
-    bad = []
-    for column in frame.columns:
-        text = frame[column].astype(str)
-        is_integer = text.str.fullmatch(INTEGER_PATTERN)
-        longest = text.str.lstrip("+-").str.len()
-        beyond = is_integer & longest.gt(_INT64_SAFE_DIGITS)
-        if beyond.any():
-            # Rare: a literal this long may not fit in int64; Python's ints decide exactly.
-            is_integer = is_integer.copy()
-            is_integer[beyond] = text[beyond].map(lambda literal: _INT64_MIN <= int(literal) <= _INT64_MAX)
-        # Arrow parses the literals straight to int64 (never through float64, which loses
-        # precision above 2**53); it does not take a leading "+".
-        literals = text.where(is_integer).str.removeprefix("+")
-        numbers = pa.array(literals, type=pa.string(), from_pandas=True).cast(pa.int64())
-        typed[column] = pd.Series(
-            numbers.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array, index=frame.index, name=column
-        )
-        if not is_integer.all():
-            offending = text[~is_integer]
-            bad.append(pd.DataFrame({"row": offending.index, "column": column, "value": offending.to_numpy()}))
-    typed_frame = pd.DataFrame(typed, index=frame.index)
-    bad_cells = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(columns=["row", "column", "value"])
-    return typed_frame, bad_cells.sort_values(["row", "column"], ignore_index=True)
+    return stored
 
 
 def _first_long_row(text: str, fields: int) -> int | None:

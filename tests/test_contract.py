@@ -44,7 +44,7 @@ def test_the_first_customers_contract_declares_its_feed():
 
 @pytest.mark.parametrize(
     ("name", "order"),
-    [("delta0.csv", "0"), ("Delta10.CSV", "10"), ("delta_3.csv", "3"), ("notes.txt", None), ("xdelta1.csv", None),
+    [("delta0.csv", "0"), ("Delta10.CSV", "10"), ("delta_3.csv", "3"), ("notes.txt", None), ("user-summary-delta1.csv", "1"),
      ("delta1.csv.bak", None)],
 )
 def test_file_names_are_matched_whole_in_any_case(name, order):

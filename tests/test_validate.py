@@ -124,7 +124,7 @@ def test_large_integers_keep_their_precision_beside_a_bad_cell():
     # With a bad cell in the column, parsing through float64 would turn 2**53 + 1 into 2**53.
     validation = validate_delta(raw_delta(with_(total_spend=str(2**53 + 1)), with_(user_id="2", total_spend="x")), 1)
     assert validation.failures["row"].tolist() == [3]
-    from checks.feed import to_integers
+    from checks.encoding import default_encoding
 
-    typed, _ = to_integers(raw_delta(with_(total_spend=str(2**53 + 1)), with_(user_id="2", total_spend="x")).frame)
+    _, typed, _ = default_encoding().parse_frame(raw_delta(with_(total_spend=str(2**53 + 1)), with_(user_id="2", total_spend="x")).frame)
     assert typed["total_spend"].iloc[0] == 2**53 + 1
