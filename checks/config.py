@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from pathlib import Path
 
 from checks.errors import BadInputError
 
 DEFAULT_CASE = Path("data/case.toml")
-_PATH_KEYS = ("feed", "platform", "customer")
+_PATH_KEYS = ("feed", "platform", "customer", "contract")
 _NAME_KEYS = ("customer_company", "customer_contact", "platform_company", "engineer_name")
 _KEYS = {*_PATH_KEYS, *_NAME_KEYS, "finance_total"}
 
@@ -36,8 +37,9 @@ class Case:
     feed: Path | None = None
     platform: Path | None = None
     customer: Path | None = None
-    finance_total: int | None = None
+    finance_total: int | Decimal | None = None
     names: Names = Names()
+    contract: Path | None = None  # the feed's ODCS contract; None: the first customer's (contracts/user-summary.yaml)
 
     def override(self, **values: object) -> Case:
         """This case with every given (not None) value replacing its own."""
@@ -56,9 +58,7 @@ def load_case(path: str | Path) -> Case:
     unknown = sorted(set(values) - _KEYS)
     if unknown:
         raise BadInputError(f"unknown key(s) in case file: {', '.join(unknown)}", file=path)
-    finance_total = values.get("finance_total")
-    if finance_total is not None and (not isinstance(finance_total, int) or isinstance(finance_total, bool)):
-        raise BadInputError("finance_total must be a whole number of dollars", file=path)
+    finance_total = _finance_total(values.get("finance_total"), path)
 
     def resolve(key: str) -> Path | None:
         value = values.get(key)
@@ -79,4 +79,21 @@ def load_case(path: str | Path) -> Case:
         customer=resolve("customer"),
         finance_total=finance_total,
         names=Names(**{key: values[key] for key in _NAME_KEYS if key in values}),
+        contract=resolve("contract"),
     )
+
+
+def _finance_total(value: object, path: Path) -> int | Decimal | None:
+    """A whole number of dollars, or a decimal amount written as text ("3795795.75": TOML floats are not exact)."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            amount = Decimal(value.strip())
+        except ArithmeticError:
+            amount = None
+        if amount is not None and amount.is_finite():
+            return amount
+    raise BadInputError('finance_total must be a whole number, or an exact decimal as text ("1234.56")', file=path)
