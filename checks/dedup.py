@@ -7,6 +7,7 @@ import pandas as pd
 
 from checks.errors import DeduplicationError
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, stack_feed
+from checks.rules import tie_error
 
 
 def latest_batches(deltas: Sequence[Delta]) -> pd.Series:
@@ -24,25 +25,16 @@ def deduplicate(deltas: Sequence[Delta]) -> pd.DataFrame:
     latest = feed[is_latest]
     tied = latest[latest["user_id"].duplicated(keep=False)]
     if not tied.empty:
-        raise DeduplicationError(_describe_ties(tied), check="unique_latest_batch")
+        raise _tie_error(tied)
     return latest.sort_values("user_id", ignore_index=True)
 
 
-def _describe_ties(tied: pd.DataFrame) -> str:
+def _tie_error(tied: pd.DataFrame) -> DeduplicationError:
     first_user = tied["user_id"].min()
     places = tied[tied["user_id"] == first_user]
-    return describe_ties(
+    return tie_error(
         tied["user_id"].nunique(),
         first_user,
         places["batch_id"].iloc[0],
         list(zip(places[SOURCE_FILE], places[SOURCE_ROW])),
-    )
-
-
-def describe_ties(users: int, first_user: int, batch: int, places: list[tuple[str, int]]) -> str:
-    """The DeduplicationError message for users whose latest batch_id is on two rows (every engine's words)."""
-    where = " and ".join(f"{file} row {row}" for file, row in places)
-    return (
-        f"{users} user(s) have two rows with their largest batch_id, so the latest row is ambiguous; "
-        f"e.g. user {first_user} has batch_id {batch} in {where}"
     )

@@ -16,11 +16,11 @@ import pandas as pd
 
 from checks.errors import BadInputError
 from checks.model import COLUMNS, DeltaFile, RawTable
+from checks.rules import BOM_IGNORED, INTEGER_PATTERN, column_renamed
 
 # A scheme of two letters at least: "C:/" is a drive, not a URI.
 _URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")
 _ONLY_ON_SPARK = "a location with a scheme (s3a://, hdfs://, file://) is read by --engine spark only; give a local path"
-INTEGER_PATTERN = r"^[+-]?[0-9]+$"
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _INT64_SAFE_DIGITS = 18  # every literal of up to 18 digits fits in int64
@@ -84,7 +84,7 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] = COLUMNS) -> RawTabl
         raise BadInputError("file is UTF-16 encoded; export it as UTF-8 CSV", file=path)
     if data.startswith(_UTF8_BOM):
         data = data[len(_UTF8_BOM):]
-        notes.append("UTF-8 byte-order mark ignored")
+        notes.append(BOM_IGNORED)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -97,7 +97,7 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] = COLUMNS) -> RawTabl
     _check_header(path, normalised, columns)
     for original, name in zip(header, normalised):
         if original != name:
-            notes.append(f"column {original!r} read as {name!r}")
+            notes.append(column_renamed(original, name))
 
     try:
         with warnings.catch_warnings():

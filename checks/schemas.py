@@ -9,7 +9,7 @@ import pandas as pd
 import pandera.pandas as pa  # PySpark's warning on this import is silenced by ``checks`` itself
 from pandera.typing import Series
 
-from checks.feed import INTEGER_PATTERN
+from checks.rules import INTEGER_PATTERN, NOT_EMPTY
 
 
 class DeltaTextModel(pa.DataFrameModel):
@@ -25,7 +25,7 @@ class DeltaTextModel(pa.DataFrameModel):
         strict = True
         ordered = True
 
-    @pa.dataframe_check(name="not_empty")
+    @pa.dataframe_check(name=NOT_EMPTY)
     def _not_empty(cls, frame: pd.DataFrame) -> bool:
         return len(frame) > 0
 

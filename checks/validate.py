@@ -13,9 +13,7 @@ import pandas as pd
 from checks.feed import read_raw, to_integers
 from checks.model import Delta, DeltaFile, RawTable, empty_failures, order_failures
 from checks.results import DeltaValidation
-
-_IS_INTEGER = "is_integer"
-
+from checks.rules import IS_INTEGER
 
 def validate_delta(raw: RawTable, number: int) -> DeltaValidation:
     """Validate one delta read as text; collect every failure, never stop at the first."""
@@ -54,7 +52,7 @@ def _unreported_cells(bad_cells: pd.DataFrame, text_failures: pd.DataFrame, file
         return empty_failures()
     return pd.DataFrame(
         {"file": file_name, "row": missing["row"].to_numpy(), "column": missing["column"].to_numpy(),
-         "check": _IS_INTEGER, "value": missing["value"].to_numpy()}
+         "check": IS_INTEGER, "value": missing["value"].to_numpy()}
     ).astype(object)
 
 
@@ -71,7 +69,7 @@ def _run_lazily(schema: Any, frame: pd.DataFrame, file_name: str) -> pd.DataFram
 def _tidy(failure_cases: pd.DataFrame, file_name: str) -> pd.DataFrame:
     """Pandera's failure cases as (file, row, column, check, value) with names a person reads."""
     check = failure_cases["check"].astype(str)
-    check = check.where(~check.str.startswith("str_matches"), _IS_INTEGER)
+    check = check.where(~check.str.startswith("str_matches"), IS_INTEGER)
     row = pd.to_numeric(failure_cases["index"], errors="coerce").astype("Int64")
     # Frame-wide checks (e.g. not_empty) name the schema as their column and have no cell value.
     frame_wide = failure_cases["schema_context"].astype(str).eq("DataFrameSchema")
