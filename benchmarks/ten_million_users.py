@@ -124,20 +124,15 @@ def measure(name: str, data: Path, engine: str, spark_master: str) -> dict[str, 
 
 
 def _engine(engine: str, spark_master: str):
-    from checks.engines import get_engine
+    from checks.cli._options import engine_module
 
-    module = get_engine(engine)
-    if engine == "spark":
-        module.configure(master=spark_master)
-    return module
+    return engine_module(engine, spark_master)
 
 
 def _command(arguments: list[str], engine: str, spark_master: str) -> dict[str, object]:
     """A `checks` command as a user runs it (its own process, the console script's start-up included)."""
     # -m, not -c: under -c PySpark's connect module (imported by GX) exits the process when it finds no __main__ file.
-    command = [sys.executable, "-m", "checks", *arguments, "--engine", engine]
-    if engine == "spark":
-        command += ["--spark-master", spark_master]
+    command = [sys.executable, "-m", "checks", *arguments, "--engine", engine, "--spark-master", spark_master]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if done.returncode not in (0, 1):
         raise RuntimeError(f"checks {arguments[0]} exited {done.returncode}: {done.stderr.strip()[-300:]}")

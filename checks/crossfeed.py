@@ -9,11 +9,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, concat_failures, empty_failures, failure_rows, stack_feed
-
-BATCH_MONOTONIC = "batch_monotonic"
-PAIR_UNIQUE = "user_batch_unique_across_files"
-SPEND_NEVER_DECREASES = "spend_never_decreases"
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, concat_failures, empty_failures, stack_feed
+from checks.rules import BATCH_MONOTONIC, FEED_RULES, PAIR_UNIQUE, SPEND_NEVER_DECREASES, FeedRule
 
 
 def check_feed(deltas: Sequence[Delta]) -> pd.DataFrame:
@@ -38,14 +35,9 @@ def _batch_monotonicity(feed: pd.DataFrame, deltas: Sequence[Delta]) -> pd.DataF
     offending = feed[feed["batch_id"].le(bound)]
     if offending.empty:
         return empty_failures()
-    previous = offending[SOURCE_FILE].map(earlier_file)
-    limit = offending[SOURCE_FILE].map(earlier_max).astype("int64").astype(str)
-    return _failures(
-        offending,
-        column="batch_id",
-        check=BATCH_MONOTONIC,
-        value=offending["batch_id"].astype(str) + " <= " + limit + " (largest batch_id in " + previous + ")",
-    )
+    rule = FEED_RULES[BATCH_MONOTONIC]
+    limit = offending[SOURCE_FILE].map(earlier_max).astype("int64")
+    return _failures(offending, rule, rule.values(offending["batch_id"], limit, offending[SOURCE_FILE].map(earlier_file)))
 
 
 def _repeated_user_batch(feed: pd.DataFrame) -> pd.DataFrame:
@@ -56,13 +48,10 @@ def _repeated_user_batch(feed: pd.DataFrame) -> pd.DataFrame:
     first = feed[~repeated].set_index(["user_id", "batch_id"])
     offending = feed[repeated]
     keys = pd.MultiIndex.from_frame(offending[["user_id", "batch_id"]])
-    first_file = first[SOURCE_FILE].reindex(keys).to_numpy()
-    first_row = first[SOURCE_ROW].reindex(keys).astype(str).to_numpy()
-    value = (
-        "user_id " + offending["user_id"].astype(str) + ", batch_id " + offending["batch_id"].astype(str)
-        + " already in " + first_file + " row " + first_row
-    )
-    return _failures(offending, column="batch_id", check=PAIR_UNIQUE, value=value)
+    first_file = first[SOURCE_FILE].reindex(keys)
+    first_row = first[SOURCE_ROW].reindex(keys)
+    rule = FEED_RULES[PAIR_UNIQUE]
+    return _failures(offending, rule, rule.values(offending["user_id"], offending["batch_id"], first_file, first_row))
 
 
 def _spend_decreases(feed: pd.DataFrame) -> pd.DataFrame:
@@ -74,12 +63,12 @@ def _spend_decreases(feed: pd.DataFrame) -> pd.DataFrame:
         return empty_failures()
     offending = ordered[falls]
     before = previous[falls]
-    value = (
-        offending["total_spend"].astype(str) + " < " + before["total_spend"].astype("int64").astype(str)
-        + " at batch_id " + before["batch_id"].astype("int64").astype(str) + " (" + before[SOURCE_FILE] + ")"
+    rule = FEED_RULES[SPEND_NEVER_DECREASES]
+    values = rule.values(
+        offending["total_spend"], before["total_spend"].astype("int64"), before["batch_id"].astype("int64"), before[SOURCE_FILE]
     )
-    return _failures(offending, column="total_spend", check=SPEND_NEVER_DECREASES, value=value)
+    return _failures(offending, rule, values)
 
 
-def _failures(rows: pd.DataFrame, *, column: str, check: str, value: pd.Series) -> pd.DataFrame:
-    return failure_rows(rows[SOURCE_FILE], rows[SOURCE_ROW], column=column, check=check, values=value)
+def _failures(rows: pd.DataFrame, rule: FeedRule, values: list[str]) -> pd.DataFrame:
+    return rule.failures(rows[SOURCE_FILE], rows[SOURCE_ROW], values)

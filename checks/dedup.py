@@ -1,13 +1,14 @@
-"""Deduplicating the feed: one row per user, the one with the numerically largest ``batch_id``, with lineage."""
+"""Deduplicating the feed: one row per key, the one with the largest version (the contract's), with lineage."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import pandas as pd
 
-from checks.errors import DeduplicationError
 from checks.contract import shape_or_default
+from checks.errors import DeduplicationError
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, Shape, stack_feed
+from checks.rules import tie_error
 
 
 def latest_batches(deltas: Sequence[Delta], shape: Shape | None = None) -> pd.Series:
@@ -28,25 +29,16 @@ def deduplicate(deltas: Sequence[Delta], shape: Shape | None = None) -> pd.DataF
     latest = feed[is_latest]
     tied = latest[latest[key].duplicated(keep=False)]
     if not tied.empty:
-        raise DeduplicationError(_describe_ties(tied, shape), check="unique_latest_batch")
+        raise _tie_error(tied, shape)
     return latest.sort_values(key, ignore_index=True)
 
 
-def _describe_ties(tied: pd.DataFrame, shape: Shape) -> str:
+def _tie_error(tied: pd.DataFrame, shape: Shape) -> DeduplicationError:
     first_user = tied[shape.key].min()
     places = tied[tied[shape.key] == first_user]
-    return describe_ties(
+    return tie_error(
         tied[shape.key].nunique(),
         first_user,
         places[shape.version].iloc[0],
         list(zip(places[SOURCE_FILE], places[SOURCE_ROW])),
-    )
-
-
-def describe_ties(users: int, first_user: int, batch: int, places: list[tuple[str, int]]) -> str:
-    """The DeduplicationError message for users whose latest batch_id is on two rows (every engine's words)."""
-    where = " and ".join(f"{file} row {row}" for file, row in places)
-    return (
-        f"{users} user(s) have two rows with their largest batch_id, so the latest row is ambiguous; "
-        f"e.g. user {first_user} has batch_id {batch} in {where}"
     )

@@ -18,6 +18,7 @@ from checks.contract import Contract, default_contract
 from checks.encoding import INTEGER_PATTERN, Encoding, default_encoding  # noqa: F401  (engines read the pattern here)
 from checks.errors import BadInputError
 from checks.model import COLUMNS, DeltaFile, RawTable
+from checks.rules import BOM_IGNORED, INTEGER_PATTERN, column_renamed
 
 # A scheme of two letters at least: "C:/" is a drive, not a URI.
 _URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")
@@ -94,7 +95,7 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] = COLUMNS) -> RawTabl
         raise BadInputError("file is UTF-16 encoded; export it as UTF-8 CSV", file=path)
     if data.startswith(_UTF8_BOM):
         data = data[len(_UTF8_BOM):]
-        notes.append("UTF-8 byte-order mark ignored")
+        notes.append(BOM_IGNORED)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -107,7 +108,7 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] = COLUMNS) -> RawTabl
     _check_header(path, normalised, columns)
     for original, name in zip(header, normalised):
         if original != name:
-            notes.append(f"column {original!r} read as {name!r}")
+            notes.append(column_renamed(original, name))
 
     try:
         with warnings.catch_warnings():

@@ -16,14 +16,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pandas as pd
 
 from checks.config import Case
+from checks.engines.base import Engine, diagnose_on, discover_on
 from checks.errors import UsageError
-from checks.feed import discover_deltas
 from checks.model import COLUMNS
 from checks.pages import plain_pages
 from checks.results import FeedCheck
@@ -76,7 +75,7 @@ def run_case(
     out_dir: Path,
     gx_dir: Path,
     build_docs: bool = True,
-    engine: ModuleType | None = None,
+    engine: Engine | None = None,
     on_stage: Callable[..., None] | None = None,
 ) -> RunResult:
     """Check the feed, write the deduplicated output, run the suites on every table, diagnose the platform's.
@@ -112,7 +111,7 @@ def run_case(
     with stage("validate deltas"):
         validations = []
         # An engine may list the feed itself (Spark: s3a:// folders).
-        delta_files = getattr(engine, "discover_deltas", discover_deltas)(case.feed)
+        delta_files = discover_on(engine)(case.feed)
         for done, delta_file in enumerate(delta_files):
             if on_stage is not None:
                 on_stage("validate deltas", done, len(delta_files))
@@ -151,7 +150,7 @@ def run_case(
                 expected_users=len(feed.deduplicated),
                 gx_dir=gx_dir,
                 build_docs=build_docs,
-                engine=getattr(engine, "NAME", None),
+                engine=engine,
             )
             if suites.docs_index is not None:
                 outputs["data_docs"] = suites.docs_index
@@ -160,8 +159,6 @@ def run_case(
         if platform is not None:
             _import_in_background("checks.charts", "import_matplotlib")  # for the report, while the diagnosis runs
             with stage("diagnosis"):
-                from checks.engines import diagnose_on
-
                 diagnosis = diagnose_on(engine)(
                     feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated
                 )

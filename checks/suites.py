@@ -18,7 +18,7 @@ looked up by user_id in the deduplicated table's own batch_ids (no join, no copy
 engine narrowed to int32 (every value fits) is int64 in what GX sees and summed in int64, so results
 and Data Docs are those of the file's int64 columns.
 
-On the Spark engine (``engine="spark"``) the same happens on Spark: the figures come from Spark SQL
+On an engine with GX's Spark datasource (Spark) the same happens on Spark: the figures come from Spark SQL
 (``checks.engines.spark_suites``), GX validates the evidence as a Spark DataFrame through its Spark
 datasource (one whole-dataframe batch and one Checkpoint per table, one run id), and the suite's
 numpy type names are translated to Spark's for GX and back in its results.
@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from checks.engines import get_engine
+from checks.engines.base import Capability, Engine, SparkDatasource, supports
 from checks.errors import BadInputError, SuiteError
 from checks.feed import column_differences
 from checks.model import COLUMNS
@@ -145,20 +147,21 @@ def run_suites(
     build_docs: bool = True,
     suite_path: Path | None = None,
     keep_runs: int = KEEP_RUNS,
-    engine: str | None = None,
+    engine: Engine | str | None = None,
 ) -> SuiteRun:
     """Validate every table with the suite in one Checkpoint run; build self-contained Data Docs.
 
     ``latest_batch`` is each user's largest batch_id across the feed (index user_id); it is joined
     as the column ``feed_latest_batch_id`` for the batch-currency expectation. When
     ``finance_total`` is None the revenue-total expectation is skipped (and listed in ``skipped``).
-    ``engine="spark"`` validates Spark DataFrames through GX's Spark datasource, the figures computed
-    in Spark SQL; any other engine validates pandas frames. Same results and Data Docs either way.
+    An ``engine`` (or its name) with ``Capability.GX_SPARK_DATASOURCE`` validates Spark DataFrames through
+    GX's Spark datasource, the figures computed in Spark SQL; any other engine validates pandas frames. Same results and Data Docs either way.
     Raises SuiteError when the suite is incomplete or an expectation could not be evaluated.
     """
     if not tables:
         raise SuiteError("no tables to validate")
-    on_spark = engine == "spark"
+    engine = get_engine(engine) if isinstance(engine, str) else engine
+    on_spark = engine is not None and supports(engine, Capability.GX_SPARK_DATASOURCE)
     declared = load_suite_json(suite_path or SUITE_PATH)
     parameters = {"expected_users": int(expected_users), "finance_total": finance_total}
     expectations, skipped = _expectations_to_run(declared, parameters)
@@ -183,7 +186,7 @@ def run_suites(
     run_id = gx.core.run_identifier.RunIdentifier(run_name=RUN_NAME, run_time=run_time)
     run_results = {}
     try:
-        with _few_spark_partitions(on_spark):
+        with _few_spark_partitions(engine if on_spark else None):
             for checkpoint, dataframe in runs:
                 result = checkpoint.run(
                     batch_parameters=None if dataframe is None else {"dataframe": dataframe},
@@ -913,14 +916,12 @@ def _build_spark_checkpoints(gx: Any, context: Any, suite: Any, frames: Mapping[
 
 
 @contextmanager
-def _few_spark_partitions(on_spark: bool) -> Iterator[None]:
+def _few_spark_partitions(engine: SparkDatasource | None) -> Iterator[None]:
     """GX computes each metric as its own Spark job; on the small evidence frames one shuffle partition is fastest."""
-    if not on_spark:
+    if engine is None:
         yield
         return
-    from checks.engines.spark import session
-
-    conf = session().conf
+    conf = engine.session().conf
     before = conf.get("spark.sql.shuffle.partitions")
     conf.set("spark.sql.shuffle.partitions", "1")
     try:

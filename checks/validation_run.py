@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pandas as pd
 
+from checks.engines.base import Engine, discover_on
 from checks.errors import BadInputError
-from checks.feed import delta_number, discover_deltas, is_uri
+from checks.feed import delta_number, is_uri
 from checks.model import Delta, DeltaFile, empty_failures
 from checks.results import DeltaValidation, collect_failures
 
@@ -44,7 +44,7 @@ class HistoryValidation:
 
 
 def validate_against_history(
-    files: list[Path], history_dir: Path | None, *, engine: ModuleType | None = None
+    files: list[Path], history_dir: Path | None, *, engine: Engine | None = None
 ) -> HistoryValidation:
     """Validate each file; then run the feed-wide checks on the valid history plus the valid new files."""
     engine = engine or _pandas_engine()
@@ -56,7 +56,7 @@ def validate_against_history(
         new_paths = {delta_file.path.resolve() for delta_file in new_files}
         new_numbers = {delta_file.number: delta_file for delta_file in new_files}
         # An engine may list the folder itself (Spark: s3a:// and other URIs).
-        for delta_file in getattr(engine, "discover_deltas", discover_deltas)(history_dir):
+        for delta_file in discover_on(engine)(history_dir):
             if delta_file.path.resolve() in new_paths:
                 continue
             if delta_file.number in new_numbers:
@@ -77,7 +77,7 @@ def validate_against_history(
     )
 
 
-def _pandas_engine() -> ModuleType:
+def _pandas_engine() -> Engine:
     from checks.engines import get_engine
 
     return get_engine("pandas")

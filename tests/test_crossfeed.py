@@ -4,8 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from checks.crossfeed import BATCH_MONOTONIC, PAIR_UNIQUE, SPEND_NEVER_DECREASES, check_feed
+from checks.crossfeed import check_feed
 from checks.model import Delta
+from checks.rules import BATCH_MONOTONIC, PAIR_UNIQUE, SPEND_NEVER_DECREASES
 from checks.sample import generate_feed
 
 

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional, cast
 
 import typer
 
 from checks.engines import DEFAULT_ENGINE  # noqa: F401  (the commands' default)
+
+if TYPE_CHECKING:
+    from checks.engines.base import Engine
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
 EngineOption = Annotated[
@@ -32,11 +34,12 @@ DEFAULT_GX_DIR = Path("gx")
 DocsOption = Annotated[bool, typer.Option("--docs/--no-docs", help="Build the Data Docs site.")]
 
 
-def engine_module(engine: str, spark_master: str = DEFAULT_SPARK_MASTER) -> ModuleType:
-    """The engine module for ``--engine``, with Spark pointed at ``--spark-master``."""
+def engine_module(engine: str, spark_master: str = DEFAULT_SPARK_MASTER) -> Engine:
+    """The engine for ``--engine``; one that runs on a cluster (Spark) pointed at ``--spark-master``."""
     from checks.engines import get_engine
+    from checks.engines.base import Capability, Cluster, supports
 
     module = get_engine(engine)
-    if engine == "spark":
-        module.configure(master=spark_master)
+    if supports(module, Capability.CLUSTER):
+        cast(Cluster, module).configure(master=spark_master)
     return module

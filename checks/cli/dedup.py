@@ -30,12 +30,13 @@ def dedup(
     """
     from checks import output
     from checks.cli._options import engine_module
+    from checks.engines.base import Capability, supports
     from checks.errors import UsageError
     from checks.writers import atomic_write_frame
 
     module = engine_module(engine, spark_master)
     outputs = [out / "deduplicated.csv", out / "deduplicated.parquet"]
-    out_of_core = hasattr(module, "deduplicate_feed_folder")
+    out_of_core = supports(module, Capability.OUT_OF_CORE_DEDUP)
     if memory_limit is not None and not out_of_core:
         raise UsageError("--memory-limit applies to --engine duckdb only")
     with output.stage_progress() as on_stage:

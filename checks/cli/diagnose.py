@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
@@ -18,6 +17,7 @@ from checks.cli._options import (
 
 if TYPE_CHECKING:
     from checks.diagnose import Diagnosis
+    from checks.engines.base import Engine
 
 
 def register(app: typer.Typer) -> None:
@@ -55,12 +55,13 @@ def load_and_diagnose(
     customer: Path | None = None,
     finance_total: int | None = None,
     *,
-    engine: ModuleType | None = None,
+    engine: Engine | None = None,
 ) -> Diagnosis:
     """Read the feed (quarantining files that fail validation) and both tables, then diagnose, on ``engine``
     (the default one when None; Spark reconciles in Spark SQL)."""
     from checks import output
-    from checks.engines import DEFAULT_ENGINE, diagnose_on, get_engine
+    from checks.engines import DEFAULT_ENGINE, get_engine
+    from checks.engines.base import diagnose_on
 
     engine = engine or get_engine(DEFAULT_ENGINE)
     with output.progress_step("checking the feed"):

@@ -1,4 +1,4 @@
-"""What every engine builds the same way: failure frames with the pandas path's dtypes, header reading, tie messages.
+"""What every engine builds the same way: failure frames with the pandas path's dtypes, header reading, earlier batches.
 
 The engines compute failures in their own way and hand the offending cells here, so that the
 frames they return compare equal, dtype for dtype, with those of ``checks.validate`` and ``checks.crossfeed``.
@@ -15,22 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from checks.dedup import describe_ties  # noqa: F401  (the engines raise the same message)
 from checks.feed import discover_deltas
 from checks.model import COLUMNS, DeltaFile, empty_failures, order_failures
 from checks.results import DeltaValidation
-
-IS_INTEGER = "is_integer"
-NOT_EMPTY = "not_empty"
-FIELD_UNIQUENESS = "field_uniqueness"
-# The value checks of ``checks.schemas.DeltaModel`` by the names Pandera gives them.
-VALUE_CHECKS: dict[str, str] = {
-    "user_id": "greater_than(0)",
-    "total_spend": "greater_than_or_equal_to(0)",
-    "count_saved_items": "greater_than_or_equal_to(0)",
-    "loyalty_credits": "greater_than_or_equal_to(0)",
-    "batch_id": "greater_than_or_equal_to(0)",
-}
+from checks.rules import BOM_IGNORED, column_renamed
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 HEADER_BYTES = 64 * 1024
@@ -63,7 +51,7 @@ def header_of(start: bytes) -> Header | None:
     warnings = []
     if start.startswith(_UTF8_BOM):
         start = start[len(_UTF8_BOM):]
-        warnings.append("UTF-8 byte-order mark ignored")
+        warnings.append(BOM_IGNORED)
     first_line, newline, _ = start.partition(b"\n")
     if not newline:
         return None
@@ -74,7 +62,7 @@ def header_of(start: bytes) -> Header | None:
     names = tuple(name.strip().lower() for name in header)
     if len(names) != len(set(names)) or set(names) != set(COLUMNS):
         return None
-    warnings.extend(f"column {original!r} read as {name!r}" for original, name in zip(header, names) if original != name)
+    warnings.extend(column_renamed(original, name) for original, name in zip(header, names) if original != name)
     return Header(names=names, warnings=tuple(warnings))
 
 

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import duckdb
@@ -28,14 +29,25 @@ import polars as pl
 from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames, polars_csv
 from checks.engines import polars as _polars_engine
-from checks.errors import ChecksError, DeduplicationError, UsageError
-from checks.feed import discover_deltas
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
+from checks.engines.base import Capability
+from checks.errors import ChecksError, UsageError
+from checks.feed import discover_deltas as _discover_deltas
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures
 from checks.results import DeltaValidation, FeedCheck, FeedVerdict, file_summary
+from checks.rules import (
+    BATCH_MONOTONIC,
+    FEED_RULES,
+    FIELD_UNIQUENESS,
+    PAIR_UNIQUE,
+    SPEND_NEVER_DECREASES,
+    VALUE_CHECKS,
+    tie_error,
+)
 from checks.validate import read_and_validate as _read_and_validate_pandas
 from checks.writers import atomic_path, neutralise_formulas
 
 NAME = "duckdb"
+CAPABILITIES: frozenset[Capability] = frozenset({Capability.OUT_OF_CORE_DEDUP})
 # DuckDB's own buffers; Polars' streaming reader, Python and the failures come on top (about 1 GB at 100 M users).
 DEFAULT_MEMORY_LIMIT = "2.5GB"
 
@@ -99,7 +111,7 @@ def deduplicate_feed_folder(
     if unsupported:
         raise UsageError(f"the deduplicated table is written as .parquet or .csv, not {', '.join(unsupported)}")
     with _Session(memory_limit, spill_directory) as session:
-        checked = [session.validate(delta_file, on_file) for delta_file in discover_deltas(directory)]
+        checked = [session.validate(delta_file, on_file) for delta_file in _discover_deltas(directory)]
         feed = session.feed([entry for entry in checked if entry.part is not None])
         feed_failures = session.feed_failures(feed)
         users, total_spend = session.write_deduplicated(feed, outputs)
@@ -120,7 +132,7 @@ def check_feed_folder(
 ) -> FeedCheck:
     """``checks.pipeline.check_feed_folder`` through DuckDB; the deltas and the table are read back into memory."""
     with _Session(memory_limit) as session:
-        checked = [session.validate(delta_file, on_file) for delta_file in discover_deltas(directory)]
+        checked = [session.validate(delta_file, on_file) for delta_file in _discover_deltas(directory)]
         feed = session.feed([entry for entry in checked if entry.part is not None])
         feed_failures = session.feed_failures(feed)
         deduplicated = session.read_deduplicated(feed)
@@ -290,12 +302,12 @@ class _Session:
         """The value pass's failures (ranges, then user_id repeated within the delta), one row per cell."""
         source = f"read_parquet({_literal(part)})"
         ranges = [
-            f"select {_ROW}, '{column}', {_literal(_frames.VALUE_CHECKS[column])}, {column}::varchar from {source}"
+            f"select {_ROW}, '{column}', {_literal(VALUE_CHECKS[column])}, {column}::varchar from {source}"
             f" where {column} {'<= 0' if column == 'user_id' else '< 0'}"
             for column in COLUMNS
         ]
         repeated = (
-            f"select {_ROW}, 'user_id', {_literal(_frames.FIELD_UNIQUENESS)}, user_id::varchar from {source} where user_id in"
+            f"select {_ROW}, 'user_id', {_literal(FIELD_UNIQUENESS)}, user_id::varchar from {source} where user_id in"
             f" (select user_id from {source} where user_id is not null group by user_id having count(*) > 1)"
         )
         cells = self.sql(" union all ".join([*ranges, repeated]))
@@ -354,6 +366,7 @@ class _Session:
 
     def _batch_monotonicity(self, feed: _Feed) -> pd.DataFrame:
         bounds, setters = _frames.earlier_batches(feed.names, feed.maxima)
+        rule = FEED_RULES[BATCH_MONOTONIC]
         files, rows, values = [], [], []
         for index, (bound, setter) in enumerate(zip(bounds, setters)):
             if bound is None:
@@ -364,10 +377,10 @@ class _Session:
             )
             files.extend([feed.names[index]] * len(found))
             rows.extend(row for row, _ in found)
-            values.extend(f"{batch} <= {bound} (largest batch_id in {setter})" for _, batch in found)
+            values.extend(rule.values([batch for _, batch in found], repeat(bound), repeat(setter)))
         if not files:
             return empty_failures()
-        return failure_rows(files, rows, column="batch_id", check="batch_monotonic", values=values)
+        return rule.failures(files, rows, values)
 
     def _repeated_user_batch(self, feed: _Feed) -> pd.DataFrame:
         """Every occurrence of a (user_id, batch_id) pair after its first in feed order, naming the first."""
@@ -383,14 +396,12 @@ class _Session:
             f" window w as (partition by f.user_id, f.batch_id order by f.{_FILE}, f.{_ROW}))"
             f" where place > 1 order by {_FILE}, {_ROW}"
         )
-        values = [
-            f"user_id {user}, batch_id {batch} already in {feed.names[first_file]} row {first_row}"
-            for _, _, user, batch, first_file, first_row in found
-        ]
-        return failure_rows(
-            [feed.names[file] for file, *_ in found], [row for _, row, *_ in found],
-            column="batch_id", check="user_batch_unique_across_files", values=values,
-        )
+        if not found:
+            return empty_failures()
+        files, rows, users, batches, first_files, first_rows = zip(*found)
+        rule = FEED_RULES[PAIR_UNIQUE]
+        values = rule.values(users, batches, [feed.names[file] for file in first_files], first_rows)
+        return rule.failures([feed.names[file] for file in files], rows, values)
 
     def _spend_decreases(self, feed: _Feed) -> pd.DataFrame:
         found = self.sql(
@@ -399,14 +410,10 @@ class _Session:
         )
         if not found:
             return empty_failures()
-        values = [
-            f"{now} < {before} at batch_id {batch} ({feed.names[previous_file]})"
-            for _, _, now, before, batch, previous_file in found
-        ]
-        return failure_rows(
-            [feed.names[file] for file, *_ in found], [row for _, row, *_ in found],
-            column="total_spend", check="spend_never_decreases", values=values,
-        )
+        files, rows, spends, previous_spends, previous_batches, previous_files = zip(*found)
+        rule = FEED_RULES[SPEND_NEVER_DECREASES]
+        values = rule.values(spends, previous_spends, previous_batches, [feed.names[file] for file in previous_files])
+        return rule.failures([feed.names[file] for file in files], rows, values)
 
     def _raise_ties(self, feed: _Feed) -> None:
         """Users whose largest batch_id is on two rows: the latest row is ambiguous, so nothing is written."""
@@ -418,8 +425,7 @@ class _Session:
         places = self.sql(
             f"select {_FILE}, {_ROW} from feed where user_id = ? and batch_id = ? order by {_FILE}, {_ROW}", [first_user, batch]
         )
-        message = _frames.describe_ties(tied[0], first_user, batch, [(feed.names[file], row) for file, row in places])
-        raise DeduplicationError(message, check="unique_latest_batch")
+        raise tie_error(tied[0], first_user, batch, [(feed.names[file], row) for file, row in places])
 
     # The deduplicated table --------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 Each delta is scanned with the streaming engine into integers in one pass, so the text of a 10 M-row
 file is never held whole: parsed as integers straight from the CSV when the file has no blanks,
 else read as text and cast. Polars' cast accepts exactly the integer literals that
-``checks.feed.INTEGER_PATTERN`` accepts, so a cell that casts is a cell that passes the text pass;
+``checks.rules.INTEGER_PATTERN`` accepts, so a cell that casts is a cell that passes the text pass;
 only the rows with a cell that does not cast go to Pandera's Polars backend, which names every
 failure. The value pass asks one aggregate query first and runs Pandera on the whole delta only
 when it says something fails. On a clean feed (batch ranges rising file by file, dense user ids)
@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -25,14 +26,16 @@ import polars as pl
 
 from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames, polars_csv
-from checks.errors import DeduplicationError
+from checks.engines.base import Capability
 from checks.feed import read_table as _read_table_pandas
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures
 from checks.pages import plain_pages
 from checks.results import DeltaValidation, FeedCheck, passed_deltas
+from checks.rules import BATCH_MONOTONIC, FEED_RULES, FIELD_UNIQUENESS, PAIR_UNIQUE, SPEND_NEVER_DECREASES, tie_error
 from checks.validate import read_and_validate as _read_and_validate_pandas
 
 NAME = "polars"
+CAPABILITIES: frozenset[Capability] = frozenset()
 # Integer columns whose values all lie in [-NARROW_LIMIT, NARROW_LIMIT) are held as int32 (see ``_narrowed``).
 NARROW_LIMIT = 2**30
 
@@ -140,7 +143,7 @@ def _value_failures(typed: pl.DataFrame, name: str, bounds: dict[str, int | None
     else:
         return empty_failures()
     # pandas does not count two missing user_ids as a repeat; Polars' is_duplicated does.
-    cases = cases.filter(~((pl.col("check") == _frames.FIELD_UNIQUENESS) & pl.col("failure_case").is_null()))
+    cases = cases.filter(~((pl.col("check") == FIELD_UNIQUENESS) & pl.col("failure_case").is_null()))
     rows = typed[_ROW].gather(cases["index"]).to_list()
     return _frames.validation_failures(
         name, rows, cases["column"].to_list(), cases["check"].to_list(), cases["failure_case"].to_list()
@@ -359,6 +362,7 @@ def _batch_monotonicity(feed: _Feed) -> pd.DataFrame:
         feed.frame.slice(start, stop - start)["batch_id"].max() for start, stop in zip(feed.offsets, feed.offsets[1:])
     ]
     bounds, setters = _frames.earlier_batches(feed.names, maxima)
+    rule = FEED_RULES[BATCH_MONOTONIC]
     files, rows, values = [], [], []
     for index, (bound, setter) in enumerate(zip(bounds, setters)):
         if bound is None:
@@ -370,10 +374,10 @@ def _batch_monotonicity(feed: _Feed) -> pd.DataFrame:
             _, lines = feed.locate(positions)
             files.extend([feed.names[index]] * len(positions))
             rows.extend(lines.tolist())
-            values.extend(f"{batch} <= {bound} (largest batch_id in {setter})" for batch in batches.gather(positions - start))
+            values.extend(rule.values(batches.gather(positions - start), repeat(bound), repeat(setter)))
     if not files:
         return empty_failures()
-    return failure_rows(files, rows, column="batch_id", check="batch_monotonic", values=values)
+    return rule.failures(files, rows, values)
 
 
 def _repeated_user_batch(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
@@ -387,15 +391,9 @@ def _repeated_user_batch(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
         return empty_failures()
     files, rows = feed.locate(offending[_POSITION].to_numpy())
     first_files, first_rows = feed.locate(offending["_first"].to_numpy())
-    values = [
-        f"user_id {user}, batch_id {batch} already in {feed.names[first_file]} row {first_row}"
-        for user, batch, first_file, first_row in zip(
-            offending["user_id"].to_list(), offending["batch_id"].to_list(), first_files, first_rows
-        )
-    ]
-    return failure_rows(
-        feed.file_names(files), rows, column="batch_id", check="user_batch_unique_across_files", values=values
-    )
+    rule = FEED_RULES[PAIR_UNIQUE]
+    values = rule.values(offending["user_id"], offending["batch_id"], feed.file_names(first_files), first_rows)
+    return rule.failures(feed.file_names(files), rows, values)
 
 
 def _spend_decreases(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
@@ -408,16 +406,11 @@ def _spend_decreases(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
     previous_positions = ordered[_POSITION].gather(at - 1).to_numpy()
     files, rows = feed.locate(positions)
     previous_files, _ = feed.locate(previous_positions)
-    values = [
-        f"{now} < {before} at batch_id {batch} ({feed.names[previous_file]})"
-        for now, before, batch, previous_file in zip(
-            spend.gather(at).to_list(),
-            spend.gather(at - 1).to_list(),
-            ordered["batch_id"].gather(at - 1).to_list(),
-            previous_files,
-        )
-    ]
-    return failure_rows(feed.file_names(files), rows, column="total_spend", check="spend_never_decreases", values=values)
+    rule = FEED_RULES[SPEND_NEVER_DECREASES]
+    values = rule.values(
+        spend.gather(at), spend.gather(at - 1), ordered["batch_id"].gather(at - 1), feed.file_names(previous_files)
+    )
+    return rule.failures(feed.file_names(files), rows, values)
 
 
 def _latest_rows(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
@@ -456,5 +449,4 @@ def _raise_ties(ordered: pl.DataFrame, tied: pl.DataFrame, feed: _Feed) -> None:
     batch = tied.filter(pl.col("user_id") == first_user)["batch_id"].item()
     places = ordered.filter((pl.col("user_id") == first_user) & (pl.col("batch_id") == batch))
     files, rows = feed.locate(places[_POSITION].to_numpy())
-    message = _frames.describe_ties(tied.height, first_user, batch, list(zip(feed.file_names(files), rows.tolist())))
-    raise DeduplicationError(message, check="unique_latest_batch")
+    raise tie_error(tied.height, first_user, batch, list(zip(feed.file_names(files), rows.tolist())))

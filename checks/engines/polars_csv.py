@@ -13,8 +13,8 @@ import pandas as pd
 import polars as pl
 
 from checks.engines import _frames
-from checks.feed import INTEGER_PATTERN
 from checks.model import COLUMNS, empty_failures
+from checks.rules import INTEGER_PATTERN, IS_INTEGER
 
 ROW = "row"  # each row's line number in its file (the header is line 1)
 _PYTHON_INTEGER = re.compile(INTEGER_PATTERN)
@@ -110,4 +110,4 @@ def text_failures(path: Path, header: _frames.Header, typed: pl.DataFrame, name:
         raise NeedsPandasPath  # e.g. "5\n": Python's ``$`` matches before a final newline, Rust's does not
     if len(cases) != typed.null_count().sum_horizontal().item():
         raise NeedsPandasPath  # a cell that did not cast yet is no text failure: an integer beyond int64
-    return _frames.validation_failures(name, rows, cases["column"].to_list(), [_frames.IS_INTEGER] * len(rows), values)
+    return _frames.validation_failures(name, rows, cases["column"].to_list(), [IS_INTEGER] * len(rows), values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandera.polars as pa  # PySpark's warning on this import is silenced by ``checks`` itself
 import polars as pl
 
-from checks.feed import INTEGER_PATTERN
+from checks.rules import INTEGER_PATTERN
 
 
 class DeltaTextModel(pa.DataFrameModel):

@@ -27,17 +27,30 @@ import pandas as pd
 
 from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames, spark_files, spark_s3a, spark_schemas
+from checks.engines.base import Capability
 # The diagnosis with the reconciliation and the lineage in Spark SQL.
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
-from checks.errors import DeduplicationError
-from checks.feed import INTEGER_PATTERN
 from checks.feed import discover_deltas as _discover_deltas_locally
 from checks.feed import read_table as _read_table_pandas
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures
 from checks.results import DeltaValidation, FeedCheck, passed_deltas
+from checks.rules import (
+    BATCH_MONOTONIC,
+    FEED_RULES,
+    FIELD_UNIQUENESS,
+    INTEGER_PATTERN,
+    IS_INTEGER,
+    PAIR_UNIQUE,
+    SPEND_NEVER_DECREASES,
+    VALUE_CHECKS,
+    tie_error,
+)
 from checks.validate import read_and_validate as _read_and_validate_pandas
 
 NAME = "spark"
+CAPABILITIES: frozenset[Capability] = frozenset(
+    {Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.GX_SPARK_DATASOURCE}
+)
 DEFAULT_MASTER = "local[*]"
 
 _ROW = "row"
@@ -185,7 +198,7 @@ def _validate(delta_file: DeltaFile) -> tuple[DeltaValidation, Any | None]:
         raise _NeedsPandasPath  # an integer literal beyond int64: the pandas path decides what happens
     name = delta_file.name
     spark_schemas.confirm(name, text, typed, found)  # Pandera's verdict per check must match the SQL's rows
-    is_text = found["check"] == _frames.IS_INTEGER
+    is_text = found["check"] == IS_INTEGER
     failures = _frames.combine_validation_failures(_failure_frame(name, found[is_text]), _failure_frame(name, found[~is_text]))
     delta, table = None, None
     if failures.empty:
@@ -272,7 +285,7 @@ def _text_failures(text: Any) -> Any:
     return _union([
         # Spark reads an empty or missing cell as null; pandas reads it as "".
         text.filter(F.col(c).isNull() | ~_is_integer(F.col(c))).select(
-            _ROW, F.lit(c).alias("column"), F.lit(_frames.IS_INTEGER).alias("check"),
+            _ROW, F.lit(c).alias("column"), F.lit(IS_INTEGER).alias("check"),
             F.coalesce(F.col(c), F.lit("")).alias("value"),
         )
         for c in COLUMNS
@@ -285,7 +298,7 @@ def _value_failures(typed: Any) -> Any:
 
     parts = [
         typed.filter(F.col(c) <= 0 if c == "user_id" else F.col(c) < 0).select(
-            _ROW, F.lit(c).alias("column"), F.lit(_frames.VALUE_CHECKS[c]).alias("check"), F.col(c).cast("string").alias("value")
+            _ROW, F.lit(c).alias("column"), F.lit(VALUE_CHECKS[c]).alias("check"), F.col(c).cast("string").alias("value")
         )
         for c in COLUMNS
     ]
@@ -293,7 +306,7 @@ def _value_failures(typed: Any) -> Any:
         typed.filter(F.col("user_id").isNotNull())
         .withColumn("_n", F.count("*").over(Window.partitionBy("user_id")))
         .filter(F.col("_n") > 1)
-        .select(_ROW, F.lit("user_id").alias("column"), F.lit(_frames.FIELD_UNIQUENESS).alias("check"),
+        .select(_ROW, F.lit("user_id").alias("column"), F.lit(FIELD_UNIQUENESS).alias("check"),
                 F.col("user_id").cast("string").alias("value"))
     )
     return _union([*parts, repeats])
@@ -339,20 +352,20 @@ def _feed_failures(feed: Any, names: Sequence[str]) -> pd.DataFrame:
         [_batch_monotonicity(feed, names), _repeated_user_batch(feed, names), _spend_decreases(feed, names)]
     ).toArrow().to_pandas()
     frames = []
-    for check, column, order in _FEED_CHECKS:
-        rows = found[found["check"] == check].sort_values(order, kind="stable")
+    for rule in FEED_RULES.values():
+        rows = found[found["check"] == rule.check].sort_values(_FEED_ORDER[rule.check], kind="stable")
         if not rows.empty:
-            frames.append(failure_rows(rows["file"].tolist(), rows[_ROW].to_numpy(), column=column, check=check,
-                                       values=rows["value"].tolist()))
+            frames.append(rule.failures(rows["file"].tolist(), rows[_ROW].to_numpy(), rows["value"].tolist()))
     return concat_failures(frames)
 
 
-_FEED_CHECKS = (
-    ("batch_monotonic", "batch_id", [_FILE_INDEX, _ROW]),
-    ("user_batch_unique_across_files", "batch_id", [_FILE_INDEX, _ROW]),
+# Each check's failures in the order ``checks.crossfeed`` reports them.
+_FEED_ORDER = {
+    BATCH_MONOTONIC: [_FILE_INDEX, _ROW],
+    PAIR_UNIQUE: [_FILE_INDEX, _ROW],
     # pandas' stable sort by (user_id, batch_id) of the stacked feed.
-    ("spend_never_decreases", "total_spend", ["user_id", "batch_id", _FILE_INDEX, _ROW]),
-)
+    SPEND_NEVER_DECREASES: ["user_id", "batch_id", _FILE_INDEX, _ROW],
+}
 
 
 def _failure_rows(frame: Any, check: str, value: Any, names: Sequence[str]) -> Any:
@@ -374,8 +387,8 @@ def _batch_monotonicity(feed: Any, names: Sequence[str]) -> Any:
         f"{_FILE_INDEX} int, _bound long, _setter string",
     )
     offending = feed.join(F.broadcast(limits), on=_FILE_INDEX).filter(F.col("batch_id") <= F.col("_bound"))
-    value = F.format_string("%d <= %d (largest batch_id in %s)", "batch_id", "_bound", "_setter")
-    return _failure_rows(offending, "batch_monotonic", value, names)
+    value = F.format_string(FEED_RULES[BATCH_MONOTONIC].wording, "batch_id", "_bound", "_setter")
+    return _failure_rows(offending, BATCH_MONOTONIC, value, names)
 
 
 def _repeated_user_batch(feed: Any, names: Sequence[str]) -> Any:
@@ -389,9 +402,9 @@ def _repeated_user_batch(feed: Any, names: Sequence[str]) -> Any:
         .withColumn("_first_row", F.first(_ROW).over(pair))
         .filter(F.col("_seen") > 1)
     )
-    value = F.format_string("user_id %d, batch_id %d already in %s row %d", "user_id", "batch_id",
+    value = F.format_string(FEED_RULES[PAIR_UNIQUE].wording, "user_id", "batch_id",
                             _file_names(names)[F.col("_first_file")], "_first_row")
-    return _failure_rows(offending, "user_batch_unique_across_files", value, names)
+    return _failure_rows(offending, PAIR_UNIQUE, value, names)
 
 
 def _spend_decreases(feed: Any, names: Sequence[str]) -> Any:
@@ -406,9 +419,9 @@ def _spend_decreases(feed: Any, names: Sequence[str]) -> Any:
         .withColumn("_previous_file", F.lag(_FILE_INDEX).over(history))
         .filter(F.col("total_spend") < F.col("_previous_spend"))
     )
-    value = F.format_string("%d < %d at batch_id %d (%s)", "total_spend", "_previous_spend", "_previous_batch",
+    value = F.format_string(FEED_RULES[SPEND_NEVER_DECREASES].wording, "total_spend", "_previous_spend", "_previous_batch",
                             _file_names(names)[F.col("_previous_file")])
-    return _failure_rows(offending, "spend_never_decreases", value, names)
+    return _failure_rows(offending, SPEND_NEVER_DECREASES, value, names)
 
 
 def _deduplicate(feed: Any, names: Sequence[str]) -> pd.DataFrame:
@@ -428,11 +441,10 @@ def _deduplicate(feed: Any, names: Sequence[str]) -> pd.DataFrame:
     if not tied.empty:
         first_user = tied["user_id"].min()
         places = tied[tied["user_id"] == first_user]
-        message = _frames.describe_ties(
+        raise tie_error(
             tied["user_id"].nunique(), first_user, places["batch_id"].iloc[0],
             [(names[index], row) for index, row in zip(places[_FILE_INDEX], places[_ROW])],
         )
-        raise DeduplicationError(message, check="unique_latest_batch")
     frame = latest.loc[:, list(COLUMNS)].astype("int64").reset_index(drop=True)
     frame[SOURCE_FILE] = pd.array([names[index] for index in latest[_FILE_INDEX]], dtype="str")
     frame[SOURCE_ROW] = latest[_ROW].to_numpy(dtype="int64")

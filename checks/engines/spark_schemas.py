@@ -21,12 +21,11 @@ from typing import Any
 
 import pandas as pd
 
-from checks.engines import _frames
 from checks.errors import ChecksError
-from checks.feed import INTEGER_PATTERN
 from checks.model import COLUMNS
+from checks.rules import FIELD_UNIQUENESS, INTEGER_PATTERN, IS_INTEGER
 
-UNIQUE_USER = ("user_id", _frames.FIELD_UNIQUENESS)
+UNIQUE_USER = ("user_id", FIELD_UNIQUENESS)
 
 
 class EngineDisagreementError(ChecksError):
@@ -90,7 +89,7 @@ def _errors(validated: Any) -> list[tuple[str, str]]:
 
 def _our_name(column: str | None, check: str) -> tuple[str, str]:
     if check.startswith("str_matches("):
-        return column, _frames.IS_INTEGER
+        return column, IS_INTEGER
     if check == "unique":
         return UNIQUE_USER
     return column, check  # greater_than(0) etc. share Pandera's names; anything else is a disagreement
