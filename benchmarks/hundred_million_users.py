@@ -71,7 +71,7 @@ def measure(name: str, feed: Path, work: Path, memory_limit: str) -> dict[str, o
     if name == BASELINE:
         import duckdb
 
-        from checks.model import COLUMNS
+        from checks.sample import COLUMNS
 
         connection = duckdb.connect(
             config={"memory_limit": memory_limit, "temp_directory": str(work / "spill"), "preserve_insertion_order": False}

@@ -1,7 +1,9 @@
-"""Checks across the feed's history: batch ids move forward, no (user, batch) repeats, spend never falls.
+"""Checks across the feed's history: versions move forward file by file, no (key, version) repeats, and a
+column the contract says never decreases never falls for a key.
 
 Each check looks at the deltas in feed order and returns failures as rows with ``checks.model.FAILURE_COLUMNS``,
-one row per offending line, so a new file can be checked against the history already on disk.
+one row per offending line, so a new file can be checked against the history already on disk. Columns and
+wording come from the feed's contract (``checks.rules.feed_rules``).
 """
 from __future__ import annotations
 
@@ -9,65 +11,87 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, concat_failures, empty_failures, stack_feed
-from checks.rules import BATCH_MONOTONIC, FEED_RULES, PAIR_UNIQUE, SPEND_NEVER_DECREASES, FeedRule
+from checks.encoding import Encoding, default_encoding
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, Shape, concat_failures, empty_failures, stack_feed
+from checks.rules import BATCH_MONOTONIC, PAIR_UNIQUE, FeedRule, feed_rules, never_decreases_check, never_decreasing
 
 
-def check_feed(deltas: Sequence[Delta]) -> pd.DataFrame:
+def check_feed(deltas: Sequence[Delta], encoding: Encoding | None = None) -> pd.DataFrame:
     """Run every feed-wide check over ``deltas`` (already in feed order)."""
-    feed = stack_feed(deltas)
+    encoding = encoding or default_encoding()
+    shape = encoding.contract.shape
+    feed = stack_feed(deltas, shape.names)
+    rules = feed_rules(shape, encoding)
     failures = [
-        _batch_monotonicity(feed, deltas),
-        _repeated_user_batch(feed),
-        _spend_decreases(feed),
+        _batch_monotonicity(feed, deltas, shape, rules[BATCH_MONOTONIC], encoding),
+        _repeated_user_batch(feed, shape, rules[PAIR_UNIQUE], encoding),
+        *[_decreases(feed, shape, column.name, rules[never_decreases_check(column)], encoding)
+          for column in never_decreasing(encoding, shape)],
     ]
     return concat_failures(failures)
 
 
-def _batch_monotonicity(feed: pd.DataFrame, deltas: Sequence[Delta]) -> pd.DataFrame:
-    """Every batch_id of a delta must exceed every batch_id of the deltas before it."""
-    per_file_max = feed.groupby(SOURCE_FILE, sort=False)["batch_id"].max()
+def _batch_monotonicity(feed: pd.DataFrame, deltas: Sequence[Delta], shape: Shape, rule: FeedRule, encoding: Encoding) -> pd.DataFrame:
+    """Every version of a delta must exceed every version of the deltas before it."""
+    version = shape.version
+    per_file_max = feed.groupby(SOURCE_FILE, sort=False)[version].max()
     per_file_max = per_file_max.reindex([delta.name for delta in deltas])
-    # The largest batch_id of all earlier files, for each file.
+    # The largest version of all earlier files, for each file.
     earlier_max = per_file_max.cummax().shift(1)
     earlier_file = per_file_max.index.to_series().where(per_file_max.eq(per_file_max.cummax())).ffill().shift(1)
     bound = feed[SOURCE_FILE].map(earlier_max)
-    offending = feed[feed["batch_id"].le(bound)]
+    offending = feed[feed[version].le(bound)]
     if offending.empty:
         return empty_failures()
-    rule = FEED_RULES[BATCH_MONOTONIC]
     limit = offending[SOURCE_FILE].map(earlier_max).astype("int64")
-    return _failures(offending, rule, rule.values(offending["batch_id"], limit, offending[SOURCE_FILE].map(earlier_file)))
+    values = rule.values(
+        _as_text(offending[version], version, encoding), _as_text(limit, version, encoding),
+        offending[SOURCE_FILE].map(earlier_file),
+    )
+    return _failures(offending, rule, values)
 
 
-def _repeated_user_batch(feed: pd.DataFrame) -> pd.DataFrame:
-    """A (user_id, batch_id) pair appears in more than one file: the later occurrences fail."""
-    repeated = feed.duplicated(["user_id", "batch_id"], keep="first")
+def _repeated_user_batch(feed: pd.DataFrame, shape: Shape, rule: FeedRule, encoding: Encoding) -> pd.DataFrame:
+    """A (key, version) pair appears in more than one file: the later occurrences fail."""
+    pair = [shape.key, shape.version]
+    repeated = feed.duplicated(pair, keep="first")
     if not repeated.any():
         return empty_failures()
-    first = feed[~repeated].set_index(["user_id", "batch_id"])
+    first = feed[~repeated].set_index(pair)
     offending = feed[repeated]
-    keys = pd.MultiIndex.from_frame(offending[["user_id", "batch_id"]])
+    keys = pd.MultiIndex.from_frame(offending[pair])
     first_file = first[SOURCE_FILE].reindex(keys)
     first_row = first[SOURCE_ROW].reindex(keys)
-    rule = FEED_RULES[PAIR_UNIQUE]
-    return _failures(offending, rule, rule.values(offending["user_id"], offending["batch_id"], first_file, first_row))
+    values = rule.values(
+        _as_text(offending[shape.key], shape.key, encoding), _as_text(offending[shape.version], shape.version, encoding),
+        first_file, first_row,
+    )
+    return _failures(offending, rule, values)
 
 
-def _spend_decreases(feed: pd.DataFrame) -> pd.DataFrame:
-    """total_spend is lifetime spend: for one user it never falls as batch_id grows."""
-    ordered = feed.sort_values(["user_id", "batch_id"], kind="stable")
-    previous = ordered.groupby("user_id")[["total_spend", "batch_id", SOURCE_FILE]].shift(1)
-    falls = ordered["total_spend"].lt(previous["total_spend"])
+def _decreases(feed: pd.DataFrame, shape: Shape, column: str, rule: FeedRule, encoding: Encoding) -> pd.DataFrame:
+    """A column that never decreases (lifetime spend) falls for a key as its version grows."""
+    key, version = shape.key, shape.version
+    ordered = feed.sort_values([key, version], kind="stable")
+    previous = ordered.groupby(key)[[column, version, SOURCE_FILE]].shift(1)
+    falls = ordered[column].lt(previous[column])
     if not falls.any():
         return empty_failures()
     offending = ordered[falls]
     before = previous[falls]
-    rule = FEED_RULES[SPEND_NEVER_DECREASES]
     values = rule.values(
-        offending["total_spend"], before["total_spend"].astype("int64"), before["batch_id"].astype("int64"), before[SOURCE_FILE]
+        _as_text(offending[column], column, encoding), _as_text(before[column].astype("int64"), column, encoding),
+        _as_text(before[version].astype("int64"), version, encoding), before[SOURCE_FILE],
     )
     return _failures(offending, rule, values)
+
+
+def _as_text(values: pd.Series, column: str, encoding: Encoding) -> pd.Series | list:
+    """Values as the file wrote them (integers as they are: ``%s`` prints them alike)."""
+    codec = encoding.codecs[column]
+    if codec.column.logical_type == "integer":
+        return values
+    return list(codec.render(values.to_numpy(dtype="int64")))
 
 
 def _failures(rows: pd.DataFrame, rule: FeedRule, values: list[str]) -> pd.DataFrame:

@@ -75,11 +75,6 @@ class Codec:
     dictionary: Dictionary | None = None
 
     @property
-    def check(self) -> str:
-        """The name of the text check a cell fails when it is no literal of the column's type."""
-        return "is_decimal" if self.column.decimal else f"is_{self.column.logical_type}"
-
-    @property
     def literal(self) -> str | None:
         """The regular expression every non-empty cell must match (None for text: any text is a string)."""
         kind = self.column.logical_type

@@ -17,8 +17,8 @@ import pandas as pd
 from checks.contract import Contract, default_contract
 from checks.encoding import INTEGER_PATTERN, Encoding, default_encoding  # noqa: F401  (engines read the pattern here)
 from checks.errors import BadInputError
-from checks.model import COLUMNS, DeltaFile, RawTable
-from checks.rules import BOM_IGNORED, INTEGER_PATTERN, column_renamed
+from checks.model import DeltaFile, RawTable
+from checks.rules import BOM_IGNORED, column_renamed
 
 # A scheme of two letters at least: "C:/" is a drive, not a URI.
 _URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")
@@ -82,13 +82,14 @@ def order_deltas(directory: str | Path, files: Iterable[Path], contract: Contrac
     return deltas
 
 
-def read_raw(path: str | Path, *, columns: tuple[str, ...] = COLUMNS) -> RawTable:
+def read_raw(path: str | Path, *, columns: tuple[str, ...] | None = None) -> RawTable:
     """Read a CSV file as strings, checking that its header names exactly ``columns``.
 
     A UTF-8 byte-order mark is dropped and a header in another letter case is normalised,
     each with a warning; CRLF line endings are read as they are (the customer's exports use them).
     """
     path = Path(path)
+    columns = default_contract().names if columns is None else columns
     data = _read_bytes(path)
     notes: list[str] = []
     if data.startswith(_UTF16_BOMS):
@@ -186,7 +187,7 @@ def _check_header(path: Path, header: list[str], columns: tuple[str, ...]) -> No
         raise BadInputError("; ".join(differences) + f" (expected: {', '.join(columns)})", file=path)
 
 
-def column_differences(found: list[str], expected: tuple[str, ...] = COLUMNS) -> list[str]:
+def column_differences(found: list[str], expected: tuple[str, ...]) -> list[str]:
     """What separates ``found`` from ``expected`` as phrases (missing, then unexpected); empty when equal as sets."""
     missing = [name for name in expected if name not in found]
     unexpected = [name for name in found if name not in expected]

@@ -1,4 +1,4 @@
-"""The feed's shared types, below every stage: its columns, a delta file, a raw table, a delta, lineage and failures.
+"""The feed's shared types, below every stage: its shape, a delta file, a raw table, a delta, lineage and failures.
 
 Every stage and engine builds on these; none of them imports a stage. Failures are one tidy frame
 with ``FAILURE_COLUMNS`` (file, row, column, check, value), built and ordered by the helpers here.
@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-COLUMNS: tuple[str, ...] = ("user_id", "total_spend", "count_saved_items", "loyalty_credits", "batch_id")
 
 
 @dataclass(frozen=True)
@@ -70,8 +69,13 @@ class Delta:
     frame: pd.DataFrame
 
 
-def stack_feed(deltas: Sequence[Delta], names: Sequence[str] = COLUMNS) -> pd.DataFrame:
-    """All rows of the feed in feed order (the contract's columns ``names``), each with the file and line it came from."""
+def stack_feed(deltas: Sequence[Delta], names: Sequence[str] | None = None) -> pd.DataFrame:
+    """All rows of the feed in feed order (the contract's columns ``names``; default: the first customer's), each
+    with the file and line it came from."""
+    if names is None:
+        from checks.contract import default_contract
+
+        names = default_contract().names
     if not deltas:
         return pd.DataFrame({column: pd.Series(dtype="int64") for column in names}).assign(
             **{SOURCE_FILE: pd.Series(dtype=object), SOURCE_ROW: pd.Series(dtype="int64")}

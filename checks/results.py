@@ -5,11 +5,12 @@ Frozen results whatever the engine; rendering them is left to ``checks.output`` 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from checks.encoding import Encoding, default_encoding
 from checks.model import Delta, concat_failures
 
 
@@ -75,10 +76,16 @@ class FeedCheck(FeedVerdict):
     deltas: tuple[Delta, ...]
     quarantined: tuple[str, ...]
     deduplicated: pd.DataFrame
+    # The run's contract and dictionaries: what the deltas' and the table's computing form decodes with.
+    encoding: Encoding = field(default_factory=default_encoding, compare=False)
 
     @classmethod
     def assemble(
-        cls, validations: Sequence[DeltaValidation], feed_failures: pd.DataFrame, deduplicated: pd.DataFrame
+        cls,
+        validations: Sequence[DeltaValidation],
+        feed_failures: pd.DataFrame,
+        deduplicated: pd.DataFrame,
+        encoding: Encoding | None = None,
     ) -> FeedCheck:
         """A FeedCheck from the per-file validations and what an engine found across the passing files."""
         return cls(
@@ -87,6 +94,7 @@ class FeedCheck(FeedVerdict):
             deltas=passed_deltas(validations),
             quarantined=tuple(validation.name for validation in validations if validation.delta is None),
             deduplicated=deduplicated,
+            encoding=encoding or default_encoding(),
         )
 
 

@@ -1,4 +1,4 @@
-"""The Pandera schemas of a delta on pandas, built from the contract's rules (``checks.delta_rules``): its text, then its values.
+"""The Pandera schemas of a delta on pandas, built from the contract's rules (``checks.rules``): its text, then its values.
 
 Apart from ``checks.validate`` so that Pandera is imported only when a delta is validated on
 pandas: the fast engines ask one aggregate query first and need Pandera only for a failing file.
@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa  # PySpark's warning on this import is silenced by ``checks`` itself
 
-from checks.delta_rules import NOT_EMPTY, TextRule, ValueRule, text_rules, value_rules
+from checks.rules import NOT_EMPTY, TextRule, ValueRule, text_rules, value_rules
 from checks.encoding import Encoding
 
 

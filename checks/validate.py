@@ -2,7 +2,8 @@
 
 Validation runs in two passes so that no bad value hides another: the text pass finds every cell
 that is not an integer (no silent float or string coercion), the value pass checks ranges and keys
-on the cells that are. The rules and their names come from the feed's contract (``checks.delta_rules``). Failures come back as one tidy frame with ``checks.model.FAILURE_COLUMNS``.
+on the cells that are. The rules and their names come from the feed's contract (``checks.rules``).
+Failures come back as one tidy frame with ``checks.model.FAILURE_COLUMNS``.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from checks.encoding import Encoding, default_encoding
 from checks.feed import read_raw
 from checks.model import Delta, DeltaFile, RawTable, empty_failures, order_failures
 from checks.results import DeltaValidation
+from checks.rules import literal_check
 
 
 def validate_delta(raw: RawTable, number: int | str, encoding: Encoding | None = None) -> DeltaValidation:
@@ -70,7 +72,7 @@ def _unreported_cells(bad_cells: pd.DataFrame, text_failures: pd.DataFrame, file
         return empty_failures()
     return pd.DataFrame(
         {"file": file_name, "row": missing["row"].to_numpy(), "column": missing["column"].to_numpy(),
-         "check": [encoding.codecs[name].check for name in missing["column"]], "value": missing["value"].to_numpy()}
+         "check": [literal_check(encoding.codecs[name].column) for name in missing["column"]], "value": missing["value"].to_numpy()}
     ).astype(object)
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from checks.dedup import deduplicate
-from checks.model import COLUMNS, Delta, stack_feed
+from checks.sample import COLUMNS
+from checks.model import Delta, stack_feed
 
 
 def loaded(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:

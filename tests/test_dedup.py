@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from checks.dedup import deduplicate, latest_batches
 from checks.errors import DeduplicationError
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW
+from checks.sample import COLUMNS
+from checks.model import SOURCE_FILE, SOURCE_ROW
 from checks.sample import generate_feed
 from tests.test_crossfeed import delta
 

@@ -18,7 +18,8 @@ from checks.cli import main
 from checks.dedup import deduplicate
 from checks.diagnose import KINDS, diagnose
 from checks.feed import read_table
-from checks.model import COLUMNS, Delta
+from checks.sample import COLUMNS
+from checks.model import Delta
 from checks.sample import generate_feed, write_feed
 from tests import faults
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from checks.cli import main
-from checks.model import COLUMNS
+from checks.sample import COLUMNS
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow

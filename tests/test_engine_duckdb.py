@@ -15,7 +15,7 @@ import pytest
 from checks.engines import get_engine
 from checks.errors import ChecksError, DeduplicationError, UsageError
 from checks.feed import discover_deltas
-from checks.model import COLUMNS
+from checks.sample import COLUMNS
 from checks.sample import generate_feed
 from checks.writers import atomic_write_frame
 from tests.conftest import BROKEN_DELTA_CELLS, BROKEN_DELTA_FAILURES

@@ -19,7 +19,7 @@ import pytest
 
 from checks.engines import ENGINES, get_engine
 from checks.errors import ChecksError, UsageError
-from checks.model import COLUMNS
+from checks.sample import COLUMNS
 from checks.results import FeedCheck
 from checks.sample import generate_feed, write_feed
 from tests.frames import assert_same_rows

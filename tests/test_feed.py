@@ -5,7 +5,7 @@ import pytest
 
 from checks.errors import BadInputError
 from checks.feed import delta_number, discover_deltas, read_raw, read_table
-from checks.model import COLUMNS
+from checks.sample import COLUMNS
 from tests.conftest import write_csv
 
 HEADER = ",".join(COLUMNS)

@@ -163,7 +163,7 @@ def test_the_same_diagnosis_writes_the_same_bytes(diagnosis, tmp_path):
 def test_int32_frames_write_the_same_bytes(tmp_path):
     # The engines hold a table as int32 when its values allow: every file reads as it does from int64.
     from checks.dedup import deduplicate
-    from checks.model import COLUMNS
+    from checks.sample import COLUMNS
 
     def narrowed(frame):
         return frame.astype({column: "int32" for column in COLUMNS})

@@ -11,16 +11,16 @@ import checks
 from checks.errors import DeduplicationError
 from checks.rules import (
     BATCH_MONOTONIC,
-    FEED_RULES,
     FIELD_UNIQUENESS,
     IS_INTEGER,
     NOT_EMPTY,
     PAIR_UNIQUE,
-    SPEND_NEVER_DECREASES,
     UNIQUE_LATEST_BATCH,
-    VALUE_CHECKS,
+    first_customer_form,
     tie_error,
 )
+
+VALUE_CHECKS, FEED_RULES, SPEND_NEVER_DECREASES = first_customer_form()
 
 PACKAGE = Path(checks.__file__).parent
 RULES = PACKAGE / "rules.py"

@@ -12,7 +12,7 @@ import pytest
 
 from checks.errors import BadInputError, SuiteError
 from checks.feed import read_table
-from checks.model import COLUMNS
+from checks.sample import COLUMNS
 from checks.suites import SUITE_PATH, load_suite_json, prepare_table
 
 PROJECT_GX = Path(__file__).resolve().parent.parent / "gx"

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checks.feed import read_raw
-from checks.model import COLUMNS, FAILURE_COLUMNS, RawTable
+from checks.sample import COLUMNS
+from checks.model import FAILURE_COLUMNS, RawTable
 from checks.sample import generate_feed
 from checks.validate import validate_delta
 from tests.conftest import BROKEN_DELTA_CELLS, BROKEN_DELTA_FAILURES

@@ -32,19 +32,17 @@ from checks.engines import polars as _polars_engine
 from checks.engines.base import Capability
 from checks.errors import ChecksError, UsageError
 from checks.feed import discover_deltas as _discover_deltas
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures
+from checks.encoding import default_encoding
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures
 from checks.results import DeltaValidation, FeedCheck, FeedVerdict, file_summary
-from checks.rules import (
-    BATCH_MONOTONIC,
-    FEED_RULES,
-    FIELD_UNIQUENESS,
-    PAIR_UNIQUE,
-    SPEND_NEVER_DECREASES,
-    VALUE_CHECKS,
-    tie_error,
-)
+from checks.rules import BATCH_MONOTONIC, FIELD_UNIQUENESS, PAIR_UNIQUE, first_customer_form, tie_error
 from checks.validate import read_and_validate as _read_and_validate_pandas
 from checks.writers import atomic_path, neutralise_formulas
+
+# The first customer's columns: the form this module's fast path is written for (checks.rules.first_customer_rules).
+COLUMNS = default_encoding().contract.names
+VALUE_CHECKS, FEED_RULES, SPEND_NEVER_DECREASES = first_customer_form()
+_SPEND = default_encoding().contract.shape.amount
 
 NAME = "duckdb"
 CAPABILITIES: frozenset[Capability] = frozenset({Capability.OUT_OF_CORE_DEDUP})
@@ -85,7 +83,7 @@ class DeduplicatedFeed(FeedVerdict):
     validations: tuple[DeltaVerdict, ...]
     feed_failures: pd.DataFrame
     users: int
-    total_spend: int
+    amount_total: int  # the sum of the amount column
     outputs: tuple[Path, ...]
 
     @property
@@ -114,12 +112,12 @@ def deduplicate_feed_folder(
         checked = [session.validate(delta_file, on_file) for delta_file in _discover_deltas(directory)]
         feed = session.feed([entry for entry in checked if entry.part is not None])
         feed_failures = session.feed_failures(feed)
-        users, total_spend = session.write_deduplicated(feed, outputs)
+        users, amount_total = session.write_deduplicated(feed, outputs)
     return DeduplicatedFeed(
         validations=tuple(entry.verdict for entry in checked),
         feed_failures=feed_failures,
         users=users,
-        total_spend=total_spend,
+        amount_total=amount_total,
         outputs=outputs,
     )
 
@@ -349,16 +347,16 @@ class _Session:
         window = f"window w as (partition by user_id order by batch_id, {_FILE}, {_ROW})"
         self.sql(
             f"create or replace temp table odd_users as select distinct user_id from ("
-            f" select user_id, batch_id = lag(batch_id) over w or total_spend < lag(total_spend) over w as odd"
+            f" select user_id, batch_id = lag(batch_id) over w or {_SPEND} < lag({_SPEND}) over w as odd"
             f" from feed {window}) where odd"
         )
         self.sql(
             f"create or replace temp table anomalies as select * from ("
-            f" select user_id, batch_id, {_FILE}, {_ROW}, total_spend,"
-            f"  lag(total_spend) over w as previous_spend, lag(batch_id) over w as previous_batch,"
+            f" select user_id, batch_id, {_FILE}, {_ROW}, {_SPEND},"
+            f"  lag({_SPEND}) over w as previous_spend, lag(batch_id) over w as previous_batch,"
             f"  lag({_FILE}) over w as previous_file, lead(user_id) over w is null as last"
             f" from feed semi join odd_users using (user_id) {window})"
-            f" where batch_id = previous_batch or total_spend < previous_spend"
+            f" where batch_id = previous_batch or {_SPEND} < previous_spend"
         )
         if raise_ties:
             self._raise_ties(feed)
@@ -405,8 +403,8 @@ class _Session:
 
     def _spend_decreases(self, feed: _Feed) -> pd.DataFrame:
         found = self.sql(
-            f"select {_FILE}, {_ROW}, total_spend, previous_spend, previous_batch, previous_file from anomalies"
-            f" where total_spend < previous_spend order by user_id, batch_id, {_FILE}, {_ROW}"
+            f"select {_FILE}, {_ROW}, {_SPEND}, previous_spend, previous_batch, previous_file from anomalies"
+            f" where {_SPEND} < previous_spend order by user_id, batch_id, {_FILE}, {_ROW}"
         )
         if not found:
             return empty_failures()
@@ -435,7 +433,7 @@ class _Session:
         # every arg_max of a user picks the same row.
         latest = ", ".join(f"arg_max({column}, batch_id) as {column}" for column in (*COLUMNS[1:4], _FILE, _ROW))
         return (
-            f"select latest.user_id, latest.total_spend, latest.count_saved_items, latest.loyalty_credits, latest.batch_id,"
+            f"select {', '.join(f'latest.{column}' for column in COLUMNS)},"
             f" names.name as {SOURCE_FILE}, latest.{_ROW} as {SOURCE_ROW}"
             f" from (select user_id, max(batch_id) as batch_id, {latest} from feed group by user_id) latest"
             f" join names using ({_FILE}) order by latest.user_id"
@@ -454,8 +452,8 @@ class _Session:
                 shutil.copyfile(primary, temporary)
         if csv_outputs:
             self._write_csv(primary, csv_outputs)
-        users, total_spend = self.sql(f"select count(*), coalesce(sum(total_spend), 0) from read_parquet({_literal(primary)})")[0]
-        return int(users), int(total_spend)
+        users, amount_total = self.sql(f"select count(*), coalesce(sum({_SPEND}), 0) from read_parquet({_literal(primary)})")[0]
+        return int(users), int(amount_total)
 
     def _write_csv(self, primary: Path, outputs: Sequence[Path]) -> None:
         # Reading the sorted Parquet back in order: the CSV keeps its row order without a second sort.

@@ -3,7 +3,7 @@
 Each delta is scanned with the streaming engine into integers in one pass, so the text of a 10 M-row
 file is never held whole: parsed as integers straight from the CSV when the file has no blanks,
 else read as text and cast. Polars' cast accepts exactly the integer literals that
-``checks.rules.INTEGER_PATTERN`` accepts, so a cell that casts is a cell that passes the text pass;
+``checks.encoding.INTEGER_PATTERN`` accepts, so a cell that casts is a cell that passes the text pass;
 only the rows with a cell that does not cast go to Pandera's Polars backend, which names every
 failure. The value pass asks one aggregate query first and runs Pandera on the whole delta only
 when it says something fails. On a clean feed (batch ranges rising file by file, dense user ids)
@@ -28,10 +28,14 @@ from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames, polars_csv
 from checks.engines.base import Capability
 from checks.feed import read_table as _read_table_pandas
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures
+from checks.encoding import Encoding, default_encoding
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures
+from checks.pipeline import check_feed_folder as _check_feed_folder_reference
+from checks.pipeline import check_validations as _check_validations_reference
 from checks.pages import plain_pages
 from checks.results import DeltaValidation, FeedCheck, passed_deltas
-from checks.rules import BATCH_MONOTONIC, FEED_RULES, FIELD_UNIQUENESS, PAIR_UNIQUE, SPEND_NEVER_DECREASES, tie_error
+from checks.crossfeed import check_feed as _check_feed_reference
+from checks.rules import BATCH_MONOTONIC, FIELD_UNIQUENESS, PAIR_UNIQUE, first_customer_form, first_customer_rules, tie_error
 from checks.validate import read_and_validate as _read_and_validate_pandas
 
 NAME = "polars"
@@ -41,32 +45,51 @@ NARROW_LIMIT = 2**30
 
 _ROW = polars_csv.ROW
 _POSITION = "_position"
+# The fast path below is written for contracts whose rules are the first customer's (``first_customer_rules``):
+# a positive integer key, non-negative integer columns, an integer version, one amount that never decreases.
+# Any other contract takes the reference path (``checks.pipeline``), inside this engine.
+_SHAPE = default_encoding().contract.shape
+COLUMNS, _KEY, _VERSION, _SPEND = _SHAPE.names, _SHAPE.key, _SHAPE.version, _SHAPE.amount
+_OTHER_VALUES = tuple(column for column in _SHAPE.values if column != _SPEND)  # compared, never checked across files
+_, FEED_RULES, SPEND_NEVER_DECREASES = first_customer_form()
 
 
-def check_feed_folder(directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None) -> FeedCheck:
+def check_feed_folder(
+    directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None, encoding: Encoding | None = None
+) -> FeedCheck:
     """Check every delta in ``directory`` as ``checks.pipeline.check_feed_folder`` does, on Polars."""
+    if not _fast(encoding):
+        return _check_feed_folder_reference(directory, on_file=on_file, encoding=encoding)
     validations, tables = _frames.validate_folder(directory, _read_and_validate, on_file)
     return FeedCheck.assemble(validations, *_check_and_deduplicate(_stack(tables, passed_deltas(validations))))
 
 
-def check_validations(validations: Sequence[DeltaValidation]) -> FeedCheck:
+def check_validations(validations: Sequence[DeltaValidation], encoding: Encoding | None = None) -> FeedCheck:
     """``checks.pipeline.check_validations`` on Polars: cross-file checks and dedup over validated deltas."""
+    if not _fast(encoding):
+        return _check_validations_reference(validations, encoding)
     deltas = passed_deltas(validations)
     return FeedCheck.assemble(validations, *_check_and_deduplicate(_stack([_from_delta(delta) for delta in deltas], deltas)))
 
 
-def read_and_validate(delta_file: DeltaFile) -> DeltaValidation:
+def read_and_validate(delta_file: DeltaFile, encoding: Encoding | None = None) -> DeltaValidation:
     """``checks.validate.read_and_validate`` on Polars."""
+    if not _fast(encoding):
+        return _read_and_validate_pandas(delta_file, encoding)
     return _read_and_validate(delta_file)[0]
 
 
-def check_feed(deltas: Sequence[Delta]) -> pd.DataFrame:
+def check_feed(deltas: Sequence[Delta], encoding: Encoding | None = None) -> pd.DataFrame:
     """``checks.crossfeed.check_feed`` on Polars, for deltas already in memory (e.g. new files plus history)."""
+    if not _fast(encoding):
+        return _check_feed_reference(deltas, encoding)
     return _check_and_deduplicate(_stack([_from_delta(delta) for delta in deltas], deltas), deduplicate=False)[0]
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def read_table(path: str | Path, encoding: Encoding | None = None) -> pd.DataFrame:
     """``checks.feed.read_table`` on Polars: int64 columns, any non-integer cell is bad input."""
+    if not _fast(encoding):
+        return _read_table_pandas(path, encoding)
     path = Path(path)
     header = _frames.read_header(path)
     if header is None:
@@ -79,6 +102,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
         # The pandas path names the first bad cell exactly; bad tables are rare, so let it.
         return _read_table_pandas(path)
     return _to_pandas(_narrowed(typed, _bounds(typed)))
+
+
+def _fast(encoding: Encoding | None) -> bool:
+    return encoding is None or first_customer_rules(encoding)
 
 
 def _read_and_validate(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataFrame | None]:
@@ -121,23 +148,23 @@ def _bounds(typed: pl.DataFrame) -> dict[str, int | None]:
     return typed.select(
         *[pl.col(column).min().alias(f"{column}_min") for column in COLUMNS],
         *[pl.col(column).max().alias(f"{column}_max") for column in COLUMNS],
-        pl.col("user_id").null_count().alias("user_nulls"),
+        pl.col(_KEY).null_count().alias("user_nulls"),
     ).row(0, named=True)
 
 
 def _value_failures(typed: pl.DataFrame, name: str, bounds: dict[str, int | None]) -> pd.DataFrame:
     """Pandera's value pass; skipped when the ``_bounds`` query shows every range and key holds."""
     in_range = all(
-        (lowest := bounds[f"{column}_min"]) is None or (lowest > 0 if column == "user_id" else lowest >= 0)
+        (lowest := bounds[f"{column}_min"]) is None or (lowest > 0 if column == _KEY else lowest >= 0)
         for column in COLUMNS
     )
-    if in_range and _unique_user_ids(typed["user_id"], bounds["user_id_max"], bounds["user_nulls"]):
+    if in_range and _unique_user_ids(typed[_KEY], bounds[f"{_KEY}_max"], bounds["user_nulls"]):
         return empty_failures()
-    from checks.engines.polars_schemas import DeltaModel
+    from checks.engines.polars_schemas import delta_schemas
     from pandera.errors import SchemaErrors
 
     try:
-        DeltaModel.validate(typed.select(pl.col(column).cast(pl.Int64) for column in COLUMNS), lazy=True)
+        delta_schemas(default_encoding())[1].validate(typed.select(pl.col(column).cast(pl.Int64) for column in COLUMNS), lazy=True)
     except SchemaErrors as errors:
         cases = errors.failure_cases
     else:
@@ -260,8 +287,8 @@ def _check_and_deduplicate(feed: _Feed, *, deduplicate: bool = True) -> tuple[pd
         if latest is not None:
             return empty_failures(), (latest if deduplicate else None)
     ordered = _sort_by_user_and_batch(feed.frame).with_columns(
-        (pl.col("user_id") == pl.col("user_id").shift(1)).fill_null(False).alias("_same_user"),
-        (pl.col("batch_id") == pl.col("batch_id").shift(1)).fill_null(False).alias("_same_batch"),
+        (pl.col(_KEY) == pl.col(_KEY).shift(1)).fill_null(False).alias("_same_user"),
+        (pl.col(_VERSION) == pl.col(_VERSION).shift(1)).fill_null(False).alias("_same_batch"),
     )
     failures = concat_failures([monotonicity, _repeated_user_batch(ordered, feed), _spend_decreases(ordered, feed)])
     if not deduplicate:
@@ -279,22 +306,22 @@ def _latest_in_feed_order(feed: _Feed, *, deduplicate: bool) -> pd.DataFrame | N
     spend ever falls. Returns None (the caller sorts, and reports exactly what is wrong) when spend
     falls, a user repeats within a file, or user ids are too sparse for arrays of twice the feed's rows.
     """
-    low, high = feed.frame.select(pl.col("user_id").min().alias("low"), pl.col("user_id").max().alias("high")).row(0)
+    low, high = feed.frame.select(pl.col(_KEY).min().alias("low"), pl.col(_KEY).max().alias("high")).row(0)
     if low < 0 or not _dense_ids(high, feed.frame.height):
         return None
     # Per user: the file of its latest row so far (-1: none yet) and that row's place in the file.
     which = np.full(high + 1, -1, dtype=np.int16 if len(feed.names) < 2**15 else np.int32)
     place = np.empty(high + 1, dtype=np.int32 if feed.frame.height < 2**31 else np.int64)
-    kept = COLUMNS[1:] if deduplicate else ("total_spend",)
+    kept = COLUMNS[1:] if deduplicate else (_SPEND,)
     by_user = {column: np.empty(high + 1, dtype=_numpy_type(feed.frame, column)) for column in kept}
-    spend = by_user["total_spend"]
+    spend = by_user[_SPEND]
     spend.fill(np.iinfo(spend.dtype).min)  # below any spend: no user has a row yet
 
     def spend_rises(index: int, users: np.ndarray, rows: pl.DataFrame) -> bool:
         """Whether no user's spend falls in this file; then its spend (and file, and batch) recorded."""
-        if (rows["total_spend"].to_numpy() < spend[users]).any():
+        if (rows[_SPEND].to_numpy() < spend[users]).any():
             return False
-        for column in ("total_spend", "batch_id"):
+        for column in (_SPEND, _VERSION):
             if column in by_user:
                 by_user[column][users] = rows[column].to_numpy()
         if deduplicate:
@@ -305,7 +332,7 @@ def _latest_in_feed_order(feed: _Feed, *, deduplicate: bool) -> pd.DataFrame | N
         """Whether no user is twice in this file; its other values and row places recorded."""
         places = np.arange(len(users), dtype=place.dtype)
         place[users] = places
-        for column in ("count_saved_items", "loyalty_credits"):
+        for column in _OTHER_VALUES:
             if column in by_user:
                 by_user[column][users] = rows[column].to_numpy()
         return np.array_equal(place[users], places)
@@ -315,7 +342,7 @@ def _latest_in_feed_order(feed: _Feed, *, deduplicate: bool) -> pd.DataFrame | N
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup") as helper:
         for index, (start, stop) in enumerate(zip(feed.offsets.tolist(), feed.offsets[1:].tolist())):
             rows = feed.frame.slice(start, stop - start)
-            users = rows["user_id"].to_numpy()
+            users = rows[_KEY].to_numpy()
             other_half = helper.submit(users_once, users, rows)
             rises = spend_rises(index, users, rows)
             if not (other_half.result() and rises):
@@ -324,11 +351,11 @@ def _latest_in_feed_order(feed: _Feed, *, deduplicate: bool) -> pd.DataFrame | N
         return empty_failures()
     present = which >= 0
     if present[low:].all():
-        ids, pick = np.arange(low, high + 1, dtype=_numpy_type(feed.frame, "user_id")), slice(low, None)  # views
+        ids, pick = np.arange(low, high + 1, dtype=_numpy_type(feed.frame, _KEY)), slice(low, None)  # views
     else:
-        ids = np.flatnonzero(present).astype(_numpy_type(feed.frame, "user_id"))
+        ids = np.flatnonzero(present).astype(_numpy_type(feed.frame, _KEY))
         pick = ids
-    columns = {"user_id": ids, **{column: by_user[column][pick] for column in kept}}
+    columns = {_KEY: ids, **{column: by_user[column][pick] for column in kept}}
     return _with_lineage(columns, which[pick], feed.line_numbers(which[pick], place[pick]), feed)
 
 
@@ -344,22 +371,22 @@ def _sort_by_user_and_batch(frame: pl.DataFrame) -> pl.DataFrame:
     """
     position = pl.int_range(pl.len(), dtype=pl.UInt32 if frame.height < 2**32 else pl.UInt64).alias(_POSITION)
     bounds = frame.select(
-        pl.col("user_id").min().alias("user_min"), pl.col("user_id").max().alias("user_max"),
-        pl.col("batch_id").min().alias("batch_min"), pl.col("batch_id").max().alias("batch_max"),
+        pl.col(_KEY).min().alias("user_min"), pl.col(_KEY).max().alias("user_max"),
+        pl.col(_VERSION).min().alias("batch_min"), pl.col(_VERSION).max().alias("batch_max"),
     ).row(0, named=True)
     if bounds["user_min"] >= 0 and bounds["user_max"] < 2**32 and bounds["batch_min"] >= 0 and bounds["batch_max"] < 2**31:
         # One int64 key sorts about twice as fast as two columns; validated ids are small and non-negative.
-        key = (pl.col("user_id").cast(pl.Int64) * 2**31 + pl.col("batch_id")).alias("_key")
+        key = (pl.col(_KEY).cast(pl.Int64) * 2**31 + pl.col(_VERSION)).alias("_key")
         ordered = frame.select(key, position).sort("_key", maintain_order=True)
         return ordered.select(
-            (pl.col("_key") // 2**31).alias("user_id"), (pl.col("_key") % 2**31).alias("batch_id"), _POSITION
+            (pl.col("_key") // 2**31).alias(_KEY), (pl.col("_key") % 2**31).alias(_VERSION), _POSITION
         )
-    return frame.select("user_id", "batch_id", position).sort(["user_id", "batch_id"], maintain_order=True)
+    return frame.select(_KEY, _VERSION, position).sort([_KEY, _VERSION], maintain_order=True)
 
 
 def _batch_monotonicity(feed: _Feed) -> pd.DataFrame:
     maxima = [
-        feed.frame.slice(start, stop - start)["batch_id"].max() for start, stop in zip(feed.offsets, feed.offsets[1:])
+        feed.frame.slice(start, stop - start)[_VERSION].max() for start, stop in zip(feed.offsets, feed.offsets[1:])
     ]
     bounds, setters = _frames.earlier_batches(feed.names, maxima)
     rule = FEED_RULES[BATCH_MONOTONIC]
@@ -368,7 +395,7 @@ def _batch_monotonicity(feed: _Feed) -> pd.DataFrame:
         if bound is None:
             continue
         start = int(feed.offsets[index])
-        batches = feed.frame.slice(start, int(feed.offsets[index + 1]) - start)["batch_id"]
+        batches = feed.frame.slice(start, int(feed.offsets[index + 1]) - start)[_VERSION]
         positions = (batches <= bound).arg_true().to_numpy().astype("int64") + start
         if len(positions):
             _, lines = feed.locate(positions)
@@ -392,12 +419,12 @@ def _repeated_user_batch(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
     files, rows = feed.locate(offending[_POSITION].to_numpy())
     first_files, first_rows = feed.locate(offending["_first"].to_numpy())
     rule = FEED_RULES[PAIR_UNIQUE]
-    values = rule.values(offending["user_id"], offending["batch_id"], feed.file_names(first_files), first_rows)
+    values = rule.values(offending[_KEY], offending[_VERSION], feed.file_names(first_files), first_rows)
     return rule.failures(feed.file_names(files), rows, values)
 
 
 def _spend_decreases(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
-    spend = feed.frame["total_spend"].gather(ordered[_POSITION])
+    spend = feed.frame[_SPEND].gather(ordered[_POSITION])
     falls = (ordered["_same_user"] & (spend < spend.shift(1))).fill_null(False)
     if not falls.any():
         return empty_failures()
@@ -408,14 +435,14 @@ def _spend_decreases(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
     previous_files, _ = feed.locate(previous_positions)
     rule = FEED_RULES[SPEND_NEVER_DECREASES]
     values = rule.values(
-        spend.gather(at), spend.gather(at - 1), ordered["batch_id"].gather(at - 1), feed.file_names(previous_files)
+        spend.gather(at), spend.gather(at - 1), ordered[_VERSION].gather(at - 1), feed.file_names(previous_files)
     )
     return rule.failures(feed.file_names(files), rows, values)
 
 
 def _latest_rows(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
     """One row per user, the last of its (user_id, batch_id) run; a tie at the top is a DeduplicationError."""
-    is_last = (pl.col("user_id") != pl.col("user_id").shift(-1)).fill_null(True)
+    is_last = (pl.col(_KEY) != pl.col(_KEY).shift(-1)).fill_null(True)
     tied = ordered.filter(is_last & pl.col("_same_user") & pl.col("_same_batch"))
     if not tied.is_empty():
         _raise_ties(ordered, tied, feed)
@@ -445,8 +472,8 @@ def _file_name_array(files: np.ndarray, names: Sequence[str]) -> pd.api.extensio
 
 
 def _raise_ties(ordered: pl.DataFrame, tied: pl.DataFrame, feed: _Feed) -> None:
-    first_user = tied["user_id"].min()
-    batch = tied.filter(pl.col("user_id") == first_user)["batch_id"].item()
-    places = ordered.filter((pl.col("user_id") == first_user) & (pl.col("batch_id") == batch))
+    first_user = tied[_KEY].min()
+    batch = tied.filter(pl.col(_KEY) == first_user)[_VERSION].item()
+    places = ordered.filter((pl.col(_KEY) == first_user) & (pl.col(_VERSION) == batch))
     files, rows = feed.locate(places[_POSITION].to_numpy())
     raise tie_error(tied.height, first_user, batch, list(zip(feed.file_names(files), rows.tolist())))

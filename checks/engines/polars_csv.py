@@ -13,8 +13,12 @@ import pandas as pd
 import polars as pl
 
 from checks.engines import _frames
-from checks.model import COLUMNS, empty_failures
-from checks.rules import INTEGER_PATTERN, IS_INTEGER
+from checks.model import empty_failures
+from checks.encoding import INTEGER_PATTERN, default_encoding
+from checks.rules import IS_INTEGER
+
+# The first customer's columns: the form this module's fast path is written for (checks.rules.first_customer_rules).
+COLUMNS = default_encoding().contract.names
 
 ROW = "row"  # each row's line number in its file (the header is line 1)
 _PYTHON_INTEGER = re.compile(INTEGER_PATTERN)
@@ -95,11 +99,11 @@ def text_failures(path: Path, header: _frames.Header, typed: pl.DataFrame, name:
         raise NeedsPandasPath  # a blank line: pandas skips it and renumbers the rows after it
     # Polars reads an empty or missing cell as null; pandas reads it as "".
     text = text.with_columns(pl.col(column).fill_null("") for column in COLUMNS)
-    from checks.engines.polars_schemas import DeltaTextModel
+    from checks.engines.polars_schemas import delta_schemas
     from pandera.errors import SchemaErrors
 
     try:
-        DeltaTextModel.validate(text.select(COLUMNS), lazy=True)
+        delta_schemas(default_encoding())[0].validate(text.select(COLUMNS), lazy=True)
     except SchemaErrors as errors:
         cases = errors.failure_cases
     else:

@@ -1,27 +1,37 @@
-"""The Pandera schemas of a delta on Polars (``checks.schemas`` on Polars); imported only for a failing file."""
+"""The Pandera schemas of a delta on Polars (``checks.schemas`` on Polars), built from the same rules (``checks.rules``).
+
+Imported only for a failing file. The Polars fast path serves contracts of the first customer's form
+(``checks.rules.first_customer_rules``): integer literals, bounds and a unique key are all it translates.
+"""
 from __future__ import annotations
+
+import functools
 
 import pandera.polars as pa  # PySpark's warning on this import is silenced by ``checks`` itself
 import polars as pl
 
-from checks.rules import INTEGER_PATTERN
+from checks.encoding import INTEGER_PATTERN, Encoding
+from checks.rules import text_rules, value_rules
+
+_BOUNDS = {"minimum": pa.Check.ge, "above": pa.Check.gt, "maximum": pa.Check.le, "below": pa.Check.lt}
 
 
-class DeltaTextModel(pa.DataFrameModel):
-    """A delta's cells as text: every one an integer literal (``checks.schemas.DeltaTextModel`` on Polars)."""
-
-    user_id: str = pa.Field(str_matches=INTEGER_PATTERN)
-    total_spend: str = pa.Field(str_matches=INTEGER_PATTERN)
-    count_saved_items: str = pa.Field(str_matches=INTEGER_PATTERN)
-    loyalty_credits: str = pa.Field(str_matches=INTEGER_PATTERN)
-    batch_id: str = pa.Field(str_matches=INTEGER_PATTERN)
-
-
-class DeltaModel(pa.DataFrameModel):
-    """A delta's values (``checks.schemas.DeltaModel`` on Polars); cells that failed the text pass are null."""
-
-    user_id: pl.Int64 = pa.Field(gt=0, unique=True, nullable=True)
-    total_spend: pl.Int64 = pa.Field(ge=0, nullable=True)
-    count_saved_items: pl.Int64 = pa.Field(ge=0, nullable=True)
-    loyalty_credits: pl.Int64 = pa.Field(ge=0, nullable=True)
-    batch_id: pl.Int64 = pa.Field(ge=0, nullable=True)
+@functools.lru_cache(maxsize=4)
+def delta_schemas(encoding: Encoding) -> tuple[pa.DataFrameSchema, pa.DataFrameSchema]:
+    """The text schema (every cell an integer literal) and the value schema (bounds, the unique key) on Polars."""
+    names = encoding.contract.names
+    if any(rule.kind != "literal" or rule.argument != INTEGER_PATTERN for rule in text_rules(encoding)):
+        raise ValueError("the Polars schemas translate integer contracts only (checks.rules.first_customer_rules)")
+    text = pa.DataFrameSchema({name: pa.Column(str, checks=[pa.Check.str_matches(INTEGER_PATTERN)]) for name in names})
+    checks: dict[str, list[pa.Check]] = {name: [] for name in names}
+    unique = set()
+    for rule in value_rules(encoding):
+        if rule.kind == "unique":
+            unique.add(rule.column)
+        else:
+            checks[rule.column].append(_BOUNDS[rule.kind](rule.argument))
+    # Cells that failed the text pass are null here.
+    values = pa.DataFrameSchema(
+        {name: pa.Column(pl.Int64, checks=checks[name], unique=name in unique, nullable=True) for name in names}
+    )
+    return text, values

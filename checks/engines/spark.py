@@ -32,20 +32,16 @@ from checks.engines.base import Capability
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
 from checks.feed import discover_deltas as _discover_deltas_locally
 from checks.feed import read_table as _read_table_pandas
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures
 from checks.results import DeltaValidation, FeedCheck, passed_deltas
-from checks.rules import (
-    BATCH_MONOTONIC,
-    FEED_RULES,
-    FIELD_UNIQUENESS,
-    INTEGER_PATTERN,
-    IS_INTEGER,
-    PAIR_UNIQUE,
-    SPEND_NEVER_DECREASES,
-    VALUE_CHECKS,
-    tie_error,
-)
+from checks.encoding import INTEGER_PATTERN, default_encoding
+from checks.rules import BATCH_MONOTONIC, FIELD_UNIQUENESS, IS_INTEGER, PAIR_UNIQUE, first_customer_form, tie_error
 from checks.validate import read_and_validate as _read_and_validate_pandas
+
+# The first customer's columns: the form this module's fast path is written for (checks.rules.first_customer_rules).
+COLUMNS = default_encoding().contract.names
+VALUE_CHECKS, FEED_RULES, SPEND_NEVER_DECREASES = first_customer_form()
+_SPEND = default_encoding().contract.shape.amount
 
 NAME = "spark"
 CAPABILITIES: frozenset[Capability] = frozenset(
@@ -414,12 +410,12 @@ def _spend_decreases(feed: Any, names: Sequence[str]) -> Any:
     # (batch_id, file, row) within a user is pandas' stable sort by (user_id, batch_id) of the stacked feed.
     history = Window.partitionBy("user_id").orderBy("batch_id", _FILE_INDEX, _ROW)
     offending = (
-        feed.withColumn("_previous_spend", F.lag("total_spend").over(history))
+        feed.withColumn("_previous_spend", F.lag(_SPEND).over(history))
         .withColumn("_previous_batch", F.lag("batch_id").over(history))
         .withColumn("_previous_file", F.lag(_FILE_INDEX).over(history))
-        .filter(F.col("total_spend") < F.col("_previous_spend"))
+        .filter(F.col(_SPEND) < F.col("_previous_spend"))
     )
-    value = F.format_string(FEED_RULES[SPEND_NEVER_DECREASES].wording, "total_spend", "_previous_spend", "_previous_batch",
+    value = F.format_string(FEED_RULES[SPEND_NEVER_DECREASES].wording, _SPEND, "_previous_spend", "_previous_batch",
                             _file_names(names)[F.col("_previous_file")])
     return _failure_rows(offending, SPEND_NEVER_DECREASES, value, names)
 

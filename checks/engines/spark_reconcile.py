@@ -25,7 +25,8 @@ from checks.dedup import deduplicate
 from checks.contract import default_contract
 from checks.diagnose import Diagnosis
 from checks.lineage import PlatformRows, lineage_frame
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta
+from checks.encoding import default_encoding
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta
 from checks.reconcile import (
     CLASSES,
     CUSTOMER_CLASSES,
@@ -44,6 +45,10 @@ from checks.reconcile import (
     UserRows,
     compared,
 )
+
+# The first customer's columns: the form this module's fast path is written for (checks.rules.first_customer_rules).
+COLUMNS = default_encoding().contract.names
+_SPEND = default_encoding().contract.shape.amount
 
 FILE = "_file"  # a feed row's delta, as its place in the feed
 POSITION = "_position"  # a table row's place in the table: the first row of a user is the lowest
@@ -206,7 +211,7 @@ def _first_rows(frame: Any, prefix: str, extra: tuple[str, ...] = ()) -> Any:
 
     first = F.min_by(F.struct(*[F.col(column) for column in (*VALUES, *extra)]), F.col(POSITION))
     grouped = frame.groupBy("user_id").agg(
-        first.alias("_first"), F.count("*").alias(prefix + "count"), F.sum("total_spend").alias(prefix + "spend_sum")
+        first.alias("_first"), F.count("*").alias(prefix + "count"), F.sum(_SPEND).alias(prefix + "spend_sum")
     )
     return grouped.select(
         "user_id", prefix + "count", prefix + "spend_sum",
@@ -252,7 +257,7 @@ def _classified(expected: Any, platform: Any, customer: Any | None, feed: Any) -
         .withColumn(_CODE, code)
         .withColumn(_DETAIL, detail)
         # Every platform row of a user counts against its expected spend.
-        .withColumn(_GAP, F.coalesce(F.col("e_total_spend"), F.lit(0)) - F.coalesce(F.col("p_spend_sum"), F.lit(0)))
+        .withColumn(_GAP, F.coalesce(F.col(f"e_{_SPEND}"), F.lit(0)) - F.coalesce(F.col("p_spend_sum"), F.lit(0)))
     )
     if customer is None:
         return users
@@ -278,13 +283,13 @@ def _facts(users: Any, expected: Any, platform: Any, customer: Any | None) -> _F
         F.count("*").alias("users"),
         F.count("e_present").alias("expected"),
         F.sum(F.when(F.col("p_count") > 0, 1).otherwise(0)).alias("loaded"),
-        F.sum(F.coalesce(F.col("e_total_spend"), F.lit(0))).alias("expected_total"),
+        F.sum(F.coalesce(F.col(f"e_{_SPEND}"), F.lit(0))).alias("expected_total"),
         F.sum(F.coalesce(F.col("p_spend_sum"), F.lit(0))).alias("platform_total"),
         *([F.count("c_present").alias("held")] if customer is not None else []),
     ).first()
     customer_total = None
     if customer is not None:
-        customer_total = int(customer.agg(F.sum("total_spend")).first()[0] or 0)
+        customer_total = int(customer.agg(F.sum(_SPEND)).first()[0] or 0)
     # pandas' encoding of the expected table's file column: names in order of first appearance, by user_id.
     files = expected.groupBy(SOURCE_FILE).agg(F.min("user_id").alias("_first")).orderBy("_first").collect()
     size = int(whole["users"])

@@ -22,10 +22,14 @@ from typing import Any
 import pandas as pd
 
 from checks.errors import ChecksError
-from checks.model import COLUMNS
-from checks.rules import FIELD_UNIQUENESS, INTEGER_PATTERN, IS_INTEGER
+from checks.encoding import INTEGER_PATTERN, default_encoding
+from checks.rules import FIELD_UNIQUENESS, IS_INTEGER, value_rules
 
-UNIQUE_USER = ("user_id", FIELD_UNIQUENESS)
+# The first customer's columns: the form this module's fast path is written for (checks.rules.first_customer_rules).
+COLUMNS = default_encoding().contract.names
+
+_KEY = default_encoding().contract.shape.key
+UNIQUE_USER = (_KEY, FIELD_UNIQUENESS)
 
 
 class EngineDisagreementError(ChecksError):
@@ -51,7 +55,7 @@ def pandera_failures(text: Any, typed: Any) -> frozenset[tuple[str, str]]:
             *_errors(models.text.validate(as_read)),
             *_errors(models.values.validate(typed.select(*cells))),
             # Pandera's uniqueness groups nulls together; the checks count only the ids present.
-            *_errors(models.keys.validate(typed.select("user_id").filter(typed["user_id"].isNotNull()))),
+            *_errors(models.keys.validate(typed.select(_KEY).filter(typed[_KEY].isNotNull()))),
         ]
     return frozenset(found)
 
@@ -107,35 +111,26 @@ def _models() -> _Models:
     pa = _import_pandera_pyspark()
     from pyspark.sql import types as T
 
-    def text_field() -> Any:
-        return pa.Field(str_matches=INTEGER_PATTERN, nullable=True)  # nulls are read as "" (pandera_failures)
+    def model(name: str, doc: str, fields: dict[str, tuple[Any, Any]], config: type | None = None) -> type:
+        """A DataFrameModel with these (type, field) columns: the models are the contract's, built from its rules."""
+        namespace: dict[str, Any] = {"__doc__": doc, "__annotations__": {column: kind for column, (kind, _) in fields.items()}}
+        namespace |= {column: field for column, (_, field) in fields.items()}
+        if config is not None:
+            namespace["Config"] = config
+        return type(name, (pa.DataFrameModel,), namespace)
 
-    class DeltaText(pa.DataFrameModel):
-        """A delta as read: every cell an integer literal."""
-
-        user_id: T.StringType() = text_field()
-        total_spend: T.StringType() = text_field()
-        count_saved_items: T.StringType() = text_field()
-        loyalty_credits: T.StringType() = text_field()
-        batch_id: T.StringType() = text_field()
-
-    class DeltaValues(pa.DataFrameModel):
-        """A delta's values; null where the text pass failed."""
-
-        user_id: T.LongType() = pa.Field(gt=0, nullable=True)
-        total_spend: T.LongType() = pa.Field(ge=0, nullable=True)
-        count_saved_items: T.LongType() = pa.Field(ge=0, nullable=True)
-        loyalty_credits: T.LongType() = pa.Field(ge=0, nullable=True)
-        batch_id: T.LongType() = pa.Field(ge=0, nullable=True)
-
-    class DeltaKeys(pa.DataFrameModel):
-        """The user ids present in a delta, each once."""
-
-        user_id: T.LongType() = pa.Field()
-
-        class Config:
-            unique = ["user_id"]
-
+    bounds = {"minimum": "ge", "above": "gt", "maximum": "le", "below": "lt"}
+    checks: dict[str, dict[str, Any]] = {column: {} for column in COLUMNS}
+    for rule in value_rules(default_encoding()):
+        if rule.kind in bounds:
+            checks[rule.column][bounds[rule.kind]] = rule.argument
+    # nulls are read as "" (pandera_failures)
+    DeltaText = model("DeltaText", "A delta as read: every cell an integer literal.",
+                      {column: (T.StringType(), pa.Field(str_matches=INTEGER_PATTERN, nullable=True)) for column in COLUMNS})
+    DeltaValues = model("DeltaValues", "A delta's values; null where the text pass failed.",
+                        {column: (T.LongType(), pa.Field(**checks[column], nullable=True)) for column in COLUMNS})
+    DeltaKeys = model("DeltaKeys", "The keys present in a delta, each once.", {_KEY: (T.LongType(), pa.Field())},
+                      type("Config", (), {"unique": [_KEY]}))
     return _Models(text=DeltaText, values=DeltaValues, keys=DeltaKeys)
 
 

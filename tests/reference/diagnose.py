@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from checks.dedup import deduplicate
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, stack_feed
+from checks.sample import COLUMNS
+from checks.model import SOURCE_FILE, SOURCE_ROW, stack_feed
 from tests.reference.lineage import first_feed_row, row_keys, trace_lineage
 from tests.reference.reconcile import MATCH, SPEND_GAP, Reconciliation, reconcile
 from checks.model import Delta

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, stack_feed
+from checks.sample import COLUMNS
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, stack_feed
 
 PLATFORM_ROW = "platform_row"
 MATCHES = "matches"

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, stack_feed
+from checks.sample import COLUMNS
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, stack_feed
 
 # The classes, column names and result types are the production ones: only the algorithm is the reference.
 from checks.reconcile import (  # noqa: E402
