@@ -120,7 +120,6 @@ def _suites_module(before: str | None):
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
-    module.SUITE_PATH = ROOT / "expectations" / "user_summary.json"  # paths it derives from its own location
     module.DEFAULT_GX_CONFIG = ROOT / "gx" / "great_expectations.yml"
     return module
 

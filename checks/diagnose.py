@@ -92,12 +92,12 @@ class RootCause:
     # Facts the reports use (rows in the file, rows kept, users also in later files, the load order).
     details: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, amount: Callable[[int], Any] = int) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "file": self.file,
             "users": self.users,
-            "revenue_gap": self.revenue_gap,
+            "revenue_gap": amount(self.revenue_gap),
             "share_of_gap": round(self.share_of_gap, 6),
             "evidence": self.evidence,
         }
@@ -118,6 +118,8 @@ class Diagnosis:
     lineage: pd.DataFrame = field(repr=False, compare=False)
     # How many of all the platform's rows each delta file is the source of (None: no file), in feed order.
     lineage_counts: dict[str | None, int] = field(default_factory=dict, repr=False, compare=False)
+    # The feed's words and value formats (its contract's): amounts below are in the amount column's computing form.
+    words: Words = field(default_factory=default_words, repr=False, compare=False)
 
     @property
     def discrepancy(self) -> bool:
@@ -136,29 +138,32 @@ class Diagnosis:
         return self.reconciliation.gap
 
     def to_dict(self) -> dict[str, Any]:
-        reconciliation = self.reconciliation
+        """JSON-ready: amounts in units of the amount column (``amount_column``), an int for an integer amount,
+        the exact decimal as text for a decimal one ("1234.50")."""
+        reconciliation, amount = self.reconciliation, self.words.plain_amount
         totals: dict[str, Any] = {
-            "expected": reconciliation.expected_total,
-            "platform": reconciliation.platform_total,
+            "expected": amount(reconciliation.expected_total),
+            "platform": amount(reconciliation.platform_total),
         }
         if reconciliation.customer_total is not None:
-            totals["customer"] = reconciliation.customer_total
+            totals["customer"] = amount(reconciliation.customer_total)
         if self.finance_total is not None:
-            totals["finance"] = self.finance_total
+            totals["finance"] = amount(self.finance_total)
         totals |= {
-            "gap": reconciliation.gap,
+            "gap": amount(reconciliation.gap),
             "discrepant_users": reconciliation.discrepant_users,
             "unexplained_users": self.unexplained_users,
-            "unexplained_gap": self.unexplained_gap,
+            "unexplained_gap": amount(self.unexplained_gap),
             "unexplained_share": round(self.unexplained_share, 6),
+            "amount_column": self.words.encoding.contract.shape.amount,
         }
         return {
             "totals": totals,
             "classes": {
-                summary.name: {"users": summary.users, "revenue_gap": summary.revenue_gap}
+                summary.name: {"users": summary.users, "revenue_gap": amount(summary.revenue_gap)}
                 for summary in reconciliation.classes
             },
-            "root_causes": [cause.to_dict() for cause in self.root_causes],
+            "root_causes": [cause.to_dict(amount) for cause in self.root_causes],
         }
 
 
@@ -243,11 +248,18 @@ def _diagnose(
         unexplained_users=int(unexplained.sum()),
         unexplained_gap=int(engine.gap[unexplained].sum()),
         unexplained_share=engine.share(unexplained),
-        finance_total=None if finance_total is None else int(finance_total),
+        finance_total=None if finance_total is None else _stored_amount(words, finance_total),
         files=tuple(delta.name for delta in deltas),
         lineage=lineage,
         lineage_counts=lineage_counts(feed, matches),
+        words=words,
     )
+
+
+def _stored_amount(words: Words, total: int | Any) -> int:
+    """A total given in the amount's own units (dollars, or an exact decimal) in its computing form."""
+    amount = words.encoding.contract.amount
+    return int(total) if amount is None else int(words.encoding.codecs[amount.name].stored(total))
 
 
 # --- simulation -------------------------------------------------------------------------------------

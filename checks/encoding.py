@@ -216,6 +216,38 @@ class Encoding:
             bad_cells.sort_values(["row", "column"], ignore_index=True),
         )
 
+    def typed(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The contract's columns as typed values people and Great Expectations read: integers as they are,
+        decimals as exact Arrow decimals, dates and timestamps as datetimes, strings as text; empty is missing."""
+        if self.plain:
+            return frame
+        return frame.assign(**{
+            name: self.typed_column(name, frame[name].to_numpy())
+            for name in self.contract.names if name in frame.columns and self.codecs[name].column.logical_type != "integer"
+        })
+
+    def typed_column(self, name: str, values: np.ndarray) -> Any:
+        """One column's computing form as typed values (``typed``)."""
+        import pyarrow as pa
+
+        codec = self.codecs[name]
+        column, values = codec.column, np.asarray(values)
+        null = values == NULL
+        kind = column.logical_type
+        if kind == "string":
+            return pd.array(np.where(null, None, codec.render(values)), dtype=object)
+        if codec.dtype == "float64":
+            return pd.array(values.view(np.float64) if values.dtype == np.int64 else values, dtype="Float64")
+        if column.decimal is not None:
+            precision, scale = column.decimal
+            unscaled = [None if missing else Decimal(int(value)).scaleb(-scale) for value, missing in zip(values, null)]
+            return pd.array(pa.array(unscaled, type=pa.decimal128(precision, scale)), dtype=pd.ArrowDtype(pa.decimal128(precision, scale)))
+        if kind == "boolean":
+            return pd.array(np.where(null, None, values == 1), dtype="boolean")
+        unit = "datetime64[D]" if kind == "date" else "datetime64[us]"
+        moments = pd.Series(np.where(null, np.datetime64("NaT"), values.astype(unit)).astype(unit))
+        return moments.dt.tz_localize("UTC").array if kind == "timestamp" else moments.array
+
     def decode(self, frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
         """``frame`` with the contract's columns (or ``columns``) as text; other columns as they are."""
         names = [name for name in (columns or self.codecs) if name in frame.columns]

@@ -21,9 +21,10 @@ from typing import Any
 import pandas as pd
 
 from checks.config import Case
-from checks.engines.base import Engine, diagnose_on, discover_on
+from checks.contract import contract_or_default
+from checks.encoding import Encoding
+from checks.engines.base import Capability, Engine, check_contract, diagnose_on, discover_on, supports
 from checks.errors import UsageError
-from checks.model import COLUMNS
 from checks.pages import plain_pages
 from checks.results import FeedCheck
 from checks.writers import atomic_write_text, write_frames
@@ -46,6 +47,16 @@ class RunResult:
         suites_pass = self.suites is None or all(result.success for result in self.suites.results)
         return self.feed.passed and suites_pass
 
+    def _amount_total(self) -> dict[str, Any]:
+        """The deduplicated table's total, keyed by the amount column's name (``total_spend``)."""
+        from checks.reconcile import amount_total
+        from checks.wording import Words
+
+        shape = self.feed.encoding.contract.shape
+        if shape.amount is None:
+            return {}
+        return {shape.amount: Words.of(self.feed.encoding).plain_amount(amount_total(self.feed.deduplicated, shape))}
+
     def to_dict(self) -> dict[str, Any]:
         from checks.output import failures_to_records
 
@@ -56,7 +67,7 @@ class RunResult:
                 "files": [validation.summary() for validation in self.feed.validations],
                 "quarantined": list(self.feed.quarantined),
                 "users": len(self.feed.deduplicated),
-                "total_spend": int(self.feed.deduplicated["total_spend"].sum()),
+                **self._amount_total(),
                 "failures": failures_to_records(self.feed.failures.head(1000)),
                 "failure_count": len(self.feed.failures),
             },
@@ -103,31 +114,40 @@ def run_case(
         from checks.engines import DEFAULT_ENGINE, get_engine
 
         engine = get_engine(DEFAULT_ENGINE)
+    # One encoding for the run: the contract, and the dictionaries every table's strings are coded with.
+    encoding = Encoding.of(contract_or_default(case.contract))
+    with_encoding = check_contract(engine, encoding)
 
     with stage("read tables"):
-        platform = engine.read_table(case.platform) if case.platform is not None else None
-        customer = engine.read_table(case.customer) if case.customer is not None else None
+        platform = engine.read_table(case.platform, **with_encoding) if case.platform is not None else None
+        customer = engine.read_table(case.customer, **with_encoding) if case.customer is not None else None
 
     with stage("validate deltas"):
         validations = []
         # An engine may list the feed itself (Spark: s3a:// folders).
-        delta_files = discover_on(engine)(case.feed)
+        if supports(engine, Capability.OWN_LISTING):
+            delta_files = discover_on(engine)(case.feed)
+        else:
+            from checks.feed import discover_deltas
+
+            delta_files = discover_deltas(case.feed, encoding.contract)
         for done, delta_file in enumerate(delta_files):
             if on_stage is not None:
                 on_stage("validate deltas", done, len(delta_files))
-            validations.append(engine.read_and_validate(delta_file))
+            validations.append(engine.read_and_validate(delta_file, **with_encoding))
         if on_stage is not None:
             on_stage("validate deltas", len(delta_files), len(delta_files))
 
     with stage("feed checks and dedup"):
-        feed = engine.check_validations(validations)
+        feed = engine.check_validations(validations, **with_encoding)
 
     # The outputs are written on a background thread while the suites and the diagnosis run.
     with stage("write outputs"):
+        written_table = encoding.decode(feed.deduplicated)  # as the files wrote the values (itself for integers)
         pending = write_frames(
             {
-                "deduplicated_csv": (out_dir / "deduplicated.csv", feed.deduplicated),
-                "deduplicated_parquet": (out_dir / "deduplicated.parquet", feed.deduplicated),
+                "deduplicated_csv": (out_dir / "deduplicated.csv", written_table),
+                "deduplicated_parquet": (out_dir / "deduplicated.parquet", written_table),
                 "failures_csv": (out_dir / "failures.csv", feed.failures),
             }
         )
@@ -137,20 +157,22 @@ def run_case(
             gx_import.join()
             from checks.suites import run_suites
 
-            tables: dict[str, pd.DataFrame] = {"deduplicated": feed.deduplicated[list(COLUMNS)]}
+            shape = encoding.contract.shape
+            tables: dict[str, pd.DataFrame] = {"deduplicated": feed.deduplicated[list(shape.names)]}
             if platform is not None:
                 tables["platform"] = platform
             if customer is not None:
                 tables["customer"] = customer
             suites = run_suites(
                 tables,
-                # The deduplicated table holds each user's latest batch_id already.
-                latest_batch=feed.deduplicated.set_index("user_id")["batch_id"],
+                # The deduplicated table holds each key's latest version already.
+                latest_batch=feed.deduplicated.set_index(shape.key)[shape.version],
                 finance_total=case.finance_total,
                 expected_users=len(feed.deduplicated),
                 gx_dir=gx_dir,
                 build_docs=build_docs,
                 engine=engine,
+                encoding=encoding,
             )
             if suites.docs_index is not None:
                 outputs["data_docs"] = suites.docs_index
@@ -160,7 +182,8 @@ def run_case(
             _import_in_background("checks.charts", "import_matplotlib")  # for the report, while the diagnosis runs
             with stage("diagnosis"):
                 diagnosis = diagnose_on(engine)(
-                    feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated
+                    feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated,
+                    **with_encoding,
                 )
 
             with stage("report"):

@@ -43,12 +43,12 @@ import pandas as pd
 from checks.engines import get_engine
 from checks.engines.base import Capability, Engine, SparkDatasource, supports
 from checks.errors import BadInputError, SuiteError
+from checks.contract import Contract
+from checks.contract_suite import latest_column, suite_path as contract_suite_path
+from checks.encoding import Encoding, default_encoding
 from checks.feed import column_differences
-from checks.model import COLUMNS
 
-SUITE_PATH = Path(__file__).resolve().parent.parent / "expectations" / "user_summary.json"
 DEFAULT_GX_CONFIG = Path(__file__).resolve().parent.parent / "gx" / "great_expectations.yml"
-FEED_LATEST_BATCH = "feed_latest_batch_id"
 LINEAGE_COLUMNS = ("source_file", "source_row")
 RUN_NAME = "checks"
 KEEP_RUNS = 20
@@ -58,13 +58,26 @@ DOCS_INDEX = Path("uncommitted") / "data_docs" / "local_site" / "index.html"
 _OPTIONAL_PARAMETERS = {"finance_total": "revenue_total"}
 # Expectations that GX accepts but cannot run on pandas: they report failure without raising.
 _NOT_ON_PANDAS = frozenset({"unexpected_rows_expectation"})
-_RESULT_FORMAT = {
-    "result_format": "SUMMARY",
-    "unexpected_index_column_names": ["user_id"],
-    "partial_unexpected_count": 20,
-}
+_PARTIAL_UNEXPECTED = 20
 _DATASOURCE = "tables"
 _SITE = "local_site"
+
+
+@dataclass(frozen=True)
+class _Names:
+    """The names a run's tables are validated by, from the feed's contract."""
+
+    columns: tuple[str, ...]  # the contract's, in its order
+    key: str
+    latest: str  # the helper column: each key's largest version across the feed
+
+    @classmethod
+    def of(cls, contract: Contract) -> _Names:
+        return cls(contract.names, contract.key.name, latest_column(contract))
+
+    @property
+    def result_format(self) -> dict[str, Any]:
+        return {"result_format": "SUMMARY", "unexpected_index_column_names": [self.key], "partial_unexpected_count": _PARTIAL_UNEXPECTED}
 
 
 @dataclass(frozen=True)
@@ -148,6 +161,7 @@ def run_suites(
     suite_path: Path | None = None,
     keep_runs: int = KEEP_RUNS,
     engine: Engine | str | None = None,
+    encoding: Encoding | None = None,
 ) -> SuiteRun:
     """Validate every table with the suite in one Checkpoint run; build self-contained Data Docs.
 
@@ -156,17 +170,26 @@ def run_suites(
     ``finance_total`` is None the revenue-total expectation is skipped (and listed in ``skipped``).
     An ``engine`` (or its name) with ``Capability.GX_SPARK_DATASOURCE`` validates Spark DataFrames through
     GX's Spark datasource, the figures computed in Spark SQL; any other engine validates pandas frames. Same results and Data Docs either way.
-    Raises SuiteError when the suite is incomplete or an expectation could not be evaluated.
+    ``encoding`` is the run's (its contract names the suite, ``expectations/<table>.json``, and the columns;
+    tables in computing form are validated as typed values). Raises SuiteError when the suite is incomplete or an
+    expectation could not be evaluated.
     """
     if not tables:
         raise SuiteError("no tables to validate")
+    encoding = encoding or default_encoding()
+    names = _Names.of(encoding.contract)
+    if not encoding.plain:  # GX sees values as the files wrote them: exact decimals, datetimes, text
+        tables = {name: encoding.typed(frame) for name, frame in tables.items()}
+        version = encoding.contract.shape.version
+        latest_batch = pd.Series(encoding.typed_column(version, latest_batch.to_numpy()),
+                                 index=encoding.typed_column(names.key, latest_batch.index.to_numpy()))
     engine = get_engine(engine) if isinstance(engine, str) else engine
     on_spark = engine is not None and supports(engine, Capability.GX_SPARK_DATASOURCE)
-    declared = load_suite_json(suite_path or SUITE_PATH)
+    declared = load_suite_json(suite_path or contract_suite_path(encoding.contract))
     parameters = {"expected_users": int(expected_users), "finance_total": finance_total}
     expectations, skipped = _expectations_to_run(declared, parameters)
     for name, frame in tables.items():
-        _table_columns(name, frame)  # a wrong column set is bad input: refuse it before GX's import
+        _table_columns(name, frame, names)  # a wrong column set is bad input: refuse it before GX's import
     frames, figures = {}, {}
     by_user = None if on_spark else _latest_by_user(latest_batch)
     gx = _import_gx()
@@ -176,12 +199,12 @@ def run_suites(
     suite = _build_suite(gx, declared["name"], _spark_types(expectations) if on_spark else expectations)
     evidence = _spark_evidence if on_spark else _evidence
     for name, frame in tables.items():
-        frames[name], figures[name] = evidence(name, frame, latest_batch, by_user, expectations, parameters)
+        frames[name], figures[name] = evidence(name, frame, latest_batch, by_user, expectations, parameters, names)
     run_time = datetime.now(timezone.utc)
     if on_spark:
-        runs = _build_spark_checkpoints(gx, context, suite, frames)
+        runs = _build_spark_checkpoints(gx, context, suite, frames, names)
     else:
-        runs = [(_build_checkpoint(gx, context, suite, frames, gx_dir / "uncommitted" / "tables"), None)]
+        runs = [(_build_checkpoint(gx, context, suite, frames, gx_dir / "uncommitted" / "tables", names), None)]
     _prune_runs(gx_dir, declared["name"], keep_runs - 1)  # before GX builds the index from the store
     run_id = gx.core.run_identifier.RunIdentifier(run_name=RUN_NAME, run_time=run_time)
     run_results = {}
@@ -241,17 +264,19 @@ def load_suite_json(path: Path) -> dict:
     return declared
 
 
-def prepare_table(name: str, frame: pd.DataFrame, latest_batch: pd.Series) -> pd.DataFrame:
-    """The frame GX validates: the five columns as given, plus each user's latest batch_id in the feed.
+def prepare_table(name: str, frame: pd.DataFrame, latest_batch: pd.Series, names: _Names | None = None) -> pd.DataFrame:
+    """The frame GX validates: the contract's columns as given, plus each key's latest version in the feed.
 
     GX resolves column names case-insensitively, so a ``Total_spend`` column would silently pass
-    for ``total_spend``; any column set other than exactly the five (lineage columns aside) is
+    for ``total_spend``; any column set other than exactly the contract's (lineage columns aside) is
     refused here. Column order is left to the suite's ordered-list expectation.
     """
-    columns = _table_columns(name, frame)
-    latest = frame["user_id"].map(latest_batch).astype("Int64")
+    names = names or _Names.of(default_encoding().contract)
+    columns = _table_columns(name, frame, names)
+    latest = frame[names.key].map(latest_batch)
+    latest = latest.astype("Int64") if pd.api.types.is_integer_dtype(latest_batch.dtype) else latest
     table = _declared_types_of(frame.loc[:, columns])
-    return table.assign(**{FEED_LATEST_BATCH: latest.to_numpy()}).reset_index(drop=True)
+    return table.assign(**{names.latest: latest.to_numpy()}).reset_index(drop=True)
 
 
 def _declared_types_of(frame: pd.DataFrame) -> pd.DataFrame:
@@ -261,13 +286,13 @@ def _declared_types_of(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(dict.fromkeys(narrowed, "int64")) if narrowed else frame
 
 
-def _table_columns(name: str, frame: pd.DataFrame) -> list:
-    """The table's columns without lineage; BadInputError unless they are exactly the five (any order)."""
+def _table_columns(name: str, frame: pd.DataFrame, names: _Names) -> list:
+    """The table's columns without lineage; BadInputError unless they are exactly the contract's (any order)."""
     columns = [column for column in frame.columns if column not in LINEAGE_COLUMNS]
-    parts = column_differences([str(column) for column in columns])
+    parts = column_differences([str(column) for column in columns], names.columns)
     if parts:
-        unexpected = [column for column in columns if column not in COLUMNS]
-        casefolded = {column.casefold() for column in COLUMNS}
+        unexpected = [column for column in columns if column not in names.columns]
+        casefolded = {column.casefold() for column in names.columns}
         if any(str(column).casefold() in casefolded for column in unexpected):
             parts.append("column names are case-sensitive (GX would match them case-insensitively)")
         raise BadInputError(f"table {name!r}: " + "; ".join(parts))
@@ -308,7 +333,7 @@ _AS_IS_KWARGS = {
     "expect_column_values_to_be_of_type": frozenset({"column", "type_"}),
 }
 _FIRST_ROWS = 20  # always in the evidence, so that no expectation sees an empty table
-_PARTIAL = _RESULT_FORMAT["partial_unexpected_count"]
+_PARTIAL = _PARTIAL_UNEXPECTED
 
 
 @dataclass(frozen=True)
@@ -327,6 +352,7 @@ def _evidence(
     by_user: _LatestByUser | None,
     expectations: list[dict],
     parameters: Mapping[str, Any],
+    names: _Names,
 ) -> tuple[pd.DataFrame, _Figures | None]:
     """The frame GX validates for a table, and the full-table figures to complete its results with.
 
@@ -334,22 +360,22 @@ def _evidence(
     (for uniqueness, with the rows they repeat), in table order, so GX lists the same examples as
     on the whole table. Figures are None when the fast path does not apply: GX gets the whole table.
     """
-    columns = _table_columns(name, frame)
-    _refuse_unknown_columns(name, expectations, [*columns, FEED_LATEST_BATCH])
+    columns = _table_columns(name, frame, names)
+    _refuse_unknown_columns(name, expectations, [*columns, names.latest])
     if not _fast_path_applies(frame, columns, expectations):
-        return prepare_table(name, frame, latest_batch), None
+        return prepare_table(name, frame, latest_batch, names), None
     import polars as pl
 
     # Zero-copy for numpy int64 columns.
     table = pl.from_pandas(frame.loc[:, columns].reset_index(drop=True))
-    joined = _join_latest(table, frame["user_id"], by_user)
+    joined = _join_latest(table, frame[names.key], by_user, names)
     if joined is None:
         latest = pl.DataFrame(
-            {"user_id": latest_batch.index.to_numpy(), FEED_LATEST_BATCH: latest_batch.to_numpy()}
-        ).cast({"user_id": table.schema["user_id"]}, strict=False)  # a feed id beyond an int32 table's matches none
-        joined = table.join(latest, on="user_id", how="left", maintain_order="left")
+            {names.key: latest_batch.index.to_numpy(), names.latest: latest_batch.to_numpy()}
+        ).cast({names.key: table.schema[names.key]}, strict=False)  # a feed id beyond an int32 table's matches none
+        joined = table.join(latest, on=names.key, how="left", maintain_order="left")
         if joined.height != table.height:  # latest_batch repeats a user: let pandas refuse it as before
-            return prepare_table(name, frame, latest_batch), None
+            return prepare_table(name, frame, latest_batch, names), None
 
     aggregates, map_checks, sums = [pl.len().alias("__rows")], [], {}
     for expectation in expectations:
@@ -388,8 +414,8 @@ def _evidence(
 
     taken = sorted(positions)
     evidence = _declared_types_of(frame.loc[:, columns].iloc[taken].reset_index(drop=True))
-    latest_values = joined[FEED_LATEST_BATCH].gather(taken).to_pandas().astype("Int64")
-    evidence = evidence.assign(**{FEED_LATEST_BATCH: latest_values.to_numpy()})
+    latest_values = joined[names.latest].gather(taken).to_pandas().astype("Int64")
+    evidence = evidence.assign(**{names.latest: latest_values.to_numpy()})
     return evidence, _Figures(rows=int(found["__rows"]), counts=counts, observed=observed)
 
 
@@ -400,6 +426,7 @@ def _spark_evidence(
     by_user: _LatestByUser | None,
     expectations: list[dict],
     parameters: Mapping[str, Any],
+    names: _Names,
 ) -> tuple[Any, _Figures | None]:
     """``_evidence`` on Spark: the evidence as a small Spark DataFrame, the figures from Spark SQL.
 
@@ -407,10 +434,10 @@ def _spark_evidence(
     """
     from checks.engines import spark_suites as sql
 
-    columns = _table_columns(name, frame)
-    _refuse_unknown_columns(name, expectations, [*columns, FEED_LATEST_BATCH])
+    columns = _table_columns(name, frame, names)
+    _refuse_unknown_columns(name, expectations, [*columns, names.latest])
     if not latest_batch.index.is_unique:
-        return prepare_table(name, frame, latest_batch), None  # pandas refuses a user repeated in the feed's latest
+        return prepare_table(name, frame, latest_batch, names), None  # pandas refuses a user repeated in the feed's latest
     joined = sql.join_latest(sql.table_frame(frame, columns), latest_batch)
     if not _fast_path_applies(frame, columns, expectations):
         return sql.whole(joined), None
@@ -505,7 +532,7 @@ def _plain_integers(dtype: Any) -> bool:
     return dtype in (np.dtype(np.int64), np.dtype(np.int32))
 
 
-def _join_latest(table: Any, user_ids: pd.Series, by_user: _LatestByUser | None) -> Any:
+def _join_latest(table: Any, user_ids: pd.Series, by_user: _LatestByUser | None, names: _Names) -> Any:
     """``table`` with each row's latest batch_id in the feed (null if unknown) and whether its user_id repeats.
 
     None when ids do not suit direct addressing; the caller joins instead.
@@ -543,7 +570,7 @@ def _join_latest(table: Any, user_ids: pd.Series, by_user: _LatestByUser | None)
         batch[inside] = by_user.batch[positions[inside]]
         latest = pl.from_arrow(pa.array(batch, mask=batch == by_user.unknown))
     repeated = pl.lit(False) if in_order else _repeated(ids, high)
-    return table.with_columns(latest.alias(FEED_LATEST_BATCH), repeated.alias(f"{_REPEATED}user_id"))
+    return table.with_columns(latest.alias(names.latest), repeated.alias(f"{_REPEATED}{names.key}"))
 
 
 def _repeated(ids: np.ndarray, high: int) -> Any:
@@ -751,11 +778,12 @@ def _register_custom_expectations() -> None:
             if not rows:
                 return None
             kwargs = result.expectation_config.kwargs
-            columns = ["user_id", kwargs["column_A"], kwargs["column_B"]]
+            key = next(column for column in rows[0] if column not in (kwargs["column_A"], kwargs["column_B"]))
+            columns = [key, kwargs["column_A"], kwargs["column_B"]]
             return [
                 RenderedTableContent(
                     content_block_type="table",
-                    header_row=["user_id", f"{kwargs['column_A']} in table", "latest batch_id in feed"],
+                    header_row=[key, f"{kwargs['column_A']} in table", f"latest {kwargs['column_A']} in feed"],
                     table=[[row.get(column) for column in columns] for row in rows],
                     styling={"body": {"classes": ["table-bordered", "table-sm", "mt-3"]}},
                 )
@@ -867,6 +895,7 @@ def _build_checkpoint(
     suite: Any,
     frames: Mapping[str, pd.DataFrame],
     tables_dir: Path,
+    names: _Names,
 ) -> Any:
     """One validation definition per table in one Checkpoint.
 
@@ -889,11 +918,11 @@ def _build_checkpoint(
     # No UpdateDataDocsAction: it rebuilds the site (and re-reads every stored result for the
     # index) once per validation result; run_suites builds it once for the whole run instead.
     return context.checkpoints.add(
-        gx.Checkpoint(name=suite.name, validation_definitions=definitions, actions=[], result_format=_RESULT_FORMAT)
+        gx.Checkpoint(name=suite.name, validation_definitions=definitions, actions=[], result_format=names.result_format)
     )
 
 
-def _build_spark_checkpoints(gx: Any, context: Any, suite: Any, frames: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+def _build_spark_checkpoints(gx: Any, context: Any, suite: Any, frames: Mapping[str, Any], names: _Names) -> list[tuple[Any, Any]]:
     """One Checkpoint per table on GX's Spark datasource, each with the Spark DataFrame it runs on.
 
     A Checkpoint passes the same batch parameters (here the dataframe) to every validation
@@ -909,7 +938,7 @@ def _build_spark_checkpoints(gx: Any, context: Any, suite: Any, frames: Mapping[
         )
         checkpoint = context.checkpoints.add(
             gx.Checkpoint(name=f"{suite.name}-{name}", validation_definitions=[definition], actions=[],
-                          result_format=_RESULT_FORMAT)
+                          result_format=names.result_format)
         )
         runs.append((checkpoint, frame))
     return runs

@@ -10,8 +10,8 @@ from checks.engines.base import PROTOCOLS, Capability, Engine, diagnose_on, disc
 
 # What each engine adds to the contract, as the README's engine table describes them.
 DECLARED = {
-    "pandas": set(),
-    "polars": set(),
+    "pandas": {Capability.ANY_CONTRACT},
+    "polars": {Capability.ANY_CONTRACT},
     "duckdb": {Capability.OUT_OF_CORE_DEDUP},
     "spark": {Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.GX_SPARK_DATASOURCE},
 }

@@ -13,7 +13,11 @@ import pytest
 from checks.errors import BadInputError, SuiteError
 from checks.feed import read_table
 from checks.sample import COLUMNS
-from checks.suites import SUITE_PATH, load_suite_json, prepare_table
+from checks.contract import default_contract
+from checks.contract_suite import suite_path
+from checks.suites import load_suite_json, prepare_table
+
+SUITE_PATH = suite_path(default_contract())
 
 PROJECT_GX = Path(__file__).resolve().parent.parent / "gx"
 # The incident's figures (issue 2); the tests also derive them from the files.
@@ -534,7 +538,9 @@ def test_latest_batch_lookup_matches_a_map(feed_ids, table_order, dtype):
     import numpy as np
     import polars as pl
 
-    from checks.suites import FEED_LATEST_BATCH, _join_latest, _latest_by_user
+    from checks.suites import _join_latest, _latest_by_user, _Names
+
+    names = _Names.of(default_contract())
 
     rng = np.random.default_rng(7)
     ids = _user_ids(feed_ids, 50)
@@ -549,12 +555,12 @@ def test_latest_batch_lookup_matches_a_map(feed_ids, table_order, dtype):
         latest = latest.astype("int32").set_axis(latest.index.astype("int32"))
         user_id = user_id.astype("int32")
     table = pl.DataFrame({"user_id": user_id.to_numpy()})
-    joined = _join_latest(table, user_id, _latest_by_user(latest))
+    joined = _join_latest(table, user_id, _latest_by_user(latest), names)
     if feed_ids == "sparse":
         assert joined is None  # too sparse to address directly: the caller joins
         return
     expected = user_id.map(latest).astype("Int64")
-    assert joined[FEED_LATEST_BATCH].to_pandas().astype("Int64").tolist() == expected.tolist()
+    assert joined[names.latest].to_pandas().astype("Int64").tolist() == expected.tolist()
     repeated = joined.select(pl.col("__repeated_user_id").cast(pl.Boolean)).to_series()
     assert repeated.to_list() == user_id.duplicated(keep=False).tolist()
 
@@ -563,8 +569,9 @@ def test_latest_batch_lookup_matches_a_map(feed_ids, table_order, dtype):
 def test_evidence_of_an_int32_table_is_that_of_its_int64_table(feed):
     """The evidence rows and full-table figures (direct lookup or join, a sum beyond int32) do not
     depend on the engine having narrowed the table's columns."""
-    from checks.suites import _evidence, _expectations_to_run, _latest_by_user
+    from checks.suites import _evidence, _expectations_to_run, _latest_by_user, _Names
 
+    names = _Names.of(default_contract())
     table, latest = _planted_table(4)
     plain = table.dropna().astype("int64")
     plain["total_spend"] += 2**29
@@ -574,8 +581,8 @@ def test_evidence_of_an_int32_table_is_that_of_its_int64_table(feed):
     expectations, _ = _expectations_to_run(load_suite_json(SUITE_PATH), parameters)
     by_user = _latest_by_user(latest)
     assert (by_user is None) == (feed == "sparse")
-    wide = _evidence("t", plain, latest, by_user, expectations, parameters)
-    narrow = _evidence("t", _narrowed(plain), latest, by_user, expectations, parameters)
+    wide = _evidence("t", plain, latest, by_user, expectations, parameters, names)
+    narrow = _evidence("t", _narrowed(plain), latest, by_user, expectations, parameters, names)
     pd.testing.assert_frame_equal(narrow[0], wide[0])
     assert narrow[1] == wide[1]
     assert wide[1].observed["revenue_total"] == int(plain["total_spend"].sum()) > 2**31

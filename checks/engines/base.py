@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 if TYPE_CHECKING:
     import pandas as pd
 
+    from checks.encoding import Encoding
     from checks.diagnose import Diagnosis
     from checks.model import Delta, DeltaFile
     from checks.results import DeltaValidation, FeedCheck, FeedVerdict
@@ -32,6 +33,7 @@ class Capability(Enum):
     OWN_DIAGNOSIS = "own diagnosis"  # OwnDiagnosis: the reconciliation where the rows are
     CLUSTER = "cluster"  # Cluster: a master to run on, chosen before the first job
     GX_SPARK_DATASOURCE = "GX Spark datasource"  # SparkDatasource: the suites validate Spark frames
+    ANY_CONTRACT = "any contract"  # AnyContract: every contract's types and rules, taking its run's ``encoding``
 
 
 class Engine(Protocol):
@@ -95,6 +97,12 @@ class OwnDiagnosis(Engine, Protocol):
         """The diagnosis of the platform's table against the feed."""
 
 
+class AnyContract(Engine, Protocol):
+    """``Capability.ANY_CONTRACT``: reading, validation, the checks across files and the dedup take the run's
+    ``encoding=`` (its contract and dictionaries). Engines without it check contracts of the first customer's
+    rules only (``checks.rules.first_customer_rules``), and ``check_contract`` says so in one line."""
+
+
 class Cluster(Engine, Protocol):
     """``Capability.CLUSTER``: the engine runs on a master chosen before its first job."""
 
@@ -139,5 +147,22 @@ PROTOCOLS: dict[Capability, type[Engine]] = {
     Capability.OWN_LISTING: OwnListing,
     Capability.OWN_DIAGNOSIS: OwnDiagnosis,
     Capability.CLUSTER: Cluster,
+    Capability.ANY_CONTRACT: AnyContract,
     Capability.GX_SPARK_DATASOURCE: SparkDatasource,
 }
+
+
+def check_contract(engine: Engine, encoding: Encoding) -> dict[str, Encoding]:
+    """The keyword arguments that hand ``engine`` the run's encoding; a contract it cannot check is a usage error."""
+    if supports(engine, Capability.ANY_CONTRACT):
+        return {"encoding": encoding}
+    from checks.rules import first_customer_rules
+
+    if not first_customer_rules(encoding):
+        from checks.errors import UsageError
+
+        raise UsageError(
+            f"--engine {engine.NAME} checks contracts with the first customer's rules only (five integer columns, "
+            f"as contracts/user-summary.yaml); contract {encoding.contract.id!r} has others: use --engine polars or pandas"
+        )
+    return {}

@@ -8,6 +8,6 @@ from checks.pipeline import check_feed_folder, check_validations
 from checks.validate import read_and_validate
 
 NAME = "pandas"
-CAPABILITIES: frozenset[Capability] = frozenset()
+CAPABILITIES: frozenset[Capability] = frozenset({Capability.ANY_CONTRACT})
 
 __all__ = ["CAPABILITIES", "NAME", "check_feed", "check_feed_folder", "check_validations", "read_and_validate", "read_table"]

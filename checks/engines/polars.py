@@ -39,7 +39,7 @@ from checks.rules import BATCH_MONOTONIC, FIELD_UNIQUENESS, PAIR_UNIQUE, first_c
 from checks.validate import read_and_validate as _read_and_validate_pandas
 
 NAME = "polars"
-CAPABILITIES: frozenset[Capability] = frozenset()
+CAPABILITIES: frozenset[Capability] = frozenset({Capability.ANY_CONTRACT})
 # Integer columns whose values all lie in [-NARROW_LIMIT, NARROW_LIMIT) are held as int32 (see ``_narrowed``).
 NARROW_LIMIT = 2**30
 

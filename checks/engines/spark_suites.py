@@ -15,8 +15,13 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from checks.contract_suite import latest_column
+from checks.encoding import default_encoding
+
 POSITION = "__position"  # the row's place in the table as handed over: "table order" on Spark
-FEED_LATEST_BATCH = "feed_latest_batch_id"
+# The first customer's names: the Spark engine checks contracts of its rules (checks.engines.base.check_contract).
+_KEY = default_encoding().contract.shape.key
+FEED_LATEST_BATCH = latest_column(default_encoding().contract)
 
 
 class MapCheck(NamedTuple):
@@ -62,13 +67,13 @@ def join_latest(table: Any, latest_batch: pd.Series) -> Any:
     from checks.engines.spark import session
 
     latest = pa.table({
-        "user_id": pa.array(latest_batch.index.to_numpy()),
+        _KEY: pa.array(latest_batch.index.to_numpy()),
         FEED_LATEST_BATCH: pa.array(latest_batch.to_numpy(), type=pa.int64()),
     })
     latest = session().createDataFrame(latest)
     # Same type on both sides, or Spark widens one of them and the join may compare as double.
-    latest = latest.withColumn("user_id", latest["user_id"].cast(table.schema["user_id"].dataType))
-    return table.join(latest, on="user_id", how="left").select(*table.columns, FEED_LATEST_BATCH)
+    latest = latest.withColumn(_KEY, latest[_KEY].cast(table.schema[_KEY].dataType))
+    return table.join(latest, on=_KEY, how="left").select(*table.columns, FEED_LATEST_BATCH)
 
 
 def figures(joined: Any, map_checks: Sequence[MapCheck], sum_columns: dict[str, str], *, partial: int) -> SparkFigures:
