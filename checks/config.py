@@ -90,10 +90,21 @@ def _finance_total(value: object, path: Path) -> int | Decimal | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str):
-        try:
-            amount = Decimal(value.strip())
-        except ArithmeticError:
-            amount = None
-        if amount is not None and amount.is_finite():
-            return amount
+        return parse_amount(value, "finance_total", file=path)
     raise BadInputError('finance_total must be a whole number, or an exact decimal as text ("1234.56")', file=path)
+
+
+def parse_amount(text: str, name: str, *, file: Path | None = None) -> int | Decimal:
+    """An amount given as text: a whole number as an int, else an exact decimal; anything else is bad input."""
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        amount = Decimal(text)
+    except ArithmeticError:
+        amount = None
+    if amount is None or not amount.is_finite():
+        raise BadInputError(f"{name} must be a number, e.g. 33904525 or 1234.56 (found {text[:40]!r})", file=file)
+    return amount

@@ -9,6 +9,9 @@ import typer
 from checks.engines import DEFAULT_ENGINE  # noqa: F401  (the commands' default)
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from checks.encoding import Encoding
     from checks.engines.base import Engine
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for machines.")]
@@ -27,7 +30,18 @@ SparkMasterOption = Annotated[
 ]
 DEFAULT_SPARK_MASTER = "local[*]"
 FinanceTotalOption = Annotated[
-    Optional[int], typer.Option("--finance-total", min=0, help="Total spend finance reported, in dollars.")
+    Optional[str],
+    typer.Option(
+        "--finance-total",
+        help="The total finance reported, in units of the contract's amount column (dollars; 1234.56 for a decimal amount).",
+    ),
+]
+ContractOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--contract",
+        help="The feed's ODCS contract (YAML) [default: the first customer's, contracts/user-summary.yaml].",
+    ),
 ]
 GxDirOption = Annotated[Path, typer.Option("--gx-dir", help="Great Expectations project folder.")]
 DEFAULT_GX_DIR = Path("gx")
@@ -43,3 +57,18 @@ def engine_module(engine: str, spark_master: str = DEFAULT_SPARK_MASTER) -> Engi
     if supports(module, Capability.CLUSTER):
         cast(Cluster, module).configure(master=spark_master)
     return module
+
+
+def encoding_of(contract: Path | None) -> Encoding:
+    """The run's encoding for ``--contract`` (the first customer's contract when None)."""
+    from checks.contract import contract_or_default
+    from checks.encoding import Encoding
+
+    return Encoding.of(contract_or_default(contract))
+
+
+def finance_total_of(text: str | None) -> int | Decimal | None:
+    """``--finance-total``: a whole number, or an exact decimal; anything else is bad input."""
+    from checks.config import parse_amount
+
+    return None if text is None else parse_amount(text, "--finance-total")

@@ -6,7 +6,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from checks.cli._options import DEFAULT_ENGINE, DEFAULT_SPARK_MASTER, EngineOption, JsonOption, SparkMasterOption
+from checks.cli._options import (
+    DEFAULT_ENGINE,
+    DEFAULT_SPARK_MASTER,
+    ContractOption,
+    EngineOption,
+    JsonOption,
+    SparkMasterOption,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -16,6 +23,7 @@ def register(app: typer.Typer) -> None:
 def dedup(
     feed: Annotated[Path, typer.Option(help="Folder of delta CSV files.")],
     out: Annotated[Path, typer.Option(help="Folder for deduplicated.csv and deduplicated.parquet.")] = Path("out"),
+    contract: ContractOption = None,
     engine: EngineOption = DEFAULT_ENGINE,
     spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
     memory_limit: Annotated[
@@ -24,17 +32,22 @@ def dedup(
     ] = None,
     json: JsonOption = False,
 ) -> None:
-    """Keep each user's row with the largest batch_id; quarantined files are left out.
+    """Keep each key's row with the largest version (the contract's); quarantined files are left out.
 
     Exit 0 when the feed passes every check, 1 when a file was quarantined or a feed check failed.
     """
     from checks import output
-    from checks.cli._options import engine_module
-    from checks.engines.base import Capability, supports
+    from checks.cli._options import encoding_of, engine_module
+    from checks.engines.base import Capability, check_contract, supports
     from checks.errors import UsageError
+    from checks.reconcile import amount_total
+    from checks.wording import Words
     from checks.writers import atomic_write_frame
 
     module = engine_module(engine, spark_master)
+    encoding = encoding_of(contract)
+    with_encoding = check_contract(module, encoding)
+    words = Words.of(encoding)
     outputs = [out / "deduplicated.csv", out / "deduplicated.parquet"]
     out_of_core = supports(module, Capability.OUT_OF_CORE_DEDUP)
     if memory_limit is not None and not out_of_core:
@@ -45,18 +58,20 @@ def dedup(
             # The engine writes the table itself and never holds it in memory.
             limit = {} if memory_limit is None else {"memory_limit": memory_limit}
             result = module.deduplicate_feed_folder(feed, outputs, on_file=on_file, **limit)
-            users, total_spend, written = result.users, result.total_spend, list(result.outputs)
+            users, total, written = result.users, result.amount_total, list(result.outputs)
         else:
-            result = module.check_feed_folder(feed, on_file=on_file)
+            result = module.check_feed_folder(feed, on_file=on_file, **with_encoding)
             on_stage("write outputs")
-            written = [atomic_write_frame(path, result.deduplicated) for path in outputs]
-            users, total_spend = len(result.deduplicated), int(result.deduplicated["total_spend"].sum())
+            table = encoding.decode(result.deduplicated)
+            written = [atomic_write_frame(path, table) for path in outputs]
+            users, total = len(result.deduplicated), amount_total(result.deduplicated, encoding.contract.shape)
+    amount = encoding.contract.shape.amount
     if json:
         output.print_json(
             {
                 "passed": result.passed,
                 "users": users,
-                "total_spend": total_spend,
+                **({amount: words.plain_amount(total)} if amount else {}),
                 "quarantined": list(result.quarantined),
                 "feed_failures": len(result.feed_failures),
                 "outputs": [str(path) for path in written],
@@ -65,5 +80,6 @@ def dedup(
     else:
         output.show_validations(result.validations)
         output.show_failures(result.failures)
-        output.print_line(f"{users:,} users, total_spend {total_spend:,} -> {', '.join(str(path) for path in written)}")
+        summed = f", {amount} {words.money(total)}" if amount else ""
+        output.print_line(f"{users:,} {words.keys}{summed} -> {', '.join(str(path) for path in written)}", markup=False)
     raise typer.Exit(0 if result.passed else 1)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from checks.cli._options import (
+    ContractOption,
     DEFAULT_ENGINE,
     DEFAULT_SPARK_MASTER,
     EngineOption,
@@ -16,7 +17,10 @@ from checks.cli._options import (
 )
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from checks.diagnose import Diagnosis
+    from checks.encoding import Encoding
     from checks.engines.base import Engine
 
 
@@ -29,19 +33,23 @@ def diagnose_command(
     platform: Annotated[Path, typer.Option(help="The platform's loaded table (CSV).")],
     customer: Annotated[Optional[Path], typer.Option(help="The customer's own export (CSV).")] = None,
     finance_total: FinanceTotalOption = None,
+    contract: ContractOption = None,
     engine: EngineOption = DEFAULT_ENGINE,
     spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
     json: JsonOption = False,
 ) -> None:
-    """Classify every user, attribute the gap to root causes by simulating faults on the feed.
+    """Classify every key, attribute the gap to root causes by simulating faults on the feed.
 
     Exit 0 when the platform matches the feed, 1 when it does not, 2 on bad input.
     """
     from checks import output
 
-    from checks.cli._options import engine_module
+    from checks.cli._options import encoding_of, engine_module, finance_total_of
 
-    diagnosis = load_and_diagnose(feed, platform, customer, finance_total, engine=engine_module(engine, spark_master))
+    diagnosis = load_and_diagnose(
+        feed, platform, customer, finance_total_of(finance_total), engine=engine_module(engine, spark_master),
+        encoding=encoding_of(contract),
+    )
     if json:
         output.print_json(diagnosis.to_dict())
     else:
@@ -53,40 +61,45 @@ def load_and_diagnose(
     feed: Path,
     platform: Path,
     customer: Path | None = None,
-    finance_total: int | None = None,
+    finance_total: int | Decimal | None = None,
     *,
     engine: Engine | None = None,
+    encoding: Encoding | None = None,
 ) -> Diagnosis:
     """Read the feed (quarantining files that fail validation) and both tables, then diagnose, on ``engine``
-    (the default one when None; Spark reconciles in Spark SQL)."""
+    (the default one when None; Spark reconciles in Spark SQL), against ``encoding``'s contract."""
     from checks import output
+    from checks.encoding import default_encoding
     from checks.engines import DEFAULT_ENGINE, get_engine
-    from checks.engines.base import diagnose_on
+    from checks.engines.base import check_contract, diagnose_on
 
     engine = engine or get_engine(DEFAULT_ENGINE)
+    with_encoding = check_contract(engine, encoding or default_encoding())
     with output.progress_step("checking the feed"):
-        checked = engine.check_feed_folder(feed)
+        checked = engine.check_feed_folder(feed, **with_encoding)
     for name in checked.quarantined:
         output.print_warning(f"{name} failed validation and is left out of the expected table")
-    platform_table = engine.read_table(platform)
-    customer_table = engine.read_table(customer) if customer is not None else None
+    platform_table = engine.read_table(platform, **with_encoding)
+    customer_table = engine.read_table(customer, **with_encoding) if customer is not None else None
     with output.progress_step("reconciling and testing hypotheses"):
         return diagnose_on(engine)(
-            checked.deltas, platform_table, customer_table, finance_total, deduplicated=checked.deduplicated
+            checked.deltas, platform_table, customer_table, finance_total, deduplicated=checked.deduplicated, **with_encoding
         )
 
 
 def _show(diagnosis: Diagnosis) -> None:
     from checks import output
 
-    totals = diagnosis.to_dict()["totals"]
-    for key in ("expected", "platform", "customer", "finance", "gap"):
-        if key in totals:
-            output.print_line(f"{key:>9}: ${totals[key]:,}")
+    words, reconciliation = diagnosis.words, diagnosis.reconciliation
+    totals = {"expected": reconciliation.expected_total, "platform": reconciliation.platform_total,
+              "customer": reconciliation.customer_total, "finance": diagnosis.finance_total, "gap": reconciliation.gap}
+    for key, value in totals.items():
+        if value is not None:
+            output.print_line(f"{key:>9}: {words.money(value)}")
     output.print_line("")
-    for summary in diagnosis.reconciliation.classes:
+    for summary in reconciliation.classes:
         if summary.users:
-            output.print_line(f"{summary.name:>14}: {summary.users:,} users, ${summary.revenue_gap:,}")
+            output.print_line(f"{summary.name:>14}: {summary.users:,} {words.keys}, {words.money(summary.revenue_gap)}")
     if not diagnosis.discrepancy:
         output.print_line("[green]the platform's table matches the feed[/]", markup=True)
         return
@@ -94,10 +107,12 @@ def _show(diagnosis: Diagnosis) -> None:
     for index, cause in enumerate(diagnosis.root_causes, start=1):
         where = f" {cause.file}" if cause.file else ""
         output.print_line(
-            f"{index}. {cause.kind}{where}: {cause.users:,} users, ${cause.revenue_gap:,} ({cause.share_of_gap:.1%} of the gap)"
+            f"{index}. {cause.kind}{where}: {cause.users:,} {words.keys}, {words.money(cause.revenue_gap)}"
+            f" ({cause.share_of_gap:.1%} of the gap)"
         )
         output.print_line(f"   {cause.evidence}")
     output.print_line(
-        f"unexplained: {diagnosis.unexplained_users:,} users, ${diagnosis.unexplained_gap:,} ({diagnosis.unexplained_share:.1%})"
+        f"unexplained: {diagnosis.unexplained_users:,} {words.keys}, {words.money(diagnosis.unexplained_gap)}"
+        f" ({diagnosis.unexplained_share:.1%})"
     )
     output.print_line("[red]the platform's table does not match the feed[/]", markup=True)

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from checks.cli._options import FinanceTotalOption
+from checks.cli._options import ContractOption, FinanceTotalOption
 
 
 def register(app: typer.Typer) -> None:
@@ -19,6 +19,7 @@ def report_command(
     out: Annotated[Path, typer.Option(help="Folder to write incident.md, the emails and the charts into.")],
     customer: Annotated[Optional[Path], typer.Option(help="The customer's own export (CSV).")] = None,
     finance_total: FinanceTotalOption = None,
+    contract: ContractOption = None,
     engineer_name: Annotated[str, typer.Option(help="Greeting name of the platform's backend engineer.")] = "team",
     customer_contact: Annotated[str, typer.Option(help="Greeting name of the customer's contact.")] = "there",
     customer_company: Annotated[str, typer.Option(help="The customer's company name.")] = "your company",
@@ -28,10 +29,11 @@ def report_command(
 ) -> None:
     """Diagnose, then write the incident report and the emails. Exit 0 no discrepancy, 1 discrepancy, 2 bad input."""
     from checks import output
+    from checks.cli._options import encoding_of, finance_total_of
     from checks.cli.diagnose import load_and_diagnose
     from checks.report import ReportNames, write_incident_report
 
-    diagnosis = load_and_diagnose(feed, platform, customer, finance_total)
+    diagnosis = load_and_diagnose(feed, platform, customer, finance_total_of(finance_total), encoding=encoding_of(contract))
     names = ReportNames(
         engineer_name=engineer_name,
         customer_contact=customer_contact,

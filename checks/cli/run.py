@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from checks.cli._options import (
+    ContractOption,
     DEFAULT_ENGINE,
     DEFAULT_GX_DIR,
     DEFAULT_SPARK_MASTER,
@@ -31,6 +32,7 @@ def run(
     platform: Annotated[Optional[Path], typer.Option(help="The platform's loaded table (CSV).")] = None,
     customer: Annotated[Optional[Path], typer.Option(help="The customer's own export (CSV).")] = None,
     finance_total: FinanceTotalOption = None,
+    contract: ContractOption = None,
     out: Annotated[Path, typer.Option(help="Folder for outputs (dedup CSV/Parquet, report, summary).")] = Path("out"),
     gx_dir: GxDirOption = DEFAULT_GX_DIR,
     docs: DocsOption = True,
@@ -48,13 +50,15 @@ def run(
     """
     from checks import output
     from checks.config import DEFAULT_CASE, Case, load_case
-    from checks.cli._options import engine_module
+    from checks.cli._options import engine_module, finance_total_of
     from checks.runner import run_case
 
     if case is None and feed is None:
         case = DEFAULT_CASE
     chosen = load_case(case) if case is not None else Case()
-    chosen = chosen.override(feed=feed, platform=platform, customer=customer, finance_total=finance_total)
+    chosen = chosen.override(
+        feed=feed, platform=platform, customer=customer, finance_total=finance_total_of(finance_total), contract=contract
+    )
     names = chosen.names.override(
         customer_company=customer_company,
         customer_contact=customer_contact,

@@ -6,7 +6,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from checks.cli._options import DEFAULT_ENGINE, DEFAULT_SPARK_MASTER, EngineOption, JsonOption, SparkMasterOption
+from checks.cli._options import (
+    DEFAULT_ENGINE,
+    DEFAULT_SPARK_MASTER,
+    ContractOption,
+    EngineOption,
+    JsonOption,
+    SparkMasterOption,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -14,10 +21,11 @@ def register(app: typer.Typer) -> None:
 
 
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="Delta CSV files to validate (named like delta5.csv).")],
+    files: Annotated[list[Path], typer.Argument(help="Delta CSV files to validate (named as the contract's file pattern says, e.g. delta5.csv).")],
     history: Annotated[
         Optional[Path], typer.Option(help="Folder of deltas already received; the files are checked against it.")
     ] = None,
+    contract: ContractOption = None,
     engine: EngineOption = DEFAULT_ENGINE,
     spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
     json: JsonOption = False,
@@ -28,11 +36,13 @@ def validate(
     Exit 0 when every file passes, 1 when a check fails, 2 on bad input.
     """
     from checks import output
-    from checks.cli._options import engine_module
+    from checks.cli._options import encoding_of, engine_module
     from checks.validation_run import validate_against_history
     from checks.writers import atomic_write_frame
 
-    result = validate_against_history(files, history, engine=engine_module(engine, spark_master))
+    result = validate_against_history(
+        files, history, engine=engine_module(engine, spark_master), encoding=encoding_of(contract)
+    )
     failures = result.failures
     if failures_csv is not None:
         atomic_write_frame(failures_csv, failures)
