@@ -33,6 +33,11 @@ def prop(document, name):
     return next(item for item in table(document)["properties"] if item["name"] == name)
 
 
+@pytest.mark.parametrize("contract_file", sorted(CONTRACTS_DIR.glob("*.yaml")), ids=lambda path: path.name)
+def test_a_shipped_contract_read_without_validation_is_the_validated_one(contract_file):
+    assert load_contract(contract_file, validate=False) == load_contract(contract_file)
+
+
 def test_the_first_customers_contract_declares_its_feed():
     contract = default_contract()
     assert contract.names == ("user_id", "total_spend", "count_saved_items", "loyalty_credits", "batch_id")
