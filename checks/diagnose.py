@@ -943,7 +943,7 @@ def _simulation_sentence(
 ) -> str:
     """What a simulated fault reproduces: ``count`` users (``without_row`` of them left with no row at all),
     ``dollars`` of gap; ``agree`` of ``size`` users agree with it."""
-    whole = f"with it, the simulated table agrees with the platform for {agree:,} of {size:,} users"
+    whole = f"the table simulated with this fault agrees with the platform for {agree:,} of {size:,} users"
     example = _example_sentence(examples)
     if kind == FILE_NOT_INGESTED:
         lacking = _older_or_none(count, without_row, "users", f" instead of their latest one in {name}")

@@ -9,7 +9,7 @@ import csv
 import io
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +18,8 @@ import pandas as pd
 from checks.errors import BadInputError
 
 COLUMNS: tuple[str, ...] = ("user_id", "total_spend", "count_saved_items", "loyalty_credits", "batch_id")
+# Each column's role, so that wording and code name a column by what it is for.
+USER_COLUMN, SPEND_COLUMN, SAVED_COLUMN, CREDITS_COLUMN, BATCH_COLUMN = COLUMNS
 # A scheme of two letters at least: "C:/" is a drive, not a URI.
 _URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")
 _ONLY_ON_SPARK = "a location with a scheme (s3a://, hdfs://, file://) is read by --engine spark only; give a local path"
@@ -93,11 +95,13 @@ def order_deltas(directory: str | Path, files: Iterable[Path]) -> list[DeltaFile
     return deltas
 
 
-def read_raw(path: str | Path, *, columns: tuple[str, ...] = COLUMNS) -> RawTable:
+def read_raw(path: str | Path, *, columns: tuple[str, ...] = COLUMNS, ignore_extra: bool = False) -> RawTable:
     """Read a CSV file as strings, checking that its header names exactly ``columns``.
 
     A UTF-8 byte-order mark is dropped and a header in another letter case is normalised,
     each with a warning; CRLF line endings are read as they are (the customer's exports use them).
+    With ``ignore_extra`` (a loaded table, not a delta), columns beyond ``columns`` are dropped with a
+    warning naming them; a missing column is an error either way.
     """
     path = Path(path)
     data = _read_bytes(path)
@@ -114,12 +118,15 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] = COLUMNS) -> RawTabl
     if not text.strip():
         raise BadInputError("file has no header and no rows", file=path)
 
-    header = next(csv.reader(io.StringIO(text)))
+    header = _header(path, text)
     normalised = [name.strip().lower() for name in header]
-    _check_header(path, normalised, columns)
+    extra = [name for name in normalised if name not in columns] if ignore_extra else []
+    _check_header(path, [name for name in normalised if name not in extra], columns)
     for original, name in zip(header, normalised):
-        if original != name:
+        if original != name and name not in extra:
             notes.append(f"column {original!r} read as {name!r}")
+    if extra:
+        notes.append(f"column(s) {', '.join(map(repr, extra))} ignored: not among the compared columns ({', '.join(columns)})")
 
     try:
         with warnings.catch_warnings():
@@ -137,8 +144,8 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] = COLUMNS) -> RawTabl
     except pd.errors.ParserWarning as error:
         line = _first_long_row(text, len(header))
         raise BadInputError(f"row has more fields than the header ({len(header)})", file=path, row=line) from error
-    except (pd.errors.ParserError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0]
+    except (pd.errors.ParserError, ValueError, csv.Error) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise BadInputError(f"malformed CSV: {first_line}", file=path) from error
     frame.columns = normalised
     frame = frame[list(columns)]
@@ -146,9 +153,16 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] = COLUMNS) -> RawTabl
     return RawTable(name=path.name, frame=frame, warnings=tuple(notes))
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a loaded table (platform's or customer's) as int64 columns; any non-integer cell is bad input."""
-    raw = read_raw(path)
+def read_table(path: str | Path, *, warn: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Read a loaded table (platform's or customer's) as int64 columns; any non-integer cell is bad input.
+
+    Columns beyond the feed's (a ``loaded_at``, lineage columns) are ignored; ``warn`` is told which,
+    with the file's other reading notes.
+    """
+    raw = read_raw(path, ignore_extra=True)
+    if warn is not None:
+        for note in raw.warnings:
+            warn(f"{raw.name}: {note}")
     typed, bad_cells = to_integers(raw.frame)
     if len(bad_cells):
         first = bad_cells.iloc[0]
@@ -178,7 +192,7 @@ def to_integers(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         if beyond.any():
             # Rare: a literal this long may not fit in int64; Python's ints decide exactly.
             is_integer = is_integer.copy()
-            is_integer[beyond] = text[beyond].map(lambda literal: _INT64_MIN <= int(literal) <= _INT64_MAX)
+            is_integer[beyond] = text[beyond].map(fits_int64)
         # Arrow parses the literals straight to int64 (never through float64, which loses
         # precision above 2**53); it does not take a leading "+".
         literals = text.where(is_integer).str.removeprefix("+")
@@ -192,6 +206,26 @@ def to_integers(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     typed_frame = pd.DataFrame(typed, index=frame.index)
     bad_cells = pd.concat(bad, ignore_index=True) if bad else pd.DataFrame(columns=["row", "column", "value"])
     return typed_frame, bad_cells.sort_values(["row", "column"], ignore_index=True)
+
+
+def fits_int64(literal: str) -> bool:
+    """Whether an integer literal (sign and leading zeros allowed) is within int64.
+
+    Digits are counted before ``int`` sees them: Python refuses to convert literals of over 4,300
+    digits, and a cell of a million digits must be a failed cell, not a crash.
+    """
+    digits = literal.lstrip("+-").lstrip("0")
+    if len(digits) > _INT64_SAFE_DIGITS + 1:
+        return False
+    return _INT64_MIN <= int(literal) <= _INT64_MAX
+
+
+def _header(path: Path, text: str) -> list[str]:
+    """The first CSV record of ``text``; a malformed one (a stray carriage return, a quote left open) is bad input."""
+    try:
+        return next(csv.reader(io.StringIO(text)))
+    except csv.Error as error:
+        raise BadInputError(f"malformed CSV header: {error}", file=path) from error
 
 
 def _first_long_row(text: str, fields: int) -> int | None:

@@ -77,11 +77,13 @@ def run_case(
     build_docs: bool = True,
     engine: ModuleType | None = None,
     on_stage: Callable[..., None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Check the feed, write the deduplicated output, run the suites on every table, diagnose the platform's.
 
     ``on_stage(name, done=None, total=None)`` is called as each stage starts, and with counts as the
-    deltas are validated one by one.
+    deltas are validated one by one; ``on_warning(text)`` is told what was read other than asked
+    (a table's columns ignored).
     """
     if case.feed is None:
         raise UsageError("no feed given: pass --feed DIR or a case file with feed = ...")
@@ -105,8 +107,8 @@ def run_case(
         engine = get_engine(DEFAULT_ENGINE)
 
     with stage("read tables"):
-        platform = engine.read_table(case.platform) if case.platform is not None else None
-        customer = engine.read_table(case.customer) if case.customer is not None else None
+        platform = engine.read_table(case.platform, warn=on_warning) if case.platform is not None else None
+        customer = engine.read_table(case.customer, warn=on_warning) if case.customer is not None else None
 
     with stage("validate deltas"):
         validations = []
@@ -123,7 +125,7 @@ def run_case(
         feed = engine.check_validations(validations)
 
     # The outputs are written on a background thread while the suites and the diagnosis run.
-    with stage("write outputs"):
+    with stage("start writing outputs"):
         pending = write_frames(
             {
                 "deduplicated_csv": (out_dir / "deduplicated.csv", feed.deduplicated),
@@ -166,29 +168,27 @@ def run_case(
                 )
 
             with stage("report"):
-                from checks.report import ReportNames, write_incident_report
+                from checks.report import write_incident_report
 
-                names = {key: value for key, value in vars(case.names).items() if value is not None}
                 written = write_incident_report(
                     diagnosis,
                     out_dir,
-                    names=ReportNames(**names, platform_file=case.platform.name),
+                    names=report_names(case),
                     docs_index=suites.docs_index,
+                    arrivals=_arrivals(case),
                 )
                 outputs.update({path.name: path for path in written})
                 incident_page = next((path for path in written if path.name == "incident.html"), None)
-                if suites.docs_index is not None and incident_page is not None and diagnosis.root_causes:
-                    from checks.data_docs import link_from_index
+                if suites.docs_index is not None and incident_page is not None and diagnosis.discrepancy:
+                    from checks.data_docs import link_incident
 
-                    link_from_index(
-                        suites.docs_index, incident_page, "Why the platform's table fails these expectations: the diagnosis"
-                    )
+                    link_incident(suites.docs_index, incident_page, suites.pages.get("platform"))
     except BaseException:
         # Let the writes end before the error leaves: the console script does not wait for threads.
         with contextlib.suppress(Exception):
             pending.wait()
         raise
-    with stage("write outputs (rest)"):
+    with stage("finish writing outputs"):
         outputs = {**pending.wait(), **outputs}
 
     result = RunResult(
@@ -203,6 +203,23 @@ def run_case(
     outputs["summary"] = out_dir / "summary.json"
     atomic_write_text(outputs["summary"], json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     return result
+
+
+def report_names(case: Case):
+    """The report's names and promises from a case (its own wording for what the case leaves out)."""
+    from checks.report import ReportNames
+
+    names = {key: value for key, value in vars(case.names).items() if value is not None}
+    return ReportNames(**names, platform_file=case.platform.name if case.platform is not None else None, eta=case.eta)
+
+
+def _arrivals(case: Case):
+    """The ledger's facts about the feed's files, when the case names a ledger."""
+    if case.ledger is None:
+        return None
+    from checks.arrivals import read_arrivals
+
+    return read_arrivals(case.ledger, case.feed)
 
 
 def _import_in_background(module: str, function: str) -> threading.Thread:

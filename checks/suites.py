@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from checks.errors import BadInputError, SuiteError
-from checks.feed import COLUMNS, column_differences
+from checks.feed import COLUMNS, USER_COLUMN, column_differences
 
 SUITE_PATH = Path(__file__).resolve().parent.parent / "expectations" / "user_summary.json"
 DEFAULT_GX_CONFIG = Path(__file__).resolve().parent.parent / "gx" / "great_expectations.yml"
@@ -62,6 +62,8 @@ _RESULT_FORMAT = {
 }
 _DATASOURCE = "tables"
 _SITE = "local_site"
+# How Data Docs state the batch-currency expectation, without the helper column it compares with.
+_LATEST_IN_FEED_STATEMENT = "must be each user's latest in the feed"
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class SuiteRun:
     docs_index: Path | None
     skipped: tuple[str, ...] = field(default=())
     run_time: str = ""
+    # Each table's validation page in the Data Docs site (empty when the docs were not built).
+    pages: Mapping[str, Path] = field(default_factory=dict)
 
     @property
     def success(self) -> bool:
@@ -206,12 +210,12 @@ def run_suites(
         by_table[table] = _table_result(table, validation, skipped)
     results = tuple(by_table[name] for name in frames)
 
-    docs_index = None
+    docs_index, pages = None, {}
     if build_docs:
         if on_spark:
             _declared_suite_types(suite)
-        docs_index = _build_docs(gx, context, gx_dir, declared["name"], list(run_results), run_time)
-    return SuiteRun(results=results, docs_index=docs_index, skipped=skipped, run_time=run_time.isoformat())
+        docs_index, pages = _build_docs(gx, context, gx_dir, declared["name"], list(run_results), run_time)
+    return SuiteRun(results=results, docs_index=docs_index, skipped=skipped, run_time=run_time.isoformat(), pages=pages)
 
 
 def load_suite_json(path: Path) -> dict:
@@ -797,7 +801,7 @@ def _exact_observed_value(stock: Any) -> Any:
         if isinstance(observed, float) and observed.is_integer():
             observed = int(observed)  # a sum GX took over a float column
         if isinstance(observed, int) and not isinstance(observed, bool):
-            return str(observed)
+            return f"{observed:,}"  # every digit, grouped for people
         return stock(result=result)
 
     return render
@@ -1075,11 +1079,12 @@ def _prune_runs(gx_dir: Path, suite_name: str, keep_runs: int) -> None:
 
 def _build_docs(
     gx: Any, context: Any, gx_dir: Path, suite_name: str, result_ids: list, run_time: datetime
-) -> Path:
-    """Render only this run's pages, the suite page and the index, then make them self-contained."""
+) -> tuple[Path, dict[str, Path]]:
+    """Render only this run's pages, the suite page and the index, then make them self-contained and show
+    only the tables' own columns. Returns the index and each table's validation page."""
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-    from checks.data_docs import make_self_contained
+    from checks.data_docs import make_self_contained, present_helper_column
 
     # GX logs a renderer's exception and leaves that part of the page out; treat it as a failure.
     errors = _ErrorRecords()
@@ -1101,4 +1106,9 @@ def _build_docs(
     run_folder = site_dir / "validations" / suite_name / RUN_NAME / run_time.strftime("%Y%m%dT%H%M%S.%fZ")
     pages = [site_dir / "index.html", *sorted(run_folder.glob("*.html")), *sorted((site_dir / "expectations").glob("*.html"))]
     make_self_contained(site_dir, pages)
-    return gx_dir / DOCS_INDEX
+    for page in pages[1:]:
+        present_helper_column(
+            page, FEED_LATEST_BATCH, described_as=f"{USER_COLUMN} known to the feed", statement=_LATEST_IN_FEED_STATEMENT
+        )
+    tables = {page.stem.removeprefix(f"{_DATASOURCE}-"): page for page in sorted(run_folder.glob(f"{_DATASOURCE}-*.html"))}
+    return gx_dir / DOCS_INDEX, tables

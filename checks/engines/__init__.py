@@ -10,7 +10,7 @@ such a column as int64, so no answer or output depends on it.
 - ``check_validations(validations) -> FeedCheck``                  (``checks.pipeline``)
 - ``read_and_validate(delta_file) -> DeltaValidation``             (``checks.validate``)
 - ``check_feed(deltas) -> failures``                               (``checks.crossfeed``)
-- ``read_table(path) -> DataFrame``                                (``checks.feed``)
+- ``read_table(path, *, warn=None) -> DataFrame``                 (``checks.feed``)
 
 An engine may add ``deduplicate_feed_folder(directory, outputs, ...)`` (DuckDB: out of core, the
 table written without being held), ``discover_deltas(location)`` (Spark: its own listing),
