@@ -99,6 +99,7 @@ def run_case(
         timings[name] = time.perf_counter() - started
         peak_memory_mb[name] = _peak_memory_mb()
 
+    arrivals = case_arrivals(case)  # a ledger that cannot be read is refused before the work
     gx_import = _import_in_background("checks.suites", "preload")
 
     if engine is None:
@@ -175,7 +176,7 @@ def run_case(
                     out_dir,
                     names=report_names(case),
                     docs_index=suites.docs_index,
-                    arrivals=_arrivals(case),
+                    arrivals=arrivals,
                 )
                 outputs.update({path.name: path for path in written})
                 incident_page = next((path for path in written if path.name == "incident.html"), None)
@@ -213,7 +214,7 @@ def report_names(case: Case):
     return ReportNames(**names, platform_file=case.platform.name if case.platform is not None else None, eta=case.eta)
 
 
-def _arrivals(case: Case):
+def case_arrivals(case: Case):
     """The ledger's facts about the feed's files, when the case names a ledger."""
     if case.ledger is None:
         return None

@@ -78,6 +78,7 @@ class ExpectationOutcome:
     unexpected_examples: tuple = ()
     check: str = ""
     unexpected_count: int | None = None
+    rows: int | None = None  # rows the expectation looked at (map expectations)
 
 
 @dataclass(frozen=True)
@@ -1016,6 +1017,7 @@ def _outcome(config: Any, result: Any) -> ExpectationOutcome:
         unexpected_examples=tuple(_plain(example) for example in examples),
         check=_check_name({"type": config.type, "meta": config.meta}),
         unexpected_count=_plain(details.get("unexpected_count")),
+        rows=_plain(details.get("element_count")),
     )
 
 
