@@ -61,7 +61,9 @@ def _save(figure, path: Path, suffix: str) -> Path:
 
 
 def _by_root_cause(axes, diagnosis: Diagnosis) -> None:
-    labels = [cause.kind.replace("_", " ") + (f"\n{cause.file}" if cause.file else "") for cause in diagnosis.root_causes]
+    from checks.report import CAUSE_WORDS
+
+    labels = [CAUSE_WORDS.get(cause.kind, cause.kind) + (f"\n{cause.file}" if cause.file else "") for cause in diagnosis.root_causes]
     values = [cause.revenue_gap for cause in diagnosis.root_causes]
     colours = [_BLUE] * len(values)
     if diagnosis.unexplained_users:

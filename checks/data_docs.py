@@ -155,6 +155,25 @@ def remote_references(site_dir: Path) -> list[tuple[Path, str]]:
     return found
 
 
+_NUMBER_BADGE = re.compile(r'(<span class="badge badge-secondary" >)(\d{4,})(</span>)')
+_UNEXPECTED_COUNTS = re.compile(r"(\d{4,})( unexpected values found\. [\d.]+% of )(\d{4,})( total rows)")
+
+
+def group_digits(page: Path) -> None:
+    """Rewrite a Data Docs page so that whole numbers in statements (33904525, "1841 unexpected values found") read
+    with thousands separators, every digit kept; example rows (user ids, batch ids) are left as they are."""
+    page = Path(page)
+    if not page.exists():
+        return
+    html = page.read_text(encoding="utf-8")
+    grouped = _NUMBER_BADGE.sub(lambda match: f"{match.group(1)}{int(match.group(2)):,}{match.group(3)}", html)
+    grouped = _UNEXPECTED_COUNTS.sub(
+        lambda match: f"{int(match.group(1)):,}{match.group(2)}{int(match.group(3)):,}{match.group(4)}", grouped
+    )
+    if grouped != html:
+        _write_text(page, grouped)
+
+
 def present_helper_column(page: Path, column: str, *, described_as: str, statement: str) -> None:
     """Rewrite a validation page so that ``column``, which the suite adds beside a table's own, is not shown as the table's.
 

@@ -217,7 +217,8 @@ def fits_int64(literal: str) -> bool:
     digits = literal.lstrip("+-").lstrip("0")
     if len(digits) > _INT64_SAFE_DIGITS + 1:
         return False
-    return _INT64_MIN <= int(literal) <= _INT64_MAX
+    value = int(digits or "0")
+    return _INT64_MIN <= (-value if literal.startswith("-") else value) <= _INT64_MAX
 
 
 def _header(path: Path, text: str) -> list[str]:
@@ -230,9 +231,12 @@ def _header(path: Path, text: str) -> list[str]:
 
 def _first_long_row(text: str, fields: int) -> int | None:
     """The line number of the first row with more than ``fields`` fields (only called on that error)."""
-    for line, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if len(row) > fields:
-            return line
+    try:
+        for line, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+            if len(row) > fields:
+                return line
+    except csv.Error:
+        pass  # a malformed line before the long one: the message then names no line
     return None
 
 

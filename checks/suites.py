@@ -1086,7 +1086,7 @@ def _build_docs(
     only the tables' own columns. Returns the index and each table's validation page."""
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-    from checks.data_docs import make_self_contained, present_helper_column
+    from checks.data_docs import group_digits, make_self_contained, present_helper_column
 
     # GX logs a renderer's exception and leaves that part of the page out; treat it as a failure.
     errors = _ErrorRecords()
@@ -1112,5 +1112,6 @@ def _build_docs(
         present_helper_column(
             page, FEED_LATEST_BATCH, described_as=f"{USER_COLUMN} known to the feed", statement=_LATEST_IN_FEED_STATEMENT
         )
+        group_digits(page)
     tables = {page.stem.removeprefix(f"{_DATASOURCE}-"): page for page in sorted(run_folder.glob(f"{_DATASOURCE}-*.html"))}
     return gx_dir / DOCS_INDEX, tables
