@@ -20,6 +20,12 @@ GAP_BY_ROOT_CAUSE = "gap-by-root-cause"
 GAP_BY_FILE = "gap-by-file"
 STALE_BY_BATCH = "stale-users-by-batch"
 CHART_NAMES: tuple[str, ...] = (GAP_BY_ROOT_CAUSE, GAP_BY_FILE, STALE_BY_BATCH)
+# Each chart's heading on the incident page.
+CHART_HEADINGS = {
+    GAP_BY_ROOT_CAUSE: "The gap by root cause",
+    GAP_BY_FILE: "The gap by the file holding each user's latest row",
+    STALE_BY_BATCH: "Users holding an older row, by batch",
+}
 _BLUE, _GREY, _RED = "#2b6cb0", "#a0aec0", "#c53030"
 _NOT_IN_FEED = "not in the feed"
 

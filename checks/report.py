@@ -738,19 +738,24 @@ def render_incident_html(
         for summary in diagnosis.reconciliation.classes
     ]
     parts.append("</table>")
+    from checks.charts import CHART_HEADINGS
+
     for name, svg in (charts or {}).items():
-        parts.append(f'<h2>{e(name.replace("-", " "))}</h2><figure role="img" aria-label="{e(name, quote=True)}">{_inline_svg(svg)}</figure>')
+        heading = CHART_HEADINGS.get(name, name)
+        parts.append(f'<h2>{e(heading)}</h2><figure role="img" aria-label="{e(heading, quote=True)}">{_inline_svg(svg)}</figure>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
 _XML_PROLOGUE = re.compile(r"^\s*<\?xml[^>]*\?>\s*(<!DOCTYPE[^>]*>\s*)?", re.IGNORECASE)
 _XML_NAMESPACE = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
+_SVG_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
 
 
 def _inline_svg(svg: str) -> str:
-    """An SVG file as an element of an HTML page: no XML prologue, no namespace URLs (HTML supplies them)."""
-    return _XML_NAMESPACE.sub("", _XML_PROLOGUE.sub("", svg))
+    """An SVG file as an element of an HTML page: no XML prologue, no namespace URLs (HTML supplies them), no
+    metadata (matplotlib's RDF names vocabularies by URL)."""
+    return _SVG_METADATA.sub("", _XML_NAMESPACE.sub("", _XML_PROLOGUE.sub("", svg)))
 
 
 # --- the per-user table -------------------------------------------------------------------------------
