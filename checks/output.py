@@ -191,7 +191,12 @@ def describe_outcome(outcome: Any) -> str:
     if kind == "expect_column_values_to_be_unique":
         return f"{column} repeats in {of_rows}"
     if kind == "expect_column_values_to_be_between":
-        return f"{column} is outside {_bounds(outcome.expected)} in {of_rows}"
+        low, high = (outcome.expected or {}).get("min"), (outcome.expected or {}).get("max")
+        if high is None:
+            return f"{column} is below {_number(low)} in {of_rows}"
+        if low is None:
+            return f"{column} is above {_number(high)} in {of_rows}"
+        return f"{column} is outside {_number(low)} to {_number(high)} in {of_rows}"
     if kind == "expect_column_values_to_be_of_type":
         return f"{column} is of type {outcome.observed}, expected {outcome.expected}"
     where = f" ({column})" if column else ""
