@@ -264,14 +264,16 @@ def show_written(outputs: dict[str, Any]) -> None:
 
 
 def show_diagnosis(diagnosis: dict[str, Any]) -> None:
-    """Totals, then each root cause with the dollars and users it explains."""
+    """Totals in dollars, then each root cause, as people say it, with the dollars and users it explains."""
+    from checks.report import CAUSE_WORDS
+
     totals = diagnosis.get("totals", {})
-    parts = [f"{key} {value:,}" for key, value in totals.items() if isinstance(value, int)]
+    parts = [f"{key} ${totals[key]:,}" for key in ("expected", "platform", "customer", "finance", "gap") if key in totals]
     stdout.print("totals: " + escape(", ".join(parts)))
     for cause in diagnosis.get("root_causes", []):
-        file = f" {cause['file']}" if cause.get("file") else ""
+        file = f": {cause['file']}" if cause.get("file") else ""
         stdout.print(
-            f"[bold]root cause[/] {escape(cause['kind'].replace('_', ' '))}{escape(file)}: {cause['users']:,} users, "
+            f"[bold]root cause[/] {escape(CAUSE_WORDS.get(cause['kind'], cause['kind']))}{escape(file)}: {cause['users']:,} users, "
             f"${cause['revenue_gap']:,} ({cause['share_of_gap']:.1%} of the gap)"
         )
         stdout.print(f"      {escape(cause['evidence'])}")

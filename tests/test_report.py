@@ -378,3 +378,21 @@ def test_a_ledger_that_is_not_one_is_bad_input(tmp_path):
     assert raised.value.exit_code == 2
     with pytest.raises(BadInputError, match="ledger not found"):
         read_arrivals(tmp_path / "absent.sqlite", tmp_path)
+
+
+def test_report_command_takes_the_sender_the_promise_the_ledger_and_a_table_with_extra_columns(tmp_path, capsys):
+    write_feed(FEED, tmp_path / "feed")
+    landed = {f"delta{number}.csv": f"2026-11-0{number + 1}T06:00:00+00:00" for number in range(len(FEED))}
+    ledger = _ledger(tmp_path / "ledger.sqlite", tmp_path / "feed", landed=landed)
+    faults.without_file(FEED, 2).assign(loaded_at="2026-11-05").to_csv(tmp_path / "platform.csv", index=False)
+    code = main([
+        "report", "--feed", str(tmp_path / "feed"), "--platform", str(tmp_path / "platform.csv"), "--out", str(tmp_path / "out"),
+        "--sender-name", "Dana Reyes", "--eta", "by Friday", "--ledger", str(ledger), "--customer-contact", "Michael Greene",
+    ])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "warning: platform.csv: column(s) 'loaded_at' ignored" in captured.err
+    customer = _body(_message(tmp_path / "out" / "email-customer.eml"))
+    assert customer.startswith("Dear Michael,") and "will be visible by Friday." in customer and customer.rstrip().endswith("Dana Reyes")
+    assert f"delta2.csv: landed {landed['delta2.csv']}" in _body(_message(tmp_path / "out" / "email-engineer.eml"))
+    assert "Summary" in captured.out and "email-customer.eml" in captured.out
