@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -27,6 +27,10 @@ from checks.feed import COLUMNS, discover_deltas
 from checks.pages import plain_pages
 from checks.pipeline import FeedCheck
 from checks.writers import atomic_write_text, write_frames
+
+if TYPE_CHECKING:
+    from checks.arrivals import Arrival
+    from checks.report import ReportNames
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,7 @@ def run_case(
     return result
 
 
-def report_names(case: Case):
+def report_names(case: Case) -> ReportNames:
     """The report's names and promises from a case (its own wording for what the case leaves out)."""
     from checks.report import ReportNames
 
@@ -214,7 +218,7 @@ def report_names(case: Case):
     return ReportNames(**names, platform_file=case.platform.name if case.platform is not None else None, eta=case.eta)
 
 
-def case_arrivals(case: Case):
+def case_arrivals(case: Case) -> dict[str, Arrival] | None:
     """The ledger's facts about the feed's files, when the case names a ledger."""
     if case.ledger is None:
         return None

@@ -6,7 +6,7 @@ import email
 import email.policy
 import io
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from types import SimpleNamespace
 
 import numpy as np
