@@ -14,12 +14,19 @@ import pandas as pd
 from checks.diagnose import Diagnosis
 from checks.model import SOURCE_FILE
 from checks.reconcile import MATCH, SPEND_GAP, STALE
+from checks.wording import Words
 from checks.writers import atomic_write_bytes
 
 GAP_BY_ROOT_CAUSE = "gap-by-root-cause"
 GAP_BY_FILE = "gap-by-file"
 STALE_BY_BATCH = "stale-users-by-batch"
 CHART_NAMES: tuple[str, ...] = (GAP_BY_ROOT_CAUSE, GAP_BY_FILE, STALE_BY_BATCH)
+# Each chart's heading on the incident page.
+CHART_HEADINGS = {
+    GAP_BY_ROOT_CAUSE: "The gap by root cause",
+    GAP_BY_FILE: "The gap by the file holding each user's latest row",
+    STALE_BY_BATCH: "Users holding an older row, by batch",
+}
 _BLUE, _GREY, _RED = "#2b6cb0", "#a0aec0", "#c53030"
 _NOT_IN_FEED = "not in the feed"
 
@@ -61,21 +68,23 @@ def _save(figure, path: Path, suffix: str) -> Path:
 
 
 def _by_root_cause(axes, diagnosis: Diagnosis) -> None:
-    labels = [cause.kind.replace("_", " ") + (f"\n{cause.file}" if cause.file else "") for cause in diagnosis.root_causes]
+    from checks.report import CAUSE_WORDS
+
+    labels = [CAUSE_WORDS.get(cause.kind, cause.kind) + (f"\n{cause.file}" if cause.file else "") for cause in diagnosis.root_causes]
     values = [cause.revenue_gap for cause in diagnosis.root_causes]
     colours = [_BLUE] * len(values)
     if diagnosis.unexplained_users:
         labels.append("unexplained")
         values.append(diagnosis.unexplained_gap)
         colours.append(_GREY)
-    _bars(axes, labels, values, colours)
-    axes.set_title(f"Revenue gap by root cause (total gap ${diagnosis.gap:,})")
+    _bars(axes, labels, values, colours, diagnosis.words)
+    axes.set_title(f"Revenue gap by root cause (total gap {diagnosis.words.money(diagnosis.gap)})")
 
 
 def _by_file(axes, diagnosis: Diagnosis) -> None:
     per_file = _gap_by_file(diagnosis)
-    _bars(axes, list(per_file), list(per_file.values()), [_BLUE] * len(per_file))
-    axes.set_title("Revenue gap by the delta file holding each user's latest row")
+    _bars(axes, list(per_file), list(per_file.values()), [_BLUE] * len(per_file), diagnosis.words)
+    axes.set_title(f"Revenue gap by the delta file holding each {diagnosis.words.key_word}'s latest row")
 
 
 def _gap_by_file(diagnosis: Diagnosis) -> dict[str, int]:
@@ -92,39 +101,44 @@ def _gap_by_file(diagnosis: Diagnosis) -> dict[str, int]:
 
 
 def _stale(axes, diagnosis: Diagnosis) -> None:
-    users = diagnosis.reconciliation.users
+    users, words = diagnosis.reconciliation.users, diagnosis.words
+    version, keys = words.version, words.keys
     stale = users["class"].eq(STALE).to_numpy(dtype=bool)
     count = int(stale.sum())
-    axes.set_title(f"Stale users by batch_id range ({count:,} users)")
-    axes.set_xlabel("batch_id")
-    axes.set_ylabel("users")
+    axes.set_title(f"Stale {keys} by {version} range ({count:,} {keys})")
+    axes.set_xlabel(version + ("" if words.encoding.codecs[version].column.logical_type == "integer" else " (microseconds or days since 1970)"))
+    axes.set_ylabel(keys)
     if not count:
-        axes.text(0.5, 0.5, "no stale users", ha="center", va="center", transform=axes.transAxes)
+        axes.text(0.5, 0.5, f"no stale {keys}", ha="center", va="center", transform=axes.transAxes)
         return
-    platform = users["platform_batch_id"].to_numpy()[stale].astype("float64")
-    latest = users["expected_batch_id"].to_numpy()[stale].astype("float64")
+    platform = users[f"platform_{version}"].to_numpy()[stale].astype("float64")
+    latest = users[f"expected_{version}"].to_numpy()[stale].astype("float64")
     span = (min(platform.min(), latest.min()), max(platform.max(), latest.max()))
     # matplotlib draws the counts; it need not see the millions of users behind them. Equal bins over
     # the span are counted arithmetically (numpy keeps them consistent with the edges it returns).
-    for batches, colour, label in ((platform, _RED, "batch_id the platform holds"), (latest, _BLUE, "latest batch_id in the feed")):
+    for batches, colour, label in ((platform, _RED, f"{version} the platform holds"), (latest, _BLUE, f"latest {version} in the feed")):
         counts, edges = np.histogram(batches, bins=30, range=span)
         axes.hist(edges[:-1], bins=edges, weights=counts, color=colour, alpha=0.7, label=label)
     axes.legend(frameon=False)
 
 
-def _bars(axes, labels: list[str], values: list[int], colours: list[str]) -> None:
+def _bars(axes, labels: list[str], values: list[int], colours: list[str], words: Words) -> None:
     if not values:
         axes.text(0.5, 0.5, "no gap", ha="center", va="center", transform=axes.transAxes)
         axes.set_axis_off()
         return
     positions = np.arange(len(values))
+    texts = [words.money(value) for value in values]
+    amount = words.encoding.contract.amount
+    scale = 10 ** (amount.decimal[1] if amount is not None and amount.decimal else 0)
+    values = [value / scale for value in values]  # in dollars, as the axis reads
     axes.barh(positions, values, color=colours)
     axes.set_yticks(positions, labels=labels)
     axes.invert_yaxis()
     axes.axvline(0, color="black", linewidth=0.8)
     axes.set_xlabel("dollars (expected minus platform)")
     axes.xaxis.set_major_formatter(lambda value, _: f"${value:,.0f}")
-    for position, value in zip(positions, values):
-        axes.annotate(f" ${value:,} ", (value, position), va="center", ha="left" if value >= 0 else "right")
+    for position, value, text in zip(positions, values, texts):
+        axes.annotate(f" {text} ", (value, position), va="center", ha="left" if value >= 0 else "right")
     axes.margins(x=0.25)
     axes.spines[["top", "right"]].set_visible(False)

@@ -12,9 +12,10 @@ from pathlib import Path
 from checks.errors import BadInputError
 
 DEFAULT_CASE = Path("data/case.toml")
-_PATH_KEYS = ("feed", "platform", "customer", "contract")
-_NAME_KEYS = ("customer_company", "customer_contact", "platform_company", "engineer_name")
-_KEYS = {*_PATH_KEYS, *_NAME_KEYS, "finance_total"}
+_PATH_KEYS = ("feed", "platform", "customer", "ledger", "contract")
+_NAME_KEYS = ("customer_company", "customer_contact", "platform_company", "engineer_name", "sender_name")
+_TEXT_KEYS = (*_NAME_KEYS, "eta")
+_KEYS = {*_PATH_KEYS, *_TEXT_KEYS, "finance_total"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Names:
     customer_contact: str | None = None
     platform_company: str | None = None
     engineer_name: str | None = None
+    sender_name: str | None = None
 
     def override(self, **values: str | None) -> Names:
         return replace(self, **{key: value for key, value in values.items() if value is not None})
@@ -40,6 +42,10 @@ class Case:
     finance_total: int | Decimal | None = None
     names: Names = Names()
     contract: Path | None = None  # the feed's ODCS contract; None: the first customer's (contracts/user-summary.yaml)
+    # When the corrected figures will be live, as the customer's email promises it ("by Friday"); None: no promise.
+    eta: str | None = None
+    # The landing zone's ledger: when each delta landed and was fetched, and its sha256, for the emails.
+    ledger: Path | None = None
 
     def override(self, **values: object) -> Case:
         """This case with every given (not None) value replacing its own."""
@@ -53,8 +59,12 @@ def load_case(path: str | Path) -> Case:
         raise BadInputError("case file not found", file=path)
     try:
         values = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise BadInputError(f"not a valid TOML case file: {error}", file=path) from error
+    except OSError as error:
+        raise BadInputError(f"cannot read case file: {error.strerror}", file=path) from error
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        # ValueError: an integer past Python's 4,300-digit conversion limit; RecursionError: arrays nested thousands deep.
+        first_line = (str(error).splitlines() or [type(error).__name__])[0]
+        raise BadInputError(f"not a valid TOML case file: {first_line}", file=path) from error
     unknown = sorted(set(values) - _KEYS)
     if unknown:
         raise BadInputError(f"unknown key(s) in case file: {', '.join(unknown)}", file=path)
@@ -66,11 +76,13 @@ def load_case(path: str | Path) -> Case:
             return None
         if not isinstance(value, str):
             raise BadInputError(f"{key} must be a path", file=path)
+        if "\0" in value:
+            raise BadInputError(f"{key} holds a NUL character", file=path)
         if "://" in value:  # a URI (s3a://bucket/prefix): the engine reads it as given
             return Path(value)
         return (path.parent / value).resolve() if not Path(value).is_absolute() else Path(value)
 
-    for key in _NAME_KEYS:
+    for key in _TEXT_KEYS:
         if key in values and not isinstance(values[key], str):
             raise BadInputError(f"{key} must be text", file=path)
     return Case(
@@ -78,6 +90,8 @@ def load_case(path: str | Path) -> Case:
         platform=resolve("platform"),
         customer=resolve("customer"),
         finance_total=finance_total,
+        eta=values.get("eta"),
+        ledger=resolve("ledger"),
         names=Names(**{key: values[key] for key in _NAME_KEYS if key in values}),
         contract=resolve("contract"),
     )

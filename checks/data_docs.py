@@ -117,13 +117,18 @@ _TABLE_CSS = """\
 
 
 def make_self_contained(site_dir: Path, pages: Iterable[Path]) -> None:
-    """Copy the local assets into ``site_dir`` (once) and rewrite ``pages`` to load nothing remote."""
+    """Copy the local assets into ``site_dir`` (once) and rewrite ``pages`` and GX's stylesheets to load nothing remote."""
     site_dir = Path(site_dir)
     _install_assets(site_dir)
     for page in pages:
         page = Path(page)
         if page.exists():
             _rewrite_page(site_dir, page)
+    # GX copies its stylesheets on every build; the dark theme's logo is a remote image.
+    for sheet in (site_dir / "static" / "styles").glob("*.css"):
+        css = sheet.read_text(encoding="utf-8")
+        if _EXTERNAL_CSS_URL.search(css):
+            _write_text(sheet, _EXTERNAL_CSS_URL.sub("none", css))
 
 
 def external_urls(site_dir: Path) -> list[tuple[Path, str]]:
@@ -132,6 +137,65 @@ def external_urls(site_dir: Path) -> list[tuple[Path, str]]:
     for page in sorted(Path(site_dir).rglob("*.html")):
         found.extend((page, url) for url in _ANY_URL.findall(page.read_text(encoding="utf-8")))
     return found
+
+
+# What a browser would fetch: src/href attributes and CSS url(); a licence comment or an XML namespace is not fetched.
+_REMOTE_REFERENCE = re.compile(
+    r"""(?:\b(?:src|href)\s*=\s*["']?|url\(\s*["']?|@import\s+["'])(https?:)?//""", re.IGNORECASE
+)
+
+
+def remote_references(site_dir: Path) -> list[tuple[Path, str]]:
+    """Every reference to the network in the site's pages, stylesheets and images, as (file, text around it)."""
+    found = []
+    for path in sorted(Path(site_dir).rglob("*")):
+        if path.suffix.lower() in (".html", ".css", ".svg", ".js") and path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            found.extend((path, text[match.start():match.end() + 40]) for match in _REMOTE_REFERENCE.finditer(text))
+    return found
+
+
+_NUMBER_BADGE = re.compile(r'(<span class="badge badge-secondary" >)(\d{4,})(</span>)')
+_UNEXPECTED_COUNTS = re.compile(r"(\d{4,})( unexpected values found\. [\d.]+% of )(\d{4,})( total rows)")
+
+
+def group_digits(page: Path) -> None:
+    """Rewrite a Data Docs page so that whole numbers in statements (33904525, "1841 unexpected values found") read
+    with thousands separators, every digit kept; example rows (user ids, batch ids) are left as they are."""
+    page = Path(page)
+    if not page.exists():
+        return
+    html = page.read_text(encoding="utf-8")
+    grouped = _NUMBER_BADGE.sub(lambda match: f"{match.group(1)}{int(match.group(2)):,}{match.group(3)}", html)
+    grouped = _UNEXPECTED_COUNTS.sub(
+        lambda match: f"{int(match.group(1)):,}{match.group(2)}{int(match.group(3)):,}{match.group(4)}", grouped
+    )
+    if grouped != html:
+        _write_text(page, grouped)
+
+
+def present_helper_column(page: Path, column: str, *, described_as: str, statement: str) -> None:
+    """Rewrite a validation page so that ``column``, which the suite adds beside a table's own, is not shown as the table's.
+
+    The ordered column list drops it (expected and observed), the section of its expectations is headed
+    ``described_as`` (in the page's table of contents too), and the statements that name it read as ``statement``.
+    """
+    page = Path(page)
+    if not page.exists():
+        return
+    html = page.read_text(encoding="utf-8")
+    name = re.escape(column)
+    badge = rf'<span class="badge badge-secondary" >{name}</span>'
+    html = re.sub(rf",\s*{badge}", "", html)
+    html = re.sub(rf",\s*(&#39;|'){name}(&#39;|')", "", html)
+    # A statement that names the column beside another: "Values in <batch_id> and <helper> must always be equal."
+    html = re.sub(rf"Values in (<span[^>]*>[^<]*</span>) and {badge} must always be equal\.", rf"\1 {statement}.", html)
+    # The section of the column's own expectations, and its entry in the table of contents.
+    html = re.sub(rf"(<h5 class=\"m-0\" >\s*){name}(\s*</h5>)", rf"\1{described_as}\2", html)
+    html = re.sub(rf"(ge-navigation-sidebar-link[^>]*>\s*){name}(\s*</a>)", rf"\1{described_as}\2", html)
+    if column in html:
+        raise SuiteError(f"Data Docs page still shows the helper column {column}: GX's page layout changed", file=page)
+    _write_text(page, html)
 
 
 def offline_html(html: str, static_prefix: str) -> str:
@@ -204,10 +268,18 @@ def _write_text(path: Path, text: str) -> None:
 
 
 _BANNER = re.compile(r"<!-- checks-banner -->.*?<!-- /checks-banner -->", re.DOTALL)
+INCIDENT_LINK_TEXT = "Why the platform's table fails these expectations, and what to do: the incident page"
+
+
+def link_incident(index: Path, incident_page: Path, platform_page: Path | None) -> None:
+    """Link the incident page from the top of the Data Docs index and of the platform table's validation page."""
+    for page in (index, platform_page):
+        if page is not None and Path(page).exists():
+            link_from_index(page, incident_page, INCIDENT_LINK_TEXT)
 
 
 def link_from_index(index: Path, target: Path, text: str) -> None:
-    """Put a link to ``target`` at the top of the Data Docs index (replacing an earlier one).
+    """Put a link to ``target`` at the top of a Data Docs page (replacing an earlier one).
 
     Used to set the explanation of a failure (the incident page) beside the failing expectations.
     ``text`` is the suite's own wording, escaped all the same.

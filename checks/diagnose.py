@@ -968,7 +968,7 @@ def _simulation_sentence(
     """What a simulated fault reproduces: ``count`` keys (``without_row`` of them left with no row at all),
     ``dollars`` of gap; ``agree`` of ``size`` keys agree with it."""
     w = words or default_words()
-    whole = f"with it, the simulated table agrees with the platform for {agree:,} of {size:,} {w.keys}"
+    whole = f"the table simulated with this fault agrees with the platform for {agree:,} of {size:,} {w.keys}"
     example = _example_sentence(examples, w)
     if kind == FILE_NOT_INGESTED:
         lacking = _older_or_none(count, without_row, w.keys, f" instead of their latest one in {name}")

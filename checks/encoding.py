@@ -266,11 +266,24 @@ def _integers(text: pd.Series, matches: np.ndarray) -> tuple[np.ndarray, np.ndar
     beyond = matches & (longest > _INT64_SAFE_DIGITS)
     if beyond.any():  # rare: Python's ints decide exactly whether a long literal fits int64
         for position in np.flatnonzero(beyond):
-            literal = text.iloc[position]
-            matches[position] = len(literal) < 25 and _INT64_MIN <= int(literal) <= _INT64_MAX
+            matches[position] = fits_int64(text.iloc[position])
     literals = text.where(matches).str.removeprefix("+")
     numbers = pa.array(literals, type=pa.string(), from_pandas=True).cast(pa.int64())
     return np.asarray(numbers.fill_null(NULL)).astype(np.int64, copy=False), matches
+
+
+def fits_int64(literal: str) -> bool:
+    """Whether an integer literal (sign and leading zeros allowed) is within int64.
+
+    Digits are counted before ``int`` sees them: Python refuses to convert literals of over 4,300
+    digits, and a cell of a million digits must be a failed cell, not a crash.
+    """
+    digits = literal.lstrip("+-").lstrip("0")
+    if len(digits) > _INT64_SAFE_DIGITS + 1:
+        return False
+    value = int(digits or "0")
+    return _INT64_MIN <= (-value if literal.startswith("-") else value) <= _INT64_MAX
+
 
 
 def _scaled(text: pd.Series, matches: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:

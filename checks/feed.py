@@ -9,7 +9,7 @@ import csv
 import io
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -82,11 +82,13 @@ def order_deltas(directory: str | Path, files: Iterable[Path], contract: Contrac
     return deltas
 
 
-def read_raw(path: str | Path, *, columns: tuple[str, ...] | None = None) -> RawTable:
+def read_raw(path: str | Path, *, columns: tuple[str, ...] | None = None, ignore_extra: bool = False) -> RawTable:
     """Read a CSV file as strings, checking that its header names exactly ``columns``.
 
     A UTF-8 byte-order mark is dropped and a header in another letter case is normalised,
     each with a warning; CRLF line endings are read as they are (the customer's exports use them).
+    With ``ignore_extra`` (a loaded table, not a delta), columns beyond ``columns`` are dropped with a
+    warning naming them; a missing column is an error either way.
     """
     path = Path(path)
     columns = default_contract().names if columns is None else columns
@@ -104,12 +106,15 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] | None = None) -> Raw
     if not text.strip():
         raise BadInputError("file has no header and no rows", file=path)
 
-    header = next(csv.reader(io.StringIO(text)))
+    header = _header(path, text)
     normalised = [name.strip().lower() for name in header]
-    _check_header(path, normalised, columns)
+    extra = [name for name in normalised if name not in columns] if ignore_extra else []
+    _check_header(path, [name for name in normalised if name not in extra], columns)
     for original, name in zip(header, normalised):
-        if original != name:
+        if original != name and name not in extra:
             notes.append(column_renamed(original, name))
+    if extra:
+        notes.append(f"column(s) {', '.join(map(repr, extra))} ignored: not among the compared columns ({', '.join(columns)})")
 
     try:
         with warnings.catch_warnings():
@@ -127,8 +132,8 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] | None = None) -> Raw
     except pd.errors.ParserWarning as error:
         line = _first_long_row(text, len(header))
         raise BadInputError(f"row has more fields than the header ({len(header)})", file=path, row=line) from error
-    except (pd.errors.ParserError, ValueError) as error:
-        first_line = str(error).strip().splitlines()[0]
+    except (pd.errors.ParserError, ValueError, csv.Error) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise BadInputError(f"malformed CSV: {first_line}", file=path) from error
     frame.columns = normalised
     frame = frame[list(columns)]
@@ -136,11 +141,20 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] | None = None) -> Raw
     return RawTable(name=path.name, frame=frame, warnings=tuple(notes))
 
 
-def read_table(path: str | Path, encoding: Encoding | None = None) -> pd.DataFrame:
+def read_table(
+    path: str | Path, encoding: Encoding | None = None, *, warn: Callable[[str], None] | None = None
+) -> pd.DataFrame:
     """Read a loaded table (platform's or customer's) in computing form (``checks.encoding``); any cell that is
-    no value of its column's type is bad input."""
+    no value of its column's type is bad input.
+
+    Columns beyond the contract's (a ``loaded_at``, lineage columns) are ignored; ``warn`` is told which,
+    with the file's other reading notes.
+    """
     encoding = encoding or default_encoding()
-    raw = read_raw(path, columns=encoding.contract.names)
+    raw = read_raw(path, columns=encoding.contract.names, ignore_extra=True)
+    if warn is not None:
+        for note in raw.warnings:
+            warn(f"{raw.name}: {note}")
     stored, _, bad_cells = encoding.parse_frame(raw.frame)
     if len(bad_cells):
         first = bad_cells.iloc[0]
@@ -154,11 +168,22 @@ def read_table(path: str | Path, encoding: Encoding | None = None) -> pd.DataFra
     return stored
 
 
+def _header(path: Path, text: str) -> list[str]:
+    """The first CSV record of ``text``; a malformed one (a stray carriage return, a quote left open) is bad input."""
+    try:
+        return next(csv.reader(io.StringIO(text)))
+    except csv.Error as error:
+        raise BadInputError(f"malformed CSV header: {error}", file=path) from error
+
+
 def _first_long_row(text: str, fields: int) -> int | None:
     """The line number of the first row with more than ``fields`` fields (only called on that error)."""
-    for line, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if len(row) > fields:
-            return line
+    try:
+        for line, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+            if len(row) > fields:
+                return line
+    except csv.Error:
+        pass  # a malformed line before the long one: the message then names no line
     return None
 
 

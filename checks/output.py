@@ -138,45 +138,152 @@ def stage_progress() -> Iterator[Any]:
 
 
 def show_run(result: Any) -> None:
-    """The human summary of ``checks run``: files, feed failures, suites per table, the diagnosis, outputs."""
+    """The human summary of ``checks run``: files, feed failures, suites per table, the diagnosis, then what to do
+    and the files written."""
+    from checks.reconcile import amount_total
+    from checks.wording import Words
+
     show_validations(result.feed.validations)
     failures = result.feed.failures
     if not failures.empty:
         stdout.print(f"{len(failures):,} failure(s) in the feed")
         show_failures(failures)
-    deduplicated = result.feed.deduplicated
-    stdout.print(
-        f"deduplicated: {len(deduplicated):,} users, total_spend {int(deduplicated['total_spend'].sum()):,}"
-    )
+    deduplicated, words = result.feed.deduplicated, Words.of(result.feed.encoding)
+    total = words.money(amount_total(deduplicated, result.feed.encoding.contract.shape))
+    stdout.print(escape(f"deduplicated: {len(deduplicated):,} {words.keys}, total {words.amount_word} {total}"))
     if result.suites is not None:
         for table in result.suites.results:
             verdict = "[green]pass[/]" if table.success else "[red]FAIL[/]"
             stdout.print(f"{verdict}  suite on {escape(table.table)}")
             for outcome in table.failed():
-                column = f" ({escape(str(outcome.column))})" if outcome.column else ""
-                stdout.print(
-                    f"      {escape(outcome.expectation)}{column}: observed {escape(_short(outcome.observed))}, "
-                    f"expected {escape(_short(outcome.expected))}"
-                )
+                stdout.print(f"      {escape(describe_outcome(outcome))}")
     if result.diagnosis is not None:
-        show_diagnosis(result.diagnosis.to_dict())
-    for name, path in result.outputs.items():
-        stdout.print(f"[dim]{escape(name)}: {escape(str(path))}[/]")
+        show_diagnosis(result.diagnosis)
+    stdout.print("")
     stdout.print("[green]all checks passed[/]" if result.passed else "[red]checks failed[/]")
+    if result.diagnosis is not None:
+        show_next_steps(result.diagnosis, result.outputs, names=result.case.names)
+    else:
+        show_written(result.outputs)
 
 
-def show_diagnosis(diagnosis: dict[str, Any]) -> None:
-    """Totals, then each root cause with the dollars and users it explains."""
-    totals = diagnosis.get("totals", {})
-    parts = [f"{key} {value:,}" for key, value in totals.items() if isinstance(value, int)]
+def describe_outcome(outcome: Any) -> str:
+    """A failed expectation as a sentence: "batch_id is not the latest in the feed for 1,841 of 10,000 rows"."""
+    from checks.suites import FEED_LATEST_BATCH
+
+    column = str(outcome.column or "").split("=")[0]
+    unexpected, rows = outcome.unexpected_count, outcome.rows
+    of_rows = f"{_number(unexpected)} of {_number(rows)} rows" if rows is not None else f"{_number(unexpected)} rows"
+    kind = outcome.expectation
+    if kind == "expect_batch_id_to_be_latest_in_feed":
+        return f"{column} is not the latest in the feed for {of_rows}"
+    if kind == "expect_column_sum_to_be_between":
+        return f"{column} sums to {_number(outcome.observed)}, expected {_bounds(outcome.expected)}"
+    if kind == "expect_table_row_count_to_equal":
+        return f"the table has {_number(outcome.observed)} rows, expected {_number(outcome.expected)}"
+    if kind == "expect_table_columns_to_match_ordered_list":
+        def shown(columns: Any) -> str:
+            listed = columns if isinstance(columns, list) else [columns]
+            return ", ".join(str(name) for name in listed if name != FEED_LATEST_BATCH)
+        return f"the columns are {shown(outcome.observed)}, expected {shown(outcome.expected)}"
+    if kind == "expect_column_values_to_not_be_null":
+        if column == FEED_LATEST_BATCH:
+            return f"{of_rows} hold a user the feed never sent"
+        return f"{column} is empty in {of_rows}"
+    if kind == "expect_column_values_to_be_unique":
+        return f"{column} repeats in {of_rows}"
+    if kind == "expect_column_values_to_be_between":
+        low, high = (outcome.expected or {}).get("min"), (outcome.expected or {}).get("max")
+        if high is None:
+            return f"{column} is below {_number(low)} in {of_rows}"
+        if low is None:
+            return f"{column} is above {_number(high)} in {of_rows}"
+        return f"{column} is outside {_number(low)} to {_number(high)} in {of_rows}"
+    if kind == "expect_column_values_to_be_of_type":
+        return f"{column} is of type {outcome.observed}, expected {outcome.expected}"
+    where = f" ({column})" if column else ""
+    return f"{kind}{where}: observed {_short(outcome.observed)}, expected {_short(outcome.expected)}"
+
+
+def _number(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def _bounds(expected: Any) -> str:
+    if isinstance(expected, dict):
+        low, high = expected.get("min"), expected.get("max")
+        if low is not None and high is not None:
+            return f"between {_number(low)} and {_number(high)}"
+        return f"at least {_number(low)}" if low is not None else f"at most {_number(high)}"
+    return _number(expected)
+
+
+def show_next_steps(diagnosis: Any, outputs: dict[str, Any], *, names: Any = None) -> None:
+    """What a person on call acts on: the cause, the users, the dollars, what to open and send; then the files written."""
+    from checks.report import EMAIL_CUSTOMER_EML, EMAIL_ENGINEER_EML, INCIDENT_HTML, cause_words
+
+    reconciliation, words = diagnosis.reconciliation, diagnosis.words
+    money = words.money
+    stdout.print("[bold]Summary[/]")
+    if not diagnosis.discrepancy:
+        stdout.print(escape(
+            f"  the platform's table matches the feed: {reconciliation.user_count:,} {words.keys}, {money(diagnosis.expected_total)}"
+        ))
+    else:
+        for cause in diagnosis.root_causes:
+            stdout.print(escape(
+                f"  cause:   {cause_words(cause)} ({cause.users:,} {words.keys}, {money(cause.revenue_gap)}, "
+                f"{cause.share_of_gap:.1%} of the gap)"
+            ))
+        if diagnosis.unexplained_users or not diagnosis.root_causes:
+            stdout.print(escape(
+                f"  cause:   unexplained for {diagnosis.unexplained_users:,} {words.keys} ({money(diagnosis.unexplained_gap)})"
+            ))
+        stdout.print(f"  {words.keys + ':':<8} {reconciliation.discrepant_users:,} of {reconciliation.user_count:,} do not match the feed")
+        stdout.print(escape(
+            f"  dollars: the platform shows {money(diagnosis.platform_total)}, the feed {money(diagnosis.expected_total)}: "
+            f"{money(diagnosis.gap)} off"
+        ))
+    steps = [
+        ("open", INCIDENT_HTML, "the incident page"),
+        ("send", EMAIL_ENGINEER_EML, "to the platform's engineers (discrepancies.csv attached)"),
+        ("send", EMAIL_CUSTOMER_EML, "to the customer"),
+    ]
+    for verb, name, what in steps:
+        if name in outputs and (diagnosis.discrepancy or verb == "open"):
+            stdout.print(f"  {verb}:    {escape(str(outputs[name]))}  {what}")
+    if diagnosis.discrepancy and INCIDENT_HTML not in outputs:
+        stdout.print("  next:    checks run (or checks report) writes the incident page and both emails")
+    missing = [option for option, value in (("--sender-name", getattr(names, "sender_name", None)),) if not value]
+    if diagnosis.discrepancy and names is not None and missing:
+        stdout.print(f"  note:    no {', '.join(missing)}: the emails are signed with the company's name only")
+    show_written(outputs)
+
+
+def show_written(outputs: dict[str, Any]) -> None:
+    """The files a command wrote, one a line, dimmed."""
+    if outputs:
+        stdout.print("[dim]written:[/]")
+    for name, path in outputs.items():
+        stdout.print(f"[dim]  {escape(name)}: {escape(str(path))}[/]")
+
+
+def show_diagnosis(diagnosis: Any) -> None:
+    """Totals in dollars, then each root cause, as people say it, with the dollars and keys it explains."""
+    from checks.report import CAUSE_WORDS
+
+    reconciliation, words = diagnosis.reconciliation, diagnosis.words
+    totals = {"expected": reconciliation.expected_total, "platform": reconciliation.platform_total,
+              "customer": reconciliation.customer_total, "finance": diagnosis.finance_total, "gap": reconciliation.gap}
+    parts = [f"{key} {words.money(value)}" for key, value in totals.items() if value is not None]
     stdout.print("totals: " + escape(", ".join(parts)))
-    for cause in diagnosis.get("root_causes", []):
-        file = f" {cause['file']}" if cause.get("file") else ""
+    for cause in diagnosis.root_causes:
+        file = f": {cause.file}" if cause.file else ""
         stdout.print(
-            f"[bold]root cause[/] {escape(cause['kind'])}{escape(file)}: {cause['users']:,} users, "
-            f"${cause['revenue_gap']:,} ({cause['share_of_gap']:.1%} of the gap)"
+            f"[bold]root cause[/] {escape(CAUSE_WORDS.get(cause.kind, cause.kind))}{escape(file)}: "
+            + escape(f"{cause.users:,} {words.keys}, {words.money(cause.revenue_gap)} ({cause.share_of_gap:.1%} of the gap)")
         )
-        stdout.print(f"      {escape(cause['evidence'])}")
+        stdout.print(f"      {escape(cause.evidence)}")
 
 
 def _short(value: Any, limit: int = 80) -> str:

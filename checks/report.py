@@ -1,18 +1,24 @@
-"""Rendering a diagnosis for people: the incident report (Markdown and HTML), the engineer's and the customer's emails.
+"""Rendering a diagnosis for people: the incident report (Markdown and a self-contained HTML page), the engineer's
+and the customer's emails (Markdown and ready-to-send ``.eml`` messages).
 
-Every number comes from the ``Diagnosis``; names of people and companies are parameters. Text that
-comes from files (file names, values) and the names given on the command line are escaped for the
-format they land in, so a ``<script>`` or ``=HYPERLINK(...)`` shows as the text it is.
+Every number comes from the ``Diagnosis``; names of people and companies are parameters, and a name not
+given is worded around, never filled with a placeholder. The emails state what the data shows; a
+mechanism is offered as a hypothesis, and arrival times and checksums only when the landing zone's
+ledger is given. Text that comes from files (file names, values) and the names given on the command
+line are escaped for the format they land in, so a ``<script>`` or ``=HYPERLINK(...)`` shows as the
+text it is.
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import re
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,13 +35,21 @@ from checks.diagnose import (
     RootCause,
 )
 from checks.model import SOURCE_FILE, SOURCE_ROW
-from checks.reconcile import MATCH, SPEND_GAP
-from checks.writers import atomic_write_frame, atomic_write_text
+from checks.wording import Words
+from checks.lineage import PLATFORM_ROW
+from checks.reconcile import DUPLICATED, MATCH, MISSING, SPEND_GAP, STALE, UNEXPECTED, UNKNOWN_BATCH
+from checks.reconcile import VALUE_DRIFT as CLASS_VALUE_DRIFT
+from checks.writers import atomic_write_bytes, atomic_write_frame, atomic_write_text
+
+if TYPE_CHECKING:
+    from checks.arrivals import Arrival
 
 INCIDENT_MD = "incident.md"
 INCIDENT_HTML = "incident.html"
 EMAIL_ENGINEER = "email-engineer.md"
 EMAIL_CUSTOMER = "email-customer.md"
+EMAIL_ENGINEER_EML = "email-engineer.eml"
+EMAIL_CUSTOMER_EML = "email-customer.eml"
 DISCREPANCIES_CSV = "discrepancies.csv"
 # A share of the gap below this is reported as "fully explained".
 EXPLAINED_TOLERANCE = 0.001
@@ -44,22 +58,31 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]|])")
 
 @dataclass(frozen=True)
 class ReportNames:
-    """Who the emails go to and who sends them; every default reads sensibly when nobody is named."""
+    """Who the emails go to and who signs them, and what they may promise; None keeps wording that needs no name."""
 
-    engineer_name: str = "team"
-    customer_contact: str = ""
-    customer_company: str = "your company"
-    platform_company: str = "our platform"
-    sender_name: str = "Integration Engineering"
-    platform_file: str = "platform-table.csv"
-    correction_eta: str = "within one business day"
+    engineer_name: str | None = None
+    customer_contact: str | None = None
+    customer_company: str | None = None
+    platform_company: str | None = None
+    sender_name: str | None = None
+    platform_file: str | None = None
+    # When the corrected figures will be live ("by Friday 12 December"); None: the emails promise no date.
+    eta: str | None = None
 
 
 def write_incident_report(
-    diagnosis: Diagnosis, out_dir: Path, *, names: ReportNames = ReportNames(), docs_index: Path | None = None
+    diagnosis: Diagnosis,
+    out_dir: Path,
+    *,
+    names: ReportNames = ReportNames(),
+    docs_index: Path | None = None,
+    arrivals: Mapping[str, Arrival] | None = None,
 ) -> list[Path]:
-    """Write incident.md, both emails, discrepancies.csv, the charts and incident.html (beside the Data Docs
-    index when given, else in ``out_dir``); every file atomically. Returns the paths written."""
+    """Write incident.md, both emails (Markdown and .eml), discrepancies.csv, the charts and incident.html (beside
+    the Data Docs index when given, else in ``out_dir``); every file atomically. Returns the paths written.
+
+    ``arrivals`` (``checks.arrivals.read_arrivals``) are the landing zone's facts the emails may cite.
+    """
     from checks.charts import render_charts
 
     out_dir = Path(out_dir)
@@ -70,6 +93,7 @@ def write_incident_report(
         table = pool.submit(_write_discrepancies, diagnosis, out_dir / DISCREPANCIES_CSV)
         charts = render_charts(diagnosis, out_dir)
         chart_pngs = {name: paths[0] for name, paths in charts.items()}
+        chart_svgs = {name: path.read_text(encoding="utf-8") for name, paths in charts.items() for path in paths if path.suffix == ".svg"}
         written = [path for paths in charts.values() for path in paths]
         written.append(
             atomic_write_text(
@@ -77,22 +101,55 @@ def write_incident_report(
                 render_incident(diagnosis, names, charts=_relative(chart_pngs, out_dir), docs_index=_link(docs_index, out_dir)),
             )
         )
-        written.append(atomic_write_text(out_dir / EMAIL_ENGINEER, render_engineer_email(diagnosis, names)))
-        written.append(atomic_write_text(out_dir / EMAIL_CUSTOMER, render_customer_email(diagnosis, names)))
+        engineer = _engineer_email(diagnosis, names, arrivals or {})
+        customer = _customer_email(diagnosis, names, arrivals or {})
+        written.append(atomic_write_text(out_dir / EMAIL_ENGINEER, engineer.markdown()))
+        written.append(atomic_write_text(out_dir / EMAIL_CUSTOMER, customer.markdown()))
         written.append(table.result())
+    written.append(atomic_write_bytes(out_dir / EMAIL_ENGINEER_EML, engineer.message(attachments=[out_dir / DISCREPANCIES_CSV])))
+    written.append(atomic_write_bytes(out_dir / EMAIL_CUSTOMER_EML, customer.message()))
     written.append(
         atomic_write_text(
             html_path,
-            render_incident_html(
-                diagnosis,
-                names,
-                charts=_relative(chart_pngs, html_path.parent),
-                docs_index=_link(docs_index, html_path.parent),
-                markdown_report=_link(out_dir / INCIDENT_MD, html_path.parent),
-            ),
+            render_incident_html(diagnosis, names, charts=chart_svgs, docs_index=_link(docs_index, html_path.parent)),
         )
     )
     return written
+
+
+# --- wording shared by the report and the emails -----------------------------------------------------
+
+# Each root cause and each class of users as people say it; the identifiers stay in JSON and CSV.
+CAUSE_WORDS = {
+    FILE_NOT_INGESTED: "file never loaded",
+    FILE_PARTIALLY_INGESTED: "file only partly loaded",
+    WRONG_DEDUP_ORDER: "wrong row kept per user",
+    DUPLICATE_ROWS: "users loaded more than once",
+    MISSING_USERS: "users missing from the table",
+    UNEXPECTED_USERS: "users the feed never sent",
+    VALUE_DRIFT: "values changed after loading",
+}
+CLASS_WORDS = {
+    MATCH: "match the feed",
+    STALE: "hold an older row than their latest",
+    UNKNOWN_BATCH: "hold a batch the feed never sent",
+    MISSING: "missing from the table",
+    UNEXPECTED: "not in the feed",
+    DUPLICATED: "loaded more than once",
+    CLASS_VALUE_DRIFT: "values differ from the feed's",
+}
+
+
+def cause_words(cause: RootCause) -> str:
+    """A root cause as people say it, with its file: "file never loaded: delta3.csv"."""
+    return CAUSE_WORDS.get(cause.kind, cause.kind.replace("_", " ")) + (f": {cause.file}" if cause.file else "")
+
+
+def _title_line(diagnosis: Diagnosis, company: str | None) -> str:
+    whose = f" ({company})" if company else ""
+    if not _discrepant_users(diagnosis):
+        return f"No discrepancy: the platform table matches the feed{whose}"
+    return f"Incident: the platform table does not match the feed{whose}"
 
 
 # --- the incident report ------------------------------------------------------------------------------
@@ -103,30 +160,31 @@ def render_incident(
 ) -> str:
     """The full finding in Markdown: totals, classes, root causes with evidence and examples, lineage."""
     reconciliation = diagnosis.reconciliation
-    lines = [f"# Incident: platform table does not match the feed ({_md(names.customer_company)})", ""]
+    company = _md(names.customer_company) if names.customer_company else None
+    lines = [f"# {_title_line(diagnosis, company)}", ""]
     lines += [_headline(diagnosis), ""]
     lines += ["## Totals", "", "| | total spend |", "|---|---:|"]
-    lines += [f"| {label} | {_money(value)} |" for label, value in _totals(diagnosis)]
-    lines += ["", "## Users by class", "", "| class | users | revenue gap |", "|---|---:|---:|"]
+    lines += [f"| {label} | {diagnosis.words.money(value)} |" for label, value in _totals(diagnosis)]
+    lines += ["", "## Users by class", "", "| users who | users | revenue gap |", "|---|---:|---:|"]
     lines += [
-        f"| {summary.name.replace('_', ' ')} | {summary.users:,} | {_money(summary.revenue_gap)} |"
+        f"| {CLASS_WORDS.get(summary.name, summary.name)} | {summary.users:,} | {diagnosis.words.money(summary.revenue_gap)} |"
         for summary in reconciliation.classes
     ]
     lines += ["", "## Root causes", ""]
     if diagnosis.root_causes:
-        lines += ["| # | kind | file | users | revenue gap | share of gap |", "|---:|---|---|---:|---:|---:|"]
+        lines += ["| # | cause | file | users | revenue gap | share of gap |", "|---:|---|---|---:|---:|---:|"]
         lines += [
-            f"| {index} | {cause.kind} | {_md(cause.file or '—')} | {cause.users:,} | {_money(cause.revenue_gap)} "
-            f"| {cause.share_of_gap:.1%} |"
+            f"| {index} | {CAUSE_WORDS.get(cause.kind, cause.kind)} | {_md(cause.file or '—')} | {cause.users:,} "
+            f"| {diagnosis.words.money(cause.revenue_gap)} | {cause.share_of_gap:.1%} |"
             for index, cause in enumerate(diagnosis.root_causes, start=1)
         ]
         lines.append(
-            f"| | unexplained | | {diagnosis.unexplained_users:,} | {_money(diagnosis.unexplained_gap)} "
+            f"| | unexplained | | {diagnosis.unexplained_users:,} | {diagnosis.words.money(diagnosis.unexplained_gap)} "
             f"| {diagnosis.unexplained_share:.1%} |"
         )
         for index, cause in enumerate(diagnosis.root_causes, start=1):
-            lines += ["", f"### {index}. {cause.kind.replace('_', ' ')}" + (f": {_md(cause.file)}" if cause.file else ""), ""]
-            lines += [_md(cause.evidence), "", _examples_table(cause.examples)]
+            lines += ["", f"### {index}. {_md(cause_words(cause))}", ""]
+            lines += [_md(cause.evidence), "", _markdown_table(*_examples_rows(cause.examples, _md, diagnosis.words))]
     else:
         lines.append("None: every user on the platform matches the deduplicated feed." if not _discrepant_users(diagnosis) else
                      "No tested hypothesis explains the discrepancy; see the classes above.")
@@ -137,8 +195,10 @@ def render_incident(
     lines += ["", "## Files", ""]
     lines += [
         f"- Per-user discrepancies: [{DISCREPANCIES_CSV}]({DISCREPANCIES_CSV})",
-        f"- Email to the backend engineer: [{EMAIL_ENGINEER}]({EMAIL_ENGINEER})",
-        f"- Email to the customer: [{EMAIL_CUSTOMER}]({EMAIL_CUSTOMER})",
+        f"- Email to the backend engineer, ready to send: [{EMAIL_ENGINEER_EML}]({EMAIL_ENGINEER_EML}) "
+        f"(Markdown: [{EMAIL_ENGINEER}]({EMAIL_ENGINEER}))",
+        f"- Email to the customer, ready to send: [{EMAIL_CUSTOMER_EML}]({EMAIL_CUSTOMER_EML}) "
+        f"(Markdown: [{EMAIL_CUSTOMER}]({EMAIL_CUSTOMER}))",
     ]
     if docs_index:
         lines.append(f"- Data Docs (failing expectations): [index.html]({_url(docs_index)})")
@@ -147,20 +207,19 @@ def render_incident(
 
 def _headline(diagnosis: Diagnosis) -> str:
     if not _discrepant_users(diagnosis):
-        return f"No discrepancy: all {diagnosis.reconciliation.user_count:,} users match; both totals are {_money(diagnosis.expected_total)}."
+        return f"No discrepancy: all {diagnosis.reconciliation.user_count:,} users match; both totals are {diagnosis.words.money(diagnosis.expected_total)}."
     causes = diagnosis.root_causes
     explained = 1 - diagnosis.unexplained_share
     main = causes[0] if causes else None
     text = (
-        f"The platform's table totals {_money(diagnosis.platform_total)}, the deduplicated feed "
-        f"{_money(diagnosis.expected_total)}: a gap of {_money(diagnosis.gap)} across "
+        f"The platform's table totals {diagnosis.words.money(diagnosis.platform_total)}, the deduplicated feed "
+        f"{diagnosis.words.money(diagnosis.expected_total)}: a gap of {diagnosis.words.money(diagnosis.gap)} across "
         f"{_discrepant_users(diagnosis):,} users."
     )
     if main is not None:
         text += (
-            f" {len(causes)} root cause(s) explain {explained:.1%} of it; the largest, "
-            f"{main.kind.replace('_', ' ')}{' (' + _md(main.file) + ')' if main.file else ''}, accounts for "
-            f"{main.users:,} users and {_money(main.revenue_gap)}."
+            f" {_count(len(causes), 'root cause')} explain{'s' if len(causes) == 1 else ''} {explained:.1%} of it; the largest, "
+            f"{_md(cause_words(main))}, accounts for {main.users:,} users and {diagnosis.words.money(main.revenue_gap)}."
         )
     return text
 
@@ -176,31 +235,44 @@ def _totals(diagnosis: Diagnosis) -> list[tuple[str, int]]:
     return rows
 
 
-def _examples_table(examples: pd.DataFrame) -> str:
-    lines = [
-        "| user_id | platform row (spend, saved, credits, batch_id) | platform row's source | latest row | latest row's source |",
-        "|---:|---|---|---|---|",
-    ]
-    for row in examples.itertuples(index=False):  # a handful of examples, never the table
-        record = row._asdict()
-        lines.append(
-            f"| {int(record['user_id'])} | {_row_text(record, 'platform_')} | {_source(record.get('platform_file'), record.get('platform_source_row'))} "
-            f"| {_row_text(record, 'expected_')} | {_source(record.get(SOURCE_FILE), record.get(SOURCE_ROW))} |"
-        )
+def _value_columns(words: Words) -> tuple[str, ...]:
+    """A row's values after its key, in the feed's order, the version last."""
+    shape = words.encoding.contract.shape
+    return (*shape.values, shape.version)
+
+
+def _examples_rows(examples: pd.DataFrame, escape: Callable[[str], str], words: Words) -> tuple[list[str], list[list[str]]]:
+    """The examples as a table: each key's platform row and the latest row, each with the file and line it came from."""
+    values = ", ".join(_value_columns(words))
+    header = [words.key_name, f"platform row ({values})", "platform row from", "latest row in the feed", "latest row from"]
+    rows = []
+    for record in examples.to_dict("records"):  # a handful of examples, never the table
+        rows.append([
+            escape(words.key(record[words.key_name])),
+            _row_text(record, "platform_", words),
+            _source(record.get("platform_file"), record.get("platform_source_row"), escape),
+            _row_text(record, "expected_", words),
+            _source(record.get(SOURCE_FILE), record.get(SOURCE_ROW), escape),
+        ])
+    return header, rows
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if index == 0 else "---" for index in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def _row_text(record: dict[str, Any], prefix: str) -> str:
-    if pd.isna(record.get(prefix + "batch_id")):
+def _row_text(record: dict[str, Any], prefix: str, words: Words) -> str:
+    if pd.isna(record.get(prefix + words.version)):
         return "no row"
-    values = [record[prefix + column] for column in ("total_spend", "count_saved_items", "loyalty_credits", "batch_id")]
-    return ", ".join(str(int(value)) for value in values)
+    return ", ".join(words.value(column, record[prefix + column]) for column in _value_columns(words))
 
 
-def _source(file: Any, row: Any) -> str:
+def _source(file: Any, row: Any, escape: Callable[[str], str] = str) -> str:
     if file is None or (isinstance(file, float) and pd.isna(file)) or pd.isna(row):
         return "no delta file"
-    return f"{_md(str(file))} row {int(row)}"
+    return f"{escape(str(file))} line {int(row)}"
 
 
 def _lineage_table(diagnosis: Diagnosis) -> str:
@@ -215,62 +287,224 @@ def _lineage_table(diagnosis: Diagnosis) -> str:
     return "\n".join(lines)
 
 
+# --- emails: one text, written as Markdown and as a message file ---------------------------------------
+
+
+@dataclass(frozen=True)
+class _Email:
+    """An email as blocks (``("p", text)``, ``("h", heading)``, ``("list", items)``, ``("table", header, rows)``,
+    ``("code", lines)``), written in its words twice: Markdown with text escaped, and plain text."""
+
+    subject: str
+    blocks: Callable[[Callable[[str], str]], list[tuple]]
+
+    def markdown(self) -> str:
+        parts = [f"**Subject:** {_md(self.subject)}"]
+        for block in self.blocks(_md):
+            kind = block[0]
+            if kind == "h":
+                parts.append(f"**{block[1]}**")
+            elif kind == "list":
+                parts.append("\n".join(f"- {item}" for item in block[1]))
+            elif kind == "table":
+                parts.append(_markdown_table(block[1], block[2]))
+            elif kind == "code":
+                # The code block is shown verbatim; a backtick fence in a name must not close it.
+                parts.append("\n".join(["```python", *(line.replace("```", "'''") for line in block[1]), "```"]))
+            else:
+                parts.append(block[1])
+        return "\n\n".join(parts) + "\n"
+
+    def text(self) -> str:
+        parts = []
+        for block in self.blocks(str):
+            kind = block[0]
+            if kind == "list":
+                parts.append("\n".join(f"- {item}" for item in block[1]))
+            elif kind == "table":
+                parts.append(_text_table(block[1], block[2]))
+            elif kind == "code":
+                parts.append("\n".join(f"    {line}" for line in block[1]))
+            else:
+                parts.append(block[1])
+        return "\n\n".join(parts) + "\n"
+
+    def message(self, attachments: Sequence[Path] = ()) -> bytes:
+        """An RFC 5322 message (a draft: ``X-Unsent``, no addresses) with a plain-text body and ``attachments``."""
+        from email.message import EmailMessage
+        from email.policy import SMTP
+
+        message = EmailMessage(policy=SMTP)
+        message["Subject"] = self.subject
+        message["X-Unsent"] = "1"  # mail clients open it as a draft to address and send
+        message.set_content(self.text())
+        for path in attachments:
+            message.add_attachment(Path(path).read_bytes(), maintype="text", subtype="csv", filename=Path(path).name)
+        if message.is_multipart():
+            # A boundary from the content, not a random one: the same report writes the same bytes.
+            message.set_boundary("=_checks_" + hashlib.sha256(message.get_body().get_content().encode()).hexdigest()[:32])
+        return message.as_bytes()
+
+
+def _text_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(line[index]) for line in [header, *rows]) for index in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *rows]]
+    return "\n".join(lines)
+
+
+def _greeting(salutation: str, name: str | None, escape: Callable[[str], str]) -> str:
+    return f"{salutation} {escape(name)}," if name else f"{salutation},"
+
+
+def first_name(contact: str | None) -> str | None:
+    """The name to greet a contact by: "Michael Greene, email marketing director" -> "Michael"."""
+    if not contact or not contact.strip():
+        return None
+    return contact.split(",")[0].split()[0]
+
+
+def _signature(names: ReportNames, escape: Callable[[str], str], regards: str) -> str:
+    lines = [f"{regards},"]
+    lines += [escape(name) for name in (names.sender_name, names.platform_company) if name]
+    return "\n".join(lines)
+
+
 # --- the engineer's email -----------------------------------------------------------------------------
 
+EXAMPLES_IN_EMAIL = 10
 
-def render_engineer_email(diagnosis: Diagnosis, names: ReportNames) -> str:
-    """An email to the platform's backend engineer: what is wrong, evidence, how to reproduce, mechanism, fix, backfill."""
-    subject = (
-        f"{_md(names.customer_company)}: platform table is {_money(diagnosis.gap)} off the feed"
-        if _discrepant_users(diagnosis)
-        else f"{_md(names.customer_company)}: platform table matches the feed"
-    )
-    lines = [f"**Subject:** {subject}", "", f"Hi {_md(names.engineer_name)},", ""]
+
+def render_engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[str, Arrival] | None = None) -> str:
+    """The email to the platform's backend engineer, in Markdown (``email-engineer.eml`` holds it as a message)."""
+    return _engineer_email(diagnosis, names, arrivals or {}).markdown()
+
+
+def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[str, Arrival]) -> _Email:
+    """What is wrong and its impact, the evidence and examples, a hypothesis to confirm, fix, backfill, what is attached."""
+    company = names.customer_company
     if not _discrepant_users(diagnosis):
-        lines += [
-            f"I reconciled the loaded table for {_md(names.customer_company)} against the deduplicated feed "
-            f"({len(diagnosis.files)} delta files): every user matches and both totals are {_money(diagnosis.expected_total)}. "
-            "Nothing to do.",
-        ]
-        return _sign(lines, names)
-    reconciliation = diagnosis.reconciliation
-    lines += [
-        f"{_md(names.customer_company)} reported that our numbers don't match theirs, and they are right. The loaded table "
-        f"({_md(names.platform_file)}) totals {_money(diagnosis.platform_total)}; rebuilding it from the "
-        f"{len(diagnosis.files)} delta files (latest numeric batch_id per user) gives {_money(diagnosis.expected_total)}"
-        + (", which is also the customer's finance total" if diagnosis.finance_total == diagnosis.expected_total else "")
-        + f". The gap is {_money(diagnosis.gap)} across {_discrepant_users(diagnosis):,} of "
-        f"{reconciliation.user_count:,} users.",
-        "",
-    ]
-    for cause in diagnosis.root_causes:
-        lines += [f"**{_title(cause)}** ({cause.users:,} users, {_money(cause.revenue_gap)}, {cause.share_of_gap:.1%} of the gap)", ""]
-        lines += [f"What the data shows: {_md(cause.evidence)}", ""]
-        lines += [f"Likely mechanism: {_mechanism(cause)}", "", f"Fix: {_fix(cause)}", "", f"Backfill: {_backfill(cause, diagnosis)}", ""]
-    if diagnosis.unexplained_users:
-        lines += [
-            f"Still unexplained: {diagnosis.unexplained_users:,} users, {_money(diagnosis.unexplained_gap)} "
-            f"({diagnosis.unexplained_share:.1%} of the gap); none of the simulated faults reproduces their rows. "
-            f"They are in {DISCREPANCIES_CSV}.",
-            "",
-        ]
+        subject = f"{company}: platform table matches the feed" if company else "Platform table matches the customer's feed"
     else:
-        lines += ["Nothing is left unexplained: after the above, every user matches the feed.", ""]
-    lines += ["To reproduce (pandas, from the folder with the delta files):", "", "```python", *_reproduction(diagnosis, names), "```", ""]
-    lines += [
-        "Or with our suite: `checks diagnose --feed <feed folder> --platform <platform table> --json`.",
-        "",
-        f"Please reply when the fix is deployed; I'll re-run the reconciliation and confirm the total is {_money(diagnosis.expected_total)} "
-        f"before we tell {_md(names.customer_company)} it's corrected. The full report is in {INCIDENT_MD}.",
-    ]
-    return _sign(lines, names)
+        subject = (f"{company}: platform" if company else "Platform") + f" table is {diagnosis.words.money(diagnosis.gap)} off the customer's feed"
+
+    def blocks(e: Callable[[str], str]) -> list[tuple]:
+        whose = f" for {e(company)}" if company else ""
+        out: list[tuple] = [("p", _greeting("Hi", names.engineer_name, e))]
+        if not _discrepant_users(diagnosis):
+            out.append(("p",
+                f"I reconciled the loaded table{whose} against the deduplicated feed ({_count(len(diagnosis.files), 'delta file')}): "
+                f"every user matches and both totals are {diagnosis.words.money(diagnosis.expected_total)}. Nothing to do."
+            ))
+            return out + [("p", _signature(names, e, "Thanks"))]
+        reconciliation = diagnosis.reconciliation
+        discrepant = _discrepant_users(diagnosis)
+        table = f" ({e(names.platform_file)})" if names.platform_file else ""
+        out.append(("p",
+            f"I reconciled the loaded table{table}{whose} against the {_count(len(diagnosis.files), 'delta file')} the customer "
+            f"sent. It totals {diagnosis.words.money(diagnosis.platform_total)}; rebuilt from the files (latest {diagnosis.words.version} per "
+            f"user) it is {diagnosis.words.money(diagnosis.expected_total)}"
+            + (", which is also the customer's finance total" if diagnosis.finance_total == diagnosis.expected_total else "")
+            + "."
+        ))
+        out.append(("p",
+            f"Impact: {discrepant:,} of {reconciliation.user_count:,} users ({discrepant / max(reconciliation.user_count, 1):.1%}) "
+            f"show figures that are not their latest, and the table's total is off by {diagnosis.words.money(diagnosis.gap)}. Anything built "
+            "on those users' figures (segments, campaigns, reports) used the older values."
+        ))
+        agreement = _customer_agreement(diagnosis)
+        if agreement:
+            out.append(("p", agreement))
+        for cause in diagnosis.root_causes:
+            out.append(("h", f"{_title(cause, e)} ({cause.users:,} users, {diagnosis.words.money(cause.revenue_gap)}, {cause.share_of_gap:.1%} of the gap)"))
+            out.append(("p", f"What the data shows: {e(cause.evidence)}"))
+            landed = _arrival_facts(cause, diagnosis, arrivals, e)
+            if landed:
+                out.append(("p", "What the landing zone's ledger recorded:"))
+                out.append(("list", landed))
+            out.append(("p", f"Hypothesis to confirm: {_mechanism(cause, e, diagnosis.words)}"))
+            out.append(("p", f"Fix: {_fix(cause, diagnosis.words)}"))
+            out.append(("p", f"Backfill: {_backfill(cause, diagnosis, e)}"))
+        if diagnosis.unexplained_users:
+            out.append(("p",
+                f"Still unexplained: {diagnosis.unexplained_users:,} users, {diagnosis.words.money(diagnosis.unexplained_gap)} "
+                f"({diagnosis.unexplained_share:.1%} of the gap); none of the simulated faults reproduces their rows. "
+                f"They are in {DISCREPANCIES_CSV}."
+            ))
+        else:
+            out.append(("p", "Nothing is left unexplained: with the above, every user matches the feed."))
+        examples = _email_examples(diagnosis)
+        if not examples.empty:
+            out.append(("p", f"{_count(len(examples), 'example')}, largest gaps first (values: {', '.join(_value_columns(diagnosis.words))}):"))
+            out.append(("table", *_examples_rows(examples, e, diagnosis.words)))
+        out.append(("p", "To reproduce (pandas, from the folder with the delta files):"))
+        out.append(("code", _reproduction(diagnosis, names)))
+        out.append(("p", "Or with our suite: checks diagnose --feed <feed folder> --platform <platform table> --json"))
+        out.append(("p", "Attached:"))
+        out.append(("list", [
+            f"{DISCREPANCIES_CSV}: the {discrepant:,} users that do not match, largest gap first, each with the platform's "
+            "row and the file and line it came from, and the latest row and the file and line it came from.",
+        ]))
+        out.append(("p", f"The full report is {INCIDENT_MD} (and {INCIDENT_HTML} beside the Data Docs)."))
+        out.append(("p",
+            f"Please reply when the fix is deployed; I'll re-run the reconciliation and confirm the total is "
+            f"{diagnosis.words.money(diagnosis.expected_total)} before we tell " + (e(company) if company else "the customer") + " it's corrected."
+        ))
+        return out + [("p", _signature(names, e, "Thanks"))]
+
+    return _Email(subject, blocks)
 
 
-def _title(cause: RootCause) -> str:
-    file = _md(cause.file) if cause.file else ""
+def _customer_agreement(diagnosis: Diagnosis) -> str | None:
+    """Whether the customer's export agrees with the feed, user by user (None without an export)."""
+    reconciliation = diagnosis.reconciliation
+    if reconciliation.customer_total is None or "customer_class" not in reconciliation.users:
+        return None
+    differing = int(reconciliation.users["customer_class"].ne(MATCH).sum())
+    if not differing:
+        return (
+            f"The customer's own export agrees with the feed for every user ({reconciliation.user_count:,} of "
+            f"{reconciliation.user_count:,}; total {diagnosis.words.money(reconciliation.customer_total)}), so the difference is on our side."
+        )
+    return (
+        f"The customer's own export differs from the feed for {differing:,} users (its total is "
+        f"{diagnosis.words.money(reconciliation.customer_total)}); those users are in {DISCREPANCIES_CSV} too."
+    )
+
+
+def _email_examples(diagnosis: Diagnosis) -> pd.DataFrame:
+    """Up to ``EXAMPLES_IN_EMAIL`` users across the causes, largest gaps first."""
+    frames = [cause.examples for cause in diagnosis.root_causes if not cause.examples.empty]
+    if not frames:
+        return pd.DataFrame()
+    examples = pd.concat(frames, ignore_index=True).drop_duplicates(diagnosis.words.key_name)
+    order = np.argsort(-np.abs(examples[SPEND_GAP].to_numpy(dtype="float64")), kind="stable")
+    return examples.iloc[order[:EXAMPLES_IN_EMAIL]]
+
+
+def _arrival_facts(cause: RootCause, diagnosis: Diagnosis, arrivals: Mapping[str, Arrival], e: Callable[[str], str]) -> list[str]:
+    """The ledger's record of the cause's file and of the files either side of it, as sentences."""
+    if not cause.file or cause.file not in diagnosis.files or not arrivals:
+        return []
+    position = diagnosis.files.index(cause.file)
+    nearby = diagnosis.files[max(position - 1, 0):position + 2]
+    facts = []
+    for name in nearby:
+        arrival = arrivals.get(name)
+        if arrival is None:
+            facts.append(f"{e(name)}: no record in the ledger")
+            continue
+        fetched = f"fetched {arrival.fetched_at}" if arrival.fetched_at else "never fetched"
+        digest = f", sha256 {arrival.sha256}" if arrival.sha256 else ""
+        held = {True: "; the file in the feed folder still has this sha256", False: "; the file in the feed folder does NOT have this sha256", None: ""}[arrival.intact]
+        facts.append(f"{e(name)}: landed {arrival.landed_at}, {fetched}, status {arrival.status}{digest}{held}")
+    return facts
+
+
+def _title(cause: RootCause, e: Callable[[str], str]) -> str:
+    file = e(cause.file) if cause.file else ""
     return {
-        FILE_NOT_INGESTED: f"{file} was never ingested",
-        FILE_PARTIALLY_INGESTED: f"{file} was only partly ingested",
+        FILE_NOT_INGESTED: f"{file} was never loaded",
+        FILE_PARTIALLY_INGESTED: f"{file} was only partly loaded",
         WRONG_DEDUP_ORDER: "Deduplication kept the wrong row per user",
         DUPLICATE_ROWS: "Users are loaded more than once",
         MISSING_USERS: "Users are missing from the table",
@@ -279,36 +513,38 @@ def _title(cause: RootCause) -> str:
     }[cause.kind]
 
 
-def _mechanism(cause: RootCause) -> str:
-    file = _md(cause.file or "the file")
+def _mechanism(cause: RootCause, e: Callable[[str], str], words: Words) -> str:
+    file = e(cause.file or "the file")
     details = cause.details
     if cause.kind == FILE_NOT_INGESTED:
         return (
-            f"{file} (batch_ids {details.get('first_batch', '?')}–{details.get('last_batch', '?')}, {details.get('rows', 0):,} rows) "
-            "is missing entirely while the files before and after it are loaded. That is the signature of the 24-hour poller "
-            "fetching one new file per run: when two deltas land in the same window, it takes one, marks the window as done, "
-            "and the other is never picked up. Worth checking the poller's log for the run that should have fetched it."
+            f"{file} ({words.version} {_version_range(details, words)}, "
+            f"{details.get('rows', 0):,} rows) is missing entirely while the files before and after it are loaded. "
+            "That fits an import that fetches one new file per run: if two files were waiting in the same run, it would "
+            "take one and mark the run done, and the other would never be picked up. The import's log for the run that "
+            "should have fetched it, and the landing zone's arrival times, will confirm or rule this out."
         )
     if cause.kind == FILE_PARTIALLY_INGESTED:
         return (
             f"only the first {details.get('kept', 0):,} of {details.get('total', 0):,} rows of {file} are in the table, and "
-            "none after. The load stopped part-way (a timeout, a crash or a size limit) and the file was still marked as done."
+            "none after. That fits a load that stopped part-way (a timeout, a crash or a size limit) with the file still "
+            "marked as done; the loader's log for that file will tell."
         )
     if cause.kind == WRONG_DEDUP_ORDER:
         if details.get("rule") == "string":
-            return "batch_id is compared as text (a VARCHAR column, or the CSV read without types), so 999 beats 1500."
-        order = ", ".join(_md(name) for name in details.get("order", []))
-        return f"each load overwrote the users it held (last write wins) and the files were loaded in the order {order}."
+            return f"{words.version} compared as text (a VARCHAR column, or the CSV read without types), so 999 beats 1500."
+        order = ", ".join(e(name) for name in details.get("order", []))
+        return f"each load overwrote the users it held (last write wins) with the files loaded in the order {order}."
     if cause.kind == DUPLICATE_ROWS:
-        return "the loader appends rows instead of upserting on user_id, so a user updated by several deltas appears several times."
+        return f"the loader appends rows instead of upserting on {words.key_name}, so a user updated by several deltas appears several times."
     if cause.kind == MISSING_USERS:
-        return "rows are dropped between the file and the table (a filter, a failed insert batch, or a join that loses users)."
+        return "rows dropped between the file and the table (a filter, a failed insert batch, or a join that loses users)."
     if cause.kind == UNEXPECTED_USERS:
-        return "rows from another source (test data, another customer, an old import) ended up in this customer's table."
-    return "values are rewritten between the file and the table (a transform, a type conversion, or a manual edit)."
+        return "rows from another source (test data, another customer, an old import) in this customer's table."
+    return "values rewritten between the file and the table (a transform, a type conversion, or a manual edit)."
 
 
-def _fix(cause: RootCause) -> str:
+def _fix(cause: RootCause, words: Words) -> str:
     if cause.kind == FILE_NOT_INGESTED:
         return (
             "on each run, list every unprocessed file in the landing zone and load all of them in delta-number order, "
@@ -318,90 +554,119 @@ def _fix(cause: RootCause) -> str:
     if cause.kind == FILE_PARTIALLY_INGESTED:
         return "load each file in one transaction and mark it done only when the rows loaded equal the rows in the file."
     if cause.kind == WRONG_DEDUP_ORDER:
-        return "store batch_id as an integer and upsert with `WHERE new.batch_id > current.batch_id`; never rely on load order."
+        return f"store {words.version} with its type and upsert only when the new {words.version} is larger; never rely on load order."
     if cause.kind == DUPLICATE_ROWS:
-        return "make user_id the table's primary key and upsert (keep the row with the largest numeric batch_id)."
+        return f"make {words.key_name} the table's primary key and upsert (keep the row with the largest {words.version})."
     return "compare row counts and totals between each file and the table after every load, and fail the load when they differ."
 
 
-def _backfill(cause: RootCause, diagnosis: Diagnosis) -> str:
-    target = _money(diagnosis.expected_total)
+def _version_range(details: Mapping[str, Any], words: Words) -> str:
+    """A file's versions, first to last, as the file wrote them."""
+    first, last = details.get("first_batch"), details.get("last_batch")
+    return "?" if first is None or last is None else f"{words.version_value(first)}–{words.version_value(last)}"
+
+
+def _backfill(cause: RootCause, diagnosis: Diagnosis, e: Callable[[str], str]) -> str:
+    target = diagnosis.words.money(diagnosis.expected_total)
     if cause.kind == FILE_NOT_INGESTED:
         later = cause.details.get("users_in_later_files", 0)
         return (
-            f"load {_md(cause.file or 'the file')} now with the batch_id-guarded upsert. Order matters: {later:,} of its users "
+            f"load {e(cause.file or 'the file')} now with the {diagnosis.words.version}-guarded upsert. Order matters: {later:,} of its users "
             "are updated again by later deltas, so a plain overwrite would regress them; with the guard only the "
             f"{cause.users:,} affected users change. The table total should then be {target}."
         )
     if cause.kind == FILE_PARTIALLY_INGESTED:
         return (
-            f"re-load the whole of {_md(cause.file or 'the file')} with the batch_id-guarded upsert (rows already loaded are no-ops); "
-            f"the total should then be {target}."
+            f"re-load the whole of {e(cause.file or 'the file')} with the {diagnosis.words.version}-guarded upsert (rows already loaded "
+            f"are no-ops); the total should then be {target}."
         )
     return f"rebuild the table from all {len(diagnosis.files)} deltas with the guarded upsert; the total should then be {target}."
 
 
 def _reproduction(diagnosis: Diagnosis, names: ReportNames) -> list[str]:
+    words = diagnosis.words
+    amount = words.encoding.contract.shape.amount
     skipped = [cause.file for cause in diagnosis.root_causes if cause.kind == FILE_NOT_INGESTED and cause.file]
     files = [name for name in diagnosis.files if name not in skipped]
-    lines = [
+    return [
         "import pandas as pd",
         f"files = {files!r}" + (f"  # without {', '.join(skipped)}" if skipped else ""),
         "feed = pd.concat(pd.read_csv(name) for name in files)",
-        'rebuilt = feed.sort_values("batch_id").drop_duplicates("user_id", keep="last")',
-        f"platform = pd.read_csv({names.platform_file!r})",
-        'print(rebuilt["total_spend"].sum(), platform["total_spend"].sum())'
-        + (f"  # both {diagnosis.platform_total:,}" if skipped else ""),
+        f"rebuilt = feed.sort_values({words.version!r}).drop_duplicates({words.key_name!r}, keep=\"last\")",
+        f"platform = pd.read_csv({(names.platform_file or 'platform-table.csv')!r})",
+        f"print(rebuilt[{amount!r}].sum(), platform[{amount!r}].sum())"
+        + (f"  # both {words.money(diagnosis.platform_total)}" if skipped else ""),
     ]
-    # The code block is shown verbatim; a backtick fence in a name must not close it.
-    return [line.replace("```", "'''") for line in lines]
 
 
 # --- the customer's email -----------------------------------------------------------------------------
 
 
-def render_customer_email(diagnosis: Diagnosis, names: ReportNames) -> str:
-    """A plain-language email to the customer: what happened, their data is safe, the corrected total, what next."""
-    company = _md(names.customer_company)
-    lines = ["**Subject:** The difference in your total spend figures", "", f"Dear {_md(names.customer_contact)}," if names.customer_contact else "Hello,", ""]
-    if not _discrepant_users(diagnosis):
-        lines += [
-            "Thank you for raising the question about your figures. We checked every customer record we hold for "
-            f"{company} against the files you sent us, and they match: the total spend is {_money(diagnosis.expected_total)}.",
-        ]
-        return _sign(lines, names)
-    customers = _discrepant_users(diagnosis)
-    lines += [
-        f"Thank you for flagging that the total spend shown in {_md(names.platform_company)} didn't match your own records. "
-        f"You were right, and I'm sorry for the confusion it caused. We showed {_money(diagnosis.platform_total)}; "
-        f"the correct figure is {_money(diagnosis.expected_total)}"
-        + (", which matches your finance team's total" if diagnosis.finance_total == diagnosis.expected_total else "")
-        + f". The difference, {_money(abs(diagnosis.gap))}, affects {customers:,} of your customers.",
-        "",
-        "**What happened.** " + " ".join(_plain(cause) for cause in diagnosis.root_causes[:3])
-        + (" A small remaining part is still being checked and we will confirm it separately." if diagnosis.unexplained_share >= EXPLAINED_TOLERANCE else ""),
-        "",
-        "**Your data is safe.** Nothing you sent us was lost or altered: the files are stored intact on our side, "
-        "and the problem was only in how we loaded them into the figures you see. No data went anywhere it shouldn't.",
-        "",
-        f"**What we are doing.** We are reloading your data so that every customer shows their latest figures, and the "
-        f"corrected total of {_money(diagnosis.expected_total)} will be visible {_md(names.correction_eta)}. We are also "
-        "fixing the cause and adding an automatic check that compares our totals with the files after every update, "
-        "so a difference like this is caught before you see it.",
-        "",
-        "I'll write again as soon as the corrected figures are live. If it helps, I'm happy to walk you or your team "
-        "through the details on a short call.",
-    ]
-    return _sign(lines, names, regards="Kind regards")
+def render_customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[str, Arrival] | None = None) -> str:
+    """The email to the customer, in Markdown (``email-customer.eml`` holds it as a message)."""
+    return _customer_email(diagnosis, names, arrivals or {}).markdown()
 
 
-def _plain(cause: RootCause) -> str:
+def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[str, Arrival]) -> _Email:
+    """In plain language and one voice (we, signed by a person): what happened, what it meant, the corrected
+    total, what we do next and when, the list of affected customers on request. Says only what the data shows."""
+    greeting_name = first_name(names.customer_contact)
+
+    def blocks(e: Callable[[str], str]) -> list[tuple]:
+        salutation = "Dear" if greeting_name else "Hello"
+        out: list[tuple] = [("p", _greeting(salutation, greeting_name, e))]
+        shown_in = f"in {e(names.platform_company)}" if names.platform_company else "on our side"
+        if not _discrepant_users(diagnosis):
+            out.append(("p",
+                f"Thank you for raising the question about your figures. We checked every customer record we hold "
+                + (f"for {e(names.customer_company)} " if names.customer_company else "")
+                + f"against the files you sent us, and they match: the total spend is {diagnosis.words.money(diagnosis.expected_total)}."
+            ))
+            return out + [("p", _signature(names, e, "Kind regards"))]
+        customers = _discrepant_users(diagnosis)
+        out.append(("p",
+            f"Thank you for flagging that the total spend shown {shown_in} didn't match your own records. You were right, "
+            f"and we are sorry for the confusion it caused. We showed {diagnosis.words.money(diagnosis.platform_total)}; the correct figure is "
+            f"{diagnosis.words.money(diagnosis.expected_total)}"
+            + (", which matches your finance team's total" if diagnosis.finance_total == diagnosis.expected_total else "")
+            + f". The difference, {diagnosis.words.money(abs(diagnosis.gap))}, affects {customers:,} of your customers."
+        ))
+        happened = " ".join(_plain(cause, diagnosis, arrivals) for cause in diagnosis.root_causes[:3])
+        if diagnosis.unexplained_share >= EXPLAINED_TOLERANCE:
+            happened += " A small remaining part is still being checked and we will confirm it separately."
+        out += [("h", "What happened"), ("p", happened or "We are still establishing the cause and will tell you as soon as we know.")]
+        out += [("h", "What it meant for you"), ("p",
+            f"For those {customers:,} customers we showed older figures than the ones you sent. Any campaign, segment or "
+            "report built on their figures used those older ones until the correction."
+        )]
+        intact = _files_intact(diagnosis, arrivals)
+        if intact:
+            out += [("h", "Your files"), ("p", intact)]
+        when = f" The corrected total of {diagnosis.words.money(diagnosis.expected_total)} will be visible {e(names.eta)}." if names.eta else (
+            f" We will write again as soon as the corrected total of {diagnosis.words.money(diagnosis.expected_total)} is visible."
+        )
+        out += [("h", "What we are doing"), ("p",
+            "We are reloading your data so that every customer shows their latest figures, fixing the cause, and adding an "
+            "automatic check that compares our totals with your files after every update, so that a difference like this "
+            "is caught before you see it." + when
+        )]
+        out.append(("p",
+            f"If it helps, we can send you the list of the {customers:,} affected customers with their figures before and "
+            "after the correction, or walk you or your team through the details on a short call."
+        ))
+        return out + [("p", _signature(names, e, "Kind regards"))]
+
+    return _Email("The difference in your total spend figures", blocks)
+
+
+def _plain(cause: RootCause, diagnosis: Diagnosis, arrivals: Mapping[str, Arrival]) -> str:
     people = f"{cause.users:,} customers"
     if cause.kind == FILE_NOT_INGESTED:
+        arrival = arrivals.get(cause.file or "")
+        arrived = f"that reached us on {arrival.landed_at[:10]}" if arrival is not None else "you sent us"
         return (
-            "You send us regular update files. One of them arrived safely but was never loaded into our system. "
-            "The most likely reason is that two files arrived close together and our daily import picked up only one; "
-            f"we are confirming that now. As a result, {people} still showed older figures."
+            f"One of the regular update files {arrived} was not loaded into our figures, so {people} still showed "
+            "older figures. We are confirming why it was missed."
         )
     if cause.kind == FILE_PARTIALLY_INGESTED:
         return f"One of your update files was only partly loaded, so {people} still showed older figures."
@@ -416,8 +681,14 @@ def _plain(cause: RootCause) -> str:
     return f"Some figures were changed on our side after we received them ({people})."
 
 
-def _sign(lines: list[str], names: ReportNames, regards: str = "Thanks") -> str:
-    return "\n".join([*lines, "", f"{regards},", "", _md(names.sender_name), _md(names.platform_company)]) + "\n"
+def _files_intact(diagnosis: Diagnosis, arrivals: Mapping[str, Arrival]) -> str | None:
+    """A sentence for the customer when the ledger shows every file is held as it arrived; None when it cannot show it."""
+    if not arrivals or not all(arrivals.get(name) is not None and arrivals[name].intact for name in diagnosis.files):
+        return None
+    return (
+        f"We still hold all {len(diagnosis.files)} update files exactly as they reached us: each one's checksum "
+        "matches the one we recorded on arrival."
+    )
 
 
 # --- HTML page beside the Data Docs -------------------------------------------------------------------
@@ -429,52 +700,72 @@ def render_incident_html(
     *,
     charts: dict[str, str] | None = None,
     docs_index: str | None = None,
-    markdown_report: str | None = None,
 ) -> str:
-    """A standalone page with the finding and the charts; every piece of text is HTML-escaped."""
+    """A self-contained page with the finding, examples and charts (``charts``: SVG text, inlined); text is HTML-escaped."""
     e = html.escape
+    company = names.customer_company
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>Incident: {e(names.customer_company)}</title>",
-        "<style>body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem}"
-        "td.n{text-align:right}img{max-width:100%}</style>",
+        f"<title>{e(_title_line(diagnosis, company))}</title>",
+        "<style>body{font-family:sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;line-height:1.4}"
+        "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}"
+        "td.n{text-align:right}svg{max-width:100%;height:auto}</style>",
         "</head><body>",
-        f"<h1>Incident: platform table does not match the feed ({e(names.customer_company)})</h1>",
+        f"<h1>{e(_title_line(diagnosis, company))}</h1>",
         f"<p>{_unmd_escape(_headline(diagnosis))}</p>",
     ]
     if docs_index:
-        parts.append(f'<p><a href="{e(docs_index, quote=True)}">Data Docs: the failing expectations</a></p>')
-    if markdown_report:
-        parts.append(f'<p><a href="{e(markdown_report, quote=True)}">Full report (Markdown)</a></p>')
+        parts.append(f'<p><a href="{e(docs_index, quote=True)}">Data Docs: the expectations on every table</a></p>')
     parts.append("<h2>Totals</h2><table>")
-    parts += [f'<tr><th>{e(label)}</th><td class="n">{e(_money(value))}</td></tr>' for label, value in _totals(diagnosis)]
+    parts += [f'<tr><th>{e(label)}</th><td class="n">{e(diagnosis.words.money(value))}</td></tr>' for label, value in _totals(diagnosis)]
     parts.append("</table><h2>Root causes</h2>")
     if diagnosis.root_causes:
-        parts.append("<table><tr><th>kind</th><th>file</th><th>users</th><th>revenue gap</th><th>share</th><th>evidence</th></tr>")
+        parts.append("<table><tr><th>cause</th><th>file</th><th>users</th><th>revenue gap</th><th>share</th></tr>")
         parts += [
-            f"<tr><td>{e(cause.kind)}</td><td>{e(cause.file or '')}</td><td class=\"n\">{cause.users:,}</td>"
-            f'<td class="n">{e(_money(cause.revenue_gap))}</td><td class="n">{cause.share_of_gap:.1%}</td>'
-            f"<td>{e(cause.evidence)}</td></tr>"
+            f"<tr><td>{e(CAUSE_WORDS.get(cause.kind, cause.kind))}</td><td>{e(cause.file or '')}</td><td class=\"n\">{cause.users:,}</td>"
+            f'<td class="n">{e(diagnosis.words.money(cause.revenue_gap))}</td><td class="n">{cause.share_of_gap:.1%}</td></tr>'
             for cause in diagnosis.root_causes
         ]
         parts.append(
             f'<tr><td>unexplained</td><td></td><td class="n">{diagnosis.unexplained_users:,}</td>'
-            f'<td class="n">{e(_money(diagnosis.unexplained_gap))}</td><td class="n">{diagnosis.unexplained_share:.1%}</td><td></td></tr></table>'
+            f'<td class="n">{e(diagnosis.words.money(diagnosis.unexplained_gap))}</td><td class="n">{diagnosis.unexplained_share:.1%}</td></tr></table>'
         )
+        for index, cause in enumerate(diagnosis.root_causes, start=1):
+            parts.append(f"<h3>{index}. {e(cause_words(cause))}</h3><p>{e(cause.evidence)}</p>")
+            header, rows = _examples_rows(cause.examples, str, diagnosis.words)
+            if rows:
+                parts.append("<table><tr>" + "".join(f"<th>{e(cell)}</th>" for cell in header) + "</tr>")
+                parts += ["<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in rows]
+                parts.append("</table>")
     else:
-        parts.append("<p>None.</p>")
-    parts.append("<h2>Users by class</h2><table><tr><th>class</th><th>users</th><th>revenue gap</th></tr>")
+        parts.append("<p>None: every user on the platform matches the feed.</p>" if not _discrepant_users(diagnosis) else
+                     "<p>No tested hypothesis explains the discrepancy; see the users by class below.</p>")
+    parts.append("<h2>Users by class</h2><table><tr><th>users who</th><th>users</th><th>revenue gap</th></tr>")
     parts += [
-        f'<tr><td>{e(summary.name)}</td><td class="n">{summary.users:,}</td><td class="n">{e(_money(summary.revenue_gap))}</td></tr>'
+        f'<tr><td>{e(CLASS_WORDS.get(summary.name, summary.name))}</td><td class="n">{summary.users:,}</td>'
+        f'<td class="n">{e(diagnosis.words.money(summary.revenue_gap))}</td></tr>'
         for summary in diagnosis.reconciliation.classes
     ]
     parts.append("</table>")
-    for name, path in (charts or {}).items():
-        parts.append(f'<h2>{e(name.replace("-", " "))}</h2><img src="{e(path, quote=True)}" alt="{e(name, quote=True)}">')
+    from checks.charts import CHART_HEADINGS
+
+    for name, svg in (charts or {}).items():
+        heading = CHART_HEADINGS.get(name, name)
+        parts.append(f'<h2>{e(heading)}</h2><figure role="img" aria-label="{e(heading, quote=True)}">{_inline_svg(svg)}</figure>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+_XML_PROLOGUE = re.compile(r"^\s*<\?xml[^>]*\?>\s*(<!DOCTYPE[^>]*>\s*)?", re.IGNORECASE)
+_XML_NAMESPACE = re.compile(r'\s+xmlns(:\w+)?="[^"]*"')
+_SVG_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.DOTALL)
+
+
+def _inline_svg(svg: str) -> str:
+    """An SVG file as an element of an HTML page: no XML prologue, no namespace URLs (HTML supplies them), no
+    metadata (matplotlib's RDF names vocabularies by URL)."""
+    return _SVG_METADATA.sub("", _XML_NAMESPACE.sub("", _XML_PROLOGUE.sub("", svg)))
 
 
 # --- the per-user table -------------------------------------------------------------------------------
@@ -483,14 +774,69 @@ def render_incident_html(
 def discrepancies_table(diagnosis: Diagnosis) -> pd.DataFrame:
     """Every user that does not match, with its rows, largest gap first.
 
-    Text cells are neutralised for spreadsheets where the CSV is written (``checks.writers``).
+    Beside ``platform_row`` (the platform file's line), ``platform_source_file`` and ``platform_source_row`` say which
+    delta file and line the platform's row came from. Text cells are neutralised for spreadsheets where the CSV is
+    written (``checks.writers``).
     """
-    return diagnosis.reconciliation.users.take(_discrepancy_order(diagnosis)).reset_index(drop=True)
+    return _as_written(_with_platform_source(diagnosis), diagnosis.words).take(_discrepancy_order(diagnosis)).reset_index(drop=True)
 
 
 def _write_discrepancies(diagnosis: Diagnosis, path: Path) -> Path:
     """``discrepancies_table`` written from the users' columns, its rows gathered in Arrow rather than as a pandas frame."""
-    return atomic_write_frame(path, diagnosis.reconciliation.users, rows=_discrepancy_order(diagnosis))
+    return atomic_write_frame(path, _as_written(_with_platform_source(diagnosis), diagnosis.words), rows=_discrepancy_order(diagnosis))
+
+
+def _as_written(users: pd.DataFrame, words: Words) -> pd.DataFrame:
+    """The per-user table's values as the files wrote them (keys, decimals, timestamps), the gap in the amount's
+    units; for an all-integer contract, the table as it is."""
+    encoding = words.encoding
+    if encoding.plain:
+        return users
+    columns = {}
+    for name in users.columns:
+        base = name.split("_", 1)[1] if name.split("_", 1)[0] in ("expected", "platform", "customer") and "_" in name else name
+        if base in encoding.codecs and encoding.codecs[base].column.logical_type != "integer":
+            values = users[name].to_numpy(dtype="float64", na_value=np.nan) if users[name].dtype.kind == "f" else users[name].to_numpy()
+            missing = pd.isna(values)
+            stored = np.where(missing, 0, values).astype("int64")
+            text = encoding.codecs[base].render(stored)
+            columns[name] = pd.Series(np.where(missing, None, text), index=users.index, dtype=object)
+        elif name == SPEND_GAP:
+            columns[name] = pd.Series([words.plain_amount(value) for value in users[name]], index=users.index, dtype=object)
+        else:
+            columns[name] = users[name]
+    return pd.DataFrame(columns, index=users.index)
+
+
+PLATFORM_SOURCE_FILE = "platform_source_file"
+PLATFORM_SOURCE_ROW = "platform_source_row"
+
+
+def _with_platform_source(diagnosis: Diagnosis) -> pd.DataFrame:
+    """The per-user table with the delta file and line of each platform row (from the diagnosis's lineage) after
+    ``platform_row``; the other columns are the table's own, not copies."""
+    users, lineage = diagnosis.reconciliation.users, diagnosis.lineage
+    if PLATFORM_ROW not in users or lineage is None or PLATFORM_ROW not in lineage:
+        return users
+    rows = users[PLATFORM_ROW].to_numpy(dtype="float64", na_value=np.nan)
+    found = pd.Index(lineage[PLATFORM_ROW].to_numpy(dtype="int64")).get_indexer(rows)
+    traced = found >= 0
+    at = np.where(traced, found, 0)
+    files = lineage[SOURCE_FILE].astype(object).to_numpy()[at] if len(lineage) else np.full(len(users), None, dtype=object)
+    lines = lineage[SOURCE_ROW].to_numpy(dtype="float64", na_value=np.nan)[at] if len(lineage) else np.full(len(users), np.nan)
+    files = np.where(traced, files, None)
+    lines = np.where(traced, lines, np.nan)
+    source = {
+        PLATFORM_SOURCE_FILE: pd.Series(pd.array(files, dtype="string"), index=users.index),
+        PLATFORM_SOURCE_ROW: pd.Series(pd.array(np.nan_to_num(lines, nan=0).astype("int64"), dtype="Int64").copy(), index=users.index)
+        .mask(np.isnan(lines)),
+    }
+    columns: dict[str, Any] = {}
+    for name in users.columns:
+        columns[name] = users[name]
+        if name == PLATFORM_ROW:
+            columns.update(source)
+    return pd.DataFrame(columns, index=users.index, copy=False)
 
 
 def _discrepancy_order(diagnosis: Diagnosis) -> np.ndarray:
@@ -514,6 +860,10 @@ def _discrepant_users(diagnosis: Diagnosis) -> int:
     return sum(summary.users for summary in diagnosis.reconciliation.classes if summary.name != MATCH)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
 def _md(text: Any) -> str:
     """Text from a file or the command line, safe inside Markdown: no HTML, no links, no emphasis."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
@@ -522,11 +872,6 @@ def _md(text: Any) -> str:
 def _unmd_escape(markdown: str) -> str:
     """Markdown text already made safe by ``_md``, shown as HTML: drop the backslashes (the HTML escapes stay)."""
     return re.sub(r"\\(.)", r"\1", markdown)
-
-
-def _money(value: int) -> str:
-    value = int(value)
-    return f"-${-value:,}" if value < 0 else f"${value:,}"
 
 
 def _url(path: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -28,6 +28,10 @@ from checks.errors import UsageError
 from checks.pages import plain_pages
 from checks.results import FeedCheck
 from checks.writers import atomic_write_text, write_frames
+
+if TYPE_CHECKING:
+    from checks.arrivals import Arrival
+    from checks.report import ReportNames
 
 
 @dataclass(frozen=True)
@@ -88,11 +92,13 @@ def run_case(
     build_docs: bool = True,
     engine: Engine | None = None,
     on_stage: Callable[..., None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Check the feed, write the deduplicated output, run the suites on every table, diagnose the platform's.
 
     ``on_stage(name, done=None, total=None)`` is called as each stage starts, and with counts as the
-    deltas are validated one by one.
+    deltas are validated one by one; ``on_warning(text)`` is told what was read other than asked
+    (a table's columns ignored).
     """
     if case.feed is None:
         raise UsageError("no feed given: pass --feed DIR or a case file with feed = ...")
@@ -108,6 +114,7 @@ def run_case(
         timings[name] = time.perf_counter() - started
         peak_memory_mb[name] = _peak_memory_mb()
 
+    arrivals = case_arrivals(case)  # a ledger that cannot be read is refused before the work
     gx_import = _import_in_background("checks.suites", "preload")
 
     if engine is None:
@@ -119,8 +126,8 @@ def run_case(
     with_encoding = check_contract(engine, encoding)
 
     with stage("read tables"):
-        platform = engine.read_table(case.platform, **with_encoding) if case.platform is not None else None
-        customer = engine.read_table(case.customer, **with_encoding) if case.customer is not None else None
+        platform = engine.read_table(case.platform, warn=on_warning, **with_encoding) if case.platform is not None else None
+        customer = engine.read_table(case.customer, warn=on_warning, **with_encoding) if case.customer is not None else None
 
     with stage("validate deltas"):
         validations = []
@@ -142,7 +149,7 @@ def run_case(
         feed = engine.check_validations(validations, **with_encoding)
 
     # The outputs are written on a background thread while the suites and the diagnosis run.
-    with stage("write outputs"):
+    with stage("start writing outputs"):
         written_table = encoding.decode(feed.deduplicated)  # as the files wrote the values (itself for integers)
         pending = write_frames(
             {
@@ -187,29 +194,27 @@ def run_case(
                 )
 
             with stage("report"):
-                from checks.report import ReportNames, write_incident_report
+                from checks.report import write_incident_report
 
-                names = {key: value for key, value in vars(case.names).items() if value is not None}
                 written = write_incident_report(
                     diagnosis,
                     out_dir,
-                    names=ReportNames(**names, platform_file=case.platform.name),
+                    names=report_names(case),
                     docs_index=suites.docs_index,
+                    arrivals=arrivals,
                 )
                 outputs.update({path.name: path for path in written})
                 incident_page = next((path for path in written if path.name == "incident.html"), None)
-                if suites.docs_index is not None and incident_page is not None and diagnosis.root_causes:
-                    from checks.data_docs import link_from_index
+                if suites.docs_index is not None and incident_page is not None and diagnosis.discrepancy:
+                    from checks.data_docs import link_incident
 
-                    link_from_index(
-                        suites.docs_index, incident_page, "Why the platform's table fails these expectations: the diagnosis"
-                    )
+                    link_incident(suites.docs_index, incident_page, suites.pages.get("platform"))
     except BaseException:
         # Let the writes end before the error leaves: the console script does not wait for threads.
         with contextlib.suppress(Exception):
             pending.wait()
         raise
-    with stage("write outputs (rest)"):
+    with stage("finish writing outputs"):
         outputs = {**pending.wait(), **outputs}
 
     result = RunResult(
@@ -224,6 +229,23 @@ def run_case(
     outputs["summary"] = out_dir / "summary.json"
     atomic_write_text(outputs["summary"], json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     return result
+
+
+def report_names(case: Case) -> ReportNames:
+    """The report's names and promises from a case (its own wording for what the case leaves out)."""
+    from checks.report import ReportNames
+
+    names = {key: value for key, value in vars(case.names).items() if value is not None}
+    return ReportNames(**names, platform_file=case.platform.name if case.platform is not None else None, eta=case.eta)
+
+
+def case_arrivals(case: Case) -> dict[str, Arrival] | None:
+    """The ledger's facts about the feed's files, when the case names a ledger."""
+    if case.ledger is None:
+        return None
+    from checks.arrivals import read_arrivals
+
+    return read_arrivals(case.ledger, case.feed)
 
 
 def _import_in_background(module: str, function: str) -> threading.Thread:

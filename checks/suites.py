@@ -70,10 +70,16 @@ class _Names:
     columns: tuple[str, ...]  # the contract's, in its order
     key: str
     latest: str  # the helper column: each key's largest version across the feed
+    key_word: str  # what people call a key ("user")
 
     @classmethod
     def of(cls, contract: Contract) -> _Names:
-        return cls(contract.names, contract.key.name, latest_column(contract))
+        return cls(contract.names, contract.key.name, latest_column(contract), contract.key.business_name or contract.key.name)
+
+    @property
+    def latest_statement(self) -> str:
+        """How Data Docs state the batch-currency expectation, without the helper column it compares with."""
+        return f"must be each {self.key_word}'s latest in the feed"
 
     @property
     def result_format(self) -> dict[str, Any]:
@@ -92,6 +98,7 @@ class ExpectationOutcome:
     unexpected_examples: tuple = ()
     check: str = ""
     unexpected_count: int | None = None
+    rows: int | None = None  # rows the expectation looked at (map expectations)
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,8 @@ class SuiteRun:
     docs_index: Path | None
     skipped: tuple[str, ...] = field(default=())
     run_time: str = ""
+    # Each table's validation page in the Data Docs site (empty when the docs were not built).
+    pages: Mapping[str, Path] = field(default_factory=dict)
 
     @property
     def success(self) -> bool:
@@ -233,12 +242,12 @@ def run_suites(
         by_table[table] = _table_result(table, validation, skipped)
     results = tuple(by_table[name] for name in frames)
 
-    docs_index = None
+    docs_index, pages = None, {}
     if build_docs:
         if on_spark:
             _declared_suite_types(suite)
-        docs_index = _build_docs(gx, context, gx_dir, declared["name"], list(run_results), run_time)
-    return SuiteRun(results=results, docs_index=docs_index, skipped=skipped, run_time=run_time.isoformat())
+        docs_index, pages = _build_docs(gx, context, gx_dir, declared["name"], list(run_results), run_time, names)
+    return SuiteRun(results=results, docs_index=docs_index, skipped=skipped, run_time=run_time.isoformat(), pages=pages)
 
 
 def load_suite_json(path: Path) -> dict:
@@ -829,7 +838,7 @@ def _exact_observed_value(stock: Any) -> Any:
         if isinstance(observed, float) and observed.is_integer():
             observed = int(observed)  # a sum GX took over a float column
         if isinstance(observed, int) and not isinstance(observed, bool):
-            return str(observed)
+            return f"{observed:,}"  # every digit, grouped for people
         return stock(result=result)
 
     return render
@@ -1043,6 +1052,7 @@ def _outcome(config: Any, result: Any) -> ExpectationOutcome:
         unexpected_examples=tuple(_plain(example) for example in examples),
         check=_check_name({"type": config.type, "meta": config.meta}),
         unexpected_count=_plain(details.get("unexpected_count")),
+        rows=_plain(details.get("element_count")),
     )
 
 
@@ -1105,12 +1115,13 @@ def _prune_runs(gx_dir: Path, suite_name: str, keep_runs: int) -> None:
 
 
 def _build_docs(
-    gx: Any, context: Any, gx_dir: Path, suite_name: str, result_ids: list, run_time: datetime
-) -> Path:
-    """Render only this run's pages, the suite page and the index, then make them self-contained."""
+    gx: Any, context: Any, gx_dir: Path, suite_name: str, result_ids: list, run_time: datetime, names: _Names
+) -> tuple[Path, dict[str, Path]]:
+    """Render only this run's pages, the suite page and the index, then make them self-contained and show
+    only the tables' own columns. Returns the index and each table's validation page."""
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-    from checks.data_docs import make_self_contained
+    from checks.data_docs import group_digits, make_self_contained, present_helper_column
 
     # GX logs a renderer's exception and leaves that part of the page out; treat it as a failure.
     errors = _ErrorRecords()
@@ -1132,4 +1143,10 @@ def _build_docs(
     run_folder = site_dir / "validations" / suite_name / RUN_NAME / run_time.strftime("%Y%m%dT%H%M%S.%fZ")
     pages = [site_dir / "index.html", *sorted(run_folder.glob("*.html")), *sorted((site_dir / "expectations").glob("*.html"))]
     make_self_contained(site_dir, pages)
-    return gx_dir / DOCS_INDEX
+    for page in pages[1:]:
+        present_helper_column(
+            page, names.latest, described_as=f"{names.key} known to the feed", statement=names.latest_statement
+        )
+        group_digits(page)
+    tables = {page.stem.removeprefix(f"{_DATASOURCE}-"): page for page in sorted(run_folder.glob(f"{_DATASOURCE}-*.html"))}
+    return gx_dir / DOCS_INDEX, tables

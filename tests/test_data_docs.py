@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.data_docs import external_urls, offline_html
+from checks.data_docs import external_urls, offline_html, remote_references
 from checks.feed import read_table
 
 PROJECT_GX = Path(__file__).resolve().parent.parent / "gx"
@@ -38,6 +38,23 @@ def test_offline_html_points_assets_at_local_copies_and_drops_the_rest():
         assert f"../static/{local}" in html
     assert "vega" not in html and "<footer>" not in html
     assert ">Great Expectations</a>" in html
+
+
+@pytest.mark.parametrize(
+    ("text", "remote"),
+    [
+        ("a { background: url('https://example.invalid/logo.png') }", True),
+        ('<img src="//example.invalid/x.png">', True),
+        ('<link href="https://example.invalid/x.css">', True),
+        ("@import 'https://example.invalid/x.css';", True),
+        ('<svg xmlns="http://www.w3.org/2000/svg"></svg>', False),
+        ("/*! Bootstrap (https://getbootstrap.com/) */", False),
+        ('<a href="index.html">', False),
+    ],
+)
+def test_remote_references_are_what_a_browser_would_fetch(tmp_path, text, remote):
+    (tmp_path / "page.css").write_text(text)
+    assert bool(remote_references(tmp_path)) is remote
 
 
 def _chromium() -> str | None:
@@ -88,6 +105,7 @@ def test_site_has_no_remote_url(real_case_docs):
     site = run.docs_index.parent
     assert run.docs_index == site / "index.html"
     assert external_urls(site) == []
+    assert remote_references(site) == []  # stylesheets and images too
     assert (site / "static" / "vendor" / "fontawesome" / "webfonts" / "fa-solid-900.woff2").stat().st_size > 0
 
 

@@ -69,10 +69,62 @@ def test_data_docs_and_the_incident_report_are_written(real_run):
     assert [(cause["kind"], cause["file"]) for cause in causes] == [("file_not_ingested", "delta3.csv")]
     assert summary["diagnosis"]["totals"]["gap"] == 4_742_481
     customer_email = (out / "email-customer.md").read_text()
-    assert "$33,904,525" in customer_email and "Dear Marketing Director," in customer_email
+    assert "$33,904,525" in customer_email and "Dear Michael," in customer_email
     assert "batch_id" not in customer_email  # plain language for the customer
     engineer_email = (out / "email-engineer.md").read_text()
     assert "delta3.csv" in engineer_email and "$4,742,481" in engineer_email
+
+
+def _site(gx_dir):
+    return gx_dir / "uncommitted" / "data_docs" / "local_site"
+
+
+def test_the_platform_page_shows_only_the_tables_columns_and_links_the_incident(real_run):
+    _, _, gx_dir, _ = real_run
+    (page,) = _site(gx_dir).glob("validations/*/*/*/tables-platform.html")
+    html = page.read_text()
+    assert "feed_latest_batch_id" not in html
+    assert "must be each user's latest in the feed" in html and "user_id known to the feed" in html
+    assert ">29,162,044<" in html and "33,904,525" in html and "29162044" not in html
+    assert 'href="../../../../incident.html"' in html
+    for other in _site(gx_dir).glob("validations/*/*/*/*.html"):
+        assert "feed_latest_batch_id" not in other.read_text(), other.name
+
+
+def test_nothing_in_the_site_references_the_network(real_run):
+    from checks.data_docs import remote_references
+
+    _, _, gx_dir, _ = real_run
+    site = _site(gx_dir)
+    assert remote_references(site) == []
+    assert "url('https://" not in (site / "static" / "styles" / "data_docs_default_styles.css").read_text()  # the dark theme's logo
+    incident = (site / "incident.html").read_text()
+    assert "http" not in incident and "../" not in incident
+
+
+def test_the_incident_page_renders_offline_with_its_charts_and_examples(real_run, tmp_path):
+    from tests.test_data_docs import _browse, _chromium
+
+    chromium = _chromium()
+    _, _, gx_dir, _ = real_run
+    page = _site(gx_dir) / "incident.html"
+    moved = tmp_path / "elsewhere" / "incident.html"  # copied anywhere, it still has everything
+    moved.parent.mkdir()
+    moved.write_bytes(page.read_bytes())
+    dom = _browse(chromium, moved, tmp_path, "--dump-dom").stdout.decode()
+    assert dom.count("<svg") == 3 and "Revenue gap by root cause" in dom
+    assert "file never loaded: delta3.csv" in dom and "<td>delta0.csv line 6804</td>" in dom
+
+
+def test_the_terminal_help_shows_the_case_default(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "checks", "run", "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "250"}, check=True
+    )
+    assert "finance total [default: data/case.toml]." in result.stdout
 
 
 def test_inputs_are_not_modified(real_run, johnnys_jeans):

@@ -159,3 +159,58 @@ def test_a_windows_drive_is_not_a_uri():
     from checks.feed import is_uri
 
     assert not is_uri("C:/feeds/delta0.csv") and is_uri("s3a:/bucket/feed") and not is_uri("feeds/s3a:/x")
+
+
+@pytest.mark.parametrize("engine", ["pandas", "polars", "duckdb"])
+@pytest.mark.parametrize(
+    ("header", "row", "ignored"),
+    [
+        (f"{HEADER},loaded_at", "1,2,3,4,5,2026-11-02", ["'loaded_at'"]),
+        (f"source_file,{HEADER},source_row", "delta0.csv,1,2,3,4,5,2", ["'source_file'", "'source_row'"]),  # deduplicated.csv
+    ],
+)
+def test_a_table_with_extra_columns_is_read_with_a_warning_naming_them(tmp_path, engine, header, row, ignored):
+    from checks.engines import get_engine
+
+    path = write_csv(tmp_path / "platform.csv", f"{header}\n{row}\n")
+    said: list[str] = []
+    table = get_engine(engine).read_table(path, warn=said.append)
+    assert list(table.columns) == list(COLUMNS) and table.iloc[0].tolist() == [1, 2, 3, 4, 5]
+    assert len(said) == 1 and said[0].startswith("platform.csv: column(s) ") and "ignored" in said[0]
+    assert all(name in said[0] for name in ignored)
+
+
+@pytest.mark.parametrize("engine", ["pandas", "polars"])
+def test_a_table_missing_a_column_stays_bad_input_whatever_it_adds(tmp_path, engine):
+    from checks.engines import get_engine
+
+    path = write_csv(tmp_path / "platform.csv", "user_id,total_spend,count_saved_items,batch_id,loaded_at\n1,2,3,5,x\n")
+    with pytest.raises(BadInputError, match="missing column\\(s\\): loyalty_credits"):
+        get_engine(engine).read_table(path, warn=lambda _: None)
+
+
+def test_a_delta_with_an_extra_column_stays_bad_input(tmp_path):
+    path = write_csv(tmp_path / "delta0.csv", f"{HEADER},loaded_at\n1,2,3,4,5,x\n")
+    with pytest.raises(BadInputError, match="unexpected column\\(s\\): 'loaded_at'"):
+        read_raw(path)
+
+
+@pytest.mark.parametrize(
+    ("literal", "fits"),
+    [
+        ("9223372036854775807", True), ("9223372036854775808", False), ("-9223372036854775808", True),
+        ("-9223372036854775809", False), ("0" * 6000 + "7", True), ("-" + "0" * 5000, True), ("9" * 5000, False),
+        ("+" + "9" * 19, False), ("+" + "1" * 19, True),
+    ],
+)
+def test_fits_int64_never_converts_a_huge_literal(literal, fits):
+    from checks.encoding import fits_int64
+
+    assert fits_int64(literal) is fits
+
+
+def test_a_stray_carriage_return_in_the_header_is_one_clear_error(tmp_path):
+    path = tmp_path / "platform.csv"
+    path.write_bytes(HEADER.replace(",", ",\r", 1).encode() + b"\n1,2,3,4,5\n")
+    with pytest.raises(BadInputError, match="malformed CSV header: new-line character seen in unquoted field"):
+        read_table(path)

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
 import io
+import re
+from datetime import datetime
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,6 +20,7 @@ from checks.model import Delta
 from checks.report import (
     ReportNames,
     _discrepancy_order,
+    first_name,
     _lineage_table,
     _md,
     discrepancies_table,
@@ -46,10 +51,14 @@ def test_every_file_is_written_and_linked(diagnosis, tmp_path):
     assert {"gap-by-root-cause.png", "gap-by-root-cause.svg", "gap-by-file.png", "stale-users-by-batch.svg"} <= names
     assert all(path.stat().st_size > 0 for path in written)
     assert (docs.parent / "incident.html").exists()
+    assert {"email-engineer.eml", "email-customer.eml"} <= names
     incident = (tmp_path / "out" / "incident.md").read_text()
     assert "gap-by-root-cause.png" in incident and "index.html" in incident
     page = (docs.parent / "incident.html").read_text()
-    assert 'href="index.html"' in page and "gap-by-root-cause.png" in page
+    # Self-contained: the charts are inline SVG, the only link is to the Data Docs index beside it.
+    assert 'href="index.html"' in page and page.count("<svg") == 3
+    assert re.findall(r'(?:href|src)="([^"#]*)"', page) == ["index.html"]
+    assert "http" not in page and "../" not in page
 
 
 def test_emails_carry_the_diagnosis_numbers_and_the_names(diagnosis):
@@ -59,8 +68,8 @@ def test_emails_carry_the_diagnosis_numbers_and_the_names(diagnosis):
     customer = render_customer_email(diagnosis, names)
     assert f"${diagnosis.gap:,}" in engineer and f"${diagnosis.expected_total:,}" in customer
     assert f"{cause.users:,}" in engineer and f"{cause.users:,}" in customer
-    assert cause.file in engineer and "poller" in engineer and "```python" in engineer
-    assert "Hi Priya" in engineer and "Dear Ms Rivera" in customer and "AIQ" in customer
+    assert cause.file in engineer and "Hypothesis to confirm" in engineer and "```python" in engineer
+    assert "Hi Priya" in engineer and "Dear Ms," in customer and "AIQ" in customer
     # The customer gets plain language, no pipeline jargon.
     for jargon in ("batch_id", "dedup", "delta", ".csv", "ingest"):
         assert jargon not in customer
@@ -177,3 +186,213 @@ def test_int32_frames_write_the_same_bytes(tmp_path):
     second = write_incident_report(narrow, tmp_path / "int32")
     for one, other in zip(first, second, strict=True):
         assert one.read_bytes() == other.read_bytes(), one.name
+
+
+# --- what people read: emails that can be sent as they are -------------------------------------------------------------
+
+NAMED = ReportNames(
+    engineer_name="Priya", customer_contact="Michael Greene, email marketing director", customer_company="Acme Denim",
+    platform_company="AIQ", sender_name="Dana Reyes", platform_file="platform.csv",
+)
+
+
+def _message(path):
+    return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+
+
+def _body(message) -> str:
+    """The plain-text body as a person reads it (the message carries CRLF line ends, as RFC 5322 wants)."""
+    return message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """The report of a platform table that never loaded delta2, with a customer export that agrees with the feed."""
+    out = tmp_path_factory.mktemp("report")
+    diagnosis = diagnose(FEED, faults.without_file(FEED, 2), faults.expected(FEED))
+    write_incident_report(diagnosis, out, names=NAMED)
+    return diagnosis, out
+
+
+def test_the_emails_are_messages_a_mail_client_opens(written):
+    diagnosis, out = written
+    engineer, customer = _message(out / "email-engineer.eml"), _message(out / "email-customer.eml")
+    assert engineer["Subject"] == f"Acme Denim: platform table is ${diagnosis.gap:,} off the customer's feed"
+    assert customer["Subject"] == "The difference in your total spend figures"
+    for message in (engineer, customer):
+        body = _body(message)
+        assert "**" not in body and "```" not in body and body.rstrip().endswith("Dana Reyes\nAIQ")
+        assert message["X-Unsent"] == "1"
+    attachments = list(engineer.iter_attachments())
+    assert [(part.get_filename(), part.get_content_type()) for part in attachments] == [("discrepancies.csv", "text/csv")]
+    assert attachments[0].get_content().encode() == (out / "discrepancies.csv").read_bytes()
+    assert not customer.is_multipart()
+    # The Markdown says the same in Markdown.
+    assert "**Subject:**" in (out / "email-engineer.md").read_text() and "```python" in (out / "email-engineer.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("contact", "engineer", "greeting", "engineer_greeting"),
+    [
+        ("Michael Greene, email marketing director", "Priya", "Dear Michael,", "Hi Priya,"),
+        ("Michael", None, "Dear Michael,", "Hi,"),
+        (None, None, "Hello,", "Hi,"),
+        ("  ", None, "Hello,", "Hi,"),
+    ],
+)
+def test_greetings_use_a_first_name_or_no_name_never_a_placeholder(diagnosis, contact, engineer, greeting, engineer_greeting):
+    names = ReportNames(customer_contact=contact, engineer_name=engineer)
+    customer, engineer_email = render_customer_email(diagnosis, names), render_engineer_email(diagnosis, names)
+    assert customer.split("\n\n")[1] == greeting and engineer_email.split("\n\n")[1] == engineer_greeting
+    for text in (customer, engineer_email):
+        assert "there," not in text and "your company reported" not in text and "None" not in text
+
+
+@pytest.mark.parametrize(("contact", "first"), [("Michael Greene, email marketing director", "Michael"), ("Ana", "Ana"), ("", None), (None, None)])
+def test_first_name(contact, first):
+    assert first_name(contact) == first
+
+
+@pytest.mark.parametrize(("eta", "promise"), [(None, None), ("by Friday 11 December", "will be visible by Friday 11 December")])
+def test_the_customer_is_promised_a_date_only_when_one_is_given(diagnosis, eta, promise):
+    customer = render_customer_email(diagnosis, ReportNames(eta=eta))
+    assert "business day" not in customer
+    if promise is None:
+        assert "will be visible" not in customer and "as soon as the corrected total" in customer
+    else:
+        assert promise in customer
+
+
+# Sentences the inputs cannot show without the landing zone's ledger.
+UNSHOWN = ("stored intact", "arrived close together", "went anywhere", "24-hour", "signature of", "poller", "checksum matches")
+
+
+def test_without_a_ledger_the_emails_claim_nothing_they_cannot_show(written):
+    _, out = written
+    for name in ("email-engineer.md", "email-customer.md"):
+        text = (out / name).read_text()
+        assert not [claim for claim in UNSHOWN if claim in text], name
+    assert "Hypothesis to confirm:" in (out / "email-engineer.md").read_text()
+
+
+def test_the_engineer_gets_examples_impact_agreement_and_attachments(written):
+    diagnosis, out = written
+    text = _body(_message(out / "email-engineer.eml"))
+    cause = diagnosis.root_causes[0]
+    assert f"Impact: {diagnosis.reconciliation.discrepant_users:,} of {diagnosis.reconciliation.user_count:,} users" in text
+    assert "The customer's own export agrees with the feed for every user" in text
+    assert "Attached:\n\n- discrepancies.csv:" in text
+    examples = [line for line in text.splitlines() if re.match(r"^\d+ ", line) and " line " in line]
+    assert 5 <= len(examples) <= 10
+    for row in cause.examples.itertuples(index=False):  # both sides, each with the file and line it came from
+        line = next(line for line in examples if line.startswith(f"{row.user_id} "))
+        assert f"{row.platform_file} line {row.platform_source_row}" in line
+        assert f"{row.source_file} line {row.source_row}" in line
+    assert "with it, the simulated table" not in text
+
+
+def test_the_customer_email_speaks_in_one_voice_and_offers_the_list(written):
+    diagnosis, out = written
+    text = _body(_message(out / "email-customer.eml"))
+    assert text.startswith("Dear Michael,")
+    assert not re.search(r"\bI\b|I'm|I'll", text)  # "we" throughout, signed by a person
+    assert "campaign, segment or report" in text
+    assert f"the list of the {diagnosis.reconciliation.discrepant_users:,} affected customers" in text
+    for jargon in ("batch_id", "dedup", "delta", ".csv", "ingest"):
+        assert jargon not in text
+
+
+def test_discrepancies_csv_says_where_the_platform_row_came_from(written):
+    diagnosis, out = written
+    rows = {int(row["user_id"]): row for row in csv.DictReader(io.StringIO((out / "discrepancies.csv").read_text()))}
+    header = list(next(iter(rows.values())))
+    assert header.index("platform_source_file") == header.index("platform_row") + 1
+    for example in diagnosis.root_causes[0].examples.itertuples(index=False):
+        row = rows[int(example.user_id)]
+        assert (row["platform_source_file"], int(row["platform_source_row"])) == (example.platform_file, example.platform_source_row)
+
+
+def test_a_table_that_matches_is_no_incident(tmp_path):
+    write_incident_report(diagnose(FEED, faults.expected(FEED)), tmp_path, names=NAMED)
+    assert (tmp_path / "incident.md").read_text().startswith("# No discrepancy: the platform table matches the feed (Acme Denim)")
+    assert "<h1>No discrepancy" in (tmp_path / "incident.html").read_text()
+    assert _message(tmp_path / "email-engineer.eml")["Subject"] == "Acme Denim: platform table matches the feed"
+
+
+def test_the_incident_page_words_causes_for_people_and_keeps_the_examples(written):
+    diagnosis, out = written
+    page = (out / "incident.html").read_text()
+    assert "file_not_ingested" not in page and "file never loaded" in page
+    assert "<td>stale</td>" not in page and "hold an older row than their latest" in page
+    example = diagnosis.root_causes[0].examples.iloc[0]
+    assert f"<td>{example['platform_file']} line {example['platform_source_row']}</td>" in page
+
+
+def _ledger(path, feed_dir, *, landed: dict[str, str]):
+    """A landing-zone ledger that fetched and staged each file of ``feed_dir`` as it is now, landed at ``landed``."""
+    import hashlib
+
+    from checks.landing.ledger import Ledger
+    from checks.landing.source import ObjectInfo
+
+    with Ledger(path) as ledger:
+        for file in sorted(feed_dir.iterdir()):
+            data = file.read_bytes()
+            info = ObjectInfo(key=f"in/{file.name}", size=len(data), etag=file.name, last_modified=datetime.fromisoformat(landed[file.name]))
+            record = ledger.see("s3://bucket/in", info)
+            digest = hashlib.sha256(data).hexdigest()
+            ledger.record(record.id, "fetched", sha256=digest, delta_number=int(file.stem.removeprefix("delta")))
+            ledger.record(record.id, "decrypted", plaintext_sha256=digest)
+            ledger.record(record.id, "staged", staged_name=file.name)
+    return path
+
+
+@pytest.mark.parametrize("altered", [False, True])
+def test_with_a_ledger_the_emails_cite_arrivals_and_checksums(tmp_path, altered):
+    from checks.arrivals import read_arrivals
+
+    feed_dir = tmp_path / "feed"
+    write_feed(FEED, feed_dir)
+    landed = {f"delta{number}.csv": f"2026-11-0{number + 1}T06:00:00+00:00" for number in range(len(FEED))}
+    ledger = _ledger(tmp_path / "ledger.sqlite", feed_dir, landed=landed)
+    if altered:
+        (feed_dir / "delta1.csv").write_bytes((feed_dir / "delta1.csv").read_bytes() + b"\n")
+    arrivals = read_arrivals(ledger, feed_dir)
+    diagnosis = diagnose(FEED, faults.without_file(FEED, 2))
+    engineer, customer = render_engineer_email(diagnosis, NAMED, arrivals), render_customer_email(diagnosis, NAMED, arrivals)
+    digest = arrivals["delta2.csv"].sha256
+    assert f"delta2.csv: landed {landed['delta2.csv']}, fetched " in engineer and f"sha256 {digest}" in engineer
+    assert "delta1.csv: landed" in engineer and "delta3.csv: landed" in engineer  # the files either side
+    assert "that reached us on 2026-11-03" in customer
+    assert ("does NOT have this sha256" in engineer) is altered
+    assert ("checksum matches the one we recorded on arrival" in customer) is (not altered)
+
+
+def test_a_ledger_that_is_not_one_is_bad_input(tmp_path):
+    from checks.arrivals import read_arrivals
+    from checks.errors import BadInputError, ChecksError
+
+    (tmp_path / "ledger.sqlite").write_bytes(b"not sqlite at all" * 10)
+    with pytest.raises(ChecksError, match="not a usable ledger") as raised:
+        read_arrivals(tmp_path / "ledger.sqlite", tmp_path)
+    assert raised.value.exit_code == 2
+    with pytest.raises(BadInputError, match="ledger not found"):
+        read_arrivals(tmp_path / "absent.sqlite", tmp_path)
+
+
+def test_report_command_takes_the_sender_the_promise_the_ledger_and_a_table_with_extra_columns(tmp_path, capsys):
+    write_feed(FEED, tmp_path / "feed")
+    landed = {f"delta{number}.csv": f"2026-11-0{number + 1}T06:00:00+00:00" for number in range(len(FEED))}
+    ledger = _ledger(tmp_path / "ledger.sqlite", tmp_path / "feed", landed=landed)
+    faults.without_file(FEED, 2).assign(loaded_at="2026-11-05").to_csv(tmp_path / "platform.csv", index=False)
+    code = main([
+        "report", "--feed", str(tmp_path / "feed"), "--platform", str(tmp_path / "platform.csv"), "--out", str(tmp_path / "out"),
+        "--sender-name", "Dana Reyes", "--eta", "by Friday", "--ledger", str(ledger), "--customer-contact", "Michael Greene",
+    ])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "warning: platform.csv: column(s) 'loaded_at' ignored" in captured.err
+    customer = _body(_message(tmp_path / "out" / "email-customer.eml"))
+    assert customer.startswith("Dear Michael,") and "will be visible by Friday." in customer and customer.rstrip().endswith("Dana Reyes")
+    assert f"delta2.csv: landed {landed['delta2.csv']}" in _body(_message(tmp_path / "out" / "email-engineer.eml"))
+    assert "Summary" in captured.out and "email-customer.eml" in captured.out

@@ -69,6 +69,17 @@ def main(argv: list[str] | None = None) -> int:
 
         print_error("interrupted")
         return 130
+    except Exception as error:  # noqa: BLE001  the last guard: a person never gets a traceback
+        if os.environ.get("CHECKS_TRACEBACK"):
+            raise
+        from checks.output import print_error
+
+        detail = (str(error).strip().splitlines() or [""])[0][:200]
+        print_error(
+            f"unexpected {type(error).__name__}: {detail} (a bug in checks: please report it with the input; "
+            "CHECKS_TRACEBACK=1 shows where)"
+        )
+        return EXIT_BAD_INPUT
     return 0
 
 

@@ -46,6 +46,15 @@ ContractOption = Annotated[
 GxDirOption = Annotated[Path, typer.Option("--gx-dir", help="Great Expectations project folder.")]
 DEFAULT_GX_DIR = Path("gx")
 DocsOption = Annotated[bool, typer.Option("--docs/--no-docs", help="Build the Data Docs site.")]
+EtaOption = Annotated[
+    Optional[str],
+    typer.Option("--eta", help="When the corrected figures will be live, as the customer's email says it (\"by Friday\"); none: no date promised."),
+]
+SenderNameOption = Annotated[Optional[str], typer.Option("--sender-name", help="Who signs both emails (a person's name).")]
+LedgerOption = Annotated[
+    Optional[Path],
+    typer.Option("--ledger", help="The landing zone's ledger.sqlite: the emails then cite when each file landed and was fetched, and its sha256."),
+]
 
 
 def engine_module(engine: str, spark_master: str = DEFAULT_SPARK_MASTER) -> Engine:

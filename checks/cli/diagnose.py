@@ -79,8 +79,8 @@ def load_and_diagnose(
         checked = engine.check_feed_folder(feed, **with_encoding)
     for name in checked.quarantined:
         output.print_warning(f"{name} failed validation and is left out of the expected table")
-    platform_table = engine.read_table(platform, **with_encoding)
-    customer_table = engine.read_table(customer, **with_encoding) if customer is not None else None
+    platform_table = engine.read_table(platform, warn=output.print_warning, **with_encoding)
+    customer_table = engine.read_table(customer, warn=output.print_warning, **with_encoding) if customer is not None else None
     with output.progress_step("reconciling and testing hypotheses"):
         return diagnose_on(engine)(
             checked.deltas, platform_table, customer_table, finance_total, deduplicated=checked.deduplicated, **with_encoding
@@ -89,6 +89,7 @@ def load_and_diagnose(
 
 def _show(diagnosis: Diagnosis) -> None:
     from checks import output
+    from checks.report import CLASS_WORDS
 
     words, reconciliation = diagnosis.words, diagnosis.reconciliation
     totals = {"expected": reconciliation.expected_total, "platform": reconciliation.platform_total,
@@ -99,20 +100,15 @@ def _show(diagnosis: Diagnosis) -> None:
     output.print_line("")
     for summary in reconciliation.classes:
         if summary.users:
-            output.print_line(f"{summary.name:>14}: {summary.users:,} {words.keys}, {words.money(summary.revenue_gap)}")
-    if not diagnosis.discrepancy:
-        output.print_line("[green]the platform's table matches the feed[/]", markup=True)
-        return
+            output.print_line(
+                f"{summary.users:>9,} {words.keys} {CLASS_WORDS.get(summary.name, summary.name)}: {words.money(summary.revenue_gap)}"
+            )
     output.print_line("")
     for index, cause in enumerate(diagnosis.root_causes, start=1):
-        where = f" {cause.file}" if cause.file else ""
-        output.print_line(
-            f"{index}. {cause.kind}{where}: {cause.users:,} {words.keys}, {words.money(cause.revenue_gap)}"
-            f" ({cause.share_of_gap:.1%} of the gap)"
-        )
-        output.print_line(f"   {cause.evidence}")
-    output.print_line(
-        f"unexplained: {diagnosis.unexplained_users:,} {words.keys}, {words.money(diagnosis.unexplained_gap)}"
-        f" ({diagnosis.unexplained_share:.1%})"
-    )
-    output.print_line("[red]the platform's table does not match the feed[/]", markup=True)
+        output.print_line(f"{index}. {cause.evidence}")
+    output.print_line("")
+    if diagnosis.discrepancy:
+        output.print_line("[red]the platform's table does not match the feed[/]", markup=True)
+    else:
+        output.print_line("[green]the platform's table matches the feed[/]", markup=True)
+    output.show_next_steps(diagnosis, {})

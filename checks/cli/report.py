@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from checks.cli._options import ContractOption, FinanceTotalOption
+from checks.cli._options import ContractOption, EtaOption, FinanceTotalOption, LedgerOption, SenderNameOption
 
 
 def register(app: typer.Typer) -> None:
@@ -20,30 +20,43 @@ def report_command(
     customer: Annotated[Optional[Path], typer.Option(help="The customer's own export (CSV).")] = None,
     finance_total: FinanceTotalOption = None,
     contract: ContractOption = None,
-    engineer_name: Annotated[str, typer.Option(help="Greeting name of the platform's backend engineer.")] = "team",
-    customer_contact: Annotated[str, typer.Option(help="Greeting name of the customer's contact.")] = "there",
-    customer_company: Annotated[str, typer.Option(help="The customer's company name.")] = "your company",
-    platform_company: Annotated[str, typer.Option(help="Our company / platform name.")] = "our platform",
-    sender_name: Annotated[str, typer.Option(help="Who signs the emails.")] = "Integration Engineering",
+    engineer_name: Annotated[Optional[str], typer.Option(help="Greeting name of the platform's backend engineer.")] = None,
+    customer_contact: Annotated[Optional[str], typer.Option(help="The customer's contact (greeted by first name).")] = None,
+    customer_company: Annotated[Optional[str], typer.Option(help="The customer's company name.")] = None,
+    platform_company: Annotated[Optional[str], typer.Option(help="Our company / platform name.")] = None,
+    sender_name: SenderNameOption = None,
+    eta: EtaOption = None,
+    ledger: LedgerOption = None,
     docs_index: Annotated[Optional[Path], typer.Option(help="Data Docs index.html to link (incident.html goes beside it).")] = None,
 ) -> None:
     """Diagnose, then write the incident report and the emails. Exit 0 no discrepancy, 1 discrepancy, 2 bad input."""
     from checks import output
     from checks.cli._options import encoding_of, finance_total_of
+    from checks.cli._options import encoding_of, finance_total_of
     from checks.cli.diagnose import load_and_diagnose
-    from checks.report import ReportNames, write_incident_report
+    from checks.config import Case, Names
+    from checks.report import write_incident_report
+    from checks.runner import case_arrivals, report_names
 
-    diagnosis = load_and_diagnose(feed, platform, customer, finance_total_of(finance_total), encoding=encoding_of(contract))
-    names = ReportNames(
-        engineer_name=engineer_name,
-        customer_contact=customer_contact,
-        customer_company=customer_company,
-        platform_company=platform_company,
-        sender_name=sender_name,
-        platform_file=platform.name,
+    case = Case(
+        feed=feed,
+        platform=platform,
+        customer=customer,
+        finance_total=finance_total_of(finance_total),
+        eta=eta,
+        ledger=ledger,
+        names=Names(
+            customer_company=customer_company,
+            customer_contact=customer_contact,
+            platform_company=platform_company,
+            engineer_name=engineer_name,
+            sender_name=sender_name,
+        ),
+        contract=contract,
     )
+    arrivals = case_arrivals(case)  # a bad ledger is refused before the work
+    diagnosis = load_and_diagnose(feed, platform, customer, case.finance_total, encoding=encoding_of(contract))
     with output.progress_step("writing the report"):
-        written = write_incident_report(diagnosis, out, names=names, docs_index=docs_index)
-    for path in written:
-        output.print_line(f"wrote {path}")
+        written = write_incident_report(diagnosis, out, names=report_names(case), docs_index=docs_index, arrivals=arrivals)
+    output.show_next_steps(diagnosis, {path.name: path for path in written})
     raise typer.Exit(1 if diagnosis.discrepancy else 0)

@@ -13,9 +13,12 @@ from checks.cli._options import (
     DEFAULT_SPARK_MASTER,
     DocsOption,
     EngineOption,
+    EtaOption,
     FinanceTotalOption,
     GxDirOption,
     JsonOption,
+    LedgerOption,
+    SenderNameOption,
     SparkMasterOption,
 )
 
@@ -26,7 +29,7 @@ def register(app: typer.Typer) -> None:
 
 def run(
     case: Annotated[
-        Optional[Path], typer.Option(help="Case file naming feed, tables and finance total [default: data/case.toml].")
+        Optional[Path], typer.Option(help="Case file naming feed, tables and finance total \\[default: data/case.toml].")
     ] = None,
     feed: Annotated[Optional[Path], typer.Option(help="Folder of delta CSV files.")] = None,
     platform: Annotated[Optional[Path], typer.Option(help="The platform's loaded table (CSV).")] = None,
@@ -40,6 +43,9 @@ def run(
     customer_contact: Annotated[Optional[str], typer.Option(help="Customer's contact, addressed in their email.")] = None,
     platform_company: Annotated[Optional[str], typer.Option(help="Platform's company name, for the report.")] = None,
     engineer_name: Annotated[Optional[str], typer.Option(help="Platform's backend engineer, addressed in their email.")] = None,
+    sender_name: SenderNameOption = None,
+    eta: EtaOption = None,
+    ledger: LedgerOption = None,
     engine: EngineOption = DEFAULT_ENGINE,
     spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
     json: JsonOption = False,
@@ -57,13 +63,15 @@ def run(
         case = DEFAULT_CASE
     chosen = load_case(case) if case is not None else Case()
     chosen = chosen.override(
-        feed=feed, platform=platform, customer=customer, finance_total=finance_total_of(finance_total), contract=contract
+        feed=feed, platform=platform, customer=customer, finance_total=finance_total_of(finance_total), contract=contract,
+        eta=eta, ledger=ledger,
     )
     names = chosen.names.override(
         customer_company=customer_company,
         customer_contact=customer_contact,
         platform_company=platform_company,
         engineer_name=engineer_name,
+        sender_name=sender_name,
     )
     chosen = chosen.override(names=names)
     with output.stage_progress() as on_stage:
@@ -74,6 +82,7 @@ def run(
             build_docs=docs,
             engine=engine_module(engine, spark_master),
             on_stage=on_stage,
+            on_warning=output.print_warning,
         )
     if json:
         output.print_json(result.to_dict())

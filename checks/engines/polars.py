@@ -86,21 +86,24 @@ def check_feed(deltas: Sequence[Delta], encoding: Encoding | None = None) -> pd.
     return _check_and_deduplicate(_stack([_from_delta(delta) for delta in deltas], deltas), deduplicate=False)[0]
 
 
-def read_table(path: str | Path, encoding: Encoding | None = None) -> pd.DataFrame:
+def read_table(
+    path: str | Path, encoding: Encoding | None = None, *, warn: Callable[[str], None] | None = None
+) -> pd.DataFrame:
     """``checks.feed.read_table`` on Polars: int64 columns, any non-integer cell is bad input."""
     if not _fast(encoding):
-        return _read_table_pandas(path, encoding)
+        return _read_table_pandas(path, encoding, warn=warn)
     path = Path(path)
     header = _frames.read_header(path)
     if header is None:
-        return _read_table_pandas(path)
+        # Anything unusual (extra columns to ignore, a header to refuse): the pandas path words it.
+        return _read_table_pandas(path, warn=warn)
     try:
         typed = polars_csv.read_typed(path, header)
     except pl.exceptions.PolarsError:
-        return _read_table_pandas(path)
+        return _read_table_pandas(path, warn=warn)
     if typed.null_count().sum_horizontal().item():
         # The pandas path names the first bad cell exactly; bad tables are rare, so let it.
-        return _read_table_pandas(path)
+        return _read_table_pandas(path, warn=warn)
     return _to_pandas(_narrowed(typed, _bounds(typed)))
 
 

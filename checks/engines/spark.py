@@ -118,16 +118,17 @@ def check_feed(deltas: Sequence[Delta]) -> pd.DataFrame:
     return _feed_failures(feed, [delta.name for delta in deltas])
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """``checks.feed.read_table`` on Spark: int64 columns; a table with a bad cell goes to the pandas path for its message."""
+def read_table(path: str | Path, *, warn: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """``checks.feed.read_table`` on Spark: int64 columns; a table with a bad cell or extra columns goes to the
+    pandas path for its message."""
     _refuse_without_connector(path)
     header = spark_files.read_header(path)
     if header is None:
-        return _read_table_on_pandas(path)
+        return _read_table_on_pandas(path, warn)
     try:
         text, _ = _read_text(path, header)
     except _NeedsPandasPath:
-        return _read_table_on_pandas(path)
+        return _read_table_on_pandas(path, warn)
     text = text.cache()  # read once for the check and once more for the rows, not three times
     try:
         # A bad cell, or a malformed row (too many fields) failing the job: the pandas path words it exactly.
@@ -145,9 +146,9 @@ def _refuse_without_connector(path: str | Path) -> None:
         spark_s3a.require_connector(session(), path)
 
 
-def _read_table_on_pandas(path: str | Path) -> pd.DataFrame:
+def _read_table_on_pandas(path: str | Path, warn: Callable[[str], None] | None = None) -> pd.DataFrame:
     with spark_files.readable(path) as local:
-        return _read_table_pandas(local)
+        return _read_table_pandas(local, warn=warn)
 
 
 def _feed_check(validations: list[DeltaValidation], tables: list[Any]) -> FeedCheck:
