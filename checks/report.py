@@ -497,7 +497,32 @@ def _arrival_facts(cause: RootCause, diagnosis: Diagnosis, arrivals: Mapping[str
         digest = f", sha256 {arrival.sha256}" if arrival.sha256 else ""
         held = {True: "; the file in the feed folder still has this sha256", False: "; the file in the feed folder does NOT have this sha256", None: ""}[arrival.intact]
         facts.append(f"{e(name)}: landed {arrival.landed_at}, {fetched}, status {arrival.status}{digest}{held}")
-    return facts
+    spacing = _landing_spacing(cause.file, nearby, arrivals, e)
+    return facts + ([spacing] if spacing else [])
+
+
+def _landing_spacing(file: str, nearby: Sequence[str], arrivals: Mapping[str, Arrival], e: Callable[[str], str]) -> str | None:
+    """How far apart ``file`` and its neighbours landed ("3.0 hours after delta2.csv"), from the ledger's times."""
+    from datetime import datetime
+
+    def landed(name: str) -> datetime | None:
+        arrival = arrivals.get(name)
+        try:
+            return datetime.fromisoformat(arrival.landed_at) if arrival is not None else None
+        except ValueError:
+            return None
+
+    own = landed(file)
+    if own is None:
+        return None
+    parts = []
+    for name in nearby:
+        other = landed(name)
+        if name == file or other is None or (own.tzinfo is None) != (other.tzinfo is None):
+            continue
+        hours = (own - other).total_seconds() / 3600
+        parts.append(f"{abs(hours):,.1f} hours {'after' if hours >= 0 else 'before'} {e(name)}")
+    return f"{e(file)} landed " + " and ".join(parts) + "." if parts else None
 
 
 def _title(cause: RootCause, e: Callable[[str], str]) -> str:

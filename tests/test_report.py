@@ -363,6 +363,7 @@ def test_with_a_ledger_the_emails_cite_arrivals_and_checksums(tmp_path, altered)
     digest = arrivals["delta2.csv"].sha256
     assert f"delta2.csv: landed {landed['delta2.csv']}, fetched " in engineer and f"sha256 {digest}" in engineer
     assert "delta1.csv: landed" in engineer and "delta3.csv: landed" in engineer  # the files either side
+    assert "delta2.csv landed 24.0 hours after delta1.csv and 24.0 hours before delta3.csv." in engineer
     assert "that reached us on 2026-11-03" in customer
     assert ("does NOT have this sha256" in engineer) is altered
     assert ("checksum matches the one we recorded on arrival" in customer) is (not altered)
