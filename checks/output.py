@@ -169,7 +169,7 @@ def show_run(result: Any) -> None:
 
 def describe_outcome(outcome: Any) -> str:
     """A failed expectation as a sentence: "batch_id is not the latest in the feed for 1,841 of 10,000 rows"."""
-    from checks.suites import FEED_LATEST_BATCH
+    from checks.contract_suite import LATEST_PREFIX
 
     column = str(outcome.column or "").split("=")[0]
     unexpected, rows = outcome.unexpected_count, outcome.rows
@@ -184,10 +184,10 @@ def describe_outcome(outcome: Any) -> str:
     if kind == "expect_table_columns_to_match_ordered_list":
         def shown(columns: Any) -> str:
             listed = columns if isinstance(columns, list) else [columns]
-            return ", ".join(str(name) for name in listed if name != FEED_LATEST_BATCH)
+            return ", ".join(str(name) for name in listed if not str(name).startswith(LATEST_PREFIX))
         return f"the columns are {shown(outcome.observed)}, expected {shown(outcome.expected)}"
     if kind == "expect_column_values_to_not_be_null":
-        if column == FEED_LATEST_BATCH:
+        if column.startswith(LATEST_PREFIX):
             return f"{of_rows} hold a user the feed never sent"
         return f"{column} is empty in {of_rows}"
     if kind == "expect_column_values_to_be_unique":
