@@ -346,7 +346,8 @@ def _reproduction(diagnosis: Diagnosis, names: ReportNames) -> list[str]:
     files = [name for name in diagnosis.files if name not in skipped]
     lines = [
         "import pandas as pd",
-        f"files = {files!r}" + (f"  # without {', '.join(skipped)}" if skipped else ""),
+        # Names are data: repr, so a crafted name (a newline, a quote) stays inside its string literal.
+        f"files = {files!r}" + (f"  # without {', '.join(map(repr, skipped))}" if skipped else ""),
         "feed = pd.concat(pd.read_csv(name) for name in files)",
         'rebuilt = feed.sort_values("batch_id").drop_duplicates("user_id", keep="last")',
         f"platform = pd.read_csv({names.platform_file!r})",

@@ -158,7 +158,7 @@ def ingest(
     stage_dir = Path(stage_dir)
     try:
         stage_dir.mkdir(parents=True, exist_ok=True)
-        with ledger.lock(timeout=lock_timeout), _stage_lock(stage_dir, lock_timeout):
+        with ledger.lock(timeout=lock_timeout), stage_lock(stage_dir, lock_timeout):
             _claim_stage(stage_dir, ledger)
             _move_legacy_quarantine(stage_dir)
             # Left over from a killed run: never trusted, always redone.
@@ -188,8 +188,8 @@ def _doing(error: OSError) -> str:
 
 
 @contextmanager
-def _stage_lock(stage_dir: Path, timeout: float) -> Iterator[None]:
-    """Two ledgers on one stage do not share a ledger lock: the stage has its own."""
+def stage_lock(stage_dir: Path, timeout: float) -> Iterator[None]:
+    """Hold the stage's own lock (two ledgers on one stage would not share a ledger lock; the gate takes it too)."""
     import filelock
 
     from checks.landing.ledger import LedgerBusyError
