@@ -177,3 +177,23 @@ def test_int32_frames_write_the_same_bytes(tmp_path):
     second = write_incident_report(narrow, tmp_path / "int32")
     for one, other in zip(first, second, strict=True):
         assert one.read_bytes() == other.read_bytes(), one.name
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    ["x\nimport os; os.system('echo pwned')\n#delta2.csv", "x', __import__('os').getcwd(), 'delta2.csv", "x\r\nprint('pwned')#delta2.csv"],
+    ids=["newline", "quote", "carriage-return"],
+)
+def test_a_crafted_file_name_stays_a_string_in_the_engineer_snippet(crafted: str) -> None:
+    import ast
+
+    renamed = [Delta(name=crafted if d.number == 2 else d.name, number=d.number, frame=d.frame) for d in FEED]
+    diagnosis = diagnose(renamed, faults.without_file(FEED, 2))
+    assert diagnosis.root_causes[0].file == crafted
+
+    snippet = render_engineer_email(diagnosis, ReportNames()).split("```python\n", 1)[1].split("```", 1)[0]
+
+    statements = ast.parse(snippet).body
+    assert len(statements) == 6 and isinstance(statements[0], ast.Import)
+    assert not any(isinstance(node, ast.Call) and getattr(node.func, "id", "") == "__import__" for node in ast.walk(ast.parse(snippet)))
+    assert "pwned" not in "".join(ast.unparse(statement) for statement in statements)

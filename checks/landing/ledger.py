@@ -177,7 +177,7 @@ class Ledger:
         with self._sqlite_errors("check"):
             verdict = [row[0] for row in self._connection.execute("PRAGMA quick_check")]
             if verdict != ["ok"]:
-                self._damaged(f"SQLite reports {verdict[0]}")
+                self._damaged("SQLite reports " + " ".join(verdict[0].split()))
             problem = self._events_problem()
         if problem:
             self._damaged(problem)
