@@ -49,7 +49,7 @@ class Finding:
 
     def __str__(self) -> str:
         # The key may be a name from the source: quoted, so a newline in it cannot forge a line.
-        return f"{self.kind}: {quoted(self.key)}: {one_line(self.message)}"
+        return f"{self.kind}: {quoted(self.key)}: {one_line(self.message, limit=2000)}"
 
 
 @dataclass(frozen=True)

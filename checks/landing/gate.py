@@ -148,8 +148,10 @@ def write_undecided(out_dir: str | Path, reason: str, log: Path | None) -> Path:
     return atomic_write_text(Path(out_dir) / RESULTS_FILE, json.dumps(payload, indent=2) + "\n")
 
 
-def _verify(stage_dir: Path, records: list[ObjectRecord], verified_dir: Path) -> tuple[list[ManifestEntry], list[Finding]]:
-    """Hash every staged file against the ledger, copy the good ones to ``verified_dir``, name everything else in the stage."""
+def _verify(
+    stage_dir: Path, records: list[ObjectRecord], verified_dir: Path
+) -> tuple[list[ManifestEntry], list[Finding]]:
+    """Hash every staged file against the ledger, copy the good ones to ``verified_dir``, name all else in the stage."""
     manifest, findings = [], []
     staged = sorted((r for r in records if r.status == "staged"), key=lambda r: r.delta_number or 0)
     for record in staged:
@@ -176,7 +178,10 @@ def _verify(stage_dir: Path, records: list[ObjectRecord], verified_dir: Path) ->
         if entry in expected:
             continue
         if entry.split("/", 1)[0] == LEGACY_QUARANTINE:
-            why = f"quarantined plaintext inside the stage (an older version kept it there); the next ingest moves it to {control_dir(stage_dir)}"
+            why = (
+                "quarantined plaintext inside the stage (an older version kept it there); "
+                f"the next ingest moves it to {control_dir(stage_dir)}"
+            )
         else:
             why = f"in {stage_dir} but not in the manifest (left by a killed run or copied by hand); a loader must not see it"
         findings.append(Finding(STAGING_MISMATCH, entry, why))

@@ -234,7 +234,8 @@ def _claim_stage(stage_dir: Path, ledger: Ledger) -> None:
     if stage_owner(stage_dir) is None:
         from checks.writers import atomic_write_text
 
-        atomic_write_text(control_dir(stage_dir) / STAGE_OWNER, json.dumps({"ledger_id": ledger.ledger_id, "ledger": str(ledger.path)}) + "\n")
+        owner = {"ledger_id": ledger.ledger_id, "ledger": str(ledger.path)}
+        atomic_write_text(control_dir(stage_dir) / STAGE_OWNER, json.dumps(owner) + "\n")
 
 
 def _move_legacy_quarantine(stage_dir: Path) -> None:
