@@ -140,8 +140,10 @@ class GpgSession:
         binary = shutil.which("gpg")
         if binary is None:
             raise DecryptionError("the gpg program is not installed (Debian: apt-get install gnupg)")
+        _sweep_killed_sessions()
         # Short path under the system temp folder: gpg-agent's socket path must stay under the Unix limit.
-        self.home = Path(tempfile.mkdtemp(prefix="checks-gpg-"))
+        # The process id in the name lets a later run clean up after a run that was killed.
+        self.home = Path(tempfile.mkdtemp(prefix=f"{_SESSION_PREFIX}{os.getpid()}-"))
         try:
             if keys.home is not None:
                 shutil.copytree(keys.home, self.home, ignore=_NOT_COPIED, dirs_exist_ok=True)
@@ -161,8 +163,7 @@ class GpgSession:
 
     def close(self) -> None:
         """Stop the agent this session started and remove its copy of the keyring."""
-        subprocess.run(["gpgconf", "--homedir", str(self.home), "--kill", "gpg-agent"], check=False, capture_output=True)
-        shutil.rmtree(self.home, ignore_errors=True)
+        _end_session(self.home)
 
     def decrypt(self, data: bytes, *, name: str = "") -> Decrypted:
         """The plaintext of ``data`` and its signer, or ``DecryptionError`` with one line saying why."""
@@ -184,6 +185,29 @@ class GpgSession:
         if keys.checks_signatures:
             _check_signer(result, signer, keys, name)
         return Decrypted(bytes(result.data), signer)
+
+
+_SESSION_PREFIX = "checks-gpg-"
+_SESSION_NAME = re.compile(rf"^{_SESSION_PREFIX}(\d+)-")
+
+
+def _end_session(home: Path) -> None:
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False, capture_output=True)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def _sweep_killed_sessions() -> None:
+    """Stop the agent and remove the keyring copy of every session whose process is gone (a killed run)."""
+    for home in Path(tempfile.gettempdir()).glob(f"{_SESSION_PREFIX}*"):
+        match = _SESSION_NAME.match(home.name)
+        if match is None or not home.is_dir():
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            _end_session(home)
+        except PermissionError:
+            continue  # another user's live process
 
 
 class _Empty:

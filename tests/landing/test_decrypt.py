@@ -188,3 +188,32 @@ def test_fingerprints_as_gpg_prints_them(values, expected) -> None:
 def test_a_fingerprint_must_be_one(gpg_keys) -> None:
     with pytest.raises(DecryptionError, match="not a key fingerprint"):
         keyring(gpg_keys.home, trusted_signers=["ABCDEF"])
+
+
+def test_a_killed_runs_keyring_copy_and_agent_are_cleaned_up_by_the_next(gpg_keys) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from checks.landing.decrypt import GpgSession, Keyring\n"
+        "session = GpgSession(Keyring(Path(sys.argv[1]), sys.argv[2]))\n"
+        "session.decrypt(Path(sys.argv[3]).read_bytes())\n"
+        "print(session.home, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    with tempfile.NamedTemporaryFile(suffix=".gpg") as ciphertext:
+        ciphertext.write(gpg_keys.encrypt(PLAINTEXT))
+        ciphertext.flush()
+        killed = subprocess.run(
+            [sys.executable, "-c", script, str(gpg_keys.home), PASSPHRASE, ciphertext.name],
+            capture_output=True, text=True, timeout=120,
+        )
+    left_behind = Path(killed.stdout.strip())
+    assert killed.returncode == -9 and left_behind.is_dir() and _processes_naming(str(left_behind))
+
+    decrypt(gpg_keys.encrypt(PLAINTEXT), Keyring(gpg_keys.home, PASSPHRASE))
+
+    assert not left_behind.exists() and _processes_naming(str(left_behind)) == []
