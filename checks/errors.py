@@ -1,7 +1,8 @@
 """The suite's exceptions: one base class, each carrying where it happened and its exit code.
 
 The CLI catches ``ChecksError`` in one place and prints ``str(error)`` as one line.
-Exit codes: 0 pass, 1 checks failed, 2 bad input or usage.
+Exit codes: 0 pass, 1 checks failed, 2 bad input or usage, 3 could not decide: the machinery broke
+(ledger, disk, keyring), not the data.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 EXIT_OK = 0
 EXIT_CHECKS_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INFRASTRUCTURE = 3
 
 
 class ChecksError(Exception):
@@ -65,3 +67,9 @@ class DeduplicationError(ChecksError):
 
 class SourceError(ChecksError):
     """A landing-zone object could not be listed, fetched or decrypted."""
+
+
+class InfrastructureError(ChecksError):
+    """The pipeline itself broke (a damaged or read-only ledger, an unwritable stage): no verdict on the data."""
+
+    exit_code = EXIT_INFRASTRUCTURE

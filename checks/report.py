@@ -615,7 +615,8 @@ def _reproduction(diagnosis: Diagnosis, names: ReportNames) -> list[str]:
     files = [name for name in diagnosis.files if name not in skipped]
     return [
         "import pandas as pd",
-        f"files = {files!r}" + (f"  # without {', '.join(skipped)}" if skipped else ""),
+        # Names are data: repr, so a crafted name (a newline, a quote) stays inside its string literal.
+        f"files = {files!r}" + (f"  # without {', '.join(map(repr, skipped))}" if skipped else ""),
         "feed = pd.concat(pd.read_csv(name) for name in files)",
         f"rebuilt = feed.sort_values({words.version!r}).drop_duplicates({words.key_name!r}, keep=\"last\")",
         f"platform = pd.read_csv({(names.platform_file or 'platform-table.csv')!r})",

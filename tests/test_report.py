@@ -397,3 +397,21 @@ def test_report_command_takes_the_sender_the_promise_the_ledger_and_a_table_with
     assert customer.startswith("Dear Michael,") and "will be visible by Friday." in customer and customer.rstrip().endswith("Dana Reyes")
     assert f"delta2.csv: landed {landed['delta2.csv']}" in _body(_message(tmp_path / "out" / "email-engineer.eml"))
     assert "Summary" in captured.out and "email-customer.eml" in captured.out
+@pytest.mark.parametrize(
+    "crafted",
+    ["x\nimport os; os.system('echo pwned')\n#delta2.csv", "x', __import__('os').getcwd(), 'delta2.csv", "x\r\nprint('pwned')#delta2.csv"],
+    ids=["newline", "quote", "carriage-return"],
+)
+def test_a_crafted_file_name_stays_a_string_in_the_engineer_snippet(crafted: str) -> None:
+    import ast
+
+    renamed = [Delta(name=crafted if d.number == 2 else d.name, number=d.number, frame=d.frame) for d in FEED]
+    diagnosis = diagnose(renamed, faults.without_file(FEED, 2))
+    assert diagnosis.root_causes[0].file == crafted
+
+    snippet = render_engineer_email(diagnosis, ReportNames()).split("```python\n", 1)[1].split("```", 1)[0]
+
+    statements = ast.parse(snippet).body
+    assert len(statements) == 6 and isinstance(statements[0], ast.Import)
+    assert not any(isinstance(node, ast.Call) and getattr(node.func, "id", "") == "__import__" for node in ast.walk(ast.parse(snippet)))
+    assert "pwned" not in "".join(ast.unparse(statement) for statement in statements)

@@ -19,7 +19,8 @@ app = typer.Typer(
     name="checks",
     help=(
         "Data-quality checks for customer user-summary feeds.\n\n"
-        "Exit codes: 0 all checks pass, 1 a check failed, 2 bad input or usage."
+        "Exit codes: 0 all checks pass, 1 a check failed, 2 bad input or usage, "
+        "3 could not decide (the ledger, disk or keyring broke, not the data)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -60,9 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_BAD_INPUT)
     except ChecksError as error:
+        from checks.landing.quoting import one_line
         from checks.output import print_error
 
-        print_error(str(error))
+        # Messages name files from the source: a newline in a name must not make a second line.
+        print_error(one_line(error, limit=2000))
         return error.exit_code
     except KeyboardInterrupt:
         from checks.output import print_error

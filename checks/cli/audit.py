@@ -11,6 +11,7 @@ from checks.cli._landing import (
     JsonOption,
     LedgerOption,
     SourceOption,
+    could_not_decide,
 )
 
 
@@ -27,7 +28,8 @@ def audit(
 ) -> None:
     """Name every object never ingested or failed, every gap in delta numbering or batch ranges, and a stale source.
 
-    One line per finding. Exit 0 when complete, 1 when anything is missing or wrong, 2 on bad input.
+    One line per finding. Exit 0 when complete, 1 when anything is missing or wrong, 2 on bad input,
+    3 when the ledger or the disk broke (traceback in checks-audit-error.log beside the ledger).
     """
     from checks import output
     from checks.landing.audit import audit as run_audit
@@ -35,7 +37,7 @@ def audit(
     from checks.landing.ledger import Ledger
     from checks.landing.source import source as open_source
 
-    with Ledger(ledger) as book:
+    with could_not_decide(ledger.parent, "audit"), Ledger(ledger) as book:
         report = run_audit(open_source(source), book, cadence=parse_cadence(cadence), batch_gap=batch_gap)
     if json:
         output.print_json(report.to_dict())

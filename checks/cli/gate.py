@@ -16,6 +16,7 @@ from checks.cli._landing import (
     LedgerOption,
     SourceOption,
     StageOption,
+    could_not_decide,
 )
 from checks.cli._options import DEFAULT_GX_DIR, DocsOption, FinanceTotalOption, GxDirOption
 
@@ -40,16 +41,19 @@ def gate(
 ) -> None:
     """Audit the landing zone, check and deduplicate the staged feed, run the expectation suites.
 
-    Writes gate.json and the Data Docs whatever the outcome. Exit 0: safe to load; 1: refuse the
-    load (one line per reason); 2: bad input or usage (the gate could not decide).
+    Writes gate.json (with the manifest of verified files) and the Data Docs whatever the outcome.
+    Exit 0: safe to load; 1: refuse the load (one line per reason); 2: bad input or usage; 3: could not
+    decide because the ledger, disk or stage broke (traceback in OUT/checks-gate-error.log).
     """
     from checks import output
     from checks.landing.audit import parse_cadence
     from checks.landing.gate import gate as run_gate
+    from checks.landing.gate import write_undecided
     from checks.landing.ledger import Ledger
     from checks.landing.source import source as open_source
 
-    with Ledger(ledger) as book, output.progress_step("checking the landing zone"):
+    undecided = could_not_decide(out, "gate", lambda line, log: write_undecided(out, line, log))
+    with undecided, Ledger(ledger) as book, output.progress_step("checking the landing zone"):
         report = run_gate(
             open_source(source),
             book,

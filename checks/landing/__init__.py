@@ -2,5 +2,6 @@
 
 Stages, one module each: ``source`` (list and fetch), ``decrypt`` (GnuPG), ``ledger`` (SQLite record of
 every object version), ``ingest`` (fetch every new object into staging), ``audit`` (what is missing or
-wrong) and ``gate`` (audit + feed checks + expectation suites: is the load safe).
+wrong) and ``gate`` (verify the staged bytes against the ledger, audit, feed checks, expectation suites: is the
+load safe). ``quoting`` shows names and content from the source as data.
 """

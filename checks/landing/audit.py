@@ -1,9 +1,10 @@
 """The completeness audit: the landing zone compared with the ledger and with the feed's own numbering.
 
 It finds what checks on fetched files cannot see: objects never ingested, objects that failed or were
-quarantined, gaps in delta numbering, gaps or overlaps in batch ranges between consecutive staged
-deltas, and a source that has gone quiet for longer than the customer's cadence. It reads only the
-listing and the ledger; nothing is fetched.
+quarantined, staged objects since deleted from the source, gaps in delta numbering (one line per
+gap, however long), gaps or overlaps in batch ranges between consecutive staged deltas, and a source
+that has gone quiet for longer than the customer's cadence. It reads only the listing and the
+ledger; nothing is fetched.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from checks.errors import UsageError
 from checks.feed import delta_number
 from checks.landing.decrypt import plaintext_name
 from checks.landing.ledger import Ledger, ObjectRecord
+from checks.landing.quoting import one_line, quoted
 from checks.landing.source import ObjectInfo, Source
 
 DEFAULT_CADENCE = timedelta(days=35)
@@ -25,6 +27,7 @@ NEVER_INGESTED = "never_ingested"
 INGEST_UNFINISHED = "ingest_unfinished"
 FAILED = "failed"
 QUARANTINED = "quarantined"
+VANISHED = "vanished"
 NUMBERING_GAP = "numbering_gap"
 BATCH_OVERLAP = "batch_overlap"
 BATCH_GAP = "batch_gap"
@@ -32,6 +35,8 @@ STALE = "stale"
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([wdhm])\s*$", re.IGNORECASE)
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+# Objects named per numbering gap; a longer list says how many more.
+_NAMED_PER_GAP = 3
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,8 @@ class Finding:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.key}: {self.message}"
+        # The key may be a name from the source: quoted, so a newline in it cannot forge a line.
+        return f"{self.kind}: {quoted(self.key)}: {one_line(self.message, limit=2000)}"
 
 
 @dataclass(frozen=True)
@@ -115,8 +121,9 @@ def audit(
 
 
 def _objects(listed: list[ObjectInfo], records: list[ObjectRecord]) -> list[Finding]:
-    """Every listed object that the ledger does not show as staged."""
+    """Every listed object that the ledger does not show as staged, and every staged one no longer listed."""
     by_identity = {(r.key, r.etag, r.size): r for r in records}
+    listed_keys = {info.key for info in listed}
     findings = []
     for info in sorted(listed, key=lambda info: (info.last_modified, info.key)):
         record = by_identity.get((info.key, info.etag, info.size))
@@ -131,30 +138,40 @@ def _objects(listed: list[ObjectInfo], records: list[ObjectRecord]) -> list[Find
             findings.append(
                 Finding(INGEST_UNFINISHED, info.key, f"ingest stopped after step '{record.status}'; run ingest again")
             )
+    for record in records:
+        if record.status == "staged" and record.key not in listed_keys:
+            findings.append(
+                Finding(VANISHED, record.key, f"staged as {record.staged_name} at {record.staged_at}, "
+                        "no longer in the source (deleted or moved since)")
+            )
     return findings
 
 
 def _numbering(listed: list[ObjectInfo], staged: list[ObjectRecord]) -> list[Finding]:
-    """Missing numbers in the staged feed (delta0, delta1, ...), naming the object that would fill each."""
-    numbers = [int(record.delta_number) for record in staged if record.delta_number is not None]
-    if not numbers:
+    """Each run of missing numbers in the staged feed (delta0, delta1, ...) as one line, naming objects that would fill it."""
+    present = sorted({int(record.delta_number) for record in staged if record.delta_number is not None})
+    if not present:
         return []
-    in_source: dict[int, list[str]] = {}
+    in_source: list[tuple[int, str]] = []
     for info in listed:
         number = delta_number(plaintext_name(info.name))
-        if number is not None:
-            in_source.setdefault(number, []).append(info.key)
-    present = set(numbers)
+        if number is not None and number < present[-1]:
+            in_source.append((number, info.key))
+    in_source.sort()
     findings = []
-    for missing in range(0, max(numbers)):
-        if missing in present:
+    for before, after in zip([None, *present], present):
+        first = 0 if before is None else before + 1
+        last = after - 1
+        if first > last:
             continue
-        before = max((n for n in present if n < missing), default=None)
-        after = min(n for n in present if n > missing)
+        key = f"delta{first}" if first == last else f"delta{first}..delta{last}"
         between = f"between delta{before} and delta{after}" if before is not None else f"before delta{after}"
-        keys = in_source.get(missing)
-        where = f"the source has {', '.join(sorted(keys))}" if keys else "no object with this number in the source"
-        findings.append(Finding(NUMBERING_GAP, f"delta{missing}", f"missing from the staged feed {between}; {where}"))
+        count = "" if first == last else f" ({last - first + 1} numbers)"
+        keys = [quoted(name) for number, name in in_source if first <= number <= last]
+        named = ", ".join(keys[:_NAMED_PER_GAP]) + (f" and {len(keys) - _NAMED_PER_GAP} more" if len(keys) > _NAMED_PER_GAP else "")
+        numbers = "this number" if first == last else "these numbers"
+        where = f"the source has {named}" if keys else f"no object with {numbers} in the source"
+        findings.append(Finding(NUMBERING_GAP, key, f"missing from the staged feed {between}{count}; {where}"))
     return findings
 
 

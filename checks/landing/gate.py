@@ -1,27 +1,49 @@
-"""The gate in front of the load: audit the landing zone, check the staged feed, run the expectation suites.
+"""The gate in front of the load: verify the staged bytes, audit the landing zone, check the feed, run the suites.
 
-``gate`` says yes only when the audit finds nothing, the staging folder holds exactly what the
-ledger vouches for, every staged delta passes its checks, dedup is unambiguous and every
-expectation passes. It writes the Data Docs and ``gate.json`` whatever the answer.
+``gate`` says yes only when the audit finds nothing, the stage holds exactly the files the ledger
+staged and each still has the sha256 the ledger recorded, every staged delta passes its checks,
+dedup is unambiguous and every expectation passes. The checks run on a copy of the verified bytes,
+not on the stage, so what passed is what the manifest lists: ``gate.json`` carries that manifest
+(file, sha256, rows) for the loader to check in turn. It writes the Data Docs and ``gate.json``
+whatever the answer, including "could not decide" when the machinery broke (``write_undecided``).
 """
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from checks.errors import EXIT_CHECKS_FAILED, BadInputError, ChecksError
-from checks.feed import delta_number
 from checks.landing.audit import DEFAULT_CADENCE, AuditReport, Finding, audit
-from checks.landing.ledger import Ledger
+from checks.landing.ingest import LEGACY_QUARANTINE, check_stage_owner, control_dir, stage_lock
+from checks.landing.ledger import Ledger, ObjectRecord
 from checks.landing.source import Source
 
+LOAD = "load"
+REFUSE = "refuse"
+UNDECIDED = "could not decide"
+RESULTS_FILE = "gate.json"
+
+TAMPERED = "tampered"
 STAGING_MISMATCH = "staging_mismatch"
 FEED_CHECK = "feed_check"
 EXPECTATION = "expectation"
 RUN_ERROR = "run_error"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One file the gate verified and checked: the loader loads it only if its bytes still hash to ``sha256``."""
+
+    file: str
+    sha256: str
+    rows: int | None
 
 
 @dataclass(frozen=True)
@@ -33,10 +55,15 @@ class GateReport:
     run: dict[str, Any] | None
     results_path: Path
     docs_index: Path | None
+    manifest: tuple[ManifestEntry, ...] = ()
 
     @property
     def passed(self) -> bool:
         return self.audit.passed and not self.findings
+
+    @property
+    def decision(self) -> str:
+        return LOAD if self.passed else REFUSE
 
     @property
     def all_findings(self) -> tuple[Finding, ...]:
@@ -45,7 +72,8 @@ class GateReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,
-            "decision": "load" if self.passed else "refuse",
+            "decision": self.decision,
+            "manifest": [asdict(entry) for entry in self.manifest],
             "findings": [
                 {"kind": finding.kind, "key": finding.key, "message": finding.message} for finding in self.all_findings
             ],
@@ -70,27 +98,39 @@ def gate(
 ) -> GateReport:
     """Decide whether the staged feed of ``source`` is safe to load."""
     stage_dir, out_dir = Path(stage_dir), Path(out_dir)
+    check_stage_owner(stage_dir, ledger)
     audit_report = audit(source, ledger, cadence=cadence, batch_gap=batch_gap)
-    findings = list(_staging(stage_dir, ledger, source.url))
     run_summary, docs_index, broken = None, None, None
+    # The checks read a private copy of the bytes just verified: a change to the stage during the
+    # run cannot slip between the hash and the check.
+    control = control_dir(stage_dir)
+    control.mkdir(parents=True, exist_ok=True)
+    verified_dir = Path(tempfile.mkdtemp(prefix="gate-", dir=control))
     try:
-        result = _run(stage_dir, out_dir, Path(gx_dir), finance_total, build_docs)
-    except ChecksError as error:
-        findings.append(Finding(RUN_ERROR, str(stage_dir), str(error)))
-        # An unusable staged feed (nothing staged, ambiguous dedup) is a reason to refuse the load;
-        # a broken suite or GX project means the gate cannot decide: exit 2 after writing gate.json.
-        if not isinstance(error, BadInputError) and error.exit_code != EXIT_CHECKS_FAILED:
-            broken = error
-    else:
-        run_summary = result.to_dict()
-        docs_index = result.suites.docs_index if result.suites is not None else None
-        findings.extend(_run_findings(result))
+        with stage_lock(stage_dir, timeout=60.0):
+            manifest, findings = _verify(stage_dir, ledger.records(source.url), verified_dir)
+        try:
+            result = _run(verified_dir, out_dir, Path(gx_dir), finance_total, build_docs)
+        except ChecksError as error:
+            findings.append(Finding(RUN_ERROR, str(stage_dir), str(error).replace(str(verified_dir), str(stage_dir))))
+            # An unusable staged feed (nothing staged, ambiguous dedup) is a reason to refuse the load;
+            # a broken suite or GX project means the gate cannot decide: exit 2 after writing gate.json.
+            if not isinstance(error, BadInputError) and error.exit_code != EXIT_CHECKS_FAILED:
+                broken = error
+        else:
+            run_summary = result.to_dict()
+            run_summary["feed"]["folder"] = str(stage_dir)  # checked through its verified copy
+            docs_index = result.suites.docs_index if result.suites is not None else None
+            findings.extend(_run_findings(result))
+    finally:
+        shutil.rmtree(verified_dir, ignore_errors=True)
     report = GateReport(
         audit=audit_report,
         findings=tuple(findings),
         run=run_summary,
-        results_path=out_dir / "gate.json",
+        results_path=out_dir / RESULTS_FILE,
         docs_index=docs_index,
+        manifest=tuple(manifest),
     )
     from checks.writers import atomic_write_text
 
@@ -100,19 +140,74 @@ def gate(
     return report
 
 
-def _staging(stage_dir: Path, ledger: Ledger, url: str) -> list[Finding]:
-    """The staging folder must hold exactly the deltas the ledger staged: nothing missing, nothing extra."""
-    recorded = {str(r.staged_name) for r in ledger.records(url) if r.status == "staged"}
-    on_disk = {p.name for p in stage_dir.glob("*") if p.is_file() and delta_number(p.name) is not None}
-    findings = [
-        Finding(STAGING_MISMATCH, name, f"in {stage_dir} but not staged by the ledger (left by a killed run or copied by hand)")
-        for name in sorted(on_disk - recorded)
-    ]
-    findings += [
-        Finding(STAGING_MISMATCH, name, f"staged by the ledger but missing from {stage_dir} (ingest with --keep-staging)")
-        for name in sorted(recorded - on_disk)
-    ]
-    return findings
+def write_undecided(out_dir: str | Path, reason: str, log: Path | None) -> Path:
+    """``gate.json`` saying the gate could not decide (the machinery broke), with the reason and the traceback's log."""
+    from checks.writers import atomic_write_text
+
+    payload = {"passed": False, "decision": UNDECIDED, "manifest": [], "error": reason, "log": str(log) if log else None}
+    return atomic_write_text(Path(out_dir) / RESULTS_FILE, json.dumps(payload, indent=2) + "\n")
+
+
+def _verify(
+    stage_dir: Path, records: list[ObjectRecord], verified_dir: Path
+) -> tuple[list[ManifestEntry], list[Finding]]:
+    """Hash every staged file against the ledger, copy the good ones to ``verified_dir``, name all else in the stage."""
+    manifest, findings = [], []
+    staged = sorted((r for r in records if r.status == "staged"), key=lambda r: r.delta_number or 0)
+    for record in staged:
+        name = str(record.staged_name)
+        path = stage_dir / name
+        if path.is_symlink():
+            findings.append(Finding(TAMPERED, name, "is a symbolic link, not the file the ingest staged"))
+            continue
+        try:
+            data = _read_no_link(path)
+        except FileNotFoundError:
+            findings.append(
+                Finding(STAGING_MISMATCH, name, f"staged by the ledger but missing from {stage_dir} (ingest with --keep-staging)")
+            )
+            continue
+        sha256 = hashlib.sha256(data).hexdigest()
+        if sha256 != record.plaintext_sha256:
+            findings.append(Finding(TAMPERED, name, "sha256 differs from the ledger"))
+            continue
+        (verified_dir / name).write_bytes(data)
+        manifest.append(ManifestEntry(file=name, sha256=sha256, rows=record.rows))
+    expected = {str(record.staged_name) for record in staged}
+    for entry in _stage_entries(stage_dir):
+        if entry in expected:
+            continue
+        if entry.split("/", 1)[0] == LEGACY_QUARANTINE:
+            why = (
+                "quarantined plaintext inside the stage (an older version kept it there); "
+                f"the next ingest moves it to {control_dir(stage_dir)}"
+            )
+        else:
+            why = f"in {stage_dir} but not in the manifest (left by a killed run or copied by hand); a loader must not see it"
+        findings.append(Finding(STAGING_MISMATCH, entry, why))
+    return manifest, findings
+
+
+def _read_no_link(path: Path) -> bytes:
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(descriptor, "rb") as handle:
+        return handle.read()
+
+
+def _stage_entries(stage_dir: Path) -> list[str]:
+    """Every file, link or other entry under the stage (folders themselves aside), as paths relative to it.
+
+    Hidden ones too: a killed ingest's ``.incoming/`` holds plaintext no ledger vouches for.
+    """
+    if not stage_dir.is_dir():
+        return []
+    entries = []
+    for folder, folders, files in os.walk(stage_dir, followlinks=False):
+        base = Path(folder)
+        links = [name for name in folders if (base / name).is_symlink()]
+        folders[:] = sorted(name for name in folders if name not in links)
+        entries += [(base / name).relative_to(stage_dir).as_posix() for name in [*files, *links]]
+    return sorted(entries)
 
 
 def _run(stage_dir: Path, out_dir: Path, gx_dir: Path, finance_total: int | None, build_docs: bool):  # noqa: ANN202

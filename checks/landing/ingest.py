@@ -2,32 +2,52 @@
 
 Each object goes seen -> fetched -> (decrypted) -> validated -> staged, or ends quarantined with a
 one-line reason; a fetch that fails for a passing reason (object gone, transfer short) is ``failed``
-and retried by the next run. Plaintext is written only inside the staging folder: first under
-``.incoming/`` while it is checked, then renamed to ``<stage>/deltaN.csv``; the ledger is updated
-after each rename, so a kill at any point is repaired by the next run, which redoes the unfinished
-object and never stages it twice.
+and retried by the next run. Plaintext is written first under ``<stage>/.incoming/`` while it is
+checked, then renamed to ``<stage>/deltaN.csv``; the ledger is updated after each rename, so a kill at
+any point is repaired by the next run, which redoes the unfinished object and never stages it twice.
+The ingest's own files live in a folder beside the stage, ``<stage>.checks/``, never inside the
+folder a loader reads: refused plaintext (``quarantine/``), the stage's lock and ``owner.json``, which
+names the one ledger that fills the stage (a second ledger pointed at it is an infrastructure failure).
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from checks.errors import BadInputError, SourceError
+from checks.errors import BadInputError, InfrastructureError, SourceError
 from checks.feed import delta_number, read_raw
-from checks.landing.decrypt import DecryptionError, Keyring, decrypt, is_encrypted, keyring, plaintext_name
+from checks.landing.decrypt import (
+    UNSIGNED_REASON,
+    DecryptionError,
+    GpgSession,
+    Keyring,
+    is_encrypted,
+    keyring,
+    plaintext_name,
+)
 from checks.landing.ledger import Ledger, ObjectRecord
+from checks.landing.quoting import excerpt, one_line, quoted
 from checks.landing.source import ObjectInfo, ObjectVanishedError, Source, md5_etag
 from checks.model import Delta
 from checks.validate import validate_delta
 
 INCOMING = ".incoming"
-QUARANTINE = ".quarantine"
+# Where an older version kept refused plaintext, inside the stage; moved out by the next ingest.
+LEGACY_QUARANTINE = ".quarantine"
+STAGE_OWNER = "owner.json"
+STAGE_LOCK = "stage.lock"
+# The largest delta number taken seriously: a feed that grows by one a week never gets near it, and
+# every number below it fits SQLite's INTEGER.
+MAX_DELTA_NUMBER = 999_999_999
+REASON_LIMIT = 160
 
 # Outcomes of one object in one run.
 STAGED = "staged"
@@ -95,12 +115,25 @@ class IngestReport:
 
 
 class _Quarantine(Exception):
-    """Internal: this object's content is unusable; ``flag`` marks re-uploads, duplicates and conflicts."""
+    """Internal: this object's content is unusable; ``flag`` marks re-uploads, duplicates, conflicts, links, signatures."""
 
     def __init__(self, reason: str, flag: str | None = None) -> None:
+        # Reasons quote the customer's file (a header, a cell): one bounded, escaped line.
+        reason = one_line(reason, REASON_LIMIT)
         super().__init__(reason)
         self.reason = reason
         self.flag = flag
+
+
+def control_dir(stage_dir: str | Path) -> Path:
+    """The ingest's own folder beside the stage (``landing/stage`` -> ``landing/stage.checks``)."""
+    stage = Path(stage_dir).resolve()
+    return stage.with_name(stage.name + ".checks")
+
+
+def quarantine_dir(stage_dir: str | Path) -> Path:
+    """Where refused plaintext is kept: outside the stage, so a loader pointed at the stage never sees it."""
+    return control_dir(stage_dir) / "quarantine"
 
 
 class _Failed(Exception):
@@ -124,20 +157,101 @@ def ingest(
     is called just before each ledger step is written (a hook for fault-injection tests).
     """
     stage_dir = Path(stage_dir)
-    stage_dir.mkdir(parents=True, exist_ok=True)
-    with ledger.lock(timeout=lock_timeout):
-        # Left over from a killed run: never trusted, always redone.
-        shutil.rmtree(stage_dir / INCOMING, ignore_errors=True)
-        listed = source.list_objects()
-        chosen = select(list(listed)) if select is not None else listed
-        run = _Run(source, stage_dir, ledger, keys, before_record or (lambda step, info: None))
-        outcomes = tuple(run.object(info) for info in sorted(chosen, key=_feed_order))
-        if not keep_staging:
-            run.remove_plaintext()
-        shutil.rmtree(stage_dir / INCOMING, ignore_errors=True)
+    try:
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        with ledger.lock(timeout=lock_timeout), stage_lock(stage_dir, lock_timeout):
+            _claim_stage(stage_dir, ledger)
+            _move_legacy_quarantine(stage_dir)
+            # Left over from a killed run: never trusted, always redone.
+            shutil.rmtree(stage_dir / INCOMING, ignore_errors=True)
+            listed = source.list_objects()
+            chosen = select(list(listed)) if select is not None else listed
+            run = _Run(source, stage_dir, ledger, keys, before_record or (lambda step, info: None))
+            try:
+                outcomes = tuple(run.object(info) for info in sorted(chosen, key=_feed_order))
+                if not keep_staging:
+                    run.remove_plaintext()
+            finally:
+                run.close()
+            shutil.rmtree(stage_dir / INCOMING, ignore_errors=True)
+    except OSError as error:
+        raise InfrastructureError(
+            f"cannot {_doing(error)}: {error.strerror or error}; check the folder's permissions and free space",
+            file=error.filename,
+        ) from error
     return IngestReport(
         source=source.url, stage_dir=stage_dir, listed=len(listed), outcomes=outcomes, warnings=tuple(run.warnings)
     )
+
+
+def _doing(error: OSError) -> str:
+    return "read" if isinstance(error, FileNotFoundError) else "write"
+
+
+@contextmanager
+def stage_lock(stage_dir: Path, timeout: float) -> Iterator[None]:
+    """Hold the stage's own lock (two ledgers on one stage would not share a ledger lock; the gate takes it too)."""
+    import filelock
+
+    from checks.landing.ledger import LedgerBusyError
+
+    control_dir(stage_dir).mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(control_dir(stage_dir) / STAGE_LOCK))
+    try:
+        lock.acquire(timeout=timeout)
+    except filelock.Timeout as error:
+        raise LedgerBusyError(f"another ingest has held the stage for over {timeout:g} s", file=stage_dir) from error
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def stage_owner(stage_dir: Path) -> str | None:
+    """The id of the ledger that fills ``stage_dir`` (None for a new stage or one filled by an older version)."""
+    try:
+        return str(json.loads((control_dir(stage_dir) / STAGE_OWNER).read_text(encoding="utf-8"))["ledger_id"])
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as error:
+        raise InfrastructureError(
+            "the stage's owner file is unreadable; check what wrote it", file=control_dir(stage_dir) / STAGE_OWNER
+        ) from error
+
+
+def check_stage_owner(stage_dir: Path, ledger: Ledger) -> None:
+    """``InfrastructureError`` when another ledger fills ``stage_dir``: their runs would undo each other."""
+    owner = stage_owner(stage_dir)
+    if owner is not None and owner != ledger.ledger_id:
+        raise InfrastructureError(
+            f"the stage is filled by another ledger (id {owner}), not {ledger.path} (id {ledger.ledger_id}); "
+            "give each ledger its own stage",
+            file=stage_dir,
+        )
+
+
+def _claim_stage(stage_dir: Path, ledger: Ledger) -> None:
+    check_stage_owner(stage_dir, ledger)
+    if stage_owner(stage_dir) is None:
+        from checks.writers import atomic_write_text
+
+        owner = {"ledger_id": ledger.ledger_id, "ledger": str(ledger.path)}
+        atomic_write_text(control_dir(stage_dir) / STAGE_OWNER, json.dumps(owner) + "\n")
+
+
+def _move_legacy_quarantine(stage_dir: Path) -> None:
+    """Refused plaintext an older version kept inside the stage moves to the quarantine folder beside it."""
+    legacy = stage_dir / LEGACY_QUARANTINE
+    if not legacy.is_dir():
+        return
+    target = quarantine_dir(stage_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(legacy.iterdir()):
+        destination = target / path.name
+        if destination.exists():
+            destination = target / f"legacy-{path.name}"
+        shutil.move(path, destination)
+    legacy.rmdir()
 
 
 def staged_deltas(stage_dir: Path, records: Sequence[ObjectRecord]) -> tuple[list[Delta], list[str]]:
@@ -171,6 +285,30 @@ class _Run:
         self.warnings: list[str] = []
         self.staged_now: list[Path] = []
         self._history: list[Delta] | None = None
+        self._session: GpgSession | None = None
+
+    def close(self) -> None:
+        """Stop the gpg-agent this run started, if it started one."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def _keys(self) -> Keyring:
+        if self.keys is None:
+            try:
+                self.keys = keyring()
+            except DecryptionError as error:
+                raise _Quarantine(error.message) from error
+        return self.keys
+
+    def _decrypt(self, data: bytes, info: ObjectInfo) -> tuple[bytes, str | None]:
+        try:
+            if self._session is None:
+                self._session = GpgSession(self._keys())
+            decrypted = self._session.decrypt(data, name=info.key)
+        except DecryptionError as error:
+            raise _Quarantine(error.message, flag=error.check) from error
+        return decrypted.plaintext, decrypted.signer
 
     def object(self, info: ObjectInfo) -> ObjectOutcome:
         record = self.ledger.see(self.source.url, info)
@@ -189,12 +327,18 @@ class _Run:
             return ObjectOutcome(info.key, FAILED, reason)
 
     def _ingest(self, info: ObjectInfo, record: ObjectRecord) -> ObjectOutcome:
+        if info.symlink:
+            raise _Quarantine("a symbolic link; links in a folder source are never followed", flag="symlink")
         name = plaintext_name(info.name)
         number = delta_number(name)
         if number is None:
             raise _Quarantine("not a delta CSV (expected a name like delta0.csv or delta0.csv.gpg)")
+        if number > MAX_DELTA_NUMBER:
+            raise _Quarantine(f"delta number {excerpt(number, 24)} is beyond the largest taken ({MAX_DELTA_NUMBER})")
         if info.size == 0:
             raise _Quarantine("empty object (0 bytes)")
+        if not is_encrypted(info.name) and self._keys().checks_signatures and not self._keys().allow_unsigned:
+            raise _Quarantine(UNSIGNED_REASON, flag="signature")
 
         data, version_id = self._fetch(info)
         sha256 = hashlib.sha256(data).hexdigest()
@@ -204,12 +348,9 @@ class _Run:
         )
         self._refuse_reupload(info)
 
-        plaintext = data
+        plaintext, signer = data, None
         if is_encrypted(info.name):
-            try:
-                plaintext = decrypt(data, self.keys or keyring(), name=info.key)
-            except DecryptionError as error:
-                raise _Quarantine(error.message) from error
+            plaintext, signer = self._decrypt(data, info)
             if not plaintext:
                 raise _Quarantine("decrypted to an empty file")
         plaintext_sha256 = hashlib.sha256(plaintext).hexdigest()
@@ -217,7 +358,7 @@ class _Run:
         if is_encrypted(info.name):
             self.hook("decrypted", info)
             self.ledger.record(
-                record.id, "decrypted", plaintext_size=len(plaintext), plaintext_sha256=plaintext_sha256
+                record.id, "decrypted", plaintext_size=len(plaintext), plaintext_sha256=plaintext_sha256, signer=signer
             )
 
         staged_name = f"delta{number}.csv"
@@ -280,10 +421,10 @@ class _Run:
             if other.status != STAGED or other.key == info.key:
                 continue
             if other.plaintext_sha256 == plaintext_sha256:
-                raise _Quarantine(f"duplicate upload: same content as {other.key}, already staged", flag="duplicate")
+                raise _Quarantine(f"duplicate upload: same content as {quoted(other.key)}, already staged", flag="duplicate")
             if other.delta_number == number:
                 raise _Quarantine(
-                    f"delta number {number} is already staged from {other.key} with different content",
+                    f"delta number {number} is already staged from {quoted(other.key)} with different content",
                     flag="conflict",
                 )
 
@@ -318,14 +459,14 @@ class _Run:
         return [record for record in self.ledger.records(self.source.url) if record.final]
 
     def _keep_quarantined(self, incoming: Path, object_id: int) -> None:
-        target = self.stage_dir / QUARANTINE / f"{object_id}-{incoming.name}"
+        target = quarantine_dir(self.stage_dir) / f"{object_id}-{incoming.name}"
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(incoming, target)
 
     def remove_plaintext(self) -> None:
         for path in self.staged_now:
             path.unlink(missing_ok=True)
-        shutil.rmtree(self.stage_dir / QUARANTINE, ignore_errors=True)
+        shutil.rmtree(quarantine_dir(self.stage_dir), ignore_errors=True)
 
 
 def _feed_failures(deltas: Sequence[Delta]) -> pd.DataFrame:
@@ -343,7 +484,7 @@ def _first_failure(stage: str, failures: pd.DataFrame) -> str:
     first = failures.iloc[0]
     where = f"row {first['row']}" if pd.notna(first["row"]) else "file"
     column = f" column {first['column']}" if pd.notna(first["column"]) and first["column"] else ""
-    value = f" value {first['value']!s}" if pd.notna(first["value"]) else ""
+    value = f" value {excerpt(first['value'])}" if pd.notna(first["value"]) else ""
     return f"{len(failures)} {stage} failure(s); first: {where}{column} {first['check']}{value}"
 
 

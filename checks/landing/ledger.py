@@ -4,17 +4,23 @@ Every change is one transaction (the row and its event together), so a kill leav
 last completed step; ``status`` says how far an object got. ``staged`` and ``quarantined`` are final;
 any other status is picked up again by the next ingest. A file lock beside the database keeps two
 ingests from working at once.
+
+The ledger is checked on every open (SQLite's ``quick_check``, then the events against the objects
+they tell the story of): a damaged ledger is an infrastructure failure (``LedgerError``, exit 3),
+never a verdict on the data.
 """
 from __future__ import annotations
 
+import json
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-from checks.errors import SourceError
+from checks.errors import InfrastructureError, SourceError
 from checks.landing.source import ObjectInfo
 
 DEFAULT_LEDGER = Path("landing/ledger.sqlite")
@@ -50,6 +56,7 @@ CREATE TABLE IF NOT EXISTS objects (
     staged_name TEXT,
     reason TEXT,
     flag TEXT,
+    signer TEXT,
     UNIQUE (source, key, etag, size)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -60,11 +67,19 @@ CREATE TABLE IF NOT EXISTS events (
     detail TEXT
 );
 CREATE INDEX IF NOT EXISTS events_object ON events(object_id);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Columns added after the first release: (name, type), added to an older ledger on open.
+_ADDED_COLUMNS = (("signer", "TEXT"),)
+_STAGED_DETAIL = ("staged_name", "plaintext_sha256", "rows")
 
 
 class LedgerBusyError(SourceError):
     """Another ingest holds the ledger's lock for longer than we were willing to wait."""
+
+
+class LedgerError(InfrastructureError, SourceError):
+    """The ledger is damaged, read-only or unreachable: the pipeline is broken, not the data."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,7 @@ class ObjectRecord:
     staged_name: str | None
     reason: str | None
     flag: str | None
+    signer: str | None = None
 
     @property
     def final(self) -> bool:
@@ -106,6 +122,9 @@ class ObjectRecord:
 
 _COLUMNS = tuple(field.name for field in fields(ObjectRecord))
 _UPDATABLE = frozenset(_COLUMNS) - {"id", "source", "key", "etag", "size", "status", "seen_at"}
+# Programming mistakes (a value SQLite cannot store, a broken constraint) stay what they are; every
+# other SQLite error means the file or the disk under it is in trouble.
+_BUGS = (sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.IntegrityError)
 
 
 def now() -> str:
@@ -129,15 +148,84 @@ class Ledger:
             setup_lock = filelock.FileLock(str(self.path) + ".setup.lock").acquire(timeout=30)
         except filelock.Timeout as error:
             raise LedgerBusyError("another process has been setting up the ledger for over 30 s", file=self.path) from error
-        with setup_lock:
-            try:
-                # Autocommit mode: transactions are opened explicitly in _transaction.
-                self._connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-                self._connection.execute("PRAGMA journal_mode=WAL")
-                self._connection.execute("PRAGMA synchronous=FULL")
-                self._connection.executescript(_SCHEMA)
-            except sqlite3.DatabaseError as error:
-                raise SourceError(f"not a usable ledger database: {error}", file=self.path) from error
+        with setup_lock, self._sqlite_errors("open"):
+            # Autocommit mode: transactions are opened explicitly in _transaction.
+            self._connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA synchronous=FULL")
+            self._connection.executescript(_SCHEMA)
+            self._upgrade()
+            self.ledger_id = self._ledger_id()
+        self.check_integrity()
+
+    def _upgrade(self) -> None:
+        present = {row[1] for row in self._connection.execute("PRAGMA table_info(objects)")}
+        for name, kind in _ADDED_COLUMNS:
+            if name not in present:
+                self._connection.execute(f"ALTER TABLE objects ADD COLUMN {name} {kind}")
+
+    def _ledger_id(self) -> str:
+        """This ledger's identity, made once: a stage remembers which ledger fills it."""
+        row = self._connection.execute("SELECT value FROM meta WHERE name = 'ledger_id'").fetchone()
+        if row is None:
+            self._connection.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('ledger_id', ?)", (uuid.uuid4().hex,))
+            row = self._connection.execute("SELECT value FROM meta WHERE name = 'ledger_id'").fetchone()
+        return str(row[0])
+
+    def check_integrity(self) -> None:
+        """SQLite's own page check, then the events against the objects; ``LedgerError`` naming the first problem."""
+        with self._sqlite_errors("check"):
+            verdict = [row[0] for row in self._connection.execute("PRAGMA quick_check")]
+            if verdict != ["ok"]:
+                self._damaged("SQLite reports " + " ".join(verdict[0].split()))
+            problem = self._events_problem()
+        if problem:
+            self._damaged(problem)
+
+    def _events_problem(self) -> str | None:
+        steps = ", ".join(f"'{step}'" for step in STEPS)
+        orphan = self._connection.execute(
+            "SELECT COUNT(*) FROM events WHERE object_id NOT IN (SELECT id FROM objects)"
+        ).fetchone()[0]
+        if orphan:
+            return f"{orphan} event(s) belong to no object"
+        unknown = self._connection.execute(
+            f"SELECT COUNT(*) FROM events WHERE step NOT IN ({steps})"
+        ).fetchone()[0]
+        if unknown:
+            return f"{unknown} event(s) with an unknown step"
+        # Each change writes the row and its event in one transaction: the last event is the status.
+        disagree = self._connection.execute(
+            "SELECT id, status FROM objects o WHERE status IS NOT "
+            "(SELECT step FROM events e WHERE e.object_id = o.id ORDER BY e.id DESC LIMIT 1) LIMIT 1"
+        ).fetchone()
+        if disagree:
+            return f"object {disagree[0]} has status {disagree[1]!r} but its events say otherwise"
+        for record in self._select("WHERE status = 'staged'", ()):
+            detail = self._connection.execute(
+                "SELECT detail FROM events WHERE object_id = ? AND step = 'staged' ORDER BY id DESC LIMIT 1", (record.id,)
+            ).fetchone()[0]
+            if detail is not None and _staged_detail(record) != detail:
+                return f"object {record.id} ({record.staged_name}) differs from what its staged event recorded"
+        return None
+
+    def _damaged(self, problem: str) -> None:
+        raise LedgerError(
+            f"ledger is damaged: {problem}; restore it from a backup and check the disk", file=self.path
+        )
+
+    @contextmanager
+    def _sqlite_errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except _BUGS:
+            raise
+        except sqlite3.Error as error:
+            what = {"open": "cannot open", "write": "cannot write", "read": "cannot read", "check": "cannot check"}[action]
+            hint = "check the file's permissions, the disk and free space" if action == "write" else (
+                "check that it is the ledger, the disk, or restore it from a backup"
+            )
+            raise LedgerError(f"{what} the ledger ({error}); {hint}", file=self.path) from error
 
     def __enter__(self) -> Ledger:
         return self
@@ -193,6 +281,12 @@ class Ledger:
         columns = ", ".join(f"{name} = ?" for name in assignments)
         with self._transaction() as cursor:
             cursor.execute(f"UPDATE objects SET {columns} WHERE id = ?", (*assignments.values(), object_id))
+            if step == "staged":
+                # What was staged, in the append-only log too: an edit of the row alone is noticed on open.
+                row = cursor.execute(
+                    f"SELECT {', '.join(_COLUMNS)} FROM objects WHERE id = ?", (object_id,)
+                ).fetchone()
+                detail = _staged_detail(ObjectRecord(*row))
             cursor.execute(
                 "INSERT INTO events (object_id, step, at, detail) VALUES (?, ?, ?, ?)", (object_id, step, at, detail)
             )
@@ -214,19 +308,27 @@ class Ledger:
         if object_id is not None:
             query += " WHERE object_id = ?"
             parameters = (object_id,)
-        return list(self._connection.execute(query + " ORDER BY id", parameters))
+        with self._sqlite_errors("read"):
+            return list(self._connection.execute(query + " ORDER BY id", parameters))
 
     def _select(self, where: str, parameters: tuple[object, ...]) -> list[ObjectRecord]:
-        cursor = self._connection.execute(f"SELECT {', '.join(_COLUMNS)} FROM objects {where} ORDER BY id", parameters)
-        return [ObjectRecord(*row) for row in cursor]
+        with self._sqlite_errors("read"):
+            cursor = self._connection.execute(f"SELECT {', '.join(_COLUMNS)} FROM objects {where} ORDER BY id", parameters)
+            return [ObjectRecord(*row) for row in cursor]
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
-        cursor = self._connection.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
-        try:
-            yield cursor
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-        cursor.execute("COMMIT")
+        with self._sqlite_errors("write"):
+            cursor = self._connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                if self._connection.in_transaction:
+                    cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+
+
+def _staged_detail(record: ObjectRecord) -> str:
+    return json.dumps({name: getattr(record, name) for name in _STAGED_DETAIL}, sort_keys=True)

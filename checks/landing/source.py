@@ -7,6 +7,8 @@ so they never appear on a command line or in a log.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat as stat_module
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +33,8 @@ class ObjectInfo:
     etag: str
     last_modified: datetime
     version_id: str | None = None
+    # A folder source's symbolic link: listed so that it is recorded and refused, never followed.
+    symlink: bool = False
 
     @property
     def name(self) -> str:
@@ -72,7 +76,12 @@ def md5_etag(data: bytes) -> str:
 
 @dataclass(frozen=True)
 class FolderSource:
-    """Files under a local folder, keys relative to it with ``/`` separators; hidden files are ignored."""
+    """Files under a local folder, keys relative to it with ``/`` separators; hidden files are ignored.
+
+    Symbolic links are never followed (a link could reach ``/etc/passwd`` or another customer's
+    drop): a link is listed with ``symlink=True`` so that the ingest refuses and records it, and a
+    fetch opens files with ``O_NOFOLLOW`` inside the resolved root only.
+    """
 
     root: Path
 
@@ -85,29 +94,54 @@ class FolderSource:
         if not self.root.is_dir():
             raise SourceError("source folder not found", file=self.root)
         objects = []
-        for path in sorted(self.root.rglob("*")):
-            relative = path.relative_to(self.root)
-            if any(part.startswith(".") for part in relative.parts) or not path.is_file():
-                continue
-            try:
-                data = path.read_bytes()
-                stat = path.stat()
-            except FileNotFoundError:
-                continue  # removed while listing: it is simply not there
-            objects.append(
-                ObjectInfo(
-                    key=relative.as_posix(),
-                    size=len(data),
-                    etag=md5_etag(data),
-                    last_modified=datetime.fromtimestamp(stat.st_mtime, tz=UTC),
+        # os.walk with followlinks=False: a link to a folder is seen as an entry, never entered.
+        for folder, folders, files in os.walk(self.root, followlinks=False):
+            folders[:] = sorted(name for name in folders if not name.startswith("."))
+            base = Path(folder)
+            links = [name for name in folders if (base / name).is_symlink()]
+            folders[:] = [name for name in folders if name not in links]
+            for name in sorted([*files, *links]):
+                if name.startswith("."):
+                    continue
+                info = self._info(base / name)
+                if info is not None:
+                    objects.append(info)
+        return sorted(objects, key=lambda info: info.key)
+
+    def _info(self, path: Path) -> ObjectInfo | None:
+        key = path.relative_to(self.root).as_posix()
+        try:
+            status = path.lstat()
+            if stat_module.S_ISLNK(status.st_mode):
+                target = os.readlink(path)
+                return ObjectInfo(
+                    key=key, size=0, etag="symlink-" + md5_etag(target.encode("utf-8", "surrogateescape")),
+                    last_modified=datetime.fromtimestamp(status.st_mtime, tz=UTC), symlink=True,
                 )
-            )
-        return objects
+            if not stat_module.S_ISREG(status.st_mode):
+                return None  # sockets, pipes, devices: not drops
+            data = self._read(key)
+        except FileNotFoundError:
+            return None  # removed while listing: it is simply not there
+        return ObjectInfo(
+            key=key, size=len(data), etag=md5_etag(data), last_modified=datetime.fromtimestamp(status.st_mtime, tz=UTC)
+        )
+
+    def _read(self, key: str) -> bytes:
+        """The bytes of the regular file at ``key``, refusing a link anywhere on the way."""
+        root = self.root.resolve()
+        path = root / key
+        if path.parent.resolve() != path.parent or not path.parent.is_relative_to(root):
+            raise SourceError("a folder on the way is a symbolic link; links are never followed", file=key)
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(descriptor, "rb") as handle:
+            return handle.read()
 
     def fetch(self, info: ObjectInfo) -> FetchedObject:
-        path = self.root / info.key
+        if info.symlink:
+            raise SourceError("a symbolic link; links are never followed", file=info.key)
         try:
-            data = path.read_bytes()
+            data = self._read(info.key)
         except FileNotFoundError as error:
             raise ObjectVanishedError("deleted between listing and fetch", file=info.key) from error
         except OSError as error:

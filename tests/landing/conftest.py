@@ -4,6 +4,10 @@ Faults the tests plant (one test each, see the test modules): an empty bucket, a
 zero-byte object, a duplicated upload, an object deleted between list and get, a file encrypted to
 another key, a truncated ciphertext, a missing passphrase, a delta whose batch range overlaps the
 previous one, a kill between fetch and ledger write, two ingests at once, a re-upload with new content.
+For the chain of custody: a staged byte changed, a staged file replaced, stray
+files in the stage, a symbolic link in the source, a delta number past SQLite's integers, a name
+holding a newline, a staged object deleted from the source, drops signed by the wrong key or not at
+all, a damaged, read-only or shared ledger and an unwritable stage.
 """
 from __future__ import annotations
 
@@ -82,12 +86,19 @@ class GpgKeys:
     other_home: Path
     other_fingerprint: str
 
-    def encrypt(self, plaintext: bytes, *, to_other: bool = False) -> bytes:
+    def encrypt(self, plaintext: bytes, *, to_other: bool = False, signed_by: str | None = None) -> bytes:
+        """Encrypted to the recipient (or the other key); ``signed_by`` "sender" (the other key) or "recipient"."""
         import gnupg
 
-        gpg = gnupg.GPG(gnupghome=str(self.home))
+        signer_home = {"sender": self.other_home, "recipient": self.home}.get(signed_by or "", self.home)
+        gpg = gnupg.GPG(gnupghome=str(signer_home), options=["--pinentry-mode", "loopback"])
         fingerprint = self.other_fingerprint if to_other else self.fingerprint
-        result = gpg.encrypt(plaintext, fingerprint, always_trust=True, armor=False)
+        signing = {}
+        if signed_by == "sender":
+            signing = {"sign": self.other_fingerprint}
+        elif signed_by == "recipient":
+            signing = {"sign": self.fingerprint, "passphrase": PASSPHRASE}
+        result = gpg.encrypt(plaintext, fingerprint, always_trust=True, armor=False, **signing)
         assert result.ok, result.status
         return bytes(result.data)
 
@@ -125,6 +136,11 @@ def gpg_keys() -> Iterator[GpgKeys]:
         ["gpg", "--homedir", str(other_home), "--export", other_fingerprint], check=True, capture_output=True
     ).stdout
     subprocess.run(["gpg", "--homedir", str(home), "--import"], input=exported, check=True, capture_output=True)
+    # ... and the other (the sender, when drops are signed) can encrypt to the recipient.
+    exported = subprocess.run(
+        ["gpg", "--homedir", str(home), "--export", fingerprint], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["gpg", "--homedir", str(other_home), "--import"], input=exported, check=True, capture_output=True)
     try:
         yield GpgKeys(home, fingerprint, other_home, other_fingerprint)
     finally:

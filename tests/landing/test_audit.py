@@ -15,6 +15,7 @@ from checks.landing.audit import (
     NEVER_INGESTED,
     NUMBERING_GAP,
     STALE,
+    VANISHED,
     audit,
     parse_cadence,
 )
@@ -152,3 +153,52 @@ def test_audit_never_fetches(bucket, tmp_path: Path) -> None:
     assert _kinds(report) == [(NEVER_INGESTED, "delta0.csv")]
     assert ledger.records() == [] and not (tmp_path / "stage").exists()
     assert datetime.now(tz=UTC) - report.checked_at < timedelta(minutes=5)
+
+
+def _folder_ingest(tmp_path: Path, files: dict[str, bytes]):
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    for name, data in files.items():
+        (drops / name).write_bytes(data)
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    ingest(source(drops), tmp_path / "stage", ledger)
+    return drops, ledger
+
+
+def test_a_numbering_gap_is_one_line_however_long(tmp_path: Path) -> None:
+    feed = small_feed(deltas=6)
+    drops, ledger = _folder_ingest(
+        tmp_path, {"delta0.csv": feed[0], "delta2.csv": feed[2], "delta2000000.csv": feed[5], "delta7.csv.bak": b"x"}
+    )
+
+    report = audit(source(drops), ledger, cadence=None, batch_gap=100)
+
+    gaps = [finding for finding in report.findings if finding.kind == NUMBERING_GAP]
+    assert [str(finding) for finding in gaps] == [
+        "numbering_gap: delta1: missing from the staged feed between delta0 and delta2; no object with this number in the source",
+        "numbering_gap: delta3..delta1999999: missing from the staged feed between delta2 and delta2000000 "
+        "(1999997 numbers); no object with these numbers in the source",
+    ]
+
+
+def test_a_staged_object_deleted_from_the_source_is_reported(tmp_path: Path) -> None:
+    drops, ledger = _folder_ingest(tmp_path, {f"delta{n}.csv": data for n, data in enumerate(small_feed())})
+    (drops / "delta1.csv").unlink()
+
+    report = audit(source(drops), ledger, cadence=None)
+
+    assert _kinds(report) == [(VANISHED, "delta1.csv")]
+    (vanished,) = report.findings
+    assert vanished.message.startswith("staged as delta1.csv at ") and "no longer in the source" in vanished.message
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [("delta9.csv", "delta9.csv"), ("x\nstale: y", "'x\\nstale: y'"), (" lead.csv", "' lead.csv'"), ("a\u202ecsv", "'a\\u202ecsv'")],
+)
+def test_finding_lines_quote_names_that_are_not_plain_text(key: str, shown: str) -> None:
+    from checks.landing.audit import Finding
+
+    line = str(Finding(NEVER_INGESTED, key, "uploaded then, never ingested"))
+
+    assert line == f"{NEVER_INGESTED}: {shown}: uploaded then, never ingested" and "\n" not in line

@@ -14,6 +14,7 @@ import pytest
 from checks.landing.decrypt import Keyring
 from checks.landing.ingest import INCOMING, IngestReport, ingest
 from checks.landing.ledger import Ledger, LedgerBusyError
+from checks.cli import main
 from checks.landing.source import FetchedObject, ObjectInfo, source
 from tests.landing.conftest import PASSPHRASE, delta_csv, small_feed
 
@@ -324,3 +325,159 @@ def test_two_ingests_at_once_ingest_each_object_once(bucket, gpg_env, tmp_path: 
     with Ledger(tmp_path / "ledger.sqlite") as ledger:
         assert list(_fetches(ledger).values()) == [1] * len(feed)
         assert len([event for event in ledger.events() if event[1] == "staged"]) == len(feed)
+
+
+def _folder(tmp_path: Path, files: dict[str, bytes]) -> Path:
+    drops = tmp_path / "drops"
+    drops.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (drops / name).parent.mkdir(parents=True, exist_ok=True)
+        (drops / name).write_bytes(data)
+    return drops
+
+
+def test_a_symlink_out_of_the_source_is_refused_and_its_target_never_read(tmp_path: Path, capsys) -> None:
+    secret = tmp_path / "passwd"
+    secret.write_bytes(b"root:x:0:0:root:/root:/bin/bash\n")
+    other_customer = _folder(tmp_path / "other", {"delta1.csv": small_feed(deltas=2)[1]})
+    drops = _folder(tmp_path, {"delta0.csv": small_feed(deltas=1)[0]})
+    (drops / "delta5.csv").symlink_to(secret)
+    (drops / "delta1.csv").symlink_to(other_customer / "delta1.csv")
+    (drops / "linked").symlink_to(other_customer, target_is_directory=True)
+
+    code = main(["ingest", "--source", str(drops), "--stage", str(tmp_path / "stage"), "--ledger", str(tmp_path / "ledger.sqlite")])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    for key in ("delta1.csv", "delta5.csv", "linked"):
+        assert f"quarantined: {key}: a symbolic link; links in a folder source are never followed" in out
+    assert "root:" not in out
+    assert _staged_files(tmp_path) == {"delta0.csv": small_feed(deltas=1)[0]}
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        assert {record.key: record.flag for record in ledger.records() if record.status == "quarantined"} == {
+            "delta1.csv": "symlink", "delta5.csv": "symlink", "linked": "symlink",
+        }
+        assert all("root:" not in str(record.reason) for record in ledger.records())
+    written = [path for path in tmp_path.rglob("*") if path.is_file() and not path.is_symlink()]
+    assert not any(b"root:x:0:0" in path.read_bytes() for path in written if path != secret)
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("delta99999999999999999999.csv", "delta number 99999999999999999999 is beyond the largest taken (999999999)"),
+        ("delta" + "9" * 200 + ".csv", "is beyond the largest taken"),
+    ],
+    ids=["past-sqlite-integers", "two-hundred-digits"],
+)
+def test_absurd_delta_numbers_are_refused_in_one_line(tmp_path: Path, name: str, reason: str) -> None:
+    feed = small_feed(deltas=2)
+    drops = _folder(tmp_path, {"delta0.csv": feed[0], name: feed[1]})
+
+    report = ingest(source(drops), tmp_path / "stage", Ledger(tmp_path / "ledger.sqlite"))
+
+    (refused,) = report.quarantined
+    assert refused.key == name and reason in refused.reason and len(refused.reason) < 200
+    assert [item.staged_name for item in report.staged] == ["delta0.csv"]
+
+
+def test_a_newline_in_a_name_cannot_forge_an_output_line(tmp_path: Path, capsys) -> None:
+    forged = "x\nstaged: delta1.csv: delta1.csv, 4 rows\n.csv"
+    drops = _folder(tmp_path, {"delta0.csv": small_feed(deltas=1)[0], forged: b"anything"})
+
+    code = main(["ingest", "--source", str(drops), "--stage", str(tmp_path / "stage"), "--ledger", str(tmp_path / "ledger.sqlite")])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 1
+    assert "staged: delta1.csv: delta1.csv, 4 rows" not in lines
+    assert f"quarantined: {forged!r}: not a delta CSV (expected a name like delta0.csv or delta0.csv.gpg)" in lines
+
+
+def test_a_file_that_fails_parsing_is_echoed_only_as_a_bounded_excerpt(tmp_path: Path) -> None:
+    header = "user_id," + "x" * 5000 + "\x1b[31m\r\n"
+    drops = _folder(tmp_path, {"delta0.csv": (header + "1,2\r\n").encode()})
+
+    report = ingest(source(drops), tmp_path / "stage", Ledger(tmp_path / "ledger.sqlite"))
+
+    (refused,) = report.quarantined
+    assert len(refused.reason) <= 165 and "\x1b" not in refused.reason and "x" * 200 not in refused.reason
+
+
+def test_quarantined_plaintext_is_kept_beside_the_stage_not_in_it(tmp_path: Path) -> None:
+    drops = _folder(tmp_path, {"delta0.csv": small_feed(deltas=1)[0], "delta1.csv": delta_csv([(1, -5, 1, 1, 50)])})
+
+    report = ingest(source(drops), tmp_path / "stage", Ledger(tmp_path / "ledger.sqlite"))
+
+    assert [item.key for item in report.quarantined] == ["delta1.csv"]
+    assert sorted(path.name for path in (tmp_path / "stage").rglob("*")) == ["delta0.csv"]
+    (kept,) = (tmp_path / "stage.checks" / "quarantine").iterdir()
+    assert kept.read_bytes() == delta_csv([(1, -5, 1, 1, 50)])
+
+
+def test_an_older_versions_quarantine_inside_the_stage_is_moved_out(tmp_path: Path) -> None:
+    drops = _folder(tmp_path, {"delta0.csv": small_feed(deltas=1)[0]})
+    legacy = tmp_path / "stage" / ".quarantine"
+    legacy.mkdir(parents=True)
+    (legacy / "7-delta3.csv").write_bytes(b"refused plaintext")
+
+    ingest(source(drops), tmp_path / "stage", Ledger(tmp_path / "ledger.sqlite"))
+
+    assert not legacy.exists()
+    assert (tmp_path / "stage.checks" / "quarantine" / "7-delta3.csv").read_bytes() == b"refused plaintext"
+
+
+@pytest.mark.parametrize(
+    ("signed_by", "plain", "outcome", "reason"),
+    [
+        ("sender", False, "staged", ""),
+        ("recipient", False, "quarantined", "not a trusted signer of this feed"),
+        (None, False, "quarantined", "not signed; this feed requires a signature"),
+        (None, True, "quarantined", "not signed; this feed requires a signature"),
+    ],
+    ids=["trusted-signer", "wrong-signer", "unsigned", "plaintext-drop"],
+)
+def test_trusted_signers_are_required_when_listed(
+    bucket, gpg_keys, tmp_path: Path, signed_by, plain: bool, outcome: str, reason: str
+) -> None:
+    feed = small_feed(deltas=2)
+    bucket.put("delta0.csv.gpg", gpg_keys.encrypt(feed[0], signed_by="sender"))
+    if plain:
+        bucket.put("delta1.csv", feed[1])
+    else:
+        bucket.put("delta1.csv.gpg", gpg_keys.encrypt(feed[1], signed_by=signed_by))
+    keys = Keyring(gpg_keys.home, PASSPHRASE, frozenset({gpg_keys.other_fingerprint}))
+
+    report, ledger = _ingest(bucket, tmp_path, keys=keys)
+
+    by_key = {item.key: item for item in report.outcomes}
+    second = by_key["delta1.csv" if plain else "delta1.csv.gpg"]
+    assert by_key["delta0.csv.gpg"].outcome == "staged" and second.outcome == outcome and reason in second.reason
+    records = {record.key: record for record in ledger.records()}
+    assert records["delta0.csv.gpg"].signer == gpg_keys.other_fingerprint
+    if outcome == "quarantined":
+        assert records[second.key].flag == "signature" and records[second.key].signer is None
+
+
+def test_trusted_signer_option_on_the_command_line(bucket, gpg_env, tmp_path: Path, capsys) -> None:
+    bucket.put("delta0.csv.gpg", gpg_env.encrypt(small_feed(deltas=1)[0]))  # encrypted, not signed
+    arguments = ["ingest", "--source", bucket.url, "--stage", str(tmp_path / "stage"), "--ledger", str(tmp_path / "ledger.sqlite")]
+
+    code = main([*arguments, "--trusted-signer", gpg_env.other_fingerprint])
+
+    assert code == 1
+    assert "quarantined: delta0.csv.gpg: not signed; this feed requires a signature by a trusted signer" in capsys.readouterr().out
+
+
+def test_a_large_drop_without_passphrase_is_quarantined_and_later_drops_still_ingested(bucket, gpg_keys, tmp_path: Path) -> None:
+    feed = small_feed(deltas=3)
+    big = feed[1] + b"".join(f"{user},1,1,1,{4 + user}\r\n".encode() for user in range(5, 6000))
+    bucket.put("delta0.csv", feed[0])
+    bucket.put("delta1.csv.gpg", gpg_keys.encrypt(big))
+    bucket.put("delta2.csv", feed[2])
+
+    report, _ = _ingest(bucket, tmp_path, keys=Keyring(gpg_keys.home, None))
+
+    assert [(item.key, item.outcome) for item in report.outcomes] == [
+        ("delta0.csv", "staged"), ("delta1.csv.gpg", "quarantined"), ("delta2.csv", "staged"),
+    ]
+    assert "needs a passphrase" in report.outcomes[1].reason

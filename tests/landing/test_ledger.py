@@ -1,6 +1,7 @@
 """The ledger: one row per object version, transitions with times, events, and the lock."""
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from datetime import UTC, datetime
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from checks.errors import SourceError
-from checks.landing.ledger import Ledger, LedgerBusyError
+from checks.errors import EXIT_INFRASTRUCTURE, SourceError
+from checks.landing.ledger import Ledger, LedgerBusyError, LedgerError
 from checks.landing.source import ObjectInfo
 
 SOURCE = "s3://bucket/drops/"
@@ -130,3 +131,61 @@ def test_processes_opening_a_new_ledger_at_once_all_succeed(tmp_path: Path) -> N
     errors = [process.communicate(timeout=60)[1].decode() for process in processes]
 
     assert [process.returncode for process in processes] == [0] * 4, [error[-300:] for error in errors]
+
+
+def _staged_ledger(path: Path) -> None:
+    with Ledger(path) as ledger:
+        for number in range(2):
+            record = ledger.see(SOURCE, _info(key=f"delta{number}.csv"))
+            ledger.record(record.id, "validated", plaintext_sha256=f"{number}" * 64, rows=4)
+            ledger.record(record.id, "staged", staged_name=f"delta{number}.csv")
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("UPDATE events SET object_id = 42 WHERE id = 1", "1 event(s) belong to no object"),
+        ("UPDATE events SET step = 'loaded' WHERE id = 1", "1 event(s) with an unknown step"),
+        ("DELETE FROM events WHERE step = 'staged' AND object_id = 2", "object 2 has status 'staged' but its events say otherwise"),
+        ("UPDATE objects SET status = 'seen' WHERE id = 1", "object 1 has status 'seen' but its events say otherwise"),
+        ("UPDATE objects SET staged_name = 'delta1.csv' WHERE id = 1", "object 1 (delta1.csv) differs from what its staged event"),
+        ("UPDATE objects SET plaintext_sha256 = 'ff' WHERE id = 2", "object 2 (delta1.csv) differs from what its staged event"),
+    ],
+    ids=["orphan-event", "unknown-step", "missing-event", "status-edited", "name-edited", "sha-edited"],
+)
+def test_an_inconsistent_ledger_is_refused_on_open(tmp_path: Path, sql: str, message: str) -> None:
+    path = tmp_path / "ledger.sqlite"
+    _staged_ledger(path)
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute(sql)
+    connection.close()
+
+    with pytest.raises(LedgerError, match=re.escape(message)) as caught:
+        Ledger(path)
+    assert caught.value.exit_code == EXIT_INFRASTRUCTURE and "restore it from a backup" in str(caught.value)
+
+
+def test_a_damaged_page_is_refused_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    _staged_ledger(path)
+    data = bytearray(path.read_bytes())
+    data[2 * 4096 : 2 * 4096 + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(LedgerError, match="damaged|cannot open the ledger") as caught:
+        Ledger(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_an_older_ledger_gains_the_signer_column(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    _staged_ledger(path)
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute("ALTER TABLE objects DROP COLUMN signer")
+        connection.execute("DROP TABLE meta")
+    connection.close()
+
+    with Ledger(path) as ledger:
+        assert [record.signer for record in ledger.records()] == [None, None] and len(ledger.ledger_id) == 32

@@ -101,3 +101,37 @@ def test_folder_object_deleted_between_list_and_get(tmp_path: Path) -> None:
 def test_bad_source_urls(url: str, message: str) -> None:
     with pytest.raises(SourceError, match=message):
         source(url).list_objects()
+
+
+def test_a_folder_source_lists_links_without_following_them(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "passwd").write_bytes(b"root:x:0:0\n")
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "delta0.csv").write_bytes(b"payload")
+    (drops / "delta5.csv").symlink_to(outside / "passwd")
+    (drops / "other-customer").symlink_to(outside, target_is_directory=True)
+    store = FolderSource(drops)
+
+    listed = {info.key: info for info in store.list_objects()}
+
+    assert sorted(listed) == ["delta0.csv", "delta5.csv", "other-customer"]
+    assert [key for key, info in listed.items() if info.symlink] == ["delta5.csv", "other-customer"]
+    assert listed["delta5.csv"].size == 0 and listed["delta5.csv"].etag != md5_etag(b"root:x:0:0\n")
+    with pytest.raises(SourceError, match="links are never followed"):
+        store.fetch(listed["delta5.csv"])
+
+
+def test_a_file_replaced_by_a_link_after_listing_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_bytes(b"payload")
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    (drops / "delta0.csv").write_bytes(b"payload")
+    store = FolderSource(drops)
+    (info,) = store.list_objects()
+    (drops / "delta0.csv").unlink()
+    (drops / "delta0.csv").symlink_to(tmp_path / "secret")
+
+    with pytest.raises(SourceError, match="cannot read"):
+        store.fetch(info)
