@@ -1,7 +1,7 @@
 """No input makes the tool crash: arbitrary bytes, lines and cells thrown at every reader through the CLI's entry point.
 
-Every reader (a delta through the pandas, Polars and DuckDB engines, the platform's table, the customer's
-export, a case file) must answer exit 1 (checks failed) or 2 (bad input) with one clear line on stderr,
+Every reader (a delta through the pandas, Polars and DuckDB engines, a delta of the second sample's shape
+under its contract, the platform's table, the customer's export, a case file, a contract) must answer exit 1 (checks failed) or 2 (bad input) with one clear line on stderr,
 never a traceback and never the CLI's last guard ("a bug in checks"), which would mean a reader let an
 unexpected error through. Examples are few (the file runs in well under a minute); hypothesis keeps
 the ones that failed once in its database and tries them first.
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checks.cli import main
-from checks.feed import COLUMNS
+from checks.sample import COLUMNS
 from checks.sample import generate_feed, write_feed
 from tests import faults
 
@@ -145,6 +145,49 @@ def test_a_case_file_of_any_bytes_fails_in_one_line(tmp_path_factory, data):
     path = folder / "case.toml"
     path.write_bytes(data)
     _assert_clear(*_answer(["run", "--case", str(path), "--no-docs", "--out", str(folder / "out")]))
+
+
+@st.composite
+def contract_text(draw) -> bytes:
+    """A contract: arbitrary bytes, or the first customer's contract with a line dropped, changed or repeated."""
+    from checks.contract import DEFAULT_CONTRACT_PATH
+
+    if draw(st.booleans()):
+        return draw(st.binary(max_size=300))
+    lines = DEFAULT_CONTRACT_PATH.read_text(encoding="utf-8").splitlines()
+    at = draw(st.integers(0, len(lines) - 1))
+    change = draw(st.sampled_from(["drop", "repeat", "replace", "truncate"]))
+    if change == "drop":
+        del lines[at]
+    elif change == "repeat":
+        lines.insert(at, lines[at])
+    elif change == "replace":
+        lines[at] = draw(st.one_of(_HARD_CELLS, st.text(max_size=30), st.just("  - {name: x, logicalType: money}")))
+    else:
+        lines = lines[:at]
+    return "\n".join(lines).encode("utf-8", errors="surrogatepass")
+
+
+@EXAMPLES
+@given(data=contract_text())
+def test_a_contract_of_any_bytes_is_refused_in_one_line_or_read(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("contract") / "feed.yaml"
+    path.write_bytes(data)
+    _assert_clear(*_answer(["contract", "lint", str(path)]), about=path, valid=0)
+
+
+@pytest.mark.parametrize("engine", ["pandas", "polars"])
+@EXAMPLES
+@given(cells=st.lists(st.one_of(_HARD_CELLS, st.text(max_size=12)), min_size=6, max_size=6))
+def test_a_delta_of_another_shape_with_any_cells_fails_in_one_line(tmp_path_factory, engine, cells):
+    from checks.sample_accounts import CONTRACT_PATH
+
+    path = tmp_path_factory.mktemp("accounts") / "accounts_2026-01-01.csv"
+    header = "account_id,plan,referrer,orders,lifetime_value,exported_at"
+    path.write_text(header + "\n" + ",".join(cell.replace(",", "").replace("\n", "") for cell in cells) + "\n",
+                    encoding="utf-8", errors="surrogatepass")
+    code, stderr = _answer(["validate", str(path), "--contract", str(CONTRACT_PATH), "--engine", engine])
+    _assert_clear(code, stderr, about=path, valid=0)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import typer
 
+from checks.cli._options import ContractOption
 from checks.cli._landing import (
     DEFAULT_CADENCE,
     DEFAULT_LEDGER,
@@ -24,6 +25,7 @@ def audit(
     ledger: LedgerOption = DEFAULT_LEDGER,
     cadence: CadenceOption = DEFAULT_CADENCE,
     batch_gap: BatchGapOption = None,
+    contract: ContractOption = None,
     json: JsonOption = False,
 ) -> None:
     """Name every object never ingested or failed, every gap in delta numbering or batch ranges, and a stale source.
@@ -37,8 +39,11 @@ def audit(
     from checks.landing.ledger import Ledger
     from checks.landing.source import source as open_source
 
+    from checks.contract import contract_or_default
+
+    feed_contract = contract_or_default(contract)
     with could_not_decide(ledger.parent, "audit"), Ledger(ledger) as book:
-        report = run_audit(open_source(source), book, cadence=parse_cadence(cadence), batch_gap=batch_gap)
+        report = run_audit(open_source(source), book, cadence=parse_cadence(cadence), batch_gap=batch_gap, contract=feed_contract)
     if json:
         output.print_json(report.to_dict())
     else:

@@ -18,7 +18,7 @@ from checks.cli._landing import (
     StageOption,
     could_not_decide,
 )
-from checks.cli._options import DEFAULT_GX_DIR, DocsOption, FinanceTotalOption, GxDirOption
+from checks.cli._options import ContractOption, DEFAULT_GX_DIR, DocsOption, FinanceTotalOption, GxDirOption
 
 
 def register(app: typer.Typer) -> None:
@@ -37,6 +37,7 @@ def gate(
     cadence: CadenceOption = DEFAULT_CADENCE,
     batch_gap: BatchGapOption = None,
     docs: DocsOption = True,
+    contract: ContractOption = None,
     json: JsonOption = False,
 ) -> None:
     """Audit the landing zone, check and deduplicate the staged feed, run the expectation suites.
@@ -46,8 +47,12 @@ def gate(
     decide because the ledger, disk or stage broke (traceback in OUT/checks-gate-error.log).
     """
     from checks import output
+    from checks.cli._options import finance_total_of
+    from checks.contract import contract_or_default
     from checks.landing.audit import parse_cadence
     from checks.landing.gate import gate as run_gate
+
+    contract_or_default(contract)  # a broken contract is bad input, before the ledger is touched
     from checks.landing.gate import write_undecided
     from checks.landing.ledger import Ledger
     from checks.landing.source import source as open_source
@@ -60,10 +65,11 @@ def gate(
             stage,
             out_dir=out,
             gx_dir=gx_dir,
-            finance_total=finance_total,
+            finance_total=finance_total_of(finance_total),
             cadence=parse_cadence(cadence),
             batch_gap=batch_gap,
             build_docs=docs,
+            contract=contract,
         )
     if json:
         output.print_json(report.to_dict())

@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from checks.cli._options import ContractOption
 from checks.cli._landing import (
     DEFAULT_LEDGER,
     DEFAULT_STAGE,
@@ -49,6 +50,7 @@ def ingest(
         bool, typer.Option(help="Keep decrypted deltas in the staging folder after the run (the gate reads them).")
     ] = True,
     lock_timeout: Annotated[float, typer.Option(min=0, help="Seconds to wait for another ingest to finish.")] = 60.0,
+    contract: ContractOption = None,
     json: JsonOption = False,
 ) -> None:
     """Fetch every object not ingested before, verify size and checksum, decrypt, validate and stage it.
@@ -65,10 +67,14 @@ def ingest(
     from checks.landing.quoting import quoted
     from checks.landing.source import source as open_source
 
+    from checks.cli._options import encoding_of
+
+    encoding = encoding_of(contract)  # a broken contract is bad input, before the ledger is touched
     keys = keyring(gnupghome, passphrase_file, trusted_signers=trusted_signer or (), allow_unsigned=allow_unsigned)
     with could_not_decide(ledger.parent, "ingest"), Ledger(ledger) as book, output.progress_step("ingesting"):
         report = run_ingest(
-            open_source(source), stage, book, keys=keys, keep_staging=keep_staging, lock_timeout=lock_timeout
+            open_source(source), stage, book, keys=keys, keep_staging=keep_staging, lock_timeout=lock_timeout,
+            encoding=encoding,
         )
     if json:
         output.print_json(report.to_dict())

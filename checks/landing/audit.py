@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 from checks.errors import UsageError
-from checks.feed import delta_number
+from checks.contract import Contract, default_contract
+from checks.feed import delta_number, order_key
 from checks.landing.decrypt import plaintext_name
 from checks.landing.ledger import Ledger, ObjectRecord
 from checks.landing.quoting import one_line, quoted
@@ -94,6 +95,7 @@ def audit(
     cadence: timedelta | None = DEFAULT_CADENCE,
     batch_gap: int | None = None,
     now: datetime | None = None,
+    contract: Contract | None = None,
 ) -> AuditReport:
     """Audit ``source`` against ``ledger``.
 
@@ -104,10 +106,11 @@ def audit(
     now = now or datetime.now(tz=UTC)
     listed = source.list_objects()
     records = ledger.records(source.url)
-    staged = sorted((r for r in records if r.status == "staged"), key=lambda r: r.delta_number or 0)
+    contract = contract or default_contract()
+    staged = sorted((r for r in records if r.status == "staged"), key=lambda r: order_key(r.delta_number or 0))
     findings = [
         *_objects(listed, records),
-        *_numbering(listed, staged),
+        *_numbering(listed, staged, contract),
         *_batch_ranges(staged, batch_gap),
         *_freshness(listed, cadence, now, source.url),
     ]
@@ -147,15 +150,17 @@ def _objects(listed: list[ObjectInfo], records: list[ObjectRecord]) -> list[Find
     return findings
 
 
-def _numbering(listed: list[ObjectInfo], staged: list[ObjectRecord]) -> list[Finding]:
-    """Each run of missing numbers in the staged feed (delta0, delta1, ...) as one line, naming objects that would fill it."""
-    present = sorted({int(record.delta_number) for record in staged if record.delta_number is not None})
+def _numbering(listed: list[ObjectInfo], staged: list[ObjectRecord], contract: Contract) -> list[Finding]:
+    """Each run of missing numbers in the staged feed (delta0, delta1, ...) as one line, naming objects that would fill it.
+
+    Only a feed numbered by numbers has gaps; files ordered by text (dates) do not say what is missing."""
+    present = sorted({record.delta_number for record in staged if isinstance(record.delta_number, int)})
     if not present:
         return []
     in_source: list[tuple[int, str]] = []
     for info in listed:
-        number = delta_number(plaintext_name(info.name))
-        if number is not None and number < present[-1]:
+        number = delta_number(plaintext_name(info.name), contract)
+        if isinstance(number, int) and number < present[-1]:
             in_source.append((number, info.key))
     in_source.sort()
     findings = []

@@ -19,7 +19,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from checks.contract import contract_or_default
 from checks.errors import EXIT_CHECKS_FAILED, BadInputError, ChecksError
+from checks.feed import order_key
 from checks.landing.audit import DEFAULT_CADENCE, AuditReport, Finding, audit
 from checks.landing.ingest import LEGACY_QUARANTINE, check_stage_owner, control_dir, stage_lock
 from checks.landing.ledger import Ledger, ObjectRecord
@@ -95,11 +97,12 @@ def gate(
     cadence: timedelta | None = DEFAULT_CADENCE,
     batch_gap: int | None = None,
     build_docs: bool = True,
+    contract: Path | None = None,
 ) -> GateReport:
-    """Decide whether the staged feed of ``source`` is safe to load."""
+    """Decide whether the staged feed of ``source`` is safe to load (``contract``: the feed's; default: the first customer's)."""
     stage_dir, out_dir = Path(stage_dir), Path(out_dir)
     check_stage_owner(stage_dir, ledger)
-    audit_report = audit(source, ledger, cadence=cadence, batch_gap=batch_gap)
+    audit_report = audit(source, ledger, cadence=cadence, batch_gap=batch_gap, contract=contract_or_default(contract))
     run_summary, docs_index, broken = None, None, None
     # The checks read a private copy of the bytes just verified: a change to the stage during the
     # run cannot slip between the hash and the check.
@@ -110,7 +113,7 @@ def gate(
         with stage_lock(stage_dir, timeout=60.0):
             manifest, findings = _verify(stage_dir, ledger.records(source.url), verified_dir)
         try:
-            result = _run(verified_dir, out_dir, Path(gx_dir), finance_total, build_docs)
+            result = _run(verified_dir, out_dir, Path(gx_dir), finance_total, build_docs, contract)
         except ChecksError as error:
             findings.append(Finding(RUN_ERROR, str(stage_dir), str(error).replace(str(verified_dir), str(stage_dir))))
             # An unusable staged feed (nothing staged, ambiguous dedup) is a reason to refuse the load;
@@ -153,7 +156,7 @@ def _verify(
 ) -> tuple[list[ManifestEntry], list[Finding]]:
     """Hash every staged file against the ledger, copy the good ones to ``verified_dir``, name all else in the stage."""
     manifest, findings = [], []
-    staged = sorted((r for r in records if r.status == "staged"), key=lambda r: r.delta_number or 0)
+    staged = sorted((r for r in records if r.status == "staged"), key=lambda r: order_key(r.delta_number or 0))
     for record in staged:
         name = str(record.staged_name)
         path = stage_dir / name
@@ -210,11 +213,14 @@ def _stage_entries(stage_dir: Path) -> list[str]:
     return sorted(entries)
 
 
-def _run(stage_dir: Path, out_dir: Path, gx_dir: Path, finance_total: int | None, build_docs: bool):  # noqa: ANN202
+def _run(  # noqa: ANN202
+    stage_dir: Path, out_dir: Path, gx_dir: Path, finance_total: int | None, build_docs: bool, contract: Path | None
+):
     from checks.config import Case
     from checks.runner import run_case
 
-    return run_case(Case(feed=stage_dir, finance_total=finance_total), out_dir=out_dir, gx_dir=gx_dir, build_docs=build_docs)
+    case = Case(feed=stage_dir, finance_total=finance_total, contract=contract)
+    return run_case(case, out_dir=out_dir, gx_dir=gx_dir, build_docs=build_docs)
 
 
 def _run_findings(result: Any) -> list[Finding]:

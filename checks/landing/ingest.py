@@ -23,7 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 from checks.errors import BadInputError, InfrastructureError, SourceError
-from checks.feed import delta_number, read_raw
+from checks.encoding import Encoding, default_encoding
+from checks.feed import delta_number, order_key, read_raw
 from checks.landing.decrypt import (
     UNSIGNED_REASON,
     DecryptionError,
@@ -150,9 +151,12 @@ def ingest(
     select: Select | None = None,
     before_record: BeforeRecord | None = None,
     lock_timeout: float = 60.0,
+    encoding: Encoding | None = None,
 ) -> IngestReport:
     """Ingest every object of ``source`` that the ledger has not seen to a final state.
 
+    ``encoding`` is the feed's contract (and the run's dictionaries): its file pattern names the deltas, its
+    rules validate them; default: the first customer's.
     ``select`` narrows the listed objects (a poller that takes only some); ``before_record(step, object)``
     is called just before each ledger step is written (a hook for fault-injection tests).
     """
@@ -166,9 +170,10 @@ def ingest(
             shutil.rmtree(stage_dir / INCOMING, ignore_errors=True)
             listed = source.list_objects()
             chosen = select(list(listed)) if select is not None else listed
-            run = _Run(source, stage_dir, ledger, keys, before_record or (lambda step, info: None))
+            encoding = encoding or default_encoding()
+            run = _Run(source, stage_dir, ledger, keys, before_record or (lambda step, info: None), encoding)
             try:
-                outcomes = tuple(run.object(info) for info in sorted(chosen, key=_feed_order))
+                outcomes = tuple(run.object(info) for info in sorted(chosen, key=lambda info: _feed_order(info, encoding)))
                 if not keep_staging:
                     run.remove_plaintext()
             finally:
@@ -254,30 +259,37 @@ def _move_legacy_quarantine(stage_dir: Path) -> None:
     legacy.rmdir()
 
 
-def staged_deltas(stage_dir: Path, records: Sequence[ObjectRecord]) -> tuple[list[Delta], list[str]]:
+def staged_deltas(
+    stage_dir: Path, records: Sequence[ObjectRecord], encoding: Encoding | None = None
+) -> tuple[list[Delta], list[str]]:
     """The staged deltas the ledger vouches for (feed order), and a warning per staged file that is missing."""
+    encoding = encoding or default_encoding()
     deltas, missing = [], []
-    for record in sorted((r for r in records if r.status == STAGED), key=lambda r: r.delta_number or 0):
+    for record in sorted((r for r in records if r.status == STAGED), key=lambda r: order_key(r.delta_number or 0)):
         path = stage_dir / str(record.staged_name)
         if not path.is_file():
             missing.append(f"{record.staged_name}: staged file not in {stage_dir} (staging not kept)")
             continue
-        validation = validate_delta(read_raw(path), int(record.delta_number or 0))
+        raw = read_raw(path, columns=encoding.contract.names)
+        validation = validate_delta(raw, record.delta_number if record.delta_number is not None else 0, encoding)
         if validation.delta is not None:
             deltas.append(validation.delta)
     return deltas, missing
 
 
-def _feed_order(info: ObjectInfo) -> tuple[bool, int, str, str]:
-    number = delta_number(plaintext_name(info.name))
-    return (number is None, number or 0, info.last_modified.isoformat(), info.key)
+def _feed_order(info: ObjectInfo, encoding: Encoding) -> tuple[bool, tuple, str, str]:
+    number = delta_number(plaintext_name(info.name), encoding.contract)
+    return (number is None, order_key(number if number is not None else 0), info.last_modified.isoformat(), info.key)
 
 
 class _Run:
     """The state of one ingest run: the staged history grows as objects are staged."""
 
-    def __init__(self, source: Source, stage_dir: Path, ledger: Ledger, keys: Keyring | None, hook: BeforeRecord):
+    def __init__(
+        self, source: Source, stage_dir: Path, ledger: Ledger, keys: Keyring | None, hook: BeforeRecord, encoding: Encoding
+    ):
         self.source = source
+        self.encoding = encoding
         self.stage_dir = stage_dir
         self.ledger = ledger
         self.keys = keys
@@ -330,10 +342,11 @@ class _Run:
         if info.symlink:
             raise _Quarantine("a symbolic link; links in a folder source are never followed", flag="symlink")
         name = plaintext_name(info.name)
-        number = delta_number(name)
+        number = delta_number(name, self.encoding.contract)
         if number is None:
-            raise _Quarantine("not a delta CSV (expected a name like delta0.csv or delta0.csv.gpg)")
-        if number > MAX_DELTA_NUMBER:
+            pattern = self.encoding.contract.files.pattern
+            raise _Quarantine(f"not a delta CSV (its name does not match the contract's {pattern}, optionally with .gpg)")
+        if isinstance(number, int) and number > MAX_DELTA_NUMBER:
             raise _Quarantine(f"delta number {excerpt(number, 24)} is beyond the largest taken ({MAX_DELTA_NUMBER})")
         if info.size == 0:
             raise _Quarantine("empty object (0 bytes)")
@@ -368,7 +381,7 @@ class _Run:
         except _Quarantine:
             self._keep_quarantined(incoming, record.id)
             raise
-        batches = pd.Series(delta.frame["batch_id"].unique()).sort_values()
+        batches = pd.Series(delta.frame[self.encoding.contract.shape.version].unique()).sort_values()
         self.hook("validated", info)
         self.ledger.record(
             record.id,
@@ -430,15 +443,15 @@ class _Run:
 
     def _validate(self, path: Path, number: int) -> Delta:
         try:
-            raw = read_raw(path)
+            raw = read_raw(path, columns=self.encoding.contract.names)
         except BadInputError as error:
             raise _Quarantine(error.message) from error
-        validation = validate_delta(raw, number)
+        validation = validate_delta(raw, number, self.encoding)
         if validation.delta is None:
             raise _Quarantine(_first_failure("validation", validation.failures))
         history = self._history_deltas()
-        before = _feed_failures(history)
-        after = _feed_failures([*history, validation.delta])
+        before = _feed_failures(history, self.encoding)
+        after = _feed_failures([*history, validation.delta], self.encoding)
         # Only failures this delta brings count against it; older ones were reported when they arrived.
         new = after[~_failure_keys(after).isin(set(_failure_keys(before)))]
         if not new.empty:
@@ -447,7 +460,7 @@ class _Run:
 
     def _history_deltas(self) -> list[Delta]:
         if self._history is None:
-            deltas, missing = staged_deltas(self.stage_dir, self._final_records())
+            deltas, missing = staged_deltas(self.stage_dir, self._final_records(), self.encoding)
             if missing:
                 self.warnings.append(
                     f"feed checks ran without {len(missing)} earlier delta(s) whose staged file is gone"
@@ -469,11 +482,11 @@ class _Run:
         shutil.rmtree(quarantine_dir(self.stage_dir), ignore_errors=True)
 
 
-def _feed_failures(deltas: Sequence[Delta]) -> pd.DataFrame:
+def _feed_failures(deltas: Sequence[Delta], encoding: Encoding) -> pd.DataFrame:
     from checks.crossfeed import check_feed
 
-    ordered = sorted(deltas, key=lambda delta: delta.number)
-    return check_feed(ordered)
+    ordered = sorted(deltas, key=lambda delta: order_key(delta.number))
+    return check_feed(ordered, encoding)
 
 
 def _failure_keys(failures: pd.DataFrame) -> pd.Series:
