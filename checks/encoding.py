@@ -244,9 +244,9 @@ class Encoding:
             return pd.array(pa.array(unscaled, type=pa.decimal128(precision, scale)), dtype=pd.ArrowDtype(pa.decimal128(precision, scale)))
         if kind == "boolean":
             return pd.array(np.where(null, None, values == 1), dtype="boolean")
+        # Timestamps in UTC without a zone: GX reads a zoned column through a pandas path that is deprecated.
         unit = "datetime64[D]" if kind == "date" else "datetime64[us]"
-        moments = pd.Series(np.where(null, np.datetime64("NaT"), values.astype(unit)).astype(unit))
-        return moments.dt.tz_localize("UTC").array if kind == "timestamp" else moments.array
+        return pd.Series(np.where(null, np.datetime64("NaT"), values.astype(unit)).astype(unit)).array
 
     def decode(self, frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
         """``frame`` with the contract's columns (or ``columns``) as text; other columns as they are."""

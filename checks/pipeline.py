@@ -31,4 +31,4 @@ def check_validations(validations: Sequence[DeltaValidation], encoding: Encoding
     """Cross-file checks and dedup over already validated deltas (feed order)."""
     encoding = encoding or default_encoding()
     deltas = passed_deltas(validations)
-    return FeedCheck.assemble(validations, check_feed(deltas, encoding), deduplicate(deltas, encoding.contract.shape), encoding)
+    return FeedCheck.assemble(validations, check_feed(deltas, encoding), deduplicate(deltas, encoding=encoding), encoding)

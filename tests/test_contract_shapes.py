@@ -1,0 +1,190 @@
+"""A feed of another shape, under its contract: a string key, a timestamp version, an exact decimal amount, a fixed
+set of values, a nullable column, files named by date (``checks.sample_accounts``). Faults planted in its cells,
+across its files and in its platform table give the same answers on every engine that reads any contract.
+
+Planted faults (the tests assert against these):
+- ``BAD_CELLS``: one cell per rule of the contract, each with the line, column, check and value it fails with;
+- ``FEED_FAULTS``: a version that goes back in time, an amount that falls, a (key, version) pair in two files;
+- ``PLATFORM_FAULTS``: a file never loaded, a file cut short, keys dropped, rows loaded twice, an amount changed.
+"""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from checks.cli import main
+from checks.contract import load_contract
+from checks.encoding import Encoding
+from checks.engines import get_engine
+from checks.feed import discover_deltas
+from checks.model import DeltaFile
+from checks.rules import BATCH_MONOTONIC, PAIR_UNIQUE
+from checks.sample_accounts import CONTRACT_PATH, generate_accounts_case
+
+ENGINES = ("pandas", "polars")
+CASE = generate_accounts_case(accounts=300, files=5, seed=21)
+NAMES = list(CASE.files)
+HEADER = "account_id,plan,referrer,orders,lifetime_value,exported_at"
+GOOD = "AC-000001,basic,,3,10.50,2026-01-01T02:00:00Z"
+
+# (cells of the row replaced, column, check, value as written)
+BAD_CELLS = [
+    ({"account_id": "X-1"}, "account_id", "pattern", "X-1"),
+    ({"account_id": ""}, "account_id", "required", ""),
+    ({"plan": "gold"}, "plan", "invalidValues", "gold"),
+    ({"orders": "1.5"}, "orders", "is_integer", "1.5"),
+    ({"orders": "-1"}, "orders", "greater_than_or_equal_to(0)", "-1"),
+    ({"lifetime_value": "1.234"}, "lifetime_value", "is_decimal", "1.234"),
+    ({"lifetime_value": "-1.00"}, "lifetime_value", "greater_than_or_equal_to(0)", "-1.00"),
+    ({"exported_at": "yesterday"}, "exported_at", "is_timestamp", "yesterday"),
+    ({"exported_at": "2026-02-30T00:00:00Z"}, "exported_at", "is_timestamp", "2026-02-30T00:00:00Z"),
+    ({"exported_at": ""}, "exported_at", "required", ""),
+]
+
+
+def encoding() -> Encoding:
+    return Encoding.of(load_contract(CONTRACT_PATH))
+
+
+def _row(**cells: str) -> str:
+    values = dict(zip(HEADER.split(","), GOOD.split(",")))
+    return ",".join({**values, **cells}.values())
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(("cells", "column", "check", "value"), BAD_CELLS)
+def test_a_cell_that_breaks_the_contract_is_listed_as_written(tmp_path, engine, cells, column, check, value):
+    path = tmp_path / "accounts_2026-01-01.csv"
+    path.write_text(f"{HEADER}\n{GOOD.replace('AC-000001', 'AC-000002')}\n{_row(**cells)}\n")
+    validation = get_engine(engine).read_and_validate(DeltaFile(path, "2026-01-01"), encoding=encoding())
+    assert not validation.passed
+    failures = validation.failures[["row", "column", "check", "value"]].astype(object).values.tolist()
+    assert failures == [[3, column, check, value]]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_empty_cell_of_an_optional_column_passes_and_a_repeated_key_fails(tmp_path, engine):
+    path = tmp_path / "accounts_2026-01-01.csv"
+    path.write_text(f"{HEADER}\n{GOOD}\n{_row(account_id='AC-000009', referrer='')}\n{GOOD}\n")
+    validation = get_engine(engine).read_and_validate(DeltaFile(path, "2026-01-01"), encoding=encoding())
+    assert validation.failures[["row", "column", "check"]].values.tolist() == [
+        [2, "account_id", "field_uniqueness"], [4, "account_id", "field_uniqueness"]
+    ]
+
+
+def _write(files: dict[str, pd.DataFrame], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in files.items():
+        frame.to_csv(folder / name, index=False)
+    return folder
+
+
+def _feed_faults() -> dict[str, tuple[dict[str, pd.DataFrame], str, str]]:
+    """Each fault: the files, the check it breaks and words its failure's value holds."""
+    back_in_time = dict(CASE.files)
+    frame = back_in_time[NAMES[2]].copy()
+    frame.loc[0, "exported_at"] = "2026-01-01T01:00:00Z"
+    back_in_time[NAMES[2]] = frame
+    falls = dict(CASE.files)
+    frame = falls[NAMES[3]].copy()
+    frame.loc[0, "lifetime_value"] = "0.01"
+    falls[NAMES[3]] = frame
+    repeated = dict(CASE.files)
+    updated_later = repeated[NAMES[0]]["account_id"].isin(repeated[NAMES[1]]["account_id"])
+    first = repeated[NAMES[0]][updated_later].iloc[[0]]  # not its account's latest row: no tie in the dedup
+    repeated[NAMES[2]] = pd.concat([repeated[NAMES[2]], first], ignore_index=True)
+    return {
+        "version back in time": (back_in_time, BATCH_MONOTONIC, "2026-01-01T01:00:00Z <= "),
+        "amount falls": (falls, "lifetime_value_never_decreases", "0.01 < "),
+        "pair in two files": (repeated, PAIR_UNIQUE, f"account_id {first['account_id'].iloc[0]}, exported_at "),
+    }
+
+
+FEED_FAULTS = _feed_faults()
+
+
+@pytest.mark.parametrize("fault", list(FEED_FAULTS))
+def test_faults_across_the_files_are_found_alike_by_every_engine(tmp_path, fault):
+    files, check, words = FEED_FAULTS[fault]
+    folder = _write(files, tmp_path / "feed")
+    results = {engine: get_engine(engine).check_feed_folder(folder, encoding=encoding()) for engine in ENGINES}
+    reference = results["pandas"].feed_failures
+    assert check in set(reference["check"]) and reference["value"].str.contains(words, regex=False).any()
+    for engine, result in results.items():
+        pd.testing.assert_frame_equal(result.feed_failures, reference, obj=engine)
+        pd.testing.assert_frame_equal(result.deduplicated, results["pandas"].deduplicated, obj=engine)
+
+
+def test_files_named_by_date_are_read_in_date_order(tmp_path):
+    folder = _write(dict(reversed(list(CASE.files.items()))), tmp_path / "feed")
+    assert [delta.name for delta in discover_deltas(folder, load_contract(CONTRACT_PATH))] == NAMES
+
+
+def _latest(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    stacked = pd.concat(frames, ignore_index=True)
+    return stacked.sort_values("exported_at", kind="stable").drop_duplicates("account_id", keep="last")
+
+
+def _platform_faults() -> dict[str, tuple[pd.DataFrame, str, str | None]]:
+    """Each platform table, the root cause the diagnosis must name, and the file it must name."""
+    frames = list(CASE.files.values())
+    cut = frames[3].iloc[: len(frames[3]) // 3]
+    expected = _latest(frames)
+    drifted = expected.copy()
+    drifted.loc[drifted.index[:7], "lifetime_value"] = "1.00"
+    return {
+        "file never loaded": (_latest(frames[:2] + frames[3:]), "file_not_ingested", NAMES[2]),
+        "file cut short": (_latest(frames[:3] + [cut] + frames[4:]), "file_partially_ingested", NAMES[3]),
+        "keys dropped": (expected.iloc[9:], "missing_users", None),
+        "rows loaded twice": (pd.concat([expected, frames[0].iloc[:5]], ignore_index=True), "duplicate_rows", None),
+        "amount changed": (drifted, "value_drift", None),
+    }
+
+
+PLATFORM_FAULTS = _platform_faults()
+
+
+@pytest.mark.parametrize("fault", list(PLATFORM_FAULTS))
+def test_the_diagnosis_of_another_shape_names_the_fault_alike_on_every_engine(tmp_path, fault, capsys):
+    platform, kind, file = PLATFORM_FAULTS[fault]
+    feed = _write(CASE.files, tmp_path / "feed")
+    platform.to_csv(tmp_path / "platform.csv", index=False)
+    answers = {}
+    for engine in ENGINES:
+        code = main(["diagnose", "--feed", str(feed), "--platform", str(tmp_path / "platform.csv"),
+                     "--contract", str(CONTRACT_PATH), "--engine", engine, "--json"])
+        answers[engine] = (code, json.loads(capsys.readouterr().out))
+    assert answers["polars"] == answers["pandas"]
+    code, diagnosis = answers["pandas"]
+    assert code == 1
+    causes = diagnosis["root_causes"]
+    assert causes[0]["kind"] == kind and (file is None or causes[0]["file"] == file), causes
+    totals = diagnosis["totals"]
+    assert totals["amount_column"] == "lifetime_value"
+    # Decimal amounts are exact text, and the gaps add up to the cent.
+    assert Decimal(totals["gap"]) == Decimal(totals["expected"]) - Decimal(totals["platform"])
+    explained = sum((Decimal(cause["revenue_gap"]) for cause in causes), Decimal(totals["unexplained_gap"]))
+    assert explained == Decimal(totals["gap"])
+
+
+def test_checks_run_on_the_shipped_sample_of_another_shape(tmp_path):
+    case = Path(__file__).resolve().parent.parent / "data" / "accounts" / "case.toml"
+    code = main(["run", "--case", str(case), "--out", str(tmp_path / "out"), "--gx-dir", str(tmp_path / "gx"), "--json"])
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert code == 1
+    assert summary["feed"]["lifetime_value"] == str(CASE_TOTAL)
+    (cause,) = summary["diagnosis"]["root_causes"]
+    assert cause["kind"] == "file_not_ingested" and cause["file"] == "accounts_2026-01-04.csv"
+    suites = {table["table"]: table for table in summary["suites"]["tables"]}
+    assert suites["deduplicated"]["success"] and suites["customer"]["success"] and not suites["platform"]["success"]
+    written = pd.read_csv(tmp_path / "out" / "deduplicated.csv", dtype=str, keep_default_na=False)
+    assert written["account_id"].str.match(r"^AC-\d{6}$").all()
+    assert written["exported_at"].str.endswith("Z").all()
+    assert sum(map(Decimal, written["lifetime_value"])) == CASE_TOTAL
+
+
+CASE_TOTAL = Decimal("3795795.75")  # data/accounts/case.toml's finance_total, the customer's own sum
