@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks.errors import BadInputError, ChecksError
+from checks.errors import BadInputError, ChecksError, InfrastructureError
 from checks.feed import delta_number, discover_deltas, is_uri
 
 
@@ -35,6 +35,8 @@ def read_arrivals(ledger: str | Path, feed: str | Path) -> dict[str, Arrival]:
     try:
         with Ledger(ledger) as opened:
             records = opened.records()
+    except InfrastructureError as error:  # given as an input to the report: a file that is no ledger is bad input
+        raise BadInputError(f"not a usable ledger: {error.message}", file=ledger) from error
     except ChecksError:
         raise
     except Exception as error:  # noqa: BLE001  sqlite3 raises several kinds for a file that is not a ledger

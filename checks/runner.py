@@ -25,6 +25,7 @@ from checks.contract import contract_or_default
 from checks.encoding import Encoding
 from checks.engines.base import Capability, Engine, check_contract, diagnose_on, discover_on, supports
 from checks.errors import UsageError
+from checks.feed import discover_deltas
 from checks.pages import plain_pages
 from checks.results import FeedCheck
 from checks.writers import atomic_write_text, write_frames
@@ -135,8 +136,6 @@ def run_case(
         if supports(engine, Capability.OWN_LISTING):
             delta_files = discover_on(engine)(case.feed)
         else:
-            from checks.feed import discover_deltas
-
             delta_files = discover_deltas(case.feed, encoding.contract)
         for done, delta_file in enumerate(delta_files):
             if on_stage is not None:

@@ -53,7 +53,7 @@ def write_both(folder: Path, out: Path) -> None:
     assert (written.passed, written.quarantined) == (expected.passed, expected.quarantined)
     assert [v.summary() for v in written.validations] == [v.summary() for v in expected.validations]
     pd.testing.assert_frame_equal(written.failures, expected.failures)
-    assert (written.users, written.total_spend) == (len(expected.deduplicated), int(expected.deduplicated["total_spend"].sum()))
+    assert (written.users, written.amount_total) == (len(expected.deduplicated), int(expected.deduplicated["total_spend"].sum()))
     atomic_write_frame(out / "polars.csv", expected.deduplicated)
     atomic_write_frame(out / "polars.parquet", expected.deduplicated)
     assert (out / "duckdb.csv").read_bytes() == (out / "polars.csv").read_bytes()

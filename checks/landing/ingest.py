@@ -345,7 +345,7 @@ class _Run:
         number = delta_number(name, self.encoding.contract)
         if number is None:
             pattern = self.encoding.contract.files.pattern
-            raise _Quarantine(f"not a delta CSV (its name does not match the contract's {pattern}, optionally with .gpg)")
+            raise _Quarantine(f"not a delta CSV (expected a name matching the contract's {pattern}, or that with .gpg)")
         if isinstance(number, int) and number > MAX_DELTA_NUMBER:
             raise _Quarantine(f"delta number {excerpt(number, 24)} is beyond the largest taken ({MAX_DELTA_NUMBER})")
         if info.size == 0:

@@ -136,7 +136,7 @@ def test_ingest_command_one_line_per_object_and_exit_codes(bucket, tmp_path: Pat
     assert code == 1
     assert text.splitlines() == [
         "staged: delta0.csv: delta0.csv, 4 rows",
-        "quarantined: notes.txt: not a delta CSV (expected a name like delta0.csv or delta0.csv.gpg)",
+        "quarantined: notes.txt: not a delta CSV (expected a name matching the contract's .*delta[_-]?(?P<order>\\d+)\\.csv, or that with .gpg)",
         f"{source(bucket.url).url}: 2 object(s), 1 staged, 1 quarantined, 0 failed, 0 already ingested",
     ]
     bucket.delete("notes.txt")

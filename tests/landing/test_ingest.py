@@ -390,7 +390,7 @@ def test_a_newline_in_a_name_cannot_forge_an_output_line(tmp_path: Path, capsys)
     lines = capsys.readouterr().out.splitlines()
     assert code == 1
     assert "staged: delta1.csv: delta1.csv, 4 rows" not in lines
-    assert f"quarantined: {forged!r}: not a delta CSV (expected a name like delta0.csv or delta0.csv.gpg)" in lines
+    assert f"quarantined: {forged!r}: not a delta CSV (expected a name matching the contract's .*delta[_-]?(?P<order>\\d+)\\.csv, or that with .gpg)" in lines
 
 
 def test_a_file_that_fails_parsing_is_echoed_only_as_a_bounded_excerpt(tmp_path: Path) -> None:
