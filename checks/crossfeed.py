@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, concat_failures, empty_failures, stack_feed
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, concat_failures, empty_failures, failure_rows, stack_feed
 from checks.rules import BATCH_MONOTONIC, FEED_RULES, PAIR_UNIQUE, SPEND_NEVER_DECREASES, FeedRule
 
 
@@ -71,4 +71,4 @@ def _spend_decreases(feed: pd.DataFrame) -> pd.DataFrame:
 
 
 def _failures(rows: pd.DataFrame, rule: FeedRule, values: list[str]) -> pd.DataFrame:
-    return rule.failures(rows[SOURCE_FILE], rows[SOURCE_ROW], values)
+    return failure_rows(rows[SOURCE_FILE], rows[SOURCE_ROW], column=rule.column, check=rule.check, values=values)

@@ -7,7 +7,7 @@ import pandas as pd
 
 from checks.errors import DeduplicationError
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, stack_feed
-from checks.rules import tie_error
+from checks.rules import UNIQUE_LATEST_BATCH, describe_ties
 
 
 def latest_batches(deltas: Sequence[Delta]) -> pd.Series:
@@ -25,14 +25,14 @@ def deduplicate(deltas: Sequence[Delta]) -> pd.DataFrame:
     latest = feed[is_latest]
     tied = latest[latest["user_id"].duplicated(keep=False)]
     if not tied.empty:
-        raise _tie_error(tied)
+        raise DeduplicationError(_describe_ties(tied), check=UNIQUE_LATEST_BATCH)
     return latest.sort_values("user_id", ignore_index=True)
 
 
-def _tie_error(tied: pd.DataFrame) -> DeduplicationError:
+def _describe_ties(tied: pd.DataFrame) -> str:
     first_user = tied["user_id"].min()
     places = tied[tied["user_id"] == first_user]
-    return tie_error(
+    return describe_ties(
         tied["user_id"].nunique(),
         first_user,
         places["batch_id"].iloc[0],

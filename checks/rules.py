@@ -3,17 +3,13 @@
 The pandas reference (``checks.validate``, ``checks.crossfeed``, ``checks.dedup``), Polars, DuckDB and
 Spark compute failures each in their own way; what a failure is called, which column it names and
 how its value reads come from here, so that every engine's failures compare equal to the last word.
+Declarations only: this module imports nothing of the package, so every module may use it.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import pandas as pd
-
-from checks.errors import DeduplicationError
-from checks.model import failure_rows
 
 # A cell is an integer literal: digits with an optional sign, nothing else (no 12.0, 1e3, blanks).
 INTEGER_PATTERN = r"^[+-]?[0-9]+$"
@@ -55,10 +51,6 @@ class FeedRule:
         """The wording filled in with the ``fields``' items, one value per offending row."""
         return [self.wording % items for items in zip(*fields)]
 
-    def failures(self, files: Any, rows: Any, values: Any) -> pd.DataFrame:
-        """One failure per offending line, as ``checks.model.FAILURE_COLUMNS``."""
-        return failure_rows(files, rows, column=self.column, check=self.check, values=values)
-
 
 # In the order every engine reports them.
 FEED_RULES: dict[str, FeedRule] = {
@@ -76,11 +68,10 @@ def column_renamed(original: str, name: str) -> str:
     return f"column {original!r} read as {name!r}"
 
 
-def tie_error(users: int, first_user: int, batch: int, places: Sequence[tuple[str, int]]) -> DeduplicationError:
-    """The error for users whose largest batch_id is on two rows: the latest row is ambiguous."""
+def describe_ties(users: int, first_user: int, batch: int, places: Sequence[tuple[str, int]]) -> str:
+    """The message of the ``UNIQUE_LATEST_BATCH`` error: users whose largest batch_id is on two rows."""
     where = " and ".join(f"{file} row {row}" for file, row in places)
-    return DeduplicationError(
+    return (
         f"{users} user(s) have two rows with their largest batch_id, so the latest row is ambiguous; "
-        f"e.g. user {first_user} has batch_id {batch} in {where}",
-        check=UNIQUE_LATEST_BATCH,
+        f"e.g. user {first_user} has batch_id {batch} in {where}"
     )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import checks
-from checks.errors import DeduplicationError
+from checks.model import failure_rows
 from checks.rules import (
     BATCH_MONOTONIC,
     FEED_RULES,
@@ -19,7 +19,7 @@ from checks.rules import (
     SPEND_NEVER_DECREASES,
     UNIQUE_LATEST_BATCH,
     VALUE_CHECKS,
-    tie_error,
+    describe_ties,
 )
 
 PACKAGE = Path(checks.__file__).parent
@@ -46,7 +46,7 @@ def _literals(path: Path) -> list[str]:
 
 def test_the_words_searched_for_are_the_rules_own():
     assert all(any(words in rule.wording for rule in FEED_RULES.values()) for words in WORDING[:3])
-    assert WORDING[3] in str(tie_error(2, 8, 5, [("delta1.csv", 3)]))
+    assert WORDING[3] in describe_ties(2, 8, 5, [("delta1.csv", 3)])
 
 
 @pytest.mark.parametrize("module", sorted(path for path in PACKAGE.rglob("*.py") if path != RULES), ids=str)
@@ -69,17 +69,22 @@ def test_no_module_but_rules_declares_a_check_name_or_a_failure_s_wording(module
 def test_a_feed_rule_words_each_failure(check, fields, value):
     rule = FEED_RULES[check]
     assert rule.values(*([field] for field in fields)) == [value]
-    failures = rule.failures(["delta9.csv"], [2], [value])
+    failures = failure_rows(["delta9.csv"], [2], column=rule.column, check=rule.check, values=[value])
     assert failures.to_dict("records") == [
         {"file": "delta9.csv", "row": 2, "column": rule.column, "check": check, "value": value}
     ]
 
 
-def test_a_tie_is_a_deduplication_error_naming_both_rows():
-    error = tie_error(2, 8, 5, [("delta1.csv", 3), ("delta2.csv", 7)])
-    assert isinstance(error, DeduplicationError)
-    assert error.check == UNIQUE_LATEST_BATCH
-    assert str(error) == (
+def test_a_tie_names_both_rows():
+    assert describe_ties(2, 8, 5, [("delta1.csv", 3), ("delta2.csv", 7)]) == (
         "2 user(s) have two rows with their largest batch_id, so the latest row is ambiguous; "
         "e.g. user 8 has batch_id 5 in delta1.csv row 3 and delta2.csv row 7"
     )
+
+
+def test_rules_import_nothing_of_the_package():
+    """Every module may use the rules, the lowest stages included, only while the rules stand on nothing."""
+    tree = ast.parse(RULES.read_text(encoding="utf-8"))
+    modules = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    modules += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    assert [module for module in modules if module.split(".")[0] == "checks"] == []

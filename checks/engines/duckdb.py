@@ -30,9 +30,9 @@ from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames, polars_csv
 from checks.engines import polars as _polars_engine
 from checks.engines.base import Capability
-from checks.errors import ChecksError, UsageError
+from checks.errors import ChecksError, DeduplicationError, UsageError
 from checks.feed import discover_deltas as _discover_deltas
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
 from checks.results import DeltaValidation, FeedCheck, FeedVerdict, file_summary
 from checks.rules import (
     BATCH_MONOTONIC,
@@ -40,8 +40,9 @@ from checks.rules import (
     FIELD_UNIQUENESS,
     PAIR_UNIQUE,
     SPEND_NEVER_DECREASES,
+    UNIQUE_LATEST_BATCH,
     VALUE_CHECKS,
-    tie_error,
+    describe_ties,
 )
 from checks.validate import read_and_validate as _read_and_validate_pandas
 from checks.writers import atomic_path, neutralise_formulas
@@ -380,7 +381,7 @@ class _Session:
             values.extend(rule.values([batch for _, batch in found], repeat(bound), repeat(setter)))
         if not files:
             return empty_failures()
-        return rule.failures(files, rows, values)
+        return failure_rows(files, rows, column=rule.column, check=rule.check, values=values)
 
     def _repeated_user_batch(self, feed: _Feed) -> pd.DataFrame:
         """Every occurrence of a (user_id, batch_id) pair after its first in feed order, naming the first."""
@@ -401,7 +402,7 @@ class _Session:
         files, rows, users, batches, first_files, first_rows = zip(*found)
         rule = FEED_RULES[PAIR_UNIQUE]
         values = rule.values(users, batches, [feed.names[file] for file in first_files], first_rows)
-        return rule.failures([feed.names[file] for file in files], rows, values)
+        return failure_rows([feed.names[file] for file in files], rows, column=rule.column, check=rule.check, values=values)
 
     def _spend_decreases(self, feed: _Feed) -> pd.DataFrame:
         found = self.sql(
@@ -413,7 +414,7 @@ class _Session:
         files, rows, spends, previous_spends, previous_batches, previous_files = zip(*found)
         rule = FEED_RULES[SPEND_NEVER_DECREASES]
         values = rule.values(spends, previous_spends, previous_batches, [feed.names[file] for file in previous_files])
-        return rule.failures([feed.names[file] for file in files], rows, values)
+        return failure_rows([feed.names[file] for file in files], rows, column=rule.column, check=rule.check, values=values)
 
     def _raise_ties(self, feed: _Feed) -> None:
         """Users whose largest batch_id is on two rows: the latest row is ambiguous, so nothing is written."""
@@ -425,7 +426,8 @@ class _Session:
         places = self.sql(
             f"select {_FILE}, {_ROW} from feed where user_id = ? and batch_id = ? order by {_FILE}, {_ROW}", [first_user, batch]
         )
-        raise tie_error(tied[0], first_user, batch, [(feed.names[file], row) for file, row in places])
+        message = describe_ties(tied[0], first_user, batch, [(feed.names[file], row) for file, row in places])
+        raise DeduplicationError(message, check=UNIQUE_LATEST_BATCH)
 
     # The deduplicated table --------------------------------------------------------------------
 

@@ -27,11 +27,20 @@ import polars as pl
 from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames, polars_csv
 from checks.engines.base import Capability
+from checks.errors import DeduplicationError
 from checks.feed import read_table as _read_table_pandas
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
 from checks.pages import plain_pages
 from checks.results import DeltaValidation, FeedCheck, passed_deltas
-from checks.rules import BATCH_MONOTONIC, FEED_RULES, FIELD_UNIQUENESS, PAIR_UNIQUE, SPEND_NEVER_DECREASES, tie_error
+from checks.rules import (
+    BATCH_MONOTONIC,
+    FEED_RULES,
+    FIELD_UNIQUENESS,
+    PAIR_UNIQUE,
+    SPEND_NEVER_DECREASES,
+    UNIQUE_LATEST_BATCH,
+    describe_ties,
+)
 from checks.validate import read_and_validate as _read_and_validate_pandas
 
 NAME = "polars"
@@ -377,7 +386,7 @@ def _batch_monotonicity(feed: _Feed) -> pd.DataFrame:
             values.extend(rule.values(batches.gather(positions - start), repeat(bound), repeat(setter)))
     if not files:
         return empty_failures()
-    return rule.failures(files, rows, values)
+    return failure_rows(files, rows, column=rule.column, check=rule.check, values=values)
 
 
 def _repeated_user_batch(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
@@ -393,7 +402,7 @@ def _repeated_user_batch(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
     first_files, first_rows = feed.locate(offending["_first"].to_numpy())
     rule = FEED_RULES[PAIR_UNIQUE]
     values = rule.values(offending["user_id"], offending["batch_id"], feed.file_names(first_files), first_rows)
-    return rule.failures(feed.file_names(files), rows, values)
+    return failure_rows(feed.file_names(files), rows, column=rule.column, check=rule.check, values=values)
 
 
 def _spend_decreases(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
@@ -410,7 +419,7 @@ def _spend_decreases(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
     values = rule.values(
         spend.gather(at), spend.gather(at - 1), ordered["batch_id"].gather(at - 1), feed.file_names(previous_files)
     )
-    return rule.failures(feed.file_names(files), rows, values)
+    return failure_rows(feed.file_names(files), rows, column=rule.column, check=rule.check, values=values)
 
 
 def _latest_rows(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
@@ -449,4 +458,5 @@ def _raise_ties(ordered: pl.DataFrame, tied: pl.DataFrame, feed: _Feed) -> None:
     batch = tied.filter(pl.col("user_id") == first_user)["batch_id"].item()
     places = ordered.filter((pl.col("user_id") == first_user) & (pl.col("batch_id") == batch))
     files, rows = feed.locate(places[_POSITION].to_numpy())
-    raise tie_error(tied.height, first_user, batch, list(zip(feed.file_names(files), rows.tolist())))
+    message = describe_ties(tied.height, first_user, batch, list(zip(feed.file_names(files), rows.tolist())))
+    raise DeduplicationError(message, check=UNIQUE_LATEST_BATCH)

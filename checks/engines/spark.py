@@ -18,7 +18,6 @@ missing (``checks.engines.spark_s3a``): pyspark ships no S3A connector.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,12 @@ from checks.engines import _frames, spark_files, spark_s3a, spark_schemas
 from checks.engines.base import Capability
 # The diagnosis with the reconciliation and the lineage in Spark SQL.
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
+# Capability.CLUSTER and Capability.GX_SPARK_DATASOURCE: the master to run on, the session it runs in.
+from checks.engines.spark_session import configure, session  # noqa: F401  (this engine's ``configure``)
+from checks.errors import DeduplicationError
 from checks.feed import discover_deltas as _discover_deltas_locally
 from checks.feed import read_table as _read_table_pandas
-from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures
+from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
 from checks.results import DeltaValidation, FeedCheck, passed_deltas
 from checks.rules import (
     BATCH_MONOTONIC,
@@ -42,8 +44,9 @@ from checks.rules import (
     IS_INTEGER,
     PAIR_UNIQUE,
     SPEND_NEVER_DECREASES,
+    UNIQUE_LATEST_BATCH,
     VALUE_CHECKS,
-    tie_error,
+    describe_ties,
 )
 from checks.validate import read_and_validate as _read_and_validate_pandas
 
@@ -51,41 +54,13 @@ NAME = "spark"
 CAPABILITIES: frozenset[Capability] = frozenset(
     {Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.GX_SPARK_DATASOURCE}
 )
-DEFAULT_MASTER = "local[*]"
-
 _ROW = "row"
 _FILE_INDEX = "file_index"
 _OVERFLOW = "_beyond_int64"
-_settings: dict[str, str] = {"master": DEFAULT_MASTER}
 
 
 class _NeedsPandasPath(Exception):
     """This file has something only the pandas path reads exactly as the reference does."""
-
-
-def configure(*, master: str = DEFAULT_MASTER) -> None:
-    """Choose the Spark master (``local[*]``, ``spark://host:7077``, ...) before the first session starts."""
-    _settings["master"] = master
-
-
-def session() -> Any:
-    """The one Spark session of this process, started on first use."""
-    from pyspark.sql import SparkSession
-
-    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-    return (
-        SparkSession.builder.master(_settings["master"])
-        .appName("checks")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")  # only checks.output draws on the terminal
-        # The FeedCheck comes back to the driver as pandas frames (via Arrow): give the driver room.
-        .config("spark.driver.memory", os.environ.get("CHECKS_SPARK_DRIVER_MEMORY", "4g"))
-        .config("spark.sql.shuffle.partitions", os.environ.get("CHECKS_SPARK_PARTITIONS", "8"))
-        .config("spark.sql.session.timeZone", "UTC")
-        # The S3A connector, when given; set even when empty: PySpark's builder keeps options between sessions.
-        .config("spark.jars", ",".join(spark_s3a.jars()))
-        .getOrCreate()
-    )
 
 
 def check_feed_folder(directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None) -> FeedCheck:
@@ -355,7 +330,8 @@ def _feed_failures(feed: Any, names: Sequence[str]) -> pd.DataFrame:
     for rule in FEED_RULES.values():
         rows = found[found["check"] == rule.check].sort_values(_FEED_ORDER[rule.check], kind="stable")
         if not rows.empty:
-            frames.append(rule.failures(rows["file"].tolist(), rows[_ROW].to_numpy(), rows["value"].tolist()))
+            frames.append(failure_rows(rows["file"].tolist(), rows[_ROW].to_numpy(), column=rule.column, check=rule.check,
+                                       values=rows["value"].tolist()))
     return concat_failures(frames)
 
 
@@ -441,10 +417,11 @@ def _deduplicate(feed: Any, names: Sequence[str]) -> pd.DataFrame:
     if not tied.empty:
         first_user = tied["user_id"].min()
         places = tied[tied["user_id"] == first_user]
-        raise tie_error(
+        message = describe_ties(
             tied["user_id"].nunique(), first_user, places["batch_id"].iloc[0],
             [(names[index], row) for index, row in zip(places[_FILE_INDEX], places[_ROW])],
         )
+        raise DeduplicationError(message, check=UNIQUE_LATEST_BATCH)
     frame = latest.loc[:, list(COLUMNS)].astype("int64").reset_index(drop=True)
     frame[SOURCE_FILE] = pd.array([names[index] for index in latest[_FILE_INDEX]], dtype="str")
     frame[SOURCE_ROW] = latest[_ROW].to_numpy(dtype="int64")

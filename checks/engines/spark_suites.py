@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from checks.engines.spark_session import session
+
 POSITION = "__position"  # the row's place in the table as handed over: "table order" on Spark
 FEED_LATEST_BATCH = "feed_latest_batch_id"
 
@@ -41,8 +43,6 @@ def table_frame(frame: pd.DataFrame, columns: Sequence[str]) -> Any:
     """``frame``'s ``columns`` as a Spark DataFrame with each row's position, handed over as one Arrow table."""
     import pyarrow as pa
 
-    from checks.engines.spark import session
-
     table = pa.Table.from_pandas(frame.loc[:, list(columns)].reset_index(drop=True), preserve_index=False)
     # An engine holds an int64 column as int32 when every value fits: Spark must see the file's LongType.
     table = table.cast(pa.schema([
@@ -58,8 +58,6 @@ def join_latest(table: Any, latest_batch: pd.Series) -> Any:
     ``latest_batch`` must have each user once (the caller checks): a repeated user would repeat rows.
     """
     import pyarrow as pa
-
-    from checks.engines.spark import session
 
     latest = pa.table({
         "user_id": pa.array(latest_batch.index.to_numpy()),
@@ -134,8 +132,6 @@ def evidence(joined: Any, positions: Iterable[int]) -> Any:
     GX computes each metric with its own Spark job: on a local frame none of them re-reads the table.
     """
     from pyspark.sql import functions as F
-
-    from checks.engines.spark import session
 
     rows = joined.filter(F.col(POSITION).isin(sorted(positions))).toArrow()
     rows = rows.take(np.argsort(rows.column(POSITION).to_numpy(), kind="stable")).drop_columns([POSITION])
