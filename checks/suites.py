@@ -154,8 +154,9 @@ def run_suites(
     ``latest_batch`` is each user's largest batch_id across the feed (index user_id); it is joined
     as the column ``feed_latest_batch_id`` for the batch-currency expectation. When
     ``finance_total`` is None the revenue-total expectation is skipped (and listed in ``skipped``).
-    An ``engine`` (or its name) with ``Capability.GX_SPARK_DATASOURCE`` validates Spark DataFrames through
-    GX's Spark datasource, the figures computed in Spark SQL; any other engine validates pandas frames. Same results and Data Docs either way.
+    An ``engine`` (or its name) with ``Capability.GX_SPARK_DATASOURCE`` validates Spark DataFrames
+    through GX's Spark datasource, the figures computed in Spark SQL; any other engine validates
+    pandas frames. Same results and Data Docs either way.
     Raises SuiteError when the suite is incomplete or an expectation could not be evaluated.
     """
     if not tables:

@@ -1,4 +1,4 @@
-"""What every engine builds the same way: failure frames with the pandas path's dtypes, header reading, earlier batches.
+"""What every engine builds the same way: failure frames with the pandas path's dtypes, header reading, earlier batches, ties.
 
 The engines compute failures in their own way and hand the offending cells here, so that the
 frames they return compare equal, dtype for dtype, with those of ``checks.validate`` and ``checks.crossfeed``.
@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from checks.errors import DeduplicationError
 from checks.feed import discover_deltas
 from checks.model import COLUMNS, DeltaFile, empty_failures, order_failures
 from checks.results import DeltaValidation
-from checks.rules import BOM_IGNORED, column_renamed
+from checks.rules import BOM_IGNORED, UNIQUE_LATEST_BATCH, column_renamed, describe_ties
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 HEADER_BYTES = 64 * 1024
@@ -119,3 +120,8 @@ def earlier_batches(names: Sequence[str], maxima: Sequence[int]) -> tuple[list[i
             # ``>=``: when two files share the running maximum, the later one is named, as in crossfeed.
             running, setter = maximum, name
     return bounds, setters
+
+
+def tie_error(users: int, first_user: int, batch: int, places: Sequence[tuple[str, int]]) -> DeduplicationError:
+    """The pandas path's error for users whose largest batch_id is on two rows (``checks.dedup.deduplicate``)."""
+    return DeduplicationError(describe_ties(users, first_user, batch, places), check=UNIQUE_LATEST_BATCH)

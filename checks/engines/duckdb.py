@@ -30,20 +30,11 @@ from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames, polars_csv
 from checks.engines import polars as _polars_engine
 from checks.engines.base import Capability
-from checks.errors import ChecksError, DeduplicationError, UsageError
+from checks.errors import ChecksError, UsageError
 from checks.feed import discover_deltas as _discover_deltas
 from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
 from checks.results import DeltaValidation, FeedCheck, FeedVerdict, file_summary
-from checks.rules import (
-    BATCH_MONOTONIC,
-    FEED_RULES,
-    FIELD_UNIQUENESS,
-    PAIR_UNIQUE,
-    SPEND_NEVER_DECREASES,
-    UNIQUE_LATEST_BATCH,
-    VALUE_CHECKS,
-    describe_ties,
-)
+from checks.rules import BATCH_MONOTONIC, FEED_RULES, FIELD_UNIQUENESS, PAIR_UNIQUE, SPEND_NEVER_DECREASES, VALUE_CHECKS
 from checks.validate import read_and_validate as _read_and_validate_pandas
 from checks.writers import atomic_path, neutralise_formulas
 
@@ -426,8 +417,7 @@ class _Session:
         places = self.sql(
             f"select {_FILE}, {_ROW} from feed where user_id = ? and batch_id = ? order by {_FILE}, {_ROW}", [first_user, batch]
         )
-        message = describe_ties(tied[0], first_user, batch, [(feed.names[file], row) for file, row in places])
-        raise DeduplicationError(message, check=UNIQUE_LATEST_BATCH)
+        raise _frames.tie_error(tied[0], first_user, batch, [(feed.names[file], row) for file, row in places])
 
     # The deduplicated table --------------------------------------------------------------------
 

@@ -27,20 +27,11 @@ import polars as pl
 from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.engines import _frames, polars_csv
 from checks.engines.base import Capability
-from checks.errors import DeduplicationError
 from checks.feed import read_table as _read_table_pandas
 from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
 from checks.pages import plain_pages
 from checks.results import DeltaValidation, FeedCheck, passed_deltas
-from checks.rules import (
-    BATCH_MONOTONIC,
-    FEED_RULES,
-    FIELD_UNIQUENESS,
-    PAIR_UNIQUE,
-    SPEND_NEVER_DECREASES,
-    UNIQUE_LATEST_BATCH,
-    describe_ties,
-)
+from checks.rules import BATCH_MONOTONIC, FEED_RULES, FIELD_UNIQUENESS, PAIR_UNIQUE, SPEND_NEVER_DECREASES
 from checks.validate import read_and_validate as _read_and_validate_pandas
 
 NAME = "polars"
@@ -458,5 +449,4 @@ def _raise_ties(ordered: pl.DataFrame, tied: pl.DataFrame, feed: _Feed) -> None:
     batch = tied.filter(pl.col("user_id") == first_user)["batch_id"].item()
     places = ordered.filter((pl.col("user_id") == first_user) & (pl.col("batch_id") == batch))
     files, rows = feed.locate(places[_POSITION].to_numpy())
-    message = describe_ties(tied.height, first_user, batch, list(zip(feed.file_names(files), rows.tolist())))
-    raise DeduplicationError(message, check=UNIQUE_LATEST_BATCH)
+    raise _frames.tie_error(tied.height, first_user, batch, list(zip(feed.file_names(files), rows.tolist())))

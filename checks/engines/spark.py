@@ -31,7 +31,6 @@ from checks.engines.base import Capability
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
 # Capability.CLUSTER and Capability.GX_SPARK_DATASOURCE: the master to run on, the session it runs in.
 from checks.engines.spark_session import configure, session  # noqa: F401  (this engine's ``configure``)
-from checks.errors import DeduplicationError
 from checks.feed import discover_deltas as _discover_deltas_locally
 from checks.feed import read_table as _read_table_pandas
 from checks.model import COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
@@ -44,9 +43,7 @@ from checks.rules import (
     IS_INTEGER,
     PAIR_UNIQUE,
     SPEND_NEVER_DECREASES,
-    UNIQUE_LATEST_BATCH,
     VALUE_CHECKS,
-    describe_ties,
 )
 from checks.validate import read_and_validate as _read_and_validate_pandas
 
@@ -54,6 +51,7 @@ NAME = "spark"
 CAPABILITIES: frozenset[Capability] = frozenset(
     {Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.GX_SPARK_DATASOURCE}
 )
+
 _ROW = "row"
 _FILE_INDEX = "file_index"
 _OVERFLOW = "_beyond_int64"
@@ -417,11 +415,10 @@ def _deduplicate(feed: Any, names: Sequence[str]) -> pd.DataFrame:
     if not tied.empty:
         first_user = tied["user_id"].min()
         places = tied[tied["user_id"] == first_user]
-        message = describe_ties(
+        raise _frames.tie_error(
             tied["user_id"].nunique(), first_user, places["batch_id"].iloc[0],
             [(names[index], row) for index, row in zip(places[_FILE_INDEX], places[_ROW])],
         )
-        raise DeduplicationError(message, check=UNIQUE_LATEST_BATCH)
     frame = latest.loc[:, list(COLUMNS)].astype("int64").reset_index(drop=True)
     frame[SOURCE_FILE] = pd.array([names[index] for index in latest[_FILE_INDEX]], dtype="str")
     frame[SOURCE_ROW] = latest[_ROW].to_numpy(dtype="int64")
