@@ -60,6 +60,18 @@ def is_uri(path: str | Path) -> bool:
     return _URI.match(str(path)) is not None
 
 
+def location(path: str | Path) -> str:
+    """``path`` as written, a URI unfolded: ``Path`` folds ``s3a://b/k`` into ``s3a:/b/k`` (Hadoop reads the former)."""
+    text = str(path)
+    if not is_uri(text):
+        return text
+    scheme, rest = text.split(":", 1)
+    rest = rest.lstrip("/")
+    return f"file:///{rest}" if scheme.lower() == "file" else f"{scheme}://{rest}"
+
+
+def order_deltas(directory: str | Path, files: Iterable[Path]) -> list[DeltaFile]:
+    """The delta files among the ``files`` of a feed folder, ordered by number (an engine may list the folder itself)."""
 def order_deltas(directory: str | Path, files: Iterable[Path], contract: Contract | None = None) -> list[DeltaFile]:
     """The delta files among the ``files`` of a feed folder, in feed order (an engine may list the folder itself)."""
     contract = contract or default_contract()

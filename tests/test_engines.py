@@ -404,7 +404,7 @@ def test_a_check_pandera_cannot_run_is_an_error_not_a_pass(spark_engine, tmp_pat
 )
 def test_s3a_paths_are_recognised_in_either_spelling(path, is_s3a: bool, uri: str | None) -> None:
     from checks.engines import spark_s3a
-    from checks.engines.spark_files import location
+    from checks.feed import location
 
     assert spark_s3a.is_s3a(path) is is_s3a
     if is_s3a:
@@ -494,7 +494,7 @@ def test_spark_reads_a_table_at_a_uri_and_names_the_uri_in_errors(spark_engine, 
     ],
 )
 def test_a_folded_uri_is_unfolded_for_hadoop(given, read_as: str) -> None:
-    from checks.engines.spark_files import location
+    from checks.feed import location
 
     assert location(given) == read_as
 

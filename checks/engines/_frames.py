@@ -1,4 +1,4 @@
-"""What every engine builds the same way: failure frames with the pandas path's dtypes, header reading, earlier batches.
+"""What every engine builds the same way: failure frames with the pandas path's dtypes, header reading, earlier batches, ties.
 
 The engines compute failures in their own way and hand the offending cells here, so that the
 frames they return compare equal, dtype for dtype, with those of ``checks.validate`` and ``checks.crossfeed``.
@@ -123,3 +123,5 @@ def earlier_batches(names: Sequence[str], maxima: Sequence[int]) -> tuple[list[i
             # ``>=``: when two files share the running maximum, the later one is named, as in crossfeed.
             running, setter = maximum, name
     return bounds, setters
+
+

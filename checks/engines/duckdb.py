@@ -33,7 +33,7 @@ from checks.engines.base import Capability
 from checks.errors import ChecksError, UsageError
 from checks.feed import discover_deltas as _discover_deltas
 from checks.encoding import default_encoding
-from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
 from checks.results import DeltaValidation, FeedCheck, FeedVerdict, file_summary
 from checks.rules import BATCH_MONOTONIC, FIELD_UNIQUENESS, PAIR_UNIQUE, first_customer_form, tie_error
 from checks.validate import read_and_validate as _read_and_validate_pandas
@@ -378,7 +378,7 @@ class _Session:
             values.extend(rule.values([batch for _, batch in found], repeat(bound), repeat(setter)))
         if not files:
             return empty_failures()
-        return rule.failures(files, rows, values)
+        return failure_rows(files, rows, column=rule.column, check=rule.check, values=values)
 
     def _repeated_user_batch(self, feed: _Feed) -> pd.DataFrame:
         """Every occurrence of a (user_id, batch_id) pair after its first in feed order, naming the first."""
@@ -399,7 +399,7 @@ class _Session:
         files, rows, users, batches, first_files, first_rows = zip(*found)
         rule = FEED_RULES[PAIR_UNIQUE]
         values = rule.values(users, batches, [feed.names[file] for file in first_files], first_rows)
-        return rule.failures([feed.names[file] for file in files], rows, values)
+        return failure_rows([feed.names[file] for file in files], rows, column=rule.column, check=rule.check, values=values)
 
     def _spend_decreases(self, feed: _Feed) -> pd.DataFrame:
         found = self.sql(
@@ -411,7 +411,7 @@ class _Session:
         files, rows, spends, previous_spends, previous_batches, previous_files = zip(*found)
         rule = FEED_RULES[SPEND_NEVER_DECREASES]
         values = rule.values(spends, previous_spends, previous_batches, [feed.names[file] for file in previous_files])
-        return rule.failures([feed.names[file] for file in files], rows, values)
+        return failure_rows([feed.names[file] for file in files], rows, column=rule.column, check=rule.check, values=values)
 
     def _raise_ties(self, feed: _Feed) -> None:
         """Users whose largest batch_id is on two rows: the latest row is ambiguous, so nothing is written."""

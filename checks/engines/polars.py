@@ -29,7 +29,7 @@ from checks.engines import _frames, polars_csv
 from checks.engines.base import Capability
 from checks.feed import read_table as _read_table_pandas
 from checks.encoding import Encoding, default_encoding
-from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
 from checks.pipeline import check_feed_folder as _check_feed_folder_reference
 from checks.pipeline import check_validations as _check_validations_reference
 from checks.pages import plain_pages
@@ -407,7 +407,7 @@ def _batch_monotonicity(feed: _Feed) -> pd.DataFrame:
             values.extend(rule.values(batches.gather(positions - start), repeat(bound), repeat(setter)))
     if not files:
         return empty_failures()
-    return rule.failures(files, rows, values)
+    return failure_rows(files, rows, column=rule.column, check=rule.check, values=values)
 
 
 def _repeated_user_batch(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
@@ -440,7 +440,7 @@ def _spend_decreases(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:
     values = rule.values(
         spend.gather(at), spend.gather(at - 1), ordered[_VERSION].gather(at - 1), feed.file_names(previous_files)
     )
-    return rule.failures(feed.file_names(files), rows, values)
+    return failure_rows(feed.file_names(files), rows, column=rule.column, check=rule.check, values=values)
 
 
 def _latest_rows(ordered: pl.DataFrame, feed: _Feed) -> pd.DataFrame:

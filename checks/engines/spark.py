@@ -18,7 +18,6 @@ missing (``checks.engines.spark_s3a``): pyspark ships no S3A connector.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,11 @@ from checks.engines import _frames, spark_files, spark_s3a, spark_schemas
 from checks.engines.base import Capability
 # The diagnosis with the reconciliation and the lineage in Spark SQL.
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
+# Capability.CLUSTER and Capability.GX_SPARK_DATASOURCE: the master to run on, the session it runs in.
+from checks.engines.spark_session import configure, session  # noqa: F401  (this engine's ``configure``)
 from checks.feed import discover_deltas as _discover_deltas_locally
 from checks.feed import read_table as _read_table_pandas
-from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
 from checks.results import DeltaValidation, FeedCheck, passed_deltas
 from checks.encoding import INTEGER_PATTERN, default_encoding
 from checks.rules import BATCH_MONOTONIC, FIELD_UNIQUENESS, IS_INTEGER, PAIR_UNIQUE, first_customer_form, tie_error
@@ -47,41 +48,14 @@ NAME = "spark"
 CAPABILITIES: frozenset[Capability] = frozenset(
     {Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.GX_SPARK_DATASOURCE}
 )
-DEFAULT_MASTER = "local[*]"
 
 _ROW = "row"
 _FILE_INDEX = "file_index"
 _OVERFLOW = "_beyond_int64"
-_settings: dict[str, str] = {"master": DEFAULT_MASTER}
 
 
 class _NeedsPandasPath(Exception):
     """This file has something only the pandas path reads exactly as the reference does."""
-
-
-def configure(*, master: str = DEFAULT_MASTER) -> None:
-    """Choose the Spark master (``local[*]``, ``spark://host:7077``, ...) before the first session starts."""
-    _settings["master"] = master
-
-
-def session() -> Any:
-    """The one Spark session of this process, started on first use."""
-    from pyspark.sql import SparkSession
-
-    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-    return (
-        SparkSession.builder.master(_settings["master"])
-        .appName("checks")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")  # only checks.output draws on the terminal
-        # The FeedCheck comes back to the driver as pandas frames (via Arrow): give the driver room.
-        .config("spark.driver.memory", os.environ.get("CHECKS_SPARK_DRIVER_MEMORY", "4g"))
-        .config("spark.sql.shuffle.partitions", os.environ.get("CHECKS_SPARK_PARTITIONS", "8"))
-        .config("spark.sql.session.timeZone", "UTC")
-        # The S3A connector, when given; set even when empty: PySpark's builder keeps options between sessions.
-        .config("spark.jars", ",".join(spark_s3a.jars()))
-        .getOrCreate()
-    )
 
 
 def check_feed_folder(directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None) -> FeedCheck:
@@ -352,7 +326,8 @@ def _feed_failures(feed: Any, names: Sequence[str]) -> pd.DataFrame:
     for rule in FEED_RULES.values():
         rows = found[found["check"] == rule.check].sort_values(_FEED_ORDER[rule.check], kind="stable")
         if not rows.empty:
-            frames.append(rule.failures(rows["file"].tolist(), rows[_ROW].to_numpy(), rows["value"].tolist()))
+            frames.append(failure_rows(rows["file"].tolist(), rows[_ROW].to_numpy(), column=rule.column, check=rule.check,
+                                       values=rows["value"].tolist()))
     return concat_failures(frames)
 
 

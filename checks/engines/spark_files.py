@@ -16,18 +16,9 @@ from typing import Any
 
 from checks.engines import _frames
 from checks.errors import BadInputError, ChecksError
-from checks.feed import is_uri, order_deltas
+from checks.engines.spark_session import session
+from checks.feed import is_uri, location, order_deltas
 from checks.model import DeltaFile
-
-
-def location(path: str | Path) -> str:
-    """``path`` as Hadoop reads it: ``Path`` folds ``s3a://b/k`` into ``s3a:/b/k``, and this unfolds it."""
-    text = str(path)
-    if not is_uri(text):
-        return text
-    scheme, rest = text.split(":", 1)
-    rest = rest.lstrip("/")
-    return f"file:///{rest}" if scheme.lower() == "file" else f"{scheme}://{rest}"
 
 
 def discover_deltas(directory: str | Path) -> list[DeltaFile]:
@@ -87,15 +78,11 @@ def readable(path: str | Path) -> Iterator[Path]:
 
 
 def _jvm() -> Any:
-    from checks.engines.spark import session
-
     return session().sparkContext._jvm
 
 
 def _filesystem(path: str | Path) -> tuple[Any, Any]:
     """Hadoop's FileSystem for ``path``'s scheme, configured as Spark's reads are, and the path itself."""
-    from checks.engines.spark import session
-
     context = session().sparkContext
     hadoop_path = context._jvm.org.apache.hadoop.fs.Path(location(path))
     with _hadoop_errors("cannot open", location(path)):

@@ -24,6 +24,7 @@ import pandas as pd
 from checks.dedup import deduplicate
 from checks.contract import default_contract
 from checks.diagnose import Diagnosis
+from checks.engines.spark_session import session
 from checks.lineage import PlatformRows, lineage_frame
 from checks.encoding import default_encoding
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta
@@ -94,8 +95,6 @@ def feed_table(deltas: Sequence[Delta]) -> Any:
 def _spark_frame(columns: dict[str, Any]) -> Any:
     """Columns handed to Spark as one Arrow table (not row by row)."""
     import pyarrow as pa
-
-    from checks.engines.spark import session
 
     return session().createDataFrame(pa.table(columns))
 

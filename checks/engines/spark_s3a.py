@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from checks.engines.spark_files import location
 from checks.errors import UsageError
+from checks.feed import location
 
 SCHEME = "s3a"
 CONNECTOR_CLASS = "org.apache.hadoop.fs.s3a.S3AFileSystem"

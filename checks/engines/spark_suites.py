@@ -17,6 +17,7 @@ import pandas as pd
 
 from checks.contract_suite import latest_column
 from checks.encoding import default_encoding
+from checks.engines.spark_session import session
 
 POSITION = "__position"  # the row's place in the table as handed over: "table order" on Spark
 # The first customer's names: the Spark engine checks contracts of its rules (checks.engines.base.check_contract).
@@ -46,8 +47,6 @@ def table_frame(frame: pd.DataFrame, columns: Sequence[str]) -> Any:
     """``frame``'s ``columns`` as a Spark DataFrame with each row's position, handed over as one Arrow table."""
     import pyarrow as pa
 
-    from checks.engines.spark import session
-
     table = pa.Table.from_pandas(frame.loc[:, list(columns)].reset_index(drop=True), preserve_index=False)
     # An engine holds an int64 column as int32 when every value fits: Spark must see the file's LongType.
     table = table.cast(pa.schema([
@@ -63,8 +62,6 @@ def join_latest(table: Any, latest_batch: pd.Series) -> Any:
     ``latest_batch`` must have each user once (the caller checks): a repeated user would repeat rows.
     """
     import pyarrow as pa
-
-    from checks.engines.spark import session
 
     latest = pa.table({
         _KEY: pa.array(latest_batch.index.to_numpy()),
@@ -139,8 +136,6 @@ def evidence(joined: Any, positions: Iterable[int]) -> Any:
     GX computes each metric with its own Spark job: on a local frame none of them re-reads the table.
     """
     from pyspark.sql import functions as F
-
-    from checks.engines.spark import session
 
     rows = joined.filter(F.col(POSITION).isin(sorted(positions))).toArrow()
     rows = rows.take(np.argsort(rows.column(POSITION).to_numpy(), kind="stable")).drop_columns([POSITION])
