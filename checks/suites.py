@@ -239,6 +239,7 @@ def run_suites(
         if figures[table] is not None:
             _complete(validation, figures[table])
         _whole_number_bounds(validation)
+        _name_data_asset(validation, f"{declared['name']}: {table}")
         context.validation_results_store.set(identifier, validation)  # the docs render the stored result
         by_table[table] = _table_result(table, validation, skipped)
     results = tuple(by_table[name] for name in frames)
@@ -249,6 +250,16 @@ def run_suites(
             _declared_suite_types(suite)
         docs_index, pages = _build_docs(gx, context, gx_dir, declared["name"], list(run_results), run_time, names)
     return SuiteRun(results=results, docs_index=docs_index, skipped=skipped, run_time=run_time.isoformat(), pages=pages)
+
+
+def _name_data_asset(validation: Any, name: str) -> None:
+    """Data Docs read the asset's name from the batch spec, where GX 1.x's file assets leave it out ("Data asset: None"):
+    name it for the feed's table and the table validated ("user_summary: platform")."""
+    spec = validation.meta.get("batch_spec")
+    if isinstance(spec, dict):
+        spec["data_asset_name"] = name
+    else:
+        validation.meta["batch_spec"] = {"data_asset_name": name}
 
 
 def load_suite_json(path: Path) -> dict:

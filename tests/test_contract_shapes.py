@@ -181,6 +181,8 @@ def test_checks_run_on_the_shipped_sample_of_another_shape(tmp_path):
     assert cause["kind"] == "file_not_ingested" and cause["file"] == "accounts_2026-01-04.csv"
     suites = {table["table"]: table for table in summary["suites"]["tables"]}
     assert suites["deduplicated"]["success"] and suites["customer"]["success"] and not suites["platform"]["success"]
+    pages = (tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations").rglob("*platform*.html")
+    assert "Data asset: account_balances: platform" in next(pages).read_text()
     written = pd.read_csv(tmp_path / "out" / "deduplicated.csv", dtype=str, keep_default_na=False)
     assert written["account_id"].str.match(r"^AC-\d{6}$").all()
     assert written["exported_at"].str.endswith("Z").all()
