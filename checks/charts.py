@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from checks.diagnose import Diagnosis
+from checks.diagnose import CAUSE_WORDS, Diagnosis
 from checks.model import SOURCE_FILE
 from checks.reconcile import MATCH, SPEND_GAP, STALE
 from checks.wording import Words
@@ -68,8 +68,6 @@ def _save(figure, path: Path, suffix: str) -> Path:
 
 
 def _by_root_cause(axes, diagnosis: Diagnosis) -> None:
-    from checks.report import CAUSE_WORDS
-
     labels = [CAUSE_WORDS.get(cause.kind, cause.kind) + (f"\n{cause.file}" if cause.file else "") for cause in diagnosis.root_causes]
     values = [cause.revenue_gap for cause in diagnosis.root_causes]
     colours = [_BLUE] * len(values)

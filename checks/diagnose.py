@@ -73,6 +73,16 @@ KINDS: tuple[str, ...] = (
     VALUE_DRIFT,
 )
 EXAMPLES_PER_CAUSE = 5
+# Each root cause as people say it; the identifiers stay in JSON and CSV.
+CAUSE_WORDS = {
+    FILE_NOT_INGESTED: "file never loaded",
+    FILE_PARTIALLY_INGESTED: "file only partly loaded",
+    WRONG_DEDUP_ORDER: "wrong row kept per user",
+    DUPLICATE_ROWS: "users loaded more than once",
+    MISSING_USERS: "users missing from the table",
+    UNEXPECTED_USERS: "users the feed never sent",
+    VALUE_DRIFT: "values changed after loading",
+}
 # A hypothesis may break at most this share of the users it explains (users that already agreed).
 _MAX_BROKEN_SHARE = 0.01
 

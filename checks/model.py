@@ -70,12 +70,10 @@ class Delta:
 
 
 def stack_feed(deltas: Sequence[Delta], names: Sequence[str] | None = None) -> pd.DataFrame:
-    """All rows of the feed in feed order (the contract's columns ``names``; default: the first customer's), each
-    with the file and line it came from."""
+    """All rows of the feed in feed order (the contract's columns ``names``; default: the first delta's columns),
+    each with the file and line it came from."""
     if names is None:
-        from checks.contract import default_contract
-
-        names = default_contract().names
+        names = list(deltas[0].frame.columns) if deltas else []
     if not deltas:
         return pd.DataFrame({column: pd.Series(dtype="int64") for column in names}).assign(
             **{SOURCE_FILE: pd.Series(dtype=object), SOURCE_ROW: pd.Series(dtype="int64")}

@@ -270,7 +270,7 @@ def show_written(outputs: dict[str, Any]) -> None:
 
 def show_diagnosis(diagnosis: Any) -> None:
     """Totals in dollars, then each root cause, as people say it, with the dollars and keys it explains."""
-    from checks.report import CAUSE_WORDS
+    from checks.diagnose import CAUSE_WORDS
 
     reconciliation, words = diagnosis.reconciliation, diagnosis.words
     totals = {"expected": reconciliation.expected_total, "platform": reconciliation.platform_total,

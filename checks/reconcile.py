@@ -36,6 +36,16 @@ VALUE_DRIFT = "value_drift"
 CLASSES: tuple[str, ...] = (MATCH, STALE, UNKNOWN_BATCH, MISSING, UNEXPECTED, DUPLICATED, VALUE_DRIFT)
 DETAILS: tuple[str, ...] = ("", "ahead", "unknown")  # of an unknown batch: beyond the feed's, or never in it
 CUSTOMER_CLASSES: tuple[str, ...] = ("match", "differs", "missing", "not expected")
+# Each class of users as people say it; the identifiers stay in JSON and CSV.
+CLASS_WORDS = {
+    MATCH: "match the feed",
+    STALE: "hold an older row than their latest",
+    UNKNOWN_BATCH: "hold a batch the feed never sent",
+    MISSING: "missing from the table",
+    UNEXPECTED: "not in the feed",
+    DUPLICATED: "loaded more than once",
+    VALUE_DRIFT: "values differ from the feed's",
+}
 
 PLATFORM_ROW = "platform_row"
 PLATFORM_ROWS = "platform_rows"

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from checks.diagnose import (
+    CAUSE_WORDS,
     DUPLICATE_ROWS,
     FILE_NOT_INGESTED,
     FILE_PARTIALLY_INGESTED,
@@ -37,8 +38,7 @@ from checks.diagnose import (
 from checks.model import SOURCE_FILE, SOURCE_ROW
 from checks.wording import Words
 from checks.lineage import PLATFORM_ROW
-from checks.reconcile import DUPLICATED, MATCH, MISSING, SPEND_GAP, STALE, UNEXPECTED, UNKNOWN_BATCH
-from checks.reconcile import VALUE_DRIFT as CLASS_VALUE_DRIFT
+from checks.reconcile import CLASS_WORDS, MATCH, SPEND_GAP
 from checks.writers import atomic_write_bytes, atomic_write_frame, atomic_write_text
 
 if TYPE_CHECKING:
@@ -118,27 +118,6 @@ def write_incident_report(
 
 
 # --- wording shared by the report and the emails -----------------------------------------------------
-
-# Each root cause and each class of users as people say it; the identifiers stay in JSON and CSV.
-CAUSE_WORDS = {
-    FILE_NOT_INGESTED: "file never loaded",
-    FILE_PARTIALLY_INGESTED: "file only partly loaded",
-    WRONG_DEDUP_ORDER: "wrong row kept per user",
-    DUPLICATE_ROWS: "users loaded more than once",
-    MISSING_USERS: "users missing from the table",
-    UNEXPECTED_USERS: "users the feed never sent",
-    VALUE_DRIFT: "values changed after loading",
-}
-CLASS_WORDS = {
-    MATCH: "match the feed",
-    STALE: "hold an older row than their latest",
-    UNKNOWN_BATCH: "hold a batch the feed never sent",
-    MISSING: "missing from the table",
-    UNEXPECTED: "not in the feed",
-    DUPLICATED: "loaded more than once",
-    CLASS_VALUE_DRIFT: "values differ from the feed's",
-}
-
 
 def cause_words(cause: RootCause) -> str:
     """A root cause as people say it, with its file: "file never loaded: delta3.csv"."""

@@ -150,7 +150,7 @@ def text_rules(encoding: Encoding) -> list[TextRule]:
         if column.required and column.logical_type != "integer":
             rules.append(TextRule(column.name, REQUIRED, "required"))
         rules += _string_rules(column)
-        rules += [rule for rule in _quality_text_rules(contract, column)]
+        rules += _quality_text_rules(contract, column)
     return rules
 
 

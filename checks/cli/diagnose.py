@@ -89,7 +89,7 @@ def load_and_diagnose(
 
 def _show(diagnosis: Diagnosis) -> None:
     from checks import output
-    from checks.report import CLASS_WORDS
+    from checks.reconcile import CLASS_WORDS
 
     words, reconciliation = diagnosis.words, diagnosis.reconciliation
     totals = {"expected": reconciliation.expected_total, "platform": reconciliation.platform_total,
