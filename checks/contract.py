@@ -354,7 +354,7 @@ def _plain(value: Any) -> Any:
 
 
 def _locate(document: Any, path: Sequence[Any]) -> str:
-    """``schema[user_summary].properties[total_spend].logicalType`` for a JSON path into the document."""
+    """``schema[orders].properties[amount].logicalType`` for a JSON path into the document."""
     parts: list[str] = []
     node = document
     for step in path:

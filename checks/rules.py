@@ -84,7 +84,7 @@ def never_decreases_check(column: Column) -> str:
 
 
 def column_renamed(original: str, name: str) -> str:
-    """The warning for a header name read in another form (``Total_spend`` as ``total_spend``)."""
+    """The warning for a header name read in another form (``Amount`` as ``amount``)."""
     return f"column {original!r} read as {name!r}"
 
 

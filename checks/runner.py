@@ -53,7 +53,7 @@ class RunResult:
         return self.feed.passed and suites_pass
 
     def _amount_total(self) -> dict[str, Any]:
-        """The deduplicated table's total, keyed by the amount column's name (``total_spend``)."""
+        """The deduplicated table's total, keyed by the amount column's name."""
         from checks.reconcile import amount_total
         from checks.wording import Words
 

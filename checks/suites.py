@@ -288,8 +288,8 @@ def load_suite_json(path: Path) -> dict:
 def prepare_table(name: str, frame: pd.DataFrame, latest_batch: pd.Series, names: _Names | None = None) -> pd.DataFrame:
     """The frame GX validates: the contract's columns as given, plus each key's latest version in the feed.
 
-    GX resolves column names case-insensitively, so a ``Total_spend`` column would silently pass
-    for ``total_spend``; any column set other than exactly the contract's (lineage columns aside) is
+    GX resolves column names case-insensitively, so an ``Amount`` column would silently pass
+    for ``amount``; any column set other than exactly the contract's (lineage columns aside) is
     refused here. Column order is left to the suite's ordered-list expectation.
     """
     names = names or _Names.of(default_encoding().contract)
@@ -641,7 +641,7 @@ def _fast_path_applies(frame: pd.DataFrame, columns: list, expectations: list[di
 
 
 def _refuse_unknown_columns(name: str, expectations: list[dict], columns: list) -> None:
-    """GX would resolve ``Total_spend`` in a suite to ``total_spend`` silently; a name must match exactly."""
+    """GX would resolve ``Amount`` in a suite to ``amount`` silently; a name must match exactly."""
     for expectation in expectations:
         kwargs = expectation.get("kwargs", {})
         for key in ("column", "column_A", "column_B"):

@@ -1,7 +1,7 @@
 """How a feed's keys, versions and amounts read in sentences, from its contract: the one place that words them.
 
 A property's ``businessName`` is the word people use for it (the first customer's ``user_id`` is a
-"user", its ``total_spend`` "spend"); without one, the column's name is used. Values are shown as
+"user", its amount "spend"); without one, the column's name is used. Values are shown as
 the file wrote them (``checks.encoding`` decodes them); amounts as dollars with the contract's decimals.
 """
 from __future__ import annotations
