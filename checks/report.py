@@ -51,6 +51,9 @@ EMAIL_CUSTOMER = "email-customer.md"
 EMAIL_ENGINEER_EML = "email-engineer.eml"
 EMAIL_CUSTOMER_EML = "email-customer.eml"
 DISCREPANCIES_CSV = "discrepancies.csv"
+# Beyond this many rows (about 10 MB) discrepancies.csv stays beside the emails instead of in the engineer's:
+# mail servers refuse larger messages, and encoding hundreds of MB into a message takes longer than the whole run.
+ATTACHED_ROWS = 100_000
 # A share of the gap below this is reported as "fully explained".
 EXPLAINED_TOLERANCE = 0.001
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]|])")
@@ -106,7 +109,8 @@ def write_incident_report(
         written.append(atomic_write_text(out_dir / EMAIL_ENGINEER, engineer.markdown()))
         written.append(atomic_write_text(out_dir / EMAIL_CUSTOMER, customer.markdown()))
         written.append(table.result())
-    written.append(atomic_write_bytes(out_dir / EMAIL_ENGINEER_EML, engineer.message(attachments=[out_dir / DISCREPANCIES_CSV])))
+    attachments = [out_dir / DISCREPANCIES_CSV] if _attached(diagnosis) else []
+    written.append(atomic_write_bytes(out_dir / EMAIL_ENGINEER_EML, engineer.message(attachments=attachments)))
     written.append(atomic_write_bytes(out_dir / EMAIL_CUSTOMER_EML, customer.message()))
     written.append(
         atomic_write_text(
@@ -418,11 +422,16 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         out.append(("p", "To reproduce (pandas, from the folder with the delta files):"))
         out.append(("code", _reproduction(diagnosis, names)))
         out.append(("p", "Or with our suite: checks diagnose --feed <feed folder> --platform <platform table> --json"))
-        out.append(("p", "Attached:"))
-        out.append(("list", [
+        described = (
             f"{DISCREPANCIES_CSV}: the {discrepant:,} users that do not match, largest gap first, each with the platform's "
-            "row and the file and line it came from, and the latest row and the file and line it came from.",
-        ]))
+            "row and the file and line it came from, and the latest row and the file and line it came from."
+        )
+        if _attached(diagnosis):
+            out.append(("p", "Attached:"))
+            out.append(("list", [described]))
+        else:
+            out.append(("p", f"Too large to attach ({discrepant:,} rows), in the incident folder beside this email:"))
+            out.append(("list", [described]))
         out.append(("p", f"The full report is {INCIDENT_MD} (and {INCIDENT_HTML} beside the Data Docs)."))
         out.append(("p",
             f"Please reply when the fix is deployed; I'll re-run the reconciliation and confirm the total is "
@@ -858,6 +867,11 @@ def _discrepancy_order(diagnosis: Diagnosis) -> np.ndarray:
 
 
 # --- helpers ------------------------------------------------------------------------------------------
+
+
+def _attached(diagnosis: Diagnosis) -> bool:
+    """Whether discrepancies.csv goes with the engineer's message (``ATTACHED_ROWS``)."""
+    return _discrepant_users(diagnosis) <= ATTACHED_ROWS
 
 
 def _discrepant_users(diagnosis: Diagnosis) -> int:

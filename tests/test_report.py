@@ -415,3 +415,16 @@ def test_a_crafted_file_name_stays_a_string_in_the_engineer_snippet(crafted: str
     assert len(statements) == 6 and isinstance(statements[0], ast.Import)
     assert not any(isinstance(node, ast.Call) and getattr(node.func, "id", "") == "__import__" for node in ast.walk(ast.parse(snippet)))
     assert "pwned" not in "".join(ast.unparse(statement) for statement in statements)
+
+
+def test_a_discrepancies_table_too_large_for_mail_stays_beside_the_message(tmp_path, monkeypatch):
+    import checks.report
+
+    monkeypatch.setattr(checks.report, "ATTACHED_ROWS", 3)
+    diagnosis = diagnose(FEED, faults.without_file(FEED, 2), faults.expected(FEED))
+    assert diagnosis.reconciliation.discrepant_users > 3
+    write_incident_report(diagnosis, tmp_path, names=NAMED)
+    message = _message(tmp_path / "email-engineer.eml")
+    assert not list(message.iter_attachments())
+    assert f"Too large to attach ({diagnosis.reconciliation.discrepant_users:,} rows)" in _body(message)
+    assert (tmp_path / "discrepancies.csv").is_file()
