@@ -836,14 +836,19 @@ def _with_platform_source(diagnosis: Diagnosis) -> pd.DataFrame:
     found = pd.Index(lineage[PLATFORM_ROW].to_numpy(dtype="int64")).get_indexer(rows)
     traced = found >= 0
     at = np.where(traced, found, 0)
-    files = lineage[SOURCE_FILE].astype(object).to_numpy()[at] if len(lineage) else np.full(len(users), None, dtype=object)
-    lines = lineage[SOURCE_ROW].to_numpy(dtype="float64", na_value=np.nan)[at] if len(lineage) else np.full(len(users), np.nan)
-    files = np.where(traced, files, None)
-    lines = np.where(traced, lines, np.nan)
+    # Codes and integers gathered once (millions of users at scale): no string or float per user.
+    files, lines = lineage[SOURCE_FILE], lineage[SOURCE_ROW]
+    if len(lineage) and isinstance(files.dtype, pd.CategoricalDtype):
+        codes = np.where(traced, files.cat.codes.to_numpy()[at], -1)
+        file_column = pd.Categorical.from_codes(codes, categories=files.cat.categories)
+    else:
+        names = files.astype(object).to_numpy()[at] if len(lineage) else np.full(len(users), None, dtype=object)
+        file_column = pd.array(np.where(traced, names, None), dtype="string")
+    values = lines.to_numpy(dtype="int64", na_value=0)[at] if len(lineage) else np.zeros(len(users), dtype="int64")
+    missing = ~traced | (lines.isna().to_numpy()[at] if len(lineage) else True)
     source = {
-        PLATFORM_SOURCE_FILE: pd.Series(pd.array(files, dtype="string"), index=users.index),
-        PLATFORM_SOURCE_ROW: pd.Series(pd.array(np.nan_to_num(lines, nan=0).astype("int64"), dtype="Int64").copy(), index=users.index)
-        .mask(np.isnan(lines)),
+        PLATFORM_SOURCE_FILE: pd.Series(file_column, index=users.index),
+        PLATFORM_SOURCE_ROW: pd.Series(pd.arrays.IntegerArray(values, np.asarray(missing, dtype=bool)), index=users.index),
     }
     columns: dict[str, Any] = {}
     for name in users.columns:
