@@ -216,17 +216,18 @@ class Encoding:
             bad_cells.sort_values(["row", "column"], ignore_index=True),
         )
 
-    def typed(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def typed(self, frame: pd.DataFrame, *, exact_decimals: bool = True) -> pd.DataFrame:
         """The contract's columns as typed values people and Great Expectations read: integers as they are,
-        decimals as exact Arrow decimals, dates and timestamps as datetimes, strings as text; empty is missing."""
+        decimals as exact Arrow decimals (floats with ``exact_decimals=False``), dates and timestamps as
+        datetimes, strings as text; empty is missing."""
         if self.plain:
             return frame
         return frame.assign(**{
-            name: self.typed_column(name, frame[name].to_numpy())
+            name: self.typed_column(name, frame[name].to_numpy(), exact_decimals=exact_decimals)
             for name in self.contract.names if name in frame.columns and self.codecs[name].column.logical_type != "integer"
         })
 
-    def typed_column(self, name: str, values: np.ndarray) -> Any:
+    def typed_column(self, name: str, values: np.ndarray, *, exact_decimals: bool = True) -> Any:
         """One column's computing form as typed values (``typed``)."""
         import pyarrow as pa
 
@@ -238,6 +239,8 @@ class Encoding:
             return pd.array(np.where(null, None, codec.render(values)), dtype=object)
         if codec.dtype == "float64":
             return pd.array(values.view(np.float64) if values.dtype == np.int64 else values, dtype="Float64")
+        if column.decimal is not None and not exact_decimals:
+            return pd.array(np.where(null, np.nan, values / 10 ** column.decimal[1]), dtype="Float64")
         if column.decimal is not None:
             precision, scale = column.decimal
             unscaled = [None if missing else Decimal(int(value)).scaleb(-scale) for value, missing in zip(values, null)]
