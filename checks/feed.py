@@ -70,8 +70,6 @@ def location(path: str | Path) -> str:
     return f"file:///{rest}" if scheme.lower() == "file" else f"{scheme}://{rest}"
 
 
-def order_deltas(directory: str | Path, files: Iterable[Path]) -> list[DeltaFile]:
-    """The delta files among the ``files`` of a feed folder, ordered by number (an engine may list the folder itself)."""
 def order_deltas(directory: str | Path, files: Iterable[Path], contract: Contract | None = None) -> list[DeltaFile]:
     """The delta files among the ``files`` of a feed folder, in feed order (an engine may list the folder itself)."""
     contract = contract or default_contract()

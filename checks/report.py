@@ -632,9 +632,9 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         shown_in = f"in {e(names.platform_company)}" if names.platform_company else "on our side"
         if not _discrepant_users(diagnosis):
             out.append(("p",
-                f"Thank you for raising the question about your figures. We checked every customer record we hold "
+                "Thank you for raising the question about your figures. We checked every customer record we hold "
                 + (f"for {e(names.customer_company)} " if names.customer_company else "")
-                + f"against the files you sent us, and they match: the total spend is {diagnosis.words.money(diagnosis.expected_total)}."
+                + f"against the files you sent us, and they match: the total {diagnosis.words.amount_word} is {diagnosis.words.money(diagnosis.expected_total)}."
             ))
             return out + [("p", _signature(names, e, "Kind regards"))]
         customers = _discrepant_users(diagnosis)

@@ -32,7 +32,6 @@ def report_command(
     """Diagnose, then write the incident report and the emails. Exit 0 no discrepancy, 1 discrepancy, 2 bad input."""
     from checks import output
     from checks.cli._options import encoding_of, finance_total_of
-    from checks.cli._options import encoding_of, finance_total_of
     from checks.cli.diagnose import load_and_diagnose
     from checks.config import Case, Names
     from checks.report import write_incident_report
