@@ -196,11 +196,6 @@ class Contract:
         return next((column for column in self.columns if column.role == "amount"), None)
 
     @property
-    def value_columns(self) -> tuple[Column, ...]:
-        """Every column but the key and the version: what a row says about its key."""
-        return tuple(column for column in self.columns if not column.primary_key and column.role != "version")
-
-    @property
     def shape(self) -> Shape:
         """The columns by role, as every stage reads them."""
         amount = self.amount

@@ -18,7 +18,7 @@ An empty cell of a column that may be empty is ``NULL`` (the smallest int64; NaN
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -155,14 +155,6 @@ class Codec:
         text[null] = ""
         return text
 
-    def value(self, stored: Any) -> Any:
-        """One stored value as Python reads it (int, Decimal, date text...), for reports and JSON."""
-        if self.column.logical_type in ("integer",):
-            return int(stored)
-        if self.column.decimal is not None:
-            return Decimal(int(stored)).scaleb(-self.column.decimal[1])
-        return self.render(np.asarray([stored]))[0]
-
     def stored(self, value: int | Decimal | float | None) -> int | float | None:
         """A bound from the contract (``minimum``, ``maximum``) in computing form."""
         if value is None:
@@ -251,13 +243,12 @@ class Encoding:
         unit = "datetime64[D]" if kind == "date" else "datetime64[us]"
         return pd.Series(np.where(null, np.datetime64("NaT"), values.astype(unit)).astype(unit)).array
 
-    def decode(self, frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
-        """``frame`` with the contract's columns (or ``columns``) as text; other columns as they are."""
-        names = [name for name in (columns or self.codecs) if name in frame.columns]
-        if self.plain and columns is None:
+    def decode(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with the contract's columns as text, as the files wrote them; other columns as they are."""
+        if self.plain:
             return frame
-        return frame.assign(**{name: self.codecs[name].render(frame[name].to_numpy()) for name in names
-                               if self.codecs[name].column.logical_type != "integer"})
+        return frame.assign(**{name: codec.render(frame[name].to_numpy()) for name, codec in self.codecs.items()
+                               if name in frame.columns and codec.column.logical_type != "integer"})
 
 
 def _integers(text: pd.Series, matches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ values), in the computing form of ``checks.encoding``.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -215,9 +216,11 @@ def _stored_values(codec: Codec, values: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(value for value, ok in zip(stored.tolist(), valid) if ok)
 
 
+@functools.lru_cache(maxsize=16)
 def first_customer_rules(encoding: Encoding) -> bool:
     """Whether a contract's rules are exactly the first customer's (names, types, bounds): the form the
-    engines' hand-written fast paths (Polars, DuckDB, Spark) implement; other contracts take the reference path."""
+    engines' hand-written fast paths (Polars, DuckDB, Spark) implement; other contracts take the reference path.
+    Asked once per engine call (each delta file): kept per encoding (one a run, hashed by identity)."""
     default = _default_encoding()
     return encoding is default or (
         text_rules(encoding) == text_rules(default) and value_rules(encoding) == value_rules(default)

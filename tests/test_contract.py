@@ -44,7 +44,7 @@ def test_the_first_customers_contract_declares_its_feed():
     assert (contract.key.name, contract.version_column.name, contract.amount.name) == ("user_id", "batch_id", "total_spend")
     assert contract.column("total_spend").never_decreases
     assert contract.column("user_id").minimum == 0 and contract.column("user_id").exclusive_minimum and contract.column("batch_id").minimum == 0
-    assert [column.name for column in contract.value_columns] == ["total_spend", "count_saved_items", "loyalty_credits"]
+    assert contract.shape.values == ("total_spend", "count_saved_items", "loyalty_credits")
 
 
 @pytest.mark.parametrize(
