@@ -1,6 +1,7 @@
 """When each delta file of a feed landed and was fetched, and whether it is still the file that arrived, from the landing zone's ledger.
 
-Read through ``checks.landing.ledger``'s own API; the emails cite these facts only when a ledger is given.
+Read through ``checks.ledger_records`` (read-only: the emails' read never locks or changes a ledger in use);
+the emails cite these facts only when a ledger is given.
 """
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks.errors import BadInputError, ChecksError, InfrastructureError
 from checks.feed import delta_number, discover_deltas, is_uri
+from checks.ledger_records import LedgerReader
 
 
 @dataclass(frozen=True)
@@ -27,20 +28,8 @@ class Arrival:
 
 def read_arrivals(ledger: str | Path, feed: str | Path) -> dict[str, Arrival]:
     """The ledger's latest record of each delta file of ``feed``, by file name; files the ledger never saw are absent."""
-    from checks.landing.ledger import Ledger
-
-    ledger = Path(ledger)
-    if not ledger.is_file():
-        raise BadInputError("ledger not found (give the landing zone's ledger.sqlite)", file=ledger)
-    try:
-        with Ledger(ledger) as opened:
-            records = opened.records()
-    except InfrastructureError as error:  # given as an input to the report: a file that is no ledger is bad input
-        raise BadInputError(f"not a usable ledger: {error.message}", file=ledger) from error
-    except ChecksError:
-        raise
-    except Exception as error:  # noqa: BLE001  sqlite3 raises several kinds for a file that is not a ledger
-        raise BadInputError(f"not a usable ledger: {error}", file=ledger) from error
+    with LedgerReader(ledger) as opened:
+        records = opened.records()
     local = {} if is_uri(feed) else {delta.number: delta.path for delta in discover_deltas(feed)}
     arrivals: dict[str, Arrival] = {}
     for record in records:  # oldest first: a later version of a file replaces an earlier one

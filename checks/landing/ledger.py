@@ -16,16 +16,23 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
 from checks.errors import InfrastructureError, SourceError
 from checks.landing.source import ObjectInfo
+from checks.ledger_records import (
+    FINAL,
+    METRIC_COLUMNS,
+    OBJECT_COLUMNS,
+    STEPS,
+    DeltaMetrics,
+    ObjectRecord,
+    select_metrics,
+    select_records,
+)
 
 DEFAULT_LEDGER = Path("landing/ledger.sqlite")
-STEPS = ("seen", "fetched", "decrypted", "validated", "staged", "quarantined", "failed")
-FINAL = ("staged", "quarantined")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -68,8 +75,31 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_object ON events(object_id);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS delta_metrics (
+    object_id INTEGER PRIMARY KEY REFERENCES objects(id),
+    file TEXT NOT NULL,
+    base INTEGER NOT NULL,
+    rows INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    new_keys INTEGER NOT NULL,
+    updated_keys INTEGER NOT NULL,
+    amount_sum INTEGER,
+    amount_added INTEGER,
+    version_min INTEGER,
+    version_max INTEGER,
+    null_shares TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    at TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    files TEXT NOT NULL
+);
 """
-# Columns added after the first release: (name, type), added to an older ledger on open.
+# Columns added after the first release: (name, type), added to an older ledger on open. Tables added
+# later (delta_metrics, decisions) are created on open by _SCHEMA's IF NOT EXISTS: no row is touched.
 _ADDED_COLUMNS = (("signer", "TEXT"),)
 _STAGED_DETAIL = ("staged_name", "plaintext_sha256", "rows")
 
@@ -82,45 +112,7 @@ class LedgerError(InfrastructureError, SourceError):
     """The ledger is damaged, read-only or unreachable: the pipeline is broken, not the data."""
 
 
-@dataclass(frozen=True)
-class ObjectRecord:
-    """One object version as the ledger knows it."""
-
-    id: int
-    source: str
-    key: str
-    etag: str
-    size: int
-    last_modified: str
-    version_id: str | None
-    status: str
-    seen_at: str
-    fetched_at: str | None
-    decrypted_at: str | None
-    validated_at: str | None
-    staged_at: str | None
-    quarantined_at: str | None
-    failed_at: str | None
-    fetched_size: int | None
-    sha256: str | None
-    plaintext_size: int | None
-    plaintext_sha256: str | None
-    delta_number: int | None
-    rows: int | None
-    batch_min: int | None
-    batch_max: int | None
-    batch_step: int | None
-    staged_name: str | None
-    reason: str | None
-    flag: str | None
-    signer: str | None = None
-
-    @property
-    def final(self) -> bool:
-        return self.status in FINAL
-
-
-_COLUMNS = tuple(field.name for field in fields(ObjectRecord))
+_COLUMNS = OBJECT_COLUMNS
 _UPDATABLE = frozenset(_COLUMNS) - {"id", "source", "key", "etag", "size", "status", "seen_at"}
 # Programming mistakes (a value SQLite cannot store, a broken constraint) stay what they are; every
 # other SQLite error means the file or the disk under it is in trouble.
@@ -313,8 +305,37 @@ class Ledger:
 
     def _select(self, where: str, parameters: tuple[object, ...]) -> list[ObjectRecord]:
         with self._sqlite_errors("read"):
-            cursor = self._connection.execute(f"SELECT {', '.join(_COLUMNS)} FROM objects {where} ORDER BY id", parameters)
-            return [ObjectRecord(*row) for row in cursor]
+            return select_records(self._connection, where, parameters)
+
+    def record_metrics(self, metrics: DeltaMetrics) -> None:
+        """Keep what a staged delta brought to its feed (replacing an earlier record of the same object)."""
+        values = {name: getattr(metrics, name) for name in METRIC_COLUMNS}
+        values["base"] = int(metrics.base)
+        values["null_shares"] = json.dumps(metrics.null_shares, sort_keys=True)
+        marks = ", ".join("?" for _ in values)
+        with self._transaction() as cursor:
+            cursor.execute(f"INSERT OR REPLACE INTO delta_metrics ({', '.join(values)}) VALUES ({marks})", tuple(values.values()))
+
+    def metrics(self, source: str | None = None) -> list[DeltaMetrics]:
+        """Every staged delta's metrics (of ``source``, or all), in the order they were recorded."""
+        with self._sqlite_errors("read"):
+            return select_metrics(self._connection, source)
+
+    def record_decision(self, source: str, decision: str, files: list[str]) -> None:
+        """A gate's decision on ``source`` and the staged files it covered: a load marks them as no longer new."""
+        with self._transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO decisions (source, at, decision, files) VALUES (?, ?, ?, ?)",
+                (source, now(), decision, json.dumps(files)),
+            )
+
+    def loaded_files(self, source: str) -> set[str]:
+        """Every staged file a gate has said ``load`` to."""
+        with self._sqlite_errors("read"):
+            rows = self._connection.execute(
+                "SELECT files FROM decisions WHERE source = ? AND decision = 'load'", (source,)
+            ).fetchall()
+        return {name for (files,) in rows for name in json.loads(files)}
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:

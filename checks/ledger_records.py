@@ -1,0 +1,156 @@
+"""The landing zone's ledger as data, below every stage: its record types, its tables' columns and a read-only reader.
+
+``checks.landing.ledger`` writes the ledger (and creates these tables); the emails' evidence
+(``checks.arrivals``) and ``checks history`` read it here, opened read-only (``mode=ro``): a read never
+creates a lock file, never switches the journal mode, never changes a byte of a ledger in use.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from checks.errors import BadInputError
+
+STEPS = ("seen", "fetched", "decrypted", "validated", "staged", "quarantined", "failed")
+FINAL = ("staged", "quarantined")
+
+
+@dataclass(frozen=True)
+class ObjectRecord:
+    """One object version as the ledger knows it."""
+
+    id: int
+    source: str
+    key: str
+    etag: str
+    size: int
+    last_modified: str
+    version_id: str | None
+    status: str
+    seen_at: str
+    fetched_at: str | None
+    decrypted_at: str | None
+    validated_at: str | None
+    staged_at: str | None
+    quarantined_at: str | None
+    failed_at: str | None
+    fetched_size: int | None
+    sha256: str | None
+    plaintext_size: int | None
+    plaintext_sha256: str | None
+    delta_number: int | None
+    rows: int | None
+    batch_min: int | None
+    batch_max: int | None
+    batch_step: int | None
+    staged_name: str | None
+    reason: str | None
+    flag: str | None
+    signer: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL
+
+
+@dataclass(frozen=True)
+class DeltaMetrics:
+    """What one staged delta brought to its feed, recorded by the ingest (table ``delta_metrics``).
+
+    ``arrived_at`` is when the object landed in the source, ``fetched_at`` when the ingest fetched it.
+    Amounts are in the contract's computing form (whole units of its smallest decimal); None when the
+    contract declares no amount. Versions are the version column's computing form (int64).
+    ``null_shares`` maps each column to the share of its cells that are empty (0.0 to 1.0).
+    """
+
+    object_id: int
+    source: str
+    file: str
+    base: bool
+    arrived_at: str
+    fetched_at: str | None
+    rows: int
+    bytes: int
+    new_keys: int
+    updated_keys: int
+    amount_sum: int | None
+    amount_added: int | None
+    version_min: int | None
+    version_max: int | None
+    null_shares: dict[str, float]
+    recorded_at: str
+
+
+OBJECT_COLUMNS = tuple(field.name for field in fields(ObjectRecord))
+# Stored in delta_metrics; the others (source, arrival and fetch times) come from the object's row.
+METRIC_COLUMNS = (
+    "object_id", "file", "base", "rows", "bytes", "new_keys", "updated_keys", "amount_sum", "amount_added",
+    "version_min", "version_max", "null_shares", "recorded_at",
+)
+_METRICS_QUERY = (
+    "SELECT m.object_id, o.source, m.file, m.base, o.last_modified, o.fetched_at, m.rows, m.bytes, m.new_keys, "
+    "m.updated_keys, m.amount_sum, m.amount_added, m.version_min, m.version_max, m.null_shares, m.recorded_at "
+    "FROM delta_metrics m JOIN objects o ON o.id = m.object_id"
+)
+
+
+def metrics_of(row: tuple) -> DeltaMetrics:
+    """A ``DeltaMetrics`` from a row of ``_METRICS_QUERY``."""
+    values = list(row)
+    values[3] = bool(values[3])
+    values[14] = json.loads(values[14]) if values[14] else {}
+    return DeltaMetrics(*values)
+
+
+def select_records(connection: sqlite3.Connection, where: str = "", parameters: tuple[object, ...] = ()) -> list[ObjectRecord]:
+    cursor = connection.execute(f"SELECT {', '.join(OBJECT_COLUMNS)} FROM objects {where} ORDER BY id", parameters)
+    return [ObjectRecord(*row) for row in cursor]
+
+
+def select_metrics(connection: sqlite3.Connection, source: str | None = None) -> list[DeltaMetrics]:
+    """Every recorded delta's metrics (of ``source``, or all sources), in the order they were recorded."""
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "delta_metrics" not in tables:
+        return []  # a ledger from before the metrics: no history yet
+    where, parameters = ("WHERE o.source = ?", (source,)) if source is not None else ("", ())
+    return [metrics_of(row) for row in connection.execute(f"{_METRICS_QUERY} {where} ORDER BY m.rowid", parameters)]
+
+
+class LedgerReader:
+    """A ledger opened read-only; use as a context manager. A file that is no ledger is bad input."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise BadInputError("ledger not found (give the landing zone's ledger.sqlite)", file=self.path)
+        try:
+            # mode=ro: no journal switch, no lock file of ours; SQLite still reads a WAL ledger's latest commits.
+            self._connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+            self._connection.execute("SELECT 1 FROM objects LIMIT 1").fetchall()
+        except sqlite3.Error as error:
+            raise BadInputError(f"not a usable ledger: {error}", file=self.path) from error
+
+    def __enter__(self) -> LedgerReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._connection.close()
+
+    def records(self, source: str | None = None) -> list[ObjectRecord]:
+        """Every object version (of ``source``, or all), oldest first."""
+        where, parameters = ("WHERE source = ?", (source,)) if source is not None else ("", ())
+        return self._read(lambda: select_records(self._connection, where, parameters))
+
+    def metrics(self, source: str | None = None) -> list[DeltaMetrics]:
+        return self._read(lambda: select_metrics(self._connection, source))
+
+    def sources(self) -> list[str]:
+        return self._read(lambda: [row[0] for row in self._connection.execute("SELECT DISTINCT source FROM objects ORDER BY source")])
+
+    def _read(self, read):  # noqa: ANN001, ANN202
+        try:
+            return read()
+        except sqlite3.Error as error:
+            raise BadInputError(f"not a usable ledger: {error}", file=self.path) from error
