@@ -1,4 +1,5 @@
-"""Charts of a diagnosis (PNG and SVG): the gap by root cause, the gap by delta file, stale users by batch range.
+"""Charts of a diagnosis (PNG and SVG): the gap by root cause, the gap by delta file, stale users by batch range;
+and of a feed's history (rows and amount added per delta over time, anomalies marked).
 
 matplotlib is imported inside ``render_charts`` (bare figures, no pyplot) so that importing the package stays fast.
 Labels from files are drawn as plain text: math parsing is off, so ``$`` in a name is just a dollar sign.
@@ -6,6 +7,7 @@ Labels from files are drawn as plain text: math parsing is off, so ``$`` in a na
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -140,3 +142,52 @@ def _bars(axes, labels: list[str], values: list[int], colours: list[str], words:
         axes.annotate(f" {text} ", (value, position), va="center", ha="left" if value >= 0 else "right")
     axes.margins(x=0.25)
     axes.spines[["top", "right"]].set_visible(False)
+
+
+def render_history_chart(
+    arrived: list[datetime],
+    files: list[str],
+    rows: list[int],
+    added: list[int | None],
+    flagged: tuple[list[bool], list[bool]],
+    words: Words,
+) -> str:
+    """A feed's update deltas over time, as SVG text: rows and amount added per delta by arrival, anomalies in red.
+
+    ``flagged`` marks each delta's volume anomaly and amount anomaly, in that order.
+    The caller leaves the base (the first, full export) out: it would flatten the updates' scale.
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    style = {"text.parse_math": False, "svg.fonttype": "none", "svg.hashsalt": "checks", "font.size": 9}
+    with matplotlib.rc_context(style):
+        figure = Figure(figsize=(8, 4.6), layout="constrained")
+        row_axes, amount_axes = figure.subplots(2, 1, sharex=True)
+        amount = words.encoding.contract.amount
+        scale = 10 ** (amount.decimal[1] if amount is not None and amount.decimal else 0)
+        series = [(row_axes, rows, "rows per delta", 1, flagged[0])]
+        if amount is not None:
+            amounts = [value if value is not None else np.nan for value in added]
+            series.append((amount_axes, amounts, f"{amount.name} added", scale, flagged[1]))
+        else:
+            amount_axes.set_axis_off()
+        for axes, values, label, divisor, marks in series:
+            shown = np.asarray(values, dtype="float64") / divisor
+            axes.plot(arrived, shown, color=_BLUE, marker="o", linewidth=1)
+            marked = np.asarray(marks, dtype=bool)
+            if marked.any():
+                axes.scatter(np.asarray(arrived, dtype=object)[marked], shown[marked], color=_RED, marker="X", s=80,
+                             zorder=3, label="anomaly")
+                axes.legend(frameon=False, loc="best")
+            for when, value, name in zip(arrived, shown, files):
+                axes.annotate(name, (when, value), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+            axes.set_ylabel(label)
+            axes.spines[["top", "right"]].set_visible(False)
+            axes.margins(y=0.25)
+        if amount is not None:
+            amount_axes.yaxis.set_major_formatter(lambda value, _: words.money(round(value * scale)))
+        figure.autofmt_xdate()
+        buffer = io.StringIO()
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,7 @@ class Contract:
     files: re.Pattern[str]
     quality: tuple[QualityRule, ...] = ()
     path: Path | None = field(default=None, compare=False)
+    frequency: timedelta | None = None  # slaProperties' frequency: the longest expected time between deliveries
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -394,7 +396,28 @@ def _contract_of(model: Any, document: dict, bad: Any, path: Path | None) -> Con
         files=files,
         quality=tuple(quality),
         path=path,
+        frequency=_frequency_of(model.slaProperties, bad),
     )
+
+
+# slaProperties units for a frequency, in days (ODCS writes d, day, days and the like).
+_FREQUENCY_UNITS = {
+    "h": 1 / 24, "hr": 1 / 24, "hour": 1 / 24, "hours": 1 / 24, "d": 1, "day": 1, "days": 1,
+    "w": 7, "wk": 7, "week": 7, "weeks": 7, "month": 30, "months": 30, "y": 365, "yr": 365, "year": 365, "years": 365,
+}
+
+
+def _frequency_of(items: Any, bad: Any) -> timedelta | None:
+    """The contract's ``slaProperties`` ``frequency`` (a delivery every ``value`` ``unit``), or None when not given."""
+    for item in items or []:
+        if item.property != "frequency":
+            continue
+        unit = str(item.unit or "d").lower()
+        value = item.value
+        if unit not in _FREQUENCY_UNITS or isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise bad(f"slaProperties: frequency needs a positive number value and a unit of {', '.join(sorted(_FREQUENCY_UNITS))}")
+        return timedelta(days=value * _FREQUENCY_UNITS[unit])
+    return None
 
 
 def _custom_properties(items: Any, known: frozenset[str], where: str, bad: Any) -> dict[str, Any]:

@@ -296,3 +296,70 @@ def link_from_index(index: Path, target: Path, text: str) -> None:
     html, inserted = re.subn(r"(<body[^>]*>)", lambda match: match.group(1) + banner, html, count=1)
     if inserted:
         _write_text(index, html)
+
+
+_PAGE_LINKS = re.compile(r"<!-- checks-pages -->.*?<!-- /checks-pages -->", re.DOTALL)
+
+
+def link_pages(index: Path, pages: list[tuple[Path, str]]) -> None:
+    """Put links to ``pages`` ((page, text) pairs, such as the feed's history) under the top of a Data Docs page.
+
+    A block of its own, beside the incident banner (``link_from_index``); an earlier block is replaced.
+    """
+    from html import escape
+
+    index = Path(index)
+    page = _PAGE_LINKS.sub("", index.read_text(encoding="utf-8"))
+    items = "".join(
+        f'<li><a href="{escape(Path(os.path.relpath(target, index.parent)).as_posix())}">{escape(text)}</a></li>'
+        for target, text in pages
+    )
+    block = f'<!-- checks-pages --><ul class="list-unstyled" style="margin: 1em">{items}</ul><!-- /checks-pages -->'
+    page, inserted = re.subn(r"(<body[^>]*>)", lambda match: match.group(1) + block, page, count=1)
+    if inserted:
+        _write_text(index, page)
+
+
+FEEDS_INDEX = "index.html"
+
+
+def write_feeds_index(out_dir: Path, decisions: list[dict[str, object]]) -> Path:
+    """``out_dir/index.html``: every feed's latest decision, with links to its gate.json, Data Docs and history.
+
+    ``decisions`` are the gates' ``gate.json`` contents (``feed``, ``decision``, ``findings``, ``results``,
+    ``data_docs``, ``history``, ``error``); the page loads nothing from the network.
+    """
+    from html import escape
+
+    out_dir = Path(out_dir)
+
+    def link(target: object, text: str) -> str:
+        if not target:
+            return ""
+        href = Path(os.path.relpath(Path(str(target)), out_dir)).as_posix()
+        return f'<a href="{escape(href)}">{escape(text)}</a>'
+
+    rows = []
+    for item in decisions:
+        findings = item.get("findings") or []
+        reason = str(item.get("error") or f"{len(findings)} finding(s)")  # type: ignore[arg-type]
+        colour = {"load": "#2f855a", "refuse": "#c53030"}.get(str(item.get("decision")), "#975a16")
+        links = " · ".join(
+            text for text in (
+                link(item.get("results"), "gate.json"), link(item.get("data_docs"), "Data Docs"), link(item.get("history"), "history"),
+            ) if text
+        )
+        rows.append(
+            f"<tr><td>{escape(str(item.get('feed')))}</td><td style=\"color:{colour}\"><b>{escape(str(item.get('decision')))}</b></td>"
+            f"<td>{escape(reason)}</td><td>{links}</td></tr>"
+        )
+    page = (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Every feed's gate</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style></head><body>"
+        "<h1>Every feed's latest gate decision</h1><table><thead><tr><th>feed</th><th>decision</th><th>why</th>"
+        f"<th>links</th></tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>\n"
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_text(out_dir / FEEDS_INDEX, page)
+    return out_dir / FEEDS_INDEX

@@ -44,6 +44,7 @@ _COMMAND_MODULES = (
     "checks.cli.ingest",
     "checks.cli.audit",
     "checks.cli.gate",
+    "checks.cli.history",
     "checks.cli.sample",
     "checks.cli.contract",
 )

@@ -26,8 +26,37 @@ SourceOption = Annotated[
 ]
 LedgerOption = Annotated[Path, typer.Option("--ledger", help="Ingestion ledger (SQLite file).")]
 StageOption = Annotated[Path, typer.Option("--stage", help="Staging folder for decrypted, validated deltas.")]
+OptionalSourceOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--source",
+        help="Landing zone: a local folder or s3://bucket/prefix (or give --feeds). S3 endpoint, region and credentials "
+        "come only from the standard AWS environment variables and config (AWS_ENDPOINT_URL, AWS_PROFILE, ...).",
+    ),
+]
+FeedsOption = Annotated[
+    Optional[Path],
+    typer.Option("--feeds", help="Feeds file (TOML): check every feed it lists, one decision each (docs/landing-zone.md)."),
+]
+FeedNameOption = Annotated[
+    Optional[list[str]], typer.Option("--feed", metavar="NAME", help="With --feeds: only this feed (repeat for several).")
+]
 CadenceOption = Annotated[
-    str, typer.Option("--cadence", help="Longest expected time between drops: 35d, 4w, 24h, or off.")
+    str,
+    typer.Option(
+        "--cadence",
+        help="Longest expected time between drops: 35d, 4w, 24h, off, or auto (the contract's slaProperties "
+        "frequency, else learned from the feed's arrivals).",
+    ),
+]
+AnomalyOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--anomaly",
+        metavar="NAME=VALUE",
+        help="An anomaly threshold (repeat for several): history=3, window=12, tolerance=0.25, robust_z=3.5, "
+        "ratio=2, late_factor=1.5 (docs/landing-zone.md).",
+    ),
 ]
 BatchGapOption = Annotated[
     Optional[int],
@@ -41,7 +70,7 @@ BatchGapOption = Annotated[
 
 DEFAULT_LEDGER = Path("landing/ledger.sqlite")
 DEFAULT_STAGE = Path("landing/stage")
-DEFAULT_CADENCE = "35d"
+DEFAULT_CADENCE = "auto"
 
 
 @contextmanager

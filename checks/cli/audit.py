@@ -1,4 +1,4 @@
-"""``checks audit``: compare the landing zone with the ledger and the feed's numbering; nothing is fetched."""
+"""``checks audit``: compare the landing zone with the ledger, the feed's numbering and its history; nothing is fetched."""
 from __future__ import annotations
 
 import typer
@@ -7,11 +7,14 @@ from checks.cli._options import ContractOption
 from checks.cli._landing import (
     DEFAULT_CADENCE,
     DEFAULT_LEDGER,
+    AnomalyOption,
     BatchGapOption,
     CadenceOption,
+    FeedNameOption,
+    FeedsOption,
     JsonOption,
     LedgerOption,
-    SourceOption,
+    OptionalSourceOption,
     could_not_decide,
 )
 
@@ -21,34 +24,75 @@ def register(app: typer.Typer) -> None:
 
 
 def audit(
-    source: SourceOption,
+    source: OptionalSourceOption = None,
     ledger: LedgerOption = DEFAULT_LEDGER,
     cadence: CadenceOption = DEFAULT_CADENCE,
     batch_gap: BatchGapOption = None,
     contract: ContractOption = None,
+    anomaly: AnomalyOption = None,
+    feeds: FeedsOption = None,
+    feed: FeedNameOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Name every object never ingested or failed, every gap in delta numbering or batch ranges, and a stale source.
+    """Name every object never ingested or failed, every gap in delta numbering or batch ranges, a late feed, and
+    every new delta far from the feed's usual size or amount.
 
     One line per finding. Exit 0 when complete, 1 when anything is missing or wrong, 2 on bad input,
     3 when the ledger or the disk broke (traceback in checks-audit-error.log beside the ledger).
+    With --feeds: every feed of the feeds file, its name before each line; exit code the worst.
     """
     from checks import output
+    from checks.errors import UsageError
+    from checks.landing.feeds import FeedSpec, parse_threshold_options, read_feeds, select_feeds
+
+    thresholds = parse_threshold_options(anomaly or [])
+    if feeds is None:
+        if source is None:
+            raise UsageError("give --source (one feed) or --feeds FILE (every feed of a feeds file)")
+        spec = FeedSpec(name=source, source=source, ledger=ledger, contract=contract, cadence=cadence, batch_gap=batch_gap,
+                        thresholds=thresholds)
+        report = _audit_feed(spec)
+        _print_report(report, json, prefix="")
+        raise typer.Exit(0 if report.passed else 1)
+    if source is not None:
+        raise UsageError("give --source or --feeds, not both")
+    reports, worst = {}, 0
+    for spec in select_feeds(read_feeds(feeds), feed or []):
+        report = _audit_feed(spec)
+        reports[spec.name] = report.to_dict()
+        worst = max(worst, 0 if report.passed else 1)
+        if not json:
+            _print_report(report, False, prefix=f"{spec.name}: ")
+    if json:
+        output.print_json({"feeds": reports})
+    raise typer.Exit(worst)
+
+
+def _audit_feed(spec):  # noqa: ANN001, ANN202
+    from checks.contract import contract_or_default
     from checks.landing.audit import audit as run_audit
     from checks.landing.audit import parse_cadence
     from checks.landing.ledger import Ledger
     from checks.landing.source import source as open_source
 
-    from checks.contract import contract_or_default
+    feed_contract = contract_or_default(spec.contract)
+    cadence = parse_cadence(spec.cadence)
+    with could_not_decide(spec.ledger.parent, "audit"), Ledger(spec.ledger) as book:
+        return run_audit(
+            open_source(spec.source), book, cadence=cadence, batch_gap=spec.batch_gap, contract=feed_contract,
+            thresholds=spec.thresholds,
+        )
 
-    feed_contract = contract_or_default(contract)
-    with could_not_decide(ledger.parent, "audit"), Ledger(ledger) as book:
-        report = run_audit(open_source(source), book, cadence=parse_cadence(cadence), batch_gap=batch_gap, contract=feed_contract)
+
+def _print_report(report, json: bool, *, prefix: str) -> None:  # noqa: ANN001
+    from checks import output
+
     if json:
         output.print_json(report.to_dict())
-    else:
-        for finding in report.findings:
-            output.print_line(str(finding))
-        verdict = "complete" if report.passed else f"{len(report.findings)} finding(s)"
-        output.print_line(f"{report.source}: {report.listed} object(s), {len(report.staged)} staged; {verdict}")
-    raise typer.Exit(0 if report.passed else 1)
+        return
+    for finding in report.findings:
+        output.print_line(f"{prefix}{finding}")
+    for note in report.notes:
+        output.print_line(f"{prefix}note: {note}")
+    verdict = "complete" if report.passed else f"{len(report.findings)} finding(s)"
+    output.print_line(f"{prefix}{report.source}: {report.listed} object(s), {len(report.staged)} staged; {verdict}")

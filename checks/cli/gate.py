@@ -1,8 +1,13 @@
-"""``checks gate``: exit 0 only when the staged feed is safe to load (audit, feed checks, dedup, expectations)."""
+"""``checks gate``: exit 0 only when the staged feed is safe to load (audit, anomalies, feed checks, dedup, expectations).
+
+With ``--feeds FILE`` it gates every feed of the platform's feeds file: one decision each, exit code the worst.
+"""
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -10,15 +15,20 @@ from checks.cli._landing import (
     DEFAULT_CADENCE,
     DEFAULT_LEDGER,
     DEFAULT_STAGE,
+    AnomalyOption,
     BatchGapOption,
     CadenceOption,
+    FeedNameOption,
+    FeedsOption,
     JsonOption,
     LedgerOption,
-    SourceOption,
+    OptionalSourceOption,
     StageOption,
     could_not_decide,
 )
 from checks.cli._options import ContractOption, DEFAULT_GX_DIR, DocsOption, FinanceTotalOption, GxDirOption
+
+NOTIFY_ENV = "CHECKS_NOTIFY"
 
 
 def register(app: typer.Typer) -> None:
@@ -26,58 +36,169 @@ def register(app: typer.Typer) -> None:
 
 
 def gate(
-    source: SourceOption,
+    source: OptionalSourceOption = None,
     stage: StageOption = DEFAULT_STAGE,
     ledger: LedgerOption = DEFAULT_LEDGER,
-    out: Annotated[Path, typer.Option(help="Folder for gate.json, the dedup output and the run summary.")] = Path(
-        "out/gate"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Folder for gate.json, the dedup output and the run summary (with --feeds: one folder per feed).")
+    ] = Path("out/gate"),
     gx_dir: GxDirOption = DEFAULT_GX_DIR,
     finance_total: FinanceTotalOption = None,
     cadence: CadenceOption = DEFAULT_CADENCE,
     batch_gap: BatchGapOption = None,
     docs: DocsOption = True,
     contract: ContractOption = None,
+    anomaly: AnomalyOption = None,
+    notify: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--notify",
+            metavar="URL",
+            help=f"Webhook told of the decision, one JSON POST (repeat for several; also env {NOTIFY_ENV}, "
+            "space-separated, or the feeds file). A Slack incoming-webhook URL gets a Slack message.",
+        ),
+    ] = None,
+    notify_on: Annotated[str, typer.Option(help="Notify on every refusal (refuse) or every decision (always).")] = "refuse",
+    notify_timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds the notifications may take in all, retries included.")
+    ] = 10.0,
+    feeds: FeedsOption = None,
+    feed: FeedNameOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Audit the landing zone, check and deduplicate the staged feed, run the expectation suites.
+    """Audit the landing zone, compare new deltas with the feed's history, check and deduplicate the staged feed,
+    run the expectation suites.
 
-    Writes gate.json (with the manifest of verified files) and the Data Docs whatever the outcome.
-    Exit 0: safe to load; 1: refuse the load (one line per reason); 2: bad input or usage; 3: could not
-    decide because the ledger, disk or stage broke (traceback in OUT/checks-gate-error.log).
+    Writes gate.json (with the manifest of verified files), the feed's history page and the Data Docs whatever the
+    outcome. Exit 0: safe to load; 1: refuse the load (one line per reason); 2: bad input or usage; 3: could not
+    decide because the ledger, disk or stage broke (traceback in OUT/checks-gate-error.log). A notification that
+    fails is reported on stderr and in gate.json; it never changes the exit code.
     """
+    from checks.errors import UsageError
+    from checks.landing.feeds import FeedSpec, parse_threshold_options, read_feeds, select_feeds, thresholds_of
+    from checks.landing.notify import NOTIFY_ON, Policy, check_url
+
+    if notify_on not in NOTIFY_ON:
+        raise UsageError(f"--notify-on must be one of {', '.join(NOTIFY_ON)}, not {notify_on!r}")
+    urls = tuple(notify or ()) + tuple(os.environ.get(NOTIFY_ENV, "").split())
+    for url in urls:
+        check_url(url)
+    overrides = parse_threshold_options(anomaly or [])
+    policy = Policy(deadline=notify_timeout)
+    if feeds is None:
+        if source is None:
+            raise UsageError("give --source (one feed) or --feeds FILE (every feed of a feeds file)")
+        spec = FeedSpec(
+            name=source, source=source, stage=stage, ledger=ledger, contract=contract, cadence=cadence,
+            batch_gap=batch_gap, finance_total=finance_total, notify=urls, notify_on=notify_on, thresholds=overrides,
+        )
+        report = _gate_feed(spec, out, gx_dir, docs, policy, single=True)
+        _print_report(report, json, prefix="")
+        raise typer.Exit(0 if report.passed else 1)
+    if source is not None:
+        raise UsageError("give --source or --feeds, not both")
+    chosen = select_feeds(read_feeds(feeds), feed or [])
+    given = {pair.partition("=")[0].strip() for pair in anomaly or []}
+    decisions: list[dict[str, Any]] = []
+    worst = 0
+    for spec in chosen:
+        thresholds = thresholds_of({name: getattr(overrides, name) for name in given}, spec.thresholds)
+        spec = replace(spec, notify=spec.notify + urls, thresholds=thresholds)
+        decision, code = _gate_in_feeds(spec, out / spec.name, gx_dir, docs, policy, json)
+        decisions.append(decision)
+        worst = max(worst, code)
+    from checks import output
+    from checks.data_docs import write_feeds_index
+
+    index = write_feeds_index(out, decisions)
+    if json:
+        output.print_json({"feeds": decisions, "index": str(index)})
+    else:
+        output.print_line(f"gate: {len(decisions)} feed(s), {sum(d['decision'] == 'load' for d in decisions)} safe to load; index {index}")
+    raise typer.Exit(worst)
+
+
+def _gate_feed(spec: Any, out: Path, gx_dir: Path, docs: bool, policy: Any, *, single: bool):  # noqa: ANN202
+    """Gate one feed; ``ChecksError`` when it could not decide (``gate.json`` written and webhooks told all the same)."""
     from checks import output
     from checks.cli._options import finance_total_of
     from checks.contract import contract_or_default
     from checks.landing.audit import parse_cadence
     from checks.landing.gate import gate as run_gate
-
-    contract_or_default(contract)  # a broken contract is bad input, before the ledger is touched
-    from checks.landing.gate import write_undecided
+    from checks.landing.gate import undecided_message, write_undecided
     from checks.landing.ledger import Ledger
+    from checks.landing.notify import notify
     from checks.landing.source import source as open_source
 
-    undecided = could_not_decide(out, "gate", lambda line, log: write_undecided(out, line, log))
-    with undecided, Ledger(ledger) as book, output.progress_step("checking the landing zone"):
+    name = "" if single else spec.name
+
+    def undecided(line: str, log: Path | None) -> None:
+        told = tuple(notify(spec.notify, undecided_message(name or spec.source, line, out), policy))
+        write_undecided(out, line, log, feed=name or spec.source, notifications=told)
+        _print_failed_notifications(told)
+
+    contract_or_default(spec.contract)  # a broken contract is bad input, before the ledger is touched
+    cadence, total = parse_cadence(spec.cadence), finance_total_of(spec.finance_total)
+    with could_not_decide(out, "gate", undecided), Ledger(spec.ledger) as book, output.progress_step("checking the landing zone"):
         report = run_gate(
-            open_source(source),
+            open_source(spec.source),
             book,
-            stage,
+            spec.stage,
             out_dir=out,
             gx_dir=gx_dir,
-            finance_total=finance_total_of(finance_total),
-            cadence=parse_cadence(cadence),
-            batch_gap=batch_gap,
+            finance_total=total,
+            cadence=cadence,
+            batch_gap=spec.batch_gap,
             build_docs=docs,
-            contract=contract,
+            contract=spec.contract,
+            thresholds=spec.thresholds,
+            feed=name or None,
+            notify_urls=spec.notify,
+            notify_on=spec.notify_on,
+            notify_policy=policy,
         )
+    _print_failed_notifications(report.notifications)
+    return report
+
+
+def _gate_in_feeds(spec: Any, out: Path, gx_dir: Path, docs: bool, policy: Any, json: bool) -> tuple[dict[str, Any], int]:
+    """One feed of a feeds file: its decision as ``gate.json`` holds it, and its exit code; an error stops only this feed."""
+    from checks import output
+    from checks.errors import ChecksError
+    from checks.landing.gate import RESULTS_FILE, UNDECIDED
+    from checks.landing.quoting import one_line
+
+    try:
+        report = _gate_feed(spec, out, gx_dir, docs, policy, single=False)
+    except ChecksError as error:
+        line = one_line(error, limit=2000)
+        output.print_error(f"{spec.name}: {line}")
+        decision = {"feed": spec.name, "decision": UNDECIDED, "findings": [], "error": line, "results": str(out / RESULTS_FILE)}
+        return decision, error.exit_code
+    if not json:
+        _print_report(report, False, prefix=f"{spec.name}: ")
+    return report.to_dict(), 0 if report.passed else 1
+
+
+def _print_report(report: Any, json: bool, *, prefix: str) -> None:
+    from checks import output
+
     if json:
         output.print_json(report.to_dict())
-    else:
-        for finding in report.all_findings:
-            output.print_line(str(finding))
-        decision = "safe to load" if report.passed else f"refuse the load ({len(report.all_findings)} finding(s))"
-        output.print_line(f"gate: {decision}; results in {report.results_path}")
-        if report.docs_index is not None:
-            output.print_line(f"Data Docs: {report.docs_index}")
-    raise typer.Exit(0 if report.passed else 1)
+        return
+    for finding in report.all_findings:
+        output.print_line(f"{prefix}{finding}")
+    for note in report.audit.notes:
+        output.print_line(f"{prefix}note: {note}")
+    decision = "safe to load" if report.passed else f"refuse the load ({len(report.all_findings)} finding(s))"
+    output.print_line(f"{prefix}gate: {decision}; results in {report.results_path}")
+    if report.docs_index is not None:
+        output.print_line(f"{prefix}Data Docs: {report.docs_index}")
+
+
+def _print_failed_notifications(deliveries: Any) -> None:
+    from checks import output
+
+    for delivery in deliveries:
+        if not delivery.delivered:
+            output.print_warning(str(delivery))

@@ -3,8 +3,9 @@
 It finds what checks on fetched files cannot see: objects never ingested, objects that failed or were
 quarantined, staged objects since deleted from the source, gaps in delta numbering (one line per
 gap, however long), gaps or overlaps in batch ranges between consecutive staged deltas, and a source
-that has gone quiet for longer than the customer's cadence. It reads only the listing and the
-ledger; nothing is fetched.
+that has gone quiet for longer than the feed's cadence (``late_delta``), and update deltas far from
+the feed's usual size or amount (``volume_anomaly``, ``amount_anomaly``; ``checks.landing.anomalies``).
+It reads only the listing and the ledger; nothing is fetched.
 """
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from datetime import UTC, datetime, timedelta
 from checks.errors import UsageError
 from checks.contract import Contract, default_contract
 from checks.feed import delta_number, order_key
+from checks.landing.anomalies import LATE_DELTA, Cadence, Thresholds, delta_anomalies, late, learned_cadence
 from checks.landing.decrypt import plaintext_name
 from checks.landing.ledger import Ledger, ObjectRecord
 from checks.landing.quoting import one_line, quoted
 from checks.landing.source import ObjectInfo, Source
 
-DEFAULT_CADENCE = timedelta(days=35)
+# The cadence by default: the contract's frequency, else learned from the feed's arrivals.
+AUTO = "auto"
+CadenceSetting = timedelta | None | str
 
 # Finding kinds, in the order they are reported.
 EMPTY_SOURCE = "empty_source"
@@ -32,7 +36,6 @@ VANISHED = "vanished"
 NUMBERING_GAP = "numbering_gap"
 BATCH_OVERLAP = "batch_overlap"
 BATCH_GAP = "batch_gap"
-STALE = "stale"
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([wdhm])\s*$", re.IGNORECASE)
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
@@ -62,6 +65,7 @@ class AuditReport:
     listed: int
     staged: tuple[str, ...]
     findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()  # what could not be checked, and why (too little history, no cadence)
 
     @property
     def passed(self) -> bool:
@@ -75,16 +79,19 @@ class AuditReport:
             "listed": self.listed,
             "staged": list(self.staged),
             "findings": [asdict(finding) for finding in self.findings],
+            "notes": list(self.notes),
         }
 
 
-def parse_cadence(text: str) -> timedelta | None:
-    """``35d``, ``4w``, ``24h``, ``90m``; ``off`` (or ``0``) disables the freshness check."""
+def parse_cadence(text: str) -> CadenceSetting:
+    """``35d``, ``4w``, ``24h``, ``90m``; ``auto`` (the contract's frequency, else learned); ``off`` (or ``0``) disables it."""
     if text.strip().lower() in ("off", "none", "0"):
         return None
+    if text.strip().lower() == AUTO:
+        return AUTO
     match = _DURATION.match(text)
     if not match:
-        raise UsageError(f"cadence must look like 35d, 4w, 24h, 90m or off, not {text!r}")
+        raise UsageError(f"cadence must look like 35d, 4w, 24h, 90m, auto or off, not {text!r}")
     return timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
 
 
@@ -92,12 +99,17 @@ def audit(
     source: Source,
     ledger: Ledger,
     *,
-    cadence: timedelta | None = DEFAULT_CADENCE,
+    cadence: CadenceSetting = AUTO,
     batch_gap: int | None = None,
     now: datetime | None = None,
     contract: Contract | None = None,
+    thresholds: Thresholds = Thresholds(),
 ) -> AuditReport:
     """Audit ``source`` against ``ledger``.
+
+    ``cadence``: the longest expected time between drops; ``AUTO`` (default) takes the contract's
+    ``slaProperties`` frequency, else learns it from the arrivals; None checks no freshness.
+    Update deltas not yet loaded (no gate said ``load`` to them) are compared with the feed's history.
 
     ``batch_gap`` is the largest jump between the last batch_id of a delta and the first of the next
     that is not a gap; by default the largest jump seen between consecutive batch ids inside any
@@ -108,11 +120,13 @@ def audit(
     records = ledger.records(source.url)
     contract = contract or default_contract()
     staged = sorted((r for r in records if r.status == "staged"), key=lambda r: order_key(r.delta_number or 0))
+    notes: list[str] = []
     findings = [
         *_objects(listed, records),
         *_numbering(listed, staged, contract),
         *_batch_ranges(staged, batch_gap),
-        *_freshness(listed, cadence, now, source.url),
+        *_anomalies(ledger, source.url, staged, contract, thresholds, notes),
+        *_freshness(listed, _cadence(cadence, staged, contract, thresholds, notes), now, source.url),
     ]
     return AuditReport(
         source=source.url,
@@ -120,7 +134,50 @@ def audit(
         listed=len(listed),
         staged=tuple(str(record.staged_name) for record in staged),
         findings=tuple(findings),
+        notes=tuple(notes),
     )
+
+
+def _anomalies(
+    ledger: Ledger, url: str, staged: list[ObjectRecord], contract: Contract, thresholds: Thresholds, notes: list[str]
+) -> list[Finding]:
+    """The staged update deltas no gate has loaded yet, each compared with the updates before it."""
+    from checks.encoding import Encoding
+    from checks.wording import Words
+
+    recorded = {metrics.object_id: metrics for metrics in ledger.metrics(url)}
+    loaded = ledger.loaded_files(url)
+    pending = [str(record.staged_name) for record in staged if str(record.staged_name) not in loaded]
+    unmeasured = [str(record.staged_name) for record in staged if record.id not in recorded]
+    if unmeasured:
+        notes.append(f"anomalies: no figures recorded for {', '.join(unmeasured)} (the next checks ingest measures them)")
+    metrics = [recorded[record.id] for record in staged if record.id in recorded]
+    found, too_early = delta_anomalies(metrics, Words.of(Encoding.of(contract)), thresholds)
+    waiting = [name for name in too_early if name in pending]
+    if waiting:
+        notes.append(
+            f"anomalies: {', '.join(waiting)} not compared: fewer than {thresholds.history} earlier update deltas; "
+            "nothing flagged"
+        )
+    return [Finding(item.kind, item.file, item.message) for name in pending for item in found.get(name, [])]
+
+
+def _cadence(
+    cadence: CadenceSetting, staged: list[ObjectRecord], contract: Contract, thresholds: Thresholds, notes: list[str]
+) -> Cadence | None:
+    if cadence is None:
+        return None
+    if isinstance(cadence, timedelta):
+        return Cadence(cadence, cadence, "--cadence")
+    if contract.frequency is not None:
+        return Cadence(contract.frequency, contract.frequency, "the contract's frequency")
+    learned = learned_cadence([datetime.fromisoformat(record.last_modified) for record in staged], thresholds)
+    if learned is None:
+        notes.append(
+            f"{LATE_DELTA}: not checked: the contract declares no frequency and fewer than {thresholds.history} "
+            "intervals between deliveries to learn one from (give --cadence)"
+        )
+    return learned
 
 
 def _objects(listed: list[ObjectInfo], records: list[ObjectRecord]) -> list[Finding]:
@@ -202,21 +259,11 @@ def _batch_ranges(staged: list[ObjectRecord], batch_gap: int | None) -> list[Fin
     return findings
 
 
-def _freshness(listed: list[ObjectInfo], cadence: timedelta | None, now: datetime, url: str) -> list[Finding]:
+def _freshness(listed: list[ObjectInfo], cadence: Cadence | None, now: datetime, url: str) -> list[Finding]:
     if not listed:
         return [Finding(EMPTY_SOURCE, url, "no objects in the source")]
     if cadence is None:
         return []
     newest = max(listed, key=lambda info: info.last_modified)
-    age = now - newest.last_modified
-    if age <= cadence:
-        return []
-    return [
-        Finding(STALE, newest.key, f"newest drop is {_days(age)} old (uploaded "
-                f"{newest.last_modified.isoformat(timespec='seconds')}); expected one every {_days(cadence)}")
-    ]
-
-
-def _days(span: timedelta) -> str:
-    hours = span.total_seconds() / 3600
-    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
+    overdue = late(newest.key, newest.last_modified, now, cadence)
+    return [Finding(overdue.kind, overdue.file, overdue.message)] if overdue else []

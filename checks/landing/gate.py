@@ -14,17 +14,18 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
-from datetime import timedelta
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from checks.contract import contract_or_default
 from checks.errors import EXIT_CHECKS_FAILED, BadInputError, ChecksError
 from checks.feed import order_key
-from checks.landing.audit import DEFAULT_CADENCE, AuditReport, Finding, audit
+from checks.landing.anomalies import Thresholds
+from checks.landing.audit import AUTO, AuditReport, CadenceSetting, Finding, audit
 from checks.landing.ingest import LEGACY_QUARANTINE, check_stage_owner, control_dir, stage_lock
 from checks.landing.ledger import Ledger, ObjectRecord
+from checks.landing.notify import ON_REFUSE, Delivery, Policy, notify, should_notify
 from checks.landing.source import Source
 
 LOAD = "load"
@@ -58,6 +59,9 @@ class GateReport:
     results_path: Path
     docs_index: Path | None
     manifest: tuple[ManifestEntry, ...] = ()
+    feed: str = ""
+    history_page: Path | None = None
+    notifications: tuple[Delivery, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -73,16 +77,34 @@ class GateReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "feed": self.feed,
             "passed": self.passed,
             "decision": self.decision,
             "manifest": [asdict(entry) for entry in self.manifest],
             "findings": [
                 {"kind": finding.kind, "key": finding.key, "message": finding.message} for finding in self.all_findings
             ],
+            "notes": list(self.audit.notes),
             "audit": self.audit.to_dict(),
             "run": self.run,
             "results": str(self.results_path),
             "data_docs": str(self.docs_index) if self.docs_index else None,
+            "history": str(self.history_page) if self.history_page else None,
+            "notifications": [asdict(delivery) for delivery in self.notifications],
+        }
+
+    def message(self) -> dict[str, Any]:
+        """What the webhooks are told: the feed, the decision, every finding as its line, the links."""
+        outputs = (self.run or {}).get("outputs", {})
+        return {
+            "feed": self.feed,
+            "decision": self.decision,
+            "findings": [str(finding) for finding in self.all_findings],
+            "notes": list(self.audit.notes),
+            "data_docs": str(self.docs_index) if self.docs_index else None,
+            "history": str(self.history_page) if self.history_page else None,
+            "incident": outputs.get("incident.html"),
+            "results": str(self.results_path),
         }
 
 
@@ -94,15 +116,28 @@ def gate(
     out_dir: str | Path = Path("out/gate"),
     gx_dir: str | Path = Path("gx"),
     finance_total: int | None = None,
-    cadence: timedelta | None = DEFAULT_CADENCE,
+    cadence: CadenceSetting = AUTO,
     batch_gap: int | None = None,
     build_docs: bool = True,
     contract: Path | None = None,
+    thresholds: Thresholds = Thresholds(),
+    feed: str | None = None,
+    notify_urls: tuple[str, ...] = (),
+    notify_on: str = ON_REFUSE,
+    notify_policy: Policy = Policy(),
 ) -> GateReport:
-    """Decide whether the staged feed of ``source`` is safe to load (``contract``: the feed's; default: the first customer's)."""
+    """Decide whether the staged feed of ``source`` is safe to load (``contract``: the feed's; default: the first customer's).
+
+    The decision is recorded in the ledger: update deltas a gate said ``load`` to are no longer compared
+    with the feed's history (they are part of it). ``notify_urls`` are told of the decision (every
+    decision with ``notify_on="always"``, else every refusal); what became of each is in ``gate.json``.
+    ``feed`` names the feed in messages (default: the source's URL).
+    """
     stage_dir, out_dir = Path(stage_dir), Path(out_dir)
     check_stage_owner(stage_dir, ledger)
-    audit_report = audit(source, ledger, cadence=cadence, batch_gap=batch_gap, contract=contract_or_default(contract))
+    audit_report = audit(
+        source, ledger, cadence=cadence, batch_gap=batch_gap, contract=contract_or_default(contract), thresholds=thresholds
+    )
     run_summary, docs_index, broken = None, None, None
     # The checks read a private copy of the bytes just verified: a change to the stage during the
     # run cannot slip between the hash and the check.
@@ -134,21 +169,54 @@ def gate(
         results_path=out_dir / RESULTS_FILE,
         docs_index=docs_index,
         manifest=tuple(manifest),
+        feed=feed or source.url,
     )
+    if build_docs:
+        report = replace(report, history_page=_history_page(ledger, source.url, out_dir, contract, thresholds, docs_index))
+    if notify_urls and should_notify(report.decision, notify_on):
+        report = replace(report, notifications=tuple(notify(notify_urls, report.message(), notify_policy)))
     from checks.writers import atomic_write_text
 
     atomic_write_text(report.results_path, json.dumps(report.to_dict(), indent=2, default=str) + "\n")
     if broken is not None:
         raise broken
+    ledger.record_decision(source.url, report.decision, [entry.file for entry in report.manifest])
     return report
 
 
-def write_undecided(out_dir: str | Path, reason: str, log: Path | None) -> Path:
+def _history_page(
+    ledger: Ledger, url: str, out_dir: Path, contract: Path | None, thresholds: Thresholds, docs_index: Path | None
+) -> Path:
+    """The feed's history page beside ``gate.json``, linked from the top of the Data Docs index."""
+    from checks.landing.history import write_history_page
+
+    page = write_history_page(ledger, url, out_dir, contract_or_default(contract), thresholds)
+    if docs_index is not None and docs_index.is_file():
+        from checks.data_docs import link_pages
+
+        link_pages(docs_index, [(page, "The feed's history: rows and amount per delta over time, anomalies marked")])
+    return page
+
+
+def write_undecided(
+    out_dir: str | Path, reason: str, log: Path | None, *, feed: str = "", notifications: tuple[Delivery, ...] = ()
+) -> Path:
     """``gate.json`` saying the gate could not decide (the machinery broke), with the reason and the traceback's log."""
     from checks.writers import atomic_write_text
 
-    payload = {"passed": False, "decision": UNDECIDED, "manifest": [], "error": reason, "log": str(log) if log else None}
+    payload = {
+        "feed": feed, "passed": False, "decision": UNDECIDED, "manifest": [], "error": reason,
+        "log": str(log) if log else None, "notifications": [asdict(delivery) for delivery in notifications],
+    }
     return atomic_write_text(Path(out_dir) / RESULTS_FILE, json.dumps(payload, indent=2) + "\n")
+
+
+def undecided_message(feed: str, reason: str, out_dir: str | Path) -> dict[str, Any]:
+    """What the webhooks are told when the gate could not decide."""
+    return {
+        "feed": feed, "decision": UNDECIDED, "findings": [], "notes": [], "error": reason, "data_docs": None,
+        "history": None, "incident": None, "results": str(Path(out_dir) / RESULTS_FILE),
+    }
 
 
 def _verify(

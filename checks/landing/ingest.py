@@ -34,9 +34,11 @@ from checks.landing.decrypt import (
     keyring,
     plaintext_name,
 )
-from checks.landing.ledger import Ledger, ObjectRecord
+from checks.landing.ledger import Ledger, ObjectRecord, now
+from checks.landing.metrics import empty_table, measure
 from checks.landing.quoting import excerpt, one_line, quoted
 from checks.landing.source import ObjectInfo, ObjectVanishedError, Source, md5_etag
+from checks.ledger_records import DeltaMetrics
 from checks.model import Delta
 from checks.validate import validate_delta
 
@@ -174,6 +176,7 @@ def ingest(
             run = _Run(source, stage_dir, ledger, keys, before_record or (lambda step, info: None), encoding)
             try:
                 outcomes = tuple(run.object(info) for info in sorted(chosen, key=lambda info: _feed_order(info, encoding)))
+                run.record_metrics()
                 if not keep_staging:
                     run.remove_plaintext()
             finally:
@@ -467,6 +470,31 @@ class _Run:
                 )
             self._history = deltas
         return self._history
+
+    def record_metrics(self) -> None:
+        """Measure every staged delta the ledger has no figures for (this run's, or an older ledger's), replaying the feed in order."""
+        staged = sorted(
+            (record for record in self._final_records() if record.status == STAGED),
+            key=lambda record: order_key(record.delta_number or 0),
+        )
+        measured = {metrics.object_id for metrics in self.ledger.metrics(self.source.url)}
+        if all(record.id in measured for record in staged):
+            return
+        deltas = {delta.name: delta for delta in self._history_deltas()}
+        table = empty_table()
+        for record in staged:
+            delta = deltas.get(str(record.staged_name))
+            if delta is None:
+                break  # its staged file is gone: the deltas after it cannot be measured against the table
+            figures, table = measure(delta, table, self.encoding.contract.shape)
+            if record.id not in measured:
+                self.ledger.record_metrics(
+                    DeltaMetrics(
+                        object_id=record.id, source=record.source, arrived_at=record.last_modified,
+                        fetched_at=record.fetched_at, bytes=record.plaintext_size or record.size, recorded_at=now(),
+                        **figures.__dict__,
+                    )
+                )
 
     def _final_records(self) -> list[ObjectRecord]:
         return [record for record in self.ledger.records(self.source.url) if record.final]

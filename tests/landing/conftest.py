@@ -8,6 +8,10 @@ For the chain of custody: a staged byte changed, a staged file replaced, stray
 files in the stage, a symbolic link in the source, a delta number past SQLite's integers, a name
 holding a newline, a staged object deleted from the source, drops signed by the wrong key or not at
 all, a damaged, read-only or shared ledger and an unwritable stage.
+For watching the feed over time (``real_feed``, ``sixth_delta``): the five real deltas landed a week
+apart plus a valid sixth update cut to a third of the usual size (a ``volume_anomaly``), the same
+sixth at the usual size (passes), and the newest drop landed long ago (a ``late_delta``); ``webhook``
+is a local HTTP server on loopback that can answer errors first.
 """
 from __future__ import annotations
 
@@ -179,3 +183,86 @@ def case_dir() -> Path:
             pytest.fail(f"shared case files missing: {CASE}")
         pytest.skip("shared case files not present")
     return CASE
+
+
+WEEK = 7 * 24 * 3600
+REAL_DELTAS = ("delta0.csv", "delta1.csv", "delta2.csv", "delta3.csv", "delta4.csv")
+
+
+def sixth_delta(case: Path, rows: int | None = None) -> bytes:
+    """A valid update after the real delta4: delta4's users again, each adding what delta4 added, batches continuing.
+
+    ``rows`` keeps the users of delta4's lowest batches only (a delta cut short); None keeps all of them.
+    """
+    import pandas as pd
+
+    feed = [pd.read_csv(case / name) for name in REAL_DELTAS]
+    last = feed[-1].sort_values("batch_id", kind="stable")
+    before = pd.concat(feed[:-1]).sort_values("batch_id").groupby("user_id").last()
+    added = last["total_spend"].to_numpy() - before["total_spend"].reindex(last["user_id"]).fillna(0).to_numpy(dtype="int64")
+    sixth = last.assign(
+        total_spend=last["total_spend"] + added,
+        batch_id=last["batch_id"] + int(last["batch_id"].max() - last["batch_id"].min() + 1),
+    )
+    sixth = sixth if rows is None else sixth.head(rows)
+    return sixth.to_csv(index=False, lineterminator="\r\n").encode()
+
+
+def real_feed(folder: Path, sixth: bytes | None, *, newest_age_days: float = 1.0) -> Path:
+    """The five real deltas (and ``sixth`` as delta5.csv) in ``folder``, landed a week apart, the newest ``newest_age_days`` ago."""
+    import time
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [(name, (CASE / name).read_bytes()) for name in REAL_DELTAS]
+    if sixth is not None:
+        files.append(("delta5.csv", sixth))
+    newest = time.time() - newest_age_days * 24 * 3600
+    for index, (name, data) in enumerate(files):
+        path = folder / name
+        path.write_bytes(data)
+        landed = newest - (len(files) - 1 - index) * WEEK
+        os.utime(path, (landed, landed))
+    return folder
+
+
+@dataclass
+class Webhook:
+    """A webhook on loopback: ``url`` takes POSTs, answering ``statuses`` in turn (then 200); ``received`` holds the JSON bodies."""
+
+    url: str
+    received: list
+    statuses: list
+    paths: list
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hook = Webhook(url="", received=[], statuses=[], paths=[])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            hook.paths.append(self.path)
+            status = hook.statuses.pop(0) if hook.statuses else 200
+            if status == 200:
+                hook.received.append(json.loads(body))
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass  # quiet: the tests read ``received``
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    hook.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/T000/B000?token=s3cr3t-t0ken"
+    try:
+        yield hook
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

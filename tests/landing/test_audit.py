@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from checks.errors import UsageError
+from checks.landing.anomalies import LATE_DELTA
 from checks.landing.audit import (
     BATCH_GAP,
     BATCH_OVERLAP,
@@ -14,7 +15,6 @@ from checks.landing.audit import (
     FAILED,
     NEVER_INGESTED,
     NUMBERING_GAP,
-    STALE,
     VANISHED,
     audit,
     parse_cadence,
@@ -126,13 +126,13 @@ def test_freshness_against_the_cadence(bucket, tmp_path: Path, age: timedelta, s
 
     report = audit(source(bucket.url), ledger, cadence=timedelta(days=35), now=info.last_modified + age)
 
-    assert ((STALE, "delta0.csv") in _kinds(report)) is stale
+    assert ((LATE_DELTA, "delta0.csv") in _kinds(report)) is stale
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("35d", timedelta(days=35)), ("4w", timedelta(weeks=4)), ("24h", timedelta(hours=24)),
-     ("90M", timedelta(minutes=90)), ("off", None)],
+     ("90M", timedelta(minutes=90)), ("off", None), ("auto", "auto")],
 )
 def test_parse_cadence(text: str, expected: timedelta | None) -> None:
     assert parse_cadence(text) == expected
