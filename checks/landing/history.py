@@ -127,7 +127,7 @@ def write_history_page(book: _Book, source: str, out_dir: Path, contract: Contra
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style></head><body>"
         f"<h1>History of {html.escape(source)}</h1><p>Update deltas by arrival (the base is in the table only); "
-        "anomalies in red.</p>{chart}"
+        f"anomalies in red.</p>{chart}"
         f"<h2>Anomalies</h2><ul>{findings or '<li>none</li>'}</ul>"
         f"<h2>Every staged delta</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         "</body></html>\n"

@@ -227,18 +227,21 @@ def real_feed(folder: Path, sixth: bytes | None, *, newest_age_days: float = 1.0
 
 @dataclass
 class Webhook:
-    """A webhook on loopback: ``url`` takes POSTs, answering ``statuses`` in turn (then 200); ``received`` holds the JSON bodies."""
+    """A webhook on loopback: ``url`` takes POSTs, answering ``statuses`` in turn (then 200) after ``delay`` seconds;
+    ``received`` holds the JSON bodies it accepted."""
 
     url: str
     received: list
     statuses: list
     paths: list
+    delay: float = 0.0
 
 
 @pytest.fixture
 def webhook() -> Iterator[Webhook]:
     import json
     import threading
+    import time
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     hook = Webhook(url="", received=[], statuses=[], paths=[])
@@ -247,6 +250,7 @@ def webhook() -> Iterator[Webhook]:
         def do_POST(self) -> None:  # noqa: N802 - the http.server API
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             hook.paths.append(self.path)
+            time.sleep(hook.delay)
             status = hook.statuses.pop(0) if hook.statuses else 200
             if status == 200:
                 hook.received.append(json.loads(body))
