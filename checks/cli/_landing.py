@@ -73,6 +73,15 @@ DEFAULT_STAGE = Path("landing/stage")
 DEFAULT_CADENCE = "auto"
 
 
+def refuse_per_feed_options(given: dict[str, bool]) -> None:
+    """With ``--feeds``, a feed's own settings come from the feeds file: one given on the command line is a usage error."""
+    from checks.errors import UsageError
+
+    names = [name for name, present in given.items() if present]
+    if names:
+        raise UsageError(f"with --feeds, each feed's {', '.join(names)} comes from the feeds file")
+
+
 @contextmanager
 def could_not_decide(
     log_dir: Path, command: str, on_failure: Callable[[str, Path | None], None] | None = None

@@ -16,6 +16,7 @@ from checks.cli._landing import (
     LedgerOption,
     OptionalSourceOption,
     could_not_decide,
+    refuse_per_feed_options,
 )
 
 
@@ -54,8 +55,11 @@ def audit(
         report = _audit_feed(spec)
         _print_report(report, json, prefix="")
         raise typer.Exit(0 if report.passed else 1)
-    if source is not None:
-        raise UsageError("give --source or --feeds, not both")
+    per_feed = {
+        "--source": source is not None, "--ledger": ledger != DEFAULT_LEDGER, "--contract": contract is not None,
+        "--cadence": cadence != DEFAULT_CADENCE, "--batch-gap": batch_gap is not None,
+    }
+    refuse_per_feed_options(per_feed)
     reports, worst = {}, 0
     for spec in select_feeds(read_feeds(feeds), feed or []):
         report = _audit_feed(spec)

@@ -25,6 +25,7 @@ from checks.cli._landing import (
     OptionalSourceOption,
     StageOption,
     could_not_decide,
+    refuse_per_feed_options,
 )
 from checks.cli._options import ContractOption, DEFAULT_GX_DIR, DocsOption, FinanceTotalOption, GxDirOption
 
@@ -95,8 +96,12 @@ def gate(
         report = _gate_feed(spec, out, gx_dir, docs, policy, single=True)
         _print_report(report, json, prefix="")
         raise typer.Exit(0 if report.passed else 1)
-    if source is not None:
-        raise UsageError("give --source or --feeds, not both")
+    per_feed = {
+        "--source": source is not None, "--stage": stage != DEFAULT_STAGE, "--ledger": ledger != DEFAULT_LEDGER,
+        "--contract": contract is not None, "--cadence": cadence != DEFAULT_CADENCE, "--batch-gap": batch_gap is not None,
+        "--finance-total": finance_total is not None,
+    }
+    refuse_per_feed_options(per_feed)
     chosen = select_feeds(read_feeds(feeds), feed or [])
     given = {pair.partition("=")[0].strip() for pair in anomaly or []}
     decisions: list[dict[str, Any]] = []
@@ -104,7 +109,7 @@ def gate(
     for spec in chosen:
         thresholds = thresholds_of({name: getattr(overrides, name) for name in given}, spec.thresholds)
         spec = replace(spec, notify=spec.notify + urls, thresholds=thresholds)
-        decision, code = _gate_in_feeds(spec, out / spec.name, gx_dir, docs, policy, json)
+        decision, code = _gate_in_feeds(spec, out / spec.name, spec.gx_dir or gx_dir, docs, policy, json)
         decisions.append(decision)
         worst = max(worst, code)
     from checks import output

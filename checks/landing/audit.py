@@ -150,7 +150,10 @@ def _anomalies(
     pending = [str(record.staged_name) for record in staged if str(record.staged_name) not in loaded]
     unmeasured = [str(record.staged_name) for record in staged if record.id not in recorded]
     if unmeasured:
-        notes.append(f"anomalies: no figures recorded for {', '.join(unmeasured)} (the next checks ingest measures them)")
+        notes.append(
+            f"anomalies: no figures recorded for {', '.join(unmeasured)} "
+            "(the next checks ingest measures every staged delta whose file is still staged)"
+        )
     metrics = [recorded[record.id] for record in staged if record.id in recorded]
     found, too_early = delta_anomalies(metrics, Words.of(Encoding.of(contract)), thresholds)
     waiting = [name for name in too_early if name in pending]

@@ -12,6 +12,7 @@ source = "s3://customer-drops/johnnys-jeans"
 contract = "contracts/user-summary.yaml"  # default: the first customer's
 stage = "landing/johnnys-jeans/stage"
 ledger = "landing/johnnys-jeans/ledger.sqlite"
+gx_dir = "gx/johnnys-jeans"             # default: the command's --gx-dir
 cadence = "auto"                        # or 35d, 4w, off
 notify = ["https://example.invalid/hook"]
 ```
@@ -31,7 +32,9 @@ from checks.landing.notify import NOTIFY_ON, ON_REFUSE, check_url
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TOP_KEYS = frozenset({"feed", "notify", "notify_on", "anomalies"})
-_FEED_KEYS = frozenset({"name", "source", "contract", "stage", "ledger", "cadence", "batch_gap", "finance_total", "notify", "notify_on"})
+_FEED_KEYS = frozenset(
+    {"name", "source", "contract", "stage", "ledger", "gx_dir", "cadence", "batch_gap", "finance_total", "notify", "notify_on"}
+)
 _REQUIRED = ("name", "source", "stage", "ledger")
 
 
@@ -44,6 +47,7 @@ class FeedSpec:
     ledger: Path
     stage: Path | None = None  # the audit needs none
     contract: Path | None = None
+    gx_dir: Path | None = None  # the feed's own Great Expectations project (default: the command's --gx-dir)
     cadence: str = "auto"
     batch_gap: int | None = None
     finance_total: str | None = None
@@ -143,7 +147,10 @@ def _feed(
     missing = [key for key in _REQUIRED if not entry.get(key)]
     if missing:
         raise bad(f"{where}: missing {', '.join(missing)}")
-    text = {key: entry[key] for key in ("name", "source", "stage", "ledger", "contract", "cadence", "finance_total") if key in entry}
+    text = {
+        key: entry[key]
+        for key in ("name", "source", "stage", "ledger", "contract", "gx_dir", "cadence", "finance_total") if key in entry
+    }
     for key, value in text.items():
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise bad(f"{where}: {key} must be text")
@@ -159,6 +166,7 @@ def _feed(
         stage=folder / str(entry["stage"]),
         ledger=folder / str(entry["ledger"]),
         contract=folder / str(entry["contract"]) if entry.get("contract") else None,
+        gx_dir=folder / str(entry["gx_dir"]) if entry.get("gx_dir") else None,
         cadence=str(entry.get("cadence", "auto")),
         batch_gap=batch_gap,
         finance_total=str(entry["finance_total"]) if entry.get("finance_total") is not None else None,

@@ -21,6 +21,7 @@ source = "s3://customer-drops/johnnys-jeans"
 stage = "landing/jj/stage"
 ledger = "landing/jj/ledger.sqlite"
 contract = "contracts/user-summary.yaml"
+gx_dir = "gx/jj"
 notify = "http://127.0.0.1:9000/hook"
 notify_on = "always"
 
@@ -45,6 +46,7 @@ def test_a_feeds_file_reads_every_feed(tmp_path: Path) -> None:
         "johnnys-jeans", "s3://customer-drops/johnnys-jeans", tmp_path / "landing/jj/stage", tmp_path / "contracts/user-summary.yaml",
     )
     assert first.notify == ("https://hooks.slack.com/services/T/B/X", "http://127.0.0.1:9000/hook") and first.notify_on == "always"
+    assert first.gx_dir == tmp_path / "gx/jj" and second.gx_dir is None
     assert second.source == str(tmp_path / "drops/second") and second.cadence == "7d" and second.contract is None
     assert second.notify == ("https://hooks.slack.com/services/T/B/X",) and second.notify_on == "refuse"
     assert first.thresholds == second.thresholds == Thresholds(tolerance=0.3, history=4)

@@ -141,3 +141,54 @@ def test_a_feeds_file_gates_every_feed(tmp_path: Path, capsys) -> None:
     assert '<td>good</td><td style="color:#2f855a"><b>load</b>' in index
     assert '<td>bad</td><td style="color:#c53030"><b>refuse</b>' in index
     assert 'href="bad/gate.json"' in index and "http" not in index
+
+
+@pytest.mark.parametrize(
+    ("sla", "message"),
+    [
+        ("{property: frequency, value: 1, unit: fortnight}", "frequency needs a positive number value and a unit"),
+        ("{property: frequency, value: -2, unit: d}", "frequency needs a positive number value"),
+    ],
+)
+def test_a_bad_frequency_is_bad_input(tmp_path: Path, capsys, sla: str, message: str) -> None:
+    contract = tmp_path / "bad.yaml"
+    contract.write_text((PROJECT / "contracts" / "user-summary.yaml").read_text() + f"slaProperties:\n  - {sla}\n")
+    code, _, errors = _cli(capsys, "audit", "--source", tmp_path, "--ledger", tmp_path / "ledger.sqlite", "--contract", contract)
+    assert code == 2 and message in errors
+
+
+def test_a_gate_that_could_not_decide_tells_the_webhook(tmp_path: Path, capsys, webhook) -> None:
+    drops = tmp_path / "drops"
+    drops.mkdir()
+    stage = tmp_path / "stage"
+    assert _cli(capsys, "ingest", "--source", drops, "--stage", stage, "--ledger", tmp_path / "first.sqlite")[0] == 0
+    out = tmp_path / "out"
+    code, _, errors = _cli(
+        capsys, "gate", "--source", drops, "--stage", stage, "--ledger", tmp_path / "second.sqlite", "--out", out,
+        "--notify", webhook.url,
+    )
+    assert code == 3 and "the stage is filled by another ledger" in errors
+    (told,) = webhook.received
+    assert told["decision"] == "could not decide" and "another ledger" in told["error"]
+    results = json.loads((out / "gate.json").read_text())
+    assert results["decision"] == "could not decide" and results["notifications"][0]["delivered"] is True
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("gate",), "give --source (one feed) or --feeds FILE"),
+        (("audit",), "give --source (one feed) or --feeds FILE"),
+        (("gate", "--feeds", "{feeds}", "--contract", "x.yaml"), "with --feeds, each feed's --contract comes from the feeds file"),
+        (("audit", "--feeds", "{feeds}", "--source", "drops"), "with --feeds, each feed's --source comes from the feeds file"),
+        (("gate", "--feeds", "{feeds}", "--feed", "other"), "no feed named other"),
+        (("gate", "--source", "drops", "--notify", "ftp://x/y?token=s3cr3t"), "--notify needs an http"),
+        (("gate", "--source", "drops", "--notify-on", "sometimes"), "--notify-on must be one of refuse, always"),
+        (("gate", "--source", "drops", "--anomaly", "tolerance"), "--anomaly takes NAME=VALUE"),
+    ],
+)
+def test_usage_errors(tmp_path: Path, capsys, arguments: tuple[str, ...], message: str) -> None:
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text('[[feed]]\nname = "a"\nsource = "s"\nstage = "t"\nledger = "l"\n')
+    code, _, errors = _cli(capsys, *(argument.format(feeds=feeds) for argument in arguments))
+    assert code == 2 and message in errors and "s3cr3t" not in errors
