@@ -56,23 +56,17 @@ class ObjectRecord:
 
 
 @dataclass(frozen=True)
-class DeltaMetrics:
-    """What one staged delta brought to its feed, recorded by the ingest (table ``delta_metrics``).
+class Measure:
+    """What one delta brought to its feed (``checks.landing.metrics.measure``).
 
-    ``arrived_at`` is when the object landed in the source, ``fetched_at`` when the ingest fetched it.
     Amounts are in the contract's computing form (whole units of its smallest decimal); None when the
     contract declares no amount. Versions are the version column's computing form (int64).
     ``null_shares`` maps each column to the share of its cells that are empty (0.0 to 1.0).
     """
 
-    object_id: int
-    source: str
     file: str
     base: bool
-    arrived_at: str
-    fetched_at: str | None
     rows: int
-    bytes: int
     new_keys: int
     updated_keys: int
     amount_sum: int | None
@@ -80,6 +74,20 @@ class DeltaMetrics:
     version_min: int | None
     version_max: int | None
     null_shares: dict[str, float]
+
+
+@dataclass(frozen=True)
+class DeltaMetrics(Measure):
+    """A staged delta's measure as the ingest recorded it (table ``delta_metrics``), with its object's facts.
+
+    ``arrived_at`` is when the object landed in the source, ``fetched_at`` when the ingest fetched it.
+    """
+
+    object_id: int
+    source: str
+    arrived_at: str
+    fetched_at: str | None
+    bytes: int
     recorded_at: str
 
 
@@ -96,12 +104,18 @@ _METRICS_QUERY = (
 )
 
 
+_METRICS_FIELDS = (
+    "object_id", "source", "file", "base", "arrived_at", "fetched_at", "rows", "bytes", "new_keys", "updated_keys",
+    "amount_sum", "amount_added", "version_min", "version_max", "null_shares", "recorded_at",
+)
+
+
 def metrics_of(row: tuple) -> DeltaMetrics:
     """A ``DeltaMetrics`` from a row of ``_METRICS_QUERY``."""
-    values = list(row)
-    values[3] = bool(values[3])
-    values[14] = json.loads(values[14]) if values[14] else {}
-    return DeltaMetrics(*values)
+    values = dict(zip(_METRICS_FIELDS, row))
+    values["base"] = bool(values["base"])
+    values["null_shares"] = json.loads(values["null_shares"]) if values["null_shares"] else {}
+    return DeltaMetrics(**values)
 
 
 def select_records(connection: sqlite3.Connection, where: str = "", parameters: tuple[object, ...] = ()) -> list[ObjectRecord]:

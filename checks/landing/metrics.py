@@ -6,31 +6,14 @@ the earlier deltas of its feed built: per key, its latest version and amount.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from checks.encoding import NULL
+from checks.ledger_records import Measure
 from checks.model import Delta, Shape
 
 _VERSION, _AMOUNT = "version", "amount"
-
-
-@dataclass(frozen=True)
-class Measure:
-    """One delta's figures; amounts None when the contract declares no amount column."""
-
-    file: str
-    base: bool
-    rows: int
-    new_keys: int
-    updated_keys: int
-    amount_sum: int | None
-    amount_added: int | None
-    version_min: int | None
-    version_max: int | None
-    null_shares: dict[str, float]
 
 
 def empty_table() -> pd.DataFrame:
