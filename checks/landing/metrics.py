@@ -36,15 +36,20 @@ def measure(delta: Delta, table: pd.DataFrame, shape: Shape) -> tuple[Measure, p
         },
         index=pd.Index(frame[shape.key].to_numpy(), name="key"),
     )
-    # A key appears once per delta (the contract's primary key); should it not, its newest row counts.
-    incoming = incoming.sort_values(_VERSION, kind="stable").groupby(level=0).last()
-    known = incoming.index.isin(table.index)
-    before = table.reindex(incoming.index)
-    newer = incoming[_VERSION].to_numpy() > before[_VERSION].fillna(np.iinfo(np.int64).min).to_numpy()
-    updated = known & newer
-    taken = incoming[~known | updated]
-    added = int((taken[_AMOUNT] - before.loc[taken.index, _AMOUNT].fillna(0)).sum())
-    after = pd.concat([table.drop(index=incoming.index[updated]), taken])
+    if not incoming.index.is_unique:  # the contract's key is unique per delta; should it not be, the newest row counts
+        incoming = incoming.sort_values(_VERSION, kind="stable").groupby(level=0).last()
+    # Positions, not labels, and int64 throughout: amounts stay exact (no NaN, no float) at millions of keys.
+    positions = table.index.get_indexer(incoming.index)
+    known = positions >= 0
+    safe = np.where(known, positions, 0)  # -1 (unknown) would index the last row, or nothing in an empty table
+    old_version = np.where(known, table[_VERSION].to_numpy()[safe] if len(table) else 0, np.iinfo(np.int64).min)
+    old_amount = np.where(known, table[_AMOUNT].to_numpy()[safe] if len(table) else 0, 0)
+    taken = incoming[_VERSION].to_numpy() > old_version  # new keys, and known keys with a newer version
+    updated = known & taken
+    added = int((incoming[_AMOUNT].to_numpy()[taken] - old_amount[taken]).sum())
+    kept = np.ones(len(table), dtype=bool)
+    kept[positions[updated]] = False
+    after = pd.concat([table[kept], incoming[taken]])
     versions = frame[shape.version].to_numpy(dtype="int64")
     measured = Measure(
         file=delta.name,
