@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from checks.encoding import NULL
 from checks.landing.metrics import empty_table, measure
@@ -60,3 +62,28 @@ def test_a_feed_without_an_amount_has_no_amount_figures() -> None:
     figures, _ = measure(Delta("delta0.csv", 0, frame), empty_table(), shape)
     assert figures.amount_sum is None and figures.amount_added is None and figures.new_keys == 2
     assert np.isclose(sum(figures.null_shares.values()), 0.0)
+
+
+# Amounts beyond float64's exact integers (2**53), their sums still within int64 like every total of the package.
+_delta_rows = st.dictionaries(
+    st.integers(1, 30), st.tuples(st.integers(0, 2**56), st.integers(0, 50)), min_size=1, max_size=20
+)
+
+
+@given(st.lists(_delta_rows, min_size=1, max_size=5))
+def test_measure_agrees_with_a_naive_replay(feed: list[dict[int, tuple[int, int]]]) -> None:
+    table, naive = empty_table(), {}
+    for number, rows in enumerate(feed):
+        delta = _delta(f"delta{number}.csv", [(key, amount, 0, version) for key, (amount, version) in rows.items()])
+        figures, table = measure(delta, table, SHAPE)
+        new = updated = added = 0
+        for key, (amount, version) in rows.items():
+            if key not in naive:
+                new, added = new + 1, added + amount
+            elif version > naive[key][1]:
+                updated, added = updated + 1, added + amount - naive[key][0]
+            else:
+                continue
+            naive[key] = (amount, version)
+        assert (figures.new_keys, figures.updated_keys, figures.amount_added) == (new, updated, added)
+    assert dict(zip(table.index, zip(table["amount"], table["version"]))) == naive
