@@ -192,3 +192,20 @@ def test_usage_errors(tmp_path: Path, capsys, arguments: tuple[str, ...], messag
     feeds.write_text('[[feed]]\nname = "a"\nsource = "s"\nstage = "t"\nledger = "l"\n')
     code, _, errors = _cli(capsys, *(argument.format(feeds=feeds) for argument in arguments))
     assert code == 2 and message in errors and "s3cr3t" not in errors
+
+
+def test_a_feed_that_cannot_be_decided_stops_only_itself(tmp_path: Path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(
+        '[[feed]]\nname = "broken"\nsource = "empty"\nstage = "b/stage"\nledger = "b/ledger.sqlite"\ncontract = "missing.yaml"\n\n'
+        '[[feed]]\nname = "empty"\nsource = "empty"\nstage = "e/stage"\nledger = "e/ledger.sqlite"\n'
+    )
+    out = tmp_path / "out"
+    code, text, errors = _cli(capsys, "gate", "--feeds", feeds, "--out", out, "--gx-dir", _gx_dir(tmp_path), "--no-docs")
+    assert code == 2  # the worst: one could not be decided (bad input), one refused
+    assert "broken: " in errors and "contract file not found" in errors
+    assert "empty: empty_source: " in text and "empty: gate: refuse the load" in text
+    assert json.loads((out / "broken" / "gate.json").read_text())["decision"] == "could not decide"
+    index = (out / "index.html").read_text()
+    assert "<td>broken</td>" in index and "could not decide" in index and "<td>empty</td>" in index
