@@ -99,6 +99,7 @@ def notify(urls: Sequence[str], message: Mapping[str, Any], policy: Policy = Pol
 
 
 def _deliver(url: str, message: Mapping[str, Any], policy: Policy, started: float) -> Delivery:
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -121,8 +122,10 @@ def _deliver(url: str, message: Mapping[str, Any], policy: Policy, started: floa
             error = f"HTTP {failure.code}"
             if failure.code not in _RETRY_STATUS:
                 break
-        except (urllib.error.URLError, OSError, ValueError) as failure:
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as failure:
             error = _reason(failure, url)
+        except Exception as failure:  # noqa: BLE001 - a notification must never change the decision
+            error = f"unexpected {type(failure).__name__}"
         pause = policy.backoff * 2**attempt
         if attempt + 1 < policy.attempts and time.monotonic() - started + pause < policy.deadline:
             time.sleep(pause)

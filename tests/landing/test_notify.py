@@ -78,3 +78,26 @@ def test_slack_gets_its_own_form() -> None:
 )
 def test_who_is_told_when(decision: str, notify_on: str, told: bool) -> None:
     assert should_notify(decision, notify_on) is told
+
+
+def test_a_webhook_speaking_no_http_is_a_failed_delivery() -> None:
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def garbage() -> None:
+        for _ in range(3):
+            connection, _ = listener.accept()
+            connection.recv(65536)
+            connection.sendall(b"not http at all\r\n\r\n")
+            connection.close()
+
+    thread = threading.Thread(target=garbage, daemon=True)
+    thread.start()
+    try:
+        (delivery,) = notify([f"http://127.0.0.1:{port}/hook?token=s3cr3t"], MESSAGE, FAST)
+    finally:
+        listener.close()
+    assert not delivery.delivered and delivery.attempts == 3 and "s3cr3t" not in str(delivery)
