@@ -44,7 +44,7 @@ def audit(
     """
     from checks import output
     from checks.errors import UsageError
-    from checks.landing.feeds import FeedSpec, parse_threshold_options, read_feeds, select_feeds
+    from checks.landing.feeds import FeedSpec, parse_threshold_options, read_feeds, select_feeds, with_command_line
 
     thresholds = parse_threshold_options(anomaly or [])
     if feeds is None:
@@ -61,7 +61,7 @@ def audit(
     }
     refuse_per_feed_options(per_feed)
     reports, worst = {}, 0
-    for spec in select_feeds(read_feeds(feeds), feed or []):
+    for spec in with_command_line(select_feeds(read_feeds(feeds), feed or []), (), anomaly or []):
         report = _audit_feed(spec)
         reports[spec.name] = report.to_dict()
         worst = max(worst, 0 if report.passed else 1)

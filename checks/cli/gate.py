@@ -5,7 +5,6 @@ With ``--feeds FILE`` it gates every feed of the platform's feeds file: one deci
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -76,7 +75,7 @@ def gate(
     fails is reported on stderr and in gate.json; it never changes the exit code.
     """
     from checks.errors import UsageError
-    from checks.landing.feeds import FeedSpec, parse_threshold_options, read_feeds, select_feeds, thresholds_of
+    from checks.landing.feeds import FeedSpec, parse_threshold_options, read_feeds, select_feeds, with_command_line
     from checks.landing.notify import NOTIFY_ON, Policy, check_url
 
     if notify_on not in NOTIFY_ON:
@@ -102,13 +101,9 @@ def gate(
         "--finance-total": finance_total is not None,
     }
     refuse_per_feed_options(per_feed)
-    chosen = select_feeds(read_feeds(feeds), feed or [])
-    given = {pair.partition("=")[0].strip() for pair in anomaly or []}
     decisions: list[dict[str, Any]] = []
     worst = 0
-    for spec in chosen:
-        thresholds = thresholds_of({name: getattr(overrides, name) for name in given}, spec.thresholds)
-        spec = replace(spec, notify=spec.notify + urls, thresholds=thresholds)
+    for spec in with_command_line(select_feeds(read_feeds(feeds), feed or []), urls, anomaly or []):
         decision, code = _gate_in_feeds(spec, out / spec.name, spec.gx_dir or gx_dir, docs, policy, json)
         decisions.append(decision)
         worst = max(worst, code)

@@ -75,15 +75,28 @@ def thresholds_of(values: dict[str, Any], base: Thresholds = Thresholds(), where
     return replace(base, **changes)
 
 
-def parse_threshold_options(pairs: list[str]) -> Thresholds:
-    """``--anomaly NAME=VALUE`` options as ``Thresholds``."""
-    values: dict[str, Any] = {}
+def _option_values(pairs: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
     for pair in pairs:
         name, equals, value = pair.partition("=")
         if not equals:
             raise BadInputError(f"--anomaly takes NAME=VALUE (e.g. tolerance=0.3), not {pair!r}")
         values[name.strip()] = value.strip()
-    return thresholds_of(values, where="--anomaly")
+    return values
+
+
+def parse_threshold_options(pairs: list[str]) -> Thresholds:
+    """``--anomaly NAME=VALUE`` options as ``Thresholds``."""
+    return thresholds_of(_option_values(pairs), where="--anomaly")
+
+
+def with_command_line(specs: list[FeedSpec], notify: tuple[str, ...], anomaly: list[str]) -> list[FeedSpec]:
+    """The feeds with the command line's webhooks added and its ``--anomaly`` thresholds over the file's."""
+    values = _option_values(anomaly)
+    return [
+        replace(spec, notify=spec.notify + notify, thresholds=thresholds_of(values, spec.thresholds, where="--anomaly"))
+        for spec in specs
+    ]
 
 
 def read_feeds(path: str | Path) -> list[FeedSpec]:

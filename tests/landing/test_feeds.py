@@ -7,7 +7,7 @@ import pytest
 
 from checks.errors import BadInputError, UsageError
 from checks.landing.anomalies import Thresholds
-from checks.landing.feeds import parse_threshold_options, read_feeds, select_feeds
+from checks.landing.feeds import parse_threshold_options, read_feeds, select_feeds, with_command_line
 
 GOOD = """
 notify = ["https://hooks.slack.com/services/T/B/X"]
@@ -100,3 +100,9 @@ def test_bad_threshold_options(option: str, message: str) -> None:
 def test_an_unknown_feed_name_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no feed named other"):
         select_feeds(read_feeds(_write(tmp_path, MINIMAL)), ["other"])
+
+
+def test_the_command_line_adds_webhooks_and_overrides_thresholds(tmp_path: Path) -> None:
+    first, second = with_command_line(read_feeds(_write(tmp_path, GOOD)), ("http://127.0.0.1:1/x",), ["ratio=3", "tolerance=0.5"])
+    assert first.thresholds == second.thresholds == Thresholds(tolerance=0.5, history=4, ratio=3.0)
+    assert second.notify == ("https://hooks.slack.com/services/T/B/X", "http://127.0.0.1:1/x")
