@@ -15,6 +15,8 @@ from checks.errors import BadInputError
 
 STEPS = ("seen", "fetched", "decrypted", "validated", "staged", "quarantined", "failed")
 FINAL = ("staged", "quarantined")
+# What a staged event records of its object, so that an edit of the object's row alone is noticed.
+STAGED_DETAIL = ("staged_name", "plaintext_sha256", "rows")
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,43 @@ def select_metrics(connection: sqlite3.Connection, source: str | None = None) ->
     return [metrics_of(row) for row in connection.execute(f"{_METRICS_QUERY} {where} ORDER BY m.rowid", parameters)]
 
 
+def staged_detail(record: ObjectRecord) -> str:
+    return json.dumps({name: getattr(record, name) for name in STAGED_DETAIL}, sort_keys=True)
+
+
+def integrity_problem(connection: sqlite3.Connection) -> str | None:
+    """The first problem of a ledger (SQLite's page check, then the events against the objects), or None."""
+    verdict = [row[0] for row in connection.execute("PRAGMA quick_check")]
+    if verdict != ["ok"]:
+        return "SQLite reports " + " ".join(verdict[0].split())
+    steps = ", ".join(f"'{step}'" for step in STEPS)
+    orphan = connection.execute("SELECT COUNT(*) FROM events WHERE object_id NOT IN (SELECT id FROM objects)").fetchone()[0]
+    if orphan:
+        return f"{orphan} event(s) belong to no object"
+    unknown = connection.execute(f"SELECT COUNT(*) FROM events WHERE step NOT IN ({steps})").fetchone()[0]
+    if unknown:
+        return f"{unknown} event(s) with an unknown step"
+    # Each change writes the row and its event in one transaction: the last event is the status.
+    disagree = connection.execute(
+        "SELECT id, status FROM objects o WHERE status IS NOT "
+        "(SELECT step FROM events e WHERE e.object_id = o.id ORDER BY e.id DESC LIMIT 1) LIMIT 1"
+    ).fetchone()
+    if disagree:
+        return f"object {disagree[0]} has status {disagree[1]!r} but its events say otherwise"
+    for record in select_records(connection, "WHERE status = 'staged'"):
+        detail = connection.execute(
+            "SELECT detail FROM events WHERE object_id = ? AND step = 'staged' ORDER BY id DESC LIMIT 1", (record.id,)
+        ).fetchone()[0]
+        if detail is not None and staged_detail(record) != detail:
+            return f"object {record.id} ({record.staged_name}) differs from what its staged event recorded"
+    return None
+
+
 class LedgerReader:
-    """A ledger opened read-only; use as a context manager. A file that is no ledger is bad input."""
+    """A ledger opened read-only and checked as the writer checks it; use as a context manager.
+
+    A file that is no ledger, or a damaged one, is bad input: it was given to a report as evidence.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -142,9 +179,12 @@ class LedgerReader:
         try:
             # mode=ro: no journal switch, no lock file of ours; SQLite still reads a WAL ledger's latest commits.
             self._connection = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-            self._connection.execute("SELECT 1 FROM objects LIMIT 1").fetchall()
+            problem = integrity_problem(self._connection)
         except sqlite3.Error as error:
             raise BadInputError(f"not a usable ledger: {error}", file=self.path) from error
+        if problem:
+            self._connection.close()
+            raise BadInputError(f"not a usable ledger: ledger is damaged: {problem}", file=self.path)
 
     def __enter__(self) -> LedgerReader:
         return self

@@ -52,3 +52,11 @@ def test_what_is_no_ledger_is_bad_input(tmp_path: Path, content: bytes | None, m
         path.write_bytes(content)
     with pytest.raises(BadInputError, match=message):
         LedgerReader(path)
+
+
+def test_a_damaged_ledger_is_no_evidence(tmp_path: Path) -> None:
+    ledger = _legacy_ledger(tmp_path / "ledger.sqlite")
+    with sqlite3.connect(ledger) as connection:
+        connection.execute("UPDATE objects SET staged_name = 'delta9.csv'")  # the row edited, its event not
+    with pytest.raises(BadInputError, match="ledger is damaged: object 1 .* differs from what its staged event recorded"):
+        LedgerReader(ledger)

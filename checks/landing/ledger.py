@@ -28,8 +28,10 @@ from checks.ledger_records import (
     STEPS,
     DeltaMetrics,
     ObjectRecord,
+    integrity_problem,
     select_metrics,
     select_records,
+    staged_detail,
 )
 
 DEFAULT_LEDGER = Path("landing/ledger.sqlite")
@@ -101,7 +103,6 @@ CREATE TABLE IF NOT EXISTS decisions (
 # Columns added after the first release: (name, type), added to an older ledger on open. Tables added
 # later (delta_metrics, decisions) are created on open by _SCHEMA's IF NOT EXISTS: no row is touched.
 _ADDED_COLUMNS = (("signer", "TEXT"),)
-_STAGED_DETAIL = ("staged_name", "plaintext_sha256", "rows")
 
 
 class LedgerBusyError(SourceError):
@@ -167,39 +168,9 @@ class Ledger:
     def check_integrity(self) -> None:
         """SQLite's own page check, then the events against the objects; ``LedgerError`` naming the first problem."""
         with self._sqlite_errors("check"):
-            verdict = [row[0] for row in self._connection.execute("PRAGMA quick_check")]
-            if verdict != ["ok"]:
-                self._damaged("SQLite reports " + " ".join(verdict[0].split()))
-            problem = self._events_problem()
+            problem = integrity_problem(self._connection)
         if problem:
             self._damaged(problem)
-
-    def _events_problem(self) -> str | None:
-        steps = ", ".join(f"'{step}'" for step in STEPS)
-        orphan = self._connection.execute(
-            "SELECT COUNT(*) FROM events WHERE object_id NOT IN (SELECT id FROM objects)"
-        ).fetchone()[0]
-        if orphan:
-            return f"{orphan} event(s) belong to no object"
-        unknown = self._connection.execute(
-            f"SELECT COUNT(*) FROM events WHERE step NOT IN ({steps})"
-        ).fetchone()[0]
-        if unknown:
-            return f"{unknown} event(s) with an unknown step"
-        # Each change writes the row and its event in one transaction: the last event is the status.
-        disagree = self._connection.execute(
-            "SELECT id, status FROM objects o WHERE status IS NOT "
-            "(SELECT step FROM events e WHERE e.object_id = o.id ORDER BY e.id DESC LIMIT 1) LIMIT 1"
-        ).fetchone()
-        if disagree:
-            return f"object {disagree[0]} has status {disagree[1]!r} but its events say otherwise"
-        for record in self._select("WHERE status = 'staged'", ()):
-            detail = self._connection.execute(
-                "SELECT detail FROM events WHERE object_id = ? AND step = 'staged' ORDER BY id DESC LIMIT 1", (record.id,)
-            ).fetchone()[0]
-            if detail is not None and _staged_detail(record) != detail:
-                return f"object {record.id} ({record.staged_name}) differs from what its staged event recorded"
-        return None
 
     def _damaged(self, problem: str) -> None:
         raise LedgerError(
@@ -278,7 +249,7 @@ class Ledger:
                 row = cursor.execute(
                     f"SELECT {', '.join(_COLUMNS)} FROM objects WHERE id = ?", (object_id,)
                 ).fetchone()
-                detail = _staged_detail(ObjectRecord(*row))
+                detail = staged_detail(ObjectRecord(*row))
             cursor.execute(
                 "INSERT INTO events (object_id, step, at, detail) VALUES (?, ?, ?, ?)", (object_id, step, at, detail)
             )
@@ -349,7 +320,3 @@ class Ledger:
                     cursor.execute("ROLLBACK")
                 raise
             cursor.execute("COMMIT")
-
-
-def _staged_detail(record: ObjectRecord) -> str:
-    return json.dumps({name: getattr(record, name) for name in _STAGED_DETAIL}, sort_keys=True)
