@@ -165,7 +165,8 @@ def _gate_in_feeds(spec: Any, out: Path, gx_dir: Path, docs: bool, policy: Any, 
     """One feed of a feeds file: its decision as ``gate.json`` holds it, and its exit code; an error stops only this feed."""
     from checks import output
     from checks.errors import ChecksError, InfrastructureError
-    from checks.landing.gate import RESULTS_FILE, UNDECIDED, write_undecided
+    from checks.landing.gate import RESULTS_FILE, UNDECIDED, undecided_message, write_undecided
+    from checks.landing.notify import notify
     from checks.landing.quoting import one_line
 
     try:
@@ -173,8 +174,10 @@ def _gate_in_feeds(spec: Any, out: Path, gx_dir: Path, docs: bool, policy: Any, 
     except ChecksError as error:
         line = one_line(error, limit=2000)
         output.print_error(f"{spec.name}: {line}")
-        if not isinstance(error, InfrastructureError):  # bad input: no gate.json yet, and the index links it
-            write_undecided(out, line, None, feed=spec.name)
+        if not isinstance(error, InfrastructureError):  # bad input: nothing written or told yet, and the index links gate.json
+            told = tuple(notify(spec.notify, undecided_message(spec.name, line, out), policy))
+            write_undecided(out, line, None, feed=spec.name, notifications=told)
+            _print_failed_notifications(told)
         decision = {"feed": spec.name, "decision": UNDECIDED, "findings": [], "error": line, "results": str(out / RESULTS_FILE)}
         return decision, error.exit_code
     if not json:

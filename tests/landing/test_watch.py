@@ -194,10 +194,11 @@ def test_usage_errors(tmp_path: Path, capsys, arguments: tuple[str, ...], messag
     assert code == 2 and message in errors and "s3cr3t" not in errors
 
 
-def test_a_feed_that_cannot_be_decided_stops_only_itself(tmp_path: Path, capsys) -> None:
+def test_a_feed_that_cannot_be_decided_stops_only_itself(tmp_path: Path, capsys, webhook) -> None:
     (tmp_path / "empty").mkdir()
     feeds = tmp_path / "feeds.toml"
     feeds.write_text(
+        f'notify = ["{webhook.url}"]\n'
         '[[feed]]\nname = "broken"\nsource = "empty"\nstage = "b/stage"\nledger = "b/ledger.sqlite"\ncontract = "missing.yaml"\n\n'
         '[[feed]]\nname = "empty"\nsource = "empty"\nstage = "e/stage"\nledger = "e/ledger.sqlite"\n'
     )
@@ -209,3 +210,4 @@ def test_a_feed_that_cannot_be_decided_stops_only_itself(tmp_path: Path, capsys)
     assert json.loads((out / "broken" / "gate.json").read_text())["decision"] == "could not decide"
     index = (out / "index.html").read_text()
     assert "<td>broken</td>" in index and "could not decide" in index and "<td>empty</td>" in index
+    assert [(told["feed"], told["decision"]) for told in webhook.received] == [("broken", "could not decide"), ("empty", "refuse")]
