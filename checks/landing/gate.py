@@ -23,6 +23,7 @@ from checks.errors import EXIT_CHECKS_FAILED, BadInputError, ChecksError
 from checks.feed import order_key
 from checks.landing.anomalies import Thresholds
 from checks.landing.audit import AUTO, AuditReport, CadenceSetting, Finding, audit
+from checks.landing.feeds import FeedSpec
 from checks.landing.ingest import LEGACY_QUARANTINE, check_stage_owner, control_dir, stage_lock
 from checks.landing.ledger import Ledger, ObjectRecord
 from checks.landing.notify import ON_REFUSE, Delivery, Policy, notify, should_notify
@@ -182,6 +183,26 @@ def gate(
         raise broken
     ledger.record_decision(source.url, report.decision, [entry.file for entry in report.manifest])
     return report
+
+
+def gate_feed(
+    spec: FeedSpec, *, out_dir: str | Path, gx_dir: str | Path = Path("gx"), build_docs: bool = True,
+    notify_policy: Policy = Policy(),
+) -> GateReport:
+    """``gate`` one feed as a feeds file declares it (``checks.landing.feeds.FeedSpec``): opens its source and ledger."""
+    from checks.config import parse_amount
+    from checks.landing.audit import parse_cadence
+    from checks.landing.source import source as open_source
+
+    contract_or_default(spec.contract)  # a broken contract is bad input, before the ledger is touched
+    total = None if spec.finance_total is None else parse_amount(spec.finance_total, "finance_total")
+    with Ledger(spec.ledger) as ledger:
+        return gate(
+            open_source(spec.source), ledger, spec.stage or Path("landing/stage"), out_dir=out_dir,
+            gx_dir=spec.gx_dir or gx_dir, finance_total=total, cadence=parse_cadence(spec.cadence),
+            batch_gap=spec.batch_gap, build_docs=build_docs, contract=spec.contract, thresholds=spec.thresholds,
+            feed=spec.name, notify_urls=spec.notify, notify_on=spec.notify_on, notify_policy=notify_policy,
+        )
 
 
 def _history_page(
