@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from checks.contract import contract_or_default
-from checks.errors import EXIT_CHECKS_FAILED, BadInputError, ChecksError
+from checks.errors import EXIT_CHECKS_FAILED, BadInputError, ChecksError, UsageError
 from checks.feed import order_key
 from checks.landing.anomalies import Thresholds
 from checks.landing.audit import AUTO, AuditReport, CadenceSetting, Finding, audit
@@ -194,11 +194,13 @@ def gate_feed(
     from checks.landing.audit import parse_cadence
     from checks.landing.source import source as open_source
 
+    if spec.stage is None:
+        raise UsageError(f"feed {spec.name}: the gate needs the feed's stage")
     contract_or_default(spec.contract)  # a broken contract is bad input, before the ledger is touched
     total = None if spec.finance_total is None else parse_amount(spec.finance_total, "finance_total")
     with Ledger(spec.ledger) as ledger:
         return gate(
-            open_source(spec.source), ledger, spec.stage or Path("landing/stage"), out_dir=out_dir,
+            open_source(spec.source), ledger, spec.stage, out_dir=out_dir,
             gx_dir=spec.gx_dir or gx_dir, finance_total=total, cadence=parse_cadence(spec.cadence),
             batch_gap=spec.batch_gap, build_docs=build_docs, contract=spec.contract, thresholds=spec.thresholds,
             feed=spec.name, notify_urls=spec.notify, notify_on=spec.notify_on, notify_policy=notify_policy,

@@ -119,10 +119,19 @@ def test_a_feeds_file_gives_one_check_per_feed(tmp_path: Path, capsys) -> None:
         assert json.loads((out / name / "gate.json").read_text())["decision"] == decision
 
 
-def test_a_gate_that_cannot_decide_skips_the_load(tmp_path: Path, webhook) -> None:
+@pytest.mark.parametrize(
+    ("broken", "error"),
+    [
+        ({"contract": "missing.yaml"}, "missing.yaml: contract file not found"),
+        ({"stage": None}, "feed broken: the gate needs the feed's stage"),
+    ],
+)
+def test_a_gate_that_cannot_decide_skips_the_load(tmp_path: Path, webhook, broken: dict, error: str) -> None:
+    paths = {"stage": tmp_path / "stage", "contract": None} | {
+        key: tmp_path / value if value else None for key, value in broken.items()
+    }
     spec = FeedSpec(
-        name="broken", source=str(tmp_path / "drops"), stage=tmp_path / "stage", ledger=tmp_path / "ledger.sqlite",
-        contract=tmp_path / "missing.yaml", notify=(webhook.url,),
+        name="broken", source=str(tmp_path / "drops"), ledger=tmp_path / "ledger.sqlite", notify=(webhook.url,), **paths
     )
     loaded: list[str] = []
     assets = _pipeline("broken", loaded)
@@ -132,7 +141,11 @@ def test_a_gate_that_cannot_decide_skips_the_load(tmp_path: Path, webhook) -> No
 
     assert loaded == [] and _materialized(result) == {"broken/staged"} and not result.success
     results = json.loads((out / "gate.json").read_text())
-    assert results["decision"] == "could not decide" and "missing.yaml" in results["error"]
+    assert results["decision"] == "could not decide" and error in results["error"]
+    (failure,) = [event for event in result.all_events if event.is_step_failure]
+    assert failure.step_key == "broken__staged_gate"
+    assert "Failure: gate could not decide: " in failure.step_failure_data.error.message
+    assert failure.step_failure_data.error.message.rstrip().endswith(error)
     (told,) = webhook.received
     assert told["decision"] == "could not decide" and told["feed"] == "broken"
 
