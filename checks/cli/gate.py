@@ -121,14 +121,8 @@ def gate(
 def _gate_feed(spec: Any, out: Path, gx_dir: Path, docs: bool, policy: Any, *, single: bool):  # noqa: ANN202
     """Gate one feed; ``ChecksError`` when it could not decide (``gate.json`` written and webhooks told all the same)."""
     from checks import output
-    from checks.cli._options import finance_total_of
-    from checks.contract import contract_or_default
-    from checks.landing.audit import parse_cadence
-    from checks.landing.gate import gate as run_gate
-    from checks.landing.gate import undecided_message, write_undecided
-    from checks.landing.ledger import Ledger
+    from checks.landing.gate import gate_feed, undecided_message, write_undecided
     from checks.landing.notify import notify
-    from checks.landing.source import source as open_source
 
     name = "" if single else spec.name
 
@@ -137,26 +131,8 @@ def _gate_feed(spec: Any, out: Path, gx_dir: Path, docs: bool, policy: Any, *, s
         write_undecided(out, line, log, feed=name or spec.source, notifications=told)
         _print_failed_notifications(told)
 
-    contract_or_default(spec.contract)  # a broken contract is bad input, before the ledger is touched
-    cadence, total = parse_cadence(spec.cadence), finance_total_of(spec.finance_total)
-    with could_not_decide(out, "gate", undecided), Ledger(spec.ledger) as book, output.progress_step("checking the landing zone"):
-        report = run_gate(
-            open_source(spec.source),
-            book,
-            spec.stage,
-            out_dir=out,
-            gx_dir=gx_dir,
-            finance_total=total,
-            cadence=cadence,
-            batch_gap=spec.batch_gap,
-            build_docs=docs,
-            contract=spec.contract,
-            thresholds=spec.thresholds,
-            feed=name or None,
-            notify_urls=spec.notify,
-            notify_on=spec.notify_on,
-            notify_policy=policy,
-        )
+    with could_not_decide(out, "gate", undecided), output.progress_step("checking the landing zone"):
+        report = gate_feed(spec, out_dir=out, gx_dir=gx_dir, build_docs=docs, notify_policy=policy, named=not single)
     _print_failed_notifications(report.notifications)
     return report
 

@@ -187,9 +187,12 @@ def gate(
 
 def gate_feed(
     spec: FeedSpec, *, out_dir: str | Path, gx_dir: str | Path = Path("gx"), build_docs: bool = True,
-    notify_policy: Policy = Policy(),
+    notify_policy: Policy = Policy(), named: bool = True,
 ) -> GateReport:
-    """``gate`` one feed as a feeds file declares it (``checks.landing.feeds.FeedSpec``): opens its source and ledger."""
+    """``gate`` one feed as a feeds file declares it (``checks.landing.feeds.FeedSpec``): opens its source and ledger.
+
+    ``named=False`` for a single feed given on the command line, whose results carry no feed name.
+    """
     from checks.config import parse_amount
     from checks.landing.audit import parse_cadence
     from checks.landing.source import source as open_source
@@ -203,7 +206,7 @@ def gate_feed(
             open_source(spec.source), ledger, spec.stage, out_dir=out_dir,
             gx_dir=spec.gx_dir or gx_dir, finance_total=total, cadence=parse_cadence(spec.cadence),
             batch_gap=spec.batch_gap, build_docs=build_docs, contract=spec.contract, thresholds=spec.thresholds,
-            feed=spec.name, notify_urls=spec.notify, notify_on=spec.notify_on, notify_policy=notify_policy,
+            feed=spec.name if named else None, notify_urls=spec.notify, notify_on=spec.notify_on, notify_policy=notify_policy,
         )
 
 
