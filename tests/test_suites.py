@@ -15,7 +15,7 @@ from checks.feed import read_table
 from checks.sample import COLUMNS
 from checks.contract import default_contract
 from checks.contract_suite import suite_path
-from checks.suites import load_suite_json, prepare_table
+from checks.suites.suite import load_suite_json, prepare_table
 
 SUITE_PATH = suite_path(default_contract())
 
@@ -93,9 +93,9 @@ def test_suite_json_refuses_unexpected_rows_expectation(tmp_path):
 @pytest.mark.slow
 def test_gx_matches_column_names_case_insensitively_which_is_why_we_refuse_them():
     """The trap itself: GX validates ``Total_spend`` as ``total_spend`` without a word."""
-    from checks.suites import _import_gx
+    from checks.suites.gx import import_gx
 
-    gx = _import_gx()
+    gx = import_gx()
     context = gx.get_context(mode="ephemeral")
     frame = pd.DataFrame({"user_id": [1, 2], "Total_spend": [3, 4]})
     batch = context.data_sources.add_pandas("p").add_dataframe_asset("t").add_batch_definition_whole_dataframe("t")
@@ -172,8 +172,8 @@ def test_expectation_with_a_bound_of_the_wrong_type_is_a_suite_error(tmp_path):
     ],
 )
 def test_exception_info_in_either_shape_gx_1x_stores_it(info, message):
-    """GX 1.x keeps one record or one per metric; a raised one fails the run (see _table_result)."""
-    from checks.suites import _raised_exception
+    """GX 1.x keeps one record or one per metric; a raised one fails the run (see checks.suites.results.table_result)."""
+    from checks.suites.results import _raised_exception
 
     assert _raised_exception(info) == message
 
@@ -267,9 +267,10 @@ def test_renderer_error_swallowed_by_gx_fails_the_docs_build(tmp_path, monkeypat
     from great_expectations.expectations import registry
     from great_expectations.render import LegacyDiagnosticRendererType
 
-    from checks.suites import _import_gx, run_suites
+    from checks.suites import run_suites
+    from checks.suites.gx import import_gx
 
-    _import_gx()
+    import_gx()
     renderers = registry._registered_renderers["expect_batch_id_to_be_latest_in_feed"]
     key = LegacyDiagnosticRendererType.UNEXPECTED_TABLE
     owner, _ = renderers[key]
@@ -343,11 +344,19 @@ def _planted_table(seed: int, users: int = 500) -> tuple[pd.DataFrame, pd.Series
     return table, latest
 
 
+def _whole_tables_only(monkeypatch) -> None:
+    """Send every table through GX whole, on pandas and on Spark: the reference the fast path is held to."""
+    from checks.suites import evidence, spark
+
+    for module in (evidence, spark):
+        monkeypatch.setattr(module, "fast_path_applies", lambda *args: False)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [3, 4])
 def test_fast_path_reports_what_gx_reports_on_the_whole_table(tmp_path, monkeypatch, seed):
     """Differential: GX over an evidence frame completed with Polars figures == GX over every row."""
-    import checks.suites as suites
+    from checks import suites
 
     table, latest = _planted_table(seed)
     plain = table.dropna().astype("int64")
@@ -355,7 +364,7 @@ def test_fast_path_reports_what_gx_reports_on_the_whole_table(tmp_path, monkeypa
     runs, stored = {}, {}
     for path in ("fast", "whole"):
         if path == "whole":
-            monkeypatch.setattr(suites, "_fast_path_applies", lambda *args: False)
+            _whole_tables_only(monkeypatch)
         (tmp_path / path).mkdir()
         gx_dir = _gx_dir(tmp_path / path)
         run = suites.run_suites(tables, latest_batch=latest, finance_total=int(plain["total_spend"].sum()) + 1,
@@ -420,7 +429,7 @@ def _comparable(result: dict) -> dict:
 def test_spark_path_reports_what_the_pandas_path_reports(tmp_path, monkeypatch, spark_session):
     """Differential: the same tables through GX's Spark datasource (figures in Spark SQL) and through pandas;
     and GX on the whole Spark tables (the fallback) gives the same verdicts and counts."""
-    import checks.suites as suites
+    from checks import suites
 
     table, latest = _planted_table(3, users=300)
     plain = table.dropna().astype("int64")
@@ -428,7 +437,7 @@ def test_spark_path_reports_what_the_pandas_path_reports(tmp_path, monkeypatch, 
     runs, stored, pages = {}, {}, {}
     for engine in ("polars", "spark", "spark whole"):
         if engine == "spark whole":  # one table is enough for the fallback, and GX row by row on Spark is slow
-            monkeypatch.setattr(suites, "_fast_path_applies", lambda *args: False)
+            _whole_tables_only(monkeypatch)
             tables = {"planted": table}
         (tmp_path / engine).mkdir()
         gx_dir = _gx_dir(tmp_path / engine)
@@ -538,9 +547,10 @@ def test_latest_batch_lookup_matches_a_map(feed_ids, table_order, dtype):
     import numpy as np
     import polars as pl
 
-    from checks.suites import _join_latest, _latest_by_user, _Names
+    from checks.suites.evidence import join_latest, latest_by_user
+    from checks.suites.suite import TableNames
 
-    names = _Names.of(default_contract())
+    names = TableNames.of(default_contract())
 
     rng = np.random.default_rng(7)
     ids = _user_ids(feed_ids, 50)
@@ -555,7 +565,7 @@ def test_latest_batch_lookup_matches_a_map(feed_ids, table_order, dtype):
         latest = latest.astype("int32").set_axis(latest.index.astype("int32"))
         user_id = user_id.astype("int32")
     table = pl.DataFrame({"user_id": user_id.to_numpy()})
-    joined = _join_latest(table, user_id, _latest_by_user(latest), names)
+    joined = join_latest(table, user_id, latest_by_user(latest), names)
     if feed_ids == "sparse":
         assert joined is None  # too sparse to address directly: the caller joins
         return
@@ -569,20 +579,21 @@ def test_latest_batch_lookup_matches_a_map(feed_ids, table_order, dtype):
 def test_evidence_of_an_int32_table_is_that_of_its_int64_table(feed):
     """The evidence rows and full-table figures (direct lookup or join, a sum beyond int32) do not
     depend on the engine having narrowed the table's columns."""
-    from checks.suites import _evidence, _expectations_to_run, _latest_by_user, _Names
+    from checks.suites.evidence import latest_by_user, table_evidence
+    from checks.suites.suite import TableNames, expectations_to_run
 
-    names = _Names.of(default_contract())
+    names = TableNames.of(default_contract())
     table, latest = _planted_table(4)
     plain = table.dropna().astype("int64")
     plain["total_spend"] += 2**29
     if feed == "sparse":  # one far-away user: too sparse to address, the table is joined (an int32 key to int64 ids)
         latest = pd.concat([latest, pd.Series([5], index=pd.Index([10**12], name="user_id"))])
     parameters = {"expected_users": latest.size, "finance_total": 1}
-    expectations, _ = _expectations_to_run(load_suite_json(SUITE_PATH), parameters)
-    by_user = _latest_by_user(latest)
+    expectations, _ = expectations_to_run(load_suite_json(SUITE_PATH), parameters)
+    by_user = latest_by_user(latest)
     assert (by_user is None) == (feed == "sparse")
-    wide = _evidence("t", plain, latest, by_user, expectations, parameters, names)
-    narrow = _evidence("t", _narrowed(plain), latest, by_user, expectations, parameters, names)
+    wide = table_evidence("t", plain, latest, by_user, expectations, parameters, names)
+    narrow = table_evidence("t", _narrowed(plain), latest, by_user, expectations, parameters, names)
     pd.testing.assert_frame_equal(narrow[0], wide[0])
     assert narrow[1] == wide[1]
     assert wide[1].observed["revenue_total"] == int(plain["total_spend"].sum()) > 2**31
