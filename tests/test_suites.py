@@ -383,6 +383,71 @@ def test_fast_path_reports_what_gx_reports_on_the_whole_table(tmp_path, monkeypa
     assert planted["batch_currency"]["unexpected_count"] > len(planted["batch_currency"]["unexpected_examples"])
 
 
+def _accounts_tables(folder: Path) -> tuple[dict[str, pd.DataFrame], pd.Series, object, object]:
+    """The second shape's tables in computing form, as ``checks run`` hands them to the suites, with faults
+    planted in the platform's: a file never loaded (stale versions, the sample's own), keys repeated and
+    unknown, a negative amount and order count, an empty plan and amount (the amount's sum then short)."""
+    import numpy as np
+
+    from checks.config import load_case
+    from checks.contract import contract_or_default
+    from checks.encoding import NULL, Encoding
+    from checks.engines import get_engine
+    from checks.feed import discover_deltas
+    from checks.sample_accounts import generate_accounts_case, write_accounts_case
+
+    write_accounts_case(generate_accounts_case(400, 5, seed=5), folder)
+    case = load_case(folder / "case.toml")
+    encoding = Encoding.of(contract_or_default(case.contract))
+    engine = get_engine("polars")
+    platform = engine.read_table(case.platform, encoding=encoding)
+    customer = engine.read_table(case.customer, encoding=encoding)
+    validations = [engine.read_and_validate(delta, encoding=encoding) for delta in discover_deltas(case.feed, encoding.contract)]
+    deduplicated = engine.check_validations(validations, encoding=encoding).deduplicated
+    faults = np.random.default_rng(5).choice(np.arange(1, len(platform)), size=(6, 25), replace=False)
+    platform = platform.reset_index(drop=True)
+    platform.loc[faults[0], "account_id"] = platform.loc[faults[0] - 1, "account_id"].to_numpy()
+    platform.loc[faults[1], "account_id"] = encoding.codecs["account_id"].dictionary.encode(
+        np.array([f"AC-9{number:08d}" for number in range(25)], dtype=object))
+    platform.loc[faults[2], "lifetime_value"] = -1
+    platform.loc[faults[3], "orders"] = -1
+    platform.loc[faults[4], "plan"] = NULL
+    platform.loc[faults[5], "lifetime_value"] = NULL
+    tables = {"deduplicated": deduplicated[list(encoding.contract.names)], "platform": platform, "customer": customer}
+    return tables, deduplicated.set_index("account_id")["exported_at"], encoding, case.finance_total
+
+
+@pytest.mark.slow
+def test_fast_path_of_another_shape_reports_what_gx_reports_on_the_whole_table(tmp_path, monkeypatch):
+    """Differential on a string key, a timestamp version and an exact decimal amount: GX over evidence
+    frames typed from the computing form, completed with its figures == GX over every typed row."""
+    from checks import suites
+
+    tables, latest, encoding, finance_total = _accounts_tables(tmp_path / "case")
+    runs, stored = {}, {}
+    for path in ("fast", "whole"):
+        if path == "whole":
+            _whole_tables_only(monkeypatch)
+        (tmp_path / path).mkdir()
+        gx_dir = _gx_dir(tmp_path / path)
+        run = suites.run_suites(tables, latest_batch=latest, finance_total=finance_total, expected_users=latest.size,
+                                gx_dir=gx_dir, build_docs=False, encoding=encoding)
+        runs[path] = run.to_dict()["tables"]
+        stored[path] = {
+            file.name: [(result["success"], result["result"]) for result in json.loads(file.read_text())["results"]]
+            for file in (gx_dir / "uncommitted" / "validations").rglob("*.json")
+        }
+    assert runs["fast"] == runs["whole"]
+    assert stored["fast"] == stored["whole"]
+    outcomes = {table["table"]: {outcome["check"]: outcome for outcome in table["outcomes"]} for table in runs["fast"]}
+    failing = {check for check, outcome in outcomes["platform"].items() if not outcome["success"]}
+    assert failing == {"batch_currency", "account_id_unique", "user_in_feed", "lifetime_value_non_negative",
+                       "orders_non_negative", "plan_not_null", "lifetime_value_not_null", "revenue_total"}
+    stale = outcomes["platform"]["batch_currency"]
+    assert stale["unexpected_count"] > len(stale["unexpected_examples"])
+    assert all(outcome["success"] for outcome in outcomes["deduplicated"].values())
+
+
 @pytest.fixture(scope="module")
 def spark_session():
     """One local Spark session for this module's Spark tests, stopped at its end."""
@@ -579,6 +644,7 @@ def test_latest_batch_lookup_matches_a_map(feed_ids, table_order, dtype):
 def test_evidence_of_an_int32_table_is_that_of_its_int64_table(feed):
     """The evidence rows and full-table figures (direct lookup or join, a sum beyond int32) do not
     depend on the engine having narrowed the table's columns."""
+    from checks.encoding import default_encoding
     from checks.suites.evidence import latest_by_user, table_evidence
     from checks.suites.suite import TableNames, expectations_to_run
 
@@ -592,8 +658,8 @@ def test_evidence_of_an_int32_table_is_that_of_its_int64_table(feed):
     expectations, _ = expectations_to_run(load_suite_json(SUITE_PATH), parameters)
     by_user = latest_by_user(latest)
     assert (by_user is None) == (feed == "sparse")
-    wide = table_evidence("t", plain, latest, by_user, expectations, parameters, names)
-    narrow = table_evidence("t", _narrowed(plain), latest, by_user, expectations, parameters, names)
+    wide = table_evidence("t", plain, latest, by_user, expectations, parameters, names, default_encoding())
+    narrow = table_evidence("t", _narrowed(plain), latest, by_user, expectations, parameters, names, default_encoding())
     pd.testing.assert_frame_equal(narrow[0], wide[0])
     assert narrow[1] == wide[1]
     assert wide[1].observed["revenue_total"] == int(plain["total_spend"].sum()) > 2**31

@@ -12,8 +12,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from checks.encoding import NULL, Encoding
 from checks.errors import SuiteError
-from checks.suites.figures import FIRST_ROWS, MAP_KWARGS, Figures, fast_path_applies, first_line
+from checks.suites.figures import (
+    FIRST_ROWS,
+    MAP_KWARGS,
+    Figures,
+    decimal_sums,
+    exact_sums,
+    fast_path_applies,
+    first_line,
+)
+from checks.suites.results import plain
 from checks.suites.suite import (
     PARTIAL_UNEXPECTED,
     TableNames,
@@ -23,6 +33,8 @@ from checks.suites.suite import (
     refuse_unknown_columns,
     resolve,
     table_columns,
+    typed_table,
+    typed_values,
 )
 
 
@@ -34,21 +46,23 @@ def table_evidence(
     expectations: list[dict],
     parameters: Mapping[str, Any],
     names: TableNames,
+    encoding: Encoding,
 ) -> tuple[pd.DataFrame, Figures | None]:
     """The frame GX validates for a table, and the full-table figures to complete its results with.
 
-    The evidence is the table's first rows and, for every map expectation, its first unexpected rows
-    (for uniqueness, with the rows they repeat), in table order, so GX lists the same examples as
-    on the whole table. Figures are None when the fast path does not apply: GX gets the whole table.
+    ``frame`` and ``latest_batch`` are in the run's computing form (``checks.encoding``); the figures are
+    computed on it, and only the evidence rows are turned into the typed values GX reads. The evidence is
+    the table's first rows and, for every map expectation, its first unexpected rows (for uniqueness, with
+    the rows they repeat), in table order, so GX lists the same examples as on the whole table. Figures are
+    None when the fast path does not apply: GX gets the whole table (a decimal's sum still exact).
     """
     columns = table_columns(name, frame, names)
     refuse_unknown_columns(name, expectations, [*columns, names.latest])
-    if not fast_path_applies(frame, columns, expectations):
-        return prepare_table(name, frame, latest_batch, names), None
+    if not fast_path_applies(frame, columns, expectations, encoding):
+        return _whole(name, frame, latest_batch, expectations, names, encoding)
     import polars as pl
 
-    # Zero-copy for numpy int64 columns.
-    table = pl.from_pandas(frame.loc[:, columns].reset_index(drop=True))
+    table = _computing_table(frame.loc[:, columns].reset_index(drop=True), encoding)
     joined = join_latest(table, frame[names.key], by_user, names)
     if joined is None:
         latest = pl.DataFrame(
@@ -56,7 +70,7 @@ def table_evidence(
         ).cast({names.key: table.schema[names.key]}, strict=False)  # a feed id beyond an int32 table's matches none
         joined = table.join(latest, on=names.key, how="left", maintain_order="left")
         if joined.height != table.height:  # latest_batch repeats a user: let pandas refuse it as before
-            return prepare_table(name, frame, latest_batch, names), None
+            return _whole(name, frame, latest_batch, expectations, names, encoding)
 
     aggregates, map_checks, sums = [pl.len().alias("__rows")], [], {}
     for expectation in expectations:
@@ -91,13 +105,58 @@ def table_evidence(
         for expectation in expectations
         if expectation["type"] == "expect_table_row_count_to_equal"
     }
-    observed |= {check: _sum(joined[column]) for check, column in sums.items()}
+    observed |= {check: _column_sum(frame, joined, column, encoding) for check, column in sums.items()}
 
     taken = sorted(positions)
-    evidence = declared_types_of(frame.loc[:, columns].iloc[taken].reset_index(drop=True))
-    latest_values = joined[names.latest].gather(taken).to_pandas().astype("Int64")
-    evidence = evidence.assign(**{names.latest: latest_values.to_numpy()})
+    rows = frame.loc[:, columns].iloc[taken].reset_index(drop=True)
+    evidence = declared_types_of(encoding.typed(rows, exact_decimals=False))
+    latest_values = joined[names.latest].gather(taken)
+    if encoding.codecs[names.version].column.logical_type == "integer":
+        typed_latest = latest_values.to_pandas().astype("Int64").to_numpy()
+    else:
+        typed_latest = typed_values(encoding, names.version, latest_values.fill_null(NULL).to_numpy())
+    evidence = evidence.assign(**{names.latest: typed_latest})
     return evidence, Figures(rows=int(found["__rows"]), counts=counts, observed=observed)
+
+
+def _whole(
+    name: str, frame: pd.DataFrame, latest_batch: pd.Series, expectations: list[dict], names: TableNames, encoding: Encoding
+) -> tuple[pd.DataFrame, Figures | None]:
+    """The whole table for GX, as typed values; figures only for the exact sums of decimal columns (GX sums floats)."""
+    typed, typed_latest = typed_table(frame, latest_batch, encoding)
+    return prepare_table(name, typed, typed_latest, names), exact_sums(len(frame), expectations, decimal_sums(frame, encoding))
+
+
+def _computing_table(frame: pd.DataFrame, encoding: Encoding) -> Any:
+    """The table in Polars as its figures are computed: integer columns as they are (zero-copy for int64);
+    in computing form an empty cell as null, a decimal as the float GX reads, a floating number as its float."""
+    import polars as pl
+
+    table = pl.from_pandas(frame)
+    if encoding.plain:
+        return table
+    converted = []
+    for column in encoding.contract.columns:
+        if column.logical_type == "integer":
+            continue
+        values = pl.col(column.name)
+        if encoding.codecs[column.name].dtype == "float64":  # its float64 bits, NaN for empty
+            converted.append(pl.Series(column.name, frame[column.name].to_numpy().view(np.float64), nan_to_null=True))
+        elif column.decimal is not None:
+            converted.append(pl.when(values != NULL).then(values / 10 ** column.decimal[1]).alias(column.name))
+        else:
+            converted.append(pl.when(values != NULL).then(values).alias(column.name))
+    return table.with_columns(converted)
+
+
+def _column_sum(frame: pd.DataFrame, joined: Any, column: str, encoding: Encoding) -> Any:
+    """A column's sum as GX would report it on the whole table, but a decimal's exact to the last decimal."""
+    codec = encoding.codecs[column]
+    if codec.column.decimal is not None:
+        return decimal_sums(frame, encoding)[column]
+    if codec.dtype == "float64":
+        return plain(pd.Series(typed_values(encoding, column, frame[column].to_numpy())).sum())
+    return _sum(joined[column])
 
 
 _REPEATED = "__repeated_"  # a precomputed "value occurs more than once" column, e.g. __repeated_user_id

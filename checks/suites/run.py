@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +25,7 @@ from checks.suites.spark import (
     spark_evidence,
     spark_types,
 )
-from checks.suites.suite import TableNames, expectations_to_run, load_suite_json, table_columns
+from checks.suites.suite import TableNames, expectations_to_run, load_suite_json, table_columns, typed_table
 
 
 def run_suites(
@@ -57,15 +56,6 @@ def run_suites(
         raise SuiteError("no tables to validate")
     encoding = encoding or default_encoding()
     names = TableNames.of(encoding.contract)
-    decimal_totals: dict[str, dict[str, Decimal]] = {}
-    if not encoding.plain:  # GX sees values as the files wrote them: datetimes, text, decimals (as floats, see below)
-        # GX takes 26 ms a row over an exact decimal column (10,000 rows: 262 s): it gets floats, and a decimal
-        # column's sum is taken here, exactly, from the computing form.
-        decimal_totals = {name: decimal_sums(frame, encoding) for name, frame in tables.items()}
-        tables = {name: encoding.typed(frame, exact_decimals=False) for name, frame in tables.items()}
-        version = encoding.contract.shape.version
-        latest_batch = pd.Series(encoding.typed_column(version, latest_batch.to_numpy()),
-                                 index=encoding.typed_column(names.key, latest_batch.index.to_numpy()))
     engine = get_engine(engine) if isinstance(engine, str) else engine
     on_spark = engine is not None and supports(engine, Capability.GX_SPARK_DATASOURCE)
     declared = load_suite_json(suite_path or contract_suite_path(encoding.contract))
@@ -80,11 +70,17 @@ def run_suites(
     context = open_context(gx, gx_dir)
     # GX checks every expectation's kwargs first.
     suite = build_suite(gx, declared["name"], spark_types(expectations) if on_spark else expectations)
-    evidence = spark_evidence if on_spark else table_evidence
     for name, frame in tables.items():
-        frames[name], figures[name] = evidence(name, frame, latest_batch, by_user, expectations, parameters, names)
-        if figures[name] is None and decimal_totals.get(name):
-            figures[name] = exact_sums(len(frame), expectations, decimal_totals[name])
+        if on_spark:
+            frames[name], figures[name] = spark_evidence(
+                name, *typed_table(frame, latest_batch, encoding), expectations, parameters, names
+            )
+            if figures[name] is None:  # GX sums a decimal as floats
+                figures[name] = exact_sums(len(frame), expectations, decimal_sums(frame, encoding))
+        else:
+            frames[name], figures[name] = table_evidence(
+                name, frame, latest_batch, by_user, expectations, parameters, names, encoding
+            )
     run_time = datetime.now(timezone.utc)
     if on_spark:
         runs = build_spark_checkpoints(gx, context, suite, frames, names)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
@@ -26,15 +26,11 @@ from checks.suites.suite import (
     table_columns,
 )
 
-if TYPE_CHECKING:
-    from checks.suites.evidence import LatestByUser
-
 
 def spark_evidence(
     name: str,
     frame: pd.DataFrame,
     latest_batch: pd.Series,
-    by_user: LatestByUser | None,
     expectations: list[dict],
     parameters: Mapping[str, Any],
     names: TableNames,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from checks.contract import Contract
 from checks.contract_suite import latest_column
-from checks.encoding import default_encoding
+from checks.encoding import Encoding, default_encoding
 from checks.errors import BadInputError, SuiteError
 from checks.feed import column_differences
 from checks.model import LINEAGE_COLUMNS
@@ -31,12 +31,14 @@ class TableNames:
 
     columns: tuple[str, ...]  # the contract's, in its order
     key: str
+    version: str
     latest: str  # the helper column: each key's largest version across the feed
     key_word: str  # what people call a key ("user")
 
     @classmethod
     def of(cls, contract: Contract) -> TableNames:
-        return cls(contract.names, contract.key.name, latest_column(contract), contract.key.business_name or contract.key.name)
+        return cls(contract.names, contract.key.name, contract.version_column.name, latest_column(contract),
+                   contract.key.business_name or contract.key.name)
 
     @property
     def latest_statement(self) -> str:
@@ -84,6 +86,24 @@ def prepare_table(name: str, frame: pd.DataFrame, latest_batch: pd.Series, names
     latest = latest.astype("Int64") if pd.api.types.is_integer_dtype(latest_batch.dtype) else latest
     table = declared_types_of(frame.loc[:, columns])
     return table.assign(**{names.latest: latest.to_numpy()}).reset_index(drop=True)
+
+
+def typed_table(frame: pd.DataFrame, latest_batch: pd.Series, encoding: Encoding) -> tuple[pd.DataFrame, pd.Series]:
+    """A table and the feed's latest versions in computing form (``checks.encoding``) as the typed values GX
+    reads: datetimes, text, decimals as floats (GX takes 26 ms a row over an exact decimal column)."""
+    if encoding.plain:
+        return frame, latest_batch
+    shape = encoding.contract.shape
+    latest = pd.Series(typed_values(encoding, shape.version, latest_batch.to_numpy()),
+                       index=typed_values(encoding, shape.key, latest_batch.index.to_numpy()))
+    return encoding.typed(frame, exact_decimals=False), latest
+
+
+def typed_values(encoding: Encoding, column: str, values: np.ndarray) -> Any:
+    """One column's computing form as GX reads it (an integer column is held as itself)."""
+    if encoding.codecs[column].column.logical_type == "integer":
+        return values
+    return encoding.typed_column(column, values, exact_decimals=False)
 
 
 def declared_types_of(frame: pd.DataFrame) -> pd.DataFrame:
