@@ -352,28 +352,33 @@ def _whole_tables_only(monkeypatch) -> None:
         monkeypatch.setattr(module, "fast_path_applies", lambda *args: False)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [3, 4])
-def test_fast_path_reports_what_gx_reports_on_the_whole_table(tmp_path, monkeypatch, seed):
-    """Differential: GX over an evidence frame completed with Polars figures == GX over every row."""
-    from checks import suites
+def _fast_and_whole(tmp_path: Path, monkeypatch, tables: dict, **options) -> tuple[dict, dict]:
+    """``run_suites`` by the fast path, then with every table through GX whole: each one's results and stored results."""
+    from checks.suites import run_suites
 
-    table, latest = _planted_table(seed)
-    plain = table.dropna().astype("int64")
-    tables = {"planted": table, "plain": plain, "empty": plain.iloc[:0]}
     runs, stored = {}, {}
     for path in ("fast", "whole"):
         if path == "whole":
             _whole_tables_only(monkeypatch)
         (tmp_path / path).mkdir()
         gx_dir = _gx_dir(tmp_path / path)
-        run = suites.run_suites(tables, latest_batch=latest, finance_total=int(plain["total_spend"].sum()) + 1,
-                                expected_users=latest.size, gx_dir=gx_dir, build_docs=False)
-        runs[path] = [result for result in run.to_dict()["tables"]]
+        runs[path] = run_suites(tables, gx_dir=gx_dir, build_docs=False, **options).to_dict()["tables"]
         stored[path] = {
             file.name: [(result["success"], result["result"]) for result in json.loads(file.read_text())["results"]]
             for file in (gx_dir / "uncommitted" / "validations").rglob("*.json")
         }
+    return runs, stored
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [3, 4])
+def test_fast_path_reports_what_gx_reports_on_the_whole_table(tmp_path, monkeypatch, seed):
+    """Differential: GX over an evidence frame completed with Polars figures == GX over every row."""
+    table, latest = _planted_table(seed)
+    plain = table.dropna().astype("int64")
+    tables = {"planted": table, "plain": plain, "empty": plain.iloc[:0]}
+    runs, stored = _fast_and_whole(tmp_path, monkeypatch, tables, latest_batch=latest,
+                                   finance_total=int(plain["total_spend"].sum()) + 1, expected_users=latest.size)
     assert runs["fast"] == runs["whole"]
     assert stored["fast"] == stored["whole"]
     planted = {outcome["check"]: outcome for outcome in runs["fast"][0]["outcomes"]}
@@ -421,22 +426,9 @@ def _accounts_tables(folder: Path) -> tuple[dict[str, pd.DataFrame], pd.Series, 
 def test_fast_path_of_another_shape_reports_what_gx_reports_on_the_whole_table(tmp_path, monkeypatch):
     """Differential on a string key, a timestamp version and an exact decimal amount: GX over evidence
     frames typed from the computing form, completed with its figures == GX over every typed row."""
-    from checks import suites
-
     tables, latest, encoding, finance_total = _accounts_tables(tmp_path / "case")
-    runs, stored = {}, {}
-    for path in ("fast", "whole"):
-        if path == "whole":
-            _whole_tables_only(monkeypatch)
-        (tmp_path / path).mkdir()
-        gx_dir = _gx_dir(tmp_path / path)
-        run = suites.run_suites(tables, latest_batch=latest, finance_total=finance_total, expected_users=latest.size,
-                                gx_dir=gx_dir, build_docs=False, encoding=encoding)
-        runs[path] = run.to_dict()["tables"]
-        stored[path] = {
-            file.name: [(result["success"], result["result"]) for result in json.loads(file.read_text())["results"]]
-            for file in (gx_dir / "uncommitted" / "validations").rglob("*.json")
-        }
+    runs, stored = _fast_and_whole(tmp_path, monkeypatch, tables, latest_batch=latest, finance_total=finance_total,
+                                   expected_users=latest.size, encoding=encoding)
     assert runs["fast"] == runs["whole"]
     assert stored["fast"] == stored["whole"]
     outcomes = {table["table"]: {outcome["check"]: outcome for outcome in table["outcomes"]} for table in runs["fast"]}
