@@ -59,7 +59,7 @@ def main() -> None:
         probe = Path(scratch) / "probe.py"
         probe.write_text(
             "import time, checks.validate, checks.engines.polars\nt = time.perf_counter()\n"
-            "from checks.suites import _import_gx\n_import_gx()\nprint(time.perf_counter() - t)\n"
+            "from checks.suites.gx import import_gx\nimport_gx()\nprint(time.perf_counter() - t)\n"
         )
         samples = [float(timed_command([python, str(probe)], 1)[1].stdout.split()[-1]) for _ in range(args.repeat)]
         only_gx = Path(scratch) / "only_gx.py"

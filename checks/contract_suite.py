@@ -70,7 +70,7 @@ def generate_suite(contract: Contract) -> dict[str, Any]:
             "expect_batch_id_to_be_latest_in_feed",
             {"column_A": version.name, "column_B": latest, "ignore_row_if": "either_value_is_missing"},
             "batch_currency",
-            f"Custom expectation (checks/suites.py): each row is its key's latest, i.e. {version.name} equals the "
+            f"Custom expectation (checks/suites/gx.py): each row is its key's latest, i.e. {version.name} equals the "
             f"largest {version.name} of that key across the feed. Unexpected rows are listed by {key.name}.",
         ),
     ]
@@ -81,7 +81,7 @@ def generate_suite(contract: Contract) -> dict[str, Any]:
             "notes": (
                 f"Generated from the contract {contract.id} {contract.version} by `checks contract suite`; edit the "
                 f"contract, not this file. Validates a loaded {contract.table} table (deduplicated feed, platform "
-                f"table, customer export). Parameters: expected_users, finance_total. checks/suites.py adds the "
+                f"table, customer export). Parameters: expected_users, finance_total. checks/suites/ adds the "
                 f"column {latest} before validating."
             )
         },

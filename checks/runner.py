@@ -116,7 +116,7 @@ def run_case(
         peak_memory_mb[name] = _peak_memory_mb()
 
     arrivals = case_arrivals(case)  # a ledger that cannot be read is refused before the work
-    gx_import = _import_in_background("checks.suites", "preload")
+    gx_import = _import_in_background("checks.suites.gx", "preload")
 
     if engine is None:
         from checks.engines import DEFAULT_ENGINE, get_engine

@@ -94,7 +94,7 @@ def test_a_run_ends_with_what_to_do_then_the_files_written(sample_run, monkeypat
 
 
 def _outcome(expectation: str, column=None, observed=None, expected=None, unexpected=None, rows=None):
-    from checks.suites import ExpectationOutcome
+    from checks.suites.results import ExpectationOutcome
 
     return ExpectationOutcome(expectation, column, False, observed, expected, unexpected_count=unexpected, rows=rows)
 

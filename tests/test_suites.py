@@ -15,7 +15,7 @@ from checks.feed import read_table
 from checks.sample import COLUMNS
 from checks.contract import default_contract
 from checks.contract_suite import suite_path
-from checks.suites import load_suite_json, prepare_table
+from checks.suites.suite import load_suite_json, prepare_table
 
 SUITE_PATH = suite_path(default_contract())
 
@@ -93,9 +93,9 @@ def test_suite_json_refuses_unexpected_rows_expectation(tmp_path):
 @pytest.mark.slow
 def test_gx_matches_column_names_case_insensitively_which_is_why_we_refuse_them():
     """The trap itself: GX validates ``Total_spend`` as ``total_spend`` without a word."""
-    from checks.suites import _import_gx
+    from checks.suites.gx import import_gx
 
-    gx = _import_gx()
+    gx = import_gx()
     context = gx.get_context(mode="ephemeral")
     frame = pd.DataFrame({"user_id": [1, 2], "Total_spend": [3, 4]})
     batch = context.data_sources.add_pandas("p").add_dataframe_asset("t").add_batch_definition_whole_dataframe("t")
@@ -172,8 +172,8 @@ def test_expectation_with_a_bound_of_the_wrong_type_is_a_suite_error(tmp_path):
     ],
 )
 def test_exception_info_in_either_shape_gx_1x_stores_it(info, message):
-    """GX 1.x keeps one record or one per metric; a raised one fails the run (see _table_result)."""
-    from checks.suites import _raised_exception
+    """GX 1.x keeps one record or one per metric; a raised one fails the run (see checks.suites.results.table_result)."""
+    from checks.suites.results import _raised_exception
 
     assert _raised_exception(info) == message
 
@@ -267,9 +267,10 @@ def test_renderer_error_swallowed_by_gx_fails_the_docs_build(tmp_path, monkeypat
     from great_expectations.expectations import registry
     from great_expectations.render import LegacyDiagnosticRendererType
 
-    from checks.suites import _import_gx, run_suites
+    from checks.suites import run_suites
+    from checks.suites.gx import import_gx
 
-    _import_gx()
+    import_gx()
     renderers = registry._registered_renderers["expect_batch_id_to_be_latest_in_feed"]
     key = LegacyDiagnosticRendererType.UNEXPECTED_TABLE
     owner, _ = renderers[key]
@@ -343,28 +344,41 @@ def _planted_table(seed: int, users: int = 500) -> tuple[pd.DataFrame, pd.Series
     return table, latest
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [3, 4])
-def test_fast_path_reports_what_gx_reports_on_the_whole_table(tmp_path, monkeypatch, seed):
-    """Differential: GX over an evidence frame completed with Polars figures == GX over every row."""
-    import checks.suites as suites
+def _whole_tables_only(monkeypatch) -> None:
+    """Send every table through GX whole, on pandas and on Spark: the reference the fast path is held to."""
+    from checks.suites import evidence, spark
 
-    table, latest = _planted_table(seed)
-    plain = table.dropna().astype("int64")
-    tables = {"planted": table, "plain": plain, "empty": plain.iloc[:0]}
+    for module in (evidence, spark):
+        monkeypatch.setattr(module, "fast_path_applies", lambda *args: False)
+
+
+def _fast_and_whole(tmp_path: Path, monkeypatch, tables: dict, **options) -> tuple[dict, dict]:
+    """``run_suites`` by the fast path, then with every table through GX whole: each one's results and stored results."""
+    from checks.suites import run_suites
+
     runs, stored = {}, {}
     for path in ("fast", "whole"):
         if path == "whole":
-            monkeypatch.setattr(suites, "_fast_path_applies", lambda *args: False)
+            _whole_tables_only(monkeypatch)
         (tmp_path / path).mkdir()
         gx_dir = _gx_dir(tmp_path / path)
-        run = suites.run_suites(tables, latest_batch=latest, finance_total=int(plain["total_spend"].sum()) + 1,
-                                expected_users=latest.size, gx_dir=gx_dir, build_docs=False)
-        runs[path] = [result for result in run.to_dict()["tables"]]
+        runs[path] = run_suites(tables, gx_dir=gx_dir, build_docs=False, **options).to_dict()["tables"]
         stored[path] = {
             file.name: [(result["success"], result["result"]) for result in json.loads(file.read_text())["results"]]
             for file in (gx_dir / "uncommitted" / "validations").rglob("*.json")
         }
+    return runs, stored
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [3, 4])
+def test_fast_path_reports_what_gx_reports_on_the_whole_table(tmp_path, monkeypatch, seed):
+    """Differential: GX over an evidence frame completed with Polars figures == GX over every row."""
+    table, latest = _planted_table(seed)
+    plain = table.dropna().astype("int64")
+    tables = {"planted": table, "plain": plain, "empty": plain.iloc[:0]}
+    runs, stored = _fast_and_whole(tmp_path, monkeypatch, tables, latest_batch=latest,
+                                   finance_total=int(plain["total_spend"].sum()) + 1, expected_users=latest.size)
     assert runs["fast"] == runs["whole"]
     assert stored["fast"] == stored["whole"]
     planted = {outcome["check"]: outcome for outcome in runs["fast"][0]["outcomes"]}
@@ -372,6 +386,58 @@ def test_fast_path_reports_what_gx_reports_on_the_whole_table(tmp_path, monkeypa
     assert {"batch_currency", "user_id_unique", "user_in_feed", "loyalty_credits_non_negative",
             "total_spend_not_null", "revenue_total"} <= failing
     assert planted["batch_currency"]["unexpected_count"] > len(planted["batch_currency"]["unexpected_examples"])
+
+
+def _accounts_tables(folder: Path) -> tuple[dict[str, pd.DataFrame], pd.Series, object, object]:
+    """The second shape's tables in computing form, as ``checks run`` hands them to the suites, with faults
+    planted in the platform's: a file never loaded (stale versions, the sample's own), keys repeated and
+    unknown, a negative amount and order count, an empty plan and amount (the amount's sum then short)."""
+    import numpy as np
+
+    from checks.config import load_case
+    from checks.contract import contract_or_default
+    from checks.encoding import NULL, Encoding
+    from checks.engines import get_engine
+    from checks.feed import discover_deltas
+    from checks.sample_accounts import generate_accounts_case, write_accounts_case
+
+    write_accounts_case(generate_accounts_case(400, 5, seed=5), folder)
+    case = load_case(folder / "case.toml")
+    encoding = Encoding.of(contract_or_default(case.contract))
+    engine = get_engine("polars")
+    platform = engine.read_table(case.platform, encoding=encoding)
+    customer = engine.read_table(case.customer, encoding=encoding)
+    validations = [engine.read_and_validate(delta, encoding=encoding) for delta in discover_deltas(case.feed, encoding.contract)]
+    deduplicated = engine.check_validations(validations, encoding=encoding).deduplicated
+    faults = np.random.default_rng(5).choice(np.arange(1, len(platform)), size=(6, 25), replace=False)
+    platform = platform.reset_index(drop=True)
+    platform.loc[faults[0], "account_id"] = platform.loc[faults[0] - 1, "account_id"].to_numpy()
+    platform.loc[faults[1], "account_id"] = encoding.codecs["account_id"].dictionary.encode(
+        np.array([f"AC-9{number:08d}" for number in range(25)], dtype=object))
+    platform.loc[faults[2], "lifetime_value"] = -1
+    platform.loc[faults[3], "orders"] = -1
+    platform.loc[faults[4], "plan"] = NULL
+    platform.loc[faults[5], "lifetime_value"] = NULL
+    tables = {"deduplicated": deduplicated[list(encoding.contract.names)], "platform": platform, "customer": customer}
+    return tables, deduplicated.set_index("account_id")["exported_at"], encoding, case.finance_total
+
+
+@pytest.mark.slow
+def test_fast_path_of_another_shape_reports_what_gx_reports_on_the_whole_table(tmp_path, monkeypatch):
+    """Differential on a string key, a timestamp version and an exact decimal amount: GX over evidence
+    frames typed from the computing form, completed with its figures == GX over every typed row."""
+    tables, latest, encoding, finance_total = _accounts_tables(tmp_path / "case")
+    runs, stored = _fast_and_whole(tmp_path, monkeypatch, tables, latest_batch=latest, finance_total=finance_total,
+                                   expected_users=latest.size, encoding=encoding)
+    assert runs["fast"] == runs["whole"]
+    assert stored["fast"] == stored["whole"]
+    outcomes = {table["table"]: {outcome["check"]: outcome for outcome in table["outcomes"]} for table in runs["fast"]}
+    failing = {check for check, outcome in outcomes["platform"].items() if not outcome["success"]}
+    assert failing == {"batch_currency", "account_id_unique", "user_in_feed", "lifetime_value_non_negative",
+                       "orders_non_negative", "plan_not_null", "lifetime_value_not_null", "revenue_total"}
+    stale = outcomes["platform"]["batch_currency"]
+    assert stale["unexpected_count"] > len(stale["unexpected_examples"])
+    assert all(outcome["success"] for outcome in outcomes["deduplicated"].values())
 
 
 @pytest.fixture(scope="module")
@@ -420,7 +486,7 @@ def _comparable(result: dict) -> dict:
 def test_spark_path_reports_what_the_pandas_path_reports(tmp_path, monkeypatch, spark_session):
     """Differential: the same tables through GX's Spark datasource (figures in Spark SQL) and through pandas;
     and GX on the whole Spark tables (the fallback) gives the same verdicts and counts."""
-    import checks.suites as suites
+    from checks import suites
 
     table, latest = _planted_table(3, users=300)
     plain = table.dropna().astype("int64")
@@ -428,7 +494,7 @@ def test_spark_path_reports_what_the_pandas_path_reports(tmp_path, monkeypatch, 
     runs, stored, pages = {}, {}, {}
     for engine in ("polars", "spark", "spark whole"):
         if engine == "spark whole":  # one table is enough for the fallback, and GX row by row on Spark is slow
-            monkeypatch.setattr(suites, "_fast_path_applies", lambda *args: False)
+            _whole_tables_only(monkeypatch)
             tables = {"planted": table}
         (tmp_path / engine).mkdir()
         gx_dir = _gx_dir(tmp_path / engine)
@@ -538,9 +604,10 @@ def test_latest_batch_lookup_matches_a_map(feed_ids, table_order, dtype):
     import numpy as np
     import polars as pl
 
-    from checks.suites import _join_latest, _latest_by_user, _Names
+    from checks.suites.evidence import join_latest, latest_by_user
+    from checks.suites.suite import TableNames
 
-    names = _Names.of(default_contract())
+    names = TableNames.of(default_contract())
 
     rng = np.random.default_rng(7)
     ids = _user_ids(feed_ids, 50)
@@ -555,7 +622,7 @@ def test_latest_batch_lookup_matches_a_map(feed_ids, table_order, dtype):
         latest = latest.astype("int32").set_axis(latest.index.astype("int32"))
         user_id = user_id.astype("int32")
     table = pl.DataFrame({"user_id": user_id.to_numpy()})
-    joined = _join_latest(table, user_id, _latest_by_user(latest), names)
+    joined = join_latest(table, user_id, latest_by_user(latest), names)
     if feed_ids == "sparse":
         assert joined is None  # too sparse to address directly: the caller joins
         return
@@ -569,20 +636,22 @@ def test_latest_batch_lookup_matches_a_map(feed_ids, table_order, dtype):
 def test_evidence_of_an_int32_table_is_that_of_its_int64_table(feed):
     """The evidence rows and full-table figures (direct lookup or join, a sum beyond int32) do not
     depend on the engine having narrowed the table's columns."""
-    from checks.suites import _evidence, _expectations_to_run, _latest_by_user, _Names
+    from checks.encoding import default_encoding
+    from checks.suites.evidence import latest_by_user, table_evidence
+    from checks.suites.suite import TableNames, expectations_to_run
 
-    names = _Names.of(default_contract())
+    names = TableNames.of(default_contract())
     table, latest = _planted_table(4)
     plain = table.dropna().astype("int64")
     plain["total_spend"] += 2**29
     if feed == "sparse":  # one far-away user: too sparse to address, the table is joined (an int32 key to int64 ids)
         latest = pd.concat([latest, pd.Series([5], index=pd.Index([10**12], name="user_id"))])
     parameters = {"expected_users": latest.size, "finance_total": 1}
-    expectations, _ = _expectations_to_run(load_suite_json(SUITE_PATH), parameters)
-    by_user = _latest_by_user(latest)
+    expectations, _ = expectations_to_run(load_suite_json(SUITE_PATH), parameters)
+    by_user = latest_by_user(latest)
     assert (by_user is None) == (feed == "sparse")
-    wide = _evidence("t", plain, latest, by_user, expectations, parameters, names)
-    narrow = _evidence("t", _narrowed(plain), latest, by_user, expectations, parameters, names)
+    wide = table_evidence("t", plain, latest, by_user, expectations, parameters, names, default_encoding())
+    narrow = table_evidence("t", _narrowed(plain), latest, by_user, expectations, parameters, names, default_encoding())
     pd.testing.assert_frame_equal(narrow[0], wide[0])
     assert narrow[1] == wide[1]
     assert wide[1].observed["revenue_total"] == int(plain["total_spend"].sum()) > 2**31
