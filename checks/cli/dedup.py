@@ -57,7 +57,7 @@ def dedup(
         if out_of_core:
             # The engine writes the table itself and never holds it in memory.
             limit = {} if memory_limit is None else {"memory_limit": memory_limit}
-            result = module.deduplicate_feed_folder(feed, outputs, on_file=on_file, **limit)
+            result = module.deduplicate_feed_folder(feed, outputs, on_file=on_file, **limit, **with_encoding)
             users, total, written = result.users, result.amount_total, list(result.outputs)
         else:
             result = module.check_feed_folder(feed, on_file=on_file, **with_encoding)

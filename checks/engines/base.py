@@ -71,8 +71,10 @@ class OutOfCoreDedup(Engine, Protocol):
         memory_limit: str = ...,
         spill_directory: str | Path | None = None,
         on_file: Callable[[DeltaFile], None] | None = None,
+        encoding: Encoding | None = None,
     ) -> FeedVerdict:
-        """Check every delta and write the deduplicated table to ``outputs`` without holding it."""
+        """Check every delta and write the deduplicated table to ``outputs`` without holding it (``encoding``: the
+        run's, for an engine that also has ``Capability.ANY_CONTRACT``)."""
 
 
 class OwnListing(Engine, Protocol):
