@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 if TYPE_CHECKING:
     import pandas as pd
 
+    from checks.contract import Contract
     from checks.encoding import Encoding
     from checks.diagnose import Diagnosis
     from checks.model import Delta, DeltaFile
@@ -80,8 +81,8 @@ class OutOfCoreDedup(Engine, Protocol):
 class OwnListing(Engine, Protocol):
     """``Capability.OWN_LISTING``: the engine lists feed folders itself, at a local path or a URI."""
 
-    def discover_deltas(self, directory: str | Path) -> list[DeltaFile]:
-        """``checks.feed.discover_deltas`` of a folder the engine reads."""
+    def discover_deltas(self, directory: str | Path, contract: Contract | None = None) -> list[DeltaFile]:
+        """``checks.feed.discover_deltas`` of a folder the engine reads: the files ``contract`` names."""
 
 
 class OwnDiagnosis(Engine, Protocol):
