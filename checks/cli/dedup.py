@@ -13,6 +13,7 @@ from checks.cli._options import (
     EngineOption,
     JsonOption,
     SparkMasterOption,
+    VerboseOption,
 )
 
 
@@ -26,6 +27,7 @@ def dedup(
     contract: ContractOption = None,
     engine: EngineOption = DEFAULT_ENGINE,
     spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
+    verbose: VerboseOption = False,
     memory_limit: Annotated[
         Optional[str],
         typer.Option(help="With --engine duckdb: DuckDB's memory limit (default 2.5GB, about 3 GB for the process); it spills to disk beyond."),
@@ -44,7 +46,7 @@ def dedup(
     from checks.wording import Words
     from checks.writers import atomic_write_frame
 
-    module = engine_module(engine, spark_master)
+    module = engine_module(engine, spark_master, verbose=verbose, log_folder=out)
     encoding = encoding_of(contract)
     with_encoding = check_contract(module, encoding)
     words = Words.of(encoding)

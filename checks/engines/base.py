@@ -109,8 +109,9 @@ class AnyContract(Engine, Protocol):
 class Cluster(Engine, Protocol):
     """``Capability.CLUSTER``: the engine runs on a master chosen before its first job."""
 
-    def configure(self, *, master: str) -> None:
-        """Choose the master (``local[*]``, ``spark://host:7077``, ...)."""
+    def configure(self, *, master: str, log: Path | None = None) -> None:
+        """Choose the master (``local[*]``, ``spark://host:7077``, ...) and the file the engine's own log lines go to
+        (None: the terminal)."""
 
 
 class SparkDatasource(Engine, Protocol):
