@@ -22,7 +22,7 @@ def test_a_process_started_inside_writes_its_errors_to_the_log_and_ours_come_bac
 @pytest.mark.slow
 def test_checks_on_spark_keeps_spark_s_log_lines_off_the_terminal(tmp_path: Path) -> None:
     """A process of its own: the JVM starts with the command, as it does for a person typing it. Its lines
-    (log4j's banner and warnings, the JVM's own) are in the output folder's spark.log; ``--verbose`` is the old way."""
+    (log4j's banner and warnings, the JVM's own) are in the output folder's spark.log instead."""
     from checks.sample import generate_feed, write_feed
 
     feed = tmp_path / "feed"

@@ -11,6 +11,12 @@ SQL name different failed checks is an error, never a pass. Line numbers come fr
 (``input_file_block_start`` and the row's position in its split). Files the SQL cannot read as the
 pandas path would (a row with too many fields, an integer beyond int64) go to the pandas path.
 
+The SQL is the run's contract's: its columns, key and version, the columns that never decrease, and the value
+rules rendered by ``checks.engines.sql_rules``. The text pass above reads the first customer's integer columns
+(``checks.rules.first_customer_rules``); a delta of any other contract is read and validated by the pandas path
+and handed to the SQL in its computing form (``checks.encoding``), and its failures across files are worded on
+the driver as the files wrote the values.
+
 A feed or table is a local path or any URI Spark reads (``s3a://``, ``hdfs://``, ``file://``): such a
 folder is listed, and each header read, through Hadoop's FileSystem API (``checks.engines.spark_files``).
 An ``s3a://`` path without the S3A connector on the classpath is refused in one line naming what is
@@ -21,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -43,6 +49,9 @@ from checks.rules import (
 )
 from checks.validate import read_and_validate as _read_and_validate_pandas
 from checks.wording import Words
+
+if TYPE_CHECKING:
+    from checks.contract import Contract
 
 # The first customer's columns: the form the text pass in Spark SQL reads (checks.rules.first_customer_rules).
 COLUMNS = default_encoding().contract.names
@@ -102,8 +111,8 @@ def check_feed_folder(
     return _feed_check(validations, tables, form)
 
 
-def discover_deltas(directory: str | Path, contract: Any | None = None) -> list[DeltaFile]:
-    """``checks.feed.discover_deltas``, of a local folder or one at a URI (listed by Hadoop)."""
+def discover_deltas(directory: str | Path, contract: Contract | None = None) -> list[DeltaFile]:
+    """``checks.feed.discover_deltas``, of a local folder or one at a URI (listed by Hadoop): the files ``contract`` names."""
     _refuse_without_connector(directory)
     if spark_files.is_uri(directory):
         return spark_files.discover_deltas(directory, contract)
