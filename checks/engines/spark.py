@@ -225,7 +225,7 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
         text.unpersist()
         raise _NeedsPandasPath  # an integer literal beyond int64: the pandas path decides what happens
     name = delta_file.name
-    spark_schemas.confirm(name, text, typed, found)  # Pandera's verdict per check must match the SQL's rows
+    spark_schemas.confirm(name, text, typed, found, form.encoding)  # Pandera's verdict per check must match the SQL's
     is_text = found["check"] == IS_INTEGER
     failures = _frames.combine_validation_failures(_failure_frame(name, found[is_text]), _failure_frame(name, found[~is_text]))
     delta, table = None, None
