@@ -632,6 +632,28 @@ def test_the_diagnosis_of_another_shape_is_the_reference_s(engine: str, fault: s
     assert printed["pandas"][0] == 1 and PLATFORM_FAULTS[fault][1] in printed["pandas"][1]
 
 
+def test_duckdb_run_on_the_sample_of_another_shape_writes_what_the_default_engine_writes(tmp_path: Path) -> None:
+    """`checks run` end to end on the second sample (a file never loaded): the same summary and files from either engine."""
+    from checks.config import load_case
+    from checks.runner import run_case
+
+    case = load_case(Path(__file__).resolve().parent.parent / "data" / "accounts" / "case.toml")
+    results = {
+        name: run_case(case, out_dir=tmp_path / name / "out", gx_dir=tmp_path / name / "gx", build_docs=False,
+                       engine=get_engine(name))
+        for name in ("polars", "duckdb")
+    }
+    summaries = {name: result.to_dict() for name, result in results.items()}
+    for summary in summaries.values():
+        for varying in ("timings_seconds", "peak_memory_mb_after", "outputs"):
+            del summary[varying]
+        del summary["suites"]["run_time"]
+    assert summaries["duckdb"] == summaries["polars"]
+    assert summaries["polars"]["diagnosis"]["root_causes"][0]["kind"] == "file_not_ingested"
+    for written in ("deduplicated.csv", "failures.csv", "discrepancies.csv", "incident.md", "email-engineer.md"):
+        assert (tmp_path / "duckdb" / "out" / written).read_bytes() == (tmp_path / "polars" / "out" / written).read_bytes(), written
+
+
 def _accounts_spark_faults() -> dict[str, dict[str, pd.DataFrame]]:
     """Few and combined, for Spark's slow jobs: bad cells in one file beside faults across the others; a tie."""
     from tests.test_contract_shapes import FEED_FAULTS, NAMES
