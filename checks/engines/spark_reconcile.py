@@ -215,7 +215,7 @@ class _Facts:
     platform_total: int
     customer_total: int | None
     complete: tuple[bool, bool, bool]  # every user has an expected, a platform and a customer row
-    file_names: tuple[str, ...]  # the expected rows' files, in order of first appearance by user_id
+    file_names: tuple[str, ...]  # the expected rows' files, in order of first appearance by key
 
 
 def _amount(shape: Shape) -> Any:
@@ -250,7 +250,7 @@ def _classified(expected: Any, platform: Any, customer: Any | None, feed: Any, s
         F.col(SOURCE_FILE).alias("e_file"), F.col(SOURCE_ROW).alias("e_row"), F.lit(True).alias("e_present"),
     )
     if shape.amount is None:
-        wanted = wanted.withColumn("e_amount", F.lit(0).cast("bigint"))
+        wanted = wanted.withColumn("_no_amount", F.lit(0).cast("bigint"))
     loaded = _first_rows(platform, "p_", shape, (LINE, POSITION))
     users = wanted.join(loaded, on=key, how="full_outer")
     # The feed holds a row of this key at the platform's version (read for keys with one platform row).
@@ -301,7 +301,7 @@ def _classified(expected: Any, platform: Any, customer: Any | None, feed: Any, s
 
 def _expected_amount(shape: Shape) -> str:
     """The expected table's amount column among the classified keys' columns."""
-    return "e_amount" if shape.amount is None else f"e_{shape.amount}"
+    return "_no_amount" if shape.amount is None else f"e_{shape.amount}"
 
 
 def _facts(users: Any, expected: Any, platform: Any, customer: Any | None, shape: Shape) -> _Facts:
@@ -340,7 +340,7 @@ def _facts(users: Any, expected: Any, platform: Any, customer: Any | None, shape
 
 def _chosen(users: Any, with_customer: bool, shape: Shape) -> pd.DataFrame:
     """The rows of the users that are listed, and of the first matching users (the match class's examples),
-    in user_id order. A listed class holds all its users here, so its examples are picked on the driver."""
+    in key order. A listed class holds all its keys here, so its examples are picked on the driver."""
     from pyspark.sql import functions as F
 
     listed = F.col(_CODE) != CLASSES.index(MATCH)
@@ -348,7 +348,7 @@ def _chosen(users: Any, with_customer: bool, shape: Shape) -> pd.DataFrame:
         listed = listed | (F.col(_CUSTOMER_CODE) != CUSTOMER_CLASSES.index("match"))
     users = users.withColumn(_LISTED, listed)
     rows = users.filter(F.col(_LISTED)).toArrow().to_pandas()
-    # The first matching users by user_id: a top-k per partition, not a sort of every user.
+    # The first matching keys: a top-k per partition, not a sort of every user.
     first = users.filter(F.col(_CODE) == CLASSES.index(MATCH)).orderBy(shape.key).limit(EXAMPLES_PER_CLASS)
     rows = pd.concat([rows, first.toArrow().to_pandas()], ignore_index=True)
     return rows.drop_duplicates(shape.key).sort_values(shape.key, kind="stable").reset_index(drop=True)
@@ -357,7 +357,7 @@ def _chosen(users: Any, with_customer: bool, shape: Shape) -> pd.DataFrame:
 def _reconciliation(chosen: pd.DataFrame, facts: _Facts, with_customer: bool, shape: Shape) -> Reconciliation:
     rows = _user_rows(chosen, facts, with_customer, shape)
     codes = chosen[_CODE].to_numpy()
-    # Each class's examples: the largest gaps first, then the lowest user_ids (a match has no gap: the first users).
+    # Each class's examples: the largest gaps first, then the lowest keys (a match has no gap: the first keys).
     order = np.lexsort((chosen[shape.key].to_numpy(), -np.abs(chosen[_GAP].to_numpy(dtype="int64")), codes))
     classes = []
     for code, name in enumerate(CLASSES):
