@@ -1,7 +1,7 @@
 """The suite's full-table figures on Spark: counts, sums, first unexpected rows and the evidence rows, in Spark SQL.
 
 ``checks.suites`` runs Great Expectations; on the Spark engine it asks this module for what the
-Polars code computes on the default engine: each table joined with each user's latest batch_id in
+Polars code computes on the default engine: each table joined with each key's latest version in
 the feed, every map expectation's considered and unexpected counts, the aggregates, and the table
 positions of the rows GX must see so that its examples are the whole table's. Nothing here
 imports great_expectations; expectations arrive as plain ``MapCheck`` tuples.
