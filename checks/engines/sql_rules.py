@@ -2,8 +2,9 @@
 
 Which rules hold, what each check is called and how its failures read come from ``checks.rules``; this
 module only says each in SQL, once, for both SQL engines: a rule becomes the predicate a breaking value
-satisfies, over a column in computing form (``checks.encoding``: int64, or double for a floating number).
-A missing value (SQL ``null``) breaks no value rule, as Pandera skips nulls in a nullable column.
+satisfies, over a column in computing form (``checks.encoding``). The engines run these on the deltas they
+read themselves (integer columns); a missing value (SQL ``null``) breaks no value rule, as Pandera skips
+nulls in a nullable column.
 """
 from __future__ import annotations
 
