@@ -134,7 +134,7 @@ def run_case(
         validations = []
         # An engine may list the feed itself (Spark: s3a:// folders).
         if supports(engine, Capability.OWN_LISTING):
-            delta_files = discover_on(engine)(case.feed)
+            delta_files = discover_on(engine)(case.feed, encoding.contract)
         else:
             delta_files = discover_deltas(case.feed, encoding.contract)
         for done, delta_file in enumerate(delta_files):

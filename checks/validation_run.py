@@ -61,7 +61,7 @@ def validate_against_history(
         new_numbers = {delta_file.number: delta_file for delta_file in new_files}
         # An engine may list the folder itself (Spark: s3a:// and other URIs).
         own = supports(engine, Capability.OWN_LISTING)
-        for delta_file in discover_on(engine)(history_dir) if own else discover_deltas(history_dir, encoding.contract):
+        for delta_file in discover_on(engine)(history_dir, encoding.contract) if own else discover_deltas(history_dir, encoding.contract):
             if delta_file.path.resolve() in new_paths:
                 continue
             if delta_file.number in new_numbers:

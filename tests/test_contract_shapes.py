@@ -25,7 +25,7 @@ from checks.model import DeltaFile
 from checks.rules import BATCH_MONOTONIC, PAIR_UNIQUE
 from checks.sample_accounts import CONTRACT_PATH, generate_accounts_case
 
-ENGINES = ("pandas", "polars")
+ENGINES = ("pandas", "polars", "duckdb")
 CASE = generate_accounts_case(accounts=300, files=5, seed=21)
 NAMES = list(CASE.files)
 HEADER = "account_id,plan,referrer,orders,lifetime_value,exported_at"

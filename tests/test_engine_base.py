@@ -12,8 +12,11 @@ from checks.engines.base import PROTOCOLS, Capability, Engine, diagnose_on, disc
 DECLARED = {
     "pandas": {Capability.ANY_CONTRACT},
     "polars": {Capability.ANY_CONTRACT},
-    "duckdb": {Capability.OUT_OF_CORE_DEDUP},
-    "spark": {Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.GX_SPARK_DATASOURCE},
+    "duckdb": {Capability.OUT_OF_CORE_DEDUP, Capability.ANY_CONTRACT},
+    "spark": {
+        Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.GX_SPARK_DATASOURCE,
+        Capability.ANY_CONTRACT,
+    },
 }
 
 

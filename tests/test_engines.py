@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from checks.encoding import Encoding
 from checks.engines import ENGINES, get_engine
 from checks.errors import ChecksError, UsageError
 from checks.sample import COLUMNS
@@ -44,16 +45,19 @@ def assert_same_feed_check(actual: FeedCheck, expected: FeedCheck) -> None:
     assert_same_rows(actual.deduplicated, expected.deduplicated, obj="deduplicated")
 
 
-def run_both(engine: str, folder: Path) -> None:
-    """Run the pandas path and ``engine`` on ``folder``; same FeedCheck, or the same error."""
+def run_both(engine: str, folder: Path, encoding: Encoding | None = None) -> FeedCheck | None:
+    """Run the pandas path and ``engine`` on ``folder`` (under ``encoding``'s contract, shared by both runs so that
+    strings get the same codes); same FeedCheck, or the same error. The reference's FeedCheck (None on error)."""
+    contract = {} if encoding is None else {"encoding": encoding}
     try:
-        expected = get_engine("pandas").check_feed_folder(folder)
+        expected = get_engine("pandas").check_feed_folder(folder, **contract)
     except Exception as reference_error:  # noqa: BLE001 - the engine must fail exactly as the reference does
         with pytest.raises(type(reference_error)) as raised:
-            get_engine(engine).check_feed_folder(folder)
+            get_engine(engine).check_feed_folder(folder, **contract)
         assert str(raised.value) == str(reference_error)
-        return
-    assert_same_feed_check(get_engine(engine).check_feed_folder(folder), expected)
+        return None
+    assert_same_feed_check(get_engine(engine).check_feed_folder(folder, **contract), expected)
+    return expected
 
 
 def write_generated_feed(folder: Path, *, users: int = 300, seed: int = 5) -> Path:
@@ -514,3 +518,178 @@ def test_checks_diagnose_on_spark_prints_the_default_engine_s_diagnosis(spark_en
         printed[engine] = (code, capsys.readouterr().out)
     assert printed["spark"] == printed["polars"]
     assert printed["polars"][0] == 1 and sample_case.skipped_file in printed["polars"][1]
+
+
+# --- The second shape: a string key, a timestamp version, a decimal amount (``tests.test_contract_shapes``) ---------
+
+
+def _accounts_encoding() -> Encoding:
+    from checks.contract import load_contract
+    from checks.sample_accounts import CONTRACT_PATH
+
+    return Encoding.of(load_contract(CONTRACT_PATH))
+
+
+def _write_accounts(files: dict[str, pd.DataFrame], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in files.items():
+        frame.to_csv(folder / name, index=False)
+    return folder
+
+
+def _accounts_with_cell(cells: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """The accounts feed with ``cells`` written into the fourth row of its third file."""
+    from tests.test_contract_shapes import CASE, NAMES
+
+    files = dict(CASE.files)
+    broken = files[NAMES[2]].copy()
+    for column, value in cells.items():
+        broken.loc[3, column] = value
+    files[NAMES[2]] = broken
+    return files
+
+
+def _accounts_tie() -> dict[str, pd.DataFrame]:
+    """The last file's first row again in the file before it: a repeated (key, version) pair that is a key's latest."""
+    from tests.test_contract_shapes import CASE, NAMES
+
+    files = dict(CASE.files)
+    files[NAMES[3]] = pd.concat([files[NAMES[3]], files[NAMES[4]].iloc[[0]]], ignore_index=True)
+    return files
+
+
+def _accounts_faults() -> dict[str, dict[str, pd.DataFrame]]:
+    """Every fault kind of the second shape: each cell that breaks a rule, each fault across the files, a tie."""
+    from tests.test_contract_shapes import BAD_CELLS, FEED_FAULTS
+
+    faults = {f"{column} {check} {value!r}": _accounts_with_cell(cells) for cells, column, check, value in BAD_CELLS}
+    faults |= {name: files for name, (files, _, _) in FEED_FAULTS.items()}
+    faults["tie on a latest version"] = _accounts_tie()
+    return faults
+
+
+ACCOUNTS_FAULTS = _accounts_faults()
+CONTRACT_ENGINES = ("polars", "duckdb")  # Spark's cases are few: ``test_spark_matches_pandas_on_another_shape``
+
+
+@pytest.mark.parametrize("engine", CONTRACT_ENGINES)
+@pytest.mark.parametrize("fault", list(ACCOUNTS_FAULTS))
+def test_planted_fault_of_another_shape_matches_pandas(engine: str, fault: str, tmp_path: Path) -> None:
+    folder = _write_accounts(ACCOUNTS_FAULTS[fault], tmp_path / "feed")
+    expected = run_both(engine, folder, _accounts_encoding())
+    assert expected is None or not expected.passed  # the planted fault fails the reference
+
+
+@pytest.mark.parametrize("engine", CONTRACT_ENGINES)
+def test_check_feed_of_another_shape_on_deltas_matches_pandas(engine: str, tmp_path: Path) -> None:
+    from checks.crossfeed import check_feed
+    from tests.test_contract_shapes import FEED_FAULTS
+
+    encoding = _accounts_encoding()
+    feed = get_engine("pandas").check_feed_folder(_write_accounts(FEED_FAULTS["amount falls"][0], tmp_path), encoding=encoding)
+    expected = check_feed(feed.deltas, encoding)
+    assert "lifetime_value_never_decreases" in set(expected["check"])
+    pd.testing.assert_frame_equal(get_engine(engine).check_feed(feed.deltas, encoding=encoding), expected)
+
+
+def test_duckdb_writes_the_table_of_another_shape_as_the_files_wrote_it(tmp_path: Path) -> None:
+    """Out of core, a table of strings, decimals and timestamps is written as ``checks dedup`` writes it on pandas."""
+    from checks.cli import main
+    from tests.test_contract_shapes import CASE
+
+    from checks.sample_accounts import CONTRACT_PATH
+
+    feed = _write_accounts(CASE.files, tmp_path / "feed")
+    codes = {
+        engine: main(["dedup", "--feed", str(feed), "--out", str(tmp_path / engine), "--engine", engine,
+                      "--contract", str(CONTRACT_PATH), "--json", *(["--memory-limit", "200MB"] if engine == "duckdb" else [])])
+        for engine in ("pandas", "duckdb")
+    }
+    assert codes == {"pandas": 0, "duckdb": 0}
+    written = (tmp_path / "duckdb" / "deduplicated.csv").read_bytes()
+    assert written == (tmp_path / "pandas" / "deduplicated.csv").read_bytes()
+    assert b"AC-" in written and b"Z," in written
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "duckdb" / "deduplicated.parquet"), pd.read_parquet(tmp_path / "pandas" / "deduplicated.parquet")
+    )
+
+
+@pytest.mark.parametrize("engine", ["duckdb"])
+@pytest.mark.parametrize("fault", ["file never loaded", "amount changed"])
+def test_the_diagnosis_of_another_shape_is_the_reference_s(engine: str, fault: str, tmp_path: Path, capsys) -> None:
+    from checks.cli import main
+    from checks.sample_accounts import CONTRACT_PATH
+    from tests.test_contract_shapes import CASE, PLATFORM_FAULTS
+
+    feed = _write_accounts(CASE.files, tmp_path / "feed")
+    PLATFORM_FAULTS[fault][0].to_csv(tmp_path / "platform.csv", index=False)
+    printed = {}
+    for name in ("pandas", engine):
+        code = main(["diagnose", "--feed", str(feed), "--platform", str(tmp_path / "platform.csv"),
+                     "--contract", str(CONTRACT_PATH), "--engine", name, "--json"])
+        printed[name] = (code, capsys.readouterr().out)
+    assert printed[engine] == printed["pandas"]
+    assert printed["pandas"][0] == 1 and PLATFORM_FAULTS[fault][1] in printed["pandas"][1]
+
+
+def test_duckdb_run_on_the_sample_of_another_shape_writes_what_the_default_engine_writes(tmp_path: Path) -> None:
+    """`checks run` end to end on the second sample (a file never loaded): the same summary and files from either engine."""
+    from checks.config import load_case
+    from checks.runner import run_case
+
+    case = load_case(Path(__file__).resolve().parent.parent / "data" / "accounts" / "case.toml")
+    results = {
+        name: run_case(case, out_dir=tmp_path / name / "out", gx_dir=tmp_path / name / "gx", build_docs=False,
+                       engine=get_engine(name))
+        for name in ("polars", "duckdb")
+    }
+    summaries = {name: result.to_dict() for name, result in results.items()}
+    for summary in summaries.values():
+        for varying in ("timings_seconds", "peak_memory_mb_after", "outputs"):
+            del summary[varying]
+        del summary["suites"]["run_time"]
+    assert summaries["duckdb"] == summaries["polars"]
+    assert summaries["polars"]["diagnosis"]["root_causes"][0]["kind"] == "file_not_ingested"
+    for written in ("deduplicated.csv", "failures.csv", "discrepancies.csv", "incident.md", "email-engineer.md"):
+        assert (tmp_path / "duckdb" / "out" / written).read_bytes() == (tmp_path / "polars" / "out" / written).read_bytes(), written
+
+
+def _accounts_spark_faults() -> dict[str, dict[str, pd.DataFrame]]:
+    """Few and combined, for Spark's slow jobs: bad cells in one file beside faults across the others; a tie."""
+    from tests.test_contract_shapes import FEED_FAULTS, NAMES
+
+    combined = dict(FEED_FAULTS["amount falls"][0])  # NAMES[3]
+    combined[NAMES[2]] = FEED_FAULTS["version back in time"][0][NAMES[2]]
+    broken = combined[NAMES[1]].copy()
+    broken.loc[3, ["plan", "lifetime_value", "exported_at"]] = ["gold", "1.234", ""]
+    combined[NAMES[1]] = broken
+    return {"cells and feed faults": combined, "tie on a latest version": _accounts_tie()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["cells and feed faults", "tie on a latest version"])
+def test_spark_matches_pandas_on_another_shape(spark_engine, case: str, tmp_path: Path) -> None:
+    folder = _write_accounts(_accounts_spark_faults()[case], tmp_path / "feed")
+    expected = run_both("spark", folder, _accounts_encoding())
+    assert expected is None or not expected.passed
+
+
+@pytest.mark.slow
+def test_spark_diagnoses_another_shape_as_the_reference(spark_engine, tmp_path: Path, capsys) -> None:
+    """A table with a file never loaded (the fault search on the driver) and one that matches (all in Spark SQL)."""
+    from checks.cli import main
+    from checks.sample_accounts import CONTRACT_PATH
+    from tests.test_contract_shapes import CASE, PLATFORM_FAULTS
+
+    feed = _write_accounts(CASE.files, tmp_path / "feed")
+    tables = {"file never loaded": PLATFORM_FAULTS["file never loaded"][0], "matches": CASE.customer}
+    printed = {}
+    for case, table in tables.items():
+        table.to_csv(tmp_path / "platform.csv", index=False)
+        for name in ("pandas", "spark"):
+            code = main(["diagnose", "--feed", str(feed), "--platform", str(tmp_path / "platform.csv"),
+                         "--contract", str(CONTRACT_PATH), "--engine", name, "--json"])
+            printed[case, name] = (code, capsys.readouterr().out)
+        assert printed[case, "spark"] == printed[case, "pandas"], case
+    assert printed["file never loaded", "pandas"][0] == 1 and "file_not_ingested" in printed["file never loaded", "pandas"][1]
+    assert printed["matches", "pandas"][0] == 0

@@ -57,14 +57,36 @@ LedgerOption = Annotated[
 ]
 
 
-def engine_module(engine: str, spark_master: str = DEFAULT_SPARK_MASTER) -> Engine:
-    """The engine for ``--engine``; one that runs on a cluster (Spark) pointed at ``--spark-master``."""
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        help="With --engine spark: show Spark's and the JVM's own log lines on the terminal (else they go to spark.log "
+        "in the output folder; checks-spark.log in the system's temporary folder for commands without one).",
+    ),
+]
+SPARK_LOG = "spark.log"
+
+
+def engine_module(
+    engine: str, spark_master: str = DEFAULT_SPARK_MASTER, *, verbose: bool = False, log_folder: Path | None = None
+) -> Engine:
+    """The engine for ``--engine``; one that runs on a cluster (Spark) pointed at ``--spark-master``, its own log
+    lines in ``log_folder``/spark.log (the system's temporary folder when None) unless ``verbose``."""
     from checks.engines import get_engine
     from checks.engines.base import Capability, Cluster, supports
 
     module = get_engine(engine)
     if supports(module, Capability.CLUSTER):
-        cast(Cluster, module).configure(master=spark_master)
+        import tempfile
+
+        if verbose:
+            log = None
+        elif log_folder is not None:
+            log = log_folder / SPARK_LOG
+        else:
+            log = Path(tempfile.gettempdir()) / f"checks-{SPARK_LOG}"
+        cast(Cluster, module).configure(master=spark_master, log=log)
     return module
 
 

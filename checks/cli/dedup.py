@@ -13,6 +13,7 @@ from checks.cli._options import (
     EngineOption,
     JsonOption,
     SparkMasterOption,
+    VerboseOption,
 )
 
 
@@ -26,6 +27,7 @@ def dedup(
     contract: ContractOption = None,
     engine: EngineOption = DEFAULT_ENGINE,
     spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
+    verbose: VerboseOption = False,
     memory_limit: Annotated[
         Optional[str],
         typer.Option(help="With --engine duckdb: DuckDB's memory limit (default 2.5GB, about 3 GB for the process); it spills to disk beyond."),
@@ -44,7 +46,7 @@ def dedup(
     from checks.wording import Words
     from checks.writers import atomic_write_frame
 
-    module = engine_module(engine, spark_master)
+    module = engine_module(engine, spark_master, verbose=verbose, log_folder=out)
     encoding = encoding_of(contract)
     with_encoding = check_contract(module, encoding)
     words = Words.of(encoding)
@@ -57,7 +59,7 @@ def dedup(
         if out_of_core:
             # The engine writes the table itself and never holds it in memory.
             limit = {} if memory_limit is None else {"memory_limit": memory_limit}
-            result = module.deduplicate_feed_folder(feed, outputs, on_file=on_file, **limit)
+            result = module.deduplicate_feed_folder(feed, outputs, on_file=on_file, **limit, **with_encoding)
             users, total, written = result.users, result.amount_total, list(result.outputs)
         else:
             result = module.check_feed_folder(feed, on_file=on_file, **with_encoding)

@@ -14,6 +14,7 @@ from checks.cli._options import (
     FinanceTotalOption,
     JsonOption,
     SparkMasterOption,
+    VerboseOption,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ def diagnose_command(
     contract: ContractOption = None,
     engine: EngineOption = DEFAULT_ENGINE,
     spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
+    verbose: VerboseOption = False,
     json: JsonOption = False,
 ) -> None:
     """Classify every key, attribute the gap to root causes by simulating faults on the feed.
@@ -47,7 +49,7 @@ def diagnose_command(
     from checks.cli._options import encoding_of, engine_module, finance_total_of
 
     diagnosis = load_and_diagnose(
-        feed, platform, customer, finance_total_of(finance_total), engine=engine_module(engine, spark_master),
+        feed, platform, customer, finance_total_of(finance_total), engine=engine_module(engine, spark_master, verbose=verbose),
         encoding=encoding_of(contract),
     )
     if json:

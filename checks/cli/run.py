@@ -20,6 +20,7 @@ from checks.cli._options import (
     LedgerOption,
     SenderNameOption,
     SparkMasterOption,
+    VerboseOption,
 )
 
 
@@ -48,6 +49,7 @@ def run(
     ledger: LedgerOption = None,
     engine: EngineOption = DEFAULT_ENGINE,
     spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
+    verbose: VerboseOption = False,
     json: JsonOption = False,
 ) -> None:
     """Validate the feed, deduplicate it, run the expectation suites on every table and explain any gap.
@@ -80,7 +82,7 @@ def run(
             out_dir=out,
             gx_dir=gx_dir,
             build_docs=docs,
-            engine=engine_module(engine, spark_master),
+            engine=engine_module(engine, spark_master, verbose=verbose, log_folder=out),
             on_stage=on_stage,
             on_warning=output.print_warning,
         )

@@ -13,6 +13,7 @@ from checks.cli._options import (
     EngineOption,
     JsonOption,
     SparkMasterOption,
+    VerboseOption,
 )
 
 
@@ -28,6 +29,7 @@ def validate(
     contract: ContractOption = None,
     engine: EngineOption = DEFAULT_ENGINE,
     spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
+    verbose: VerboseOption = False,
     json: JsonOption = False,
     failures_csv: Annotated[Optional[Path], typer.Option(help="Write every failure to this CSV file.")] = None,
 ) -> None:
@@ -41,7 +43,7 @@ def validate(
     from checks.writers import atomic_write_frame
 
     result = validate_against_history(
-        files, history, engine=engine_module(engine, spark_master), encoding=encoding_of(contract)
+        files, history, engine=engine_module(engine, spark_master, verbose=verbose), encoding=encoding_of(contract)
     )
     failures = result.failures
     if failures_csv is not None:

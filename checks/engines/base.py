@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 if TYPE_CHECKING:
     import pandas as pd
 
+    from checks.contract import Contract
     from checks.encoding import Encoding
     from checks.diagnose import Diagnosis
     from checks.model import Delta, DeltaFile
@@ -71,15 +72,17 @@ class OutOfCoreDedup(Engine, Protocol):
         memory_limit: str = ...,
         spill_directory: str | Path | None = None,
         on_file: Callable[[DeltaFile], None] | None = None,
+        encoding: Encoding | None = None,
     ) -> FeedVerdict:
-        """Check every delta and write the deduplicated table to ``outputs`` without holding it."""
+        """Check every delta and write the deduplicated table to ``outputs`` without holding it (``encoding``: the
+        run's, for an engine that also has ``Capability.ANY_CONTRACT``)."""
 
 
 class OwnListing(Engine, Protocol):
     """``Capability.OWN_LISTING``: the engine lists feed folders itself, at a local path or a URI."""
 
-    def discover_deltas(self, directory: str | Path) -> list[DeltaFile]:
-        """``checks.feed.discover_deltas`` of a folder the engine reads."""
+    def discover_deltas(self, directory: str | Path, contract: Contract | None = None) -> list[DeltaFile]:
+        """``checks.feed.discover_deltas`` of a folder the engine reads: the files ``contract`` names."""
 
 
 class OwnDiagnosis(Engine, Protocol):
@@ -106,8 +109,9 @@ class AnyContract(Engine, Protocol):
 class Cluster(Engine, Protocol):
     """``Capability.CLUSTER``: the engine runs on a master chosen before its first job."""
 
-    def configure(self, *, master: str) -> None:
-        """Choose the master (``local[*]``, ``spark://host:7077``, ...)."""
+    def configure(self, *, master: str, log: Path | None = None) -> None:
+        """Choose the master (``local[*]``, ``spark://host:7077``, ...) and the file the engine's own log lines go to
+        (None: the terminal)."""
 
 
 class SparkDatasource(Engine, Protocol):

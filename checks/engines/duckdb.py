@@ -1,11 +1,16 @@
 """The DuckDB engine: a feed checked out of core, its memory bounded by a limit, not by the size of the feed.
 
-Polars streams each delta CSV to typed Parquet with its line numbers (the Polars engine's own reading,
-so the same cells fail and the same odd files go to the pandas path, which holds such a file whole). DuckDB, with ``memory_limit``
-and a spill folder, then asks of those files what the other engines ask of frames: the value
-failures of each delta, the failures across the feed (batch monotonicity, repeated (user, batch)
-pairs, spend never decreasing, from one window over the users) and the deduplicated table with its
-lineage, which it writes straight to Parquet or CSV. Only failures and counts come back to Python.
+Every statement is generated from the run's contract (its columns, key, version, the columns that never
+decrease, and its value rules through ``checks.engines.sql_rules``). On a contract with the first
+customer's rules (``checks.rules.first_customer_rules``) Polars streams each delta CSV to typed Parquet
+with its line numbers (the Polars engine's own reading, so the same cells fail and the same odd files go
+to the pandas path, which holds such a file whole) and DuckDB runs the value rules on it; a delta of any
+other contract is read and validated by the pandas path and its computing form (``checks.encoding``)
+written to Parquet. DuckDB, with ``memory_limit`` and a spill folder, then asks of those files what the
+other engines ask of frames: the failures across the feed (versions rising file by file, repeated
+(key, version) pairs, columns that never decrease, from one window over the keys) and the deduplicated
+table with its lineage, which it writes straight to Parquet or CSV (decoded in memory first when a
+column is not an integer). Only failures and counts come back to Python.
 
 ``deduplicate_feed_folder`` is the bounded path (``checks dedup --engine duckdb``). The engine
 functions every engine offers (``check_feed_folder``, ``check_validations``, ``check_feed``) run the
@@ -27,25 +32,21 @@ import pandas as pd
 import polars as pl
 
 from checks.dedup import deduplicate as _deduplicate_pandas
-from checks.engines import _frames, polars_csv
+from checks.encoding import Encoding, default_encoding
+from checks.engines import _frames, polars_csv, sql_rules
 from checks.engines import polars as _polars_engine
 from checks.engines.base import Capability
 from checks.errors import ChecksError, UsageError
 from checks.feed import discover_deltas as _discover_deltas
-from checks.encoding import default_encoding
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
 from checks.results import DeltaValidation, FeedCheck, FeedVerdict, file_summary
-from checks.rules import BATCH_MONOTONIC, FIELD_UNIQUENESS, PAIR_UNIQUE, first_customer_form, tie_error
+from checks.rules import BATCH_MONOTONIC, PAIR_UNIQUE, feed_rules, first_customer_rules, never_decreases_check, never_decreasing, tie_error
 from checks.validate import read_and_validate as _read_and_validate_pandas
-from checks.writers import atomic_path, neutralise_formulas
-
-# The first customer's columns: the form this module's fast path is written for (checks.rules.first_customer_rules).
-COLUMNS = default_encoding().contract.names
-VALUE_CHECKS, FEED_RULES, SPEND_NEVER_DECREASES = first_customer_form()
-_SPEND = default_encoding().contract.shape.amount
+from checks.wording import Words
+from checks.writers import atomic_path, atomic_write_frame, neutralise_formulas
 
 NAME = "duckdb"
-CAPABILITIES: frozenset[Capability] = frozenset({Capability.OUT_OF_CORE_DEDUP})
+CAPABILITIES: frozenset[Capability] = frozenset({Capability.OUT_OF_CORE_DEDUP, Capability.ANY_CONTRACT})
 # DuckDB's own buffers; Polars' streaming reader, Python and the failures come on top (about 1 GB at 100 M users).
 DEFAULT_MEMORY_LIMIT = "2.5GB"
 
@@ -98,18 +99,19 @@ def deduplicate_feed_folder(
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     spill_directory: str | Path | None = None,
     on_file: Callable[[DeltaFile], None] | None = None,
+    encoding: Encoding | None = None,
 ) -> DeduplicatedFeed:
     """Check every delta in ``directory`` and write the deduplicated table to ``outputs`` (.parquet, .csv).
 
     The answers are ``checks.pipeline.check_feed_folder``'s; each output is written atomically. A
-    tie on a user's latest batch raises ``DeduplicationError`` before anything is written.
+    tie on a key's latest version raises ``DeduplicationError`` before anything is written.
     """
     outputs = tuple(Path(path) for path in outputs)
     unsupported = [str(path) for path in outputs if path.suffix not in (".parquet", ".csv")]
     if unsupported:
         raise UsageError(f"the deduplicated table is written as .parquet or .csv, not {', '.join(unsupported)}")
-    with _Session(memory_limit, spill_directory) as session:
-        checked = [session.validate(delta_file, on_file) for delta_file in _discover_deltas(directory)]
+    with _Session(memory_limit, spill_directory, encoding) as session:
+        checked = [session.validate(delta_file, on_file) for delta_file in session.discover(directory)]
         feed = session.feed([entry for entry in checked if entry.part is not None])
         feed_failures = session.feed_failures(feed)
         users, amount_total = session.write_deduplicated(feed, outputs)
@@ -127,29 +129,34 @@ def check_feed_folder(
     *,
     on_file: Callable[[DeltaFile], None] | None = None,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    encoding: Encoding | None = None,
 ) -> FeedCheck:
     """``checks.pipeline.check_feed_folder`` through DuckDB; the deltas and the table are read back into memory."""
-    with _Session(memory_limit) as session:
-        checked = [session.validate(delta_file, on_file) for delta_file in _discover_deltas(directory)]
+    with _Session(memory_limit, encoding=encoding) as session:
+        checked = [session.validate(delta_file, on_file) for delta_file in session.discover(directory)]
         feed = session.feed([entry for entry in checked if entry.part is not None])
         feed_failures = session.feed_failures(feed)
         deduplicated = session.read_deduplicated(feed)
-        validations = [entry.validation() for entry in checked]
-    return FeedCheck.assemble(validations, feed_failures, deduplicated)
+        validations = [entry.validation(session.columns) for entry in checked]
+    return FeedCheck.assemble(validations, feed_failures, deduplicated, session.encoding)
 
 
-def check_validations(validations: Sequence[DeltaValidation], *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> FeedCheck:
+def check_validations(
+    validations: Sequence[DeltaValidation], *, memory_limit: str = DEFAULT_MEMORY_LIMIT, encoding: Encoding | None = None
+) -> FeedCheck:
     """``checks.pipeline.check_validations`` through DuckDB: cross-file checks and dedup over validated deltas."""
-    with _Session(memory_limit) as session:
+    with _Session(memory_limit, encoding=encoding) as session:
         feed = session.feed([session.add(validation) for validation in validations if validation.delta is not None])
         feed_failures = session.feed_failures(feed)
         deduplicated = session.read_deduplicated(feed)
-    return FeedCheck.assemble(validations, feed_failures, deduplicated)
+    return FeedCheck.assemble(validations, feed_failures, deduplicated, session.encoding)
 
 
-def check_feed(deltas: Sequence[Delta], *, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> pd.DataFrame:
+def check_feed(
+    deltas: Sequence[Delta], *, memory_limit: str = DEFAULT_MEMORY_LIMIT, encoding: Encoding | None = None
+) -> pd.DataFrame:
     """``checks.crossfeed.check_feed`` through DuckDB, for deltas already in memory (e.g. new files plus history)."""
-    with _Session(memory_limit) as session:
+    with _Session(memory_limit, encoding=encoding) as session:
         feed = session.feed([session.add(_passed(delta)) for delta in deltas])
         return session.feed_failures(feed, raise_ties=False)
 
@@ -160,18 +167,18 @@ def _passed(delta: Delta) -> DeltaValidation:
 
 @dataclass(frozen=True)
 class _Checked:
-    """A validated delta and, when it passed, its rows as Parquet (``row`` + COLUMNS) in the session folder."""
+    """A validated delta and, when it passed, its rows as Parquet (``row`` + the contract's columns) in the session folder."""
 
     verdict: DeltaVerdict
     part: Path | None
     in_memory: DeltaValidation | None = None  # the pandas path's answer, when the file went there
 
-    def validation(self) -> DeltaValidation:
+    def validation(self, columns: Sequence[str]) -> DeltaValidation:
         """The verdict as a ``DeltaValidation``, its rows read back from Parquet."""
         if self.in_memory is not None:
             return self.in_memory
         verdict = self.verdict
-        delta = None if self.part is None else Delta(verdict.name, verdict.number, _read_part(self.part))
+        delta = None if self.part is None else Delta(verdict.name, verdict.number, _read_part(self.part, columns))
         return DeltaValidation(
             name=verdict.name, number=verdict.number, delta=delta, failures=verdict.failures,
             warnings=verdict.warnings, rows=verdict.rows,
@@ -188,12 +195,28 @@ class _Feed:
 
 
 class _Session:
-    """A DuckDB connection with a memory limit, spilling into a private folder that also holds the deltas as Parquet."""
+    """A DuckDB connection with a memory limit, spilling into a private folder that also holds the deltas as Parquet.
 
-    def __init__(self, memory_limit: str, spill_directory: str | Path | None = None) -> None:
+    Its statements are the contract's (``encoding``'s; default: the first customer's), with every name quoted.
+    """
+
+    def __init__(self, memory_limit: str, spill_directory: str | Path | None = None, encoding: Encoding | None = None) -> None:
         self._memory_limit = memory_limit
         self._parent = spill_directory
         self._stack = ExitStack()
+        self.encoding = encoding or default_encoding()
+        contract = self.encoding.contract
+        shape = contract.shape
+        quote = sql_rules.DUCKDB.name
+        self.columns = contract.names
+        self.key, self.version = quote(shape.key), quote(shape.version)
+        self.amount = None if shape.amount is None else quote(shape.amount)
+        # The Polars streaming read serves the first customer's columns and rules; other contracts' deltas
+        # are read and validated by the pandas path.
+        self.streaming = first_customer_rules(self.encoding)
+        self.rules = feed_rules(shape, self.encoding)
+        self.rising = [(quote(column.name), self.rules[never_decreases_check(column)])
+                       for column in never_decreasing(self.encoding, shape)]
 
     def __enter__(self) -> _Session:
         folder = self._stack.enter_context(tempfile.TemporaryDirectory(prefix="checks-duckdb-", dir=self._parent))
@@ -232,18 +255,26 @@ class _Session:
         self._parts += 1
         return self.folder / f"delta-{self._parts}.parquet"
 
+    def _written(self, column: str, values: Sequence[object]) -> Sequence[object]:
+        return sql_rules.written(self.encoding, column, values)
+
     # Per delta ---------------------------------------------------------------------------------
+
+    def discover(self, directory: str | Path) -> list[DeltaFile]:
+        return _discover_deltas(directory, self.encoding.contract)
 
     def validate(self, delta_file: DeltaFile, on_file: Callable[[DeltaFile], None] | None) -> _Checked:
         """Validate one delta file as the Polars engine does, its rows streamed to Parquet, never held whole."""
         if on_file is not None:
             on_file(delta_file)
+        if not self.streaming:
+            return self.add(_read_and_validate_pandas(delta_file, self.encoding))
         part = self._new_part()
         try:
             return self._validate_streaming(delta_file, part)
         except polars_csv.NeedsPandasPath:
             part.unlink(missing_ok=True)
-            return self.add(_read_and_validate_pandas(delta_file))
+            return self.add(_read_and_validate_pandas(delta_file, self.encoding))
 
     def _validate_streaming(self, delta_file: DeltaFile, part: Path) -> _Checked:
         header = _frames.read_header(delta_file.path)
@@ -253,19 +284,19 @@ class _Session:
             _sink_typed(delta_file.path, header, part)
         except pl.exceptions.PolarsError as error:
             raise polars_csv.NeedsPandasPath from error
-        stats = self._delta_statistics(part)
-        if stats["rows"] == 0:
+        rows, nulls, breaking = self._delta_statistics(part)
+        if rows == 0:
             raise polars_csv.NeedsPandasPath  # the not_empty failure, as the pandas path words it
         name = delta_file.name
         text_failures = empty_failures()
-        if stats["nulls"]:
-            suspects = pl.scan_parquet(part).filter(pl.any_horizontal(pl.col(column).is_null() for column in COLUMNS))
+        if nulls:
+            suspects = pl.scan_parquet(part).filter(pl.any_horizontal(pl.col(column).is_null() for column in self.columns))
             text_failures = polars_csv.text_failures(delta_file.path, header, suspects.collect(), name)
-        value_failures = self._value_failures(part, name) if _values_fail(stats) else empty_failures()
+        value_failures = self._value_failures(part, name) if breaking else empty_failures()
         failures = _frames.combine_validation_failures(text_failures, value_failures)
         passed = failures.empty
         verdict = DeltaVerdict(
-            name=name, number=delta_file.number, passed=passed, failures=failures, warnings=header.warnings, rows=stats["rows"]
+            name=name, number=delta_file.number, passed=passed, failures=failures, warnings=header.warnings, rows=rows
         )
         if not passed:
             part.unlink()
@@ -278,7 +309,7 @@ class _Session:
             part = self._new_part()
             frame = validation.delta.frame
             columns = {_ROW: frame.index.to_numpy(dtype="int64")}
-            columns.update({column: frame[column].to_numpy(dtype="int64") for column in COLUMNS})
+            columns.update({column: frame[column].to_numpy(dtype="int64") for column in self.columns})
             pl.DataFrame(columns).write_parquet(part, compression=_PART_COMPRESSION)
         verdict = DeltaVerdict(
             name=validation.name, number=validation.number, passed=validation.passed, failures=validation.failures,
@@ -286,29 +317,21 @@ class _Session:
         )
         return _Checked(verdict=verdict, part=part, in_memory=validation)
 
-    def _delta_statistics(self, part: Path) -> dict[str, int | None]:
-        """Row and null counts, each column's minimum, the largest batch_id and how many user_ids repeat, in one scan."""
-        names = ["rows", "nulls", *(f"min_{column}" for column in COLUMNS), "max_batch", "repeated"]
-        row = self.sql(
-            f"select count(*), {' + '.join(f'count(*) - count({column})' for column in COLUMNS)},"
-            f" {', '.join(f'min({column})' for column in COLUMNS)}, max(batch_id),"
-            f" count(user_id) - count(distinct user_id) from read_parquet({_literal(part)})"
+    def _delta_statistics(self, part: Path) -> tuple[int, int, bool]:
+        """Rows, empty cells, and whether a value rule breaks (a bound, an allowed value, a repeated key), in one scan."""
+        quote = sql_rules.DUCKDB.name
+        repeats = [f"count({quote(column)}) - count(distinct {quote(column)})" for column in sql_rules.unique_columns(self.encoding)]
+        rows, nulls, breaking = self.sql(
+            f"select count(*), {' + '.join(f'count(*) - count({quote(column)})' for column in self.columns)},"
+            f" count(*) filter (where {sql_rules.any_value_breaks(self.encoding, sql_rules.DUCKDB)})"
+            f"{''.join(f' + {repeat}' for repeat in repeats)} from read_parquet({_literal(part)})"
         )[0]
-        return dict(zip(names, row))
+        return rows, nulls, bool(breaking)
 
     def _value_failures(self, part: Path, name: str) -> pd.DataFrame:
-        """The value pass's failures (ranges, then user_id repeated within the delta), one row per cell."""
-        source = f"read_parquet({_literal(part)})"
-        ranges = [
-            f"select {_ROW}, '{column}', {_literal(VALUE_CHECKS[column])}, {column}::varchar from {source}"
-            f" where {column} {'<= 0' if column == 'user_id' else '< 0'}"
-            for column in COLUMNS
-        ]
-        repeated = (
-            f"select {_ROW}, 'user_id', {_literal(FIELD_UNIQUENESS)}, user_id::varchar from {source} where user_id in"
-            f" (select user_id from {source} where user_id is not null group by user_id having count(*) > 1)"
-        )
-        cells = self.sql(" union all ".join([*ranges, repeated]))
+        """The value pass's failures (the contract's value rules: ``checks.engines.sql_rules``), one row per cell."""
+        query = sql_rules.failure_query(self.encoding, f"read_parquet({_literal(part)})", _ROW, sql_rules.DUCKDB)
+        cells = self.sql(query) if query else []
         if not cells:
             return empty_failures()
         rows, columns, checks, values = zip(*cells)
@@ -317,7 +340,7 @@ class _Session:
     # Across the feed ---------------------------------------------------------------------------
 
     def feed(self, checked: Sequence[_Checked]) -> _Feed:
-        """The passed deltas as one view ``feed`` (COLUMNS, row, file_index) and a table of their names."""
+        """The passed deltas as one view ``feed`` (the contract's columns, row, file_index) and a table of their names."""
         parts = tuple(entry.part for entry in checked)
         names = tuple(entry.verdict.name for entry in checked)
         if parts:
@@ -325,9 +348,9 @@ class _Session:
                 f"select *, {index}::integer as {_FILE} from read_parquet({_literal(part)})" for index, part in enumerate(parts)
             ]
             self.sql(f"create or replace temp view feed as {' union all '.join(scans)}")
-            maxima = self.sql(f"select {_FILE}, max(batch_id) from feed group by {_FILE} order by {_FILE}")
+            maxima = self.sql(f"select {_FILE}, max({self.version}) from feed group by {_FILE} order by {_FILE}")
         else:
-            empty = ", ".join(f"null::bigint as {column}" for column in (_ROW, *COLUMNS))
+            empty = ", ".join(f"null::bigint as {sql_rules.DUCKDB.name(column)}" for column in (_ROW, *self.columns))
             self.sql(f"create or replace temp view feed as select {empty}, null::integer as {_FILE} where false")
             maxima = []
         # A file name becomes a CSV cell: the written CSV gets it formula-proof, as checks.writers does.
@@ -338,121 +361,158 @@ class _Session:
         return _Feed(names=names, parts=parts, maxima=tuple(maximum for _, maximum in maxima))
 
     def feed_failures(self, feed: _Feed, *, raise_ties: bool = True) -> pd.DataFrame:
-        """``checks.crossfeed``'s failures over the passed deltas; a tie on a latest batch raises first, as in dedup."""
+        """``checks.crossfeed``'s failures over the passed deltas; a tie on a latest version raises first, as in dedup."""
         if not feed.parts:
             return empty_failures()
-        # One window over each user's rows in (batch_id, feed) order finds the users with a repeated
-        # pair or a falling spend; the rows that break something are then taken from those users only.
+        key, version = self.key, self.version
+        # One window over each key's rows in (version, feed) order finds the keys with a repeated
+        # pair or a falling column; the rows that break something are then taken from those keys only.
         # (One comparison per row is about four times cheaper than carrying every lag through the window.)
-        window = f"window w as (partition by user_id order by batch_id, {_FILE}, {_ROW})"
+        window = f"window w as (partition by {key} order by {version}, {_FILE}, {_ROW})"
+        odd = " or ".join([f"{version} = lag({version}) over w", *(f"{column} < lag({column}) over w" for column, _ in self.rising)])
         self.sql(
-            f"create or replace temp table odd_users as select distinct user_id from ("
-            f" select user_id, batch_id = lag(batch_id) over w or {_SPEND} < lag({_SPEND}) over w as odd"
-            f" from feed {window}) where odd"
+            f"create or replace temp table odd_users as select distinct {key} from ("
+            f" select {key}, {odd} as odd from feed {window}) where odd"
         )
+        falls = [f"{column} < previous_{index}" for index, (column, _) in enumerate(self.rising)]
         self.sql(
             f"create or replace temp table anomalies as select * from ("
-            f" select user_id, batch_id, {_FILE}, {_ROW}, {_SPEND},"
-            f"  lag({_SPEND}) over w as previous_spend, lag(batch_id) over w as previous_batch,"
-            f"  lag({_FILE}) over w as previous_file, lead(user_id) over w is null as last"
-            f" from feed semi join odd_users using (user_id) {window})"
-            f" where batch_id = previous_batch or {_SPEND} < previous_spend"
+            f" select {key}, {version}, {_FILE}, {_ROW},"
+            + "".join(f" {column}, lag({column}) over w as previous_{index}," for index, (column, _) in enumerate(self.rising))
+            + f"  lag({version}) over w as previous_version,"
+            f"  lag({_FILE}) over w as previous_file, lead({key}) over w is null as last"
+            f" from feed semi join odd_users using ({key}) {window})"
+            f" where {' or '.join([f'{version} = previous_version', *falls])}"
         )
         if raise_ties:
             self._raise_ties(feed)
-        return concat_failures([self._batch_monotonicity(feed), self._repeated_user_batch(feed), self._spend_decreases(feed)])
+        decreases = [self._decreases(feed, index) for index in range(len(self.rising))]
+        return concat_failures([self._version_monotonicity(feed), self._repeated_pairs(feed), *decreases])
 
-    def _batch_monotonicity(self, feed: _Feed) -> pd.DataFrame:
+    def _version_monotonicity(self, feed: _Feed) -> pd.DataFrame:
         bounds, setters = _frames.earlier_batches(feed.names, feed.maxima)
-        rule = FEED_RULES[BATCH_MONOTONIC]
+        rule = self.rules[BATCH_MONOTONIC]
         files, rows, values = [], [], []
         for index, (bound, setter) in enumerate(zip(bounds, setters)):
             if bound is None:
                 continue
             found = self.sql(
-                f"select {_ROW}, batch_id from read_parquet({_literal(feed.parts[index])}) where batch_id <= ? order by {_ROW}",
+                f"select {_ROW}, {self.version} from read_parquet({_literal(feed.parts[index])})"
+                f" where {self.version} <= ? order by {_ROW}",
                 [bound],
             )
+            if not found:
+                continue
             files.extend([feed.names[index]] * len(found))
             rows.extend(row for row, _ in found)
-            values.extend(rule.values([batch for _, batch in found], repeat(bound), repeat(setter)))
+            version = rule.column
+            versions = self._written(version, [value for _, value in found])
+            values.extend(rule.values(versions, repeat(self._written(version, [bound])[0]), repeat(setter)))
         if not files:
             return empty_failures()
         return failure_rows(files, rows, column=rule.column, check=rule.check, values=values)
 
-    def _repeated_user_batch(self, feed: _Feed) -> pd.DataFrame:
-        """Every occurrence of a (user_id, batch_id) pair after its first in feed order, naming the first."""
-        if not self.sql("select 1 from anomalies where batch_id = previous_batch limit 1"):
+    def _repeated_pairs(self, feed: _Feed) -> pd.DataFrame:
+        """Every occurrence of a (key, version) pair after its first in feed order, naming the first."""
+        key, version = self.key, self.version
+        if not self.sql(f"select 1 from anomalies where {version} = previous_version limit 1"):
             return empty_failures()
         found = self.sql(
-            f"select {_FILE}, {_ROW}, user_id, batch_id, first_file, first_row from ("
-            f" select f.{_FILE}, f.{_ROW}, f.user_id, f.batch_id,"
+            f"select {_FILE}, {_ROW}, {key}, {version}, first_file, first_row from ("
+            f" select f.{_FILE}, f.{_ROW}, f.{key}, f.{version},"
             f"  first_value(f.{_FILE}) over w as first_file, first_value(f.{_ROW}) over w as first_row,"
             f"  row_number() over w as place"
-            f" from feed f semi join (select distinct user_id, batch_id from anomalies where batch_id = previous_batch) r"
-            f"  on f.user_id = r.user_id and f.batch_id = r.batch_id"
-            f" window w as (partition by f.user_id, f.batch_id order by f.{_FILE}, f.{_ROW}))"
+            f" from feed f semi join (select distinct {key}, {version} from anomalies where {version} = previous_version) r"
+            f"  on f.{key} = r.{key} and f.{version} = r.{version}"
+            f" window w as (partition by f.{key}, f.{version} order by f.{_FILE}, f.{_ROW}))"
             f" where place > 1 order by {_FILE}, {_ROW}"
         )
         if not found:
             return empty_failures()
-        files, rows, users, batches, first_files, first_rows = zip(*found)
-        rule = FEED_RULES[PAIR_UNIQUE]
-        values = rule.values(users, batches, [feed.names[file] for file in first_files], first_rows)
+        files, rows, keys, versions, first_files, first_rows = zip(*found)
+        shape = self.encoding.contract.shape
+        rule = self.rules[PAIR_UNIQUE]
+        values = rule.values(
+            self._written(shape.key, keys), self._written(shape.version, versions), [feed.names[file] for file in first_files], first_rows
+        )
         return failure_rows([feed.names[file] for file in files], rows, column=rule.column, check=rule.check, values=values)
 
-    def _spend_decreases(self, feed: _Feed) -> pd.DataFrame:
+    def _decreases(self, feed: _Feed, index: int) -> pd.DataFrame:
+        """The rows where the ``index``-th column that never decreases falls below the key's row before it."""
+        column, rule = self.rising[index]
         found = self.sql(
-            f"select {_FILE}, {_ROW}, {_SPEND}, previous_spend, previous_batch, previous_file from anomalies"
-            f" where {_SPEND} < previous_spend order by user_id, batch_id, {_FILE}, {_ROW}"
+            f"select {_FILE}, {_ROW}, {column}, previous_{index}, previous_version, previous_file from anomalies"
+            f" where {column} < previous_{index} order by {self.key}, {self.version}, {_FILE}, {_ROW}"
         )
         if not found:
             return empty_failures()
-        files, rows, spends, previous_spends, previous_batches, previous_files = zip(*found)
-        rule = FEED_RULES[SPEND_NEVER_DECREASES]
-        values = rule.values(spends, previous_spends, previous_batches, [feed.names[file] for file in previous_files])
+        files, rows, now, before, previous_versions, previous_files = zip(*found)
+        version = self.encoding.contract.shape.version
+        values = rule.values(
+            self._written(rule.column, now), self._written(rule.column, before),
+            self._written(version, previous_versions), [feed.names[file] for file in previous_files],
+        )
         return failure_rows([feed.names[file] for file in files], rows, column=rule.column, check=rule.check, values=values)
 
     def _raise_ties(self, feed: _Feed) -> None:
-        """Users whose largest batch_id is on two rows: the latest row is ambiguous, so nothing is written."""
-        tied = self.sql("select count(*), min(user_id) from anomalies where last and batch_id = previous_batch")[0]
+        """Keys whose largest version is on two rows: the latest row is ambiguous, so nothing is written."""
+        key, version = self.key, self.version
+        tied = self.sql(f"select count(*), min({key}) from anomalies where last and {version} = previous_version")[0]
         if not tied[0]:
             return
-        first_user = tied[1]
-        batch = self.sql("select max(batch_id) from feed where user_id = ?", [first_user])[0][0]
+        first_key = tied[1]
+        latest = self.sql(f"select max({version}) from feed where {key} = ?", [first_key])[0][0]
         places = self.sql(
-            f"select {_FILE}, {_ROW} from feed where user_id = ? and batch_id = ? order by {_FILE}, {_ROW}", [first_user, batch]
+            f"select {_FILE}, {_ROW} from feed where {key} = ? and {version} = ? order by {_FILE}, {_ROW}", [first_key, latest]
         )
-        raise tie_error(tied[0], first_user, batch, [(feed.names[file], row) for file, row in places])
+        words = Words.of(self.encoding)
+        raise tie_error(
+            tied[0], words.key(first_key), words.version_value(latest),
+            [(feed.names[file], row) for file, row in places], self.encoding,
+        )
 
     # The deduplicated table --------------------------------------------------------------------
 
     def _deduplicated_query(self) -> str:
-        """One row per user, its largest batch_id (ties were refused before), with lineage, sorted by user_id."""
-        # arg_max per user is about five times faster than a window with QUALIFY; with the ties refused,
-        # every arg_max of a user picks the same row.
-        latest = ", ".join(f"arg_max({column}, batch_id) as {column}" for column in (*COLUMNS[1:4], _FILE, _ROW))
+        """One row per key, its largest version (ties were refused before), with lineage, sorted by the key."""
+        # arg_max per key is about five times faster than a window with QUALIFY; with the ties refused,
+        # every arg_max of a key picks the same row.
+        quote = sql_rules.DUCKDB.name
+        key, version = self.key, self.version
+        others = [quote(column) for column in self.columns if quote(column) not in (key, version)]
+        latest = ", ".join(f"arg_max({column}, {version}) as {column}" for column in (*others, _FILE, _ROW))
         return (
-            f"select {', '.join(f'latest.{column}' for column in COLUMNS)},"
+            f"select {', '.join(f'latest.{quote(column)}' for column in self.columns)},"
             f" names.name as {SOURCE_FILE}, latest.{_ROW} as {SOURCE_ROW}"
-            f" from (select user_id, max(batch_id) as batch_id, {latest} from feed group by user_id) latest"
-            f" join names using ({_FILE}) order by latest.user_id"
+            f" from (select {key}, max({version}) as {version}, {latest} from feed group by {key}) latest"
+            f" join names using ({_FILE}) order by latest.{key}"
         )
 
     def write_deduplicated(self, feed: _Feed, outputs: Sequence[Path]) -> tuple[int, int]:
-        """Write the table to each output (atomically) straight from DuckDB; its user count and total spend."""
+        """Write the table to each output (atomically) straight from DuckDB; its key count and amount total.
+
+        A contract with columns other than integers has its table decoded as the files wrote it (``checks.encoding``),
+        in memory, and written by ``checks.writers``.
+        """
         parquet_outputs = [path for path in outputs if path.suffix == ".parquet"]
         csv_outputs = [path for path in outputs if path.suffix == ".csv"]
+        decoded = not self.encoding.plain
         # The table is computed once, into the first Parquet output (or a private one); the rest are read from it.
-        primary = parquet_outputs[0] if parquet_outputs else self.folder / "deduplicated.parquet"
+        primary = parquet_outputs[0] if parquet_outputs and not decoded else self.folder / "deduplicated.parquet"
         with atomic_path(primary) as temporary:
             self.sql(f"copy ({self._deduplicated_query()}) to {_literal(temporary)} (format parquet)")
-        for path in parquet_outputs[1:]:
-            with atomic_path(path) as temporary:
-                shutil.copyfile(primary, temporary)
-        if csv_outputs:
-            self._write_csv(primary, csv_outputs)
-        users, amount_total = self.sql(f"select count(*), coalesce(sum({_SPEND}), 0) from read_parquet({_literal(primary)})")[0]
+        if decoded:
+            table = self.encoding.decode(pd.read_parquet(primary))
+            for path in outputs:
+                atomic_write_frame(path, table)
+        else:
+            for path in parquet_outputs[1:]:
+                with atomic_path(path) as temporary:
+                    shutil.copyfile(primary, temporary)
+            if csv_outputs:
+                self._write_csv(primary, csv_outputs)
+        total = f"coalesce(sum({self.amount}), 0)" if self.amount is not None else "0"
+        users, amount_total = self.sql(f"select count(*), {total} from read_parquet({_literal(primary)})")[0]
         return int(users), int(amount_total)
 
     def _write_csv(self, primary: Path, outputs: Sequence[Path]) -> None:
@@ -464,7 +524,7 @@ class _Session:
             if risky:
                 cases = " ".join(f"when {_literal(name)} then {_literal(csv_name)}" for name, csv_name in risky)
                 source_file = f"case {SOURCE_FILE} {cases} else {SOURCE_FILE} end as {SOURCE_FILE}"
-            columns = ", ".join([*COLUMNS, source_file, SOURCE_ROW])
+            columns = ", ".join([*map(sql_rules.DUCKDB.name, self.columns), source_file, SOURCE_ROW])
             for path in outputs:
                 with atomic_path(path) as temporary:
                     self.sql(
@@ -477,9 +537,10 @@ class _Session:
     def read_deduplicated(self, feed: _Feed) -> pd.DataFrame:
         """The deduplicated table read back into pandas, typed as ``checks.dedup.deduplicate`` returns it."""
         if not feed.parts:
-            return _deduplicate_pandas([])
+            return _deduplicate_pandas([], encoding=self.encoding)
         path = self.folder / "deduplicated.parquet"
-        self.write_deduplicated(feed, [path])
+        with atomic_path(path) as temporary:
+            self.sql(f"copy ({self._deduplicated_query()}) to {_literal(temporary)} (format parquet)")
         return pd.read_parquet(path)
 
 
@@ -502,24 +563,14 @@ def _sink_typed(path: Path, header: _frames.Header, part: Path) -> None:
     polars_csv.scan_typed(path, header).sink_parquet(part, compression=_PART_COMPRESSION)
 
 
-def _values_fail(stats: dict[str, int | None]) -> bool:
-    """Whether the delta's minima or its repeated user_ids say the value pass has something to report."""
-
-    def below(minimum: int | None, bound: int) -> bool:
-        return minimum is not None and minimum < bound
-
-    ranges = below(stats["min_user_id"], 1) or any(below(stats[f"min_{column}"], 0) for column in COLUMNS[1:])
-    return ranges or bool(stats["repeated"])
-
-
-def _read_part(part: Path) -> pd.DataFrame:
-    """A part's rows as a delta's frame: int64 COLUMNS indexed by line number."""
+def _read_part(part: Path, columns: Sequence[str]) -> pd.DataFrame:
+    """A part's rows as a delta's frame: int64 ``columns`` indexed by line number."""
     table = pl.read_parquet(part)
     rows = table[_ROW].to_numpy()
     index = pd.RangeIndex(2, len(rows) + 2, name="row")
     if not np.array_equal(rows, index.to_numpy()):
         index = pd.Index(rows, name="row", dtype="int64")
-    return pd.DataFrame({column: table[column].to_numpy() for column in COLUMNS}, index=index)
+    return pd.DataFrame({column: table[column].to_numpy() for column in columns}, index=index)
 
 
 def _first_line(error: Exception) -> str:
@@ -529,4 +580,4 @@ def _first_line(error: Exception) -> str:
 
 def _literal(value: object) -> str:
     """A SQL string literal (paths and names go into statements DuckDB cannot take parameters for)."""
-    return "'" + str(value).replace("'", "''") + "'"
+    return sql_rules.literal(str(value))

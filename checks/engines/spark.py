@@ -11,6 +11,12 @@ SQL name different failed checks is an error, never a pass. Line numbers come fr
 (``input_file_block_start`` and the row's position in its split). Files the SQL cannot read as the
 pandas path would (a row with too many fields, an integer beyond int64) go to the pandas path.
 
+The SQL is the run's contract's: its columns, key and version, the columns that never decrease, and the value
+rules rendered by ``checks.engines.sql_rules``. The text pass above reads the first customer's integer columns
+(``checks.rules.first_customer_rules``); a delta of any other contract is read and validated by the pandas path
+and handed to the SQL in its computing form (``checks.encoding``), and its failures across files are worded on
+the driver as the files wrote the values.
+
 A feed or table is a local path or any URI Spark reads (``s3a://``, ``hdfs://``, ``file://``): such a
 folder is listed, and each header read, through Hadoop's FileSystem API (``checks.engines.spark_files``).
 An ``s3a://`` path without the S3A connector on the classpath is refused in one line naming what is
@@ -19,13 +25,15 @@ missing (``checks.engines.spark_s3a``): pyspark ships no S3A connector.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from checks.dedup import deduplicate as _deduplicate_pandas
-from checks.engines import _frames, spark_files, spark_s3a, spark_schemas
+from checks.encoding import INTEGER_PATTERN, Encoding, default_encoding
+from checks.engines import _frames, spark_files, spark_s3a, spark_schemas, sql_rules
 from checks.engines.base import Capability
 # The diagnosis with the reconciliation and the lineage in Spark SQL.
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
@@ -35,18 +43,23 @@ from checks.feed import discover_deltas as _discover_deltas_locally
 from checks.feed import read_table as _read_table_pandas
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
 from checks.results import DeltaValidation, FeedCheck, passed_deltas
-from checks.encoding import INTEGER_PATTERN, default_encoding
-from checks.rules import BATCH_MONOTONIC, FIELD_UNIQUENESS, IS_INTEGER, PAIR_UNIQUE, first_customer_form, tie_error
+from checks.rules import (
+    BATCH_MONOTONIC, IS_INTEGER, PAIR_UNIQUE, FeedRule, feed_rules, first_customer_rules, never_decreases_check,
+    never_decreasing, tie_error,
+)
 from checks.validate import read_and_validate as _read_and_validate_pandas
+from checks.wording import Words
 
-# The first customer's columns: the form this module's fast path is written for (checks.rules.first_customer_rules).
+if TYPE_CHECKING:
+    from checks.contract import Contract
+
+# The first customer's columns: the form the text pass in Spark SQL reads (checks.rules.first_customer_rules).
 COLUMNS = default_encoding().contract.names
-VALUE_CHECKS, FEED_RULES, SPEND_NEVER_DECREASES = first_customer_form()
-_SPEND = default_encoding().contract.shape.amount
 
 NAME = "spark"
 CAPABILITIES: frozenset[Capability] = frozenset(
-    {Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.GX_SPARK_DATASOURCE}
+    {Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.GX_SPARK_DATASOURCE,
+     Capability.ANY_CONTRACT}
 )
 
 _ROW = "row"
@@ -58,44 +71,84 @@ class _NeedsPandasPath(Exception):
     """This file has something only the pandas path reads exactly as the reference does."""
 
 
-def check_feed_folder(directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None) -> FeedCheck:
+@dataclass(frozen=True)
+class _Form:
+    """What the SQL of one run reads from its contract: the columns, the key, the version, the columns that never
+    decrease (with their rules) and whether Spark SQL reads the deltas itself (the first customer's rules)."""
+
+    encoding: Encoding
+    columns: tuple[str, ...]
+    key: str
+    version: str
+    rules: dict[str, FeedRule]
+    rising: tuple[str, ...]
+    reads_deltas: bool
+
+    @classmethod
+    def of(cls, encoding: Encoding | None) -> _Form:
+        encoding = encoding or default_encoding()
+        shape = encoding.contract.shape
+        return cls(
+            encoding=encoding, columns=shape.names, key=shape.key, version=shape.version,
+            rules=feed_rules(shape, encoding), rising=tuple(column.name for column in never_decreasing(encoding, shape)),
+            reads_deltas=first_customer_rules(encoding),
+        )
+
+    def written(self, column: str, values: Sequence[Any]) -> Sequence[Any]:
+        return sql_rules.written(self.encoding, column, values)
+
+
+def check_feed_folder(
+    directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None, encoding: Encoding | None = None
+) -> FeedCheck:
     """Check every delta in ``directory`` as ``checks.pipeline.check_feed_folder`` does, on Spark."""
     _refuse_without_connector(directory)
-    return _feed_check(*_frames.validate_folder(directory, _read_and_validate, on_file, discover=discover_deltas))
+    form = _Form.of(encoding)
+    validations, tables = _frames.validate_folder(
+        directory, lambda delta_file: _read_and_validate(delta_file, form), on_file,
+        discover=lambda folder: discover_deltas(folder, form.encoding.contract),
+    )
+    return _feed_check(validations, tables, form)
 
 
-def discover_deltas(directory: str | Path) -> list[DeltaFile]:
-    """``checks.feed.discover_deltas``, of a local folder or one at a URI (listed by Hadoop)."""
+def discover_deltas(directory: str | Path, contract: Contract | None = None) -> list[DeltaFile]:
+    """``checks.feed.discover_deltas``, of a local folder or one at a URI (listed by Hadoop): the files ``contract`` names."""
     _refuse_without_connector(directory)
     if spark_files.is_uri(directory):
-        return spark_files.discover_deltas(directory)
-    return _discover_deltas_locally(directory)
+        return spark_files.discover_deltas(directory, contract)
+    return _discover_deltas_locally(directory, contract)
 
 
-def check_validations(validations: Sequence[DeltaValidation]) -> FeedCheck:
+def check_validations(validations: Sequence[DeltaValidation], encoding: Encoding | None = None) -> FeedCheck:
     """``checks.pipeline.check_validations`` on Spark, for deltas already validated."""
-    tables = [_from_delta(validation.delta) for validation in validations if validation.delta is not None]
-    return _feed_check(list(validations), tables)
+    form = _Form.of(encoding)
+    tables = [_from_delta(validation.delta, form) for validation in validations if validation.delta is not None]
+    return _feed_check(list(validations), tables, form)
 
 
-def read_and_validate(delta_file: DeltaFile) -> DeltaValidation:
+def read_and_validate(delta_file: DeltaFile, encoding: Encoding | None = None) -> DeltaValidation:
     """``checks.validate.read_and_validate`` on Spark."""
     _refuse_without_connector(delta_file.path)
-    return _read_and_validate(delta_file)[0]
+    return _read_and_validate(delta_file, _Form.of(encoding))[0]
 
 
-def check_feed(deltas: Sequence[Delta]) -> pd.DataFrame:
+def check_feed(deltas: Sequence[Delta], encoding: Encoding | None = None) -> pd.DataFrame:
     """``checks.crossfeed.check_feed`` on Spark, for deltas already in memory."""
     if not deltas:
         return empty_failures()
-    feed = _stack([_from_delta(delta) for delta in deltas])
-    return _feed_failures(feed, [delta.name for delta in deltas])
+    form = _Form.of(encoding)
+    feed = _stack([_from_delta(delta, form) for delta in deltas], form)
+    return _feed_failures(feed, [delta.name for delta in deltas], form)
 
 
-def read_table(path: str | Path, *, warn: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """``checks.feed.read_table`` on Spark: int64 columns; a table with a bad cell or extra columns goes to the
-    pandas path for its message."""
+def read_table(
+    path: str | Path, encoding: Encoding | None = None, *, warn: Callable[[str], None] | None = None
+) -> pd.DataFrame:
+    """``checks.feed.read_table`` on Spark: int64 columns; a table with a bad cell or extra columns, or of a contract
+    with other than the first customer's rules, goes to the pandas path."""
     _refuse_without_connector(path)
+    if not _Form.of(encoding).reads_deltas:
+        return _read_table_on_pandas(path, warn, encoding)
     header = spark_files.read_header(path)
     if header is None:
         return _read_table_on_pandas(path, warn)
@@ -120,36 +173,40 @@ def _refuse_without_connector(path: str | Path) -> None:
         spark_s3a.require_connector(session(), path)
 
 
-def _read_table_on_pandas(path: str | Path, warn: Callable[[str], None] | None = None) -> pd.DataFrame:
+def _read_table_on_pandas(
+    path: str | Path, warn: Callable[[str], None] | None = None, encoding: Encoding | None = None
+) -> pd.DataFrame:
     with spark_files.readable(path) as local:
-        return _read_table_pandas(local, warn=warn)
+        return _read_table_pandas(local, encoding, warn=warn)
 
 
-def _feed_check(validations: list[DeltaValidation], tables: list[Any]) -> FeedCheck:
+def _feed_check(validations: list[DeltaValidation], tables: list[Any], form: _Form) -> FeedCheck:
     names = [delta.name for delta in passed_deltas(validations)]
     if tables:
-        feed = _stack(tables).cache()
-        feed_failures = _feed_failures(feed, names)
-        deduplicated = _deduplicate(feed, names)
+        feed = _stack(tables, form).cache()
+        feed_failures = _feed_failures(feed, names, form)
+        deduplicated = _deduplicate(feed, names, form)
         feed.unpersist()
         for table in tables:
             table.unpersist()
     else:
-        feed_failures, deduplicated = empty_failures(), _deduplicate_pandas([])
-    return FeedCheck.assemble(validations, feed_failures, deduplicated)
+        feed_failures, deduplicated = empty_failures(), _deduplicate_pandas([], encoding=form.encoding)
+    return FeedCheck.assemble(validations, feed_failures, deduplicated, form.encoding)
 
 
-def _read_and_validate(delta_file: DeltaFile) -> tuple[DeltaValidation, Any | None]:
+def _read_and_validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any | None]:
     try:
-        return _validate(delta_file)
+        if not form.reads_deltas:
+            raise _NeedsPandasPath  # the contract's types and text rules: the pandas path reads them
+        return _validate(delta_file, form)
     except _NeedsPandasPath:
         with spark_files.readable(delta_file.path) as local:
-            validation = _read_and_validate_pandas(DeltaFile(local, delta_file.number))
-        table = _from_delta(validation.delta) if validation.delta is not None else None
+            validation = _read_and_validate_pandas(DeltaFile(local, delta_file.number), form.encoding)
+        table = _from_delta(validation.delta, form) if validation.delta is not None else None
         return validation, table
 
 
-def _validate(delta_file: DeltaFile) -> tuple[DeltaValidation, Any | None]:
+def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any | None]:
     header = spark_files.read_header(delta_file.path)
     if header is None:
         raise _NeedsPandasPath
@@ -160,7 +217,7 @@ def _validate(delta_file: DeltaFile) -> tuple[DeltaValidation, Any | None]:
     typed = _typed(text)
     # Both passes and the int64 overflow guard in one Spark job.
     try:
-        found = _union([_text_failures(text), _overflows(text), _value_failures(typed)]).toArrow().to_pandas()
+        found = _union([_text_failures(text), _overflows(text), _value_failures(typed, form)]).toArrow().to_pandas()
     except Exception as error:  # noqa: BLE001 - a malformed row (too many fields) fails the first job reading every column
         text.unpersist()
         raise _NeedsPandasPath from error
@@ -168,7 +225,7 @@ def _validate(delta_file: DeltaFile) -> tuple[DeltaValidation, Any | None]:
         text.unpersist()
         raise _NeedsPandasPath  # an integer literal beyond int64: the pandas path decides what happens
     name = delta_file.name
-    spark_schemas.confirm(name, text, typed, found)  # Pandera's verdict per check must match the SQL's rows
+    spark_schemas.confirm(name, text, typed, found, form.encoding)  # Pandera's verdict per check must match the SQL's
     is_text = found["check"] == IS_INTEGER
     failures = _frames.combine_validation_failures(_failure_frame(name, found[is_text]), _failure_frame(name, found[~is_text]))
     delta, table = None, None
@@ -263,24 +320,13 @@ def _text_failures(text: Any) -> Any:
     ])
 
 
-def _value_failures(typed: Any) -> Any:
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+def _value_failures(typed: Any, form: _Form) -> Any:
+    """The contract's value rules (``checks.engines.sql_rules``) over the delta's bigint cells, one row per broken cell."""
+    import uuid
 
-    parts = [
-        typed.filter(F.col(c) <= 0 if c == "user_id" else F.col(c) < 0).select(
-            _ROW, F.lit(c).alias("column"), F.lit(VALUE_CHECKS[c]).alias("check"), F.col(c).cast("string").alias("value")
-        )
-        for c in COLUMNS
-    ]
-    repeats = (
-        typed.filter(F.col("user_id").isNotNull())
-        .withColumn("_n", F.count("*").over(Window.partitionBy("user_id")))
-        .filter(F.col("_n") > 1)
-        .select(_ROW, F.lit("user_id").alias("column"), F.lit(FIELD_UNIQUENESS).alias("check"),
-                F.col("user_id").cast("string").alias("value"))
-    )
-    return _union([*parts, repeats])
+    view = f"delta_{uuid.uuid4().hex}"
+    typed.createOrReplaceTempView(view)
+    return session().sql(sql_rules.failure_query(form.encoding, view, _ROW, sql_rules.SPARK))
 
 
 def _union(parts: Sequence[Any]) -> Any:
@@ -290,11 +336,11 @@ def _union(parts: Sequence[Any]) -> Any:
     return result
 
 
-def _from_delta(delta: Delta) -> Any:
+def _from_delta(delta: Delta, form: _Form) -> Any:
     """A delta held in pandas as a Spark frame, handed over as one Arrow table rather than row by row."""
     import pyarrow as pa
 
-    frame = delta.frame.loc[:, list(COLUMNS)].reset_index(drop=True)
+    frame = delta.frame.loc[:, list(form.columns)].reset_index(drop=True)
     frame.insert(0, _ROW, delta.frame.index.to_numpy(dtype="int64"))
     return session().createDataFrame(pa.Table.from_pandas(frame, preserve_index=False))
 
@@ -305,119 +351,131 @@ def _to_pandas_int64(typed: Any) -> pd.DataFrame:
     return frame
 
 
-def _stack(tables: Sequence[Any]) -> Any:
+def _stack(tables: Sequence[Any], form: _Form) -> Any:
     from pyspark.sql import functions as F
 
-    return _union([table.select(*COLUMNS, _ROW).withColumn(_FILE_INDEX, F.lit(index)) for index, table in enumerate(tables)])
+    return _union([table.select(*form.columns, _ROW).withColumn(_FILE_INDEX, F.lit(index)) for index, table in enumerate(tables)])
 
 
-def _file_names(names: Sequence[str]) -> Any:
-    from pyspark.sql import functions as F
+# The fields each failure across the feed brings back, as bigint (a file as its place in the feed), to be worded
+# on the driver as the files wrote the values: what ``FeedRule.wording`` fills in, in its order.
+_FIELDS = ("_a", "_b", "_c", "_d")
 
-    return F.create_map(*[item for index, name in enumerate(names) for item in (F.lit(index), F.lit(name))])
 
+def _feed_failures(feed: Any, names: Sequence[str], form: _Form) -> pd.DataFrame:
+    """The feed-wide checks in one Spark job, each ordered and worded as ``checks.crossfeed`` orders and words it."""
+    import pyarrow as pa
 
-def _feed_failures(feed: Any, names: Sequence[str]) -> pd.DataFrame:
-    """The three feed-wide checks in one Spark job, each ordered as ``checks.crossfeed`` orders it."""
-    found = _union(
-        [_batch_monotonicity(feed, names), _repeated_user_batch(feed, names), _spend_decreases(feed, names)]
-    ).toArrow().to_pandas()
+    parts = [_version_monotonicity(feed, names, form), _repeated_pairs(feed, form)]
+    parts += [_decreases(feed, column, form) for column in form.rising]
+    # Integers stay int64 beside the nulls of the fields a check leaves empty (floats would round them).
+    found = _union(parts).toArrow().to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     frames = []
-    for rule in FEED_RULES.values():
-        rows = found[found["check"] == rule.check].sort_values(_FEED_ORDER[rule.check], kind="stable")
-        if not rows.empty:
-            frames.append(failure_rows(rows["file"].tolist(), rows[_ROW].to_numpy(), column=rule.column, check=rule.check,
-                                       values=rows["value"].tolist()))
+    key, version = form.key, form.version
+    for rule in form.rules.values():
+        rows = found[found["check"] == rule.check]
+        if rows.empty:
+            continue
+        if rule.check in (BATCH_MONOTONIC, PAIR_UNIQUE):
+            rows = rows.sort_values([_FILE_INDEX, _ROW], kind="stable")
+        else:  # pandas' stable sort by (key, version) of the stacked feed
+            rows = rows.sort_values(["_key", "_version", _FILE_INDEX, _ROW], kind="stable")
+        a, b, c, d = (rows[field].to_numpy(dtype="int64", na_value=0) for field in _FIELDS)
+        if rule.check == BATCH_MONOTONIC:  # the version, the largest before, the file that holds it
+            values = rule.values(form.written(version, a), form.written(version, b), [names[int(at)] for at in c])
+        elif rule.check == PAIR_UNIQUE:  # the key, the version, the file and line of the pair's first occurrence
+            values = rule.values(form.written(key, a), form.written(version, b), [names[int(at)] for at in c], d)
+        else:  # the value, the key's value before, at that version, in that file
+            values = rule.values(form.written(rule.column, a), form.written(rule.column, b), form.written(version, c),
+                                 [names[int(at)] for at in d])
+        files = [names[int(at)] for at in rows[_FILE_INDEX]]
+        frames.append(failure_rows(files, rows[_ROW].to_numpy(), column=rule.column, check=rule.check, values=values))
     return concat_failures(frames)
 
 
-# Each check's failures in the order ``checks.crossfeed`` reports them.
-_FEED_ORDER = {
-    BATCH_MONOTONIC: [_FILE_INDEX, _ROW],
-    PAIR_UNIQUE: [_FILE_INDEX, _ROW],
-    # pandas' stable sort by (user_id, batch_id) of the stacked feed.
-    SPEND_NEVER_DECREASES: ["user_id", "batch_id", _FILE_INDEX, _ROW],
-}
-
-
-def _failure_rows(frame: Any, check: str, value: Any, names: Sequence[str]) -> Any:
+def _failure_rows(frame: Any, check: str, fields: Sequence[Any], form: _Form) -> Any:
     from pyspark.sql import functions as F
 
+    padded = [*fields, *[F.lit(None)] * (len(_FIELDS) - len(fields))]
     return frame.select(
-        F.lit(check).alias("check"), "user_id", "batch_id", _FILE_INDEX, _ROW,
-        _file_names(names)[F.col(_FILE_INDEX)].alias("file"), value.alias("value"),
+        F.lit(check).alias("check"), F.col(form.key).alias("_key"), F.col(form.version).alias("_version"), _FILE_INDEX, _ROW,
+        *[field.cast("bigint").alias(name) for field, name in zip(padded, _FIELDS)],
     )
 
 
-def _batch_monotonicity(feed: Any, names: Sequence[str]) -> Any:
+def _version_monotonicity(feed: Any, names: Sequence[str], form: _Form) -> Any:
     from pyspark.sql import functions as F
 
-    maxima = {row[_FILE_INDEX]: row["_max"] for row in feed.groupBy(_FILE_INDEX).agg(F.max("batch_id").alias("_max")).collect()}
+    version = form.version
+    maxima = {row[_FILE_INDEX]: row["_max"] for row in feed.groupBy(_FILE_INDEX).agg(F.max(version).alias("_max")).collect()}
     bounds, setters = _frames.earlier_batches(names, [maxima[index] for index in range(len(names))])
     limits = session().createDataFrame(
-        [(index, bound, setter) for index, (bound, setter) in enumerate(zip(bounds, setters)) if bound is not None],
-        f"{_FILE_INDEX} int, _bound long, _setter string",
+        [(index, bound, names.index(setter)) for index, (bound, setter) in enumerate(zip(bounds, setters)) if bound is not None],
+        f"{_FILE_INDEX} int, _bound long, _setter int",
     )
-    offending = feed.join(F.broadcast(limits), on=_FILE_INDEX).filter(F.col("batch_id") <= F.col("_bound"))
-    value = F.format_string(FEED_RULES[BATCH_MONOTONIC].wording, "batch_id", "_bound", "_setter")
-    return _failure_rows(offending, BATCH_MONOTONIC, value, names)
+    offending = feed.join(F.broadcast(limits), on=_FILE_INDEX).filter(F.col(version) <= F.col("_bound"))
+    return _failure_rows(offending, BATCH_MONOTONIC, [F.col(version), F.col("_bound"), F.col("_setter")], form)
 
 
-def _repeated_user_batch(feed: Any, names: Sequence[str]) -> Any:
+def _repeated_pairs(feed: Any, form: _Form) -> Any:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    pair = Window.partitionBy("user_id", "batch_id").orderBy(_FILE_INDEX, _ROW)
+    pair = Window.partitionBy(form.key, form.version).orderBy(_FILE_INDEX, _ROW)
     offending = (
         feed.withColumn("_seen", F.row_number().over(pair))
         .withColumn("_first_file", F.first(_FILE_INDEX).over(pair))
         .withColumn("_first_row", F.first(_ROW).over(pair))
         .filter(F.col("_seen") > 1)
     )
-    value = F.format_string(FEED_RULES[PAIR_UNIQUE].wording, "user_id", "batch_id",
-                            _file_names(names)[F.col("_first_file")], "_first_row")
-    return _failure_rows(offending, PAIR_UNIQUE, value, names)
+    fields = [F.col(form.key), F.col(form.version), F.col("_first_file"), F.col("_first_row")]
+    return _failure_rows(offending, PAIR_UNIQUE, fields, form)
 
 
-def _spend_decreases(feed: Any, names: Sequence[str]) -> Any:
+def _decreases(feed: Any, column: str, form: _Form) -> Any:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    # (batch_id, file, row) within a user is pandas' stable sort by (user_id, batch_id) of the stacked feed.
-    history = Window.partitionBy("user_id").orderBy("batch_id", _FILE_INDEX, _ROW)
+    # (version, file, row) within a key is pandas' stable sort by (key, version) of the stacked feed.
+    history = Window.partitionBy(form.key).orderBy(form.version, _FILE_INDEX, _ROW)
     offending = (
-        feed.withColumn("_previous_spend", F.lag(_SPEND).over(history))
-        .withColumn("_previous_batch", F.lag("batch_id").over(history))
+        feed.withColumn("_previous", F.lag(column).over(history))
+        .withColumn("_previous_version", F.lag(form.version).over(history))
         .withColumn("_previous_file", F.lag(_FILE_INDEX).over(history))
-        .filter(F.col(_SPEND) < F.col("_previous_spend"))
+        .filter(F.col(column) < F.col("_previous"))
     )
-    value = F.format_string(FEED_RULES[SPEND_NEVER_DECREASES].wording, _SPEND, "_previous_spend", "_previous_batch",
-                            _file_names(names)[F.col("_previous_file")])
-    return _failure_rows(offending, SPEND_NEVER_DECREASES, value, names)
+    fields = [F.col(column), F.col("_previous"), F.col("_previous_version"), F.col("_previous_file")]
+    return _failure_rows(offending, form.rules[_never_decreases(form, column)].check, fields, form)
 
 
-def _deduplicate(feed: Any, names: Sequence[str]) -> pd.DataFrame:
-    """Each user's rows at its largest batch_id, collected once; more than one for a user is a tie."""
+def _never_decreases(form: _Form, column: str) -> str:
+    return never_decreases_check(form.encoding.contract.column(column))
+
+
+def _deduplicate(feed: Any, names: Sequence[str], form: _Form) -> pd.DataFrame:
+    """Each key's rows at its largest version, collected once; more than one for a key is a tie."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    key, version = form.key, form.version
     latest = (
-        feed.withColumn("_max", F.max("batch_id").over(Window.partitionBy("user_id")))
-        .filter(F.col("batch_id") == F.col("_max"))
-        .orderBy("user_id", _FILE_INDEX, _ROW)
-        .select(*COLUMNS, _FILE_INDEX, _ROW)
+        feed.withColumn("_max", F.max(version).over(Window.partitionBy(key)))
+        .filter(F.col(version) == F.col("_max"))
+        .orderBy(key, _FILE_INDEX, _ROW)
+        .select(*form.columns, _FILE_INDEX, _ROW)
         .toArrow()
         .to_pandas()
     )
-    tied = latest[latest["user_id"].duplicated(keep=False)]
+    tied = latest[latest[key].duplicated(keep=False)]
     if not tied.empty:
-        first_user = tied["user_id"].min()
-        places = tied[tied["user_id"] == first_user]
+        first_key = tied[key].min()
+        places = tied[tied[key] == first_key]
+        words = Words.of(form.encoding)
         raise tie_error(
-            tied["user_id"].nunique(), first_user, places["batch_id"].iloc[0],
-            [(names[index], row) for index, row in zip(places[_FILE_INDEX], places[_ROW])],
+            tied[key].nunique(), words.key(first_key), words.version_value(places[version].iloc[0]),
+            [(names[index], row) for index, row in zip(places[_FILE_INDEX], places[_ROW])], form.encoding,
         )
-    frame = latest.loc[:, list(COLUMNS)].astype("int64").reset_index(drop=True)
+    frame = latest.loc[:, list(form.columns)].astype("int64").reset_index(drop=True)
     frame[SOURCE_FILE] = pd.array([names[index] for index in latest[_FILE_INDEX]], dtype="str")
     frame[SOURCE_ROW] = latest[_ROW].to_numpy(dtype="int64")
     return frame

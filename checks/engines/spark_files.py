@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from checks.contract import Contract
 from checks.engines import _frames
 from checks.errors import BadInputError, ChecksError
 from checks.engines.spark_session import session
@@ -21,8 +22,8 @@ from checks.feed import is_uri, location, order_deltas
 from checks.model import DeltaFile
 
 
-def discover_deltas(directory: str | Path) -> list[DeltaFile]:
-    """``checks.feed.discover_deltas`` of a folder at a URI, listed by Hadoop."""
+def discover_deltas(directory: str | Path, contract: Contract | None = None) -> list[DeltaFile]:
+    """``checks.feed.discover_deltas`` of a folder at a URI, listed by Hadoop (the files the ``contract`` names)."""
     filesystem, folder = _filesystem(directory)
     where = location(directory)
     with _hadoop_errors("cannot list the feed folder", where):
@@ -31,7 +32,7 @@ def discover_deltas(directory: str | Path) -> list[DeltaFile]:
         if not filesystem.getFileStatus(folder).isDirectory():
             raise BadInputError("feed must be a folder of delta CSV files", file=where)
         names = [status.getPath().getName() for status in filesystem.listStatus(folder) if status.isFile()]
-    return order_deltas(where, [Path(f"{where.rstrip('/')}/{name}") for name in names])
+    return order_deltas(where, [Path(f"{where.rstrip('/')}/{name}") for name in names], contract)
 
 
 def read_header(path: str | Path) -> _frames.Header | None:

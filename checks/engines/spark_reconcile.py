@@ -1,16 +1,17 @@
-"""Reconciliation in Spark SQL: every user's class, spend gap and customer class computed where the rows are.
+"""Reconciliation in Spark SQL: every key's class, amount gap and customer class computed where the rows are.
 
 ``checks.reconcile.reconcile`` does this over NumPy arrays on one machine. Here the same rules are
 one query over the deduplicated feed, the platform's table, the customer's export and the feed's
-(user_id, batch_id) pairs; the counts, dollars and totals are aggregates of it. Only the users a
+(key, version) pairs, in the columns of the run's contract (its ``Shape``: key, version, amount, values); the counts, dollars and totals are aggregates of it. Only the users a
 person must see come back to the driver: those that do not match (``Reconciliation.users``) and
 each class's examples. Their rows are then laid out by ``checks.reconcile.UserRows.frame``, the
 default engine's own code, so that both engines give the same frames to the last dtype.
 
 The rules, in order (the first that holds): more than one platform row is ``duplicated``; none is
 ``missing``; not in the deduplicated feed is ``unexpected``; all four values equal is a ``match``;
-the same batch_id with other values is ``value_drift``; an older batch_id that the feed holds for
-that user is ``stale``; anything else is an ``unknown_batch`` (``ahead`` of the feed's, or never in it).
+the same version with other values is ``value_drift``; an older version that the feed holds for
+that key is ``stale``; anything else is an ``unknown_batch`` (``ahead`` of the feed's, or never in it).
+Columns hold the computing form (``checks.encoding``): every comparison and sum is on int64.
 """
 from __future__ import annotations
 
@@ -22,12 +23,12 @@ import numpy as np
 import pandas as pd
 
 from checks.dedup import deduplicate
-from checks.contract import default_contract
 from checks.diagnose import Diagnosis
 from checks.engines.spark_session import session
 from checks.lineage import PlatformRows, lineage_frame
-from checks.encoding import default_encoding
-from checks.model import SOURCE_FILE, SOURCE_ROW, Delta
+from checks.encoding import Encoding, default_encoding
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, Shape
+from checks.wording import Words
 from checks.reconcile import (
     CLASSES,
     CUSTOMER_CLASSES,
@@ -47,10 +48,6 @@ from checks.reconcile import (
     compared,
 )
 
-# The first customer's columns: the form this module's fast path is written for (checks.rules.first_customer_rules).
-COLUMNS = default_encoding().contract.names
-_SPEND = default_encoding().contract.shape.amount
-
 FILE = "_file"  # a feed row's delta, as its place in the feed
 POSITION = "_position"  # a table row's place in the table: the first row of a user is the lowest
 LINE = "_line"  # a table row's line number in its file (the pandas frame's index)
@@ -60,36 +57,41 @@ _DETAIL = "_detail"
 _CUSTOMER_CODE = "_customer_class"
 _GAP = "_gap"
 _LISTED = "_listed"
-# The first customer's columns: the Spark reconciliation reads that contract's shape only (README, "Feed contracts").
-VALUES = compared(default_contract().shape)
 
 
-def table(frame: pd.DataFrame) -> Any:
+def table(frame: pd.DataFrame, shape: Shape | None = None) -> Any:
     """A table held in pandas as a Spark frame with each row's ``POSITION`` and ``LINE``."""
-    columns = {column: frame[column].to_numpy(dtype="int64") for column in COLUMNS}
+    shape = shape or _default_shape()
+    columns = {column: frame[column].to_numpy(dtype="int64") for column in shape.names}
     columns[POSITION] = np.arange(len(frame), dtype="int64")
     columns[LINE] = frame.index.to_numpy(dtype="int64")
     return _spark_frame(columns)
 
 
-def expected_table(deduplicated: pd.DataFrame) -> Any:
+def expected_table(deduplicated: pd.DataFrame, shape: Shape | None = None) -> Any:
     """The deduplicated feed (with its lineage) as a Spark frame."""
-    columns: dict[str, Any] = {column: deduplicated[column].to_numpy(dtype="int64") for column in COLUMNS}
+    shape = shape or _default_shape()
+    columns: dict[str, Any] = {column: deduplicated[column].to_numpy(dtype="int64") for column in shape.names}
     columns[SOURCE_FILE] = deduplicated[SOURCE_FILE].astype(str).to_numpy(dtype=object)
     columns[SOURCE_ROW] = deduplicated[SOURCE_ROW].to_numpy(dtype="int64")
     return _spark_frame(columns)
 
 
-def feed_table(deltas: Sequence[Delta]) -> Any:
+def feed_table(deltas: Sequence[Delta], shape: Shape | None = None) -> Any:
     """The deltas stacked as one Spark frame with each row's ``FILE`` (its delta's place in the feed) and ``LINE``."""
+    shape = shape or _default_shape()
     frames = [delta.frame for delta in deltas]
     columns: dict[str, Any] = {
         column: np.concatenate([frame[column].to_numpy(dtype="int64") for frame in frames] or [np.empty(0, "int64")])
-        for column in COLUMNS
+        for column in shape.names
     }
     columns[FILE] = np.repeat(np.arange(len(frames), dtype="int32"), [len(frame) for frame in frames])
     columns[LINE] = np.concatenate([frame.index.to_numpy(dtype="int64") for frame in frames] or [np.empty(0, "int64")])
     return _spark_frame(columns)
+
+
+def _default_shape() -> Shape:
+    return default_encoding().contract.shape
 
 
 def _spark_frame(columns: dict[str, Any]) -> Any:
@@ -106,32 +108,38 @@ def diagnose(
     finance_total: int | None = None,
     *,
     deduplicated: pd.DataFrame | None = None,
+    encoding: Encoding | None = None,
 ) -> Diagnosis:
     """``checks.diagnose.diagnose`` with the reconciliation and the lineage in Spark SQL.
 
     When every user matches, that is the whole diagnosis: nothing more comes to the driver than the
     users the customer's export disagrees on. Otherwise the search for the faults that explain the gap
-    runs on the driver, over the deltas' frames, as on the default engine.
+    runs on the driver, over the deltas' frames, as on the default engine. ``encoding`` is the run's (its contract's
+    columns; default: the first customer's).
     """
     from checks.diagnose import diagnose as diagnose_on_driver
 
+    encoding = encoding or default_encoding()
+    shape = encoding.contract.shape
     deltas = tuple(deltas)
     if deduplicated is None:
-        deduplicated = deduplicate(deltas)
-    feed = feed_table(deltas).cache()
-    loaded = table(platform).cache()
+        deduplicated = deduplicate(deltas, encoding=encoding)
+    feed = feed_table(deltas, shape).cache()
+    loaded = table(platform, shape).cache()
     try:
         reconciliation = reconcile(
-            expected_table(deduplicated), loaded, None if customer is None else table(customer), feed=feed
+            expected_table(deduplicated, shape), loaded, None if customer is None else table(customer, shape), feed=feed,
+            shape=shape,
         )
         if reconciliation.discrepant_users:
             return diagnose_on_driver(
-                deltas, platform, customer, finance_total, deduplicated=deduplicated, reconciliation=reconciliation
+                deltas, platform, customer, finance_total, deduplicated=deduplicated, reconciliation=reconciliation,
+                encoding=encoding,
             )
         names = tuple(delta.name for delta in deltas)
-        # Users listed for the customer's export alone: each has one platform row, its lineage is reported.
-        listed = reconciliation.users["user_id"].to_numpy(dtype="int64")
-        lineage, counts = _lineage(loaded, feed, listed, platform, names)
+        # Keys listed for the customer's export alone: each has one platform row, its lineage is reported.
+        listed = reconciliation.users[shape.key].to_numpy(dtype="int64")
+        lineage, counts = _lineage(loaded, feed, listed, platform, names, shape)
     finally:
         feed.unpersist()
         loaded.unpersist()
@@ -145,47 +153,53 @@ def diagnose(
         files=names,
         lineage=lineage,
         lineage_counts=counts,
+        words=Words.of(encoding),
     )
 
 
-def reconcile(expected: Any, platform: Any, customer: Any | None = None, *, feed: Any) -> Reconciliation:
-    """``checks.reconcile.reconcile`` over Spark frames: ``expected`` (COLUMNS, ``source_file``, ``source_row``),
-    ``platform`` and ``customer`` (COLUMNS, ``POSITION``, ``LINE``), ``feed`` (at least user_id and batch_id)."""
-    users = _classified(expected, platform, customer, feed).cache()
+def reconcile(
+    expected: Any, platform: Any, customer: Any | None = None, *, feed: Any, shape: Shape | None = None
+) -> Reconciliation:
+    """``checks.reconcile.reconcile`` over Spark frames: ``expected`` (the shape's columns, ``source_file``,
+    ``source_row``), ``platform`` and ``customer`` (the shape's columns, ``POSITION``, ``LINE``), ``feed`` (at least
+    the key and the version)."""
+    shape = shape or _default_shape()
+    users = _classified(expected, platform, customer, feed, shape).cache()
     try:
-        facts = _facts(users, expected, platform, customer)
-        chosen = _chosen(users, customer is not None)
-        return _reconciliation(chosen, facts, customer is not None)
+        facts = _facts(users, expected, platform, customer, shape)
+        chosen = _chosen(users, customer is not None, shape)
+        return _reconciliation(chosen, facts, customer is not None, shape)
     finally:
         users.unpersist()
 
 
 def _lineage(
-    loaded: Any, feed: Any, users: np.ndarray, platform: pd.DataFrame, names: tuple[str, ...]
+    loaded: Any, feed: Any, users: np.ndarray, platform: pd.DataFrame, names: tuple[str, ...], shape: Shape
 ) -> tuple[pd.DataFrame, dict[str | None, int]]:
     """Per platform row, its first equal feed row (a delta holds a user once: the lowest file) and how many
     there are: the count of rows per source file, and the lineage frame of the rows of ``users`` (one each)."""
     from pyspark.sql import functions as F
 
-    rows = feed.select(*COLUMNS, FILE, F.col(LINE).alias("_source_line"))
+    key = shape.key
+    rows = feed.select(*shape.names, FILE, F.col(LINE).alias("_source_line"))
     sources = (
-        loaded.join(rows, on=list(COLUMNS), how="left")
-        .groupBy(POSITION, "user_id")
+        loaded.join(rows, on=list(shape.names), how="left")
+        .groupBy(POSITION, key)
         .agg(F.min(F.struct(FILE, "_source_line")).alias("_first"), F.count(FILE).alias("_matches"))
-        .select(POSITION, "user_id", F.col("_first." + FILE).alias(FILE), F.col("_first._source_line").alias("_source_line"), "_matches")
+        .select(POSITION, key, F.col("_first." + FILE).alias(FILE), F.col("_first._source_line").alias("_source_line"), "_matches")
         .cache()
     )
     try:
         per_file = {row[FILE]: int(row["count"]) for row in sources.groupBy(FILE).count().collect()}
-        wanted = _spark_frame({"user_id": np.asarray(users, dtype="int64")})
-        traced = sources.join(F.broadcast(wanted), on="user_id").orderBy(POSITION).toArrow().to_pandas()
+        wanted = _spark_frame({key: np.asarray(users, dtype="int64")})
+        traced = sources.join(F.broadcast(wanted), on=key).orderBy(POSITION).toArrow().to_pandas()
     finally:
         sources.unpersist()
     counts: dict[str | None, int] = {name: per_file[number] for number, name in enumerate(names) if per_file.get(number)}
     if per_file.get(None):
         counts[None] = per_file[None]
     file = traced[FILE].fillna(-1).to_numpy(dtype="int64")
-    rows = platform.iloc[traced[POSITION].to_numpy(dtype="int64")].loc[:, list(COLUMNS)]
+    rows = platform.iloc[traced[POSITION].to_numpy(dtype="int64")].loc[:, list(shape.names)]
     lineage = lineage_frame(rows, file, traced["_source_line"].fillna(0).to_numpy(dtype="int64"), traced["_matches"].to_numpy(), names)
     return lineage, counts
 
@@ -201,44 +215,55 @@ class _Facts:
     platform_total: int
     customer_total: int | None
     complete: tuple[bool, bool, bool]  # every user has an expected, a platform and a customer row
-    file_names: tuple[str, ...]  # the expected rows' files, in order of first appearance by user_id
+    file_names: tuple[str, ...]  # the expected rows' files, in order of first appearance by key
 
 
-def _first_rows(frame: Any, prefix: str, extra: tuple[str, ...] = ()) -> Any:
-    """Per user, the values of its first row (lowest ``POSITION``) as ``prefix``-named columns, and its row count."""
+def _amount(shape: Shape) -> Any:
+    """The amount column, or 0 on every row when the contract declares none."""
     from pyspark.sql import functions as F
 
-    first = F.min_by(F.struct(*[F.col(column) for column in (*VALUES, *extra)]), F.col(POSITION))
-    grouped = frame.groupBy("user_id").agg(
-        first.alias("_first"), F.count("*").alias(prefix + "count"), F.sum(_SPEND).alias(prefix + "spend_sum")
+    return F.lit(0).cast("bigint") if shape.amount is None else F.col(shape.amount)
+
+
+def _first_rows(frame: Any, prefix: str, shape: Shape, extra: tuple[str, ...] = ()) -> Any:
+    """Per key, the values of its first row (lowest ``POSITION``) as ``prefix``-named columns, and its row count."""
+    from pyspark.sql import functions as F
+
+    values = compared(shape)
+    first = F.min_by(F.struct(*[F.col(column) for column in (*values, *extra)]), F.col(POSITION))
+    grouped = frame.groupBy(shape.key).agg(
+        first.alias("_first"), F.count("*").alias(prefix + "count"), F.sum(_amount(shape)).alias(prefix + "spend_sum")
     )
     return grouped.select(
-        "user_id", prefix + "count", prefix + "spend_sum",
-        *[F.col("_first." + column).alias(prefix + column) for column in (*VALUES, *extra)],
+        shape.key, prefix + "count", prefix + "spend_sum",
+        *[F.col("_first." + column).alias(prefix + column) for column in (*values, *extra)],
     )
 
 
-def _classified(expected: Any, platform: Any, customer: Any | None, feed: Any) -> Any:
-    """One row per user of the expected and platform tables, with its class, detail, gap and customer class."""
+def _classified(expected: Any, platform: Any, customer: Any | None, feed: Any, shape: Shape) -> Any:
+    """One row per key of the expected and platform tables, with its class, detail, gap and customer class."""
     from pyspark.sql import functions as F
 
+    key, version, values = shape.key, shape.version, compared(shape)
     wanted = expected.select(
-        "user_id", *[F.col(column).alias("e_" + column) for column in VALUES],
+        key, *[F.col(column).alias("e_" + column) for column in values],
         F.col(SOURCE_FILE).alias("e_file"), F.col(SOURCE_ROW).alias("e_row"), F.lit(True).alias("e_present"),
     )
-    loaded = _first_rows(platform, "p_", (LINE, POSITION))
-    users = wanted.join(loaded, on="user_id", how="full_outer")
-    # The feed holds a row of this user at the platform's batch_id (read for users with one platform row).
-    pairs = feed.select("user_id", F.col("batch_id").alias("p_batch_id")).distinct().withColumn("_known", F.lit(True))
-    users = users.join(pairs, on=["user_id", "p_batch_id"], how="left")
+    if shape.amount is None:
+        wanted = wanted.withColumn("_no_amount", F.lit(0).cast("bigint"))
+    loaded = _first_rows(platform, "p_", shape, (LINE, POSITION))
+    users = wanted.join(loaded, on=key, how="full_outer")
+    # The feed holds a row of this key at the platform's version (read for keys with one platform row).
+    pairs = feed.select(key, F.col(version).alias("p_" + version)).distinct().withColumn("_known", F.lit(True))
+    users = users.join(pairs, on=[key, "p_" + version], how="left")
 
     count = F.coalesce(F.col("p_count"), F.lit(0))
     in_expected = F.col("e_present").isNotNull()
-    same_batch = F.col("e_batch_id") == F.col("p_batch_id")
+    same_batch = F.col("e_" + version) == F.col("p_" + version)
     same = same_batch
-    for column in VALUES[:-1]:
+    for column in values[:-1]:
         same = same & (F.col("e_" + column) == F.col("p_" + column))
-    stale = F.col("_known").isNotNull() & (F.col("p_batch_id") < F.col("e_batch_id"))
+    stale = F.col("_known").isNotNull() & (F.col("p_" + version) < F.col("e_" + version))
     code = (
         F.when(count > 1, CLASSES.index(DUPLICATED))
         .when(count == 0, CLASSES.index(MISSING))
@@ -249,21 +274,21 @@ def _classified(expected: Any, platform: Any, customer: Any | None, feed: Any) -
         .otherwise(CLASSES.index(UNKNOWN_BATCH))
     )
     detail = F.when(F.col(_CODE) != CLASSES.index(UNKNOWN_BATCH), 0).when(
-        F.col("p_batch_id") > F.col("e_batch_id"), DETAILS.index("ahead")
+        F.col("p_" + version) > F.col("e_" + version), DETAILS.index("ahead")
     ).otherwise(DETAILS.index("unknown"))
     users = (
         users.withColumn("p_count", count)
         .withColumn(_CODE, code)
         .withColumn(_DETAIL, detail)
-        # Every platform row of a user counts against its expected spend.
-        .withColumn(_GAP, F.coalesce(F.col(f"e_{_SPEND}"), F.lit(0)) - F.coalesce(F.col("p_spend_sum"), F.lit(0)))
+        # Every platform row of a key counts against its expected amount.
+        .withColumn(_GAP, F.coalesce(F.col(_expected_amount(shape)), F.lit(0)) - F.coalesce(F.col("p_spend_sum"), F.lit(0)))
     )
     if customer is None:
         return users
-    held = _first_rows(customer, "c_").drop("c_count", "c_spend_sum").withColumn("c_present", F.lit(True))
-    users = users.join(held, on="user_id", how="left")
+    held = _first_rows(customer, "c_", shape).drop("c_count", "c_spend_sum").withColumn("c_present", F.lit(True))
+    users = users.join(held, on=key, how="left")
     agrees = F.lit(True)
-    for column in VALUES:
+    for column in values:
         agrees = agrees & (F.col("c_" + column) == F.col("e_" + column))
     customer_code = (
         F.when(~in_expected, CUSTOMER_CLASSES.index("not expected"))
@@ -274,7 +299,12 @@ def _classified(expected: Any, platform: Any, customer: Any | None, feed: Any) -
     return users.withColumn(_CUSTOMER_CODE, customer_code)
 
 
-def _facts(users: Any, expected: Any, platform: Any, customer: Any | None) -> _Facts:
+def _expected_amount(shape: Shape) -> str:
+    """The expected table's amount column among the classified keys' columns."""
+    return "_no_amount" if shape.amount is None else f"e_{shape.amount}"
+
+
+def _facts(users: Any, expected: Any, platform: Any, customer: Any | None, shape: Shape) -> _Facts:
     from pyspark.sql import functions as F
 
     per_class = users.groupBy(_CODE).agg(F.count("*").alias("_users"), F.sum(_GAP).alias("_dollars")).collect()
@@ -282,15 +312,15 @@ def _facts(users: Any, expected: Any, platform: Any, customer: Any | None) -> _F
         F.count("*").alias("users"),
         F.count("e_present").alias("expected"),
         F.sum(F.when(F.col("p_count") > 0, 1).otherwise(0)).alias("loaded"),
-        F.sum(F.coalesce(F.col(f"e_{_SPEND}"), F.lit(0))).alias("expected_total"),
+        F.sum(F.coalesce(F.col(_expected_amount(shape)), F.lit(0))).alias("expected_total"),
         F.sum(F.coalesce(F.col("p_spend_sum"), F.lit(0))).alias("platform_total"),
         *([F.count("c_present").alias("held")] if customer is not None else []),
     ).first()
     customer_total = None
     if customer is not None:
-        customer_total = int(customer.agg(F.sum(_SPEND)).first()[0] or 0)
-    # pandas' encoding of the expected table's file column: names in order of first appearance, by user_id.
-    files = expected.groupBy(SOURCE_FILE).agg(F.min("user_id").alias("_first")).orderBy("_first").collect()
+        customer_total = int(customer.agg(F.sum(_amount(shape))).first()[0] or 0)
+    # pandas' encoding of the expected table's file column: names in order of first appearance, by key.
+    files = expected.groupBy(SOURCE_FILE).agg(F.min(shape.key).alias("_first")).orderBy("_first").collect()
     size = int(whole["users"])
     return _Facts(
         members={int(row[_CODE]): int(row["_users"]) for row in per_class},
@@ -308,9 +338,9 @@ def _facts(users: Any, expected: Any, platform: Any, customer: Any | None) -> _F
     )
 
 
-def _chosen(users: Any, with_customer: bool) -> pd.DataFrame:
+def _chosen(users: Any, with_customer: bool, shape: Shape) -> pd.DataFrame:
     """The rows of the users that are listed, and of the first matching users (the match class's examples),
-    in user_id order. A listed class holds all its users here, so its examples are picked on the driver."""
+    in key order. A listed class holds all its keys here, so its examples are picked on the driver."""
     from pyspark.sql import functions as F
 
     listed = F.col(_CODE) != CLASSES.index(MATCH)
@@ -318,17 +348,17 @@ def _chosen(users: Any, with_customer: bool) -> pd.DataFrame:
         listed = listed | (F.col(_CUSTOMER_CODE) != CUSTOMER_CLASSES.index("match"))
     users = users.withColumn(_LISTED, listed)
     rows = users.filter(F.col(_LISTED)).toArrow().to_pandas()
-    # The first matching users by user_id: a top-k per partition, not a sort of every user.
-    first = users.filter(F.col(_CODE) == CLASSES.index(MATCH)).orderBy("user_id").limit(EXAMPLES_PER_CLASS)
+    # The first matching keys: a top-k per partition, not a sort of every user.
+    first = users.filter(F.col(_CODE) == CLASSES.index(MATCH)).orderBy(shape.key).limit(EXAMPLES_PER_CLASS)
     rows = pd.concat([rows, first.toArrow().to_pandas()], ignore_index=True)
-    return rows.drop_duplicates("user_id").sort_values("user_id", kind="stable").reset_index(drop=True)
+    return rows.drop_duplicates(shape.key).sort_values(shape.key, kind="stable").reset_index(drop=True)
 
 
-def _reconciliation(chosen: pd.DataFrame, facts: _Facts, with_customer: bool) -> Reconciliation:
-    rows = _user_rows(chosen, facts, with_customer)
+def _reconciliation(chosen: pd.DataFrame, facts: _Facts, with_customer: bool, shape: Shape) -> Reconciliation:
+    rows = _user_rows(chosen, facts, with_customer, shape)
     codes = chosen[_CODE].to_numpy()
-    # Each class's examples: the largest gaps first, then the lowest user_ids (a match has no gap: the first users).
-    order = np.lexsort((chosen["user_id"].to_numpy(), -np.abs(chosen[_GAP].to_numpy(dtype="int64")), codes))
+    # Each class's examples: the largest gaps first, then the lowest keys (a match has no gap: the first keys).
+    order = np.lexsort((chosen[shape.key].to_numpy(), -np.abs(chosen[_GAP].to_numpy(dtype="int64")), codes))
     classes = []
     for code, name in enumerate(CLASSES):
         examples = order[codes[order] == code][:EXAMPLES_PER_CLASS]
@@ -344,16 +374,16 @@ def _reconciliation(chosen: pd.DataFrame, facts: _Facts, with_customer: bool) ->
     )
 
 
-def _user_rows(chosen: pd.DataFrame, facts: _Facts, with_customer: bool) -> UserRows:
-    """The chosen users as the default engine's ``UserRows``, so that its ``frame`` lays out their rows."""
-    ids = chosen["user_id"].to_numpy(dtype="int64")
+def _user_rows(chosen: pd.DataFrame, facts: _Facts, with_customer: bool, shape: Shape) -> UserRows:
+    """The chosen keys as the default engine's ``UserRows``, so that its ``frame`` lays out their rows."""
+    ids = chosen[shape.key].to_numpy(dtype="int64")
     present = chosen["e_present"].notna().to_numpy()
-    values = {column: _integers(chosen["e_" + column]) for column in VALUES}
+    values = {column: _integers(chosen["e_" + column]) for column in compared(shape)}
     values[SOURCE_ROW] = _integers(chosen["e_row"])
     lookup = {name: code for code, name in enumerate(facts.file_names)}
     files = np.array([lookup[name] if isinstance(name, str) else -1 for name in chosen["e_file"]], dtype="int32")
-    expected = ExpectedRows(present, values, facts.expected_total, default_contract().shape, files, facts.file_names)
-    platform = _first_row_table(chosen, "p_", (LINE,))
+    expected = ExpectedRows(present, values, facts.expected_total, shape, files, facts.file_names)
+    platform = _first_row_table(chosen, "p_", shape, (LINE,))
     loaded = chosen["p_count"].to_numpy(dtype="int64") > 0
     platform_rows = PlatformRows(
         platform.set_index(pd.Index(platform["p_" + LINE].to_numpy(dtype="int64"))).drop(columns="p_" + LINE),
@@ -364,7 +394,7 @@ def _user_rows(chosen: pd.DataFrame, facts: _Facts, with_customer: bool) -> User
     customer, customer_first, customer_class = None, None, None
     if with_customer:
         held = chosen["c_present"].notna().to_numpy()
-        customer = _first_row_table(chosen, "c_")
+        customer = _first_row_table(chosen, "c_", shape)
         customer_first = _positions(held)
         customer_class = chosen[_CUSTOMER_CODE].to_numpy().astype("int8")
     return UserRows(
@@ -375,14 +405,15 @@ def _user_rows(chosen: pd.DataFrame, facts: _Facts, with_customer: bool) -> User
     )
 
 
-def _first_row_table(chosen: pd.DataFrame, prefix: str, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+def _first_row_table(chosen: pd.DataFrame, prefix: str, shape: Shape, extra: tuple[str, ...] = ()) -> pd.DataFrame:
     """The chosen users' first rows of a table (of those that have one), named as the table names them.
 
     One row of zeros stands in when none has a row: ``UserRows.frame`` gathers a row for every user
     and masks those without one.
     """
-    held = chosen[prefix + VALUES[0]].notna().to_numpy()
-    frame = pd.DataFrame({column: _integers(chosen.loc[held, prefix + column]) for column in VALUES})
+    values = compared(shape)
+    held = chosen[prefix + values[0]].notna().to_numpy()
+    frame = pd.DataFrame({column: _integers(chosen.loc[held, prefix + column]) for column in values})
     for column in extra:
         frame[prefix + column] = _integers(chosen.loc[held, prefix + column])
     if frame.empty:

@@ -16,54 +16,53 @@ import sys
 import types
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
 
 from checks.errors import ChecksError
-from checks.encoding import INTEGER_PATTERN, default_encoding
+from checks.encoding import Encoding, default_encoding
 from checks.rules import FIELD_UNIQUENESS, IS_INTEGER, value_rules
 
-# The first customer's columns: the form this module's fast path is written for (checks.rules.first_customer_rules).
-COLUMNS = default_encoding().contract.names
-
-_KEY = default_encoding().contract.shape.key
-UNIQUE_USER = (_KEY, FIELD_UNIQUENESS)
 
 
 class EngineDisagreementError(ChecksError):
     """Pandera's PySpark backend and the Spark SQL checks disagree about a delta: neither verdict can be trusted."""
 
 
-def pandera_failures(text: Any, typed: Any) -> frozenset[tuple[str, str]]:
-    """The (column, check) pairs Pandera's PySpark models find failing, named as ``checks.validate`` names them.
+def pandera_failures(text: Any, typed: Any, encoding: Encoding | None = None) -> frozenset[tuple[str, str]]:
+    """The (column, check) pairs Pandera's PySpark models of the contract (``encoding``'s; default: the first
+    customer's) find failing, named as ``checks.validate`` names them.
 
     ``text`` holds the delta's cells as strings (an empty cell is null), ``typed`` the same cells as
-    bigint (null where the text pass failed); both may carry more columns (the row number).
+    bigint (null where the text pass failed); both may carry more columns (the row number). The Spark
+    engine reads deltas itself for contracts of integer columns (``checks.rules.first_customer_rules``).
     """
     from pandera.config import ValidationDepth, config_context
 
     from pyspark.sql import functions as F
 
-    models = _models()
-    cells = [*COLUMNS]
+    encoding = encoding or default_encoding()
+    models = _models(encoding)
+    cells = [*encoding.contract.names]
+    key = encoding.contract.shape.key
     # An empty cell is null on Spark and "" on pandas: read as "", it fails the pattern as on pandas.
     as_read = text.select(*[F.coalesce(F.col(cell), F.lit("")).alias(cell) for cell in cells])
     with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
         found = [
-            *_errors(models.text.validate(as_read)),
-            *_errors(models.values.validate(typed.select(*cells))),
+            *_errors(models.text.validate(as_read), key),
+            *_errors(models.values.validate(typed.select(*cells)), key),
             # Pandera's uniqueness groups nulls together; the checks count only the ids present.
-            *_errors(models.keys.validate(typed.select(_KEY).filter(typed[_KEY].isNotNull()))),
+            *_errors(models.keys.validate(typed.select(key).filter(typed[key].isNotNull())), key),
         ]
     return frozenset(found)
 
 
-def confirm(file_name: str, text: Any, typed: Any, failures: pd.DataFrame) -> None:
+def confirm(file_name: str, text: Any, typed: Any, failures: pd.DataFrame, encoding: Encoding | None = None) -> None:
     """Raise unless Pandera fails exactly the (column, check) pairs of ``failures`` (the SQL's cell failures)."""
     by_sql = frozenset(zip(failures["column"], failures["check"]))
-    by_pandera = pandera_failures(text, typed)
+    by_pandera = pandera_failures(text, typed, encoding)
     if by_sql != by_pandera:
         raise EngineDisagreementError(
             "Pandera's PySpark backend and the Spark SQL checks disagree: "
@@ -76,7 +75,7 @@ def _describe(pairs: Iterable[tuple[str, str]]) -> str:
     return ", ".join(f"{column} {check}" for column, check in sorted(pairs)) or "nothing"
 
 
-def _errors(validated: Any) -> list[tuple[str, str]]:
+def _errors(validated: Any, key: str) -> list[tuple[str, str]]:
     """Each failed check of a validated frame as (column, check) in ``checks.validate``'s names."""
     found = []
     for by_type in validated.pandera.errors.values():
@@ -87,15 +86,15 @@ def _errors(validated: Any) -> list[tuple[str, str]]:
                         f"Pandera's PySpark backend could not run {entry.get('check')} on column "
                         f"{entry.get('column')!r}: {entry.get('error')}"
                     )
-                found.append(_our_name(entry.get("column"), str(entry.get("check"))))
+                found.append(_our_name(entry.get("column"), str(entry.get("check")), key))
     return found
 
 
-def _our_name(column: str | None, check: str) -> tuple[str, str]:
+def _our_name(column: str | None, check: str, key: str) -> tuple[str, str]:
     if check.startswith("str_matches("):
         return column, IS_INTEGER
     if check == "unique":
-        return UNIQUE_USER
+        return key, FIELD_UNIQUENESS
     return column, check  # greater_than(0) etc. share Pandera's names; anything else is a disagreement
 
 
@@ -105,9 +104,9 @@ class _Models(types.SimpleNamespace):
     keys: Any
 
 
-@cache
-def _models() -> _Models:
-    """The PySpark models, defined on first use: importing pandera's PySpark backend starts nothing, but costs."""
+@lru_cache(maxsize=16)
+def _models(encoding: Encoding) -> _Models:
+    """The contract's PySpark models, defined on first use: importing pandera's PySpark backend starts nothing, but costs."""
     pa = _import_pandera_pyspark()
     from pyspark.sql import types as T
 
@@ -120,17 +119,19 @@ def _models() -> _Models:
         return type(name, (pa.DataFrameModel,), namespace)
 
     bounds = {"minimum": "ge", "above": "gt", "maximum": "le", "below": "lt"}
-    checks: dict[str, dict[str, Any]] = {column: {} for column in COLUMNS}
-    for rule in value_rules(default_encoding()):
+    columns, key = encoding.contract.names, encoding.contract.shape.key
+    checks: dict[str, dict[str, Any]] = {column: {} for column in columns}
+    for rule in value_rules(encoding):
         if rule.kind in bounds:
             checks[rule.column][bounds[rule.kind]] = rule.argument
     # nulls are read as "" (pandera_failures)
+    literals = {column: encoding.codecs[column].literal for column in columns}
     DeltaText = model("DeltaText", "A delta as read: every cell an integer literal.",
-                      {column: (T.StringType(), pa.Field(str_matches=INTEGER_PATTERN, nullable=True)) for column in COLUMNS})
+                      {column: (T.StringType(), pa.Field(str_matches=literals[column], nullable=True)) for column in columns})
     DeltaValues = model("DeltaValues", "A delta's values; null where the text pass failed.",
-                        {column: (T.LongType(), pa.Field(**checks[column], nullable=True)) for column in COLUMNS})
-    DeltaKeys = model("DeltaKeys", "The keys present in a delta, each once.", {_KEY: (T.LongType(), pa.Field())},
-                      type("Config", (), {"unique": [_KEY]}))
+                        {column: (T.LongType(), pa.Field(**checks[column], nullable=True)) for column in columns})
+    DeltaKeys = model("DeltaKeys", "The keys present in a delta, each once.", {key: (T.LongType(), pa.Field())},
+                      type("Config", (), {"unique": [key]}))
     return _Models(text=DeltaText, values=DeltaValues, keys=DeltaKeys)
 
 

@@ -1,27 +1,64 @@
 """The Spark engine's one session per process, on the master chosen before it starts (``local[*]`` by default).
 
 Apart from ``checks.engines.spark`` so that its helpers (Hadoop's file listing, the reconciliation,
-the suites' figures) reach the session without importing the engine that imports them.
+the suites' figures) reach the session without importing the engine that imports them. The JVM's own
+output (Spark's log lines, the JVM's warnings) goes to the log file chosen before it starts, if any,
+never to the terminal the summary is drawn on.
 """
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 from checks.engines import spark_s3a
 
 DEFAULT_MASTER = "local[*]"
 
-_settings: dict[str, str] = {"master": DEFAULT_MASTER}
+_settings: dict[str, Any] = {"master": DEFAULT_MASTER, "log": None}
 
 
-def configure(*, master: str = DEFAULT_MASTER) -> None:
-    """Choose the Spark master (``local[*]``, ``spark://host:7077``, ...) before the first session starts."""
+def configure(*, master: str = DEFAULT_MASTER, log: Path | None = None) -> None:
+    """Choose the Spark master (``local[*]``, ``spark://host:7077``, ...) and the file the JVM's output is appended to
+    (None: the terminal's standard error) before the first session starts."""
     _settings["master"] = master
+    _settings["log"] = log
 
 
 def session() -> Any:
     """The one Spark session of this process, started on first use."""
+    from pyspark import SparkContext
+
+    starts_jvm = SparkContext._gateway is None
+    log = _settings["log"]
+    with jvm_output_to(log) if starts_jvm and log is not None else nullcontext():
+        return _session()
+
+
+@contextmanager
+def jvm_output_to(log: Path) -> Iterator[None]:
+    """Processes started inside append their standard error to ``log``; this process's own is back on leaving.
+
+    The JVM that PySpark starts inherits the descriptor, so everything it writes for as long as it runs
+    (log4j's console, the JVM's warnings) lands in the file.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(log, "ab") as file:
+            os.dup2(file.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _session() -> Any:
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")

@@ -1,7 +1,7 @@
 """The suite's full-table figures on Spark: counts, sums, first unexpected rows and the evidence rows, in Spark SQL.
 
 ``checks.suites`` runs Great Expectations; on the Spark engine it asks this module for what the
-Polars code computes on the default engine: each table joined with each user's latest batch_id in
+Polars code computes on the default engine: each table joined with each key's latest version in
 the feed, every map expectation's considered and unexpected counts, the aggregates, and the table
 positions of the rows GX must see so that its examples are the whole table's. Nothing here
 imports great_expectations; expectations arrive as plain ``MapCheck`` tuples.
@@ -20,7 +20,7 @@ from checks.encoding import default_encoding
 from checks.engines.spark_session import session
 
 POSITION = "__position"  # the row's place in the table as handed over: "table order" on Spark
-# The first customer's names: the Spark engine checks contracts of its rules (checks.engines.base.check_contract).
+# The first customer's names, the default of ``join_latest``.
 _KEY = default_encoding().contract.shape.key
 FEED_LATEST_BATCH = latest_column(default_encoding().contract)
 
@@ -56,21 +56,24 @@ def table_frame(frame: pd.DataFrame, columns: Sequence[str]) -> Any:
     return session().createDataFrame(table)
 
 
-def join_latest(table: Any, latest_batch: pd.Series) -> Any:
-    """``table`` with each row's latest batch_id in the feed (null for a user the feed lacks), in table order.
+def join_latest(table: Any, latest_batch: pd.Series, *, key: str = _KEY, latest: str = FEED_LATEST_BATCH) -> Any:
+    """``table`` with each row's latest version in the feed as ``latest`` (null for a ``key`` the feed lacks), in
+    table order. Integers are int64; other versions (dates, timestamps) keep the type the suites gave them.
 
-    ``latest_batch`` must have each user once (the caller checks): a repeated user would repeat rows.
+    ``latest_batch`` must have each key once (the caller checks): a repeated key would repeat rows.
     """
     import pyarrow as pa
 
-    latest = pa.table({
-        _KEY: pa.array(latest_batch.index.to_numpy()),
-        FEED_LATEST_BATCH: pa.array(latest_batch.to_numpy(), type=pa.int64()),
+    versions = latest_batch.to_numpy()
+    integers = pd.api.types.is_integer_dtype(latest_batch.dtype)
+    latest_table = pa.table({
+        key: pa.array(latest_batch.index.to_numpy()),
+        latest: pa.array(versions, type=pa.int64()) if integers else pa.array(versions),
     })
-    latest = session().createDataFrame(latest)
+    latest_frame = session().createDataFrame(latest_table)
     # Same type on both sides, or Spark widens one of them and the join may compare as double.
-    latest = latest.withColumn(_KEY, latest[_KEY].cast(table.schema[_KEY].dataType))
-    return table.join(latest, on=_KEY, how="left").select(*table.columns, FEED_LATEST_BATCH)
+    latest_frame = latest_frame.withColumn(key, latest_frame[key].cast(table.schema[key].dataType))
+    return table.join(latest_frame, on=key, how="left").select(*table.columns, latest)
 
 
 def figures(joined: Any, map_checks: Sequence[MapCheck], sum_columns: dict[str, str], *, partial: int) -> SparkFigures:

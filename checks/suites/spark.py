@@ -45,7 +45,7 @@ def spark_evidence(
     refuse_unknown_columns(name, expectations, [*columns, names.latest])
     if not latest_batch.index.is_unique:
         return prepare_table(name, frame, latest_batch, names), None  # pandas refuses a user repeated in the feed's latest
-    joined = sql.join_latest(sql.table_frame(frame, columns), latest_batch)
+    joined = sql.join_latest(sql.table_frame(frame, columns), latest_batch, key=names.key, latest=names.latest)
     if not fast_path_applies(frame, columns, expectations):
         return sql.whole(joined), None
     map_checks, sums = [], {}
