@@ -25,12 +25,12 @@ import pandas as pd
 import polars as pl
 
 from checks.dedup import deduplicate as _deduplicate_pandas
-from checks.engines import _frames, polars_csv
+from checks.engines import _frames, polars_contract, polars_csv
 from checks.engines.base import Capability
+from checks.feed import discover_deltas
 from checks.feed import read_table as _read_table_pandas
 from checks.encoding import Encoding, default_encoding
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
-from checks.pipeline import check_feed_folder as _check_feed_folder_reference
 from checks.pipeline import check_validations as _check_validations_reference
 from checks.pages import plain_pages
 from checks.results import DeltaValidation, FeedCheck, passed_deltas
@@ -59,7 +59,11 @@ def check_feed_folder(
 ) -> FeedCheck:
     """Check every delta in ``directory`` as ``checks.pipeline.check_feed_folder`` does, on Polars."""
     if not _fast(encoding):
-        return _check_feed_folder_reference(directory, on_file=on_file, encoding=encoding)
+        validations, _ = _frames.validate_folder(
+            directory, lambda delta_file: (polars_contract.read_and_validate(delta_file, encoding), None), on_file,
+            lambda folder: discover_deltas(folder, encoding.contract),
+        )
+        return _check_validations_reference(validations, encoding)
     validations, tables = _frames.validate_folder(directory, _read_and_validate, on_file)
     return FeedCheck.assemble(validations, *_check_and_deduplicate(_stack(tables, passed_deltas(validations))))
 
@@ -75,7 +79,7 @@ def check_validations(validations: Sequence[DeltaValidation], encoding: Encoding
 def read_and_validate(delta_file: DeltaFile, encoding: Encoding | None = None) -> DeltaValidation:
     """``checks.validate.read_and_validate`` on Polars."""
     if not _fast(encoding):
-        return _read_and_validate_pandas(delta_file, encoding)
+        return polars_contract.read_and_validate(delta_file, encoding)
     return _read_and_validate(delta_file)[0]
 
 
@@ -91,7 +95,7 @@ def read_table(
 ) -> pd.DataFrame:
     """``checks.feed.read_table`` on Polars: int64 columns, any non-integer cell is bad input."""
     if not _fast(encoding):
-        return _read_table_pandas(path, encoding, warn=warn)
+        return polars_contract.read_table(path, encoding, warn=warn)
     path = Path(path)
     header = _frames.read_header(path)
     if header is None:
