@@ -44,12 +44,13 @@ _MICROSECONDS_PER_DAY = 86_400_000_000
 class Dictionary:
     """Strings to codes and back, shared by every frame one run reads, so that equal text gets equal codes.
 
-    The texts are held as one Arrow array, so that a frame's distinct texts are looked up in one hashed
-    pass in Arrow's C++ (10 M account ids: about a second, where a Python dict took tens of them).
+    The texts are held as one Arrow array and looked up in Arrow's C++ (10 M account ids: about a second,
+    where a Python dict took tens of them); codes are given in the order texts are first seen.
     """
 
     def __init__(self) -> None:
         self._texts: Any = None  # a pyarrow large_string array, once a text is seen
+        self._decoded: np.ndarray | None = None  # the texts as objects, for ``decode``; None when stale
 
     def encode(self, texts: np.ndarray) -> np.ndarray:
         codes, uniques = pd.factorize(texts, use_na_sentinel=True)
@@ -59,28 +60,41 @@ class Dictionary:
         return encoded
 
     def codes(self, uniques: Any) -> np.ndarray:
-        """The code of each of ``uniques`` (distinct texts in the order first seen: a sequence or an Arrow array),
-        the new ones added."""
+        """The code of each of ``uniques`` (distinct texts in the order first seen), the new ones added."""
+        import pyarrow as pa
+
+        found = self.encode_arrow(pa.array(uniques, type=pa.large_string()))
+        return found.fill_null(NULL).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+
+    def encode_arrow(self, texts: Any) -> Any:
+        """Each text's code (a pyarrow int64 array, null where the text is): known texts looked up, new ones numbered
+        in the order they first appear."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        uniques = uniques.cast(pa.large_string()) if isinstance(uniques, pa.Array) else pa.array(uniques, type=pa.large_string())
-        if self._texts is None or len(self._texts) == 0:  # the run's first texts: in order, they are the dictionary
-            self._texts = uniques
-            return np.arange(len(uniques), dtype=np.int64)
-        found = pc.index_in(uniques, value_set=self._texts)
-        new = pc.is_null(found)
-        known = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        added = np.flatnonzero(known < 0)
-        if len(added):
-            known[added] = np.arange(len(self._texts), len(self._texts) + len(added), dtype=np.int64)
-            self._texts = pa.concat_arrays([self._texts, uniques.filter(new)])
-        return known
+        texts = texts.cast(pa.large_string())
+        if self._texts is None or len(self._texts) == 0:
+            new, found = texts, pa.nulls(len(texts), pa.int64())
+        else:
+            found = pc.index_in(texts, value_set=self._texts).cast(pa.int64())
+            new = texts.filter(pc.and_(pc.is_null(found), pc.is_valid(texts)))
+        if len(new) == 0:
+            return found
+        encoded = pc.dictionary_encode(new)  # the new texts numbered in first-seen order
+        start = 0 if self._texts is None else len(self._texts)
+        self._texts = encoded.dictionary if self._texts is None or start == 0 else pa.concat_arrays([self._texts, encoded.dictionary])
+        self._decoded = None
+        if len(new) == len(texts):  # nothing known: every code is new
+            return pc.add(encoded.indices.cast(pa.int64()), start)
+        # Each missing code is the new code of its text, in the texts' order.
+        added = pc.add(pc.index_in(texts, value_set=encoded.dictionary).cast(pa.int64()), start)
+        return pc.coalesce(found, added)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        seen = [] if self._texts is None else self._texts.to_numpy(zero_copy_only=False)
-        texts = np.append(np.asarray(seen, dtype=object), np.array([""], dtype=object))
-        return texts[np.where(codes == NULL, len(texts) - 1, codes)]
+        if self._decoded is None:
+            seen = [] if self._texts is None else self._texts.to_numpy(zero_copy_only=False)
+            self._decoded = np.append(np.asarray(seen, dtype=object), np.array([""], dtype=object))
+        return self._decoded[np.where(codes == NULL, len(self._decoded) - 1, codes)]
 
 
 @dataclass(frozen=True)
@@ -161,7 +175,7 @@ class Codec:
         if kind == "integer":
             text = values.astype(str).astype(object)
         elif kind == "number":
-            text = np.asarray([_decimal_text(int(value), self.column.decimal[1]) for value in values], dtype=object)
+            text = _decimal_texts(values, self.column.decimal[1])
         elif kind == "boolean":
             text = np.where(values == 1, "true", "false").astype(object)
         elif kind == "date":
@@ -309,10 +323,21 @@ def _scaled(text: pd.Series, matches: np.ndarray, scale: int) -> tuple[np.ndarra
     return np.where(negative, -values, values), fits
 
 
-def _decimal_text(value: int, scale: int) -> str:
-    if value == NULL:
-        return ""
-    return format(Decimal(value).scaleb(-scale), "f") if scale else str(value)
+def _decimal_texts(values: np.ndarray, scale: int) -> np.ndarray:
+    """Counts of 10**-scale as decimal literals, as ``format(Decimal(value).scaleb(-scale), "f")`` writes them
+    (``1050`` at scale 2 is ``10.50``, ``-5`` is ``-0.05``), column-wise in Polars rather than value by value."""
+    import polars as pl
+
+    counts = pl.Series(np.where(values == NULL, 0, values), dtype=pl.Int64)  # NULL is made empty by the caller
+    if not scale:
+        return counts.cast(pl.String).to_numpy().astype(object)
+    unit = 10**scale
+    size = counts.abs()
+    text = pl.select(
+        pl.when(counts < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+        + (size // unit).cast(pl.String) + "." + (size % unit).cast(pl.String).str.zfill(scale)
+    ).to_series()
+    return text.to_numpy().astype(object)
 
 
 @functools.cache

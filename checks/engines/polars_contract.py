@@ -153,16 +153,8 @@ def _timestamps(cells: pl.Series) -> pl.Series | None:
 
 
 def _codes(cells: pl.Series, codec: Codec) -> pl.Series:
-    """Each cell's code in the run's dictionary, given in first-seen order as ``Dictionary.encode`` gives them."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    # Arrow's dictionary encoding numbers the distinct texts in first-seen order, in one pass.
-    encoded = pc.dictionary_encode(cells.rechunk().to_arrow().cast(pa.large_string()))
-    lookup = codec.dictionary.codes(encoded.dictionary)
-    local = encoded.indices.fill_null(0).to_numpy()
-    codes = lookup[local] if len(lookup) else np.zeros(len(local), dtype=np.int64)
-    return pl.Series(cells.name, codes).scatter(cells.is_null().arg_true(), None)
+    """Each cell's code in the run's dictionary (null where empty), as ``Dictionary.encode`` gives them."""
+    return pl.Series(cells.name, codec.dictionary.encode_arrow(cells.rechunk().to_arrow()))
 
 
 def _check_rules(text: pl.DataFrame, stored: pl.DataFrame, encoding: Encoding) -> None:
