@@ -90,16 +90,16 @@ class Dictionary:
         added = pc.add(pc.index_in(texts, value_set=encoded.dictionary).cast(pa.int64()), start)
         return pc.coalesce(found, added)
 
-    def decode_arrow(self, codes: np.ndarray) -> Any:
-        """The texts of ``codes`` as one Arrow array, ``NULL`` as empty: no Python string per value."""
+    def decode_arrow(self, codes: np.ndarray, *, empty: str | None = "") -> Any:
+        """The texts of ``codes`` as one Arrow array, ``NULL`` as ``empty``: no Python string per value."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         null = codes == NULL
         if self._texts is None or len(self._texts) == 0:
-            return pa.array([""] * len(codes), type=pa.large_string())
+            return pa.array([empty] * len(codes), type=pa.large_string())
         taken = self._texts.take(pa.array(np.where(null, 0, codes)))
-        return pc.if_else(pa.array(null), pa.scalar("", pa.large_string()), taken)
+        return pc.if_else(pa.array(null), pa.scalar(empty, pa.large_string()), taken)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         if self._decoded is None:
@@ -284,8 +284,8 @@ class Encoding:
         column, values = codec.column, np.asarray(values)
         null = values == NULL
         kind = column.logical_type
-        if kind == "string":
-            return pd.array(np.where(null, None, codec.render(values)), dtype=object)
+        if kind == "string":  # Arrow-backed text, as pandas would make of objects, without a Python string per value
+            return pd.array(codec.dictionary.decode_arrow(values, empty=None), dtype="str")
         if codec.dtype == "float64":
             return pd.array(values.view(np.float64) if values.dtype == np.int64 else values, dtype="Float64")
         if column.decimal is not None and not exact_decimals:
