@@ -1,18 +1,20 @@
 """The second sample's shape at scale: `checks run` on accounts (string keys, timestamps, decimals) against DuckDB.
 
     .venv/bin/python benchmarks/ten_million_accounts.py [--accounts 10000000] [--seed 7] [--keep DIR] [--data DIR]
+        [--repeat 2] [--baseline-only]
 
 Generates (seeded, ``checks.sample_accounts``) a feed of ``--accounts`` accounts in five daily files (the
 first holds every account, each later one a quarter of them), the platform's table (one file never
 loaded) and the customer's export, in a temporary folder outside the repository. Then, each in a
 process of its own and in this order: DuckDB's bare read-and-dedup of the same files (the baseline,
 as the scale issue words it), then `checks run --case` under the contract. Prints each one's time and
-peak memory, and the ratio of `checks run` to DuckDB in the same run.
+peak memory, and the ratio of `checks run` to DuckDB in the same run, with the machine's load average.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -40,8 +42,6 @@ def generate(folder: Path, accounts: int, seed: int) -> None:
 
 def timed(command: list[str]) -> dict[str, object]:
     """Wall time and the child's own peak resident memory (``wait4``'s rusage of that process)."""
-    import os
-
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err)
@@ -59,6 +59,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", type=Path, help="generate into this folder and keep it")
     parser.add_argument("--data", type=Path, help="reuse a folder generated before with --keep")
+    parser.add_argument("--repeat", type=int, default=1, help="measure DuckDB and `checks run` this many times, in turn")
+    parser.add_argument("--baseline-only", action="store_true", help="measure DuckDB only (e.g. right after --keep)")
     args = parser.parse_args()
     folder = args.data or args.keep or Path(tempfile.mkdtemp(prefix="accounts-"))
     try:
@@ -66,17 +68,21 @@ def main() -> None:
             started = time.perf_counter()
             generate(folder, args.accounts, args.seed)
             print(f"generated {args.accounts:,} accounts in {time.perf_counter() - started:.1f} s: {folder}", flush=True)
-        baseline = timed([sys.executable, "-c", DUCKDB, str(folder / "feed")])
-        print(f"duckdb read-and-dedup: {baseline['seconds']} s, {baseline['peak_mb']} MB", flush=True)
-        out = folder / "out"
-        run = timed([sys.executable, "-m", "checks", "run", "--case", str(folder / "case.toml"), "--out", str(out),
-                     "--gx-dir", str(folder / "gx"), "--json"])
-        if run["exit"] not in (0, 1):
-            raise SystemExit(f"checks run exited {run['exit']}: {run['stderr']}")
-        summary = json.loads((out / "summary.json").read_text())
-        stages = {name: round(seconds, 1) for name, seconds in summary["timings_seconds"].items()}
-        print(f"checks run: {run['seconds']} s, {run['peak_mb']} MB, exit {run['exit']}; stages {stages}")
-        print(f"ratio to duckdb: {run['seconds'] / baseline['seconds']:.2f}x")
+        for _ in range(args.repeat):
+            print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
+            baseline = timed([sys.executable, "-c", DUCKDB, str(folder / "feed")])
+            print(f"duckdb read-and-dedup: {baseline['seconds']} s, {baseline['peak_mb']} MB", flush=True)
+            if args.baseline_only:
+                continue
+            out = folder / "out"
+            run = timed([sys.executable, "-m", "checks", "run", "--case", str(folder / "case.toml"), "--out", str(out),
+                         "--gx-dir", str(folder / "gx"), "--json"])
+            if run["exit"] not in (0, 1):
+                raise SystemExit(f"checks run exited {run['exit']}: {run['stderr']}")
+            summary = json.loads((out / "summary.json").read_text())
+            stages = {name: round(seconds, 1) for name, seconds in summary["timings_seconds"].items()}
+            print(f"checks run: {run['seconds']} s, {run['peak_mb']} MB, exit {run['exit']}; stages {stages}")
+            print(f"ratio to duckdb: {run['seconds'] / baseline['seconds']:.2f}x (load {os.getloadavg()[0]:.2f})", flush=True)
     finally:
         if args.data is None and args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -1,6 +1,9 @@
-"""The Polars engine's one-pass shortcut for clean feeds: taken when it may be, and the same answers as the sort."""
+"""The Polars engine: its one-pass shortcut for clean feeds (taken when it may be, the same answers as the sort), and its
+path for contracts of any shape (the same answers as the pandas reference on the second sample's shape, planted faults
+and reading quirks included)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -8,21 +11,27 @@ import pytest
 
 from checks.engines import get_engine
 from checks.engines import polars as polars_engine
-from checks.engines import polars_csv
+from checks.engines import polars_contract, polars_csv, polars_feed
+from checks.errors import ChecksError
+from checks.results import FeedCheck
+from tests.test_contract_shapes import BAD_CELLS as ACCOUNTS_BAD_CELLS
+from tests.test_contract_shapes import CASE as ACCOUNTS
+from tests.test_contract_shapes import HEADER as ACCOUNTS_HEADER
+from tests.test_contract_shapes import encoding as accounts_encoding
 from tests.test_engines import FAULTS, assert_same_feed_check, run_both, write_generated_feed
 
 
 @pytest.fixture
 def sorts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the engine's sorts by (user_id, batch_id)."""
+    """Counts the engine's sorts by (key, version)."""
     calls: list[int] = []
-    original = polars_engine._sort_by_user_and_batch
+    original = polars_feed._sort_by_key_and_version
 
-    def counting(frame):
+    def counting(frame, form):
         calls.append(frame.height)
-        return original(frame)
+        return original(frame, form)
 
-    monkeypatch.setattr(polars_engine, "_sort_by_user_and_batch", counting)
+    monkeypatch.setattr(polars_feed, "_sort_by_key_and_version", counting)
     return calls
 
 
@@ -127,3 +136,155 @@ def test_a_narrowed_table_is_written_with_int64_columns(tmp_path: Path) -> None:
     atomic_write_frame(tmp_path / "polars.csv", deduplicated)
     atomic_write_frame(tmp_path / "pandas.csv", reference)
     assert (tmp_path / "polars.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
+# --- contracts of any shape: the second sample's (string key, timestamp version, decimal amount) ---------------
+
+ACCOUNTS_NAMES = list(ACCOUNTS.files)
+FIRST_FILE, THIRD_FILE = ACCOUNTS_NAMES[0], ACCOUNTS_NAMES[2]
+
+# Cells planted in the third file's line 5, beyond one per contract rule (``BAD_CELLS``): forms a reader might take
+# otherwise than the reference, which the fast path must pass, or hand back, exactly as the reference judges them.
+QUIRKY_CELLS = [
+    ("orders", "+7"), ("orders", "007"), ("orders", " 7"), ("orders", "99999999999999999999"),
+    ("lifetime_value", "+12.5"), ("lifetime_value", "0012.50"), ("lifetime_value", "12."), ("lifetime_value", ".5"),
+    ("lifetime_value", "123456789012.00"), ("lifetime_value", "1234567890123.00"),
+    ("exported_at", "2026-01-03 02:00:00"), ("exported_at", "2026-01-03T02:00:00+02:00"),
+    ("exported_at", "2026-01-03T02:00:60Z"), ("exported_at", "2026-01-03T02:00:00.5Z"),
+    ("account_id", "AC-1234567"), ("account_id", '"AC-000001"'), ("referrer", '""'), ("plan", '"pro"'),
+    ("plan", "Pro"), ("referrer", "AC-9"),
+]
+
+
+def _accounts_feed(folder: Path, edit: Callable[[dict[str, list[str]]], None] | None = None) -> Path:
+    """The 300-account sample's files as text lines (header first), after ``edit`` changed them."""
+    lines = {name: [",".join(frame.columns), *(",".join(row) for row in frame.astype(str).itertuples(index=False))]
+             for name, frame in ACCOUNTS.files.items()}
+    if edit is not None:
+        edit(lines)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in lines.items():
+        (folder / name).write_text("\n".join(text) + "\n")
+    return folder
+
+
+def _set_account_cell(lines: dict[str, list[str]], file: str, line: int, column: str, value: str) -> None:
+    cells = lines[file][line - 1].split(",")
+    cells[ACCOUNTS_HEADER.split(",").index(column)] = value
+    lines[file][line - 1] = ",".join(cells)
+
+
+def _same_on_both(folder: Path) -> FeedCheck | None:
+    """The Polars engine's feed check, asserted equal to the pandas reference's on ``folder`` (or the same error)."""
+    try:
+        reference = get_engine("pandas").check_feed_folder(folder, encoding=accounts_encoding())
+    except ChecksError as error:
+        with pytest.raises(type(error)) as raised:
+            get_engine("polars").check_feed_folder(folder, encoding=accounts_encoding())
+        assert str(raised.value) == str(error)
+        return None
+    polars = get_engine("polars").check_feed_folder(folder, encoding=accounts_encoding())
+    assert_same_feed_check(polars, reference)
+    return polars
+
+
+@pytest.fixture
+def reference_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the files the any-shape path hands to the pandas reference."""
+    handed: list[str] = []
+    validate, read_table = polars_contract._read_and_validate_reference, polars_contract._read_table_reference
+
+    def validating(delta_file, encoding):
+        handed.append(delta_file.name)
+        return validate(delta_file, encoding)
+
+    def reading(path, encoding, *, warn=None):
+        handed.append(Path(path).name)
+        return read_table(path, encoding, warn=warn)
+
+    monkeypatch.setattr(polars_contract, "_read_and_validate_reference", validating)
+    monkeypatch.setattr(polars_contract, "_read_table_reference", reading)
+    return handed
+
+
+def test_a_clean_feed_of_another_shape_is_read_by_polars_alone_in_one_pass(
+    reference_reads: list[str], sorts: list[int], tmp_path: Path
+) -> None:
+    result = _same_on_both(_accounts_feed(tmp_path / "feed"))
+    assert result.passed and len(result.deduplicated) == 300
+    assert reference_reads == [] and sorts == []  # dictionary codes are dense keys
+
+
+@pytest.mark.parametrize(("cells", "column", "check", "value"), ACCOUNTS_BAD_CELLS)
+def test_a_cell_that_breaks_a_rule_is_worded_as_the_reference_words_it(
+    reference_reads: list[str], cells: dict[str, str], column: str, check: str, value: str, tmp_path: Path
+) -> None:
+    def plant(lines: dict[str, list[str]]) -> None:
+        for name, cell in cells.items():
+            _set_account_cell(lines, THIRD_FILE, 5, name, cell)
+
+    result = _same_on_both(_accounts_feed(tmp_path / "feed", plant))
+    failures = result.failures[["file", "row", "column", "check", "value"]].astype(object).values.tolist()
+    assert [THIRD_FILE, 5, column, check, value] in failures
+    assert THIRD_FILE in result.quarantined and THIRD_FILE in reference_reads
+
+
+@pytest.mark.parametrize(("column", "cell"), QUIRKY_CELLS)
+def test_cells_a_reader_might_take_otherwise_are_judged_as_the_reference_judges_them(
+    column: str, cell: str, tmp_path: Path
+) -> None:
+    _same_on_both(_accounts_feed(tmp_path / "feed", lambda lines: _set_account_cell(lines, THIRD_FILE, 5, column, cell)))
+
+
+def _blank_line(lines: dict[str, list[str]]) -> None:
+    lines[THIRD_FILE].insert(4, "")
+
+
+def _short_row(lines: dict[str, list[str]]) -> None:
+    lines[THIRD_FILE][4] = lines[THIRD_FILE][4].rsplit(",", 1)[0]
+
+
+def _long_row(lines: dict[str, list[str]]) -> None:
+    lines[THIRD_FILE][4] += ",extra"
+
+
+def _crlf(lines: dict[str, list[str]]) -> None:
+    lines[FIRST_FILE] = [line + "\r" for line in lines[FIRST_FILE]]
+
+
+def _upper_case_header(lines: dict[str, list[str]]) -> None:
+    lines[FIRST_FILE][0] = lines[FIRST_FILE][0].upper()
+
+
+def _reordered_columns(lines: dict[str, list[str]]) -> None:
+    lines[FIRST_FILE] = [",".join(reversed(line.split(","))) for line in lines[FIRST_FILE]]
+
+
+def _header_only(lines: dict[str, list[str]]) -> None:
+    lines[THIRD_FILE] = lines[THIRD_FILE][:1]
+
+
+def _repeated_key(lines: dict[str, list[str]]) -> None:
+    lines[THIRD_FILE].append(lines[THIRD_FILE][1])
+
+
+@pytest.mark.parametrize(
+    "edit", [_blank_line, _short_row, _long_row, _crlf, _upper_case_header, _reordered_columns, _header_only, _repeated_key],
+    ids=lambda edit: edit.__name__.strip("_"),
+)
+def test_files_read_otherwise_are_read_as_the_reference_reads_them(edit: Callable, tmp_path: Path) -> None:
+    _same_on_both(_accounts_feed(tmp_path / "feed", edit))
+
+
+def test_tables_of_another_shape_share_the_reference_codes(reference_reads: list[str], tmp_path: Path) -> None:
+    platform, customer = tmp_path / "platform.csv", tmp_path / "customer.csv"
+    ACCOUNTS.platform.to_csv(platform, index=False)
+    ACCOUNTS.customer.to_csv(customer, index=False)
+    read = {}
+    for engine in ("polars", "pandas"):
+        encoding = accounts_encoding()
+        read[engine] = [get_engine(engine).read_table(path, encoding) for path in (platform, customer)]
+        read[engine].append(encoding.decode(read[engine][1]))  # codes in first-seen order, decoded as written
+    for mine, reference in zip(read["polars"], read["pandas"]):
+        pd.testing.assert_frame_equal(mine, reference)
+    assert reference_reads == []

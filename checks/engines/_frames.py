@@ -36,7 +36,7 @@ class Header:
     warnings: tuple[str, ...]
 
 
-def read_header(path: Path) -> Header | None:
+def read_header(path: Path, columns: tuple[str, ...] = COLUMNS) -> Header | None:
     """The header of ``path`` when a fast engine can read the file itself, else None.
 
     None means "something unusual" (no header, UTF-16, a missing or duplicated column, an undecodable
@@ -47,11 +47,11 @@ def read_header(path: Path) -> Header | None:
             start = handle.read(HEADER_BYTES)
     except OSError:
         return None
-    return header_of(start)
+    return header_of(start, columns)
 
 
-def header_of(start: bytes) -> Header | None:
-    """``read_header`` of a file's first ``HEADER_BYTES`` (an engine may read them itself)."""
+def header_of(start: bytes, columns: tuple[str, ...] = COLUMNS) -> Header | None:
+    """``read_header`` of a file's first ``HEADER_BYTES`` (an engine may read them itself); ``columns`` the contract's."""
     warnings = []
     if start.startswith(_UTF8_BOM):
         start = start[len(_UTF8_BOM):]
@@ -64,7 +64,7 @@ def header_of(start: bytes) -> Header | None:
     except (UnicodeDecodeError, StopIteration, csv.Error):
         return None
     names = tuple(name.strip().lower() for name in header)
-    if len(names) != len(set(names)) or set(names) != set(COLUMNS):
+    if len(names) != len(set(names)) or set(names) != set(columns):
         return None
     warnings.extend(column_renamed(original, name) for original, name in zip(header, names) if original != name)
     return Header(names=names, warnings=tuple(warnings))

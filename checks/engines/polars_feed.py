@@ -1,0 +1,345 @@
+"""The Polars engine's checks across the feed and its dedup, for any contract: the columns, key, version, the columns that
+never decrease and the wording come from a ``FeedForm``, every value in the computing form of ``checks.encoding``.
+
+On a clean feed (versions rising file by file, keys dense: user ids, or a dictionary's codes) the checks and the
+dedup take one pass over the files in order; otherwise they share one stable sort by (key, version), which also
+names every offending row. Failures and the deduplicated table are the pandas reference's (``checks.crossfeed``,
+``checks.dedup``), values worded as the files wrote them.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from checks.dedup import deduplicate as _deduplicate_pandas
+from checks.encoding import Encoding
+from checks.engines import _frames
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, concat_failures, empty_failures, failure_rows
+from checks.pages import plain_pages
+from checks.rules import BATCH_MONOTONIC, PAIR_UNIQUE, FeedRule, feed_rules, never_decreases_check, never_decreasing, tie_error
+from checks.wording import Words
+
+_POSITION = "_position"
+
+
+@dataclass(frozen=True, eq=False)
+class FeedForm:
+    """What the checks across the feed and the dedup need of a contract."""
+
+    encoding: Encoding
+    columns: tuple[str, ...]
+    key: str
+    version: str
+    rising: tuple[str, ...]  # the columns that never decrease for a key as its version grows
+    rules: dict[str, FeedRule]
+
+    @property
+    def others(self) -> tuple[str, ...]:
+        """The value columns compared, never checked across files."""
+        return tuple(column for column in self.columns if column not in (self.key, self.version, *self.rising))
+
+    def written(self, column: str, values: pl.Series) -> Any:
+        """Values as the file wrote them (integers as they are: ``%s`` prints them alike)."""
+        codec = self.encoding.codecs[column]
+        if codec.column.logical_type == "integer":
+            return values
+        return list(codec.render(values.cast(pl.Int64).to_numpy()))
+
+
+@functools.lru_cache(maxsize=16)
+def feed_form(encoding: Encoding) -> FeedForm | None:
+    """The contract's form (kept per encoding: one a run), or None when a version or a never-decreasing column is
+    a floating number (its bits are no order: the reference compares it)."""
+    shape = encoding.contract.shape
+    rising = tuple(column.name for column in never_decreasing(encoding, shape))
+    if any(encoding.codecs[column].dtype == "float64" for column in (shape.key, shape.version, *rising)):
+        return None
+    return FeedForm(encoding, tuple(shape.names), shape.key, shape.version, rising, feed_rules(shape, encoding))
+
+
+@dataclass(frozen=True)
+class Feed:
+    """The passed deltas stacked in feed order; a row's place in ``frame`` tells its file and line."""
+
+    frame: pl.DataFrame
+    names: tuple[str, ...]
+    offsets: np.ndarray
+    lines: tuple[np.ndarray | None, ...]
+
+    def locate(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """File index and line number of each position in ``frame``."""
+        positions = np.asarray(positions, dtype="int64")
+        files = np.searchsorted(self.offsets, positions, side="right") - 1
+        return files, self.line_numbers(files, positions - self.offsets[files])
+
+    def line_numbers(self, files: np.ndarray, places: np.ndarray) -> np.ndarray:
+        """Line number (int64) of the row at ``places`` (0-based, within its file) of each of ``files``."""
+        rows = places.astype("int64") + 2
+        for index, lines in enumerate(self.lines):
+            if lines is not None:
+                mine = files == index
+                rows[mine] = lines[places[mine]]
+        return rows
+
+    def file_names(self, files: np.ndarray) -> list[str]:
+        return [self.names[index] for index in files]
+
+
+def stack(tables: Sequence[pl.DataFrame], deltas: Sequence[Delta], form: FeedForm) -> Feed:
+    """The deltas' rows in feed order, without a copy; line numbers are kept only where they are not 2, 3, ..."""
+    heights = [table.height for table in tables]
+    lines = tuple(
+        None if delta.frame.index.equals(pd.RangeIndex(2, len(delta.frame) + 2)) else delta.frame.index.to_numpy(dtype="int64")
+        for delta in deltas
+    )
+    columns = form.columns
+    # A column narrowed in some files only is widened where narrow (a copy of those files' column).
+    wide = {column for table in tables for column in columns if table.schema[column] == pl.Int64}
+    frame = (
+        pl.concat(
+            [table.select(pl.col(column).cast(pl.Int64) if column in wide else pl.col(column) for column in columns) for table in tables],
+            rechunk=False,
+        )
+        if tables
+        else pl.DataFrame(schema={column: pl.Int64 for column in columns})
+    )
+    return Feed(
+        frame=frame,
+        names=tuple(delta.name for delta in deltas),
+        offsets=np.cumsum([0, *heights], dtype="int64"),
+        lines=lines,
+    )
+
+
+def from_delta(delta: Delta, form: FeedForm) -> pl.DataFrame:
+    return pl.from_pandas(delta.frame.loc[:, list(form.columns)].reset_index(drop=True))
+
+
+@plain_pages()  # fresh per-key arrays of 10 M users: no stall for huge pages
+def check_and_deduplicate(feed: Feed, form: FeedForm, *, deduplicate: bool = True) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The feed-wide failures (as ``checks.crossfeed``) and the deduplicated table (as ``checks.dedup``)."""
+    if feed.frame.is_empty():
+        return empty_failures(), (_deduplicate_pandas([], encoding=form.encoding) if deduplicate else None)
+    monotonicity = _version_monotonicity(feed, form)
+    if monotonicity.empty:
+        latest = _latest_in_feed_order(feed, form, deduplicate=deduplicate)
+        if latest is not None:
+            return empty_failures(), (latest if deduplicate else None)
+    key, version = form.key, form.version
+    ordered = _sort_by_key_and_version(feed.frame, form).with_columns(
+        (pl.col(key) == pl.col(key).shift(1)).fill_null(False).alias("_same_key"),
+        (pl.col(version) == pl.col(version).shift(1)).fill_null(False).alias("_same_version"),
+    )
+    failures = concat_failures([
+        monotonicity, _repeated_pair(ordered, feed, form), *[_decreases(ordered, feed, form, column) for column in form.rising]
+    ])
+    if not deduplicate:
+        return failures, None
+    return failures, _latest_rows(ordered, feed, form)
+
+
+def _latest_in_feed_order(feed: Feed, form: FeedForm, *, deduplicate: bool) -> pd.DataFrame | None:
+    """The deduplicated table (or an empty frame when not ``deduplicate``) when the feed is clean; None otherwise.
+
+    The shortcut past the sort, for the common case. With every delta's versions above all earlier
+    ones, a key's rows in feed order are in version order, and with keys unique in each file no
+    (key, version) pair can repeat: one pass over the files in order, scattering each row's
+    values into arrays indexed by key, leaves each key's latest row there and shows whether a
+    never-decreasing column ever falls. Returns None (the caller sorts, and reports exactly what is wrong) when
+    one falls, a key repeats within a file, or keys are too sparse for arrays of twice the feed's rows.
+    """
+    key, version = form.key, form.version
+    low, high = feed.frame.select(pl.col(key).min().alias("low"), pl.col(key).max().alias("high")).row(0)
+    if low < 0 or not dense_ids(high, feed.frame.height):
+        return None
+    # Per key: the file of its latest row so far (-1: none yet) and that row's place in the file.
+    which = np.full(high + 1, -1, dtype=np.int16 if len(feed.names) < 2**15 else np.int32)
+    place = np.empty(high + 1, dtype=np.int32 if feed.frame.height < 2**31 else np.int64)
+    kept = tuple(column for column in form.columns if column != key) if deduplicate else form.rising
+    by_key = {column: np.empty(high + 1, dtype=_numpy_type(feed.frame, column)) for column in kept}
+    for column in form.rising:
+        by_key[column].fill(np.iinfo(by_key[column].dtype).min)  # below any value: no key has a row yet
+
+    def rising_holds(index: int, keys: np.ndarray, rows: pl.DataFrame) -> bool:
+        """Whether no never-decreasing column falls for a key in this file; then those (and file, version) recorded."""
+        if any((rows[column].to_numpy() < by_key[column][keys]).any() for column in form.rising):
+            return False
+        for column in (*form.rising, version):
+            if column in by_key:
+                by_key[column][keys] = rows[column].to_numpy()
+        if deduplicate:
+            which[keys] = index
+        return True
+
+    def keys_once(keys: np.ndarray, rows: pl.DataFrame) -> bool:
+        """Whether no key is twice in this file; its other values and row places recorded."""
+        places = np.arange(len(keys), dtype=place.dtype)
+        place[keys] = places
+        for column in form.others:
+            if column in by_key:
+                by_key[column][keys] = rows[column].to_numpy()
+        return np.array_equal(place[keys], places)
+
+    # NumPy lets go of the interpreter lock while it scatters: the two halves of each file's work run
+    # on the two cores (a file's halves touch different arrays; the next file waits for both).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup") as helper:
+        for index, (start, stop) in enumerate(zip(feed.offsets.tolist(), feed.offsets[1:].tolist())):
+            rows = feed.frame.slice(start, stop - start)
+            keys = rows[key].to_numpy()
+            other_half = helper.submit(keys_once, keys, rows)
+            holds = rising_holds(index, keys, rows)
+            if not (other_half.result() and holds):
+                return None  # a value falls, or a key is twice in one file: only the sort says where
+    if not deduplicate:
+        return empty_failures()
+    present = which >= 0
+    if present[low:].all():
+        ids, pick = np.arange(low, high + 1, dtype=_numpy_type(feed.frame, key)), slice(low, None)  # views
+    else:
+        ids = np.flatnonzero(present).astype(_numpy_type(feed.frame, key))
+        pick = ids
+    columns = {key: ids, **{column: by_key[column][pick] for column in kept}}
+    return _with_lineage({column: columns[column] for column in form.columns}, which[pick], feed.line_numbers(which[pick], place[pick]), feed)
+
+
+def dense_ids(largest: int, rows: int) -> bool:
+    """Whether an array indexed by key (up to ``largest``) is small next to the ``rows`` it counts."""
+    return largest < 2 * rows + 1024
+
+
+
+def _numpy_type(frame: pl.DataFrame, column: str) -> np.dtype:
+    return np.dtype(np.int32) if frame.schema[column] == pl.Int32 else np.dtype(np.int64)
+
+
+def _sort_by_key_and_version(frame: pl.DataFrame, form: FeedForm) -> pl.DataFrame:
+    """(key, version, _position) sorted by (key, version), stable: equal pairs stay in feed order.
+
+    Only the keys and each row's position are sorted; the other columns are gathered later for the
+    few rows (or the one row per key) that need them.
+    """
+    key, version = form.key, form.version
+    position = pl.int_range(pl.len(), dtype=pl.UInt32 if frame.height < 2**32 else pl.UInt64).alias(_POSITION)
+    bounds = frame.select(
+        pl.col(key).min().alias("key_min"), pl.col(key).max().alias("key_max"),
+        pl.col(version).min().alias("version_min"), pl.col(version).max().alias("version_max"),
+    ).row(0, named=True)
+    if bounds["key_min"] >= 0 and bounds["key_max"] < 2**32 and bounds["version_min"] >= 0 and bounds["version_max"] < 2**31:
+        # One int64 sort key sorts about twice as fast as two columns; validated ids are small and non-negative.
+        combined = (pl.col(key).cast(pl.Int64) * 2**31 + pl.col(version)).alias("_key")
+        ordered = frame.select(combined, position).sort("_key", maintain_order=True)
+        return ordered.select(
+            (pl.col("_key") // 2**31).alias(key), (pl.col("_key") % 2**31).alias(version), _POSITION
+        )
+    return frame.select(key, version, position).sort([key, version], maintain_order=True)
+
+
+def _version_monotonicity(feed: Feed, form: FeedForm) -> pd.DataFrame:
+    version = form.version
+    maxima = [
+        feed.frame.slice(start, stop - start)[version].max() for start, stop in zip(feed.offsets, feed.offsets[1:])
+    ]
+    bounds, setters = _frames.earlier_batches(feed.names, maxima)
+    rule = form.rules[BATCH_MONOTONIC]
+    files, rows, values = [], [], []
+    for index, (bound, setter) in enumerate(zip(bounds, setters)):
+        if bound is None:
+            continue
+        start = int(feed.offsets[index])
+        versions = feed.frame.slice(start, int(feed.offsets[index + 1]) - start)[version]
+        positions = (versions <= bound).arg_true().to_numpy().astype("int64") + start
+        if len(positions):
+            _, lines = feed.locate(positions)
+            files.extend([feed.names[index]] * len(positions))
+            rows.extend(lines.tolist())
+            offending = versions.gather(positions - start)
+            limit = pl.Series([bound] * len(positions), dtype=pl.Int64)
+            values.extend(rule.values(form.written(version, offending), form.written(version, limit), repeat(setter)))
+    if not files:
+        return empty_failures()
+    return failure_rows(files, rows, column=rule.column, check=rule.check, values=values)
+
+
+def _repeated_pair(ordered: pl.DataFrame, feed: Feed, form: FeedForm) -> pd.DataFrame:
+    repeated = pl.col("_same_key") & pl.col("_same_version")
+    offending = (
+        ordered.with_columns(pl.when(~repeated).then(pl.col(_POSITION)).forward_fill().alias("_first"))
+        .filter(repeated)
+        .sort(_POSITION)  # back to feed order, as pandas' duplicated() reports them
+    )
+    if offending.is_empty():
+        return empty_failures()
+    files, rows = feed.locate(offending[_POSITION].to_numpy())
+    first_files, first_rows = feed.locate(offending["_first"].to_numpy())
+    rule = form.rules[PAIR_UNIQUE]
+    values = rule.values(
+        form.written(form.key, offending[form.key]), form.written(form.version, offending[form.version]),
+        feed.file_names(first_files), first_rows,
+    )
+    return rule.failures(feed.file_names(files), rows, values)
+
+
+def _decreases(ordered: pl.DataFrame, feed: Feed, form: FeedForm, column: str) -> pd.DataFrame:
+    values = feed.frame[column].gather(ordered[_POSITION])
+    falls = (ordered["_same_key"] & (values < values.shift(1))).fill_null(False)
+    if not falls.any():
+        return empty_failures()
+    at = falls.arg_true()
+    positions = ordered[_POSITION].gather(at).to_numpy()
+    previous_positions = ordered[_POSITION].gather(at - 1).to_numpy()
+    files, rows = feed.locate(positions)
+    previous_files, _ = feed.locate(previous_positions)
+    rule = form.rules[never_decreases_check(form.encoding.contract.column(column))]
+    worded = rule.values(
+        form.written(column, values.gather(at)), form.written(column, values.gather(at - 1)),
+        form.written(form.version, ordered[form.version].gather(at - 1)), feed.file_names(previous_files),
+    )
+    return failure_rows(feed.file_names(files), rows, column=rule.column, check=rule.check, values=worded)
+
+
+def _latest_rows(ordered: pl.DataFrame, feed: Feed, form: FeedForm) -> pd.DataFrame:
+    """One row per key, the last of its (key, version) run; a tie at the top is a DeduplicationError."""
+    is_last = (pl.col(form.key) != pl.col(form.key).shift(-1)).fill_null(True)
+    tied = ordered.filter(is_last & pl.col("_same_key") & pl.col("_same_version"))
+    if not tied.is_empty():
+        _raise_ties(ordered, tied, feed, form)
+    positions = ordered.filter(is_last)[_POSITION].to_numpy()
+    latest = feed.frame.select(pl.col(column).gather(positions) for column in form.columns).rechunk()
+    files, rows = feed.locate(positions)
+    return _with_lineage({column: latest[column].to_numpy(allow_copy=False) for column in form.columns}, files, rows, feed)
+
+
+def _with_lineage(columns: dict[str, np.ndarray], files: np.ndarray, rows: np.ndarray, feed: Feed) -> pd.DataFrame:
+    """The contract's columns of the latest rows, with the file (index into ``feed.names``) and line each comes from."""
+    columns[SOURCE_FILE] = _file_name_array(files, feed.names)
+    columns[SOURCE_ROW] = rows
+    return pd.DataFrame(columns, copy=False)
+
+
+def _file_name_array(files: np.ndarray, names: Sequence[str]) -> pd.api.extensions.ExtensionArray:
+    """The file name of each row as pandas' default string dtype, decoded from codes by Arrow, not per row in Python."""
+    import pyarrow as pa
+
+    codes = pa.array(files.astype("int32"))
+    return pd.array(pa.DictionaryArray.from_arrays(codes, pa.array(list(names))).cast(pa.large_string()), dtype="str")
+
+
+def _raise_ties(ordered: pl.DataFrame, tied: pl.DataFrame, feed: Feed, form: FeedForm) -> None:
+    key, version = form.key, form.version
+    first_key = tied[key].min()
+    at = tied.filter(pl.col(key) == first_key)[version].item()
+    places = ordered.filter((pl.col(key) == first_key) & (pl.col(version) == at))
+    files, rows = feed.locate(places[_POSITION].to_numpy())
+    shown_key, shown_version = first_key, at
+    if not form.encoding.plain:
+        words = Words.of(form.encoding)
+        shown_key, shown_version = words.key(first_key), words.version_value(at)
+    raise tie_error(tied.height, shown_key, shown_version, list(zip(feed.file_names(files), rows.tolist())), form.encoding)
