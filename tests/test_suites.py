@@ -410,7 +410,7 @@ def _accounts_tables(folder: Path) -> tuple[dict[str, pd.DataFrame], pd.Series, 
     validations = [engine.read_and_validate(delta, encoding=encoding) for delta in discover_deltas(case.feed, encoding.contract)]
     deduplicated = engine.check_validations(validations, encoding=encoding).deduplicated
     faults = np.random.default_rng(5).choice(np.arange(1, len(platform)), size=(6, 25), replace=False)
-    platform = platform.reset_index(drop=True)
+    platform = platform.reset_index(drop=True).copy()  # the engine may hand back read-only arrays (zero-copy from Polars)
     platform.loc[faults[0], "account_id"] = platform.loc[faults[0] - 1, "account_id"].to_numpy()
     platform.loc[faults[1], "account_id"] = encoding.codecs["account_id"].dictionary.encode(
         np.array([f"AC-9{number:08d}" for number in range(25)], dtype=object))
