@@ -24,7 +24,7 @@ from tests.reference.reconcile import MATCH, SPEND_GAP, Reconciliation, reconcil
 from checks.model import Delta
 
 # The kinds, constants and result classes are the production ones: only the algorithm is the reference.
-from checks.diagnose import (  # noqa: E402
+from checks.diagnose.results import (  # noqa: E402
     FILE_NOT_INGESTED,
     FILE_PARTIALLY_INGESTED,
     WRONG_DEDUP_ORDER,
@@ -33,14 +33,16 @@ from checks.diagnose import (  # noqa: E402
     UNEXPECTED_USERS,
     VALUE_DRIFT,
     EXAMPLES_PER_CAUSE,
-    _MAX_BROKEN_SHARE,
+    MAX_BROKEN_SHARE,
     RootCause,
     Diagnosis,
-    _drift_sentence,
-    _duplicate_sentence,
-    _missing_sentence,
-    _simulation_sentence,
-    _unexpected_sentence,
+)
+from checks.diagnose.sentences import (  # noqa: E402
+    drift_sentence,
+    duplicate_sentence,
+    missing_sentence,
+    simulation_sentence,
+    unexpected_sentence,
 )
 
 
@@ -306,7 +308,7 @@ class _Engine:
             candidate = self.simulate(hypothesis.model)
             now = self.agrees(candidate)
             gained, lost = now & ~agrees, agrees & ~now
-            if not gained.any() or lost.sum() > _MAX_BROKEN_SHARE * gained.sum():
+            if not gained.any() or lost.sum() > MAX_BROKEN_SHARE * gained.sum():
                 continue
             score = (int(self.absolute[gained].sum() - self.absolute[lost].sum()), int(gained.sum() - lost.sum()))
             if score > (0, 0) and (best is None or score > best[0]):
@@ -427,24 +429,24 @@ class _Engine:
     ) -> str:
         dollars, agree = int(self.gap[users].sum()), int(self.agrees(after).sum())
         without_row = int((users & (self.observed.count == 0)).sum())
-        return _simulation_sentence(
+        return simulation_sentence(
             hypothesis.kind, hypothesis.note, name, int(users.sum()), dollars, agree, len(self.universe), examples, without_row
         )
 
     def _missing_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
-        return _missing_sentence(int(users.sum()), int(self.gap[users].sum()), examples)
+        return missing_sentence(int(users.sum()), int(self.gap[users].sum()), examples)
 
     def _unexpected_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
         rows = np.flatnonzero(users[self.platform_user])
         no_file = int((self.platform_source[rows] < 0).sum())
-        return _unexpected_sentence(int(users.sum()), no_file, int(self.gap[users].sum()), examples)
+        return unexpected_sentence(int(users.sum()), no_file, int(self.gap[users].sum()), examples)
 
     def _duplicate_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
         extra = int((self.observed.count[users] - 1).sum())
-        return _duplicate_sentence(int(users.sum()), extra, int(self.gap[users].sum()), examples)
+        return duplicate_sentence(int(users.sum()), extra, int(self.gap[users].sum()), examples)
 
     def _drift_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
-        return _drift_sentence(self.users[users], int(self.gap[users].sum()), examples)
+        return drift_sentence(self.users[users], int(self.gap[users].sum()), examples)
 
 def _sum_hashes(users: np.ndarray, hashes: np.ndarray, size: int) -> np.ndarray:
     """Per user, the sum (mod 2**64) of its rows' hashes: an order-free signature of a set of rows."""
