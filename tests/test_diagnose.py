@@ -101,6 +101,88 @@ def test_gaps_that_cancel_out_are_still_attributed():
     assert diagnosis.root_causes[0].share_of_gap == pytest.approx(1.0)
 
 
+# --- what a load did to the values: each mechanism planted on one delta's load ---------------------------
+
+MECHANISMS = [
+    ("swap", faults.swapped("count_saved_items", "loyalty_credits"), "columns_swapped", ["count_saved_items", "loyalty_credits"], None),
+    ("cents as dollars", faults.scaled("total_spend", 100), "scaled", ["total_spend"], ("factor", 100)),
+    ("dollars as cents", faults.scaled("total_spend", 0.01), "scaled", ["total_spend"], ("factor", 0.01)),
+    ("milli-units", faults.scaled("total_spend", 1000), "scaled", ["total_spend"], ("factor", 1000)),
+    ("any factor", faults.scaled("loyalty_credits", 7), "scaled", ["loyalty_credits"], ("factor", 7)),
+    ("tens", faults.rounded("total_spend", 10), "rounded", ["total_spend"], ("precision", -1)),
+    ("hundreds", faults.rounded("total_spend", 100), "rounded", ["total_spend"], ("precision", -2)),
+    ("zeroed", faults.replaced("loyalty_credits", 0), "zeroed", ["loyalty_credits"], None),
+    ("constant", faults.replaced("count_saved_items", 7), "constant", ["count_saved_items"], ("value", "7")),
+    ("one row down", faults.shifted(1), "shifted_keys", ["user_id"], ("offset", 1)),
+    ("two rows up", faults.shifted(-2), "shifted_keys", ["user_id"], ("offset", -2)),
+]
+
+
+def _platform_total(platform: pd.DataFrame) -> int:
+    return int(platform["total_spend"].sum())
+
+
+def _mechanism_of(cause: dict) -> tuple:
+    parameter = next(((name, cause[name]) for name in ("factor", "precision", "value", "offset", "hours") if name in cause), None)
+    return cause["mechanism"], cause["columns"], parameter
+
+
+@pytest.mark.parametrize(("name", "change", "mechanism", "columns", "parameter"), MECHANISMS, ids=[case[0] for case in MECHANISMS])
+def test_a_load_that_changed_values_is_named_with_its_mechanism_file_and_dollars(name, change, mechanism, columns, parameter):
+    platform = faults.loaded_with(FEED, 3, change)
+    payload = diagnose(FEED, platform).to_dict()
+    (cause,) = payload["root_causes"]
+    assert cause["kind"] == "value_drift" and cause["file"] == "delta3.csv"
+    assert _mechanism_of(cause) == (mechanism, columns, parameter)
+    assert cause["users"] == _changed_users(platform)
+    assert cause["revenue_gap"] == EXPECTED_TOTAL - _platform_total(platform)
+    assert payload["totals"]["unexplained_users"] == 0
+
+
+@pytest.mark.parametrize("changed_file", [0, 1])
+@pytest.mark.parametrize(("name", "change", "mechanism", "columns", "parameter"), MECHANISMS, ids=[case[0] for case in MECHANISMS])
+def test_a_missed_file_and_a_changed_load_each_keep_their_users_and_dollars(name, change, mechanism, columns, parameter, changed_file):
+    """delta2 never loaded, so its users fall back to older rows, some of them in the file whose load changed
+    them: the missed file keeps all its users and dollars, the change the users it changed and its dollars."""
+    missed = faults.without_file(FEED, 2)
+    platform = faults.loaded_with(FEED, changed_file, change, without=2)
+    both = missed.merge(platform, how="outer", indicator=True)
+    changed = both.loc[both["_merge"].ne("both"), "user_id"].nunique()
+    causes = {cause["kind"]: cause for cause in diagnose(FEED, platform).to_dict()["root_causes"]}
+    assert set(causes) == {"file_not_ingested", "value_drift"}
+    assert (causes["file_not_ingested"]["file"], causes["file_not_ingested"]["users"]) == ("delta2.csv", _changed_users(missed))
+    assert causes["file_not_ingested"]["revenue_gap"] == EXPECTED_TOTAL - _platform_total(missed)
+    drift = causes["value_drift"]
+    assert (drift["file"], _mechanism_of(drift)) == (f"delta{changed_file}.csv", (mechanism, columns, parameter))
+    assert (drift["users"], drift["revenue_gap"]) == (changed, _platform_total(missed) - _platform_total(platform))
+
+
+def test_values_shifted_in_key_order_are_named_with_their_offset():
+    platform = faults.keys_shifted(FEED, 1)
+    (cause,) = diagnose(FEED, platform).to_dict()["root_causes"]
+    assert (cause["mechanism"], cause["offset"], cause["order"], cause["file"]) == ("shifted_keys", 1, "key", None)
+    assert (cause["users"], cause["revenue_gap"]) == (_changed_users(platform), EXPECTED_TOTAL - _platform_total(platform))
+
+
+def test_two_loads_with_two_mechanisms_are_two_causes():
+    feed = [
+        Delta(delta.name, delta.number, faults.rounded("total_spend", 10)(delta.frame.copy())) if delta.number == 4 else delta
+        for delta in FEED
+    ]
+    platform = faults.loaded_with(feed, 3, faults.scaled("total_spend", 100))
+    causes = diagnose(FEED, platform).to_dict()["root_causes"]
+    assert [(cause["file"], _mechanism_of(cause)) for cause in causes] == [
+        ("delta3.csv", ("scaled", ["total_spend"], ("factor", 100))),
+        ("delta4.csv", ("rounded", ["total_spend"], ("precision", -1))),
+    ]
+    assert sum(cause["revenue_gap"] for cause in causes) == EXPECTED_TOTAL - _platform_total(platform)
+
+
+def test_random_changes_are_unexplained_drift():
+    (cause,) = diagnose(FEED, faults.drifted(FEED, 11, seed=3)).to_dict()["root_causes"]
+    assert (cause["kind"], cause["mechanism"], cause["columns"]) == ("value_drift", "unexplained", [])
+
+
 def test_no_discrepancy_means_no_causes():
     diagnosis = diagnose(FEED, faults.expected(FEED))
     assert not diagnosis.discrepancy and diagnosis.root_causes == ()
@@ -114,6 +196,8 @@ def test_json_shape():
     assert all(set(value) == {"users", "revenue_gap"} for value in payload["classes"].values())
     cause = payload["root_causes"][0]
     assert set(cause) == {"kind", "file", "users", "revenue_gap", "share_of_gap", "evidence"}
+    drift = diagnose(FEED, faults.loaded_with(FEED, 3, faults.scaled("total_spend", 100))).to_dict()["root_causes"][0]
+    assert set(drift) == {*cause, "mechanism", "columns", "factor"}
     assert cause["kind"] in KINDS
     json.dumps(payload)
 
@@ -245,6 +329,31 @@ def test_random_faults_get_the_reference_answer(seed):
     feed = generate_feed(int(np.random.default_rng(seed).integers(50, 700)), 2 + seed % 4, seed=seed)
     customer = faults.drifted(feed, 2, seed=seed) if seed % 3 == 0 else None
     _assert_same_diagnosis(feed, _random_platform(feed, seed), customer)
+
+
+def _random_change(feed, seed: int) -> pd.DataFrame:
+    """A mechanism drawn by the seed on a random delta's load, with a file missed or not, and noise on top."""
+    rng = np.random.default_rng(seed)
+    numbers = [delta.number for delta in feed]
+    change = MECHANISMS[int(rng.integers(len(MECHANISMS)))][1]
+    missed = int(rng.choice(numbers[1:])) if rng.random() < 0.5 and len(numbers) > 2 else None
+    changed = int(rng.choice([number for number in numbers if number != missed]))
+    table = faults.loaded_with(feed, changed, change, without=missed).reset_index(drop=True)
+    table = table.drop(index=rng.choice(len(table), int(rng.integers(0, 4)), replace=False))
+    noisy = rng.choice(table.index, int(rng.integers(0, 4)), replace=False)
+    table.loc[noisy, str(rng.choice(["total_spend", "loyalty_credits"]))] += 3
+    return faults.loaded(table, seed=seed)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_mechanisms_get_the_reference_answer(seed):
+    feed = generate_feed(int(np.random.default_rng(seed).integers(50, 700)), 3 + seed % 3, seed=seed)
+    _assert_same_diagnosis(feed, _random_change(feed, seed))
+
+
+@pytest.mark.parametrize(("name", "change"), [case[:2] for case in MECHANISMS], ids=[case[0] for case in MECHANISMS])
+def test_planted_mechanisms_get_the_reference_answer(name, change):
+    _assert_same_diagnosis(FEED, faults.loaded_with(FEED, 1, change, without=2))
 
 
 @pytest.mark.parametrize("case", range(len(CASES)))

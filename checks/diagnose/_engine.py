@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from checks.diagnose._drift import Drift
 from checks.diagnose._scan import Model, Scan, Table, file_positions, groups, kept, row_dtype, sum_hashes, text_order
 from checks.diagnose.results import (
     DUPLICATE_ROWS,
@@ -19,8 +20,10 @@ from checks.diagnose.results import (
     MAX_BROKEN_SHARE,
     MISSING_USERS,
     UNEXPECTED_USERS,
+    UNEXPLAINED,
     VALUE_DRIFT,
     WRONG_DEDUP_ORDER,
+    Mechanism,
     RootCause,
 )
 from checks.diagnose.sentences import (
@@ -329,6 +332,7 @@ class Engine:
         self.initial = None  # the first table goes once a change replaces it (its caches are 100 MB at 10 M users)
         model = table.model
         cause_of = np.full(self.size, -1, dtype="int16")  # a position among the chosen changes: a few
+        moved_by = np.full(self.size, -1, dtype="int16")  # the last chosen change that moved a user's row
         chosen: list[tuple[Hypothesis, int]] = []
         # While some user disagrees: a change can only gain users that disagree.
         while not agrees.all():
@@ -345,20 +349,37 @@ class Engine:
             agrees[users] = now
             cause_of[lost] = -1
             if len(chosen) == np.iinfo(cause_of.dtype).max:
-                cause_of = cause_of.astype("int32")
+                cause_of, moved_by = cause_of.astype("int32"), moved_by.astype("int32")
             cause_of[gained] = len(chosen)
+            moved_by[users] = len(chosen)
             chosen.append((hypothesis, int(agrees.sum())))
             model = hypothesis.model
 
+        residual, unexplained, transformed = self._residual_causes(table, ~agrees, moved_by)
         causes = [
-            self._simulated_cause(hypothesis, agreeing, cause_of == index)
+            self._simulated_cause(hypothesis, agreeing, cause_of == index, self._composed(transformed, moved_by, index))
             for index, (hypothesis, agreeing) in enumerate(chosen)
         ]
         causes = [cause for cause in causes if cause.users]
-        residual, unexplained = self._residual_causes(table, ~agrees)
         causes.extend(residual)
         causes.sort(key=lambda cause: (-cause.absolute_gap, -cause.users, cause.kind))
         return causes, unexplained
+
+    def _share_composed(self, transformed: tuple[np.ndarray, np.ndarray], moved_by: np.ndarray) -> None:
+        """Where a change of rows and a transformation each explain part of a user's gap, shares are of the sum of
+        the parts' sizes (a row read older, then scaled, moves the amount twice, maybe in opposite directions)."""
+        users, changed = transformed
+        composed = moved_by[users] >= 0
+        gap = self.gap[users[composed]]
+        parts = np.abs(gap - changed[composed]) + np.abs(changed[composed]) - np.abs(gap)
+        self._total_absolute += int(parts.sum())
+
+    def _composed(self, transformed: tuple[np.ndarray, np.ndarray], moved_by: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The users a chosen change moved to a row that a load then transformed (``transformed``: users and the
+        dollars the transformation changed), with the dollars the change itself explains for them."""
+        users, changed = transformed
+        mine = moved_by[users] == index
+        return users[mine], self.gap[users[mine]] - changed[mine]
 
     def _apply(self, hypothesis: Hypothesis, table: Table, users: np.ndarray, candidate: Table | None) -> Table:
         if candidate is not None:
@@ -388,29 +409,48 @@ class Engine:
                 best = (score, hypothesis, gained, lost, users, now, candidate)
         return best
 
-    def _residual_causes(self, table: Table, left: np.ndarray) -> tuple[list[RootCause], np.ndarray]:
-        """Sort what no simulation reproduced into dropped, unexpected, duplicated and changed users."""
+    def _residual_causes(
+        self, table: Table, left: np.ndarray, moved_by: np.ndarray
+    ) -> tuple[list[RootCause], np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """Sort what no simulation reproduced into dropped, unexpected, duplicated and changed users; a change a
+        load made to the values (``checks.diagnose._mechanisms``) is named where one reproduces the rows. Also
+        the users so transformed, and the dollars each transformation changed."""
         observed_count = self.observed_count
         simulated_count = table.count
         missing = left & (observed_count == 0) & (simulated_count > 0)
         unexpected = left & (simulated_count == 0) & (observed_count > 0)
         duplicated = left & (observed_count > 1)
         drifted = np.zeros(self.size, dtype=bool)
+        drift_causes: list[RootCause] = []
+        transformed = (np.array([], dtype="int64"), np.array([], dtype="int64"))
         if table.part is not None:
             candidates = np.flatnonzero(left & (observed_count == 1) & (table.part >= 0))
+            found = Drift(self, table, candidates)
+            transformed = found.transformed()
+            self._share_composed(transformed, moved_by)
+            drift_causes, explained = found.causes(), found.explained
             version = self.feed.shape.version
-            picked_batch = self._picked_values(table, candidates, version)
-            drifted[candidates[picked_batch == self.platform.values_at(version, candidates)]] = True
+            same_version = found.expected[version] == found.platform[version]
+            drifted[candidates[same_version & ~explained]] = True
+            drifted_unexplained = drifted.copy()
+            drifted[candidates[explained]] = True
+            if drifted_unexplained.any():
+                drift_causes.append(
+                    self.cause(
+                        VALUE_DRIFT, drifted_unexplained, self.file_of_picks(table, drifted_unexplained),
+                        self._drift_evidence, mechanism=Mechanism(UNEXPLAINED, ()),
+                    )
+                )
         causes = [
-            self._cause(MISSING_USERS, missing, self._file_of_picks(table, missing), self._missing_evidence),
-            self._cause(UNEXPECTED_USERS, unexpected, self._file_of_platform(unexpected), self._unexpected_evidence),
-            self._cause(DUPLICATE_ROWS, duplicated, self._file_of_extra_rows(table, duplicated), self._duplicate_evidence),
-            self._cause(VALUE_DRIFT, drifted, self._file_of_picks(table, drifted), self._drift_evidence),
+            self.cause(MISSING_USERS, missing, self.file_of_picks(table, missing), self._missing_evidence),
+            self.cause(UNEXPECTED_USERS, unexpected, self._file_of_platform(unexpected), self._unexpected_evidence),
+            self.cause(DUPLICATE_ROWS, duplicated, self._file_of_extra_rows(table, duplicated), self._duplicate_evidence),
+            *drift_causes,
         ]
         explained = missing | unexpected | duplicated | drifted
-        return [cause for cause in causes if cause.users], left & ~explained
+        return [cause for cause in causes if cause.users], left & ~explained, transformed
 
-    def _picked_values(self, table: Table, users: np.ndarray, column: str) -> np.ndarray:
+    def picked_values(self, table: Table, users: np.ndarray, column: str) -> np.ndarray:
         values = np.zeros(len(users), dtype="int64")
         for index, at in groups(table.part[users], len(self.feed.parts)):
             values[at] = self.feed.column(self.feed.parts[index].file, column)[table.position[users[at]]]
@@ -418,16 +458,28 @@ class Engine:
 
     # -- building root causes --------------------------------------------------------------------------
 
-    def _simulated_cause(self, hypothesis: Hypothesis, agreeing: int, users: np.ndarray) -> RootCause:
+    def _simulated_cause(
+        self, hypothesis: Hypothesis, agreeing: int, users: np.ndarray, composed: tuple[np.ndarray, np.ndarray]
+    ) -> RootCause:
+        """A chosen change's cause: the users it made agree, and those it moved to a row a load then transformed
+        (``composed``: those users and the dollars the change explains for them)."""
         name = None if hypothesis.file is None else self.names[hypothesis.file]
+        also, also_dollars = composed
+        dollars = None
+        if len(also):
+            users = users.copy()
+            users[also] = True
+            members = np.flatnonzero(users)
+            dollars = self.gap[members]
+            dollars[np.searchsorted(members, also)] = also_dollars
 
         def evidence(users: np.ndarray, examples: pd.DataFrame) -> str:
-            return self._simulation_evidence(hypothesis, name, users, examples, agreeing)
+            return self._simulation_evidence(hypothesis, name, users, examples, agreeing, dollars)
 
         details = dict(hypothesis.note)
         if hypothesis.file is not None:
             details |= self._file_facts(hypothesis.file)
-        return self._cause(hypothesis.kind, users, name, evidence, details)
+        return self.cause(hypothesis.kind, users, name, evidence, details, dollars=dollars)
 
     def _file_facts(self, position: int) -> dict[str, Any]:
         """How big the file is, its batch range, and how many of its users later files update again."""
@@ -444,20 +496,31 @@ class Engine:
             "users_in_later_files": again,
         }
 
-    def _cause(
-        self, kind: str, users: np.ndarray, file: str | None, evidence, details: dict | None = None
+    def cause(
+        self,
+        kind: str,
+        users: np.ndarray,
+        file: str | None,
+        evidence,
+        details: dict | None = None,
+        *,
+        dollars: np.ndarray | None = None,
+        mechanism: Mechanism | None = None,
     ) -> RootCause:
+        """``dollars``: the part of each user's gap the cause explains (in user order), when not the whole gap."""
         examples = self._examples(users)
+        absolute = self._absolute(users) if dollars is None else np.abs(dollars)
         return RootCause(
             kind=kind,
             file=file,
             users=int(users.sum()),
-            revenue_gap=int(self.gap[users].sum()),
-            share_of_gap=self.share(users),
+            revenue_gap=int(self.gap[users].sum() if dollars is None else dollars.sum()),
+            share_of_gap=self.share(users) if dollars is None or not self._total_absolute else float(absolute.sum() / self._total_absolute),
             evidence=evidence(users, examples) if users.any() else "",
             examples=examples,
-            absolute_gap=int(self._absolute(users).sum()),
+            absolute_gap=int(absolute.sum()),
             details=details or {},
+            mechanism=mechanism,
         )
 
     def _examples(self, users: np.ndarray) -> pd.DataFrame:
@@ -477,7 +540,7 @@ class Engine:
         frame["platform_source_row"] = [int(line) if code >= 0 else None for code, line in zip(file, lines)]
         return frame
 
-    def _file_of_picks(self, table: Table, users: np.ndarray) -> str | None:
+    def file_of_picks(self, table: Table, users: np.ndarray) -> str | None:
         if table.part is None or not users.any():
             return None
         picks = table.part[users]
@@ -506,7 +569,7 @@ class Engine:
             signature = np.zeros(len(rows), dtype="uint64")
             picked = np.flatnonzero(table.part[owners] >= 0)
             key = self.feed.shape.key
-            values = {column: self._picked_values(table, owners[picked], column) for column in names if column != key}
+            values = {column: self.picked_values(table, owners[picked], column) for column in names if column != key}
             values[key] = self.platform.frame[key].to_numpy()[rows[picked]]
             signature[picked] = row_keys(values, names)
         source = self.matches.rows(rows[hashes != signature])[0]
@@ -521,9 +584,10 @@ class Engine:
     # -- evidence sentences ----------------------------------------------------------------------------
 
     def _simulation_evidence(
-        self, hypothesis: Hypothesis, name: str | None, users: np.ndarray, examples: pd.DataFrame, agree: int
+        self, hypothesis: Hypothesis, name: str | None, users: np.ndarray, examples: pd.DataFrame, agree: int,
+        dollars: np.ndarray | None = None,
     ) -> str:
-        dollars = int(self.gap[users].sum())
+        dollars = int(self.gap[users].sum() if dollars is None else dollars.sum())
         without_row = int(np.count_nonzero(users[self._without_row]))  # ``users``: a mask
         return simulation_sentence(
             hypothesis.kind, hypothesis.note, name, int(users.sum()), dollars, agree, self.size, examples, without_row, self.words

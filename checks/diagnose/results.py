@@ -40,6 +40,49 @@ CAUSE_WORDS = {
 # A hypothesis may break at most this share of the users it explains (users that already agreed).
 MAX_BROKEN_SHARE = 0.01
 
+# What a load did to the values of the rows it kept (``value_drift``), and the parameter each one names.
+COLUMNS_SWAPPED = "columns_swapped"
+SCALED = "scaled"
+ROUNDED = "rounded"
+ZEROED = "zeroed"
+NULLED = "nulled"
+CONSTANT = "constant"
+SHIFTED_KEYS = "shifted_keys"
+TIMEZONE_SHIFT = "timezone_shift"
+UNEXPLAINED = "unexplained"
+MECHANISMS: dict[str, str | None] = {
+    COLUMNS_SWAPPED: None,
+    SCALED: "factor",
+    ROUNDED: "precision",
+    ZEROED: None,
+    NULLED: None,
+    CONSTANT: "value",
+    SHIFTED_KEYS: "offset",
+    TIMEZONE_SHIFT: "hours",
+    UNEXPLAINED: None,
+}
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    """What a load did to some values: its name (``MECHANISMS``), the columns it touched, its parameter's value
+    (a factor, a precision in decimals, a constant as the file writes it, an offset in rows, hours), and for
+    ``shifted_keys`` the order the offset counts in ("file" or "key")."""
+
+    name: str
+    columns: tuple[str, ...]
+    value: Any = None
+    order: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"mechanism": self.name, "columns": list(self.columns)}
+        parameter = MECHANISMS[self.name]
+        if parameter is not None:
+            found[parameter] = self.value
+        if self.order is not None:
+            found["order"] = self.order
+        return found
+
 
 @dataclass(frozen=True)
 class RootCause:
@@ -55,9 +98,11 @@ class RootCause:
     absolute_gap: int = 0
     # Facts the reports use (rows in the file, rows kept, users also in later files, the load order).
     details: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # What the load did to the values (``value_drift`` only).
+    mechanism: Mechanism | None = None
 
     def to_dict(self, amount: Callable[[int], Any] = int) -> dict[str, Any]:
-        return {
+        found = {
             "kind": self.kind,
             "file": self.file,
             "users": self.users,
@@ -65,6 +110,7 @@ class RootCause:
             "share_of_gap": round(self.share_of_gap, 6),
             "evidence": self.evidence,
         }
+        return found if self.mechanism is None else found | self.mechanism.to_dict()
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,20 @@ from typing import Any
 
 import pandas as pd
 
-from checks.diagnose.results import FILE_NOT_INGESTED, FILE_PARTIALLY_INGESTED, WRONG_DEDUP_ORDER
+from checks.diagnose.results import (
+    COLUMNS_SWAPPED,
+    CONSTANT,
+    FILE_NOT_INGESTED,
+    FILE_PARTIALLY_INGESTED,
+    NULLED,
+    ROUNDED,
+    SCALED,
+    SHIFTED_KEYS,
+    TIMEZONE_SHIFT,
+    WRONG_DEDUP_ORDER,
+    ZEROED,
+    Mechanism,
+)
 from checks.model import SOURCE_FILE, SOURCE_ROW
 from checks.wording import Words, default_words
 
@@ -101,8 +114,127 @@ def drift_sentence(members: pd.DataFrame, dollars: int, examples: pd.DataFrame, 
     ]
     return (
         f"{len(members):,} {w.keys} hold the right {w.version} with different values ({', '.join(changed)} {w.keys}), "
-        f"{w.money(dollars)} in all (e.g. {w.key_word} {_id_list(examples, w)})."
+        f"{w.money(dollars)} in all (e.g. {w.key_word} {_id_list(examples, w)}). No known change of a load "
+        "(columns swapped, scaled, rounded, emptied, keys shifted, time zone) reproduces them."
     )
+
+
+# What each mechanism did, why a load does that, and the fix, for people (``{column}``: the column's word).
+_MECHANISM_WORDS: dict[str, tuple[str, str, str]] = {
+    COLUMNS_SWAPPED: (
+        "{column} and {other} were swapped",
+        "the columns mapped by position in another order than the file's header",
+        "map columns by their header names, never by position, and check each file's header against the contract before loading",
+    ),
+    SCALED: (
+        "{column} was {scaled}",
+        "{unit}",
+        "read {column} in the unit the contract declares and compare each file's total with the table's after the load",
+    ),
+    ROUNDED: (
+        "{column} was rounded to {precision}",
+        "a conversion to a coarser type (a float, an integer or a narrower decimal) on the way in",
+        "keep {column} at the contract's precision through the load: no cast to a float or a narrower type",
+    ),
+    ZEROED: (
+        "{column} was set to 0",
+        "a default written where the value was not read (a column mapped by a name the file does not have)",
+        "map {column} by its header name and fail the load when a column the contract requires is missing",
+    ),
+    NULLED: (
+        "{column} was left empty",
+        "the value lost on the way in (a failed conversion, or a column mapped by a name the file does not have)",
+        "map {column} by its header name and fail the load when a value that was in the file arrives empty",
+    ),
+    CONSTANT: (
+        "{column} was replaced by the same value, {value}, for every row",
+        "a default or placeholder written instead of the file's value",
+        "load {column} from the file, and fail the load when a column holds one value for every row of a file that has several",
+    ),
+    SHIFTED_KEYS: (
+        "each row's values were attached to the wrong {key}: every {key} holds the values of the row {distance} {direction} in {order}",
+        "values joined to keys by row number after a sort, a skipped line or a header read as data",
+        "keep each row's values with its own {key}: never join values to keys by row number",
+    ),
+    TIMEZONE_SHIFT: (
+        "{column} was moved by {hours}",
+        "a local time read as UTC, or a UTC time converted twice",
+        "parse {column} with its offset and store it in UTC; compare a file's first and last {column} with the table's after the load",
+    ),
+}
+_UNITS = {100: "cents read as dollars", 1000: "thousandths read as whole units", 10: "the decimal point moved one place"}
+
+
+def mechanism_words(mechanism: Mechanism, words: Words | None = None) -> tuple[str, str, str]:
+    """What the load did ("the spend was multiplied by 100"), why a load does that, and the fix."""
+    w = words or default_words()
+    columns = [_column_word(column, w) for column in mechanism.columns] or [""]
+    value = mechanism.value
+    factor = value if mechanism.name == SCALED else None
+    filled = {
+        "column": columns[0],
+        "other": columns[-1],
+        "value": value,
+        "key": w.key_word,
+        "order": "the file" if mechanism.order == "file" else f"{w.key_word} order",
+        "distance": _count_of(abs(value), "row") if mechanism.name == SHIFTED_KEYS else "",
+        "direction": ("below" if value > 0 else "above") if mechanism.name == SHIFTED_KEYS else "",
+        "hours": _count_of(value, "hour") if mechanism.name == TIMEZONE_SHIFT else "",
+        "precision": _precision(value) if mechanism.name == ROUNDED else "",
+        "scaled": _scaled(factor) if factor is not None else "",
+        "unit": _unit(factor) if factor is not None else "",
+    }
+    what, why, fix = _MECHANISM_WORDS[mechanism.name]
+    return what.format(**filled), why.format(**filled), fix.format(**filled)
+
+
+def mechanism_sentence(
+    mechanism: Mechanism, file: str | None, count: int, dollars: int, changes: list[dict[str, str]], words: Words | None = None
+) -> str:
+    """A mechanism found in the rows: when which file was loaded, what was done to how many keys, the dollars, examples."""
+    w = words or default_words()
+    what, why, _ = mechanism_words(mechanism, w)
+    when = f"When {file} was loaded" if file else "When the files were loaded"
+    moved = f"; it took {w.money(dollars)} off the {w.amount_word}" if dollars > 0 else (
+        f"; it added {w.money(-dollars)} to the {w.amount_word}" if dollars else f"; the {w.amount_word} did not change"
+    )
+    shown = [f"{w.key_word} {change['key']}: {change['column']} {change['file']} in the file, {change['platform']} on the platform" for change in changes]
+    example = f" For example, {'; '.join(shown)}." if shown else ""
+    return (
+        f"{when}, {what} for {count:,} {w.keys} ({why}){moved}. Applying this to the file's rows reproduces "
+        f"their platform rows exactly.{example}"
+    )
+
+
+def _column_word(column: str, words: Words) -> str:
+    """The amount as people say it ("the spend"); another column by its name."""
+    return f"the {words.amount_word}" if column == words.encoding.contract.shape.amount else column
+
+
+def _scaled(factor: float) -> str:
+    if factor >= 1:
+        return f"multiplied by {factor:,}"
+    return f"divided by {round(1 / factor):,}"
+
+
+def _unit(factor: float) -> str:
+    whole = round(factor if factor >= 1 else 1 / factor)
+    reason = _UNITS.get(whole)
+    if reason is None:
+        return "a conversion by a constant factor on the way in"
+    if factor < 1:
+        reason = " read as ".join(reversed(reason.split(" read as "))) if " read as " in reason else reason
+    return reason
+
+
+def _precision(decimals: int) -> str:
+    if decimals > 0:
+        return f"{decimals} decimal{'s' if decimals > 1 else ''}" if decimals != 2 else "two decimals"
+    return {0: "whole units", -1: "tens", -2: "hundreds", -3: "thousands"}.get(decimals, f"multiples of {10 ** -decimals:,}")
+
+
+def _count_of(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if abs(number) == 1 else "s")
 
 
 def example_sentence(examples: pd.DataFrame, words: Words | None = None) -> str:

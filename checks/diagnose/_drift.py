@@ -1,0 +1,133 @@
+"""Values changed by a load: the drifting users' rows as the feed holds them and as the platform does, the
+mechanisms that reproduce them (``checks.diagnose._mechanisms``), and one ``value_drift`` cause per mechanism."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from checks.diagnose._mechanisms import MIN_USERS, column_mechanisms, shifted_rows
+from checks.diagnose._scan import Table, groups
+from checks.diagnose.results import CONSTANT, SHIFTED_KEYS, VALUE_DRIFT, Mechanism, RootCause
+from checks.diagnose.sentences import mechanism_sentence
+from checks.reconcile import compared
+
+if TYPE_CHECKING:
+    from checks.diagnose._engine import Engine
+
+CHANGES_SHOWN = 3  # examples of a changed value: in the file, on the platform
+
+
+class Drift:
+    """The users ``candidates`` (one platform row each, a row picked from the feed, disagreeing): for each,
+    the compared columns of the picked row (``expected``) and of the platform row, and the mechanisms found."""
+
+    def __init__(self, engine: Engine, table: Table, candidates: np.ndarray) -> None:
+        self.engine, self.table, self.users = engine, table, candidates
+        shape = engine.feed.shape
+        self.columns = compared(shape)
+        self.expected = {column: engine.picked_values(table, candidates, column) for column in self.columns}
+        self.platform = {column: engine.platform.values_at(column, candidates) for column in self.columns}
+        codecs = engine.words.encoding.codecs
+        self.found = column_mechanisms(
+            self.expected, self.platform, {column: codecs[column].column for column in self.columns},
+            lambda column, codes: codecs[column].render(codes),
+        )
+        self.explained = np.zeros(len(candidates), dtype=bool)
+        for _, users in self.found:
+            self.explained |= users
+        self.found.extend(self._shifted_keys(~self.explained))
+        for _, users in self.found:
+            self.explained |= users
+
+    def _changed_dollars(self) -> np.ndarray:
+        """Per candidate, how much the transformation moved the amount (the picked row's minus the platform's)."""
+        amount = self.engine.feed.shape.amount
+        if amount is None:
+            return np.zeros(len(self.users), dtype="int64")
+        return self.expected[amount] - self.platform[amount]
+
+    def transformed(self) -> tuple[np.ndarray, np.ndarray]:
+        """The users a mechanism explains (sorted) and the dollars it changed for each."""
+        return self.users[self.explained], self._changed_dollars()[self.explained]
+
+    def causes(self) -> list[RootCause]:
+        engine, amount = self.engine, self.engine.feed.shape.amount
+        changed = self._changed_dollars()
+        causes = []
+        for mechanism, users in self.found:
+            mask = np.zeros(engine.size, dtype=bool)
+            mask[self.users[users]] = True
+            moves_amount = mechanism.name == SHIFTED_KEYS or amount in mechanism.columns
+            dollars = changed[users] if moves_amount else np.zeros(int(users.sum()), dtype="int64")
+            mechanism = self._rendered(mechanism)
+            file = engine.file_of_picks(self.table, mask)
+            changes = self._changes(mechanism, users, dollars)
+            evidence = mechanism_sentence(mechanism, file, int(users.sum()), int(dollars.sum()), changes, engine.words)
+            details = {"changes": changes}
+            causes.append(
+                engine.cause(VALUE_DRIFT, mask, file, lambda *_: evidence, details, dollars=dollars, mechanism=mechanism)
+            )
+        return causes
+
+    def _rendered(self, mechanism: Mechanism) -> Mechanism:
+        """The mechanism as JSON shows it: a constant as the file writes it."""
+        if mechanism.name != CONSTANT:
+            return mechanism
+        text = self.engine.words.value(mechanism.columns[0], mechanism.value)
+        return Mechanism(mechanism.name, mechanism.columns, text)
+
+    def _changes(self, mechanism: Mechanism, users: np.ndarray, dollars: np.ndarray) -> list[dict[str, str]]:
+        """A few of the users, the largest dollars first: each changed column's value in the file and on the platform."""
+        words = self.engine.words
+        at = np.flatnonzero(users)
+        at = at[np.argsort(-np.abs(dollars), kind="stable")[:CHANGES_SHOWN]]
+        columns = mechanism.columns if mechanism.name != SHIFTED_KEYS else self.columns
+        keys = self.engine.rows.ids[self.users[at]]
+        changes = []
+        for row, key in zip(at, keys):
+            for column in columns:
+                if self.expected[column][row] == self.platform[column][row] and mechanism.name == SHIFTED_KEYS:
+                    continue
+                changes.append({
+                    "key": words.key(key),
+                    "column": column,
+                    "file": words.value(column, self.expected[column][row]),
+                    "platform": words.value(column, self.platform[column][row]),
+                })
+        return changes
+
+    def _shifted_keys(self, rest: np.ndarray) -> list[tuple[Mechanism, np.ndarray]]:
+        """Rows attached to the wrong key: each file's rows a fixed offset away in the file's order, then
+        the expected rows a fixed offset away in key order."""
+        engine, shape = self.engine, self.engine.feed.shape
+        values = list(self.columns)
+        found = []
+        rest = rest.copy()
+        for index, at in groups(self.table.part[self.users], len(engine.feed.parts)):
+            at = at[rest[at]]
+            file = engine.feed.parts[index].file
+            platform = {column: self.platform[column][at] for column in values}
+            rows = {column: engine.feed.column(file, column) for column in values}
+            shifted = shifted_rows(platform, self.table.position[self.users[at]].astype("int64"), rows)
+            if shifted is not None:
+                offset, users = shifted
+                mask = np.zeros(len(self.users), dtype=bool)
+                mask[at[users]] = True
+                rest &= ~mask
+                found.append((Mechanism(SHIFTED_KEYS, (shape.key,), offset, "file"), mask))
+        at = np.flatnonzero(rest)
+        if len(at) < MIN_USERS:
+            return found
+        expected = engine.rows.expected
+        ranked = np.flatnonzero(expected.present)  # the expected rows in key order
+        rank = np.searchsorted(ranked, self.users[at])
+        platform = {column: self.platform[column][at] for column in values}
+        rows = {column: expected.values[column][ranked] for column in values}
+        shifted = shifted_rows(platform, rank.astype("int64"), rows)
+        if shifted is not None:
+            offset, users = shifted
+            mask = np.zeros(len(self.users), dtype=bool)
+            mask[at[users]] = True
+            found.append((Mechanism(SHIFTED_KEYS, (shape.key,), offset, "key"), mask))
+        return found
