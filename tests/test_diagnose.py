@@ -9,6 +9,7 @@ the reference implementation (``tests/reference``), must give equal JSON, frames
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,8 @@ from checks.feed import read_table
 from checks.sample import COLUMNS
 from checks.model import Delta
 from checks.sample import generate_feed, write_feed
+from checks.sample_accounts import CONTRACT_PATH as ACCOUNTS_CONTRACT
+from checks.sample_accounts import generate_accounts_case
 from tests import faults
 
 FEED = generate_feed(1500, 5, seed=31)
@@ -181,6 +184,94 @@ def test_two_loads_with_two_mechanisms_are_two_causes():
 def test_random_changes_are_unexplained_drift():
     (cause,) = diagnose(FEED, faults.drifted(FEED, 11, seed=3)).to_dict()["root_causes"]
     assert (cause["kind"], cause["mechanism"], cause["columns"]) == ("value_drift", "unexplained", [])
+
+
+# The second shape (contracts/account-balances.yaml): string keys, an exact decimal amount, a timestamp version.
+ACCOUNTS = generate_accounts_case(accounts=300, files=5, seed=21)
+ACCOUNT_FILES = list(ACCOUNTS.files)
+
+
+def _text_change(column: str, change):
+    def changed(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.copy()
+        frame[column] = [change(value) for value in frame[column]]
+        return frame
+
+    return changed
+
+
+def _later(hours: int):
+    def change(stamp: str) -> str:
+        return (pd.Timestamp(stamp) + pd.Timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return change
+
+
+def _swapped_text(first: str, second: str):
+    """The two columns swapped in the rows where both hold a value (an empty plan would not load at all)."""
+
+    def changed(frame: pd.DataFrame) -> pd.DataFrame:
+        both = frame[first].ne("") & frame[second].ne("")
+        frame.loc[both, [first, second]] = frame.loc[both, [second, first]].to_numpy()
+        return frame
+
+    return changed
+
+
+ACCOUNT_MECHANISMS = [
+    ("cents as dollars", _text_change("lifetime_value", lambda value: f"{Decimal(value) * 100:.2f}"), "scaled", ["lifetime_value"], ("factor", 100)),
+    ("whole units", _text_change("lifetime_value", lambda value: f"{Decimal(value).quantize(Decimal(1))}"), "rounded", ["lifetime_value"], ("precision", 0)),
+    ("zeroed", _text_change("orders", lambda value: "0"), "zeroed", ["orders"], None),
+    ("nulled", _text_change("referrer", lambda value: ""), "nulled", ["referrer"], None),
+    ("constant", _text_change("plan", lambda value: "basic"), "constant", ["plan"], ("value", "basic")),
+    ("swap", _swapped_text("plan", "referrer"), "columns_swapped", ["plan", "referrer"], None),
+    ("time zone", _text_change("exported_at", _later(2)), "timezone_shift", ["exported_at"], ("hours", 2)),
+    ("one row down", faults.shifted(1, key="account_id"), "shifted_keys", ["account_id"], ("offset", 1)),
+]
+
+
+def _accounts_diagnosis(tmp_path, platform: pd.DataFrame, capsys) -> dict:
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    for name, frame in ACCOUNTS.files.items():
+        frame.to_csv(feed / name, index=False)
+    platform.to_csv(tmp_path / "platform.csv", index=False)
+    code = main(["diagnose", "--feed", str(feed), "--platform", str(tmp_path / "platform.csv"),
+                 "--contract", str(ACCOUNTS_CONTRACT), "--json"])
+    assert code == 1
+    return json.loads(capsys.readouterr().out)
+
+
+def _accounts_loaded(changed: str | None = None, change=None, without: str | None = None) -> pd.DataFrame:
+    """The accounts' latest rows as the platform loaded them: one file through ``change``, one file never."""
+    frames = [change(frame.copy()) if name == changed else frame for name, frame in ACCOUNTS.files.items() if name != without]
+    stacked = pd.concat(frames, ignore_index=True)
+    return stacked.sort_values("exported_at", kind="stable").drop_duplicates("account_id", keep="last").sort_values("account_id")
+
+
+def _accounts_differing(one: pd.DataFrame, other: pd.DataFrame) -> tuple[int, Decimal]:
+    """Accounts whose rows differ between two tables, and the first's total less the second's."""
+    both = one.merge(other, how="outer", indicator=True)
+    total = sum(map(Decimal, one["lifetime_value"])) - sum(map(Decimal, other["lifetime_value"]))
+    return both.loc[both["_merge"].ne("both"), "account_id"].nunique(), total
+
+
+@pytest.mark.parametrize("missed", [False, True], ids=["alone", "with a missed file"])
+@pytest.mark.parametrize(("name", "change", "mechanism", "columns", "parameter"), ACCOUNT_MECHANISMS, ids=[case[0] for case in ACCOUNT_MECHANISMS])
+def test_another_shape_names_the_mechanism_and_keeps_each_fault_s_dollars(tmp_path, capsys, name, change, mechanism, columns, parameter, missed):
+    changed, without = ACCOUNT_FILES[1], ACCOUNT_FILES[2] if missed else None
+    expected, before = _accounts_loaded(), _accounts_loaded(without=without)
+    platform = _accounts_loaded(changed, change, without)
+    causes = {cause["kind"]: cause for cause in _accounts_diagnosis(tmp_path, platform, capsys)["root_causes"]}
+    assert set(causes) == ({"file_not_ingested", "value_drift"} if missed else {"value_drift"})
+    drift = causes["value_drift"]
+    assert (drift["file"], _mechanism_of(drift)) == (changed, (mechanism, columns, parameter))
+    users, dollars = _accounts_differing(before, platform)
+    assert (drift["users"], Decimal(drift["revenue_gap"])) == (users, dollars)
+    if missed:
+        users, dollars = _accounts_differing(expected, before)
+        lost = causes["file_not_ingested"]
+        assert (lost["file"], lost["users"], Decimal(lost["revenue_gap"])) == (without, users, dollars)
 
 
 def test_no_discrepancy_means_no_causes():
