@@ -9,7 +9,7 @@ import numpy as np
 from checks.diagnose._mechanisms import MIN_USERS, column_mechanisms, shifted_rows
 from checks.diagnose._scan import Table, groups
 from checks.diagnose.results import CONSTANT, SHIFTED_KEYS, VALUE_DRIFT, Mechanism, RootCause
-from checks.diagnose.sentences import mechanism_sentence
+from checks.diagnose.sentences import mechanism_sentence, mechanism_words
 from checks.reconcile import compared
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class Drift:
             file = engine.file_of_picks(self.table, mask)
             changes = self._changes(mechanism, users, dollars)
             evidence = mechanism_sentence(mechanism, file, int(users.sum()), int(dollars.sum()), changes, engine.words)
-            details = {"changes": changes}
+            details = {"changes": changes, **dict(zip(("what", "why", "fix"), mechanism_words(mechanism, engine.words)))}
             causes.append(
                 engine.cause(VALUE_DRIFT, mask, file, lambda *_: evidence, details, dollars=dollars, mechanism=mechanism)
             )

@@ -46,6 +46,7 @@ from checks.diagnose.sentences import (  # noqa: E402
     drift_sentence,
     duplicate_sentence,
     mechanism_sentence,
+    mechanism_words,
     missing_sentence,
     simulation_sentence,
     unexpected_sentence,
@@ -413,7 +414,8 @@ class _Engine:
         file = self._file_of_picks(table, mask)
         changes = self._changes(mechanism, members, dollars, table)
         evidence = mechanism_sentence(mechanism, file, len(members), int(dollars.sum()), changes)
-        return self._cause(VALUE_DRIFT, mask, table, file, lambda *_: evidence, {"changes": changes}, dollars=dollars, mechanism=mechanism)
+        details = {"changes": changes, **dict(zip(("what", "why", "fix"), mechanism_words(mechanism)))}
+        return self._cause(VALUE_DRIFT, mask, table, file, lambda *_: evidence, details, dollars=dollars, mechanism=mechanism)
 
     def _changes(self, mechanism: Mechanism, members: list[int], dollars: np.ndarray, table: _Table) -> list[dict[str, str]]:
         """The first three users by size of the dollars changed: each changed column, in the file and on the platform."""
