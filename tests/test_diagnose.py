@@ -16,7 +16,9 @@ import pandas as pd
 import pytest
 
 from checks.cli import main
+from checks.contract import Column
 from checks.dedup import deduplicate
+from checks.encoding import Codec, Dictionary
 from checks.diagnose import KINDS, diagnose
 from checks.feed import read_table
 from checks.sample import COLUMNS
@@ -272,6 +274,23 @@ def test_another_shape_names_the_mechanism_and_keeps_each_fault_s_dollars(tmp_pa
         users, dollars = _accounts_differing(expected, before)
         lost = causes["file_not_ingested"]
         assert (lost["file"], lost["users"], Decimal(lost["revenue_gap"])) == (without, users, dollars)
+
+
+@pytest.mark.parametrize(
+    ("column", "texts", "order"),
+    [
+        (Column("revision", "string"), ["r9", "r10", "r1"], [2, 1, 0]),  # dictionary codes are first-seen order
+        (Column("exported_at", "timestamp"), ["2026-01-01T00:00:00Z", "1999-12-31T00:00:00Z"], [1, 0]),  # 15 digits of µs vs 16
+        (Column("version", "number", decimal=(6, 2)), ["9.50", "10.25", "10.2"], [2, 1, 0]),
+    ],
+)
+def test_versions_compared_as_text_are_compared_as_the_files_write_them(column, texts, order):
+    from checks.diagnose._scan import text_order
+
+    codec = Codec(column, Dictionary() if column.logical_type == "string" else None)
+    values = codec.parse(pd.Series(texts))[0]
+    keys = text_order([values[:1], values[1:]], codec.render)
+    assert list(np.argsort(np.concatenate(keys), kind="stable")) == order
 
 
 def test_no_discrepancy_means_no_causes():

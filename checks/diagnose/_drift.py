@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from checks.diagnose._mechanisms import MIN_USERS, column_mechanisms, shifted_rows
+from checks.diagnose._mechanisms import MIN_USERS, Rows, column_mechanisms, shifted_rows
 from checks.diagnose._scan import Table, groups
 from checks.diagnose.results import CONSTANT, SHIFTED_KEYS, VALUE_DRIFT, Mechanism, RootCause
 from checks.diagnose.sentences import mechanism_sentence, mechanism_words
@@ -100,34 +100,45 @@ class Drift:
     def _shifted_keys(self, rest: np.ndarray) -> list[tuple[Mechanism, np.ndarray]]:
         """Rows attached to the wrong key: each file's rows a fixed offset away in the file's order, then
         the expected rows a fixed offset away in key order."""
-        engine, shape = self.engine, self.engine.feed.shape
-        values = list(self.columns)
+        engine, key = self.engine, self.engine.feed.shape.key
         found = []
         rest = rest.copy()
         for index, at in groups(self.table.part[self.users], len(engine.feed.parts)):
             at = at[rest[at]]
             file = engine.feed.parts[index].file
-            platform = {column: self.platform[column][at] for column in values}
-            rows = {column: engine.feed.column(file, column) for column in values}
-            shifted = shifted_rows(platform, self.table.position[self.users[at]].astype("int64"), rows)
+            rows = Rows(
+                engine.feed.rows(file),
+                lambda column, positions, file=file: engine.feed.column(file, column)[positions],
+                lambda column, value, file=file: np.flatnonzero(engine.feed.column(file, column) == value),
+            )
+            shifted = self._shifted(at, self.table.position[self.users[at]].astype("int64"), rows)
             if shifted is not None:
                 offset, users = shifted
-                mask = np.zeros(len(self.users), dtype=bool)
-                mask[at[users]] = True
-                rest &= ~mask
-                found.append((Mechanism(SHIFTED_KEYS, (shape.key,), offset, "file"), mask))
+                rest &= ~users
+                found.append((Mechanism(SHIFTED_KEYS, (key,), offset, "file"), users))
         at = np.flatnonzero(rest)
         if len(at) < MIN_USERS:
             return found
         expected = engine.rows.expected
         ranked = np.flatnonzero(expected.present)  # the expected rows in key order
-        rank = np.searchsorted(ranked, self.users[at])
-        platform = {column: self.platform[column][at] for column in values}
-        rows = {column: expected.values[column][ranked] for column in values}
-        shifted = shifted_rows(platform, rank.astype("int64"), rows)
+        rows = Rows(
+            len(ranked),
+            lambda column, positions: expected.values[column][ranked[positions]],
+            lambda column, value: np.searchsorted(ranked, np.flatnonzero((expected.values[column] == value) & expected.present)),
+        )
+        shifted = self._shifted(at, np.searchsorted(ranked, self.users[at]), rows)
         if shifted is not None:
             offset, users = shifted
-            mask = np.zeros(len(self.users), dtype=bool)
-            mask[at[users]] = True
-            found.append((Mechanism(SHIFTED_KEYS, (shape.key,), offset, "key"), mask))
+            found.append((Mechanism(SHIFTED_KEYS, (key,), offset, "key"), users))
         return found
+
+    def _shifted(self, at: np.ndarray, positions: np.ndarray, rows: Rows) -> tuple[int, np.ndarray] | None:
+        """The offset from their ``positions`` at which ``rows`` hold the platform rows of the candidates ``at``,
+        and those candidates (a mask over every candidate); None when no offset is credible."""
+        shifted = shifted_rows({column: self.platform[column][at] for column in self.columns}, positions, rows)
+        if shifted is None:
+            return None
+        offset, users = shifted
+        mask = np.zeros(len(self.users), dtype=bool)
+        mask[at[users]] = True
+        return offset, mask

@@ -146,11 +146,14 @@ class Engine:
         return Scan(self.feed, model.rule, model.cuts, self._text_keys if model.rule[0] == "string" else None)
 
     def _text_keys(self, part: Part, index: int) -> np.ndarray:
-        """batch_id ordered as text: "999" after "1500"; equal keys for equal text."""
+        """The version ordered as the files' text: "999" after "1500"; equal keys for equal text."""
         key = ("text", index)
         if key not in self._cache:
-            batches = [self.feed.values(candidate, self.feed.shape.version) for candidate in self.feed.parts]
-            for number, keys in enumerate(text_order(batches)):
+            version = self.feed.shape.version
+            codec = self.words.encoding.codecs[version]
+            render = None if codec.column.logical_type == "integer" else codec.render
+            batches = [self.feed.values(candidate, version) for candidate in self.feed.parts]
+            for number, keys in enumerate(text_order(batches, render)):
                 self._cache[("text", number)] = keys
         return self._cache[key]
 

@@ -11,6 +11,7 @@ users, then confirmed on each of them: nothing is credited from a statistic alon
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -179,29 +180,35 @@ def _mode(values: np.ndarray) -> int | None:
     return int(distinct[np.argmax(counts)])
 
 
-def shifted_rows(platform: dict[str, np.ndarray], positions: np.ndarray, file_values: dict[str, np.ndarray]) -> tuple[int, np.ndarray] | None:
-    """Rows attached to the wrong key in one file: the offset (in the file's row order) at which the file's rows
-    hold each user's platform values, and the users (a mask over ``positions``) it reproduces."""
-    names = list(platform)
-    rows = len(next(iter(file_values.values())))
-    if len(positions) < MIN_USERS or not rows:
+@dataclass(frozen=True)
+class Rows:
+    """Rows in one order (a file's, or the expected rows' in key order), read a column at a time: ``at`` the
+    values at some positions, ``where`` the positions holding a value. Nothing is gathered for every row."""
+
+    count: int
+    at: Callable[[str, np.ndarray], np.ndarray]
+    where: Callable[[str, int], np.ndarray]
+
+
+def shifted_rows(platform: dict[str, np.ndarray], positions: np.ndarray, rows: Rows) -> tuple[int, np.ndarray] | None:
+    """Rows attached to the wrong key: the offset (in the order of ``rows``) at which the rows hold each user's
+    platform values, and the users (a mask over ``positions``, each user's own position) it reproduces."""
+    names = list(platform)[::-1]  # the version first: the other columns are compared on its matches only
+    if len(positions) < MIN_USERS or not rows.count:
         return None
-    # The offset is read from a few users (the rows equal to their platform row, the version compared
-    # first: the other columns only on its matches), then confirmed on all.
-    names = names[::-1]
+    # The offset is read from a few users (the rows equal to their platform row), then confirmed on all.
     offsets = []
     for at in range(min(len(positions), 8)):
-        same = np.flatnonzero(file_values[names[0]] == platform[names[0]][at])
+        same = rows.where(names[0], platform[names[0]][at])
         for name in names[1:]:
-            same = same[file_values[name][same] == platform[name][at]]
+            same = same[rows.at(name, same) == platform[name][at]]
         offsets.extend((same - positions[at]).tolist())
     offset = _mode(np.asarray([offset for offset in offsets if offset != 0], dtype="int64"))
     if offset is None:
         return None
     source = positions + offset
-    inside = (source >= 0) & (source < rows)
-    users = inside.copy()
-    taken = np.where(inside, source, 0)
+    users = (source >= 0) & (source < rows.count)
+    taken = np.where(users, source, 0)
     for name in names:
-        users &= file_values[name][taken] == platform[name]
+        users &= rows.at(name, taken) == platform[name]
     return (offset, users) if _credible(users, np.ones(len(users), dtype=bool)) else None

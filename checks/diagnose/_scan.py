@@ -203,8 +203,17 @@ def groups(codes: np.ndarray, size: int) -> list[tuple[int, np.ndarray]]:
     return [(code, order[start:stop]) for code, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])) if stop > start]
 
 
-def text_order(batches: list[np.ndarray]) -> list[np.ndarray]:
-    """Keys ordering each part's batch_ids as their decimal text does ("1500" before "999"; equal text, equal key)."""
+def text_order(batches: list[np.ndarray], render: Callable[[np.ndarray], np.ndarray] | None = None) -> list[np.ndarray]:
+    """Keys ordering each part's versions as their text does ("1500" before "999"; equal text, equal key).
+
+    ``render`` gives the text the files write for values in the computing form (``Codec.render``: a decimal,
+    a timestamp, a string's dictionary code); without it the values are integers, written in decimal."""
+    if render is not None:
+        distinct = pd.unique(np.concatenate(batches)) if batches else np.array([], dtype="int64")
+        rank = np.empty(len(distinct), dtype="int64")
+        rank[np.argsort(np.asarray(render(distinct), dtype=str), kind="stable")] = np.arange(len(distinct))
+        index = pd.Index(distinct)
+        return [rank[index.get_indexer(values)] for values in batches]
     present = [values for values in batches if len(values)]
     lowest = min((int(values.min()) for values in present), default=0)
     highest = max((int(values.max()) for values in present), default=0)
