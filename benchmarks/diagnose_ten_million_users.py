@@ -100,7 +100,7 @@ def _measure(what: str, source: str, drift: int = 0) -> dict:
     if source.isdigit():
         named = {(cause.kind, cause.file) for cause in diagnosis.root_causes}
         assert ("file_not_ingested", f"delta{SKIPPED}.csv") in named and diagnosis.unexplained_users == 0, diagnosis.to_dict()
-    causes = [(cause.kind, cause.file, cause.users) for cause in diagnosis.root_causes]
+    causes = [(cause.kind, cause.file, cause.users, *cause.to_dict().get("mechanism", "").split()) for cause in diagnosis.root_causes]
     return {
         "seconds": seconds, "cpu": cpu, "held_gib": held, "above_gib": peak - held, "kept_gib": kept,
         "discrepant": diagnosis.reconciliation.discrepant_users, "causes": causes,
