@@ -159,7 +159,7 @@ _MECHANISM_WORDS: dict[str, tuple[str, str, str]] = {
         "keep each row's values with its own {key}: never join values to keys by row number",
     ),
     TIMEZONE_SHIFT: (
-        "{column} was moved by {hours}",
+        "{column} was moved {hours}",
         "a local time read as UTC, or a UTC time converted twice",
         "parse {column} with its offset and store it in UTC; compare a file's first and last {column} with the table's after the load",
     ),
@@ -189,7 +189,7 @@ def mechanism_words(mechanism: Mechanism, words: Words | None = None) -> tuple[s
         "order": "the file" if mechanism.order == "file" else f"{w.key_word} order",
         "distance": _count_of(abs(value), "row") if mechanism.name == SHIFTED_KEYS else "",
         "direction": ("below" if value > 0 else "above") if mechanism.name == SHIFTED_KEYS else "",
-        "hours": _count_of(value, "hour") if mechanism.name == TIMEZONE_SHIFT else "",
+        "hours": f"{'forward' if value > 0 else 'back'} by {_count_of(abs(value), 'hour')}" if mechanism.name == TIMEZONE_SHIFT else "",
         "precision": _precision(value) if mechanism.name == ROUNDED else "",
         "scaled": _scaled(factor) if factor is not None else "",
         "unit": _unit(factor) if factor is not None else "",
