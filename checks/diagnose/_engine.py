@@ -11,7 +11,18 @@ import numpy as np
 import pandas as pd
 
 from checks.diagnose._drift import Drift
-from checks.diagnose._scan import Model, Scan, Table, file_positions, groups, kept, row_dtype, sum_hashes, text_order
+from checks.diagnose._scan import (
+    Model,
+    Scan,
+    Table,
+    file_positions,
+    groups,
+    kept,
+    picked_values,
+    row_dtype,
+    sum_hashes,
+    text_order,
+)
 from checks.diagnose.results import (
     DUPLICATE_ROWS,
     EXAMPLES_PER_CAUSE,
@@ -29,6 +40,8 @@ from checks.diagnose.results import (
 from checks.diagnose.sentences import (
     drift_sentence,
     duplicate_sentence,
+    mechanism_sentence,
+    mechanism_words,
     missing_sentence,
     simulation_sentence,
     unexpected_sentence,
@@ -428,10 +441,10 @@ class Engine:
         transformed = (np.array([], dtype="int64"), np.array([], dtype="int64"))
         if table.part is not None:
             candidates = np.flatnonzero(left & (observed_count == 1) & (table.part >= 0))
-            found = Drift(self, table, candidates)
+            found = Drift(self.feed, table, candidates, self.platform, self.rows.expected, self.rows.ids, self.words)
             transformed = found.transformed()
             self._share_composed(transformed, moved_by)
-            drift_causes, explained = found.causes(), found.explained
+            drift_causes, explained = self._drift_causes(found, table), found.explained
             version = self.feed.shape.version
             same_version = found.expected[version] == found.platform[version]
             drifted[candidates[same_version & ~explained]] = True
@@ -453,13 +466,18 @@ class Engine:
         explained = missing | unexpected | duplicated | drifted
         return [cause for cause in causes if cause.users], left & ~explained, transformed
 
-    def picked_values(self, table: Table, users: np.ndarray, column: str) -> np.ndarray:
-        values = np.zeros(len(users), dtype="int64")
-        for index, at in groups(table.part[users], len(self.feed.parts)):
-            values[at] = self.feed.column(self.feed.parts[index].file, column)[table.position[users[at]]]
-        return values
 
     # -- building root causes --------------------------------------------------------------------------
+
+    def _drift_causes(self, drift: Drift, table: Table) -> list[RootCause]:
+        """One ``value_drift`` cause per mechanism: its users, the dollars it moved, what it did in words."""
+        causes = []
+        for mechanism, users, dollars, changes in drift.findings():
+            file = self.file_of_picks(table, users)
+            evidence = mechanism_sentence(mechanism, file, int(users.sum()), int(dollars.sum()), changes, self.words)
+            details = {"changes": changes, **dict(zip(("what", "why", "fix"), mechanism_words(mechanism, self.words)))}
+            causes.append(self.cause(VALUE_DRIFT, users, file, lambda *_, said=evidence: said, details, dollars=dollars, mechanism=mechanism))
+        return causes
 
     def _simulated_cause(
         self, hypothesis: Hypothesis, agreeing: int, users: np.ndarray, composed: tuple[np.ndarray, np.ndarray]
@@ -572,7 +590,7 @@ class Engine:
             signature = np.zeros(len(rows), dtype="uint64")
             picked = np.flatnonzero(table.part[owners] >= 0)
             key = self.feed.shape.key
-            values = {column: self.picked_values(table, owners[picked], column) for column in names if column != key}
+            values = {column: picked_values(self.feed, table, owners[picked], column) for column in names if column != key}
             values[key] = self.platform.frame[key].to_numpy()[rows[picked]]
             signature[picked] = row_keys(values, names)
         source = self.matches.rows(rows[hashes != signature])[0]

@@ -170,6 +170,14 @@ def picks_of(expected: ExpectedRows, feed: Feed) -> Table | None:
     return Table(part, position.astype(row_dtype(feed), copy=False), part >= 0, Model(all_rows(feed), ("numeric",)))
 
 
+def picked_values(feed: Feed, table: Table, users: np.ndarray, column: str) -> np.ndarray:
+    """One column of the rows a table picked for ``users`` (users without a pick: not asked for)."""
+    values = np.zeros(len(users), dtype="int64")
+    for index, at in groups(table.part[users], len(feed.parts)):
+        values[at] = feed.column(feed.parts[index].file, column)[table.position[users[at]]]
+    return values
+
+
 def expected_rows(feed: Feed, picks: Table) -> ExpectedRows:
     """``checks.dedup.deduplicate`` spread over the user index, from the numeric scan's picks."""
     size = feed.users
