@@ -678,9 +678,12 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         if diagnosis.unexplained_share >= EXPLAINED_TOLERANCE:
             happened += " A small remaining part is still being checked and we will confirm it separately."
         out += [("h", "What happened"), ("p", happened or "We are still establishing the cause and will tell you as soon as we know.")]
+        # Values a load changed are not older figures: say so when some cause is one.
+        changed = any(cause.details.get("what") for cause in diagnosis.root_causes)
+        shown = "figures other than the latest ones you sent" if changed else "older figures than the ones you sent"
         out += [("h", "What it meant for you"), ("p",
-            f"For those {customers:,} customers we showed older figures than the ones you sent. Any campaign, segment or "
-            "report built on their figures used those older ones until the correction."
+            f"For those {customers:,} customers we showed {shown}. Any campaign, segment or "
+            "report built on their figures used those until the correction."
         )]
         intact = _files_intact(diagnosis, arrivals)
         if intact:

@@ -183,6 +183,17 @@ def test_two_loads_with_two_mechanisms_are_two_causes():
     assert sum(cause["revenue_gap"] for cause in causes) == EXPECTED_TOTAL - _platform_total(platform)
 
 
+def test_two_columns_changed_by_one_load_are_two_causes_for_the_same_users():
+    def both(frame: pd.DataFrame) -> pd.DataFrame:
+        return faults.replaced("loyalty_credits", 0)(faults.scaled("total_spend", 100)(frame))
+
+    platform = faults.loaded_with(FEED, 3, both)
+    causes = {cause["mechanism"]: cause for cause in diagnose(FEED, platform).to_dict()["root_causes"]}
+    assert set(causes) == {"scaled", "zeroed"}
+    assert causes["scaled"]["revenue_gap"] == EXPECTED_TOTAL - _platform_total(platform)
+    assert causes["zeroed"]["revenue_gap"] == 0 and causes["zeroed"]["users"] <= causes["scaled"]["users"]
+
+
 def test_random_changes_are_unexplained_drift():
     (cause,) = diagnose(FEED, faults.drifted(FEED, 11, seed=3)).to_dict()["root_causes"]
     assert (cause["kind"], cause["mechanism"], cause["columns"]) == ("value_drift", "unexplained", [])

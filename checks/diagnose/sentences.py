@@ -208,7 +208,10 @@ def mechanism_sentence(
     moved = f"; it took {w.money(dollars)} off the {w.amount_word}" if dollars > 0 else (
         f"; it added {w.money(-dollars)} to the {w.amount_word}" if dollars else f"; the {w.amount_word} did not change"
     )
-    shown = [f"{w.key_word} {change['key']}: {change['column']} {change['file']} in the file, {change['platform']} on the platform" for change in changes]
+    by_key: dict[str, list[str]] = {}
+    for change in changes:
+        by_key.setdefault(change["key"], []).append(f"{change['column']} {change['file']} in the file, {change['platform']} on the platform")
+    shown = [f"{w.key_word} {key}: {', '.join(values)}" for key, values in by_key.items()]
     example = f" For example, {'; '.join(shown)}." if shown else ""
     return (
         f"{when}, {what} for {count:,} {w.keys} ({why}){moved}. Applying this to the file's rows reproduces "
