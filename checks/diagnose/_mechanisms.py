@@ -35,7 +35,6 @@ MIN_USERS = 3
 MIN_SHARE = 0.2
 _USUAL_FACTORS = (100, 1000, 10)  # cents and dollars, milli-units, a decimal point moved once (tried in this order)
 _MICROSECONDS_PER_HOUR = 3_600_000_000
-_MICROSECONDS_PER_DAY = 24 * _MICROSECONDS_PER_HOUR
 _MAX_HOURS = 26  # the widest gap between two time zones, and a day's saving time
 
 
