@@ -162,6 +162,18 @@ def test_a_missed_file_and_a_changed_load_each_keep_their_users_and_dollars(name
     assert (drift["users"], drift["revenue_gap"]) == (changed, _platform_total(missed) - _platform_total(platform))
 
 
+def test_a_changed_base_file_is_not_taken_for_a_file_never_loaded():
+    """delta0's load scaled by 100, delta4 never loaded, a few users dropped or changed on top: dropping delta0
+    (every user's first row) lets one user agree but leaves 65 users the platform shows without any row, and a
+    file the platform never read cannot be the only source of rows it holds."""
+    feed = generate_feed(int(np.random.default_rng(14).integers(50, 700)), 5, seed=14)
+    causes = diagnose(feed, _random_change(feed, 14)).to_dict()["root_causes"]
+    assert [(cause["kind"], cause["file"]) for cause in causes if cause["kind"] != "value_drift"] == [
+        ("file_not_ingested", "delta4.csv"), ("missing_users", None),
+    ]
+    assert ("scaled", 100, "delta0.csv") in [(cause.get("mechanism"), cause.get("factor"), cause["file"]) for cause in causes]
+
+
 def test_values_shifted_in_key_order_are_named_with_their_offset():
     platform = faults.keys_shifted(FEED, 1)
     (cause,) = diagnose(FEED, platform).to_dict()["root_causes"]

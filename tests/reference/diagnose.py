@@ -291,7 +291,7 @@ class _Engine:
             # Files first: a missing or cut file is the simpler story, and a load order that puts
             # a file last can mimic a file never loaded.
             file_level, rule_level = self.hypotheses(model, table)
-            best = self._best(file_level, agrees) or self._best(rule_level, agrees)
+            best = self._best(file_level, agrees, table) or self._best(rule_level, agrees, table)
             if best is None:
                 break
             _, hypothesis, candidate, now, gained, lost = best
@@ -312,14 +312,16 @@ class _Engine:
         causes.sort(key=lambda cause: (-cause.absolute_gap, -cause.users, cause.kind))
         return causes, unexplained
 
-    def _best(self, hypotheses: list[_Hypothesis], agrees: np.ndarray) -> tuple | None:
-        """The hypothesis that explains the most dollars (then users) while breaking almost no agreeing user."""
+    def _best(self, hypotheses: list[_Hypothesis], agrees: np.ndarray, table: _Table) -> tuple | None:
+        """The hypothesis that explains the most dollars (then users) while breaking almost no agreeing user, nor
+        leaving a user the platform shows without any row."""
         best = None
         for hypothesis in hypotheses:
             candidate = self.simulate(hypothesis.model)
             now = self.agrees(candidate)
             gained, lost = now & ~agrees, agrees & ~now
-            if not gained.any() or lost.sum() > MAX_BROKEN_SHARE * gained.sum():
+            orphaned = (candidate.count == 0) & (table.count > 0) & (self.observed.count > 0)
+            if not gained.any() or lost.sum() + orphaned.sum() > MAX_BROKEN_SHARE * gained.sum():
                 continue
             score = (int(self.absolute[gained].sum() - self.absolute[lost].sum()), int(gained.sum() - lost.sum()))
             if score > (0, 0) and (best is None or score > best[0]):
