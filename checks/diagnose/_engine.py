@@ -176,10 +176,9 @@ class Engine:
             return np.arange(self.size)
         return np.flatnonzero((candidate.part != table.part) | (candidate.position != table.position))
 
-    def _effect(self, hypothesis: Hypothesis, table: Table, agrees: np.ndarray) -> tuple[np.ndarray, np.ndarray, Table | None, int]:
-        """The users a hypothesis changes, whether each then agrees with the platform, the new table when it
-        had to be simulated whole, and how many users it leaves without any row though the platform holds one
-        (a file the platform never read cannot be the only source of rows it shows)."""
+    def _effect(self, hypothesis: Hypothesis, table: Table, agrees: np.ndarray) -> tuple[np.ndarray, np.ndarray, Table | None]:
+        """The users a hypothesis changes, whether each then agrees with the platform, and the new table when
+        it had to be simulated whole."""
         model = hypothesis.model
         if model.rule[0] != "none" and table.signature is None and hypothesis.file is not None and self.feed.one_row_per_user_and_file:
             users = self._losing_pick(hypothesis, table)
@@ -188,26 +187,34 @@ class Engine:
             observed, held = self.observed_count[users], self.matches.user_count[users]
             could = (observed == 0) | ((observed == 1) & (held >= 1) & (~agrees[users] | (held >= 2)))
             now = np.zeros(len(users), dtype=bool)
-            # A user's pick is its only row in its file: with no other row read, it is left with none.
-            orphaned = int(np.count_nonzero((self._rows_read(table.model)[users] == 1) & (observed > 0)))
             candidates = np.flatnonzero(could)
             part, position = self._fallback(table, users[candidates])
             now[candidates] = self._agree(users[candidates], part, position)
-            return users, now, None, orphaned
+            return users, now, None
         candidate = self.simulate(model)
         if candidate.signature is not None:
-            return np.arange(self.size), self._agree_without_dedup(candidate), candidate, 0
+            return np.arange(self.size), self._agree_without_dedup(candidate), candidate
         users = self._changed(table, candidate)
-        orphaned = int(np.count_nonzero((candidate.part[users] < 0) & (self.observed_count[users] > 0)))
-        return users, self._agree(users, candidate.part[users], candidate.position[users]), candidate, orphaned
+        return users, self._agree(users, candidate.part[users], candidate.position[users]), candidate
+
+    def _orphaned(self, users: np.ndarray, table: Table, candidate: Table | None) -> int:
+        """How many of the users a hypothesis changes it leaves without any row though the platform holds one:
+        a file the platform never read cannot be the only source of rows it shows."""
+        if candidate is None:
+            # A user's pick is its only row in its file: with no other row read, it is left with none.
+            left = self._rows_read(table.model)[users] == 1
+        elif candidate.signature is None:
+            left = candidate.part[users] < 0
+        else:
+            return 0
+        return int(np.count_nonzero(left & (self.observed_count[users] > 0)))
 
     def _rows_read(self, model: Model) -> np.ndarray:
         """How many rows of each user a model reads (kept for the latest model only: 40 MB at 10 M users)."""
         if self._cache.get("read", (None,))[0] != model.cuts:
-            read = np.zeros(self.size, dtype="int32")
-            for part in self.feed.parts:
-                read[part.user[kept(part, model.cuts[part.file])]] += 1  # a part holds a user once
-            self._cache["read"] = (model.cuts, read)
+            users = [part.user[kept(part, model.cuts[part.file])] for part in self.feed.parts]
+            read = np.bincount(np.concatenate(users), minlength=self.size) if users else np.zeros(self.size, dtype="int64")
+            self._cache["read"] = (model.cuts, read.astype("int32"))
         return self._cache["read"][1]
 
     def _losing_pick(self, hypothesis: Hypothesis, table: Table) -> np.ndarray:
@@ -425,10 +432,12 @@ class Engine:
         """
         best = None
         for hypothesis in hypotheses:
-            users, now, candidate, orphaned = self._effect(hypothesis, table, agrees)
+            users, now, candidate = self._effect(hypothesis, table, agrees)
             before = agrees[users]
             gained, lost = users[now & ~before], users[before & ~now]
-            if not len(gained) or len(lost) + orphaned > MAX_BROKEN_SHARE * len(gained):
+            if not len(gained) or len(lost) > MAX_BROKEN_SHARE * len(gained):
+                continue
+            if len(lost) + self._orphaned(users, table, candidate) > MAX_BROKEN_SHARE * len(gained):
                 continue
             score = (
                 int(self._absolute(gained).sum() - self._absolute(lost).sum()),
