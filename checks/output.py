@@ -270,7 +270,7 @@ def show_written(outputs: dict[str, Any]) -> None:
 
 def show_diagnosis(diagnosis: Any) -> None:
     """Totals in dollars, then each root cause, as people say it, with the dollars and keys it explains."""
-    from checks.diagnose import CAUSE_WORDS
+    from checks.diagnose.sentences import cause_words
 
     reconciliation, words = diagnosis.reconciliation, diagnosis.words
     totals = {"expected": reconciliation.expected_total, "platform": reconciliation.platform_total,
@@ -278,9 +278,8 @@ def show_diagnosis(diagnosis: Any) -> None:
     parts = [f"{key} {words.money(value)}" for key, value in totals.items() if value is not None]
     stdout.print("totals: " + escape(", ".join(parts)))
     for cause in diagnosis.root_causes:
-        file = f": {cause.file}" if cause.file else ""
         stdout.print(
-            f"[bold]root cause[/] {escape(CAUSE_WORDS.get(cause.kind, cause.kind))}{escape(file)}: "
+            f"[bold]root cause[/] {escape(cause_words(cause))}: "
             + escape(f"{cause.users:,} {words.keys}, {words.money(cause.revenue_gap)} ({cause.share_of_gap:.1%} of the gap)")
         )
         stdout.print(f"      {escape(cause.evidence)}")

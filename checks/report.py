@@ -35,6 +35,7 @@ from checks.diagnose import (
     Diagnosis,
     RootCause,
 )
+from checks.diagnose.sentences import cause_words
 from checks.model import SOURCE_FILE, SOURCE_ROW
 from checks.wording import Words
 from checks.lineage import PLATFORM_ROW
@@ -123,11 +124,6 @@ def write_incident_report(
 
 # --- wording shared by the report and the emails -----------------------------------------------------
 
-def cause_words(cause: RootCause) -> str:
-    """A root cause as people say it, with its file: "file never loaded: delta3.csv"."""
-    return CAUSE_WORDS.get(cause.kind, cause.kind.replace("_", " ")) + (f": {cause.file}" if cause.file else "")
-
-
 def _title_line(diagnosis: Diagnosis, company: str | None) -> str:
     whose = f" ({company})" if company else ""
     if not _discrepant_users(diagnosis):
@@ -168,6 +164,9 @@ def render_incident(
         for index, cause in enumerate(diagnosis.root_causes, start=1):
             lines += ["", f"### {index}. {_md(cause_words(cause))}", ""]
             lines += [_md(cause.evidence), "", _markdown_table(*_examples_rows(cause.examples, _md, diagnosis.words))]
+            changes = _changes_rows(cause, _md, diagnosis.words)
+            if changes[1]:
+                lines += ["", "What the load did, value by value:", "", _markdown_table(*changes)]
     else:
         lines.append("None: every user on the platform matches the deduplicated feed." if not _discrepant_users(diagnosis) else
                      "No tested hypothesis explains the discrepancy; see the classes above.")
@@ -237,6 +236,16 @@ def _examples_rows(examples: pd.DataFrame, escape: Callable[[str], str], words: 
             _row_text(record, "expected_", words),
             _source(record.get(SOURCE_FILE), record.get(SOURCE_ROW), escape),
         ])
+    return header, rows
+
+
+def _changes_rows(cause: RootCause, escape: Callable[[str], str], words: Words) -> tuple[list[str], list[list[str]]]:
+    """What a load did to a few values (``value_drift`` with a mechanism): the value in the file and on the platform."""
+    header = [words.key_name, "column", f"in {escape(cause.file)}" if cause.file else "in the file", "on the platform"]
+    rows = [
+        [escape(change["key"]), escape(change["column"]), escape(change["file"]), escape(change["platform"])]
+        for change in cause.details.get("changes", [])
+    ]
     return header, rows
 
 
@@ -400,6 +409,9 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         for cause in diagnosis.root_causes:
             out.append(("h", f"{_title(cause, e)} ({cause.users:,} users, {diagnosis.words.money(cause.revenue_gap)}, {cause.share_of_gap:.1%} of the gap)"))
             out.append(("p", f"What the data shows: {e(cause.evidence)}"))
+            changes = _changes_rows(cause, e, diagnosis.words)
+            if changes[1]:
+                out.append(("table", *changes))
             landed = _arrival_facts(cause, diagnosis, arrivals, e)
             if landed:
                 out.append(("p", "What the landing zone's ledger recorded:"))
@@ -515,6 +527,9 @@ def _landing_spacing(file: str, nearby: Sequence[str], arrivals: Mapping[str, Ar
 
 def _title(cause: RootCause, e: Callable[[str], str]) -> str:
     file = e(cause.file) if cause.file else ""
+    what = cause.details.get("what")
+    if cause.kind == VALUE_DRIFT and what:
+        return f"When {file or 'the files'} {'was' if file else 'were'} loaded, {e(what)}"
     return {
         FILE_NOT_INGESTED: f"{file} was never loaded",
         FILE_PARTIALLY_INGESTED: f"{file} was only partly loaded",
@@ -554,6 +569,11 @@ def _mechanism(cause: RootCause, e: Callable[[str], str], words: Words) -> str:
         return "rows dropped between the file and the table (a filter, a failed insert batch, or a join that loses users)."
     if cause.kind == UNEXPECTED_USERS:
         return "rows from another source (test data, another customer, an old import) in this customer's table."
+    if details.get("why"):
+        return (
+            f"{details['why']}. Applied to the rows of {file}, this change reproduces the platform's rows of these "
+            f"{words.keys} exactly; the loader's code and its log for {file} will confirm it."
+        )
     return "values rewritten between the file and the table (a transform, a type conversion, or a manual edit)."
 
 
@@ -570,6 +590,8 @@ def _fix(cause: RootCause, words: Words) -> str:
         return f"store {words.version} with its type and upsert only when the new {words.version} is larger; never rely on load order."
     if cause.kind == DUPLICATE_ROWS:
         return f"make {words.key_name} the table's primary key and upsert (keep the row with the largest {words.version})."
+    if cause.details.get("fix"):
+        return f"{cause.details['fix']}."
     return "compare row counts and totals between each file and the table after every load, and fail the load when they differ."
 
 
@@ -592,6 +614,13 @@ def _backfill(cause: RootCause, diagnosis: Diagnosis, e: Callable[[str], str]) -
         return (
             f"re-load the whole of {e(cause.file or 'the file')} with the {diagnosis.words.version}-guarded upsert (rows already loaded "
             f"are no-ops); the total should then be {target}."
+        )
+    if cause.details.get("what"):
+        source = e(cause.file) if cause.file else "the files"
+        return (
+            f"once the fix is deployed, re-load {source} with the {diagnosis.words.version}-guarded upsert: the {cause.users:,} "
+            f"{diagnosis.words.keys} whose values it changed get the file's values back (rows already right are no-ops); "
+            f"the total should then be {target}."
         )
     return f"rebuild the table from all {len(diagnosis.files)} deltas with the guarded upsert; the total should then be {target}."
 
@@ -649,9 +678,12 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         if diagnosis.unexplained_share >= EXPLAINED_TOLERANCE:
             happened += " A small remaining part is still being checked and we will confirm it separately."
         out += [("h", "What happened"), ("p", happened or "We are still establishing the cause and will tell you as soon as we know.")]
+        # Values a load changed are not older figures: say so when some cause is one.
+        changed = any(cause.details.get("what") for cause in diagnosis.root_causes)
+        shown = "figures other than the latest ones you sent" if changed else "older figures than the ones you sent"
         out += [("h", "What it meant for you"), ("p",
-            f"For those {customers:,} customers we showed older figures than the ones you sent. Any campaign, segment or "
-            "report built on their figures used those older ones until the correction."
+            f"For those {customers:,} customers we showed {shown}. Any campaign, segment or "
+            "report built on their figures used those until the correction."
         )]
         intact = _files_intact(diagnosis, arrivals)
         if intact:
@@ -692,6 +724,10 @@ def _plain(cause: RootCause, diagnosis: Diagnosis, arrivals: Mapping[str, Arriva
         return f"Some customers were left out of our figures ({people})."
     if cause.kind == UNEXPECTED_USERS:
         return f"Our figures included {people} that are not in your files."
+    what = cause.details.get("what")
+    if what:
+        moved = "" if cause.revenue_gap else f" This did not change the total {diagnosis.words.amount_word}."
+        return f"When one of your update files was loaded, {what} for {people}.{moved}"
     return f"Some figures were changed on our side after we received them ({people})."
 
 
@@ -747,11 +783,11 @@ def render_incident_html(
         )
         for index, cause in enumerate(diagnosis.root_causes, start=1):
             parts.append(f"<h3>{index}. {e(cause_words(cause))}</h3><p>{e(cause.evidence)}</p>")
-            header, rows = _examples_rows(cause.examples, str, diagnosis.words)
-            if rows:
-                parts.append("<table><tr>" + "".join(f"<th>{e(cell)}</th>" for cell in header) + "</tr>")
-                parts += ["<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in rows]
-                parts.append("</table>")
+            for header, rows in (_examples_rows(cause.examples, str, diagnosis.words), _changes_rows(cause, str, diagnosis.words)):
+                if rows:
+                    parts.append("<table><tr>" + "".join(f"<th>{e(cell)}</th>" for cell in header) + "</tr>")
+                    parts += ["<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in rows]
+                    parts.append("</table>")
     else:
         parts.append("<p>None: every user on the platform matches the feed.</p>" if not _discrepant_users(diagnosis) else
                      "<p>No tested hypothesis explains the discrepancy; see the users by class below.</p>")

@@ -99,3 +99,73 @@ def drifted(feed: Sequence[Delta], users: int, seed: int, column: str = "total_s
     chosen = latest.sample(n=users, random_state=seed).index
     latest.loc[chosen, column] = latest.loc[chosen, column] + rng.integers(1, 100, users)
     return loaded(latest)
+
+
+# --- values a load changed (``value_drift`` mechanisms): each a change to one delta's rows as the load read them ---
+
+
+def loaded_with(feed: Sequence[Delta], number: int, change, without: int | None = None) -> pd.DataFrame:
+    """The platform loaded delta ``number`` through ``change`` (a frame to a frame), and never ingested delta
+    ``without`` (None: every delta was ingested)."""
+    changed = [
+        Delta(delta.name, delta.number, change(delta.frame.copy())) if delta.number == number else delta
+        for delta in feed
+        if delta.number != without
+    ]
+    return loaded(deduplicate(changed))
+
+
+def swapped(first: str, second: str):
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        frame[[first, second]] = frame[[second, first]].to_numpy()
+        return frame
+
+    return change
+
+
+def scaled(column: str, factor: float):
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        frame[column] = (frame[column] * factor).round().astype(frame[column].dtype)
+        return frame
+
+    return change
+
+
+def rounded(column: str, step: int):
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        frame[column] = (frame[column] / step).round().astype("int64") * step
+        return frame
+
+    return change
+
+
+def replaced(column: str, value: int):
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        frame[column] = value
+        return frame
+
+    return change
+
+
+def shifted(offset: int, key: str = "user_id"):
+    """Each row given the values of the row ``offset`` rows further down the file (up, when negative); rows
+    with no such row keep their own."""
+
+    def change(frame: pd.DataFrame) -> pd.DataFrame:
+        values = [column for column in frame.columns if column != key]
+        held = frame[values].to_numpy()
+        moved = held.copy()
+        if offset > 0:
+            moved[:-offset] = held[offset:]
+        else:
+            moved[-offset:] = held[:offset]
+        frame[values] = moved
+        return frame
+
+    return change
+
+
+def keys_shifted(feed: Sequence[Delta], offset: int) -> pd.DataFrame:
+    """The right rows, sorted by key, with each key given the values ``offset`` keys further on."""
+    latest = deduplicate(feed).loc[:, list(COLUMNS)].sort_values("user_id").reset_index(drop=True)
+    return loaded(shifted(offset)(latest))

@@ -9,18 +9,23 @@ the reference implementation (``tests/reference``), must give equal JSON, frames
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from checks.cli import main
+from checks.contract import Column
 from checks.dedup import deduplicate
+from checks.encoding import Codec, Dictionary
 from checks.diagnose import KINDS, diagnose
 from checks.feed import read_table
 from checks.sample import COLUMNS
 from checks.model import Delta
 from checks.sample import generate_feed, write_feed
+from checks.sample_accounts import CONTRACT_PATH as ACCOUNTS_CONTRACT
+from checks.sample_accounts import generate_accounts_case
 from tests import faults
 
 FEED = generate_feed(1500, 5, seed=31)
@@ -101,6 +106,216 @@ def test_gaps_that_cancel_out_are_still_attributed():
     assert diagnosis.root_causes[0].share_of_gap == pytest.approx(1.0)
 
 
+# --- what a load did to the values: each mechanism planted on one delta's load ---------------------------
+
+MECHANISMS = [
+    ("swap", faults.swapped("count_saved_items", "loyalty_credits"), "columns_swapped", ["count_saved_items", "loyalty_credits"], None),
+    ("cents as dollars", faults.scaled("total_spend", 100), "scaled", ["total_spend"], ("factor", 100)),
+    ("dollars as cents", faults.scaled("total_spend", 0.01), "scaled", ["total_spend"], ("factor", 0.01)),
+    ("milli-units", faults.scaled("total_spend", 1000), "scaled", ["total_spend"], ("factor", 1000)),
+    ("any factor", faults.scaled("loyalty_credits", 7), "scaled", ["loyalty_credits"], ("factor", 7)),
+    ("tens", faults.rounded("total_spend", 10), "rounded", ["total_spend"], ("precision", -1)),
+    ("hundreds", faults.rounded("total_spend", 100), "rounded", ["total_spend"], ("precision", -2)),
+    ("zeroed", faults.replaced("loyalty_credits", 0), "zeroed", ["loyalty_credits"], None),
+    ("constant", faults.replaced("count_saved_items", 7), "constant", ["count_saved_items"], ("value", "7")),
+    ("one row down", faults.shifted(1), "shifted_keys", ["user_id"], ("offset", 1)),
+    ("two rows up", faults.shifted(-2), "shifted_keys", ["user_id"], ("offset", -2)),
+]
+
+
+def _platform_total(platform: pd.DataFrame) -> int:
+    return int(platform["total_spend"].sum())
+
+
+def _mechanism_of(cause: dict) -> tuple:
+    parameter = next(((name, cause[name]) for name in ("factor", "precision", "value", "offset", "hours") if name in cause), None)
+    return cause["mechanism"], cause["columns"], parameter
+
+
+@pytest.mark.parametrize(("name", "change", "mechanism", "columns", "parameter"), MECHANISMS, ids=[case[0] for case in MECHANISMS])
+def test_a_load_that_changed_values_is_named_with_its_mechanism_file_and_dollars(name, change, mechanism, columns, parameter):
+    platform = faults.loaded_with(FEED, 3, change)
+    payload = diagnose(FEED, platform).to_dict()
+    (cause,) = payload["root_causes"]
+    assert cause["kind"] == "value_drift" and cause["file"] == "delta3.csv"
+    assert _mechanism_of(cause) == (mechanism, columns, parameter)
+    assert cause["users"] == _changed_users(platform)
+    assert cause["revenue_gap"] == EXPECTED_TOTAL - _platform_total(platform)
+    assert payload["totals"]["unexplained_users"] == 0
+
+
+@pytest.mark.parametrize("changed_file", [0, 1])
+@pytest.mark.parametrize(("name", "change", "mechanism", "columns", "parameter"), MECHANISMS, ids=[case[0] for case in MECHANISMS])
+def test_a_missed_file_and_a_changed_load_each_keep_their_users_and_dollars(name, change, mechanism, columns, parameter, changed_file):
+    """delta2 never loaded, so its users fall back to older rows, some of them in the file whose load changed
+    them: the missed file keeps all its users and dollars, the change the users it changed and its dollars."""
+    missed = faults.without_file(FEED, 2)
+    platform = faults.loaded_with(FEED, changed_file, change, without=2)
+    both = missed.merge(platform, how="outer", indicator=True)
+    changed = both.loc[both["_merge"].ne("both"), "user_id"].nunique()
+    causes = {cause["kind"]: cause for cause in diagnose(FEED, platform).to_dict()["root_causes"]}
+    assert set(causes) == {"file_not_ingested", "value_drift"}
+    assert (causes["file_not_ingested"]["file"], causes["file_not_ingested"]["users"]) == ("delta2.csv", _changed_users(missed))
+    assert causes["file_not_ingested"]["revenue_gap"] == EXPECTED_TOTAL - _platform_total(missed)
+    drift = causes["value_drift"]
+    assert (drift["file"], _mechanism_of(drift)) == (f"delta{changed_file}.csv", (mechanism, columns, parameter))
+    assert (drift["users"], drift["revenue_gap"]) == (changed, _platform_total(missed) - _platform_total(platform))
+
+
+def test_a_changed_base_file_is_not_taken_for_a_file_never_loaded():
+    """delta0's load scaled by 100, delta4 never loaded, a few users dropped or changed on top: dropping delta0
+    (every user's first row) lets one user agree but leaves 65 users the platform shows without any row, and a
+    file the platform never read cannot be the only source of rows it holds."""
+    feed = generate_feed(int(np.random.default_rng(14).integers(50, 700)), 5, seed=14)
+    causes = diagnose(feed, _random_change(feed, 14)).to_dict()["root_causes"]
+    assert [(cause["kind"], cause["file"]) for cause in causes if cause["kind"] != "value_drift"] == [
+        ("file_not_ingested", "delta4.csv"), ("missing_users", None),
+    ]
+    assert ("scaled", 100, "delta0.csv") in [(cause.get("mechanism"), cause.get("factor"), cause["file"]) for cause in causes]
+
+
+def test_values_shifted_in_key_order_are_named_with_their_offset():
+    platform = faults.keys_shifted(FEED, 1)
+    (cause,) = diagnose(FEED, platform).to_dict()["root_causes"]
+    assert (cause["mechanism"], cause["offset"], cause["order"], cause["file"]) == ("shifted_keys", 1, "key", None)
+    assert (cause["users"], cause["revenue_gap"]) == (_changed_users(platform), EXPECTED_TOTAL - _platform_total(platform))
+
+
+def test_two_loads_with_two_mechanisms_are_two_causes():
+    feed = [
+        Delta(delta.name, delta.number, faults.rounded("total_spend", 10)(delta.frame.copy())) if delta.number == 4 else delta
+        for delta in FEED
+    ]
+    platform = faults.loaded_with(feed, 3, faults.scaled("total_spend", 100))
+    causes = diagnose(FEED, platform).to_dict()["root_causes"]
+    assert [(cause["file"], _mechanism_of(cause)) for cause in causes] == [
+        ("delta3.csv", ("scaled", ["total_spend"], ("factor", 100))),
+        ("delta4.csv", ("rounded", ["total_spend"], ("precision", -1))),
+    ]
+    assert sum(cause["revenue_gap"] for cause in causes) == EXPECTED_TOTAL - _platform_total(platform)
+
+
+def test_two_columns_changed_by_one_load_are_two_causes_for_the_same_users():
+    def both(frame: pd.DataFrame) -> pd.DataFrame:
+        return faults.replaced("loyalty_credits", 0)(faults.scaled("total_spend", 100)(frame))
+
+    platform = faults.loaded_with(FEED, 3, both)
+    causes = {cause["mechanism"]: cause for cause in diagnose(FEED, platform).to_dict()["root_causes"]}
+    assert set(causes) == {"scaled", "zeroed"}
+    assert causes["scaled"]["revenue_gap"] == EXPECTED_TOTAL - _platform_total(platform)
+    assert causes["zeroed"]["revenue_gap"] == 0 and causes["zeroed"]["users"] <= causes["scaled"]["users"]
+
+
+def test_random_changes_are_unexplained_drift():
+    (cause,) = diagnose(FEED, faults.drifted(FEED, 11, seed=3)).to_dict()["root_causes"]
+    assert (cause["kind"], cause["mechanism"], cause["columns"]) == ("value_drift", "unexplained", [])
+
+
+# The second shape (contracts/account-balances.yaml): string keys, an exact decimal amount, a timestamp version.
+ACCOUNTS = generate_accounts_case(accounts=300, files=5, seed=21)
+ACCOUNT_FILES = list(ACCOUNTS.files)
+
+
+def _text_change(column: str, change):
+    def changed(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.copy()
+        frame[column] = [change(value) for value in frame[column]]
+        return frame
+
+    return changed
+
+
+def _later(hours: int):
+    def change(stamp: str) -> str:
+        return (pd.Timestamp(stamp) + pd.Timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return change
+
+
+def _swapped_text(first: str, second: str):
+    """The two columns swapped in the rows where both hold a value (an empty plan would not load at all)."""
+
+    def changed(frame: pd.DataFrame) -> pd.DataFrame:
+        both = frame[first].ne("") & frame[second].ne("")
+        frame.loc[both, [first, second]] = frame.loc[both, [second, first]].to_numpy()
+        return frame
+
+    return changed
+
+
+ACCOUNT_MECHANISMS = [
+    ("cents as dollars", _text_change("lifetime_value", lambda value: f"{Decimal(value) * 100:.2f}"), "scaled", ["lifetime_value"], ("factor", 100)),
+    ("whole units", _text_change("lifetime_value", lambda value: f"{Decimal(value).quantize(Decimal(1))}"), "rounded", ["lifetime_value"], ("precision", 0)),
+    ("zeroed", _text_change("orders", lambda value: "0"), "zeroed", ["orders"], None),
+    ("nulled", _text_change("referrer", lambda value: ""), "nulled", ["referrer"], None),
+    ("constant", _text_change("plan", lambda value: "basic"), "constant", ["plan"], ("value", "basic")),
+    ("swap", _swapped_text("plan", "referrer"), "columns_swapped", ["plan", "referrer"], None),
+    ("time zone", _text_change("exported_at", _later(2)), "timezone_shift", ["exported_at"], ("hours", 2)),
+    ("one row down", faults.shifted(1, key="account_id"), "shifted_keys", ["account_id"], ("offset", 1)),
+]
+
+
+def _accounts_diagnosis(tmp_path, platform: pd.DataFrame, capsys) -> dict:
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    for name, frame in ACCOUNTS.files.items():
+        frame.to_csv(feed / name, index=False)
+    platform.to_csv(tmp_path / "platform.csv", index=False)
+    code = main(["diagnose", "--feed", str(feed), "--platform", str(tmp_path / "platform.csv"),
+                 "--contract", str(ACCOUNTS_CONTRACT), "--json"])
+    assert code == 1
+    return json.loads(capsys.readouterr().out)
+
+
+def _accounts_loaded(changed: str | None = None, change=None, without: str | None = None) -> pd.DataFrame:
+    """The accounts' latest rows as the platform loaded them: one file through ``change``, one file never."""
+    frames = [change(frame.copy()) if name == changed else frame for name, frame in ACCOUNTS.files.items() if name != without]
+    stacked = pd.concat(frames, ignore_index=True)
+    return stacked.sort_values("exported_at", kind="stable").drop_duplicates("account_id", keep="last").sort_values("account_id")
+
+
+def _accounts_differing(one: pd.DataFrame, other: pd.DataFrame) -> tuple[int, Decimal]:
+    """Accounts whose rows differ between two tables, and the first's total less the second's."""
+    both = one.merge(other, how="outer", indicator=True)
+    total = sum(map(Decimal, one["lifetime_value"])) - sum(map(Decimal, other["lifetime_value"]))
+    return both.loc[both["_merge"].ne("both"), "account_id"].nunique(), total
+
+
+@pytest.mark.parametrize("missed", [False, True], ids=["alone", "with a missed file"])
+@pytest.mark.parametrize(("name", "change", "mechanism", "columns", "parameter"), ACCOUNT_MECHANISMS, ids=[case[0] for case in ACCOUNT_MECHANISMS])
+def test_another_shape_names_the_mechanism_and_keeps_each_fault_s_dollars(tmp_path, capsys, name, change, mechanism, columns, parameter, missed):
+    changed, without = ACCOUNT_FILES[1], ACCOUNT_FILES[2] if missed else None
+    expected, before = _accounts_loaded(), _accounts_loaded(without=without)
+    platform = _accounts_loaded(changed, change, without)
+    causes = {cause["kind"]: cause for cause in _accounts_diagnosis(tmp_path, platform, capsys)["root_causes"]}
+    assert set(causes) == ({"file_not_ingested", "value_drift"} if missed else {"value_drift"})
+    drift = causes["value_drift"]
+    assert (drift["file"], _mechanism_of(drift)) == (changed, (mechanism, columns, parameter))
+    users, dollars = _accounts_differing(before, platform)
+    assert (drift["users"], Decimal(drift["revenue_gap"])) == (users, dollars)
+    if missed:
+        users, dollars = _accounts_differing(expected, before)
+        lost = causes["file_not_ingested"]
+        assert (lost["file"], lost["users"], Decimal(lost["revenue_gap"])) == (without, users, dollars)
+
+
+@pytest.mark.parametrize(
+    ("column", "texts", "order"),
+    [
+        (Column("revision", "string"), ["r9", "r10", "r1"], [2, 1, 0]),  # dictionary codes are first-seen order
+        (Column("exported_at", "timestamp"), ["2026-01-01T00:00:00Z", "1999-12-31T00:00:00Z"], [1, 0]),  # 15 digits of µs vs 16
+        (Column("version", "number", decimal=(6, 2)), ["9.50", "10.25", "10.2"], [2, 1, 0]),
+    ],
+)
+def test_versions_compared_as_text_are_compared_as_the_files_write_them(column, texts, order):
+    from checks.diagnose._scan import text_order
+
+    codec = Codec(column, Dictionary() if column.logical_type == "string" else None)
+    values = codec.parse(pd.Series(texts))[0]
+    keys = text_order([values[:1], values[1:]], codec.render)
+    assert list(np.argsort(np.concatenate(keys), kind="stable")) == order
+
+
 def test_no_discrepancy_means_no_causes():
     diagnosis = diagnose(FEED, faults.expected(FEED))
     assert not diagnosis.discrepancy and diagnosis.root_causes == ()
@@ -114,6 +329,8 @@ def test_json_shape():
     assert all(set(value) == {"users", "revenue_gap"} for value in payload["classes"].values())
     cause = payload["root_causes"][0]
     assert set(cause) == {"kind", "file", "users", "revenue_gap", "share_of_gap", "evidence"}
+    drift = diagnose(FEED, faults.loaded_with(FEED, 3, faults.scaled("total_spend", 100))).to_dict()["root_causes"][0]
+    assert set(drift) == {*cause, "mechanism", "columns", "factor"}
     assert cause["kind"] in KINDS
     json.dumps(payload)
 
@@ -245,6 +462,31 @@ def test_random_faults_get_the_reference_answer(seed):
     feed = generate_feed(int(np.random.default_rng(seed).integers(50, 700)), 2 + seed % 4, seed=seed)
     customer = faults.drifted(feed, 2, seed=seed) if seed % 3 == 0 else None
     _assert_same_diagnosis(feed, _random_platform(feed, seed), customer)
+
+
+def _random_change(feed, seed: int) -> pd.DataFrame:
+    """A mechanism drawn by the seed on a random delta's load, with a file missed or not, and noise on top."""
+    rng = np.random.default_rng(seed)
+    numbers = [delta.number for delta in feed]
+    change = MECHANISMS[int(rng.integers(len(MECHANISMS)))][1]
+    missed = int(rng.choice(numbers[1:])) if rng.random() < 0.5 and len(numbers) > 2 else None
+    changed = int(rng.choice([number for number in numbers if number != missed]))
+    table = faults.loaded_with(feed, changed, change, without=missed).reset_index(drop=True)
+    table = table.drop(index=rng.choice(len(table), int(rng.integers(0, 4)), replace=False))
+    noisy = rng.choice(table.index, int(rng.integers(0, 4)), replace=False)
+    table.loc[noisy, str(rng.choice(["total_spend", "loyalty_credits"]))] += 3
+    return faults.loaded(table, seed=seed)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_mechanisms_get_the_reference_answer(seed):
+    feed = generate_feed(int(np.random.default_rng(seed).integers(50, 700)), 3 + seed % 3, seed=seed)
+    _assert_same_diagnosis(feed, _random_change(feed, seed))
+
+
+@pytest.mark.parametrize(("name", "change"), [case[:2] for case in MECHANISMS], ids=[case[0] for case in MECHANISMS])
+def test_planted_mechanisms_get_the_reference_answer(name, change):
+    _assert_same_diagnosis(FEED, faults.loaded_with(FEED, 1, change, without=2))
 
 
 @pytest.mark.parametrize("case", range(len(CASES)))

@@ -428,3 +428,36 @@ def test_a_discrepancies_table_too_large_for_mail_stays_beside_the_message(tmp_p
     assert not list(message.iter_attachments())
     assert f"Too large to attach ({diagnosis.reconciliation.discrepant_users:,} rows)" in _body(message)
     assert (tmp_path / "discrepancies.csv").is_file()
+
+
+# What a load did to the values, in the words of each document: (change on delta3's load, what, why/fix words).
+DRIFTS = [
+    (faults.scaled("total_spend", 100), "the spend was multiplied by 100", "cents read as dollars", "in the unit the contract declares"),
+    (faults.swapped("count_saved_items", "loyalty_credits"), "count_saved_items and loyalty_credits were swapped",
+     "mapped by position", "header names"),
+    (faults.rounded("total_spend", 10), "the spend was rounded to tens", "coarser type", "precision"),
+    (faults.shifted(1), "each row's values were attached to the wrong user: every user holds the values of the row 1 row below in the file",
+     "row number", "never join values to keys by row number"),
+]
+
+
+@pytest.mark.parametrize(("change", "what", "why", "fix"), DRIFTS, ids=[case[1] for case in DRIFTS])
+def test_every_document_says_what_the_load_did_with_examples_fix_and_backfill(tmp_path, change, what, why, fix):
+    platform = faults.loaded_with(FEED, 3, change, without=2)
+    diagnosis = diagnose(FEED, platform)
+    (drift,) = [cause for cause in diagnosis.root_causes if cause.kind == "value_drift"]
+    change_row = drift.details["changes"][0]
+    write_incident_report(diagnosis, tmp_path, names=ReportNames())
+    incident, page = (tmp_path / "incident.md").read_text(), (tmp_path / "incident.html").read_text()
+    engineer, customer = (tmp_path / "email-engineer.md").read_text(), (tmp_path / "email-customer.md").read_text()
+    for document in (incident, page, engineer):
+        assert f"delta3.csv, {what}" in document or f"When delta3.csv was loaded, {what}" in document
+        # One example: the value in the file and on the platform.
+        assert f"{change_row['key']} | {change_row['column']} | {change_row['file']} | {change_row['platform']}" in document or (
+            f"<td>{change_row['key']}</td><td>{change_row['column']}</td><td>{change_row['file']}</td><td>{change_row['platform']}</td>" in document
+        )
+    assert why in engineer and fix in engineer
+    assert f"re-load delta3.csv with the batch_id-guarded upsert: the {drift.users:,} users" in engineer
+    assert f"When one of your update files was loaded, {what} for {drift.users:,} customers" in customer
+    # The missed file keeps its own story in every document.
+    assert "delta2.csv was never loaded" in engineer

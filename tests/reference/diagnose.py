@@ -20,11 +20,12 @@ from checks.dedup import deduplicate
 from checks.sample import COLUMNS
 from checks.model import SOURCE_FILE, SOURCE_ROW, stack_feed
 from tests.reference.lineage import first_feed_row, row_keys, trace_lineage
+from tests.reference.mechanisms import column_mechanisms, shifted_keys
 from tests.reference.reconcile import MATCH, SPEND_GAP, Reconciliation, reconcile
 from checks.model import Delta
 
 # The kinds, constants and result classes are the production ones: only the algorithm is the reference.
-from checks.diagnose import (  # noqa: E402
+from checks.diagnose.results import (  # noqa: E402
     FILE_NOT_INGESTED,
     FILE_PARTIALLY_INGESTED,
     WRONG_DEDUP_ORDER,
@@ -33,14 +34,22 @@ from checks.diagnose import (  # noqa: E402
     UNEXPECTED_USERS,
     VALUE_DRIFT,
     EXAMPLES_PER_CAUSE,
-    _MAX_BROKEN_SHARE,
+    MAX_BROKEN_SHARE,
+    CONSTANT,
+    SHIFTED_KEYS,
+    UNEXPLAINED,
+    Mechanism,
     RootCause,
     Diagnosis,
-    _drift_sentence,
-    _duplicate_sentence,
-    _missing_sentence,
-    _simulation_sentence,
-    _unexpected_sentence,
+)
+from checks.diagnose.sentences import (  # noqa: E402
+    drift_sentence,
+    duplicate_sentence,
+    mechanism_sentence,
+    mechanism_words,
+    missing_sentence,
+    simulation_sentence,
+    unexpected_sentence,
 )
 
 
@@ -141,6 +150,7 @@ class _Engine:
             discrepant=users["class"].ne(MATCH).to_numpy(),
         )
         engine.platform_source = engine._platform_source()
+        engine.composed_extra = 0  # where a change and a transformation share a user's gap: the parts' extra size
         return engine
 
     # Which feed row (first in feed order) each platform row equals, -1 when none (keys hold user_id too).
@@ -153,7 +163,7 @@ class _Engine:
         return np.where(exact, position, -1)
 
     def share(self, users: np.ndarray) -> float:
-        total = self.absolute[self.discrepant].sum()
+        total = self.absolute[self.discrepant].sum() + self.composed_extra
         if total > 0:
             return float(self.absolute[users].sum() / total)
         discrepant = self.discrepant.sum()
@@ -275,46 +285,52 @@ class _Engine:
         table = self.simulate(model)
         agrees = self.agrees(table)
         cause_of = np.full(len(self.universe), -1)
+        moved_by = np.full(len(self.universe), -1)  # the last chosen change that changed a user's pick
         chosen: list[tuple[_Hypothesis, _Table]] = []
         while True:
             # Files first: a missing or cut file is the simpler story, and a load order that puts
             # a file last can mimic a file never loaded.
             file_level, rule_level = self.hypotheses(model, table)
-            best = self._best(file_level, agrees) or self._best(rule_level, agrees)
+            best = self._best(file_level, agrees, table) or self._best(rule_level, agrees, table)
             if best is None:
                 break
             _, hypothesis, candidate, now, gained, lost = best
             cause_of[lost] = -1
             cause_of[gained] = len(chosen)
+            moved_by[(candidate.pick != table.pick) | (candidate.count != table.count)] = len(chosen)
             chosen.append((hypothesis, table))
             model, table, agrees = hypothesis.model, candidate, now
 
-        causes = [
-            self._simulated_cause(hypothesis, before, cause_of == index)
-            for index, (hypothesis, before) in enumerate(chosen)
-        ]
+        residual, unexplained, transformed = self._residual_causes(table, ~agrees, moved_by)
+        causes = []
+        for index, (hypothesis, before) in enumerate(chosen):
+            # The users it moved to a row a load then transformed: theirs too, less what the transformation changed.
+            also = {user: self.gap[user] - changed for user, changed in transformed.items() if moved_by[user] == index}
+            causes.append(self._simulated_cause(hypothesis, before, cause_of == index, also))
         causes = [cause for cause in causes if cause.users]
-        residual, unexplained = self._residual_causes(table, ~agrees)
         causes.extend(residual)
         causes.sort(key=lambda cause: (-cause.absolute_gap, -cause.users, cause.kind))
         return causes, unexplained
 
-    def _best(self, hypotheses: list[_Hypothesis], agrees: np.ndarray) -> tuple | None:
-        """The hypothesis that explains the most dollars (then users) while breaking almost no agreeing user."""
+    def _best(self, hypotheses: list[_Hypothesis], agrees: np.ndarray, table: _Table) -> tuple | None:
+        """The hypothesis that explains the most dollars (then users) while breaking almost no agreeing user, nor
+        leaving a user the platform shows without any row."""
         best = None
         for hypothesis in hypotheses:
             candidate = self.simulate(hypothesis.model)
             now = self.agrees(candidate)
             gained, lost = now & ~agrees, agrees & ~now
-            if not gained.any() or lost.sum() > _MAX_BROKEN_SHARE * gained.sum():
+            orphaned = (candidate.count == 0) & (table.count > 0) & (self.observed.count > 0)
+            if not gained.any() or lost.sum() + orphaned.sum() > MAX_BROKEN_SHARE * gained.sum():
                 continue
             score = (int(self.absolute[gained].sum() - self.absolute[lost].sum()), int(gained.sum() - lost.sum()))
             if score > (0, 0) and (best is None or score > best[0]):
                 best = (score, hypothesis, candidate, now, gained, lost)
         return best
 
-    def _residual_causes(self, table: _Table, left: np.ndarray) -> tuple[list[RootCause], np.ndarray]:
-        """Sort what no simulation reproduced into dropped, unexpected, duplicated and changed users."""
+    def _residual_causes(self, table: _Table, left: np.ndarray, moved_by: np.ndarray) -> tuple[list[RootCause], np.ndarray, dict[int, int]]:
+        """Sort what no simulation reproduced into dropped, unexpected, duplicated and changed users; name what a
+        load did to the values where a mechanism reproduces them. Also each transformed user's changed dollars."""
         observed = self.observed
         platform_first = self._platform_first_row()
         picked_batch = self.feed["batch_id"].to_numpy()[np.maximum(table.pick, 0)]
@@ -322,29 +338,120 @@ class _Engine:
         missing = left & (observed.count == 0) & (table.count > 0)
         unexpected = left & (table.count == 0) & (observed.count > 0)
         duplicated = left & (observed.count > 1)
-        drifted = left & (observed.count == 1) & (table.pick >= 0) & (picked_batch == platform_batch)
+        candidates = [int(user) for user in np.flatnonzero(left & (observed.count == 1) & (table.pick >= 0))]
+        found = self._mechanisms(table, candidates)
+        explained = set().union(*(users for _, users in found))
+        # What each transformed user's picked row and platform row differ by in spend.
+        transformed = {
+            user: int(self.feed["total_spend"].iat[table.pick[user]] - self.platform["total_spend"].iat[platform_first[user]])
+            for user in sorted(explained)
+        }
+        for user, changed in transformed.items():
+            if moved_by[user] >= 0:
+                self.composed_extra += abs(self.gap[user] - changed) + abs(changed) - abs(self.gap[user])
+        drift_causes = [self._mechanism_cause(mechanism, users, table, transformed) for mechanism, users in found]
+        unexplained_drift = left & (observed.count == 1) & (table.pick >= 0) & (picked_batch == platform_batch)
+        unexplained_drift[list(explained)] = False
+        drift_causes.append(
+            self._cause(VALUE_DRIFT, unexplained_drift, table, self._file_of_picks(table, unexplained_drift),
+                        self._drift_evidence, mechanism=Mechanism(UNEXPLAINED, ()))
+        )
+        drifted = unexplained_drift.copy()
+        drifted[list(explained)] = True
         causes = [
             self._cause(MISSING_USERS, missing, table, self._file_of_picks(table, missing), self._missing_evidence),
             self._cause(UNEXPECTED_USERS, unexpected, table, self._file_of_platform(unexpected), self._unexpected_evidence),
             self._cause(DUPLICATE_ROWS, duplicated, table, self._file_of_extra_rows(table, duplicated), self._duplicate_evidence),
-            self._cause(VALUE_DRIFT, drifted, table, self._file_of_picks(table, drifted), self._drift_evidence),
+            *drift_causes,
         ]
         explained = missing | unexpected | duplicated | drifted
-        return [cause for cause in causes if cause.users], left & ~explained
+        return [cause for cause in causes if cause.users], left & ~explained, transformed
+
+    def _mechanisms(self, table: _Table, candidates: list[int]) -> list[tuple[Mechanism, set[int]]]:
+        """The mechanisms that reproduce the candidates' platform rows from their picked rows (users as positions)."""
+        columns = [column for column in COLUMNS if column != "user_id"]
+        first = self._platform_first_row()
+        feed_rows = self.feed[columns].to_numpy().tolist()
+        platform_rows = self.platform[columns].to_numpy().tolist()
+        rows = [
+            (dict(zip(columns, feed_rows[table.pick[user]])), dict(zip(columns, platform_rows[first[user]])))
+            for user in candidates
+        ]
+        found = [
+            (mechanism, {candidates[at] for at in users}) for mechanism, users in column_mechanisms(rows, columns)
+        ]
+        explained = set().union(*(users for _, users in found))
+        rest = [at for at, user in enumerate(candidates) if user not in explained]
+
+        def by_file():
+            for position in range(len(self.deltas)):
+                mine = [at for at in rest if self.file_position[table.pick[candidates[at]]] == position]
+                in_file = [dict(zip(columns, values)) for values in self.deltas[position].frame[columns].to_numpy().tolist()]
+                yield (
+                    [candidates[at] for at in mine],
+                    [rows[at][1] for at in mine],
+                    [int(self.row_position[table.pick[candidates[at]]]) for at in mine],
+                    in_file,
+                )
+
+        expected = deduplicate(self.deltas).sort_values("user_id")
+        rank = {int(user): at for at, user in enumerate(expected["user_id"])}
+        in_key_order = [dict(zip(columns, values)) for values in expected[columns].to_numpy().tolist()]
+        left = [candidates[at] for at in rest]
+        by_key = (
+            [rows[at][1] for at in rest],
+            [rank[int(self.universe[candidates[at]])] for at in rest],
+            in_key_order,
+        )
+        return found + shifted_keys(left, lambda: list(by_file()), by_key, "user_id")
+
+    def _mechanism_cause(self, mechanism: Mechanism, users: set[int], table: _Table, transformed: dict[int, int]) -> RootCause:
+        members = sorted(users)
+        moves = mechanism.name == SHIFTED_KEYS or "total_spend" in mechanism.columns
+        dollars = np.array([transformed[user] if moves else 0 for user in members], dtype="int64")
+        if mechanism.name == CONSTANT:
+            mechanism = Mechanism(mechanism.name, mechanism.columns, str(mechanism.value))
+        mask = np.zeros(len(self.universe), dtype=bool)
+        mask[members] = True
+        file = self._file_of_picks(table, mask)
+        changes = self._changes(mechanism, members, dollars, table)
+        evidence = mechanism_sentence(mechanism, file, len(members), int(dollars.sum()), changes)
+        details = {"changes": changes, **dict(zip(("what", "why", "fix"), mechanism_words(mechanism)))}
+        return self._cause(VALUE_DRIFT, mask, table, file, lambda *_: evidence, details, dollars=dollars, mechanism=mechanism)
+
+    def _changes(self, mechanism: Mechanism, members: list[int], dollars: np.ndarray, table: _Table) -> list[dict[str, str]]:
+        """The first three users by size of the dollars changed: each changed column, in the file and on the platform."""
+        shown = sorted(range(len(members)), key=lambda at: -abs(int(dollars[at])))[:3]
+        first = self._platform_first_row()
+        columns = [column for column in COLUMNS if column != "user_id"]
+        changes = []
+        for at in shown:
+            user = members[at]
+            for column in mechanism.columns if mechanism.name != SHIFTED_KEYS else columns:
+                file_value = int(self.feed[column].iat[table.pick[user]])
+                platform_value = int(self.platform[column].iat[first[user]])
+                if mechanism.name == SHIFTED_KEYS and file_value == platform_value:
+                    continue
+                changes.append({"key": str(int(self.universe[user])), "column": column, "file": str(file_value), "platform": str(platform_value)})
+        return changes
 
     # -- building root causes --------------------------------------------------------------------------
 
-    def _simulated_cause(self, hypothesis: _Hypothesis, before: _Table, users: np.ndarray) -> RootCause:
+    def _simulated_cause(self, hypothesis: _Hypothesis, before: _Table, users: np.ndarray, also: dict[int, int]) -> RootCause:
+        """``also``: users it moved to a row a load then transformed, with the dollars it explains for each."""
         name = None if hypothesis.file is None else self.names[hypothesis.file]
         after = self.simulate(hypothesis.model)
+        users = users.copy()
+        users[list(also)] = True
+        dollars = np.array([also.get(user, self.gap[user]) for user in np.flatnonzero(users)], dtype="int64")
 
         def evidence(users: np.ndarray, examples: pd.DataFrame) -> str:
-            return self._simulation_evidence(hypothesis, name, users, examples, after)
+            return self._simulation_evidence(hypothesis, name, users, examples, after, int(dollars.sum()))
 
         details = dict(hypothesis.note)
         if hypothesis.file is not None:
             details |= self._file_facts(hypothesis.file)
-        return self._cause(hypothesis.kind, users, before, name, evidence, details)
+        return self._cause(hypothesis.kind, users, before, name, evidence, details, dollars=dollars if also else None)
 
     def _file_facts(self, position: int) -> dict[str, Any]:
         """How big the file is, its batch range, and how many of its users later files update again."""
@@ -360,19 +467,24 @@ class _Engine:
         }
 
     def _cause(
-        self, kind: str, users: np.ndarray, table: _Table, file: str | None, evidence, details: dict | None = None
+        self, kind: str, users: np.ndarray, table: _Table, file: str | None, evidence, details: dict | None = None,
+        dollars: np.ndarray | None = None, mechanism: Mechanism | None = None,
     ) -> RootCause:
+        """``dollars``: the part of each user's gap the cause explains, when not the whole gap."""
         examples = self._examples(users, table)
+        absolute = self.absolute[users] if dollars is None else np.abs(dollars)
+        total = self.absolute[self.discrepant].sum() + self.composed_extra
         return RootCause(
             kind=kind,
             file=file,
             users=int(users.sum()),
-            revenue_gap=int(self.gap[users].sum()),
-            share_of_gap=self.share(users),
+            revenue_gap=int(self.gap[users].sum() if dollars is None else dollars.sum()),
+            share_of_gap=self.share(users) if dollars is None or not total else float(absolute.sum() / total),
             evidence=evidence(users, examples) if users.any() else "",
             examples=examples,
-            absolute_gap=int(self.absolute[users].sum()),
+            absolute_gap=int(absolute.sum()),
             details=details or {},
+            mechanism=mechanism,
         )
 
     def _examples(self, users: np.ndarray, table: _Table) -> pd.DataFrame:
@@ -423,28 +535,28 @@ class _Engine:
     # -- evidence sentences ----------------------------------------------------------------------------
 
     def _simulation_evidence(
-        self, hypothesis: _Hypothesis, name: str | None, users: np.ndarray, examples: pd.DataFrame, after: _Table
+        self, hypothesis: _Hypothesis, name: str | None, users: np.ndarray, examples: pd.DataFrame, after: _Table, dollars: int
     ) -> str:
-        dollars, agree = int(self.gap[users].sum()), int(self.agrees(after).sum())
+        agree = int(self.agrees(after).sum())
         without_row = int((users & (self.observed.count == 0)).sum())
-        return _simulation_sentence(
+        return simulation_sentence(
             hypothesis.kind, hypothesis.note, name, int(users.sum()), dollars, agree, len(self.universe), examples, without_row
         )
 
     def _missing_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
-        return _missing_sentence(int(users.sum()), int(self.gap[users].sum()), examples)
+        return missing_sentence(int(users.sum()), int(self.gap[users].sum()), examples)
 
     def _unexpected_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
         rows = np.flatnonzero(users[self.platform_user])
         no_file = int((self.platform_source[rows] < 0).sum())
-        return _unexpected_sentence(int(users.sum()), no_file, int(self.gap[users].sum()), examples)
+        return unexpected_sentence(int(users.sum()), no_file, int(self.gap[users].sum()), examples)
 
     def _duplicate_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
         extra = int((self.observed.count[users] - 1).sum())
-        return _duplicate_sentence(int(users.sum()), extra, int(self.gap[users].sum()), examples)
+        return duplicate_sentence(int(users.sum()), extra, int(self.gap[users].sum()), examples)
 
     def _drift_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
-        return _drift_sentence(self.users[users], int(self.gap[users].sum()), examples)
+        return drift_sentence(self.users[users], int(self.gap[users].sum()), examples)
 
 def _sum_hashes(users: np.ndarray, hashes: np.ndarray, size: int) -> np.ndarray:
     """Per user, the sum (mod 2**64) of its rows' hashes: an order-free signature of a set of rows."""

@@ -1,0 +1,653 @@
+"""The hypotheses and their greedy attribution: the feed and the platform as arrays over one dense user index;
+a file left out or cut short is tried on the users whose pick it holds, falling back to their runner-up row.
+Files are tried first, then the dedup rule; what no simulation reproduces is sorted into residual causes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from checks.diagnose._drift import Drift
+from checks.diagnose._scan import (
+    Model,
+    Scan,
+    Table,
+    file_positions,
+    groups,
+    kept,
+    picked_values,
+    row_dtype,
+    sum_hashes,
+    text_order,
+)
+from checks.diagnose.results import (
+    DUPLICATE_ROWS,
+    EXAMPLES_PER_CAUSE,
+    FILE_NOT_INGESTED,
+    FILE_PARTIALLY_INGESTED,
+    MAX_BROKEN_SHARE,
+    MISSING_USERS,
+    UNEXPECTED_USERS,
+    UNEXPLAINED,
+    VALUE_DRIFT,
+    WRONG_DEDUP_ORDER,
+    Mechanism,
+    RootCause,
+)
+from checks.diagnose.sentences import (
+    drift_sentence,
+    duplicate_sentence,
+    mechanism_sentence,
+    mechanism_words,
+    missing_sentence,
+    simulation_sentence,
+    unexpected_sentence,
+)
+from checks.lineage import Feed, Matches, Part, PlatformRows, position_dtype, row_keys
+from checks.reconcile import CLASSES, MATCH, UserRows, compared, largest
+from checks.wording import Words
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    kind: str
+    file: int | None
+    model: Model
+    note: dict
+
+
+class Engine:
+    """The feed and the platform as arrays over one dense user index; a file left out or cut short is tried
+    on the users whose pick it holds, falling back to their runner-up row."""
+
+    def __init__(self, feed: Feed, platform: PlatformRows, matches: Matches, rows: UserRows, picks: Table, words: Words) -> None:
+        self.feed, self.platform, self.matches, self.words = feed, platform, matches, words
+        self.compared = compared(feed.shape)
+        self.names = feed.names
+        self.rows = rows
+        self.size = len(rows)
+        self.gap = rows.gap
+        self.discrepant = rows.classes != CLASSES.index(MATCH)
+        self.initial = picks
+        self.initial_agrees = ~self.discrepant
+        self._total_absolute = int(np.abs(self.gap[self.discrepant]).sum())
+        self._part_files = np.array([part.file for part in feed.parts], dtype="int64")
+        self._cache: dict = {}
+
+    def _absolute(self, users: np.ndarray) -> np.ndarray:
+        """The size of the spend gap of some users (by mask or position): no second 10 M-user array."""
+        return np.abs(self.gap[users])
+
+    @property
+    def observed_count(self) -> np.ndarray:
+        return self.platform.count
+
+    @cached_property
+    def _without_row(self) -> np.ndarray:
+        """The users the platform holds no row of (usually few: counting them among others is then cheap)."""
+        return np.flatnonzero(self.observed_count == 0)
+
+    def share(self, users: np.ndarray) -> float:
+        if self._total_absolute > 0:
+            return float(self._absolute(users).sum() / self._total_absolute)
+        discrepant = self.discrepant.sum()
+        return float(users.sum() / discrepant) if discrepant else 0.0
+
+    # -- agreement -------------------------------------------------------------------------------------
+
+    def _agree(self, users: np.ndarray, part: np.ndarray, position: np.ndarray) -> np.ndarray:
+        """Whether each user's simulated row (part, file position; -1 none) is exactly its platform row."""
+        count = self.observed_count[users]
+        agree = (count == 0) & (part < 0)
+        held = self.matches.user_count[users]
+        # Where the feed holds the platform row once, agreeing is being that row: no values compared.
+        once = np.flatnonzero((count == 1) & (part >= 0) & (held == 1))
+        agree[once] = (self._part_files[part[once]] == self.matches.user_file[users[once]]) & (
+            position[once] == self.matches.user_position[users[once]]
+        )
+        check = np.flatnonzero((count == 1) & (part >= 0) & (held > 1))
+        for index, at in groups(part[check], len(self.feed.parts)):
+            at = check[at]
+            file = self.feed.parts[index].file
+            rows = position[at]
+            same = np.ones(len(at), dtype=bool)
+            for column in self.compared:
+                same &= self.feed.column(file, column)[rows] == self.platform.values_at(column, users[at])
+            agree[at] = same
+        return agree
+
+    def _agree_without_dedup(self, table: Table) -> np.ndarray:
+        observed_count, observed_signature = self._observed_signature()
+        return (table.count == observed_count) & (table.signature == observed_signature)
+
+    def _observed_signature(self) -> tuple[np.ndarray, np.ndarray]:
+        if "observed" not in self._cache:
+            hashes = row_keys(self.platform.frame, self.feed.shape.names)
+            distinct = self.observed_count.max(initial=0) <= 1
+            self._cache["observed"] = (
+                self.observed_count,
+                sum_hashes(self.platform.user, hashes, self.size, distinct=distinct),
+            )
+        return self._cache["observed"]
+
+    def _feed_hashes(self, index: int) -> np.ndarray:
+        key = ("hash", index)
+        if key not in self._cache:
+            part = self.feed.parts[index]
+            frame = {column: self.feed.values(part, column) for column in self.feed.shape.names}
+            self._cache[key] = row_keys(frame, self.feed.shape.names)
+        return self._cache[key]
+
+    # -- simulating ------------------------------------------------------------------------------------
+
+    def simulate(self, model: Model) -> Table:
+        if model.rule[0] == "none":
+            users, hashes = [], []
+            for index, part in enumerate(self.feed.parts):
+                rows = kept(part, model.cuts[part.file])
+                users.append(part.user[rows])
+                hashes.append(self._feed_hashes(index)[rows])
+            users, hashes = np.concatenate(users), np.concatenate(hashes)
+            count = np.bincount(users, minlength=self.size)
+            return Table(None, None, count, model, sum_hashes(users, hashes, self.size))
+        return self._scan(model).best()
+
+    def _scan(self, model: Model) -> Scan:
+        return Scan(self.feed, model.rule, model.cuts, self._text_keys if model.rule[0] == "string" else None)
+
+    def _text_keys(self, part: Part, index: int) -> np.ndarray:
+        """The version ordered as the files' text: "999" after "1500"; equal keys for equal text."""
+        key = ("text", index)
+        if key not in self._cache:
+            version = self.feed.shape.version
+            codec = self.words.encoding.codecs[version]
+            render = None if codec.column.logical_type == "integer" else codec.render
+            batches = [self.feed.values(candidate, version) for candidate in self.feed.parts]
+            for number, keys in enumerate(text_order(batches, render)):
+                self._cache[("text", number)] = keys
+        return self._cache[key]
+
+    def _changed(self, table: Table, candidate: Table) -> np.ndarray:
+        """Users whose simulated rows differ between two tables."""
+        if candidate.signature is not None or table.signature is not None:
+            return np.arange(self.size)
+        return np.flatnonzero((candidate.part != table.part) | (candidate.position != table.position))
+
+    def _effect(self, hypothesis: Hypothesis, table: Table, agrees: np.ndarray) -> tuple[np.ndarray, np.ndarray, Table | None]:
+        """The users a hypothesis changes, whether each then agrees with the platform, and the new table when
+        it had to be simulated whole."""
+        model = hypothesis.model
+        if model.rule[0] != "none" and table.signature is None and hypothesis.file is not None and self.feed.one_row_per_user_and_file:
+            users = self._losing_pick(hypothesis, table)
+            # Only users without a platform row, or whose platform row the feed holds besides their pick,
+            # can agree once they fall back to their runner-up.
+            observed, held = self.observed_count[users], self.matches.user_count[users]
+            could = (observed == 0) | ((observed == 1) & (held >= 1) & (~agrees[users] | (held >= 2)))
+            now = np.zeros(len(users), dtype=bool)
+            candidates = np.flatnonzero(could)
+            part, position = self._fallback(table, users[candidates])
+            now[candidates] = self._agree(users[candidates], part, position)
+            return users, now, None
+        candidate = self.simulate(model)
+        if candidate.signature is not None:
+            return np.arange(self.size), self._agree_without_dedup(candidate), candidate
+        users = self._changed(table, candidate)
+        return users, self._agree(users, candidate.part[users], candidate.position[users]), candidate
+
+    def _orphaned(self, users: np.ndarray, table: Table, candidate: Table | None) -> int:
+        """How many of the users a hypothesis changes it leaves without any row though the platform holds one:
+        a file the platform never read cannot be the only source of rows it shows."""
+        if candidate is None:
+            # A user's pick is its only row in its file: with no other row read, it is left with none.
+            left = self._rows_read(table.model)[users] == 1
+        elif candidate.signature is None:
+            left = candidate.part[users] < 0
+        else:
+            return 0
+        return int(np.count_nonzero(left & (self.observed_count[users] > 0)))
+
+    def _rows_read(self, model: Model) -> np.ndarray:
+        """How many rows of each user a model reads (kept for the latest model only: 40 MB at 10 M users)."""
+        if self._cache.get("read", (None,))[0] != model.cuts:
+            users = [part.user[kept(part, model.cuts[part.file])] for part in self.feed.parts]
+            read = np.bincount(np.concatenate(users), minlength=self.size) if users else np.zeros(self.size, dtype="int64")
+            self._cache["read"] = (model.cuts, read.astype("int32"))
+        return self._cache["read"][1]
+
+    def _losing_pick(self, hypothesis: Hypothesis, table: Table) -> np.ndarray:
+        """Users whose pick is in the rows a file-level hypothesis stops reading (sorted)."""
+        file = hypothesis.file
+        users = self._picking(table, file)
+        cut = hypothesis.model.cuts[file]
+        if cut > 0:
+            users = users[table.position[users] >= cut]
+        return users
+
+    def _picking(self, table: Table, file: int) -> np.ndarray:
+        """The users whose pick is in a file (one part per file here), in order."""
+        if "groups" not in table.cache:
+            table.cache["groups"] = dict(groups(table.part, len(self.feed.parts)))
+        return table.cache["groups"].get(file, np.array([], dtype="int64"))
+
+    def _fallback(self, table: Table, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The runner-up rows of ``users`` (sorted) under a table, each user's computed once per table."""
+        if "fallback" not in table.cache:
+            table.cache["fallback"] = (
+                np.full(self.size, -1, dtype=table.part.dtype),
+                np.full(self.size, -1, dtype=table.position.dtype),
+                np.zeros(self.size, dtype=bool),
+            )
+        part, position, known = table.cache["fallback"]
+        missing = users[~known[users]]
+        if len(missing):
+            found_part, found_position = self._scan(table.model).runner_up(table, missing)
+            part[missing], position[missing], known[missing] = found_part, found_position, True
+        return part[users], position[users]
+
+    # -- hypotheses ------------------------------------------------------------------------------------
+
+    def _file_hypotheses(self, model: Model, table: Table, agrees: np.ndarray) -> list[Hypothesis]:
+        """The changes worth trying first: a file left out, or cut short where the platform stopped reading it."""
+        found = []
+        for file in range(len(self.names)):
+            if not min(model.cuts[file], self.feed.rows(file)):
+                continue
+            cuts = model.cuts[:file] + (0,) + model.cuts[file + 1 :]
+            found.append(Hypothesis(FILE_NOT_INGESTED, file, Model(cuts, model.rule), {}))
+            cut = self._truncation_point(file, model, table, agrees)
+            if cut is not None:
+                kept_rows, total_rows, first_row = cut
+                cuts = model.cuts[:file] + (first_row,) + model.cuts[file + 1 :]
+                note = {"kept": kept_rows, "total": total_rows}
+                found.append(Hypothesis(FILE_PARTIALLY_INGESTED, file, Model(cuts, model.rule), note))
+        return found
+
+    def _rule_hypotheses(self, model: Model) -> list[Hypothesis]:
+        """Then the way one row per user is chosen: batch_id as text, a load order, or no dedup at all."""
+        if model.rule != ("numeric",):
+            return []
+        rules = [Hypothesis(WRONG_DEDUP_ORDER, None, Model(model.cuts, ("string",)), {"rule": "string"})]
+        for order in self._candidate_orders():
+            note = {"rule": "order", "order": [self.names[position] for position in order]}
+            rules.append(Hypothesis(WRONG_DEDUP_ORDER, None, Model(model.cuts, ("order", order)), note))
+        rules.append(Hypothesis(DUPLICATE_ROWS, None, Model(model.cuts, ("none",)), {"rule": "none"}))
+        return rules
+
+    def _truncation_point(self, file: int, model: Model, table: Table, agrees: np.ndarray) -> tuple[int, int, int] | None:
+        """Where the platform stopped reading a file: the cut that best splits rows it shows from rows it lacks."""
+        if table.signature is None and self.feed.one_row_per_user_and_file:
+            # A row is lacking only where its user's pick is in this file and disagrees.
+            picking = self._picking(table, file)
+            if agrees[picking].all():
+                return None
+        parts = [(index, part) for index, part in enumerate(self.feed.parts) if part.file == file]
+        cut = model.cuts[file]
+        # Positions, parts and running counts in narrow types: a 10 M-row file costs tens of MB here, not hundreds.
+        narrow = row_dtype(self.feed)
+        part_dtype = "int16" if len(self.feed.parts) < 2**15 else "int32"
+        if len(parts) == 1 and parts[0][1].position is None:
+            index, part = parts[0]
+            users = part.user[: min(cut, len(part))]
+            positions = np.arange(len(users), dtype=narrow)
+            part_of = np.full(len(users), index, dtype=part_dtype)
+        else:
+            chunks = [(index, part, kept(part, cut)) for index, part in parts]
+            users = np.concatenate([part.user[rows] for _, part, rows in chunks])
+            positions = np.concatenate([file_positions(part, np.arange(len(part))[rows]) for _, part, rows in chunks])
+            part_of = np.concatenate([np.full(len(part.user[rows]), index, dtype=part_dtype) for index, part, rows in chunks])
+            order = np.argsort(positions, kind="stable")
+            users, positions, part_of = users[order], positions[order], part_of[order]
+        shown = self._shows(file, users, positions)
+        if table.signature is None:
+            lacking = (table.part[users] == part_of) & ~shown
+        else:
+            lacking = np.zeros(len(users), dtype=bool)
+        if not lacking.any():
+            return None
+        counts = position_dtype(len(users) + 1)
+        shown_before = np.concatenate([np.zeros(1, dtype=counts), np.cumsum(shown, dtype=counts)])
+        lacking_after = np.concatenate([np.zeros(1, dtype=counts), np.cumsum(lacking, dtype=counts)])
+        np.subtract(lacking.sum(), lacking_after, out=lacking_after)
+        score = shown_before + lacking_after
+        cut = len(score) - 1 - int(np.argmax(score[::-1]))  # the largest prefix among the best
+        if cut == 0 or cut == len(users):
+            return None
+        return cut, len(users), int(positions[cut])
+
+    def _shows(self, file: int, users: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Whether the platform holds exactly these rows of a file (one platform row for the user, equal to it)."""
+        matches = self.matches
+        count = matches.user_count[users]
+        shown = (matches.user_file[users] == file) & (count == 1)
+        if not self.feed.one_row_per_user_and_file:
+            return self._agree_rows(file, users, positions)
+        several = np.flatnonzero(count > 1)
+        if len(several):
+            shown[several] = self._agree_rows(file, users[several], positions[several])
+        return shown
+
+    def _agree_rows(self, file: int, users: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        same = self.observed_count[users] == 1
+        for column in self.compared:
+            same &= self.feed.column(file, column)[positions] == self.platform.values_at(column, users)
+        return same
+
+    def _candidate_orders(self) -> list[tuple[int, ...]]:
+        """Load orders to try for "last file loaded wins": the one the platform's rows imply, and the reverse."""
+        if "orders" not in self._cache:
+            self._cache["orders"] = self._inferred_orders()
+        return self._cache["orders"]
+
+    def _inferred_orders(self) -> list[tuple[int, ...]]:
+        files = len(self.names)
+        if files < 2:
+            return []
+        platform = self.platform
+        single = self.observed_count[platform.user] == 1
+        source = self.matches.rows()[0]
+        chosen_file = np.where((source >= 0) & single, source, -1)
+        # For users in several files, how often the platform kept each file's row.
+        in_files = np.bincount(np.concatenate([part.user for part in self.feed.parts]), minlength=self.size)
+        appearances = np.zeros(files, dtype="int64")
+        for part in self.feed.parts:
+            appearances[part.file] += int((in_files[part.user] > 1).sum())
+        winner = chosen_file[(chosen_file >= 0) & (in_files[platform.user] > 1)]
+        wins = np.bincount(winner, minlength=files)
+        rate = np.where(appearances > 0, wins / np.maximum(appearances, 1), 0.0)
+        inferred = tuple(int(p) for p in np.lexsort((np.arange(files), rate)))
+        orders = [inferred, tuple(range(files - 1, -1, -1))]
+        return [order for index, order in enumerate(orders) if order not in orders[:index]]
+
+    # -- attribution -----------------------------------------------------------------------------------
+
+    def attribute(self) -> tuple[list[RootCause], np.ndarray]:
+        table, agrees = self.initial, self.initial_agrees
+        self.initial = None  # the first table goes once a change replaces it (its caches are 100 MB at 10 M users)
+        model = table.model
+        cause_of = np.full(self.size, -1, dtype="int16")  # a position among the chosen changes: a few
+        moved_by = np.full(self.size, -1, dtype="int16")  # the last chosen change that moved a user's row
+        chosen: list[tuple[Hypothesis, int]] = []
+        # While some user disagrees: a change can only gain users that disagree.
+        while not agrees.all():
+            # Files first: a missing or cut file is the simpler story, and a load order that puts
+            # a file last can mimic a file never loaded.
+            best = self._best(self._file_hypotheses(model, table, agrees), agrees, table)
+            if best is None:
+                best = self._best(self._rule_hypotheses(model), agrees, table)
+            if best is None:
+                break
+            _, hypothesis, gained, lost, users, now, candidate = best
+            table = self._apply(hypothesis, table, users, candidate)
+            agrees = agrees.copy()
+            agrees[users] = now
+            cause_of[lost] = -1
+            if len(chosen) == np.iinfo(cause_of.dtype).max:
+                cause_of, moved_by = cause_of.astype("int32"), moved_by.astype("int32")
+            cause_of[gained] = len(chosen)
+            moved_by[users] = len(chosen)
+            chosen.append((hypothesis, int(agrees.sum())))
+            model = hypothesis.model
+
+        residual, unexplained, transformed = self._residual_causes(table, ~agrees, moved_by)
+        causes = [
+            self._simulated_cause(hypothesis, agreeing, cause_of == index, self._composed(transformed, moved_by, index))
+            for index, (hypothesis, agreeing) in enumerate(chosen)
+        ]
+        causes = [cause for cause in causes if cause.users]
+        causes.extend(residual)
+        causes.sort(key=lambda cause: (-cause.absolute_gap, -cause.users, cause.kind))
+        return causes, unexplained
+
+    def _share_composed(self, transformed: tuple[np.ndarray, np.ndarray], moved_by: np.ndarray) -> None:
+        """Where a change of rows and a transformation each explain part of a user's gap, shares are of the sum of
+        the parts' sizes (a row read older, then scaled, moves the amount twice, maybe in opposite directions)."""
+        users, changed = transformed
+        composed = moved_by[users] >= 0
+        gap = self.gap[users[composed]]
+        parts = np.abs(gap - changed[composed]) + np.abs(changed[composed]) - np.abs(gap)
+        self._total_absolute += int(parts.sum())
+
+    def _composed(self, transformed: tuple[np.ndarray, np.ndarray], moved_by: np.ndarray, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The users a chosen change moved to a row that a load then transformed (``transformed``: users and the
+        dollars the transformation changed), with the dollars the change itself explains for them."""
+        users, changed = transformed
+        mine = moved_by[users] == index
+        return users[mine], self.gap[users[mine]] - changed[mine]
+
+    def _apply(self, hypothesis: Hypothesis, table: Table, users: np.ndarray, candidate: Table | None) -> Table:
+        if candidate is not None:
+            return candidate
+        part, position = self._fallback(table, users)
+        new_part, new_position = table.part.copy(), table.position.copy()
+        new_part[users], new_position[users] = part, position
+        return Table(new_part, new_position, new_part >= 0, hypothesis.model)
+
+    def _best(self, hypotheses: list[Hypothesis], agrees: np.ndarray, table: Table) -> tuple | None:
+        """The hypothesis that explains the most dollars (then users) while breaking almost no agreeing user.
+
+        Only the users a hypothesis changes are compared, so trying a file costs the users it holds, not the feed.
+        """
+        best = None
+        for hypothesis in hypotheses:
+            users, now, candidate = self._effect(hypothesis, table, agrees)
+            before = agrees[users]
+            gained, lost = users[now & ~before], users[before & ~now]
+            if not len(gained) or len(lost) > MAX_BROKEN_SHARE * len(gained):
+                continue
+            if len(lost) + self._orphaned(users, table, candidate) > MAX_BROKEN_SHARE * len(gained):
+                continue
+            score = (
+                int(self._absolute(gained).sum() - self._absolute(lost).sum()),
+                len(gained) - len(lost),
+            )
+            if score > (0, 0) and (best is None or score > best[0]):
+                best = (score, hypothesis, gained, lost, users, now, candidate)
+        return best
+
+    def _residual_causes(
+        self, table: Table, left: np.ndarray, moved_by: np.ndarray
+    ) -> tuple[list[RootCause], np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """Sort what no simulation reproduced into dropped, unexpected, duplicated and changed users; a change a
+        load made to the values (``checks.diagnose._mechanisms``) is named where one reproduces the rows. Also
+        the users so transformed, and the dollars each transformation changed."""
+        observed_count = self.observed_count
+        simulated_count = table.count
+        missing = left & (observed_count == 0) & (simulated_count > 0)
+        unexpected = left & (simulated_count == 0) & (observed_count > 0)
+        duplicated = left & (observed_count > 1)
+        drifted = np.zeros(self.size, dtype=bool)
+        drift_causes: list[RootCause] = []
+        transformed = (np.array([], dtype="int64"), np.array([], dtype="int64"))
+        if table.part is not None:
+            candidates = np.flatnonzero(left & (observed_count == 1) & (table.part >= 0))
+            found = Drift(self.feed, table, candidates, self.platform, self.rows.expected, self.rows.ids, self.words)
+            transformed = found.transformed()
+            self._share_composed(transformed, moved_by)
+            drift_causes, explained = self._drift_causes(found, table), found.explained
+            version = self.feed.shape.version
+            same_version = found.expected[version] == found.platform[version]
+            drifted[candidates[same_version & ~explained]] = True
+            drifted_unexplained = drifted.copy()
+            drifted[candidates[explained]] = True
+            if drifted_unexplained.any():
+                drift_causes.append(
+                    self.cause(
+                        VALUE_DRIFT, drifted_unexplained, self.file_of_picks(table, drifted_unexplained),
+                        self._drift_evidence, mechanism=Mechanism(UNEXPLAINED, ()),
+                    )
+                )
+        causes = [
+            self.cause(MISSING_USERS, missing, self.file_of_picks(table, missing), self._missing_evidence),
+            self.cause(UNEXPECTED_USERS, unexpected, self._file_of_platform(unexpected), self._unexpected_evidence),
+            self.cause(DUPLICATE_ROWS, duplicated, self._file_of_extra_rows(table, duplicated), self._duplicate_evidence),
+            *drift_causes,
+        ]
+        explained = missing | unexpected | duplicated | drifted
+        return [cause for cause in causes if cause.users], left & ~explained, transformed
+
+
+    # -- building root causes --------------------------------------------------------------------------
+
+    def _drift_causes(self, drift: Drift, table: Table) -> list[RootCause]:
+        """One ``value_drift`` cause per mechanism: its users, the dollars it moved, what it did in words."""
+        causes = []
+        for mechanism, users, dollars, changes in drift.findings():
+            file = self.file_of_picks(table, users)
+            evidence = mechanism_sentence(mechanism, file, int(users.sum()), int(dollars.sum()), changes, self.words)
+            details = {"changes": changes, **dict(zip(("what", "why", "fix"), mechanism_words(mechanism, self.words)))}
+            causes.append(self.cause(VALUE_DRIFT, users, file, lambda *_, said=evidence: said, details, dollars=dollars, mechanism=mechanism))
+        return causes
+
+    def _simulated_cause(
+        self, hypothesis: Hypothesis, agreeing: int, users: np.ndarray, composed: tuple[np.ndarray, np.ndarray]
+    ) -> RootCause:
+        """A chosen change's cause: the users it made agree, and those it moved to a row a load then transformed
+        (``composed``: those users and the dollars the change explains for them)."""
+        name = None if hypothesis.file is None else self.names[hypothesis.file]
+        also, also_dollars = composed
+        dollars = None
+        if len(also):
+            users = users.copy()
+            users[also] = True
+            members = np.flatnonzero(users)
+            dollars = self.gap[members]
+            dollars[np.searchsorted(members, also)] = also_dollars
+
+        def evidence(users: np.ndarray, examples: pd.DataFrame) -> str:
+            return self._simulation_evidence(hypothesis, name, users, examples, agreeing, dollars)
+
+        details = dict(hypothesis.note)
+        if hypothesis.file is not None:
+            details |= self._file_facts(hypothesis.file)
+        return self.cause(hypothesis.kind, users, name, evidence, details, dollars=dollars)
+
+    def _file_facts(self, position: int) -> dict[str, Any]:
+        """How big the file is, its batch range, and how many of its users later files update again."""
+        batches = self.feed.column(position, self.feed.shape.version)
+        later = np.zeros(self.size, dtype=bool)
+        for part in self.feed.parts:
+            if part.file > position:
+                later[part.user] = True
+        again = sum(int(later[part.user].sum()) for part in self.feed.parts if part.file == position)
+        return {
+            "rows": self.feed.rows(position),
+            "first_batch": int(batches.min()),
+            "last_batch": int(batches.max()),
+            "users_in_later_files": again,
+        }
+
+    def cause(
+        self,
+        kind: str,
+        users: np.ndarray,
+        file: str | None,
+        evidence,
+        details: dict | None = None,
+        *,
+        dollars: np.ndarray | None = None,
+        mechanism: Mechanism | None = None,
+    ) -> RootCause:
+        """``dollars``: the part of each user's gap the cause explains (in user order), when not the whole gap."""
+        examples = self._examples(users)
+        absolute = self._absolute(users) if dollars is None else np.abs(dollars)
+        return RootCause(
+            kind=kind,
+            file=file,
+            users=int(users.sum()),
+            revenue_gap=int(self.gap[users].sum() if dollars is None else dollars.sum()),
+            share_of_gap=self.share(users) if dollars is None or not self._total_absolute else float(absolute.sum() / self._total_absolute),
+            evidence=evidence(users, examples) if users.any() else "",
+            examples=examples,
+            absolute_gap=int(absolute.sum()),
+            details=details or {},
+            mechanism=mechanism,
+        )
+
+    def _examples(self, users: np.ndarray) -> pd.DataFrame:
+        """A few users with the largest gaps: the platform's row, the expected row, and where each lives."""
+        members = np.flatnonzero(users)
+        members = members[largest(self._absolute(members), EXAMPLES_PER_CAUSE)]
+        frame = self.rows.frame(members)
+        platform_first = self.platform.first[members]
+        row = np.maximum(platform_first, 0)
+        if len(self.platform.user):
+            file, position, _ = self.matches.rows(row)
+            file = np.where(platform_first >= 0, file, -1)
+        else:
+            file, position = np.full(len(members), -1), np.zeros(len(members), dtype="int64")
+        lines = self.feed.lines(file, position)
+        frame["platform_file"] = [self.names[code] if code >= 0 else None for code in file]
+        frame["platform_source_row"] = [int(line) if code >= 0 else None for code, line in zip(file, lines)]
+        return frame
+
+    def file_of_picks(self, table: Table, users: np.ndarray) -> str | None:
+        if table.part is None or not users.any():
+            return None
+        picks = table.part[users]
+        return self._single_file(self._part_files[picks[picks >= 0]])
+
+    def _file_of_platform(self, users: np.ndarray) -> str | None:
+        if not users.any():
+            return None
+        rows = np.flatnonzero(users[self.platform.user])
+        source = self.matches.rows(rows)[0]
+        if (source < 0).any():
+            return None
+        return self._single_file(source)
+
+    def _file_of_extra_rows(self, table: Table, users: np.ndarray) -> str | None:
+        if not users.any():
+            return None
+        rows = np.flatnonzero(users[self.platform.user])
+        owners = self.platform.user[rows]
+        names = self.feed.shape.names
+        hashes = row_keys(self.platform.frame.iloc[rows], names)
+        if table.signature is not None:
+            signature = table.signature[owners]
+        else:
+            # A one-row table's signature is its pick's hash (none without a pick).
+            signature = np.zeros(len(rows), dtype="uint64")
+            picked = np.flatnonzero(table.part[owners] >= 0)
+            key = self.feed.shape.key
+            values = {column: picked_values(self.feed, table, owners[picked], column) for column in names if column != key}
+            values[key] = self.platform.frame[key].to_numpy()[rows[picked]]
+            signature[picked] = row_keys(values, names)
+        source = self.matches.rows(rows[hashes != signature])[0]
+        if not len(source) or (source < 0).any():
+            return None
+        return self._single_file(source)
+
+    def _single_file(self, positions: np.ndarray) -> str | None:
+        distinct = np.unique(positions)
+        return self.names[int(distinct[0])] if len(distinct) == 1 else None
+
+    # -- evidence sentences ----------------------------------------------------------------------------
+
+    def _simulation_evidence(
+        self, hypothesis: Hypothesis, name: str | None, users: np.ndarray, examples: pd.DataFrame, agree: int,
+        dollars: np.ndarray | None = None,
+    ) -> str:
+        dollars = int(self.gap[users].sum() if dollars is None else dollars.sum())
+        without_row = int(np.count_nonzero(users[self._without_row]))  # ``users``: a mask
+        return simulation_sentence(
+            hypothesis.kind, hypothesis.note, name, int(users.sum()), dollars, agree, self.size, examples, without_row, self.words
+        )
+
+    def _missing_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
+        return missing_sentence(int(users.sum()), int(self.gap[users].sum()), examples, self.words)
+
+    def _unexpected_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
+        rows = np.flatnonzero(users[self.platform.user])
+        no_file = int((self.matches.rows(rows)[0] < 0).sum())
+        return unexpected_sentence(int(users.sum()), no_file, int(self.gap[users].sum()), examples, self.words)
+
+    def _duplicate_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
+        extra = int((self.observed_count[users] - 1).sum())
+        return duplicate_sentence(int(users.sum()), extra, int(self.gap[users].sum()), examples, self.words)
+
+    def _drift_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
+        return drift_sentence(self.rows.frame(np.flatnonzero(users)), int(self.gap[users].sum()), examples, self.words)
+

@@ -1,0 +1,115 @@
+"""``diagnose``: reconcile the platform's table with the feed, then attribute the gap to simulated faults."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from checks.dedup import deduplicate
+from checks.diagnose._engine import Engine
+from checks.diagnose._scan import Scan, all_rows, expected_rows, picks_of
+from checks.diagnose.results import Diagnosis
+from checks.encoding import Encoding
+from checks.lineage import Feed, PlatformRows, UserIndex, lineage_counts, lineage_of, match_rows
+from checks.model import Delta
+from checks.pages import plain_pages
+from checks.reconcile import ExpectedRows, Reconciliation, classify_users, compare_customer, summarise_users
+from checks.wording import Words, default_words
+
+
+def diagnose(
+    deltas: Sequence[Delta],
+    platform: pd.DataFrame,
+    customer: pd.DataFrame | None = None,
+    finance_total: int | None = None,
+    *,
+    deduplicated: pd.DataFrame | None = None,
+    reconciliation: Reconciliation | None = None,
+    encoding: Encoding | None = None,
+) -> Diagnosis:
+    """Reconcile the platform's table with the feed and attribute every dollar of the gap that the data explains.
+
+    ``deduplicated`` is ``checks.dedup.deduplicate(deltas)`` when the caller already has it (not computed again);
+    ``reconciliation`` is the one an engine computed already (Spark: ``checks.engines.spark_reconcile``), taken
+    as it is; ``encoding`` is the run's (the feed's contract and its dictionaries; default: the first customer's).
+    """
+    words = default_words() if encoding is None else Words.of(encoding)
+    with plain_pages():
+        return _diagnose(tuple(deltas), platform, customer, finance_total, deduplicated, reconciliation, words)
+
+
+def _diagnose(
+    deltas: tuple[Delta, ...],
+    platform: pd.DataFrame,
+    customer: pd.DataFrame | None,
+    finance_total: int | None,
+    deduplicated: pd.DataFrame | None,
+    reconciliation: Reconciliation | None,
+    words: Words,
+) -> Diagnosis:
+    shape = words.encoding.contract.shape
+    platform_ids = platform[shape.key].to_numpy()
+    if deduplicated is not None:
+        users = UserIndex.around(deduplicated[shape.key].to_numpy(), platform_ids)
+    else:
+        users = UserIndex(*[delta.frame[shape.key].to_numpy() for delta in deltas], platform_ids)
+    expected = None if deduplicated is None else ExpectedRows.spread(deduplicated, users, shape)
+    # The customer's export is compared with the expected rows on a second core while the feed is matched
+    # with the platform's rows (NumPy's gathers and scatters release the GIL).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnosis") as pool:
+        customer_rows = None
+        if customer is not None and expected is not None:
+            customer_rows = pool.submit(compare_customer, customer, expected, users)
+        feed = Feed.stack(deltas, users, shape=shape)
+        platform_rows = PlatformRows.build(platform, users, shape.key)
+        matches = match_rows(feed, platform_rows)
+        # The first table is the deduplicated one, read from its lineage when that names feed rows.
+        picks = None if expected is None else picks_of(expected, feed)
+        if picks is None:
+            picks = Scan(feed, ("numeric",), all_rows(feed)).best(ties=True)
+            if picks.tied:
+                deduplicate(deltas, shape)  # two latest rows for a user: the reference raises its error, naming them
+            expected = expected_rows(feed, picks) if expected is None else expected
+        rows = classify_users(
+            expected,
+            platform_rows,
+            customer,
+            known=matches.known_batch,
+            users=users,
+            packing=matches.packing,
+            customer_rows=None if customer_rows is None else customer_rows.result(),
+        )
+        del expected, customer_rows
+        platform_rows.forget_packed()
+        # The listed users' rows, and their platform rows' lineage (every row is counted), built meanwhile.
+        listed = rows.listed()
+        listing = None if reconciliation is not None else pool.submit(rows.frame, np.flatnonzero(listed))
+        lineage = pool.submit(lineage_of, feed, matches, platform, np.flatnonzero(listed[platform_rows.user]))
+        del listed
+        engine = Engine(feed, platform_rows, matches, rows, picks, words)
+        del picks
+        causes, unexplained = engine.attribute()
+        if reconciliation is None:
+            reconciliation = summarise_users(rows, listing.result())
+        lineage = lineage.result()
+    return Diagnosis(
+        reconciliation=reconciliation,
+        root_causes=tuple(causes),
+        unexplained_users=int(unexplained.sum()),
+        unexplained_gap=int(engine.gap[unexplained].sum()),
+        unexplained_share=engine.share(unexplained),
+        finance_total=None if finance_total is None else _stored_amount(words, finance_total),
+        files=tuple(delta.name for delta in deltas),
+        lineage=lineage,
+        lineage_counts=lineage_counts(feed, matches),
+        words=words,
+    )
+
+
+def _stored_amount(words: Words, total: int | Any) -> int:
+    """A total given in the amount's own units (dollars, or an exact decimal) in its computing form."""
+    amount = words.encoding.contract.amount
+    return int(total) if amount is None else int(words.encoding.codecs[amount.name].stored(total))

@@ -1,0 +1,279 @@
+"""The evidence sentences of the root causes, in the feed's words (the reference diagnosis in tests/ words its findings with these too)."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from checks.diagnose.results import (
+    COLUMNS_SWAPPED,
+    CONSTANT,
+    FILE_NOT_INGESTED,
+    FILE_PARTIALLY_INGESTED,
+    NULLED,
+    ROUNDED,
+    SCALED,
+    SHIFTED_KEYS,
+    TIMEZONE_SHIFT,
+    WRONG_DEDUP_ORDER,
+    ZEROED,
+    CAUSE_WORDS,
+    Mechanism,
+    RootCause,
+)
+from checks.model import SOURCE_FILE, SOURCE_ROW
+from checks.wording import Words, default_words
+
+
+def simulation_sentence(
+    kind: str,
+    note: dict,
+    name: str | None,
+    count: int,
+    dollars: int,
+    agree: int,
+    size: int,
+    examples: pd.DataFrame,
+    without_row: int = 0,
+    words: Words | None = None,
+) -> str:
+    """What a simulated fault reproduces: ``count`` keys (``without_row`` of them left with no row at all),
+    ``dollars`` of gap; ``agree`` of ``size`` keys agree with it."""
+    w = words or default_words()
+    whole = f"the table simulated with this fault agrees with the platform for {agree:,} of {size:,} {w.keys}"
+    example = example_sentence(examples, w)
+    if kind == FILE_NOT_INGESTED:
+        lacking = _older_or_none(count, without_row, w.keys, f" instead of their latest one in {name}")
+        return (
+            f"{lacking}, as if {name} had never "
+            f"been loaded; together they are {w.money(dollars)} short. Rebuilding the table from the feed "
+            f"without {name} reproduces these rows exactly ({whole}).{example}"
+        )
+    if kind == FILE_PARTIALLY_INGESTED:
+        return (
+            f"Only the first {note['kept']:,} of {note['total']:,} rows of {name} reached the platform: "
+            f"{_older_or_none(count, without_row, f'{w.keys} whose latest row is further down the file')}, "
+            f"{w.money(dollars)} in all ({whole}).{example}"
+        )
+    if kind == WRONG_DEDUP_ORDER:
+        if note["rule"] == "string":
+            how = f"comparing {w.version} as text (so 999 beats 1500) instead of by its value"
+        else:
+            how = "keeping the row of the last file loaded, with files loaded in the order " + ", ".join(note["order"])
+        return (
+            f"{count:,} {w.keys} hold a row that is not their latest; deduplicating the feed by {how} "
+            f"reproduces them exactly, {w.money(dollars)} in all ({whole}).{example}"
+        )
+    return (
+        f"{count:,} {w.keys} appear once per feed row instead of once: the table equals the feed without "
+        f"deduplication for them, {w.money(-dollars)} counted twice or more ({whole}).{example}"
+    )
+
+
+def _older_or_none(count: int, without_row: int, who: str, instead: str = "") -> str:
+    """``count`` ``who`` that hold an older row (``instead`` of what), or none at all: their only rows went unread."""
+    older = f"hold an older row{instead}"
+    none = "have no row at all (no other row of theirs was loaded)"
+    if not without_row:
+        return f"{count:,} {who} {older}"
+    if without_row == count:
+        return f"{count:,} {who} {none}"
+    return f"{count:,} {who} lack their latest row: {count - without_row:,} {older} and {without_row:,} {none}"
+
+
+def missing_sentence(count: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
+    w = words or default_words()
+    return (
+        f"{count:,} {w.keys} of the feed are absent from the platform's table, "
+        f"{w.money(dollars)} of {w.amount_word} (e.g. {w.key_word} {_id_list(examples, w)})."
+    )
+
+
+def unexpected_sentence(count: int, no_file: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
+    w = words or default_words()
+    return (
+        f"{count:,} {w.keys} on the platform should not be there ({no_file:,} of their rows match no delta "
+        f"file), adding {w.money(-dollars)} (e.g. {w.key_word} {_id_list(examples, w)})."
+    )
+
+
+def duplicate_sentence(count: int, extra: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
+    w = words or default_words()
+    return (
+        f"{count:,} {w.keys} appear more than once on the platform ({extra:,} extra rows), "
+        f"counting {w.money(-dollars)} more than once (e.g. {w.key_word} {_id_list(examples, w)})."
+    )
+
+
+def drift_sentence(members: pd.DataFrame, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
+    """``members``: the drifting keys' rows of the per-key table (expected_* and platform_* columns)."""
+    w = words or default_words()
+    changed = [
+        f"{column} for {int(count):,}"
+        for column in w.encoding.contract.shape.values
+        if (count := members[f"expected_{column}"].ne(members[f"platform_{column}"]).sum())
+    ]
+    return (
+        f"{len(members):,} {w.keys} hold the right {w.version} with different values ({', '.join(changed)} {w.keys}), "
+        f"{w.money(dollars)} in all (e.g. {w.key_word} {_id_list(examples, w)}). No known change of a load "
+        "(columns swapped, scaled, rounded, emptied, keys shifted, time zone) reproduces them."
+    )
+
+
+# What each mechanism did, why a load does that, and the fix, for people (``{column}``: the column's word).
+_MECHANISM_WORDS: dict[str, tuple[str, str, str]] = {
+    COLUMNS_SWAPPED: (
+        "{column} and {other} were swapped",
+        "the columns mapped by position in another order than the file's header",
+        "map columns by their header names, never by position, and check each file's header against the contract before loading",
+    ),
+    SCALED: (
+        "{column} was {scaled}",
+        "{unit}",
+        "read {column} in the unit the contract declares and compare each file's total with the table's after the load",
+    ),
+    ROUNDED: (
+        "{column} was rounded to {precision}",
+        "a conversion to a coarser type (a float, an integer or a narrower decimal) on the way in",
+        "keep {column} at the contract's precision through the load: no cast to a float or a narrower type",
+    ),
+    ZEROED: (
+        "{column} was set to 0",
+        "a default written where the value was not read (a column mapped by a name the file does not have)",
+        "map {column} by its header name and fail the load when a column the contract requires is missing",
+    ),
+    NULLED: (
+        "{column} was left empty",
+        "the value lost on the way in (a failed conversion, or a column mapped by a name the file does not have)",
+        "map {column} by its header name and fail the load when a value that was in the file arrives empty",
+    ),
+    CONSTANT: (
+        "{column} was replaced by the same value, {value}, for every row",
+        "a default or placeholder written instead of the file's value",
+        "load {column} from the file, and fail the load when a column holds one value for every row of a file that has several",
+    ),
+    SHIFTED_KEYS: (
+        "each row's values were attached to the wrong {key}: every {key} holds the values of the row {distance} {direction} in {order}",
+        "values joined to keys by row number after a sort, a skipped line or a header read as data",
+        "keep each row's values with its own {key}: never join values to keys by row number",
+    ),
+    TIMEZONE_SHIFT: (
+        "{column} was moved {hours}",
+        "a local time read as UTC, or a UTC time converted twice",
+        "parse {column} with its offset and store it in UTC; compare a file's first and last {column} with the table's after the load",
+    ),
+}
+_UNITS = {100: "cents read as dollars", 1000: "thousandths read as whole units", 10: "the decimal point moved one place"}
+
+
+def cause_words(cause: RootCause) -> str:
+    """A root cause as people say it, with its file and what a load did: "file never loaded: delta3.csv",
+    "values changed after loading: delta3.csv, the spend was multiplied by 100"."""
+    said = CAUSE_WORDS.get(cause.kind, cause.kind.replace("_", " ")) + (f": {cause.file}" if cause.file else "")
+    what = cause.details.get("what")
+    return f"{said}{',' if cause.file else ':'} {what}" if what else said
+
+
+def mechanism_words(mechanism: Mechanism, words: Words | None = None) -> tuple[str, str, str]:
+    """What the load did ("the spend was multiplied by 100"), why a load does that, and the fix."""
+    w = words or default_words()
+    columns = [_column_word(column, w) for column in mechanism.columns] or [""]
+    value = mechanism.value
+    factor = value if mechanism.name == SCALED else None
+    filled = {
+        "column": columns[0],
+        "other": columns[-1],
+        "value": value,
+        "key": w.key_word,
+        "order": "the file" if mechanism.order == "file" else f"{w.key_word} order",
+        "distance": _count_of(abs(value), "row") if mechanism.name == SHIFTED_KEYS else "",
+        "direction": ("below" if value > 0 else "above") if mechanism.name == SHIFTED_KEYS else "",
+        "hours": f"{'forward' if value > 0 else 'back'} by {_count_of(abs(value), 'hour')}" if mechanism.name == TIMEZONE_SHIFT else "",
+        "precision": _precision(value) if mechanism.name == ROUNDED else "",
+        "scaled": _scaled(factor) if factor is not None else "",
+        "unit": _unit(factor) if factor is not None else "",
+    }
+    what, why, fix = _MECHANISM_WORDS[mechanism.name]
+    return what.format(**filled), why.format(**filled), fix.format(**filled)
+
+
+def mechanism_sentence(
+    mechanism: Mechanism, file: str | None, count: int, dollars: int, changes: list[dict[str, str]], words: Words | None = None
+) -> str:
+    """A mechanism found in the rows: when which file was loaded, what was done to how many keys, the dollars, examples."""
+    w = words or default_words()
+    what, why, _ = mechanism_words(mechanism, w)
+    when = f"When {file} was loaded" if file else "When the files were loaded"
+    moved = f"; it took {w.money(dollars)} off the {w.amount_word}" if dollars > 0 else (
+        f"; it added {w.money(-dollars)} to the {w.amount_word}" if dollars else f"; the {w.amount_word} did not change"
+    )
+    by_key: dict[str, list[str]] = {}
+    for change in changes:
+        by_key.setdefault(change["key"], []).append(f"{change['column']} {change['file']} in the file, {change['platform']} on the platform")
+    shown = [f"{w.key_word} {key}: {', '.join(values)}" for key, values in by_key.items()]
+    example = f" For example, {'; '.join(shown)}." if shown else ""
+    return (
+        f"{when}, {what} for {count:,} {w.keys} ({why}){moved}. Applying this to the file's rows reproduces "
+        f"their platform rows exactly.{example}"
+    )
+
+
+def _column_word(column: str, words: Words) -> str:
+    """The amount as people say it ("the spend"); another column by its name."""
+    return f"the {words.amount_word}" if column == words.encoding.contract.shape.amount else column
+
+
+def _scaled(factor: float) -> str:
+    if factor >= 1:
+        return f"multiplied by {factor:,}"
+    return f"divided by {round(1 / factor):,}"
+
+
+def _unit(factor: float) -> str:
+    whole = round(factor if factor >= 1 else 1 / factor)
+    reason = _UNITS.get(whole)
+    if reason is None:
+        return "a conversion by a constant factor on the way in"
+    if factor < 1:
+        reason = " read as ".join(reversed(reason.split(" read as "))) if " read as " in reason else reason
+    return reason
+
+
+def _precision(decimals: int) -> str:
+    if decimals > 0:
+        return f"{decimals} decimal{'s' if decimals > 1 else ''}" if decimals != 2 else "two decimals"
+    return {0: "whole units", -1: "tens", -2: "hundreds", -3: "thousands"}.get(decimals, f"multiples of {10 ** -decimals:,}")
+
+
+def _count_of(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if abs(number) == 1 else "s")
+
+
+def example_sentence(examples: pd.DataFrame, words: Words | None = None) -> str:
+    if examples.empty:
+        return ""
+    w = words or default_words()
+    version, amount = w.version, w.encoding.contract.shape.amount
+    row = examples.iloc[0]
+
+    def state(prefix: str) -> str:
+        held = f"{version} {w.version_value(row[f'{prefix}_{version}'])}"
+        return held + (f", {w.amount_word} {w.money(row[f'{prefix}_{amount}'])}" if amount else "")
+
+    platform = state("platform") if pd.notna(row[f"platform_{version}"]) else "no row"
+    where = f" from {row['platform_file']}" if row["platform_file"] else ""
+    return (
+        f" For example, {w.key_word} {w.key(row[w.key_name])} has {platform}{where} on the platform, but its latest "
+        f"row is {state('expected')}, in {row[SOURCE_FILE]} row {_integer(row[SOURCE_ROW])}."
+    )
+
+
+def _id_list(examples: pd.DataFrame, words: Words | None = None) -> str:
+    w = words or default_words()
+    return ", ".join(w.key(key) for key in examples[w.key_name].head(3))
+
+
+def _integer(value: Any) -> str:
+    return "?" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{int(value)}"
+
