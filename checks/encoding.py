@@ -273,9 +273,8 @@ class Encoding:
 
     def typed(self, frame: pd.DataFrame, *, exact_decimals: bool = True) -> pd.DataFrame:
         """The contract's columns as typed values people and Great Expectations read: integers as they are (nullable
-        where the column may be empty),
-        decimals as exact Arrow decimals (floats with ``exact_decimals=False``), dates and timestamps as
-        datetimes, strings as text; empty is missing."""
+        where the column may be empty), decimals as exact Arrow decimals (floats with ``exact_decimals=False``),
+        dates and timestamps as datetimes, strings as text; empty is missing."""
         if self.plain:
             return frame
         return frame.assign(**{
