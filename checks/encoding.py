@@ -240,6 +240,12 @@ class Encoding:
         """Whether every column is an integer column, held as itself: nothing to encode or decode."""
         return all(column.logical_type == "integer" for column in self.contract.columns)
 
+    def held_as_itself(self, name: str) -> bool:
+        """Whether a column's computing form is its typed value: an integer column that is never empty (an optional
+        one holds an empty cell as ``NULL``, which people and GX must see as missing)."""
+        column = self.codecs[name].column
+        return column.logical_type == "integer" and column.required
+
     def parse_frame(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """A delta or table read as text, parsed: ``stored`` (computing form, int64 with ``NULL`` for empty or
         invalid cells; a floating column's float64 bits), ``typed`` (the same as nullable columns, for the
@@ -266,14 +272,14 @@ class Encoding:
         )
 
     def typed(self, frame: pd.DataFrame, *, exact_decimals: bool = True) -> pd.DataFrame:
-        """The contract's columns as typed values people and Great Expectations read: integers as they are,
-        decimals as exact Arrow decimals (floats with ``exact_decimals=False``), dates and timestamps as
-        datetimes, strings as text; empty is missing."""
+        """The contract's columns as typed values people and Great Expectations read: integers as they are (nullable
+        where the column may be empty), decimals as exact Arrow decimals (floats with ``exact_decimals=False``),
+        dates and timestamps as datetimes, strings as text; empty is missing."""
         if self.plain:
             return frame
         return frame.assign(**{
             name: self.typed_column(name, frame[name].to_numpy(), exact_decimals=exact_decimals)
-            for name in self.contract.names if name in frame.columns and self.codecs[name].column.logical_type != "integer"
+            for name in self.contract.names if name in frame.columns and not self.held_as_itself(name)
         })
 
     def typed_column(self, name: str, values: np.ndarray, *, exact_decimals: bool = True) -> Any:
@@ -284,6 +290,8 @@ class Encoding:
         column, values = codec.column, np.asarray(values)
         null = values == NULL
         kind = column.logical_type
+        if kind == "integer":
+            return pd.arrays.IntegerArray(values.astype(np.int64, copy=False), null)
         if kind == "string":  # Arrow-backed text, as pandas would make of objects, without a Python string per value
             return pd.array(codec.dictionary.decode_arrow(values, empty=None), dtype="str")
         if codec.dtype == "float64":
@@ -305,7 +313,7 @@ class Encoding:
         if self.plain:
             return frame
         return frame.assign(**{name: codec.render_column(frame[name].to_numpy()) for name, codec in self.codecs.items()
-                               if name in frame.columns and codec.column.logical_type != "integer"})
+                               if name in frame.columns and not self.held_as_itself(name)})
 
 
 def _integers(text: pd.Series, matches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,7 @@
 """Every logical type to its computing form and back, exactly; invalid literals flagged, never coerced."""
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import numpy as np
@@ -105,3 +106,50 @@ def test_words_of_another_shape_decode_keys_and_money():
     assert words.key(keys[1]) == "AC-000002"
     assert words.money(123456) == "$1,234.56" and words.money(-5) == "-$0.05"
     assert words.plain_amount(123456) == "1234.56"
+
+
+# Two accounts' orders left empty (an optional integer column, of a contract that is not all-integer).
+OPTIONAL_ORDERS_FEED = {
+    "accounts_2026-01-01.csv": [
+        "AC-000001,basic,,3,10.50,2026-01-01T02:00:00Z",
+        "AC-000002,plus,,,20.00,2026-01-01T02:00:00Z",
+        "AC-000003,pro,AC-000001,5,30.00,2026-01-01T02:00:00Z",
+    ],
+    "accounts_2026-01-02.csv": ["AC-000003,pro,AC-000001,,31.00,2026-01-02T02:00:00Z"],
+}
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb"])
+def test_an_empty_cell_of_an_optional_integer_column_is_missing_in_the_suites_and_outputs(tmp_path, monkeypatch, engine):
+    """``checks run`` on a feed whose optional integer column has empty cells: they pass its bound, and are written empty."""
+    import yaml
+
+    from checks.cli import main
+    from checks.contract import load_contract
+    from checks.contract_suite import generate_suite
+    from checks.sample_accounts import CONTRACT_PATH
+
+    document = yaml.safe_load(CONTRACT_PATH.read_text(encoding="utf-8"))
+    orders = next(item for item in document["schema"][0]["properties"] if item["name"] == "orders")
+    orders["required"] = False
+    contract_path = tmp_path / "contract.yaml"
+    contract_path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    suite = tmp_path / "suite.json"
+    suite.write_text(json.dumps(generate_suite(load_contract(contract_path))), encoding="utf-8")
+    monkeypatch.setattr("checks.suites.run.contract_suite_path", lambda contract: suite)
+    header = "account_id,plan,referrer,orders,lifetime_value,exported_at\n"
+    (tmp_path / "feed").mkdir()
+    for name, rows in OPTIONAL_ORDERS_FEED.items():
+        (tmp_path / "feed" / name).write_text(header + "\n".join(rows) + "\n", encoding="utf-8")
+    latest = [*OPTIONAL_ORDERS_FEED["accounts_2026-01-01.csv"][:2], *OPTIONAL_ORDERS_FEED["accounts_2026-01-02.csv"]]
+    for table in ("platform.csv", "customer.csv"):
+        (tmp_path / table).write_text(header + "\n".join(latest) + "\n", encoding="utf-8")
+    code = main(["run", "--feed", str(tmp_path / "feed"), "--platform", str(tmp_path / "platform.csv"),
+                 "--customer", str(tmp_path / "customer.csv"), "--contract", str(contract_path), "--finance-total", "61.50",
+                 "--out", str(tmp_path / "out"), "--gx-dir", str(tmp_path / "gx"), "--no-docs", "--engine", engine, "--json"])
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    failed = [(table["table"], outcome["check"]) for table in summary["suites"]["tables"] for outcome in table["outcomes"]
+              if not outcome["success"]]
+    assert (code, failed) == (0, [])
+    written = pd.read_csv(tmp_path / "out" / "deduplicated.csv", dtype=str, keep_default_na=False).set_index("account_id")
+    assert written["orders"].to_dict() == {"AC-000001": "3", "AC-000002": "", "AC-000003": ""}

@@ -5,8 +5,9 @@ decrease, and its value rules through ``checks.engines.sql_rules``). On a contra
 customer's rules (``checks.rules.first_customer_rules``) Polars streams each delta CSV to typed Parquet
 with its line numbers (the Polars engine's own reading, so the same cells fail and the same odd files go
 to the pandas path, which holds such a file whole) and DuckDB runs the value rules on it; a delta of any
-other contract is read and validated by the pandas path and its computing form (``checks.encoding``)
-written to Parquet. DuckDB, with ``memory_limit`` and a spill folder, then asks of those files what the
+other contract is read and validated in memory by the Polars engine's reader for any contract
+(``checks.engines.polars_contract``, which hands a failing file to the pandas path) and its computing form
+(``checks.encoding``) written to Parquet. DuckDB, with ``memory_limit`` and a spill folder, then asks of those files what the
 other engines ask of frames: the failures across the feed (versions rising file by file, repeated
 (key, version) pairs, columns that never decrease, from one window over the keys) and the deduplicated
 table with its lineage, which it writes straight to Parquet or CSV (decoded in memory first when a
@@ -33,7 +34,7 @@ import polars as pl
 
 from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.encoding import Encoding, default_encoding
-from checks.engines import _frames, polars_csv, sql_rules
+from checks.engines import _frames, polars_contract, polars_csv, sql_rules
 from checks.engines import polars as _polars_engine
 from checks.engines.base import Capability
 from checks.errors import ChecksError, UsageError
@@ -212,7 +213,7 @@ class _Session:
         self.key, self.version = quote(shape.key), quote(shape.version)
         self.amount = None if shape.amount is None else quote(shape.amount)
         # The Polars streaming read serves the first customer's columns and rules; other contracts' deltas
-        # are read and validated by the pandas path.
+        # are read and validated in memory by ``polars_contract``.
         self.streaming = first_customer_rules(self.encoding)
         self.rules = feed_rules(shape, self.encoding)
         self.rising = [(quote(column.name), self.rules[never_decreases_check(column)])
@@ -268,7 +269,7 @@ class _Session:
         if on_file is not None:
             on_file(delta_file)
         if not self.streaming:
-            return self.add(_read_and_validate_pandas(delta_file, self.encoding))
+            return self.add(polars_contract.read_and_validate(delta_file, self.encoding))
         part = self._new_part()
         try:
             return self._validate_streaming(delta_file, part)

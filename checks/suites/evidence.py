@@ -137,7 +137,7 @@ def _computing_table(frame: pd.DataFrame, encoding: Encoding) -> Any:
         return table
     converted = []
     for column in encoding.contract.columns:
-        if column.logical_type == "integer":
+        if encoding.held_as_itself(column.name):
             continue
         values = pl.col(column.name)
         if encoding.codecs[column.name].dtype == "float64":  # its float64 bits, NaN for empty

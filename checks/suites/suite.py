@@ -100,8 +100,8 @@ def typed_table(frame: pd.DataFrame, latest_batch: pd.Series, encoding: Encoding
 
 
 def typed_values(encoding: Encoding, column: str, values: np.ndarray) -> Any:
-    """One column's computing form as GX reads it (an integer column is held as itself)."""
-    if encoding.codecs[column].column.logical_type == "integer":
+    """One column's computing form as GX reads it (``Encoding.held_as_itself``: a required integer column as it is)."""
+    if encoding.held_as_itself(column):
         return values
     return encoding.typed_column(column, values, exact_decimals=False)
 
