@@ -849,10 +849,11 @@ def _as_written(users: pd.DataFrame, words: Words) -> pd.DataFrame:
             values = users[name].to_numpy(dtype="float64", na_value=np.nan) if users[name].dtype.kind == "f" else users[name].to_numpy()
             missing = pd.isna(values)
             stored = np.where(missing, 0, values).astype("int64")
-            text = encoding.codecs[base].render(stored)
-            columns[name] = pd.Series(np.where(missing, None, text), index=users.index, dtype=object)
+            # One Arrow-backed text column, missing where the user has no such row: no Python string per user.
+            text = pd.Series(encoding.codecs[base].render_column(stored), index=users.index)
+            columns[name] = text.mask(missing) if missing.any() else text
         elif name == SPEND_GAP:
-            columns[name] = pd.Series([words.plain_amount(value) for value in users[name]], index=users.index, dtype=object)
+            columns[name] = pd.Series(words.plain_amounts(users[name].to_numpy()), index=users.index)
         else:
             columns[name] = users[name]
     return pd.DataFrame(columns, index=users.index)

@@ -76,6 +76,15 @@ class Words:
             return int(stored)
         return format(Decimal(int(stored)).scaleb(-amount.decimal[1]), "f")
 
+    def plain_amounts(self, stored: np.ndarray) -> Any:
+        """``plain_amount`` of a whole column (millions of users at scale): int64 for integer amounts, else one
+        Arrow-backed text column rendered by the amount's codec, without a ``Decimal`` per value."""
+        amount = self.encoding.contract.amount
+        counts = np.asarray(stored).astype("int64")
+        if amount is None or not amount.decimal:
+            return counts
+        return self.encoding.codecs[amount.name].render_column(counts)
+
     def _text(self, column: str, stored: Any) -> str:
         codec = self.encoding.codecs[column]
         if codec.column.logical_type == "integer":

@@ -108,6 +108,17 @@ def test_words_of_another_shape_decode_keys_and_money():
     assert words.plain_amount(123456) == "1234.56"
 
 
+@pytest.mark.parametrize("shape", ["first customer", "accounts"])
+def test_plain_amounts_of_a_column_are_plain_amount_of_each_value(shape):
+    from checks.contract import load_contract
+    from checks.encoding import Encoding
+    from checks.sample_accounts import CONTRACT_PATH
+
+    words = default_words() if shape == "first customer" else Words.of(Encoding.of(load_contract(CONTRACT_PATH)))
+    stored = np.array([0, 5, -5, 100, -100, 123456, -123456, 10**15 + 7, -(10**15) - 7], dtype="int64")
+    assert list(words.plain_amounts(stored)) == [words.plain_amount(value) for value in stored]
+
+
 # Two accounts' orders left empty (an optional integer column, of a contract that is not all-integer).
 OPTIONAL_ORDERS_FEED = {
     "accounts_2026-01-01.csv": [
