@@ -49,6 +49,7 @@ def test_checks_run_on_a_standalone_cluster_writes_what_the_default_engine_write
 ) -> None:
     default_exit, default = _run(tmp_path, "default")
     spark_exit, spark = _run(tmp_path, "spark", "--engine", "spark", "--spark-master", cluster.master)
+    assert list(cluster.work_dir.glob("app-*")), "no executor ran on the worker"
     assert (spark_exit, default_exit) == (1, 1)  # the sample's planted fault: a delta never loaded
     assert spark["diagnosis"] == default["diagnosis"]
     assert spark["feed"] == default["feed"]

@@ -27,10 +27,12 @@ _START_TIMEOUT_SECONDS = 120.0
 
 @dataclass(frozen=True)
 class StandaloneCluster:
-    """A running master's URL, and the process groups it and its worker lead (to find strays after stopping)."""
+    """A running master's URL, the process groups it and its worker lead (to find strays after stopping), and the
+    worker's work folder (one ``app-*`` folder per application whose executors it ran)."""
 
     master: str
     process_groups: tuple[int, ...]
+    work_dir: Path
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ def standalone_cluster(log_folder: Path, *, cores: int = 2, memory: str = "2g") 
     has registered; stop both process groups on leaving, whatever happened. Their output goes to ``log_folder``."""
     log_folder.mkdir(parents=True, exist_ok=True)
     port, web_port, worker_web_port = _free_port(), _free_port(), _free_port()
-    master = f"spark://{_LOOPBACK}:{port}"
+    master, work_dir = f"spark://{_LOOPBACK}:{port}", log_folder / "work"
     with ExitStack() as running:
         master_process = running.enter_context(_spark_class(
             log_folder / "master.log", "org.apache.spark.deploy.master.Master",
@@ -75,10 +77,10 @@ def standalone_cluster(log_folder: Path, *, cores: int = 2, memory: str = "2g") 
         worker_process = running.enter_context(_spark_class(
             log_folder / "worker.log", "org.apache.spark.deploy.worker.Worker", master,
             "--host", _LOOPBACK, "--cores", str(cores), "--memory", memory, "--webui-port", str(worker_web_port),
-            "--work-dir", str(log_folder / "work"),
+            "--work-dir", str(work_dir),
         ))
         _wait_for_worker(web_port, (master_process, worker_process), log_folder)
-        yield StandaloneCluster(master, (master_process.pid, worker_process.pid))
+        yield StandaloneCluster(master, (master_process.pid, worker_process.pid), work_dir)
 
 
 # Runs the CLI as ``python -m checks`` does and leaves the process's own peak resident set (ru_maxrss of
