@@ -653,3 +653,15 @@ def test_users_a_missed_file_leaves_without_any_row_are_not_said_to_hold_an_olde
         f"{latest_there:,} users lack their latest row: {latest_there - none:,} hold an older row instead of their "
         f"latest one in delta2.csv and {none:,} have no row at all"
     ) in cause.evidence
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_mechanisms_are_tried_on_columns_an_engine_holds_as_int32(dtype):
+    """The Polars engine keeps a column as int32 where it fits; a rounding step past 2**31 must not overflow it
+    (zeros are multiples of every step, so every step up to 10**15 is tried)."""
+    from checks.diagnose._mechanisms import ZEROED, column_mechanisms
+
+    expected = np.array([1, 2, 3, 4], dtype=dtype)
+    platform = np.zeros(4, dtype=dtype)
+    found = column_mechanisms({"spend": expected}, {"spend": platform}, {"spend": Column("spend", "integer")})
+    assert [(mechanism.name, list(users)) for mechanism, users in found] == [(ZEROED, [True] * 4)]

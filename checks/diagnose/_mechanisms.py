@@ -98,6 +98,8 @@ def _swappable(first: Column, second: Column) -> bool:
 
 def _column_candidates(expected: np.ndarray, platform: np.ndarray, left: np.ndarray, name: str, column: Column):
     """Each mechanism of one column, applied to the users ``left`` (a mask): the mechanism and the users it reproduces."""
+    # Engines may hold a column as int32 where it fits; the factors and steps tried here need int64.
+    expected, platform = expected.astype(np.int64, copy=False), platform.astype(np.int64, copy=False)
     kind = column.logical_type
     numeric = column.exact and kind in ("integer", "number")
     if numeric:

@@ -23,7 +23,7 @@ import polars as pl
 from checks.engines import _frames, polars_contract, polars_csv
 from checks.engines.base import Capability
 from checks.engines.polars_feed import check_and_deduplicate, feed_form, from_delta, stack
-from checks.feed import discover_deltas
+from checks.feed import discover_deltas as _discover_deltas  # private: the engine offers no listing of its own
 from checks.feed import read_table as _read_table_pandas
 from checks.encoding import Encoding, default_encoding
 from checks.model import Delta, DeltaFile, empty_failures
@@ -51,7 +51,7 @@ def check_feed_folder(
     if not _fast(encoding):
         validations, _ = _frames.validate_folder(
             directory, lambda delta_file: (polars_contract.read_and_validate(delta_file, encoding), None), on_file,
-            lambda folder: discover_deltas(folder, encoding.contract),
+            lambda folder: _discover_deltas(folder, encoding.contract),
         )
         return check_validations(validations, encoding)
     validations, tables = _frames.validate_folder(directory, _read_and_validate, on_file)
