@@ -870,7 +870,7 @@ def _with_platform_source(diagnosis: Diagnosis) -> pd.DataFrame:
     if PLATFORM_ROW not in users or lineage is None or PLATFORM_ROW not in lineage:
         return users
     rows = users[PLATFORM_ROW].to_numpy(dtype="float64", na_value=np.nan)
-    found = pd.Index(lineage[PLATFORM_ROW].to_numpy(dtype="int64")).get_indexer(rows)
+    found = _positions_of(lineage[PLATFORM_ROW].to_numpy(dtype="int64"), rows)
     traced = found >= 0
     at = np.where(traced, found, 0)
     # Codes and integers gathered once (millions of users at scale): no string or float per user.
@@ -893,6 +893,22 @@ def _with_platform_source(diagnosis: Diagnosis) -> pd.DataFrame:
         if name == PLATFORM_ROW:
             columns.update(source)
     return pd.DataFrame(columns, index=users.index, copy=False)
+
+
+def _positions_of(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Where each ``wanted`` row number (NaN for none) sits among the unique ``keys``, -1 where it is absent.
+
+    Row numbers are file lines, at most about one per user, so an array indexed by row number finds them in
+    one pass, where a hash index took 0.6 s at 10 M users; sparse numbers fall back to the hash index."""
+    if not keys.size or keys.min() < 0 or keys.max() > 4 * (keys.size + wanted.size) + 1024:
+        return pd.Index(keys).get_indexer(wanted)
+    where = np.full(int(keys.max()) + 1, -1, dtype=np.int32 if keys.size < 2**31 else np.int64)
+    where[keys] = np.arange(keys.size)
+    row = np.nan_to_num(wanted, nan=-1.0).astype(np.int64)
+    inside = (row >= 0) & (row < where.size) & (row == wanted)
+    found = np.full(wanted.size, -1, dtype=np.int64)
+    found[inside] = where[row[inside]]
+    return found
 
 
 def _discrepancy_order(diagnosis: Diagnosis) -> np.ndarray:

@@ -461,3 +461,18 @@ def test_every_document_says_what_the_load_did_with_examples_fix_and_backfill(tm
     assert f"When one of your update files was loaded, {what} for {drift.users:,} customers" in customer
     # The missed file keeps its own story in every document.
     assert "delta2.csv was never loaded" in engineer
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 1000])
+def test_platform_rows_are_found_as_a_hash_index_finds_them(size):
+    """The direct-address lookup of platform rows answers as ``pandas.Index.get_indexer``: absent, empty and
+    fractional row numbers give -1, and sparse row numbers (the hash index's fallback) too."""
+    from checks.report import _positions_of
+
+    rng = np.random.default_rng(size)
+    for keys in (rng.permutation(np.arange(2, size + 2))[: max(0, size - 3)], np.arange(size) * 10**9):
+        keys = keys.astype(np.int64)
+        wanted = rng.integers(-2, size + 5, size=60).astype(float)
+        wanted[::7], wanted[3] = np.nan, 2.5
+        wanted[5] = keys[0] if len(keys) else 0
+        assert _positions_of(keys, wanted).tolist() == pd.Index(keys).get_indexer(wanted).tolist()
