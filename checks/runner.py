@@ -7,6 +7,7 @@ the process's peak memory is noted after each, so that a slow or greedy one show
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import json
 import resource
@@ -27,6 +28,7 @@ from checks.engines.base import Capability, Engine, check_contract, diagnose_on,
 from checks.errors import UsageError
 from checks.feed import discover_deltas
 from checks.pages import plain_pages
+from checks.sidecar import Sidecar
 from checks.results import FeedCheck
 from checks.writers import atomic_write_text, write_frames
 
@@ -47,6 +49,7 @@ class RunResult:
     timings: dict[str, float] = field(default_factory=dict)
     peak_memory_mb: dict[str, int] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
+    helper_process: dict[str, float | int] | None = None  # the Sidecar's CPU seconds and peak, when there was one
 
     @property
     def passed(self) -> bool:
@@ -83,6 +86,7 @@ class RunResult:
             "timings_seconds": {name: round(seconds, 3) for name, seconds in self.timings.items()},
             # Every thread's, the stage's threads and the background imports alike: the figure to trust on a busy machine.
             "cpu_seconds": {name: round(seconds, 3) for name, seconds in self.cpu.items()},
+            "helper_process": self.helper_process,
             "peak_memory_mb_after": self.peak_memory_mb,
         }
 
@@ -121,105 +125,123 @@ def run_case(
         peak_memory_mb[name] = _peak_memory_mb()
 
     arrivals = case_arrivals(case)  # a ledger that cannot be read is refused before the work
-    gx_import = _import_in_background("checks.suites.gx", "preload")
 
     if engine is None:
         from checks.engines import DEFAULT_ENGINE, get_engine
 
         engine = get_engine(DEFAULT_ENGINE)
-    # One encoding for the run: the contract, and the dictionaries every table's strings are coded with.
-    encoding = Encoding.of(contract_or_default(case.contract))
-    with_encoding = check_contract(engine, encoding)
+    # GX's Spark datasource validates in this process (it needs the Spark session). Otherwise a helper process
+    # imports GX while the feed is read, and validates the suites' evidence while the diagnosis runs.
+    helper = None if supports(engine, Capability.GX_SPARK_DATASOURCE) else Sidecar(preload=[("checks.suites.gx", "preload")])
+    gx_import = _import_in_background("checks.suites.gx", "preload") if helper is None else None
+    with helper or contextlib.nullcontext():
+        # One encoding for the run: the contract, and the dictionaries every table's strings are coded with.
+        encoding = Encoding.of(contract_or_default(case.contract))
+        with_encoding = check_contract(engine, encoding)
 
-    with stage("read tables"):
-        platform = engine.read_table(case.platform, warn=on_warning, **with_encoding) if case.platform is not None else None
-        customer = engine.read_table(case.customer, warn=on_warning, **with_encoding) if case.customer is not None else None
+        with stage("read tables"):
+            platform = engine.read_table(case.platform, warn=on_warning, **with_encoding) if case.platform is not None else None
+            customer = engine.read_table(case.customer, warn=on_warning, **with_encoding) if case.customer is not None else None
 
-    with stage("validate deltas"):
-        validations = []
-        # An engine may list the feed itself (Spark: s3a:// folders).
-        if supports(engine, Capability.OWN_LISTING):
-            delta_files = discover_on(engine)(case.feed, encoding.contract)
-        else:
-            delta_files = discover_deltas(case.feed, encoding.contract)
-        for done, delta_file in enumerate(delta_files):
+        with stage("validate deltas"):
+            validations = []
+            # An engine may list the feed itself (Spark: s3a:// folders).
+            if supports(engine, Capability.OWN_LISTING):
+                delta_files = discover_on(engine)(case.feed, encoding.contract)
+            else:
+                delta_files = discover_deltas(case.feed, encoding.contract)
+            for done, delta_file in enumerate(delta_files):
+                if on_stage is not None:
+                    on_stage("validate deltas", done, len(delta_files))
+                validations.append(engine.read_and_validate(delta_file, **with_encoding))
             if on_stage is not None:
-                on_stage("validate deltas", done, len(delta_files))
-            validations.append(engine.read_and_validate(delta_file, **with_encoding))
-        if on_stage is not None:
-            on_stage("validate deltas", len(delta_files), len(delta_files))
+                on_stage("validate deltas", len(delta_files), len(delta_files))
 
-    with stage("feed checks and dedup"):
-        feed = engine.check_validations(validations, **with_encoding)
+        with stage("feed checks and dedup"):
+            feed = engine.check_validations(validations, **with_encoding)
 
-    # The outputs are written on a background thread while the suites and the diagnosis run.
-    with stage("start writing outputs"):
-        written_table = encoding.decode(feed.deduplicated)  # as the files wrote the values (itself for integers)
-        pending = write_frames(
-            {
-                "deduplicated_csv": (out_dir / "deduplicated.csv", written_table),
-                "deduplicated_parquet": (out_dir / "deduplicated.parquet", written_table),
-                "failures_csv": (out_dir / "failures.csv", feed.failures),
-            }
-        )
-    outputs: dict[str, Path] = {}
-    try:
-        with stage("expectation suites"):
-            gx_import.join()
-            from checks.suites import run_suites
-
-            shape = encoding.contract.shape
-            tables: dict[str, pd.DataFrame] = {"deduplicated": feed.deduplicated[list(shape.names)]}
-            if platform is not None:
-                tables["platform"] = platform
-            if customer is not None:
-                tables["customer"] = customer
-            suites = run_suites(
-                tables,
-                # The deduplicated table holds each key's latest version already.
-                latest_batch=feed.deduplicated.set_index(shape.key)[shape.version],
-                finance_total=case.finance_total,
-                expected_users=len(feed.deduplicated),
-                gx_dir=gx_dir,
-                build_docs=build_docs,
-                engine=engine,
-                encoding=encoding,
+        # The outputs are written on a background thread while the suites and the diagnosis run.
+        with stage("start writing outputs"):
+            written_table = encoding.decode(feed.deduplicated)  # as the files wrote the values (itself for integers)
+            pending = write_frames(
+                {
+                    "deduplicated_csv": (out_dir / "deduplicated.csv", written_table),
+                    "deduplicated_parquet": (out_dir / "deduplicated.parquet", written_table),
+                    "failures_csv": (out_dir / "failures.csv", feed.failures),
+                }
             )
+        outputs: dict[str, Path] = {}
+        try:
+            with stage("expectation suites"):
+                shape = encoding.contract.shape
+                tables: dict[str, pd.DataFrame] = {"deduplicated": feed.deduplicated[list(shape.names)]}
+                if platform is not None:
+                    tables["platform"] = platform
+                if customer is not None:
+                    tables["customer"] = customer
+                options = dict(
+                    # The deduplicated table holds each key's latest version already.
+                    latest_batch=feed.deduplicated.set_index(shape.key)[shape.version],
+                    finance_total=case.finance_total,
+                    expected_users=len(feed.deduplicated),
+                    gx_dir=gx_dir,
+                    build_docs=build_docs,
+                    encoding=encoding,
+                )
+                if helper is None:
+                    from checks.suites import run_suites
+
+                    gx_import.join()
+                    suites = run_suites(tables, engine=engine, **options)
+                    docs_index = suites.docs_index
+                else:
+                    from checks.suites.run import check_suite, gather_evidence, validate_evidence
+
+                    evidence = gather_evidence(tables, suite_check=functools.partial(helper.call, check_suite), **options)
+                    from checks.suites.docs import site_index
+
+                    validating = helper.submit(validate_evidence, evidence)
+                    docs_index = site_index(gx_dir) if build_docs else None
+                if docs_index is not None:
+                    outputs["data_docs"] = docs_index
+
+            diagnosis = None
+            if platform is not None:
+                _import_in_background("checks.charts", "import_matplotlib")  # for the report, while the diagnosis runs
+                with stage("diagnosis"):
+                    diagnosis = diagnose_on(engine)(
+                        feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated,
+                        **with_encoding,
+                    )
+
+                with stage("report"):
+                    from checks.report import write_incident_report
+
+                    written = write_incident_report(
+                        diagnosis,
+                        out_dir,
+                        names=report_names(case),
+                        docs_index=docs_index,
+                        arrivals=arrivals,
+                    )
+                    outputs.update({path.name: path for path in written})
+
+            if helper is not None:
+                with stage("finish expectation suites"):
+                    suites = validating.result()
             if suites.docs_index is not None:
-                outputs["data_docs"] = suites.docs_index
-
-        diagnosis = None
-        if platform is not None:
-            _import_in_background("checks.charts", "import_matplotlib")  # for the report, while the diagnosis runs
-            with stage("diagnosis"):
-                diagnosis = diagnose_on(engine)(
-                    feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated,
-                    **with_encoding,
-                )
-
-            with stage("report"):
-                from checks.report import write_incident_report
-
-                written = write_incident_report(
-                    diagnosis,
-                    out_dir,
-                    names=report_names(case),
-                    docs_index=suites.docs_index,
-                    arrivals=arrivals,
-                )
-                outputs.update({path.name: path for path in written})
-                incident_page = next((path for path in written if path.name == "incident.html"), None)
-                if suites.docs_index is not None and incident_page is not None and diagnosis.discrepancy:
+                incident_page = outputs.get("incident.html")
+                if incident_page is not None and diagnosis.discrepancy:
                     from checks.data_docs import link_incident
 
                     link_incident(suites.docs_index, incident_page, suites.pages.get("platform"))
-    except BaseException:
-        # Let the writes end before the error leaves: the console script does not wait for threads.
-        with contextlib.suppress(Exception):
-            pending.wait()
-        raise
-    with stage("finish writing outputs"):
-        outputs = {**pending.wait(), **outputs}
+        except BaseException:
+            # Let the writes end before the error leaves: the console script does not wait for threads.
+            with contextlib.suppress(Exception):
+                pending.wait()
+            raise
+        with stage("finish writing outputs"):
+            outputs = {**pending.wait(), **outputs}
 
     result = RunResult(
         case=case,
@@ -230,6 +252,7 @@ def run_case(
         timings=timings,
         peak_memory_mb=peak_memory_mb,
         cpu=cpu,
+        helper_process=helper.usage.to_dict() if helper is not None and helper.usage is not None else None,
     )
     outputs["summary"] = out_dir / "summary.json"
     atomic_write_text(outputs["summary"], json.dumps(result.to_dict(), indent=2, default=str) + "\n")

@@ -135,7 +135,7 @@ def test_inputs_are_not_modified(real_run, johnnys_jeans):
 
 
 def test_outputs_written_in_the_background_are_whole_when_a_later_stage_fails(tmp_path, monkeypatch):
-    import checks.suites
+    import checks.suites.run
     from checks.config import load_case
     from checks.errors import SuiteError
     from checks.runner import run_case
@@ -143,13 +143,30 @@ def test_outputs_written_in_the_background_are_whole_when_a_later_stage_fails(tm
     def broken_suites(*_args, **_kwargs):
         raise SuiteError("the suite could not run")
 
-    monkeypatch.setattr(checks.suites, "run_suites", broken_suites)
+    monkeypatch.setattr(checks.suites.run, "gather_evidence", broken_suites)
     case = load_case(PROJECT_ROOT / "data" / "case.toml")
     with pytest.raises(SuiteError):
         run_case(case, out_dir=tmp_path / "out", gx_dir=tmp_path / "gx")
 
     written = sorted(path.name for path in (tmp_path / "out").iterdir())
     assert written == ["deduplicated.csv", "deduplicated.parquet", "failures.csv"]
+    csv = pd.read_csv(tmp_path / "out" / "deduplicated.csv")
+    pd.testing.assert_frame_equal(csv, pd.read_parquet(tmp_path / "out" / "deduplicated.parquet"), check_dtype=False)
+
+
+def test_an_error_in_the_helper_process_is_the_runs_error(tmp_path):
+    """GX validates in a helper process (checks.sidecar): what fails there is raised by the run, the outputs whole."""
+    from checks.config import load_case
+    from checks.errors import SuiteError
+    from checks.runner import run_case
+
+    gx_dir = tmp_path / "gx"
+    gx_dir.mkdir()
+    (gx_dir / "great_expectations.yml").write_text("stores: [unclosed\n")
+    case = load_case(PROJECT_ROOT / "data" / "case.toml")
+    with pytest.raises(SuiteError, match="cannot read the Great Expectations config"):
+        run_case(case, out_dir=tmp_path / "out", gx_dir=gx_dir)
+
     csv = pd.read_csv(tmp_path / "out" / "deduplicated.csv")
     pd.testing.assert_frame_equal(csv, pd.read_parquet(tmp_path / "out" / "deduplicated.parquet"), check_dtype=False)
 

@@ -16,6 +16,11 @@ SITE = "local_site"
 DOCS_INDEX = Path("uncommitted") / "data_docs" / SITE / "index.html"
 
 
+def site_index(gx_dir: Path) -> Path:
+    """The Data Docs site's index page for a GX project folder (known before the site is built)."""
+    return Path(gx_dir).resolve() / DOCS_INDEX
+
+
 def name_data_asset(validation: Any, name: str) -> None:
     """Data Docs read the asset's name from the batch spec, where GX 1.x's file assets leave it out ("Data asset: None"):
     name it for the feed's table and the table validated ("user_summary: platform")."""
@@ -60,4 +65,4 @@ def build_site(
         )
         group_digits(page)
     tables = {page.stem.removeprefix(f"{DATASOURCE}-"): page for page in sorted(run_folder.glob(f"{DATASOURCE}-*.html"))}
-    return gx_dir / DOCS_INDEX, tables
+    return site_index(gx_dir), tables

@@ -1,9 +1,11 @@
 """``run_suites``: every table through the contract's suite in one Checkpoint run, results completed, Data Docs built."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -14,7 +16,7 @@ from checks.engines.base import Capability, Engine, supports
 from checks.errors import SuiteError
 from checks.suites.docs import KEEP_RUNS, RUN_NAME, build_site, name_data_asset, prune_runs
 from checks.suites.evidence import latest_by_user, table_evidence
-from checks.suites.figures import complete, decimal_sums, exact_sums, whole_number_bounds
+from checks.suites.figures import Figures, complete, decimal_sums, exact_sums, whole_number_bounds
 from checks.suites.gx import DATASOURCE, build_checkpoint, build_suite, import_gx, open_context
 from checks.suites.results import SuiteRun, table_result
 from checks.suites.spark import (
@@ -26,6 +28,23 @@ from checks.suites.spark import (
     spark_types,
 )
 from checks.suites.suite import TableNames, expectations_to_run, load_suite_json, table_columns, typed_table
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What GX validates for a run, computed from the tables: small frames (the tables whole only where the fast
+    path did not apply) and the figures to complete the results with. Picklable, for a helper process."""
+
+    suite_name: str
+    expectations: list[dict]
+    skipped: tuple[str, ...]
+    parameters: dict[str, Any]
+    frames: dict[str, pd.DataFrame]
+    figures: dict[str, Figures | None]
+    names: TableNames
+    gx_dir: Path
+    build_docs: bool
+    keep_runs: int
 
 
 def run_suites(
@@ -47,54 +66,136 @@ def run_suites(
     as the column ``feed_latest_batch_id`` for the batch-currency expectation. When
     ``finance_total`` is None the revenue-total expectation is skipped (and listed in ``skipped``).
     An ``engine`` (or its name) with ``Capability.GX_SPARK_DATASOURCE`` validates Spark DataFrames through
-    GX's Spark datasource, the figures computed in Spark SQL; any other engine validates pandas frames. Same results and Data Docs either way.
+    GX's Spark datasource, the figures computed in Spark SQL; any other engine validates pandas frames
+    (``gather_evidence`` then ``validate_evidence``, which a runner may hand to another process). Same
+    results and Data Docs either way.
     ``encoding`` is the run's (its contract names the suite, ``expectations/<table>.json``, and the columns;
     tables in computing form are validated as typed values). Raises SuiteError when the suite is incomplete or an
     expectation could not be evaluated.
     """
+    engine = get_engine(engine) if isinstance(engine, str) else engine
+    options = dict(
+        latest_batch=latest_batch, finance_total=finance_total, expected_users=expected_users, gx_dir=gx_dir,
+        build_docs=build_docs, suite_path=suite_path, keep_runs=keep_runs, encoding=encoding,
+    )
+    if engine is not None and supports(engine, Capability.GX_SPARK_DATASOURCE):
+        return _run_on_spark(tables, engine=engine, **options)
+    return validate_evidence(gather_evidence(tables, **options))
+
+
+def gather_evidence(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    latest_batch: pd.Series,
+    finance_total: int | None,
+    expected_users: int,
+    gx_dir: Path = Path("gx"),
+    build_docs: bool = True,
+    suite_path: Path | None = None,
+    keep_runs: int = KEEP_RUNS,
+    encoding: Encoding | None = None,
+    suite_check: Callable[[str, list[dict]], None] | None = None,
+) -> Evidence:
+    """Each table's evidence frame and figures (computed here, in Polars: no GX), for ``validate_evidence``.
+
+    When the figures cannot be computed, ``suite_check`` (default ``check_suite``; a runner may ask its helper
+    process) is asked first, so that GX's own word on an invalid expectation is the error.
+    """
+    encoding, names, declared, parameters, expectations, skipped = _declared(tables, finance_total, expected_users, suite_path, encoding)
+    by_user = latest_by_user(latest_batch)
+    frames, figures = {}, {}
+    try:
+        for name, frame in tables.items():
+            frames[name], figures[name] = table_evidence(
+                name, frame, latest_batch, by_user, expectations, parameters, names, encoding
+            )
+    except SuiteError:
+        (suite_check or check_suite)(declared["name"], expectations)
+        raise
+    return Evidence(
+        suite_name=declared["name"], expectations=expectations, skipped=skipped, parameters=parameters, frames=frames,
+        figures=figures, names=names, gx_dir=Path(gx_dir).resolve(), build_docs=build_docs, keep_runs=keep_runs,
+    )
+
+
+def check_suite(name: str, expectations: list[dict]) -> None:
+    """SuiteError when GX refuses an expectation's kwargs."""
+    build_suite(import_gx(), name, expectations)
+
+
+def validate_evidence(evidence: Evidence) -> SuiteRun:
+    """GX's Checkpoint over the evidence frames, the results completed with the figures, and the Data Docs."""
+    gx = import_gx()
+    context = open_context(gx, evidence.gx_dir)
+    # GX checks every expectation's kwargs first.
+    suite = build_suite(gx, evidence.suite_name, evidence.expectations)
+    checkpoint = build_checkpoint(gx, context, suite, evidence.frames, evidence.gx_dir / "uncommitted" / "tables", evidence.names)
+    return _validate(gx, context, suite, [(checkpoint, None)], evidence, engine=None)
+
+
+def _run_on_spark(
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    engine: Engine,
+    latest_batch: pd.Series,
+    finance_total: int | None,
+    expected_users: int,
+    gx_dir: Path,
+    build_docs: bool,
+    suite_path: Path | None,
+    keep_runs: int,
+    encoding: Encoding | None,
+) -> SuiteRun:
+    """The suite through GX's Spark datasource, each table's figures computed in Spark SQL."""
+    encoding, names, declared, parameters, expectations, skipped = _declared(tables, finance_total, expected_users, suite_path, encoding)
+    gx = import_gx()
+    gx_dir = Path(gx_dir).resolve()
+    context = open_context(gx, gx_dir)
+    suite = build_suite(gx, declared["name"], spark_types(expectations))
+    frames, figures = {}, {}
+    for name, frame in tables.items():
+        frames[name], figures[name] = spark_evidence(
+            name, *typed_table(frame, latest_batch, encoding), expectations, parameters, names
+        )
+        if figures[name] is None:  # GX sums a decimal as floats
+            figures[name] = exact_sums(len(frame), expectations, decimal_sums(frame, encoding))
+    evidence = Evidence(
+        suite_name=declared["name"], expectations=expectations, skipped=skipped, parameters=parameters, frames=frames,
+        figures=figures, names=names, gx_dir=gx_dir, build_docs=build_docs, keep_runs=keep_runs,
+    )
+    return _validate(gx, context, suite, build_spark_checkpoints(gx, context, suite, frames, names), evidence, engine=engine)
+
+
+def _declared(
+    tables: Mapping[str, pd.DataFrame], finance_total: int | None, expected_users: int, suite_path: Path | None,
+    encoding: Encoding | None,
+) -> tuple[Encoding, TableNames, dict, dict[str, Any], list[dict], tuple[str, ...]]:
+    """The run's encoding, names, declared suite, parameters, the expectations to run and those skipped."""
     if not tables:
         raise SuiteError("no tables to validate")
     encoding = encoding or default_encoding()
     names = TableNames.of(encoding.contract)
-    engine = get_engine(engine) if isinstance(engine, str) else engine
-    on_spark = engine is not None and supports(engine, Capability.GX_SPARK_DATASOURCE)
     declared = load_suite_json(suite_path or contract_suite_path(encoding.contract))
     parameters = {"expected_users": int(expected_users), "finance_total": finance_total}
     expectations, skipped = expectations_to_run(declared, parameters)
     for name, frame in tables.items():
         table_columns(name, frame, names)  # a wrong column set is bad input: refuse it before GX's import
-    frames, figures = {}, {}
-    by_user = None if on_spark else latest_by_user(latest_batch)
-    gx = import_gx()
-    gx_dir = Path(gx_dir).resolve()
-    context = open_context(gx, gx_dir)
-    # GX checks every expectation's kwargs first.
-    suite = build_suite(gx, declared["name"], spark_types(expectations) if on_spark else expectations)
-    for name, frame in tables.items():
-        if on_spark:
-            frames[name], figures[name] = spark_evidence(
-                name, *typed_table(frame, latest_batch, encoding), expectations, parameters, names
-            )
-            if figures[name] is None:  # GX sums a decimal as floats
-                figures[name] = exact_sums(len(frame), expectations, decimal_sums(frame, encoding))
-        else:
-            frames[name], figures[name] = table_evidence(
-                name, frame, latest_batch, by_user, expectations, parameters, names, encoding
-            )
+    return encoding, names, declared, parameters, expectations, skipped
+
+
+def _validate(gx: Any, context: Any, suite: Any, runs: list, evidence: Evidence, *, engine: Engine | None) -> SuiteRun:
+    """Run the Checkpoints, complete and store each result, and build the Data Docs."""
+    names, skipped, figures = evidence.names, evidence.skipped, evidence.figures
     run_time = datetime.now(timezone.utc)
-    if on_spark:
-        runs = build_spark_checkpoints(gx, context, suite, frames, names)
-    else:
-        runs = [(build_checkpoint(gx, context, suite, frames, gx_dir / "uncommitted" / "tables", names), None)]
-    prune_runs(gx_dir, declared["name"], keep_runs - 1)  # before GX builds the index from the store
+    prune_runs(evidence.gx_dir, evidence.suite_name, evidence.keep_runs - 1)  # before GX builds the index from the store
     run_id = gx.core.run_identifier.RunIdentifier(run_name=RUN_NAME, run_time=run_time)
     run_results = {}
     try:
-        with few_spark_partitions(engine if on_spark else None):
+        with few_spark_partitions(engine):
             for checkpoint, dataframe in runs:
                 result = checkpoint.run(
                     batch_parameters=None if dataframe is None else {"dataframe": dataframe},
-                    expectation_parameters={key: value for key, value in parameters.items() if value is not None},
+                    expectation_parameters={key: value for key, value in evidence.parameters.items() if value is not None},
                     run_id=run_id,
                 )
                 run_results.update(result.run_results)
@@ -105,19 +206,19 @@ def run_suites(
     for identifier, validation in run_results.items():
         table = identifier.batch_identifier.removeprefix(f"{DATASOURCE}-")
         by_table[table] = table_result(table, validation, skipped)  # raises on exception_info first
-        if on_spark:
+        if engine is not None:
             declared_types(validation)
         if figures[table] is not None:
             complete(validation, figures[table])
         whole_number_bounds(validation)
-        name_data_asset(validation, f"{declared['name']}: {table}")
+        name_data_asset(validation, f"{evidence.suite_name}: {table}")
         context.validation_results_store.set(identifier, validation)  # the docs render the stored result
         by_table[table] = table_result(table, validation, skipped)
-    results = tuple(by_table[name] for name in frames)
+    results = tuple(by_table[name] for name in evidence.frames)
 
     docs_index, pages = None, {}
-    if build_docs:
-        if on_spark:
+    if evidence.build_docs:
+        if engine is not None:
             declared_suite_types(suite)
-        docs_index, pages = build_site(context, gx_dir, declared["name"], list(run_results), run_time, names)
+        docs_index, pages = build_site(context, evidence.gx_dir, evidence.suite_name, list(run_results), run_time, names)
     return SuiteRun(results=results, docs_index=docs_index, skipped=skipped, run_time=run_time.isoformat(), pages=pages)

@@ -1,0 +1,85 @@
+"""A helper process for the run's Python-heavy work that needs no table: Great Expectations' validation of the
+suites' small evidence frames and its Data Docs.
+
+Importing Great Expectations is about 3.5 s of pure Python. In the run's own process, on a thread, it held the
+interpreter lock against the feed's reading (2.9 s more wall time over reading and validating 10 M users), and the
+Checkpoint and the Data Docs (about 1.8 s) sat between the dedup and the diagnosis. In a process of its own, started
+before anything is read, the import runs on the other core while the feed is read, and the validation while the
+diagnosis runs. The process is spawned (never forked: the engines' thread pools are running), so what it is given
+and returns is pickled: evidence frames and results, never a table of millions of rows.
+"""
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import resource
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the helper process used, read once it has ended (its CPU seconds and its peak resident memory)."""
+
+    cpu_seconds: float
+    peak_memory_mb: int
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"cpu_seconds": round(self.cpu_seconds, 3), "peak_memory_mb": self.peak_memory_mb}
+
+
+class Sidecar:
+    """One helper process, started at once, that imports ``preload``'s modules and then runs what it is given in turn.
+
+    ``preload`` is (module, function) pairs called first, e.g. ``("checks.suites.gx", "preload")``; a failure
+    there is left for the task that needs the module to raise (and report) again. Use it as a context manager:
+    leaving waits for the process to end (cancelling what has not started) and fills in ``usage``.
+    """
+
+    def __init__(self, preload: Sequence[tuple[str, str]] = ()) -> None:
+        self._children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._pool = ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_preload, initargs=(tuple(preload),)
+        )
+        self._pool.submit(int)  # the pool starts its process on the first task: start it now
+        self.usage: Usage | None = None
+
+    def submit(self, function: Callable[..., Result], *args: Any) -> Future[Result]:
+        """Run ``function(*args)`` in the helper process (both picklable: a module-level function)."""
+        return self._pool.submit(function, *args)
+
+    def call(self, function: Callable[..., Result], *args: Any) -> Result:
+        """``submit``, then wait for the answer (an exception raised there is raised here)."""
+        return self.submit(function, *args).result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        before = self._children_before
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        # ru_maxrss of the children is the largest ended child's (Linux: KiB); the helper is the largest here.
+        self.usage = Usage(cpu_seconds=cpu, peak_memory_mb=after.ru_maxrss // 1024)
+
+    def __enter__(self) -> Sidecar:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _preload(preload: tuple[tuple[str, str], ...]) -> None:
+    main = sys.modules["__main__"]
+    if getattr(main, "__spec__", None) is None and not hasattr(main, "__file__"):
+        # A spawned process's __main__ is a ``-c`` command. PySpark, which GX imports, takes such a main module for
+        # its own doctests and exits the process (pyspark.sql.connect.utils.check_dependencies): name a file.
+        main.__file__ = __file__
+    for module, function in preload:
+        try:
+            getattr(importlib.import_module(module), function)()
+        except Exception:  # noqa: BLE001  the task that needs it raises it again, and the run reports it
+            pass
