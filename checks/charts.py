@@ -7,6 +7,7 @@ Labels from files are drawn as plain text: math parsing is off, so ``$`` in a na
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -34,15 +35,52 @@ _NOT_IN_FEED = "not in the feed"
 
 
 def import_matplotlib() -> None:
-    """Import what ``render_charts`` draws with (a third of a second); a runner may do it in a background
-    thread while it works on something else."""
+    """Import what ``draw_charts`` draws with (a third of a second); a runner may do it ahead of use."""
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.backends.backend_svg  # noqa: F401
     import matplotlib.figure  # noqa: F401
 
 
+@dataclass(frozen=True)
+class Bars:
+    """Horizontal bars of dollars: one label, value (dollars, as the axis reads), text and colour a bar."""
+
+    title: str
+    labels: tuple[str, ...]
+    values: tuple[float, ...]
+    texts: tuple[str, ...]
+    colours: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Histograms:
+    """Counts over equal bins, one series a colour; ``empty`` is the text shown instead when there is nothing."""
+
+    title: str
+    xlabel: str
+    ylabel: str
+    series: tuple[tuple[np.ndarray, np.ndarray, str, str], ...]  # (counts, edges, colour, label)
+    empty: str | None = None
+
+
+def chart_specs(diagnosis: Diagnosis) -> dict[str, Bars | Histograms]:
+    """What each chart shows, by name: a few numbers and words computed from the diagnosis, small enough to hand
+    to another process (the users behind them stay here)."""
+    return {GAP_BY_ROOT_CAUSE: _by_root_cause(diagnosis), GAP_BY_FILE: _by_file(diagnosis), STALE_BY_BATCH: _stale(diagnosis)}
+
+
 def render_charts(diagnosis: Diagnosis, out_dir: Path) -> dict[str, list[Path]]:
     """Write each chart as ``<name>.png`` and ``<name>.svg`` in ``out_dir``; returns the paths by chart name."""
+    return draw_charts(chart_specs(diagnosis), out_dir)
+
+
+def chart_paths(out_dir: Path) -> dict[str, list[Path]]:
+    """The files ``draw_charts`` writes, by chart name (PNG first), known before they are drawn."""
+    return {name: [Path(out_dir) / f"{name}.png", Path(out_dir) / f"{name}.svg"] for name in CHART_NAMES}
+
+
+def draw_charts(specs: dict[str, Bars | Histograms], out_dir: Path) -> dict[str, list[Path]]:
+    """Draw each chart with matplotlib and write it as PNG and SVG (``chart_paths``)."""
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -50,14 +88,15 @@ def render_charts(diagnosis: Diagnosis, out_dir: Path) -> dict[str, list[Path]]:
     # A fixed salt gives the SVG's element ids from one run to the next: same diagnosis, same bytes.
     style = {"text.parse_math": False, "svg.fonttype": "none", "svg.hashsalt": "checks", "font.size": 10}
     with matplotlib.rc_context(style):
-        for name, draw in ((GAP_BY_ROOT_CAUSE, _by_root_cause), (GAP_BY_FILE, _by_file), (STALE_BY_BATCH, _stale)):
+        for name, spec in specs.items():
             # A bare Figure (no pyplot): nothing global to register, nothing to close.
             figure = Figure(figsize=(8, 4.2), layout="constrained")
-            draw(figure.subplots(), diagnosis)
-            png = _save(figure, Path(out_dir) / f"{name}.png", "png")
+            (_draw_bars if isinstance(spec, Bars) else _draw_histograms)(figure.subplots(), spec)
+            png_path, svg_path = chart_paths(out_dir)[name]
+            png = _save(figure, png_path, "png")
             # The layout is settled by the first save; the SVG reuses it rather than measuring every label again.
             figure.set_layout_engine("none")
-            written[name] = [png, _save(figure, Path(out_dir) / f"{name}.svg", "svg")]
+            written[name] = [png, _save(figure, svg_path, "svg")]
     return written
 
 
@@ -69,7 +108,7 @@ def _save(figure, path: Path, suffix: str) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def _by_root_cause(axes, diagnosis: Diagnosis) -> None:
+def _by_root_cause(diagnosis: Diagnosis) -> Bars:
     labels = [CAUSE_WORDS.get(cause.kind, cause.kind) + (f"\n{cause.file}" if cause.file else "") for cause in diagnosis.root_causes]
     values = [cause.revenue_gap for cause in diagnosis.root_causes]
     colours = [_BLUE] * len(values)
@@ -77,14 +116,13 @@ def _by_root_cause(axes, diagnosis: Diagnosis) -> None:
         labels.append("unexplained")
         values.append(diagnosis.unexplained_gap)
         colours.append(_GREY)
-    _bars(axes, labels, values, colours, diagnosis.words)
-    axes.set_title(f"Revenue gap by root cause (total gap {diagnosis.words.money(diagnosis.gap)})")
+    return _bars(f"Revenue gap by root cause (total gap {diagnosis.words.money(diagnosis.gap)})", labels, values, colours, diagnosis.words)
 
 
-def _by_file(axes, diagnosis: Diagnosis) -> None:
+def _by_file(diagnosis: Diagnosis) -> Bars:
     per_file = _gap_by_file(diagnosis)
-    _bars(axes, list(per_file), list(per_file.values()), [_BLUE] * len(per_file), diagnosis.words)
-    axes.set_title(f"Revenue gap by the delta file holding each {diagnosis.words.key_word}'s latest row")
+    title = f"Revenue gap by the delta file holding each {diagnosis.words.key_word}'s latest row"
+    return _bars(title, list(per_file), list(per_file.values()), [_BLUE] * len(per_file), diagnosis.words)
 
 
 def _gap_by_file(diagnosis: Diagnosis) -> dict[str, int]:
@@ -100,48 +138,64 @@ def _gap_by_file(diagnosis: Diagnosis) -> dict[str, int]:
     return {name: per_file[name] for name in order}
 
 
-def _stale(axes, diagnosis: Diagnosis) -> None:
+def _stale(diagnosis: Diagnosis) -> Histograms:
     users, words = diagnosis.reconciliation.users, diagnosis.words
     version, keys = words.version, words.keys
     stale = users["class"].eq(STALE).to_numpy(dtype=bool)
     count = int(stale.sum())
-    axes.set_title(f"Stale {keys} by {version} range ({count:,} {keys})")
-    axes.set_xlabel(version + ("" if words.encoding.codecs[version].column.logical_type == "integer" else " (microseconds or days since 1970)"))
-    axes.set_ylabel(keys)
+    title = f"Stale {keys} by {version} range ({count:,} {keys})"
+    xlabel = version + ("" if words.encoding.codecs[version].column.logical_type == "integer" else " (microseconds or days since 1970)")
     if not count:
-        axes.text(0.5, 0.5, f"no stale {keys}", ha="center", va="center", transform=axes.transAxes)
-        return
+        return Histograms(title, xlabel, keys, series=(), empty=f"no stale {keys}")
     platform = users[f"platform_{version}"].to_numpy()[stale].astype("float64")
     latest = users[f"expected_{version}"].to_numpy()[stale].astype("float64")
     span = (min(platform.min(), latest.min()), max(platform.max(), latest.max()))
     # matplotlib draws the counts; it need not see the millions of users behind them. Equal bins over
     # the span are counted arithmetically (numpy keeps them consistent with the edges it returns).
+    series = []
     for batches, colour, label in ((platform, _RED, f"{version} the platform holds"), (latest, _BLUE, f"latest {version} in the feed")):
         counts, edges = np.histogram(batches, bins=30, range=span)
-        axes.hist(edges[:-1], bins=edges, weights=counts, color=colour, alpha=0.7, label=label)
-    axes.legend(frameon=False)
+        series.append((counts, edges, colour, label))
+    return Histograms(title, xlabel, keys, series=tuple(series))
 
 
-def _bars(axes, labels: list[str], values: list[int], colours: list[str], words: Words) -> None:
-    if not values:
-        axes.text(0.5, 0.5, "no gap", ha="center", va="center", transform=axes.transAxes)
-        axes.set_axis_off()
-        return
-    positions = np.arange(len(values))
+def _bars(title: str, labels: list[str], values: list[int], colours: list[str], words: Words) -> Bars:
     texts = [words.money(value) for value in values]
     amount = words.encoding.contract.amount
     scale = 10 ** (amount.decimal[1] if amount is not None and amount.decimal else 0)
-    values = [value / scale for value in values]  # in dollars, as the axis reads
-    axes.barh(positions, values, color=colours)
-    axes.set_yticks(positions, labels=labels)
-    axes.invert_yaxis()
-    axes.axvline(0, color="black", linewidth=0.8)
-    axes.set_xlabel("dollars (expected minus platform)")
-    axes.xaxis.set_major_formatter(lambda value, _: f"${value:,.0f}")
-    for position, value, text in zip(positions, values, texts):
-        axes.annotate(f" {text} ", (value, position), va="center", ha="left" if value >= 0 else "right")
-    axes.margins(x=0.25)
-    axes.spines[["top", "right"]].set_visible(False)
+    shown = [value / scale for value in values]  # in dollars, as the axis reads
+    return Bars(title, tuple(labels), tuple(shown), tuple(texts), tuple(colours))
+
+
+def _draw_bars(axes, bars: Bars) -> None:
+    if not bars.values:
+        axes.text(0.5, 0.5, "no gap", ha="center", va="center", transform=axes.transAxes)
+        axes.set_axis_off()
+    else:
+        positions = np.arange(len(bars.values))
+        axes.barh(positions, bars.values, color=list(bars.colours))
+        axes.set_yticks(positions, labels=list(bars.labels))
+        axes.invert_yaxis()
+        axes.axvline(0, color="black", linewidth=0.8)
+        axes.set_xlabel("dollars (expected minus platform)")
+        axes.xaxis.set_major_formatter(lambda value, _: f"${value:,.0f}")
+        for position, value, text in zip(positions, bars.values, bars.texts):
+            axes.annotate(f" {text} ", (value, position), va="center", ha="left" if value >= 0 else "right")
+        axes.margins(x=0.25)
+        axes.spines[["top", "right"]].set_visible(False)
+    axes.set_title(bars.title)
+
+
+def _draw_histograms(axes, histograms: Histograms) -> None:
+    axes.set_title(histograms.title)
+    axes.set_xlabel(histograms.xlabel)
+    axes.set_ylabel(histograms.ylabel)
+    if histograms.empty is not None:
+        axes.text(0.5, 0.5, histograms.empty, ha="center", va="center", transform=axes.transAxes)
+        return
+    for counts, edges, colour, label in histograms.series:
+        axes.hist(edges[:-1], bins=edges, weights=counts, color=colour, alpha=0.7, label=label)
+    axes.legend(frameon=False)
 
 
 def render_history_chart(

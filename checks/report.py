@@ -15,7 +15,7 @@ import html
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,35 +81,39 @@ def write_incident_report(
     names: ReportNames = ReportNames(),
     docs_index: Path | None = None,
     arrivals: Mapping[str, Arrival] | None = None,
+    submit: Callable[..., Future] | None = None,
 ) -> list[Path]:
     """Write incident.md, both emails (Markdown and .eml), discrepancies.csv, the charts and incident.html (beside
     the Data Docs index when given, else in ``out_dir``); every file atomically. Returns the paths written.
 
-    ``arrivals`` (``checks.arrivals.read_arrivals``) are the landing zone's facts the emails may cite.
+    ``arrivals`` (``checks.arrivals.read_arrivals``) are the landing zone's facts the emails may cite. ``submit``
+    (a helper process's, ``checks.sidecar``) draws the charts elsewhere meanwhile; without it they are drawn here.
     """
-    from checks.charts import render_charts
+    from checks.charts import chart_paths, chart_specs, draw_charts
 
     out_dir = Path(out_dir)
     html_path = (Path(docs_index).parent if docs_index else out_dir) / INCIDENT_HTML
-    # The per-user table (millions of rows at scale) is sorted and written by Arrow and Polars, which
-    # release the GIL, while matplotlib draws the charts here; leaving the block waits for it either way.
+    specs = chart_specs(diagnosis)
+    drawing = submit(draw_charts, specs, out_dir) if submit is not None else None
+    chart_pngs = {name: paths[0] for name, paths in chart_paths(out_dir).items()}
+    # The per-user table (millions of rows at scale) is sorted and written by Arrow and Polars, which release
+    # the GIL, while matplotlib draws the charts (here, or in ``submit``'s process); leaving the block waits for both.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="discrepancies") as pool:
         table = pool.submit(_write_discrepancies, diagnosis, out_dir / DISCREPANCIES_CSV)
-        charts = render_charts(diagnosis, out_dir)
-        chart_pngs = {name: paths[0] for name, paths in charts.items()}
-        chart_svgs = {name: path.read_text(encoding="utf-8") for name, paths in charts.items() for path in paths if path.suffix == ".svg"}
-        written = [path for paths in charts.values() for path in paths]
-        written.append(
-            atomic_write_text(
-                out_dir / INCIDENT_MD,
-                render_incident(diagnosis, names, charts=_relative(chart_pngs, out_dir), docs_index=_link(docs_index, out_dir)),
-            )
+        drawn = draw_charts(specs, out_dir) if drawing is None else None
+        incident = atomic_write_text(
+            out_dir / INCIDENT_MD,
+            render_incident(diagnosis, names, charts=_relative(chart_pngs, out_dir), docs_index=_link(docs_index, out_dir)),
         )
         engineer = _engineer_email(diagnosis, names, arrivals or {})
         customer = _customer_email(diagnosis, names, arrivals or {})
-        written.append(atomic_write_text(out_dir / EMAIL_ENGINEER, engineer.markdown()))
-        written.append(atomic_write_text(out_dir / EMAIL_CUSTOMER, customer.markdown()))
-        written.append(table.result())
+        emails = [
+            atomic_write_text(out_dir / EMAIL_ENGINEER, engineer.markdown()),
+            atomic_write_text(out_dir / EMAIL_CUSTOMER, customer.markdown()),
+        ]
+        charts = drawn if drawing is None else drawing.result()
+        written = [*(path for paths in charts.values() for path in paths), incident, *emails, table.result()]
+    chart_svgs = {name: path.read_text(encoding="utf-8") for name, paths in charts.items() for path in paths if path.suffix == ".svg"}
     attachments = [out_dir / DISCREPANCIES_CSV] if _attached(diagnosis) else []
     written.append(atomic_write_bytes(out_dir / EMAIL_ENGINEER_EML, engineer.message(attachments=attachments)))
     written.append(atomic_write_bytes(out_dir / EMAIL_CUSTOMER_EML, customer.message()))

@@ -131,8 +131,13 @@ def run_case(
 
         engine = get_engine(DEFAULT_ENGINE)
     # GX's Spark datasource validates in this process (it needs the Spark session). Otherwise a helper process
-    # imports GX while the feed is read, and validates the suites' evidence while the diagnosis runs.
-    helper = None if supports(engine, Capability.GX_SPARK_DATASOURCE) else Sidecar(preload=[("checks.suites.gx", "preload")])
+    # imports GX and matplotlib while the feed is read, validates the suites' evidence while the diagnosis runs,
+    # and draws the report's charts while the per-user table is written.
+    helper = (
+        None
+        if supports(engine, Capability.GX_SPARK_DATASOURCE)
+        else Sidecar(preload=[("checks.suites.gx", "preload"), ("checks.charts", "import_matplotlib")])
+    )
     gx_import = _import_in_background("checks.suites.gx", "preload") if helper is None else None
     with helper or contextlib.nullcontext():
         # One encoding for the run: the contract, and the dictionaries every table's strings are coded with.
@@ -207,7 +212,8 @@ def run_case(
 
             diagnosis = None
             if platform is not None:
-                _import_in_background("checks.charts", "import_matplotlib")  # for the report, while the diagnosis runs
+                if helper is None:
+                    _import_in_background("checks.charts", "import_matplotlib")  # for the report, while the diagnosis runs
                 with stage("diagnosis"):
                     diagnosis = diagnose_on(engine)(
                         feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated,
@@ -223,6 +229,7 @@ def run_case(
                         names=report_names(case),
                         docs_index=docs_index,
                         arrivals=arrivals,
+                        submit=helper.submit if helper is not None else None,
                     )
                     outputs.update({path.name: path for path in written})
 

@@ -70,7 +70,7 @@ def test_stage_names_are_unique(sample_run) -> None:
     names = list(dict.fromkeys(stages))
     assert names == [
         "read tables", "validate deltas", "feed checks and dedup", "start writing outputs", "expectation suites",
-        "diagnosis", "report", "finish writing outputs",
+        "diagnosis", "report", "finish expectation suites", "finish writing outputs",
     ]
 
 
