@@ -832,12 +832,17 @@ def discrepancies_table(diagnosis: Diagnosis) -> pd.DataFrame:
     delta file and line the platform's row came from. Text cells are neutralised for spreadsheets where the CSV is
     written (``checks.writers``).
     """
-    return _as_written(_with_platform_source(diagnosis), diagnosis.words).take(_discrepancy_order(diagnosis)).reset_index(drop=True)
+    users = _with_platform_source(diagnosis).take(_discrepancy_order(diagnosis))
+    return _as_written(users, diagnosis.words).reset_index(drop=True)
 
 
 def _write_discrepancies(diagnosis: Diagnosis, path: Path) -> Path:
-    """``discrepancies_table`` written from the users' columns, its rows gathered in Arrow rather than as a pandas frame."""
-    return atomic_write_frame(path, _as_written(_with_platform_source(diagnosis), diagnosis.words), rows=_discrepancy_order(diagnosis))
+    """``discrepancies_table`` written. With nothing to render (an all-integer contract) its rows are gathered from
+    the users' columns in Arrow, a chunk at a time, rather than as a pandas frame; otherwise only the users written
+    are rendered as text (a tenth of the table, often)."""
+    if diagnosis.words.encoding.plain:
+        return atomic_write_frame(path, _with_platform_source(diagnosis), rows=_discrepancy_order(diagnosis))
+    return atomic_write_frame(path, discrepancies_table(diagnosis))
 
 
 def _as_written(users: pd.DataFrame, words: Words) -> pd.DataFrame:
