@@ -1,0 +1,59 @@
+"""The helper process (checks.sidecar): its answers, its errors, what it used, and a failed preload."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from checks.errors import SuiteError
+from checks.sidecar import Sidecar
+
+
+def _refuse(message: str) -> None:
+    raise SuiteError(message)
+
+
+def test_a_task_runs_in_another_process_and_its_answer_comes_back() -> None:
+    with Sidecar() as helper:
+        assert helper.call(os.getpid) != os.getpid()
+        assert helper.submit(divmod, 17, 5).result() == (3, 2)
+
+
+def test_an_error_raised_there_is_raised_here_with_its_type_and_words() -> None:
+    with Sidecar() as helper:
+        with pytest.raises(SuiteError, match="the suite could not run"):
+            helper.call(_refuse, "the suite could not run")
+        assert helper.call(divmod, 7, 2) == (3, 1)  # the process goes on after a task's error
+
+
+def test_its_cpu_and_peak_are_known_once_it_has_ended() -> None:
+    helper = Sidecar()
+    assert helper.usage is None
+    helper.call(sum, range(10**6))
+    helper.close()
+    assert helper.usage is not None
+    assert helper.usage.cpu_seconds > 0
+    assert helper.usage.peak_memory_mb > 0
+    assert set(helper.usage.to_dict()) == {"cpu_seconds", "peak_memory_mb"}
+
+
+def test_a_preload_that_fails_leaves_the_error_to_the_task_that_needs_it() -> None:
+    with Sidecar(preload=[("checks.no_such_module", "preload")]) as helper:
+        assert helper.call(divmod, 9, 4) == (2, 1)
+        with pytest.raises(ModuleNotFoundError, match="checks.no_such_module"):
+            helper.call(__import__, "checks.no_such_module")
+
+
+def test_great_expectations_preloads_there_and_not_here() -> None:
+    import sys
+
+    already = "great_expectations" in sys.modules
+    with Sidecar(preload=[("checks.suites.gx", "preload")]) as helper:
+        assert helper.call(_imported, "great_expectations")
+    assert ("great_expectations" in sys.modules) == already
+
+
+def _imported(module: str) -> bool:
+    import sys
+
+    return module in sys.modules
