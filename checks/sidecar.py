@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
+import os
 import resource
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -73,6 +75,9 @@ class Sidecar:
 
 
 def _preload(preload: tuple[tuple[str, str], ...]) -> None:
+    # Ctrl-C reaches the terminal's whole process group: the run reports it (exit 130); this process leaves
+    # at once, without a traceback of its own on the run's standard error.
+    signal.signal(signal.SIGINT, _leave_quietly)
     main = sys.modules["__main__"]
     if getattr(main, "__spec__", None) is None and not hasattr(main, "__file__"):
         # A spawned process's __main__ is a ``-c`` command. PySpark, which GX imports, takes such a main module for
@@ -83,3 +88,7 @@ def _preload(preload: tuple[tuple[str, str], ...]) -> None:
             getattr(importlib.import_module(module), function)()
         except Exception:  # noqa: BLE001  the task that needs it raises it again, and the run reports it
             pass
+
+
+def _leave_quietly(*_: object) -> None:
+    os._exit(130)

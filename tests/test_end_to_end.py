@@ -3,6 +3,9 @@ table fails exactly the revenue-total and batch-currency expectations, Data Docs
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -117,10 +120,6 @@ def test_the_incident_page_renders_offline_with_its_charts_and_examples(real_run
 
 
 def test_the_terminal_help_shows_the_case_default(tmp_path):
-    import os
-    import subprocess
-    import sys
-
     result = subprocess.run(
         [sys.executable, "-m", "checks", "run", "--help"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "250"}, check=True
     )
@@ -170,3 +169,24 @@ def test_an_error_in_the_helper_process_is_the_runs_error(tmp_path):
     csv = pd.read_csv(tmp_path / "out" / "deduplicated.csv")
     pd.testing.assert_frame_equal(csv, pd.read_parquet(tmp_path / "out" / "deduplicated.parquet"), check_dtype=False)
 
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_run_and_its_helper_process_without_a_traceback(tmp_path):
+    """Ctrl-C reaches the run and its helper process (the terminal's group): exit 130, one line, nothing left."""
+    import signal
+    import time
+
+    run = subprocess.Popen(
+        [sys.executable, "-m", "checks", "run", "--out", str(tmp_path / "out"), "--gx-dir", str(tmp_path / "gx")],
+        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    time.sleep(2.5)  # the helper is importing GX by now: the run waits for it for seconds more
+    os.killpg(run.pid, signal.SIGINT)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130
+    assert "Traceback" not in stderr
+    time.sleep(0.5)
+    # No process of the run's group is left running (one that has ended may wait a moment to be reaped).
+    group = subprocess.run(["ps", "-o", "stat=", "-g", str(run.pid)], capture_output=True, text=True).stdout.split()
+    assert [state for state in group if not state.startswith("Z")] == []
