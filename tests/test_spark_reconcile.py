@@ -1,6 +1,7 @@
 """Reconciliation in Spark SQL gives exactly the default engine's ``Reconciliation`` and ``Diagnosis``: differential tests."""
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 
 import pandas as pd
@@ -8,7 +9,7 @@ import pytest
 
 from checks.dedup import deduplicate
 from checks.diagnose import diagnose
-from checks.model import stack_feed
+from checks.model import Delta, stack_feed
 from checks.reconcile import Reconciliation, reconcile
 from tests import faults
 from tests.test_reconcile import FEED, _mixed_platform
@@ -137,3 +138,6 @@ def test_deltas_validated_in_spark_stay_there_unless_the_fault_search_runs(spark
     if mine.discrepancy:  # collected as the default engine's frames
         for delta, expected in zip(feed.deltas, reference.deltas, strict=True):
             pd.testing.assert_frame_equal(delta.frame, expected.frame)
+    moved = pickle.loads(pickle.dumps(feed.deltas[-1]))  # to another process: a plain Delta with the rows
+    assert (type(moved), moved.name, moved.number) == (Delta, reference.deltas[-1].name, reference.deltas[-1].number)
+    pd.testing.assert_frame_equal(moved.frame, reference.deltas[-1].frame)

@@ -357,6 +357,9 @@ class SparkDelta(Delta):
     def __repr__(self) -> str:  # the dataclass's would collect the rows
         return f"SparkDelta(name={self.name!r}, number={self.number})"
 
+    def __reduce__(self) -> tuple[Any, ...]:  # a Spark frame cannot leave its session: another process gets the rows
+        return Delta, (self.name, self.number, self.frame)
+
 
 def _spark_table(delta: Delta, form: _Form) -> Any:
     """A delta's rows as a Spark frame: the one it was validated in, else its pandas rows handed over."""
