@@ -1,6 +1,7 @@
 """Reconciliation in Spark SQL gives exactly the default engine's ``Reconciliation`` and ``Diagnosis``: differential tests."""
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 
 import pandas as pd
@@ -8,7 +9,7 @@ import pytest
 
 from checks.dedup import deduplicate
 from checks.diagnose import diagnose
-from checks.model import stack_feed
+from checks.model import Delta, stack_feed
 from checks.reconcile import Reconciliation, reconcile
 from tests import faults
 from tests.test_reconcile import FEED, _mixed_platform
@@ -115,3 +116,28 @@ def test_spark_diagnosis_matches_the_default_engine(spark_engine, case: str) -> 
         assert not mine.discrepancy and len(mine.lineage_counts) > 1
     if case.endswith("disagrees"):
         assert len(mine.lineage) > 0  # the users only the export disagrees on are traced
+
+
+@pytest.mark.parametrize("case", ["clean table", "file not ingested"])
+def test_deltas_validated_in_spark_stay_there_unless_the_fault_search_runs(spark_engine, case: str, tmp_path) -> None:
+    """The deltas' rows come to the driver only for the fault search, with the default engine's diagnosis either way."""
+    from checks.engines import get_engine
+    from checks.engines.spark import SparkDelta
+    from checks.sample import write_feed
+
+    folder = tmp_path / "feed"
+    write_feed(FEED, folder)
+    reference = get_engine("pandas").check_feed_folder(folder)
+    feed = spark_engine.check_feed_folder(folder)
+    assert all(isinstance(delta, SparkDelta) and "_frame" not in vars(delta) for delta in feed.deltas)
+    platform, customer = (make() if make is not None else None for make in DIAGNOSES[case])
+    mine = spark_engine.diagnose(feed.deltas, platform, customer, 1_000_000, deduplicated=feed.deduplicated)
+    assert mine.to_dict() == diagnose(reference.deltas, platform, customer, 1_000_000, deduplicated=reference.deduplicated).to_dict()
+    collected = ["_frame" in vars(delta) for delta in feed.deltas]
+    assert collected == [mine.discrepancy] * len(FEED)
+    if mine.discrepancy:  # collected as the default engine's frames
+        for delta, expected in zip(feed.deltas, reference.deltas, strict=True):
+            pd.testing.assert_frame_equal(delta.frame, expected.frame)
+    moved = pickle.loads(pickle.dumps(feed.deltas[-1]))  # to another process: a plain Delta with the rows
+    assert (type(moved), moved.name, moved.number) == (Delta, reference.deltas[-1].name, reference.deltas[-1].number)
+    pd.testing.assert_frame_equal(moved.frame, reference.deltas[-1].frame)

@@ -122,7 +122,7 @@ def discover_deltas(directory: str | Path, contract: Contract | None = None) -> 
 def check_validations(validations: Sequence[DeltaValidation], encoding: Encoding | None = None) -> FeedCheck:
     """``checks.pipeline.check_validations`` on Spark, for deltas already validated."""
     form = _Form.of(encoding)
-    tables = [_from_delta(validation.delta, form) for validation in validations if validation.delta is not None]
+    tables = [_spark_table(validation.delta, form) for validation in validations if validation.delta is not None]
     return _feed_check(list(validations), tables, form)
 
 
@@ -137,7 +137,7 @@ def check_feed(deltas: Sequence[Delta], encoding: Encoding | None = None) -> pd.
     if not deltas:
         return empty_failures()
     form = _Form.of(encoding)
-    feed = _stack([_from_delta(delta, form) for delta in deltas], form)
+    feed = _stack([_spark_table(delta, form) for delta in deltas], form)
     return _feed_failures(feed, [delta.name for delta in deltas], form)
 
 
@@ -231,7 +231,7 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
     delta, table = None, None
     if failures.empty:
         table = typed.cache()
-        delta = Delta(name=name, number=delta_file.number, frame=_to_pandas_int64(table))
+        delta = SparkDelta(name, delta_file.number, table)
     text.unpersist()
     validation = DeltaValidation(
         name=name, number=delta_file.number, delta=delta, failures=failures, warnings=header.warnings, rows=rows
@@ -336,6 +336,36 @@ def _union(parts: Sequence[Any]) -> Any:
     return result
 
 
+class SparkDelta(Delta):
+    """A delta that passed validation with its rows kept in Spark (``table``: the line number ``row`` and the first
+    customer's columns); ``frame`` collects them to the driver only when a caller asks for pandas rows (the fault
+    search), once."""
+
+    table: Any
+
+    def __init__(self, name: str, number: int, table: Any) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "number", number)
+        object.__setattr__(self, "table", table)
+
+    @property
+    def frame(self) -> pd.DataFrame:  # type: ignore[override]
+        if "_frame" not in self.__dict__:
+            object.__setattr__(self, "_frame", _to_pandas_int64(self.table))
+        return self.__dict__["_frame"]
+
+    def __repr__(self) -> str:  # the dataclass's would collect the rows
+        return f"SparkDelta(name={self.name!r}, number={self.number})"
+
+    def __reduce__(self) -> tuple[Any, ...]:  # a Spark frame cannot leave its session: another process gets the rows
+        return Delta, (self.name, self.number, self.frame)
+
+
+def _spark_table(delta: Delta, form: _Form) -> Any:
+    """A delta's rows as a Spark frame: the one it was validated in, else its pandas rows handed over."""
+    return delta.table if isinstance(delta, SparkDelta) else _from_delta(delta, form)
+
+
 def _from_delta(delta: Delta, form: _Form) -> Any:
     """A delta held in pandas as a Spark frame, handed over as one Arrow table rather than row by row."""
     import pyarrow as pa
@@ -352,9 +382,16 @@ def _to_pandas_int64(typed: Any) -> pd.DataFrame:
 
 
 def _stack(tables: Sequence[Any], form: _Form) -> Any:
+    return stacked(tables, form.columns)
+
+
+def stacked(tables: Sequence[Any], columns: Sequence[str], *, file: str = _FILE_INDEX, line: str = _ROW) -> Any:
+    """Deltas' Spark frames as one, each row with its delta's place in the feed (``file``, int) and its line (``line``)."""
     from pyspark.sql import functions as F
 
-    return _union([table.select(*form.columns, _ROW).withColumn(_FILE_INDEX, F.lit(index)) for index, table in enumerate(tables)])
+    return _union([
+        table.select(*columns, F.col(_ROW).alias(line)).withColumn(file, F.lit(index)) for index, table in enumerate(tables)
+    ])
 
 
 # The fields each failure across the feed brings back, as bigint (a file as its place in the feed), to be worded

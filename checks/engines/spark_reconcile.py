@@ -78,8 +78,13 @@ def expected_table(deduplicated: pd.DataFrame, shape: Shape | None = None) -> An
 
 
 def feed_table(deltas: Sequence[Delta], shape: Shape | None = None) -> Any:
-    """The deltas stacked as one Spark frame with each row's ``FILE`` (its delta's place in the feed) and ``LINE``."""
+    """The deltas stacked as one Spark frame with each row's ``FILE`` (its delta's place in the feed) and ``LINE``:
+    the rows of deltas validated in Spark stay there, others are handed over from the driver."""
+    from checks.engines.spark import SparkDelta, stacked
+
     shape = shape or _default_shape()
+    if deltas and all(isinstance(delta, SparkDelta) for delta in deltas):
+        return stacked([delta.table for delta in deltas], shape.names, file=FILE, line=LINE)
     frames = [delta.frame for delta in deltas]
     columns: dict[str, Any] = {
         column: np.concatenate([frame[column].to_numpy(dtype="int64") for frame in frames] or [np.empty(0, "int64")])
