@@ -20,6 +20,7 @@ from checks.diagnose._scan import (
     kept,
     picked_values,
     row_dtype,
+    rows_per_user,
     sum_hashes,
     text_order,
 )
@@ -210,11 +211,10 @@ class Engine:
         return int(np.count_nonzero(left & (self.observed_count[users] > 0)))
 
     def _rows_read(self, model: Model) -> np.ndarray:
-        """How many rows of each user a model reads (kept for the latest model only: 40 MB at 10 M users)."""
+        """How many rows of each user a model reads (kept for the latest model only: 10 MB at 10 M users)."""
         if self._cache.get("read", (None,))[0] != model.cuts:
-            users = [part.user[kept(part, model.cuts[part.file])] for part in self.feed.parts]
-            read = np.bincount(np.concatenate(users), minlength=self.size) if users else np.zeros(self.size, dtype="int64")
-            self._cache["read"] = (model.cuts, read.astype("int32"))
+            users = (part.user[kept(part, model.cuts[part.file])] for part in self.feed.parts)
+            self._cache["read"] = (model.cuts, rows_per_user(users, self.size, len(self.feed.parts)))
         return self._cache["read"][1]
 
     def _losing_pick(self, hypothesis: Hypothesis, table: Table) -> np.ndarray:
@@ -350,7 +350,7 @@ class Engine:
         source = self.matches.rows()[0]
         chosen_file = np.where((source >= 0) & single, source, -1)
         # For users in several files, how often the platform kept each file's row.
-        in_files = np.bincount(np.concatenate([part.user for part in self.feed.parts]), minlength=self.size)
+        in_files = rows_per_user((part.user for part in self.feed.parts), self.size, len(self.feed.parts))
         appearances = np.zeros(files, dtype="int64")
         for part in self.feed.parts:
             appearances[part.file] += int((in_files[part.user] > 1).sum())
