@@ -551,25 +551,29 @@ class Engine:
         mechanism: Mechanism | None = None,
     ) -> RootCause:
         """``dollars``: the part of each user's gap the cause explains (in user order), when not the whole gap."""
-        examples = self._examples(users)
-        absolute = self._absolute(users) if dollars is None else np.abs(dollars)
+        # The members' gaps gathered once for the examples, the totals and the share.
+        members = np.flatnonzero(users)
+        gap = self.gap[members]
+        sizes = np.abs(gap)
+        examples = self._examples(members, sizes)
+        absolute = sizes if dollars is None else np.abs(dollars)
         return RootCause(
             kind=kind,
             file=file,
-            users=int(users.sum()),
-            revenue_gap=int(self.gap[users].sum() if dollars is None else dollars.sum()),
-            share_of_gap=self.share(users) if dollars is None or not self._total_absolute else float(absolute.sum() / self._total_absolute),
-            evidence=evidence(users, examples) if users.any() else "",
+            users=len(members),
+            revenue_gap=int(gap.sum() if dollars is None else dollars.sum()),
+            share_of_gap=float(absolute.sum() / self._total_absolute) if self._total_absolute else self.share(users),
+            evidence=evidence(users, examples) if len(members) else "",
             examples=examples,
             absolute_gap=int(absolute.sum()),
             details=details or {},
             mechanism=mechanism,
         )
 
-    def _examples(self, users: np.ndarray) -> pd.DataFrame:
-        """A few users with the largest gaps: the platform's row, the expected row, and where each lives."""
-        members = np.flatnonzero(users)
-        members = members[largest(self._absolute(members), EXAMPLES_PER_CAUSE)]
+    def _examples(self, members: np.ndarray, sizes: np.ndarray) -> pd.DataFrame:
+        """A few of ``members`` (positions) with the largest gaps (``sizes``: theirs): the platform's row, the expected
+        row, and where each lives."""
+        members = members[largest(sizes, EXAMPLES_PER_CAUSE)]
         frame = self.rows.frame(members)
         platform_first = self.platform.first[members]
         row = np.maximum(platform_first, 0)
