@@ -63,13 +63,13 @@ def _diagnose(
         customer_rows = None
         if customer is not None and expected is not None:
             customer_rows = pool.submit(compare_customer, customer, expected, users)
-        platform_rows = pool.submit(PlatformRows.build, platform, users, shape.key)
+        indexing = pool.submit(PlatformRows.build, platform, users, shape.key)
         feed = Feed.stack(deltas, users, shape=shape)
         # The first table is the deduplicated one, read from its lineage when that names feed rows.
-        picks = None if expected is None else pool.submit(picks_of, expected, feed)
-        platform_rows = platform_rows.result()
+        reading = None if expected is None else pool.submit(picks_of, expected, feed)
+        platform_rows = indexing.result()
         matches = match_rows(feed, platform_rows)
-        picks = None if picks is None else picks.result()
+        picks = None if reading is None else reading.result()
         if picks is None:
             picks = Scan(feed, ("numeric",), all_rows(feed)).best(ties=True)
             if picks.tied:
