@@ -7,6 +7,7 @@ the columns left in the deltas' own frames) and ``PlatformRows`` (the platform's
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -351,7 +352,7 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
     """Each feed row compared with its user's platform row: linear in rows, one pass per part."""
     size = feed.users
     single = platform.count == 1
-    version, values = feed.shape.version, feed.shape.values
+    version = feed.shape.version
     lowest = min((int(feed.values(part, version).min()) for part in feed.parts if len(part)), default=0)
     # Users without exactly one platform row get a batch_id no feed row holds (they are matched row by row).
     exact_sentinel = lowest > np.iinfo("int64").min
@@ -362,31 +363,25 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
         wanted[~single] = sentinel
     packing = Packing.of(feed, platform)
     platform_key = platform.packed(packing) if packing else None
-    known = np.zeros(size, dtype=bool)
-    user_count = np.zeros(size, dtype="uint8" if len(feed.parts) < 2**8 else "int32")
-    first_key = np.full(size, -1, dtype="int64")  # file and position of the first equal row, packed
-    # Last part first, so that the first equal row in feed order is the one left.
-    for part in reversed(feed.parts):
-        for rows in row_chunks(len(part)):
-            user = part.user[rows]
-            hits = np.flatnonzero(feed.values(part, version, rows) == wanted[user])
-            if not exact_sentinel:
-                hits = hits[single[user[hits]]]
-            found = user[hits]
-            at = hits + rows.start
-            if packing:
-                # One gather per row instead of one per column.
-                same = packing.pack({column: feed.values(part, column, at) for column in values}) == platform_key[found]
-            else:
-                same = np.ones(len(hits), dtype=bool)
-                for column in values:
-                    same &= feed.values(part, column, at) == platform.values(column)[found]
-            known[found[~same]] = True  # the batch without the values; equal rows are counted below
-            at, found = at[same], found[same]
-            user_count[found] += 1  # a part holds a user once: no index repeats
-            positions = part.positions()[at] if part.position is not None else at
-            first_key[found] = (np.int64(part.file) << np.int64(32)) | positions
-    del wanted, platform_key
+    if packing is None:
+        for column in feed.shape.values:
+            platform.values(column)  # spread once, before the threads share them
+    compare = _RowComparison(feed, platform, wanted, single, exact_sentinel, packing, platform_key)
+    halves = _halves(feed.parts)
+    if len(halves) == 2:
+        # The later parts on a second core (NumPy's gathers and scatters release the GIL), merged after.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match rows") as pool:
+            later = pool.submit(compare.parts, halves[1])
+            known, user_count, first_key = compare.parts(halves[0])
+            later_known, later_count, later_key = later.result()
+        known |= later_known
+        user_count += later_count
+        np.copyto(later_key, first_key, where=first_key >= 0)  # the earlier parts' row is the first in feed order
+        first_key = later_key
+        del later_known, later_count, later_key
+    else:
+        known, user_count, first_key = compare.parts(feed.parts)
+    del wanted, platform_key, compare
     known |= user_count > 0
     longest = max((feed.rows(file) for file in range(len(feed.names))), default=0)
     user_file, user_position = _unpack_row(first_key, position_dtype(longest), len(feed.names))
@@ -397,6 +392,59 @@ def match_rows(feed: Feed, platform: PlatformRows) -> Matches:
         _match_repeated_users(feed, platform, file, position, count)
         repeated = (file, position, count)
     return Matches(user_file, user_position, user_count, known, platform.user, packing, repeated)
+
+
+@dataclass(frozen=True)
+class _RowComparison:
+    """Feed rows compared with their user's platform row (``match_rows``), for any run of parts."""
+
+    feed: Feed
+    platform: PlatformRows
+    wanted: np.ndarray  # per user, the platform's version (a sentinel where the user has not exactly one row)
+    single: np.ndarray  # per user, whether the platform holds exactly one row
+    exact_sentinel: bool
+    packing: Packing | None
+    platform_key: np.ndarray | None
+
+    def parts(self, parts: Sequence[Part]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per user: whether these parts hold the platform's batch, how many of their rows equal the platform's
+        row, and the file and position (packed, -1 for none) of the first equal one in feed order."""
+        feed, size = self.feed, self.feed.users
+        version, values = feed.shape.version, feed.shape.values
+        known = np.zeros(size, dtype=bool)
+        user_count = np.zeros(size, dtype="uint8" if len(feed.parts) < 2**8 else "int32")
+        first_key = np.full(size, -1, dtype="int64")  # file and position of the first equal row, packed
+        # Last part first, so that the first equal row in feed order is the one left.
+        for part in reversed(parts):
+            for rows in row_chunks(len(part)):
+                user = part.user[rows]
+                hits = np.flatnonzero(feed.values(part, version, rows) == self.wanted[user])
+                if not self.exact_sentinel:
+                    hits = hits[self.single[user[hits]]]
+                found = user[hits]
+                at = hits + rows.start
+                if self.packing:
+                    # One gather per row instead of one per column.
+                    same = self.packing.pack({column: feed.values(part, column, at) for column in values}) == self.platform_key[found]
+                else:
+                    same = np.ones(len(hits), dtype=bool)
+                    for column in values:
+                        same &= feed.values(part, column, at) == self.platform.values(column)[found]
+                known[found[~same]] = True  # the batch without the values; equal rows are counted below
+                at, found = at[same], found[same]
+                user_count[found] += 1  # a part holds a user once: no index repeats
+                positions = part.positions()[at] if part.position is not None else at
+                first_key[found] = (np.int64(part.file) << np.int64(32)) | positions
+        return known, user_count, first_key
+
+
+def _halves(parts: Sequence[Part]) -> list[Sequence[Part]]:
+    """The parts split where the rows before and after are closest to even (one run when that leaves one empty)."""
+    sizes = np.cumsum([len(part) for part in parts])
+    if len(parts) < 2 or not sizes[-1]:
+        return [parts]
+    split = int(np.argmin(np.abs(2 * sizes[:-1] - sizes[-1]))) + 1
+    return [parts[:split], parts[split:]]
 
 
 @dataclass(frozen=True)

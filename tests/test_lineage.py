@@ -74,3 +74,41 @@ def test_int32_ids_are_found_like_int64_ones(index_dtype, indexed, asked):
     assert list(users.find(np.array(asked, dtype="int32"))) == expected == list(users.find(np.array(asked, dtype="int64")))
     present = [user for user in asked if user in ids]
     assert list(users.locate(np.array(present, dtype="int32"))) == [ids.index(user) for user in present]
+
+
+def _resending(feed, rows: int) -> list:
+    """Each delta after the first also re-sends, unchanged, its predecessor's first ``rows`` rows (rows repeat across
+    files, and a user may repeat within a file)."""
+    resent = [feed[0]]
+    for previous, delta in zip(feed, feed[1:]):
+        resent.append(type(delta)(delta.name, delta.number, pd.concat([delta.frame, previous.frame.iloc[:rows]], ignore_index=True)))
+    return resent
+
+
+def _first_equal_rows(platform: pd.DataFrame, feed) -> pd.DataFrame:
+    """The naive lineage: per platform row, the first exactly equal feed row in feed order and how many there are."""
+    names = list(faults.COLUMNS)
+    stacked = pd.concat([delta.frame.loc[:, names].assign(file=delta.name, line=delta.frame.index) for delta in feed])
+    equal = stacked.groupby(names, sort=False).agg(file=("file", "first"), line=("line", "first"), matches=("file", "size"))
+    return platform.reset_index(drop=True).merge(equal.reset_index(), on=names, how="left")
+
+
+def _names(files: pd.Series) -> list:
+    return [None if pd.isna(name) else name for name in files]
+
+
+@pytest.mark.parametrize("files", [1, 2, 3, 5])
+@pytest.mark.parametrize(
+    "platform_of",
+    [faults.expected, faults.not_deduplicated, lambda feed: faults.without_file(feed, 0), lambda feed: faults.drifted(feed, 9, seed=2)],
+    ids=["expected", "not deduplicated", "first file missing", "drifted"],
+)
+def test_lineage_is_the_first_equal_feed_row_in_feed_order_and_counts_every_equal_row(files, platform_of):
+    original = generate_feed(400, files, seed=files)
+    platform = platform_of(original)
+    feed = _resending(original, 60)
+    lineage = trace_lineage(platform, feed)
+    naive = _first_equal_rows(platform, feed)
+    assert _names(lineage["source_file"]) == _names(naive["file"])
+    assert lineage["source_row"].astype("float64").fillna(-1).tolist() == naive["line"].fillna(-1).tolist()
+    assert lineage["matches"].tolist() == naive["matches"].fillna(0).astype("int64").tolist()

@@ -20,6 +20,7 @@ from checks.diagnose._scan import (
     kept,
     picked_values,
     row_dtype,
+    rows_per_user,
     sum_hashes,
     text_order,
 )
@@ -210,11 +211,10 @@ class Engine:
         return int(np.count_nonzero(left & (self.observed_count[users] > 0)))
 
     def _rows_read(self, model: Model) -> np.ndarray:
-        """How many rows of each user a model reads (kept for the latest model only: 40 MB at 10 M users)."""
+        """How many rows of each user a model reads (kept for the latest model only: 10 MB at 10 M users)."""
         if self._cache.get("read", (None,))[0] != model.cuts:
-            users = [part.user[kept(part, model.cuts[part.file])] for part in self.feed.parts]
-            read = np.bincount(np.concatenate(users), minlength=self.size) if users else np.zeros(self.size, dtype="int64")
-            self._cache["read"] = (model.cuts, read.astype("int32"))
+            users = (part.user[kept(part, model.cuts[part.file])] for part in self.feed.parts)
+            self._cache["read"] = (model.cuts, rows_per_user(users, self.size, len(self.feed.parts)))
         return self._cache["read"][1]
 
     def _losing_pick(self, hypothesis: Hypothesis, table: Table) -> np.ndarray:
@@ -350,7 +350,7 @@ class Engine:
         source = self.matches.rows()[0]
         chosen_file = np.where((source >= 0) & single, source, -1)
         # For users in several files, how often the platform kept each file's row.
-        in_files = np.bincount(np.concatenate([part.user for part in self.feed.parts]), minlength=self.size)
+        in_files = rows_per_user((part.user for part in self.feed.parts), self.size, len(self.feed.parts))
         appearances = np.zeros(files, dtype="int64")
         for part in self.feed.parts:
             appearances[part.file] += int((in_files[part.user] > 1).sum())
@@ -551,25 +551,29 @@ class Engine:
         mechanism: Mechanism | None = None,
     ) -> RootCause:
         """``dollars``: the part of each user's gap the cause explains (in user order), when not the whole gap."""
-        examples = self._examples(users)
-        absolute = self._absolute(users) if dollars is None else np.abs(dollars)
+        # The members' gaps gathered once for the examples, the totals and the share.
+        members = np.flatnonzero(users)
+        gap = self.gap[members]
+        sizes = np.abs(gap)
+        examples = self._examples(members, sizes)
+        absolute = sizes if dollars is None else np.abs(dollars)
         return RootCause(
             kind=kind,
             file=file,
-            users=int(users.sum()),
-            revenue_gap=int(self.gap[users].sum() if dollars is None else dollars.sum()),
-            share_of_gap=self.share(users) if dollars is None or not self._total_absolute else float(absolute.sum() / self._total_absolute),
-            evidence=evidence(users, examples) if users.any() else "",
+            users=len(members),
+            revenue_gap=int(gap.sum() if dollars is None else dollars.sum()),
+            share_of_gap=float(absolute.sum() / self._total_absolute) if self._total_absolute else self.share(users),
+            evidence=evidence(users, examples) if len(members) else "",
             examples=examples,
             absolute_gap=int(absolute.sum()),
             details=details or {},
             mechanism=mechanism,
         )
 
-    def _examples(self, users: np.ndarray) -> pd.DataFrame:
-        """A few users with the largest gaps: the platform's row, the expected row, and where each lives."""
-        members = np.flatnonzero(users)
-        members = members[largest(self._absolute(members), EXAMPLES_PER_CAUSE)]
+    def _examples(self, members: np.ndarray, sizes: np.ndarray) -> pd.DataFrame:
+        """A few of ``members`` (positions) with the largest gaps (``sizes``: theirs): the platform's row, the expected
+        row, and where each lives."""
+        members = members[largest(sizes, EXAMPLES_PER_CAUSE)]
         frame = self.rows.frame(members)
         platform_first = self.platform.first[members]
         row = np.maximum(platform_first, 0)

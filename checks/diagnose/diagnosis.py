@@ -57,17 +57,19 @@ def _diagnose(
     else:
         users = UserIndex(*[delta.frame[shape.key].to_numpy() for delta in deltas], platform_ids)
     expected = None if deduplicated is None else ExpectedRows.spread(deduplicated, users, shape)
-    # The customer's export is compared with the expected rows on a second core while the feed is matched
-    # with the platform's rows (NumPy's gathers and scatters release the GIL).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnosis") as pool:
+    # The customer's export is compared with the expected rows, the platform's rows indexed and the first table
+    # read on other threads while the feed is stacked and matched (NumPy's gathers and scatters release the GIL).
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="diagnosis") as pool:
         customer_rows = None
         if customer is not None and expected is not None:
             customer_rows = pool.submit(compare_customer, customer, expected, users)
+        indexing = pool.submit(PlatformRows.build, platform, users, shape.key)
         feed = Feed.stack(deltas, users, shape=shape)
-        platform_rows = PlatformRows.build(platform, users, shape.key)
-        matches = match_rows(feed, platform_rows)
         # The first table is the deduplicated one, read from its lineage when that names feed rows.
-        picks = None if expected is None else picks_of(expected, feed)
+        reading = None if expected is None else pool.submit(picks_of, expected, feed)
+        platform_rows = indexing.result()
+        matches = match_rows(feed, platform_rows)
+        picks = None if reading is None else reading.result()
         if picks is None:
             picks = Scan(feed, ("numeric",), all_rows(feed)).best(ties=True)
             if picks.tied:
