@@ -24,10 +24,15 @@ from checks.encoding import Encoding
 from checks.engines import _frames
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, concat_failures, empty_failures, failure_rows
 from checks.pages import plain_pages
-from checks.rules import BATCH_MONOTONIC, PAIR_UNIQUE, FeedRule, feed_rules, never_decreases_check, never_decreasing, tie_error
+from checks.rules import (
+    BATCH_MONOTONIC, PAIR_UNIQUE, FeedRule, feed_rules, never_decreases_check, never_decreasing, tie_error, value_rules,
+)
 from checks.wording import Words
 
 _POSITION = "_position"
+_WHICH, _PLACE = "_which", "_place"  # a row's file (its index in the feed) and place in that file
+# Rows a thread writes into the per-key table at a time (24 MB of records for the first customer).
+_CHUNK = 2**20
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +45,7 @@ class FeedForm:
     version: str
     rising: tuple[str, ...]  # the columns that never decrease for a key as its version grows
     rules: dict[str, FeedRule]
+    keys_unique: bool  # each delta that passed validation holds a key once (the contract says so)
 
     @property
     def others(self) -> tuple[str, ...]:
@@ -62,7 +68,8 @@ def feed_form(encoding: Encoding) -> FeedForm | None:
     rising = tuple(column.name for column in never_decreasing(encoding, shape))
     if any(encoding.codecs[column].dtype == "float64" for column in (shape.key, shape.version, *rising)):
         return None
-    return FeedForm(encoding, tuple(shape.names), shape.key, shape.version, rising, feed_rules(shape, encoding))
+    keys_unique = any(rule.kind == "unique" and rule.column == shape.key for rule in value_rules(encoding))
+    return FeedForm(encoding, tuple(shape.names), shape.key, shape.version, rising, feed_rules(shape, encoding), keys_unique)
 
 
 @dataclass(frozen=True)
@@ -151,63 +158,79 @@ def _latest_in_feed_order(feed: Feed, form: FeedForm, *, deduplicate: bool) -> p
 
     The shortcut past the sort, for the common case. With every delta's versions above all earlier
     ones, a key's rows in feed order are in version order, and with keys unique in each file no
-    (key, version) pair can repeat: one pass over the files in order, scattering each row's
-    values into arrays indexed by key, leaves each key's latest row there and shows whether a
-    never-decreasing column ever falls. Returns None (the caller sorts, and reports exactly what is wrong) when
-    one falls, a key repeats within a file, or keys are too sparse for arrays of twice the feed's rows.
+    (key, version) pair can repeat: one pass over the files in order, writing each row into a table
+    indexed by key, leaves each key's latest row there and shows whether a never-decreasing column
+    ever falls. Returns None (the caller sorts, and reports exactly what is wrong) when one falls, a
+    key repeats within a file, or keys are too sparse for a table of twice the feed's rows.
+
+    A row is written as one record (its file, place and values), so that each row costs one random
+    access into the table rather than one per column: at 10 M users the table is far beyond the
+    caches and those accesses are the whole cost. A file's rows are written in chunks on two threads
+    (NumPy lets go of the interpreter lock while it gathers and scatters): where the contract holds keys
+    unique, no two rows of a file touch one record; where it does not, a key written twice leaves at
+    most one of its places in the table, and ``repeats`` sees the other.
     """
-    key, version = form.key, form.version
+    key = form.key
     low, high = feed.frame.select(pl.col(key).min().alias("low"), pl.col(key).max().alias("high")).row(0)
     if low < 0 or not dense_ids(high, feed.frame.height):
         return None
-    # Per key: the file of its latest row so far (-1: none yet) and that row's place in the file.
-    which = np.full(high + 1, -1, dtype=np.int16 if len(feed.names) < 2**15 else np.int32)
-    place = np.empty(high + 1, dtype=np.int32 if feed.frame.height < 2**31 else np.int64)
     kept = tuple(column for column in form.columns if column != key) if deduplicate else form.rising
-    by_key = {column: np.empty(high + 1, dtype=_numpy_type(feed.frame, column)) for column in kept}
-    for column in form.rising:
-        by_key[column].fill(np.iinfo(by_key[column].dtype).min)  # below any value: no key has a row yet
+    # Per key: the file of its latest row so far (-1: none yet), that row's place in the file and its values.
+    record = np.dtype(
+        [(_WHICH, np.int16 if len(feed.names) < 2**15 else np.int32), (_PLACE, np.int32 if feed.frame.height < 2**31 else np.int64),
+         *[(column, _numpy_type(feed.frame, column)) for column in kept]],
+        align=True,
+    )
+    as_bytes = np.dtype((np.void, record.itemsize))  # NumPy gathers and scatters opaque records fastest
+    table = np.empty(high + 1, dtype=record)
+    table[_WHICH] = -1
+    by_key = table.view(as_bytes)
 
-    def rising_holds(index: int, keys: np.ndarray, rows: pl.DataFrame) -> bool:
-        """Whether no never-decreasing column falls for a key in this file; then those (and file, version) recorded."""
-        if any((rows[column].to_numpy() < by_key[column][keys]).any() for column in form.rising):
-            return False
-        for column in (*form.rising, version):
-            if column in by_key:
-                by_key[column][keys] = rows[column].to_numpy()
-        if deduplicate:
-            which[keys] = index
+    def write(index: int, at: int, keys: np.ndarray, values: dict[str, np.ndarray]) -> bool:
+        """Write these rows of file ``index`` (from its row ``at``) into the table; False when a never-decreasing column falls."""
+        rows = np.empty(len(keys), dtype=record)
+        rows[_WHICH] = index
+        rows[_PLACE] = np.arange(at, at + len(keys), dtype=record[_PLACE])
+        for column in kept:
+            rows[column] = values[column]
+        if index > 0:  # before the first file, no key has a row
+            before = by_key[keys].view(record)
+            seen = before[_WHICH] >= 0
+            if any(((rows[column] < before[column]) & seen).any() for column in form.rising):
+                return False
+        by_key[keys] = rows.view(as_bytes)
         return True
 
-    def keys_once(keys: np.ndarray, rows: pl.DataFrame) -> bool:
-        """Whether no key is twice in this file; its other values and row places recorded."""
-        places = np.arange(len(keys), dtype=place.dtype)
-        place[keys] = places
-        for column in form.others:
-            if column in by_key:
-                by_key[column][keys] = rows[column].to_numpy()
-        return np.array_equal(place[keys], places)
+    def repeats(keys: np.ndarray, at: int) -> bool:
+        """Whether a key is twice in one file: only one of its rows can hold its place."""
+        return not np.array_equal(table[_PLACE][keys], np.arange(at, at + len(keys)))
 
-    # NumPy lets go of the interpreter lock while it scatters: the two halves of each file's work run
-    # on the two cores (a file's halves touch different arrays; the next file waits for both).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dedup") as helper:
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dedup") as pool:
         for index, (start, stop) in enumerate(zip(feed.offsets.tolist(), feed.offsets[1:].tolist())):
             rows = feed.frame.slice(start, stop - start)
             keys = rows[key].to_numpy()
-            other_half = helper.submit(keys_once, keys, rows)
-            holds = rising_holds(index, keys, rows)
-            if not (other_half.result() and holds):
-                return None  # a value falls, or a key is twice in one file: only the sort says where
+            values = {column: rows[column].to_numpy() for column in kept}
+            chunks = [slice(at, at + _CHUNK) for at in range(0, len(keys), _CHUNK)]
+            written = pool.map(
+                lambda chunk: write(index, chunk.start, keys[chunk], {column: part[chunk] for column, part in values.items()}),
+                chunks,
+            )
+            if not all(list(written)):
+                return None  # a value falls: only the sort says where
+            if not form.keys_unique and any(pool.map(lambda chunk: repeats(keys[chunk], chunk.start), chunks)):
+                return None  # a key twice in one file: only the sort says where
     if not deduplicate:
         return empty_failures()
-    present = which >= 0
+    present = table[_WHICH] >= 0
     if present[low:].all():
-        ids, pick = np.arange(low, high + 1, dtype=_numpy_type(feed.frame, key)), slice(low, None)  # views
+        ids, pick = np.arange(low, high + 1, dtype=_numpy_type(feed.frame, key)), slice(low, None)
     else:
         ids = np.flatnonzero(present).astype(_numpy_type(feed.frame, key))
         pick = ids
-    columns = {key: ids, **{column: by_key[column][pick] for column in kept}}
-    return _with_lineage({column: columns[column] for column in form.columns}, which[pick], feed.line_numbers(which[pick], place[pick]), feed)
+    latest = table[pick]
+    columns = {key: ids, **{column: np.ascontiguousarray(latest[column]) for column in kept}}
+    files = np.ascontiguousarray(latest[_WHICH])
+    return _with_lineage({column: columns[column] for column in form.columns}, files, feed.line_numbers(files, latest[_PLACE]), feed)
 
 
 def dense_ids(largest: int, rows: int) -> bool:
@@ -325,11 +348,18 @@ def _with_lineage(columns: dict[str, np.ndarray], files: np.ndarray, rows: np.nd
 
 
 def _file_name_array(files: np.ndarray, names: Sequence[str]) -> pd.api.extensions.ExtensionArray:
-    """The file name of each row as pandas' default string dtype, decoded from codes by Arrow, not per row in Python."""
+    """The file name of each row as pandas' default string dtype, built by NumPy and Arrow, not per row in Python."""
     import pyarrow as pa
 
-    codes = pa.array(files.astype("int32"))
-    return pd.array(pa.DictionaryArray.from_arrays(codes, pa.array(list(names))).cast(pa.large_string()), dtype="str")
+    encoded = [name.encode() for name in names]
+    if len(set(map(len, encoded))) != 1:
+        return pd.array(pa.array(list(names), type=pa.large_string()).take(pa.array(files.astype("int32"))), dtype="str")
+    # Names of one length (delta0.csv ... delta9.csv): each row's bytes taken whole, offsets a range.
+    width = len(encoded[0])
+    text = np.frombuffer(b"".join(encoded), dtype=np.dtype((np.void, width)))[files]
+    offsets = np.arange(0, (len(files) + 1) * width, width, dtype=np.int64)
+    strings = pa.LargeStringArray.from_buffers(len(files), pa.py_buffer(offsets), pa.py_buffer(text))
+    return pd.array(strings, dtype="str")
 
 
 def _raise_ties(ordered: pl.DataFrame, tied: pl.DataFrame, feed: Feed, form: FeedForm) -> None:
