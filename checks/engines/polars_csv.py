@@ -28,8 +28,9 @@ class NeedsPandasPath(Exception):
     """This file has something only the pandas path reads exactly as the reference does."""
 
 
-def read_typed(path: Path, header: _frames.Header) -> pl.DataFrame:
-    """The file's cells as integers (null where a cell is not an integer literal), with its line numbers.
+def read_typed(path: Path, header: _frames.Header, *, rows: bool = True) -> pl.DataFrame:
+    """The file's cells as integers (null where a cell is not an integer literal), with its line numbers
+    (``ROW``) unless not ``rows``: they are 2, 3, ... in order, which a caller may number itself when it needs them.
 
     Parsing integers straight from the CSV is about twice as fast as reading text and casting it,
     and gives the same cells except that it also takes a number after spaces or tabs (" 15"), which
@@ -40,12 +41,18 @@ def read_typed(path: Path, header: _frames.Header) -> pl.DataFrame:
     """
     if not has_blanks(path):
         # Int32 first: most columns fit, and the file is then never held at twice the size.
-        for scan in (scan_int32, scan_integers):
+        for dtype in (pl.Int32, pl.Int64):
             try:
-                return scan(path, header).collect(engine="streaming")
+                return _scan(path, header, dtype, rows=rows).collect(engine="streaming")
             except pl.exceptions.PolarsError:
                 pass  # a value beyond the type, or a cell that is no integer: the text read finds it
-    return scan_typed(path, header).collect(engine="streaming")
+    typed = scan_typed(path, header).collect(engine="streaming")
+    return typed if rows else typed.drop(ROW)
+
+
+def with_rows(typed: pl.DataFrame) -> pl.DataFrame:
+    """``typed`` read without its line numbers, with them (the header is line 1)."""
+    return typed.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
 
 
 def has_blanks(path: Path) -> bool:
@@ -57,10 +64,6 @@ def has_blanks(path: Path) -> bool:
             return False
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
             return data.find(b" ") >= 0 or data.find(b"\t") >= 0
-
-
-def scan_int32(path: Path, header: _frames.Header) -> pl.LazyFrame:
-    return _scan(path, header, pl.Int32)
 
 
 def scan_integers(path: Path, header: _frames.Header) -> pl.LazyFrame:
@@ -76,17 +79,18 @@ def scan_text(path: Path, header: _frames.Header) -> pl.LazyFrame:
     return _scan(path, header, pl.String)
 
 
-def _scan(path: Path, header: _frames.Header, dtype: type[pl.DataType]) -> pl.LazyFrame:
-    """Every cell of the file's body read as ``dtype``, with its line number (the header is line 1)."""
-    return pl.scan_csv(
+def _scan(path: Path, header: _frames.Header, dtype: type[pl.DataType], *, rows: bool = True) -> pl.LazyFrame:
+    """Every cell of the file's body read as ``dtype``, with its line number (the header is line 1) unless not ``rows``."""
+    scan = pl.scan_csv(
         path,
         has_header=False,
         skip_rows=1,
         schema={name: dtype for name in header.names},
-        row_index_name=ROW,
+        row_index_name=ROW if rows else None,
         row_index_offset=2,
         encoding="utf8",
-    ).select(pl.col(ROW).cast(pl.Int64), *COLUMNS)
+    )
+    return scan.select(pl.col(ROW).cast(pl.Int64), *COLUMNS) if rows else scan.select(COLUMNS)
 
 
 def text_failures(path: Path, header: _frames.Header, typed: pl.DataFrame, name: str) -> pd.DataFrame:
