@@ -77,7 +77,8 @@ def read_and_validate(delta_file: DeltaFile, encoding: Encoding | None = None) -
 
 
 def check_feed(deltas: Sequence[Delta], encoding: Encoding | None = None) -> pd.DataFrame:
-    """``checks.crossfeed.check_feed`` on Polars, for deltas already in memory (e.g. new files plus history)."""
+    """``checks.crossfeed.check_feed`` on Polars, for deltas already in memory that passed validation (e.g. new files
+    plus history)."""
     encoding = encoding or default_encoding()
     form = feed_form(encoding)
     if form is None:

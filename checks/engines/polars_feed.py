@@ -24,9 +24,7 @@ from checks.encoding import Encoding
 from checks.engines import _frames
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, concat_failures, empty_failures, failure_rows
 from checks.pages import plain_pages
-from checks.rules import (
-    BATCH_MONOTONIC, PAIR_UNIQUE, FeedRule, feed_rules, never_decreases_check, never_decreasing, tie_error, value_rules,
-)
+from checks.rules import BATCH_MONOTONIC, PAIR_UNIQUE, FeedRule, feed_rules, never_decreases_check, never_decreasing, tie_error
 from checks.wording import Words
 
 _POSITION = "_position"
@@ -45,7 +43,6 @@ class FeedForm:
     version: str
     rising: tuple[str, ...]  # the columns that never decrease for a key as its version grows
     rules: dict[str, FeedRule]
-    keys_unique: bool  # each delta that passed validation holds a key once (the contract says so)
 
     @property
     def others(self) -> tuple[str, ...]:
@@ -68,8 +65,7 @@ def feed_form(encoding: Encoding) -> FeedForm | None:
     rising = tuple(column.name for column in never_decreasing(encoding, shape))
     if any(encoding.codecs[column].dtype == "float64" for column in (shape.key, shape.version, *rising)):
         return None
-    keys_unique = any(rule.kind == "unique" and rule.column == shape.key for rule in value_rules(encoding))
-    return FeedForm(encoding, tuple(shape.names), shape.key, shape.version, rising, feed_rules(shape, encoding), keys_unique)
+    return FeedForm(encoding, tuple(shape.names), shape.key, shape.version, rising, feed_rules(shape, encoding))
 
 
 @dataclass(frozen=True)
@@ -157,18 +153,17 @@ def _latest_in_feed_order(feed: Feed, form: FeedForm, *, deduplicate: bool) -> p
     """The deduplicated table (or an empty frame when not ``deduplicate``) when the feed is clean; None otherwise.
 
     The shortcut past the sort, for the common case. With every delta's versions above all earlier
-    ones, a key's rows in feed order are in version order, and with keys unique in each file no
-    (key, version) pair can repeat: one pass over the files in order, writing each row into a table
-    indexed by key, leaves each key's latest row there and shows whether a never-decreasing column
-    ever falls. Returns None (the caller sorts, and reports exactly what is wrong) when one falls, a
-    key repeats within a file, or keys are too sparse for a table of twice the feed's rows.
+    ones, a key's rows in feed order are in version order, and with the key unique in each delta that
+    passed validation (a contract's primary key is unique) no (key, version) pair can repeat: one pass
+    over the files in order, writing each row into a table indexed by key, leaves each key's latest row
+    there and shows whether a never-decreasing column ever falls. Returns None (the caller sorts, and
+    reports exactly what is wrong) when one falls, or keys are too sparse for a table of twice the feed's rows.
 
     A row is written as one record (its file, place and values), so that each row costs one random
     access into the table rather than one per column: at 10 M users the table is far beyond the
-    caches and those accesses are the whole cost. A file's rows are written in chunks on two threads
-    (NumPy lets go of the interpreter lock while it gathers and scatters): where the contract holds keys
-    unique, no two rows of a file touch one record; where it does not, a key written twice leaves at
-    most one of its places in the table, and ``repeats`` sees the other.
+    caches and those accesses are the whole cost. No two rows of a file touch one record, so a file's
+    rows are written in chunks on two threads (NumPy lets go of the interpreter lock while it gathers
+    and scatters); the next file waits for them.
     """
     key = form.key
     low, high = feed.frame.select(pl.col(key).min().alias("low"), pl.col(key).max().alias("high")).row(0)
@@ -201,10 +196,6 @@ def _latest_in_feed_order(feed: Feed, form: FeedForm, *, deduplicate: bool) -> p
         by_key[keys] = rows.view(as_bytes)
         return True
 
-    def repeats(keys: np.ndarray, at: int) -> bool:
-        """Whether a key is twice in one file: only one of its rows can hold its place."""
-        return not np.array_equal(table[_PLACE][keys], np.arange(at, at + len(keys)))
-
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="dedup") as pool:
         for index, (start, stop) in enumerate(zip(feed.offsets.tolist(), feed.offsets[1:].tolist())):
             rows = feed.frame.slice(start, stop - start)
@@ -217,8 +208,6 @@ def _latest_in_feed_order(feed: Feed, form: FeedForm, *, deduplicate: bool) -> p
             )
             if not all(list(written)):
                 return None  # a value falls: only the sort says where
-            if not form.keys_unique and any(pool.map(lambda chunk: repeats(keys[chunk], chunk.start), chunks)):
-                return None  # a key twice in one file: only the sort says where
     if not deduplicate:
         return empty_failures()
     present = table[_WHICH] >= 0
