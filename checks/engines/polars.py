@@ -98,7 +98,7 @@ def read_table(
         # Anything unusual (extra columns to ignore, a header to refuse): the pandas path words it.
         return _read_table_pandas(path, warn=warn)
     try:
-        typed = polars_csv.read_typed(path, header, rows=False).rechunk()
+        typed = polars_csv.read_typed(path, header).rechunk()
     except pl.exceptions.PolarsError:
         return _read_table_pandas(path, warn=warn)
     if typed.null_count().sum_horizontal().item():
@@ -127,7 +127,7 @@ def _validate_fast(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataFrame
         raise polars_csv.NeedsPandasPath
     try:
         # One buffer per column: the checks below read it, and the pandas frame shares it.
-        typed = polars_csv.read_typed(delta_file.path, header, rows=False).rechunk()
+        typed = polars_csv.read_typed(delta_file.path, header).rechunk()
     except pl.exceptions.PolarsError as error:
         raise polars_csv.NeedsPandasPath from error
     if typed.height == 0:

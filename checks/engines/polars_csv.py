@@ -29,9 +29,9 @@ class NeedsPandasPath(Exception):
     """This file has something only the pandas path reads exactly as the reference does."""
 
 
-def read_typed(path: Path, header: _frames.Header, *, rows: bool = True) -> pl.DataFrame:
-    """The file's cells as integers (null where a cell is not an integer literal), with its line numbers
-    (``ROW``) unless not ``rows``: they are 2, 3, ... in order, which a caller may number itself when it needs them.
+def read_typed(path: Path, header: _frames.Header) -> pl.DataFrame:
+    """The file's cells as integers (null where a cell is not an integer literal), without line numbers: they
+    are 2, 3, ... in order, numbered by ``with_rows`` for a file that needs them.
 
     Parsing integers straight from the CSV is about twice as fast as reading text and casting it,
     and gives the same cells except that it also takes a number after spaces or tabs (" 15"), which
@@ -44,11 +44,10 @@ def read_typed(path: Path, header: _frames.Header, *, rows: bool = True) -> pl.D
         # Int32 first: most columns fit, and the file is then never held at twice the size.
         for dtype in (pl.Int32, pl.Int64):
             try:
-                return _scan(path, header, dtype, rows=rows).collect(engine="streaming")
+                return _scan(path, header, dtype, rows=False).collect(engine="streaming")
             except pl.exceptions.PolarsError:
                 pass  # a value beyond the type, or a cell that is no integer: the text read finds it
-    typed = scan_typed(path, header).collect(engine="streaming")
-    return typed if rows else typed.drop(ROW)
+    return scan_typed(path, header).collect(engine="streaming").drop(ROW)
 
 
 def with_rows(typed: pl.DataFrame) -> pl.DataFrame:
