@@ -85,6 +85,19 @@ def test_cells_the_integer_parser_might_take_are_judged_as_the_text_pass_does(ce
     run_both("polars", folder)
 
 
+@pytest.mark.parametrize(
+    ("blank", "at"),
+    [(None, 0), (b" ", 0), (b"\t", 5), (b" ", polars_csv._WINDOW - 1), (b"\t", polars_csv._WINDOW), (b" ", -1)],
+    ids=["none", "first byte", "tab", "last of a window", "first of the next", "last byte"],
+)
+def test_a_space_or_tab_is_found_wherever_it_lies(blank: bytes | None, at: int, tmp_path: Path) -> None:
+    body = bytearray(b"1,2\n" * (polars_csv._WINDOW // 2))
+    if blank is not None:
+        body[at] = blank[0]
+    (path := tmp_path / "delta0.csv").write_bytes(bytes(body))
+    assert polars_csv.has_blanks(path) == (blank is not None)
+
+
 def test_blank_line_alone_matches_pandas(tmp_path: Path) -> None:
     folder = write_generated_feed(tmp_path / "feed")
     path = folder / "delta1.csv"

@@ -38,7 +38,6 @@ CAPABILITIES: frozenset[Capability] = frozenset({Capability.ANY_CONTRACT})
 # Integer columns whose values all lie in [-NARROW_LIMIT, NARROW_LIMIT) are held as int32 (see ``_narrowed``).
 NARROW_LIMIT = 2**30
 
-_ROW = polars_csv.ROW
 # The reading below is written for contracts whose rules are the first customer's (``first_customer_rules``):
 # a positive integer key, non-negative integer columns. Any other contract is read by ``polars_contract``.
 COLUMNS, _KEY = default_encoding().contract.names, default_encoding().contract.shape.key
@@ -78,7 +77,8 @@ def read_and_validate(delta_file: DeltaFile, encoding: Encoding | None = None) -
 
 
 def check_feed(deltas: Sequence[Delta], encoding: Encoding | None = None) -> pd.DataFrame:
-    """``checks.crossfeed.check_feed`` on Polars, for deltas already in memory (e.g. new files plus history)."""
+    """``checks.crossfeed.check_feed`` on Polars, for deltas already in memory that passed validation (e.g. new files
+    plus history)."""
     encoding = encoding or default_encoding()
     form = feed_form(encoding)
     if form is None:
@@ -98,7 +98,7 @@ def read_table(
         # Anything unusual (extra columns to ignore, a header to refuse): the pandas path words it.
         return _read_table_pandas(path, warn=warn)
     try:
-        typed = polars_csv.read_typed(path, header)
+        typed = polars_csv.read_typed(path, header).rechunk()
     except pl.exceptions.PolarsError:
         return _read_table_pandas(path, warn=warn)
     if typed.null_count().sum_horizontal().item():
@@ -126,19 +126,23 @@ def _validate_fast(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataFrame
     if header is None:
         raise polars_csv.NeedsPandasPath
     try:
-        typed = polars_csv.read_typed(delta_file.path, header)
+        # One buffer per column: the checks below read it, and the pandas frame shares it.
+        typed = polars_csv.read_typed(delta_file.path, header).rechunk()
     except pl.exceptions.PolarsError as error:
         raise polars_csv.NeedsPandasPath from error
     if typed.height == 0:
         raise polars_csv.NeedsPandasPath  # the not_empty failure, as the pandas path words it
     name = delta_file.name
-    text_failures = polars_csv.text_failures(delta_file.path, header, typed, name)
+    text_failures = (
+        polars_csv.text_failures(delta_file.path, header, polars_csv.with_rows(typed), name)
+        if typed.null_count().sum_horizontal().item() else empty_failures()
+    )
     bounds = _bounds(typed)
     value_failures = _value_failures(typed, name, bounds)
     failures = _frames.combine_validation_failures(text_failures, value_failures)
     delta, table = None, None
     if failures.empty:
-        table = _narrowed(typed, bounds)  # one buffer per column, shared with the pandas frame
+        table = _narrowed(typed, bounds)
         delta = Delta(name=name, number=delta_file.number, frame=_to_pandas(table))
     validation = DeltaValidation(
         name=name, number=delta_file.number, delta=delta, failures=failures, warnings=header.warnings, rows=typed.height
@@ -174,7 +178,7 @@ def _value_failures(typed: pl.DataFrame, name: str, bounds: dict[str, int | None
         return empty_failures()
     # pandas does not count two missing user_ids as a repeat; Polars' is_duplicated does.
     cases = cases.filter(~((pl.col("check") == FIELD_UNIQUENESS) & pl.col("failure_case").is_null()))
-    rows = typed[_ROW].gather(cases["index"]).to_list()
+    rows = (cases["index"].cast(pl.Int64) + 2).to_list()  # the header is line 1
     return _frames.validation_failures(
         name, rows, cases["column"].to_list(), cases["check"].to_list(), cases["failure_case"].to_list()
     )
@@ -195,11 +199,11 @@ def _unique_user_ids(users: pl.Series, largest: int | None, nulls: int) -> bool:
 
 
 def _narrowed(typed: pl.DataFrame, bounds: dict[str, int | None]) -> pl.DataFrame:
-    """COLUMNS in one buffer each, as Int32 where every value lies within ``NARROW_LIMIT``, else Int64.
+    """COLUMNS as Int32 where every value lies within ``NARROW_LIMIT``, else Int64 (``typed`` in one buffer per column).
 
     Lossless, and it halves the memory of a 10 M-row table: user ids, batches, counts and most
     spends fit. The bound leaves room for the difference of any two values to fit Int32 too.
-    ``bounds`` is ``_bounds(typed)``.
+    ``bounds`` is ``_bounds(typed)``. A column read as Int32 that fits is the same buffer.
     """
     narrow = {
         column
@@ -208,7 +212,7 @@ def _narrowed(typed: pl.DataFrame, bounds: dict[str, int | None]) -> pl.DataFram
         and -NARROW_LIMIT <= bounds[f"{column}_min"]
         and bounds[f"{column}_max"] < NARROW_LIMIT
     }
-    return typed.select(pl.col(column).cast(pl.Int32 if column in narrow else pl.Int64) for column in COLUMNS).rechunk()
+    return typed.select(pl.col(column).cast(pl.Int32 if column in narrow else pl.Int64) for column in COLUMNS)
 
 
 def _to_pandas(typed: pl.DataFrame) -> pd.DataFrame:
