@@ -122,7 +122,7 @@ def test_spark_diagnosis_matches_the_default_engine(spark_engine, case: str) -> 
 def test_deltas_validated_in_spark_stay_there_unless_the_fault_search_runs(spark_engine, case: str, tmp_path) -> None:
     """The deltas' rows come to the driver only for the fault search, with the default engine's diagnosis either way."""
     from checks.engines import get_engine
-    from checks.engines.spark import SparkDelta
+    from checks.engines.spark_deltas import SparkDelta
     from checks.sample import write_feed
 
     folder = tmp_path / "feed"

@@ -36,6 +36,7 @@ from checks.encoding import INTEGER_PATTERN, Encoding, default_encoding
 from checks.engines import _frames, spark_files, spark_s3a, spark_schemas, sql_rules
 from checks.engines.base import Capability
 # The diagnosis with the reconciliation and the lineage in Spark SQL.
+from checks.engines.spark_deltas import COLUMNS, FILE_INDEX, ROW, SparkDelta, stacked, to_pandas_int64, union
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
 # Capability.CLUSTER and Capability.GX_SPARK_DATASOURCE: the master to run on, the session it runs in.
 from checks.engines.spark_session import configure, session  # noqa: F401  (this engine's ``configure``)
@@ -53,8 +54,6 @@ from checks.wording import Words
 if TYPE_CHECKING:
     from checks.contract import Contract
 
-# The first customer's columns: the form the text pass in Spark SQL reads (checks.rules.first_customer_rules).
-COLUMNS = default_encoding().contract.names
 
 NAME = "spark"
 CAPABILITIES: frozenset[Capability] = frozenset(
@@ -62,8 +61,6 @@ CAPABILITIES: frozenset[Capability] = frozenset(
      Capability.ANY_CONTRACT}
 )
 
-_ROW = "row"
-_FILE_INDEX = "file_index"
 _OVERFLOW = "_beyond_int64"
 
 
@@ -159,8 +156,8 @@ def read_table(
     text = text.cache()  # read once for the check and once more for the rows, not three times
     try:
         # A bad cell, or a malformed row (too many fields) failing the job: the pandas path words it exactly.
-        bad = _union([_text_failures(text), _overflows(text)]).limit(1).count()
-        rows = None if bad else _to_pandas_int64(_typed(text))
+        bad = union([_text_failures(text), _overflows(text)]).limit(1).count()
+        rows = None if bad else to_pandas_int64(_typed(text))
     except Exception:  # noqa: BLE001 - Py4J wraps every JVM error
         rows = None
     finally:
@@ -217,7 +214,7 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
     typed = _typed(text)
     # Both passes and the int64 overflow guard in one Spark job.
     try:
-        found = _union([_text_failures(text), _overflows(text), _value_failures(typed, form)]).toArrow().to_pandas()
+        found = union([_text_failures(text), _overflows(text), _value_failures(typed, form)]).toArrow().to_pandas()
     except Exception as error:  # noqa: BLE001 - a malformed row (too many fields) fails the first job reading every column
         text.unpersist()
         raise _NeedsPandasPath from error
@@ -243,7 +240,7 @@ def _failure_frame(name: str, found: pd.DataFrame) -> pd.DataFrame:
     if found.empty:
         return empty_failures()
     return _frames.validation_failures(
-        name, found[_ROW].tolist(), found["column"].tolist(), found["check"].tolist(), found["value"].tolist()
+        name, found[ROW].tolist(), found["column"].tolist(), found["check"].tolist(), found["value"].tolist()
     )
 
 
@@ -276,8 +273,8 @@ def _read_text(path: str | Path, header: _frames.Header) -> tuple[Any, int]:
     offsets = session().createDataFrame(starts, "_block long, _first long, _offset long")
     text = (
         records.join(F.broadcast(offsets), on="_block")
-        .select((F.col("_offset") + F.col("_id") - F.col("_first")).alias(_ROW), *COLUMNS)
-        .filter(F.col(_ROW) > 1)
+        .select((F.col("_offset") + F.col("_id") - F.col("_first")).alias(ROW), *COLUMNS)
+        .filter(F.col(ROW) > 1)
     )
     return text, offset - 2
 
@@ -290,7 +287,7 @@ def _typed(text: Any) -> Any:
     from pyspark.sql import functions as F
 
     return text.select(
-        F.col(_ROW),
+        F.col(ROW),
         *[F.when(_is_integer(F.col(c)), F.expr(f"try_cast({c} as bigint)")).alias(c) for c in COLUMNS],
     )
 
@@ -299,9 +296,9 @@ def _overflows(text: Any) -> Any:
     """Cells that are integer literals beyond int64, as pseudo-failures that send the file to the pandas path."""
     from pyspark.sql import functions as F
 
-    return _union([
+    return union([
         text.filter(_is_integer(F.col(c)) & F.expr(f"try_cast({c} as bigint)").isNull()).select(
-            _ROW, F.lit(c).alias("column"), F.lit(_OVERFLOW).alias("check"), F.col(c).alias("value")
+            ROW, F.lit(c).alias("column"), F.lit(_OVERFLOW).alias("check"), F.col(c).alias("value")
         )
         for c in COLUMNS
     ])
@@ -310,10 +307,10 @@ def _overflows(text: Any) -> Any:
 def _text_failures(text: Any) -> Any:
     from pyspark.sql import functions as F
 
-    return _union([
+    return union([
         # Spark reads an empty or missing cell as null; pandas reads it as "".
         text.filter(F.col(c).isNull() | ~_is_integer(F.col(c))).select(
-            _ROW, F.lit(c).alias("column"), F.lit(IS_INTEGER).alias("check"),
+            ROW, F.lit(c).alias("column"), F.lit(IS_INTEGER).alias("check"),
             F.coalesce(F.col(c), F.lit("")).alias("value"),
         )
         for c in COLUMNS
@@ -326,39 +323,7 @@ def _value_failures(typed: Any, form: _Form) -> Any:
 
     view = f"delta_{uuid.uuid4().hex}"
     typed.createOrReplaceTempView(view)
-    return session().sql(sql_rules.failure_query(form.encoding, view, _ROW, sql_rules.SPARK))
-
-
-def _union(parts: Sequence[Any]) -> Any:
-    result = parts[0]
-    for part in parts[1:]:
-        result = result.unionByName(part)
-    return result
-
-
-class SparkDelta(Delta):
-    """A delta that passed validation with its rows kept in Spark (``table``: the line number ``row`` and the first
-    customer's columns); ``frame`` collects them to the driver only when a caller asks for pandas rows (the fault
-    search), once."""
-
-    table: Any
-
-    def __init__(self, name: str, number: int, table: Any) -> None:
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "number", number)
-        object.__setattr__(self, "table", table)
-
-    @property
-    def frame(self) -> pd.DataFrame:  # type: ignore[override]
-        if "_frame" not in self.__dict__:
-            object.__setattr__(self, "_frame", _to_pandas_int64(self.table))
-        return self.__dict__["_frame"]
-
-    def __repr__(self) -> str:  # the dataclass's would collect the rows
-        return f"SparkDelta(name={self.name!r}, number={self.number})"
-
-    def __reduce__(self) -> tuple[Any, ...]:  # a Spark frame cannot leave its session: another process gets the rows
-        return Delta, (self.name, self.number, self.frame)
+    return session().sql(sql_rules.failure_query(form.encoding, view, ROW, sql_rules.SPARK))
 
 
 def _spark_table(delta: Delta, form: _Form) -> Any:
@@ -371,27 +336,12 @@ def _from_delta(delta: Delta, form: _Form) -> Any:
     import pyarrow as pa
 
     frame = delta.frame.loc[:, list(form.columns)].reset_index(drop=True)
-    frame.insert(0, _ROW, delta.frame.index.to_numpy(dtype="int64"))
+    frame.insert(0, ROW, delta.frame.index.to_numpy(dtype="int64"))
     return session().createDataFrame(pa.Table.from_pandas(frame, preserve_index=False))
-
-
-def _to_pandas_int64(typed: Any) -> pd.DataFrame:
-    frame = typed.orderBy(_ROW).select(*COLUMNS).toArrow().to_pandas().astype("int64")
-    frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")
-    return frame
 
 
 def _stack(tables: Sequence[Any], form: _Form) -> Any:
     return stacked(tables, form.columns)
-
-
-def stacked(tables: Sequence[Any], columns: Sequence[str], *, file: str = _FILE_INDEX, line: str = _ROW) -> Any:
-    """Deltas' Spark frames as one, each row with its delta's place in the feed (``file``, int) and its line (``line``)."""
-    from pyspark.sql import functions as F
-
-    return _union([
-        table.select(*columns, F.col(_ROW).alias(line)).withColumn(file, F.lit(index)) for index, table in enumerate(tables)
-    ])
 
 
 # The fields each failure across the feed brings back, as bigint (a file as its place in the feed), to be worded
@@ -406,7 +356,7 @@ def _feed_failures(feed: Any, names: Sequence[str], form: _Form) -> pd.DataFrame
     parts = [_version_monotonicity(feed, names, form), _repeated_pairs(feed, form)]
     parts += [_decreases(feed, column, form) for column in form.rising]
     # Integers stay int64 beside the nulls of the fields a check leaves empty (floats would round them).
-    found = _union(parts).toArrow().to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    found = union(parts).toArrow().to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     frames = []
     key, version = form.key, form.version
     for rule in form.rules.values():
@@ -414,9 +364,9 @@ def _feed_failures(feed: Any, names: Sequence[str], form: _Form) -> pd.DataFrame
         if rows.empty:
             continue
         if rule.check in (BATCH_MONOTONIC, PAIR_UNIQUE):
-            rows = rows.sort_values([_FILE_INDEX, _ROW], kind="stable")
+            rows = rows.sort_values([FILE_INDEX, ROW], kind="stable")
         else:  # pandas' stable sort by (key, version) of the stacked feed
-            rows = rows.sort_values(["_key", "_version", _FILE_INDEX, _ROW], kind="stable")
+            rows = rows.sort_values(["_key", "_version", FILE_INDEX, ROW], kind="stable")
         a, b, c, d = (rows[field].to_numpy(dtype="int64", na_value=0) for field in _FIELDS)
         if rule.check == BATCH_MONOTONIC:  # the version, the largest before, the file that holds it
             values = rule.values(form.written(version, a), form.written(version, b), [names[int(at)] for at in c])
@@ -425,8 +375,8 @@ def _feed_failures(feed: Any, names: Sequence[str], form: _Form) -> pd.DataFrame
         else:  # the value, the key's value before, at that version, in that file
             values = rule.values(form.written(rule.column, a), form.written(rule.column, b), form.written(version, c),
                                  [names[int(at)] for at in d])
-        files = [names[int(at)] for at in rows[_FILE_INDEX]]
-        frames.append(failure_rows(files, rows[_ROW].to_numpy(), column=rule.column, check=rule.check, values=values))
+        files = [names[int(at)] for at in rows[FILE_INDEX]]
+        frames.append(failure_rows(files, rows[ROW].to_numpy(), column=rule.column, check=rule.check, values=values))
     return concat_failures(frames)
 
 
@@ -435,7 +385,7 @@ def _failure_rows(frame: Any, check: str, fields: Sequence[Any], form: _Form) ->
 
     padded = [*fields, *[F.lit(None)] * (len(_FIELDS) - len(fields))]
     return frame.select(
-        F.lit(check).alias("check"), F.col(form.key).alias("_key"), F.col(form.version).alias("_version"), _FILE_INDEX, _ROW,
+        F.lit(check).alias("check"), F.col(form.key).alias("_key"), F.col(form.version).alias("_version"), FILE_INDEX, ROW,
         *[field.cast("bigint").alias(name) for field, name in zip(padded, _FIELDS)],
     )
 
@@ -444,13 +394,13 @@ def _version_monotonicity(feed: Any, names: Sequence[str], form: _Form) -> Any:
     from pyspark.sql import functions as F
 
     version = form.version
-    maxima = {row[_FILE_INDEX]: row["_max"] for row in feed.groupBy(_FILE_INDEX).agg(F.max(version).alias("_max")).collect()}
+    maxima = {row[FILE_INDEX]: row["_max"] for row in feed.groupBy(FILE_INDEX).agg(F.max(version).alias("_max")).collect()}
     bounds, setters = _frames.earlier_batches(names, [maxima[index] for index in range(len(names))])
     limits = session().createDataFrame(
         [(index, bound, names.index(setter)) for index, (bound, setter) in enumerate(zip(bounds, setters)) if bound is not None],
-        f"{_FILE_INDEX} int, _bound long, _setter int",
+        f"{FILE_INDEX} int, _bound long, _setter int",
     )
-    offending = feed.join(F.broadcast(limits), on=_FILE_INDEX).filter(F.col(version) <= F.col("_bound"))
+    offending = feed.join(F.broadcast(limits), on=FILE_INDEX).filter(F.col(version) <= F.col("_bound"))
     return _failure_rows(offending, BATCH_MONOTONIC, [F.col(version), F.col("_bound"), F.col("_setter")], form)
 
 
@@ -458,11 +408,11 @@ def _repeated_pairs(feed: Any, form: _Form) -> Any:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    pair = Window.partitionBy(form.key, form.version).orderBy(_FILE_INDEX, _ROW)
+    pair = Window.partitionBy(form.key, form.version).orderBy(FILE_INDEX, ROW)
     offending = (
         feed.withColumn("_seen", F.row_number().over(pair))
-        .withColumn("_first_file", F.first(_FILE_INDEX).over(pair))
-        .withColumn("_first_row", F.first(_ROW).over(pair))
+        .withColumn("_first_file", F.first(FILE_INDEX).over(pair))
+        .withColumn("_first_row", F.first(ROW).over(pair))
         .filter(F.col("_seen") > 1)
     )
     fields = [F.col(form.key), F.col(form.version), F.col("_first_file"), F.col("_first_row")]
@@ -474,11 +424,11 @@ def _decreases(feed: Any, column: str, form: _Form) -> Any:
     from pyspark.sql import functions as F
 
     # (version, file, row) within a key is pandas' stable sort by (key, version) of the stacked feed.
-    history = Window.partitionBy(form.key).orderBy(form.version, _FILE_INDEX, _ROW)
+    history = Window.partitionBy(form.key).orderBy(form.version, FILE_INDEX, ROW)
     offending = (
         feed.withColumn("_previous", F.lag(column).over(history))
         .withColumn("_previous_version", F.lag(form.version).over(history))
-        .withColumn("_previous_file", F.lag(_FILE_INDEX).over(history))
+        .withColumn("_previous_file", F.lag(FILE_INDEX).over(history))
         .filter(F.col(column) < F.col("_previous"))
     )
     fields = [F.col(column), F.col("_previous"), F.col("_previous_version"), F.col("_previous_file")]
@@ -498,8 +448,8 @@ def _deduplicate(feed: Any, names: Sequence[str], form: _Form) -> pd.DataFrame:
     latest = (
         feed.withColumn("_max", F.max(version).over(Window.partitionBy(key)))
         .filter(F.col(version) == F.col("_max"))
-        .orderBy(key, _FILE_INDEX, _ROW)
-        .select(*form.columns, _FILE_INDEX, _ROW)
+        .orderBy(key, FILE_INDEX, ROW)
+        .select(*form.columns, FILE_INDEX, ROW)
         .toArrow()
         .to_pandas()
     )
@@ -510,9 +460,9 @@ def _deduplicate(feed: Any, names: Sequence[str], form: _Form) -> pd.DataFrame:
         words = Words.of(form.encoding)
         raise tie_error(
             tied[key].nunique(), words.key(first_key), words.version_value(places[version].iloc[0]),
-            [(names[index], row) for index, row in zip(places[_FILE_INDEX], places[_ROW])], form.encoding,
+            [(names[index], row) for index, row in zip(places[FILE_INDEX], places[ROW])], form.encoding,
         )
     frame = latest.loc[:, list(form.columns)].astype("int64").reset_index(drop=True)
-    frame[SOURCE_FILE] = pd.array([names[index] for index in latest[_FILE_INDEX]], dtype="str")
-    frame[SOURCE_ROW] = latest[_ROW].to_numpy(dtype="int64")
+    frame[SOURCE_FILE] = pd.array([names[index] for index in latest[FILE_INDEX]], dtype="str")
+    frame[SOURCE_ROW] = latest[ROW].to_numpy(dtype="int64")
     return frame

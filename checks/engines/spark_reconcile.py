@@ -24,6 +24,7 @@ import pandas as pd
 
 from checks.dedup import deduplicate
 from checks.diagnose import Diagnosis
+from checks.engines.spark_deltas import SparkDelta, stacked
 from checks.engines.spark_session import session
 from checks.lineage import PlatformRows, lineage_frame
 from checks.encoding import Encoding, default_encoding
@@ -80,8 +81,6 @@ def expected_table(deduplicated: pd.DataFrame, shape: Shape | None = None) -> An
 def feed_table(deltas: Sequence[Delta], shape: Shape | None = None) -> Any:
     """The deltas stacked as one Spark frame with each row's ``FILE`` (its delta's place in the feed) and ``LINE``:
     the rows of deltas validated in Spark stay there, others are handed over from the driver."""
-    from checks.engines.spark import SparkDelta, stacked
-
     shape = shape or _default_shape()
     if deltas and all(isinstance(delta, SparkDelta) for delta in deltas):
         return stacked([delta.table for delta in deltas], shape.names, file=FILE, line=LINE)
