@@ -113,6 +113,7 @@ def test_an_empty_frame_is_its_header(tmp_path):
         (["+1", "-1", "@SUM(A1)", "\tx"], ["'+1", "'-1", "'@SUM(A1)", "'\tx"]),
         (["ok=", "a-b", None, ""], ["ok=", "a-b", "", ""]),
         (["ü=", "=ü"], ["ü=", "'=ü"]),
+        (["=x", "'=x", "", "=x"], ["'=x", "'=x", "", "'=x"]),  # a quoted cell meets one quoted already
     ],
 )
 def test_text_cells_never_start_a_formula(tmp_path, cells, expected):
