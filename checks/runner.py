@@ -29,11 +29,12 @@ from checks.errors import UsageError
 from checks.feed import discover_deltas
 from checks.pages import plain_pages
 from checks.sidecar import Sidecar
-from checks.results import FeedCheck
+from checks.results import DeltaValidation, FeedCheck
 from checks.writers import atomic_write_text, write_frames
 
 if TYPE_CHECKING:
     from checks.arrivals import Arrival
+    from checks.contract import Contract
     from checks.report import ReportNames
 
 
@@ -149,18 +150,7 @@ def run_case(
             customer = engine.read_table(case.customer, warn=on_warning, **with_encoding) if case.customer is not None else None
 
         with stage("validate deltas"):
-            validations = []
-            # An engine may list the feed itself (Spark: s3a:// folders).
-            if supports(engine, Capability.OWN_LISTING):
-                delta_files = discover_on(engine)(case.feed, encoding.contract)
-            else:
-                delta_files = discover_deltas(case.feed, encoding.contract)
-            for done, delta_file in enumerate(delta_files):
-                if on_stage is not None:
-                    on_stage("validate deltas", done, len(delta_files))
-                validations.append(engine.read_and_validate(delta_file, **with_encoding))
-            if on_stage is not None:
-                on_stage("validate deltas", len(delta_files), len(delta_files))
+            validations = _validate_deltas(case.feed, engine, encoding.contract, with_encoding, on_stage)
 
         with stage("feed checks and dedup"):
             feed = engine.check_validations(validations, **with_encoding)
@@ -184,7 +174,11 @@ def run_case(
                     tables["platform"] = platform
                 if customer is not None:
                     tables["customer"] = customer
-                options = dict(
+                suites_run = _start_suites(
+                    tables,
+                    engine,
+                    helper,
+                    gx_import,
                     # The deduplicated table holds each key's latest version already.
                     latest_batch=feed.deduplicated.set_index(shape.key)[shape.version],
                     finance_total=case.finance_total,
@@ -193,22 +187,8 @@ def run_case(
                     build_docs=build_docs,
                     encoding=encoding,
                 )
-                if helper is None:
-                    from checks.suites import run_suites
-
-                    gx_import.join()
-                    suites = run_suites(tables, engine=engine, **options)
-                    docs_index = suites.docs_index
-                else:
-                    from checks.suites.run import check_suite, gather_evidence, validate_evidence
-
-                    evidence = gather_evidence(tables, suite_check=functools.partial(helper.call, check_suite), **options)
-                    from checks.suites.docs import site_index
-
-                    validating = helper.submit(validate_evidence, evidence)
-                    docs_index = site_index(gx_dir) if build_docs else None
-                if docs_index is not None:
-                    outputs["data_docs"] = docs_index
+                if suites_run.docs_index is not None:
+                    outputs["data_docs"] = suites_run.docs_index
 
             diagnosis = None
             if platform is not None:
@@ -227,15 +207,14 @@ def run_case(
                         diagnosis,
                         out_dir,
                         names=report_names(case),
-                        docs_index=docs_index,
+                        docs_index=suites_run.docs_index,
                         arrivals=arrivals,
                         submit=helper.submit if helper is not None else None,
                     )
                     outputs.update({path.name: path for path in written})
 
-            if helper is not None:
-                with stage("finish expectation suites"):
-                    suites = validating.result()
+            with stage("finish expectation suites"):
+                suites = suites_run.result()
             if suites.docs_index is not None:
                 incident_page = outputs.get("incident.html")
                 if incident_page is not None and diagnosis.discrepancy:
@@ -264,6 +243,56 @@ def run_case(
     outputs["summary"] = out_dir / "summary.json"
     atomic_write_text(outputs["summary"], json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     return result
+
+
+def _validate_deltas(
+    feed: Path, engine: Engine, contract: Contract, with_encoding: dict[str, Encoding], on_stage: Callable[..., None] | None
+) -> list[DeltaValidation]:
+    """Every delta of the feed read and validated, in feed order, ``on_stage`` told the count as it goes."""
+    # An engine may list the feed itself (Spark: s3a:// folders).
+    if supports(engine, Capability.OWN_LISTING):
+        delta_files = discover_on(engine)(feed, contract)
+    else:
+        delta_files = discover_deltas(feed, contract)
+    validations = []
+    for done, delta_file in enumerate(delta_files):
+        if on_stage is not None:
+            on_stage("validate deltas", done, len(delta_files))
+        validations.append(engine.read_and_validate(delta_file, **with_encoding))
+    if on_stage is not None:
+        on_stage("validate deltas", len(delta_files), len(delta_files))
+    return validations
+
+
+@dataclass(frozen=True)
+class _SuitesRun:
+    """The suites' results, ready or on their way from the helper process; ``docs_index`` known at once."""
+
+    docs_index: Path | None
+    result: Callable[[], Any]
+
+
+def _start_suites(
+    tables: dict[str, pd.DataFrame],
+    engine: Engine,
+    helper: Sidecar | None,
+    gx_import: threading.Thread | None,
+    **options: Any,
+) -> _SuitesRun:
+    """The suites in this process (``helper`` None: GX's Spark datasource), or their figures computed here and
+    GX's part handed to the helper process, which answers while the diagnosis runs."""
+    if helper is None:
+        from checks.suites import run_suites
+
+        gx_import.join()
+        suites = run_suites(tables, engine=engine, **options)
+        return _SuitesRun(suites.docs_index, lambda: suites)
+    from checks.suites.docs import site_index
+    from checks.suites.run import check_suite, gather_evidence, validate_evidence
+
+    evidence = gather_evidence(tables, suite_check=functools.partial(helper.call, check_suite), **options)
+    validating = helper.submit(validate_evidence, evidence)
+    return _SuitesRun(site_index(options["gx_dir"]) if options["build_docs"] else None, validating.result)
 
 
 def report_names(case: Case) -> ReportNames:
