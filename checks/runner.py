@@ -28,8 +28,8 @@ from checks.engines.base import Capability, Engine, check_contract, diagnose_on,
 from checks.errors import UsageError
 from checks.feed import discover_deltas
 from checks.pages import plain_pages
-from checks.sidecar import Sidecar
 from checks.results import DeltaValidation, FeedCheck
+from checks.sidecar import Sidecar
 from checks.writers import atomic_write_text, write_frames
 
 if TYPE_CHECKING:

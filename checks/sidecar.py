@@ -42,7 +42,8 @@ class Sidecar:
 
     ``preload`` is (module, function) pairs called first, e.g. ``("checks.suites.gx", "preload")``; a failure
     there is left for the task that needs the module to raise (and report) again. Use it as a context manager:
-    leaving waits for the process to end (cancelling what has not started) and fills in ``usage``.
+    leaving waits for the process to end (cancelling what has not started) and fills in ``usage``; leaving on an
+    error ends the process at once.
     """
 
     def __init__(self, preload: Sequence[tuple[str, str]] = ()) -> None:
@@ -61,7 +62,13 @@ class Sidecar:
         """``submit``, then wait for the answer (an exception raised there is raised here)."""
         return self.submit(function, *args).result()
 
-    def close(self) -> None:
+    def close(self, *, at_once: bool = False) -> None:
+        """Wait for the process to end and note what it used; ``at_once``: end it now, whatever it is doing."""
+        if at_once:
+            # Nothing more is wanted from it (the run failed): a bad input must not wait for GX's import. The pool
+            # has no public way to stop a worker before Python 3.14 (``terminate_workers``): its processes, ended.
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.terminate()
         self._pool.shutdown(wait=True, cancel_futures=True)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         before = self._children_before
@@ -72,8 +79,8 @@ class Sidecar:
     def __enter__(self) -> Sidecar:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self.close(at_once=kind is not None)
 
 
 def _preload(preload: tuple[tuple[str, str], ...]) -> None:

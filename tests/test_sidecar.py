@@ -64,3 +64,21 @@ def test_it_runs_below_the_run_in_the_scheduler() -> None:
 
     with Sidecar() as helper:
         assert helper.call(os.nice, 0) == min(os.nice(0) + HELPER_NICENESS, 19)
+
+
+def _sleep_a_minute() -> None:
+    import time
+
+    time.sleep(60)
+
+
+def test_leaving_on_an_error_ends_the_process_at_once() -> None:
+    """A run that fails (bad input) does not wait for the helper's preload (GX's import) to end."""
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="the run failed"):
+        with Sidecar(preload=[("tests.test_sidecar", "_sleep_a_minute")]):
+            time.sleep(1)  # the helper is in its preload by now
+            raise RuntimeError("the run failed")
+    assert time.monotonic() - started < 30
