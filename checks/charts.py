@@ -1,7 +1,7 @@
 """Charts of a diagnosis (PNG and SVG): the gap by root cause, the gap by delta file, stale users by batch range;
 and of a feed's history (rows and amount added per delta over time, anomalies marked).
 
-matplotlib is imported inside ``render_charts`` (bare figures, no pyplot) so that importing the package stays fast.
+matplotlib is imported inside ``draw_charts`` (bare figures, no pyplot) so that importing the package stays fast.
 Labels from files are drawn as plain text: math parsing is off, so ``$`` in a name is just a dollar sign.
 """
 from __future__ import annotations
@@ -69,11 +69,6 @@ def chart_specs(diagnosis: Diagnosis) -> dict[str, Bars | Histograms]:
     return {GAP_BY_ROOT_CAUSE: _by_root_cause(diagnosis), GAP_BY_FILE: _by_file(diagnosis), STALE_BY_BATCH: _stale(diagnosis)}
 
 
-def render_charts(diagnosis: Diagnosis, out_dir: Path) -> dict[str, list[Path]]:
-    """Write each chart as ``<name>.png`` and ``<name>.svg`` in ``out_dir``; returns the paths by chart name."""
-    return draw_charts(chart_specs(diagnosis), out_dir)
-
-
 def chart_paths(out_dir: Path) -> dict[str, list[Path]]:
     """The files ``draw_charts`` writes, by chart name (PNG first), known before they are drawn."""
     return {name: [Path(out_dir) / f"{name}.png", Path(out_dir) / f"{name}.svg"] for name in CHART_NAMES}
@@ -85,6 +80,7 @@ def draw_charts(specs: dict[str, Bars | Histograms], out_dir: Path) -> dict[str,
     from matplotlib.figure import Figure
 
     written: dict[str, list[Path]] = {}
+    paths = chart_paths(out_dir)
     # A fixed salt gives the SVG's element ids from one run to the next: same diagnosis, same bytes.
     style = {"text.parse_math": False, "svg.fonttype": "none", "svg.hashsalt": "checks", "font.size": 10}
     with matplotlib.rc_context(style):
@@ -92,7 +88,7 @@ def draw_charts(specs: dict[str, Bars | Histograms], out_dir: Path) -> dict[str,
             # A bare Figure (no pyplot): nothing global to register, nothing to close.
             figure = Figure(figsize=(8, 4.2), layout="constrained")
             (_draw_bars if isinstance(spec, Bars) else _draw_histograms)(figure.subplots(), spec)
-            png_path, svg_path = chart_paths(out_dir)[name]
+            png_path, svg_path = paths[name]
             png = _save(figure, png_path, "png")
             # The layout is settled by the first save; the SVG reuses it rather than measuring every label again.
             figure.set_layout_engine("none")

@@ -134,7 +134,7 @@ def check_feed(deltas: Sequence[Delta], encoding: Encoding | None = None) -> pd.
     if not deltas:
         return empty_failures()
     form = _Form.of(encoding)
-    feed = _stack([_spark_table(delta, form) for delta in deltas], form)
+    feed = stacked([_spark_table(delta, form) for delta in deltas], form.columns)
     return _feed_failures(feed, [delta.name for delta in deltas], form)
 
 
@@ -180,7 +180,7 @@ def _read_table_on_pandas(
 def _feed_check(validations: list[DeltaValidation], tables: list[Any], form: _Form) -> FeedCheck:
     names = [delta.name for delta in passed_deltas(validations)]
     if tables:
-        feed = _stack(tables, form).cache()
+        feed = stacked(tables, form.columns).cache()
         feed_failures = _feed_failures(feed, names, form)
         deduplicated = _deduplicate(feed, names, form)
         feed.unpersist()
@@ -338,10 +338,6 @@ def _from_delta(delta: Delta, form: _Form) -> Any:
     frame = delta.frame.loc[:, list(form.columns)].reset_index(drop=True)
     frame.insert(0, ROW, delta.frame.index.to_numpy(dtype="int64"))
     return session().createDataFrame(pa.Table.from_pandas(frame, preserve_index=False))
-
-
-def _stack(tables: Sequence[Any], form: _Form) -> Any:
-    return stacked(tables, form.columns)
 
 
 # The fields each failure across the feed brings back, as bigint (a file as its place in the feed), to be worded
