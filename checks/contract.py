@@ -553,6 +553,10 @@ def _check_roles(columns: Sequence[Column], where: str, bad: Any) -> None:
                 raise bad(f"{where}.properties[{column.name}]: the {role} column must be required")
             if role == "amount" and column.logical_type == "number" and column.decimal is None:
                 raise bad(f"{where}.properties[{column.name}]: an amount must be exact: integer, or number with physicalType decimal(p,s)")
+    for column in columns:
+        if column.never_decreases and not column.required:
+            # An empty cell is neither above nor below the key's last value: the rule holds for a column always given.
+            raise bad(f"{where}.properties[{column.name}]: checks.neverDecreases needs a required column (required: true)")
 
 
 def _rules_of(items: Any, column: str | None, where: str, bad: Any) -> list[QualityRule]:

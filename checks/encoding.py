@@ -237,8 +237,8 @@ class Encoding:
 
     @property
     def plain(self) -> bool:
-        """Whether every column is an integer column, held as itself: nothing to encode or decode."""
-        return all(column.logical_type == "integer" for column in self.contract.columns)
+        """Whether every column is held as itself (a required integer): nothing to encode or decode."""
+        return all(self.held_as_itself(column.name) for column in self.contract.columns)
 
     def held_as_itself(self, name: str) -> bool:
         """Whether a column's computing form is its typed value: an integer column that is never empty (an optional

@@ -854,7 +854,7 @@ def _as_written(users: pd.DataFrame, words: Words) -> pd.DataFrame:
     columns = {}
     for name in users.columns:
         base = name.split("_", 1)[1] if name.split("_", 1)[0] in ("expected", "platform", "customer") and "_" in name else name
-        if base in encoding.codecs and encoding.codecs[base].column.logical_type != "integer":
+        if base in encoding.codecs and not encoding.held_as_itself(base):
             values = users[name].to_numpy(dtype="float64", na_value=np.nan) if users[name].dtype.kind == "f" else users[name].to_numpy()
             missing = pd.isna(values)
             stored = np.where(missing, 0, values).astype("int64")

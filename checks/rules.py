@@ -222,8 +222,9 @@ def first_customer_rules(encoding: Encoding) -> bool:
     engines' hand-written fast paths (Polars, DuckDB, Spark) implement; other contracts take the reference path.
     Asked once per engine call (each delta file): kept per encoding (one a run, hashed by identity)."""
     default = _default_encoding()
+    # Text rules name no empty integer cell (it fails is_integer): an optional integer column takes the reference path.
     return encoding is default or (
-        text_rules(encoding) == text_rules(default) and value_rules(encoding) == value_rules(default)
+        encoding.plain and text_rules(encoding) == text_rules(default) and value_rules(encoding) == value_rules(default)
         and feed_rules(encoding.contract.shape, encoding) == feed_rules(default.contract.shape, default)
     )
 

@@ -86,10 +86,9 @@ class Words:
         return self.encoding.codecs[amount.name].render_column(counts)
 
     def _text(self, column: str, stored: Any) -> str:
-        codec = self.encoding.codecs[column]
-        if codec.column.logical_type == "integer":
+        if self.encoding.held_as_itself(column):
             return str(int(stored))
-        return str(codec.render(np.asarray([int(stored)], dtype="int64"))[0])
+        return str(self.encoding.codecs[column].render(np.asarray([int(stored)], dtype="int64"))[0])
 
 
 @functools.cache

@@ -77,6 +77,8 @@ def test_file_names_are_matched_whole_in_any_case(name, order):
          r"checks.role must be one of version, amount"),
         (lambda d: prop(d, "total_spend")["customProperties"].__setitem__(1, {"property": "checks.neverDecreases", "value": "yes"}),
          r"checks.neverDecreases must be true or false"),
+        (lambda d: prop(d, "loyalty_credits").update(required=False, customProperties=[{"property": "checks.neverDecreases", "value": True}]),
+         r"properties\[loyalty_credits\]: checks.neverDecreases needs a required column"),
         (lambda d: table(d)["customProperties"].__setitem__(0, {"property": "checks.file", "value": "x"}),
          r"schema\[user_summary\]\.customProperties: unknown property 'checks.file'"),
         (lambda d: table(d)["customProperties"].__setitem__(0, {"property": "checks.files", "value": r"delta(\d+)\.csv"}),

@@ -18,12 +18,13 @@ import pytest
 
 from checks.cli import main
 from checks.contract import load_contract
-from checks.encoding import Encoding
+from checks.encoding import NULL, Encoding
 from checks.engines import get_engine
 from checks.feed import discover_deltas
 from checks.model import DeltaFile
 from checks.rules import BATCH_MONOTONIC, PAIR_UNIQUE
 from checks.sample_accounts import CONTRACT_PATH, generate_accounts_case
+from tests.conftest import PROJECT_ROOT
 
 ENGINES = ("pandas", "polars", "duckdb")
 CASE = generate_accounts_case(accounts=300, files=5, seed=21)
@@ -190,3 +191,33 @@ def test_checks_run_on_the_shipped_sample_of_another_shape(tmp_path):
 
 
 CASE_TOTAL = Decimal("3795795.75")  # data/accounts/case.toml's finance_total, the customer's own sum
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_empty_cell_of_an_optional_integer_column_stays_empty_in_every_output(tmp_path, engine):
+    # The first customer's contract with loyalty_credits optional: its empty cell is held as NULL, never printed.
+    sample = PROJECT_ROOT / "data"
+    contract = (PROJECT_ROOT / "contracts" / "user-summary.yaml").read_text()
+    required = "{name: loyalty_credits, logicalType: integer, required: true,"
+    assert required in contract
+    (tmp_path / "contract.yaml").write_text(contract.replace(required, required.replace("true", "false")))
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    for delta in sorted((sample / "feed").glob("delta*.csv")):
+        (feed / delta.name).write_bytes(delta.read_bytes())
+    last = sorted(feed.glob("delta*.csv"))[-1]
+    header, first, *rest = last.read_text().splitlines()
+    key, spend, saved, _, version = first.split(",")
+    last.write_text("\n".join([header, f"{key},{spend},{saved},,{version}", *rest]) + "\n")
+    out = tmp_path / "out"
+    code = main(["run", "--feed", str(feed), "--contract", str(tmp_path / "contract.yaml"), "--engine", engine,
+                 "--platform", str(sample / "platform-user-summary.csv"), "--out", str(out), "--gx-dir", str(tmp_path / "gx")])
+    assert code == 1  # the sample's planted fault, nothing else
+    assert (out / "failures.csv").read_text().splitlines() == ["file,row,column,check,value"]
+    written = pd.read_csv(out / "deduplicated.csv", dtype=str, keep_default_na=False).set_index("user_id")
+    assert written.loc[key, "loyalty_credits"] == ""
+    users = pd.read_csv(out / "discrepancies.csv", dtype=str, keep_default_na=False).set_index("user_id")
+    assert users.loc[key, "expected_loyalty_credits"] == ""
+    for output in out.glob("*.*"):
+        if output.suffix in (".csv", ".md", ".json"):
+            assert str(NULL) not in output.read_text(), output.name

@@ -204,7 +204,8 @@ def _values_break(stored: pl.DataFrame, encoding: Encoding) -> bool:
             checks.append(filled.is_duplicated().any())
         else:  # valid_values
             checks.append(filled.is_in(list(rule.argument)).not_().any())
-    return bool(checks) and any(stored.select(checks).row(0))
+    # Named apart: two rules of one column (a minimum and uniqueness) would otherwise both be named after it.
+    return bool(checks) and any(stored.select(check.alias(f"rule_{index}") for index, check in enumerate(checks)).row(0))
 
 
 def _to_pandas(stored: pl.DataFrame, encoding: Encoding) -> pd.DataFrame:
