@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -172,9 +173,14 @@ def test_an_error_in_the_helper_process_is_the_runs_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_ends_the_run_and_its_helper_process_without_a_traceback(tmp_path):
-    """Ctrl-C reaches the run and its helper process (the terminal's group): exit 130, one line, nothing left."""
-    import signal
+@pytest.mark.parametrize(("stop", "code", "line"), [
+    # Ctrl-C reaches the terminal's whole group: the run and its helper process. Typer ends the line the ^C began.
+    (lambda pid: os.killpg(pid, signal.SIGINT), 130, None),
+    # A scheduler or a container stops the command's own process.
+    (lambda pid: os.kill(pid, signal.SIGTERM), 143, "checks: error: terminated"),
+], ids=["ctrl-c", "sigterm"])
+def test_a_stopped_run_ends_with_its_helper_process_without_a_traceback(tmp_path, stop, code, line):
+    """Stopped while it works: its exit code, one line, no process and no temporary file left."""
     import time
 
     run = subprocess.Popen(
@@ -182,10 +188,11 @@ def test_ctrl_c_ends_the_run_and_its_helper_process_without_a_traceback(tmp_path
         cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     time.sleep(2.5)  # the helper is importing GX by now: the run waits for it for seconds more
-    os.killpg(run.pid, signal.SIGINT)
+    stop(run.pid)
     _, stderr = run.communicate(timeout=60)
-    assert run.returncode == 130
-    assert "Traceback" not in stderr
+    assert run.returncode == code
+    assert "Traceback" not in stderr and stderr.strip().splitlines() == ([line] if line else []), stderr
+    assert not list((tmp_path / "out").glob(".*.tmp"))
     time.sleep(0.5)
     # No process of the run's group is left running (one that has ended may wait a moment to be reaped).
     group = subprocess.run(["ps", "-o", "stat=", "-g", str(run.pid)], capture_output=True, text=True).stdout.split()

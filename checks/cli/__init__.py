@@ -9,6 +9,7 @@ import atexit
 import importlib
 import importlib.util
 import os
+import signal
 import sys
 
 import typer
@@ -20,13 +21,26 @@ app = typer.Typer(
     help=(
         "Data-quality checks for customer user-summary feeds.\n\n"
         "Exit codes: 0 all checks pass, 1 a check failed, 2 bad input or usage, "
-        "3 could not decide (the ledger, disk or keyring broke, not the data)."
+        "3 could not decide (the ledger, disk or keyring broke, not the data), "
+        "130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM (a scheduler or a container stopping the command), raised where the command is, so that its
+    clean-ups run: temporary files removed, the helper process stopped. Not an ``Exception``: nothing swallows it."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 @app.callback()
@@ -72,7 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         from checks.output import print_error
 
         print_error("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
+    except Terminated:
+        from checks.output import print_error
+
+        print_error("terminated")
+        return EXIT_TERMINATED
     except Exception as error:  # noqa: BLE001  the last guard: a person never gets a traceback
         if os.environ.get("CHECKS_TRACEBACK"):
             raise
@@ -94,6 +113,7 @@ def entrypoint() -> None:
     module) takes up to a second and serves nothing here: every output is already written, closed
     and renamed. Exit handlers still run and the standard streams are flushed before leaving.
     """
+    signal.signal(signal.SIGTERM, _raise_terminated)  # Python's default would end at once, leaving temporary files
     code = main()
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -144,7 +145,7 @@ def gate(
     # run cannot slip between the hash and the check.
     control = control_dir(stage_dir)
     control.mkdir(parents=True, exist_ok=True)
-    verified_dir = Path(tempfile.mkdtemp(prefix="gate-", dir=control))
+    verified_dir = _verified_copy_dir(control)
     try:
         with stage_lock(stage_dir, timeout=60.0):
             manifest, findings = _verify(stage_dir, ledger.records(source.url), verified_dir)
@@ -335,3 +336,24 @@ def _run_findings(result: Any) -> list[Finding]:
                     Finding(EXPECTATION, table.table, f"{name}{column} failed (observed {outcome.observed})")
                 )
     return findings
+
+
+def _verified_copy_dir(control: Path) -> Path:
+    """A fresh folder for this gate's private copy, named by host and process. Copies of gates on this host whose
+    process is gone (killed: no clean-up ran) are removed first; another host's, or a live gate's, are left."""
+    host = socket.gethostname().replace("-", "_")
+    for left in control.glob(f"gate-{host}-*-*"):
+        pid = left.name.split("-")[2]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(left, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"gate-{host}-{os.getpid()}-", dir=control))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True

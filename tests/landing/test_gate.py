@@ -11,8 +11,10 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -251,6 +253,14 @@ def test_gate_refuses_staged_bytes_that_differ_from_the_ledger(tmp_path: Path, c
 @pytest.mark.slow
 def test_gate_approves_a_manifest_of_the_verified_bytes(tmp_path: Path, capsys) -> None:
     paths = _staged_case(tmp_path)
+    # A copy left by a gate that was killed on this host (its process is gone), and one of a gate still running.
+    host = socket.gethostname().replace("-", "_")
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = tmp_path / "stage.checks" / f"gate-{host}-{int(ended.stdout)}-x1"
+    running = tmp_path / "stage.checks" / f"gate-{host}-{os.getpid()}-x2"
+    for folder in (left, running):
+        folder.mkdir(parents=True)
+        (folder / "delta0.csv").write_text("user_id\n")
 
     code, lines, _ = _gate(capsys, tmp_path, paths)
 
@@ -265,7 +275,7 @@ def test_gate_approves_a_manifest_of_the_verified_bytes(tmp_path: Path, capsys) 
     results = _results(tmp_path)
     assert results["decision"] == "load" and results["manifest"] == expected
     assert results["run"]["feed"]["folder"] == str(paths["stage"])
-    assert not list((tmp_path / "stage.checks").glob("gate-*"))  # the verified copy is gone
+    assert list((tmp_path / "stage.checks").glob("gate-*")) == [running]  # the verified copy and the killed one's are gone
 
 
 @pytest.mark.slow
