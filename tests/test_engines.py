@@ -21,7 +21,7 @@ from checks.encoding import Encoding
 from checks.engines import ENGINES, get_engine
 from checks.errors import ChecksError, UsageError
 from checks.sample import COLUMNS
-from checks.results import FeedCheck
+from checks.results import FeedCheck, pandas_table
 from checks.sample import generate_feed, write_feed
 from tests.frames import assert_same_rows
 
@@ -258,7 +258,7 @@ def read_table_matches_pandas(engine: str, sample_case, tmp_path: Path) -> None:
     """A good table reads as on pandas; a table with a bad cell fails with the pandas path's message."""
     path = tmp_path / "platform.csv"
     sample_case.platform.to_csv(path, index=False)
-    assert_same_rows(get_engine(engine).read_table(path), get_engine("pandas").read_table(path))
+    assert_same_rows(pandas_table(get_engine(engine).read_table(path)), get_engine("pandas").read_table(path))
     text = path.read_text().split("\n")
     text[5] = text[5].replace(",", ",x", 1)
     path.write_text("\n".join(text))
@@ -474,7 +474,7 @@ def test_spark_reads_a_feed_at_a_uri_as_at_a_local_path(spark_engine, tmp_path: 
 def test_spark_reads_a_table_at_a_uri_and_names_the_uri_in_errors(spark_engine, sample_case, tmp_path: Path) -> None:
     path = tmp_path / "platform.csv"
     sample_case.platform.to_csv(path, index=False)
-    assert_same_rows(spark_engine.read_table(path.as_uri()), get_engine("pandas").read_table(path))
+    assert_same_rows(pandas_table(spark_engine.read_table(path.as_uri())), get_engine("pandas").read_table(path))
     broken = tmp_path / "broken.csv"
     broken.write_text(path.read_text().replace("\n", "\nx,", 1))  # a row of six fields: the pandas path's message
     with pytest.raises(ChecksError, match="more fields than the header") as raised:
