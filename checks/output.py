@@ -140,7 +140,6 @@ def stage_progress() -> Iterator[Any]:
 def show_run(result: Any) -> None:
     """The human summary of ``checks run``: files, feed failures, suites per table, the diagnosis, then what to do
     and the files written."""
-    from checks.reconcile import amount_total
     from checks.wording import Words
 
     show_validations(result.feed.validations)
@@ -148,9 +147,9 @@ def show_run(result: Any) -> None:
     if not failures.empty:
         stdout.print(f"{len(failures):,} failure(s) in the feed")
         show_failures(failures)
-    deduplicated, words = result.feed.deduplicated, Words.of(result.feed.encoding)
-    total = words.money(amount_total(deduplicated, result.feed.encoding.contract.shape))
-    stdout.print(escape(f"deduplicated: {len(deduplicated):,} {words.keys}, total {words.amount_word} {total}"))
+    words = Words.of(result.feed.encoding)
+    total = words.money(result.feed.amount_total())
+    stdout.print(escape(f"deduplicated: {result.feed.user_count:,} {words.keys}, total {words.amount_word} {total}"))
     if result.suites is not None:
         for table in result.suites.results:
             verdict = "[green]pass[/]" if table.success else "[red]FAIL[/]"

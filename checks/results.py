@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from checks.encoding import Encoding, default_encoding
 from checks.model import Delta, concat_failures
+
+if TYPE_CHECKING:
+    from checks.writers import PendingWrites
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,20 @@ class FeedVerdict:
         return collect_failures(self.validations, self.feed_failures)
 
 
+class TableElsewhere:
+    """A table whose rows stay in an engine (Spark): ``frame`` collects them as a pandas frame, once, for the code
+    that still asks for one."""
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        raise NotImplementedError
+
+
+def pandas_table(table: pd.DataFrame | TableElsewhere) -> pd.DataFrame:
+    """``table`` as a pandas frame: itself, or the rows an engine holds collected."""
+    return table.frame if isinstance(table, TableElsewhere) else table
+
+
 @dataclass(frozen=True)
 class FeedCheck(FeedVerdict):
     """Everything known about a feed after its checks; ``deltas`` are the files that passed, in order."""
@@ -95,6 +113,41 @@ class FeedCheck(FeedVerdict):
             quarantined=tuple(validation.name for validation in validations if validation.delta is None),
             deduplicated=deduplicated,
             encoding=encoding or default_encoding(),
+        )
+
+    # What a run asks of the deduplicated table; an engine that keeps the table elsewhere answers from there.
+    @property
+    def user_count(self) -> int:
+        return len(self.deduplicated)
+
+    def amount_total(self) -> int:
+        """The deduplicated table's amount column summed in its computing form (0 without one)."""
+        from checks.reconcile import amount_total
+
+        return amount_total(self.deduplicated, self.encoding.contract.shape)
+
+    def latest_versions(self) -> pd.Series:
+        """Each key's version in the deduplicated table (its latest), indexed by key."""
+        shape = self.encoding.contract.shape
+        return self.deduplicated.set_index(shape.key)[shape.version]
+
+    @property
+    def deduplicated_rows(self) -> pd.DataFrame | TableElsewhere:
+        """The deduplicated table where it is held: ``deduplicated`` itself, or an engine's ``TableElsewhere``."""
+        return self.deduplicated
+
+    def write_outputs(self, out_dir: Path) -> PendingWrites:
+        """Start writing ``deduplicated.csv``, ``deduplicated.parquet`` (values as the files wrote them) and
+        ``failures.csv`` into ``out_dir``, atomically, in the background (``checks.writers.write_frames``)."""
+        from checks.writers import write_frames
+
+        written_table = self.encoding.decode(self.deduplicated)  # itself for integers
+        return write_frames(
+            {
+                "deduplicated_csv": (out_dir / "deduplicated.csv", written_table),
+                "deduplicated_parquet": (out_dir / "deduplicated.parquet", written_table),
+                "failures_csv": (out_dir / "failures.csv", self.failures),
+            }
         )
 
 

@@ -28,9 +28,9 @@ from checks.engines.base import Capability, Engine, check_contract, diagnose_on,
 from checks.errors import UsageError
 from checks.feed import discover_deltas
 from checks.pages import plain_pages
-from checks.results import DeltaValidation, FeedCheck
+from checks.results import DeltaValidation, FeedCheck, pandas_table
 from checks.sidecar import Sidecar
-from checks.writers import atomic_write_text, write_frames
+from checks.writers import atomic_write_text
 
 if TYPE_CHECKING:
     from checks.arrivals import Arrival
@@ -59,13 +59,12 @@ class RunResult:
 
     def _amount_total(self) -> dict[str, Any]:
         """The deduplicated table's total, keyed by the amount column's name."""
-        from checks.reconcile import amount_total
         from checks.wording import Words
 
         shape = self.feed.encoding.contract.shape
         if shape.amount is None:
             return {}
-        return {shape.amount: Words.of(self.feed.encoding).plain_amount(amount_total(self.feed.deduplicated, shape))}
+        return {shape.amount: Words.of(self.feed.encoding).plain_amount(self.feed.amount_total())}
 
     def to_dict(self) -> dict[str, Any]:
         from checks.output import failures_to_records
@@ -76,7 +75,7 @@ class RunResult:
                 "folder": str(self.case.feed),
                 "files": [validation.summary() for validation in self.feed.validations],
                 "quarantined": list(self.feed.quarantined),
-                "users": len(self.feed.deduplicated),
+                "users": self.feed.user_count,
                 **self._amount_total(),
                 "failures": failures_to_records(self.feed.failures.head(1000)),
                 "failure_count": len(self.feed.failures),
@@ -157,32 +156,26 @@ def run_case(
 
         # The outputs are written on a background thread while the suites and the diagnosis run.
         with stage("start writing outputs"):
-            written_table = encoding.decode(feed.deduplicated)  # as the files wrote the values (itself for integers)
-            pending = write_frames(
-                {
-                    "deduplicated_csv": (out_dir / "deduplicated.csv", written_table),
-                    "deduplicated_parquet": (out_dir / "deduplicated.parquet", written_table),
-                    "failures_csv": (out_dir / "failures.csv", feed.failures),
-                }
-            )
+            pending = feed.write_outputs(out_dir)
         outputs: dict[str, Path] = {}
         try:
             with stage("expectation suites"):
                 shape = encoding.contract.shape
-                tables: dict[str, pd.DataFrame] = {"deduplicated": feed.deduplicated[list(shape.names)]}
+                # The suites take pandas frames: a table an engine holds elsewhere is collected for them.
+                tables: dict[str, pd.DataFrame] = {"deduplicated": pandas_table(feed.deduplicated_rows)[list(shape.names)]}
                 if platform is not None:
-                    tables["platform"] = platform
+                    tables["platform"] = pandas_table(platform)
                 if customer is not None:
-                    tables["customer"] = customer
+                    tables["customer"] = pandas_table(customer)
                 suites_run = _start_suites(
                     tables,
                     engine,
                     helper,
                     gx_import,
                     # The deduplicated table holds each key's latest version already.
-                    latest_batch=feed.deduplicated.set_index(shape.key)[shape.version],
+                    latest_batch=feed.latest_versions(),
                     finance_total=case.finance_total,
-                    expected_users=len(feed.deduplicated),
+                    expected_users=feed.user_count,
                     gx_dir=gx_dir,
                     build_docs=build_docs,
                     encoding=encoding,
@@ -196,7 +189,7 @@ def run_case(
                     _import_in_background("checks.charts", "import_matplotlib")  # for the report, while the diagnosis runs
                 with stage("diagnosis"):
                     diagnosis = diagnose_on(engine)(
-                        feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated,
+                        feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated_rows,
                         **with_encoding,
                     )
 

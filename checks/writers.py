@@ -6,9 +6,10 @@ back as it was, by pandas (pyarrow) otherwise.
 """
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
@@ -99,8 +100,13 @@ def write_frames(targets: Mapping[str, tuple[str | Path, pd.DataFrame]]) -> Pend
     meanwhile. The frames must not change until ``wait()`` returns (the pipeline never mutates a frame);
     call ``wait()`` on every path out, errors included, so that no write outlives its process.
     """
+    return start_writing({name: functools.partial(atomic_write_frame, path, frame) for name, (path, frame) in targets.items()})
+
+
+def start_writing(writes: Mapping[str, Callable[[], Path]]) -> PendingWrites:
+    """Run each ``name: write`` (an atomic write returning its path), one after another, on one background thread."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write frames")
-    futures = {name: pool.submit(atomic_write_frame, path, frame) for name, (path, frame) in targets.items()}
+    futures = {name: pool.submit(write) for name, write in writes.items()}
     pool.shutdown(wait=False)  # the thread ends after the last write; nothing more is submitted
     return PendingWrites(futures)
 

@@ -21,7 +21,7 @@ from checks.encoding import Encoding
 from checks.engines import ENGINES, get_engine
 from checks.errors import ChecksError, UsageError
 from checks.sample import COLUMNS
-from checks.results import FeedCheck
+from checks.results import FeedCheck, pandas_table
 from checks.sample import generate_feed, write_feed
 from tests.frames import assert_same_rows
 
@@ -258,7 +258,7 @@ def read_table_matches_pandas(engine: str, sample_case, tmp_path: Path) -> None:
     """A good table reads as on pandas; a table with a bad cell fails with the pandas path's message."""
     path = tmp_path / "platform.csv"
     sample_case.platform.to_csv(path, index=False)
-    assert_same_rows(get_engine(engine).read_table(path), get_engine("pandas").read_table(path))
+    assert_same_rows(pandas_table(get_engine(engine).read_table(path)), get_engine("pandas").read_table(path))
     text = path.read_text().split("\n")
     text[5] = text[5].replace(",", ",x", 1)
     path.write_text("\n".join(text))
@@ -447,8 +447,33 @@ def test_spark_run_writes_what_the_default_engine_writes(spark_engine, tmp_path:
     assert summaries["spark"]["feed"] == summaries["polars"]["feed"]
     assert [r.success for r in results["spark"].suites.results] == [r.success for r in results["polars"].suites.results]
     assert not results["polars"].passed
-    for written in ("deduplicated.csv", "discrepancies.csv", "incident.md", "email-customer.md"):
+    for written in ("deduplicated.csv", "failures.csv", "discrepancies.csv", "incident.md", "email-customer.md"):
         assert (tmp_path / "spark" / "out" / written).read_bytes() == (tmp_path / "polars" / "out" / written).read_bytes(), written
+    pd.testing.assert_frame_equal(*(pd.read_parquet(tmp_path / name / "out" / "deduplicated.parquet") for name in ("spark", "polars")))
+
+
+@pytest.mark.slow
+def test_spark_feed_check_keeps_the_deduplicated_table_in_spark(spark_engine, tmp_path: Path) -> None:
+    """The count, the total, each key's latest version and the output files come from Spark: the deduplicated table
+    stays there (its pandas frame is collected only when asked for), and the files are the default engine's."""
+    from checks.engines.spark_deltas import SparkTable
+
+    folder = write_generated_feed(tmp_path / "feed", users=200)
+    FAULTS["spend decrease"](folder)
+    reference = get_engine("pandas").check_feed_folder(folder)
+    feed = spark_engine.check_feed_folder(folder)
+    held = feed.deduplicated_rows
+    assert isinstance(held, SparkTable) and not reference.failures.empty
+    written = feed.write_outputs(tmp_path / "spark").wait()
+    expected = reference.write_outputs(tmp_path / "pandas").wait()
+    assert (feed.user_count, feed.amount_total()) == (reference.user_count, reference.amount_total())
+    pd.testing.assert_series_equal(feed.latest_versions(), reference.latest_versions())
+    assert held._frame is None
+    for name in ("deduplicated_csv", "failures_csv"):
+        assert written[name].read_bytes() == expected[name].read_bytes(), name
+    pd.testing.assert_frame_equal(pd.read_parquet(written["deduplicated_parquet"]), pd.read_parquet(expected["deduplicated_parquet"]))
+    assert sorted(path.name for path in (tmp_path / "spark").iterdir()) == ["deduplicated.csv", "deduplicated.parquet", "failures.csv"]
+    assert_same_rows(feed.deduplicated, reference.deduplicated)  # collected when asked for
 
 
 @pytest.mark.slow
@@ -474,7 +499,7 @@ def test_spark_reads_a_feed_at_a_uri_as_at_a_local_path(spark_engine, tmp_path: 
 def test_spark_reads_a_table_at_a_uri_and_names_the_uri_in_errors(spark_engine, sample_case, tmp_path: Path) -> None:
     path = tmp_path / "platform.csv"
     sample_case.platform.to_csv(path, index=False)
-    assert_same_rows(spark_engine.read_table(path.as_uri()), get_engine("pandas").read_table(path))
+    assert_same_rows(pandas_table(spark_engine.read_table(path.as_uri())), get_engine("pandas").read_table(path))
     broken = tmp_path / "broken.csv"
     broken.write_text(path.read_text().replace("\n", "\nx,", 1))  # a row of six fields: the pandas path's message
     with pytest.raises(ChecksError, match="more fields than the header") as raised:

@@ -118,11 +118,12 @@ def test_spark_diagnosis_matches_the_default_engine(spark_engine, case: str) -> 
         assert len(mine.lineage) > 0  # the users only the export disagrees on are traced
 
 
-@pytest.mark.parametrize("case", ["clean table", "file not ingested"])
-def test_deltas_validated_in_spark_stay_there_unless_the_fault_search_runs(spark_engine, case: str, tmp_path) -> None:
-    """The deltas' rows come to the driver only for the fault search, with the default engine's diagnosis either way."""
+@pytest.mark.parametrize("case", ["clean table", "clean table, the export disagrees", "file not ingested"])
+def test_rows_read_in_spark_stay_there_unless_the_fault_search_runs(spark_engine, case: str, tmp_path) -> None:
+    """The deltas', the tables' and the deduplicated table's rows come to the driver only for the fault search, with
+    the default engine's diagnosis either way."""
     from checks.engines import get_engine
-    from checks.engines.spark_deltas import SparkDelta
+    from checks.engines.spark_deltas import SparkDelta, SparkTable
     from checks.sample import write_feed
 
     folder = tmp_path / "feed"
@@ -130,14 +131,25 @@ def test_deltas_validated_in_spark_stay_there_unless_the_fault_search_runs(spark
     reference = get_engine("pandas").check_feed_folder(folder)
     feed = spark_engine.check_feed_folder(folder)
     assert all(isinstance(delta, SparkDelta) and "_frame" not in vars(delta) for delta in feed.deltas)
-    platform, customer = (make() if make is not None else None for make in DIAGNOSES[case])
-    mine = spark_engine.diagnose(feed.deltas, platform, customer, 1_000_000, deduplicated=feed.deduplicated)
-    assert mine.to_dict() == diagnose(reference.deltas, platform, customer, 1_000_000, deduplicated=reference.deduplicated).to_dict()
-    collected = ["_frame" in vars(delta) for delta in feed.deltas]
-    assert collected == [mine.discrepancy] * len(FEED)
+    tables: dict[str, tuple] = {}
+    for name, make in zip(("platform", "customer"), DIAGNOSES[case]):
+        path = tmp_path / f"{name}.csv"
+        if make is not None:
+            make().to_csv(path, index=False)
+        tables[name] = (None, None) if make is None else (spark_engine.read_table(path), get_engine("pandas").read_table(path))
+    (platform, platform_frame), (customer, customer_frame) = tables["platform"], tables["customer"]
+    held = [feed.deduplicated_rows] + [table for table, _ in tables.values() if table is not None]
+    assert all(isinstance(table, SparkTable) for table in held)
+    mine = spark_engine.diagnose(feed.deltas, platform, customer, 1_000_000, deduplicated=feed.deduplicated_rows)
+    expected = diagnose(reference.deltas, platform_frame, customer_frame, 1_000_000, deduplicated=reference.deduplicated)
+    assert mine.to_dict() == expected.to_dict()
+    pd.testing.assert_frame_equal(mine.lineage, expected.lineage)
+    collected = ["_frame" in vars(delta) for delta in feed.deltas] + [table._frame is not None for table in held]
+    assert collected == [mine.discrepancy] * (len(FEED) + len(held))
     if mine.discrepancy:  # collected as the default engine's frames
-        for delta, expected in zip(feed.deltas, reference.deltas, strict=True):
-            pd.testing.assert_frame_equal(delta.frame, expected.frame)
+        for delta, reference_delta in zip(feed.deltas, reference.deltas, strict=True):
+            pd.testing.assert_frame_equal(delta.frame, reference_delta.frame)
+        pd.testing.assert_frame_equal(platform.frame, platform_frame)
     moved = pickle.loads(pickle.dumps(feed.deltas[-1]))  # to another process: a plain Delta with the rows
     assert (type(moved), moved.name, moved.number) == (Delta, reference.deltas[-1].name, reference.deltas[-1].number)
     pd.testing.assert_frame_equal(moved.frame, reference.deltas[-1].frame)

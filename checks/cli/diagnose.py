@@ -85,7 +85,7 @@ def load_and_diagnose(
     customer_table = engine.read_table(customer, warn=output.print_warning, **with_encoding) if customer is not None else None
     with output.progress_step("reconciling and testing hypotheses"):
         return diagnose_on(engine)(
-            checked.deltas, platform_table, customer_table, finance_total, deduplicated=checked.deduplicated, **with_encoding
+            checked.deltas, platform_table, customer_table, finance_total, deduplicated=checked.deduplicated_rows, **with_encoding
         )
 
 

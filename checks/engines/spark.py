@@ -25,7 +25,7 @@ missing (``checks.engines.spark_s3a``): pyspark ships no S3A connector.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,9 @@ from checks.encoding import INTEGER_PATTERN, Encoding, default_encoding
 from checks.engines import _frames, spark_files, spark_s3a, spark_schemas, sql_rules
 from checks.engines.base import Capability
 # The diagnosis with the reconciliation and the lineage in Spark SQL.
-from checks.engines.spark_deltas import COLUMNS, FILE_INDEX, ROW, SparkDelta, stacked, to_pandas_int64, union
+from checks.engines.spark_deltas import (
+    COLUMNS, FILE_INDEX, ROW, SparkDelta, SparkTable, stacked, to_pandas_int64, union,
+)
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
 # Capability.CLUSTER and Capability.GX_SPARK_DATASOURCE: the master to run on, the session it runs in.
 from checks.engines.spark_session import configure, session  # noqa: F401  (this engine's ``configure``)
@@ -53,6 +55,7 @@ from checks.wording import Words
 
 if TYPE_CHECKING:
     from checks.contract import Contract
+    from checks.writers import PendingWrites
 
 
 NAME = "spark"
@@ -140,8 +143,9 @@ def check_feed(deltas: Sequence[Delta], encoding: Encoding | None = None) -> pd.
 
 def read_table(
     path: str | Path, encoding: Encoding | None = None, *, warn: Callable[[str], None] | None = None
-) -> pd.DataFrame:
-    """``checks.feed.read_table`` on Spark: int64 columns; a table with a bad cell or extra columns, or of a contract
+) -> SparkTable | pd.DataFrame:
+    """``checks.feed.read_table`` on Spark, its rows kept there (a ``SparkTable`` of the line number ``row`` and the
+    int64 columns, whose ``frame`` is the pandas path's); a table with a bad cell or extra columns, or of a contract
     with other than the first customer's rules, goes to the pandas path."""
     _refuse_without_connector(path)
     if not _Form.of(encoding).reads_deltas:
@@ -157,12 +161,15 @@ def read_table(
     try:
         # A bad cell, or a malformed row (too many fields) failing the job: the pandas path words it exactly.
         bad = union([_text_failures(text), _overflows(text)]).limit(1).count()
-        rows = None if bad else to_pandas_int64(_typed(text))
     except Exception:  # noqa: BLE001 - Py4J wraps every JVM error
-        rows = None
-    finally:
+        bad = 1
+    if bad:
         text.unpersist()
-    return _read_table_on_pandas(path) if rows is None else rows
+        return _read_table_on_pandas(path)
+    rows = _typed(text).cache()
+    rows.count()  # cached before the text it is typed from is let go
+    text.unpersist()
+    return SparkTable(rows, to_pandas_int64)
 
 
 def _refuse_without_connector(path: str | Path) -> None:
@@ -179,16 +186,80 @@ def _read_table_on_pandas(
 
 def _feed_check(validations: list[DeltaValidation], tables: list[Any], form: _Form) -> FeedCheck:
     names = [delta.name for delta in passed_deltas(validations)]
-    if tables:
-        feed = stacked(tables, form.columns).cache()
+    if not tables:
+        return FeedCheck.assemble(validations, empty_failures(), _deduplicate_pandas([], encoding=form.encoding), form.encoding)
+    feed = stacked(tables, form.columns).cache()
+    try:
         feed_failures = _feed_failures(feed, names, form)
-        deduplicated = _deduplicate(feed, names, form)
+        deduplicated, users, total = _deduplicate(feed, names, form)
+    finally:
         feed.unpersist()
         for table in tables:
             table.unpersist()
-    else:
-        feed_failures, deduplicated = empty_failures(), _deduplicate_pandas([], encoding=form.encoding)
-    return FeedCheck.assemble(validations, feed_failures, deduplicated, form.encoding)
+    return SparkFeedCheck.of(validations, feed_failures, deduplicated, users=users, total=total, encoding=form.encoding)
+
+
+class SparkFeedCheck(FeedCheck):
+    """A ``FeedCheck`` whose deduplicated table stays in Spark (``deduplicated_rows``, cached there): the count and
+    the total are Spark aggregates taken once, the outputs are written by Spark, and ``deduplicated`` collects the
+    pandas frame only for the code that still asks for it."""
+
+    _rows: SparkTable
+    _users: int
+    _total: int
+
+    @classmethod
+    def of(
+        cls, validations: Sequence[DeltaValidation], feed_failures: pd.DataFrame, rows: SparkTable, *, users: int,
+        total: int, encoding: Encoding,
+    ) -> SparkFeedCheck:
+        held = FeedCheck.assemble(validations, feed_failures, pd.DataFrame(), encoding)
+        check = cls.__new__(cls)
+        for name in [field.name for field in fields(FeedCheck) if field.name != "deduplicated"]:
+            object.__setattr__(check, name, getattr(held, name))
+        for name, value in (("_rows", rows), ("_users", users), ("_total", total)):
+            object.__setattr__(check, name, value)
+        return check
+
+    @property
+    def deduplicated(self) -> pd.DataFrame:  # type: ignore[override]
+        return self._rows.frame
+
+    @property
+    def deduplicated_rows(self) -> SparkTable:
+        return self._rows
+
+    @property
+    def user_count(self) -> int:
+        return self._users
+
+    def amount_total(self) -> int:
+        return self._total
+
+    def latest_versions(self) -> pd.Series:
+        shape = self.encoding.contract.shape
+        latest = self._rows.table.select(shape.key, shape.version).orderBy(shape.key).toArrow().to_pandas()
+        return latest.set_index(shape.key)[shape.version].astype("int64")
+
+    def write_outputs(self, out_dir: Path) -> PendingWrites:
+        """Spark writes the deduplicated table (of a contract whose values are held as the files wrote them; another
+        goes through the driver's writers); ``failures.csv`` is the driver's, as on every engine."""
+        from checks.writers import atomic_write_frame, start_writing
+
+        if not self.encoding.plain:
+            return super().write_outputs(out_dir)
+        table = self._rows.table.orderBy(self.encoding.contract.shape.key)
+        return start_writing({
+            "deduplicated_csv": lambda: spark_files.write_csv(table, out_dir / "deduplicated.csv"),
+            "deduplicated_parquet": lambda: spark_files.write_parquet(table, out_dir / "deduplicated.parquet"),
+            "failures_csv": lambda: atomic_write_frame(out_dir / "failures.csv", self.failures),
+        })
+
+    def __repr__(self) -> str:  # the dataclass's would collect the rows
+        return f"SparkFeedCheck(files={[validation.name for validation in self.validations]}, users={self._users})"
+
+    def __reduce__(self) -> tuple[Any, ...]:  # another process gets a FeedCheck of the rows
+        return FeedCheck.assemble, (self.validations, self.feed_failures, self.deduplicated, self.encoding)
 
 
 def _read_and_validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any | None]:
@@ -435,30 +506,50 @@ def _never_decreases(form: _Form, column: str) -> str:
     return never_decreases_check(form.encoding.contract.column(column))
 
 
-def _deduplicate(feed: Any, names: Sequence[str], form: _Form) -> pd.DataFrame:
-    """Each key's rows at its largest version, collected once; more than one for a key is a tie."""
+_TIES = "_ties"
+
+
+def _deduplicate(feed: Any, names: Sequence[str], form: _Form) -> tuple[SparkTable, int, int]:
+    """Each key's rows at its largest version, cached in Spark with their lineage, and its count and amount total in
+    the same job; more than one row for a key is a tie, whose first key alone comes back to word the error."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    key, version = form.key, form.version
+    key, version, amount = form.key, form.version, form.encoding.contract.shape.amount
+    per_key = Window.partitionBy(key)
     latest = (
-        feed.withColumn("_max", F.max(version).over(Window.partitionBy(key)))
+        feed.withColumn("_max", F.max(version).over(per_key))
         .filter(F.col(version) == F.col("_max"))
-        .orderBy(key, FILE_INDEX, ROW)
-        .select(*form.columns, FILE_INDEX, ROW)
-        .toArrow()
-        .to_pandas()
+        .withColumn(_TIES, F.count("*").over(per_key))
+        .select(
+            *form.columns,
+            F.element_at(F.array(*[F.lit(name) for name in names]), F.col(FILE_INDEX) + 1).alias(SOURCE_FILE),
+            F.col(ROW).alias(SOURCE_ROW), FILE_INDEX, _TIES,
+        )
+        .cache()
     )
-    tied = latest[latest[key].duplicated(keep=False)]
-    if not tied.empty:
-        first_key = tied[key].min()
-        places = tied[tied[key] == first_key]
+    tied = F.col(_TIES) > 1
+    figures = latest.agg(
+        F.count("*").alias("users"),
+        (F.sum(amount) if amount is not None else F.lit(0)).alias("total"),
+        F.count_distinct(F.when(tied, F.col(key))).alias("tied"),
+        F.min(F.when(tied, F.col(key))).alias("first_tied"),
+    ).first()
+    if figures["tied"]:
+        places = latest.filter(F.col(key) == figures["first_tied"]).orderBy(FILE_INDEX, SOURCE_ROW).collect()
+        latest.unpersist()
         words = Words.of(form.encoding)
         raise tie_error(
-            tied[key].nunique(), words.key(first_key), words.version_value(places[version].iloc[0]),
-            [(names[index], row) for index, row in zip(places[FILE_INDEX], places[ROW])], form.encoding,
+            figures["tied"], words.key(figures["first_tied"]), words.version_value(places[0][version]),
+            [(names[place[FILE_INDEX]], place[SOURCE_ROW]) for place in places], form.encoding,
         )
-    frame = latest.loc[:, list(form.columns)].astype("int64").reset_index(drop=True)
-    frame[SOURCE_FILE] = pd.array([names[index] for index in latest[FILE_INDEX]], dtype="str")
-    frame[SOURCE_ROW] = latest[ROW].to_numpy(dtype="int64")
+    rows = SparkTable(latest.select(*form.columns, SOURCE_FILE, SOURCE_ROW), lambda table: _deduplicated_frame(table, form))
+    return rows, int(figures["users"]), int(figures["total"] or 0)
+
+
+def _deduplicated_frame(table: Any, form: _Form) -> pd.DataFrame:
+    """The deduplicated table on the driver, as the pandas path's dedup gives it: by key, int64 values, the lineage."""
+    frame = table.orderBy(form.key).toArrow().to_pandas()
+    frame = frame.astype({column: "int64" for column in (*form.columns, SOURCE_ROW)})
+    frame[SOURCE_FILE] = pd.array(frame[SOURCE_FILE].tolist(), dtype="str")
     return frame

@@ -1,16 +1,18 @@
-"""Deltas as Spark frames: a delta kept in the Spark frame it was validated in, and deltas stacked as one frame.
+"""Rows kept in Spark: a delta kept in the Spark frame it was validated in, deltas stacked as one frame, and a table
+(the platform's, the customer's, the deduplicated feed) whose pandas frame is collected only when asked for.
 
 Below both the Spark engine and its reconciliation, which stack the same frames.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
 
 from checks.encoding import default_encoding
 from checks.model import Delta
+from checks.results import TableElsewhere
 
 ROW = "row"  # each row's line number in its file (the header is line 1)
 FILE_INDEX = "file_index"  # each row's delta's place in the feed
@@ -41,6 +43,29 @@ class SparkDelta(Delta):
 
     def __reduce__(self) -> tuple[Any, ...]:  # a Spark frame cannot leave its session: another process gets the rows
         return Delta, (self.name, self.number, self.frame)
+
+
+class SparkTable(TableElsewhere):
+    """A table with its rows kept in Spark (``table``); ``frame`` collects them to the driver through ``collect``, once,
+    for the code that still reads pandas frames (the fault search, the suites)."""
+
+    def __init__(self, table: Any, collect: Callable[[Any], pd.DataFrame]) -> None:
+        self.table = table
+        self._collect = collect
+        self._frame: pd.DataFrame | None = None
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            self._frame = self._collect(self.table)
+        return self._frame
+
+    def __reduce__(self) -> tuple[Any, ...]:  # a Spark frame cannot leave its session: another process gets the rows
+        return _identity, (self.frame,)
+
+
+def _identity(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame
 
 
 def to_pandas_int64(typed: Any) -> pd.DataFrame:

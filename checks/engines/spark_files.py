@@ -1,13 +1,20 @@
-"""Files the Spark engine reads through Hadoop's FileSystem API: a feed folder or a table at any URI Spark reads.
+"""Files the Spark engine reads through Hadoop's FileSystem API (a feed folder or a table at any URI Spark reads), and
+the outputs it writes as single files.
 
 An ``s3a://bucket/feed``, ``hdfs://namenode/feed`` or ``file:///data/feed`` is listed, its headers
 read and, for the pandas path's exact messages, a file copied to a local folder, all through the
 Hadoop connector that Spark's own reads use. Plain local paths keep the standard library. The
 FileSystem API is the same for every scheme, so the tests run this on ``file://`` URIs; an
 ``s3a://`` feed needs only the S3A connector on Spark's classpath (``checks.engines.spark_s3a``).
+
+An output (``write_csv``, ``write_parquet``) is one part file that Spark writes into a temporary folder beside the
+target, then renamed into place by ``checks.writers.atomic_path``: a failure leaves the old file, or none, and no
+temporary folder. The executors write to that local folder: on a cluster of several machines it must be shared.
 """
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +27,14 @@ from checks.errors import BadInputError, ChecksError
 from checks.engines.spark_session import session
 from checks.feed import is_uri, location, order_deltas
 from checks.model import DeltaFile
+from checks.writers import atomic_path
+
+# ``checks.writers``' CSV of integers and plain text: a header, quotes only where needed (doubled inside), nothing for
+# an empty or missing cell, cells as they are (Spark's writer trims them by default), ``\n`` after every line.
+_CSV_OPTIONS = {
+    "header": "true", "quote": '"', "escape": '"', "emptyValue": "", "nullValue": "",
+    "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false", "lineSep": "\n", "encoding": "UTF-8",
+}
 
 
 def discover_deltas(directory: str | Path, contract: Contract | None = None) -> list[DeltaFile]:
@@ -102,3 +117,31 @@ def _hadoop_errors(doing: str, where: str) -> Iterator[None]:
         raise BadInputError(f"{doing}: {cause}", file=where) from error
     except Py4JError as error:
         raise BadInputError(f"{doing}: {str(error).splitlines()[0]}", file=where) from error
+
+
+def write_csv(frame: Any, path: Path) -> Path:
+    """A Spark frame of integer and plain text columns as one CSV file at ``path``, in the frame's order, byte for byte
+    as ``checks.writers`` writes it (text that could run as a spreadsheet formula is not neutralised: the caller's
+    text never starts so)."""
+    return _write_one_file(frame, path, "csv", _CSV_OPTIONS)
+
+
+def write_parquet(frame: Any, path: Path) -> Path:
+    """A Spark frame as one Parquet file at ``path`` (snappy), read back by pandas as ``checks.writers``' file."""
+    return _write_one_file(frame, path, "parquet", {"compression": "snappy"})
+
+
+def _write_one_file(frame: Any, path: Path, kind: str, options: dict[str, str]) -> Path:
+    with atomic_path(path) as temporary:
+        folder = temporary.with_name(temporary.name + ".spark")
+        try:
+            # One partition, taken in the frame's order (a sorted frame's ranges one after another).
+            frame.coalesce(1).write.mode("overwrite").format(kind).options(**options).save(folder.as_uri())
+            parts = sorted(folder.glob("part-*"))
+            if len(parts) != 1:
+                raise RuntimeError(f"Spark wrote {len(parts)} part files for {path.name}, not one")
+            shutil.copymode(temporary, parts[0])  # the permissions a plain open() gives
+            os.replace(parts[0], temporary)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    return Path(path)

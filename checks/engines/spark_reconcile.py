@@ -24,11 +24,12 @@ import pandas as pd
 
 from checks.dedup import deduplicate
 from checks.diagnose import Diagnosis
-from checks.engines.spark_deltas import SparkDelta, stacked
+from checks.engines.spark_deltas import ROW, SparkDelta, SparkTable, stacked
 from checks.engines.spark_session import session
 from checks.lineage import PlatformRows, lineage_frame
 from checks.encoding import Encoding, default_encoding
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, Shape
+from checks.results import pandas_table
 from checks.wording import Words
 from checks.reconcile import (
     CLASSES,
@@ -60,18 +61,25 @@ _GAP = "_gap"
 _LISTED = "_listed"
 
 
-def table(frame: pd.DataFrame, shape: Shape | None = None) -> Any:
-    """A table held in pandas as a Spark frame with each row's ``POSITION`` and ``LINE``."""
+def table(frame: pd.DataFrame | SparkTable, shape: Shape | None = None) -> Any:
+    """A table as a Spark frame with each row's ``POSITION`` and ``LINE``: the rows of a table read by Spark stay there
+    (its pandas frame's index is the line, its position the line less the header's), others are handed over."""
     shape = shape or _default_shape()
+    if isinstance(frame, SparkTable):
+        from pyspark.sql import functions as F
+
+        return frame.table.select(*shape.names, (F.col(ROW) - 2).alias(POSITION), F.col(ROW).alias(LINE))
     columns = {column: frame[column].to_numpy(dtype="int64") for column in shape.names}
     columns[POSITION] = np.arange(len(frame), dtype="int64")
     columns[LINE] = frame.index.to_numpy(dtype="int64")
     return _spark_frame(columns)
 
 
-def expected_table(deduplicated: pd.DataFrame, shape: Shape | None = None) -> Any:
-    """The deduplicated feed (with its lineage) as a Spark frame."""
+def expected_table(deduplicated: pd.DataFrame | SparkTable, shape: Shape | None = None) -> Any:
+    """The deduplicated feed (with its lineage) as a Spark frame: the Spark engine's stays where it is."""
     shape = shape or _default_shape()
+    if isinstance(deduplicated, SparkTable):
+        return deduplicated.table.select(*shape.names, SOURCE_FILE, SOURCE_ROW)
     columns: dict[str, Any] = {column: deduplicated[column].to_numpy(dtype="int64") for column in shape.names}
     columns[SOURCE_FILE] = deduplicated[SOURCE_FILE].astype(str).to_numpy(dtype=object)
     columns[SOURCE_ROW] = deduplicated[SOURCE_ROW].to_numpy(dtype="int64")
@@ -107,18 +115,19 @@ def _spark_frame(columns: dict[str, Any]) -> Any:
 
 def diagnose(
     deltas: Sequence[Delta],
-    platform: pd.DataFrame,
-    customer: pd.DataFrame | None = None,
+    platform: pd.DataFrame | SparkTable,
+    customer: pd.DataFrame | SparkTable | None = None,
     finance_total: int | None = None,
     *,
-    deduplicated: pd.DataFrame | None = None,
+    deduplicated: pd.DataFrame | SparkTable | None = None,
     encoding: Encoding | None = None,
 ) -> Diagnosis:
     """``checks.diagnose.diagnose`` with the reconciliation and the lineage in Spark SQL.
 
     When every user matches, that is the whole diagnosis: nothing more comes to the driver than the
     users the customer's export disagrees on. Otherwise the search for the faults that explain the gap
-    runs on the driver, over the deltas' frames, as on the default engine. ``encoding`` is the run's (its contract's
+    runs on the driver, over the deltas' and the tables' pandas frames (``SparkTable.frame``), as on the default
+    engine. ``encoding`` is the run's (its contract's
     columns; default: the first customer's).
     """
     from checks.diagnose import diagnose as diagnose_on_driver
@@ -137,8 +146,8 @@ def diagnose(
         )
         if reconciliation.discrepant_users:
             return diagnose_on_driver(
-                deltas, platform, customer, finance_total, deduplicated=deduplicated, reconciliation=reconciliation,
-                encoding=encoding,
+                deltas, pandas_table(platform), None if customer is None else pandas_table(customer), finance_total,
+                deduplicated=pandas_table(deduplicated), reconciliation=reconciliation, encoding=encoding,
             )
         names = tuple(delta.name for delta in deltas)
         # Keys listed for the customer's export alone: each has one platform row, its lineage is reported.
@@ -178,7 +187,7 @@ def reconcile(
 
 
 def _lineage(
-    loaded: Any, feed: Any, users: np.ndarray, platform: pd.DataFrame, names: tuple[str, ...], shape: Shape
+    loaded: Any, feed: Any, users: np.ndarray, platform: pd.DataFrame | SparkTable, names: tuple[str, ...], shape: Shape
 ) -> tuple[pd.DataFrame, dict[str | None, int]]:
     """Per platform row, its first equal feed row (a delta holds a user once: the lowest file) and how many
     there are: the count of rows per source file, and the lineage frame of the rows of ``users`` (one each)."""
@@ -188,9 +197,9 @@ def _lineage(
     rows = feed.select(*shape.names, FILE, F.col(LINE).alias("_source_line"))
     sources = (
         loaded.join(rows, on=list(shape.names), how="left")
-        .groupBy(POSITION, key)
+        .groupBy(POSITION, LINE, *shape.names)
         .agg(F.min(F.struct(FILE, "_source_line")).alias("_first"), F.count(FILE).alias("_matches"))
-        .select(POSITION, key, F.col("_first." + FILE).alias(FILE), F.col("_first._source_line").alias("_source_line"), "_matches")
+        .select(POSITION, LINE, *shape.names, F.col("_first." + FILE).alias(FILE), F.col("_first._source_line").alias("_source_line"), "_matches")
         .cache()
     )
     try:
@@ -203,7 +212,10 @@ def _lineage(
     if per_file.get(None):
         counts[None] = per_file[None]
     file = traced[FILE].fillna(-1).to_numpy(dtype="int64")
-    rows = platform.iloc[traced[POSITION].to_numpy(dtype="int64")].loc[:, list(shape.names)]
+    if isinstance(platform, SparkTable):  # the traced rows came back with their values, indexed by line
+        rows = traced.loc[:, list(shape.names)].set_axis(pd.Index(traced[LINE].to_numpy(dtype="int64"), name="row"))
+    else:
+        rows = platform.iloc[traced[POSITION].to_numpy(dtype="int64")].loc[:, list(shape.names)]
     lineage = lineage_frame(rows, file, traced["_source_line"].fillna(0).to_numpy(dtype="int64"), traced["_matches"].to_numpy(), names)
     return lineage, counts
 
