@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
 import json
 import resource
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -130,16 +128,9 @@ def run_case(
         from checks.engines import DEFAULT_ENGINE, get_engine
 
         engine = get_engine(DEFAULT_ENGINE)
-    # GX's Spark datasource validates in this process (it needs the Spark session). Otherwise a helper process
-    # imports GX and matplotlib while the feed is read, validates the suites' evidence while the diagnosis runs,
-    # and draws the report's charts while the per-user table is written.
-    helper = (
-        None
-        if supports(engine, Capability.GX_SPARK_DATASOURCE)
-        else Sidecar(preload=[("checks.suites.gx", "preload"), ("checks.charts", "import_matplotlib")])
-    )
-    gx_import = _import_in_background("checks.suites.gx", "preload") if helper is None else None
-    with helper or contextlib.nullcontext():
+    # A helper process imports GX and matplotlib while the feed is read, validates the suites' evidence while the
+    # diagnosis runs, and draws the report's charts while the per-user table is written: neither is imported here.
+    with Sidecar(preload=[("checks.suites.gx", "preload"), ("checks.charts", "import_matplotlib")]) as helper:
         # One encoding for the run: the contract, and the dictionaries every table's strings are coded with.
         encoding = Encoding.of(contract_or_default(case.contract))
         with_encoding = check_contract(engine, encoding)
@@ -169,9 +160,7 @@ def run_case(
                     tables["customer"] = pandas_table(customer)
                 suites_run = _start_suites(
                     tables,
-                    engine,
                     helper,
-                    gx_import,
                     # The deduplicated table holds each key's latest version already.
                     latest_batch=feed.latest_versions(),
                     finance_total=case.finance_total,
@@ -185,8 +174,6 @@ def run_case(
 
             diagnosis = None
             if platform is not None:
-                if helper is None:
-                    _import_in_background("checks.charts", "import_matplotlib")  # for the report, while the diagnosis runs
                 with stage("diagnosis"):
                     diagnosis = diagnose_on(engine)(
                         feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated_rows,
@@ -202,7 +189,7 @@ def run_case(
                         names=report_names(case),
                         docs_index=suites_run.docs_index,
                         arrivals=arrivals,
-                        submit=helper.submit if helper is not None else None,
+                        submit=helper.submit,
                     )
                     outputs.update({path.name: path for path in written})
 
@@ -231,7 +218,7 @@ def run_case(
         timings=timings,
         peak_memory_mb=peak_memory_mb,
         cpu=cpu,
-        helper_process=helper.usage.to_dict() if helper is not None and helper.usage is not None else None,
+        helper_process=helper.usage.to_dict() if helper.usage is not None else None,
     )
     outputs["summary"] = out_dir / "summary.json"
     atomic_write_text(outputs["summary"], json.dumps(result.to_dict(), indent=2, default=str) + "\n")
@@ -265,21 +252,9 @@ class _SuitesRun:
     result: Callable[[], Any]
 
 
-def _start_suites(
-    tables: dict[str, pd.DataFrame],
-    engine: Engine,
-    helper: Sidecar | None,
-    gx_import: threading.Thread | None,
-    **options: Any,
-) -> _SuitesRun:
-    """The suites in this process (``helper`` None: GX's Spark datasource), or their figures computed here and
-    GX's part handed to the helper process, which answers while the diagnosis runs."""
-    if helper is None:
-        from checks.suites import run_suites
-
-        gx_import.join()
-        suites = run_suites(tables, engine=engine, **options)
-        return _SuitesRun(suites.docs_index, lambda: suites)
+def _start_suites(tables: dict[str, pd.DataFrame], helper: Sidecar, **options: Any) -> _SuitesRun:
+    """The suites' figures computed here (``gather_evidence``: no GX) and GX's part handed to the helper process,
+    which answers while the diagnosis runs."""
     from checks.suites.docs import site_index
     from checks.suites.run import check_suite, gather_evidence, validate_evidence
 
@@ -303,23 +278,6 @@ def case_arrivals(case: Case) -> dict[str, Arrival] | None:
     from checks.arrivals import read_arrivals
 
     return read_arrivals(case.ledger, case.feed)
-
-
-def _import_in_background(module: str, function: str) -> threading.Thread:
-    """Call ``module.function`` in a daemon thread; join it before using the module.
-
-    Importing Great Expectations costs seconds of mostly Python work; the feed is read meanwhile by
-    engines that release the GIL. Any error is left for the foreground import to raise and report.
-    """
-    def load() -> None:
-        try:
-            getattr(importlib.import_module(module), function)()
-        except Exception:  # noqa: BLE001  the foreground import reports it
-            pass
-
-    thread = threading.Thread(target=load, name=f"import {module}", daemon=True)
-    thread.start()
-    return thread
 
 
 def _peak_memory_mb() -> int:

@@ -13,10 +13,7 @@ DECLARED = {
     "pandas": {Capability.ANY_CONTRACT},
     "polars": {Capability.ANY_CONTRACT},
     "duckdb": {Capability.OUT_OF_CORE_DEDUP, Capability.ANY_CONTRACT},
-    "spark": {
-        Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.GX_SPARK_DATASOURCE,
-        Capability.ANY_CONTRACT,
-    },
+    "spark": {Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.ANY_CONTRACT},
 }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -450,88 +449,88 @@ def spark_session():
     spark.stop()
 
 
-# GX's Spark engine lists the same unexpected values as its pandas engine, but uniqueness examples
-# by value rather than in table order, missing values counted once rather than once per row, and
-# integers as integers where pandas makes them floats (a row with a missing cell).
-_EXAMPLE_FIELDS = ("partial_unexpected_list", "partial_unexpected_index_list", "partial_unexpected_counts")
+def _in_spark(spark, frame: pd.DataFrame, parts: int = 3):
+    """``frame`` as a Spark DataFrame of ``parts`` partitions in table order, as a table read from a file."""
+    from functools import reduce
+
+    import numpy as np
+    import pyarrow as pa
+
+    bounds = np.linspace(0, len(frame), parts + 1).astype(int)
+    pieces = [spark.createDataFrame(pa.Table.from_pandas(frame.iloc[low:high], preserve_index=False))
+              for low, high in zip(bounds[:-1], bounds[1:])]
+    return reduce(lambda first, second: first.union(second), pieces)
 
 
-def _whole_numbers(item):
-    """pandas' GX reports a row's integers as floats when another cell of the row is missing."""
-    if isinstance(item, dict):
-        return {key: _whole_numbers(value) for key, value in item.items()}
-    if isinstance(item, list):
-        return [_whole_numbers(value) for value in item]
-    return int(item) if isinstance(item, float) and item.is_integer() else item
+def _as_read(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table as the pandas path holds what a Spark table holds: int64, nullable Int64 where a value is missing."""
+    return frame.astype({column: "Int64" if frame[column].isna().any() else "int64" for column in frame.columns})
 
 
-def _as_multiset(items: list) -> list:
-    return sorted(json.dumps(_whole_numbers(item), sort_keys=True) for item in items)
-
-
-def _comparable(result: dict) -> dict:
-    details = dict(result["result"])
-    for key in _EXAMPLE_FIELDS:
-        if key == "partial_unexpected_counts" and key in details:
-            counts = Counter()
-            for entry in details[key]:
-                counts[json.dumps(_whole_numbers(entry["value"]))] += entry["count"]
-            details[key] = sorted(counts.items())
-        elif key in details:
-            details[key] = _as_multiset(details[key])
-    return {"success": result["success"], "result": details, "kwargs": result["expectation_config"]["kwargs"]}
-
-
-@pytest.mark.slow
-def test_spark_path_reports_what_the_pandas_path_reports(tmp_path, monkeypatch, spark_session):
-    """Differential: the same tables through GX's Spark datasource (figures in Spark SQL) and through pandas;
-    and GX on the whole Spark tables (the fallback) gives the same verdicts and counts."""
-    from checks import suites
-
+def _spark_evidence_cases() -> tuple[dict[str, pd.DataFrame], pd.Series]:
     table, latest = _planted_table(3, users=300)
     plain = table.dropna().astype("int64")
     tables = {"planted": table, "plain": plain, "empty": plain.iloc[:0], "narrowed": _narrowed(plain)}
-    runs, stored, pages = {}, {}, {}
-    for engine in ("polars", "spark", "spark whole"):
-        if engine == "spark whole":  # one table is enough for the fallback, and GX row by row on Spark is slow
-            _whole_tables_only(monkeypatch)
-            tables = {"planted": table}
-        (tmp_path / engine).mkdir()
-        gx_dir = _gx_dir(tmp_path / engine)
-        run = suites.run_suites(tables, latest_batch=latest, finance_total=int(plain["total_spend"].sum()) + 1,
-                                expected_users=latest.size, gx_dir=gx_dir, engine=engine.split()[0])
-        runs[engine] = run.to_dict()["tables"]
-        stored[engine] = {
-            file.name: [_comparable(result) for result in json.loads(file.read_text())["results"]]
-            for file in (gx_dir / "uncommitted" / "validations").rglob("*.json")
-        }
-        pages[engine] = sorted(path.name for path in run.docs_index.parent.rglob("*.html"))
-    for mine, reference in zip(runs["spark"], runs["polars"], strict=True):
-        assert (mine["table"], mine["success"]) == (reference["table"], reference["success"])
-        for outcome, expected in zip(mine["outcomes"], reference["outcomes"], strict=True):
-            mine_examples, reference_examples = (
-                _as_multiset(item["unexpected_examples"]) for item in (outcome, expected)
-            )
-            assert {**outcome, "unexpected_examples": None} == {**expected, "unexpected_examples": None}
-            assert mine_examples == reference_examples, outcome["check"]
-    for whole, fast in zip(runs["spark whole"], runs["spark"][:1], strict=True):
-        # GX picks its own examples from a whole Spark table (uniqueness by value): only their number is compared.
-        assert [{**outcome, "unexpected_examples": len(outcome["unexpected_examples"])} for outcome in whole["outcomes"]] == [
-            {**outcome, "unexpected_examples": len(outcome["unexpected_examples"])} for outcome in fast["outcomes"]
-        ]
-    assert stored["spark"].keys() == stored["polars"].keys()
-    for file, results in stored["spark"].items():
-        for mine, reference in zip(results, stored["polars"][file], strict=True):
-            assert mine == reference, (file, mine["kwargs"])
-    assert pages["spark"] == pages["polars"]
-    planted = {outcome["check"]: outcome for outcome in runs["spark"][0]["outcomes"]}
+    return tables, latest
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["fast", "whole"])
+@pytest.mark.parametrize("latest_in", ["pandas", "spark"])
+def test_spark_tables_give_the_evidence_pandas_tables_give(monkeypatch, spark_session, path, latest_in):
+    """Differential: tables held as Spark DataFrames (figures in Spark SQL; collected whole where the figures do
+    not apply) hand GX the same evidence frames and figures as the same tables in pandas (figures in Polars)."""
+    from checks.suites.run import gather_evidence
+
+    tables, latest = _spark_evidence_cases()
+    if path == "whole":
+        _whole_tables_only(monkeypatch)
+        tables = {name: tables[name] for name in ("planted", "empty")}
+    feed_latest = latest.rename("batch_id").rename_axis("user_id").reset_index()
+    options = dict(finance_total=int(tables["empty"]["total_spend"].sum()) + 1, expected_users=latest.size,
+                   build_docs=False)
+    reference = gather_evidence({name: _as_read(frame) for name, frame in tables.items()}, latest_batch=latest, **options)
+    mine = gather_evidence(
+        {name: _in_spark(spark_session, frame) for name, frame in tables.items()},
+        latest_batch=latest if latest_in == "pandas" else _in_spark(spark_session, feed_latest), **options,
+    )
+    assert mine.frames.keys() == reference.frames.keys()
+    for name, frame in mine.frames.items():
+        pd.testing.assert_frame_equal(frame, reference.frames[name], obj=name)
+    assert mine.figures == reference.figures
+    assert (path == "fast") == all(figures is not None and figures.counts for figures in mine.figures.values())
+
+
+@pytest.mark.slow
+def test_spark_tables_through_the_suite(tmp_path, spark_session):
+    """Spark DataFrames through ``run_suites``: the planted faults fail, counted over the whole table, with
+    the first examples in table order."""
+    from checks import suites
+
+    tables, latest = _spark_evidence_cases()
+    run = suites.run_suites(
+        {name: _in_spark(spark_session, frame) for name, frame in tables.items()}, latest_batch=latest,
+        finance_total=int(tables["plain"]["total_spend"].sum()) + 1, expected_users=latest.size, gx_dir=_gx_dir(tmp_path),
+    )
+    by_table = {result["table"]: result for result in run.to_dict()["tables"]}
+    planted = {outcome["check"]: outcome for outcome in by_table["planted"]["outcomes"]}
     failing = {check for check, outcome in planted.items() if not outcome["success"]}
     assert {"batch_currency", "user_id_unique", "user_in_feed", "loyalty_credits_non_negative",
             "total_spend_not_null", "revenue_total"} <= failing
     assert planted["batch_currency"]["unexpected_count"] > len(planted["batch_currency"]["unexpected_examples"])
-    assert planted["user_id_integer"]["observed"] == "int64"  # Spark's LongType, in the suite's words
-    by_table = {result["table"]: result for result in runs["spark"]}
+    assert planted["user_id_integer"]["observed"] == "int64"
     assert {**by_table["narrowed"], "table": "plain"} == by_table["plain"]  # int32 columns read as the file's int64
+    assert run.docs_index.is_file()
+
+
+def test_a_user_repeated_in_the_feed_s_latest_versions_is_refused_on_spark(spark_session):
+    from checks.suites.run import gather_evidence
+
+    table, latest = _small_feed()
+    repeated = pd.DataFrame({"user_id": [1, 1, 2, 3], "batch_id": [7, 7, 8, 9]})
+    with pytest.raises(SuiteError, match="name a user_id more than once"):
+        gather_evidence({"t": _in_spark(spark_session, table)}, latest_batch=_in_spark(spark_session, repeated),
+                        finance_total=60, expected_users=3, build_docs=False)
 
 
 def _narrowed(frame: pd.DataFrame) -> pd.DataFrame:

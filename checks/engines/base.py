@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,7 +33,6 @@ class Capability(Enum):
     OWN_LISTING = "own listing"  # OwnListing: feed folders at URIs (s3a://, hdfs://, file://)
     OWN_DIAGNOSIS = "own diagnosis"  # OwnDiagnosis: the reconciliation where the rows are
     CLUSTER = "cluster"  # Cluster: a master to run on, chosen before the first job
-    GX_SPARK_DATASOURCE = "GX Spark datasource"  # SparkDatasource: the suites validate Spark frames
     ANY_CONTRACT = "any contract"  # AnyContract: every contract's types and rules, taking its run's ``encoding``
 
 
@@ -114,13 +113,6 @@ class Cluster(Engine, Protocol):
         (None: the terminal)."""
 
 
-class SparkDatasource(Engine, Protocol):
-    """``Capability.GX_SPARK_DATASOURCE``: the suites hand GX Spark frames made in this engine's session."""
-
-    def session(self) -> Any:
-        """The engine's Spark session."""
-
-
 def supports(engine: Engine, capability: Capability) -> bool:
     """Whether ``engine`` declares ``capability`` (and so offers the members that come with it)."""
     return capability in engine.CAPABILITIES
@@ -152,7 +144,6 @@ PROTOCOLS: dict[Capability, type[Engine]] = {
     Capability.OWN_DIAGNOSIS: OwnDiagnosis,
     Capability.CLUSTER: Cluster,
     Capability.ANY_CONTRACT: AnyContract,
-    Capability.GX_SPARK_DATASOURCE: SparkDatasource,
 }
 
 

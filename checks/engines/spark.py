@@ -40,7 +40,7 @@ from checks.engines.spark_deltas import (
     COLUMNS, FILE_INDEX, ROW, SparkDelta, SparkTable, stacked, to_pandas_int64, union,
 )
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
-# Capability.CLUSTER and Capability.GX_SPARK_DATASOURCE: the master to run on, the session it runs in.
+# Capability.CLUSTER: the master to run on; the session the engine runs in.
 from checks.engines.spark_session import configure, session  # noqa: F401  (this engine's ``configure``)
 from checks.feed import discover_deltas as _discover_deltas_locally
 from checks.feed import read_table as _read_table_pandas
@@ -60,8 +60,7 @@ if TYPE_CHECKING:
 
 NAME = "spark"
 CAPABILITIES: frozenset[Capability] = frozenset(
-    {Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.GX_SPARK_DATASOURCE,
-     Capability.ANY_CONTRACT}
+    {Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.ANY_CONTRACT}
 )
 
 _OVERFLOW = "_beyond_int64"

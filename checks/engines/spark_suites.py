@@ -1,14 +1,15 @@
 """The suite's full-table figures on Spark: counts, sums, first unexpected rows and the evidence rows, in Spark SQL.
 
-``checks.suites`` runs Great Expectations; on the Spark engine it asks this module for what the
-Polars code computes on the default engine: each table joined with each key's latest version in
-the feed, every map expectation's considered and unexpected counts, the aggregates, and the table
-positions of the rows GX must see so that its examples are the whole table's. Nothing here
-imports great_expectations; expectations arrive as plain ``MapCheck`` tuples.
+``checks.suites`` asks this module, for a table held as a Spark DataFrame, what the Polars code computes on a
+pandas one: the table joined with each key's latest version in the feed, every map expectation's considered
+and unexpected counts, the aggregates, and the table positions of the rows GX must see so that its examples
+are the whole table's. Only those figures and the evidence rows come to the driver. Nothing here imports
+great_expectations; expectations arrive as plain ``MapCheck`` tuples.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -20,8 +21,9 @@ from checks.encoding import default_encoding
 from checks.engines.spark_session import session
 
 POSITION = "__position"  # the row's place in the table as handed over: "table order" on Spark
+_ID, _ROW_BITS = "__id", 33  # monotonically_increasing_id: the partition's index above the low 33 bits
 # The first customer's names, the default of ``join_latest``.
-_KEY = default_encoding().contract.shape.key
+_KEY, _VERSION = default_encoding().contract.shape.key, default_encoding().contract.shape.version
 FEED_LATEST_BATCH = latest_column(default_encoding().contract)
 
 
@@ -38,39 +40,58 @@ class SparkFigures:
     """One table's figures: rows, (considered, unexpected) per map check, sums, and the first unexpected positions."""
 
     rows: int
+    positions: int  # the table's rows: fewer than ``rows`` when a key repeats in the feed's latest versions
+    with_nulls: frozenset[str]  # the columns with a missing value
     counts: dict[str, tuple[int, int]]
     sums: dict[str, Any]
     first_unexpected: dict[str, list[int]]
 
 
-def table_frame(frame: pd.DataFrame, columns: Sequence[str]) -> Any:
-    """``frame``'s ``columns`` as a Spark DataFrame with each row's position, handed over as one Arrow table."""
-    import pyarrow as pa
+@contextmanager
+def positioned(table: Any, columns: Sequence[str]) -> Iterator[Any]:
+    """``table``'s ``columns`` with each row's place in table order (0, 1, ...) as ``POSITION``.
 
-    table = pa.Table.from_pandas(frame.loc[:, list(columns)].reset_index(drop=True), preserve_index=False)
-    # An engine holds an int64 column as int32 when every value fits: Spark must see the file's LongType.
-    table = table.cast(pa.schema([
-        field.with_type(pa.int64()) if field.type == pa.int32() else field for field in table.schema
-    ]))
-    table = table.append_column(POSITION, pa.array(np.arange(len(frame), dtype=np.int64)))
-    return session().createDataFrame(table)
-
-
-def join_latest(table: Any, latest_batch: pd.Series, *, key: str = _KEY, latest: str = FEED_LATEST_BATCH) -> Any:
-    """``table`` with each row's latest version in the feed as ``latest`` (null for a ``key`` the feed lacks), in
-    table order. Integers are int64; other versions (dates, timestamps) keep the type the suites gave them.
-
-    ``latest_batch`` must have each key once (the caller checks): a repeated key would repeat rows.
+    A row's monotonically increasing id is its partition's index (high bits) and its place in the partition
+    (low bits); one small job counts each partition's rows, which turns the ids into consecutive positions.
+    The ids are cached until the context ends, so that every job sees the same rows in the same partitions.
     """
-    import pyarrow as pa
+    from pyspark.sql import functions as F
 
-    versions = latest_batch.to_numpy()
-    integers = pd.api.types.is_integer_dtype(latest_batch.dtype)
-    latest_table = pa.table({
-        key: pa.array(latest_batch.index.to_numpy()),
-        latest: pa.array(versions, type=pa.int64()) if integers else pa.array(versions),
-    })
-    latest_frame = session().createDataFrame(latest_table)
+    identified = table.select(*columns, F.monotonically_increasing_id().alias(_ID)).cache()
+    try:
+        partition = F.shiftright(F.col(_ID), _ROW_BITS)
+        counts = dict(identified.groupBy(partition.alias("partition")).count().collect())
+        starts, total = [], 0
+        for index in range(max(counts, default=-1) + 1):
+            starts.append(total)
+            total += counts.get(index, 0)
+        start = F.element_at(F.array(*[F.lit(value) for value in starts or [0]]), (partition + 1).cast("int"))
+        yield identified.withColumn(POSITION, (start + F.col(_ID).bitwiseAND((1 << _ROW_BITS) - 1)).cast("long")).drop(_ID)
+    finally:
+        identified.unpersist()
+
+
+def join_latest(
+    table: Any, latest_batch: pd.Series | Any, *, key: str = _KEY, version: str = _VERSION, latest: str = FEED_LATEST_BATCH
+) -> Any:
+    """``table`` with each row's latest version in the feed as ``latest`` (null for a ``key`` the feed lacks).
+    Integers are int64; other versions (dates, timestamps) keep the type the suites gave them.
+
+    ``latest_batch`` is a pandas Series (index ``key``) or a Spark DataFrame with the ``key`` and ``version``
+    columns (the deduplicated table). It must have each key once: a repeated key repeats rows, which ``figures``
+    reports as more rows than positions.
+    """
+    if isinstance(latest_batch, pd.Series):
+        import pyarrow as pa
+
+        versions = latest_batch.to_numpy()
+        integers = pd.api.types.is_integer_dtype(latest_batch.dtype)
+        latest_frame = session().createDataFrame(pa.table({
+            key: pa.array(latest_batch.index.to_numpy()),
+            latest: pa.array(versions, type=pa.int64()) if integers else pa.array(versions),
+        }))
+    else:
+        latest_frame = latest_batch.select(key, latest_batch[version].alias(latest))
     # Same type on both sides, or Spark widens one of them and the join may compare as double.
     latest_frame = latest_frame.withColumn(key, latest_frame[key].cast(table.schema[key].dataType))
     return table.join(latest_frame, on=key, how="left").select(*table.columns, latest)
@@ -84,7 +105,8 @@ def figures(joined: Any, map_checks: Sequence[MapCheck], sum_columns: dict[str, 
         "*", *[_unexpected(joined, check).alias(_flag(index)) for index, check in enumerate(map_checks)]
     ).cache()
     try:
-        aggregates = [F.count(F.lit(1)).alias("rows")]
+        aggregates = [F.count(F.lit(1)).alias("rows"), F.max(POSITION).alias("last")]
+        aggregates += [F.count_if(F.col(column).isNull()).alias(f"nulls_{column}") for column in _columns(joined)]
         for index, check in enumerate(map_checks):
             aggregates += [
                 F.count_if(_considered(check)).alias(f"considered{index}"),
@@ -107,6 +129,8 @@ def figures(joined: Any, map_checks: Sequence[MapCheck], sum_columns: dict[str, 
         flagged.unpersist()
     return SparkFigures(
         rows=int(found["rows"]),
+        positions=0 if found["last"] is None else int(found["last"]) + 1,
+        with_nulls=frozenset(column for column in _columns(joined) if found[f"nulls_{column}"]),
         counts={check.check: (int(found[f"considered{index}"]), int(found[f"unexpected{index}"]))
                 for index, check in enumerate(map_checks)},
         sums={check: found[f"sum_{check}"] for check in sum_columns},
@@ -133,23 +157,43 @@ def first_repeats(joined: Any, column: str, positions: Sequence[int]) -> list[in
     return [row[POSITION] for row in repeats.collect()]
 
 
-def evidence(joined: Any, positions: Iterable[int]) -> Any:
-    """The rows at ``positions`` in table order, collected and handed back as one small single-partition frame.
-
-    GX computes each metric with its own Spark job: on a local frame none of them re-reads the table.
-    """
+def evidence(joined: Any, positions: Iterable[int], with_nulls: frozenset[str]) -> pd.DataFrame:
+    """The rows at ``positions``, collected in table order (the only rows of the table the driver receives); an
+    integer column the table has a missing value in as pandas' nullable Int64, as a whole table would be."""
     from pyspark.sql import functions as F
 
     rows = joined.filter(F.col(POSITION).isin(sorted(positions))).toArrow()
     rows = rows.take(np.argsort(rows.column(POSITION).to_numpy(), kind="stable")).drop_columns([POSITION])
-    return session().createDataFrame(rows, schema=joined.drop(POSITION).schema).coalesce(1)
+    return _to_pandas(rows, with_nulls)
 
 
-def whole(joined: Any) -> Any:
-    """The joined table without its positions, for GX to validate row by row (when the figures do not apply)."""
+def collected(table: Any) -> pd.DataFrame:
+    """A positioned table whole on the driver, in table order: for GX row by row, when the figures do not apply."""
     from pyspark.sql import functions as F
 
-    return joined.orderBy(F.col(POSITION)).drop(POSITION)
+    rows = table.orderBy(F.col(POSITION)).drop(POSITION).toArrow()
+    return _to_pandas(rows, frozenset(field.name for field, column in zip(rows.schema, rows.columns) if column.null_count))
+
+
+def latest_versions(latest_batch: Any, *, key: str, version: str) -> pd.Series:
+    """A Spark frame's ``version`` by ``key`` as the pandas Series the suites take (for a table held in pandas)."""
+    rows = latest_batch.select(key, version).toArrow()
+    return pd.Series(rows.column(version).to_numpy(), index=pd.Index(rows.column(key).to_numpy(), name=key), name=version)
+
+
+def _to_pandas(rows: Any, with_nulls: frozenset[str]) -> pd.DataFrame:
+    """Arrow rows as pandas: integers as int64, or as nullable Int64 in ``with_nulls`` (never through float)."""
+    import pyarrow as pa
+
+    return pd.DataFrame({
+        field.name: column.to_pandas(types_mapper={field.type: pd.Int64Dtype()}.get)
+        if field.name in with_nulls and pa.types.is_integer(field.type) else column.to_pandas()
+        for field, column in zip(rows.schema, rows.columns)
+    })
+
+
+def _columns(joined: Any) -> list[str]:
+    return [column for column in joined.columns if column != POSITION]
 
 
 def _flag(index: int) -> str:

@@ -58,7 +58,8 @@ def table_evidence(
     """
     columns = table_columns(name, frame, names)
     refuse_unknown_columns(name, expectations, [*columns, names.latest])
-    if not fast_path_applies(frame, columns, expectations, encoding):
+    integers = all(pd.api.types.is_integer_dtype(frame[column].dtype) for column in columns)
+    if not fast_path_applies(integers, expectations, encoding):
         return _whole(name, frame, latest_batch, expectations, names, encoding)
     import polars as pl
 

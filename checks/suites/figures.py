@@ -50,8 +50,9 @@ class Figures:
     observed: Mapping[str, Any]  # check -> observed value
 
 
-def fast_path_applies(frame: pd.DataFrame, columns: list, expectations: list[dict], encoding: Encoding | None = None) -> bool:
-    """Whether every expectation's figures can be computed outside GX on this table.
+def fast_path_applies(integer_columns: bool, expectations: list[dict], encoding: Encoding | None = None) -> bool:
+    """Whether every expectation's figures can be computed outside GX on a table (``integer_columns``: whether its
+    columns, in computing form, are all integers).
 
     With an ``encoding`` the table is in its computing form (``checks.encoding``): bounds and sums apply to
     numeric columns only, whose computing form reads as the values GX sees.
@@ -71,7 +72,7 @@ def fast_path_applies(frame: pd.DataFrame, columns: list, expectations: list[dic
             codec = encoding.codecs.get(kwargs.get("column"))
             if codec is None or codec.column.logical_type not in _NUMBERS:
                 return False  # GX would compare a bound with text or datetimes
-    return all(pd.api.types.is_integer_dtype(frame[column].dtype) for column in columns)
+    return integer_columns
 
 
 def decimal_sums(frame: pd.DataFrame, encoding: Encoding) -> dict[str, Decimal]:

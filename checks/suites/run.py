@@ -11,23 +11,14 @@ import pandas as pd
 
 from checks.contract_suite import suite_path as contract_suite_path
 from checks.encoding import Encoding, default_encoding
-from checks.engines import get_engine
-from checks.engines.base import Capability, Engine, supports
 from checks.errors import SuiteError
 from checks.suites.docs import KEEP_RUNS, RUN_NAME, build_site, name_data_asset, prune_runs
 from checks.suites.evidence import latest_by_user, table_evidence
-from checks.suites.figures import Figures, complete, decimal_sums, exact_sums, whole_number_bounds
+from checks.suites.figures import Figures, complete, whole_number_bounds
 from checks.suites.gx import DATASOURCE, build_checkpoint, build_suite, import_gx, open_context
 from checks.suites.results import SuiteRun, table_result
-from checks.suites.spark import (
-    build_spark_checkpoints,
-    declared_suite_types,
-    declared_types,
-    few_spark_partitions,
-    spark_evidence,
-    spark_types,
-)
-from checks.suites.suite import TableNames, expectations_to_run, load_suite_json, table_columns, typed_table
+from checks.suites.spark import is_spark_frame, pandas_latest, spark_evidence
+from checks.suites.suite import TableNames, expectations_to_run, load_suite_json, table_columns
 
 
 @dataclass(frozen=True)
@@ -48,16 +39,15 @@ class Evidence:
 
 
 def run_suites(
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, pd.DataFrame | Any],
     *,
-    latest_batch: pd.Series,
+    latest_batch: pd.Series | Any,
     finance_total: int | None,
     expected_users: int,
     gx_dir: Path = Path("gx"),
     build_docs: bool = True,
     suite_path: Path | None = None,
     keep_runs: int = KEEP_RUNS,
-    engine: Engine | str | None = None,
     encoding: Encoding | None = None,
 ) -> SuiteRun:
     """Validate every table with the suite in one Checkpoint run; build self-contained Data Docs.
@@ -65,28 +55,22 @@ def run_suites(
     ``latest_batch`` is each user's largest batch_id across the feed (index user_id); it is joined
     as the column ``feed_latest_batch_id`` for the batch-currency expectation. When
     ``finance_total`` is None the revenue-total expectation is skipped (and listed in ``skipped``).
-    An ``engine`` (or its name) with ``Capability.GX_SPARK_DATASOURCE`` validates Spark DataFrames through
-    GX's Spark datasource, the figures computed in Spark SQL; any other engine validates pandas frames
-    (``gather_evidence`` then ``validate_evidence``, which a runner may hand to another process). Same
-    results and Data Docs either way.
+    A table, and ``latest_batch``, may be a pandas frame or a Spark DataFrame (``gather_evidence``); GX
+    validates the evidence (``validate_evidence``, which a runner may hand to another process).
     ``encoding`` is the run's (its contract names the suite, ``expectations/<table>.json``, and the columns;
     tables in computing form are validated as typed values). Raises SuiteError when the suite is incomplete or an
     expectation could not be evaluated.
     """
-    engine = get_engine(engine) if isinstance(engine, str) else engine
-    options = dict(
-        latest_batch=latest_batch, finance_total=finance_total, expected_users=expected_users, gx_dir=gx_dir,
+    return validate_evidence(gather_evidence(
+        tables, latest_batch=latest_batch, finance_total=finance_total, expected_users=expected_users, gx_dir=gx_dir,
         build_docs=build_docs, suite_path=suite_path, keep_runs=keep_runs, encoding=encoding,
-    )
-    if engine is not None and supports(engine, Capability.GX_SPARK_DATASOURCE):
-        return _run_on_spark(tables, engine=engine, **options)
-    return validate_evidence(gather_evidence(tables, **options))
+    ))
 
 
 def gather_evidence(
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, pd.DataFrame | Any],
     *,
-    latest_batch: pd.Series,
+    latest_batch: pd.Series | Any,
     finance_total: int | None,
     expected_users: int,
     gx_dir: Path = Path("gx"),
@@ -96,19 +80,28 @@ def gather_evidence(
     encoding: Encoding | None = None,
     suite_check: Callable[[str, list[dict]], None] | None = None,
 ) -> Evidence:
-    """Each table's evidence frame and figures (computed here, in Polars: no GX), for ``validate_evidence``.
+    """Each table's evidence frame and figures (computed here, no GX), for ``validate_evidence``: a pandas frame's in
+    Polars, a Spark DataFrame's in Spark SQL (only the figures and the evidence rows come to this process). The
+    feed's ``latest_batch`` is a pandas Series (index the key) or a Spark DataFrame with the key and version columns.
 
     When the figures cannot be computed, ``suite_check`` (default ``check_suite``; a runner may ask its helper
     process) is asked first, so that GX's own word on an invalid expectation is the error.
     """
     encoding, names, declared, parameters, expectations, skipped = _declared(tables, finance_total, expected_users, suite_path, encoding)
-    by_user = latest_by_user(latest_batch)
+    in_pandas = [name for name, frame in tables.items() if not is_spark_frame(frame)]
+    latest_in_pandas = pandas_latest(latest_batch, names) if in_pandas else None
+    by_user = latest_by_user(latest_in_pandas) if in_pandas else None
     frames, figures = {}, {}
     try:
         for name, frame in tables.items():
-            frames[name], figures[name] = table_evidence(
-                name, frame, latest_batch, by_user, expectations, parameters, names, encoding
-            )
+            if name in in_pandas:
+                frames[name], figures[name] = table_evidence(
+                    name, frame, latest_in_pandas, by_user, expectations, parameters, names, encoding
+                )
+            else:
+                frames[name], figures[name] = spark_evidence(
+                    name, frame, latest_batch, expectations, parameters, names, encoding
+                )
     except SuiteError:
         (suite_check or check_suite)(declared["name"], expectations)
         raise
@@ -130,44 +123,11 @@ def validate_evidence(evidence: Evidence) -> SuiteRun:
     # GX checks every expectation's kwargs first.
     suite = build_suite(gx, evidence.suite_name, evidence.expectations)
     checkpoint = build_checkpoint(gx, context, suite, evidence.frames, evidence.gx_dir / "uncommitted" / "tables", evidence.names)
-    return _validate(gx, context, suite, [(checkpoint, None)], evidence, engine=None)
-
-
-def _run_on_spark(
-    tables: Mapping[str, pd.DataFrame],
-    *,
-    engine: Engine,
-    latest_batch: pd.Series,
-    finance_total: int | None,
-    expected_users: int,
-    gx_dir: Path,
-    build_docs: bool,
-    suite_path: Path | None,
-    keep_runs: int,
-    encoding: Encoding | None,
-) -> SuiteRun:
-    """The suite through GX's Spark datasource, each table's figures computed in Spark SQL."""
-    encoding, names, declared, parameters, expectations, skipped = _declared(tables, finance_total, expected_users, suite_path, encoding)
-    gx = import_gx()
-    gx_dir = Path(gx_dir).resolve()
-    context = open_context(gx, gx_dir)
-    suite = build_suite(gx, declared["name"], spark_types(expectations))
-    frames, figures = {}, {}
-    for name, frame in tables.items():
-        frames[name], figures[name] = spark_evidence(
-            name, *typed_table(frame, latest_batch, encoding), expectations, parameters, names
-        )
-        if figures[name] is None:  # GX sums a decimal as floats
-            figures[name] = exact_sums(len(frame), expectations, decimal_sums(frame, encoding))
-    evidence = Evidence(
-        suite_name=declared["name"], expectations=expectations, skipped=skipped, parameters=parameters, frames=frames,
-        figures=figures, names=names, gx_dir=gx_dir, build_docs=build_docs, keep_runs=keep_runs,
-    )
-    return _validate(gx, context, suite, build_spark_checkpoints(gx, context, suite, frames, names), evidence, engine=engine)
+    return _validate(gx, context, checkpoint, evidence)
 
 
 def _declared(
-    tables: Mapping[str, pd.DataFrame], finance_total: int | None, expected_users: int, suite_path: Path | None,
+    tables: Mapping[str, pd.DataFrame | Any], finance_total: int | None, expected_users: int, suite_path: Path | None,
     encoding: Encoding | None,
 ) -> tuple[Encoding, TableNames, dict, dict[str, Any], list[dict], tuple[str, ...]]:
     """The run's encoding, names, declared suite, parameters, the expectations to run and those skipped."""
@@ -183,22 +143,17 @@ def _declared(
     return encoding, names, declared, parameters, expectations, skipped
 
 
-def _validate(gx: Any, context: Any, suite: Any, runs: list, evidence: Evidence, *, engine: Engine | None) -> SuiteRun:
-    """Run the Checkpoints, complete and store each result, and build the Data Docs."""
+def _validate(gx: Any, context: Any, checkpoint: Any, evidence: Evidence) -> SuiteRun:
+    """Run the Checkpoint, complete and store each result, and build the Data Docs."""
     names, skipped, figures = evidence.names, evidence.skipped, evidence.figures
     run_time = datetime.now(timezone.utc)
     prune_runs(evidence.gx_dir, evidence.suite_name, evidence.keep_runs - 1)  # before GX builds the index from the store
     run_id = gx.core.run_identifier.RunIdentifier(run_name=RUN_NAME, run_time=run_time)
-    run_results = {}
     try:
-        with few_spark_partitions(engine):
-            for checkpoint, dataframe in runs:
-                result = checkpoint.run(
-                    batch_parameters=None if dataframe is None else {"dataframe": dataframe},
-                    expectation_parameters={key: value for key, value in evidence.parameters.items() if value is not None},
-                    run_id=run_id,
-                )
-                run_results.update(result.run_results)
+        run_results = checkpoint.run(
+            expectation_parameters={key: value for key, value in evidence.parameters.items() if value is not None},
+            run_id=run_id,
+        ).run_results
     except Exception as error:  # GX raises many unrelated types; all mean the suite did not run
         raise SuiteError(f"the Great Expectations checkpoint failed: {error}") from error
 
@@ -206,8 +161,6 @@ def _validate(gx: Any, context: Any, suite: Any, runs: list, evidence: Evidence,
     for identifier, validation in run_results.items():
         table = identifier.batch_identifier.removeprefix(f"{DATASOURCE}-")
         by_table[table] = table_result(table, validation, skipped)  # raises on exception_info first
-        if engine is not None:
-            declared_types(validation)
         if figures[table] is not None:
             complete(validation, figures[table])
         whole_number_bounds(validation)
@@ -218,7 +171,5 @@ def _validate(gx: Any, context: Any, suite: Any, runs: list, evidence: Evidence,
 
     docs_index, pages = None, {}
     if evidence.build_docs:
-        if engine is not None:
-            declared_suite_types(suite)
         docs_index, pages = build_site(context, evidence.gx_dir, evidence.suite_name, list(run_results), run_time, names)
     return SuiteRun(results=results, docs_index=docs_index, skipped=skipped, run_time=run_time.isoformat(), pages=pages)
