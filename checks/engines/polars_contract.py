@@ -154,7 +154,7 @@ def _timestamps(cells: pl.Series) -> pl.Series | None:
 
 def _codes(cells: pl.Series, codec: Codec) -> pl.Series:
     """Each cell's code in the run's dictionary (null where empty), as ``Dictionary.encode`` gives them."""
-    return pl.Series(cells.name, codec.dictionary.encode_arrow(cells.rechunk().to_arrow()))
+    return codec.dictionary.encode_series(cells)
 
 
 def _check_rules(text: pl.DataFrame, stored: pl.DataFrame, encoding: Encoding) -> None:
