@@ -86,19 +86,20 @@ class Dictionary:
         if self._index is None:
             self._build_index(len(texts))
         missing = texts.is_null().to_numpy()
-        codes = self._index.factorize(self._key(texts), mask=missing if missing.any() else None)
-        checks = self._check(texts)
-        start, found = self._size, ~missing
-        first = _first_appearances(codes, start)
+        any_missing = bool(missing.any())
+        codes = self._index.factorize(self._key(texts), mask=missing if any_missing else None)
+        checks, start = self._check(texts), self._size
+        first = _first_appearances(codes, start, self._index.count - start)
         self._checks = np.concatenate([self._checks, checks[first]])
-        if not np.array_equal(self._checks[codes[found]], checks[found]):  # two texts shared a first hash
-            self._checks = self._checks[:start]
+        found = codes[~missing] if any_missing else codes
+        if not np.array_equal(self._checks[found], checks[~missing] if any_missing else checks):
+            self._checks = self._checks[:start]  # two texts shared a first hash
             self._index, self._exact = None, True
             return self.encode_series(texts)
         if len(first):
-            self._add(texts.gather(first).to_arrow())
+            self._add((texts if len(first) == len(texts) else texts.gather(first)).to_arrow())
         encoded = pl.Series(texts.name, codes, dtype=pl.Int64)
-        return encoded.set(pl.Series(missing), None) if missing.any() else encoded
+        return encoded.set(pl.Series(missing), None) if any_missing else encoded
 
     @staticmethod
     def _key(texts: Any) -> np.ndarray:
@@ -174,12 +175,14 @@ class Dictionary:
         return self._decoded[np.where(codes == NULL, len(self._decoded) - 1, codes)]
 
 
-def _first_appearances(codes: np.ndarray, start: int) -> np.ndarray:
-    """Where each code from ``start`` on first appears in ``codes`` (codes numbered in first-seen order): their
-    positions, in code order."""
-    fresh = np.where(codes >= start, codes, start - 1)
-    if len(fresh) == 0:
+def _first_appearances(codes: np.ndarray, start: int, added: int) -> np.ndarray:
+    """Where each of the ``added`` codes from ``start`` on first appears in ``codes`` (numbered in first-seen order):
+    their positions, in code order."""
+    if added == 0:
         return np.zeros(0, dtype=np.int64)
+    if added == len(codes):  # every cell a new text (e.g. the first file's key)
+        return np.arange(added)
+    fresh = np.where(codes >= start, codes, start - 1)
     before = np.maximum.accumulate(np.concatenate(([start - 1], fresh[:-1])))
     return np.flatnonzero(fresh > before)
 
