@@ -65,6 +65,11 @@ class Dictionary:
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_index": None, "_checks": np.zeros(0, dtype=np.uint64)}  # rebuilt where needed
 
+    def release_lookup(self) -> None:
+        """Give back the hash table's memory (hundreds of MB at 10 M texts) once every file is read; it is built again
+        from the texts should more come."""
+        self._index, self._checks = None, np.zeros(0, dtype=np.uint64)
+
     def __len__(self) -> int:
         return self._size
 
@@ -318,6 +323,12 @@ class Encoding:
     def plain(self) -> bool:
         """Whether every column is an integer column, held as itself: nothing to encode or decode."""
         return all(column.logical_type == "integer" for column in self.contract.columns)
+
+    def release_lookups(self) -> None:
+        """``Dictionary.release_lookup`` for every string column: the files are read, only decoding remains."""
+        for codec in self.codecs.values():
+            if codec.dictionary is not None:
+                codec.dictionary.release_lookup()
 
     def held_as_itself(self, name: str) -> bool:
         """Whether a column's computing form is its typed value: an integer column that is never empty (an optional

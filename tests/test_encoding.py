@@ -123,12 +123,22 @@ def test_texts_whose_first_hashes_collide_are_told_apart_exactly(monkeypatch):
     assert [first.tolist(), *later] == _first_seen_codes(frames)
 
 
-def test_a_dictionary_carried_to_another_process_goes_on_numbering_where_it_stopped():
+def _released(dictionary: Dictionary) -> Dictionary:
+    dictionary.release_lookup()
+    return dictionary
+
+
+@pytest.mark.parametrize(
+    "later",
+    [lambda dictionary: pickle.loads(pickle.dumps(dictionary)), _released],
+    ids=["carried to another process", "its lookup released"],
+)
+def test_a_dictionary_without_its_lookup_goes_on_numbering_where_it_stopped(later):
     dictionary = Dictionary()
     dictionary.encode(np.array(["b", "a"], dtype=object))
-    carried = pickle.loads(pickle.dumps(dictionary))
-    assert carried.encode(np.array(["c", "a", "b"], dtype=object)).tolist() == [2, 1, 0]
-    assert carried.decode(np.array([0, 1, 2])).tolist() == ["b", "a", "c"]
+    dictionary = later(dictionary)
+    assert dictionary.encode(np.array(["c", "a", "b"], dtype=object)).tolist() == [2, 1, 0]
+    assert dictionary.decode(np.array([0, 1, 2])).tolist() == ["b", "a", "c"]
 
 
 def test_decimal_bounds_and_sums_stay_exact():

@@ -61,6 +61,7 @@ def check_feed_folder(
 def check_validations(validations: Sequence[DeltaValidation], encoding: Encoding | None = None) -> FeedCheck:
     """``checks.pipeline.check_validations`` on Polars: cross-file checks and dedup over validated deltas."""
     encoding = encoding or default_encoding()
+    encoding.release_lookups()  # every delta is read
     form = feed_form(encoding)
     if form is None:
         return _check_validations_reference(validations, encoding)
