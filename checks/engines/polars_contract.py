@@ -113,33 +113,32 @@ def _parse_column(cells: pl.Series, codec: Codec) -> pl.Series | None:
     kind, column = codec.column.logical_type, codec.column
     if kind == "string":
         return _codes(cells, codec)
-    literal = codec.literal
-    matches = cells.str.contains(literal) if literal is not None else None
+    if kind == "timestamp":  # every filled cell in one of the usual forms, each a literal of the type, or None
+        values = _timestamps(cells)
+        return None if values is None else values.alias(cells.name)
     if kind == "integer":
-        values = cells.str.strip_prefix("+").cast(pl.Int64, strict=False)
+        values = cells.cast(pl.Int64, strict=False)
     elif kind == "number" and column.decimal is not None:
         values = _scaled(cells, column.decimal[1])
     elif kind == "date":
         values = cells.str.to_date("%Y-%m-%d", strict=False).cast(pl.Int32).cast(pl.Int64)
     elif kind == "boolean":
         values = (cells.str.to_lowercase() == "true").cast(pl.Int64)
-    elif kind == "timestamp":
-        values = _timestamps(cells)
     else:
         return None  # a floating number: float64 as pandas parses it
-    if values is None:
-        return None
+    matches = cells.str.contains(codec.literal)
+    if matches.all():  # every filled cell a literal (an empty one is null either way): nothing to mask
+        return values.alias(cells.name)
     return pl.select(pl.when(matches).then(values)).to_series().alias(cells.name)
 
 
 def _scaled(cells: pl.Series, scale: int) -> pl.Series:
-    """Decimal literals as int64 counts of 10**-scale (``12.5`` at scale 2 is 1250), null where they do not fit."""
-    body = cells.str.strip_chars_start("+-")
-    parts = body.str.split_exact(".", 1).struct.unnest()
-    whole, fraction = parts["field_0"], parts["field_1"].fill_null("")
-    digits = whole + (fraction.str.pad_end(scale, "0") if scale else pl.Series([""] * len(cells)))
-    values = digits.cast(pl.Int64, strict=False)
-    return pl.select(pl.when(cells.str.starts_with("-")).then(-values).otherwise(values)).to_series()
+    """Decimal literals as int64 counts of 10**-scale (``12.5`` at scale 2 is 1250), null where they do not fit.
+
+    Polars' decimal cast rounds a literal with more decimals than ``scale`` and takes forms such as ``1e3``: only
+    cells that match the column's literal pattern are kept (``_parse_column``), and those it reads exactly, but for
+    a bare sign or point that a ``decimal(p,p)`` pattern allows (null here: the reference reads that file)."""
+    return cells.cast(pl.Decimal(38, scale), strict=False).to_physical().cast(pl.Int64, strict=False)
 
 
 def _timestamps(cells: pl.Series) -> pl.Series | None:
