@@ -25,11 +25,12 @@ from checks.rules import text_rules, value_rules
 from checks.validate import read_and_validate as _read_and_validate_reference
 
 _ROW = "row"
-# Timestamp forms parsed here (the sample's and the usual exports'); any other form goes to ``Codec.parse``.
+# Timestamp forms parsed here (the sample's and the usual exports'); any other form goes to ``Codec.parse``, and
+# so does a second above 59 (a leap second, which pandas and Polars read otherwise).
 _TIMESTAMP_FORMS = (
-    (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$", "%Y-%m-%dT%H:%M:%SZ"),
-    (r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$", "%Y-%m-%d %H:%M:%S"),
-    (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$", "%Y-%m-%dT%H:%M:%S"),
+    (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9]Z$", "%Y-%m-%dT%H:%M:%SZ"),
+    (r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-5][0-9]$", "%Y-%m-%d %H:%M:%S"),
+    (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9]$", "%Y-%m-%dT%H:%M:%S"),
 )
 
 
@@ -143,9 +144,8 @@ def _scaled(cells: pl.Series, scale: int) -> pl.Series:
 
 def _timestamps(cells: pl.Series) -> pl.Series | None:
     """Microseconds since 1970 (UTC), for a column whose filled cells all take one of ``_TIMESTAMP_FORMS``."""
-    filled = cells.drop_nulls()
     for pattern, form in _TIMESTAMP_FORMS:
-        if filled.str.contains(pattern).all() and not (filled.str.slice(17, 2) > "59").any():
+        if cells.str.contains(pattern).all():  # empty cells aside
             moments = cells.str.to_datetime(form, time_unit="us", strict=False)
             return moments.dt.replace_time_zone(None).cast(pl.Int64)
     return None
