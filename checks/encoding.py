@@ -70,9 +70,6 @@ class Dictionary:
         from the texts should more come."""
         self._index, self._checks = None, np.zeros(0, dtype=np.uint64)
 
-    def __len__(self) -> int:
-        return self._size
-
     def encode(self, texts: np.ndarray) -> np.ndarray:
         """The code of each of ``texts`` (objects, None for no text; ``NULL`` there), the new ones added."""
         import polars as pl
