@@ -44,51 +44,120 @@ _MICROSECONDS_PER_DAY = 86_400_000_000
 class Dictionary:
     """Strings to codes and back, shared by every frame one run reads, so that equal text gets equal codes.
 
-    The texts are held as one Arrow array and looked up in Arrow's C++ (10 M account ids: about a second,
-    where a Python dict took tens of them); codes are given in the order texts are first seen.
+    Codes are given in the order texts are first seen. Each cell is found by two 64-bit hashes of its text
+    (Polars'): the first keyed into one hash table kept for the whole run and grown as new texts arrive
+    (pandas' factorizer), so that a file costs a pass over its own cells, never one over every text seen
+    before (Arrow's ``index_in`` rebuilt a table of the whole dictionary per file: most of reading 10 M
+    accounts); the second, kept per code, checks every cell's code. Should two texts share a first hash
+    (about once in 400,000 runs of 10 M distinct texts), the check sees it and the dictionary looks texts up
+    exactly, as Arrow's ``index_in``, for the rest of the run.
     """
 
     def __init__(self) -> None:
-        self._texts: Any = None  # a pyarrow large_string array, once a text is seen
+        self._chunks: list[Any] = []  # the texts in code order (pyarrow large_string arrays), as they arrived
+        self._texts: Any = None  # ``_chunks`` as one array, once asked for; None when stale
         self._decoded: np.ndarray | None = None  # the texts as objects, for ``decode``; None when stale
+        self._index: Any = None  # the first hash's table (a pandas UInt64Factorizer); None until built
+        self._checks = np.zeros(0, dtype=np.uint64)  # each code's second hash
+        self._exact = False  # a first hash was shared: look texts up exactly from then on
+        self._size = 0  # how many texts have codes
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_index": None, "_checks": np.zeros(0, dtype=np.uint64)}  # rebuilt where needed
+
+    def release_lookup(self) -> None:
+        """Give back the hash table's memory (hundreds of MB at 10 M texts) once every file is read; it is built again
+        from the texts should more come."""
+        self._index, self._checks = None, np.zeros(0, dtype=np.uint64)
 
     def encode(self, texts: np.ndarray) -> np.ndarray:
-        codes, uniques = pd.factorize(texts, use_na_sentinel=True)
-        lookup = self.codes(uniques)
-        encoded = lookup[codes] if len(lookup) else np.full(len(codes), NULL, dtype=np.int64)
-        encoded[codes < 0] = NULL
-        return encoded
-
-    def codes(self, uniques: Any) -> np.ndarray:
-        """The code of each of ``uniques`` (distinct texts in the order first seen), the new ones added."""
+        """The code of each of ``texts`` (objects, None for no text; ``NULL`` there), the new ones added."""
+        import polars as pl
         import pyarrow as pa
 
-        found = self.encode_arrow(pa.array(uniques, type=pa.large_string()))
-        return found.fill_null(NULL).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        series = pl.Series(pa.array(texts, type=pa.large_string(), from_pandas=True), dtype=pl.String)
+        return self.encode_series(series).fill_null(NULL).to_numpy()
 
-    def encode_arrow(self, texts: Any) -> Any:
-        """Each text's code (a pyarrow int64 array, null where the text is): known texts looked up, new ones numbered
-        in the order they first appear."""
+    def encode_series(self, texts: Any) -> Any:
+        """The code of each of ``texts`` (a Polars String Series; an Int64 Series, null where the text is), known texts
+        looked up, new ones numbered in the order they first appear."""
+        import polars as pl
+
+        if self._exact:
+            return pl.Series(texts.name, self._encode_exact(texts), dtype=pl.Int64)
+        if self._index is None:
+            self._build_index(len(texts))
+        missing = texts.is_null().to_numpy()
+        any_missing = bool(missing.any())
+        codes = self._index.factorize(self._key(texts), mask=missing if any_missing else None)
+        checks, start = self._check(texts), self._size
+        first = _first_appearances(codes, start, self._index.count - start)
+        self._checks = np.concatenate([self._checks, checks[first]])
+        found = codes[~missing] if any_missing else codes
+        if not np.array_equal(self._checks[found], checks[~missing] if any_missing else checks):
+            self._checks = self._checks[:start]  # two texts shared a first hash
+            self._index, self._exact = None, True
+            return self.encode_series(texts)
+        if len(first):
+            self._add((texts if len(first) == len(texts) else texts.gather(first)).to_arrow())
+        encoded = pl.Series(texts.name, codes, dtype=pl.Int64)
+        return encoded.set(pl.Series(missing), None) if any_missing else encoded
+
+    @staticmethod
+    def _key(texts: Any) -> np.ndarray:
+        """The first hash of each text, the hash table's key."""
+        return texts.hash(0x5EED).to_numpy()
+
+    @staticmethod
+    def _check(texts: Any) -> np.ndarray:
+        """The second hash of each text, kept per code to check the first."""
+        return texts.hash(0xC0DE).to_numpy()
+
+    def _build_index(self, size_hint: int) -> None:
+        """The first hash's table of every text seen so far (after unpickling: the dictionary travels without it)."""
+        import pandas._libs.hashtable as hashtable  # the factorizer pandas' own merges keep between calls
+        import polars as pl
+
+        self._index = hashtable.UInt64Factorizer(max(size_hint, self._size, 1))
+        if self._size:
+            known = pl.Series(self.texts())
+            self._index.factorize(self._key(known))
+            self._checks = self._check(known)
+
+    def _encode_exact(self, texts: Any) -> Any:
+        """``encode_series`` by Arrow's ``index_in`` over the whole dictionary (a pyarrow int64 array): exact, slower."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        texts = texts.cast(pa.large_string())
-        if self._texts is None or len(self._texts) == 0:
+        texts = texts.to_arrow().cast(pa.large_string())
+        if self._size == 0:
             new, found = texts, pa.nulls(len(texts), pa.int64())
         else:
-            found = pc.index_in(texts, value_set=self._texts).cast(pa.int64())
+            found = pc.index_in(texts, value_set=self.texts()).cast(pa.int64())
             new = texts.filter(pc.and_(pc.is_null(found), pc.is_valid(texts)))
         if len(new) == 0:
             return found
         encoded = pc.dictionary_encode(new)  # the new texts numbered in first-seen order
-        start = 0 if self._texts is None else len(self._texts)
-        self._texts = encoded.dictionary if self._texts is None or start == 0 else pa.concat_arrays([self._texts, encoded.dictionary])
-        self._decoded = None
-        if len(new) == len(texts):  # nothing known: every code is new
-            return pc.add(encoded.indices.cast(pa.int64()), start)
-        # Each missing code is the new code of its text, in the texts' order.
+        start = self._size
+        self._add(encoded.dictionary)
         added = pc.add(pc.index_in(texts, value_set=encoded.dictionary).cast(pa.int64()), start)
         return pc.coalesce(found, added)
+
+    def _add(self, texts: Any) -> None:
+        import pyarrow as pa
+
+        self._chunks.append(texts.cast(pa.large_string()))
+        self._size += len(texts)
+        self._texts = self._decoded = None
+
+    def texts(self) -> Any:
+        """Every text in code order (a pyarrow large_string array)."""
+        import pyarrow as pa
+
+        if self._texts is None:
+            self._texts = pa.concat_arrays(self._chunks) if self._chunks else pa.array([], type=pa.large_string())
+            self._chunks = [self._texts]
+        return self._texts
 
     def decode_arrow(self, codes: np.ndarray, *, empty: str | None = "") -> Any:
         """The texts of ``codes`` as one Arrow array, ``NULL`` as ``empty``: no Python string per value."""
@@ -96,16 +165,28 @@ class Dictionary:
         import pyarrow.compute as pc
 
         null = codes == NULL
-        if self._texts is None or len(self._texts) == 0:
+        if self._size == 0:
             return pa.array([empty] * len(codes), type=pa.large_string())
-        taken = self._texts.take(pa.array(np.where(null, 0, codes)))
+        taken = self.texts().take(pa.array(np.where(null, 0, codes)))
         return pc.if_else(pa.array(null), pa.scalar(empty, pa.large_string()), taken)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         if self._decoded is None:
-            seen = [] if self._texts is None else self._texts.to_numpy(zero_copy_only=False)
+            seen = self.texts().to_numpy(zero_copy_only=False)
             self._decoded = np.append(np.asarray(seen, dtype=object), np.array([""], dtype=object))
         return self._decoded[np.where(codes == NULL, len(self._decoded) - 1, codes)]
+
+
+def _first_appearances(codes: np.ndarray, start: int, added: int) -> np.ndarray:
+    """Where each of the ``added`` codes from ``start`` on first appears in ``codes`` (numbered in first-seen order):
+    their positions, in code order."""
+    if added == 0:
+        return np.zeros(0, dtype=np.int64)
+    if added == len(codes):  # every cell a new text (e.g. the first file's key)
+        return np.arange(added)
+    fresh = np.where(codes >= start, codes, start - 1)
+    before = np.maximum.accumulate(np.concatenate(([start - 1], fresh[:-1])))
+    return np.flatnonzero(fresh > before)
 
 
 @dataclass(frozen=True)
@@ -239,6 +320,12 @@ class Encoding:
     def plain(self) -> bool:
         """Whether every column is held as itself (a required integer): nothing to encode or decode."""
         return all(self.held_as_itself(column.name) for column in self.contract.columns)
+
+    def release_lookups(self) -> None:
+        """``Dictionary.release_lookup`` for every string column: the files are read, only decoding remains."""
+        for codec in self.codecs.values():
+            if codec.dictionary is not None:
+                codec.dictionary.release_lookup()
 
     def held_as_itself(self, name: str) -> bool:
         """Whether a column's computing form is its typed value: an integer column that is never empty (an optional

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import pickle
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 
 from checks.contract import Column
@@ -72,13 +74,71 @@ def test_render_gives_back_the_canonical_text(logical_type, decimal, cells):
     assert column_codec.render(values).tolist() == cells
 
 
-def test_one_dictionary_gives_equal_text_equal_codes_across_frames():
+def _first_seen_codes(frames: list[list[str | None]]) -> list[list[int]]:
+    """The codes a plain dict gives, in first-seen order across frames: what every dictionary must agree with."""
+    codes: dict[str, int] = {}
+    return [[NULL if text is None else codes.setdefault(text, len(codes)) for text in frame] for frame in frames]
+
+
+# Frames one run encodes in turn: new texts in later frames, a text first seen late, nulls, empty frames.
+FRAMES = [
+    [["b", "a", "b"], ["a", "c", None], ["d", None, "b", "d", "e"]],
+    [[None, None], ["x"], [], ["x", "y", None, "y"]],
+    [[], ["only", "later"]],
+    [["AC-1", "AC-2"], ["AC-3", "AC-1"], ["AC-2", "AC-4", "AC-3"]],
+]
+
+
+@pytest.mark.parametrize("frames", FRAMES)
+@pytest.mark.parametrize("as_series", [True, False])
+def test_the_kept_lookup_numbers_texts_in_first_seen_order_across_frames(frames, as_series):
     dictionary = Dictionary()
-    first = dictionary.encode(np.array(["b", "a", "b"], dtype=object))
-    second = dictionary.encode(np.array(["a", "c", None], dtype=object))
-    assert first.tolist() == [0, 1, 0]
-    assert second.tolist() == [1, 2, NULL]
-    assert dictionary.decode(second).tolist() == ["a", "c", ""]
+    encoded = [
+        dictionary.encode_series(pl.Series(frame, dtype=pl.String)).fill_null(NULL).to_list() if as_series
+        else dictionary.encode(np.array(frame, dtype=object)).tolist()
+        for frame in frames
+    ]
+    assert encoded == _first_seen_codes(frames)
+    for frame, codes in zip(frames, encoded):
+        assert dictionary.decode(np.array(codes, dtype=np.int64)).tolist() == [text or "" for text in frame]
+
+
+def test_random_frames_get_the_codes_a_plain_dict_gives():
+    generator = np.random.default_rng(15)
+    pool = np.array([f"AC-{number}" for number in range(5_000)], dtype=object)
+    frames = [[None if draw < 0.05 else pool[index] for draw, index in
+               zip(generator.random(size), generator.integers(0, len(pool) // 4 * (step + 1), size))]
+              for step, size in enumerate([3_000, 1_000, 1_000, 2_000])]
+    dictionary = Dictionary()
+    assert [dictionary.encode(np.array(frame, dtype=object)).tolist() for frame in frames] == _first_seen_codes(frames)
+
+
+def test_texts_whose_first_hashes_collide_are_told_apart_exactly(monkeypatch):
+    """Every text given the same first hash: the check per code sees it, and the exact lookup takes over."""
+    frames = FRAMES[0] + FRAMES[3]
+    dictionary = Dictionary()
+    first = dictionary.encode(np.array(frames[0], dtype=object))
+    monkeypatch.setattr(Dictionary, "_key", staticmethod(lambda texts: np.zeros(len(texts), dtype=np.uint64)))
+    later = [dictionary.encode(np.array(frame, dtype=object)).tolist() for frame in frames[1:]]
+    assert [first.tolist(), *later] == _first_seen_codes(frames)
+
+
+def _released(dictionary: Dictionary) -> Dictionary:
+    dictionary.release_lookup()
+    return dictionary
+
+
+@pytest.mark.parametrize(
+    "later",
+    [lambda dictionary: pickle.loads(pickle.dumps(dictionary)), _released],
+    ids=["carried to another process", "its lookup released"],
+)
+def test_a_dictionary_without_its_lookup_goes_on_numbering_where_it_stopped(later):
+    dictionary = Dictionary()
+    dictionary.encode(np.array(["b", "a"], dtype=object))
+    dictionary = later(dictionary)
+    assert dictionary.encode(np.array(["c", "a", "b"], dtype=object)).tolist() == [2, 1, 0]
+    assert dictionary.decode(np.array([0, 1, 2])).tolist() == ["b", "a", "c"]
 
 
 def test_decimal_bounds_and_sums_stay_exact():

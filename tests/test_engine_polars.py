@@ -162,6 +162,7 @@ QUIRKY_CELLS = [
     ("orders", "+7"), ("orders", "007"), ("orders", " 7"), ("orders", "99999999999999999999"),
     ("lifetime_value", "+12.5"), ("lifetime_value", "0012.50"), ("lifetime_value", "12."), ("lifetime_value", ".5"),
     ("lifetime_value", "123456789012.00"), ("lifetime_value", "1234567890123.00"),
+    ("lifetime_value", "12.345"), ("lifetime_value", "1e3"), ("lifetime_value", "-0.00"),  # Polars' decimal cast takes them
     ("exported_at", "2026-01-03 02:00:00"), ("exported_at", "2026-01-03T02:00:00+02:00"),
     ("exported_at", "2026-01-03T02:00:60Z"), ("exported_at", "2026-01-03T02:00:00.5Z"),
     ("account_id", "AC-1234567"), ("account_id", '"AC-000001"'), ("referrer", '""'), ("plan", '"pro"'),

@@ -61,6 +61,7 @@ def check_feed_folder(
 def check_validations(validations: Sequence[DeltaValidation], encoding: Encoding | None = None) -> FeedCheck:
     """``checks.pipeline.check_validations`` on Polars: cross-file checks and dedup over validated deltas."""
     encoding = encoding or default_encoding()
+    encoding.release_lookups()  # every delta is read
     form = feed_form(encoding)
     if form is None:
         return _check_validations_reference(validations, encoding)
@@ -193,7 +194,7 @@ def _unique_user_ids(users: pl.Series, largest: int | None, nulls: int) -> bool:
     if largest < 16 * len(users) + 2**20:
         # One byte per possible id (a 2.5 M-row update among 10 M users: 10 MB), several times faster than hashing.
         seen = np.zeros(largest + 1, dtype=bool)
-        seen[users.to_numpy()] = True
+        seen[users.to_numpy().astype(np.intp, copy=False)] = True  # NumPy indexes by an int32 array more slowly
         return int(np.count_nonzero(seen)) == len(users)
     return users.n_unique() == len(users)
 

@@ -25,11 +25,12 @@ from checks.rules import text_rules, value_rules
 from checks.validate import read_and_validate as _read_and_validate_reference
 
 _ROW = "row"
-# Timestamp forms parsed here (the sample's and the usual exports'); any other form goes to ``Codec.parse``.
+# Timestamp forms parsed here (the sample's and the usual exports'); any other form goes to ``Codec.parse``, and
+# so does a second above 59 (a leap second, which pandas and Polars read otherwise).
 _TIMESTAMP_FORMS = (
-    (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$", "%Y-%m-%dT%H:%M:%SZ"),
-    (r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$", "%Y-%m-%d %H:%M:%S"),
-    (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$", "%Y-%m-%dT%H:%M:%S"),
+    (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9]Z$", "%Y-%m-%dT%H:%M:%SZ"),
+    (r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-5][0-9]$", "%Y-%m-%d %H:%M:%S"),
+    (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9]$", "%Y-%m-%dT%H:%M:%S"),
 )
 
 
@@ -113,40 +114,38 @@ def _parse_column(cells: pl.Series, codec: Codec) -> pl.Series | None:
     kind, column = codec.column.logical_type, codec.column
     if kind == "string":
         return _codes(cells, codec)
-    literal = codec.literal
-    matches = cells.str.contains(literal) if literal is not None else None
+    if kind == "timestamp":  # every filled cell in one of the usual forms, each a literal of the type, or None
+        values = _timestamps(cells)
+        return None if values is None else values.alias(cells.name)
     if kind == "integer":
-        values = cells.str.strip_prefix("+").cast(pl.Int64, strict=False)
+        values = cells.cast(pl.Int64, strict=False)
     elif kind == "number" and column.decimal is not None:
         values = _scaled(cells, column.decimal[1])
     elif kind == "date":
         values = cells.str.to_date("%Y-%m-%d", strict=False).cast(pl.Int32).cast(pl.Int64)
     elif kind == "boolean":
         values = (cells.str.to_lowercase() == "true").cast(pl.Int64)
-    elif kind == "timestamp":
-        values = _timestamps(cells)
     else:
         return None  # a floating number: float64 as pandas parses it
-    if values is None:
-        return None
+    matches = cells.str.contains(codec.literal)
+    if matches.all():  # every filled cell a literal (an empty one is null either way): nothing to mask
+        return values.alias(cells.name)
     return pl.select(pl.when(matches).then(values)).to_series().alias(cells.name)
 
 
 def _scaled(cells: pl.Series, scale: int) -> pl.Series:
-    """Decimal literals as int64 counts of 10**-scale (``12.5`` at scale 2 is 1250), null where they do not fit."""
-    body = cells.str.strip_chars_start("+-")
-    parts = body.str.split_exact(".", 1).struct.unnest()
-    whole, fraction = parts["field_0"], parts["field_1"].fill_null("")
-    digits = whole + (fraction.str.pad_end(scale, "0") if scale else pl.Series([""] * len(cells)))
-    values = digits.cast(pl.Int64, strict=False)
-    return pl.select(pl.when(cells.str.starts_with("-")).then(-values).otherwise(values)).to_series()
+    """Decimal literals as int64 counts of 10**-scale (``12.5`` at scale 2 is 1250), null where they do not fit.
+
+    Polars' decimal cast rounds a literal with more decimals than ``scale`` and takes forms such as ``1e3``: only
+    cells that match the column's literal pattern are kept (``_parse_column``), and those it reads exactly, but for
+    a bare sign or point that a ``decimal(p,p)`` pattern allows (null here: the reference reads that file)."""
+    return cells.cast(pl.Decimal(38, scale), strict=False).to_physical().cast(pl.Int64, strict=False)
 
 
 def _timestamps(cells: pl.Series) -> pl.Series | None:
     """Microseconds since 1970 (UTC), for a column whose filled cells all take one of ``_TIMESTAMP_FORMS``."""
-    filled = cells.drop_nulls()
     for pattern, form in _TIMESTAMP_FORMS:
-        if filled.str.contains(pattern).all() and not (filled.str.slice(17, 2) > "59").any():
+        if cells.str.contains(pattern).all():  # empty cells aside
             moments = cells.str.to_datetime(form, time_unit="us", strict=False)
             return moments.dt.replace_time_zone(None).cast(pl.Int64)
     return None
@@ -154,7 +153,7 @@ def _timestamps(cells: pl.Series) -> pl.Series | None:
 
 def _codes(cells: pl.Series, codec: Codec) -> pl.Series:
     """Each cell's code in the run's dictionary (null where empty), as ``Dictionary.encode`` gives them."""
-    return pl.Series(cells.name, codec.dictionary.encode_arrow(cells.rechunk().to_arrow()))
+    return codec.dictionary.encode_series(cells)
 
 
 def _check_rules(text: pl.DataFrame, stored: pl.DataFrame, encoding: Encoding) -> None:
