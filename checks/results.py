@@ -79,10 +79,20 @@ class TableElsewhere:
     def frame(self) -> pd.DataFrame:
         raise NotImplementedError
 
+    def in_order(self, columns: Sequence[str]) -> Any:
+        """``columns`` of the rows where the engine holds them, in ``frame``'s order (the suites read a Spark
+        DataFrame so, its figures computed where it is)."""
+        raise NotImplementedError
+
 
 def pandas_table(table: pd.DataFrame | TableElsewhere) -> pd.DataFrame:
     """``table`` as a pandas frame: itself, or the rows an engine holds collected."""
     return table.frame if isinstance(table, TableElsewhere) else table
+
+
+def suites_table(table: pd.DataFrame | TableElsewhere, columns: Sequence[str]) -> Any:
+    """``columns`` of ``table`` as the suites take it: a pandas frame, or the engine's own frame, never collected."""
+    return table.in_order(columns) if isinstance(table, TableElsewhere) else table[list(columns)]
 
 
 @dataclass(frozen=True)
@@ -126,8 +136,9 @@ class FeedCheck(FeedVerdict):
 
         return amount_total(self.deduplicated, self.encoding.contract.shape)
 
-    def latest_versions(self) -> pd.Series:
-        """Each key's version in the deduplicated table (its latest), indexed by key."""
+    def latest_versions(self) -> pd.Series | Any:
+        """Each key's version in the deduplicated table (its latest), indexed by key (an engine that holds the table
+        elsewhere gives its own frame of the key and version columns)."""
         shape = self.encoding.contract.shape
         return self.deduplicated.set_index(shape.key)[shape.version]
 

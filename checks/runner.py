@@ -26,7 +26,7 @@ from checks.engines.base import Capability, Engine, check_contract, diagnose_on,
 from checks.errors import UsageError
 from checks.feed import discover_deltas
 from checks.pages import plain_pages
-from checks.results import DeltaValidation, FeedCheck, pandas_table
+from checks.results import DeltaValidation, FeedCheck, suites_table
 from checks.sidecar import Sidecar
 from checks.writers import atomic_write_text
 
@@ -152,12 +152,13 @@ def run_case(
         try:
             with stage("expectation suites"):
                 shape = encoding.contract.shape
-                # The suites take pandas frames: a table an engine holds elsewhere is collected for them.
-                tables: dict[str, pd.DataFrame] = {"deduplicated": pandas_table(feed.deduplicated_rows)[list(shape.names)]}
+                # A table an engine holds elsewhere (Spark) is handed over as the engine's frame: its figures are
+                # computed there, and only they and the evidence rows come to this process.
+                tables = {"deduplicated": suites_table(feed.deduplicated_rows, shape.names)}
                 if platform is not None:
-                    tables["platform"] = pandas_table(platform)
+                    tables["platform"] = suites_table(platform, shape.names)
                 if customer is not None:
-                    tables["customer"] = pandas_table(customer)
+                    tables["customer"] = suites_table(customer, shape.names)
                 suites_run = _start_suites(
                     tables,
                     helper,

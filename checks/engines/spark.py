@@ -168,7 +168,7 @@ def read_table(
     rows = _typed(text).cache()
     rows.count()  # cached before the text it is typed from is let go
     text.unpersist()
-    return SparkTable(rows, to_pandas_int64)
+    return SparkTable(rows, to_pandas_int64, order=ROW)
 
 
 def _refuse_without_connector(path: str | Path) -> None:
@@ -235,10 +235,10 @@ class SparkFeedCheck(FeedCheck):
     def amount_total(self) -> int:
         return self._total
 
-    def latest_versions(self) -> pd.Series:
+    def latest_versions(self) -> Any:
+        """The key and version columns as a Spark frame, by key: the suites join it where it is."""
         shape = self.encoding.contract.shape
-        latest = self._rows.table.select(shape.key, shape.version).orderBy(shape.key).toArrow().to_pandas()
-        return latest.set_index(shape.key)[shape.version].astype("int64")
+        return self._rows.in_order((shape.key, shape.version))
 
     def write_outputs(self, out_dir: Path) -> PendingWrites:
         """Spark writes the deduplicated table (of a contract whose values are held as the files wrote them; another
@@ -542,7 +542,7 @@ def _deduplicate(feed: Any, names: Sequence[str], form: _Form) -> tuple[SparkTab
             figures["tied"], words.key(figures["first_tied"]), words.version_value(places[0][version]),
             [(names[place[FILE_INDEX]], place[SOURCE_ROW]) for place in places], form.encoding,
         )
-    rows = SparkTable(latest.select(*form.columns, SOURCE_FILE, SOURCE_ROW), lambda table: _deduplicated_frame(table, form))
+    rows = SparkTable(latest.select(*form.columns, SOURCE_FILE, SOURCE_ROW), lambda table: _deduplicated_frame(table, form), order=form.key)
     return rows, int(figures["users"]), int(figures["total"] or 0)
 
 

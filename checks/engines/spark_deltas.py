@@ -46,13 +46,17 @@ class SparkDelta(Delta):
 
 
 class SparkTable(TableElsewhere):
-    """A table with its rows kept in Spark (``table``); ``frame`` collects them to the driver through ``collect``, once,
-    for the code that still reads pandas frames (the fault search, the suites)."""
+    """A table with its rows kept in Spark (``table``, its rows in the order of ``order``); ``frame`` collects them to
+    the driver through ``collect``, once, for the code that still reads pandas frames (the fault search)."""
 
-    def __init__(self, table: Any, collect: Callable[[Any], pd.DataFrame]) -> None:
+    def __init__(self, table: Any, collect: Callable[[Any], pd.DataFrame], *, order: str) -> None:
         self.table = table
+        self.order = order
         self._collect = collect
         self._frame: pd.DataFrame | None = None
+
+    def in_order(self, columns: Sequence[str]) -> Any:
+        return self.table.orderBy(self.order).select(*columns)
 
     @property
     def frame(self) -> pd.DataFrame:
