@@ -45,7 +45,7 @@ def _batch_monotonicity(feed: pd.DataFrame, deltas: Sequence[Delta], shape: Shap
         return empty_failures()
     limit = offending[SOURCE_FILE].map(earlier_max).astype("int64")
     values = rule.values(
-        _as_text(offending[version], version, encoding), _as_text(limit, version, encoding),
+        encoding.written(version, offending[version]), encoding.written(version, limit),
         offending[SOURCE_FILE].map(earlier_file),
     )
     return _failures(offending, rule, values)
@@ -63,7 +63,7 @@ def _repeated_user_batch(feed: pd.DataFrame, shape: Shape, rule: FeedRule, encod
     first_file = first[SOURCE_FILE].reindex(keys)
     first_row = first[SOURCE_ROW].reindex(keys)
     values = rule.values(
-        _as_text(offending[shape.key], shape.key, encoding), _as_text(offending[shape.version], shape.version, encoding),
+        encoding.written(shape.key, offending[shape.key]), encoding.written(shape.version, offending[shape.version]),
         first_file, first_row,
     )
     return _failures(offending, rule, values)
@@ -80,18 +80,10 @@ def _decreases(feed: pd.DataFrame, shape: Shape, column: str, rule: FeedRule, en
     offending = ordered[falls]
     before = previous[falls]
     values = rule.values(
-        _as_text(offending[column], column, encoding), _as_text(before[column].astype("int64"), column, encoding),
-        _as_text(before[version].astype("int64"), version, encoding), before[SOURCE_FILE],
+        encoding.written(column, offending[column]), encoding.written(column, before[column].astype("int64")),
+        encoding.written(version, before[version].astype("int64")), before[SOURCE_FILE],
     )
     return _failures(offending, rule, values)
-
-
-def _as_text(values: pd.Series, column: str, encoding: Encoding) -> pd.Series | list:
-    """Values as the file wrote them (integers as they are: ``%s`` prints them alike)."""
-    codec = encoding.codecs[column]
-    if codec.column.logical_type == "integer":
-        return values
-    return list(codec.render(values.to_numpy(dtype="int64")))
 
 
 def _failures(rows: pd.DataFrame, rule: FeedRule, values: list[str]) -> pd.DataFrame:

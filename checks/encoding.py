@@ -333,6 +333,13 @@ class Encoding:
         column = self.codecs[name].column
         return column.logical_type == "integer" and column.required
 
+    def written(self, column: str, values: Any) -> Any:
+        """Values of ``column`` in computing form as the files wrote them, for a failure's or a sentence's text: a
+        column held as itself as it is (``%s`` prints it alike), any other rendered (``NULL`` as an empty cell)."""
+        if self.held_as_itself(column):
+            return values
+        return list(self.codecs[column].render(np.asarray(values, dtype="int64")))
+
     def parse_frame(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """A delta or table read as text, parsed: ``stored`` (computing form, int64 with ``NULL`` for empty or
         invalid cells; a floating column's float64 bits), ``typed`` (the same as nullable columns, for the

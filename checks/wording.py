@@ -86,9 +86,7 @@ class Words:
         return self.encoding.codecs[amount.name].render_column(counts)
 
     def _text(self, column: str, stored: Any) -> str:
-        if self.encoding.held_as_itself(column):
-            return str(int(stored))
-        return str(self.encoding.codecs[column].render(np.asarray([int(stored)], dtype="int64"))[0])
+        return str(self.encoding.written(column, [int(stored)])[0])
 
 
 @functools.cache

@@ -256,9 +256,6 @@ class _Session:
         self._parts += 1
         return self.folder / f"delta-{self._parts}.parquet"
 
-    def _written(self, column: str, values: Sequence[object]) -> Sequence[object]:
-        return sql_rules.written(self.encoding, column, values)
-
     # Per delta ---------------------------------------------------------------------------------
 
     def discover(self, directory: str | Path) -> list[DeltaFile]:
@@ -407,8 +404,8 @@ class _Session:
             files.extend([feed.names[index]] * len(found))
             rows.extend(row for row, _ in found)
             version = rule.column
-            versions = self._written(version, [value for _, value in found])
-            values.extend(rule.values(versions, repeat(self._written(version, [bound])[0]), repeat(setter)))
+            versions = self.encoding.written(version, [value for _, value in found])
+            values.extend(rule.values(versions, repeat(self.encoding.written(version, [bound])[0]), repeat(setter)))
         if not files:
             return empty_failures()
         return failure_rows(files, rows, column=rule.column, check=rule.check, values=values)
@@ -434,7 +431,7 @@ class _Session:
         shape = self.encoding.contract.shape
         rule = self.rules[PAIR_UNIQUE]
         values = rule.values(
-            self._written(shape.key, keys), self._written(shape.version, versions), [feed.names[file] for file in first_files], first_rows
+            self.encoding.written(shape.key, keys), self.encoding.written(shape.version, versions), [feed.names[file] for file in first_files], first_rows
         )
         return failure_rows([feed.names[file] for file in files], rows, column=rule.column, check=rule.check, values=values)
 
@@ -450,8 +447,8 @@ class _Session:
         files, rows, now, before, previous_versions, previous_files = zip(*found)
         version = self.encoding.contract.shape.version
         values = rule.values(
-            self._written(rule.column, now), self._written(rule.column, before),
-            self._written(version, previous_versions), [feed.names[file] for file in previous_files],
+            self.encoding.written(rule.column, now), self.encoding.written(rule.column, before),
+            self.encoding.written(version, previous_versions), [feed.names[file] for file in previous_files],
         )
         return failure_rows([feed.names[file] for file in files], rows, column=rule.column, check=rule.check, values=values)
 

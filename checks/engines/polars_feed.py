@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,12 +49,6 @@ class FeedForm:
         """The value columns compared, never checked across files."""
         return tuple(column for column in self.columns if column not in (self.key, self.version, *self.rising))
 
-    def written(self, column: str, values: pl.Series) -> Any:
-        """Values as the file wrote them (integers as they are: ``%s`` prints them alike)."""
-        codec = self.encoding.codecs[column]
-        if codec.column.logical_type == "integer":
-            return values
-        return list(codec.render(values.cast(pl.Int64).to_numpy()))
 
 
 @functools.lru_cache(maxsize=16)
@@ -295,7 +288,7 @@ def _version_monotonicity(feed: Feed, form: FeedForm) -> pd.DataFrame:
             rows.extend(lines.tolist())
             offending = versions.gather(positions - start)
             limit = pl.Series([bound] * len(positions), dtype=pl.Int64)
-            values.extend(rule.values(form.written(version, offending), form.written(version, limit), repeat(setter)))
+            values.extend(rule.values(form.encoding.written(version, offending), form.encoding.written(version, limit), repeat(setter)))
     if not files:
         return empty_failures()
     return failure_rows(files, rows, column=rule.column, check=rule.check, values=values)
@@ -314,7 +307,7 @@ def _repeated_pair(ordered: pl.DataFrame, feed: Feed, form: FeedForm) -> pd.Data
     first_files, first_rows = feed.locate(offending["_first"].to_numpy())
     rule = form.rules[PAIR_UNIQUE]
     values = rule.values(
-        form.written(form.key, offending[form.key]), form.written(form.version, offending[form.version]),
+        form.encoding.written(form.key, offending[form.key]), form.encoding.written(form.version, offending[form.version]),
         feed.file_names(first_files), first_rows,
     )
     return rule.failures(feed.file_names(files), rows, values)
@@ -332,8 +325,8 @@ def _decreases(ordered: pl.DataFrame, feed: Feed, form: FeedForm, column: str) -
     previous_files, _ = feed.locate(previous_positions)
     rule = form.rules[never_decreases_check(form.encoding.contract.column(column))]
     worded = rule.values(
-        form.written(column, values.gather(at)), form.written(column, values.gather(at - 1)),
-        form.written(form.version, ordered[form.version].gather(at - 1)), feed.file_names(previous_files),
+        form.encoding.written(column, values.gather(at)), form.encoding.written(column, values.gather(at - 1)),
+        form.encoding.written(form.version, ordered[form.version].gather(at - 1)), feed.file_names(previous_files),
     )
     return failure_rows(feed.file_names(files), rows, column=rule.column, check=rule.check, values=worded)
 

@@ -93,9 +93,6 @@ class _Form:
             reads_deltas=first_customer_rules(encoding),
         )
 
-    def written(self, column: str, values: Sequence[Any]) -> Sequence[Any]:
-        return sql_rules.written(self.encoding, column, values)
-
 
 def check_feed_folder(
     directory: str | Path, *, on_file: Callable[[DeltaFile], None] | None = None, encoding: Encoding | None = None
@@ -435,11 +432,11 @@ def _feed_failures(feed: Any, names: Sequence[str], form: _Form) -> pd.DataFrame
             rows = rows.sort_values(["_key", "_version", FILE_INDEX, ROW], kind="stable")
         a, b, c, d = (rows[field].to_numpy(dtype="int64", na_value=0) for field in _FIELDS)
         if rule.check == BATCH_MONOTONIC:  # the version, the largest before, the file that holds it
-            values = rule.values(form.written(version, a), form.written(version, b), [names[int(at)] for at in c])
+            values = rule.values(form.encoding.written(version, a), form.encoding.written(version, b), [names[int(at)] for at in c])
         elif rule.check == PAIR_UNIQUE:  # the key, the version, the file and line of the pair's first occurrence
-            values = rule.values(form.written(key, a), form.written(version, b), [names[int(at)] for at in c], d)
+            values = rule.values(form.encoding.written(key, a), form.encoding.written(version, b), [names[int(at)] for at in c], d)
         else:  # the value, the key's value before, at that version, in that file
-            values = rule.values(form.written(rule.column, a), form.written(rule.column, b), form.written(version, c),
+            values = rule.values(form.encoding.written(rule.column, a), form.encoding.written(rule.column, b), form.encoding.written(version, c),
                                  [names[int(at)] for at in d])
         files = [names[int(at)] for at in rows[FILE_INDEX]]
         frames.append(failure_rows(files, rows[ROW].to_numpy(), column=rule.column, check=rule.check, values=values))

@@ -8,7 +8,6 @@ nulls in a nullable column.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,10 +98,4 @@ def failure_query(encoding: Encoding, source: str, row: str, dialect: Dialect) -
     return " union all ".join(parts)
 
 
-def written(encoding: Encoding, column: str, values: Sequence[Any]) -> Sequence[Any]:
-    """Values of ``column`` in computing form as the file wrote them (integers stay integers: ``%s`` prints them alike)."""
-    codec = encoding.codecs[column]
-    if codec.column.logical_type == "integer":
-        return values
-    return list(codec.render(np.asarray(values, dtype="int64")))
 
