@@ -47,7 +47,7 @@ from checks.diagnose.sentences import (
     simulation_sentence,
     unexpected_sentence,
 )
-from checks.lineage import Feed, Matches, Part, PlatformRows, position_dtype, row_keys
+from checks.lineage import Feed, Matches, Part, PlatformRows, code_dtype, position_dtype, row_keys
 from checks.reconcile import CLASSES, MATCH, UserRows, compared, largest
 from checks.wording import Words
 
@@ -287,7 +287,7 @@ class Engine:
         cut = model.cuts[file]
         # Positions, parts and running counts in narrow types: a 10 M-row file costs tens of MB here, not hundreds.
         narrow = row_dtype(self.feed)
-        part_dtype = "int16" if len(self.feed.parts) < 2**15 else "int32"
+        part_dtype = code_dtype(len(self.feed.parts))
         if len(parts) == 1 and parts[0][1].position is None:
             index, part = parts[0]
             users = part.user[: min(cut, len(part))]

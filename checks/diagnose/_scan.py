@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from checks.lineage import Feed, Part, position_dtype
+from checks.lineage import Feed, Part, code_dtype, position_dtype
 from checks.model import SOURCE_ROW
 from checks.reconcile import ExpectedRows, compared
 
@@ -81,8 +81,7 @@ class Scan:
         """The whole table: one pass over the read rows, a gather and a scatter per row."""
         size = self.feed.users
         key = np.full(size, np.iinfo("int64").min, dtype="int64")
-        dtype = np.dtype("int16") if len(self.feed.parts) < 2**15 else np.dtype("int32")
-        part_of = np.full(size, -1, dtype=dtype)
+        part_of = np.full(size, -1, dtype=code_dtype(len(self.feed.parts)))
         position = np.full(size, -1, dtype=row_dtype(self.feed))
         tied = np.zeros(size, dtype=bool) if ties else None
         for index, part in self.parts():
@@ -157,7 +156,7 @@ def picks_of(expected: ExpectedRows, feed: Feed) -> Table | None:
             at = np.flatnonzero(file == number)
             position[at] = pd.Index(index).get_indexer(lines[at])
     if feed.one_row_per_user_and_file:
-        part = file.astype("int16" if len(feed.parts) < 2**15 else "int32")
+        part = file.astype(code_dtype(len(feed.parts)))
     else:
         part = np.full(len(file), -1, dtype="int32")
         for index, candidate in enumerate(feed.parts):
