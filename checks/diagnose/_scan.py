@@ -112,10 +112,14 @@ class Scan:
         slot = np.empty(feed.users, dtype=position_dtype(len(users)))
         slot[users] = np.arange(len(users), dtype=slot.dtype)
         picked = table.part[users]
+        # Users losing one file's rows all pick in it: that part is not read for them.
+        everyone_picks = int(picked[0]) if len(picked) and (picked == picked[0]).all() else None
         key = np.full(len(users), np.iinfo("int64").min, dtype="int64")
         part_of = np.full(len(users), -1, dtype=table.part.dtype)
         position = np.full(len(users), -1, dtype=table.position.dtype)
         for index, part in self.parts():
+            if index == everyone_picks:
+                continue
             rows = kept(part, self.cuts[part.file])
             owners = part.user[rows]
             hits = np.flatnonzero(wanted[owners])  # a bool gather: 10 MB at 10 M users, mostly in cache
