@@ -122,10 +122,11 @@ class Scan:
                 continue
             rows = kept(part, self.cuts[part.file])
             owners = part.user[rows]
-            hits = np.flatnonzero(wanted[owners])  # a bool gather: 10 MB at 10 M users, mostly in cache
+            hits = np.flatnonzero(np.take(wanted, owners))  # a bool gather: 10 MB at 10 M users, mostly in cache
             at = slot[owners[hits]]
-            other = picked[at] != index
-            hits, at = hits[other], at[other]
+            if everyone_picks is None:
+                other = picked[at] != index
+                hits, at = hits[other], at[other]
             keys = self.key(index, part)
             if keys is not None:
                 keys = keys[rows][hits]
