@@ -424,14 +424,14 @@ class _RowComparison:
         """Per user: whether these parts hold the platform's batch, how many of their rows equal the platform's
         row, and the file and position (packed, -1 for none) of the first equal one in feed order."""
         feed, size = self.feed, self.feed.users
-        version, values = feed.shape.version, feed.shape.values
+        version = feed.shape.version
         known = np.zeros(size, dtype=bool)
         user_count = np.zeros(size, dtype="uint8" if len(feed.parts) < 2**8 else "int32")
         first_key = np.full(size, -1, dtype="int64")  # file and position of the first equal row, packed
         packing = self.packing
         by_key = packing is not None and packing.version is not None
         # Last part first, so that the first equal row in feed order is the one left.
-        for part in reversed(parts):
+        for done, part in enumerate(reversed(parts)):
             for rows in row_chunks(len(part)):
                 user = part.user[rows]
                 if by_key:
@@ -439,27 +439,34 @@ class _RowComparison:
                     differ ^= np.take(self.wanted, user)  # a tenth quicker than indexing, for 17.5 M random reads
                     hits = np.flatnonzero(packing.same_version(differ))
                     same = differ[hits] == 0
-                    found = user[hits]
-                    at = hits + rows.start
                 else:
                     hits = np.flatnonzero(feed.values(part, version, rows) == self.wanted[user])
                     if not self.exact_sentinel:
                         hits = hits[self.single[user[hits]]]
-                    found = user[hits]
-                    at = hits + rows.start
-                    if packing:
-                        # One gather per row instead of one per column.
-                        same = packing.pack({column: feed.values(part, column, at) for column in values}) == self.platform_key[found]
-                    else:
-                        same = np.ones(len(hits), dtype=bool)
-                        for column in values:
-                            same &= feed.values(part, column, at) == self.platform.values(column)[found]
+                found, at = user[hits], hits + rows.start
+                if not by_key:
+                    same = self._same_values(part, at, found)
                 known[found[~same]] = True  # the batch without the values; equal rows are counted below
                 at, found = at[same], found[same]
-                user_count[found] += 1  # a part holds a user once: no index repeats
+                # A part holds a user once: no index repeats; and the first part counted is written without a read.
+                if done:
+                    user_count[found] += 1
+                else:
+                    user_count[found] = 1
                 positions = part.positions()[at] if part.position is not None else at
                 first_key[found] = (np.int64(part.file) << np.int64(32)) | positions
         return known, user_count, first_key
+
+    def _same_values(self, part: Part, at: np.ndarray, users: np.ndarray) -> np.ndarray:
+        """Whether a part's rows at ``at`` hold their users' platform values (their versions are equal)."""
+        values, packing = self.feed.shape.values, self.packing
+        if packing:
+            # One gather per row instead of one per column.
+            return packing.pack({column: self.feed.values(part, column, at) for column in values}) == self.platform_key[users]
+        same = np.ones(len(at), dtype=bool)
+        for column in values:
+            same &= self.feed.values(part, column, at) == self.platform.values(column)[users]
+        return same
 
 
 def _halves(parts: Sequence[Part]) -> list[Sequence[Part]]:
