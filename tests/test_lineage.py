@@ -97,6 +97,14 @@ def _names(files: pd.Series) -> list:
     return [None if pd.isna(name) else name for name in files]
 
 
+def _assert_naive_lineage(platform: pd.DataFrame, feed) -> None:
+    lineage = trace_lineage(platform, feed)
+    naive = _first_equal_rows(platform, feed)
+    assert _names(lineage["source_file"]) == _names(naive["file"])
+    assert lineage["source_row"].astype("float64").fillna(-1).tolist() == naive["line"].fillna(-1).tolist()
+    assert lineage["matches"].tolist() == naive["matches"].fillna(0).astype("int64").tolist()
+
+
 @pytest.mark.parametrize("files", [1, 2, 3, 5])
 @pytest.mark.parametrize(
     "platform_of",
@@ -107,11 +115,7 @@ def test_lineage_is_the_first_equal_feed_row_in_feed_order_and_counts_every_equa
     original = generate_feed(400, files, seed=files)
     platform = platform_of(original)
     feed = _resending(original, 60)
-    lineage = trace_lineage(platform, feed)
-    naive = _first_equal_rows(platform, feed)
-    assert _names(lineage["source_file"]) == _names(naive["file"])
-    assert lineage["source_row"].astype("float64").fillna(-1).tolist() == naive["line"].fillna(-1).tolist()
-    assert lineage["matches"].tolist() == naive["matches"].fillna(0).astype("int64").tolist()
+    _assert_naive_lineage(platform, feed)
 
 
 @pytest.mark.parametrize("ranges", faults.VALUE_RANGES.values(), ids=faults.VALUE_RANGES.keys())
@@ -119,11 +123,7 @@ def test_lineage_is_the_naive_one_whatever_the_value_ranges(ranges):
     original = faults.ranged(generate_feed(400, 3, seed=8), ranges)
     platform = faults.drifted(original, 9, seed=2)
     feed = _resending(original, 60)
-    lineage = trace_lineage(platform, feed)
-    naive = _first_equal_rows(platform, feed)
-    assert _names(lineage["source_file"]) == _names(naive["file"])
-    assert lineage["source_row"].astype("float64").fillna(-1).tolist() == naive["line"].fillna(-1).tolist()
-    assert lineage["matches"].tolist() == naive["matches"].fillna(0).astype("int64").tolist()
+    _assert_naive_lineage(platform, feed)
 
 
 @pytest.mark.parametrize(
