@@ -508,7 +508,9 @@ class Packing:
     @classmethod
     def spanning(cls, arrays: dict[str, list[np.ndarray]], *, version: str | None = None) -> Packing | None:
         """The packing of every value of the arrays given per column, ``version`` (one of them) in bits of its
-        own (None when they span too much)."""
+        own (None when they span too much, or there is nothing to pack)."""
+        if not arrays:
+            return None
         lows, spans, room = {}, {}, 1
         for column, values in arrays.items():
             values = [array for array in values if len(array)]
