@@ -280,10 +280,9 @@ def classify_users(
         packing = None
     version = expected.shape.version
     classes = _classify(in_expected, count, expected, platform, known, packing)
-    platform_batch = platform.values(version)
     unknown = np.flatnonzero(classes == CLASSES.index(UNKNOWN_BATCH))
     detail = np.zeros(size, dtype="int8")
-    detail[unknown] = np.where(platform_batch[unknown] > expected_values[version][unknown], 1, 2)
+    detail[unknown] = np.where(platform.values_at(version, unknown) > expected_values[version][unknown], 1, 2)
     gap = _gap(expected, platform, classes)
 
     customer_first, customer_class = None, None
@@ -346,17 +345,29 @@ def _gap(expected: ExpectedRows, platform: PlatformRows, classes: np.ndarray) ->
 def _classify(in_expected, count, expected, platform, known, packing) -> np.ndarray:
     """Each user's class as its position in ``CLASSES`` (int8)."""
     expected_values, version = expected.values, expected.shape.version
-    platform_batch = platform.values(version)
-    same_batch = expected_values[version] == platform_batch
-    same = same_batch.copy()
-    if packing is not None:
+    if packing is not None and packing.version is not None:
+        # The version packed with the values: each user's two keys say it all, no column spread over the users.
         platform_key = platform.packed(packing)
+        same, same_batch, older = (np.empty(len(count), dtype=bool) for _ in range(3))
         for users in row_chunks(len(same)):  # the expected rows packed a chunk at a time
-            same[users] &= packing.pack({column: expected_values[column][users] for column in packing.columns}) == platform_key[users]
+            key = packing.pack({column: expected_values[column][users] for column in packing.names})
+            theirs = platform_key[users]
+            same[users] = key == theirs
+            same_batch[users] = packing.same_version(key ^ theirs)
+            older[users] = packing.version_order(theirs) < packing.version_order(key)
+        stale = known & older
     else:
-        for column in expected.shape.values:
-            same &= expected_values[column] == platform.values(column)
-    stale = known & (platform_batch < expected_values[version])
+        platform_batch = platform.values(version)
+        same_batch = expected_values[version] == platform_batch
+        same = same_batch.copy()
+        if packing is not None:
+            platform_key = platform.packed(packing)
+            for users in row_chunks(len(same)):  # the expected rows packed a chunk at a time
+                same[users] &= packing.pack({column: expected_values[column][users] for column in packing.columns}) == platform_key[users]
+        else:
+            for column in expected.shape.values:
+                same &= expected_values[column] == platform.values(column)
+        stale = known & (platform_batch < expected_values[version])
     # In the order of the conditions: later ones only where no earlier one holds.
     classes = np.full(len(count), CLASSES.index(UNKNOWN_BATCH), dtype="int8")
     for condition, name in reversed(

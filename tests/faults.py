@@ -169,3 +169,23 @@ def keys_shifted(feed: Sequence[Delta], offset: int) -> pd.DataFrame:
     """The right rows, sorted by key, with each key given the values ``offset`` keys further on."""
     latest = deduplicate(feed).loc[:, list(COLUMNS)].sort_values("user_id").reset_index(drop=True)
     return loaded(shifted(offset)(latest))
+
+
+# Value ranges (column: factor, offset) that take each way of comparing a row with another: the version packed
+# beside the values (with negative values too), the values packed alone (versions too wide to sit beside them),
+# column by column (values too wide to pack together). ``checks.lineage.Packing`` says which applies.
+VALUE_RANGES = {
+    "version packed beside the values": {},
+    "negative values": {"total_spend": (1, -(10**6)), "loyalty_credits": (1, -(10**9))},
+    "versions too wide for the values": {"batch_id": (2**40, 0)},
+    "values too wide to pack": {"loyalty_credits": (2**48, -(2**56))},
+}
+
+
+def ranged(feed: Sequence[Delta], ranges: dict[str, tuple[int, int]]) -> list[Delta]:
+    """The feed with some columns' values times a factor plus an offset (their order and ties kept)."""
+
+    def changed(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(**{column: frame[column] * factor + offset for column, (factor, offset) in ranges.items()})
+
+    return [Delta(delta.name, delta.number, changed(delta.frame)) for delta in feed]

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from checks.lineage import UserIndex, trace_lineage, unmatched_rows
+from checks.lineage import Feed, Packing, PlatformRows, UserIndex, trace_lineage, unmatched_rows
 from checks.sample import generate_feed
 from tests import faults
 
@@ -97,6 +97,14 @@ def _names(files: pd.Series) -> list:
     return [None if pd.isna(name) else name for name in files]
 
 
+def _assert_naive_lineage(platform: pd.DataFrame, feed) -> None:
+    lineage = trace_lineage(platform, feed)
+    naive = _first_equal_rows(platform, feed)
+    assert _names(lineage["source_file"]) == _names(naive["file"])
+    assert lineage["source_row"].astype("float64").fillna(-1).tolist() == naive["line"].fillna(-1).tolist()
+    assert lineage["matches"].tolist() == naive["matches"].fillna(0).astype("int64").tolist()
+
+
 @pytest.mark.parametrize("files", [1, 2, 3, 5])
 @pytest.mark.parametrize(
     "platform_of",
@@ -107,8 +115,73 @@ def test_lineage_is_the_first_equal_feed_row_in_feed_order_and_counts_every_equa
     original = generate_feed(400, files, seed=files)
     platform = platform_of(original)
     feed = _resending(original, 60)
-    lineage = trace_lineage(platform, feed)
-    naive = _first_equal_rows(platform, feed)
-    assert _names(lineage["source_file"]) == _names(naive["file"])
-    assert lineage["source_row"].astype("float64").fillna(-1).tolist() == naive["line"].fillna(-1).tolist()
-    assert lineage["matches"].tolist() == naive["matches"].fillna(0).astype("int64").tolist()
+    _assert_naive_lineage(platform, feed)
+
+
+@pytest.mark.parametrize("ranges", faults.VALUE_RANGES.values(), ids=faults.VALUE_RANGES.keys())
+def test_lineage_is_the_naive_one_whatever_the_value_ranges(ranges):
+    original = faults.ranged(generate_feed(400, 3, seed=8), ranges)
+    platform = faults.drifted(original, 9, seed=2)
+    feed = _resending(original, 60)
+    _assert_naive_lineage(platform, feed)
+
+
+@pytest.mark.parametrize(
+    "name, packed",
+    [
+        ("version packed beside the values", ("total_spend", "count_saved_items", "loyalty_credits", "batch_id")),
+        ("negative values", ("total_spend", "count_saved_items", "loyalty_credits", "batch_id")),
+        ("versions too wide for the values", ("total_spend", "count_saved_items", "loyalty_credits")),
+        ("values too wide to pack", None),
+    ],
+)
+def test_the_packing_holds_what_the_ranges_allow(name, packed):
+    feed = faults.ranged(FEED, faults.VALUE_RANGES[name])
+    platform = faults.expected(feed)
+    users = UserIndex(*[delta.frame["user_id"].to_numpy() for delta in feed])
+    packing = Packing.of(Feed.stack(feed, users), PlatformRows.build(platform, users))
+    assert (None if packing is None else packing.names) == packed
+
+
+def _pairs(rng, versions: tuple[int, int], values: tuple[int, int], size: int = 2000) -> dict[str, np.ndarray]:
+    """Random rows drawn from few values, so that rows often tie on the version, on the values, or on both."""
+    drawn = {"version": rng.integers(*versions, size=size)}
+    drawn |= {column: rng.integers(*values, size=size) for column in ("spend", "items")}
+    return drawn
+
+
+@pytest.mark.parametrize(
+    "versions, values",
+    [
+        ((0, 4), (0, 3)),  # few of each: ties everywhere
+        ((-(2**20), -(2**20) + 5), (-7, -4)),  # negative versions and values
+        ((10**9, 10**9 + 6), (0, 2**20)),  # values filling the bits below the version
+        ((0, 2), (0, 1)),  # a single value: no bits below the version
+    ],
+)
+def test_packed_keys_tell_equal_rows_equal_versions_and_the_older_version(versions, values):
+    rng = np.random.default_rng(3)
+    first, second = _pairs(rng, versions, values), _pairs(rng, versions, values)
+    packing = Packing.spanning({column: [first[column], second[column]] for column in ("spend", "items", "version")}, version="version")
+    assert packing is not None and packing.covers(first) and packing.covers(second)
+    mine, theirs = packing.pack(first), packing.pack(second)
+    assert (mine >= 0).all() and (theirs >= 0).all()
+    equal = (first["version"] == second["version"]) & (first["spend"] == second["spend"]) & (first["items"] == second["items"])
+    assert ((mine == theirs) == equal).all()
+    assert (packing.same_version(mine ^ theirs) == (first["version"] == second["version"])).all()
+    assert not packing.same_version(mine ^ np.int64(-1)).any()  # the sentinel of a user without one row
+    assert ((packing.version_order(mine) < packing.version_order(theirs)) == (first["version"] < second["version"])).all()
+
+
+@pytest.mark.parametrize(
+    "versions, values",
+    [
+        ((0, 2**40), (0, 2**25)),  # the version does not fit beside the values: the values alone
+        ((0, 2), (-(2**62), 2**62)),  # nor do the values alone
+    ],
+)
+def test_a_version_that_does_not_fit_beside_the_values_is_left_out(versions, values):
+    rng = np.random.default_rng(4)
+    rows = _pairs(rng, versions, values)
+    arrays = {column: [rows[column]] for column in ("spend", "items", "version")}
+    assert Packing.spanning(arrays, version="version") is None

@@ -12,14 +12,14 @@ from tests import faults
 FEED = generate_feed(600, 5, seed=21)
 
 
-def _reconciled(platform: pd.DataFrame, customer: pd.DataFrame | None = None):
-    return reconcile(deduplicate(FEED), platform, customer, feed=FEED)
+def _reconciled(platform: pd.DataFrame, customer: pd.DataFrame | None = None, feed=FEED):
+    return reconcile(deduplicate(feed), platform, customer, feed=feed)
 
 
-def _naive_classes(platform: pd.DataFrame) -> dict[int, str]:
+def _naive_classes(platform: pd.DataFrame, feed=FEED) -> dict[int, str]:
     """The same classification, one user at a time, to compare against the vectorised one."""
-    expected = {row.user_id: row for row in deduplicate(FEED).itertuples()}
-    pairs = {(row.user_id, row.batch_id) for delta in FEED for row in delta.frame.itertuples()}
+    expected = {row.user_id: row for row in deduplicate(feed).itertuples()}
+    pairs = {(row.user_id, row.batch_id) for delta in feed for row in delta.frame.itertuples()}
     answer = {}
     for user in set(expected) | set(platform["user_id"]):
         rows = platform[platform["user_id"] == user]
@@ -43,13 +43,13 @@ def _naive_classes(platform: pd.DataFrame) -> dict[int, str]:
     return answer
 
 
-def _mixed_platform() -> pd.DataFrame:
+def _mixed_platform(feed=FEED) -> pd.DataFrame:
     """Missed delta2, then some users dropped, some duplicated, some drifted, strangers and a future batch."""
-    table = faults.without_file(FEED, 2).reset_index(drop=True)
+    table = faults.without_file(feed, 2).reset_index(drop=True)
     table = table.drop(index=range(0, 10))
     table.loc[20:24, "total_spend"] += 3
     table.loc[30:32, "batch_id"] += 100_000
-    strangers = faults.with_strangers(FEED, 4, seed=1).nlargest(4, "user_id")
+    strangers = faults.with_strangers(feed, 4, seed=1).nlargest(4, "user_id")
     duplicates = table.iloc[40:45]
     return pd.concat([table, strangers, duplicates], ignore_index=True)
 
@@ -63,6 +63,16 @@ def test_every_user_is_classified_like_the_naive_loop():
     assert dict(zip(users["user_id"], users["class"].astype(str))) == {user: name for user, name in naive.items() if name != "match"}
     assert result.summary("match").users == sum(name == "match" for name in naive.values())
     assert result.user_count == len(naive)
+
+
+@pytest.mark.parametrize("ranges", faults.VALUE_RANGES.values(), ids=faults.VALUE_RANGES.keys())
+def test_users_are_classified_like_the_naive_loop_whatever_the_value_ranges(ranges):
+    feed = faults.ranged(FEED, ranges)
+    platform = _mixed_platform(feed)
+    users = _reconciled(platform, feed=feed).users
+    naive = _naive_classes(platform, feed)
+    assert dict(zip(users["user_id"], users["class"].astype(str))) == {user: name for user, name in naive.items() if name != "match"}
+    assert set(naive.values()) == {"match", "stale", "missing", "unexpected", "duplicated", "value_drift", "unknown_batch"}
 
 
 def test_class_gaps_add_up_to_the_total_gap():

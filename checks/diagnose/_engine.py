@@ -47,7 +47,7 @@ from checks.diagnose.sentences import (
     simulation_sentence,
     unexpected_sentence,
 )
-from checks.lineage import Feed, Matches, Part, PlatformRows, position_dtype, row_keys
+from checks.lineage import Feed, Matches, Part, PlatformRows, code_dtype, position_dtype, row_keys
 from checks.reconcile import CLASSES, MATCH, UserRows, compared, largest
 from checks.wording import Words
 
@@ -202,20 +202,13 @@ class Engine:
         """How many of the users a hypothesis changes it leaves without any row though the platform holds one:
         a file the platform never read cannot be the only source of rows it shows."""
         if candidate is None:
-            # A user's pick is its only row in its file: with no other row read, it is left with none.
-            left = self._rows_read(table.model)[users] == 1
-        elif candidate.signature is None:
-            left = candidate.part[users] < 0
-        else:
-            return 0
-        return int(np.count_nonzero(left & (self.observed_count[users] > 0)))
-
-    def _rows_read(self, model: Model) -> np.ndarray:
-        """How many rows of each user a model reads (kept for the latest model only: 10 MB at 10 M users)."""
-        if self._cache.get("read", (None,))[0] != model.cuts:
-            users = (part.user[kept(part, model.cuts[part.file])] for part in self.feed.parts)
-            self._cache["read"] = (model.cuts, rows_per_user(users, self.size, len(self.feed.parts)))
-        return self._cache["read"][1]
+            # A user's pick is its only row in its file: with no other row read (no runner-up), it is left with none.
+            # The runner-ups of the users that could agree are known already: no count of every user's rows.
+            held = users[self.observed_count[users] > 0]
+            return int(np.count_nonzero(self._fallback(table, held)[0] < 0))
+        if candidate.signature is None:
+            return int(np.count_nonzero((candidate.part[users] < 0) & (self.observed_count[users] > 0)))
+        return 0
 
     def _losing_pick(self, hypothesis: Hypothesis, table: Table) -> np.ndarray:
         """Users whose pick is in the rows a file-level hypothesis stops reading (sorted)."""
@@ -287,7 +280,7 @@ class Engine:
         cut = model.cuts[file]
         # Positions, parts and running counts in narrow types: a 10 M-row file costs tens of MB here, not hundreds.
         narrow = row_dtype(self.feed)
-        part_dtype = "int16" if len(self.feed.parts) < 2**15 else "int32"
+        part_dtype = code_dtype(len(self.feed.parts))
         if len(parts) == 1 and parts[0][1].position is None:
             index, part = parts[0]
             users = part.user[: min(cut, len(part))]

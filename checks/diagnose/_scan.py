@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from checks.lineage import Feed, Part, position_dtype
+from checks.lineage import Feed, Part, code_dtype, position_dtype
 from checks.model import SOURCE_ROW
 from checks.reconcile import ExpectedRows, compared
 
@@ -81,8 +81,7 @@ class Scan:
         """The whole table: one pass over the read rows, a gather and a scatter per row."""
         size = self.feed.users
         key = np.full(size, np.iinfo("int64").min, dtype="int64")
-        dtype = np.dtype("int16") if len(self.feed.parts) < 2**15 else np.dtype("int32")
-        part_of = np.full(size, -1, dtype=dtype)
+        part_of = np.full(size, -1, dtype=code_dtype(len(self.feed.parts)))
         position = np.full(size, -1, dtype=row_dtype(self.feed))
         tied = np.zeros(size, dtype=bool) if ties else None
         for index, part in self.parts():
@@ -113,16 +112,21 @@ class Scan:
         slot = np.empty(feed.users, dtype=position_dtype(len(users)))
         slot[users] = np.arange(len(users), dtype=slot.dtype)
         picked = table.part[users]
+        # Users losing one file's rows all pick in it: that part is not read for them.
+        everyone_picks = int(picked[0]) if len(picked) and (picked == picked[0]).all() else None
         key = np.full(len(users), np.iinfo("int64").min, dtype="int64")
         part_of = np.full(len(users), -1, dtype=table.part.dtype)
         position = np.full(len(users), -1, dtype=table.position.dtype)
         for index, part in self.parts():
+            if index == everyone_picks:
+                continue
             rows = kept(part, self.cuts[part.file])
             owners = part.user[rows]
-            hits = np.flatnonzero(wanted[owners])  # a bool gather: 10 MB at 10 M users, mostly in cache
+            hits = np.flatnonzero(np.take(wanted, owners))  # a bool gather: 10 MB at 10 M users, mostly in cache
             at = slot[owners[hits]]
-            other = picked[at] != index
-            hits, at = hits[other], at[other]
+            if everyone_picks is None:
+                other = picked[at] != index
+                hits, at = hits[other], at[other]
             keys = self.key(index, part)
             if keys is not None:
                 keys = keys[rows][hits]
@@ -157,7 +161,7 @@ def picks_of(expected: ExpectedRows, feed: Feed) -> Table | None:
             at = np.flatnonzero(file == number)
             position[at] = pd.Index(index).get_indexer(lines[at])
     if feed.one_row_per_user_and_file:
-        part = file.astype("int16" if len(feed.parts) < 2**15 else "int32")
+        part = file.astype(code_dtype(len(feed.parts)))
     else:
         part = np.full(len(file), -1, dtype="int32")
         for index, candidate in enumerate(feed.parts):
