@@ -16,9 +16,9 @@ from tests.test_reconcile import FEED, _mixed_platform
 pytestmark = pytest.mark.slow
 
 
-def _never_loaded_and_drifted() -> pd.DataFrame:
-    """delta1 never loaded, and a few other users' amounts changed: two causes, so the driver decides."""
-    table = faults.without_file(FEED, 1).reset_index(drop=True)
+def _drifted(table: pd.DataFrame) -> pd.DataFrame:
+    """A few users' amounts changed besides the planted fault: two causes, so the driver decides."""
+    table = table.reset_index(drop=True)
     table.loc[0:3, "total_spend"] += 7
     return table
 
@@ -29,11 +29,13 @@ CASES: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | 
     "first file never loaded": (lambda: faults.without_file(FEED, 0), None, True),
     "middle file never loaded": (lambda: faults.without_file(FEED, 2), None, True),
     "last file never loaded, with an export": (lambda: faults.without_file(FEED, 4), lambda: faults.drifted(FEED, 4, seed=8), True),
-    "file cut short": (lambda: faults.truncated(FEED, 3, 40), None, False),
+    "file cut short": (lambda: faults.truncated(FEED, 3, 40), None, True),
+    "first file cut short, with an export": (lambda: faults.truncated(FEED, 0, 100), lambda: faults.expected(FEED), True),
+    "file cut short and values drifted": (lambda: _drifted(faults.truncated(FEED, 2, 30)), None, False),
     "batch_id compared as text": (lambda: faults.string_dedup(FEED), None, False),
     "last file loaded wins": (lambda: faults.last_file_wins(FEED, [0, 3, 1, 4, 2]), None, False),
     "not deduplicated": (lambda: faults.not_deduplicated(FEED), None, False),
-    "file never loaded and values drifted": (_never_loaded_and_drifted, None, False),
+    "file never loaded and values drifted": (lambda: _drifted(faults.without_file(FEED, 1)), None, False),
     "several at once": (_mixed_platform, None, False),
 }
 

@@ -25,7 +25,7 @@ import pandas as pd
 from checks.dedup import deduplicate
 from checks.diagnose import Diagnosis, RootCause
 from checks.engines.spark_deltas import ROW, SparkDelta, SparkTable, stacked
-from checks.engines.spark_faults import never_loaded
+from checks.engines.spark_faults import search
 from checks.engines.spark_session import session
 from checks.lineage import PlatformRows, lineage_frame
 from checks.encoding import Encoding, default_encoding
@@ -127,7 +127,7 @@ def diagnose(
 
     When every user matches, that is the whole diagnosis: nothing more comes to the driver than the
     users the customer's export disagrees on. Otherwise the fault search's cases that
-    ``checks.engines.spark_faults`` decides (one file never loaded explains every disagreeing user) are Spark jobs;
+    ``checks.engines.spark_faults`` decides (one file never loaded or cut short explains every disagreeing user) are Spark jobs;
     any other runs on the driver, over the deltas' and the tables' pandas frames (``SparkTable.frame``), as on the
     default engine. ``encoding`` is the run's (its contract's
     columns; default: the first customer's).
@@ -152,9 +152,9 @@ def diagnose(
         lineage, counts = _lineage(loaded, feed, listed, platform, names, shape)
         causes: tuple[RootCause, ...] = ()
         if reconciliation.discrepant_users:
-            cause = never_loaded(
+            cause = search(
                 feed, loaded, reconciliation, lineage, names, shape, Words.of(encoding),
-                file_column=FILE, position_column=POSITION,
+                file_column=FILE, line_column=LINE, position_column=POSITION,
             )
             if cause is None:  # not decided in Spark (see ``checks.engines.spark_faults``): the driver's search
                 return diagnose_on_driver(
