@@ -118,10 +118,13 @@ def test_spark_diagnosis_matches_the_default_engine(spark_engine, case: str) -> 
         assert len(mine.lineage) > 0  # the users only the export disagrees on are traced
 
 
-@pytest.mark.parametrize("case", ["clean table", "clean table, the export disagrees", "file not ingested"])
-def test_rows_read_in_spark_stay_there_unless_the_fault_search_runs(spark_engine, case: str, tmp_path) -> None:
-    """The deltas', the tables' and the deduplicated table's rows come to the driver only for the fault search, with
-    the default engine's diagnosis either way."""
+@pytest.mark.parametrize(
+    ("case", "on_driver"),
+    [("clean table", False), ("clean table, the export disagrees", False), ("file not ingested", False), ("mixed faults", True)],
+)
+def test_rows_read_in_spark_stay_there_unless_the_driver_searches(spark_engine, case: str, on_driver: bool, tmp_path) -> None:
+    """The deltas', the tables' and the deduplicated table's rows come to the driver only for the fault search's
+    cases Spark does not decide (a file never loaded it does), with the default engine's diagnosis either way."""
     from checks.engines import get_engine
     from checks.engines.spark_deltas import SparkDelta, SparkTable
     from checks.sample import write_feed
@@ -145,8 +148,8 @@ def test_rows_read_in_spark_stay_there_unless_the_fault_search_runs(spark_engine
     assert mine.to_dict() == expected.to_dict()
     pd.testing.assert_frame_equal(mine.lineage, expected.lineage)
     collected = ["_frame" in vars(delta) for delta in feed.deltas] + [table._frame is not None for table in held]
-    assert collected == [mine.discrepancy] * (len(FEED) + len(held))
-    if mine.discrepancy:  # collected as the default engine's frames
+    assert collected == [on_driver] * (len(FEED) + len(held))
+    if on_driver:  # collected as the default engine's frames
         for delta, reference_delta in zip(feed.deltas, reference.deltas, strict=True):
             pd.testing.assert_frame_equal(delta.frame, reference_delta.frame)
         pd.testing.assert_frame_equal(platform.frame, platform_frame)

@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from checks.dedup import deduplicate
-from checks.diagnose import Diagnosis
+from checks.diagnose import Diagnosis, RootCause
 from checks.engines.spark_deltas import ROW, SparkDelta, SparkTable, stacked
+from checks.engines.spark_faults import search
 from checks.engines.spark_session import session
 from checks.lineage import PlatformRows, lineage_frame
 from checks.encoding import Encoding, default_encoding
@@ -125,9 +126,10 @@ def diagnose(
     """``checks.diagnose.diagnose`` with the reconciliation and the lineage in Spark SQL.
 
     When every user matches, that is the whole diagnosis: nothing more comes to the driver than the
-    users the customer's export disagrees on. Otherwise the search for the faults that explain the gap
-    runs on the driver, over the deltas' and the tables' pandas frames (``SparkTable.frame``), as on the default
-    engine. ``encoding`` is the run's (its contract's
+    users the customer's export disagrees on. Otherwise the fault search's cases that
+    ``checks.engines.spark_faults`` decides (one file never loaded or cut short explains every disagreeing user) are Spark jobs;
+    any other runs on the driver, over the deltas' and the tables' pandas frames (``SparkTable.frame``), as on the
+    default engine. ``encoding`` is the run's (its contract's
     columns; default: the first customer's).
     """
     from checks.diagnose import diagnose as diagnose_on_driver
@@ -144,21 +146,28 @@ def diagnose(
             expected_table(deduplicated, shape), loaded, None if customer is None else table(customer, shape), feed=feed,
             shape=shape,
         )
-        if reconciliation.discrepant_users:
-            return diagnose_on_driver(
-                deltas, pandas_table(platform), None if customer is None else pandas_table(customer), finance_total,
-                deduplicated=pandas_table(deduplicated), reconciliation=reconciliation, encoding=encoding,
-            )
         names = tuple(delta.name for delta in deltas)
-        # Keys listed for the customer's export alone: each has one platform row, its lineage is reported.
+        # The listed keys' platform rows are traced (without a discrepancy: the customer's export's alone).
         listed = reconciliation.users[shape.key].to_numpy(dtype="int64")
         lineage, counts = _lineage(loaded, feed, listed, platform, names, shape)
+        causes: tuple[RootCause, ...] = ()
+        if reconciliation.discrepant_users:
+            cause = search(
+                feed, loaded, reconciliation, lineage, names, shape, Words.of(encoding),
+                file_column=FILE, line_column=LINE, position_column=POSITION,
+            )
+            if cause is None:  # not decided in Spark (see ``checks.engines.spark_faults``): the driver's search
+                return diagnose_on_driver(
+                    deltas, pandas_table(platform), None if customer is None else pandas_table(customer), finance_total,
+                    deduplicated=pandas_table(deduplicated), reconciliation=reconciliation, encoding=encoding,
+                )
+            causes = (cause,)
     finally:
         feed.unpersist()
         loaded.unpersist()
     return Diagnosis(
         reconciliation=reconciliation,
-        root_causes=(),
+        root_causes=causes,
         unexplained_users=0,
         unexplained_gap=0,
         unexplained_share=0.0,

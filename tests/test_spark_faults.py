@@ -1,0 +1,64 @@
+"""The fault search in Spark jobs gives exactly the default engine's diagnosis: differential cases per fault kind,
+each also saying whether Spark decided it or the driver's search ran."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import pytest
+
+import checks.diagnose
+from checks.dedup import deduplicate
+from checks.diagnose import diagnose
+from tests import faults
+from tests.test_reconcile import FEED, _mixed_platform
+
+pytestmark = pytest.mark.slow
+
+
+def _drifted(table: pd.DataFrame) -> pd.DataFrame:
+    """A few users' amounts changed besides the planted fault: two causes, so the driver decides."""
+    table = table.reset_index(drop=True)
+    table.loc[0:3, "total_spend"] += 7
+    return table
+
+
+# Each case: the platform, the customer's export, and whether the search is decided in Spark (no delta collected).
+CASES: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | None, bool]] = {
+    "none: every user matches": (lambda: faults.expected(FEED), None, True),
+    "first file never loaded": (lambda: faults.without_file(FEED, 0), None, True),
+    "middle file never loaded": (lambda: faults.without_file(FEED, 2), None, True),
+    "last file never loaded, with an export": (lambda: faults.without_file(FEED, 4), lambda: faults.drifted(FEED, 4, seed=8), True),
+    "file cut short": (lambda: faults.truncated(FEED, 3, 40), None, True),
+    "first file cut short, with an export": (lambda: faults.truncated(FEED, 0, 100), lambda: faults.expected(FEED), True),
+    "file cut short and values drifted": (lambda: _drifted(faults.truncated(FEED, 2, 30)), None, False),
+    "batch_id compared as text": (lambda: faults.string_dedup(FEED), None, False),
+    "last file loaded wins": (lambda: faults.last_file_wins(FEED, [0, 3, 1, 4, 2]), None, False),
+    "not deduplicated": (lambda: faults.not_deduplicated(FEED), None, False),
+    "file never loaded and values drifted": (lambda: _drifted(faults.without_file(FEED, 1)), None, False),
+    "several at once": (_mixed_platform, None, False),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_spark_fault_search_matches_the_default_engine(spark_engine, monkeypatch, case: str) -> None:
+    make_platform, make_customer, in_spark = CASES[case]
+    platform = make_platform()
+    customer = None if make_customer is None else make_customer()
+    deduplicated = deduplicate(FEED)
+    on_driver = []
+
+    def spy(*args, **kwargs):
+        on_driver.append(True)
+        return diagnose(*args, **kwargs)
+
+    monkeypatch.setattr(checks.diagnose, "diagnose", spy)
+    mine = spark_engine.diagnose(FEED, platform, customer, 1_000_000, deduplicated=deduplicated)
+    reference = diagnose(FEED, platform, customer, 1_000_000, deduplicated=deduplicated)
+    assert mine.to_dict() == reference.to_dict()
+    for cause, expected in zip(mine.root_causes, reference.root_causes, strict=True):
+        pd.testing.assert_frame_equal(cause.examples, expected.examples)
+        assert cause.details == expected.details
+    assert (not on_driver) == in_spark
+    if not case.startswith("none"):
+        assert reference.root_causes  # the case exercises the search
