@@ -7,8 +7,9 @@ Starts a Spark standalone master and one worker on loopback from the PySpark ins
 (``checks.engines.spark_standalone``), generates for each size the seeded feed, platform table and
 customer export of ``benchmarks/ten_million_users.py`` in a temporary folder outside the repository,
 and runs ``checks run --engine spark --spark-master spark://...`` on it in a process of its own.
-The Python process's peak is its own ru_maxrss (RUSAGE_SELF, read at its exit): the driver JVM and
-the executors are other processes. The baseline printed beside it is what the feed's pandas frames
+The Python process's peak is its own (``checks.peak``: VmHWM, read at its exit; its ru_maxrss would carry
+over this benchmark's, which has just read the feed's frames): the driver JVM and the executors are other
+processes. The baseline printed beside it is what the feed's pandas frames
 take (every delta, both tables and the deduplicated table, ``memory_usage(deep=True)``), measured in
 this process. Issue 15's acceptance: the peak differs by less than 25 % between the sizes and stays
 below the smallest feed's frames. Everything started is stopped at the end, also on failure.

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import resource
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from checks.engines.base import Capability, Engine, check_contract, diagnose_on,
 from checks.errors import UsageError
 from checks.feed import discover_deltas
 from checks.pages import plain_pages
+from checks.peak import peak_memory_bytes
 from checks.results import DeltaValidation, FeedCheck, suites_table
 from checks.sidecar import Sidecar
 from checks.writers import atomic_write_text
@@ -282,5 +282,5 @@ def case_arrivals(case: Case) -> dict[str, Arrival] | None:
 
 
 def _peak_memory_mb() -> int:
-    """This process's peak resident memory so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    """This process's own peak resident memory so far."""
+    return peak_memory_bytes() // 2**20

@@ -86,11 +86,12 @@ def standalone_cluster(log_folder: Path, *, cores: int = 2, memory: str = "2g") 
 # Runs the CLI as ``python -m checks`` does and leaves the process's own peak resident set (ru_maxrss of
 # RUSAGE_SELF: this process only, not the JVM it starts) in the file named by the first argument.
 _MEASURED_CLI = """
-import atexit, resource, runpy, sys
+import atexit, runpy, sys
+from checks.peak import peak_memory_bytes
 peak_file = sys.argv.pop(1)
 def _write_peak():
     with open(peak_file, "w") as out:
-        out.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+        out.write(str(peak_memory_bytes()))
 atexit.register(_write_peak)
 sys.argv[0] = "checks"
 runpy.run_module("checks", run_name="__main__", alter_sys=True)
