@@ -265,21 +265,22 @@ def classify_users(
     users: UserIndex,
     packing: Packing | None = None,
     customer_rows: tuple[np.ndarray, np.ndarray] | None = None,
+    agreement: Agreement | None = None,
 ) -> UserRows:
     """Every user's class and gap over a user index (``summarise_users`` makes the ``Reconciliation`` of them).
 
     ``known`` says, per user, that the feed holds the platform's batch_id for it (``checks.lineage.match_rows``);
     ``packing`` (``Matches.packing``) compares the value columns of a row at once where it covers them;
-    ``customer_rows`` is ``compare_customer(customer, expected, users)`` when the caller has it already.
+    ``customer_rows`` is ``compare_customer(customer, expected, users)`` and ``agreement`` is
+    ``compare_rows(expected, platform, packing)`` when the caller has them already.
     """
     size = len(users)
     in_expected = expected.present
     expected_values = expected.values
     count = platform.count
-    if packing is not None and not packing.covers(expected_values):
-        packing = None
     version = expected.shape.version
-    classes = _classify(in_expected, count, expected, platform, known, packing)
+    agreement = agreement or compare_rows(expected, platform, packing)
+    classes = _classify(in_expected, count, agreement, known)
     unknown = np.flatnonzero(classes == CLASSES.index(UNKNOWN_BATCH))
     detail = np.zeros(size, dtype="int8")
     detail[unknown] = np.where(platform.values_at(version, unknown) > expected_values[version][unknown], 1, 2)
@@ -342,36 +343,56 @@ def _gap(expected: ExpectedRows, platform: PlatformRows, classes: np.ndarray) ->
     return gap
 
 
-def _classify(in_expected, count, expected, platform, known, packing) -> np.ndarray:
-    """Each user's class as its position in ``CLASSES`` (int8)."""
+@dataclass(frozen=True)
+class Agreement:
+    """Per user, how its expected row compares with its platform row (the first): equal, of the same version, or
+    with the platform's version the older (users lacking either row compare values of 0)."""
+
+    same: np.ndarray
+    same_batch: np.ndarray
+    older: np.ndarray
+
+
+def compare_rows(expected: ExpectedRows, platform: PlatformRows, packing: Packing | None = None) -> Agreement:
+    """Every user's expected row compared with its platform row; ``packing`` (``Packing.of`` the feed and the
+    platform) compares the value columns at once where it covers the expected rows."""
     expected_values, version = expected.values, expected.shape.version
+    if packing is not None and not packing.covers(expected_values):
+        packing = None
     if packing is not None and packing.version is not None:
         # The version packed with the values: each user's two keys say it all, no column spread over the users.
         platform_key = platform.packed(packing)
-        same, same_batch, older = (np.empty(len(count), dtype=bool) for _ in range(3))
+        same, same_batch, older = (np.empty(len(platform.count), dtype=bool) for _ in range(3))
         for users in row_chunks(len(same)):  # the expected rows packed a chunk at a time
             key = packing.pack({column: expected_values[column][users] for column in packing.names})
             theirs = platform_key[users]
             same[users] = key == theirs
             same_batch[users] = packing.same_version(key ^ theirs)
             older[users] = packing.version_order(theirs) < packing.version_order(key)
-        stale = known & older
+        return Agreement(same, same_batch, older)
+    platform_batch = platform.values(version)
+    same_batch = expected_values[version] == platform_batch
+    same = same_batch.copy()
+    if packing is not None:
+        platform_key = platform.packed(packing)
+        for users in row_chunks(len(same)):  # the expected rows packed a chunk at a time
+            same[users] &= packing.pack({column: expected_values[column][users] for column in packing.columns}) == platform_key[users]
     else:
-        platform_batch = platform.values(version)
-        same_batch = expected_values[version] == platform_batch
-        same = same_batch.copy()
-        if packing is not None:
-            platform_key = platform.packed(packing)
-            for users in row_chunks(len(same)):  # the expected rows packed a chunk at a time
-                same[users] &= packing.pack({column: expected_values[column][users] for column in packing.columns}) == platform_key[users]
-        else:
-            for column in expected.shape.values:
-                same &= expected_values[column] == platform.values(column)
-        stale = known & (platform_batch < expected_values[version])
+        for column in expected.shape.values:
+            same &= expected_values[column] == platform.values(column)
+    return Agreement(same, same_batch, platform_batch < expected_values[version])
+
+
+def _classify(in_expected: np.ndarray, count: np.ndarray, agreement: Agreement, known: np.ndarray) -> np.ndarray:
+    """Each user's class as its position in ``CLASSES`` (int8)."""
+    stale = known & agreement.older
     # In the order of the conditions: later ones only where no earlier one holds.
     classes = np.full(len(count), CLASSES.index(UNKNOWN_BATCH), dtype="int8")
     for condition, name in reversed(
-        [(count > 1, DUPLICATED), (count == 0, MISSING), (~in_expected, UNEXPECTED), (same, MATCH), (same_batch, VALUE_DRIFT), (stale, STALE)]
+        [
+            (count > 1, DUPLICATED), (count == 0, MISSING), (~in_expected, UNEXPECTED), (agreement.same, MATCH),
+            (agreement.same_batch, VALUE_DRIFT), (stale, STALE),
+        ]
     ):
         classes[condition] = CLASSES.index(name)
     return classes

@@ -64,8 +64,20 @@ class Engine:
     """The feed and the platform as arrays over one dense user index; a file left out or cut short is tried
     on the users whose pick it holds, falling back to their runner-up row."""
 
-    def __init__(self, feed: Feed, platform: PlatformRows, matches: Matches, rows: UserRows, picks: Table, words: Words) -> None:
+    def __init__(
+        self,
+        feed: Feed,
+        platform: PlatformRows,
+        matches: Matches,
+        rows: UserRows,
+        picks: Table,
+        words: Words,
+        unsettled: tuple[Feed, np.ndarray] | None = None,
+    ) -> None:
+        """``unsettled``: the feed's rows of the users whose platform row is not their pick (``Feed.only`` them) and
+        the mask of those users: the runner-ups asked for are theirs, found in their rows only."""
         self.feed, self.platform, self.matches, self.words = feed, platform, matches, words
+        self._unsettled = unsettled
         self.compared = compared(feed.shape)
         self.names = feed.names
         self.rows = rows
@@ -236,7 +248,11 @@ class Engine:
         part, position, known = table.cache["fallback"]
         missing = users[~known[users]]
         if len(missing):
-            found_part, found_position = self._scan(table.model).runner_up(table, missing)
+            scan = self._scan(table.model)
+            if self._unsettled is not None and table.model.rule[0] != "string" and self._unsettled[1][missing].all():
+                # Their rows are all in the unsettled users' part of the feed (text keys are the whole feed's).
+                scan = Scan(self._unsettled[0], table.model.rule, table.model.cuts)
+            found_part, found_position = scan.runner_up(table, missing)
             part[missing], position[missing], known[missing] = found_part, found_position, True
         return part[users], position[users]
 

@@ -10,13 +10,21 @@ import pandas as pd
 
 from checks.dedup import deduplicate
 from checks.diagnose._engine import Engine
-from checks.diagnose._scan import Scan, all_rows, expected_rows, picks_of
+from checks.diagnose._scan import Scan, Table, all_rows, expected_rows, picks_of
 from checks.diagnose.results import Diagnosis
 from checks.encoding import Encoding
-from checks.lineage import Feed, PlatformRows, UserIndex, lineage_counts, lineage_of, match_rows
+from checks.lineage import Feed, Packing, PlatformRows, Settled, UserIndex, lineage_counts, lineage_of, match_rows
 from checks.model import Delta
 from checks.pages import plain_pages
-from checks.reconcile import ExpectedRows, Reconciliation, classify_users, compare_customer, summarise_users
+from checks.reconcile import (
+    Agreement,
+    ExpectedRows,
+    Reconciliation,
+    classify_users,
+    compare_customer,
+    compare_rows,
+    summarise_users,
+)
 from checks.wording import Words, default_words
 
 
@@ -68,13 +76,20 @@ def _diagnose(
         # The first table is the deduplicated one, read from its lineage when that names feed rows.
         reading = None if expected is None else pool.submit(picks_of, expected, feed)
         platform_rows = indexing.result()
-        matches = match_rows(feed, platform_rows)
         picks = None if reading is None else reading.result()
         if picks is None:
             picks = Scan(feed, ("numeric",), all_rows(feed)).best(ties=True)
             if picks.tied:
                 deduplicate(deltas, shape)  # two latest rows for a user: the reference raises its error, naming them
             expected = expected_rows(feed, picks) if expected is None else expected
+        packing = Packing.of(feed, platform_rows)
+        agreement = compare_rows(expected, platform_rows, packing)
+        settled = _settled(feed, picks, expected, platform_rows, agreement, packing)
+        # Only the other users' rows are compared one by one (a fifth of the feed when a file went missing).
+        unsettled = ~settled.users
+        unsettled_feed = feed.only(unsettled)
+        matches = match_rows(unsettled_feed, platform_rows, settled=settled)
+        del settled
         rows = classify_users(
             expected,
             platform_rows,
@@ -83,15 +98,17 @@ def _diagnose(
             users=users,
             packing=matches.packing,
             customer_rows=None if customer_rows is None else customer_rows.result(),
+            agreement=agreement,
         )
-        del expected, customer_rows
+        del expected, customer_rows, agreement
         platform_rows.forget_packed()
         # The listed users' rows, and their platform rows' lineage (every row is counted), built meanwhile.
         listed = rows.listed()
         listing = None if reconciliation is not None else pool.submit(rows.frame, np.flatnonzero(listed))
         lineage = pool.submit(lineage_of, feed, matches, platform, np.flatnonzero(listed[platform_rows.user]))
         del listed
-        engine = Engine(feed, platform_rows, matches, rows, picks, words)
+        engine = Engine(feed, platform_rows, matches, rows, picks, words, (unsettled_feed, unsettled))
+        del unsettled_feed, unsettled
         del picks
         causes, unexplained = engine.attribute()
         if reconciliation is None:
@@ -109,6 +126,19 @@ def _diagnose(
         lineage_counts=lineage_counts(feed, matches),
         words=words,
     )
+
+
+def _settled(
+    feed: Feed, picks: Table, expected: ExpectedRows, platform: PlatformRows, agreement: Agreement, packing: Packing | None
+) -> Settled:
+    """The users whose one platform row is their expected row: the dedup picked it as the only row of their latest
+    version (it refuses two), so it is the only feed row equal to the platform's, at the pick's file and position."""
+    users = agreement.same & expected.present & (platform.count == 1) & (picks.part >= 0)
+    if feed.one_row_per_user_and_file:
+        file = picks.part  # a part per file, in file order
+    else:
+        file = np.array([part.file for part in feed.parts], dtype=picks.part.dtype)[np.maximum(picks.part, 0)]
+    return Settled(users, file, picks.position, packing)
 
 
 def _stored_amount(words: Words, total: int | Any) -> int:
