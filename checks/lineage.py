@@ -170,8 +170,9 @@ class Feed:
         shape = shape_or_default(shape)
         deltas = tuple(deltas)
         parts: list[Part] = []
-        # Scratch space to tell whether a delta holds a user twice: each delta stamps its number on its users.
-        stamp = np.full(len(users), -1, dtype=code_dtype(len(deltas)))
+        # Scratch space to tell whether a delta holds a user twice: each delta stamps its number on its users
+        # (made for the first delta whose validation did not prove it).
+        stamp = None
         for number, delta in enumerate(deltas):
             ids = delta.frame[shape.key].to_numpy()
             position = None
@@ -183,7 +184,12 @@ class Feed:
                 user = found
             else:
                 user = users.locate(ids)
-            parts.extend(_split_by_occurrence(number, user, position, stamp))
+            if delta.unique_keys:
+                parts.append(Part(number, user, position))  # validation proved it holds each user once
+            else:
+                if stamp is None:
+                    stamp = np.full(len(users), -1, dtype=code_dtype(len(deltas)))
+                parts.extend(_split_by_occurrence(number, user, position, stamp))
         return cls(deltas, tuple(delta.name for delta in deltas), tuple(parts), len(users), shape)
 
     def only(self, users: np.ndarray) -> Feed:

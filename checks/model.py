@@ -67,6 +67,8 @@ class Delta:
     name: str
     number: int
     frame: pd.DataFrame
+    # Whether validation proved that no key repeats in the delta (its contract's unique key held): checked once.
+    unique_keys: bool = False
 
 
 def stack_feed(deltas: Sequence[Delta], names: Sequence[str] | None = None) -> pd.DataFrame:
