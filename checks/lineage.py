@@ -410,36 +410,52 @@ def match_rows(feed: Feed, platform: PlatformRows, *, settled: Settled | None = 
             platform.values(column)  # spread once, before the threads share them
     compare = _RowComparison(feed, platform, wanted, single, exact_sentinel, packing, platform_key)
     halves = _halves(feed.parts)
-    if len(halves) == 2:
+    if settled is not None:
+        # Their one equal row: the batch is known, counted once, first (and only) in feed order. The others' rows
+        # are few: one pass adds them (two would cost more in merging every user's arrays than they save).
+        longest = max((feed.rows(file) for file in range(len(feed.names))), default=0)
+        found = _Found(
+            settled.users.copy(),
+            settled.users.astype("uint8" if len(feed.parts) < 2**8 else "int32"),
+            np.where(settled.users, settled.file, -1).astype(code_dtype(len(feed.names)), copy=False),
+            np.where(settled.users, settled.position, -1).astype(position_dtype(longest), copy=False),
+        )
+        found = compare.parts(feed.parts, found)
+    elif len(halves) == 2:
         # The later parts on a second core (NumPy's gathers and scatters release the GIL), merged after.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match rows") as pool:
             later = pool.submit(compare.parts, halves[1])
-            known, user_count, first_key = compare.parts(halves[0])
-            later_known, later_count, later_key = later.result()
-        known |= later_known
-        user_count += later_count
-        np.copyto(later_key, first_key, where=first_key >= 0)  # the earlier parts' row is the first in feed order
-        first_key = later_key
-        del later_known, later_count, later_key
+            found = compare.parts(halves[0])
+            later_found = later.result()
+        np.logical_or(found.known, later_found.known, out=found.known)
+        np.add(found.count, later_found.count, out=found.count)
+        # The earlier parts' row is the first in feed order.
+        np.copyto(later_found.position, found.position, where=found.file >= 0)
+        np.copyto(later_found.file, found.file, where=found.file >= 0)
+        found = _Found(found.known, found.count, later_found.file, later_found.position)
+        del later_found
     else:
-        known, user_count, first_key = compare.parts(feed.parts)
+        found = compare.parts(feed.parts)
     del wanted, platform_key, compare
-    known |= user_count > 0
-    longest = max((feed.rows(file) for file in range(len(feed.names))), default=0)
-    user_file, user_position = _unpack_row(first_key, position_dtype(longest), len(feed.names))
-    del first_key
-    if settled is not None:
-        # Their one equal row: the batch is known, counted once, first (and only) in feed order.
-        known |= settled.users
-        np.copyto(user_count, 1, where=settled.users)
-        np.copyto(user_file, settled.file, where=settled.users, casting="unsafe")
-        np.copyto(user_position, settled.position, where=settled.users, casting="unsafe")
+    known, user_count, user_file, user_position = found.known, found.count, found.file, found.position
+    del found
     repeated = None
     if platform.count.max(initial=0) > 1:
         file, position, count = user_file[platform.user], user_position[platform.user], user_count[platform.user].astype("int32")
         _match_repeated_users(feed, platform, file, position, count)
         repeated = (file, position, count)
     return Matches(user_file, user_position, user_count, known, platform.user, packing, repeated)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """Per user: whether the feed holds the platform's batch, how many rows equal the platform's row, and the file
+    and position of the first one in feed order (-1 for none)."""
+
+    known: np.ndarray
+    count: np.ndarray
+    file: np.ndarray
+    position: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -456,14 +472,21 @@ class _RowComparison:
     packing: Packing | None
     platform_key: np.ndarray | None
 
-    def parts(self, parts: Sequence[Part]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def parts(self, parts: Sequence[Part], found: _Found | None = None) -> _Found:
         """Per user: whether these parts hold the platform's batch, how many of their rows equal the platform's
-        row, and the file and position (packed, -1 for none) of the first equal one in feed order."""
+        row, and the file and position (-1 for none) of the first equal one in feed order; added to ``found``
+        (whose users these parts do not hold) when given."""
         feed, size = self.feed, self.feed.users
         version = feed.shape.version
-        known = np.zeros(size, dtype=bool)
-        user_count = np.zeros(size, dtype="uint8" if len(feed.parts) < 2**8 else "int32")
-        first_key = np.full(size, -1, dtype="int64")  # file and position of the first equal row, packed
+        fresh = found is None
+        if found is None:
+            longest = max((feed.rows(file) for file in range(len(feed.names))), default=0)
+            found = _Found(
+                np.zeros(size, dtype=bool),
+                np.zeros(size, dtype="uint8" if len(feed.parts) < 2**8 else "int32"),
+                np.full(size, -1, dtype=code_dtype(len(feed.names))),
+                np.full(size, -1, dtype=position_dtype(longest)),
+            )
         packing = self.packing
         by_key = packing is not None and packing.version is not None
         # Last part first, so that the first equal row in feed order is the one left.
@@ -479,19 +502,19 @@ class _RowComparison:
                     hits = np.flatnonzero(feed.values(part, version, rows) == self.wanted[user])
                     if not self.exact_sentinel:
                         hits = hits[self.single[user[hits]]]
-                found, at = user[hits], hits + rows.start
+                users, at = user[hits], hits + rows.start
                 if not by_key:
-                    same = self._same_values(part, at, found)
-                known[found[~same]] = True  # the batch without the values; equal rows are counted below
-                at, found = at[same], found[same]
+                    same = self._same_values(part, at, users)
+                found.known[users] = True  # the batch, with or without the values
+                at, users = at[same], users[same]
                 # A part holds a user once: no index repeats; and the first part counted is written without a read.
-                if done:
-                    user_count[found] += 1
+                if done or not fresh:
+                    found.count[users] += 1
                 else:
-                    user_count[found] = 1
-                positions = part.positions()[at] if part.position is not None else at
-                first_key[found] = (np.int64(part.file) << np.int64(32)) | positions
-        return known, user_count, first_key
+                    found.count[users] = 1
+                found.file[users] = part.file
+                found.position[users] = part.positions()[at] if part.position is not None else at
+        return found
 
     def _same_values(self, part: Part, at: np.ndarray, users: np.ndarray) -> np.ndarray:
         """Whether a part's rows at ``at`` hold their users' platform values (their versions are equal)."""
@@ -610,16 +633,6 @@ class Packing:
     def version_order(self, keys: np.ndarray) -> np.ndarray:
         """Integers that order as the keys' versions."""
         return keys >> self.shift
-
-
-def _unpack_row(keys: np.ndarray, dtype: np.dtype, files: int) -> tuple[np.ndarray, np.ndarray]:
-    """File and position of packed first rows; -1 unpacks to file -1 (the shift keeps the sign), whose
-    position is never read. Written straight into the narrow types (int8 files when fewer than 128): no
-    int64 temporaries."""
-    file_dtype = code_dtype(files)
-    file = np.right_shift(keys, 32, out=np.empty(len(keys), dtype=file_dtype), casting="unsafe")
-    position = np.bitwise_and(keys, 0xFFFFFFFF, out=np.empty(len(keys), dtype=dtype), casting="unsafe")
-    return file, position
 
 
 # Rows per block of ``Packing.pack``: its passes over a block stay in the core's own cache.
