@@ -233,6 +233,11 @@ class Engine:
 
     def _picking(self, table: Table, file: int) -> np.ndarray:
         """The users whose pick is in a file (one part per file here), in order."""
+        if len(self.feed.parts) <= 16:
+            # A pass for the file asked for (as ``groups`` makes one per code): most files are never asked for.
+            if ("picking", file) not in table.cache:
+                table.cache[("picking", file)] = np.flatnonzero(table.part == file).astype(position_dtype(self.size))
+            return table.cache[("picking", file)]
         if "groups" not in table.cache:
             table.cache["groups"] = dict(groups(table.part, len(self.feed.parts)))
         return table.cache["groups"].get(file, np.array([], dtype="int64"))
@@ -261,8 +266,11 @@ class Engine:
     def _file_hypotheses(self, model: Model, table: Table, agrees: np.ndarray) -> list[Hypothesis]:
         """The changes worth trying first: a file left out, or cut short where the platform stopped reading it."""
         found = []
+        # Reading fewer rows of a file changes only the users whose pick is in it (one row a user): it can gain
+        # none where they all agree already, so such files are not tried.
+        worth = range(len(self.names)) if table.signature is not None else self._files_of_picks(table, ~agrees)
         for file in range(len(self.names)):
-            if not min(model.cuts[file], self.feed.rows(file)):
+            if not min(model.cuts[file], self.feed.rows(file)) or file not in worth:
                 continue
             cuts = model.cuts[:file] + (0,) + model.cuts[file + 1 :]
             found.append(Hypothesis(FILE_NOT_INGESTED, file, Model(cuts, model.rule), {}))
@@ -273,6 +281,11 @@ class Engine:
                 note = {"kept": kept_rows, "total": total_rows}
                 found.append(Hypothesis(FILE_PARTIALLY_INGESTED, file, Model(cuts, model.rule), note))
         return found
+
+    def _files_of_picks(self, table: Table, users: np.ndarray) -> set[int]:
+        """The files holding the picks of some users (a mask)."""
+        parts = np.unique(table.part[np.flatnonzero(users)])
+        return {int(self._part_files[part]) for part in parts if part >= 0}
 
     def _rule_hypotheses(self, model: Model) -> list[Hypothesis]:
         """Then the way one row per user is chosen: batch_id as text, a load order, or no dedup at all."""
