@@ -413,14 +413,7 @@ def match_rows(feed: Feed, platform: PlatformRows, *, settled: Settled | None = 
     if settled is not None:
         # Their one equal row: the batch is known, counted once, first (and only) in feed order. The others' rows
         # are few: one pass adds them (two would cost more in merging every user's arrays than they save).
-        longest = max((feed.rows(file) for file in range(len(feed.names))), default=0)
-        found = _Found(
-            settled.users.copy(),
-            settled.users.astype("uint8" if len(feed.parts) < 2**8 else "int32"),
-            np.where(settled.users, settled.file, -1).astype(code_dtype(len(feed.names)), copy=False),
-            np.where(settled.users, settled.position, -1).astype(position_dtype(longest), copy=False),
-        )
-        found = compare.parts(feed.parts, found)
+        found = compare.parts(feed.parts, _Found.of(feed, settled.users, settled.file, settled.position))
     elif len(halves) == 2:
         # The later parts on a second core (NumPy's gathers and scatters release the GIL), merged after.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match rows") as pool:
@@ -457,6 +450,17 @@ class _Found:
     file: np.ndarray
     position: np.ndarray
 
+    @classmethod
+    def of(cls, feed: Feed, users: np.ndarray, file: np.ndarray | int, position: np.ndarray | int) -> _Found:
+        """Each of ``users`` (a mask) with one equal row, at ``file`` and ``position``; the others with none."""
+        longest = max((feed.rows(number) for number in range(len(feed.names))), default=0)
+        return cls(
+            users.copy(),
+            users.astype("uint8" if len(feed.parts) < 2**8 else "int32"),
+            np.where(users, file, -1).astype(code_dtype(len(feed.names)), copy=False),
+            np.where(users, position, -1).astype(position_dtype(longest), copy=False),
+        )
+
 
 @dataclass(frozen=True)
 class _RowComparison:
@@ -480,13 +484,7 @@ class _RowComparison:
         version = feed.shape.version
         fresh = found is None
         if found is None:
-            longest = max((feed.rows(file) for file in range(len(feed.names))), default=0)
-            found = _Found(
-                np.zeros(size, dtype=bool),
-                np.zeros(size, dtype="uint8" if len(feed.parts) < 2**8 else "int32"),
-                np.full(size, -1, dtype=code_dtype(len(feed.names))),
-                np.full(size, -1, dtype=position_dtype(longest)),
-            )
+            found = _Found.of(feed, np.zeros(size, dtype=bool), -1, -1)
         packing = self.packing
         by_key = packing is not None and packing.version is not None
         # Last part first, so that the first equal row in feed order is the one left.

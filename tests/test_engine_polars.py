@@ -302,3 +302,9 @@ def test_tables_of_another_shape_share_the_reference_codes(reference_reads: list
     for mine, reference in zip(read["polars"], read["pandas"]):
         pd.testing.assert_frame_equal(mine, reference)
     assert reference_reads == []
+
+
+def test_passed_deltas_are_marked_as_holding_each_user_once(tmp_path: Path) -> None:
+    # The diagnosis then takes each as one part, without looking for a repeated user again.
+    deltas = get_engine("polars").check_feed_folder(write_generated_feed(tmp_path / "feed")).deltas
+    assert deltas and all(delta.unique_keys for delta in deltas)

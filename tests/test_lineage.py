@@ -185,3 +185,53 @@ def test_a_version_that_does_not_fit_beside_the_values_is_left_out(versions, val
     rows = _pairs(rng, versions, values)
     arrays = {column: [rows[column]] for column in ("spend", "items", "version")}
     assert Packing.spanning(arrays, version="version") is None
+
+
+@pytest.mark.parametrize(
+    "platform_of",
+    [
+        faults.expected,
+        lambda feed: faults.without_file(feed, 1),
+        lambda feed: faults.drifted(feed, 9, seed=2),
+        faults.not_deduplicated,
+        lambda feed: faults.with_duplicates(feed, 7, seed=3),
+        lambda feed: faults.dropped(feed, 11, seed=4),
+    ],
+    ids=["expected", "a file missing", "drifted", "not deduplicated", "duplicates", "dropped"],
+)
+def test_settled_users_rows_left_out_give_the_same_matches(platform_of):
+    from checks.dedup import deduplicate
+    from checks.lineage import Settled, match_rows
+    from checks.reconcile import ExpectedRows, compare_rows
+
+    # The dedup refuses two rows of a user's latest version: no resent rows here.
+    feed = generate_feed(400, 4, seed=9)
+    platform = platform_of(feed)
+    users = UserIndex(*[delta.frame["user_id"].to_numpy() for delta in feed], platform["user_id"].to_numpy())
+    rows, platform_rows = Feed.stack(feed, users), PlatformRows.build(platform, users)
+    expected = ExpectedRows.spread(deduplicate(feed), users)
+    packing = Packing.of(rows, platform_rows)
+    file = expected.file_codes(rows.names)
+    lines = expected.values["source_row"]
+    position = np.array([feed[code].frame.index.get_loc(line) if code >= 0 else -1 for code, line in zip(file, lines)])
+    settled = compare_rows(expected, platform_rows, packing).same & expected.present & (platform_rows.count == 1)
+    assert 0 < settled.sum() or platform_of is faults.not_deduplicated
+
+    whole = match_rows(rows, platform_rows)
+    left_out = match_rows(rows.only(~settled), platform_rows, settled=Settled(settled, file, position, packing))
+    for name in ("user_file", "user_position", "user_count", "known_batch"):
+        assert getattr(left_out, name).tolist() == getattr(whole, name).tolist(), name
+    assert (left_out.repeated is None) == (whole.repeated is None)
+    if whole.repeated is not None:
+        assert [array.tolist() for array in left_out.repeated] == [array.tolist() for array in whole.repeated]
+
+
+def test_a_delta_proved_to_hold_each_user_once_is_one_part_as_found_by_the_check():
+    from dataclasses import replace
+
+    users = UserIndex(*[delta.frame["user_id"].to_numpy() for delta in FEED])
+    checked = Feed.stack(FEED, users)
+    proved = Feed.stack([replace(delta, unique_keys=True) for delta in FEED], users)
+    assert [(part.file, part.user.tolist(), part.position) for part in proved.parts] == [
+        (part.file, part.user.tolist(), part.position) for part in checked.parts
+    ]

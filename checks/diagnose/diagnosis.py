@@ -96,7 +96,6 @@ def _diagnose(
             customer,
             known=matches.known_batch,
             users=users,
-            packing=matches.packing,
             customer_rows=None if customer_rows is None else customer_rows.result(),
             agreement=agreement,
         )
