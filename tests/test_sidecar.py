@@ -56,7 +56,19 @@ def test_great_expectations_preloads_there_and_not_here() -> None:
 def _imported(module: str) -> bool:
     import sys
 
-    return module in sys.modules
+    return sys.modules.get(module) is not None
+
+
+def test_a_module_kept_out_is_refused_there_and_gx_loads_without_it() -> None:
+    """GX imports its Spark back end only when PySpark is installed (it is, for the spark engine): kept out, GX
+    skips it."""
+    import importlib
+
+    with Sidecar(preload=[("checks.suites.gx", "preload")], keep_out=["pyspark"]) as helper:
+        assert helper.call(_imported, "great_expectations")
+        assert not helper.call(_imported, "pyspark")
+        with pytest.raises(ImportError, match="pyspark"):
+            helper.call(importlib.import_module, "pyspark")
 
 
 def test_it_runs_below_the_run_in_the_scheduler() -> None:
