@@ -37,6 +37,17 @@ def test_its_cpu_and_peak_are_known_once_it_has_ended() -> None:
     assert set(helper.usage.to_dict()) == {"cpu_seconds", "peak_memory_mb"}
 
 
+@pytest.mark.parametrize("at_once", [False, True])
+def test_leaving_again_keeps_what_it_used(at_once: bool) -> None:
+    """A run ends the helper its caller started before the run's imports; the caller's own leaving is then harmless."""
+    with Sidecar() as helper:
+        helper.call(sum, range(10))
+        helper.close()
+        usage = helper.usage
+    helper.close(at_once=at_once)
+    assert helper.usage is usage is not None
+
+
 def test_a_preload_that_fails_leaves_the_error_to_the_task_that_needs_it() -> None:
     with Sidecar(preload=[("checks.no_such_module", "preload")]) as helper:
         assert helper.call(divmod, 9, 4) == (2, 1)
