@@ -93,13 +93,14 @@ def write_incident_report(
 
     out_dir = Path(out_dir)
     html_path = (Path(docs_index).parent if docs_index else out_dir) / INCIDENT_HTML
-    specs = chart_specs(diagnosis)
-    drawing = submit(draw_charts, specs, out_dir) if submit is not None else None
     chart_pngs = {name: paths[0] for name, paths in chart_paths(out_dir).items()}
     # The per-user table (millions of rows at scale) is sorted and written by Arrow and Polars, which release
-    # the GIL, while matplotlib draws the charts (here, or in ``submit``'s process); leaving the block waits for both.
+    # the GIL, from the start: the charts' figures are computed meanwhile, and matplotlib draws them (here, or in
+    # ``submit``'s process); leaving the block waits for both.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="discrepancies") as pool:
         table = pool.submit(_write_discrepancies, diagnosis, out_dir / DISCREPANCIES_CSV)
+        specs = chart_specs(diagnosis)
+        drawing = submit(draw_charts, specs, out_dir) if submit is not None else None
         drawn = draw_charts(specs, out_dir) if drawing is None else None
         incident = atomic_write_text(
             out_dir / INCIDENT_MD,

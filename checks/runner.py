@@ -99,12 +99,14 @@ def run_case(
     engine: Engine | None = None,
     on_stage: Callable[..., None] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    helper: Sidecar | None = None,
 ) -> RunResult:
     """Check the feed, write the deduplicated output, run the suites on every table, diagnose the platform's.
 
     ``on_stage(name, done=None, total=None)`` is called as each stage starts, and with counts as the
     deltas are validated one by one; ``on_warning(text)`` is told what was read other than asked
-    (a table's columns ignored).
+    (a table's columns ignored). ``helper`` is the run's helper process (``Sidecar.for_run``) when the caller
+    started it already, before importing what the run needs; the run ends it.
     """
     if case.feed is None:
         raise UsageError("no feed given: pass --feed DIR or a case file with feed = ...")
@@ -130,7 +132,7 @@ def run_case(
         engine = get_engine(DEFAULT_ENGINE)
     # A helper process imports GX and matplotlib while the feed is read, validates the suites' evidence while the
     # diagnosis runs, and draws the report's charts while the per-user table is written: neither is imported here.
-    with Sidecar(preload=[("checks.suites.gx", "preload"), ("checks.charts", "import_matplotlib")]) as helper:
+    with (helper if helper is not None else Sidecar.for_run()) as helper:
         # One encoding for the run: the contract, and the dictionaries every table's strings are coded with.
         encoding = Encoding.of(contract_or_default(case.contract))
         with_encoding = check_contract(engine, encoding)

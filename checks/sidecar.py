@@ -24,6 +24,11 @@ from typing import Any, TypeVar
 
 Result = TypeVar("Result")
 HELPER_NICENESS = 10  # added to the helper process's niceness (0 the run's, 19 the lowest priority)
+# What a run's helper imports ahead of use: GX (its validation) and matplotlib (the report's charts).
+RUN_PRELOAD = (("checks.suites.gx", "preload"), ("checks.charts", "import_matplotlib"))
+# GX imports its Spark, SQL and S3 back ends whenever they are installed; the run's helper validates Parquet files
+# with pandas only (every engine hands it pandas evidence frames), so they stay out: 0.8 of its 4.5 CPU-s of imports.
+RUN_KEEPS_OUT = ("pyspark", "sqlalchemy", "boto3", "botocore")
 
 
 @dataclass(frozen=True)
@@ -41,18 +46,28 @@ class Sidecar:
     """One helper process, started at once, that imports ``preload``'s modules and then runs what it is given in turn.
 
     ``preload`` is (module, function) pairs called first, e.g. ``("checks.suites.gx", "preload")``; a failure
-    there is left for the task that needs the module to raise (and report) again. Use it as a context manager:
+    there is left for the task that needs the module to raise (and report) again. ``keep_out`` names modules the
+    work there never uses: importing one raises ImportError there, so that a library importing it only when it is
+    installed (GX: PySpark, SQLAlchemy, boto3) skips it. Use it as a context manager:
     leaving waits for the process to end (cancelling what has not started) and fills in ``usage``; leaving on an
     error ends the process at once.
     """
 
-    def __init__(self, preload: Sequence[tuple[str, str]] = ()) -> None:
+    def __init__(self, preload: Sequence[tuple[str, str]] = (), keep_out: Sequence[str] = ()) -> None:
         self._children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         self._pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_preload, initargs=(tuple(preload),)
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_preload,
+            initargs=(tuple(preload), tuple(keep_out)),
         )
         self._pool.submit(int)  # the pool starts its process on the first task: start it now
         self.usage: Usage | None = None
+
+    @classmethod
+    def for_run(cls) -> Sidecar:
+        """The helper process a run uses (``checks.runner.run_case``), started now."""
+        return cls(preload=RUN_PRELOAD, keep_out=RUN_KEEPS_OUT)
 
     def submit(self, function: Callable[..., Result], *args: Any) -> Future[Result]:
         """Run ``function(*args)`` in the helper process (both picklable: a module-level function)."""
@@ -64,6 +79,8 @@ class Sidecar:
 
     def close(self, *, at_once: bool = False) -> None:
         """Wait for the process to end and note what it used; ``at_once``: end it now, whatever it is doing."""
+        if self.usage is not None:
+            return  # ended already (a run ends the helper its caller started, and the caller leaves it too)
         if at_once:
             # Nothing more is wanted from it (the run failed): a bad input must not wait for GX's import. The pool
             # has no public way to stop a worker before Python 3.14 (``terminate_workers``): its processes, ended.
@@ -83,7 +100,7 @@ class Sidecar:
         self.close(at_once=kind is not None)
 
 
-def _preload(preload: tuple[tuple[str, str], ...]) -> None:
+def _preload(preload: tuple[tuple[str, str], ...], keep_out: tuple[str, ...]) -> None:
     # Ctrl-C reaches the terminal's whole process group: the run reports it (exit 130); this process leaves
     # at once, without a traceback of its own on the run's standard error.
     signal.signal(signal.SIGINT, _leave_quietly)
@@ -96,6 +113,8 @@ def _preload(preload: tuple[tuple[str, str], ...]) -> None:
         # A spawned process's __main__ is a ``-c`` command. PySpark, which GX imports, takes such a main module for
         # its own doctests and exits the process (pyspark.sql.connect.utils.check_dependencies): name a file.
         main.__file__ = __file__
+    for module in keep_out:
+        sys.modules.setdefault(module, None)  # Python's own way to refuse an import: ImportError, nothing searched
     for module, function in preload:
         try:
             getattr(importlib.import_module(module), function)()

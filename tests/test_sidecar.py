@@ -37,6 +37,17 @@ def test_its_cpu_and_peak_are_known_once_it_has_ended() -> None:
     assert set(helper.usage.to_dict()) == {"cpu_seconds", "peak_memory_mb"}
 
 
+@pytest.mark.parametrize("at_once", [False, True])
+def test_leaving_again_keeps_what_it_used(at_once: bool) -> None:
+    """A run ends the helper its caller started before the run's imports; the caller's own leaving is then harmless."""
+    with Sidecar() as helper:
+        helper.call(sum, range(10))
+        helper.close()
+        usage = helper.usage
+    helper.close(at_once=at_once)
+    assert helper.usage is usage is not None
+
+
 def test_a_preload_that_fails_leaves_the_error_to_the_task_that_needs_it() -> None:
     with Sidecar(preload=[("checks.no_such_module", "preload")]) as helper:
         assert helper.call(divmod, 9, 4) == (2, 1)
@@ -56,7 +67,19 @@ def test_great_expectations_preloads_there_and_not_here() -> None:
 def _imported(module: str) -> bool:
     import sys
 
-    return module in sys.modules
+    return sys.modules.get(module) is not None
+
+
+def test_a_module_kept_out_is_refused_there_and_gx_loads_without_it() -> None:
+    """GX imports its Spark back end only when PySpark is installed (it is, for the spark engine): kept out, GX
+    skips it."""
+    import importlib
+
+    with Sidecar(preload=[("checks.suites.gx", "preload")], keep_out=["pyspark"]) as helper:
+        assert helper.call(_imported, "great_expectations")
+        assert not helper.call(_imported, "pyspark")
+        with pytest.raises(ImportError, match="pyspark"):
+            helper.call(importlib.import_module, "pyspark")
 
 
 def test_it_runs_below_the_run_in_the_scheduler() -> None:
