@@ -82,3 +82,23 @@ def test_the_causes_examples_come_from_spark(spark_engine, case: str) -> None:
     assert mine.root_causes and [cause.evidence for cause in mine.root_causes] == [cause.evidence for cause in reference.root_causes]
     for cause, expected in zip(mine.root_causes, reference.root_causes, strict=True):
         pd.testing.assert_frame_equal(cause.examples, expected.examples, obj=cause.kind)
+
+
+def test_a_contract_with_rendered_values_collects_the_users_for_the_report(spark_engine, tmp_path: Path) -> None:
+    """Values not held as the files wrote them (decimals, text, timestamps) are rendered by the report on the driver:
+    the users that do not match are collected for it, and the files are still the default engine's."""
+    from checks.cli.diagnose import load_and_diagnose
+    from checks.engines import get_engine
+    from tests.test_contract_shapes import CASE, PLATFORM_FAULTS
+    from tests.test_engines import _accounts_encoding, _write_accounts
+
+    feed = _write_accounts(CASE.files, tmp_path / "feed")
+    PLATFORM_FAULTS["file never loaded"][0].to_csv(tmp_path / "platform.csv", index=False)
+    for name in ("pandas", "spark"):
+        diagnosis = load_and_diagnose(feed, tmp_path / "platform.csv", engine=get_engine(name), encoding=_accounts_encoding())
+        assert isinstance(diagnosis.reconciliation.users, pd.DataFrame) and diagnosis.discrepancy
+        write_incident_report(diagnosis, tmp_path / name)
+    names = sorted(path.name for path in (tmp_path / "pandas").iterdir())
+    assert "discrepancies.csv" in names and sorted(path.name for path in (tmp_path / "spark").iterdir()) == names
+    for name in names:
+        assert (tmp_path / "spark" / name).read_bytes() == (tmp_path / "pandas" / name).read_bytes(), name
