@@ -17,6 +17,7 @@ import pandas as pd
 from checks.diagnose import CAUSE_WORDS, Diagnosis
 from checks.model import SOURCE_FILE
 from checks.reconcile import MATCH, SPEND_GAP, STALE
+from checks.results import UsersElsewhere
 from checks.wording import Words
 from checks.writers import atomic_write_bytes
 
@@ -124,11 +125,14 @@ def _by_file(diagnosis: Diagnosis) -> Bars:
 def _gap_by_file(diagnosis: Diagnosis) -> dict[str, int]:
     """The gap of the users that do not match, summed by the file of their latest row, in feed order."""
     users = diagnosis.reconciliation.users
-    # Columns, not rows: a row filter of the whole table copies every column of millions of users.
-    off = np.flatnonzero(users["class"].ne(MATCH).to_numpy(dtype=bool))
-    files = users[SOURCE_FILE].iloc[off].reset_index(drop=True)
-    gaps = pd.Series(users[SPEND_GAP].to_numpy()[off])
-    sums = gaps.groupby(files, dropna=False, observed=True).sum()
+    if isinstance(users, UsersElsewhere):  # an engine's (Spark): summed where the rows are
+        sums = pd.Series(users.gap_by_file(), dtype="object")
+    else:
+        # Columns, not rows: a row filter of the whole table copies every column of millions of users.
+        off = np.flatnonzero(users["class"].ne(MATCH).to_numpy(dtype=bool))
+        files = users[SOURCE_FILE].iloc[off].reset_index(drop=True)
+        gaps = pd.Series(users[SPEND_GAP].to_numpy()[off])
+        sums = gaps.groupby(files, dropna=False, observed=True).sum()
     per_file = {(_NOT_IN_FEED if pd.isna(name) else str(name)): int(total) for name, total in sums.items()}
     order = [name for name in diagnosis.files if name in per_file] + sorted(set(per_file) - set(diagnosis.files))
     return {name: per_file[name] for name in order}
@@ -137,21 +141,24 @@ def _gap_by_file(diagnosis: Diagnosis) -> dict[str, int]:
 def _stale(diagnosis: Diagnosis) -> Histograms:
     users, words = diagnosis.reconciliation.users, diagnosis.words
     version, keys = words.version, words.keys
-    stale = users["class"].eq(STALE).to_numpy(dtype=bool)
-    count = int(stale.sum())
+    columns = (f"platform_{version}", f"expected_{version}")
+    if isinstance(users, UsersElsewhere):  # an engine's (Spark): counted where the rows are
+        count, counted = users.histograms(STALE, columns, bins=30)
+    else:
+        stale = users["class"].eq(STALE).to_numpy(dtype=bool)
+        count = int(stale.sum())
     title = f"Stale {keys} by {version} range ({count:,} {keys})"
     xlabel = version + ("" if words.encoding.codecs[version].column.logical_type == "integer" else " (microseconds or days since 1970)")
     if not count:
         return Histograms(title, xlabel, keys, series=(), empty=f"no stale {keys}")
-    platform = users[f"platform_{version}"].to_numpy()[stale].astype("float64")
-    latest = users[f"expected_{version}"].to_numpy()[stale].astype("float64")
-    span = (min(platform.min(), latest.min()), max(platform.max(), latest.max()))
-    # matplotlib draws the counts; it need not see the millions of users behind them. Equal bins over
-    # the span are counted arithmetically (numpy keeps them consistent with the edges it returns).
-    series = []
-    for batches, colour, label in ((platform, _RED, f"{version} the platform holds"), (latest, _BLUE, f"latest {version} in the feed")):
-        counts, edges = np.histogram(batches, bins=30, range=span)
-        series.append((counts, edges, colour, label))
+    if not isinstance(users, UsersElsewhere):
+        platform, latest = (users[column].to_numpy()[stale].astype("float64") for column in columns)
+        span = (min(platform.min(), latest.min()), max(platform.max(), latest.max()))
+        # matplotlib draws the counts; it need not see the millions of users behind them. Equal bins over
+        # the span are counted arithmetically (numpy keeps them consistent with the edges it returns).
+        counted = [np.histogram(batches, bins=30, range=span) for batches in (platform, latest)]
+    labels = ((_RED, f"{version} the platform holds"), (_BLUE, f"latest {version} in the feed"))
+    series = [(counts, edges, colour, label) for (counts, edges), (colour, label) in zip(counted, labels)]
     return Histograms(title, xlabel, keys, series=tuple(series))
 
 

@@ -40,6 +40,7 @@ from checks.model import SOURCE_FILE, SOURCE_ROW
 from checks.wording import Words
 from checks.lineage import PLATFORM_ROW
 from checks.reconcile import CLASS_WORDS, MATCH, SPEND_GAP
+from checks.results import UsersElsewhere
 from checks.writers import atomic_write_bytes, atomic_write_frame, atomic_write_text
 
 if TYPE_CHECKING:
@@ -461,10 +462,13 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
 
 def _customer_agreement(diagnosis: Diagnosis) -> str | None:
     """Whether the customer's export agrees with the feed, user by user (None without an export)."""
-    reconciliation = diagnosis.reconciliation
-    if reconciliation.customer_total is None or "customer_class" not in reconciliation.users:
+    reconciliation, users = diagnosis.reconciliation, diagnosis.reconciliation.users
+    if isinstance(users, UsersElsewhere):  # an engine's (Spark): counted where the rows are
+        differing = users.customer_differing()
+    else:
+        differing = int(users["customer_class"].ne(MATCH).sum()) if "customer_class" in users else None
+    if reconciliation.customer_total is None or differing is None:
         return None
-    differing = int(reconciliation.users["customer_class"].ne(MATCH).sum())
     if not differing:
         return (
             f"The customer's own export agrees with the feed for every user ({reconciliation.user_count:,} of "
@@ -840,7 +844,9 @@ def discrepancies_table(diagnosis: Diagnosis) -> pd.DataFrame:
 def _write_discrepancies(diagnosis: Diagnosis, path: Path) -> Path:
     """``discrepancies_table`` written. With nothing to render (an all-integer contract) its rows are gathered from
     the users' columns in Arrow, a chunk at a time, rather than as a pandas frame; otherwise only the users written
-    are rendered as text (a tenth of the table, often)."""
+    are rendered as text (a tenth of the table, often). An engine that holds the rows (Spark) writes them there."""
+    if isinstance(diagnosis.reconciliation.users, UsersElsewhere):
+        return diagnosis.reconciliation.users.write_discrepancies(path)
     if diagnosis.words.encoding.plain:
         return atomic_write_frame(path, _with_platform_source(diagnosis), rows=_discrepancy_order(diagnosis))
     return atomic_write_frame(path, discrepancies_table(diagnosis))

@@ -85,6 +85,29 @@ class TableElsewhere:
         raise NotImplementedError
 
 
+class UsersElsewhere(TableElsewhere):
+    """A reconciliation's per-user table (``checks.reconcile.Reconciliation.users``) where an engine holds it (Spark):
+    the report asks it for ``discrepancies.csv`` and for the figures it shows, computed there; ``frame`` collects the
+    rows for the code that still asks for them."""
+
+    def write_discrepancies(self, path: Path) -> Path:
+        """``checks.report``'s per-user table of the keys that do not match, written at ``path`` (atomically)."""
+        raise NotImplementedError
+
+    def customer_differing(self) -> int | None:
+        """How many keys' customer rows differ from the expected ones (None: no customer export)."""
+        raise NotImplementedError
+
+    def gap_by_file(self) -> dict[str | None, int]:
+        """The gap of the keys that do not match, summed by the file of their latest row (None: not in the feed)."""
+        raise NotImplementedError
+
+    def histograms(self, name: str, columns: Sequence[str], bins: int) -> tuple[int, list[tuple[Any, Any]]]:
+        """How many keys class ``name`` holds, and ``np.histogram``'s counts and edges of each of their ``columns``
+        over the span of all of them."""
+        raise NotImplementedError
+
+
 def pandas_table(table: pd.DataFrame | TableElsewhere) -> pd.DataFrame:
     """``table`` as a pandas frame: itself, or the rows an engine holds collected."""
     return table.frame if isinstance(table, TableElsewhere) else table

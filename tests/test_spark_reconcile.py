@@ -11,6 +11,7 @@ from checks.dedup import deduplicate
 from checks.diagnose import diagnose
 from checks.model import Delta, stack_feed
 from checks.reconcile import Reconciliation, reconcile
+from checks.results import pandas_table
 from tests import faults
 from tests.test_reconcile import FEED, _mixed_platform
 
@@ -70,7 +71,7 @@ def _assert_same(mine: Reconciliation, reference: Reconciliation) -> None:
     assert (mine.expected_total, mine.platform_total, mine.customer_total, mine.user_count) == (
         reference.expected_total, reference.platform_total, reference.customer_total, reference.user_count
     )
-    pd.testing.assert_frame_equal(mine.users, reference.users)
+    pd.testing.assert_frame_equal(pandas_table(mine.users), reference.users)
     assert [summary.name for summary in mine.classes] == [summary.name for summary in reference.classes]
     for summary, expected in zip(mine.classes, reference.classes, strict=True):
         assert (summary.users, summary.revenue_gap) == (expected.users, expected.revenue_gap), summary.name
@@ -109,13 +110,13 @@ def test_spark_diagnosis_matches_the_default_engine(spark_engine, case: str) -> 
     reference = diagnose(FEED, platform, customer, 1_000_000, deduplicated=deduplicated)
     assert mine.to_dict() == reference.to_dict()
     _assert_same(mine.reconciliation, reference.reconciliation)
-    pd.testing.assert_frame_equal(mine.lineage, reference.lineage)
+    pd.testing.assert_frame_equal(pandas_table(mine.lineage), reference.lineage)
     assert list(mine.lineage_counts.items()) == list(reference.lineage_counts.items())
     assert (mine.files, mine.finance_total) == (reference.files, reference.finance_total)
     if case.startswith("clean table"):
         assert not mine.discrepancy and len(mine.lineage_counts) > 1
     if case.endswith("disagrees"):
-        assert len(mine.lineage) > 0  # the users only the export disagrees on are traced
+        assert len(pandas_table(mine.lineage)) > 0  # the users only the export disagrees on are traced
 
 
 @pytest.mark.parametrize(
@@ -124,9 +125,11 @@ def test_spark_diagnosis_matches_the_default_engine(spark_engine, case: str) -> 
 )
 def test_rows_read_in_spark_stay_there_unless_the_driver_searches(spark_engine, case: str, on_driver: bool, tmp_path) -> None:
     """The deltas', the tables' and the deduplicated table's rows come to the driver only for the fault search's
-    cases Spark does not decide (a file never loaded it does), with the default engine's diagnosis either way."""
+    cases Spark does not decide (a file never loaded it does), with the default engine's diagnosis either way; the
+    listed keys' rows never do (nor the lineage, when Spark decides)."""
     from checks.engines import get_engine
     from checks.engines.spark_deltas import SparkDelta, SparkTable
+    from checks.engines.spark_users import SparkUsers
     from checks.sample import write_feed
 
     folder = tmp_path / "feed"
@@ -146,7 +149,12 @@ def test_rows_read_in_spark_stay_there_unless_the_driver_searches(spark_engine, 
     mine = spark_engine.diagnose(feed.deltas, platform, customer, 1_000_000, deduplicated=feed.deduplicated_rows)
     expected = diagnose(reference.deltas, platform_frame, customer_frame, 1_000_000, deduplicated=reference.deduplicated)
     assert mine.to_dict() == expected.to_dict()
-    pd.testing.assert_frame_equal(mine.lineage, expected.lineage)
+    # The listed keys stay in Spark either way; the lineage too, unless the driver's search traced it.
+    users = mine.reconciliation.users
+    assert isinstance(users, SparkUsers) and users._frame is None
+    assert isinstance(mine.lineage, SparkTable) != on_driver and getattr(mine.lineage, "_frame", None) is None
+    pd.testing.assert_frame_equal(pandas_table(mine.lineage), expected.lineage)
+    pd.testing.assert_frame_equal(pandas_table(users), expected.reconciliation.users)
     collected = ["_frame" in vars(delta) for delta in feed.deltas] + [table._frame is not None for table in held]
     assert collected == [on_driver] * (len(FEED) + len(held))
     if on_driver:  # collected as the default engine's frames

@@ -20,16 +20,16 @@ runs the driver's search.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from checks.diagnose.results import EXAMPLES_PER_CAUSE, FILE_NOT_INGESTED, FILE_PARTIALLY_INGESTED, RootCause
 from checks.diagnose.sentences import simulation_sentence
-from checks.model import SOURCE_FILE, SOURCE_ROW, Shape
-from checks.reconcile import MATCH, PLATFORM_ROW, PLATFORM_ROWS, SPEND_GAP, Reconciliation, compared, largest
+from checks.model import Shape
+from checks.reconcile import Reconciliation, compared
 from checks.wording import Words
+
+if TYPE_CHECKING:
+    from checks.engines.spark_users import SparkUsers
 
 _PICK = "_pick"  # the file of a user's pick (its latest row)
 _PICK_LINE = "_pick_line"  # and its line in that file
@@ -50,18 +50,17 @@ class FileEffect:
 
 
 def search(
-    feed: Any, platform: Any, reconciliation: Reconciliation, lineage: pd.DataFrame, names: tuple[str, ...],
+    feed: Any, platform: Any, users: SparkUsers, reconciliation: Reconciliation, names: tuple[str, ...],
     shape: Shape, words: Words, *, file_column: str, line_column: str, position_column: str,
 ) -> RootCause | None:
     """The one cause that explains every user that does not match, when Spark decides it: a file never loaded, else
     a file cut short. ``None`` (the driver's search decides) when a delta holds a user twice, the feed's latest
     versions tie, some disagreeing user has no pick or they pick in several files, or neither change reproduces
-    every disagreeing user without breaking one that agrees."""
+    every disagreeing user without breaking one that agrees. ``users`` are the listed keys, traced (``SparkUsers``)."""
     from pyspark.sql import functions as F
 
-    listed = reconciliation.users
-    disagreeing = listed[listed["class"] != MATCH].reset_index(drop=True)
-    if disagreeing.empty:
+    disagreeing = reconciliation.discrepant_users
+    if not disagreeing:
         return None
     columns = _Columns(file_column, line_column, position_column)
     picks = _picks(feed, platform, shape, columns)
@@ -70,13 +69,13 @@ def search(
     picks = picks.cache()
     try:
         effects = _effects(picks)
-        found = [effect for effect in effects if effect.disagreeing == len(disagreeing)]
-        if sum(effect.disagreeing for effect in effects) != len(disagreeing) or len(found) != 1 or found[0].file < 0:
+        found = [effect for effect in effects if effect.disagreeing == disagreeing]
+        if sum(effect.disagreeing for effect in effects) != disagreeing or len(found) != 1 or found[0].file < 0:
             return None
         file = found[0].file
         note: dict[str, Any] = {}
         kind = FILE_NOT_INGESTED
-        if not _explains(found[0], len(disagreeing)):
+        if not _explains(found[0], disagreeing):
             # Leaving the file out breaks users that agree: the greedy search then prefers a cut of it that does not.
             cut = _cut(feed, platform, picks, file, shape, columns)
             if cut is None:
@@ -84,13 +83,13 @@ def search(
             first_line, note = cut
             # The users the cut changes: those whose pick is in the rows it stops reading.
             changed = _effects(picks.where((F.col(_PICK) == file) & (F.col(_PICK_LINE) >= first_line)))
-            if len(changed) != 1 or not _explains(changed[0], len(disagreeing)):
+            if len(changed) != 1 or not _explains(changed[0], disagreeing):
                 return None
             kind = FILE_PARTIALLY_INGESTED
     finally:
         picks.unpersist()
     facts = note | _file_facts(feed, file, shape, file_column)
-    return _cause(kind, file, note, disagreeing, reconciliation, lineage, names, facts, words)
+    return _cause(kind, file, note, users, reconciliation, names, facts, words)
 
 
 @dataclass(frozen=True)
@@ -216,35 +215,20 @@ def _file_facts(feed: Any, file: int, shape: Shape, file_column: str) -> dict[st
 
 
 def _cause(
-    kind: str, file: int, note: dict[str, Any], disagreeing: pd.DataFrame, reconciliation: Reconciliation,
-    lineage: pd.DataFrame, names: tuple[str, ...], facts: dict[str, Any], words: Words,
+    kind: str, file: int, note: dict[str, Any], users: SparkUsers, reconciliation: Reconciliation,
+    names: tuple[str, ...], facts: dict[str, Any], words: Words,
 ) -> RootCause:
-    """``Engine.cause`` for the file left out or cut: every disagreeing user, the whole gap, the largest gaps as examples."""
-    gap = disagreeing[SPEND_GAP].to_numpy(dtype="int64")
-    sizes = np.abs(gap)
-    examples = _examples(disagreeing.iloc[largest(sizes, EXAMPLES_PER_CAUSE)].reset_index(drop=True), lineage)
-    without_row = int((disagreeing[PLATFORM_ROWS].to_numpy() == 0).sum())
+    """``Engine.cause`` for the file left out or cut: every disagreeing user, the whole gap, the largest gaps as
+    examples (only they collected)."""
+    gap, size, without_row = users.discrepant()
+    examples = users.largest_gaps(EXAMPLES_PER_CAUSE)
+    count = reconciliation.discrepant_users
     name = names[file]
     # After the change every user agrees: ``agree`` is all of them.
     evidence = simulation_sentence(
-        kind, note, name, len(disagreeing), int(gap.sum()), reconciliation.user_count, reconciliation.user_count,
-        examples, without_row, words,
+        kind, note, name, count, gap, reconciliation.user_count, reconciliation.user_count, examples, without_row, words,
     )
     return RootCause(
-        kind=kind, file=name, users=len(disagreeing), revenue_gap=int(gap.sum()),
-        share_of_gap=1.0, evidence=evidence, examples=examples, absolute_gap=int(sizes.sum()), details=facts,
+        kind=kind, file=name, users=count, revenue_gap=gap,
+        share_of_gap=1.0, evidence=evidence, examples=examples, absolute_gap=size, details=facts,
     )
-
-
-def _examples(frame: pd.DataFrame, lineage: pd.DataFrame) -> pd.DataFrame:
-    """The examples' rows with where their platform row came from: its first equal feed row, as the lineage traced it."""
-    traced = lineage.set_index(PLATFORM_ROW)
-    files, lines = [], []
-    for row in frame[PLATFORM_ROW]:
-        found = None if pd.isna(row) else traced.loc[int(row)]
-        held = found is not None and isinstance(found[SOURCE_FILE], str)
-        files.append(found[SOURCE_FILE] if held else None)
-        lines.append(int(found[SOURCE_ROW]) if held else None)
-    frame["platform_file"] = files
-    frame["platform_source_row"] = lines
-    return frame

@@ -2,10 +2,11 @@
 
 ``checks.reconcile.reconcile`` does this over NumPy arrays on one machine. Here the same rules are
 one query over the deduplicated feed, the platform's table, the customer's export and the feed's
-(key, version) pairs, in the columns of the run's contract (its ``Shape``: key, version, amount, values); the counts, dollars and totals are aggregates of it. Only the users a
-person must see come back to the driver: those that do not match (``Reconciliation.users``) and
-each class's examples. Their rows are then laid out by ``checks.reconcile.UserRows.frame``, the
-default engine's own code, so that both engines give the same frames to the last dtype.
+(key, version) pairs, in the columns of the run's contract (its ``Shape``: key, version, amount, values); the counts,
+dollars, totals and the report's figures are aggregates of it. The keys listed (``Reconciliation.users``) stay in
+Spark (``checks.engines.spark_users.SparkUsers``, which writes ``discrepancies.csv`` there); only each class's examples
+come back to the driver, laid out by ``checks.reconcile.UserRows.frame``, the default engine's own code, so that
+both engines give the same frames to the last dtype.
 
 The rules, in order (the first that holds): more than one platform row is ``duplicated``; none is
 ``missing``; not in the deduplicated feed is ``unexpected``; all four values equal is a ``match``;
@@ -16,7 +17,7 @@ Columns hold the computing form (``checks.encoding``): every comparison and sum 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,10 +25,13 @@ import pandas as pd
 
 from checks.dedup import deduplicate
 from checks.diagnose import Diagnosis, RootCause
-from checks.engines.spark_deltas import ROW, SparkDelta, SparkTable, stacked
+from checks.engines.spark_deltas import ROW, SparkDelta, SparkTable, stacked, union
 from checks.engines.spark_faults import search
 from checks.engines.spark_session import session
-from checks.lineage import PlatformRows, lineage_frame
+from checks.engines.spark_users import (
+    CODE, CUSTOMER_CODE, DETAIL, GAP, LINE, LISTED, PLATFORM_FILE, PLATFORM_LINE, POSITION, Facts, SparkUsers, layout,
+)
+from checks.lineage import lineage_frame
 from checks.encoding import Encoding, default_encoding
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, Shape
 from checks.results import pandas_table
@@ -45,21 +49,11 @@ from checks.reconcile import (
     UNKNOWN_BATCH,
     VALUE_DRIFT,
     ClassSummary,
-    ExpectedRows,
     Reconciliation,
-    UserRows,
     compared,
 )
 
 FILE = "_file"  # a feed row's delta, as its place in the feed
-POSITION = "_position"  # a table row's place in the table: the first row of a user is the lowest
-LINE = "_line"  # a table row's line number in its file (the pandas frame's index)
-
-_CODE = "_class"
-_DETAIL = "_detail"
-_CUSTOMER_CODE = "_customer_class"
-_GAP = "_gap"
-_LISTED = "_listed"
 
 
 def table(frame: pd.DataFrame | SparkTable, shape: Shape | None = None) -> Any:
@@ -125,12 +119,13 @@ def diagnose(
 ) -> Diagnosis:
     """``checks.diagnose.diagnose`` with the reconciliation and the lineage in Spark SQL.
 
-    When every user matches, that is the whole diagnosis: nothing more comes to the driver than the
-    users the customer's export disagrees on. Otherwise the fault search's cases that
-    ``checks.engines.spark_faults`` decides (one file never loaded or cut short explains every disagreeing user) are Spark jobs;
-    any other runs on the driver, over the deltas' and the tables' pandas frames (``SparkTable.frame``), as on the
-    default engine. ``encoding`` is the run's (its contract's
-    columns; default: the first customer's).
+    When every user matches, that is the whole diagnosis. Otherwise the fault search's cases that
+    ``checks.engines.spark_faults`` decides (one file never loaded or cut short explains every disagreeing user) are
+    Spark jobs; any other runs on the driver, over the deltas' and the tables' pandas frames (``SparkTable.frame``), as
+    on the default engine. Either way the listed keys stay in Spark (``SparkUsers``, traced to the feed rows their
+    platform rows came from), and so does the lineage (a ``SparkTable``), but for a contract whose values are not held
+    as the files wrote them: the report renders those on the driver, from the collected rows. ``encoding`` is the
+    run's (its contract's columns; default: the first customer's).
     """
     from checks.diagnose import diagnose as diagnose_on_driver
 
@@ -139,21 +134,25 @@ def diagnose(
     deltas = tuple(deltas)
     if deduplicated is None:
         deduplicated = deduplicate(deltas, encoding=encoding)
+    names = tuple(delta.name for delta in deltas)
     feed = feed_table(deltas, shape).cache()
     loaded = table(platform, shape).cache()
+    sources = _sources(loaded, feed, shape).cache()
     try:
         reconciliation = reconcile(
             expected_table(deduplicated, shape), loaded, None if customer is None else table(customer, shape), feed=feed,
             shape=shape,
         )
-        names = tuple(delta.name for delta in deltas)
         # The listed keys' platform rows are traced (without a discrepancy: the customer's export's alone).
-        listed = reconciliation.users[shape.key].to_numpy(dtype="int64")
-        lineage, counts = _lineage(loaded, feed, listed, platform, names, shape)
+        users = reconciliation.users.traced(sources, names)
+        reconciliation = replace(reconciliation, users=users)
+        lineage, counts = _lineage(sources, users.users, platform, names, shape)
+        if not encoding.plain:  # the report renders these values on the driver (``checks.report._as_written``)
+            reconciliation, lineage = replace(reconciliation, users=users.frame), lineage.frame
         causes: tuple[RootCause, ...] = ()
         if reconciliation.discrepant_users:
             cause = search(
-                feed, loaded, reconciliation, lineage, names, shape, Words.of(encoding),
+                feed, loaded, users, reconciliation, names, shape, Words.of(encoding),
                 file_column=FILE, line_column=LINE, position_column=POSITION,
             )
             if cause is None:  # not decided in Spark (see ``checks.engines.spark_faults``): the driver's search
@@ -165,6 +164,7 @@ def diagnose(
     finally:
         feed.unpersist()
         loaded.unpersist()
+        sources.unpersist()
     return Diagnosis(
         reconciliation=reconciliation,
         root_causes=causes,
@@ -184,63 +184,64 @@ def reconcile(
 ) -> Reconciliation:
     """``checks.reconcile.reconcile`` over Spark frames: ``expected`` (the shape's columns, ``source_file``,
     ``source_row``), ``platform`` and ``customer`` (the shape's columns, ``POSITION``, ``LINE``), ``feed`` (at least
-    the key and the version)."""
+    the key and the version). Its ``users`` stay in Spark, cached (``SparkUsers``)."""
+    from pyspark.sql import functions as F
+
     shape = shape or _default_shape()
-    users = _classified(expected, platform, customer, feed, shape).cache()
+    with_customer = customer is not None
+    listed = F.col(CODE) != CLASSES.index(MATCH)
+    if with_customer:
+        listed = listed | (F.col(CUSTOMER_CODE) != CUSTOMER_CLASSES.index("match"))
+    users = _classified(expected, platform, customer, feed, shape).withColumn(LISTED, listed).cache()
     try:
-        facts = _facts(users, expected, platform, customer, shape)
-        chosen = _chosen(users, customer is not None, shape)
-        return _reconciliation(chosen, facts, customer is not None, shape)
+        facts = _facts(users, expected, customer, shape)
+        chosen = _examples(users, shape)
+        kept = users.where(F.col(LISTED)).cache()
+        kept.count()  # cached before the rows it is filtered from are let go
     finally:
         users.unpersist()
+    return _reconciliation(SparkUsers(kept, facts, shape, with_customer), chosen)
+
+
+def _sources(loaded: Any, feed: Any, shape: Shape) -> Any:
+    """Per platform row, its first equal feed row (a delta holds a user once: the lowest file), as its file's place
+    in the feed (``PLATFORM_FILE``) and its line (``PLATFORM_LINE``), and how many there are (``_matches``)."""
+    from pyspark.sql import functions as F
+
+    rows = feed.select(*shape.names, FILE, F.col(LINE).alias(PLATFORM_LINE))
+    return (
+        loaded.join(rows, on=list(shape.names), how="left")
+        .groupBy(POSITION, LINE, *shape.names)
+        .agg(F.min(F.struct(FILE, PLATFORM_LINE)).alias("_first"), F.count(FILE).alias("_matches"))
+        .select(
+            POSITION, LINE, *shape.names, F.col("_first." + FILE).alias(PLATFORM_FILE),
+            F.col("_first." + PLATFORM_LINE).alias(PLATFORM_LINE), "_matches",
+        )
+    )
 
 
 def _lineage(
-    loaded: Any, feed: Any, users: np.ndarray, platform: pd.DataFrame | SparkTable, names: tuple[str, ...], shape: Shape
-) -> tuple[pd.DataFrame, dict[str | None, int]]:
-    """Per platform row, its first equal feed row (a delta holds a user once: the lowest file) and how many
-    there are: the count of rows per source file, and the lineage frame of the rows of ``users`` (one each)."""
-    from pyspark.sql import functions as F
-
-    key = shape.key
-    rows = feed.select(*shape.names, FILE, F.col(LINE).alias("_source_line"))
-    sources = (
-        loaded.join(rows, on=list(shape.names), how="left")
-        .groupBy(POSITION, LINE, *shape.names)
-        .agg(F.min(F.struct(FILE, "_source_line")).alias("_first"), F.count(FILE).alias("_matches"))
-        .select(POSITION, LINE, *shape.names, F.col("_first." + FILE).alias(FILE), F.col("_first._source_line").alias("_source_line"), "_matches")
-        .cache()
-    )
-    try:
-        per_file = {row[FILE]: int(row["count"]) for row in sources.groupBy(FILE).count().collect()}
-        wanted = _spark_frame({key: np.asarray(users, dtype="int64")})
-        traced = sources.join(F.broadcast(wanted), on=key).orderBy(POSITION).toArrow().to_pandas()
-    finally:
-        sources.unpersist()
+    sources: Any, users: Any, platform: pd.DataFrame | SparkTable, names: tuple[str, ...], shape: Shape
+) -> tuple[SparkTable, dict[str | None, int]]:
+    """The count of platform rows per source file, and the lineage of the platform rows of ``users`` (the listed keys'
+    Spark frame), kept in Spark: its frame (``checks.lineage.lineage_frame``) is collected only when asked for."""
+    per_file = {row[PLATFORM_FILE]: int(row["count"]) for row in sources.groupBy(PLATFORM_FILE).count().collect()}
     counts: dict[str | None, int] = {name: per_file[number] for number, name in enumerate(names) if per_file.get(number)}
     if per_file.get(None):
         counts[None] = per_file[None]
-    file = traced[FILE].fillna(-1).to_numpy(dtype="int64")
-    if isinstance(platform, SparkTable):  # the traced rows came back with their values, indexed by line
-        rows = traced.loc[:, list(shape.names)].set_axis(pd.Index(traced[LINE].to_numpy(dtype="int64"), name="row"))
-    else:
-        rows = platform.iloc[traced[POSITION].to_numpy(dtype="int64")].loc[:, list(shape.names)]
-    lineage = lineage_frame(rows, file, traced["_source_line"].fillna(0).to_numpy(dtype="int64"), traced["_matches"].to_numpy(), names)
-    return lineage, counts
 
+    def collect(traced: Any) -> pd.DataFrame:
+        rows = traced.orderBy(POSITION).toArrow().to_pandas()
+        file = rows[PLATFORM_FILE].fillna(-1).to_numpy(dtype="int64")
+        if isinstance(platform, SparkTable):  # the traced rows came back with their values, indexed by line
+            values = rows.loc[:, list(shape.names)].set_axis(pd.Index(rows[LINE].to_numpy(dtype="int64"), name="row"))
+        else:
+            values = platform.iloc[rows[POSITION].to_numpy(dtype="int64")].loc[:, list(shape.names)]
+        lines = rows[PLATFORM_LINE].fillna(0).to_numpy(dtype="int64")
+        return lineage_frame(values, file, lines, rows["_matches"].to_numpy(), names)
 
-@dataclass(frozen=True)
-class _Facts:
-    """The whole-table aggregates: per class its users and dollars, the totals, which tables hold every user."""
-
-    members: dict[int, int]
-    gaps: dict[int, int]
-    user_count: int
-    expected_total: int
-    platform_total: int
-    customer_total: int | None
-    complete: tuple[bool, bool, bool]  # every user has an expected, a platform and a customer row
-    file_names: tuple[str, ...]  # the expected rows' files, in order of first appearance by key
+    traced = sources.join(users.select(shape.key), on=shape.key, how="left_semi")
+    return SparkTable(traced, collect, order=POSITION), counts
 
 
 def _amount(shape: Shape) -> Any:
@@ -298,15 +299,15 @@ def _classified(expected: Any, platform: Any, customer: Any | None, feed: Any, s
         .when(stale, CLASSES.index(STALE))
         .otherwise(CLASSES.index(UNKNOWN_BATCH))
     )
-    detail = F.when(F.col(_CODE) != CLASSES.index(UNKNOWN_BATCH), 0).when(
+    detail = F.when(F.col(CODE) != CLASSES.index(UNKNOWN_BATCH), 0).when(
         F.col("p_" + version) > F.col("e_" + version), DETAILS.index("ahead")
     ).otherwise(DETAILS.index("unknown"))
     users = (
         users.withColumn("p_count", count)
-        .withColumn(_CODE, code)
-        .withColumn(_DETAIL, detail)
+        .withColumn(CODE, code)
+        .withColumn(DETAIL, detail)
         # Every platform row of a key counts against its expected amount.
-        .withColumn(_GAP, F.coalesce(F.col(_expected_amount(shape)), F.lit(0)) - F.coalesce(F.col("p_spend_sum"), F.lit(0)))
+        .withColumn(GAP, F.coalesce(F.col(_expected_amount(shape)), F.lit(0)) - F.coalesce(F.col("p_spend_sum"), F.lit(0)))
     )
     if customer is None:
         return users
@@ -321,7 +322,7 @@ def _classified(expected: Any, platform: Any, customer: Any | None, feed: Any, s
         .when(agrees, CUSTOMER_CLASSES.index("match"))
         .otherwise(CUSTOMER_CLASSES.index("differs"))
     )
-    return users.withColumn(_CUSTOMER_CODE, customer_code)
+    return users.withColumn(CUSTOMER_CODE, customer_code)
 
 
 def _expected_amount(shape: Shape) -> str:
@@ -329,27 +330,33 @@ def _expected_amount(shape: Shape) -> str:
     return "_no_amount" if shape.amount is None else f"e_{shape.amount}"
 
 
-def _facts(users: Any, expected: Any, platform: Any, customer: Any | None, shape: Shape) -> _Facts:
+def _facts(users: Any, expected: Any, customer: Any | None, shape: Shape) -> Facts:
     from pyspark.sql import functions as F
 
-    per_class = users.groupBy(_CODE).agg(F.count("*").alias("_users"), F.sum(_GAP).alias("_dollars")).collect()
+    per_class = users.groupBy(CODE).agg(F.count("*").alias("_users"), F.sum(GAP).alias("_dollars")).collect()
     whole = users.agg(
         F.count("*").alias("users"),
         F.count("e_present").alias("expected"),
         F.sum(F.when(F.col("p_count") > 0, 1).otherwise(0)).alias("loaded"),
         F.sum(F.coalesce(F.col(_expected_amount(shape)), F.lit(0))).alias("expected_total"),
         F.sum(F.coalesce(F.col("p_spend_sum"), F.lit(0))).alias("platform_total"),
-        *([F.count("c_present").alias("held")] if customer is not None else []),
+        *([F.count("c_present").alias("held"), F.count(F.when(F.col(CUSTOMER_CODE) != 0, 1)).alias("differing")]
+          if customer is not None else []),
     ).first()
     customer_total = None
     if customer is not None:
         customer_total = int(customer.agg(F.sum(_amount(shape))).first()[0] or 0)
     # pandas' encoding of the expected table's file column: names in order of first appearance, by key.
     files = expected.groupBy(SOURCE_FILE).agg(F.min(shape.key).alias("_first")).orderBy("_first").collect()
+    members = {int(row[CODE]): int(row["_users"]) for row in per_class}
+    by_file = []
+    if any(users for code, users in members.items() if code != CLASSES.index(MATCH)):
+        off = users.where(F.col(CODE) != CLASSES.index(MATCH))
+        by_file = off.groupBy("e_file").agg(F.sum(GAP).alias("_gap")).collect()
     size = int(whole["users"])
-    return _Facts(
-        members={int(row[_CODE]): int(row["_users"]) for row in per_class},
-        gaps={int(row[_CODE]): int(row["_dollars"]) for row in per_class},
+    return Facts(
+        members=members,
+        gaps={int(row[CODE]): int(row["_dollars"]) for row in per_class},
         user_count=size,
         expected_total=int(whole["expected_total"] or 0),
         platform_total=int(whole["platform_total"] or 0),
@@ -360,99 +367,39 @@ def _facts(users: Any, expected: Any, platform: Any, customer: Any | None, shape
             customer is None or int(whole["held"]) == size,
         ),
         file_names=tuple(str(row[SOURCE_FILE]) for row in files),
+        customer_differing=None if customer is None else int(whole["differing"]),
+        gap_by_file={row["e_file"]: int(row["_gap"]) for row in by_file},
     )
 
 
-def _chosen(users: Any, with_customer: bool, shape: Shape) -> pd.DataFrame:
-    """The rows of the users that are listed, and of the first matching users (the match class's examples),
-    in key order. A listed class holds all its keys here, so its examples are picked on the driver."""
+def _examples(users: Any, shape: Shape) -> pd.DataFrame:
+    """Each class's examples' rows, in key order: its largest gaps, then its lowest keys (a match has no gap: the
+    first keys), as a top-k per class and partition, not a sort of every user."""
     from pyspark.sql import functions as F
 
-    listed = F.col(_CODE) != CLASSES.index(MATCH)
-    if with_customer:
-        listed = listed | (F.col(_CUSTOMER_CODE) != CUSTOMER_CLASSES.index("match"))
-    users = users.withColumn(_LISTED, listed)
-    rows = users.filter(F.col(_LISTED)).toArrow().to_pandas()
-    # The first matching keys: a top-k per partition, not a sort of every user.
-    first = users.filter(F.col(_CODE) == CLASSES.index(MATCH)).orderBy(shape.key).limit(EXAMPLES_PER_CLASS)
-    rows = pd.concat([rows, first.toArrow().to_pandas()], ignore_index=True)
-    return rows.drop_duplicates(shape.key).sort_values(shape.key, kind="stable").reset_index(drop=True)
+    ordered = (F.abs(F.col(GAP)).desc(), F.col(shape.key))
+    chosen = union([
+        users.where(F.col(CODE) == code).orderBy(*ordered).limit(EXAMPLES_PER_CLASS) for code in range(len(CLASSES))
+    ]).toArrow().to_pandas()
+    return chosen.sort_values(shape.key, kind="stable").reset_index(drop=True)
 
 
-def _reconciliation(chosen: pd.DataFrame, facts: _Facts, with_customer: bool, shape: Shape) -> Reconciliation:
-    rows = _user_rows(chosen, facts, with_customer, shape)
-    codes = chosen[_CODE].to_numpy()
+def _reconciliation(users: SparkUsers, chosen: pd.DataFrame) -> Reconciliation:
+    facts, shape = users.facts, users.shape
+    rows = layout(chosen, facts, users.with_customer, shape)
+    codes = chosen[CODE].to_numpy()
     # Each class's examples: the largest gaps first, then the lowest keys (a match has no gap: the first keys).
-    order = np.lexsort((chosen[shape.key].to_numpy(), -np.abs(chosen[_GAP].to_numpy(dtype="int64")), codes))
+    order = np.lexsort((chosen[shape.key].to_numpy(), -np.abs(chosen[GAP].to_numpy(dtype="int64")), codes))
     classes = []
     for code, name in enumerate(CLASSES):
         examples = order[codes[order] == code][:EXAMPLES_PER_CLASS]
         dollars = 0 if name == MATCH else facts.gaps.get(code, 0)
         classes.append(ClassSummary(name=name, users=facts.members.get(code, 0), revenue_gap=dollars, examples=rows.frame(examples)))
     return Reconciliation(
-        users=rows.frame(np.flatnonzero(chosen[_LISTED].to_numpy(dtype=bool))),
+        users=users,
         classes=tuple(classes),
         expected_total=facts.expected_total,
         platform_total=facts.platform_total,
         customer_total=facts.customer_total,
         user_count=facts.user_count,
     )
-
-
-def _user_rows(chosen: pd.DataFrame, facts: _Facts, with_customer: bool, shape: Shape) -> UserRows:
-    """The chosen keys as the default engine's ``UserRows``, so that its ``frame`` lays out their rows."""
-    ids = chosen[shape.key].to_numpy(dtype="int64")
-    present = chosen["e_present"].notna().to_numpy()
-    values = {column: _integers(chosen["e_" + column]) for column in compared(shape)}
-    values[SOURCE_ROW] = _integers(chosen["e_row"])
-    lookup = {name: code for code, name in enumerate(facts.file_names)}
-    files = np.array([lookup[name] if isinstance(name, str) else -1 for name in chosen["e_file"]], dtype="int32")
-    expected = ExpectedRows(present, values, facts.expected_total, shape, files, facts.file_names)
-    platform = _first_row_table(chosen, "p_", shape, (LINE,))
-    loaded = chosen["p_count"].to_numpy(dtype="int64") > 0
-    platform_rows = PlatformRows(
-        platform.set_index(pd.Index(platform["p_" + LINE].to_numpy(dtype="int64"))).drop(columns="p_" + LINE),
-        np.flatnonzero(loaded),
-        chosen["p_count"].to_numpy(dtype="int64"),
-        _positions(loaded),
-    )
-    customer, customer_first, customer_class = None, None, None
-    if with_customer:
-        held = chosen["c_present"].notna().to_numpy()
-        customer = _first_row_table(chosen, "c_", shape)
-        customer_first = _positions(held)
-        customer_class = chosen[_CUSTOMER_CODE].to_numpy().astype("int8")
-    return UserRows(
-        ids, expected, platform_rows,
-        chosen[_CODE].to_numpy().astype("int8"), chosen[_DETAIL].to_numpy().astype("int8"),
-        chosen[_GAP].to_numpy(dtype="int64"),
-        customer, customer_first, customer_class, facts.complete,
-    )
-
-
-def _first_row_table(chosen: pd.DataFrame, prefix: str, shape: Shape, extra: tuple[str, ...] = ()) -> pd.DataFrame:
-    """The chosen users' first rows of a table (of those that have one), named as the table names them.
-
-    One row of zeros stands in when none has a row: ``UserRows.frame`` gathers a row for every user
-    and masks those without one.
-    """
-    values = compared(shape)
-    held = chosen[prefix + values[0]].notna().to_numpy()
-    frame = pd.DataFrame({column: _integers(chosen.loc[held, prefix + column]) for column in values})
-    for column in extra:
-        frame[prefix + column] = _integers(chosen.loc[held, prefix + column])
-    if frame.empty:
-        frame = pd.DataFrame({column: np.zeros(1, dtype="int64") for column in frame.columns})
-    return frame
-
-
-def _positions(present: np.ndarray) -> np.ndarray:
-    """Per user, the position of its row among the users that have one (-1 for those without)."""
-    positions = np.full(len(present), -1, dtype="int64")
-    positions[present] = np.arange(int(present.sum()), dtype="int64")
-    return positions
-
-
-def _integers(column: pd.Series) -> np.ndarray:
-    """A collected column as int64, 0 where the user has no row (the masks say which)."""
-    return column.fillna(0).to_numpy(dtype="int64")

@@ -62,6 +62,8 @@ def _session() -> Any:
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+    # Python run by the executors (a pandas UDF) is this process's, with its packages, unless one is chosen.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return (
         SparkSession.builder.master(_settings["master"])
         .appName("checks")
