@@ -10,6 +10,7 @@ text it is.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import os
@@ -83,12 +84,14 @@ def write_incident_report(
     docs_index: Path | None = None,
     arrivals: Mapping[str, Arrival] | None = None,
     submit: Callable[..., Future] | None = None,
+    discrepancies: DiscrepanciesWriter | None = None,
 ) -> list[Path]:
     """Write incident.md, both emails (Markdown and .eml), discrepancies.csv, the charts and incident.html (beside
     the Data Docs index when given, else in ``out_dir``); every file atomically. Returns the paths written.
 
     ``arrivals`` (``checks.arrivals.read_arrivals``) are the landing zone's facts the emails may cite. ``submit``
     (a helper process's, ``checks.sidecar``) draws the charts elsewhere meanwhile; without it they are drawn here.
+    ``discrepancies`` is the writer of ``discrepancies.csv`` when the caller started it during the diagnosis.
     """
     from checks.charts import chart_paths, chart_specs, draw_charts
 
@@ -96,10 +99,12 @@ def write_incident_report(
     html_path = (Path(docs_index).parent if docs_index else out_dir) / INCIDENT_HTML
     chart_pngs = {name: paths[0] for name, paths in chart_paths(out_dir).items()}
     # The per-user table (millions of rows at scale) is sorted and written by Arrow and Polars, which release
-    # the GIL, from the start: the charts' figures are computed meanwhile, and matplotlib draws them (here, or in
+    # the GIL, from the start (or since the diagnosis listed its users): the charts' figures are computed meanwhile, and matplotlib draws them (here, or in
     # ``submit``'s process); leaving the block waits for both.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="discrepancies") as pool:
-        table = pool.submit(_write_discrepancies, diagnosis, out_dir / DISCREPANCIES_CSV)
+    with contextlib.ExitStack() as stack:
+        if discrepancies is None:
+            discrepancies = stack.enter_context(DiscrepanciesWriter(out_dir))
+        table = discrepancies.written(diagnosis)
         specs = chart_specs(diagnosis)
         drawing = submit(draw_charts, specs, out_dir) if submit is not None else None
         drawn = draw_charts(specs, out_dir) if drawing is None else None
@@ -837,19 +842,51 @@ def discrepancies_table(diagnosis: Diagnosis) -> pd.DataFrame:
     delta file and line the platform's row came from. Text cells are neutralised for spreadsheets where the CSV is
     written (``checks.writers``).
     """
-    users = _with_platform_source(diagnosis).take(_discrepancy_order(diagnosis))
-    return _as_written(users, diagnosis.words).reset_index(drop=True)
+    return _discrepancies(diagnosis.reconciliation.users, diagnosis.lineage, diagnosis.words)
 
 
-def _write_discrepancies(diagnosis: Diagnosis, path: Path) -> Path:
+def _discrepancies(users: pd.DataFrame, lineage: pd.DataFrame | None, words: Words) -> pd.DataFrame:
+    listed = _with_platform_source(users, lineage).take(_discrepancy_order(users))
+    return _as_written(listed, words).reset_index(drop=True)
+
+
+def _write_discrepancies(users: pd.DataFrame, lineage: pd.DataFrame | None, words: Words, path: Path) -> Path:
     """``discrepancies_table`` written. With nothing to render (an all-integer contract) its rows are gathered from
     the users' columns in Arrow, a chunk at a time, rather than as a pandas frame; otherwise only the users written
     are rendered as text (a tenth of the table, often). An engine that holds the rows (Spark) writes them there."""
-    if isinstance(diagnosis.reconciliation.users, UsersElsewhere):
-        return diagnosis.reconciliation.users.write_discrepancies(path)
-    if diagnosis.words.encoding.plain:
-        return atomic_write_frame(path, _with_platform_source(diagnosis), rows=_discrepancy_order(diagnosis))
-    return atomic_write_frame(path, discrepancies_table(diagnosis))
+    if isinstance(users, UsersElsewhere):
+        return users.write_discrepancies(path)
+    if words.encoding.plain:
+        return atomic_write_frame(path, _with_platform_source(users, lineage), rows=_discrepancy_order(users))
+    return atomic_write_frame(path, _discrepancies(users, lineage, words))
+
+
+class DiscrepanciesWriter:
+    """``discrepancies.csv`` written on a thread of its own, started as soon as the diagnosis has listed its users and
+    traced their platform rows (``start``: ``checks.diagnose.diagnose``'s ``on_listed``), so that at scale the
+    formatting (seconds for millions of users, in Arrow and Polars, which release the GIL) overlaps the search for
+    root causes instead of following it; started by the report otherwise. Leaving the block waits for the write."""
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.path = Path(out_dir) / DISCREPANCIES_CSV
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="discrepancies")
+        self._written: Future[Path] | None = None
+
+    def start(self, users: pd.DataFrame, lineage: pd.DataFrame | None, words: Words) -> None:
+        self._written = self._pool.submit(_write_discrepancies, users, lineage, words, self.path)
+
+    def written(self, diagnosis: Diagnosis) -> Future[Path]:
+        """The write of the diagnosis's table: the one started early, else one started now."""
+        if self._written is None:
+            self.start(diagnosis.reconciliation.users, diagnosis.lineage, diagnosis.words)
+        assert self._written is not None
+        return self._written
+
+    def __enter__(self) -> DiscrepanciesWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True)  # no write outlives the run, errors included
 
 
 def _as_written(users: pd.DataFrame, words: Words) -> pd.DataFrame:
@@ -879,10 +916,9 @@ PLATFORM_SOURCE_FILE = "platform_source_file"
 PLATFORM_SOURCE_ROW = "platform_source_row"
 
 
-def _with_platform_source(diagnosis: Diagnosis) -> pd.DataFrame:
+def _with_platform_source(users: pd.DataFrame, lineage: pd.DataFrame | None) -> pd.DataFrame:
     """The per-user table with the delta file and line of each platform row (from the diagnosis's lineage) after
     ``platform_row``; the other columns are the table's own, not copies."""
-    users, lineage = diagnosis.reconciliation.users, diagnosis.lineage
     if PLATFORM_ROW not in users or lineage is None or PLATFORM_ROW not in lineage:
         return users
     rows = users[PLATFORM_ROW].to_numpy(dtype="float64", na_value=np.nan)
@@ -927,9 +963,8 @@ def _positions_of(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return found
 
 
-def _discrepancy_order(diagnosis: Diagnosis) -> np.ndarray:
+def _discrepancy_order(users: pd.DataFrame) -> np.ndarray:
     """Positions of the users that do not match, largest absolute gap first, ties in user order."""
-    users = diagnosis.reconciliation.users
     off = np.flatnonzero(users["class"].ne(MATCH).to_numpy(dtype=bool))
     size = np.abs(users[SPEND_GAP].to_numpy()[off])
     # A sort of the discrepant users' keys, not of the table; gaps under $65,536 (the usual case) sort

@@ -177,24 +177,29 @@ def run_case(
 
             diagnosis = None
             if platform is not None:
-                with stage("diagnosis"):
-                    diagnosis = diagnose_on(engine)(
-                        feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated_rows,
-                        **with_encoding,
-                    )
+                from checks.report import DiscrepanciesWriter, write_incident_report
 
-                with stage("report"):
-                    from checks.report import write_incident_report
+                with DiscrepanciesWriter(out_dir) as discrepancies:
+                    with stage("diagnosis"):
+                        # The per-user table is written while the root causes are searched; an engine with a
+                        # diagnosis of its own (Spark) writes it where its rows are, when the report asks.
+                        early = {} if supports(engine, Capability.OWN_DIAGNOSIS) else {"on_listed": discrepancies.start}
+                        diagnosis = diagnose_on(engine)(
+                            feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated_rows,
+                            **with_encoding, **early,
+                        )
 
-                    written = write_incident_report(
-                        diagnosis,
-                        out_dir,
-                        names=report_names(case),
-                        docs_index=suites_run.docs_index,
-                        arrivals=arrivals,
-                        submit=helper.submit,
-                    )
-                    outputs.update({path.name: path for path in written})
+                    with stage("report"):
+                        written = write_incident_report(
+                            diagnosis,
+                            out_dir,
+                            names=report_names(case),
+                            docs_index=suites_run.docs_index,
+                            arrivals=arrivals,
+                            submit=helper.submit,
+                            discrepancies=discrepancies,
+                        )
+                        outputs.update({path.name: path for path in written})
 
             with stage("finish expectation suites"):
                 suites = suites_run.result()

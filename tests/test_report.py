@@ -7,7 +7,6 @@ import email.policy
 import io
 import re
 from datetime import datetime
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -15,9 +14,11 @@ import pytest
 
 from checks.charts import _gap_by_file
 from checks.cli import main
+from checks.dedup import deduplicate
 from checks.diagnose import diagnose
 from checks.model import Delta
 from checks.report import (
+    DiscrepanciesWriter,
     ReportNames,
     _discrepancy_order,
     first_name,
@@ -119,10 +120,9 @@ def test_report_command_writes_the_files(tmp_path):
     assert "delta1.csv" in (tmp_path / "out" / "incident.md").read_text()
 
 
-def _users(gaps, classes) -> SimpleNamespace:
-    """A diagnosis stand-in holding only the per-user table the ordering reads."""
-    users = pd.DataFrame({"user_id": np.arange(len(gaps)), "class": pd.array(classes, dtype="str"), "spend_gap": np.asarray(gaps, dtype="int64")})
-    return SimpleNamespace(reconciliation=SimpleNamespace(users=users))
+def _users(gaps, classes) -> pd.DataFrame:
+    """The per-user table the ordering reads."""
+    return pd.DataFrame({"user_id": np.arange(len(gaps)), "class": pd.array(classes, dtype="str"), "spend_gap": np.asarray(gaps, dtype="int64")})
 
 
 @pytest.mark.parametrize("scale", [1, 100, 10_000_000])  # 16-bit keys (radix sort) and wider ones
@@ -130,10 +130,9 @@ def test_discrepancies_are_ordered_by_gap_like_a_stable_sort(scale):
     rng = np.random.default_rng(scale)
     gaps = rng.integers(-50, 50, 400) * scale
     classes = np.where(rng.random(400) < 0.3, "match", "stale")
-    fake = _users(gaps, classes)
-    users = fake.reconciliation.users
+    users = _users(gaps, classes)
     reference = users[users["class"].ne("match")].sort_values("spend_gap", key=lambda gap: -gap.abs(), kind="stable")
-    assert list(_discrepancy_order(fake)) == list(reference.index)
+    assert list(_discrepancy_order(users)) == list(reference.index)
 
 
 def test_discrepancies_csv_is_the_table(diagnosis, tmp_path):
@@ -143,6 +142,25 @@ def test_discrepancies_csv_is_the_table(diagnosis, tmp_path):
     assert len(table) == int(users["class"].ne("match").sum()) > 0
     assert table["spend_gap"].abs().is_monotonic_decreasing
     assert (tmp_path / "discrepancies.csv").read_bytes() == atomic_write_frame(tmp_path / "reference.csv", table).read_bytes()
+
+
+@pytest.mark.parametrize("given_dedup", [False, True])
+def test_discrepancies_started_during_the_diagnosis_are_the_report_s_table(tmp_path, given_dedup):
+    handed = []
+    (tmp_path / "early").mkdir()
+    with DiscrepanciesWriter(tmp_path / "early") as early:
+
+        def on_listed(users, lineage, words):
+            handed.append((users, lineage))
+            early.start(users, lineage, words)
+
+        platform = faults.without_file(FEED, 2)
+        found = diagnose(FEED, platform, deduplicated=deduplicate(FEED) if given_dedup else None, on_listed=on_listed)
+        write_incident_report(found, tmp_path / "early", discrepancies=early)
+    write_incident_report(found, tmp_path / "late")
+    assert len(handed) == 1
+    assert handed[0][0] is found.reconciliation.users and handed[0][1] is found.lineage
+    assert (tmp_path / "early" / "discrepancies.csv").read_bytes() == (tmp_path / "late" / "discrepancies.csv").read_bytes()
 
 
 def test_lineage_and_chart_sums_count_every_row(diagnosis):

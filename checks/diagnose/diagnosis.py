@@ -1,8 +1,8 @@
 """``diagnose``: reconcile the platform's table with the feed, then attribute the gap to simulated faults."""
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -37,16 +37,24 @@ def diagnose(
     deduplicated: pd.DataFrame | None = None,
     reconciliation: Reconciliation | None = None,
     encoding: Encoding | None = None,
+    on_listed: OnListed | None = None,
 ) -> Diagnosis:
     """Reconcile the platform's table with the feed and attribute every dollar of the gap that the data explains.
 
     ``deduplicated`` is ``checks.dedup.deduplicate(deltas)`` when the caller already has it (not computed again);
     ``reconciliation`` is the one an engine computed already (Spark: ``checks.engines.spark_reconcile``), taken
     as it is; ``encoding`` is the run's (the feed's contract and its dictionaries; default: the first customer's).
+    ``on_listed(users, lineage, words)`` is called on a worker thread as soon as the listed users' rows
+    (``Reconciliation.users``) and the lineage are known, while the root causes are still being searched
+    (``checks.report.DiscrepanciesWriter.start`` writes the per-user table then); it must return at once.
     """
     words = default_words() if encoding is None else Words.of(encoding)
     with plain_pages():
-        return _diagnose(tuple(deltas), platform, customer, finance_total, deduplicated, reconciliation, words)
+        return _diagnose(tuple(deltas), platform, customer, finance_total, deduplicated, reconciliation, words, on_listed)
+
+
+# The listed users' rows, their platform rows' lineage (None without one) and the run's words.
+OnListed = Callable[[pd.DataFrame, "pd.DataFrame | None", Words], None]
 
 
 def _diagnose(
@@ -57,6 +65,7 @@ def _diagnose(
     deduplicated: pd.DataFrame | None,
     reconciliation: Reconciliation | None,
     words: Words,
+    on_listed: OnListed | None,
 ) -> Diagnosis:
     shape = words.encoding.contract.shape
     platform_ids = platform[shape.key].to_numpy()
@@ -106,6 +115,8 @@ def _diagnose(
         listing = None if reconciliation is not None else pool.submit(rows.frame, np.flatnonzero(listed))
         lineage = pool.submit(lineage_of, feed, matches, platform, np.flatnonzero(listed[platform_rows.user]))
         del listed
+        if on_listed is not None:
+            pool.submit(_when_listed, on_listed, reconciliation.users if listing is None else listing, lineage, words)
         engine = Engine(feed, platform_rows, matches, rows, picks, words, (unsettled_feed, unsettled))
         del unsettled_feed, unsettled
         del picks
@@ -138,6 +149,12 @@ def _settled(
     else:
         file = np.array([part.file for part in feed.parts], dtype=picks.part.dtype)[np.maximum(picks.part, 0)]
     return Settled(users, file, picks.position, packing)
+
+
+def _when_listed(on_listed: OnListed, listing: pd.DataFrame | Future, lineage: Future, words: Words) -> None:
+    """``on_listed`` once the listing and the lineage, built on the other worker threads, are done."""
+    users = listing.result() if isinstance(listing, Future) else listing
+    on_listed(users, lineage.result(), words)
 
 
 def _stored_amount(words: Words, total: int | Any) -> int:
