@@ -6,7 +6,9 @@ back as it was, by pandas (pyarrow) otherwise.
 """
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -119,8 +121,13 @@ def _write_csv(frame: pd.DataFrame, path: Path, rows: np.ndarray | None) -> None
 
     Cells read as they always have: numbers as Arrow prints them (``1234`` for a float 1234.0), missing
     and empty text as nothing, text that could run as a formula neutralised. Column types Arrow or
-    Polars cannot take (mixed Python objects, dates) go through pandas.
+    Polars cannot take (mixed Python objects, dates) go through pandas. A table without rows is its header line,
+    written without Polars (Spark's driver writes an empty failures.csv: Polars' import alone is 22-34 MiB there).
     """
+    names = [str(name) for name in frame.columns]
+    if (len(frame) if rows is None else len(rows)) == 0 and names and all(names):
+        path.write_bytes(_header_line(names))
+        return
     import polars as pl
     import pyarrow as pa
 
@@ -128,7 +135,6 @@ def _write_csv(frame: pd.DataFrame, path: Path, rows: np.ndarray | None) -> None
         table = pa.Table.from_pandas(frame, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, ValueError):  # e.g. a repeated name
         table = None
-    names = [str(name) for name in frame.columns]
     if table is None or len(set(names)) < len(names) or not all(_csv_ready_type(field.type) for field in table.schema):
         chosen = frame if rows is None else frame.iloc[rows]
         neutralise_formulas(chosen).to_csv(path, index=False, lineterminator="\n")
@@ -146,6 +152,14 @@ def _write_csv(frame: pd.DataFrame, path: Path, rows: np.ndarray | None) -> None
                 chunk = table.take(pa.array(rows[start:start + _CHUNK_ROWS]))
             cells = pa.table([_csv_column(column) for column in chunk.columns], names=names)
             pl.from_arrow(cells).write_csv(sink, include_header=start == 0, batch_size=1 << 16)
+
+
+def _header_line(names: list[str]) -> bytes:
+    """The header as Polars writes it: a name quoted when it holds a comma, a quote or a line break (an empty name,
+    which Polars quotes and ``csv`` does not, is left to Polars)."""
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\r\n").writerow(names)  # "\r\n": a name with either break is quoted
+    return (line.getvalue()[:-2] + "\n").encode("utf-8")
 
 
 def _csv_ready_type(kind: pa.DataType) -> bool:

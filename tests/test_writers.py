@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -104,6 +106,25 @@ def test_an_empty_frame_is_its_header(tmp_path):
     frame = _mixed_frame().iloc[:0]
     assert atomic_write_frame(tmp_path / "empty.csv", frame).read_text() == ",".join(frame.columns) + "\n"
     assert atomic_write_frame(tmp_path / "none.csv", _mixed_frame(), rows=np.array([], dtype=int)).read_text().count("\n") == 1
+
+
+@pytest.mark.parametrize("names", [["a", "b"], ["a\rb", "c"], ["a,b", 'x"y', " s", "é"], ["a\nb"], ["#x", "=1"]])
+def test_a_header_without_rows_is_written_as_polars_writes_it(tmp_path, names):
+    import polars as pl
+
+    frame = pd.DataFrame({name: pd.Series([], dtype="int64") for name in names})
+    expected = io.BytesIO()
+    pl.from_pandas(frame).write_csv(expected)
+    assert atomic_write_frame(tmp_path / "empty.csv", frame).read_bytes() == expected.getvalue()
+
+
+def test_a_header_without_rows_needs_no_polars(tmp_path):
+    code = (
+        "import sys, pandas as pd; from checks.writers import atomic_write_frame; "
+        f"atomic_write_frame({str(tmp_path / 'f.csv')!r}, pd.DataFrame({{'user_id': [], 'check': []}})); "
+        "print('polars' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
 
 
 @pytest.mark.parametrize(
