@@ -401,11 +401,14 @@ class Encoding:
         return pd.Series(np.where(null, np.datetime64("NaT"), values.astype(unit)).astype(unit)).array
 
     def decode(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame`` with the contract's columns as text, as the files wrote them; other columns as they are."""
+        """``frame`` with the contract's columns as text, as the files wrote them (an integer held as itself as int64, as
+        the reference reads it, where an engine holds it narrow); other columns as they are."""
         if self.plain:
             return frame
-        return frame.assign(**{name: codec.render_column(frame[name].to_numpy()) for name, codec in self.codecs.items()
-                               if name in frame.columns and not self.held_as_itself(name)})
+        return frame.assign(**{
+            name: frame[name].astype("int64") if self.held_as_itself(name) else codec.render_column(frame[name].to_numpy())
+            for name, codec in self.codecs.items() if name in frame.columns
+        })
 
 
 def _integers(text: pd.Series, matches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -87,7 +87,7 @@ def _read_stored(path: Path, encoding: Encoding, *, rules: bool = False) -> tupl
         blocks.append(_parsed_block(lines, header, encoding, first=number == 0, offset=rows, rules=rules))
         rows += len(blocks[-1][names[0]])
     # Column by column, each block's part let go once copied: one column's copy at a time on top of the blocks.
-    stored = {name: _concat([block.pop(name) for block in blocks]) for name in names}
+    stored = {name: _column([block.pop(name) for block in blocks], encoding.codecs[name]) for name in names}
     return header, stored, rows
 
 
@@ -234,10 +234,15 @@ def _check_text_rules(text: pl.DataFrame, encoding: Encoding) -> None:
 
 def _values_break(columns: dict[str, np.ndarray], encoding: Encoding) -> bool:
     """Whether a filled value breaks a bound, the key's uniqueness or a set of allowed values."""
-    checks = []
+    checks, checked = [], set()
     for rule in value_rules(encoding):
         if encoding.codecs[rule.column].dtype == "float64":
             return True  # a floating column's bounds: the reference compares them
+        if rule.kind == "unique" and encoding.codecs[rule.column].dictionary is not None:
+            if _codes_repeat(columns[rule.column]):
+                return True
+            continue
+        checked.add(rule.column)
         values = pl.col(rule.column)
         filled = values.filter(values != NULL)
         if rule.kind == "minimum":
@@ -254,16 +259,33 @@ def _values_break(columns: dict[str, np.ndarray], encoding: Encoding) -> bool:
             checks.append(filled.is_in(list(rule.argument)).not_().any())
     if not checks:
         return False
-    stored = pl.DataFrame({name: columns[name] for name in {rule.column for rule in value_rules(encoding)}})
+    stored = pl.DataFrame({name: columns[name] for name in checked})
     # Named apart: two rules of one column (a minimum and uniqueness) would otherwise both be named after it.
     return any(stored.select(check.alias(f"rule_{index}") for index, check in enumerate(checks)).row(0))
 
 
-def _concat(parts: list[pl.Series]) -> np.ndarray:
-    """One int64 column of the blocks' parts."""
-    return parts[0].to_numpy() if len(parts) == 1 else np.concatenate([part.to_numpy() for part in parts])
+def _codes_repeat(codes: np.ndarray) -> bool:
+    """Whether a filled dictionary code occurs twice: a flag per code (10 MB at 10 M texts) where Polars' hash table of
+    the column took 0.4 GB."""
+    filled = codes if codes.min(initial=0) >= 0 else codes[codes != NULL]
+    seen = np.zeros(int(filled.max(initial=-1)) + 1, dtype=bool)
+    seen[filled] = True
+    return int(np.count_nonzero(seen)) != len(filled)
+
+
+def _column(parts: list[pl.Series], codec: Codec) -> np.ndarray:
+    """One column of the blocks' parts: int32 where every value lies within ``NARROW_LIMIT``, as the first customer's
+    columns are held (half the memory of a 10 M-row table's codes, counts and amounts; an empty cell's ``NULL`` never
+    fits), else int64."""
+    from checks.engines.polars import NARROW_LIMIT  # here: that module imports this one
+
+    narrow = codec.dtype == "int64" and any(len(part) for part in parts) and all(
+        -NARROW_LIMIT <= part.min() and part.max() < NARROW_LIMIT for part in parts if len(part)
+    )
+    dtype = pl.Int32 if narrow else pl.Int64
+    return np.concatenate([part.cast(dtype).to_numpy() for part in parts])
 
 
 def _to_pandas(stored: dict[str, np.ndarray], rows: int) -> pd.DataFrame:
-    """The contract's columns as int64 NumPy columns, indexed by line number as the reference's frames are."""
+    """The contract's columns as NumPy columns, indexed by line number as the reference's frames are."""
     return pd.DataFrame(stored, index=pd.RangeIndex(2, rows + 2, name="row"), copy=False)
