@@ -46,9 +46,10 @@ class Dictionary:
 
     Codes are given in the order texts are first seen. Each cell is found by two 64-bit hashes of its text
     (Polars'): the first keyed into one hash table kept for the whole run and grown as new texts arrive
-    (pandas' factorizer), so that a file costs a pass over its own cells, never one over every text seen
+    (pandas' hash table), so that a file costs a pass over its own cells, never one over every text seen
     before (Arrow's ``index_in`` rebuilt a table of the whole dictionary per file: most of reading 10 M
-    accounts); the second, kept per code, checks every cell's code. Should two texts share a first hash
+    accounts; pandas' factorizer copied every code's hash at each call, quadratic when a file comes a block at a
+    time); the second, kept per code, checks every cell's code. Should two texts share a first hash
     (about once in 400,000 runs of 10 M distinct texts), the check sees it and the dictionary looks texts up
     exactly, as Arrow's ``index_in``, for the rest of the run.
     """
@@ -56,8 +57,8 @@ class Dictionary:
     def __init__(self) -> None:
         self._chunks: list[Any] = []  # the texts in code order (pyarrow large_string arrays), as they arrived
         self._texts: Any = None  # ``_chunks`` as one array, once asked for; None when stale
-        self._index: Any = None  # the first hash's table (a pandas UInt64Factorizer); None until built
-        self._checks = np.zeros(0, dtype=np.uint64)  # each code's second hash
+        self._index: Any = None  # the first hash's table (a pandas UInt64HashTable: hash to code); None until built
+        self._checks = np.zeros(0, dtype=np.uint64)  # each code's second hash, in its first ``_size`` places
         self._exact = False  # a first hash was shared: look texts up exactly from then on
         self._size = 0  # how many texts have codes
 
@@ -84,14 +85,17 @@ class Dictionary:
 
         if self._exact:
             return pl.Series(texts.name, self._encode_exact(texts), dtype=pl.Int64)
+        import pandas._libs.hashtable as hashtable
+
         if self._index is None:
             self._build_index(len(texts))
         missing = texts.is_null().to_numpy()
         any_missing = bool(missing.any())
-        codes = self._index.factorize(self._key(texts), mask=missing if any_missing else None)
+        added = hashtable.UInt64Vector()  # this call's new hashes: new codes count on from ``_size``
+        codes = self._index.get_labels(self._key(texts), added, self._size, -1, mask=missing if any_missing else None)
         checks, start = self._check(texts), self._size
-        first = _first_appearances(codes, start, self._index.count - start)
-        self._checks = np.concatenate([self._checks, checks[first]])
+        first = _first_appearances(codes, start, len(added))
+        self._keep_checks(start, checks[first])
         found = codes[~missing] if any_missing else codes
         if not np.array_equal(self._checks[found], checks[~missing] if any_missing else checks):
             self._checks = self._checks[:start]  # two texts shared a first hash
@@ -101,6 +105,16 @@ class Dictionary:
             self._add((texts if len(first) == len(texts) else texts.gather(first)).to_arrow())
         encoded = pl.Series(texts.name, codes, dtype=pl.Int64)
         return encoded.set(pl.Series(missing), None) if any_missing else encoded
+
+    def _keep_checks(self, start: int, checks: np.ndarray) -> None:
+        """``checks`` as the second hashes of the codes from ``start`` on, in a buffer that doubles as it fills (a copy of
+        every code's hash per block was quadratic in the texts)."""
+        end = start + len(checks)
+        if end > len(self._checks):
+            grown = np.empty(max(end, 2 * len(self._checks)), dtype=np.uint64)
+            grown[:start] = self._checks[:start]
+            self._checks = grown
+        self._checks[start:end] = checks
 
     @staticmethod
     def _key(texts: Any) -> np.ndarray:
@@ -114,13 +128,13 @@ class Dictionary:
 
     def _build_index(self, size_hint: int) -> None:
         """The first hash's table of every text seen so far (after unpickling: the dictionary travels without it)."""
-        import pandas._libs.hashtable as hashtable  # the factorizer pandas' own merges keep between calls
+        import pandas._libs.hashtable as hashtable  # the hash table pandas' own factorizer keeps between calls
         import polars as pl
 
-        self._index = hashtable.UInt64Factorizer(max(size_hint, self._size, 1))
+        self._index = hashtable.UInt64HashTable(max(size_hint, self._size, 1))
         if self._size:
             known = pl.Series(self.texts())
-            self._index.factorize(self._key(known))
+            self._index.get_labels(self._key(known), hashtable.UInt64Vector(), 0, -1)
             self._checks = self._check(known)
 
     def _encode_exact(self, texts: Any) -> Any:
