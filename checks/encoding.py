@@ -95,7 +95,8 @@ class Dictionary:
         codes = self._index.get_labels(self._key(texts), added, self._size, -1, mask=missing if any_missing else None)
         checks, start = self._check(texts), self._size
         first = _first_appearances(codes, start, len(added))
-        self._keep_checks(start, checks[first])
+        if len(first):
+            self._keep_checks(start, checks[first])
         found = codes[~missing] if any_missing else codes
         if not np.array_equal(self._checks[found], checks[~missing] if any_missing else checks):
             self._checks = self._checks[:start]  # two texts shared a first hash
@@ -110,7 +111,7 @@ class Dictionary:
         """``checks`` as the second hashes of the codes from ``start`` on, in a buffer that doubles as it fills (a copy of
         every code's hash per block was quadratic in the texts)."""
         end = start + len(checks)
-        if end > len(self._checks):
+        if end > len(self._checks):  # also a copy of the read-only hashes ``_build_index`` keeps
             grown = np.empty(max(end, 2 * len(self._checks)), dtype=np.uint64)
             grown[:start] = self._checks[:start]
             self._checks = grown
@@ -135,7 +136,7 @@ class Dictionary:
         if self._size:
             known = pl.Series(self.texts())
             self._index.get_labels(self._key(known), hashtable.UInt64Vector(), 0, -1)
-            self._checks = self._check(known)
+            self._checks = self._check(known)  # read-only (Polars' buffer): ``_keep_checks`` copies it to grow it
 
     def _encode_exact(self, texts: Any) -> Any:
         """``encode_series`` by Arrow's ``index_in`` over the whole dictionary (a pyarrow int64 array): exact, slower."""
