@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from checks.engines import get_engine, polars_contract
+from tests import test_engine_polars as whole_files
 from tests.test_contract_shapes import CASE as ACCOUNTS
 from tests.test_contract_shapes import encoding as accounts_encoding
 from tests.test_engine_polars import (
@@ -71,17 +71,7 @@ def test_cells_in_a_later_block_are_judged_as_the_reference_judges_them(
 
 
 def test_tables_cut_into_blocks_share_the_reference_codes(small_blocks: int, reference_reads: list[str], tmp_path: Path) -> None:
-    platform, customer = tmp_path / "platform.csv", tmp_path / "customer.csv"
-    ACCOUNTS.platform.to_csv(platform, index=False)
-    ACCOUNTS.customer.to_csv(customer, index=False)
-    read = {}
-    for engine in ("polars", "pandas"):
-        encoding = accounts_encoding()
-        read[engine] = [get_engine(engine).read_table(path, encoding) for path in (platform, customer)]
-        read[engine].append(encoding.decode(read[engine][1]))  # codes in first-seen order, decoded as written
-    for mine, reference in zip(read["polars"], read["pandas"]):
-        pd.testing.assert_frame_equal(mine, reference, check_dtype=False)  # Polars holds int32 where values fit
-    assert reference_reads == []
+    whole_files.test_tables_of_another_shape_share_the_reference_codes(reference_reads, tmp_path)
 
 
 # Held as int32 where every value lies within 2**30; an optional column's empty cells (``NULL``) keep it int64, and so
