@@ -46,9 +46,10 @@ class Dictionary:
 
     Codes are given in the order texts are first seen. Each cell is found by two 64-bit hashes of its text
     (Polars'): the first keyed into one hash table kept for the whole run and grown as new texts arrive
-    (pandas' factorizer), so that a file costs a pass over its own cells, never one over every text seen
+    (pandas' hash table), so that a file costs a pass over its own cells, never one over every text seen
     before (Arrow's ``index_in`` rebuilt a table of the whole dictionary per file: most of reading 10 M
-    accounts); the second, kept per code, checks every cell's code. Should two texts share a first hash
+    accounts; pandas' factorizer copied every code's hash at each call, quadratic when a file comes a block at a
+    time); the second, kept per code, checks every cell's code. Should two texts share a first hash
     (about once in 400,000 runs of 10 M distinct texts), the check sees it and the dictionary looks texts up
     exactly, as Arrow's ``index_in``, for the rest of the run.
     """
@@ -56,9 +57,8 @@ class Dictionary:
     def __init__(self) -> None:
         self._chunks: list[Any] = []  # the texts in code order (pyarrow large_string arrays), as they arrived
         self._texts: Any = None  # ``_chunks`` as one array, once asked for; None when stale
-        self._decoded: np.ndarray | None = None  # the texts as objects, for ``decode``; None when stale
-        self._index: Any = None  # the first hash's table (a pandas UInt64Factorizer); None until built
-        self._checks = np.zeros(0, dtype=np.uint64)  # each code's second hash
+        self._index: Any = None  # the first hash's table (a pandas UInt64HashTable: hash to code); None until built
+        self._checks = np.zeros(0, dtype=np.uint64)  # each code's second hash, in its first ``_size`` places
         self._exact = False  # a first hash was shared: look texts up exactly from then on
         self._size = 0  # how many texts have codes
 
@@ -85,14 +85,18 @@ class Dictionary:
 
         if self._exact:
             return pl.Series(texts.name, self._encode_exact(texts), dtype=pl.Int64)
+        import pandas._libs.hashtable as hashtable
+
         if self._index is None:
             self._build_index(len(texts))
         missing = texts.is_null().to_numpy()
         any_missing = bool(missing.any())
-        codes = self._index.factorize(self._key(texts), mask=missing if any_missing else None)
+        added = hashtable.UInt64Vector()  # this call's new hashes: new codes count on from ``_size``
+        codes = self._index.get_labels(self._key(texts), added, self._size, -1, mask=missing if any_missing else None)
         checks, start = self._check(texts), self._size
-        first = _first_appearances(codes, start, self._index.count - start)
-        self._checks = np.concatenate([self._checks, checks[first]])
+        first = _first_appearances(codes, start, len(added))
+        if len(first):
+            self._keep_checks(start, checks[first])
         found = codes[~missing] if any_missing else codes
         if not np.array_equal(self._checks[found], checks[~missing] if any_missing else checks):
             self._checks = self._checks[:start]  # two texts shared a first hash
@@ -102,6 +106,16 @@ class Dictionary:
             self._add((texts if len(first) == len(texts) else texts.gather(first)).to_arrow())
         encoded = pl.Series(texts.name, codes, dtype=pl.Int64)
         return encoded.set(pl.Series(missing), None) if any_missing else encoded
+
+    def _keep_checks(self, start: int, checks: np.ndarray) -> None:
+        """``checks`` as the second hashes of the codes from ``start`` on, in a buffer that doubles as it fills (a copy of
+        every code's hash per block was quadratic in the texts)."""
+        end = start + len(checks)
+        if end > len(self._checks):  # also a copy of the read-only hashes ``_build_index`` keeps
+            grown = np.empty(max(end, 2 * len(self._checks)), dtype=np.uint64)
+            grown[:start] = self._checks[:start]
+            self._checks = grown
+        self._checks[start:end] = checks
 
     @staticmethod
     def _key(texts: Any) -> np.ndarray:
@@ -115,14 +129,14 @@ class Dictionary:
 
     def _build_index(self, size_hint: int) -> None:
         """The first hash's table of every text seen so far (after unpickling: the dictionary travels without it)."""
-        import pandas._libs.hashtable as hashtable  # the factorizer pandas' own merges keep between calls
+        import pandas._libs.hashtable as hashtable  # the hash table pandas' own factorizer keeps between calls
         import polars as pl
 
-        self._index = hashtable.UInt64Factorizer(max(size_hint, self._size, 1))
+        self._index = hashtable.UInt64HashTable(max(size_hint, self._size, 1))
         if self._size:
             known = pl.Series(self.texts())
-            self._index.factorize(self._key(known))
-            self._checks = self._check(known)
+            self._index.get_labels(self._key(known), hashtable.UInt64Vector(), 0, -1)
+            self._checks = self._check(known)  # read-only (Polars' buffer): ``_keep_checks`` copies it to grow it
 
     def _encode_exact(self, texts: Any) -> Any:
         """``encode_series`` by Arrow's ``index_in`` over the whole dictionary (a pyarrow int64 array): exact, slower."""
@@ -148,7 +162,7 @@ class Dictionary:
 
         self._chunks.append(texts.cast(pa.large_string()))
         self._size += len(texts)
-        self._texts = self._decoded = None
+        self._texts = None
 
     def texts(self) -> Any:
         """Every text in code order (a pyarrow large_string array)."""
@@ -171,10 +185,9 @@ class Dictionary:
         return pc.if_else(pa.array(null), pa.scalar(empty, pa.large_string()), taken)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        if self._decoded is None:
-            seen = self.texts().to_numpy(zero_copy_only=False)
-            self._decoded = np.append(np.asarray(seen, dtype=object), np.array([""], dtype=object))
-        return self._decoded[np.where(codes == NULL, len(self._decoded) - 1, codes)]
+        """The texts of ``codes`` as objects, ``NULL`` as an empty text: a Python string for each of these codes only,
+        never for the whole dictionary (10 M of them took 0.8 GB to word one example)."""
+        return self.decode_arrow(np.asarray(codes)).to_numpy(zero_copy_only=False)
 
 
 def _first_appearances(codes: np.ndarray, start: int, added: int) -> np.ndarray:
@@ -403,11 +416,14 @@ class Encoding:
         return pd.Series(np.where(null, np.datetime64("NaT"), values.astype(unit)).astype(unit)).array
 
     def decode(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame`` with the contract's columns as text, as the files wrote them; other columns as they are."""
+        """``frame`` with the contract's columns as text, as the files wrote them (an integer held as itself as int64, as
+        the reference reads it, where an engine holds it narrow); other columns as they are."""
         if self.plain:
             return frame
-        return frame.assign(**{name: codec.render_column(frame[name].to_numpy()) for name, codec in self.codecs.items()
-                               if name in frame.columns and not self.held_as_itself(name)})
+        return frame.assign(**{
+            name: frame[name].astype("int64") if self.held_as_itself(name) else codec.render_column(frame[name].to_numpy())
+            for name, codec in self.codecs.items() if name in frame.columns
+        })
 
 
 def _integers(text: pd.Series, matches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -137,6 +137,7 @@ def test_a_dictionary_without_its_lookup_goes_on_numbering_where_it_stopped(late
     dictionary = Dictionary()
     dictionary.encode(np.array(["b", "a"], dtype=object))
     dictionary = later(dictionary)
+    assert dictionary.encode(np.array(["a"], dtype=object)).tolist() == [1]  # known texts only: nothing to keep
     assert dictionary.encode(np.array(["c", "a", "b"], dtype=object)).tolist() == [2, 1, 0]
     assert dictionary.decode(np.array([0, 1, 2])).tolist() == ["b", "a", "c"]
 

@@ -9,7 +9,7 @@ timestamp in a form other than the usual ones) is parsed by ``Codec.parse`` itse
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,9 @@ from checks.rules import text_rules, value_rules
 from checks.validate import read_and_validate as _read_and_validate_reference
 
 _ROW = "row"
+# Bytes of a file read and parsed at a time (about 150,000 lines of the second sample): a block's text takes about twice
+# its bytes in Polars, and Polars still parses a block on every core.
+_BLOCK_BYTES = 16 * 2**20
 # Timestamp forms parsed here (the sample's and the usual exports'); any other form goes to ``Codec.parse``, and
 # so does a second above 59 (a leap second, which pandas and Polars read otherwise).
 _TIMESTAMP_FORMS = (
@@ -42,17 +45,17 @@ def read_and_validate(delta_file: DeltaFile, encoding: Encoding) -> DeltaValidat
     """``checks.validate.read_and_validate`` on Polars: the same validation for a delta that passes, the reference's
     for one that does not."""
     try:
-        header, text = _read_text(delta_file.path, encoding)
-        if text.height == 0:
+        header, stored, rows = _read_stored(delta_file.path, encoding, rules=True)
+        if rows == 0:
             raise _Reference  # not_empty, as the reference words it
-        stored = _parsed(text, encoding)
-        _check_rules(text, stored, encoding)
+        if _values_break(stored, encoding):
+            raise _Reference
     except _Reference:
         return _read_and_validate_reference(delta_file, encoding)
-    frame = _to_pandas(stored, encoding)
+    frame = _to_pandas(stored, rows)
     return DeltaValidation(
         name=delta_file.name, number=delta_file.number, delta=Delta(name=delta_file.name, number=delta_file.number, frame=frame),
-        failures=empty_failures(), warnings=header.warnings, rows=text.height,
+        failures=empty_failures(), warnings=header.warnings, rows=rows,
     )
 
 
@@ -60,26 +63,72 @@ def read_table(path: str | Path, encoding: Encoding, *, warn: Callable[[str], No
     """``checks.feed.read_table`` on Polars: the table in computing form; any bad cell is the reference's to word."""
     path = Path(path)
     try:
-        header, text = _read_text(path, encoding)
-        stored = _parsed(text, encoding)
+        header, stored, rows = _read_stored(path, encoding)
     except _Reference:
         return _read_table_reference(path, encoding, warn=warn)
     if warn is not None:
         for note in header.warnings:
             warn(f"{path.name}: {note}")
-    return _to_pandas(stored, encoding)
+    return _to_pandas(stored, rows)
 
 
-def _read_text(path: Path, encoding: Encoding) -> tuple[_frames.Header, pl.DataFrame]:
-    """The file's cells as text (null for an empty cell) in the contract's column order, with line numbers."""
+def _read_stored(path: Path, encoding: Encoding, *, rules: bool = False) -> tuple[_frames.Header, dict[str, np.ndarray], int]:
+    """The file's columns in computing form and its row count, read and parsed a block of lines at a time (the text of
+    a 10 M-row table held whole took 1.2 GB); with ``rules``, ``_Reference`` when a cell breaks a text rule.
+
+    Strings are coded block after block, in file order: the dictionary numbers them as a whole read would."""
     names = encoding.contract.names
     header = _frames.read_header(path, names)
     if header is None:
         raise _Reference
+    blocks: list[dict[str, pl.Series]] = []
+    rows = 0
+    for number, lines in enumerate(_line_blocks(path)):
+        blocks.append(_parsed_block(lines, header, encoding, first=number == 0, offset=rows, rules=rules))
+        rows += len(blocks[-1][names[0]])
+    # Column by column, each block's part let go once copied: one column's copy at a time on top of the blocks.
+    stored = {name: _column([block.pop(name) for block in blocks], encoding.codecs[name]) for name in names}
+    return header, stored, rows
+
+
+def _parsed_block(
+    lines: bytes, header: _frames.Header, encoding: Encoding, *, first: bool, offset: int, rules: bool
+) -> dict[str, pl.Series]:
+    """A block of lines in computing form (``_parsed``), its text rules checked when asked."""
+    text = _read_text(lines, header, encoding.contract.names, first=first, offset=offset)
+    stored = _parsed(text, encoding)
+    if rules:
+        _check_text_rules(text, encoding)
+    return stored
+
+
+def _line_blocks(path: Path) -> Iterator[bytes]:
+    """The file's bytes in blocks of whole lines, about ``_BLOCK_BYTES`` each; from a block holding a quote on, the rest
+    of the file as one block (a quoted cell may hold a line break, so only a file without quotes is cut anywhere)."""
+    with open(path, "rb") as file:
+        carry = b""
+        while block := file.read(_BLOCK_BYTES):
+            block = carry + block
+            if b'"' in block:
+                yield block + file.read()
+                return
+            end = block.rfind(b"\n") + 1
+            if end:
+                yield block[:end]
+            carry = block[end:]
+        if carry:
+            yield carry
+
+
+def _read_text(lines: bytes, header: _frames.Header, names: tuple[str, ...], *, first: bool, offset: int) -> pl.DataFrame:
+    """A block's cells as text (null for an empty cell) in the contract's column order, with line numbers (the header
+    is the first block's first line)."""
+    if not first and lines.startswith((b"\n", b"\r")):
+        raise _Reference  # a blank line: pandas skips it and numbers the rows after it otherwise
     try:
         text = pl.read_csv(
-            path, has_header=False, skip_rows=1, schema={name: pl.String for name in header.names},
-            row_index_name=_ROW, row_index_offset=2, encoding="utf8",
+            lines, has_header=False, skip_rows=1 if first else 0, schema={name: pl.String for name in header.names},
+            row_index_name=_ROW, row_index_offset=2 + offset, encoding="utf8",
         ).select(_ROW, *[pl.col(name).replace("", None) for name in names])  # a quoted "" is empty too
     except pl.exceptions.PolarsError as error:
         raise _Reference from error  # a long row, bytes that are no UTF-8...
@@ -87,10 +136,10 @@ def _read_text(path: Path, encoding: Encoding) -> tuple[_frames.Header, pl.DataF
     # nulls): the last column empty, where it may be, is the one trace of either a cheap check can see.
     if text.select(pl.col(names[-1]).is_null().any()).item():
         raise _Reference
-    return header, text
+    return text
 
 
-def _parsed(text: pl.DataFrame, encoding: Encoding) -> pl.DataFrame:
+def _parsed(text: pl.DataFrame, encoding: Encoding) -> dict[str, pl.Series]:
     """Every column in computing form (int64, ``NULL`` for an empty cell; a floating column's float64 bits);
     ``_Reference`` when a cell holds no literal of its type, or is empty where it must be filled."""
     columns = {}
@@ -106,7 +155,7 @@ def _parsed(text: pl.DataFrame, encoding: Encoding) -> pl.DataFrame:
         elif values.null_count() != cells.null_count() or (codec.column.required and cells.null_count()):
             raise _Reference  # a cell that is no literal, or an empty one that must be filled
         columns[name] = values.fill_null(NULL).cast(pl.Int64).alias(name)
-    return pl.DataFrame(columns).with_columns(text[_ROW])
+    return columns
 
 
 def _parse_column(cells: pl.Series, codec: Codec) -> pl.Series | None:
@@ -156,8 +205,8 @@ def _codes(cells: pl.Series, codec: Codec) -> pl.Series:
     return codec.dictionary.encode_series(cells)
 
 
-def _check_rules(text: pl.DataFrame, stored: pl.DataFrame, encoding: Encoding) -> None:
-    """``_Reference`` when any cell breaks one of the contract's text or value rules."""
+def _check_text_rules(text: pl.DataFrame, encoding: Encoding) -> None:
+    """``_Reference`` when any cell breaks one of the contract's text rules."""
     checks = []
     for rule in text_rules(encoding):
         cells = pl.col(rule.column)
@@ -179,16 +228,21 @@ def _check_rules(text: pl.DataFrame, stored: pl.DataFrame, encoding: Encoding) -
         breaks = text.select(pl.any_horizontal(checks) if checks else pl.lit(False)).item()
     except pl.exceptions.PolarsError as error:
         raise _Reference from error  # a pattern Rust's regex engine does not take (a look-around): Python's decides
-    if breaks or _values_break(stored, encoding):
+    if breaks:
         raise _Reference
 
 
-def _values_break(stored: pl.DataFrame, encoding: Encoding) -> bool:
+def _values_break(columns: dict[str, np.ndarray], encoding: Encoding) -> bool:
     """Whether a filled value breaks a bound, the key's uniqueness or a set of allowed values."""
-    checks = []
+    checks, checked = [], set()
     for rule in value_rules(encoding):
         if encoding.codecs[rule.column].dtype == "float64":
             return True  # a floating column's bounds: the reference compares them
+        if rule.kind == "unique" and encoding.codecs[rule.column].dictionary is not None:
+            if _codes_repeat(columns[rule.column]):
+                return True
+            continue
+        checked.add(rule.column)
         values = pl.col(rule.column)
         filled = values.filter(values != NULL)
         if rule.kind == "minimum":
@@ -203,11 +257,35 @@ def _values_break(stored: pl.DataFrame, encoding: Encoding) -> bool:
             checks.append(filled.is_duplicated().any())
         else:  # valid_values
             checks.append(filled.is_in(list(rule.argument)).not_().any())
+    if not checks:
+        return False
+    stored = pl.DataFrame({name: columns[name] for name in checked})
     # Named apart: two rules of one column (a minimum and uniqueness) would otherwise both be named after it.
-    return bool(checks) and any(stored.select(check.alias(f"rule_{index}") for index, check in enumerate(checks)).row(0))
+    return any(stored.select(check.alias(f"rule_{index}") for index, check in enumerate(checks)).row(0))
 
 
-def _to_pandas(stored: pl.DataFrame, encoding: Encoding) -> pd.DataFrame:
-    """The contract's columns as int64 NumPy columns, indexed by line number as the reference's frames are."""
-    columns = {name: stored[name].to_numpy() for name in encoding.contract.names}
-    return pd.DataFrame(columns, index=pd.RangeIndex(2, stored.height + 2, name="row"), copy=False)
+def _codes_repeat(codes: np.ndarray) -> bool:
+    """Whether a filled dictionary code occurs twice: a flag per code (10 MB at 10 M texts) where Polars' hash table of
+    the column took 0.4 GB."""
+    filled = codes if codes.min(initial=0) >= 0 else codes[codes != NULL]
+    seen = np.zeros(int(filled.max(initial=-1)) + 1, dtype=bool)
+    seen[filled] = True
+    return int(np.count_nonzero(seen)) != len(filled)
+
+
+def _column(parts: list[pl.Series], codec: Codec) -> np.ndarray:
+    """One column of the blocks' parts: int32 where every value lies within ``NARROW_LIMIT``, as the first customer's
+    columns are held (half the memory of a 10 M-row table's codes, counts and amounts; an empty cell's ``NULL`` never
+    fits), else int64."""
+    from checks.engines.polars import NARROW_LIMIT  # here: that module imports this one
+
+    narrow = codec.dtype == "int64" and any(len(part) for part in parts) and all(
+        -NARROW_LIMIT <= part.min() and part.max() < NARROW_LIMIT for part in parts if len(part)
+    )
+    dtype = pl.Int32 if narrow else pl.Int64
+    return np.concatenate([part.cast(dtype).to_numpy() for part in parts])
+
+
+def _to_pandas(stored: dict[str, np.ndarray], rows: int) -> pd.DataFrame:
+    """The contract's columns as NumPy columns, indexed by line number as the reference's frames are."""
+    return pd.DataFrame(stored, index=pd.RangeIndex(2, rows + 2, name="row"), copy=False)
