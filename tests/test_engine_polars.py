@@ -302,3 +302,24 @@ def test_tables_of_another_shape_share_the_reference_codes(reference_reads: list
     for mine, reference in zip(read["polars"], read["pandas"]):
         pd.testing.assert_frame_equal(mine, reference)
     assert reference_reads == []
+
+
+@pytest.mark.parametrize(
+    ("already_set", "expected"),
+    [(None, "dirty_decay_ms:5000,muzzy_decay_ms:5000"), ("dirty_decay_ms:0", "dirty_decay_ms:0")],
+    ids=["checks sets it", "the user's value wins"],
+)
+def test_importing_checks_sets_polars_allocator_decay_unless_set(already_set: str | None, expected: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    environment = {key: value for key, value in os.environ.items() if key != "_RJEM_MALLOC_CONF"}
+    if already_set is not None:
+        environment["_RJEM_MALLOC_CONF"] = already_set
+    # Polars appends the variable to its own defaults when imported: later options win in jemalloc.
+    shown = subprocess.run(
+        [sys.executable, "-c", "import checks, polars, os; print(os.environ['_RJEM_MALLOC_CONF'])"],
+        env=environment, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert shown.endswith("," + expected)
