@@ -270,7 +270,7 @@ def _repeated(ids: np.ndarray, high: int) -> Any:
     if not (ordered[1:] == ordered[:-1]).any():
         return pl.lit(False)
     del ordered
-    return pl.Series(np.bincount(ids, minlength=high + 1)[ids] > 1)
+    return pl.Series(np.bincount(ids)[ids] > 1)
 
 
 def _map_masks(kind: str, kwargs: Mapping[str, Any], columns: list[str]) -> tuple[Any, Any]:
