@@ -308,3 +308,24 @@ def test_passed_deltas_are_marked_as_holding_each_user_once(tmp_path: Path) -> N
     # The diagnosis then takes each as one part, without looking for a repeated user again.
     deltas = get_engine("polars").check_feed_folder(write_generated_feed(tmp_path / "feed")).deltas
     assert deltas and all(delta.unique_keys for delta in deltas)
+
+
+@pytest.mark.parametrize(
+    ("already_set", "expected"),
+    [(None, "dirty_decay_ms:5000,muzzy_decay_ms:5000"), ("dirty_decay_ms:0", "dirty_decay_ms:0")],
+    ids=["checks sets it", "the user's value wins"],
+)
+def test_importing_checks_sets_polars_allocator_decay_unless_set(already_set: str | None, expected: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    environment = {key: value for key, value in os.environ.items() if key != "_RJEM_MALLOC_CONF"}
+    if already_set is not None:
+        environment["_RJEM_MALLOC_CONF"] = already_set
+    # Polars appends the variable to its own defaults when imported: later options win in jemalloc.
+    shown = subprocess.run(
+        [sys.executable, "-c", "import checks, polars, os; print(os.environ['_RJEM_MALLOC_CONF'])"],
+        env=environment, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert shown.endswith("," + expected)

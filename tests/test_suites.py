@@ -654,3 +654,22 @@ def test_evidence_of_an_int32_table_is_that_of_its_int64_table(feed):
     pd.testing.assert_frame_equal(narrow[0], wide[0])
     assert narrow[1] == wide[1]
     assert wide[1].observed["revenue_total"] == int(plain["total_spend"].sum()) > 2**31
+
+
+@pytest.mark.parametrize(
+    "user_ids",
+    [[3, 1, 2], [3, 1, 3], [5, 5, 5, 0], [0, 7, 2, 7, 2, 9]],
+    ids=["distinct", "one repeat", "three of one", "two repeats"],
+)
+def test_join_latest_flags_exactly_the_repeated_user_ids(user_ids: list[int]) -> None:
+    import polars as pl
+
+    from checks.suites.evidence import join_latest, latest_by_user
+    from checks.suites.suite import TableNames
+
+    names = TableNames.of(default_contract())
+    ids = pd.Series(user_ids, dtype="int64")
+    latest = latest_by_user(pd.Series(range(10), index=pd.RangeIndex(10), dtype="int64"))
+    joined = join_latest(pl.DataFrame({names.key: ids.to_numpy()}), ids, latest, names)
+    # A constant column when nothing repeats; pandas' duplicated(keep=False) is the reference either way.
+    assert joined[f"__repeated_{names.key}"].to_list() == ids.duplicated(keep=False).tolist()

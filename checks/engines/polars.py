@@ -187,17 +187,17 @@ def _value_failures(typed: pl.DataFrame, name: str, bounds: dict[str, int | None
 
 
 def _unique_user_ids(users: pl.Series, largest: int | None, nulls: int) -> bool:
-    """Whether no user id repeats (missing ones aside); flagged in an array indexed by id when ids are dense enough."""
+    """Whether no user id repeats (missing ones aside): sorted, no two neighbours equal.
+
+    NumPy sorts integers with SIMD in sequential passes, a fifth faster than flagging each id in an array
+    indexed by id, whose scattered writes also slow under other work (at 10 M ids: 0.09 CPU-s against 0.11).
+    """
     if nulls:
         users = users.drop_nulls()
     if largest is None:
         return True
-    if largest < 16 * len(users) + 2**20:
-        # One byte per possible id (a 2.5 M-row update among 10 M users: 10 MB), several times faster than hashing.
-        seen = np.zeros(largest + 1, dtype=bool)
-        seen[users.to_numpy().astype(np.intp, copy=False)] = True  # NumPy indexes by an int32 array more slowly
-        return int(np.count_nonzero(seen)) == len(users)
-    return users.n_unique() == len(users)
+    ordered = np.sort(users.to_numpy())
+    return not bool((ordered[1:] == ordered[:-1]).any())
 
 
 def _narrowed(typed: pl.DataFrame, bounds: dict[str, int | None]) -> pl.DataFrame:

@@ -261,15 +261,15 @@ def join_latest(table: Any, user_ids: pd.Series, by_user: LatestByUser | None, n
 def _repeated(ids: np.ndarray, high: int) -> Any:
     """Whether each row's id occurs more than once in ``ids`` (all non-negative, at most ``high``).
 
-    Usually every id is distinct: one bit of memory per possible id tells, and the column is a constant.
+    Usually every id is distinct: sorted, no two neighbours are equal (sequential SIMD passes, cheaper than
+    scattered writes into an array indexed by id), and the column is a constant.
     """
     import polars as pl
 
-    seen = np.zeros(high + 1, dtype=bool)
-    seen[ids] = True
-    if np.count_nonzero(seen) == ids.size:
+    ordered = np.sort(ids)
+    if not (ordered[1:] == ordered[:-1]).any():
         return pl.lit(False)
-    del seen
+    del ordered
     return pl.Series(np.bincount(ids)[ids] > 1)
 
 
