@@ -410,6 +410,8 @@ def _accounts_tables(folder: Path) -> tuple[dict[str, pd.DataFrame], pd.Series, 
     deduplicated = engine.check_validations(validations, encoding=encoding).deduplicated
     faults = np.random.default_rng(5).choice(np.arange(1, len(platform)), size=(6, 25), replace=False)
     platform = platform.reset_index(drop=True).copy()  # the engine may hand back read-only arrays (zero-copy from Polars)
+    # Columns held as int32 (every value fit) are widened: the planted codes and empty cells may not fit.
+    platform = platform.astype({name: "int64" for name in platform.columns if platform[name].dtype == "int32"})
     platform.loc[faults[0], "account_id"] = platform.loc[faults[0] - 1, "account_id"].to_numpy()
     platform.loc[faults[1], "account_id"] = encoding.codecs["account_id"].dictionary.encode(
         np.array([f"AC-9{number:08d}" for number in range(25)], dtype=object))
