@@ -304,7 +304,7 @@ def _write_parquet(frame: pd.DataFrame, path: Path, rows: np.ndarray | None) -> 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     if rows is not None:
         table = table.take(np.asarray(rows, dtype="int64"))
-    # Integers held narrow in memory (``checks.engines.polars.NARROW_LIMIT``) go out as int64, as always;
+    # Integers held narrow in memory (``checks.engines._frames.NARROW_LIMIT``) go out as int64, as always;
     # streamed, so the widened columns are never held whole.
     pl.from_arrow(table).lazy().with_columns(pl.col(pl.Int32).cast(pl.Int64)).sink_parquet(path, compression="snappy")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from checks.engines.polars import NARROW_LIMIT
+from checks.engines._frames import NARROW_LIMIT
 
 
 def assert_same_rows(actual: pd.DataFrame, expected: pd.DataFrame, *, obj: str = "DataFrame") -> None:

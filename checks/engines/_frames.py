@@ -24,6 +24,10 @@ from checks.rules import BOM_IGNORED, column_renamed
 # The first customer's columns: the form this module's fast path is written for (checks.rules.first_customer_rules).
 COLUMNS = default_encoding().contract.names
 
+# Integer columns whose values all lie in [-NARROW_LIMIT, NARROW_LIMIT) are held as int32 by the Polars paths
+# (``polars._narrowed``, ``polars_contract``); the writers widen them back to int64.
+NARROW_LIMIT = 2**30
+
 _UTF8_BOM = b"\xef\xbb\xbf"
 HEADER_BYTES = 64 * 1024
 

@@ -2,7 +2,7 @@
 
 An engine is a module of ``checks.engines`` that offers ``Engine``'s members with exactly the pandas
 path's answers; only the speed and the memory differ. An engine may hold an integer column as int32
-instead of int64 when every value of it lies within ``checks.engines.polars.NARROW_LIMIT`` (2**30):
+instead of int64 when every value of it lies within ``checks.engines._frames.NARROW_LIMIT`` (2**30):
 lossless, half the memory, and the difference of any two values still fits. Everything downstream
 sums in int64 and writes such a column as int64, so no answer or output depends on it.
 

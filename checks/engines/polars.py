@@ -35,8 +35,7 @@ from checks.validate import read_and_validate as _read_and_validate_pandas
 
 NAME = "polars"
 CAPABILITIES: frozenset[Capability] = frozenset({Capability.ANY_CONTRACT})
-# Integer columns whose values all lie in [-NARROW_LIMIT, NARROW_LIMIT) are held as int32 (see ``_narrowed``).
-NARROW_LIMIT = 2**30
+NARROW_LIMIT = _frames.NARROW_LIMIT  # integer columns within it are held as int32 (see ``_narrowed``)
 
 # The reading below is written for contracts whose rules are the first customer's (``first_customer_rules``):
 # a positive integer key, non-negative integer columns. Any other contract is read by ``polars_contract``.

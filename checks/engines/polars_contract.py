@@ -274,13 +274,11 @@ def _codes_repeat(codes: np.ndarray) -> bool:
 
 
 def _column(parts: list[pl.Series], codec: Codec) -> np.ndarray:
-    """One column of the blocks' parts: int32 where every value lies within ``NARROW_LIMIT``, as the first customer's
+    """One column of the blocks' parts: int32 where every value lies within ``_frames.NARROW_LIMIT``, as the first customer's
     columns are held (half the memory of a 10 M-row table's codes, counts and amounts; an empty cell's ``NULL`` never
     fits), else int64."""
-    from checks.engines.polars import NARROW_LIMIT  # here: that module imports this one
-
     narrow = codec.dtype == "int64" and any(len(part) for part in parts) and all(
-        -NARROW_LIMIT <= part.min() and part.max() < NARROW_LIMIT for part in parts if len(part)
+        -_frames.NARROW_LIMIT <= part.min() and part.max() < _frames.NARROW_LIMIT for part in parts if len(part)
     )
     dtype = pl.Int32 if narrow else pl.Int64
     return np.concatenate([part.cast(dtype).to_numpy() for part in parts])
