@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import importlib.util
 import multiprocessing
 import os
 import resource
 import signal
 import sys
+import types
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +31,9 @@ RUN_PRELOAD = (("checks.suites.gx", "preload"), ("checks.charts", "import_matplo
 # GX imports its Spark, SQL and S3 back ends whenever they are installed; the run's helper validates Parquet files
 # with pandas only (every engine hands it pandas evidence frames), so they stay out: 0.8 of its 4.5 CPU-s of imports.
 RUN_KEEPS_OUT = ("pyspark", "sqlalchemy", "boto3", "botocore")
+# GX imports these for expectations the suites never use (KL divergence and the KS tests: SciPy's statistics and
+# Altair's charts), 1.2 of the helper's 3.4 CPU-s of imports: deferred to their first use, which a run never makes.
+RUN_DEFERS = ("scipy.stats", "altair")
 
 
 @dataclass(frozen=True)
@@ -48,18 +53,21 @@ class Sidecar:
     ``preload`` is (module, function) pairs called first, e.g. ``("checks.suites.gx", "preload")``; a failure
     there is left for the task that needs the module to raise (and report) again. ``keep_out`` names modules the
     work there never uses: importing one raises ImportError there, so that a library importing it only when it is
-    installed (GX: PySpark, SQLAlchemy, boto3) skips it. Use it as a context manager:
+    installed (GX: PySpark, SQLAlchemy, boto3) skips it. ``defer`` names modules imported only on first use of
+    one of their attributes (``Deferred``). Use it as a context manager:
     leaving waits for the process to end (cancelling what has not started) and fills in ``usage``; leaving on an
     error ends the process at once.
     """
 
-    def __init__(self, preload: Sequence[tuple[str, str]] = (), keep_out: Sequence[str] = ()) -> None:
+    def __init__(
+        self, preload: Sequence[tuple[str, str]] = (), keep_out: Sequence[str] = (), defer: Sequence[str] = ()
+    ) -> None:
         self._children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         self._pool = ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_preload,
-            initargs=(tuple(preload), tuple(keep_out)),
+            initargs=(tuple(preload), tuple(keep_out), tuple(defer)),
         )
         self._pool.submit(int)  # the pool starts its process on the first task: start it now
         self.usage: Usage | None = None
@@ -67,7 +75,7 @@ class Sidecar:
     @classmethod
     def for_run(cls) -> Sidecar:
         """The helper process a run uses (``checks.runner.run_case``), started now."""
-        return cls(preload=RUN_PRELOAD, keep_out=RUN_KEEPS_OUT)
+        return cls(preload=RUN_PRELOAD, keep_out=RUN_KEEPS_OUT, defer=RUN_DEFERS)
 
     def submit(self, function: Callable[..., Result], *args: Any) -> Future[Result]:
         """Run ``function(*args)`` in the helper process (both picklable: a module-level function)."""
@@ -100,7 +108,7 @@ class Sidecar:
         self.close(at_once=kind is not None)
 
 
-def _preload(preload: tuple[tuple[str, str], ...], keep_out: tuple[str, ...]) -> None:
+def _preload(preload: tuple[tuple[str, str], ...], keep_out: tuple[str, ...], defer: tuple[str, ...]) -> None:
     # Ctrl-C reaches the terminal's whole process group: the run reports it (exit 130); this process leaves
     # at once, without a traceback of its own on the run's standard error.
     signal.signal(signal.SIGINT, _leave_quietly)
@@ -115,6 +123,8 @@ def _preload(preload: tuple[tuple[str, str], ...], keep_out: tuple[str, ...]) ->
         main.__file__ = __file__
     for module in keep_out:
         sys.modules.setdefault(module, None)  # Python's own way to refuse an import: ImportError, nothing searched
+    for module in defer:
+        Deferred.install(module)
     for module, function in preload:
         try:
             getattr(importlib.import_module(module), function)()
@@ -123,6 +133,30 @@ def _preload(preload: tuple[tuple[str, str], ...], keep_out: tuple[str, ...]) ->
     # Registered last, so run first: this process's answers are all sent and its files written by then, and the
     # interpreter's own teardown of GX's modules took 1.4 s, which the run would wait for at its end.
     atexit.register(_leave_now)
+
+
+class Deferred(types.ModuleType):
+    """A module's stand-in in ``sys.modules`` that imports the module on the first use of one of its attributes.
+
+    Not ``importlib.util.LazyLoader``: on Python 3.11 the import system reads ``__spec__`` of a module found in
+    ``sys.modules``, and that read makes a lazy module load at once. Here ``__spec__`` is the stand-in's own.
+    """
+
+    @classmethod
+    def install(cls, name: str) -> None:
+        spec = None if name in sys.modules else importlib.util.find_spec(name)
+        if spec is None:
+            return  # imported already, or not installed: nothing to defer
+        stand_in = cls(name)
+        stand_in.__spec__ = spec
+        sys.modules[name] = stand_in
+
+    def __getattr__(self, attribute: str) -> Any:  # only for what the stand-in lacks: the module's own names
+        module = sys.modules.get(self.__name__)
+        if module is self:  # first use: the module itself takes the stand-in's place
+            del sys.modules[self.__name__]
+            module = importlib.import_module(self.__name__)
+        return getattr(module, attribute)
 
 
 def _leave_quietly(*_: object) -> None:

@@ -105,3 +105,29 @@ def test_leaving_on_an_error_ends_the_process_at_once() -> None:
             time.sleep(1)  # the helper is in its preload by now
             raise RuntimeError("the run failed")
     assert time.monotonic() - started < 30
+
+
+def _deferred_then_used(module: str, attribute: str) -> tuple[bool, bool, bool]:
+    """Whether ``module`` is still deferred after GX's import, whether its attribute (read twice) is the real
+    module's, and whether the import system now holds the real module."""
+    import importlib
+    import sys
+
+    from checks.sidecar import Deferred
+
+    deferred = isinstance(sys.modules[module], Deferred)
+    holder = sys.modules[module]
+    first, again = getattr(holder, attribute), getattr(holder, attribute)
+    real = importlib.import_module(module)
+    return deferred, first is again is getattr(real, attribute), not isinstance(real, Deferred)
+
+
+@pytest.mark.parametrize(("module", "attribute"), [("scipy.stats", "entropy"), ("altair", "Chart")])
+def test_a_deferred_module_survives_gx_import_and_loads_on_first_use(module: str, attribute: str) -> None:
+    """The run's helper defers what GX imports for expectations the suites never use: GX's import leaves them
+    unloaded, and a use still gets the real module's attribute."""
+    from checks.sidecar import RUN_DEFERS
+
+    assert module in RUN_DEFERS
+    with Sidecar(preload=[("checks.suites.gx", "preload")], defer=RUN_DEFERS) as helper:
+        assert helper.call(_deferred_then_used, module, attribute) == (True, True, True)
