@@ -139,30 +139,32 @@ def run_case(
         with_encoding = check_contract(engine, encoding)
 
         # Where the engine can, the tables are read on a thread while the deltas are validated and deduplicated: each
-        # side's single-threaded parts fill the other's idle core. A table's error still comes first, its warnings after.
+        # side's single-threaded parts fill the other's idle core. A table's error still comes first; its warnings wait.
         warned: list[str] = []
         reads_beside = supports(engine, Capability.READS_BESIDE) and encoding.plain
-        read_tables = functools.partial(_read_tables, case, engine, with_encoding, warned.append if reads_beside else on_warning)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read tables") as pool:
-            beside = pool.submit(read_tables) if reads_beside else None
-            if beside is None:
+        warn = warned.append if reads_beside and on_warning is not None else on_warning
+        read_tables = functools.partial(_read_tables, case, engine, with_encoding, warn)
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read tables") as pool:
                 with stage("read tables"):
-                    platform, customer = read_tables()
-            try:
-                with stage("validate deltas"):
-                    validations = _validate_deltas(case.feed, engine, encoding.contract, with_encoding, on_stage)
+                    beside = pool.submit(read_tables) if reads_beside else None
+                    platform, customer = read_tables() if beside is None else (None, None)
+                try:
+                    with stage("validate deltas"):
+                        validations = _validate_deltas(case.feed, engine, encoding.contract, with_encoding, on_stage)
 
-                with stage("feed checks and dedup"):
-                    feed = engine.check_validations(validations, **with_encoding)
-            except BaseException:
+                    with stage("feed checks and dedup"):
+                        feed = engine.check_validations(validations, **with_encoding)
+                except BaseException:
+                    if beside is not None:
+                        beside.result()  # a table's error is the run's, as when the tables were read first
+                    raise
                 if beside is not None:
-                    beside.result()
-                raise
-            if beside is not None:
-                with stage("read tables"):  # what is left of it
-                    platform, customer = beside.result()
-        for text in warned if on_warning is not None else ():
-            on_warning(text)
+                    with stage("finish reading tables"):
+                        platform, customer = beside.result()
+        finally:
+            for text in warned:
+                on_warning(text)
 
         # The outputs are written on a background thread while the suites and the diagnosis run.
         with stage("start writing outputs"):
