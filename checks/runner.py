@@ -11,6 +11,7 @@ import functools
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,15 +138,33 @@ def run_case(
         encoding = Encoding.of(contract_or_default(case.contract))
         with_encoding = check_contract(engine, encoding)
 
-        with stage("read tables"):
-            platform = engine.read_table(case.platform, warn=on_warning, **with_encoding) if case.platform is not None else None
-            customer = engine.read_table(case.customer, warn=on_warning, **with_encoding) if case.customer is not None else None
+        # Where the engine can, the tables are read on a thread while the deltas are validated and deduplicated: each
+        # side's single-threaded parts fill the other's idle core. A table's error still comes first; its warnings wait.
+        warned: list[str] = []
+        reads_beside = supports(engine, Capability.READS_BESIDE) and encoding.plain
+        warn = warned.append if reads_beside and on_warning is not None else on_warning
+        read_tables = functools.partial(_read_tables, case, engine, with_encoding, warn)
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read tables") as pool:
+                with stage("read tables"):
+                    beside = pool.submit(read_tables) if reads_beside else None
+                    platform, customer = read_tables() if beside is None else (None, None)
+                try:
+                    with stage("validate deltas"):
+                        validations = _validate_deltas(case.feed, engine, encoding.contract, with_encoding, on_stage)
 
-        with stage("validate deltas"):
-            validations = _validate_deltas(case.feed, engine, encoding.contract, with_encoding, on_stage)
-
-        with stage("feed checks and dedup"):
-            feed = engine.check_validations(validations, **with_encoding)
+                    with stage("feed checks and dedup"):
+                        feed = engine.check_validations(validations, **with_encoding)
+                except BaseException:
+                    if beside is not None:
+                        beside.result()  # a table's error is the run's, as when the tables were read first
+                    raise
+                if beside is not None:
+                    with stage("finish reading tables"):
+                        platform, customer = beside.result()
+        finally:
+            for text in warned:
+                on_warning(text)
 
         # The outputs are written on a background thread while the suites and the diagnosis run.
         with stage("start writing outputs"):
@@ -231,6 +250,15 @@ def run_case(
     outputs["summary"] = out_dir / "summary.json"
     atomic_write_text(outputs["summary"], json.dumps(result.to_dict(), indent=2, default=str) + "\n")
     return result
+
+
+def _read_tables(
+    case: Case, engine: Engine, with_encoding: dict[str, Encoding], warn: Callable[[str], None] | None
+) -> tuple[Any, Any]:
+    """The case's platform and customer tables (None where the case names none)."""
+    platform = engine.read_table(case.platform, warn=warn, **with_encoding) if case.platform is not None else None
+    customer = engine.read_table(case.customer, warn=warn, **with_encoding) if case.customer is not None else None
+    return platform, customer
 
 
 def _validate_deltas(

@@ -11,7 +11,7 @@ from checks.engines.base import PROTOCOLS, Capability, Engine, diagnose_on, disc
 # What each engine adds to the contract, as the README's engine table describes them.
 DECLARED = {
     "pandas": {Capability.ANY_CONTRACT},
-    "polars": {Capability.ANY_CONTRACT},
+    "polars": {Capability.ANY_CONTRACT, Capability.READS_BESIDE},
     "duckdb": {Capability.OUT_OF_CORE_DEDUP, Capability.ANY_CONTRACT},
     "spark": {Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.ANY_CONTRACT},
 }

@@ -69,7 +69,7 @@ def test_stage_names_are_unique(sample_run) -> None:
     _, stages = sample_run
     names = list(dict.fromkeys(stages))
     assert names == [
-        "read tables", "validate deltas", "feed checks and dedup", "start writing outputs", "expectation suites",
+        "read tables", "validate deltas", "feed checks and dedup", "finish reading tables", "start writing outputs", "expectation suites",
         "diagnosis", "report", "finish expectation suites", "finish writing outputs",
     ]
 

@@ -34,6 +34,7 @@ class Capability(Enum):
     OWN_DIAGNOSIS = "own diagnosis"  # OwnDiagnosis: the reconciliation where the rows are
     CLUSTER = "cluster"  # Cluster: a master to run on, chosen before the first job
     ANY_CONTRACT = "any contract"  # AnyContract: every contract's types and rules, taking its run's ``encoding``
+    READS_BESIDE = "reads beside"  # ReadsBeside: a plain contract's tables read on a thread while the deltas are validated
 
 
 class Engine(Protocol):
@@ -105,6 +106,11 @@ class AnyContract(Engine, Protocol):
     rules only (``checks.rules.first_customer_rules``), and ``check_contract`` says so in one line."""
 
 
+class ReadsBeside(Engine, Protocol):
+    """``Capability.READS_BESIDE``: with a plain contract (no dictionaries to fill in order) ``read_table`` may run on
+    a thread while ``read_and_validate`` and ``check_validations`` run, the reading letting go of the interpreter lock."""
+
+
 class Cluster(Engine, Protocol):
     """``Capability.CLUSTER``: the engine runs on a master chosen before its first job."""
 
@@ -144,6 +150,7 @@ PROTOCOLS: dict[Capability, type[Engine]] = {
     Capability.OWN_DIAGNOSIS: OwnDiagnosis,
     Capability.CLUSTER: Cluster,
     Capability.ANY_CONTRACT: AnyContract,
+    Capability.READS_BESIDE: ReadsBeside,
 }
 
 

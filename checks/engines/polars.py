@@ -34,7 +34,7 @@ from checks.rules import FIELD_UNIQUENESS, first_customer_rules
 from checks.validate import read_and_validate as _read_and_validate_pandas
 
 NAME = "polars"
-CAPABILITIES: frozenset[Capability] = frozenset({Capability.ANY_CONTRACT})
+CAPABILITIES: frozenset[Capability] = frozenset({Capability.ANY_CONTRACT, Capability.READS_BESIDE})
 NARROW_LIMIT = _frames.NARROW_LIMIT  # integer columns within it are held as int32 (see ``_narrowed``)
 
 # The reading below is written for contracts whose rules are the first customer's (``first_customer_rules``):

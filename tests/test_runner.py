@@ -1,0 +1,81 @@
+"""checks.runner: the tables read beside the deltas where the engine can, with the answers of reading them first."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from checks.config import load_case
+from checks.engines import get_engine
+from checks.errors import BadInputError, DeduplicationError
+from checks.runner import run_case
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HEADER = "user_id,total_spend,count_saved_items,loyalty_credits,batch_id"
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    """A copy of the sample case (``data/``), to spoil."""
+    folder = tmp_path / "case"
+    shutil.copytree(PROJECT_ROOT / "data", folder, ignore=shutil.ignore_patterns("accounts"))
+    return folder
+
+
+def _feed_fails(monkeypatch: pytest.MonkeyPatch, engine: str) -> None:
+    """The engine's dedup raises, as on a tie."""
+    module = get_engine(engine)
+
+    def tie(*_args, **_kwargs):
+        raise DeduplicationError("a tie on the latest row")
+
+    monkeypatch.setattr(module, "check_validations", tie)
+
+
+@pytest.mark.parametrize(
+    ("engine", "beside"), [("pandas", False), ("polars", True)],
+)
+def test_the_tables_are_read_beside_the_deltas_where_the_engine_can(sample: Path, tmp_path: Path, engine, beside):
+    stages: list[str] = []
+    result = run_case(
+        load_case(sample / "case.toml"), out_dir=tmp_path / "out", gx_dir=tmp_path / "gx", build_docs=False,
+        engine=get_engine(engine), on_stage=lambda name, done=None, total=None: stages.append(name),
+    )
+    assert ("finish reading tables" in result.timings) == beside
+    assert list(dict.fromkeys(stages))[:4] == (
+        ["read tables", "validate deltas", "feed checks and dedup", "finish reading tables"] if beside
+        else ["read tables", "validate deltas", "feed checks and dedup", "start writing outputs"]
+    )
+
+
+@pytest.mark.parametrize("engine", ["pandas", "polars"])
+@pytest.mark.parametrize(
+    ("spoil", "error", "words"),
+    [
+        ("table", BadInputError, "missing column(s): batch_id"),  # the table's error first, as when read first
+        ("feed", DeduplicationError, "a tie on the latest row"),
+    ],
+)
+def test_a_bad_table_is_the_runs_error_even_when_the_feed_fails_too(
+    sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine, spoil, error, words
+):
+    _feed_fails(monkeypatch, engine)
+    if spoil == "table":
+        (sample / "platform-user-summary.csv").write_text("user_id,total_spend,count_saved_items,loyalty_credits\n1,2,3,4\n")
+    with pytest.raises(error, match=words.replace("(", r"\(").replace(")", r"\)")):
+        run_case(load_case(sample / "case.toml"), out_dir=tmp_path / "out", gx_dir=tmp_path / "gx", build_docs=False,
+                 engine=get_engine(engine))
+
+
+@pytest.mark.parametrize("engine", ["pandas", "polars"])
+def test_a_table_s_warning_reaches_the_caller_once(sample: Path, tmp_path: Path, monkeypatch, engine):
+    _feed_fails(monkeypatch, engine)  # told even when the run fails
+    platform = sample / "platform-user-summary.csv"
+    lines = platform.read_text().splitlines()
+    platform.write_text("\n".join([f"{lines[0]},loaded_at", *[f"{line},2026-11-02" for line in lines[1:]]]) + "\n")
+    said: list[str] = []
+    with pytest.raises(DeduplicationError):
+        run_case(load_case(sample / "case.toml"), out_dir=tmp_path / "out", gx_dir=tmp_path / "gx", build_docs=False,
+                 engine=get_engine(engine), on_warning=said.append)
+    assert len(said) == 1 and "'loaded_at'" in said[0]
