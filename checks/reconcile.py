@@ -385,16 +385,20 @@ def compare_rows(expected: ExpectedRows, platform: PlatformRows, packing: Packin
 
 def _classify(in_expected: np.ndarray, count: np.ndarray, agreement: Agreement, known: np.ndarray) -> np.ndarray:
     """Each user's class as its position in ``CLASSES`` (int8)."""
-    stale = known & agreement.older
-    # In the order of the conditions: later ones only where no earlier one holds.
-    classes = np.full(len(count), CLASSES.index(UNKNOWN_BATCH), dtype="int8")
-    for condition, name in reversed(
-        [
-            (count > 1, DUPLICATED), (count == 0, MISSING), (~in_expected, UNEXPECTED), (agreement.same, MATCH),
-            (agreement.same_batch, VALUE_DRIFT), (stale, STALE),
-        ]
-    ):
-        classes[condition] = CLASSES.index(name)
+    classes = np.empty(len(count), dtype="int8")
+    # A chunk of users at a time: the dozen passes over it stay in the cache.
+    for users in row_chunks(len(count)):
+        chunk, users_count = classes[users], count[users]
+        chunk.fill(CLASSES.index(UNKNOWN_BATCH))
+        # In the order of the conditions: later ones only where no earlier one holds.
+        for condition, name in reversed(
+            [
+                (users_count > 1, DUPLICATED), (users_count == 0, MISSING), (~in_expected[users], UNEXPECTED),
+                (agreement.same[users], MATCH), (agreement.same_batch[users], VALUE_DRIFT),
+                (known[users] & agreement.older[users], STALE),
+            ]
+        ):
+            chunk[condition] = CLASSES.index(name)
     return classes
 
 
@@ -414,6 +418,9 @@ def compare_customer(customer: pd.DataFrame, expected: ExpectedRows, users: User
     first[found[::-1]] = rows[::-1]  # backwards: a user's first row is written last
     held = first >= 0
     agrees = in_expected & held
+    # 3 not expected, 2 expected but not held, 1 held but differing, 0 agreeing: counted down, no masked writes.
+    customer_class = np.subtract(3, in_expected, dtype="int8")
+    customer_class -= agrees
     columns = {column: customer[column].to_numpy() for column in columns_compared}
     packing = Packing.spanning({column: [columns[column], expected_values[column]] for column in columns_compared})
     if packing is not None:
@@ -424,10 +431,7 @@ def compare_customer(customer: pd.DataFrame, expected: ExpectedRows, users: User
     else:
         for column in columns_compared:
             agrees &= at_rows(columns[column], first) == expected_values[column]
-    customer_class = np.full(len(users), 3, dtype="int8")
-    customer_class[in_expected] = 2
-    customer_class[in_expected & held] = 1
-    customer_class[agrees] = 0
+    customer_class -= agrees
     return first, customer_class
 
 

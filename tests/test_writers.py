@@ -201,3 +201,60 @@ def test_a_background_write_error_is_raised_by_wait_after_the_other_writes(tmp_p
 def test_repeated_column_names_are_written_as_they_are(tmp_path):
     frame = pd.DataFrame([[1, "=a"], [3, "b"]], columns=["n", "n"])
     assert atomic_write_frame(tmp_path / "twice.csv", frame).read_text() == "n,n\n1,'=a\n3,b\n"
+
+
+def _polars_default_csv(frame: pd.DataFrame) -> bytes:
+    """The CSV as written before Polars was told when no cell needs quotes: every cell checked ("necessary")."""
+    import polars as pl
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    cells = pa.table([writers._csv_column(column) for column in table.columns], names=table.column_names)
+    return pl.from_arrow(cells).write_csv(None, include_header=True).encode()
+
+
+@pytest.mark.parametrize(
+    "names, quoted",
+    [
+        (["delta0.csv", "delta1.csv"], False),
+        (["stale", "unknown_batch", "not expected", " lead", "é€", "#c", "=x", "tab\tx"], False),
+        (["delta0.csv", ""], False),  # an empty name is written as a missing cell
+        (["a,b", "plain"], True),
+        (['say "hi"', "plain"], True),
+        (["two\nlines", "plain"], True),
+        (["cr\rx", "plain"], True),
+    ],
+)
+def test_dictionary_text_and_integers_are_written_byte_for_byte_as_before(tmp_path, names, quoted):
+    rng = np.random.default_rng(len(names))
+    codes = rng.integers(-1, len(names), 300)
+    frame = pd.DataFrame(
+        {
+            "source_file": pd.Categorical.from_codes(codes, categories=names),
+            "source_row": np.concatenate([[0, -1, 2**53 + 1, -(2**63), 2**63 - 1], rng.integers(-(2**62), 2**62, 295)]),
+            "spend": np.concatenate([[0, -1, 2**31 - 1, -(2**31)], rng.integers(-5000, 5000, 296)]).astype("int32"),
+            "rows": pd.array(np.where(codes < 0, None, rng.integers(0, 9, 300)), dtype="Int64"),
+            "class": pd.Categorical.from_codes(rng.integers(0, 2, 300), categories=["match", "stale"]),
+        }
+    )
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    cells = pa.table([writers._csv_column(column) for column in table.columns], names=table.column_names)
+    assert writers._needs_no_quotes(cells) is not quoted
+    assert atomic_write_frame(tmp_path / "out.csv", frame).read_bytes() == _polars_default_csv(frame)
+    rows = rng.permutation(len(frame))[:77]
+    assert atomic_write_frame(tmp_path / "rows.csv", frame, rows=rows).read_bytes() == _polars_default_csv(frame.iloc[rows])
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pd.DataFrame({"file": pd.Categorical(["a", "b"])}),  # one column: a lone empty cell would be quoted
+        pd.DataFrame({"file": pd.Categorical(["a", None]), "spend": [1.5, np.nan]}),  # floats are written as text
+        pd.DataFrame({"file": pd.Categorical(["a", "b"]), "note": pd.array(["x", None], dtype="str")}),  # plain text
+        pd.DataFrame({"file": pd.Categorical(["a", "b"]), "a,b": [1, 2]}),  # a name needing quotes
+    ],
+)
+def test_text_outside_dictionaries_is_still_checked_for_quotes(tmp_path, frame):
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    cells = pa.table([writers._csv_column(column) for column in table.columns], names=table.column_names)
+    assert not writers._needs_no_quotes(cells)
+    assert atomic_write_frame(tmp_path / "out.csv", frame).read_bytes() == _polars_default_csv(frame)

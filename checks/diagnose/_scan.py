@@ -46,9 +46,12 @@ def all_rows(feed: Feed) -> tuple[int, ...]:
 
 
 def kept(part: Part, cut: int) -> slice | np.ndarray:
-    """A part's rows that a model with this cut for its file read (a slice when the part is the whole file)."""
+    """A part's rows that a model with this cut for its file read (a slice when the part is the whole file, or when
+    the model reads every row of the part: its positions ascend, so the last one tells)."""
     if part.position is None:
         return slice(0, min(cut, len(part)))
+    if not len(part) or part.position[-1] < cut:
+        return slice(0, len(part))
     return np.flatnonzero(part.position < cut)
 
 
@@ -146,7 +149,6 @@ def picks_of(expected: ExpectedRows, feed: Feed) -> Table | None:
         return None
     file = expected.file_codes(feed.names)
     lines = expected.values[SOURCE_ROW]
-    position = np.full(len(file), -1, dtype="int64")
     if all(isinstance(index, pd.RangeIndex) for index in indexes):
         start = np.array([index.start for index in indexes] or [0], dtype="int64")
         step = np.array([index.step for index in indexes] or [1], dtype="int64")
@@ -157,6 +159,7 @@ def picks_of(expected: ExpectedRows, feed: Feed) -> Table | None:
             known = np.maximum(file, 0)
             position = np.where(file >= 0, (lines - start[known]) // step[known], -1)
     else:
+        position = np.full(len(file), -1, dtype="int64")
         for number, index in enumerate(indexes):
             at = np.flatnonzero(file == number)
             position[at] = pd.Index(index).get_indexer(lines[at])
