@@ -32,9 +32,9 @@ CASES: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | 
     "file cut short": (lambda: faults.truncated(FEED, 3, 40), None, True),
     "first file cut short, with an export": (lambda: faults.truncated(FEED, 0, 100), lambda: faults.expected(FEED), True),
     "file cut short and values drifted": (lambda: _drifted(faults.truncated(FEED, 2, 30)), None, False),
-    "batch_id compared as text": (lambda: faults.string_dedup(FEED), None, False),
-    "last file loaded wins": (lambda: faults.last_file_wins(FEED, [0, 3, 1, 4, 2]), None, False),
-    "not deduplicated": (lambda: faults.not_deduplicated(FEED), None, False),
+    "batch_id compared as text": (lambda: faults.string_dedup(FEED), None, True),
+    "last file loaded wins": (lambda: faults.last_file_wins(FEED, [0, 3, 1, 4, 2]), None, True),
+    "not deduplicated": (lambda: faults.not_deduplicated(FEED), None, True),
     "file never loaded and values drifted": (lambda: _drifted(faults.without_file(FEED, 1)), None, False),
     "several at once": (_mixed_platform, None, False),
 }

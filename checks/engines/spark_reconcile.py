@@ -149,18 +149,17 @@ def diagnose(
         lineage, counts = _lineage(sources, users.users, platform, names, shape)
         if not encoding.plain:  # the report renders these values on the driver (``checks.report._as_written``)
             reconciliation, lineage = replace(reconciliation, users=users.frame), lineage.frame
-        causes: tuple[RootCause, ...] = ()
+        causes: tuple[RootCause, ...] | None = ()
         if reconciliation.discrepant_users:
-            cause = search(
-                feed, loaded, users, reconciliation, names, shape, Words.of(encoding),
+            causes = search(
+                feed, loaded, sources, users, reconciliation, names, shape, Words.of(encoding),
                 file_column=FILE, line_column=LINE, position_column=POSITION,
             )
-            if cause is None:  # not decided in Spark (see ``checks.engines.spark_faults``): the driver's search
+            if causes is None:  # not decided in Spark (see ``checks.engines.spark_faults``): the driver's search
                 return diagnose_on_driver(
                     deltas, pandas_table(platform), None if customer is None else pandas_table(customer), finance_total,
                     deduplicated=pandas_table(deduplicated), reconciliation=reconciliation, encoding=encoding,
                 )
-            causes = (cause,)
     finally:
         feed.unpersist()
         loaded.unpersist()
