@@ -23,6 +23,11 @@ def _drifted(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _text_and_missing() -> pd.DataFrame:
+    """batch_id compared as text over a feed whose delta2 the platform never loaded: a file, then a rule."""
+    return faults.string_dedup([delta for delta in FEED if delta.number != 2])
+
+
 # Each case: the platform, the customer's export, and whether the search is decided in Spark (no delta collected).
 CASES: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | None, bool]] = {
     "none: every user matches": (lambda: faults.expected(FEED), None, True),
@@ -34,7 +39,13 @@ CASES: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | 
     "file cut short and values drifted": (lambda: _drifted(faults.truncated(FEED, 2, 30)), None, False),
     "batch_id compared as text": (lambda: faults.string_dedup(FEED), None, True),
     "last file loaded wins": (lambda: faults.last_file_wins(FEED, [0, 3, 1, 4, 2]), None, True),
+    "first file loaded wins (the earliest row kept)": (lambda: faults.last_file_wins(FEED, [4, 3, 2, 1, 0]), None, True),
+    "the lowest batch_id kept": (lambda: faults.lowest_version(FEED), None, True),
     "not deduplicated": (lambda: faults.not_deduplicated(FEED), None, True),
+    "not deduplicated, with an export": (lambda: faults.not_deduplicated(FEED), lambda: faults.expected(FEED), True),
+    "file never loaded and another cut short (two rounds)": (lambda: faults.without_file_and_truncated(FEED, 1, 3, 50), None, True),
+    "last file never loaded and the first cut short": (lambda: faults.without_file_and_truncated(FEED, 4, 0, 80), None, True),
+    "batch_id as text and a file never loaded": (_text_and_missing, None, True),
     "file never loaded and values drifted": (lambda: _drifted(faults.without_file(FEED, 1)), None, False),
     "several at once": (_mixed_platform, None, False),
 }
