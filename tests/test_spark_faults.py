@@ -1,5 +1,6 @@
 """The fault search in Spark jobs gives exactly the default engine's diagnosis: differential cases per fault kind,
-each also saying whether Spark decided it or the driver's search ran."""
+each also saying whether Spark decided it (the driver's search never called, the per-user table never collected) or
+the driver's search ran; above the driver's cap on feed rows a search Spark does not decide collects no feed."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -10,6 +11,7 @@ import pytest
 import checks.diagnose
 from checks.dedup import deduplicate
 from checks.diagnose import diagnose
+from checks.engines.spark_users import SparkUsers
 from tests import faults
 from tests.test_reconcile import FEED, _mixed_platform
 
@@ -71,5 +73,28 @@ def test_spark_fault_search_matches_the_default_engine(spark_engine, monkeypatch
         pd.testing.assert_frame_equal(cause.examples, expected.examples)
         assert cause.details == expected.details
     assert (not on_driver) == in_spark
+    if in_spark:  # the per-user table stays in Spark too
+        assert isinstance(mine.reconciliation.users, SparkUsers) and mine.reconciliation.users._frame is None
     if not case.startswith("none"):
         assert reference.root_causes  # the case exercises the search
+    if case.startswith("several"):
+        assert reference.unexplained_users  # and one leaves users unexplained
+
+
+@pytest.mark.parametrize("case", ["file never loaded and values drifted", "several at once"])
+def test_a_search_spark_does_not_decide_collects_no_feed_above_the_cap(spark_engine, monkeypatch, caplog, case: str) -> None:
+    """Above ``CHECKS_SPARK_DRIVER_SEARCH_ROWS`` feed rows the driver's search is not run: no feed on the driver, the
+    reconciliation as the default engine's, every user that does not match left unexplained, a warning logged."""
+    make_platform, _, in_spark = CASES[case]
+    assert not in_spark
+    platform = make_platform()
+    deduplicated = deduplicate(FEED)
+    monkeypatch.setenv("CHECKS_SPARK_DRIVER_SEARCH_ROWS", str(sum(len(delta.frame) for delta in FEED) - 1))
+    monkeypatch.setattr(checks.diagnose, "diagnose", lambda *args, **kwargs: pytest.fail("the driver's search ran"))
+    mine = spark_engine.diagnose(FEED, platform, None, 1_000_000, deduplicated=deduplicated)
+    reference = diagnose(FEED, platform, None, 1_000_000, deduplicated=deduplicated)
+    assert mine.to_dict()["classes"] == reference.to_dict()["classes"]
+    assert not mine.root_causes and mine.unexplained_share == 1.0
+    assert mine.unexplained_users == reference.reconciliation.discrepant_users
+    assert mine.unexplained_gap == reference.reconciliation.gap  # a matching user has no gap
+    assert "CHECKS_SPARK_DRIVER_SEARCH_ROWS" in caplog.text
