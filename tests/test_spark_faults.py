@@ -30,6 +30,13 @@ def _text_and_missing() -> pd.DataFrame:
     return faults.string_dedup([delta for delta in FEED if delta.number != 2])
 
 
+def _residual_platform() -> pd.DataFrame:
+    """delta2 never loaded, then users left over that no change reproduces: some dropped, strangers, some twice."""
+    table = faults.without_file(FEED, 2).reset_index(drop=True).drop(index=range(0, 10))
+    strangers = faults.with_strangers(FEED, 4, seed=1).nlargest(4, "user_id")
+    return pd.concat([table, strangers, table.iloc[40:45]], ignore_index=True)
+
+
 # Each case: the platform, the customer's export, and whether the search is decided in Spark (no delta collected).
 CASES: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | None, bool]] = {
     "none: every user matches": (lambda: faults.expected(FEED), None, True),
@@ -48,6 +55,10 @@ CASES: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | 
     "file never loaded and another cut short (two rounds)": (lambda: faults.without_file_and_truncated(FEED, 1, 3, 50), None, True),
     "last file never loaded and the first cut short": (lambda: faults.without_file_and_truncated(FEED, 4, 0, 80), None, True),
     "batch_id as text and a file never loaded": (_text_and_missing, None, True),
+    "users dropped": (lambda: faults.dropped(FEED, 9, seed=4), None, True),
+    "users the feed never had": (lambda: faults.with_strangers(FEED, 4, seed=1), None, True),
+    "users loaded twice": (lambda: faults.with_duplicates(FEED, 6, seed=3), None, True),
+    "file never loaded, users dropped, strangers and repeats": (_residual_platform, None, True),
     "file never loaded and values drifted": (lambda: _drifted(faults.without_file(FEED, 1)), None, False),
     "several at once": (_mixed_platform, None, False),
 }

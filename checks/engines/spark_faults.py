@@ -13,13 +13,13 @@ one window job per round) makes agree (gained), how many agreeing users it break
 it leaves without a row that the platform holds. Only those counts, a chosen file's facts and each cause's capped
 examples come to the driver, which runs the same greedy loop over them.
 
-Decided here: every search whose rounds end with every user agreeing: files never loaded, files cut short, another
-dedup order, no dedup, and several of these at once. ``None`` (the caller decides, see
-``checks.engines.spark_reconcile.diagnose``) when users are left over after the last change the search takes (the
-residual causes: dropped, unexpected or duplicated users, values changed in transit, whose mechanisms need the
-feed's rows), when a delta holds a user twice, when a user's two best rows tie, when a change breaks a user that
-agreed (a cause's members would then include users the listing does not hold), when no dedup is taken before the
-end, or when batch_id as text must be tried on a version that is not an integer.
+Decided here: files never loaded, files cut short, another dedup order, no dedup, several of these at once, and
+the residual causes of the users left over after the last change taken (dropped, unexpected and duplicated users,
+counted in Spark). ``None`` (the caller decides, see ``checks.engines.spark_reconcile.diagnose``) when a user left
+over has one platform row and a simulated one (a value changed in transit: ``checks.diagnose._drift`` finds its
+mechanism in the feed's rows), when a delta holds a user twice, when a user's two best rows tie, when a change
+breaks a user that agreed (a cause's members would then include users the listing does not hold), when users are
+left over after no dedup, or when batch_id as text must be tried on a version that is not an integer.
 """
 from __future__ import annotations
 
@@ -29,8 +29,16 @@ from typing import Any
 import numpy as np
 
 from checks.diagnose._engine import candidate_orders, hypothesis_score, rule_changes
-from checks.diagnose.results import EXAMPLES_PER_CAUSE, FILE_NOT_INGESTED, FILE_PARTIALLY_INGESTED, RootCause
-from checks.diagnose.sentences import simulation_sentence
+from checks.diagnose.results import (
+    DUPLICATE_ROWS,
+    EXAMPLES_PER_CAUSE,
+    FILE_NOT_INGESTED,
+    FILE_PARTIALLY_INGESTED,
+    MISSING_USERS,
+    UNEXPECTED_USERS,
+    RootCause,
+)
+from checks.diagnose.sentences import duplicate_sentence, missing_sentence, simulation_sentence, unexpected_sentence
 from checks.engines.spark_users import CODE, GAP, PLATFORM_FILE, SparkUsers
 from checks.model import Shape
 from checks.reconcile import CLASSES, MATCH, Reconciliation, compared
@@ -43,6 +51,8 @@ _AGREES = "_agrees"  # the user's simulated row(s) are exactly its platform row(
 _FALLS_BACK = "_falls_back"  # the runner-up is the platform's only row, or neither exists
 _ORPHAN = "_orphan"  # no runner-up, though the platform holds a row
 _SIZE = "_size"  # the size of the user's spend gap
+_OBSERVED = "_observed"  # how many platform rows the user has
+_PICK_ROW = "_pick_row"  # the pick's values
 _NONE_READ = -1  # a file's cut when no row of it is read (every line is above it)
 
 
@@ -127,7 +137,7 @@ class _Search:
     def run(self, disagreeing: int) -> list[tuple[_Change, int, Any]] | None:
         """The changes taken, each with how many users agree after it and the keys it made agree (its cause's
         members); ``None`` where the search is not decided here (``disagreeing``: the reconciliation's count, which
-        the first table must give)."""
+        the first table must give). The last table is ``self.last``."""
         from pyspark.sql import functions as F
 
         key = self.shape.key
@@ -147,14 +157,17 @@ class _Search:
             best = self._best(self._file_changes(model, table))
             if best is None and model.rule == ("numeric",):
                 best = self._best(self._rule_changes(model, table))
-            if best is None or best.lost:
-                return None  # left over users (the residual causes), or a cause holding users that agreed
+            if best is None:
+                break  # the users left over: the residual causes
+            if best.lost:
+                return None  # a cause would hold users that agreed (the listing does not hold them)
             after = self._table(best.model)
             gained = self._keep(_gained(table, after, key))
             chosen.append((best, 0, gained))
             table, model = after, best.model
             agreeing = self._user_count() - table.where(~F.col(_AGREES)).count()
             chosen[-1] = (best, agreeing, gained)
+        self.last = table
         return chosen
 
     def _user_count(self) -> int:
@@ -215,6 +228,7 @@ class _Search:
                 _equal("_w", values).alias(_AGREES),
                 (_equal("_r", values) | (F.col("_r").isNull() & (F.col("_count") == 0))).alias(_FALLS_BACK),
                 (F.col("_r").isNull() & (F.col("_count") > 0)).alias(_ORPHAN),
+                F.col("_count").alias(_OBSERVED), F.col("_w").alias(_PICK_ROW),
                 F.coalesce(F.col("_w." + version) == F.col("_r." + version), F.lit(False)).alias(_TIE),
             )
         users = users.join(self.sizes, on=key, how="left").withColumn(_SIZE, F.coalesce(F.col(_SIZE), F.lit(0)))
@@ -349,39 +363,107 @@ class _Search:
 
     # -- the causes ------------------------------------------------------------------------------------
 
-    def causes(self, chosen: list[tuple[_Change, int, Any]], reconciliation: Reconciliation) -> tuple[RootCause, ...]:
-        """``Engine._simulated_cause`` per change taken, ordered as ``Engine.attribute`` orders them."""
-        from pyspark.sql import functions as F
-
-        key = self.shape.key
+    def causes(self, chosen: list[tuple[_Change, int, Any]], reconciliation: Reconciliation) -> tuple[RootCause, ...] | None:
+        """``Engine._simulated_cause`` per change taken, then the residual causes of the users left over, ordered as
+        ``Engine.attribute`` orders them; ``None`` when some user left over could be a value changed in transit."""
         _, total, _ = self.users.discrepant()
+        residual = self._residual_causes(reconciliation, total)
+        if residual is None:
+            return None
         found = []
         for change, agreeing, members in chosen:
-            rows = self.users.users.join(members, on=key, how="left_semi")
-            row = rows.agg(
-                F.count("*").alias("users"), F.sum(GAP).alias("gap"), F.sum(F.abs(F.col(GAP))).alias("size"),
-                F.sum(F.when(F.col("p_count") == 0, 1).otherwise(0)).alias("without_row"),
-            ).first()
-            count = int(row["users"])
-            if not count:
-                continue
-            gap, size = int(row["gap"] or 0), int(row["size"] or 0)
-            examples = self.users.largest_gaps(EXAMPLES_PER_CAUSE, among=members)
             name = None if change.file is None else self.names[change.file]
-            evidence = simulation_sentence(
-                change.kind, change.note, name, count, gap, agreeing, reconciliation.user_count, examples,
-                int(row["without_row"] or 0), self.words,
-            )
+
+            def evidence(count: int, gap: int, without_row: int, examples: Any, change: _Change = change, name: str | None = name, agreeing: int = agreeing) -> str:
+                return simulation_sentence(
+                    change.kind, change.note, name, count, gap, agreeing, reconciliation.user_count, examples, without_row, self.words,
+                )
+
             details = dict(change.note)
             if change.file is not None:
                 details |= self._file_facts(change.file)
-            share = size / total if total else count / reconciliation.discrepant_users
-            found.append(RootCause(
-                kind=change.kind, file=name, users=count, revenue_gap=gap, share_of_gap=float(share),
-                evidence=evidence, examples=examples, absolute_gap=size, details=details,
-            ))
+            found.append(self._cause(change.kind, members, name, evidence, details, reconciliation, total))
+        found = [cause for cause in found if cause is not None] + residual
         found.sort(key=lambda cause: (-cause.absolute_gap, -cause.users, cause.kind))
         return tuple(found)
+
+    def _cause(
+        self, kind: str, members: Any, name: str | None, evidence: Any, details: dict, reconciliation: Reconciliation, total: int,
+    ) -> RootCause | None:
+        """``Engine.cause`` over the keys ``members`` (a Spark frame; None without any): their gap, its share, the
+        largest gaps as examples; ``evidence(count, gap, without_row, examples)`` words it."""
+        from pyspark.sql import functions as F
+
+        rows = self.users.users.join(members, on=self.shape.key, how="left_semi")
+        row = rows.agg(
+            F.count("*").alias("users"), F.sum(GAP).alias("gap"), F.sum(F.abs(F.col(GAP))).alias("size"),
+            F.sum(F.when(F.col("p_count") == 0, 1).otherwise(0)).alias("without_row"),
+        ).first()
+        count = int(row["users"])
+        if not count:
+            return None
+        gap, size = int(row["gap"] or 0), int(row["size"] or 0)
+        examples = self.users.largest_gaps(EXAMPLES_PER_CAUSE, among=members)
+        share = size / total if total else count / reconciliation.discrepant_users
+        return RootCause(
+            kind=kind, file=name, users=count, revenue_gap=gap, share_of_gap=float(share),
+            evidence=evidence(count, gap, int(row["without_row"] or 0), examples), examples=examples, absolute_gap=size,
+            details=details,
+        )
+
+    def _residual_causes(self, reconciliation: Reconciliation, total: int) -> list[RootCause] | None:
+        """``Engine._residual_causes`` where no user left over has one platform row and a simulated one (a value that
+        changed in transit, whose mechanism ``checks.diagnose._drift`` finds in the rows): dropped, unexpected and
+        duplicated users, each named after the one file they come from, if one; ``None`` otherwise."""
+        from pyspark.sql import functions as F
+
+        key, table = self.shape.key, self.last
+        left, picked, observed = ~F.col(_AGREES), F.col(_PICK).isNotNull(), F.col(_OBSERVED)
+        if table.where(left & picked & (observed == 1)).limit(1).count():
+            return None
+        kinds = (
+            (MISSING_USERS, left & (observed == 0) & picked),
+            (UNEXPECTED_USERS, left & ~picked & (observed > 0)),
+            (DUPLICATE_ROWS, left & (observed > 1)),
+        )
+        platform = self.sources.select(key, *_row_columns(self.shape), F.col(PLATFORM_FILE).alias("_source"))
+        causes = []
+        for kind, chosen in kinds:
+            members = self._keep(table.where(chosen).select(key, _PICK, _OBSERVED, _PICK_ROW))
+            if not members.limit(1).count():
+                continue
+            if kind == MISSING_USERS:
+                name = self._single_file(members.select(F.col(_PICK).alias("_source")))
+                causes.append(self._cause(kind, members, name, lambda count, gap, _, examples: missing_sentence(count, gap, examples, self.words), {}, reconciliation, total))
+                continue
+            rows = platform.join(members, on=key, how="inner")
+            if kind == UNEXPECTED_USERS:
+                no_file = rows.where(F.col("_source").isNull()).count()
+                name = self._single_file(rows)
+
+                def evidence(count: int, gap: int, _: int, examples: Any, no_file: int = no_file) -> str:
+                    return unexpected_sentence(count, no_file, gap, examples, self.words)
+            else:
+                # The platform's rows that are not the user's simulated row (all of them without one).
+                same = F.lit(True)
+                for column in _row_columns(self.shape):
+                    same = same & (F.col(column) == F.col(f"{_PICK_ROW}.{column}"))
+                name = self._single_file(rows.where(~F.coalesce(same, F.lit(False))))
+                extra = int(members.agg(F.sum(F.col(_OBSERVED) - 1)).first()[0] or 0)
+
+                def evidence(count: int, gap: int, _: int, examples: Any, extra: int = extra) -> str:
+                    return duplicate_sentence(count, extra, gap, examples, self.words)
+            causes.append(self._cause(kind, members, name, evidence, {}, reconciliation, total))
+        return [cause for cause in causes if cause is not None]
+
+    def _single_file(self, rows: Any) -> str | None:
+        """The one file rows come from (``_source``), or None: several, none, or a row from no file."""
+        from pyspark.sql import functions as F
+
+        found = rows.agg(F.count_distinct("_source").alias("files"), F.max("_source").alias("file"), F.count("*").alias("rows"), F.count("_source").alias("known")).first()
+        if not found["rows"] or found["known"] != found["rows"] or found["files"] != 1:
+            return None
+        return self.names[int(found["file"])]
 
     def _file_facts(self, file: int) -> dict[str, Any]:
         """``Engine._file_facts`` in one job: the file's rows, batch range, and how many of its users later files update."""
