@@ -122,6 +122,7 @@ class _Search:
         self.sizes = users.users.where(F.col(CODE) != CLASSES.index(MATCH)).select(key, F.abs(F.col(GAP)).alias(_SIZE))
         self._cached: list[Any] = [self.platform]
         self._orders: list[tuple[int, ...]] | None = None
+        self.last: Any = None  # the table of the last change taken
 
     def close(self) -> None:
         for frame in self._cached:
@@ -163,10 +164,9 @@ class _Search:
                 return None  # a cause would hold users that agreed (the listing does not hold them)
             after = self._table(best.model)
             gained = self._keep(_gained(table, after, key))
-            chosen.append((best, 0, gained))
             table, model = after, best.model
             agreeing = self._user_count() - table.where(~F.col(_AGREES)).count()
-            chosen[-1] = (best, agreeing, gained)
+            chosen.append((best, agreeing, gained))
         self.last = table
         return chosen
 
@@ -250,7 +250,9 @@ class _Search:
 
     def _file_changes(self, model: _Model, table: Any) -> list[_Change]:
         """``Engine._file_hypotheses`` scored: per file holding a disagreeing user's pick, left out, then cut."""
-        effects = _effects(table, _PICK)
+        from pyspark.sql import functions as F
+
+        effects = _effects(table, F.col(_PICK))
         worth = sorted(file for file, effect in effects.items() if file >= 0 and effect["disagreeing"] and model.cuts[file] != _NONE_READ)
         cuts = self._truncation_points(model, table, worth)
         cut_effects = _effects(table, _cut_group(cuts)) if cuts else {}
@@ -314,12 +316,12 @@ class _Search:
         """``Engine._rule_hypotheses`` scored: each rule's table simulated whole and compared with the current one."""
         from pyspark.sql import functions as F
 
+        if not self._integer_version():
+            return []  # batch_id as text is tried first: the search is then the driver's
         if self._orders is None:
             self._orders = self._candidate_orders()
         changes = []
         for kind, rule, note in rule_changes(self.names, self._orders):
-            if rule == ("string",) and not self._integer_version():
-                return []
             candidate = replace(model, rule=rule)
             after = self._table(candidate)
             key = self.shape.key
@@ -374,9 +376,13 @@ class _Search:
         for change, agreeing, members in chosen:
             name = None if change.file is None else self.names[change.file]
 
-            def evidence(count: int, gap: int, without_row: int, examples: Any, change: _Change = change, name: str | None = name, agreeing: int = agreeing) -> str:
+            def evidence(
+                count: int, gap: int, without_row: int, examples: Any,
+                change: _Change = change, name: str | None = name, agreeing: int = agreeing,
+            ) -> str:
                 return simulation_sentence(
-                    change.kind, change.note, name, count, gap, agreeing, reconciliation.user_count, examples, without_row, self.words,
+                    change.kind, change.note, name, count, gap, agreeing, reconciliation.user_count, examples,
+                    without_row, self.words,
                 )
 
             details = dict(change.note)
@@ -434,7 +440,11 @@ class _Search:
                 continue
             if kind == MISSING_USERS:
                 name = self._single_file(members.select(F.col(_PICK).alias("_source")))
-                causes.append(self._cause(kind, members, name, lambda count, gap, _, examples: missing_sentence(count, gap, examples, self.words), {}, reconciliation, total))
+
+                def evidence(count: int, gap: int, _: int, examples: Any) -> str:
+                    return missing_sentence(count, gap, examples, self.words)
+
+                causes.append(self._cause(kind, members, name, evidence, {}, reconciliation, total))
                 continue
             rows = platform.join(members, on=key, how="inner")
             if kind == UNEXPECTED_USERS:
@@ -460,7 +470,10 @@ class _Search:
         """The one file rows come from (``_source``), or None: several, none, or a row from no file."""
         from pyspark.sql import functions as F
 
-        found = rows.agg(F.count_distinct("_source").alias("files"), F.max("_source").alias("file"), F.count("*").alias("rows"), F.count("_source").alias("known")).first()
+        found = rows.agg(
+            F.count_distinct("_source").alias("files"), F.max("_source").alias("file"),
+            F.count("*").alias("rows"), F.count("_source").alias("known"),
+        ).first()
         if not found["rows"] or found["known"] != found["rows"] or found["files"] != 1:
             return None
         return self.names[int(found["file"])]
@@ -476,7 +489,10 @@ class _Search:
             .agg(F.count("*").alias("rows"), F.min(version).alias("first"), F.max(version).alias("last"), F.count("_later").alias("again"))
             .first()
         )
-        return {"rows": int(row["rows"]), "first_batch": int(row["first"]), "last_batch": int(row["last"]), "users_in_later_files": int(row["again"])}
+        return {
+            "rows": int(row["rows"]), "first_batch": int(row["first"]), "last_batch": int(row["last"]),
+            "users_in_later_files": int(row["again"]),
+        }
 
 
 def _row_columns(shape: Shape) -> tuple[str, ...]:
@@ -518,13 +534,13 @@ def _cut_group(cuts: dict[int, tuple[int, int, int]]) -> Any:
 
 
 def _effects(table: Any, group: Any) -> dict[int, dict[str, int]]:
-    """Per group of users (-1: none), what falling back to their runner-ups does: disagreeing users, gained, lost,
-    their dollars, and users left without a row the platform holds."""
+    """Per group of users (``group``: a file's place, null for none, reported as -1), what falling back to their
+    runner-ups does: disagreeing users, gained, lost, their dollars, and users left without a row the platform holds."""
     from pyspark.sql import functions as F
 
     disagree, back = ~F.col(_AGREES), F.col(_FALLS_BACK)
     gained, lost = disagree & back, ~disagree & ~back
-    rows = table.groupBy(F.coalesce(group if not isinstance(group, str) else F.col(group), F.lit(-1)).alias("_group")).agg(
+    rows = table.groupBy(F.coalesce(group, F.lit(-1)).alias("_group")).agg(
         F.sum(disagree.cast("long")).alias("disagreeing"),
         F.sum(gained.cast("long")).alias("gained"),
         F.sum(lost.cast("long")).alias("lost"),

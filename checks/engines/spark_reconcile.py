@@ -131,12 +131,13 @@ def diagnose(
     """``checks.diagnose.diagnose`` with the reconciliation and the lineage in Spark SQL.
 
     When every user matches, that is the whole diagnosis. Otherwise the fault search runs as Spark jobs where
-    ``checks.engines.spark_faults`` decides it (its changes leave no user over: files never loaded or cut short,
-    another dedup order, no dedup, several of these); any other runs on the driver, over the deltas' and the tables'
+    ``checks.engines.spark_faults`` decides it (files never loaded or cut short, another dedup order, no dedup, several
+    of these, and the dropped, unexpected and duplicated users left over); any other runs on the driver, over the deltas' and the tables'
     pandas frames (``SparkTable.frame``), as on the default engine, when the feed has at most ``driver_search_rows()``
-    rows; above, a warning is logged and every user that does not match is left unexplained. Either way the listed keys stay in Spark (``SparkUsers``, traced to the feed rows their
-    platform rows came from), and so does the lineage (a ``SparkTable``), but for a contract whose values are not held
-    as the files wrote them: the report renders those on the driver, from the collected rows. ``encoding`` is the
+    rows; above, a warning is logged and every user that does not match is left unexplained. Either way the listed
+    keys stay in Spark (``SparkUsers``, traced to the feed rows their platform rows came from), and so does the lineage
+    (a ``SparkTable``), but for a contract whose values are not held as the files wrote them: the report renders those
+    on the driver, from the collected rows. ``encoding`` is the
     run's (its contract's columns; default: the first customer's).
     """
     from checks.diagnose import diagnose as diagnose_on_driver
