@@ -157,6 +157,8 @@ class _Search:
                 return None  # the default engine simulates files whole after no dedup: not here
             best = self._best(self._file_changes(model, table))
             if best is None and model.rule == ("numeric",):
+                if not self._integer_version():
+                    return None  # batch_id as text, tried first, reads another version's text: the driver's
                 best = self._best(self._rule_changes(model, table))
             if best is None:
                 break  # the users left over: the residual causes
@@ -316,8 +318,6 @@ class _Search:
         """``Engine._rule_hypotheses`` scored: each rule's table simulated whole and compared with the current one."""
         from pyspark.sql import functions as F
 
-        if not self._integer_version():
-            return []  # batch_id as text is tried first: the search is then the driver's
         if self._orders is None:
             self._orders = self._candidate_orders()
         changes = []
