@@ -117,8 +117,8 @@ class _Search:
         self.names, self.columns = names, columns
         key = shape.key
         first = F.min_by(F.struct(*compared(shape)), F.col(columns.position))
-        rows = F.sort_array(F.collect_list(F.struct(*_row_columns(shape))))
-        self.platform = platform.groupBy(key).agg(first.alias("_p"), F.count("*").alias("_count"), rows.alias("_rows")).cache()
+        self.loaded = platform
+        self.platform = platform.groupBy(key).agg(first.alias("_p"), F.count("*").alias("_count")).cache()
         self.sizes = users.users.where(F.col(CODE) != CLASSES.index(MATCH)).select(key, F.abs(F.col(GAP)).alias(_SIZE))
         self._cached: list[Any] = [self.platform]
         self._orders: list[tuple[int, ...]] | None = None
@@ -205,8 +205,10 @@ class _Search:
         read = self._read(model)
         columns = self.columns
         if model.rule == ("none",):
-            rows = read.groupBy(key).agg(F.sort_array(F.collect_list(F.struct(*_row_columns(self.shape)))).alias("_read"))
-            users = rows.join(self.platform, on=key, how="full_outer").select(
+            # Each user's rows read and its platform rows, as sorted lists: equal lists, the same rows (any order).
+            rows = F.sort_array(F.collect_list(F.struct(*_row_columns(self.shape))))
+            read = read.groupBy(key).agg(rows.alias("_read"))
+            users = read.join(self.loaded.groupBy(key).agg(rows.alias("_rows")), on=key, how="full_outer").select(
                 key, F.coalesce(F.col("_read") == F.col("_rows"), F.lit(False)).alias(_AGREES),
                 F.lit(None).cast("int").alias(_PICK), F.lit(False).alias(_FALLS_BACK), F.lit(False).alias(_ORPHAN),
             )
@@ -220,7 +222,7 @@ class _Search:
                     for rank, name in ((1, "_w"), (2, "_r"))
                 ]
             )
-            joined = pairs.join(self.platform.drop("_rows"), on=key, how="full_outer").withColumn(
+            joined = pairs.join(self.platform, on=key, how="full_outer").withColumn(
                 "_count", F.coalesce(F.col("_count"), F.lit(0))
             )
             users = joined.select(
@@ -283,7 +285,7 @@ class _Search:
         rows = (
             self._read(model).where(F.col(columns.file).isin(files))
             .select(key, columns.file, columns.line, F.struct(*values).alias("_f"))
-            .join(self.platform.drop("_rows"), on=key, how="left")
+            .join(self.platform, on=key, how="left")
             .join(table.select(key, _PICK), on=key, how="left")
         )
         shown = _equal("_f", values).cast("long")
