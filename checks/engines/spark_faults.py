@@ -426,6 +426,8 @@ class _Search:
         from pyspark.sql import functions as F
 
         key, table = self.shape.key, self.last
+        if not table.where(~F.col(_AGREES)).limit(1).count():
+            return []  # every user agrees (a table without dedup has no picks to ask about)
         left, picked, observed = ~F.col(_AGREES), F.col(_PICK).isNotNull(), F.col(_OBSERVED)
         if table.where(left & picked & (observed == 1)).limit(1).count():
             return None
