@@ -41,6 +41,22 @@ def truncated(feed: Sequence[Delta], number: int, rows: int) -> pd.DataFrame:
     return loaded(deduplicate(cut))
 
 
+def without_file_and_truncated(feed: Sequence[Delta], missing: int, number: int, rows: int) -> pd.DataFrame:
+    """The platform never ingested delta ``missing`` and read only the first ``rows`` rows of delta ``number``."""
+    cut = [
+        Delta(delta.name, delta.number, delta.frame.iloc[:rows]) if delta.number == number else delta
+        for delta in feed
+        if delta.number != missing
+    ]
+    return loaded(deduplicate(cut))
+
+
+def lowest_version(feed: Sequence[Delta]) -> pd.DataFrame:
+    """The platform kept, per user, the row with the lowest batch_id (a dedup sorted the wrong way)."""
+    stacked = stack_feed(feed)
+    return loaded(stacked.sort_values(["user_id", "batch_id"], kind="stable").drop_duplicates("user_id", keep="first"))
+
+
 def string_dedup(feed: Sequence[Delta]) -> pd.DataFrame:
     """The platform kept, per user, the row whose batch_id is largest as text."""
     stacked = stack_feed(feed).assign(batch_text=lambda frame: frame["batch_id"].astype(str))

@@ -1,5 +1,6 @@
 """The fault search in Spark jobs gives exactly the default engine's diagnosis: differential cases per fault kind,
-each also saying whether Spark decided it or the driver's search ran."""
+each also saying whether Spark decided it (the driver's search never called, the per-user table never collected) or
+the driver's search ran; above the driver's cap on feed rows a search Spark does not decide collects no feed."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -10,6 +11,7 @@ import pytest
 import checks.diagnose
 from checks.dedup import deduplicate
 from checks.diagnose import diagnose
+from checks.engines.spark_users import SparkUsers
 from tests import faults
 from tests.test_reconcile import FEED, _mixed_platform
 
@@ -23,6 +25,18 @@ def _drifted(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _text_and_missing() -> pd.DataFrame:
+    """batch_id compared as text over a feed whose delta2 the platform never loaded: a file, then a rule."""
+    return faults.string_dedup([delta for delta in FEED if delta.number != 2])
+
+
+def _residual_platform() -> pd.DataFrame:
+    """delta2 never loaded, then users left over that no change reproduces: some dropped, strangers, some twice."""
+    table = faults.without_file(FEED, 2).reset_index(drop=True).drop(index=range(0, 10))
+    strangers = faults.with_strangers(FEED, 4, seed=1).nlargest(4, "user_id")
+    return pd.concat([table, strangers, table.iloc[40:45]], ignore_index=True)
+
+
 # Each case: the platform, the customer's export, and whether the search is decided in Spark (no delta collected).
 CASES: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | None, bool]] = {
     "none: every user matches": (lambda: faults.expected(FEED), None, True),
@@ -32,9 +46,19 @@ CASES: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | 
     "file cut short": (lambda: faults.truncated(FEED, 3, 40), None, True),
     "first file cut short, with an export": (lambda: faults.truncated(FEED, 0, 100), lambda: faults.expected(FEED), True),
     "file cut short and values drifted": (lambda: _drifted(faults.truncated(FEED, 2, 30)), None, False),
-    "batch_id compared as text": (lambda: faults.string_dedup(FEED), None, False),
-    "last file loaded wins": (lambda: faults.last_file_wins(FEED, [0, 3, 1, 4, 2]), None, False),
-    "not deduplicated": (lambda: faults.not_deduplicated(FEED), None, False),
+    "batch_id compared as text": (lambda: faults.string_dedup(FEED), None, True),
+    "last file loaded wins": (lambda: faults.last_file_wins(FEED, [0, 3, 1, 4, 2]), None, True),
+    "first file loaded wins (the earliest row kept)": (lambda: faults.last_file_wins(FEED, [4, 3, 2, 1, 0]), None, True),
+    "the lowest batch_id kept": (lambda: faults.lowest_version(FEED), None, True),
+    "not deduplicated": (lambda: faults.not_deduplicated(FEED), None, True),
+    "not deduplicated, with an export": (lambda: faults.not_deduplicated(FEED), lambda: faults.expected(FEED), True),
+    "file never loaded and another cut short (two rounds)": (lambda: faults.without_file_and_truncated(FEED, 1, 3, 50), None, True),
+    "last file never loaded and the first cut short": (lambda: faults.without_file_and_truncated(FEED, 4, 0, 80), None, True),
+    "batch_id as text and a file never loaded": (_text_and_missing, None, True),
+    "users dropped": (lambda: faults.dropped(FEED, 9, seed=4), None, True),
+    "users the feed never had": (lambda: faults.with_strangers(FEED, 4, seed=1), None, True),
+    "users loaded twice": (lambda: faults.with_duplicates(FEED, 6, seed=3), None, True),
+    "file never loaded, users dropped, strangers and repeats": (_residual_platform, None, True),
     "file never loaded and values drifted": (lambda: _drifted(faults.without_file(FEED, 1)), None, False),
     "several at once": (_mixed_platform, None, False),
 }
@@ -60,5 +84,28 @@ def test_spark_fault_search_matches_the_default_engine(spark_engine, monkeypatch
         pd.testing.assert_frame_equal(cause.examples, expected.examples)
         assert cause.details == expected.details
     assert (not on_driver) == in_spark
+    if in_spark:  # the per-user table stays in Spark too
+        assert isinstance(mine.reconciliation.users, SparkUsers) and mine.reconciliation.users._frame is None
     if not case.startswith("none"):
         assert reference.root_causes  # the case exercises the search
+    if case.startswith("several"):
+        assert reference.unexplained_users  # and one leaves users unexplained
+
+
+@pytest.mark.parametrize("case", ["file never loaded and values drifted", "several at once"])
+def test_a_search_spark_does_not_decide_collects_no_feed_above_the_cap(spark_engine, monkeypatch, caplog, case: str) -> None:
+    """Above ``CHECKS_SPARK_DRIVER_SEARCH_ROWS`` feed rows the driver's search is not run: no feed on the driver, the
+    reconciliation as the default engine's, every user that does not match left unexplained, a warning logged."""
+    make_platform, _, in_spark = CASES[case]
+    assert not in_spark
+    platform = make_platform()
+    deduplicated = deduplicate(FEED)
+    monkeypatch.setenv("CHECKS_SPARK_DRIVER_SEARCH_ROWS", str(sum(len(delta.frame) for delta in FEED) - 1))
+    monkeypatch.setattr(checks.diagnose, "diagnose", lambda *args, **kwargs: pytest.fail("the driver's search ran"))
+    mine = spark_engine.diagnose(FEED, platform, None, 1_000_000, deduplicated=deduplicated)
+    reference = diagnose(FEED, platform, None, 1_000_000, deduplicated=deduplicated)
+    assert mine.to_dict()["classes"] == reference.to_dict()["classes"]
+    assert not mine.root_causes and mine.unexplained_share == 1.0
+    assert mine.unexplained_users == reference.reconciliation.discrepant_users
+    assert mine.unexplained_gap == reference.reconciliation.gap  # a matching user has no gap
+    assert "CHECKS_SPARK_DRIVER_SEARCH_ROWS" in caplog.text

@@ -3,6 +3,7 @@ a file left out or cut short is tried on the users whose pick it holds, falling 
 Files are tried first, then the dedup rule; what no simulation reproduces is sorted into residual causes."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -58,6 +59,42 @@ class Hypothesis:
     file: int | None
     model: Model
     note: dict
+
+
+def hypothesis_score(
+    gained: int, lost: int, dollars: Callable[[], int], orphaned: Callable[[], int]
+) -> tuple[int, int] | None:
+    """A change's score in the greedy search (dollars it explains net of those it breaks, then users, net), or
+    ``None`` when it makes no user agree or breaks (or leaves without a row) too many that agreed. ``dollars`` and
+    ``orphaned`` are asked for only when needed (both cost a pass over the users changed)."""
+    if not gained or lost > MAX_BROKEN_SHARE * gained:
+        return None
+    if lost + orphaned() > MAX_BROKEN_SHARE * gained:
+        return None
+    score = (dollars(), gained - lost)
+    return score if score > (0, 0) else None
+
+
+def rule_changes(names: tuple[str, ...], orders: list[tuple[int, ...]]) -> list[tuple[str, tuple, dict]]:
+    """The dedup rules tried after the files, in order (kind, rule, note): batch_id as text, each load order
+    (``candidate_orders``), no dedup at all."""
+    rules: list[tuple[str, tuple, dict]] = [(WRONG_DEDUP_ORDER, ("string",), {"rule": "string"})]
+    for order in orders:
+        rules.append((WRONG_DEDUP_ORDER, ("order", order), {"rule": "order", "order": [names[position] for position in order]}))
+    rules.append((DUPLICATE_ROWS, ("none",), {"rule": "none"}))
+    return rules
+
+
+def candidate_orders(wins: np.ndarray, appearances: np.ndarray) -> list[tuple[int, ...]]:
+    """Load orders to try, from per file how often the platform kept its row (``wins``) of the users it shares with
+    other files (``appearances``): least kept loaded first, then the feed's order reversed."""
+    files = len(wins)
+    if files < 2:
+        return []
+    rate = np.where(appearances > 0, wins / np.maximum(appearances, 1), 0.0)
+    inferred = tuple(int(p) for p in np.lexsort((np.arange(files), rate)))
+    orders = [inferred, tuple(range(files - 1, -1, -1))]
+    return [order for index, order in enumerate(orders) if order not in orders[:index]]
 
 
 class Engine:
@@ -291,12 +328,10 @@ class Engine:
         """Then the way one row per user is chosen: batch_id as text, a load order, or no dedup at all."""
         if model.rule != ("numeric",):
             return []
-        rules = [Hypothesis(WRONG_DEDUP_ORDER, None, Model(model.cuts, ("string",)), {"rule": "string"})]
-        for order in self._candidate_orders():
-            note = {"rule": "order", "order": [self.names[position] for position in order]}
-            rules.append(Hypothesis(WRONG_DEDUP_ORDER, None, Model(model.cuts, ("order", order)), note))
-        rules.append(Hypothesis(DUPLICATE_ROWS, None, Model(model.cuts, ("none",)), {"rule": "none"}))
-        return rules
+        return [
+            Hypothesis(kind, None, Model(model.cuts, rule), note)
+            for kind, rule, note in rule_changes(self.names, self._candidate_orders())
+        ]
 
     def _truncation_point(self, file: int, model: Model, table: Table, agrees: np.ndarray) -> tuple[int, int, int] | None:
         """Where the platform stopped reading a file: the cut that best splits rows it shows from rows it lacks."""
@@ -377,11 +412,7 @@ class Engine:
         for part in self.feed.parts:
             appearances[part.file] += int((in_files[part.user] > 1).sum())
         winner = chosen_file[(chosen_file >= 0) & (in_files[platform.user] > 1)]
-        wins = np.bincount(winner, minlength=files)
-        rate = np.where(appearances > 0, wins / np.maximum(appearances, 1), 0.0)
-        inferred = tuple(int(p) for p in np.lexsort((np.arange(files), rate)))
-        orders = [inferred, tuple(range(files - 1, -1, -1))]
-        return [order for index, order in enumerate(orders) if order not in orders[:index]]
+        return candidate_orders(np.bincount(winner, minlength=files), appearances)
 
     # -- attribution -----------------------------------------------------------------------------------
 
@@ -457,15 +488,11 @@ class Engine:
             users, now, candidate = self._effect(hypothesis, table, agrees)
             before = agrees[users]
             gained, lost = users[now & ~before], users[before & ~now]
-            if not len(gained) or len(lost) > MAX_BROKEN_SHARE * len(gained):
-                continue
-            if len(lost) + self._orphaned(users, table, candidate) > MAX_BROKEN_SHARE * len(gained):
-                continue
-            score = (
-                int(self._absolute(gained).sum() - self._absolute(lost).sum()),
-                len(gained) - len(lost),
+            score = hypothesis_score(
+                len(gained), len(lost), lambda: int(self._absolute(gained).sum() - self._absolute(lost).sum()),
+                lambda: self._orphaned(users, table, candidate),
             )
-            if score > (0, 0) and (best is None or score > best[0]):
+            if score is not None and (best is None or score > best[0]):
                 best = (score, hypothesis, gained, lost, users, now, candidate)
         return best
 

@@ -1,95 +1,79 @@
-"""The fault search's simulations as Spark jobs: the cases it decides without the driver holding any delta.
+"""The fault search's simulations as Spark jobs: the greedy search of ``checks.diagnose._engine.Engine.attribute`` run
+over counts, the driver holding no delta and no per-user table.
 
-``checks.diagnose._engine.Engine.attribute`` tries, greedily, a file left out or cut short, then another
-dedup order, and sorts what is left into residual causes. Here one window job over the stacked feed gives
-every user's pick (its latest row) and runner-up (the latest row of another file, a later file on a tie, as
-``Scan.runner_up`` takes it), compared with the platform's first row; one grouping by the pick's file then
-says, per file, how many users leaving it out would make agree (gained) or break (lost). Only those counts,
-a file's facts and the capped examples come to the driver.
+The default engine tries, round after round, a file left out or cut short, then (while the dedup rule is the feed's)
+batch_id as text, each candidate load order and no dedup, and keeps the change that explains the most dollars while
+breaking almost no user that agrees (``hypothesis_score``, shared). Every such change is a simulation: per user, the
+row a model of the platform (which rows of each file it read, how it kept one per user) would hold. Here a model's
+table is one window job over the stacked feed (per user its pick and its runner-up: the best row of another file,
+what it falls back to when its pick's rows are not read), joined with the platform's first row and row count; no dedup
+compares each user's read rows with the platform's as sorted lists. A family of changes is then scored in one
+grouping: per file, how many disagreeing users leaving it out (or cutting it where the platform stopped reading it,
+one window job per round) makes agree (gained), how many agreeing users it breaks (lost), their dollars, and how many
+it leaves without a row that the platform holds. Only those counts, a chosen file's facts and each cause's capped
+examples come to the driver, which runs the same greedy loop over them.
 
-Decided here (the greedy search gives exactly these answers): one change to one file explains every user
-that does not match. A file never loaded: leaving it out makes every disagreeing user agree and breaks none,
-so no other file's hypothesis can gain anyone (a user's pick is in one file) and after it every user agrees:
-one round, no residual cause. Else a file cut short, where the rows of the file the platform shows all come
-before those it lacks (the cut the search would pick is then plain), and reading only up to the cut makes
-every disagreeing user agree and breaks none: leaving the whole file out breaks the users it kept (a
-matching user's gap is 0, so it scores lower in users alone), and the cut wins. Anything else (another
-dedup order, no dedup, residual causes, several causes, interleaved rows) returns ``None`` and the caller
-runs the driver's search.
+Decided here: files never loaded, files cut short, another dedup order, no dedup, several of these at once, and
+the residual causes of the users left over after the last change taken (dropped, unexpected and duplicated users,
+counted in Spark). ``None`` (the caller decides, see ``checks.engines.spark_reconcile.diagnose``) when a user left
+over has one platform row and a simulated one (a value changed in transit: ``checks.diagnose._drift`` finds its
+mechanism in the feed's rows), when a delta holds a user twice, when a user's two best rows tie, when a change
+breaks a user that agreed (a cause's members would then include users the listing does not hold), when users are
+left over after no dedup, or when batch_id as text must be tried on a version that is not an integer.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import Any
 
-from checks.diagnose.results import EXAMPLES_PER_CAUSE, FILE_NOT_INGESTED, FILE_PARTIALLY_INGESTED, RootCause
-from checks.diagnose.sentences import simulation_sentence
+import numpy as np
+
+from checks.diagnose._engine import candidate_orders, hypothesis_score, rule_changes
+from checks.diagnose.results import (
+    DUPLICATE_ROWS,
+    EXAMPLES_PER_CAUSE,
+    FILE_NOT_INGESTED,
+    FILE_PARTIALLY_INGESTED,
+    MISSING_USERS,
+    UNEXPECTED_USERS,
+    RootCause,
+)
+from checks.diagnose.sentences import duplicate_sentence, missing_sentence, simulation_sentence, unexpected_sentence
+from checks.engines.spark_users import CODE, GAP, PLATFORM_FILE, SparkUsers
 from checks.model import Shape
-from checks.reconcile import Reconciliation, compared
+from checks.reconcile import CLASSES, MATCH, Reconciliation, compared
 from checks.wording import Words
 
-if TYPE_CHECKING:
-    from checks.engines.spark_users import SparkUsers
-
-_PICK = "_pick"  # the file of a user's pick (its latest row)
+_PICK = "_pick"  # the file of a user's pick (its best row read)
 _PICK_LINE = "_pick_line"  # and its line in that file
-_TIE = "_tie"  # the runner-up has the pick's version
-_AGREES = "_agrees"  # the pick is the platform's only row
+_TIE = "_tie"  # the runner-up has the pick's version (numeric rule)
+_AGREES = "_agrees"  # the user's simulated row(s) are exactly its platform row(s)
 _FALLS_BACK = "_falls_back"  # the runner-up is the platform's only row, or neither exists
+_ORPHAN = "_orphan"  # no runner-up, though the platform holds a row
+_SIZE = "_size"  # the size of the user's spend gap
+_OBSERVED = "_observed"  # how many platform rows the user has
+_PICK_ROW = "_pick_row"  # the pick's values
+_NONE_READ = -1  # a file's cut when no row of it is read (every line is above it)
 
 
 @dataclass(frozen=True)
-class FileEffect:
-    """Leaving one file out of the first table: the users whose pick it holds that do not match, and how many of
-    them its runner-up rows make agree (gained) or break (lost)."""
+class _Model:
+    """``checks.diagnose._scan.Model`` over lines: per file, the first line not read (None: every line), and the rule."""
 
-    file: int
-    disagreeing: int
-    gained: int
+    cuts: tuple[int | None, ...]
+    rule: tuple
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A hypothesis and what it does to the current table: its score (None: not taken) and the model it gives."""
+
+    kind: str
+    file: int | None
+    model: _Model
+    note: dict
+    score: tuple[int, int] | None
     lost: int
-
-
-def search(
-    feed: Any, platform: Any, users: SparkUsers, reconciliation: Reconciliation, names: tuple[str, ...],
-    shape: Shape, words: Words, *, file_column: str, line_column: str, position_column: str,
-) -> RootCause | None:
-    """The one cause that explains every user that does not match, when Spark decides it: a file never loaded, else
-    a file cut short. ``None`` (the driver's search decides) when a delta holds a user twice, the feed's latest
-    versions tie, some disagreeing user has no pick or they pick in several files, or neither change reproduces
-    every disagreeing user without breaking one that agrees. ``users`` are the listed keys, traced (``SparkUsers``)."""
-    from pyspark.sql import functions as F
-
-    disagreeing = reconciliation.discrepant_users
-    if not disagreeing:
-        return None
-    columns = _Columns(file_column, line_column, position_column)
-    picks = _picks(feed, platform, shape, columns)
-    if picks is None:
-        return None
-    picks = picks.cache()
-    try:
-        effects = _effects(picks)
-        found = [effect for effect in effects if effect.disagreeing == disagreeing]
-        if sum(effect.disagreeing for effect in effects) != disagreeing or len(found) != 1 or found[0].file < 0:
-            return None
-        file = found[0].file
-        note: dict[str, Any] = {}
-        kind = FILE_NOT_INGESTED
-        if not _explains(found[0], disagreeing):
-            # Leaving the file out breaks users that agree: the greedy search then prefers a cut of it that does not.
-            cut = _cut(feed, platform, picks, file, shape, columns)
-            if cut is None:
-                return None
-            first_line, note = cut
-            # The users the cut changes: those whose pick is in the rows it stops reading.
-            changed = _effects(picks.where((F.col(_PICK) == file) & (F.col(_PICK_LINE) >= first_line)))
-            if len(changed) != 1 or not _explains(changed[0], disagreeing):
-                return None
-            kind = FILE_PARTIALLY_INGESTED
-    finally:
-        picks.unpersist()
-    facts = note | _file_facts(feed, file, shape, file_column)
-    return _cause(kind, file, note, users, reconciliation, names, facts, words)
 
 
 @dataclass(frozen=True)
@@ -101,52 +85,435 @@ class _Columns:
     position: str
 
 
-def _explains(effect: FileEffect, disagreeing: int) -> bool:
-    """The change makes every disagreeing user agree and breaks none: the greedy search's only round."""
-    return effect.disagreeing == effect.gained == disagreeing and not effect.lost
-
-
-def _picks(feed: Any, platform: Any, shape: Shape, columns: _Columns) -> Any | None:
-    """Per user: its pick's file and line, whether the pick is the platform's only row (``_AGREES``), whether its
-    runner-up is (or neither it nor a platform row exists: ``_FALLS_BACK``); ``None`` when a delta holds a user
-    twice or a user's two latest rows share a version (the driver's search handles those)."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    key, version, values = shape.key, shape.version, compared(shape)
-    if feed.groupBy(columns.file, key).count().where(F.col("count") > 1).limit(1).count():
+def search(
+    feed: Any, platform: Any, sources: Any, users: SparkUsers, reconciliation: Reconciliation, names: tuple[str, ...],
+    shape: Shape, words: Words, *, file_column: str, line_column: str, position_column: str,
+) -> tuple[RootCause, ...] | None:
+    """The causes the greedy search names, when its rounds end with every user agreeing; ``None`` otherwise (see the
+    module). ``users``: the listed keys, traced (``SparkUsers``); ``sources``: per platform row, the file
+    (``PLATFORM_FILE``) of its first equal feed row."""
+    if not reconciliation.discrepant_users:
         return None
-    ranked = feed.select(key, columns.file, columns.line, *values).withColumn(
-        "_rank", F.row_number().over(Window.partitionBy(key).orderBy(F.col(version).desc(), F.col(columns.file).desc()))
-    ).where(F.col("_rank") <= 2)
-    pairs = ranked.groupBy(key).agg(
-        *[
-            F.max(F.when(F.col("_rank") == rank, F.struct(columns.file, columns.line, *values))).alias(name)
-            for rank, name in ((1, "_w"), (2, "_r"))
-        ]
-    )
-    users = pairs.join(_platform_rows(platform, shape, columns), on=key, how="full_outer").withColumn(
-        "_count", F.coalesce(F.col("_count"), F.lit(0))
-    )
-    users = users.select(
-        key,
-        F.col("_w." + columns.file).alias(_PICK),
-        F.col("_w." + columns.line).alias(_PICK_LINE),
-        _equal("_w", values).alias(_AGREES),
-        (_equal("_r", values) | (F.col("_r").isNull() & (F.col("_count") == 0))).alias(_FALLS_BACK),
-        F.coalesce(F.col("_w." + version) == F.col("_r." + version), F.lit(False)).alias(_TIE),
-    )
-    if users.where(F.col(_TIE)).limit(1).count():
-        return None
-    return users
+    search = _Search(feed, platform, sources, users, shape, words, names, _Columns(file_column, line_column, position_column))
+    try:
+        chosen = search.run(reconciliation.discrepant_users)
+        if chosen is None:
+            return None
+        return search.causes(chosen, reconciliation)
+    finally:
+        search.close()
 
 
-def _platform_rows(platform: Any, shape: Shape, columns: _Columns) -> Any:
-    """Per key, its first platform row's values (``_p``) and how many rows it has (``_count``)."""
-    from pyspark.sql import functions as F
+class _Search:
+    """The greedy search's state: the model taken so far, its table (cached) and which change made each user agree."""
 
-    first = F.min_by(F.struct(*compared(shape)), F.col(columns.position))
-    return platform.groupBy(shape.key).agg(first.alias("_p"), F.count("*").alias("_count"))
+    def __init__(
+        self, feed: Any, platform: Any, sources: Any, users: SparkUsers, shape: Shape, words: Words,
+        names: tuple[str, ...], columns: _Columns,
+    ) -> None:
+        from pyspark.sql import functions as F
+
+        self.feed, self.sources, self.users, self.shape, self.words = feed, sources, users, shape, words
+        self.names, self.columns = names, columns
+        key = shape.key
+        first = F.min_by(F.struct(*compared(shape)), F.col(columns.position))
+        self.loaded = platform
+        self.platform = platform.groupBy(key).agg(first.alias("_p"), F.count("*").alias("_count")).cache()
+        self.sizes = users.users.where(F.col(CODE) != CLASSES.index(MATCH)).select(key, F.abs(F.col(GAP)).alias(_SIZE))
+        self._cached: list[Any] = [self.platform]
+        self._orders: list[tuple[int, ...]] | None = None
+        self.last: Any = None  # the table of the last change taken
+
+    def close(self) -> None:
+        for frame in self._cached:
+            frame.unpersist()
+
+    def _keep(self, frame: Any) -> Any:
+        frame = frame.cache()
+        self._cached.append(frame)
+        return frame
+
+    # -- the greedy loop ---------------------------------------------------------------------------
+
+    def run(self, disagreeing: int) -> list[tuple[_Change, int, Any]] | None:
+        """The changes taken, each with how many users agree after it and the keys it made agree (its cause's
+        members); ``None`` where the search is not decided here (``disagreeing``: the reconciliation's count, which
+        the first table must give). The last table is ``self.last``."""
+        from pyspark.sql import functions as F
+
+        key = self.shape.key
+        if self.feed.groupBy(self.columns.file, key).count().where(F.col("count") > 1).limit(1).count():
+            return None
+        model = _Model((None,) * len(self.names), ("numeric",))
+        table = self._table(model)
+        if table.where(F.col(_TIE)).limit(1).count():
+            return None
+        agreeing = self._user_count() - table.where(~F.col(_AGREES)).count()
+        if agreeing != self._user_count() - disagreeing:
+            return None
+        chosen: list[tuple[_Change, int, Any]] = []
+        while agreeing < self._user_count():
+            if model.rule == ("none",):
+                return None  # the default engine simulates files whole after no dedup: not here
+            best = self._best(self._file_changes(model, table))
+            if best is None and model.rule == ("numeric",):
+                if not self._integer_version():
+                    return None  # batch_id as text, tried first, reads another version's text: the driver's
+                best = self._best(self._rule_changes(model, table))
+            if best is None:
+                break  # the users left over: the residual causes
+            if best.lost:
+                return None  # a cause would hold users that agreed (the listing does not hold them)
+            after = self._table(best.model)
+            gained = self._keep(_gained(table, after, key))
+            table, model = after, best.model
+            agreeing = self._user_count() - table.where(~F.col(_AGREES)).count()
+            chosen.append((best, agreeing, gained))
+        self.last = table
+        return chosen
+
+    def _user_count(self) -> int:
+        return self.users.facts.user_count
+
+    def _best(self, changes: list[_Change]) -> _Change | None:
+        """The first of the best scores, as ``Engine._best`` takes it."""
+        best = None
+        for change in changes:
+            if change.score is not None and (best is None or change.score > best.score):
+                best = change
+        return best
+
+    # -- simulated tables ---------------------------------------------------------------------------
+
+    def _read(self, model: _Model) -> Any:
+        """The feed's rows a model reads."""
+        from pyspark.sql import functions as F
+
+        read = self.feed
+        for file, cut in enumerate(model.cuts):
+            if cut is not None:
+                read = read.where((F.col(self.columns.file) != file) | (F.col(self.columns.line) < cut))
+        return read
+
+    def _table(self, model: _Model) -> Any:
+        """Per user of the feed or the platform, cached: whether the model's table agrees with the platform, and
+        (with a dedup rule) its pick's file and line and what leaving its pick's rows out would do."""
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        key, version, values = self.shape.key, self.shape.version, compared(self.shape)
+        read = self._read(model)
+        columns = self.columns
+        if model.rule == ("none",):
+            # Each user's rows read and its platform rows, as sorted lists: equal lists, the same rows (any order).
+            rows = F.sort_array(F.collect_list(F.struct(*_row_columns(self.shape))))
+            read = read.groupBy(key).agg(rows.alias("_read"))
+            users = read.join(self.loaded.groupBy(key).agg(rows.alias("_rows")), on=key, how="full_outer").select(
+                key, F.coalesce(F.col("_read") == F.col("_rows"), F.lit(False)).alias(_AGREES),
+                F.lit(None).cast("int").alias(_PICK), F.lit(False).alias(_FALLS_BACK), F.lit(False).alias(_ORPHAN),
+            )
+        else:
+            ranked = read.select(key, columns.file, columns.line, *values).withColumn(
+                "_rank", F.row_number().over(Window.partitionBy(key).orderBy(*self._priority(model.rule)))
+            ).where(F.col("_rank") <= 2)
+            pairs = ranked.groupBy(key).agg(
+                *[
+                    F.max(F.when(F.col("_rank") == rank, F.struct(columns.file, columns.line, *values))).alias(name)
+                    for rank, name in ((1, "_w"), (2, "_r"))
+                ]
+            )
+            joined = pairs.join(self.platform, on=key, how="full_outer").withColumn(
+                "_count", F.coalesce(F.col("_count"), F.lit(0))
+            )
+            users = joined.select(
+                key,
+                F.col("_w." + columns.file).alias(_PICK),
+                F.col("_w." + columns.line).alias(_PICK_LINE),
+                _equal("_w", values).alias(_AGREES),
+                (_equal("_r", values) | (F.col("_r").isNull() & (F.col("_count") == 0))).alias(_FALLS_BACK),
+                (F.col("_r").isNull() & (F.col("_count") > 0)).alias(_ORPHAN),
+                F.col("_count").alias(_OBSERVED), F.col("_w").alias(_PICK_ROW),
+                F.coalesce(F.col("_w." + version) == F.col("_r." + version), F.lit(False)).alias(_TIE),
+            )
+        users = users.join(self.sizes, on=key, how="left").withColumn(_SIZE, F.coalesce(F.col(_SIZE), F.lit(0)))
+        return self._keep(users)
+
+    def _priority(self, rule: tuple) -> list[Any]:
+        """A rule's order of a user's rows, best first: ``Scan`` keeps the highest key, a later file on a tie."""
+        from pyspark.sql import functions as F
+
+        file, version = F.col(self.columns.file), F.col(self.shape.version)
+        if rule[0] == "numeric":
+            return [version.desc(), file.desc()]
+        if rule[0] == "string":  # an integer's decimal text (the only version tried as text here)
+            return [version.cast("string").desc(), file.desc()]
+        rank = F.element_at(F.array(*[F.lit(at) for at in _ranks(rule[1])]), file + 1)
+        return [rank.desc()]
+
+    # -- the changes tried ----------------------------------------------------------------------------
+
+    def _file_changes(self, model: _Model, table: Any) -> list[_Change]:
+        """``Engine._file_hypotheses`` scored: per file holding a disagreeing user's pick, left out, then cut."""
+        from pyspark.sql import functions as F
+
+        effects = _effects(table, F.col(_PICK))
+        worth = sorted(file for file, effect in effects.items() if file >= 0 and effect["disagreeing"] and model.cuts[file] != _NONE_READ)
+        cuts = self._truncation_points(model, table, worth)
+        cut_effects = _effects(table, _cut_group(cuts)) if cuts else {}
+        changes = []
+        for file in worth:
+            left_out = replace(model, cuts=_with_cut(model.cuts, file, _NONE_READ))
+            changes.append(_scored(FILE_NOT_INGESTED, file, left_out, {}, effects[file]))
+            if file in cuts:
+                kept, total, line = cuts[file]
+                cut = replace(model, cuts=_with_cut(model.cuts, file, line))
+                changes.append(_scored(FILE_PARTIALLY_INGESTED, file, cut, {"kept": kept, "total": total}, cut_effects.get(file, {})))
+        return changes
+
+    def _truncation_points(self, model: _Model, table: Any, files: list[int]) -> dict[int, tuple[int, int, int]]:
+        """``Engine._truncation_point`` per file, in one window job: over a file's rows read, in order, the cut that
+        best splits the rows the platform shows (its only row of the user) from those it lacks (a disagreeing pick
+        there), the largest prefix among the best; none at the file's start or end. Per file: rows kept, rows read,
+        the first line not read."""
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        if not files:
+            return {}
+        key, columns = self.shape.key, self.columns
+        values = compared(self.shape)
+        rows = (
+            self._read(model).where(F.col(columns.file).isin(files))
+            .select(key, columns.file, columns.line, F.struct(*values).alias("_f"))
+            .join(self.platform, on=key, how="left")
+            .join(table.select(key, _PICK), on=key, how="left")
+        )
+        shown = _equal("_f", values).cast("long")
+        lacking = (F.coalesce(F.col(_PICK) == F.col(columns.file), F.lit(False)) & (shown == 0)).cast("long")
+        rows = rows.select(columns.file, columns.line, shown.alias("_shown"), lacking.alias("_lacking"))
+        ordered = Window.partitionBy(columns.file).orderBy(columns.line)
+        before = ordered.rowsBetween(Window.unboundedPreceding, -1)
+        scored = rows.select(
+            columns.file, columns.line,
+            (F.row_number().over(ordered) - 1).alias("_index"),
+            (
+                F.coalesce(F.sum("_shown").over(before), F.lit(0))
+                + F.sum("_lacking").over(Window.partitionBy(columns.file))
+                - F.coalesce(F.sum("_lacking").over(before), F.lit(0))
+            ).alias("_score"),
+            "_shown", "_lacking",
+        )
+        found = scored.groupBy(columns.file).agg(
+            F.max(F.struct("_score", "_index", columns.line)).alias("_best"),
+            F.count("*").alias("_rows"), F.sum("_shown").alias("_shown"), F.sum("_lacking").alias("_lacking"),
+        ).collect()
+        cuts = {}
+        for row in found:
+            best, total = row["_best"], int(row["_rows"])
+            # Reading every row scores the rows shown: a tie with it keeps every row (the largest prefix), no cut.
+            if not row["_lacking"] or row["_shown"] >= best["_score"] or best["_index"] == 0:
+                continue
+            cuts[int(row[columns.file])] = (int(best["_index"]), total, int(best[columns.line]))
+        return cuts
+
+    def _rule_changes(self, model: _Model, table: Any) -> list[_Change]:
+        """``Engine._rule_hypotheses`` scored: each rule's table simulated whole and compared with the current one."""
+        from pyspark.sql import functions as F
+
+        if self._orders is None:
+            self._orders = self._candidate_orders()
+        changes = []
+        for kind, rule, note in rule_changes(self.names, self._orders):
+            candidate = replace(model, rule=rule)
+            after = self._table(candidate)
+            key = self.shape.key
+            now = after.select(key, F.col(_AGREES).alias("_now"))
+            both = table.select(key, _AGREES, _SIZE).join(now, on=key, how="full_outer")
+            # A user absent from a table has no row read and none on the platform: it agrees.
+            before, then = F.coalesce(F.col(_AGREES), F.lit(True)), F.coalesce(F.col("_now"), F.lit(True))
+            size = F.coalesce(F.col(_SIZE), F.lit(0))
+            row = both.agg(
+                F.sum((~before & then).cast("long")).alias("gained"), F.sum((before & ~then).cast("long")).alias("lost"),
+                F.sum(F.when(~before & then, size)).alias("gained_dollars"), F.sum(F.when(before & ~then, size)).alias("lost_dollars"),
+            ).first()
+            effect = {name: int(row[name] or 0) for name in ("gained", "lost", "gained_dollars", "lost_dollars")}
+            changes.append(_scored(kind, None, candidate, note, effect | {"orphaned": 0}))
+            after.unpersist()
+        return changes
+
+    def _integer_version(self) -> bool:
+        """The version's text is its integer's digits (``Engine._text_keys`` renders others through its codec)."""
+        codec = self.words.encoding.codecs[self.shape.version]
+        return codec.column.logical_type == "integer"
+
+    def _candidate_orders(self) -> list[tuple[int, ...]]:
+        """``Engine._inferred_orders``: per file, of the users other files hold too, how many the platform shows (one
+        row, first equal in that file) and how many it holds."""
+        from pyspark.sql import functions as F
+
+        key, file = self.shape.key, self.columns.file
+        shared = self.feed.groupBy(key).count().where(F.col("count") > 1).select(key)
+        appearances = dict(self.feed.join(shared, on=key, how="left_semi").groupBy(file).count().collect())
+        single = self.platform.where(F.col("_count") == 1).select(key)
+        shown = (
+            self.sources.where(F.col(PLATFORM_FILE).isNotNull()).join(single, on=key, how="left_semi")
+            .join(shared, on=key, how="left_semi").groupBy(PLATFORM_FILE).count().collect()
+        )
+        wins = dict(shown)
+        files = range(len(self.names))
+        return candidate_orders(
+            np.array([wins.get(at, 0) for at in files], dtype="int64"), np.array([appearances.get(at, 0) for at in files], dtype="int64")
+        )
+
+    # -- the causes ------------------------------------------------------------------------------------
+
+    def causes(self, chosen: list[tuple[_Change, int, Any]], reconciliation: Reconciliation) -> tuple[RootCause, ...] | None:
+        """``Engine._simulated_cause`` per change taken, then the residual causes of the users left over, ordered as
+        ``Engine.attribute`` orders them; ``None`` when some user left over could be a value changed in transit."""
+        _, total, _ = self.users.discrepant()
+        residual = self._residual_causes(reconciliation, total)
+        if residual is None:
+            return None
+        found = []
+        for change, agreeing, members in chosen:
+            name = None if change.file is None else self.names[change.file]
+
+            def evidence(
+                count: int, gap: int, without_row: int, examples: Any,
+                change: _Change = change, name: str | None = name, agreeing: int = agreeing,
+            ) -> str:
+                return simulation_sentence(
+                    change.kind, change.note, name, count, gap, agreeing, reconciliation.user_count, examples,
+                    without_row, self.words,
+                )
+
+            details = dict(change.note)
+            if change.file is not None:
+                details |= self._file_facts(change.file)
+            found.append(self._cause(change.kind, members, name, evidence, details, reconciliation, total))
+        found = [cause for cause in found if cause is not None] + residual
+        found.sort(key=lambda cause: (-cause.absolute_gap, -cause.users, cause.kind))
+        return tuple(found)
+
+    def _cause(
+        self, kind: str, members: Any, name: str | None, evidence: Any, details: dict, reconciliation: Reconciliation, total: int,
+    ) -> RootCause | None:
+        """``Engine.cause`` over the keys ``members`` (a Spark frame; None without any): their gap, its share, the
+        largest gaps as examples; ``evidence(count, gap, without_row, examples)`` words it."""
+        from pyspark.sql import functions as F
+
+        rows = self.users.users.join(members, on=self.shape.key, how="left_semi")
+        row = rows.agg(
+            F.count("*").alias("users"), F.sum(GAP).alias("gap"), F.sum(F.abs(F.col(GAP))).alias("size"),
+            F.sum(F.when(F.col("p_count") == 0, 1).otherwise(0)).alias("without_row"),
+        ).first()
+        count = int(row["users"])
+        if not count:
+            return None
+        gap, size = int(row["gap"] or 0), int(row["size"] or 0)
+        examples = self.users.largest_gaps(EXAMPLES_PER_CAUSE, among=members)
+        share = size / total if total else count / reconciliation.discrepant_users
+        return RootCause(
+            kind=kind, file=name, users=count, revenue_gap=gap, share_of_gap=float(share),
+            evidence=evidence(count, gap, int(row["without_row"] or 0), examples), examples=examples, absolute_gap=size,
+            details=details,
+        )
+
+    def _residual_causes(self, reconciliation: Reconciliation, total: int) -> list[RootCause] | None:
+        """``Engine._residual_causes`` where no user left over has one platform row and a simulated one (a value that
+        changed in transit, whose mechanism ``checks.diagnose._drift`` finds in the rows): dropped, unexpected and
+        duplicated users, each named after the one file they come from, if one; ``None`` otherwise."""
+        from pyspark.sql import functions as F
+
+        key, table = self.shape.key, self.last
+        if not table.where(~F.col(_AGREES)).limit(1).count():
+            return []  # every user agrees (a table without dedup has no picks to ask about)
+        left, picked, observed = ~F.col(_AGREES), F.col(_PICK).isNotNull(), F.col(_OBSERVED)
+        if table.where(left & picked & (observed == 1)).limit(1).count():
+            return None
+        kinds = (
+            (MISSING_USERS, left & (observed == 0) & picked),
+            (UNEXPECTED_USERS, left & ~picked & (observed > 0)),
+            (DUPLICATE_ROWS, left & (observed > 1)),
+        )
+        platform = self.sources.select(key, *_row_columns(self.shape), F.col(PLATFORM_FILE).alias("_source"))
+        causes = []
+        for kind, chosen in kinds:
+            members = self._keep(table.where(chosen).select(key, _PICK, _OBSERVED, _PICK_ROW))
+            if not members.limit(1).count():
+                continue
+            if kind == MISSING_USERS:
+                name = self._single_file(members.select(F.col(_PICK).alias("_source")))
+
+                def evidence(count: int, gap: int, _: int, examples: Any) -> str:
+                    return missing_sentence(count, gap, examples, self.words)
+
+                causes.append(self._cause(kind, members, name, evidence, {}, reconciliation, total))
+                continue
+            rows = platform.join(members, on=key, how="inner")
+            if kind == UNEXPECTED_USERS:
+                no_file = rows.where(F.col("_source").isNull()).count()
+                name = self._single_file(rows)
+
+                def evidence(count: int, gap: int, _: int, examples: Any, no_file: int = no_file) -> str:
+                    return unexpected_sentence(count, no_file, gap, examples, self.words)
+            else:
+                # The platform's rows that are not the user's simulated row (all of them without one).
+                same = F.lit(True)
+                for column in _row_columns(self.shape):
+                    same = same & (F.col(column) == F.col(f"{_PICK_ROW}.{column}"))
+                name = self._single_file(rows.where(~F.coalesce(same, F.lit(False))))
+                extra = int(members.agg(F.sum(F.col(_OBSERVED) - 1)).first()[0] or 0)
+
+                def evidence(count: int, gap: int, _: int, examples: Any, extra: int = extra) -> str:
+                    return duplicate_sentence(count, extra, gap, examples, self.words)
+            causes.append(self._cause(kind, members, name, evidence, {}, reconciliation, total))
+        return [cause for cause in causes if cause is not None]
+
+    def _single_file(self, rows: Any) -> str | None:
+        """The one file rows come from (``_source``), or None: several, none, or a row from no file."""
+        from pyspark.sql import functions as F
+
+        found = rows.agg(
+            F.count_distinct("_source").alias("files"), F.max("_source").alias("file"),
+            F.count("*").alias("rows"), F.count("_source").alias("known"),
+        ).first()
+        if not found["rows"] or found["known"] != found["rows"] or found["files"] != 1:
+            return None
+        return self.names[int(found["file"])]
+
+    def _file_facts(self, file: int) -> dict[str, Any]:
+        """``Engine._file_facts`` in one job: the file's rows, batch range, and how many of its users later files update."""
+        from pyspark.sql import functions as F
+
+        key, version, column = self.shape.key, self.shape.version, self.columns.file
+        later = self.feed.where(F.col(column) > file).select(key).distinct().withColumn("_later", F.lit(1))
+        row = (
+            self.feed.where(F.col(column) == file).select(key, version).join(later, on=key, how="left")
+            .agg(F.count("*").alias("rows"), F.min(version).alias("first"), F.max(version).alias("last"), F.count("_later").alias("again"))
+            .first()
+        )
+        return {
+            "rows": int(row["rows"]), "first_batch": int(row["first"]), "last_batch": int(row["last"]),
+            "users_in_later_files": int(row["again"]),
+        }
+
+
+def _row_columns(shape: Shape) -> tuple[str, ...]:
+    """The columns a row is told apart by when no dedup keeps one per user (``row_keys`` hashes them): all but the key."""
+    return tuple(column for column in shape.names if column != shape.key)
+
+
+def _ranks(order: tuple[int, ...]) -> list[int]:
+    """Per file, its place in a load order (the last loaded wins)."""
+    ranks = [0] * len(order)
+    for at, file in enumerate(order):
+        ranks[file] = at
+    return ranks
+
+
+def _with_cut(cuts: tuple[int | None, ...], file: int, cut: int) -> tuple[int | None, ...]:
+    return cuts[:file] + (cut,) + cuts[file + 1 :]
 
 
 def _equal(row: str, values: tuple[str, ...]) -> Any:
@@ -159,76 +526,48 @@ def _equal(row: str, values: tuple[str, ...]) -> Any:
     return F.coalesce(same, F.lit(False))
 
 
-def _effects(picks: Any) -> list[FileEffect]:
-    """Per pick file (-1: users without one), in the feed's order, the effect of leaving it out."""
+def _cut_group(cuts: dict[int, tuple[int, int, int]]) -> Any:
+    """Per user, the file whose cut stops reading its pick (null: none does)."""
+    from pyspark.sql import functions as F
+
+    group = None
+    for file, (_, _, line) in cuts.items():
+        hit = (F.col(_PICK) == file) & (F.col(_PICK_LINE) >= line)
+        group = F.when(hit, F.lit(file)) if group is None else group.when(hit, F.lit(file))
+    return group
+
+
+def _effects(table: Any, group: Any) -> dict[int, dict[str, int]]:
+    """Per group of users (``group``: a file's place, null for none, reported as -1), what falling back to their
+    runner-ups does: disagreeing users, gained, lost, their dollars, and users left without a row the platform holds."""
     from pyspark.sql import functions as F
 
     disagree, back = ~F.col(_AGREES), F.col(_FALLS_BACK)
-    rows = picks.groupBy(_PICK).agg(
+    gained, lost = disagree & back, ~disagree & ~back
+    rows = table.groupBy(F.coalesce(group, F.lit(-1)).alias("_group")).agg(
         F.sum(disagree.cast("long")).alias("disagreeing"),
-        F.sum((disagree & back).cast("long")).alias("gained"),
-        F.sum((~disagree & ~back).cast("long")).alias("lost"),
+        F.sum(gained.cast("long")).alias("gained"),
+        F.sum(lost.cast("long")).alias("lost"),
+        F.sum(F.when(gained, F.col(_SIZE))).alias("gained_dollars"),
+        F.sum(F.when(lost, F.col(_SIZE))).alias("lost_dollars"),
+        F.sum(F.col(_ORPHAN).cast("long")).alias("orphaned"),
     ).collect()
-    effects = [FileEffect(-1 if row[_PICK] is None else int(row[_PICK]), int(row["disagreeing"]), int(row["gained"]), int(row["lost"])) for row in rows]
-    return sorted(effects, key=lambda effect: effect.file)
+    return {int(row["_group"]): {name: int(row[name] or 0) for name in row.asDict() if name != "_group"} for row in rows}
 
 
-def _cut(feed: Any, platform: Any, picks: Any, file: int, shape: Shape, columns: _Columns) -> tuple[int, dict[str, int]] | None:
-    """``Engine._truncation_point`` where its answer is plain: every row of the file the platform shows comes before
-    every row it lacks (a pick there that it does not show). The cut is then the first lacking row (the largest of
-    the best prefixes); ``None`` when shown and lacking rows interleave (the driver's search weighs them)."""
+def _scored(kind: str, file: int | None, model: _Model, note: dict, effect: dict[str, int]) -> _Change:
+    gained, lost = effect.get("gained", 0), effect.get("lost", 0)
+    score = hypothesis_score(
+        gained, lost, lambda: effect["gained_dollars"] - effect["lost_dollars"], lambda: effect["orphaned"],
+    )
+    return _Change(kind, file, model, note, score, lost)
+
+
+def _gained(before: Any, after: Any, key: str) -> Any:
+    """The keys that disagree under ``before`` and agree under ``after`` (absent from a table: no rows, agrees)."""
     from pyspark.sql import functions as F
 
-    key, line = shape.key, columns.line
-    rows = (
-        feed.where(F.col(columns.file) == file).select(key, line, F.struct(*compared(shape)).alias("_f"))
-        .join(_platform_rows(platform, shape, columns), on=key, how="left")
-        .join(picks.select(key, _PICK), on=key, how="left")
-        .withColumn("_shown", _equal("_f", compared(shape)))
-    )
-    lacking = (F.col(_PICK) == file) & ~F.col("_shown")
-    found = rows.agg(
-        F.max(F.when(F.col("_shown"), F.col(line))).alias("shown"),
-        F.min(F.when(lacking, F.col(line))).alias("lacking"),
-        F.count("*").alias("rows"),
-    ).first()
-    if found["lacking"] is None or (found["shown"] is not None and found["shown"] > found["lacking"]):
-        return None
-    kept = rows.where(F.col(line) < found["lacking"]).count()
-    if kept == 0:
-        return None
-    return int(found["lacking"]), {"kept": int(kept), "total": int(found["rows"])}
-
-
-def _file_facts(feed: Any, file: int, shape: Shape, file_column: str) -> dict[str, Any]:
-    """``Engine._file_facts`` in one job: the file's rows, batch range, and how many of its users later files update."""
-    from pyspark.sql import functions as F
-
-    key, version = shape.key, shape.version
-    later = feed.where(F.col(file_column) > file).select(key).distinct().withColumn("_later", F.lit(1))
-    row = (
-        feed.where(F.col(file_column) == file).select(key, version).join(later, on=key, how="left")
-        .agg(F.count("*").alias("rows"), F.min(version).alias("first"), F.max(version).alias("last"), F.count("_later").alias("again"))
-        .first()
-    )
-    return {"rows": int(row["rows"]), "first_batch": int(row["first"]), "last_batch": int(row["last"]), "users_in_later_files": int(row["again"])}
-
-
-def _cause(
-    kind: str, file: int, note: dict[str, Any], users: SparkUsers, reconciliation: Reconciliation,
-    names: tuple[str, ...], facts: dict[str, Any], words: Words,
-) -> RootCause:
-    """``Engine.cause`` for the file left out or cut: every disagreeing user, the whole gap, the largest gaps as
-    examples (only they collected)."""
-    gap, size, without_row = users.discrepant()
-    examples = users.largest_gaps(EXAMPLES_PER_CAUSE)
-    count = reconciliation.discrepant_users
-    name = names[file]
-    # After the change every user agrees: ``agree`` is all of them.
-    evidence = simulation_sentence(
-        kind, note, name, count, gap, reconciliation.user_count, reconciliation.user_count, examples, without_row, words,
-    )
-    return RootCause(
-        kind=kind, file=name, users=count, revenue_gap=gap,
-        share_of_gap=1.0, evidence=evidence, examples=examples, absolute_gap=size, details=facts,
-    )
+    now = after.select(key, F.col(_AGREES).alias("_now"))
+    both = before.select(key, _AGREES).join(now, on=key, how="full_outer")
+    then = F.coalesce(F.col("_now"), F.lit(True))
+    return both.where(~F.coalesce(F.col(_AGREES), F.lit(True)) & then).select(key)

@@ -16,6 +16,8 @@ Columns hold the computing form (``checks.encoding``): every comparison and sum 
 """
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -54,6 +56,15 @@ from checks.reconcile import (
 )
 
 FILE = "_file"  # a feed row's delta, as its place in the feed
+# The most feed rows the driver collects for a fault search Spark does not decide (above: left unexplained).
+DRIVER_SEARCH_ROWS = 1_000_000
+
+_log = logging.getLogger(__name__)
+
+
+def driver_search_rows() -> int:
+    """``DRIVER_SEARCH_ROWS``, or the environment's ``CHECKS_SPARK_DRIVER_SEARCH_ROWS``."""
+    return int(os.environ.get("CHECKS_SPARK_DRIVER_SEARCH_ROWS", DRIVER_SEARCH_ROWS))
 
 
 def table(frame: pd.DataFrame | SparkTable, shape: Shape | None = None) -> Any:
@@ -119,12 +130,14 @@ def diagnose(
 ) -> Diagnosis:
     """``checks.diagnose.diagnose`` with the reconciliation and the lineage in Spark SQL.
 
-    When every user matches, that is the whole diagnosis. Otherwise the fault search's cases that
-    ``checks.engines.spark_faults`` decides (one file never loaded or cut short explains every disagreeing user) are
-    Spark jobs; any other runs on the driver, over the deltas' and the tables' pandas frames (``SparkTable.frame``), as
-    on the default engine. Either way the listed keys stay in Spark (``SparkUsers``, traced to the feed rows their
-    platform rows came from), and so does the lineage (a ``SparkTable``), but for a contract whose values are not held
-    as the files wrote them: the report renders those on the driver, from the collected rows. ``encoding`` is the
+    When every user matches, that is the whole diagnosis. Otherwise the fault search runs as Spark jobs where
+    ``checks.engines.spark_faults`` decides it (files never loaded or cut short, another dedup order, no dedup, several
+    of these, and the dropped, unexpected and duplicated users left over); any other runs on the driver, over the deltas' and the tables'
+    pandas frames (``SparkTable.frame``), as on the default engine, when the feed has at most ``driver_search_rows()``
+    rows; above, a warning is logged and every user that does not match is left unexplained. Either way the listed
+    keys stay in Spark (``SparkUsers``, traced to the feed rows their platform rows came from), and so does the lineage
+    (a ``SparkTable``), but for a contract whose values are not held as the files wrote them: the report renders those
+    on the driver, from the collected rows. ``encoding`` is the
     run's (its contract's columns; default: the first customer's).
     """
     from checks.diagnose import diagnose as diagnose_on_driver
@@ -149,28 +162,36 @@ def diagnose(
         lineage, counts = _lineage(sources, users.users, platform, names, shape)
         if not encoding.plain:  # the report renders these values on the driver (``checks.report._as_written``)
             reconciliation, lineage = replace(reconciliation, users=users.frame), lineage.frame
-        causes: tuple[RootCause, ...] = ()
+        causes: tuple[RootCause, ...] | None = ()
+        left, unexplained = 0, 0  # users and dollars no cause explains
         if reconciliation.discrepant_users:
-            cause = search(
-                feed, loaded, users, reconciliation, names, shape, Words.of(encoding),
+            causes = search(
+                feed, loaded, sources, users, reconciliation, names, shape, Words.of(encoding),
                 file_column=FILE, line_column=LINE, position_column=POSITION,
             )
-            if cause is None:  # not decided in Spark (see ``checks.engines.spark_faults``): the driver's search
+            if causes is None and feed.count() <= driver_search_rows():
+                # Not decided in Spark (see ``checks.engines.spark_faults``): the driver's search, on a feed it can hold.
                 return diagnose_on_driver(
                     deltas, pandas_table(platform), None if customer is None else pandas_table(customer), finance_total,
                     deduplicated=pandas_table(deduplicated), reconciliation=reconciliation, encoding=encoding,
                 )
-            causes = (cause,)
+            if causes is None:
+                _log.warning(
+                    "checks: the fault search is not decided in Spark and the feed has more than %s rows "
+                    "(CHECKS_SPARK_DRIVER_SEARCH_ROWS): every user that does not match is left unexplained",
+                    f"{driver_search_rows():,}",
+                )
+                left, unexplained = reconciliation.discrepant_users, users.discrepant()[0]
     finally:
         feed.unpersist()
         loaded.unpersist()
         sources.unpersist()
     return Diagnosis(
         reconciliation=reconciliation,
-        root_causes=causes,
-        unexplained_users=0,
-        unexplained_gap=0,
-        unexplained_share=0.0,
+        root_causes=causes or (),
+        unexplained_users=left,
+        unexplained_gap=unexplained,
+        unexplained_share=1.0 if left else 0.0,
         finance_total=None if finance_total is None else int(finance_total),
         files=names,
         lineage=lineage,

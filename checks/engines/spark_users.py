@@ -133,13 +133,15 @@ class SparkUsers(UsersElsewhere):
         ).first()
         return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
 
-    def largest_gaps(self, count: int) -> pd.DataFrame:
+    def largest_gaps(self, count: int, among: Any | None = None) -> pd.DataFrame:
         """The ``count`` keys that do not match with the largest gaps (then the lowest keys), laid out as the listed
-        rows, with the file (``platform_file``) and line (``platform_source_row``) their platform row came from."""
+        rows, with the file (``platform_file``) and line (``platform_source_row``) their platform row came from;
+        ``among``: a Spark frame of the keys to choose from (default: every listed key)."""
         from pyspark.sql import functions as F
 
         ordered = (F.abs(F.col(GAP)).desc(), F.col(self.shape.key))
-        chosen = self.users.where(F.col(CODE) != CLASSES.index(MATCH)).orderBy(*ordered).limit(count).toArrow().to_pandas()
+        users = self.users if among is None else self.users.join(among, on=self.shape.key, how="left_semi")
+        chosen = users.where(F.col(CODE) != CLASSES.index(MATCH)).orderBy(*ordered).limit(count).toArrow().to_pandas()
         gaps = chosen[GAP].to_numpy(dtype="int64")
         chosen = chosen.iloc[np.lexsort((chosen[self.shape.key].to_numpy(), -np.abs(gaps)))].reset_index(drop=True)
         examples = layout(chosen, self.facts, self.with_customer, self.shape).frame(np.arange(len(chosen)))
