@@ -44,7 +44,7 @@ class RunResult:
     feed: FeedCheck
     suites: Any | None
     diagnosis: Any | None
-    outputs: dict[str, Path]
+    outputs: dict[str, Path | str]  # a URI as text (an output folder at one: ``--out s3a://...``)
     timings: dict[str, float] = field(default_factory=dict)
     peak_memory_mb: dict[str, int] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
@@ -229,8 +229,13 @@ def run_case(
         helper_process=helper.usage.to_dict() if helper.usage is not None else None,
     )
     outputs["summary"] = out_dir / "summary.json"
-    atomic_write_text(outputs["summary"], json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+    write_summary(result, outputs["summary"])
     return result
+
+
+def write_summary(result: RunResult, path: Path) -> Path:
+    """``summary.json``: the run's result for machines (``RunResult.to_dict``)."""
+    return atomic_write_text(path, json.dumps(result.to_dict(), indent=2, default=str) + "\n")
 
 
 def _validate_deltas(
