@@ -117,14 +117,20 @@ def test_a_table_on_s3_reads_as_on_disk_and_a_missing_one_is_one_line(s3a_engine
 
 
 @pytest.fixture(scope="module")
-def runs(s3a_engine, bucket: str, local_case: Path, tmp_path_factory) -> dict[str, tuple[Path, dict]]:
+def outputs(s3a_engine, s3_endpoint: str):
+    """A boto3 client of the moto server, with the bucket ``OUTPUTS`` the output folders go to."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    client.create_bucket(Bucket=OUTPUTS)
+    return client
+
+
+@pytest.fixture(scope="module")
+def runs(outputs, bucket: str, local_case: Path, tmp_path_factory) -> dict[str, tuple[Path, dict]]:
     """`checks run` with every input on S3: by Spark into a local folder and into ``s3a://outputs/run`` (downloaded
     into a local folder to compare), and by the default engine on the same files on disk; each run's folder and
     summary."""
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
-    client.create_bucket(Bucket=OUTPUTS)
     runs = {}
     for name, engine, root, out in (
         ("s3", "spark", bucket, None),
@@ -139,7 +145,7 @@ def runs(s3a_engine, bucket: str, local_case: Path, tmp_path_factory) -> dict[st
         ])
         assert code == 1  # the planted fault fails the checks
         if out is not None:
-            _download(client, OUTPUTS, "run/", folder / "out")
+            _download(outputs, OUTPUTS, "run/", folder / "out")
         runs[name] = (folder / "out", json.loads((folder / "out" / "summary.json").read_text()))
     return runs
 
@@ -186,6 +192,16 @@ def test_checks_run_into_an_s3_folder_writes_there_what_it_writes_in_a_local_one
     assert remote_summary["outputs"] == {
         name: f"s3a://{OUTPUTS}/run/{Path(path).relative_to(local).as_posix()}" for name, path in local_summary["outputs"].items()
     }
+
+
+def test_checks_dedup_into_an_s3_folder_writes_there_what_it_writes_in_a_local_one(outputs, bucket: str, tmp_path: Path) -> None:
+    for out in (str(tmp_path / "local"), f"s3a://{OUTPUTS}/dedup"):
+        assert main(["dedup", "--engine", "spark", "--out", out, "--feed", f"{bucket}/feed"]) == 1  # a file is quarantined
+    _download(outputs, OUTPUTS, "dedup/", tmp_path / "remote")
+    names = ["deduplicated.csv", "deduplicated.parquet"]
+    assert sorted(path.name for path in (tmp_path / "remote").iterdir()) == names
+    for name in names:
+        assert (tmp_path / "remote" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
 
 
 @pytest.mark.parametrize(

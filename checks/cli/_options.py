@@ -111,6 +111,7 @@ def engine_and_output_folder(
     from checks.errors import UsageError
     from checks.feed import location
 
+    # The engine that opens URIs itself (Spark, through Hadoop) is the one that writes there.
     if not supports(get_engine(engine), Capability.OWN_LISTING):
         raise UsageError(f"--out {location(out)}: an output folder at a URI is written by --engine spark only; give a local folder")
     from checks.engines.spark_files import output_folder
