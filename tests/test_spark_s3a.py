@@ -169,6 +169,9 @@ def test_checks_run_on_s3_writes_what_a_local_run_writes(runs) -> None:
         assert (s3 / written).read_bytes() == (local / written).read_bytes()
 
 
+_RUN_FACTS = ("timings_seconds", "cpu_seconds", "helper_process", "peak_memory_mb_after", "outputs")
+
+
 def _facts_of_the_data(summary: dict) -> dict:
     """A run's summary without what differs from one run to the next: when and how long it ran, where the files are."""
     facts = {key: value for key, value in summary.items() if key not in _RUN_FACTS}
@@ -176,10 +179,8 @@ def _facts_of_the_data(summary: dict) -> dict:
     return facts
 
 
-_RUN_FACTS = ("timings_seconds", "cpu_seconds", "helper_process", "peak_memory_mb_after", "outputs")
-
-
 def test_checks_run_into_an_s3_folder_writes_there_what_it_writes_in_a_local_one(runs) -> None:
+    """Every file byte for byte (the email's attachment read back from S3), the summary but for paths and timings."""
     (local, local_summary), (remote, remote_summary) = runs["s3"], runs["s3 out"]
     names = sorted(path.relative_to(local).as_posix() for path in local.rglob("*") if path.is_file())
     assert {"deduplicated.parquet", "failures.csv", "discrepancies.csv", "email-engineer.eml", "incident.md"} <= set(names)
