@@ -42,7 +42,7 @@ from checks.wording import Words
 from checks.lineage import PLATFORM_ROW
 from checks.reconcile import CLASS_WORDS, MATCH, SPEND_GAP
 from checks.results import UsersElsewhere
-from checks.writers import atomic_write_bytes, atomic_write_frame, atomic_write_text
+from checks.writers import atomic_write_bytes, atomic_write_frame, atomic_write_text, read_output
 
 if TYPE_CHECKING:
     from checks.arrivals import Arrival
@@ -342,7 +342,7 @@ class _Email:
         message["X-Unsent"] = "1"  # mail clients open it as a draft to address and send
         message.set_content(self.text())
         for path in attachments:
-            message.add_attachment(Path(path).read_bytes(), maintype="text", subtype="csv", filename=Path(path).name)
+            message.add_attachment(read_output(path), maintype="text", subtype="csv", filename=Path(path).name)
         if message.is_multipart():
             # A boundary from the content, not a random one: the same report writes the same bytes.
             message.set_boundary("=_checks_" + hashlib.sha256(message.get_body().get_content().encode()).hexdigest()[:32])

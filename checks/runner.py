@@ -45,7 +45,7 @@ class RunResult:
     feed: FeedCheck
     suites: Any | None
     diagnosis: Any | None
-    outputs: dict[str, Path]
+    outputs: dict[str, Path | str]  # a URI as text (an output folder at one: ``--out s3a://...``)
     timings: dict[str, float] = field(default_factory=dict)
     peak_memory_mb: dict[str, int] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
@@ -248,7 +248,7 @@ def run_case(
         helper_process=helper.usage.to_dict() if helper.usage is not None else None,
     )
     outputs["summary"] = out_dir / "summary.json"
-    atomic_write_text(outputs["summary"], json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+    write_summary(result, outputs["summary"])
     return result
 
 
@@ -259,6 +259,11 @@ def _read_tables(
     platform = engine.read_table(case.platform, warn=warn, **with_encoding) if case.platform is not None else None
     customer = engine.read_table(case.customer, warn=warn, **with_encoding) if case.customer is not None else None
     return platform, customer
+
+
+def write_summary(result: RunResult, path: Path) -> Path:
+    """``summary.json``: the run's result for machines (``RunResult.to_dict``)."""
+    return atomic_write_text(path, json.dumps(result.to_dict(), indent=2, default=str) + "\n")
 
 
 def _validate_deltas(

@@ -113,6 +113,31 @@ def start_writing(writes: Mapping[str, Callable[[], Path]]) -> PendingWrites:
     return PendingWrites(futures)
 
 
+# Readers of outputs written elsewhere than their path says (an output folder at a URI, ``checks.engines.spark_files``).
+_ELSEWHERE: list[Callable[[Path], bytes | None]] = []
+
+
+@contextmanager
+def written_elsewhere(read: Callable[[Path], bytes | None]) -> Iterator[None]:
+    """While inside, ``read_output`` asks ``read`` for an output missing at its path (None: not one ``read`` knows)."""
+    _ELSEWHERE.append(read)
+    try:
+        yield
+    finally:
+        _ELSEWHERE.remove(read)
+
+
+def read_output(path: str | Path) -> bytes:
+    """An output's bytes, from its path or from where it was written in its stead (``written_elsewhere``)."""
+    path = Path(path)
+    if not path.exists():
+        for read in _ELSEWHERE:
+            data = read(path)
+            if data is not None:
+                return data
+    return path.read_bytes()
+
+
 # --- CSV ------------------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,8 @@
 """Options shared by several commands; typer only, so ``checks --help`` stays instant."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional, cast
 
@@ -88,6 +90,36 @@ def engine_module(
             log = Path(tempfile.gettempdir()) / f"checks-{SPARK_LOG}"
         cast(Cluster, module).configure(master=spark_master, log=log)
     return module
+
+
+@contextmanager
+def engine_and_output_folder(
+    engine: str, spark_master: str, *, verbose: bool, out: Path
+) -> Iterator[tuple[Engine, Path]]:
+    """The engine for ``--engine`` and the local folder a command writes its outputs in: ``out`` itself, or for an
+    output folder at a URI (``s3a://bucket/prefix``, ``--engine spark`` only) a staging folder standing for it
+    (``checks.engines.spark_files.output_folder``), whose files are there once the block ends without an error."""
+    from checks.feed import is_uri
+
+    if not is_uri(out):
+        yield engine_module(engine, spark_master, verbose=verbose, log_folder=out), out
+        return
+    import tempfile
+
+    from checks.engines import get_engine
+    from checks.engines.base import Capability, supports
+    from checks.errors import UsageError
+    from checks.feed import location
+
+    # The engine that opens URIs itself (Spark, through Hadoop) is the one that writes there.
+    if not supports(get_engine(engine), Capability.OWN_LISTING):
+        raise UsageError(f"--out {location(out)}: an output folder at a URI is written by --engine spark only; give a local folder")
+    from checks.engines.spark_files import output_folder
+
+    with tempfile.TemporaryDirectory(prefix="checks-out-") as staging:
+        module = engine_module(engine, spark_master, verbose=verbose, log_folder=Path(staging))
+        with output_folder(out, Path(staging)):
+            yield module, Path(staging)
 
 
 def encoding_of(contract: Path | None) -> Encoding:

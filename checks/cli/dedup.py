@@ -23,7 +23,10 @@ def register(app: typer.Typer) -> None:
 
 def dedup(
     feed: Annotated[Path, typer.Option(help="Folder of delta CSV files.")],
-    out: Annotated[Path, typer.Option(help="Folder for deduplicated.csv and deduplicated.parquet.")] = Path("out"),
+    out: Annotated[
+        Path,
+        typer.Option(help="Folder for deduplicated.csv and deduplicated.parquet; with --engine spark also s3a://bucket/prefix."),
+    ] = Path("out"),
     contract: ContractOption = None,
     engine: EngineOption = DEFAULT_ENGINE,
     spark_master: SparkMasterOption = DEFAULT_SPARK_MASTER,
@@ -39,34 +42,38 @@ def dedup(
     Exit 0 when the feed passes every check, 1 when a file was quarantined or a feed check failed.
     """
     from checks import output
-    from checks.cli._options import encoding_of, engine_module
+    from checks.cli._options import encoding_of, engine_and_output_folder
     from checks.engines.base import Capability, check_contract, supports
     from checks.errors import UsageError
     from checks.reconcile import amount_total
     from checks.wording import Words
     from checks.writers import atomic_write_frame
 
-    module = engine_module(engine, spark_master, verbose=verbose, log_folder=out)
-    encoding = encoding_of(contract)
-    with_encoding = check_contract(module, encoding)
-    words = Words.of(encoding)
-    outputs = [out / "deduplicated.csv", out / "deduplicated.parquet"]
-    out_of_core = supports(module, Capability.OUT_OF_CORE_DEDUP)
-    if memory_limit is not None and not out_of_core:
-        raise UsageError("--memory-limit applies to --engine duckdb only")
-    with output.stage_progress() as on_stage:
-        on_file = lambda delta_file: on_stage(f"validate {delta_file.name}")  # noqa: E731
-        if out_of_core:
-            # The engine writes the table itself and never holds it in memory.
-            limit = {} if memory_limit is None else {"memory_limit": memory_limit}
-            result = module.deduplicate_feed_folder(feed, outputs, on_file=on_file, **limit, **with_encoding)
-            users, total, written = result.users, result.amount_total, list(result.outputs)
-        else:
-            result = module.check_feed_folder(feed, on_file=on_file, **with_encoding)
-            on_stage("write outputs")
-            table = encoding.decode(result.deduplicated)
-            written = [atomic_write_frame(path, table) for path in outputs]
-            users, total = len(result.deduplicated), amount_total(result.deduplicated, encoding.contract.shape)
+    with engine_and_output_folder(engine, spark_master, verbose=verbose, out=out) as (module, out_dir):
+        encoding = encoding_of(contract)
+        with_encoding = check_contract(module, encoding)
+        words = Words.of(encoding)
+        outputs = [out_dir / "deduplicated.csv", out_dir / "deduplicated.parquet"]
+        out_of_core = supports(module, Capability.OUT_OF_CORE_DEDUP)
+        if memory_limit is not None and not out_of_core:
+            raise UsageError("--memory-limit applies to --engine duckdb only")
+        with output.stage_progress() as on_stage:
+            on_file = lambda delta_file: on_stage(f"validate {delta_file.name}")  # noqa: E731
+            if out_of_core:
+                # The engine writes the table itself and never holds it in memory.
+                limit = {} if memory_limit is None else {"memory_limit": memory_limit}
+                result = module.deduplicate_feed_folder(feed, outputs, on_file=on_file, **limit, **with_encoding)
+                users, total, written = result.users, result.amount_total, list(result.outputs)
+            else:
+                result = module.check_feed_folder(feed, on_file=on_file, **with_encoding)
+                on_stage("write outputs")
+                table = encoding.decode(result.deduplicated)
+                written = [atomic_write_frame(path, table) for path in outputs]
+                users, total = len(result.deduplicated), amount_total(result.deduplicated, encoding.contract.shape)
+        if out_dir != out:  # written in a staging folder: named where they end
+            from checks.engines.spark_files import destination
+
+            written = [destination(path) for path in written]
     amount = encoding.contract.shape.amount
     if json:
         output.print_json(

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -23,6 +23,9 @@ from checks.cli._options import (
     VerboseOption,
 )
 
+if TYPE_CHECKING:
+    from checks.runner import RunResult
+
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
@@ -37,7 +40,10 @@ def run(
     customer: Annotated[Optional[Path], typer.Option(help="The customer's own export (CSV).")] = None,
     finance_total: FinanceTotalOption = None,
     contract: ContractOption = None,
-    out: Annotated[Path, typer.Option(help="Folder for outputs (dedup CSV/Parquet, report, summary).")] = Path("out"),
+    out: Annotated[
+        Path,
+        typer.Option(help="Folder for outputs (dedup CSV/Parquet, report, summary); with --engine spark also s3a://bucket/prefix."),
+    ] = Path("out"),
     gx_dir: GxDirOption = DEFAULT_GX_DIR,
     docs: DocsOption = True,
     customer_company: Annotated[Optional[str], typer.Option(help="Customer's company name, for the report.")] = None,
@@ -79,22 +85,41 @@ def run(
     # what the run needs (pandas, Polars, the engine: about 1 CPU-s, the other core idle otherwise).
     with Sidecar.for_run() as helper:
         from checks import output
-        from checks.cli._options import engine_module
+        from checks.cli._options import engine_and_output_folder
         from checks.runner import run_case
 
-        with output.stage_progress() as on_stage:
+        with (
+            engine_and_output_folder(engine, spark_master, verbose=verbose, out=out) as (module, out_dir),
+            output.stage_progress() as on_stage,
+        ):
             result = run_case(
                 chosen,
-                out_dir=out,
+                out_dir=out_dir,
                 gx_dir=gx_dir,
                 build_docs=docs,
-                engine=engine_module(engine, spark_master, verbose=verbose, log_folder=out),
+                engine=module,
                 on_stage=on_stage,
                 on_warning=output.print_warning,
                 helper=helper,
             )
+            if out_dir != out:
+                result = _at_destination(result)
     if json:
         output.print_json(result.to_dict())
     else:
         output.show_run(result)
     raise typer.Exit(0 if result.passed else 1)
+
+
+def _at_destination(result: RunResult) -> RunResult:
+    """A run whose outputs went to a staging folder (``--out s3a://...``), its outputs and ``summary.json`` naming where
+    the files end."""
+    from dataclasses import replace
+
+    from checks.engines.spark_files import destination
+    from checks.runner import write_summary
+
+    staged = result.outputs["summary"]
+    result = replace(result, outputs={name: destination(Path(path)) for name, path in result.outputs.items()})
+    write_summary(result, Path(staged))
+    return result

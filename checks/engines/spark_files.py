@@ -10,24 +10,33 @@ FileSystem API is the same for every scheme, so the tests run this on ``file://`
 An output (``write_csv``, ``write_parquet``) is one part file that Spark writes into a temporary folder beside the
 target, then renamed into place by ``checks.writers.atomic_path``: a failure leaves the old file, or none, and no
 temporary folder. The executors write to that local folder: on a cluster of several machines it must be shared.
+
+An output folder at a URI (``--out s3a://bucket/prefix``, ``output_folder``) has a local staging folder standing for
+it: an output Spark writes there goes to the URI instead, its part file written by the executors beside the target
+and renamed into place through Hadoop (on S3 a server-side copy, whole or not at all, then a delete); the driver's
+small files (summary, report, emails, charts, spark.log) are written in the staging folder as usual and copied to the
+URI through the same FileSystem API when the command ends without an error. One filesystem layer, no S3 client of
+its own: the S3A connector's credentials, endpoint and settings serve reads and writes alike.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from checks.contract import Contract
-from checks.engines import _frames
+from checks.engines import _frames, spark_s3a
 from checks.errors import BadInputError, ChecksError
 from checks.engines.spark_session import session
 from checks.feed import is_uri, location, order_deltas
 from checks.model import DeltaFile
-from checks.writers import atomic_path
+from checks.writers import atomic_path, written_elsewhere
 
 # ``checks.writers``' CSV of integers and plain text: a header, quotes only where needed (doubled inside), nothing for
 # an empty or missing cell, cells as they are (Spark's writer trims them by default), ``\n`` after every line.
@@ -35,6 +44,12 @@ _CSV_OPTIONS = {
     "header": "true", "quote": '"', "escape": '"', "emptyValue": "", "nullValue": "",
     "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false", "lineSep": "\n", "encoding": "UTF-8",
 }
+
+
+# What S3A raises for a bucket that does not exist (Hadoop 3.3 and later).
+_NO_BUCKET = "org.apache.hadoop.fs.s3a.UnknownStoreException"
+# Output folders at a URI while a command writes (``output_folder``): each local staging folder and its URI.
+_STAGED: dict[Path, str] = {}
 
 
 def discover_deltas(directory: str | Path, contract: Contract | None = None) -> list[DeltaFile]:
@@ -114,6 +129,8 @@ def _hadoop_errors(doing: str, where: str) -> Iterator[None]:
         yield
     except Py4JJavaError as error:
         cause = str(error.java_exception).splitlines()[0] if error.java_exception is not None else "a JVM error"
+        if cause.startswith(_NO_BUCKET):
+            cause = "no such bucket"
         raise BadInputError(f"{doing}: {cause}", file=where) from error
     except Py4JError as error:
         raise BadInputError(f"{doing}: {str(error).splitlines()[0]}", file=where) from error
@@ -132,6 +149,10 @@ def write_parquet(frame: Any, path: Path) -> Path:
 
 
 def _write_one_file(frame: Any, path: Path, kind: str, options: dict[str, str]) -> Path:
+    remote = _remote(path)
+    if remote is not None:
+        _write_one_remote_file(frame, remote, kind, options)
+        return Path(path)
     with atomic_path(path) as temporary:
         folder = temporary.with_name(temporary.name + ".spark")
         try:
@@ -145,3 +166,87 @@ def _write_one_file(frame: Any, path: Path, kind: str, options: dict[str, str]) 
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     return Path(path)
+
+
+def _write_one_remote_file(frame: Any, where: str, kind: str, options: dict[str, str]) -> None:
+    """``_write_one_file`` at a URI: the part file written into a hidden folder beside ``where``, then renamed into
+    place; a failure leaves the old file, or none, and no folder (on S3 an object is put or copied whole)."""
+    filesystem, target = _filesystem(where)
+    folder = f"{where.rsplit('/', 1)[0]}/.{target.getName()}.{uuid.uuid4().hex}.spark"
+    hadoop_folder = _jvm().org.apache.hadoop.fs.Path(folder)
+    try:
+        with _hadoop_errors("cannot write", where):
+            frame.coalesce(1).write.mode("overwrite").format(kind).options(**options).save(folder)
+            parts = [status.getPath() for status in filesystem.listStatus(hadoop_folder) if status.getPath().getName().startswith("part-")]
+            if len(parts) != 1:
+                raise RuntimeError(f"Spark wrote {len(parts)} part files for {where}, not one")
+            filesystem.delete(target, False)  # Hadoop's rename does not replace a file
+            if not filesystem.rename(parts[0], target):
+                raise BadInputError("cannot write: the file could not be renamed into place", file=where)
+    finally:
+        with contextlib.suppress(Exception):  # the write's own error, if any, is the one to report
+            filesystem.delete(hadoop_folder, True)
+
+
+@contextmanager
+def output_folder(target: str | Path, staging: Path) -> Iterator[None]:
+    """Let the local folder ``staging`` stand for the output folder at the URI ``target`` while a command writes.
+
+    ``write_csv`` and ``write_parquet`` of a file in ``staging`` write it at ``target``, from Spark's executors; any other
+    file written in ``staging`` is copied to ``target`` on leaving without an error, one object a file, put whole
+    (``checks.writers.read_output`` reads the former back). A missing connector or bucket, or a file at ``target``,
+    is refused on entering, in one line.
+    """
+    where = location(target).rstrip("/")
+    if spark_s3a.is_s3a(where):
+        spark_s3a.require_connector(session(), where, writing=True)
+    filesystem, folder = _filesystem(where)
+    with _hadoop_errors("cannot write the output folder", where):
+        if filesystem.exists(folder) and not filesystem.getFileStatus(folder).isDirectory():
+            raise BadInputError("the output folder is a file", file=where)
+    staging = Path(staging)
+    _STAGED[staging] = where
+    try:
+        with written_elsewhere(_read_remote):
+            yield
+        _upload(staging, where)
+    finally:
+        del _STAGED[staging]
+
+
+def destination(path: Path) -> Path | str:
+    """Where a file written at ``path`` ends: its URI when ``path`` is in a staging folder (``output_folder``), else
+    ``path``."""
+    return _remote(path) or path
+
+
+def _remote(path: str | Path) -> str | None:
+    path = Path(path)
+    for staging, where in _STAGED.items():
+        if path.is_relative_to(staging):
+            return f"{where}/{path.relative_to(staging).as_posix()}"
+    return None
+
+
+def _read_remote(path: Path) -> bytes | None:
+    """The bytes of the file Spark wrote at a URI in the stead of ``path`` (None: ``path`` is in no staging folder)."""
+    where = _remote(path)
+    if where is None:
+        return None
+    filesystem, file = _filesystem(where)
+    with _hadoop_errors("cannot read", where):
+        stream = filesystem.open(file)
+        try:
+            return bytes(_jvm().org.apache.commons.io.IOUtils.toByteArray(stream))
+        finally:
+            stream.close()
+
+
+def _upload(staging: Path, where: str) -> None:
+    """Every file under ``staging`` copied to the same place under ``where`` (S3A puts an object once it is whole)."""
+    filesystem, _ = _filesystem(where)
+    hadoop_path = _jvm().org.apache.hadoop.fs.Path
+    for path in sorted(path for path in staging.rglob("*") if path.is_file()):
+        target = f"{where}/{path.relative_to(staging).as_posix()}"
+        with _hadoop_errors("cannot upload", target):
+            filesystem.copyFromLocalFile(False, True, hadoop_path(path.as_uri()), hadoop_path(target))

@@ -1,4 +1,5 @@
-"""Feeds on S3 for the Spark engine (``s3a://bucket/prefix``): the connector Hadoop needs, and a clear error without it.
+"""Feeds and output folders on S3 for the Spark engine (``s3a://bucket/prefix``): the connector Hadoop needs, and a clear
+error without it.
 
 Spark reads ``s3a://`` through Hadoop's S3A connector (``hadoop-aws`` and the AWS SDK it was built
 with). pyspark ships neither. ``bash scripts/dev setup`` installs the one copy a package registry
@@ -67,16 +68,20 @@ def jars() -> list[str]:
     return [path.strip() for path in given.split(",") if path.strip()]
 
 
-def require_connector(spark: Any, path: str | Path) -> None:
-    """Raise ``MissingConnectorError`` unless the JVM behind ``spark`` can load the S3A filesystem; configure it."""
+def require_connector(spark: Any, path: str | Path, *, writing: bool = False) -> None:
+    """Raise ``MissingConnectorError`` unless the JVM behind ``spark`` can load the S3A filesystem; configure it.
+
+    ``writing``: ``path`` is an output folder (``--out``), not something to read."""
     if has_connector(spark):
         configure_connector(spark)
         return
+    doing, reads, otherwise = ("write", "writes", "give a local --out folder") if writing else (
+        "read", "reads", "copy the feed to a local folder")
     raise MissingConnectorError(
-        f"cannot read {location(path)}: --engine spark reads s3a:// through Hadoop's S3A connector, and Spark's "
+        f"cannot {doing} {location(path)}: --engine spark {reads} s3a:// through Hadoop's S3A connector, and Spark's "
         "classpath lacks it: `bash scripts/dev setup` installs it (hadoop-aws-3.3.1.jar and "
         f"aws-java-sdk-bundle-1.11.901.jar, into {INSTALLED_JARS}), or set {JARS_VARIABLE} to a hadoop-aws jar "
-        "and the AWS SDK bundle it was built with, or copy the feed to a local folder"
+        f"and the AWS SDK bundle it was built with, or {otherwise}"
     )
 
 
