@@ -4,6 +4,7 @@ Frozen results whatever the engine; rendering them is left to ``checks.output`` 
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from checks.encoding import Encoding, default_encoding
-from checks.model import Delta, concat_failures
+from checks.model import FAILURE_COLUMNS, Delta, concat_failures
 
 if TYPE_CHECKING:
     from checks.writers import PendingWrites
@@ -25,7 +26,7 @@ class DeltaValidation:
     name: str
     number: int
     delta: Delta | None
-    failures: pd.DataFrame
+    failures: pd.DataFrame | FailuresElsewhere
     warnings: tuple[str, ...] = ()
     rows: int = 0
 
@@ -48,9 +49,62 @@ def file_summary(validation: DeltaValidation | Any) -> dict[str, object]:
     }
 
 
+class FailuresElsewhere:
+    """Failures whose rows stay in an engine (Spark), in ``FAILURE_COLUMNS`` and the pandas path's order. It answers
+    the part of a failures frame's interface that the run's outputs use (``len``, ``empty``, ``columns``, ``head``:
+    the counts in ``summary.json``, the first rows it and the terminal show) from there, and writes ``failures.csv``
+    there; ``frame`` collects every row, for the code that still lists them all (``checks validate``)."""
+
+    columns: tuple[str, ...] = FAILURE_COLUMNS
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def empty(self) -> bool:
+        return len(self) == 0
+
+    def head(self, rows: int) -> pd.DataFrame:
+        """The first ``rows`` failures as the pandas path's frame: at most ``rows`` rows come to this process."""
+        raise NotImplementedError
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def write_csv(self, path: Path) -> Path:
+        """``failures.csv`` at ``path`` (atomically), byte for byte as ``checks.writers`` writes the pandas frame."""
+        raise NotImplementedError
+
+    def joined(self, parts: Sequence[pd.DataFrame | FailuresElsewhere]) -> FailuresElsewhere:
+        """``parts`` one after the other, held where this engine holds failures (``parts`` holds ``self``)."""
+        raise NotImplementedError
+
+
+def pandas_failures(failures: pd.DataFrame | FailuresElsewhere) -> pd.DataFrame:
+    """``failures`` as a pandas frame: itself, or the rows an engine holds collected."""
+    return failures.frame if isinstance(failures, FailuresElsewhere) else failures
+
+
 def collect_failures(validations: Iterable[DeltaValidation], feed_failures: pd.DataFrame) -> pd.DataFrame:
-    """Every failure of every file, then those across the feed, in one tidy frame."""
-    return concat_failures([*(validation.failures for validation in validations), feed_failures])
+    """Every failure of every file, then those across the feed, in one tidy frame (every row collected)."""
+    return concat_failures([pandas_failures(part) for part in (*(validation.failures for validation in validations), feed_failures)])
+
+
+def joined_failures(
+    validations: Iterable[DeltaValidation], feed_failures: pd.DataFrame | FailuresElsewhere
+) -> pd.DataFrame | FailuresElsewhere:
+    """``collect_failures``, kept where an engine holds some of them (Spark) rather than collected."""
+    parts = [*(validation.failures for validation in validations), feed_failures]
+    held = [part for part in parts if isinstance(part, FailuresElsewhere)]
+    return held[0].joined(parts) if held else concat_failures(parts)
+
+
+def write_failures(path: Path, failures: pd.DataFrame | FailuresElsewhere) -> Path:
+    """``failures.csv`` at ``path``, atomically: written where the failures are held."""
+    from checks.writers import atomic_write_frame
+
+    return failures.write_csv(path) if isinstance(failures, FailuresElsewhere) else atomic_write_frame(path, failures)
 
 
 class FeedVerdict:
@@ -58,7 +112,7 @@ class FeedVerdict:
     and ``quarantined`` (``FeedCheck``, and the out-of-core engine's result that holds no rows)."""
 
     validations: Sequence
-    feed_failures: pd.DataFrame
+    feed_failures: pd.DataFrame | FailuresElsewhere
     quarantined: tuple[str, ...]
 
     @property
@@ -66,9 +120,9 @@ class FeedVerdict:
         return not self.quarantined and self.feed_failures.empty
 
     @property
-    def failures(self) -> pd.DataFrame:
-        """Every failure of every file and of the feed as a whole, in one tidy frame."""
-        return collect_failures(self.validations, self.feed_failures)
+    def failures(self) -> pd.DataFrame | FailuresElsewhere:
+        """Every failure of every file and of the feed as a whole, in one tidy frame (or where an engine holds them)."""
+        return joined_failures(self.validations, self.feed_failures)
 
 
 class TableElsewhere:
@@ -123,7 +177,7 @@ class FeedCheck(FeedVerdict):
     """Everything known about a feed after its checks; ``deltas`` are the files that passed, in order."""
 
     validations: tuple[DeltaValidation, ...]
-    feed_failures: pd.DataFrame
+    feed_failures: pd.DataFrame | FailuresElsewhere
     deltas: tuple[Delta, ...]
     quarantined: tuple[str, ...]
     deduplicated: pd.DataFrame
@@ -134,7 +188,7 @@ class FeedCheck(FeedVerdict):
     def assemble(
         cls,
         validations: Sequence[DeltaValidation],
-        feed_failures: pd.DataFrame,
+        feed_failures: pd.DataFrame | FailuresElsewhere,
         deduplicated: pd.DataFrame,
         encoding: Encoding | None = None,
     ) -> FeedCheck:
@@ -173,16 +227,15 @@ class FeedCheck(FeedVerdict):
     def write_outputs(self, out_dir: Path) -> PendingWrites:
         """Start writing ``deduplicated.csv``, ``deduplicated.parquet`` (values as the files wrote them) and
         ``failures.csv`` into ``out_dir``, atomically, in the background (``checks.writers.write_frames``)."""
-        from checks.writers import write_frames
+        from checks.writers import atomic_write_frame, start_writing
 
         written_table = self.encoding.decode(self.deduplicated)  # itself for integers
-        return write_frames(
-            {
-                "deduplicated_csv": (out_dir / "deduplicated.csv", written_table),
-                "deduplicated_parquet": (out_dir / "deduplicated.parquet", written_table),
-                "failures_csv": (out_dir / "failures.csv", self.failures),
-            }
-        )
+        failures = self.failures
+        return start_writing({
+            "deduplicated_csv": functools.partial(atomic_write_frame, out_dir / "deduplicated.csv", written_table),
+            "deduplicated_parquet": functools.partial(atomic_write_frame, out_dir / "deduplicated.parquet", written_table),
+            "failures_csv": functools.partial(write_failures, out_dir / "failures.csv", failures),
+        })
 
 
 def passed_deltas(validations: Sequence[DeltaValidation]) -> tuple[Delta, ...]:

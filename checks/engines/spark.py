@@ -37,15 +37,17 @@ from checks.engines import _frames, spark_files, spark_s3a, spark_schemas, sql_r
 from checks.engines.base import Capability
 # The diagnosis with the reconciliation and the lineage in Spark SQL.
 from checks.engines.spark_deltas import (
-    COLUMNS, FILE_INDEX, ROW, SparkDelta, SparkTable, stacked, to_pandas_int64, union,
+    COLUMNS, FILE_INDEX, PLACE, ROW, SparkDelta, SparkFailures, SparkTable, failures_in_spark, stacked, to_pandas_int64,
+    union,
 )
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
 # Capability.CLUSTER: the master to run on; the session the engine runs in.
 from checks.engines.spark_session import configure, session  # noqa: F401  (this engine's ``configure``)
 from checks.feed import discover_deltas as _discover_deltas_locally
 from checks.feed import read_table as _read_table_pandas
-from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, concat_failures, empty_failures, failure_rows
-from checks.results import DeltaValidation, FeedCheck, passed_deltas
+from checks.encoding import NULL
+from checks.model import FAILURE_COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, empty_failures, failure_rows
+from checks.results import DeltaValidation, FailuresElsewhere, FeedCheck, passed_deltas, pandas_failures, write_failures
 from checks.rules import (
     BATCH_MONOTONIC, IS_INTEGER, PAIR_UNIQUE, FeedRule, feed_rules, first_customer_rules, never_decreases_check,
     never_decreasing, tie_error,
@@ -134,7 +136,7 @@ def check_feed(deltas: Sequence[Delta], encoding: Encoding | None = None) -> pd.
         return empty_failures()
     form = _Form.of(encoding)
     feed = stacked([_spark_table(delta, form) for delta in deltas], form.columns)
-    return _feed_failures(feed, [delta.name for delta in deltas], form)
+    return pandas_failures(_feed_failures(feed, [delta.name for delta in deltas], form))  # the caller lists them all
 
 
 def read_table(
@@ -206,7 +208,7 @@ class SparkFeedCheck(FeedCheck):
 
     @classmethod
     def of(
-        cls, validations: Sequence[DeltaValidation], feed_failures: pd.DataFrame, rows: SparkTable, *, users: int,
+        cls, validations: Sequence[DeltaValidation], feed_failures: pd.DataFrame | FailuresElsewhere, rows: SparkTable, *, users: int,
         total: int, encoding: Encoding,
     ) -> SparkFeedCheck:
         held = FeedCheck.assemble(validations, feed_failures, pd.DataFrame(), encoding)
@@ -237,18 +239,26 @@ class SparkFeedCheck(FeedCheck):
         shape = self.encoding.contract.shape
         return self._rows.in_order((shape.key, shape.version))
 
+    @property
+    def failures(self) -> pd.DataFrame | FailuresElsewhere:  # type: ignore[override]
+        """Every failure, held in Spark where some are (``SparkFailures``): joined once, counted once."""
+        if "_failures" not in self.__dict__:
+            object.__setattr__(self, "_failures", super().failures)
+        return self.__dict__["_failures"]
+
     def write_outputs(self, out_dir: Path) -> PendingWrites:
         """Spark writes the deduplicated table (of a contract whose values are held as the files wrote them; another
-        goes through the driver's writers); ``failures.csv`` is the driver's, as on every engine."""
-        from checks.writers import atomic_write_frame, start_writing
+        goes through the driver's writers) and ``failures.csv`` where the failures are held (Spark's, or a frame's)."""
+        from checks.writers import start_writing
 
         if not self.encoding.plain:
             return super().write_outputs(out_dir)
         table = self._rows.table.orderBy(self.encoding.contract.shape.key)
+        failures = self.failures
         return start_writing({
             "deduplicated_csv": lambda: spark_files.write_csv(table, out_dir / "deduplicated.csv"),
             "deduplicated_parquet": lambda: spark_files.write_parquet(table, out_dir / "deduplicated.parquet"),
-            "failures_csv": lambda: atomic_write_frame(out_dir / "failures.csv", self.failures),
+            "failures_csv": lambda: write_failures(out_dir / "failures.csv", failures),
         })
 
     def __repr__(self) -> str:  # the dataclass's would collect the rows
@@ -279,21 +289,25 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
         raise _NeedsPandasPath  # the not_empty failure, as the pandas path words it
     text = text.cache()
     typed = _typed(text)
-    # Both passes and the int64 overflow guard in one Spark job.
+    # Both passes and the int64 overflow guard in one Spark job, whose failing cells stay cached in Spark: only their
+    # count per (column, check) comes to the driver.
+    found = union([_text_failures(text), _overflows(text), _value_failures(typed, form)]).cache()
     try:
-        found = union([_text_failures(text), _overflows(text), _value_failures(typed, form)]).toArrow().to_pandas()
+        checks = found.groupBy("column", "check").count().toArrow().to_pandas()
     except Exception as error:  # noqa: BLE001 - a malformed row (too many fields) fails the first job reading every column
+        found.unpersist()
         text.unpersist()
         raise _NeedsPandasPath from error
-    if (found["check"] == _OVERFLOW).any():
+    if (checks["check"] == _OVERFLOW).any():
+        found.unpersist()
         text.unpersist()
         raise _NeedsPandasPath  # an integer literal beyond int64: the pandas path decides what happens
     name = delta_file.name
-    spark_schemas.confirm(name, text, typed, found, form.encoding)  # Pandera's verdict per check must match the SQL's
-    is_text = found["check"] == IS_INTEGER
-    failures = _frames.combine_validation_failures(_failure_frame(name, found[is_text]), _failure_frame(name, found[~is_text]))
-    delta, table = None, None
-    if failures.empty:
+    spark_schemas.confirm(name, text, typed, checks, form.encoding)  # Pandera's verdict per check must match the SQL's
+    count = int(checks["count"].sum())
+    failures, delta, table = _delta_failures(name, found, count), None, None
+    if not count:
+        found.unpersist()
         table = typed.cache()
         delta = SparkDelta(name, delta_file.number, table)
     text.unpersist()
@@ -303,12 +317,19 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
     return validation, table
 
 
-def _failure_frame(name: str, found: pd.DataFrame) -> pd.DataFrame:
-    if found.empty:
+def _delta_failures(name: str, found: Any, count: int) -> pd.DataFrame | SparkFailures:
+    """A delta's failing cells as ``checks.validate`` gives them, kept in Spark: ordered by line, column and check."""
+    from pyspark.sql import functions as F
+
+    if not count:
         return empty_failures()
-    return _frames.validation_failures(
-        name, found[ROW].tolist(), found["column"].tolist(), found["check"].tolist(), found["value"].tolist()
+    zero = F.lit(0).cast("bigint")
+    rows = found.select(
+        F.lit(name).alias("file"), F.col(ROW).cast("bigint").alias(ROW), "column", "check", "value",
+        zero.alias("_part"), zero.alias("_rank"), F.col(ROW).cast("bigint").alias("_s1"), zero.alias("_s2"),
+        zero.alias("_s3"), zero.alias("_s4"),
     )
+    return SparkFailures(rows, count, row_dtype="Int64")
 
 
 def _read_text(path: str | Path, header: _frames.Header) -> tuple[Any, int]:
@@ -323,6 +344,7 @@ def _read_text(path: str | Path, header: _frames.Header) -> tuple[Any, int]:
             .read.schema(schema)
             .option("header", "false")
             .option("mode", "FAILFAST")
+            .option("escape", '"')  # a quote in a quoted cell is doubled, as pandas reads it (Spark's default: a backslash before it)
             .option("encoding", "UTF-8")
             .csv(spark_files.location(path))
             .withColumn("_block", F.input_file_block_start())
@@ -407,40 +429,143 @@ def _from_delta(delta: Delta, form: _Form) -> Any:
     return session().createDataFrame(pa.Table.from_pandas(frame, preserve_index=False))
 
 
-# The fields each failure across the feed brings back, as bigint (a file as its place in the feed), to be worded
-# on the driver as the files wrote the values: what ``FeedRule.wording`` fills in, in its order.
+# The fields each failure across the feed holds, as bigint (a file as its place in the feed), in computing form: what
+# ``FeedRule.wording`` fills in, in its order, once each is said as the files wrote it.
 _FIELDS = ("_a", "_b", "_c", "_d")
+# What each field of a check is: a value of a contract's column (its name), a file (its place in the feed), a line.
+_FILE, _LINE = object(), object()
 
 
-def _feed_failures(feed: Any, names: Sequence[str], form: _Form) -> pd.DataFrame:
-    """The feed-wide checks in one Spark job, each ordered and worded as ``checks.crossfeed`` orders and words it."""
+def _feed_failures(feed: Any, names: Sequence[str], form: _Form) -> pd.DataFrame | SparkFailures:
+    """The feed-wide checks in one Spark job, their offending rows cached in Spark and counted there, each ordered and
+    worded (``FeedRule.wording`` in Spark's ``format_string``) as ``checks.crossfeed`` orders and words it."""
+    from pyspark.sql import functions as F
+
+    found = union([
+        _version_monotonicity(feed, names, form), _repeated_pairs(feed, form),
+        *[_decreases(feed, column, form) for column in form.rising],
+    ]).cache()
+    counts = {row["check"]: row["count"] for row in found.groupBy("check").count().collect()}
+    if not counts:
+        found.unpersist()
+        return empty_failures()
+    key, version = form.key, form.version
+    worded = []
+    for rank, rule in enumerate(form.rules.values()):
+        if not counts.get(rule.check):
+            continue
+        if rule.check == BATCH_MONOTONIC:  # the version, the largest before, the file that holds it
+            kinds, place = (version, version, _FILE), (FILE_INDEX, ROW)
+        elif rule.check == PAIR_UNIQUE:  # the key, the version, the file and line of the pair's first occurrence
+            kinds, place = (key, version, _FILE, _LINE), (FILE_INDEX, ROW)
+        else:  # the value, the key's value before, at that version, in that file; pandas' stable sort by (key, version)
+            kinds, place = (rule.column, rule.column, version, _FILE), ("_key", "_version", FILE_INDEX, ROW)
+        rows = found.filter(F.col("check") == rule.check)
+        texts = _texts(rows, kinds, names, form)
+        if texts is None:
+            worded.append(_worded_on_the_driver(rows, rule, kinds, names, rank, form))
+            continue
+        rows, fields = texts
+        zero = F.lit(0).cast("bigint")
+        worded.append(rows.select(
+            _file_name(names, F.col(FILE_INDEX)).alias("file"), F.col(ROW).cast("bigint").alias(ROW),
+            F.lit(rule.column).alias("column"), F.lit(rule.check).alias("check"),
+            F.format_string(rule.wording, *fields).alias("value"), zero.alias("_part"), F.lit(rank).cast("bigint").alias("_rank"),
+            *[F.col(at).cast("bigint").alias(name) if at is not None else zero.alias(name)
+              for at, name in zip((*place, None, None)[:4], PLACE[2:])],
+        ))
+    return SparkFailures(union(worded), sum(counts.values()), row_dtype="int64")
+
+
+def _file_name(names: Sequence[str], index: Any) -> Any:
+    """The name of the file at place ``index`` (a column) in the feed."""
+    from pyspark.sql import functions as F
+
+    return F.element_at(F.array(*[F.lit(name) for name in names]), (index + 1).cast("int"))
+
+
+def _texts(rows: Any, kinds: Sequence[Any], names: Sequence[str], form: _Form) -> tuple[Any, list[Any]] | None:
+    """Each field of ``rows`` as the files wrote it, in Spark SQL (``Encoding.written``), with ``rows`` joined to what
+    that takes (a string column's dictionary); None where SQL cannot say a value as the driver does."""
+    from pyspark.sql import functions as F
+
+    fields = []
+    for field, kind in zip(_FIELDS, kinds):
+        value = F.col(field)
+        if kind is _FILE:
+            fields.append(_file_name(names, value))
+        elif kind is _LINE or form.encoding.held_as_itself(kind):
+            fields.append(value.cast("string"))
+        elif form.encoding.codecs[kind].column.logical_type == "string":
+            texts = _dictionary(form.encoding.codecs[kind]).withColumnRenamed("_code", f"{field}_code")
+            rows = rows.join(texts.withColumnRenamed("_text", f"{field}_text"), value == F.col(f"{field}_code"), "left")
+            fields.append(F.coalesce(F.col(f"{field}_text"), F.lit("")))  # NULL: no code, an empty cell
+        else:
+            text = _written(form.encoding.codecs[kind], field)
+            if text is None:
+                return None
+            fields.append(F.when(value == NULL, F.lit("")).otherwise(text))
+    return rows, fields
+
+
+def _written(codec: Any, field: str) -> Any | None:
+    """A non-string value in computing form (column ``field``, never ``NULL``) as ``Codec.render`` writes it, in Spark
+    SQL (the session's zone is UTC); None for a floating column (Python's shortest ``repr`` of a float has no Spark
+    SQL twin)."""
+    from pyspark.sql import functions as F
+
+    value, column = F.col(field), codec.column
+    kind = column.logical_type
+    if kind == "integer" or (kind == "number" and column.decimal is not None and not column.decimal[1]):
+        return value.cast("string")
+    if kind == "number" and column.decimal is not None:  # counts of 10**-scale: 1050 at scale 2 is 10.50
+        scale = column.decimal[1]
+        return F.concat(
+            F.when(value < 0, F.lit("-")).otherwise(F.lit("")), F.expr(f"cast(abs(`{field}`) div {10**scale} as string)"),
+            F.lit("."), F.lpad((F.abs(value) % 10**scale).cast("string"), scale, "0"),
+        )
+    if kind == "boolean":
+        return F.when(value == 1, F.lit("true")).otherwise(F.lit("false"))
+    if kind == "date":
+        return F.date_format(F.date_from_unix_date(value.cast("int")), "yyyy-MM-dd")
+    if kind == "timestamp":  # as NumPy's datetime_as_string(unit="s") wrote them, with the zone
+        return F.date_format(F.timestamp_micros(value), "yyyy-MM-dd'T'HH:mm:ss'Z'")
+    return None
+
+
+def _dictionary(codec: Any) -> Any:
+    """A string column's dictionary as a Spark frame of code and text, handed over as one Arrow table: the driver
+    holds it already (its size the column's distinct texts, not the failures)."""
+    import numpy as np
     import pyarrow as pa
 
-    parts = [_version_monotonicity(feed, names, form), _repeated_pairs(feed, form)]
-    parts += [_decreases(feed, column, form) for column in form.rising]
-    # Integers stay int64 beside the nulls of the fields a check leaves empty (floats would round them).
-    found = union(parts).toArrow().to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-    frames = []
-    key, version = form.key, form.version
-    for rule in form.rules.values():
-        rows = found[found["check"] == rule.check]
-        if rows.empty:
-            continue
-        if rule.check in (BATCH_MONOTONIC, PAIR_UNIQUE):
-            rows = rows.sort_values([FILE_INDEX, ROW], kind="stable")
-        else:  # pandas' stable sort by (key, version) of the stacked feed
-            rows = rows.sort_values(["_key", "_version", FILE_INDEX, ROW], kind="stable")
-        a, b, c, d = (rows[field].to_numpy(dtype="int64", na_value=0) for field in _FIELDS)
-        if rule.check == BATCH_MONOTONIC:  # the version, the largest before, the file that holds it
-            values = rule.values(form.encoding.written(version, a), form.encoding.written(version, b), [names[int(at)] for at in c])
-        elif rule.check == PAIR_UNIQUE:  # the key, the version, the file and line of the pair's first occurrence
-            values = rule.values(form.encoding.written(key, a), form.encoding.written(version, b), [names[int(at)] for at in c], d)
-        else:  # the value, the key's value before, at that version, in that file
-            values = rule.values(form.encoding.written(rule.column, a), form.encoding.written(rule.column, b), form.encoding.written(version, c),
-                                 [names[int(at)] for at in d])
-        files = [names[int(at)] for at in rows[FILE_INDEX]]
-        frames.append(failure_rows(files, rows[ROW].to_numpy(), column=rule.column, check=rule.check, values=values))
-    return concat_failures(frames)
+    texts = codec.dictionary.texts()
+    return session().createDataFrame(pa.table({"_code": np.arange(len(texts), dtype="int64"), "_text": texts}))
+
+
+def _worded_on_the_driver(rows: Any, rule: FeedRule, kinds: Sequence[Any], names: Sequence[str], rank: int, form: _Form) -> Any:
+    """The fallback for a check whose values SQL cannot word (a floating column): its offending rows are worded on the
+    driver as before, every one of them collected (a contract with a never-decreasing floating column only), then
+    handed back to Spark to be written with the rest."""
+    import pyarrow as pa
+
+    found = rows.toArrow().to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    if rule.check in (BATCH_MONOTONIC, PAIR_UNIQUE):
+        found = found.sort_values([FILE_INDEX, ROW], kind="stable")
+    else:
+        found = found.sort_values(["_key", "_version", FILE_INDEX, ROW], kind="stable")
+    fields = []
+    for field, kind in zip(_FIELDS, kinds):
+        values = found[field].to_numpy(dtype="int64", na_value=0)
+        if kind is _FILE:
+            fields.append([names[int(at)] for at in values])
+        elif kind is _LINE:
+            fields.append(values)
+        else:
+            fields.append(form.encoding.written(kind, values))
+    files = [names[int(at)] for at in found[FILE_INDEX]]
+    frame = failure_rows(files, found[ROW].to_numpy(), column=rule.column, check=rule.check, values=rule.values(*fields))
+    return failures_in_spark(frame, rank=rank)
 
 
 def _failure_rows(frame: Any, check: str, fields: Sequence[Any], form: _Form) -> Any:

@@ -1,18 +1,21 @@
-"""Rows kept in Spark: a delta kept in the Spark frame it was validated in, deltas stacked as one frame, and a table
-(the platform's, the customer's, the deduplicated feed) whose pandas frame is collected only when asked for.
+"""Rows kept in Spark: a delta kept in the Spark frame it was validated in, deltas stacked as one frame, a table
+(the platform's, the customer's, the deduplicated feed) whose pandas frame is collected only when asked for, and
+failures (a delta's, the feed's) counted, shown and written where they are.
 
 Below both the Spark engine and its reconciliation, which stack the same frames.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from checks.encoding import default_encoding
-from checks.model import Delta
-from checks.results import TableElsewhere
+from checks.engines.spark_session import session
+from checks.model import FAILURE_COLUMNS, Delta, concat_failures, empty_failures
+from checks.results import FailuresElsewhere, TableElsewhere
 
 ROW = "row"  # each row's line number in its file (the header is line 1)
 FILE_INDEX = "file_index"  # each row's delta's place in the feed
@@ -70,6 +73,102 @@ class SparkTable(TableElsewhere):
 
 def _identity(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
+
+
+# A failure's place in the pandas path's order: its part (each file's validation, then the checks across the feed),
+# its check's rank among the feed's checks, up to four integers (a delta's line; a file's place and line; a key,
+# version, file and line), then its column and check.
+PLACE = ("_part", "_rank", "_s1", "_s2", "_s3", "_s4")
+_ORDER = (*PLACE, "column", "check")
+_TEXT = ("file", "column", "check", "value")
+
+
+class SparkFailures(FailuresElsewhere):
+    """Failures kept in Spark (``rows``: ``FAILURE_COLUMNS`` and their ``PLACE``, cached there by their maker), and
+    how many: the count, the first rows and ``failures.csv`` come from there, never the whole rows to the driver.
+    ``row_dtype`` is the pandas path's type of ``row`` (``Int64`` for a delta's failures, ``int64`` for the feed's)."""
+
+    def __init__(self, rows: Any, count: int, *, row_dtype: str) -> None:
+        self.rows = rows
+        self._count = count
+        self.row_dtype = row_dtype
+
+    def __len__(self) -> int:
+        return self._count
+
+    def head(self, rows: int) -> pd.DataFrame:
+        return self._collect(self.rows.orderBy(*_ORDER).limit(rows))
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return self._collect(self.rows.orderBy(*_ORDER))
+
+    def write_csv(self, path: Path) -> Path:
+        from checks.engines import spark_files
+        from checks.writers import atomic_write_frame
+
+        if not self._count:  # the header line alone, without a Spark job
+            return atomic_write_frame(path, empty_failures())
+        return spark_files.write_csv(self.rows.orderBy(*_ORDER).select(*_written_cells()), path)
+
+    def joined(self, parts: Sequence[pd.DataFrame | FailuresElsewhere]) -> SparkFailures:
+        from pyspark.sql import functions as F
+
+        held = [(index, part) for index, part in enumerate(parts) if len(part)]
+        if not held:
+            return SparkFailures(self.rows.limit(0), 0, row_dtype=self.row_dtype)
+        rows = union([
+            (part.rows if isinstance(part, SparkFailures) else failures_in_spark(part)).withColumn("_part", F.lit(index).cast("bigint"))
+            for index, part in held
+        ])
+        # The type ``concat_failures`` gives the pandas path's frames: int64 only when every part has it.
+        dtypes = {part.row_dtype if isinstance(part, SparkFailures) else str(part["row"].dtype) for _, part in held}
+        return SparkFailures(rows, sum(len(part) for _, part in held), row_dtype="int64" if dtypes == {"int64"} else "Int64")
+
+    def _collect(self, rows: Any) -> pd.DataFrame:
+        if not self._count:
+            return empty_failures()
+        table = rows.select(*FAILURE_COLUMNS).toArrow()
+        # Text as Python strings, missing as None, as the pandas path's frames hold them.
+        frame = pd.DataFrame({name: pd.Series(table.column(name).to_pylist(), dtype=object) for name in _TEXT})
+        frame.insert(1, "row", pd.Series(table.column("row").to_pylist(), dtype="Int64").astype(self.row_dtype))
+        return concat_failures([frame])
+
+    def __repr__(self) -> str:  # a frame's would collect the rows
+        return f"SparkFailures(count={self._count})"
+
+    def __reduce__(self) -> tuple[Any, ...]:  # a Spark frame cannot leave its session: another process gets the rows
+        return _identity, (self.frame,)
+
+
+def failures_in_spark(failures: pd.DataFrame, *, rank: int = 0) -> Any:
+    """A failures frame the driver holds (a delta the pandas path validated; a check across the feed of rank ``rank``
+    it worded) as Spark rows in its order: one Arrow table handed over, each row's place its position."""
+    import numpy as np
+    import pyarrow as pa
+
+    columns = {name: pa.array(failures[name].astype(object).tolist(), type=pa.string()) for name in _TEXT}
+    rows = pa.array(pd.array(failures["row"], dtype="Int64"), type=pa.int64())
+    place = {name: pa.array(np.zeros(len(failures), dtype="int64")) for name in PLACE}
+    place["_rank"] = pa.array(np.full(len(failures), rank, dtype="int64"))
+    place["_s1"] = pa.array(np.arange(len(failures), dtype="int64"))
+    table = pa.table({"file": columns["file"], "row": rows, **{name: columns[name] for name in _TEXT[1:]}, **place})
+    return session().createDataFrame(table)
+
+
+def _written_cells() -> list[Any]:
+    """``FAILURE_COLUMNS`` as ``checks.writers`` writes text: a cell that could run as a spreadsheet formula after
+    ``'``, an empty one as nothing (``checks.writers.neutralise_formulas``)."""
+    from pyspark.sql import functions as F
+
+    from checks.writers import _FORMULA_PREFIXES  # the writers' own list: the files must match byte for byte
+
+    def safe(name: str) -> Any:
+        cell = F.col(name)
+        risky = F.substring(cell, 1, 1).isin(*_FORMULA_PREFIXES)
+        return F.when(risky, F.concat(F.lit("'"), cell)).otherwise(cell).alias(name)
+
+    return [safe(name) if name in _TEXT else F.col(name) for name in FAILURE_COLUMNS]
 
 
 def to_pandas_int64(typed: Any) -> pd.DataFrame:
