@@ -182,7 +182,7 @@ def _write_csv(frame: pd.DataFrame, path: Path, rows: np.ndarray | None) -> None
 
 
 # What makes Polars quote a text cell or a name (``quote_style="necessary"``): a separator, a quote, a line break.
-_NEEDS_QUOTES = r'[,"\r\n]'
+_QUOTED_CHARACTERS = ',"\r\n'
 
 
 def _needs_no_quotes(cells: pa.Table) -> bool:
@@ -193,7 +193,7 @@ def _needs_no_quotes(cells: pa.Table) -> bool:
     import pyarrow.types as types
 
     names = cells.column_names
-    if len(names) < 2 or not all(names) or any(set(name) & set(',"\r\n') for name in names):
+    if len(names) < 2 or not all(names) or any(set(name) & set(_QUOTED_CHARACTERS) for name in names):
         return False
     for column in cells.columns:
         kind = column.type
@@ -202,7 +202,7 @@ def _needs_no_quotes(cells: pa.Table) -> bool:
         if not types.is_dictionary(kind):
             return False
         for chunk in column.chunks:
-            if pc.any(pc.match_substring_regex(chunk.dictionary, _NEEDS_QUOTES)).as_py():
+            if pc.any(pc.match_substring_regex(chunk.dictionary, f"[{_QUOTED_CHARACTERS}]")).as_py():
                 return False
     return True
 
