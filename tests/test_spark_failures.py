@@ -30,8 +30,9 @@ BAD_CELLS = 20_000
 
 
 def _many_bad_cells(folder: Path) -> None:
-    """Every row of delta0 (10,000 users) with two bad cells: ``BAD_CELLS`` failures in one file."""
-    path = folder / "delta0.csv"
+    """Every row of delta5 (10,000 users, the last file: the faults across the files are in the others) with two bad
+    cells: ``BAD_CELLS`` failures in one file."""
+    path = folder / "delta5.csv"
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     for offset, column in enumerate(("total_spend", "loyalty_credits")):
         frame[column] = [BAD_TEXTS[(at + offset) % len(BAD_TEXTS)] for at in range(len(frame))]
@@ -85,7 +86,7 @@ def test_many_failing_rows_stay_in_spark(spark_engine, collected_rows: list[int]
     from checks.engines.spark_deltas import SparkFailures
 
     folder = tmp_path / "feed"
-    write_feed(generate_feed(10_000, 4, seed=13), folder)
+    write_feed(generate_feed(10_000, 6, seed=13, update_share=1.0), folder)
     _many_bad_cells(folder)
     _faults("spend decrease", "batch overlap", "repeated pair, not the latest")(folder)
     reference = get_engine("polars").check_feed_folder(folder)
@@ -93,9 +94,9 @@ def test_many_failing_rows_stay_in_spark(spark_engine, collected_rows: list[int]
     collected_rows.clear()
     feed = spark_engine.check_feed_folder(folder)
     mine = _outputs(feed, tmp_path / "spark")
-    assert isinstance(feed.failures, SparkFailures) and isinstance(feed.validations[0].failures, SparkFailures)
+    assert isinstance(feed.failures, SparkFailures) and isinstance(feed.validations[5].failures, SparkFailures)
     assert max(collected_rows) <= SUMMARY_ROWS < expected["failure_count"], collected_rows
-    assert expected["files"][0]["failures"] == BAD_CELLS and len(reference.feed_failures) > 0
+    assert expected["files"][5]["failures"] == BAD_CELLS and len(reference.feed_failures) > 0
     assert mine == expected
     assert sorted(path.name for path in (tmp_path / "spark").iterdir()) == sorted(path.name for path in (tmp_path / "polars").iterdir())
 
@@ -105,7 +106,7 @@ CASES: dict[str, Callable[[Path], None]] = {
         "bad cell", "negative value", "repeated user", "empty cell", "spend decrease", "batch overlap", "repeated pair, not the latest",
     ),
     "files only the pandas path reads beside Spark's": _faults(
-        "no rows", "integer beyond int64 beside a bad cell", "negative value", "spend decrease",
+        "negative value", "spend decrease", "integer beyond int64 beside a bad cell", "no rows",
     ),
     "nothing fails": _faults(),
 }

@@ -32,21 +32,20 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from checks.dedup import deduplicate as _deduplicate_pandas
-from checks.encoding import INTEGER_PATTERN, Encoding, default_encoding
+from checks.encoding import INTEGER_PATTERN, NULL, Encoding, default_encoding
 from checks.engines import _frames, spark_files, spark_s3a, spark_schemas, sql_rules
 from checks.engines.base import Capability
 # The diagnosis with the reconciliation and the lineage in Spark SQL.
 from checks.engines.spark_deltas import (
-    COLUMNS, FILE_INDEX, PLACE, ROW, SparkDelta, SparkFailures, SparkTable, failures_in_spark, stacked, to_pandas_int64,
-    union,
+    COLUMNS, DELTA_DTYPES, FEED_DTYPES, FILE_INDEX, PLACE, ROW, SparkDelta, SparkFailures, SparkTable, failures_in_spark,
+    stacked, to_pandas_int64, union,
 )
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
 # Capability.CLUSTER: the master to run on; the session the engine runs in.
 from checks.engines.spark_session import configure, session  # noqa: F401  (this engine's ``configure``)
 from checks.feed import discover_deltas as _discover_deltas_locally
 from checks.feed import read_table as _read_table_pandas
-from checks.encoding import NULL
-from checks.model import FAILURE_COLUMNS, SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, empty_failures, failure_rows
+from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, empty_failures, failure_rows
 from checks.results import DeltaValidation, FailuresElsewhere, FeedCheck, passed_deltas, pandas_failures, write_failures
 from checks.rules import (
     BATCH_MONOTONIC, IS_INTEGER, PAIR_UNIQUE, FeedRule, feed_rules, first_customer_rules, never_decreases_check,
@@ -208,8 +207,8 @@ class SparkFeedCheck(FeedCheck):
 
     @classmethod
     def of(
-        cls, validations: Sequence[DeltaValidation], feed_failures: pd.DataFrame | FailuresElsewhere, rows: SparkTable, *, users: int,
-        total: int, encoding: Encoding,
+        cls, validations: Sequence[DeltaValidation], feed_failures: pd.DataFrame | FailuresElsewhere, rows: SparkTable, *,
+        users: int, total: int, encoding: Encoding,
     ) -> SparkFeedCheck:
         held = FeedCheck.assemble(validations, feed_failures, pd.DataFrame(), encoding)
         check = cls.__new__(cls)
@@ -305,7 +304,8 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
     name = delta_file.name
     spark_schemas.confirm(name, text, typed, checks, form.encoding)  # Pandera's verdict per check must match the SQL's
     count = int(checks["count"].sum())
-    failures, delta, table = _delta_failures(name, found, count), None, None
+    both = checks["check"].eq(IS_INTEGER).nunique() == 2  # the text pass and the value pass failed cells
+    failures, delta, table = _delta_failures(name, found, count, both=both), None, None
     if not count:
         found.unpersist()
         table = typed.cache()
@@ -317,8 +317,10 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
     return validation, table
 
 
-def _delta_failures(name: str, found: Any, count: int) -> pd.DataFrame | SparkFailures:
-    """A delta's failing cells as ``checks.validate`` gives them, kept in Spark: ordered by line, column and check."""
+def _delta_failures(name: str, found: Any, count: int, *, both: bool) -> pd.DataFrame | SparkFailures:
+    """A delta's failing cells as ``checks.validate`` gives them, kept in Spark: ordered by line, column and check.
+    ``both``: the text pass and the value pass failed cells (the pandas path's frame then has ``Int64`` lines; one
+    pass's failures beside the other's empty frame, ``object``)."""
     from pyspark.sql import functions as F
 
     if not count:
@@ -329,7 +331,7 @@ def _delta_failures(name: str, found: Any, count: int) -> pd.DataFrame | SparkFa
         zero.alias("_part"), zero.alias("_rank"), F.col(ROW).cast("bigint").alias("_s1"), zero.alias("_s2"),
         zero.alias("_s3"), zero.alias("_s4"),
     )
-    return SparkFailures(rows, count, row_dtype="Int64")
+    return SparkFailures(rows, count, dtypes=DELTA_DTYPES if both else {**DELTA_DTYPES, ROW: "object"})
 
 
 def _read_text(path: str | Path, header: _frames.Header) -> tuple[Any, int]:
@@ -344,7 +346,7 @@ def _read_text(path: str | Path, header: _frames.Header) -> tuple[Any, int]:
             .read.schema(schema)
             .option("header", "false")
             .option("mode", "FAILFAST")
-            .option("escape", '"')  # a quote in a quoted cell is doubled, as pandas reads it (Spark's default: a backslash before it)
+            .option("escape", '"')  # quotes doubled in a quoted cell, as pandas reads them (Spark's default escape: a backslash)
             .option("encoding", "UTF-8")
             .csv(spark_files.location(path))
             .withColumn("_block", F.input_file_block_start())
@@ -470,11 +472,12 @@ def _feed_failures(feed: Any, names: Sequence[str], form: _Form) -> pd.DataFrame
         worded.append(rows.select(
             _file_name(names, F.col(FILE_INDEX)).alias("file"), F.col(ROW).cast("bigint").alias(ROW),
             F.lit(rule.column).alias("column"), F.lit(rule.check).alias("check"),
-            F.format_string(rule.wording, *fields).alias("value"), zero.alias("_part"), F.lit(rank).cast("bigint").alias("_rank"),
+            F.format_string(rule.wording, *fields).alias("value"), zero.alias("_part"),
+            F.lit(rank).cast("bigint").alias("_rank"),
             *[F.col(at).cast("bigint").alias(name) if at is not None else zero.alias(name)
               for at, name in zip((*place, None, None)[:4], PLACE[2:])],
         ))
-    return SparkFailures(union(worded), sum(counts.values()), row_dtype="int64")
+    return SparkFailures(union(worded), sum(counts.values()), dtypes=FEED_DTYPES)
 
 
 def _file_name(names: Sequence[str], index: Any) -> Any:
@@ -543,7 +546,9 @@ def _dictionary(codec: Any) -> Any:
     return session().createDataFrame(pa.table({"_code": np.arange(len(texts), dtype="int64"), "_text": texts}))
 
 
-def _worded_on_the_driver(rows: Any, rule: FeedRule, kinds: Sequence[Any], names: Sequence[str], rank: int, form: _Form) -> Any:
+def _worded_on_the_driver(
+    rows: Any, rule: FeedRule, kinds: Sequence[Any], names: Sequence[str], rank: int, form: _Form
+) -> Any:
     """The fallback for a check whose values SQL cannot word (a floating column): its offending rows are worded on the
     driver as before, every one of them collected (a contract with a never-decreasing floating column only), then
     handed back to Spark to be written with the rest."""

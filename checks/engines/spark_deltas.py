@@ -14,7 +14,7 @@ import pandas as pd
 
 from checks.encoding import default_encoding
 from checks.engines.spark_session import session
-from checks.model import FAILURE_COLUMNS, Delta, concat_failures, empty_failures
+from checks.model import FAILURE_COLUMNS, Delta, empty_failures
 from checks.results import FailuresElsewhere, TableElsewhere
 
 ROW = "row"  # each row's line number in its file (the header is line 1)
@@ -86,12 +86,12 @@ _TEXT = ("file", "column", "check", "value")
 class SparkFailures(FailuresElsewhere):
     """Failures kept in Spark (``rows``: ``FAILURE_COLUMNS`` and their ``PLACE``, cached there by their maker), and
     how many: the count, the first rows and ``failures.csv`` come from there, never the whole rows to the driver.
-    ``row_dtype`` is the pandas path's type of ``row`` (``Int64`` for a delta's failures, ``int64`` for the feed's)."""
+    ``dtypes`` are the pandas path's column types, as its frames concatenate (``DELTA_DTYPES``, ``FEED_DTYPES``)."""
 
-    def __init__(self, rows: Any, count: int, *, row_dtype: str) -> None:
+    def __init__(self, rows: Any, count: int, *, dtypes: dict[str, str]) -> None:
         self.rows = rows
         self._count = count
-        self.row_dtype = row_dtype
+        self.dtypes = dtypes
 
     def __len__(self) -> int:
         return self._count
@@ -116,23 +116,25 @@ class SparkFailures(FailuresElsewhere):
 
         held = [(index, part) for index, part in enumerate(parts) if len(part)]
         if not held:
-            return SparkFailures(self.rows.limit(0), 0, row_dtype=self.row_dtype)
+            return SparkFailures(self.rows.limit(0), 0, dtypes=self.dtypes)
         rows = union([
             (part.rows if isinstance(part, SparkFailures) else failures_in_spark(part)).withColumn("_part", F.lit(index).cast("bigint"))
             for index, part in held
         ])
-        # The type ``concat_failures`` gives the pandas path's frames: int64 only when every part has it.
-        dtypes = {part.row_dtype if isinstance(part, SparkFailures) else str(part["row"].dtype) for _, part in held}
-        return SparkFailures(rows, sum(len(part) for _, part in held), row_dtype="int64" if dtypes == {"int64"} else "Int64")
+        types = [part.dtypes if isinstance(part, SparkFailures) else {name: str(part[name].dtype) for name in FAILURE_COLUMNS}
+                 for _, part in held]
+        dtypes = {name: _concatenated({kinds[name] for kinds in types}) for name in FAILURE_COLUMNS}
+        return SparkFailures(rows, sum(len(part) for _, part in held), dtypes=dtypes)
 
     def _collect(self, rows: Any) -> pd.DataFrame:
         if not self._count:
             return empty_failures()
         table = rows.select(*FAILURE_COLUMNS).toArrow()
-        # Text as Python strings, missing as None, as the pandas path's frames hold them.
-        frame = pd.DataFrame({name: pd.Series(table.column(name).to_pylist(), dtype=object) for name in _TEXT})
-        frame.insert(1, "row", pd.Series(table.column("row").to_pylist(), dtype="Int64").astype(self.row_dtype))
-        return concat_failures([frame])
+        # Python strings and ints first, missing as None, then the pandas path's types.
+        return pd.DataFrame({
+            name: pd.Series(table.column(name).to_pylist(), dtype="Int64" if name == "row" else object).astype(self.dtypes[name])
+            for name in FAILURE_COLUMNS
+        })
 
     def __repr__(self) -> str:  # a frame's would collect the rows
         return f"SparkFailures(count={self._count})"
@@ -141,13 +143,27 @@ class SparkFailures(FailuresElsewhere):
         return _identity, (self.frame,)
 
 
+# The pandas path's types of a delta's failures (``checks.engines._frames.validation_failures``; lines ``object``
+# when only one of its passes failed cells) and of the failures across the feed (``checks.model.failure_rows``).
+DELTA_DTYPES = {"file": "object", "row": "Int64", "column": "object", "check": "object", "value": "object"}
+FEED_DTYPES = {"file": "str", "row": "int64", "column": "str", "check": "str", "value": "str"}
+
+
+def _concatenated(dtypes: set[str]) -> str:
+    """The type ``concat_failures`` gives a column of frames with these types."""
+    if len(dtypes) == 1:
+        return dtypes.pop()
+    return "Int64" if dtypes <= {"Int64", "int64"} else "object"
+
+
 def failures_in_spark(failures: pd.DataFrame, *, rank: int = 0) -> Any:
     """A failures frame the driver holds (a delta the pandas path validated; a check across the feed of rank ``rank``
     it worded) as Spark rows in its order: one Arrow table handed over, each row's place its position."""
     import numpy as np
     import pyarrow as pa
 
-    columns = {name: pa.array(failures[name].astype(object).tolist(), type=pa.string()) for name in _TEXT}
+    columns = {name: pa.array(failures[name].astype(object).where(failures[name].notna(), None).tolist(), type=pa.string())
+               for name in _TEXT}
     rows = pa.array(pd.array(failures["row"], dtype="Int64"), type=pa.int64())
     place = {name: pa.array(np.zeros(len(failures), dtype="int64")) for name in PLACE}
     place["_rank"] = pa.array(np.full(len(failures), rank, dtype="int64"))
