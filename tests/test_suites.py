@@ -675,30 +675,3 @@ def test_join_latest_flags_exactly_the_repeated_user_ids(user_ids: list[int]) ->
     joined = join_latest(pl.DataFrame({names.key: ids.to_numpy()}), ids, latest, names)
     # A constant column when nothing repeats; pandas' duplicated(keep=False) is the reference either way.
     assert joined[f"__repeated_{names.key}"].to_list() == ids.duplicated(keep=False).tolist()
-
-
-@pytest.mark.parametrize("order", [("planted", "plain", "narrowed"), ("narrowed", "plain", "planted")])
-def test_tables_gathered_two_at_a_time_give_the_one_by_one_evidence_and_error(monkeypatch, order):
-    """The pandas tables' figures are computed on two threads: the evidence of each is its own, in the tables'
-    order, and when several fail the error is the first table's even when a later one fails sooner."""
-    import time
-
-    from checks.suites import run
-
-    tables, latest = _spark_evidence_cases()
-    tables = {name: _as_read(tables[name]) for name in order}
-    options = dict(finance_total=1, expected_users=latest.size, build_docs=False)
-    gathered = run.gather_evidence(tables, latest_batch=latest, **options)
-    assert list(gathered.frames) == list(order)
-    for name in order:
-        alone = run.gather_evidence({name: tables[name]}, latest_batch=latest, **options)
-        pd.testing.assert_frame_equal(gathered.frames[name], alone.frames[name], obj=name)
-        assert gathered.figures[name] == alone.figures[name]
-
-    def failing(name, *_args):
-        time.sleep(0.2 if name == order[0] else 0)  # the first table fails last
-        raise SuiteError(f"table {name!r} failed")
-
-    monkeypatch.setattr(run, "table_evidence", failing)
-    with pytest.raises(SuiteError, match=f"table '{order[0]}' failed"):
-        run.gather_evidence(tables, latest_batch=latest, suite_check=lambda *_: None, **options)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -94,22 +93,15 @@ def gather_evidence(
     by_user = latest_by_user(latest_in_pandas) if in_pandas else None
     frames, figures = {}, {}
     try:
-        # The pandas tables two at a time (NumPy's sorts and gathers, Polars' queries let go of the interpreter lock);
-        # taken in order, so that the first table that fails is the error, as one by one.
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="evidence") as pool:
-            gathering = {
-                name: pool.submit(
-                    table_evidence, name, tables[name], latest_in_pandas, by_user, expectations, parameters, names, encoding
+        for name, frame in tables.items():
+            if name in in_pandas:
+                frames[name], figures[name] = table_evidence(
+                    name, frame, latest_in_pandas, by_user, expectations, parameters, names, encoding
                 )
-                for name in in_pandas
-            }
-            for name, frame in tables.items():
-                if name in gathering:
-                    frames[name], figures[name] = gathering[name].result()
-                else:
-                    frames[name], figures[name] = spark_evidence(
-                        name, frame, latest_batch, expectations, parameters, names, encoding
-                    )
+            else:
+                frames[name], figures[name] = spark_evidence(
+                    name, frame, latest_batch, expectations, parameters, names, encoding
+                )
     except SuiteError:
         (suite_check or check_suite)(declared["name"], expectations)
         raise
