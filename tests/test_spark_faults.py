@@ -109,3 +109,22 @@ def test_a_search_spark_does_not_decide_collects_no_feed_above_the_cap(spark_eng
     assert mine.unexplained_users == reference.reconciliation.discrepant_users
     assert mine.unexplained_gap == reference.reconciliation.gap  # a matching user has no gap
     assert "CHECKS_SPARK_DRIVER_SEARCH_ROWS" in caplog.text
+
+
+@pytest.mark.parametrize(("given", "rows"), [(None, 1_000_000), ("250", 250), (" 7 ", 7), ("many", None), ("-1", None), ("", None)])
+def test_the_driver_search_cap_is_a_whole_number_or_one_clear_error(
+    given: str | None, rows: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from checks.engines.spark_reconcile import DRIVER_SEARCH_ROWS, driver_search_rows
+    from checks.errors import UsageError
+
+    if given is None:
+        monkeypatch.delenv("CHECKS_SPARK_DRIVER_SEARCH_ROWS", raising=False)
+    else:
+        monkeypatch.setenv("CHECKS_SPARK_DRIVER_SEARCH_ROWS", given)
+    if rows is None:
+        with pytest.raises(UsageError, match="CHECKS_SPARK_DRIVER_SEARCH_ROWS"):
+            driver_search_rows()
+    else:
+        assert driver_search_rows() == rows
+        assert given is not None or rows == DRIVER_SEARCH_ROWS

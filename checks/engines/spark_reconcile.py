@@ -64,7 +64,12 @@ _log = logging.getLogger(__name__)
 
 def driver_search_rows() -> int:
     """``DRIVER_SEARCH_ROWS``, or the environment's ``CHECKS_SPARK_DRIVER_SEARCH_ROWS``."""
-    return int(os.environ.get("CHECKS_SPARK_DRIVER_SEARCH_ROWS", DRIVER_SEARCH_ROWS))
+    from checks.errors import UsageError
+
+    given = os.environ.get("CHECKS_SPARK_DRIVER_SEARCH_ROWS", str(DRIVER_SEARCH_ROWS))
+    if not given.strip().isdigit():
+        raise UsageError(f"CHECKS_SPARK_DRIVER_SEARCH_ROWS={given!r}: give a whole number of rows")
+    return int(given)
 
 
 def table(frame: pd.DataFrame | SparkTable, shape: Shape | None = None) -> Any:
