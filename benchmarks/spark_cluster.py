@@ -66,6 +66,10 @@ def main() -> None:
                      "--engine", "spark", "--spark-master", cluster.master],
                     data / "python-peak", timeout=arguments.timeout,
                 )
+                if not (data / "out" / "summary.json").exists():  # the run failed before its summary: say why, go on
+                    print(json.dumps({"users": users, "exit": ran.exit_code, "seconds": round(ran.seconds, 1),
+                                      "stderr": ran.stderr.strip().splitlines()[-5:]}), flush=True)
+                    continue
                 summary = json.loads((data / "out" / "summary.json").read_text())
                 row = {"users": users, "exit": ran.exit_code, "seconds": round(ran.seconds, 1),
                        "python_peak_mib": round(ran.python_peak_bytes / MIB), "pandas_frames_mib": round(frames / MIB),
