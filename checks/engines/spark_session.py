@@ -73,6 +73,9 @@ def _session() -> Any:
         .config("spark.driver.memory", os.environ.get("CHECKS_SPARK_DRIVER_MEMORY", "4g"))
         .config("spark.sql.shuffle.partitions", os.environ.get("CHECKS_SPARK_PARTITIONS", "8"))
         .config("spark.sql.session.timeZone", "UTC")
+        # No broadcast joins: a broadcast map of user keys is dense (8 bytes a key in the keys' range) and an executor
+        # whose memory the run's cached tables hold cannot get it (4 M users on a 2 GB worker failed); sort-merge joins spill.
+        .config("spark.sql.autoBroadcastJoinThreshold", "-1")
         # The S3A connector, when given; set even when empty: PySpark's builder keeps options between sessions.
         .config("spark.jars", ",".join(spark_s3a.jars()))
         .getOrCreate()
