@@ -242,8 +242,8 @@ def _csv_column(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     return column
 
 
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_BYTES = np.frombuffer("".join(_FORMULA_PREFIXES).encode("ascii"), dtype="uint8")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_BYTES = np.frombuffer("".join(FORMULA_PREFIXES).encode("ascii"), dtype="uint8")
 
 
 def _safe_text(column: pa.ChunkedArray) -> pa.Array:
@@ -332,11 +332,11 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(cells.dtype, pd.CategoricalDtype):
             # Lineage columns are categorical at scale: fix the few categories, not the 10 M cells.
             categories = cells.cat.categories.astype(str)
-            risky = categories.str.startswith(_FORMULA_PREFIXES)
+            risky = categories.str.startswith(FORMULA_PREFIXES)
             if risky.any():
                 safe.isetitem(at, cells.cat.rename_categories(categories.where(~risky, "'" + categories)))
             continue
-        risky = cells.astype(str).str.startswith(_FORMULA_PREFIXES) & cells.notna()
+        risky = cells.astype(str).str.startswith(FORMULA_PREFIXES) & cells.notna()
         if risky.any():
             safe.isetitem(at, cells.astype(object).where(~risky, "'" + cells.astype(str)))
     return safe

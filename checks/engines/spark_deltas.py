@@ -177,11 +177,11 @@ def _written_cells() -> list[Any]:
     ``'``, an empty one as nothing (``checks.writers.neutralise_formulas``)."""
     from pyspark.sql import functions as F
 
-    from checks.writers import _FORMULA_PREFIXES  # the writers' own list: the files must match byte for byte
+    from checks.writers import FORMULA_PREFIXES  # the writers' own list: the files must match byte for byte
 
     def safe(name: str) -> Any:
         cell = F.col(name)
-        risky = F.substring(cell, 1, 1).isin(*_FORMULA_PREFIXES)
+        risky = F.substring(cell, 1, 1).isin(*FORMULA_PREFIXES)
         return F.when(risky, F.concat(F.lit("'"), cell)).otherwise(cell).alias(name)
 
     return [safe(name) if name in _TEXT else F.col(name) for name in FAILURE_COLUMNS]
