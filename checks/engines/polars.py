@@ -26,6 +26,7 @@ from checks.engines.polars_feed import check_and_deduplicate, feed_form, from_de
 from checks.feed import discover_deltas as _discover_deltas  # private: the engine offers no listing of its own
 from checks.feed import read_table as _read_table_pandas
 from checks.encoding import Encoding, default_encoding
+from checks.ids import all_distinct
 from checks.model import Delta, DeltaFile, empty_failures
 from checks.pipeline import check_validations as _check_validations_reference
 from checks.results import DeltaValidation, FeedCheck, passed_deltas
@@ -186,17 +187,12 @@ def _value_failures(typed: pl.DataFrame, name: str, bounds: dict[str, int | None
 
 
 def _unique_user_ids(users: pl.Series, largest: int | None, nulls: int) -> bool:
-    """Whether no user id repeats (missing ones aside): sorted, no two neighbours equal.
-
-    NumPy sorts integers with SIMD in sequential passes, a fifth faster than flagging each id in an array
-    indexed by id, whose scattered writes also slow under other work (at 10 M ids: 0.09 CPU-s against 0.11).
-    """
+    """Whether no user id repeats (missing ones aside; the ids are positive, at most ``largest``)."""
     if nulls:
         users = users.drop_nulls()
     if largest is None:
         return True
-    ordered = np.sort(users.to_numpy())
-    return not bool((ordered[1:] == ordered[:-1]).any())
+    return all_distinct(users.to_numpy(), largest)
 
 
 def _narrowed(typed: pl.DataFrame, bounds: dict[str, int | None]) -> pl.DataFrame:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from checks.encoding import NULL, Encoding
 from checks.errors import SuiteError
+from checks.ids import all_distinct
 from checks.suites.figures import (
     FIRST_ROWS,
     MAP_KWARGS,
@@ -261,15 +262,12 @@ def join_latest(table: Any, user_ids: pd.Series, by_user: LatestByUser | None, n
 def _repeated(ids: np.ndarray, high: int) -> Any:
     """Whether each row's id occurs more than once in ``ids`` (all non-negative, at most ``high``).
 
-    Usually every id is distinct: sorted, no two neighbours are equal (sequential SIMD passes, cheaper than
-    scattered writes into an array indexed by id), and the column is a constant.
+    Usually every id is distinct, and the column is a constant.
     """
     import polars as pl
 
-    ordered = np.sort(ids)
-    if not (ordered[1:] == ordered[:-1]).any():
+    if all_distinct(ids, high):
         return pl.lit(False)
-    del ordered
     return pl.Series(np.bincount(ids)[ids] > 1)
 
 
