@@ -12,7 +12,8 @@ the ratio to DuckDB's read-and-dedup measured in the same run (each child report
 and its children's for Spark's JVM). The baseline is the scale issue's (15): DuckDB's bare
 ``qualify row_number() ... = 1`` over the deltas, progress bar off, in a process of its own; it is
 always measured first, whatever ``--skip`` says. Targets: `checks run` within 3x that baseline in
-every run and under 3 GB (3e9 bytes: the peak is printed in MiB and GB); `checks validate` of one update delta against the history under 5 s.
+every run and under 3 GB (3e9 bytes; the peak is printed in MiB and GB); `checks validate` of one update
+delta against the history under 5 s.
 ``--repeat N`` measures the baseline and the rest N times in turn (the machine is shared: quote each).
 """
 from __future__ import annotations
