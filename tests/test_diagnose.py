@@ -665,3 +665,44 @@ def test_mechanisms_are_tried_on_columns_an_engine_holds_as_int32(dtype):
     platform = np.zeros(4, dtype=dtype)
     found = column_mechanisms({"spend": expected}, {"spend": platform}, {"spend": Column("spend", "integer")})
     assert [(mechanism.name, list(users)) for mechanism, users in found] == [(ZEROED, [True] * 4)]
+
+
+# --- runner-up rows (what a user falls back to when the file of its pick is left out) ---------------------------
+
+
+def _naive_runner_ups(feed, table, users):
+    """Per user, the part and file position of its highest row outside its pick's part (a later part wins a tie)."""
+    found = []
+    for user in users:
+        best = None
+        for index, part in enumerate(feed.parts):
+            if index == table.part[user]:
+                continue
+            versions = feed.values(part, feed.shape.version)
+            for row in np.flatnonzero(part.user == user):
+                candidate = (int(versions[row]), index, int(part.positions()[row]))
+                if best is None or candidate[:2] >= best[:2]:
+                    best = candidate
+        found.append((-1, -1) if best is None else best[1:])
+    return found
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_runner_ups_are_the_highest_rows_outside_the_pick_for_every_user_or_some(seed):
+    from checks.diagnose._scan import Scan, all_rows
+    from checks.lineage import Feed, UserIndex
+
+    rng = np.random.default_rng(seed)
+    # Batch ids drawn at random (ties too), so that a later file's row is not always the higher one.
+    deltas = [
+        Delta(delta.name, delta.number, delta.frame.assign(batch_id=rng.integers(0, 40, len(delta.frame))))
+        for delta in generate_feed(120, 2 + seed, seed=seed)
+    ]
+    feed = Feed.stack(deltas, UserIndex(*[delta.frame["user_id"].to_numpy() for delta in deltas]))
+    scan = Scan(feed, ("numeric",), all_rows(feed))
+    table = scan.best()
+    every = np.arange(feed.users)
+    some = every[rng.random(feed.users) < 0.3]
+    for users, every_user in ((every, True), (every, False), (some, False)):
+        part, position = scan.runner_up(table, users, every_user=every_user)
+        assert list(zip(part.tolist(), position.tolist())) == _naive_runner_ups(feed, table, users)

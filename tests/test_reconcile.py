@@ -120,6 +120,33 @@ def test_customer_export_is_compared_with_the_expected_rows():
     assert result.customer_total == customer["total_spend"].sum()
 
 
+@pytest.mark.parametrize("chunk_rows", [7, 64, 1 << 20])
+def test_each_user_is_compared_with_its_first_row_of_the_export_whatever_the_chunks(monkeypatch, chunk_rows):
+    import checks.lineage
+    from checks.lineage import UserIndex
+    from checks.reconcile import ExpectedRows, compare_customer
+
+    monkeypatch.setattr(checks.lineage, "CHUNK_ROWS", chunk_rows)
+    expected = deduplicate(FEED)
+    # Repeated users (a later row differing), users the feed never had, and the rows shuffled.
+    customer = _mixed_platform().sample(frac=1, random_state=3).reset_index(drop=True)
+    customer.loc[customer.index[-30:], "user_id"] = customer["user_id"].to_numpy()[:30]
+    users = UserIndex(expected["user_id"].to_numpy(), customer["user_id"].to_numpy())
+    first, customer_class = compare_customer(customer, ExpectedRows.spread(expected, users), users)
+    firsts = customer.reset_index().groupby("user_id")["index"].min()
+    assert first.tolist() == [int(firsts.get(user, -1)) for user in users.ids]
+    wanted = expected.set_index("user_id")
+    for user, row, code in zip(users.ids, first, customer_class):
+        if user not in wanted.index:
+            assert code == 3
+        elif row < 0:
+            assert code == 2
+        else:
+            values = ["total_spend", "count_saved_items", "loyalty_credits", "batch_id"]
+            agrees = customer.loc[row, values].tolist() == wanted.loc[user, values].tolist()
+            assert code == (0 if agrees else 1)
+
+
 def test_inputs_are_not_mutated():
     platform = _mixed_platform()
     before = platform.copy()

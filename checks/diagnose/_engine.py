@@ -136,6 +136,11 @@ class Engine:
         return self.platform.count
 
     @cached_property
+    def _unsettled_count(self) -> int:
+        """How many users the unsettled part of the feed is of (``unsettled``'s mask)."""
+        return int(np.count_nonzero(self._unsettled[1]))
+
+    @cached_property
     def _without_row(self) -> np.ndarray:
         """The users the platform holds no row of (usually few: counting them among others is then cheap)."""
         return np.flatnonzero(self.observed_count == 0)
@@ -290,11 +295,13 @@ class Engine:
         part, position, known = table.cache["fallback"]
         missing = users[~known[users]]
         if len(missing):
-            scan = self._scan(table.model)
+            scan, every_user = self._scan(table.model), False
             if self._unsettled is not None and table.model.rule[0] != "string" and self._unsettled[1][missing].all():
-                # Their rows are all in the unsettled users' part of the feed (text keys are the whole feed's).
+                # Their rows are all in the unsettled users' part of the feed (text keys are the whole feed's); when
+                # they are all the unsettled users, every row of it is theirs.
                 scan = Scan(self._unsettled[0], table.model.rule, table.model.cuts)
-            found_part, found_position = scan.runner_up(table, missing)
+                every_user = len(missing) == self._unsettled_count
+            found_part, found_position = scan.runner_up(table, missing, every_user=every_user)
             part[missing], position[missing], known[missing] = found_part, found_position, True
         return part[users], position[users]
 

@@ -106,12 +106,15 @@ class Scan:
         model = Model(self.cuts, self.rule)
         return Table(part_of, position, part_of >= 0, model, tied=bool(ties and tied.any()))
 
-    def runner_up(self, table: Table, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def runner_up(self, table: Table, users: np.ndarray, *, every_user: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """For ``users`` (sorted), the highest read row other than their pick: what they fall back to when
-        their pick's file is left out (a part holds a user once, so the rest of the file goes with it)."""
+        their pick's file is left out (a part holds a user once, so the rest of the file goes with it).
+
+        ``every_user`` says ``users`` are all the users the scanned feed holds rows of: every row read is theirs."""
         feed = self.feed
-        wanted = np.zeros(feed.users, dtype=bool)
-        wanted[users] = True
+        if not every_user:
+            wanted = np.zeros(feed.users, dtype=bool)
+            wanted[users] = True
         slot = np.empty(feed.users, dtype=position_dtype(len(users)))
         slot[users] = np.arange(len(users), dtype=slot.dtype)
         picked = table.part[users]
@@ -120,22 +123,28 @@ class Scan:
         key = np.full(len(users), np.iinfo("int64").min, dtype="int64")
         part_of = np.full(len(users), -1, dtype=table.part.dtype)
         position = np.full(len(users), -1, dtype=table.position.dtype)
+        first_read = True
         for index, part in self.parts():
             if index == everyone_picks:
                 continue
             rows = kept(part, self.cuts[part.file])
             owners = part.user[rows]
-            hits = np.flatnonzero(np.take(wanted, owners))  # a bool gather: 10 MB at 10 M users, mostly in cache
-            at = slot[owners[hits]]
+            if every_user:
+                hits, at = np.arange(len(owners)), slot[owners]
+            else:
+                hits = np.flatnonzero(np.take(wanted, owners))  # a bool gather: 10 MB at 10 M users, mostly in cache
+                at = slot[owners[hits]]
             if everyone_picks is None:
                 other = picked[at] != index
                 hits, at = hits[other], at[other]
             keys = self.key(index, part)
             if keys is not None:
                 keys = keys[rows][hits]
-                wins = keys >= key[at]
-                hits, at = hits[wins], at[wins]
-                key[at] = keys[wins]
+                if not first_read:  # the first part read has no key to beat: each of its rows wins
+                    wins = keys >= key[at]
+                    hits, at, keys = hits[wins], at[wins], keys[wins]
+                key[at] = keys
+            first_read = False
             part_of[at] = index
             position[at] = file_positions(part, hits if isinstance(rows, slice) else rows[hits])
         return part_of, position
