@@ -41,7 +41,8 @@ def generate(folder: Path, accounts: int, seed: int) -> None:
 
 
 def timed(command: list[str]) -> dict[str, object]:
-    """Wall time and the child's own peak resident memory (``wait4``'s rusage of that process)."""
+    """Wall time, CPU seconds (user + system) and the child's own peak resident memory (``wait4``'s rusage of that
+    process; its CPU counts the children it waited for, such as the run's helper process)."""
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=err)
@@ -49,7 +50,8 @@ def timed(command: list[str]) -> dict[str, object]:
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
-        return {"seconds": round(seconds, 2), "peak_mb": round(usage.ru_maxrss / 1024), "exit": process.returncode,
+        return {"seconds": round(seconds, 2), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+                "peak_mb": round(usage.ru_maxrss / 1024), "exit": process.returncode,
                 "stderr": err.read().decode(errors="replace").strip()[-300:]}
 
 
@@ -71,17 +73,22 @@ def main() -> None:
         for _ in range(args.repeat):
             print(f"load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
             baseline = timed([sys.executable, "-c", DUCKDB, str(folder / "feed")])
-            print(f"duckdb read-and-dedup: {baseline['seconds']} s, {baseline['peak_mb']} MB", flush=True)
+            print(f"duckdb read-and-dedup: {baseline['seconds']} s, {baseline['cpu_seconds']} CPU-s, {baseline['peak_mb']} MB",
+                  flush=True)
             if args.baseline_only:
                 continue
-            out = folder / "out"
-            run = timed([sys.executable, "-m", "checks", "run", "--case", str(folder / "case.toml"), "--out", str(out),
-                         "--gx-dir", str(folder / "gx"), "--json"])
-            if run["exit"] not in (0, 1):
-                raise SystemExit(f"checks run exited {run['exit']}: {run['stderr']}")
-            summary = json.loads((out / "summary.json").read_text())
+            # The run's outputs go to a folder of their own, never into the data (kept with --keep, read by --data).
+            with tempfile.TemporaryDirectory(prefix="accounts-run-") as written:
+                out = Path(written) / "out"
+                run = timed([sys.executable, "-m", "checks", "run", "--case", str(folder / "case.toml"), "--out", str(out),
+                             "--gx-dir", str(Path(written) / "gx"), "--json"])
+                if run["exit"] not in (0, 1):
+                    raise SystemExit(f"checks run exited {run['exit']}: {run['stderr']}")
+                summary = json.loads((out / "summary.json").read_text())
             stages = {name: round(seconds, 1) for name, seconds in summary["timings_seconds"].items()}
-            print(f"checks run: {run['seconds']} s, {run['peak_mb']} MB, exit {run['exit']}; stages {stages}")
+            cpu = {name: round(seconds, 1) for name, seconds in summary["cpu_seconds"].items()}
+            print(f"checks run: {run['seconds']} s, {run['cpu_seconds']} CPU-s, {run['peak_mb']} MB, exit {run['exit']}; "
+                  f"stages {stages}; stages' CPU-s {cpu}; helper process {summary['helper_process']}")
             print(f"ratio to duckdb: {run['seconds'] / baseline['seconds']:.2f}x (load {os.getloadavg()[0]:.2f})", flush=True)
     finally:
         if args.data is None and args.keep is None:
