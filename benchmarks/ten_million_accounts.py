@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="reuse a folder generated before with --keep")
     parser.add_argument("--repeat", type=int, default=1, help="measure DuckDB and `checks run` this many times, in turn")
     parser.add_argument("--baseline-only", action="store_true", help="measure DuckDB only (e.g. right after --keep)")
+    parser.add_argument("--out", type=Path, help="keep the last run's outputs here (out/, gx/), e.g. to compare them")
     args = parser.parse_args()
     folder = args.data or args.keep or Path(tempfile.mkdtemp(prefix="accounts-"))
     try:
@@ -79,12 +80,14 @@ def main() -> None:
                 continue
             # The run's outputs go to a folder of their own, never into the data (kept with --keep, read by --data).
             with tempfile.TemporaryDirectory(prefix="accounts-run-") as written:
-                out = Path(written) / "out"
-                run = timed([sys.executable, "-m", "checks", "run", "--case", str(folder / "case.toml"), "--out", str(out),
-                             "--gx-dir", str(Path(written) / "gx"), "--json"])
+                written = args.out or Path(written)
+                shutil.rmtree(written / "out", ignore_errors=True)
+                shutil.rmtree(written / "gx", ignore_errors=True)
+                run = timed([sys.executable, "-m", "checks", "run", "--case", str(folder / "case.toml"), "--out",
+                             str(written / "out"), "--gx-dir", str(written / "gx"), "--json"])
                 if run["exit"] not in (0, 1):
                     raise SystemExit(f"checks run exited {run['exit']}: {run['stderr']}")
-                summary = json.loads((out / "summary.json").read_text())
+                summary = json.loads((written / "out" / "summary.json").read_text())
             stages = {name: round(seconds, 1) for name, seconds in summary["timings_seconds"].items()}
             cpu = {name: round(seconds, 1) for name, seconds in summary["cpu_seconds"].items()}
             print(f"checks run: {run['seconds']} s, {run['cpu_seconds']} CPU-s, {run['peak_mb']} MB, exit {run['exit']}; "

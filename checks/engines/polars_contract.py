@@ -10,7 +10,7 @@ timestamp in a form other than the usual ones) is parsed by ``Codec.parse`` itse
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -82,10 +82,11 @@ def _read_stored(path: Path, encoding: Encoding, *, rules: bool = False) -> tupl
     if header is None:
         raise _Reference
     blocks: list[dict[str, pl.Series]] = []
-    for text in _texts(path, header, names):
-        blocks.append(_parsed(text, encoding))
-        if rules:
-            _check_text_rules(text, encoding)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="code strings") as coding:
+        for text in _texts(path, header, names):
+            blocks.append(_parsed(text, encoding, coding))
+            if rules:
+                _check_text_rules(text, encoding)
     rows = sum(len(block[names[0]]) for block in blocks)
     # Column by column, each block's part let go once copied: one column's copy at a time on top of the blocks.
     stored = {name: _column([block.pop(name) for block in blocks], encoding.codecs[name]) for name in names}
@@ -144,14 +145,24 @@ def _read_text(lines: bytes, header: _frames.Header, names: tuple[str, ...], *, 
     return text
 
 
-def _parsed(text: pl.DataFrame, encoding: Encoding) -> dict[str, pl.Series]:
+def _parsed(text: pl.DataFrame, encoding: Encoding, coding: Executor) -> dict[str, pl.Series]:
     """Every column in computing form (int64, ``NULL`` for an empty cell; a floating column's float64 bits);
-    ``_Reference`` when a cell holds no literal of its type, or is empty where it must be filled."""
+    ``_Reference`` when a cell holds no literal of its type, or is empty where it must be filled.
+
+    String columns are coded on ``coding``'s threads while the others are parsed here: the dictionaries' lookups take
+    one core each (at 10 M accounts, a fifth of the run), and lose hold of the interpreter lock as they go. Each column
+    has a dictionary of its own, given this block's texts once the last block's are coded: the codes are those of a
+    reading in file order, column by column."""
+    names = encoding.contract.names
+    coded = {
+        name: coding.submit(_parse_column, text[name], encoding.codecs[name])
+        for name in names if encoding.codecs[name].dictionary is not None
+    }
     columns = {}
-    for name in encoding.contract.names:
+    for name in sorted(names, key=lambda name: name in coded):  # the strings last: they are coded meanwhile
         codec = encoding.codecs[name]
         cells = text[name]
-        values = _parse_column(cells, codec)
+        values = coded[name].result() if name in coded else _parse_column(cells, codec)
         if values is None:  # a form this module does not parse: Codec.parse decides, on this column
             parsed, valid = codec.parse(pd.Series(cells.fill_null("").to_numpy(), dtype=object))
             if not valid.all():
@@ -160,7 +171,7 @@ def _parsed(text: pl.DataFrame, encoding: Encoding) -> dict[str, pl.Series]:
         elif values.null_count() != cells.null_count() or (codec.column.required and cells.null_count()):
             raise _Reference  # a cell that is no literal, or an empty one that must be filled
         columns[name] = values.fill_null(NULL).cast(pl.Int64).alias(name)
-    return columns
+    return {name: columns[name] for name in names}
 
 
 def _parse_column(cells: pl.Series, codec: Codec) -> pl.Series | None:
