@@ -9,6 +9,7 @@ timestamp in a form other than the usual ones) is parsed by ``Codec.parse`` itse
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
@@ -28,6 +29,8 @@ from checks.validate import read_and_validate as _read_and_validate_reference
 # Bytes of a file read and parsed at a time (about 150,000 lines of the second sample): a block's text takes about twice
 # its bytes in Polars, and Polars still parses a block on every core.
 _BLOCK_BYTES = 16 * 2**20
+# Columns of a block parsed at a time: a core's worth each, and one more to fill a core while another waits.
+_COLUMN_THREADS = (os.cpu_count() or 1) + 1
 # Timestamp forms parsed here (the sample's and the usual exports'); any other form goes to ``Codec.parse``, and
 # so does a second above 59 (a leap second, which pandas and Polars read otherwise).
 _TIMESTAMP_FORMS = (
@@ -82,9 +85,9 @@ def _read_stored(path: Path, encoding: Encoding, *, rules: bool = False) -> tupl
     if header is None:
         raise _Reference
     blocks: list[dict[str, pl.Series]] = []
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="code strings") as coding:
+    with ThreadPoolExecutor(max_workers=_COLUMN_THREADS, thread_name_prefix="parse columns") as columns:
         for text in _texts(path, header, names):
-            blocks.append(_parsed(text, encoding, coding))
+            blocks.append(_parsed(text, encoding, columns))
             if rules:
                 _check_text_rules(text, encoding)
     rows = sum(len(block[names[0]]) for block in blocks)
@@ -145,33 +148,28 @@ def _read_text(lines: bytes, header: _frames.Header, names: tuple[str, ...], *, 
     return text
 
 
-def _parsed(text: pl.DataFrame, encoding: Encoding, coding: Executor) -> dict[str, pl.Series]:
-    """Every column in computing form (int64, ``NULL`` for an empty cell; a floating column's float64 bits);
-    ``_Reference`` when a cell holds no literal of its type, or is empty where it must be filled.
-
-    String columns are coded on ``coding``'s threads while the others are parsed here: the dictionaries' lookups take
-    one core each (at 10 M accounts, a fifth of the run), and lose hold of the interpreter lock as they go. Each column
-    has a dictionary of its own, given this block's texts once the last block's are coded: the codes are those of a
-    reading in file order, column by column."""
+def _parsed(text: pl.DataFrame, encoding: Encoding, columns: Executor) -> dict[str, pl.Series]:
+    """Every column in computing form (``_parsed_column``), each parsed on one of ``columns``' threads: a Series' parsing
+    and a dictionary's lookups take one core each, and lose hold of the interpreter lock as they go. A string column's
+    dictionary is given this block's texts once the last block's are coded: the codes are those of a reading in file
+    order."""
     names = encoding.contract.names
-    coded = {
-        name: coding.submit(_parse_column, text[name], encoding.codecs[name])
-        for name in names if encoding.codecs[name].dictionary is not None
-    }
-    columns = {}
-    for name in sorted(names, key=lambda name: name in coded):  # the strings last: they are coded meanwhile
-        codec = encoding.codecs[name]
-        cells = text[name]
-        values = coded[name].result() if name in coded else _parse_column(cells, codec)
-        if values is None:  # a form this module does not parse: Codec.parse decides, on this column
-            parsed, valid = codec.parse(pd.Series(cells.fill_null("").to_numpy(), dtype=object))
-            if not valid.all():
-                raise _Reference
-            values = pl.Series(name, parsed.view(np.int64) if parsed.dtype == np.float64 else parsed)
-        elif values.null_count() != cells.null_count() or (codec.column.required and cells.null_count()):
-            raise _Reference  # a cell that is no literal, or an empty one that must be filled
-        columns[name] = values.fill_null(NULL).cast(pl.Int64).alias(name)
-    return {name: columns[name] for name in names}
+    parsing = {name: columns.submit(_parsed_column, text[name], encoding.codecs[name]) for name in names}
+    return {name: parsing[name].result() for name in names}
+
+
+def _parsed_column(cells: pl.Series, codec: Codec) -> pl.Series:
+    """The column in computing form (int64, ``NULL`` for an empty cell; a floating column's float64 bits); ``_Reference``
+    when a cell holds no literal of its type, or is empty where it must be filled."""
+    values = _parse_column(cells, codec)
+    if values is None:  # a form this module does not parse: Codec.parse decides, on this column
+        parsed, valid = codec.parse(pd.Series(cells.fill_null("").to_numpy(), dtype=object))
+        if not valid.all():
+            raise _Reference
+        values = pl.Series(cells.name, parsed.view(np.int64) if parsed.dtype == np.float64 else parsed)
+    elif values.null_count() != cells.null_count() or (codec.column.required and cells.null_count()):
+        raise _Reference  # a cell that is no literal, or an empty one that must be filled
+    return values.fill_null(NULL).cast(pl.Int64).alias(cells.name)
 
 
 def _parse_column(cells: pl.Series, codec: Codec) -> pl.Series | None:
