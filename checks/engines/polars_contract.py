@@ -9,6 +9,7 @@ timestamp in a form other than the usual ones) is parsed by ``Codec.parse`` itse
 """
 from __future__ import annotations
 
+import mmap
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -87,9 +88,10 @@ def _read_stored(path: Path, encoding: Encoding, *, rules: bool = False) -> tupl
     blocks: list[dict[str, pl.Series]] = []
     with ThreadPoolExecutor(max_workers=_COLUMN_THREADS, thread_name_prefix="parse columns") as columns:
         for text in _texts(path, header, names):
+            checked = columns.submit(_check_text_rules, text, encoding) if rules else None
             blocks.append(_parsed(text, encoding, columns))
-            if rules:
-                _check_text_rules(text, encoding)
+            if checked is not None:
+                checked.result()
     rows = sum(len(block[names[0]]) for block in blocks)
     # Column by column, each block's part let go once copied: one column's copy at a time on top of the blocks.
     stored = {name: _column([block.pop(name) for block in blocks], encoding.codecs[name]) for name in names}
@@ -113,20 +115,26 @@ def _texts(path: Path, header: _frames.Header, names: tuple[str, ...]) -> Iterat
 
 def _line_blocks(path: Path) -> Iterator[bytes]:
     """The file's bytes in blocks of whole lines, about ``_BLOCK_BYTES`` each; from a block holding a quote on, the rest
-    of the file as one block (a quoted cell may hold a line break, so only a file without quotes is cut anywhere)."""
+    of the file as one block (a quoted cell may hold a line break, so only a file without quotes is cut anywhere).
+
+    Cut from a map of the file: each block's bytes are copied once (reading, then joining the part line left over and
+    cutting at the last line break, copied them three times: 1.3 s of 10 M accounts)."""
     with open(path, "rb") as file:
-        carry = b""
-        while block := file.read(_BLOCK_BYTES):
-            block = carry + block
-            if b'"' in block:
-                yield block + file.read()
-                return
-            end = block.rfind(b"\n") + 1
-            if end:
-                yield block[:end]
-            carry = block[end:]
-        if carry:
-            yield carry
+        if os.fstat(file.fileno()).st_size == 0:
+            return
+        with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            start, size = 0, len(data)
+            while start < size:
+                end = min(start + _BLOCK_BYTES, size)
+                if end < size:  # up to the last line break, or past the next one when a line is longer than a block
+                    cut = data.rfind(b"\n", start, end)
+                    cut = cut if cut >= 0 else data.find(b"\n", end)
+                    end = size if cut < 0 else cut + 1
+                if data.find(b'"', start, end) >= 0:
+                    yield data[start:]
+                    return
+                yield data[start:end]
+                start = end
 
 
 def _read_text(lines: bytes, header: _frames.Header, names: tuple[str, ...], *, first: bool) -> pl.DataFrame:
@@ -297,8 +305,13 @@ def _column(parts: list[pl.Series], codec: Codec) -> np.ndarray:
     narrow = codec.dtype == "int64" and any(len(part) for part in parts) and all(
         -_frames.NARROW_LIMIT <= part.min() and part.max() < _frames.NARROW_LIMIT for part in parts if len(part)
     )
-    dtype = pl.Int32 if narrow else pl.Int64
-    return np.concatenate([part.cast(dtype).to_numpy() for part in parts])
+    # Each part copied once, narrowed as it is (a cast then a concatenation copied it twice: 1 s of 10 M accounts).
+    column = np.empty(sum(len(part) for part in parts), dtype=np.int32 if narrow else np.int64)
+    at = 0
+    for part in parts:
+        column[at:at + len(part)] = part.to_numpy()
+        at += len(part)
+    return column
 
 
 def _to_pandas(stored: dict[str, np.ndarray], rows: int) -> pd.DataFrame:
