@@ -9,6 +9,7 @@ timestamp in a form other than the usual ones) is parsed by ``Codec.parse`` itse
 """
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 from collections.abc import Callable, Iterator
@@ -95,7 +96,28 @@ def _read_stored(path: Path, encoding: Encoding, *, rules: bool = False) -> tupl
     rows = sum(len(block[names[0]]) for block in blocks)
     # Column by column, each block's part let go once copied: one column's copy at a time on top of the blocks.
     stored = {name: _column([block.pop(name) for block in blocks], encoding.codecs[name]) for name in names}
+    _trim_heaps()
     return header, stored, rows
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, where the C library has it."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def _trim_heaps() -> None:
+    """Give the memory the block threads freed back to the system: glibc keeps a heap per thread and returns little of
+    it by itself (the threads left 80 MB more resident after reading 1 M accounts, 0.6 GB at 10 M)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _texts(path: Path, header: _frames.Header, names: tuple[str, ...]) -> Iterator[pl.DataFrame]:
