@@ -84,7 +84,7 @@ def test_decimals_render_as_decimal_formats_them(scale):
 
 
 @pytest.mark.parametrize("empty", ["", None])
-@pytest.mark.parametrize("codes", [[2, 0, 1, 2], [2, NULL, 0, NULL], [NULL], []])
+@pytest.mark.parametrize("codes", [[2, 0, 1, 2], [2, NULL, 0, NULL], [NULL], [], [0, 1, 2], [1, 2], [0, 2], [1, 1]])
 def test_decoding_gives_each_code_its_text_and_a_missing_one_the_empty_text(codes, empty):
     dictionary = Dictionary()
     dictionary.encode_series(pl.Series(["a", "b", "c"], dtype=pl.String))
