@@ -102,12 +102,12 @@ def _read_stored(path: Path, encoding: Encoding, *, rules: bool = False) -> tupl
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, where the C library has it."""
+    """glibc's ``malloc_trim``, where the C library has it: looked up among the symbols the process has loaded
+    (``ctypes.util.find_library`` runs a program to find it: a fork of the whole process)."""
     import ctypes
-    import ctypes.util
 
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        return ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None
 
