@@ -1,18 +1,21 @@
 """The second sample's shape at scale: `checks run` on accounts (string keys, timestamps, decimals) against DuckDB.
 
     .venv/bin/python benchmarks/ten_million_accounts.py [--accounts 10000000] [--seed 7] [--keep DIR] [--data DIR]
-        [--repeat 2] [--baseline-only]
+        [--repeat 2] [--baseline-only] [--out DIR]
 
 Generates (seeded, ``checks.sample_accounts``) a feed of ``--accounts`` accounts in five daily files (the
 first holds every account, each later one a quarter of them), the platform's table (one file never
 loaded) and the customer's export, in a temporary folder outside the repository. Then, each in a
 process of its own and in this order: DuckDB's bare read-and-dedup of the same files (the baseline,
-as the scale issue words it), then `checks run --case` under the contract. Prints each one's time and
-peak memory, and the ratio of `checks run` to DuckDB in the same run, with the machine's load average.
+as the scale issue words it), then `checks run --case` under the contract, its outputs in a temporary folder
+(``--out DIR`` keeps them, e.g. to compare two versions' bytes). Prints each one's time, CPU seconds and peak
+memory, the run's stages (wall and CPU), and the ratio of `checks run` to DuckDB in the same run, with the
+machine's load average.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -79,8 +82,9 @@ def main() -> None:
             if args.baseline_only:
                 continue
             # The run's outputs go to a folder of their own, never into the data (kept with --keep, read by --data).
-            with tempfile.TemporaryDirectory(prefix="accounts-run-") as written:
-                written = args.out or Path(written)
+            kept = contextlib.nullcontext(args.out) if args.out else tempfile.TemporaryDirectory(prefix="accounts-run-")
+            with kept as written:
+                written = Path(written)
                 shutil.rmtree(written / "out", ignore_errors=True)
                 shutil.rmtree(written / "gx", ignore_errors=True)
                 run = timed([sys.executable, "-m", "checks", "run", "--case", str(folder / "case.toml"), "--out",
