@@ -74,6 +74,24 @@ def test_render_gives_back_the_canonical_text(logical_type, decimal, cells):
     assert column_codec.render(values).tolist() == cells
 
 
+@pytest.mark.parametrize("scale", [1, 2, 4, 18])
+def test_decimals_render_as_decimal_formats_them(scale):
+    counts = [0, 1, -1, 5, -5, 99, -99, 100, 1050, -1050, 10**scale, -(10**scale) + 1, 2**63 - 1, -(2**63) + 1, 123456789012]
+    column_codec = codec("number", decimal=(38, scale))
+    assert column_codec.render(np.array(counts, dtype=np.int64)).tolist() == [
+        format(Decimal(count).scaleb(-scale), "f") for count in counts
+    ]
+
+
+@pytest.mark.parametrize("empty", ["", None])
+@pytest.mark.parametrize("codes", [[2, 0, 1, 2], [2, NULL, 0, NULL], [NULL], [], [0, 1, 2], [1, 2], [0, 2], [1, 1]])
+def test_decoding_gives_each_code_its_text_and_a_missing_one_the_empty_text(codes, empty):
+    dictionary = Dictionary()
+    dictionary.encode_series(pl.Series(["a", "b", "c"], dtype=pl.String))
+    decoded = dictionary.decode_arrow(np.array(codes, dtype=np.int64), empty=empty).to_pylist()
+    assert decoded == [empty if code == NULL else "abc"[code] for code in codes]
+
+
 def _first_seen_codes(frames: list[list[str | None]]) -> list[list[int]]:
     """The codes a plain dict gives, in first-seen order across frames: what every dictionary must agree with."""
     codes: dict[str, int] = {}
