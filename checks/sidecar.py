@@ -121,6 +121,7 @@ def _preload(preload: tuple[tuple[str, str], ...], keep_out: tuple[str, ...], de
         # A spawned process's __main__ is a ``-c`` command. PySpark, which GX imports, takes such a main module for
         # its own doctests and exits the process (pyspark.sql.connect.utils.check_dependencies): name a file.
         main.__file__ = __file__
+    _thread_lock_for_progress_bars()
     for module in keep_out:
         sys.modules.setdefault(module, None)  # Python's own way to refuse an import: ImportError, nothing searched
     for module in defer:
@@ -133,6 +134,19 @@ def _preload(preload: tuple[tuple[str, str], ...], keep_out: tuple[str, ...], de
     # Registered last, so run first: this process's answers are all sent and its files written by then, and the
     # interpreter's own teardown of GX's modules took 1.4 s, which the run would wait for at its end.
     atexit.register(_leave_now)
+
+
+def _thread_lock_for_progress_bars() -> None:
+    """tqdm, which GX uses, makes its bars' lock a multiprocessing one: in a spawned process a named semaphore, which
+    the resource tracker reports as leaked ("1 leaked semaphore objects", on the run's standard error) when Ctrl-C
+    ends this process. This process's bars are never shared with another: a thread lock does."""
+    import threading
+
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return
+    tqdm.set_lock(threading.RLock())
 
 
 class Deferred(types.ModuleType):

@@ -131,3 +131,26 @@ def test_a_deferred_module_survives_gx_import_and_loads_on_first_use(module: str
     assert module in RUN_DEFERS
     with Sidecar(preload=[("checks.suites.gx", "preload")], defer=RUN_DEFERS) as helper:
         assert helper.call(_deferred_then_used, module, attribute) == (True, True, True)
+
+
+def _progress_bar_registers_a_semaphore() -> bool:
+    """Whether a tqdm bar made here registers a named semaphore with multiprocessing's resource tracker."""
+    from multiprocessing import resource_tracker
+
+    registered = []
+    register = resource_tracker.register
+    resource_tracker.register = lambda name, kind: registered.append(kind)
+    try:
+        from tqdm import tqdm
+
+        tqdm(disable=True).close()
+    finally:
+        resource_tracker.register = register
+    return "semaphore" in registered
+
+
+def test_progress_bars_there_leave_no_semaphore_for_ctrl_c_to_leak() -> None:
+    # In a spawned process tqdm's default lock is a named semaphore; a Ctrl-C that ends the process (os._exit) left
+    # it to the resource tracker, which printed "1 leaked semaphore objects" on the run's standard error.
+    with Sidecar() as helper:
+        assert helper.call(_progress_bar_registers_a_semaphore) is False
