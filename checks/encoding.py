@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from checks.contract import Column, Contract
+from checks.ids import consecutive
 
 NULL = np.iinfo(np.int64).min
 INTEGER_PATTERN = r"^[+-]?[0-9]+$"
@@ -181,7 +182,7 @@ class Dictionary:
         null = codes == NULL
         if self._size == 0:
             return pa.array([empty] * len(codes), type=pa.large_string())
-        if _consecutive(codes):  # a deduplicated table's key, every code in turn: the texts themselves, no copy
+        if consecutive(codes) and codes[0] >= 0:  # a deduplicated table's key, every code in turn: the texts, no copy
             return self.texts().slice(int(codes[0]), len(codes))
         if not null.any():  # a key's codes: no copy of every text to put back what is already there
             return self.texts().take(pa.array(codes))
@@ -194,13 +195,6 @@ class Dictionary:
         """The texts of ``codes`` as objects, ``NULL`` as an empty text: a Python string for each of these codes only,
         never for the whole dictionary (10 M of them took 0.8 GB to word one example)."""
         return self.decode_arrow(np.asarray(codes)).to_numpy(zero_copy_only=False)
-
-
-def _consecutive(codes: np.ndarray) -> bool:
-    """Whether ``codes`` (none of them ``NULL``) count up by one from their first."""
-    if len(codes) == 0 or int(codes[0]) < 0 or int(codes[-1]) - int(codes[0]) != len(codes) - 1:
-        return False
-    return bool((np.diff(codes) == 1).all())
 
 
 def _first_appearances(codes: np.ndarray, start: int, added: int) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from checks.contract import shape_or_default
+from checks.ids import consecutive
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, Shape
 
 PLATFORM_ROW = "platform_row"
@@ -64,7 +65,7 @@ class UserIndex:
         """The index of sorted distinct ``ids`` (e.g. the deduplicated table's) and ``others``; when ``ids``
         run without gaps and hold the others, they are the index as they are (no copy, no table)."""
         ids = _integers(ids)
-        if len(ids) and int(ids[-1]) - int(ids[0]) == len(ids) - 1 and (ids[1:] > ids[:-1]).all():
+        if consecutive(ids):
             low, high = int(ids[0]), int(ids[-1])
             if all(not len(users) or (users.min() >= low and users.max() <= high) for users in others):
                 index = cls.__new__(cls)

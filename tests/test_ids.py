@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from checks.ids import all_distinct
+from checks.ids import all_distinct, consecutive
 
 
 @pytest.mark.parametrize("spread", [1, 3, 1_000])  # dense ids (flags) and sparse ones (the sort)
@@ -25,3 +25,16 @@ def test_a_repeat_of_the_largest_and_of_zero_counts() -> None:
     assert not all_distinct(np.array([0, 5, 0]), 5)
     assert not all_distinct(np.array([5, 1, 5]), 5)
     assert all_distinct(np.array([0, 5, 1]), 5)
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ([3, 4, 5, 6], True),
+    ([-2, -1, 0], True),
+    ([7], True),
+    ([], False),
+    ([3, 5, 4, 6], False),  # the right span, out of order
+    ([3, 3, 5, 6], False),  # the right span, a repeat
+    ([3, 4, 6], False),
+])
+def test_consecutive_values_count_up_by_one(values: list[int], expected: bool) -> None:
+    assert consecutive(np.array(values, dtype=np.int64)) is expected

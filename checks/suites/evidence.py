@@ -14,7 +14,7 @@ import pandas as pd
 
 from checks.encoding import NULL, Encoding
 from checks.errors import SuiteError
-from checks.ids import all_distinct
+from checks.ids import all_distinct, consecutive
 from checks.suites.figures import (
     FIRST_ROWS,
     MAP_KWARGS,
@@ -202,7 +202,7 @@ def latest_by_user(latest_batch: pd.Series) -> LatestByUser | None:
             return LatestByUser(batch=batches, first=users.start, users=batches.size)
         return None
     ids = users.to_numpy()
-    if ids[0] >= 0 and ids[-1] - ids[0] == ids.size - 1 and bool((ids[1:] > ids[:-1]).all()):
+    if consecutive(ids) and ids[0] >= 0:
         return LatestByUser(batch=batches, first=int(ids[0]), users=ids.size)  # consecutive ids, in order
     if ids.min() < 0 or ids.max() > _DENSE_IDS_PER_USER * ids.size + _DENSE_IDS_SLACK:
         return None
@@ -233,9 +233,7 @@ def join_latest(table: Any, user_ids: pd.Series, by_user: LatestByUser | None, n
     if low < 0 or high > by_user.limit:
         return None
     # Consecutive ids in order (the deduplicated table): each once, and their latest batches a slice.
-    in_order = (
-        int(ids[0]) == low and int(ids[-1]) == high and high - low == ids.size - 1 and bool((ids[1:] > ids[:-1]).all())
-    )
+    in_order = consecutive(ids)
     start, stop = low - by_user.first, high - by_user.first + 1
     if 0 <= start and stop <= by_user.batch.size:
         batches = pl.Series(values=by_user.batch)
