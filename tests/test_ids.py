@@ -1,10 +1,11 @@
-"""checks.ids: whether integer ids are all distinct, by flags where dense and by a sort where sparse."""
+"""checks.ids: whether integer ids are all distinct (flags where dense, a sort where sparse), count up by one, or are
+dense enough for a table indexed by id."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from checks.ids import all_distinct, consecutive
+from checks.ids import all_distinct, consecutive, dense
 
 
 @pytest.mark.parametrize("spread", [1, 3, 1_000])  # dense ids (flags) and sparse ones (the sort)
@@ -38,3 +39,18 @@ def test_a_repeat_of_the_largest_and_of_zero_counts() -> None:
 ])
 def test_consecutive_values_count_up_by_one(values: list[int], expected: bool) -> None:
     assert consecutive(np.array(values, dtype=np.int64)) is expected
+
+
+@pytest.mark.parametrize(("largest", "count", "expected"), [
+    (7, 4, True),  # 8 slots for 4 ids: two each
+    (8, 4, False),  # 9 slots: one too many
+    (1_000, 0, False),  # no ids: a table of one slot at most
+    (0, 0, True),
+])
+def test_a_table_by_id_is_dense_up_to_its_slots_per_id(largest: int, count: int, expected: bool) -> None:
+    assert dense(largest, count, slots_per_id=2) is expected
+
+
+def test_slack_lets_a_few_ids_have_a_table_of_a_fixed_size() -> None:
+    assert not dense(1_023, 1, slots_per_id=2)
+    assert dense(1_023, 1, slots_per_id=2, slack=1_024)

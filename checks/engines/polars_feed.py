@@ -21,6 +21,7 @@ import polars as pl
 from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.encoding import Encoding
 from checks.engines import _frames
+from checks.ids import dense
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, concat_failures, empty_failures, failure_rows
 from checks.pages import plain_pages
 from checks.rules import BATCH_MONOTONIC, PAIR_UNIQUE, FeedRule, feed_rules, never_decreases_check, never_decreasing, tie_error
@@ -161,7 +162,8 @@ def _latest_in_feed_order(feed: Feed, form: FeedForm, *, deduplicate: bool) -> p
     """
     key = form.key
     low, high = feed.frame.select(pl.col(key).min().alias("low"), pl.col(key).max().alias("high")).row(0)
-    if low < 0 or not dense_ids(high, feed.frame.height):
+    # A record per key up to the largest: at most two per row (records are wide; beyond that the sort is cheaper).
+    if low < 0 or not dense(high, feed.frame.height, slots_per_id=2, slack=1024):
         return None
     kept = tuple(column for column in form.columns if column != key) if deduplicate else form.rising
     # Per key: the file of its latest row so far (-1: none yet), the never-decreasing values, that row's place in its
@@ -234,11 +236,6 @@ def _fields(records: np.ndarray) -> dict[str, np.ndarray]:
         for name, values in fields.items():
             values[start:start + _BLOCK] = block[name]
     return fields
-
-
-def dense_ids(largest: int, rows: int) -> bool:
-    """Whether an array indexed by key (up to ``largest``) is small next to the ``rows`` it counts."""
-    return largest < 2 * rows + 1024
 
 
 

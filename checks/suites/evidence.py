@@ -14,7 +14,7 @@ import pandas as pd
 
 from checks.encoding import NULL, Encoding
 from checks.errors import SuiteError
-from checks.ids import all_distinct, consecutive
+from checks.ids import all_distinct, consecutive, dense
 from checks.suites.figures import (
     FIRST_ROWS,
     MAP_KWARGS,
@@ -162,7 +162,7 @@ def _column_sum(frame: pd.DataFrame, joined: Any, column: str, encoding: Encodin
 
 
 _REPEATED = "__repeated_"  # a precomputed "value occurs more than once" column, e.g. __repeated_user_id
-# Direct addressing by user_id when ids are this dense: an array of max id + 1 entries per lookup.
+# Direct addressing by user_id when ids are this dense (``checks.ids.dense``): an array of max id + 1 entries.
 _DENSE_IDS_PER_USER, _DENSE_IDS_SLACK = 4, 1_000_000
 
 
@@ -183,9 +183,9 @@ class LatestByUser:
     def unknown(self) -> int:
         return int(np.iinfo(self.batch.dtype).min)  # never a batch_id (checked when built)
 
-    @property
-    def limit(self) -> int:
-        return _DENSE_IDS_PER_USER * self.users + _DENSE_IDS_SLACK
+    def addresses(self, largest: int) -> bool:
+        """Whether a table's ids up to ``largest`` may be looked up by address here (dense next to the feed's users)."""
+        return dense(largest, self.users, slots_per_id=_DENSE_IDS_PER_USER, slack=_DENSE_IDS_SLACK)
 
 
 def latest_by_user(latest_batch: pd.Series) -> LatestByUser | None:
@@ -204,7 +204,7 @@ def latest_by_user(latest_batch: pd.Series) -> LatestByUser | None:
     ids = users.to_numpy()
     if consecutive(ids) and ids[0] >= 0:
         return LatestByUser(batch=batches, first=int(ids[0]), users=ids.size)  # consecutive ids, in order
-    if ids.min() < 0 or ids.max() > _DENSE_IDS_PER_USER * ids.size + _DENSE_IDS_SLACK:
+    if ids.min() < 0 or not dense(int(ids.max()), ids.size, slots_per_id=_DENSE_IDS_PER_USER, slack=_DENSE_IDS_SLACK):
         return None
     batch = np.full(ids.max() + 1, unknown, dtype=batches.dtype)
     batch[ids] = batches
@@ -230,7 +230,7 @@ def join_latest(table: Any, user_ids: pd.Series, by_user: LatestByUser | None, n
         return None
     ids = user_ids.to_numpy()
     low, high = int(ids.min()), int(ids.max())
-    if low < 0 or high > by_user.limit:
+    if low < 0 or not by_user.addresses(high):
         return None
     # Consecutive ids in order (the deduplicated table): each once, and their latest batches a slice.
     in_order = consecutive(ids)
