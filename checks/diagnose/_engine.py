@@ -427,8 +427,9 @@ class Engine:
         table, agrees = self.initial, self.initial_agrees
         self.initial = None  # the first table goes once a change replaces it (its caches are 100 MB at 10 M users)
         model = table.model
-        cause_of = np.full(self.size, -1, dtype="int16")  # a position among the chosen changes: a few
-        moved_by = np.full(self.size, -1, dtype="int16")  # the last chosen change that moved a user's row
+        # Positions among the chosen changes (a few): int8, widened should more than 127 be chosen.
+        cause_of = np.full(self.size, -1, dtype="int8")
+        moved_by = np.full(self.size, -1, dtype="int8")  # the last chosen change that moved a user's row
         chosen: list[tuple[Hypothesis, int]] = []
         # While some user disagrees: a change can only gain users that disagree.
         while not agrees.all():
