@@ -120,10 +120,12 @@ class Engine:
         self.rows = rows
         self.size = len(rows)
         self.gap = rows.gap
-        self.discrepant = rows.classes != CLASSES.index(MATCH)
+        # Only the agreeing users' mask is kept, and the count of the others: one 10 M-user mask instead of two.
+        self.initial_agrees = rows.classes == CLASSES.index(MATCH)
+        discrepant = ~self.initial_agrees
+        self._discrepant_count = int(np.count_nonzero(discrepant))
         self.initial = picks
-        self.initial_agrees = ~self.discrepant
-        self._total_absolute = int(np.abs(self.gap[self.discrepant]).sum())
+        self._total_absolute = int(np.abs(self.gap[discrepant]).sum())
         self._part_files = np.array([part.file for part in feed.parts], dtype="int64")
         self._cache: dict = {}
 
@@ -148,7 +150,7 @@ class Engine:
     def share(self, users: np.ndarray) -> float:
         if self._total_absolute > 0:
             return float(self._absolute(users).sum() / self._total_absolute)
-        discrepant = self.discrepant.sum()
+        discrepant = self._discrepant_count
         return float(users.sum() / discrepant) if discrepant else 0.0
 
     # -- agreement -------------------------------------------------------------------------------------
@@ -425,7 +427,7 @@ class Engine:
 
     def attribute(self) -> tuple[list[RootCause], np.ndarray]:
         table, agrees = self.initial, self.initial_agrees
-        self.initial = None  # the first table goes once a change replaces it (its caches are 100 MB at 10 M users)
+        self.initial = self.initial_agrees = None  # the first table goes once a change replaces it (its caches are 100 MB at 10 M users)
         model = table.model
         # Positions among the chosen changes (a few): int8, widened should more than 127 be chosen.
         cause_of = np.full(self.size, -1, dtype="int8")
