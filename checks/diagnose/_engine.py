@@ -97,6 +97,10 @@ def candidate_orders(wins: np.ndarray, appearances: np.ndarray) -> list[tuple[in
     return [order for index, order in enumerate(orders) if order not in orders[:index]]
 
 
+# A runner-up's part in ``Engine._fallback``'s cache before it is looked up (-1: the user has none).
+NOT_FOUND_YET = -2
+
+
 class Engine:
     """The feed and the platform as arrays over one dense user index; a file left out or cut short is tried
     on the users whose pick it holds, falling back to their runner-up row."""
@@ -289,13 +293,13 @@ class Engine:
     def _fallback(self, table: Table, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The runner-up rows of ``users`` (sorted) under a table, each user's computed once per table."""
         if "fallback" not in table.cache:
+            # Per user the runner-up's part (NOT_FOUND_YET until looked up: no mask of its own) and position.
             table.cache["fallback"] = (
-                np.full(self.size, -1, dtype=table.part.dtype),
+                np.full(self.size, NOT_FOUND_YET, dtype=table.part.dtype),
                 np.full(self.size, -1, dtype=table.position.dtype),
-                np.zeros(self.size, dtype=bool),
             )
-        part, position, known = table.cache["fallback"]
-        missing = users[~known[users]]
+        part, position = table.cache["fallback"]
+        missing = users[part[users] == NOT_FOUND_YET]
         if len(missing):
             scan, every_user = self._scan(table.model), False
             if self._unsettled is not None and table.model.rule[0] != "string" and self._unsettled[1][missing].all():
@@ -303,8 +307,9 @@ class Engine:
                 # they are all the unsettled users, every row of it is theirs.
                 scan = Scan(self._unsettled[0], table.model.rule, table.model.cuts)
                 every_user = len(missing) == self._unsettled_count
-            found_part, found_position = scan.runner_up(table, missing, every_user=every_user)
-            part[missing], position[missing], known[missing] = found_part, found_position, True
+            # Their positions are written below: the scan keeps its slots there meanwhile.
+            found_part, found_position = scan.runner_up(table, missing, every_user=every_user, slots=position)
+            part[missing], position[missing] = found_part, found_position
         return part[users], position[users]
 
     # -- hypotheses ------------------------------------------------------------------------------------

@@ -106,16 +106,21 @@ class Scan:
         model = Model(self.cuts, self.rule)
         return Table(part_of, position, part_of >= 0, model, tied=bool(ties and tied.any()))
 
-    def runner_up(self, table: Table, users: np.ndarray, *, every_user: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def runner_up(
+        self, table: Table, users: np.ndarray, *, every_user: bool = False, slots: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """For ``users`` (sorted), the highest read row other than their pick: what they fall back to when
         their pick's file is left out (a part holds a user once, so the rest of the file goes with it).
 
-        ``every_user`` says ``users`` are all the users the scanned feed holds rows of: every row read is theirs."""
+        ``every_user`` says ``users`` are all the users the scanned feed holds rows of: every row read is theirs.
+        ``slots``: a per-user integer array whose entries at ``users`` the scan may overwrite (the caller's, about
+        to receive the results) instead of a 10 M-user scratch array of its own (40 MB)."""
         feed = self.feed
         if not every_user:
             wanted = np.zeros(feed.users, dtype=bool)
             wanted[users] = True
-        slot = np.empty(feed.users, dtype=position_dtype(len(users)))
+        slot_dtype = position_dtype(len(users))
+        slot = slots if slots is not None and np.can_cast(slot_dtype, slots.dtype) else np.empty(feed.users, dtype=slot_dtype)
         slot[users] = np.arange(len(users), dtype=slot.dtype)
         picked = table.part[users]
         # Users losing one file's rows all pick in it: that part is not read for them.
