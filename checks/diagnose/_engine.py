@@ -515,9 +515,9 @@ class Engine:
     def _residual_causes(
         self, table: Table, left: np.ndarray, moved_by: np.ndarray
     ) -> tuple[list[RootCause], np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """Sort what no simulation reproduced into dropped, unexpected, duplicated and changed users; a change a
-        load made to the values (``checks.diagnose._mechanisms``) is named where one reproduces the rows. Also
-        the users so transformed, and the dollars each transformation changed."""
+        """Sort what no simulation reproduced (``left``, a mask this takes over) into dropped, unexpected, duplicated
+        and changed users; a change a load made to the values (``checks.diagnose._mechanisms``) is named where one
+        reproduces the rows. Also the users so transformed, and the dollars each transformation changed."""
         observed_count = self.observed_count
         simulated_count = table.count
         missing = left & (observed_count == 0) & (simulated_count > 0)
@@ -550,8 +550,12 @@ class Engine:
             self.cause(DUPLICATE_ROWS, duplicated, self._file_of_extra_rows(table, duplicated), self._duplicate_evidence),
             *drift_causes,
         ]
-        explained = missing | unexpected | duplicated | drifted
-        return [cause for cause in causes if cause.users], left & ~explained, transformed
+        # The explained users gathered in ``drifted`` and taken off ``left`` (the caller's temporary) in place:
+        # no further 10 M-user masks at the diagnosis's peak.
+        for explained in (missing, unexpected, duplicated):
+            drifted |= explained
+        left &= np.logical_not(drifted, out=drifted)
+        return [cause for cause in causes if cause.users], left, transformed
 
 
     # -- building root causes --------------------------------------------------------------------------
