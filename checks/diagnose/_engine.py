@@ -248,9 +248,9 @@ class Engine:
             observed, held = self.observed_count[users], self.matches.user_count[users]
             could = (observed == 0) | ((observed == 1) & (held >= 1) & (~agrees[users] | (held >= 2)))
             now = np.zeros(len(users), dtype=bool)
-            candidates = np.flatnonzero(could)
-            part, position = self._fallback(table, users[candidates])
-            now[candidates] = self._agree(users[candidates], part, position)
+            candidates = users[could]  # by mask: no int64 positions of them
+            part, position = self._fallback(table, candidates)
+            now[could] = self._agree(candidates, part, position)
             return users, now, None
         candidate = self.simulate(model)
         if candidate.signature is not None:
