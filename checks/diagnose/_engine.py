@@ -434,9 +434,9 @@ class Engine:
         table, agrees = self.initial, self.initial_agrees
         self.initial = self.initial_agrees = None  # the first table goes once a change replaces it (its caches are 100 MB at 10 M users)
         model = table.model
-        # Positions among the chosen changes (a few): int8, widened should more than 127 be chosen.
-        cause_of = np.full(self.size, -1, dtype="int8")
-        moved_by = np.full(self.size, -1, dtype="int8")  # the last chosen change that moved a user's row
+        # Per user, which chosen change made it agree and the last one that moved its row: made at the first change
+        # chosen, so not held through the first search (``_no_changes``).
+        cause_of = moved_by = None
         chosen: list[tuple[Hypothesis, int]] = []
         # While some user disagrees: a change can only gain users that disagree.
         while not agrees.all():
@@ -449,6 +449,8 @@ class Engine:
                 break
             _, hypothesis, gained, lost, users, now, candidate = best
             table = self._apply(hypothesis, table, users, candidate)
+            if cause_of is None:
+                cause_of, moved_by = self._no_changes()
             agrees = agrees.copy()
             agrees[users] = now
             cause_of[lost] = -1
@@ -460,6 +462,8 @@ class Engine:
             model = hypothesis.model
 
         table.cache.clear()  # the search is over: its runner-ups and users by pick (60 MB at 10 M users) serve no more
+        if cause_of is None:
+            cause_of, moved_by = self._no_changes()
         residual, unexplained, transformed = self._residual_causes(table, ~agrees, moved_by)
         causes = [
             self._simulated_cause(hypothesis, agreeing, cause_of == index, self._composed(transformed, moved_by, index))
@@ -469,6 +473,11 @@ class Engine:
         causes.extend(residual)
         causes.sort(key=lambda cause: (-cause.absolute_gap, -cause.users, cause.kind))
         return causes, unexplained
+
+    def _no_changes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per user, no chosen change (-1) twice: ``attribute``'s ``cause_of`` and ``moved_by``, positions among the
+        chosen changes (a few: int8, widened past 127)."""
+        return np.full(self.size, -1, dtype="int8"), np.full(self.size, -1, dtype="int8")
 
     def _share_composed(self, transformed: tuple[np.ndarray, np.ndarray], moved_by: np.ndarray) -> None:
         """Where a change of rows and a transformation each explain part of a user's gap, shares are of the sum of
