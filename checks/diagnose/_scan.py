@@ -125,7 +125,11 @@ class Scan:
         picked = table.part[users]
         # Users losing one file's rows all pick in it: that part is not read for them.
         everyone_picks = int(picked[0]) if len(picked) and (picked == picked[0]).all() else None
-        key = np.full(len(users), np.iinfo("int64").min, dtype="int64")
+        # The best key so far in the keys' own type (a version is often int32: half the memory of int64).
+        types = [keys.dtype for index, part in self.parts() if (keys := self.key(index, part)) is not None]
+        key_dtype = np.result_type(*types) if types else np.dtype("int64")
+        key_dtype = key_dtype if key_dtype.kind == "i" else np.dtype("int64")  # as before for unsigned keys
+        key = np.full(len(users), np.iinfo(key_dtype).min, dtype=key_dtype)
         part_of = np.full(len(users), -1, dtype=table.part.dtype)
         position = np.full(len(users), -1, dtype=table.position.dtype)
         first_read = True
