@@ -499,6 +499,7 @@ class Engine:
         if candidate is not None:
             return candidate
         part, position = self._fallback(table, users)
+        table.cache.clear()  # the table is being replaced: its runner-ups (50 MB at 10 M users) go before the copies come
         new_part, new_position = table.part.copy(), table.position.copy()
         new_part[users], new_position[users] = part, position
         return Table(new_part, new_position, new_part >= 0, hypothesis.model)
