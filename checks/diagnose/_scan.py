@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from checks.lineage import Feed, Part, code_dtype, position_dtype
+from checks.lineage import Feed, Part, code_dtype, position_dtype, row_chunks
 from checks.model import SOURCE_ROW
 from checks.reconcile import ExpectedRows, compared
 
@@ -53,6 +53,13 @@ def kept(part: Part, cut: int) -> slice | np.ndarray:
     if not len(part) or part.position[-1] < cut:
         return slice(0, len(part))
     return np.flatnonzero(part.position < cut)
+
+
+def read_chunks(read: slice | np.ndarray) -> Iterator[slice | np.ndarray]:
+    """A part's rows that a model read (``kept``: a slice from 0, or positions) a chunk at a time, in order."""
+    if isinstance(read, slice):
+        return row_chunks(read.stop)
+    return (read[chunk] for chunk in row_chunks(len(read)))
 
 
 def file_positions(part: Part, rows: np.ndarray) -> np.ndarray:
@@ -136,26 +143,28 @@ class Scan:
         for index, part in self.parts():
             if index == everyone_picks:
                 continue
-            rows = kept(part, self.cuts[part.file])
-            owners = part.user[rows]
-            if every_user:
-                hits, at = np.arange(len(owners), dtype=position_dtype(len(owners))), slot[owners]  # not int64: half the memory
-            else:
-                hits = np.flatnonzero(np.take(wanted, owners))  # a bool gather: 10 MB at 10 M users, mostly in cache
-                at = slot[owners[hits]]
-            if everyone_picks is None:
-                other = picked[at] != index
-                hits, at = hits[other], at[other]
-            keys = self.key(index, part)
-            if keys is not None:
-                keys = keys[rows][hits]
-                if not first_read:  # the first part read has no key to beat: each of its rows wins
-                    wins = keys >= key[at]
-                    hits, at, keys = hits[wins], at[wins], keys[wins]
-                key[at] = keys
+            part_keys = self.key(index, part)
+            # A chunk of rows at a time: a part holds a user once, so its chunks never compete for one, and the
+            # temporaries stay a few MB (a 10 M-row part's were tens of MB at the diagnosis's peak).
+            for rows in read_chunks(kept(part, self.cuts[part.file])):
+                owners = part.user[rows]
+                if every_user:
+                    hits, at = np.arange(len(owners), dtype=position_dtype(len(owners))), slot[owners]
+                else:
+                    hits = np.flatnonzero(np.take(wanted, owners))  # a bool gather: 10 MB at 10 M users, mostly in cache
+                    at = slot[owners[hits]]
+                if everyone_picks is None:
+                    other = picked[at] != index
+                    hits, at = hits[other], at[other]
+                if part_keys is not None:
+                    keys = part_keys[rows][hits]
+                    if not first_read:  # the first part read has no key to beat: each of its rows wins
+                        wins = keys >= key[at]
+                        hits, at, keys = hits[wins], at[wins], keys[wins]
+                    key[at] = keys
+                part_of[at] = index
+                position[at] = file_positions(part, hits + rows.start if isinstance(rows, slice) else rows[hits])
             first_read = False
-            part_of[at] = index
-            position[at] = file_positions(part, hits if isinstance(rows, slice) else rows[hits])
         return part_of, position
 
 
