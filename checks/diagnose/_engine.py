@@ -363,7 +363,7 @@ class Engine:
             index, part = parts[0]
             users = part.user[: min(cut, len(part))]
             positions = np.arange(len(users), dtype=narrow)
-            part_of = np.full(len(users), index, dtype=part_dtype)
+            part_of = index  # one part: compared as a scalar, no array of it
         else:
             chunks = [(index, part, kept(part, cut)) for index, part in parts]
             users = np.concatenate([part.user[rows] for _, part, rows in chunks])
