@@ -378,11 +378,15 @@ class Engine:
             lacking = np.zeros(len(users), dtype=bool)
         if not lacking.any():
             return None
+        # Per cut, rows shown before it plus rows lacking from it on: running counts written in place (two arrays
+        # of the file's length, not five).
         counts = position_dtype(len(users) + 1)
-        shown_before = np.concatenate([np.zeros(1, dtype=counts), np.cumsum(shown, dtype=counts)])
-        lacking_after = np.concatenate([np.zeros(1, dtype=counts), np.cumsum(lacking, dtype=counts)])
-        np.subtract(lacking.sum(), lacking_after, out=lacking_after)
-        score = shown_before + lacking_after
+        score, lacking_after = np.zeros(len(users) + 1, dtype=counts), np.zeros(len(users) + 1, dtype=counts)
+        np.cumsum(shown, dtype=counts, out=score[1:])
+        np.cumsum(lacking, dtype=counts, out=lacking_after[1:])
+        np.subtract(lacking_after[-1], lacking_after, out=lacking_after)
+        score += lacking_after
+        del lacking_after
         cut = len(score) - 1 - int(np.argmax(score[::-1]))  # the largest prefix among the best
         if cut == 0 or cut == len(users):
             return None
