@@ -199,7 +199,9 @@ class Feed:
         parts = []
         for part in self.parts:
             rows = np.flatnonzero(np.take(users, part.user))  # a bool gather: 10 MB at 10 M users, mostly in cache
-            parts.append(Part(part.file, part.user[rows], rows if part.position is None else part.position[rows]))
+            # Kept file positions in the narrow type (flatnonzero's are int64: twice the memory).
+            position = rows.astype(position_dtype(len(part)), copy=False) if part.position is None else part.position[rows]
+            parts.append(Part(part.file, part.user[rows], position))
         return replace(self, parts=tuple(parts))
 
     @property

@@ -10,6 +10,7 @@ import csv
 import functools
 import io
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -77,7 +78,16 @@ def atomic_write_frame(path: str | Path, frame: pd.DataFrame, *, rows: np.ndarra
             _write_parquet(frame, temporary, rows)
         else:
             _write_csv(frame, temporary, rows)
+    _release_arrow_memory()
     return path
+
+
+def _release_arrow_memory() -> None:
+    """Give back the pages Arrow's pool (mimalloc) kept from a write: a write on a thread otherwise leaves about
+    100 MiB resident through the diagnosis's peak (10 M users). Arrow is not imported for it."""
+    arrow = sys.modules.get("pyarrow")
+    if arrow is not None:
+        arrow.default_memory_pool().release_unused()
 
 
 class PendingWrites:

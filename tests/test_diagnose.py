@@ -706,3 +706,54 @@ def test_runner_ups_are_the_highest_rows_outside_the_pick_for_every_user_or_some
     for users, every_user in ((every, True), (every, False), (some, False)):
         part, position = scan.runner_up(table, users, every_user=every_user)
         assert list(zip(part.tolist(), position.tolist())) == _naive_runner_ups(feed, table, users)
+
+
+@pytest.mark.parametrize("slot_dtype", ["int32", "int64", "int8"])
+def test_runner_ups_kept_in_the_callers_slots_are_the_same_and_leave_other_users_alone(slot_dtype):
+    from checks.diagnose._scan import Scan, all_rows
+    from checks.lineage import Feed, UserIndex
+
+    rng = np.random.default_rng(7)
+    deltas = [
+        Delta(delta.name, delta.number, delta.frame.assign(batch_id=rng.integers(0, 40, len(delta.frame))))
+        for delta in generate_feed(300, 4, seed=7)
+    ]
+    feed = Feed.stack(deltas, UserIndex(*[delta.frame["user_id"].to_numpy() for delta in deltas]))
+    scan = Scan(feed, ("numeric",), all_rows(feed))
+    table = scan.best()
+    users = np.flatnonzero(rng.random(feed.users) < 0.5)
+    slots = np.full(feed.users, -7, dtype=slot_dtype)  # int8 cannot hold the slots: the scan uses its own array
+    part, position = scan.runner_up(table, users, slots=slots)
+    assert list(zip(part.tolist(), position.tolist())) == _naive_runner_ups(feed, table, users)
+    others = np.setdiff1d(np.arange(feed.users), users)
+    assert (slots[others] == -7).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_runner_ups_read_in_chunks_are_those_read_whole(seed, monkeypatch):
+    """Parts read a few rows at a time (files cut short too, so that some parts' read rows are positions) give the
+    runner-ups the whole parts give."""
+    import checks.lineage
+    from checks.diagnose._scan import Scan
+    from checks.lineage import Feed, UserIndex
+
+    rng = np.random.default_rng(seed)
+    deltas = [
+        Delta(delta.name, delta.number, delta.frame.assign(batch_id=rng.integers(0, 40, len(delta.frame))))
+        for delta in generate_feed(200, 4, seed=seed)
+    ]
+    # A file holding some users twice: parts with file positions of their own.
+    doubled = deltas[1].frame
+    deltas[1] = Delta(deltas[1].name, deltas[1].number, pd.concat([doubled, doubled.iloc[::3]], ignore_index=True))
+    feed = Feed.stack(deltas, UserIndex(*[delta.frame["user_id"].to_numpy() for delta in deltas]))
+    cuts = tuple(int(rng.integers(1, feed.rows(file) + 1)) for file in range(len(feed.names)))
+    scan = Scan(feed, ("numeric",), cuts)
+    table = scan.best()
+    every = np.arange(feed.users)
+    some = every[rng.random(feed.users) < 0.4]
+    for users, every_user in ((every, True), (every, False), (some, False)):
+        whole = scan.runner_up(table, users, every_user=every_user)
+        monkeypatch.setattr(checks.lineage, "CHUNK_ROWS", 7)
+        chunked = scan.runner_up(table, users, every_user=every_user)
+        monkeypatch.undo()
+        assert all(np.array_equal(a, b) for a, b in zip(whole, chunked))

@@ -97,6 +97,10 @@ def candidate_orders(wins: np.ndarray, appearances: np.ndarray) -> list[tuple[in
     return [order for index, order in enumerate(orders) if order not in orders[:index]]
 
 
+# A runner-up's part in ``Engine._fallback``'s cache before it is looked up (-1: the user has none).
+NOT_FOUND_YET = -2
+
+
 class Engine:
     """The feed and the platform as arrays over one dense user index; a file left out or cut short is tried
     on the users whose pick it holds, falling back to their runner-up row."""
@@ -120,10 +124,12 @@ class Engine:
         self.rows = rows
         self.size = len(rows)
         self.gap = rows.gap
-        self.discrepant = rows.classes != CLASSES.index(MATCH)
+        # Only the agreeing users' mask is kept, and the count of the others: one 10 M-user mask instead of two.
+        self.initial_agrees = rows.classes == CLASSES.index(MATCH)
+        discrepant = ~self.initial_agrees
+        self._discrepant_count = int(np.count_nonzero(discrepant))
         self.initial = picks
-        self.initial_agrees = ~self.discrepant
-        self._total_absolute = int(np.abs(self.gap[self.discrepant]).sum())
+        self._total_absolute = int(np.abs(self.gap[discrepant]).sum())
         self._part_files = np.array([part.file for part in feed.parts], dtype="int64")
         self._cache: dict = {}
 
@@ -148,7 +154,7 @@ class Engine:
     def share(self, users: np.ndarray) -> float:
         if self._total_absolute > 0:
             return float(self._absolute(users).sum() / self._total_absolute)
-        discrepant = self.discrepant.sum()
+        discrepant = self._discrepant_count
         return float(users.sum() / discrepant) if discrepant else 0.0
 
     # -- agreement -------------------------------------------------------------------------------------
@@ -242,9 +248,9 @@ class Engine:
             observed, held = self.observed_count[users], self.matches.user_count[users]
             could = (observed == 0) | ((observed == 1) & (held >= 1) & (~agrees[users] | (held >= 2)))
             now = np.zeros(len(users), dtype=bool)
-            candidates = np.flatnonzero(could)
-            part, position = self._fallback(table, users[candidates])
-            now[candidates] = self._agree(users[candidates], part, position)
+            candidates = users[could]  # by mask: no int64 positions of them
+            part, position = self._fallback(table, candidates)
+            now[could] = self._agree(candidates, part, position)
             return users, now, None
         candidate = self.simulate(model)
         if candidate.signature is not None:
@@ -287,13 +293,13 @@ class Engine:
     def _fallback(self, table: Table, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The runner-up rows of ``users`` (sorted) under a table, each user's computed once per table."""
         if "fallback" not in table.cache:
+            # Per user the runner-up's part (NOT_FOUND_YET until looked up: no mask of its own) and position.
             table.cache["fallback"] = (
-                np.full(self.size, -1, dtype=table.part.dtype),
+                np.full(self.size, NOT_FOUND_YET, dtype=table.part.dtype),
                 np.full(self.size, -1, dtype=table.position.dtype),
-                np.zeros(self.size, dtype=bool),
             )
-        part, position, known = table.cache["fallback"]
-        missing = users[~known[users]]
+        part, position = table.cache["fallback"]
+        missing = users[part[users] == NOT_FOUND_YET]
         if len(missing):
             scan, every_user = self._scan(table.model), False
             if self._unsettled is not None and table.model.rule[0] != "string" and self._unsettled[1][missing].all():
@@ -301,8 +307,9 @@ class Engine:
                 # they are all the unsettled users, every row of it is theirs.
                 scan = Scan(self._unsettled[0], table.model.rule, table.model.cuts)
                 every_user = len(missing) == self._unsettled_count
-            found_part, found_position = scan.runner_up(table, missing, every_user=every_user)
-            part[missing], position[missing], known[missing] = found_part, found_position, True
+            # Their positions are written below: the scan keeps its slots there meanwhile.
+            found_part, found_position = scan.runner_up(table, missing, every_user=every_user, slots=position)
+            part[missing], position[missing] = found_part, found_position
         return part[users], position[users]
 
     # -- hypotheses ------------------------------------------------------------------------------------
@@ -356,7 +363,7 @@ class Engine:
             index, part = parts[0]
             users = part.user[: min(cut, len(part))]
             positions = np.arange(len(users), dtype=narrow)
-            part_of = np.full(len(users), index, dtype=part_dtype)
+            part_of = index  # one part: compared as a scalar, no array of it
         else:
             chunks = [(index, part, kept(part, cut)) for index, part in parts]
             users = np.concatenate([part.user[rows] for _, part, rows in chunks])
@@ -371,11 +378,15 @@ class Engine:
             lacking = np.zeros(len(users), dtype=bool)
         if not lacking.any():
             return None
+        # Per cut, rows shown before it plus rows lacking from it on: running counts written in place (two arrays
+        # of the file's length, not five).
         counts = position_dtype(len(users) + 1)
-        shown_before = np.concatenate([np.zeros(1, dtype=counts), np.cumsum(shown, dtype=counts)])
-        lacking_after = np.concatenate([np.zeros(1, dtype=counts), np.cumsum(lacking, dtype=counts)])
-        np.subtract(lacking.sum(), lacking_after, out=lacking_after)
-        score = shown_before + lacking_after
+        score, lacking_after = np.zeros(len(users) + 1, dtype=counts), np.zeros(len(users) + 1, dtype=counts)
+        np.cumsum(shown, dtype=counts, out=score[1:])
+        np.cumsum(lacking, dtype=counts, out=lacking_after[1:])
+        np.subtract(lacking_after[-1], lacking_after, out=lacking_after)
+        score += lacking_after
+        del lacking_after
         cut = len(score) - 1 - int(np.argmax(score[::-1]))  # the largest prefix among the best
         if cut == 0 or cut == len(users):
             return None
@@ -425,10 +436,11 @@ class Engine:
 
     def attribute(self) -> tuple[list[RootCause], np.ndarray]:
         table, agrees = self.initial, self.initial_agrees
-        self.initial = None  # the first table goes once a change replaces it (its caches are 100 MB at 10 M users)
+        self.initial = self.initial_agrees = None  # the first table goes once a change replaces it (its caches are 100 MB at 10 M users)
         model = table.model
-        cause_of = np.full(self.size, -1, dtype="int16")  # a position among the chosen changes: a few
-        moved_by = np.full(self.size, -1, dtype="int16")  # the last chosen change that moved a user's row
+        # Per user, which chosen change made it agree and the last one that moved its row: made at the first change
+        # chosen, so not held through the first search (``_no_changes``).
+        cause_of = moved_by = None
         chosen: list[tuple[Hypothesis, int]] = []
         # While some user disagrees: a change can only gain users that disagree.
         while not agrees.all():
@@ -441,6 +453,8 @@ class Engine:
                 break
             _, hypothesis, gained, lost, users, now, candidate = best
             table = self._apply(hypothesis, table, users, candidate)
+            if cause_of is None:
+                cause_of, moved_by = self._no_changes()
             agrees = agrees.copy()
             agrees[users] = now
             cause_of[lost] = -1
@@ -451,6 +465,9 @@ class Engine:
             chosen.append((hypothesis, int(agrees.sum())))
             model = hypothesis.model
 
+        table.cache.clear()  # the search is over: its runner-ups and users by pick (60 MB at 10 M users) serve no more
+        if cause_of is None:
+            cause_of, moved_by = self._no_changes()
         residual, unexplained, transformed = self._residual_causes(table, ~agrees, moved_by)
         causes = [
             self._simulated_cause(hypothesis, agreeing, cause_of == index, self._composed(transformed, moved_by, index))
@@ -460,6 +477,11 @@ class Engine:
         causes.extend(residual)
         causes.sort(key=lambda cause: (-cause.absolute_gap, -cause.users, cause.kind))
         return causes, unexplained
+
+    def _no_changes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per user, no chosen change (-1) twice: ``attribute``'s ``cause_of`` and ``moved_by``, positions among the
+        chosen changes (a few: int8, widened past 127)."""
+        return np.full(self.size, -1, dtype="int8"), np.full(self.size, -1, dtype="int8")
 
     def _share_composed(self, transformed: tuple[np.ndarray, np.ndarray], moved_by: np.ndarray) -> None:
         """Where a change of rows and a transformation each explain part of a user's gap, shares are of the sum of
@@ -481,6 +503,7 @@ class Engine:
         if candidate is not None:
             return candidate
         part, position = self._fallback(table, users)
+        table.cache.clear()  # the table is being replaced: its runner-ups (50 MB at 10 M users) go before the copies come
         new_part, new_position = table.part.copy(), table.position.copy()
         new_part[users], new_position[users] = part, position
         return Table(new_part, new_position, new_part >= 0, hypothesis.model)
@@ -506,9 +529,9 @@ class Engine:
     def _residual_causes(
         self, table: Table, left: np.ndarray, moved_by: np.ndarray
     ) -> tuple[list[RootCause], np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """Sort what no simulation reproduced into dropped, unexpected, duplicated and changed users; a change a
-        load made to the values (``checks.diagnose._mechanisms``) is named where one reproduces the rows. Also
-        the users so transformed, and the dollars each transformation changed."""
+        """Sort what no simulation reproduced (``left``, a mask this takes over) into dropped, unexpected, duplicated
+        and changed users; a change a load made to the values (``checks.diagnose._mechanisms``) is named where one
+        reproduces the rows. Also the users so transformed, and the dollars each transformation changed."""
         observed_count = self.observed_count
         simulated_count = table.count
         missing = left & (observed_count == 0) & (simulated_count > 0)
@@ -541,8 +564,12 @@ class Engine:
             self.cause(DUPLICATE_ROWS, duplicated, self._file_of_extra_rows(table, duplicated), self._duplicate_evidence),
             *drift_causes,
         ]
-        explained = missing | unexpected | duplicated | drifted
-        return [cause for cause in causes if cause.users], left & ~explained, transformed
+        # The explained users gathered in ``drifted`` and taken off ``left`` (the caller's temporary) in place:
+        # no further 10 M-user masks at the diagnosis's peak.
+        for explained in (missing, unexpected, duplicated):
+            drifted |= explained
+        left &= np.logical_not(drifted, out=drifted)
+        return [cause for cause in causes if cause.users], left, transformed
 
 
     # -- building root causes --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from checks.lineage import Feed, Part, code_dtype, position_dtype
+from checks.lineage import Feed, Part, code_dtype, position_dtype, row_chunks
 from checks.model import SOURCE_ROW
 from checks.reconcile import ExpectedRows, compared
 
@@ -53,6 +53,13 @@ def kept(part: Part, cut: int) -> slice | np.ndarray:
     if not len(part) or part.position[-1] < cut:
         return slice(0, len(part))
     return np.flatnonzero(part.position < cut)
+
+
+def read_chunks(read: slice | np.ndarray) -> Iterator[slice | np.ndarray]:
+    """A part's rows that a model read (``kept``: a slice from 0, or positions) a chunk at a time, in order."""
+    if isinstance(read, slice):
+        return row_chunks(read.stop)
+    return (read[chunk] for chunk in row_chunks(len(read)))
 
 
 def file_positions(part: Part, rows: np.ndarray) -> np.ndarray:
@@ -106,47 +113,58 @@ class Scan:
         model = Model(self.cuts, self.rule)
         return Table(part_of, position, part_of >= 0, model, tied=bool(ties and tied.any()))
 
-    def runner_up(self, table: Table, users: np.ndarray, *, every_user: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def runner_up(
+        self, table: Table, users: np.ndarray, *, every_user: bool = False, slots: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """For ``users`` (sorted), the highest read row other than their pick: what they fall back to when
         their pick's file is left out (a part holds a user once, so the rest of the file goes with it).
 
-        ``every_user`` says ``users`` are all the users the scanned feed holds rows of: every row read is theirs."""
+        ``every_user`` says ``users`` are all the users the scanned feed holds rows of: every row read is theirs.
+        ``slots``: a per-user integer array whose entries at ``users`` the scan may overwrite (the caller's, about
+        to receive the results) instead of a 10 M-user scratch array of its own (40 MB)."""
         feed = self.feed
         if not every_user:
             wanted = np.zeros(feed.users, dtype=bool)
             wanted[users] = True
-        slot = np.empty(feed.users, dtype=position_dtype(len(users)))
+        slot_dtype = position_dtype(len(users))
+        slot = slots if slots is not None and np.can_cast(slot_dtype, slots.dtype) else np.empty(feed.users, dtype=slot_dtype)
         slot[users] = np.arange(len(users), dtype=slot.dtype)
         picked = table.part[users]
         # Users losing one file's rows all pick in it: that part is not read for them.
         everyone_picks = int(picked[0]) if len(picked) and (picked == picked[0]).all() else None
-        key = np.full(len(users), np.iinfo("int64").min, dtype="int64")
+        # The best key so far in the keys' own type (a version is often int32: half the memory of int64).
+        types = [keys.dtype for index, part in self.parts() if (keys := self.key(index, part)) is not None]
+        key_dtype = np.result_type(*types) if types else np.dtype("int64")
+        key_dtype = key_dtype if key_dtype.kind == "i" else np.dtype("int64")  # as before for unsigned keys
+        key = np.full(len(users), np.iinfo(key_dtype).min, dtype=key_dtype)
         part_of = np.full(len(users), -1, dtype=table.part.dtype)
         position = np.full(len(users), -1, dtype=table.position.dtype)
         first_read = True
         for index, part in self.parts():
             if index == everyone_picks:
                 continue
-            rows = kept(part, self.cuts[part.file])
-            owners = part.user[rows]
-            if every_user:
-                hits, at = np.arange(len(owners)), slot[owners]
-            else:
-                hits = np.flatnonzero(np.take(wanted, owners))  # a bool gather: 10 MB at 10 M users, mostly in cache
-                at = slot[owners[hits]]
-            if everyone_picks is None:
-                other = picked[at] != index
-                hits, at = hits[other], at[other]
-            keys = self.key(index, part)
-            if keys is not None:
-                keys = keys[rows][hits]
-                if not first_read:  # the first part read has no key to beat: each of its rows wins
-                    wins = keys >= key[at]
-                    hits, at, keys = hits[wins], at[wins], keys[wins]
-                key[at] = keys
+            part_keys = self.key(index, part)
+            # A chunk of rows at a time: a part holds a user once, so its chunks never compete for one, and the
+            # temporaries stay a few MB (a 10 M-row part's were tens of MB at the diagnosis's peak).
+            for rows in read_chunks(kept(part, self.cuts[part.file])):
+                owners = part.user[rows]
+                if every_user:
+                    hits, at = np.arange(len(owners), dtype=position_dtype(len(owners))), slot[owners]
+                else:
+                    hits = np.flatnonzero(np.take(wanted, owners))  # a bool gather: 10 MB at 10 M users, mostly in cache
+                    at = slot[owners[hits]]
+                if everyone_picks is None:
+                    other = picked[at] != index
+                    hits, at = hits[other], at[other]
+                if part_keys is not None:
+                    keys = part_keys[rows][hits]
+                    if not first_read:  # the first part read has no key to beat: each of its rows wins
+                        wins = keys >= key[at]
+                        hits, at, keys = hits[wins], at[wins], keys[wins]
+                    key[at] = keys
+                part_of[at] = index
+                position[at] = file_positions(part, hits + rows.start if isinstance(rows, slice) else rows[hits])
             first_read = False
-            part_of[at] = index
-            position[at] = file_positions(part, hits if isinstance(rows, slice) else rows[hits])
         return part_of, position
 
 

@@ -119,7 +119,9 @@ def _diagnose(
             pool.submit(_when_listed, on_listed, reconciliation.users if listing is None else listing, lineage, words)
         engine = Engine(feed, platform_rows, matches, rows, picks, words, (unsettled_feed, unsettled))
         del unsettled_feed, unsettled
-        del picks
+        # A done future keeps its result: the first table (and its caches, 100 MB at 10 M users) would outlive
+        # the change that replaces it.
+        del picks, reading, indexing
         causes, unexplained = engine.attribute()
         if reconciliation is None:
             reconciliation = summarise_users(rows, listing.result())
