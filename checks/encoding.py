@@ -62,6 +62,7 @@ class Dictionary:
         self._checks = np.zeros(0, dtype=np.uint64)  # each code's second hash, in its first ``_size`` places
         self._exact = False  # a first hash was shared: look texts up exactly from then on
         self._size = 0  # how many texts have codes
+        self._expected = 0  # how many texts the hash table is sized for when next built (``expect``)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_index": None, "_checks": np.zeros(0, dtype=np.uint64)}  # rebuilt where needed
@@ -70,6 +71,13 @@ class Dictionary:
         """Give back the hash table's memory (hundreds of MB at 10 M texts) once every file is read; it is built again
         from the texts should more come."""
         self._index, self._checks = None, np.zeros(0, dtype=np.uint64)
+
+    def expect(self, count: int) -> None:
+        """Size the hash table, when it is next built, for about ``count`` more texts than the dictionary holds: built for
+        one block's texts instead, it grew by doubling and placed every text again at each step (1.4 of 3.5 CPU-s to
+        code 10 M new keys 150,000 at a time)."""
+        if self._index is None:
+            self._expected = max(self._expected, self._size + count)
 
     def encode(self, texts: np.ndarray) -> np.ndarray:
         """The code of each of ``texts`` (objects, None for no text; ``NULL`` there), the new ones added."""
@@ -133,7 +141,7 @@ class Dictionary:
         import pandas._libs.hashtable as hashtable  # the hash table pandas' own factorizer keeps between calls
         import polars as pl
 
-        self._index = hashtable.UInt64HashTable(max(size_hint, self._size, 1))
+        self._index = hashtable.UInt64HashTable(max(size_hint, self._size, self._expected, 1))
         if self._size:
             known = pl.Series(self.texts())
             self._index.get_labels(self._key(known), hashtable.UInt64Vector(), 0, -1)

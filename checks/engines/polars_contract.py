@@ -87,8 +87,11 @@ def _read_stored(path: Path, encoding: Encoding, *, rules: bool = False) -> tupl
     if header is None:
         raise _Reference
     blocks: list[dict[str, pl.Series]] = []
+    size = path.stat().st_size
     with ThreadPoolExecutor(max_workers=_COLUMN_THREADS, thread_name_prefix="parse columns") as columns:
-        for text in _texts(path, header, names):
+        for text, block_bytes in _texts(path, header, names):
+            if not blocks:
+                _expect_texts(text, encoding, blocks_in_file=size / block_bytes)
             checked = columns.submit(_check_text_rules, text, encoding) if rules else None
             blocks.append(_parsed(text, encoding, columns))
             if checked is not None:
@@ -121,18 +124,26 @@ def _trim_heaps() -> None:
         trim(0)
 
 
-def _texts(path: Path, header: _frames.Header, names: tuple[str, ...]) -> Iterator[pl.DataFrame]:
-    """Each block of the file's lines as text (``_read_text``), in file order, the next block read on a thread while
-    the caller parses this one (Polars lets go of the interpreter lock as it reads)."""
+def _expect_texts(block: pl.DataFrame, encoding: Encoding, *, blocks_in_file: float) -> None:
+    """Tell each dictionary about how many texts the file may add (``Dictionary.expect``): its first block's distinct
+    texts as many times as the file holds such blocks (at most its rows; fewer where texts repeat from block to block)."""
+    for name, codec in encoding.codecs.items():
+        if codec.dictionary is not None:
+            codec.dictionary.expect(round(block[name].n_unique() * blocks_in_file))
+
+
+def _texts(path: Path, header: _frames.Header, names: tuple[str, ...]) -> Iterator[tuple[pl.DataFrame, int]]:
+    """Each block of the file's lines as text (``_read_text``) with its size in bytes, in file order, the next block read
+    on a thread while the caller parses this one (Polars lets go of the interpreter lock as it reads)."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read blocks") as pool:
         pending = None
         for number, lines in enumerate(_line_blocks(path)):
-            following = pool.submit(_read_text, lines, header, names, first=number == 0)
+            following = pool.submit(_read_text, lines, header, names, first=number == 0), len(lines)
             if pending is not None:
-                yield pending.result()
+                yield pending[0].result(), pending[1]
             pending = following
         if pending is not None:
-            yield pending.result()
+            yield pending[0].result(), pending[1]
 
 
 def _line_blocks(path: Path) -> Iterator[bytes]:
