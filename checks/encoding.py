@@ -79,6 +79,11 @@ class Dictionary:
         if self._index is None:
             self._expected = max(self._expected, self._size + count)
 
+    @property
+    def expecting(self) -> bool:
+        """Whether ``expect`` would size anything: the hash table is yet to be built."""
+        return self._index is None
+
     def encode(self, texts: np.ndarray) -> np.ndarray:
         """The code of each of ``texts`` (objects, None for no text; ``NULL`` there), the new ones added."""
         import polars as pl

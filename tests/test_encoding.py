@@ -135,10 +135,12 @@ def test_random_frames_get_the_codes_a_plain_dict_gives():
 def test_a_dictionary_told_how_many_texts_to_expect_sizes_its_table_so_and_numbers_them_alike(expected):
     frames = FRAMES[0]
     dictionary = Dictionary()
+    assert dictionary.expecting
     dictionary.expect(expected)
     encoded = [dictionary.encode_series(pl.Series(frame, dtype=pl.String)).fill_null(NULL).to_list() for frame in frames]
     assert encoded == _first_seen_codes(frames)
     assert dictionary._index.get_state()["n_buckets"] >= expected  # built for them, not grown to them
+    assert not dictionary.expecting
     dictionary.expect(10 * expected + 100)  # the table is built: said too late, it changes nothing
     assert dictionary.encode_series(pl.Series(["f", "e"], dtype=pl.String)).to_list() == [5, 4]
 

@@ -128,7 +128,7 @@ def _expect_texts(block: pl.DataFrame, encoding: Encoding, *, blocks_in_file: fl
     """Tell each dictionary about how many texts the file may add (``Dictionary.expect``): its first block's distinct
     texts as many times as the file holds such blocks (at most its rows; fewer where texts repeat from block to block)."""
     for name, codec in encoding.codecs.items():
-        if codec.dictionary is not None:
+        if codec.dictionary is not None and codec.dictionary.expecting:  # no count of texts a built table ignores
             codec.dictionary.expect(round(block[name].n_unique() * blocks_in_file))
 
 
