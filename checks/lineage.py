@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from checks.contract import shape_or_default
-from checks.ids import consecutive
+from checks.ids import consecutive, dense
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, Shape
 
 PLATFORM_ROW = "platform_row"
@@ -47,7 +47,7 @@ class UserIndex:
         low = min(int(users.min()) for users in arrays)
         high = max(int(users.max()) for users in arrays)
         total = sum(len(users) for users in arrays)
-        if high - low <= 4 * total + 1_000_000:
+        if dense(high - low, total, slots_per_id=4, slack=1_000_000):
             # Dense enough ids: a lookup table instead of sorting and binary search.
             present = np.zeros(high - low + 1, dtype=bool)
             for users in arrays:
