@@ -675,3 +675,23 @@ def test_join_latest_flags_exactly_the_repeated_user_ids(user_ids: list[int]) ->
     joined = join_latest(pl.DataFrame({names.key: ids.to_numpy()}), ids, latest, names)
     # A constant column when nothing repeats; pandas' duplicated(keep=False) is the reference either way.
     assert joined[f"__repeated_{names.key}"].to_list() == ids.duplicated(keep=False).tolist()
+
+
+def test_gx_asks_its_decimal_question_of_the_same_callers_inspect_gives():
+    """``checks.suites.gx`` answers GX's "is the rule-based profiler calling?" from code objects: the same files and
+    functions ``inspect.stack()`` lists, and GX's decimals still come out as floats."""
+    import inspect
+    from decimal import Decimal
+
+    from checks.suites import gx as gx_module
+
+    gx_module.import_gx()
+    import great_expectations.util as gx_util
+
+    def get_metrics():  # the function name GX looks for
+        return gx_module._caller_frames(), inspect.stack()
+
+    cheap, stock = get_metrics()
+    assert [(frame.filename, frame.function) for frame in cheap] == [(frame.filename, frame.function) for frame in stock]
+    assert gx_util.stack is gx_module._caller_frames
+    assert gx_util.convert_to_json_serializable({"sum": Decimal("37498073759.79")}) == {"sum": 37498073759.79}
