@@ -227,15 +227,23 @@ class FeedCheck(FeedVerdict):
     def write_outputs(self, out_dir: Path) -> PendingWrites:
         """Start writing ``deduplicated.csv``, ``deduplicated.parquet`` (values as the files wrote them) and
         ``failures.csv`` into ``out_dir``, atomically, in the background (``checks.writers.write_frames``)."""
-        from checks.writers import atomic_write_frame, start_writing
+        from checks.writers import start_writing
 
         written_table = self.encoding.decode(self.deduplicated)  # itself for integers
         failures = self.failures
         return start_writing({
-            "deduplicated_csv": functools.partial(atomic_write_frame, out_dir / "deduplicated.csv", written_table),
-            "deduplicated_parquet": functools.partial(atomic_write_frame, out_dir / "deduplicated.parquet", written_table),
+            "deduplicated_csv": functools.partial(write_deduplicated, out_dir / "deduplicated.csv", written_table),
+            "deduplicated_parquet": functools.partial(write_deduplicated, out_dir / "deduplicated.parquet", written_table),
             "failures_csv": functools.partial(write_failures, out_dir / "failures.csv", failures),
         })
+
+
+def write_deduplicated(path: Path, table: pd.DataFrame) -> Path:
+    """The deduplicated table, its values as the files wrote them, to CSV or Parquet (by the suffix), atomically: its
+    lineage's file names, a categorical in the Polars engine's table, go out as text."""
+    from checks.writers import atomic_write_frame
+
+    return atomic_write_frame(path, table, categoricals_as_text=True)
 
 
 def passed_deltas(validations: Sequence[DeltaValidation]) -> tuple[Delta, ...]:

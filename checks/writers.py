@@ -65,18 +65,21 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_frame(path: str | Path, frame: pd.DataFrame, *, rows: np.ndarray | None = None) -> Path:
+def atomic_write_frame(
+    path: str | Path, frame: pd.DataFrame, *, rows: np.ndarray | None = None, categoricals_as_text: bool = False
+) -> Path:
     """Write a frame as CSV or Parquet, chosen by the file suffix.
 
     ``rows`` (positions) writes only those rows, in that order, gathered a chunk at a time in Arrow
-    rather than as a pandas frame.
+    rather than as a pandas frame. With ``categoricals_as_text``, a Parquet file holds a categorical of text as the
+    text it stands for (pandas reads it back as text), as CSV always does.
     """
     path = Path(path)
     if path.suffix not in (".csv", ".parquet"):
         raise ValueError(f"unsupported output format: {path.suffix}")
     with atomic_path(path) as temporary:
         if path.suffix == ".parquet":
-            _write_parquet(frame, temporary, rows)
+            _write_parquet(frame, temporary, rows, categoricals_as_text=categoricals_as_text)
         else:
             _write_csv(frame, temporary, rows)
     _release_arrow_memory()
@@ -356,10 +359,11 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 # --- Parquet --------------------------------------------------------------------------------------------
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path, rows: np.ndarray | None) -> None:
-    """Polars (several times faster) when pandas reads its file back unchanged; pandas otherwise, whose
-    file carries the metadata that restores categoricals, nullable integers and the like."""
-    if not all(_plain_dtype(dtype) for dtype in frame.dtypes):
+def _write_parquet(frame: pd.DataFrame, path: Path, rows: np.ndarray | None, *, categoricals_as_text: bool) -> None:
+    """Polars (several times faster) when pandas reads its file back unchanged, or as text where a categorical of text
+    is to be written as text; pandas otherwise, whose file carries the metadata that restores categoricals, nullable
+    integers and the like."""
+    if not all(_plain_dtype(dtype) or (categoricals_as_text and _text_categorical(dtype)) for dtype in frame.dtypes):
         (frame if rows is None else frame.iloc[rows]).to_parquet(path, index=False)
         return
     import polars as pl
@@ -368,9 +372,10 @@ def _write_parquet(frame: pd.DataFrame, path: Path, rows: np.ndarray | None) -> 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     if rows is not None:
         table = table.take(np.asarray(rows, dtype="int64"))
-    # Integers held narrow in memory (``checks.engines._frames.NARROW_LIMIT``) go out as int64, as always;
-    # streamed, so the widened columns are never held whole.
-    pl.from_arrow(table).lazy().with_columns(pl.col(pl.Int32).cast(pl.Int64)).sink_parquet(path, compression="snappy")
+    # Integers held narrow in memory (``checks.engines._frames.NARROW_LIMIT``) go out as int64, as always, and
+    # categoricals as their text; streamed, so the widened columns are never held whole.
+    widened = pl.from_arrow(table).lazy().with_columns(pl.col(pl.Int32).cast(pl.Int64), pl.col(pl.Categorical).cast(pl.String))
+    widened.sink_parquet(path, compression="snappy")
 
 
 def _plain_dtype(dtype) -> bool:
@@ -378,3 +383,8 @@ def _plain_dtype(dtype) -> bool:
     if isinstance(dtype, np.dtype):
         return dtype.kind in "iufb"
     return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+
+
+def _text_categorical(dtype) -> bool:
+    """A categorical whose categories are Arrow-backed text (Polars takes it as a Categorical)."""
+    return isinstance(dtype, pd.CategoricalDtype) and _plain_dtype(dtype.categories.dtype)

@@ -17,7 +17,7 @@ from checks.errors import ChecksError, DeduplicationError, UsageError
 from checks.feed import discover_deltas
 from checks.sample import COLUMNS
 from checks.sample import generate_feed
-from checks.writers import atomic_write_frame
+from checks.results import write_deduplicated
 from tests.conftest import BROKEN_DELTA_CELLS, BROKEN_DELTA_FAILURES
 from tests.test_engines import FAULTS, assert_same_feed_check, write_generated_feed
 
@@ -54,8 +54,8 @@ def write_both(folder: Path, out: Path) -> None:
     assert [v.summary() for v in written.validations] == [v.summary() for v in expected.validations]
     pd.testing.assert_frame_equal(written.failures, expected.failures)
     assert (written.users, written.amount_total) == (len(expected.deduplicated), int(expected.deduplicated["total_spend"].sum()))
-    atomic_write_frame(out / "polars.csv", expected.deduplicated)
-    atomic_write_frame(out / "polars.parquet", expected.deduplicated)
+    write_deduplicated(out / "polars.csv", expected.deduplicated)
+    write_deduplicated(out / "polars.parquet", expected.deduplicated)
     assert (out / "duckdb.csv").read_bytes() == (out / "polars.csv").read_bytes()
     # pandas writes an empty object column without a type, so only a non-empty table compares dtypes.
     pd.testing.assert_frame_equal(

@@ -258,3 +258,21 @@ def test_text_outside_dictionaries_is_still_checked_for_quotes(tmp_path, frame):
     cells = pa.table([writers._csv_column(column) for column in table.columns], names=table.column_names)
     assert not writers._needs_no_quotes(cells)
     assert atomic_write_frame(tmp_path / "out.csv", frame).read_bytes() == _polars_default_csv(frame)
+
+
+def test_a_categorical_of_text_can_go_to_parquet_as_its_text(tmp_path):
+    """``categoricals_as_text``: the file of a categorical is that of its text, byte for byte; without it the categorical
+    reads back as one."""
+    rng = np.random.default_rng(5)
+    names = ["delta0.csv", "delta 1.csv", "ünïcode.csv"]
+    codes = rng.integers(0, len(names), 400)
+    categorical = pd.DataFrame({
+        "user_id": np.arange(400, dtype="int32"),
+        "source_file": pd.Categorical.from_codes(codes, categories=pd.Index(names, dtype="str")),
+    })
+    text = categorical.assign(source_file=pd.array(np.array(names, dtype=object)[codes], dtype="str"))
+    written = atomic_write_frame(tmp_path / "categorical.parquet", categorical, categoricals_as_text=True).read_bytes()
+    assert written == atomic_write_frame(tmp_path / "text.parquet", text).read_bytes()
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "categorical.parquet"), text.astype({"user_id": "int64"}))
+    kept = pd.read_parquet(atomic_write_frame(tmp_path / "kept.parquet", categorical))
+    assert isinstance(kept["source_file"].dtype, pd.CategoricalDtype)

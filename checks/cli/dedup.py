@@ -47,7 +47,7 @@ def dedup(
     from checks.errors import UsageError
     from checks.reconcile import amount_total
     from checks.wording import Words
-    from checks.writers import atomic_write_frame
+    from checks.results import write_deduplicated
 
     with engine_and_output_folder(engine, spark_master, verbose=verbose, out=out) as (module, out_dir):
         encoding = encoding_of(contract)
@@ -68,7 +68,7 @@ def dedup(
                 result = module.check_feed_folder(feed, on_file=on_file, **with_encoding)
                 on_stage("write outputs")
                 table = encoding.decode(result.deduplicated)
-                written = [atomic_write_frame(path, table) for path in outputs]
+                written = [write_deduplicated(path, table) for path in outputs]
                 users, total = len(result.deduplicated), amount_total(result.deduplicated, encoding.contract.shape)
         if out_dir != out:  # written in a staging folder: named where they end
             from checks.engines.spark_files import destination
