@@ -37,6 +37,7 @@ from checks.diagnose import (
     RootCause,
 )
 from checks.diagnose.sentences import cause_words
+from checks.encoding import on_threads
 from checks.ids import dense
 from checks.model import SOURCE_FILE, SOURCE_ROW
 from checks.wording import Words
@@ -896,8 +897,8 @@ def _as_written(users: pd.DataFrame, words: Words) -> pd.DataFrame:
     encoding = words.encoding
     if encoding.plain:
         return users
-    columns = {}
-    for name in users.columns:
+
+    def written(name: str) -> Any:
         base = name.split("_", 1)[1] if name.split("_", 1)[0] in ("expected", "platform", "customer") and "_" in name else name
         if base in encoding.codecs and not encoding.held_as_itself(base):
             values = users[name].to_numpy(dtype="float64", na_value=np.nan) if users[name].dtype.kind == "f" else users[name].to_numpy()
@@ -905,12 +906,12 @@ def _as_written(users: pd.DataFrame, words: Words) -> pd.DataFrame:
             stored = np.where(missing, 0, values).astype("int64")
             # One Arrow-backed text column, missing where the user has no such row: no Python string per user.
             text = pd.Series(encoding.codecs[base].render_column(stored), index=users.index)
-            columns[name] = text.mask(missing) if missing.any() else text
-        elif name == SPEND_GAP:
-            columns[name] = pd.Series(words.plain_amounts(users[name].to_numpy()), index=users.index)
-        else:
-            columns[name] = users[name]
-    return pd.DataFrame(columns, index=users.index)
+            return text.mask(missing) if missing.any() else text
+        if name == SPEND_GAP:
+            return pd.Series(words.plain_amounts(users[name].to_numpy()), index=users.index)
+        return users[name]
+
+    return pd.DataFrame(on_threads(written, list(users.columns)), index=users.index)
 
 
 PLATFORM_SOURCE_FILE = "platform_source_file"
