@@ -6,9 +6,7 @@ back as it was, by pandas (pyarrow) otherwise.
 """
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import os
 import sys
 import tempfile
@@ -222,11 +220,10 @@ def _needs_no_quotes(cells: pa.Table) -> bool:
 
 
 def _header_line(names: list[str]) -> bytes:
-    """The header as Polars writes it: a name quoted when it holds a comma, a quote or a line break (an empty name,
-    which Polars quotes and ``csv`` does not, is left to Polars)."""
-    line = io.StringIO()
-    csv.writer(line, lineterminator="\r\n").writerow(names)  # "\r\n": a name with either break is quoted
-    return (line.getvalue()[:-2] + "\n").encode("utf-8")
+    """The header as Polars writes it: a name quoted (its quotes doubled) when it holds a character of
+    ``_QUOTED_CHARACTERS`` (an empty name, which Polars quotes too, is left to Polars)."""
+    quoted = ('"' + name.replace('"', '""') + '"' if set(name) & set(_QUOTED_CHARACTERS) else name for name in names)
+    return (",".join(quoted) + "\n").encode("utf-8")
 
 
 def _csv_ready_type(kind: pa.DataType) -> bool:
