@@ -425,8 +425,12 @@ def compare_customer(customer: pd.DataFrame, expected: ExpectedRows, users: User
         for chunk in row_chunks(len(users)):
             agrees[chunk] &= at_rows(rows_key, first[chunk]) == packing.pack({column: expected_values[column][chunk] for column in columns_compared})
     else:
-        for column in columns_compared:
-            agrees &= at_rows(columns[column], first) == expected_values[column]
+        # A chunk of users at a time, every column: no 10 M-row gather per column in fresh memory (five columns of
+        # 10 M users: 0.45-0.50 CPU-s, 0.66-0.68 whole).
+        for chunk in row_chunks(len(users)):
+            rows = first[chunk]
+            for column in columns_compared:
+                agrees[chunk] &= at_rows(columns[column], rows) == expected_values[column][chunk]
     customer_class -= agrees
     return first, customer_class
 
