@@ -155,6 +155,29 @@ def test_texts_whose_first_hashes_collide_are_told_apart_exactly(monkeypatch):
     assert [first.tolist(), *later] == _first_seen_codes(frames)
 
 
+
+@pytest.mark.parametrize(
+    ("known", "block"),
+    [([], ["x", "z", "y"]), (["a"], ["x", "z", "y"]), (["a"], ["z"])],
+    ids=["two new texts of a block", "a new text and a known one", "a block of one new text"],
+)
+def test_a_block_of_new_texts_whose_first_hash_is_shared_is_told_apart_exactly(monkeypatch, known, block):
+    """A block whose cells look all new is compared with nothing but itself, unless a first hash is shared: "z" is given
+    the first hash of "x" (in the same block) or of "a" (already known)."""
+    dictionary = Dictionary()
+    first = [dictionary.encode(np.array(known, dtype=object)).tolist()] if known else []
+    real_key = Dictionary._key
+
+    def shared_key(texts):
+        twin = "x" if not known else "a"
+        return real_key(texts.replace("z", twin))  # "z" hashed as its twin
+
+    monkeypatch.setattr(Dictionary, "_key", staticmethod(shared_key))
+    later = dictionary.encode(np.array(block, dtype=object)).tolist()
+    assert [*first, later] == _first_seen_codes([known, block] if known else [block])
+    assert dictionary.decode(np.array(later)).tolist() == block
+
+
 def _released(dictionary: Dictionary) -> Dictionary:
     dictionary.release_lookup()
     return dictionary
