@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from checks.contract import Column
+from checks import encoding
 from checks.encoding import NULL, Codec, Dictionary
 from checks.wording import Words, default_words
 
@@ -121,7 +122,9 @@ def test_the_kept_lookup_numbers_texts_in_first_seen_order_across_frames(frames,
         assert dictionary.decode(np.array(codes, dtype=np.int64)).tolist() == [text or "" for text in frame]
 
 
-def test_random_frames_get_the_codes_a_plain_dict_gives():
+@pytest.mark.parametrize("texts_per_table", [1 << 20, 64], ids=["one table", "many tables"])
+def test_random_frames_get_the_codes_a_plain_dict_gives(monkeypatch, texts_per_table):
+    monkeypatch.setattr(encoding, "_TEXTS_PER_TABLE", texts_per_table)
     generator = np.random.default_rng(15)
     pool = np.array([f"AC-{number}" for number in range(5_000)], dtype=object)
     frames = [[None if draw < 0.05 else pool[index] for draw, index in
@@ -139,7 +142,7 @@ def test_a_dictionary_told_how_many_texts_to_expect_sizes_its_table_so_and_numbe
     dictionary.expect(expected)
     encoded = [dictionary.encode_series(pl.Series(frame, dtype=pl.String)).fill_null(NULL).to_list() for frame in frames]
     assert encoded == _first_seen_codes(frames)
-    assert dictionary._index.get_state()["n_buckets"] >= expected  # built for them, not grown to them
+    assert dictionary._index.places >= expected  # built for them, not grown to them
     assert not dictionary.expecting
     dictionary.expect(10 * expected + 100)  # the table is built: said too late, it changes nothing
     assert dictionary.encode_series(pl.Series(["f", "e"], dtype=pl.String)).to_list() == [5, 4]
