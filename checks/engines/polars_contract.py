@@ -9,7 +9,6 @@ timestamp in a form other than the usual ones) is parsed by ``Codec.parse`` itse
 """
 from __future__ import annotations
 
-import functools
 import mmap
 import os
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from checks.encoding import NULL, Codec, Encoding
 from checks.engines import _frames
 from checks.feed import read_table as _read_table_reference
 from checks.model import Delta, DeltaFile, empty_failures
+from checks.peak import trim_heaps
 from checks.results import DeltaValidation
 from checks.rules import text_rules, value_rules
 from checks.validate import read_and_validate as _read_and_validate_reference
@@ -99,29 +99,10 @@ def _read_stored(path: Path, encoding: Encoding, *, rules: bool = False) -> tupl
     rows = sum(len(block[names[0]]) for block in blocks)
     # Column by column, each block's part let go once copied: one column's copy at a time on top of the blocks.
     stored = {name: _column([block.pop(name) for block in blocks], encoding.codecs[name]) for name in names}
-    _trim_heaps()
+    # The memory the block threads freed, given back: glibc keeps a heap per thread and returns little of it by itself
+    # (reading 1 M accounts' tables and feed peaked at 640 MB untrimmed, 580-600 trimmed, 490 without threads).
+    trim_heaps()
     return header, stored, rows
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, where the C library has it: looked up among the symbols the process has loaded
-    (``ctypes.util.find_library`` runs a program to find it: a fork of the whole process)."""
-    import ctypes
-
-    try:
-        return ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return None
-
-
-def _trim_heaps() -> None:
-    """Give the memory the block threads freed back to the system: glibc keeps a heap per thread and returns little of
-    it by itself (reading 1 M accounts' tables and feed peaked at 640 MB untrimmed, 580-600 trimmed, 490 without
-    threads)."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
 
 
 def _expect_texts(block: pl.DataFrame, encoding: Encoding, *, blocks_in_file: float) -> None:
