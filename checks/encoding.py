@@ -108,9 +108,11 @@ class Dictionary:
         missing = texts.is_null().to_numpy()
         any_missing = bool(missing.any())
         keys, start = self._key(texts), self._size
-        codes = self._index.lookup(keys)
-        if any_missing:
-            codes[missing] = -1
+        if any_missing:  # filled cells only looked up (6 M of a 10 M-row table's referrers are empty)
+            codes = np.full(len(keys), -1, dtype=np.int64)
+            codes[~missing] = self._index.lookup(keys[~missing])
+        else:
+            codes = self._index.lookup(keys)
         added = self._number_new(keys, codes, missing if any_missing else None)
         checks = self._check(texts)
         first = _first_appearances(codes, start, added)
