@@ -50,8 +50,8 @@ class Dictionary:
     """Strings to codes and back, shared by every frame one run reads, so that equal text gets equal codes.
 
     Codes are given in the order texts are first seen. Each cell is found by two 64-bit hashes of its text
-    (Polars'): the first keyed into one hash table kept for the whole run and grown as new texts arrive
-    (pandas' hash table), so that a file costs a pass over its own cells, never one over every text seen
+    (Polars'): the first keyed into a hash index kept for the whole run and grown as new texts arrive
+    (pandas' hash tables, ``_HashIndex``), so that a file costs a pass over its own cells, never one over every text seen
     before (Arrow's ``index_in`` rebuilt a table of the whole dictionary per file: most of reading 10 M
     accounts; pandas' factorizer copied every code's hash at each call, quadratic when a file comes a block at a
     time); the second, kept per code, checks every cell's code. Should two texts share a first hash
@@ -132,8 +132,8 @@ class Dictionary:
         return encoded.set(pl.Series(missing), None) if any_missing else encoded
 
     def _number_new(self, keys: np.ndarray, codes: np.ndarray, missing: np.ndarray | None) -> int:
-        """Give the cells no code was found for (-1 in ``codes``, ``missing`` aside) new codes from ``_size`` on, in the order
-        their first hashes first appear, and add those hashes to the table: how many were added."""
+        """Give the cells no code was found for (-1 in ``codes``, ``missing`` aside) new codes from ``_size`` on, in
+        the order their first hashes first appear, and add those hashes to the index: how many were added."""
         import pandas._libs.hashtable as hashtable
 
         unknown = codes < 0
