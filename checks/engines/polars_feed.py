@@ -345,7 +345,7 @@ def _with_lineage(columns: dict[str, np.ndarray], files: np.ndarray, rows: np.nd
     """The contract's columns of the latest rows, with the file (index into ``feed.names``) and line each comes from.
 
     The file is a categorical, a code per row: the names as text took 170 MB of a 10 M-row table through the
-    diagnosis (written out as text all the same: ``FeedCheck.write_outputs``)."""
+    diagnosis (written out as text all the same: ``checks.results.write_deduplicated``)."""
     columns[SOURCE_FILE] = text_column(files, feed.names).array
     columns[SOURCE_ROW] = rows
     return pd.DataFrame(columns, copy=False)
