@@ -18,6 +18,7 @@ from checks.lineage import (
     PlatformRows,
     UserIndex,
     at_rows,
+    code_dtype,
     match_rows,
     position_dtype,
     row_chunks,
@@ -179,22 +180,17 @@ def _file_codes(files: pd.Series) -> tuple[np.ndarray, tuple[str, ...]]:
 
     if isinstance(files.dtype, pd.CategoricalDtype):  # the polars engine's deduplicated table
         codes, names = pd.factorize(files)
-        return _small(codes, len(names)), tuple(str(name) for name in names)
+        return codes.astype(code_dtype(len(names))), tuple(str(name) for name in names)
     array = files.array
     text = array.__arrow_array__() if hasattr(array, "__arrow_array__") else pa.array(files.to_numpy(dtype=object), from_pandas=True)
     if isinstance(text, pa.Array):
         text = pa.chunked_array([text])
     encoded = pc.dictionary_encode(text).unify_dictionaries().combine_chunks()
     names = tuple(str(name) for name in encoded.dictionary.to_pylist())
-    codes = _small(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False), len(names))  # a copy: Arrow's buffers go back now
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(code_dtype(len(names)))  # a copy: Arrow's buffers go back now
     del text, encoded
     pa.default_memory_pool().release_unused()
     return codes, names
-
-
-def _small(codes: np.ndarray, count: int) -> np.ndarray:
-    """Codes of ``count`` names in the narrowest type that holds them (a byte per row for a feed's few files)."""
-    return codes.astype("int8" if count < 2**7 else "int32")
 
 
 @dataclass(frozen=True)
