@@ -185,7 +185,12 @@ class LatestByUser:
 
     def addresses(self, largest: int) -> bool:
         """Whether a table's ids up to ``largest`` may be looked up by address here (dense next to the feed's users)."""
-        return dense(largest, self.users, slots_per_id=_DENSE_IDS_PER_USER, slack=_DENSE_IDS_SLACK)
+        return _addressable(largest, self.users)
+
+
+def _addressable(largest: int, users: int) -> bool:
+    """Whether an array of ``largest + 1`` entries is worth building to look ``users`` up by id."""
+    return dense(largest, users, slots_per_id=_DENSE_IDS_PER_USER, slack=_DENSE_IDS_SLACK)
 
 
 def latest_by_user(latest_batch: pd.Series) -> LatestByUser | None:
@@ -204,7 +209,7 @@ def latest_by_user(latest_batch: pd.Series) -> LatestByUser | None:
     ids = users.to_numpy()
     if consecutive(ids) and ids[0] >= 0:
         return LatestByUser(batch=batches, first=int(ids[0]), users=ids.size)  # consecutive ids, in order
-    if ids.min() < 0 or not dense(int(ids.max()), ids.size, slots_per_id=_DENSE_IDS_PER_USER, slack=_DENSE_IDS_SLACK):
+    if ids.min() < 0 or not _addressable(int(ids.max()), ids.size):
         return None
     batch = np.full(ids.max() + 1, unknown, dtype=batches.dtype)
     batch[ids] = batches
