@@ -158,7 +158,6 @@ def test_texts_whose_first_hashes_collide_are_told_apart_exactly(monkeypatch):
     assert [first.tolist(), *later] == _first_seen_codes(frames)
 
 
-
 @pytest.mark.parametrize(
     ("known", "block"),
     [([], ["x", "z", "y"]), (["a"], ["x", "z", "y"]), (["a"], ["z"])],
