@@ -55,6 +55,19 @@ def test_a_preload_that_fails_leaves_the_error_to_the_task_that_needs_it() -> No
             helper.call(__import__, "checks.no_such_module")
 
 
+def _collection_state() -> tuple[bool, int]:
+    import gc
+
+    return gc.isenabled(), gc.get_freeze_count()
+
+
+def test_what_the_preloads_made_is_kept_out_of_collections_that_run_again_after() -> None:
+    with Sidecar(preload=[("checks.charts", "import_matplotlib")]) as helper:
+        collecting, frozen = helper.call(_collection_state)
+    assert collecting
+    assert frozen > 10_000  # matplotlib's objects, made while collections were off
+
+
 def test_great_expectations_preloads_there_and_not_here() -> None:
     import sys
 
