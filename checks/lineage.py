@@ -754,11 +754,9 @@ def text_column(codes: np.ndarray, names: Sequence[str]) -> pd.Series:
     (pandas' text dtype, built by Arrow, when names repeat)."""
     import pyarrow as pa
 
-    codes = np.asarray(codes)
+    codes = np.asarray(codes).astype(code_dtype(len(names)), copy=False)
     if len(set(names)) == len(names):
-        small = codes.astype("int8" if len(names) < 2**7 else "int32", copy=False)
-        return pd.Series(pd.Categorical.from_codes(small, categories=pd.Index(list(names), dtype="str")))
-    codes = codes.astype("int8" if len(names) < 2**7 else "int32", copy=False)
+        return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(list(names), dtype="str")))
     # Small indices, and a validity mask only when some code is missing.
     indices = pa.array(codes, mask=codes < 0) if codes.min(initial=0) < 0 else pa.array(codes)
     text = pa.DictionaryArray.from_arrays(indices, pa.array(list(names), type=pa.large_string()))
