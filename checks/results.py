@@ -5,6 +5,7 @@ Frozen results whatever the engine; rendering them is left to ``checks.output`` 
 from __future__ import annotations
 
 import functools
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +50,7 @@ def file_summary(validation: DeltaValidation | Any) -> dict[str, object]:
     }
 
 
-class FailuresElsewhere:
+class FailuresElsewhere(ABC):
     """Failures whose rows stay in an engine (Spark), in ``FAILURE_COLUMNS`` and the pandas path's order. It answers
     the part of a failures frame's interface that the run's outputs use (``len``, ``empty``, ``columns``, ``head``:
     the counts in ``summary.json``, the first rows it and the terminal show) from there, and writes ``failures.csv``
@@ -57,28 +58,28 @@ class FailuresElsewhere:
 
     columns: tuple[str, ...] = FAILURE_COLUMNS
 
-    def __len__(self) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def __len__(self) -> int: ...
 
     @property
     def empty(self) -> bool:
         return len(self) == 0
 
+    @abstractmethod
     def head(self, rows: int) -> pd.DataFrame:
         """The first ``rows`` failures as the pandas path's frame: at most ``rows`` rows come to this process."""
-        raise NotImplementedError
 
     @property
-    def frame(self) -> pd.DataFrame:
-        raise NotImplementedError
+    @abstractmethod
+    def frame(self) -> pd.DataFrame: ...
 
+    @abstractmethod
     def write_csv(self, path: Path) -> Path:
         """``failures.csv`` at ``path`` (atomically), byte for byte as ``checks.writers`` writes the pandas frame."""
-        raise NotImplementedError
 
+    @abstractmethod
     def joined(self, parts: Sequence[pd.DataFrame | FailuresElsewhere]) -> FailuresElsewhere:
         """``parts`` one after the other, held where this engine holds failures (``parts`` holds ``self``)."""
-        raise NotImplementedError
 
 
 def pandas_failures(failures: pd.DataFrame | FailuresElsewhere) -> pd.DataFrame:
@@ -125,18 +126,23 @@ class FeedVerdict:
         return joined_failures(self.validations, self.feed_failures)
 
 
-class TableElsewhere:
+class TableElsewhere(ABC):
     """A table whose rows stay in an engine (Spark): ``frame`` collects them as a pandas frame, once, for the code
     that still asks for one."""
 
     @property
-    def frame(self) -> pd.DataFrame:
-        raise NotImplementedError
+    @abstractmethod
+    def frame(self) -> pd.DataFrame: ...
 
+
+class OrderedTableElsewhere(TableElsewhere):
+    """A table held in an engine whose rows keep ``frame``'s order there too (a feed's deduplicated rows, a table read):
+    the suites read it where it is."""
+
+    @abstractmethod
     def in_order(self, columns: Sequence[str]) -> Any:
         """``columns`` of the rows where the engine holds them, in ``frame``'s order (the suites read a Spark
         DataFrame so, its figures computed where it is)."""
-        raise NotImplementedError
 
 
 class UsersElsewhere(TableElsewhere):
@@ -144,22 +150,22 @@ class UsersElsewhere(TableElsewhere):
     the report asks it for ``discrepancies.csv`` and for the figures it shows, computed there; ``frame`` collects the
     rows for the code that still asks for them."""
 
+    @abstractmethod
     def write_discrepancies(self, path: Path) -> Path:
         """``checks.report``'s per-user table of the keys that do not match, written at ``path`` (atomically)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def customer_differing(self) -> int | None:
         """How many keys' customer rows differ from the expected ones (None: no customer export)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def gap_by_file(self) -> dict[str | None, int]:
         """The gap of the keys that do not match, summed by the file of their latest row (None: not in the feed)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def histograms(self, name: str, columns: Sequence[str], bins: int) -> tuple[int, list[tuple[Any, Any]]]:
         """How many keys class ``name`` holds, and ``np.histogram``'s counts and edges of each of their ``columns``
         over the span of all of them."""
-        raise NotImplementedError
 
 
 def pandas_table(table: pd.DataFrame | TableElsewhere) -> pd.DataFrame:
@@ -168,8 +174,9 @@ def pandas_table(table: pd.DataFrame | TableElsewhere) -> pd.DataFrame:
 
 
 def suites_table(table: pd.DataFrame | TableElsewhere, columns: Sequence[str]) -> Any:
-    """``columns`` of ``table`` as the suites take it: a pandas frame, or the engine's own frame, never collected."""
-    return table.in_order(columns) if isinstance(table, TableElsewhere) else table[list(columns)]
+    """``columns`` of ``table`` as the suites take it: a pandas frame, or the engine's own frame where the engine keeps
+    the rows' order (never collected)."""
+    return table.in_order(columns) if isinstance(table, OrderedTableElsewhere) else pandas_table(table)[list(columns)]
 
 
 @dataclass(frozen=True)

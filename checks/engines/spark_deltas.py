@@ -15,7 +15,7 @@ import pandas as pd
 from checks.encoding import default_encoding
 from checks.engines.spark_session import session
 from checks.model import FAILURE_COLUMNS, Delta, empty_failures
-from checks.results import FailuresElsewhere, TableElsewhere
+from checks.results import FailuresElsewhere, OrderedTableElsewhere
 
 ROW = "row"  # each row's line number in its file (the header is line 1)
 FILE_INDEX = "file_index"  # each row's delta's place in the feed
@@ -48,7 +48,7 @@ class SparkDelta(Delta):
         return Delta, (self.name, self.number, self.frame)
 
 
-class SparkTable(TableElsewhere):
+class SparkTable(OrderedTableElsewhere):
     """A table with its rows kept in Spark (``table``, its rows in the order of ``order``); ``frame`` collects them to
     the driver through ``collect``, once, for the code that still reads pandas frames (the fault search)."""
 
