@@ -56,6 +56,28 @@ def test_parquet_round_trips(tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(atomic_write_frame(tmp_path / "t.parquet", frame)), frame, check_dtype=False)
 
 
+_WRITE_PARQUET = """
+import sys
+import numpy as np, pandas as pd
+from checks.writers import atomic_write_frame
+rows = 250_000
+frame = pd.DataFrame({"user_id": np.arange(1, rows + 1, dtype="int32"), "total_spend": np.arange(rows, dtype="int64") % 977,
+                      "source_file": pd.Categorical.from_codes(np.arange(rows) % 3, categories=["a.csv", "b.csv", "c.csv"])})
+atomic_write_frame(sys.argv[1], frame, categoricals_as_text=True)
+"""
+
+
+def test_a_parquet_file_is_the_same_bytes_whatever_the_machine_s_core_count(tmp_path):
+    written = {}
+    for threads in (2, 8):
+        path = tmp_path / f"{threads}.parquet"
+        environment = {**os.environ, "POLARS_MAX_THREADS": str(threads)}
+        subprocess.run([sys.executable, "-c", _WRITE_PARQUET, str(path)], env=environment, check=True, capture_output=True)
+        written[threads] = path.read_bytes()
+    assert written[2] == written[8]
+    assert pd.read_parquet(tmp_path / "8.parquet")["source_file"].tolist()[:4] == ["a.csv", "b.csv", "c.csv", "a.csv"]
+
+
 def _mixed_frame(rows: int = 50, seed: int = 3) -> pd.DataFrame:
     """Every column type an output holds: integers, integral and fractional floats with gaps, text with
     gaps and empty cells, categoricals, nullable integers and booleans."""
