@@ -358,7 +358,7 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 # Rows per row group. Polars' own choice follows its thread count (100,000 rows with 2 threads, 98,040 with 3, 96,154
 # with 8): the same table would be other bytes on another machine. Fixed, it is the same everywhere (and, with 2
 # threads, the bytes Polars wrote before).
-PARQUET_ROW_GROUP_ROWS = 100_000
+_PARQUET_ROW_GROUP_ROWS = 100_000
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path, rows: np.ndarray | None, *, categoricals_as_text: bool) -> None:
@@ -377,7 +377,7 @@ def _write_parquet(frame: pd.DataFrame, path: Path, rows: np.ndarray | None, *, 
     # Integers held narrow in memory (``checks.engines._frames.NARROW_LIMIT``) go out as int64, as always, and
     # categoricals as their text; streamed, so the widened columns are never held whole.
     widened = pl.from_arrow(table).lazy().with_columns(pl.col(pl.Int32).cast(pl.Int64), pl.col(pl.Categorical).cast(pl.String))
-    widened.sink_parquet(path, compression="snappy", row_group_size=PARQUET_ROW_GROUP_ROWS)
+    widened.sink_parquet(path, compression="snappy", row_group_size=_PARQUET_ROW_GROUP_ROWS)
 
 
 def _plain_dtype(dtype) -> bool:
