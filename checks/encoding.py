@@ -265,7 +265,7 @@ class _HashIndex:
     def __init__(self, expected: int) -> None:
         import pandas._libs.hashtable as hashtable
 
-        self._bits = max(0, math.ceil(math.log2(expected / _TEXTS_PER_TABLE))) if expected > _TEXTS_PER_TABLE else 0
+        self._bits = math.ceil(math.log2(expected / _TEXTS_PER_TABLE)) if expected > _TEXTS_PER_TABLE else 0
         count = 1 << self._bits
         self._tables = [hashtable.Int64HashTable(-(-expected // count)) for _ in range(count)]
 

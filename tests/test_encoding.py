@@ -10,8 +10,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from checks.contract import Column
 from checks import encoding
+from checks.contract import Column
 from checks.encoding import NULL, Codec, Dictionary
 from checks.wording import Words, default_words
 
