@@ -70,6 +70,12 @@ class Delta:
     # Whether validation proved that no key repeats in the delta (its contract's unique key held): checked once.
     unique_keys: bool = False
 
+    @classmethod
+    def validated(cls, name: str, number: int, frame: pd.DataFrame) -> Delta:
+        """A delta that passed validation: every contract's key is unique (``checks.contract``), so no key repeats in
+        it and the diagnosis need not look again (it did, 0.16 CPU-s for 10 M accounts)."""
+        return cls(name=name, number=number, frame=frame, unique_keys=True)
+
 
 def stack_feed(deltas: Sequence[Delta], names: Sequence[str] | None = None) -> pd.DataFrame:
     """All rows of the feed in feed order (the contract's columns ``names``; default: the first delta's columns),

@@ -36,7 +36,7 @@ def validate_delta(raw: RawTable, number: int | str, encoding: Encoding | None =
     failures = order_failures(pd.concat(parts, ignore_index=True))
     delta = None
     if failures.empty:
-        delta = Delta(name=raw.name, number=number, frame=stored)
+        delta = Delta.validated(raw.name, number, stored)
     return DeltaValidation(
         name=raw.name, number=number, delta=delta, failures=failures, warnings=raw.warnings, rows=len(raw.frame)
     )

@@ -650,6 +650,15 @@ def test_check_feed_of_another_shape_on_deltas_matches_pandas(engine: str, tmp_p
     pd.testing.assert_frame_equal(get_engine(engine).check_feed(feed.deltas, encoding=encoding), expected)
 
 
+@pytest.mark.parametrize("engine", ("pandas", *CONTRACT_ENGINES))
+def test_passed_deltas_of_another_shape_are_marked_as_holding_each_key_once(engine: str, tmp_path: Path) -> None:
+    # Every contract's key is unique: a delta that passed proved it, and the diagnosis does not look again.
+    from tests.test_contract_shapes import CASE
+
+    feed = get_engine(engine).check_feed_folder(_write_accounts(dict(CASE.files), tmp_path), encoding=_accounts_encoding())
+    assert len(feed.deltas) == len(CASE.files) and all(delta.unique_keys for delta in feed.deltas)
+
+
 def test_duckdb_writes_the_table_of_another_shape_as_the_files_wrote_it(tmp_path: Path) -> None:
     """Out of core, a table of strings, decimals and timestamps is written as ``checks dedup`` writes it on pandas."""
     from checks.cli import main

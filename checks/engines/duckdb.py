@@ -179,7 +179,7 @@ class _Checked:
         if self.in_memory is not None:
             return self.in_memory
         verdict = self.verdict
-        delta = None if self.part is None else Delta(verdict.name, verdict.number, _read_part(self.part, columns))
+        delta = None if self.part is None else Delta.validated(verdict.name, verdict.number, _read_part(self.part, columns))
         return DeltaValidation(
             name=verdict.name, number=verdict.number, delta=delta, failures=verdict.failures,
             warnings=verdict.warnings, rows=verdict.rows,

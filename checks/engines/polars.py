@@ -144,8 +144,7 @@ def _validate_fast(delta_file: DeltaFile) -> tuple[DeltaValidation, pl.DataFrame
     delta, table = None, None
     if failures.empty:
         table = _narrowed(typed, bounds)
-        # No failure: the first customer's unique user_id held (``_value_failures``).
-        delta = Delta(name=name, number=delta_file.number, frame=_to_pandas(table), unique_keys=True)
+        delta = Delta.validated(name, delta_file.number, _to_pandas(table))
     validation = DeltaValidation(
         name=name, number=delta_file.number, delta=delta, failures=failures, warnings=header.warnings, rows=typed.height
     )

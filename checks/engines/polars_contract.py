@@ -59,7 +59,7 @@ def read_and_validate(delta_file: DeltaFile, encoding: Encoding) -> DeltaValidat
         return _read_and_validate_reference(delta_file, encoding)
     frame = _to_pandas(stored, rows)
     return DeltaValidation(
-        name=delta_file.name, number=delta_file.number, delta=Delta(name=delta_file.name, number=delta_file.number, frame=frame),
+        name=delta_file.name, number=delta_file.number, delta=Delta.validated(delta_file.name, delta_file.number, frame),
         failures=empty_failures(), warnings=header.warnings, rows=rows,
     )
 
