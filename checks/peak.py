@@ -1,4 +1,5 @@
-"""This process's resident memory: its own peak, and the freed heap memory given back to the system.
+"""This process's resident memory: its own peak, the freed heap memory given back to the system, and kept for reuse
+while a run makes array after array.
 
 Linux's ``ru_maxrss`` carries over the peak of the process that forked this one (it is kept across exec):
 a run started by a benchmark or an orchestrator holding a feed in memory would report that feed as its
@@ -8,7 +9,15 @@ from __future__ import annotations
 
 import functools
 import resource
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+# glibc's ``mallopt`` parameters (malloc.h) and their defaults.
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+_DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536
+# Freed memory glibc keeps at the top of its heap for the next arrays, instead of giving it back at once. 64 MB did as
+# well as 256 MB or 1 GB (the same page faults saved), with less kept.
+_KEPT_FOR_REUSE = 64 * 2**20
 
 
 def peak_memory_bytes() -> int:
@@ -22,6 +31,33 @@ def peak_memory_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
+@contextmanager
+def reusing_freed_memory() -> Iterator[None]:
+    """Meanwhile, every array from glibc's heap (none mapped on its own) and up to 64 MB freed kept at the heap's top;
+    afterwards glibc's defaults again, and what is freed given back (a decorator too).
+
+    By default an array over glibc's threshold (128 KB at first, rising to 32 MB as such arrays are freed) is a map of
+    its own, whose every page the kernel faults in and zeroes when first written, and takes back when it is freed: a
+    run at 10 M users makes hundreds of such arrays one after another. Taken from the heap, a new array reuses the
+    pages of those freed before it. At 10 M users on the 2-core machine, 13 runs in turn with and without: 0.85-0.89 M
+    page faults against 1.10-1.17 M, kernel time 2.7-3.2 CPU-s against 3.3-3.7, the run 8.30-8.96 s against
+    8.80-9.47; its peak 2,515-2,717 MiB against 2,415-2,637 (freed memory is held a little longer). Where the C library is
+    not glibc, nothing changes.
+    """
+    mallopt = _mallopt()
+    if mallopt is None:
+        yield
+        return
+    mallopt(_M_MMAP_MAX, 0)
+    mallopt(_M_TRIM_THRESHOLD, _KEPT_FOR_REUSE)
+    try:
+        yield
+    finally:
+        mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
+        mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+        trim_heaps()
+
+
 def trim_heaps() -> None:
     """Give the memory freed in glibc's heaps back to the system (``malloc_trim``): glibc returns little of it by itself,
     from a heap per thread or from below memory still in use."""
@@ -32,11 +68,22 @@ def trim_heaps() -> None:
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, where the C library has it: looked up among the symbols the process has loaded
-    (``ctypes.util.find_library`` runs a program to find it: a fork of the whole process)."""
+    """glibc's ``malloc_trim``, where the C library has it."""
+    return _libc_function("malloc_trim")
+
+
+@functools.cache
+def _mallopt() -> Callable[[int, int], int] | None:
+    """glibc's ``mallopt``, where the C library has it."""
+    return _libc_function("mallopt")
+
+
+def _libc_function(name: str) -> Callable[..., int] | None:
+    """A C library function, looked up among the symbols the process has loaded (``ctypes.util.find_library`` runs a
+    program to find the library: a fork of the whole process); None where there is none of that name."""
     import ctypes
 
     try:
-        return ctypes.CDLL(None).malloc_trim
+        return getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
         return None

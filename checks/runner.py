@@ -26,7 +26,7 @@ from checks.engines.base import Capability, Engine, check_contract, diagnose_on,
 from checks.errors import UsageError
 from checks.feed import discover_deltas
 from checks.pages import plain_pages
-from checks.peak import peak_memory_bytes
+from checks.peak import peak_memory_bytes, reusing_freed_memory
 from checks.results import DeltaValidation, FeedCheck, suites_table
 from checks.sidecar import Sidecar
 from checks.writers import atomic_write_text
@@ -91,6 +91,7 @@ class RunResult:
 
 
 @plain_pages()  # every stage makes fresh arrays of millions of rows
+@reusing_freed_memory()  # ... one after another: each on the pages of those freed before it
 def run_case(
     case: Case,
     *,
