@@ -292,6 +292,75 @@ def test_importing_the_suites_module_does_not_import_gx():
     assert subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=False).returncode == 0
 
 
+def test_a_model_class_copies_the_fields_it_inherits_field_by_field_while_gx_is_imported():
+    import pydantic.v1 as pydantic_v1
+
+    from checks.suites.gx import _inherited_fields_copied_once
+
+    class Base(pydantic_v1.BaseModel):
+        items: list = ["a default object"]
+        pair: tuple[int, str] | None = None
+
+    with _inherited_fields_copied_once():
+        class Child(Base):
+            @pydantic_v1.validator("items")
+            def keep(cls, value):
+                return value
+
+    own, inherited = Base.__fields__, Child.__fields__
+    assert inherited["items"] is not own["items"] and inherited["items"].default is own["items"].default  # not deep
+    # What a class or a forward reference changes in place is the copy's own.
+    assert "keep" in inherited["items"].class_validators and "keep" not in own["items"].class_validators
+    assert inherited["items"].field_info is not own["items"].field_info
+    assert all(copied is not base for copied, base in zip(inherited["pair"].sub_fields, own["pair"].sub_fields))
+    assert Child(items=["x"]).items == ["x"] and Base().items == ["a default object"]
+
+
+# Every Pydantic v1 model class GX defines, each field as Pydantic shows it, with its validators and sub-fields: printed
+# by a process that imported GX as ``import_gx`` does (its inherited fields copied field by field) or plainly.
+_MODEL_FIELDS = """
+import json, re, sys
+import pydantic.v1 as pydantic_v1
+
+def shown(field):
+    return [repr(field), repr(field.field_info), field.alias, sorted(field.class_validators or {}),
+            [len(field.validators or ()), len(field.pre_validators or ()), len(field.post_validators or ())],
+            [shown(sub_field) for sub_field in field.sub_fields or ()],
+            None if field.key_field is None else shown(field.key_field)]
+
+def models(base):
+    for model in base.__subclasses__():
+        yield model
+        yield from models(model)
+
+if sys.argv[1] == "import_gx":
+    from checks.suites.gx import import_gx
+    import_gx()
+else:
+    import great_expectations  # noqa: F401
+shown_models = {f"{model.__module__}.{model.__qualname__}": {name: shown(field) for name, field in model.__fields__.items()}
+                for model in models(pydantic_v1.BaseModel) if model.__module__.startswith("great_expectations")}
+print(re.sub(r" at 0x[0-9a-f]+", "", json.dumps(shown_models)))  # a default object's address: this process's own
+"""
+
+
+def test_gx_models_imported_with_inherited_fields_copied_once_are_the_models_of_a_plain_import(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    script = tmp_path / "model_fields.py"  # a file: PySpark, which GX imports, ends a process whose main is ``-c``
+    script.write_text(_MODEL_FIELDS)
+    shown = {
+        way: json.loads(subprocess.run([sys.executable, "-W", "ignore", str(script), way], cwd=PROJECT_ROOT, check=True,
+                                       capture_output=True, text=True).stdout)
+        for way in ("import_gx", "plain")
+    }
+    assert len(shown["plain"]) > 200
+    assert shown["import_gx"] == shown["plain"]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
