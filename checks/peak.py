@@ -31,10 +31,14 @@ def peak_memory_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
+_reusing = False  # whether ``reusing_freed_memory`` is in force (glibc's parameters are the whole process's)
+
+
 @contextmanager
 def reusing_freed_memory() -> Iterator[None]:
-    """Meanwhile, every array from glibc's heap (none mapped on its own) and up to 64 MB freed kept at the heap's top;
-    afterwards glibc's defaults again, and what is freed given back (a decorator too).
+    """Meanwhile (or until ``stop_reusing_freed_memory``), every array from glibc's heap (none mapped on its own) and up
+    to 64 MB freed kept at the heap's top; afterwards glibc's defaults again, and what is freed given back (a decorator
+    too; inside itself, it changes nothing).
 
     By default an array over glibc's threshold (128 KB at first, rising to 32 MB as such arrays are freed) is a map of
     its own, whose every page the kernel faults in and zeroes when first written, and takes back when it is freed: a
@@ -44,18 +48,32 @@ def reusing_freed_memory() -> Iterator[None]:
     8.80-9.47; its peak 2,515-2,717 MiB against 2,415-2,637 (freed memory is held a little longer). Where the C library is
     not glibc, nothing changes.
     """
+    global _reusing
     mallopt = _mallopt()
-    if mallopt is None:
+    if mallopt is None or _reusing:
         yield
         return
     mallopt(_M_MMAP_MAX, 0)
     mallopt(_M_TRIM_THRESHOLD, _KEPT_FOR_REUSE)
+    _reusing = True
     try:
         yield
     finally:
-        mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
-        mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
-        trim_heaps()
+        stop_reusing_freed_memory()
+
+
+def stop_reusing_freed_memory() -> None:
+    """End ``reusing_freed_memory`` now: glibc's defaults again, and the heap's free memory given back. Where the work
+    left holds memory across what it frees (the heap cannot shrink below a block still in use), the freed blocks stay
+    resident until then."""
+    global _reusing
+    if not _reusing:
+        return
+    mallopt = _mallopt()
+    mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
+    mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+    _reusing = False
+    trim_heaps()
 
 
 def trim_heaps() -> None:

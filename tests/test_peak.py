@@ -28,13 +28,13 @@ def test_a_process_started_by_a_large_one_reports_its_own_peak() -> None:
 
 
 # In a process of its own (a fresh heap, transparent huge pages off: one fault would stand for 512 pages): the page
-# faults of writing a 24 MiB array made right after one of that size was freed, outside ``reusing_freed_memory`` and
-# inside it.
+# faults of writing a 24 MiB array made right after one of that size was freed, outside ``reusing_freed_memory``, inside
+# it, and inside it once stopped.
 _REUSE_CHILD = """
 import ctypes
 import resource
 import numpy as np
-from checks.peak import reusing_freed_memory, trim_heaps
+from checks.peak import reusing_freed_memory, stop_reusing_freed_memory, trim_heaps
 
 PR_SET_THP_DISABLE = 41
 ctypes.CDLL(None).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
@@ -50,14 +50,17 @@ def faults_of_the_second_array():
 outside = faults_of_the_second_array()
 with reusing_freed_memory():
     inside = faults_of_the_second_array()
-print(outside, inside)
+    stop_reusing_freed_memory()
+    stopped = faults_of_the_second_array()
+print(outside, inside, stopped)
 """
 
 
 @pytest.mark.skipif(_mallopt() is None, reason="the C library is not glibc")
 def test_reusing_freed_memory_writes_a_new_array_on_the_pages_of_one_freed() -> None:
     child = subprocess.run([sys.executable, "-c", _REUSE_CHILD], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
-    outside, inside = map(int, child.stdout.split())
+    outside, inside, stopped = map(int, child.stdout.split())
     pages = 24 * MIB // resource.getpagesize()
     assert outside > pages // 2  # glibc's default: the freed array's pages went back, the new one faults them in again
     assert inside < pages // 10
+    assert stopped > pages // 2
