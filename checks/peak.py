@@ -63,9 +63,7 @@ def reusing_freed_memory() -> Iterator[None]:
 
 
 def stop_reusing_freed_memory() -> None:
-    """End ``reusing_freed_memory`` now: glibc's defaults again, and the heap's free memory given back. Where the work
-    left holds memory across what it frees (the heap cannot shrink below a block still in use), the freed blocks stay
-    resident until then."""
+    """End ``reusing_freed_memory`` now: glibc's defaults again, and the heap's free memory given back (``trim_heaps``)."""
     global _reusing
     if not _reusing:
         return
