@@ -37,8 +37,9 @@ _reusing = False  # whether ``reusing_freed_memory`` is in force (glibc's parame
 @contextmanager
 def reusing_freed_memory() -> Iterator[None]:
     """Meanwhile (or until ``stop_reusing_freed_memory``), every array from glibc's heap (none mapped on its own) and up
-    to 64 MB freed kept at the heap's top; afterwards glibc's defaults again, and what is freed given back (a decorator
-    too; inside itself, it changes nothing).
+    to 64 MB freed kept at the heap's top; afterwards glibc's default values again, and what is freed given back (a
+    decorator too; inside itself, it changes nothing). One thing stays: once a parameter is set, glibc no longer raises
+    its map threshold as large blocks are freed (it stays where it was, 128 KB unless raised before).
 
     By default an array over glibc's threshold (128 KB at first, rising to 32 MB as such arrays are freed) is a map of
     its own, whose every page the kernel faults in and zeroes when first written, and takes back when it is freed: a
@@ -63,7 +64,8 @@ def reusing_freed_memory() -> Iterator[None]:
 
 
 def stop_reusing_freed_memory() -> None:
-    """End ``reusing_freed_memory`` now: glibc's defaults again, and the heap's free memory given back (``trim_heaps``)."""
+    """End ``reusing_freed_memory`` now: glibc's default values again, and the heap's free memory given back
+    (``trim_heaps``)."""
     global _reusing
     if not _reusing:
         return
