@@ -84,6 +84,37 @@ def test_decimals_render_as_decimal_formats_them(scale):
     ]
 
 
+@pytest.mark.parametrize(
+    ("logical_type", "values", "from_tables"),
+    [
+        # Fractions dropped (floored, before 1970 too), across midnight and the epoch, 1938 to 2001.
+        ("timestamp", np.random.default_rng(1).integers(-10**12, 10**12, 10_000) * 7 + 13, True),
+        ("timestamp", [-1, 0, 1, 86_399_999_999, 86_400_000_000, -86_400_000_001, NULL], True),
+        ("date", np.random.default_rng(2).integers(-30_000, 30_000, 1_000), True),
+        ("date", [-719_162, -719_000, NULL], True),  # 0001-01-01
+        ("date", [2_932_896, 2_932_000], True),  # 9999-12-31
+        # Beyond the tables' span or years: Polars formats them.
+        ("date", [0, 70_000], False),
+        ("date", [-719_163], False),
+        ("timestamp", [0, 2**62], False),
+    ],
+)
+def test_dates_and_timestamps_render_as_polars_formats_them(logical_type, values, from_tables):
+    values = np.asarray(values, dtype=np.int64)
+    null = values == NULL
+    stored = pl.Series(np.where(null, 0, values), dtype=pl.Int64)
+    if logical_type == "date":
+        polars = stored.cast(pl.Int32).cast(pl.Date).dt.strftime("%Y-%m-%d")
+    else:
+        polars = stored.cast(pl.Datetime("us")).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    expected = ["" if missing else text for text, missing in zip(polars.to_list(), null)]
+    column_codec = codec(logical_type, required=False)
+    assert column_codec.render(values).tolist() == expected
+    assert list(column_codec.render_column(values)) == expected
+    tabled = encoding._calendar_texts(values[~null], with_clock=logical_type == "timestamp")
+    assert (tabled is not None) == from_tables
+
+
 @pytest.mark.parametrize("empty", ["", None])
 @pytest.mark.parametrize("codes", [[2, 0, 1, 2], [2, NULL, 0, NULL], [NULL], [], [0, 1, 2], [1, 2], [0, 2], [1, 1]])
 def test_decoding_gives_each_code_its_text_and_a_missing_one_the_empty_text(codes, empty):

@@ -179,6 +179,13 @@ def test_lineage_and_chart_sums_count_every_row(diagnosis):
     assert by_file == {name: int(off.loc[off["source_file"].eq(name), "spend_gap"].sum()) for name in by_file}
 
 
+def test_the_gap_by_file_is_in_feed_order():
+    found = diagnose(FEED, faults.lowest_version(FEED))  # every later file's users short
+    by_file = _gap_by_file(found)
+    assert len(by_file) > 2
+    assert list(by_file) == [name for name in found.files if name in by_file]
+
+
 def test_the_same_diagnosis_writes_the_same_bytes(diagnosis, tmp_path):
     first = write_incident_report(diagnosis, tmp_path / "first")
     second = write_incident_report(diagnosis, tmp_path / "second")
