@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -471,6 +471,15 @@ class Encoding:
         one holds an empty cell as ``NULL``, which people and GX must see as missing)."""
         column = self.codecs[name].column
         return column.logical_type == "integer" and column.required
+
+    def numbers_as_text(self, names: Iterable[str]) -> list[str]:
+        """Of ``names`` (a decoded table's columns), the contract's numbers that ``decode`` writes as text (an exact
+        decimal, an optional integer): a writer must write their cells as numbers (``checks.writers``' ``numbers``)."""
+        return [
+            name for name in names
+            if name in self.codecs and self.codecs[name].column.logical_type in ("integer", "number")
+            and not self.held_as_itself(name)
+        ]
 
     def written(self, column: str, values: Any) -> Any:
         """Values of ``column`` in computing form as the files wrote them, for a failure's or a sentence's text: a

@@ -860,7 +860,11 @@ def _write_discrepancies(users: pd.DataFrame, lineage: pd.DataFrame | None, word
         return users.write_discrepancies(path)
     if words.encoding.plain:
         return atomic_write_frame(path, _with_platform_source(users, lineage), rows=_discrepancy_order(users))
-    return atomic_write_frame(path, _discrepancies(users, lineage, words))
+    table = _discrepancies(users, lineage, words)
+    # The gap and the contract's numbers rendered as text stay numbers (``-12.25``, not a neutralised ``'-12.25``).
+    contract_numbers = set(words.encoding.numbers_as_text(words.encoding.codecs))
+    numbers = [name for name in table.columns if name == SPEND_GAP or _contract_column(name) in contract_numbers]
+    return atomic_write_frame(path, table, numbers=numbers)
 
 
 class DiscrepanciesWriter:
@@ -899,7 +903,7 @@ def _as_written(users: pd.DataFrame, words: Words) -> pd.DataFrame:
         return users
 
     def written(name: str) -> Any:
-        base = name.split("_", 1)[1] if name.split("_", 1)[0] in ("expected", "platform", "customer") and "_" in name else name
+        base = _contract_column(name)
         if base in encoding.codecs and not encoding.held_as_itself(base):
             values = users[name].to_numpy(dtype="float64", na_value=np.nan) if users[name].dtype.kind == "f" else users[name].to_numpy()
             missing = pd.isna(values)
@@ -912,6 +916,12 @@ def _as_written(users: pd.DataFrame, words: Words) -> pd.DataFrame:
         return users[name]
 
     return pd.DataFrame(on_threads(written, list(users.columns)), index=users.index)
+
+
+def _contract_column(name: str) -> str:
+    """The contract's column a per-user column shows (``expected_plan``: ``plan``); other names as they are."""
+    side, _, column = name.partition("_")
+    return column if side in ("expected", "platform", "customer") and column else name
 
 
 PLATFORM_SOURCE_FILE = "platform_source_file"

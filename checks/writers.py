@@ -10,7 +10,7 @@ import functools
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
@@ -64,13 +64,20 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def atomic_write_frame(
-    path: str | Path, frame: pd.DataFrame, *, rows: np.ndarray | None = None, categoricals_as_text: bool = False
+    path: str | Path,
+    frame: pd.DataFrame,
+    *,
+    rows: np.ndarray | None = None,
+    categoricals_as_text: bool = False,
+    numbers: Collection[str] = (),
 ) -> Path:
     """Write a frame as CSV or Parquet, chosen by the file suffix.
 
     ``rows`` (positions) writes only those rows, in that order, gathered a chunk at a time in Arrow
     rather than as a pandas frame. With ``categoricals_as_text``, a Parquet file holds a categorical of text as the
-    text it stands for (pandas reads it back as text), as CSV always does.
+    text it stands for (pandas reads it back as text), as CSV always does. ``numbers`` names the text columns that hold
+    numbers (an exact decimal, an optional integer, an amount in words' units): a CSV writes their cells as they are,
+    as it writes a number column's, never as a formula made harmless (``-5.25``, not ``'-5.25``).
     """
     path = Path(path)
     if path.suffix not in (".csv", ".parquet"):
@@ -79,7 +86,7 @@ def atomic_write_frame(
         if path.suffix == ".parquet":
             _write_parquet(frame, temporary, rows, categoricals_as_text=categoricals_as_text)
         else:
-            _write_csv(frame, temporary, rows)
+            _write_csv(frame, temporary, rows, numbers)
     _release_arrow_memory()
     return path
 
@@ -153,7 +160,7 @@ def read_output(path: str | Path) -> bytes:
 # --- CSV ------------------------------------------------------------------------------------------------
 
 
-def _write_csv(frame: pd.DataFrame, path: Path, rows: np.ndarray | None) -> None:
+def _write_csv(frame: pd.DataFrame, path: Path, rows: np.ndarray | None, numbers: Collection[str] = ()) -> None:
     """CSV through Arrow and Polars (three times faster than Arrow's writer on 10 M rows), quoted only where needed.
 
     Cells read as they always have: numbers as Arrow prints them (``1234`` for a float 1234.0), missing
@@ -174,7 +181,7 @@ def _write_csv(frame: pd.DataFrame, path: Path, rows: np.ndarray | None) -> None
         table = None
     if table is None or len(set(names)) < len(names) or not all(_csv_ready_type(field.type) for field in table.schema):
         chosen = frame if rows is None else frame.iloc[rows]
-        neutralise_formulas(chosen).to_csv(path, index=False, lineterminator="\n")
+        neutralise_formulas(chosen, numbers=numbers).to_csv(path, index=False, lineterminator="\n")
         return
     if rows is not None:
         rows = np.asarray(rows, dtype="int64")
@@ -187,7 +194,7 @@ def _write_csv(frame: pd.DataFrame, path: Path, rows: np.ndarray | None) -> None
                 chunk = table.slice(start, _CHUNK_ROWS)
             else:
                 chunk = table.take(pa.array(rows[start:start + _CHUNK_ROWS]))
-            cells = pa.table([_csv_column(column) for column in chunk.columns], names=names)
+            cells = pa.table([_csv_column(column, number=name in numbers) for name, column in zip(names, chunk.columns)], names=names)
             # Where no cell can need quotes, Polars is told so: it then checks no text cell for them (half the time).
             quoting = "never" if _needs_no_quotes(cells) else "necessary"
             pl.from_arrow(cells).write_csv(sink, include_header=start == 0, batch_size=1 << 16, quote_style=quoting)
@@ -240,7 +247,8 @@ def _is_text(kind: pa.DataType) -> bool:
     return types.is_string(kind) or types.is_large_string(kind) or types.is_string_view(kind)
 
 
-def _csv_column(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+def _csv_column(column: pa.ChunkedArray, *, number: bool = False) -> pa.Array | pa.ChunkedArray:
+    """A column's cells as the CSV holds them; a ``number``'s text as it is (an empty cell as nothing)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.types as types
@@ -248,6 +256,8 @@ def _csv_column(column: pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     if types.is_floating(column.type):
         # Arrow's own text for floats (1234.0 -> "1234"), as the CSV has always had.
         return pc.cast(column, pa.large_string())
+    if number and (types.is_dictionary(column.type) or _is_text(column.type)):
+        return _safe_plain_text(pc.cast(column, pa.large_string()).combine_chunks(), neutralise=False)
     if types.is_dictionary(column.type) or _is_text(column.type):
         return _safe_text(column)
     return column
@@ -287,14 +297,14 @@ def _safe_text(column: pa.ChunkedArray) -> pa.Array:
     return pa.DictionaryArray.from_arrays(indices, values)
 
 
-def _safe_plain_text(values: pa.Array) -> pa.Array:
-    """``_safe_text`` of a large_string array, cell by cell."""
+def _safe_plain_text(values: pa.Array, *, neutralise: bool = True) -> pa.Array:
+    """``_safe_text`` of a large_string array, cell by cell (without ``neutralise``, an empty cell as missing only)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     first = _first_bytes(values)
-    risky = np.isin(first, _FORMULA_BYTES)
-    if risky.any():
+    risky = np.isin(first, _FORMULA_BYTES) if neutralise else None
+    if risky is not None and risky.any():
         values = _quoted(values, risky)
     empty = first == -1
     if empty.any():
@@ -328,13 +338,17 @@ def _first_bytes(array: pa.Array) -> np.ndarray:
     return first
 
 
-def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+def neutralise_formulas(frame: pd.DataFrame, *, numbers: Collection[str] = ()) -> pd.DataFrame:
     """A copy whose text cells cannot run as spreadsheet formulas (``=HYPERLINK(...)`` -> ``'=HYPERLINK(...)``).
 
-    Only text columns change; numbers stay numbers, so ``-5`` in an integer column is untouched.
+    Only text columns change; numbers stay numbers, so ``-5`` in an integer column is untouched, and so is ``-5.25``
+    in a column of ``numbers`` held as text.
     """
     # Columns by position: a name may repeat.
-    text_columns = [at for at in range(frame.shape[1]) if not pd.api.types.is_numeric_dtype(frame.iloc[:, at])]
+    text_columns = [
+        at for at in range(frame.shape[1])
+        if not pd.api.types.is_numeric_dtype(frame.iloc[:, at]) and frame.columns[at] not in numbers
+    ]
     if not text_columns:
         return frame
     safe = frame.copy(deep=False)

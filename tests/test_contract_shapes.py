@@ -223,3 +223,27 @@ def test_an_empty_cell_of_an_optional_integer_column_stays_empty_in_every_output
     for output in out.glob("*.*"):
         if output.suffix in (".csv", ".md", ".json"):
             assert str(NULL) not in output.read_text(), output.name
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_negative_decimal_is_written_as_the_number_it_is(tmp_path, engine):
+    # Numbers written as text (a decimal amount, a gap in money) are numbers: never quoted as a spreadsheet formula.
+    contract = CONTRACT_PATH.read_text()
+    minimum = "        logicalTypeOptions: {minimum: 0}\n        customProperties:\n          - {property: checks.role, value: amount}"
+    assert minimum in contract
+    (tmp_path / "contract.yaml").write_text(contract.replace(minimum, minimum.split("\n", 1)[1]))
+    files = {name: frame.copy() for name, frame in CASE.files.items()}
+    first, *later = files.values()
+    updated = set().union(*(set(frame["account_id"]) for frame in later))
+    key = next(account for account in first["account_id"] if account not in updated)
+    first.loc[first["account_id"] == key, "lifetime_value"] = "-5.25"
+    platform = CASE.platform.copy()
+    platform.loc[platform["account_id"] == key, "lifetime_value"] = "7.00"
+    platform.to_csv(tmp_path / "platform.csv", index=False)
+    out = tmp_path / "out"
+    main(["run", "--feed", str(_write(files, tmp_path / "feed")), "--contract", str(tmp_path / "contract.yaml"),
+          "--engine", engine, "--platform", str(tmp_path / "platform.csv"), "--out", str(out), "--gx-dir", str(tmp_path / "gx")])
+    written = pd.read_csv(out / "deduplicated.csv", dtype=str, keep_default_na=False).set_index("account_id")
+    assert written.loc[key, "lifetime_value"] == "-5.25"
+    users = pd.read_csv(out / "discrepancies.csv", dtype=str, keep_default_na=False).set_index("account_id")
+    assert users.loc[key, ["expected_lifetime_value", "platform_lifetime_value", "spend_gap"]].tolist() == ["-5.25", "7.00", "-12.25"]

@@ -188,7 +188,7 @@ def test_parquet_reads_back_as_the_frame_was(tmp_path, frame):
 def test_a_failed_frame_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
     target = atomic_write_text(tmp_path / "out.csv", "old\n")
 
-    def fail(column):
+    def fail(column, **_):
         raise OSError("disk full")
 
     monkeypatch.setattr(writers, "_csv_column", fail)
@@ -298,3 +298,13 @@ def test_a_categorical_of_text_can_go_to_parquet_as_its_text(tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "categorical.parquet"), text.astype({"user_id": "int64"}))
     kept = pd.read_parquet(atomic_write_frame(tmp_path / "kept.parquet", categorical))
     assert isinstance(kept["source_file"].dtype, pd.CategoricalDtype)
+
+
+@pytest.mark.parametrize("through_pandas", [False, True])
+def test_numbers_held_as_text_are_written_as_numbers(tmp_path, through_pandas):
+    amount = pd.array(["-5.25", "", "+1.00"], dtype="str")
+    frame = pd.DataFrame({"key": ["-x", "y", "z"], "amount": amount})
+    if through_pandas:  # a column of mixed Python objects sends the whole frame through pandas
+        frame["mixed"] = pd.Series([1, "a", 2.5], dtype=object)
+    lines = atomic_write_frame(tmp_path / "out.csv", frame, numbers=["amount"]).read_text().splitlines()
+    assert [line.split(",")[:2] for line in lines[1:]] == [["'-x", "-5.25"], ["y", ""], ["z", "+1.00"]]
