@@ -410,13 +410,12 @@ class Codec:
 
         kind = self.column.logical_type
         null = values == NULL
-        filled = np.where(null, 0, values)
         if kind in ("date", "timestamp") and len(values):
             # An empty cell held as a filled one's value, not as 1970: the dates' span stays the column's own.
             text = _calendar_texts(np.where(null, values[np.argmin(null)], values), with_clock=kind == "timestamp")
             if text is not None:
                 return pc.if_else(pa.array(null), pa.scalar("", pa.large_string()), text) if null.any() else text
-        stored = pl.Series(filled, dtype=pl.Int64)
+        stored = pl.Series(np.where(null, 0, values), dtype=pl.Int64)
         if kind == "integer":
             text = stored.cast(pl.String)
         elif kind == "number":

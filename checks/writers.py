@@ -298,7 +298,7 @@ def _safe_text(column: pa.ChunkedArray) -> pa.Array:
 
 
 def _safe_plain_text(values: pa.Array, *, neutralise: bool = True) -> pa.Array:
-    """``_safe_text`` of a large_string array, cell by cell (without ``neutralise``, an empty cell as missing only)."""
+    """``_safe_text`` of a large_string array, cell by cell; without ``neutralise``, only an empty cell made missing."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
