@@ -87,16 +87,16 @@ def test_decimals_render_as_decimal_formats_them(scale):
 @pytest.mark.parametrize(
     ("logical_type", "values", "from_tables"),
     [
-        # Fractions dropped (floored, before 1970 too), across midnight and the epoch, 1938 to 2001.
-        ("timestamp", np.random.default_rng(1).integers(-10**12, 10**12, 10_000) * 7 + 13, True),
-        ("timestamp", [-1, 0, 1, 86_399_999_999, 86_400_000_000, -86_400_000_001, NULL], True),
+        # Whole seconds across midnight and the epoch, 1925 to 2014.
+        ("timestamp", np.random.default_rng(1).integers(-2 * 10**8, 2 * 10**8, 10_000) * 7 * 1_000_000, True),
+        ("timestamp", [-1_000_000, 0, 1_000_000, 86_399_000_000, 86_400_000_000, -86_401_000_000, NULL], True),
         ("date", np.random.default_rng(2).integers(-30_000, 30_000, 1_000), True),
         ("date", [-719_162, -719_000, NULL], True),  # 0001-01-01
         ("date", [2_932_896, 2_932_000], True),  # 9999-12-31
         # Beyond the tables' span or years: Polars formats them.
         ("date", [0, 70_000], False),
         ("date", [-719_163], False),
-        ("timestamp", [0, 2**62], False),
+        ("timestamp", [0, 2**62 - 2**62 % 1_000_000], False),
     ],
 )
 def test_dates_and_timestamps_render_as_polars_formats_them(logical_type, values, from_tables):
@@ -113,6 +113,19 @@ def test_dates_and_timestamps_render_as_polars_formats_them(logical_type, values
     assert list(column_codec.render_column(values)) == expected
     tabled = encoding._calendar_texts(values[~null], with_clock=logical_type == "timestamp")
     assert (tabled is not None) == from_tables
+
+
+def test_a_timestamp_s_fraction_of_a_second_is_written_and_read_back_exactly():
+    values = np.concatenate([
+        np.random.default_rng(3).integers(-10**15, 10**15, 1_000),  # microseconds, 1938 to 2001
+        [1_767_225_600_000_000, -1, NULL],  # a whole second among them stays one
+    ]).astype(np.int64)
+    column_codec = codec("timestamp", required=False)
+    written = column_codec.render(values)
+    assert list(column_codec.render_column(values)) == written.tolist()
+    assert written[-3:].tolist() == ["2026-01-01T00:00:00Z", "1969-12-31T23:59:59.999999Z", ""]
+    read, valid = column_codec.parse(pd.Series(written))
+    assert valid.all() and read.tolist() == values.tolist()
 
 
 @pytest.mark.parametrize("empty", ["", None])
