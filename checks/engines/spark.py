@@ -531,8 +531,11 @@ def _written(codec: Any, field: str) -> Any | None:
         return F.when(value == 1, F.lit("true")).otherwise(F.lit("false"))
     if kind == "date":
         return F.date_format(F.date_from_unix_date(value.cast("int")), "yyyy-MM-dd")
-    if kind == "timestamp":  # as NumPy's datetime_as_string(unit="s") wrote them, with the zone
-        return F.date_format(F.timestamp_micros(value), "yyyy-MM-dd'T'HH:mm:ss'Z'")
+    if kind == "timestamp":  # whole seconds as NumPy's datetime_as_string(unit="s") wrote them, with the zone; a fraction kept
+        moment = F.timestamp_micros(value)
+        return F.when(value % 1_000_000 == 0, F.date_format(moment, "yyyy-MM-dd'T'HH:mm:ss'Z'")).otherwise(
+            F.date_format(moment, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'")
+        )
     return None
 
 
