@@ -237,21 +237,21 @@ class FeedCheck(FeedVerdict):
         from checks.writers import start_writing
 
         written_table = self.encoding.decode(self.deduplicated)  # itself for integers
-        numbers = self.encoding.numbers_as_text(written_table.columns)
         failures = self.failures
         return start_writing({
-            "deduplicated_csv": functools.partial(write_deduplicated, out_dir / "deduplicated.csv", written_table, numbers),
-            "deduplicated_parquet": functools.partial(write_deduplicated, out_dir / "deduplicated.parquet", written_table),
+            "deduplicated_csv": functools.partial(write_deduplicated, out_dir / "deduplicated.csv", written_table, self.encoding),
+            "deduplicated_parquet": functools.partial(write_deduplicated, out_dir / "deduplicated.parquet", written_table, self.encoding),
             "failures_csv": functools.partial(write_failures, out_dir / "failures.csv", failures),
         })
 
 
-def write_deduplicated(path: Path, table: pd.DataFrame, numbers: Sequence[str] = ()) -> Path:
-    """The deduplicated table, its values as the files wrote them, to CSV or Parquet (by the suffix), atomically: its
-    lineage's file names, a categorical in the Polars engine's table, go out as text; ``numbers``, its numbers held
-    as text (``Encoding.numbers_as_text``), as numbers."""
+def write_deduplicated(path: Path, table: pd.DataFrame, encoding: Encoding | None = None) -> Path:
+    """The deduplicated table, its values as the files wrote them (``encoding.decode``; default: the first customer's),
+    to CSV or Parquet (by the suffix), atomically: its lineage's file names, a categorical in the Polars engine's table,
+    go out as text, and the contract's numbers held as text (``Encoding.numbers_as_text``) as numbers."""
     from checks.writers import atomic_write_frame
 
+    numbers = (encoding or default_encoding()).numbers_as_text(table.columns)
     return atomic_write_frame(path, table, categoricals_as_text=True, numbers=numbers)
 
 

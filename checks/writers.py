@@ -303,9 +303,10 @@ def _safe_plain_text(values: pa.Array, *, neutralise: bool = True) -> pa.Array:
     import pyarrow.compute as pc
 
     first = _first_bytes(values)
-    risky = np.isin(first, _FORMULA_BYTES) if neutralise else None
-    if risky is not None and risky.any():
-        values = _quoted(values, risky)
+    if neutralise:
+        risky = np.isin(first, _FORMULA_BYTES)
+        if risky.any():
+            values = _quoted(values, risky)
     empty = first == -1
     if empty.any():
         values = pc.if_else(pa.array(empty), pa.scalar(None, values.type), values)

@@ -68,8 +68,7 @@ def dedup(
                 result = module.check_feed_folder(feed, on_file=on_file, **with_encoding)
                 on_stage("write outputs")
                 table = encoding.decode(result.deduplicated)
-                numbers = encoding.numbers_as_text(table.columns)
-                written = [write_deduplicated(path, table, numbers) for path in outputs]
+                written = [write_deduplicated(path, table, encoding) for path in outputs]
                 users, total = len(result.deduplicated), amount_total(result.deduplicated, encoding.contract.shape)
         if out_dir != out:  # written in a staging folder: named where they end
             from checks.engines.spark_files import destination
