@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -105,6 +106,23 @@ def test_help_is_quick_and_never_imports_great_expectations():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT)
     rc, imported, _seconds = result.stdout.strip().splitlines()[-1].split()
     assert rc == "0" and imported == "False"
+
+
+def _threads_after_numpy(first_import: str, **environment: str) -> int:
+    """The threads of a fresh process once NumPy is loaded (OpenBLAS starts its own then), after ``first_import``."""
+    code = f"{first_import}; import numpy, os; print(len(os.listdir('/proc/self/task')))"
+    base = {name: value for name, value in os.environ.items() if name != "OPENBLAS_NUM_THREADS"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, env={**base, **environment}, check=True
+    )
+    return int(result.stdout.split()[-1])
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task") or (os.cpu_count() or 1) < 2, reason="Linux, two cores or more")
+def test_the_command_line_starts_no_blas_threads_unless_asked():
+    one_thread = _threads_after_numpy("pass", OPENBLAS_NUM_THREADS="1")
+    assert _threads_after_numpy("import checks.cli") == one_thread
+    assert _threads_after_numpy("import checks.cli", OPENBLAS_NUM_THREADS="2") == one_thread + 1  # the user's wins
 
 
 def test_validate_never_imports_great_expectations(history):

@@ -12,6 +12,11 @@ import os
 import signal
 import sys
 
+# The commands do no matrix algebra worth a thread (a few chart transforms), and OpenBLAS's threads spin after each
+# call: 0.12 CPU-s a process that calls it once, against a run's other core (two processes: the run, its helper, which
+# inherits this). Set before NumPy is imported (OpenBLAS reads it when loaded); a value the user set wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import typer
 
 from checks.errors import EXIT_BAD_INPUT, ChecksError
