@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from checks.diagnose import CAUSE_WORDS, Diagnosis
-from checks.model import SOURCE_FILE
+from checks.model import CLASS, SOURCE_FILE, side_column
 from checks.reconcile import MATCH, SPEND_GAP, STALE
 from checks.results import UsersElsewhere
 from checks.wording import Words
@@ -129,7 +129,7 @@ def _gap_by_file(diagnosis: Diagnosis) -> dict[str, int]:
         sums = pd.Series(users.gap_by_file(), dtype="object")
     else:
         # Columns, not rows: a row filter of the whole table copies every column of millions of users.
-        off = np.flatnonzero(users["class"].ne(MATCH).to_numpy(dtype=bool))
+        off = np.flatnonzero(users[CLASS].ne(MATCH).to_numpy(dtype=bool))
         files = users[SOURCE_FILE].iloc[off].reset_index(drop=True)
         gaps = pd.Series(users[SPEND_GAP].to_numpy()[off])
         sums = gaps.groupby(files, dropna=False, observed=True).sum()
@@ -141,11 +141,11 @@ def _gap_by_file(diagnosis: Diagnosis) -> dict[str, int]:
 def _stale(diagnosis: Diagnosis) -> Histograms:
     users, words = diagnosis.reconciliation.users, diagnosis.words
     version, keys = words.version, words.keys
-    columns = (f"platform_{version}", f"expected_{version}")
+    columns = (side_column("platform", version), side_column("expected", version))
     if isinstance(users, UsersElsewhere):  # an engine's (Spark): counted where the rows are
         count, counted = users.histograms(STALE, columns, bins=30)
     else:
-        stale = users["class"].eq(STALE).to_numpy(dtype=bool)
+        stale = users[CLASS].eq(STALE).to_numpy(dtype=bool)
         count = int(stale.sum())
     title = f"Stale {keys} by {version} range ({count:,} {keys})"
     xlabel = version + ("" if words.encoding.codecs[version].column.logical_type == "integer" else " (microseconds or days since 1970)")

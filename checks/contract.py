@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from checks.errors import BadInputError
-from checks.model import Shape
+from checks.model import PER_USER_COLUMNS, Shape, written_name_clashes
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 DEFAULT_CONTRACT_PATH = CONTRACTS_DIR / "user-summary.yaml"
@@ -384,6 +384,14 @@ def _contract_of(model: Any, document: dict, bad: Any, path: Path | None) -> Con
     if repeated:
         raise bad(f"{where}.properties: column(s) declared twice: {', '.join(repeated)}")
     _check_roles(columns, where, bad)
+    key = next(column.name for column in columns if column.primary_key)
+    for name, written in written_name_clashes(names, key).items():
+        # Two columns of one output under one name: one would be lost (or read as the other). Files name their
+        # columns as the contract does, so the feed's header is what changes.
+        raise bad(
+            f"{where}.properties[{name}]: the outputs would write this column as {written!r}, a name they give a column "
+            f"of their own ({', '.join(PER_USER_COLUMNS)}): the contract and its files must name it otherwise"
+        )
     quality = [*_rules_of(table.quality, None, where, bad)]
     for prop in table.properties or []:
         quality += _rules_of(prop.quality, prop.name, f"{where}.properties[{prop.name}]", bad)

@@ -15,9 +15,8 @@ import pandas as pd
 
 from checks.contract import shape_or_default
 from checks.ids import consecutive, dense
-from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, Shape
+from checks.model import PLATFORM_ROW, SOURCE_FILE, SOURCE_ROW, Delta, Shape
 
-PLATFORM_ROW = "platform_row"
 MATCHES = "matches"
 # Dense positions (of users, of rows) are int32 below this size: half the memory of int64 at 10 M users.
 INT32_LIMIT = 2**31 - 1

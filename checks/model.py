@@ -36,6 +36,22 @@ class Shape:
 SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
 LINEAGE_COLUMNS: tuple[str, ...] = (SOURCE_FILE, SOURCE_ROW)
+
+# The per-user table (``discrepancies.csv``): a user's rows side by side, each compared column ``c`` of the contract as
+# ``expected_c``, ``platform_c`` and ``customer_c`` (``side_column``), the key as itself, and the table's own columns.
+SIDES: tuple[str, ...] = ("expected", "platform", "customer")
+PLATFORM_ROW = "platform_row"  # the platform file's line
+PLATFORM_ROWS = "platform_rows"  # how many rows the platform holds for the user
+PLATFORM_SOURCE_FILE = "platform_source_file"  # the delta file and line the platform's row came from
+PLATFORM_SOURCE_ROW = "platform_source_row"
+CLASS = "class"
+DETAIL = "detail"
+SPEND_GAP = "spend_gap"
+CUSTOMER_CLASS = "customer_class"
+PER_USER_COLUMNS: tuple[str, ...] = (
+    *LINEAGE_COLUMNS, PLATFORM_ROW, PLATFORM_SOURCE_FILE, PLATFORM_SOURCE_ROW, PLATFORM_ROWS, CLASS, DETAIL, SPEND_GAP,
+    CUSTOMER_CLASS,
+)
 FAILURE_COLUMNS: tuple[str, ...] = ("file", "row", "column", "check", "value")
 
 
@@ -123,3 +139,23 @@ def failure_rows(files: Any, rows: Any, *, column: str, check: str, values: Any)
         },
         columns=list(FAILURE_COLUMNS),
     )
+
+
+def side_column(side: str, column: str) -> str:
+    """The per-user table's column of a side's (``SIDES``) value of a contract column: ``platform_plan``."""
+    return f"{side}_{column}"
+
+
+def written_name_clashes(names: Sequence[str], key: str) -> dict[str, str]:
+    """Contract columns an output would write under a name it gives a column of its own, each with that name: the
+    lineage beside every column of the deduplicated table, and the per-user table's own columns beside the key and
+    the sides' columns (a ``class`` column's customer value would be ``customer_class``, the customer's class)."""
+    clashes = {}
+    for name in names:
+        if name == key or name in LINEAGE_COLUMNS:
+            written = [name] if name in PER_USER_COLUMNS else []
+        else:
+            written = [side_column(side, name) for side in SIDES if side_column(side, name) in PER_USER_COLUMNS]
+        if written:
+            clashes[name] = written[0]
+    return clashes

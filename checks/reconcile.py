@@ -25,7 +25,20 @@ from checks.lineage import (
     text_column,
 )
 from checks.contract import shape_or_default
-from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, Shape
+from checks.model import (
+    CLASS,
+    CUSTOMER_CLASS,
+    DETAIL,
+    PLATFORM_ROW,
+    PLATFORM_ROWS,
+    SIDES,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    SPEND_GAP,
+    Delta,
+    Shape,
+    side_column,
+)
 
 MATCH = "match"
 STALE = "stale"
@@ -48,9 +61,6 @@ CLASS_WORDS = {
     VALUE_DRIFT: "values differ from the feed's",
 }
 
-PLATFORM_ROW = "platform_row"
-PLATFORM_ROWS = "platform_rows"
-SPEND_GAP = "spend_gap"
 EXAMPLES_PER_CLASS = 5
 
 
@@ -122,6 +132,12 @@ def reconcile(
 def compared(shape: Shape) -> tuple[str, ...]:
     """The columns a row is compared on, the version last: what ``expected_*``, ``platform_*`` and ``customer_*`` hold."""
     return (*shape.values, shape.version)
+
+
+def shown_columns(shape: Shape) -> dict[str, str]:
+    """The per-user table's columns that show a contract column's values, each with that column (``platform_plan``:
+    ``plan``); its own columns (the class, the gap, the lines) are not among them, whatever the contract's names."""
+    return {shape.key: shape.key, **{side_column(side, column): column for side in SIDES for column in compared(shape)}}
 
 
 def amount_total(frame: pd.DataFrame, shape: Shape) -> int:
@@ -230,7 +246,7 @@ class UserRows:
         shape = expected.shape
         columns: dict = {shape.key: self.ids[users]}
         for column in compared(shape):
-            columns["expected_" + column] = _nullable(expected.values[column][users], in_expected, all_expected)
+            columns[side_column("expected", column)] = _nullable(expected.values[column][users], in_expected, all_expected)
         if expected.source_file is not None:
             columns[SOURCE_FILE] = text_column(expected.source_file[users], expected.file_names)
         if SOURCE_ROW in expected.values:
@@ -240,18 +256,18 @@ class UserRows:
         first = np.maximum(platform.first[users], 0)
         loaded = count > 0
         for column in compared(shape):
-            columns["platform_" + column] = _nullable(at_rows(platform.frame[column].to_numpy(), first), loaded, all_loaded)
+            columns[side_column("platform", column)] = _nullable(at_rows(platform.frame[column].to_numpy(), first), loaded, all_loaded)
         columns[PLATFORM_ROW] = _nullable(platform.lines(first), loaded, all_loaded)
         columns[PLATFORM_ROWS] = count.astype("int64")
-        columns["class"] = text_column(self.classes[users], CLASSES)
-        columns["detail"] = text_column(self.detail[users], DETAILS)
+        columns[CLASS] = text_column(self.classes[users], CLASSES)
+        columns[DETAIL] = text_column(self.detail[users], DETAILS)
         columns[SPEND_GAP] = self.gap[users]
         if self.customer is not None:
             first = self.customer_first[users]
             held = first >= 0
             for column in compared(shape):
-                columns["customer_" + column] = _nullable(at_rows(self.customer[column].to_numpy(), first), held, all_held)
-            columns["customer_class"] = text_column(self.customer_class[users], CUSTOMER_CLASSES)
+                columns[side_column("customer", column)] = _nullable(at_rows(self.customer[column].to_numpy(), first), held, all_held)
+            columns[CUSTOMER_CLASS] = text_column(self.customer_class[users], CUSTOMER_CLASSES)
         # The arrays are this frame's own: no copy into 2-D blocks.
         return pd.DataFrame(columns, copy=False)
 

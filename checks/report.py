@@ -39,10 +39,18 @@ from checks.diagnose import (
 from checks.diagnose.sentences import cause_words
 from checks.encoding import on_threads
 from checks.ids import dense
-from checks.model import SOURCE_FILE, SOURCE_ROW
+from checks.model import (
+    CLASS,
+    CUSTOMER_CLASS,
+    PLATFORM_ROW,
+    PLATFORM_SOURCE_FILE,
+    PLATFORM_SOURCE_ROW,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    SPEND_GAP,
+)
 from checks.wording import Words
-from checks.lineage import PLATFORM_ROW
-from checks.reconcile import CLASS_WORDS, MATCH, SPEND_GAP
+from checks.reconcile import CLASS_WORDS, MATCH, shown_columns
 from checks.results import UsersElsewhere
 from checks.writers import atomic_write_bytes, atomic_write_frame, atomic_write_text, read_output
 
@@ -473,7 +481,7 @@ def _customer_agreement(diagnosis: Diagnosis) -> str | None:
     if isinstance(users, UsersElsewhere):  # an engine's (Spark): counted where the rows are
         differing = users.customer_differing()
     else:
-        differing = int(users["customer_class"].ne(MATCH).sum()) if "customer_class" in users else None
+        differing = int(users[CUSTOMER_CLASS].ne(MATCH).sum()) if CUSTOMER_CLASS in users else None
     if reconciliation.customer_total is None or differing is None:
         return None
     if not differing:
@@ -863,7 +871,8 @@ def _write_discrepancies(users: pd.DataFrame, lineage: pd.DataFrame | None, word
     table = _discrepancies(users, lineage, words)
     # The gap and the contract's numbers rendered as text stay numbers (``-12.25``, not a neutralised ``'-12.25``).
     contract_numbers = set(words.encoding.numbers_as_text(words.encoding.codecs))
-    numbers = [name for name in table.columns if name == SPEND_GAP or _contract_column(name) in contract_numbers]
+    shown = shown_columns(words.encoding.contract.shape)
+    numbers = [name for name in table.columns if name == SPEND_GAP or shown.get(name) in contract_numbers]
     return atomic_write_frame(path, table, numbers=numbers)
 
 
@@ -902,9 +911,11 @@ def _as_written(users: pd.DataFrame, words: Words) -> pd.DataFrame:
     if encoding.plain:
         return users
 
+    shown = shown_columns(encoding.contract.shape)
+
     def written(name: str) -> Any:
-        base = _contract_column(name)
-        if base in encoding.codecs and not encoding.held_as_itself(base):
+        base = shown.get(name)
+        if base is not None and not encoding.held_as_itself(base):
             values = users[name].to_numpy(dtype="float64", na_value=np.nan) if users[name].dtype.kind == "f" else users[name].to_numpy()
             missing = pd.isna(values)
             stored = np.where(missing, 0, values).astype("int64")
@@ -917,15 +928,6 @@ def _as_written(users: pd.DataFrame, words: Words) -> pd.DataFrame:
 
     return pd.DataFrame(on_threads(written, list(users.columns)), index=users.index)
 
-
-def _contract_column(name: str) -> str:
-    """The contract's column a per-user column shows (``expected_plan``: ``plan``); other names as they are."""
-    side, _, column = name.partition("_")
-    return column if side in ("expected", "platform", "customer") and column else name
-
-
-PLATFORM_SOURCE_FILE = "platform_source_file"
-PLATFORM_SOURCE_ROW = "platform_source_row"
 
 
 def _with_platform_source(users: pd.DataFrame, lineage: pd.DataFrame | None) -> pd.DataFrame:
@@ -977,7 +979,7 @@ def _positions_of(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 
 def _discrepancy_order(users: pd.DataFrame) -> np.ndarray:
     """Positions of the users that do not match, largest absolute gap first, ties in user order."""
-    off = np.flatnonzero(users["class"].ne(MATCH).to_numpy(dtype=bool))
+    off = np.flatnonzero(users[CLASS].ne(MATCH).to_numpy(dtype=bool))
     size = np.abs(users[SPEND_GAP].to_numpy()[off])
     # A sort of the discrepant users' keys, not of the table; gaps under $65,536 (the usual case) sort
     # as 16-bit keys, for which numpy's stable sort is a radix sort, linear in the users.

@@ -21,7 +21,7 @@ from checks.contract import load_contract
 from checks.encoding import NULL, Encoding
 from checks.engines import get_engine
 from checks.feed import discover_deltas
-from checks.model import DeltaFile
+from checks.model import DeltaFile, written_name_clashes
 from checks.rules import BATCH_MONOTONIC, PAIR_UNIQUE
 from checks.sample_accounts import CONTRACT_PATH, generate_accounts_case
 from tests.conftest import PROJECT_ROOT
@@ -247,3 +247,30 @@ def test_a_negative_decimal_is_written_as_the_number_it_is(tmp_path, engine):
     assert written.loc[key, "lifetime_value"] == "-5.25"
     users = pd.read_csv(out / "discrepancies.csv", dtype=str, keep_default_na=False).set_index("account_id")
     assert users.loc[key, ["expected_lifetime_value", "platform_lifetime_value", "spend_gap"]].tolist() == ["-5.25", "7.00", "-12.25"]
+
+
+def test_a_contract_column_an_output_would_write_under_its_own_name_is_refused(tmp_path, capsys):
+    # ``customer_class`` is the per-user table's own column (the customer's class): a contract column ``class`` would
+    # be written there too, and one of the two lost. Refused when the contract is read, before anything else.
+    contract = CONTRACT_PATH.read_text()
+    assert "- name: plan\n" in contract
+    (tmp_path / "contract.yaml").write_text(contract.replace("- name: plan\n", "- name: class\n"))
+    code = main(["run", "--feed", str(_write(CASE.files, tmp_path / "feed")), "--contract", str(tmp_path / "contract.yaml"),
+                 "--out", str(tmp_path / "out"), "--gx-dir", str(tmp_path / "gx")])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and len(error.splitlines()) == 1
+    assert "properties[class]" in error and "'customer_class'" in error
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("names", "key", "clashes"),
+    [
+        (("account_id", "plan", "orders", "exported_at"), "account_id", {}),
+        (("id", "class", "row", "rows", "detail", "v"), "id", {"class": "customer_class", "row": "platform_row", "rows": "platform_rows"}),
+        (("class", "v"), "class", {"class": "class"}),  # the key is written as itself, beside the user's class
+        (("id", "source_file", "v"), "id", {"source_file": "source_file"}),  # the deduplicated table's lineage
+    ],
+)
+def test_the_names_an_output_gives_its_own_columns_are_the_ones_that_clash(names, key, clashes):
+    assert written_name_clashes(names, key) == clashes

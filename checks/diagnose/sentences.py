@@ -22,7 +22,7 @@ from checks.diagnose.results import (
     Mechanism,
     RootCause,
 )
-from checks.model import SOURCE_FILE, SOURCE_ROW
+from checks.model import SOURCE_FILE, SOURCE_ROW, side_column
 from checks.wording import Words, default_words
 
 
@@ -112,7 +112,7 @@ def drift_sentence(members: pd.DataFrame, dollars: int, examples: pd.DataFrame, 
     changed = [
         f"{column} for {int(count):,}"
         for column in w.encoding.contract.shape.values
-        if (count := members[f"expected_{column}"].ne(members[f"platform_{column}"]).sum())
+        if (count := members[side_column("expected", column)].ne(members[side_column("platform", column)]).sum())
     ]
     return (
         f"{len(members):,} {w.keys} hold the right {w.version} with different values ({', '.join(changed)} {w.keys}), "
@@ -257,11 +257,11 @@ def example_sentence(examples: pd.DataFrame, words: Words | None = None) -> str:
     version, amount = w.version, w.encoding.contract.shape.amount
     row = examples.iloc[0]
 
-    def state(prefix: str) -> str:
-        held = f"{version} {w.version_value(row[f'{prefix}_{version}'])}"
-        return held + (f", {w.amount_word} {w.money(row[f'{prefix}_{amount}'])}" if amount else "")
+    def state(side: str) -> str:
+        held = f"{version} {w.version_value(row[side_column(side, version)])}"
+        return held + (f", {w.amount_word} {w.money(row[side_column(side, amount)])}" if amount else "")
 
-    platform = state("platform") if pd.notna(row[f"platform_{version}"]) else "no row"
+    platform = state("platform") if pd.notna(row[side_column("platform", version)]) else "no row"
     where = f" from {row['platform_file']}" if row["platform_file"] else ""
     return (
         f" For example, {w.key_word} {w.key(row[w.key_name])} has {platform}{where} on the platform, but its latest "

@@ -31,7 +31,7 @@ from checks.engines.spark_deltas import ROW, SparkDelta, SparkTable, stacked, un
 from checks.engines.spark_faults import search
 from checks.engines.spark_session import session
 from checks.engines.spark_users import (
-    CODE, CUSTOMER_CODE, DETAIL, GAP, LINE, LISTED, PLATFORM_FILE, PLATFORM_LINE, POSITION, Facts, SparkUsers, layout,
+    CODE, CUSTOMER_CODE, DETAIL_CODE, GAP, LINE, LISTED, PLATFORM_FILE, PLATFORM_LINE, POSITION, Facts, SparkUsers, layout,
 )
 from checks.lineage import lineage_frame
 from checks.encoding import Encoding, default_encoding
@@ -331,7 +331,7 @@ def _classified(expected: Any, platform: Any, customer: Any | None, feed: Any, s
     users = (
         users.withColumn("p_count", count)
         .withColumn(CODE, code)
-        .withColumn(DETAIL, detail)
+        .withColumn(DETAIL_CODE, detail)
         # Every platform row of a key counts against its expected amount.
         .withColumn(GAP, F.coalesce(F.col(_expected_amount(shape)), F.lit(0)) - F.coalesce(F.col("p_spend_sum"), F.lit(0)))
     )

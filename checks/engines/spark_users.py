@@ -23,7 +23,17 @@ import numpy as np
 import pandas as pd
 
 from checks.lineage import PlatformRows
-from checks.model import SOURCE_FILE, SOURCE_ROW, Shape
+from checks.model import (
+    CLASS,
+    CUSTOMER_CLASS,
+    DETAIL,
+    PLATFORM_SOURCE_FILE,
+    PLATFORM_SOURCE_ROW,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    Shape,
+    side_column,
+)
 from checks.reconcile import (
     CLASSES, CUSTOMER_CLASSES, DETAILS, MATCH, PLATFORM_ROW, PLATFORM_ROWS, SPEND_GAP, ExpectedRows, UserRows, compared,
 )
@@ -32,15 +42,13 @@ from checks.results import UsersElsewhere
 LINE = "_line"  # a table row's line number in its file
 POSITION = "_position"  # a table row's place in its table
 CODE = "_class"  # a key's class, as its place in ``CLASSES``
-DETAIL = "_detail"
+DETAIL_CODE = "_detail"
 CUSTOMER_CODE = "_customer_class"
 GAP = "_gap"
 LISTED = "_listed"
 # The first platform row's first equal feed row (``traced``): its file's place in the feed, and its line.
 PLATFORM_FILE = "_platform_file"
 PLATFORM_LINE = "_platform_line"
-PLATFORM_SOURCE_FILE = "platform_source_file"  # ``checks.report``'s names for them in discrepancies.csv
-PLATFORM_SOURCE_ROW = "platform_source_row"
 
 # Below this magnitude Arrow prints a float64 holding an integer as its digits; above, in scientific form.
 _PLAIN_BELOW = 10**10
@@ -199,20 +207,20 @@ class SparkUsers(UsersElsewhere):
         def named(codes: str, words: Sequence[str]) -> Any:  # missing for a missing code (``element_at`` is not)
             return F.when(F.col(codes).isNotNull(), F.element_at(F.array(*[F.lit(word) for word in words]), F.col(codes) + 1))
 
-        cells = [F.col(key), *(number("e_" + column, "expected_" + column) for column in values)]
+        cells = [F.col(key), *(number("e_" + column, side_column("expected", column)) for column in values)]
         cells += [_safe_text(F.col("e_file")).alias(SOURCE_FILE), number("e_row", SOURCE_ROW)]
-        cells += [number("p_" + column, "platform_" + column) for column in values]
+        cells += [number("p_" + column, side_column("platform", column)) for column in values]
         cells.append(number("p_" + LINE, PLATFORM_ROW))
         if self.names is not None:  # traced: where the platform row came from, as ``checks.report`` adds it
             cells += [
                 _safe_text(named(PLATFORM_FILE, self.names)).alias(PLATFORM_SOURCE_FILE),
                 F.when(F.col(PLATFORM_FILE).isNotNull(), F.col(PLATFORM_LINE)).alias(PLATFORM_SOURCE_ROW),
             ]
-        cells += [F.col("p_count").alias(PLATFORM_ROWS), named(CODE, CLASSES).alias("class"), named(DETAIL, DETAILS).alias("detail")]
+        cells += [F.col("p_count").alias(PLATFORM_ROWS), named(CODE, CLASSES).alias(CLASS), named(DETAIL_CODE, DETAILS).alias(DETAIL)]
         cells.append(F.col(GAP).alias(SPEND_GAP))
         if self.with_customer:
-            cells += [number("c_" + column, "customer_" + column) for column in values]
-            cells.append(named(CUSTOMER_CODE, CUSTOMER_CLASSES).alias("customer_class"))
+            cells += [number("c_" + column, side_column("customer", column)) for column in values]
+            cells.append(named(CUSTOMER_CODE, CUSTOMER_CLASSES).alias(CUSTOMER_CLASS))
         return cells
 
     def __reduce__(self) -> tuple[Any, ...]:  # a Spark frame cannot leave its session: another process gets the rows
@@ -302,7 +310,7 @@ def layout(chosen: pd.DataFrame, facts: Facts, with_customer: bool, shape: Shape
         customer_class = chosen[CUSTOMER_CODE].to_numpy().astype("int8")
     return UserRows(
         ids, expected, platform_rows,
-        chosen[CODE].to_numpy().astype("int8"), chosen[DETAIL].to_numpy().astype("int8"),
+        chosen[CODE].to_numpy().astype("int8"), chosen[DETAIL_CODE].to_numpy().astype("int8"),
         chosen[GAP].to_numpy(dtype="int64"),
         customer, customer_first, customer_class, facts.complete,
     )
