@@ -12,7 +12,7 @@ from __future__ import annotations
 import mmap
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -86,16 +86,19 @@ def _read_stored(path: Path, encoding: Encoding, *, rules: bool = False) -> tupl
     header = _frames.read_header(path, names)
     if header is None:
         raise _Reference
-    blocks: list[dict[str, pl.Series]] = []
+    parsing: list[dict[str, Future[pl.Series]]] = []
+    checks: list[Future[None]] = []
     size = path.stat().st_size
     with ThreadPoolExecutor(max_workers=_COLUMN_THREADS, thread_name_prefix="parse columns") as columns:
         for text, block_bytes in _texts(path, header, names):
-            if not blocks:
+            if not parsing:
                 _expect_texts(text, encoding, blocks_in_file=size / block_bytes)
-            checked = columns.submit(_check_text_rules, text, encoding) if rules else None
-            blocks.append(_parsed(text, encoding, columns))
-            if checked is not None:
-                checked.result()
+            if rules:
+                checks.append(columns.submit(_check_text_rules, text, encoding))
+            if len(parsing) >= 2:  # two blocks in flight at most: the one before the last is done before a third starts
+                _settle(parsing[-2], checks[len(parsing) - 2] if rules else None)
+            parsing.append(_parsing(text, encoding, columns, after=parsing[-1] if parsing else None))
+        blocks = [_settle(block, check) for block, check in zip(parsing, checks if rules else [None] * len(parsing))]
     rows = sum(len(block[names[0]]) for block in blocks)
     # Column by column, each block's part let go once copied: one column's copy at a time on top of the blocks.
     stored = {name: _column([block.pop(name) for block in blocks], encoding.codecs[name]) for name in names}
@@ -179,14 +182,23 @@ def _read_text(lines: bytes, header: _frames.Header, names: tuple[str, ...], *, 
     return text
 
 
-def _parsed(text: pl.DataFrame, encoding: Encoding, columns: Executor) -> dict[str, pl.Series]:
-    """Every column in computing form (``_parsed_column``), each parsed on one of ``columns``' threads: a Series' parsing
-    and a dictionary's lookups take one core each, and lose hold of the interpreter lock as they go. A string column's
-    dictionary is given this block's texts once the last block's are coded: the codes are those of a reading in file
-    order."""
-    names = encoding.contract.names
-    parsing = {name: columns.submit(_parsed_column, text[name], encoding.codecs[name]) for name in names}
-    return {name: parsing[name].result() for name in names}
+def _parsing(
+    text: pl.DataFrame, encoding: Encoding, columns: Executor, *, after: dict[str, Future[pl.Series]] | None
+) -> dict[str, Future[pl.Series]]:
+    """Every column of a block being put in computing form (``_parsed_column``), each on one of ``columns``' threads: a
+    Series' parsing and a dictionary's lookups take one core each, and lose hold of the interpreter lock as they go.
+
+    The next block's columns start while this one's slowest (a key's new texts) is still being coded, so that no core
+    waits for it; a string column's dictionary is given a block's texts only once the block ``after``'s are coded, so
+    the codes are those of a reading in file order. (Tasks start in the order given: the one waited for is running.)"""
+
+    def parse(name: str) -> pl.Series:
+        codec = encoding.codecs[name]
+        if codec.dictionary is not None and after is not None:
+            after[name].result()
+        return _parsed_column(text[name], codec)
+
+    return {name: columns.submit(parse, name) for name in encoding.contract.names}
 
 
 def _parsed_column(cells: pl.Series, codec: Codec) -> pl.Series:
@@ -251,6 +263,13 @@ def _timestamps(cells: pl.Series) -> pl.Series | None:
 def _codes(cells: pl.Series, codec: Codec) -> pl.Series:
     """Each cell's code in the run's dictionary (null where empty), as ``Dictionary.encode`` gives them."""
     return codec.dictionary.encode_series(cells)
+
+
+def _settle(block: dict[str, Future[pl.Series]], check: Future[None] | None) -> dict[str, pl.Series]:
+    """A block's columns once parsed; ``_Reference`` as soon as a cell of it breaks a rule (the rest is not read)."""
+    if check is not None:
+        check.result()
+    return {name: parsed.result() for name, parsed in block.items()}
 
 
 def _check_text_rules(text: pl.DataFrame, encoding: Encoding) -> None:
