@@ -9,7 +9,7 @@ import csv
 import io
 import re
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -117,7 +117,7 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] | None = None, ignore
         raise BadInputError("file has no header and no rows", file=path)
 
     header = _header(path, text)
-    normalised = [name.strip().lower() for name in header]
+    normalised = spelled_as_contract(header, columns)
     extra = [name for name in normalised if name not in columns] if ignore_extra else []
     _check_header(path, [name for name in normalised if name not in extra], columns)
     for original, name in zip(header, normalised):
@@ -211,6 +211,22 @@ def _read_bytes(path: Path) -> bytes:
     if not data:
         raise BadInputError("empty file (0 bytes)", file=path)
     return data
+
+
+def spelled_as_contract(header: Sequence[str], columns: Sequence[str]) -> list[str]:
+    """Each name of a file's header as the contract spells it: trimmed, and in the contract's letter case where it names
+    one of its columns in another (``USER_ID`` read as ``user_id``, `` client id`` as ``Client ID``); a name the
+    contract has not, trimmed and in lower case. Two columns of the contract one name apart in letter case only are
+    each matched exactly."""
+    by_folded: dict[str, list[str]] = {}
+    for column in columns:
+        by_folded.setdefault(column.lower(), []).append(column)
+    names = []
+    for name in header:
+        trimmed = name.strip()
+        matches = by_folded.get(trimmed.lower(), [])
+        names.append(trimmed if trimmed in columns else matches[0] if len(matches) == 1 else trimmed.lower())
+    return names
 
 
 def _check_header(path: Path, header: list[str], columns: tuple[str, ...]) -> None:

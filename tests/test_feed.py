@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from checks.errors import BadInputError
-from checks.feed import delta_number, discover_deltas, read_raw, read_table
+from checks.feed import delta_number, discover_deltas, read_raw, read_table, spelled_as_contract
 from checks.sample import COLUMNS
 from tests.conftest import write_csv
 
@@ -214,3 +214,37 @@ def test_a_stray_carriage_return_in_the_header_is_one_clear_error(tmp_path):
     path.write_bytes(HEADER.replace(",", ",\r", 1).encode() + b"\n1,2,3,4,5\n")
     with pytest.raises(BadInputError, match="malformed CSV header: new-line character seen in unquoted field"):
         read_table(path)
+
+
+@pytest.mark.parametrize(
+    ("header", "columns", "names"),
+    [
+        (["USER_ID", " batch_id "], ("user_id", "batch_id"), ["user_id", "batch_id"]),
+        (["Client ID", " client id "], ("Client ID",), ["Client ID", "Client ID"]),  # twice: the header check says so
+        (["ACCOUNT", "Extra Col"], ("Account",), ["Account", "extra col"]),  # a name the contract has not: lower case
+        (["ID", "id", "Id"], ("ID", "id"), ["ID", "id", "id"]),  # two columns a letter case apart: each matched exactly
+    ],
+)
+def test_a_header_name_is_read_as_the_contract_spells_it(header, columns, names):
+    assert spelled_as_contract(header, columns) == names
+
+
+@pytest.mark.parametrize("engine", ["pandas", "polars", "duckdb"])
+def test_a_contract_column_with_capitals_and_spaces_is_found_in_any_letter_case(tmp_path, engine):
+    from checks.contract import load_contract
+    from checks.encoding import Encoding
+    from checks.engines import get_engine
+    from checks.model import DeltaFile
+    from checks.sample_accounts import CONTRACT_PATH
+
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(CONTRACT_PATH.read_text().replace("- name: account_id\n", "- name: Account ID\n"))
+    encoding = Encoding.of(load_contract(contract))
+    rows = "AC-000001,basic,,3,10.50,2026-01-01T02:00:00Z\nAC-000002,pro,AC-000001,1,2.00,2026-01-01T03:00:00Z\n"
+    (tmp_path / "accounts_2026-01-01.csv").write_text("account id,plan,referrer,orders,lifetime_value,exported_at\n" + rows)
+    validation = get_engine(engine).read_and_validate(DeltaFile(tmp_path / "accounts_2026-01-01.csv", 0), encoding=encoding)
+    assert validation.passed and validation.warnings == ("column 'account id' read as 'Account ID'",)
+    assert list(validation.delta.frame.columns) == list(encoding.contract.names)
+    (tmp_path / "platform.csv").write_text("Account ID,plan,referrer,orders,lifetime_value,exported_at\n" + rows)
+    table = get_engine(engine).read_table(tmp_path / "platform.csv", encoding=encoding)
+    assert list(table.columns) == list(encoding.contract.names) and len(table) == 2

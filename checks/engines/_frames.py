@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from checks.feed import discover_deltas
+from checks.feed import discover_deltas, spelled_as_contract
 from checks.encoding import default_encoding
 from checks.model import DeltaFile, empty_failures, order_failures
 from checks.results import DeltaValidation
@@ -67,7 +67,7 @@ def header_of(start: bytes, columns: tuple[str, ...] = COLUMNS) -> Header | None
         header = next(csv.reader(io.StringIO(first_line.decode("utf-8"))))
     except (UnicodeDecodeError, StopIteration, csv.Error):
         return None
-    names = tuple(name.strip().lower() for name in header)
+    names = tuple(spelled_as_contract(header, columns))
     if len(names) != len(set(names)) or set(names) != set(columns):
         return None
     warnings.extend(column_renamed(original, name) for original, name in zip(header, names) if original != name)
