@@ -18,19 +18,25 @@ from checks.diagnose import CAUSE_WORDS, Diagnosis
 from checks.model import CLASS, SOURCE_FILE, side_column
 from checks.reconcile import MATCH, SPEND_GAP, STALE
 from checks.results import UsersElsewhere
-from checks.wording import Words
+from checks.wording import Words, capitalised
 from checks.writers import atomic_write_bytes
 
 GAP_BY_ROOT_CAUSE = "gap-by-root-cause"
 GAP_BY_FILE = "gap-by-file"
 STALE_BY_BATCH = "stale-users-by-batch"
 CHART_NAMES: tuple[str, ...] = (GAP_BY_ROOT_CAUSE, GAP_BY_FILE, STALE_BY_BATCH)
-# Each chart's heading on the incident page.
-CHART_HEADINGS = {
-    GAP_BY_ROOT_CAUSE: "The gap by root cause",
-    GAP_BY_FILE: "The gap by the file holding each user's latest row",
-    STALE_BY_BATCH: "Users holding an older row, by batch",
-}
+
+
+def chart_headings(words: Words) -> dict[str, str]:
+    """Each chart's heading on the incident page, in the feed's words."""
+    keys = words.keys
+    return {
+        GAP_BY_ROOT_CAUSE: "The gap by root cause",
+        GAP_BY_FILE: f"The gap by the file holding each {words.key_word}'s latest row",
+        STALE_BY_BATCH: f"{capitalised(keys)} holding an older row, by {words.version}",
+    }
+
+
 _BLUE, _GREY, _RED = "#2b6cb0", "#a0aec0", "#c53030"
 _NOT_IN_FEED = "not in the feed"
 

@@ -49,7 +49,7 @@ from checks.model import (
     SOURCE_ROW,
     SPEND_GAP,
 )
-from checks.wording import Words
+from checks.wording import Words, capitalised
 from checks.reconcile import CLASS_WORDS, MATCH, shown_columns
 from checks.results import UsersElsewhere
 from checks.writers import atomic_write_bytes, atomic_write_frame, atomic_write_text, read_output
@@ -163,16 +163,17 @@ def render_incident(
     company = _md(names.customer_company) if names.customer_company else None
     lines = [f"# {_title_line(diagnosis, company)}", ""]
     lines += [_headline(diagnosis), ""]
-    lines += ["## Totals", "", "| | total spend |", "|---|---:|"]
-    lines += [f"| {label} | {diagnosis.words.money(value)} |" for label, value in _totals(diagnosis)]
-    lines += ["", "## Users by class", "", "| users who | users | revenue gap |", "|---|---:|---:|"]
+    w = diagnosis.words
+    lines += ["## Totals", "", f"| | total {w.amount_word} |", "|---|---:|"]
+    lines += [f"| {label} | {w.money(value)} |" for label, value in _totals(diagnosis)]
+    lines += ["", f"## {capitalised(w.keys)} by class", "", f"| {w.keys} who | {w.keys} | revenue gap |", "|---|---:|---:|"]
     lines += [
         f"| {CLASS_WORDS.get(summary.name, summary.name)} | {summary.users:,} | {diagnosis.words.money(summary.revenue_gap)} |"
         for summary in reconciliation.classes
     ]
     lines += ["", "## Root causes", ""]
     if diagnosis.root_causes:
-        lines += ["| # | cause | file | users | revenue gap | share of gap |", "|---:|---|---|---:|---:|---:|"]
+        lines += [f"| # | cause | file | {w.keys} | revenue gap | share of gap |", "|---:|---|---|---:|---:|---:|"]
         lines += [
             f"| {index} | {CAUSE_WORDS.get(cause.kind, cause.kind)} | {_md(cause.file or '—')} | {cause.users:,} "
             f"| {diagnosis.words.money(cause.revenue_gap)} | {cause.share_of_gap:.1%} |"
@@ -189,7 +190,7 @@ def render_incident(
             if changes[1]:
                 lines += ["", "What the load did, value by value:", "", _markdown_table(*changes)]
     else:
-        lines.append("None: every user on the platform matches the deduplicated feed." if not _discrepant_users(diagnosis) else
+        lines.append(f"None: every {w.key_word} on the platform matches the deduplicated feed." if not _discrepant_users(diagnosis) else
                      "No tested hypothesis explains the discrepancy; see the classes above.")
     lines += ["", "## Lineage of the platform's rows", "", _lineage_table(diagnosis)]
     if charts:
@@ -197,7 +198,7 @@ def render_incident(
         lines += [f"![{_md(name)}]({_url(path)})" for name, path in charts.items()]
     lines += ["", "## Files", ""]
     lines += [
-        f"- Per-user discrepancies: [{DISCREPANCIES_CSV}]({DISCREPANCIES_CSV})",
+        f"- Per-{w.key_word} discrepancies: [{DISCREPANCIES_CSV}]({DISCREPANCIES_CSV})",
         f"- Email to the backend engineer, ready to send: [{EMAIL_ENGINEER_EML}]({EMAIL_ENGINEER_EML}) "
         f"(Markdown: [{EMAIL_ENGINEER}]({EMAIL_ENGINEER}))",
         f"- Email to the customer, ready to send: [{EMAIL_CUSTOMER_EML}]({EMAIL_CUSTOMER_EML}) "
@@ -210,19 +211,22 @@ def render_incident(
 
 def _headline(diagnosis: Diagnosis) -> str:
     if not _discrepant_users(diagnosis):
-        return f"No discrepancy: all {diagnosis.reconciliation.user_count:,} users match; both totals are {diagnosis.words.money(diagnosis.expected_total)}."
+        return (
+            f"No discrepancy: all {diagnosis.reconciliation.user_count:,} {diagnosis.words.keys} match; both totals are "
+            f"{diagnosis.words.money(diagnosis.expected_total)}."
+        )
     causes = diagnosis.root_causes
     explained = 1 - diagnosis.unexplained_share
     main = causes[0] if causes else None
     text = (
         f"The platform's table totals {diagnosis.words.money(diagnosis.platform_total)}, the deduplicated feed "
         f"{diagnosis.words.money(diagnosis.expected_total)}: a gap of {diagnosis.words.money(diagnosis.gap)} across "
-        f"{_discrepant_users(diagnosis):,} users."
+        f"{_discrepant_users(diagnosis):,} {diagnosis.words.keys}."
     )
     if main is not None:
         text += (
             f" {_count(len(causes), 'root cause')} explain{'s' if len(causes) == 1 else ''} {explained:.1%} of it; the largest, "
-            f"{_md(cause_words(main))}, accounts for {main.users:,} users and {diagnosis.words.money(main.revenue_gap)}."
+            f"{_md(cause_words(main))}, accounts for {main.users:,} {diagnosis.words.keys} and {diagnosis.words.money(main.revenue_gap)}."
         )
     return text
 
@@ -406,7 +410,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         if not _discrepant_users(diagnosis):
             out.append(("p",
                 f"I reconciled the loaded table{whose} against the deduplicated feed ({_count(len(diagnosis.files), 'delta file')}): "
-                f"every user matches and both totals are {diagnosis.words.money(diagnosis.expected_total)}. Nothing to do."
+                f"every {diagnosis.words.key_word} matches and both totals are {diagnosis.words.money(diagnosis.expected_total)}. Nothing to do."
             ))
             return out + [("p", _signature(names, e, "Thanks"))]
         reconciliation = diagnosis.reconciliation
@@ -415,20 +419,20 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         out.append(("p",
             f"I reconciled the loaded table{table}{whose} against the {_count(len(diagnosis.files), 'delta file')} the customer "
             f"sent. It totals {diagnosis.words.money(diagnosis.platform_total)}; rebuilt from the files (latest {diagnosis.words.version} per "
-            f"user) it is {diagnosis.words.money(diagnosis.expected_total)}"
+            f"{diagnosis.words.key_word}) it is {diagnosis.words.money(diagnosis.expected_total)}"
             + (", which is also the customer's finance total" if diagnosis.finance_total == diagnosis.expected_total else "")
             + "."
         ))
         out.append(("p",
-            f"Impact: {discrepant:,} of {reconciliation.user_count:,} users ({discrepant / max(reconciliation.user_count, 1):.1%}) "
+            f"Impact: {discrepant:,} of {reconciliation.user_count:,} {diagnosis.words.keys} ({discrepant / max(reconciliation.user_count, 1):.1%}) "
             f"show figures that are not their latest, and the table's total is off by {diagnosis.words.money(diagnosis.gap)}. Anything built "
-            "on those users' figures (segments, campaigns, reports) used the older values."
+            f"on those {diagnosis.words.keys}' figures (segments, campaigns, reports) used the older values."
         ))
         agreement = _customer_agreement(diagnosis)
         if agreement:
             out.append(("p", agreement))
         for cause in diagnosis.root_causes:
-            out.append(("h", f"{_title(cause, e)} ({cause.users:,} users, {diagnosis.words.money(cause.revenue_gap)}, {cause.share_of_gap:.1%} of the gap)"))
+            out.append(("h", f"{_title(cause, e, diagnosis.words)} ({cause.users:,} {diagnosis.words.keys}, {diagnosis.words.money(cause.revenue_gap)}, {cause.share_of_gap:.1%} of the gap)"))
             out.append(("p", f"What the data shows: {e(cause.evidence)}"))
             changes = _changes_rows(cause, e, diagnosis.words)
             if changes[1]:
@@ -442,12 +446,12 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
             out.append(("p", f"Backfill: {_backfill(cause, diagnosis, e)}"))
         if diagnosis.unexplained_users:
             out.append(("p",
-                f"Still unexplained: {diagnosis.unexplained_users:,} users, {diagnosis.words.money(diagnosis.unexplained_gap)} "
+                f"Still unexplained: {diagnosis.unexplained_users:,} {diagnosis.words.keys}, {diagnosis.words.money(diagnosis.unexplained_gap)} "
                 f"({diagnosis.unexplained_share:.1%} of the gap); none of the simulated faults reproduces their rows. "
                 f"They are in {DISCREPANCIES_CSV}."
             ))
         else:
-            out.append(("p", "Nothing is left unexplained: with the above, every user matches the feed."))
+            out.append(("p", f"Nothing is left unexplained: with the above, every {diagnosis.words.key_word} matches the feed."))
         examples = _email_examples(diagnosis)
         if not examples.empty:
             out.append(("p", f"{_count(len(examples), 'example')}, largest gaps first (values: {', '.join(_value_columns(diagnosis.words))}):"))
@@ -456,7 +460,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         out.append(("code", _reproduction(diagnosis, names)))
         out.append(("p", "Or with our suite: checks diagnose --feed <feed folder> --platform <platform table> --json"))
         described = (
-            f"{DISCREPANCIES_CSV}: the {discrepant:,} users that do not match, largest gap first, each with the platform's "
+            f"{DISCREPANCIES_CSV}: the {discrepant:,} {diagnosis.words.keys} that do not match, largest gap first, each with the platform's "
             "row and the file and line it came from, and the latest row and the file and line it came from."
         )
         if _attached(diagnosis):
@@ -486,12 +490,12 @@ def _customer_agreement(diagnosis: Diagnosis) -> str | None:
         return None
     if not differing:
         return (
-            f"The customer's own export agrees with the feed for every user ({reconciliation.user_count:,} of "
+            f"The customer's own export agrees with the feed for every {diagnosis.words.key_word} ({reconciliation.user_count:,} of "
             f"{reconciliation.user_count:,}; total {diagnosis.words.money(reconciliation.customer_total)}), so the difference is on our side."
         )
     return (
-        f"The customer's own export differs from the feed for {differing:,} users (its total is "
-        f"{diagnosis.words.money(reconciliation.customer_total)}); those users are in {DISCREPANCIES_CSV} too."
+        f"The customer's own export differs from the feed for {differing:,} {diagnosis.words.keys} (its total is "
+        f"{diagnosis.words.money(reconciliation.customer_total)}); those {diagnosis.words.keys} are in {DISCREPANCIES_CSV} too."
     )
 
 
@@ -549,18 +553,19 @@ def _landing_spacing(file: str, nearby: Sequence[str], arrivals: Mapping[str, Ar
     return f"{e(file)} landed " + " and ".join(parts) + "." if parts else None
 
 
-def _title(cause: RootCause, e: Callable[[str], str]) -> str:
+def _title(cause: RootCause, e: Callable[[str], str], words: Words) -> str:
     file = e(cause.file) if cause.file else ""
     what = cause.details.get("what")
     if cause.kind == VALUE_DRIFT and what:
         return f"When {file or 'the files'} {'was' if file else 'were'} loaded, {e(what)}"
+    keys = e(words.keys)
     return {
         FILE_NOT_INGESTED: f"{file} was never loaded",
         FILE_PARTIALLY_INGESTED: f"{file} was only partly loaded",
-        WRONG_DEDUP_ORDER: "Deduplication kept the wrong row per user",
-        DUPLICATE_ROWS: "Users are loaded more than once",
-        MISSING_USERS: "Users are missing from the table",
-        UNEXPECTED_USERS: "The table holds users the feed never sent",
+        WRONG_DEDUP_ORDER: f"Deduplication kept the wrong row per {e(words.key_word)}",
+        DUPLICATE_ROWS: f"{capitalised(keys)} are loaded more than once",
+        MISSING_USERS: f"{capitalised(keys)} are missing from the table",
+        UNEXPECTED_USERS: f"The table holds {keys} the feed never sent",
         VALUE_DRIFT: "Values changed between the file and the table",
     }[cause.kind]
 
@@ -586,11 +591,14 @@ def _mechanism(cause: RootCause, e: Callable[[str], str], words: Words) -> str:
         if details.get("rule") == "string":
             return f"{words.version} compared as text (a VARCHAR column, or the CSV read without types), so 999 beats 1500."
         order = ", ".join(e(name) for name in details.get("order", []))
-        return f"each load overwrote the users it held (last write wins) with the files loaded in the order {order}."
+        return f"each load overwrote the {e(words.keys)} it held (last write wins) with the files loaded in the order {order}."
     if cause.kind == DUPLICATE_ROWS:
-        return f"the loader appends rows instead of upserting on {words.key_name}, so a user updated by several deltas appears several times."
+        return (
+            f"the loader appends rows instead of upserting on {e(words.key_name)}, so a {e(words.key_word)} updated by several deltas "
+            "appears several times."
+        )
     if cause.kind == MISSING_USERS:
-        return "rows dropped between the file and the table (a filter, a failed insert batch, or a join that loses users)."
+        return f"rows dropped between the file and the table (a filter, a failed insert batch, or a join that loses {e(words.keys)})."
     if cause.kind == UNEXPECTED_USERS:
         return "rows from another source (test data, another customer, an old import) in this customer's table."
     if details.get("why"):
@@ -630,9 +638,9 @@ def _backfill(cause: RootCause, diagnosis: Diagnosis, e: Callable[[str], str]) -
     if cause.kind == FILE_NOT_INGESTED:
         later = cause.details.get("users_in_later_files", 0)
         return (
-            f"load {e(cause.file or 'the file')} now with the {diagnosis.words.version}-guarded upsert. Order matters: {later:,} of its users "
-            "are updated again by later deltas, so a plain overwrite would regress them; with the guard only the "
-            f"{cause.users:,} affected users change. The table total should then be {target}."
+            f"load {e(cause.file or 'the file')} now with the {diagnosis.words.version}-guarded upsert. Order matters: {later:,} of its "
+            f"{e(diagnosis.words.keys)} are updated again by later deltas, so a plain overwrite would regress them; with the guard only "
+            f"the {cause.users:,} affected {e(diagnosis.words.keys)} change. The table total should then be {target}."
         )
     if cause.kind == FILE_PARTIALLY_INGESTED:
         return (
@@ -692,7 +700,7 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
             return out + [("p", _signature(names, e, "Kind regards"))]
         customers = _discrepant_users(diagnosis)
         out.append(("p",
-            f"Thank you for flagging that the total spend shown {shown_in} didn't match your own records. You were right, "
+            f"Thank you for flagging that the total {diagnosis.words.amount_word} shown {shown_in} didn't match your own records. You were right, "
             f"and we are sorry for the confusion it caused. We showed {diagnosis.words.money(diagnosis.platform_total)}; the correct figure is "
             f"{diagnosis.words.money(diagnosis.expected_total)}"
             + (", which matches your finance team's total" if diagnosis.finance_total == diagnosis.expected_total else "")
@@ -726,7 +734,7 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         ))
         return out + [("p", _signature(names, e, "Kind regards"))]
 
-    return _Email("The difference in your total spend figures", blocks)
+    return _Email(f"The difference in your total {diagnosis.words.amount_word} figures", blocks)
 
 
 def _plain(cause: RootCause, diagnosis: Diagnosis, arrivals: Mapping[str, Arrival]) -> str:
@@ -776,7 +784,7 @@ def render_incident_html(
     docs_index: str | None = None,
 ) -> str:
     """A self-contained page with the finding, examples and charts (``charts``: SVG text, inlined); text is HTML-escaped."""
-    e = html.escape
+    e, words = html.escape, diagnosis.words
     company = names.customer_company
     parts = [
         "<!DOCTYPE html>",
@@ -795,7 +803,7 @@ def render_incident_html(
     parts += [f'<tr><th>{e(label)}</th><td class="n">{e(diagnosis.words.money(value))}</td></tr>' for label, value in _totals(diagnosis)]
     parts.append("</table><h2>Root causes</h2>")
     if diagnosis.root_causes:
-        parts.append("<table><tr><th>cause</th><th>file</th><th>users</th><th>revenue gap</th><th>share</th></tr>")
+        parts.append(f"<table><tr><th>cause</th><th>file</th><th>{e(words.keys)}</th><th>revenue gap</th><th>share</th></tr>")
         parts += [
             f"<tr><td>{e(CAUSE_WORDS.get(cause.kind, cause.kind))}</td><td>{e(cause.file or '')}</td><td class=\"n\">{cause.users:,}</td>"
             f'<td class="n">{e(diagnosis.words.money(cause.revenue_gap))}</td><td class="n">{cause.share_of_gap:.1%}</td></tr>'
@@ -813,19 +821,22 @@ def render_incident_html(
                     parts += ["<tr>" + "".join(f"<td>{e(cell)}</td>" for cell in row) + "</tr>" for row in rows]
                     parts.append("</table>")
     else:
-        parts.append("<p>None: every user on the platform matches the feed.</p>" if not _discrepant_users(diagnosis) else
-                     "<p>No tested hypothesis explains the discrepancy; see the users by class below.</p>")
-    parts.append("<h2>Users by class</h2><table><tr><th>users who</th><th>users</th><th>revenue gap</th></tr>")
+        parts.append(f"<p>None: every {e(words.key_word)} on the platform matches the feed.</p>" if not _discrepant_users(diagnosis) else
+                     f"<p>No tested hypothesis explains the discrepancy; see the {e(words.keys)} by class below.</p>")
+    parts.append(
+        f"<h2>{e(capitalised(words.keys))} by class</h2><table><tr><th>{e(words.keys)} who</th><th>{e(words.keys)}</th><th>revenue gap</th></tr>"
+    )
     parts += [
         f'<tr><td>{e(CLASS_WORDS.get(summary.name, summary.name))}</td><td class="n">{summary.users:,}</td>'
         f'<td class="n">{e(diagnosis.words.money(summary.revenue_gap))}</td></tr>'
         for summary in diagnosis.reconciliation.classes
     ]
     parts.append("</table>")
-    from checks.charts import CHART_HEADINGS
+    from checks.charts import chart_headings
 
+    headings = chart_headings(words)
     for name, svg in (charts or {}).items():
-        heading = CHART_HEADINGS.get(name, name)
+        heading = headings.get(name, name)
         parts.append(f'<h2>{e(heading)}</h2><figure role="img" aria-label="{e(heading, quote=True)}">{_inline_svg(svg)}</figure>')
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -95,3 +95,8 @@ def default_words() -> Words:
     from checks.encoding import default_encoding
 
     return Words.of(default_encoding())
+
+
+def capitalised(text: str) -> str:
+    """``text`` with its first letter a capital and the rest as it is: "Client IDs", never "Client ids"."""
+    return text[:1].upper() + text[1:]

@@ -274,3 +274,24 @@ def test_a_contract_column_an_output_would_write_under_its_own_name_is_refused(t
 )
 def test_the_names_an_output_gives_its_own_columns_are_the_ones_that_clash(names, key, clashes):
     assert written_name_clashes(names, key) == clashes
+
+
+def test_what_people_read_names_the_feeds_keys_in_its_own_words(tmp_path):
+    # The contract's key is an "account" (its businessName): the report and both emails speak of accounts, and of the
+    # amount's own word, never of the first customer's users and spend.
+    import re
+
+    CASE.platform.to_csv(tmp_path / "platform.csv", index=False)
+    CASE.customer.to_csv(tmp_path / "customer.csv", index=False)
+    out = tmp_path / "out"
+    code = main(["run", "--feed", str(_write(CASE.files, tmp_path / "feed")), "--contract", str(CONTRACT_PATH),
+                 "--platform", str(tmp_path / "platform.csv"), "--customer", str(tmp_path / "customer.csv"),
+                 "--out", str(out), "--gx-dir", str(tmp_path / "gx")])
+    assert code == 1
+    pages = {name: (out / name).read_text() for name in ("incident.md", "email-engineer.md", "email-customer.md")}
+    pages["incident.html"] = (tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site" / "incident.html").read_text()
+    for name, text in pages.items():
+        text = text.replace("stale-users-by-batch", "")  # a chart's file name
+        assert not re.search(r"\b[Uu]sers?\b|\bspend\b", text), (name, re.search(r".{40}\b[Uu]sers?\b.{40}|.{40}\bspend\b.{20}", text))
+    assert "## Accounts by class" in pages["incident.md"] and "| | total lifetime value |" in pages["incident.md"]
+    assert re.search(r"Impact: [\d,]+ of [\d,]+ accounts", pages["email-engineer.md"])
