@@ -384,10 +384,11 @@ def _contract_of(model: Any, document: dict, bad: Any, path: Path | None) -> Con
     if repeated:
         raise bad(f"{where}.properties: column(s) declared twice: {', '.join(repeated)}")
     _check_roles(columns, where, bad)
-    key = next(column.name for column in columns if column.primary_key)
-    for name, written in written_name_clashes(names, key).items():
-        # Two columns of one output under one name: one would be lost (or read as the other). Files name their
-        # columns as the contract does, so the feed's header is what changes.
+    # Two columns of one output under one name: one would be lost (or read as the other). Files name their columns
+    # as the contract does, so the feed's header is what changes.
+    clashes = written_name_clashes(names, next(column.name for column in columns if column.primary_key))
+    if clashes:
+        name, written = next(iter(clashes.items()))
         raise bad(
             f"{where}.properties[{name}]: the outputs would write this column as {written!r}, a name they give a column "
             f"of their own ({', '.join(PER_USER_COLUMNS)}): the contract and its files must name it otherwise"

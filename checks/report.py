@@ -164,16 +164,17 @@ def render_incident(
     lines = [f"# {_title_line(diagnosis, company)}", ""]
     lines += [_headline(diagnosis), ""]
     w = diagnosis.words
-    lines += ["## Totals", "", f"| | total {w.amount_word} |", "|---|---:|"]
+    keys, key_word = _md(w.keys), _md(w.key_word)
+    lines += ["## Totals", "", f"| | total {_md(w.amount_word)} |", "|---|---:|"]
     lines += [f"| {label} | {w.money(value)} |" for label, value in _totals(diagnosis)]
-    lines += ["", f"## {capitalised(w.keys)} by class", "", f"| {w.keys} who | {w.keys} | revenue gap |", "|---|---:|---:|"]
+    lines += ["", f"## {capitalised(keys)} by class", "", f"| {keys} who | {keys} | revenue gap |", "|---|---:|---:|"]
     lines += [
         f"| {CLASS_WORDS.get(summary.name, summary.name)} | {summary.users:,} | {diagnosis.words.money(summary.revenue_gap)} |"
         for summary in reconciliation.classes
     ]
     lines += ["", "## Root causes", ""]
     if diagnosis.root_causes:
-        lines += [f"| # | cause | file | {w.keys} | revenue gap | share of gap |", "|---:|---|---|---:|---:|---:|"]
+        lines += [f"| # | cause | file | {keys} | revenue gap | share of gap |", "|---:|---|---|---:|---:|---:|"]
         lines += [
             f"| {index} | {CAUSE_WORDS.get(cause.kind, cause.kind)} | {_md(cause.file or '—')} | {cause.users:,} "
             f"| {diagnosis.words.money(cause.revenue_gap)} | {cause.share_of_gap:.1%} |"
@@ -190,7 +191,7 @@ def render_incident(
             if changes[1]:
                 lines += ["", "What the load did, value by value:", "", _markdown_table(*changes)]
     else:
-        lines.append(f"None: every {w.key_word} on the platform matches the deduplicated feed." if not _discrepant_users(diagnosis) else
+        lines.append(f"None: every {key_word} on the platform matches the deduplicated feed." if not _discrepant_users(diagnosis) else
                      "No tested hypothesis explains the discrepancy; see the classes above.")
     lines += ["", "## Lineage of the platform's rows", "", _lineage_table(diagnosis)]
     if charts:
@@ -198,7 +199,7 @@ def render_incident(
         lines += [f"![{_md(name)}]({_url(path)})" for name, path in charts.items()]
     lines += ["", "## Files", ""]
     lines += [
-        f"- Per-{w.key_word} discrepancies: [{DISCREPANCIES_CSV}]({DISCREPANCIES_CSV})",
+        f"- Per-{key_word} discrepancies: [{DISCREPANCIES_CSV}]({DISCREPANCIES_CSV})",
         f"- Email to the backend engineer, ready to send: [{EMAIL_ENGINEER_EML}]({EMAIL_ENGINEER_EML}) "
         f"(Markdown: [{EMAIL_ENGINEER}]({EMAIL_ENGINEER}))",
         f"- Email to the customer, ready to send: [{EMAIL_CUSTOMER_EML}]({EMAIL_CUSTOMER_EML}) "
@@ -212,7 +213,7 @@ def render_incident(
 def _headline(diagnosis: Diagnosis) -> str:
     if not _discrepant_users(diagnosis):
         return (
-            f"No discrepancy: all {diagnosis.reconciliation.user_count:,} {diagnosis.words.keys} match; both totals are "
+            f"No discrepancy: all {diagnosis.reconciliation.user_count:,} {_md(diagnosis.words.keys)} match; both totals are "
             f"{diagnosis.words.money(diagnosis.expected_total)}."
         )
     causes = diagnosis.root_causes
@@ -221,12 +222,12 @@ def _headline(diagnosis: Diagnosis) -> str:
     text = (
         f"The platform's table totals {diagnosis.words.money(diagnosis.platform_total)}, the deduplicated feed "
         f"{diagnosis.words.money(diagnosis.expected_total)}: a gap of {diagnosis.words.money(diagnosis.gap)} across "
-        f"{_discrepant_users(diagnosis):,} {diagnosis.words.keys}."
+        f"{_discrepant_users(diagnosis):,} {_md(diagnosis.words.keys)}."
     )
     if main is not None:
         text += (
             f" {_count(len(causes), 'root cause')} explain{'s' if len(causes) == 1 else ''} {explained:.1%} of it; the largest, "
-            f"{_md(cause_words(main))}, accounts for {main.users:,} {diagnosis.words.keys} and {diagnosis.words.money(main.revenue_gap)}."
+            f"{_md(cause_words(main))}, accounts for {main.users:,} {_md(diagnosis.words.keys)} and {diagnosis.words.money(main.revenue_gap)}."
         )
     return text
 
@@ -410,7 +411,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         if not _discrepant_users(diagnosis):
             out.append(("p",
                 f"I reconciled the loaded table{whose} against the deduplicated feed ({_count(len(diagnosis.files), 'delta file')}): "
-                f"every {diagnosis.words.key_word} matches and both totals are {diagnosis.words.money(diagnosis.expected_total)}. Nothing to do."
+                f"every {e(diagnosis.words.key_word)} matches and both totals are {diagnosis.words.money(diagnosis.expected_total)}. Nothing to do."
             ))
             return out + [("p", _signature(names, e, "Thanks"))]
         reconciliation = diagnosis.reconciliation
@@ -419,20 +420,20 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         out.append(("p",
             f"I reconciled the loaded table{table}{whose} against the {_count(len(diagnosis.files), 'delta file')} the customer "
             f"sent. It totals {diagnosis.words.money(diagnosis.platform_total)}; rebuilt from the files (latest {diagnosis.words.version} per "
-            f"{diagnosis.words.key_word}) it is {diagnosis.words.money(diagnosis.expected_total)}"
+            f"{e(diagnosis.words.key_word)}) it is {diagnosis.words.money(diagnosis.expected_total)}"
             + (", which is also the customer's finance total" if diagnosis.finance_total == diagnosis.expected_total else "")
             + "."
         ))
         out.append(("p",
-            f"Impact: {discrepant:,} of {reconciliation.user_count:,} {diagnosis.words.keys} ({discrepant / max(reconciliation.user_count, 1):.1%}) "
+            f"Impact: {discrepant:,} of {reconciliation.user_count:,} {e(diagnosis.words.keys)} ({discrepant / max(reconciliation.user_count, 1):.1%}) "
             f"show figures that are not their latest, and the table's total is off by {diagnosis.words.money(diagnosis.gap)}. Anything built "
-            f"on those {diagnosis.words.keys}' figures (segments, campaigns, reports) used the older values."
+            f"on those {e(diagnosis.words.keys)}' figures (segments, campaigns, reports) used the older values."
         ))
-        agreement = _customer_agreement(diagnosis)
+        agreement = _customer_agreement(diagnosis, e)
         if agreement:
             out.append(("p", agreement))
         for cause in diagnosis.root_causes:
-            out.append(("h", f"{_title(cause, e, diagnosis.words)} ({cause.users:,} {diagnosis.words.keys}, {diagnosis.words.money(cause.revenue_gap)}, {cause.share_of_gap:.1%} of the gap)"))
+            out.append(("h", f"{_title(cause, e, diagnosis.words)} ({cause.users:,} {e(diagnosis.words.keys)}, {diagnosis.words.money(cause.revenue_gap)}, {cause.share_of_gap:.1%} of the gap)"))
             out.append(("p", f"What the data shows: {e(cause.evidence)}"))
             changes = _changes_rows(cause, e, diagnosis.words)
             if changes[1]:
@@ -446,12 +447,12 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
             out.append(("p", f"Backfill: {_backfill(cause, diagnosis, e)}"))
         if diagnosis.unexplained_users:
             out.append(("p",
-                f"Still unexplained: {diagnosis.unexplained_users:,} {diagnosis.words.keys}, {diagnosis.words.money(diagnosis.unexplained_gap)} "
+                f"Still unexplained: {diagnosis.unexplained_users:,} {e(diagnosis.words.keys)}, {diagnosis.words.money(diagnosis.unexplained_gap)} "
                 f"({diagnosis.unexplained_share:.1%} of the gap); none of the simulated faults reproduces their rows. "
                 f"They are in {DISCREPANCIES_CSV}."
             ))
         else:
-            out.append(("p", f"Nothing is left unexplained: with the above, every {diagnosis.words.key_word} matches the feed."))
+            out.append(("p", f"Nothing is left unexplained: with the above, every {e(diagnosis.words.key_word)} matches the feed."))
         examples = _email_examples(diagnosis)
         if not examples.empty:
             out.append(("p", f"{_count(len(examples), 'example')}, largest gaps first (values: {', '.join(_value_columns(diagnosis.words))}):"))
@@ -460,7 +461,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         out.append(("code", _reproduction(diagnosis, names)))
         out.append(("p", "Or with our suite: checks diagnose --feed <feed folder> --platform <platform table> --json"))
         described = (
-            f"{DISCREPANCIES_CSV}: the {discrepant:,} {diagnosis.words.keys} that do not match, largest gap first, each with the platform's "
+            f"{DISCREPANCIES_CSV}: the {discrepant:,} {e(diagnosis.words.keys)} that do not match, largest gap first, each with the platform's "
             "row and the file and line it came from, and the latest row and the file and line it came from."
         )
         if _attached(diagnosis):
@@ -479,7 +480,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
     return _Email(subject, blocks)
 
 
-def _customer_agreement(diagnosis: Diagnosis) -> str | None:
+def _customer_agreement(diagnosis: Diagnosis, e: Callable[[str], str]) -> str | None:
     """Whether the customer's export agrees with the feed, user by user (None without an export)."""
     reconciliation, users = diagnosis.reconciliation, diagnosis.reconciliation.users
     if isinstance(users, UsersElsewhere):  # an engine's (Spark): counted where the rows are
@@ -490,12 +491,12 @@ def _customer_agreement(diagnosis: Diagnosis) -> str | None:
         return None
     if not differing:
         return (
-            f"The customer's own export agrees with the feed for every {diagnosis.words.key_word} ({reconciliation.user_count:,} of "
+            f"The customer's own export agrees with the feed for every {e(diagnosis.words.key_word)} ({reconciliation.user_count:,} of "
             f"{reconciliation.user_count:,}; total {diagnosis.words.money(reconciliation.customer_total)}), so the difference is on our side."
         )
     return (
-        f"The customer's own export differs from the feed for {differing:,} {diagnosis.words.keys} (its total is "
-        f"{diagnosis.words.money(reconciliation.customer_total)}); those {diagnosis.words.keys} are in {DISCREPANCIES_CSV} too."
+        f"The customer's own export differs from the feed for {differing:,} {e(diagnosis.words.keys)} (its total is "
+        f"{diagnosis.words.money(reconciliation.customer_total)}); those {e(diagnosis.words.keys)} are in {DISCREPANCIES_CSV} too."
     )
 
 
@@ -700,7 +701,7 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
             return out + [("p", _signature(names, e, "Kind regards"))]
         customers = _discrepant_users(diagnosis)
         out.append(("p",
-            f"Thank you for flagging that the total {diagnosis.words.amount_word} shown {shown_in} didn't match your own records. You were right, "
+            f"Thank you for flagging that the total {e(diagnosis.words.amount_word)} shown {shown_in} didn't match your own records. You were right, "
             f"and we are sorry for the confusion it caused. We showed {diagnosis.words.money(diagnosis.platform_total)}; the correct figure is "
             f"{diagnosis.words.money(diagnosis.expected_total)}"
             + (", which matches your finance team's total" if diagnosis.finance_total == diagnosis.expected_total else "")
