@@ -16,6 +16,7 @@ import pandas as pd
 
 from checks.contract import DEFAULT_FILES, FileOrder
 from checks.errors import BadInputError
+from checks.model import written_name_clashes
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _DECIMAL = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)$")
@@ -161,7 +162,11 @@ def _render(profiles: Sequence[ColumnProfile], files: str, names: Sequence[str])
 
 
 def _property_lines(profile, key, version, amount, keys, versions, amounts, scalar) -> list[str]:
-    lines = [f"      - name: {scalar(profile.name)}", f"        logicalType: {profile.logical_type}"]
+    clash = written_name_clashes([profile.name], key.name if key is not None else "").get(profile.name)
+    name = f"      - name: {scalar(profile.name)}" + (
+        f"  # CONFIRM: rename it, in the files too: the outputs write it as {clash}, a column of their own" if clash else ""
+    )
+    lines = [name, f"        logicalType: {profile.logical_type}"]
     if profile.decimal is not None:
         lines.append(f"        physicalType: decimal({profile.decimal[0]},{profile.decimal[1]})"
                      "  # CONFIRM: widen the precision to what the column may hold")

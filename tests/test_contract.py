@@ -248,6 +248,17 @@ def test_infer_drafts_a_contract_that_lints_and_marks_what_to_confirm(tmp_path):
     assert contract.file_order("orders-2026-01-02.csv").order == "2026-01-02"
 
 
+def test_infer_marks_a_column_an_output_would_write_under_its_own_name(tmp_path):
+    # ``tier`` renamed ``class``: the customer's value would be ``customer_class``, which the lint refuses.
+    for name, text in OTHER_SHAPE.items():
+        write_csv(tmp_path / name, text.replace(",tier,", ",class,"))
+    draft = infer_contract(tmp_path, r"orders-(?P<order>\d{4}-\d{2}-\d{2})\.csv")
+    assert "- name: class  # CONFIRM: rename it, in the files too: the outputs write it as customer_class" in draft
+    assert "- name: account\n" in draft  # the others as before
+    with pytest.raises(BadInputError, match=r"properties\[class\]"):
+        parse_contract(draft)
+
+
 def test_infer_of_a_folder_without_deltas_is_bad_input(tmp_path, capsys):
     assert main(["contract", "infer", "--feed", str(tmp_path)]) == 2
     assert "no delta files" in capsys.readouterr().err
