@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from checks.diagnose import CAUSE_WORDS, Diagnosis
+from checks.diagnose import Diagnosis, cause_label
 from checks.model import CLASS, SOURCE_FILE, side_column
 from checks.reconcile import MATCH, SPEND_GAP, STALE
 from checks.results import UsersElsewhere
@@ -112,7 +112,7 @@ def _save(figure, path: Path, suffix: str) -> Path:
 
 
 def _by_root_cause(diagnosis: Diagnosis) -> Bars:
-    labels = [CAUSE_WORDS.get(cause.kind, cause.kind) + (f"\n{cause.file}" if cause.file else "") for cause in diagnosis.root_causes]
+    labels = [cause_label(cause.kind, diagnosis.words) + (f"\n{cause.file}" if cause.file else "") for cause in diagnosis.root_causes]
     values = [cause.revenue_gap for cause in diagnosis.root_causes]
     colours = [_BLUE] * len(values)
     if diagnosis.unexplained_users:

@@ -149,7 +149,7 @@ def show_run(result: Any) -> None:
         show_failures(failures)
     words = Words.of(result.feed.encoding)
     total = words.money(result.feed.amount_total())
-    stdout.print(escape(f"deduplicated: {result.feed.user_count:,} {words.keys}, total {words.amount_word} {total}"))
+    stdout.print(escape(f"deduplicated: {words.count(result.feed.user_count)}, total {words.amount_word} {total}"))
     if result.suites is not None:
         for table in result.suites.results:
             verdict = "[green]pass[/]" if table.success else "[red]FAIL[/]"
@@ -226,17 +226,17 @@ def show_next_steps(diagnosis: Any, outputs: dict[str, Any], *, names: Any = Non
     stdout.print("[bold]Summary[/]")
     if not diagnosis.discrepancy:
         stdout.print(escape(
-            f"  the platform's table matches the feed: {reconciliation.user_count:,} {words.keys}, {money(diagnosis.expected_total)}"
+            f"  the platform's table matches the feed: {words.count(reconciliation.user_count)}, {money(diagnosis.expected_total)}"
         ))
     else:
         for cause in diagnosis.root_causes:
             stdout.print(escape(
-                f"  cause:   {cause_words(cause)} ({cause.users:,} {words.keys}, {money(cause.revenue_gap)}, "
+                f"  cause:   {cause_words(cause, words)} ({words.count(cause.users)}, {money(cause.revenue_gap)}, "
                 f"{cause.share_of_gap:.1%} of the gap)"
             ))
         if diagnosis.unexplained_users or not diagnosis.root_causes:
             stdout.print(escape(
-                f"  cause:   unexplained for {diagnosis.unexplained_users:,} {words.keys} ({money(diagnosis.unexplained_gap)})"
+                f"  cause:   unexplained for {words.count(diagnosis.unexplained_users)} ({money(diagnosis.unexplained_gap)})"
             ))
         stdout.print(f"  {words.keys + ':':<8} {reconciliation.discrepant_users:,} of {reconciliation.user_count:,} do not match the feed")
         stdout.print(escape(
@@ -278,8 +278,8 @@ def show_diagnosis(diagnosis: Any) -> None:
     stdout.print("totals: " + escape(", ".join(parts)))
     for cause in diagnosis.root_causes:
         stdout.print(
-            f"[bold]root cause[/] {escape(cause_words(cause))}: "
-            + escape(f"{cause.users:,} {words.keys}, {words.money(cause.revenue_gap)} ({cause.share_of_gap:.1%} of the gap)")
+            f"[bold]root cause[/] {escape(cause_words(cause, words))}: "
+            + escape(f"{words.count(cause.users)}, {words.money(cause.revenue_gap)} ({cause.share_of_gap:.1%} of the gap)")
         )
         stdout.print(f"      {escape(cause.evidence)}")
 

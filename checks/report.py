@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from checks.diagnose import (
-    CAUSE_WORDS,
+    cause_label,
     DUPLICATE_ROWS,
     FILE_NOT_INGESTED,
     FILE_PARTIALLY_INGESTED,
@@ -176,7 +176,7 @@ def render_incident(
     if diagnosis.root_causes:
         lines += [f"| # | cause | file | {keys} | revenue gap | share of gap |", "|---:|---|---|---:|---:|---:|"]
         lines += [
-            f"| {index} | {CAUSE_WORDS.get(cause.kind, cause.kind)} | {_md(cause.file or '—')} | {cause.users:,} "
+            f"| {index} | {_md(cause_label(cause.kind, w))} | {_md(cause.file or '—')} | {cause.users:,} "
             f"| {diagnosis.words.money(cause.revenue_gap)} | {cause.share_of_gap:.1%} |"
             for index, cause in enumerate(diagnosis.root_causes, start=1)
         ]
@@ -185,7 +185,7 @@ def render_incident(
             f"| {diagnosis.unexplained_share:.1%} |"
         )
         for index, cause in enumerate(diagnosis.root_causes, start=1):
-            lines += ["", f"### {index}. {_md(cause_words(cause))}", ""]
+            lines += ["", f"### {index}. {_md(cause_words(cause, w))}", ""]
             lines += [_md(cause.evidence), "", _markdown_table(*_examples_rows(cause.examples, _md, diagnosis.words))]
             changes = _changes_rows(cause, _md, diagnosis.words)
             if changes[1]:
@@ -222,12 +222,12 @@ def _headline(diagnosis: Diagnosis) -> str:
     text = (
         f"The platform's table totals {diagnosis.words.money(diagnosis.platform_total)}, the deduplicated feed "
         f"{diagnosis.words.money(diagnosis.expected_total)}: a gap of {diagnosis.words.money(diagnosis.gap)} across "
-        f"{_discrepant_users(diagnosis):,} {_md(diagnosis.words.keys)}."
+        f"{_md(diagnosis.words.count(_discrepant_users(diagnosis)))}."
     )
     if main is not None:
         text += (
             f" {_count(len(causes), 'root cause')} explain{'s' if len(causes) == 1 else ''} {explained:.1%} of it; the largest, "
-            f"{_md(cause_words(main))}, accounts for {main.users:,} {_md(diagnosis.words.keys)} and {diagnosis.words.money(main.revenue_gap)}."
+            f"{_md(cause_words(main, diagnosis.words))}, accounts for {_md(diagnosis.words.count(main.users))} and {diagnosis.words.money(main.revenue_gap)}."
         )
     return text
 
@@ -433,7 +433,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         if agreement:
             out.append(("p", agreement))
         for cause in diagnosis.root_causes:
-            out.append(("h", f"{_title(cause, e, diagnosis.words)} ({cause.users:,} {e(diagnosis.words.keys)}, {diagnosis.words.money(cause.revenue_gap)}, {cause.share_of_gap:.1%} of the gap)"))
+            out.append(("h", f"{_title(cause, e, diagnosis.words)} ({e(diagnosis.words.count(cause.users))}, {diagnosis.words.money(cause.revenue_gap)}, {cause.share_of_gap:.1%} of the gap)"))
             out.append(("p", f"What the data shows: {e(cause.evidence)}"))
             changes = _changes_rows(cause, e, diagnosis.words)
             if changes[1]:
@@ -447,7 +447,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
             out.append(("p", f"Backfill: {_backfill(cause, diagnosis, e)}"))
         if diagnosis.unexplained_users:
             out.append(("p",
-                f"Still unexplained: {diagnosis.unexplained_users:,} {e(diagnosis.words.keys)}, {diagnosis.words.money(diagnosis.unexplained_gap)} "
+                f"Still unexplained: {e(diagnosis.words.count(diagnosis.unexplained_users))}, {diagnosis.words.money(diagnosis.unexplained_gap)} "
                 f"({diagnosis.unexplained_share:.1%} of the gap); none of the simulated faults reproduces their rows. "
                 f"They are in {DISCREPANCIES_CSV}."
             ))
@@ -806,7 +806,7 @@ def render_incident_html(
     if diagnosis.root_causes:
         parts.append(f"<table><tr><th>cause</th><th>file</th><th>{e(words.keys)}</th><th>revenue gap</th><th>share</th></tr>")
         parts += [
-            f"<tr><td>{e(CAUSE_WORDS.get(cause.kind, cause.kind))}</td><td>{e(cause.file or '')}</td><td class=\"n\">{cause.users:,}</td>"
+            f"<tr><td>{e(cause_label(cause.kind, words))}</td><td>{e(cause.file or '')}</td><td class=\"n\">{cause.users:,}</td>"
             f'<td class="n">{e(diagnosis.words.money(cause.revenue_gap))}</td><td class="n">{cause.share_of_gap:.1%}</td></tr>'
             for cause in diagnosis.root_causes
         ]
@@ -815,7 +815,7 @@ def render_incident_html(
             f'<td class="n">{e(diagnosis.words.money(diagnosis.unexplained_gap))}</td><td class="n">{diagnosis.unexplained_share:.1%}</td></tr></table>'
         )
         for index, cause in enumerate(diagnosis.root_causes, start=1):
-            parts.append(f"<h3>{index}. {e(cause_words(cause))}</h3><p>{e(cause.evidence)}</p>")
+            parts.append(f"<h3>{index}. {e(cause_words(cause, words))}</h3><p>{e(cause.evidence)}</p>")
             for header, rows in (_examples_rows(cause.examples, str, diagnosis.words), _changes_rows(cause, str, diagnosis.words)):
                 if rows:
                     parts.append("<table><tr>" + "".join(f"<th>{e(cell)}</th>" for cell in header) + "</tr>")

@@ -40,6 +40,10 @@ class Words:
         """The key's word in the plural: "users"."""
         return self.key_word if self.key_word.endswith("s") else f"{self.key_word}s"
 
+    def count(self, number: int) -> str:
+        """A number of keys, the word in the singular for one: "1 user", "2,500 users"."""
+        return f"{number:,} {self.key_word if number == 1 else self.keys}"
+
     @property
     def key_name(self) -> str:
         return self.encoding.contract.key.name

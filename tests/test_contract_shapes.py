@@ -295,3 +295,22 @@ def test_what_people_read_names_the_feeds_keys_in_its_own_words(tmp_path):
         assert not re.search(r"\b[Uu]sers?\b|\bspend\b", text), (name, re.search(r".{40}\b[Uu]sers?\b.{40}|.{40}\bspend\b.{20}", text))
     assert "## Accounts by class" in pages["incident.md"] and "| | total lifetime value |" in pages["incident.md"]
     assert re.search(r"Impact: [\d,]+ of [\d,]+ accounts", pages["email-engineer.md"])
+
+
+@pytest.mark.parametrize(("number", "text"), [(0, "0 accounts"), (1, "1 account"), (2500, "2,500 accounts")])
+def test_a_number_of_keys_takes_the_singular_for_one(number, text):
+    from checks.wording import Words
+
+    assert Words.of(encoding()).count(number) == text
+
+
+@pytest.mark.parametrize(
+    ("kind", "label"),
+    [("wrong_dedup_order", "wrong row kept per account"), ("duplicate_rows", "accounts loaded more than once"),
+     ("file_not_ingested", "file never loaded"), ("a_new_kind", "a new kind")],
+)
+def test_a_root_cause_is_named_in_the_feeds_words(kind, label):
+    from checks.diagnose import cause_label
+    from checks.wording import Words
+
+    assert cause_label(kind, Words.of(encoding())) == label

@@ -32,10 +32,12 @@ from checks.diagnose.results import (
     WRONG_DEDUP_ORDER,
     Diagnosis,
     RootCause,
+    cause_label,
 )
 
 __all__ = [
     "CAUSE_WORDS",
+    "cause_label",
     "DUPLICATE_ROWS",
     "EXAMPLES_PER_CAUSE",
     "FILE_NOT_INGESTED",

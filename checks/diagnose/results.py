@@ -27,16 +27,23 @@ KINDS: tuple[str, ...] = (
     VALUE_DRIFT,
 )
 EXAMPLES_PER_CAUSE = 5
-# Each root cause as people say it; the identifiers stay in JSON and CSV.
+# Each root cause as people say it (``cause_label``: ``{key}`` and ``{keys}`` in the feed's words); the identifiers stay
+# in JSON and CSV.
 CAUSE_WORDS = {
     FILE_NOT_INGESTED: "file never loaded",
     FILE_PARTIALLY_INGESTED: "file only partly loaded",
-    WRONG_DEDUP_ORDER: "wrong row kept per user",
-    DUPLICATE_ROWS: "users loaded more than once",
-    MISSING_USERS: "users missing from the table",
-    UNEXPECTED_USERS: "users the feed never sent",
+    WRONG_DEDUP_ORDER: "wrong row kept per {key}",
+    DUPLICATE_ROWS: "{keys} loaded more than once",
+    MISSING_USERS: "{keys} missing from the table",
+    UNEXPECTED_USERS: "{keys} the feed never sent",
     VALUE_DRIFT: "values changed after loading",
 }
+
+
+def cause_label(kind: str, words: Words) -> str:
+    """A root cause's kind as people say it, in the feed's words: "wrong row kept per account"."""
+    label = CAUSE_WORDS.get(kind)
+    return kind.replace("_", " ") if label is None else label.format(key=words.key_word, keys=words.keys)
 # A hypothesis may break at most this share of the users it explains (users that already agreed).
 MAX_BROKEN_SHARE = 0.01
 

@@ -18,7 +18,7 @@ from checks.diagnose.results import (
     TIMEZONE_SHIFT,
     WRONG_DEDUP_ORDER,
     ZEROED,
-    CAUSE_WORDS,
+    cause_label,
     Mechanism,
     RootCause,
 )
@@ -167,10 +167,10 @@ _MECHANISM_WORDS: dict[str, tuple[str, str, str]] = {
 _UNITS = {100: "cents read as dollars", 1000: "thousandths read as whole units", 10: "the decimal point moved one place"}
 
 
-def cause_words(cause: RootCause) -> str:
+def cause_words(cause: RootCause, words: Words) -> str:
     """A root cause as people say it, with its file and what a load did: "file never loaded: delta3.csv",
     "values changed after loading: delta3.csv, the spend was multiplied by 100"."""
-    said = CAUSE_WORDS.get(cause.kind, cause.kind.replace("_", " ")) + (f": {cause.file}" if cause.file else "")
+    said = cause_label(cause.kind, words) + (f": {cause.file}" if cause.file else "")
     what = cause.details.get("what")
     return f"{said}{',' if cause.file else ':'} {what}" if what else said
 
