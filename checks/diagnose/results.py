@@ -44,6 +44,8 @@ def cause_label(kind: str, words: Words) -> str:
     """A root cause's kind as people say it, in the feed's words: "wrong row kept per account"."""
     label = CAUSE_WORDS.get(kind)
     return kind.replace("_", " ") if label is None else label.format(key=words.key_word, keys=words.keys)
+
+
 # A hypothesis may break at most this share of the users it explains (users that already agreed).
 MAX_BROKEN_SHARE = 0.01
 
