@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from checks.diagnose import (
-    cause_label,
     DUPLICATE_ROWS,
     FILE_NOT_INGESTED,
     FILE_PARTIALLY_INGESTED,
@@ -35,6 +34,7 @@ from checks.diagnose import (
     WRONG_DEDUP_ORDER,
     Diagnosis,
     RootCause,
+    cause_label,
 )
 from checks.diagnose.sentences import cause_words
 from checks.encoding import on_threads
@@ -169,7 +169,7 @@ def render_incident(
     lines += [f"| {label} | {w.money(value)} |" for label, value in _totals(diagnosis)]
     lines += ["", f"## {capitalised(keys)} by class", "", f"| {keys} who | {keys} | revenue gap |", "|---|---:|---:|"]
     lines += [
-        f"| {CLASS_WORDS.get(summary.name, summary.name)} | {summary.users:,} | {diagnosis.words.money(summary.revenue_gap)} |"
+        f"| {CLASS_WORDS.get(summary.name, summary.name)} | {summary.users:,} | {w.money(summary.revenue_gap)} |"
         for summary in reconciliation.classes
     ]
     lines += ["", "## Root causes", ""]
@@ -177,17 +177,17 @@ def render_incident(
         lines += [f"| # | cause | file | {keys} | revenue gap | share of gap |", "|---:|---|---|---:|---:|---:|"]
         lines += [
             f"| {index} | {_md(cause_label(cause.kind, w))} | {_md(cause.file or '—')} | {cause.users:,} "
-            f"| {diagnosis.words.money(cause.revenue_gap)} | {cause.share_of_gap:.1%} |"
+            f"| {w.money(cause.revenue_gap)} | {cause.share_of_gap:.1%} |"
             for index, cause in enumerate(diagnosis.root_causes, start=1)
         ]
         lines.append(
-            f"| | unexplained | | {diagnosis.unexplained_users:,} | {diagnosis.words.money(diagnosis.unexplained_gap)} "
+            f"| | unexplained | | {diagnosis.unexplained_users:,} | {w.money(diagnosis.unexplained_gap)} "
             f"| {diagnosis.unexplained_share:.1%} |"
         )
         for index, cause in enumerate(diagnosis.root_causes, start=1):
             lines += ["", f"### {index}. {_md(cause_words(cause, w))}", ""]
-            lines += [_md(cause.evidence), "", _markdown_table(*_examples_rows(cause.examples, _md, diagnosis.words))]
-            changes = _changes_rows(cause, _md, diagnosis.words)
+            lines += [_md(cause.evidence), "", _markdown_table(*_examples_rows(cause.examples, _md, w))]
+            changes = _changes_rows(cause, _md, w)
             if changes[1]:
                 lines += ["", "What the load did, value by value:", "", _markdown_table(*changes)]
     else:

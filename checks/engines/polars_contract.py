@@ -86,19 +86,19 @@ def _read_stored(path: Path, encoding: Encoding, *, rules: bool = False) -> tupl
     header = _frames.read_header(path, names)
     if header is None:
         raise _Reference
-    parsing: list[dict[str, Future[pl.Series]]] = []
-    checks: list[Future[None]] = []
+    blocks: list[dict[str, pl.Series]] = []
+    # Blocks being parsed, oldest first: each one's columns and the check of its text rules.
+    pending: list[tuple[dict[str, Future[pl.Series]], Future[None] | None]] = []
     size = path.stat().st_size
     with ThreadPoolExecutor(max_workers=_COLUMN_THREADS, thread_name_prefix="parse columns") as columns:
         for text, block_bytes in _texts(path, header, names):
-            if not parsing:
+            if not blocks and not pending:
                 _expect_texts(text, encoding, blocks_in_file=size / block_bytes)
-            if rules:
-                checks.append(columns.submit(_check_text_rules, text, encoding))
-            if len(parsing) >= 2:  # two blocks in flight at most: the one before the last is done before a third starts
-                _settle(parsing[-2], checks[len(parsing) - 2] if rules else None)
-            parsing.append(_parsing(text, encoding, columns, after=parsing[-1] if parsing else None))
-        blocks = [_settle(block, check) for block, check in zip(parsing, checks if rules else [None] * len(parsing))]
+            if len(pending) == 2:  # two blocks in flight at most: the older one is done before a third starts
+                blocks.append(_settle(*pending.pop(0)))
+            checked = columns.submit(_check_text_rules, text, encoding) if rules else None
+            pending.append((_parsing(text, encoding, columns, after=pending[-1][0] if pending else None), checked))
+        blocks += [_settle(*block) for block in pending]
     rows = sum(len(block[names[0]]) for block in blocks)
     # Column by column, each block's part let go once copied: one column's copy at a time on top of the blocks.
     stored = {name: _column([block.pop(name) for block in blocks], encoding.codecs[name]) for name in names}
