@@ -10,12 +10,12 @@ import functools
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -100,9 +100,10 @@ def _release_arrow_memory() -> None:
 
 
 class PendingWrites:
-    """Frames being written, one after another, by a background thread (``write_frames``)."""
+    """Frames being written, one after another, by a background thread (``write_frames``); a write gives its path, or
+    its paths by name where it writes several files at once."""
 
-    def __init__(self, futures: dict[str, Future[Path]]) -> None:
+    def __init__(self, futures: dict[str, Future[Path | Mapping[str, Path]]]) -> None:
         self._futures = futures
 
     def wait(self) -> dict[str, Path]:
@@ -111,7 +112,11 @@ class PendingWrites:
         A failed write left its old file (or none) and no temporary file, like ``atomic_write_frame``.
         """
         futures_wait(self._futures.values())
-        return {name: future.result() for name, future in self._futures.items()}
+        written: dict[str, Path] = {}
+        for name, future in self._futures.items():
+            paths = future.result()
+            written.update(paths if isinstance(paths, Mapping) else {name: paths})
+        return written
 
 
 def write_frames(targets: Mapping[str, tuple[str | Path, pd.DataFrame]]) -> PendingWrites:
@@ -124,8 +129,8 @@ def write_frames(targets: Mapping[str, tuple[str | Path, pd.DataFrame]]) -> Pend
     return start_writing({name: functools.partial(atomic_write_frame, path, frame) for name, (path, frame) in targets.items()})
 
 
-def start_writing(writes: Mapping[str, Callable[[], Path]]) -> PendingWrites:
-    """Run each ``name: write`` (an atomic write returning its path), one after another, on one background thread."""
+def start_writing(writes: Mapping[str, Callable[[], Path | Mapping[str, Path]]]) -> PendingWrites:
+    """Run each ``name: write`` (atomic writes returning their paths), one after another, on one background thread."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write frames")
     futures = {name: pool.submit(write) for name, write in writes.items()}
     pool.shutdown(wait=False)  # the thread ends after the last write; nothing more is submitted
@@ -172,7 +177,6 @@ def _write_csv(frame: pd.DataFrame, path: Path, rows: np.ndarray | None, numbers
     if (len(frame) if rows is None else len(rows)) == 0 and names and all(names):
         path.write_bytes(_header_line(names))
         return
-    import polars as pl
     import pyarrow as pa
 
     try:
@@ -187,17 +191,32 @@ def _write_csv(frame: pd.DataFrame, path: Path, rows: np.ndarray | None, numbers
         rows = np.asarray(rows, dtype="int64")
     size = table.num_rows if rows is None else len(rows)
     with open(path, "wb") as sink:
-        # In chunks, so that gathered rows and formatted text stay bounded whatever the table's size;
-        # large batches keep Polars from coming back to Python (and its lock) every thousand rows.
+        csv = _CsvChunks(sink, numbers)
+        # In chunks, so that gathered rows and formatted text stay bounded whatever the table's size.
         for start in range(0, max(size, 1), _CHUNK_ROWS):
-            if rows is None:
-                chunk = table.slice(start, _CHUNK_ROWS)
-            else:
-                chunk = table.take(pa.array(rows[start:start + _CHUNK_ROWS]))
-            cells = pa.table([_csv_column(column, number=name in numbers) for name, column in zip(names, chunk.columns)], names=names)
-            # Where no cell can need quotes, Polars is told so: it then checks no text cell for them (half the time).
-            quoting = "never" if _needs_no_quotes(cells) else "necessary"
-            pl.from_arrow(cells).write_csv(sink, include_header=start == 0, batch_size=1 << 16, quote_style=quoting)
+            csv.write(table.slice(start, _CHUNK_ROWS) if rows is None else table.take(pa.array(rows[start:start + _CHUNK_ROWS])))
+
+
+class _CsvChunks:
+    """A CSV written a chunk of rows at a time (an Arrow table each, the same columns), the header before the first."""
+
+    def __init__(self, sink: BinaryIO, numbers: Collection[str] = ()) -> None:
+        self._sink, self._numbers, self._header = sink, numbers, True
+
+    def write(self, chunk: pa.Table) -> None:
+        import polars as pl
+        import pyarrow as pa
+
+        names = chunk.column_names
+        cells = pa.table([_csv_column(column, number=name in self._numbers) for name, column in zip(names, chunk.columns)], names=names)
+        # Where no cell can need quotes, Polars is told so: it then checks no text cell for them (half the time).
+        quoting = "never" if _needs_no_quotes(cells) else "necessary"
+        # Large batches keep Polars from coming back to Python (and its lock) every thousand rows.
+        pl.from_arrow(cells).write_csv(self._sink, include_header=self._header, batch_size=1 << 16, quote_style=quoting)
+        self._header = False
+
+    def close(self) -> None:
+        """Nothing to end: a CSV is whole after its last chunk."""
 
 
 # What makes Polars quote a text cell or a name (``quote_style="necessary"``): a separator, a quote, a line break.
@@ -405,3 +424,63 @@ def _plain_dtype(dtype) -> bool:
 def _text_categorical(dtype) -> bool:
     """A categorical whose categories are Arrow-backed text (Polars takes it as a Categorical)."""
     return isinstance(dtype, pd.CategoricalDtype) and _plain_dtype(dtype.categories.dtype)
+
+
+# --- A table a block of rows at a time -------------------------------------------------------------------
+
+# A Parquet dictionary page's size past which a row group's column is written plain: a column of distinct texts (keys,
+# timestamps) gives up at once instead of hashing a whole group first. A 10 M-account table rendered as text: 3.5-3.8
+# CPU-s and 319 MB with it, 4.6-5.1 CPU-s and 336 MB with Arrow's 1 MB default, 4.4-4.7 CPU-s and 291 MB by Polars.
+_DICTIONARY_PAGE_BYTES = 1 << 14
+
+
+def atomic_write_blocks(paths: Sequence[Path], blocks: Iterable[pa.Table], *, numbers: Collection[str] = ()) -> list[Path]:
+    """Write one table, handed over a block of rows at a time (Arrow tables of the same columns, one at least), to
+    each of ``paths`` (CSV or Parquet, by the suffix) at once and atomically, as ``atomic_write_frame`` would write
+    it whole: only the block in hand is held, however large the table. ``numbers`` as in ``atomic_write_frame``."""
+    for path in paths:
+        if Path(path).suffix not in (".csv", ".parquet"):
+            raise ValueError(f"unsupported output format: {Path(path).suffix}")
+    with ExitStack() as files:
+        temporaries = [files.enter_context(atomic_path(path)) for path in paths]
+        sinks = [files.enter_context(open(temporary, "wb")) for temporary in temporaries]
+        writers = [
+            _ParquetChunks(sink) if Path(path).suffix == ".parquet" else _CsvChunks(sink, numbers)
+            for path, sink in zip(paths, sinks)
+        ]
+        for writer in writers:
+            files.callback(writer.close)  # before its file is closed, also after an error
+        for block in blocks:
+            for writer in writers:
+                writer.write(block)
+    _release_arrow_memory()
+    return [Path(path) for path in paths]
+
+
+class _ParquetChunks:
+    """A Parquet file written a chunk of rows at a time by Arrow, its columns as ``_write_parquet`` writes them:
+    integers as int64, a categorical as its text. Row groups of ``_PARQUET_ROW_GROUP_ROWS``, as in a whole write
+    where chunks hold a multiple of it."""
+
+    def __init__(self, sink: BinaryIO) -> None:
+        self._sink, self._writer = sink, None
+
+    def write(self, chunk: pa.Table) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as parquet
+        import pyarrow.types as types
+
+        fields = [
+            pa.field(field.name, pa.int64() if types.is_integer(field.type) else pa.large_string() if types.is_dictionary(field.type) else field.type)
+            for field in chunk.schema
+        ]
+        chunk = chunk.cast(pa.schema(fields)).replace_schema_metadata(None)  # no pandas metadata: read back as Polars' file
+        if self._writer is None:
+            self._writer = parquet.ParquetWriter(
+                self._sink, chunk.schema, compression="snappy", dictionary_pagesize_limit=_DICTIONARY_PAGE_BYTES,
+            )
+        self._writer.write_table(chunk, row_group_size=_PARQUET_ROW_GROUP_ROWS)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()

@@ -314,3 +314,22 @@ def test_a_root_cause_is_named_in_the_feeds_words(kind, label):
     from checks.wording import Words
 
     assert cause_label(kind, Words.of(encoding())) == label
+
+
+def test_the_deduplicated_table_is_rendered_a_block_at_a_time_and_written_as_it_would_be_whole(tmp_path, monkeypatch):
+    """A contract's table is decoded to text a block of rows at a time (a 10 M-account table rendered whole held 1.4 GB
+    while written): every block no larger than ``_RENDERED_ROWS``, the files those of the table decoded whole."""
+    import checks.results as results
+
+    folder = _write(CASE.files, tmp_path / "feed")
+    the_encoding = encoding()
+    table = get_engine("polars").check_feed_folder(folder, encoding=the_encoding).deduplicated
+    monkeypatch.setattr(results, "_RENDERED_ROWS", 70)
+    rendered = []
+    decode = Encoding.decode
+    monkeypatch.setattr(Encoding, "decode", lambda self, frame: rendered.append(len(frame)) or decode(self, frame))
+    paths = results.write_deduplicated_files([tmp_path / "blocks.csv", tmp_path / "blocks.parquet"], table, the_encoding)
+    assert len(rendered) > 1 and max(rendered) <= 70 and sum(rendered) == len(table)
+    whole = decode(the_encoding, table)
+    assert paths[0].read_bytes() == results.write_deduplicated(tmp_path / "whole.csv", whole, the_encoding).read_bytes()
+    pd.testing.assert_frame_equal(pd.read_parquet(paths[1]), pd.read_parquet(results.write_deduplicated(tmp_path / "whole.parquet", whole, the_encoding)))

@@ -308,3 +308,41 @@ def test_numbers_held_as_text_are_written_as_numbers(tmp_path, through_pandas):
         frame["mixed"] = pd.Series([1, "a", 2.5], dtype=object)
     lines = atomic_write_frame(tmp_path / "out.csv", frame, numbers=["amount"]).read_text().splitlines()
     assert [line.split(",")[:2] for line in lines[1:]] == [["'-x", "-5.25"], ["y", ""], ["z", "+1.00"]]
+
+
+def _blocks(frame: pd.DataFrame, rows: int) -> list[pa.Table]:
+    return [pa.Table.from_pandas(frame.iloc[start:start + rows], preserve_index=False) for start in range(0, max(len(frame), 1), rows)]
+
+
+@pytest.mark.parametrize("block_rows", [1, 7, 50])
+def test_a_table_written_block_by_block_is_the_table_written_whole(tmp_path, block_rows):
+    """``atomic_write_blocks``: the CSV byte for byte ``atomic_write_frame``'s, the Parquet read back as the same frame
+    (integers as int64, a categorical as its text), whatever the blocks."""
+    frame = _mixed_frame().drop(columns=["source_row", "matches"]).assign(small=lambda f: f["user_id"].astype("int32"))
+    numbers = ["share"]
+    written = writers.atomic_write_blocks([tmp_path / "t.csv", tmp_path / "t.parquet"], _blocks(frame, block_rows), numbers=numbers)
+    assert written == [tmp_path / "t.csv", tmp_path / "t.parquet"]
+    assert written[0].read_bytes() == atomic_write_frame(tmp_path / "whole.csv", frame, numbers=numbers).read_bytes()
+    expected = frame.assign(kind=frame["kind"].astype("str"), small=frame["small"].astype("int64"))
+    pd.testing.assert_frame_equal(pd.read_parquet(written[1]), expected)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["t.csv", "t.parquet", "whole.csv"]  # no temp file left
+
+
+def test_an_empty_table_written_block_by_block_is_its_header_and_schema(tmp_path):
+    frame = _mixed_frame().iloc[:0].drop(columns=["source_row", "matches"])
+    csv, parquet = writers.atomic_write_blocks([tmp_path / "e.csv", tmp_path / "e.parquet"], _blocks(frame, 10))
+    assert csv.read_text() == ",".join(frame.columns) + "\n"
+    assert list(pd.read_parquet(parquet).columns) == list(frame.columns)
+
+
+def test_a_block_write_that_fails_leaves_the_old_files_and_no_temp_file(tmp_path):
+    old = [atomic_write_text(tmp_path / "t.csv", "old"), atomic_write_text(tmp_path / "t.parquet", "old")]
+
+    def failing():
+        yield from _blocks(_mixed_frame(), 10)[:2]
+        raise RuntimeError("crash mid-table")
+
+    with pytest.raises(RuntimeError):
+        writers.atomic_write_blocks(old, failing())
+    assert [path.read_text() for path in old] == ["old", "old"]
+    assert sorted(tmp_path.iterdir()) == sorted(old)

@@ -47,7 +47,7 @@ def dedup(
     from checks.errors import UsageError
     from checks.reconcile import amount_total
     from checks.wording import Words
-    from checks.results import write_deduplicated
+    from checks.results import write_deduplicated_files
 
     with engine_and_output_folder(engine, spark_master, verbose=verbose, out=out) as (module, out_dir):
         encoding = encoding_of(contract)
@@ -67,8 +67,7 @@ def dedup(
             else:
                 result = module.check_feed_folder(feed, on_file=on_file, **with_encoding)
                 on_stage("write outputs")
-                table = encoding.decode(result.deduplicated)
-                written = [write_deduplicated(path, table, encoding) for path in outputs]
+                written = write_deduplicated_files(outputs, result.deduplicated, encoding)
                 users, total = len(result.deduplicated), amount_total(result.deduplicated, encoding.contract.shape)
         if out_dir != out:  # written in a staging folder: named where they end
             from checks.engines.spark_files import destination
