@@ -258,11 +258,6 @@ def write_deduplicated(path: Path, table: pd.DataFrame, encoding: Encoding | Non
     return atomic_write_frame(path, table, categoricals_as_text=True, numbers=numbers)
 
 
-# Rows of the deduplicated table rendered as text at a time: a multiple of the Parquet row group
-# (``checks.writers._PARQUET_ROW_GROUP_ROWS``), so that the groups are those of a whole write.
-_RENDERED_ROWS = 1_000_000
-
-
 def write_deduplicated_files(paths: Sequence[Path], table: pd.DataFrame, encoding: Encoding | None = None) -> list[Path]:
     """The deduplicated table in computing form (``table``) written to each of ``paths`` as ``write_deduplicated``
     writes it, its values as the files wrote them. A table held as the files wrote it is written as it is; any other
@@ -277,12 +272,13 @@ def write_deduplicated_files(paths: Sequence[Path], table: pd.DataFrame, encodin
 
 
 def _rendered_blocks(table: pd.DataFrame, encoding: Encoding) -> Iterator[Any]:
-    """``table`` as the files wrote it (``Encoding.decode``), a block of ``_RENDERED_ROWS`` at a time, as Arrow tables
-    (one, without rows, for an empty table)."""
+    """``table`` as the files wrote it (``Encoding.decode``), a block of rows at a time, as Arrow tables."""
     import pyarrow as pa
 
-    for start in range(0, max(len(table), 1), _RENDERED_ROWS):
-        yield pa.Table.from_pandas(encoding.decode(table.iloc[start:start + _RENDERED_ROWS]), preserve_index=False)
+    from checks.writers import row_blocks
+
+    for rows in row_blocks(len(table)):
+        yield pa.Table.from_pandas(encoding.decode(table.iloc[rows]), preserve_index=False)
 
 
 def passed_deltas(validations: Sequence[DeltaValidation]) -> tuple[Delta, ...]:

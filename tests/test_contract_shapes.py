@@ -318,13 +318,14 @@ def test_a_root_cause_is_named_in_the_feeds_words(kind, label):
 
 def test_the_deduplicated_table_is_rendered_a_block_at_a_time_and_written_as_it_would_be_whole(tmp_path, monkeypatch):
     """A contract's table is decoded to text a block of rows at a time (a 10 M-account table rendered whole held 1.4 GB
-    while written): every block no larger than ``_RENDERED_ROWS``, the files those of the table decoded whole."""
+    while written): every block no larger than ``BLOCK_ROWS``, the files those of the table decoded whole."""
     import checks.results as results
+    import checks.writers as writers
 
     folder = _write(CASE.files, tmp_path / "feed")
     the_encoding = encoding()
     table = get_engine("polars").check_feed_folder(folder, encoding=the_encoding).deduplicated
-    monkeypatch.setattr(results, "_RENDERED_ROWS", 70)
+    monkeypatch.setattr(writers, "BLOCK_ROWS", 70)
     rendered = []
     decode = Encoding.decode
     monkeypatch.setattr(Encoding, "decode", lambda self, frame: rendered.append(len(frame)) or decode(self, frame))
@@ -333,3 +334,20 @@ def test_the_deduplicated_table_is_rendered_a_block_at_a_time_and_written_as_it_
     whole = decode(the_encoding, table)
     assert paths[0].read_bytes() == results.write_deduplicated(tmp_path / "whole.csv", whole, the_encoding).read_bytes()
     pd.testing.assert_frame_equal(pd.read_parquet(paths[1]), pd.read_parquet(results.write_deduplicated(tmp_path / "whole.parquet", whole, the_encoding)))
+
+
+def test_the_per_user_table_is_rendered_a_block_at_a_time_and_written_as_it_would_be_whole(tmp_path, monkeypatch):
+    import checks.writers as writers
+    from checks.diagnose import diagnose
+    from checks.report import _write_discrepancies
+
+    the_encoding = encoding()
+    engine = get_engine("polars")
+    feed = engine.check_feed_folder(_write(CASE.files, tmp_path / "feed"), encoding=the_encoding)
+    CASE.platform.to_csv(tmp_path / "platform.csv", index=False)
+    found = diagnose(feed.deltas, engine.read_table(tmp_path / "platform.csv", the_encoding), deduplicated=feed.deduplicated, encoding=the_encoding)
+    users = found.reconciliation.users
+    whole = _write_discrepancies(users, found.lineage, found.words, tmp_path / "whole.csv").read_bytes()
+    monkeypatch.setattr(writers, "BLOCK_ROWS", 7)
+    blocks = _write_discrepancies(users, found.lineage, found.words, tmp_path / "blocks.csv").read_bytes()
+    assert whole.count(b"\n") > 8 and blocks == whole
