@@ -2,7 +2,9 @@
 
 A crash leaves either the old file or the new one, never half of one. Frames go out through Arrow
 without copying their columns: CSV formatted by Polars, Parquet by Polars when pandas reads the file
-back as it was, by pandas (pyarrow) otherwise.
+back as it was, by pandas (pyarrow) otherwise. A table rendered as text for its file is handed over a
+block of rows at a time (``atomic_write_blocks``: CSV by Polars, Parquet by Arrow), so that only a block
+of its text is ever held.
 """
 from __future__ import annotations
 
