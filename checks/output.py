@@ -221,6 +221,8 @@ def show_next_steps(diagnosis: Any, outputs: dict[str, Any], *, names: Any = Non
     """What a person on call acts on: the cause, the users, the dollars, what to open and send; then the files written."""
     from checks.report import EMAIL_CUSTOMER_EML, EMAIL_ENGINEER_EML, INCIDENT_HTML, cause_words
 
+    from checks.wording import agreeing
+
     reconciliation, words = diagnosis.reconciliation, diagnosis.words
     money = words.money
     stdout.print("[bold]Summary[/]")
@@ -238,7 +240,8 @@ def show_next_steps(diagnosis: Any, outputs: dict[str, Any], *, names: Any = Non
             stdout.print(escape(
                 f"  cause:   unexplained for {words.count(diagnosis.unexplained_users)} ({money(diagnosis.unexplained_gap)})"
             ))
-        stdout.print(f"  {words.keys + ':':<8} {reconciliation.discrepant_users:,} of {reconciliation.user_count:,} do not match the feed")
+        discrepant = reconciliation.discrepant_users
+        stdout.print(f"  {words.keys + ':':<8} {discrepant:,} of {reconciliation.user_count:,} {agreeing(discrepant, 'do')} not match the feed")
         stdout.print(escape(
             f"  dollars: the platform shows {money(diagnosis.platform_total)}, the feed {money(diagnosis.expected_total)}: "
             f"{money(diagnosis.gap)} off"

@@ -49,7 +49,7 @@ from checks.model import (
     SOURCE_ROW,
     SPEND_GAP,
 )
-from checks.wording import Words, capitalised
+from checks.wording import Words, agreeing, capitalised, counted
 from checks.reconcile import CLASS_WORDS, MATCH, shown_columns
 from checks.results import UsersElsewhere
 from checks.writers import atomic_write_bytes, atomic_write_frame, atomic_write_text, read_output
@@ -226,7 +226,7 @@ def _headline(diagnosis: Diagnosis) -> str:
     )
     if main is not None:
         text += (
-            f" {_count(len(causes), 'root cause')} explain{'s' if len(causes) == 1 else ''} {explained:.1%} of it; the largest, "
+            f" {counted(len(causes), 'root cause')} {agreeing(len(causes), 'explain')} {explained:.1%} of it; the largest, "
             f"{_md(cause_words(main, diagnosis.words))}, accounts for {_md(diagnosis.words.count(main.users))} and {diagnosis.words.money(main.revenue_gap)}."
         )
     return text
@@ -410,7 +410,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         out: list[tuple] = [("p", _greeting("Hi", names.engineer_name, e))]
         if not _discrepant_users(diagnosis):
             out.append(("p",
-                f"I reconciled the loaded table{whose} against the deduplicated feed ({_count(len(diagnosis.files), 'delta file')}): "
+                f"I reconciled the loaded table{whose} against the deduplicated feed ({counted(len(diagnosis.files), 'delta file')}): "
                 f"every {e(diagnosis.words.key_word)} matches and both totals are {diagnosis.words.money(diagnosis.expected_total)}. Nothing to do."
             ))
             return out + [("p", _signature(names, e, "Thanks"))]
@@ -418,7 +418,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         discrepant = _discrepant_users(diagnosis)
         table = f" ({e(names.platform_file)})" if names.platform_file else ""
         out.append(("p",
-            f"I reconciled the loaded table{table}{whose} against the {_count(len(diagnosis.files), 'delta file')} the customer "
+            f"I reconciled the loaded table{table}{whose} against the {counted(len(diagnosis.files), 'delta file')} the customer "
             f"sent. It totals {diagnosis.words.money(diagnosis.platform_total)}; rebuilt from the files (latest {diagnosis.words.version} per "
             f"{e(diagnosis.words.key_word)}) it is {diagnosis.words.money(diagnosis.expected_total)}"
             + (", which is also the customer's finance total" if diagnosis.finance_total == diagnosis.expected_total else "")
@@ -426,7 +426,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         ))
         out.append(("p",
             f"Impact: {discrepant:,} of {reconciliation.user_count:,} {e(diagnosis.words.keys)} ({discrepant / max(reconciliation.user_count, 1):.1%}) "
-            f"show figures that are not their latest, and the table's total is off by {diagnosis.words.money(diagnosis.gap)}. Anything built "
+            f"{agreeing(discrepant, 'show')} figures that are not their latest, and the table's total is off by {diagnosis.words.money(diagnosis.gap)}. Anything built "
             f"on those {e(diagnosis.words.keys)}' figures (segments, campaigns, reports) used the older values."
         ))
         agreement = _customer_agreement(diagnosis, e)
@@ -455,13 +455,13 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
             out.append(("p", f"Nothing is left unexplained: with the above, every {e(diagnosis.words.key_word)} matches the feed."))
         examples = _email_examples(diagnosis)
         if not examples.empty:
-            out.append(("p", f"{_count(len(examples), 'example')}, largest gaps first (values: {', '.join(_value_columns(diagnosis.words))}):"))
+            out.append(("p", f"{counted(len(examples), 'example')}, largest gaps first (values: {', '.join(_value_columns(diagnosis.words))}):"))
             out.append(("table", *_examples_rows(examples, e, diagnosis.words)))
         out.append(("p", "To reproduce (pandas, from the folder with the delta files):"))
         out.append(("code", _reproduction(diagnosis, names)))
         out.append(("p", "Or with our suite: checks diagnose --feed <feed folder> --platform <platform table> --json"))
         described = (
-            f"{DISCREPANCIES_CSV}: the {discrepant:,} {e(diagnosis.words.keys)} that do not match, largest gap first, each with the platform's "
+            f"{DISCREPANCIES_CSV}: the {e(diagnosis.words.count(discrepant))} that {agreeing(discrepant, 'do')} not match, largest gap first, each with the platform's "
             "row and the file and line it came from, and the latest row and the file and line it came from."
         )
         if _attached(diagnosis):
@@ -715,7 +715,7 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         changed = any(cause.details.get("what") for cause in diagnosis.root_causes)
         shown = "figures other than the latest ones you sent" if changed else "older figures than the ones you sent"
         out += [("h", "What it meant for you"), ("p",
-            f"For those {customers:,} customers we showed {shown}. Any campaign, segment or "
+            f"For {_those_customers(customers)} we showed {shown}. Any campaign, segment or "
             "report built on their figures used those until the correction."
         )]
         intact = _files_intact(diagnosis, arrivals)
@@ -730,7 +730,7 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
             "is caught before you see it." + when
         )]
         out.append(("p",
-            f"If it helps, we can send you the list of the {customers:,} affected customers with their figures before and "
+            f"If it helps, we can send you the list of the {counted(customers, 'affected customer')} with their figures before and "
             "after the correction, or walk you or your team through the details on a short call."
         ))
         return out + [("p", _signature(names, e, "Kind regards"))]
@@ -738,8 +738,12 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
     return _Email(f"The difference in your total {diagnosis.words.amount_word} figures", blocks)
 
 
+def _those_customers(number: int) -> str:
+    return "that customer" if number == 1 else f"those {number:,} customers"
+
+
 def _plain(cause: RootCause, diagnosis: Diagnosis, arrivals: Mapping[str, Arrival]) -> str:
-    people = f"{cause.users:,} customers"
+    people = counted(cause.users, "customer")
     if cause.kind == FILE_NOT_INGESTED:
         arrival = arrivals.get(cause.file or "")
         arrived = f"that reached us on {arrival.landed_at[:10]}" if arrival is not None else "you sent us"
@@ -756,7 +760,7 @@ def _plain(cause: RootCause, diagnosis: Diagnosis, arrivals: Mapping[str, Arriva
     if cause.kind == MISSING_USERS:
         return f"Some customers were left out of our figures ({people})."
     if cause.kind == UNEXPECTED_USERS:
-        return f"Our figures included {people} that are not in your files."
+        return f"Our figures included {people} that {agreeing(cause.users, 'are')} not in your files."
     what = cause.details.get("what")
     if what:
         moved = "" if cause.revenue_gap else f" This did not change the total {diagnosis.words.amount_word}."
@@ -1012,10 +1016,6 @@ def _attached(diagnosis: Diagnosis) -> bool:
 def _discrepant_users(diagnosis: Diagnosis) -> int:
     """Users that do not match, from the class counts (the table has millions of rows to count again)."""
     return sum(summary.users for summary in diagnosis.reconciliation.classes if summary.name != MATCH)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 def _md(text: Any) -> str:

@@ -101,6 +101,24 @@ def default_words() -> Words:
     return Words.of(default_encoding())
 
 
+def counted(number: int, noun: str) -> str:
+    """A number of things, the noun in the singular for one: "1 row", "2,500 rows"."""
+    return f"{number:,} {noun}" + ("" if abs(number) == 1 else "s")
+
+
+# Verbs whose singular is not the plural with an "s" ("1 member has", "2 members have").
+_SINGULAR_VERBS = {"are": "is", "have": "has", "were": "was", "do": "does"}
+
+
+def agreeing(number: int, verb: str) -> str:
+    """``verb``, given as it goes with many, as it goes with ``number`` things: "hold" for 2, "holds" for 1."""
+    if abs(number) != 1:
+        return verb
+    if verb in _SINGULAR_VERBS:
+        return _SINGULAR_VERBS[verb]
+    return verb + ("es" if verb.endswith(("s", "sh", "ch", "x", "z")) else "s")
+
+
 def capitalised(text: str) -> str:
     """``text`` with its first letter a capital and the rest as it is: "Client IDs", never "Client ids"."""
     return text[:1].upper() + text[1:]

@@ -24,6 +24,7 @@ from checks.feed import discover_deltas
 from checks.model import DeltaFile, written_name_clashes
 from checks.rules import BATCH_MONOTONIC, PAIR_UNIQUE
 from checks.sample_accounts import CONTRACT_PATH, generate_accounts_case
+from checks.wording import Words, agreeing
 from tests.conftest import PROJECT_ROOT
 from tests.frames import assert_same_rows
 
@@ -314,3 +315,52 @@ def test_a_root_cause_is_named_in_the_feeds_words(kind, label):
     from checks.wording import Words
 
     assert cause_label(kind, Words.of(encoding())) == label
+
+
+@pytest.mark.parametrize(
+    ("count", "without_row", "said"),
+    [
+        (1, 0, "1 account whose latest row is further down the file holds an older row,"),
+        (2, 0, "2 accounts whose latest row is further down the file hold an older row,"),
+        (1, 1, "1 account whose latest row is further down the file has no row at all"),
+        (3, 1, "3 accounts whose latest row is further down the file lack their latest row: 2 hold an older row and 1 has no row at all"),
+        (3, 2, "lack their latest row: 1 holds an older row and 2 have no row at all"),
+    ],
+)
+def test_an_evidence_sentence_agrees_with_the_number_it_counts(count, without_row, said):
+    from checks.diagnose import FILE_PARTIALLY_INGESTED
+    from checks.diagnose.sentences import simulation_sentence
+
+    no_examples = pd.DataFrame()
+    sentence = simulation_sentence(FILE_PARTIALLY_INGESTED, {"kept": 79, "total": 80}, "f.csv", count, 0, 1, 1, no_examples,
+                                   without_row, Words.of(encoding()))
+    assert said in sentence
+
+
+@pytest.mark.parametrize(
+    ("count", "extra", "said"),
+    [(1, 1, ["1 account of the feed is absent", "1 account appears more than once on the platform (1 extra row)",
+             "1 account holds a row", "1 account on the platform should not be there (1 of their rows matches no"]),
+     (2, 3, ["2 accounts of the feed are absent", "2 accounts appear more than once on the platform (3 extra rows)",
+             "2 accounts hold a row", "2 accounts on the platform should not be there (3 of their rows match no"])],
+)
+def test_every_evidence_sentence_takes_the_singular_for_one(count, extra, said):
+    from checks.diagnose import WRONG_DEDUP_ORDER
+    from checks.diagnose.sentences import duplicate_sentence, missing_sentence, simulation_sentence, unexpected_sentence
+
+    words, no_examples = Words.of(encoding()), pd.DataFrame({"account_id": pd.Series([], dtype="int64")})
+    sentences = " ".join([
+        missing_sentence(count, 0, no_examples, words),
+        duplicate_sentence(count, extra, 0, no_examples, words),
+        simulation_sentence(WRONG_DEDUP_ORDER, {"rule": "string"}, None, count, 0, 1, 1, pd.DataFrame(), 0, words),
+        unexpected_sentence(count, extra, 0, no_examples, words),
+    ])
+    assert [phrase for phrase in said if phrase not in sentences] == []
+
+
+@pytest.mark.parametrize(
+    ("number", "verb", "agreed"),
+    [(1, "hold", "holds"), (2, "hold", "hold"), (0, "are", "are"), (1, "are", "is"), (1, "match", "matches"), (1, "have", "has")],
+)
+def test_a_verb_agrees_with_a_number(number, verb, agreed):
+    assert agreeing(number, verb) == agreed
