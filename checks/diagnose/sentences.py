@@ -47,14 +47,14 @@ def simulation_sentence(
         lacking = _older_or_none(count, without_row, w, instead=f" instead of their latest one in {name}")
         return (
             f"{lacking}, as if {name} had never "
-            f"been loaded; together they are {w.money(dollars)} short. Rebuilding the table from the feed "
+            f"been loaded{w.money_part('; together they are {} short', dollars)}. Rebuilding the table from the feed "
             f"without {name} reproduces these rows exactly ({whole}).{example}"
         )
     if kind == FILE_PARTIALLY_INGESTED:
         return (
             f"Only the first {note['kept']:,} of {note['total']:,} rows of {name} reached the platform: "
-            f"{_older_or_none(count, without_row, w, whose=' whose latest row is further down the file')}, "
-            f"{w.money(dollars)} in all ({whole}).{example}"
+            f"{_older_or_none(count, without_row, w, whose=' whose latest row is further down the file')}"
+            f"{w.money_part(', {} in all', dollars)} ({whole}).{example}"
         )
     if kind == WRONG_DEDUP_ORDER:
         if note["rule"] == "string":
@@ -63,11 +63,11 @@ def simulation_sentence(
             how = "keeping the row of the last file loaded, with files loaded in the order " + ", ".join(note["order"])
         return (
             f"{w.count(count)} {agreeing(count, 'hold')} a row that is not their latest; deduplicating the feed by {how} "
-            f"reproduces them exactly, {w.money(dollars)} in all ({whole}).{example}"
+            f"reproduces them exactly{w.money_part(', {} in all', dollars)} ({whole}).{example}"
         )
     return (
         f"{w.count(count)} {agreeing(count, 'appear')} once per feed row instead of once: the table equals the feed without "
-        f"deduplication for them, {w.money(-dollars)} counted twice or more ({whole}).{example}"
+        f"deduplication for them{w.money_part(', {} counted twice or more', -dollars)} ({whole}).{example}"
     )
 
 
@@ -95,8 +95,8 @@ def _older_or_none(count: int, without_row: int, w: Words, whose: str = "", inst
 def missing_sentence(count: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
     w = words or default_words()
     return (
-        f"{w.count(count)} of the feed {agreeing(count, 'are')} absent from the platform's table, "
-        f"{w.money(dollars)} of {w.amount_word} (e.g. {w.key_word} {_id_list(examples, w)})."
+        f"{w.count(count)} of the feed {agreeing(count, 'are')} absent from the platform's table"
+        f"{w.money_part(', {} of ' + w.amount_word, dollars)} (e.g. {w.key_word} {_id_list(examples, w)})."
     )
 
 
@@ -104,15 +104,15 @@ def unexpected_sentence(count: int, no_file: int, dollars: int, examples: pd.Dat
     w = words or default_words()
     return (
         f"{w.count(count)} on the platform should not be there ({no_file:,} of their rows {agreeing(no_file, 'match')} "
-        f"no delta file), adding {w.money(-dollars)} (e.g. {w.key_word} {_id_list(examples, w)})."
+        f"no delta file){w.money_part(', adding {}', -dollars)} (e.g. {w.key_word} {_id_list(examples, w)})."
     )
 
 
 def duplicate_sentence(count: int, extra: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
     w = words or default_words()
     return (
-        f"{w.count(count)} {agreeing(count, 'appear')} more than once on the platform ({counted(extra, 'extra row')}), "
-        f"counting {w.money(-dollars)} more than once (e.g. {w.key_word} {_id_list(examples, w)})."
+        f"{w.count(count)} {agreeing(count, 'appear')} more than once on the platform ({counted(extra, 'extra row')})"
+        f"{w.money_part(', counting {} more than once', -dollars)} (e.g. {w.key_word} {_id_list(examples, w)})."
     )
 
 
@@ -129,8 +129,8 @@ def drift_sentence(members: pd.DataFrame, dollars: int, examples: pd.DataFrame, 
     shown += [f"{column} for {w.count(count)}" for column, count in counts[-1:]]
     changed = ", ".join(shown)
     return (
-        f"{w.count(len(members))} {agreeing(len(members), 'hold')} the right {w.version} with different values ({changed}), "
-        f"{w.money(dollars)} in all (e.g. {w.key_word} {_id_list(examples, w)}). No known change of a load "
+        f"{w.count(len(members))} {agreeing(len(members), 'hold')} the right {w.version} with different values ({changed})"
+        f"{w.money_part(', {} in all', dollars)} (e.g. {w.key_word} {_id_list(examples, w)}). No known change of a load "
         "(columns swapped, scaled, rounded, emptied, keys shifted, time zone) reproduces them."
     )
 
@@ -219,9 +219,9 @@ def mechanism_sentence(
     w = words or default_words()
     what, why, _ = mechanism_words(mechanism, w)
     when = f"When {file} was loaded" if file else "When the files were loaded"
-    moved = f"; it took {w.money(dollars)} off the {w.amount_word}" if dollars > 0 else (
+    moved = w.amount_part(f"; it took {w.money(dollars)} off the {w.amount_word}" if dollars > 0 else (
         f"; it added {w.money(-dollars)} to the {w.amount_word}" if dollars else f"; the {w.amount_word} did not change"
-    )
+    ))
     by_key: dict[str, list[str]] = {}
     for change in changes:
         by_key.setdefault(change["key"], []).append(f"{change['column']} {change['file']} in the file, {change['platform']} on the platform")
