@@ -28,11 +28,13 @@ CHART_NAMES: tuple[str, ...] = (GAP_BY_ROOT_CAUSE, GAP_BY_FILE, STALE_BY_BATCH)
 
 
 def chart_headings(words: Words) -> dict[str, str]:
-    """Each chart's heading on the incident page, in the feed's words."""
+    """Each chart's heading on the incident page, in the feed's words: of the gap in dollars, or of the keys that
+    differ where the feed has no amount."""
     keys = words.keys
+    gap = "The gap" if words.has_amount else f"{capitalised(keys)} that differ"
     return {
-        GAP_BY_ROOT_CAUSE: "The gap by root cause",
-        GAP_BY_FILE: f"The gap by the file holding each {words.key_word}'s latest row",
+        GAP_BY_ROOT_CAUSE: f"{gap} by root cause",
+        GAP_BY_FILE: f"{gap} by the file holding each {words.key_word}'s latest row",
         STALE_BY_BATCH: f"{capitalised(keys)} holding an older row, by {words.version}",
     }
 
@@ -50,13 +52,16 @@ def import_matplotlib() -> None:
 
 @dataclass(frozen=True)
 class Bars:
-    """Horizontal bars of dollars: one label, value (dollars, as the axis reads), text and colour a bar."""
+    """Horizontal bars of dollars (or of keys, for a feed without an amount): one label, value (as the axis reads),
+    text and colour a bar."""
 
     title: str
     labels: tuple[str, ...]
     values: tuple[float, ...]
     texts: tuple[str, ...]
     colours: tuple[str, ...]
+    axis: str = "dollars (expected minus platform)"
+    dollars: bool = True
 
 
 @dataclass(frozen=True)
@@ -112,32 +117,50 @@ def _save(figure, path: Path, suffix: str) -> Path:
 
 
 def _by_root_cause(diagnosis: Diagnosis) -> Bars:
-    labels = [cause_label(cause.kind, diagnosis.words) + (f"\n{cause.file}" if cause.file else "") for cause in diagnosis.root_causes]
-    values = [cause.revenue_gap for cause in diagnosis.root_causes]
+    words = diagnosis.words
+    labels = [cause_label(cause.kind, words) + (f"\n{cause.file}" if cause.file else "") for cause in diagnosis.root_causes]
+    # Dollars where the feed has an amount; else the keys each cause explains, the numbers its share divides.
+    values = [cause.revenue_gap if words.has_amount else cause.users for cause in diagnosis.root_causes]
     colours = [_BLUE] * len(values)
     if diagnosis.unexplained_users:
         labels.append("unexplained")
-        values.append(diagnosis.unexplained_gap)
+        values.append(diagnosis.unexplained_gap if words.has_amount else diagnosis.unexplained_users)
         colours.append(_GREY)
-    return _bars(f"Revenue gap by root cause (total gap {diagnosis.words.money(diagnosis.gap)})", labels, values, colours, diagnosis.words)
+    if not words.has_amount:
+        title = f"{capitalised(words.keys)} that differ by root cause ({words.count(diagnosis.reconciliation.discrepant_users)})"
+        return _bars(title, labels, values, colours, words)
+    # "Revenue gap" as the first customer's page has always read (test_end_to_end holds its chart to it).
+    return _bars(f"Revenue gap by root cause (total gap {words.money(diagnosis.gap)})", labels, values, colours, words)
 
 
 def _by_file(diagnosis: Diagnosis) -> Bars:
-    per_file = _gap_by_file(diagnosis)
-    title = f"Revenue gap by the delta file holding each {diagnosis.words.key_word}'s latest row"
-    return _bars(title, list(per_file), list(per_file.values()), [_BLUE] * len(per_file), diagnosis.words)
+    words = diagnosis.words
+    per_file = _gap_by_file(diagnosis) if words.has_amount else _discrepant_by_file(diagnosis)
+    gap = "Revenue gap" if words.has_amount else f"{capitalised(words.keys)} that differ"
+    title = f"{gap} by the delta file holding each {words.key_word}'s latest row"
+    return _bars(title, list(per_file), list(per_file.values()), [_BLUE] * len(per_file), words)
 
 
 def _gap_by_file(diagnosis: Diagnosis) -> dict[str, int]:
     """The gap of the users that do not match, summed by the file of their latest row, in feed order."""
+    return _by_latest_file(diagnosis, counted=False)
+
+
+def _discrepant_by_file(diagnosis: Diagnosis) -> dict[str, int]:
+    """How many users do not match, by the file of their latest row, in feed order."""
+    return _by_latest_file(diagnosis, counted=True)
+
+
+def _by_latest_file(diagnosis: Diagnosis, *, counted: bool) -> dict[str, int]:
+    """The users that do not match, counted or their gaps summed, by the file of their latest row, in feed order."""
     users = diagnosis.reconciliation.users
     if isinstance(users, UsersElsewhere):  # an engine's (Spark): summed where the rows are
-        sums = pd.Series(users.gap_by_file(), dtype="object")
+        sums = pd.Series(users.discrepant_by_file() if counted else users.gap_by_file(), dtype="object")
     else:
         # Columns, not rows: a row filter of the whole table copies every column of millions of users.
         off = np.flatnonzero(users[CLASS].ne(MATCH).to_numpy(dtype=bool))
         files = users[SOURCE_FILE].iloc[off].reset_index(drop=True)
-        gaps = pd.Series(users[SPEND_GAP].to_numpy()[off])
+        gaps = pd.Series(np.ones(len(off), dtype="int64") if counted else users[SPEND_GAP].to_numpy()[off])
         sums = gaps.groupby(files, dropna=False, observed=True).sum()
     per_file = {(_NOT_IN_FEED if pd.isna(name) else str(name)): int(total) for name, total in sums.items()}
     order = [name for name in diagnosis.files if name in per_file] + sorted(set(per_file) - set(diagnosis.files))
@@ -169,6 +192,11 @@ def _stale(diagnosis: Diagnosis) -> Histograms:
 
 
 def _bars(title: str, labels: list[str], values: list[int], colours: list[str], words: Words) -> Bars:
+    """Bars of dollars, or for a feed without an amount of keys (``values`` are then counts)."""
+    if not words.has_amount:
+        texts = [f"{value:,}" for value in values]
+        counts = tuple(float(value) for value in values)
+        return Bars(title, tuple(labels), counts, tuple(texts), tuple(colours), axis=words.keys, dollars=False)
     texts = [words.money(value) for value in values]
     amount = words.encoding.contract.amount
     scale = 10 ** (amount.decimal[1] if amount is not None and amount.decimal else 0)
@@ -186,8 +214,8 @@ def _draw_bars(axes, bars: Bars) -> None:
         axes.set_yticks(positions, labels=list(bars.labels))
         axes.invert_yaxis()
         axes.axvline(0, color="black", linewidth=0.8)
-        axes.set_xlabel("dollars (expected minus platform)")
-        axes.xaxis.set_major_formatter(lambda value, _: f"${value:,.0f}")
+        axes.set_xlabel(bars.axis)
+        axes.xaxis.set_major_formatter((lambda value, _: f"${value:,.0f}") if bars.dollars else (lambda value, _: f"{value:,.0f}"))
         for position, value, text in zip(positions, bars.values, bars.texts):
             axes.annotate(f" {text} ", (value, position), va="center", ha="left" if value >= 0 else "right")
         axes.margins(x=0.25)

@@ -387,7 +387,8 @@ class Codec:
         values = np.asarray(values)
         if self.dtype == "float64":
             values = values.view(np.float64) if values.dtype == np.int64 else values
-            return np.where(np.isnan(values), "", np.char.mod("%r", values.astype(float))).astype(object)
+            # Python floats, not numpy's: numpy 2's repr of its own is "np.float64(27.136)", not the number.
+            return np.where(np.isnan(values), "", np.char.mod("%r", values.astype(object))).astype(object)
         if self.column.logical_type == "string":
             return self.dictionary.decode(values)
         return self._texts(values).to_numpy(zero_copy_only=False).astype(object, copy=False)

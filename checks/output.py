@@ -148,8 +148,8 @@ def show_run(result: Any) -> None:
         stdout.print(f"{len(failures):,} failure(s) in the feed")
         show_failures(failures)
     words = Words.of(result.feed.encoding)
-    total = words.money(result.feed.amount_total())
-    stdout.print(escape(f"deduplicated: {words.count(result.feed.user_count)}, total {words.amount_word} {total}"))
+    total = words.money_part(f", total {words.amount_word} {{}}", result.feed.amount_total())
+    stdout.print(escape(f"deduplicated: {words.count(result.feed.user_count)}{total}"))
     if result.suites is not None:
         for table in result.suites.results:
             verdict = "[green]pass[/]" if table.success else "[red]FAIL[/]"
@@ -221,28 +221,32 @@ def show_next_steps(diagnosis: Any, outputs: dict[str, Any], *, names: Any = Non
     """What a person on call acts on: the cause, the users, the dollars, what to open and send; then the files written."""
     from checks.report import EMAIL_CUSTOMER_EML, EMAIL_ENGINEER_EML, INCIDENT_HTML, cause_words
 
+    from checks.wording import agreeing
+
     reconciliation, words = diagnosis.reconciliation, diagnosis.words
     money = words.money
     stdout.print("[bold]Summary[/]")
     if not diagnosis.discrepancy:
         stdout.print(escape(
-            f"  the platform's table matches the feed: {words.count(reconciliation.user_count)}, {money(diagnosis.expected_total)}"
+            f"  the platform's table matches the feed: {words.keys_and_money(reconciliation.user_count, diagnosis.expected_total)}"
         ))
     else:
         for cause in diagnosis.root_causes:
             stdout.print(escape(
-                f"  cause:   {cause_words(cause, words)} ({words.count(cause.users)}, {money(cause.revenue_gap)}, "
-                f"{cause.share_of_gap:.1%} of the gap)"
+                f"  cause:   {cause_words(cause, words)} ({words.keys_and_money(cause.users, cause.revenue_gap)}, "
+                f"{words.share(cause.share_of_gap)})"
             ))
         if diagnosis.unexplained_users or not diagnosis.root_causes:
             stdout.print(escape(
-                f"  cause:   unexplained for {words.count(diagnosis.unexplained_users)} ({money(diagnosis.unexplained_gap)})"
+                f"  cause:   unexplained for {words.count(diagnosis.unexplained_users)}{words.money_part(' ({})', diagnosis.unexplained_gap)}"
             ))
-        stdout.print(f"  {words.keys + ':':<8} {reconciliation.discrepant_users:,} of {reconciliation.user_count:,} do not match the feed")
-        stdout.print(escape(
-            f"  dollars: the platform shows {money(diagnosis.platform_total)}, the feed {money(diagnosis.expected_total)}: "
-            f"{money(diagnosis.gap)} off"
-        ))
+        discrepant = reconciliation.discrepant_users
+        stdout.print(f"  {words.keys + ':':<8} {discrepant:,} of {reconciliation.user_count:,} {agreeing(discrepant, 'do')} not match the feed")
+        if words.has_amount:
+            stdout.print(escape(
+                f"  dollars: the platform shows {money(diagnosis.platform_total)}, the feed {money(diagnosis.expected_total)}: "
+                f"{money(diagnosis.gap)} off"
+            ))
     steps = [
         ("open", INCIDENT_HTML, "the incident page"),
         ("send", EMAIL_ENGINEER_EML, "to the platform's engineers (discrepancies.csv attached)"),
@@ -268,18 +272,20 @@ def show_written(outputs: dict[str, Any]) -> None:
 
 
 def show_diagnosis(diagnosis: Any) -> None:
-    """Totals in dollars, then each root cause, as people say it, with the dollars and keys it explains."""
+    """Totals in dollars (where the feed has an amount), then each root cause, as people say it, with the keys and
+    dollars it explains."""
     from checks.diagnose.sentences import cause_words
 
     reconciliation, words = diagnosis.reconciliation, diagnosis.words
     totals = {"expected": reconciliation.expected_total, "platform": reconciliation.platform_total,
               "customer": reconciliation.customer_total, "finance": diagnosis.finance_total, "gap": reconciliation.gap}
     parts = [f"{key} {words.money(value)}" for key, value in totals.items() if value is not None]
-    stdout.print("totals: " + escape(", ".join(parts)))
+    if words.has_amount:  # without an amount every total is 0
+        stdout.print("totals: " + escape(", ".join(parts)))
     for cause in diagnosis.root_causes:
         stdout.print(
             f"[bold]root cause[/] {escape(cause_words(cause, words))}: "
-            + escape(f"{words.count(cause.users)}, {words.money(cause.revenue_gap)} ({cause.share_of_gap:.1%} of the gap)")
+            + escape(f"{words.keys_and_money(cause.users, cause.revenue_gap)} ({words.share(cause.share_of_gap)})")
         )
         stdout.print(f"      {escape(cause.evidence)}")
 

@@ -49,7 +49,7 @@ from checks.model import (
     SOURCE_ROW,
     SPEND_GAP,
 )
-from checks.wording import Words, capitalised
+from checks.wording import Words, agreeing, capitalised, counted
 from checks.reconcile import CLASS_WORDS, MATCH, shown_columns
 from checks.results import UsersElsewhere
 from checks.writers import atomic_write_blocks, atomic_write_bytes, atomic_write_frame, atomic_write_text, read_output, row_blocks
@@ -165,25 +165,14 @@ def render_incident(
     lines += [_headline(diagnosis), ""]
     w = diagnosis.words
     keys, key_word = _md(w.keys), _md(w.key_word)
-    lines += ["## Totals", "", f"| | total {_md(w.amount_word)} |", "|---|---:|"]
-    lines += [f"| {label} | {w.money(value)} |" for label, value in _totals(diagnosis)]
-    lines += ["", f"## {capitalised(keys)} by class", "", f"| {keys} who | {keys} | revenue gap |", "|---|---:|---:|"]
-    lines += [
-        f"| {CLASS_WORDS.get(summary.name, summary.name)} | {summary.users:,} | {w.money(summary.revenue_gap)} |"
-        for summary in reconciliation.classes
-    ]
+    if w.has_amount:  # without an amount every total is 0: no table of them
+        lines += ["## Totals", "", f"| | total {_md(w.amount_word)} |", "|---|---:|"]
+        lines += [f"| {label} | {w.money(value)} |" for label, value in _totals(diagnosis)]
+        lines.append("")
+    lines += [f"## {capitalised(keys)} by class", "", *_markdown_columns(_class_columns(w), reconciliation.classes)]
     lines += ["", "## Root causes", ""]
     if diagnosis.root_causes:
-        lines += [f"| # | cause | file | {keys} | revenue gap | share of gap |", "|---:|---|---|---:|---:|---:|"]
-        lines += [
-            f"| {index} | {_md(cause_label(cause.kind, w))} | {_md(cause.file or '—')} | {cause.users:,} "
-            f"| {w.money(cause.revenue_gap)} | {cause.share_of_gap:.1%} |"
-            for index, cause in enumerate(diagnosis.root_causes, start=1)
-        ]
-        lines.append(
-            f"| | unexplained | | {diagnosis.unexplained_users:,} | {w.money(diagnosis.unexplained_gap)} "
-            f"| {diagnosis.unexplained_share:.1%} |"
-        )
+        lines += _markdown_columns(_cause_columns(w, numbered=True), _cause_rows(diagnosis))
         for index, cause in enumerate(diagnosis.root_causes, start=1):
             lines += ["", f"### {index}. {_md(cause_words(cause, w))}", ""]
             lines += [_md(cause.evidence), "", _markdown_table(*_examples_rows(cause.examples, _md, w))]
@@ -211,23 +200,31 @@ def render_incident(
 
 
 def _headline(diagnosis: Diagnosis) -> str:
+    w = diagnosis.words
     if not _discrepant_users(diagnosis):
         return (
-            f"No discrepancy: all {diagnosis.reconciliation.user_count:,} {_md(diagnosis.words.keys)} match; both totals are "
-            f"{diagnosis.words.money(diagnosis.expected_total)}."
+            f"No discrepancy: all {diagnosis.reconciliation.user_count:,} {_md(w.keys)} match"
+            f"{w.money_part('; both totals are {}', diagnosis.expected_total)}."
         )
     causes = diagnosis.root_causes
     explained = 1 - diagnosis.unexplained_share
     main = causes[0] if causes else None
-    text = (
-        f"The platform's table totals {diagnosis.words.money(diagnosis.platform_total)}, the deduplicated feed "
-        f"{diagnosis.words.money(diagnosis.expected_total)}: a gap of {diagnosis.words.money(diagnosis.gap)} across "
-        f"{_md(diagnosis.words.count(_discrepant_users(diagnosis)))}."
-    )
+    discrepant = _discrepant_users(diagnosis)
+    if w.has_amount:
+        text = (
+            f"The platform's table totals {w.money(diagnosis.platform_total)}, the deduplicated feed "
+            f"{w.money(diagnosis.expected_total)}: a gap of {w.money(diagnosis.gap)} across {_md(w.count(discrepant))}."
+        )
+    else:  # the keys that differ are what the causes' shares divide
+        text = (
+            f"{discrepant:,} of {diagnosis.reconciliation.user_count:,} {_md(w.keys)} on the platform's table "
+            f"{agreeing(discrepant, 'do')} not match the deduplicated feed."
+        )
     if main is not None:
         text += (
-            f" {_count(len(causes), 'root cause')} explain{'s' if len(causes) == 1 else ''} {explained:.1%} of it; the largest, "
-            f"{_md(cause_words(main, diagnosis.words))}, accounts for {_md(diagnosis.words.count(main.users))} and {diagnosis.words.money(main.revenue_gap)}."
+            f" {counted(len(causes), 'root cause')} {agreeing(len(causes), 'explain')} {explained:.1%} of "
+            f"{'it' if w.has_amount else 'them'}; the largest, {_md(cause_words(main, w))}, accounts for {_md(w.count(main.users))}"
+            f"{w.money_part(' and {}', main.revenue_gap)}."
         )
     return text
 
@@ -241,6 +238,83 @@ def _totals(diagnosis: Diagnosis) -> list[tuple[str, int]]:
         rows.append(("finance total", diagnosis.finance_total))
     rows.append(("gap (expected minus platform)", reconciliation.gap))
     return rows
+
+
+@dataclass(frozen=True)
+class _Column:
+    """A column of a table on the incident page: its heading (None: left out, as a gap without an amount), its
+    cell for one item, and whether it holds numbers (right-aligned)."""
+
+    heading: str | None
+    cell: Callable[[Any], str]
+    number: bool = False
+
+
+@dataclass(frozen=True)
+class _CauseRow:
+    """A root cause, or what is left unexplained, as one row of the table of causes."""
+
+    number: str
+    label: str
+    file: str | None  # None: a cause of no one file; "" for what is left unexplained
+    users: int
+    gap: int
+    share: float
+
+
+def _class_columns(words: Words) -> list[_Column]:
+    return [
+        _Column(f"{words.keys} who", lambda summary: CLASS_WORDS.get(summary.name, summary.name)),
+        _Column(words.keys, lambda summary: f"{summary.users:,}", number=True),
+        _Column(words.gap_heading, lambda summary: words.money(summary.revenue_gap), number=True),
+    ]
+
+
+def _cause_columns(words: Words, *, numbered: bool) -> list[_Column]:
+    """The table of causes: numbered in Markdown, where the sections below follow the numbers."""
+    columns = [_Column("#", lambda row: row.number, number=True)] if numbered else []
+    return columns + [
+        _Column("cause", lambda row: row.label),
+        _Column("file", lambda row: row.file if row.file is not None else ("—" if numbered else "")),
+        _Column(words.keys, lambda row: f"{row.users:,}", number=True),
+        _Column(words.gap_heading, lambda row: words.money(row.gap), number=True),
+        _Column(words.share_heading if numbered else "share", lambda row: f"{row.share:.1%}", number=True),
+    ]
+
+
+def _cause_rows(diagnosis: Diagnosis) -> list[_CauseRow]:
+    """Each root cause, then what is left unexplained."""
+    rows = [
+        _CauseRow(str(index), cause_label(cause.kind, diagnosis.words), cause.file, cause.users, cause.revenue_gap, cause.share_of_gap)
+        for index, cause in enumerate(diagnosis.root_causes, start=1)
+    ]
+    unexplained = _CauseRow("", "unexplained", "", diagnosis.unexplained_users, diagnosis.unexplained_gap, diagnosis.unexplained_share)
+    return rows + [unexplained]
+
+
+def _markdown_columns(columns: list[_Column], items: Sequence[Any]) -> list[str]:
+    shown = [column for column in columns if column.heading is not None]
+    alignment = "|" + "|".join("---:" if column.number else "---" for column in shown) + "|"
+    rows = [[_md(column.cell(item)) for column in shown] for item in items]
+    return [_markdown_row([_md(column.heading) for column in shown]), alignment, *map(_markdown_row, rows)]
+
+
+def _markdown_row(cells: list[str]) -> str:
+    return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
+
+
+def _html_columns(columns: list[_Column], items: Sequence[Any]) -> tuple[str, list[str]]:
+    """A table's header row and its rows, HTML-escaped."""
+    shown = [column for column in columns if column.heading is not None]
+    header = "<tr>" + "".join(f"<th>{html.escape(column.heading)}</th>" for column in shown) + "</tr>"
+    rows = [
+        "<tr>" + "".join(f'<td{_NUMBER if column.number else ""}>{html.escape(column.cell(item))}</td>' for column in shown) + "</tr>"
+        for item in items
+    ]
+    return header, rows
+
+
+_NUMBER = ' class="n"'
 
 
 def _value_columns(words: Words) -> tuple[str, ...]:
@@ -403,37 +477,35 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
     if not _discrepant_users(diagnosis):
         subject = f"{company}: platform table matches the feed" if company else "Platform table matches the customer's feed"
     else:
-        subject = (f"{company}: platform" if company else "Platform") + f" table is {diagnosis.words.money(diagnosis.gap)} off the customer's feed"
+        subject = (f"{company}: platform" if company else "Platform") + _how_far_off(diagnosis)
 
     def blocks(e: Callable[[str], str]) -> list[tuple]:
         whose = f" for {e(company)}" if company else ""
         out: list[tuple] = [("p", _greeting("Hi", names.engineer_name, e))]
         if not _discrepant_users(diagnosis):
             out.append(("p",
-                f"I reconciled the loaded table{whose} against the deduplicated feed ({_count(len(diagnosis.files), 'delta file')}): "
-                f"every {e(diagnosis.words.key_word)} matches and both totals are {diagnosis.words.money(diagnosis.expected_total)}. Nothing to do."
+                f"I reconciled the loaded table{whose} against the deduplicated feed ({counted(len(diagnosis.files), 'delta file')}): "
+                f"every {e(diagnosis.words.key_word)} matches{diagnosis.words.money_part(' and both totals are {}', diagnosis.expected_total)}. "
+                "Nothing to do."
             ))
             return out + [("p", _signature(names, e, "Thanks"))]
         reconciliation = diagnosis.reconciliation
         discrepant = _discrepant_users(diagnosis)
         table = f" ({e(names.platform_file)})" if names.platform_file else ""
-        out.append(("p",
-            f"I reconciled the loaded table{table}{whose} against the {_count(len(diagnosis.files), 'delta file')} the customer "
-            f"sent. It totals {diagnosis.words.money(diagnosis.platform_total)}; rebuilt from the files (latest {diagnosis.words.version} per "
-            f"{e(diagnosis.words.key_word)}) it is {diagnosis.words.money(diagnosis.expected_total)}"
-            + (", which is also the customer's finance total" if diagnosis.finance_total == diagnosis.expected_total else "")
-            + "."
-        ))
+        reconciled = f"I reconciled the loaded table{table}{whose} against the {counted(len(diagnosis.files), 'delta file')} the customer sent"
+        out.append(("p", _reconciled_totals(diagnosis, reconciled, e)))
+        off_by = diagnosis.words.money_part(", and the table's total is off by {}", diagnosis.gap)
         out.append(("p",
             f"Impact: {discrepant:,} of {reconciliation.user_count:,} {e(diagnosis.words.keys)} ({discrepant / max(reconciliation.user_count, 1):.1%}) "
-            f"show figures that are not their latest, and the table's total is off by {diagnosis.words.money(diagnosis.gap)}. Anything built "
+            f"{agreeing(discrepant, 'show')} figures that are not their latest{off_by}. Anything built "
             f"on those {e(diagnosis.words.keys)}' figures (segments, campaigns, reports) used the older values."
         ))
         agreement = _customer_agreement(diagnosis, e)
         if agreement:
             out.append(("p", agreement))
         for cause in diagnosis.root_causes:
-            out.append(("h", f"{_title(cause, e, diagnosis.words)} ({e(diagnosis.words.count(cause.users))}, {diagnosis.words.money(cause.revenue_gap)}, {cause.share_of_gap:.1%} of the gap)"))
+            said = f"{diagnosis.words.keys_and_money(cause.users, cause.revenue_gap)}, {diagnosis.words.share(cause.share_of_gap)}"
+            out.append(("h", f"{_title(cause, e, diagnosis.words)} ({e(said)})"))
             out.append(("p", f"What the data shows: {e(cause.evidence)}"))
             changes = _changes_rows(cause, e, diagnosis.words)
             if changes[1]:
@@ -447,21 +519,23 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
             out.append(("p", f"Backfill: {_backfill(cause, diagnosis, e)}"))
         if diagnosis.unexplained_users:
             out.append(("p",
-                f"Still unexplained: {e(diagnosis.words.count(diagnosis.unexplained_users))}, {diagnosis.words.money(diagnosis.unexplained_gap)} "
-                f"({diagnosis.unexplained_share:.1%} of the gap); none of the simulated faults reproduces their rows. "
+                f"Still unexplained: {e(diagnosis.words.keys_and_money(diagnosis.unexplained_users, diagnosis.unexplained_gap))} "
+                f"({e(diagnosis.words.share(diagnosis.unexplained_share))}); none of the simulated faults reproduces their rows. "
                 f"They are in {DISCREPANCIES_CSV}."
             ))
         else:
             out.append(("p", f"Nothing is left unexplained: with the above, every {e(diagnosis.words.key_word)} matches the feed."))
         examples = _email_examples(diagnosis)
         if not examples.empty:
-            out.append(("p", f"{_count(len(examples), 'example')}, largest gaps first (values: {', '.join(_value_columns(diagnosis.words))}):"))
+            largest = diagnosis.words.amount_part(", largest gaps first")
+            out.append(("p", f"{counted(len(examples), 'example')}{largest} (values: {', '.join(_value_columns(diagnosis.words))}):"))
             out.append(("table", *_examples_rows(examples, e, diagnosis.words)))
         out.append(("p", "To reproduce (pandas, from the folder with the delta files):"))
         out.append(("code", _reproduction(diagnosis, names)))
         out.append(("p", "Or with our suite: checks diagnose --feed <feed folder> --platform <platform table> --json"))
         described = (
-            f"{DISCREPANCIES_CSV}: the {discrepant:,} {e(diagnosis.words.keys)} that do not match, largest gap first, each with the platform's "
+            f"{DISCREPANCIES_CSV}: the {e(diagnosis.words.count(discrepant))} that {agreeing(discrepant, 'do')} not match"
+            f"{diagnosis.words.amount_part(', largest gap first')}, each with the platform's "
             "row and the file and line it came from, and the latest row and the file and line it came from."
         )
         if _attached(diagnosis):
@@ -472,12 +546,25 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
             out.append(("list", [described]))
         out.append(("p", f"The full report is {INCIDENT_MD} (and {INCIDENT_HTML} beside the Data Docs)."))
         out.append(("p",
-            f"Please reply when the fix is deployed; I'll re-run the reconciliation and confirm the total is "
-            f"{diagnosis.words.money(diagnosis.expected_total)} before we tell " + (e(company) if company else "the customer") + " it's corrected."
+            f"Please reply when the fix is deployed; I'll re-run the reconciliation and confirm "
+            f"{_corrected(diagnosis, e, 'the total is', 'matches the feed')} before we tell " + (e(company) if company else "the customer") + " it's corrected."
         ))
         return out + [("p", _signature(names, e, "Thanks"))]
 
     return _Email(subject, blocks)
+
+
+def _reconciled_totals(diagnosis: Diagnosis, reconciled: str, e: Callable[[str], str]) -> str:
+    """The engineer's first finding: what was reconciled, with both totals where the feed has an amount."""
+    w = diagnosis.words
+    rebuilt = f"latest {w.version} per {e(w.key_word)}"
+    if not w.has_amount:
+        return f"{reconciled}, rebuilt from the files ({rebuilt})."
+    finance = ", which is also the customer's finance total" if diagnosis.finance_total == diagnosis.expected_total else ""
+    return (
+        f"{reconciled}. It totals {w.money(diagnosis.platform_total)}; rebuilt from the files ({rebuilt}) it is "
+        f"{w.money(diagnosis.expected_total)}{finance}."
+    )
 
 
 def _customer_agreement(diagnosis: Diagnosis, e: Callable[[str], str]) -> str | None:
@@ -492,11 +579,11 @@ def _customer_agreement(diagnosis: Diagnosis, e: Callable[[str], str]) -> str | 
     if not differing:
         return (
             f"The customer's own export agrees with the feed for every {e(diagnosis.words.key_word)} ({reconciliation.user_count:,} of "
-            f"{reconciliation.user_count:,}; total {diagnosis.words.money(reconciliation.customer_total)}), so the difference is on our side."
+            f"{reconciliation.user_count:,}{diagnosis.words.money_part('; total {}', reconciliation.customer_total)}), so the difference is on our side."
         )
     return (
-        f"The customer's own export differs from the feed for {differing:,} {e(diagnosis.words.keys)} (its total is "
-        f"{diagnosis.words.money(reconciliation.customer_total)}); those {e(diagnosis.words.keys)} are in {DISCREPANCIES_CSV} too."
+        f"The customer's own export differs from the feed for {differing:,} {e(diagnosis.words.keys)}"
+        f"{diagnosis.words.money_part(' (its total is {})', reconciliation.customer_total)}; those {e(diagnosis.words.keys)} are in {DISCREPANCIES_CSV} too."
     )
 
 
@@ -635,32 +722,48 @@ def _version_range(details: Mapping[str, Any], words: Words) -> str:
 
 
 def _backfill(cause: RootCause, diagnosis: Diagnosis, e: Callable[[str], str]) -> str:
-    target = diagnosis.words.money(diagnosis.expected_total)
+    w = diagnosis.words
+    then = _corrected(diagnosis, e, "the total should then be", "should then match the feed")
     if cause.kind == FILE_NOT_INGESTED:
         later = cause.details.get("users_in_later_files", 0)
+        table_then = _corrected(diagnosis, e, "the table total should then be", "should then match the feed")
         return (
-            f"load {e(cause.file or 'the file')} now with the {diagnosis.words.version}-guarded upsert. Order matters: {later:,} of its "
-            f"{e(diagnosis.words.keys)} are updated again by later deltas, so a plain overwrite would regress them; with the guard only "
-            f"the {cause.users:,} affected {e(diagnosis.words.keys)} change. The table total should then be {target}."
+            f"load {e(cause.file or 'the file')} now with the {w.version}-guarded upsert. Order matters: {later:,} of its "
+            f"{e(w.keys)} {agreeing(later, 'are')} updated again by later deltas, so a plain overwrite would regress them; with the "
+            f"guard only the {cause.users:,} affected {e(w.keys if cause.users != 1 else w.key_word)} {agreeing(cause.users, 'change')}. "
+            f"{capitalised(table_then)}."
         )
     if cause.kind == FILE_PARTIALLY_INGESTED:
         return (
-            f"re-load the whole of {e(cause.file or 'the file')} with the {diagnosis.words.version}-guarded upsert (rows already loaded "
-            f"are no-ops); the total should then be {target}."
+            f"re-load the whole of {e(cause.file or 'the file')} with the {w.version}-guarded upsert (rows already loaded "
+            f"are no-ops); {then}."
         )
     if cause.details.get("what"):
         source = e(cause.file) if cause.file else "the files"
         return (
-            f"once the fix is deployed, re-load {source} with the {diagnosis.words.version}-guarded upsert: the {cause.users:,} "
-            f"{diagnosis.words.keys} whose values it changed get the file's values back (rows already right are no-ops); "
-            f"the total should then be {target}."
+            f"once the fix is deployed, re-load {source} with the {w.version}-guarded upsert: the {w.count(cause.users)} "
+            f"whose values it changed {agreeing(cause.users, 'get')} the file's values back (rows already right are no-ops); {then}."
         )
-    return f"rebuild the table from all {len(diagnosis.files)} deltas with the guarded upsert; the total should then be {target}."
+    return f"rebuild the table from all {len(diagnosis.files)} deltas with the guarded upsert; {then}."
+
+
+def _corrected(diagnosis: Diagnosis, e: Callable[[str], str], total: str, keys: str) -> str:
+    """What the corrected table shows: ``total`` and the feed's total ("the total is $1,234"), or, without an
+    amount, every key as ``keys`` says ("every member matches the feed")."""
+    w = diagnosis.words
+    return f"{total} {w.money(diagnosis.expected_total)}" if w.has_amount else f"every {e(w.key_word)} {keys}"
+
+
+def _how_far_off(diagnosis: Diagnosis) -> str:
+    """The engineer's subject after "Platform": " table is $1,234 off the customer's feed", or for how many keys."""
+    w = diagnosis.words
+    if w.has_amount:
+        return f" table is {w.money(diagnosis.gap)} off the customer's feed"
+    return f" table differs from the customer's feed for {w.count(_discrepant_users(diagnosis))}"
 
 
 def _reproduction(diagnosis: Diagnosis, names: ReportNames) -> list[str]:
     words = diagnosis.words
-    amount = words.encoding.contract.shape.amount
     skipped = [cause.file for cause in diagnosis.root_causes if cause.kind == FILE_NOT_INGESTED and cause.file]
     files = [name for name in diagnosis.files if name not in skipped]
     return [
@@ -670,9 +773,17 @@ def _reproduction(diagnosis: Diagnosis, names: ReportNames) -> list[str]:
         "feed = pd.concat(pd.read_csv(name) for name in files)",
         f"rebuilt = feed.sort_values({words.version!r}).drop_duplicates({words.key_name!r}, keep=\"last\")",
         f"platform = pd.read_csv({(names.platform_file or 'platform-table.csv')!r})",
-        f"print(rebuilt[{amount!r}].sum(), platform[{amount!r}].sum())"
-        + (f"  # both {words.money(diagnosis.platform_total)}" if skipped else ""),
+        _compared(words, diagnosis.platform_total if skipped else None),
     ]
+
+
+def _compared(words: Words, both: int | None) -> str:
+    """The snippet's last line: the two totals (``both``: what they then are), or without an amount to sum, how
+    many rebuilt rows the platform holds as they are."""
+    amount = words.encoding.contract.shape.amount
+    if not words.has_amount:
+        return "print(len(rebuilt.merge(platform)), 'of', len(rebuilt), 'rebuilt rows are on the platform as they are')"
+    return f"print(rebuilt[{amount!r}].sum(), platform[{amount!r}].sum())" + (f"  # both {words.money(both)}" if both is not None else "")
 
 
 # --- the customer's email -----------------------------------------------------------------------------
@@ -696,16 +807,22 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
             out.append(("p",
                 "Thank you for raising the question about your figures. We checked every customer record we hold "
                 + (f"for {e(names.customer_company)} " if names.customer_company else "")
-                + f"against the files you sent us, and they match: the total {diagnosis.words.amount_word} is {diagnosis.words.money(diagnosis.expected_total)}."
+                + f"against the files you sent us, and they match"
+                + diagnosis.words.money_part(f": the total {diagnosis.words.amount_word} is {{}}", diagnosis.expected_total) + "."
             ))
             return out + [("p", _signature(names, e, "Kind regards"))]
-        customers = _discrepant_users(diagnosis)
-        out.append(("p",
-            f"Thank you for flagging that the total {e(diagnosis.words.amount_word)} shown {shown_in} didn't match your own records. You were right, "
-            f"and we are sorry for the confusion it caused. We showed {diagnosis.words.money(diagnosis.platform_total)}; the correct figure is "
-            f"{diagnosis.words.money(diagnosis.expected_total)}"
+        customers, w = _discrepant_users(diagnosis), diagnosis.words
+        # Without an amount there is no total to name or correct: the figures differ, for so many customers.
+        flagged = f"the total {e(w.amount_word)}" if w.has_amount else "the figures"
+        corrected = w.amount_part(
+            f" We showed {w.money(diagnosis.platform_total)}; the correct figure is {w.money(diagnosis.expected_total)}"
             + (", which matches your finance team's total" if diagnosis.finance_total == diagnosis.expected_total else "")
-            + f". The difference, {diagnosis.words.money(abs(diagnosis.gap))}, affects {customers:,} of your customers."
+            + "."
+        )
+        out.append(("p",
+            f"Thank you for flagging that {flagged} shown {shown_in} didn't match your own records. You were right, "
+            f"and we are sorry for the confusion it caused.{corrected} The difference{w.money_part(', {},', abs(diagnosis.gap))} "
+            f"affects {customers:,} of your customers."
         ))
         happened = " ".join(_plain(cause, diagnosis, arrivals) for cause in diagnosis.root_causes[:3])
         if diagnosis.unexplained_share >= EXPLAINED_TOLERANCE:
@@ -715,31 +832,37 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         changed = any(cause.details.get("what") for cause in diagnosis.root_causes)
         shown = "figures other than the latest ones you sent" if changed else "older figures than the ones you sent"
         out += [("h", "What it meant for you"), ("p",
-            f"For those {customers:,} customers we showed {shown}. Any campaign, segment or "
+            f"For {_those_customers(customers)} we showed {shown}. Any campaign, segment or "
             "report built on their figures used those until the correction."
         )]
         intact = _files_intact(diagnosis, arrivals)
         if intact:
             out += [("h", "Your files"), ("p", intact)]
-        when = f" The corrected total of {diagnosis.words.money(diagnosis.expected_total)} will be visible {e(names.eta)}." if names.eta else (
-            f" We will write again as soon as the corrected total of {diagnosis.words.money(diagnosis.expected_total)} is visible."
+        figures, are = (f"the corrected total of {w.money(diagnosis.expected_total)}", "is") if w.has_amount else ("the corrected figures", "are")
+        when = f" {capitalised(figures)} will be visible {e(names.eta)}." if names.eta else (
+            f" We will write again as soon as {figures} {are} visible."
         )
+        compared = "totals" if w.has_amount else "figures"
         out += [("h", "What we are doing"), ("p",
             "We are reloading your data so that every customer shows their latest figures, fixing the cause, and adding an "
-            "automatic check that compares our totals with your files after every update, so that a difference like this "
+            f"automatic check that compares our {compared} with your files after every update, so that a difference like this "
             "is caught before you see it." + when
         )]
         out.append(("p",
-            f"If it helps, we can send you the list of the {customers:,} affected customers with their figures before and "
+            f"If it helps, we can send you the list of the {counted(customers, 'affected customer')} with their figures before and "
             "after the correction, or walk you or your team through the details on a short call."
         ))
         return out + [("p", _signature(names, e, "Kind regards"))]
 
-    return _Email(f"The difference in your total {diagnosis.words.amount_word} figures", blocks)
+    return _Email(f"The difference in your {diagnosis.words.amount_part(f'total {diagnosis.words.amount_word} ')}figures", blocks)
+
+
+def _those_customers(number: int) -> str:
+    return "that customer" if number == 1 else f"those {number:,} customers"
 
 
 def _plain(cause: RootCause, diagnosis: Diagnosis, arrivals: Mapping[str, Arrival]) -> str:
-    people = f"{cause.users:,} customers"
+    people = counted(cause.users, "customer")
     if cause.kind == FILE_NOT_INGESTED:
         arrival = arrivals.get(cause.file or "")
         arrived = f"that reached us on {arrival.landed_at[:10]}" if arrival is not None else "you sent us"
@@ -756,10 +879,10 @@ def _plain(cause: RootCause, diagnosis: Diagnosis, arrivals: Mapping[str, Arriva
     if cause.kind == MISSING_USERS:
         return f"Some customers were left out of our figures ({people})."
     if cause.kind == UNEXPECTED_USERS:
-        return f"Our figures included {people} that are not in your files."
+        return f"Our figures included {people} that {agreeing(cause.users, 'are')} not in your files."
     what = cause.details.get("what")
     if what:
-        moved = "" if cause.revenue_gap else f" This did not change the total {diagnosis.words.amount_word}."
+        moved = "" if cause.revenue_gap else diagnosis.words.amount_part(f" This did not change the total {diagnosis.words.amount_word}.")
         return f"When one of your update files was loaded, {what} for {people}.{moved}"
     return f"Some figures were changed on our side after we received them ({people})."
 
@@ -800,20 +923,15 @@ def render_incident_html(
     ]
     if docs_index:
         parts.append(f'<p><a href="{e(docs_index, quote=True)}">Data Docs: the expectations on every table</a></p>')
-    parts.append("<h2>Totals</h2><table>")
-    parts += [f'<tr><th>{e(label)}</th><td class="n">{e(diagnosis.words.money(value))}</td></tr>' for label, value in _totals(diagnosis)]
-    parts.append("</table><h2>Root causes</h2>")
+    if words.has_amount:  # without an amount every total is 0: no table of them
+        parts.append("<h2>Totals</h2><table>")
+        parts += [f'<tr><th>{e(label)}</th><td class="n">{e(words.money(value))}</td></tr>' for label, value in _totals(diagnosis)]
+        parts.append("</table><h2>Root causes</h2>")
+    else:
+        parts.append("<h2>Root causes</h2>")
     if diagnosis.root_causes:
-        parts.append(f"<table><tr><th>cause</th><th>file</th><th>{e(words.keys)}</th><th>revenue gap</th><th>share</th></tr>")
-        parts += [
-            f"<tr><td>{e(cause_label(cause.kind, words))}</td><td>{e(cause.file or '')}</td><td class=\"n\">{cause.users:,}</td>"
-            f'<td class="n">{e(diagnosis.words.money(cause.revenue_gap))}</td><td class="n">{cause.share_of_gap:.1%}</td></tr>'
-            for cause in diagnosis.root_causes
-        ]
-        parts.append(
-            f'<tr><td>unexplained</td><td></td><td class="n">{diagnosis.unexplained_users:,}</td>'
-            f'<td class="n">{e(diagnosis.words.money(diagnosis.unexplained_gap))}</td><td class="n">{diagnosis.unexplained_share:.1%}</td></tr></table>'
-        )
+        header, rows = _html_columns(_cause_columns(words, numbered=False), _cause_rows(diagnosis))
+        parts += [f"<table>{header}", *rows[:-1], f"{rows[-1]}</table>"]
         for index, cause in enumerate(diagnosis.root_causes, start=1):
             parts.append(f"<h3>{index}. {e(cause_words(cause, words))}</h3><p>{e(cause.evidence)}</p>")
             for header, rows in (_examples_rows(cause.examples, str, diagnosis.words), _changes_rows(cause, str, diagnosis.words)):
@@ -824,15 +942,8 @@ def render_incident_html(
     else:
         parts.append(f"<p>None: every {e(words.key_word)} on the platform matches the feed.</p>" if not _discrepant_users(diagnosis) else
                      f"<p>No tested hypothesis explains the discrepancy; see the {e(words.keys)} by class below.</p>")
-    parts.append(
-        f"<h2>{e(capitalised(words.keys))} by class</h2><table><tr><th>{e(words.keys)} who</th><th>{e(words.keys)}</th><th>revenue gap</th></tr>"
-    )
-    parts += [
-        f'<tr><td>{e(CLASS_WORDS.get(summary.name, summary.name))}</td><td class="n">{summary.users:,}</td>'
-        f'<td class="n">{e(diagnosis.words.money(summary.revenue_gap))}</td></tr>'
-        for summary in diagnosis.reconciliation.classes
-    ]
-    parts.append("</table>")
+    header, rows = _html_columns(_class_columns(words), diagnosis.reconciliation.classes)
+    parts += [f"<h2>{e(capitalised(words.keys))} by class</h2><table>{header}", *rows, "</table>"]
     from checks.charts import chart_headings
 
     headings = chart_headings(words)
@@ -1016,10 +1127,6 @@ def _attached(diagnosis: Diagnosis) -> bool:
 def _discrepant_users(diagnosis: Diagnosis) -> int:
     """Users that do not match, from the class counts (the table has millions of rows to count again)."""
     return sum(summary.users for summary in diagnosis.reconciliation.classes if summary.name != MATCH)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 def _md(text: Any) -> str:

@@ -163,6 +163,10 @@ class UsersElsewhere(TableElsewhere):
         """The gap of the keys that do not match, summed by the file of their latest row (None: not in the feed)."""
 
     @abstractmethod
+    def discrepant_by_file(self) -> dict[str | None, int]:
+        """How many keys do not match, by the file of their latest row (None: not in the feed)."""
+
+    @abstractmethod
     def histograms(self, name: str, columns: Sequence[str], bins: int) -> tuple[int, list[tuple[Any, Any]]]:
         """How many keys class ``name`` holds, and ``np.histogram``'s counts and edges of each of their ``columns``
         over the span of all of them."""

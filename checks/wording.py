@@ -73,6 +73,39 @@ class Words:
         text = f"{abs(value):,.{scale}f}"
         return f"-${text}" if value < 0 else f"${text}"
 
+    # -- dollars said only where the feed has an amount: the one rule for every text people read -----------
+
+    @property
+    def has_amount(self) -> bool:
+        """Whether the contract declares an amount. Without one every figure in dollars is 0 and says nothing:
+        what people read counts keys only, and a cause's share is of the keys that differ (``Engine.share``)."""
+        return self.encoding.contract.amount is not None
+
+    def amount_part(self, text: str) -> str:
+        """``text`` (a part of a sentence about dollars) where the feed has an amount; nothing where it has none."""
+        return text if self.has_amount else ""
+
+    def money_part(self, template: str, stored: Any) -> str:
+        """``template`` with ``stored`` as dollars in its ``{}`` (", {} in all"), or nothing without an amount."""
+        return self.amount_part(template.format(self.money(stored)))
+
+    def keys_and_money(self, number: int, stored: Any) -> str:
+        """A number of keys and their dollars, "23 users, $1,234"; "23 members" without an amount."""
+        return self.count(number) + self.money_part(", {}", stored)
+
+    def share(self, share: float) -> str:
+        """A cause's share, of what ``Engine.share`` divides by: "95.8% of the gap" in dollars, else of the keys."""
+        return f"{share:.1%} of the gap" if self.has_amount else f"{share:.1%} of the {self.keys} that differ"
+
+    @property
+    def share_heading(self) -> str:
+        return "share of gap" if self.has_amount else f"share of the {self.keys} that differ"
+
+    @property
+    def gap_heading(self) -> str | None:
+        """The heading of a column of gaps in dollars, "spend gap"; None without an amount: no such column."""
+        return f"{self.amount_word} gap" if self.has_amount else None
+
     def plain_amount(self, stored: Any) -> int | str:
         """An amount for JSON: an int for integer amounts, the exact decimal as text for decimal ones."""
         amount = self.encoding.contract.amount
@@ -99,6 +132,24 @@ def default_words() -> Words:
     from checks.encoding import default_encoding
 
     return Words.of(default_encoding())
+
+
+def counted(number: int, noun: str) -> str:
+    """A number of things, the noun in the singular for one: "1 row", "2,500 rows"."""
+    return f"{number:,} {noun}" + ("" if abs(number) == 1 else "s")
+
+
+# Verbs whose singular is not the plural with an "s" ("1 member has", "2 members have").
+_SINGULAR_VERBS = {"are": "is", "have": "has", "were": "was", "do": "does"}
+
+
+def agreeing(number: int, verb: str) -> str:
+    """``verb``, given as it goes with many, as it goes with ``number`` things: "hold" for 2, "holds" for 1."""
+    if abs(number) != 1:
+        return verb
+    if verb in _SINGULAR_VERBS:
+        return _SINGULAR_VERBS[verb]
+    return verb + ("es" if verb.endswith(("s", "sh", "ch", "x", "z")) else "s")
 
 
 def capitalised(text: str) -> str:

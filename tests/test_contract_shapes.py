@@ -6,13 +6,17 @@ Planted faults (the tests assert against these):
 - ``BAD_CELLS``: one cell per rule of the contract, each with the line, column, check and value it fails with;
 - ``FEED_FAULTS``: a version that goes back in time, an amount that falls, a (key, version) pair in two files;
 - ``PLATFORM_FAULTS``: a file never loaded, a file cut short, keys dropped, rows loaded twice, an amount changed.
+- ``MEMBERS_CONTRACT``: a feed without an amount (an integer key, a floating number, a boolean, a date), whose
+  platform table lacks the last file's last row: one member holds an older row.
 """
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -24,6 +28,7 @@ from checks.feed import discover_deltas
 from checks.model import DeltaFile, written_name_clashes
 from checks.rules import BATCH_MONOTONIC, PAIR_UNIQUE
 from checks.sample_accounts import CONTRACT_PATH, generate_accounts_case
+from checks.wording import Words, agreeing
 from tests.conftest import PROJECT_ROOT
 from tests.frames import assert_same_rows
 
@@ -351,3 +356,139 @@ def test_the_per_user_table_is_rendered_a_block_at_a_time_and_written_as_it_woul
     monkeypatch.setattr(writers, "BLOCK_ROWS", 7)
     blocks = _write_discrepancies(users, found.lineage, found.words, tmp_path / "blocks.csv").read_bytes()
     assert whole.count(b"\n") > 8 and blocks == whole
+
+
+@pytest.mark.parametrize(
+    ("count", "without_row", "said"),
+    [
+        (1, 0, "1 account whose latest row is further down the file holds an older row,"),
+        (2, 0, "2 accounts whose latest row is further down the file hold an older row,"),
+        (1, 1, "1 account whose latest row is further down the file has no row at all"),
+        (3, 1, "3 accounts whose latest row is further down the file lack their latest row: 2 hold an older row and 1 has no row at all"),
+        (3, 2, "lack their latest row: 1 holds an older row and 2 have no row at all"),
+    ],
+)
+def test_an_evidence_sentence_agrees_with_the_number_it_counts(count, without_row, said):
+    from checks.diagnose import FILE_PARTIALLY_INGESTED
+    from checks.diagnose.sentences import simulation_sentence
+
+    no_examples = pd.DataFrame()
+    sentence = simulation_sentence(FILE_PARTIALLY_INGESTED, {"kept": 79, "total": 80}, "f.csv", count, 0, 1, 1, no_examples,
+                                   without_row, Words.of(encoding()))
+    assert said in sentence
+
+
+@pytest.mark.parametrize(
+    ("count", "extra", "said"),
+    [(1, 1, ["1 account of the feed is absent", "1 account appears more than once on the platform (1 extra row)",
+             "1 account holds a row", "1 account on the platform should not be there (1 of their rows matches no"]),
+     (2, 3, ["2 accounts of the feed are absent", "2 accounts appear more than once on the platform (3 extra rows)",
+             "2 accounts hold a row", "2 accounts on the platform should not be there (3 of their rows match no"])],
+)
+def test_every_evidence_sentence_takes_the_singular_for_one(count, extra, said):
+    from checks.diagnose import WRONG_DEDUP_ORDER
+    from checks.diagnose.sentences import duplicate_sentence, missing_sentence, simulation_sentence, unexpected_sentence
+
+    words, no_examples = Words.of(encoding()), pd.DataFrame({"account_id": pd.Series([], dtype="int64")})
+    sentences = " ".join([
+        missing_sentence(count, 0, no_examples, words),
+        duplicate_sentence(count, extra, 0, no_examples, words),
+        simulation_sentence(WRONG_DEDUP_ORDER, {"rule": "string"}, None, count, 0, 1, 1, pd.DataFrame(), 0, words),
+        unexpected_sentence(count, extra, 0, no_examples, words),
+    ])
+    assert [phrase for phrase in said if phrase not in sentences] == []
+
+
+@pytest.mark.parametrize(
+    ("number", "verb", "agreed"),
+    [(1, "hold", "holds"), (2, "hold", "hold"), (0, "are", "are"), (1, "are", "is"), (1, "match", "matches"), (1, "have", "has")],
+)
+def test_a_verb_agrees_with_a_number(number, verb, agreed):
+    assert agreeing(number, verb) == agreed
+
+
+# A feed without an amount: an integer key, a floating number, a boolean, a date and a timestamp version.
+MEMBERS_CONTRACT = r"""apiVersion: v3.1.0
+kind: DataContract
+id: members
+name: Members
+version: 1.0.0
+status: active
+schema:
+  - name: members
+    physicalType: table
+    customProperties:
+      - {property: checks.files, value: 'snap-(?P<order>\d+)\.csv'}
+    properties:
+      - {name: member, logicalType: integer, primaryKey: true, required: true}
+      - {name: score, logicalType: number, required: true}
+      - {name: active, logicalType: boolean, required: true}
+      - {name: signup, logicalType: date, required: true}
+      - name: seen_at
+        logicalType: timestamp
+        required: true
+        customProperties:
+          - {property: checks.role, value: version}
+"""
+
+
+def _members_files(members: int = 60, files: int = 4, updated: int = 20, seed: int = 5) -> dict[str, pd.DataFrame]:
+    """Every member in the first file, ``updated`` of them again in each later one, a day later each time."""
+    rng = np.random.default_rng(seed)
+    keys = rng.choice(np.arange(100_000, 999_999), size=members, replace=False)
+    feed = {}
+    for number in range(1, files + 1):
+        chosen = keys if number == 1 else rng.choice(keys, size=updated, replace=False)
+        feed[f"snap-{number}.csv"] = pd.DataFrame({
+            "member": chosen,
+            "score": [f"{score:.3f}" for score in rng.uniform(0, 100, len(chosen))],
+            "active": rng.choice(["true", "false"], len(chosen)),
+            "signup": [f"2025-{month:02d}-{day:02d}" for month, day in zip(rng.integers(1, 13, len(chosen)), rng.integers(1, 29, len(chosen)))],
+            "seen_at": f"2026-02-{number:02d}T07:15:00Z",
+        })
+    return feed
+
+
+def test_a_feed_without_an_amount_is_told_in_keys_never_in_dollars(tmp_path, monkeypatch, capsys):
+    # Planted fault: the last file's last row never reached the platform, so one member holds an older row.
+    from checks.contract_suite import suite_path
+
+    (tmp_path / "contract.yaml").write_text(MEMBERS_CONTRACT)
+    assert main(["contract", "suite", str(tmp_path / "contract.yaml"), "--out", str(tmp_path / "expectations")]) == 0
+    monkeypatch.setattr("checks.suites.run.contract_suite_path", lambda contract: suite_path(contract, tmp_path / "expectations"))
+    files = _members_files()
+    last = list(files)[-1]
+    cut = {**files, last: files[last].iloc[:-1]}
+    _latest_by_member(list(cut.values())).to_csv(tmp_path / "platform.csv", index=False)
+    _latest_by_member(list(files.values())).to_csv(tmp_path / "customer.csv", index=False)
+    out, gx = tmp_path / "out", tmp_path / "gx"
+    capsys.readouterr()
+    code = main(["run", "--feed", str(_write(files, tmp_path / "feed")), "--contract", str(tmp_path / "contract.yaml"),
+                 "--platform", str(tmp_path / "platform.csv"), "--customer", str(tmp_path / "customer.csv"),
+                 "--out", str(out), "--gx-dir", str(gx)])
+    terminal = capsys.readouterr().out
+    assert code == 1
+    pages = {name: (out / name).read_text() for name in ("incident.md", "email-engineer.md", "email-customer.md", "email-engineer.eml", "email-customer.eml")}
+    pages["incident.html"] = (gx / "uncommitted" / "data_docs" / "local_site" / "incident.html").read_text()
+    pages["terminal"] = terminal
+    pages.update({chart.name: chart.read_text() for chart in out.glob("*.svg")})  # keys by cause and by file, not dollars
+    assert "Members that differ by root cause" in pages["gap-by-root-cause.svg"]
+    for name, text in pages.items():
+        assert not re.search(r"\$|np\.float64|total amount|revenue|of the gap", text), (name, re.search(r".{60}(\$|np\.float64|total amount|revenue|of the gap).{20}", text))
+    assert "deduplicated: 60 members\n" in terminal
+    assert "1 member whose latest row is further down the file holds an older row" in pages["incident.md"]
+    assert "(1 member, 100.0% of the members that differ)" in terminal
+    assert "## Totals" not in pages["incident.md"] and "| members who | members |\n|---|---:|\n" in pages["incident.md"]
+    assert "so 1 customer still showed older figures" in pages["email-customer.md"]
+    assert pages["email-customer.md"].startswith("**Subject:** The difference in your figures\n")
+    # A floating number as the file wrote it, in the examples of the incident.
+    (member,) = files[last]["member"].iloc[[-1]]
+    row = next(line for line in pages["incident.md"].splitlines() if line.startswith(f"| {member} |"))
+    assert f"| {float(files[last]['score'].iloc[-1])!r}, " in row
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["diagnosis"]["totals"]["amount_column"] is None
+
+
+def _latest_by_member(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    stacked = pd.concat(frames, ignore_index=True)
+    return stacked.sort_values("seen_at", kind="stable").drop_duplicates("member", keep="last")

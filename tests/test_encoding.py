@@ -63,6 +63,7 @@ def test_an_empty_cell_of_an_optional_column_is_null_and_valid(logical_type):
     [
         ("integer", None, ["5", "-3", ""]),
         ("number", (14, 2), ["5.00", "-0.25", "1234.50", ""]),
+        ("number", None, ["27.136", "-0.25", "5.11", "1e+16", ""]),  # a floating number as Python writes it, never np.float64(...)
         ("date", None, ["2026-01-31", ""]),
         ("timestamp", None, ["2026-01-31T23:59:59Z", ""]),
         ("string", None, ["AC-1", "", "AC-2", "AC-1"]),

@@ -27,6 +27,7 @@ from checks.report import (
     discrepancies_table,
     render_customer_email,
     render_engineer_email,
+    render_incident,
     write_incident_report,
 )
 from checks.sample import generate_feed, write_feed
@@ -501,3 +502,18 @@ def test_platform_rows_are_found_as_a_hash_index_finds_them(size):
         wanted[::7], wanted[3] = np.nan, 2.5
         wanted[5] = keys[0] if len(keys) else 0
         assert _positions_of(keys, wanted).tolist() == pd.Index(keys).get_indexer(wanted).tolist()
+
+
+@pytest.mark.parametrize(
+    ("users", "said"),
+    [
+        (1, ["1 user of the feed is absent", "(1 customer)", "For that customer we showed", "1 of 500 users (0.2%) shows",
+             "the 1 user that does not match", "the list of the 1 affected customer with"]),
+        (2, ["2 users of the feed are absent", "(2 customers)", "For those 2 customers we showed", "2 of 500 users (0.4%) show",
+             "the 2 users that do not match", "the list of the 2 affected customers with"]),
+    ],
+)
+def test_one_user_is_said_in_the_singular_noun_and_verb(users, said):
+    dropped = diagnose(FEED, faults.dropped(FEED, users, seed=3))
+    texts = render_incident(dropped, ReportNames()) + render_engineer_email(dropped, ReportNames()) + render_customer_email(dropped, ReportNames())
+    assert [phrase for phrase in said if phrase not in texts] == []

@@ -96,14 +96,15 @@ def _show(diagnosis: Diagnosis) -> None:
     words, reconciliation = diagnosis.words, diagnosis.reconciliation
     totals = {"expected": reconciliation.expected_total, "platform": reconciliation.platform_total,
               "customer": reconciliation.customer_total, "finance": diagnosis.finance_total, "gap": reconciliation.gap}
-    for key, value in totals.items():
-        if value is not None:
-            output.print_line(f"{key:>9}: {words.money(value)}")
-    output.print_line("")
+    if words.has_amount:  # without an amount every total is 0
+        for key, value in totals.items():
+            if value is not None:
+                output.print_line(f"{key:>9}: {words.money(value)}")
+        output.print_line("")
     for summary in reconciliation.classes:
         if summary.users:
             output.print_line(
-                f"{summary.users:>9,} {words.keys} {CLASS_WORDS.get(summary.name, summary.name)}: {words.money(summary.revenue_gap)}"
+                f"{summary.users:>9,} {words.keys} {CLASS_WORDS.get(summary.name, summary.name)}{words.money_part(': {}', summary.revenue_gap)}"
             )
     output.print_line("")
     for index, cause in enumerate(diagnosis.root_causes, start=1):

@@ -23,7 +23,7 @@ from checks.diagnose.results import (
     RootCause,
 )
 from checks.model import SOURCE_FILE, SOURCE_ROW, side_column
-from checks.wording import Words, default_words
+from checks.wording import Words, agreeing, counted, default_words
 
 
 def simulation_sentence(
@@ -44,17 +44,17 @@ def simulation_sentence(
     whole = f"the table simulated with this fault agrees with the platform for {agree:,} of {size:,} {w.keys}"
     example = example_sentence(examples, w)
     if kind == FILE_NOT_INGESTED:
-        lacking = _older_or_none(count, without_row, w.keys, f" instead of their latest one in {name}")
+        lacking = _older_or_none(count, without_row, w, instead=f" instead of their latest one in {name}")
         return (
             f"{lacking}, as if {name} had never "
-            f"been loaded; together they are {w.money(dollars)} short. Rebuilding the table from the feed "
+            f"been loaded{w.money_part('; together they are {} short', dollars)}. Rebuilding the table from the feed "
             f"without {name} reproduces these rows exactly ({whole}).{example}"
         )
     if kind == FILE_PARTIALLY_INGESTED:
         return (
             f"Only the first {note['kept']:,} of {note['total']:,} rows of {name} reached the platform: "
-            f"{_older_or_none(count, without_row, f'{w.keys} whose latest row is further down the file')}, "
-            f"{w.money(dollars)} in all ({whole}).{example}"
+            f"{_older_or_none(count, without_row, w, whose=' whose latest row is further down the file')}"
+            f"{w.money_part(', {} in all', dollars)} ({whole}).{example}"
         )
     if kind == WRONG_DEDUP_ORDER:
         if note["rule"] == "string":
@@ -62,61 +62,75 @@ def simulation_sentence(
         else:
             how = "keeping the row of the last file loaded, with files loaded in the order " + ", ".join(note["order"])
         return (
-            f"{count:,} {w.keys} hold a row that is not their latest; deduplicating the feed by {how} "
-            f"reproduces them exactly, {w.money(dollars)} in all ({whole}).{example}"
+            f"{w.count(count)} {agreeing(count, 'hold')} a row that is not their latest; deduplicating the feed by {how} "
+            f"reproduces them exactly{w.money_part(', {} in all', dollars)} ({whole}).{example}"
         )
     return (
-        f"{count:,} {w.keys} appear once per feed row instead of once: the table equals the feed without "
-        f"deduplication for them, {w.money(-dollars)} counted twice or more ({whole}).{example}"
+        f"{w.count(count)} {agreeing(count, 'appear')} once per feed row instead of once: the table equals the feed without "
+        f"deduplication for them{w.money_part(', {} counted twice or more', -dollars)} ({whole}).{example}"
     )
 
 
-def _older_or_none(count: int, without_row: int, who: str, instead: str = "") -> str:
-    """``count`` ``who`` that hold an older row (``instead`` of what), or none at all: their only rows went unread."""
-    older = f"hold an older row{instead}"
-    none = "have no row at all (no other row of theirs was loaded)"
+def _older_or_none(count: int, without_row: int, w: Words, whose: str = "", instead: str = "") -> str:
+    """``count`` keys (``whose`` which) that hold an older row (``instead`` of what), or none at all: their only rows
+    went unread."""
+    who = f"{w.count(count)}{whose}"
+
+    def older(number: int) -> str:
+        return f"{agreeing(number, 'hold')} an older row{instead}"
+
+    def none(number: int) -> str:
+        return f"{agreeing(number, 'have')} no row at all (no other row of theirs was loaded)"
+
     if not without_row:
-        return f"{count:,} {who} {older}"
+        return f"{who} {older(count)}"
     if without_row == count:
-        return f"{count:,} {who} {none}"
-    return f"{count:,} {who} lack their latest row: {count - without_row:,} {older} and {without_row:,} {none}"
+        return f"{who} {none(count)}"
+    older_row = count - without_row
+    return (
+        f"{who} {agreeing(count, 'lack')} their latest row: {older_row:,} {older(older_row)} and {without_row:,} {none(without_row)}"
+    )
 
 
 def missing_sentence(count: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
     w = words or default_words()
     return (
-        f"{count:,} {w.keys} of the feed are absent from the platform's table, "
-        f"{w.money(dollars)} of {w.amount_word} (e.g. {w.key_word} {_id_list(examples, w)})."
+        f"{w.count(count)} of the feed {agreeing(count, 'are')} absent from the platform's table"
+        f"{w.money_part(', {} of ' + w.amount_word, dollars)} (e.g. {w.key_word} {_id_list(examples, w)})."
     )
 
 
 def unexpected_sentence(count: int, no_file: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
     w = words or default_words()
     return (
-        f"{count:,} {w.keys} on the platform should not be there ({no_file:,} of their rows match no delta "
-        f"file), adding {w.money(-dollars)} (e.g. {w.key_word} {_id_list(examples, w)})."
+        f"{w.count(count)} on the platform should not be there ({no_file:,} of their rows {agreeing(no_file, 'match')} "
+        f"no delta file){w.money_part(', adding {}', -dollars)} (e.g. {w.key_word} {_id_list(examples, w)})."
     )
 
 
 def duplicate_sentence(count: int, extra: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
     w = words or default_words()
     return (
-        f"{count:,} {w.keys} appear more than once on the platform ({extra:,} extra rows), "
-        f"counting {w.money(-dollars)} more than once (e.g. {w.key_word} {_id_list(examples, w)})."
+        f"{w.count(count)} {agreeing(count, 'appear')} more than once on the platform ({counted(extra, 'extra row')})"
+        f"{w.money_part(', counting {} more than once', -dollars)} (e.g. {w.key_word} {_id_list(examples, w)})."
     )
 
 
 def drift_sentence(members: pd.DataFrame, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
     """``members``: the drifting keys' rows of the per-key table (expected_* and platform_* columns)."""
     w = words or default_words()
-    changed = [
-        f"{column} for {int(count):,}"
+    counts = [
+        (column, int(count))
         for column in w.encoding.contract.shape.values
         if (count := members[side_column("expected", column)].ne(members[side_column("platform", column)]).sum())
     ]
+    # "score for 3, active for 2 members": the last count, beside the noun, takes its number.
+    shown = [f"{column} for {count:,}" for column, count in counts[:-1]]
+    shown += [f"{column} for {w.count(count)}" for column, count in counts[-1:]]
+    changed = ", ".join(shown)
     return (
-        f"{len(members):,} {w.keys} hold the right {w.version} with different values ({', '.join(changed)} {w.keys}), "
-        f"{w.money(dollars)} in all (e.g. {w.key_word} {_id_list(examples, w)}). No known change of a load "
+        f"{w.count(len(members))} {agreeing(len(members), 'hold')} the right {w.version} with different values ({changed})"
+        f"{w.money_part(', {} in all', dollars)} (e.g. {w.key_word} {_id_list(examples, w)}). No known change of a load "
         "(columns swapped, scaled, rounded, emptied, keys shifted, time zone) reproduces them."
     )
 
@@ -187,9 +201,9 @@ def mechanism_words(mechanism: Mechanism, words: Words | None = None) -> tuple[s
         "value": value,
         "key": w.key_word,
         "order": "the file" if mechanism.order == "file" else f"{w.key_word} order",
-        "distance": _count_of(abs(value), "row") if mechanism.name == SHIFTED_KEYS else "",
+        "distance": counted(abs(value), "row") if mechanism.name == SHIFTED_KEYS else "",
         "direction": ("below" if value > 0 else "above") if mechanism.name == SHIFTED_KEYS else "",
-        "hours": f"{'forward' if value > 0 else 'back'} by {_count_of(abs(value), 'hour')}" if mechanism.name == TIMEZONE_SHIFT else "",
+        "hours": f"{'forward' if value > 0 else 'back'} by {counted(abs(value), 'hour')}" if mechanism.name == TIMEZONE_SHIFT else "",
         "precision": _precision(value) if mechanism.name == ROUNDED else "",
         "scaled": _scaled(factor) if factor is not None else "",
         "unit": _unit(factor) if factor is not None else "",
@@ -205,16 +219,16 @@ def mechanism_sentence(
     w = words or default_words()
     what, why, _ = mechanism_words(mechanism, w)
     when = f"When {file} was loaded" if file else "When the files were loaded"
-    moved = f"; it took {w.money(dollars)} off the {w.amount_word}" if dollars > 0 else (
+    moved = w.amount_part(f"; it took {w.money(dollars)} off the {w.amount_word}" if dollars > 0 else (
         f"; it added {w.money(-dollars)} to the {w.amount_word}" if dollars else f"; the {w.amount_word} did not change"
-    )
+    ))
     by_key: dict[str, list[str]] = {}
     for change in changes:
         by_key.setdefault(change["key"], []).append(f"{change['column']} {change['file']} in the file, {change['platform']} on the platform")
     shown = [f"{w.key_word} {key}: {', '.join(values)}" for key, values in by_key.items()]
     example = f" For example, {'; '.join(shown)}." if shown else ""
     return (
-        f"{when}, {what} for {count:,} {w.keys} ({why}){moved}. Applying this to the file's rows reproduces "
+        f"{when}, {what} for {w.count(count)} ({why}){moved}. Applying this to the file's rows reproduces "
         f"their platform rows exactly.{example}"
     )
 
@@ -244,10 +258,6 @@ def _precision(decimals: int) -> str:
     if decimals > 0:
         return f"{decimals} decimal{'s' if decimals > 1 else ''}" if decimals != 2 else "two decimals"
     return {0: "whole units", -1: "tens", -2: "hundreds", -3: "thousands"}.get(decimals, f"multiples of {10 ** -decimals:,}")
-
-
-def _count_of(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" + ("" if abs(number) == 1 else "s")
 
 
 def example_sentence(examples: pd.DataFrame, words: Words | None = None) -> str:

@@ -378,7 +378,7 @@ def _facts(users: Any, expected: Any, customer: Any | None, shape: Shape) -> Fac
     by_file = []
     if any(users for code, users in members.items() if code != CLASSES.index(MATCH)):
         off = users.where(F.col(CODE) != CLASSES.index(MATCH))
-        by_file = off.groupBy("e_file").agg(F.sum(GAP).alias("_gap")).collect()
+        by_file = off.groupBy("e_file").agg(F.sum(GAP).alias("_gap"), F.count("*").alias("_keys")).collect()
     size = int(whole["users"])
     return Facts(
         members=members,
@@ -395,6 +395,7 @@ def _facts(users: Any, expected: Any, customer: Any | None, shape: Shape) -> Fac
         file_names=tuple(str(row[SOURCE_FILE]) for row in files),
         customer_differing=None if customer is None else int(whole["differing"]),
         gap_by_file={row["e_file"]: int(row["_gap"]) for row in by_file},
+        discrepant_by_file={row["e_file"]: int(row["_keys"]) for row in by_file},
     )
 
 

@@ -72,6 +72,7 @@ class Facts:
     file_names: tuple[str, ...]  # the expected rows' files, in order of first appearance by key
     customer_differing: int | None  # keys whose customer row is not the expected one (None: no export)
     gap_by_file: dict[str | None, int]  # the gap of the keys that do not match, by their latest row's file
+    discrepant_by_file: dict[str | None, int]  # how many keys do not match, by their latest row's file
 
 
 class SparkUsers(UsersElsewhere):
@@ -110,6 +111,9 @@ class SparkUsers(UsersElsewhere):
 
     def gap_by_file(self) -> dict[str | None, int]:
         return dict(self.facts.gap_by_file)
+
+    def discrepant_by_file(self) -> dict[str | None, int]:
+        return dict(self.facts.discrepant_by_file)
 
     def histograms(self, name: str, columns: Sequence[str], bins: int) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
         """Per column (``platform_*``, ``expected_*``) of the keys of class ``name``, NumPy's histogram over the span
