@@ -13,7 +13,7 @@ from checks.contract import CONTRACTS_DIR, DEFAULT_CONTRACT_PATH, default_contra
 from checks.contract_infer import infer_contract
 from checks.contract_suite import EXPECTATIONS_DIR, generate_suite, suite_path, suite_text
 from checks.errors import BadInputError
-from tests.conftest import write_csv
+from tests.conftest import PROJECT_ROOT, write_csv
 
 FIRST_CUSTOMER = DEFAULT_CONTRACT_PATH.read_text(encoding="utf-8")
 
@@ -213,6 +213,24 @@ def test_suite_check_says_when_the_committed_file_is_stale(tmp_path, capsys):
     assert main(["contract", "suite", str(DEFAULT_CONTRACT_PATH), "--out", str(tmp_path), "--check"]) == 0
     (tmp_path / "user_summary.json").write_text("{}")
     assert main(["contract", "suite", str(DEFAULT_CONTRACT_PATH), "--out", str(tmp_path), "--check"]) == 1
+
+
+def test_a_suite_goes_by_default_where_checks_run_reads_it_whatever_the_working_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # a relative default wrote expectations/ here, where no run looked
+    assert main(["contract", "suite", str(DEFAULT_CONTRACT_PATH), "--check"]) == 0
+    assert capsys.readouterr().out.strip() == f"{EXPECTATIONS_DIR / 'user_summary.json'}: up to date"
+    assert not (tmp_path / "expectations").exists()
+
+
+def test_a_run_without_its_suite_says_how_to_generate_it(tmp_path, capsys):
+    contract = DEFAULT_CONTRACT_PATH.read_text()
+    assert "- name: user_summary\n" in contract
+    (tmp_path / "contract.yaml").write_text(contract.replace("- name: user_summary\n", "- name: new_feed\n"))
+    code = main(["run", "--contract", str(tmp_path / "contract.yaml"), "--feed", str(PROJECT_ROOT / "data" / "feed"), "--out", str(tmp_path / "out"),
+                 "--gx-dir", str(tmp_path / "gx")])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and len(error.splitlines()) == 1
+    assert "new_feed.json" in error and "checks contract suite CONTRACT" in error
 
 
 # A feed of another shape: a string key, a timestamp version, a decimal amount, a fixed set of values,

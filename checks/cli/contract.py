@@ -51,17 +51,20 @@ def infer(
 @contract_app.command("suite")
 def suite(
     contract: Annotated[Path, typer.Argument(help="The contract's YAML file.")],
-    out: Annotated[Path, typer.Option(help="Folder the suite JSON is written to.")] = Path("expectations"),
+    out: Annotated[
+        Path | None, typer.Option(help="Folder the suite JSON is written to.  [default: the project's expectations/, where `checks run` reads it]")
+    ] = None,
     check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 when the file differs.")] = False,
 ) -> None:
     """Generate the contract's Great Expectations suite as JSON (expectations/<table>.json)."""
     from checks import output
     from checks.contract import load_contract
-    from checks.contract_suite import suite_path, suite_text
+    from checks.contract_suite import EXPECTATIONS_DIR, suite_path, suite_text
     from checks.writers import atomic_write_text
 
     loaded = load_contract(contract)
-    path, text = suite_path(loaded, out), suite_text(loaded)
+    # By default where ``checks run`` reads it, whatever the working folder (a cwd-relative default wrote it where no run looked).
+    path, text = suite_path(loaded, out or EXPECTATIONS_DIR), suite_text(loaded)
     current = path.read_text(encoding="utf-8") if path.is_file() else None
     if check:
         output.print_line(f"{path}: {'up to date' if current == text else 'differs from the contract'}")

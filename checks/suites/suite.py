@@ -56,7 +56,11 @@ def load_suite_json(path: Path) -> dict:
     try:
         declared = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
-        raise SuiteError("expectation suite file not found", file=path) from error
+        # A contract's suite is generated from it (``checks.contract_suite``): say how, for a feed new here.
+        raise SuiteError(
+            "expectation suite file not found: generate it from the feed's contract with `checks contract suite CONTRACT`",
+            file=path,
+        ) from error
     except (OSError, json.JSONDecodeError) as error:
         raise SuiteError(f"cannot read the expectation suite: {error}", file=path) from error
     if not isinstance(declared, dict) or not isinstance(declared.get("expectations"), list) or not declared.get("name"):
