@@ -326,14 +326,14 @@ def _value_columns(words: Words) -> tuple[str, ...]:
 def _examples_rows(examples: pd.DataFrame, escape: Callable[[str], str], words: Words) -> tuple[list[str], list[list[str]]]:
     """The examples as a table: each key's platform row and the latest row, each with the file and line it came from."""
     values = ", ".join(_value_columns(words))
-    header = [words.key_name, f"platform row ({values})", "platform row from", "latest row in the feed", "latest row from"]
+    header = [escape(words.key_name), f"platform row ({escape(values)})", "platform row from", "latest row in the feed", "latest row from"]
     rows = []
     for record in examples.to_dict("records"):  # a handful of examples, never the table
         rows.append([
             escape(words.key(record[words.key_name])),
-            _row_text(record, "platform_", words),
+            escape(_row_text(record, "platform_", words)),  # cells from the files: a "|" would split a Markdown cell
             _source(record.get("platform_file"), record.get("platform_source_row"), escape),
-            _row_text(record, "expected_", words),
+            escape(_row_text(record, "expected_", words)),
             _source(record.get(SOURCE_FILE), record.get(SOURCE_ROW), escape),
         ])
     return header, rows

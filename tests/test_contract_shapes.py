@@ -492,3 +492,22 @@ def test_a_feed_without_an_amount_is_told_in_keys_never_in_dollars(tmp_path, mon
 def _latest_by_member(frames: list[pd.DataFrame]) -> pd.DataFrame:
     stacked = pd.concat(frames, ignore_index=True)
     return stacked.sort_values("seen_at", kind="stable").drop_duplicates("member", keep="last")
+
+
+def test_an_example_row_s_cells_from_the_files_are_escaped_where_people_read_them():
+    # A text cell holding "|" split the Markdown table of examples; "<" and "*" are a page's markup.
+    import html
+
+    from checks.report import _examples_rows, _md
+
+    the_encoding = encoding()
+    codes = {name: the_encoding.codecs[name].dictionary.encode(np.array([text], dtype=object))[0]
+             for name, text in (("account_id", "AC-000001"), ("plan", "basic"), ("referrer", "=x|<b>*y*"))}
+    stored = {"plan": codes["plan"], "referrer": codes["referrer"], "orders": 3, "lifetime_value": 1050, "exported_at": 0}
+    example = pd.DataFrame([{"account_id": codes["account_id"], **{f"platform_{name}": value for name, value in stored.items()},
+                             **{f"expected_{name}": value for name, value in stored.items()}}])
+    words = Words.of(the_encoding)
+    _, (markdown,) = _examples_rows(example, _md, words)
+    assert markdown[1] == r"basic, =x\|&lt;b&gt;\*y\*, 3, 10.50, 1970-01-01T00:00:00Z"
+    _, (page,) = _examples_rows(example, html.escape, words)
+    assert page[1] == "basic, =x|&lt;b&gt;*y*, 3, 10.50, 1970-01-01T00:00:00Z"
