@@ -863,15 +863,16 @@ def _those_customers(number: int) -> str:
 
 def _plain(cause: RootCause, diagnosis: Diagnosis, arrivals: Mapping[str, Arrival]) -> str:
     people = counted(cause.users, "customer")
+    # The feed's first file is its base, not an update.
+    first = bool(diagnosis.files) and cause.file == diagnosis.files[0]
     if cause.kind == FILE_NOT_INGESTED:
         arrival = arrivals.get(cause.file or "")
         arrived = f"that reached us on {arrival.landed_at[:10]}" if arrival is not None else "you sent us"
-        return (
-            f"One of the regular update files {arrived} was not loaded into our figures, so {people} still showed "
-            "older figures. We are confirming why it was missed."
-        )
+        which = f"The first file {arrived}" if first else f"One of the regular update files {arrived}"
+        return f"{which} was not loaded into our figures, so {people} still showed older figures. We are confirming why it was missed."
     if cause.kind == FILE_PARTIALLY_INGESTED:
-        return f"One of your update files was only partly loaded, so {people} still showed older figures."
+        which = "Your first file" if first else "One of your update files"
+        return f"{which} was only partly loaded, so {people} still showed older figures."
     if cause.kind == WRONG_DEDUP_ORDER:
         return f"When several updates existed for the same customer, our system sometimes kept an older one; this affected {people}."
     if cause.kind == DUPLICATE_ROWS:
@@ -883,7 +884,7 @@ def _plain(cause: RootCause, diagnosis: Diagnosis, arrivals: Mapping[str, Arriva
     what = cause.details.get("what")
     if what:
         moved = "" if cause.revenue_gap else diagnosis.words.amount_part(f" This did not change the total {diagnosis.words.amount_word}.")
-        return f"When one of your update files was loaded, {what} for {people}.{moved}"
+        return f"When {'your first file' if first else 'one of your update files'} was loaded, {what} for {people}.{moved}"
     return f"Some figures were changed on our side after we received them ({people})."
 
 

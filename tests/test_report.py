@@ -489,6 +489,16 @@ def test_every_document_says_what_the_load_did_with_examples_fix_and_backfill(tm
     assert "delta2.csv was never loaded" in engineer
 
 
+def test_the_customer_is_told_a_load_changed_their_first_file_not_an_update(tmp_path):
+    platform = faults.loaded_with(FEED, 0, faults.scaled("total_spend", 100))
+    diagnosis = diagnose(FEED, platform)
+    (drift,) = [cause for cause in diagnosis.root_causes if cause.kind == "value_drift"]
+    assert drift.file == "delta0.csv"
+    write_incident_report(diagnosis, tmp_path, names=ReportNames())
+    customer = (tmp_path / "email-customer.md").read_text()
+    assert "When your first file was loaded, the spend was multiplied by 100" in customer and "update file" not in customer
+
+
 @pytest.mark.parametrize("size", [0, 1, 7, 1000])
 def test_platform_rows_are_found_as_a_hash_index_finds_them(size):
     """The direct-address lookup of platform rows answers as ``pandas.Index.get_indexer``: absent, empty and
