@@ -80,20 +80,10 @@ def test_two_files_never_ingested_are_two_causes_that_add_up():
     assert sum(cause.share_of_gap for cause in diagnosis.root_causes) == pytest.approx(1.0)
 
 
-def _shared_key_last(feed, number: int, other: int) -> list[Delta]:
-    """The feed with the first row of delta ``number`` whose user delta ``other`` also holds moved to its end."""
-    delta = next(delta for delta in feed if delta.number == number)
-    holders = set(next(delta for delta in feed if delta.number == other).frame["user_id"])
-    shared = int(np.flatnonzero(delta.frame["user_id"].isin(holders).to_numpy())[0])
-    order = [row for row in range(len(delta.frame)) if row != shared] + [shared]
-    moved = Delta(delta.name, delta.number, delta.frame.iloc[order].reset_index(drop=True))
-    return [moved if each.number == number else each for each in feed]
-
-
 def test_a_load_order_that_also_fixes_a_cut_file_s_last_key_is_the_one_cause():
     # delta4 loaded before delta3, and delta4's last row is a user delta3 also holds: cutting that row alone fixes
     # that user, so the files-first search takes the cut before the order; the order alone explains every user.
-    feed = _shared_key_last(FEED, 4, 3)
+    feed = faults.shared_key_last(FEED, 4, 3)
     platform = faults.last_file_wins(feed, [0, 1, 2, 4, 3])
     diagnosis = diagnose(feed, platform)
     assert [(cause.kind, cause.details.get("order")) for cause in diagnosis.root_causes] == [
