@@ -1,6 +1,7 @@
 """The hypotheses and their greedy attribution: the feed and the platform as arrays over one dense user index;
 a file left out or cut short is tried on the users whose pick it holds, falling back to their runner-up row.
-Files are tried first, then the dedup rule; what no simulation reproduces is sorted into residual causes."""
+Files are tried first, then the dedup rule; of the changes taken, one that alone explains what they all did is
+kept alone (``sole_change``); what no simulation reproduces is sorted into residual causes."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
