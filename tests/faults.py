@@ -71,6 +71,17 @@ def last_file_wins(feed: Sequence[Delta], order: Sequence[int]) -> pd.DataFrame:
     return loaded(stacked.drop_duplicates("user_id", keep="last"))
 
 
+def shared_key_last(feed: Sequence[Delta], number: int, other: int) -> list[Delta]:
+    """The feed itself, with the first row of delta ``number`` whose user delta ``other`` also holds moved to the end
+    of delta ``number`` (loaded before ``other``, that file's last key is then one ``other`` overwrites)."""
+    delta = next(delta for delta in feed if delta.number == number)
+    holders = set(next(delta for delta in feed if delta.number == other).frame["user_id"])
+    shared = int(np.flatnonzero(delta.frame["user_id"].isin(holders).to_numpy())[0])
+    order = [row for row in range(len(delta.frame)) if row != shared] + [shared]
+    moved = Delta(delta.name, delta.number, delta.frame.iloc[order].reset_index(drop=True))
+    return [moved if each.number == number else each for each in feed]
+
+
 def not_deduplicated(feed: Sequence[Delta]) -> pd.DataFrame:
     """The platform appended every row of every file."""
     return loaded(stack_feed(feed))

@@ -80,6 +80,26 @@ def test_two_files_never_ingested_are_two_causes_that_add_up():
     assert sum(cause.share_of_gap for cause in diagnosis.root_causes) == pytest.approx(1.0)
 
 
+def test_a_load_order_that_also_fixes_a_cut_file_s_last_key_is_the_one_cause():
+    # delta4 loaded before delta3, and delta4's last row is a user delta3 also holds: cutting that row alone fixes
+    # that user, so the files-first search takes the cut before the order; the order alone explains every user.
+    feed = faults.shared_key_last(FEED, 4, 3)
+    platform = faults.last_file_wins(feed, [0, 1, 2, 4, 3])
+    diagnosis = diagnose(feed, platform)
+    assert [(cause.kind, cause.details.get("order")) for cause in diagnosis.root_causes] == [
+        ("wrong_dedup_order", ["delta0.csv", "delta1.csv", "delta2.csv", "delta4.csv", "delta3.csv"])
+    ]
+    cause = diagnosis.root_causes[0]
+    expected = deduplicate(feed).loc[:, list(COLUMNS)].merge(platform, how="outer", indicator=True)
+    assert cause.users == expected.loc[expected["_merge"].ne("both"), "user_id"].nunique()
+    assert cause.revenue_gap == diagnosis.gap
+    assert cause.share_of_gap == pytest.approx(1.0)
+    assert diagnosis.unexplained_users == 0
+    users = f"{diagnosis.reconciliation.user_count:,}"
+    assert f"agrees with the platform for {users} of {users}" in cause.evidence
+    _assert_same_diagnosis(feed, platform)
+
+
 def test_faults_together_are_separated_and_the_rest_left_unexplained():
     platform = faults.without_file(FEED, 3).reset_index(drop=True)
     platform = platform.drop(index=range(10))  # users dropped on top of the missing file

@@ -92,6 +92,22 @@ def test_spark_fault_search_matches_the_default_engine(spark_engine, monkeypatch
         assert reference.unexplained_users  # and one leaves users unexplained
 
 
+def test_a_load_order_that_also_fixes_a_cut_file_s_last_key_is_the_one_cause_in_spark_too(spark_engine, monkeypatch) -> None:
+    """The search takes the cut of the moved file's last key first, then the load order that explains every user
+    alone: Spark keeps only the order, as the default engine does, deciding it in Spark."""
+    feed = faults.shared_key_last(FEED, 4, 3)
+    platform = faults.last_file_wins(feed, [0, 1, 2, 4, 3])
+    deduplicated = deduplicate(feed)
+    monkeypatch.setattr(checks.diagnose, "diagnose", lambda *args, **kwargs: pytest.fail("the driver's search ran"))
+    mine = spark_engine.diagnose(feed, platform, None, 1_000_000, deduplicated=deduplicated)
+    reference = diagnose(feed, platform, None, 1_000_000, deduplicated=deduplicated)
+    assert mine.to_dict() == reference.to_dict()
+    assert [cause.kind for cause in mine.root_causes] == ["wrong_dedup_order"]
+    assert mine.root_causes[0].details == reference.root_causes[0].details
+    pd.testing.assert_frame_equal(mine.root_causes[0].examples, reference.root_causes[0].examples)
+    assert mine.unexplained_users == 0
+
+
 @pytest.mark.parametrize("case", ["file never loaded and values drifted", "several at once"])
 def test_a_search_spark_does_not_decide_collects_no_feed_above_the_cap(spark_engine, monkeypatch, caplog, case: str) -> None:
     """Above ``CHECKS_SPARK_DRIVER_SEARCH_ROWS`` feed rows the driver's search is not run: no feed on the driver, the

@@ -1,10 +1,11 @@
 """The hypotheses and their greedy attribution: the feed and the platform as arrays over one dense user index;
 a file left out or cut short is tried on the users whose pick it holds, falling back to their runner-up row.
-Files are tried first, then the dedup rule; what no simulation reproduces is sorted into residual causes."""
+Files are tried first, then the dedup rule; of the changes taken, one that alone explains what they all did is
+kept alone (``sole_change``); what no simulation reproduces is sorted into residual causes."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -73,6 +74,24 @@ def hypothesis_score(
         return None
     score = (dollars(), gained - lost)
     return score if score > (0, 0) else None
+
+
+def change_alone(first: Any, file: int | None, model: Any) -> Any:
+    """A chosen change made alone to the first model (either engine's: ``cuts`` and ``rule``): the file it changed
+    read as ``model`` reads it, or (``file`` None) ``model``'s rule."""
+    if file is None:
+        return replace(first, rule=model.rule)
+    return replace(first, cuts=first.cuts[:file] + (model.cuts[file],) + first.cuts[file + 1 :])
+
+
+def sole_change(trials: Sequence[tuple[bool, int]]) -> int | None:
+    """Redundancy after the greedy cover: of the changes chosen, each tried alone from the first table (whether it
+    alone makes agree every user the chosen changes left agreeing and every user that agreed at the start, and how
+    many users it makes agree), the one that is the whole story; None when none is. The others were artefacts of
+    trying files first (a cut that fixes a moved file's last key before the load order that explains it too). Of
+    several, the one agreeing with more users, then the first chosen: the search's own preference, files first."""
+    whole = [(agreeing, -index) for index, (covers, agreeing) in enumerate(trials) if covers]
+    return -max(whole)[1] if whole else None
 
 
 def rule_changes(names: tuple[str, ...], orders: list[tuple[int, ...]]) -> list[tuple[str, tuple, dict]]:
@@ -437,7 +456,7 @@ class Engine:
     def attribute(self) -> tuple[list[RootCause], np.ndarray]:
         table, agrees = self.initial, self.initial_agrees
         self.initial = self.initial_agrees = None  # the first table goes once a change replaces it (its caches are 100 MB at 10 M users)
-        model = table.model
+        model = first_model = table.model
         # Per user, which chosen change made it agree and the last one that moved its row: made at the first change
         # chosen, so not held through the first search (``_no_changes``).
         cause_of = moved_by = None
@@ -466,6 +485,10 @@ class Engine:
             model = hypothesis.model
 
         table.cache.clear()  # the search is over: its runner-ups and users by pick (60 MB at 10 M users) serve no more
+        if len(chosen) > 1:
+            whole = self._whole_story(first_model, chosen, agrees)
+            if whole is not None:
+                table, agrees, cause_of, moved_by, chosen = whole
         if cause_of is None:
             cause_of, moved_by = self._no_changes()
         residual, unexplained, transformed = self._residual_causes(table, ~agrees, moved_by)
@@ -477,6 +500,32 @@ class Engine:
         causes.extend(residual)
         causes.sort(key=lambda cause: (-cause.absolute_gap, -cause.users, cause.kind))
         return causes, unexplained
+
+    def _whole_story(self, first_model: Model, chosen: list[tuple[Hypothesis, int]], agrees: np.ndarray) -> tuple | None:
+        """``sole_change`` over the chosen changes, each tried alone from the first table (simulated again: it is not
+        held through the search); the search's outcome with that change alone (its table, agreements, ``cause_of``,
+        ``moved_by`` and chosen change), or None. Only after two changes or more: one simulation per change."""
+        first = self.simulate(first_model)
+        first_agrees = self.rows.classes == CLASSES.index(MATCH)
+        to_keep = agrees | first_agrees
+        trials, covering = [], {}
+        for index, (hypothesis, _) in enumerate(chosen):
+            alone = replace(hypothesis, model=change_alone(first_model, hypothesis.file, hypothesis.model))
+            users, now, candidate = self._effect(alone, first, first_agrees)
+            alone_agrees = first_agrees.copy()
+            alone_agrees[users] = now
+            covers = bool(alone_agrees[to_keep].all())
+            trials.append((covers, int(np.count_nonzero(alone_agrees))))
+            if covers:  # only these can be kept (usually one or none): no table held per change
+                covering[index] = (alone, users, alone_agrees, candidate)
+        index = sole_change(trials)
+        if index is None:
+            return None
+        alone, users, alone_agrees, candidate = covering[index]
+        cause_of, moved_by = self._no_changes()
+        cause_of[alone_agrees & ~first_agrees] = 0
+        moved_by[users] = 0
+        return self._apply(alone, first, users, candidate), alone_agrees, cause_of, moved_by, [(alone, trials[index][1])]
 
     def _no_changes(self) -> tuple[np.ndarray, np.ndarray]:
         """Per user, no chosen change (-1) twice: ``attribute``'s ``cause_of`` and ``moved_by``, positions among the

@@ -3,7 +3,8 @@ over counts, the driver holding no delta and no per-user table.
 
 The default engine tries, round after round, a file left out or cut short, then (while the dedup rule is the feed's)
 batch_id as text, each candidate load order and no dedup, and keeps the change that explains the most dollars while
-breaking almost no user that agrees (``hypothesis_score``, shared). Every such change is a simulation: per user, the
+breaking almost no user that agrees (``hypothesis_score``, shared); after two changes or more, one that alone makes
+agree every user they did is kept alone (``sole_change``, shared). Every such change is a simulation: per user, the
 row a model of the platform (which rows of each file it read, how it kept one per user) would hold. Here a model's
 table is one window job over the stacked feed (per user its pick and its runner-up: the best row of another file,
 what it falls back to when its pick's rows are not read), joined with the platform's first row and row count; no dedup
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from checks.diagnose._engine import candidate_orders, hypothesis_score, rule_changes
+from checks.diagnose._engine import candidate_orders, change_alone, hypothesis_score, rule_changes, sole_change
 from checks.diagnose.results import (
     DUPLICATE_ROWS,
     EXAMPLES_PER_CAUSE,
@@ -144,8 +145,8 @@ class _Search:
         key = self.shape.key
         if self.feed.groupBy(self.columns.file, key).count().where(F.col("count") > 1).limit(1).count():
             return None
-        model = _Model((None,) * len(self.names), ("numeric",))
-        table = self._table(model)
+        model = first_model = _Model((None,) * len(self.names), ("numeric",))
+        table = first = self._table(model)
         if table.where(F.col(_TIE)).limit(1).count():
             return None
         agreeing = self._user_count() - table.where(~F.col(_AGREES)).count()
@@ -169,8 +170,40 @@ class _Search:
             table, model = after, best.model
             agreeing = self._user_count() - table.where(~F.col(_AGREES)).count()
             chosen.append((best, agreeing, gained))
+        if len(chosen) > 1:
+            whole = self._whole_story(first_model, first, chosen, table)
+            if whole is not None:
+                chosen, table = whole
         self.last = table
         return chosen
+
+    def _whole_story(
+        self, first_model: _Model, first: Any, chosen: list[tuple[_Change, int, Any]], last: Any
+    ) -> tuple[list[tuple[_Change, int, Any]], Any] | None:
+        """``Engine._whole_story``: each change taken tried alone from the first table, ``sole_change`` deciding; that
+        change alone (with how many users agree after it and the keys it made agree) and its table, or None. No change
+        taken breaks a user, so the users agreeing at the end include those agreeing at the start."""
+        from pyspark.sql import functions as F
+
+        key = self.shape.key
+        left_at_end = last.where(~F.col(_AGREES)).select(key)
+        trials, alone = [], []
+        for change, _, _ in chosen:
+            model = change_alone(first_model, change.file, change.model)
+            table = self._table(model)
+            disagreeing = table.where(~F.col(_AGREES)).select(key)
+            # A user absent from a table agrees: those the change alone leaves disagreeing, and the end does not.
+            covers = not disagreeing.join(left_at_end, on=key, how="left_anti").limit(1).count()
+            trials.append((covers, self._user_count() - disagreeing.count()))
+            alone.append((replace(change, model=model), table))
+        index = sole_change(trials)
+        for at, (_, table) in enumerate(alone):
+            if at != index:
+                table.unpersist()
+        if index is None:
+            return None
+        change, table = alone[index]
+        return [(change, trials[index][1], self._keep(_gained(first, table, key)))], table
 
     def _user_count(self) -> int:
         return self.users.facts.user_count

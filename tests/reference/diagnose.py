@@ -281,9 +281,9 @@ class _Engine:
     # -- attribution -----------------------------------------------------------------------------------
 
     def attribute(self) -> tuple[list[RootCause], np.ndarray]:
-        model = _Model(np.ones(len(self.feed_user), dtype=bool), ("numeric",))
-        table = self.simulate(model)
-        agrees = self.agrees(table)
+        model = first_model = _Model(np.ones(len(self.feed_user), dtype=bool), ("numeric",))
+        table = first_table = self.simulate(model)
+        agrees = first_agrees = self.agrees(table)
         cause_of = np.full(len(self.universe), -1)
         moved_by = np.full(len(self.universe), -1)  # the last chosen change that changed a user's pick
         chosen: list[tuple[_Hypothesis, _Table]] = []
@@ -300,6 +300,12 @@ class _Engine:
             moved_by[(candidate.pick != table.pick) | (candidate.count != table.count)] = len(chosen)
             chosen.append((hypothesis, table))
             model, table, agrees = hypothesis.model, candidate, now
+        whole = self._whole_story(first_model, first_agrees, chosen, agrees) if len(chosen) > 1 else None
+        if whole is not None:
+            hypothesis, table, agrees = whole
+            cause_of = np.where(agrees & ~first_agrees, 0, -1)
+            moved_by = np.where((table.pick != first_table.pick) | (table.count != first_table.count), 0, -1)
+            chosen = [(hypothesis, first_table)]
 
         residual, unexplained, transformed = self._residual_causes(table, ~agrees, moved_by)
         causes = []
@@ -311,6 +317,26 @@ class _Engine:
         causes.extend(residual)
         causes.sort(key=lambda cause: (-cause.absolute_gap, -cause.users, cause.kind))
         return causes, unexplained
+
+    def _whole_story(
+        self, first_model: _Model, first_agrees: np.ndarray, chosen: list[tuple[_Hypothesis, _Table]], agrees: np.ndarray
+    ) -> tuple[_Hypothesis, _Table, np.ndarray] | None:
+        """A chosen change that alone, from the first table, makes agree every user the chosen changes left agreeing
+        and every user that agreed at the start: the whole story (the others came of trying files first). Of several,
+        the one agreeing with more users, then the first chosen."""
+        whole = None
+        for hypothesis, _ in chosen:
+            if hypothesis.file is None:
+                model = _Model(first_model.keep, hypothesis.model.rule)
+            else:
+                in_file = self.file_position == hypothesis.file
+                model = _Model(np.where(in_file, hypothesis.model.keep, first_model.keep), first_model.rule)
+            alone = _Hypothesis(hypothesis.kind, hypothesis.file, model, hypothesis.note)
+            candidate = self.simulate(model)
+            now = self.agrees(candidate)
+            if now[agrees | first_agrees].all() and (whole is None or now.sum() > whole[2].sum()):
+                whole = (alone, candidate, now)
+        return whole
 
     def _best(self, hypotheses: list[_Hypothesis], agrees: np.ndarray, table: _Table) -> tuple | None:
         """The hypothesis that explains the most dollars (then users) while breaking almost no agreeing user, nor
