@@ -197,7 +197,8 @@ def run_case(
 
             diagnosis = None
             if platform is not None:
-                from checks.report import DiscrepanciesWriter, write_incident_report
+                from checks.discrepancies import DiscrepanciesWriter
+                from checks.report import write_incident_report
 
                 with DiscrepanciesWriter(out_dir) as discrepancies:
                     with stage("diagnosis"):

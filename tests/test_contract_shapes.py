@@ -344,7 +344,7 @@ def test_the_deduplicated_table_is_rendered_a_block_at_a_time_and_written_as_it_
 def test_the_per_user_table_is_rendered_a_block_at_a_time_and_written_as_it_would_be_whole(tmp_path, monkeypatch):
     import checks.writers as writers
     from checks.diagnose import diagnose
-    from checks.report import _write_discrepancies
+    from checks.discrepancies import write_discrepancies
 
     the_encoding = encoding()
     engine = get_engine("polars")
@@ -352,9 +352,9 @@ def test_the_per_user_table_is_rendered_a_block_at_a_time_and_written_as_it_woul
     CASE.platform.to_csv(tmp_path / "platform.csv", index=False)
     found = diagnose(feed.deltas, engine.read_table(tmp_path / "platform.csv", the_encoding), deduplicated=feed.deduplicated, encoding=the_encoding)
     users = found.reconciliation.users
-    whole = _write_discrepancies(users, found.lineage, found.words, tmp_path / "whole.csv").read_bytes()
+    whole = write_discrepancies(users, found.lineage, found.words, tmp_path / "whole.csv").read_bytes()
     monkeypatch.setattr(writers, "BLOCK_ROWS", 7)
-    blocks = _write_discrepancies(users, found.lineage, found.words, tmp_path / "blocks.csv").read_bytes()
+    blocks = write_discrepancies(users, found.lineage, found.words, tmp_path / "blocks.csv").read_bytes()
     assert whole.count(b"\n") > 8 and blocks == whole
 
 

@@ -17,14 +17,12 @@ from checks.cli import main
 from checks.dedup import deduplicate
 from checks.diagnose import diagnose
 from checks.model import Delta
+from checks.discrepancies import DiscrepanciesWriter, discrepancies_table, discrepancy_order
 from checks.report import (
-    DiscrepanciesWriter,
     ReportNames,
-    _discrepancy_order,
     first_name,
     _lineage_table,
     _md,
-    discrepancies_table,
     render_customer_email,
     render_engineer_email,
     render_incident,
@@ -133,7 +131,7 @@ def test_discrepancies_are_ordered_by_gap_like_a_stable_sort(scale):
     classes = np.where(rng.random(400) < 0.3, "match", "stale")
     users = _users(gaps, classes)
     reference = users[users["class"].ne("match")].sort_values("spend_gap", key=lambda gap: -gap.abs(), kind="stable")
-    assert list(_discrepancy_order(users)) == list(reference.index)
+    assert list(discrepancy_order(users)) == list(reference.index)
 
 
 def test_discrepancies_csv_is_the_table(diagnosis, tmp_path):
@@ -503,7 +501,7 @@ def test_the_customer_is_told_a_load_changed_their_first_file_not_an_update(tmp_
 def test_platform_rows_are_found_as_a_hash_index_finds_them(size):
     """The direct-address lookup of platform rows answers as ``pandas.Index.get_indexer``: absent, empty and
     fractional row numbers give -1, and sparse row numbers (the hash index's fallback) too."""
-    from checks.report import _positions_of
+    from checks.discrepancies import _positions_of
 
     rng = np.random.default_rng(size)
     for keys in (rng.permutation(np.arange(2, size + 2))[: max(0, size - 3)], np.arange(size) * 10**9):

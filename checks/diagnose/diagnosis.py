@@ -46,7 +46,7 @@ def diagnose(
     as it is; ``encoding`` is the run's (the feed's contract and its dictionaries; default: the first customer's).
     ``on_listed(users, lineage, words)`` is called on a worker thread as soon as the listed users' rows
     (``Reconciliation.users``) and the lineage are known, while the root causes are still being searched
-    (``checks.report.DiscrepanciesWriter.start`` writes the per-user table then); it must return at once.
+    (``checks.discrepancies.DiscrepanciesWriter.start`` writes the per-user table then); it must return at once.
     """
     words = default_words() if encoding is None else Words.of(encoding)
     with plain_pages():

@@ -165,7 +165,7 @@ def diagnose(
         users = reconciliation.users.traced(sources, names)
         reconciliation = replace(reconciliation, users=users)
         lineage, counts = _lineage(sources, users.users, platform, names, shape)
-        if not encoding.plain:  # the report renders these values on the driver (``checks.report._as_written``)
+        if not encoding.plain:  # the report renders these values on the driver (``checks.discrepancies._as_written``)
             reconciliation, lineage = replace(reconciliation, users=users.frame), lineage.frame
         causes: tuple[RootCause, ...] | None = ()
         left, unexplained = 0, 0  # users and dollars no cause explains

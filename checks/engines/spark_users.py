@@ -9,7 +9,7 @@ engines give the same frames to the last dtype; ``frame`` collects every listed 
 still reads pandas rows (the differential tests; nothing in a run of a contract held as the files write it).
 
 ``discrepancies.csv`` is one Spark job written as ``checks.engines.spark_files`` writes any output: the columns of
-``checks.report.discrepancies_table`` in its order (largest gap first, then by key), each cell as the default
+``checks.discrepancies.discrepancies_table`` in its order (largest gap first, then by key), each cell as the default
 engine's writer prints it, also a column pandas holds as floats because some key lacks a value there (``_float_text``).
 """
 from __future__ import annotations
