@@ -61,7 +61,7 @@ class Bars:
     texts: tuple[str, ...]
     colours: tuple[str, ...]
     axis: str = "dollars (expected minus platform)"
-    dollars: bool = True
+    money_prefix: str | None = "$"  # before an amount on the axis ("€"); None: the bars count keys
 
 
 @dataclass(frozen=True)
@@ -196,12 +196,13 @@ def _bars(title: str, labels: list[str], values: list[int], colours: list[str], 
     if not words.has_amount:
         texts = [f"{value:,}" for value in values]
         counts = tuple(float(value) for value in values)
-        return Bars(title, tuple(labels), counts, tuple(texts), tuple(colours), axis=words.keys, dollars=False)
+        return Bars(title, tuple(labels), counts, tuple(texts), tuple(colours), axis=words.keys, money_prefix=None)
     texts = [words.money(value) for value in values]
     amount = words.encoding.contract.amount
     scale = 10 ** (amount.decimal[1] if amount is not None and amount.decimal else 0)
-    shown = [value / scale for value in values]  # in dollars, as the axis reads
-    return Bars(title, tuple(labels), tuple(shown), tuple(texts), tuple(colours))
+    shown = [value / scale for value in values]  # in whole units of the currency, as the axis reads
+    axis = f"{words.money_word} (expected minus platform)"
+    return Bars(title, tuple(labels), tuple(shown), tuple(texts), tuple(colours), axis=axis, money_prefix=words.currency_prefix)
 
 
 def _draw_bars(axes, bars: Bars) -> None:
@@ -215,7 +216,7 @@ def _draw_bars(axes, bars: Bars) -> None:
         axes.invert_yaxis()
         axes.axvline(0, color="black", linewidth=0.8)
         axes.set_xlabel(bars.axis)
-        axes.xaxis.set_major_formatter((lambda value, _: f"${value:,.0f}") if bars.dollars else (lambda value, _: f"{value:,.0f}"))
+        axes.xaxis.set_major_formatter(lambda value, _: f"{bars.money_prefix or ''}{value:,.0f}")
         for position, value, text in zip(positions, bars.values, bars.texts):
             axes.annotate(f" {text} ", (value, position), va="center", ha="left" if value >= 0 else "right")
         axes.margins(x=0.25)

@@ -43,7 +43,9 @@ _TYPE_OPTIONS: dict[str, frozenset[str]] = {
     "boolean": frozenset(),
 }
 _SCHEMA_PROPERTIES = frozenset({"checks.files"})
-_COLUMN_PROPERTIES = frozenset({"checks.role", "checks.neverDecreases"})
+_COLUMN_PROPERTIES = frozenset({"checks.role", "checks.neverDecreases", "checks.currency"})
+# The currency an amount is said in when its contract names none: the first customer's.
+DEFAULT_CURRENCY = "$"
 
 METRICS: tuple[str, ...] = ("nullValues", "missingValues", "invalidValues", "duplicateValues", "rowCount")
 OPERATORS: tuple[str, ...] = (
@@ -77,6 +79,7 @@ class Column:
     role: str | None = None
     never_decreases: bool = False
     business_name: str | None = None  # the word people use for it ("user" for user_id)
+    currency: str | None = None  # how an amount's values are said: "€" (checks.currency; the amount only)
 
     @property
     def exact(self) -> bool:
@@ -105,6 +108,8 @@ class Column:
             parts.append(f"length <= {self.max_length}")
         if self.never_decreases:
             parts.append("never decreases")
+        if self.currency is not None:
+            parts.append(f"in {self.currency}")
         return ", ".join(parts)
 
 
@@ -469,6 +474,9 @@ def _column_of(prop: Any, where: str, bad: Any) -> Column:
     never_decreases = custom.get("checks.neverDecreases", False)
     if not isinstance(never_decreases, bool):
         raise bad(f"{where}.customProperties: checks.neverDecreases must be true or false")
+    currency = custom.get("checks.currency")
+    if currency is not None and (role != "amount" or not isinstance(currency, str) or not 0 < len(currency.strip()) <= 5):
+        raise bad(f"{where}.customProperties: checks.currency belongs to the amount column and is a symbol or code of up to 5 characters (€, EUR)")
     options = dict(prop.logicalTypeOptions or {})
     unknown = sorted(set(options) - _TYPE_OPTIONS[kind])
     if unknown:
@@ -508,6 +516,7 @@ def _column_of(prop: Any, where: str, bad: Any) -> Column:
         role=role,
         never_decreases=never_decreases,
         business_name=prop.businessName or None,
+        currency=currency.strip() if currency is not None else None,
     )
 
 

@@ -193,6 +193,9 @@ def _property_lines(profile, key, version, amount, keys, versions, amounts, scal
         custom.append(("{property: checks.role, value: amount}",
                        "CONFIRM: the money column totals and emails speak of"
                        + (f"; other candidates: {', '.join(others)}" if others else "")))
+        symbol = next((symbol for symbol in _CURRENCY_SYMBOLS if symbol in profile.name), None)
+        if symbol is not None:  # named in the column's name ("montant €"): said so, not in dollars
+            custom.append((f"{{property: checks.currency, value: {scalar(symbol)}}}", "CONFIRM: the amount's currency, seen in its name"))
     if custom:
         lines.append("        customProperties:")
         lines += [f"          - {item}  # {why}" for item, why in custom]
@@ -204,6 +207,10 @@ def _property_lines(profile, key, version, amount, keys, versions, amounts, scal
             "            mustBe: 0",
         ]
     return lines
+
+
+# Currency symbols a column's name may hold; without one the amounts are said in dollars.
+_CURRENCY_SYMBOLS = ("€", "£", "¥", "₹", "₩", "₽", "₺", "₪", "₫", "₦")
 
 
 def _single_quoted(text: str) -> str:

@@ -244,7 +244,7 @@ def show_next_steps(diagnosis: Any, outputs: dict[str, Any], *, names: Any = Non
         stdout.print(f"  {words.keys + ':':<8} {discrepant:,} of {reconciliation.user_count:,} {agreeing(discrepant, 'do')} not match the feed")
         if words.has_amount:
             stdout.print(escape(
-                f"  dollars: the platform shows {money(diagnosis.platform_total)}, the feed {money(diagnosis.expected_total)}: "
+                f"  {words.money_word + ':':<8} the platform shows {money(diagnosis.platform_total)}, the feed {money(diagnosis.expected_total)}: "
                 f"{money(diagnosis.gap)} off"
             ))
     steps = [

@@ -2,7 +2,8 @@
 
 A property's ``businessName`` is the word people use for it (the first customer's ``user_id`` is a
 "user", its amount "spend"); without one, the column's name is used. Values are shown as
-the file wrote them (``checks.encoding`` decodes them); amounts as dollars with the contract's decimals.
+the file wrote them (``checks.encoding`` decodes them); amounts in the contract's currency (``checks.currency``,
+dollars by default) with its decimals.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from checks.contract import DEFAULT_CURRENCY
 from checks.encoding import Encoding
 
 
@@ -66,12 +68,29 @@ class Words:
         return self._text(column, stored)
 
     def money(self, stored: Any) -> str:
-        """An amount (or a gap of amounts) in its computing form as dollars: ``$1,234`` or ``-$12.50``."""
+        """An amount (or a gap of amounts) in its computing form in the contract's currency: ``$1,234``, ``-$12.50``,
+        ``€1,234.50``, ``EUR 12.50``."""
         amount = self.encoding.contract.amount
         scale = amount.decimal[1] if amount is not None and amount.decimal else 0
         value = Decimal(int(stored)).scaleb(-scale) if scale else Decimal(int(stored))
-        text = f"{abs(value):,.{scale}f}"
-        return f"-${text}" if value < 0 else f"${text}"
+        text = f"{self.currency_prefix}{abs(value):,.{scale}f}"
+        return f"-{text}" if value < 0 else text
+
+    @property
+    def currency(self) -> str:
+        """The amount's currency as the contract says it (``checks.currency``), else the first customer's dollar."""
+        amount = self.encoding.contract.amount
+        return amount.currency if amount is not None and amount.currency else DEFAULT_CURRENCY
+
+    @property
+    def currency_prefix(self) -> str:
+        """What stands before an amount's digits: a symbol ("$", "€") as it is, a code ("EUR ") with a space."""
+        return f"{self.currency} " if self.currency[-1].isalpha() else self.currency
+
+    @property
+    def money_word(self) -> str:
+        """What amounts are, in a label: "dollars" in dollars, else "amounts"."""
+        return "dollars" if self.currency == "$" else "amounts"
 
     # -- dollars said only where the feed has an amount: the one rule for every text people read -----------
 

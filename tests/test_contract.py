@@ -114,6 +114,10 @@ def test_file_names_are_matched_whole_in_any_case(name, order):
          r"invalidValues needs arguments.validValues or arguments.pattern"),
         (lambda d: prop(d, "count_saved_items").update(quality=[{"metric": "nullValues", "mustBeLessThan": 5}]),
          r"threshold above zero .* unit: percent"),
+        (lambda d: prop(d, "count_saved_items").update(customProperties=[{"property": "checks.currency", "value": "€"}]),
+         r"properties\[count_saved_items\]\.customProperties: checks.currency belongs to the amount column"),
+        (lambda d: prop(d, "total_spend")["customProperties"].append({"property": "checks.currency", "value": "euros!"}),
+         r"checks.currency belongs to the amount column and is a symbol or code of up to 5 characters"),
     ],
 )
 def test_a_contract_that_breaks_a_rule_is_refused_naming_the_property(change, message):
@@ -264,6 +268,44 @@ def test_infer_drafts_a_contract_that_lints_and_marks_what_to_confirm(tmp_path):
     for role_line in ("primaryKey: true  # CONFIRM", "value: version}  # CONFIRM", "value: amount}  # CONFIRM"):
         assert role_line in draft
     assert contract.file_order("orders-2026-01-02.csv").order == "2026-01-02"
+
+
+@pytest.mark.parametrize(("currency", "said"), [(None, ["$1,234.50", "-$12.00"]), ("€", ["€1,234.50", "-€12.00"]), ("EUR", ["EUR 1,234.50", "-EUR 12.00"])])
+def test_an_amount_is_said_in_the_contract_s_currency(currency, said):
+    from checks.encoding import Encoding
+    from checks.wording import Words
+
+    def declared(d):
+        prop(d, "total_spend").update(physicalType="decimal(12,2)", logicalType="number")
+        if currency is not None:
+            prop(d, "total_spend")["customProperties"].append({"property": "checks.currency", "value": currency})
+
+    contract = parse_contract(edited(declared))
+    words = Words.of(Encoding.of(contract))
+    assert [words.money(123450), words.money(-1200)] == said
+    assert words.money_word == ("dollars" if currency is None else "amounts")
+    assert contract.amount.describe().endswith(f", in {currency}" if currency else ", never decreases")
+
+
+@pytest.mark.parametrize(("currency", "reason"), [(None, "cents read as dollars"), ("€", "hundredths read as whole units")])
+def test_a_scaled_amount_is_explained_in_the_contract_s_currency(currency, reason):
+    from checks.diagnose.results import SCALED, Mechanism
+    from checks.diagnose.sentences import mechanism_words
+    from checks.encoding import Encoding
+    from checks.wording import Words
+
+    extra = [] if currency is None else [{"property": "checks.currency", "value": currency}]
+    contract = parse_contract(edited(lambda d: prop(d, "total_spend")["customProperties"].extend(extra)))
+    what, why, _ = mechanism_words(Mechanism(SCALED, ("total_spend",), 100), Words.of(Encoding.of(contract)))
+    assert what == "the spend was multiplied by 100" and why.startswith(reason)
+
+
+def test_infer_offers_the_currency_an_amount_s_name_holds(tmp_path):
+    for name, text in OTHER_SHAPE.items():
+        write_csv(tmp_path / name, text.replace(",balance,", ",balance €,"))
+    draft = infer_contract(tmp_path, r"orders-(?P<order>\d{4}-\d{2}-\d{2})\.csv")
+    assert "checks.currency" in draft and "# CONFIRM: the amount's currency" in draft
+    assert parse_contract(draft).amount.currency == "€"
 
 
 def test_infer_marks_a_column_an_output_would_write_under_its_own_name(tmp_path):

@@ -178,7 +178,8 @@ _MECHANISM_WORDS: dict[str, tuple[str, str, str]] = {
         "parse {column} with its offset and store it in UTC; compare a file's first and last {column} with the table's after the load",
     ),
 }
-_UNITS = {100: "cents read as dollars", 1000: "thousandths read as whole units", 10: "the decimal point moved one place"}
+_UNITS = {100: "hundredths read as whole units", 1000: "thousandths read as whole units", 10: "the decimal point moved one place"}
+_DOLLAR_UNITS = {**_UNITS, 100: "cents read as dollars"}
 
 
 def cause_words(cause: RootCause, words: Words) -> str:
@@ -206,7 +207,7 @@ def mechanism_words(mechanism: Mechanism, words: Words | None = None) -> tuple[s
         "hours": f"{'forward' if value > 0 else 'back'} by {counted(abs(value), 'hour')}" if mechanism.name == TIMEZONE_SHIFT else "",
         "precision": _precision(value) if mechanism.name == ROUNDED else "",
         "scaled": _scaled(factor) if factor is not None else "",
-        "unit": _unit(factor) if factor is not None else "",
+        "unit": _unit(factor, w) if factor is not None else "",
     }
     what, why, fix = _MECHANISM_WORDS[mechanism.name]
     return what.format(**filled), why.format(**filled), fix.format(**filled)
@@ -244,9 +245,9 @@ def _scaled(factor: float) -> str:
     return f"divided by {round(1 / factor):,}"
 
 
-def _unit(factor: float) -> str:
+def _unit(factor: float, words: Words) -> str:
     whole = round(factor if factor >= 1 else 1 / factor)
-    reason = _UNITS.get(whole)
+    reason = (_DOLLAR_UNITS if words.currency == "$" else _UNITS).get(whole)
     if reason is None:
         return "a conversion by a constant factor on the way in"
     if factor < 1:
