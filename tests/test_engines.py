@@ -760,3 +760,29 @@ def test_spark_diagnoses_another_shape_as_the_reference(spark_engine, tmp_path: 
         assert printed[case, "spark"] == printed[case, "pandas"], case
     assert printed["file never loaded", "pandas"][0] == 1 and "file_not_ingested" in printed["file never loaded", "pandas"][1]
     assert printed["matches", "pandas"][0] == 0
+
+
+@pytest.mark.slow
+def test_spark_run_on_a_feed_without_an_amount_writes_what_the_default_engine_writes(spark_engine, tmp_path: Path, monkeypatch) -> None:
+    """Keys only, no dollars: Spark's facts count the keys that differ by file for the charts, as the default engine."""
+    from checks.cli import main
+    from checks.config import load_case
+    from checks.contract_suite import suite_path
+    from checks.runner import run_case
+    from tests.test_contract_shapes import MEMBERS_CONTRACT, _latest_by_member, _members_files, _write
+
+    (tmp_path / "contract.yaml").write_text(MEMBERS_CONTRACT)
+    assert main(["contract", "suite", str(tmp_path / "contract.yaml"), "--out", str(tmp_path / "expectations")]) == 0
+    monkeypatch.setattr("checks.suites.run.contract_suite_path", lambda contract: suite_path(contract, tmp_path / "expectations"))
+    files = _members_files()
+    last = list(files)[-1]
+    _latest_by_member([*list(files.values())[:-1], files[last].iloc[:-5]]).to_csv(tmp_path / "platform.csv", index=False)
+    _write(files, tmp_path / "feed")
+    (tmp_path / "case.toml").write_text('contract = "contract.yaml"\nfeed = "feed"\nplatform = "platform.csv"\n')
+    case = load_case(tmp_path / "case.toml")
+    for name in ("polars", "spark"):
+        run_case(case, out_dir=tmp_path / name / "out", gx_dir=tmp_path / name / "gx", build_docs=False, engine=get_engine(name))
+    for written in ("deduplicated.csv", "discrepancies.csv", "incident.md", "email-engineer.md", "email-customer.md",
+                    "gap-by-root-cause.svg", "gap-by-file.svg"):
+        assert (tmp_path / "spark" / "out" / written).read_bytes() == (tmp_path / "polars" / "out" / written).read_bytes(), written
+    assert "$" not in (tmp_path / "spark" / "out" / "incident.md").read_text()
