@@ -12,6 +12,7 @@ import functools
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
@@ -134,9 +135,35 @@ def write_frames(targets: Mapping[str, tuple[str | Path, pd.DataFrame]]) -> Pend
 def start_writing(writes: Mapping[str, Callable[[], Path | Mapping[str, Path]]]) -> PendingWrites:
     """Run each ``name: write`` (atomic writes returning their paths), one after another, on one background thread."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write frames")
-    futures = {name: pool.submit(write) for name, write in writes.items()}
+    futures = {name: _in_flight(pool.submit(write)) for name, write in writes.items()}
     pool.shutdown(wait=False)  # the thread ends after the last write; nothing more is submitted
     return PendingWrites(futures)
+
+
+# Writes started and not yet ended, whoever holds them: an interrupt can land before the caller holds its
+# ``PendingWrites``, and the command line leaves with ``os._exit``, which would cut a write short and leave its
+# temporary file (``wait_for_writes``).
+_IN_FLIGHT: set[Future] = set()
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
+def _in_flight(future: Future) -> Future:
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT.add(future)
+    future.add_done_callback(_ended)
+    return future
+
+
+def _ended(future: Future) -> None:
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT.discard(future)
+
+
+def wait_for_writes() -> None:
+    """Let every write this process started end: its file renamed into place, or its temporary file removed."""
+    with _IN_FLIGHT_LOCK:
+        pending = list(_IN_FLIGHT)
+    futures_wait(pending)
 
 
 # Readers of outputs written elsewhere than their path says (an output folder at a URI, ``checks.engines.spark_files``).

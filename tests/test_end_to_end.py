@@ -187,7 +187,12 @@ def test_a_stopped_run_ends_with_its_helper_process_without_a_traceback(tmp_path
         [sys.executable, "-m", "checks", "run", "--out", str(tmp_path / "out"), "--gx-dir", str(tmp_path / "gx")],
         cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
-    time.sleep(2.5)  # the helper is importing GX by now: the run waits for it for seconds more
+    # Stopped once it writes its first output (the deduplicated table, mid-run: the helper's suites and the diagnosis
+    # are still to come). A fixed sleep of 2.5 s came after the end of a 2.7 s run on a quiet machine.
+    out = tmp_path / "out"
+    deadline = time.monotonic() + 60
+    while not (out.is_dir() and any(out.iterdir())) and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     stop(run.pid)
     _, stderr = run.communicate(timeout=60)
     assert run.returncode == code

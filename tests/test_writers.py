@@ -346,3 +346,25 @@ def test_a_block_write_that_fails_leaves_the_old_files_and_no_temp_file(tmp_path
         writers.atomic_write_blocks(old, failing())
     assert [path.read_text() for path in old] == ["old", "old"]
     assert sorted(tmp_path.iterdir()) == sorted(old)
+
+
+def test_a_write_nobody_waits_for_ends_before_the_command_line_leaves(tmp_path):
+    """An interrupt can land before the caller holds its ``PendingWrites``: ``wait_for_writes`` (the command line's
+    last step before ``os._exit``) still lets the write end, its file in place and no temporary file left."""
+    import threading
+
+    release = threading.Event()
+
+    def slow_write():
+        with atomic_path(tmp_path / "table.csv") as temporary:
+            temporary.write_text("partial")
+            release.wait(5)
+            temporary.write_text("whole")
+        return tmp_path / "table.csv"
+
+    writers.start_writing({"table": slow_write})  # the PendingWrites dropped, as an interrupt would
+    threading.Timer(0.2, release.set).start()
+    writers.wait_for_writes()
+    assert (tmp_path / "table.csv").read_text() == "whole"
+    assert [path.name for path in tmp_path.iterdir()] == ["table.csv"]
+    assert not writers._IN_FLIGHT

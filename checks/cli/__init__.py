@@ -120,6 +120,12 @@ def entrypoint() -> None:
     """
     signal.signal(signal.SIGTERM, _raise_terminated)  # Python's default would end at once, leaving temporary files
     code = main()
+    writers = sys.modules.get("checks.writers")
+    if writers is not None:  # a write an interrupt left running ends before the process does
+        try:
+            writers.wait_for_writes()
+        except (KeyboardInterrupt, Terminated):
+            pass  # stopped again while waiting: leave as asked
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
