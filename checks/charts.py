@@ -129,16 +129,20 @@ def _by_root_cause(diagnosis: Diagnosis) -> Bars:
     if not words.has_amount:
         title = f"{capitalised(words.keys)} that differ by root cause ({words.count(diagnosis.reconciliation.discrepant_users)})"
         return _bars(title, labels, values, colours, words)
-    # "Revenue gap" as the first customer's page has always read (test_end_to_end holds its chart to it).
-    return _bars(f"Revenue gap by root cause (total gap {words.money(diagnosis.gap)})", labels, values, colours, words)
+    return _bars(f"{_gap_title(words)} by root cause (total gap {words.money(diagnosis.gap)})", labels, values, colours, words)
 
 
 def _by_file(diagnosis: Diagnosis) -> Bars:
     words = diagnosis.words
     per_file = _gap_by_file(diagnosis) if words.has_amount else _discrepant_by_file(diagnosis)
-    gap = "Revenue gap" if words.has_amount else f"{capitalised(words.keys)} that differ"
-    title = f"{gap} by the delta file holding each {words.key_word}'s latest row"
+    title = f"{_gap_title(words)} by the delta file holding each {words.key_word}'s latest row"
     return _bars(title, list(per_file), list(per_file.values()), [_BLUE] * len(per_file), words)
+
+
+def _gap_title(words: Words) -> str:
+    """What a chart of the gap shows, as the tables' gap column names it: "Spend gap"; the keys that differ without an
+    amount."""
+    return capitalised(words.gap_heading) if words.gap_heading else f"{capitalised(words.keys)} that differ"
 
 
 def _gap_by_file(diagnosis: Diagnosis) -> dict[str, int]:

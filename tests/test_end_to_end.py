@@ -116,7 +116,7 @@ def test_the_incident_page_renders_offline_with_its_charts_and_examples(real_run
     moved.parent.mkdir()
     moved.write_bytes(page.read_bytes())
     dom = _browse(chromium, moved, tmp_path, "--dump-dom").stdout.decode()
-    assert dom.count("<svg") == 3 and "Revenue gap by root cause" in dom
+    assert dom.count("<svg") == 3 and "Spend gap by root cause" in dom  # the amount's word, as the tables' gap column
     assert "file never loaded: delta3.csv" in dom and "<td>delta0.csv line 6804</td>" in dom
 
 
