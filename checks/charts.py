@@ -126,10 +126,8 @@ def _by_root_cause(diagnosis: Diagnosis) -> Bars:
         labels.append("unexplained")
         values.append(diagnosis.unexplained_gap if words.has_amount else diagnosis.unexplained_users)
         colours.append(_GREY)
-    if not words.has_amount:
-        title = f"{capitalised(words.keys)} that differ by root cause ({words.count(diagnosis.reconciliation.discrepant_users)})"
-        return _bars(title, labels, values, colours, words)
-    return _bars(f"{_gap_title(words)} by root cause (total gap {words.money(diagnosis.gap)})", labels, values, colours, words)
+    total = f"total gap {words.money(diagnosis.gap)}" if words.has_amount else words.count(diagnosis.reconciliation.discrepant_users)
+    return _bars(f"{_gap_title(words)} by root cause ({total})", labels, values, colours, words)
 
 
 def _by_file(diagnosis: Diagnosis) -> Bars:

@@ -82,15 +82,21 @@ def atomic_write_frame(
     numbers (an exact decimal, an optional integer, an amount in words' units): a CSV writes their cells as they are,
     as it writes a number column's, never as a formula made harmless (``-5.25``, not ``'-5.25``).
     """
-    path = Path(path)
-    if path.suffix not in (".csv", ".parquet"):
-        raise ValueError(f"unsupported output format: {path.suffix}")
+    path = _output_path(path)
     with atomic_path(path) as temporary:
         if path.suffix == ".parquet":
             _write_parquet(frame, temporary, rows, categoricals_as_text=categoricals_as_text)
         else:
             _write_csv(frame, temporary, rows, numbers)
     _release_arrow_memory()
+    return path
+
+
+def _output_path(path: str | Path) -> Path:
+    """``path`` of a table's output, refused unless it is a CSV or a Parquet file (by its suffix)."""
+    path = Path(path)
+    if path.suffix not in (".csv", ".parquet"):
+        raise ValueError(f"unsupported output format: {path.suffix}")
     return path
 
 
@@ -479,14 +485,12 @@ def atomic_write_blocks(paths: Sequence[Path], blocks: Iterable[pa.Table], *, nu
     """Write one table, handed over a block of rows at a time (Arrow tables of the same columns, one at least), to
     each of ``paths`` (CSV or Parquet, by the suffix) at once and atomically, as ``atomic_write_frame`` would write
     it whole: only the block in hand is held, however large the table. ``numbers`` as in ``atomic_write_frame``."""
-    for path in paths:
-        if Path(path).suffix not in (".csv", ".parquet"):
-            raise ValueError(f"unsupported output format: {Path(path).suffix}")
+    paths = [_output_path(path) for path in paths]
     with ExitStack() as files:
         temporaries = [files.enter_context(atomic_path(path)) for path in paths]
         sinks = [files.enter_context(open(temporary, "wb")) for temporary in temporaries]
         writers = [
-            _ParquetChunks(sink) if Path(path).suffix == ".parquet" else _CsvChunks(sink, numbers)
+            _ParquetChunks(sink) if path.suffix == ".parquet" else _CsvChunks(sink, numbers)
             for path, sink in zip(paths, sinks)
         ]
         for writer in writers:
@@ -495,7 +499,7 @@ def atomic_write_blocks(paths: Sequence[Path], blocks: Iterable[pa.Table], *, nu
             for writer in writers:
                 writer.write(block)
     _release_arrow_memory()
-    return [Path(path) for path in paths]
+    return paths
 
 
 class _ParquetChunks:
