@@ -197,13 +197,21 @@ def _first_long_row(text: str, fields: int) -> int | None:
     return None
 
 
-def _read_bytes(path: Path) -> bytes:
+def refuse_missing_table(path: Path) -> None:
+    """One clear line for a local table that is not there or is a folder (a URI is its engine's to open): a run
+    calls it before any work, as its tables are read beside the feed and their errors would come after it."""
     if is_uri(path):
-        raise BadInputError(_ONLY_ON_SPARK, file=path)
+        return
     if not path.exists():
         raise BadInputError("file not found", file=path)
     if path.is_dir():
         raise BadInputError("expected a CSV file, found a folder", file=path)
+
+
+def _read_bytes(path: Path) -> bytes:
+    if is_uri(path):
+        raise BadInputError(_ONLY_ON_SPARK, file=path)
+    refuse_missing_table(path)
     try:
         data = path.read_bytes()
     except OSError as error:

@@ -24,7 +24,7 @@ from checks.contract import contract_or_default
 from checks.encoding import Encoding
 from checks.engines.base import Capability, Engine, check_contract, diagnose_on, discover_on, supports
 from checks.errors import UsageError
-from checks.feed import discover_deltas
+from checks.feed import discover_deltas, refuse_missing_table
 from checks.pages import plain_pages
 from checks.peak import peak_memory_bytes, reusing_freed_memory, stop_reusing_freed_memory
 from checks.results import DeltaValidation, FeedCheck, suites_table
@@ -127,6 +127,9 @@ def run_case(
         peak_memory_mb[name] = _peak_memory_mb()
 
     arrivals = case_arrivals(case)  # a ledger that cannot be read is refused before the work
+    for table in (case.platform, case.customer):
+        if table is not None:
+            refuse_missing_table(table)
 
     if engine is None:
         from checks.engines import DEFAULT_ENGINE, get_engine
