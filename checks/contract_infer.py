@@ -22,6 +22,7 @@ _INTEGER = re.compile(r"^[+-]?\d+$")
 _DECIMAL = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+_ZERO_PADDED = re.compile(r"^[+-]?0\d")
 _BOOLEAN = frozenset({"true", "false"})
 _FEW_VALUES = 12  # a string column with at most this many distinct values is offered as a fixed set
 
@@ -39,6 +40,7 @@ class ColumnProfile:
     maximum: str | None = None
     distinct: tuple[str, ...] | None = None  # a string column's few values
     rises_file_by_file: bool = False  # every file's values above every earlier file's
+    zero_padded: str | None = None  # a cell of digits with a leading zero ("00086"): text, whatever it looks like
 
 
 def infer_contract(feed: str | Path, files: str = DEFAULT_FILES) -> str:
@@ -76,8 +78,13 @@ def _profile(name: str, parts: Sequence[pd.Series]) -> ColumnProfile:
     cells = pd.concat(parts, ignore_index=True).astype(str).str.strip()
     filled = cells[cells != ""]
     kind = _type_of(filled)
+    padded = filled[filled.str.match(_ZERO_PADDED.pattern)] if kind in ("integer", "number") else filled.iloc[:0]
+    if len(padded):  # an identifier: read as a number, "00086" would be written back as 86, another key
+        kind = "string"
     unique = all(part[part.astype(str).str.strip() != ""].is_unique for part in parts)
     profile = dict(name=name, logical_type=kind, nullable=len(filled) < len(cells), unique_in_every_file=unique)
+    if len(padded):
+        profile["zero_padded"] = padded.iloc[0]
     if filled.empty:
         return ColumnProfile(**profile)
     if kind in ("integer", "number"):
@@ -166,7 +173,11 @@ def _property_lines(profile, key, version, amount, keys, versions, amounts, scal
     name = f"      - name: {scalar(profile.name)}" + (
         f"  # CONFIRM: rename it, in the files too: the outputs write it as {clash}, a column of their own" if clash else ""
     )
-    lines = [name, f"        logicalType: {profile.logical_type}"]
+    padded = (
+        f"  # CONFIRM: text, not a number: cells such as {profile.zero_padded} keep their leading zeros"
+        if profile.zero_padded is not None else ""
+    )
+    lines = [name, f"        logicalType: {profile.logical_type}{padded}"]
     if profile.decimal is not None:
         lines.append(f"        physicalType: decimal({profile.decimal[0]},{profile.decimal[1]})"
                      "  # CONFIRM: widen the precision to what the column may hold")

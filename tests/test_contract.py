@@ -319,6 +319,20 @@ def test_infer_marks_a_column_an_output_would_write_under_its_own_name(tmp_path)
         parse_contract(draft)
 
 
+def test_infer_reads_digits_with_a_leading_zero_as_text(tmp_path):
+    # Inferred as an integer, key 00086 was read as 86 and written back so in every output: another key.
+    for name, text in OTHER_SHAPE.items():
+        write_csv(tmp_path / name, text.replace("A-00", "00").replace(",0.00,", ",00.00,"))
+    draft = infer_contract(tmp_path, r"orders-(?P<order>\d{4}-\d{2}-\d{2})\.csv")
+    contract = parse_contract(draft)
+    assert contract.key.name == "account" and contract.key.logical_type == "string"
+    assert "logicalType: string  # CONFIRM: text, not a number: cells such as 001 keep their leading zeros" in draft
+    assert contract.column("balance").logical_type == "string"  # 00.00 too
+    write_csv(tmp_path / "orders-2026-01-01.csv", OTHER_SHAPE["orders-2026-01-01.csv"].replace("A-00", "").replace(",0.00,", ",0,"))
+    write_csv(tmp_path / "orders-2026-01-02.csv", OTHER_SHAPE["orders-2026-01-02.csv"].replace("A-00", ""))
+    assert parse_contract(infer_contract(tmp_path, r"orders-(?P<order>\d{4}-\d{2}-\d{2})\.csv")).key.logical_type == "integer"
+
+
 def test_infer_of_a_folder_without_deltas_is_bad_input(tmp_path, capsys):
     assert main(["contract", "infer", "--feed", str(tmp_path)]) == 2
     assert "no delta files" in capsys.readouterr().err
