@@ -29,6 +29,7 @@ from checks.diagnose import (
     FILE_NOT_INGESTED,
     FILE_PARTIALLY_INGESTED,
     MISSING_USERS,
+    QUARANTINED_FILE_LOADED,
     UNEXPECTED_USERS,
     VALUE_DRIFT,
     WRONG_DEDUP_ORDER,
@@ -41,7 +42,7 @@ from checks.discrepancies import DISCREPANCIES_CSV, DiscrepanciesWriter
 from checks.model import CUSTOMER_CLASS, SOURCE_FILE, SOURCE_ROW, SPEND_GAP
 from checks.wording import Words, agreeing, capitalised, counted
 from checks.reconcile import CLASS_WORDS, MATCH
-from checks.results import UsersElsewhere
+from checks.results import FAILURES_CSV, UsersElsewhere
 from checks.writers import atomic_write_bytes, atomic_write_text, read_output
 
 if TYPE_CHECKING:
@@ -484,10 +485,14 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         reconciled = f"I reconciled the loaded table{table}{whose} against the {counted(len(diagnosis.files), 'delta file')} the customer sent"
         out.append(("p", _reconciled_totals(diagnosis, reconciled, e)))
         off_by = diagnosis.words.money_part(", and the table's total is off by {}", diagnosis.gap)
+        shown, used = (
+            ("figures from a file validation quarantined", "those values") if _only_quarantined(diagnosis)
+            else ("figures that are not their latest", "the older values")
+        )
         out.append(("p",
             f"Impact: {discrepant:,} of {reconciliation.user_count:,} {e(diagnosis.words.keys)} ({discrepant / max(reconciliation.user_count, 1):.1%}) "
-            f"{agreeing(discrepant, 'show')} figures that are not their latest{off_by}. Anything built "
-            f"on those {e(diagnosis.words.keys)}' figures (segments, campaigns, reports) used the older values."
+            f"{agreeing(discrepant, 'show')} {shown}{off_by}. Anything built "
+            f"on those {e(diagnosis.words.keys)}' figures (segments, campaigns, reports) used {used}."
         ))
         agreement = _customer_agreement(diagnosis, e)
         if agreement:
@@ -644,6 +649,7 @@ def _title(cause: RootCause, e: Callable[[str], str], words: Words) -> str:
         MISSING_USERS: f"{capitalised(keys)} are missing from the table",
         UNEXPECTED_USERS: f"The table holds {keys} the feed never sent",
         VALUE_DRIFT: "Values changed between the file and the table",
+        QUARANTINED_FILE_LOADED: f"{file} was loaded although it failed validation",
     }[cause.kind]
 
 
@@ -678,6 +684,11 @@ def _mechanism(cause: RootCause, e: Callable[[str], str], words: Words) -> str:
         return f"rows dropped between the file and the table (a filter, a failed insert batch, or a join that loses {e(words.keys)})."
     if cause.kind == UNEXPECTED_USERS:
         return "rows from another source (test data, another customer, an old import) in this customer's table."
+    if cause.kind == QUARANTINED_FILE_LOADED:
+        return (
+            f"the loader takes every file that lands, {file} included, without waiting for validation to pass it (its "
+            f"failures are in {FAILURES_CSV}). The loader's log for {file} will show when it was picked up."
+        )
     if details.get("why"):
         return (
             f"{details['why']}. Applied to the rows of {file}, this change reproduces the platform's rows of these "
@@ -699,6 +710,8 @@ def _fix(cause: RootCause, words: Words) -> str:
         return f"store {words.version} with its type and upsert only when the new {words.version} is larger; never rely on load order."
     if cause.kind == DUPLICATE_ROWS:
         return f"make {words.key_name} the table's primary key and upsert (keep the row with the largest {words.version})."
+    if cause.kind == QUARANTINED_FILE_LOADED:
+        return "load only the files validation passed (`checks gate` refuses the others) and hold a quarantined file until a corrected one is sent."
     if cause.details.get("fix"):
         return f"{cause.details['fix']}."
     return "compare row counts and totals between each file and the table after every load, and fail the load when they differ."
@@ -726,6 +739,11 @@ def _backfill(cause: RootCause, diagnosis: Diagnosis, e: Callable[[str], str]) -
         return (
             f"re-load the whole of {e(cause.file or 'the file')} with the {w.version}-guarded upsert (rows already loaded "
             f"are no-ops); {then}."
+        )
+    if cause.kind == QUARANTINED_FILE_LOADED:
+        return (
+            f"rebuild the {e(w.keys)} affected from the validated files with the {w.version}-guarded upsert, leaving "
+            f"{e(cause.file or 'the file')}'s rows out until the customer sends it corrected; {then}."
         )
     if cause.details.get("what"):
         source = e(cause.file) if cause.file else "the files"
@@ -820,6 +838,8 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         # Values a load changed are not older figures: say so when some cause is one.
         changed = any(cause.details.get("what") for cause in diagnosis.root_causes)
         shown = "figures other than the latest ones you sent" if changed else "older figures than the ones you sent"
+        if _only_quarantined(diagnosis):
+            shown = "figures from a file that had not passed our checks"
         out += [("h", "What it meant for you"), ("p",
             f"For {_those_customers(customers)} we showed {shown}. Any campaign, segment or "
             "report built on their figures used those until the correction."
@@ -846,6 +866,12 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
     return _Email(f"The difference in your {diagnosis.words.amount_part(f'total {diagnosis.words.amount_word} ')}figures", blocks)
 
 
+def _only_quarantined(diagnosis: Diagnosis) -> bool:
+    """Whether every root cause is a quarantined file loaded: the table shows that file's figures, not older ones."""
+    causes = diagnosis.root_causes
+    return bool(causes) and all(cause.kind == QUARANTINED_FILE_LOADED for cause in causes)
+
+
 def _those_customers(number: int) -> str:
     return "that customer" if number == 1 else f"those {number:,} customers"
 
@@ -870,6 +896,12 @@ def _plain(cause: RootCause, diagnosis: Diagnosis, arrivals: Mapping[str, Arriva
         return f"Some customers were left out of our figures ({people})."
     if cause.kind == UNEXPECTED_USERS:
         return f"Our figures included {people} that {agreeing(cause.users, 'are')} not in your files."
+    if cause.kind == QUARANTINED_FILE_LOADED:
+        which = "Your first file" if first else "One of your update files"
+        return (
+            f"{which} did not pass our checks, and our system loaded it anyway instead of holding it back, so {people} "
+            "showed figures from that file. We will tell you separately what in it needs correcting."
+        )
     what = cause.details.get("what")
     if what:
         moved = "" if cause.revenue_gap else diagnosis.words.amount_part(f" This did not change the total {diagnosis.words.amount_word}.")

@@ -19,6 +19,9 @@ from checks.model import FAILURE_COLUMNS, Delta, concat_failures
 if TYPE_CHECKING:
     from checks.writers import PendingWrites
 
+# The feed's failures, every delta's and those across the files: one file in the output folder.
+FAILURES_CSV = "failures.csv"
+
 
 @dataclass(frozen=True)
 class DeltaValidation:
@@ -248,7 +251,7 @@ class FeedCheck(FeedVerdict):
         failures = self.failures
         return start_writing({
             "deduplicated": deduplicated,
-            "failures_csv": functools.partial(write_failures, out_dir / "failures.csv", failures),
+            "failures_csv": functools.partial(write_failures, out_dir / FAILURES_CSV, failures),
         })
 
 

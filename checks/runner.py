@@ -29,6 +29,7 @@ from checks.pages import plain_pages
 from checks.peak import peak_memory_bytes, reusing_freed_memory, stop_reusing_freed_memory
 from checks.results import DeltaValidation, FeedCheck, suites_table
 from checks.sidecar import Sidecar
+from checks.validate import quarantined_rows
 from checks.writers import atomic_write_text
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ def run_case(
                         early = {} if supports(engine, Capability.OWN_DIAGNOSIS) else {"on_listed": discrepancies.start}
                         diagnosis = diagnose_on(engine)(
                             feed.deltas, platform, customer, finance_total=case.finance_total, deduplicated=feed.deduplicated_rows,
-                            **with_encoding, **early,
+                            quarantined=quarantined_rows(case.feed, feed.validations, encoding), **with_encoding, **early,
                         )
 
                     # The report renders the per-user table on threads while the diagnosis's results are held: heap

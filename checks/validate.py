@@ -7,12 +7,15 @@ Failures come back as one tidy frame with ``checks.model.FAILURE_COLUMNS``.
 """
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from checks.encoding import Encoding, default_encoding
-from checks.feed import read_raw
+from checks.encoding import NULL, Encoding, default_encoding
+from checks.feed import is_uri, read_raw
 from checks.model import Delta, DeltaFile, RawTable, empty_failures, order_failures
 from checks.results import DeltaValidation
 from checks.rules import literal_check
@@ -46,6 +49,44 @@ def read_and_validate(delta_file: DeltaFile, encoding: Encoding | None = None) -
     """Read a delta file from disk and validate it."""
     encoding = encoding or default_encoding()
     return validate_delta(read_raw(delta_file.path, columns=encoding.contract.names), delta_file.number, encoding)
+
+
+def readable_rows(delta_file: DeltaFile, encoding: Encoding | None = None) -> Delta | None:
+    """The rows of a delta validation quarantined whose key and version are readable, in computing form with their
+    line numbers: what a platform that loaded the file anyway holds of it (other cells that broke a rule as read, a
+    cell with no value of its type ``NULL``). None when the file cannot be read again or no row is readable.
+
+    The diagnosis asks for them only when the platform holds rows the validated feed cannot account for."""
+    from checks.errors import ChecksError
+
+    encoding = encoding or default_encoding()
+    try:
+        raw = read_raw(delta_file.path, columns=encoding.contract.names)
+    except ChecksError:
+        return None
+    stored, _, _ = encoding.parse_frame(raw.frame)
+    shape = encoding.contract.shape
+    readable = stored[(stored[shape.key] != NULL) & (stored[shape.version] != NULL)]
+    if readable.empty:
+        return None
+    return Delta(name=raw.name, number=delta_file.number, frame=readable)
+
+
+def quarantined_rows(
+    folder: str | Path, validations: Sequence[DeltaValidation], encoding: Encoding | None = None
+) -> Callable[[], list[Delta]] | None:
+    """The readable rows of each delta of ``folder`` validation quarantined (``readable_rows``), in feed order, read
+    when first asked for and kept: the diagnosis's ``quarantined``. None when no delta was quarantined, or the folder
+    is a URI (Spark's to open)."""
+    failed = [DeltaFile(Path(folder) / v.name, v.number) for v in validations if not v.passed]
+    if not failed or is_uri(folder):
+        return None
+
+    @functools.cache
+    def read() -> list[Delta]:
+        return [rows for delta_file in failed if (rows := readable_rows(delta_file, encoding)) is not None]
+
+    return read
 
 
 def _as_written(failures: pd.DataFrame, text: pd.DataFrame, encoding: Encoding) -> pd.DataFrame:

@@ -777,3 +777,58 @@ def test_runner_ups_read_in_chunks_are_those_read_whole(seed, monkeypatch):
         chunked = scan.runner_up(table, users, every_user=every_user)
         monkeypatch.undo()
         assert all(np.array_equal(a, b) for a, b in zip(whole, chunked))
+
+
+def _passed_and_quarantined(number: int) -> tuple[list[Delta], Delta]:
+    """The feed with delta ``number`` quarantined by validation: the deltas that passed, and its readable rows."""
+    return [delta for delta in FEED if delta.number != number], next(delta for delta in FEED if delta.number == number)
+
+
+def _users_held_from(platform: pd.DataFrame, passed: list[Delta], quarantined: Delta) -> int:
+    """Users whose platform row is not their latest validated row and holds their key at a version the quarantined
+    file gave it, counted without the library."""
+    expected = deduplicate(passed).loc[:, list(COLUMNS)]
+    off = platform.merge(expected, how="left", indicator=True)
+    off = off.loc[off["_merge"].eq("left_only"), ["user_id", "batch_id"]]
+    return off.merge(quarantined.frame[["user_id", "batch_id"]]).user_id.nunique()
+
+
+def test_a_quarantined_file_the_platform_loaded_anyway_is_named_with_its_users():
+    # Before, these users were left unexplained: "hold a batch the feed never sent", though the feed sent it.
+    passed, quarantined = _passed_and_quarantined(2)
+    platform = faults.expected(FEED)  # every file loaded, the quarantined one too
+    diagnosis = diagnose(passed, platform, quarantined=lambda: [quarantined])
+    assert [(cause.kind, cause.file) for cause in diagnosis.root_causes] == [("quarantined_file_loaded", "delta2.csv")]
+    cause = diagnosis.root_causes[0]
+    assert cause.users == _users_held_from(platform, passed, quarantined) > 0
+    assert cause.revenue_gap == diagnosis.gap != 0
+    assert diagnosis.unexplained_users == 0
+    assert f"{cause.users:,} users hold their row of delta2.csv (every one as the file wrote it)" in cause.evidence
+    assert set(cause.examples["platform_file"]) == {"delta2.csv"}
+    lines = cause.examples["platform_source_row"].astype(int)
+    held = quarantined.frame.loc[lines.to_numpy(), "user_id"].to_numpy()
+    assert (held == cause.examples["user_id"].to_numpy()).all()  # each example traced to its line of the file
+    # Without the quarantined rows the same users stay unexplained: the cause comes from them.
+    assert not diagnose(passed, platform).root_causes
+
+
+def test_a_quarantined_file_is_read_only_when_users_are_left_unexplained():
+    passed, _ = _passed_and_quarantined(2)
+
+    def unread() -> list[Delta]:
+        raise AssertionError("the quarantined file was read")
+
+    assert not diagnose(passed, faults.expected(passed), quarantined=unread).discrepancy  # the platform skipped it too
+    diagnosis = diagnose(passed, faults.without_file(passed, 3), quarantined=unread)  # a file never loaded explains all
+    assert [cause.kind for cause in diagnosis.root_causes] == ["file_not_ingested"]
+
+
+def test_a_file_never_loaded_beside_a_quarantined_one_loaded_are_two_causes():
+    passed, quarantined = _passed_and_quarantined(2)
+    platform = faults.loaded(deduplicate([delta for delta in FEED if delta.number != 3]))
+    diagnosis = diagnose(passed, platform, quarantined=lambda: [quarantined])
+    assert {(cause.kind, cause.file) for cause in diagnosis.root_causes} == {
+        ("file_not_ingested", "delta3.csv"), ("quarantined_file_loaded", "delta2.csv"),
+    }
+    assert sum(cause.revenue_gap for cause in diagnosis.root_causes) == diagnosis.gap
+    assert diagnosis.unexplained_users == 0

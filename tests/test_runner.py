@@ -1,6 +1,7 @@
 """checks.runner: the tables read beside the deltas where the engine can, with the answers of reading them first."""
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -93,3 +94,26 @@ def test_a_table_that_is_not_there_is_refused_before_any_work(sample: Path, tmp_
         run_case(load_case(sample / "case.toml"), out_dir=tmp_path / "out", gx_dir=tmp_path / "gx", build_docs=False,
                  engine=get_engine("polars"), on_stage=lambda name, done=None, total=None: stages.append(name))
     assert stages == []
+
+
+def test_a_quarantined_delta_the_platform_loaded_is_a_root_cause_read_from_its_file(sample: Path, tmp_path: Path):
+    # The sample's platform never loaded delta3.csv; spoiled here, delta2.csv is quarantined, yet the platform holds it.
+    delta2 = sample / "feed" / "delta2.csv"
+    lines = delta2.read_text().splitlines()
+    user, spend, saved, credits, batch = lines[5].split(",")
+    lines[5] = ",".join([user, spend, saved, f"{credits}x", batch])  # a cell that is no integer: line 6
+    delta2.write_text("\n".join(lines) + "\n")
+    result = run_case(load_case(sample / "case.toml"), out_dir=tmp_path / "out", gx_dir=tmp_path / "gx", build_docs=False,
+                      engine=get_engine("polars"))
+    assert result.feed.quarantined == ("delta2.csv",)
+    diagnosis = result.diagnosis
+    assert {(cause.kind, cause.file) for cause in diagnosis.root_causes} == {
+        ("file_not_ingested", "delta3.csv"), ("quarantined_file_loaded", "delta2.csv"),
+    }
+    assert diagnosis.unexplained_users == 0
+    held = next(cause for cause in diagnosis.root_causes if cause.kind == "quarantined_file_loaded")
+    # The spoiled row's key and batch_id are readable: its user, if the platform holds that row, is among them.
+    assert held.users > 0 and "as the file wrote it" in held.evidence
+    assert re.search(r"### \d\. quarantined file loaded: delta2\.csv", (tmp_path / "out" / "incident.md").read_text())
+    assert "delta2.csv was loaded although it failed validation" in (tmp_path / "out" / "email-engineer.md").read_text()
+    assert "did not pass our checks" in (tmp_path / "out" / "email-customer.md").read_text()

@@ -144,3 +144,24 @@ def test_the_driver_search_cap_is_a_whole_number_or_one_clear_error(
     else:
         assert driver_search_rows() == rows
         assert given is not None or rows == DRIVER_SEARCH_ROWS
+
+
+def test_a_quarantined_file_loaded_anyway_is_named_as_the_default_engine_names_it(spark_engine, monkeypatch) -> None:
+    """Users the simulations leave over with a quarantined file: the driver's search reads its rows, as by default."""
+    passed = [delta for delta in FEED if delta.number != 2]
+    quarantined = next(delta for delta in FEED if delta.number == 2)
+    platform = faults.expected(FEED)
+    deduplicated = deduplicate(passed)
+    on_driver = []
+
+    def spy(*args, **kwargs):
+        on_driver.append(True)
+        return diagnose(*args, **kwargs)
+
+    monkeypatch.setattr(checks.diagnose, "diagnose", spy)
+    mine = spark_engine.diagnose(passed, platform, None, 1_000_000, deduplicated=deduplicated, quarantined=lambda: [quarantined])
+    reference = diagnose(passed, platform, None, 1_000_000, deduplicated=deduplicated, quarantined=lambda: [quarantined])
+    assert mine.to_dict() == reference.to_dict()
+    assert [(cause.kind, cause.file) for cause in mine.root_causes] == [("quarantined_file_loaded", "delta2.csv")]
+    pd.testing.assert_frame_equal(mine.root_causes[0].examples, reference.root_causes[0].examples)
+    assert on_driver

@@ -129,3 +129,30 @@ def test_large_integers_keep_their_precision_beside_a_bad_cell():
 
     _, typed, _ = default_encoding().parse_frame(raw_delta(with_(total_spend=str(2**53 + 1)), with_(user_id="2", total_spend="x")).frame)
     assert typed["total_spend"].iloc[0] == 2**53 + 1
+
+
+def test_a_quarantined_delta_s_readable_rows_are_those_with_a_key_and_a_version(tmp_path):
+    from checks.encoding import NULL
+    from checks.model import DeltaFile
+    from checks.validate import quarantined_rows, read_and_validate, readable_rows
+
+    path = tmp_path / "delta2.csv"
+    path.write_text(
+        ",".join(COLUMNS) + "\n"
+        "1,10,2,3x,40\n"  # a bad count: read, the count unknown
+        "2,-5,2,3,41\n"  # a negative amount: read as the file wrote it
+        "x3,10,2,3,42\n"  # no key
+        "4,10,2,3,\n"  # no version
+        "5,10,2,3,44\n"
+    )
+    validation = read_and_validate(DeltaFile(path, 2))
+    assert not validation.passed
+    rows = readable_rows(DeltaFile(path, 2))
+    assert rows.name == "delta2.csv" and rows.number == 2
+    assert rows.frame["user_id"].tolist() == [1, 2, 5]
+    assert rows.frame.index.tolist() == [2, 3, 6]  # their lines in the file
+    assert rows.frame["loyalty_credits"].tolist() == [NULL, 3, 3] and rows.frame["total_spend"].tolist() == [10, -5, 10]
+    read = quarantined_rows(tmp_path, [validation])
+    assert read() is read() and [delta.name for delta in read()] == ["delta2.csv"]  # read once, when asked
+    assert quarantined_rows(tmp_path, []) is None
+    assert readable_rows(DeltaFile(tmp_path / "gone.csv", 3)) is None  # a file no longer there is no evidence

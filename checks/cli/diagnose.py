@@ -74,6 +74,7 @@ def load_and_diagnose(
     from checks.encoding import default_encoding
     from checks.engines import DEFAULT_ENGINE, get_engine
     from checks.engines.base import check_contract, diagnose_on
+    from checks.validate import quarantined_rows
 
     engine = engine or get_engine(DEFAULT_ENGINE)
     with_encoding = check_contract(engine, encoding or default_encoding())
@@ -85,7 +86,8 @@ def load_and_diagnose(
     customer_table = engine.read_table(customer, warn=output.print_warning, **with_encoding) if customer is not None else None
     with output.progress_step("reconciling and testing hypotheses"):
         return diagnose_on(engine)(
-            checked.deltas, platform_table, customer_table, finance_total, deduplicated=checked.deduplicated_rows, **with_encoding
+            checked.deltas, platform_table, customer_table, finance_total, deduplicated=checked.deduplicated_rows,
+            quarantined=quarantined_rows(feed, checked.validations, encoding or default_encoding()), **with_encoding
         )
 
 

@@ -33,6 +33,7 @@ from checks.diagnose.results import (
     FILE_PARTIALLY_INGESTED,
     MAX_BROKEN_SHARE,
     MISSING_USERS,
+    QUARANTINED_FILE_LOADED,
     UNEXPECTED_USERS,
     UNEXPLAINED,
     VALUE_DRIFT,
@@ -46,10 +47,12 @@ from checks.diagnose.sentences import (
     mechanism_sentence,
     mechanism_words,
     missing_sentence,
+    quarantined_sentence,
     simulation_sentence,
     unexpected_sentence,
 )
 from checks.lineage import Feed, Matches, Part, PlatformRows, code_dtype, position_dtype, row_keys
+from checks.model import Delta, side_column
 from checks.reconcile import CLASSES, MATCH, UserRows, compared, largest
 from checks.wording import Words
 
@@ -74,6 +77,20 @@ def hypothesis_score(
         return None
     score = (dollars(), gained - lost)
     return score if score > (0, 0) else None
+
+
+def _traced_to(examples: pd.DataFrame, delta: Delta, shape: Any) -> None:
+    """The examples' platform rows that no validated file holds, traced (in place) to ``delta``'s line holding their
+    key at their version."""
+    version = side_column("platform", shape.version)
+    lines = pd.Series(delta.frame.index.to_numpy(), index=pd.MultiIndex.from_arrays(
+        [delta.frame[shape.key].to_numpy(), delta.frame[shape.version].to_numpy()]
+    ))
+    lines = lines[~lines.index.duplicated()]
+    for at in examples.index[examples["platform_file"].isna()]:
+        line = lines.get((examples.at[at, shape.key], examples.at[at, version]))
+        if line is not None:
+            examples.at[at, "platform_file"], examples.at[at, "platform_source_row"] = delta.name, int(line)
 
 
 def change_alone(first: Any, file: int | None, model: Any) -> Any:
@@ -133,11 +150,15 @@ class Engine:
         picks: Table,
         words: Words,
         unsettled: tuple[Feed, np.ndarray] | None = None,
+        quarantined: Callable[[], Sequence[Delta]] | None = None,
     ) -> None:
         """``unsettled``: the feed's rows of the users whose platform row is not their pick (``Feed.only`` them) and
-        the mask of those users: the runner-ups asked for are theirs, found in their rows only."""
+        the mask of those users: the runner-ups asked for are theirs, found in their rows only. ``quarantined``: the
+        readable rows of the files validation quarantined (``checks.validate.readable_rows``), asked for only when
+        some user is left unexplained."""
         self.feed, self.platform, self.matches, self.words = feed, platform, matches, words
         self._unsettled = unsettled
+        self._quarantined = quarantined
         self.compared = compared(feed.shape)
         self.names = feed.names
         self.rows = rows
@@ -578,9 +599,10 @@ class Engine:
     def _residual_causes(
         self, table: Table, left: np.ndarray, moved_by: np.ndarray
     ) -> tuple[list[RootCause], np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """Sort what no simulation reproduced (``left``, a mask this takes over) into dropped, unexpected, duplicated
-        and changed users; a change a load made to the values (``checks.diagnose._mechanisms``) is named where one
+        """Sort what no simulation reproduced (``left``, a mask this takes over) into the rows of a quarantined file
+        the platform loaded anyway, dropped, unexpected, duplicated and changed users; a change a load made to the values (``checks.diagnose._mechanisms``) is named where one
         reproduces the rows. Also the users so transformed, and the dollars each transformation changed."""
+        quarantined = self._quarantined_causes(left)
         observed_count = self.observed_count
         simulated_count = table.count
         missing = left & (observed_count == 0) & (simulated_count > 0)
@@ -612,6 +634,7 @@ class Engine:
             self.cause(UNEXPECTED_USERS, unexpected, self._file_of_platform(unexpected), self._unexpected_evidence),
             self.cause(DUPLICATE_ROWS, duplicated, self._file_of_extra_rows(table, duplicated), self._duplicate_evidence),
             *drift_causes,
+            *quarantined,
         ]
         # The explained users gathered in ``drifted`` and taken off ``left`` (the caller's temporary) in place:
         # no further 10 M-user masks at the diagnosis's peak.
@@ -620,6 +643,47 @@ class Engine:
         left &= np.logical_not(drifted, out=drifted)
         return [cause for cause in causes if cause.users], left, transformed
 
+    def _quarantined_causes(self, left: np.ndarray) -> list[RootCause]:
+        """One cause per quarantined file whose rows the platform holds: the users ``left`` whose one platform row
+        holds their key at a version that file gave it (the validated feed may hold none such), taken off ``left`` in
+        place. The files are read only when some user is left with one row."""
+        candidates = np.flatnonzero(left & (self.observed_count == 1))
+        if self._quarantined is None or not len(candidates):
+            return []
+        shape = self.feed.shape
+        ids = self.rows.ids
+        causes = []
+        for delta in self._quarantined():
+            keys = delta.frame[shape.key].to_numpy()
+            at = np.minimum(np.searchsorted(ids, keys), max(len(ids) - 1, 0))
+            known = ids[at] == keys if len(ids) else np.zeros(len(keys), dtype=bool)
+            sent = pd.DataFrame({"user": at[known], shape.version: delta.frame[shape.version].to_numpy()[known]})
+            held = pd.DataFrame({"user": candidates, shape.version: self.platform.values_at(shape.version, candidates)})
+            found = held.merge(sent.drop_duplicates(), on=["user", shape.version])["user"].to_numpy()
+            if not len(found):
+                continue
+            users = np.zeros(self.size, dtype=bool)
+            users[found] = True
+            left &= ~users
+            candidates = np.flatnonzero(left & (self.observed_count == 1))
+            as_sent = self._as_sent(delta, found)
+            cause = self.cause(  # its examples traced to the file's lines below: no validated file holds their rows
+                QUARANTINED_FILE_LOADED, users, delta.name,
+                lambda members, examples, name=delta.name, same=as_sent: quarantined_sentence(
+                    name, int(members.sum()), same, int(self.gap[members].sum()), examples, self.words
+                ),
+            )
+            _traced_to(cause.examples, delta, shape)
+            causes.append(cause)
+        return causes
+
+    def _as_sent(self, delta: Delta, users: np.ndarray) -> int:
+        """How many of ``users`` hold a platform row equal in every compared column to a row ``delta`` holds."""
+        shape = self.feed.shape
+        columns = [shape.key, *self.compared]
+        held = pd.DataFrame({column: self.platform.values_at(column, users) for column in self.compared})
+        held[shape.key] = self.rows.ids[users]
+        return len(held.merge(delta.frame.loc[:, columns].drop_duplicates(), on=columns))
 
     # -- building root causes --------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ def diagnose(
     reconciliation: Reconciliation | None = None,
     encoding: Encoding | None = None,
     on_listed: OnListed | None = None,
+    quarantined: Quarantined | None = None,
 ) -> Diagnosis:
     """Reconcile the platform's table with the feed and attribute every dollar of the gap that the data explains.
 
@@ -47,14 +48,20 @@ def diagnose(
     ``on_listed(users, lineage, words)`` is called on a worker thread as soon as the listed users' rows
     (``Reconciliation.users``) and the lineage are known, while the root causes are still being searched
     (``checks.discrepancies.DiscrepanciesWriter.start`` writes the per-user table then); it must return at once.
+    ``quarantined()`` gives the readable rows of the files validation quarantined (``quarantined_rows``); it is
+    called only when some user's row is left unexplained, to tell whether the platform loaded such a file anyway.
     """
     words = default_words() if encoding is None else Words.of(encoding)
     with plain_pages():
-        return _diagnose(tuple(deltas), platform, customer, finance_total, deduplicated, reconciliation, words, on_listed)
+        return _diagnose(
+            tuple(deltas), platform, customer, finance_total, deduplicated, reconciliation, words, on_listed, quarantined
+        )
 
 
 # The listed users' rows, their platform rows' lineage (None without one) and the run's words.
 OnListed = Callable[[pd.DataFrame, "pd.DataFrame | None", Words], None]
+# The readable rows of the files validation quarantined, read when first asked for.
+Quarantined = Callable[[], Sequence[Delta]]
 
 
 def _diagnose(
@@ -66,6 +73,7 @@ def _diagnose(
     reconciliation: Reconciliation | None,
     words: Words,
     on_listed: OnListed | None,
+    quarantined: Quarantined | None,
 ) -> Diagnosis:
     shape = words.encoding.contract.shape
     platform_ids = platform[shape.key].to_numpy()
@@ -117,7 +125,7 @@ def _diagnose(
         del listed
         if on_listed is not None:
             pool.submit(_when_listed, on_listed, reconciliation.users if listing is None else listing, lineage, words)
-        engine = Engine(feed, platform_rows, matches, rows, picks, words, (unsettled_feed, unsettled))
+        engine = Engine(feed, platform_rows, matches, rows, picks, words, (unsettled_feed, unsettled), quarantined)
         del unsettled_feed, unsettled
         # A done future keeps its result: the first table (and its caches, 100 MB at 10 M users) would outlive
         # the change that replaces it.

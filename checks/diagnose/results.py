@@ -17,6 +17,7 @@ DUPLICATE_ROWS = "duplicate_rows"
 MISSING_USERS = "missing_users"
 UNEXPECTED_USERS = "unexpected_users"
 VALUE_DRIFT = "value_drift"
+QUARANTINED_FILE_LOADED = "quarantined_file_loaded"
 KINDS: tuple[str, ...] = (
     FILE_NOT_INGESTED,
     FILE_PARTIALLY_INGESTED,
@@ -25,6 +26,7 @@ KINDS: tuple[str, ...] = (
     MISSING_USERS,
     UNEXPECTED_USERS,
     VALUE_DRIFT,
+    QUARANTINED_FILE_LOADED,
 )
 EXAMPLES_PER_CAUSE = 5
 # Each root cause as people say it (``cause_label``: ``{key}`` and ``{keys}`` in the feed's words); the identifiers stay
@@ -37,6 +39,7 @@ CAUSE_WORDS = {
     MISSING_USERS: "{keys} missing from the table",
     UNEXPECTED_USERS: "{keys} the feed never sent",
     VALUE_DRIFT: "values changed after loading",
+    QUARANTINED_FILE_LOADED: "quarantined file loaded",
 }
 
 

@@ -108,6 +108,21 @@ def unexpected_sentence(count: int, no_file: int, dollars: int, examples: pd.Dat
     )
 
 
+def quarantined_sentence(
+    name: str, count: int, as_sent: int, dollars: int, examples: pd.DataFrame, words: Words | None = None
+) -> str:
+    """``count`` keys whose platform row is their row of ``name``, a file validation quarantined (``as_sent`` of them
+    equal to it in every column)."""
+    w = words or default_words()
+    same = "every one as the file wrote it" if as_sent == count else f"{as_sent:,} as the file wrote it"
+    return (
+        f"{w.count(count)} {agreeing(count, 'hold')} their row of {name} ({same}), a file that failed validation and "
+        f"was quarantined: the platform loaded it anyway"
+        f"{w.money_part(', adding {}', -dollars) if dollars <= 0 else w.money_part(', {} short', dollars)} "
+        f"(e.g. {w.key_word} {_id_list(examples, w)})."
+    )
+
+
 def duplicate_sentence(count: int, extra: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
     w = words or default_words()
     return (

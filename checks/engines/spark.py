@@ -46,7 +46,7 @@ from checks.engines.spark_session import configure, session  # noqa: F401  (this
 from checks.feed import discover_deltas as _discover_deltas_locally
 from checks.feed import read_table as _read_table_pandas
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, empty_failures, failure_rows
-from checks.results import DeltaValidation, FailuresElsewhere, FeedCheck, passed_deltas, pandas_failures, write_failures
+from checks.results import FAILURES_CSV, DeltaValidation, FailuresElsewhere, FeedCheck, passed_deltas, pandas_failures, write_failures
 from checks.rules import (
     BATCH_MONOTONIC, IS_INTEGER, PAIR_UNIQUE, FeedRule, feed_rules, first_customer_rules, never_decreases_check,
     never_decreasing, tie_error,
@@ -257,7 +257,7 @@ class SparkFeedCheck(FeedCheck):
         return start_writing({
             "deduplicated_csv": lambda: spark_files.write_csv(table, out_dir / "deduplicated.csv"),
             "deduplicated_parquet": lambda: spark_files.write_parquet(table, out_dir / "deduplicated.parquet"),
-            "failures_csv": lambda: write_failures(out_dir / "failures.csv", failures),
+            "failures_csv": lambda: write_failures(out_dir / FAILURES_CSV, failures),
         })
 
     def __repr__(self) -> str:  # the dataclass's would collect the rows

@@ -88,11 +88,12 @@ class _Columns:
 
 def search(
     feed: Any, platform: Any, sources: Any, users: SparkUsers, reconciliation: Reconciliation, names: tuple[str, ...],
-    shape: Shape, words: Words, *, file_column: str, line_column: str, position_column: str,
+    shape: Shape, words: Words, *, file_column: str, line_column: str, position_column: str, left_undecided: bool = False,
 ) -> tuple[RootCause, ...] | None:
     """The causes the greedy search names, when its rounds end with every user agreeing; ``None`` otherwise (see the
     module). ``users``: the listed keys, traced (``SparkUsers``); ``sources``: per platform row, the file
-    (``PLATFORM_FILE``) of its first equal feed row."""
+    (``PLATFORM_FILE``) of its first equal feed row. ``left_undecided``: any user the simulations leave over makes
+    the search undecided here (their rows may be a quarantined file's, which the driver's search reads)."""
     if not reconciliation.discrepant_users:
         return None
     search = _Search(feed, platform, sources, users, shape, words, names, _Columns(file_column, line_column, position_column))
@@ -100,7 +101,7 @@ def search(
         chosen = search.run(reconciliation.discrepant_users)
         if chosen is None:
             return None
-        return search.causes(chosen, reconciliation)
+        return search.causes(chosen, reconciliation, left_undecided=left_undecided)
     finally:
         search.close()
 
@@ -400,11 +401,14 @@ class _Search:
 
     # -- the causes ------------------------------------------------------------------------------------
 
-    def causes(self, chosen: list[tuple[_Change, int, Any]], reconciliation: Reconciliation) -> tuple[RootCause, ...] | None:
+    def causes(
+        self, chosen: list[tuple[_Change, int, Any]], reconciliation: Reconciliation, *, left_undecided: bool = False
+    ) -> tuple[RootCause, ...] | None:
         """``Engine._simulated_cause`` per change taken, then the residual causes of the users left over, ordered as
-        ``Engine.attribute`` orders them; ``None`` when some user left over could be a value changed in transit."""
+        ``Engine.attribute`` orders them; ``None`` when some user left over could be a value changed in transit, or
+        with ``left_undecided`` when any user is left over."""
         _, total, _ = self.users.discrepant()
-        residual = self._residual_causes(reconciliation, total)
+        residual = self._residual_causes(reconciliation, total, left_undecided=left_undecided)
         if residual is None:
             return None
         found = []
@@ -452,7 +456,7 @@ class _Search:
             details=details,
         )
 
-    def _residual_causes(self, reconciliation: Reconciliation, total: int) -> list[RootCause] | None:
+    def _residual_causes(self, reconciliation: Reconciliation, total: int, *, left_undecided: bool = False) -> list[RootCause] | None:
         """``Engine._residual_causes`` where no user left over has one platform row and a simulated one (a value that
         changed in transit, whose mechanism ``checks.diagnose._drift`` finds in the rows): dropped, unexpected and
         duplicated users, each named after the one file they come from, if one; ``None`` otherwise."""
@@ -461,6 +465,8 @@ class _Search:
         key, table = self.shape.key, self.last
         if not table.where(~F.col(_AGREES)).limit(1).count():
             return []  # every user agrees (a table without dedup has no picks to ask about)
+        if left_undecided:
+            return None
         left, picked, observed = ~F.col(_AGREES), F.col(_PICK).isNotNull(), F.col(_OBSERVED)
         if table.where(left & picked & (observed == 1)).limit(1).count():
             return None

@@ -27,6 +27,7 @@ import pandas as pd
 
 from checks.dedup import deduplicate
 from checks.diagnose import Diagnosis, RootCause
+from checks.diagnose.diagnosis import Quarantined
 from checks.engines.spark_deltas import ROW, SparkDelta, SparkTable, stacked, union
 from checks.engines.spark_faults import search
 from checks.engines.spark_session import session
@@ -132,6 +133,7 @@ def diagnose(
     *,
     deduplicated: pd.DataFrame | SparkTable | None = None,
     encoding: Encoding | None = None,
+    quarantined: Quarantined | None = None,
 ) -> Diagnosis:
     """``checks.diagnose.diagnose`` with the reconciliation and the lineage in Spark SQL.
 
@@ -143,7 +145,8 @@ def diagnose(
     keys stay in Spark (``SparkUsers``, traced to the feed rows their platform rows came from), and so does the lineage
     (a ``SparkTable``), but for a contract whose values are not held as the files wrote them: the report renders those
     on the driver, from the collected rows. ``encoding`` is the
-    run's (its contract's columns; default: the first customer's).
+    run's (its contract's columns; default: the first customer's). With ``quarantined`` files, users the simulations
+    leave over are the driver's to tell (a quarantined file loaded anyway is found in its readable rows there).
     """
     from checks.diagnose import diagnose as diagnose_on_driver
 
@@ -172,13 +175,14 @@ def diagnose(
         if reconciliation.discrepant_users:
             causes = search(
                 feed, loaded, sources, users, reconciliation, names, shape, Words.of(encoding),
-                file_column=FILE, line_column=LINE, position_column=POSITION,
+                file_column=FILE, line_column=LINE, position_column=POSITION, left_undecided=quarantined is not None,
             )
             if causes is None and feed.count() <= driver_search_rows():
                 # Not decided in Spark (see ``checks.engines.spark_faults``): the driver's search, on a feed it can hold.
                 return diagnose_on_driver(
                     deltas, pandas_table(platform), None if customer is None else pandas_table(customer), finance_total,
                     deduplicated=pandas_table(deduplicated), reconciliation=reconciliation, encoding=encoding,
+                    quarantined=quarantined,
                 )
             if causes is None:
                 _log.warning(
