@@ -22,7 +22,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -70,6 +70,15 @@ class Dictionary:
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_index": None, "_checks": np.zeros(0, dtype=np.uint64)}  # rebuilt where needed
+
+    def copy(self) -> Dictionary:
+        """A dictionary that starts with this one's texts and codes and grows on its own (its lookup built when first
+        needed): texts coded with it are never added here."""
+        copy = Dictionary()
+        if self._size:
+            copy._chunks, copy._size = [self.texts()], self._size
+        copy._exact = self._exact
+        return copy
 
     def release_lookup(self) -> None:
         """Give back the hash table's memory (hundreds of MB at 10 M texts) once every file is read; it is built again
@@ -464,6 +473,15 @@ class Encoding:
     def plain(self) -> bool:
         """Whether every column is held as itself (a required integer): nothing to encode or decode."""
         return all(self.held_as_itself(column.name) for column in self.contract.columns)
+
+    def snapshot(self) -> Encoding:
+        """This encoding with copies of its dictionaries (``Dictionary.copy``): a file read with it gets the run's codes
+        for the texts the run knows, and adds no text to the run's dictionaries, which other threads may be decoding
+        with meanwhile."""
+        return Encoding(self.contract, {
+            name: codec if codec.dictionary is None else replace(codec, dictionary=codec.dictionary.copy())
+            for name, codec in self.codecs.items()
+        })
 
     def release_lookups(self) -> None:
         """``Dictionary.release_lookup`` for every string column: the files are read, only decoding remains."""

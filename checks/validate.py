@@ -64,7 +64,8 @@ def readable_rows(delta_file: DeltaFile, encoding: Encoding | None = None) -> De
         raw = read_raw(delta_file.path, columns=encoding.contract.names)
     except ChecksError:
         return None
-    stored, _, _ = encoding.parse_frame(raw.frame)
+    # A copy of the run's dictionaries: the run's own are being decoded by its writers while the diagnosis runs.
+    stored, _, _ = encoding.snapshot().parse_frame(raw.frame)
     shape = encoding.contract.shape
     readable = stored[(stored[shape.key] != NULL) & (stored[shape.version] != NULL)]
     if readable.empty:

@@ -327,3 +327,18 @@ def test_an_empty_cell_of_an_optional_integer_column_is_missing_in_the_suites_an
     assert (code, failed) == (0, [])
     written = pd.read_csv(tmp_path / "out" / "deduplicated.csv", dtype=str, keep_default_na=False).set_index("account_id")
     assert written["orders"].to_dict() == {"AC-000001": "3", "AC-000002": "", "AC-000003": ""}
+
+
+def test_a_snapshot_codes_known_texts_as_the_run_does_and_adds_none_to_the_run_s_dictionaries():
+    from checks.contract import parse_contract
+    from checks.encoding import Encoding
+    from checks.sample_accounts import CONTRACT_PATH
+
+    encoding = Encoding.of(parse_contract(CONTRACT_PATH.read_text()))
+    key = encoding.contract.shape.key
+    dictionary = encoding.codecs[key].dictionary
+    known = dictionary.encode(np.array(["AC-1", "AC-2"], dtype=object))
+    codes = encoding.snapshot().codecs[key].dictionary.encode(np.array(["AC-2", "AC-9", "AC-1"], dtype=object))
+    assert codes.tolist() == [known[1], 2, known[0]]  # known texts their run's codes, a new one the next code
+    assert len(dictionary.texts()) == 2  # the run's dictionary holds what it held
+    assert pd.Series(dictionary.decode(known)).tolist() == ["AC-1", "AC-2"]

@@ -146,11 +146,20 @@ def test_the_driver_search_cap_is_a_whole_number_or_one_clear_error(
         assert given is not None or rows == DRIVER_SEARCH_ROWS
 
 
-def test_a_quarantined_file_loaded_anyway_is_named_as_the_default_engine_names_it(spark_engine, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    ("number", "skipped", "named"),
+    [
+        (2, None, [("quarantined_file_loaded", "delta2.csv")]),
+        (0, 3, [("quarantined_file_loaded", "delta0.csv"), ("file_not_ingested", "delta3.csv")]),
+    ],
+)
+def test_a_quarantined_file_loaded_anyway_is_named_as_the_default_engine_names_it(
+    spark_engine, monkeypatch, number: int, skipped: int | None, named: list
+) -> None:
     """Users the simulations leave over with a quarantined file: the driver's search reads its rows, as by default."""
-    passed = [delta for delta in FEED if delta.number != 2]
-    quarantined = next(delta for delta in FEED if delta.number == 2)
-    platform = faults.expected(FEED)
+    passed = [delta for delta in FEED if delta.number != number]
+    quarantined = next(delta for delta in FEED if delta.number == number)
+    platform = faults.loaded(deduplicate([delta for delta in FEED if delta.number != skipped]))
     deduplicated = deduplicate(passed)
     on_driver = []
 
@@ -162,6 +171,7 @@ def test_a_quarantined_file_loaded_anyway_is_named_as_the_default_engine_names_i
     mine = spark_engine.diagnose(passed, platform, None, 1_000_000, deduplicated=deduplicated, quarantined=lambda: [quarantined])
     reference = diagnose(passed, platform, None, 1_000_000, deduplicated=deduplicated, quarantined=lambda: [quarantined])
     assert mine.to_dict() == reference.to_dict()
-    assert [(cause.kind, cause.file) for cause in mine.root_causes] == [("quarantined_file_loaded", "delta2.csv")]
-    pd.testing.assert_frame_equal(mine.root_causes[0].examples, reference.root_causes[0].examples)
+    assert sorted((cause.kind, cause.file) for cause in mine.root_causes) == sorted(named)
+    for cause, expected in zip(mine.root_causes, reference.root_causes, strict=True):
+        pd.testing.assert_frame_equal(cause.examples, expected.examples)
     assert on_driver

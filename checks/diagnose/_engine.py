@@ -305,10 +305,36 @@ class Engine:
             # A user's pick is its only row in its file: with no other row read (no runner-up), it is left with none.
             # The runner-ups of the users that could agree are known already: no count of every user's rows.
             held = users[self.observed_count[users] > 0]
-            return int(np.count_nonzero(self._fallback(table, held)[0] < 0))
+            return self._not_quarantined(held[self._fallback(table, held)[0] < 0])
         if candidate.signature is None:
-            return int(np.count_nonzero((candidate.part[users] < 0) & (self.observed_count[users] > 0)))
+            return self._not_quarantined(users[(candidate.part[users] < 0) & (self.observed_count[users] > 0)])
         return 0
+
+    def _not_quarantined(self, users: np.ndarray) -> int:
+        """How many of ``users`` (positions) hold a platform row no quarantined file holds: a row the platform shows
+        from a file validation quarantined does not tell against a file never read."""
+        if not len(users) or self._quarantined is None:
+            return len(users)
+        return int(np.count_nonzero(self._quarantined_source[0][users] < 0))
+
+    @cached_property
+    def _quarantined_source(self) -> tuple[np.ndarray, list[Delta]]:
+        """Per user, which quarantined file (its place among ``quarantined()``, in feed order; -1 none) gave the key its
+        one platform row's version, and those files' rows. Read once, on first ask; only users that disagree at first
+        are looked at (a user that agrees holds its validated row)."""
+        shape = self.feed.shape
+        source = np.full(self.size, -1, dtype="int16")
+        files = list(self._quarantined())
+        candidates = np.flatnonzero((self.rows.classes != CLASSES.index(MATCH)) & (self.observed_count == 1))
+        ids = self.rows.ids
+        held = pd.DataFrame({"user": candidates, shape.version: self.platform.values_at(shape.version, candidates)})
+        for place, delta in reversed(list(enumerate(files))):  # the first file in feed order written last: it wins
+            keys = delta.frame[shape.key].to_numpy()
+            at = np.minimum(np.searchsorted(ids, keys), max(len(ids) - 1, 0))
+            known = ids[at] == keys if len(ids) else np.zeros(len(keys), dtype=bool)
+            sent = pd.DataFrame({"user": at[known], shape.version: delta.frame[shape.version].to_numpy()[known]})
+            source[held.merge(sent.drop_duplicates(), on=["user", shape.version])["user"].to_numpy()] = place
+        return source, files
 
     def _losing_pick(self, hypothesis: Hypothesis, table: Table) -> np.ndarray:
         """Users whose pick is in the rows a file-level hypothesis stops reading (sorted)."""
@@ -600,8 +626,9 @@ class Engine:
         self, table: Table, left: np.ndarray, moved_by: np.ndarray
     ) -> tuple[list[RootCause], np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """Sort what no simulation reproduced (``left``, a mask this takes over) into the rows of a quarantined file
-        the platform loaded anyway, dropped, unexpected, duplicated and changed users; a change a load made to the values (``checks.diagnose._mechanisms``) is named where one
-        reproduces the rows. Also the users so transformed, and the dollars each transformation changed."""
+        the platform loaded anyway, dropped, unexpected, duplicated and changed users; a change a load made to the
+        values (``checks.diagnose._mechanisms``) is named where one reproduces the rows. Also the users so
+        transformed, and the dollars each transformation changed."""
         quarantined = self._quarantined_causes(left)
         observed_count = self.observed_count
         simulated_count = table.count
@@ -645,35 +672,25 @@ class Engine:
 
     def _quarantined_causes(self, left: np.ndarray) -> list[RootCause]:
         """One cause per quarantined file whose rows the platform holds: the users ``left`` whose one platform row
-        holds their key at a version that file gave it (the validated feed may hold none such), taken off ``left`` in
+        holds their key at a version that file gave it (the validated feed holds none such), taken off ``left`` in
         place. The files are read only when some user is left with one row."""
-        candidates = np.flatnonzero(left & (self.observed_count == 1))
-        if self._quarantined is None or not len(candidates):
+        if self._quarantined is None or not np.any(left & (self.observed_count == 1)):
             return []
-        shape = self.feed.shape
-        ids = self.rows.ids
+        source, files = self._quarantined_source
         causes = []
-        for delta in self._quarantined():
-            keys = delta.frame[shape.key].to_numpy()
-            at = np.minimum(np.searchsorted(ids, keys), max(len(ids) - 1, 0))
-            known = ids[at] == keys if len(ids) else np.zeros(len(keys), dtype=bool)
-            sent = pd.DataFrame({"user": at[known], shape.version: delta.frame[shape.version].to_numpy()[known]})
-            held = pd.DataFrame({"user": candidates, shape.version: self.platform.values_at(shape.version, candidates)})
-            found = held.merge(sent.drop_duplicates(), on=["user", shape.version])["user"].to_numpy()
-            if not len(found):
+        for place, delta in enumerate(files):
+            users = left & (source == place)
+            if not users.any():
                 continue
-            users = np.zeros(self.size, dtype=bool)
-            users[found] = True
             left &= ~users
-            candidates = np.flatnonzero(left & (self.observed_count == 1))
-            as_sent = self._as_sent(delta, found)
+            as_sent = self._as_sent(delta, np.flatnonzero(users))
             cause = self.cause(  # its examples traced to the file's lines below: no validated file holds their rows
                 QUARANTINED_FILE_LOADED, users, delta.name,
                 lambda members, examples, name=delta.name, same=as_sent: quarantined_sentence(
                     name, int(members.sum()), same, int(self.gap[members].sum()), examples, self.words
                 ),
             )
-            _traced_to(cause.examples, delta, shape)
+            _traced_to(cause.examples, delta, self.feed.shape)
             causes.append(cause)
         return causes
 
