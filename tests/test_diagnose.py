@@ -845,3 +845,50 @@ def test_a_quarantined_base_file_loaded_does_not_hide_a_file_never_loaded():
     }
     assert diagnosis.unexplained_users == 0
     assert sum(cause.revenue_gap for cause in diagnosis.root_causes) == diagnosis.gap
+
+
+def test_keys_a_load_lower_cased_are_one_cause_not_missing_and_unknown_keys(tmp_path, capsys):
+    # Before: "300 accounts missing from the table" beside "300 accounts the feed never sent".
+    platform = _accounts_loaded()
+    platform["account_id"] = platform["account_id"].str.lower()
+    diagnosis = _accounts_diagnosis(tmp_path, platform, capsys)
+    (cause,) = diagnosis["root_causes"]
+    assert (cause["kind"], cause["mechanism"], cause["columns"], cause["rewrite"]) == (
+        "value_drift", "keys_rewritten", ["account_id"], "lowercase"
+    )
+    assert cause["users"] == len(platform) and Decimal(cause["revenue_gap"]) == 0
+    assert diagnosis["totals"]["unexplained_users"] == 0
+    assert "account_id was lower-cased" in cause["evidence"]
+
+
+def test_keys_that_lost_their_leading_zeros_are_named_only_where_their_rows_moved_whole(tmp_path, capsys):
+    from checks.contract_infer import infer_contract
+
+    rng = np.random.default_rng(4)
+    keys = [f"{number:05d}" for number in rng.choice(30000, 60, replace=False)]  # a third with leading zeros
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    rows = []
+    for number, chosen in enumerate([keys, keys[::3], keys[1::4]]):
+        frame = pd.DataFrame({"customer_no": chosen, "balance": [f"{value:.2f}" for value in rng.uniform(1, 900, len(chosen))],
+                              "updated_on": f"2026-03-0{number + 1}"})
+        frame.to_csv(feed / f"delta{number}.csv", index=False)
+        rows.append(frame)
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(infer_contract(feed).replace("feed_table", "balances").replace("new-feed", "balances"))
+    latest = pd.concat(rows).drop_duplicates("customer_no", keep="last").reset_index(drop=True)
+    padded = latest["customer_no"].str.startswith("0")
+    platform = latest.assign(customer_no=latest["customer_no"].str.lstrip("0").str.rjust(1, "0"))
+    assert padded.sum() > 1 and (~padded).any()
+    platform.loc[platform.index[padded][0], "balance"] = "12.34"  # its zeros gone, and its balance: not the same row
+    platform.loc[len(platform)] = ["999999", "1.00", "2026-03-01"]  # a key no key of the feed rewrites to
+    platform.to_csv(tmp_path / "platform.csv", index=False)
+    assert main(["diagnose", "--feed", str(feed), "--platform", str(tmp_path / "platform.csv"), "--contract", str(contract),
+                 "--json"]) == 1
+    diagnosis = json.loads(capsys.readouterr().out)
+    causes = {cause["kind"]: cause for cause in diagnosis["root_causes"]}
+    assert set(causes) == {"value_drift", "missing_users", "unexpected_users"}
+    rewritten = causes["value_drift"]
+    assert (rewritten["mechanism"], rewritten["rewrite"], rewritten["users"]) == ("keys_rewritten", "leading_zeros", int(padded.sum()) - 1)
+    assert (causes["missing_users"]["users"], causes["unexpected_users"]["users"]) == (1, 2)
+    assert diagnosis["totals"]["unexplained_users"] == 0

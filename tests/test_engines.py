@@ -743,13 +743,17 @@ def test_spark_matches_pandas_on_another_shape(spark_engine, case: str, tmp_path
 
 @pytest.mark.slow
 def test_spark_diagnoses_another_shape_as_the_reference(spark_engine, tmp_path: Path, capsys) -> None:
-    """A table with a file never loaded (the fault search on the driver) and one that matches (all in Spark SQL)."""
+    """A table with a file never loaded (the fault search on the driver), one that matches (all in Spark SQL) and one
+    whose keys a load lower-cased (the driver's, which sets such keys aside before its simulations)."""
     from checks.cli import main
     from checks.sample_accounts import CONTRACT_PATH
     from tests.test_contract_shapes import CASE, PLATFORM_FAULTS
 
     feed = _write_accounts(CASE.files, tmp_path / "feed")
-    tables = {"file never loaded": PLATFORM_FAULTS["file never loaded"][0], "matches": CASE.customer}
+    tables = {
+        "file never loaded": PLATFORM_FAULTS["file never loaded"][0], "matches": CASE.customer,
+        "keys lower-cased": CASE.customer.assign(account_id=CASE.customer["account_id"].str.lower()),
+    }
     printed = {}
     for case, table in tables.items():
         table.to_csv(tmp_path / "platform.csv", index=False)
@@ -758,6 +762,7 @@ def test_spark_diagnoses_another_shape_as_the_reference(spark_engine, tmp_path: 
                          "--contract", str(CONTRACT_PATH), "--engine", name, "--json"])
             printed[case, name] = (code, capsys.readouterr().out)
         assert printed[case, "spark"] == printed[case, "pandas"], case
+    assert '"rewrite": "lowercase"' in printed["keys lower-cased", "pandas"][1]
     assert printed["file never loaded", "pandas"][0] == 1 and "file_not_ingested" in printed["file never loaded", "pandas"][1]
     assert printed["matches", "pandas"][0] == 0
 

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from checks.diagnose._drift import Drift
+from checks.diagnose._keys import EXAMPLES as KEY_EXAMPLES
+from checks.diagnose._keys import rewrites
 from checks.diagnose._scan import (
     Model,
     Scan,
@@ -31,6 +33,7 @@ from checks.diagnose.results import (
     EXAMPLES_PER_CAUSE,
     FILE_NOT_INGESTED,
     FILE_PARTIALLY_INGESTED,
+    KEYS_REWRITTEN,
     MAX_BROKEN_SHARE,
     MISSING_USERS,
     QUARANTINED_FILE_LOADED,
@@ -48,6 +51,7 @@ from checks.diagnose.sentences import (
     mechanism_words,
     missing_sentence,
     quarantined_sentence,
+    rewritten_sentence,
     simulation_sentence,
     unexpected_sentence,
 )
@@ -159,6 +163,7 @@ class Engine:
         self.feed, self.platform, self.matches, self.words = feed, platform, matches, words
         self._unsettled = unsettled
         self._quarantined = quarantined
+        self._aside = np.zeros(len(rows), dtype=bool)  # users whose keys a load rewrote: out of the search
         self.compared = compared(feed.shape)
         self.names = feed.names
         self.rows = rows
@@ -504,6 +509,10 @@ class Engine:
         table, agrees = self.initial, self.initial_agrees
         self.initial = self.initial_agrees = None  # the first table goes once a change replaces it (its caches are 100 MB at 10 M users)
         model = first_model = table.model
+        # Keys a load rewrote first, from the expected rows: their users are set aside from the search (both sides
+        # agree with no change; a file never loaded would otherwise "explain" every key the platform lacks).
+        rewrite_causes, self._aside = self._rewritten_keys(table, agrees)
+        agrees = agrees | self._aside
         # Per user, which chosen change made it agree and the last one that moved its row: made at the first change
         # chosen, so not held through the first search (``_no_changes``).
         cause_of = moved_by = None
@@ -539,12 +548,14 @@ class Engine:
         if cause_of is None:
             cause_of, moved_by = self._no_changes()
         residual, unexplained, transformed = self._residual_causes(table, ~agrees, moved_by)
+        aside = int(np.count_nonzero(self._aside))  # counted as agreeing in the search: not so in any simulation
         causes = [
-            self._simulated_cause(hypothesis, agreeing, cause_of == index, self._composed(transformed, moved_by, index))
+            self._simulated_cause(hypothesis, agreeing - aside, cause_of == index, self._composed(transformed, moved_by, index))
             for index, (hypothesis, agreeing) in enumerate(chosen)
         ]
         causes = [cause for cause in causes if cause.users]
         causes.extend(residual)
+        causes.extend(rewrite_causes)
         causes.sort(key=lambda cause: (-cause.absolute_gap, -cause.users, cause.kind))
         return causes, unexplained
 
@@ -553,7 +564,7 @@ class Engine:
         held through the search); the search's outcome with that change alone (its table, agreements, ``cause_of``,
         ``moved_by`` and chosen change), or None. Only after two changes or more: one simulation per change."""
         first = self.simulate(first_model)
-        first_agrees = self.rows.classes == CLASSES.index(MATCH)
+        first_agrees = (self.rows.classes == CLASSES.index(MATCH)) | self._aside
         to_keep = agrees | first_agrees
         trials, covering = [], {}
         for index, (hypothesis, _) in enumerate(chosen):
@@ -612,6 +623,9 @@ class Engine:
         best = None
         for hypothesis in hypotheses:
             users, now, candidate = self._effect(hypothesis, table, agrees)
+            if self._aside.any():  # keys a load rewrote: no change gains or breaks them
+                kept = ~self._aside[users]
+                users, now = users[kept], now[kept]
             before = agrees[users]
             gained, lost = users[now & ~before], users[before & ~now]
             score = hypothesis_score(
@@ -693,6 +707,55 @@ class Engine:
             _traced_to(cause.examples, delta, self.feed.shape)
             causes.append(cause)
         return causes
+
+    def _rewritten_keys(self, table: Table, agrees: np.ndarray) -> tuple[list[RootCause], np.ndarray]:
+        """Keys a load rewrote (``checks.diagnose._keys``) among the users ``table`` (the expected rows) leaves without
+        a platform row and those with one row the feed never sent: one ``value_drift`` cause per rewrite found, counted
+        as the keys the feed sent, with the dollars of both sides; and every user it explains, both sides (a mask)."""
+        explained = np.zeros(self.size, dtype=bool)
+        key = self.feed.shape.key
+        codec = self.words.encoding.codecs[key]
+        if codec.dictionary is None:
+            return [], explained  # a key held as a number has no text to rewrite
+        picked = table.part >= 0
+        missing = np.flatnonzero(~agrees & picked & (self.observed_count == 0))
+        unexpected = np.flatnonzero(~agrees & ~picked & (self.observed_count == 1))
+        if not len(missing) or not len(unexpected):
+            return [], explained
+        sent, held = missing, unexpected
+        compared = self.compared
+
+        def same_rows(sent_users: np.ndarray, held_users: np.ndarray) -> np.ndarray:
+            agree = np.ones(len(sent_users), dtype=bool)
+            for column in compared:
+                agree &= picked_values(self.feed, table, sent_users, column) == self.platform.values_at(column, held_users)
+            return agree
+
+        texts = lambda users: pd.Series(codec.dictionary.decode(self.rows.ids[users]), dtype=object)  # noqa: E731
+        causes = []
+        for found in rewrites(texts(sent), sent, texts(held), held, same_rows):
+            order = np.argsort(found.sent)
+            sent_users, held_users = found.sent[order], found.held[order]
+            users = np.zeros(self.size, dtype=bool)
+            users[sent_users] = True
+            explained[sent_users] = explained[held_users] = True
+            mechanism = Mechanism(KEYS_REWRITTEN, (key,), found.name)
+            what, why, fix = mechanism_words(mechanism, self.words)
+            shown = largest(np.abs(self.gap[sent_users]), KEY_EXAMPLES)
+            changes = [
+                {"key": self.words.key(sent_key), "column": key, "file": self.words.key(sent_key), "platform": self.words.key(held_key)}
+                for sent_key, held_key in zip(self.rows.ids[sent_users[shown]], self.rows.ids[held_users[shown]])
+            ]
+            dollars = self.gap[sent_users] + self.gap[held_users]
+            file = self.file_of_picks(table, users)
+            causes.append(self.cause(
+                VALUE_DRIFT, users, file,
+                lambda members, examples, mechanism=mechanism, file=file, changes=changes, dollars=dollars: rewritten_sentence(
+                    mechanism, file, int(members.sum()), int(dollars.sum()), changes, self.words
+                ),
+                {"changes": changes, "what": what, "why": why, "fix": fix}, dollars=dollars, mechanism=mechanism,
+            ))
+        return causes, explained
 
     def _as_sent(self, delta: Delta, users: np.ndarray) -> int:
         """How many of ``users`` hold a platform row equal in every compared column to a row ``delta`` holds."""

@@ -61,6 +61,7 @@ NULLED = "nulled"
 CONSTANT = "constant"
 SHIFTED_KEYS = "shifted_keys"
 TIMEZONE_SHIFT = "timezone_shift"
+KEYS_REWRITTEN = "keys_rewritten"
 UNEXPLAINED = "unexplained"
 MECHANISMS: dict[str, str | None] = {
     COLUMNS_SWAPPED: None,
@@ -71,6 +72,7 @@ MECHANISMS: dict[str, str | None] = {
     CONSTANT: "value",
     SHIFTED_KEYS: "offset",
     TIMEZONE_SHIFT: "hours",
+    KEYS_REWRITTEN: "rewrite",
     UNEXPLAINED: None,
 }
 

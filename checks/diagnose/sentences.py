@@ -6,11 +6,13 @@ from typing import Any
 
 import pandas as pd
 
+from checks.diagnose._keys import LEADING_ZEROS, LOWERCASE, TRIMMED, UPPERCASE
 from checks.diagnose.results import (
     COLUMNS_SWAPPED,
     CONSTANT,
     FILE_NOT_INGESTED,
     FILE_PARTIALLY_INGESTED,
+    KEYS_REWRITTEN,
     NULLED,
     ROUNDED,
     SCALED,
@@ -123,6 +125,22 @@ def quarantined_sentence(
     )
 
 
+def rewritten_sentence(
+    mechanism: Mechanism, file: str | None, count: int, dollars: int, changes: list[dict[str, str]], words: Words | None = None
+) -> str:
+    """``count`` keys a load rewrote (``keys_rewritten``): missing as sent, their rows held under the rewritten keys."""
+    w = words or default_words()
+    what, why, _ = mechanism_words(mechanism, w)
+    when = f"When {file} was loaded" if file else "When the files were loaded"
+    moved = w.money_part(f"; that moved {{}} in all", dollars) if dollars else w.amount_part(f"; the {w.amount_word} did not change")
+    example = ", ".join(f"{change['file']} is on the platform as {change['platform']}" for change in changes)
+    return (
+        f"{when}, {what} for {w.count(count)} ({why}): each one's row is on the platform under the rewritten "
+        f"{w.key_name}, so the table misses {count:,} {w.keys} the feed sent and holds {count:,} it never sent{moved}."
+        + (f" For example, {w.key_word} {example}." if example else "")
+    )
+
+
 def duplicate_sentence(count: int, extra: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
     w = words or default_words()
     return (
@@ -192,6 +210,18 @@ _MECHANISM_WORDS: dict[str, tuple[str, str, str]] = {
         "a local time read as UTC, or a UTC time converted twice",
         "parse {column} with its offset and store it in UTC; compare a file's first and last {column} with the table's after the load",
     ),
+    KEYS_REWRITTEN: (
+        "{key_name} {rewritten}",
+        "{rewritten_why}",
+        "load {key_name} as text, exactly as the files write it, and check after each load that every {key} of the file is in the table",
+    ),
+}
+# What each rewrite of a key (``checks.diagnose._keys``) did, and why a load does it.
+_REWRITE_WORDS = {
+    LEADING_ZEROS: ("lost its leading zeros", "the key read as a number on the way in: an integer column, or a spreadsheet"),
+    LOWERCASE: ("was lower-cased", "keys normalised to lower case on the way in"),
+    UPPERCASE: ("was upper-cased", "keys normalised to upper case on the way in"),
+    TRIMMED: ("lost the spaces around it", "keys trimmed on the way in"),
 }
 _UNITS = {100: "hundredths read as whole units", 1000: "thousandths read as whole units", 10: "the decimal point moved one place"}
 _DOLLAR_UNITS = {**_UNITS, 100: "cents read as dollars"}
@@ -223,6 +253,9 @@ def mechanism_words(mechanism: Mechanism, words: Words | None = None) -> tuple[s
         "precision": _precision(value) if mechanism.name == ROUNDED else "",
         "scaled": _scaled(factor) if factor is not None else "",
         "unit": _unit(factor, w) if factor is not None else "",
+        "key_name": w.key_name,
+        "rewritten": _REWRITE_WORDS[value][0] if mechanism.name == KEYS_REWRITTEN else "",
+        "rewritten_why": _REWRITE_WORDS[value][1] if mechanism.name == KEYS_REWRITTEN else "",
     }
     what, why, fix = _MECHANISM_WORDS[mechanism.name]
     return what.format(**filled), why.format(**filled), fix.format(**filled)

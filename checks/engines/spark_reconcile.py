@@ -173,7 +173,7 @@ def diagnose(
         causes: tuple[RootCause, ...] | None = ()
         left, unexplained = 0, 0  # users and dollars no cause explains
         if reconciliation.discrepant_users:
-            causes = search(
+            causes = None if _keys_may_be_rewritten(reconciliation, encoding) else search(
                 feed, loaded, sources, users, reconciliation, names, shape, Words.of(encoding),
                 file_column=FILE, line_column=LINE, position_column=POSITION, left_undecided=quarantined is not None,
             )
@@ -207,6 +207,15 @@ def diagnose(
         lineage_counts=counts,
         words=Words.of(encoding),
     )
+
+
+def _keys_may_be_rewritten(reconciliation: Reconciliation, encoding: Encoding) -> bool:
+    """Whether a load may have rewritten text keys (``checks.diagnose._keys``): keys missing beside keys the feed never
+    sent. The driver's search tells (it sets such keys aside before its simulations); Spark's does not."""
+    if encoding.codecs[encoding.contract.shape.key].dictionary is None:
+        return False
+    users = {summary.name: summary.users for summary in reconciliation.classes}
+    return bool(users.get(MISSING)) and bool(users.get(UNEXPECTED))
 
 
 def reconcile(
