@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from checks.contract import Contract, default_contract
@@ -151,6 +152,43 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] | None = None, ignore
     return RawTable(name=path.name, frame=frame, warnings=tuple(notes))
 
 
+# How far a loaded table's number may lie from the contract's grid (whole units, or the decimal's scale) and still be
+# read as the grid's value, relative to the value: a binary float's noise (2311.53 written as 2311.530000000001, 4e-16
+# off), not a digit of its own (2311.5300001, 4e-11 off).
+FLOAT_NOISE = 1e-12
+_FLOAT_TEXT = re.compile(r"[+-]?\d+\.\d+")  # as a float is written: digits, a point, digits (no exponent, no space)
+
+
+def _read_through_float_noise(
+    stored: pd.DataFrame, bad_cells: pd.DataFrame, encoding: Encoding, warn: Callable[[str], None] | None, name: str
+) -> pd.DataFrame:
+    """The bad cells left once numbers a table wrote through a binary float (13.0 for 13, 2311.530000000001 for
+    2311.53) are read as the contract's integer or decimal they stand for (in ``stored``, in place), ``warn`` told
+    per column. A platform's export through floats is a finding for the diagnosis, not a reason to stop it; a number
+    further off than ``FLOAT_NOISE`` is still bad input."""
+    left = []
+    for column, cells in bad_cells.groupby("column", sort=False):
+        declared = encoding.codecs[str(column)].column
+        scale = declared.decimal[1] if declared.logical_type == "number" and declared.decimal is not None else None
+        if declared.logical_type != "integer" and scale is None:
+            left.append(cells)
+            continue
+        texts = cells["value"].astype(str)
+        values = pd.to_numeric(texts.where(texts.str.fullmatch(_FLOAT_TEXT.pattern)), errors="coerce").to_numpy(dtype="float64")
+        grid = np.round(values * 10 ** (scale or 0))
+        near = np.isfinite(values) & (np.abs(values * 10 ** (scale or 0) - grid) <= FLOAT_NOISE * np.maximum(np.abs(grid), 1))
+        near &= np.abs(grid) < 2**53  # exact in a float, so exact as an integer
+        if near.any():
+            stored.loc[cells["row"].to_numpy()[near], column] = grid[near].astype("int64")
+            if warn is not None:
+                first = cells["value"].iloc[int(np.flatnonzero(near)[0])]
+                said = encoding.codecs[str(column)].render(np.array([grid[near][0]], dtype="int64"))[0]
+                warn(f"{name}: column {column!r}: {int(near.sum()):,} value(s) written through a binary float, read as "
+                     f"the contract's {declared.logical_type} (first {first!r} as {said})")
+        left.append(cells[~near])
+    return pd.concat(left, ignore_index=True) if left else bad_cells
+
+
 def read_table(
     path: str | Path, encoding: Encoding | None = None, *, warn: Callable[[str], None] | None = None
 ) -> pd.DataFrame:
@@ -166,6 +204,8 @@ def read_table(
         for note in raw.warnings:
             warn(f"{raw.name}: {note}")
     stored, _, bad_cells = encoding.parse_frame(raw.frame)
+    if len(bad_cells):
+        bad_cells = _read_through_float_noise(stored, bad_cells, encoding, warn, raw.name)
     if len(bad_cells):
         first = bad_cells.iloc[0]
         column = encoding.codecs[str(first["column"])].column

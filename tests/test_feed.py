@@ -248,3 +248,27 @@ def test_a_contract_column_with_capitals_and_spaces_is_found_in_any_letter_case(
     (tmp_path / "platform.csv").write_text("Account ID,plan,referrer,orders,lifetime_value,exported_at\n" + rows)
     table = get_engine(engine).read_table(tmp_path / "platform.csv", encoding=encoding)
     assert list(table.columns) == list(encoding.contract.names) and len(table) == 2
+
+
+def test_a_table_s_numbers_written_through_a_float_are_read_as_the_contract_s_with_a_warning(tmp_path):
+    # A platform's export through floats (13.0, 2311.530000000001) stopped the diagnosis as bad input (exit 2).
+    from checks.contract import parse_contract
+    from checks.encoding import Encoding
+    from checks.sample_accounts import CONTRACT_PATH
+
+    path = write_csv(tmp_path / "platform.csv", f"{HEADER}\n1,2728.0,3,4,5\n2,7.000000000001,3,4.0,5\n")
+    told: list[str] = []
+    table = read_table(path, warn=told.append)
+    assert table["total_spend"].tolist() == [2728, 7] and table["loyalty_credits"].tolist() == [4, 4]
+    assert told == [
+        "platform.csv: column 'total_spend': 2 value(s) written through a binary float, read as the contract's integer (first '2728.0' as 2728)",
+        "platform.csv: column 'loyalty_credits': 1 value(s) written through a binary float, read as the contract's integer (first '4.0' as 4)",
+    ]
+    encoding = Encoding.of(parse_contract(CONTRACT_PATH.read_text()))
+    accounts = write_csv(tmp_path / "accounts.csv", "account_id,plan,referrer,orders,lifetime_value,exported_at\n"
+                         "AC-000001,pro,,4,2311.530000000001,2026-01-03T02:42:18Z\n")
+    assert read_table(accounts, encoding)["lifetime_value"].tolist() == [231153]  # cents of decimal(12,2)
+    for beyond in ("2311.531", "2311.5300001"):  # a third decimal, and more than a float's noise: bad input
+        write_csv(accounts, accounts.read_text().replace("2311.530000000001", beyond).replace("2311.531", beyond))
+        with pytest.raises(BadInputError, match="invalid number"):
+            read_table(accounts, encoding)
