@@ -37,6 +37,18 @@ def _residual_platform() -> pd.DataFrame:
     return pd.concat([table, strangers, table.iloc[40:45]], ignore_index=True)
 
 
+def _driver_searches(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """A list that grows by one each time the driver's search (``checks.diagnose.diagnose``) runs."""
+    on_driver: list[bool] = []
+
+    def spy(*args, **kwargs):
+        on_driver.append(True)
+        return diagnose(*args, **kwargs)
+
+    monkeypatch.setattr(checks.diagnose, "diagnose", spy)
+    return on_driver
+
+
 # Each case: the platform, the customer's export, and whether the search is decided in Spark (no delta collected).
 CASES: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | None, bool]] = {
     "none: every user matches": (lambda: faults.expected(FEED), None, True),
@@ -70,13 +82,7 @@ def test_spark_fault_search_matches_the_default_engine(spark_engine, monkeypatch
     platform = make_platform()
     customer = None if make_customer is None else make_customer()
     deduplicated = deduplicate(FEED)
-    on_driver = []
-
-    def spy(*args, **kwargs):
-        on_driver.append(True)
-        return diagnose(*args, **kwargs)
-
-    monkeypatch.setattr(checks.diagnose, "diagnose", spy)
+    on_driver = _driver_searches(monkeypatch)
     mine = spark_engine.diagnose(FEED, platform, customer, 1_000_000, deduplicated=deduplicated)
     reference = diagnose(FEED, platform, customer, 1_000_000, deduplicated=deduplicated)
     assert mine.to_dict() == reference.to_dict()
@@ -161,13 +167,7 @@ def test_a_quarantined_file_loaded_anyway_is_named_as_the_default_engine_names_i
     quarantined = next(delta for delta in FEED if delta.number == number)
     platform = faults.loaded(deduplicate([delta for delta in FEED if delta.number != skipped]))
     deduplicated = deduplicate(passed)
-    on_driver = []
-
-    def spy(*args, **kwargs):
-        on_driver.append(True)
-        return diagnose(*args, **kwargs)
-
-    monkeypatch.setattr(checks.diagnose, "diagnose", spy)
+    on_driver = _driver_searches(monkeypatch)
     mine = spark_engine.diagnose(passed, platform, None, 1_000_000, deduplicated=deduplicated, quarantined=lambda: [quarantined])
     reference = diagnose(passed, platform, None, 1_000_000, deduplicated=deduplicated, quarantined=lambda: [quarantined])
     assert mine.to_dict() == reference.to_dict()

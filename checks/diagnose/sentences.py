@@ -131,11 +131,10 @@ def rewritten_sentence(
     """``count`` keys a load rewrote (``keys_rewritten``): missing as sent, their rows held under the rewritten keys."""
     w = words or default_words()
     what, why, _ = mechanism_words(mechanism, w)
-    when = f"When {file} was loaded" if file else "When the files were loaded"
-    moved = w.money_part(f"; that moved {{}} in all", dollars) if dollars else w.amount_part(f"; the {w.amount_word} did not change")
+    moved = w.money_part("; that moved {} in all", dollars) if dollars else w.amount_part(f"; the {w.amount_word} did not change")
     example = ", ".join(f"{change['file']} is on the platform as {change['platform']}" for change in changes)
     return (
-        f"{when}, {what} for {w.count(count)} ({why}): each one's row is on the platform under the rewritten "
+        f"{_loaded(file)}, {what} for {w.count(count)} ({why}): each one's row is on the platform under the rewritten "
         f"{w.key_name}, so the table misses {count:,} {w.keys} the feed sent and holds {count:,} it never sent{moved}."
         + (f" For example, {w.key_word} {example}." if example else "")
     )
@@ -267,7 +266,6 @@ def mechanism_sentence(
     """A mechanism found in the rows: when which file was loaded, what was done to how many keys, the dollars, examples."""
     w = words or default_words()
     what, why, _ = mechanism_words(mechanism, w)
-    when = f"When {file} was loaded" if file else "When the files were loaded"
     moved = w.amount_part(f"; it took {w.money(dollars)} off the {w.amount_word}" if dollars > 0 else (
         f"; it added {w.money(-dollars)} to the {w.amount_word}" if dollars else f"; the {w.amount_word} did not change"
     ))
@@ -277,9 +275,14 @@ def mechanism_sentence(
     shown = [f"{w.key_word} {key}: {', '.join(values)}" for key, values in by_key.items()]
     example = f" For example, {'; '.join(shown)}." if shown else ""
     return (
-        f"{when}, {what} for {w.count(count)} ({why}){moved}. Applying this to the file's rows reproduces "
+        f"{_loaded(file)}, {what} for {w.count(count)} ({why}){moved}. Applying this to the file's rows reproduces "
         f"their platform rows exactly.{example}"
     )
+
+
+def _loaded(file: str | None) -> str:
+    """When a change was made: "When delta3.csv was loaded", or of several files."""
+    return f"When {file} was loaded" if file else "When the files were loaded"
 
 
 def _column_word(column: str, words: Words) -> str:
