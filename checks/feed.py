@@ -11,6 +11,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -157,36 +158,51 @@ def read_raw(path: str | Path, *, columns: tuple[str, ...] | None = None, ignore
 # off), not a digit of its own (2311.5300001, 4e-11 off).
 FLOAT_NOISE = 1e-12
 _FLOAT_TEXT = re.compile(r"[+-]?\d+\.\d+")  # as a float is written: digits, a point, digits (no exponent, no space)
+# A date a warehouse exported as a timestamp at midnight (2026-03-04 00:00:00, ...T00:00:00.000Z).
+_MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?")
 
 
-def _read_through_float_noise(
+def _read_export_forms(
     stored: pd.DataFrame, bad_cells: pd.DataFrame, encoding: Encoding, warn: Callable[[str], None] | None, name: str
 ) -> pd.DataFrame:
-    """The bad cells left once numbers a table wrote through a binary float (13.0 for 13, 2311.530000000001 for
-    2311.53) are read as the contract's integer or decimal they stand for (in ``stored``, in place), ``warn`` told
-    per column. A platform's export through floats is a finding for the diagnosis, not a reason to stop it; a number
-    further off than ``FLOAT_NOISE`` is still bad input."""
+    """The bad cells left once the forms a table's export gives values of the contract's types are read (in
+    ``stored``, in place; ``warn`` told per column): numbers written through a binary float (13.0 for 13,
+    2311.530000000001 for 2311.53, no further off than ``FLOAT_NOISE``) and dates written as timestamps at midnight.
+    A platform's export is a finding for the diagnosis, not a reason to stop it; any other cell is still bad input."""
     left = []
     for column, cells in bad_cells.groupby("column", sort=False):
-        declared = encoding.codecs[str(column)].column
-        scale = declared.decimal[1] if declared.logical_type == "number" and declared.decimal is not None else None
-        if declared.logical_type != "integer" and scale is None:
+        codec = encoding.codecs[str(column)]
+        read = _export_form(codec.column, cells["value"].astype(str).reset_index(drop=True))
+        if read is None:
             left.append(cells)
             continue
-        texts = cells["value"].astype(str)
-        values = pd.to_numeric(texts.where(texts.str.fullmatch(_FLOAT_TEXT.pattern)), errors="coerce").to_numpy(dtype="float64")
-        grid = np.round(values * 10 ** (scale or 0))
-        near = np.isfinite(values) & (np.abs(values * 10 ** (scale or 0) - grid) <= FLOAT_NOISE * np.maximum(np.abs(grid), 1))
-        near &= np.abs(grid) < 2**53  # exact in a float, so exact as an integer
+        near, values, form = read
         if near.any():
-            stored.loc[cells["row"].to_numpy()[near], column] = grid[near].astype("int64")
+            stored.loc[cells["row"].to_numpy()[near], column] = values[near]
             if warn is not None:
                 first = cells["value"].iloc[int(np.flatnonzero(near)[0])]
-                said = encoding.codecs[str(column)].render(np.array([grid[near][0]], dtype="int64"))[0]
-                warn(f"{name}: column {column!r}: {int(near.sum()):,} value(s) written through a binary float, read as "
-                     f"the contract's {declared.logical_type} (first {first!r} as {said})")
+                said = codec.render(values[near][:1])[0]
+                warn(f"{name}: column {column!r}: {int(near.sum()):,} value(s) written {form}, read as the contract's "
+                     f"{codec.column.logical_type} (first {first!r} as {said})")
         left.append(cells[~near])
     return pd.concat(left, ignore_index=True) if left else bad_cells
+
+
+def _export_form(column: Any, texts: pd.Series) -> tuple[np.ndarray, np.ndarray, str] | None:
+    """Which of ``texts`` (bad cells of ``column``) an export wrote in another form of a value of the column's type:
+    the mask, the values in computing form, and the form in words; None for a type no such form is read for."""
+    kind = column.logical_type
+    if kind == "date":
+        days = pd.to_datetime(texts.str.extract(f"^{_MIDNIGHT.pattern}$")[0], format="%Y-%m-%d", errors="coerce")
+        return days.notna().to_numpy(), days.to_numpy(dtype="datetime64[D]").astype(np.int64), "as a timestamp at midnight"
+    scale = column.decimal[1] if kind == "number" and column.decimal is not None else 0 if kind == "integer" else None
+    if scale is None:
+        return None
+    floats = pd.to_numeric(texts.where(texts.str.fullmatch(_FLOAT_TEXT.pattern)), errors="coerce").to_numpy(dtype="float64")
+    grid = np.round(floats * 10**scale)
+    near = np.isfinite(floats) & (np.abs(floats * 10**scale - grid) <= FLOAT_NOISE * np.maximum(np.abs(grid), 1))
+    near &= np.abs(np.nan_to_num(grid)) < 2**53  # exact in a float, so exact as an integer
+    return near, np.where(near, np.nan_to_num(grid), 0).astype("int64"), "through a binary float"
 
 
 def read_table(
@@ -205,7 +221,7 @@ def read_table(
             warn(f"{raw.name}: {note}")
     stored, _, bad_cells = encoding.parse_frame(raw.frame)
     if len(bad_cells):
-        bad_cells = _read_through_float_noise(stored, bad_cells, encoding, warn, raw.name)
+        bad_cells = _read_export_forms(stored, bad_cells, encoding, warn, raw.name)
     if len(bad_cells):
         first = bad_cells.iloc[0]
         column = encoding.codecs[str(first["column"])].column

@@ -272,3 +272,22 @@ def test_a_table_s_numbers_written_through_a_float_are_read_as_the_contract_s_wi
         write_csv(accounts, accounts.read_text().replace("2311.530000000001", beyond).replace("2311.531", beyond))
         with pytest.raises(BadInputError, match="invalid number"):
             read_table(accounts, encoding)
+
+
+def test_a_table_s_dates_written_as_timestamps_at_midnight_are_read_as_the_dates(tmp_path):
+    from checks.contract import parse_contract
+    from checks.contract_infer import infer_contract
+    from checks.encoding import Encoding
+
+    write_csv(tmp_path / "delta0.csv", "customer,balance,updated_on\nC-1,1.50,2026-03-01\nC-2,2.00,2026-03-01\n")
+    encoding = Encoding.of(parse_contract(infer_contract(tmp_path).replace("new-feed", "dated").replace("feed_table", "dated")))
+    platform = write_csv(tmp_path / "platform.csv", "customer,balance,updated_on\n"
+                         "C-1,1.50,2026-03-01 00:00:00\nC-2,2.00,2026-03-02T00:00:00.000Z\nC-3,1.00,2026-03-03\n")
+    told: list[str] = []
+    table = read_table(platform, encoding, warn=told.append)
+    assert encoding.written("updated_on", table["updated_on"]) == ["2026-03-01", "2026-03-02", "2026-03-03"]
+    assert told == ["platform.csv: column 'updated_on': 2 value(s) written as a timestamp at midnight, read as the "
+                    "contract's date (first '2026-03-01 00:00:00' as 2026-03-01)"]
+    write_csv(platform, platform.read_text().replace("2026-03-03\n", "2026-03-03 09:30:00\n"))
+    with pytest.raises(BadInputError, match="1 invalid date value"):  # a time of day is no date
+        read_table(platform, encoding)
