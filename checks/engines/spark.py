@@ -162,7 +162,7 @@ def read_table(
         bad = 1
     if bad:
         text.unpersist()
-        return _read_table_on_pandas(path)
+        return _read_table_on_pandas(path, warn)  # its warnings too (a float export read)
     rows = _typed(text).cache()
     rows.count()  # cached before the text it is typed from is let go
     text.unpersist()
