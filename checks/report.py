@@ -905,7 +905,8 @@ def _plain(cause: RootCause, diagnosis: Diagnosis, arrivals: Mapping[str, Arriva
     what = cause.details.get("what")
     if what:
         moved = "" if cause.revenue_gap else diagnosis.words.amount_part(f" This did not change the total {diagnosis.words.amount_word}.")
-        return f"When {'your first file' if first else 'one of your update files'} was loaded, {what} for {people}.{moved}"
+        which = "your files were" if cause.file is None else "your first file was" if first else "one of your update files was"
+        return f"When {which} loaded, {what} for {people}.{moved}"
     return f"Some figures were changed on our side after we received them ({people})."
 
 

@@ -525,3 +525,24 @@ def test_one_user_is_said_in_the_singular_noun_and_verb(users, said):
     dropped = diagnose(FEED, faults.dropped(FEED, users, seed=3))
     texts = render_incident(dropped, ReportNames()) + render_engineer_email(dropped, ReportNames()) + render_customer_email(dropped, ReportNames())
     assert [phrase for phrase in said if phrase not in texts] == []
+
+
+def test_the_customer_is_told_keys_rewritten_in_every_file_were_so_when_their_files_were_loaded(tmp_path):
+    from checks.cli.diagnose import load_and_diagnose
+    from checks.contract import load_contract
+    from checks.encoding import Encoding
+    from checks.sample_accounts import CONTRACT_PATH, generate_accounts_case
+
+    case = generate_accounts_case(accounts=120, files=3, seed=5)
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    for name, frame in case.files.items():
+        frame.to_csv(folder / name, index=False)
+    platform = case.customer.assign(account_id=case.customer["account_id"].str.lower())  # every file's keys, lowered
+    platform.to_csv(tmp_path / "platform.csv", index=False)
+    diagnosis = load_and_diagnose(folder, tmp_path / "platform.csv", encoding=Encoding.of(load_contract(CONTRACT_PATH)))
+    (cause,) = diagnosis.root_causes
+    assert cause.file is None and cause.mechanism.name == "keys_rewritten"
+    write_incident_report(diagnosis, tmp_path / "out", names=ReportNames())
+    customer = (tmp_path / "out" / "email-customer.md").read_text()
+    assert "When your files were loaded, account_id was lower-cased for 120 customers" in customer
