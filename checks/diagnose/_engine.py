@@ -56,7 +56,7 @@ from checks.diagnose.sentences import (
     unexpected_sentence,
 )
 from checks.lineage import Feed, Matches, Part, PlatformRows, code_dtype, position_dtype, row_keys
-from checks.model import Delta, side_column
+from checks.model import Delta, Shape, side_column
 from checks.reconcile import CLASSES, MATCH, UserRows, compared, largest
 from checks.wording import Words
 
@@ -83,7 +83,7 @@ def hypothesis_score(
     return score if score > (0, 0) else None
 
 
-def _traced_to(examples: pd.DataFrame, delta: Delta, shape: Any) -> None:
+def _traced_to(examples: pd.DataFrame, delta: Delta, shape: Shape) -> None:
     """The examples' platform rows that no validated file holds, traced (in place) to ``delta``'s line holding their
     key at their version."""
     version = side_column("platform", shape.version)
@@ -718,11 +718,10 @@ class Engine:
         if codec.dictionary is None:
             return [], explained  # a key held as a number has no text to rewrite
         picked = table.part >= 0
-        missing = np.flatnonzero(~agrees & picked & (self.observed_count == 0))
-        unexpected = np.flatnonzero(~agrees & ~picked & (self.observed_count == 1))
-        if not len(missing) or not len(unexpected):
+        sent = np.flatnonzero(~agrees & picked & (self.observed_count == 0))  # missing from the table
+        held = np.flatnonzero(~agrees & ~picked & (self.observed_count == 1))  # never sent
+        if not len(sent) or not len(held):
             return [], explained
-        sent, held = missing, unexpected
         compared = self.compared
 
         def same_rows(sent_users: np.ndarray, held_users: np.ndarray) -> np.ndarray:
@@ -731,7 +730,9 @@ class Engine:
                 agree &= picked_values(self.feed, table, sent_users, column) == self.platform.values_at(column, held_users)
             return agree
 
-        texts = lambda users: pd.Series(codec.dictionary.decode(self.rows.ids[users]), dtype=object)  # noqa: E731
+        def texts(users: np.ndarray) -> pd.Series:
+            return pd.Series(codec.dictionary.decode(self.rows.ids[users]), dtype=object)
+
         causes = []
         for found in rewrites(texts(sent), sent, texts(held), held, same_rows):
             order = np.argsort(found.sent)
