@@ -11,12 +11,11 @@ import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from checks.contract import Contract, default_contract
+from checks.contract import Column, Contract, default_contract
 from checks.encoding import INTEGER_PATTERN, Encoding, default_encoding  # noqa: F401  (engines read the pattern here)
 from checks.errors import BadInputError
 from checks.model import DeltaFile, RawTable
@@ -165,7 +164,7 @@ _MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]0
 def _read_export_forms(
     stored: pd.DataFrame, bad_cells: pd.DataFrame, encoding: Encoding, warn: Callable[[str], None] | None, name: str
 ) -> pd.DataFrame:
-    """The bad cells left once the forms a table's export gives values of the contract's types are read (in
+    """The bad cells left once the values a table's export wrote in another form of their type are read (into
     ``stored``, in place; ``warn`` told per column): numbers written through a binary float (13.0 for 13,
     2311.530000000001 for 2311.53, no further off than ``FLOAT_NOISE``) and dates written as timestamps at midnight.
     A platform's export is a finding for the diagnosis, not a reason to stop it; any other cell is still bad input."""
@@ -188,7 +187,7 @@ def _read_export_forms(
     return pd.concat(left, ignore_index=True) if left else bad_cells
 
 
-def _export_form(column: Any, texts: pd.Series) -> tuple[np.ndarray, np.ndarray, str] | None:
+def _export_form(column: Column, texts: pd.Series) -> tuple[np.ndarray, np.ndarray, str] | None:
     """Which of ``texts`` (bad cells of ``column``) an export wrote in another form of a value of the column's type:
     the mask, the values in computing form, and the form in words; None for a type no such form is read for."""
     kind = column.logical_type

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-# Each rewrite a load makes of a key read as text, tried in this order, with what it does to "s" (a pandas Series).
+# Each rewrite a load makes of a key read as text, tried in this order, with what it does to a Series of keys.
 LEADING_ZEROS, LOWERCASE, UPPERCASE, TRIMMED = "leading_zeros", "lowercase", "uppercase", "trimmed"
 REWRITES: dict[str, Callable[[pd.Series], pd.Series]] = {
     # A key read as a number: "00086" becomes "86", "000" becomes "0".
