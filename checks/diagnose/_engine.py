@@ -55,7 +55,7 @@ from checks.diagnose.sentences import (
     simulation_sentence,
     unexpected_sentence,
 )
-from checks.lineage import Feed, Matches, Part, PlatformRows, code_dtype, position_dtype, row_keys
+from checks.lineage import Feed, Matches, Part, PlatformRows, UserIndex, code_dtype, position_dtype, row_keys
 from checks.model import Delta, Shape, side_column
 from checks.reconcile import CLASSES, MATCH, UserRows, compared, largest
 from checks.wording import Words
@@ -163,7 +163,7 @@ class Engine:
         self.feed, self.platform, self.matches, self.words = feed, platform, matches, words
         self._unsettled = unsettled
         self._quarantined = quarantined
-        self._aside = np.zeros(len(rows), dtype=bool)  # users whose keys a load rewrote: out of the search
+        self._aside: np.ndarray | None = None  # users whose keys a load rewrote (a mask), out of the search; None: none
         self.compared = compared(feed.shape)
         self.names = feed.names
         self.rows = rows
@@ -331,12 +331,11 @@ class Engine:
         source = np.full(self.size, -1, dtype="int16")
         files = list(self._quarantined())
         candidates = np.flatnonzero((self.rows.classes != CLASSES.index(MATCH)) & (self.observed_count == 1))
-        ids = self.rows.ids
+        users = UserIndex.around(self.rows.ids)
         held = pd.DataFrame({"user": candidates, shape.version: self.platform.values_at(shape.version, candidates)})
         for place, delta in reversed(list(enumerate(files))):  # the first file in feed order written last: it wins
-            keys = delta.frame[shape.key].to_numpy()
-            at = np.minimum(np.searchsorted(ids, keys), max(len(ids) - 1, 0))
-            known = ids[at] == keys if len(ids) else np.zeros(len(keys), dtype=bool)
+            at = users.find(delta.frame[shape.key].to_numpy())
+            known = at >= 0
             sent = pd.DataFrame({"user": at[known], shape.version: delta.frame[shape.version].to_numpy()[known]})
             source[held.merge(sent.drop_duplicates(), on=["user", shape.version])["user"].to_numpy()] = place
         return source, files
@@ -512,7 +511,8 @@ class Engine:
         # Keys a load rewrote first, from the expected rows: their users are set aside from the search (both sides
         # agree with no change; a file never loaded would otherwise "explain" every key the platform lacks).
         rewrite_causes, self._aside = self._rewritten_keys(table, agrees)
-        agrees = agrees | self._aside
+        if self._aside is not None:
+            agrees = agrees | self._aside
         # Per user, which chosen change made it agree and the last one that moved its row: made at the first change
         # chosen, so not held through the first search (``_no_changes``).
         cause_of = moved_by = None
@@ -548,7 +548,8 @@ class Engine:
         if cause_of is None:
             cause_of, moved_by = self._no_changes()
         residual, unexplained, transformed = self._residual_causes(table, ~agrees, moved_by)
-        aside = int(np.count_nonzero(self._aside))  # counted as agreeing in the search: not so in any simulation
+        # Counted as agreeing in the search: not so in any simulation.
+        aside = 0 if self._aside is None else int(np.count_nonzero(self._aside))
         causes = [
             self._simulated_cause(hypothesis, agreeing - aside, cause_of == index, self._composed(transformed, moved_by, index))
             for index, (hypothesis, agreeing) in enumerate(chosen)
@@ -564,7 +565,9 @@ class Engine:
         held through the search); the search's outcome with that change alone (its table, agreements, ``cause_of``,
         ``moved_by`` and chosen change), or None. Only after two changes or more: one simulation per change."""
         first = self.simulate(first_model)
-        first_agrees = (self.rows.classes == CLASSES.index(MATCH)) | self._aside
+        first_agrees = self.rows.classes == CLASSES.index(MATCH)
+        if self._aside is not None:
+            first_agrees |= self._aside
         to_keep = agrees | first_agrees
         trials, covering = [], {}
         for index, (hypothesis, _) in enumerate(chosen):
@@ -623,7 +626,7 @@ class Engine:
         best = None
         for hypothesis in hypotheses:
             users, now, candidate = self._effect(hypothesis, table, agrees)
-            if self._aside.any():  # keys a load rewrote: no change gains or breaks them
+            if self._aside is not None:  # keys a load rewrote: no change gains or breaks them
                 kept = ~self._aside[users]
                 users, now = users[kept], now[kept]
             before = agrees[users]
@@ -708,20 +711,21 @@ class Engine:
             causes.append(cause)
         return causes
 
-    def _rewritten_keys(self, table: Table, agrees: np.ndarray) -> tuple[list[RootCause], np.ndarray]:
+    def _rewritten_keys(self, table: Table, agrees: np.ndarray) -> tuple[list[RootCause], np.ndarray | None]:
         """Keys a load rewrote (``checks.diagnose._keys``) among the users ``table`` (the expected rows) leaves without
         a platform row and those with one row the feed never sent: one ``value_drift`` cause per rewrite found, counted
-        as the keys the feed sent, with the dollars of both sides; and every user it explains, both sides (a mask)."""
-        explained = np.zeros(self.size, dtype=bool)
+        as the keys the feed sent, with the dollars of both sides; and every user it explains, both sides (a mask; None
+        when none is)."""
         key = self.feed.shape.key
         codec = self.words.encoding.codecs[key]
         if codec.dictionary is None:
-            return [], explained  # a key held as a number has no text to rewrite
+            return [], None  # a key held as a number has no text to rewrite
         picked = table.part >= 0
         sent = np.flatnonzero(~agrees & picked & (self.observed_count == 0))  # missing from the table
         held = np.flatnonzero(~agrees & ~picked & (self.observed_count == 1))  # never sent
         if not len(sent) or not len(held):
-            return [], explained
+            return [], None
+        explained = np.zeros(self.size, dtype=bool)
         compared = self.compared
 
         def same_rows(sent_users: np.ndarray, held_users: np.ndarray) -> np.ndarray:
@@ -756,7 +760,7 @@ class Engine:
                 ),
                 {"changes": changes, "what": what, "why": why, "fix": fix}, dollars=dollars, mechanism=mechanism,
             ))
-        return causes, explained
+        return causes, explained if causes else None
 
     def _as_sent(self, delta: Delta, users: np.ndarray) -> int:
         """How many of ``users`` hold a platform row equal in every compared column to a row ``delta`` holds."""
