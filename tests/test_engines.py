@@ -349,8 +349,8 @@ def _spark_cells(spark_engine, path: Path):
     """A delta's cells as the Spark engine reads them: as text, and as bigint."""
     from checks.engines import _frames
 
-    text, _ = spark_engine._read_text(path, _frames.read_header(path))
-    return text, spark_engine._typed(text)
+    text, _ = spark_engine._read_text(path, _frames.read_header(path), COLUMNS)
+    return text, spark_engine._typed(text, COLUMNS)
 
 
 @pytest.mark.slow

@@ -12,10 +12,10 @@ SQL name different failed checks is an error, never a pass. Line numbers come fr
 pandas path would (a row with too many fields, an integer beyond int64) go to the pandas path.
 
 The SQL is the run's contract's: its columns, key and version, the columns that never decrease, and the value
-rules rendered by ``checks.engines.sql_rules``. The text pass above reads the first customer's integer columns
-(``checks.rules.first_customer_rules``); a delta of any other contract is read and validated by the pandas path
-and handed to the SQL in its computing form (``checks.encoding``), and its failures across files are worded on
-the driver as the files wrote the values.
+rules rendered by ``checks.engines.sql_rules``. The text pass above reads a contract of required integer columns,
+whatever their names and bounds (``_reads_itself``); a delta of any other contract (decimals, timestamps, text,
+an optional column) is read and validated by the pandas path and handed to the SQL in its computing form
+(``checks.encoding``), and its failures across files are worded on the driver as the files wrote the values.
 
 A feed or table is a local path or any URI Spark reads (``s3a://``, ``hdfs://``, ``file://``): such a
 folder is listed, and each header read, through Hadoop's FileSystem API (``checks.engines.spark_files``).
@@ -37,7 +37,7 @@ from checks.engines import _frames, spark_files, spark_s3a, spark_schemas, sql_r
 from checks.engines.base import Capability
 # The diagnosis with the reconciliation and the lineage in Spark SQL.
 from checks.engines.spark_deltas import (
-    COLUMNS, DELTA_DTYPES, FEED_DTYPES, FILE_INDEX, PLACE, ROW, SparkDelta, SparkFailures, SparkTable, failures_in_spark,
+    DELTA_DTYPES, FEED_DTYPES, FILE_INDEX, PLACE, ROW, SparkDelta, SparkFailures, SparkTable, failures_in_spark,
     stacked, to_pandas_int64, union,
 )
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
@@ -48,8 +48,8 @@ from checks.feed import read_table as _read_table_pandas
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, empty_failures, failure_rows
 from checks.results import FAILURES_CSV, DeltaValidation, FailuresElsewhere, FeedCheck, passed_deltas, pandas_failures, write_failures
 from checks.rules import (
-    BATCH_MONOTONIC, IS_INTEGER, PAIR_UNIQUE, FeedRule, feed_rules, first_customer_rules, never_decreases_check,
-    never_decreasing, tie_error,
+    BATCH_MONOTONIC, IS_INTEGER, PAIR_UNIQUE, FeedRule, feed_rules, never_decreases_check, never_decreasing, text_rules,
+    tie_error, value_rules,
 )
 from checks.validate import read_and_validate as _read_and_validate_pandas
 from checks.wording import Words
@@ -91,8 +91,18 @@ class _Form:
         return cls(
             encoding=encoding, columns=shape.names, key=shape.key, version=shape.version,
             rules=feed_rules(shape, encoding), rising=tuple(column.name for column in never_decreasing(encoding, shape)),
-            reads_deltas=first_customer_rules(encoding),
+            reads_deltas=_reads_itself(encoding),
         )
+
+
+def _reads_itself(encoding: Encoding) -> bool:
+    """Whether Spark SQL reads this contract's deltas and tables itself: every column a required integer (held as
+    itself), whose only text rule is being an integer literal, and whose value rules the SQL renders and Pandera's
+    PySpark models check (``spark_schemas.CHECKED``). Other contracts are read by the pandas path."""
+    return (
+        encoding.plain and all(rule.kind == "literal" for rule in text_rules(encoding))
+        and all(rule.kind in spark_schemas.CHECKED for rule in value_rules(encoding))
+    )
 
 
 def check_feed_folder(
@@ -145,25 +155,24 @@ def read_table(
     int64 columns, whose ``frame`` is the pandas path's); a table with a bad cell or extra columns, or of a contract
     with other than the first customer's rules, goes to the pandas path."""
     _refuse_without_connector(path)
-    if not _Form.of(encoding).reads_deltas:
-        return _read_table_on_pandas(path, warn, encoding)
-    header = spark_files.read_header(path)
+    form = _Form.of(encoding)
+    header = spark_files.read_header(path, form.columns) if form.reads_deltas else None
     if header is None:
-        return _read_table_on_pandas(path, warn)
+        return _read_table_on_pandas(path, warn, encoding)
     try:
-        text, _ = _read_text(path, header)
+        text, _ = _read_text(path, header, form.columns)
     except _NeedsPandasPath:
-        return _read_table_on_pandas(path, warn)
+        return _read_table_on_pandas(path, warn, encoding)
     text = text.cache()  # read once for the check and once more for the rows, not three times
     try:
         # A bad cell, or a malformed row (too many fields) failing the job: the pandas path words it exactly.
-        bad = union([_text_failures(text), _overflows(text)]).limit(1).count()
+        bad = union([_text_failures(text, form.columns), _overflows(text, form.columns)]).limit(1).count()
     except Exception:  # noqa: BLE001 - Py4J wraps every JVM error
         bad = 1
     if bad:
         text.unpersist()
-        return _read_table_on_pandas(path, warn)  # its warnings too (a float export read)
-    rows = _typed(text).cache()
+        return _read_table_on_pandas(path, warn, encoding)  # its warnings too (a float export read)
+    rows = _typed(text, form.columns).cache()
     rows.count()  # cached before the text it is typed from is let go
     text.unpersist()
     return SparkTable(rows, to_pandas_int64, order=ROW)
@@ -280,17 +289,17 @@ def _read_and_validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidat
 
 
 def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any | None]:
-    header = spark_files.read_header(delta_file.path)
+    header = spark_files.read_header(delta_file.path, form.columns)
     if header is None:
         raise _NeedsPandasPath
-    text, rows = _read_text(delta_file.path, header)
+    text, rows = _read_text(delta_file.path, header, form.columns)
     if rows == 0:
         raise _NeedsPandasPath  # the not_empty failure, as the pandas path words it
     text = text.cache()
-    typed = _typed(text)
+    typed = _typed(text, form.columns)
     # Both passes and the int64 overflow guard in one Spark job, whose failing cells stay cached in Spark: only their
     # count per (column, check) comes to the driver.
-    found = union([_text_failures(text), _overflows(text), _value_failures(typed, form)]).cache()
+    found = union([_text_failures(text, form.columns), _overflows(text, form.columns), _value_failures(typed, form)]).cache()
     try:
         checks = found.groupBy("column", "check").count().toArrow().to_pandas()
     except Exception as error:  # noqa: BLE001 - a malformed row (too many fields) fails the first job reading every column
@@ -334,8 +343,9 @@ def _delta_failures(name: str, found: Any, count: int, *, both: bool) -> pd.Data
     return SparkFailures(rows, count, dtypes=DELTA_DTYPES if both else {**DELTA_DTYPES, ROW: "object"})
 
 
-def _read_text(path: str | Path, header: _frames.Header) -> tuple[Any, int]:
-    """The file's records as text with their line numbers (the header is line 1 and is dropped), and how many."""
+def _read_text(path: str | Path, header: _frames.Header, columns: Sequence[str]) -> tuple[Any, int]:
+    """The file's records as text with their line numbers (the header is line 1 and is dropped), and how many:
+    ``columns`` (the contract's) in its order."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
@@ -364,7 +374,7 @@ def _read_text(path: str | Path, header: _frames.Header) -> tuple[Any, int]:
     offsets = session().createDataFrame(starts, "_block long, _first long, _offset long")
     text = (
         records.join(F.broadcast(offsets), on="_block")
-        .select((F.col("_offset") + F.col("_id") - F.col("_first")).alias(ROW), *COLUMNS)
+        .select((F.col("_offset") + F.col("_id") - F.col("_first")).alias(ROW), *columns)
         .filter(F.col(ROW) > 1)
     )
     return text, offset - 2
@@ -374,28 +384,27 @@ def _is_integer(cell: Any) -> Any:
     return cell.rlike(INTEGER_PATTERN)
 
 
-def _typed(text: Any) -> Any:
+def _typed(text: Any, columns: Sequence[str]) -> Any:
     from pyspark.sql import functions as F
 
     return text.select(
-        F.col(ROW),
-        *[F.when(_is_integer(F.col(c)), F.expr(f"try_cast({c} as bigint)")).alias(c) for c in COLUMNS],
+        F.col(ROW), *[F.when(_is_integer(F.col(c)), F.col(c).try_cast("bigint")).alias(c) for c in columns],
     )
 
 
-def _overflows(text: Any) -> Any:
+def _overflows(text: Any, columns: Sequence[str]) -> Any:
     """Cells that are integer literals beyond int64, as pseudo-failures that send the file to the pandas path."""
     from pyspark.sql import functions as F
 
     return union([
-        text.filter(_is_integer(F.col(c)) & F.expr(f"try_cast({c} as bigint)").isNull()).select(
+        text.filter(_is_integer(F.col(c)) & F.col(c).try_cast("bigint").isNull()).select(
             ROW, F.lit(c).alias("column"), F.lit(_OVERFLOW).alias("check"), F.col(c).alias("value")
         )
-        for c in COLUMNS
+        for c in columns
     ])
 
 
-def _text_failures(text: Any) -> Any:
+def _text_failures(text: Any, columns: Sequence[str]) -> Any:
     from pyspark.sql import functions as F
 
     return union([
@@ -404,7 +413,7 @@ def _text_failures(text: Any) -> Any:
             ROW, F.lit(c).alias("column"), F.lit(IS_INTEGER).alias("check"),
             F.coalesce(F.col(c), F.lit("")).alias("value"),
         )
-        for c in COLUMNS
+        for c in columns
     ])
 
 

@@ -12,20 +12,17 @@ from typing import Any
 
 import pandas as pd
 
-from checks.encoding import default_encoding
 from checks.engines.spark_session import session
 from checks.model import FAILURE_COLUMNS, Delta, empty_failures
 from checks.results import FailuresElsewhere, OrderedTableElsewhere
 
 ROW = "row"  # each row's line number in its file (the header is line 1)
 FILE_INDEX = "file_index"  # each row's delta's place in the feed
-# The first customer's columns: the deltas Spark validates itself (``checks.rules.first_customer_rules``).
-COLUMNS = default_encoding().contract.names
 
 
 class SparkDelta(Delta):
-    """A delta that passed validation with its rows kept in Spark (``table``: the line number ``row`` and the first
-    customer's columns); ``frame`` collects them to the driver only when a caller asks for pandas rows (the fault
+    """A delta that passed validation with its rows kept in Spark (``table``: the line number ``row`` and the
+    contract's columns); ``frame`` collects them to the driver only when a caller asks for pandas rows (the fault
     search), once."""
 
     table: Any
@@ -188,8 +185,10 @@ def _written_cells() -> list[Any]:
 
 
 def to_pandas_int64(typed: Any) -> pd.DataFrame:
-    """A validated delta's Spark rows on the driver, in line order, as int64 columns indexed by line."""
-    frame = typed.orderBy(ROW).select(*COLUMNS).toArrow().to_pandas().astype("int64")
+    """A validated delta's Spark rows (the line number ``row`` and the contract's columns) on the driver, in line
+    order, as int64 columns indexed by line."""
+    columns = [column for column in typed.columns if column != ROW]
+    frame = typed.orderBy(ROW).select(*columns).toArrow().to_pandas().astype("int64")
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="row")
     return frame
 

@@ -65,10 +65,11 @@ def discover_deltas(directory: str | Path, contract: Contract | None = None) -> 
     return order_deltas(where, [Path(f"{where.rstrip('/')}/{name}") for name in names], contract)
 
 
-def read_header(path: str | Path) -> _frames.Header | None:
-    """``checks.engines._frames.read_header`` of a local path or a URI (None: let the pandas path say why)."""
+def read_header(path: str | Path, columns: tuple[str, ...] = _frames.COLUMNS) -> _frames.Header | None:
+    """``checks.engines._frames.read_header`` of a local path or a URI (None: let the pandas path say why); ``columns``
+    the contract's."""
     if not is_uri(path):
-        return _frames.read_header(Path(path))
+        return _frames.read_header(Path(path), columns)
     filesystem, file = _filesystem(path)
     try:
         length = min(_frames.HEADER_BYTES, filesystem.getFileStatus(file).getLen())
@@ -79,7 +80,7 @@ def read_header(path: str | Path) -> _frames.Header | None:
             stream.close()
     except Exception:  # noqa: BLE001 - Py4J wraps every JVM error; the pandas path reports it exactly
         return None
-    return _frames.header_of(bytes(start))
+    return _frames.header_of(bytes(start), columns)
 
 
 @contextmanager

@@ -25,6 +25,10 @@ from checks.errors import ChecksError
 from checks.encoding import Encoding, default_encoding
 from checks.rules import FIELD_UNIQUENESS, IS_INTEGER, value_rules
 
+# The value rules (``ValueRule.kind``) the models below check: a contract with another is not read by Spark's SQL.
+CHECKED = frozenset({"minimum", "above", "maximum", "below", "valid_values", "unique"})
+_BOUNDS = {"minimum": "ge", "above": "gt", "maximum": "le", "below": "lt"}
+_VALID_VALUES = "invalidValues"  # ``checks.rules``' name of an allowed-values rule on a non-text column
 
 
 class EngineDisagreementError(ChecksError):
@@ -37,7 +41,7 @@ def pandera_failures(text: Any, typed: Any, encoding: Encoding | None = None) ->
 
     ``text`` holds the delta's cells as strings (an empty cell is null), ``typed`` the same cells as
     bigint (null where the text pass failed); both may carry more columns (the row number). The Spark
-    engine reads deltas itself for contracts of integer columns (``checks.rules.first_customer_rules``).
+    engine reads deltas itself for contracts of required integer columns (``checks.engines.spark._reads_itself``).
     """
     from pandera.config import ValidationDepth, config_context
 
@@ -46,16 +50,13 @@ def pandera_failures(text: Any, typed: Any, encoding: Encoding | None = None) ->
     encoding = encoding or default_encoding()
     models = _models(encoding)
     cells = [*encoding.contract.names]
-    key = encoding.contract.shape.key
     # An empty cell is null on Spark and "" on pandas: read as "", it fails the pattern as on pandas.
     as_read = text.select(*[F.coalesce(F.col(cell), F.lit("")).alias(cell) for cell in cells])
     with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
-        found = [
-            *_errors(models.text.validate(as_read), key),
-            *_errors(models.values.validate(typed.select(*cells)), key),
-            # Pandera's uniqueness groups nulls together; the checks count only the ids present.
-            *_errors(models.keys.validate(typed.select(key).filter(typed[key].isNotNull())), key),
-        ]
+        found = [*_errors(models.text.validate(as_read)), *_errors(models.values.validate(typed.select(*cells)))]
+        for column, model in models.unique.items():
+            # Pandera's uniqueness groups nulls together; the checks count only the values present.
+            found += _errors(model.validate(typed.select(column).filter(typed[column].isNotNull())), unique=column)
     return frozenset(found)
 
 
@@ -75,8 +76,9 @@ def _describe(pairs: Iterable[tuple[str, str]]) -> str:
     return ", ".join(f"{column} {check}" for column, check in sorted(pairs)) or "nothing"
 
 
-def _errors(validated: Any, key: str) -> list[tuple[str, str]]:
-    """Each failed check of a validated frame as (column, check) in ``checks.validate``'s names."""
+def _errors(validated: Any, *, unique: str | None = None) -> list[tuple[str, str]]:
+    """Each failed check of a validated frame as (column, check) in ``checks.validate``'s names (``unique``: the
+    column a uniqueness model checks)."""
     found = []
     for by_type in validated.pandera.errors.values():
         for reason, entries in by_type.items():
@@ -86,22 +88,24 @@ def _errors(validated: Any, key: str) -> list[tuple[str, str]]:
                         f"Pandera's PySpark backend could not run {entry.get('check')} on column "
                         f"{entry.get('column')!r}: {entry.get('error')}"
                     )
-                found.append(_our_name(entry.get("column"), str(entry.get("check")), key))
+                found.append(_our_name(entry.get("column"), str(entry.get("check")), unique))
     return found
 
 
-def _our_name(column: str | None, check: str, key: str) -> tuple[str, str]:
+def _our_name(column: str | None, check: str, unique: str | None) -> tuple[str | None, str]:
     if check.startswith("str_matches("):
         return column, IS_INTEGER
+    if check.startswith("isin("):
+        return column, _VALID_VALUES
     if check == "unique":
-        return key, FIELD_UNIQUENESS
+        return unique, FIELD_UNIQUENESS
     return column, check  # greater_than(0) etc. share Pandera's names; anything else is a disagreement
 
 
 class _Models(types.SimpleNamespace):
     text: Any
     values: Any
-    keys: Any
+    unique: dict[str, Any]  # a model per column whose values appear once per delta
 
 
 @lru_cache(maxsize=16)
@@ -118,21 +122,28 @@ def _models(encoding: Encoding) -> _Models:
             namespace["Config"] = config
         return type(name, (pa.DataFrameModel,), namespace)
 
-    bounds = {"minimum": "ge", "above": "gt", "maximum": "le", "below": "lt"}
-    columns, key = encoding.contract.names, encoding.contract.shape.key
+    columns = encoding.contract.names
     checks: dict[str, dict[str, Any]] = {column: {} for column in columns}
+    unique: dict[str, None] = {}
     for rule in value_rules(encoding):
-        if rule.kind in bounds:
-            checks[rule.column][bounds[rule.kind]] = rule.argument
+        if rule.kind in _BOUNDS:
+            checks[rule.column][_BOUNDS[rule.kind]] = rule.argument
+        elif rule.kind == "valid_values":
+            checks[rule.column]["isin"] = list(rule.argument)
+        elif rule.kind == "unique":
+            unique.setdefault(rule.column)
     # nulls are read as "" (pandera_failures)
     literals = {column: encoding.codecs[column].literal for column in columns}
     DeltaText = model("DeltaText", "A delta as read: every cell an integer literal.",
                       {column: (T.StringType(), pa.Field(str_matches=literals[column], nullable=True)) for column in columns})
     DeltaValues = model("DeltaValues", "A delta's values; null where the text pass failed.",
                         {column: (T.LongType(), pa.Field(**checks[column], nullable=True)) for column in columns})
-    DeltaKeys = model("DeltaKeys", "The keys present in a delta, each once.", {key: (T.LongType(), pa.Field())},
-                      type("Config", (), {"unique": [key]}))
-    return _Models(text=DeltaText, values=DeltaValues, keys=DeltaKeys)
+    once = {
+        column: model(f"DeltaUnique_{place}", f"The values of {column} present in a delta, each once.",
+                      {column: (T.LongType(), pa.Field())}, type("Config", (), {"unique": [column]}))
+        for place, column in enumerate(unique)
+    }
+    return _Models(text=DeltaText, values=DeltaValues, unique=once)
 
 
 @contextmanager
