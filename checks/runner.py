@@ -54,8 +54,12 @@ class RunResult:
 
     @property
     def passed(self) -> bool:
+        """Every delta and check across the feed passed, every suite passed, and the platform's table holds each key's
+        latest row as the feed sent it: a value a load changed in a column no expectation speaks of (a count set to
+        0, a plan upper-cased) is a discrepancy too, as ``checks diagnose`` says it with its exit code."""
         suites_pass = self.suites is None or all(result.success for result in self.suites.results)
-        return self.feed.passed and suites_pass
+        platform_matches = self.diagnosis is None or not self.diagnosis.discrepancy
+        return self.feed.passed and suites_pass and platform_matches
 
     def _amount_total(self) -> dict[str, Any]:
         """The deduplicated table's total, keyed by the amount column's name."""

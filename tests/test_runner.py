@@ -117,3 +117,21 @@ def test_a_quarantined_delta_the_platform_loaded_is_a_root_cause_read_from_its_f
     assert re.search(r"### \d\. quarantined file loaded: delta2\.csv", (tmp_path / "out" / "incident.md").read_text())
     assert "delta2.csv was loaded although it failed validation" in (tmp_path / "out" / "email-engineer.md").read_text()
     assert "did not pass our checks" in (tmp_path / "out" / "email-customer.md").read_text()
+
+
+def test_a_platform_table_that_differs_only_where_no_expectation_looks_fails_the_run(sample: Path, tmp_path: Path):
+    # The customer's export is the feed's latest rows; as the platform's table with one column zeroed, every suite
+    # passes (its sums, versions and keys are right), yet the platform does not hold what the feed sent.
+    import pandas as pd
+
+    customer = pd.read_csv(sample / "customer-user-summary.csv")
+    customer.assign(count_saved_items=0).to_csv(sample / "platform-user-summary.csv", index=False)
+    result = run_case(load_case(sample / "case.toml"), out_dir=tmp_path / "out", gx_dir=tmp_path / "gx", build_docs=False,
+                      engine=get_engine("polars"))
+    assert result.feed.passed and all(table.success for table in result.suites.results)
+    assert result.diagnosis.discrepancy and [cause.kind for cause in result.diagnosis.root_causes] == ["value_drift"]
+    assert not result.passed and result.to_dict()["passed"] is False
+    customer.to_csv(sample / "platform-user-summary.csv", index=False)
+    matching = run_case(load_case(sample / "case.toml"), out_dir=tmp_path / "out2", gx_dir=tmp_path / "gx2", build_docs=False,
+                        engine=get_engine("polars"))
+    assert not matching.diagnosis.discrepancy and matching.passed
