@@ -162,7 +162,7 @@ def render_incident(
     lines += [f"## {capitalised(keys)} by class", "", *_markdown_columns(_class_columns(w), reconciliation.classes)]
     lines += ["", "## Root causes", ""]
     if diagnosis.root_causes:
-        lines += _markdown_columns(_cause_columns(w, numbered=True), _cause_rows(diagnosis))
+        lines += _markdown_columns(_cause_columns(diagnosis, numbered=True), _cause_rows(diagnosis))
         for index, cause in enumerate(diagnosis.root_causes, start=1):
             lines += ["", f"### {index}. {_md(cause_words(cause, w))}", ""]
             lines += [_md(cause.evidence), "", _markdown_table(*_examples_rows(cause.examples, _md, w))]
@@ -260,15 +260,17 @@ def _class_columns(words: Words) -> list[_Column]:
     ]
 
 
-def _cause_columns(words: Words, *, numbered: bool) -> list[_Column]:
+def _cause_columns(diagnosis: Diagnosis, *, numbered: bool) -> list[_Column]:
     """The table of causes: numbered in Markdown, where the sections below follow the numbers."""
+    words = diagnosis.words
+    share = words.share_heading(of_dollars=diagnosis.dollars_moved) if numbered else "share"
     columns = [_Column("#", lambda row: row.number, number=True)] if numbered else []
     return columns + [
         _Column("cause", lambda row: row.label),
         _Column("file", lambda row: row.file if row.file is not None else ("—" if numbered else "")),
         _Column(words.keys, lambda row: f"{row.users:,}", number=True),
         _Column(words.gap_heading, lambda row: words.money(row.gap), number=True),
-        _Column(words.share_heading if numbered else "share", lambda row: f"{row.share:.1%}", number=True),
+        _Column(share, lambda row: f"{row.share:.1%}", number=True),
     ]
 
 
@@ -484,11 +486,16 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         table = f" ({e(names.platform_file)})" if names.platform_file else ""
         reconciled = f"I reconciled the loaded table{table}{whose} against the {counted(len(diagnosis.files), 'delta file')} the customer sent"
         out.append(("p", _reconciled_totals(diagnosis, reconciled, e)))
-        off_by = diagnosis.words.money_part(", and the table's total is off by {}", diagnosis.gap)
-        shown, used = (
-            ("figures from a file validation quarantined", "those values") if _only_quarantined(diagnosis)
-            else ("figures that are not their latest", "the older values")
+        off_by = (
+            diagnosis.words.money_part(", and the table's total is off by {}", diagnosis.gap) if diagnosis.gap
+            else diagnosis.words.amount_part(", though the table's total is right")
         )
+        if _only_quarantined(diagnosis):
+            shown, used = "figures from a file validation quarantined", "those values"
+        elif all(cause.details.get("what") for cause in diagnosis.root_causes):  # values a load changed: not older ones
+            shown, used = "figures other than the files'", "the changed values"
+        else:
+            shown, used = "figures that are not their latest", "the older values"
         out.append(("p",
             f"Impact: {discrepant:,} of {reconciliation.user_count:,} {e(diagnosis.words.keys)} ({discrepant / max(reconciliation.user_count, 1):.1%}) "
             f"{agreeing(discrepant, 'show')} {shown}{off_by}. Anything built "
@@ -498,7 +505,8 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         if agreement:
             out.append(("p", agreement))
         for cause in diagnosis.root_causes:
-            said = f"{diagnosis.words.keys_and_money(cause.users, cause.revenue_gap)}, {diagnosis.words.share(cause.share_of_gap)}"
+            said = (f"{diagnosis.words.keys_and_money(cause.users, cause.revenue_gap)}, "
+                    f"{diagnosis.words.share(cause.share_of_gap, of_dollars=diagnosis.dollars_moved)}")
             out.append(("h", f"{_title(cause, e, diagnosis.words)} ({e(said)})"))
             out.append(("p", f"What the data shows: {e(cause.evidence)}"))
             changes = _changes_rows(cause, e, diagnosis.words)
@@ -514,7 +522,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         if diagnosis.unexplained_users:
             out.append(("p",
                 f"Still unexplained: {e(diagnosis.words.keys_and_money(diagnosis.unexplained_users, diagnosis.unexplained_gap))} "
-                f"({e(diagnosis.words.share(diagnosis.unexplained_share))}); none of the simulated faults reproduces their rows. "
+                f"({e(diagnosis.words.share(diagnosis.unexplained_share, of_dollars=diagnosis.dollars_moved))}); none of the simulated faults reproduces their rows. "
                 f"They are in {DISCREPANCIES_CSV}."
             ))
         else:
@@ -764,7 +772,7 @@ def _corrected(diagnosis: Diagnosis, e: Callable[[str], str], total: str, keys: 
 def _how_far_off(diagnosis: Diagnosis) -> str:
     """The engineer's subject after "Platform": " table is $1,234 off the customer's feed", or for how many keys."""
     w = diagnosis.words
-    if w.has_amount:
+    if w.has_amount and diagnosis.gap:
         return f" table is {w.money(diagnosis.gap)} off the customer's feed"
     return f" table differs from the customer's feed for {w.count(_discrepant_users(diagnosis))}"
 
@@ -805,6 +813,9 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
     """In plain language and one voice (we, signed by a person): what happened, what it meant, the corrected
     total, what we do next and when, the list of affected customers on request. Says only what the data shows."""
     greeting_name = first_name(names.customer_contact)
+    # Values a load changed without moving the total (a plan upper-cased, a count zeroed): the figures differ, the
+    # total is right, and there is none to correct; so too without an amount.
+    totals_differ = diagnosis.words.has_amount and diagnosis.gap != 0
 
     def blocks(e: Callable[[str], str]) -> list[tuple]:
         salutation = "Dear" if greeting_name else "Hello"
@@ -819,16 +830,18 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
             ))
             return out + [("p", _signature(names, e, "Kind regards"))]
         customers, w = _discrepant_users(diagnosis), diagnosis.words
-        # Without an amount there is no total to name or correct: the figures differ, for so many customers.
-        flagged = f"the total {e(w.amount_word)}" if w.has_amount else "the figures"
-        corrected = w.amount_part(
-            f" We showed {w.money(diagnosis.platform_total)}; the correct figure is {w.money(diagnosis.expected_total)}"
-            + (", which matches your finance team's total" if diagnosis.finance_total == diagnosis.expected_total else "")
-            + "."
-        )
+        flagged, corrected, difference = "the figures", "", ""
+        if totals_differ:
+            flagged = f"the total {e(w.amount_word)}"
+            corrected = (
+                f" We showed {w.money(diagnosis.platform_total)}; the correct figure is {w.money(diagnosis.expected_total)}"
+                + (", which matches your finance team's total" if diagnosis.finance_total == diagnosis.expected_total else "")
+                + "."
+            )
+            difference = f", {w.money(abs(diagnosis.gap))},"
         out.append(("p",
             f"Thank you for flagging that {flagged} shown {shown_in} didn't match your own records. You were right, "
-            f"and we are sorry for the confusion it caused.{corrected} The difference{w.money_part(', {},', abs(diagnosis.gap))} "
+            f"and we are sorry for the confusion it caused.{corrected} The difference{difference} "
             f"affects {customers:,} of your customers."
         ))
         happened = " ".join(_plain(cause, diagnosis, arrivals) for cause in diagnosis.root_causes[:3])
@@ -847,11 +860,11 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         intact = _files_intact(diagnosis, arrivals)
         if intact:
             out += [("h", "Your files"), ("p", intact)]
-        figures, are = (f"the corrected total of {w.money(diagnosis.expected_total)}", "is") if w.has_amount else ("the corrected figures", "are")
+        figures, are = (f"the corrected total of {w.money(diagnosis.expected_total)}", "is") if totals_differ else ("the corrected figures", "are")
         when = f" {capitalised(figures)} will be visible {e(names.eta)}." if names.eta else (
             f" We will write again as soon as {figures} {are} visible."
         )
-        compared = "totals" if w.has_amount else "figures"
+        compared = "totals" if totals_differ else "figures"
         out += [("h", "What we are doing"), ("p",
             "We are reloading your data so that every customer shows their latest figures, fixing the cause, and adding an "
             f"automatic check that compares our {compared} with your files after every update, so that a difference like this "
@@ -863,7 +876,8 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         ))
         return out + [("p", _signature(names, e, "Kind regards"))]
 
-    return _Email(f"The difference in your {diagnosis.words.amount_part(f'total {diagnosis.words.amount_word} ')}figures", blocks)
+    total = f"total {diagnosis.words.amount_word} " if totals_differ else ""
+    return _Email(f"The difference in your {total}figures", blocks)
 
 
 def _only_quarantined(diagnosis: Diagnosis) -> bool:
@@ -953,7 +967,7 @@ def render_incident_html(
     else:
         parts.append("<h2>Root causes</h2>")
     if diagnosis.root_causes:
-        header, rows = _html_columns(_cause_columns(words, numbered=False), _cause_rows(diagnosis))
+        header, rows = _html_columns(_cause_columns(diagnosis, numbered=False), _cause_rows(diagnosis))
         parts += [f"<table>{header}", *rows[:-1], f"{rows[-1]}</table>"]
         for index, cause in enumerate(diagnosis.root_causes, start=1):
             parts.append(f"<h3>{index}. {e(cause_words(cause, words))}</h3><p>{e(cause.evidence)}</p>")

@@ -112,13 +112,13 @@ class Words:
         """A number of keys and their dollars, "23 users, $1,234"; "23 members" without an amount."""
         return self.count(number) + self.money_part(", {}", stored)
 
-    def share(self, share: float) -> str:
-        """A cause's share, of what ``Engine.share`` divides by: "95.8% of the gap" in dollars, else of the keys."""
-        return f"{share:.1%} of the gap" if self.has_amount else f"{share:.1%} of the {self.keys} that differ"
+    def share(self, share: float, *, of_dollars: bool = True) -> str:
+        """A cause's share, of what ``Engine.share`` divides by: "95.8% of the gap" in dollars (where some key's dollars
+        differ: ``Diagnosis.dollars_moved``), else of the keys."""
+        return f"{share:.1%} of the gap" if self.has_amount and of_dollars else f"{share:.1%} of the {self.keys} that differ"
 
-    @property
-    def share_heading(self) -> str:
-        return "share of gap" if self.has_amount else f"share of the {self.keys} that differ"
+    def share_heading(self, *, of_dollars: bool = True) -> str:
+        return "share of gap" if self.has_amount and of_dollars else f"share of the {self.keys} that differ"
 
     @property
     def gap_heading(self) -> str | None:

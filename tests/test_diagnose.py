@@ -148,7 +148,7 @@ def _platform_total(platform: pd.DataFrame) -> int:
 
 
 def _mechanism_of(cause: dict) -> tuple:
-    parameter = next(((name, cause[name]) for name in ("factor", "precision", "value", "offset", "hours") if name in cause), None)
+    parameter = next(((name, cause[name]) for name in ("factor", "precision", "value", "offset", "hours", "rewrite") if name in cause), None)
     return cause["mechanism"], cause["columns"], parameter
 
 
@@ -269,6 +269,8 @@ ACCOUNT_MECHANISMS = [
     ("zeroed", _text_change("orders", lambda value: "0"), "zeroed", ["orders"], None),
     ("nulled", _text_change("referrer", lambda value: ""), "nulled", ["referrer"], None),
     ("constant", _text_change("plan", lambda value: "basic"), "constant", ["plan"], ("value", "basic")),
+    # One rewrite of every value, not a constant per value ("pro" as "PRO", "plus" as "PLUS"...).
+    ("upper-cased", _text_change("plan", str.upper), "text_rewritten", ["plan"], ("rewrite", "uppercase")),
     ("swap", _swapped_text("plan", "referrer"), "columns_swapped", ["plan", "referrer"], None),
     ("time zone", _text_change("exported_at", _later(2)), "timezone_shift", ["exported_at"], ("hours", 2)),
     ("one row down", faults.shifted(1, key="account_id"), "shifted_keys", ["account_id"], ("offset", 1)),

@@ -497,6 +497,25 @@ def test_the_customer_is_told_a_load_changed_their_first_file_not_an_update(tmp_
     assert "When your first file was loaded, the spend was multiplied by 100" in customer and "update file" not in customer
 
 
+def test_no_total_is_corrected_when_only_other_figures_changed(tmp_path):
+    # A count zeroed moves no dollar: the email spoke of a total that "didn't match", $X shown, $X correct, a $0 difference.
+    platform = faults.loaded_with(FEED, 3, faults.replaced("loyalty_credits", 0))
+    diagnosis = diagnose(FEED, platform)
+    assert diagnosis.discrepancy and diagnosis.gap == 0
+    write_incident_report(diagnosis, tmp_path, names=ReportNames())
+    customer = (tmp_path / "email-customer.md").read_text()
+    assert customer.startswith("**Subject:** The difference in your figures\n")
+    assert "the figures shown on our side didn't match your own records" in customer
+    assert "$" not in customer and "total spend" not in customer.replace("did not change the total spend", "")
+    assert "as soon as the corrected figures are visible" in customer
+    # The engineer's: no "$0 off", no share "of the gap" of a gap of $0, no "older values" of changed ones.
+    engineer = (tmp_path / "email-engineer.md").read_text()
+    users = f"{diagnosis.reconciliation.discrepant_users:,} users"
+    assert engineer.startswith(f"**Subject:** Platform table differs from the customer's feed for {users}\n")
+    assert "show figures other than the files', though the table's total is right" in engineer
+    assert "100.0% of the users that differ" in engineer and "of the gap" not in engineer
+
+
 @pytest.mark.parametrize("size", [0, 1, 7, 1000])
 def test_platform_rows_are_found_as_a_hash_index_finds_them(size):
     """The direct-address lookup of platform rows answers as ``pandas.Index.get_indexer``: absent, empty and

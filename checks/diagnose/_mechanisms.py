@@ -3,7 +3,7 @@ confirmed where it reproduces their platform rows exactly.
 
 Every mechanism is one vectorised pass over the drifting users' rows in their int64 computing form
 (``checks.encoding``): ``expected`` and ``platform`` map each compared column to one array over the
-same users. A column's mechanism (zeroed, nulled, constant, scaled, rounded, timezone_shift) or a
+same users. A column's mechanism (zeroed, nulled, constant, scaled, rounded, timezone_shift, a text rewritten) or a
 swap of two columns explains that column for a user; a user is explained when every column that
 differs is. A parameter the data shows (a constant, a factor, an offset in hours) is read from the
 users, then confirmed on each of them: nothing is credited from a statistic alone.
@@ -14,14 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from checks.contract import Column
+from checks.diagnose._keys import REWRITES
 from checks.diagnose.results import (
     COLUMNS_SWAPPED,
     CONSTANT,
     NULLED,
     ROUNDED,
     SCALED,
+    TEXT_REWRITTEN,
     TIMEZONE_SHIFT,
     ZEROED,
     Mechanism,
@@ -69,7 +72,7 @@ def column_mechanisms(
     for name in names:
         while (left := differ[name] & ~explained[name]).any():
             best = max(
-                _column_candidates(expected[name], platform[name], left, name, columns[name]),
+                _column_candidates(expected[name], platform[name], left, name, columns[name], texts),
                 key=lambda candidate: int(candidate[1].sum()),
                 default=None,
             )
@@ -96,7 +99,10 @@ def _swappable(first: Column, second: Column) -> bool:
     return first.logical_type == second.logical_type and first.decimal == second.decimal
 
 
-def _column_candidates(expected: np.ndarray, platform: np.ndarray, left: np.ndarray, name: str, column: Column):
+def _column_candidates(
+    expected: np.ndarray, platform: np.ndarray, left: np.ndarray, name: str, column: Column,
+    texts: Callable[[str, np.ndarray], np.ndarray] | None = None,
+):
     """Each mechanism of one column, applied to the users ``left`` (a mask): the mechanism and the users it reproduces."""
     # Engines may hold a column as int32 where it fits; the factors and steps tried here need int64.
     expected, platform = expected.astype(np.int64, copy=False), platform.astype(np.int64, copy=False)
@@ -116,6 +122,8 @@ def _column_candidates(expected: np.ndarray, platform: np.ndarray, left: np.ndar
         yield from _roundings(expected, platform, left, name, column)
     if kind in ("timestamp", "date"):
         yield from _time_shifts(expected, platform, left, name, kind)
+    if kind == "string" and texts is not None:
+        yield from _text_rewrites(expected, platform, left, name, texts)
 
 
 def _scalings(expected: np.ndarray, platform: np.ndarray, left: np.ndarray, name: str):
@@ -166,6 +174,22 @@ def _time_shifts(expected: np.ndarray, platform: np.ndarray, left: np.ndarray, n
         users = valid & (platform - expected == seen * unit)
         if _credible(users, left):
             yield Mechanism(TIMEZONE_SHIFT, (name,), int(seen) * per_hour), users
+
+
+def _text_rewrites(
+    expected: np.ndarray, platform: np.ndarray, left: np.ndarray, name: str, texts: Callable[[str, np.ndarray], np.ndarray]
+):
+    """Text rewritten one usual way (``checks.diagnose._keys.REWRITES``: upper- or lower-cased, trimmed, leading zeros
+    dropped): the platform's text is the file's, rewritten. Split by value, an upper-cased column read as one
+    constant per value (``plan`` "pro" as "PRO" for every row)."""
+    at = np.flatnonzero(left & (expected != NULL) & (platform != NULL))
+    if not len(at):
+        return
+    sent, held = pd.Series(texts(name, expected[at]), dtype=object), np.asarray(texts(name, platform[at]), dtype=object)
+    for rewrite, apply in REWRITES.items():
+        users = np.zeros_like(left)
+        users[at] = apply(sent).to_numpy(dtype=object) == held
+        yield Mechanism(TEXT_REWRITTEN, (name,), rewrite), users
 
 
 def _credible(users: np.ndarray, left: np.ndarray) -> bool:

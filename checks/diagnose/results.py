@@ -62,6 +62,7 @@ CONSTANT = "constant"
 SHIFTED_KEYS = "shifted_keys"
 TIMEZONE_SHIFT = "timezone_shift"
 KEYS_REWRITTEN = "keys_rewritten"
+TEXT_REWRITTEN = "text_rewritten"
 UNEXPLAINED = "unexplained"
 MECHANISMS: dict[str, str | None] = {
     COLUMNS_SWAPPED: None,
@@ -73,6 +74,7 @@ MECHANISMS: dict[str, str | None] = {
     SHIFTED_KEYS: "offset",
     TIMEZONE_SHIFT: "hours",
     KEYS_REWRITTEN: "rewrite",
+    TEXT_REWRITTEN: "rewrite",
     UNEXPLAINED: None,
 }
 
@@ -144,6 +146,12 @@ class Diagnosis:
     lineage_counts: dict[str | None, int] = field(default_factory=dict, repr=False, compare=False)
     # The feed's words and value formats (its contract's): amounts below are in the amount column's computing form.
     words: Words = field(default_factory=default_words, repr=False, compare=False)
+
+    @property
+    def dollars_moved(self) -> bool:
+        """Whether some key's dollars differ: each cause's share is then of the gap in dollars (``Engine.share``), else
+        of the keys that differ (values a load changed without moving an amount)."""
+        return self.gap != 0 or self.unexplained_gap != 0 or any(cause.revenue_gap for cause in self.root_causes)
 
     @property
     def discrepancy(self) -> bool:

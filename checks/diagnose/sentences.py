@@ -17,6 +17,7 @@ from checks.diagnose.results import (
     ROUNDED,
     SCALED,
     SHIFTED_KEYS,
+    TEXT_REWRITTEN,
     TIMEZONE_SHIFT,
     WRONG_DEDUP_ORDER,
     ZEROED,
@@ -211,16 +212,21 @@ _MECHANISM_WORDS: dict[str, tuple[str, str, str]] = {
     ),
     KEYS_REWRITTEN: (
         "{key_name} {rewritten}",
-        "{rewritten_why}",
+        "the keys {rewritten_why}",
         "load {key_name} as text, exactly as the files write it, and check after each load that every {key} of the file is in the table",
     ),
+    TEXT_REWRITTEN: (
+        "{column} {rewritten}",
+        "the text {rewritten_why}",
+        "load {column} as text, exactly as the files write it",
+    ),
 }
-# What each rewrite of a key (``checks.diagnose._keys``) did, and why a load does it.
+# What each rewrite of a text (``checks.diagnose._keys``: a key's, or a text column's) did, and how a load does it.
 _REWRITE_WORDS = {
-    LEADING_ZEROS: ("lost its leading zeros", "the key read as a number on the way in: an integer column, or a spreadsheet"),
-    LOWERCASE: ("was lower-cased", "keys normalised to lower case on the way in"),
-    UPPERCASE: ("was upper-cased", "keys normalised to upper case on the way in"),
-    TRIMMED: ("lost the spaces around it", "keys trimmed on the way in"),
+    LEADING_ZEROS: ("lost its leading zeros", "read as a number on the way in: an integer column, or a spreadsheet"),
+    LOWERCASE: ("was lower-cased", "normalised to lower case on the way in"),
+    UPPERCASE: ("was upper-cased", "normalised to upper case on the way in"),
+    TRIMMED: ("lost the spaces around it", "trimmed on the way in"),
 }
 _UNITS = {100: "hundredths read as whole units", 1000: "thousandths read as whole units", 10: "the decimal point moved one place"}
 _DOLLAR_UNITS = {**_UNITS, 100: "cents read as dollars"}
@@ -253,8 +259,8 @@ def mechanism_words(mechanism: Mechanism, words: Words | None = None) -> tuple[s
         "scaled": _scaled(factor) if factor is not None else "",
         "unit": _unit(factor, w) if factor is not None else "",
         "key_name": w.key_name,
-        "rewritten": _REWRITE_WORDS[value][0] if mechanism.name == KEYS_REWRITTEN else "",
-        "rewritten_why": _REWRITE_WORDS[value][1] if mechanism.name == KEYS_REWRITTEN else "",
+        "rewritten": _REWRITE_WORDS[value][0] if mechanism.name in (KEYS_REWRITTEN, TEXT_REWRITTEN) else "",
+        "rewritten_why": _REWRITE_WORDS[value][1] if mechanism.name in (KEYS_REWRITTEN, TEXT_REWRITTEN) else "",
     }
     what, why, fix = _MECHANISM_WORDS[mechanism.name]
     return what.format(**filled), why.format(**filled), fix.format(**filled)
