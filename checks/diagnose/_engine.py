@@ -737,8 +737,13 @@ class Engine:
         def texts(users: np.ndarray) -> pd.Series:
             return pd.Series(codec.dictionary.decode(self.rows.ids[users]), dtype=object)
 
+        def digests(sent_users: np.ndarray, held_users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            sent_rows = {column: picked_values(self.feed, table, sent_users, column) for column in compared}
+            held_rows = {column: self.platform.values_at(column, held_users) for column in compared}
+            return row_keys(sent_rows, compared), row_keys(held_rows, compared)
+
         causes = []
-        for found in rewrites(texts(sent), sent, texts(held), held, same_rows):
+        for found in rewrites(texts(sent), sent, texts(held), held, same_rows, digests):
             order = np.argsort(found.sent)
             sent_users, held_users = found.sent[order], found.held[order]
             users = np.zeros(self.size, dtype=bool)
@@ -759,6 +764,7 @@ class Engine:
                     mechanism, file, int(members.sum()), int(dollars.sum()), changes, self.words
                 ),
                 {"changes": changes, "what": what, "why": why, "fix": fix}, dollars=dollars, mechanism=mechanism,
+                absolute=np.abs(self.gap[sent_users]) + np.abs(self.gap[held_users]),
             ))
         return causes, explained if causes else None
 
@@ -829,15 +835,19 @@ class Engine:
         details: dict | None = None,
         *,
         dollars: np.ndarray | None = None,
+        absolute: np.ndarray | None = None,
         mechanism: Mechanism | None = None,
     ) -> RootCause:
-        """``dollars``: the part of each user's gap the cause explains (in user order), when not the whole gap."""
+        """``dollars``: the part of each user's gap the cause explains (in user order), when not the whole gap;
+        ``absolute``: the size of what it explains, when not ``dollars``' (a key rewritten explains both keys' gaps,
+        which cancel in its dollars)."""
         # The members' gaps gathered once for the examples, the totals and the share.
         members = np.flatnonzero(users)
         gap = self.gap[members]
         sizes = np.abs(gap)
         examples = self._examples(members, sizes)
-        absolute = sizes if dollars is None else np.abs(dollars)
+        if absolute is None:
+            absolute = sizes if dollars is None else np.abs(dollars)
         return RootCause(
             kind=kind,
             file=file,

@@ -1,9 +1,12 @@
 """Keys a load rewrote: a text key the feed sent that the table misses, whose row the table holds under the key
-rewritten one usual way (leading zeros dropped, letter case changed, spaces trimmed).
+rewritten one usual way (leading zeros dropped, letter case changed, spaces trimmed), or any other way (a digit
+inserted, a prefix: ``OTHER``).
 
 Tried on the users left over as missing (a row expected, none on the platform) and unexpected (a row on the platform
 the feed never sent): a rewrite is named where it maps a missing key onto an unexpected one whose platform row is the
-missing key's simulated row in every compared column. Nothing is credited from the keys alone.
+missing key's simulated row in every compared column. Nothing is credited from the keys alone. A rewrite of no usual
+kind is found from the rows instead: a missing key's row and an unexpected key's, each the only one of its side with
+those values, paired, and named where at least ``MIN_PAIRS`` pairs are.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 # Each rewrite a load makes of a key read as text, tried in this order, with what it does to a Series of keys.
-LEADING_ZEROS, LOWERCASE, UPPERCASE, TRIMMED = "leading_zeros", "lowercase", "uppercase", "trimmed"
+LEADING_ZEROS, LOWERCASE, UPPERCASE, TRIMMED, OTHER = "leading_zeros", "lowercase", "uppercase", "trimmed", "other"
 REWRITES: dict[str, Callable[[pd.Series], pd.Series]] = {
     # A key read as a number: "00086" becomes "86", "000" becomes "0".
     LEADING_ZEROS: lambda keys: keys.str.replace(r"^0+(?=\d)", "", regex=True),
@@ -23,6 +26,7 @@ REWRITES: dict[str, Callable[[pd.Series], pd.Series]] = {
     TRIMMED: lambda keys: keys.str.strip(),
 }
 EXAMPLES = 3  # rewritten keys shown in a cause's changes
+MIN_PAIRS = 3  # keys paired by their rows alone: a couple of equal rows under two keys may be a coincidence
 
 
 @dataclass(frozen=True)
@@ -40,10 +44,12 @@ def rewrites(
     held_keys: pd.Series,
     held: np.ndarray,
     same_rows: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    digests: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> list[Rewrite]:
     """The rewrites that map missing keys (``sent_keys``, the text of users ``sent``) onto unexpected ones (``held_keys``
     of users ``held``) whose rows agree (``same_rows(sent users, held users)``: a mask), each user taken once, by the
-    first rewrite that explains it."""
+    first rewrite that explains it; then, given ``digests`` (a hash of each sent user's row and of each held user's,
+    the key left out), the users left paired by their rows (``OTHER``)."""
     found = []
     sent_keys, held_keys = sent_keys.reset_index(drop=True), held_keys.reset_index(drop=True)
     open_sent, open_held = np.ones(len(sent), dtype=bool), np.ones(len(held), dtype=bool)
@@ -63,4 +69,29 @@ def rewrites(
         open_sent[candidates[agree]] = False
         open_held[partners[agree]] = False
         found.append(Rewrite(name, sent[candidates[agree]], held[partners[agree]]))
+    if digests is not None and open_sent.any() and open_held.any():
+        other = _paired_by_rows(sent[open_sent], held[open_held], same_rows, digests)
+        if other is not None:
+            found.append(other)
     return found
+
+
+def _paired_by_rows(
+    sent: np.ndarray, held: np.ndarray, same_rows: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    digests: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> Rewrite | None:
+    """Missing and unexpected users whose rows are equal, each row the only one of its side with its values."""
+    sent_digests, held_digests = digests(sent, held)
+    sent_once, held_once = _only_once(sent_digests), _only_once(held_digests)
+    at = pd.Index(held_digests[held_once]).get_indexer(sent_digests[sent_once])
+    candidates, partners = sent[sent_once][at >= 0], held[held_once][at[at >= 0]]
+    agree = same_rows(candidates, partners) if len(candidates) else np.zeros(0, dtype=bool)
+    if int(agree.sum()) < MIN_PAIRS:
+        return None
+    return Rewrite(OTHER, candidates[agree], partners[agree])
+
+
+def _only_once(values: np.ndarray) -> np.ndarray:
+    """A mask of the values that appear once."""
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    return counts[inverse] == 1

@@ -127,8 +127,10 @@ def _column_candidates(
 
 
 def _scalings(expected: np.ndarray, platform: np.ndarray, left: np.ndarray, name: str):
-    """Multiplied by a whole factor (exactly), or divided by one (to the nearest value the column holds)."""
+    """Multiplied by a whole factor (exactly), or divided by one (to the nearest value the column holds); negated
+    (a sign convention other than the file's), like the usual factors, named from one user."""
     valid = left & (expected != NULL) & (platform != NULL)
+    yield Mechanism(SCALED, (name,), -1), valid & (expected != 0) & (platform == -expected)
     e, p = expected[valid & (expected != 0) & (platform != 0)], platform[valid & (expected != 0) & (platform != 0)]
     multiple = (p % e == 0) & (np.abs(p) > np.abs(e))
     divided = np.abs(e) > np.abs(p)

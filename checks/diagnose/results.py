@@ -151,7 +151,7 @@ class Diagnosis:
     def dollars_moved(self) -> bool:
         """Whether some key's dollars differ: each cause's share is then of the gap in dollars (``Engine.share``), else
         of the keys that differ (values a load changed without moving an amount)."""
-        return self.gap != 0 or self.unexplained_gap != 0 or any(cause.revenue_gap for cause in self.root_causes)
+        return self.gap != 0 or self.unexplained_gap != 0 or any(cause.absolute_gap for cause in self.root_causes)
 
     @property
     def discrepancy(self) -> bool:

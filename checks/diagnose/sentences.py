@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from checks.diagnose._keys import LEADING_ZEROS, LOWERCASE, TRIMMED, UPPERCASE
+from checks.diagnose._keys import LEADING_ZEROS, LOWERCASE, OTHER, TRIMMED, UPPERCASE
 from checks.diagnose.results import (
     COLUMNS_SWAPPED,
     CONSTANT,
@@ -227,6 +227,7 @@ _REWRITE_WORDS = {
     LOWERCASE: ("was lower-cased", "normalised to lower case on the way in"),
     UPPERCASE: ("was upper-cased", "normalised to upper case on the way in"),
     TRIMMED: ("lost the spaces around it", "trimmed on the way in"),
+    OTHER: ("was rewritten", "rewritten on the way in (a format, a prefix or padding applied)"),
 }
 _UNITS = {100: "hundredths read as whole units", 1000: "thousandths read as whole units", 10: "the decimal point moved one place"}
 _DOLLAR_UNITS = {**_UNITS, 100: "cents read as dollars"}
@@ -297,17 +298,21 @@ def _column_word(column: str, words: Words) -> str:
 
 
 def _scaled(factor: float) -> str:
-    if factor >= 1:
+    if factor == -1:
+        return "negated (its sign flipped)"
+    if abs(factor) >= 1:
         return f"multiplied by {factor:,}"
     return f"divided by {round(1 / factor):,}"
 
 
 def _unit(factor: float, words: Words) -> str:
-    whole = round(factor if factor >= 1 else 1 / factor)
+    if factor == -1:
+        return "a sign convention other than the file's on the way in (an amount owed read as one paid)"
+    whole = round(abs(factor) if abs(factor) >= 1 else abs(1 / factor))
     reason = (_DOLLAR_UNITS if words.currency == "$" else _UNITS).get(whole)
     if reason is None:
         return "a conversion by a constant factor on the way in"
-    if factor < 1:
+    if abs(factor) < 1:
         reason = " read as ".join(reversed(reason.split(" read as "))) if " read as " in reason else reason
     return reason
 
