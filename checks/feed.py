@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from checks.contract import Column, Contract, default_contract
-from checks.encoding import INTEGER_PATTERN, Encoding, default_encoding  # noqa: F401  (engines read the pattern here)
+from checks.encoding import INTEGER_PATTERN, Codec, Encoding, default_encoding  # noqa: F401  (engines read the pattern here)
 from checks.errors import BadInputError
 from checks.model import DeltaFile, RawTable
 from checks.rules import BOM_IGNORED, column_renamed
@@ -159,6 +159,8 @@ FLOAT_NOISE = 1e-12
 _FLOAT_TEXT = re.compile(r"[+-]?\d+\.\d+")  # as a float is written: digits, a point, digits (no exponent, no space)
 # A date a warehouse exported as a timestamp at midnight (2026-03-04 00:00:00, ...T00:00:00.000Z).
 _MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?")
+# A number a spreadsheet or report exported with thousands separators: 5,842.03, 1,234,567.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
 
 def _read_export_forms(
@@ -171,30 +173,37 @@ def _read_export_forms(
     left = []
     for column, cells in bad_cells.groupby("column", sort=False):
         codec = encoding.codecs[str(column)]
-        read = _export_form(codec.column, cells["value"].astype(str).reset_index(drop=True))
-        if read is None:
-            left.append(cells)
-            continue
-        near, values, form = read
-        if near.any():
-            stored.loc[cells["row"].to_numpy()[near], column] = values[near]
-            if warn is not None:
-                first = cells["value"].iloc[int(np.flatnonzero(near)[0])]
-                said = codec.render(values[near][:1])[0]
-                warn(f"{name}: column {column!r}: {int(near.sum()):,} value(s) written {form}, read as the contract's "
-                     f"{codec.column.logical_type} (first {first!r} as {said})")
-        left.append(cells[~near])
+        for form in _EXPORT_FORMS:
+            read = form(codec, cells["value"].astype(str).reset_index(drop=True))
+            if read is None:
+                continue
+            near, values, words = read
+            if near.any():
+                stored.loc[cells["row"].to_numpy()[near], column] = values[near]
+                if warn is not None:
+                    first = cells["value"].iloc[int(np.flatnonzero(near)[0])]
+                    said = codec.render(values[near][:1])[0]
+                    warn(f"{name}: column {column!r}: {int(near.sum()):,} value(s) written {words}, read as the contract's "
+                         f"{codec.column.logical_type} (first {first!r} as {said})")
+            cells = cells[~near]
+        left.append(cells)
     return pd.concat(left, ignore_index=True) if left else bad_cells
 
 
-def _export_form(column: Column, texts: pd.Series) -> tuple[np.ndarray, np.ndarray, str] | None:
-    """Which of ``texts`` (bad cells of ``column``) an export wrote in another form of a value of the column's type:
-    the mask, the values in computing form, and the form in words; None for a type no such form is read for."""
-    kind = column.logical_type
-    if kind == "date":
-        days = pd.to_datetime(texts.str.extract(f"^{_MIDNIGHT.pattern}$")[0], format="%Y-%m-%d", errors="coerce")
-        return days.notna().to_numpy(), days.to_numpy(dtype="datetime64[D]").astype(np.int64), "as a timestamp at midnight"
-    scale = column.decimal[1] if kind == "number" and column.decimal is not None else 0 if kind == "integer" else None
+ExportForm = tuple[np.ndarray, np.ndarray, str]
+
+
+def _at_midnight(codec: Codec, texts: pd.Series) -> ExportForm | None:
+    """Dates written as timestamps at midnight."""
+    if codec.column.logical_type != "date":
+        return None
+    days = pd.to_datetime(texts.str.extract(f"^{_MIDNIGHT.pattern}$")[0], format="%Y-%m-%d", errors="coerce")
+    return days.notna().to_numpy(), days.to_numpy(dtype="datetime64[D]").astype(np.int64), "as a timestamp at midnight"
+
+
+def _through_a_float(codec: Codec, texts: pd.Series) -> ExportForm | None:
+    """Exact numbers written through a binary float: within ``FLOAT_NOISE`` of the contract's grid."""
+    scale = _scale(codec.column)
     if scale is None:
         return None
     floats = pd.to_numeric(texts.where(texts.str.fullmatch(_FLOAT_TEXT.pattern)), errors="coerce").to_numpy(dtype="float64")
@@ -202,6 +211,32 @@ def _export_form(column: Column, texts: pd.Series) -> tuple[np.ndarray, np.ndarr
     near = np.isfinite(floats) & (np.abs(floats * 10**scale - grid) <= FLOAT_NOISE * np.maximum(np.abs(grid), 1))
     near &= np.abs(np.nan_to_num(grid)) < 2**53  # exact in a float, so exact as an integer
     return near, np.where(near, np.nan_to_num(grid), 0).astype("int64"), "through a binary float"
+
+
+def _with_thousands_separators(codec: Codec, texts: pd.Series) -> ExportForm | None:
+    """Exact numbers written with commas between groups of three digits, read without them. With three decimals or
+    more a single group (``1,500``) may be a decimal comma: read only where some cell of the column shows the grouping
+    for certain (a point after the groups, or two groups)."""
+    scale = _scale(codec.column)
+    if scale is None:
+        return None
+    grouped = texts.str.fullmatch(_GROUPED.pattern).to_numpy(dtype=bool)
+    if scale >= 3 and not (texts[grouped].str.contains(".", regex=False) | texts[grouped].str.count(",").gt(1)).any():
+        return None
+    values, valid = codec.parse(texts.str.replace(",", "", regex=False))
+    near = grouped & valid
+    return near, np.where(near, values, 0).astype("int64"), "with thousands separators"
+
+
+def _scale(column: Column) -> int | None:
+    """The decimals of an exact number column (0 for an integer one); None for any other column."""
+    if column.logical_type == "integer":
+        return 0
+    return column.decimal[1] if column.logical_type == "number" and column.decimal is not None else None
+
+
+# The forms of a value a table's export may write, each tried on the cells the ones before left.
+_EXPORT_FORMS = (_at_midnight, _through_a_float, _with_thousands_separators)
 
 
 def read_table(

@@ -291,3 +291,39 @@ def test_a_table_s_dates_written_as_timestamps_at_midnight_are_read_as_the_dates
     write_csv(platform, platform.read_text().replace("2026-03-03\n", "2026-03-03 09:30:00\n"))
     with pytest.raises(BadInputError, match="1 invalid date value"):  # a time of day is no date
         read_table(platform, encoding)
+
+
+def test_a_table_s_numbers_written_with_thousands_separators_are_read_as_the_numbers(tmp_path):
+    # A spreadsheet's or a report's export ("5,842.03") stopped the diagnosis as bad input (exit 2).
+    from checks.contract import parse_contract
+    from checks.encoding import Encoding
+    from checks.sample_accounts import CONTRACT_PATH
+
+    path = write_csv(tmp_path / "platform.csv", f'{HEADER}\n1,"2,728",3,4,5\n2,"1,234,567",3,4,5\n3,7,3,4,5\n')
+    told: list[str] = []
+    assert read_table(path, warn=told.append)["total_spend"].tolist() == [2728, 1234567, 7]
+    assert told == ["platform.csv: column 'total_spend': 2 value(s) written with thousands separators, read as the "
+                    "contract's integer (first '2,728' as 2728)"]
+    encoding = Encoding.of(parse_contract(CONTRACT_PATH.read_text()))
+    accounts = write_csv(tmp_path / "accounts.csv", "account_id,plan,referrer,orders,lifetime_value,exported_at\n"
+                         'AC-000001,pro,,4,"5,842.03",2026-01-03T02:42:18Z\nAC-000002,pro,,"1,004",-0.50,2026-01-03T02:42:18Z\n')
+    table = read_table(accounts, encoding)
+    assert table["lifetime_value"].tolist() == [584203, -50] and table["orders"].tolist() == [4, 1004]
+    for misgrouped in ('"58,42.03"', '"5,842.031"', '"5.842,03"'):  # not groups of three, a third decimal, a decimal comma
+        write_csv(accounts, accounts.read_text().replace('"5,842.03"', misgrouped))
+        with pytest.raises(BadInputError, match="invalid number"):
+            read_table(accounts, encoding)
+        write_csv(accounts, accounts.read_text().replace(misgrouped, '"5,842.03"'))
+
+
+def test_a_single_group_with_three_decimals_or_more_may_be_a_decimal_comma_and_is_not_read(tmp_path):
+    from checks.contract import Column
+    from checks.encoding import Codec
+    from checks.feed import _with_thousands_separators
+
+    import pandas as pd
+
+    codec = Codec(Column("rate", "number", decimal=(9, 3)))
+    assert _with_thousands_separators(codec, pd.Series(["1,500", "2,250"])) is None  # 1.5 and 2.25 written in Europe?
+    near, values, _ = _with_thousands_separators(codec, pd.Series(["1,500", "12,345.125"]))  # the second one tells
+    assert near.tolist() == [True, True] and values.tolist() == [1_500_000, 12_345_125]
