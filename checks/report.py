@@ -37,7 +37,7 @@ from checks.diagnose import (
     RootCause,
     cause_label,
 )
-from checks.diagnose.sentences import cause_words
+from checks.diagnose.sentences import cause_words, dropped_words
 from checks.discrepancies import DISCREPANCIES_CSV, DiscrepanciesWriter
 from checks.model import CUSTOMER_CLASS, SOURCE_FILE, SOURCE_ROW, SPEND_GAP
 from checks.wording import Words, agreeing, capitalised, counted
@@ -688,6 +688,8 @@ def _mechanism(cause: RootCause, e: Callable[[str], str], words: Words) -> str:
             f"the loader appends rows instead of upserting on {e(words.key_name)}, so a {e(words.key_word)} updated by several deltas "
             "appears several times."
         )
+    if cause.kind == MISSING_USERS and details.get("dropped") is not None:
+        return f"the {e(words.keys)} missing are {e(dropped_words(details['dropped'], words))}."
     if cause.kind == MISSING_USERS:
         return f"rows dropped between the file and the table (a filter, a failed insert batch, or a join that loses {e(words.keys)})."
     if cause.kind == UNEXPECTED_USERS:

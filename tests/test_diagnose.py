@@ -912,3 +912,30 @@ def test_keys_that_lost_their_leading_zeros_are_named_only_where_their_rows_move
     assert (rewritten["mechanism"], rewritten["rewrite"], rewritten["users"]) == ("keys_rewritten", "leading_zeros", int(padded.sum()) - 1)
     assert (causes["missing_users"]["users"], causes["unexpected_users"]["users"]) == (1, 2)
     assert diagnosis["totals"]["unexplained_users"] == 0
+
+
+@pytest.mark.parametrize(("name", "kept", "said"), [
+    ("a plan filtered out", lambda table: table[table["plan"] != "enterprise"], "every account with plan enterprise, and no other"),
+    ("the empty referrers filtered out", lambda table: table[table["referrer"] != ""], "every account with no referrer, and no other"),
+    ("the table stops", lambda table: table.iloc[:-30], "every account after {last} in account_id order, and no other"),
+    ("the table starts late", lambda table: table.iloc[12:], "every account before {first} in account_id order, and no other"),
+])
+def test_what_every_missing_key_shares_and_no_other_does_is_said(tmp_path, capsys, name, kept, said):
+    # Before: "N accounts of the feed are absent from the platform's table", and no more.
+    expected = _accounts_loaded().sort_values("account_id").reset_index(drop=True)
+    platform = kept(expected)
+    diagnosis = _accounts_diagnosis(tmp_path, platform, capsys)
+    (missing,) = [cause for cause in diagnosis["root_causes"] if cause["kind"] == "missing_users"]
+    assert missing["users"] == len(expected) - len(platform)
+    assert said.format(last=platform["account_id"].iloc[-1], first=platform["account_id"].iloc[0]) in missing["evidence"]
+
+
+def test_missing_keys_that_share_a_value_others_hold_too_or_are_too_few_are_only_missing(tmp_path, capsys):
+    expected = _accounts_loaded().sort_values("account_id").reset_index(drop=True)
+    enterprise = expected.index[expected["plan"] == "enterprise"]
+    for dropped in (enterprise[:-1], enterprise[-2:]):  # one enterprise account kept; two dropped, too few to tell
+        platform = expected.drop(index=dropped)
+        (missing,) = [cause for cause in _accounts_diagnosis(tmp_path, platform, capsys)["root_causes"]
+                      if cause["kind"] == "missing_users"]
+        assert missing["users"] == len(dropped) and "and no other" not in missing["evidence"]
+        (tmp_path / "feed").rename(tmp_path / f"feed-{len(dropped)}")

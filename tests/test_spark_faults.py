@@ -37,6 +37,11 @@ def _residual_platform() -> pd.DataFrame:
     return pd.concat([table, strangers, table.iloc[40:45]], ignore_index=True)
 
 
+def _filtered(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The table without the users holding ``column``'s most common value: a filter a load applied."""
+    return table[table[column] != table[column].mode()[0]]
+
+
 def _driver_searches(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """A list that grows by one each time the driver's search (``checks.diagnose.diagnose``) runs."""
     on_driver: list[bool] = []
@@ -68,6 +73,8 @@ CASES: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | 
     "last file never loaded and the first cut short": (lambda: faults.without_file_and_truncated(FEED, 4, 0, 80), None, True),
     "batch_id as text and a file never loaded": (_text_and_missing, None, True),
     "users dropped": (lambda: faults.dropped(FEED, 9, seed=4), None, True),
+    "the table cut short in key order": (lambda: faults.expected(FEED).sort_values("user_id").iloc[:-25], None, True),
+    "users of one value filtered out": (lambda: _filtered(faults.expected(FEED), "count_saved_items"), None, True),
     "users the feed never had": (lambda: faults.with_strangers(FEED, 4, seed=1), None, True),
     "users loaded twice": (lambda: faults.with_duplicates(FEED, 6, seed=3), None, True),
     "file never loaded, users dropped, strangers and repeats": (_residual_platform, None, True),
@@ -175,3 +182,21 @@ def test_a_quarantined_file_loaded_anyway_is_named_as_the_default_engine_names_i
     for cause, expected in zip(mine.root_causes, reference.root_causes, strict=True):
         pd.testing.assert_frame_equal(cause.examples, expected.examples)
     assert on_driver
+
+
+@pytest.mark.parametrize(("case", "said"), [
+    ("the table cut short in key order", "every user after {} in user_id order, and no other"),
+    ("users of one value filtered out", "every user with count_saved_items {}, and no other"),
+    ("users dropped", None),
+])
+def test_what_the_missing_users_share_is_found_in_spark_as_on_the_default_engine(spark_engine, case: str, said) -> None:
+    platform = CASES[case][0]()
+    mine = spark_engine.diagnose(FEED, platform, None, 1_000_000, deduplicated=deduplicate(FEED))
+    (missing,) = [cause for cause in mine.root_causes if cause.kind == "missing_users"]
+    dropped = missing.details.get("dropped")
+    if said is None:  # users dropped at random share nothing
+        assert dropped is None and "no other" not in missing.evidence
+        return
+    expected = faults.expected(FEED)
+    value = expected["user_id"].sort_values().iloc[-26] if dropped.column is None else expected["count_saved_items"].mode()[0]
+    assert said.format(value) in missing.evidence

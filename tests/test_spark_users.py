@@ -102,3 +102,22 @@ def test_a_contract_with_rendered_values_collects_the_users_for_the_report(spark
     assert "discrepancies.csv" in names and sorted(path.name for path in (tmp_path / "spark").iterdir()) == names
     for name in names:
         assert (tmp_path / "spark" / name).read_bytes() == (tmp_path / "pandas" / name).read_bytes(), name
+
+
+def test_a_table_of_text_keys_cut_short_is_told_in_text_order_in_spark_too(spark_engine, tmp_path: Path) -> None:
+    """The keys Spark holds are dictionary codes; where the table stops is said in the keys' text order, as on pandas."""
+    from checks.cli.diagnose import load_and_diagnose
+    from checks.engines import get_engine
+    from tests.test_contract_shapes import CASE
+    from tests.test_engines import _accounts_encoding, _write_accounts
+
+    feed = _write_accounts(CASE.files, tmp_path / "feed")
+    latest = pd.concat(CASE.files.values(), ignore_index=True).sort_values("exported_at", kind="stable")
+    latest = latest.drop_duplicates("account_id", keep="last").sort_values("account_id")
+    latest.iloc[:-7].to_csv(tmp_path / "platform.csv", index=False)
+    said = {}
+    for name in ("pandas", "spark"):
+        diagnosis = load_and_diagnose(feed, tmp_path / "platform.csv", engine=get_engine(name), encoding=_accounts_encoding())
+        said[name] = [cause.evidence for cause in diagnosis.root_causes]
+    assert said["spark"] == said["pandas"]
+    assert f"every account after {latest['account_id'].iloc[-8]} in account_id order, and no other" in said["pandas"][0]

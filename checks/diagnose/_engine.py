@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from checks.diagnose._drift import Drift
+from checks.diagnose._dropped import MIN_DROPPED, Dropped, by_key_order, by_value
 from checks.diagnose._keys import EXAMPLES as KEY_EXAMPLES
 from checks.diagnose._keys import rewrites
 from checks.diagnose._scan import (
@@ -673,8 +674,13 @@ class Engine:
                         self._drift_evidence, mechanism=Mechanism(UNEXPLAINED, ()),
                     )
                 )
+        dropped = self._dropped(table, missing)
         causes = [
-            self.cause(MISSING_USERS, missing, self.file_of_picks(table, missing), self._missing_evidence),
+            self.cause(
+                MISSING_USERS, missing, self.file_of_picks(table, missing),
+                lambda users, examples: self._missing_evidence(users, examples, dropped),
+                {"dropped": dropped} if dropped is not None else None,
+            ),
             self.cause(UNEXPECTED_USERS, unexpected, self._file_of_platform(unexpected), self._unexpected_evidence),
             self.cause(DUPLICATE_ROWS, duplicated, self._file_of_extra_rows(table, duplicated), self._duplicate_evidence),
             *drift_causes,
@@ -931,8 +937,26 @@ class Engine:
             hypothesis.kind, hypothesis.note, name, int(users.sum()), dollars, agree, self.size, examples, without_row, self.words
         )
 
-    def _missing_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
-        return missing_sentence(int(users.sum()), int(self.gap[users].sum()), examples, self.words)
+    def _missing_evidence(self, users: np.ndarray, examples: pd.DataFrame, dropped: Dropped | None = None) -> str:
+        return missing_sentence(int(users.sum()), int(self.gap[users].sum()), examples, self.words, dropped)
+
+    def _dropped(self, table: Table, missing: np.ndarray) -> Dropped | None:
+        """What the ``missing`` users share and no other user with a row in ``table`` does (``checks.diagnose._dropped``):
+        a value of a compared column, else a place in key order."""
+        if table.part is None or int(np.count_nonzero(missing)) < MIN_DROPPED:
+            return None
+        users = np.flatnonzero(table.part >= 0)
+        lost = missing[users]
+        encoding = self.words.encoding
+        columns = {column: partial(picked_values, self.feed, table, users, column) for column in self.compared}
+        found = by_value(lost, columns, lambda column, value: str(encoding.written(column, [value])[0]))
+        if found is not None:
+            return found
+        key = self.feed.shape.key
+        dictionary = encoding.codecs[key].dictionary
+        ids = self.rows.ids[users]
+        cut = by_key_order(lost, ids if dictionary is None else dictionary.decode_arrow(ids, empty=None))
+        return None if cut is None else Dropped(None, cut[1] if dictionary is not None else self.words.key(cut[1]), cut[0])
 
     def _unexpected_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
         rows = np.flatnonzero(users[self.platform.user])

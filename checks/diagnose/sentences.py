@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from checks.diagnose._dropped import AFTER, Dropped
 from checks.diagnose._keys import LEADING_ZEROS, LOWERCASE, OTHER, TRIMMED, UPPERCASE
 from checks.diagnose.results import (
     COLUMNS_SWAPPED,
@@ -95,12 +96,28 @@ def _older_or_none(count: int, without_row: int, w: Words, whose: str = "", inst
     )
 
 
-def missing_sentence(count: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
+def missing_sentence(
+    count: int, dollars: int, examples: pd.DataFrame, words: Words | None = None, dropped: Dropped | None = None
+) -> str:
     w = words or default_words()
+    shared = f": {dropped_words(dropped, w)}" if dropped is not None else ""
     return (
         f"{w.count(count)} of the feed {agreeing(count, 'are')} absent from the platform's table"
-        f"{w.money_part(', {} of ' + w.amount_word, dollars)} (e.g. {w.key_word} {_id_list(examples, w)})."
+        f"{w.money_part(', {} of ' + w.amount_word, dollars)}{shared} (e.g. {w.key_word} {_id_list(examples, w)})."
     )
+
+
+def dropped_words(dropped: Dropped, words: Words | None = None) -> str:
+    """What the missing keys share and no other does, and what drops rows so: "every account with plan enterprise, and
+    no other (a filter between the file and the table, or in the export)"."""
+    w = words or default_words()
+    if dropped.column is None:
+        return (
+            f"every {w.key_word} {dropped.side} {dropped.value} in {w.key_name} order, and no other (the table "
+            f"{'stops' if dropped.side == AFTER else 'starts'} there: an export's row limit, or a load that stopped part way)"
+        )
+    held = f"no {_column_word(dropped.column, w)}" if dropped.value == "" else f"{_column_word(dropped.column, w)} {dropped.value}"
+    return f"every {w.key_word} with {held}, and no other (a filter between the file and the table, or in the export)"
 
 
 def unexpected_sentence(count: int, no_file: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:

@@ -37,8 +37,8 @@ from checks.engines import _frames, spark_files, spark_s3a, spark_schemas, sql_r
 from checks.engines.base import Capability
 # The diagnosis with the reconciliation and the lineage in Spark SQL.
 from checks.engines.spark_deltas import (
-    DELTA_DTYPES, FEED_DTYPES, FILE_INDEX, PLACE, ROW, SparkDelta, SparkFailures, SparkTable, failures_in_spark,
-    stacked, to_pandas_int64, union,
+    DELTA_DTYPES, FEED_DTYPES, FILE_INDEX, PLACE, ROW, SparkDelta, SparkFailures, SparkTable, dictionary_frame,
+    failures_in_spark, stacked, to_pandas_int64, union,
 )
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
 # Capability.CLUSTER: the master to run on; the session the engine runs in.
@@ -509,7 +509,7 @@ def _texts(rows: Any, kinds: Sequence[Any], names: Sequence[str], form: _Form) -
         elif kind is _LINE or form.encoding.held_as_itself(kind):
             fields.append(value.cast("string"))
         elif form.encoding.codecs[kind].column.logical_type == "string":
-            texts = _dictionary(form.encoding.codecs[kind]).withColumnRenamed("_code", f"{field}_code")
+            texts = dictionary_frame(form.encoding.codecs[kind]).withColumnRenamed("_code", f"{field}_code")
             rows = rows.join(texts.withColumnRenamed("_text", f"{field}_text"), value == F.col(f"{field}_code"), "left")
             fields.append(F.coalesce(F.col(f"{field}_text"), F.lit("")))  # NULL: no code, an empty cell
         else:
@@ -546,16 +546,6 @@ def _written(codec: Any, field: str) -> Any | None:
             F.date_format(moment, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'")
         )
     return None
-
-
-def _dictionary(codec: Any) -> Any:
-    """A string column's dictionary as a Spark frame of code and text, handed over as one Arrow table: the driver
-    holds it already (its size the column's distinct texts, not the failures)."""
-    import numpy as np
-    import pyarrow as pa
-
-    texts = codec.dictionary.texts()
-    return session().createDataFrame(pa.table({"_code": np.arange(len(texts), dtype="int64"), "_text": texts}))
 
 
 def _worded_on_the_driver(

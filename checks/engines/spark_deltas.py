@@ -193,6 +193,16 @@ def to_pandas_int64(typed: Any) -> pd.DataFrame:
     return frame
 
 
+def dictionary_frame(codec: Any) -> Any:
+    """A string column's dictionary as a Spark frame of code (``_code``) and text (``_text``), handed over as one Arrow
+    table: the driver holds it already (its size the column's distinct texts)."""
+    import numpy as np
+    import pyarrow as pa
+
+    texts = codec.dictionary.texts()
+    return session().createDataFrame(pa.table({"_code": np.arange(len(texts), dtype="int64"), "_text": texts}))
+
+
 def union(parts: Sequence[Any]) -> Any:
     result = parts[0]
     for part in parts[1:]:

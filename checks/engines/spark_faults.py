@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from checks.diagnose._dropped import AFTER, BEFORE, MIN_DROPPED, Dropped
 from checks.diagnose._engine import candidate_orders, change_alone, hypothesis_score, rule_changes, sole_change
 from checks.diagnose.results import (
     DUPLICATE_ROWS,
@@ -40,6 +41,7 @@ from checks.diagnose.results import (
     RootCause,
 )
 from checks.diagnose.sentences import duplicate_sentence, missing_sentence, simulation_sentence, unexpected_sentence
+from checks.engines.spark_deltas import dictionary_frame
 from checks.engines.spark_users import CODE, GAP, PLATFORM_FILE, SparkUsers
 from checks.model import Shape
 from checks.reconcile import CLASSES, MATCH, Reconciliation, compared
@@ -483,11 +485,13 @@ class _Search:
                 continue
             if kind == MISSING_USERS:
                 name = self._single_file(members.select(F.col(_PICK).alias("_source")))
+                dropped = self._dropped(table.where(picked), members)
 
-                def evidence(count: int, gap: int, _: int, examples: Any) -> str:
-                    return missing_sentence(count, gap, examples, self.words)
+                def evidence(count: int, gap: int, _: int, examples: Any, dropped: Dropped | None = dropped) -> str:
+                    return missing_sentence(count, gap, examples, self.words, dropped)
 
-                causes.append(self._cause(kind, members, name, evidence, {}, reconciliation, total))
+                details = {"dropped": dropped} if dropped is not None else {}
+                causes.append(self._cause(kind, members, name, evidence, details, reconciliation, total))
                 continue
             rows = platform.join(members, on=key, how="inner")
             if kind == UNEXPECTED_USERS:
@@ -508,6 +512,42 @@ class _Search:
                     return duplicate_sentence(count, extra, gap, examples, self.words)
             causes.append(self._cause(kind, members, name, evidence, {}, reconciliation, total))
         return [cause for cause in causes if cause is not None]
+
+    def _dropped(self, picked: Any, missing: Any) -> Dropped | None:
+        """``Engine._dropped`` in Spark SQL: what the ``missing`` users share and no other user with a pick (``picked``)
+        does, a value of a compared column, else a place in key order (text order for a text key)."""
+        from pyspark.sql import functions as F
+
+        count = missing.count()
+        if count < MIN_DROPPED:
+            return None
+        encoding, key = self.words.encoding, self.shape.key
+        values = compared(self.shape)
+        shared = missing.agg(
+            *[F.count_distinct(F.col(f"{_PICK_ROW}.{column}")).alias(f"_n{at}") for at, column in enumerate(values)],
+            *[F.min(F.col(f"{_PICK_ROW}.{column}")).alias(f"_v{at}") for at, column in enumerate(values)],
+        ).first()
+        for at, column in enumerate(values):
+            value = shared[f"_v{at}"]
+            if shared[f"_n{at}"] == 1 and picked.where(F.col(f"{_PICK_ROW}.{column}") == value).count() == count:
+                return Dropped(column, str(encoding.written(column, [value])[0]))
+        codec = encoding.codecs[key]
+        kept = picked.join(missing.select(key), on=key, how="left_anti").select(key)
+        lost = missing.select(key)
+        if codec.dictionary is not None:  # codes in Spark: the keys' order is their text's
+            texts = dictionary_frame(codec)
+            kept, lost = ((side.join(texts, side[key] == texts["_code"]).select(F.col("_text").alias(key))) for side in (kept, lost))
+        (low, high), (kept_low, kept_high) = (
+            tuple(side.agg(F.min(key), F.max(key)).first()) for side in (lost, kept)
+        )
+        if kept_high is None:
+            return None  # every user with a pick is missing
+        said = (lambda value: value) if codec.dictionary is not None else self.words.key
+        if low > kept_high:
+            return Dropped(None, said(kept_high), AFTER)
+        if high < kept_low:
+            return Dropped(None, said(kept_low), BEFORE)
+        return None
 
     def _single_file(self, rows: Any) -> str | None:
         """The one file rows come from (``_source``), or None: several, none, or a row from no file."""

@@ -1,0 +1,63 @@
+"""What the keys a table lacks share, and no other key does: one value of one column (a filter dropped them), or a
+place in key order (the table stops, or starts, there: an export's row limit, a load that stopped part way).
+
+Asked of the users left missing (a row expected, none on the platform) among the users with an expected row, on
+arrays over those users: named only where it holds for every one of them and for no other user, and for at least
+``MIN_DROPPED`` of them, so that one or two missing keys do not make a filter of a value they happen to hold. The
+Spark engine asks the same of its tables in Spark SQL (``checks.engines.spark_faults``).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+MIN_DROPPED = 3
+AFTER, BEFORE = "after", "before"
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """What the missing keys share: ``column`` (None for a place in key order) and its ``value`` as the files write
+    it ("" for empty), or the key (as the files write it) the table stops ``after`` (or starts ``before``) in key
+    order."""
+
+    column: str | None
+    value: str
+    side: str = ""
+
+
+def by_value(missing: np.ndarray, columns: dict[str, Callable[[], np.ndarray]], render: Callable[[str, int], str]) -> Dropped | None:
+    """The first column (in ``columns``' order) whose value is the same for every missing user and for no other:
+    ``missing`` a mask over the users with an expected row, each column's values over them made on demand (only for a
+    column the missing users agree on)."""
+    if int(missing.sum()) < MIN_DROPPED:
+        return None
+    for column, values_of in columns.items():
+        values = values_of()
+        shared = values[missing]
+        if (shared != shared[0]).any():
+            continue
+        if int(np.count_nonzero(values == shared[0])) == len(shared):
+            return Dropped(column, render(column, int(shared[0])))
+    return None
+
+
+def by_key_order(missing: np.ndarray, keys: Any) -> tuple[str, Any] | None:
+    """Whether the missing users' keys all follow (``AFTER``) or all precede (``BEFORE``) every other user's in key
+    order, with the key the table stops after (or starts before). ``keys``: the users' keys (NumPy integers, or an Arrow
+    array of text for a text key, ordered as Spark SQL orders text: by code point)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if int(missing.sum()) < MIN_DROPPED or missing.all():
+        return None
+    keys = keys if isinstance(keys, pa.Array) else pa.array(keys)
+    kept, lost = (pc.min_max(keys.filter(pa.array(mask))) for mask in (~missing, missing))
+    if lost["min"].as_py() > kept["max"].as_py():
+        return AFTER, kept["max"].as_py()
+    if lost["max"].as_py() < kept["min"].as_py():
+        return BEFORE, kept["min"].as_py()
+    return None
