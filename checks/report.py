@@ -492,7 +492,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         )
         if _only_quarantined(diagnosis):
             shown, used = "figures from a file validation quarantined", "those values"
-        elif all(cause.details.get("what") for cause in diagnosis.root_causes):  # values a load changed: not older ones
+        elif diagnosis.root_causes and all(cause.details.get("what") for cause in diagnosis.root_causes):  # changed, not older
             shown, used = "figures other than the files'", "the changed values"
         else:
             shown, used = "figures that are not their latest", "the older values"

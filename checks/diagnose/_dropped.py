@@ -8,7 +8,7 @@ Spark engine asks the same of its tables in Spark SQL (``checks.engines.spark_fa
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,18 +29,21 @@ class Dropped:
     side: str = ""
 
 
-def by_value(missing: np.ndarray, columns: dict[str, Callable[[], np.ndarray]], render: Callable[[str, int], str]) -> Dropped | None:
-    """The first column (in ``columns``' order) whose value is the same for every missing user and for no other:
-    ``missing`` a mask over the users with an expected row, each column's values over them made on demand (only for a
-    column the missing users agree on)."""
-    if int(missing.sum()) < MIN_DROPPED:
+def by_value(
+    missing: np.ndarray, columns: Sequence[str], values_at: Callable[[str, np.ndarray | None], np.ndarray],
+    render: Callable[[str, int], str],
+) -> Dropped | None:
+    """The first of ``columns`` whose value is the same for every missing user and for no other: ``missing`` a mask
+    over the users with an expected row, ``values_at(column, positions)`` a column's values at some of them (None: at
+    all, asked only of a column the missing users agree on)."""
+    lost = np.flatnonzero(missing)
+    if len(lost) < MIN_DROPPED:
         return None
-    for column, values_of in columns.items():
-        values = values_of()
-        shared = values[missing]
+    for column in columns:
+        shared = values_at(column, lost)
         if (shared != shared[0]).any():
             continue
-        if int(np.count_nonzero(values == shared[0])) == len(shared):
+        if int(np.count_nonzero(values_at(column, None) == shared[0])) == len(lost):
             return Dropped(column, render(column, int(shared[0])))
     return None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property, partial
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -948,8 +948,10 @@ class Engine:
         users = np.flatnonzero(table.part >= 0)
         lost = missing[users]
         encoding = self.words.encoding
-        columns = {column: partial(picked_values, self.feed, table, users, column) for column in self.compared}
-        found = by_value(lost, columns, lambda column, value: str(encoding.written(column, [value])[0]))
+        found = by_value(
+            lost, self.compared, lambda column, at: picked_values(self.feed, table, users if at is None else users[at], column),
+            lambda column, value: str(encoding.written(column, [value])[0]),
+        )
         if found is not None:
             return found
         key = self.feed.shape.key
