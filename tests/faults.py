@@ -27,6 +27,27 @@ def expected(feed: Sequence[Delta]) -> pd.DataFrame:
     return loaded(deduplicate(feed))
 
 
+def accumulated(feed: Sequence[Delta], column: str) -> pd.DataFrame:
+    """The platform added each file's ``column`` to the table's, as increments: each user's latest row, its
+    ``column`` the sum over every row of theirs."""
+    rows = pd.concat([delta.frame for delta in feed], ignore_index=True)
+    table = deduplicate(feed).set_index("user_id")
+    table[column] = rows.groupby("user_id")[column].sum()
+    return loaded(table.reset_index())
+
+
+def not_updated(feed: Sequence[Delta], number: int, column: str) -> pd.DataFrame:
+    """Delta ``number`` was loaded but for ``column``: each user it updated keeps that column's value of the row
+    before (the largest version below the file's)."""
+    rows = pd.concat([delta.frame.assign(_file=delta.number) for delta in feed], ignore_index=True)
+    rows = rows.sort_values(["user_id", "batch_id"], kind="stable")
+    rows["_before"] = rows.groupby("user_id")[column].shift(1)
+    latest = rows.groupby("user_id").tail(1)
+    kept = (latest["_file"] == number) & latest["_before"].notna()
+    latest.loc[kept, column] = latest.loc[kept, "_before"].astype("int64")
+    return loaded(latest)
+
+
 def without_file(feed: Sequence[Delta], number: int) -> pd.DataFrame:
     """The platform never ingested delta ``number``."""
     return loaded(deduplicate([delta for delta in feed if delta.number != number]))

@@ -227,6 +227,18 @@ def test_two_columns_changed_by_one_load_are_two_causes_for_the_same_users():
     assert causes["zeroed"]["revenue_gap"] == 0 and causes["zeroed"]["users"] <= causes["scaled"]["users"]
 
 
+@pytest.mark.parametrize(("name", "platform", "mechanism", "file"), [
+    # Before: "no known change of a load reproduces them".
+    ("added up", lambda: faults.accumulated(FEED, "total_spend"), "accumulated", None),
+    ("not updated", lambda: faults.not_updated(FEED, 3, "total_spend"), "not_updated", "delta3.csv"),
+])
+def test_a_column_added_up_over_the_files_or_left_as_it_was_is_named(name, platform, mechanism, file):
+    platform = platform()
+    (cause,) = diagnose(FEED, platform).to_dict()["root_causes"]
+    assert (cause["kind"], cause["mechanism"], cause["columns"], cause["file"]) == ("value_drift", mechanism, ["total_spend"], file)
+    assert cause["revenue_gap"] == EXPECTED_TOTAL - _platform_total(platform) and cause["users"] == _changed_users(platform)
+
+
 def test_random_changes_are_unexplained_drift():
     (cause,) = diagnose(FEED, faults.drifted(FEED, 11, seed=3)).to_dict()["root_causes"]
     assert (cause["kind"], cause["mechanism"], cause["columns"]) == ("value_drift", "unexplained", [])

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from checks.diagnose._mechanisms import MIN_USERS, Rows, column_mechanisms, shifted_rows
-from checks.diagnose._scan import Table, groups, picked_values
+from checks.diagnose._scan import Table, groups, history_values, picked_values
 from checks.diagnose.results import CONSTANT, SHIFTED_KEYS, Mechanism
 from checks.lineage import Feed, PlatformRows
 from checks.reconcile import ExpectedRows, compared
@@ -37,9 +37,15 @@ class Drift:
         self.expected = {column: picked_values(feed, table, candidates, column) for column in self.columns}
         self.platform = {column: platform.values_at(column, candidates) for column in self.columns}
         codecs = words.encoding.codecs
+        version = feed.shape.version
+        # Each differing column's history over the feed (summed, and the row before the latest): a pass over the feed.
+        history = {
+            column: history_values(feed, candidates, column, self.expected[version])
+            for column in self.columns if column != version and np.any(self.expected[column] != self.platform[column])
+        }
         self.found = column_mechanisms(
             self.expected, self.platform, {column: codecs[column].column for column in self.columns},
-            lambda column, codes: codecs[column].render(codes),
+            lambda column, codes: codecs[column].render(codes), history,
         )
         self.explained = np.zeros(len(candidates), dtype=bool)
         for _, users in self.found:

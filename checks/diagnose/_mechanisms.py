@@ -3,7 +3,8 @@ confirmed where it reproduces their platform rows exactly.
 
 Every mechanism is one vectorised pass over the drifting users' rows in their int64 computing form
 (``checks.encoding``): ``expected`` and ``platform`` map each compared column to one array over the
-same users. A column's mechanism (zeroed, nulled, constant, scaled, rounded, timezone_shift, a text rewritten) or a
+same users. A column's mechanism (zeroed, nulled, constant, scaled, rounded, timezone_shift, a text rewritten, added
+up over the files, not updated by the latest row) or a
 swap of two columns explains that column for a user; a user is explained when every column that
 differs is. A parameter the data shows (a constant, a factor, an offset in hours) is read from the
 users, then confirmed on each of them: nothing is credited from a statistic alone.
@@ -19,8 +20,10 @@ import pandas as pd
 from checks.contract import Column
 from checks.diagnose._keys import REWRITES
 from checks.diagnose.results import (
+    ACCUMULATED,
     COLUMNS_SWAPPED,
     CONSTANT,
+    NOT_UPDATED,
     NULLED,
     ROUNDED,
     SCALED,
@@ -46,12 +49,14 @@ def column_mechanisms(
     platform: dict[str, np.ndarray],
     columns: dict[str, Column],
     texts: Callable[[str, np.ndarray], np.ndarray] | None = None,
+    history: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> list[tuple[Mechanism, np.ndarray]]:
     """The mechanisms that explain the drifting users, each with the users (a mask) whose rows it reproduces
     entirely (with the other mechanisms found for their other columns). Users explained by none are in no mask.
 
     ``texts`` turns a string column's codes into its text: each string column has its own dictionary, so two
-    string columns are compared as text."""
+    string columns are compared as text. ``history``: per column, each user's value summed over the feed's rows and
+    its value in the row before the latest (``checks.diagnose._scan.history_values``)."""
     names = list(columns)
     differ = {name: expected[name] != platform[name] for name in names}
     explained = {name: np.zeros_like(differ[name]) for name in names}
@@ -72,7 +77,7 @@ def column_mechanisms(
     for name in names:
         while (left := differ[name] & ~explained[name]).any():
             best = max(
-                _column_candidates(expected[name], platform[name], left, name, columns[name], texts),
+                _column_candidates(expected[name], platform[name], left, name, columns[name], texts, (history or {}).get(name)),
                 key=lambda candidate: int(candidate[1].sum()),
                 default=None,
             )
@@ -102,6 +107,7 @@ def _swappable(first: Column, second: Column) -> bool:
 def _column_candidates(
     expected: np.ndarray, platform: np.ndarray, left: np.ndarray, name: str, column: Column,
     texts: Callable[[str, np.ndarray], np.ndarray] | None = None,
+    history: tuple[np.ndarray, np.ndarray] | None = None,
 ):
     """Each mechanism of one column, applied to the users ``left`` (a mask): the mechanism and the users it reproduces."""
     # Engines may hold a column as int32 where it fits; the factors and steps tried here need int64.
@@ -124,6 +130,12 @@ def _column_candidates(
         yield from _time_shifts(expected, platform, left, name, kind)
     if kind == "string" and texts is not None:
         yield from _text_rewrites(expected, platform, left, name, texts)
+    if history is not None:
+        summed, previous = history
+        if numeric and column.required:  # the files read as increments: each one's value added to the table's
+            yield Mechanism(ACCUMULATED, (name,)), left & (platform == summed)
+        # The latest row loaded but for this column, which kept the value of the row it replaced.
+        yield Mechanism(NOT_UPDATED, (name,)), left & (previous != NULL) & (platform == previous)
 
 
 def _scalings(expected: np.ndarray, platform: np.ndarray, left: np.ndarray, name: str):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from checks.encoding import NULL
 from checks.lineage import Feed, Part, code_dtype, position_dtype, row_chunks
 from checks.model import SOURCE_ROW
 from checks.reconcile import ExpectedRows, compared
@@ -210,6 +211,32 @@ def picked_values(feed: Feed, table: Table, users: np.ndarray, column: str) -> n
     for index, at in groups(table.part[users], len(feed.parts)):
         values[at] = feed.column(feed.parts[index].file, column)[table.position[users[at]]]
     return values
+
+
+def history_values(
+    feed: Feed, users: np.ndarray, column: str, latest: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per user of ``users`` (positions, ascending): ``column`` summed over every feed row of theirs, and its value in
+    their row before their latest (the largest version below ``latest``, their latest version; ``NULL`` where none).
+    One pass over the feed's rows of those users."""
+    version = feed.shape.version
+    sums = np.zeros(len(users), dtype=np.int64)
+    previous = np.full(len(users), NULL, dtype=np.int64)
+    before = np.full(len(users), NULL, dtype=np.int64)  # the version of ``previous``
+    for part in feed.parts:
+        at = np.searchsorted(users, part.user)
+        inside = at < len(users)
+        inside[inside] = users[at[inside]] == part.user[inside]
+        rows = np.flatnonzero(inside)
+        if not len(rows):
+            continue
+        at = at[rows]
+        values = feed.values(part, column, rows).astype(np.int64)
+        versions = feed.values(part, version, rows).astype(np.int64)
+        np.add.at(sums, at, values)
+        older = (versions < latest[at]) & (versions > before[at])  # a part holds a user once: no two writes collide
+        before[at[older]], previous[at[older]] = versions[older], values[older]
+    return sums, previous
 
 
 def expected_rows(feed: Feed, picks: Table) -> ExpectedRows:

@@ -63,6 +63,8 @@ SHIFTED_KEYS = "shifted_keys"
 TIMEZONE_SHIFT = "timezone_shift"
 KEYS_REWRITTEN = "keys_rewritten"
 TEXT_REWRITTEN = "text_rewritten"
+ACCUMULATED = "accumulated"
+NOT_UPDATED = "not_updated"
 UNEXPLAINED = "unexplained"
 MECHANISMS: dict[str, str | None] = {
     COLUMNS_SWAPPED: None,
@@ -75,6 +77,8 @@ MECHANISMS: dict[str, str | None] = {
     TIMEZONE_SHIFT: "hours",
     KEYS_REWRITTEN: "rewrite",
     TEXT_REWRITTEN: "rewrite",
+    ACCUMULATED: None,
+    NOT_UPDATED: None,
     UNEXPLAINED: None,
 }
 

@@ -9,11 +9,13 @@ import pandas as pd
 from checks.diagnose._dropped import AFTER, Dropped
 from checks.diagnose._keys import LEADING_ZEROS, LOWERCASE, OTHER, TRIMMED, UPPERCASE
 from checks.diagnose.results import (
+    ACCUMULATED,
     COLUMNS_SWAPPED,
     CONSTANT,
     FILE_NOT_INGESTED,
     FILE_PARTIALLY_INGESTED,
     KEYS_REWRITTEN,
+    NOT_UPDATED,
     NULLED,
     ROUNDED,
     SCALED,
@@ -231,6 +233,16 @@ _MECHANISM_WORDS: dict[str, tuple[str, str, str]] = {
         "{key_name} {rewritten}",
         "the keys {rewritten_why}",
         "load {key_name} as text, exactly as the files write it, and check after each load that every {key} of the file is in the table",
+    ),
+    ACCUMULATED: (
+        "{column} was added up over the files",
+        "each file's figures added to the table's as increments, where a file holds each {key}'s latest figures",
+        "replace each {key}'s row with the file's (an upsert on {key_name}): the files hold each {key}'s latest figures, not increments",
+    ),
+    NOT_UPDATED: (
+        "{column} was not updated: it kept the value of the {key}'s row before",
+        "an upsert that updates only some columns (a column left out of its list)",
+        "update every column of the contract on each upsert, or replace the whole row",
     ),
     TEXT_REWRITTEN: (
         "{column} {rewritten}",
