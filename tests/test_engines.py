@@ -699,26 +699,34 @@ def test_the_diagnosis_of_another_shape_is_the_reference_s(engine: str, fault: s
     assert printed["pandas"][0] == 1 and PLATFORM_FAULTS[fault][1] in printed["pandas"][1]
 
 
-def test_duckdb_run_on_the_sample_of_another_shape_writes_what_the_default_engine_writes(tmp_path: Path) -> None:
-    """`checks run` end to end on the second sample (a file never loaded): the same summary and files from either engine."""
-    from checks.config import load_case
+def assert_runs_write_the_same(case, engine: str, tmp_path: Path) -> dict:
+    """`checks run` of ``case`` on the default engine and on ``engine``: the same summary (times and paths aside) and
+    the same files, byte for byte; the default engine's summary."""
     from checks.runner import run_case
 
-    case = load_case(Path(__file__).resolve().parent.parent / "data" / "accounts" / "case.toml")
     results = {
         name: run_case(case, out_dir=tmp_path / name / "out", gx_dir=tmp_path / name / "gx", build_docs=False,
                        engine=get_engine(name))
-        for name in ("polars", "duckdb")
+        for name in ("polars", engine)
     }
     summaries = {name: result.to_dict() for name, result in results.items()}
     for summary in summaries.values():
         for varying in ("timings_seconds", "cpu_seconds", "helper_process", "peak_memory_mb_after", "outputs"):
             del summary[varying]
         del summary["suites"]["run_time"]
-    assert summaries["duckdb"] == summaries["polars"]
-    assert summaries["polars"]["diagnosis"]["root_causes"][0]["kind"] == "file_not_ingested"
+    assert summaries[engine] == summaries["polars"]
     for written in ("deduplicated.csv", "failures.csv", "discrepancies.csv", "incident.md", "email-engineer.md"):
-        assert (tmp_path / "duckdb" / "out" / written).read_bytes() == (tmp_path / "polars" / "out" / written).read_bytes(), written
+        assert (tmp_path / engine / "out" / written).read_bytes() == (tmp_path / "polars" / "out" / written).read_bytes(), written
+    return summaries["polars"]
+
+
+def test_duckdb_run_on_the_sample_of_another_shape_writes_what_the_default_engine_writes(tmp_path: Path) -> None:
+    """`checks run` end to end on the second sample (a file never loaded): the same summary and files from either engine."""
+    from checks.config import load_case
+
+    case = load_case(Path(__file__).resolve().parent.parent / "data" / "accounts" / "case.toml")
+    summary = assert_runs_write_the_same(case, "duckdb", tmp_path)
+    assert summary["diagnosis"]["root_causes"][0]["kind"] == "file_not_ingested"
 
 
 def _accounts_spark_faults() -> dict[str, dict[str, pd.DataFrame]]:

@@ -16,9 +16,8 @@ import yaml
 
 from checks.contract import DEFAULT_CONTRACT_PATH, load_contract
 from checks.encoding import Encoding
-from checks.engines import get_engine
 from checks.sample import generate_case, write_case
-from tests.test_engines import run_both
+from tests.test_engines import assert_runs_write_the_same, run_both
 
 RENAMED = {"user_id": "member_no", "total_spend": "points", "count_saved_items": "visits",
            "loyalty_credits": "tier", "batch_id": "export_seq"}
@@ -123,25 +122,12 @@ def test_spark_run_on_other_integer_columns_writes_what_the_default_engine_write
 ) -> None:
     from checks.config import load_case
     from checks.contract_suite import generate_suite
-    from checks.runner import run_case
 
     contract = write_contract(tmp_path)
     suite = tmp_path / "suite.json"
     suite.write_text(json.dumps(generate_suite(load_contract(contract))), encoding="utf-8")
     monkeypatch.setattr("checks.suites.run.contract_suite_path", lambda _: suite)
     case = load_case(write_renamed_case(tmp_path / "case") / "case.toml").override(contract=contract)
-    results = {
-        name: run_case(case, out_dir=tmp_path / name / "out", gx_dir=tmp_path / name / "gx", build_docs=False,
-                       engine=get_engine(name))
-        for name in ("polars", "spark")
-    }
-    summaries = {name: result.to_dict() for name, result in results.items()}
-    for summary in summaries.values():
-        for varying in ("timings_seconds", "cpu_seconds", "helper_process", "peak_memory_mb_after", "outputs"):
-            del summary[varying]
-        del summary["suites"]["run_time"]
-    assert summaries["spark"] == summaries["polars"]
-    assert summaries["polars"]["diagnosis"]["root_causes"][0]["kind"] == "file_not_ingested"
-    for written in ("deduplicated.csv", "failures.csv", "discrepancies.csv", "incident.md", "email-engineer.md"):
-        assert (tmp_path / "spark" / "out" / written).read_bytes() == (tmp_path / "polars" / "out" / written).read_bytes(), written
+    summary = assert_runs_write_the_same(case, "spark", tmp_path)
+    assert summary["diagnosis"]["root_causes"][0]["kind"] == "file_not_ingested"
     assert b"member_no" in (tmp_path / "spark" / "out" / "deduplicated.csv").read_bytes()
