@@ -233,8 +233,8 @@ def history_values(
         at = at[rows]
         values = feed.values(part, column, rows).astype(np.int64)
         versions = feed.values(part, version, rows).astype(np.int64)
-        np.add.at(sums, at, values)
-        older = (versions < latest[at]) & (versions > before[at])  # a part holds a user once: no two writes collide
+        sums[at] += values  # a part holds a user once: no two rows of it add to one place (no ``np.add.at`` needed)
+        older = (versions < latest[at]) & (versions > before[at])
         before[at[older]], previous[at[older]] = versions[older], values[older]
     return sums, previous
 
