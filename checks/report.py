@@ -487,7 +487,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         reconciled = f"I reconciled the loaded table{table}{whose} against the {counted(len(diagnosis.files), 'delta file')} the customer sent"
         out.append(("p", _reconciled_totals(diagnosis, reconciled, e)))
         off_by = (
-            diagnosis.words.money_part(", and the table's total is off by {}", diagnosis.gap) if diagnosis.gap
+            diagnosis.words.money_part(", and the table's total is off by {}", diagnosis.gap) if diagnosis.totals_differ
             else diagnosis.words.amount_part(", though the table's total is right")
         )
         if _only_quarantined(diagnosis):
@@ -774,7 +774,7 @@ def _corrected(diagnosis: Diagnosis, e: Callable[[str], str], total: str, keys: 
 def _how_far_off(diagnosis: Diagnosis) -> str:
     """The engineer's subject after "Platform": " table is $1,234 off the customer's feed", or for how many keys."""
     w = diagnosis.words
-    if w.has_amount and diagnosis.gap:
+    if diagnosis.totals_differ:
         return f" table is {w.money(diagnosis.gap)} off the customer's feed"
     return f" table differs from the customer's feed for {w.count(_discrepant_users(diagnosis))}"
 
@@ -815,9 +815,7 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
     """In plain language and one voice (we, signed by a person): what happened, what it meant, the corrected
     total, what we do next and when, the list of affected customers on request. Says only what the data shows."""
     greeting_name = first_name(names.customer_contact)
-    # Values a load changed without moving the total (a plan upper-cased, a count zeroed): the figures differ, the
-    # total is right, and there is none to correct; so too without an amount.
-    totals_differ = diagnosis.words.has_amount and diagnosis.gap != 0
+    totals_differ = diagnosis.totals_differ  # else the figures differ and there is no total to correct
 
     def blocks(e: Callable[[str], str]) -> list[tuple]:
         salutation = "Dear" if greeting_name else "Hello"

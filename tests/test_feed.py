@@ -317,11 +317,11 @@ def test_a_table_s_numbers_written_with_thousands_separators_are_read_as_the_num
 
 
 def test_a_single_group_with_three_decimals_or_more_may_be_a_decimal_comma_and_is_not_read(tmp_path):
+    import pandas as pd
+
     from checks.contract import Column
     from checks.encoding import Codec
     from checks.feed import _with_thousands_separators
-
-    import pandas as pd
 
     codec = Codec(Column("rate", "number", decimal=(9, 3)))
     assert _with_thousands_separators(codec, pd.Series(["1,500", "2,250"])) is None  # 1.5 and 2.25 written in Europe?

@@ -59,8 +59,17 @@ def by_key_order(missing: np.ndarray, keys: Any) -> tuple[str, Any] | None:
         return None
     keys = keys if isinstance(keys, pa.Array) else pa.array(keys)
     kept, lost = (pc.min_max(keys.filter(pa.array(mask))) for mask in (~missing, missing))
-    if lost["min"].as_py() > kept["max"].as_py():
-        return AFTER, kept["max"].as_py()
-    if lost["max"].as_py() < kept["min"].as_py():
-        return BEFORE, kept["min"].as_py()
+    return cut_in_key_order((lost["min"].as_py(), lost["max"].as_py()), (kept["min"].as_py(), kept["max"].as_py()))
+
+
+def cut_in_key_order(lost: tuple[Any, Any], kept: tuple[Any, Any]) -> tuple[str, Any] | None:
+    """From the missing keys' lowest and highest and the other keys' (None: there are none), whether the missing ones
+    all follow (``AFTER``) or all precede (``BEFORE``) the others, with the key the table stops after or starts before."""
+    (low, high), (kept_low, kept_high) = lost, kept
+    if kept_high is None:
+        return None
+    if low > kept_high:
+        return AFTER, kept_high
+    if high < kept_low:
+        return BEFORE, kept_low
     return None

@@ -152,6 +152,12 @@ class Diagnosis:
     words: Words = field(default_factory=default_words, repr=False, compare=False)
 
     @property
+    def totals_differ(self) -> bool:
+        """Whether the platform's total is off the feed's (never without an amount): values a load changed without
+        moving it (a plan upper-cased, a count zeroed) leave no total to correct."""
+        return self.words.has_amount and self.gap != 0
+
+    @property
     def dollars_moved(self) -> bool:
         """Whether some key's dollars differ: each cause's share is then of the gap in dollars (``Engine.share``), else
         of the keys that differ (values a load changed without moving an amount)."""

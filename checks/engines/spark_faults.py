@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from checks.diagnose._dropped import AFTER, BEFORE, MIN_DROPPED, Dropped
+from checks.diagnose._dropped import MIN_DROPPED, Dropped, cut_in_key_order
 from checks.diagnose._engine import candidate_orders, change_alone, hypothesis_score, rule_changes, sole_change
 from checks.diagnose.results import (
     DUPLICATE_ROWS,
@@ -537,17 +537,11 @@ class _Search:
         if codec.dictionary is not None:  # codes in Spark: the keys' order is their text's
             texts = dictionary_frame(codec)
             kept, lost = ((side.join(texts, side[key] == texts["_code"]).select(F.col("_text").alias(key))) for side in (kept, lost))
-        (low, high), (kept_low, kept_high) = (
-            tuple(side.agg(F.min(key), F.max(key)).first()) for side in (lost, kept)
-        )
-        if kept_high is None:
-            return None  # every user with a pick is missing
-        said = (lambda value: value) if codec.dictionary is not None else self.words.key
-        if low > kept_high:
-            return Dropped(None, said(kept_high), AFTER)
-        if high < kept_low:
-            return Dropped(None, said(kept_low), BEFORE)
-        return None
+        cut = cut_in_key_order(*(tuple(side.agg(F.min(key), F.max(key)).first()) for side in (lost, kept)))
+        if cut is None:
+            return None
+        side, at = cut
+        return Dropped(None, at if codec.dictionary is not None else self.words.key(at), side)
 
     def _single_file(self, rows: Any) -> str | None:
         """The one file rows come from (``_source``), or None: several, none, or a row from no file."""
