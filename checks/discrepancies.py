@@ -46,7 +46,7 @@ def write_discrepancies(users: pd.DataFrame, lineage: pd.DataFrame | None, words
     the users' columns in Arrow, a chunk at a time, rather than as a pandas frame; otherwise only the users written
     are rendered as text (a tenth of the table, often). An engine that holds the rows (Spark) writes them there."""
     if isinstance(users, UsersElsewhere):
-        return users.write_discrepancies(path)
+        return users.write_discrepancies(path, words)
     import pyarrow as pa
 
     listed, order = _with_platform_source(users, lineage), discrepancy_order(users)

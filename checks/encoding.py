@@ -43,6 +43,24 @@ _TIMESTAMP_PATTERN = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?$"
 )
 _BOOLEAN_PATTERN = r"^(?i:true|false)$"
+
+
+@dataclass(frozen=True)
+class TimestampForm:
+    """One of the usual forms of a timestamp cell, which engines parse natively (any other form of
+    ``_TIMESTAMP_PATTERN`` is ``Codec.parse``'s): its regular expression, and its spelling for Polars and for Spark."""
+
+    pattern: str
+    strftime: str
+    java: str
+
+
+# Whole seconds up to 59 only: a second above 59 (a leap second) pandas, Polars and Spark read otherwise.
+USUAL_TIMESTAMPS = (
+    TimestampForm(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9]Z$", "%Y-%m-%dT%H:%M:%SZ", "yyyy-MM-dd'T'HH:mm:ss'Z'"),
+    TimestampForm(r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-5][0-9]$", "%Y-%m-%d %H:%M:%S", "yyyy-MM-dd HH:mm:ss"),
+    TimestampForm(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9]$", "%Y-%m-%dT%H:%M:%S", "yyyy-MM-dd'T'HH:mm:ss"),
+)
 _MICROSECONDS_PER_DAY = 86_400_000_000
 
 

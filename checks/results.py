@@ -17,6 +17,7 @@ from checks.encoding import Encoding, default_encoding
 from checks.model import FAILURE_COLUMNS, Delta, concat_failures
 
 if TYPE_CHECKING:
+    from checks.wording import Words
     from checks.writers import PendingWrites
 
 # The feed's failures, every delta's and those across the files: one file in the output folder.
@@ -154,8 +155,9 @@ class UsersElsewhere(TableElsewhere):
     rows for the code that still asks for them."""
 
     @abstractmethod
-    def write_discrepancies(self, path: Path) -> Path:
-        """``checks.report``'s per-user table of the keys that do not match, written at ``path`` (atomically)."""
+    def write_discrepancies(self, path: Path, words: Words) -> Path:
+        """``checks.report``'s per-user table of the keys that do not match, written at ``path`` (atomically), its
+        values as the files wrote them (``words``' encoding)."""
 
     @abstractmethod
     def customer_differing(self) -> int | None:

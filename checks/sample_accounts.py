@@ -5,6 +5,10 @@ a string key (``AC-000042``), a timestamp version (each file is one day's export
 amount that never falls, a column with a fixed set of values, a nullable column, and files named by
 date (``accounts_2026-01-03.csv``). Its case adds the customer's export (the correct dedup), the
 finance total and a platform table that never ingested one update file.
+
+Written ``typed`` (``contracts/typed-accounts.yaml``), the same accounts have no text column: the key is the account's
+number, the plan its place in ``PLANS``, the referrer its number; two columns more say whether the account is active
+(a boolean) and when it was opened (a date, unknown for every seventh account).
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import pandas as pd
 from checks.contract import CONTRACTS_DIR
 
 CONTRACT_PATH = CONTRACTS_DIR / "account-balances.yaml"
+TYPED_CONTRACT_PATH = CONTRACTS_DIR / "typed-accounts.yaml"
 COLUMNS: tuple[str, ...] = ("account_id", "plan", "referrer", "orders", "lifetime_value", "exported_at")
 PLANS: tuple[str, ...] = ("basic", "plus", "pro", "enterprise")
 _FIRST_DAY = date(2026, 1, 1)
@@ -63,25 +68,43 @@ def generate_accounts_case(accounts: int = 1000, files: int = 5, *, seed: int = 
     return AccountsCase(files=feed, platform=platform, customer=customer, finance_total=total, skipped_file=skipped)
 
 
-def write_accounts_case(case: AccountsCase, directory: str | Path) -> Path:
-    """Write ``feed/``, both tables and ``case.toml`` (naming the contract) into ``directory``."""
+def write_accounts_case(case: AccountsCase, directory: str | Path, *, typed: bool = False) -> Path:
+    """Write ``feed/``, both tables and ``case.toml`` (naming the contract) into ``directory``; ``typed``: as the typed
+    contract's columns (``as_typed``)."""
     from checks.writers import atomic_write_frame, atomic_write_text
 
     directory = Path(directory)
+    written = as_typed if typed else (lambda frame: frame)
     for name, frame in case.files.items():
-        atomic_write_frame(directory / "feed" / name, frame)
-    atomic_write_frame(directory / "platform-accounts.csv", case.platform)
-    atomic_write_frame(directory / "customer-accounts.csv", case.customer)
+        atomic_write_frame(directory / "feed" / name, written(frame))
+    atomic_write_frame(directory / "platform-accounts.csv", written(case.platform))
+    atomic_write_frame(directory / "customer-accounts.csv", written(case.customer))
     return atomic_write_text(
         directory / "case.toml",
-        "# Written by `checks sample --shape accounts`: a feed of another shape, with its contract.\n"
+        f"# Written by `checks sample --shape {'typed-accounts' if typed else 'accounts'}`: a feed of another shape, with its contract.\n"
         f"# Planted fault: the platform table never ingested {case.skipped_file}.\n"
-        f'contract = "{_relative(CONTRACT_PATH, directory)}"\n'
+        f'contract = "{_relative(TYPED_CONTRACT_PATH if typed else CONTRACT_PATH, directory)}"\n'
         'feed = "feed"\n'
         'platform = "platform-accounts.csv"\n'
         'customer = "customer-accounts.csv"\n'
         f'finance_total = "{case.finance_total}"\n',
     )
+
+
+def as_typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """An accounts frame (text) in the typed contract's columns, as text."""
+    number = frame["account_id"].str.removeprefix("AC-").astype("int64")
+    opened = (pd.Timestamp("2019-01-01") + pd.to_timedelta(number % 2000, unit="D")).dt.strftime("%Y-%m-%d")
+    return pd.DataFrame({
+        "account_no": number.astype(str),
+        "tier": frame["plan"].map(PLANS.index).astype(str),
+        "referrer_no": frame["referrer"].str.removeprefix("AC-"),
+        "orders": frame["orders"],
+        "lifetime_value": frame["lifetime_value"],
+        "active": np.where(number % 3 == 0, "true", "false"),
+        "opened": opened.where(number % 7 != 0, ""),
+        "exported_at": frame["exported_at"],
+    })
 
 
 def _relative(target: Path, directory: Path) -> str:

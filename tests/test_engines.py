@@ -347,10 +347,11 @@ def test_spark_read_table_matches_pandas(spark_engine, sample_case, tmp_path: Pa
 
 def _spark_cells(spark_engine, path: Path):
     """A delta's cells as the Spark engine reads them: as text, and as bigint."""
-    from checks.engines import _frames
+    from checks.encoding import default_encoding
+    from checks.engines import _frames, spark_cells
 
     text, _ = spark_engine._read_text(path, _frames.read_header(path), COLUMNS)
-    return text, spark_engine._typed(text, COLUMNS)
+    return text, spark_cells.parsed(text, default_encoding(), COLUMNS)
 
 
 @pytest.mark.slow

@@ -140,7 +140,7 @@ def _diagnose(
         unexplained_users=int(unexplained.sum()),
         unexplained_gap=int(engine.gap[unexplained].sum()),
         unexplained_share=engine.share(unexplained),
-        finance_total=None if finance_total is None else _stored_amount(words, finance_total),
+        finance_total=None if finance_total is None else stored_amount(words, finance_total),
         files=tuple(delta.name for delta in deltas),
         lineage=lineage,
         lineage_counts=lineage_counts(feed, matches),
@@ -167,7 +167,7 @@ def _when_listed(on_listed: OnListed, listing: pd.DataFrame | Future, lineage: F
     on_listed(users, lineage.result(), words)
 
 
-def _stored_amount(words: Words, total: int | Any) -> int:
+def stored_amount(words: Words, total: int | Any) -> int:
     """A total given in the amount's own units (dollars, or an exact decimal) in its computing form."""
     amount = words.encoding.contract.amount
     return int(total) if amount is None else int(words.encoding.codecs[amount.name].stored(total))

@@ -9,13 +9,15 @@ cannot produce ``FAILURE_COLUMNS``; the SQL does. Pandera stays the schema autho
 goes through its PySpark models (``checks.engines.spark_schemas``), and a delta where Pandera and the
 SQL name different failed checks is an error, never a pass. Line numbers come from each file's read splits
 (``input_file_block_start`` and the row's position in its split). Files the SQL cannot read as the
-pandas path would (a row with too many fields, an integer beyond int64) go to the pandas path.
+pandas path would (a row with too many fields, a literal Spark parses otherwise: ``checks.engines.spark_cells``) go to
+the pandas path.
 
 The SQL is the run's contract's: its columns, key and version, the columns that never decrease, and the value
-rules rendered by ``checks.engines.sql_rules``. The text pass above reads a contract of required integer columns,
-whatever their names and bounds (``_reads_itself``); a delta of any other contract (decimals, timestamps, text,
-an optional column) is read and validated by the pandas path and handed to the SQL in its computing form
-(``checks.encoding``), and its failures across files are worded on the driver as the files wrote the values.
+rules rendered by ``checks.engines.sql_rules``. The text pass reads a contract of integers, exact decimals, booleans,
+dates and timestamps, filled or optional, whatever their names and bounds (``_reads_itself``); a file of such a
+contract with a failing cell, where the values are held otherwise than written, is worded by the pandas path (that
+file only). A delta of any other contract (text, floating numbers) is read and validated by the pandas path and
+handed to the SQL in its computing form (``checks.encoding``).
 
 A feed or table is a local path or any URI Spark reads (``s3a://``, ``hdfs://``, ``file://``): such a
 folder is listed, and each header read, through Hadoop's FileSystem API (``checks.engines.spark_files``).
@@ -32,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from checks.dedup import deduplicate as _deduplicate_pandas
-from checks.encoding import INTEGER_PATTERN, NULL, Encoding, default_encoding
-from checks.engines import _frames, spark_files, spark_s3a, spark_schemas, sql_rules
+from checks.encoding import NULL, Encoding, default_encoding
+from checks.engines import _frames, spark_cells, spark_files, spark_s3a, spark_schemas, sql_rules
 from checks.engines.base import Capability
 # The diagnosis with the reconciliation and the lineage in Spark SQL.
 from checks.engines.spark_deltas import (
@@ -63,8 +65,6 @@ NAME = "spark"
 CAPABILITIES: frozenset[Capability] = frozenset(
     {Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.ANY_CONTRACT}
 )
-
-_OVERFLOW = "_beyond_int64"
 
 
 class _NeedsPandasPath(Exception):
@@ -96,11 +96,14 @@ class _Form:
 
 
 def _reads_itself(encoding: Encoding) -> bool:
-    """Whether Spark SQL reads this contract's deltas and tables itself: every column a required integer (held as
-    itself), whose only text rule is being an integer literal, and whose value rules the SQL renders and Pandera's
-    PySpark models check (``spark_schemas.CHECKED``). Other contracts are read by the pandas path."""
+    """Whether Spark SQL reads this contract's deltas and tables itself: every column one whose cells it parses
+    (``spark_cells.in_sql``: integers, exact decimals, booleans, dates, timestamps; filled or optional), whose only
+    text rules are being a literal of its type and being filled, and whose value rules the SQL renders and Pandera's
+    PySpark models check (``spark_schemas.CHECKED``). Other contracts (text, floating numbers) are read by the pandas
+    path."""
     return (
-        encoding.plain and all(rule.kind == "literal" for rule in text_rules(encoding))
+        spark_cells.in_sql(encoding)
+        and all(rule.kind in ("literal", "required") for rule in text_rules(encoding))
         and all(rule.kind in spark_schemas.CHECKED for rule in value_rules(encoding))
     )
 
@@ -166,13 +169,15 @@ def read_table(
     text = text.cache()  # read once for the check and once more for the rows, not three times
     try:
         # A bad cell, or a malformed row (too many fields) failing the job: the pandas path words it exactly.
-        bad = union([_text_failures(text, form.columns), _overflows(text, form.columns)]).limit(1).count()
+        bad = union([
+            spark_cells.literal_failures(text, form.encoding, form.columns), spark_cells.undecided(text, form.encoding, form.columns),
+        ]).limit(1).count()
     except Exception:  # noqa: BLE001 - Py4J wraps every JVM error
         bad = 1
     if bad:
         text.unpersist()
         return _read_table_on_pandas(path, warn, encoding)  # its warnings too (a float export read)
-    rows = _typed(text, form.columns).cache()
+    rows = spark_cells.stored(spark_cells.parsed(text, form.encoding, form.columns), form.encoding, form.columns).cache()
     rows.count()  # cached before the text it is typed from is let go
     text.unpersist()
     return SparkTable(rows, to_pandas_int64, order=ROW)
@@ -255,13 +260,14 @@ class SparkFeedCheck(FeedCheck):
         return self.__dict__["_failures"]
 
     def write_outputs(self, out_dir: Path) -> PendingWrites:
-        """Spark writes the deduplicated table (of a contract whose values are held as the files wrote them; another
-        goes through the driver's writers) and ``failures.csv`` where the failures are held (Spark's, or a frame's)."""
+        """Spark writes the deduplicated table, its values as the files wrote them (``spark_cells.as_written``; a
+        contract with text or floating columns goes through the driver's writers), and ``failures.csv`` where the
+        failures are held (Spark's, or a frame's)."""
         from checks.writers import start_writing
 
-        if not self.encoding.plain:
+        if not spark_cells.in_sql(self.encoding):
             return super().write_outputs(out_dir)
-        table = self._rows.table.orderBy(self.encoding.contract.shape.key)
+        table = spark_cells.as_written(self._rows.table.orderBy(self.encoding.contract.shape.key), self.encoding)
         failures = self.failures
         return start_writing({
             "deduplicated_csv": lambda: spark_files.write_csv(table, out_dir / "deduplicated.csv"),
@@ -296,28 +302,34 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
     if rows == 0:
         raise _NeedsPandasPath  # the not_empty failure, as the pandas path words it
     text = text.cache()
-    typed = _typed(text, form.columns)
-    # Both passes and the int64 overflow guard in one Spark job, whose failing cells stay cached in Spark: only their
-    # count per (column, check) comes to the driver.
-    found = union([_text_failures(text, form.columns), _overflows(text, form.columns), _value_failures(typed, form)]).cache()
+    encoding, columns = form.encoding, form.columns
+    typed = spark_cells.parsed(text, encoding, columns)
+    # The text pass, the cells Spark leaves to pandas and the value pass in one Spark job, whose failing cells stay
+    # cached in Spark: only their count per (column, check) comes to the driver.
+    found = union([
+        spark_cells.literal_failures(text, encoding, columns), spark_cells.undecided(text, encoding, columns),
+        _value_failures(typed, form),
+    ]).cache()
     try:
         checks = found.groupBy("column", "check").count().toArrow().to_pandas()
     except Exception as error:  # noqa: BLE001 - a malformed row (too many fields) fails the first job reading every column
         found.unpersist()
         text.unpersist()
         raise _NeedsPandasPath from error
-    if (checks["check"] == _OVERFLOW).any():
+    count = int(checks["count"].sum())
+    # A literal Spark does not parse as pandas does, or a failing cell of a contract whose values are held otherwise
+    # than the files wrote them (the pandas path words those as written): the pandas path reads the file.
+    if (checks["check"] == spark_cells.UNDECIDED).any() or (count and not encoding.plain):
         found.unpersist()
         text.unpersist()
-        raise _NeedsPandasPath  # an integer literal beyond int64: the pandas path decides what happens
+        raise _NeedsPandasPath
     name = delta_file.name
-    spark_schemas.confirm(name, text, typed, checks, form.encoding)  # Pandera's verdict per check must match the SQL's
-    count = int(checks["count"].sum())
+    spark_schemas.confirm(name, text, typed, checks, encoding)  # Pandera's verdict per check must match the SQL's
     both = checks["check"].eq(IS_INTEGER).nunique() == 2  # the text pass and the value pass failed cells
     failures, delta, table = _delta_failures(name, found, count, both=both), None, None
     if not count:
         found.unpersist()
-        table = typed.cache()
+        table = spark_cells.stored(typed, encoding, columns).cache()
         delta = SparkDelta(name, delta_file.number, table)
     text.unpersist()
     validation = DeltaValidation(
@@ -378,43 +390,6 @@ def _read_text(path: str | Path, header: _frames.Header, columns: Sequence[str])
         .filter(F.col(ROW) > 1)
     )
     return text, offset - 2
-
-
-def _is_integer(cell: Any) -> Any:
-    return cell.rlike(INTEGER_PATTERN)
-
-
-def _typed(text: Any, columns: Sequence[str]) -> Any:
-    from pyspark.sql import functions as F
-
-    return text.select(
-        F.col(ROW), *[F.when(_is_integer(F.col(c)), F.col(c).try_cast("bigint")).alias(c) for c in columns],
-    )
-
-
-def _overflows(text: Any, columns: Sequence[str]) -> Any:
-    """Cells that are integer literals beyond int64, as pseudo-failures that send the file to the pandas path."""
-    from pyspark.sql import functions as F
-
-    return union([
-        text.filter(_is_integer(F.col(c)) & F.col(c).try_cast("bigint").isNull()).select(
-            ROW, F.lit(c).alias("column"), F.lit(_OVERFLOW).alias("check"), F.col(c).alias("value")
-        )
-        for c in columns
-    ])
-
-
-def _text_failures(text: Any, columns: Sequence[str]) -> Any:
-    from pyspark.sql import functions as F
-
-    return union([
-        # Spark reads an empty or missing cell as null; pandas reads it as "".
-        text.filter(F.col(c).isNull() | ~_is_integer(F.col(c))).select(
-            ROW, F.lit(c).alias("column"), F.lit(IS_INTEGER).alias("check"),
-            F.coalesce(F.col(c), F.lit("")).alias("value"),
-        )
-        for c in columns
-    ])
 
 
 def _value_failures(typed: Any, form: _Form) -> Any:
@@ -513,39 +488,11 @@ def _texts(rows: Any, kinds: Sequence[Any], names: Sequence[str], form: _Form) -
             rows = rows.join(texts.withColumnRenamed("_text", f"{field}_text"), value == F.col(f"{field}_code"), "left")
             fields.append(F.coalesce(F.col(f"{field}_text"), F.lit("")))  # NULL: no code, an empty cell
         else:
-            text = _written(form.encoding.codecs[kind], field)
+            text = spark_cells.written(form.encoding.codecs[kind], field)
             if text is None:
                 return None
-            fields.append(F.when(value == NULL, F.lit("")).otherwise(text))
+            fields.append(text)
     return rows, fields
-
-
-def _written(codec: Any, field: str) -> Any | None:
-    """A non-string value in computing form (column ``field``, never ``NULL``) as ``Codec.render`` writes it, in Spark
-    SQL (the session's zone is UTC); None for a floating column (Python's shortest ``repr`` of a float has no Spark
-    SQL twin)."""
-    from pyspark.sql import functions as F
-
-    value, column = F.col(field), codec.column
-    kind = column.logical_type
-    if kind == "integer" or (kind == "number" and column.decimal is not None and not column.decimal[1]):
-        return value.cast("string")
-    if kind == "number" and column.decimal is not None:  # counts of 10**-scale: 1050 at scale 2 is 10.50
-        scale = column.decimal[1]
-        return F.concat(
-            F.when(value < 0, F.lit("-")).otherwise(F.lit("")), F.expr(f"cast(abs(`{field}`) div {10**scale} as string)"),
-            F.lit("."), F.lpad((F.abs(value) % 10**scale).cast("string"), scale, "0"),
-        )
-    if kind == "boolean":
-        return F.when(value == 1, F.lit("true")).otherwise(F.lit("false"))
-    if kind == "date":
-        return F.date_format(F.date_from_unix_date(value.cast("int")), "yyyy-MM-dd")
-    if kind == "timestamp":  # whole seconds as NumPy's datetime_as_string(unit="s") wrote them, with the zone; a fraction kept
-        moment = F.timestamp_micros(value)
-        return F.when(value % 1_000_000 == 0, F.date_format(moment, "yyyy-MM-dd'T'HH:mm:ss'Z'")).otherwise(
-            F.date_format(moment, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'")
-        )
-    return None
 
 
 def _worded_on_the_driver(

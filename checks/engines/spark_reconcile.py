@@ -27,7 +27,8 @@ import pandas as pd
 
 from checks.dedup import deduplicate
 from checks.diagnose import Diagnosis, RootCause
-from checks.diagnose.diagnosis import Quarantined
+from checks.diagnose.diagnosis import Quarantined, stored_amount
+from checks.engines import spark_cells
 from checks.engines.spark_deltas import ROW, SparkDelta, SparkTable, stacked, union
 from checks.engines.spark_faults import search
 from checks.engines.spark_session import session
@@ -168,7 +169,7 @@ def diagnose(
         users = reconciliation.users.traced(sources, names)
         reconciliation = replace(reconciliation, users=users)
         lineage, counts = _lineage(sources, users.users, platform, names, shape)
-        if not encoding.plain:  # the report renders these values on the driver (``checks.discrepancies._as_written``)
+        if not spark_cells.in_sql(encoding):  # text or floats: the report renders them on the driver (``checks.discrepancies``)
             reconciliation, lineage = replace(reconciliation, users=users.frame), lineage.frame
         causes: tuple[RootCause, ...] | None = ()
         left, unexplained = 0, 0  # users and dollars no cause explains
@@ -195,17 +196,18 @@ def diagnose(
         feed.unpersist()
         loaded.unpersist()
         sources.unpersist()
+    words = Words.of(encoding)
     return Diagnosis(
         reconciliation=reconciliation,
         root_causes=causes or (),
         unexplained_users=left,
         unexplained_gap=unexplained,
         unexplained_share=1.0 if left else 0.0,
-        finance_total=None if finance_total is None else int(finance_total),
+        finance_total=None if finance_total is None else stored_amount(words, finance_total),
         files=names,
         lineage=lineage,
         lineage_counts=counts,
-        words=Words.of(encoding),
+        words=words,
     )
 
 

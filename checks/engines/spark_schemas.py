@@ -23,7 +23,7 @@ import pandas as pd
 
 from checks.errors import ChecksError
 from checks.encoding import Encoding, default_encoding
-from checks.rules import FIELD_UNIQUENESS, IS_INTEGER, value_rules
+from checks.rules import FIELD_UNIQUENESS, literal_check, value_rules
 
 # The value rules (``ValueRule.kind``) the models below check: a contract with another is not read by Spark's SQL.
 CHECKED = frozenset({"minimum", "above", "maximum", "below", "valid_values", "unique"})
@@ -39,9 +39,10 @@ def pandera_failures(text: Any, typed: Any, encoding: Encoding | None = None) ->
     """The (column, check) pairs Pandera's PySpark models of the contract (``encoding``'s; default: the first
     customer's) find failing, named as ``checks.validate`` names them.
 
-    ``text`` holds the delta's cells as strings (an empty cell is null), ``typed`` the same cells as
-    bigint (null where the text pass failed); both may carry more columns (the row number). The Spark
-    engine reads deltas itself for contracts of required integer columns (``checks.engines.spark._reads_itself``).
+    ``text`` holds the delta's cells as strings (an empty cell is null), ``typed`` the same cells in computing form
+    as bigint (null where empty or the text pass failed); both may carry more columns (the row number). The Spark
+    engine reads deltas itself for contracts of integers, decimals, booleans, dates and timestamps
+    (``checks.engines.spark._reads_itself``).
     """
     from pandera.config import ValidationDepth, config_context
 
@@ -50,13 +51,19 @@ def pandera_failures(text: Any, typed: Any, encoding: Encoding | None = None) ->
     encoding = encoding or default_encoding()
     models = _models(encoding)
     cells = [*encoding.contract.names]
-    # An empty cell is null on Spark and "" on pandas: read as "", it fails the pattern as on pandas.
-    as_read = text.select(*[F.coalesce(F.col(cell), F.lit("")).alias(cell) for cell in cells])
+    # An empty cell is null on Spark and "" on pandas: read as "" where the column must be filled, it fails the pattern
+    # as on pandas; an optional column's stays null, which its model lets through.
+    as_read = text.select(*[
+        F.coalesce(F.col(cell), F.lit("")).alias(cell) if encoding.contract.column(cell).required else F.col(cell)
+        for cell in cells
+    ])
     with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
-        found = [*_errors(models.text.validate(as_read)), *_errors(models.values.validate(typed.select(*cells)))]
+        found = [
+            *_errors(models.text.validate(as_read), encoding), *_errors(models.values.validate(typed.select(*cells)), encoding),
+        ]
         for column, model in models.unique.items():
             # Pandera's uniqueness groups nulls together; the checks count only the values present.
-            found += _errors(model.validate(typed.select(column).filter(typed[column].isNotNull())), unique=column)
+            found += _errors(model.validate(typed.select(column).filter(typed[column].isNotNull())), encoding, unique=column)
     return frozenset(found)
 
 
@@ -76,7 +83,7 @@ def _describe(pairs: Iterable[tuple[str, str]]) -> str:
     return ", ".join(f"{column} {check}" for column, check in sorted(pairs)) or "nothing"
 
 
-def _errors(validated: Any, *, unique: str | None = None) -> list[tuple[str, str]]:
+def _errors(validated: Any, encoding: Encoding, *, unique: str | None = None) -> list[tuple[str, str]]:
     """Each failed check of a validated frame as (column, check) in ``checks.validate``'s names (``unique``: the
     column a uniqueness model checks)."""
     found = []
@@ -88,13 +95,13 @@ def _errors(validated: Any, *, unique: str | None = None) -> list[tuple[str, str
                         f"Pandera's PySpark backend could not run {entry.get('check')} on column "
                         f"{entry.get('column')!r}: {entry.get('error')}"
                     )
-                found.append(_our_name(entry.get("column"), str(entry.get("check")), unique))
+                found.append(_our_name(entry.get("column"), str(entry.get("check")), unique, encoding))
     return found
 
 
-def _our_name(column: str | None, check: str, unique: str | None) -> tuple[str | None, str]:
-    if check.startswith("str_matches("):
-        return column, IS_INTEGER
+def _our_name(column: str | None, check: str, unique: str | None, encoding: Encoding) -> tuple[str | None, str]:
+    if check.startswith("str_matches("):  # a filled column's empty cell too: the SQL names it as pandas does
+        return column, literal_check(encoding.contract.column(column))
     if check.startswith("isin("):
         return column, _VALID_VALUES
     if check == "unique":
@@ -132,9 +139,9 @@ def _models(encoding: Encoding) -> _Models:
             checks[rule.column]["isin"] = list(rule.argument)
         elif rule.kind == "unique":
             unique.setdefault(rule.column)
-    # nulls are read as "" (pandera_failures)
+    # a required column's nulls are read as "" (pandera_failures)
     literals = {column: encoding.codecs[column].literal for column in columns}
-    DeltaText = model("DeltaText", "A delta as read: every cell an integer literal.",
+    DeltaText = model("DeltaText", "A delta as read: every filled cell a literal of its column's type.",
                       {column: (T.StringType(), pa.Field(str_matches=literals[column], nullable=True)) for column in columns})
     DeltaValues = model("DeltaValues", "A delta's values; null where the text pass failed.",
                         {column: (T.LongType(), pa.Field(**checks[column], nullable=True)) for column in columns})

@@ -17,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from checks.engines import spark_cells
 from checks.lineage import PlatformRows
 from checks.model import (
     CLASS,
@@ -38,6 +39,10 @@ from checks.reconcile import (
     CLASSES, CUSTOMER_CLASSES, DETAILS, MATCH, PLATFORM_ROW, PLATFORM_ROWS, SPEND_GAP, ExpectedRows, UserRows, compared,
 )
 from checks.results import UsersElsewhere
+
+if TYPE_CHECKING:
+    from checks.encoding import Encoding
+    from checks.wording import Words
 
 LINE = "_line"  # a table row's line number in its file
 POSITION = "_position"  # a table row's place in its table
@@ -166,7 +171,7 @@ class SparkUsers(UsersElsewhere):
         examples["platform_source_row"] = lines
         return examples
 
-    def write_discrepancies(self, path: Path) -> Path:
+    def write_discrepancies(self, path: Path, words: Words) -> Path:
         """``discrepancies.csv`` written by Spark, byte for byte the default engine's (``checks.report``)."""
         from pyspark.sql import functions as F
 
@@ -174,7 +179,7 @@ class SparkUsers(UsersElsewhere):
 
         off = self.users.where(F.col(CODE) != CLASSES.index(MATCH))
         exact = self._floats_exact(off)
-        table = off.orderBy(F.abs(F.col(GAP)).desc(), F.col(self.shape.key)).select(*self._written(exact))
+        table = off.orderBy(F.abs(F.col(GAP)).desc(), F.col(self.shape.key)).select(*self._written(exact, words.encoding))
         return spark_files.write_csv(table, path)
 
     def _float_columns(self) -> list[str]:
@@ -196,14 +201,18 @@ class SparkUsers(UsersElsewhere):
         row = users.agg(*[F.max(F.abs(F.col(column))) for column in columns]).first()
         return all(value is None or value < _EXACT_BELOW for value in row)
 
-    def _written(self, exact: bool) -> list[Any]:
-        """The cells of discrepancies.csv, each column as the default engine's writer prints it."""
+    def _written(self, exact: bool, encoding: Encoding) -> list[Any]:
+        """The cells of discrepancies.csv, each column as the default engine's writer prints it: a contract's column
+        held otherwise than as itself as the files wrote it (``spark_cells.written``; missing where the key has no
+        such row), the gap in the amount's units."""
         from pyspark.sql import functions as F
 
         key, values = self.shape.key, compared(self.shape)
         floats = set(self._float_columns())
 
-        def number(column: str, name: str) -> Any:
+        def number(column: str, name: str, base: str | None = None) -> Any:
+            if base is not None and base in encoding.codecs and not encoding.held_as_itself(base):
+                return spark_cells.written(encoding.codecs[base], column).alias(name)
             if column not in floats:
                 return F.col(column).alias(name)
             return (_float_text(F.col(column)) if exact else _arrow_float_text(F.col(column))).alias(name)
@@ -211,9 +220,10 @@ class SparkUsers(UsersElsewhere):
         def named(codes: str, words: Sequence[str]) -> Any:  # missing for a missing code (``element_at`` is not)
             return F.when(F.col(codes).isNotNull(), F.element_at(F.array(*[F.lit(word) for word in words]), F.col(codes) + 1))
 
-        cells = [F.col(key), *(number("e_" + column, side_column("expected", column)) for column in values)]
+        amount = encoding.contract.amount
+        cells = [number(key, key, key), *(number("e_" + column, side_column("expected", column), column) for column in values)]
         cells += [_safe_text(F.col("e_file")).alias(SOURCE_FILE), number("e_row", SOURCE_ROW)]
-        cells += [number("p_" + column, side_column("platform", column)) for column in values]
+        cells += [number("p_" + column, side_column("platform", column), column) for column in values]
         cells.append(number("p_" + LINE, PLATFORM_ROW))
         if self.names is not None:  # traced: where the platform row came from, as ``checks.report`` adds it
             cells += [
@@ -221,9 +231,9 @@ class SparkUsers(UsersElsewhere):
                 F.when(F.col(PLATFORM_FILE).isNotNull(), F.col(PLATFORM_LINE)).alias(PLATFORM_SOURCE_ROW),
             ]
         cells += [F.col("p_count").alias(PLATFORM_ROWS), named(CODE, CLASSES).alias(CLASS), named(DETAIL_CODE, DETAILS).alias(DETAIL)]
-        cells.append(F.col(GAP).alias(SPEND_GAP))
+        cells.append(number(GAP, SPEND_GAP, None if amount is None or not amount.decimal else amount.name))
         if self.with_customer:
-            cells += [number("c_" + column, side_column("customer", column)) for column in values]
+            cells += [number("c_" + column, side_column("customer", column), column) for column in values]
             cells.append(named(CUSTOMER_CODE, CUSTOMER_CLASSES).alias(CUSTOMER_CLASS))
         return cells
 

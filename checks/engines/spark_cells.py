@@ -1,0 +1,159 @@
+"""A file's cells in Spark SQL, column by column as ``checks.encoding.Codec`` reads and writes them: the cells that are
+no literal of their column's type (the text pass), each literal in computing form, the cells Spark leaves to the
+pandas path, and a value in computing form written back as the files wrote it.
+
+Spark parses here exactly what it parses as ``Codec.parse`` does: integers, exact decimals, booleans, dates, and
+timestamps in the usual forms (``checks.encoding.USUAL_TIMESTAMPS``). Another literal of a column's type (a timestamp
+with an offset or a fraction of a second), or one Spark parses to no value or to a year before 1
+(99999999999999999999 in an integer column, 2026-02-30, 0000-01-01), is *undecided*: its file goes to the pandas
+path, which has the last word. Text and floating columns are not read here (``in_sql``).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from checks.contract import Column
+from checks.encoding import NULL, USUAL_TIMESTAMPS, Codec, Encoding
+from checks.engines.spark_deltas import ROW, union
+from checks.rules import IS_INTEGER, REQUIRED, literal_check
+
+# The check a cell Spark leaves to the pandas path is listed under: never a failure, it sends the file there.
+UNDECIDED = "_undecided"
+# 0001-01-01, in days and in microseconds since 1970: Spark reads a year 0 that pandas refuses.
+_FIRST_DAY, _FIRST_MICROSECOND = -719_162, -62_135_596_800_000_000
+
+
+def in_sql(encoding: Encoding) -> bool:
+    """Whether Spark SQL parses and writes every column of the contract itself: each an integer, exact decimal,
+    boolean, date or timestamp (not text, whose codes are the driver's dictionary's, nor a floating number)."""
+    return all(_in_sql(column) for column in encoding.contract.columns)
+
+
+def _in_sql(column: Column) -> bool:
+    kind = column.logical_type
+    return kind in ("integer", "boolean", "date", "timestamp") or (kind == "number" and column.decimal is not None)
+
+
+def literal_failures(text: Any, encoding: Encoding, columns: Sequence[str]) -> Any:
+    """The text pass: every cell of ``text`` (``ROW`` and the cells as strings, null where empty) that is no literal of
+    its column's type, or empty where the column must be filled, as (row, column, check, value) named as
+    ``checks.validate`` names them."""
+    from pyspark.sql import functions as F
+
+    failures = []
+    for name in columns:
+        column, cell = encoding.codecs[name].column, F.col(name)
+        # Spark reads an empty or missing cell as null; pandas reads it as "".
+        empty = cell.isNull() if column.required else F.lit(False)
+        empty_check = IS_INTEGER if column.logical_type == "integer" else REQUIRED
+        failures.append(text.filter(empty | (cell.isNotNull() & ~cell.rlike(encoding.codecs[name].literal))).select(
+            ROW, F.lit(name).alias("column"),
+            F.when(cell.isNull(), F.lit(empty_check)).otherwise(F.lit(literal_check(column))).alias("check"),
+            F.coalesce(cell, F.lit("")).alias("value"),
+        ))
+    return union(failures)
+
+
+def parsed(text: Any, encoding: Encoding, columns: Sequence[str]) -> Any:
+    """``ROW`` and each cell of ``text`` in computing form (bigint), null where it is empty, no literal or undecided:
+    what the value rules and Pandera's value models check."""
+    from pyspark.sql import functions as F
+
+    return text.select(F.col(ROW), *[_value(encoding.codecs[name], F.col(name)).alias(name) for name in columns])
+
+
+def undecided(text: Any, encoding: Encoding, columns: Sequence[str]) -> Any:
+    """The literals of their column's type that Spark does not parse as pandas does, as (row, column, ``UNDECIDED``,
+    value)."""
+    from pyspark.sql import functions as F
+
+    return union([
+        text.filter(F.col(name).rlike(encoding.codecs[name].literal) & _value(encoding.codecs[name], F.col(name)).isNull())
+        .select(ROW, F.lit(name).alias("column"), F.lit(UNDECIDED).alias("check"), F.col(name).alias("value"))
+        for name in columns
+    ])
+
+
+def stored(values: Any, encoding: Encoding, columns: Sequence[str]) -> Any:
+    """The rows of ``parsed`` (every cell valid) as the engines hold them: an empty cell as ``NULL``."""
+    from pyspark.sql import functions as F
+
+    return values.select(F.col(ROW), *[
+        F.col(name) if encoding.held_as_itself(name) else F.coalesce(F.col(name), F.lit(NULL)).alias(name)
+        for name in columns
+    ])
+
+
+def _value(codec: Codec, cell: Any) -> Any:
+    """A cell in computing form: null where it is empty, no literal of its type, or undecided."""
+    from pyspark.sql import functions as F
+
+    column = codec.column
+    kind = column.logical_type
+    literal = cell.rlike(codec.literal)
+    if kind == "integer":
+        value = cell.try_cast("bigint")
+    elif kind == "number":  # counts of 10**-scale: 10.5 at scale 2 is 1050; beyond int64, null
+        scale = column.decimal[1]
+        value = F.try_multiply(cell.try_cast(f"decimal(38, {scale})"), F.lit(10**scale)).try_cast("bigint")
+    elif kind == "boolean":
+        value = F.when(F.lower(cell) == "true", F.lit(1)).otherwise(F.lit(0)).cast("bigint")
+    elif kind == "date":
+        days = F.unix_date(F.try_to_date(cell, "yyyy-MM-dd")).cast("bigint")
+        value = F.when(days >= _FIRST_DAY, days)
+    else:  # a timestamp in one of the usual forms, as UTC
+        moment = None
+        for form in USUAL_TIMESTAMPS:
+            parsed_form = F.unix_micros(F.try_to_timestamp(cell, F.lit(form.java)))
+            moment = (F.when if moment is None else moment.when)(cell.rlike(form.pattern), parsed_form)
+        value = F.when(moment >= _FIRST_MICROSECOND, moment)
+    return F.when(literal, value)
+
+
+def as_written(rows: Any, encoding: Encoding) -> Any:
+    """``rows`` with the contract's columns as the files wrote them, as ``Encoding.decode`` gives them (a contract
+    ``in_sql``): a column held as itself as it is, any other as text, an empty cell as an empty text."""
+    from pyspark.sql import functions as F
+
+    return rows.select(*[
+        F.col(name) if name not in encoding.codecs or encoding.held_as_itself(name)
+        else written(encoding.codecs[name], name).alias(name)
+        for name in rows.columns
+    ])
+
+
+def written(codec: Codec, field: str) -> Any | None:
+    """A non-string value in computing form (column ``field``) as ``Codec.render`` writes it, in Spark SQL (the
+    session's zone is UTC), ``NULL`` as an empty text; None for text (the driver's dictionary) or a floating column
+    (Python's shortest ``repr`` of a float has no Spark SQL twin)."""
+    from pyspark.sql import functions as F
+
+    text = _written_value(codec, field)
+    return None if text is None else F.when(F.col(field) == NULL, F.lit("")).otherwise(text)
+
+
+def _written_value(codec: Codec, field: str) -> Any | None:
+    """``written`` of a filled value."""
+    from pyspark.sql import functions as F
+
+    value, column = F.col(field), codec.column
+    kind = column.logical_type
+    if kind == "integer" or (kind == "number" and column.decimal is not None and not column.decimal[1]):
+        return value.cast("string")
+    if kind == "number" and column.decimal is not None:  # counts of 10**-scale: 1050 at scale 2 is 10.50
+        scale = column.decimal[1]
+        return F.concat(
+            F.when(value < 0, F.lit("-")).otherwise(F.lit("")), F.expr(f"cast(abs(`{field}`) div {10**scale} as string)"),
+            F.lit("."), F.lpad((F.abs(value) % 10**scale).cast("string"), scale, "0"),
+        )
+    if kind == "boolean":
+        return F.when(value == 1, F.lit("true")).otherwise(F.lit("false"))
+    if kind == "date":
+        return F.date_format(F.date_from_unix_date(value.cast("int")), "yyyy-MM-dd")
+    if kind == "timestamp":  # whole seconds as NumPy's datetime_as_string(unit="s") wrote them, with the zone; a fraction kept
+        moment = F.timestamp_micros(value)
+        return F.when(value % 1_000_000 == 0, F.date_format(moment, "yyyy-MM-dd'T'HH:mm:ss'Z'")).otherwise(
+            F.date_format(moment, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'")
+        )
+    return None

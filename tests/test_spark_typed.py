@@ -1,0 +1,117 @@
+"""Spark reads a contract of typed columns itself: exact decimals, timestamps, dates, booleans and optional integers
+parsed in Spark SQL as ``checks.encoding.Codec`` parses them (``checks.engines.spark_cells``), every output the
+default engine's. The feed is the second sample written in the typed contract's columns
+(``contracts/typed-accounts.yaml``, ``checks.sample_accounts.as_typed``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from checks.contract import load_contract
+from checks.encoding import Encoding
+from checks.sample_accounts import CONTRACT_PATH, TYPED_CONTRACT_PATH, generate_accounts_case, write_accounts_case
+from tests.test_engines import assert_runs_write_the_same, run_both
+
+
+def write_typed_case(folder: Path, *, accounts: int = 120, seed: int = 11) -> Path:
+    """A typed case (a file never loaded) in ``folder``: its case file."""
+    return write_accounts_case(generate_accounts_case(accounts=accounts, files=4, seed=seed), folder, typed=True)
+
+
+def edit(path: Path, line: int, column: str, value: str) -> None:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[line - 2, column] = value
+    frame.to_csv(path, index=False)
+
+
+@pytest.fixture
+def encoding() -> Encoding:
+    return Encoding.of(load_contract(TYPED_CONTRACT_PATH))
+
+
+def test_spark_reads_typed_columns_itself_but_not_text(encoding: Encoding) -> None:
+    from checks.engines.spark import _reads_itself
+
+    assert _reads_itself(encoding)
+    assert not _reads_itself(Encoding.of(load_contract(CONTRACT_PATH)))  # text columns: the pandas path reads them
+
+
+@pytest.mark.slow
+def test_spark_checks_a_typed_feed_as_pandas_does(spark_engine, encoding: Encoding, tmp_path: Path) -> None:
+    from checks.engines.spark_deltas import SparkDelta
+
+    feed = write_typed_case(tmp_path / "clean").parent / "feed"
+    checked = run_both("spark", feed, encoding)
+    assert checked is not None and not len(checked.failures)
+    assert all(isinstance(delta, SparkDelta) for delta in spark_engine.check_feed_folder(feed, encoding=encoding).deltas)
+
+    feed = write_typed_case(tmp_path / "broken").parent / "feed"
+    names = sorted(path.name for path in feed.glob("*.csv"))
+    edit(feed / names[1], 3, "lifetime_value", "12.345")  # more decimals than the column holds
+    edit(feed / names[1], 4, "exported_at", "")  # a version missing
+    edit(feed / names[2], 2, "opened", "2026-02-30")  # no such day
+    edit(feed / names[2], 5, "active", "yes")  # no boolean
+    edit(feed / names[3], 2, "lifetime_value", "0.01")  # the amount falls
+    expected = run_both("spark", feed, encoding)
+    failed = set(zip(expected.failures["column"], expected.failures["check"]))
+    assert {("lifetime_value", "is_decimal"), ("exported_at", "required"), ("opened", "is_date"),
+            ("active", "is_boolean"), ("lifetime_value", "lifetime_value_never_decreases")} <= failed, failed
+
+
+@pytest.mark.slow
+def test_spark_leaves_a_literal_it_parses_otherwise_to_the_pandas_path(spark_engine, encoding: Encoding, tmp_path: Path) -> None:
+    from checks.engines.spark_deltas import SparkDelta
+
+    feed = write_typed_case(tmp_path / "case").parent / "feed"
+    names = sorted(path.name for path in feed.glob("*.csv"))
+    edit(feed / names[1], 3, "exported_at", "2026-01-02T03:04:05+02:00")  # an offset: not one of the usual forms
+    edit(feed / names[2], 2, "account_no", "99999999999999999999")  # beyond int64
+    run_both("spark", feed, encoding)
+    deltas = {delta.name: delta for delta in spark_engine.check_feed_folder(feed, encoding=encoding).deltas}
+    assert not isinstance(deltas[names[1]], SparkDelta) and isinstance(deltas[names[0]], SparkDelta)
+
+
+@pytest.mark.slow
+def test_spark_reads_a_typed_table_in_spark(spark_engine, encoding: Encoding, tmp_path: Path) -> None:
+    from checks.engines.spark_deltas import SparkTable
+    from checks.feed import read_table
+    from tests.frames import assert_same_rows
+
+    case = write_typed_case(tmp_path / "case").parent
+    table = spark_engine.read_table(case / "platform-accounts.csv", encoding)
+    assert isinstance(table, SparkTable)
+    assert_same_rows(table.frame, read_table(case / "platform-accounts.csv", encoding))
+
+
+@pytest.mark.slow
+def test_spark_run_on_a_typed_feed_writes_what_the_default_engine_writes(spark_engine, tmp_path: Path, monkeypatch) -> None:
+    from checks.config import load_case
+    from checks.engines.spark_deltas import SparkDelta, SparkTable
+    from checks.engines.spark_users import SparkUsers
+
+    case_file = write_typed_case(tmp_path / "case")
+    # No delta, table or listed user is collected to the driver: every one stays in Spark.
+    for held in (SparkDelta, SparkTable, SparkUsers):
+        monkeypatch.setattr(held, "frame", property(lambda self: pytest.fail(f"{type(self).__name__} collected")))
+    summary = assert_runs_write_the_same(load_case(case_file), "spark", tmp_path)
+    assert summary["diagnosis"]["root_causes"][0]["kind"] == "file_not_ingested"
+    assert summary["diagnosis"]["totals"]["finance"] == summary["diagnosis"]["totals"]["customer"]  # dollars, not cents
+    parquet = {name: pd.read_parquet(tmp_path / name / "out" / "deduplicated.parquet") for name in ("polars", "spark")}
+    pd.testing.assert_frame_equal(parquet["spark"], parquet["polars"])
+    assert b",," in (tmp_path / "spark" / "out" / "deduplicated.csv").read_bytes()  # an empty optional cell stays empty
+
+
+def test_the_typed_sample_runs_under_its_shipped_contract_and_suite(tmp_path: Path) -> None:
+    from checks.config import load_case
+    from checks.runner import run_case
+
+    case = load_case(write_typed_case(tmp_path / "case"))
+    assert case.contract == TYPED_CONTRACT_PATH.resolve()
+    result = run_case(case, out_dir=tmp_path / "out", gx_dir=tmp_path / "gx", build_docs=False)
+    assert result.feed.passed and not result.passed  # a clean feed; the platform never loaded one file
+    assert [cause.kind for cause in result.diagnosis.root_causes] == ["file_not_ingested"]
+    written = (tmp_path / "out" / "deduplicated.csv").read_text().splitlines()
+    assert written[0] == "account_no,tier,referrer_no,orders,lifetime_value,active,opened,exported_at,source_file,source_row"
