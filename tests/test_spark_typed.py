@@ -41,7 +41,7 @@ def test_spark_reads_typed_columns_itself_but_not_text(encoding: Encoding) -> No
 
 @pytest.mark.slow
 def test_spark_checks_a_typed_feed_as_pandas_does(spark_engine, encoding: Encoding, tmp_path: Path) -> None:
-    from checks.engines.spark_deltas import SparkDelta
+    from checks.engines.spark_deltas import SparkDelta, SparkFailures
 
     feed = write_typed_case(tmp_path / "clean").parent / "feed"
     checked = run_both("spark", feed, encoding)
@@ -52,13 +52,20 @@ def test_spark_checks_a_typed_feed_as_pandas_does(spark_engine, encoding: Encodi
     names = sorted(path.name for path in feed.glob("*.csv"))
     edit(feed / names[1], 3, "lifetime_value", "12.345")  # more decimals than the column holds
     edit(feed / names[1], 4, "exported_at", "")  # a version missing
-    edit(feed / names[2], 2, "opened", "2026-02-30")  # no such day
     edit(feed / names[2], 5, "active", "yes")  # no boolean
+    edit(feed / names[1], 5, "lifetime_value", "-1.50")  # below the minimum: shown as written
+    edit(feed / names[2], 6, "tier", "7")  # not an allowed value
+    edit(feed / names[2], 7, "referrer_no", "x12")  # an optional column's cell that is no integer
     edit(feed / names[3], 2, "lifetime_value", "0.01")  # the amount falls
     expected = run_both("spark", feed, encoding)
-    failed = set(zip(expected.failures["column"], expected.failures["check"]))
-    assert {("lifetime_value", "is_decimal"), ("exported_at", "required"), ("opened", "is_date"),
-            ("active", "is_boolean"), ("lifetime_value", "lifetime_value_never_decreases")} <= failed, failed
+    failed = set(zip(expected.failures["column"], expected.failures["check"], expected.failures["value"]))
+    assert {("lifetime_value", "is_decimal", "12.345"), ("exported_at", "required", ""),
+            ("active", "is_boolean", "yes"), ("lifetime_value", "greater_than_or_equal_to(0)", "-1.50"),
+            ("tier", "invalidValues", "7"), ("referrer_no", "is_integer", "x12")} <= failed, failed
+    assert "lifetime_value_never_decreases" in set(expected.failures["check"])
+    # Each file's failing cells are worded in Spark, and stay there.
+    checked = spark_engine.check_feed_folder(feed, encoding=encoding)
+    assert all(isinstance(validation.failures, SparkFailures) for validation in checked.validations[1:3])
 
 
 @pytest.mark.slow
@@ -69,7 +76,9 @@ def test_spark_leaves_a_literal_it_parses_otherwise_to_the_pandas_path(spark_eng
     names = sorted(path.name for path in feed.glob("*.csv"))
     edit(feed / names[1], 3, "exported_at", "2026-01-02T03:04:05+02:00")  # an offset: not one of the usual forms
     edit(feed / names[2], 2, "account_no", "99999999999999999999")  # beyond int64
-    run_both("spark", feed, encoding)
+    edit(feed / names[3], 3, "opened", "2026-02-30")  # no such day: pandas reads no date there, and says so
+    expected = run_both("spark", feed, encoding)
+    assert ("opened", "is_date", "2026-02-30") in set(zip(expected.failures["column"], expected.failures["check"], expected.failures["value"]))
     deltas = {delta.name: delta for delta in spark_engine.check_feed_folder(feed, encoding=encoding).deltas}
     assert not isinstance(deltas[names[1]], SparkDelta) and isinstance(deltas[names[0]], SparkDelta)
 
@@ -93,9 +102,10 @@ def test_spark_run_on_a_typed_feed_writes_what_the_default_engine_writes(spark_e
     from checks.engines.spark_users import SparkUsers
 
     case_file = write_typed_case(tmp_path / "case")
-    # No delta, table or listed user is collected to the driver: every one stays in Spark.
+    # No delta, table or listed user is collected to the driver, nor a table for the suites: every one stays in Spark.
     for held in (SparkDelta, SparkTable, SparkUsers):
         monkeypatch.setattr(held, "frame", property(lambda self: pytest.fail(f"{type(self).__name__} collected")))
+    monkeypatch.setattr("checks.engines.spark_suites.collected", lambda table: pytest.fail("a table collected for the suites"))
     summary = assert_runs_write_the_same(load_case(case_file), "spark", tmp_path)
     assert summary["diagnosis"]["root_causes"][0]["kind"] == "file_not_ingested"
     assert summary["diagnosis"]["totals"]["finance"] == summary["diagnosis"]["totals"]["customer"]  # dollars, not cents

@@ -14,10 +14,9 @@ the pandas path.
 
 The SQL is the run's contract's: its columns, key and version, the columns that never decrease, and the value
 rules rendered by ``checks.engines.sql_rules``. The text pass reads a contract of integers, exact decimals, booleans,
-dates and timestamps, filled or optional, whatever their names and bounds (``_reads_itself``); a file of such a
-contract with a failing cell, where the values are held otherwise than written, is worded by the pandas path (that
-file only). A delta of any other contract (text, floating numbers) is read and validated by the pandas path and
-handed to the SQL in its computing form (``checks.encoding``).
+dates and timestamps, filled or optional, whatever their names and bounds (``_reads_itself``), and words each
+failing cell as the file wrote it. A delta of any other contract (text, floating numbers) is read and validated by
+the pandas path and handed to the SQL in its computing form (``checks.encoding``).
 
 A feed or table is a local path or any URI Spark reads (``s3a://``, ``hdfs://``, ``file://``): such a
 folder is listed, and each header read, through Hadoop's FileSystem API (``checks.engines.spark_files``).
@@ -50,7 +49,7 @@ from checks.feed import read_table as _read_table_pandas
 from checks.model import SOURCE_FILE, SOURCE_ROW, Delta, DeltaFile, empty_failures, failure_rows
 from checks.results import FAILURES_CSV, DeltaValidation, FailuresElsewhere, FeedCheck, passed_deltas, pandas_failures, write_failures
 from checks.rules import (
-    BATCH_MONOTONIC, IS_INTEGER, PAIR_UNIQUE, FeedRule, feed_rules, never_decreases_check, never_decreasing, text_rules,
+    BATCH_MONOTONIC, PAIR_UNIQUE, FeedRule, feed_rules, never_decreases_check, never_decreasing, text_rules,
     tie_error, value_rules,
 )
 from checks.validate import read_and_validate as _read_and_validate_pandas
@@ -308,7 +307,7 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
     # cached in Spark: only their count per (column, check) comes to the driver.
     found = union([
         spark_cells.literal_failures(text, encoding, columns), spark_cells.undecided(text, encoding, columns),
-        _value_failures(typed, form),
+        spark_cells.values_as_written(_value_failures(typed, form), text, encoding),
     ]).cache()
     try:
         checks = found.groupBy("column", "check").count().toArrow().to_pandas()
@@ -316,16 +315,15 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
         found.unpersist()
         text.unpersist()
         raise _NeedsPandasPath from error
-    count = int(checks["count"].sum())
-    # A literal Spark does not parse as pandas does, or a failing cell of a contract whose values are held otherwise
-    # than the files wrote them (the pandas path words those as written): the pandas path reads the file.
-    if (checks["check"] == spark_cells.UNDECIDED).any() or (count and not encoding.plain):
+    if (checks["check"] == spark_cells.UNDECIDED).any():
         found.unpersist()
         text.unpersist()
-        raise _NeedsPandasPath
+        raise _NeedsPandasPath  # a literal Spark does not parse as pandas does: the pandas path decides what it holds
     name = delta_file.name
     spark_schemas.confirm(name, text, typed, checks, encoding)  # Pandera's verdict per check must match the SQL's
-    both = checks["check"].eq(IS_INTEGER).nunique() == 2  # the text pass and the value pass failed cells
+    count = int(checks["count"].sum())
+    # The text pass and the value pass failed cells.
+    both = checks["check"].isin(spark_cells.text_checks(encoding)).nunique() == 2
     failures, delta, table = _delta_failures(name, found, count, both=both), None, None
     if not count:
         found.unpersist()

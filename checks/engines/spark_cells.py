@@ -55,6 +55,28 @@ def literal_failures(text: Any, encoding: Encoding, columns: Sequence[str]) -> A
     return union(failures)
 
 
+def text_checks(encoding: Encoding) -> frozenset[str]:
+    """The names of the checks ``literal_failures`` words: the text pass's (a value rule's are none of them)."""
+    return frozenset({IS_INTEGER, REQUIRED, *(literal_check(column) for column in encoding.contract.columns)})
+
+
+def values_as_written(failures: Any, text: Any, encoding: Encoding) -> Any:
+    """Value failures (row, column, check, value in computing form) with the value of a column other than an integer
+    as the file wrote it (``10.50``, not ``1050``), as ``checks.validate`` shows it: each failing row's cells of such
+    columns looked up in ``text``."""
+    from pyspark.sql import functions as F
+
+    written = [column.name for column in encoding.contract.columns if column.logical_type != "integer"]
+    if not written:
+        return failures
+    cells = text.select(
+        F.col(ROW).alias("_line"), F.create_map(*[part for name in written for part in (F.lit(name), F.col(name))]).alias("_cells")
+    )
+    return failures.join(cells, failures[ROW] == cells["_line"], "left").select(
+        ROW, "column", "check", F.coalesce(F.col("_cells")[F.col("column")], F.col("value")).alias("value")
+    )
+
+
 def parsed(text: Any, encoding: Encoding, columns: Sequence[str]) -> Any:
     """``ROW`` and each cell of ``text`` in computing form (bigint), null where it is empty, no literal or undecided:
     what the value rules and Pandera's value models check."""

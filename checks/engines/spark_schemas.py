@@ -23,7 +23,7 @@ import pandas as pd
 
 from checks.errors import ChecksError
 from checks.encoding import Encoding, default_encoding
-from checks.rules import FIELD_UNIQUENESS, literal_check, value_rules
+from checks.rules import FIELD_UNIQUENESS, REQUIRED, literal_check, value_rules
 
 # The value rules (``ValueRule.kind``) the models below check: a contract with another is not read by Spark's SQL.
 CHECKED = frozenset({"minimum", "above", "maximum", "below", "valid_values", "unique"})
@@ -51,10 +51,11 @@ def pandera_failures(text: Any, typed: Any, encoding: Encoding | None = None) ->
     encoding = encoding or default_encoding()
     models = _models(encoding)
     cells = [*encoding.contract.names]
-    # An empty cell is null on Spark and "" on pandas: read as "" where the column must be filled, it fails the pattern
-    # as on pandas; an optional column's stays null, which its model lets through.
+    # An empty cell is null on Spark and "" on pandas: read as "" in a filled integer column, it fails the pattern as
+    # on pandas (is_integer); another column's stays null, which fails a filled column's model as not nullable
+    # (required) and passes an optional one's.
     as_read = text.select(*[
-        F.coalesce(F.col(cell), F.lit("")).alias(cell) if encoding.contract.column(cell).required else F.col(cell)
+        F.coalesce(F.col(cell), F.lit("")).alias(cell) if _empty_is_no_literal(encoding, cell) else F.col(cell)
         for cell in cells
     ])
     with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
@@ -99,9 +100,18 @@ def _errors(validated: Any, encoding: Encoding, *, unique: str | None = None) ->
     return found
 
 
+def _empty_is_no_literal(encoding: Encoding, column: str) -> bool:
+    """Whether an empty cell of ``column`` fails as no literal of its type: a filled integer column's, as it always has
+    (``checks.rules.text_rules``); any other filled column's fails as required."""
+    described = encoding.contract.column(column)
+    return described.required and described.logical_type == "integer"
+
+
 def _our_name(column: str | None, check: str, unique: str | None, encoding: Encoding) -> tuple[str | None, str]:
-    if check.startswith("str_matches("):  # a filled column's empty cell too: the SQL names it as pandas does
+    if check.startswith("str_matches("):
         return column, literal_check(encoding.contract.column(column))
+    if check == "not_nullable":
+        return column, REQUIRED
     if check.startswith("isin("):
         return column, _VALID_VALUES
     if check == "unique":
@@ -139,10 +149,12 @@ def _models(encoding: Encoding) -> _Models:
             checks[rule.column]["isin"] = list(rule.argument)
         elif rule.kind == "unique":
             unique.setdefault(rule.column)
-    # a required column's nulls are read as "" (pandera_failures)
+    # a filled integer column's nulls are read as "" (pandera_failures); another filled column's must not be null
     literals = {column: encoding.codecs[column].literal for column in columns}
-    DeltaText = model("DeltaText", "A delta as read: every filled cell a literal of its column's type.",
-                      {column: (T.StringType(), pa.Field(str_matches=literals[column], nullable=True)) for column in columns})
+    nullable = {column: _empty_is_no_literal(encoding, column) or not encoding.contract.column(column).required for column in columns}
+    DeltaText = model("DeltaText", "A delta as read: every filled cell a literal of its column's type.", {
+        column: (T.StringType(), pa.Field(str_matches=literals[column], nullable=nullable[column])) for column in columns
+    })
     DeltaValues = model("DeltaValues", "A delta's values; null where the text pass failed.",
                         {column: (T.LongType(), pa.Field(**checks[column], nullable=True)) for column in columns})
     once = {

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from checks.contract_suite import latest_column
-from checks.encoding import default_encoding
+from checks.encoding import NULL, Encoding, default_encoding
 from checks.engines.spark_session import session
 
 POSITION = "__position"  # the row's place in the table as handed over: "table order" on Spark
@@ -95,6 +96,37 @@ def join_latest(
     # Same type on both sides, or Spark widens one of them and the join may compare as double.
     latest_frame = latest_frame.withColumn(key, latest_frame[key].cast(table.schema[key].dataType))
     return table.join(latest_frame, on=key, how="left").select(*table.columns, latest)
+
+
+def computing_table(table: Any, encoding: Encoding) -> Any:
+    """``table`` (in computing form) as its figures are computed, as ``checks.suites.evidence`` computes them in Polars:
+    a column held as itself as it is, any other's empty cell (``NULL``) null, an exact decimal as the float GX reads."""
+    from pyspark.sql import functions as F
+
+    converted = []
+    for name in table.columns:
+        if name not in encoding.codecs or encoding.held_as_itself(name):
+            converted.append(F.col(name))
+            continue
+        value, decimal = F.when(F.col(name) != NULL, F.col(name)), encoding.codecs[name].column.decimal
+        converted.append((value if decimal is None else value / 10 ** decimal[1]).alias(name))
+    return table.select(*converted)
+
+
+def decimal_sums(table: Any, encoding: Encoding, columns: Iterable[str]) -> dict[str, Decimal]:
+    """The sum of each exact decimal column of ``columns``, to the last decimal, from its computing form (as
+    ``checks.suites.figures.decimal_sums``): one Spark job, none without such a column."""
+    from pyspark.sql import functions as F
+
+    wanted = set(columns)
+    decimals = [column for column in encoding.contract.columns if column.decimal is not None and column.name in wanted]
+    if not decimals:
+        return {}
+    found = table.agg(*[
+        F.coalesce(F.sum(F.when(F.col(column.name) != NULL, F.col(column.name))), F.lit(0)).alias(column.name)
+        for column in decimals
+    ]).first()
+    return {column.name: Decimal(int(found[column.name])).scaleb(-column.decimal[1]) for column in decimals}
 
 
 def figures(joined: Any, map_checks: Sequence[MapCheck], sum_columns: dict[str, str], *, partial: int) -> SparkFigures:

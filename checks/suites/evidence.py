@@ -111,14 +111,21 @@ def table_evidence(
 
     taken = sorted(positions)
     rows = frame.loc[:, columns].iloc[taken].reset_index(drop=True)
-    evidence = declared_types_of(encoding.typed(rows, exact_decimals=False))
-    latest_values = joined[names.latest].gather(taken)
-    if encoding.codecs[names.version].column.logical_type == "integer":
-        typed_latest = latest_values.to_pandas().astype("Int64").to_numpy()
-    else:
-        typed_latest = typed_values(encoding, names.version, latest_values.fill_null(NULL).to_numpy())
-    evidence = evidence.assign(**{names.latest: typed_latest})
+    latest = joined[names.latest].gather(taken).to_pandas()
+    evidence = typed_evidence(rows.assign(**{names.latest: latest}), names, encoding)
     return evidence, Figures(rows=int(found["__rows"]), counts=counts, observed=observed)
+
+
+def typed_evidence(rows: pd.DataFrame, names: TableNames, encoding: Encoding) -> pd.DataFrame:
+    """Evidence rows in computing form, with each one's latest version in the feed (missing for a key the feed lacks),
+    as GX reads them: the contract's columns typed (``Encoding.typed``), the latest version typed as the version."""
+    latest = rows[names.latest].astype("Int64")
+    evidence = declared_types_of(encoding.typed(rows.drop(columns=names.latest), exact_decimals=False))
+    if encoding.codecs[names.version].column.logical_type == "integer":
+        typed_latest = latest.to_numpy()
+    else:
+        typed_latest = typed_values(encoding, names.version, latest.fillna(NULL).to_numpy(dtype="int64"))
+    return evidence.assign(**{names.latest: typed_latest})
 
 
 def _whole(

@@ -21,7 +21,6 @@ from checks.suites.suite import (
     PARTIAL_UNEXPECTED,
     TableNames,
     check_name,
-    declared_types_of,
     refuse_unknown_columns,
     resolve,
     table_columns,
@@ -54,18 +53,20 @@ def spark_evidence(
 ) -> tuple[pd.DataFrame, Figures | None]:
     """``table_evidence`` for a Spark DataFrame: the evidence rows and the whole table's figures from Spark SQL.
 
-    ``frame`` holds the typed values of the first customer's integer columns (``Encoding.plain``), in the order
-    its rows are the table's. Another contract's table, or one whose figures the fast path cannot compute, is
-    collected and takes the pandas path (GX then reads it whole).
+    ``frame`` holds the table in computing form (``checks.encoding``; integer columns), in the order its rows are the
+    table's: its figures are computed on its values as GX reads them (``spark_suites.computing_table``), a decimal's
+    sum exact. A table whose figures the fast path cannot compute is collected and takes the pandas path (GX then
+    reads it whole).
     """
     from checks.engines import spark_suites as sql
-    from checks.suites.evidence import table_evidence
+    from checks.engines.spark_suites import POSITION
+    from checks.suites.evidence import table_evidence, typed_evidence
 
     columns = table_columns(name, frame, names)
     refuse_unknown_columns(name, expectations, [*columns, names.latest])
     integers = all(_is_integer(frame.schema[column].dataType) for column in columns)
     with sql.positioned(frame, columns) as table:
-        if not (encoding.plain and fast_path_applies(integers, expectations)):
+        if not fast_path_applies(integers, expectations, encoding):
             collected, latest = sql.collected(table), pandas_latest(latest_batch, names)
             return table_evidence(name, collected, latest, None, expectations, parameters, names, encoding)
         map_checks, sums = [], {}
@@ -76,9 +77,14 @@ def spark_evidence(
                 map_checks.append(sql.MapCheck(check, kind, kwargs))
             elif kind == "expect_column_sum_to_be_between":
                 sums[check] = kwargs["column"]
-        joined = sql.join_latest(table, latest_batch, key=names.key, version=names.version, latest=names.latest).cache()
+        decimals = sql.decimal_sums(table, encoding, sums.values())  # exact; GX would sum floats
+        exact = {check: decimals[column] for check, column in sums.items() if column in decimals}
+        joined = sql.join_latest(
+            sql.computing_table(table, encoding), latest_batch, key=names.key, version=names.version, latest=names.latest
+        ).cache()
         try:
-            found = sql.figures(joined, map_checks, sums, partial=PARTIAL_UNEXPECTED)
+            found = sql.figures(joined, map_checks, {check: column for check, column in sums.items() if check not in exact},
+                                partial=PARTIAL_UNEXPECTED)
             if found.rows != found.positions:
                 raise SuiteError(f"table {name!r}: the feed's latest versions name a {names.key} more than once")
             positions = set(range(min(FIRST_ROWS, found.rows)))
@@ -90,7 +96,11 @@ def spark_evidence(
                     positions.update(sql.first_repeats(joined, map_check.kwargs["column"], first))
                 nulls_skipped = map_check.kind == "expect_column_values_to_not_be_null"
                 counts[map_check.check] = (*found.counts[map_check.check], nulls_skipped)
-            evidence = sql.evidence(joined, positions, found.with_nulls)
+            # The evidence rows in computing form with their latest versions, typed below as a whole table would be (a
+            # column held as itself that misses a value as nullable Int64; any other holds ``NULL`` there).
+            latest = sql.evidence(joined.select(POSITION, names.latest), positions, found.with_nulls)[names.latest]
+            missing = frozenset(column for column in found.with_nulls if column in columns and encoding.held_as_itself(column))
+            evidence = sql.evidence(table, positions, missing).assign(**{names.latest: latest.to_numpy()})
         except SuiteError:
             raise
         except Exception as error:  # noqa: BLE001 - Py4J wraps every JVM error, e.g. a bound of the wrong type
@@ -102,11 +112,8 @@ def spark_evidence(
         for expectation in expectations
         if expectation["type"] == "expect_table_row_count_to_equal"
     }
-    observed |= {check: plain(value) for check, value in found.sums.items()}
-    latest = evidence[names.latest].astype("Int64").to_numpy()  # as the Polars path gives it
-    return declared_types_of(evidence.drop(columns=names.latest)).assign(**{names.latest: latest}), Figures(
-        rows=found.rows, counts=counts, observed=observed
-    )
+    observed |= {check: plain(value) for check, value in found.sums.items()} | exact
+    return typed_evidence(evidence, names, encoding), Figures(rows=found.rows, counts=counts, observed=observed)
 
 
 def _is_integer(data_type: Any) -> bool:
