@@ -2,7 +2,7 @@
 no literal of their column's type (the text pass), each literal in computing form, the cells Spark leaves to the
 pandas path, and a value in computing form written back as the files wrote it.
 
-Spark parses here exactly what it parses as ``Codec.parse`` does: integers, exact decimals, booleans, dates, and
+Spark parses here only what it reads exactly as ``Codec.parse`` does: integers, exact decimals, booleans, dates, and
 timestamps in the usual forms (``checks.encoding.USUAL_TIMESTAMPS``). Another literal of a column's type (a timestamp
 with an offset or a fraction of a second), or one Spark parses to no value or to a year before 1
 (99999999999999999999 in an integer column, 2026-02-30, 0000-01-01), is *undecided*: its file goes to the pandas
