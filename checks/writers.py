@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import functools
 import os
+import secrets
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -36,24 +36,17 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    temporary_path = Path(temporary)
-    # mkstemp creates 0600; give the output the permissions a plain open() would.
-    os.chmod(temporary_path, 0o666 & ~_umask())
+    # Named first and created inside ``try``: an interrupt (a signal raises between any two steps) right after the
+    # file exists still removes it. 0o666 less the umask: the permissions a plain open() would give.
+    temporary_path = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
+        os.close(os.open(temporary_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         yield temporary_path
         with open(temporary_path, "rb") as written:
             os.fsync(written.fileno())
         os.replace(temporary_path, path)
     finally:
         temporary_path.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -140,36 +133,30 @@ def write_frames(targets: Mapping[str, tuple[str | Path, pd.DataFrame]]) -> Pend
 
 def start_writing(writes: Mapping[str, Callable[[], Path | Mapping[str, Path]]]) -> PendingWrites:
     """Run each ``name: write`` (atomic writes returning their paths), one after another, on one background thread."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write frames")
-    futures = {name: _in_flight(pool.submit(write)) for name, write in writes.items()}
-    pool.shutdown(wait=False)  # the thread ends after the last write; nothing more is submitted
+    futures: dict[str, Future] = {name: Future() for name in writes}
+    threading.Thread(target=_write_each, args=(writes, futures), name=_WRITER_THREAD).start()
     return PendingWrites(futures)
 
 
-# Writes started and not yet ended, whoever holds them: an interrupt can land before the caller holds its
-# ``PendingWrites``, and the command line leaves with ``os._exit``, which would cut a write short and leave its
-# temporary file (``wait_for_writes``).
-_IN_FLIGHT: set[Future] = set()
-_IN_FLIGHT_LOCK = threading.Lock()
+# The writer threads' name. The command line leaves with ``os._exit``, which would cut a write short and leave its
+# temporary file, so it first joins every thread of that name (``wait_for_writes``): an interrupt can land before the
+# caller holds its ``PendingWrites``, even while ``start_writing`` runs, and a thread once started is found by name.
+_WRITER_THREAD = "write frames"
 
 
-def _in_flight(future: Future) -> Future:
-    with _IN_FLIGHT_LOCK:
-        _IN_FLIGHT.add(future)
-    future.add_done_callback(_ended)
-    return future
-
-
-def _ended(future: Future) -> None:
-    with _IN_FLIGHT_LOCK:
-        _IN_FLIGHT.discard(future)
+def _write_each(writes: Mapping[str, Callable[[], Path | Mapping[str, Path]]], futures: Mapping[str, Future]) -> None:
+    for name, write in writes.items():
+        try:
+            futures[name].set_result(write())
+        except BaseException as error:  # noqa: BLE001  handed to whoever waits, as an executor would
+            futures[name].set_exception(error)
 
 
 def wait_for_writes() -> None:
     """Let every write this process started end: its file renamed into place, or its temporary file removed."""
-    with _IN_FLIGHT_LOCK:
-        pending = list(_IN_FLIGHT)
-    futures_wait(pending)
+    for thread in threading.enumerate():
+        if thread.name == _WRITER_THREAD:
+            thread.join()
 
 
 # Readers of outputs written elsewhere than their path says (an output folder at a URI, ``checks.engines.spark_files``).

@@ -5,6 +5,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -367,4 +368,42 @@ def test_a_write_nobody_waits_for_ends_before_the_command_line_leaves(tmp_path):
     writers.wait_for_writes()
     assert (tmp_path / "table.csv").read_text() == "whole"
     assert [path.name for path in tmp_path.iterdir()] == ["table.csv"]
-    assert not writers._IN_FLIGHT
+
+
+def test_an_interrupt_inside_start_writing_still_lets_its_started_write_end(tmp_path, monkeypatch):
+    """The window a stopped run once fell into: the write's thread had made its temporary file, the interrupt landed
+    before ``start_writing`` returned, and nothing waited for the write."""
+    import threading
+
+    started = threading.Event()
+
+    def write():
+        with atomic_path(tmp_path / "table.csv") as temporary:
+            started.set()
+            time.sleep(0.2)
+            temporary.write_text("whole")
+        return tmp_path / "table.csv"
+
+    def interrupted(self, futures):
+        started.wait(5)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writers.PendingWrites, "__init__", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        writers.start_writing({"table": write})
+    writers.wait_for_writes()
+    assert [path.name for path in tmp_path.iterdir()] == ["table.csv"]
+    assert (tmp_path / "table.csv").read_text() == "whole"
+
+
+def test_an_interrupt_right_after_the_temporary_file_is_made_leaves_none(tmp_path, monkeypatch):
+    made = os.open
+
+    def open_then_interrupt(*args, **kwargs):
+        os.close(made(*args, **kwargs))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writers.os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_text(tmp_path / "t.csv", "new")
+    assert list(tmp_path.iterdir()) == []
