@@ -351,7 +351,8 @@ def _spark_cells(spark_engine, path: Path):
     from checks.engines import _frames, spark_cells
 
     text, _ = spark_engine._read_text(path, _frames.read_header(path), COLUMNS)
-    return text, spark_cells.parsed(text, default_encoding(), COLUMNS)
+    cells = spark_cells.read(text, default_encoding(), COLUMNS)
+    return spark_cells.texts(cells, COLUMNS), spark_cells.parsed(cells, COLUMNS)
 
 
 @pytest.mark.slow

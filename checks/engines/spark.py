@@ -165,20 +165,20 @@ def read_table(
         text, _ = _read_text(path, header, form.columns)
     except _NeedsPandasPath:
         return _read_table_on_pandas(path, warn, encoding)
-    text = text.cache()  # read once for the check and once more for the rows, not three times
+    cells = spark_cells.read(text, form.encoding, form.columns).cache()  # read and parsed once for the check and the rows
     try:
         # A bad cell, or a malformed row (too many fields) failing the job: the pandas path words it exactly.
         bad = union([
-            spark_cells.literal_failures(text, form.encoding, form.columns), spark_cells.undecided(text, form.encoding, form.columns),
+            spark_cells.literal_failures(cells, form.encoding, form.columns), spark_cells.undecided(cells, form.columns),
         ]).limit(1).count()
     except Exception:  # noqa: BLE001 - Py4J wraps every JVM error
         bad = 1
     if bad:
-        text.unpersist()
+        cells.unpersist()
         return _read_table_on_pandas(path, warn, encoding)  # its warnings too (a float export read)
-    rows = spark_cells.stored(spark_cells.parsed(text, form.encoding, form.columns), form.encoding, form.columns).cache()
-    rows.count()  # cached before the text it is typed from is let go
-    text.unpersist()
+    rows = spark_cells.stored(spark_cells.parsed(cells, form.columns), form.encoding, form.columns).cache()
+    rows.count()  # cached before the cells it is taken from are let go
+    cells.unpersist()
     return SparkTable(rows, to_pandas_int64, order=ROW)
 
 
@@ -300,27 +300,27 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
     text, rows = _read_text(delta_file.path, header, form.columns)
     if rows == 0:
         raise _NeedsPandasPath  # the not_empty failure, as the pandas path words it
-    text = text.cache()
     encoding, columns = form.encoding, form.columns
-    typed = spark_cells.parsed(text, encoding, columns)
+    cells = spark_cells.read(text, encoding, columns).cache()  # each cell matched and parsed once for every pass
+    typed = spark_cells.parsed(cells, columns)
     # The text pass, the cells Spark leaves to pandas and the value pass in one Spark job, whose failing cells stay
     # cached in Spark: only their count per (column, check) comes to the driver.
     found = union([
-        spark_cells.literal_failures(text, encoding, columns), spark_cells.undecided(text, encoding, columns),
-        spark_cells.values_as_written(_value_failures(typed, form), text, encoding),
+        spark_cells.literal_failures(cells, encoding, columns), spark_cells.undecided(cells, columns),
+        spark_cells.values_as_written(_value_failures(typed, form), cells, encoding),
     ]).cache()
     try:
         checks = found.groupBy("column", "check").count().toArrow().to_pandas()
     except Exception as error:  # noqa: BLE001 - a malformed row (too many fields) fails the first job reading every column
         found.unpersist()
-        text.unpersist()
+        cells.unpersist()
         raise _NeedsPandasPath from error
     if (checks["check"] == spark_cells.UNDECIDED).any():
         found.unpersist()
-        text.unpersist()
+        cells.unpersist()
         raise _NeedsPandasPath  # a literal Spark does not parse as pandas does: the pandas path decides what it holds
     name = delta_file.name
-    spark_schemas.confirm(name, text, typed, checks, encoding)  # Pandera's verdict per check must match the SQL's
+    spark_schemas.confirm(name, spark_cells.texts(cells, columns), typed, checks, encoding)  # Pandera's verdict per check must match the SQL's
     count = int(checks["count"].sum())
     # The text pass and the value pass failed cells.
     both = checks["check"].isin(spark_cells.text_checks(encoding)).nunique() == 2
@@ -328,8 +328,9 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
     if not count:
         found.unpersist()
         table = spark_cells.stored(typed, encoding, columns).cache()
+        table.count()  # cached before the cells it is taken from are let go (else read and parsed again from the file)
         delta = SparkDelta(name, delta_file.number, table)
-    text.unpersist()
+    cells.unpersist()
     validation = DeltaValidation(
         name=name, number=delta_file.number, delta=delta, failures=failures, warnings=header.warnings, rows=rows
     )

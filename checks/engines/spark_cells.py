@@ -35,10 +35,35 @@ def _in_sql(column: Column) -> bool:
     return kind in ("integer", "boolean", "date", "timestamp") or (kind == "number" and column.decimal is not None)
 
 
-def literal_failures(text: Any, encoding: Encoding, columns: Sequence[str]) -> Any:
-    """The text pass: every cell of ``text`` (``ROW`` and the cells as strings, null where empty) that is no literal of
-    its column's type, or empty where the column must be filled, as (row, column, check, value) named as
-    ``checks.validate`` names them."""
+def read(text: Any, encoding: Encoding, columns: Sequence[str]) -> Any:
+    """``text`` (``ROW`` and the cells as strings, null where empty) with each cell read once: beside each column,
+    whether the cell is a literal of its type (``_literal(name)``) and its computing form (``_value_of(name)``: bigint,
+    null where empty, no literal or undecided). Cached, it serves every pass below (text, undecided, values, the rows
+    kept), which otherwise each matched and parsed every cell again."""
+    from pyspark.sql import functions as F
+
+    literals = text.select("*", *[F.col(name).rlike(encoding.codecs[name].literal).alias(_literal(name)) for name in columns])
+    return literals.select("*", *[
+        _value(encoding.codecs[name], F.col(name), F.col(_literal(name))).alias(_value_of(name)) for name in columns
+    ])
+
+
+def texts(cells: Any, columns: Sequence[str]) -> Any:
+    """``ROW`` and the cells as strings, of ``read``'s frame."""
+    return cells.select(ROW, *columns)
+
+
+def _literal(name: str) -> str:
+    return f"__literal_{name}"
+
+
+def _value_of(name: str) -> str:
+    return f"__value_{name}"
+
+
+def literal_failures(cells: Any, encoding: Encoding, columns: Sequence[str]) -> Any:
+    """The text pass: every cell of ``read``'s frame that is no literal of its column's type, or empty where the column
+    must be filled, as (row, column, check, value) named as ``checks.validate`` names them."""
     from pyspark.sql import functions as F
 
     failures = []
@@ -47,7 +72,7 @@ def literal_failures(text: Any, encoding: Encoding, columns: Sequence[str]) -> A
         # Spark reads an empty or missing cell as null; pandas reads it as "".
         empty = cell.isNull() if column.required else F.lit(False)
         empty_check = IS_INTEGER if column.logical_type == "integer" else REQUIRED
-        failures.append(text.filter(empty | (cell.isNotNull() & ~cell.rlike(encoding.codecs[name].literal))).select(
+        failures.append(cells.filter(empty | (cell.isNotNull() & ~F.col(_literal(name)))).select(
             ROW, F.lit(name).alias("column"),
             F.when(cell.isNull(), F.lit(empty_check)).otherwise(F.lit(literal_check(column))).alias("check"),
             F.coalesce(cell, F.lit("")).alias("value"),
@@ -77,21 +102,21 @@ def values_as_written(failures: Any, text: Any, encoding: Encoding) -> Any:
     )
 
 
-def parsed(text: Any, encoding: Encoding, columns: Sequence[str]) -> Any:
-    """``ROW`` and each cell of ``text`` in computing form (bigint), null where it is empty, no literal or undecided:
-    what the value rules and Pandera's value models check."""
+def parsed(cells: Any, columns: Sequence[str]) -> Any:
+    """``ROW`` and each cell of ``read``'s frame in computing form (bigint), null where it is empty, no literal or
+    undecided: what the value rules and Pandera's value models check."""
     from pyspark.sql import functions as F
 
-    return text.select(F.col(ROW), *[_value(encoding.codecs[name], F.col(name)).alias(name) for name in columns])
+    return cells.select(F.col(ROW), *[F.col(_value_of(name)).alias(name) for name in columns])
 
 
-def undecided(text: Any, encoding: Encoding, columns: Sequence[str]) -> Any:
-    """The literals of their column's type that Spark does not parse as pandas does, as (row, column, ``UNDECIDED``,
-    value)."""
+def undecided(cells: Any, columns: Sequence[str]) -> Any:
+    """The literals of their column's type that Spark does not parse as pandas does, in ``read``'s frame, as (row,
+    column, ``UNDECIDED``, value)."""
     from pyspark.sql import functions as F
 
     return union([
-        text.filter(F.col(name).rlike(encoding.codecs[name].literal) & _value(encoding.codecs[name], F.col(name)).isNull())
+        cells.filter(F.col(_literal(name)) & F.col(_value_of(name)).isNull())
         .select(ROW, F.lit(name).alias("column"), F.lit(UNDECIDED).alias("check"), F.col(name).alias("value"))
         for name in columns
     ])
@@ -107,13 +132,12 @@ def stored(values: Any, encoding: Encoding, columns: Sequence[str]) -> Any:
     ])
 
 
-def _value(codec: Codec, cell: Any) -> Any:
-    """A cell in computing form: null where it is empty, no literal of its type, or undecided."""
+def _value(codec: Codec, cell: Any, literal: Any) -> Any:
+    """A cell in computing form: null where it is empty, no literal of its type (``literal`` false), or undecided."""
     from pyspark.sql import functions as F
 
     column = codec.column
     kind = column.logical_type
-    literal = cell.rlike(codec.literal)
     if kind == "integer":
         value = cell.try_cast("bigint")
     elif kind == "number":  # counts of 10**-scale: 10.5 at scale 2 is 1050; beyond int64, null
@@ -151,12 +175,13 @@ def written(codec: Codec, field: str) -> Any | None:
     (Python's shortest ``repr`` of a float has no Spark SQL twin)."""
     from pyspark.sql import functions as F
 
-    text = _written_value(codec, field)
-    return None if text is None else F.when(F.col(field) == NULL, F.lit("")).otherwise(text)
+    if not _in_sql(codec.column):
+        return None
+    return F.when(F.col(field) == NULL, F.lit("")).otherwise(_written_value(codec, field))
 
 
-def _written_value(codec: Codec, field: str) -> Any | None:
-    """``written`` of a filled value."""
+def _written_value(codec: Codec, field: str) -> Any:
+    """``written`` of a filled value (a column ``_in_sql``)."""
     from pyspark.sql import functions as F
 
     value, column = F.col(field), codec.column
@@ -173,9 +198,8 @@ def _written_value(codec: Codec, field: str) -> Any | None:
         return F.when(value == 1, F.lit("true")).otherwise(F.lit("false"))
     if kind == "date":
         return F.date_format(F.date_from_unix_date(value.cast("int")), "yyyy-MM-dd")
-    if kind == "timestamp":  # whole seconds as NumPy's datetime_as_string(unit="s") wrote them, with the zone; a fraction kept
-        moment = F.timestamp_micros(value)
-        return F.when(value % 1_000_000 == 0, F.date_format(moment, "yyyy-MM-dd'T'HH:mm:ss'Z'")).otherwise(
-            F.date_format(moment, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'")
-        )
-    return None
+    # A timestamp: whole seconds as NumPy's datetime_as_string(unit="s") wrote them, with the zone; a fraction kept.
+    moment = F.timestamp_micros(value)
+    return F.when(value % 1_000_000 == 0, F.date_format(moment, "yyyy-MM-dd'T'HH:mm:ss'Z'")).otherwise(
+        F.date_format(moment, "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'")
+    )
