@@ -320,7 +320,8 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
         cells.unpersist()
         raise _NeedsPandasPath  # a literal Spark does not parse as pandas does: the pandas path decides what it holds
     name = delta_file.name
-    spark_schemas.confirm(name, spark_cells.texts(cells, columns), typed, checks, encoding)  # Pandera's verdict per check must match the SQL's
+    # Pandera's verdict per check must match the SQL's.
+    spark_schemas.confirm(name, spark_cells.texts(cells, columns), typed, checks, encoding)
     count = int(checks["count"].sum())
     # The text pass and the value pass failed cells.
     both = checks["check"].isin(spark_cells.text_checks(encoding)).nunique() == 2
