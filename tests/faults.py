@@ -103,6 +103,22 @@ def shared_key_last(feed: Sequence[Delta], number: int, other: int) -> list[Delt
     return [moved if each.number == number else each for each in feed]
 
 
+def filtered_with_a_last_row(feed: Sequence[Delta], column: str) -> tuple[list[Delta], pd.DataFrame]:
+    """A feed whose first file ends with the row of a user no other file holds, and the platform without every user
+    holding that row's ``column`` value (a filter): that user's loss looks like the file's last line lost too."""
+    base = next(delta for delta in feed if delta.number == 0)
+    later = set(pd.concat([delta.frame["user_id"] for delta in feed if delta.number != 0]))
+    counts = deduplicate(feed)[column].value_counts()
+    alone = base.frame["user_id"].isin(later).to_numpy() == False  # noqa: E712  (a NumPy mask)
+    shared_value = base.frame[column].map(counts).to_numpy() >= 3  # enough holders to name a filter
+    moved_row = int(np.flatnonzero(alone & shared_value)[0])
+    order = [row for row in range(len(base.frame)) if row != moved_row] + [moved_row]
+    moved = Delta(base.name, base.number, base.frame.iloc[order].reset_index(drop=True))
+    feed = [moved if delta.number == 0 else delta for delta in feed]
+    table = expected(feed)
+    return feed, table[table[column] != base.frame[column].iloc[moved_row]]
+
+
 def not_deduplicated(feed: Sequence[Delta]) -> pd.DataFrame:
     """The platform appended every row of every file."""
     return loaded(stack_feed(feed))

@@ -942,6 +942,44 @@ def test_what_every_missing_key_shares_and_no_other_does_is_said(tmp_path, capsy
     assert said.format(last=platform["account_id"].iloc[-1], first=platform["account_id"].iloc[0]) in missing["evidence"]
 
 
+def test_a_filter_s_victim_whose_row_ends_its_file_is_not_a_file_cut_short():
+    """The filter that dropped every user holding a value also took one whose row was its file's last: one cause, the
+    filter, not beside it "only the first N-1 rows of delta0.csv reached the platform"."""
+    feed, platform = faults.filtered_with_a_last_row(FEED, "count_saved_items")
+    dropped_value = deduplicate(feed).set_index("user_id").loc[feed[0].frame["user_id"].iloc[-1], "count_saved_items"]
+    diagnosis = diagnose(feed, platform, None, 1_000_000, deduplicated=deduplicate(feed))
+    (cause,) = diagnosis.root_causes
+    assert cause.kind == "missing_users"
+    assert cause.users == int((deduplicate(feed)["count_saved_items"] == dropped_value).sum())
+    assert f"every user with count_saved_items {dropped_value}, and no other" in cause.evidence
+    assert diagnosis.unexplained_users == 0
+
+
+def test_a_file_cut_short_beside_a_filter_stays_a_cut_where_its_users_still_have_rows():
+    """A real cut (the last 40 rows of delta3: their users keep an older row) beside a filter is two causes."""
+    cut = faults.truncated(FEED, 3, len(FEED[3].frame) - 40)
+    value = cut["count_saved_items"].mode()[0]
+    platform = cut[cut["count_saved_items"] != value]
+    diagnosis = diagnose(FEED, platform, None, 1_000_000, deduplicated=deduplicate(FEED))
+    kinds = {cause.kind: cause for cause in diagnosis.root_causes}
+    assert set(kinds) == {"file_partially_ingested", "missing_users"}
+    assert kinds["file_partially_ingested"].file == "delta3.csv"
+    assert f"every user with count_saved_items {value}, and no other" in kinds["missing_users"].evidence
+
+
+@pytest.mark.parametrize("plan", ["pro", "plus", "enterprise"])
+def test_a_filter_on_plan_is_the_one_cause_whichever_plan_ends_a_file(tmp_path, capsys, plan):
+    """The second sample: filtering out the plan "pro" took the account whose row ended accounts_2026-01-01.csv,
+    which was also told as that file only partly loaded."""
+    expected = _accounts_loaded().sort_values("account_id").reset_index(drop=True)
+    platform = expected[expected["plan"] != plan]
+    diagnosis = _accounts_diagnosis(tmp_path, platform, capsys)
+    assert [cause["kind"] for cause in diagnosis["root_causes"]] == ["missing_users"]
+    (missing,) = diagnosis["root_causes"]
+    assert missing["users"] == len(expected) - len(platform)
+    assert f"every account with plan {plan}, and no other" in missing["evidence"]
+
+
 def test_missing_keys_that_share_a_value_others_hold_too_or_are_too_few_are_only_missing(tmp_path, capsys):
     expected = _accounts_loaded().sort_values("account_id").reset_index(drop=True)
     enterprise = expected.index[expected["plan"] == "enterprise"]

@@ -105,17 +105,27 @@ def test_spark_fault_search_matches_the_default_engine(spark_engine, monkeypatch
         assert reference.unexplained_users  # and one leaves users unexplained
 
 
-def test_a_load_order_that_also_fixes_a_cut_file_s_last_key_is_the_one_cause_in_spark_too(spark_engine, monkeypatch) -> None:
-    """The search takes the cut of the moved file's last key first, then the load order that explains every user
-    alone: Spark keeps only the order, as the default engine does, deciding it in Spark."""
+def _moved_last_key_loaded_out_of_order() -> tuple[list, pd.DataFrame]:
     feed = faults.shared_key_last(FEED, 4, 3)
-    platform = faults.last_file_wins(feed, [0, 1, 2, 4, 3])
+    return feed, faults.last_file_wins(feed, [0, 1, 2, 4, 3])
+
+
+@pytest.mark.parametrize(("make", "kind"), [
+    # The search takes the cut of the moved file's last key first, then the load order that explains every user alone.
+    (_moved_last_key_loaded_out_of_order, "wrong_dedup_order"),
+    # The search takes the cut of the file whose last row a filter dropped; the filter, found among the users left,
+    # explains that user too.
+    (lambda: faults.filtered_with_a_last_row(FEED, "count_saved_items"), "missing_users"),
+], ids=["a load order", "a filter"])
+def test_a_cut_another_cause_explains_too_is_dropped_in_spark_too(spark_engine, monkeypatch, make, kind) -> None:
+    """Spark keeps only the other cause, as the default engine does, deciding it in Spark."""
+    feed, platform = make()
     deduplicated = deduplicate(feed)
     monkeypatch.setattr(checks.diagnose, "diagnose", lambda *args, **kwargs: pytest.fail("the driver's search ran"))
     mine = spark_engine.diagnose(feed, platform, None, 1_000_000, deduplicated=deduplicated)
     reference = diagnose(feed, platform, None, 1_000_000, deduplicated=deduplicated)
     assert mine.to_dict() == reference.to_dict()
-    assert [cause.kind for cause in mine.root_causes] == ["wrong_dedup_order"]
+    assert [cause.kind for cause in mine.root_causes] == [kind]
     assert mine.root_causes[0].details == reference.root_causes[0].details
     pd.testing.assert_frame_equal(mine.root_causes[0].examples, reference.root_causes[0].examples)
     assert mine.unexplained_users == 0

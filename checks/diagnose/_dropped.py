@@ -8,7 +8,7 @@ Spark engine asks the same of its tables in Spark SQL (``checks.engines.spark_fa
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,15 @@ def by_value(
         if int(np.count_nonzero(values_at(column, None) == shared[0])) == len(lost):
             return Dropped(column, render(column, int(shared[0])))
     return None
+
+
+def explains_cut(dropped: Dropped | None, without_row: bool, values: Collection[str]) -> bool:
+    """Whether a file found cut short is the filter ``dropped`` names instead: every user the cut explains has no row on
+    the platform (``without_row``) and holds the filtered value (``values``: the distinct ones they hold in its column,
+    as the files write them). One story then tells every missing key: a filter's victim whose row ended its file
+    looks like the file's last line lost (a filter on plan took one account so, told as "file only partly loaded").
+    A cut whose users hold other values, or still have rows, stays a cut."""
+    return dropped is not None and dropped.column is not None and without_row and set(values) == {dropped.value}
 
 
 def by_key_order(missing: np.ndarray, keys: Any) -> tuple[str, Any] | None:

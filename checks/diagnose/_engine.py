@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from checks.diagnose._drift import Drift
-from checks.diagnose._dropped import MIN_DROPPED, Dropped, by_key_order, by_value
+from checks.diagnose._dropped import MIN_DROPPED, Dropped, by_key_order, by_value, explains_cut
 from checks.diagnose._keys import EXAMPLES as KEY_EXAMPLES
 from checks.diagnose._keys import rewrites
 from checks.diagnose._scan import (
@@ -548,12 +548,16 @@ class Engine:
                 table, agrees, cause_of, moved_by, chosen = whole
         if cause_of is None:
             cause_of, moved_by = self._no_changes()
-        residual, unexplained, transformed = self._residual_causes(table, ~agrees, moved_by)
+        cuts = {
+            index: cause_of == index for index, (hypothesis, _) in enumerate(chosen) if hypothesis.kind == FILE_PARTIALLY_INGESTED
+        }
+        residual, unexplained, transformed, yielded = self._residual_causes(table, ~agrees, moved_by, cuts)
         # Counted as agreeing in the search: not so in any simulation.
         aside = 0 if self._aside is None else int(np.count_nonzero(self._aside))
         causes = [
             self._simulated_cause(hypothesis, agreeing - aside, cause_of == index, self._composed(transformed, moved_by, index))
             for index, (hypothesis, agreeing) in enumerate(chosen)
+            if index not in yielded
         ]
         causes = [cause for cause in causes if cause.users]
         causes.extend(residual)
@@ -641,12 +645,14 @@ class Engine:
         return best
 
     def _residual_causes(
-        self, table: Table, left: np.ndarray, moved_by: np.ndarray
-    ) -> tuple[list[RootCause], np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        self, table: Table, left: np.ndarray, moved_by: np.ndarray, cuts: dict[int, np.ndarray]
+    ) -> tuple[list[RootCause], np.ndarray, tuple[np.ndarray, np.ndarray], set[int]]:
         """Sort what no simulation reproduced (``left``, a mask this takes over) into the rows of a quarantined file
         the platform loaded anyway, dropped, unexpected, duplicated and changed users; a change a load made to the
         values (``checks.diagnose._mechanisms``) is named where one reproduces the rows. Also the users so
-        transformed, and the dollars each transformation changed."""
+        transformed, the dollars each transformation changed, and which of the chosen files cut short (``cuts``: their
+        users by place among the chosen changes) the filter that dropped the missing users explains instead
+        (``checks.diagnose._dropped.explains_cut``): their users are told as missing."""
         quarantined = self._quarantined_causes(left)
         observed_count = self.observed_count
         simulated_count = table.count
@@ -675,6 +681,9 @@ class Engine:
                     )
                 )
         dropped = self._dropped(table, missing)
+        yielded = {index for index, users in cuts.items() if self._filter_explains_cut(dropped, users)}
+        for index in yielded:
+            missing |= cuts[index]
         causes = [
             self.cause(
                 MISSING_USERS, missing, self.file_of_picks(table, missing),
@@ -691,7 +700,16 @@ class Engine:
         for explained in (missing, unexpected, duplicated):
             drifted |= explained
         left &= np.logical_not(drifted, out=drifted)
-        return [cause for cause in causes if cause.users], left, transformed
+        return [cause for cause in causes if cause.users], left, transformed, yielded
+
+    def _filter_explains_cut(self, dropped: Dropped | None, users: np.ndarray) -> bool:
+        """``explains_cut`` for the users a file cut short explains (a mask), their values those of their expected rows."""
+        members = np.flatnonzero(users)
+        if dropped is None or dropped.column is None:
+            return False
+        values = self.rows.expected.values[dropped.column][members]
+        written = {str(value) for value in self.words.encoding.written(dropped.column, np.unique(values))}
+        return explains_cut(dropped, not self.observed_count[members].any(), written)
 
     def _quarantined_causes(self, left: np.ndarray) -> list[RootCause]:
         """One cause per quarantined file whose rows the platform holds: the users ``left`` whose one platform row

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from checks.diagnose._dropped import MIN_DROPPED, Dropped, cut_in_key_order
+from checks.diagnose._dropped import MIN_DROPPED, Dropped, cut_in_key_order, explains_cut
 from checks.diagnose._engine import candidate_orders, change_alone, hypothesis_score, rule_changes, sole_change
 from checks.diagnose.results import (
     DUPLICATE_ROWS,
@@ -41,7 +41,7 @@ from checks.diagnose.results import (
     RootCause,
 )
 from checks.diagnose.sentences import duplicate_sentence, missing_sentence, simulation_sentence, unexpected_sentence
-from checks.engines.spark_deltas import dictionary_frame
+from checks.engines.spark_deltas import dictionary_frame, union
 from checks.engines.spark_users import CODE, GAP, PLATFORM_FILE, SparkUsers
 from checks.model import Shape
 from checks.reconcile import CLASSES, MATCH, Reconciliation, compared
@@ -410,11 +410,13 @@ class _Search:
         ``Engine.attribute`` orders them; ``None`` when some user left over could be a value changed in transit, or
         with ``left_undecided`` when any user is left over."""
         _, total, _ = self.users.discrepant()
-        residual = self._residual_causes(reconciliation, total, left_undecided=left_undecided)
+        cuts = {index: members for index, (change, _, members) in enumerate(chosen) if change.kind == FILE_PARTIALLY_INGESTED}
+        residual = self._residual_causes(reconciliation, total, cuts, left_undecided=left_undecided)
         if residual is None:
             return None
+        residual, yielded = residual
         found = []
-        for change, agreeing, members in chosen:
+        for change, agreeing, members in (taken for index, taken in enumerate(chosen) if index not in yielded):
             name = None if change.file is None else self.names[change.file]
 
             def evidence(
@@ -458,15 +460,20 @@ class _Search:
             details=details,
         )
 
-    def _residual_causes(self, reconciliation: Reconciliation, total: int, *, left_undecided: bool = False) -> list[RootCause] | None:
+    def _residual_causes(
+        self, reconciliation: Reconciliation, total: int, cuts: dict[int, Any], *, left_undecided: bool = False
+    ) -> tuple[list[RootCause], set[int]] | None:
         """``Engine._residual_causes`` where no user left over has one platform row and a simulated one (a value that
         changed in transit, whose mechanism ``checks.diagnose._drift`` finds in the rows): dropped, unexpected and
-        duplicated users, each named after the one file they come from, if one; ``None`` otherwise."""
+        duplicated users, each named after the one file they come from, if one, and which of the chosen files cut
+        short (``cuts``: their users' keys by place among the chosen changes) the filter that dropped the missing
+        users explains instead, their users told as missing; ``None`` otherwise."""
         from pyspark.sql import functions as F
 
         key, table = self.shape.key, self.last
+        yielded: set[int] = set()
         if not table.where(~F.col(_AGREES)).limit(1).count():
-            return []  # every user agrees (a table without dedup has no picks to ask about)
+            return [], yielded  # every user agrees (a table without dedup has no picks to ask about)
         if left_undecided:
             return None
         left, picked, observed = ~F.col(_AGREES), F.col(_PICK).isNotNull(), F.col(_OBSERVED)
@@ -486,6 +493,8 @@ class _Search:
             if kind == MISSING_USERS:
                 name = self._single_file(members.select(F.col(_PICK).alias("_source")))
                 dropped = self._dropped(table.where(picked), members)
+                yielded = {index for index, cut in cuts.items() if self._filter_explains_cut(dropped, cut)}
+                members = union([members.select(key), *(cuts[index].select(key) for index in sorted(yielded))])
 
                 def evidence(count: int, gap: int, _: int, examples: Any, dropped: Dropped | None = dropped) -> str:
                     return missing_sentence(count, gap, examples, self.words, dropped)
@@ -511,7 +520,24 @@ class _Search:
                 def evidence(count: int, gap: int, _: int, examples: Any, extra: int = extra) -> str:
                     return duplicate_sentence(count, extra, gap, examples, self.words)
             causes.append(self._cause(kind, members, name, evidence, {}, reconciliation, total))
-        return [cause for cause in causes if cause is not None]
+        return [cause for cause in causes if cause is not None], yielded
+
+    def _filter_explains_cut(self, dropped: Dropped | None, members: Any) -> bool:
+        """``Engine._filter_explains_cut`` in one job: the users a file cut short explains (``members``' keys) against
+        the filter, their values those of their expected rows."""
+        from pyspark.sql import functions as F
+
+        if dropped is None or dropped.column is None:
+            return False
+        column = f"e_{dropped.column}"
+        rows = self.users.users.join(members.select(self.shape.key), on=self.shape.key, how="left_semi")
+        found = rows.agg(
+            F.count_if(F.col("p_count") > 0).alias("with_row"), F.min(column).alias("low"), F.max(column).alias("high"),
+        ).first()
+        if found["low"] is None:
+            return False
+        written = {str(value) for value in self.words.encoding.written(dropped.column, [found["low"], found["high"]])}
+        return explains_cut(dropped, not found["with_row"], written)
 
     def _dropped(self, picked: Any, missing: Any) -> Dropped | None:
         """``Engine._dropped`` in Spark SQL: what the ``missing`` users share and no other user with a pick (``picked``)
