@@ -729,6 +729,51 @@ def lineage_counts(feed: Feed, matches: Matches) -> dict[str | None, int]:
     return found | ({None: int(counts[0])} if counts[0] else {})
 
 
+def traced_to_quarantined(
+    lineage: pd.DataFrame, counts: dict[str | None, int], quarantined: Sequence[Delta], names: Sequence[str]
+) -> tuple[pd.DataFrame, dict[str | None, int]]:
+    """``lineage`` and its ``counts`` (``lineage_counts``) with the platform rows no validated file holds traced to the
+    first of the files validation ``quarantined`` (their readable rows, in feed order) holding an equal row: its name
+    and line, and how many of their rows equal it. A load that took a quarantined file shows its rows coming from it,
+    not from no file."""
+    untraced = np.flatnonzero(lineage[SOURCE_FILE].isna().to_numpy())
+    if not len(untraced) or not quarantined:
+        return lineage, counts
+    file = np.full(len(untraced), -1)
+    line = np.zeros(len(untraced), dtype="int64")
+    equal = np.zeros(len(untraced), dtype="int64")
+    rows = lineage.iloc[untraced].loc[:, list(names)].reset_index(drop=True).rename_axis("_at").reset_index()
+    for place, delta in enumerate(quarantined):
+        sent = delta.frame.loc[:, list(names)].rename_axis("_line").reset_index()
+        found = rows.merge(sent, on=list(names)).groupby("_at")["_line"].agg(["min", "size"])
+        at = found.index.to_numpy()
+        first = at[file[at] < 0]
+        file[first], line[first] = place, found.loc[first, "min"].to_numpy()
+        equal[at] += found["size"].to_numpy()
+    traced = file >= 0
+    if not traced.any():
+        return lineage, counts
+    lineage = lineage.copy()
+    files = [delta.name for delta in quarantined]
+    column = lineage[SOURCE_FILE]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.cat.add_categories([name for name in dict.fromkeys(files) if name not in column.cat.categories])
+    else:
+        column = column.astype(object)
+    at = untraced[traced]
+    column.iloc[at] = [files[place] for place in file[traced]]
+    lineage[SOURCE_FILE] = column
+    lineage[SOURCE_ROW] = lineage[SOURCE_ROW].array.copy()
+    lineage.iloc[at, lineage.columns.get_loc(SOURCE_ROW)] = line[traced]
+    lineage.iloc[at, lineage.columns.get_loc(MATCHES)] = equal[traced]
+    left = counts.get(None, 0) - len(at)
+    counts = {name: rows for name, rows in counts.items() if name is not None}
+    for place, rows_traced in enumerate(np.bincount(file[traced], minlength=len(files))):
+        if rows_traced:
+            counts[files[place]] = counts.get(files[place], 0) + int(rows_traced)
+    return lineage, counts | ({None: left} if left else {})
+
+
 def unmatched_rows(lineage: pd.DataFrame) -> pd.DataFrame:
     """The platform rows that no delta file holds."""
     return lineage[lineage[SOURCE_FILE].isna()]

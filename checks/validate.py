@@ -8,6 +8,7 @@ Failures come back as one tidy frame with ``checks.model.FAILURE_COLUMNS``.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -83,9 +84,15 @@ def quarantined_rows(
     if not failed or is_uri(folder):
         return None
 
+    lock = threading.Lock()  # asked for on the diagnosis's threads (its search, its lineage): read once
+
     @functools.cache
-    def read() -> list[Delta]:
+    def rows() -> list[Delta]:
         return [rows for delta_file in failed if (rows := readable_rows(delta_file, encoding)) is not None]
+
+    def read() -> list[Delta]:
+        with lock:
+            return rows()
 
     return read
 

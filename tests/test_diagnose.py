@@ -828,6 +828,27 @@ def test_a_quarantined_file_the_platform_loaded_anyway_is_named_with_its_users()
     assert not diagnose(passed, platform).root_causes
 
 
+def test_the_platform_rows_a_quarantined_file_gave_are_traced_to_its_lines():
+    # They were counted, and listed in discrepancies.csv, as coming from "no delta file".
+    passed, quarantined = _passed_and_quarantined(2)
+    platform = faults.expected(FEED)  # every file loaded, the quarantined one too
+    platform.iloc[0, platform.columns.get_loc("total_spend")] = 10**9  # and one row no file ever sent
+    columns = list(COLUMNS)
+    sent = pd.concat([delta.frame[columns] for delta in passed]).drop_duplicates()
+    foreign = platform.merge(sent, how="left", indicator=True)
+    foreign = foreign.loc[foreign["_merge"].eq("left_only"), columns]
+    from_file = len(foreign.merge(quarantined.frame[columns].drop_duplicates()))
+    assert 0 < from_file == len(foreign) - 1
+    diagnosis = diagnose(passed, platform, quarantined=lambda: [quarantined])
+    assert diagnosis.lineage_counts["delta2.csv"] == from_file and diagnosis.lineage_counts[None] == 1
+    assert sum(diagnosis.lineage_counts.values()) == len(platform)
+    traced = diagnosis.lineage[diagnosis.lineage["source_file"].eq("delta2.csv").fillna(False).astype(bool)]
+    assert len(traced) == from_file
+    lines = traced["source_row"].astype(int).to_numpy()
+    assert (quarantined.frame.loc[lines, columns].to_numpy() == traced[columns].to_numpy()).all()  # each its line's row
+    assert diagnosis.lineage["source_file"].isna().sum() == 1
+
+
 def test_a_quarantined_file_is_read_only_when_users_are_left_unexplained():
     passed, _ = _passed_and_quarantined(2)
 

@@ -5,6 +5,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from checks.config import load_case
@@ -114,7 +115,14 @@ def test_a_quarantined_delta_the_platform_loaded_is_a_root_cause_read_from_its_f
     held = next(cause for cause in diagnosis.root_causes if cause.kind == "quarantined_file_loaded")
     # The spoiled row's key and batch_id are readable: its user, if the platform holds that row, is among them.
     assert held.users > 0 and "as the file wrote it" in held.evidence
-    assert re.search(r"### \d\. quarantined file loaded: delta2\.csv", (tmp_path / "out" / "incident.md").read_text())
+    incident = (tmp_path / "out" / "incident.md").read_text()
+    assert re.search(r"### \d\. quarantined file loaded: delta2\.csv", incident)
+    # Its rows on the platform are traced to their lines of delta2.csv, not to "no delta file".
+    listed = pd.read_csv(tmp_path / "out" / "discrepancies.csv")
+    from_file = listed[listed["platform_source_file"].eq("delta2.csv")]
+    # (Every held user's row but the spoiled line's, whose readable row lacks the cell the platform holds.)
+    assert 0 < len(from_file) <= held.users and from_file["platform_source_row"].notna().all()
+    assert f"| delta2.csv | {diagnosis.lineage_counts['delta2.csv']:,} |" in incident
     assert "delta2.csv was loaded although it failed validation" in (tmp_path / "out" / "email-engineer.md").read_text()
     assert "did not pass our checks" in (tmp_path / "out" / "email-customer.md").read_text()
 

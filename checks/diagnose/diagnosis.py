@@ -13,7 +13,9 @@ from checks.diagnose._engine import Engine
 from checks.diagnose._scan import Scan, Table, all_rows, expected_rows, picks_of
 from checks.diagnose.results import Diagnosis
 from checks.encoding import Encoding
-from checks.lineage import Feed, Packing, PlatformRows, Settled, UserIndex, lineage_counts, lineage_of, match_rows
+from checks.lineage import (
+    Feed, Matches, Packing, PlatformRows, Settled, UserIndex, lineage_counts, lineage_of, match_rows, traced_to_quarantined,
+)
 from checks.model import Delta
 from checks.pages import plain_pages
 from checks.reconcile import (
@@ -121,7 +123,7 @@ def _diagnose(
         # The listed users' rows, and their platform rows' lineage (every row is counted), built meanwhile.
         listed = rows.listed()
         listing = None if reconciliation is not None else pool.submit(rows.frame, np.flatnonzero(listed))
-        lineage = pool.submit(lineage_of, feed, matches, platform, np.flatnonzero(listed[platform_rows.user]))
+        lineage = pool.submit(_lineage, feed, matches, platform, np.flatnonzero(listed[platform_rows.user]), quarantined)
         del listed
         if on_listed is not None:
             pool.submit(_when_listed, on_listed, reconciliation.users if listing is None else listing, lineage, words)
@@ -133,7 +135,7 @@ def _diagnose(
         causes, unexplained = engine.attribute()
         if reconciliation is None:
             reconciliation = summarise_users(rows, listing.result())
-        lineage = lineage.result()
+        lineage, counts = lineage.result()
     return Diagnosis(
         reconciliation=reconciliation,
         root_causes=tuple(causes),
@@ -143,7 +145,7 @@ def _diagnose(
         finance_total=None if finance_total is None else stored_amount(words, finance_total),
         files=tuple(delta.name for delta in deltas),
         lineage=lineage,
-        lineage_counts=lineage_counts(feed, matches),
+        lineage_counts=counts,
         words=words,
     )
 
@@ -161,10 +163,21 @@ def _settled(
     return Settled(users, file, picks.position, packing)
 
 
+def _lineage(
+    feed: Feed, matches: Matches, platform: pd.DataFrame, rows: np.ndarray, quarantined: Quarantined | None
+) -> tuple[pd.DataFrame, dict[str | None, int]]:
+    """The lineage of the platform rows at ``rows`` and how many platform rows each file is the source of, the rows no
+    validated file holds traced to the files validation quarantined (read only when some row is left untraced)."""
+    lineage, counts = lineage_of(feed, matches, platform, rows), lineage_counts(feed, matches)
+    if quarantined is None or None not in counts:
+        return lineage, counts
+    return traced_to_quarantined(lineage, counts, quarantined(), feed.shape.names)
+
+
 def _when_listed(on_listed: OnListed, listing: pd.DataFrame | Future, lineage: Future, words: Words) -> None:
     """``on_listed`` once the listing and the lineage, built on the other worker threads, are done."""
     users = listing.result() if isinstance(listing, Future) else listing
-    on_listed(users, lineage.result(), words)
+    on_listed(users, lineage.result()[0], words)
 
 
 def stored_amount(words: Words, total: int | Any) -> int:
