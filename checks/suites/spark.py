@@ -80,9 +80,9 @@ def spark_evidence(
                 sums[check] = kwargs["column"]
         decimals = sql.decimal_sums(table, encoding, sums.values())  # exact; GX would sum floats
         exact = {check: decimals[column] for check, column in sums.items() if column in decimals}
-        joined = sql.join_latest(
-            sql.computing_table(table, encoding), latest_batch, key=names.key, version=names.version, latest=names.latest
-        ).cache()
+        # Joined once in stored form and cached: the figures read it in computing form, the evidence rows as stored.
+        stored = sql.join_latest(table, latest_batch, key=names.key, version=names.version, latest=names.latest).cache()
+        joined = sql.computing_table(stored, encoding)
         try:
             found = sql.figures(joined, map_checks, {check: column for check, column in sums.items() if check not in exact},
                                 partial=PARTIAL_UNEXPECTED)
@@ -97,17 +97,20 @@ def spark_evidence(
                     positions.update(sql.first_repeats(joined, map_check.kwargs["column"], first))
                 nulls_skipped = map_check.kind == "expect_column_values_to_not_be_null"
                 counts[map_check.check] = (*found.counts[map_check.check], nulls_skipped)
-            # The evidence rows in computing form with their latest versions, typed below as a whole table would be (a
-            # column held as itself that misses a value as nullable Int64; any other holds ``NULL`` there).
-            latest = sql.evidence(joined.select(POSITION, names.latest), positions, found.with_nulls)[names.latest]
-            missing = frozenset(column for column in found.with_nulls if column in columns and encoding.held_as_itself(column))
-            evidence = sql.evidence(table, positions, missing).assign(**{names.latest: latest.to_numpy()})
+            # The evidence rows in computing form with their latest versions, in one job, typed below as a whole table
+            # would be: a column held as itself that misses a value (and the latest version, for a key the feed lacks)
+            # as nullable Int64; any other holds ``NULL`` there.
+            missing = frozenset(
+                column for column in found.with_nulls
+                if column == names.latest or (column in columns and encoding.held_as_itself(column))
+            )
+            evidence = sql.evidence(stored, positions, missing)
         except SuiteError:
             raise
         except Exception as error:  # noqa: BLE001 - Py4J wraps every JVM error, e.g. a bound of the wrong type
             raise SuiteError(f"table {name!r}: the suite's figures could not be computed: {first_line(error)}") from error
         finally:
-            joined.unpersist()
+            stored.unpersist()
     observed = {
         check_name(expectation): found.rows
         for expectation in expectations
