@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -74,13 +75,65 @@ def test_spark_leaves_a_literal_it_parses_otherwise_to_the_pandas_path(spark_eng
 
     feed = write_typed_case(tmp_path / "case").parent / "feed"
     names = sorted(path.name for path in feed.glob("*.csv"))
-    edit(feed / names[1], 3, "exported_at", "2026-01-02T03:04:05+02:00")  # an offset: not one of the usual forms
+    edit(feed / names[0], 3, "exported_at", "2026-01-01T03:04:05.25+02:00")  # a fraction and an offset: Spark's
+    edit(feed / names[1], 3, "exported_at", "2026-01-02T03:04:05+18:30")  # an offset beyond Spark's 18 hours
     edit(feed / names[2], 2, "account_no", "99999999999999999999")  # beyond int64
     edit(feed / names[3], 3, "opened", "2026-02-30")  # no such day: pandas reads no date there, and says so
     expected = run_both("spark", feed, encoding)
     assert ("opened", "is_date", "2026-02-30") in set(zip(expected.failures["column"], expected.failures["check"], expected.failures["value"]))
     deltas = {delta.name: delta for delta in spark_engine.check_feed_folder(feed, encoding=encoding).deltas}
     assert not isinstance(deltas[names[1]], SparkDelta) and isinstance(deltas[names[0]], SparkDelta)
+
+
+def _timestamp_literals(count: int, seed: int) -> list[str]:
+    """Seeded timestamp literals of every form ``checks.encoding``'s pattern takes: T or a space, minutes with or without
+    seconds and a fraction of 1 to 6 digits, Z, an offset with or without its colon, or no zone; days up to 31 in
+    any month, years 1 to 9999."""
+    import random
+
+    draw = random.Random(seed)
+    literals = []
+    for _ in range(count):
+        day = draw.randint(1, 31 if draw.random() < 0.9 else 29)
+        text = (f"{draw.choice([1, 1899, 1970, 2024, 2026, 9999]):04d}-{draw.randint(1, 12):02d}-{day:02d}"
+                f"{draw.choice('T ')}{draw.choice([0, 23, draw.randint(0, 23)]):02d}:{draw.randint(0, 59):02d}")
+        if draw.random() < 0.85:
+            text += f":{draw.choice([0, 59, draw.randint(0, 59)]):02d}"
+            if draw.random() < 0.6:
+                text += "." + "".join(draw.choice("0123456789") for _ in range(draw.randint(1, 6)))
+        zone = draw.random()
+        if zone < 0.3:
+            text += "Z"
+        elif zone < 0.75:
+            hours, minutes = draw.choice([0, 1, 5, 9, 13, 14, 17]), draw.choice([0, 30, 45, draw.randint(0, 59)])
+            text += f"{draw.choice('+-')}{hours:02d}{':' if draw.random() < 0.6 else ''}{minutes:02d}"
+        literals.append(text)
+    return literals
+
+
+@pytest.mark.slow
+def test_spark_reads_timestamps_as_pandas_does_or_leaves_them_undecided(spark_engine, encoding: Encoding) -> None:
+    from pyspark.sql import functions as F
+
+    from checks.engines import spark_cells
+    from checks.engines.spark_deltas import ROW
+
+    edges = ["2026-01-02T23:59:60Z", "2026-01-02T24:00:00Z", "2026-01-02T03:04:05+18:30", "0001-01-01T00:30:00+01:00",
+             "9999-12-31T23:30:00-01:00", "2024-02-29 12:00", "2023-02-29T12:00:00Z", "2026-06-30T00:00:00.000001-0001"]
+    texts = _timestamp_literals(20_000, seed=5) + edges
+    values, valid = encoding.codecs["exported_at"].parse(pd.Series(texts, dtype=object))
+    import pyarrow as pa
+
+    frame = spark_engine.session().createDataFrame(pa.table({ROW: np.arange(len(texts)), "exported_at": texts}))
+    cells = spark_cells.read(frame, encoding, ["exported_at"])
+    read = (spark_cells.parsed(cells, ["exported_at"]).select(ROW, F.col("exported_at").cast("string").alias("value"))
+            .toArrow().to_pandas().sort_values(ROW))
+    decided = read["value"].notna().to_numpy()
+    assert valid[decided].all()  # what Spark reads, pandas reads, and to the same microsecond
+    assert [int(value) for value in read["value"][decided]] == values[decided].tolist()
+    generated = np.arange(len(texts)) < 20_000
+    assert decided[valid & generated].all()  # and every generated literal pandas reads, Spark reads too
+    assert not decided[~generated][:4].any()  # a leap second, hour 24, an offset of 18 hours, a year 0 in UTC: pandas's
 
 
 @pytest.mark.slow
@@ -102,6 +155,10 @@ def test_spark_run_on_a_typed_feed_writes_what_the_default_engine_writes(spark_e
     from checks.engines.spark_users import SparkUsers
 
     case_file = write_typed_case(tmp_path / "case")
+    # A version written with a space, a fraction and an offset, the same moment: the file stays in Spark all the same.
+    first = sorted((case_file.parent / "feed").glob("*.csv"))[0]
+    moment = pd.Timestamp(pd.read_csv(first, dtype=str).loc[0, "exported_at"]) + pd.Timedelta(hours=2)
+    edit(first, 2, "exported_at", moment.strftime("%Y-%m-%d %H:%M:%S.000+0200"))
     # No delta, table or listed user is collected to the driver, nor a table for the suites: every one stays in Spark.
     for held in (SparkDelta, SparkTable, SparkUsers):
         monkeypatch.setattr(held, "frame", property(lambda self: pytest.fail(f"{type(self).__name__} collected")))
