@@ -54,7 +54,9 @@ def generate_suite(contract: Contract) -> dict[str, Any]:
         for column in contract.columns if column.logical_type in _STORAGE
     ]
     expectations += [_bounds(column) for column in contract.columns if column.minimum is not None or column.maximum is not None]
-    expectations += [_quality(rule) for rule in contract.quality if not rule.per_delta]
+    expectations += [_pattern(column) for column in contract.columns if column.pattern is not None and _as_written(column)]
+    # Every quality rule: one checked cell by cell on each delta holds for a loaded table too (plan "PRO" on the platform).
+    expectations += [_quality(rule) for rule in contract.quality if not rule.per_delta or _applies_to_tables(rule, contract)]
     if amount is not None:
         expectations.append(_expectation(
             "expect_column_sum_to_be_between",
@@ -113,14 +115,38 @@ def _bounds(column: Column) -> dict[str, Any]:
     return _expectation("expect_column_values_to_be_between", kwargs, f"{column.name}_in_range", column.describe())
 
 
+def _pattern(column: Column) -> dict[str, Any]:
+    return _expectation(
+        "expect_column_values_to_match_regex", {"column": column.name, "regex": column.pattern}, f"{column.name}_pattern",
+        f"Every value matches {column.pattern}, as every delta's cells must.",
+    )
+
+
+def _as_written(column: Column) -> bool:
+    """Whether GX reads the column's values as the files wrote them (text; integers as the numbers they spell), so that
+    a rule on the files' cells says the same of a table's values."""
+    return column.logical_type == "string"
+
+
+def _applies_to_tables(rule: QualityRule, contract: Contract) -> bool:
+    """Whether a rule checked on each delta's cells also reads right on a table's values: no missing or repeated
+    value, or any rule on a text column, or a set of integers on an integer column (a pattern or a missing-value text
+    on a number's cells, or a set of dates, is left to the deltas)."""
+    column = next(column for column in contract.columns if column.name == rule.column)
+    if rule.metric in ("nullValues", "duplicateValues") or _as_written(column):
+        return True
+    values = rule.valid_values
+    return column.logical_type == "integer" and values is not None and all(type(value) is int for value in values)
+
+
 def _quality(rule: QualityRule) -> dict[str, Any]:
-    """A contract rule on the deduplicated table (a threshold over the whole table, see ``QualityRule.per_delta``)."""
+    """A contract rule on a table: a threshold over the whole (``QualityRule.per_delta`` not), or none allowed."""
     check = f"{rule.column}_{rule.metric}" if rule.column else rule.metric
     if rule.metric == "rowCount":
         return _expectation("expect_table_row_count_to_be_between", _range(rule), check, rule.describe())
-    # A column metric at most p percent of the rows: GX's ``mostly`` is the share that must pass.
-    mostly = round(1 - rule.threshold[-1] / 100, 10)
-    kwargs: dict[str, Any] = {"column": rule.column, "mostly": mostly}
+    kwargs: dict[str, Any] = {"column": rule.column}
+    if not rule.per_delta:  # a column metric at most p percent of the rows: GX's ``mostly`` is the share that must pass
+        kwargs["mostly"] = round(1 - rule.threshold[-1] / 100, 10)
     if rule.metric == "nullValues":
         kind = "expect_column_values_to_not_be_null"
     elif rule.metric == "missingValues":

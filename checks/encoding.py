@@ -85,6 +85,7 @@ class Dictionary:
         self._exact = False  # a first hash was shared: look texts up exactly from then on
         self._size = 0  # how many texts have codes
         self._expected = 0  # how many texts the hash table is sized for when next built (``expect``)
+        self._passing: dict[tuple[str, Any], np.ndarray] = {}  # ``passing``'s answers for the texts as they stand
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_index": None, "_checks": np.zeros(0, dtype=np.uint64)}  # rebuilt where needed
@@ -233,7 +234,7 @@ class Dictionary:
 
         self._chunks.append(texts.cast(pa.large_string()))
         self._size += len(texts)
-        self._texts = None
+        self._texts, self._passing = None, {}
 
     def texts(self) -> Any:
         """Every text in code order (a pyarrow large_string array)."""
@@ -243,6 +244,17 @@ class Dictionary:
             self._texts = pa.concat_arrays(self._chunks) if self._chunks else pa.array([], type=pa.large_string())
             self._chunks = [self._texts]
         return self._texts
+
+    def passing(self, test: str, argument: Any) -> np.ndarray:
+        """Per code, whether its text is ``"in"`` a set (a tuple) or ``"contains"`` a match of a regular expression, as
+        GX tests a text column: pandas' ``isin`` and ``str.contains`` on its Arrow-backed texts (Arrow's RE2 where it
+        answers as Python's ``re`` would, ``re`` otherwise). Once per dictionary as it stands, however many tables ask."""
+        key = (test, argument)
+        if key not in self._passing:
+            texts = pd.Series(pd.array(self.texts(), dtype="str"))
+            found = texts.isin(argument) if test == "in" else texts.str.contains(argument, regex=True)
+            self._passing[key] = found.to_numpy(dtype=bool)
+        return self._passing[key]
 
     def decode_arrow(self, codes: np.ndarray, *, empty: str | None = "") -> Any:
         """The texts of ``codes`` as one Arrow array, ``NULL`` as ``empty``: no Python string per value."""

@@ -170,6 +170,33 @@ def test_a_share_rule_becomes_gx_mostly():
     assert rule["kwargs"] == {"column": "count_saved_items", "mostly": 0.98, "value_set": [1, 2]}
 
 
+@pytest.mark.parametrize(
+    ("rule", "kind"),
+    [
+        ({"metric": "invalidValues", "arguments": {"validValues": [1, 2]}, "mustBe": 0}, "expect_column_values_to_be_in_set"),
+        ({"metric": "nullValues", "mustBe": 0}, "expect_column_values_to_not_be_null"),
+        ({"metric": "duplicateValues", "mustBe": 0}, "expect_column_values_to_be_unique"),
+        ({"metric": "invalidValues", "arguments": {"pattern": "^[0-9]+$"}, "mustBe": 0}, None),  # a number's text: the deltas'
+        ({"metric": "missingValues", "arguments": {"missingValues": ["n/a"]}, "mustBe": 0}, None),
+    ],
+)
+def test_a_rule_every_delta_keeps_is_an_expectation_on_the_tables_where_it_reads_the_same(rule, kind):
+    without = generate_suite(parse_contract(edited(lambda d: None)))["expectations"]
+    suite = generate_suite(parse_contract(edited(lambda d: prop(d, "count_saved_items").update(quality=[rule]))))
+    added = [e for e in suite["expectations"] if e not in without]
+    assert [e["type"] for e in added] == ([kind] if kind else [])
+    assert all(e["kwargs"]["column"] == "count_saved_items" and "mostly" not in e["kwargs"] for e in added)  # none allowed
+
+
+def test_a_text_column_s_pattern_and_valid_values_are_expectations_on_the_tables():
+    from checks.sample_accounts import CONTRACT_PATH
+
+    suite = {e["meta"]["check"]: e for e in generate_suite(load_contract(CONTRACT_PATH))["expectations"]}
+    assert suite["account_id_pattern"]["type"] == "expect_column_values_to_match_regex"
+    assert suite["account_id_pattern"]["kwargs"] == {"column": "account_id", "regex": r"^AC-\d{6,}$"}
+    assert suite["plan_invalidValues"]["kwargs"] == {"column": "plan", "value_set": ["basic", "plus", "pro", "enterprise"]}
+
+
 def test_other_vendors_custom_properties_are_theirs():
     text = edited(lambda d: prop(d, "user_id").update(customProperties=[{"property": "owner", "value": "crm"}]))
     assert parse_contract(text).key.name == "user_id"

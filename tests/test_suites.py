@@ -459,7 +459,9 @@ def test_fast_path_reports_what_gx_reports_on_the_whole_table(tmp_path, monkeypa
 def _accounts_tables(folder: Path) -> tuple[dict[str, pd.DataFrame], pd.Series, object, object]:
     """The second shape's tables in computing form, as ``checks run`` hands them to the suites, with faults
     planted in the platform's: a file never loaded (stale versions, the sample's own), keys repeated and
-    unknown, a negative amount and order count, an empty plan and amount (the amount's sum then short)."""
+    unknown, a negative amount and order count, an empty plan and amount (the amount's sum then short), plans no delta
+    may hold and keys that break the key's pattern, as Python's ``re`` and Arrow's RE2 would tell them apart (digits
+    of another script, a final line break)."""
     import numpy as np
 
     from checks.config import load_case
@@ -477,7 +479,7 @@ def _accounts_tables(folder: Path) -> tuple[dict[str, pd.DataFrame], pd.Series, 
     customer = engine.read_table(case.customer, encoding=encoding)
     validations = [engine.read_and_validate(delta, encoding=encoding) for delta in discover_deltas(case.feed, encoding.contract)]
     deduplicated = engine.check_validations(validations, encoding=encoding).deduplicated
-    faults = np.random.default_rng(5).choice(np.arange(1, len(platform)), size=(6, 25), replace=False)
+    faults = np.random.default_rng(5).choice(np.arange(1, len(platform)), size=(8, 25), replace=False)
     platform = platform.reset_index(drop=True).copy()  # the engine may hand back read-only arrays (zero-copy from Polars)
     # Columns held as int32 (every value fit) are widened: the planted codes and empty cells may not fit.
     platform = platform.astype({name: "int64" for name in platform.columns if platform[name].dtype == "int32"})
@@ -488,6 +490,9 @@ def _accounts_tables(folder: Path) -> tuple[dict[str, pd.DataFrame], pd.Series, 
     platform.loc[faults[3], "orders"] = -1
     platform.loc[faults[4], "plan"] = NULL
     platform.loc[faults[5], "lifetime_value"] = NULL
+    platform.loc[faults[6], "plan"] = encoding.codecs["plan"].dictionary.encode(np.array(["PRO", "gold"] * 12 + ["basic"], dtype=object))
+    keys = ["ac-00000001", "AC-\u0661\u0662\u0663\u0664\u0665\u0666\u0667", "AC-12345678\n", "AC-12"] * 6 + ["AC-7654321"]
+    platform.loc[faults[7], "account_id"] = encoding.codecs["account_id"].dictionary.encode(np.array(keys, dtype=object))
     tables = {"deduplicated": deduplicated[list(encoding.contract.names)], "platform": platform, "customer": customer}
     return tables, deduplicated.set_index("account_id")["exported_at"], encoding, case.finance_total
 
@@ -504,7 +509,11 @@ def test_fast_path_of_another_shape_reports_what_gx_reports_on_the_whole_table(t
     outcomes = {table["table"]: {outcome["check"]: outcome for outcome in table["outcomes"]} for table in runs["fast"]}
     failing = {check for check, outcome in outcomes["platform"].items() if not outcome["success"]}
     assert failing == {"batch_currency", "account_id_unique", "user_in_feed", "lifetime_value_non_negative",
-                       "orders_non_negative", "plan_not_null", "lifetime_value_not_null", "revenue_total"}
+                       "orders_non_negative", "plan_not_null", "lifetime_value_not_null", "revenue_total",
+                       "plan_invalidValues", "account_id_pattern"}
+    # The rules each delta's cells keep hold of the platform's values too: 24 plans, 12 keys (the other script's digits
+    # and the final line break match ^AC-\d{6,}$ as Python's re reads it, and as GX does).
+    assert (outcomes["platform"]["plan_invalidValues"]["unexpected_count"], outcomes["platform"]["account_id_pattern"]["unexpected_count"]) == (24, 12)
     stale = outcomes["platform"]["batch_currency"]
     assert stale["unexpected_count"] > len(stale["unexpected_examples"])
     assert all(outcome["success"] for outcome in outcomes["deduplicated"].values())

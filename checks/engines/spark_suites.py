@@ -257,6 +257,8 @@ def _unexpected(joined: Any, check: MapCheck) -> Any:
         return column.isNull()
     if check.kind == "expect_column_values_to_be_unique":
         return considered & (F.count(F.lit(1)).over(Window.partitionBy(kwargs["column"])) > 1)
+    if check.kind == "expect_column_values_to_be_in_set":  # integers (a table Spark holds has no text)
+        return considered & ~column.isin(list(kwargs["value_set"]))
     low, high = kwargs.get("min_value"), kwargs.get("max_value")
     inside = F.lit(True)
     if low is not None:

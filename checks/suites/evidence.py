@@ -79,7 +79,7 @@ def table_evidence(
         check, kind = check_name(expectation), expectation["type"]
         kwargs = {key: resolve(value, parameters) for key, value in expectation.get("kwargs", {}).items()}
         if kind in MAP_KWARGS:
-            considered, unexpected = _map_masks(kind, kwargs, joined.columns)
+            considered, unexpected = _map_masks(kind, kwargs, joined.columns, encoding)
             map_checks.append((check, kind, kwargs))
             aggregates += [
                 considered.sum().alias(f"{check}|considered"),
@@ -281,7 +281,7 @@ def _repeated(ids: np.ndarray, high: int) -> Any:
     return pl.Series(np.bincount(ids)[ids] > 1)
 
 
-def _map_masks(kind: str, kwargs: Mapping[str, Any], columns: list[str]) -> tuple[Any, Any]:
+def _map_masks(kind: str, kwargs: Mapping[str, Any], columns: list[str], encoding: Encoding) -> tuple[Any, Any]:
     """(rows GX considers, rows it counts unexpected) for a map expectation, as Polars expressions."""
     import polars as pl
 
@@ -296,6 +296,14 @@ def _map_masks(kind: str, kwargs: Mapping[str, Any], columns: list[str]) -> tupl
     if kind == "expect_column_values_to_be_unique":
         repeated = f"{_REPEATED}{kwargs['column']}"
         return considered, considered & (pl.col(repeated) if repeated in columns else column.is_duplicated())
+    if kind in ("expect_column_values_to_be_in_set", "expect_column_values_to_match_regex"):
+        codec = encoding.codecs.get(kwargs["column"])
+        if codec is None or codec.dictionary is None:  # integers (``fast_path_applies``): in the set, as they are
+            return considered, considered & ~column.is_in(list(kwargs["value_set"]))
+        test, argument = ("in", tuple(kwargs["value_set"])) if "value_set" in kwargs else ("contains", kwargs["regex"])
+        # Each text tested once in the dictionary, each row's verdict found by its code (a code past the end: none).
+        passing = pl.Series(np.append(codec.dictionary.passing(test, argument), False))
+        return considered, considered & ~pl.lit(passing).gather(column.fill_null(len(passing) - 1))
     low, high = kwargs.get("min_value"), kwargs.get("max_value")
     inside = pl.lit(True)
     if low is not None:

@@ -27,6 +27,8 @@ MAP_KWARGS = {
     "expect_column_values_to_be_between": _RANGE_KWARGS | {"mostly"},
     "expect_column_pair_values_to_be_equal": _PAIR_KWARGS,
     "expect_batch_id_to_be_latest_in_feed": _PAIR_KWARGS,
+    "expect_column_values_to_be_in_set": frozenset({"column", "value_set", "mostly"}),
+    "expect_column_values_to_match_regex": frozenset({"column", "regex", "mostly"}),
 }
 AGGREGATE_KWARGS = {
     "expect_table_row_count_to_equal": frozenset({"value"}),
@@ -39,6 +41,7 @@ _AS_IS_KWARGS = {
 FIRST_ROWS = 20  # always in the evidence, so that no expectation sees an empty table
 _ON_NUMBERS = frozenset({"expect_column_values_to_be_between", "expect_column_sum_to_be_between"})
 _NUMBERS = frozenset({"integer", "number"})
+_ON_SETS_AND_PATTERNS = frozenset({"expect_column_values_to_be_in_set", "expect_column_values_to_match_regex"})
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,34 @@ def fast_path_applies(integer_columns: bool, expectations: list[dict], encoding:
             codec = encoding.codecs.get(kwargs.get("column"))
             if codec is None or codec.column.logical_type not in _NUMBERS:
                 return False  # GX would compare a bound with text or datetimes
+        if expectation["type"] in _ON_SETS_AND_PATTERNS and not _set_or_pattern_applies(expectation["type"], kwargs, encoding):
+            return False
     return integer_columns
+
+
+def _set_or_pattern_applies(kind: str, kwargs: Mapping[str, Any], encoding: Encoding | None) -> bool:
+    """Whether a set's or a pattern's figures are computed outside GX: a set of integers on an integer column, any set or
+    a pattern on a text column (each text tested once, by its code: ``Dictionary.passing``). Any other (a set of dates,
+    a pattern on numbers) is GX's, on the whole table."""
+    codec = None if encoding is None else encoding.codecs.get(kwargs.get("column"))
+    logical_type = "integer" if encoding is None else None if codec is None else codec.column.logical_type
+    if kind == "expect_column_values_to_be_in_set":
+        values = kwargs.get("value_set")
+        if not isinstance(values, (list, tuple)):
+            return False  # a parameter, or none: vacuous or unknown here
+        return logical_type == "string" or (logical_type == "integer" and all(type(value) is int for value in values))
+    return logical_type == "string" and isinstance(kwargs.get("regex"), str) and _compiles(kwargs["regex"])
+
+
+def _compiles(pattern: str) -> bool:
+    """Whether Python's ``re`` takes ``pattern`` (else GX's own error is the one to show, from the whole table)."""
+    import re
+
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True
 
 
 def decimal_sums(frame: pd.DataFrame, encoding: Encoding) -> dict[str, Decimal]:

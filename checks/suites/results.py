@@ -144,6 +144,10 @@ def _expected(kind: str, kwargs: Mapping[str, Any]) -> Any:
         return kwargs["type_"]
     if "column_B" in kwargs:
         return f"equal to {kwargs['column_B']}"
+    if "value_set" in kwargs:
+        return {"in" if kind == "expect_column_values_to_be_in_set" else "not_in": list(kwargs["value_set"])}
+    if "regex" in kwargs:
+        return {"matches": kwargs["regex"]}
     low, high = kwargs.get("min_value"), kwargs.get("max_value")
     if low is not None and low == high:
         # Suite parameters come back as floats; a sum or count is a whole number.
