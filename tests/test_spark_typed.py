@@ -171,6 +171,19 @@ def test_spark_run_on_a_typed_feed_writes_what_the_default_engine_writes(spark_e
     assert b",," in (tmp_path / "spark" / "out" / "deduplicated.csv").read_bytes()  # an empty optional cell stays empty
 
 
+@pytest.mark.slow
+def test_a_typed_platform_value_outside_the_contract_s_set_fails_its_suite_in_spark_as_by_default(spark_engine, tmp_path: Path) -> None:
+    from checks.config import load_case
+
+    case_file = write_typed_case(tmp_path / "case")
+    edit(case_file.parent / "platform-accounts.csv", 2, "tier", "7")  # the deltas' rule: tier in 0-3
+    edit(case_file.parent / "platform-accounts.csv", 3, "tier", "9")
+    summary = assert_runs_write_the_same(load_case(case_file), "spark", tmp_path)
+    (platform,) = [table for table in summary["suites"]["tables"] if table["table"] == "platform"]
+    (tiers,) = [outcome for outcome in platform["outcomes"] if outcome["check"] == "tier_invalidValues"]
+    assert (tiers["success"], tiers["unexpected_count"]) == (False, 2)
+
+
 def test_the_typed_sample_runs_under_its_shipped_contract_and_suite(tmp_path: Path) -> None:
     from checks.config import load_case
     from checks.runner import run_case

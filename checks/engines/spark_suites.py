@@ -257,8 +257,10 @@ def _unexpected(joined: Any, check: MapCheck) -> Any:
         return column.isNull()
     if check.kind == "expect_column_values_to_be_unique":
         return considered & (F.count(F.lit(1)).over(Window.partitionBy(kwargs["column"])) > 1)
-    if check.kind == "expect_column_values_to_be_in_set":  # integers (a table Spark holds has no text)
-        return considered & ~column.isin(list(kwargs["value_set"]))
+    if check.kind in ("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set"):
+        # Integers (a table Spark holds has no text); a missing value in the set changes nothing, as in GX.
+        found = column.isin([value for value in kwargs["value_set"] if value is not None])
+        return considered & (found if check.kind == "expect_column_values_to_not_be_in_set" else ~found)
     low, high = kwargs.get("min_value"), kwargs.get("max_value")
     inside = F.lit(True)
     if low is not None:

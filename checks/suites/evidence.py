@@ -296,14 +296,17 @@ def _map_masks(kind: str, kwargs: Mapping[str, Any], columns: list[str], encodin
     if kind == "expect_column_values_to_be_unique":
         repeated = f"{_REPEATED}{kwargs['column']}"
         return considered, considered & (pl.col(repeated) if repeated in columns else column.is_duplicated())
-    if kind in ("expect_column_values_to_be_in_set", "expect_column_values_to_match_regex"):
+    if kind in ("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set", "expect_column_values_to_match_regex"):
+        wanted = kind != "expect_column_values_to_not_be_in_set"  # what a value's test must say for it to pass
         codec = encoding.codecs.get(kwargs["column"])
         if codec is None or codec.dictionary is None:  # integers (``fast_path_applies``): in the set, as they are
-            return considered, considered & ~column.is_in(list(kwargs["value_set"]))
-        test, argument = ("in", tuple(kwargs["value_set"])) if "value_set" in kwargs else ("contains", kwargs["regex"])
-        # Each text tested once in the dictionary, each row's verdict found by its code (a code past the end: none).
-        passing = pl.Series(np.append(codec.dictionary.passing(test, argument), False))
-        return considered, considered & ~pl.lit(passing).gather(column.fill_null(len(passing) - 1))
+            found = column.is_in([value for value in kwargs["value_set"] if value is not None])
+        else:
+            test, argument = ("in", tuple(kwargs["value_set"])) if "value_set" in kwargs else ("contains", kwargs["regex"])
+            # Each text tested once in the dictionary, each row's verdict found by its code (a code past the end: none).
+            passing = pl.Series(np.append(codec.dictionary.passing(test, argument), False))
+            found = pl.lit(passing).gather(column.fill_null(len(passing) - 1))
+        return considered, considered & (found != wanted)
     low, high = kwargs.get("min_value"), kwargs.get("max_value")
     inside = pl.lit(True)
     if low is not None:

@@ -28,6 +28,7 @@ MAP_KWARGS = {
     "expect_column_pair_values_to_be_equal": _PAIR_KWARGS,
     "expect_batch_id_to_be_latest_in_feed": _PAIR_KWARGS,
     "expect_column_values_to_be_in_set": frozenset({"column", "value_set", "mostly"}),
+    "expect_column_values_to_not_be_in_set": frozenset({"column", "value_set", "mostly"}),
     "expect_column_values_to_match_regex": frozenset({"column", "regex", "mostly"}),
 }
 AGGREGATE_KWARGS = {
@@ -41,7 +42,8 @@ _AS_IS_KWARGS = {
 FIRST_ROWS = 20  # always in the evidence, so that no expectation sees an empty table
 _ON_NUMBERS = frozenset({"expect_column_values_to_be_between", "expect_column_sum_to_be_between"})
 _NUMBERS = frozenset({"integer", "number"})
-_ON_SETS_AND_PATTERNS = frozenset({"expect_column_values_to_be_in_set", "expect_column_values_to_match_regex"})
+_ON_SETS = frozenset({"expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set"})
+_ON_SETS_AND_PATTERNS = _ON_SETS | {"expect_column_values_to_match_regex"}
 
 
 @dataclass(frozen=True)
@@ -86,11 +88,13 @@ def _set_or_pattern_applies(kind: str, kwargs: Mapping[str, Any], encoding: Enco
     a pattern on numbers) is GX's, on the whole table."""
     codec = None if encoding is None else encoding.codecs.get(kwargs.get("column"))
     logical_type = "integer" if encoding is None else None if codec is None else codec.column.logical_type
-    if kind == "expect_column_values_to_be_in_set":
+    if kind in _ON_SETS:
         values = kwargs.get("value_set")
         if not isinstance(values, (list, tuple)):
             return False  # a parameter, or none: vacuous or unknown here
-        return logical_type == "string" or (logical_type == "integer" and all(type(value) is int for value in values))
+        # A missing value in the set changes nothing: GX tests the values present only.
+        integers = all(type(value) is int for value in values if value is not None)
+        return logical_type == "string" or (logical_type == "integer" and integers)
     return logical_type == "string" and isinstance(kwargs.get("regex"), str) and _compiles(kwargs["regex"])
 
 
