@@ -123,8 +123,8 @@ def _pattern(column: Column) -> dict[str, Any]:
 
 
 def _as_written(column: Column) -> bool:
-    """Whether GX reads the column's values as the files wrote them (text; integers as the numbers they spell), so that
-    a rule on the files' cells says the same of a table's values."""
+    """Whether GX reads the column's values as the files wrote them (a text column's), so that a rule on the files'
+    cells says the same of a table's values."""
     return column.logical_type == "string"
 
 

@@ -767,10 +767,10 @@ def traced_to_quarantined(
     lineage.iloc[at, lineage.columns.get_loc(SOURCE_ROW)] = line[traced]
     lineage.iloc[at, lineage.columns.get_loc(MATCHES)] = equal[traced]
     left = counts.get(None, 0) - len(at)
-    counts = {name: rows for name, rows in counts.items() if name is not None}
-    for place, rows_traced in enumerate(np.bincount(file[traced], minlength=len(files))):
-        if rows_traced:
-            counts[files[place]] = counts.get(files[place], 0) + int(rows_traced)
+    counts = {name: count for name, count in counts.items() if name is not None}
+    for place, count in enumerate(np.bincount(file[traced], minlength=len(files))):
+        if count:
+            counts[files[place]] = counts.get(files[place], 0) + int(count)
     return lineage, counts | ({None: left} if left else {})
 
 

@@ -200,6 +200,12 @@ def describe_outcome(outcome: Any) -> str:
         return f"{column} is outside {_number(low)} to {_number(high)} in {of_rows}"
     if kind == "expect_column_values_to_be_of_type":
         return f"{column} is of type {outcome.observed}, expected {outcome.expected}"
+    if kind in ("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set") and isinstance(outcome.expected, dict):
+        (how, values), = outcome.expected.items()
+        listed = ", ".join(repr(value) for value in values if value is not None)
+        return f"{column} holds a value {'outside' if how == 'in' else 'among'} {listed} in {of_rows}"
+    if kind == "expect_column_values_to_match_regex" and isinstance(outcome.expected, dict):
+        return f"{column} does not match {outcome.expected['matches']} in {of_rows}"
     where = f" ({column})" if column else ""
     return f"{kind}{where}: observed {_short(outcome.observed)}, expected {_short(outcome.expected)}"
 

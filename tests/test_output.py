@@ -115,6 +115,12 @@ def _outcome(expectation: str, column=None, observed=None, expected=None, unexpe
          "total_spend is below 0 in 1 of 10 rows"),
         (_outcome("expect_column_values_to_be_between", "user_id", expected={"min": 1, "max": 9}, unexpected=1, rows=10),
          "user_id is outside 1 to 9 in 1 of 10 rows"),
+        (_outcome("expect_column_values_to_be_in_set", "plan", expected={"in": ["basic", "pro"]}, unexpected=24, rows=400),
+         "plan holds a value outside 'basic', 'pro' in 24 of 400 rows"),
+        (_outcome("expect_column_values_to_not_be_in_set", "plan", expected={"not_in": ["n/a", None]}, unexpected=2, rows=400),
+         "plan holds a value among 'n/a' in 2 of 400 rows"),
+        (_outcome("expect_column_values_to_match_regex", "account_id", expected={"matches": "^AC-\\d+$"}, unexpected=1, rows=9),
+         "account_id does not match ^AC-\\d+$ in 1 of 9 rows"),
     ],
 )
 def test_expectation_results_read_as_sentences(outcome, sentence) -> None:
