@@ -113,6 +113,7 @@ def _timestamp_literals(count: int, seed: int) -> list[str]:
 
 @pytest.mark.slow
 def test_spark_reads_timestamps_as_pandas_does_or_leaves_them_undecided(spark_engine, encoding: Encoding) -> None:
+    import pyarrow as pa
     from pyspark.sql import functions as F
 
     from checks.engines import spark_cells
@@ -122,8 +123,6 @@ def test_spark_reads_timestamps_as_pandas_does_or_leaves_them_undecided(spark_en
              "9999-12-31T23:30:00-01:00", "2024-02-29 12:00", "2023-02-29T12:00:00Z", "2026-06-30T00:00:00.000001-0001"]
     texts = _timestamp_literals(20_000, seed=5) + edges
     values, valid = encoding.codecs["exported_at"].parse(pd.Series(texts, dtype=object))
-    import pyarrow as pa
-
     frame = spark_engine.session().createDataFrame(pa.table({ROW: np.arange(len(texts)), "exported_at": texts}))
     cells = spark_cells.read(frame, encoding, ["exported_at"])
     read = (spark_cells.parsed(cells, ["exported_at"]).select(ROW, F.col("exported_at").cast("string").alias("value"))

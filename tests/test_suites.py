@@ -14,6 +14,7 @@ from checks.feed import read_table
 from checks.sample import COLUMNS
 from checks.contract import default_contract
 from checks.contract_suite import suite_path
+from checks.suites.figures import fast_path_applies
 from checks.suites.suite import load_suite_json, prepare_table
 
 SUITE_PATH = suite_path(default_contract())
@@ -514,9 +515,6 @@ def test_fast_path_of_another_shape_reports_what_gx_reports_on_the_whole_table(t
     # The rules each delta's cells keep hold of the platform's values too: 24 plans, 12 keys (the other script's digits
     # and the final line break match ^AC-\d{6,}$ as Python's re reads it, and as GX does).
     assert (outcomes["platform"]["plan_invalidValues"]["unexpected_count"], outcomes["platform"]["account_id_pattern"]["unexpected_count"]) == (24, 12)
-    from checks.contract_suite import suite_path
-    from checks.suites.figures import fast_path_applies
-
     assert fast_path_applies(True, json.loads(suite_path(encoding.contract).read_text())["expectations"], encoding)
     stale = outcomes["platform"]["batch_currency"]
     assert stale["unexpected_count"] > len(stale["unexpected_examples"])
@@ -527,7 +525,6 @@ def test_fast_path_of_another_shape_reports_what_gx_reports_on_the_whole_table(t
 def test_sets_a_value_must_stay_out_of_take_the_fast_path_as_gx_reports_them(tmp_path, monkeypatch):
     """A contract's missing values (and any set a value must stay out of) on text and integers, with and without
     ``mostly``: the fast path's figures are GX's over every row."""
-    from checks.contract_suite import suite_path
 
     tables, latest, encoding, finance_total = _accounts_tables(tmp_path / "case")
     suite = json.loads(suite_path(encoding.contract).read_text())
@@ -538,8 +535,6 @@ def test_sets_a_value_must_stay_out_of_take_the_fast_path_as_gx_reports_them(tmp
          "meta": {"check": "orders_missingValues"}},
     ]
     (tmp_path / "suite.json").write_text(json.dumps(suite))
-    from checks.suites.figures import fast_path_applies
-
     assert fast_path_applies(True, suite["expectations"], encoding)  # the figures are the fast path's, not GX's
     runs, stored = _fast_and_whole(tmp_path, monkeypatch, tables, latest_batch=latest, finance_total=finance_total,
                                    expected_users=latest.size, encoding=encoding, suite_path=tmp_path / "suite.json")
