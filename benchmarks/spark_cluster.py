@@ -1,13 +1,13 @@
 """The Spark engine on a standalone cluster: the Python driver's own peak memory and the time of `checks run`, by feed size.
 
     .venv/bin/python benchmarks/spark_cluster.py [--users 1000000,4000000] [--seed 7] [--cores 2]
-        [--memory 2g] [--keep DIR] [--shape user-summary|typed-accounts]
+        [--memory 2g] [--keep DIR] [--shape user-summary|typed-accounts|accounts]
 
 Starts a Spark standalone master and one worker on loopback from the PySpark install
 (``checks.engines.spark_standalone``), generates for each size the seeded feed, platform table and
-customer export of ``benchmarks/ten_million_users.py`` (``--shape typed-accounts``: the second sample's accounts
-in the typed contract's columns, decimals, timestamps, a date and a boolean, ``checks.sample_accounts``, one file
-never loaded) in a temporary folder outside the repository,
+customer export of ``benchmarks/ten_million_users.py`` (``--shape accounts``: the second sample's accounts, a string
+key, plans and referrers, ``checks.sample_accounts``, one file never loaded; ``--shape typed-accounts``: the same in
+the typed contract's columns, decimals, timestamps, a date and a boolean) in a temporary folder outside the repository,
 and runs ``checks run --engine spark --spark-master spark://...`` on it in a process of its own.
 The Python process's peak is its own (``checks.peak``: VmHWM, read at its exit; its ru_maxrss would carry
 over this benchmark's, which has just read the feed's frames): the driver JVM and the executors are other
@@ -52,11 +52,18 @@ def pandas_frames_bytes(data: Path) -> int:
     return sum(int(frame.memory_usage(deep=True).sum()) for frame in (*deltas, latest, *tables))
 
 
-def generate_typed_accounts(data: Path, accounts: int, seed: int) -> None:
-    """The second sample's accounts in five daily files, written in the typed contract's columns."""
+def generate_accounts(data: Path, accounts: int, seed: int, *, typed: bool = False) -> None:
+    """The second sample's accounts in five daily files; ``typed``: written in the typed contract's columns."""
     from checks.sample_accounts import generate_accounts_case, write_accounts_case
 
-    write_accounts_case(generate_accounts_case(accounts, 5, seed=seed), data, typed=True)
+    write_accounts_case(generate_accounts_case(accounts, 5, seed=seed), data, typed=typed)
+
+
+GENERATORS = {
+    "user-summary": generate,
+    "accounts": generate_accounts,
+    "typed-accounts": lambda data, accounts, seed: generate_accounts(data, accounts, seed, typed=True),
+}
 
 
 def main() -> None:
@@ -67,7 +74,7 @@ def main() -> None:
     parser.add_argument("--memory", default="2g", help="the worker's memory")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per checks run")
     parser.add_argument("--keep", type=Path, help="keep the generated data and outputs here")
-    parser.add_argument("--shape", choices=("user-summary", "typed-accounts"), default="user-summary")
+    parser.add_argument("--shape", choices=tuple(GENERATORS), default="user-summary")
     arguments = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="checks-spark-cluster-")) if arguments.keep is None else arguments.keep
     rows = []
@@ -76,7 +83,7 @@ def main() -> None:
             print(f"master {cluster.master}, worker {arguments.cores} cores {arguments.memory}", flush=True)
             for users in (int(size) for size in arguments.users.split(",")):
                 data = work / f"{arguments.shape}-{users}"
-                (generate if arguments.shape == "user-summary" else generate_typed_accounts)(data, users, arguments.seed)
+                GENERATORS[arguments.shape](data, users, arguments.seed)
                 frames = pandas_frames_bytes(data)
                 ran = run_checks(
                     ["run", "--case", str(data / "case.toml"), "--out", str(data / "out"), "--gx-dir", str(data / "gx"),

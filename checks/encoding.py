@@ -90,6 +90,11 @@ class Dictionary:
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_index": None, "_checks": np.zeros(0, dtype=np.uint64)}  # rebuilt where needed
 
+    @property
+    def size(self) -> int:
+        """How many texts have codes (0 to ``size - 1``)."""
+        return self._size
+
     def copy(self) -> Dictionary:
         """A dictionary that starts with this one's texts and codes and grows on its own (its lookup built when first
         needed): texts coded with it are never added here."""

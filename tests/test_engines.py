@@ -350,7 +350,7 @@ def _spark_cells(spark_engine, path: Path):
     from checks.encoding import default_encoding
     from checks.engines import _frames, spark_cells
 
-    text, _ = spark_engine._read_text(path, _frames.read_header(path), COLUMNS)
+    text, _ = spark_engine._read_text(path, _frames.read_header(path), spark_engine._Form.of(None))
     cells = spark_cells.read(text, default_encoding(), COLUMNS)
     return spark_cells.texts(cells, COLUMNS), spark_cells.parsed(cells, COLUMNS)
 

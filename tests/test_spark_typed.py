@@ -33,11 +33,14 @@ def encoding() -> Encoding:
     return Encoding.of(load_contract(TYPED_CONTRACT_PATH))
 
 
-def test_spark_reads_typed_columns_itself_but_not_text(encoding: Encoding) -> None:
+def test_spark_reads_typed_and_text_columns_itself_but_not_floating_numbers(encoding: Encoding, tmp_path: Path) -> None:
     from checks.engines.spark import _reads_itself
+    from tests.test_contract_shapes import MEMBERS_CONTRACT
 
     assert _reads_itself(encoding)
-    assert not _reads_itself(Encoding.of(load_contract(CONTRACT_PATH)))  # text columns: the pandas path reads them
+    assert _reads_itself(Encoding.of(load_contract(CONTRACT_PATH)))  # text columns, coded in Spark
+    (tmp_path / "members.yaml").write_text(MEMBERS_CONTRACT)
+    assert not _reads_itself(Encoding.of(load_contract(tmp_path / "members.yaml")))  # a floating number
 
 
 @pytest.mark.slow

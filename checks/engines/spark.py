@@ -14,9 +14,10 @@ the pandas path.
 
 The SQL is the run's contract's: its columns, key and version, the columns that never decrease, and the value
 rules rendered by ``checks.engines.sql_rules``. The text pass reads a contract of integers, exact decimals, booleans,
-dates and timestamps, filled or optional, whatever their names and bounds (``_reads_itself``), and words each
-failing cell as the file wrote it. A delta of any other contract (text, floating numbers) is read and validated by
-the pandas path and handed to the SQL in its computing form (``checks.encoding``).
+dates, timestamps and text, filled or optional, whatever their names, bounds and text rules (``_reads_itself``), and
+words each failing cell as the file wrote it; text is coded in Spark (``checks.engines.spark_dictionary``). A delta
+of a contract with a floating column is read and validated by the pandas path and handed to the SQL in its
+computing form (``checks.encoding``).
 
 A feed or table is a local path or any URI Spark reads (``s3a://``, ``hdfs://``, ``file://``): such a
 folder is listed, and each header read, through Hadoop's FileSystem API (``checks.engines.spark_files``).
@@ -34,7 +35,7 @@ import pandas as pd
 
 from checks.dedup import deduplicate as _deduplicate_pandas
 from checks.encoding import NULL, Encoding, default_encoding
-from checks.engines import _frames, spark_cells, spark_files, spark_s3a, spark_schemas, sql_rules
+from checks.engines import _frames, spark_cells, spark_dictionary, spark_files, spark_s3a, spark_schemas, sql_rules
 from checks.engines.base import Capability
 # The diagnosis with the reconciliation and the lineage in Spark SQL.
 from checks.engines.spark_deltas import (
@@ -95,14 +96,13 @@ class _Form:
 
 
 def _reads_itself(encoding: Encoding) -> bool:
-    """Whether Spark SQL reads this contract's deltas and tables itself: every column one whose cells it parses
-    (``spark_cells.in_sql``: integers, exact decimals, booleans, dates, timestamps; filled or optional), whose only
-    text rules are being a literal of its type and being filled, and whose value rules the SQL renders and Pandera's
-    PySpark models check (``spark_schemas.CHECKED``). Other contracts (text, floating numbers) are read by the pandas
-    path."""
+    """Whether Spark SQL reads this contract's deltas and tables itself: every column one whose cells it parses or
+    codes (``spark_cells.reads``: integers, exact decimals, booleans, dates, timestamps, text; filled or optional),
+    whose text rules ``spark_cells`` checks and whose value rules the SQL renders and Pandera's PySpark models check
+    (``spark_schemas.CHECKED``). A contract with a floating column is read by the pandas path."""
     return (
-        spark_cells.in_sql(encoding)
-        and all(rule.kind in ("literal", "required") for rule in text_rules(encoding))
+        spark_cells.reads(encoding)
+        and all(rule.kind in ("literal", "required", *spark_cells.RULE_KINDS) for rule in text_rules(encoding))
         and all(rule.kind in spark_schemas.CHECKED for rule in value_rules(encoding))
     )
 
@@ -154,29 +154,31 @@ def read_table(
     path: str | Path, encoding: Encoding | None = None, *, warn: Callable[[str], None] | None = None
 ) -> SparkTable | pd.DataFrame:
     """``checks.feed.read_table`` on Spark, its rows kept there (a ``SparkTable`` of the line number ``row`` and the
-    int64 columns, whose ``frame`` is the pandas path's); a table with a bad cell or extra columns, or of a contract
-    with other than the first customer's rules, goes to the pandas path."""
+    int64 columns, text coded, whose ``frame`` is the pandas path's); a table with a bad cell, a quote in a contract
+    with text, or extra columns, or of a contract Spark does not read (``_reads_itself``), goes to the pandas path."""
     _refuse_without_connector(path)
     form = _Form.of(encoding)
     header = spark_files.read_header(path, form.columns) if form.reads_deltas else None
     if header is None:
         return _read_table_on_pandas(path, warn, encoding)
     try:
-        text, _ = _read_text(path, header, form.columns)
+        text, _ = _read_text(path, header, form)
     except _NeedsPandasPath:
         return _read_table_on_pandas(path, warn, encoding)
     cells = spark_cells.read(text, form.encoding, form.columns).cache()  # read and parsed once for the check and the rows
     try:
         # A bad cell, or a malformed row (too many fields) failing the job: the pandas path words it exactly.
         bad = union([
-            spark_cells.literal_failures(cells, form.encoding, form.columns), spark_cells.undecided(cells, form.columns),
+            spark_cells.literal_failures(cells, form.encoding, form.columns), *_undecided(cells, form),
         ]).limit(1).count()
     except Exception:  # noqa: BLE001 - Py4J wraps every JVM error
         bad = 1
     if bad:
         cells.unpersist()
         return _read_table_on_pandas(path, warn, encoding)  # its warnings too (a float export read)
-    rows = spark_cells.stored(spark_cells.parsed(cells, form.columns), form.encoding, form.columns).cache()
+    spark_dictionary.learn(spark_cells.texts(cells, form.columns), form.encoding, form.columns, row=ROW)
+    rows = spark_cells.stored(spark_cells.parsed(cells, form.columns), form.encoding, form.columns)
+    rows = spark_dictionary.coded(rows, form.encoding, form.columns).cache()
     rows.count()  # cached before the cells it is taken from are let go
     cells.unpersist()
     return SparkTable(rows, to_pandas_int64, order=ROW)
@@ -259,18 +261,22 @@ class SparkFeedCheck(FeedCheck):
         return self.__dict__["_failures"]
 
     def write_outputs(self, out_dir: Path) -> PendingWrites:
-        """Spark writes the deduplicated table, its values as the files wrote them (``spark_cells.as_written``; a
-        contract with text or floating columns goes through the driver's writers), and ``failures.csv`` where the
-        failures are held (Spark's, or a frame's)."""
+        """Spark writes the deduplicated table, its values as the files wrote them (``spark_cells.as_written``, text
+        through Spark's copy of the dictionaries; a contract with a floating column goes through the driver's
+        writers), and ``failures.csv`` where the failures are held (Spark's, or a frame's)."""
         from checks.writers import start_writing
 
-        if not spark_cells.in_sql(self.encoding):
+        if not spark_cells.reads(self.encoding):
             return super().write_outputs(out_dir)
-        table = spark_cells.as_written(self._rows.table.orderBy(self.encoding.contract.shape.key), self.encoding)
+        rows, key = self._rows.table, self.encoding.contract.shape.key
         failures = self.failures
         return start_writing({
-            "deduplicated_csv": lambda: spark_files.write_csv(table, out_dir / "deduplicated.csv"),
-            "deduplicated_parquet": lambda: spark_files.write_parquet(table, out_dir / "deduplicated.parquet"),
+            "deduplicated_csv": lambda: spark_files.write_csv(
+                spark_cells.as_written(rows, self.encoding, csv=True, order=key), out_dir / "deduplicated.csv"
+            ),
+            "deduplicated_parquet": lambda: spark_files.write_parquet(
+                spark_cells.as_written(rows, self.encoding, order=key), out_dir / "deduplicated.parquet"
+            ),
             "failures_csv": lambda: write_failures(out_dir / FAILURES_CSV, failures),
         })
 
@@ -297,7 +303,7 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
     header = spark_files.read_header(delta_file.path, form.columns)
     if header is None:
         raise _NeedsPandasPath
-    text, rows = _read_text(delta_file.path, header, form.columns)
+    text, rows = _read_text(delta_file.path, header, form)
     if rows == 0:
         raise _NeedsPandasPath  # the not_empty failure, as the pandas path words it
     encoding, columns = form.encoding, form.columns
@@ -305,9 +311,10 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
     typed = spark_cells.parsed(cells, columns)
     # The text pass, the cells Spark leaves to pandas and the value pass in one Spark job, whose failing cells stay
     # cached in Spark: only their count per (column, check) comes to the driver.
+    text_rules_broken = spark_cells.rule_failures(cells, encoding, columns)
     found = union([
-        spark_cells.literal_failures(cells, encoding, columns), spark_cells.undecided(cells, columns),
-        spark_cells.values_as_written(_value_failures(typed, form), cells, encoding),
+        spark_cells.literal_failures(cells, encoding, columns), *([] if text_rules_broken is None else [text_rules_broken]),
+        *_undecided(cells, form), spark_cells.values_as_written(_value_failures(typed, form), cells, encoding),
     ]).cache()
     try:
         checks = found.groupBy("column", "check").count().toArrow().to_pandas()
@@ -322,13 +329,15 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
     name = delta_file.name
     # Pandera's verdict per check must match the SQL's.
     spark_schemas.confirm(name, spark_cells.texts(cells, columns), typed, checks, encoding)
+    # Every file read adds its texts to the run's dictionaries, passed or not, as on the pandas path.
+    spark_dictionary.learn(spark_cells.texts(cells, columns), encoding, columns, row=ROW)
     count = int(checks["count"].sum())
     # The text pass and the value pass failed cells.
     both = checks["check"].isin(spark_cells.text_checks(encoding)).nunique() == 2
     failures, delta, table = _delta_failures(name, found, count, both=both), None, None
     if not count:
         found.unpersist()
-        table = spark_cells.stored(typed, encoding, columns).cache()
+        table = spark_dictionary.coded(spark_cells.stored(typed, encoding, columns), encoding, columns).cache()
         table.count()  # cached before the cells it is taken from are let go (else read and parsed again from the file)
         delta = SparkDelta(name, delta_file.number, table)
     cells.unpersist()
@@ -355,20 +364,26 @@ def _delta_failures(name: str, found: Any, count: int, *, both: bool) -> pd.Data
     return SparkFailures(rows, count, dtypes=DELTA_DTYPES if both else {**DELTA_DTYPES, ROW: "object"})
 
 
-def _read_text(path: str | Path, header: _frames.Header, columns: Sequence[str]) -> tuple[Any, int]:
+def _read_text(path: str | Path, header: _frames.Header, form: _Form) -> tuple[Any, int]:
     """The file's records as text with their line numbers (the header is line 1 and is dropped), and how many:
-    ``columns`` (the contract's) in its order."""
+    the contract's columns in its order, an empty cell null (quoted or not, as pandas reads it).
+
+    Quotes are read as pandas reads them, but in a contract with text: there they are cells' characters, which send
+    the file to the pandas path (``_undecided``), since a quoted cell may hold a line break, which Spark reading a file
+    in splits takes for the end of a record."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
     schema = StructType([StructField(name, StringType()) for name in header.names])
+    # pandas' quotes doubled in a quoted cell (Spark's default escape is a backslash); none at all in a contract with text.
+    quoting = {"quote": ""} if _holds_text(form) else {"escape": '"'}
     try:
         records = (
             session()
             .read.schema(schema)
             .option("header", "false")
             .option("mode", "FAILFAST")
-            .option("escape", '"')  # quotes doubled in a quoted cell, as pandas reads them (Spark's default escape: a backslash)
+            .options(**quoting)
             .option("encoding", "UTF-8")
             .csv(spark_files.location(path))
             .withColumn("_block", F.input_file_block_start())
@@ -386,10 +401,20 @@ def _read_text(path: str | Path, header: _frames.Header, columns: Sequence[str])
     offsets = session().createDataFrame(starts, "_block long, _first long, _offset long")
     text = (
         records.join(F.broadcast(offsets), on="_block")
-        .select((F.col("_offset") + F.col("_id") - F.col("_first")).alias(ROW), *columns)
+        .select((F.col("_offset") + F.col("_id") - F.col("_first")).alias(ROW), *[F.nullif(F.col(name), F.lit("")).alias(name) for name in form.columns])
         .filter(F.col(ROW) > 1)
     )
     return text, offset - 2
+
+
+def _holds_text(form: _Form) -> bool:
+    return bool(spark_dictionary.strings(form.encoding, form.columns))
+
+
+def _undecided(cells: Any, form: _Form) -> list[Any]:
+    """The cells Spark leaves to the pandas path (``spark_cells.undecided``) and, in a contract with text, any cell
+    holding a quote (``_read_text``)."""
+    return [spark_cells.undecided(cells, form.columns), *([spark_cells.quoted(cells, form.columns)] if _holds_text(form) else [])]
 
 
 def _value_failures(typed: Any, form: _Form) -> Any:

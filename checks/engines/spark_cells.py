@@ -6,17 +6,21 @@ Spark parses here only what it reads exactly as ``Codec.parse`` does: integers, 
 timestamps in the usual forms (``checks.encoding.USUAL_TIMESTAMPS``) or with minutes only, a fraction of a second or
 an offset (``_ISO_TIMESTAMP``). Another literal of a column's type (a leap second, hour 24), or one Spark parses to no
 value or to a year before 1 (99999999999999999999 in an integer column, 2026-02-30, 0000-01-01), is *undecided*: its
-file goes to the pandas path, which has the last word. Text and floating columns are not read here (``in_sql``).
+file goes to the pandas path, which has the last word. A text is kept as text here (``checks.engines.spark_dictionary``
+codes it), undecided where Spark replaced bytes that are no UTF-8; its rules (a pattern, allowed or missing values,
+lengths) are checked on the cell as pandas checks them (``rule_failures``). Floating columns are not read here.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+import pandas as pd  # a pandas UDF's type hints are read from this module's names
+
 from checks.contract import Column
 from checks.encoding import NULL, USUAL_TIMESTAMPS, Codec, Encoding
 from checks.engines.spark_deltas import ROW, union
-from checks.rules import IS_INTEGER, REQUIRED, literal_check
+from checks.rules import IS_INTEGER, REQUIRED, TextRule, literal_check, text_rules
 
 # The check a cell Spark leaves to the pandas path is listed under: never a failure, it sends the file there.
 UNDECIDED = "_undecided"
@@ -31,12 +35,22 @@ _ISO_TIMESTAMP = (
 _ISO_JAVA = "yyyy-MM-dd'T'HH:mm[:ss[.SSSSSS]][XXX]"
 # 0001-01-01, in days and in microseconds since 1970: Spark reads a year 0 that pandas refuses.
 _FIRST_DAY, _FIRST_MICROSECOND = -719_162, -62_135_596_800_000_000
+# What Spark's CSV reader puts for bytes that are no UTF-8 (pandas refuses such a file): the text is undecided.
+_REPLACEMENT = "\ufffd"
+_ORDER = "__order"  # ``as_written``'s sort key, dropped once sorted
+# The text rules ``rule_failures`` checks on a cell (``literal`` and ``required`` are ``literal_failures``').
+RULE_KINDS = frozenset({"pattern", "min_length", "max_length", "valid_values", "missing_values", "null_values"})
 
 
 def in_sql(encoding: Encoding) -> bool:
     """Whether Spark SQL parses and writes every column of the contract itself: each an integer, exact decimal,
     boolean, date or timestamp (not text, whose codes are the driver's dictionary's, nor a floating number)."""
     return all(_in_sql(column) for column in encoding.contract.columns)
+
+
+def reads(encoding: Encoding) -> bool:
+    """Whether Spark reads every column of the contract itself: ``in_sql``'s, or text (coded by the dictionaries)."""
+    return all(_in_sql(column) or column.logical_type == "string" for column in encoding.contract.columns)
 
 
 def _in_sql(column: Column) -> bool:
@@ -51,10 +65,16 @@ def read(text: Any, encoding: Encoding, columns: Sequence[str]) -> Any:
     kept), which otherwise each matched and parsed every cell again."""
     from pyspark.sql import functions as F
 
-    literals = text.select("*", *[F.col(name).rlike(encoding.codecs[name].literal).alias(_literal(name)) for name in columns])
+    literals = text.select("*", *[_is_literal(encoding.codecs[name], F.col(name)).alias(_literal(name)) for name in columns])
     return literals.select("*", *[
         _value(encoding.codecs[name], F.col(name), F.col(_literal(name))).alias(_value_of(name)) for name in columns
     ])
+
+
+def _is_literal(codec: Codec, cell: Any) -> Any:
+    """Whether a cell is a literal of its column's type: any text is a string."""
+    literal = codec.literal
+    return cell.isNotNull() if literal is None else cell.rlike(literal)
 
 
 def texts(cells: Any, columns: Sequence[str]) -> Any:
@@ -89,9 +109,62 @@ def literal_failures(cells: Any, encoding: Encoding, columns: Sequence[str]) -> 
     return union(failures)
 
 
+def rule_failures(cells: Any, encoding: Encoding, columns: Sequence[str]) -> Any | None:
+    """The rest of the text pass: every cell of ``read``'s frame that breaks a pattern, a length, a set of allowed or
+    missing values, or a ``nullValues`` rule, as ``checks.schemas`` checks the text (an empty cell passes all but the
+    last two); None when the contract has no such rule. A pattern is Python's ``re``, run in the executors."""
+    from pyspark.sql import functions as F
+
+    failures = []
+    for rule in text_rules(encoding):
+        if rule.kind not in RULE_KINDS or rule.column not in columns:
+            continue
+        cell = F.col(rule.column)
+        failures.append(cells.filter(_breaks(rule, cell)).select(
+            ROW, F.lit(rule.column).alias("column"), F.lit(rule.check).alias("check"), F.coalesce(cell, F.lit("")).alias("value"),
+        ))
+    return union(failures) if failures else None
+
+
+def _breaks(rule: TextRule, cell: Any) -> Any:
+    """Whether a cell (null where empty) breaks a text rule, as ``checks.schemas._text_check`` says of its text."""
+    from pyspark.sql import functions as F
+
+    kind, argument = rule.kind, rule.argument
+    if kind == "null_values":
+        return cell.isNull()
+    if kind == "missing_values":  # "" among them: an empty cell breaks it
+        return F.coalesce(cell, F.lit("")).isin(*argument)
+    if kind == "min_length":
+        return cell.isNotNull() & (F.char_length(cell) < argument)
+    if kind == "max_length":
+        return cell.isNotNull() & (F.char_length(cell) > argument)
+    if kind == "valid_values":
+        return cell.isNotNull() & ~cell.isin(*argument)
+    return cell.isNotNull() & ~_contains(argument)(cell)
+
+
+def _contains(pattern: str) -> Any:
+    """A Spark column function: whether a text holds a match of ``pattern`` as pandas' ``str.contains`` says of the
+    pandas path's text (``dtype=str``), in the executors' Python (Java's regular expressions differ on a few
+    constructs); a null passes."""
+    from pyspark.sql import functions as F
+
+    @F.pandas_udf("boolean")
+    def contains(texts: pd.Series) -> pd.Series:
+        missing = texts.isna().to_numpy()
+        return pd.Series(missing | texts.astype("str").str.contains(pattern, regex=True).to_numpy(dtype=bool, na_value=False))
+
+    return contains
+
+
 def text_checks(encoding: Encoding) -> frozenset[str]:
-    """The names of the checks ``literal_failures`` words: the text pass's (a value rule's are none of them)."""
-    return frozenset({IS_INTEGER, REQUIRED, *(literal_check(column) for column in encoding.contract.columns)})
+    """The names of the checks the text pass words (``literal_failures``, ``rule_failures``): a value rule's are none
+    of them."""
+    return frozenset({
+        IS_INTEGER, REQUIRED, *(literal_check(column) for column in encoding.contract.columns),
+        *(rule.check for rule in text_rules(encoding) if rule.kind in RULE_KINDS),
+    })
 
 
 def values_as_written(failures: Any, text: Any, encoding: Encoding) -> Any:
@@ -131,12 +204,25 @@ def undecided(cells: Any, columns: Sequence[str]) -> Any:
     ])
 
 
+def quoted(cells: Any, columns: Sequence[str]) -> Any:
+    """Every cell of ``read``'s frame that holds a quote, as (row, column, ``UNDECIDED``, value): read without quoting,
+    its file is the pandas path's."""
+    from pyspark.sql import functions as F
+
+    return union([
+        cells.filter(F.col(name).contains('"')).select(ROW, F.lit(name).alias("column"), F.lit(UNDECIDED).alias("check"), F.col(name).alias("value"))
+        for name in columns
+    ])
+
+
 def stored(values: Any, encoding: Encoding, columns: Sequence[str]) -> Any:
-    """The rows of ``parsed`` (every cell valid) as the engines hold them: an empty cell as ``NULL``."""
+    """The rows of ``parsed`` (every cell valid) as the engines hold them: an empty cell as ``NULL``; a text as it is,
+    for ``checks.engines.spark_dictionary.coded``."""
     from pyspark.sql import functions as F
 
     return values.select(F.col(ROW), *[
-        F.col(name) if encoding.held_as_itself(name) else F.coalesce(F.col(name), F.lit(NULL)).alias(name)
+        F.col(name) if encoding.held_as_itself(name) or encoding.codecs[name].dictionary is not None
+        else F.coalesce(F.col(name), F.lit(NULL)).alias(name)
         for name in columns
     ])
 
@@ -147,7 +233,9 @@ def _value(codec: Codec, cell: Any, literal: Any) -> Any:
 
     column = codec.column
     kind = column.logical_type
-    if kind == "integer":
+    if kind == "string":
+        value = F.when(~cell.contains(_REPLACEMENT), cell)
+    elif kind == "integer":
         value = cell.try_cast("bigint")
     elif kind == "number":  # counts of 10**-scale: 10.5 at scale 2 is 1050; beyond int64, null
         scale = column.decimal[1]
@@ -169,21 +257,34 @@ def _value(codec: Codec, cell: Any, literal: Any) -> Any:
     return F.when(literal, value)
 
 
-def as_written(rows: Any, encoding: Encoding) -> Any:
+def as_written(rows: Any, encoding: Encoding, *, csv: bool = False, order: str | None = None) -> Any:
     """``rows`` with the contract's columns as the files wrote them, as ``Encoding.decode`` gives them (a contract
-    ``in_sql``): a column held as itself as it is, any other as text, an empty cell as an empty text."""
+    ``reads``): a column held as itself as it is, any other as text, an empty cell as an empty text; for a ``csv``, a
+    text that could run as a spreadsheet formula after ``'`` (``checks.writers``). With ``order``, sorted by that
+    column's computing form (a string key's codes: the order the driver's tables have)."""
     from pyspark.sql import functions as F
 
+    from checks.engines.spark_dictionary import decoded, strings
+    from checks.engines.spark_files import safe_text
+
+    columns = rows.columns
+    texts = strings(encoding, [name for name in columns if name in encoding.codecs])
+    if order is not None:
+        rows = rows.withColumn(_ORDER, F.col(order))
+    rows = decoded(rows, {name: encoding.codecs[name].dictionary for name in texts})
+    if order is not None:
+        rows = rows.orderBy(_ORDER)
     return rows.select(*[
         F.col(name) if name not in encoding.codecs or encoding.held_as_itself(name)
+        else (safe_text(F.col(name)) if csv else F.col(name)).alias(name) if name in texts
         else written(encoding.codecs[name], name).alias(name)
-        for name in rows.columns
+        for name in columns
     ])
 
 
 def written(codec: Codec, field: str) -> Any | None:
     """A non-string value in computing form (column ``field``) as ``Codec.render`` writes it, in Spark SQL (the
-    session's zone is UTC), ``NULL`` as an empty text; None for text (the driver's dictionary) or a floating column
+    session's zone is UTC), ``NULL`` as an empty text; None for text (``as_written`` decodes it) or a floating column
     (Python's shortest ``repr`` of a float has no Spark SQL twin)."""
     from pyspark.sql import functions as F
 

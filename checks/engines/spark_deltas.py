@@ -174,14 +174,9 @@ def _written_cells() -> list[Any]:
     ``'``, an empty one as nothing (``checks.writers.neutralise_formulas``)."""
     from pyspark.sql import functions as F
 
-    from checks.writers import FORMULA_PREFIXES  # the writers' own list: the files must match byte for byte
+    from checks.engines.spark_files import safe_text
 
-    def safe(name: str) -> Any:
-        cell = F.col(name)
-        risky = F.substring(cell, 1, 1).isin(*FORMULA_PREFIXES)
-        return F.when(risky, F.concat(F.lit("'"), cell)).otherwise(cell).alias(name)
-
-    return [safe(name) if name in _TEXT else F.col(name) for name in FAILURE_COLUMNS]
+    return [safe_text(F.col(name)).alias(name) if name in _TEXT else F.col(name) for name in FAILURE_COLUMNS]
 
 
 def to_pandas_int64(typed: Any) -> pd.DataFrame:
@@ -194,13 +189,11 @@ def to_pandas_int64(typed: Any) -> pd.DataFrame:
 
 
 def dictionary_frame(codec: Any) -> Any:
-    """A string column's dictionary as a Spark frame of code (``_code``) and text (``_text``), handed over as one Arrow
-    table: the driver holds it already (its size the column's distinct texts)."""
-    import numpy as np
-    import pyarrow as pa
+    """A string column's dictionary as a Spark frame of code (``_code``) and text (``_text``): Spark's copy of the
+    driver's (``checks.engines.spark_dictionary``), handed over once and grown as the run reads."""
+    from checks.engines.spark_dictionary import frame
 
-    texts = codec.dictionary.texts()
-    return session().createDataFrame(pa.table({"_code": np.arange(len(texts), dtype="int64"), "_text": texts}))
+    return frame(codec.dictionary)
 
 
 def union(parts: Sequence[Any]) -> Any:

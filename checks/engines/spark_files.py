@@ -36,7 +36,7 @@ from checks.errors import BadInputError, ChecksError
 from checks.engines.spark_session import session
 from checks.feed import is_uri, location, order_deltas
 from checks.model import DeltaFile
-from checks.writers import atomic_path, written_elsewhere
+from checks.writers import FORMULA_PREFIXES, atomic_path, written_elsewhere
 
 # ``checks.writers``' CSV of integers and plain text: a header, quotes only where needed (doubled inside), nothing for
 # an empty or missing cell, cells as they are (Spark's writer trims them by default), ``\n`` after every line.
@@ -142,6 +142,15 @@ def write_csv(frame: Any, path: Path) -> Path:
     as ``checks.writers`` writes it (text that could run as a spreadsheet formula is not neutralised: the caller's
     text never starts so)."""
     return _write_one_file(frame, path, "csv", _CSV_OPTIONS)
+
+
+def safe_text(text: Any) -> Any:
+    """A text column as ``checks.writers`` writes it in a CSV: a cell that could run as a spreadsheet formula after
+    ``'`` (the writers' own ``FORMULA_PREFIXES``: the files must match byte for byte)."""
+    from pyspark.sql import functions as F
+
+    risky = F.substring(text, 1, 1).isin(*FORMULA_PREFIXES)
+    return F.when(risky, F.concat(F.lit("'"), text)).otherwise(text)
 
 
 def write_parquet(frame: Any, path: Path) -> Path:

@@ -169,7 +169,7 @@ def diagnose(
         users = reconciliation.users.traced(sources, names)
         reconciliation = replace(reconciliation, users=users)
         lineage, counts = _lineage(sources, users.users, platform, names, shape)
-        if not spark_cells.in_sql(encoding):  # text or floats: the report renders them on the driver (``checks.discrepancies``)
+        if not spark_cells.reads(encoding):  # floats: the report renders them on the driver (``checks.discrepancies``)
             reconciliation, lineage = replace(reconciliation, users=users.frame), lineage.frame
         causes: tuple[RootCause, ...] | None = ()
         left, unexplained = 0, 0  # users and dollars no cause explains

@@ -23,7 +23,7 @@ import pandas as pd
 
 from checks.errors import ChecksError
 from checks.encoding import Encoding, default_encoding
-from checks.rules import FIELD_UNIQUENESS, REQUIRED, literal_check, value_rules
+from checks.rules import FIELD_UNIQUENESS, REQUIRED, TextRule, literal_check, text_rules, value_rules
 
 # The value rules (``ValueRule.kind``) the models below check: a contract with another is not read by Spark's SQL.
 CHECKED = frozenset({"minimum", "above", "maximum", "below", "valid_values", "unique"})
@@ -65,6 +65,10 @@ def pandera_failures(text: Any, typed: Any, encoding: Encoding | None = None) ->
         for column, model in models.unique.items():
             # Pandera's uniqueness groups nulls together; the checks count only the values present.
             found += _errors(model.validate(typed.select(column).filter(typed[column].isNotNull())), encoding, unique=column)
+        for rule, model in models.text_rules.items():
+            # A missing value is one of the texts a missingValues rule names ("" among them).
+            cells = F.coalesce(F.col(rule.column), F.lit("")) if rule.kind == "missing_values" else F.col(rule.column)
+            found += [(rule.column, rule.check) for _ in _errors(model.validate(text.select(cells.alias(rule.column))), encoding)]
     return frozenset(found)
 
 
@@ -123,6 +127,7 @@ class _Models(types.SimpleNamespace):
     text: Any
     values: Any
     unique: dict[str, Any]  # a model per column whose values appear once per delta
+    text_rules: dict[TextRule, Any]  # a model per rule on a cell's text beyond its type (a pattern, allowed values...)
 
 
 @lru_cache(maxsize=16)
@@ -153,16 +158,43 @@ def _models(encoding: Encoding) -> _Models:
     literals = {column: encoding.codecs[column].literal for column in columns}
     nullable = {column: _empty_is_no_literal(encoding, column) or not encoding.contract.column(column).required for column in columns}
     DeltaText = model("DeltaText", "A delta as read: every filled cell a literal of its column's type.", {
-        column: (T.StringType(), pa.Field(str_matches=literals[column], nullable=nullable[column])) for column in columns
+        column: (T.StringType(), pa.Field(**_literal(literals[column]), nullable=nullable[column])) for column in columns
     })
+    # A text is a value as it is: Spark codes it only once the delta is checked.
+    kinds = {column: T.StringType() if literals[column] is None else T.LongType() for column in columns}
     DeltaValues = model("DeltaValues", "A delta's values; null where the text pass failed.",
-                        {column: (T.LongType(), pa.Field(**checks[column], nullable=True)) for column in columns})
+                        {column: (kinds[column], pa.Field(**checks[column], nullable=True)) for column in columns})
     once = {
         column: model(f"DeltaUnique_{place}", f"The values of {column} present in a delta, each once.",
-                      {column: (T.LongType(), pa.Field())}, type("Config", (), {"unique": [column]}))
+                      {column: (kinds[column], pa.Field())}, type("Config", (), {"unique": [column]}))
         for place, column in enumerate(unique)
     }
-    return _Models(text=DeltaText, values=DeltaValues, unique=once)
+    rules = {
+        rule: model(f"DeltaTextRule_{place}", f"The cells of {rule.column} as {rule.check} wants them.",
+                    {rule.column: (T.StringType(), _text_rule_field(pa, rule))})
+        for place, rule in enumerate(rule for rule in text_rules(encoding) if rule.kind in _TEXT_RULES)
+    }
+    return _Models(text=DeltaText, values=DeltaValues, unique=once, text_rules=rules)
+
+
+# A text rule as a field's check: each breaks the cells ``checks.engines.spark_cells.rule_failures`` finds.
+_TEXT_RULES = {
+    "pattern": lambda rule: {"str_contains": rule.argument},
+    "min_length": lambda rule: {"str_length": {"min_value": rule.argument}},
+    "max_length": lambda rule: {"str_length": {"max_value": rule.argument}},
+    "valid_values": lambda rule: {"isin": list(rule.argument)},
+    "missing_values": lambda rule: {"notin": list(rule.argument)},
+    "null_values": lambda rule: {"nullable": False},
+}
+
+
+def _text_rule_field(pa: Any, rule: TextRule) -> Any:
+    return pa.Field(**{"nullable": True, **_TEXT_RULES[rule.kind](rule)})
+
+
+def _literal(pattern: str | None) -> dict[str, Any]:
+    """A text column's cells are literals whatever they hold: no pattern to match."""
+    return {} if pattern is None else {"str_matches": pattern}
 
 
 @contextmanager

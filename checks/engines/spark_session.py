@@ -69,8 +69,8 @@ def _session() -> Any:
         .appName("checks")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")  # only checks.output draws on the terminal
-        # A contract with text or floating columns is still read on the driver and its tables handed to Spark (via
-        # Arrow): give the driver room.
+        # A contract with a floating column is still read on the driver and its tables handed to Spark (via Arrow),
+        # and a string column's texts are numbered there: give the driver room.
         .config("spark.driver.memory", os.environ.get("CHECKS_SPARK_DRIVER_MEMORY", "4g"))
         .config("spark.sql.shuffle.partitions", os.environ.get("CHECKS_SPARK_PARTITIONS", "8"))
         .config("spark.sql.session.timeZone", "UTC")

@@ -129,12 +129,28 @@ def decimal_sums(table: Any, encoding: Encoding, columns: Iterable[str]) -> dict
     return {column.name: Decimal(int(found[column.name])).scaleb(-column.decimal[1]) for column in decimals}
 
 
-def figures(joined: Any, map_checks: Sequence[MapCheck], sum_columns: dict[str, str], *, partial: int) -> SparkFigures:
-    """Every count and sum in one Spark job, then the first ``partial`` unexpected positions of each map check in another."""
+def figures(
+    joined: Any, map_checks: Sequence[MapCheck], sum_columns: dict[str, str], *, partial: int,
+    encoding: Encoding | None = None,
+) -> SparkFigures:
+    """Every count and sum in one Spark job, then the first ``partial`` unexpected positions of each map check in another.
+
+    With the run's ``encoding``, a set or a pattern on a text column is tested once per text on the driver's
+    dictionary (``Dictionary.passing``, as GX tests the text), and the codes it picks (those in the set, those the
+    pattern fails) are joined to the rows in Spark."""
+    import pyarrow as pa
     from pyspark.sql import functions as F
 
-    flagged = joined.select(
-        "*", *[_unexpected(joined, check).alias(_flag(index)) for index, check in enumerate(map_checks)]
+    marked, markers = joined, {}
+    for index, check in enumerate(map_checks):
+        codes = None if encoding is None else _picked_codes(check, encoding)
+        if codes is not None:
+            markers[index] = f"__picked{index}"
+            picked = session().createDataFrame(pa.table({markers[index]: pa.array(codes, type=pa.int64())}))
+            marked = marked.join(picked, F.col(check.kwargs["column"]) == F.col(markers[index]), "left")
+    flagged = marked.select(
+        *joined.columns,
+        *[_unexpected(marked, check, markers.get(index)).alias(_flag(index)) for index, check in enumerate(map_checks)],
     ).cache()
     try:
         aggregates = [F.count(F.lit(1)).alias("rows"), F.max(POSITION).alias("last")]
@@ -244,7 +260,27 @@ def _considered(check: MapCheck) -> Any:
     return F.col(kwargs["column"]).isNotNull()
 
 
-def _unexpected(joined: Any, check: MapCheck) -> Any:
+def _picked_codes(check: MapCheck, encoding: Encoding) -> Any | None:
+    """For a set or a pattern on a text column, the codes ``_unexpected`` looks for: those whose text is in the set,
+    or those whose text the pattern fails (as int64); None for any other check."""
+    column = check.kwargs.get("column")
+    codec = encoding.codecs.get(column) if column is not None else None
+    if codec is None or codec.dictionary is None or check.kind not in _TEXT_TESTS:
+        return None
+    if check.kind == "expect_column_values_to_match_regex":
+        return np.flatnonzero(~codec.dictionary.passing("contains", check.kwargs["regex"])).astype("int64")
+    values = tuple(value for value in check.kwargs["value_set"] if value is not None)
+    return np.flatnonzero(codec.dictionary.passing("in", values)).astype("int64")
+
+
+_TEXT_TESTS = frozenset({
+    "expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set", "expect_column_values_to_match_regex",
+})
+
+
+def _unexpected(joined: Any, check: MapCheck, picked: str | None = None) -> Any:
+    """Whether a row is one ``check`` does not expect; ``picked``: the column marking a text column's rows whose code
+    ``_picked_codes`` picked."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -257,8 +293,11 @@ def _unexpected(joined: Any, check: MapCheck) -> Any:
         return column.isNull()
     if check.kind == "expect_column_values_to_be_unique":
         return considered & (F.count(F.lit(1)).over(Window.partitionBy(kwargs["column"])) > 1)
+    if picked is not None:  # a text column: in the set, or failing the pattern
+        found = F.col(picked).isNotNull()
+        return considered & (~found if check.kind == "expect_column_values_to_be_in_set" else found)
     if check.kind in ("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set"):
-        # Integers (a table Spark holds has no text); a missing value in the set changes nothing, as in GX.
+        # Integers; a missing value in the set changes nothing, as in GX.
         found = column.isin([value for value in kwargs["value_set"] if value is not None])
         return considered & (found if check.kind == "expect_column_values_to_not_be_in_set" else ~found)
     low, high = kwargs.get("min_value"), kwargs.get("max_value")

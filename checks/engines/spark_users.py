@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from checks.engines import spark_cells
+from checks.engines.spark_dictionary import decoded
+from checks.engines.spark_files import safe_text
 from checks.lineage import PlatformRows
 from checks.model import (
     CLASS,
@@ -41,7 +43,7 @@ from checks.reconcile import (
 from checks.results import UsersElsewhere
 
 if TYPE_CHECKING:
-    from checks.encoding import Encoding
+    from checks.encoding import Dictionary, Encoding
     from checks.wording import Words
 
 LINE = "_line"  # a table row's line number in its file
@@ -59,7 +61,6 @@ PLATFORM_LINE = "_platform_line"
 _PLAIN_BELOW = 10**10
 # Every integer of smaller magnitude is exact as a float64: its digits are the shortest form Arrow prints.
 _EXACT_BELOW = 2**53
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # ``checks.writers``' spreadsheet formula prefixes
 
 
 @dataclass(frozen=True)
@@ -178,24 +179,36 @@ class SparkUsers(UsersElsewhere):
         from checks.engines import spark_files
 
         off = self.users.where(F.col(CODE) != CLASSES.index(MATCH))
-        exact = self._floats_exact(off)
-        table = off.orderBy(F.abs(F.col(GAP)).desc(), F.col(self.shape.key)).select(*self._written(exact, words.encoding))
+        exact = self._floats_exact(off, words.encoding)
+        # Text through Spark's copy of the dictionaries, then in order: by the gap, then by the key's code.
+        key_code = "__key_code"
+        texts = decoded(off.withColumn(key_code, F.col(self.shape.key)), self._texts(words.encoding))
+        table = texts.orderBy(F.abs(F.col(GAP)).desc(), F.col(key_code)).select(*self._written(exact, words.encoding))
         return spark_files.write_csv(table, path)
 
-    def _float_columns(self) -> list[str]:
-        """The frame's columns pandas holds as float64 (some key lacks a value there), as Spark names them."""
+    def _texts(self, encoding: Encoding) -> dict[str, Dictionary]:
+        """The frame's columns of a string column's codes (the key, ``e_plan``, ``p_plan``...), each with its dictionary."""
+        key, values = self.shape.key, compared(self.shape)
+        sides = ["e_", "p_", *(["c_"] if self.with_customer else [])]
+        columns = {key: key, **{side + column: column for side in sides for column in values}}
+        return {name: encoding.codecs[base].dictionary for name, base in columns.items()
+                if name in self.users.columns and encoding.codecs[base].dictionary is not None}
+
+    def _float_columns(self, encoding: Encoding) -> list[str]:
+        """The frame's columns pandas holds as float64 (some key lacks a value there) and writes as floats, as Spark
+        names them: line numbers, and columns held as themselves (any other is written as the files wrote it)."""
         expected, loaded, held = self.facts.complete
-        values = compared(self.shape)
+        values = [column for column in compared(self.shape) if encoding.held_as_itself(column)]
         columns = [] if expected else [*("e_" + column for column in values), "e_row"]
         columns += [] if loaded else [*("p_" + column for column in values), "p_" + LINE]
         columns += [] if held or not self.with_customer else ["c_" + column for column in values]
         return columns
 
-    def _floats_exact(self, users: Any) -> bool:
+    def _floats_exact(self, users: Any, encoding: Encoding) -> bool:
         """Every value of a float column is below 2**53 in magnitude, where ``_float_text`` prints it exactly."""
         from pyspark.sql import functions as F
 
-        columns = self._float_columns()
+        columns = self._float_columns(encoding)
         if not columns:
             return True
         row = users.agg(*[F.max(F.abs(F.col(column))) for column in columns]).first()
@@ -208,9 +221,11 @@ class SparkUsers(UsersElsewhere):
         from pyspark.sql import functions as F
 
         key, values = self.shape.key, compared(self.shape)
-        floats = set(self._float_columns())
+        floats = set(self._float_columns(encoding))
 
         def number(column: str, name: str, base: str | None = None) -> Any:
+            if base is not None and base in encoding.codecs and encoding.codecs[base].dictionary is not None:
+                return safe_text(F.col(column)).alias(name)  # decoded already (``write_discrepancies``)
             if base is not None and base in encoding.codecs and not encoding.held_as_itself(base):
                 return spark_cells.written(encoding.codecs[base], column).alias(name)
             if column not in floats:
@@ -222,12 +237,12 @@ class SparkUsers(UsersElsewhere):
 
         amount = encoding.contract.amount
         cells = [number(key, key, key), *(number("e_" + column, side_column("expected", column), column) for column in values)]
-        cells += [_safe_text(F.col("e_file")).alias(SOURCE_FILE), number("e_row", SOURCE_ROW)]
+        cells += [safe_text(F.col("e_file")).alias(SOURCE_FILE), number("e_row", SOURCE_ROW)]
         cells += [number("p_" + column, side_column("platform", column), column) for column in values]
         cells.append(number("p_" + LINE, PLATFORM_ROW))
         if self.names is not None:  # traced: where the platform row came from, as ``checks.report`` adds it
             cells += [
-                _safe_text(named(PLATFORM_FILE, self.names)).alias(PLATFORM_SOURCE_FILE),
+                safe_text(named(PLATFORM_FILE, self.names)).alias(PLATFORM_SOURCE_FILE),
                 F.when(F.col(PLATFORM_FILE).isNotNull(), F.col(PLATFORM_LINE)).alias(PLATFORM_SOURCE_ROW),
             ]
         cells += [F.col("p_count").alias(PLATFORM_ROWS), named(CODE, CLASSES).alias(CLASS), named(DETAIL_CODE, DETAILS).alias(DETAIL)]
@@ -285,14 +300,6 @@ def _arrow_float_text(value: Any) -> Any:
         return pc.cast(floats, pa.large_string()).to_pandas()
 
     return as_written(value)
-
-
-def _safe_text(text: Any) -> Any:
-    """Text as ``checks.writers`` writes it: a cell that could run as a spreadsheet formula starts with ``'``."""
-    from pyspark.sql import functions as F
-
-    risky = F.substring(text, 1, 1).isin(*_FORMULA_STARTS)
-    return F.when(risky, F.concat(F.lit("'"), text)).otherwise(text)
 
 
 def _sorted(chosen: pd.DataFrame, shape: Shape) -> pd.DataFrame:

@@ -55,11 +55,12 @@ def spark_evidence(
 
     ``frame`` holds the table in computing form (``checks.encoding``; integer columns), in the order its rows are the
     table's: its figures are computed on its values as GX reads them (``spark_suites.computing_table``), a decimal's
-    sum exact. A table of a contract with text or floating columns (``spark_cells.in_sql``), or one whose figures the
-    fast path cannot compute, is collected and takes the pandas path (GX then reads it whole).
+    sum exact; a text column's sets and patterns tested once per text on the driver's dictionary. A table of a contract
+    with floating columns (``spark_cells.reads``), or one whose figures the fast path cannot compute, is collected and
+    takes the pandas path (GX then reads it whole).
     """
     from checks.engines import spark_suites as sql
-    from checks.engines.spark_cells import in_sql
+    from checks.engines.spark_cells import reads
     from checks.engines.spark_suites import POSITION
     from checks.suites.evidence import table_evidence, typed_evidence
 
@@ -67,7 +68,7 @@ def spark_evidence(
     refuse_unknown_columns(name, expectations, [*columns, names.latest])
     integers = all(_is_integer(frame.schema[column].dataType) for column in columns)
     with sql.positioned(frame, columns) as table:
-        if not (in_sql(encoding) and fast_path_applies(integers, expectations, encoding)):
+        if not (reads(encoding) and fast_path_applies(integers, expectations, encoding)):
             collected, latest = sql.collected(table), pandas_latest(latest_batch, names)
             return table_evidence(name, collected, latest, None, expectations, parameters, names, encoding)
         map_checks, sums = [], {}
@@ -85,7 +86,7 @@ def spark_evidence(
         joined = sql.computing_table(stored, encoding)
         try:
             found = sql.figures(joined, map_checks, {check: column for check, column in sums.items() if check not in exact},
-                                partial=PARTIAL_UNEXPECTED)
+                                partial=PARTIAL_UNEXPECTED, encoding=encoding)
             if found.rows != found.positions:
                 raise SuiteError(f"table {name!r}: the feed's latest versions name a {names.key} more than once")
             positions = set(range(min(FIRST_ROWS, found.rows)))
