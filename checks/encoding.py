@@ -164,6 +164,14 @@ class Dictionary:
         encoded = pl.Series(texts.name, codes, dtype=pl.Int64)
         return encoded.set(pl.Series(missing), None) if any_missing else encoded
 
+    def append(self, texts: Any) -> None:
+        """Give ``texts`` (distinct, none known yet: a pyarrow string array) the next codes, in their order, without a
+        hash table (hundreds of MB at 10 M texts): the one the run had is let go, and built again only should a later
+        file be coded here (``encode_series``). For texts another process has told apart already (Spark)."""
+        if len(texts):
+            self._add(texts)
+            self._index, self._checks = None, np.zeros(0, dtype=np.uint64)
+
     def _number_new(self, keys: np.ndarray, codes: np.ndarray, missing: np.ndarray | None) -> int:
         """Give the cells no code was found for (-1 in ``codes``, ``missing`` aside) new codes from ``_size`` on, in
         the order their first hashes first appear, and add those hashes to the index: how many were added."""

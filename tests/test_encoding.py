@@ -244,6 +244,17 @@ def test_a_dictionary_without_its_lookup_goes_on_numbering_where_it_stopped(late
     assert dictionary.decode(np.array([0, 1, 2])).tolist() == ["b", "a", "c"]
 
 
+def test_texts_appended_in_order_take_the_next_codes_and_later_files_are_coded_after_them():
+    import pyarrow as pa
+
+    dictionary = Dictionary()
+    dictionary.encode(np.array(["b", "a"], dtype=object))  # its hash table built
+    dictionary.append(pa.array(["d", "c"]))  # told apart elsewhere (Spark): no table kept
+    assert dictionary.size == 4
+    assert dictionary.encode(np.array(["c", "e", "a", "d", "e"], dtype=object)).tolist() == [3, 4, 1, 2, 4]
+    assert dictionary.decode(np.array([0, 1, 2, 3, 4])).tolist() == ["b", "a", "d", "c", "e"]
+
+
 def test_decimal_bounds_and_sums_stay_exact():
     amount = codec("number", decimal=(18, 2))
     values, _ = amount.parse(pd.Series(["0.10", "0.20", "9999999999999999.99"]))

@@ -56,7 +56,6 @@ def frame(dictionary: Dictionary) -> Any:
 def learn(rows: Any, encoding: Encoding, columns: Sequence[str], *, row: str) -> None:
     """Give each string column's dictionary the texts of ``rows`` (a file's cells as text, null where empty, ``row``
     its line) that it lacks, in the order they first appear: as ``Dictionary.encode`` of the whole column would."""
-    import polars as pl
     from pyspark.sql import functions as F
 
     for name in strings(encoding, columns):
@@ -64,8 +63,7 @@ def learn(rows: Any, encoding: Encoding, columns: Sequence[str], *, row: str) ->
         firsts = rows.where(F.col(name).isNotNull()).groupBy(name).agg(F.min(row).alias(_FIRST_ROW))
         known = frame(dictionary).select(F.col(TEXT).alias(name))
         new = firsts.join(known, on=name, how="left_anti").orderBy(_FIRST_ROW).select(name).toArrow()
-        if new.num_rows:
-            dictionary.encode_series(pl.Series(name, new.column(0).combine_chunks(), dtype=pl.String))
+        dictionary.append(new.column(0).combine_chunks())
 
 
 def coded(rows: Any, encoding: Encoding, columns: Sequence[str]) -> Any:
