@@ -275,7 +275,7 @@ class Dictionary:
         import pyarrow.compute as pc
 
         null = codes == NULL
-        if self._size == 0:
+        if self.size == 0:
             return pa.array([empty] * len(codes), type=pa.large_string())
         if consecutive(codes) and codes[0] >= 0:  # a deduplicated table's key, every code in turn: the texts, no copy
             return self.texts().slice(int(codes[0]), len(codes))

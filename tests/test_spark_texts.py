@@ -1,6 +1,6 @@
 """A contract with text columns read in Spark: each file's cells checked there (a pattern by Python's ``re``, allowed
-and missing values, lengths, nullValues), its texts coded in Spark in the order the driver's dictionary would give
-them, and the files Spark leaves to the pandas path (a quote, bytes that are no UTF-8) read there.
+and missing values, lengths, nullValues), its texts numbered and coded in Spark in the order the default engine's
+dictionary gives them, and the files Spark leaves to the pandas path (a quote, bytes that are no UTF-8) read there.
 
 Every test compares with the pandas reference under its own encoding: the codes must come out the same without the
 two runs sharing a dictionary."""
@@ -16,6 +16,7 @@ from checks.contract import load_contract
 from checks.encoding import Encoding
 from checks.engines import get_engine
 from checks.engines.spark_deltas import SparkTable
+from checks.engines.spark_dictionary import SparkDictionary
 from checks.sample_accounts import CONTRACT_PATH
 from tests.test_contract_shapes import CASE, HEADER, NAMES
 from tests.test_engines import assert_same_feed_check
@@ -126,6 +127,7 @@ def test_spark_codes_texts_in_the_order_the_driver_would(spark_engine, pandas_re
         read[name] = (encoding, tables, check)
     (reference, tables, check), (spark, spark_tables, spark_check) = read["pandas"], read["spark"]
     for column in ("account_id", "plan", "referrer"):
+        assert isinstance(spark.codecs[column].dictionary, SparkDictionary)  # held in Spark
         assert spark.codecs[column].dictionary.texts().equals(reference.codecs[column].dictionary.texts()), column
     assert all(isinstance(table, SparkTable) for table in spark_tables)  # read in Spark, not by the pandas path
     for mine, expected in zip(spark_tables, tables):
@@ -168,6 +170,8 @@ def test_a_run_on_text_columns_keeps_every_table_in_spark_and_writes_what_the_de
     for held in (SparkDelta, SparkTable, SparkUsers):
         monkeypatch.setattr(held, "frame", property(lambda self: pytest.fail(f"{type(self).__name__} collected")))
     monkeypatch.setattr("checks.engines.spark_suites.collected", lambda table: pytest.fail("a table collected for the suites"))
+    # Nor the texts of a dictionary: the driver says only the few it is asked for.
+    monkeypatch.setattr(SparkDictionary, "texts", lambda self: pytest.fail("every text of a dictionary collected"))
     summary = assert_runs_write_the_same(load_case(case_file), "spark", tmp_path)
     assert summary["diagnosis"]["root_causes"][0]["kind"] == "file_not_ingested"
     parquet = {name: pd.read_parquet(tmp_path / name / "out" / "deduplicated.parquet") for name in ("polars", "spark")}
@@ -190,3 +194,25 @@ def test_a_platform_s_texts_outside_the_contract_fail_its_suite_in_spark_as_by_d
     assert (outcomes["plan_invalidValues"]["success"], outcomes["plan_invalidValues"]["unexpected_count"]) == (False, 1)
     assert (outcomes["account_id_pattern"]["success"], outcomes["account_id_pattern"]["unexpected_count"]) == (False, 1)
     assert b"'=AC 3" in (tmp_path / "spark" / "out" / "discrepancies.csv").read_bytes()
+
+
+def test_a_spark_dictionary_numbers_codes_and_says_texts_as_the_driver_s(spark_engine) -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from checks.encoding import Dictionary
+
+    spark, driver = SparkDictionary(), Dictionary()
+    lines = pa.table({"text": ["b", None, "a", "b", "c"], "line": [2, 3, 4, 5, 6]})
+    spark.learn(spark_engine.session().createDataFrame(lines), "text", "line")
+    driver.encode(np.array(["b", None, "a", "b", "c"], dtype=object))
+    later = np.array(["d", "a", None, "e", "d"], dtype=object)  # a file the pandas path reads on the driver
+    assert spark.encode(later).tolist() == driver.encode(later).tolist()
+    assert spark.size == driver.size == 5
+    assert spark.decode(np.array([4, 0, 3])).tolist() == ["e", "b", "d"]
+    assert spark.decode_arrow(np.array([1, -(2**63)]), empty=None).to_pylist() == ["a", None]
+    copy = spark.copy()
+    assert copy.encode(np.array(["f"], dtype=object)).tolist() == [5] and spark.size == 5  # the copy grows alone
+    picked = spark.picked("contains", "^[a-c]$", failing=True).toArrow().column(0).to_pylist()
+    assert sorted(picked) == [3, 4]  # d and e fail the pattern
+    assert sorted(spark.picked("in", ("a", "e", None), failing=False).toArrow().column(0).to_pylist()) == [1, 4]

@@ -87,11 +87,14 @@ class _Form:
     @classmethod
     def of(cls, encoding: Encoding | None) -> _Form:
         encoding = encoding or default_encoding()
+        reads_deltas = _reads_itself(encoding)
+        if reads_deltas:  # the run's texts are Spark's from its first read on (else the pandas path codes every file)
+            spark_dictionary.SparkDictionary.adopt(encoding)
         shape = encoding.contract.shape
         return cls(
             encoding=encoding, columns=shape.names, key=shape.key, version=shape.version,
             rules=feed_rules(shape, encoding), rising=tuple(column.name for column in never_decreasing(encoding, shape)),
-            reads_deltas=_reads_itself(encoding),
+            reads_deltas=reads_deltas,
         )
 
 
@@ -311,9 +314,8 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
     typed = spark_cells.parsed(cells, columns)
     # The text pass, the cells Spark leaves to pandas and the value pass in one Spark job, whose failing cells stay
     # cached in Spark: only their count per (column, check) comes to the driver.
-    text_rules_broken = spark_cells.rule_failures(cells, encoding, columns)
     found = union([
-        spark_cells.literal_failures(cells, encoding, columns), *([] if text_rules_broken is None else [text_rules_broken]),
+        spark_cells.literal_failures(cells, encoding, columns), *spark_cells.rule_failures(cells, encoding, columns),
         *_undecided(cells, form), spark_cells.values_as_written(_value_failures(typed, form), cells, encoding),
     ]).cache()
     try:

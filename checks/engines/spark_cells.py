@@ -109,10 +109,10 @@ def literal_failures(cells: Any, encoding: Encoding, columns: Sequence[str]) -> 
     return union(failures)
 
 
-def rule_failures(cells: Any, encoding: Encoding, columns: Sequence[str]) -> Any | None:
+def rule_failures(cells: Any, encoding: Encoding, columns: Sequence[str]) -> list[Any]:
     """The rest of the text pass: every cell of ``read``'s frame that breaks a pattern, a length, a set of allowed or
     missing values, or a ``nullValues`` rule, as ``checks.schemas`` checks the text (an empty cell passes all but the
-    last two); None when the contract has no such rule. A pattern is Python's ``re``, run in the executors."""
+    last two), a frame per rule. A pattern is Python's ``re``, run in the executors."""
     from pyspark.sql import functions as F
 
     failures = []
@@ -123,7 +123,7 @@ def rule_failures(cells: Any, encoding: Encoding, columns: Sequence[str]) -> Any
         failures.append(cells.filter(_breaks(rule, cell)).select(
             ROW, F.lit(rule.column).alias("column"), F.lit(rule.check).alias("check"), F.coalesce(cell, F.lit("")).alias("value"),
         ))
-    return union(failures) if failures else None
+    return failures
 
 
 def _breaks(rule: TextRule, cell: Any) -> Any:
@@ -141,21 +141,21 @@ def _breaks(rule: TextRule, cell: Any) -> Any:
         return cell.isNotNull() & (F.char_length(cell) > argument)
     if kind == "valid_values":
         return cell.isNotNull() & ~cell.isin(*argument)
-    return cell.isNotNull() & ~_contains(argument)(cell)
+    return cell.isNotNull() & ~contains(argument)(cell)
 
 
-def _contains(pattern: str) -> Any:
+def contains(pattern: str) -> Any:
     """A Spark column function: whether a text holds a match of ``pattern`` as pandas' ``str.contains`` says of the
     pandas path's text (``dtype=str``), in the executors' Python (Java's regular expressions differ on a few
     constructs); a null passes."""
     from pyspark.sql import functions as F
 
     @F.pandas_udf("boolean")
-    def contains(texts: pd.Series) -> pd.Series:
+    def holds_a_match(texts: pd.Series) -> pd.Series:
         missing = texts.isna().to_numpy()
         return pd.Series(missing | texts.astype("str").str.contains(pattern, regex=True).to_numpy(dtype=bool, na_value=False))
 
-    return contains
+    return holds_a_match
 
 
 def text_checks(encoding: Encoding) -> frozenset[str]:

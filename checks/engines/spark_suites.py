@@ -135,10 +135,9 @@ def figures(
 ) -> SparkFigures:
     """Every count and sum in one Spark job, then the first ``partial`` unexpected positions of each map check in another.
 
-    With the run's ``encoding``, a set or a pattern on a text column is tested once per text on the driver's
-    dictionary (``Dictionary.passing``, as GX tests the text), and the codes it picks (those in the set, those the
-    pattern fails) are joined to the rows in Spark."""
-    import pyarrow as pa
+    With the run's ``encoding``, a set or a pattern on a text column is tested once per text of its dictionary in
+    Spark (``SparkDictionary.picked``, as GX tests the text), and the codes it picks (those in the set, those the
+    pattern fails) are joined to the rows."""
     from pyspark.sql import functions as F
 
     marked, markers = joined, {}
@@ -146,7 +145,7 @@ def figures(
         codes = None if encoding is None else _picked_codes(check, encoding)
         if codes is not None:
             markers[index] = f"__picked{index}"
-            picked = session().createDataFrame(pa.table({markers[index]: pa.array(codes, type=pa.int64())}))
+            picked = codes.select(F.col("_code").alias(markers[index]))
             marked = marked.join(picked, F.col(check.kwargs["column"]) == F.col(markers[index]), "left")
     flagged = marked.select(
         *joined.columns,
@@ -261,16 +260,19 @@ def _considered(check: MapCheck) -> Any:
 
 
 def _picked_codes(check: MapCheck, encoding: Encoding) -> Any | None:
-    """For a set or a pattern on a text column, the codes ``_unexpected`` looks for: those whose text is in the set,
-    or those whose text the pattern fails (as int64); None for any other check."""
+    """For a set or a pattern on a text column, the codes ``_unexpected`` looks for (a Spark frame of ``_code``): those
+    whose text is in the set, or those whose text the pattern fails, tested in Spark once per text
+    (``SparkDictionary.picked``); None for any other check."""
+    from checks.engines.spark_dictionary import SparkDictionary
+
     column = check.kwargs.get("column")
     codec = encoding.codecs.get(column) if column is not None else None
     if codec is None or codec.dictionary is None or check.kind not in _TEXT_TESTS:
         return None
+    dictionary = codec.dictionary if isinstance(codec.dictionary, SparkDictionary) else SparkDictionary.of(codec.dictionary)
     if check.kind == "expect_column_values_to_match_regex":
-        return np.flatnonzero(~codec.dictionary.passing("contains", check.kwargs["regex"])).astype("int64")
-    values = tuple(value for value in check.kwargs["value_set"] if value is not None)
-    return np.flatnonzero(codec.dictionary.passing("in", values)).astype("int64")
+        return dictionary.picked("contains", check.kwargs["regex"], failing=True)
+    return dictionary.picked("in", tuple(check.kwargs["value_set"]), failing=False)
 
 
 _TEXT_TESTS = frozenset({
