@@ -84,9 +84,11 @@ def test_the_causes_examples_come_from_spark(spark_engine, case: str) -> None:
         pd.testing.assert_frame_equal(cause.examples, expected.examples, obj=cause.kind)
 
 
-def test_a_contract_with_rendered_values_collects_the_users_for_the_report(spark_engine, tmp_path: Path) -> None:
-    """Values not held as the files wrote them (decimals, text, timestamps) are rendered by the report on the driver:
-    the users that do not match are collected for it, and the files are still the default engine's."""
+def test_a_contract_with_rendered_values_keeps_the_users_in_spark_and_writes_the_default_engine_s_files(
+    spark_engine, tmp_path: Path
+) -> None:
+    """Values not held as the files wrote them (decimals, text, timestamps) are rendered in Spark (text through its
+    dictionaries): the users that do not match stay there, and the files are the default engine's."""
     from checks.cli.diagnose import load_and_diagnose
     from checks.engines import get_engine
     from tests.test_contract_shapes import CASE, PLATFORM_FAULTS
@@ -96,7 +98,7 @@ def test_a_contract_with_rendered_values_collects_the_users_for_the_report(spark
     PLATFORM_FAULTS["file never loaded"][0].to_csv(tmp_path / "platform.csv", index=False)
     for name in ("pandas", "spark"):
         diagnosis = load_and_diagnose(feed, tmp_path / "platform.csv", engine=get_engine(name), encoding=_accounts_encoding())
-        assert isinstance(diagnosis.reconciliation.users, pd.DataFrame) and diagnosis.discrepancy
+        assert isinstance(diagnosis.reconciliation.users, pd.DataFrame) is (name == "pandas") and diagnosis.discrepancy
         write_incident_report(diagnosis, tmp_path / name)
     names = sorted(path.name for path in (tmp_path / "pandas").iterdir())
     assert "discrepancies.csv" in names and sorted(path.name for path in (tmp_path / "spark").iterdir()) == names

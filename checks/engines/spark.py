@@ -403,7 +403,10 @@ def _read_text(path: str | Path, header: _frames.Header, form: _Form) -> tuple[A
     offsets = session().createDataFrame(starts, "_block long, _first long, _offset long")
     text = (
         records.join(F.broadcast(offsets), on="_block")
-        .select((F.col("_offset") + F.col("_id") - F.col("_first")).alias(ROW), *[F.nullif(F.col(name), F.lit("")).alias(name) for name in form.columns])
+        .select(
+            (F.col("_offset") + F.col("_id") - F.col("_first")).alias(ROW),
+            *[F.nullif(F.col(name), F.lit("")).alias(name) for name in form.columns],  # a quoted "" is empty too
+        )
         .filter(F.col(ROW) > 1)
     )
     return text, offset - 2
@@ -416,7 +419,8 @@ def _holds_text(form: _Form) -> bool:
 def _undecided(cells: Any, form: _Form) -> list[Any]:
     """The cells Spark leaves to the pandas path (``spark_cells.undecided``) and, in a contract with text, any cell
     holding a quote (``_read_text``)."""
-    return [spark_cells.undecided(cells, form.columns), *([spark_cells.quoted(cells, form.columns)] if _holds_text(form) else [])]
+    quoted = [spark_cells.quoted(cells, form.columns)] if _holds_text(form) else []
+    return [spark_cells.undecided(cells, form.columns), *quoted]
 
 
 def _value_failures(typed: Any, form: _Form) -> Any:

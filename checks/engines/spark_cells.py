@@ -210,7 +210,9 @@ def quoted(cells: Any, columns: Sequence[str]) -> Any:
     from pyspark.sql import functions as F
 
     return union([
-        cells.filter(F.col(name).contains('"')).select(ROW, F.lit(name).alias("column"), F.lit(UNDECIDED).alias("check"), F.col(name).alias("value"))
+        cells.filter(F.col(name).contains('"')).select(
+            ROW, F.lit(name).alias("column"), F.lit(UNDECIDED).alias("check"), F.col(name).alias("value")
+        )
         for name in columns
     ])
 

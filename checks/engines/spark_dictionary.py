@@ -154,8 +154,8 @@ class SparkDictionary(Dictionary):
         from pyspark.sql import functions as F
 
         texts = self.frame()
-        if test == "in":
-            found = F.col(TEXT).isin(*[value for value in argument if value is not None])
+        if test == "in":  # only a text equals a text (pandas' isin): a number in the set matches none
+            found = F.col(TEXT).isin(*[value for value in argument if isinstance(value, str)])
         else:
             found = contains(argument)(F.col(TEXT))
         return texts.where(~found if failing else found).select(CODE)
