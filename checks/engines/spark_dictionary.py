@@ -50,7 +50,7 @@ class SparkDictionary(Dictionary):
             texts = dictionary.texts()
             spark._extend(session().createDataFrame(pa.table({
                 CODE: np.arange(dictionary.size, dtype="int64"), TEXT: texts.cast(pa.string()),
-            })), dictionary.size)
+            })).cache(), dictionary.size)
         return spark
 
     @staticmethod
@@ -81,15 +81,19 @@ class SparkDictionary(Dictionary):
         firsts = texts.where(F.col(column).isNotNull()).groupBy(F.col(column).alias(TEXT)).agg(F.min(first).alias(_FIRST))
         new = firsts.join(self.frame().select(TEXT), on=TEXT, how="left_anti").orderBy(_FIRST)
         with positioned(new, [TEXT, _FIRST]) as placed:
-            added = placed.select((F.col(POSITION) + F.lit(self._held)).alias(CODE), TEXT).cache()
-            count = added.count()  # cached before the ids it is numbered by are let go
+            # Checkpointed, not cached: a part's plan would hold the whole dictionary's before it, which holds the
+            # parts' before that, and so on, a plan that doubled with every file (a 20,000-account run's fault search
+            # ran the driver's JVM out of heap planning it).
+            added = placed.select((F.col(POSITION) + F.lit(self._held)).alias(CODE), TEXT).localCheckpoint()
+        count = added.count()
         if count:
             self._extend(added, count)
         else:
             added.unpersist()
 
     def _extend(self, added: Any, count: int) -> None:
-        added = added.cache()
+        """Add a part of ``count`` texts, held in the executors (cached or checkpointed) and without a plan of its
+        own beyond its data: the frame's plan is the union of the parts."""
         self._frame = added if self._frame is None else self._frame.unionByName(added)
         self._held += count
         self._passing = {}
@@ -122,7 +126,7 @@ class SparkDictionary(Dictionary):
 
         if len(texts):
             codes = np.arange(self._held, self._held + len(texts), dtype="int64")
-            self._extend(session().createDataFrame(pa.table({CODE: codes, TEXT: texts.cast(pa.string())})), len(texts))
+            self._extend(session().createDataFrame(pa.table({CODE: codes, TEXT: texts.cast(pa.string())})).cache(), len(texts))
 
     def decode_arrow(self, codes: np.ndarray, *, empty: str | None = "") -> Any:
         """The texts of ``codes`` as one Arrow array, ``NULL`` as ``empty``: the codes not said before asked of Spark."""
