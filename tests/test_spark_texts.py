@@ -216,3 +216,17 @@ def test_a_spark_dictionary_numbers_codes_and_says_texts_as_the_driver_s(spark_e
     picked = spark.picked("contains", "^[a-c]$", failing=True).toArrow().column(0).to_pylist()
     assert sorted(picked) == [3, 4]  # d and e fail the pattern
     assert sorted(spark.picked("in", ("a", "e", None), failing=False).toArrow().column(0).to_pylist()) == [1, 4]
+
+
+def test_a_spark_dictionary_s_plan_grows_with_its_files_not_with_their_combinations(spark_engine) -> None:
+    """Each file's texts are a part of their own (checkpointed): the frame's plan is the union of the parts, where a
+    part planned against the whole dictionary before it doubled the plan with every file."""
+    import pyarrow as pa
+
+    dictionary, lengths = SparkDictionary(), {}
+    for file in range(1, 11):
+        lines = pa.table({"text": [f"t{file}", f"t{file + 1}", "t1"], "line": [2, 3, 4]})
+        dictionary.learn(spark_engine.session().createDataFrame(lines), "text", "line")
+        lengths[file] = len(dictionary.frame()._jdf.queryExecution().logical().toString())
+    assert dictionary.size == 11
+    assert lengths[10] < 3 * lengths[5]  # about twice: a part more per file (doubling per file: 32 times)
