@@ -39,7 +39,7 @@ from checks.engines import _frames, spark_cells, spark_dictionary, spark_files, 
 from checks.engines.base import Capability
 # The diagnosis with the reconciliation and the lineage in Spark SQL.
 from checks.engines.spark_deltas import (
-    DELTA_DTYPES, FEED_DTYPES, FILE_INDEX, PLACE, ROW, SparkDelta, SparkFailures, SparkTable, dictionary_frame,
+    DELTA_DTYPES, FEED_DTYPES, FILE_INDEX, PLACE, ROW, SparkDelta, SparkFailures, SparkTable,
     failures_in_spark, stacked, to_pandas_int64, union,
 )
 from checks.engines.spark_reconcile import diagnose  # noqa: F401  (this engine's ``diagnose``)
@@ -515,7 +515,7 @@ def _texts(rows: Any, kinds: Sequence[Any], names: Sequence[str], form: _Form) -
         elif kind is _LINE or form.encoding.held_as_itself(kind):
             fields.append(value.cast("string"))
         elif form.encoding.codecs[kind].column.logical_type == "string":
-            texts = dictionary_frame(form.encoding.codecs[kind]).withColumnRenamed("_code", f"{field}_code")
+            texts = spark_dictionary.frame(form.encoding.codecs[kind].dictionary).withColumnRenamed("_code", f"{field}_code")
             rows = rows.join(texts.withColumnRenamed("_text", f"{field}_text"), value == F.col(f"{field}_code"), "left")
             fields.append(F.coalesce(F.col(f"{field}_text"), F.lit("")))  # NULL: no code, an empty cell
         else:

@@ -15,11 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd  # a pandas UDF's type hints are read from this module's names
-
 from checks.contract import Column
 from checks.encoding import NULL, USUAL_TIMESTAMPS, Codec, Encoding
 from checks.engines.spark_deltas import ROW, union
+from checks.engines.spark_dictionary import contains, decoded, strings
 from checks.rules import IS_INTEGER, REQUIRED, TextRule, literal_check, text_rules
 
 # The check a cell Spark leaves to the pandas path is listed under: never a failure, it sends the file there.
@@ -144,20 +143,6 @@ def _breaks(rule: TextRule, cell: Any) -> Any:
     return cell.isNotNull() & ~contains(argument)(cell)
 
 
-def contains(pattern: str) -> Any:
-    """A Spark column function: whether a text holds a match of ``pattern`` as pandas' ``str.contains`` says of the
-    pandas path's text (``dtype=str``), in the executors' Python (Java's regular expressions differ on a few
-    constructs); a null passes."""
-    from pyspark.sql import functions as F
-
-    @F.pandas_udf("boolean")
-    def holds_a_match(texts: pd.Series) -> pd.Series:
-        missing = texts.isna().to_numpy()
-        return pd.Series(missing | texts.astype("str").str.contains(pattern, regex=True).to_numpy(dtype=bool, na_value=False))
-
-    return holds_a_match
-
-
 def text_checks(encoding: Encoding) -> frozenset[str]:
     """The names of the checks the text pass words (``literal_failures``, ``rule_failures``): a value rule's are none
     of them."""
@@ -266,7 +251,6 @@ def as_written(rows: Any, encoding: Encoding, *, csv: bool = False, order: str |
     column's computing form (a string key's codes: the order the driver's tables have)."""
     from pyspark.sql import functions as F
 
-    from checks.engines.spark_dictionary import decoded, strings
     from checks.engines.spark_files import safe_text
 
     columns = rows.columns

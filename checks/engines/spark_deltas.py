@@ -6,7 +6,8 @@ Below both the Spark engine and its reconciliation, which stack the same frames.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from checks.model import FAILURE_COLUMNS, Delta, empty_failures
 from checks.results import FailuresElsewhere, OrderedTableElsewhere
 
 ROW = "row"  # each row's line number in its file (the header is line 1)
+POSITION = "__position"  # a row's place in a frame as handed over: "table order" on Spark
+_ID, _ROW_BITS = "__id", 33  # monotonically_increasing_id: the partition's index above the low 33 bits
 FILE_INDEX = "file_index"  # each row's delta's place in the feed
 
 
@@ -188,14 +191,6 @@ def to_pandas_int64(typed: Any) -> pd.DataFrame:
     return frame
 
 
-def dictionary_frame(codec: Any) -> Any:
-    """A string column's dictionary as a Spark frame of code (``_code``) and text (``_text``): Spark's copy of the
-    driver's (``checks.engines.spark_dictionary``), handed over once and grown as the run reads."""
-    from checks.engines.spark_dictionary import frame
-
-    return frame(codec.dictionary)
-
-
 def union(parts: Sequence[Any]) -> Any:
     result = parts[0]
     for part in parts[1:]:
@@ -210,3 +205,27 @@ def stacked(tables: Sequence[Any], columns: Sequence[str], *, file: str = FILE_I
     return union([
         table.select(*columns, F.col(ROW).alias(line)).withColumn(file, F.lit(index)) for index, table in enumerate(tables)
     ])
+
+
+@contextmanager
+def positioned(table: Any, columns: Sequence[str]) -> Iterator[Any]:
+    """``table``'s ``columns`` with each row's place in table order (0, 1, ...) as ``POSITION``.
+
+    A row's monotonically increasing id is its partition's index (high bits) and its place in the partition
+    (low bits); one small job counts each partition's rows, which turns the ids into consecutive positions.
+    The ids are cached until the context ends, so that every job sees the same rows in the same partitions.
+    """
+    from pyspark.sql import functions as F
+
+    identified = table.select(*columns, F.monotonically_increasing_id().alias(_ID)).cache()
+    try:
+        partition = F.shiftright(F.col(_ID), _ROW_BITS)
+        counts = dict(identified.groupBy(partition.alias("partition")).count().collect())
+        starts, total = [], 0
+        for index in range(max(counts, default=-1) + 1):
+            starts.append(total)
+            total += counts.get(index, 0)
+        start = F.element_at(F.array(*[F.lit(value) for value in starts or [0]]), (partition + 1).cast("int"))
+        yield identified.withColumn(POSITION, (start + F.col(_ID).bitwiseAND((1 << _ROW_BITS) - 1)).cast("long")).drop(_ID)
+    finally:
+        identified.unpersist()

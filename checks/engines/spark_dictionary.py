@@ -20,10 +20,10 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pandas as pd  # a pandas UDF's type hints are read from this module's names
 
 from checks.encoding import NULL, Dictionary, Encoding
-from checks.engines.spark_cells import contains
+from checks.engines.spark_deltas import POSITION, positioned
 from checks.engines.spark_session import session
 
 CODE, TEXT = "_code", "_text"
@@ -75,8 +75,6 @@ class SparkDictionary(Dictionary):
         """Number the texts of ``texts`` (a Spark frame: the text ``column``, null where empty, and ``first``, a place
         giving the order texts are met in) this dictionary lacks, in the order they first appear."""
         from pyspark.sql import functions as F
-
-        from checks.engines.spark_suites import POSITION, positioned
 
         firsts = texts.where(F.col(column).isNotNull()).groupBy(F.col(column).alias(TEXT)).agg(F.min(first).alias(_FIRST))
         new = firsts.join(self.frame().select(TEXT), on=TEXT, how="left_anti").orderBy(_FIRST)
@@ -188,6 +186,20 @@ def _dictionary_of(texts: Any) -> Dictionary:
     dictionary = Dictionary()
     dictionary.append(texts)
     return dictionary
+
+
+def contains(pattern: str) -> Any:
+    """A Spark column function: whether a text holds a match of ``pattern`` as pandas' ``str.contains`` says of the
+    pandas path's text (``dtype=str``), in the executors' Python (Java's regular expressions differ on a few
+    constructs); a null passes."""
+    from pyspark.sql import functions as F
+
+    @F.pandas_udf("boolean")
+    def holds_a_match(texts: pd.Series) -> pd.Series:
+        missing = texts.isna().to_numpy()
+        return pd.Series(missing | texts.astype("str").str.contains(pattern, regex=True).to_numpy(dtype=bool, na_value=False))
+
+    return holds_a_match
 
 
 def frame(dictionary: Dictionary) -> Any:

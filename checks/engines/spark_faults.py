@@ -41,7 +41,8 @@ from checks.diagnose.results import (
     RootCause,
 )
 from checks.diagnose.sentences import duplicate_sentence, missing_sentence, simulation_sentence, unexpected_sentence
-from checks.engines.spark_deltas import dictionary_frame, union
+from checks.engines.spark_deltas import union
+from checks.engines.spark_dictionary import frame as dictionary_frame
 from checks.engines.spark_users import CODE, GAP, PLATFORM_FILE, SparkUsers
 from checks.model import Shape
 from checks.reconcile import CLASSES, MATCH, Reconciliation, compared
@@ -561,7 +562,7 @@ class _Search:
         kept = picked.join(missing.select(key), on=key, how="left_anti").select(key)
         lost = missing.select(key)
         if codec.dictionary is not None:  # codes in Spark: the keys' order is their text's
-            texts = dictionary_frame(codec)
+            texts = dictionary_frame(codec.dictionary)
             kept, lost = ((side.join(texts, side[key] == texts["_code"]).select(F.col("_text").alias(key))) for side in (kept, lost))
         cut = cut_in_key_order(*(tuple(side.agg(F.min(key), F.max(key)).first()) for side in (lost, kept)))
         if cut is None:

@@ -8,8 +8,7 @@ great_expectations; expectations arrive as plain ``MapCheck`` tuples.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -19,10 +18,9 @@ import pandas as pd
 
 from checks.contract_suite import latest_column
 from checks.encoding import NULL, Encoding, default_encoding
+from checks.engines.spark_deltas import POSITION, positioned  # noqa: F401  (the suites' row places)
 from checks.engines.spark_session import session
 
-POSITION = "__position"  # the row's place in the table as handed over: "table order" on Spark
-_ID, _ROW_BITS = "__id", 33  # monotonically_increasing_id: the partition's index above the low 33 bits
 # The first customer's names, the default of ``join_latest``.
 _KEY, _VERSION = default_encoding().contract.shape.key, default_encoding().contract.shape.version
 FEED_LATEST_BATCH = latest_column(default_encoding().contract)
@@ -46,30 +44,6 @@ class SparkFigures:
     counts: dict[str, tuple[int, int]]
     sums: dict[str, Any]
     first_unexpected: dict[str, list[int]]
-
-
-@contextmanager
-def positioned(table: Any, columns: Sequence[str]) -> Iterator[Any]:
-    """``table``'s ``columns`` with each row's place in table order (0, 1, ...) as ``POSITION``.
-
-    A row's monotonically increasing id is its partition's index (high bits) and its place in the partition
-    (low bits); one small job counts each partition's rows, which turns the ids into consecutive positions.
-    The ids are cached until the context ends, so that every job sees the same rows in the same partitions.
-    """
-    from pyspark.sql import functions as F
-
-    identified = table.select(*columns, F.monotonically_increasing_id().alias(_ID)).cache()
-    try:
-        partition = F.shiftright(F.col(_ID), _ROW_BITS)
-        counts = dict(identified.groupBy(partition.alias("partition")).count().collect())
-        starts, total = [], 0
-        for index in range(max(counts, default=-1) + 1):
-            starts.append(total)
-            total += counts.get(index, 0)
-        start = F.element_at(F.array(*[F.lit(value) for value in starts or [0]]), (partition + 1).cast("int"))
-        yield identified.withColumn(POSITION, (start + F.col(_ID).bitwiseAND((1 << _ROW_BITS) - 1)).cast("long")).drop(_ID)
-    finally:
-        identified.unpersist()
 
 
 def join_latest(
