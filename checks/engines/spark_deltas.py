@@ -1,6 +1,7 @@
 """Rows kept in Spark: a delta kept in the Spark frame it was validated in, deltas stacked as one frame, a table
 (the platform's, the customer's, the deduplicated feed) whose pandas frame is collected only when asked for, and
-failures (a delta's, the feed's) counted, shown and written where they are.
+failures (a delta's, the feed's) counted, shown and written where they are; and each row's place in a frame
+(``positioned``: the suites' table order, the dictionaries' numbering).
 
 Below both the Spark engine and its reconciliation, which stack the same frames.
 """
