@@ -119,13 +119,6 @@ class SparkDictionary(Dictionary):
         encoded = pl.Series(texts.name, codes, dtype=pl.Int64)
         return encoded.set(texts.is_null(), None) if texts.null_count() else encoded
 
-    def append(self, texts: Any) -> None:
-        import pyarrow as pa
-
-        if len(texts):
-            codes = np.arange(self._held, self._held + len(texts), dtype="int64")
-            self._extend(session().createDataFrame(pa.table({CODE: codes, TEXT: texts.cast(pa.string())})).cache(), len(texts))
-
     def decode_arrow(self, codes: np.ndarray, *, empty: str | None = "") -> Any:
         """The texts of ``codes`` as one Arrow array, ``NULL`` as ``empty``: the codes not said before asked of Spark."""
         import pyarrow as pa
