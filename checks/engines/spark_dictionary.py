@@ -42,9 +42,12 @@ class SparkDictionary(Dictionary):
 
     @classmethod
     def of(cls, dictionary: Dictionary) -> SparkDictionary:
-        """A Spark dictionary holding ``dictionary``'s texts under their codes (handed over once, as one Arrow table)."""
+        """A Spark dictionary holding ``dictionary``'s texts under their codes (handed over once, as one Arrow table);
+        a Spark dictionary as it is."""
         import pyarrow as pa
 
+        if isinstance(dictionary, SparkDictionary):
+            return dictionary
         spark = cls()
         if dictionary.size:
             texts = dictionary.texts()
@@ -58,7 +61,7 @@ class SparkDictionary(Dictionary):
         """Give each string column of the run's ``encoding`` a Spark dictionary (holding the texts it has so far), once:
         every frame of the run then shares it, as it shared the driver's."""
         for name, codec in list(encoding.codecs.items()):
-            if codec.dictionary is not None and not isinstance(codec.dictionary, SparkDictionary):
+            if codec.dictionary is not None and not isinstance(codec.dictionary, SparkDictionary):  # once
                 encoding.codecs[name] = replace(codec, dictionary=SparkDictionary.of(codec.dictionary))  # type: ignore[index]
 
     @property
@@ -198,13 +201,13 @@ def contains(pattern: str) -> Any:
 def frame(dictionary: Dictionary) -> Any:
     """``dictionary``'s texts with their codes as a Spark frame: a Spark dictionary's own; a driver's (an encoding the
     engine never read with) handed over whole."""
-    return (dictionary if isinstance(dictionary, SparkDictionary) else SparkDictionary.of(dictionary)).frame()
+    return SparkDictionary.of(dictionary).frame()
 
 
 def learn(rows: Any, encoding: Encoding, columns: Sequence[str], *, row: str) -> None:
     """Give each string column's dictionary the texts of ``rows`` (a file's cells as text, null where empty, ``row``
-    its line) that it lacks, in the order they first appear: as ``Dictionary.encode`` of the whole column would."""
-    SparkDictionary.adopt(encoding)
+    its line) that it lacks, in the order they first appear: as ``Dictionary.encode`` of the whole column would (the
+    encoding adopted, ``checks.engines.spark._Form``)."""
     for name in strings(encoding, columns):
         encoding.codecs[name].dictionary.learn(rows, name, row)
 

@@ -243,7 +243,7 @@ def _picked_codes(check: MapCheck, encoding: Encoding) -> Any | None:
     codec = encoding.codecs.get(column) if column is not None else None
     if codec is None or codec.dictionary is None or check.kind not in _TEXT_TESTS:
         return None
-    dictionary = codec.dictionary if isinstance(codec.dictionary, SparkDictionary) else SparkDictionary.of(codec.dictionary)
+    dictionary = SparkDictionary.of(codec.dictionary)
     if check.kind == "expect_column_values_to_match_regex":
         return dictionary.picked("contains", check.kwargs["regex"], failing=True)
     return dictionary.picked("in", tuple(check.kwargs["value_set"]), failing=False)
