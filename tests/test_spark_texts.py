@@ -150,6 +150,29 @@ def test_a_file_with_bytes_that_are_no_utf8_is_the_pandas_path_s(spark_engine, p
     assert NAMES[4] in pandas_reads
 
 
+def test_a_text_rule_and_a_value_rule_of_one_name_failing_in_one_file_are_both_passes(
+    spark_engine, pandas_reads: list[str], tmp_path: Path
+) -> None:
+    """``invalidValues`` on a text column (the text pass) and on an integer column (the value pass): the failures'
+    lines are typed as the pandas path types them when both passes failed, whatever the checks are called."""
+    path = _contract(tmp_path)
+    document = yaml.safe_load(path.read_text())
+    (orders,) = [item for item in document["schema"][0]["properties"] if item["name"] == "orders"]
+    orders["quality"] = [{"metric": "invalidValues", "arguments": {"validValues": list(range(100))}, "mustBe": 0}]
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    feed = _feed(tmp_path / "feed")
+    lines = (feed / NAMES[3]).read_text().splitlines()
+    _set(lines, 4, "plan", "gold")  # the text pass
+    _set(lines, 5, "orders", "150")  # the value pass, under the same check name
+    (feed / NAMES[3]).write_text("\n".join(lines) + "\n")
+    contract = load_contract(path)
+    reference = get_engine("pandas").check_feed_folder(feed, encoding=Encoding.of(contract))
+    failures = reference.failures[reference.failures["file"] == NAMES[3]]
+    assert set(zip(failures["column"], failures["check"])) >= {("plan", "invalidValues"), ("orders", "invalidValues")}
+    assert_same_feed_check(spark_engine.check_feed_folder(feed, encoding=Encoding.of(contract)), reference)
+    assert NAMES[3] not in pandas_reads  # checked in Spark
+
+
 def _accounts_case(folder: Path, *, accounts: int = 120, seed: int = 13) -> Path:
     """The second sample (a file never loaded) in ``folder``, under the shipped contract: its case file."""
     from checks.sample_accounts import generate_accounts_case, write_accounts_case

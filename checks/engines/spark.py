@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
 
 NAME = "spark"
+_PASS = "_pass"  # a delta's failing cell's pass: the text pass or the value pass
 CAPABILITIES: frozenset[Capability] = frozenset(
     {Capability.OWN_LISTING, Capability.OWN_DIAGNOSIS, Capability.CLUSTER, Capability.ANY_CONTRACT}
 )
@@ -303,6 +304,8 @@ def _read_and_validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidat
 
 
 def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any | None]:
+    from pyspark.sql import functions as F
+
     header = spark_files.read_header(delta_file.path, form.columns)
     if header is None:
         raise _NeedsPandasPath
@@ -314,12 +317,15 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
     typed = spark_cells.parsed(cells, columns)
     # The text pass, the cells Spark leaves to pandas and the value pass in one Spark job, whose failing cells stay
     # cached in Spark: only their count per (column, check) comes to the driver.
-    found = union([
+    text_pass = union([
         spark_cells.literal_failures(cells, encoding, columns), *spark_cells.rule_failures(cells, encoding, columns),
-        *_undecided(cells, form), spark_cells.values_as_written(_value_failures(typed, form), cells, encoding),
-    ]).cache()
+        *_undecided(cells, form),
+    ])
+    value_pass = spark_cells.values_as_written(_value_failures(typed, form), cells, encoding)
+    # Each failing cell tagged with its pass: a text rule and a value rule may share a check's name.
+    found = text_pass.withColumn(_PASS, F.lit("text")).unionByName(value_pass.withColumn(_PASS, F.lit("values"))).cache()
     try:
-        checks = found.groupBy("column", "check").count().toArrow().to_pandas()
+        checks = found.groupBy("column", "check", _PASS).count().toArrow().to_pandas()
     except Exception as error:  # noqa: BLE001 - a malformed row (too many fields) fails the first job reading every column
         found.unpersist()
         cells.unpersist()
@@ -335,7 +341,7 @@ def _validate(delta_file: DeltaFile, form: _Form) -> tuple[DeltaValidation, Any 
     spark_dictionary.learn(spark_cells.texts(cells, columns), encoding, columns, row=ROW)
     count = int(checks["count"].sum())
     # The text pass and the value pass failed cells.
-    both = checks["check"].isin(spark_cells.text_checks(encoding)).nunique() == 2
+    both = checks[_PASS].nunique() == 2
     failures, delta, table = _delta_failures(name, found, count, both=both), None, None
     if not count:
         found.unpersist()

@@ -18,7 +18,8 @@ from typing import Any
 from checks.contract import Column
 from checks.encoding import NULL, USUAL_TIMESTAMPS, Codec, Encoding
 from checks.engines.spark_deltas import ROW, union
-from checks.engines.spark_dictionary import contains, decoded, strings
+from checks.engines.spark_dictionary import decoded, strings
+from checks.engines.spark_patterns import contains
 from checks.rules import IS_INTEGER, REQUIRED, TextRule, literal_check, text_rules
 
 # The check a cell Spark leaves to the pandas path is listed under: never a failure, it sends the file there.
@@ -100,11 +101,8 @@ def literal_failures(cells: Any, encoding: Encoding, columns: Sequence[str]) -> 
         # Spark reads an empty or missing cell as null; pandas reads it as "".
         empty = cell.isNull() if column.required else F.lit(False)
         empty_check = IS_INTEGER if column.logical_type == "integer" else REQUIRED
-        failures.append(cells.filter(empty | (cell.isNotNull() & ~F.col(_literal(name)))).select(
-            ROW, F.lit(name).alias("column"),
-            F.when(cell.isNull(), F.lit(empty_check)).otherwise(F.lit(literal_check(column))).alias("check"),
-            F.coalesce(cell, F.lit("")).alias("value"),
-        ))
+        check = F.when(cell.isNull(), F.lit(empty_check)).otherwise(F.lit(literal_check(column)))
+        failures.append(_listed(cells, empty | (cell.isNotNull() & ~F.col(_literal(name))), name, check))
     return union(failures)
 
 
@@ -118,11 +116,18 @@ def rule_failures(cells: Any, encoding: Encoding, columns: Sequence[str]) -> lis
     for rule in text_rules(encoding):
         if rule.kind not in RULE_KINDS or rule.column not in columns:
             continue
-        cell = F.col(rule.column)
-        failures.append(cells.filter(_breaks(rule, cell)).select(
-            ROW, F.lit(rule.column).alias("column"), F.lit(rule.check).alias("check"), F.coalesce(cell, F.lit("")).alias("value"),
-        ))
+        failures.append(_listed(cells, _breaks(rule, F.col(rule.column)), rule.column, F.lit(rule.check)))
     return failures
+
+
+def _listed(cells: Any, where: Any, name: str, check: Any) -> Any:
+    """The cells of column ``name`` in the rows of ``read``'s frame where ``where`` holds, as (row, column, ``check``,
+    value): the value as the file wrote it, an empty cell as an empty text."""
+    from pyspark.sql import functions as F
+
+    return cells.filter(where).select(
+        ROW, F.lit(name).alias("column"), check.alias("check"), F.coalesce(F.col(name), F.lit("")).alias("value")
+    )
 
 
 def _breaks(rule: TextRule, cell: Any) -> Any:
@@ -141,15 +146,6 @@ def _breaks(rule: TextRule, cell: Any) -> Any:
     if kind == "valid_values":
         return cell.isNotNull() & ~cell.isin(*argument)
     return cell.isNotNull() & ~contains(argument)(cell)
-
-
-def text_checks(encoding: Encoding) -> frozenset[str]:
-    """The names of the checks the text pass words (``literal_failures``, ``rule_failures``): a value rule's are none
-    of them."""
-    return frozenset({
-        IS_INTEGER, REQUIRED, *(literal_check(column) for column in encoding.contract.columns),
-        *(rule.check for rule in text_rules(encoding) if rule.kind in RULE_KINDS),
-    })
 
 
 def values_as_written(failures: Any, text: Any, encoding: Encoding) -> Any:
@@ -183,9 +179,7 @@ def undecided(cells: Any, columns: Sequence[str]) -> Any:
     from pyspark.sql import functions as F
 
     return union([
-        cells.filter(F.col(_literal(name)) & F.col(_value_of(name)).isNull())
-        .select(ROW, F.lit(name).alias("column"), F.lit(UNDECIDED).alias("check"), F.col(name).alias("value"))
-        for name in columns
+        _listed(cells, F.col(_literal(name)) & F.col(_value_of(name)).isNull(), name, F.lit(UNDECIDED)) for name in columns
     ])
 
 
@@ -194,12 +188,7 @@ def quoted(cells: Any, columns: Sequence[str]) -> Any:
     its file is the pandas path's."""
     from pyspark.sql import functions as F
 
-    return union([
-        cells.filter(F.col(name).contains('"')).select(
-            ROW, F.lit(name).alias("column"), F.lit(UNDECIDED).alias("check"), F.col(name).alias("value")
-        )
-        for name in columns
-    ])
+    return union([_listed(cells, F.col(name).contains('"'), name, F.lit(UNDECIDED)) for name in columns])
 
 
 def stored(values: Any, encoding: Encoding, columns: Sequence[str]) -> Any:

@@ -20,10 +20,11 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-import pandas as pd  # a pandas UDF's type hints are read from this module's names
+import pandas as pd
 
 from checks.encoding import NULL, Dictionary, Encoding
 from checks.engines.spark_deltas import POSITION, positioned
+from checks.engines.spark_patterns import contains
 from checks.engines.spark_session import session
 
 CODE, TEXT = "_code", "_text"
@@ -184,20 +185,6 @@ def _dictionary_of(texts: Any) -> Dictionary:
     return dictionary
 
 
-def contains(pattern: str) -> Any:
-    """A Spark column function: whether a text holds a match of ``pattern`` as pandas' ``str.contains`` says of the
-    pandas path's text (``dtype=str``), in the executors' Python (Java's regular expressions differ on a few
-    constructs); a null passes."""
-    from pyspark.sql import functions as F
-
-    @F.pandas_udf("boolean")
-    def holds_a_match(texts: pd.Series) -> pd.Series:
-        missing = texts.isna().to_numpy()
-        return pd.Series(missing | texts.astype("str").str.contains(pattern, regex=True).to_numpy(dtype=bool, na_value=False))
-
-    return holds_a_match
-
-
 def frame(dictionary: Dictionary) -> Any:
     """``dictionary``'s texts with their codes as a Spark frame: a Spark dictionary's own; a driver's (an encoding the
     engine never read with) handed over whole."""
@@ -216,11 +203,8 @@ def coded(rows: Any, encoding: Encoding, columns: Sequence[str]) -> Any:
     """``rows`` with each string column's text as its code (bigint, ``NULL`` where empty): every text ``learn``t."""
     from pyspark.sql import functions as F
 
-    order = rows.columns
-    for name in strings(encoding, columns):
-        texts = frame(encoding.codecs[name].dictionary).select(F.col(TEXT).alias(name), F.col(CODE))
-        rows = rows.join(texts, on=name, how="left").withColumn(name, F.coalesce(F.col(CODE), F.lit(NULL))).drop(CODE)
-    return rows.select(*order)
+    named = {name: encoding.codecs[name].dictionary for name in strings(encoding, columns)}
+    return _swapped(rows, named, TEXT, CODE, F.lit(NULL))
 
 
 def decoded(rows: Any, dictionaries: Mapping[str, Dictionary]) -> Any:
@@ -228,10 +212,19 @@ def decoded(rows: Any, dictionaries: Mapping[str, Dictionary]) -> Any:
     code as an empty text (``Codec.render``)."""
     from pyspark.sql import functions as F
 
+    return _swapped(rows, dictionaries, CODE, TEXT, F.lit(""))
+
+
+def _swapped(rows: Any, dictionaries: Mapping[str, Dictionary], given: str, wanted: str, missing: Any) -> Any:
+    """``rows`` with each of ``dictionaries``' columns, read as the dictionary's ``given`` side (code or text), replaced
+    by its ``wanted`` side (``missing`` where the dictionary has none), by a join with the dictionary's frame; the
+    columns in their order."""
+    from pyspark.sql import functions as F
+
     order = rows.columns
     for name, dictionary in dictionaries.items():
-        texts = frame(dictionary).select(F.col(CODE).alias(name), F.col(TEXT))
-        rows = rows.join(texts, on=name, how="left").withColumn(name, F.coalesce(F.col(TEXT), F.lit(""))).drop(TEXT)
+        sides = frame(dictionary).select(F.col(given).alias(name), F.col(wanted))
+        rows = rows.join(sides, on=name, how="left").withColumn(name, F.coalesce(F.col(wanted), missing)).drop(wanted)
     return rows.select(*order)
 
 
