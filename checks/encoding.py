@@ -45,6 +45,13 @@ _TIMESTAMP_PATTERN = (
 _BOOLEAN_PATTERN = r"^(?i:true|false)$"
 
 
+def exact_decimal(units: Any, column: Column | None) -> Decimal:
+    """A value of ``column`` in computing form (an exact decimal's: a count of 10**-scale units) as the exact Decimal
+    it stands for: 1050 at scale 2 is 10.50; an integer (no decimal column, or none) as itself."""
+    scale = column.decimal[1] if column is not None and column.decimal else 0
+    return Decimal(int(units)).scaleb(-scale)
+
+
 @dataclass(frozen=True)
 class TimestampForm:
     """One of the usual forms of a timestamp cell, which engines parse natively (any other form of
@@ -611,7 +618,7 @@ class Encoding:
             return pd.array(np.where(null, np.nan, values / 10 ** column.decimal[1]), dtype="Float64")
         if column.decimal is not None:
             precision, scale = column.decimal
-            unscaled = [None if missing else Decimal(int(value)).scaleb(-scale) for value, missing in zip(values, null)]
+            unscaled = [None if missing else exact_decimal(value, column) for value, missing in zip(values, null)]
             return pd.array(pa.array(unscaled, type=pa.decimal128(precision, scale)), dtype=pd.ArrowDtype(pa.decimal128(precision, scale)))
         if kind == "boolean":
             return pd.array(np.where(null, None, values == 1), dtype="boolean")

@@ -88,7 +88,7 @@ def quarantined_rows(
 
     @functools.cache
     def rows() -> list[Delta]:
-        return [rows for delta_file in failed if (rows := readable_rows(delta_file, encoding)) is not None]
+        return [readable for delta_file in failed if (readable := readable_rows(delta_file, encoding)) is not None]
 
     def read() -> list[Delta]:
         with lock:

@@ -10,13 +10,12 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
 from checks.contract import DEFAULT_CURRENCY
-from checks.encoding import Encoding
+from checks.encoding import Encoding, exact_decimal
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ class Words:
         ``€1,234.50``, ``EUR 12.50``."""
         amount = self.encoding.contract.amount
         scale = amount.decimal[1] if amount is not None and amount.decimal else 0
-        value = Decimal(int(stored)).scaleb(-scale) if scale else Decimal(int(stored))
+        value = exact_decimal(stored, amount)
         text = f"{self.currency_prefix}{abs(value):,.{scale}f}"
         return f"-{text}" if value < 0 else text
 
@@ -130,7 +129,7 @@ class Words:
         amount = self.encoding.contract.amount
         if amount is None or not amount.decimal:
             return int(stored)
-        return format(Decimal(int(stored)).scaleb(-amount.decimal[1]), "f")
+        return format(exact_decimal(stored, amount), "f")
 
     def plain_amounts(self, stored: np.ndarray) -> Any:
         """``plain_amount`` of a whole column (millions of users at scale): int64 for integer amounts, else one

@@ -48,13 +48,17 @@ def by_value(
     return None
 
 
-def explains_cut(dropped: Dropped | None, without_row: bool, values: Collection[str]) -> bool:
+def explains_cut(dropped: Dropped | None, facts: Callable[[str], tuple[bool, Collection[str]]]) -> bool:
     """Whether a file found cut short is the filter ``dropped`` names instead: every user the cut explains has no row on
-    the platform (``without_row``) and holds the filtered value (``values``: the distinct ones they hold in its column,
-    as the files write them). One story then tells every missing key: a filter's victim whose row ended its file
-    looks like the file's last line lost (a filter on plan took one account so, told as "file only partly loaded").
-    A cut whose users hold other values, or still have rows, stays a cut."""
-    return dropped is not None and dropped.column is not None and without_row and set(values) == {dropped.value}
+    the platform and holds the filtered value. ``facts(column)``, asked only of a filter by value, tells of those users
+    whether none has a row, and the distinct values they hold in the filter's column, as the files write them. One
+    story then tells every missing key: a filter's victim whose row ended its file looks like the file's last line lost
+    (a filter on plan took one account so, told as "file only partly loaded"). A cut whose users hold other values, or
+    still have rows, stays a cut."""
+    if dropped is None or dropped.column is None:
+        return False
+    without_row, values = facts(dropped.column)
+    return without_row and set(values) == {dropped.value}
 
 
 def by_key_order(missing: np.ndarray, keys: Any) -> tuple[str, Any] | None:

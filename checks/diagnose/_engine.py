@@ -704,12 +704,12 @@ class Engine:
 
     def _filter_explains_cut(self, dropped: Dropped | None, users: np.ndarray) -> bool:
         """``explains_cut`` for the users a file cut short explains (a mask), their values those of their expected rows."""
-        members = np.flatnonzero(users)
-        if dropped is None or dropped.column is None:
-            return False
-        values = self.rows.expected.values[dropped.column][members]
-        written = {str(value) for value in self.words.encoding.written(dropped.column, np.unique(values))}
-        return explains_cut(dropped, not self.observed_count[members].any(), written)
+        def facts(column: str) -> tuple[bool, set[str]]:
+            members = np.flatnonzero(users)
+            values = self.words.encoding.written(column, np.unique(self.rows.expected.values[column][members]))
+            return not self.observed_count[members].any(), {str(value) for value in values}
+
+        return explains_cut(dropped, facts)
 
     def _quarantined_causes(self, left: np.ndarray) -> list[RootCause]:
         """One cause per quarantined file whose rows the platform holds: the users ``left`` whose one platform row

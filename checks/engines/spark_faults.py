@@ -528,17 +528,18 @@ class _Search:
         the filter, their values those of their expected rows."""
         from pyspark.sql import functions as F
 
-        if dropped is None or dropped.column is None:
-            return False
-        column = f"e_{dropped.column}"
-        rows = self.users.users.join(members.select(self.shape.key), on=self.shape.key, how="left_semi")
-        found = rows.agg(
-            F.count_if(F.col("p_count") > 0).alias("with_row"), F.min(column).alias("low"), F.max(column).alias("high"),
-        ).first()
-        if found["low"] is None:
-            return False
-        written = {str(value) for value in self.words.encoding.written(dropped.column, [found["low"], found["high"]])}
-        return explains_cut(dropped, not found["with_row"], written)
+        def facts(column: str) -> tuple[bool, set[str]]:
+            rows = self.users.users.join(members.select(self.shape.key), on=self.shape.key, how="left_semi")
+            found = rows.agg(
+                F.count_if(F.col("p_count") > 0).alias("with_row"), F.min(f"e_{column}").alias("low"),
+                F.max(f"e_{column}").alias("high"),
+            ).first()
+            if found["low"] is None:  # no user: nothing the filter took
+                return True, set()
+            values = self.words.encoding.written(column, [found["low"], found["high"]])
+            return not found["with_row"], {str(value) for value in values}
+
+        return explains_cut(dropped, facts)
 
     def _dropped(self, picked: Any, missing: Any) -> Dropped | None:
         """``Engine._dropped`` in Spark SQL: what the ``missing`` users share and no other user with a pick (``picked``)

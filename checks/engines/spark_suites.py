@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from checks.contract_suite import latest_column
-from checks.encoding import NULL, Encoding, default_encoding
+from checks.encoding import NULL, Encoding, default_encoding, exact_decimal
 from checks.engines.spark_deltas import POSITION, positioned  # noqa: F401  (the suites' row places)
 from checks.engines.spark_session import session
 
@@ -100,7 +100,7 @@ def decimal_sums(table: Any, encoding: Encoding, columns: Iterable[str]) -> dict
         F.coalesce(F.sum(F.when(F.col(column.name) != NULL, F.col(column.name))), F.lit(0)).alias(column.name)
         for column in decimals
     ]).first()
-    return {column.name: Decimal(int(found[column.name])).scaleb(-column.decimal[1]) for column in decimals}
+    return {column.name: exact_decimal(found[column.name], column) for column in decimals}
 
 
 def figures(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from checks.encoding import NULL, Encoding
+from checks.encoding import NULL, Encoding, exact_decimal
 from checks.suites.suite import check_name
 
 
@@ -115,7 +115,7 @@ def decimal_sums(frame: pd.DataFrame, encoding: Encoding) -> dict[str, Decimal]:
     for column in encoding.contract.columns:
         if column.decimal is not None and column.name in frame.columns:
             stored = frame[column.name].to_numpy()
-            sums[column.name] = Decimal(int(stored[stored != NULL].sum())).scaleb(-column.decimal[1])
+            sums[column.name] = exact_decimal(stored[stored != NULL].sum(), column)
     return sums
 
 
