@@ -363,3 +363,19 @@ def test_infer_reads_digits_with_a_leading_zero_as_text(tmp_path):
 def test_infer_of_a_folder_without_deltas_is_bad_input(tmp_path, capsys):
     assert main(["contract", "infer", "--feed", str(tmp_path)]) == 2
     assert "no delta files" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("column", "hours", "said"), [
+    ("opened", -24, "opened was moved back by 1 day"),
+    ("opened", 48, "opened was moved forward by 2 days"),
+    ("exported_at", -5, "exported_at was moved back by 5 hours"),
+])
+def test_a_time_shift_is_told_in_days_for_a_date_and_in_hours_for_a_timestamp(column, hours, said):
+    from checks.diagnose.results import TIMEZONE_SHIFT, Mechanism
+    from checks.diagnose.sentences import mechanism_words
+    from checks.encoding import Encoding
+    from checks.wording import Words
+
+    contract = load_contract(CONTRACTS_DIR / "typed-accounts.yaml")
+    what, _, _ = mechanism_words(Mechanism(TIMEZONE_SHIFT, (column,), hours), Words.of(Encoding.of(contract)))
+    assert what == said

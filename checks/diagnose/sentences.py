@@ -284,7 +284,7 @@ def mechanism_words(mechanism: Mechanism, words: Words | None = None) -> tuple[s
         "order": "the file" if mechanism.order == "file" else f"{w.key_word} order",
         "distance": counted(abs(value), "row") if mechanism.name == SHIFTED_KEYS else "",
         "direction": ("below" if value > 0 else "above") if mechanism.name == SHIFTED_KEYS else "",
-        "hours": f"{'forward' if value > 0 else 'back'} by {counted(abs(value), 'hour')}" if mechanism.name == TIMEZONE_SHIFT else "",
+        "hours": _moved(value, mechanism.columns[0], w) if mechanism.name == TIMEZONE_SHIFT else "",
         "precision": _precision(value) if mechanism.name == ROUNDED else "",
         "scaled": _scaled(factor) if factor is not None else "",
         "unit": _unit(factor, w) if factor is not None else "",
@@ -319,6 +319,13 @@ def mechanism_sentence(
 def _loaded(file: str | None) -> str:
     """When a change was made: "When delta3.csv was loaded", or of several files."""
     return f"When {file} was loaded" if file else "When the files were loaded"
+
+
+def _moved(hours: int, column: str, words: Words) -> str:
+    """How far a time shift moved a column: in hours, or in days for a date (whole days only, 24 hours each)."""
+    date = words.encoding.contract.column(column).logical_type == "date"
+    distance = counted(abs(hours) // 24, "day") if date else counted(abs(hours), "hour")
+    return f"{'forward' if hours > 0 else 'back'} by {distance}"
 
 
 def _column_word(column: str, words: Words) -> str:
