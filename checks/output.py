@@ -240,7 +240,7 @@ def show_next_steps(diagnosis: Any, outputs: dict[str, Any], *, names: Any = Non
         for cause in diagnosis.root_causes:
             stdout.print(escape(
                 f"  cause:   {cause_words(cause, words)} ({words.keys_and_money(cause.users, cause.revenue_gap)}, "
-                f"{words.share(cause.share_of_gap, of_dollars=diagnosis.dollars_moved)})"
+                f"{words.share(cause.share_of_gap, basis=diagnosis.share_basis)})"
             ))
         if diagnosis.unexplained_users or not diagnosis.root_causes:
             stdout.print(escape(
@@ -292,7 +292,7 @@ def show_diagnosis(diagnosis: Any) -> None:
         stdout.print(
             f"[bold]root cause[/] {escape(cause_words(cause, words))}: "
             + escape(f"{words.keys_and_money(cause.users, cause.revenue_gap)} "
-                     f"({words.share(cause.share_of_gap, of_dollars=diagnosis.dollars_moved)})")
+                     f"({words.share(cause.share_of_gap, basis=diagnosis.share_basis)})")
         )
         stdout.print(f"      {escape(cause.evidence)}")
 

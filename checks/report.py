@@ -40,7 +40,7 @@ from checks.diagnose import (
 from checks.diagnose.sentences import cause_words, dropped_words
 from checks.discrepancies import DISCREPANCIES_CSV, DiscrepanciesWriter
 from checks.model import CUSTOMER_CLASS, SOURCE_FILE, SOURCE_ROW, SPEND_GAP
-from checks.wording import Words, agreeing, capitalised, counted
+from checks.wording import SHARE_OF_DOLLARS_OFF, Words, agreeing, capitalised, counted
 from checks.reconcile import CLASS_WORDS, MATCH
 from checks.results import FAILURES_CSV, UsersElsewhere
 from checks.writers import atomic_write_bytes, atomic_write_text, read_output
@@ -211,9 +211,11 @@ def _headline(diagnosis: Diagnosis) -> str:
             f"{agreeing(discrepant, 'do')} not match the deduplicated feed."
         )
     if main is not None:
+        # Of the gap, or of the dollars off either way where some keys' dollars pulled it up and others' down.
+        whole = f"the {w.money_word} off" if diagnosis.share_basis == SHARE_OF_DOLLARS_OFF else "it" if w.has_amount else "them"
         text += (
             f" {counted(len(causes), 'root cause')} {agreeing(len(causes), 'explain')} {explained:.1%} of "
-            f"{'it' if w.has_amount else 'them'}; the largest, {_md(cause_words(main, w))}, accounts for {_md(w.count(main.users))}"
+            f"{whole}; the largest, {_md(cause_words(main, w))}, accounts for {_md(w.count(main.users))}"
             f"{w.money_part(' and {}', main.revenue_gap)}."
         )
     return text
@@ -263,7 +265,7 @@ def _class_columns(words: Words) -> list[_Column]:
 def _cause_columns(diagnosis: Diagnosis, *, numbered: bool) -> list[_Column]:
     """The table of causes: numbered in Markdown, where the sections below follow the numbers."""
     words = diagnosis.words
-    share = words.share_heading(of_dollars=diagnosis.dollars_moved) if numbered else "share"
+    share = words.share_heading(basis=diagnosis.share_basis) if numbered else "share"
     columns = [_Column("#", lambda row: row.number, number=True)] if numbered else []
     return columns + [
         _Column("cause", lambda row: row.label),
@@ -506,7 +508,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
             out.append(("p", agreement))
         for cause in diagnosis.root_causes:
             said = (f"{diagnosis.words.keys_and_money(cause.users, cause.revenue_gap)}, "
-                    f"{diagnosis.words.share(cause.share_of_gap, of_dollars=diagnosis.dollars_moved)}")
+                    f"{diagnosis.words.share(cause.share_of_gap, basis=diagnosis.share_basis)}")
             out.append(("h", f"{_title(cause, e, diagnosis.words)} ({e(said)})"))
             out.append(("p", f"What the data shows: {e(cause.evidence)}"))
             changes = _changes_rows(cause, e, diagnosis.words)
@@ -522,7 +524,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
         if diagnosis.unexplained_users:
             out.append(("p",
                 f"Still unexplained: {e(diagnosis.words.keys_and_money(diagnosis.unexplained_users, diagnosis.unexplained_gap))} "
-                f"({e(diagnosis.words.share(diagnosis.unexplained_share, of_dollars=diagnosis.dollars_moved))}); none of the simulated faults reproduces their rows. "
+                f"({e(diagnosis.words.share(diagnosis.unexplained_share, basis=diagnosis.share_basis))}); none of the simulated faults reproduces their rows. "
                 f"They are in {DISCREPANCIES_CSV}."
             ))
         else:

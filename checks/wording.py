@@ -17,6 +17,10 @@ import numpy as np
 from checks.contract import DEFAULT_CURRENCY
 from checks.encoding import Encoding, exact_decimal
 
+# What a root cause's share is of (``checks.diagnose.results.Diagnosis.share_basis``): the net gap, each key's dollars
+# off whichever way they moved, or the keys that differ.
+SHARE_OF_GAP, SHARE_OF_DOLLARS_OFF, SHARE_OF_KEYS = "gap", "dollars off", "keys"
+
 
 @dataclass(frozen=True)
 class Words:
@@ -111,13 +115,18 @@ class Words:
         """A number of keys and their dollars, "23 users, $1,234"; "23 members" without an amount."""
         return self.count(number) + self.money_part(", {}", stored)
 
-    def share(self, share: float, *, of_dollars: bool = True) -> str:
-        """A cause's share, of what ``Engine.share`` divides by: "95.8% of the gap" in dollars (where some key's dollars
-        differ: ``Diagnosis.dollars_moved``), else of the keys."""
-        return f"{share:.1%} of the gap" if self.has_amount and of_dollars else f"{share:.1%} of the {self.keys} that differ"
+    def share(self, share: float, *, basis: str = SHARE_OF_GAP) -> str:
+        """A cause's share, of what ``Engine.share`` divides by (``Diagnosis.share_basis``): "95.8% of the gap", "72.1% of
+        the dollars off" (some keys' dollars up, others' down), or "40.0% of the users that differ"."""
+        return f"{share:.1%} of the {self._share_of(basis)}"
 
-    def share_heading(self, *, of_dollars: bool = True) -> str:
-        return "share of gap" if self.has_amount and of_dollars else f"share of the {self.keys} that differ"
+    def share_heading(self, *, basis: str = SHARE_OF_GAP) -> str:
+        return f"share of the {self._share_of(basis)}"
+
+    def _share_of(self, basis: str) -> str:
+        if not self.has_amount or basis == SHARE_OF_KEYS:
+            return f"{self.keys} that differ"
+        return f"{self.money_word} off" if basis == SHARE_OF_DOLLARS_OFF else "gap"
 
     @property
     def gap_heading(self) -> str | None:

@@ -1010,3 +1010,28 @@ def test_missing_keys_that_share_a_value_others_hold_too_or_are_too_few_are_only
                       if cause["kind"] == "missing_users"]
         assert missing["users"] == len(dropped) and "and no other" not in missing["evidence"]
         (tmp_path / "feed").rename(tmp_path / f"feed-{len(dropped)}")
+
+
+def test_shares_are_of_the_gap_when_the_dollars_pull_one_way_and_of_the_dollars_off_when_they_pull_both():
+    """A file never loaded takes dollars off; rows loaded twice add some back: the net gap is smaller than either
+    cause, so each cause's share is of the dollars off either way (the sum of the causes' sizes), and the report says
+    so instead of "of the gap"."""
+    from checks.report import ReportNames, render_engineer_email, render_incident
+
+    one_way = diagnose(FEED, faults.without_file(FEED, 3))
+    assert one_way.share_basis == "gap" and one_way.to_dict()["totals"]["share_of"] == "gap"
+    twice = faults.with_duplicates([delta for delta in FEED if delta.number != 3], 40, seed=4)
+    both_ways = diagnose(FEED, twice)
+    causes = both_ways.root_causes
+    assert {cause.kind for cause in causes} == {"file_not_ingested", "duplicate_rows"}
+    assert {np.sign(cause.revenue_gap) for cause in causes} == {-1, 1}  # the two pull the total apart
+    off = sum(cause.absolute_gap for cause in causes)
+    assert off > abs(both_ways.gap)
+    assert both_ways.share_basis == "dollars off" and both_ways.to_dict()["totals"]["share_of"] == "dollars off"
+    assert sum(cause.share_of_gap for cause in causes) == pytest.approx(1.0)
+    for cause in causes:
+        assert cause.share_of_gap == pytest.approx(cause.absolute_gap / off)
+    incident = render_incident(both_ways, ReportNames())
+    assert "explain 100.0% of the dollars off" in incident and "| share of the dollars off |" in incident
+    email = render_engineer_email(both_ways, ReportNames())
+    assert "% of the dollars off" in email and "% of the gap" not in email

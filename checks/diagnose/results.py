@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from checks.reconcile import Reconciliation
-from checks.wording import Words, default_words
+from checks.wording import SHARE_OF_DOLLARS_OFF, SHARE_OF_GAP, SHARE_OF_KEYS, Words, default_words
 
 FILE_NOT_INGESTED = "file_not_ingested"
 FILE_PARTIALLY_INGESTED = "file_partially_ingested"
@@ -164,6 +164,17 @@ class Diagnosis:
         return self.gap != 0 or self.unexplained_gap != 0 or any(cause.absolute_gap for cause in self.root_causes)
 
     @property
+    def share_basis(self) -> str:
+        """What each cause's share is of (``Words.share``): ``SHARE_OF_GAP``, the net gap, where every key's dollars that differ
+        pull the total one way; ``SHARE_OF_DOLLARS_OFF``, each key's dollars off whichever way, where some pull it up and others
+        down (rows loaded twice beside a file never loaded: $41,751 short and $16,152 over are 72 % and 28 % of the
+        $57,903 off, not of the $25,599 gap); ``SHARE_OF_KEYS``, the keys that differ, where no dollars moved."""
+        if not self.dollars_moved:
+            return SHARE_OF_KEYS
+        parts = sum(cause.absolute_gap for cause in self.root_causes) + abs(self.unexplained_gap)
+        return SHARE_OF_GAP if parts == abs(self.gap) else SHARE_OF_DOLLARS_OFF
+
+    @property
     def discrepancy(self) -> bool:
         return self.reconciliation.discrepant_users > 0
 
@@ -197,6 +208,7 @@ class Diagnosis:
             "unexplained_users": self.unexplained_users,
             "unexplained_gap": amount(self.unexplained_gap),
             "unexplained_share": round(self.unexplained_share, 6),
+            "share_of": self.share_basis,  # what each share_of_gap divides: the gap, the dollars off either way, the keys
             "amount_column": self.words.encoding.contract.shape.amount,
         }
         return {
