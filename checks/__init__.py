@@ -1,4 +1,4 @@
-"""checks: data-quality validation for customer user-summary feeds.
+"""checks: data-quality validation for customers' data feeds, each declared once in a data contract.
 
 The names a library user needs, loaded on first use so that ``checks --help`` imports nothing heavy.
 """

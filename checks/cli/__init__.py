@@ -24,7 +24,7 @@ from checks.errors import EXIT_BAD_INPUT, ChecksError
 app = typer.Typer(
     name="checks",
     help=(
-        "Data-quality checks for customer user-summary feeds.\n\n"
+        "Data-quality checks for customer data feeds, each declared in a data contract.\n\n"
         "Exit codes: 0 all checks pass, 1 a check failed, 2 bad input or usage, "
         "3 could not decide (the ledger, disk or keyring broke, not the data), "
         "130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."
@@ -50,7 +50,7 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 @app.callback()
 def _root() -> None:
-    """Data-quality checks for customer user-summary feeds."""
+    """Data-quality checks for customer data feeds, each declared in a data contract."""
 
 
 # Each module defines ``register(app)``.
