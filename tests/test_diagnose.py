@@ -1035,3 +1035,52 @@ def test_shares_are_of_the_gap_when_the_dollars_pull_one_way_and_of_the_dollars_
     assert "explain 100.0% of the dollars off" in incident and "| share of the dollars off |" in incident
     email = render_engineer_email(both_ways, ReportNames())
     assert "% of the dollars off" in email and "% of the gap" not in email
+
+
+CONTACTS_CONTRACT = r"""
+apiVersion: v3.1.0
+kind: DataContract
+id: contacts
+name: Contacts
+version: 1.0.0
+status: active
+schema:
+  - name: contacts
+    physicalType: table
+    customProperties:
+      - {property: checks.files, value: 'contacts_(?P<order>\d+)\.csv'}
+    properties:
+      - {name: email, businessName: contact, logicalType: string, primaryKey: true}
+      - {name: country, logicalType: string, required: true}
+      - name: rev
+        logicalType: integer
+        required: true
+        customProperties: [{property: checks.role, value: version}]
+"""
+
+
+def test_keys_sharing_one_version_are_never_told_as_a_filter_on_the_version(tmp_path, capsys):
+    """Every email lower-cased by the load, and contacts_3.csv never loaded: the contacts whose latest row is in that
+    file sit on the platform under a lower-cased key with an older row, so the table lacks their keys, and all of them
+    hold rev 3 and no other contact does. That is one file's rows, not a filter between the file and the table."""
+    rng = np.random.default_rng(5)
+    base = pd.DataFrame({"email": [f"User{i}@Example.com" for i in range(300)], "country": rng.choice(["US", "FR"], 300), "rev": 1})
+    files, latest = [base], base.copy()
+    for rev in (2, 3):
+        update = latest.sample(60, random_state=rev).assign(rev=rev, country="DE")
+        latest = pd.concat([latest, update]).drop_duplicates("email", keep="last")
+        files.append(update)
+    (tmp_path / "feed").mkdir()
+    for number, frame in enumerate(files, start=1):
+        frame.to_csv(tmp_path / "feed" / f"contacts_{number}.csv", index=False)
+    loaded = pd.concat(files[:2]).drop_duplicates("email", keep="last")  # contacts_3.csv never loaded
+    loaded.assign(email=loaded["email"].str.lower()).to_csv(tmp_path / "platform.csv", index=False)
+    (tmp_path / "contract.yaml").write_text(CONTACTS_CONTRACT)
+    code = main(["diagnose", "--feed", str(tmp_path / "feed"), "--platform", str(tmp_path / "platform.csv"),
+                 "--contract", str(tmp_path / "contract.yaml"), "--json"])
+    assert code == 1
+    causes = json.loads(capsys.readouterr().out)["root_causes"]
+    assert any(cause.get("mechanism") == "keys_rewritten" for cause in causes)
+    (missing,) = [cause for cause in causes if cause["kind"] == "missing_users"]
+    assert missing["users"] == 60 and missing["file"] == "contacts_3.csv"
+    assert "every contact with rev" not in missing["evidence"] and "filter" not in missing["evidence"]

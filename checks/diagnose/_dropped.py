@@ -29,6 +29,13 @@ class Dropped:
     side: str = ""
 
 
+def filterable(columns: Sequence[str], version: str) -> list[str]:
+    """Of the compared ``columns``, those a filter by value is looked for in: all but the ``version``. One version
+    shared by every missing key and by no other is one file's rows (a file whose keys the load rewrote, so that they
+    fell back to older rows under other keys): no load filters by it."""
+    return [column for column in columns if column != version]
+
+
 def by_value(
     missing: np.ndarray, columns: Sequence[str], values_at: Callable[[str, np.ndarray | None], np.ndarray],
     render: Callable[[str, int], str],

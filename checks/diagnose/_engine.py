@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from checks.diagnose._drift import Drift
-from checks.diagnose._dropped import MIN_DROPPED, Dropped, by_key_order, by_value, explains_cut
+from checks.diagnose._dropped import MIN_DROPPED, Dropped, by_key_order, by_value, explains_cut, filterable
 from checks.diagnose._keys import EXAMPLES as KEY_EXAMPLES
 from checks.diagnose._keys import rewrites
 from checks.diagnose._scan import (
@@ -967,7 +967,7 @@ class Engine:
         lost = missing[users]
         encoding = self.words.encoding
         found = by_value(
-            lost, self.compared, lambda column, at: picked_values(self.feed, table, users if at is None else users[at], column),
+            lost, filterable(self.compared, self.feed.shape.version), lambda column, at: picked_values(self.feed, table, users if at is None else users[at], column),
             lambda column, value: str(encoding.written(column, [value])[0]),
         )
         if found is not None:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from checks.diagnose._dropped import MIN_DROPPED, Dropped, cut_in_key_order, explains_cut
+from checks.diagnose._dropped import MIN_DROPPED, Dropped, cut_in_key_order, explains_cut, filterable
 from checks.diagnose._engine import candidate_orders, change_alone, hypothesis_score, rule_changes, sole_change
 from checks.diagnose.results import (
     DUPLICATE_ROWS,
@@ -550,7 +550,7 @@ class _Search:
         if count < MIN_DROPPED:
             return None
         encoding, key = self.words.encoding, self.shape.key
-        values = compared(self.shape)
+        values = filterable(compared(self.shape), self.shape.version)
         shared = missing.agg(
             *[F.count_distinct(F.col(f"{_PICK_ROW}.{column}")).alias(f"_n{at}") for at, column in enumerate(values)],
             *[F.min(F.col(f"{_PICK_ROW}.{column}")).alias(f"_v{at}") for at, column in enumerate(values)],
