@@ -967,7 +967,8 @@ class Engine:
         lost = missing[users]
         encoding = self.words.encoding
         found = by_value(
-            lost, filterable(self.compared, self.feed.shape.version), lambda column, at: picked_values(self.feed, table, users if at is None else users[at], column),
+            lost, filterable(self.compared, self.feed.shape.version),
+            lambda column, at: picked_values(self.feed, table, users if at is None else users[at], column),
             lambda column, value: str(encoding.written(column, [value])[0]),
         )
         if found is not None:

@@ -165,10 +165,11 @@ class Diagnosis:
 
     @property
     def share_basis(self) -> str:
-        """What each cause's share is of (``Words.share``): ``SHARE_OF_GAP``, the net gap, where every key's dollars that differ
-        pull the total one way; ``SHARE_OF_DOLLARS_OFF``, each key's dollars off whichever way, where some pull it up and others
-        down (rows loaded twice beside a file never loaded: $41,751 short and $16,152 over are 72 % and 28 % of the
-        $57,903 off, not of the $25,599 gap); ``SHARE_OF_KEYS``, the keys that differ, where no dollars moved."""
+        """What each cause's share is of (``Words.share``): ``SHARE_OF_GAP``, the net gap, where every key's dollars that
+        differ pull the total one way; ``SHARE_OF_DOLLARS_OFF``, each key's dollars off whichever way, where some pull it
+        up and others down (rows loaded twice beside a file never loaded: $41,751 short and $16,152 over are 72 % and
+        28 % of the $57,903 off, not of the $25,599 gap); ``SHARE_OF_KEYS``, the keys that differ, where no dollars
+        moved."""
         if not self.dollars_moved:
             return SHARE_OF_KEYS
         parts = sum(cause.absolute_gap for cause in self.root_causes) + abs(self.unexplained_gap)
