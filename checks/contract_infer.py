@@ -43,26 +43,64 @@ class ColumnProfile:
     zero_padded: str | None = None  # a cell of digits with a leading zero ("00086"): text, whatever it looks like
 
 
-def infer_contract(feed: str | Path, files: str = DEFAULT_FILES) -> str:
-    """A draft ODCS contract (YAML text, with comments) for the deltas in ``feed``."""
+def infer_contract(feed: str | Path, files: str | None = None) -> str:
+    """A draft ODCS contract (YAML text, with comments) for the deltas in ``feed``, named by ``files`` (a regular
+    expression with a group ``order``); without it, ``deltaN.csv``, else the pattern the folder's CSV names share
+    (``guess_files``), marked CONFIRM."""
     directory = Path(feed)
-    pattern = re.compile(files, re.IGNORECASE)
     if not directory.is_dir():
         raise BadInputError("feed folder not found", file=directory)
+    guessed = False
+    if files is None:
+        csvs = [path.name for path in directory.iterdir() if path.is_file() and path.suffix.lower() == ".csv"]
+        default = re.compile(DEFAULT_FILES, re.IGNORECASE)
+        guess = None if any(default.fullmatch(name) for name in csvs) else guess_files(csvs)
+        files, guessed = (DEFAULT_FILES, False) if guess is None else (guess, True)
+    pattern = re.compile(files, re.IGNORECASE)
     found = sorted(
         ((FileOrder(match.group("order")), path) for path in directory.iterdir()
          if path.is_file() and (match := pattern.fullmatch(path.name))),
         key=lambda item: (int(item[0].order) if item[0].numeric else 0, item[0].order),
     )
     if not found:
-        raise BadInputError(f"no delta files matching {files!r} in the feed folder", file=directory)
+        raise BadInputError(
+            f"no delta files matching {files!r} in the feed folder (--files names them: a regular expression with a "
+            "group 'order')", file=directory,
+        )
     frames = [_read(path) for _, path in found]
     header = list(frames[0].columns)
     for (_, path), frame in zip(found, frames):
         if list(frame.columns) != header:
             raise BadInputError(f"header differs from {found[0][1].name}'s ({', '.join(header)})", file=path)
     profiles = [_profile(name, [frame[name] for frame in frames]) for name in header]
-    return _render(profiles, files, [path.name for _, path in found])
+    return _render(profiles, files, [path.name for _, path in found], guessed=guessed)
+
+
+_DAY = r"\d{4}-\d{2}-\d{2}"
+
+
+def guess_files(names: Sequence[str]) -> str | None:
+    """The pattern a feed's file names share, with the part that orders them as the group ``order``: a date
+    (``accounts_2026-01-02.csv``) where every name holds one at the same place, else the one run of digits that
+    differs from name to name (``subs-007.csv``; the last run of digits of a single file). None when the names share
+    no such form."""
+    if not names:
+        return None
+    dated = {re.sub(_DAY, "\0", name) for name in names}
+    if len(dated) == 1 and (form := dated.pop()).count("\0") == 1:
+        before, after = form.split("\0")
+        return f"{re.escape(before)}(?P<order>{_DAY}){re.escape(after)}"
+    parts = [re.split(r"(\d+)", name) for name in names]  # text, digits, text, ..., text
+    if len({len(split) for split in parts}) != 1 or len(parts[0]) < 3:
+        return None
+    texts = {tuple(split[0::2]) for split in parts}
+    varying = [at for at in range(1, len(parts[0]), 2) if len({split[at] for split in parts}) > 1]
+    if len(texts) != 1 or len(varying) > 1:
+        return None
+    order = varying[0] if varying else len(parts[0]) - 2  # one name: its last digits
+    return "".join(
+        "(?P<order>\\d+)" if at == order else re.escape(piece) for at, piece in enumerate(parts[0])
+    )
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -132,7 +170,7 @@ def _rises(parts: Sequence[pd.Series], kind: str) -> bool:
     return len(parts) > 1
 
 
-def _render(profiles: Sequence[ColumnProfile], files: str, names: Sequence[str]) -> str:
+def _render(profiles: Sequence[ColumnProfile], files: str, names: Sequence[str], *, guessed: bool = False) -> str:
     import yaml
 
     keys = [p for p in profiles if p.unique_in_every_file and not p.nullable and p.logical_type in ("integer", "string")]
@@ -160,7 +198,8 @@ def _render(profiles: Sequence[ColumnProfile], files: str, names: Sequence[str])
         "  - name: feed_table  # CONFIRM: the table's name (names the suite and the Data Docs asset)",
         "    physicalType: table",
         "    customProperties:",
-        f"      - {{property: checks.files, value: {_single_quoted(files)}}}",
+        f"      - {{property: checks.files, value: {_single_quoted(files)}}}"
+        + ("  # CONFIRM: the pattern the files' names share, guessed from them" if guessed else ""),
         "    properties:",
     ]
     for profile in profiles:

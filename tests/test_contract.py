@@ -379,3 +379,29 @@ def test_a_time_shift_is_told_in_days_for_a_date_and_in_hours_for_a_timestamp(co
     contract = load_contract(CONTRACTS_DIR / "typed-accounts.yaml")
     what, _, _ = mechanism_words(Mechanism(TIMEZONE_SHIFT, (column,), hours), Words.of(Encoding.of(contract)))
     assert what == said
+
+
+@pytest.mark.parametrize(("names", "guessed", "also"), [
+    (["subs-001.csv", "subs-002.csv", "subs-003.csv"], r"subs\-(?P<order>\d+)\.csv", ["subs-010.csv", "subs-123.csv"]),
+    (["orders-2026-01-01.csv", "orders-2026-01-02.csv"], r"orders\-(?P<order>\d{4}-\d{2}-\d{2})\.csv", ["orders-2027-12-31.csv"]),
+    (["v2_export_7.csv"], r"v2_export_(?P<order>\d+)\.csv", ["v2_export_8.csv"]),  # one file: its last digits
+    (["a1.csv", "b2.csv"], None, []),  # no shared text around the digits
+    (["part-1-of-3.csv", "part-2-of-4.csv"], None, []),  # two runs of digits differ: which orders them is unknown
+    (["notes.csv"], None, []),
+])
+def test_infer_guesses_the_pattern_the_file_names_share(names, guessed, also):
+    from checks.contract_infer import guess_files
+
+    assert guess_files(names) == guessed
+    if guessed is not None:
+        pattern = re.compile(guessed)
+        assert all(pattern.fullmatch(name) for name in [*names, *also])
+
+
+def test_infer_without_files_drafts_a_contract_named_by_the_files_it_found(tmp_path):
+    for number, text in enumerate(OTHER_SHAPE.values(), start=1):
+        write_csv(tmp_path / f"subs-{number:03d}.csv", text)
+    draft = infer_contract(tmp_path)
+    assert "# CONFIRM: the pattern the files' names share" in draft
+    contract = parse_contract(draft)
+    assert [contract.file_order(f"subs-{number:03d}.csv").order for number in (1, 2, 10)] == ["001", "002", "010"]

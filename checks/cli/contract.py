@@ -35,17 +35,16 @@ def infer(
     feed: Annotated[Path, typer.Option("--feed", help="Folder of the customer's delta CSV files.")],
     files: Annotated[
         Optional[str],
-        typer.Option("--files", help=r"Regular expression delta file names match, with a group 'order'."),
+        typer.Option("--files", help=r"Regular expression delta file names match, with a group 'order' (default: deltaN.csv, else guessed from the names)."),
     ] = None,
 ) -> None:
     """Draft a contract from the files a feed already holds, printed as YAML.
 
     Types and bounds come from the cells; the key, version and amount are candidates marked CONFIRM.
     """
-    from checks.contract import DEFAULT_FILES
     from checks.contract_infer import infer_contract
 
-    typer.echo(infer_contract(feed, files or DEFAULT_FILES), nl=False)
+    typer.echo(infer_contract(feed, files), nl=False)
 
 
 @contract_app.command("suite")
