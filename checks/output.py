@@ -227,6 +227,7 @@ def show_next_steps(diagnosis: Any, outputs: dict[str, Any], *, names: Any = Non
     """What a person on call acts on: the cause, the users, the dollars, what to open and send; then the files written."""
     from checks.report import EMAIL_CUSTOMER_EML, EMAIL_ENGINEER_EML, INCIDENT_HTML, cause_words
 
+    from checks.reconcile import UNEXPECTED
     from checks.wording import agreeing
 
     reconciliation, words = diagnosis.reconciliation, diagnosis.words
@@ -247,7 +248,13 @@ def show_next_steps(diagnosis: Any, outputs: dict[str, Any], *, names: Any = Non
                 f"  cause:   unexplained for {words.count(diagnosis.unexplained_users)}{words.money_part(' ({})', diagnosis.unexplained_gap)}"
             ))
         discrepant = reconciliation.discrepant_users
-        stdout.print(f"  {words.keys + ':':<8} {discrepant:,} of {reconciliation.user_count:,} {agreeing(discrepant, 'do')} not match the feed")
+        # The keys counted are the feed's and the platform's: say how many only the platform holds, if any.
+        only_platform = reconciliation.summary(UNEXPECTED).users
+        beside = f" ({only_platform:,} of them only on the platform)" if only_platform else ""
+        stdout.print(
+            f"  {words.keys + ':':<8} {discrepant:,} of {reconciliation.user_count:,} {agreeing(discrepant, 'do')} not match the feed"
+            + escape(beside)
+        )
         if words.has_amount:
             stdout.print(escape(
                 f"  {words.money_word + ':':<8} the platform shows {money(diagnosis.platform_total)}, the feed {money(diagnosis.expected_total)}: "

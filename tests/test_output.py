@@ -133,3 +133,19 @@ def test_case_files_name_the_sender_the_promise_and_the_ledger(tmp_path: Path) -
     case = load_case(path)
     assert (case.names.sender_name, case.eta, case.ledger) == ("Dana Reyes", "by Friday", tmp_path / "landing" / "ledger.sqlite")
     assert load_case(PROJECT_ROOT / "cases" / "johnnys-jeans.toml").names.customer_contact.startswith("Michael Greene")
+
+
+def test_the_summary_says_how_many_of_the_keys_that_differ_only_the_platform_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keys counted are the feed's and the platform's: 20 strangers on the platform are said to be only there."""
+    from checks.diagnose import diagnose
+    from checks.sample import generate_feed
+    from tests import faults
+
+    feed = generate_feed(300, 3, seed=4)
+    screen = io.StringIO()
+    monkeypatch.setattr(output, "stdout", Console(file=screen, width=300, highlight=False, soft_wrap=True))
+    output.show_next_steps(diagnose(feed, faults.with_strangers(feed, 20, seed=1)), {})
+    output.show_next_steps(diagnose(feed, faults.without_file(feed, 2)), {})
+    strangers, missed = [line for line in screen.getvalue().splitlines() if "do not match the feed" in line]
+    assert strangers == "  users:   20 of 320 do not match the feed (20 of them only on the platform)"
+    assert missed.endswith("do not match the feed")  # no key only on the platform
