@@ -225,7 +225,7 @@ def _bounds(expected: Any) -> str:
 
 def show_next_steps(diagnosis: Any, outputs: dict[str, Any], *, names: Any = None) -> None:
     """What a person on call acts on: the cause, the users, the dollars, what to open and send; then the files written."""
-    from checks.report import EMAIL_CUSTOMER_EML, EMAIL_ENGINEER_EML, INCIDENT_HTML, cause_words
+    from checks.report import EMAIL_CUSTOMER_EML, EMAIL_ENGINEER_EML, INCIDENT_HTML, cause_words, customer_apart
 
     from checks.reconcile import UNEXPECTED
     from checks.wording import agreeing
@@ -237,6 +237,8 @@ def show_next_steps(diagnosis: Any, outputs: dict[str, Any], *, names: Any = Non
         stdout.print(escape(
             f"  the platform's table matches the feed: {words.keys_and_money(reconciliation.user_count, diagnosis.expected_total)}"
         ))
+        if (apart := customer_apart(diagnosis)) is not None:
+            stdout.print(escape(f"  customer: {apart}"))
     else:
         for cause in diagnosis.root_causes:
             stdout.print(escape(

@@ -192,9 +192,10 @@ def render_incident(
 def _headline(diagnosis: Diagnosis) -> str:
     w = diagnosis.words
     if not _discrepant_users(diagnosis):
+        apart = customer_apart(diagnosis)
         return (
             f"No discrepancy: all {diagnosis.reconciliation.user_count:,} {_md(w.keys)} match"
-            f"{w.money_part('; both totals are {}', diagnosis.expected_total)}."
+            f"{w.money_part('; both totals are {}', diagnosis.expected_total)}." + (f" {_md(apart)}" if apart else "")
         )
     causes = diagnosis.root_causes
     explained = 1 - diagnosis.unexplained_share
@@ -480,7 +481,7 @@ def _engineer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
             out.append(("p",
                 f"I reconciled the loaded table{whose} against the deduplicated feed ({counted(len(diagnosis.files), 'delta file')}): "
                 f"every {e(diagnosis.words.key_word)} matches{diagnosis.words.money_part(' and both totals are {}', diagnosis.expected_total)}. "
-                "Nothing to do."
+                + ("Nothing to do." if (apart := customer_apart(diagnosis)) is None else f"Nothing to do on our side. {e(apart)}")
             ))
             return out + [("p", _signature(names, e, "Thanks"))]
         reconciliation = diagnosis.reconciliation
@@ -571,14 +572,34 @@ def _reconciled_totals(diagnosis: Diagnosis, reconciled: str, e: Callable[[str],
     )
 
 
-def _customer_agreement(diagnosis: Diagnosis, e: Callable[[str], str]) -> str | None:
-    """Whether the customer's export agrees with the feed, user by user (None without an export)."""
+def _customer_differing(diagnosis: Diagnosis) -> int | None:
+    """How many keys' rows in the customer's export differ from the feed's, or are missing or extra there (None
+    without an export)."""
     reconciliation, users = diagnosis.reconciliation, diagnosis.reconciliation.users
     if isinstance(users, UsersElsewhere):  # an engine's (Spark): counted where the rows are
         differing = users.customer_differing()
     else:
         differing = int(users[CUSTOMER_CLASS].ne(MATCH).sum()) if CUSTOMER_CLASS in users else None
-    if reconciliation.customer_total is None or differing is None:
+    return None if reconciliation.customer_total is None else differing
+
+
+def customer_apart(diagnosis: Diagnosis) -> str | None:
+    """Where the platform's table matches the feed but the customer's own export does not: that sentence (None
+    otherwise). The difference in the customer's figures is then in its export."""
+    differing = _customer_differing(diagnosis)
+    if _discrepant_users(diagnosis) or not differing:
+        return None
+    w = diagnosis.words
+    total = w.money_part(" (its total is {}", diagnosis.reconciliation.customer_total)
+    total += w.money_part(", the feed's {})", diagnosis.expected_total) if total else ""
+    return f"The customer's own export differs from the feed for {w.count(differing)}{total}: the difference is in the export."
+
+
+def _customer_agreement(diagnosis: Diagnosis, e: Callable[[str], str]) -> str | None:
+    """Whether the customer's export agrees with the feed, user by user (None without an export)."""
+    reconciliation = diagnosis.reconciliation
+    differing = _customer_differing(diagnosis)
+    if differing is None:
         return None
     if not differing:
         return (
@@ -587,7 +608,8 @@ def _customer_agreement(diagnosis: Diagnosis, e: Callable[[str], str]) -> str | 
         )
     return (
         f"The customer's own export differs from the feed for {differing:,} {e(diagnosis.words.keys)}"
-        f"{diagnosis.words.money_part(' (its total is {})', reconciliation.customer_total)}; those {e(diagnosis.words.keys)} are in {DISCREPANCIES_CSV} too."
+        f"{diagnosis.words.money_part(' (its total is {})', reconciliation.customer_total)}; {DISCREPANCIES_CSV} shows its row beside "
+        f"each {e(diagnosis.words.key_word)} the platform's table gets wrong."
     )
 
 
@@ -830,6 +852,15 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
                 + f"against the files you sent us, and they match"
                 + diagnosis.words.money_part(f": the total {diagnosis.words.amount_word} is {{}}", diagnosis.expected_total) + "."
             ))
+            if customer_apart(diagnosis) is not None:  # the difference is in the customer's own export
+                w, differing = diagnosis.words, _customer_differing(diagnosis)
+                totals = w.money_part(" (its total is {}", diagnosis.reconciliation.customer_total)
+                totals += w.money_part("; the files total {})", diagnosis.expected_total) if totals else ""
+                out.append(("p",
+                    f"The export you compared with, though, differs from those files for {differing:,} of your customers"
+                    f"{totals}: that is where the difference in your figures comes from. We can send you the list of "
+                    "those customers."
+                ))
             return out + [("p", _signature(names, e, "Kind regards"))]
         customers, w = _discrepant_users(diagnosis), diagnosis.words
         flagged, corrected, difference = "the figures", "", ""

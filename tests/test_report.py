@@ -565,3 +565,19 @@ def test_the_customer_is_told_keys_rewritten_in_every_file_were_so_when_their_fi
     write_incident_report(diagnosis, tmp_path / "out", names=ReportNames())
     customer = (tmp_path / "out" / "email-customer.md").read_text()
     assert "When your files were loaded, account_id was lower-cased for 120 customers" in customer
+
+
+def test_a_platform_that_matches_beside_an_export_that_does_not_puts_the_difference_in_the_export():
+    """The customer's finance counted from its own export: 12 of its customers are missing there and 3 hold other
+    figures, while the platform's table matches the feed. Every reader is told the difference is in the export."""
+    latest = deduplicate(FEED)
+    export = latest.iloc[12:].copy()
+    export.loc[export.index[:3], "total_spend"] += 100
+    found = diagnose(FEED, faults.loaded(latest), export)
+    assert found.reconciliation.discrepant_users == 0
+    said = f"export differs from the feed for 15 users (its total is ${found.reconciliation.customer_total:,}, the feed's ${found.expected_total:,})"
+    assert said in render_incident(found, ReportNames()) and said in render_engineer_email(found, ReportNames())
+    customer = render_customer_email(found, ReportNames())
+    assert "differs from those files for 15 of your customers" in customer
+    matching = diagnose(FEED, faults.loaded(latest), latest)
+    assert "differs" not in render_customer_email(matching, ReportNames()) + render_incident(matching, ReportNames())
