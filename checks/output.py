@@ -225,9 +225,8 @@ def _bounds(expected: Any) -> str:
 
 def show_next_steps(diagnosis: Any, outputs: dict[str, Any], *, names: Any = None) -> None:
     """What a person on call acts on: the cause, the users, the dollars, what to open and send; then the files written."""
-    from checks.report import EMAIL_CUSTOMER_EML, EMAIL_ENGINEER_EML, INCIDENT_HTML, cause_words, customer_apart
-
     from checks.reconcile import UNEXPECTED
+    from checks.report import EMAIL_CUSTOMER_EML, EMAIL_ENGINEER_EML, INCIDENT_HTML, cause_words, customer_apart
     from checks.wording import agreeing
 
     reconciliation, words = diagnosis.reconciliation, diagnosis.words

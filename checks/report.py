@@ -586,13 +586,18 @@ def _customer_differing(diagnosis: Diagnosis) -> int | None:
 def customer_apart(diagnosis: Diagnosis) -> str | None:
     """Where the platform's table matches the feed but the customer's own export does not: that sentence (None
     otherwise). The difference in the customer's figures is then in its export."""
-    differing = _customer_differing(diagnosis)
-    if _discrepant_users(diagnosis) or not differing:
+    if _discrepant_users(diagnosis) or not (differing := _customer_differing(diagnosis)):
         return None
+    totals = _export_totals(diagnosis, ", the feed's {}")
+    return f"The customer's own export differs from the feed for {diagnosis.words.count(differing)}{totals}: the difference is in the export."
+
+
+def _export_totals(diagnosis: Diagnosis, feed_total: str) -> str:
+    """The customer export's total beside the feed's (``feed_total`` says it: ``", the feed's {}"``), in brackets;
+    nothing without an amount."""
     w = diagnosis.words
-    total = w.money_part(" (its total is {}", diagnosis.reconciliation.customer_total)
-    total += w.money_part(", the feed's {})", diagnosis.expected_total) if total else ""
-    return f"The customer's own export differs from the feed for {w.count(differing)}{total}: the difference is in the export."
+    totals = w.money_part(" (its total is {}", diagnosis.reconciliation.customer_total)
+    return totals + w.money_part(feed_total + ")", diagnosis.expected_total) if totals else ""
 
 
 def _customer_agreement(diagnosis: Diagnosis, e: Callable[[str], str]) -> str | None:
@@ -853,13 +858,10 @@ def _customer_email(diagnosis: Diagnosis, names: ReportNames, arrivals: Mapping[
                 + diagnosis.words.money_part(f": the total {diagnosis.words.amount_word} is {{}}", diagnosis.expected_total) + "."
             ))
             if customer_apart(diagnosis) is not None:  # the difference is in the customer's own export
-                w, differing = diagnosis.words, _customer_differing(diagnosis)
-                totals = w.money_part(" (its total is {}", diagnosis.reconciliation.customer_total)
-                totals += w.money_part("; the files total {})", diagnosis.expected_total) if totals else ""
                 out.append(("p",
-                    f"The export you compared with, though, differs from those files for {differing:,} of your customers"
-                    f"{totals}: that is where the difference in your figures comes from. We can send you the list of "
-                    "those customers."
+                    f"The export you compared with, though, differs from those files for {_customer_differing(diagnosis):,} "
+                    f"of your customers{_export_totals(diagnosis, '; the files total {}')}: that is where the difference in "
+                    "your figures comes from. We can send you the list of those customers."
                 ))
             return out + [("p", _signature(names, e, "Kind regards"))]
         customers, w = _discrepant_users(diagnosis), diagnosis.words

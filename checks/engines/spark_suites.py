@@ -18,7 +18,7 @@ import pandas as pd
 
 from checks.contract_suite import latest_column
 from checks.encoding import NULL, Encoding, default_encoding, exact_decimal
-from checks.engines.spark_deltas import POSITION, positioned  # noqa: F401  (the suites' row places)
+from checks.engines.spark_deltas import POSITION
 from checks.engines.spark_session import session
 
 # The first customer's names, the default of ``join_latest``.

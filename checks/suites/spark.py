@@ -61,13 +61,13 @@ def spark_evidence(
     """
     from checks.engines import spark_suites as sql
     from checks.engines.spark_cells import reads
-    from checks.engines.spark_suites import POSITION
+    from checks.engines.spark_deltas import POSITION, positioned
     from checks.suites.evidence import table_evidence, typed_evidence
 
     columns = table_columns(name, frame, names)
     refuse_unknown_columns(name, expectations, [*columns, names.latest])
     integers = all(_is_integer(frame.schema[column].dataType) for column in columns)
-    with sql.positioned(frame, columns) as table:
+    with positioned(frame, columns) as table:
         if not (reads(encoding) and fast_path_applies(integers, expectations, encoding)):
             collected, latest = sql.collected(table), pandas_latest(latest_batch, names)
             return table_evidence(name, collected, latest, None, expectations, parameters, names, encoding)
