@@ -711,6 +711,11 @@ def _mechanism(cause: RootCause, e: Callable[[str], str], words: Words) -> str:
         if details.get("rule") == "string":
             return f"{words.version} compared as text (a VARCHAR column, or the CSV read without types), so 999 beats 1500."
         order = ", ".join(e(name) for name in details.get("order", []))
+        if details.get("first_wins"):
+            return (
+                f"each load left the {e(words.keys)} the table held as they were (an insert that skips {e(words.keys)} already "
+                f"there, such as ON CONFLICT DO NOTHING, instead of an upsert), or the files were loaded newest first ({order})."
+            )
         return f"each load overwrote the {e(words.keys)} it held (last write wins) with the files loaded in the order {order}."
     if cause.kind == DUPLICATE_ROWS:
         return (
@@ -729,9 +734,15 @@ def _mechanism(cause: RootCause, e: Callable[[str], str], words: Words) -> str:
             f"failures are in {FAILURES_CSV}). The loader's log for {file} will show when it was picked up."
         )
     if details.get("why"):
+        reproduced = f"the platform's rows of these {words.keys} exactly"
+        if details.get("changed"):
+            reproduced = (
+                f"the platform's keys of these {words.keys} exactly, and their rows but for the {details['changed']:,} "
+                f"the causes beside this one tell"
+            )
         return (
-            f"{details['why']}. Applied to the rows of {file}, this change reproduces the platform's rows of these "
-            f"{words.keys} exactly; the loader's code and its log for {file} will confirm it."
+            f"{details['why']}. Applied to the rows of {file}, this change reproduces {reproduced}; the loader's code and "
+            f"its log for {file} will confirm it."
         )
     return "values rewritten between the file and the table (a transform, a type conversion, or a manual edit)."
 

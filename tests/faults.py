@@ -92,6 +92,21 @@ def last_file_wins(feed: Sequence[Delta], order: Sequence[int]) -> pd.DataFrame:
     return loaded(stacked.drop_duplicates("user_id", keep="last"))
 
 
+def with_new_users(feed: Sequence[Delta], first: int, again: int, users: int) -> list[Delta]:
+    """The feed with ``users`` users the base never held: new in delta ``first`` (copies of its first rows under new
+    ids), then updated in delta ``again`` (at its first row's version, with other figures)."""
+    by_number = {delta.number: delta for delta in feed}
+    start = 1 + max(int(delta.frame["user_id"].max()) for delta in feed)
+    new = by_number[first].frame.iloc[:users].assign(user_id=np.arange(start, start + users))
+    update = new.assign(batch_id=by_number[again].frame["batch_id"].iloc[0], total_spend=new["total_spend"] + 1)
+    added = {first: new, again: update}
+    return [
+        Delta(delta.name, delta.number, pd.concat([delta.frame, added[delta.number]], ignore_index=True))
+        if delta.number in added else delta
+        for delta in feed
+    ]
+
+
 def shared_key_last(feed: Sequence[Delta], number: int, other: int) -> list[Delta]:
     """The feed itself, with the first row of delta ``number`` whose user delta ``other`` also holds moved to the end
     of delta ``number`` (loaded before ``other``, that file's last key is then one ``other`` overwrites)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import numpy as np
 import pandas as pd
@@ -79,6 +79,18 @@ def test_two_files_never_ingested_are_two_causes_that_add_up():
     }
     assert sum(cause.revenue_gap for cause in diagnosis.root_causes) == diagnosis.gap
     assert sum(cause.share_of_gap for cause in diagnosis.root_causes) == pytest.approx(1.0)
+
+
+def test_an_insert_that_skips_the_keys_the_table_holds_is_told_as_the_first_row_kept():
+    # Each user's first row kept (ON CONFLICT DO NOTHING), with users new in delta1 updated in delta3. Before: "the
+    # last file loaded wins, with files loaded in the order delta2, delta3, delta4, delta1, delta0", which also fits.
+    feed = faults.with_new_users(FEED, 1, 3, 30)
+    platform = faults.loaded(faults.stack_feed(feed).drop_duplicates("user_id", keep="first"))
+    diagnosis = diagnose(feed, platform)
+    (cause,) = diagnosis.root_causes
+    assert (cause.kind, cause.details["order"]) == ("wrong_dedup_order", [f"delta{number}.csv" for number in (4, 3, 2, 1, 0)])
+    assert "keeping the first row each user got instead of its latest" in cause.evidence
+    assert (cause.revenue_gap, diagnosis.unexplained_users) == (diagnosis.gap, 0)
 
 
 def test_a_load_order_that_also_fixes_a_cut_file_s_last_key_is_the_one_cause():
@@ -279,6 +291,9 @@ def _swapped_text(first: str, second: str):
 ACCOUNT_MECHANISMS = [
     ("cents as dollars", _text_change("lifetime_value", lambda value: f"{Decimal(value) * 100:.2f}"), "scaled", ["lifetime_value"], ("factor", 100)),
     ("whole units", _text_change("lifetime_value", lambda value: f"{Decimal(value).quantize(Decimal(1))}"), "rounded", ["lifetime_value"], ("precision", 0)),
+    # Before: "rounded to whole units", with 2032.99 in the file as 2032.00 on the platform for an example.
+    ("cut to whole units", _text_change("lifetime_value", lambda value: f"{Decimal(value).quantize(Decimal(1), ROUND_DOWN)}"), "truncated",
+     ["lifetime_value"], ("precision", 0)),
     ("negated", _text_change("lifetime_value", lambda value: f"{-Decimal(value):.2f}"), "scaled", ["lifetime_value"], ("factor", -1)),
     ("zeroed", _text_change("orders", lambda value: "0"), "zeroed", ["orders"], None),
     ("nulled", _text_change("referrer", lambda value: ""), "nulled", ["referrer"], None),
@@ -889,6 +904,26 @@ def test_keys_a_load_lower_cased_are_one_cause_not_missing_and_unknown_keys(tmp_
     assert "account_id was lower-cased" in cause["evidence"]
 
 
+def test_keys_a_load_lower_cased_beside_a_file_never_loaded_are_two_causes(tmp_path, capsys):
+    # Before: the rewrite named for the accounts whose rows agree, and the accounts whose latest row was in the file
+    # never loaded "missing from the table" beside as many "the feed never sent", their dollars on neither story.
+    missed = ACCOUNT_FILES[2]
+    expected, platform = _accounts_loaded(), _accounts_loaded(without=missed)
+    stale, gap = _accounts_differing(expected, platform)
+    platform["account_id"] = platform["account_id"].str.lower()
+    diagnosis = _accounts_diagnosis(tmp_path, platform, capsys)
+    causes = {cause["kind"]: cause for cause in diagnosis["root_causes"]}
+    assert set(causes) == {"value_drift", "file_not_ingested"}
+    rewritten, never_loaded = causes["value_drift"], causes["file_not_ingested"]
+    assert (rewritten["mechanism"], rewritten["rewrite"], rewritten["users"]) == ("keys_rewritten", "lowercase", len(expected))
+    assert Decimal(rewritten["revenue_gap"]) == 0 and rewritten["share_of_gap"] == 0
+    assert f"{stale:,} of those rows are not the account's latest" in rewritten["evidence"]
+    assert (never_loaded["file"], never_loaded["users"], Decimal(never_loaded["revenue_gap"])) == (missed, stale, gap)
+    assert never_loaded["share_of_gap"] == 1.0
+    totals = diagnosis["totals"]
+    assert (totals["discrepant_users"], totals["unexplained_users"]) == (2 * len(expected), 0)
+
+
 def test_keys_rewritten_in_no_usual_way_are_paired_by_their_rows(tmp_path, capsys):
     # A digit inserted into every key: before, every account "never sent" beside four files "never loaded".
     platform = _accounts_loaded()
@@ -914,7 +949,7 @@ def test_rows_alike_under_a_few_unknown_keys_are_no_rewrite(tmp_path, capsys):
     assert causes == {"missing_users", "unexpected_users"}
 
 
-def test_keys_that_lost_their_leading_zeros_are_named_only_where_their_rows_moved_whole(tmp_path, capsys):
+def test_keys_that_lost_their_leading_zeros_are_named_with_the_rows_that_changed_too(tmp_path, capsys):
     from checks.contract_infer import infer_contract
 
     rng = np.random.default_rng(4)
@@ -939,11 +974,14 @@ def test_keys_that_lost_their_leading_zeros_are_named_only_where_their_rows_move
     assert main(["diagnose", "--feed", str(feed), "--platform", str(tmp_path / "platform.csv"), "--contract", str(contract),
                  "--json"]) == 1
     diagnosis = json.loads(capsys.readouterr().out)
-    causes = {cause["kind"]: cause for cause in diagnosis["root_causes"]}
-    assert set(causes) == {"value_drift", "missing_users", "unexpected_users"}
-    rewritten = causes["value_drift"]
-    assert (rewritten["mechanism"], rewritten["rewrite"], rewritten["users"]) == ("keys_rewritten", "leading_zeros", int(padded.sum()) - 1)
-    assert (causes["missing_users"]["users"], causes["unexpected_users"]["users"]) == (1, 2)
+    causes = {(cause["kind"], cause.get("mechanism")): cause for cause in diagnosis["root_causes"]}
+    # Before: the key whose balance changed too was "missing" beside one "the feed never sent".
+    assert set(causes) == {("value_drift", "keys_rewritten"), ("value_drift", "unexplained"), ("unexpected_users", None)}
+    rewritten, changed = causes["value_drift", "keys_rewritten"], causes["value_drift", "unexplained"]
+    assert (rewritten["rewrite"], rewritten["users"]) == ("leading_zeros", int(padded.sum()))
+    assert "1 of those rows is not the customer_no's latest" in rewritten["evidence"]
+    assert changed["users"] == 1 and "balance for 1 customer_no" in changed["evidence"]
+    assert causes["unexpected_users", None]["users"] == 1  # 999999: no key of the feed rewrites to it
     assert diagnosis["totals"]["unexplained_users"] == 0
 
 
@@ -1052,6 +1090,7 @@ schema:
     properties:
       - {name: email, businessName: contact, logicalType: string, primaryKey: true}
       - {name: country, logicalType: string, required: true}
+      - {name: phone, logicalType: string, required: true}
       - name: rev
         logicalType: integer
         required: true
@@ -1059,12 +1098,14 @@ schema:
 """
 
 
-def test_keys_sharing_one_version_are_never_told_as_a_filter_on_the_version(tmp_path, capsys):
-    """Every email lower-cased by the load, and contacts_3.csv never loaded: the contacts whose latest row is in that
-    file sit on the platform under a lower-cased key with an older row, so the table lacks their keys, and all of them
-    hold rev 3 and no other contact does. That is one file's rows, not a filter between the file and the table."""
+def _contacts(tmp_path, rewrite) -> list[pd.DataFrame]:
+    """A contacts feed of three files (300 contacts, 60 updated by each later file) and the platform's table: every
+    email rewritten by ``rewrite`` and contacts_3.csv never loaded. Its files."""
     rng = np.random.default_rng(5)
-    base = pd.DataFrame({"email": [f"User{i}@Example.com" for i in range(300)], "country": rng.choice(["US", "FR"], 300), "rev": 1})
+    base = pd.DataFrame({
+        "email": [f"User{i}@Example.com" for i in range(300)], "country": rng.choice(["US", "FR"], 300),
+        "phone": [f"+1555{i:07d}" for i in rng.permutation(300)], "rev": 1,  # a row each: keys paired by rows alone
+    })
     files, latest = [base], base.copy()
     for rev in (2, 3):
         update = latest.sample(60, random_state=rev).assign(rev=rev, country="DE")
@@ -1074,13 +1115,39 @@ def test_keys_sharing_one_version_are_never_told_as_a_filter_on_the_version(tmp_
     for number, frame in enumerate(files, start=1):
         frame.to_csv(tmp_path / "feed" / f"contacts_{number}.csv", index=False)
     loaded = pd.concat(files[:2]).drop_duplicates("email", keep="last")  # contacts_3.csv never loaded
-    loaded.assign(email=loaded["email"].str.lower()).to_csv(tmp_path / "platform.csv", index=False)
+    loaded.assign(email=rewrite(loaded["email"])).to_csv(tmp_path / "platform.csv", index=False)
     (tmp_path / "contract.yaml").write_text(CONTACTS_CONTRACT)
+    return files
+
+
+def _contacts_causes(tmp_path, capsys) -> list[dict]:
     code = main(["diagnose", "--feed", str(tmp_path / "feed"), "--platform", str(tmp_path / "platform.csv"),
                  "--contract", str(tmp_path / "contract.yaml"), "--json"])
     assert code == 1
-    causes = json.loads(capsys.readouterr().out)["root_causes"]
-    assert any(cause.get("mechanism") == "keys_rewritten" for cause in causes)
+    return json.loads(capsys.readouterr().out)["root_causes"]
+
+
+def test_keys_a_load_lower_cased_are_searched_again_under_the_keys_sent(tmp_path, capsys):
+    """Every email lower-cased by the load, and contacts_3.csv never loaded: the contacts whose latest row is in that
+    file sit on the platform under a lower-cased key with an older row. Before: the rewrite named for the 240 whose
+    rows agree, and 60 contacts "missing from the table" beside 60 "the feed never sent"."""
+    _contacts(tmp_path, lambda emails: emails.str.lower())
+    causes = {cause["kind"]: cause for cause in _contacts_causes(tmp_path, capsys)}
+    assert set(causes) == {"value_drift", "file_not_ingested"}
+    assert (causes["value_drift"]["rewrite"], causes["value_drift"]["users"]) == ("lowercase", 300)
+    assert (causes["file_not_ingested"]["file"], causes["file_not_ingested"]["users"]) == ("contacts_3.csv", 60)
+    # Shares of the 600 keys that differ (300 sent, 300 held), not of the 60 left once the rows are moved back.
+    assert (causes["value_drift"]["share_of_gap"], causes["file_not_ingested"]["share_of_gap"]) == (0.5, 0.1)
+
+
+def test_keys_sharing_one_version_are_never_told_as_a_filter_on_the_version(tmp_path, capsys):
+    """Every email rewritten in no usual way by the load (paired by their rows), and contacts_3.csv never loaded: the
+    contacts whose latest row is in that file sit on the platform under another key with an older row, so the table
+    lacks their keys, and all of them hold rev 3 and no other contact does. That is one file's rows, not a filter
+    between the file and the table."""
+    _contacts(tmp_path, lambda emails: "x-" + emails)
+    causes = _contacts_causes(tmp_path, capsys)
+    assert any(cause.get("rewrite") == "other" for cause in causes)
     (missing,) = [cause for cause in causes if cause["kind"] == "missing_users"]
     assert missing["users"] == 60 and missing["file"] == "contacts_3.csv"
     assert "every contact with rev" not in missing["evidence"] and "filter" not in missing["evidence"]

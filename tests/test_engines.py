@@ -10,6 +10,7 @@ leading spaces, a plus sign). Spark runs a few combined feeds (``SPARK_CASES``) 
 """
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -753,16 +754,19 @@ def test_spark_matches_pandas_on_another_shape(spark_engine, case: str, tmp_path
 
 @pytest.mark.slow
 def test_spark_diagnoses_another_shape_as_the_reference(spark_engine, tmp_path: Path, capsys) -> None:
-    """A table with a file never loaded (the fault search on the driver), one that matches (all in Spark SQL) and one
-    whose keys a load lower-cased (the driver's, which sets such keys aside before its simulations)."""
+    """A table with a file never loaded (the fault search on the driver), one that matches (all in Spark SQL), one
+    whose keys a load lower-cased (the driver's, which sets such keys aside before its simulations) and one with both
+    (the driver's, which moves the rows back under the keys as sent and searches again)."""
     from checks.cli import main
     from checks.sample_accounts import CONTRACT_PATH
     from tests.test_contract_shapes import CASE, PLATFORM_FAULTS
 
     feed = _write_accounts(CASE.files, tmp_path / "feed")
+    never_loaded = PLATFORM_FAULTS["file never loaded"][0]
     tables = {
-        "file never loaded": PLATFORM_FAULTS["file never loaded"][0], "matches": CASE.customer,
+        "file never loaded": never_loaded, "matches": CASE.customer,
         "keys lower-cased": CASE.customer.assign(account_id=CASE.customer["account_id"].str.lower()),
+        "both": never_loaded.assign(account_id=never_loaded["account_id"].str.lower()),
     }
     printed = {}
     for case, table in tables.items():
@@ -775,6 +779,8 @@ def test_spark_diagnoses_another_shape_as_the_reference(spark_engine, tmp_path: 
     assert '"rewrite": "lowercase"' in printed["keys lower-cased", "pandas"][1]
     assert printed["file never loaded", "pandas"][0] == 1 and "file_not_ingested" in printed["file never loaded", "pandas"][1]
     assert printed["matches", "pandas"][0] == 0
+    both = [cause["kind"] for cause in json.loads(printed["both", "pandas"][1])["root_causes"]]
+    assert sorted(both) == ["file_not_ingested", "value_drift"]
 
 
 @pytest.mark.slow

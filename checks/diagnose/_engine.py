@@ -15,7 +15,7 @@ import pandas as pd
 from checks.diagnose._drift import Drift
 from checks.diagnose._dropped import MIN_DROPPED, Dropped, by_key_order, by_value, explains_cut, filterable
 from checks.diagnose._keys import EXAMPLES as KEY_EXAMPLES
-from checks.diagnose._keys import rewrites
+from checks.diagnose._keys import Rekeying, Rewrite, rewrites
 from checks.diagnose._scan import (
     Model,
     Scan,
@@ -120,21 +120,25 @@ def rule_changes(names: tuple[str, ...], orders: list[tuple[int, ...]]) -> list[
     """The dedup rules tried after the files, in order (kind, rule, note): batch_id as text, each load order
     (``candidate_orders``), no dedup at all."""
     rules: list[tuple[str, tuple, dict]] = [(WRONG_DEDUP_ORDER, ("string",), {"rule": "string"})]
+    newest_first = tuple(range(len(names) - 1, -1, -1))
     for order in orders:
-        rules.append((WRONG_DEDUP_ORDER, ("order", order), {"rule": "order", "order": [names[position] for position in order]}))
+        note = {"rule": "order", "order": [names[position] for position in order], "first_wins": order == newest_first}
+        rules.append((WRONG_DEDUP_ORDER, ("order", order), note))
     rules.append((DUPLICATE_ROWS, ("none",), {"rule": "none"}))
     return rules
 
 
 def candidate_orders(wins: np.ndarray, appearances: np.ndarray) -> list[tuple[int, ...]]:
     """Load orders to try, from per file how often the platform kept its row (``wins``) of the users it shares with
-    other files (``appearances``): least kept loaded first, then the feed's order reversed."""
+    other files (``appearances``): the feed's order reversed (each key's first row kept), then least kept loaded
+    first. The first is the simpler story where both reproduce the table (no key in two of the files whose order
+    they differ on: an insert that skips keys the table holds read as files 2, 3, 4, 1, 0 before)."""
     files = len(wins)
     if files < 2:
         return []
     rate = np.where(appearances > 0, wins / np.maximum(appearances, 1), 0.0)
     inferred = tuple(int(p) for p in np.lexsort((np.arange(files), rate)))
-    orders = [inferred, tuple(range(files - 1, -1, -1))]
+    orders = [tuple(range(files - 1, -1, -1)), inferred]
     return [order for index, order in enumerate(orders) if order not in orders[:index]]
 
 
@@ -156,12 +160,16 @@ class Engine:
         words: Words,
         unsettled: tuple[Feed, np.ndarray] | None = None,
         quarantined: Callable[[], Sequence[Delta]] | None = None,
+        rekeyed: Rekeying | None = None,
     ) -> None:
         """``unsettled``: the feed's rows of the users whose platform row is not their pick (``Feed.only`` them) and
         the mask of those users: the runner-ups asked for are theirs, found in their rows only. ``quarantined``: the
         readable rows of the files validation quarantined (``checks.validate.readable_rows``), asked for only when
-        some user is left unexplained."""
+        some user is left unexplained. ``rekeyed``: the rewrites another engine found (``rekeying``), whose rows
+        ``platform`` holds under the keys as sent: named at no dollars, each cause's share by keys of the keys that
+        differed before the move."""
         self.feed, self.platform, self.matches, self.words = feed, platform, matches, words
+        self._rekeyed = rekeyed
         self._unsettled = unsettled
         self._quarantined = quarantined
         self._aside: np.ndarray | None = None  # users whose keys a load rewrote (a mask), out of the search; None: none
@@ -173,7 +181,7 @@ class Engine:
         # Only the agreeing users' mask is kept, and the count of the others: one 10 M-user mask instead of two.
         self.initial_agrees = rows.classes == CLASSES.index(MATCH)
         discrepant = ~self.initial_agrees
-        self._discrepant_count = int(np.count_nonzero(discrepant))
+        self._discrepant_count = int(np.count_nonzero(discrepant)) if rekeyed is None else rekeyed.discrepant
         self.initial = picks
         self._total_absolute = int(np.abs(self.gap[discrepant]).sum())
         self._part_files = np.array([part.file for part in feed.parts], dtype="int64")
@@ -735,21 +743,65 @@ class Engine:
             causes.append(cause)
         return causes
 
+    def rekeying(self) -> Rekeying | None:
+        """The rewrites found where some rewritten keys' rows changed too (``Rekeying``), None where none did: the
+        diagnosis then moves those rows back under the keys as sent and searches again (this engine's search would
+        leave those keys missing beside keys never sent). Never for an engine given one."""
+        if self._rekeyed is not None:
+            return None
+        found = self._found_rewrites(self.initial, self.initial_agrees)
+        if not any(rewrite.changed for rewrite in found):
+            return None
+        ids = self.rows.ids
+        return Rekeying(
+            tuple(replace(rewrite, sent=ids[rewrite.sent], held=ids[rewrite.held]) for rewrite in found), self._discrepant_count
+        )
+
     def _rewritten_keys(self, table: Table, agrees: np.ndarray) -> tuple[list[RootCause], np.ndarray | None]:
         """Keys a load rewrote (``checks.diagnose._keys``) among the users ``table`` (the expected rows) leaves without
         a platform row and those with one row the feed never sent: one ``value_drift`` cause per rewrite found, counted
         as the keys the feed sent, with the dollars of both sides; and every user it explains, both sides (a mask; None
-        when none is)."""
-        key = self.feed.shape.key
-        codec = self.words.encoding.codecs[key]
-        if codec.dictionary is None:
-            return [], None  # a key held as a number has no text to rewrite
-        picked = table.part >= 0
-        sent = np.flatnonzero(~agrees & picked & (self.observed_count == 0))  # missing from the table
-        held = np.flatnonzero(~agrees & ~picked & (self.observed_count == 1))  # never sent
-        if not len(sent) or not len(held):
+        when none is). Given a ``Rekeying`` (the platform's rows already moved back under the keys as sent), its
+        rewrites, at no dollars: what the moved rows still get wrong is the search's to tell."""
+        if self._rekeyed is not None:
+            causes = []
+            for found in self._rekeyed.rewrites:
+                users = np.searchsorted(self.rows.ids, found.sent)
+                causes.append(self._rewrite_cause(table, found, users, found.sent, found.held, np.zeros(len(users), dtype="int64")))
+            return causes, None
+        found = self._found_rewrites(table, agrees)
+        if not found:
             return [], None
         explained = np.zeros(self.size, dtype=bool)
+        causes, ids = [], self.rows.ids
+        for rewrite in found:
+            order = np.argsort(rewrite.sent)  # the users in index order, as ``cause`` takes their dollars
+            sent, held = rewrite.sent[order], rewrite.held[order]
+            explained[sent] = explained[held] = True
+            causes.append(self._rewrite_cause(
+                table, rewrite, sent, ids[sent], ids[held], self.gap[sent] + self.gap[held],
+                absolute=np.abs(self.gap[sent]) + np.abs(self.gap[held]),
+            ))
+        return causes, explained
+
+    def _found_rewrites(self, table: Table, agrees: np.ndarray) -> list[Rewrite]:
+        """``checks.diagnose._keys.rewrites`` of the users ``table`` leaves without a platform row and those with one
+        row the feed never sent (positions in the user index), found once."""
+        if "rewrites" in self._cache:
+            return self._cache["rewrites"]
+        codec = self.words.encoding.codecs[self.feed.shape.key]
+        found: list[Rewrite] = []
+        if codec.dictionary is not None:  # a key held as a number has no text to rewrite
+            picked = table.part >= 0
+            sent = np.flatnonzero(~agrees & picked & (self.observed_count == 0))  # missing from the table
+            held = np.flatnonzero(~agrees & ~picked & (self.observed_count == 1))  # never sent
+            if len(sent) and len(held):
+                found = rewrites(*self._rewrite_evidence(table, codec, sent, held))
+        self._cache["rewrites"] = found
+        return found
+
+    def _rewrite_evidence(self, table: Table, codec, sent: np.ndarray, held: np.ndarray) -> tuple:
+        """``rewrites``' arguments: the keys' texts, the users, and how their rows are compared."""
         compared = self.compared
 
         def same_rows(sent_users: np.ndarray, held_users: np.ndarray) -> np.ndarray:
@@ -766,31 +818,33 @@ class Engine:
             held_rows = {column: self.platform.values_at(column, held_users) for column in compared}
             return row_keys(sent_rows, compared), row_keys(held_rows, compared)
 
-        causes = []
-        for found in rewrites(texts(sent), sent, texts(held), held, same_rows, digests):
-            order = np.argsort(found.sent)
-            sent_users, held_users = found.sent[order], found.held[order]
-            users = np.zeros(self.size, dtype=bool)
-            users[sent_users] = True
-            explained[sent_users] = explained[held_users] = True
-            mechanism = Mechanism(KEYS_REWRITTEN, (key,), found.name)
-            what, why, fix = mechanism_words(mechanism, self.words)
-            shown = largest(np.abs(self.gap[sent_users]), KEY_EXAMPLES)
-            changes = [
-                {"key": self.words.key(sent_key), "column": key, "file": self.words.key(sent_key), "platform": self.words.key(held_key)}
-                for sent_key, held_key in zip(self.rows.ids[sent_users[shown]], self.rows.ids[held_users[shown]])
-            ]
-            dollars = self.gap[sent_users] + self.gap[held_users]
-            file = self.file_of_picks(table, users)
-            causes.append(self.cause(
-                VALUE_DRIFT, users, file,
-                lambda members, examples, mechanism=mechanism, file=file, changes=changes, dollars=dollars: rewritten_sentence(
-                    mechanism, file, int(members.sum()), int(dollars.sum()), changes, self.words
-                ),
-                {"changes": changes, "what": what, "why": why, "fix": fix}, dollars=dollars, mechanism=mechanism,
-                absolute=np.abs(self.gap[sent_users]) + np.abs(self.gap[held_users]),
-            ))
-        return causes, explained if causes else None
+        return texts(sent), sent, texts(held), held, same_rows, digests
+
+    def _rewrite_cause(
+        self, table: Table, found: Rewrite, sent_users: np.ndarray, sent_ids: np.ndarray, held_ids: np.ndarray,
+        dollars: np.ndarray, absolute: np.ndarray | None = None,
+    ) -> RootCause:
+        """One rewrite's ``value_drift`` cause over the users the feed sent (positions), with the keys' ids both ways."""
+        key = self.feed.shape.key
+        users = np.zeros(self.size, dtype=bool)
+        users[sent_users] = True
+        mechanism = Mechanism(KEYS_REWRITTEN, (key,), found.name)
+        what, why, fix = mechanism_words(mechanism, self.words)
+        order = np.argsort(sent_ids, kind="stable")
+        shown = order[largest(np.abs(self.gap[sent_users[order]]), KEY_EXAMPLES)]
+        changes = [
+            {"key": self.words.key(sent_key), "column": key, "file": self.words.key(sent_key), "platform": self.words.key(held_key)}
+            for sent_key, held_key in zip(sent_ids[shown], held_ids[shown])
+        ]
+        file = self.file_of_picks(table, users)
+        return self.cause(
+            VALUE_DRIFT, users, file,
+            lambda members, examples: rewritten_sentence(
+                mechanism, file, int(members.sum()), int(dollars.sum()), changes, self.words, changed=found.changed
+            ),
+            {"changes": changes, "what": what, "why": why, "fix": fix, "changed": found.changed}, dollars=dollars,
+            mechanism=mechanism, absolute=absolute,
+        )
 
     def _as_sent(self, delta: Delta, users: np.ndarray) -> int:
         """How many of ``users`` hold a platform row equal in every compared column to a row ``delta`` holds."""

@@ -7,6 +7,10 @@ the feed never sent): a rewrite is named where it maps a missing key onto an une
 missing key's simulated row in every compared column. Nothing is credited from the keys alone. A rewrite of no usual
 kind is found from the rows instead: a missing key's row and an unexpected key's, each the only one of its side with
 those values, paired, and named where at least ``MIN_PAIRS`` pairs are.
+
+A usual rewrite so found is then also taken to have made the keys it maps onto an unexpected key whose row differs (the
+load rewrote every key, and some rows were not the latest: a file never loaded): those keys' rows are moved back under
+the keys as sent (``Rekeying``) and searched again, where the older rows tell what else went wrong.
 """
 from __future__ import annotations
 
@@ -31,11 +35,29 @@ MIN_PAIRS = 3  # keys paired by their rows alone: a couple of equal rows under t
 
 @dataclass(frozen=True)
 class Rewrite:
-    """A rewrite found: its name, the missing users (positions, ascending) and the unexpected user each one became."""
+    """A rewrite found: its name, the missing users (positions) and the unexpected user each one became; the last
+    ``changed`` of them hold a row other than their expected one (paired by their keys alone)."""
 
     name: str
     sent: np.ndarray
     held: np.ndarray
+    changed: int = 0
+
+
+@dataclass(frozen=True)
+class Rekeying:
+    """Rewrites found where some rewritten keys' rows changed too, their users as key ids (``Rewrite.sent`` and
+    ``held``: the keys as the feed sent them and as the platform holds them), and how many keys differed where they
+    were found (each cause's share of the keys that differ counts all of them, not only those left after the move)."""
+
+    rewrites: tuple[Rewrite, ...]
+    discrepant: int
+
+    def held_as_sent(self, keys: np.ndarray) -> np.ndarray:
+        """The platform's key ids with each rewritten one put back as the feed sent it (a new array)."""
+        sent = np.concatenate([found.sent for found in self.rewrites])
+        at = pd.Index(np.concatenate([found.held for found in self.rewrites])).get_indexer(keys)
+        return np.where(at >= 0, sent[np.maximum(at, 0)], keys)
 
 
 def rewrites(
@@ -54,15 +76,7 @@ def rewrites(
     sent_keys, held_keys = sent_keys.reset_index(drop=True), held_keys.reset_index(drop=True)
     open_sent, open_held = np.ones(len(sent), dtype=bool), np.ones(len(held), dtype=bool)
     for name, rewrite in REWRITES.items():
-        lookup = pd.Index(held_keys[open_held])
-        if not lookup.is_unique or not open_sent.any():
-            continue
-        candidates = np.flatnonzero(open_sent)
-        rewritten = rewrite(sent_keys[candidates])
-        at = lookup.get_indexer(rewritten)
-        mapped = (at >= 0) & (rewritten.to_numpy() != sent_keys[candidates].to_numpy())
-        partners = np.flatnonzero(open_held)[at[mapped]]
-        candidates = candidates[mapped]
+        candidates, partners = _mapped(rewrite, sent_keys, held_keys, open_sent, open_held)
         agree = same_rows(sent[candidates], held[partners]) if len(candidates) else np.zeros(0, dtype=bool)
         if not agree.any():
             continue
@@ -72,8 +86,45 @@ def rewrites(
     if digests is not None and open_sent.any() and open_held.any():
         other = _paired_by_rows(sent[open_sent], held[open_held], same_rows, digests)
         if other is not None:
+            open_sent[np.isin(sent, other.sent)] = open_held[np.isin(held, other.held)] = False
             found.append(other)
-    return found
+    return [_with_changed_rows(rewrite, sent_keys, sent, held_keys, held, open_sent, open_held) for rewrite in found]
+
+
+def _mapped(
+    rewrite: Callable[[pd.Series], pd.Series], sent_keys: pd.Series, held_keys: pd.Series, open_sent: np.ndarray,
+    open_held: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The open sent keys (positions) that ``rewrite`` changes into an open held key, and that key's position; none
+    where two open held keys are equal (which one a key became is then unknown)."""
+    lookup = pd.Index(held_keys[open_held])
+    if not lookup.is_unique or not open_sent.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    candidates = np.flatnonzero(open_sent)
+    rewritten = rewrite(sent_keys[candidates])
+    at = lookup.get_indexer(rewritten)
+    mapped = (at >= 0) & (rewritten.to_numpy() != sent_keys[candidates].to_numpy())
+    return candidates[mapped], np.flatnonzero(open_held)[at[mapped]]
+
+
+def _with_changed_rows(
+    found: Rewrite, sent_keys: pd.Series, sent: np.ndarray, held_keys: pd.Series, held: np.ndarray,
+    open_sent: np.ndarray, open_held: np.ndarray,
+) -> Rewrite:
+    """A usual rewrite found with the open keys it maps onto an open held key whose row differs (each held key
+    becoming one sent key only), which it closes: the load rewrote those keys too, and something else their rows."""
+    if found.name not in REWRITES:
+        return found
+    candidates, partners = _mapped(REWRITES[found.name], sent_keys, held_keys, open_sent, open_held)
+    once = _only_once(partners) if len(partners) else np.zeros(0, dtype=bool)
+    candidates, partners = candidates[once], partners[once]
+    if not len(candidates):
+        return found
+    open_sent[candidates] = open_held[partners] = False
+    return Rewrite(
+        found.name, np.concatenate([found.sent, sent[candidates]]), np.concatenate([found.held, held[partners]]),
+        len(candidates),
+    )
 
 
 def _paired_by_rows(

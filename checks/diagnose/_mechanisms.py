@@ -3,8 +3,8 @@ confirmed where it reproduces their platform rows exactly.
 
 Every mechanism is one vectorised pass over the drifting users' rows in their int64 computing form
 (``checks.encoding``): ``expected`` and ``platform`` map each compared column to one array over the
-same users. A column's mechanism (zeroed, nulled, constant, scaled, rounded, timezone_shift, a text rewritten, added
-up over the files, not updated by the latest row) or a
+same users. A column's mechanism (zeroed, nulled, constant, scaled, rounded or truncated, timezone_shift, a text
+rewritten, added up over the files, not updated by the latest row) or a
 swap of two columns explains that column for a user; a user is explained when every column that
 differs is. A parameter the data shows (a constant, a factor, an offset in hours) is read from the
 users, then confirmed on each of them: nothing is credited from a statistic alone.
@@ -29,6 +29,7 @@ from checks.diagnose.results import (
     SCALED,
     TEXT_REWRITTEN,
     TIMEZONE_SHIFT,
+    TRUNCATED,
     ZEROED,
     Mechanism,
 )
@@ -169,11 +170,22 @@ def _roundings(expected: np.ndarray, platform: np.ndarray, left: np.ndarray, nam
     distance = np.abs(expected - platform)
     for power in range(1, 16):
         step = 10**power
-        users = valid & (platform % step == 0) & (distance < step)
-        if not users.any():
-            break
+        multiples = valid & (platform % step == 0)
+        if not multiples.any():
+            break  # a value no multiple of this step is none of a larger one
+        users = multiples & (distance < step)
+        # Not stopped where no user is within this step: values cut to whole units are within 10 cents of theirs only
+        # where their cents were below 10 (none may be).
         if _credible(users, left):
-            yield Mechanism(ROUNDED, (name,), scale - power), users
+            kind = _truncated_or_rounded(expected[users], platform[users], distance[users], step)
+            yield Mechanism(kind, (name,), scale - power), users
+
+
+def _truncated_or_rounded(expected: np.ndarray, platform: np.ndarray, distance: np.ndarray, step: int) -> str:
+    """``TRUNCATED`` where every value moved toward zero and some further than half a step (2032.99 as 2032.00: its
+    digits cut, which rounding to the nearest never does), else ``ROUNDED`` (to the nearest, or a mix of both)."""
+    toward_zero = np.abs(platform) <= np.abs(expected)
+    return TRUNCATED if toward_zero.all() and bool((2 * distance > step).any()) else ROUNDED
 
 
 def _time_shifts(expected: np.ndarray, platform: np.ndarray, left: np.ndarray, name: str, kind: str):

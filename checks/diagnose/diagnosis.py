@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,8 +11,9 @@ import pandas as pd
 
 from checks.dedup import deduplicate
 from checks.diagnose._engine import Engine
+from checks.diagnose._keys import Rekeying
 from checks.diagnose._scan import Scan, Table, all_rows, expected_rows, picks_of
-from checks.diagnose.results import Diagnosis
+from checks.diagnose.results import Diagnosis, RootCause
 from checks.encoding import Encoding
 from checks.lineage import (
     Feed, Matches, Packing, PlatformRows, Settled, UserIndex, lineage_counts, lineage_of, match_rows, traced_to_quarantined,
@@ -76,7 +78,9 @@ def _diagnose(
     words: Words,
     on_listed: OnListed | None,
     quarantined: Quarantined | None,
+    rekeyed: Rekeying | None = None,
 ) -> Diagnosis:
+    """``diagnose``; given ``rekeyed``, ``platform`` holds the rewritten keys' rows under the keys as sent."""
     shape = words.encoding.contract.shape
     platform_ids = platform[shape.key].to_numpy()
     if deduplicated is not None:
@@ -127,27 +131,47 @@ def _diagnose(
         del listed
         if on_listed is not None:
             pool.submit(_when_listed, on_listed, reconciliation.users if listing is None else listing, lineage, words)
-        engine = Engine(feed, platform_rows, matches, rows, picks, words, (unsettled_feed, unsettled), quarantined)
+        engine = Engine(feed, platform_rows, matches, rows, picks, words, (unsettled_feed, unsettled), quarantined, rekeyed)
         del unsettled_feed, unsettled
         # A done future keeps its result: the first table (and its caches, 100 MB at 10 M users) would outlive
         # the change that replaces it.
         del picks, reading, indexing
-        causes, unexplained = engine.attribute()
+        rekeying = engine.rekeying()
+        if rekeying is None:
+            causes, unexplained = engine.attribute()
+            found = _Found(tuple(causes), int(unexplained.sum()), int(engine.gap[unexplained].sum()), engine.share(unexplained))
+        else:
+            # Keys the load rewrote, some of whose rows changed too: searched again with every rewritten key's row
+            # moved back under the key as sent, where a row older than the feed's latest tells a file never loaded.
+            del engine, platform_rows, matches
+            moved = platform.assign(**{shape.key: rekeying.held_as_sent(platform_ids)})
+            again = _diagnose(deltas, moved, None, None, deduplicated, None, words, None, quarantined, rekeying)
+            found = _Found(again.root_causes, again.unexplained_users, again.unexplained_gap, again.unexplained_share)
         if reconciliation is None:
             reconciliation = summarise_users(rows, listing.result())
         lineage, counts = lineage.result()
     return Diagnosis(
         reconciliation=reconciliation,
-        root_causes=tuple(causes),
-        unexplained_users=int(unexplained.sum()),
-        unexplained_gap=int(engine.gap[unexplained].sum()),
-        unexplained_share=engine.share(unexplained),
+        root_causes=found.causes,
+        unexplained_users=found.unexplained_users,
+        unexplained_gap=found.unexplained_gap,
+        unexplained_share=found.unexplained_share,
         finance_total=None if finance_total is None else stored_amount(words, finance_total),
         files=tuple(delta.name for delta in deltas),
         lineage=lineage,
         lineage_counts=counts,
         words=words,
     )
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What the search found: the root causes, and the users, dollars and share no cause explains."""
+
+    causes: tuple[RootCause, ...]
+    unexplained_users: int
+    unexplained_gap: int
+    unexplained_share: float
 
 
 def _settled(

@@ -56,6 +56,7 @@ MAX_BROKEN_SHARE = 0.01
 COLUMNS_SWAPPED = "columns_swapped"
 SCALED = "scaled"
 ROUNDED = "rounded"
+TRUNCATED = "truncated"
 ZEROED = "zeroed"
 NULLED = "nulled"
 CONSTANT = "constant"
@@ -70,6 +71,7 @@ MECHANISMS: dict[str, str | None] = {
     COLUMNS_SWAPPED: None,
     SCALED: "factor",
     ROUNDED: "precision",
+    TRUNCATED: "precision",
     ZEROED: None,
     NULLED: None,
     CONSTANT: "value",

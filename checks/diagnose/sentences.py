@@ -22,6 +22,7 @@ from checks.diagnose.results import (
     SHIFTED_KEYS,
     TEXT_REWRITTEN,
     TIMEZONE_SHIFT,
+    TRUNCATED,
     WRONG_DEDUP_ORDER,
     ZEROED,
     cause_label,
@@ -65,6 +66,8 @@ def simulation_sentence(
     if kind == WRONG_DEDUP_ORDER:
         if note["rule"] == "string":
             how = f"comparing {w.version} as text (so 999 beats 1500) instead of by its value"
+        elif note.get("first_wins"):
+            how = f"keeping the first row each {w.key_word} got instead of its latest (the files loaded newest first: " + ", ".join(note["order"]) + ")"
         else:
             how = "keeping the row of the last file loaded, with files loaded in the order " + ", ".join(note["order"])
         return (
@@ -146,12 +149,20 @@ def quarantined_sentence(
 
 
 def rewritten_sentence(
-    mechanism: Mechanism, file: str | None, count: int, dollars: int, changes: list[dict[str, str]], words: Words | None = None
+    mechanism: Mechanism, file: str | None, count: int, dollars: int, changes: list[dict[str, str]], words: Words | None = None,
+    *, changed: int = 0,
 ) -> str:
-    """``count`` keys a load rewrote (``keys_rewritten``): missing as sent, their rows held under the rewritten keys."""
+    """``count`` keys a load rewrote (``keys_rewritten``): missing as sent, their rows held under the rewritten keys;
+    ``changed`` of those rows are not the ones expected (the causes beside this one tell why, at their dollars)."""
     w = words or default_words()
     what, why, _ = mechanism_words(mechanism, w)
-    moved = w.money_part("; that moved {} in all", dollars) if dollars else w.amount_part(f"; the {w.amount_word} did not change")
+    if changed:
+        moved = (
+            f"; {changed:,} of those rows {agreeing(changed, 'are')} not the {w.key_word}'s latest as the feed sent it: "
+            f"the causes beside this one tell why"
+        )
+    else:
+        moved = w.money_part("; that moved {} in all", dollars) if dollars else w.amount_part(f"; the {w.amount_word} did not change")
     example = ", ".join(f"{change['file']} is on the platform as {change['platform']}" for change in changes)
     return (
         f"{_loaded(file)}, {what} for {w.count(count)} ({why}): each one's row is on the platform under the rewritten "
@@ -203,6 +214,11 @@ _MECHANISM_WORDS: dict[str, tuple[str, str, str]] = {
         "{column} was rounded to {precision}",
         "a conversion to a coarser type (a float, an integer or a narrower decimal) on the way in",
         "keep {column} at the contract's precision through the load: no cast to a float or a narrower type",
+    ),
+    TRUNCATED: (
+        "{column} was truncated to {precision}",
+        "a cast to an integer or a narrower decimal that drops the digits beyond it instead of rounding them",
+        "keep {column} at the contract's precision through the load: no cast to an integer or a narrower type",
     ),
     ZEROED: (
         "{column} was set to 0",
@@ -285,7 +301,7 @@ def mechanism_words(mechanism: Mechanism, words: Words | None = None) -> tuple[s
         "distance": counted(abs(value), "row") if mechanism.name == SHIFTED_KEYS else "",
         "direction": ("below" if value > 0 else "above") if mechanism.name == SHIFTED_KEYS else "",
         "hours": _moved(value, mechanism.columns[0], w) if mechanism.name == TIMEZONE_SHIFT else "",
-        "precision": _precision(value) if mechanism.name == ROUNDED else "",
+        "precision": _precision(value) if mechanism.name in (ROUNDED, TRUNCATED) else "",
         "scaled": _scaled(factor) if factor is not None else "",
         "unit": _unit(factor, w) if factor is not None else "",
         "key_name": w.key_name,

@@ -236,7 +236,10 @@ class _Engine:
         if model.rule == ("numeric",):
             rules.append(_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.keep, ("string",)), {"rule": "string"}))
             for order in self._candidate_orders():
-                note = {"rule": "order", "order": [self.names[position] for position in order]}
+                note = {
+                    "rule": "order", "order": [self.names[position] for position in order],
+                    "first_wins": order == tuple(range(len(self.names) - 1, -1, -1)),
+                }
                 rules.append(_Hypothesis(WRONG_DEDUP_ORDER, None, _Model(model.keep, ("order", order)), note))
             rules.append(_Hypothesis(DUPLICATE_ROWS, None, _Model(model.keep, ("none",)), {"rule": "none"}))
         return found, rules
@@ -259,7 +262,8 @@ class _Engine:
         return cut, len(rows), int(self.row_position[rows[cut]])
 
     def _candidate_orders(self) -> list[tuple[int, ...]]:
-        """Load orders to try for "last file loaded wins": the one the platform's rows imply, and the reverse."""
+        """Load orders to try for "last file loaded wins": the feed's reversed (the first row kept), then the one the
+        platform's rows imply."""
         files = len(self.deltas)
         if files < 2:
             return []
@@ -275,7 +279,7 @@ class _Engine:
         wins = np.bincount(winner, minlength=files)
         rate = np.where(appearances > 0, wins / np.maximum(appearances, 1), 0.0)
         inferred = tuple(int(p) for p in np.lexsort((np.arange(files), rate)))
-        orders = [inferred, tuple(range(files - 1, -1, -1))]
+        orders = [tuple(range(files - 1, -1, -1)), inferred]
         return [order for index, order in enumerate(orders) if order not in orders[:index]]
 
     # -- attribution -----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from checks.diagnose.results import (
     ROUNDED,
     SCALED,
     SHIFTED_KEYS,
+    TRUNCATED,
     ZEROED,
     Mechanism,
 )
@@ -91,11 +92,15 @@ def _candidates(rows: list[tuple[Row, Row]], left: list[int], column: str):
                 yield Mechanism(SCALED, (column,), 1 / divisor), users
     for power in range(1, 16):
         step = 10**power
-        users = {user for user in left if platform[user] % step == 0 and abs(expected[user] - platform[user]) < step}
-        if not users:
+        multiples = {user for user in left if platform[user] % step == 0}
+        if not multiples:
             break
+        users = {user for user in multiples if abs(expected[user] - platform[user]) < step}
         if _credible(users, left):
-            yield Mechanism(ROUNDED, (column,), -power), users
+            cut = all(abs(platform[user]) <= abs(expected[user]) for user in users) and any(
+                2 * abs(expected[user] - platform[user]) > step for user in users
+            )
+            yield Mechanism(TRUNCATED if cut else ROUNDED, (column,), -power), users
 
 
 def shifted_rows(platform: list[Row], positions: list[int], file_rows: list[Row]) -> tuple[int, set[int]] | None:
