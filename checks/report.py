@@ -40,7 +40,7 @@ from checks.diagnose import (
 from checks.diagnose.sentences import cause_words, dropped_words
 from checks.discrepancies import DISCREPANCIES_CSV, DiscrepanciesWriter
 from checks.model import CUSTOMER_CLASS, SOURCE_FILE, SOURCE_ROW, SPEND_GAP
-from checks.wording import SHARE_OF_DOLLARS_OFF, Words, agreeing, capitalised, counted
+from checks.wording import SHARE_OF_DOLLARS_OFF, Words, agreeing, capitalised, counted, shown_cell
 from checks.reconcile import CLASS_WORDS, MATCH
 from checks.results import FAILURES_CSV, UsersElsewhere
 from checks.writers import atomic_write_bytes, atomic_write_text, read_output
@@ -338,7 +338,7 @@ def _changes_rows(cause: RootCause, escape: Callable[[str], str], words: Words) 
     """What a load did to a few values (``value_drift`` with a mechanism): the value in the file and on the platform."""
     header = [words.key_name, "column", f"in {escape(cause.file)}" if cause.file else "in the file", "on the platform"]
     rows = [
-        [escape(change["key"]), escape(change["column"]), escape(change["file"]), escape(change["platform"])]
+        [escape(change["key"]), escape(change["column"]), escape(shown_cell(change["file"])), escape(shown_cell(change["platform"]))]
         for change in cause.details.get("changes", [])
     ]
     return header, rows
@@ -700,6 +700,12 @@ def _mechanism(cause: RootCause, e: Callable[[str], str], words: Words) -> str:
             "That fits an import that fetches one new file per run: if two files were waiting in the same run, it would "
             "take one and mark the run done, and the other would never be picked up. The import's log for the run that "
             "should have fetched it, and the landing zone's arrival times, will confirm or rule this out."
+        )
+    if cause.kind == FILE_PARTIALLY_INGESTED and details.get("scattered"):
+        return (
+            f"{details.get('lacking', 0):,} rows of {file} are not in the table, here and there in the file, while rows "
+            "around them are. That fits rows rejected one by one (a constraint, a type the table refuses) or a filter "
+            "between the file and the table; the loader's log for that file will tell."
         )
     if cause.kind == FILE_PARTIALLY_INGESTED:
         return (

@@ -179,6 +179,11 @@ def agreeing(number: int, verb: str) -> str:
     return verb + ("es" if verb.endswith(("s", "sh", "ch", "x", "z")) else "s")
 
 
+def shown_cell(text: str) -> str:
+    """A cell's text as people read it in a sentence or a table: an empty one said so, not left blank."""
+    return text if text else "(empty)"
+
+
 def capitalised(text: str) -> str:
     """``text`` with its first letter a capital and the rest as it is: "Client IDs", never "Client ids"."""
     return text[:1].upper() + text[1:]

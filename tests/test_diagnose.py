@@ -298,6 +298,8 @@ ACCOUNT_MECHANISMS = [
     ("zeroed", _text_change("orders", lambda value: "0"), "zeroed", ["orders"], None),
     ("nulled", _text_change("referrer", lambda value: ""), "nulled", ["referrer"], None),
     ("constant", _text_change("plan", lambda value: "basic"), "constant", ["plan"], ("value", "basic")),
+    # Before: "referrer was replaced by the same value, NULL, for every row", the rows with a referrer unchanged.
+    ("placeholder", _text_change("referrer", lambda value: value or "NULL"), "filled", ["referrer"], ("value", "NULL")),
     # One rewrite of every value, not a constant per value ("pro" as "PRO", "plus" as "PLUS"...).
     ("upper-cased", _text_change("plan", str.upper), "text_rewritten", ["plan"], ("rewrite", "uppercase")),
     ("swap", _swapped_text("plan", "referrer"), "columns_swapped", ["plan", "referrer"], None),
@@ -342,6 +344,8 @@ def test_another_shape_names_the_mechanism_and_keeps_each_fault_s_dollars(tmp_pa
     assert set(causes) == ({"file_not_ingested", "value_drift"} if missed else {"value_drift"})
     drift = causes["value_drift"]
     assert (drift["file"], _mechanism_of(drift)) == (changed, (mechanism, columns, parameter))
+    # A platform row no file holds has no file to come from (it read "from nan"); an empty cell is said to be one.
+    assert not any(" from nan" in cause["evidence"] or "  in the file" in cause["evidence"] for cause in causes.values())
     users, dollars = _accounts_differing(before, platform)
     assert (drift["users"], Decimal(drift["revenue_gap"])) == (users, dollars)
     if missed:
@@ -904,6 +908,23 @@ def test_keys_a_load_lower_cased_are_one_cause_not_missing_and_unknown_keys(tmp_
     assert "account_id was lower-cased" in cause["evidence"]
 
 
+def test_rows_of_a_file_a_filter_dropped_are_the_file_only_partly_loaded(tmp_path, capsys):
+    # The enterprise rows of one file never reached the table. Before: "the lifetime value was not updated: it kept the
+    # value of the row before" beside "exported_at was replaced by the same value, ..., for every row".
+    changed = ACCOUNT_FILES[1]
+    platform = _accounts_loaded(changed, lambda frame: frame[frame["plan"] != "enterprise"])
+    older = _accounts_loaded(without=changed).set_index("account_id")
+    dropped = ACCOUNTS.files[changed].query("plan == 'enterprise'")["account_id"]
+    expected = _accounts_loaded().set_index("account_id")
+    stale = [key for key in dropped if key in older.index and expected.at[key, "exported_at"] != older.at[key, "exported_at"]]
+    causes = {cause["kind"]: cause for cause in _accounts_diagnosis(tmp_path, platform, capsys)["root_causes"]}
+    assert "value_drift" not in causes
+    lacking = causes["file_partially_ingested"]
+    assert (lacking["file"], lacking["users"]) == (changed, len(stale)) and len(stale) >= 3
+    assert "hold an older row instead" in lacking["evidence"]
+    assert "What sets them apart from the others: every account with plan enterprise, and no other." in lacking["evidence"]
+
+
 def test_keys_a_load_lower_cased_beside_a_file_never_loaded_are_two_causes(tmp_path, capsys):
     # Before: the rewrite named for the accounts whose rows agree, and the accounts whose latest row was in the file
     # never loaded "missing from the table" beside as many "the feed never sent", their dollars on neither story.
@@ -947,6 +968,40 @@ def test_rows_alike_under_a_few_unknown_keys_are_no_rewrite(tmp_path, capsys):
     platform.loc[platform.index[:2], "account_id"] = ["AC-900001", "AC-900002"]
     causes = {cause["kind"] for cause in _accounts_diagnosis(tmp_path, platform, capsys)["root_causes"]}
     assert causes == {"missing_users", "unexpected_users"}
+
+
+def test_one_file_whose_keys_lost_their_leading_zeros_is_told_without_made_up_value_changes(tmp_path, capsys):
+    """One update file opened and saved in a spreadsheet: its keys with leading zeros lost them, the others loaded.
+    Before: "the balance was not updated" and "updated_on was replaced by the same value" for the keys that kept the
+    row before. Now the file only partly loaded for them, beside the rows under keys the feed never sent (which of
+    the file's rows those are is not yet linked to them)."""
+    from checks.contract_infer import infer_contract
+
+    rng = np.random.default_rng(8)
+    keys = pd.Series([f"{number:07d}" for number in rng.choice(2_000_000, 400, replace=False)])  # half with a leading zero
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    files = [pd.DataFrame({"customer_no": keys, "balance": [f"{value:.2f}" for value in rng.uniform(1, 900, 400)],
+                           "updated_on": "2026-03-01"})]
+    for day in (2, 3, 4):
+        chosen = keys.sample(100, random_state=day).to_numpy()
+        files.append(pd.DataFrame({"customer_no": chosen, "balance": [f"{value:.2f}" for value in rng.uniform(1, 900, 100)],
+                                   "updated_on": f"2026-03-0{day}"}))
+    for number, frame in enumerate(files):
+        frame.to_csv(feed / f"delta{number}.csv", index=False)
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(infer_contract(feed).replace("feed_table", "balances").replace("new-feed", "balances"))
+    loaded = [frame.copy() for frame in files]
+    loaded[2]["customer_no"] = loaded[2]["customer_no"].str.lstrip("0")
+    pd.concat(loaded).drop_duplicates("customer_no", keep="last").to_csv(tmp_path / "platform.csv", index=False)
+    zeros = files[2]["customer_no"].str.startswith("0")
+    stale = set(files[2]["customer_no"][zeros]) - set(files[3]["customer_no"])  # their latest row is in delta2.csv
+    assert main(["diagnose", "--feed", str(feed), "--platform", str(tmp_path / "platform.csv"), "--contract", str(contract),
+                 "--json"]) == 1
+    causes = {cause["kind"]: cause for cause in json.loads(capsys.readouterr().out)["root_causes"]}
+    assert set(causes) == {"unexpected_users", "file_partially_ingested"}
+    assert causes["unexpected_users"]["users"] == int(zeros.sum())
+    assert (causes["file_partially_ingested"]["file"], causes["file_partially_ingested"]["users"]) == ("delta2.csv", len(stale))
 
 
 def test_keys_that_lost_their_leading_zeros_are_named_with_the_rows_that_changed_too(tmp_path, capsys):

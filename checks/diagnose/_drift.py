@@ -8,7 +8,7 @@ import numpy as np
 
 from checks.diagnose._mechanisms import MIN_USERS, Rows, column_mechanisms, shifted_rows
 from checks.diagnose._scan import Table, groups, history_values, picked_values
-from checks.diagnose.results import CONSTANT, SHIFTED_KEYS, Mechanism
+from checks.diagnose.results import CONSTANT, FILLED, SHIFTED_KEYS, Mechanism
 from checks.lineage import Feed, PlatformRows
 from checks.reconcile import ExpectedRows, compared
 from checks.wording import Words
@@ -79,8 +79,8 @@ class Drift:
             yield mechanism, mask, dollars, self._changes(mechanism, users, dollars)
 
     def _rendered(self, mechanism: Mechanism) -> Mechanism:
-        """The mechanism as JSON shows it: a constant as the file writes it."""
-        if mechanism.name != CONSTANT:
+        """The mechanism as JSON shows it: a constant (or a placeholder) as the file writes it."""
+        if mechanism.name not in (CONSTANT, FILLED):
             return mechanism
         text = self.words.value(mechanism.columns[0], mechanism.value)
         return Mechanism(mechanism.name, mechanism.columns, text)

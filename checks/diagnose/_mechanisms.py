@@ -3,7 +3,7 @@ confirmed where it reproduces their platform rows exactly.
 
 Every mechanism is one vectorised pass over the drifting users' rows in their int64 computing form
 (``checks.encoding``): ``expected`` and ``platform`` map each compared column to one array over the
-same users. A column's mechanism (zeroed, nulled, constant, scaled, rounded or truncated, timezone_shift, a text
+same users. A column's mechanism (zeroed, nulled, constant, filled, scaled, rounded or truncated, timezone_shift, a text
 rewritten, added up over the files, not updated by the latest row) or a
 swap of two columns explains that column for a user; a user is explained when every column that
 differs is. A parameter the data shows (a constant, a factor, an offset in hours) is read from the
@@ -23,6 +23,7 @@ from checks.diagnose.results import (
     ACCUMULATED,
     COLUMNS_SWAPPED,
     CONSTANT,
+    FILLED,
     NOT_UPDATED,
     NULLED,
     ROUNDED,
@@ -123,7 +124,9 @@ def _column_candidates(
     if value is not None:
         users = left & (platform == value)
         if _credible(users, left):
-            yield Mechanism(CONSTANT, (name,), int(value)), users
+            # Written only where the file's cell was empty: a placeholder for no value ("NULL"), not a constant.
+            filled = not (expected[users] != NULL).any()
+            yield Mechanism(FILLED if filled else CONSTANT, (name,), int(value)), users
     if numeric:
         yield from _scalings(expected, platform, left, name)
         yield from _roundings(expected, platform, left, name, column)

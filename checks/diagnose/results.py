@@ -60,6 +60,7 @@ TRUNCATED = "truncated"
 ZEROED = "zeroed"
 NULLED = "nulled"
 CONSTANT = "constant"
+FILLED = "filled"
 SHIFTED_KEYS = "shifted_keys"
 TIMEZONE_SHIFT = "timezone_shift"
 KEYS_REWRITTEN = "keys_rewritten"
@@ -75,6 +76,7 @@ MECHANISMS: dict[str, str | None] = {
     ZEROED: None,
     NULLED: None,
     CONSTANT: "value",
+    FILLED: "value",
     SHIFTED_KEYS: "offset",
     TIMEZONE_SHIFT: "hours",
     KEYS_REWRITTEN: "rewrite",

@@ -12,6 +12,7 @@ from checks.diagnose.results import (
     ACCUMULATED,
     COLUMNS_SWAPPED,
     CONSTANT,
+    FILLED,
     FILE_NOT_INGESTED,
     FILE_PARTIALLY_INGESTED,
     KEYS_REWRITTEN,
@@ -30,7 +31,7 @@ from checks.diagnose.results import (
     RootCause,
 )
 from checks.model import SOURCE_FILE, SOURCE_ROW, side_column
-from checks.wording import Words, agreeing, counted, default_words
+from checks.wording import Words, agreeing, counted, default_words, shown_cell
 
 
 def simulation_sentence(
@@ -112,17 +113,35 @@ def missing_sentence(
     )
 
 
-def dropped_words(dropped: Dropped, words: Words | None = None) -> str:
-    """What the missing keys share and no other does, and what drops rows so: "every account with plan enterprise, and
-    no other (a filter between the file and the table, or in the export)"."""
+def lacking_rows_sentence(
+    name: str, count: int, latest: int, dollars: int, examples: pd.DataFrame, words: Words | None = None,
+    dropped: Dropped | None = None,
+) -> str:
+    """``count`` of the ``latest`` keys whose latest row is in ``name`` hold an older row: those rows of the file did
+    not reach the table, the others' did (no cut: rows lacking here and there)."""
+    w = words or default_words()
+    # Rows lacking from one file, not from the table: neither a table that stops nor an export told as the reason.
+    shared = f" What sets them apart from the others: {dropped_words(dropped, w, why=False)}." if dropped is not None else ""
+    return (
+        f"{w.count(count)} of the {latest:,} whose latest row is in {name} {agreeing(count, 'hold')} an older row instead: "
+        f"their rows of {name} did not reach the table while the others' did, here and there in the file rather than "
+        f"from one line on{w.money_part('; together they are {} short', dollars)}.{shared}{example_sentence(examples, w)}"
+    )
+
+
+def dropped_words(dropped: Dropped, words: Words | None = None, *, why: bool = True) -> str:
+    """What the missing keys share and no other does, and (``why``) what drops rows so: "every account with plan
+    enterprise, and no other (a filter between the file and the table, or in the export)"."""
     w = words or default_words()
     if dropped.column is None:
-        return (
-            f"every {w.key_word} {dropped.side} {dropped.value} in {w.key_name} order, and no other (the table "
-            f"{'stops' if dropped.side == AFTER else 'starts'} there: an export's row limit, or a load that stopped part way)"
+        reason = (
+            f" (the table {'stops' if dropped.side == AFTER else 'starts'} there: an export's row limit, or a load that "
+            f"stopped part way)"
         )
+        return f"every {w.key_word} {dropped.side} {dropped.value} in {w.key_name} order, and no other{reason if why else ''}"
     held = f"no {_column_word(dropped.column, w)}" if dropped.value == "" else f"{_column_word(dropped.column, w)} {dropped.value}"
-    return f"every {w.key_word} with {held}, and no other (a filter between the file and the table, or in the export)"
+    reason = " (a filter between the file and the table, or in the export)"
+    return f"every {w.key_word} with {held}, and no other{reason if why else ''}"
 
 
 def unexpected_sentence(count: int, no_file: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
@@ -230,6 +249,11 @@ _MECHANISM_WORDS: dict[str, tuple[str, str, str]] = {
         "the value lost on the way in (a failed conversion, or a column mapped by a name the file does not have)",
         "map {column} by its header name and fail the load when a value that was in the file arrives empty",
     ),
+    FILLED: (
+        "{column} left empty in the file was written as {value}",
+        "a placeholder for a missing value, such as NULL or N/A, written as text on the way in",
+        "load an empty {column} as empty (null), never as a placeholder, and check after each load that the table's empty cells are the file's",
+    ),
     CONSTANT: (
         "{column} was replaced by the same value, {value}, for every row",
         "a default or placeholder written instead of the file's value",
@@ -323,7 +347,9 @@ def mechanism_sentence(
     ))
     by_key: dict[str, list[str]] = {}
     for change in changes:
-        by_key.setdefault(change["key"], []).append(f"{change['column']} {change['file']} in the file, {change['platform']} on the platform")
+        by_key.setdefault(change["key"], []).append(
+            f"{change['column']} {shown_cell(change['file'])} in the file, {shown_cell(change['platform'])} on the platform"
+        )
     shown = [f"{w.key_word} {key}: {', '.join(values)}" for key, values in by_key.items()]
     example = f" For example, {'; '.join(shown)}." if shown else ""
     return (
@@ -387,7 +413,7 @@ def example_sentence(examples: pd.DataFrame, words: Words | None = None) -> str:
         return held + (f", {w.amount_word} {w.money(row[side_column(side, amount)])}" if amount else "")
 
     platform = state("platform") if pd.notna(row[side_column("platform", version)]) else "no row"
-    where = f" from {row['platform_file']}" if row["platform_file"] else ""
+    where = f" from {row['platform_file']}" if pd.notna(row["platform_file"]) and row["platform_file"] else ""  # NaN: no file holds it
     return (
         f" For example, {w.key_word} {w.key(row[w.key_name])} has {platform}{where} on the platform, but its latest "
         f"row is {state('expected')}, in {row[SOURCE_FILE]} row {_integer(row[SOURCE_ROW])}."
