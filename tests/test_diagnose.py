@@ -970,11 +970,10 @@ def test_rows_alike_under_a_few_unknown_keys_are_no_rewrite(tmp_path, capsys):
     assert causes == {"missing_users", "unexpected_users"}
 
 
-def test_one_file_whose_keys_lost_their_leading_zeros_is_told_without_made_up_value_changes(tmp_path, capsys):
+def test_one_file_whose_keys_lost_their_leading_zeros_is_one_rewrite_of_that_file(tmp_path, capsys):
     """One update file opened and saved in a spreadsheet: its keys with leading zeros lost them, the others loaded.
     Before: "the balance was not updated" and "updated_on was replaced by the same value" for the keys that kept the
-    row before. Now the file only partly loaded for them, beside the rows under keys the feed never sent (which of
-    the file's rows those are is not yet linked to them)."""
+    row before, beside as many keys "the feed never sent"."""
     from checks.contract_infer import infer_contract
 
     rng = np.random.default_rng(8)
@@ -998,10 +997,39 @@ def test_one_file_whose_keys_lost_their_leading_zeros_is_told_without_made_up_va
     stale = set(files[2]["customer_no"][zeros]) - set(files[3]["customer_no"])  # their latest row is in delta2.csv
     assert main(["diagnose", "--feed", str(feed), "--platform", str(tmp_path / "platform.csv"), "--contract", str(contract),
                  "--json"]) == 1
-    causes = {cause["kind"]: cause for cause in json.loads(capsys.readouterr().out)["root_causes"]}
-    assert set(causes) == {"unexpected_users", "file_partially_ingested"}
-    assert causes["unexpected_users"]["users"] == int(zeros.sum())
-    assert (causes["file_partially_ingested"]["file"], causes["file_partially_ingested"]["users"]) == ("delta2.csv", len(stale))
+    diagnosis = json.loads(capsys.readouterr().out)
+    (cause,) = diagnosis["root_causes"]
+    assert (cause["mechanism"], cause["rewrite"], cause["file"], cause["users"]) == (
+        "keys_rewritten", "leading_zeros", "delta2.csv", int(zeros.sum())
+    )
+    assert f"and {len(stale)} of them keep an older row under their own" in cause["evidence"]
+    assert cause["revenue_gap"] == diagnosis["totals"]["gap"] and diagnosis["totals"]["unexplained_users"] == 0
+
+
+def test_a_rewrite_of_one_file_s_keys_is_named_only_where_every_key_it_changes_is_held_so():
+    from checks.diagnose._keys import FILE_SAMPLE, LEADING_ZEROS, file_rewrite
+
+    keys = pd.Series([f"{number:07d}" for number in np.random.default_rng(3).choice(2_000_000, 3 * FILE_SAMPLE, replace=False)])
+    stripped = keys.str.lstrip("0")
+    changed = np.flatnonzero(stripped != keys)
+    held = stripped[changed].sample(frac=1.0, random_state=1)  # the platform's own order
+    asked = []
+
+    def keys_at(rows):
+        asked.append(None if rows is None else len(rows))
+        return keys if rows is None else keys[rows]
+
+    def every_row(rows, at):
+        return np.ones(len(rows), dtype=bool)
+
+    name, rows, at = file_rewrite(keys_at, len(keys), held, every_row)
+    assert (name, list(rows)) == (LEADING_ZEROS, list(changed)) and (held.to_numpy()[at] == stripped[rows].to_numpy()).all()
+    assert asked == [FILE_SAMPLE, None]  # a sample first, the whole file once the sample held
+    assert file_rewrite(keys_at, len(keys), held.iloc[1:], every_row) is None  # one key it changes not held so
+    assert file_rewrite(keys_at, len(keys), held, lambda rows, at: np.arange(len(rows)) > 0) is None  # one row differs
+    asked.clear()
+    assert file_rewrite(keys_at, len(keys), pd.Series(["x1", "x2", "x3"]), every_row) is None
+    assert asked == [FILE_SAMPLE]  # a few keys never sent: no pass over the file
 
 
 def test_keys_that_lost_their_leading_zeros_are_named_with_the_rows_that_changed_too(tmp_path, capsys):

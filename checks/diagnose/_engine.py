@@ -15,7 +15,7 @@ import pandas as pd
 from checks.diagnose._drift import Drift
 from checks.diagnose._dropped import MIN_DROPPED, Dropped, by_key_order, by_value, explains_cut, filterable
 from checks.diagnose._keys import EXAMPLES as KEY_EXAMPLES
-from checks.diagnose._keys import Rekeying, Rewrite, rewrites
+from checks.diagnose._keys import MIN_PAIRS, Rekeying, Rewrite, file_rewrite, rewrites
 from checks.diagnose._scan import (
     Model,
     Scan,
@@ -666,15 +666,17 @@ class Engine:
         observed_count = self.observed_count
         simulated_count = table.count
         older = self._older_rows(table, left)
+        unexpected = left & (simulated_count == 0) & (observed_count > 0)
+        rewritten = np.zeros(self.size, dtype=bool)  # the users one file's rewritten keys explain, both sides
+        file_rewrites = self._file_rewrites(table, unexpected, older, rewritten)
         lacking = self._lacking_rows_causes(table, older)
         missing = left & (observed_count == 0) & (simulated_count > 0)
-        unexpected = left & (simulated_count == 0) & (observed_count > 0)
         duplicated = left & (observed_count > 1)
         drifted = np.zeros(self.size, dtype=bool)
         drift_causes: list[RootCause] = []
         transformed = (np.array([], dtype="int64"), np.array([], dtype="int64"))
         if table.part is not None:
-            candidates = np.flatnonzero(left & (observed_count == 1) & (table.part >= 0) & ~older)
+            candidates = np.flatnonzero(left & (observed_count == 1) & (table.part >= 0) & ~older & ~rewritten)
             found = Drift(self.feed, table, candidates, self.platform, self.rows.expected, self.rows.ids, self.words)
             transformed = found.transformed()
             self._share_composed(transformed, moved_by)
@@ -703,13 +705,14 @@ class Engine:
             ),
             self.cause(UNEXPECTED_USERS, unexpected, self._file_of_platform(unexpected), self._unexpected_evidence),
             self.cause(DUPLICATE_ROWS, duplicated, self._file_of_extra_rows(table, duplicated), self._duplicate_evidence),
+            *file_rewrites,
             *lacking,
             *drift_causes,
             *quarantined,
         ]
         # The explained users gathered in ``drifted`` and taken off ``left`` (the caller's temporary) in place:
         # no further 10 M-user masks at the diagnosis's peak.
-        for explained in (missing, unexpected, duplicated, older):
+        for explained in (missing, unexpected, duplicated, older, rewritten):
             drifted |= explained
         left &= np.logical_not(drifted, out=drifted)
         return [cause for cause in causes if cause.users], left, transformed, yielded
@@ -728,6 +731,53 @@ class Engine:
         held, picked = self.platform.values_at(version, users), picked_values(self.feed, table, users, version)
         older[users[held < picked]] = True
         return older
+
+    def _file_rewrites(
+        self, table: Table, unexpected: np.ndarray, older: np.ndarray, rewritten: np.ndarray
+    ) -> list[RootCause]:
+        """Keys one file's load rewrote (``checks.diagnose._keys.file_rewrite``: a spreadsheet stripped one file's keys
+        of their leading zeros): one ``keys_rewritten`` cause per such file, with the keys the feed never sent whose
+        rows are the file's and the file's keys left on an older row under their own. Those users are taken off
+        ``unexpected`` and ``older`` and marked in ``rewritten``, in place."""
+        codec = self.words.encoding.codecs[self.feed.shape.key]
+        held = np.flatnonzero(unexpected & (self.observed_count == 1))
+        if codec.dictionary is None or len(held) < MIN_PAIRS:
+            return []
+        causes, ids = [], self.rows.ids
+
+        def texts(users: np.ndarray) -> pd.Series:
+            return pd.Series(codec.dictionary.decode(ids[users]), dtype=object)
+
+        for file, name in enumerate(self.names):
+            parts = [part for part in self.feed.parts if part.file == file]
+            if not parts or len(held) < MIN_PAIRS:
+                continue
+            users = np.concatenate([part.user for part in parts])
+            positions = np.concatenate([part.positions() for part in parts])
+
+            def same_rows(rows: np.ndarray, at: np.ndarray, file=file, positions=positions, held=held) -> np.ndarray:
+                agree = np.ones(len(rows), dtype=bool)
+                for column in self.compared:
+                    agree &= self.feed.column(file, column)[positions[rows]] == self.platform.values_at(column, held[at])
+                return agree
+
+            found = file_rewrite(
+                lambda rows, users=users: texts(users if rows is None else users[rows]), len(users), texts(held), same_rows
+            )
+            if found is None:
+                continue
+            rewrite, rows, at = found
+            sent, becomes = users[rows], held[at]
+            kept_older = sent[older[sent]]
+            unexpected[becomes] = older[kept_older] = False
+            rewritten[becomes] = rewritten[kept_older] = True
+            held = np.delete(held, at)
+            dollars = np.concatenate([self.gap[becomes], self.gap[kept_older]])
+            causes.append(self._rewrite_cause(
+                table, Rewrite(rewrite, sent, becomes), sent, ids[sent], ids[becomes], dollars, np.abs(dollars),
+                file=name, kept_older=len(kept_older),
+            ))
+        return causes
 
     def _lacking_rows_causes(self, table: Table, older: np.ndarray) -> list[RootCause]:
         """One ``file_partially_ingested`` cause per file whose rows the ``older`` users' picks are, with what those
@@ -863,9 +913,10 @@ class Engine:
 
     def _rewrite_cause(
         self, table: Table, found: Rewrite, sent_users: np.ndarray, sent_ids: np.ndarray, held_ids: np.ndarray,
-        dollars: np.ndarray, absolute: np.ndarray | None = None,
+        dollars: np.ndarray, absolute: np.ndarray | None = None, *, file: str | None = None, kept_older: int | None = None,
     ) -> RootCause:
-        """One rewrite's ``value_drift`` cause over the users the feed sent (positions), with the keys' ids both ways."""
+        """One rewrite's ``value_drift`` cause over the users the feed sent (positions), with the keys' ids both ways;
+        of one ``file``'s load only, ``kept_older`` of those keys left on an older row under their own."""
         key = self.feed.shape.key
         users = np.zeros(self.size, dtype=bool)
         users[sent_users] = True
@@ -877,11 +928,12 @@ class Engine:
             {"key": self.words.key(sent_key), "column": key, "file": self.words.key(sent_key), "platform": self.words.key(held_key)}
             for sent_key, held_key in zip(sent_ids[shown], held_ids[shown])
         ]
-        file = self.file_of_picks(table, users)
+        file = self.file_of_picks(table, users) if file is None else file
         return self.cause(
             VALUE_DRIFT, users, file,
             lambda members, examples: rewritten_sentence(
-                mechanism, file, int(members.sum()), int(dollars.sum()), changes, self.words, changed=found.changed
+                mechanism, file, int(members.sum()), int(dollars.sum()), changes, self.words, changed=found.changed,
+                kept_older=kept_older,
             ),
             {"changes": changes, "what": what, "why": why, "fix": fix, "changed": found.changed}, dollars=dollars,
             mechanism=mechanism, absolute=absolute,

@@ -169,12 +169,24 @@ def quarantined_sentence(
 
 def rewritten_sentence(
     mechanism: Mechanism, file: str | None, count: int, dollars: int, changes: list[dict[str, str]], words: Words | None = None,
-    *, changed: int = 0,
+    *, changed: int = 0, kept_older: int | None = None,
 ) -> str:
     """``count`` keys a load rewrote (``keys_rewritten``): missing as sent, their rows held under the rewritten keys;
-    ``changed`` of those rows are not the ones expected (the causes beside this one tell why, at their dollars)."""
+    ``changed`` of those rows are not the ones expected (the causes beside this one tell why, at their dollars). With
+    ``kept_older``, one file's load only: its rows under the rewritten keys, and that many keys left on an older row."""
     w = words or default_words()
     what, why, _ = mechanism_words(mechanism, w)
+    example = ", ".join(f"{change['file']} is on the platform as {change['platform']}" for change in changes)
+    example = f" For example, {w.key_word} {example}." if example else ""
+    if kept_older is not None:
+        older = f", and {kept_older:,} of them {agreeing(kept_older, 'keep')} an older row under their own" if kept_older else ""
+        moved = w.money_part("; that took {} off the " + w.amount_word, dollars) if dollars > 0 else (
+            w.money_part("; that added {} to the " + w.amount_word, -dollars) if dollars else ""
+        )
+        return (
+            f"{_loaded(file)}, {what} for {w.count(count)} ({why}): the file's rows of them are on the platform under the "
+            f"rewritten {w.key_name}, which the feed never sent{older}{moved}.{example}"
+        )
     if changed:
         moved = (
             f"; {changed:,} of those rows {agreeing(changed, 'are')} not the {w.key_word}'s latest as the feed sent it: "
@@ -182,11 +194,10 @@ def rewritten_sentence(
         )
     else:
         moved = w.money_part("; that moved {} in all", dollars) if dollars else w.amount_part(f"; the {w.amount_word} did not change")
-    example = ", ".join(f"{change['file']} is on the platform as {change['platform']}" for change in changes)
     return (
         f"{_loaded(file)}, {what} for {w.count(count)} ({why}): each one's row is on the platform under the rewritten "
         f"{w.key_name}, so the table misses {count:,} {w.keys} the feed sent and holds {count:,} it never sent{moved}."
-        + (f" For example, {w.key_word} {example}." if example else "")
+        f"{example}"
     )
 
 
