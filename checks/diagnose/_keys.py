@@ -117,7 +117,8 @@ def file_rewrite(
         changed = seen.to_numpy() != sampled.to_numpy()
         if not changed.any() or (lookup.get_indexer(seen[changed]) < 0).any():
             continue
-        keys = sampled if whole else keys if keys is not None else keys_at(None).reset_index(drop=True)
+        if keys is None:  # read once, for the first rewrite the sample holds
+            keys = sampled if whole else keys_at(None).reset_index(drop=True)
         rewritten = rewrite(keys)
         changed_rows = np.flatnonzero(rewritten.to_numpy() != keys.to_numpy())
         if len(changed_rows) < MIN_PAIRS:

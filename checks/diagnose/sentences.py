@@ -12,9 +12,9 @@ from checks.diagnose.results import (
     ACCUMULATED,
     COLUMNS_SWAPPED,
     CONSTANT,
-    FILLED,
     FILE_NOT_INGESTED,
     FILE_PARTIALLY_INGESTED,
+    FILLED,
     KEYS_REWRITTEN,
     NOT_UPDATED,
     NULLED,
@@ -68,7 +68,8 @@ def simulation_sentence(
         if note["rule"] == "string":
             how = f"comparing {w.version} as text (so 999 beats 1500) instead of by its value"
         elif note.get("first_wins"):
-            how = f"keeping the first row each {w.key_word} got instead of its latest (the files loaded newest first: " + ", ".join(note["order"]) + ")"
+            order = ", ".join(note["order"])
+            how = f"keeping the first row each {w.key_word} got instead of its latest (the files loaded newest first: {order})"
         else:
             how = "keeping the row of the last file loaded, with files loaded in the order " + ", ".join(note["order"])
         return (
@@ -180,9 +181,7 @@ def rewritten_sentence(
     example = f" For example, {w.key_word} {example}." if example else ""
     if kept_older is not None:
         older = f", and {kept_older:,} of them {agreeing(kept_older, 'keep')} an older row under their own" if kept_older else ""
-        moved = w.money_part("; that took {} off the " + w.amount_word, dollars) if dollars > 0 else (
-            w.money_part("; that added {} to the " + w.amount_word, -dollars) if dollars else ""
-        )
+        moved = _amount_moved(dollars, w, "that")
         return (
             f"{_loaded(file)}, {what} for {w.count(count)} ({why}): the file's rows of them are on the platform under the "
             f"rewritten {w.key_name}, which the feed never sent{older}{moved}.{example}"
@@ -353,9 +352,7 @@ def mechanism_sentence(
     """A mechanism found in the rows: when which file was loaded, what was done to how many keys, the dollars, examples."""
     w = words or default_words()
     what, why, _ = mechanism_words(mechanism, w)
-    moved = w.amount_part(f"; it took {w.money(dollars)} off the {w.amount_word}" if dollars > 0 else (
-        f"; it added {w.money(-dollars)} to the {w.amount_word}" if dollars else f"; the {w.amount_word} did not change"
-    ))
+    moved = _amount_moved(dollars, w, "it")
     by_key: dict[str, list[str]] = {}
     for change in changes:
         by_key.setdefault(change["key"], []).append(
@@ -367,6 +364,14 @@ def mechanism_sentence(
         f"{_loaded(file)}, {what} for {w.count(count)} ({why}){moved}. Applying this to the file's rows reproduces "
         f"their platform rows exactly.{example}"
     )
+
+
+def _amount_moved(dollars: int, words: Words, subject: str) -> str:
+    """What a change did to the amount (positive ``dollars``: taken off): "; it took $365.39 off the lifetime value"."""
+    w = words
+    return w.amount_part(f"; {subject} took {w.money(dollars)} off the {w.amount_word}" if dollars > 0 else (
+        f"; {subject} added {w.money(-dollars)} to the {w.amount_word}" if dollars else f"; the {w.amount_word} did not change"
+    ))
 
 
 def _loaded(file: str | None) -> str:
