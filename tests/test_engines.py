@@ -756,7 +756,8 @@ def test_spark_matches_pandas_on_another_shape(spark_engine, case: str, tmp_path
 def test_spark_diagnoses_another_shape_as_the_reference(spark_engine, tmp_path: Path, capsys) -> None:
     """A table with a file never loaded (the fault search on the driver), one that matches (all in Spark SQL), one
     whose keys a load lower-cased (the driver's, which sets such keys aside before its simulations) and one with both
-    (the driver's, which moves the rows back under the keys as sent and searches again)."""
+    (the driver's, which moves the rows back under the keys as sent and searches again), and one whose file lost its
+    basic accounts' rows on the way in (the driver's: accounts left on an older row)."""
     from checks.cli import main
     from checks.sample_accounts import CONTRACT_PATH
     from tests.test_contract_shapes import CASE, PLATFORM_FAULTS
@@ -767,6 +768,9 @@ def test_spark_diagnoses_another_shape_as_the_reference(spark_engine, tmp_path: 
         "file never loaded": never_loaded, "matches": CASE.customer,
         "keys lower-cased": CASE.customer.assign(account_id=CASE.customer["account_id"].str.lower()),
         "both": never_loaded.assign(account_id=never_loaded["account_id"].str.lower()),
+        "rows filtered": pd.concat(
+            frame[frame["plan"] != "basic"] if number == 1 else frame for number, frame in enumerate(CASE.files.values())
+        ).sort_values("exported_at", kind="stable").drop_duplicates("account_id", keep="last"),
     }
     printed = {}
     for case, table in tables.items():
@@ -781,6 +785,7 @@ def test_spark_diagnoses_another_shape_as_the_reference(spark_engine, tmp_path: 
     assert printed["matches", "pandas"][0] == 0
     both = [cause["kind"] for cause in json.loads(printed["both", "pandas"][1])["root_causes"]]
     assert sorted(both) == ["file_not_ingested", "value_drift"]
+    assert '"kind": "file_partially_ingested"' in printed["rows filtered", "pandas"][1]
 
 
 @pytest.mark.slow

@@ -491,7 +491,8 @@ class Engine:
         return same
 
     def _candidate_orders(self) -> list[tuple[int, ...]]:
-        """Load orders to try for "last file loaded wins": the one the platform's rows imply, and the reverse."""
+        """Load orders to try for "last file loaded wins": the feed's order reversed, then the one the platform's rows
+        imply (``candidate_orders``)."""
         if "orders" not in self._cache:
             self._cache["orders"] = self._inferred_orders()
         return self._cache["orders"]
