@@ -1223,6 +1223,18 @@ def test_keys_a_load_lower_cased_are_searched_again_under_the_keys_sent(tmp_path
     assert (causes["value_drift"]["share_of_gap"], causes["file_not_ingested"]["share_of_gap"]) == (0.5, 0.1)
 
 
+def test_one_file_whose_keys_its_load_lower_cased_is_not_also_a_file_never_loaded(tmp_path, capsys):
+    # contacts_3.csv loaded with its emails lower-cased, the other files as sent. Before: "email was lower-cased" beside
+    # "contacts_3.csv never loaded" (which the search first took: no contact holds its row under its own email).
+    files = _contacts(tmp_path, lambda emails: emails)
+    loaded = [frame.copy() for frame in files]
+    loaded[2]["email"] = loaded[2]["email"].str.lower()
+    pd.concat(loaded).drop_duplicates("email", keep="last").to_csv(tmp_path / "platform.csv", index=False)
+    (cause,) = _contacts_causes(tmp_path, capsys)
+    assert (cause["rewrite"], cause["file"], cause["users"]) == ("lowercase", "contacts_3.csv", len(files[2]))
+    assert f"and {len(files[2])} of them keep an older row under their own." in cause["evidence"]
+
+
 def test_keys_sharing_one_version_are_never_told_as_a_filter_on_the_version(tmp_path, capsys):
     """Every email rewritten in no usual way by the load (paired by their rows), and contacts_3.csv never loaded: the
     contacts whose latest row is in that file sit on the platform under another key with an older row, so the table

@@ -561,7 +561,11 @@ class Engine:
         cuts = {
             index: cause_of == index for index, (hypothesis, _) in enumerate(chosen) if hypothesis.kind == FILE_PARTIALLY_INGESTED
         }
-        residual, unexplained, transformed, yielded = self._residual_causes(table, ~agrees, moved_by, cuts)
+        missed = {
+            index: (hypothesis.file, cause_of == index)
+            for index, (hypothesis, _) in enumerate(chosen) if hypothesis.kind == FILE_NOT_INGESTED
+        }
+        residual, unexplained, transformed, yielded = self._residual_causes(table, ~agrees, moved_by, cuts, missed)
         # Counted as agreeing in the search: not so in any simulation.
         aside = 0 if self._aside is None else int(np.count_nonzero(self._aside))
         causes = [
@@ -655,21 +659,25 @@ class Engine:
         return best
 
     def _residual_causes(
-        self, table: Table, left: np.ndarray, moved_by: np.ndarray, cuts: dict[int, np.ndarray]
+        self, table: Table, left: np.ndarray, moved_by: np.ndarray, cuts: dict[int, np.ndarray],
+        missed: dict[int, tuple[int, np.ndarray]] | None = None,
     ) -> tuple[list[RootCause], np.ndarray, tuple[np.ndarray, np.ndarray], set[int]]:
         """Sort what no simulation reproduced (``left``, a mask this takes over) into the rows of a quarantined file
         the platform loaded anyway, dropped, unexpected, duplicated and changed users; a change a load made to the
         values (``checks.diagnose._mechanisms``) is named where one reproduces the rows. Also the users so
         transformed, the dollars each transformation changed, and which of the chosen files cut short (``cuts``: their
         users by place among the chosen changes) the filter that dropped the missing users explains instead
-        (``checks.diagnose._dropped.explains_cut``): their users are told as missing."""
+        (``checks.diagnose._dropped.explains_cut``): their users are told as missing, and which of the chosen files never
+        loaded (``missed``: their file and users by place) a load that rewrote that file's keys explains instead
+        (``_file_rewrites``)."""
         quarantined = self._quarantined_causes(left)
         observed_count = self.observed_count
         simulated_count = table.count
         older = self._older_rows(table, left)
         unexpected = left & (simulated_count == 0) & (observed_count > 0)
         rewritten = np.zeros(self.size, dtype=bool)  # the users one file's rewritten keys explain, both sides
-        file_rewrites = self._file_rewrites(table, unexpected, older, rewritten)
+        yielded: set[int] = set()
+        file_rewrites = self._file_rewrites(table, unexpected, older, rewritten, missed or {}, yielded)
         lacking = self._lacking_rows_causes(table, older)
         missing = left & (observed_count == 0) & (simulated_count > 0)
         duplicated = left & (observed_count > 1)
@@ -695,9 +703,10 @@ class Engine:
                     )
                 )
         dropped = self._dropped(table, missing)
-        yielded = {index for index, users in cuts.items() if self._filter_explains_cut(dropped, users)}
-        for index in yielded:
+        filtered = {index for index, users in cuts.items() if self._filter_explains_cut(dropped, users)}
+        for index in filtered:
             missing |= cuts[index]
+        yielded |= filtered
         causes = [
             self.cause(
                 MISSING_USERS, missing, self.file_of_picks(table, missing),
@@ -734,12 +743,15 @@ class Engine:
         return older
 
     def _file_rewrites(
-        self, table: Table, unexpected: np.ndarray, older: np.ndarray, rewritten: np.ndarray
+        self, table: Table, unexpected: np.ndarray, older: np.ndarray, rewritten: np.ndarray,
+        missed: dict[int, tuple[int, np.ndarray]], yielded: set[int],
     ) -> list[RootCause]:
         """Keys one file's load rewrote (``checks.diagnose._keys.file_rewrite``: a spreadsheet stripped one file's keys
         of their leading zeros): one ``keys_rewritten`` cause per such file, with the keys the feed never sent whose
-        rows are the file's and the file's keys left on an older row under their own. Those users are taken off
-        ``unexpected`` and ``older`` and marked in ``rewritten``, in place."""
+        rows are the file's and the file's keys left on an older row (or none) under their own. Those users are taken
+        off ``unexpected`` and ``older`` and marked in ``rewritten``, in place. The search may have told the keys left
+        so as the file never loaded (every one of its keys rewritten): such a chosen change (``missed``, by place) whose
+        users are all the rewrite's is its part, added to ``yielded``."""
         codec = self.words.encoding.codecs[self.feed.shape.key]
         held = np.flatnonzero(unexpected & (self.observed_count == 1))
         if codec.dictionary is None or len(held) < MIN_PAIRS:
@@ -773,10 +785,16 @@ class Engine:
             unexpected[becomes] = older[kept_older] = False
             rewritten[becomes] = rewritten[kept_older] = True
             held = np.delete(held, at)
+            in_file = np.zeros(self.size, dtype=bool)
+            in_file[sent] = True
+            for index, (missed_file, members) in missed.items():
+                if missed_file == file and not (members & ~in_file).any():
+                    yielded.add(index)  # "never loaded": under other keys, as told here
+                    kept_older = np.concatenate([kept_older, np.flatnonzero(members)])
             dollars = np.concatenate([self.gap[becomes], self.gap[kept_older]])
             causes.append(self._rewrite_cause(
                 table, Rewrite(rewrite, sent, becomes), sent, ids[sent], ids[becomes], dollars, np.abs(dollars),
-                file=name, kept_older=len(kept_older),
+                file=name, kept_older=(len(kept_older), int(np.count_nonzero(self.observed_count[kept_older] == 0))),
             ))
         return causes
 
@@ -914,10 +932,12 @@ class Engine:
 
     def _rewrite_cause(
         self, table: Table, found: Rewrite, sent_users: np.ndarray, sent_ids: np.ndarray, held_ids: np.ndarray,
-        dollars: np.ndarray, absolute: np.ndarray | None = None, *, file: str | None = None, kept_older: int | None = None,
+        dollars: np.ndarray, absolute: np.ndarray | None = None, *, file: str | None = None,
+        kept_older: tuple[int, int] | None = None,
     ) -> RootCause:
         """One rewrite's ``value_drift`` cause over the users the feed sent (positions), with the keys' ids both ways;
-        of one ``file``'s load only, ``kept_older`` of those keys left on an older row under their own."""
+        of one ``file``'s load only, ``kept_older``: how many of those keys are left on an older row under their own,
+        and of those how many on none."""
         key = self.feed.shape.key
         users = np.zeros(self.size, dtype=bool)
         users[sent_users] = True

@@ -170,17 +170,20 @@ def quarantined_sentence(
 
 def rewritten_sentence(
     mechanism: Mechanism, file: str | None, count: int, dollars: int, changes: list[dict[str, str]], words: Words | None = None,
-    *, changed: int = 0, kept_older: int | None = None,
+    *, changed: int = 0, kept_older: tuple[int, int] | None = None,
 ) -> str:
     """``count`` keys a load rewrote (``keys_rewritten``): missing as sent, their rows held under the rewritten keys;
     ``changed`` of those rows are not the ones expected (the causes beside this one tell why, at their dollars). With
-    ``kept_older``, one file's load only: its rows under the rewritten keys, and that many keys left on an older row."""
+    ``kept_older``, one file's load only: its rows under the rewritten keys, and how many keys are left on an older
+    row, and of those how many on none (their only row was the file's)."""
     w = words or default_words()
     what, why, _ = mechanism_words(mechanism, w)
     example = ", ".join(f"{change['file']} is on the platform as {change['platform']}" for change in changes)
     example = f" For example, {w.key_word} {example}." if example else ""
     if kept_older is not None:
-        older = f", and {kept_older:,} of them {agreeing(kept_older, 'keep')} an older row under their own" if kept_older else ""
+        left, none = kept_older
+        older = f", and {left:,} of them {agreeing(left, 'keep')} an older row under their own" if left else ""
+        older += f" ({none:,} of them no row at all)" if none else ""
         moved = _amount_moved(dollars, w, "that")
         return (
             f"{_loaded(file)}, {what} for {w.count(count)} ({why}): the file's rows of them are on the platform under the "
