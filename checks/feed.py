@@ -161,6 +161,9 @@ _FLOAT_TEXT = re.compile(r"[+-]?\d+\.\d+")  # as a float is written: digits, a p
 _MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?")
 # A number a spreadsheet or report exported with thousands separators: 5,842.03, 1,234,567.
 _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+# A boolean a database or spreadsheet exported as a number, a letter or a word: 1/0 (a TINYINT), t/f (PostgreSQL),
+# yes/no; in any letter case.
+_FLAGS = {"1": 1, "0": 0, "t": 1, "f": 0, "yes": 1, "no": 0}
 
 
 def _read_export_forms(
@@ -168,7 +171,8 @@ def _read_export_forms(
 ) -> pd.DataFrame:
     """The bad cells left once the values a table's export wrote in another form of their type are read (into
     ``stored``, in place; ``warn`` told per column): numbers written through a binary float (13.0 for 13,
-    2311.530000000001 for 2311.53, no further off than ``FLOAT_NOISE``) and dates written as timestamps at midnight.
+    2311.530000000001 for 2311.53, no further off than ``FLOAT_NOISE``), dates written as timestamps at midnight, and
+    booleans written as 1/0, t/f or yes/no.
     A platform's export is a finding for the diagnosis, not a reason to stop it; any other cell is still bad input."""
     left = []
     for column, cells in bad_cells.groupby("column", sort=False):
@@ -228,6 +232,14 @@ def _with_thousands_separators(codec: Codec, texts: pd.Series) -> ExportForm | N
     return near, np.where(near, values, 0).astype("int64"), "with thousands separators"
 
 
+def _as_a_flag(codec: Codec, texts: pd.Series) -> ExportForm | None:
+    """Booleans written as 1/0, t/f or yes/no (``_FLAGS``), read as true and false."""
+    if codec.column.logical_type != "boolean":
+        return None
+    values = texts.str.lower().map(_FLAGS)
+    return values.notna().to_numpy(), values.fillna(0).to_numpy(dtype="int64"), "as 1/0, t/f or yes/no"
+
+
 def _scale(column: Column) -> int | None:
     """The decimals of an exact number column (0 for an integer one); None for any other column."""
     if column.logical_type == "integer":
@@ -236,7 +248,7 @@ def _scale(column: Column) -> int | None:
 
 
 # The forms of a value a table's export may write, each tried on the cells the ones before left.
-_EXPORT_FORMS = (_at_midnight, _through_a_float, _with_thousands_separators)
+_EXPORT_FORMS = (_at_midnight, _through_a_float, _with_thousands_separators, _as_a_flag)
 
 
 def read_table(

@@ -316,6 +316,42 @@ def test_a_table_s_numbers_written_with_thousands_separators_are_read_as_the_num
         write_csv(accounts, accounts.read_text().replace(misgrouped, '"5,842.03"'))
 
 
+FLAGS_CONTRACT = r"""
+apiVersion: v3.1.0
+kind: DataContract
+id: flags
+name: Flags
+version: 1.0.0
+status: active
+schema:
+  - name: flags
+    physicalType: table
+    properties:
+      - {name: email, logicalType: string, primaryKey: true}
+      - {name: opted_in, logicalType: boolean, required: true}
+      - name: rev
+        logicalType: integer
+        required: true
+        customProperties: [{property: checks.role, value: version}]
+"""
+
+
+def test_a_table_s_booleans_written_as_numbers_letters_or_words_are_read_as_true_and_false(tmp_path):
+    # A platform that exported opted_in as 1/0 (a TINYINT) stopped the diagnosis: "2400 invalid boolean value(s)".
+    from checks.contract import parse_contract
+    from checks.encoding import Encoding
+
+    encoding = Encoding.of(parse_contract(FLAGS_CONTRACT))
+    path = write_csv(tmp_path / "platform.csv", "email,opted_in,rev\na@x,1,1\nb@x,0,1\nc@x,T,1\nd@x,No,1\ne@x,true,1\n")
+    told: list[str] = []
+    assert read_table(path, encoding, warn=told.append)["opted_in"].tolist() == [True, False, True, False, True]
+    assert told == ["platform.csv: column 'opted_in': 4 value(s) written as 1/0, t/f or yes/no, read as the contract's "
+                    "boolean (first '1' as true)"]
+    write_csv(path, "email,opted_in,rev\na@x,2,1\n")
+    with pytest.raises(BadInputError, match="invalid boolean"):
+        read_table(path, encoding)
+
+
 def test_a_single_group_with_three_decimals_or_more_may_be_a_decimal_comma_and_is_not_read(tmp_path):
     import pandas as pd
 
