@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from checks.contract import Column, Contract, default_contract
+from checks.contract import DEFAULT_CURRENCY, Column, Contract, default_contract
 from checks.encoding import INTEGER_PATTERN, Codec, Encoding, default_encoding  # noqa: F401  (engines read the pattern here)
 from checks.errors import BadInputError
 from checks.model import DeltaFile, RawTable
@@ -171,8 +171,8 @@ def _read_export_forms(
 ) -> pd.DataFrame:
     """The bad cells left once the values a table's export wrote in another form of their type are read (into
     ``stored``, in place; ``warn`` told per column): numbers written through a binary float (13.0 for 13,
-    2311.530000000001 for 2311.53, no further off than ``FLOAT_NOISE``), dates written as timestamps at midnight, and
-    booleans written as 1/0, t/f or yes/no.
+    2311.530000000001 for 2311.53, no further off than ``FLOAT_NOISE``), amounts written with their currency, dates
+    written as timestamps at midnight, and booleans written as 1/0, t/f or yes/no.
     A platform's export is a finding for the diagnosis, not a reason to stop it; any other cell is still bad input."""
     left = []
     for column, cells in bad_cells.groupby("column", sort=False):
@@ -232,6 +232,21 @@ def _with_thousands_separators(codec: Codec, texts: pd.Series) -> ExportForm | N
     return near, np.where(near, values, 0).astype("int64"), "with thousands separators"
 
 
+def _with_the_currency(codec: Codec, texts: pd.Series) -> ExportForm | None:
+    """Amounts written with the contract's currency before their digits (a spreadsheet's currency format: $2,311.53,
+    -$12.50, EUR 12.50), read without it (and without thousands separators grouped as ``_GROUPED`` groups them)."""
+    column = codec.column
+    if column.role != "amount" or _scale(column) is None:
+        return None
+    currency = column.currency or DEFAULT_CURRENCY
+    parts = texts.str.extract(rf"^([+-]?)\s*{re.escape(currency)}\s*([+-]?[\d,.]+)$")
+    signed = parts[0].fillna("") + parts[1].fillna("")
+    grouped = signed.str.fullmatch(_GROUPED.pattern)
+    values, valid = codec.parse(signed.where(~grouped, signed.str.replace(",", "", regex=False)))
+    near = parts[1].notna().to_numpy() & valid
+    return near, np.where(near, values, 0).astype("int64"), f"with the currency ({currency})"
+
+
 def _as_a_flag(codec: Codec, texts: pd.Series) -> ExportForm | None:
     """Booleans written as 1/0, t/f or yes/no (``_FLAGS``), read as true and false."""
     if codec.column.logical_type != "boolean":
@@ -248,7 +263,7 @@ def _scale(column: Column) -> int | None:
 
 
 # The forms of a value a table's export may write, each tried on the cells the ones before left.
-_EXPORT_FORMS = (_at_midnight, _through_a_float, _with_thousands_separators, _as_a_flag)
+_EXPORT_FORMS = (_at_midnight, _through_a_float, _with_thousands_separators, _with_the_currency, _as_a_flag)
 
 
 def read_table(

@@ -316,6 +316,28 @@ def test_a_table_s_numbers_written_with_thousands_separators_are_read_as_the_num
         write_csv(accounts, accounts.read_text().replace(misgrouped, '"5,842.03"'))
 
 
+def test_a_table_s_amounts_written_with_the_currency_are_read_as_the_amounts(tmp_path):
+    # A spreadsheet's currency format ("$2,311.53") stopped the diagnosis as bad input (exit 2).
+    from checks.contract import parse_contract
+    from checks.encoding import Encoding
+    from checks.sample_accounts import CONTRACT_PATH
+
+    encoding = Encoding.of(parse_contract(CONTRACT_PATH.read_text()))
+    header = "account_id,plan,referrer,orders,lifetime_value,exported_at\n"
+    rows = ['"$5,842.03"', "-$12.50", "$ 7", "2.00"]
+    path = write_csv(tmp_path / "accounts.csv", header + "".join(
+        f"AC-00000{number},pro,,4,{value},2026-01-03T02:42:18Z\n" for number, value in enumerate(rows)
+    ))
+    told: list[str] = []
+    assert read_table(path, encoding, warn=told.append)["lifetime_value"].tolist() == [584203, -1250, 700, 200]
+    assert told == ["accounts.csv: column 'lifetime_value': 3 value(s) written with the currency ($), read as the "
+                    "contract's number (first '$5,842.03' as 5842.03)"]
+    for other in ('"$58,42.03"', "€7.00", "$7.001"):  # not groups of three, another currency, a third decimal
+        write_csv(path, header + f"AC-000001,pro,,4,{other},2026-01-03T02:42:18Z\n")
+        with pytest.raises(BadInputError, match="invalid number"):
+            read_table(path, encoding)
+
+
 FLAGS_CONTRACT = r"""
 apiVersion: v3.1.0
 kind: DataContract
