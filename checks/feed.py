@@ -161,6 +161,8 @@ _FLOAT_TEXT = re.compile(r"[+-]?\d+\.\d+")  # as a float is written: digits, a p
 _MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[T ]00:00(?::00(?:\.0+)?)?(?:Z|[+-]00:?00)?")
 # A number a spreadsheet or report exported with thousands separators: 5,842.03, 1,234,567.
 _GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+# A moment a warehouse exported with UTC as a word (BigQuery's CSV: 2026-01-01 02:00:34 UTC, or with a fraction).
+_UTC_WORD = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?) ?UTC")
 # A boolean a database or spreadsheet exported as a number, a letter or a word: 1/0 (a TINYINT), t/f (PostgreSQL),
 # yes/no; in any letter case.
 _FLAGS = {"1": 1, "0": 0, "t": 1, "f": 0, "yes": 1, "no": 0}
@@ -172,7 +174,7 @@ def _read_export_forms(
     """The bad cells left once the values a table's export wrote in another form of their type are read (into
     ``stored``, in place; ``warn`` told per column): numbers written through a binary float (13.0 for 13,
     2311.530000000001 for 2311.53, no further off than ``FLOAT_NOISE``), amounts written with their currency, dates
-    written as timestamps at midnight, and booleans written as 1/0, t/f or yes/no.
+    written as timestamps at midnight, moments with UTC as a word, and booleans written as 1/0, t/f or yes/no.
     A platform's export is a finding for the diagnosis, not a reason to stop it; any other cell is still bad input."""
     left = []
     for column, cells in bad_cells.groupby("column", sort=False):
@@ -203,6 +205,17 @@ def _at_midnight(codec: Codec, texts: pd.Series) -> ExportForm | None:
         return None
     days = pd.to_datetime(texts.str.extract(f"^{_MIDNIGHT.pattern}$")[0], format="%Y-%m-%d", errors="coerce")
     return days.notna().to_numpy(), days.to_numpy(dtype="datetime64[D]").astype(np.int64), "as a timestamp at midnight"
+
+
+def _with_utc_as_a_word(codec: Codec, texts: pd.Series) -> ExportForm | None:
+    """Timestamps written with UTC as a word, read as those moments (microseconds, as every timestamp is held)."""
+    if codec.column.logical_type != "timestamp":
+        return None
+    parts = texts.str.extract(f"^{_UTC_WORD.pattern}$")
+    moments = pd.to_datetime(parts[0] + "T" + parts[1], format="ISO8601", errors="coerce")
+    near = moments.notna().to_numpy()
+    values = np.where(near, moments.to_numpy(dtype="datetime64[us]").astype(np.int64), 0)
+    return near, values, "with UTC as a word"
 
 
 def _through_a_float(codec: Codec, texts: pd.Series) -> ExportForm | None:
@@ -263,7 +276,7 @@ def _scale(column: Column) -> int | None:
 
 
 # The forms of a value a table's export may write, each tried on the cells the ones before left.
-_EXPORT_FORMS = (_at_midnight, _through_a_float, _with_thousands_separators, _with_the_currency, _as_a_flag)
+_EXPORT_FORMS = (_at_midnight, _with_utc_as_a_word, _through_a_float, _with_thousands_separators, _with_the_currency, _as_a_flag)
 
 
 def read_table(

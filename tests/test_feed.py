@@ -338,6 +338,26 @@ def test_a_table_s_amounts_written_with_the_currency_are_read_as_the_amounts(tmp
             read_table(path, encoding)
 
 
+def test_a_table_s_moments_written_with_utc_as_a_word_are_read_as_those_moments(tmp_path):
+    # BigQuery's CSV export ("2026-01-03 02:42:18 UTC") stopped the diagnosis as bad input (exit 2).
+    from checks.contract import parse_contract
+    from checks.encoding import Encoding
+    from checks.sample_accounts import CONTRACT_PATH
+
+    encoding = Encoding.of(parse_contract(CONTRACT_PATH.read_text()))
+    header = "account_id,plan,referrer,orders,lifetime_value,exported_at\n"
+
+    def exported(*moments: str) -> list:
+        path = write_csv(tmp_path / "accounts.csv", header + "".join(
+            f"AC-00000{number},pro,,4,1.00,{moment}\n" for number, moment in enumerate(moments)
+        ))
+        return read_table(path, encoding)["exported_at"].tolist()
+
+    assert exported("2026-01-03 02:42:18 UTC", "2026-01-03T02:42:19UTC") == exported("2026-01-03T02:42:18Z", "2026-01-03T02:42:19Z")
+    with pytest.raises(BadInputError, match="invalid timestamp"):
+        exported("2026-01-03 02:42:18 CET")
+
+
 FLAGS_CONTRACT = r"""
 apiVersion: v3.1.0
 kind: DataContract
