@@ -723,6 +723,11 @@ def _mechanism(cause: RootCause, e: Callable[[str], str], words: Words) -> str:
                 f"there, such as ON CONFLICT DO NOTHING, instead of an upsert), or the files were loaded newest first ({order})."
             )
         return f"each load overwrote the {e(words.keys)} it held (last write wins) with the files loaded in the order {order}."
+    if cause.kind == DUPLICATE_ROWS and details.get("appended"):
+        return (
+            f"the load of {file} appended its rows instead of upserting on {e(words.key_name)}, so each {e(words.key_word)} "
+            f"it holds appears twice: its row of {file} beside the one the table held."
+        )
     if cause.kind == DUPLICATE_ROWS:
         return (
             f"the loader appends rows instead of upserting on {e(words.key_name)}, so a {e(words.key_word)} updated by several deltas "

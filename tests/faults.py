@@ -92,6 +92,13 @@ def last_file_wins(feed: Sequence[Delta], order: Sequence[int]) -> pd.DataFrame:
     return loaded(stacked.drop_duplicates("user_id", keep="last"))
 
 
+def appended(feed: Sequence[Delta], number: int) -> pd.DataFrame:
+    """The platform merged every file but delta ``number``, whose rows it then appended instead of merging them."""
+    merged = deduplicate([delta for delta in feed if delta.number != number]).loc[:, list(COLUMNS)]
+    added = next(delta for delta in feed if delta.number == number).frame.loc[:, list(COLUMNS)]
+    return loaded(pd.concat([merged, added]))
+
+
 def with_new_users(feed: Sequence[Delta], first: int, again: int, users: int) -> list[Delta]:
     """The feed with ``users`` users the base never held: new in delta ``first`` (copies of its first rows under new
     ids), then updated in delta ``again`` (at its first row's version, with other figures)."""

@@ -81,6 +81,18 @@ def test_two_files_never_ingested_are_two_causes_that_add_up():
     assert sum(cause.share_of_gap for cause in diagnosis.root_causes) == pytest.approx(1.0)
 
 
+def test_a_file_appended_to_the_table_instead_of_merged_is_named():
+    # Before: "1,250 users appear more than once" and no file: the extra row is the older one for the users delta3.csv
+    # updates last, and delta3.csv's own for those a later file updates again.
+    appended = next(delta for delta in FEED if delta.number == 3).frame
+    platform = faults.appended(FEED, 3)
+    diagnosis = diagnose(FEED, platform)
+    (cause,) = diagnosis.root_causes
+    assert (cause.kind, cause.file, cause.details) == ("duplicate_rows", "delta3.csv", {"appended": "delta3.csv"})
+    assert cause.users == appended["user_id"].nunique() and cause.revenue_gap == diagnosis.gap
+    assert "each holds its row of delta3.csv beside another" in cause.evidence
+
+
 def test_an_insert_that_skips_the_keys_the_table_holds_is_told_as_the_first_row_kept():
     # Each user's first row kept (ON CONFLICT DO NOTHING), with users new in delta1 updated in delta3. Before: "the
     # last file loaded wins, with files loaded in the order delta2, delta3, delta4, delta1, delta0", which also fits.

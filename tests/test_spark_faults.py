@@ -77,6 +77,7 @@ CASES: dict[str, tuple[Callable[[], pd.DataFrame], Callable[[], pd.DataFrame] | 
     "users of one value filtered out": (lambda: _filtered(faults.expected(FEED), "count_saved_items"), None, True),
     "users the feed never had": (lambda: faults.with_strangers(FEED, 4, seed=1), None, True),
     "users loaded twice": (lambda: faults.with_duplicates(FEED, 6, seed=3), None, True),
+    "a file appended instead of merged": (lambda: faults.appended(FEED, 3), None, True),
     "file never loaded, users dropped, strangers and repeats": (_residual_platform, None, True),
     "file never loaded and values drifted": (lambda: _drifted(faults.without_file(FEED, 1)), None, False),
     "several at once": (_mixed_platform, None, False),

@@ -714,7 +714,7 @@ class Engine:
                 {"dropped": dropped} if dropped is not None else None,
             ),
             self.cause(UNEXPECTED_USERS, unexpected, self._file_of_platform(unexpected), self._unexpected_evidence),
-            self.cause(DUPLICATE_ROWS, duplicated, self._file_of_extra_rows(table, duplicated), self._duplicate_evidence),
+            self._duplicate_cause(table, duplicated),
             *file_rewrites,
             *lacking,
             *drift_causes,
@@ -1085,6 +1085,36 @@ class Engine:
             return None
         return self._single_file(source)
 
+    def _duplicate_cause(self, table: Table, users: np.ndarray) -> RootCause:
+        """The users the platform holds more than once, named after the file their extra rows come from; else after the
+        file whose row every one of them holds beside another (a file appended, not merged: its rows beside the rows
+        the table held, the extra one the older row for some users and the file's for others)."""
+        file, appended = self._file_of_extra_rows(table, users), None
+        if file is None and table.signature is None:  # (a table without dedup holds a row per file: no file appended)
+            file = appended = self._file_held_by_all(users)
+        return self.cause(
+            DUPLICATE_ROWS, users, file,
+            lambda members, examples: duplicate_sentence(
+                int(members.sum()), int((self.observed_count[members] - 1).sum()), int(self.gap[members].sum()), examples,
+                self.words, appended=appended,
+            ),
+            {"appended": appended} if appended else None,
+        )
+
+    def _file_held_by_all(self, users: np.ndarray) -> str | None:
+        """The one file exactly one row of which each of ``users`` holds on the platform beside exactly one row of another
+        file (the same row twice is no file appended), every row of theirs a feed row."""
+        if not users.any() or (self.observed_count[users] != 2).any():
+            return None
+        rows = np.flatnonzero(users[self.platform.user])
+        source = self.matches.rows(rows)[0]
+        if (source < 0).any():
+            return None
+        owner = np.searchsorted(np.flatnonzero(users), self.platform.user[rows])  # each row's user, 0 to n - 1
+        count = int(np.count_nonzero(users))
+        holders = [file for file in np.unique(source) if (np.bincount(owner[source == file], minlength=count) == 1).all()]
+        return self.names[int(holders[0])] if len(holders) == 1 else None
+
     def _file_of_extra_rows(self, table: Table, users: np.ndarray) -> str | None:
         if not users.any():
             return None
@@ -1151,10 +1181,6 @@ class Engine:
         rows = np.flatnonzero(users[self.platform.user])
         no_file = int((self.matches.rows(rows)[0] < 0).sum())
         return unexpected_sentence(int(users.sum()), no_file, int(self.gap[users].sum()), examples, self.words)
-
-    def _duplicate_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
-        extra = int((self.observed_count[users] - 1).sum())
-        return duplicate_sentence(int(users.sum()), extra, int(self.gap[users].sum()), examples, self.words)
 
     def _drift_evidence(self, users: np.ndarray, examples: pd.DataFrame) -> str:
         return drift_sentence(self.rows.frame(np.flatnonzero(users)), int(self.gap[users].sum()), examples, self.words)

@@ -203,11 +203,19 @@ def rewritten_sentence(
     )
 
 
-def duplicate_sentence(count: int, extra: int, dollars: int, examples: pd.DataFrame, words: Words | None = None) -> str:
+def duplicate_sentence(
+    count: int, extra: int, dollars: int, examples: pd.DataFrame, words: Words | None = None, *, appended: str | None = None
+) -> str:
+    """``count`` keys the platform holds more than once; ``appended``: the file whose row each of them holds beside
+    another (its rows added to the table's instead of merged into them)."""
     w = words or default_words()
+    beside = (
+        f": each holds its row of {appended} beside another, as if {appended} had been appended to the table instead of "
+        f"merged into it"
+    ) if appended else ""
     return (
         f"{w.count(count)} {agreeing(count, 'appear')} more than once on the platform ({counted(extra, 'extra row')})"
-        f"{w.money_part(', counting {} more than once', -dollars)} (e.g. {w.key_word} {_id_list(examples, w)})."
+        f"{w.money_part(', counting {} more than once', -dollars)}{beside} (e.g. {w.key_word} {_id_list(examples, w)})."
     )
 
 

@@ -504,6 +504,7 @@ class _Search:
                 causes.append(self._cause(kind, members, name, evidence, details, reconciliation, total))
                 continue
             rows = platform.join(members, on=key, how="inner")
+            appended = None  # duplicated users: the file whose row each holds beside another, when their extra rows are of several
             if kind == UNEXPECTED_USERS:
                 no_file = rows.where(F.col("_source").isNull()).count()
                 name = self._single_file(rows)
@@ -516,11 +517,16 @@ class _Search:
                 for column in _row_columns(self.shape):
                     same = same & (F.col(column) == F.col(f"{_PICK_ROW}.{column}"))
                 name = self._single_file(rows.where(~F.coalesce(same, F.lit(False))))
+                appended = None if name is not None else self._file_held_by_all(rows, key)
+                name = name or appended
                 extra = int(members.agg(F.sum(F.col(_OBSERVED) - 1)).first()[0] or 0)
 
-                def evidence(count: int, gap: int, _: int, examples: Any, extra: int = extra) -> str:
-                    return duplicate_sentence(count, extra, gap, examples, self.words)
-            causes.append(self._cause(kind, members, name, evidence, {}, reconciliation, total))
+                def evidence(
+                    count: int, gap: int, _: int, examples: Any, extra: int = extra, appended: str | None = appended
+                ) -> str:
+                    return duplicate_sentence(count, extra, gap, examples, self.words, appended=appended)
+            details = {"appended": appended} if appended else {}
+            causes.append(self._cause(kind, members, name, evidence, details, reconciliation, total))
         return [cause for cause in causes if cause is not None], yielded
 
     def _filter_explains_cut(self, dropped: Dropped | None, members: Any) -> bool:
@@ -570,6 +576,24 @@ class _Search:
             return None
         side, at = cut
         return Dropped(None, at if codec.dictionary is not None else self.words.key(at), side)
+
+    def _file_held_by_all(self, rows: Any, key: str) -> str | None:
+        """``Engine._file_held_by_all`` in one job: the one file exactly one row of which each key of ``rows`` (its
+        platform rows, ``_source``; two or more per key) holds beside exactly one other, every row of theirs a feed row;
+        None otherwise."""
+        from pyspark.sql import functions as F
+
+        found = rows.agg(
+            F.count_distinct(key).alias("keys"), F.count("*").alias("rows"), F.count("_source").alias("known"),
+        ).first()
+        if not found["rows"] or found["known"] != found["rows"] or found["rows"] != 2 * found["keys"]:
+            return None
+        per_key = rows.groupBy("_source", key).count()
+        holders = per_key.groupBy("_source").agg(
+            F.count_if(F.col("count") == 1).alias("once"), F.max("count").alias("most"),
+        ).where((F.col("once") == found["keys"]) & (F.col("most") == 1))
+        files = [row["_source"] for row in holders.collect()]
+        return self.names[int(files[0])] if len(files) == 1 else None
 
     def _single_file(self, rows: Any) -> str | None:
         """The one file rows come from (``_source``), or None: several, none, or a row from no file."""
